@@ -1,0 +1,1 @@
+"""StockPilot pos_client."""
