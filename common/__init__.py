@@ -1,1 +1,1 @@
-"""StockPilot common."""
+"""Pure Python shared by the till and the sync server: money, barcodes, ids, roles, schemas."""

@@ -1,0 +1,132 @@
+"""Money as Decimal with a currency, and the one rounding rule of StockPilot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# Minor-unit exponents for the currencies a shop is likely to use; anything else has 2.
+_MINOR_UNITS: dict[str, int] = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+DEFAULT_CURRENCY = "INR"
+ZERO = Decimal("0")
+
+
+def minor_units(currency: str = DEFAULT_CURRENCY) -> int:
+    """Return how many decimal places the currency's minor unit has."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    """Convert an exact value to Decimal; floats are refused because they are not exact."""
+    if isinstance(value, float):
+        raise TypeError("money must not be a float; pass a str, int or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    else:
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not an amount") from exc
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
+    return result
+
+
+def round_money(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Round half-up to the currency's minor unit: the only rounding money ever gets."""
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def to_minor(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> int:
+    """Return the amount in integer minor units (paise, cents)."""
+    return int(round_money(amount, currency).scaleb(minor_units(currency)))
+
+
+def from_minor(units: int, currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Return the Decimal amount for integer minor units."""
+    return Decimal(units).scaleb(-minor_units(currency))
+
+
+def percent_of(amount: Decimal, rate_percent: Decimal, currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Return rate% of amount, rounded to the minor unit."""
+    return round_money(amount * rate_percent / Decimal(100), currency)
+
+
+def tax_included(
+    gross: Decimal, rate_percent: Decimal, currency: str = DEFAULT_CURRENCY
+) -> Decimal:
+    """Return the tax contained in a tax-inclusive gross amount."""
+    if rate_percent == 0:
+        return round_money(0, currency)
+    net = gross * Decimal(100) / (Decimal(100) + rate_percent)
+    return round_money(gross - net, currency)
+
+
+def allocate(
+    total: Decimal, weights: list[Decimal], currency: str = DEFAULT_CURRENCY
+) -> list[Decimal]:
+    """Split total in proportion to weights so the parts add up to total exactly."""
+    if not weights:
+        return []
+    total = round_money(total, currency)
+    weight_sum = sum(weights, ZERO)
+    if weight_sum == 0:
+        parts = [round_money(0, currency) for _ in weights]
+        parts[0] = total
+        return parts
+    parts = [round_money(total * w / weight_sum, currency) for w in weights]
+    # Rounding leaves a few minor units over or under; the largest part absorbs them.
+    remainder = total - sum(parts, ZERO)
+    largest = max(range(len(weights)), key=lambda i: weights[i])
+    parts[largest] += remainder
+    return parts
+
+
+def format_money(amount: Decimal, currency: str = DEFAULT_CURRENCY, *, symbol: bool = True) -> str:
+    """Format for people: thousands separators and the currency's minor digits."""
+    places = minor_units(currency)
+    text = f"{round_money(amount, currency):,.{places}f}"
+    if not symbol:
+        return text
+    return f"{_SYMBOLS.get(currency.upper(), currency.upper() + ' ')}{text}"
+
+
+_SYMBOLS: dict[str, str] = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in a currency; arithmetic keeps full precision until round() is called."""
+
+    amount: Decimal
+    currency: str = DEFAULT_CURRENCY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", to_decimal(self.amount))
+        object.__setattr__(self, "currency", self.currency.upper())
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot mix {self.currency} and {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        return Money(self.amount * to_decimal(factor), self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def round(self) -> Money:
+        """Return this amount rounded half-up to the minor unit."""
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)

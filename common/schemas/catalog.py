@@ -1,0 +1,112 @@
+"""Products, barcodes and categories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from common.barcodes import BarcodeError, normalize
+from common.codes import Unit
+from common.schemas.base import Amount, NonNegativeAmount, Percent, Quantity, ReadSchema, Schema
+
+
+def _clean_barcodes(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    cleaned: list[str] = []
+    for raw in values:
+        try:
+            code = normalize(raw)
+        except BarcodeError as exc:
+            raise ValueError(str(exc)) from exc
+        if code in cleaned:
+            raise ValueError(f"barcode {code} is listed twice")
+        cleaned.append(code)
+    return cleaned
+
+
+class CategoryCreate(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    parent_id: int | None = None
+
+
+class CategoryUpdate(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    parent_id: int | None = None
+
+
+class CategoryRead(ReadSchema):
+    id: int
+    name: str
+    parent_id: int | None
+
+
+class ProductCreate(Schema):
+    sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    category_id: int | None = None
+    supplier_id: int | None = None
+    price: NonNegativeAmount
+    cost: NonNegativeAmount = Decimal("0")
+    tax_rate: Percent = Decimal("0")
+    unit: Unit = Unit.PIECE
+    low_stock_threshold: Quantity = Decimal("0")
+    reorder_quantity: Quantity = Decimal("0")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    barcodes: list[str] = Field(default_factory=list, max_length=20)
+    generate_barcode: bool = False
+
+    _barcodes = field_validator("barcodes")(_clean_barcodes)
+
+
+class ProductUpdate(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    category_id: int | None = None
+    supplier_id: int | None = None
+    price: NonNegativeAmount | None = None
+    cost: NonNegativeAmount | None = None
+    tax_rate: Percent | None = None
+    unit: Unit | None = None
+    low_stock_threshold: Quantity | None = None
+    reorder_quantity: Quantity | None = None
+    attributes: dict[str, Any] | None = None
+    barcodes: list[str] | None = Field(default=None, max_length=20)
+    active: bool | None = None
+
+    _barcodes = field_validator("barcodes")(_clean_barcodes)
+
+
+class ProductRead(ReadSchema):
+    id: int
+    sku: str
+    name: str
+    description: str
+    category_id: int | None
+    category_name: str | None = None
+    supplier_id: int | None
+    price: Amount
+    cost: Amount
+    tax_rate: Percent
+    unit: Unit
+    low_stock_threshold: Quantity
+    reorder_quantity: Quantity
+    attributes: dict[str, Any]
+    barcodes: list[str]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class BarcodeLookupRead(ReadSchema):
+    """A product found by a scanned code, with what the code itself carried."""
+
+    scanned: str
+    matched_code: str
+    product: ProductRead
+    quantity: Quantity | None = None
+    embedded_price: Amount | None = None

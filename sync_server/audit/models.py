@@ -1,0 +1,45 @@
+"""The append-only, hash-chained audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sync_server.db import Base, BigId, TenantScoped, utcnow
+
+
+class AuditEntry(TenantScoped, Base):
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        # One entry per position in a tenant's chain: a fork cannot be committed.
+        UniqueConstraint("tenant_id", "seq"),
+        Index("ix_audit_tenant_entity", "tenant_id", "entity_type", "entity_id"),
+        Index("ix_audit_tenant_at", "tenant_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(TenantScoped, Base):
+    """The end of a tenant's chain; locking it serialises appends per tenant."""
+
+    __tablename__ = "audit_heads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)

@@ -1,0 +1,185 @@
+"""Products, barcodes and categories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import or_, select
+
+from common.roles import Permission
+from common.schemas.base import Page, problem_responses
+from common.schemas.catalog import (
+    BarcodeLookupRead,
+    CategoryCreate,
+    CategoryRead,
+    CategoryUpdate,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+)
+from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.catalog import service
+from sync_server.catalog.models import Category, Product, ProductBarcode
+from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.get("/products", response_model=Page[ProductRead])
+def list_products(
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_READ),
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="Name, SKU or barcode")] = None,
+    category_id: int | None = None,
+    supplier_id: int | None = None,
+    active: bool | None = True,
+) -> dict:
+    """List products with search, filters, sorting and paging."""
+    stmt = select(Product).where(Product.tenant_id == principal.tenant_id)
+    if q:
+        pattern = like_pattern(q)
+        with_code = select(ProductBarcode.product_id).where(
+            ProductBarcode.tenant_id == principal.tenant_id, ProductBarcode.code == q
+        )
+        stmt = stmt.where(
+            or_(
+                Product.name.ilike(pattern, escape="\\"),
+                Product.sku.ilike(pattern, escape="\\"),
+                Product.id.in_(with_code),
+            )
+        )
+    if category_id is not None:
+        stmt = stmt.where(Product.category_id == category_id)
+    if supplier_id is not None:
+        stmt = stmt.where(Product.supplier_id == supplier_id)
+    if active is not None:
+        stmt = stmt.where(Product.active.is_(active))
+    return paginate(
+        session,
+        stmt,
+        params=page,
+        sortable={
+            "name": Product.name,
+            "sku": Product.sku,
+            "price": Product.price,
+            "created_at": Product.created_at,
+            "updated_at": Product.updated_at,
+        },
+        default_sort="name",
+        tiebreak=Product.id,
+    )
+
+
+@router.post(
+    "/products",
+    response_model=ProductRead,
+    status_code=201,
+    responses=problem_responses(404, 409, 422),
+)
+def create_product(
+    body: ProductCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+) -> Product:
+    """Create a product; set generate_barcode to get an in-store EAN-13."""
+    return service.create_product(session, actor=principal, data=body)
+
+
+@router.get(
+    "/products/by-barcode/{code}",
+    response_model=BarcodeLookupRead,
+    responses=problem_responses(404, 422),
+)
+def product_by_barcode(
+    code: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_READ),
+) -> dict:
+    """Find a product by a scanned code (UPC-A, EAN-13, weight/price labels, Code 128)."""
+    return service.find_by_barcode(session, tenant_id=principal.tenant_id, code=code)
+
+
+@router.get("/products/{product_id}", response_model=ProductRead, responses=problem_responses(404))
+def get_product(
+    product_id: int, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+) -> Product:
+    """Return one product."""
+    return service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
+
+
+@router.patch(
+    "/products/{product_id}", response_model=ProductRead, responses=problem_responses(404, 409, 422)
+)
+def update_product(
+    product_id: int,
+    body: ProductUpdate,
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_WRITE),
+) -> Product:
+    """Change a product; send active=false to archive it."""
+    product = service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
+    return service.update_product(session, actor=principal, product=product, data=body)
+
+
+@router.get("/categories", response_model=Page[CategoryRead])
+def list_categories(
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_READ),
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict:
+    """List product categories."""
+    stmt = select(Category).where(Category.tenant_id == principal.tenant_id)
+    if q:
+        stmt = stmt.where(Category.name.ilike(like_pattern(q), escape="\\"))
+    return paginate(
+        session,
+        stmt,
+        params=page,
+        sortable={"name": Category.name},
+        default_sort="name",
+        tiebreak=Category.id,
+    )
+
+
+@router.post(
+    "/categories",
+    response_model=CategoryRead,
+    status_code=201,
+    responses=problem_responses(404, 409, 422),
+)
+def create_category(
+    body: CategoryCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+) -> Category:
+    """Create a category."""
+    return service.create_category(session, actor=principal, data=body)
+
+
+@router.get(
+    "/categories/{category_id}", response_model=CategoryRead, responses=problem_responses(404)
+)
+def get_category(
+    category_id: int, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+) -> Category:
+    """Return one category."""
+    return get_owned(
+        session, Category, id=category_id, tenant_id=principal.tenant_id, what="category"
+    )
+
+
+@router.patch(
+    "/categories/{category_id}",
+    response_model=CategoryRead,
+    responses=problem_responses(404, 409, 422),
+)
+def update_category(
+    category_id: int,
+    body: CategoryUpdate,
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_WRITE),
+) -> Category:
+    """Rename a category or move it under another."""
+    category = get_owned(
+        session, Category, id=category_id, tenant_id=principal.tenant_id, what="category"
+    )
+    return service.update_category(session, actor=principal, category=category, data=body)

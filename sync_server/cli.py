@@ -1,0 +1,188 @@
+"""stockpilot-server: set up, run and look after a StockPilot sync server."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from common.roles import Role
+from common.schemas.auth import UserCreate
+from sync_server.config import Settings
+from sync_server.db import make_engine, make_sessionmaker, transaction
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _engine(settings: Settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.resolved_database_url)
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.bootstrap import init
+
+    result = init(
+        _engine(settings),
+        tenant=args.tenant,
+        admin_username=args.admin_username,
+        admin_password=args.admin_password,
+    )
+    if not result.created:
+        print(f"Already initialised (admin user: {result.admin_username}); nothing changed.")
+        return 0
+    print(f"Initialised {settings.resolved_database_url}")
+    print(f"  business: {args.tenant}")
+    print(f"  admin:    {result.admin_username}")
+    if result.admin_password:
+        print(f"  password: {result.admin_password}   (shown once; PIN for the till: 1234)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from sync_server.migrations.runner import upgrade
+
+    upgrade(_engine(settings))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    print(
+        f"StockPilot server on http://{args.host}:{args.port}  (API docs: "
+        f"http://{args.host}:{args.port}/docs)",
+        flush=True,
+    )
+    uvicorn.run(
+        "sync_server.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.auth import service
+    from sync_server.org.models import Tenant
+
+    password = args.password or getpass.getpass(f"Password for {args.username}: ")
+    factory = make_sessionmaker(_engine(settings))
+    with transaction(factory) as session:
+        tenant = session.scalar(select(Tenant).order_by(Tenant.id))
+        if tenant is None:
+            print(
+                "The database is not initialised; run 'stockpilot-server init' first.",
+                file=sys.stderr,
+            )
+            return 2
+        user = service.create_user(
+            session,
+            actor=None,
+            tenant_id=tenant.id,
+            data=UserCreate(
+                username=args.username,
+                full_name=args.full_name or "",
+                password=password,
+                pin=args.pin,
+                role=Role(args.role),
+            ),
+        )
+        print(f"Created {user.role} '{user.username}' (id {user.id}).")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.demo import load_demo_data
+
+    summary = load_demo_data(_engine(settings))
+    print(summary)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.audit.service import verify
+    from sync_server.org.models import Tenant
+
+    factory = make_sessionmaker(_engine(settings))
+    broken = 0
+    with transaction(factory, readonly=True) as session:
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
+            report = verify(session, tenant_id=tenant.id)
+            if report.ok:
+                print(f"{tenant.name}: chain intact ({report.entries} entries)")
+            else:
+                broken += 1
+                print(f"{tenant.name}: BROKEN at entry {report.broken_at_seq}: {report.reason}")
+    return 1 if broken else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="stockpilot-server",
+        description="Run and look after a StockPilot sync server. Settings come from "
+        "STOCKPILOT_* environment variables (STOCKPILOT_DATABASE_URL, STOCKPILOT_DATA_DIR, "
+        "STOCKPILOT_SECRET_KEY); with none, a SQLite file in ./var is used.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create the database schema, the business and its admin")
+    p.add_argument("--tenant", default="My Shop", help="business name (default: My Shop)")
+    p.add_argument("--admin-username", default="admin", help="admin login (default: admin)")
+    p.add_argument("--admin-password", help="admin password; omit to generate and print one")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("serve", help="run the HTTP API (migrates first)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("create-user", help="add a user to the business")
+    p.add_argument("username")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.CASHIER.value)
+    p.add_argument("--password", help="omit to be asked")
+    p.add_argument("--pin", help="4-8 digit PIN for till login")
+    p.add_argument("--full-name")
+    p.set_defaults(handler=cmd_create_user)
+
+    p = sub.add_parser(
+        "demo-data",
+        help="load a realistic demo shop (two branches, products, "
+        "suppliers, customers, staff, stock); safe to run twice",
+    )
+    p.set_defaults(handler=cmd_demo_data)
+
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    p = audit_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    p.set_defaults(handler=cmd_audit_verify)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Return the subcommand registrars of the domains (their cli.py register())."""
+    from sync_server.domains import domain_modules
+
+    return [module.register for module in domain_modules("cli")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of stockpilot-server."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args, Settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Typed settings of the sync server, read from STOCKPILOT_* environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Return where the embedded server keeps its files when nothing says otherwise."""
+    return Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOCKPILOT_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    secret_key: str | None = None
+    access_token_minutes: int = 15
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    max_body_bytes: int = 1_000_000
+    run_worker_in_server: bool = True
+    log_level: str = "INFO"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """Return the configured database, or a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'stockpilot.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """Return the signing key; the embedded setup keeps a generated one in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key

@@ -1,0 +1,38 @@
+"""Liveness and database health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from sync_server import __version__
+from sync_server.db import transaction
+from sync_server.migrations.runner import current_heads, expected_heads
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(request: Request) -> JSONResponse:
+    """Report the app version and whether the database answers and is migrated."""
+    database: dict[str, object] = {"dialect": request.app.state.engine.dialect.name}
+    status = 200
+    try:
+        with transaction(request.app.state.sessions, readonly=True) as session:
+            session.execute(text("SELECT 1"))
+        heads = current_heads(request.app.state.engine)
+        database["ok"] = True
+        database["migrated"] = set(heads) == set(expected_heads())
+        if not database["migrated"]:
+            status = 503
+    except Exception as exc:  # health must answer even when the database cannot
+        database["ok"] = False
+        database["error"] = exc.__class__.__name__
+        status = 503
+    body = {
+        "status": "ok" if status == 200 else "degraded",
+        "version": __version__,
+        "database": database,
+    }
+    return JSONResponse(body, status_code=status)

@@ -1,0 +1,111 @@
+"""The application factory: settings, database, routers and error handling in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync_server import __version__, errors
+from sync_server.api import build_api_router
+from sync_server.config import Settings
+from sync_server.db import make_engine, make_sessionmaker
+
+log = logging.getLogger("stockpilot.server")
+
+# Background loops started with the app (the embedded setup runs its worker in-process).
+BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
+
+
+class BodyLimit:
+    """Refuse request bodies over a size limit before anything reads them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = errors.problem(
+            status=413,
+            type_="payload-too-large",
+            title="Request body too large",
+            detail=f"The request body is larger than {self.max_bytes} bytes.",
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    background: list[BackgroundStarter] | None = None,
+) -> FastAPI:
+    """Build the API for a database; tests pass their own settings and engine."""
+    settings = settings or Settings()
+    engine = engine or make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    starters = list(background or [])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stops = [start(app) for start in starters]
+        log.info("StockPilot server %s on %s", __version__, engine.dialect.name)
+        yield
+        for stop in stops:
+            stop()
+
+    app = FastAPI(
+        title="StockPilot",
+        version=__version__,
+        description="Sync server of StockPilot: catalog, stock ledger, purchasing, approvals, "
+        "customer credit, online orders, audit and reports. Errors are RFC 9457 "
+        "problem documents (application/problem+json).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.extra: dict[str, Any] = {}
+    errors.install(app)
+    app.include_router(build_api_router())
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,180 @@
+"""Tenants, branches and per-tenant settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import Conflict, NotFound, ValidationFailed
+from common.schemas.org import BranchCreate, BranchUpdate
+from sync_server.audit import service as audit
+from sync_server.auth.principal import Principal
+from sync_server.org.models import Branch, Tenant, TenantSetting
+from sync_server.sync import feed
+
+# Every tenant setting with its default; a key not listed here is refused.
+SETTING_DEFAULTS: dict[str, Any] = {
+    "currency": "INR",
+    "receipt_footer": "Thank you for shopping with us!",
+    "po_admin_approval_threshold": "100000.00",
+    "stock_in_on_approval": False,
+    "allow_over_receipt": False,
+    "order_reservation_minutes": 30,
+    "till_max_discount_percent": "10",
+    "till_offline_credit_allowed": True,
+}
+
+
+def create_tenant(session: Session, *, name: str, currency: str = "INR") -> Tenant:
+    """Create a business."""
+    if session.scalar(select(Tenant.id).where(Tenant.name == name)) is not None:
+        raise Conflict(f"A business named '{name}' already exists.")
+    tenant = Tenant(name=name, currency=currency)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def branch_feed_data(branch: Branch) -> dict[str, Any]:
+    """Return what a till needs to know about a branch."""
+    return {
+        "id": branch.id,
+        "name": branch.name,
+        "code": branch.code,
+        "kind": branch.kind,
+        "address": branch.address,
+        "city": branch.city,
+        "phone": branch.phone,
+        "active": branch.active,
+    }
+
+
+def _snapshot(branch: Branch) -> dict[str, Any]:
+    return {**branch_feed_data(branch), "capacity": branch.capacity}
+
+
+def create_branch(
+    session: Session, *, actor: Principal | None, tenant_id: int, data: BranchCreate
+) -> Branch:
+    """Create a store or warehouse; codes are unique per tenant."""
+    exists = session.scalar(
+        select(Branch.id).where(Branch.tenant_id == tenant_id, Branch.code == data.code)
+    )
+    if exists is not None:
+        raise Conflict(f"A branch with code '{data.code}' already exists.")
+    branch = Branch(tenant_id=tenant_id, **data.model_dump())
+    branch.kind = data.kind.value
+    session.add(branch)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor if actor else audit.Actor(tenant_id=tenant_id),
+        action="branch.created",
+        entity_type="branch",
+        entity_id=branch.id,
+        after=_snapshot(branch),
+    )
+    feed.publish(
+        session, tenant_id=tenant_id, entity="branch", key=branch.id, data=branch_feed_data(branch)
+    )
+    return branch
+
+
+def update_branch(
+    session: Session, *, actor: Principal, branch: Branch, data: BranchUpdate
+) -> Branch:
+    """Change a branch's details or deactivate it."""
+    before = _snapshot(branch)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None and field in ("name", "kind", "active"):
+            continue
+        setattr(branch, field, value.value if hasattr(value, "value") else value)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor,
+        action="branch.updated",
+        entity_type="branch",
+        entity_id=branch.id,
+        before=before,
+        after=_snapshot(branch),
+    )
+    feed.publish(
+        session,
+        tenant_id=branch.tenant_id,
+        entity="branch",
+        key=branch.id,
+        data=branch_feed_data(branch),
+    )
+    return branch
+
+
+def get_settings(session: Session, *, tenant_id: int) -> dict[str, Any]:
+    """Return every setting of a tenant, defaults filled in."""
+    stored = {
+        row.key: row.value
+        for row in session.scalars(
+            select(TenantSetting).where(
+                TenantSetting.tenant_id == tenant_id, TenantSetting.branch_id.is_(None)
+            )
+        )
+    }
+    return {**SETTING_DEFAULTS, **{k: v for k, v in stored.items() if k in SETTING_DEFAULTS}}
+
+
+def get_setting(session: Session, *, tenant_id: int, key: str) -> Any:
+    """Return one setting of a tenant (its default when never set)."""
+    if key not in SETTING_DEFAULTS:
+        raise NotFound(f"There is no setting '{key}'.")
+    row = session.scalar(
+        select(TenantSetting).where(
+            TenantSetting.tenant_id == tenant_id,
+            TenantSetting.key == key,
+            TenantSetting.branch_id.is_(None),
+        )
+    )
+    return SETTING_DEFAULTS[key] if row is None else row.value
+
+
+def put_setting(session: Session, *, actor: Principal, key: str, value: Any) -> Any:
+    """Set one tenant setting; the value must have the default's type."""
+    if key not in SETTING_DEFAULTS:
+        raise NotFound(f"There is no setting '{key}'.")
+    default = SETTING_DEFAULTS[key]
+    if type(value) is not type(default):
+        raise ValidationFailed(
+            f"Setting '{key}' takes a {type(default).__name__}, not {type(value).__name__}."
+        )
+    row = session.scalar(
+        select(TenantSetting).where(
+            TenantSetting.tenant_id == actor.tenant_id,
+            TenantSetting.key == key,
+            TenantSetting.branch_id.is_(None),
+        )
+    )
+    before = default if row is None else row.value
+    if row is None:
+        row = TenantSetting(tenant_id=actor.tenant_id, key=key, value=value)
+        session.add(row)
+    else:
+        row.value = value
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor,
+        action="setting.changed",
+        entity_type="setting",
+        entity_id=key,
+        before={"value": before},
+        after={"value": value},
+    )
+    feed.publish(
+        session,
+        tenant_id=actor.tenant_id,
+        entity="setting",
+        key=key,
+        data={"key": key, "value": value},
+    )
+    return value

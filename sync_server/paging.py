@@ -1,0 +1,72 @@
+"""Paging, sorting and tenant-scoped lookups shared by every list endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from common.errors import NotFound, ValidationFailed
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+    sort: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    sort: Annotated[
+        str | None, Query(max_length=64, description="Field to sort by; prefix '-' to reverse")
+    ] = None,
+) -> PageParams:
+    """Read the common paging parameters."""
+    return PageParams(limit=limit, offset=offset, sort=sort)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    params: PageParams,
+    sortable: dict[str, InstrumentedAttribute[Any]],
+    default_sort: str,
+    tiebreak: InstrumentedAttribute[Any],
+) -> dict[str, Any]:
+    """Run stmt as one page: items, total, limit, offset."""
+    sort = params.sort or default_sort
+    descending = sort.startswith("-")
+    column = sortable.get(sort.lstrip("-"))
+    if column is None:
+        raise ValidationFailed(
+            f"Cannot sort by '{sort.lstrip('-')}'; choose one of {', '.join(sorted(sortable))}."
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    ordered = stmt.order_by(column.desc() if descending else column.asc(), tiebreak.asc())
+    items = session.scalars(ordered.limit(params.limit).offset(params.offset)).unique().all()
+    return {"items": items, "total": total or 0, "limit": params.limit, "offset": params.offset}
+
+
+def get_owned(session: Session, model: type[T], *, id: int, tenant_id: int, what: str) -> T:
+    """Return a row of the caller's tenant, or NotFound (never another tenant's row)."""
+    row = session.get(model, id)
+    if row is None or row.tenant_id != tenant_id:  # type: ignore[attr-defined]
+        raise NotFound(f"There is no {what} with id {id}.")
+    return row
+
+
+def like_pattern(text: str) -> str:
+    """Return a LIKE pattern matching text anywhere, with wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -1,0 +1,191 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), the app, a live server."""
+
+from __future__ import annotations
+
+import os
+
+# Qt aborts the whole run without a display unless a platform is chosen first.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import itertools
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from sync_server.config import Settings
+from sync_server.db import make_engine
+from sync_server.main import create_app
+from sync_server.migrations.runner import upgrade
+from tests import pgserver
+from tests.factories import Api, World, build_world
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[pgserver.PostgresServer]:
+    """Start a throwaway PostgreSQL cluster once per test run."""
+    try:
+        server = pgserver.start()
+    except pgserver.PostgresUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not available here: {exc}")
+    yield server
+    server.stop()
+
+
+def _admin_engine(pg: pgserver.PostgresServer) -> Engine:
+    return create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg: pgserver.PostgresServer) -> str:
+    """Create and migrate a template database once; each test clones it."""
+    admin = _admin_engine(pg)
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE sp_template"))
+    engine = make_engine(f"{pg.url}/sp_template")
+    upgrade(engine)
+    engine.dispose()
+    admin.dispose()
+    return "sp_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Create and migrate a template SQLite file once; each test copies it."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    # Closing the last connection checkpoints the WAL into the file, so a copy is complete.
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test once per database engine."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Return the URL of a fresh, migrated database for this test alone."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "stockpilot.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("pg")
+    template = request.getfixturevalue("pg_template")
+    name = f"sp_test_{os.getpid()}_{next(_db_counter)}"
+    admin = _admin_engine(server)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+    yield f"{server.url}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url, pool_size=20, max_overflow=20)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine):
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(engine: Engine, client: TestClient) -> World:
+    """A tenant with an admin, two branches and users of every role (plus a second tenant)."""
+    return build_world(engine, client)
+
+
+@pytest.fixture
+def api(world: World) -> Api:
+    """An API client logged in as the first tenant's admin."""
+    return world.api("admin")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1 serving the test app, which tests may stop and start."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.port = _free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            assert self._thread is not None
+            self._thread.join(timeout=10)
+            self._server = None
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    server.start()
+    yield server
+    server.stop()

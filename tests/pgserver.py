@@ -1,0 +1,91 @@
+"""A throwaway PostgreSQL cluster for the test run, started with the installed binaries."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for candidate in candidates:
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries (initdb, pg_ctl) are not installed; "
+        "on Debian: apt-get install -y postgresql"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int
+    bin_dir: Path
+    run_as: str | None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        if self.run_as:
+            # initdb refuses to run as root, so the cluster belongs to an unprivileged user.
+            cmd = ["runuser", "-u", self.run_as, "--", *cmd]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"{args[0]} failed: {result.stderr or result.stdout}")
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+
+def start() -> PostgresServer:
+    """Init and start a cluster on a free loopback port; fsync off (tests only)."""
+    bin_dir = _bin_dir()
+    run_as = None
+    root = Path(tempfile.mkdtemp(prefix="stockpilot-pg-"))
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise PostgresUnavailable("running as root and there is no 'postgres' user") from exc
+        run_as = "postgres"
+        os.chown(root, user.pw_uid, user.pw_gid)
+    data_dir = root / "data"
+    server = PostgresServer(data_dir=data_dir, port=_free_port(), bin_dir=bin_dir, run_as=run_as)
+    server._run(
+        "initdb", "-D", str(data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
+    )
+    options = (
+        f"-k {root} -p {server.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    server._run(
+        "pg_ctl", "-D", str(data_dir), "-o", options, "-l", str(root / "log"), "-w", "start"
+    )
+    return server
