@@ -1,0 +1,384 @@
+"""Wire schemas of till ↔ server sync: event envelopes, payloads, push and pull bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from common.ids import new_id
+from common.schemas.base import Amount, NonNegativeAmount, Quantity, Schema
+
+# A push larger than this is refused; the till sends its outbox in batches below it.
+MAX_PUSH_BATCH = 500
+MAX_PULL_LIMIT = 5000
+DEFAULT_PULL_LIMIT = 1000
+# Device credentials carry this prefix so the server tells them from JWTs and API keys.
+DEVICE_TOKEN_PREFIX = "spd_"
+
+
+class EventType(StrEnum):
+    SALE_COMPLETED = "sale.completed"
+    SALE_VOIDED = "sale.voided"
+    RETURN_RECORDED = "return.recorded"
+    CUSTOMER_CREATED = "customer.created"
+    PAYMENT_ON_ACCOUNT = "payment.on_account"
+    CASH_MOVEMENT = "cash.movement"
+    SHIFT_OPENED = "shift.opened"
+    SHIFT_CLOSED = "shift.closed"
+    STOCK_COUNT_ENTERED = "stock.count_entered"
+
+
+class PaymentMethod(StrEnum):
+    CASH = "cash"
+    CARD = "card"
+    ACCOUNT = "account"
+    VOUCHER = "voucher"
+
+
+class Payload(Schema):
+    """Base of every event payload; TYPE names the event it travels in."""
+
+    TYPE: ClassVar[EventType]
+
+
+class SaleLine(Schema):
+    line_id: str
+    product_id: int
+    sku: str
+    name: str
+    quantity: Quantity
+    unit_price: Amount
+    discount: NonNegativeAmount = Decimal("0")
+    tax_rate: Amount = Decimal("0")
+    tax: Amount = Decimal("0")
+    total: Amount
+
+
+class SalePayment(Schema):
+    payment_id: str
+    method: PaymentMethod
+    amount: Amount
+    reference: str | None = None
+
+
+class Override(Schema):
+    """A manager's approval given at the till (price change, big discount, credit limit)."""
+
+    kind: str
+    manager_id: int | None = None
+    detail: str = ""
+
+
+class SaleCompleted(Payload):
+    TYPE: ClassVar[EventType] = EventType.SALE_COMPLETED
+
+    sale_id: str
+    receipt_number: str = Field(min_length=1, max_length=40)
+    branch_id: int
+    shift_id: str | None = None
+    cashier_id: int | None = None
+    # A known customer has a server id; one created offline on this till only a local id.
+    customer_id: int | None = None
+    customer_local_id: str | None = None
+    lines: list[SaleLine] = Field(min_length=1)
+    payments: list[SalePayment] = Field(default_factory=list)
+    subtotal: Amount
+    discount_total: Amount = Decimal("0")
+    tax_total: Amount = Decimal("0")
+    total: Amount
+    change_due: NonNegativeAmount = Decimal("0")
+    overrides: list[Override] = Field(default_factory=list)
+    completed_at: datetime | None = None
+
+
+class SaleVoided(Payload):
+    TYPE: ClassVar[EventType] = EventType.SALE_VOIDED
+
+    sale_id: str
+    reason: str = ""
+    manager_id: int | None = None
+
+
+class ReturnLine(Schema):
+    line_id: str
+    original_line_id: str | None = None
+    product_id: int
+    quantity: Quantity
+    amount: Amount
+    restock: bool = True
+
+
+class Refund(Schema):
+    refund_id: str
+    method: PaymentMethod
+    amount: Amount
+    reference: str | None = None
+
+
+class ReturnRecorded(Payload):
+    TYPE: ClassVar[EventType] = EventType.RETURN_RECORDED
+
+    return_id: str
+    original_sale_id: str | None = None
+    receipt_number: str = Field(min_length=1, max_length=40)
+    branch_id: int
+    shift_id: str | None = None
+    cashier_id: int | None = None
+    customer_id: int | None = None
+    customer_local_id: str | None = None
+    lines: list[ReturnLine] = Field(min_length=1)
+    refunds: list[Refund] = Field(default_factory=list)
+    total: Amount
+    reason: str = ""
+
+
+class CustomerCreated(Payload):
+    TYPE: ClassVar[EventType] = EventType.CUSTOMER_CREATED
+
+    local_id: str
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(default="", max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class PaymentOnAccount(Payload):
+    TYPE: ClassVar[EventType] = EventType.PAYMENT_ON_ACCOUNT
+
+    payment_id: str
+    customer_id: int | None = None
+    customer_local_id: str | None = None
+    branch_id: int
+    shift_id: str | None = None
+    method: PaymentMethod = PaymentMethod.CASH
+    amount: Amount = Field(gt=0)
+    reference: str | None = None
+
+
+class CashMovement(Payload):
+    TYPE: ClassVar[EventType] = EventType.CASH_MOVEMENT
+
+    movement_id: str
+    branch_id: int
+    shift_id: str | None = None
+    direction: Literal["in", "out"]
+    amount: Amount = Field(gt=0)
+    reason: str = ""
+    cashier_id: int | None = None
+
+
+class ShiftOpened(Payload):
+    TYPE: ClassVar[EventType] = EventType.SHIFT_OPENED
+
+    shift_id: str
+    branch_id: int
+    cashier_id: int | None = None
+    opening_float: NonNegativeAmount = Decimal("0")
+    opened_at: datetime | None = None
+
+
+class ShiftClosed(Payload):
+    TYPE: ClassVar[EventType] = EventType.SHIFT_CLOSED
+
+    shift_id: str
+    branch_id: int
+    cashier_id: int | None = None
+    counted_cash: Amount
+    expected_cash: Amount
+    variance: Amount
+    totals: dict[str, Amount] = Field(default_factory=dict)
+    closed_at: datetime | None = None
+
+
+class CountLine(Schema):
+    product_id: int
+    counted: Quantity
+
+
+class StockCountEntered(Payload):
+    TYPE: ClassVar[EventType] = EventType.STOCK_COUNT_ENTERED
+
+    count_id: str
+    branch_id: int
+    lines: list[CountLine] = Field(min_length=1)
+    counted_by: int | None = None
+
+
+PAYLOADS: dict[EventType, type[Payload]] = {
+    cls.TYPE: cls
+    for cls in (
+        SaleCompleted,
+        SaleVoided,
+        ReturnRecorded,
+        CustomerCreated,
+        PaymentOnAccount,
+        CashMovement,
+        ShiftOpened,
+        ShiftClosed,
+        StockCountEntered,
+    )
+}
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Event(Schema):
+    """The envelope of one fact from a till; the id is made on the till and never reused."""
+
+    id: str = Field(min_length=36, max_length=36)
+    type: EventType
+    occurred_at: datetime
+    device_id: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any]
+
+    @field_validator("id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        import uuid
+
+        return str(uuid.UUID(value))
+
+    @classmethod
+    def wrap(
+        cls, payload: Payload, *, device_id: str, occurred_at: datetime | None = None
+    ) -> Event:
+        """Put a payload in a new envelope with a fresh UUIDv7."""
+        return cls(
+            id=new_id(),
+            type=payload.TYPE,
+            occurred_at=occurred_at or utc_now(),
+            device_id=device_id,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    def parsed(self) -> Payload:
+        """Return the payload validated as its type's model (raises pydantic.ValidationError)."""
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+# --- push ---------------------------------------------------------------------------------
+
+
+class PushRequest(Schema):
+    events: list[Event] = Field(min_length=1, max_length=MAX_PUSH_BATCH)
+
+
+class PushStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class PushResult(BaseModel):
+    id: str
+    status: PushStatus
+    reason: str | None = None
+    # customer.created: the server id the local customer now has, and whether it was merged
+    # into a customer that already existed (same phone or email).
+    customer_id: int | None = None
+    merged: bool = False
+
+
+class PushResponse(BaseModel):
+    results: list[PushResult]
+
+
+# --- pull ---------------------------------------------------------------------------------
+
+
+class ChangeOp(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class PulledChange(BaseModel):
+    """One replicated row: entity names the till table, key its server id."""
+
+    entity: str
+    key: str
+    op: ChangeOp
+    data: dict[str, Any] | None = None
+    seq: int | None = None
+
+
+class PullResponse(BaseModel):
+    """A page of changes; cursor is opaque: store it and send it back as is.
+
+    A plain integer is a position in the change feed; "0" asks for a full snapshot, whose
+    pages carry snapshot cursors until the snapshot is done. reset tells the till to drop its
+    replica before applying this page (first page of a snapshot).
+    """
+
+    changes: list[PulledChange]
+    cursor: str
+    has_more: bool
+    reset: bool = False
+    snapshot: bool = False
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+class EnrolmentCodeCreate(Schema):
+    branch_id: int
+    # How long the code may be used, in minutes.
+    valid_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+
+
+class EnrolmentCodeRead(BaseModel):
+    code: str
+    branch_id: int
+    expires_at: datetime
+
+
+class EnrolRequest(Schema):
+    code: str = Field(min_length=4, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
+
+
+class EnrolResponse(BaseModel):
+    """The device credential is shown here once and never again."""
+
+    device_id: str
+    token: str
+    tenant_id: int
+    branch_id: int
+    branch_code: str
+    name: str
+    receipt_prefix: str
+
+
+class DeviceRead(BaseModel):
+    id: str
+    name: str
+    branch_id: int
+    receipt_prefix: str
+    revoked: bool
+    created_at: datetime
+    last_seen_at: datetime | None = None
+
+
+class DeviceRename(Schema):
+    name: str = Field(min_length=1, max_length=80)
+
+
+class DeadLetterRead(BaseModel):
+    id: int
+    event_id: str
+    device_id: str
+    type: str
+    reason: str
+    payload: dict[str, Any]
+    received_at: datetime
+    resolved: bool
+    resolved_note: str | None = None
+
+
+class DeadLetterResolve(Schema):
+    note: str = Field(default="", max_length=500)

@@ -1,0 +1,1 @@
+"""The till's local SQLite store: replica, documents, outbox and sync state."""

@@ -1,0 +1,68 @@
+"""The outbox: events waiting for the server, in the device's order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from common.sync.protocol import Event, PushResult, PushStatus
+from pos_client.store.models import OutboxEvent, Return, Sale, utcnow
+
+
+def enqueue(session: Session, *, event: Event, document_id: str | None = None) -> OutboxEvent:
+    """Add an event in the caller's transaction, so it commits with its document."""
+    row = OutboxEvent(
+        event_id=event.id,
+        type=str(event.type),
+        document_id=document_id,
+        body=event.model_dump_json(),
+        created_at=event.occurred_at,
+    )
+    session.add(row)
+    return row
+
+
+def pending_count(session: Session) -> int:
+    """Return how many events still wait for the server (rejected ones included)."""
+    return session.scalar(select(func.count()).select_from(OutboxEvent)) or 0
+
+
+def next_batch(session: Session, *, limit: int) -> list[OutboxEvent]:
+    """Return the oldest events not yet rejected, in device order."""
+    return list(
+        session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.rejected.is_(False))
+            .order_by(OutboxEvent.seq)
+            .limit(limit)
+        )
+    )
+
+
+def acknowledge(session: Session, *, results: list[PushResult], at: datetime | None = None) -> int:
+    """Drop events the server applied or already had; mark rejected ones. Return dropped."""
+    at = at or utcnow()
+    done = [r.id for r in results if r.status in (PushStatus.APPLIED, PushStatus.DUPLICATE)]
+    rejected = {r.id: r.reason for r in results if r.status == PushStatus.REJECTED}
+    if done:
+        session.execute(update(Sale).where(Sale.event_id.in_(done)).values(synced_at=at))
+        session.execute(update(Return).where(Return.event_id.in_(done)).values(synced_at=at))
+        session.execute(delete(OutboxEvent).where(OutboxEvent.event_id.in_(done)))
+    for event_id, reason in rejected.items():
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.event_id == event_id)
+            .values(rejected=True, last_error=reason)
+        )
+    return len(done)
+
+
+def note_failure(session: Session, *, event_ids: list[str], error: str) -> None:
+    """Count a failed attempt on events that will be sent again."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.event_id.in_(event_ids))
+        .values(attempts=OutboxEvent.attempts + 1, last_error=error[:500])
+    )

@@ -1,0 +1,183 @@
+"""Apply pulled changes to the till's replica of server data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from common.ids import new_id
+from common.sync.protocol import ChangeOp, PulledChange
+from pos_client.store.models import (
+    ZERO,
+    Barcode,
+    Category,
+    Customer,
+    Product,
+    ReplicaRow,
+    Setting,
+    Staff,
+    StockLevel,
+    utcnow,
+)
+
+# Tables a full snapshot replaces (the till's own documents are never touched).
+REPLICA_TABLES = (Product, Barcode, Category, StockLevel, Staff, Setting, ReplicaRow)
+
+
+def _dec(value: Any, default: Decimal = ZERO) -> Decimal:
+    return default if value is None else Decimal(str(value))
+
+
+def reset(session: Session) -> None:
+    """Drop the replica before a full snapshot; customers made here and not yet synced stay."""
+    for table in REPLICA_TABLES:
+        session.execute(delete(table))
+    session.execute(delete(Customer).where(Customer.server_id.is_not(None)))
+
+
+def apply_changes(session: Session, changes: list[PulledChange]) -> None:
+    """Apply a page of changes in order, in the caller's transaction."""
+    products: list[dict[str, Any]] = []
+    product_ids: list[int] = []
+    codes: list[dict[str, Any]] = []
+
+    def flush_products() -> None:
+        # Bulk upsert keeps a 200k-product snapshot well inside its time budget.
+        if not products:
+            return
+        stmt = sqlite_insert(Product.__table__)
+        update_cols = {c.name: stmt.excluded[c.name] for c in Product.__table__.columns}
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=["id"], set_=update_cols), products
+        )
+        session.execute(delete(Barcode).where(Barcode.product_id.in_(product_ids)))
+        if codes:
+            stmt = sqlite_insert(Barcode.__table__)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["code"], set_={"product_id": stmt.excluded.product_id}
+                ),
+                codes,
+            )
+        products.clear()
+        product_ids.clear()
+        codes.clear()
+
+    for change in changes:
+        if change.entity == "product" and change.op == ChangeOp.UPSERT and change.data:
+            row = _product_row(change.data)
+            products.append(row)
+            product_ids.append(row["id"])
+            codes.extend(
+                {"code": c, "product_id": row["id"]} for c in change.data.get("barcodes", [])
+            )
+            continue
+        flush_products()
+        _apply_one(session, change)
+    flush_products()
+
+
+def _product_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(data["id"]),
+        "sku": data["sku"],
+        "name": data["name"],
+        "category_id": data.get("category_id"),
+        "category_name": data.get("category_name"),
+        "price": _dec(data["price"]),
+        "tax_rate": _dec(data.get("tax_rate")),
+        "unit": data.get("unit") or "piece",
+        "low_stock_threshold": _dec(data.get("low_stock_threshold")),
+        "active": bool(data.get("active", True)),
+    }
+
+
+def _apply_one(session: Session, change: PulledChange) -> None:
+    data = change.data or {}
+    deleting = change.op == ChangeOp.DELETE
+    entity = change.entity
+    if entity == "product":
+        # Archived products arrive as upserts with active false; a delete removes the row.
+        session.execute(delete(Barcode).where(Barcode.product_id == int(change.key)))
+        session.execute(delete(Product).where(Product.id == int(change.key)))
+    elif entity == "category":
+        if deleting:
+            session.execute(delete(Category).where(Category.id == int(change.key)))
+        else:
+            session.merge(
+                Category(id=int(data["id"]), name=data["name"], parent_id=data.get("parent_id"))
+            )
+    elif entity in ("stock", "stock_level"):
+        product_id = int(data.get("product_id", change.key) if data else change.key)
+        if deleting:
+            session.execute(delete(StockLevel).where(StockLevel.product_id == product_id))
+        else:
+            session.merge(
+                StockLevel(
+                    product_id=product_id, on_hand=_dec(data.get("on_hand")), updated_at=utcnow()
+                )
+            )
+    elif entity == "staff":
+        if deleting:
+            session.execute(delete(Staff).where(Staff.id == int(change.key)))
+        else:
+            session.merge(
+                Staff(
+                    id=int(data["id"]),
+                    username=data["username"],
+                    full_name=data.get("full_name") or "",
+                    role=data["role"],
+                    active=bool(data.get("active", True)),
+                    pin_hash=data.get("pin_hash"),
+                )
+            )
+    elif entity == "customer":
+        _apply_customer(session, key=int(change.key), data=None if deleting else data)
+    elif entity == "setting":
+        if deleting:
+            session.execute(delete(Setting).where(Setting.key == change.key))
+        else:
+            session.merge(Setting(key=change.key, value=data.get("value")))
+    elif deleting:
+        session.execute(
+            delete(ReplicaRow).where(ReplicaRow.entity == entity, ReplicaRow.key == change.key)
+        )
+    else:
+        session.merge(ReplicaRow(entity=entity, key=change.key, data=data))
+
+
+def _apply_customer(session: Session, *, key: int, data: dict[str, Any] | None) -> None:
+    customer = session.scalar(select(Customer).where(Customer.server_id == key))
+    if data is None:
+        if customer is not None:
+            customer.active = False
+        return
+    if customer is None:
+        customer = Customer(local_id=new_id(), server_id=key)
+        session.add(customer)
+    customer.name = data.get("name") or ""
+    customer.phone = data.get("phone") or ""
+    customer.email = data.get("email")
+    customer.credit_limit = _dec(data.get("credit_limit"))
+    customer.balance = _dec(data.get("balance"))
+    customer.active = bool(data.get("active", True))
+
+
+def link_customer(session: Session, *, local_id: str, server_id: int) -> None:
+    """Give a customer made offline its server identity (merging with a replica row)."""
+    local = session.get(Customer, local_id)
+    if local is None or local.server_id == server_id:
+        return
+    other = session.scalar(select(Customer).where(Customer.server_id == server_id))
+    if other is not None and other.local_id != local_id:
+        # The server merged ours into an existing customer: keep our row (sales point at
+        # its local id) and take the server's data.
+        local.name, local.phone, local.email = other.name, other.phone, other.email
+        local.credit_limit, local.balance = other.credit_limit, other.balance
+        session.delete(other)
+        session.flush()
+    local.server_id = server_id
