@@ -27,7 +27,20 @@ def _places(limit: int):
     return check
 
 
-_as_str = PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
+def money_str(value: Decimal) -> str:
+    """Return money as text with at least two decimals and no padding beyond them."""
+    cents = value.quantize(Decimal("0.01"))
+    return format(cents if cents == value else value.normalize(), "f")
+
+
+def plain_str(value: Decimal) -> str:
+    """Return a quantity or rate as text without trailing zeros or exponent ("1.25", "10")."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+_as_money = PlainSerializer(money_str, return_type=str, when_used="json")
+_as_plain = PlainSerializer(plain_str, return_type=str, when_used="json")
 
 # Money travels as a string ("12.50") so no JSON parser turns it into a float.
 Amount = Annotated[
@@ -35,7 +48,7 @@ Amount = Annotated[
     AfterValidator(_finite),
     AfterValidator(_places(4)),
     Field(ge=Decimal("-1e12"), le=Decimal("1e12")),
-    _as_str,
+    _as_money,
 ]
 NonNegativeAmount = Annotated[Amount, Field(ge=0)]
 Quantity = Annotated[
@@ -43,11 +56,11 @@ Quantity = Annotated[
     AfterValidator(_finite),
     AfterValidator(_places(3)),
     Field(ge=Decimal("-1e9"), le=Decimal("1e9")),
-    _as_str,
+    _as_plain,
 ]
 PositiveQuantity = Annotated[Quantity, Field(gt=0)]
 Percent = Annotated[
-    Decimal, AfterValidator(_finite), AfterValidator(_places(2)), Field(ge=0, le=100), _as_str
+    Decimal, AfterValidator(_finite), AfterValidator(_places(2)), Field(ge=0, le=100), _as_plain
 ]
 
 

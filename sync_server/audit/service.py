@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.schemas.base import plain_str
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.db import lock_for_update, utcnow
 
@@ -30,7 +31,8 @@ class Actor:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        # Canonical text: 649.0000 from the database and 649.00 from a request are equal.
+        return plain_str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     return str(value)

@@ -56,7 +56,8 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
     def check(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
             raise PermissionDenied(
-                f"Your role ({principal.role}) may not do this; it needs '{permission}'."
+                f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
+                required_permission=permission.value,
             )
         return principal
 
