@@ -1,0 +1,218 @@
+"""Complete a sale: one local transaction through the store, then a receipt to print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from common.codes import Tender
+from common.errors import CreditLimitExceeded, InvalidState, ValidationFailed
+from common.ids import new_id
+from common.money import ZERO
+from common.sync import protocol
+from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
+from pos_client.services.login import Cashier
+from pos_client.services.queries import customer_credit
+from pos_client.services.till import Cart, Payment, check_payments
+from pos_client.store import documents
+
+TENDER_NAMES = {
+    Tender.CASH: "Cash",
+    Tender.CARD: "Card",
+    Tender.ACCOUNT: "On account",
+    Tender.VOUCHER: "Voucher",
+}
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    """What the receipt header and footer say."""
+
+    shop_name: str
+    branch_name: str = ""
+    address_lines: tuple[str, ...] = ()
+    footer: str = ""
+    currency: str = "INR"
+
+
+@dataclass(frozen=True)
+class CompletedSale:
+    """A sale as recorded, ready for the receipt and the screen."""
+
+    sale_id: str
+    receipt_number: str
+    event_id: str
+    total: Decimal
+    change_due: Decimal
+    receipt: Receipt
+
+
+def sale_event(
+    *,
+    cart: Cart,
+    payments: list[Payment],
+    receipt_number: str,
+    branch_id: int,
+    shift_id: str | None,
+    cashier: Cashier,
+    completed_at: datetime,
+) -> protocol.SaleCompleted:
+    """Describe the cart as the SaleCompleted fact the server will receive."""
+    totals = cart.totals()
+    change = check_payments(total=totals.total, payments=payments)
+    customer = cart.customer
+    return protocol.SaleCompleted(
+        sale_id=cart.sale_id,
+        receipt_number=receipt_number,
+        branch_id=branch_id,
+        shift_id=shift_id,
+        cashier_id=cashier.user_id,
+        customer_id=customer.customer_id if customer else None,
+        customer_local_id=customer.local_id if customer and not customer.customer_id else None,
+        lines=[
+            protocol.SaleLine(
+                line_id=line.line_id,
+                product_id=line.item.product_id,
+                sku=line.item.sku,
+                name=line.item.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                # The order discount's share is part of the line's discount, so line totals
+                # add up to the sale total and a refund of a line gives back what was paid.
+                discount=line.discount + line.order_discount_share,
+                tax_rate=line.item.tax_rate,
+                tax=line.tax,
+                total=line.net,
+            )
+            for line in cart.lines
+        ],
+        payments=[
+            # Cash is recorded as handed over, with the change beside it on the sale, so the
+            # drawer's expected cash is payments minus change.
+            protocol.SalePayment(
+                payment_id=new_id(),
+                method=protocol.PaymentMethod(p.tender),
+                amount=p.tendered if p.tendered is not None else p.amount,
+                reference=p.reference,
+            )
+            for p in payments
+        ],
+        subtotal=totals.subtotal,
+        discount_total=totals.discount_total,
+        tax_total=totals.tax,
+        total=totals.total,
+        change_due=change,
+        overrides=[
+            protocol.Override(
+                kind=o.action,
+                manager_id=o.manager_id,
+                detail=f"{o.detail} (approved by {o.manager_name})",
+            )
+            for o in cart.overrides
+        ],
+        completed_at=completed_at,
+    )
+
+
+def build_receipt(
+    event: protocol.SaleCompleted,
+    *,
+    shop: ShopInfo,
+    cashier: str,
+    customer: str | None,
+    payments: list[Payment],
+    is_copy: bool = False,
+) -> Receipt:
+    """Lay the recorded sale out as the receipt the customer takes home."""
+    return Receipt(
+        shop_name=shop.shop_name,
+        branch_name=shop.branch_name,
+        address_lines=shop.address_lines,
+        receipt_number=event.receipt_number,
+        issued_at=(event.completed_at or datetime.now(UTC)).astimezone(),
+        cashier=cashier,
+        lines=tuple(
+            ReceiptLine(
+                name=line.name,
+                quantity=line.quantity,
+                unit="kg" if line.quantity != line.quantity.to_integral() else "",
+                unit_price=line.unit_price,
+                discount=line.discount,
+                total=line.total,
+            )
+            for line in event.lines
+        ),
+        subtotal=event.subtotal,
+        discount_total=event.discount_total,
+        tax_total=event.tax_total,
+        total=event.total,
+        payments=tuple(
+            ReceiptPayment(
+                method=TENDER_NAMES[p.tender],
+                amount=p.tendered if p.tendered is not None else p.amount,
+                reference=p.reference,
+            )
+            for p in payments
+        ),
+        change_due=event.change_due,
+        customer=customer,
+        footer=shop.footer,
+        currency=shop.currency,
+        is_copy=is_copy,
+    )
+
+
+def complete_sale(
+    session: Session,
+    *,
+    cart: Cart,
+    payments: list[Payment],
+    cashier: Cashier,
+    shift_id: str | None,
+    shop: ShopInfo,
+) -> CompletedSale:
+    """Record the sale, its payments, outbox event and stock change in the caller's transaction."""
+    if cart.is_empty:
+        raise ValidationFailed("The cart is empty")
+    if shift_id is None:
+        raise InvalidState("Open a shift before selling")
+    on_account = sum((p.amount for p in payments if p.tender == Tender.ACCOUNT), ZERO)
+    if on_account:
+        # The cart's copy may be minutes old: check the limit against the balance as stored.
+        fresh = customer_credit(session, cart.customer.local_id) if cart.customer else None
+        if fresh is None:
+            raise ValidationFailed("Choose a customer before selling on account")
+        if on_account > fresh.available:
+            raise CreditLimitExceeded(
+                f"{fresh.name} can buy only {fresh.available} more on account",
+                available=str(fresh.available),
+            )
+    state = documents.get_state(session)
+    event = sale_event(
+        cart=cart,
+        payments=payments,
+        receipt_number=documents.next_receipt_number(session),
+        branch_id=state.branch_id or 0,
+        shift_id=shift_id,
+        cashier=cashier,
+        completed_at=datetime.now(UTC),
+    )
+    envelope = documents.record_sale(session, event)
+    receipt = build_receipt(
+        event,
+        shop=shop,
+        cashier=cashier.display_name,
+        customer=cart.customer.name if cart.customer else None,
+        payments=payments,
+    )
+    return CompletedSale(
+        sale_id=event.sale_id,
+        receipt_number=event.receipt_number,
+        event_id=envelope.id,
+        total=event.total,
+        change_due=event.change_due,
+        receipt=receipt,
+    )

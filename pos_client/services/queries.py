@@ -1,0 +1,187 @@
+"""Read queries of the till over the local replica: products, barcodes, customers, search.
+
+Product search uses an FTS5 index kept beside the replica's products table. The store does
+not know about it: `ensure_search_index` creates it (and the triggers that keep it in step)
+at start-up, and fills it once if the replica already holds products.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.orm import Session
+
+from common.codes import Unit
+from pos_client.services.till import CatalogItem, CreditInfo
+from pos_client.store.models import Barcode, Customer, Product, StockLevel
+
+SEARCH_TABLE = "product_search"
+
+_SEARCH_DDL = [
+    f"""CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(
+        name, sku, content='products', content_rowid='id',
+        tokenize="unicode61 remove_diacritics 2", prefix='2 3')""",
+    f"""CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_ai AFTER INSERT ON products BEGIN
+        INSERT INTO {SEARCH_TABLE}(rowid, name, sku) VALUES (new.id, new.name, new.sku);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_ad AFTER DELETE ON products BEGIN
+        INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, name, sku)
+        VALUES ('delete', old.id, old.name, old.sku);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_au AFTER UPDATE OF name, sku ON products
+    BEGIN
+        INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, name, sku)
+        VALUES ('delete', old.id, old.name, old.sku);
+        INSERT INTO {SEARCH_TABLE}(rowid, name, sku) VALUES (new.id, new.name, new.sku);
+    END""",
+]
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def ensure_search_index(conn: Connection) -> None:
+    """Create the product search index and its triggers if missing; fill it if empty."""
+    existed = (
+        conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = ?", (SEARCH_TABLE,)).first()
+        is not None
+    )
+    for ddl in _SEARCH_DDL:
+        conn.exec_driver_sql(ddl)
+    if not existed:
+        # Products pulled before the index existed are indexed once, here.
+        conn.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')")
+
+
+def _item(product: Product, *, barcode: str | None, on_hand: Decimal | None) -> CatalogItem:
+    return CatalogItem(
+        product_id=product.id,
+        sku=product.sku,
+        name=product.name,
+        price=product.price,
+        unit=Unit(product.unit) if product.unit in Unit.__members__.values() else Unit.PIECE,
+        tax_rate=product.tax_rate,
+        barcode=barcode,
+        on_hand=on_hand,
+        low_stock_threshold=product.low_stock_threshold,
+    )
+
+
+def _on_hand(session: Session, product_id: int) -> Decimal | None:
+    return session.scalar(select(StockLevel.on_hand).where(StockLevel.product_id == product_id))
+
+
+def find_by_codes(session: Session, codes: tuple[str, ...]) -> CatalogItem | None:
+    """Return the active product with the first of codes as barcode (or SKU), else None."""
+    for code in codes:
+        row = session.execute(
+            select(Product, Barcode.code)
+            .join(Barcode, Barcode.product_id == Product.id)
+            .where(Barcode.code == code, Product.active.is_(True))
+        ).first()
+        if row is not None:
+            product, barcode = row
+            return _item(product, barcode=barcode, on_hand=_on_hand(session, product.id))
+    for code in codes:
+        product = session.scalars(
+            select(Product).where(Product.sku == code, Product.active.is_(True)).limit(1)
+        ).first()
+        if product is not None:
+            return _item(product, barcode=None, on_hand=_on_hand(session, product.id))
+    return None
+
+
+def product_item(session: Session, product_id: int) -> CatalogItem | None:
+    """Return one product as the cart sells it."""
+    product = session.get(Product, product_id)
+    if product is None:
+        return None
+    return _item(product, barcode=None, on_hand=_on_hand(session, product_id))
+
+
+def _match_expression(query: str) -> str | None:
+    """Turn what the cashier typed into an FTS5 prefix query: every word must match."""
+    tokens = _TOKEN.findall(query)
+    if not tokens:
+        return None
+    return " ".join(f'"{token}"*' for token in tokens)
+
+
+def search_products(session: Session, query: str, *, limit: int = 25) -> list[CatalogItem]:
+    """Return products whose name or SKU match what was typed (words as prefixes)."""
+    query = query.strip()
+    if not query:
+        return []
+    if query.isdigit() and len(query) >= 8:
+        found = find_by_codes(session, (query, query.lstrip("0")))
+        if found is not None:
+            return [found]
+    expression = _match_expression(query)
+    if expression is None:
+        return []
+    ids = [
+        row[0]
+        for row in session.execute(
+            text(
+                f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :q "
+                "ORDER BY rank LIMIT :limit"
+            ),
+            {"q": expression, "limit": limit * 2},
+        )
+    ]
+    if not ids:
+        return []
+    products = {
+        p.id: p
+        for p in session.scalars(
+            select(Product).where(Product.id.in_(ids), Product.active.is_(True))
+        )
+    }
+    levels = dict(
+        session.execute(
+            select(StockLevel.product_id, StockLevel.on_hand).where(StockLevel.product_id.in_(ids))
+        )
+        .tuples()
+        .all()
+    )
+    return [_item(products[i], barcode=None, on_hand=levels.get(i)) for i in ids if i in products][
+        :limit
+    ]
+
+
+def quick_key_items(session: Session, codes: tuple[str, ...]) -> list[CatalogItem]:
+    """Return the products behind the configured quick keys (barcodes or SKUs), in order."""
+    items = []
+    for code in codes:
+        item = find_by_codes(session, (code,))
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _credit(customer: Customer) -> CreditInfo:
+    return CreditInfo(
+        customer_id=customer.server_id,
+        local_id=customer.local_id,
+        name=customer.name,
+        credit_limit=customer.credit_limit,
+        balance=customer.balance,
+        phone=customer.phone,
+    )
+
+
+def find_customers(session: Session, query: str, *, limit: int = 20) -> list[CreditInfo]:
+    """Return active customers whose name starts with, or phone contains, what was typed."""
+    query = query.strip()
+    stmt = select(Customer).where(Customer.active.is_(True))
+    if query:
+        stmt = stmt.where(
+            func.lower(Customer.name).like(f"%{query.lower()}%") | Customer.phone.like(f"%{query}%")
+        )
+    return [_credit(c) for c in session.scalars(stmt.order_by(Customer.name).limit(limit))]
+
+
+def customer_credit(session: Session, local_id: str) -> CreditInfo | None:
+    """Return a customer's cached credit position (fresh, for the payment check)."""
+    customer = session.get(Customer, local_id)
+    return None if customer is None else _credit(customer)

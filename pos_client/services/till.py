@@ -1,0 +1,417 @@
+"""The cart and its tenders: pure Python over Decimal, no Qt and no database.
+
+Prices are tax-inclusive, as shelf prices are in shops: the tax shown on a line is the part
+of its amount that is tax, never added on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from common.codes import QUANTITY_PLACES, Tender, Unit
+from common.errors import CreditLimitExceeded, DomainError, ValidationFailed
+from common.ids import new_id
+from common.money import ZERO, allocate, round_money, tax_included
+
+HUNDRED = Decimal(100)
+
+
+class OverrideRequired(DomainError):
+    """The action is beyond what the signed-in cashier may do; a manager's PIN unlocks it."""
+
+    status = 403
+    type = "override-required"
+    title = "Manager approval needed"
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """What the till knows about a product when it sells it."""
+
+    product_id: int
+    sku: str
+    name: str
+    price: Decimal
+    unit: Unit = Unit.PIECE
+    tax_rate: Decimal = ZERO
+    barcode: str | None = None
+    on_hand: Decimal | None = None
+    low_stock_threshold: Decimal | None = None
+
+    @property
+    def is_low(self) -> bool:
+        """Say whether local stock is at or under the product's low-stock threshold."""
+        if self.on_hand is None or self.low_stock_threshold is None:
+            return False
+        return self.on_hand <= self.low_stock_threshold
+
+
+@dataclass(frozen=True)
+class Override:
+    """A manager's approval of one action, kept with the sale it changed."""
+
+    manager_id: int
+    manager_name: str
+    action: str
+    detail: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class CartLine:
+    """One product in the cart; discount is the positive amount taken off this line."""
+
+    line_id: str
+    item: CatalogItem
+    quantity: Decimal
+    unit_price: Decimal
+    discount: Decimal = ZERO
+    # The order discount's share, so tax and refunds see what was actually paid.
+    order_discount_share: Decimal = ZERO
+
+    @property
+    def gross(self) -> Decimal:
+        """Return quantity x unit price, rounded."""
+        return round_money(self.quantity * self.unit_price)
+
+    @property
+    def total(self) -> Decimal:
+        """Return the line amount after its own discount (before the order discount)."""
+        return self.gross - self.discount
+
+    @property
+    def net(self) -> Decimal:
+        """Return what the customer pays for this line after every discount."""
+        return self.total - self.order_discount_share
+
+    @property
+    def tax(self) -> Decimal:
+        """Return the tax contained in what is paid for this line."""
+        return tax_included(self.net, self.item.tax_rate)
+
+    @property
+    def price_overridden(self) -> bool:
+        """Say whether the unit price differs from the catalog price."""
+        return self.unit_price != self.item.price
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The figures of the totals panel and the receipt."""
+
+    subtotal: Decimal
+    line_discounts: Decimal
+    order_discount: Decimal
+    tax: Decimal
+    total: Decimal
+    item_count: Decimal
+
+    @property
+    def discount_total(self) -> Decimal:
+        """Return every discount given on the sale."""
+        return self.line_discounts + self.order_discount
+
+
+def _quantity(value: Decimal, unit: Unit) -> Decimal:
+    """Check a quantity against its unit (whole pieces, grams for kg)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationFailed("Quantity must be a number")
+    if value <= 0:
+        raise ValidationFailed("Quantity must be more than zero")
+    places = QUANTITY_PLACES[unit]
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationFailed(
+            "Quantity must be whole pieces" if places == 0 else "Quantity has too many decimals"
+        )
+    if value > Decimal("99999"):
+        raise ValidationFailed("Quantity is too large")
+    return value
+
+
+class Cart:
+    """The sale being rung up: lines, discounts, customer and the overrides granted."""
+
+    def __init__(self, *, max_discount_percent: Decimal = Decimal("10")) -> None:
+        self.max_discount_percent = max_discount_percent
+        self.lines: list[CartLine] = []
+        self.order_discount = ZERO
+        self.customer: CreditInfo | None = None
+        self.overrides: list[Override] = []
+        self.sale_id = new_id()
+
+    # -- lines -------------------------------------------------------------------
+
+    def add(
+        self,
+        item: CatalogItem,
+        *,
+        quantity: Decimal = Decimal(1),
+        unit_price: Decimal | None = None,
+    ) -> CartLine:
+        """Add an item, or bump the quantity of the same item already at its price."""
+        _quantity(quantity, item.unit)
+        price = item.price if unit_price is None else round_money(unit_price)
+        for line in self.lines:
+            # Weighed items each keep their own line: every label is its own piece of cheese.
+            if (
+                line.item.product_id == item.product_id
+                and line.unit_price == price
+                and item.unit == Unit.PIECE
+                and not line.discount
+            ):
+                line.quantity = _quantity(line.quantity + quantity, item.unit)
+                self._spread_order_discount()
+                return line
+        line = CartLine(line_id=new_id(), item=item, quantity=quantity, unit_price=price)
+        self.lines.append(line)
+        self._spread_order_discount()
+        return line
+
+    def line(self, line_id: str) -> CartLine:
+        """Return a line by id."""
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise ValidationFailed("That line is no longer in the cart")
+
+    def set_quantity(self, line_id: str, quantity: Decimal) -> CartLine:
+        """Change a line's quantity."""
+        line = self.line(line_id)
+        line.quantity = _quantity(quantity, line.item.unit)
+        if line.discount > line.gross:
+            line.discount = line.gross
+        self._spread_order_discount()
+        return line
+
+    def remove(self, line_id: str) -> None:
+        """Void one line."""
+        self.lines.remove(self.line(line_id))
+        self._spread_order_discount()
+
+    def clear(self) -> None:
+        """Void the whole sale and start a fresh one."""
+        limit = self.max_discount_percent
+        self.__init__(max_discount_percent=limit)  # type: ignore[misc]
+
+    # -- discounts and prices ----------------------------------------------------
+
+    def set_line_discount(
+        self,
+        line_id: str,
+        *,
+        amount: Decimal | None = None,
+        percent: Decimal | None = None,
+        override: Override | None = None,
+    ) -> CartLine:
+        """Discount one line by an amount or a percent; beyond the limit a manager approves."""
+        line = self.line(line_id)
+        discount = self._discount(base=line.gross, amount=amount, percent=percent)
+        self._check_limit(
+            base=line.gross,
+            discount=discount,
+            override=override,
+            action="line_discount",
+            what=line.item.name,
+        )
+        line.discount = discount
+        self._spread_order_discount()
+        return line
+
+    def set_order_discount(
+        self,
+        *,
+        amount: Decimal | None = None,
+        percent: Decimal | None = None,
+        override: Override | None = None,
+    ) -> Decimal:
+        """Discount the whole order; beyond the limit a manager approves."""
+        base = sum((line.total for line in self.lines), ZERO)
+        discount = self._discount(base=base, amount=amount, percent=percent)
+        self._check_limit(
+            base=base,
+            discount=discount,
+            override=override,
+            action="order_discount",
+            what="the order",
+        )
+        self.order_discount = discount
+        self._spread_order_discount()
+        return discount
+
+    def override_price(
+        self, line_id: str, *, unit_price: Decimal, override: Override | None
+    ) -> CartLine:
+        """Sell a line at another price; always needs a manager."""
+        line = self.line(line_id)
+        if not isinstance(unit_price, Decimal) or unit_price < 0:
+            raise ValidationFailed("Price must be zero or more")
+        price = round_money(unit_price)
+        if override is None:
+            raise OverrideRequired(f"Changing the price of {line.item.name} needs a manager")
+        self.overrides.append(
+            replace(
+                override,
+                action="price_override",
+                detail=f"{line.item.sku}: {line.item.price} -> {price}",
+            )
+        )
+        line.unit_price = price
+        line.discount = min(line.discount, line.gross)
+        self._spread_order_discount()
+        return line
+
+    def _discount(
+        self, *, base: Decimal, amount: Decimal | None, percent: Decimal | None
+    ) -> Decimal:
+        """Turn an amount or a percent of base into a discount amount."""
+        if (amount is None) == (percent is None):
+            raise ValidationFailed("Give a discount as an amount or a percent")
+        if percent is not None:
+            if not ZERO <= percent <= HUNDRED:
+                raise ValidationFailed("A discount percent is between 0 and 100")
+            return round_money(base * percent / HUNDRED)
+        assert amount is not None
+        amount = round_money(amount)
+        if amount < 0:
+            raise ValidationFailed("A discount cannot be negative")
+        if amount > base:
+            raise ValidationFailed("A discount cannot be more than the amount")
+        return amount
+
+    def _check_limit(
+        self, *, base: Decimal, discount: Decimal, override: Override | None, action: str, what: str
+    ) -> None:
+        """Refuse a discount beyond the limit unless a manager approved it; record approvals."""
+        limit = round_money(base * self.max_discount_percent / HUNDRED)
+        if discount <= limit:
+            return
+        if override is None:
+            raise OverrideRequired(
+                f"A discount over {self.max_discount_percent.normalize():f}% on {what} "
+                "needs a manager"
+            )
+        self.overrides.append(
+            replace(override, action=action, detail=f"{what}: {discount} of {base}")
+        )
+
+    def _spread_order_discount(self) -> None:
+        """Share the order discount over the lines in proportion to their amounts."""
+        if not self.lines:
+            self.order_discount = ZERO
+            return
+        base = sum((line.total for line in self.lines), ZERO)
+        self.order_discount = min(self.order_discount, base)
+        shares = allocate(self.order_discount, [line.total for line in self.lines])
+        for line, share in zip(self.lines, shares, strict=True):
+            line.order_discount_share = share
+
+    # -- customer and totals -----------------------------------------------------
+
+    def set_customer(self, customer: CreditInfo | None) -> None:
+        """Attach the sale to a customer (or detach it)."""
+        self.customer = customer
+
+    def totals(self) -> Totals:
+        """Return the cart's figures."""
+        subtotal = sum((line.gross for line in self.lines), ZERO)
+        line_discounts = sum((line.discount for line in self.lines), ZERO)
+        total = subtotal - line_discounts - self.order_discount
+        return Totals(
+            subtotal=subtotal,
+            line_discounts=line_discounts,
+            order_discount=self.order_discount,
+            tax=sum((line.tax for line in self.lines), ZERO),
+            total=total,
+            item_count=sum((line.quantity for line in self.lines), ZERO),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """Say whether nothing has been rung up."""
+        return not self.lines
+
+
+# -- tenders -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One tender of a sale; for cash, tendered is what the customer handed over."""
+
+    tender: Tender
+    amount: Decimal
+    reference: str | None = None
+    tendered: Decimal | None = None
+
+    @property
+    def change(self) -> Decimal:
+        """Return the change due on this payment."""
+        if self.tender != Tender.CASH or self.tendered is None:
+            return ZERO
+        return self.tendered - self.amount
+
+
+@dataclass(frozen=True)
+class CreditInfo:
+    """A customer as the till caches it: a server id, or a local id if created offline."""
+
+    customer_id: int | None
+    local_id: str | None
+    name: str
+    credit_limit: Decimal
+    balance: Decimal
+    phone: str = ""
+
+    @property
+    def available(self) -> Decimal:
+        """Return how much more the customer may buy on account."""
+        return max(self.credit_limit - self.balance, ZERO)
+
+
+def cash_payment(*, due: Decimal, tendered: Decimal) -> Payment:
+    """Take cash for an amount due; refuse too little cash."""
+    tendered = round_money(tendered)
+    if tendered < due:
+        raise ValidationFailed(f"Cash handed over ({tendered}) is less than the {due} due")
+    return Payment(tender=Tender.CASH, amount=due, tendered=tendered)
+
+
+def card_payment(*, amount: Decimal, reference: str) -> Payment:
+    """Record a card payment taken on the external terminal."""
+    reference = reference.strip()
+    if not reference:
+        raise ValidationFailed("Enter the card terminal's reference number")
+    if round_money(amount) <= 0:
+        raise ValidationFailed("A card payment must be more than zero")
+    return Payment(tender=Tender.CARD, amount=round_money(amount), reference=reference)
+
+
+def account_payment(*, amount: Decimal, credit: CreditInfo | None) -> Payment:
+    """Put an amount on a customer's account, within the cached credit limit."""
+    if credit is None:
+        raise ValidationFailed("Choose a customer (F9) before selling on account")
+    amount = round_money(amount)
+    if amount > credit.available:
+        raise CreditLimitExceeded(
+            f"{credit.name} can buy only {credit.available} more on account "
+            f"(limit {credit.credit_limit}, owing {credit.balance})",
+            available=str(credit.available),
+        )
+    return Payment(tender=Tender.ACCOUNT, amount=amount)
+
+
+def check_payments(*, total: Decimal, payments: list[Payment]) -> Decimal:
+    """Check that payments settle the total exactly; return the change due."""
+    if not payments:
+        raise ValidationFailed("Take a payment first")
+    paid = sum((p.amount for p in payments), ZERO)
+    if paid != total:
+        raise ValidationFailed(f"Payments add up to {paid}, the sale is {total}")
+    return sum((p.change for p in payments), ZERO)
+
+
+def remaining(*, total: Decimal, payments: list[Payment]) -> Decimal:
+    """Return what is still to pay."""
+    return total - sum((p.amount for p in payments), ZERO)
