@@ -26,7 +26,12 @@ class InitResult:
 
 
 def init(
-    engine: Engine, *, tenant: str, admin_username: str, admin_password: str | None
+    engine: Engine,
+    *,
+    tenant: str,
+    admin_username: str,
+    admin_password: str | None,
+    admin_pin: str | None = None,
 ) -> InitResult:
     """Migrate and create the first tenant with an admin; a second run changes nothing."""
     upgrade(engine)
@@ -51,7 +56,7 @@ def init(
                 username=admin_username,
                 full_name="Administrator",
                 password=password,
-                pin="1234" if generated else None,
+                pin=admin_pin,
                 role=Role.ADMIN,
             ),
         )

@@ -31,6 +31,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         tenant=args.tenant,
         admin_username=args.admin_username,
         admin_password=args.admin_password,
+        admin_pin=args.admin_pin,
     )
     if not result.created:
         print(f"Already initialised (admin user: {result.admin_username}); nothing changed.")
@@ -39,7 +40,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  business: {args.tenant}")
     print(f"  admin:    {result.admin_username}")
     if result.admin_password:
-        print(f"  password: {result.admin_password}   (shown once; PIN for the till: 1234)")
+        print(f"  password: {result.admin_password}   (shown once)")
     return 0
 
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="My Shop", help="business name (default: My Shop)")
     p.add_argument("--admin-username", default="admin", help="admin login (default: admin)")
     p.add_argument("--admin-password", help="admin password; omit to generate and print one")
+    p.add_argument("--admin-pin", help="4-8 digit PIN for the admin at the till")
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("serve", help="run the HTTP API (migrates first)")
