@@ -1,0 +1,1 @@
+"""Customer credit: a ledger of charges, payments and adjustments per customer."""

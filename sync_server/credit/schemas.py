@@ -1,0 +1,74 @@
+"""Wire shapes of customer accounts, payments and statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import Field
+
+from common.schemas.base import Amount, ReadSchema, Schema
+
+
+class PaymentCreate(Schema):
+    amount: Amount = Field(gt=0)
+    method: str = Field(default="cash", min_length=1, max_length=32)
+    reference: str = Field(default="", max_length=200)
+    allocate_to: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Invoice number, sale id or entry id to settle first; else oldest first",
+    )
+
+
+class AdjustmentCreate(Schema):
+    amount: Amount = Field(description="Positive raises what the customer owes")
+    note: str = Field(min_length=1, max_length=200)
+
+
+class CreditEntryRead(ReadSchema):
+    id: int
+    customer_id: int
+    kind: str
+    amount: Amount
+    open_amount: Amount
+    reference_type: str
+    reference_id: str
+    method: str
+    note: str
+    due_date: date | None
+    allocations: list[dict[str, Any]]
+    actor: str
+    created_at: datetime
+
+
+class AccountRead(ReadSchema):
+    customer_id: int
+    name: str
+    credit_limit: Amount
+    balance_due: Amount
+    available_credit: Amount
+    total_purchases: Amount
+    amount_paid: Amount
+    last_payment_at: datetime | None
+
+
+class StatementLine(ReadSchema):
+    at: datetime
+    kind: str
+    reference_type: str
+    reference_id: str
+    description: str
+    debit: Amount
+    credit: Amount
+    balance: Amount
+
+
+class StatementRead(ReadSchema):
+    customer_id: int
+    name: str
+    start: date
+    end: date
+    opening_balance: Amount
+    closing_balance: Amount
+    lines: list[StatementLine]
