@@ -259,9 +259,7 @@ def load_demo_data(engine: Engine) -> str:
 
 
 def _stock(session, *, actor: Principal, branches: list[Branch], products: list[Product]) -> int:
-    """Receive opening stock, if the inventory ledger is installed."""
-    try:
-        from sync_server.inventory import service as inventory
-    except ImportError:
-        return 0
+    """Receive opening stock."""
+    from sync_server.inventory import service as inventory
+
     return inventory.demo_opening_stock(session, actor=actor, branches=branches, products=products)

@@ -1,0 +1,210 @@
+"""Open, clear and acknowledge alerts; stock alerts follow the level by themselves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import InvalidState, ValidationFailed
+from sync_server.alerts.models import Alert
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor, jsonable
+from sync_server.catalog.models import Product
+from sync_server.db import utcnow
+from sync_server.inventory.models import BranchProductSetting, StockLevel
+from sync_server.paging import get_owned
+from sync_server.sync import feed
+
+LOW_STOCK = "low_stock"
+OUT_OF_STOCK = "out_of_stock"
+NEGATIVE_STOCK = "negative_stock"
+STOCK_KINDS = (LOW_STOCK, OUT_OF_STOCK, NEGATIVE_STOCK)
+STATUSES = ("open", "acknowledged", "cleared")
+
+
+def _open_alert(
+    session: Session, *, tenant_id: int, kind: str, branch_id: int | None, product_id: int | None
+) -> Alert | None:
+    return session.scalar(
+        select(Alert).where(
+            Alert.tenant_id == tenant_id,
+            Alert.kind == kind,
+            Alert.branch_id.is_(None) if branch_id is None else Alert.branch_id == branch_id,
+            Alert.product_id.is_(None) if product_id is None else Alert.product_id == product_id,
+            Alert.status != "cleared",
+        )
+    )
+
+
+def alert_data(alert: Alert) -> dict[str, Any]:
+    """Return the feed/API form of an alert."""
+    return jsonable(
+        {
+            "id": alert.id,
+            "kind": alert.kind,
+            "branch_id": alert.branch_id,
+            "product_id": alert.product_id,
+            "status": alert.status,
+            "opened_at": alert.opened_at,
+            "cleared_at": alert.cleared_at,
+            "details": alert.details,
+        }
+    )
+
+
+def _publish(session: Session, alert: Alert) -> None:
+    feed.publish(
+        session,
+        tenant_id=alert.tenant_id,
+        entity="alert",
+        key=alert.id,
+        branch_id=alert.branch_id,
+        data=alert_data(alert),
+    )
+
+
+def raise_alert(
+    session: Session,
+    *,
+    tenant_id: int,
+    kind: str,
+    branch_id: int | None = None,
+    product_id: int | None = None,
+    details: dict[str, Any],
+) -> Alert:
+    """Open an alert, or refresh the details of the one already open for the same subject."""
+    if not kind or len(kind) > 32:
+        raise ValidationFailed("An alert kind is 1 to 32 characters.")
+    existing = _open_alert(
+        session, tenant_id=tenant_id, kind=kind, branch_id=branch_id, product_id=product_id
+    )
+    if existing is not None:
+        existing.details = jsonable(details)
+        return existing
+    alert = Alert(
+        tenant_id=tenant_id,
+        kind=kind,
+        branch_id=branch_id,
+        product_id=product_id,
+        status="open",
+        opened_at=utcnow(),
+        details=jsonable(details),
+    )
+    session.add(alert)
+    session.flush()
+    _publish(session, alert)
+    _notify(session, alert)
+    return alert
+
+
+def _notify(session: Session, alert: Alert) -> None:
+    from common.roles import Role
+    from sync_server.notifications import service as notifications
+
+    what = alert.details.get("product_name") or alert.details.get("message") or ""
+    notifications.notify(
+        session,
+        tenant_id=alert.tenant_id,
+        event=f"alert.{alert.kind}",
+        subject=f"{alert.kind.replace('_', ' ').capitalize()}: {what}".strip(": "),
+        body=alert.details.get("message", ""),
+        payload=alert_data(alert),
+        branch_id=alert.branch_id,
+        roles=[Role.ADMIN, Role.MANAGER],
+    )
+
+
+def clear_alert(
+    session: Session,
+    *,
+    tenant_id: int,
+    kind: str,
+    branch_id: int | None = None,
+    product_id: int | None = None,
+) -> Alert | None:
+    """Clear the open alert of a subject, if there is one."""
+    alert = _open_alert(
+        session, tenant_id=tenant_id, kind=kind, branch_id=branch_id, product_id=product_id
+    )
+    if alert is None:
+        return None
+    alert.status = "cleared"
+    alert.cleared_at = utcnow()
+    _publish(session, alert)
+    return alert
+
+
+def threshold(session: Session, *, product: Product, branch_id: int) -> Decimal:
+    """Return the low-stock threshold: the branch's override, else the product's default."""
+    override = session.scalar(
+        select(BranchProductSetting.low_stock_threshold).where(
+            BranchProductSetting.tenant_id == product.tenant_id,
+            BranchProductSetting.branch_id == branch_id,
+            BranchProductSetting.product_id == product.id,
+        )
+    )
+    return override if override is not None else product.low_stock_threshold
+
+
+def evaluate_stock(session: Session, *, product: Product, level: StockLevel) -> None:
+    """Open the stock alert the level calls for and clear the others."""
+    limit = threshold(session, product=product, branch_id=level.branch_id)
+    available = level.available
+    if level.on_hand < 0:
+        wanted = NEGATIVE_STOCK
+    elif available <= 0:
+        wanted = OUT_OF_STOCK
+    elif available < limit:
+        wanted = LOW_STOCK
+    else:
+        wanted = None
+    subject = {
+        "tenant_id": product.tenant_id,
+        "branch_id": level.branch_id,
+        "product_id": product.id,
+    }
+    for kind in STOCK_KINDS:
+        if kind != wanted:
+            clear_alert(session, kind=kind, **subject)
+    if wanted is not None:
+        raise_alert(
+            session,
+            kind=wanted,
+            details={
+                "product_name": product.name,
+                "sku": product.sku,
+                "on_hand": level.on_hand,
+                "reserved": level.reserved,
+                "available": available,
+                "threshold": limit,
+                "message": f"{product.name} ({product.sku}): {available} available, "
+                f"threshold {limit}.",
+            },
+            **subject,
+        )
+
+
+def acknowledge(session: Session, *, actor: Actor, tenant_id: int, alert_id: int) -> Alert:
+    """Mark an open alert as seen; it still clears by itself when the cause goes away."""
+    alert = get_owned(session, Alert, id=alert_id, tenant_id=tenant_id, what="alert")
+    if alert.status != "open":
+        raise InvalidState(
+            f"Alert {alert_id} is {alert.status}; only an open alert is acknowledged."
+        )
+    alert.status = "acknowledged"
+    alert.acknowledged_at = utcnow()
+    alert.acknowledged_by = actor.user_id
+    audit.record(
+        session,
+        actor=actor,
+        action="alert.acknowledge",
+        entity_type="alert",
+        entity_id=alert.id,
+        before={"status": "open"},
+        after={"status": "acknowledged"},
+    )
+    _publish(session, alert)
+    return alert

@@ -1,0 +1,139 @@
+"""Stock movements (the ledger), stock levels, transfers and counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sync_server.db import Base, BigId, Money, Qty, TenantScoped, Timestamps, utcnow
+
+
+class StockMovement(TenantScoped, Base):
+    """One change of stock; rows are only ever inserted, a correction is a new row."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        Index("ix_stock_movements_level", "tenant_id", "branch_id", "product_id", "id"),
+        Index("ix_stock_movements_tenant_occurred", "tenant_id", "occurred_at"),
+        Index("ix_stock_movements_reference", "tenant_id", "reference_type", "reference_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    unit_cost: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reference_type: Mapped[str] = mapped_column(String(32))
+    reference_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockLevel(TenantScoped, Base):
+    """What a branch holds of a product, kept in step with the movements."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (UniqueConstraint("tenant_id", "branch_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    on_hand: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    reserved: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+class BranchProductSetting(TenantScoped, Base):
+    """A branch's own low-stock threshold and reorder quantity for a product."""
+
+    __tablename__ = "branch_product_settings"
+    __table_args__ = (UniqueConstraint("tenant_id", "branch_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    low_stock_threshold: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)
+    reorder_quantity: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Transfer(TenantScoped, Timestamps, Base):
+    """Goods moving between two branches: created, dispatched, received, closed."""
+
+    __tablename__ = "stock_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    destination_branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    status: Mapped[str] = mapped_column(String(24), default="created", index=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[TransferLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TransferLine.id"
+    )
+
+
+class TransferLine(TenantScoped, Base):
+    __tablename__ = "stock_transfer_lines"
+    __table_args__ = (UniqueConstraint("transfer_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("stock_transfers.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    received_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    # Sent minus received, fixed when the transfer closes (lost or damaged in transit).
+    discrepancy: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+
+
+class StockCount(TenantScoped, Timestamps, Base):
+    """A physical count of a branch (or one category of it)."""
+
+    __tablename__ = "stock_counts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("categories.id"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    posted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[StockCountLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="StockCountLine.id"
+    )
+
+
+class StockCountLine(TenantScoped, Base):
+    __tablename__ = "stock_count_lines"
+    __table_args__ = (UniqueConstraint("count_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    count_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("stock_counts.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    counted: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    # What the ledger said when the count was posted; None while the count is open.
+    expected: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)

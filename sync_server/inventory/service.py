@@ -1,0 +1,588 @@
+"""The stock ledger: every stock change is a movement, and the level moves with it.
+
+How each movement code counts (the ledger invariant in tests/invariants.py checks exactly
+this): on_hand is the sum of every movement except ``reservation`` and ``release``;
+reserved is the sum of ``reservation`` (+), ``release`` (-) and ``commit`` (-). A
+``commit`` therefore lowers both: the reserved units leave the shelf as a sale.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from common.codes import AdjustReason, MovementCode
+from common.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from common.ids import new_id
+from common.schemas.base import plain_str
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor
+from sync_server.catalog.models import Product
+from sync_server.db import is_sqlite, lock_for_update, utcnow
+from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.org.models import Branch
+from sync_server.paging import get_owned
+from sync_server.sync import feed
+
+ZERO = Decimal("0")
+COST_PLACES = Decimal("0.0001")
+
+# Codes that only move the reservation, not the shelf.
+RESERVATION_ONLY = frozenset({MovementCode.RESERVATION, MovementCode.RELEASE})
+# Codes that move the reservation (commit also moves the shelf).
+RESERVATION_CODES = frozenset({MovementCode.RESERVATION, MovementCode.RELEASE, MovementCode.COMMIT})
+
+# The sign each code's quantity must carry (None: either sign).
+_SIGN: dict[MovementCode, int | None] = {
+    MovementCode.RECEIPT: 1,
+    MovementCode.SALE: -1,
+    MovementCode.RETURN: 1,
+    MovementCode.ADJUSTMENT: None,
+    MovementCode.COUNT: None,
+    MovementCode.TRANSFER_OUT: -1,
+    MovementCode.TRANSFER_IN: 1,
+    MovementCode.RESERVATION: 1,
+    MovementCode.RELEASE: -1,
+    MovementCode.COMMIT: -1,
+}
+
+
+def as_actor(actor: Actor | Any) -> Actor:
+    """Accept an audit Actor or anything that carries one (a Principal)."""
+    return actor if isinstance(actor, Actor) else actor.actor
+
+
+def effect(code: MovementCode, quantity: Decimal) -> tuple[Decimal, Decimal]:
+    """Return how a movement changes (on_hand, reserved)."""
+    if code in RESERVATION_ONLY:
+        return ZERO, quantity
+    if code == MovementCode.COMMIT:
+        return quantity, quantity
+    return quantity, ZERO
+
+
+def stock_data(level: StockLevel) -> dict[str, Any]:
+    """Return the feed/API form of a level."""
+    return {
+        "product_id": level.product_id,
+        "on_hand": plain_str(level.on_hand),
+        "reserved": plain_str(level.reserved),
+        "available": plain_str(level.available),
+    }
+
+
+def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
+    return (
+        select(StockLevel)
+        .where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.branch_id == branch_id,
+            StockLevel.product_id == product_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
+    """Return the level row locked for this transaction, creating it if it is missing."""
+    stmt = lock_for_update(
+        _level_query(tenant_id=tenant_id, branch_id=branch_id, product_id=product_id), session
+    )
+    level = session.scalar(stmt)
+    if level is not None:
+        return level
+    # Two first movements of a product may race to create its row: ON CONFLICT DO NOTHING
+    # lets the loser fall through to lock the winner's row instead of failing.
+    insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
+    session.execute(
+        insert(StockLevel)
+        .values(
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            product_id=product_id,
+            on_hand=ZERO,
+            reserved=ZERO,
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
+    )
+    return session.scalars(stmt).one()
+
+
+def level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
+    """Return a branch's level of a product (zeros, not saved, when it never moved)."""
+    row = session.scalar(
+        _level_query(tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
+    )
+    if row is not None:
+        return row
+    return StockLevel(
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        product_id=product_id,
+        on_hand=ZERO,
+        reserved=ZERO,
+    )
+
+
+def _check_quantity(code: MovementCode, quantity: Decimal) -> None:
+    if not quantity.is_finite():
+        raise ValidationFailed("A quantity must be a finite number.")
+    if quantity == 0 and code != MovementCode.COUNT:
+        raise ValidationFailed("A stock movement must move something: the quantity is zero.")
+    sign = _SIGN[code]
+    if sign is not None and quantity * sign < 0:
+        word = "positive" if sign > 0 else "negative"
+        raise ValidationFailed(f"A '{code}' movement needs a {word} quantity, got {quantity}.")
+
+
+def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict[str, Any]:
+    """Return one line of an InsufficientStock problem."""
+    return {
+        "product_id": product_id,
+        "requested": plain_str(requested),
+        "available": plain_str(available),
+    }
+
+
+def record_movement(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    product_id: int,
+    code: MovementCode,
+    quantity: Decimal,
+    unit_cost: Decimal | None = None,
+    reference_type: str,
+    reference_id: str,
+    reason: str | None = None,
+    occurred_at: datetime | None = None,
+    allow_negative: bool = False,
+) -> StockMovement:
+    """Append one movement and move the level with it, in the caller's transaction."""
+    actor = as_actor(actor)
+    code = MovementCode(code)
+    quantity = Decimal(quantity)
+    _check_quantity(code, quantity)
+    tenant_id = actor.tenant_id
+    product = get_owned(session, Product, id=product_id, tenant_id=tenant_id, what="product")
+    get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
+    row = lock_level(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
+    before = stock_data(row)
+    d_on_hand, d_reserved = effect(code, quantity)
+    on_hand, reserved = row.on_hand + d_on_hand, row.reserved + d_reserved
+    if reserved < 0:
+        raise Conflict(
+            f"Cannot take {-d_reserved} out of the reservation of product {product_id}: "
+            f"only {row.reserved} is reserved."
+        )
+    # A commit hands over units that were already set aside, so only the shelf can stop
+    # it; anything else taking stock may not dip into what others have reserved.
+    short = on_hand < 0 if code == MovementCode.COMMIT else on_hand - reserved < 0
+    takes = d_on_hand < 0 or d_reserved > 0
+    if takes and short and not allow_negative:
+        requested = -d_on_hand if d_on_hand < 0 else d_reserved
+        raise InsufficientStock(
+            f"Not enough stock of '{product.name}' in this branch: {requested} requested, "
+            f"{row.available} available.",
+            lines=[shortage(product_id=product_id, requested=requested, available=row.available)],
+        )
+    now = utcnow()
+    movement = StockMovement(
+        uuid=new_id(),
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        product_id=product_id,
+        code=code.value,
+        quantity=quantity,
+        unit_cost=unit_cost,
+        reason=reason,
+        reference_type=reference_type,
+        reference_id=str(reference_id),
+        actor_id=actor.user_id,
+        actor=actor.label,
+        device_id=actor.device_id,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+    )
+    session.add(movement)
+    row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
+    after = stock_data(row)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"stock.{code.value}",
+        entity_type="stock_movement",
+        entity_id=movement.uuid,
+        before={"branch_id": branch_id, **before},
+        after={
+            "branch_id": branch_id,
+            **after,
+            "quantity": str(quantity),
+            "reason": reason,
+            "reference": f"{reference_type}:{reference_id}",
+        },
+    )
+    feed.publish(
+        session,
+        tenant_id=tenant_id,
+        entity="stock",
+        key=product_id,
+        branch_id=branch_id,
+        data=after,
+    )
+    _evaluate_alerts(session, product=product, level=row)
+    session.flush()
+    return movement
+
+
+def _evaluate_alerts(session: Session, *, product: Product, level: StockLevel) -> None:
+    """Open or clear the level's stock alerts (a hook so the alerts domain stays separate)."""
+    from sync_server.alerts import service as alerts
+
+    alerts.evaluate_stock(session, product=product, level=level)
+
+
+def receive(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    product_id: int,
+    quantity: Decimal,
+    unit_cost: Decimal,
+    reference_type: str,
+    reference_id: str,
+) -> StockMovement:
+    """Receive goods into a branch and fold their cost into the moving-average cost."""
+    actor = as_actor(actor)
+    unit_cost = Decimal(unit_cost)
+    if not unit_cost.is_finite() or unit_cost < 0:
+        raise ValidationFailed("A unit cost must be zero or more.")
+    # Lock the product first: receipts of it in two branches must not both read the old cost.
+    locked = session.scalar(
+        lock_for_update(
+            select(Product.id).where(
+                Product.id == product_id, Product.tenant_id == actor.tenant_id
+            ),
+            session,
+        )
+    )
+    if locked is None:
+        raise NotFound(f"There is no product with id {product_id}.")
+    product = session.get(Product, product_id, populate_existing=True)
+    # The average is weighted by what the whole business holds (every branch), because
+    # Product.cost is one figure per product. Stock below zero counts as none: it was sold
+    # before it arrived, so it carries no old cost into the average.
+    held = session.scalar(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+            StockLevel.tenant_id == actor.tenant_id,
+            StockLevel.product_id == product_id,
+            StockLevel.on_hand > 0,
+        )
+    )
+    held = Decimal(held)
+    movement = record_movement(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        product_id=product_id,
+        code=MovementCode.RECEIPT,
+        quantity=quantity,
+        unit_cost=unit_cost,
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
+    old_cost = product.cost
+    quantity = Decimal(quantity)
+    new_cost = (held * old_cost + quantity * unit_cost) / (held + quantity)
+    new_cost = new_cost.quantize(COST_PLACES, rounding=ROUND_HALF_UP)
+    if new_cost != old_cost:
+        product.cost = new_cost
+        audit.record(
+            session,
+            actor=actor,
+            action="product.cost",
+            entity_type="product",
+            entity_id=product_id,
+            before={"cost": old_cost},
+            after={"cost": new_cost, "receipt": movement.uuid},
+        )
+    return movement
+
+
+def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
+    """Sum repeated products and sort by product id (a fixed lock order avoids deadlocks)."""
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for product_id, quantity in lines:
+        quantity = Decimal(quantity)
+        if not quantity.is_finite() or quantity <= 0:
+            raise ValidationFailed(f"Quantities must be positive (product {product_id}).")
+        totals[int(product_id)] += quantity
+    if not totals:
+        raise ValidationFailed("Give at least one line.")
+    return sorted(totals.items())
+
+
+def reserve(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> None:
+    """Set stock aside for a document: every line or none (InsufficientStock lists the short)."""
+    actor = as_actor(actor)
+    merged = _merged(lines)
+    short = []
+    for product_id, quantity in merged:
+        get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
+        row = lock_level(
+            session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id
+        )
+        if row.available < quantity:
+            short.append(
+                shortage(product_id=product_id, requested=quantity, available=row.available)
+            )
+    if short:
+        raise InsufficientStock(
+            f"Not enough stock to reserve {len(short)} of {len(merged)} line(s); "
+            "nothing was reserved.",
+            lines=short,
+        )
+    for product_id, quantity in merged:
+        record_movement(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=product_id,
+            code=MovementCode.RESERVATION,
+            quantity=quantity,
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+
+
+def open_reservation(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    product_id: int,
+    reference_type: str,
+    reference_id: str,
+) -> Decimal:
+    """Return what a document still holds reserved of a product in a branch."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+            StockMovement.tenant_id == tenant_id,
+            StockMovement.branch_id == branch_id,
+            StockMovement.product_id == product_id,
+            StockMovement.reference_type == reference_type,
+            StockMovement.reference_id == str(reference_id),
+            StockMovement.code.in_([code.value for code in RESERVATION_CODES]),
+        )
+    )
+    return Decimal(total)
+
+
+def _settle(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    reference_type: str,
+    reference_id: str,
+    code: MovementCode,
+) -> None:
+    actor = as_actor(actor)
+    merged = _merged(lines)
+    for product_id, quantity in merged:
+        lock_level(session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
+        held = open_reservation(
+            session,
+            tenant_id=actor.tenant_id,
+            branch_id=branch_id,
+            product_id=product_id,
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+        if held < quantity:
+            raise Conflict(
+                f"{reference_type} {reference_id} holds {held} of product {product_id} "
+                f"reserved; cannot {code.value} {quantity}."
+            )
+    for product_id, quantity in merged:
+        record_movement(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=product_id,
+            code=code,
+            quantity=-quantity,
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+
+
+def release(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> None:
+    """Give back stock a document had reserved (no more than it holds)."""
+    _settle(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=lines,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        code=MovementCode.RELEASE,
+    )
+
+
+def commit_reservation(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> None:
+    """Turn reserved stock into a sale: one ``commit`` movement lowers reserved and on_hand."""
+    _settle(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=lines,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        code=MovementCode.COMMIT,
+    )
+
+
+def adjust(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    product_id: int,
+    quantity: Decimal,
+    reason: AdjustReason | str,
+    reference_type: str = "adjustment",
+    reference_id: str | None = None,
+) -> StockMovement:
+    """Record a manual adjustment with a reason; refuse to go below zero."""
+    try:
+        reason = AdjustReason(reason)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Unknown reason '{reason}'; use one of {', '.join(r.value for r in AdjustReason)}."
+        ) from exc
+    return record_movement(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        product_id=product_id,
+        code=MovementCode.ADJUSTMENT,
+        quantity=quantity,
+        reason=reason.value,
+        reference_type=reference_type,
+        reference_id=reference_id or new_id(),
+    )
+
+
+def valuation(session: Session, *, tenant_id: int, branch_id: int | None = None) -> dict[str, Any]:
+    """Value the stock on hand at moving-average cost, per product and in total."""
+    on_hand = func.sum(StockLevel.on_hand)
+    stmt = (
+        select(Product.id, Product.sku, Product.name, Product.cost, on_hand)
+        .join(StockLevel, StockLevel.product_id == Product.id)
+        .where(StockLevel.tenant_id == tenant_id, Product.tenant_id == tenant_id)
+        .group_by(Product.id, Product.sku, Product.name, Product.cost)
+        .order_by(Product.name, Product.id)
+    )
+    if branch_id is not None:
+        stmt = stmt.where(StockLevel.branch_id == branch_id)
+    items = []
+    total = ZERO
+    for product_id, sku, name, cost, quantity in session.execute(stmt):
+        quantity = Decimal(quantity)
+        cost = Decimal(cost)
+        value = (quantity * cost).quantize(COST_PLACES, rounding=ROUND_HALF_UP)
+        total += value
+        items.append(
+            {
+                "product_id": product_id,
+                "sku": sku,
+                "name": name,
+                "on_hand": quantity,
+                "unit_cost": cost,
+                "value": value,
+            }
+        )
+    return {"branch_id": branch_id, "total_value": total, "items": items}
+
+
+def demo_opening_stock(
+    session: Session, *, actor: Actor | Any, branches: list[Branch], products: list[Product]
+) -> int:
+    """Receive realistic opening stock; leave a few products low or out in the first branch."""
+    actor = as_actor(actor)
+    count = 0
+    for b_index, branch in enumerate(branches):
+        for p_index, product in enumerate(products):
+            if session.scalar(
+                select(StockMovement.id).where(
+                    StockMovement.tenant_id == actor.tenant_id,
+                    StockMovement.branch_id == branch.id,
+                    StockMovement.product_id == product.id,
+                )
+            ):
+                continue  # already stocked: loading the demo twice changes nothing
+            threshold = product.low_stock_threshold or Decimal("5")
+            quantity = Decimal(30 + (p_index * 7 + b_index * 11) % 90)
+            if b_index == 0 and p_index in (0, 1, 2):
+                # One out of stock, two running low: the alerts screen has something to show.
+                quantity = threshold + 5 if p_index == 0 else max(threshold - 2, Decimal("1"))
+            cost = product.cost if product.cost > 0 else (product.price * Decimal("0.7"))
+            receive(
+                session,
+                actor=actor,
+                branch_id=branch.id,
+                product_id=product.id,
+                quantity=quantity,
+                unit_cost=cost.quantize(COST_PLACES),
+                reference_type="opening",
+                reference_id=f"demo-{branch.code}",
+            )
+            count += 1
+            if b_index == 0 and p_index == 0:
+                adjust(
+                    session,
+                    actor=actor,
+                    branch_id=branch.id,
+                    product_id=product.id,
+                    quantity=-quantity,
+                    reason=AdjustReason.DAMAGE,
+                    reference_type="opening",
+                    reference_id=f"demo-{branch.code}",
+                )
+    return count

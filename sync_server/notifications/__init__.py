@@ -1,0 +1,1 @@
+"""The notification outbox, its recipients and the dispatcher that delivers it."""

@@ -1,0 +1,57 @@
+"""Outbox rows written with the event, and the per-tenant rules that say who gets what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sync_server.db import Base, BigId, TenantScoped, utcnow
+
+
+class NotificationRule(TenantScoped, Base):
+    """Who hears about an event: a role (in-app or e-mail to its users), an address or a URL."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # An event name ("alert.low_stock"), a prefix with a star ("alert.*") or "*".
+    event: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(TenantScoped, Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        Index("ix_notifications_inbox", "tenant_id", "channel", "role", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(500))
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("notification_rules.id", ondelete="SET NULL"), nullable=True
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,0 +1,223 @@
+"""Write notifications to the outbox (in the event's transaction) and manage recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from common.errors import NotFound, ValidationFailed
+from common.roles import Role
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor, jsonable
+from sync_server.auth.models import User
+from sync_server.db import utcnow
+from sync_server.notifications.models import Notification, NotificationRule
+from sync_server.paging import get_owned
+
+CHANNELS = ("email", "webhook", "in_app")
+
+
+def _matches(pattern: str, event: str) -> bool:
+    if pattern in ("*", event):
+        return True
+    return pattern.endswith(".*") and event.startswith(pattern[:-1])
+
+
+def _role_emails(
+    session: Session, *, tenant_id: int, role: str, branch_id: int | None
+) -> list[tuple[int, str]]:
+    users = session.scalars(
+        select(User).where(
+            User.tenant_id == tenant_id,
+            User.role == role,
+            User.active.is_(True),
+            User.email.is_not(None),
+        )
+    ).all()
+    return [
+        (user.id, user.email)
+        for user in users
+        # A user tied to branches hears only about those; admins and unbound users hear all.
+        if user.email
+        and (
+            branch_id is None
+            or role == Role.ADMIN
+            or not user.branch_ids
+            or branch_id in user.branch_ids
+        )
+    ]
+
+
+def notify(
+    session: Session,
+    *,
+    tenant_id: int,
+    event: str,
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+    branch_id: int | None = None,
+    roles: list[Role] | None = None,
+    email: str | None = None,
+) -> list[Notification]:
+    """Queue an event for its recipients: the roles in-app, an address, and the tenant's rules."""
+    rows: dict[tuple[str, str], Notification] = {}
+    payload = jsonable(payload)
+
+    def add(channel: str, recipient: str, **extra: Any) -> None:
+        if (channel, recipient) in rows:
+            return
+        rows[(channel, recipient)] = Notification(
+            tenant_id=tenant_id,
+            event=event,
+            channel=channel,
+            recipient=recipient,
+            branch_id=branch_id,
+            subject=subject[:200],
+            body=body,
+            payload=payload,
+            # In-app rows are delivered by being written; the dispatcher sends the rest.
+            status="delivered" if channel == "in_app" else "pending",
+            delivered_at=utcnow() if channel == "in_app" else None,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            **extra,
+        )
+
+    for role in roles or []:
+        add("in_app", f"role:{Role(role).value}", role=Role(role).value)
+    if email:
+        add("email", email)
+    rules = session.scalars(
+        select(NotificationRule).where(
+            NotificationRule.tenant_id == tenant_id,
+            NotificationRule.active.is_(True),
+            or_(NotificationRule.branch_id.is_(None), NotificationRule.branch_id == branch_id),
+        )
+    ).all()
+    for rule in rules:
+        if not _matches(rule.event, event):
+            continue
+        if rule.channel == "webhook" and rule.address:
+            add("webhook", rule.address, rule_id=rule.id)
+        elif rule.channel == "in_app" and rule.role:
+            add("in_app", f"role:{rule.role}", role=rule.role, rule_id=rule.id)
+        elif rule.channel == "email" and rule.address:
+            add("email", rule.address, rule_id=rule.id)
+        elif rule.channel == "email" and rule.role:
+            for user_id, address in _role_emails(
+                session, tenant_id=tenant_id, role=rule.role, branch_id=branch_id
+            ):
+                add("email", address, rule_id=rule.id, user_id=user_id, role=rule.role)
+    session.add_all(rows.values())
+    return list(rows.values())
+
+
+def create_rule(
+    session: Session,
+    *,
+    actor: Actor,
+    event: str,
+    channel: str,
+    role: str | None = None,
+    branch_id: int | None = None,
+    address: str | None = None,
+    secret: str | None = None,
+) -> NotificationRule:
+    """Add a recipient rule for a tenant."""
+    if channel not in CHANNELS:
+        raise ValidationFailed(f"Unknown channel '{channel}'; use one of {', '.join(CHANNELS)}.")
+    if role is not None and role not in {r.value for r in Role}:
+        raise ValidationFailed(f"Unknown role '{role}'.")
+    if channel == "webhook" and not (address and address.startswith(("http://", "https://"))):
+        raise ValidationFailed("A webhook rule needs an http(s) URL as its address.")
+    if channel == "in_app" and not role:
+        raise ValidationFailed("An in-app rule needs a role.")
+    if channel == "email" and not (role or (address and "@" in address)):
+        raise ValidationFailed("An e-mail rule needs a role or an e-mail address.")
+    rule = NotificationRule(
+        tenant_id=actor.tenant_id,
+        event=event,
+        channel=channel,
+        role=role,
+        branch_id=branch_id,
+        address=address,
+        secret=secret,
+        active=True,
+    )
+    session.add(rule)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="notification_rule.create",
+        entity_type="notification_rule",
+        entity_id=rule.id,
+        after={
+            "event": event,
+            "channel": channel,
+            "role": role,
+            "branch_id": branch_id,
+            "address": address,
+        },
+    )
+    return rule
+
+
+def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
+    """Remove a recipient rule."""
+    rule = get_owned(
+        session, NotificationRule, id=rule_id, tenant_id=actor.tenant_id, what="notification rule"
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="notification_rule.delete",
+        entity_type="notification_rule",
+        entity_id=rule.id,
+        before={"event": rule.event, "channel": rule.channel, "address": rule.address},
+    )
+    session.delete(rule)
+
+
+def inbox_filter(
+    *,
+    tenant_id: int,
+    user_id: int | None,
+    role: str,
+    branch_ids: frozenset[int],
+    all_branches: bool,
+):
+    """Return the WHERE clause of the in-app notifications a caller may read."""
+    mine = [Notification.user_id == user_id] if user_id is not None else []
+    clause = (Notification.role == role) & Notification.user_id.is_(None)
+    if not all_branches:
+        clause &= or_(Notification.branch_id.is_(None), Notification.branch_id.in_(branch_ids))
+    return (
+        (Notification.tenant_id == tenant_id)
+        & (Notification.channel == "in_app")
+        & or_(clause, *mine)
+    )
+
+
+def mark_read(session: Session, *, principal: Any, notification_id: int) -> Notification:
+    """Mark one of the caller's in-app notifications read."""
+    row = session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id,
+            inbox_filter(
+                tenant_id=principal.tenant_id,
+                user_id=principal.user_id,
+                role=principal.role,
+                branch_ids=principal.branch_ids,
+                all_branches=principal.all_branches,
+            ),
+        )
+    )
+    if row is None:
+        raise NotFound(f"There is no notification with id {notification_id} for you.")
+    if row.read_at is None:
+        row.read_at = utcnow()
+    return row

@@ -1,0 +1,313 @@
+"""The stock ledger service: movements, levels, reservations, cost, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+
+from common.codes import MovementCode
+from common.errors import Conflict, InsufficientStock, ValidationFailed
+from sync_server.alerts.models import Alert
+from sync_server.audit.models import AuditEntry
+from sync_server.catalog.models import Product
+from sync_server.db import make_sessionmaker, transaction
+from sync_server.inventory import service as inv
+from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.models import metadata
+from sync_server.sync.models import Change
+from tests.invariants import check_ledger
+
+D = Decimal
+
+
+@pytest.fixture
+def tx(world):
+    """Run a block in one committed transaction: `with tx() as s: ...`."""
+    factory = make_sessionmaker(world.engine)
+    return lambda: transaction(factory)
+
+
+def _move(session, world, *, code, qty, branch=0, product=0, **kw):
+    return inv.record_movement(
+        session,
+        actor=world.principal("manager").actor,
+        branch_id=world.a.branch_ids[branch],
+        product_id=world.a.product_ids[product],
+        code=code,
+        quantity=D(qty),
+        reference_type=kw.pop("reference_type", "test"),
+        reference_id=kw.pop("reference_id", "t-1"),
+        **kw,
+    )
+
+
+def _level(session, world, *, branch=0, product=0):
+    return inv.level(
+        session,
+        tenant_id=world.a.id,
+        branch_id=world.a.branch_ids[branch],
+        product_id=world.a.product_ids[product],
+    )
+
+
+def test_movements_move_the_level_and_write_audit_and_feed(world, tx):
+    with tx() as s:
+        receipt = _move(s, world, code=MovementCode.RECEIPT, qty="12.5", unit_cost=D("3"))
+        _move(s, world, code=MovementCode.SALE, qty="-2.25")
+    with tx() as s:
+        level = _level(s, world)
+        assert (level.on_hand, level.reserved, level.available) == (D("10.25"), 0, D("10.25"))
+        actions = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity_type == "stock_movement")
+        ).all()
+        assert actions == ["stock.receipt", "stock.sale"]
+        changes = s.scalars(
+            select(Change).where(Change.entity == "stock").order_by(Change.seq)
+        ).all()
+        assert [c.data["on_hand"] for c in changes] == ["12.5", "10.25"]
+        assert changes[-1].branch_id == world.a.branch_ids[0]
+        stored = s.scalar(select(StockMovement).where(StockMovement.uuid == receipt.uuid))
+        assert stored.actor == "manager" and stored.unit_cost == D("3")
+        assert stored.reference_type == "test" and stored.quantity == D("12.5")
+
+
+def test_stock_out_below_zero_is_refused_and_changes_nothing(world, tx):
+    with tx() as s:
+        _move(s, world, code=MovementCode.RECEIPT, qty="3")
+    with pytest.raises(InsufficientStock) as caught, tx() as s:
+        _move(s, world, code=MovementCode.ADJUSTMENT, qty="-4", reason="damage")
+    assert caught.value.extra["lines"] == [
+        {"product_id": world.a.product_ids[0], "requested": "4", "available": "3"}
+    ]
+    with tx() as s:
+        assert _level(s, world).on_hand == D("3")
+        assert s.scalar(select(func.count()).select_from(StockMovement)) == 1
+
+
+def test_a_till_sale_may_go_negative_and_opens_a_negative_alert(world, tx):
+    with tx() as s:
+        _move(s, world, code=MovementCode.SALE, qty="-2", allow_negative=True)
+    with tx() as s:
+        assert _level(s, world).on_hand == D("-2")
+        kinds = s.scalars(select(Alert.kind).where(Alert.status == "open")).all()
+        assert kinds == ["negative_stock"]
+
+
+def test_wrong_signs_and_zero_quantities_are_refused(world, tx):
+    for code, qty in (
+        (MovementCode.RECEIPT, "-1"),
+        (MovementCode.SALE, "1"),
+        (MovementCode.ADJUSTMENT, "0"),
+    ):
+        with pytest.raises(ValidationFailed), tx() as s:
+            _move(s, world, code=code, qty=qty)
+
+
+def test_reserve_is_all_or_nothing_and_lists_every_short_line(world, tx):
+    a, b, c = world.a.product_ids
+    with tx() as s:
+        _move(s, world, code=MovementCode.RECEIPT, qty="5", product=0)
+        _move(s, world, code=MovementCode.RECEIPT, qty="1", product=1)
+    with pytest.raises(InsufficientStock) as caught, tx() as s:
+        inv.reserve(
+            s,
+            actor=world.principal().actor,
+            branch_id=world.a.branch_ids[0],
+            lines=[(a, D("2")), (b, D("3")), (c, D("1"))],
+            reference_type="order",
+            reference_id="o-1",
+        )
+    assert caught.value.extra["lines"] == [
+        {"product_id": b, "requested": "3", "available": "1"},
+        {"product_id": c, "requested": "1", "available": "0"},
+    ]
+    with tx() as s:
+        assert _level(s, world, product=0).reserved == 0
+        assert s.scalar(select(func.count()).where(StockMovement.code == "reservation")) == 0
+
+
+def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(world, tx):
+    a, b, _ = world.a.product_ids
+    branch = world.a.branch_ids[0]
+    actor = world.principal().actor
+    with tx() as s:
+        _move(s, world, code=MovementCode.RECEIPT, qty="10", product=0)
+        _move(s, world, code=MovementCode.RECEIPT, qty="4", product=1)
+        inv.reserve(
+            s,
+            actor=actor,
+            branch_id=branch,
+            lines=[(a, D("6")), (b, D("4"))],
+            reference_type="order",
+            reference_id="o-1",
+        )
+    with tx() as s:
+        level = _level(s, world, product=0)
+        assert (level.on_hand, level.reserved, level.available) == (10, 6, 4)
+    # Reserved units are not available to anyone else, not even to a manual stock-out.
+    with pytest.raises(InsufficientStock), tx() as s:
+        _move(s, world, code=MovementCode.ADJUSTMENT, qty="-5", reason="damage")
+    # A document cannot release more than it holds, nor another document's units.
+    with pytest.raises(Conflict), tx() as s:
+        inv.release(
+            s,
+            actor=actor,
+            branch_id=branch,
+            lines=[(a, D("7"))],
+            reference_type="order",
+            reference_id="o-1",
+        )
+    with pytest.raises(Conflict), tx() as s:
+        inv.release(
+            s,
+            actor=actor,
+            branch_id=branch,
+            lines=[(a, D("1"))],
+            reference_type="order",
+            reference_id="o-2",
+        )
+    with tx() as s:
+        inv.commit_reservation(
+            s,
+            actor=actor,
+            branch_id=branch,
+            lines=[(a, D("4"))],
+            reference_type="order",
+            reference_id="o-1",
+        )
+        inv.release(
+            s,
+            actor=actor,
+            branch_id=branch,
+            lines=[(a, D("2")), (b, D("4"))],
+            reference_type="order",
+            reference_id="o-1",
+        )
+    with tx() as s:
+        level = _level(s, world, product=0)
+        assert (level.on_hand, level.reserved) == (6, 0)
+        assert _level(s, world, product=1).reserved == 0
+        held = inv.open_reservation(
+            s,
+            tenant_id=world.a.id,
+            branch_id=branch,
+            product_id=a,
+            reference_type="order",
+            reference_id="o-1",
+        )
+        assert held == 0
+    assert check_ledger(world.engine) == 2
+
+
+def test_receipts_keep_a_moving_average_cost_over_all_branches(world, tx):
+    actor = world.principal().actor
+    pid = world.a.product_ids[0]
+    with tx() as s:
+        inv.receive(
+            s,
+            actor=actor,
+            branch_id=world.a.branch_ids[0],
+            product_id=pid,
+            quantity=D("10"),
+            unit_cost=D("5"),
+            reference_type="po",
+            reference_id="1",
+        )
+        inv.receive(
+            s,
+            actor=actor,
+            branch_id=world.a.branch_ids[1],
+            product_id=pid,
+            quantity=D("30"),
+            unit_cost=D("7"),
+            reference_type="po",
+            reference_id="2",
+        )
+    with tx() as s:
+        # (10 x 5 + 30 x 7) / 40 = 6.5
+        assert s.get(Product, pid).cost == D("6.5")
+        value = inv.valuation(s, tenant_id=world.a.id)
+        assert value["total_value"] == D("260")
+        only_west = inv.valuation(s, tenant_id=world.a.id, branch_id=world.a.branch_ids[1])
+        assert only_west["total_value"] == D("195")
+        cost_audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "product.cost")).all()
+        assert [e.after["cost"] for e in cost_audit] == ["5", "6.5"]
+
+
+def test_concurrent_writers_lose_no_update(world, backend):
+    """8 threads x 25 movements, each in its own transaction, on one product with no level yet."""
+    factory = make_sessionmaker(world.engine)
+    actor = world.principal("manager").actor
+    branch, pid = world.a.branch_ids[1], world.a.product_ids[2]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(25):
+                with transaction(factory) as s:
+                    inv.record_movement(
+                        s,
+                        actor=actor,
+                        branch_id=branch,
+                        product_id=pid,
+                        code=MovementCode.RECEIPT if i % 5 else MovementCode.ADJUSTMENT,
+                        quantity=D(n + 1) if i % 5 else D("0.5"),
+                        reason=None if i % 5 else "found",
+                        reference_type="bench",
+                        reference_id=f"{n}-{i}",
+                    )
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    expected = sum(D(n + 1) * 20 + D("0.5") * 5 for n in range(8))
+    with transaction(factory) as s:
+        level = s.scalar(
+            select(StockLevel).where(StockLevel.product_id == pid, StockLevel.branch_id == branch)
+        )
+        assert level.on_hand == expected
+        assert s.scalar(select(func.count()).where(StockMovement.product_id == pid)) == 200
+
+
+def test_migrations_create_exactly_the_stock_tables_the_models_describe(engine):
+    mine = {
+        "stock_movements",
+        "stock_levels",
+        "branch_product_settings",
+        "stock_transfers",
+        "stock_transfer_lines",
+        "stock_counts",
+        "stock_count_lines",
+        "alerts",
+        "notifications",
+        "notification_rules",
+    }
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, metadata)
+
+    def table_of(op) -> str | None:
+        op = op[0] if isinstance(op, list) else op  # column changes come wrapped in a list
+        for item in op[1:]:
+            if isinstance(item, str) and item in mine:
+                return item
+            table = getattr(item, "table", None)
+            name = getattr(table if table is not None else item, "name", None)
+            if name in mine:
+                return name
+        return None
+
+    ours = [op for op in diff if table_of(op) in mine]
+    assert ours == []
