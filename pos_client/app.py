@@ -1,40 +1,195 @@
-"""stockpilot-till: the composition root of the desktop app."""
+"""stockpilot-till: the composition root that builds the till from injected services."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from pos_client.config import TillConfig, load_config
+from pos_client.paths import default_data_dir, set_app_identity
+from pos_client.qt.ops import OpRunner
+from pos_client.qt.sync_worker import SyncWorker
+from pos_client.scanners.hid import HidScannerFilter, ScanDetector
+from pos_client.scanners.serial import SerialScannerReader
+from pos_client.services.queries import ensure_search_index
+from pos_client.services.sync_engine import SyncEngine, SyncStatus
+from pos_client.store.db import LocalStore
+from pos_client.ui.till.context import TillContext
+from pos_client.ui.till.main_window import TillWindow
+from pos_client.ui.till.receipts import ReceiptDesk
+from pos_client.ui.widgets.messages import show_error
 
 __version__ = "0.1.0"
+log = logging.getLogger(__name__)
+
+
+def stylesheet() -> str:
+    """Return the till's stylesheet."""
+    return resources.files("pos_client").joinpath("resources", "till.qss").read_text("utf-8")
+
+
+@dataclass
+class Till:
+    """A running till: its window and everything that must be stopped with it."""
+
+    window: TillWindow
+    store: LocalStore
+    runner: OpRunner
+    receipts: ReceiptDesk
+    hid: HidScannerFilter
+    serial: SerialScannerReader | None
+    sync: SyncWorker | None = None
+    ready_s: float = 0.0
+
+    def close(self) -> None:
+        """Stop scanners, sync, printing and the DB worker; close the store."""
+        self.hid.uninstall()
+        if self.serial is not None:
+            self.serial.stop()
+        if self.sync is not None:
+            self.sync.stop()
+        self.window.close()
+        self.receipts.close()
+        self.runner.close()
+        self.store.close()
+
+
+def build_till(
+    *,
+    app: QApplication,
+    config: TillConfig,
+    store: LocalStore | None = None,
+    sync: SyncWorker | None = None,
+) -> Till:
+    """Build the till window and wire scanners, printer, store and sync together."""
+    started = time.perf_counter()
+    app.setStyleSheet(stylesheet())
+    store = store if store is not None else LocalStore(config.store_path)
+    with store.engine.begin() as conn:
+        ensure_search_index(conn)
+    runner = OpRunner(store=store)
+    receipts = ReceiptDesk(
+        printer=config.printer, pdf_dir=config.receipts_dir, width=config.receipt_width
+    )
+    window = TillWindow(ctx=TillContext(config=config, runner=runner, receipts=receipts))
+    runner.on_error = lambda exc: show_error(window, exc)
+
+    hid = HidScannerFilter(
+        detector=ScanDetector(max_gap_ms=config.hid.max_gap_ms, min_length=config.hid.min_length)
+    )
+    hid.install(app)
+    window.pipeline.connect_source(hid.scanned)
+    serial = None
+    if config.serial_scanner is not None:
+        serial = SerialScannerReader(config.serial_scanner)
+        window.pipeline.connect_source(serial.scanned)
+        serial.status_changed.connect(window.set_scanner_status)
+        serial.start()
+    if sync is not None:
+        connect_sync(window, sync)
+    return Till(
+        window=window,
+        store=store,
+        runner=runner,
+        receipts=receipts,
+        hid=hid,
+        serial=serial,
+        sync=sync,
+        ready_s=time.perf_counter() - started,
+    )
+
+
+def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
+    """Put the sync engine's status in the till's status bar."""
+    window.sync_status.set_state(
+        online=status.online, offline_since=status.offline_since, error=status.last_error
+    )
+    window.sync_status.set_pending(status.pending)
+
+
+def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
+    """Show the sync worker's status and nudge it after every sale."""
+    sync.status_changed.connect(lambda status: show_sync_status(window, status))
+    show_sync_status(window, sync.status)
+    window.after_sale = sync.sync_now
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the till's command-line parser."""
-    parser = argparse.ArgumentParser(prog="stockpilot-till",
-                                     description="StockPilot till and manager screens.")
-    parser.add_argument("--server", default="http://127.0.0.1:8765", help="sync server URL")
-    parser.add_argument("--data-dir", help="where the till keeps its local store")
+    parser = argparse.ArgumentParser(
+        prog="stockpilot-till", description="StockPilot till and manager screens."
+    )
+    parser.add_argument("--server", default=None, help="sync server URL")
+    parser.add_argument(
+        "--data-dir",
+        default=str(Path.home() / ".stockpilot-till"),
+        help="where the till keeps its local store and settings",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="fill an empty store with a demonstration shop (no server needed)",
+    )
     parser.add_argument("--version", action="version", version=f"StockPilot till {__version__}")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the till window."""
-    args = build_parser().parse_args(argv)
-    import httpx
-    from PySide6.QtWidgets import QApplication, QLabel
+def start_sync(config: TillConfig, store: LocalStore) -> SyncWorker:
+    """Start syncing off the UI thread; the till sells whether or not it reaches the server."""
+    worker = SyncWorker(SyncEngine(store, server_url=config.server_url))
+    worker.start()
+    return worker
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the till window (or run backup, restore or the self-check)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["backup"], ["restore"]):
+        from pos_client.backup import main_backup
+
+        return main_backup(argv)
+    if "--self-check" in argv:
+        from pos_client.selfcheck import main_self_check
+
+        return main_self_check(argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
+    set_app_identity()
+    config = load_config(Path(args.data_dir) if args.data_dir else default_data_dir(),
+                         server_url=args.server)
+    store = LocalStore(config.store_path)
+    from pos_client.store import documents
+
+    with store.transaction() as session:
+        enrolled = documents.get_state(session).device_id is not None
+    if not enrolled and args.demo:
+        from pos_client.services.demo import seed_demo
+
+        with store.transaction() as session:
+            seed_demo(session)
+        enrolled = True
+    if not enrolled:
+        from pos_client.ui.till.wizard import run_first_run_wizard
+
+        app.setStyleSheet(stylesheet())
+        config = run_first_run_wizard(config=config, store=store)
+        if config is None:
+            return 1
+    sync = None if args.demo else start_sync(config, store)
+    till = build_till(app=app, config=config, store=store, sync=sync)
+    till.window.show()
     try:
-        health = httpx.get(f"{args.server}/api/v1/health", timeout=3).json()
-        status = f"Connected to {args.server} (server {health.get('version')})"
-    except (httpx.HTTPError, ValueError):
-        status = f"Server {args.server} unreachable: working offline"
-    label = QLabel(f"StockPilot till\n{status}")
-    label.setWindowTitle("StockPilot")
-    label.resize(480, 200)
-    label.show()
-    return app.exec()
+        return app.exec()
+    finally:
+        till.close()
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class ScanPipeline(QObject):
         self._cart_source = cart_source
         self._rules = rules
         self._lookup = lookup
-        self._beep = beep
+        self.beep = beep
         self.enabled = True
         self.divert_to: Callable[[str], None] | None = None
 
@@ -139,5 +139,5 @@ class ScanPipeline(QObject):
 
     def _reject(self, message: str) -> None:
         log.info("Scan rejected: %s", message)
-        self._beep()
+        self.beep()
         self.rejected.emit(message)

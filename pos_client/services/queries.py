@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from common.codes import Unit
 from pos_client.services.till import CatalogItem, CreditInfo
-from pos_client.store.models import Barcode, Customer, Product, StockLevel
+from pos_client.store.models import Barcode, Customer, Product, SaleLine, StockLevel
 
 SEARCH_TABLE = "product_search"
 
@@ -140,23 +140,39 @@ def search_products(session: Session, query: str, *, limit: int = 25) -> list[Ca
     levels = dict(
         session.execute(
             select(StockLevel.product_id, StockLevel.on_hand).where(StockLevel.product_id.in_(ids))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return [_item(products[i], barcode=None, on_hand=levels.get(i)) for i in ids if i in products][
         :limit
     ]
 
 
-def quick_key_items(session: Session, codes: tuple[str, ...]) -> list[CatalogItem]:
-    """Return the products behind the configured quick keys (barcodes or SKUs), in order."""
-    items = []
-    for code in codes:
-        item = find_by_codes(session, (code,))
-        if item is not None:
-            items.append(item)
-    return items
+def quick_key_items(
+    session: Session, codes: tuple[str, ...], *, count: int = 8
+) -> list[CatalogItem]:
+    """Return the products behind the quick keys: configured codes, else best sellers here."""
+    if codes:
+        found = (find_by_codes(session, (code,)) for code in codes)
+        return [item for item in found if item is not None][:count]
+    ids = list(
+        session.scalars(
+            select(SaleLine.product_id)
+            .group_by(SaleLine.product_id)
+            .order_by(func.count().desc())
+            .limit(count)
+        )
+    )
+    if len(ids) < count:
+        # A new till has no sales yet: fill up with the first products of the catalog.
+        ids += [
+            i
+            for i in session.scalars(
+                select(Product.id).where(Product.active.is_(True)).order_by(Product.id).limit(count)
+            )
+            if i not in ids
+        ][: count - len(ids)]
+    items = (product_item(session, product_id) for product_id in ids)
+    return [item for item in items if item is not None]
 
 
 def _credit(customer: Customer) -> CreditInfo:

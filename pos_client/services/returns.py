@@ -88,9 +88,7 @@ def find_sale(session: Session, *, receipt_number: str) -> SaleForReturn:
             .join(Return, Return.id == ReturnLine.return_id)
             .where(Return.original_sale_id == sale.id)
             .group_by(ReturnLine.original_line_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     lines = tuple(
         ReturnableLine(

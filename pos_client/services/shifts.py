@@ -156,7 +156,7 @@ def close_shift(
             select(Sale.subtotal, Sale.discount_total).where(
                 Sale.shift_id == shift_id, Sale.status == "completed"
             )
-        ).tuples()
+        ).all()
     )
     returns = list(session.scalars(select(Return).where(Return.shift_id == shift_id)))
     tenders = {

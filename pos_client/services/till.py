@@ -107,6 +107,7 @@ class Totals:
     tax: Decimal
     total: Decimal
     item_count: Decimal
+    line_count: int
 
     @property
     def discount_total(self) -> Decimal:
@@ -325,6 +326,7 @@ class Cart:
             tax=sum((line.tax for line in self.lines), ZERO),
             total=total,
             item_count=sum((line.quantity for line in self.lines), ZERO),
+            line_count=len(self.lines),
         )
 
     @property

@@ -1,0 +1,128 @@
+"""Table model of the cart over plain rows, so it is tested without a database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from common.codes import Unit
+from common.money import format_money
+from pos_client.services.till import Cart, CartLine
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class CartRow:
+    """One line of the cart as the table shows it."""
+
+    line_id: str
+    name: str
+    sku: str
+    quantity: Decimal
+    unit: Unit
+    unit_price: Decimal
+    discount: Decimal
+    total: Decimal
+    low_stock: bool
+    price_overridden: bool
+
+    @classmethod
+    def of(cls, line: CartLine) -> CartRow:
+        """Make the row of a cart line."""
+        return cls(
+            line_id=line.line_id,
+            name=line.item.name,
+            sku=line.item.sku,
+            quantity=line.quantity,
+            unit=line.item.unit,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            total=line.total,
+            low_stock=line.item.is_low,
+            price_overridden=line.price_overridden,
+        )
+
+
+def format_quantity(quantity: Decimal, unit: Unit) -> str:
+    """Show pieces as whole numbers and weights with their unit."""
+    if unit == Unit.KG:
+        return f"{quantity:.3f} kg"
+    return f"{quantity.normalize():f}"
+
+
+class CartTableModel(QAbstractTableModel):
+    """Columns: item, quantity, price, discount, amount."""
+
+    HEADERS = ("Item", "Qty", "Price", "Discount", "Amount")
+
+    def __init__(self, *, currency: str = "INR") -> None:
+        super().__init__()
+        self.currency = currency
+        self.rows: list[CartRow] = []
+
+    def set_rows(self, rows: list[CartRow]) -> None:
+        """Replace every row."""
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def show_cart(self, cart: Cart) -> None:
+        """Show the cart's lines."""
+        self.set_rows([CartRow.of(line) for line in cart.lines])
+
+    def row_of(self, line_id: str) -> int:
+        """Return the row index of a line, or -1."""
+        return next((i for i, row in enumerate(self.rows) if row.line_id == line_id), -1)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.HEADERS[section]
+            if role == Qt.ItemDataRole.TextAlignmentRole and section > 0:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == 3 and row.discount:
+                return QColor("#ba2525")
+            if column == 2 and row.price_overridden:
+                return QColor("#8d5a00")
+        if role == Qt.ItemDataRole.ToolTipRole and row.low_stock:
+            return "Low stock at this branch"
+        if role == Qt.ItemDataRole.UserRole:
+            return row.line_id
+        return None
+
+    def _text(self, row: CartRow, column: int) -> str:
+        money = lambda amount: format_money(amount, self.currency, symbol=False)  # noqa: E731
+        if column == 0:
+            return f"{row.name}   ⚠ low stock" if row.low_stock else row.name
+        if column == 1:
+            return format_quantity(row.quantity, row.unit)
+        if column == 2:
+            return money(row.unit_price) + ("*" if row.price_overridden else "")
+        if column == 3:
+            return f"−{money(row.discount)}" if row.discount else ""
+        return money(row.total)

@@ -1,0 +1,47 @@
+"""What every till screen is given: settings, the DB op runner, the shop, the receipt desk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from pos_client.config import TillConfig
+from pos_client.qt.ops import CommandOp, OpRunner, QueryOp
+from pos_client.services.checkout import ShopInfo
+from pos_client.services.login import LoginGuard
+from pos_client.ui.till.receipts import ReceiptDesk
+
+T = TypeVar("T")
+
+
+@dataclass
+class TillContext:
+    """The till's injected services; screens reach the store only through query/command."""
+
+    config: TillConfig
+    runner: OpRunner
+    receipts: ReceiptDesk
+    guard: LoginGuard = field(default_factory=LoginGuard)
+
+    @property
+    def shop(self) -> ShopInfo:
+        """Return the receipt header and footer."""
+        c = self.config
+        return ShopInfo(
+            shop_name=c.shop_name,
+            branch_name=c.branch_name,
+            address_lines=c.address_lines,
+            footer=c.receipt_footer,
+            currency=c.currency,
+        )
+
+    def query(self, fn: Callable[[Session], T]) -> QueryOp[T]:
+        """Return a read op over the store."""
+        return QueryOp(fn, runner=self.runner)
+
+    def command(self, fn: Callable[[Session], T]) -> CommandOp[T]:
+        """Return a write op (one transaction) over the store."""
+        return CommandOp(fn, runner=self.runner)

@@ -1,0 +1,92 @@
+"""Receipts leave the till here: ESC/POS to the print queue, PDFs on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from pos_client.printing.escpos import receipt_to_escpos
+from pos_client.printing.pdf import receipt_to_pdf, zreport_to_pdf
+from pos_client.printing.queue import PrinterConfig, PrintQueue
+from pos_client.printing.receipt import Receipt
+
+
+class ReceiptDesk(QObject):
+    """Queue receipts without ever holding up the sale; keep the last one for reprint."""
+
+    state_changed = Signal(str)
+    job_failed = Signal(str, str)
+
+    def __init__(
+        self,
+        *,
+        printer: PrinterConfig | None,
+        pdf_dir: Path,
+        width: int = 42,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.pdf_dir = pdf_dir
+        self.width = width
+        self.last: Receipt | None = None
+        self.queue: PrintQueue | None = None
+        if printer is not None:
+            self.queue = PrintQueue(config=printer, parent=self)
+            self.queue.state_changed.connect(self.state_changed)
+            self.queue.job_failed.connect(self.job_failed)
+
+    @property
+    def state(self) -> str:
+        """Return the printer's state as last seen ("none" without a printer)."""
+        return str(self.queue.state) if self.queue is not None else "none"
+
+    def print_receipt(self, receipt: Receipt, *, job_id: str) -> None:
+        """Queue a receipt for printing and return at once."""
+        self.last = receipt
+        if self.queue is None:
+            return
+        self.queue.submit(
+            job_id,
+            data=receipt_to_escpos(receipt, codepage=self.queue.config.codepage, width=self.width),
+        )
+
+    def reprint_last(self) -> bool:
+        """Queue a copy of the last receipt; say whether there was one."""
+        if self.last is None or self.queue is None:
+            return False
+        from dataclasses import replace
+
+        copy = replace(self.last, is_copy=True)
+        self.queue.reprint(
+            receipt_to_escpos(copy, codepage=self.queue.config.codepage, width=self.width)
+        )
+        return True
+
+    def retry_failed(self) -> int:
+        """Queue every failed job again; return how many."""
+        if self.queue is None:
+            return 0
+        failed = list(self.queue.failed_jobs)
+        for job_id in failed:
+            self.queue.retry(job_id)
+        return len(failed)
+
+    def save_pdf(self, receipt: Receipt) -> Path:
+        """Write the receipt as a PDF and return its path."""
+        self.pdf_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pdf_dir / f"receipt-{receipt.receipt_number}.pdf"
+        receipt_to_pdf(receipt, path=path, width=self.width)
+        return path
+
+    def save_report_pdf(self, *, title: str, rows: list[tuple[str, str]], name: str) -> Path:
+        """Write a Z report as a PDF and return its path."""
+        self.pdf_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pdf_dir / f"{name}.pdf"
+        zreport_to_pdf(title=title, rows=rows, path=path, width=self.width)
+        return path
+
+    def close(self) -> None:
+        """Stop the printer worker."""
+        if self.queue is not None:
+            self.queue.close(timeout_s=2)

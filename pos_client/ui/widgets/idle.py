@@ -1,0 +1,41 @@
+"""Watch for keyboard and mouse activity app-wide and say when the till has been idle."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+
+from pos_client.services.login import IdleClock
+
+_ACTIVITY = frozenset(
+    {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.Wheel}
+)
+
+
+class IdleWatcher(QObject):
+    """Emit idle() once after timeout_s without activity; activity re-arms it."""
+
+    idle = Signal()
+
+    def __init__(self, *, clock: IdleClock, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.clock = clock
+        self._fired = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self._check)
+        self._timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _ACTIVITY:
+            self.clock.touch()
+            self._fired = False
+        return False
+
+    def check_now(self) -> None:
+        """Check for idleness at once (tests and the timer)."""
+        self._check()
+
+    def _check(self) -> None:
+        if not self._fired and self.clock.is_idle():
+            self._fired = True
+            self.idle.emit()

@@ -1,0 +1,56 @@
+"""The one place errors become words for the cashier, and the one message box helper."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+from sqlalchemy.exc import OperationalError
+
+from common.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def explain(error: BaseException) -> str:
+    """Say what went wrong in words a cashier can act on."""
+    if isinstance(error, DomainError):
+        return error.detail
+    if isinstance(error, OperationalError | sqlite3.OperationalError):
+        return "The till's database is busy or unavailable. Please try again."
+    if isinstance(error, OSError):
+        return f"The till could not reach a device or file: {error.strerror or error}"
+    log.error("Unexpected error at the till", exc_info=error)
+    return "Something went wrong. The sale is safe; please try again or call a manager."
+
+
+def title_of(error: BaseException) -> str:
+    """Return a short heading for an error."""
+    return error.title if isinstance(error, DomainError) else "Problem"
+
+
+def show_error(parent: QWidget | None, error: BaseException) -> QMessageBox:
+    """Show an error in a window-modal box that does not block the event loop."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        title_of(error),
+        explain(error),
+        QMessageBox.StandardButton.Ok,
+        parent,
+    )
+    box.setObjectName("ErrorBox")
+    box.open()
+    return box
+
+
+def confirm(parent: QWidget | None, *, title: str, text: str) -> bool:
+    """Ask a yes/no question (blocking: only for rare, deliberate actions)."""
+    answer = QMessageBox.question(
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,82 @@
+"""The totals panel beside the cart: big total, figures, customer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from common.money import format_money
+from pos_client.services.till import CreditInfo, Totals
+
+
+class TotalsPanel(QFrame):
+    """Show the cart's totals in letters readable at arm's length."""
+
+    def __init__(self, *, currency: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TotalsPanel")
+        self.currency = currency
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 16)
+        layout.setSpacing(8)
+        caption = QLabel("TOTAL (TAX INCLUSIVE)")
+        caption.setObjectName("TotalLabel")
+        self.total = QLabel()
+        self.total.setObjectName("TotalAmount")
+        self.total.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(caption)
+        layout.addWidget(self.total)
+        grid = QGridLayout()
+        grid.setVerticalSpacing(6)
+        self.figures: dict[str, QLabel] = {}
+        for row, (key, name) in enumerate(
+            (
+                ("items", "Lines"),
+                ("subtotal", "Subtotal"),
+                ("discount", "Discounts"),
+                ("tax", "Tax included"),
+            )
+        ):
+            label = QLabel(name)
+            label.setObjectName("FigureName")
+            value = QLabel()
+            value.setObjectName("FigureValue")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(value, row, 1)
+            self.figures[key] = value
+        layout.addLayout(grid)
+        self.customer = QLabel()
+        self.customer.setObjectName("CustomerBadge")
+        self.customer.setWordWrap(True)
+        layout.addWidget(self.customer)
+        self.show_totals(None)
+        self.show_customer(None)
+
+    def money(self, amount: Decimal) -> str:
+        """Format an amount in the till's currency."""
+        return format_money(amount, self.currency)
+
+    def show_totals(self, totals: Totals | None) -> None:
+        """Show the figures of the cart (None: an empty cart)."""
+        zero = Decimal(0)
+        self.total.setText(self.money(totals.total if totals else zero))
+        self.figures["items"].setText(str(totals.line_count if totals else 0))
+        self.figures["subtotal"].setText(self.money(totals.subtotal if totals else zero))
+        discount = totals.discount_total if totals else zero
+        self.figures["discount"].setText(f"−{self.money(discount)}" if discount else "—")
+        self.figures["tax"].setText(self.money(totals.tax if totals else zero))
+
+    def show_customer(self, customer: CreditInfo | None) -> None:
+        """Show the customer attached to the sale and what they may still buy on account."""
+        if customer is None:
+            self.customer.setText("Walk-in customer · F9 to choose")
+            return
+        credit = (
+            f"\nOn account: {self.money(customer.available)} available"
+            if customer.credit_limit
+            else ""
+        )
+        self.customer.setText(f"Customer: {customer.name}{credit}")
