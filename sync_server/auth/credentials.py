@@ -33,6 +33,11 @@ def resolve_user_token(session: Session, *, token: str, secret: str) -> Principa
 
 def resolve(session: Session, *, token: str, secret: str) -> Principal:
     """Return the principal for any credential the server issues."""
+    if token.startswith("spk_"):
+        # Online-store API key; imported here so auth does not depend on the apikeys domain.
+        from sync_server.apikeys.service import resolve_api_key
+
+        return resolve_api_key(session, token=token)
     if token.count(".") == 2:
         return resolve_user_token(session, token=token, secret=secret)
     raise AuthenticationFailed("The credential is not recognised.")
