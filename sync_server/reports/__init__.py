@@ -1,0 +1,1 @@
+"""Management reports computed in SQL, with CSV, XLSX and PDF exports."""

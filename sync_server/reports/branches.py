@@ -1,0 +1,110 @@
+"""Branch comparison: each branch's key figures side by side."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from sync_server.catalog.models import Product
+from sync_server.inventory.models import StockLevel
+from sync_server.org.models import Branch
+from sync_server.reports.base import (
+    Column,
+    Filters,
+    Kind,
+    Report,
+    in_branches,
+    money_sum,
+    ratio,
+    to_dec,
+)
+from sync_server.reports.facts import for_products, sales_facts
+from sync_server.reports.sales import figures
+
+
+def branch_comparison(session: Session, *, filters: Filters) -> Report:
+    """Return sales, margin, returns, basket and stock figures per branch (three queries)."""
+    facts = sales_facts(filters)
+    product = Product.__table__
+    sales_q = (
+        select(facts.c.branch_id, *figures(facts, product))
+        .join(product, for_products(facts, product, filters))
+        .group_by(facts.c.branch_id)
+    )
+    sales = {r["branch_id"]: r for r in session.execute(sales_q).mappings()}
+    available = StockLevel.on_hand - StockLevel.reserved
+    low = Product.low_stock_threshold
+    stock_q = (
+        select(
+            StockLevel.branch_id,
+            money_sum(StockLevel.on_hand * Product.cost).label("stock_value"),
+            func.count(case((available <= 0, 1))).label("out_of_stock"),
+            func.count(case((available <= low, 1))).label("at_or_below_low"),
+        )
+        .join(Product, Product.id == StockLevel.product_id)
+        .where(StockLevel.tenant_id == filters.tenant_id, Product.active.is_(True))
+        .group_by(StockLevel.branch_id)
+    )
+    if filters.category_id is not None:
+        stock_q = stock_q.where(Product.category_id == filters.category_id)
+    if filters.supplier_id is not None:
+        stock_q = stock_q.where(Product.supplier_id == filters.supplier_id)
+    stock = {r["branch_id"]: r for r in session.execute(stock_q).mappings()}
+    branches_q = select(Branch.id, Branch.name, Branch.code).where(
+        Branch.tenant_id == filters.tenant_id
+    )
+    cond = in_branches(Branch.id, filters)
+    if cond is not None:
+        branches_q = branches_q.where(cond)
+    rows = []
+    for branch in session.execute(branches_q.order_by(Branch.name, Branch.id)):
+        s = sales.get(branch.id) or {}
+        k = stock.get(branch.id) or {}
+        revenue = to_dec(s.get("revenue", 0))
+        cost = to_dec(s.get("cost", 0))
+        count = s.get("sales", 0)
+        returned = to_dec(s.get("returned_amount", 0))
+        rows.append(
+            {
+                "branch_id": branch.id,
+                "branch": branch.name,
+                "code": branch.code,
+                "sales": count,
+                "quantity": to_dec(s.get("quantity", 0)),
+                "revenue": revenue,
+                "average_basket": revenue / count if count else None,
+                "gross_margin": revenue - cost,
+                "margin_percent": ratio(revenue - cost, revenue),
+                "returned_amount": returned,
+                "net_revenue": revenue - returned,
+                "stock_value": to_dec(k.get("stock_value", 0)),
+                "out_of_stock": k.get("out_of_stock", 0),
+                "at_or_below_low": k.get("at_or_below_low", 0),
+            }
+        )
+    total = sum((r["net_revenue"] for r in rows), to_dec(0))
+    for row in rows:
+        row["share_percent"] = ratio(row["net_revenue"], total)
+    return Report(
+        name="branch-comparison",
+        title="Branch comparison",
+        columns=[
+            Column("branch", "Branch"),
+            Column("code", "Code"),
+            Column("sales", "Sales", Kind.INT),
+            Column("quantity", "Quantity", Kind.QTY),
+            Column("revenue", "Revenue", Kind.MONEY),
+            Column("average_basket", "Avg basket", Kind.MONEY),
+            Column("gross_margin", "Gross margin", Kind.MONEY),
+            Column("margin_percent", "Margin %", Kind.RATIO),
+            Column("returned_amount", "Returns", Kind.MONEY),
+            Column("net_revenue", "Net revenue", Kind.MONEY),
+            Column("share_percent", "Share %", Kind.RATIO),
+            Column("stock_value", "Stock at cost", Kind.MONEY),
+            Column("out_of_stock", "Out of stock", Kind.INT),
+            Column("at_or_below_low", "Low or out", Kind.INT),
+            Column("branch_id", "Branch id", Kind.INT),
+        ],
+        rows=rows,
+        filters=filters.describe(),
+    )

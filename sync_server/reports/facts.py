@@ -1,0 +1,177 @@
+"""The unified sales facts: one row per sold (or returned) line, whatever channel sold it.
+
+Every sales report reads this UNION ALL instead of the source tables, so a new channel is
+added here once. Filters on tenant, time, branch, channel and cashier are applied inside
+each branch of the union (not around it), so each source uses its own indexes.
+
+Sources today: online orders (``orders``/``order_lines``, returns from ``order_returns``).
+Till sales and wholesale requests join the union when their domains land.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, and_, false, literal, null, select, union_all
+from sqlalchemy.sql import Select, Subquery
+
+from common.codes import Channel
+from sync_server.db import Money, Qty, UTCDateTime
+from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
+from sync_server.reports.base import Filters, in_branches
+
+# Orders that became sales: paid, and not cancelled or expired afterwards.
+SOLD_ORDER_STATUSES = ("confirmed", "picking", "packed", "shipped", "delivered")
+
+FACT_COLUMNS = (
+    "tenant_id",
+    "branch_id",
+    "product_id",
+    "channel",
+    "cashier_id",
+    "customer_id",
+    "document",
+    "occurred_at",
+    "is_return",
+    "quantity",
+    "revenue",
+    "discount",
+    "tax",
+    "cost",
+)
+
+
+def _where(
+    stmt: Select[Any],
+    *,
+    tenant_col,
+    time_col,
+    branch_col,
+    filters: Filters,
+    start: datetime,
+    end: datetime,
+) -> Select[Any]:
+    stmt = stmt.where(tenant_col == filters.tenant_id, time_col >= start, time_col < end)
+    branch = in_branches(branch_col, filters)
+    return stmt if branch is None else stmt.where(branch)
+
+
+def _online_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+    # Orders carry no tax split and no cost: cost falls back to the product's average cost.
+    stmt = select(
+        OrderLine.tenant_id.label("tenant_id"),
+        Order.branch_id.label("branch_id"),
+        OrderLine.product_id.label("product_id"),
+        literal(Channel.ONLINE.value, String(16)).label("channel"),
+        null().cast(BigInteger).label("cashier_id"),
+        Order.customer_id.label("customer_id"),
+        ("o" + Order.id.cast(String)).label("document"),
+        Order.created_at.label("occurred_at"),
+        literal(0, Integer).label("is_return"),
+        OrderLine.quantity.label("quantity"),
+        OrderLine.line_total.label("revenue"),
+        (OrderLine.quantity * OrderLine.unit_price - OrderLine.line_total).label("discount"),
+        literal(0, Money()).label("tax"),
+        null().cast(Money()).label("cost"),
+    ).join(Order, Order.id == OrderLine.order_id)
+    stmt = stmt.where(Order.status.in_(SOLD_ORDER_STATUSES))
+    return _where(
+        stmt,
+        tenant_col=Order.tenant_id,
+        time_col=Order.created_at,
+        branch_col=Order.branch_id,
+        filters=filters,
+        start=start,
+        end=end,
+    )
+
+
+def _online_returns(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+    # A return counts when the goods came back (received), at the price of its order line.
+    stmt = (
+        select(
+            OrderReturnLine.tenant_id.label("tenant_id"),
+            Order.branch_id.label("branch_id"),
+            OrderReturnLine.product_id.label("product_id"),
+            literal(Channel.ONLINE.value, String(16)).label("channel"),
+            null().cast(BigInteger).label("cashier_id"),
+            Order.customer_id.label("customer_id"),
+            ("r" + OrderReturn.id.cast(String)).label("document"),
+            OrderReturn.received_at.label("occurred_at"),
+            literal(1, Integer).label("is_return"),
+            (-OrderReturnLine.quantity).label("quantity"),
+            (-OrderReturnLine.quantity * OrderLine.unit_price).label("revenue"),
+            literal(0, Money()).label("discount"),
+            literal(0, Money()).label("tax"),
+            null().cast(Money()).label("cost"),
+        )
+        .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)
+        .join(OrderLine, OrderLine.id == OrderReturnLine.order_line_id)
+        .join(Order, Order.id == OrderReturn.order_id)
+        .where(OrderReturn.status == "received")
+    )
+    return _where(
+        stmt,
+        tenant_col=Order.tenant_id,
+        time_col=OrderReturn.received_at,
+        branch_col=Order.branch_id,
+        filters=filters,
+        start=start,
+        end=end,
+    )
+
+
+# (channel, has a cashier, builder) per source; the union takes those the filters allow.
+SOURCES = (
+    (Channel.ONLINE, False, _online_sales),
+    (Channel.ONLINE, False, _online_returns),
+)
+
+
+def _empty() -> Select[Any]:
+    return select(
+        literal(0, BigInteger).label("tenant_id"),
+        literal(0, BigInteger).label("branch_id"),
+        literal(0, BigInteger).label("product_id"),
+        literal("", String(16)).label("channel"),
+        null().cast(BigInteger).label("cashier_id"),
+        null().cast(BigInteger).label("customer_id"),
+        literal("", String(40)).label("document"),
+        null().cast(UTCDateTime()).label("occurred_at"),
+        literal(0, Integer).label("is_return"),
+        literal(0, Qty()).label("quantity"),
+        literal(0, Money()).label("revenue"),
+        literal(0, Money()).label("discount"),
+        literal(0, Money()).label("tax"),
+        literal(0, Money()).label("cost"),
+    ).where(false())
+
+
+def sales_facts(
+    filters: Filters, *, start: datetime | None = None, end: datetime | None = None
+) -> Subquery:
+    """Return the sales facts of the filters' tenant, branches, channel, cashier and time."""
+    start = start or filters.start
+    end = end or filters.end
+    parts = [
+        build(filters, start, end)
+        for channel, has_cashier, build in SOURCES
+        if (filters.channel is None or filters.channel == channel.value)
+        and (filters.cashier_id is None or has_cashier)
+    ]
+    if not parts:
+        return _empty().subquery("facts")
+    if len(parts) == 1:
+        return parts[0].subquery("facts")
+    return union_all(*parts).subquery("facts")
+
+
+def for_products(facts: Subquery, product, filters: Filters) -> Any:
+    """Return the join condition of facts to products, narrowed by category and supplier."""
+    cond = and_(product.c.id == facts.c.product_id)
+    if filters.category_id is not None:
+        cond = and_(cond, product.c.category_id == filters.category_id)
+    if filters.supplier_id is not None:
+        cond = and_(cond, product.c.supplier_id == filters.supplier_id)
+    return cond

@@ -1,0 +1,151 @@
+"""Report endpoints: JSON by default, CSV/XLSX/PDF by ?format= or the Accept header."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from common.codes import Channel
+from common.roles import Permission
+from common.schemas.base import problem_responses
+from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.db import utcnow
+from sync_server.reports import branches, credit, sales, stock
+from sync_server.reports.base import Filters, Grain, make_filters
+from sync_server.reports.exports import Format, negotiate, render
+from sync_server.reports.schemas import ReportRead
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+Reader = Allowed(Permission.REPORTS_READ)
+
+
+def report_filters(
+    principal: Reader,
+    branch_id: Annotated[int | None, Query()] = None,
+    date_from: Annotated[date | None, Query()] = None,
+    date_to: Annotated[date | None, Query()] = None,
+    category_id: Annotated[int | None, Query()] = None,
+    supplier_id: Annotated[int | None, Query()] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    cashier_id: Annotated[int | None, Query()] = None,
+) -> Filters:
+    """Read the common filters and check them against the caller's tenant and branches."""
+    return make_filters(
+        principal=principal,
+        branch_id=branch_id,
+        date_from=date_from,
+        date_to=date_to,
+        category_id=category_id,
+        supplier_id=supplier_id,
+        channel=channel.value if channel else None,
+        cashier_id=cashier_id,
+    )
+
+
+def output_format(
+    request: Request,
+    format: Annotated[str | None, Query(description="json, csv, xlsx or pdf")] = None,  # noqa: A002
+) -> Format:
+    return negotiate(requested=format, accept=request.headers.get("accept"))
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+FormatDep = Annotated[Format, Depends(output_format)]
+SPEC: dict[str, Any] = {"response_model": ReportRead, "responses": problem_responses(403, 422)}
+
+
+def _today(value: date | None) -> date:
+    return value or utcnow().date()
+
+
+@router.get("/stock-shortages", **SPEC)
+def stock_shortages(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+    """List negative, out-of-stock and low levels with days of cover and what to reorder."""
+    report = stock.stock_shortages(session, filters=filters, today=_today(None))
+    return render(report, fmt)
+
+
+@router.get("/stock-valuation", **SPEC)
+def stock_valuation(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    as_of: Annotated[date | None, Query()] = None,
+) -> Any:
+    """Value stock per branch and category at average cost and retail, now or as of a date."""
+    return render(stock.stock_valuation(session, filters=filters, as_of=as_of), fmt)
+
+
+@router.get("/sales-summary", **SPEC)
+def sales_summary(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    group_by: Annotated[sales.GroupBy, Query()] = sales.GroupBy.DAY,
+) -> Any:
+    """Sum sales, returns, discounts, tax, cost and margin per period or dimension."""
+    return render(sales.sales_summary(session, filters=filters, group_by=group_by), fmt)
+
+
+@router.get("/revenue-trend", **SPEC)
+def revenue_trend(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    grain: Annotated[Grain, Query()] = Grain.DAY,
+) -> Any:
+    """Return revenue per day, week or month beside the previous period."""
+    return render(sales.revenue_trend(session, filters=filters, grain=grain), fmt)
+
+
+@router.get("/best-sellers", **SPEC)
+def best_sellers(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    by: Annotated[sales.Rank, Query()] = sales.Rank.QUANTITY,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> Any:
+    """Rank products by quantity, revenue or margin."""
+    return render(sales.best_sellers(session, filters=filters, by=by, limit=limit), fmt)
+
+
+@router.get("/movers", **SPEC)
+def movers(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    window_days: Annotated[int, Query(ge=1, le=366)] = 28,
+    dead_days: Annotated[int, Query(ge=1, le=1000)] = 60,
+    cls: Annotated[stock.MoverClass | None, Query(alias="class")] = None,
+) -> Any:
+    """Classify products as fast, normal, slow or dead movers."""
+    report = stock.movers(
+        session,
+        filters=filters,
+        today=_today(None),
+        window_days=window_days,
+        dead_days=dead_days,
+        only=cls,
+    )
+    return render(report, fmt)
+
+
+@router.get("/branch-comparison", **SPEC)
+def branch_comparison(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+    """Show each branch's sales, margin, returns and stock side by side."""
+    return render(branches.branch_comparison(session, filters=filters), fmt)
+
+
+@router.get("/customer-credit-ageing", **SPEC)
+def customer_credit_ageing(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    as_of: Annotated[date | None, Query()] = None,
+) -> Any:
+    """Age what customers owe: 0–30, 31–60, 61–90 and over 90 days."""
+    return render(credit.credit_ageing(session, filters=filters, as_of=_today(as_of)), fmt)

@@ -1,0 +1,287 @@
+"""Sales reports over the unified facts: summary, revenue trend, best sellers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from common.codes import Tender
+from sync_server.auth.models import User
+from sync_server.catalog.models import Product
+from sync_server.orders.models import Order
+from sync_server.org.models import Branch
+from sync_server.reports.base import (
+    Chart,
+    Column,
+    Filters,
+    Grain,
+    Kind,
+    Report,
+    bucket,
+    bucket_of,
+    in_branches,
+    money_sum,
+    next_bucket,
+    qty_sum,
+    ratio,
+    to_dec,
+)
+from sync_server.reports.facts import SOLD_ORDER_STATUSES, for_products, sales_facts
+
+
+class GroupBy(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    BRANCH = "branch"
+    CHANNEL = "channel"
+    CASHIER = "cashier"
+    TENDER = "tender"
+
+
+class Rank(StrEnum):
+    QUANTITY = "quantity"
+    REVENUE = "revenue"
+    MARGIN = "margin"
+
+
+FIGURES = (
+    Column("sales", "Sales", Kind.INT),
+    Column("quantity", "Quantity", Kind.QTY),
+    Column("revenue", "Revenue", Kind.MONEY),
+    Column("discounts", "Discounts", Kind.MONEY),
+    Column("tax", "Tax", Kind.MONEY),
+    Column("cost", "Cost", Kind.MONEY),
+    Column("gross_margin", "Gross margin", Kind.MONEY),
+    Column("margin_percent", "Margin %", Kind.RATIO),
+    Column("returns", "Returns", Kind.INT),
+    Column("returned_quantity", "Returned qty", Kind.QTY),
+    Column("returned_amount", "Returned amount", Kind.MONEY),
+    Column("net_revenue", "Net revenue", Kind.MONEY),
+)
+
+
+def figures(facts, product) -> list[Any]:
+    """Return the aggregate columns every sales grouping shows, sales and returns apart."""
+    sale = facts.c.is_return == 0
+    back = facts.c.is_return == 1
+    # Sources that know the cost of what they sold give it; the rest use today's average.
+    cost = func.coalesce(facts.c.cost, facts.c.quantity * product.c.cost)
+    return [
+        func.count(func.distinct(case((sale, facts.c.document)))).label("sales"),
+        qty_sum(case((sale, facts.c.quantity))).label("quantity"),
+        money_sum(case((sale, facts.c.revenue))).label("revenue"),
+        money_sum(case((sale, facts.c.discount))).label("discounts"),
+        money_sum(case((sale, facts.c.tax))).label("tax"),
+        money_sum(case((sale, cost))).label("cost"),
+        func.count(func.distinct(case((back, facts.c.document)))).label("returns"),
+        qty_sum(case((back, -facts.c.quantity))).label("returned_quantity"),
+        money_sum(case((back, -facts.c.revenue))).label("returned_amount"),
+        money_sum(cost).label("net_cost"),
+    ]
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    """Add the figures derived from the sums: margin, margin % and net revenue."""
+    revenue, cost = to_dec(row["revenue"]), to_dec(row["cost"])
+    row["gross_margin"] = revenue - cost
+    row["margin_percent"] = ratio(revenue - cost, revenue)
+    row["net_revenue"] = revenue - to_dec(row["returned_amount"])
+    return row
+
+
+def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> Report:
+    """Sum sales per day/week/month, branch, channel, cashier or tender."""
+    title = f"Sales summary by {group_by.value}"
+    if group_by == GroupBy.TENDER:
+        return _by_tender(session, filters=filters, title=title)
+    facts = sales_facts(filters)
+    product = Product.__table__
+    if group_by in (GroupBy.DAY, GroupBy.WEEK, GroupBy.MONTH):
+        key = bucket(session, facts.c.occurred_at, Grain(group_by.value)).label("period")
+        keys, label_cols = [key], [Column("period", group_by.value.title(), Kind.DATE)]
+        stmt = select(key, *figures(facts, product))
+    elif group_by == GroupBy.BRANCH:
+        keys = [facts.c.branch_id, Branch.name]
+        label_cols = [Column("branch_id", "Branch id", Kind.INT), Column("branch", "Branch")]
+        stmt = select(
+            facts.c.branch_id.label("branch_id"),
+            Branch.name.label("branch"),
+            *figures(facts, product),
+        ).join(Branch, Branch.id == facts.c.branch_id)
+    elif group_by == GroupBy.CHANNEL:
+        keys = [facts.c.channel]
+        label_cols = [Column("channel", "Channel")]
+        stmt = select(facts.c.channel.label("channel"), *figures(facts, product))
+    else:
+        keys = [facts.c.cashier_id, User.username]
+        label_cols = [Column("cashier_id", "Cashier id", Kind.INT), Column("cashier", "Cashier")]
+        stmt = select(
+            facts.c.cashier_id.label("cashier_id"),
+            func.coalesce(User.username, literal("(online / none)", String)).label("cashier"),
+            *figures(facts, product),
+        ).outerjoin(User, User.id == facts.c.cashier_id)
+    stmt = stmt.join(product, for_products(facts, product, filters)).group_by(*keys)
+    stmt = stmt.order_by(*keys)
+    rows = [_finish(dict(r)) for r in session.execute(stmt).mappings()]
+    return Report(
+        name="sales-summary",
+        title=title,
+        columns=[*label_cols, *FIGURES],
+        rows=rows,
+        filters={**filters.describe(), "group_by": group_by.value},
+    )
+
+
+def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
+    """Sum payments per tender (payments, not lines, carry the tender)."""
+    # The online store is paid through its card gateway, so online orders are card money.
+    stmt = select(
+        literal(Tender.CARD.value, String(16)).label("tender"),
+        func.count(Order.id).label("payments"),
+        money_sum(Order.paid_amount).label("amount"),
+        money_sum(Order.refunded_amount).label("refunded"),
+    ).where(
+        Order.tenant_id == filters.tenant_id,
+        Order.status.in_(SOLD_ORDER_STATUSES),
+        Order.created_at >= filters.start,
+        Order.created_at < filters.end,
+    )
+    branch = in_branches(Order.branch_id, filters)
+    if branch is not None:
+        stmt = stmt.where(branch)
+    if filters.channel not in (None, "online") or filters.cashier_id is not None:
+        stmt = stmt.where(literal(False))
+    rows = [dict(r) for r in session.execute(stmt).mappings() if r["payments"]]
+    for row in rows:
+        row["net"] = to_dec(row["amount"]) - to_dec(row["refunded"])
+    return Report(
+        name="sales-summary",
+        title=title,
+        columns=[
+            Column("tender", "Tender"),
+            Column("payments", "Payments", Kind.INT),
+            Column("amount", "Amount", Kind.MONEY),
+            Column("refunded", "Refunded", Kind.MONEY),
+            Column("net", "Net", Kind.MONEY),
+        ],
+        rows=rows,
+        filters={**filters.describe(), "group_by": "tender"},
+        notes=["Till tenders join this report when till sales reach the server."],
+    )
+
+
+def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report:
+    """Return revenue per bucket beside the same bucket of the period just before."""
+    length = timedelta(days=filters.days)
+    previous_from = filters.date_from - length
+    facts = sales_facts(filters, start=filters.start - length, end=filters.end)
+    product = Product.__table__
+    key = bucket(session, facts.c.occurred_at, grain).label("period")
+    stmt = (
+        select(
+            key,
+            money_sum(facts.c.revenue).label("revenue"),
+            func.count(func.distinct(case((facts.c.is_return == 0, facts.c.document)))).label(
+                "sales"
+            ),
+        )
+        .join(product, for_products(facts, product, filters))
+        .group_by(key)
+    )
+    found = {str(r.period): r for r in session.execute(stmt)}
+
+    def series(first, last) -> list:
+        out, day = [], bucket_of(first, grain)
+        while day <= last:
+            out.append(day)
+            day = next_bucket(day, grain)
+        return out
+
+    current = series(filters.date_from, filters.date_to)
+    previous = series(previous_from, filters.date_from - timedelta(days=1))
+    rows = []
+    for index, period in enumerate(current):
+        hit = found.get(period.isoformat())
+        before = previous[index] if index < len(previous) else None
+        hit_before = found.get(before.isoformat()) if before else None
+        revenue = to_dec(hit.revenue) if hit else to_dec(0)
+        prior = to_dec(hit_before.revenue) if hit_before else to_dec(0)
+        rows.append(
+            {
+                "period": period,
+                "sales": hit.sales if hit else 0,
+                "revenue": revenue,
+                "previous_period": before,
+                "previous_revenue": prior,
+                "change_percent": ratio(revenue - prior, prior),
+            }
+        )
+    return Report(
+        name="revenue-trend",
+        title=f"Revenue trend by {grain.value}",
+        columns=[
+            Column("period", "Period", Kind.DATE),
+            Column("sales", "Sales", Kind.INT),
+            Column("revenue", "Revenue (net)", Kind.MONEY),
+            Column("previous_period", "Previous period", Kind.DATE),
+            Column("previous_revenue", "Previous revenue", Kind.MONEY),
+            Column("change_percent", "Change %", Kind.RATIO),
+        ],
+        rows=rows,
+        filters={**filters.describe(), "grain": grain.value},
+        chart=Chart(x="period", series=("revenue", "previous_revenue")),
+    )
+
+
+def best_sellers(session: Session, *, filters: Filters, by: Rank, limit: int) -> Report:
+    """Rank products by net quantity, net revenue or gross margin."""
+    facts = sales_facts(filters)
+    product = Product.__table__
+    cost = func.coalesce(facts.c.cost, facts.c.quantity * product.c.cost)
+    quantity = qty_sum(facts.c.quantity).label("quantity")
+    revenue = money_sum(facts.c.revenue).label("revenue")
+    margin = money_sum(facts.c.revenue - cost).label("margin")
+    order = {Rank.QUANTITY: quantity, Rank.REVENUE: revenue, Rank.MARGIN: margin}[by]
+    stmt = (
+        select(
+            product.c.id.label("product_id"),
+            product.c.sku,
+            product.c.name,
+            quantity,
+            revenue,
+            money_sum(cost).label("cost"),
+            margin,
+        )
+        .join(product, for_products(facts, product, filters))
+        .group_by(product.c.id, product.c.sku, product.c.name)
+        .order_by(order.desc(), product.c.id)
+        .limit(limit)
+    )
+    rows = []
+    for rank, r in enumerate(session.execute(stmt).mappings(), start=1):
+        row = dict(r)
+        row["rank"] = rank
+        row["margin_percent"] = ratio(row["margin"], row["revenue"])
+        rows.append(row)
+    return Report(
+        name="best-sellers",
+        title=f"Best sellers by {by.value}",
+        columns=[
+            Column("rank", "Rank", Kind.INT),
+            Column("product_id", "Product id", Kind.INT),
+            Column("sku", "SKU"),
+            Column("name", "Product"),
+            Column("quantity", "Quantity (net)", Kind.QTY),
+            Column("revenue", "Revenue (net)", Kind.MONEY),
+            Column("cost", "Cost", Kind.MONEY),
+            Column("margin", "Gross margin", Kind.MONEY),
+            Column("margin_percent", "Margin %", Kind.RATIO),
+        ],
+        rows=rows,
+        filters={**filters.describe(), "by": by.value, "limit": limit},
+    )

@@ -1,0 +1,391 @@
+"""Stock reports: shortages with days of cover, valuation (today or as of a date), movers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from common.codes import MovementCode
+from sync_server.catalog.models import Category, Product
+from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
+from sync_server.org.models import Branch
+from sync_server.reports.base import (
+    ZERO,
+    Column,
+    Filters,
+    Kind,
+    Report,
+    in_branches,
+    money_sum,
+    qty_sum,
+    start_of,
+    to_dec,
+)
+from sync_server.reports.facts import sales_facts
+
+# Average daily sales for days of cover are taken over the last four weeks.
+COVER_WINDOW_DAYS = 28
+# Reservation and release only move what is set aside, never what is on the shelf.
+SHELF_EXCLUDED = (MovementCode.RESERVATION.value, MovementCode.RELEASE.value)
+
+
+class MoverClass(StrEnum):
+    FAST = "fast"
+    NORMAL = "normal"
+    SLOW = "slow"
+    DEAD = "dead"
+
+
+def _product_scope(stmt, filters: Filters):
+    if filters.category_id is not None:
+        stmt = stmt.where(Product.category_id == filters.category_id)
+    if filters.supplier_id is not None:
+        stmt = stmt.where(Product.supplier_id == filters.supplier_id)
+    return stmt
+
+
+def _sold_per_level(filters: Filters, *, today: date, days: int):
+    """Return (branch_id, product_id, sold) over the last `days` days up to today."""
+    end = start_of(today + timedelta(days=1))
+    facts = sales_facts(filters, start=end - timedelta(days=days), end=end)
+    return (
+        select(
+            facts.c.branch_id,
+            facts.c.product_id,
+            qty_sum(case((facts.c.is_return == 0, facts.c.quantity))).label("sold"),
+        )
+        .group_by(facts.c.branch_id, facts.c.product_id)
+        .subquery("sold")
+    )
+
+
+def stock_shortages(session: Session, *, filters: Filters, today: date) -> Report:
+    """List negative, out-of-stock and low levels per branch with a reorder suggestion."""
+    sold = _sold_per_level(filters, today=today, days=COVER_WINDOW_DAYS)
+    # A branch's own threshold and reorder quantity beat the product's.
+    threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
+    reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
+    available = StockLevel.on_hand - StockLevel.reserved
+    status = case(
+        (StockLevel.on_hand < 0, literal("negative")),
+        (available <= 0, literal("out")),
+        else_=literal("low"),
+    )
+    stmt = (
+        select(
+            Branch.id.label("branch_id"),
+            Branch.name.label("branch"),
+            Product.id.label("product_id"),
+            Product.sku,
+            Product.name,
+            status.label("status"),
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            available.label("available"),
+            threshold.label("threshold"),
+            reorder.label("reorder_quantity"),
+            func.coalesce(sold.c.sold, 0).label("sold_28d"),
+        )
+        .join(Product, Product.id == StockLevel.product_id)
+        .join(Branch, Branch.id == StockLevel.branch_id)
+        .outerjoin(
+            BranchProductSetting,
+            and_(
+                BranchProductSetting.tenant_id == StockLevel.tenant_id,
+                BranchProductSetting.branch_id == StockLevel.branch_id,
+                BranchProductSetting.product_id == StockLevel.product_id,
+            ),
+        )
+        .outerjoin(
+            sold,
+            and_(
+                sold.c.branch_id == StockLevel.branch_id, sold.c.product_id == StockLevel.product_id
+            ),
+        )
+        .where(
+            StockLevel.tenant_id == filters.tenant_id,
+            Product.active.is_(True),
+            or_(available <= threshold, available <= 0, StockLevel.on_hand < 0),
+        )
+        .order_by(Branch.name, available, Product.name)
+    )
+    branch = in_branches(StockLevel.branch_id, filters)
+    if branch is not None:
+        stmt = stmt.where(branch)
+    stmt = _product_scope(stmt, filters)
+    rows = []
+    for r in session.execute(stmt).mappings():
+        row = dict(r)
+        avail, sold_qty = to_dec(row["available"]), to_dec(row["sold_28d"])
+        per_day = sold_qty / COVER_WINDOW_DAYS
+        row["daily_sales"] = per_day
+        # Below zero there is nothing to cover with; with no sales the cover is unbounded.
+        row["days_of_cover"] = max(avail, ZERO) / per_day if per_day > 0 else None
+        # Order enough to get back to the threshold, and never less than the usual order.
+        usual, threshold = to_dec(row["reorder_quantity"]), to_dec(row["threshold"])
+        row["suggested_order"] = max(usual, threshold - avail)
+        rows.append(row)
+    return Report(
+        name="stock-shortages",
+        title="Stock shortages",
+        columns=[
+            Column("branch", "Branch"),
+            Column("sku", "SKU"),
+            Column("name", "Product"),
+            Column("status", "Status"),
+            Column("on_hand", "On hand", Kind.QTY),
+            Column("reserved", "Reserved", Kind.QTY),
+            Column("available", "Available", Kind.QTY),
+            Column("threshold", "Threshold", Kind.QTY),
+            Column("sold_28d", "Sold (28 d)", Kind.QTY),
+            Column("daily_sales", "Avg daily sales", Kind.QTY),
+            Column("days_of_cover", "Days of cover", Kind.RATIO),
+            Column("suggested_order", "Suggested order", Kind.QTY),
+            Column("branch_id", "Branch id", Kind.INT),
+            Column("product_id", "Product id", Kind.INT),
+        ],
+        rows=rows,
+        filters=_stock_filters(filters),
+    )
+
+
+def _stock_filters(filters: Filters) -> dict:
+    shown = filters.describe()
+    for key in ("date_from", "date_to"):
+        shown.pop(key, None)
+    return shown
+
+
+def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -> Report:
+    """Value stock per branch and category at moving-average cost and at retail.
+
+    Today's figures come from the stock levels and each product's moving-average cost. As of
+    a past date, quantities are summed from the ledger up to the end of that day and the cost
+    is the quantity-weighted average of the receipts up to then (the ledger does not keep
+    the running average itself); retail is at today's price (prices keep no history).
+    """
+    category_name = func.coalesce(Category.name, literal("(none)"))
+    if as_of is None:
+        held = (
+            select(
+                StockLevel.branch_id.label("branch_id"),
+                StockLevel.product_id.label("product_id"),
+                StockLevel.on_hand.label("quantity"),
+                Product.cost.label("unit_cost"),
+            )
+            .join(Product, Product.id == StockLevel.product_id)
+            .where(StockLevel.tenant_id == filters.tenant_id)
+        )
+        branch = in_branches(StockLevel.branch_id, filters)
+    else:
+        end = start_of(as_of + timedelta(days=1))
+        receipts = (
+            select(
+                StockMovement.product_id.label("product_id"),
+                (
+                    func.sum(StockMovement.quantity * StockMovement.unit_cost)
+                    / func.nullif(func.sum(StockMovement.quantity), 0)
+                ).label("avg_cost"),
+            )
+            .where(
+                StockMovement.tenant_id == filters.tenant_id,
+                StockMovement.code == MovementCode.RECEIPT.value,
+                StockMovement.unit_cost.is_not(None),
+                StockMovement.occurred_at < end,
+            )
+            .group_by(StockMovement.product_id)
+            .subquery("receipt_cost")
+        )
+        ledger = (
+            select(
+                StockMovement.branch_id.label("branch_id"),
+                StockMovement.product_id.label("product_id"),
+                qty_sum(StockMovement.quantity).label("quantity"),
+            )
+            .where(
+                StockMovement.tenant_id == filters.tenant_id,
+                StockMovement.occurred_at < end,
+                StockMovement.code.not_in(SHELF_EXCLUDED),
+            )
+            .group_by(StockMovement.branch_id, StockMovement.product_id)
+        )
+        branch_cond = in_branches(StockMovement.branch_id, filters)
+        if branch_cond is not None:
+            ledger = ledger.where(branch_cond)
+        ledger = ledger.subquery("ledger")
+        held = (
+            select(
+                ledger.c.branch_id,
+                ledger.c.product_id,
+                ledger.c.quantity,
+                func.coalesce(receipts.c.avg_cost, Product.cost).label("unit_cost"),
+            )
+            .join(Product, Product.id == ledger.c.product_id)
+            .outerjoin(receipts, receipts.c.product_id == ledger.c.product_id)
+        )
+        branch = None
+    if branch is not None:
+        held = held.where(branch)
+    held = held.subquery("held")
+    stmt = (
+        select(
+            Branch.id.label("branch_id"),
+            Branch.name.label("branch"),
+            category_name.label("category"),
+            func.count(held.c.product_id).label("products"),
+            qty_sum(held.c.quantity).label("quantity"),
+            money_sum(held.c.quantity * held.c.unit_cost).label("cost_value"),
+            money_sum(held.c.quantity * Product.price).label("retail_value"),
+        )
+        .select_from(held)
+        .join(Product, Product.id == held.c.product_id)
+        .join(Branch, Branch.id == held.c.branch_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(held.c.quantity != 0)
+        .group_by(Branch.id, Branch.name, category_name)
+        .order_by(Branch.name, category_name)
+    )
+    stmt = _product_scope(stmt, filters)
+    rows = []
+    for r in session.execute(stmt).mappings():
+        row = dict(r)
+        row["potential_margin"] = to_dec(row["retail_value"]) - to_dec(row["cost_value"])
+        rows.append(row)
+    shown = _stock_filters(filters)
+    shown["as_of"] = as_of.isoformat() if as_of else "now"
+    return Report(
+        name="stock-valuation",
+        title="Stock valuation" + (f" as of {as_of.isoformat()}" if as_of else ""),
+        columns=[
+            Column("branch", "Branch"),
+            Column("category", "Category"),
+            Column("products", "Products", Kind.INT),
+            Column("quantity", "Quantity", Kind.QTY),
+            Column("cost_value", "Value at cost", Kind.MONEY),
+            Column("retail_value", "Value at retail", Kind.MONEY),
+            Column("potential_margin", "Potential margin", Kind.MONEY),
+            Column("branch_id", "Branch id", Kind.INT),
+        ],
+        rows=rows,
+        filters=shown,
+    )
+
+
+def movers(
+    session: Session,
+    *,
+    filters: Filters,
+    today: date,
+    window_days: int,
+    dead_days: int,
+    only: MoverClass | None,
+) -> Report:
+    """Classify products by sales velocity: fast (top fifth), normal, slow (bottom fifth), dead.
+
+    Dead means stock on hand but no sale for `dead_days`. Among products that sold in the
+    window, percent_rank of velocity ≥ 0.8 is fast and < 0.2 is slow.
+    """
+    end = start_of(today + timedelta(days=1))
+    lookback = max(window_days, dead_days)
+    facts = sales_facts(filters, start=end - timedelta(days=lookback), end=end)
+    window_start = end - timedelta(days=window_days)
+    dead_start = end - timedelta(days=dead_days)
+    sale = facts.c.is_return == 0
+    in_window = and_(sale, facts.c.occurred_at >= window_start)
+    sold = (
+        select(
+            facts.c.product_id.label("product_id"),
+            qty_sum(case((in_window, facts.c.quantity))).label("sold"),
+            func.count(case((and_(sale, facts.c.occurred_at >= dead_start), 1))).label("recent"),
+            func.max(case((sale, facts.c.occurred_at))).label("last_sale_at"),
+        )
+        .group_by(facts.c.product_id)
+        .subquery("sold")
+    )
+    stock_q = select(
+        StockLevel.product_id.label("product_id"), qty_sum(StockLevel.on_hand).label("on_hand")
+    ).where(StockLevel.tenant_id == filters.tenant_id)
+    branch = in_branches(StockLevel.branch_id, filters)
+    if branch is not None:
+        stock_q = stock_q.where(branch)
+    stock = stock_q.group_by(StockLevel.product_id).subquery("stock")
+    sold_qty = func.coalesce(sold.c.sold, 0)
+    base = (
+        select(
+            Product.id.label("product_id"),
+            Product.sku.label("sku"),
+            Product.name.label("name"),
+            func.coalesce(stock.c.on_hand, 0).label("on_hand"),
+            sold_qty.label("sold"),
+            func.coalesce(sold.c.recent, 0).label("recent"),
+            sold.c.last_sale_at.label("last_sale_at"),
+        )
+        .outerjoin(stock, stock.c.product_id == Product.id)
+        .outerjoin(sold, sold.c.product_id == Product.id)
+        .where(
+            Product.tenant_id == filters.tenant_id,
+            Product.active.is_(True),
+            or_(stock.c.on_hand > 0, sold.c.product_id.is_not(None)),
+        )
+    )
+    base = _product_scope(base, filters).subquery("base")
+    sellers = (
+        select(
+            base.c.product_id,
+            func.percent_rank().over(order_by=base.c.sold).label("rank"),
+        )
+        .where(base.c.sold > 0)
+        .subquery("sellers")
+    )
+    klass = case(
+        (and_(base.c.recent == 0, base.c.on_hand > 0), literal(MoverClass.DEAD.value)),
+        (sellers.c.rank >= 0.8, literal(MoverClass.FAST.value)),
+        (sellers.c.rank < 0.2, literal(MoverClass.SLOW.value)),
+        (sellers.c.rank.is_not(None), literal(MoverClass.NORMAL.value)),
+        else_=literal(MoverClass.SLOW.value),
+    ).label("class")
+    classed = (
+        select(base, klass)
+        .outerjoin(sellers, sellers.c.product_id == base.c.product_id)
+        .subquery("classed")
+    )
+    stmt = select(classed).order_by(classed.c.sold.desc(), classed.c.product_id)
+    if only is not None:
+        stmt = stmt.where(classed.c["class"] == only.value)
+    rows = []
+    for r in session.execute(stmt).mappings():
+        row = dict(r)
+        row["velocity"] = to_dec(row["sold"]) / window_days
+        last = row["last_sale_at"]
+        row["days_since_sale"] = (today - _as_date(last)).days if last is not None else None
+        rows.append(row)
+    shown = filters.describe()
+    shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())
+    if only is not None:
+        shown["class"] = only.value
+    return Report(
+        name="movers",
+        title="Fast, slow and dead movers",
+        columns=[
+            Column("class", "Class"),
+            Column("sku", "SKU"),
+            Column("name", "Product"),
+            Column("on_hand", "On hand", Kind.QTY),
+            Column("sold", f"Sold ({window_days} d)", Kind.QTY),
+            Column("velocity", "Per day", Kind.QTY),
+            Column("last_sale_at", "Last sale", Kind.DATE),
+            Column("days_since_sale", "Days since sale", Kind.INT),
+            Column("product_id", "Product id", Kind.INT),
+        ],
+        rows=rows,
+        filters=shown,
+    )
+
+
+def _as_date(value) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.date() if hasattr(value, "date") else value
