@@ -40,9 +40,9 @@ def paginate(
     stmt: Select[Any],
     *,
     params: PageParams,
-    sortable: dict[str, InstrumentedAttribute[Any]],
+    sortable: dict[str, Any],
     default_sort: str,
-    tiebreak: InstrumentedAttribute[Any],
+    tiebreak: InstrumentedAttribute[Any] | tuple[Any, ...],
 ) -> dict[str, Any]:
     """Run stmt as one page: items, total, limit, offset."""
     sort = params.sort or default_sort
@@ -53,7 +53,8 @@ def paginate(
             f"Cannot sort by '{sort.lstrip('-')}'; choose one of {', '.join(sorted(sortable))}."
         )
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    ordered = stmt.order_by(column.desc() if descending else column.asc(), tiebreak.asc())
+    ties = tiebreak if isinstance(tiebreak, tuple) else (tiebreak,)
+    ordered = stmt.order_by(column.desc() if descending else column.asc(), *(t.asc() for t in ties))
     items = session.scalars(ordered.limit(params.limit).offset(params.offset)).unique().all()
     return {"items": items, "total": total or 0, "limit": params.limit, "offset": params.offset}
 

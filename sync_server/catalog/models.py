@@ -79,3 +79,18 @@ class BarcodeSequence(TenantScoped, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     next_value: Mapped[int] = mapped_column(default=1)
+
+
+class ProductSearchDoc(TenantScoped, Base):
+    """The text a product is found by (name, SKU, barcodes, category, attributes).
+
+    Kept in step by the catalog service. On SQLite an FTS5 trigram index shadows it; on
+    PostgreSQL a pg_trgm GIN index serves the same substring queries (migration 0008).
+    """
+
+    __tablename__ = "product_search_docs"
+
+    product_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[str] = mapped_column(String(8000))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Page, problem_responses
@@ -19,8 +19,8 @@ from common.schemas.catalog import (
     ProductUpdate,
 )
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.catalog import service
-from sync_server.catalog.models import Category, Product, ProductBarcode
+from sync_server.catalog import search, service
+from sync_server.catalog.models import Category, Product
 from sync_server.paging import PageDep, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])
@@ -31,25 +31,33 @@ def list_products(
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_READ),
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="Name, SKU or barcode")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Words or fragments of the name, SKU, barcode, "
+            "category or attributes; results are ranked best first",
+        ),
+    ] = None,
     category_id: int | None = None,
     supplier_id: int | None = None,
     active: bool | None = True,
 ) -> dict:
     """List products with search, filters, sorting and paging."""
+    sortable = {
+        "name": Product.name,
+        "sku": Product.sku,
+        "price": Product.price,
+        "created_at": Product.created_at,
+        "updated_at": Product.updated_at,
+    }
     stmt = select(Product).where(Product.tenant_id == principal.tenant_id)
-    if q:
-        pattern = like_pattern(q)
-        with_code = select(ProductBarcode.product_id).where(
-            ProductBarcode.tenant_id == principal.tenant_id, ProductBarcode.code == q
-        )
-        stmt = stmt.where(
-            or_(
-                Product.name.ilike(pattern, escape="\\"),
-                Product.sku.ilike(pattern, escape="\\"),
-                Product.id.in_(with_code),
-            )
-        )
+    default_sort = "name"
+    found = search.search_statement(session, tenant_id=principal.tenant_id, query=q or "")
+    if found is not None:
+        stmt, rank = found
+        sortable["relevance"] = rank
+        default_sort = "-relevance"
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
     if supplier_id is not None:
@@ -60,15 +68,9 @@ def list_products(
         session,
         stmt,
         params=page,
-        sortable={
-            "name": Product.name,
-            "sku": Product.sku,
-            "price": Product.price,
-            "created_at": Product.created_at,
-            "updated_at": Product.updated_at,
-        },
-        default_sort="name",
-        tiebreak=Product.id,
+        sortable=sortable,
+        default_sort=default_sort,
+        tiebreak=(Product.name, Product.id),
     )
 
 

@@ -13,6 +13,7 @@ from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.catalog import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
+from sync_server.catalog import search
 from sync_server.catalog.models import BarcodeSequence, Category, Product, ProductBarcode
 from sync_server.db import lock_for_update
 from sync_server.paging import get_owned
@@ -51,6 +52,7 @@ def _snapshot(product: Product) -> dict[str, Any]:
 def _publish(session: Session, product: Product) -> None:
     session.flush()
     session.refresh(product, ["category"])
+    search.index_product(session, product)
     feed.publish(
         session,
         tenant_id=product.tenant_id,
@@ -271,6 +273,11 @@ def update_category(
         category.parent_id = parent_id
     session.flush()
     after = {"name": category.name, "parent_id": category.parent_id}
+    if after["name"] != before["name"]:
+        # Products are found by their category's name, so their documents change too.
+        for product in session.scalars(select(Product).where(Product.category_id == category.id)):
+            session.refresh(product, ["category"])
+            search.index_product(session, product)
     audit.record(
         session,
         actor=actor.actor,

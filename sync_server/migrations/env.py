@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlalchemy.types import TypeDecorator
 
+from sync_server.migrations.runner import include_object
 from sync_server.models import metadata
 
 config = context.config
@@ -23,6 +24,7 @@ def render_item(type_, obj, autogen_context):
 def run(connection) -> None:
     context.configure(
         render_item=render_item,
+        include_object=include_object,
         connection=connection,
         target_metadata=metadata,
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
