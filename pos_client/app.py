@@ -9,22 +9,26 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication
 
 from pos_client.config import TillConfig, load_config
 from pos_client.paths import default_data_dir, set_app_identity
 from pos_client.qt.ops import OpRunner
-from pos_client.qt.sync_worker import SyncWorker
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
 from pos_client.scanners.serial import SerialScannerReader
 from pos_client.services.queries import ensure_search_index
-from pos_client.services.sync_engine import SyncEngine, SyncStatus
 from pos_client.store.db import LocalStore
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.main_window import TillWindow
 from pos_client.ui.till.receipts import ReceiptDesk
 from pos_client.ui.widgets.messages import show_error
+
+if TYPE_CHECKING:
+    # Imported when sync starts: the till is ready to scan before the sync code is loaded.
+    from pos_client.qt.sync_worker import SyncWorker
+    from pos_client.services.sync_engine import SyncStatus
 
 __version__ = "0.1.0"
 log = logging.getLogger(__name__)
@@ -143,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def start_sync(config: TillConfig, store: LocalStore) -> SyncWorker:
     """Start syncing off the UI thread; the till sells whether or not it reaches the server."""
+    from pos_client.qt.sync_worker import SyncWorker
+    from pos_client.services.sync_engine import SyncEngine
+
     worker = SyncWorker(SyncEngine(store, server_url=config.server_url))
     worker.start()
     return worker
@@ -163,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
     set_app_identity()
-    config = load_config(Path(args.data_dir) if args.data_dir else default_data_dir(),
-                         server_url=args.server)
+    config = load_config(
+        Path(args.data_dir) if args.data_dir else default_data_dir(), server_url=args.server
+    )
     store = LocalStore(config.store_path)
     from pos_client.store import documents
 

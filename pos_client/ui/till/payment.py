@@ -133,12 +133,12 @@ class PaymentDialog(QDialog):
         cancel.clicked.connect(self.reject)
         self.undo = button("Remove payments", role="danger")
         self.undo.clicked.connect(self.clear_payments)
-        self.complete = button("Complete sale", role="pay", name="CompleteButton")
-        self.complete.clicked.connect(self.finish)
         actions.addWidget(cancel)
         actions.addWidget(self.undo)
-        actions.addWidget(self.complete, 2)
         layout.addLayout(actions)
+        self.complete = button("Complete sale", role="pay", name="CompleteButton")
+        self.complete.clicked.connect(self.finish)
+        layout.addWidget(self.complete)
         self.setMinimumWidth(560)
         # Enter is handled by the amount box (add, then complete), never by a default button,
         # so one key press never both takes the cash and ends the sale.

@@ -64,6 +64,7 @@ class ReturnsDialog(QDialog):
         self.table = QTableWidget(0, 4, objectName="ReturnTable")
         self.table.setHorizontalHeaderLabels(["Item", "Sold", "Return", "Refund"])
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
         self.table.setColumnWidth(0, 320)
         self.table.itemChanged.connect(lambda _: self._update_total())
         layout.addWidget(self.table)

@@ -33,13 +33,13 @@ QUICK_KEYS = 6
 ACTIONS = (
     ("F4", "Quantity", "quantity"),
     ("F5", "Discount", "discount"),
-    ("Shift+F5", "Order disc.", "order_discount"),
+    ("Shift+F5", "Order %", "order_discount"),
     ("F6", "Price", "price"),
     ("F8", "Void line", "void_line"),
     ("F7", "Void sale", "void_sale"),
     ("F9", "Customer", "customer"),
     ("F3", "Return", "returns"),
-    ("F11", "Shift / cash", "shift"),
+    ("F11", "Shift", "shift"),
     ("Ctrl+P", "Reprint", "reprint"),
     ("F12", "Lock", "lock"),
     ("F1", "Help", "help"),
@@ -119,9 +119,15 @@ class TillScreen(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.cart.setColumnWidth(col, width)
         left.addWidget(self.cart, 1)
-        self.empty_hint = QLabel("Scan an item or search to start a sale", objectName="KeyHint")
+        self.empty_hint = QLabel(
+            "<div style='font-size:26px; font-weight:bold; color:#243b53'>Ready to scan</div>"
+            "<div style='font-size:16px; color:#627d98; margin-top:10px'>Scan an item, type a "
+            "name or SKU above (F2), or tap a quick key</div>",
+            objectName="EmptyCart",
+        )
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        left.addWidget(self.empty_hint)
+        self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
+        left.addWidget(self.empty_hint, 1)
         root.addLayout(left, 3)
 
         right = QVBoxLayout()
@@ -140,7 +146,7 @@ class TillScreen(QWidget):
             b = button(f"{label}\n{key}", role="action", name=f"Action_{name}")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(lambda _=False, n=name: self.action.emit(n))
-            grid.addWidget(b, i // 3, i % 3)
+            grid.addWidget(b, i // 4, i % 4)
             self.action_buttons[name] = b
         right.addLayout(grid)
         right.addStretch(1)
@@ -233,5 +239,7 @@ class TillScreen(QWidget):
         if row >= 0:
             self.cart.selectRow(row)
             self.cart.scrollTo(self.cart_model.index(row, 0))
+        # An empty sale shows a welcome card instead of an empty table.
         self.empty_hint.setVisible(not self.cart_model.rows)
+        self.cart.setVisible(bool(self.cart_model.rows))
         self.pay.setEnabled(bool(self.cart_model.rows))

@@ -19,8 +19,8 @@ class TotalsPanel(QFrame):
         self.setObjectName("TotalsPanel")
         self.currency = currency
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 16, 18, 16)
-        layout.setSpacing(8)
+        layout.setContentsMargins(18, 12, 18, 12)
+        layout.setSpacing(4)
         caption = QLabel("TOTAL (TAX INCLUSIVE)")
         caption.setObjectName("TotalLabel")
         self.total = QLabel()
@@ -29,7 +29,7 @@ class TotalsPanel(QFrame):
         layout.addWidget(caption)
         layout.addWidget(self.total)
         grid = QGridLayout()
-        grid.setVerticalSpacing(6)
+        grid.setVerticalSpacing(3)
         self.figures: dict[str, QLabel] = {}
         for row, (key, name) in enumerate(
             (

@@ -1,0 +1,316 @@
+"""Till benchmark: scan -> cart line, durable sale commit, start-up to ready (200k products).
+
+Run: `.venv/bin/python -m bench.bench_till [--products N] [--scans N] [--sales N]`.
+Figures are printed beside the budgets of DESIGN.md §8; the commit budget is a ratio to a
+bare sqlite3 transaction writing the same rows into the same file with the same durability.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from common.ids import new_id
+
+BUDGET_SCAN_P99_MS = 10.0
+BUDGET_COMMIT_RATIO = 3.0
+BUDGET_STARTUP_S = 2.0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the pct-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def build_store(path: Path, *, products: int) -> float:
+    """Create a till store with the demo shop plus generated products; return seconds."""
+    from pos_client.services.demo import seed_demo
+    from pos_client.services.queries import ensure_search_index
+    from pos_client.store.db import LocalStore
+
+    started = time.perf_counter()
+    store = LocalStore(path)
+    with store.transaction() as session:
+        seed_demo(session, extra_products=products)
+    with store.engine.begin() as conn:
+        ensure_search_index(conn)
+    store.close()
+    return time.perf_counter() - started
+
+
+def startup_child(data_dir: str, spawned_at: float) -> None:
+    """Run in a fresh process: build the till and report when it is ready to scan."""
+    from PySide6.QtWidgets import QApplication
+
+    from pos_client.app import build_till
+    from pos_client.config import TillConfig
+
+    app = QApplication([])
+    till = build_till(app=app, config=TillConfig(data_dir=Path(data_dir)))
+    till.window.show()
+    # Ready: the window is drawn and the DB worker has answered its first queries.
+    while till.runner.pending:
+        app.processEvents()
+    app.processEvents()
+    ready = time.time() - spawned_at
+    print(json.dumps({"ready_s": ready, "build_s": till.ready_s}))
+    till.close()
+
+
+def measure_startup(data_dir: Path, *, runs: int) -> list[float]:
+    """Start the till in new processes; return seconds from spawn to ready."""
+    times = []
+    for _ in range(runs):
+        spawned = time.time()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_till",
+                "--startup-child",
+                str(data_dir),
+                str(spawned),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        times.append(json.loads(out.stdout.strip().splitlines()[-1])["ready_s"])
+    return times
+
+
+def measure_scans(data_dir: Path, *, products: int, scans: int) -> list[float]:
+    """Scan random barcodes into a running till window; return ms from scan to cart line."""
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    from common.roles import Role
+    from pos_client.app import build_till
+    from pos_client.config import TillConfig
+    from pos_client.services.demo import DEMO_PRODUCTS, bulk_barcode
+    from pos_client.services.login import Cashier
+
+    app = QApplication.instance() or QApplication([])
+    till = build_till(app=app, config=TillConfig(data_dir=data_dir))
+    window = till.window
+    window.show()
+    window._signed_in(Cashier(user_id=1, username="asha", full_name="Asha", role=Role.CASHIER))
+    while till.runner.pending:
+        app.processEvents()
+    if window.dialog is not None:
+        window.dialog.close()
+    first = len(DEMO_PRODUCTS) + 1
+    rng = random.Random(7)
+    codes = [bulk_barcode(rng.randrange(first, first + products)) for _ in range(scans)]
+    loop = QEventLoop()
+    window.pipeline.added.connect(lambda _line: loop.quit())
+    window.pipeline.rejected.connect(lambda text: (print("rejected:", text), loop.quit()))
+    latencies = []
+    for i, code in enumerate(codes):
+        if i % 50 == 0:
+            window.cart.clear()  # a long cart is not what is measured here
+        started = time.perf_counter()
+        window.pipeline.handle(code)
+        loop.exec()
+        latencies.append((time.perf_counter() - started) * 1000)
+    till.close()
+    return latencies[10:]  # the first scans warm caches
+
+
+def _sale_cart(store, rng: random.Random, *, products: int):
+    from pos_client.services.demo import DEMO_PRODUCTS, bulk_barcode
+    from pos_client.services.queries import find_by_codes
+    from pos_client.services.till import Cart
+
+    cart = Cart()
+    first = len(DEMO_PRODUCTS) + 1
+    with store.session() as session:
+        for _ in range(3):
+            code = bulk_barcode(rng.randrange(first, first + products))
+            cart.add(find_by_codes(session, (code,)))
+    return cart
+
+
+def measure_commits(
+    data_dir: Path, *, products: int, sales: int
+) -> tuple[list[float], list[float]]:
+    """Time durable sale commits through the till's services and as bare sqlite3."""
+    from common.roles import Role
+    from pos_client.services import shifts
+    from pos_client.services.checkout import ShopInfo, complete_sale
+    from pos_client.services.login import Cashier
+    from pos_client.services.till import cash_payment
+    from pos_client.store.db import LocalStore
+
+    store = LocalStore(data_dir / "till.db")
+    cashier = Cashier(user_id=1, username="asha", full_name="Asha", role=Role.CASHIER)
+    with store.transaction() as session:
+        shift = shifts.current_shift(session) or shifts.open_shift(
+            session, cashier=cashier, opening_float=Decimal(0)
+        )
+    rng = random.Random(11)
+    shop = ShopInfo(shop_name="Bench")
+    till_ms = []
+    for _ in range(sales):
+        cart = _sale_cart(store, rng, products=products)
+        total = cart.totals().total
+        payments = [cash_payment(due=total, tendered=total)]
+        started = time.perf_counter()
+        with store.transaction() as session:
+            complete_sale(
+                session,
+                cart=cart,
+                payments=payments,
+                cashier=cashier,
+                shift_id=shift.shift_id,
+                shop=shop,
+            )
+        till_ms.append((time.perf_counter() - started) * 1000)
+    store.close()
+    return till_ms, measure_bare(data_dir / "till.db", sales=sales, products=products)
+
+
+def measure_bare(path: Path, *, sales: int, products: int) -> list[float]:
+    """Write the same rows as a sale with plain sqlite3: WAL, synchronous=FULL, one txn."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    rng = random.Random(13)
+    times = []
+    for n in range(sales):
+        sale_id = new_id()
+        lines = [
+            (
+                new_id(),
+                sale_id,
+                rng.randrange(20, products),
+                "SKU",
+                "Item",
+                "1",
+                "10.00",
+                "0",
+                "12",
+                "1.07",
+                "10.00",
+            )
+            for _ in range(3)
+        ]
+        body = json.dumps({"sale_id": sale_id, "lines": [list(line) for line in lines]})
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE sync_state SET last_receipt_seq = last_receipt_seq + 1 WHERE id = 1")
+        conn.execute(
+            "INSERT INTO outbox (event_id, type, document_id, body, created_at, attempts, "
+            "rejected) VALUES (?, 'sale.completed', ?, ?, '2026-01-01 00:00:00', 0, 0)",
+            (new_id(), sale_id, body),
+        )
+        conn.execute(
+            "INSERT INTO sales (id, receipt_number, shift_id, cashier_id, subtotal, "
+            "discount_total, tax_total, total, change_due, overrides, status, created_at, "
+            "event_id) VALUES (?, ?, NULL, 1, '30.00', '0', '3.21', '30.00', '0', '[]', "
+            "'completed', '2026-01-01 00:00:00', ?)",
+            (sale_id, f"BARE-{n}-{sale_id}", new_id()),
+        )
+        conn.executemany(
+            "INSERT INTO sale_lines (id, sale_id, product_id, sku, name, quantity, unit_price, "
+            "discount, tax_rate, tax, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            lines,
+        )
+        conn.execute(
+            "INSERT INTO sale_payments (id, sale_id, method, amount, reference) "
+            "VALUES (?, ?, 'cash', '30.00', NULL)",
+            (new_id(), sale_id),
+        )
+        for line in lines:
+            conn.execute(
+                "UPDATE stock_levels SET on_hand = on_hand - 1 WHERE product_id = ?", (line[2],)
+            )
+        conn.execute("COMMIT")
+        times.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build a 200k-product store and print the till's figures beside the budgets."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--products", type=int, default=200_000)
+    parser.add_argument("--scans", type=int, default=1000)
+    parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument("--startups", type=int, default=3)
+    parser.add_argument(
+        "--startup-child", nargs=2, metavar=("DIR", "SPAWNED_AT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.startup_child:
+        startup_child(args.startup_child[0], float(args.startup_child[1]))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp:
+        data_dir = Path(tmp)
+        built = build_store(data_dir / "till.db", products=args.products)
+        print(
+            f"StockPilot till benchmark · {args.products:,} products "
+            f"(+ demo shop) · store built in {built:.1f} s\n"
+        )
+        startup = measure_startup(data_dir, runs=args.startups)
+        scans = measure_scans(data_dir, products=args.products, scans=args.scans)
+        till_ms, bare_ms = measure_commits(data_dir, products=args.products, sales=args.sales)
+
+    p50, p99 = percentile(scans, 50), percentile(scans, 99)
+    till50, bare50 = statistics.median(till_ms), statistics.median(bare_ms)
+    ratio = till50 / bare50
+    ready = statistics.median(startup)
+    rows = [
+        ("scan -> cart line p50", f"{p50:.2f} ms", ""),
+        (
+            "scan -> cart line p99",
+            f"{p99:.2f} ms",
+            f"<= {BUDGET_SCAN_P99_MS:.0f} ms",
+            p99 <= BUDGET_SCAN_P99_MS,
+        ),
+        ("sale commit p50 (till, durable)", f"{till50:.2f} ms", ""),
+        ("same rows, bare sqlite3 p50", f"{bare50:.2f} ms", ""),
+        (
+            "sale commit ratio",
+            f"{ratio:.2f} x",
+            f"<= {BUDGET_COMMIT_RATIO:.0f} x",
+            ratio <= BUDGET_COMMIT_RATIO,
+        ),
+        (
+            "start -> ready to scan (median)",
+            f"{ready:.2f} s",
+            f"<= {BUDGET_STARTUP_S:.0f} s",
+            ready <= BUDGET_STARTUP_S,
+        ),
+    ]
+    print(f"{'path':36} {'measured':>12}   {'budget':>10}")
+    for row in rows:
+        name, value, budget = row[:3]
+        verdict = "" if len(row) < 4 else ("  ok" if row[3] else "  OVER BUDGET")
+        print(f"{name:36} {value:>12}   {budget:>10}{verdict}")
+    print(
+        f"\n(scans: {len(scans)}, sales: {len(till_ms)}, start-ups: "
+        f"{', '.join(f'{s:.2f}' for s in startup)} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

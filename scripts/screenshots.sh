@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Render the till's screens offscreen into screenshots/*.png (login, empty, mid-sale, payment,
+# returns, Z report), over a demonstration store in a temporary folder.
+#   usage: scripts/screenshots.sh [OUTPUT_DIR]      (default: screenshots/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-screenshots}"
+mkdir -p "$OUT"
+PYTHON="${PYTHON:-.venv/bin/python}"
+QT_QPA_PLATFORM=offscreen "$PYTHON" - "$OUT" <<'PY'
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from common.barcodes import make_ean13
+from common.codes import Tender
+from pos_client.app import build_till
+from pos_client.config import TillConfig
+from pos_client.services.demo import DEMO_PRODUCTS, seed_demo
+from pos_client.store.db import LocalStore
+
+out = Path(sys.argv[1])
+app = QApplication([])
+data = Path(tempfile.mkdtemp(prefix="till-shots-"))
+store = LocalStore(data / "till.db")
+with store.transaction() as session:
+    seed_demo(session)
+config = TillConfig(data_dir=data, shop_name="Sharma General Store", branch_name="Indiranagar",
+                    address_lines=("12, 100 Feet Road, Bengaluru",))
+till = build_till(app=app, config=config, store=store)
+window = till.window
+window.resize(1366, 768)
+window.show()
+
+
+def pump(seconds: float = 0.25) -> None:
+    end = time.time() + seconds
+    while time.time() < end or till.runner.pending:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def shot(name: str, dialog=None) -> None:
+    pump()
+    picture = window.grab()
+    if dialog is not None:
+        # Paint the dialog over a dimmed window, as the cashier sees it.
+        painter = QPainter(picture)
+        painter.fillRect(picture.rect(), QColor(16, 42, 67, 110))
+        front: QPixmap = dialog.grab()
+        painter.drawPixmap(QPoint((picture.width() - front.width()) // 2,
+                                  (picture.height() - front.height()) // 2), front)
+        painter.end()
+    path = out / f"{name}.png"
+    picture.save(str(path))
+    print(f"wrote {path}")
+
+
+pump()
+window.login.username.setText("asha")
+shot("01-login")
+window.login.pin.setText("1234")
+window.login.submit()
+pump(0.6)
+opening = window.dialog
+opening.amount.setText("2000")
+opening.ok.click()
+pump()
+shot("02-empty")
+
+for product in DEMO_PRODUCTS[:4]:
+    window.pipeline.handle(product.barcode)
+window.pipeline.handle(DEMO_PRODUCTS[0].barcode)
+window.pipeline.handle(make_ean13("200001001250"))  # 1.250 kg of bananas from the scale
+pump()
+window.cart.set_line_discount(window.cart.lines[1].line_id, amount=Decimal("5"))
+window.refresh_cart()
+window.pipeline.handle("4006381333931")  # not in the catalog: a notice and a beep
+pump()
+window.screen.search.setText("tata")
+pump(0.4)
+shot("03-mid-sale")
+window.screen.search.clear()
+pump()
+
+window.pay()
+pay = window.dialog
+pay.tender_buttons[Tender.CARD].click()
+pay.amount.setText("500")
+pay.reference.setText("HDFC-448812")
+pay.add_payment()
+pay.tender_buttons[Tender.CASH].click()
+pay.amount.setText("600")
+pay.add_payment()
+shot("04-payment", pay)
+pay.finish()
+pump(0.6)
+shot("05-sale-complete")
+
+number = window.last_sale.receipt_number
+window.start_return()
+returns = window.dialog
+returns.take_scan(number)
+pump()
+returns.set_quantity(0, Decimal(1))
+returns.reason.setText("Pack leaking")
+shot("06-return", returns)
+returns.reject()
+pump()
+
+window.start_close_shift()
+closing = window.dialog
+closing.amount.setText("2590")
+closing.ok.click()
+pump(0.6)
+shot("07-z-report", window.dialog)
+till.close()
+PY
