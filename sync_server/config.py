@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     max_body_bytes: int = 1_000_000
     run_worker_in_server: bool = True
+    # Rate limits per caller and minute; "memory" suits one process, "database" shares the
+    # counters between several workers. Unset: memory on SQLite, database on PostgreSQL.
+    rate_limit_store: Literal["memory", "database", "off"] | None = None
+    rate_limit_login_per_minute: int = 20
+    rate_limit_write_per_minute: int = 300
+    rate_limit_read_per_minute: int = 1200
     log_level: str = "INFO"
 
     @cached_property

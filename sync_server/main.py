@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sync_server import __version__, errors
 from sync_server.api import build_api_router
 from sync_server.config import Settings
-from sync_server.db import make_engine, make_sessionmaker
+from sync_server.db import is_sqlite, make_engine, make_sessionmaker
+from sync_server.ratelimit.middleware import RateLimit
+from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
 
 log = logging.getLogger("stockpilot.server")
 
@@ -108,4 +110,23 @@ def create_app(
     errors.install(app)
     app.include_router(build_api_router())
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    limiter = build_rate_limiter(settings, engine)
+    if limiter is not None:
+        app.add_middleware(RateLimit, limiter=limiter)
     return app
+
+
+def build_rate_limiter(settings: Settings, engine: Engine) -> RateLimiter | None:
+    """Return the limiter the settings ask for (None when switched off)."""
+    store_kind = settings.rate_limit_store or ("memory" if is_sqlite(engine) else "database")
+    if store_kind == "off":
+        return None
+    store = MemoryStore() if store_kind == "memory" else DatabaseStore(engine)
+    return RateLimiter(
+        store=store,
+        limits={
+            "login": Limit(settings.rate_limit_login_per_minute, 60),
+            "write": Limit(settings.rate_limit_write_per_minute, 60),
+            "read": Limit(settings.rate_limit_read_per_minute, 60),
+        },
+    )

@@ -1,0 +1,1 @@
+"""API rate limiting per credential (API key, device, user) or client address."""
