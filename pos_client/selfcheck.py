@@ -24,6 +24,8 @@ from typing import TextIO
 
 __all__ = ["CheckResult", "main_self_check", "run_checks"]
 
+_app: object | None = None
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -53,7 +55,10 @@ def _qt() -> str:
     from PySide6.QtGui import QFontDatabase, QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    app = QGuiApplication.instance() or QApplication(sys.argv[:1])
+    app = QGuiApplication.instance()
+    if app is None:
+        global _app  # Qt's application must outlive this function, or it is destroyed with it
+        app = _app = QApplication(sys.argv[:1])
     families = QFontDatabase.families()
     if not families:
         raise RuntimeError("Qt finds no fonts: receipts and labels cannot be drawn")
