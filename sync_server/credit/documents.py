@@ -8,8 +8,14 @@ from common.money import format_money
 from sync_server.documents.pdf import Document, render
 
 
-def statement_pdf(statement: dict[str, Any], *, currency: str) -> bytes:
-    """Render a statement of account (as built by service.statement) to PDF."""
+def statement_pdf(
+    statement: dict[str, Any],
+    *,
+    currency: str,
+    party: str = "Customer",
+    party_id: str = "customer_id",
+) -> bytes:
+    """Render a statement of account (customer or supplier) to PDF."""
 
     def money(value) -> str:
         return format_money(value, currency, symbol=False)
@@ -29,12 +35,12 @@ def statement_pdf(statement: dict[str, Any], *, currency: str) -> bytes:
             title="Statement of account",
             subtitle=statement["name"],
             facts=[
-                ("Customer", f"{statement['name']} (#{statement['customer_id']})"),
+                (party, f"{statement['name']} (#{statement[party_id]})"),
                 ("Period", f"{statement['start']} to {statement['end']}"),
                 ("Currency", currency),
                 ("Opening balance", money(statement["opening_balance"])),
             ],
-            columns=("Date", "Description", "Charged", "Paid", "Balance"),
+            columns=("Date", "Description", "Owed", "Paid", "Balance"),
             rows=rows,
             numeric=frozenset({2, 3, 4}),
             totals=[("Closing balance", money(statement["closing_balance"]))],

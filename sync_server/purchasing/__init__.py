@@ -1,0 +1,1 @@
+"""Purchase orders with approval and receiving, vendor ledgers, reorder suggestions."""

@@ -1,0 +1,128 @@
+"""Purchase orders, goods receipts and the vendor ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps, utcnow
+
+
+class PurchaseOrder(TenantScoped, Timestamps, Base):
+    __tablename__ = "purchase_orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_purchase_orders_tenant_status", "tenant_id", "status"),
+        Index("ix_purchase_orders_tenant_supplier", "tenant_id", "supplier_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32))
+    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    # draft | pending_approval | approved | rejected | partially_received | received
+    # | closed | cancelled
+    status: Mapped[str] = mapped_column(String(24), default="draft")
+    expected_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(String(2000), default="")
+    subtotal: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    tax_total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    # Kept in step with the receipts and vendor payments that name this PO.
+    received_value: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    paid_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_by_name: Mapped[str] = mapped_column(String(120), default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_by_name: Mapped[str] = mapped_column(String(120), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decision_comment: Mapped[str] = mapped_column(String(1000), default="")
+    received_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[PurchaseOrderLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="PurchaseOrderLine.id"
+    )
+
+
+class PurchaseOrderLine(TenantScoped, Base):
+    __tablename__ = "purchase_order_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    unit_cost: Mapped[Decimal]
+    tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    line_total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    received_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+
+
+class GoodsReceipt(TenantScoped, Base):
+    """One delivery against a PO; its value is what the vendor is owed for it."""
+
+    __tablename__ = "goods_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("purchase_orders.id"), index=True
+    )
+    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    value: Mapped[Decimal]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[GoodsReceiptLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="GoodsReceiptLine.id"
+    )
+
+
+class GoodsReceiptLine(TenantScoped, Base):
+    __tablename__ = "goods_receipt_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("goods_receipts.id", ondelete="CASCADE"), index=True
+    )
+    po_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_order_lines.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    unit_cost: Mapped[Decimal]
+    tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    value: Mapped[Decimal]
+
+
+class VendorEntry(TenantScoped, Base):
+    """One line of what the business owes a supplier: receipts add, payments subtract."""
+
+    __tablename__ = "vendor_entries"
+    __table_args__ = (
+        Index("ix_vendor_entries_tenant_supplier_at", "tenant_id", "supplier_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # receipt | payment
+    amount: Mapped[Decimal]
+    purchase_order_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("purchase_orders.id"), nullable=True, index=True
+    )
+    receipt_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("goods_receipts.id"), nullable=True
+    )
+    method: Mapped[str] = mapped_column(String(32), default="")
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(120), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,327 @@
+"""Purchase orders, goods receipts, vendor accounts and reorder suggestions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from common.roles import Permission
+from common.schemas.base import Page, problem_responses
+from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.credit.documents import statement_pdf
+from sync_server.documents.pdf import PDF_MEDIA_TYPE
+from sync_server.paging import PageDep, paginate
+from sync_server.purchasing import reorder, service, vendors
+from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
+from sync_server.purchasing.schemas import (
+    Cancellation,
+    Decision,
+    POCreate,
+    PORead,
+    POUpdate,
+    ReceiptCreate,
+    ReceiptRead,
+    Rejection,
+    SuggestionsApply,
+    SuggestionsRead,
+    SupplierHistoryRead,
+    VendorAccountRead,
+    VendorEntryRead,
+    VendorPaymentCreate,
+    VendorStatementRead,
+)
+
+router = APIRouter(tags=["purchasing"])
+PO = "/purchase-orders/{po_id}"
+_TRANSITION = problem_responses(403, 404, 409)
+
+
+@router.get("/purchase-orders", response_model=Page[PORead])
+def list_pos(
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    page: PageDep,
+    status: str | None = None,
+    supplier_id: int | None = None,
+    branch_id: int | None = None,
+) -> dict:
+    """List purchase orders, filtered by status, supplier or branch."""
+    stmt = select(PurchaseOrder).where(PurchaseOrder.tenant_id == principal.tenant_id)
+    if status:
+        stmt = stmt.where(PurchaseOrder.status == status)
+    if supplier_id is not None:
+        stmt = stmt.where(PurchaseOrder.supplier_id == supplier_id)
+    if branch_id is not None:
+        stmt = stmt.where(PurchaseOrder.branch_id == branch_id)
+    return paginate(
+        session,
+        stmt,
+        params=page,
+        sortable={
+            "created_at": PurchaseOrder.created_at,
+            "number": PurchaseOrder.number,
+            "total": PurchaseOrder.total,
+            "expected_date": PurchaseOrder.expected_date,
+        },
+        default_sort="-created_at",
+        tiebreak=PurchaseOrder.id,
+    )
+
+
+@router.post(
+    "/purchase-orders",
+    response_model=PORead,
+    status_code=201,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def create_po(
+    body: POCreate, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+) -> PurchaseOrder:
+    """Create a draft purchase order."""
+    return service.create(session, actor=principal, data=body)
+
+
+@router.get(PO, response_model=PORead, responses=problem_responses(404))
+def get_po(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+) -> PurchaseOrder:
+    """Return one purchase order with its lines."""
+    return service.get_po(session, tenant_id=principal.tenant_id, po_id=po_id)
+
+
+@router.patch(PO, response_model=PORead, responses=problem_responses(403, 404, 409, 422))
+def update_po(
+    po_id: int,
+    body: POUpdate,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
+) -> PurchaseOrder:
+    """Change a draft purchase order."""
+    return service.update(session, actor=principal, po_id=po_id, data=body)
+
+
+@router.post(f"{PO}/submit", response_model=PORead, responses=_TRANSITION)
+def submit_po(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+) -> PurchaseOrder:
+    """Send a draft for approval."""
+    return service.submit(session, actor=principal, po_id=po_id)
+
+
+@router.post(f"{PO}/approve", response_model=PORead, responses=_TRANSITION)
+def approve_po(
+    po_id: int,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_APPROVE),
+    body: Decision | None = None,
+) -> PurchaseOrder:
+    """Approve a pending purchase order (not your own; above the threshold, admins only)."""
+    comment = body.comment if body else ""
+    return service.approve(session, actor=principal, po_id=po_id, comment=comment)
+
+
+@router.post(f"{PO}/reject", response_model=PORead, responses=_TRANSITION)
+def reject_po(
+    po_id: int,
+    body: Rejection,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_APPROVE),
+) -> PurchaseOrder:
+    """Reject a pending purchase order with a reason."""
+    return service.reject(session, actor=principal, po_id=po_id, comment=body.comment)
+
+
+@router.post(f"{PO}/cancel", response_model=PORead, responses=_TRANSITION)
+def cancel_po(
+    po_id: int,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
+    body: Cancellation | None = None,
+) -> PurchaseOrder:
+    """Cancel a draft, pending or approved purchase order."""
+    reason = body.reason if body else ""
+    return service.cancel(session, actor=principal, po_id=po_id, reason=reason)
+
+
+@router.post(f"{PO}/close", response_model=PORead, responses=_TRANSITION)
+def close_po(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+) -> PurchaseOrder:
+    """Close a received (or short-close a partly received) purchase order."""
+    return service.close(session, actor=principal, po_id=po_id)
+
+
+@router.post(
+    f"{PO}/receipts",
+    response_model=ReceiptRead,
+    status_code=201,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def receive_goods(
+    po_id: int,
+    body: ReceiptCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.STOCK_RECEIVE),
+) -> GoodsReceipt:
+    """Receive all or part of a purchase order's lines into its branch."""
+    return service.receive(session, actor=principal, po_id=po_id, lines=body.lines, note=body.note)
+
+
+@router.get(f"{PO}/receipts", response_model=list[ReceiptRead], responses=problem_responses(404))
+def list_receipts(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+) -> list[GoodsReceipt]:
+    """List the goods receipts of a purchase order."""
+    po = service.get_po(session, tenant_id=principal.tenant_id, po_id=po_id)
+    return list(
+        session.scalars(
+            select(GoodsReceipt)
+            .where(GoodsReceipt.purchase_order_id == po.id)
+            .order_by(GoodsReceipt.id)
+        )
+    )
+
+
+@router.get(
+    "/reorder-suggestions", response_model=SuggestionsRead, responses=problem_responses(404)
+)
+def reorder_suggestions(
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    branch_id: int,
+    days_of_sales: Annotated[int, Query(ge=1, le=365)] = 30,
+    cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
+) -> dict:
+    """Propose what a branch should order, grouped by preferred supplier."""
+    return reorder.suggest(
+        session,
+        tenant_id=principal.tenant_id,
+        branch_id=branch_id,
+        days_of_sales=days_of_sales,
+        cover_days=cover_days,
+    )
+
+
+@router.post(
+    "/reorder-suggestions/purchase-orders",
+    response_model=list[PORead],
+    status_code=201,
+    responses=problem_responses(403, 404, 422),
+)
+def suggestions_to_drafts(
+    body: SuggestionsApply, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+) -> list[PurchaseOrder]:
+    """Turn the reorder suggestions into draft purchase orders, one per supplier."""
+    return reorder.create_drafts(session, actor=principal, data=body)
+
+
+@router.get(
+    "/suppliers/{supplier_id}/account",
+    response_model=VendorAccountRead,
+    responses=problem_responses(404),
+)
+def vendor_account(
+    supplier_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+) -> dict:
+    """Return what was supplied, what was paid and the balance due to a supplier."""
+    return vendors.account(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
+
+
+@router.get(
+    "/suppliers/{supplier_id}/payments",
+    response_model=Page[VendorEntryRead],
+    responses=problem_responses(404),
+)
+def vendor_payments(
+    supplier_id: int,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    page: PageDep,
+) -> dict:
+    """List payments made to a supplier, newest first."""
+    vendors.get_supplier(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
+    return paginate(
+        session,
+        vendors.entries_query(
+            tenant_id=principal.tenant_id, supplier_id=supplier_id, kind=vendors.PAYMENT
+        ),
+        params=page,
+        sortable={"occurred_at": VendorEntry.occurred_at, "amount": VendorEntry.amount},
+        default_sort="-occurred_at",
+        tiebreak=VendorEntry.id,
+    )
+
+
+@router.post(
+    "/suppliers/{supplier_id}/payments",
+    response_model=VendorEntryRead,
+    status_code=201,
+    responses=problem_responses(404, 409, 422),
+)
+def pay_vendor(
+    supplier_id: int,
+    body: VendorPaymentCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.VENDOR_PAY),
+) -> VendorEntry:
+    """Record a payment to a supplier, against their account or one purchase order."""
+    return vendors.record_payment(
+        session,
+        actor=principal,
+        supplier_id=supplier_id,
+        amount=body.amount,
+        method=body.method,
+        reference=body.reference,
+        paid_on=body.paid_on,
+        purchase_order_id=body.purchase_order_id,
+    )
+
+
+@router.get(
+    "/suppliers/{supplier_id}/statement",
+    response_model=VendorStatementRead,
+    responses={
+        **problem_responses(404, 422),
+        200: {"content": {PDF_MEDIA_TYPE: {}}, "description": "JSON, or PDF with format=pdf"},
+    },
+)
+def vendor_statement(
+    supplier_id: int,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    format: Literal["json", "pdf"] = "json",
+):
+    """Return a supplier's statement of account for a date range, as JSON or PDF."""
+    data = vendors.statement(
+        session, tenant_id=principal.tenant_id, supplier_id=supplier_id, start=start, end=end
+    )
+    if format == "pdf":
+        pdf = statement_pdf(
+            data,
+            currency=service.currency(session, principal.tenant_id),
+            party="Supplier",
+            party_id="supplier_id",
+        )
+        return Response(
+            pdf,
+            media_type=PDF_MEDIA_TYPE,
+            headers={"Content-Disposition": f'inline; filename="supplier-{supplier_id}.pdf"'},
+        )
+    return data
+
+
+@router.get(
+    "/suppliers/{supplier_id}/history",
+    response_model=SupplierHistoryRead,
+    responses=problem_responses(404),
+)
+def supplier_history(
+    supplier_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+) -> dict:
+    """Return a supplier's POs with lead time and fill rate, and their price changes."""
+    return vendors.history(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

@@ -1,0 +1,233 @@
+"""Wire shapes of purchase orders, receipts, vendor accounts and reorder suggestions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import Field
+
+from common.schemas.base import (
+    Amount,
+    NonNegativeAmount,
+    Percent,
+    PositiveQuantity,
+    Quantity,
+    ReadSchema,
+    Schema,
+)
+
+
+class LineIn(Schema):
+    product_id: int
+    quantity: PositiveQuantity
+    unit_cost: NonNegativeAmount
+    tax_rate: Percent = Decimal("0")
+
+
+class POCreate(Schema):
+    supplier_id: int
+    branch_id: int
+    expected_date: date | None = None
+    notes: str = Field(default="", max_length=2000)
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+
+
+class POUpdate(Schema):
+    expected_date: date | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
+
+
+class Decision(Schema):
+    comment: str = Field(default="", max_length=1000)
+
+
+class Rejection(Schema):
+    comment: str = Field(min_length=1, max_length=1000, description="Why it was rejected")
+
+
+class Cancellation(Schema):
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReceiptLineIn(Schema):
+    line_id: int
+    quantity: PositiveQuantity
+    unit_cost: NonNegativeAmount | None = Field(
+        default=None, description="Actual unit cost; the ordered cost when left out"
+    )
+
+
+class ReceiptCreate(Schema):
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=500)
+    note: str = Field(default="", max_length=500)
+
+
+class POLineRead(ReadSchema):
+    id: int
+    product_id: int
+    quantity: Quantity
+    unit_cost: Amount
+    tax_rate: Amount
+    line_total: Amount
+    received_quantity: Quantity
+
+
+class PORead(ReadSchema):
+    id: int
+    number: str
+    supplier_id: int
+    branch_id: int
+    status: str
+    expected_date: date | None
+    notes: str
+    subtotal: Amount
+    tax_total: Amount
+    total: Amount
+    received_value: Amount
+    paid_amount: Amount
+    created_by: int | None
+    created_by_name: str
+    submitted_at: datetime | None
+    decided_by: int | None
+    decided_by_name: str
+    decided_at: datetime | None
+    decision_comment: str
+    received_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    lines: list[POLineRead]
+
+
+class ReceiptLineRead(ReadSchema):
+    id: int
+    po_line_id: int
+    product_id: int
+    quantity: Quantity
+    unit_cost: Amount
+    tax_rate: Amount
+    value: Amount
+
+
+class ReceiptRead(ReadSchema):
+    id: int
+    purchase_order_id: int
+    supplier_id: int
+    branch_id: int
+    value: Amount
+    note: str
+    actor: str
+    received_at: datetime
+    lines: list[ReceiptLineRead]
+
+
+class VendorPaymentCreate(Schema):
+    amount: Amount = Field(gt=0)
+    method: str = Field(default="bank", min_length=1, max_length=32)
+    reference: str = Field(default="", max_length=200)
+    paid_on: date | None = Field(default=None, description="Day paid; today when left out")
+    purchase_order_id: int | None = None
+
+
+class VendorEntryRead(ReadSchema):
+    id: int
+    supplier_id: int
+    kind: str
+    amount: Amount
+    purchase_order_id: int | None
+    receipt_id: int | None
+    method: str
+    reference: str
+    occurred_at: datetime
+    actor: str
+
+
+class VendorAccountRead(ReadSchema):
+    supplier_id: int
+    name: str
+    total_supplied: Amount
+    total_paid: Amount
+    balance_due: Amount
+    last_payment_at: datetime | None
+    open_purchase_orders: int
+
+
+class VendorStatementLine(ReadSchema):
+    at: datetime
+    kind: str
+    description: str
+    debit: Amount
+    credit: Amount
+    balance: Amount
+
+
+class VendorStatementRead(ReadSchema):
+    supplier_id: int
+    name: str
+    start: date
+    end: date
+    opening_balance: Amount
+    closing_balance: Amount
+    lines: list[VendorStatementLine]
+
+
+class POHistoryRow(ReadSchema):
+    id: int
+    number: str
+    status: str
+    total: Amount
+    received_value: Amount
+    ordered_at: datetime | None
+    received_at: datetime | None
+    lead_time_days: float | None = Field(description="Approval to full receipt, in days")
+    fill_rate: Decimal = Field(description="Received ÷ ordered quantity, 0 to 1 (or above)")
+
+
+class PriceChange(ReadSchema):
+    product_id: int
+    at: datetime
+    old_cost: Amount
+    new_cost: Amount
+
+
+class SupplierHistoryRead(ReadSchema):
+    supplier_id: int
+    purchase_orders: list[POHistoryRow]
+    average_lead_time_days: float | None
+    overall_fill_rate: Decimal | None
+    price_changes: list[PriceChange]
+
+
+class SuggestionLine(ReadSchema):
+    product_id: int
+    sku: str
+    name: str
+    on_hand: Quantity
+    threshold: Quantity
+    daily_sales: Quantity
+    quantity: Quantity
+    unit_cost: Amount
+
+
+class SupplierSuggestion(ReadSchema):
+    supplier_id: int | None
+    supplier_name: str
+    lines: list[SuggestionLine]
+
+
+class SuggestionsRead(ReadSchema):
+    branch_id: int
+    days_of_sales: int
+    cover_days: int
+    suppliers: list[SupplierSuggestion]
+
+
+class SuggestionsApply(Schema):
+    branch_id: int
+    days_of_sales: int = Field(default=30, ge=1, le=365)
+    cover_days: int = Field(default=14, ge=0, le=365)
+    supplier_ids: list[int] | None = Field(
+        default=None, description="Make POs only for these suppliers; all when left out"
+    )
