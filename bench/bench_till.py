@@ -88,9 +88,10 @@ def measure_startup(data_dir: Path, *, runs: int) -> list[float]:
             ],
             capture_output=True,
             text=True,
-            check=True,
             cwd=Path(__file__).resolve().parent.parent,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"the till did not start:\n{out.stderr[-2000:]}")
         times.append(json.loads(out.stdout.strip().splitlines()[-1])["ready_s"])
     return times
 
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=1000)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--startups", type=int, default=3)
+    parser.add_argument("--data-dir", help="keep the generated store here and reuse it next time")
     parser.add_argument(
         "--startup-child", nargs=2, metavar=("DIR", "SPAWNED_AT"), help=argparse.SUPPRESS
     )
@@ -263,12 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp:
-        data_dir = Path(tmp)
-        built = build_store(data_dir / "till.db", products=args.products)
-        print(
-            f"StockPilot till benchmark · {args.products:,} products "
-            f"(+ demo shop) · store built in {built:.1f} s\n"
-        )
+        data_dir = Path(args.data_dir) if args.data_dir else Path(tmp)
+        store_file = data_dir / "till.db"
+        if store_file.exists():
+            print(f"StockPilot till benchmark · reusing {store_file}\n")
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            built = build_store(store_file, products=args.products)
+            print(
+                f"StockPilot till benchmark · {args.products:,} products "
+                f"(+ demo shop) · store built in {built:.1f} s\n"
+            )
         startup = measure_startup(data_dir, runs=args.startups)
         scans = measure_scans(data_dir, products=args.products, scans=args.scans)
         till_ms, bare_ms = measure_commits(data_dir, products=args.products, sales=args.sales)

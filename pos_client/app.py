@@ -18,7 +18,7 @@ from pos_client.paths import default_data_dir, set_app_identity
 from pos_client.qt.ops import OpRunner
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
 from pos_client.scanners.serial import SerialScannerReader
-from pos_client.services.queries import ensure_search_index
+from pos_client.services.queries import ensure_search_index, read_only_sessions
 from pos_client.store.db import LocalStore
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.main_window import TillWindow
@@ -78,7 +78,7 @@ def build_till(
     store = store if store is not None else LocalStore(config.store_path)
     with store.engine.begin() as conn:
         ensure_search_index(conn)
-    runner = OpRunner(store=store)
+    runner = OpRunner(store=store, reads=read_only_sessions(store.path))
     receipts = ReceiptDesk(
         printer=config.printer, pdf_dir=config.receipts_dir, width=config.receipt_width
     )

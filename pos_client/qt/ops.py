@@ -42,11 +42,15 @@ class OpRunner(QObject):
         self,
         *,
         store: Any,
+        reads: Callable[[], Session] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
+        # Queries may use their own read-only connection: in WAL mode it never waits for a
+        # writer (the sync thread applying a pull), so a scan is not held up by a sync.
+        self._reads = reads or store.session
         self.on_error = on_error
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._pending = 0
@@ -80,7 +84,7 @@ class OpRunner(QObject):
                     with self.store.transaction() as session:
                         result = job.fn(session)
                 else:
-                    with self.store.session() as session:
+                    with self._reads() as session:
                         result = job.fn(session)
                         session.rollback()
                 self._finished.emit(job, result, None)

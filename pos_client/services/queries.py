@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, create_engine, event, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.codes import Unit
 from pos_client.services.till import CatalogItem, CreditInfo
@@ -38,6 +40,20 @@ _SEARCH_DDL = [
     END""",
 ]
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def read_only_sessions(path: Path) -> sessionmaker[Session]:
+    """Return sessions on a read-only connection to the store file (plain deferred reads)."""
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return sessionmaker(engine)
 
 
 def ensure_search_index(conn: Connection) -> None:

@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -27,25 +28,41 @@ def printer_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def till(qapp: QApplication, qtbot: QtBot, tmp_path: Path, printer_file: Path) -> Iterator[Till]:
-    """A till over a seeded store file, with a file printer, signed out."""
-    store = LocalStore(tmp_path / "till.db")
-    with store.transaction() as session:
-        seed_demo(session)
-    config = TillConfig(
-        data_dir=tmp_path,
-        shop_name="Sharma General Store",
-        branch_name="Indiranagar",
-        printer=PrinterConfig(kind="file", target=str(printer_file)),
-    )
-    till = build_till(app=qapp, config=config, store=store)
-    till.window.show()
-    qtbot.waitExposed(till.window)
-    yield till
+def make_till(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, printer_file: Path
+) -> Iterator[Callable[..., Till]]:
+    """Build a till over a seeded store file with a file printer; close it afterwards."""
+    built: list[Till] = []
+
+    def make_till(**changes: Any) -> Till:
+        store = LocalStore(tmp_path / "till.db")
+        with store.transaction() as session:
+            seed_demo(session)
+        config = TillConfig(
+            data_dir=tmp_path,
+            shop_name="Sharma General Store",
+            branch_name="Indiranagar",
+            printer=PrinterConfig(kind="file", target=str(printer_file)),
+        )
+        till = build_till(app=qapp, config=config.with_changes(**changes), store=store)
+        built.append(till)
+        till.window.show()
+        qtbot.waitExposed(till.window)
+        return till
+
+    make_till.built = built  # type: ignore[attr-defined]
+    yield make_till
     for widget in QApplication.topLevelWidgets():
-        if widget is not till.window and widget.isVisible():
+        if widget.isVisible():
             widget.close()
-    till.close()
+    for till in built:
+        till.close()
+
+
+@pytest.fixture
+def till(make_till: Callable[..., Till]) -> Till:
+    """A till over a seeded store file, with a file printer, signed out."""
+    return make_till()
 
 
 def wait_idle(qtbot: QtBot, till: Till, timeout: int = 5000) -> None:
@@ -53,11 +70,18 @@ def wait_idle(qtbot: QtBot, till: Till, timeout: int = 5000) -> None:
     qtbot.waitUntil(lambda: till.runner.pending == 0, timeout=timeout)
 
 
+def latest(make_till: Callable[..., Till]) -> Till:
+    """Return the till the test built last (the `till` fixture, or one made by make_till)."""
+    built: list[Till] = make_till.built  # type: ignore[attr-defined]
+    return built[-1] if built else make_till()
+
+
 @pytest.fixture
-def sign_in(qtbot: QtBot, till: Till) -> Callable[..., None]:
+def sign_in(qtbot: QtBot, make_till: Callable[..., Till]) -> Callable[..., None]:
     """Sign in through the login screen and open a shift through its dialog."""
 
     def sign_in(username: str = "asha", pin: str = "1234", *, float_: str = "500") -> None:
+        till = latest(make_till)
         window = till.window
         window.login.username.setText(username)
         window.login.pin.setText(pin)
@@ -75,16 +99,17 @@ def sign_in(qtbot: QtBot, till: Till) -> Callable[..., None]:
 
 
 @pytest.fixture
-def settle(qtbot: QtBot, till: Till) -> Callable[[], None]:
+def settle(qtbot: QtBot, make_till: Callable[..., Till]) -> Callable[[], None]:
     """Return a function that waits until the DB worker has nothing left to do."""
-    return lambda: wait_idle(qtbot, till)
+    return lambda: wait_idle(qtbot, latest(make_till))
 
 
 @pytest.fixture
-def scan(qtbot: QtBot, till: Till) -> Callable[[str], None]:
+def scan(qtbot: QtBot, make_till: Callable[..., Till]) -> Callable[[str], None]:
     """Return a function that feeds one scan through the pipeline, as the scanners do."""
 
     def scan(code: str) -> None:
+        till = latest(make_till)
         till.window.pipeline.handle(code)
         wait_idle(qtbot, till)
 

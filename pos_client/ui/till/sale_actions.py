@@ -1,0 +1,285 @@
+"""What the cashier does to the sale: add, change, discount, void, customer, pay, reprint.
+
+A mixin of TillWindow: it uses the window's ctx, cart, screen and dialog plumbing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+from PySide6.QtCore import QTimer
+
+from common.errors import DomainError, ValidationFailed
+from pos_client.services import queries
+from pos_client.services.checkout import CompletedSale, complete_sale
+from pos_client.services.till import Cart, CartLine, CatalogItem, Override, OverrideRequired
+from pos_client.ui.till.customer_dialog import CustomerDialog
+from pos_client.ui.till.dialogs import ValueDialog, ask_override
+from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.widgets.messages import explain, show_error
+
+
+class SaleActions:
+    """Cart and payment actions of the till window."""
+
+    def add_item(self, item: CatalogItem) -> None:
+        """Add a product chosen by search or quick key."""
+        if not self.is_selling:
+            return
+        try:
+            line = self.cart.add(item)
+        except DomainError as exc:
+            self.screen.notice.notify(explain(exc), kind="error")
+            return
+        self._line_added(line)
+
+    def _line_added(self, line: CartLine) -> None:
+        self.refresh_cart(select=line.line_id)
+        if line.item.is_low and line.item.on_hand is not None:
+            self.screen.notice.notify(
+                f"Low stock: {line.item.on_hand.normalize():f} left of {line.item.name}",
+                kind="warn",
+                seconds=4,
+            )
+
+    def refresh_cart(self, *, select: str | None = None) -> None:
+        """Redraw the cart table and totals."""
+        self.screen.cart_model.show_cart(self.cart)
+        self.screen.totals.show_totals(self.cart.totals() if self.cart.lines else None)
+        self.screen.totals.show_customer(self.cart.customer)
+        self.screen.select_line(
+            select or (self.cart.lines[-1].line_id if self.cart.lines else None)
+        )
+
+    def _search(self, text: str) -> None:
+        if not text.strip():
+            self.screen.show_results(text, [])
+            return
+        self.ctx.query(lambda s: queries.search_products(s, text)).success(
+            lambda items: self.screen.show_results(text, items)
+        ).run()
+
+    def _escape(self) -> None:
+        self.screen.search.clear()
+        self.screen.results.setVisible(False)
+        self.screen.cart.clearSelection()
+        self.screen.search.setFocus()
+
+    def _with_override(self, attempt: Callable[[Override | None], object], *, action: str) -> bool:
+        """Try an action; if it needs a manager, ask for approval and try again."""
+        try:
+            attempt(None)
+        except OverrideRequired as exc:
+            ask_override(
+                parent=self,
+                ctx=self.ctx,
+                action=action,
+                reason=exc.detail,
+                then=lambda ov: self._retry(attempt, ov),
+            )
+            return False
+        return True
+
+    def _retry(self, attempt: Callable[[Override | None], object], override: Override) -> None:
+        try:
+            attempt(override)
+        except DomainError as exc:
+            show_error(self, exc)
+            return
+        self.screen.notice.notify(f"Approved by {override.manager_name}", kind="info")
+        self.refresh_cart(select=self.screen.selected_line_id())
+
+    def _ask_value(
+        self, *, title: str, prompt: str, initial: str, apply: Callable[[str, ValueDialog], None]
+    ) -> ValueDialog:
+        dialog = ValueDialog(title=title, prompt=prompt, initial=initial, parent=self)
+        dialog.submitted.connect(lambda text: apply(text, dialog))
+        self._open(dialog)
+        dialog.value.setFocus()
+        dialog.value.selectAll()
+        return dialog
+
+    def change_quantity(self) -> None:
+        """Change the quantity of the selected line (F4)."""
+        line_id = self.screen.selected_line_id()
+        if line_id is None:
+            return
+        line = self.cart.line(line_id)
+
+        def apply(text: str, dialog: ValueDialog) -> None:
+            try:
+                self.cart.set_quantity(line_id, _decimal(text))
+            except DomainError as exc:
+                dialog.fail(exc)
+                return
+            dialog.accept()
+            self.refresh_cart(select=line_id)
+
+        self._ask_value(
+            title="Quantity",
+            prompt=f"{line.item.name} ({line.item.unit.value})",
+            initial=f"{line.quantity.normalize():f}",
+            apply=apply,
+        )
+
+    def discount(self, *, order: bool) -> None:
+        """Discount the selected line (F5) or the order (Shift+F5): 10% or an amount."""
+        line_id = self.screen.selected_line_id()
+        if line_id is None:
+            return
+        what = "the whole order" if order else self.cart.line(line_id).item.name
+
+        def apply(text: str, dialog: ValueDialog) -> None:
+            try:
+                kwargs = _discount_args(text)
+
+                def attempt(override: Override | None) -> None:
+                    if order:
+                        self.cart.set_order_discount(override=override, **kwargs)
+                    else:
+                        self.cart.set_line_discount(line_id, override=override, **kwargs)
+
+                done = self._with_override(attempt, action="discount")
+            except DomainError as exc:
+                dialog.fail(exc)
+                return
+            dialog.accept()
+            if done:
+                self.refresh_cart(select=line_id)
+
+        self._ask_value(
+            title="Discount",
+            prompt=f"Discount on {what}: 10% or an amount",
+            initial="",
+            apply=apply,
+        )
+
+    def change_price(self) -> None:
+        """Sell the selected line at another price (F6, needs a manager)."""
+        line_id = self.screen.selected_line_id()
+        if line_id is None:
+            return
+        line = self.cart.line(line_id)
+
+        def apply(text: str, dialog: ValueDialog) -> None:
+            try:
+                price = _decimal(text)
+                done = self._with_override(
+                    lambda ov: self.cart.override_price(line_id, unit_price=price, override=ov),
+                    action="price_override",
+                )
+            except DomainError as exc:
+                dialog.fail(exc)
+                return
+            dialog.accept()
+            if done:
+                self.refresh_cart(select=line_id)
+
+        self._ask_value(
+            title="Price",
+            prompt=f"New unit price for {line.item.name}",
+            initial=f"{line.unit_price}",
+            apply=apply,
+        )
+
+    def void_line(self) -> None:
+        """Remove the selected line (F8)."""
+        line_id = self.screen.selected_line_id()
+        if line_id is not None:
+            self.cart.remove(line_id)
+            self.refresh_cart()
+
+    def void_sale(self) -> None:
+        """Void the whole sale (F7 twice, so one stray key never loses a sale)."""
+        if self.cart.is_empty:
+            return
+        if not self._void_armed:
+            self._void_armed = True
+            self.screen.notice.notify(
+                "Press F7 again to void the whole sale", kind="warn", seconds=3
+            )
+            QTimer.singleShot(3000, lambda: setattr(self, "_void_armed", False))
+            return
+        self._void_armed = False
+        self.cart.clear()
+        self.refresh_cart()
+        self.screen.notice.notify("Sale voided", kind="info", seconds=3)
+
+    def choose_customer(self) -> None:
+        """Attach a customer to the sale (F9), or create one offline."""
+        dialog = CustomerDialog(ctx=self.ctx, parent=self)
+        dialog.chosen.connect(
+            lambda c: (self.cart.set_customer(c), self.refresh_cart(), self.refresh_pending())
+        )
+        self._open(dialog)
+        dialog.search.setFocus()
+
+    def pay(self) -> None:
+        """Open the payment dialog (F10 / Enter)."""
+        if not self.is_selling or self.cart.is_empty:
+            return
+        if self.shift is None:
+            self.start_open_shift()
+            return
+        dialog = PaymentDialog(
+            total=self.cart.totals().total,
+            customer=self.cart.customer,
+            currency=self.ctx.config.currency,
+            parent=self,
+        )
+        dialog.paid.connect(lambda payments: self._complete(dialog, payments))
+        self._open(dialog)
+        dialog.amount.setFocus()
+        dialog.amount.selectAll()
+
+    def _complete(self, dialog: PaymentDialog, payments: list) -> None:
+        cart, cashier, shift_id, shop = self.cart, self.cashier, self.shift.shift_id, self.ctx.shop
+        self.ctx.command(
+            lambda s: complete_sale(
+                s, cart=cart, payments=payments, cashier=cashier, shift_id=shift_id, shop=shop
+            )
+        ).success(lambda done: self._completed(dialog, done)).failure(dialog.fail).run()
+
+    def _completed(self, dialog: PaymentDialog, done: CompletedSale) -> None:
+        dialog.accept()
+        self.last_sale = done
+        self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
+        self.cart = Cart(max_discount_percent=self.ctx.config.max_discount_percent)
+        self.refresh_cart()
+        money = self.screen.totals.money
+        change = f"Change {money(done.change_due)} · " if done.change_due else ""
+        self.screen.notice.notify(
+            f"{change}Sale complete · receipt {done.receipt_number}", kind="success", seconds=8
+        )
+        self.screen.search.setFocus()
+        self.refresh_pending()
+        if self.after_sale is not None:
+            self.after_sale()
+
+    def reprint(self) -> None:
+        """Print a copy of the last receipt (Ctrl+P)."""
+        if self.ctx.receipts.reprint_last():
+            self.screen.notice.notify("Reprinting the last receipt", kind="info", seconds=3)
+        elif self.ctx.receipts.last is not None:
+            path = self.ctx.receipts.save_pdf(self.ctx.receipts.last)
+            self.screen.notice.notify(f"No printer: receipt saved as {path}", kind="info")
+        else:
+            self.screen.notice.notify("No receipt to reprint yet", kind="warn", seconds=3)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", "").strip())
+    except InvalidOperation:
+        raise ValidationFailed(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValidationFailed(f"{text!r} is not a number")
+    return value
+
+
+def _discount_args(text: str) -> dict[str, Decimal]:
+    text = text.strip()
+    if text.endswith("%"):
+        return {"percent": _decimal(text[:-1])}
+    return {"amount": _decimal(text)}

@@ -1,0 +1,204 @@
+"""Shift and drawer actions of the till window: open, cash in/out, close -> Z report, returns.
+
+A mixin of TillWindow: it uses the window's ctx, cashier, shift, pipeline and dialog plumbing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pos_client.services import returns, shifts
+from pos_client.services.shifts import ShiftInfo, ZReport
+from pos_client.services.till import Override
+from pos_client.ui.till.dialogs import ValueDialog
+from pos_client.ui.till.returns_dialog import ReturnsDialog
+from pos_client.ui.till.shift_dialogs import AmountDialog, ZReportDialog
+
+
+class ShiftActions:
+    """Shift, drawer and return flows of the till window."""
+
+    def _shift_loaded(self, shift: ShiftInfo | None) -> None:
+        self._set_shift(shift)
+        if shift is None:
+            self.start_open_shift()
+
+    def _set_shift(self, shift: ShiftInfo | None) -> None:
+        self.shift = shift
+        self.shift_label.setText(
+            f"Shift since {shift.opened_at.astimezone():%H:%M}" if shift else "No open shift"
+        )
+
+    def start_open_shift(self) -> None:
+        """Ask for the opening float and open a shift."""
+        dialog = AmountDialog(
+            title="Open shift", prompt="Cash float in the drawer", initial="0", parent=self
+        )
+        cashier = self.cashier
+
+        def submitted(amount: Decimal, _reason: str, _direction: str) -> None:
+            self.ctx.command(
+                lambda s: shifts.open_shift(s, cashier=cashier, opening_float=amount)
+            ).success(
+                lambda shift: (self._set_shift(shift), dialog.accept(), self.refresh_pending())
+            ).failure(dialog.fail).run()
+
+        dialog.submitted.connect(submitted)
+        self._open(dialog)
+
+    def start_cash_movement(self) -> None:
+        """Put cash into or take it out of the drawer, with a reason."""
+        if self.shift is None:
+            self.start_open_shift()
+            return
+        dialog = AmountDialog(
+            title="Cash in / out",
+            prompt="Amount",
+            with_reason=True,
+            with_direction=True,
+            parent=self,
+        )
+        cashier, shift_id = self.cashier, self.shift.shift_id
+
+        def submitted(amount: Decimal, reason: str, direction: str) -> None:
+            self.ctx.command(
+                lambda s: shifts.move_cash(
+                    s,
+                    cashier=cashier,
+                    shift_id=shift_id,
+                    direction=direction,
+                    amount=amount,
+                    reason=reason,
+                )
+            ).success(
+                lambda _: (
+                    dialog.accept(),
+                    self.refresh_pending(),
+                    self.screen.notice.notify(f"Cash {direction}: {amount}", kind="info"),
+                )
+            ).failure(dialog.fail).run()
+
+        dialog.submitted.connect(submitted)
+        self._open(dialog)
+
+    def start_close_shift(self) -> None:
+        """Count the drawer, close the shift and show the Z report."""
+        if self.shift is None:
+            self.screen.notice.notify("No shift is open", kind="warn")
+            return
+        pending = self.sync_status.pending
+        warning = (
+            f"{pending} events are still waiting to be sent to the server. They are "
+            "kept and will be sent when the till is online."
+            if pending
+            else ""
+        )
+        dialog = AmountDialog(
+            title="Close shift", prompt="Counted cash in the drawer", warning=warning, parent=self
+        )
+        cashier, shift_id = self.cashier, self.shift.shift_id
+
+        def submitted(amount: Decimal, _reason: str, _direction: str) -> None:
+            self.ctx.command(
+                lambda s: shifts.close_shift(
+                    s, cashier=cashier, shift_id=shift_id, counted_cash=amount
+                )
+            ).success(lambda report: (dialog.accept(), self._shift_closed(report))).failure(
+                dialog.fail
+            ).run()
+
+        dialog.submitted.connect(submitted)
+        self._open(dialog)
+
+    def _shift_closed(self, report: ZReport) -> None:
+        self.last_report = report
+        self._set_shift(None)
+        self.refresh_pending()
+        view = ZReportDialog(
+            report=report,
+            currency=self.ctx.config.currency,
+            width=self.ctx.config.receipt_width,
+            parent=self,
+        )
+
+        def save() -> None:
+            path = self.ctx.receipts.save_report_pdf(
+                title=view.title, rows=view.rows, name=f"zreport-{report.shift_id}"
+            )
+            view.saved.setText(f"Saved {path}")
+
+        view.save_requested.connect(save)
+        view.finished.connect(lambda _: self.start_open_shift())
+        self._open(view)
+
+    def start_return(self) -> None:
+        """Open the returns dialog (F3); scans go to it while it is open."""
+        if self.shift is None:
+            self.start_open_shift()
+            return
+        dialog = ReturnsDialog(ctx=self.ctx, parent=self)
+        self.pipeline.divert_to = dialog.take_scan
+        dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
+        cashier, shift_id, shop = self.cashier, self.shift.shift_id, self.ctx.shop
+
+        def with_receipt(sale_id: str, quantities: dict) -> None:
+            reason = dialog.reason.text()
+            self.ctx.command(
+                lambda s: returns.return_with_receipt(
+                    s,
+                    sale_id=sale_id,
+                    quantities=quantities,
+                    cashier=cashier,
+                    shift_id=shift_id,
+                    reason=reason,
+                    shop=shop,
+                )
+            ).success(lambda done: self._returned(dialog, done)).failure(dialog.fail).run()
+
+        def without_receipt(items: list, override: Override) -> None:
+            reason = dialog.reason.text()
+            self.ctx.command(
+                lambda s: returns.return_without_receipt(
+                    s,
+                    items=items,
+                    cashier=cashier,
+                    shift_id=shift_id,
+                    override=override,
+                    reason=reason,
+                    shop=shop,
+                )
+            ).success(lambda done: self._returned(dialog, done)).failure(dialog.fail).run()
+
+        dialog.with_receipt.connect(with_receipt)
+        dialog.without_receipt.connect(without_receipt)
+        self._open(dialog)
+        dialog.code.setFocus()
+
+    def _returned(self, dialog: ReturnsDialog, done: returns.RecordedReturn) -> None:
+        dialog.accept()
+        self.ctx.receipts.print_receipt(done.receipt, job_id=done.return_id)
+        methods = ", ".join(f"{r.method.value} {r.amount}" for r in done.refunds)
+        self.screen.notice.notify(
+            f"Refund {self.screen.totals.money(done.total)} ({methods}) · "
+            f"receipt {done.receipt_number}",
+            kind="success",
+        )
+        self.refresh_pending()
+
+    def _shift_menu(self) -> None:
+        dialog = ValueDialog(
+            title="Shift",
+            prompt="1 = cash in / out   2 = close shift (Z report)",
+            initial="",
+            parent=self,
+        )
+
+        def apply(text: str, d: ValueDialog) -> None:
+            if text not in ("1", "2"):
+                d.fail("Type 1 or 2")
+                return
+            d.accept()
+            (self.start_cash_movement if text == "1" else self.start_close_shift)()
+
+        dialog.submitted.connect(lambda text: apply(text, dialog))
+        self._open(dialog)
