@@ -320,4 +320,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: PySide may crash destroying Qt objects at exit, after the
+    # figures are printed, which would only hide them behind a core dump message.
+    os._exit(code)

@@ -8,6 +8,7 @@ at start-up, and fills it once if the replica already holds products.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.codes import Unit
 from pos_client.services.till import CatalogItem, CreditInfo
-from pos_client.store.models import Barcode, Customer, Product, SaleLine, StockLevel
+from pos_client.store.models import Barcode, Customer, Product, SaleLine, Setting, StockLevel
 
 SEARCH_TABLE = "product_search"
 
@@ -217,3 +218,23 @@ def customer_credit(session: Session, local_id: str) -> CreditInfo | None:
     """Return a customer's cached credit position (fresh, for the payment check)."""
     customer = session.get(Customer, local_id)
     return None if customer is None else _credit(customer)
+
+
+@dataclass(frozen=True)
+class TillRules:
+    """What the server decides for its tills, as last synced (None: not synced yet)."""
+
+    max_discount_percent: Decimal | None = None
+    offline_credit_allowed: bool = True
+    receipt_footer: str | None = None
+
+
+def till_rules(session: Session) -> TillRules:
+    """Return the tenant's till settings from the replica."""
+    values = dict(session.execute(select(Setting.key, Setting.value)).all())
+    limit = values.get("till_max_discount_percent")
+    return TillRules(
+        max_discount_percent=Decimal(str(limit)) if limit is not None else None,
+        offline_credit_allowed=bool(values.get("till_offline_credit_allowed", True)),
+        receipt_footer=values.get("receipt_footer"),
+    )

@@ -27,11 +27,13 @@ def pty_port() -> Iterator[tuple[int, str]]:
     os.close(slave)
 
 
-def test_serial_scanner_feeds_the_cart(qtbot: QtBot, make_till: Callable[..., Till],
-                                       sign_in, pty_port: tuple[int, str]) -> None:
+def test_serial_scanner_feeds_the_cart(
+    qtbot: QtBot, make_till: Callable[..., Till], sign_in, pty_port: tuple[int, str]
+) -> None:
     master, port = pty_port
-    till = make_till(serial_scanner=SerialScannerConfig(port=port, suffix="CR",
-                                                        reconnect_interval_s=0.2))
+    till = make_till(
+        serial_scanner=SerialScannerConfig(port=port, suffix="CR", reconnect_interval_s=0.2)
+    )
     sign_in()
     qtbot.waitUntil(lambda: till.serial.status == "connected", timeout=5000)
     assert "connected" in till.window.scanner_label.text()
@@ -43,7 +45,9 @@ def test_serial_scanner_feeds_the_cart(qtbot: QtBot, make_till: Callable[..., Ti
     os.write(master, f"{BREAD}\r{MILK}\r".encode())
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 2, timeout=5000)
     assert [(line.item.sku, line.quantity) for line in till.window.cart.lines] == [
-        ("MILK-1L", 2), ("BREAD-400", 1)]
+        ("MILK-1L", 2),
+        ("BREAD-400", 1),
+    ]
 
 
 def test_scan_does_not_wait_for_a_writer(qtbot: QtBot, till: Till, sign_in, settle) -> None:
@@ -62,8 +66,9 @@ def test_scan_does_not_wait_for_a_writer(qtbot: QtBot, till: Till, sign_in, sett
         writer.close()
 
 
-def test_sync_status_shows_offline_since_and_waiting(qtbot: QtBot, till: Till, sign_in,
-                                                     settle) -> None:
+def test_sync_status_shows_offline_since_and_waiting(
+    qtbot: QtBot, till: Till, sign_in, settle
+) -> None:
     from pos_client.qt.sync_worker import SyncWorker
     from pos_client.services.sync_engine import SyncEngine
 

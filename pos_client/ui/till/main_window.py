@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -46,7 +47,8 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle(f"StockPilot Till · {ctx.config.shop_name}")
-        self.cart = Cart(max_discount_percent=ctx.config.max_discount_percent)
+        self.rules = queries.TillRules()
+        self.cart = self.new_cart()
         self.cashier: Cashier | None = None
         self.shift: ShiftInfo | None = None
         self.last_sale: CompletedSale | None = None
@@ -190,7 +192,22 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
             self.screen.set_quick_keys
         ).run()
+        self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
         self.ctx.query(shifts.current_shift).success(self._shift_loaded).run()
+
+    def _rules_loaded(self, rules: queries.TillRules) -> None:
+        self.rules = rules
+        self.cart.max_discount_percent = self.discount_limit
+
+    @property
+    def discount_limit(self) -> Decimal:
+        """Return the discount a cashier may give alone: the server's rule, else the config."""
+        limit = self.rules.max_discount_percent
+        return limit if limit is not None else self.ctx.config.max_discount_percent
+
+    def new_cart(self) -> Cart:
+        """Return an empty cart under the current rules."""
+        return Cart(max_discount_percent=self.discount_limit)
 
     def lock(self) -> None:
         """Lock the till: the sale in progress is kept for when someone signs in again."""

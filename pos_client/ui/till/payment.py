@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.codes import Tender
-from common.errors import DomainError, ValidationFailed
+from common.errors import CreditLimitExceeded, DomainError, ValidationFailed
 from common.money import ZERO, format_money, round_money
 from pos_client.services.till import (
     CreditInfo,
@@ -57,10 +57,12 @@ class PaymentDialog(QDialog):
         total: Decimal,
         customer: CreditInfo | None,
         currency: str,
+        account_refusal: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Payment")
+        self.account_refusal = account_refusal
         self.setModal(True)
         self.total = total
         self.customer = customer
@@ -219,6 +221,8 @@ class PaymentDialog(QDialog):
             raise ValidationFailed(f"Only {format_money(due, self.currency)} is left to pay")
         if tender == Tender.CARD:
             return card_payment(amount=amount, reference=self.reference.text())
+        if self.account_refusal:
+            raise CreditLimitExceeded(self.account_refusal)
         credit = self.customer
         if credit is not None:
             # Account payments already added in this dialog use up the same credit.

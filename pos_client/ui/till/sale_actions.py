@@ -11,9 +11,10 @@ from decimal import Decimal, InvalidOperation
 from PySide6.QtCore import QTimer
 
 from common.errors import DomainError, ValidationFailed
+from common.roles import Permission
 from pos_client.services import queries
 from pos_client.services.checkout import CompletedSale, complete_sale
-from pos_client.services.till import Cart, CartLine, CatalogItem, Override, OverrideRequired
+from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
 from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import ValueDialog, ask_override
 from pos_client.ui.till.payment import PaymentDialog
@@ -68,9 +69,21 @@ class SaleActions:
 
     def _with_override(self, attempt: Callable[[Override | None], object], *, action: str) -> bool:
         """Try an action; if it needs a manager, ask for approval and try again."""
+        cashier = self.cashier
         try:
             attempt(None)
         except OverrideRequired as exc:
+            if cashier is not None and cashier.can(Permission.POS_OVERRIDE):
+                # A manager at the till approves their own action; it is still recorded.
+                attempt(
+                    Override(
+                        manager_id=cashier.user_id,
+                        manager_name=cashier.display_name,
+                        action=action,
+                        detail="",
+                    )
+                )
+                return True
             ask_override(
                 parent=self,
                 ctx=self.ctx,
@@ -222,10 +235,14 @@ class SaleActions:
         if self.shift is None:
             self.start_open_shift()
             return
+        account_refusal = None
+        if not self.rules.offline_credit_allowed and not self.sync_status.online:
+            account_refusal = "Selling on account needs the server, and this till is offline"
         dialog = PaymentDialog(
             total=self.cart.totals().total,
             customer=self.cart.customer,
             currency=self.ctx.config.currency,
+            account_refusal=account_refusal,
             parent=self,
         )
         dialog.paid.connect(lambda payments: self._complete(dialog, payments))
@@ -245,7 +262,7 @@ class SaleActions:
         dialog.accept()
         self.last_sale = done
         self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
-        self.cart = Cart(max_discount_percent=self.ctx.config.max_discount_percent)
+        self.cart = self.new_cart()
         self.refresh_cart()
         money = self.screen.totals.money
         change = f"Change {money(done.change_due)} · " if done.change_due else ""
