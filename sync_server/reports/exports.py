@@ -260,7 +260,11 @@ def pdf_bytes(report: Report) -> bytes:
     if report.chart is not None and report.rows:
         story.append(_pdf_chart(report, doc.width))
         story.append(Spacer(1, 4 * mm))
-    header = [Paragraph(f"<b>{_escape(c.label)}</b>", cell_style) for c in report.columns]
+    right = cell_style.clone("right", alignment=2)
+    header = [
+        Paragraph(f"<b>{_escape(c.label)}</b>", right if c.numeric else cell_style)
+        for c in report.columns
+    ]
     body = [
         [
             Paragraph(_escape(_csv_text(value, c.kind)), cell_style)

@@ -4,8 +4,9 @@ Every sales report reads this UNION ALL instead of the source tables, so a new c
 added here once. Filters on tenant, time, branch, channel and cashier are applied inside
 each branch of the union (not around it), so each source uses its own indexes.
 
-Sources today: online orders (``orders``/``order_lines``, returns from ``order_returns``).
-Till sales and wholesale requests join the union when their domains land.
+Sources today: till sales (``sales``/``sale_lines``, returns from ``sale_returns``) and online
+orders (``orders``/``order_lines``, returns from ``order_returns``). Wholesale requests join
+the union when their domain lands.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from common.codes import Channel
 from sync_server.db import Money, Qty, UTCDateTime
 from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
 from sync_server.reports.base import Filters, in_branches
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 
 # Orders that became sales: paid, and not cancelled or expired afterwards.
 SOLD_ORDER_STATUSES = ("confirmed", "picking", "packed", "shipped", "delivered")
@@ -55,6 +57,73 @@ def _where(
     stmt = stmt.where(tenant_col == filters.tenant_id, time_col >= start, time_col < end)
     branch = in_branches(branch_col, filters)
     return stmt if branch is None else stmt.where(branch)
+
+
+def _cashier(stmt: Select[Any], column, filters: Filters) -> Select[Any]:
+    return stmt if filters.cashier_id is None else stmt.where(column == filters.cashier_id)
+
+
+def _till_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+    # Till prices are tax-inclusive: a line's total is what was paid, its tax a part of it.
+    # Till lines carry no cost either (the till does not know it): products' average applies.
+    stmt = select(
+        SaleLine.tenant_id.label("tenant_id"),
+        Sale.branch_id.label("branch_id"),
+        SaleLine.product_id.label("product_id"),
+        Sale.channel.label("channel"),
+        Sale.cashier_id.label("cashier_id"),
+        Sale.customer_id.label("customer_id"),
+        ("s" + Sale.id.cast(String)).label("document"),
+        Sale.occurred_at.label("occurred_at"),
+        literal(0, Integer).label("is_return"),
+        SaleLine.quantity.label("quantity"),
+        SaleLine.total.label("revenue"),
+        SaleLine.discount.label("discount"),
+        SaleLine.tax.label("tax"),
+        null().cast(Money()).label("cost"),
+    ).join(Sale, Sale.id == SaleLine.sale_id)
+    stmt = stmt.where(Sale.status == "completed")
+    if filters.channel is not None:
+        stmt = stmt.where(Sale.channel == filters.channel)
+    stmt = _cashier(stmt, Sale.cashier_id, filters)
+    return _where(
+        stmt,
+        tenant_col=Sale.tenant_id,
+        time_col=Sale.occurred_at,
+        branch_col=Sale.branch_id,
+        filters=filters,
+        start=start,
+        end=end,
+    )
+
+
+def _till_returns(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+    stmt = select(
+        ReturnLine.tenant_id.label("tenant_id"),
+        Return.branch_id.label("branch_id"),
+        ReturnLine.product_id.label("product_id"),
+        literal(Channel.IN_STORE.value, String(16)).label("channel"),
+        Return.cashier_id.label("cashier_id"),
+        Return.customer_id.label("customer_id"),
+        ("t" + Return.id.cast(String)).label("document"),
+        Return.occurred_at.label("occurred_at"),
+        literal(1, Integer).label("is_return"),
+        (-ReturnLine.quantity).label("quantity"),
+        (-ReturnLine.amount).label("revenue"),
+        literal(0, Money()).label("discount"),
+        literal(0, Money()).label("tax"),
+        null().cast(Money()).label("cost"),
+    ).join(Return, Return.id == ReturnLine.return_id)
+    stmt = _cashier(stmt, Return.cashier_id, filters)
+    return _where(
+        stmt,
+        tenant_col=Return.tenant_id,
+        time_col=Return.occurred_at,
+        branch_col=Return.branch_id,
+        filters=filters,
+        start=start,
+        end=end,
+    )
 
 
 def _online_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
@@ -122,8 +191,11 @@ def _online_returns(filters: Filters, start: datetime, end: datetime) -> Select[
     )
 
 
-# (channel, has a cashier, builder) per source; the union takes those the filters allow.
+# (channels, has a cashier, builder) per source; the union takes those the filters allow.
+# Till sales may be booked under another channel (a wholesale counter), so they say theirs.
 SOURCES = (
+    (None, True, _till_sales),
+    (Channel.IN_STORE, True, _till_returns),
     (Channel.ONLINE, False, _online_sales),
     (Channel.ONLINE, False, _online_returns),
 )
@@ -157,7 +229,7 @@ def sales_facts(
     parts = [
         build(filters, start, end)
         for channel, has_cashier, build in SOURCES
-        if (filters.channel is None or filters.channel == channel.value)
+        if (filters.channel is None or channel is None or filters.channel == channel.value)
         and (filters.cashier_id is None or has_cashier)
     ]
     if not parts:

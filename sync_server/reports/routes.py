@@ -12,7 +12,7 @@ from common.roles import Permission
 from common.schemas.base import problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, sales, stock
+from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
 from sync_server.reports.base import Filters, Grain, make_filters
 from sync_server.reports.exports import Format, negotiate, render
 from sync_server.reports.schemas import ReportRead
@@ -149,3 +149,26 @@ def customer_credit_ageing(
 ) -> Any:
     """Age what customers owe: 0–30, 31–60, 61–90 and over 90 days."""
     return render(credit.credit_ageing(session, filters=filters, as_of=_today(as_of)), fmt)
+
+
+@router.get("/purchase-summary", **SPEC)
+def purchase_summary(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    grain: Annotated[Grain | None, Query(description="split each supplier by period")] = None,
+) -> Any:
+    """Sum per supplier (and period) what was ordered, received, is outstanding and was paid."""
+    return render(purchasing.purchase_summary(session, filters=filters, grain=grain), fmt)
+
+
+@router.get("/supplier-performance", **SPEC)
+def supplier_performance(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+    """Return lead time (median, p90), fill rate, on-time rate and price variance per supplier."""
+    return render(purchasing.supplier_performance(session, filters=filters), fmt)
+
+
+@router.get("/shift-reports", **SPEC)
+def shift_reports(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+    """Return the Z report of every till shift per branch and date."""
+    return render(shifts.shift_reports(session, filters=filters), fmt)

@@ -6,12 +6,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, case, func, literal, select
+from sqlalchemy import String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from common.codes import Tender
+from common.codes import Channel, Tender
 from sync_server.auth.models import User
 from sync_server.catalog.models import Product
+from sync_server.db import Money
 from sync_server.orders.models import Order
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
@@ -31,6 +32,7 @@ from sync_server.reports.base import (
     to_dec,
 )
 from sync_server.reports.facts import SOLD_ORDER_STATUSES, for_products, sales_facts
+from sync_server.sales.models import Sale, SalePayment
 
 
 class GroupBy(StrEnum):
@@ -139,24 +141,58 @@ def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> R
 
 def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
     """Sum payments per tender (payments, not lines, carry the tender)."""
-    # The online store is paid through its card gateway, so online orders are card money.
-    stmt = select(
-        literal(Tender.CARD.value, String(16)).label("tender"),
-        func.count(Order.id).label("payments"),
-        money_sum(Order.paid_amount).label("amount"),
-        money_sum(Order.refunded_amount).label("refunded"),
-    ).where(
-        Order.tenant_id == filters.tenant_id,
-        Order.status.in_(SOLD_ORDER_STATUSES),
-        Order.created_at >= filters.start,
-        Order.created_at < filters.end,
-    )
-    branch = in_branches(Order.branch_id, filters)
-    if branch is not None:
-        stmt = stmt.where(branch)
-    if filters.channel not in (None, "online") or filters.cashier_id is not None:
-        stmt = stmt.where(literal(False))
-    rows = [dict(r) for r in session.execute(stmt).mappings() if r["payments"]]
+    parts = []
+    if filters.channel in (None, Channel.IN_STORE.value):
+        till = (
+            select(
+                SalePayment.method.label("tender"),
+                SalePayment.amount.label("amount"),
+                literal(0, Money()).label("refunded"),
+            )
+            .join(Sale, Sale.id == SalePayment.sale_id)
+            .where(
+                Sale.tenant_id == filters.tenant_id,
+                Sale.status == "completed",
+                Sale.occurred_at >= filters.start,
+                Sale.occurred_at < filters.end,
+            )
+        )
+        if filters.channel is not None:
+            till = till.where(Sale.channel == filters.channel)
+        if filters.cashier_id is not None:
+            till = till.where(Sale.cashier_id == filters.cashier_id)
+        parts.append((till, Sale.branch_id))
+    if filters.channel in (None, Channel.ONLINE.value) and filters.cashier_id is None:
+        # The online store is paid through its card gateway, so online orders are card money.
+        online = select(
+            literal(Tender.CARD.value, String(16)).label("tender"),
+            Order.paid_amount.label("amount"),
+            Order.refunded_amount.label("refunded"),
+        ).where(
+            Order.tenant_id == filters.tenant_id,
+            Order.status.in_(SOLD_ORDER_STATUSES),
+            Order.created_at >= filters.start,
+            Order.created_at < filters.end,
+        )
+        parts.append((online, Order.branch_id))
+    selects = []
+    for stmt, branch_col in parts:
+        branch = in_branches(branch_col, filters)
+        selects.append(stmt if branch is None else stmt.where(branch))
+    rows = []
+    if selects:
+        pays = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("pays")
+        stmt = (
+            select(
+                pays.c.tender,
+                func.count().label("payments"),
+                money_sum(pays.c.amount).label("amount"),
+                money_sum(pays.c.refunded).label("refunded"),
+            )
+            .group_by(pays.c.tender)
+            .order_by(pays.c.tender)
+        )
+        rows = [dict(r) for r in session.execute(stmt).mappings()]
     for row in rows:
         row["net"] = to_dec(row["amount"]) - to_dec(row["refunded"])
     return Report(
@@ -171,7 +207,10 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         ],
         rows=rows,
         filters={**filters.describe(), "group_by": "tender"},
-        notes=["Till tenders join this report when till sales reach the server."],
+        notes=[
+            "Till payments are summed as the till recorded them; till refunds show in "
+            "the returns of the other groupings."
+        ],
     )
 
 
