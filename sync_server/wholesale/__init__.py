@@ -1,0 +1,1 @@
+"""Wholesale sales requests: approval takes the stock, puts it on account, issues an invoice."""
