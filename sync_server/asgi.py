@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sync_server.config import Settings
 from sync_server.main import create_app
+from sync_server.notifications.dispatcher import in_server_worker
 
-app = create_app()
+# The embedded setup delivers notifications from inside the server (SKIP LOCKED shares work).
+app = create_app(background=[in_server_worker] if Settings().run_worker_in_server else None)

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     rate_limit_write_per_minute: int = 300
     rate_limit_read_per_minute: int = 1200
     log_level: str = "INFO"
+    # Notification delivery: SMTP for e-mail; retries back off from notify_backoff_seconds.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "stockpilot@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    notify_max_attempts: int = 6
+    notify_backoff_seconds: float = 30
+    notify_lease_seconds: float = 120
+    notify_timeout: float = 10
+    notify_poll_seconds: float = 5
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, ValidationFailed
+from common.schemas.base import plain_str
 from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor, jsonable
@@ -180,8 +181,8 @@ def evaluate_stock(session: Session, *, product: Product, level: StockLevel) -> 
                 "reserved": level.reserved,
                 "available": available,
                 "threshold": limit,
-                "message": f"{product.name} ({product.sku}): {available} available, "
-                f"threshold {limit}.",
+                "message": f"{product.name} ({product.sku}): {plain_str(available)} "
+                f"available, threshold {plain_str(limit)}.",
             },
             **subject,
         )

@@ -14,6 +14,7 @@ from sync_server.audit.service import Actor, jsonable
 from sync_server.auth.models import User
 from sync_server.db import utcnow
 from sync_server.notifications.models import Notification, NotificationRule
+from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 
 CHANNELS = ("email", "webhook", "in_app")
@@ -137,6 +138,8 @@ def create_rule(
         raise ValidationFailed("An in-app rule needs a role.")
     if channel == "email" and not (role or (address and "@" in address)):
         raise ValidationFailed("An e-mail rule needs a role or an e-mail address.")
+    if branch_id is not None:
+        get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
     rule = NotificationRule(
         tenant_id=actor.tenant_id,
         event=event,

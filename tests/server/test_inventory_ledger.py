@@ -25,19 +25,12 @@ from tests.invariants import check_ledger
 D = Decimal
 
 
-@pytest.fixture
-def tx(world):
-    """Run a block in one committed transaction: `with tx() as s: ...`."""
-    factory = make_sessionmaker(world.engine)
-    return lambda: transaction(factory)
-
-
 def _move(session, world, *, code, qty, branch=0, product=0, **kw):
     return inv.record_movement(
         session,
-        actor=world.principal("manager").actor,
-        branch_id=world.a.branch_ids[branch],
-        product_id=world.a.product_ids[product],
+        actor=world.actor,
+        branch_id=world.branch_ids[branch],
+        product_id=world.product_ids[product],
         code=code,
         quantity=D(qty),
         reference_type=kw.pop("reference_type", "test"),
@@ -49,17 +42,18 @@ def _move(session, world, *, code, qty, branch=0, product=0, **kw):
 def _level(session, world, *, branch=0, product=0):
     return inv.level(
         session,
-        tenant_id=world.a.id,
-        branch_id=world.a.branch_ids[branch],
-        product_id=world.a.product_ids[product],
+        tenant_id=world.tenant_id,
+        branch_id=world.branch_ids[branch],
+        product_id=world.product_ids[product],
     )
 
 
-def test_movements_move_the_level_and_write_audit_and_feed(world, tx):
-    with tx() as s:
+def test_movements_move_the_level_and_write_audit_and_feed(stock):
+    world = stock
+    with world.tx() as s:
         receipt = _move(s, world, code=MovementCode.RECEIPT, qty="12.5", unit_cost=D("3"))
         _move(s, world, code=MovementCode.SALE, qty="-2.25")
-    with tx() as s:
+    with world.tx() as s:
         level = _level(s, world)
         assert (level.on_hand, level.reserved, level.available) == (D("10.25"), 0, D("10.25"))
         actions = s.scalars(
@@ -70,54 +64,58 @@ def test_movements_move_the_level_and_write_audit_and_feed(world, tx):
             select(Change).where(Change.entity == "stock").order_by(Change.seq)
         ).all()
         assert [c.data["on_hand"] for c in changes] == ["12.5", "10.25"]
-        assert changes[-1].branch_id == world.a.branch_ids[0]
+        assert changes[-1].branch_id == world.branch_ids[0]
         stored = s.scalar(select(StockMovement).where(StockMovement.uuid == receipt.uuid))
-        assert stored.actor == "manager" and stored.unit_cost == D("3")
+        assert stored.actor == "stock-tester" and stored.unit_cost == D("3")
         assert stored.reference_type == "test" and stored.quantity == D("12.5")
 
 
-def test_stock_out_below_zero_is_refused_and_changes_nothing(world, tx):
-    with tx() as s:
+def test_stock_out_below_zero_is_refused_and_changes_nothing(stock):
+    world = stock
+    with world.tx() as s:
         _move(s, world, code=MovementCode.RECEIPT, qty="3")
-    with pytest.raises(InsufficientStock) as caught, tx() as s:
+    with pytest.raises(InsufficientStock) as caught, world.tx() as s:
         _move(s, world, code=MovementCode.ADJUSTMENT, qty="-4", reason="damage")
     assert caught.value.extra["lines"] == [
-        {"product_id": world.a.product_ids[0], "requested": "4", "available": "3"}
+        {"product_id": world.product_ids[0], "requested": "4", "available": "3"}
     ]
-    with tx() as s:
+    with world.tx() as s:
         assert _level(s, world).on_hand == D("3")
         assert s.scalar(select(func.count()).select_from(StockMovement)) == 1
 
 
-def test_a_till_sale_may_go_negative_and_opens_a_negative_alert(world, tx):
-    with tx() as s:
+def test_a_till_sale_may_go_negative_and_opens_a_negative_alert(stock):
+    world = stock
+    with world.tx() as s:
         _move(s, world, code=MovementCode.SALE, qty="-2", allow_negative=True)
-    with tx() as s:
+    with world.tx() as s:
         assert _level(s, world).on_hand == D("-2")
         kinds = s.scalars(select(Alert.kind).where(Alert.status == "open")).all()
         assert kinds == ["negative_stock"]
 
 
-def test_wrong_signs_and_zero_quantities_are_refused(world, tx):
+def test_wrong_signs_and_zero_quantities_are_refused(stock):
+    world = stock
     for code, qty in (
         (MovementCode.RECEIPT, "-1"),
         (MovementCode.SALE, "1"),
         (MovementCode.ADJUSTMENT, "0"),
     ):
-        with pytest.raises(ValidationFailed), tx() as s:
+        with pytest.raises(ValidationFailed), world.tx() as s:
             _move(s, world, code=code, qty=qty)
 
 
-def test_reserve_is_all_or_nothing_and_lists_every_short_line(world, tx):
-    a, b, c = world.a.product_ids
-    with tx() as s:
+def test_reserve_is_all_or_nothing_and_lists_every_short_line(stock):
+    world = stock
+    a, b, c = world.product_ids
+    with world.tx() as s:
         _move(s, world, code=MovementCode.RECEIPT, qty="5", product=0)
         _move(s, world, code=MovementCode.RECEIPT, qty="1", product=1)
-    with pytest.raises(InsufficientStock) as caught, tx() as s:
+    with pytest.raises(InsufficientStock) as caught, world.tx() as s:
         inv.reserve(
             s,
-            actor=world.principal().actor,
-            branch_id=world.a.branch_ids[0],
+            actor=world.actor,
+            branch_id=world.branch_ids[0],
             lines=[(a, D("2")), (b, D("3")), (c, D("1"))],
             reference_type="order",
             reference_id="o-1",
@@ -126,16 +124,17 @@ def test_reserve_is_all_or_nothing_and_lists_every_short_line(world, tx):
         {"product_id": b, "requested": "3", "available": "1"},
         {"product_id": c, "requested": "1", "available": "0"},
     ]
-    with tx() as s:
+    with world.tx() as s:
         assert _level(s, world, product=0).reserved == 0
         assert s.scalar(select(func.count()).where(StockMovement.code == "reservation")) == 0
 
 
-def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(world, tx):
-    a, b, _ = world.a.product_ids
-    branch = world.a.branch_ids[0]
-    actor = world.principal().actor
-    with tx() as s:
+def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(stock):
+    world = stock
+    a, b, _ = world.product_ids
+    branch = world.branch_ids[0]
+    actor = world.actor
+    with world.tx() as s:
         _move(s, world, code=MovementCode.RECEIPT, qty="10", product=0)
         _move(s, world, code=MovementCode.RECEIPT, qty="4", product=1)
         inv.reserve(
@@ -146,14 +145,14 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(wor
             reference_type="order",
             reference_id="o-1",
         )
-    with tx() as s:
+    with world.tx() as s:
         level = _level(s, world, product=0)
         assert (level.on_hand, level.reserved, level.available) == (10, 6, 4)
     # Reserved units are not available to anyone else, not even to a manual stock-out.
-    with pytest.raises(InsufficientStock), tx() as s:
+    with pytest.raises(InsufficientStock), world.tx() as s:
         _move(s, world, code=MovementCode.ADJUSTMENT, qty="-5", reason="damage")
     # A document cannot release more than it holds, nor another document's units.
-    with pytest.raises(Conflict), tx() as s:
+    with pytest.raises(Conflict), world.tx() as s:
         inv.release(
             s,
             actor=actor,
@@ -162,7 +161,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(wor
             reference_type="order",
             reference_id="o-1",
         )
-    with pytest.raises(Conflict), tx() as s:
+    with pytest.raises(Conflict), world.tx() as s:
         inv.release(
             s,
             actor=actor,
@@ -171,7 +170,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(wor
             reference_type="order",
             reference_id="o-2",
         )
-    with tx() as s:
+    with world.tx() as s:
         inv.commit_reservation(
             s,
             actor=actor,
@@ -188,13 +187,13 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(wor
             reference_type="order",
             reference_id="o-1",
         )
-    with tx() as s:
+    with world.tx() as s:
         level = _level(s, world, product=0)
         assert (level.on_hand, level.reserved) == (6, 0)
         assert _level(s, world, product=1).reserved == 0
         held = inv.open_reservation(
             s,
-            tenant_id=world.a.id,
+            tenant_id=world.tenant_id,
             branch_id=branch,
             product_id=a,
             reference_type="order",
@@ -204,14 +203,15 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(wor
     assert check_ledger(world.engine) == 2
 
 
-def test_receipts_keep_a_moving_average_cost_over_all_branches(world, tx):
-    actor = world.principal().actor
-    pid = world.a.product_ids[0]
-    with tx() as s:
+def test_receipts_keep_a_moving_average_cost_over_all_branches(stock):
+    world = stock
+    actor = world.actor
+    pid = world.product_ids[0]
+    with world.tx() as s:
         inv.receive(
             s,
             actor=actor,
-            branch_id=world.a.branch_ids[0],
+            branch_id=world.branch_ids[0],
             product_id=pid,
             quantity=D("10"),
             unit_cost=D("5"),
@@ -221,29 +221,30 @@ def test_receipts_keep_a_moving_average_cost_over_all_branches(world, tx):
         inv.receive(
             s,
             actor=actor,
-            branch_id=world.a.branch_ids[1],
+            branch_id=world.branch_ids[1],
             product_id=pid,
             quantity=D("30"),
             unit_cost=D("7"),
             reference_type="po",
             reference_id="2",
         )
-    with tx() as s:
+    with world.tx() as s:
         # (10 x 5 + 30 x 7) / 40 = 6.5
         assert s.get(Product, pid).cost == D("6.5")
-        value = inv.valuation(s, tenant_id=world.a.id)
+        value = inv.valuation(s, tenant_id=world.tenant_id)
         assert value["total_value"] == D("260")
-        only_west = inv.valuation(s, tenant_id=world.a.id, branch_id=world.a.branch_ids[1])
+        only_west = inv.valuation(s, tenant_id=world.tenant_id, branch_id=world.branch_ids[1])
         assert only_west["total_value"] == D("195")
         cost_audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "product.cost")).all()
         assert [e.after["cost"] for e in cost_audit] == ["5", "6.5"]
 
 
-def test_concurrent_writers_lose_no_update(world, backend):
+def test_concurrent_writers_lose_no_update(stock):
     """8 threads x 25 movements, each in its own transaction, on one product with no level yet."""
+    world = stock
     factory = make_sessionmaker(world.engine)
-    actor = world.principal("manager").actor
-    branch, pid = world.a.branch_ids[1], world.a.product_ids[2]
+    actor = world.actor
+    branch, pid = world.branch_ids[1], world.product_ids[2]
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 

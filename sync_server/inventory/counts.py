@@ -1,0 +1,202 @@
+"""Physical stock counts: open, scan what is on the shelf, review the differences, post."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from common.codes import MovementCode
+from common.errors import InvalidState, NotFound, ValidationFailed
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor
+from sync_server.catalog import service as catalog
+from sync_server.catalog.models import Category, Product
+from sync_server.db import utcnow
+from sync_server.inventory.models import StockCount, StockCountLine
+from sync_server.inventory.service import (
+    COST_PLACES,
+    ZERO,
+    as_actor,
+    level,
+    lock_level,
+    record_movement,
+)
+from sync_server.org.models import Branch
+from sync_server.paging import get_owned
+
+REFERENCE = "count"
+
+
+def get_count(session: Session, *, tenant_id: int, count_id: int, lock: bool = False):
+    """Return a count of the tenant (locked for this transaction when asked)."""
+    count = session.get(StockCount, count_id, with_for_update=lock or None, populate_existing=lock)
+    if count is None or count.tenant_id != tenant_id:
+        raise NotFound(f"There is no stock count with id {count_id}.")
+    return count
+
+
+def open_count(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    category_id: int | None = None,
+    note: str = "",
+) -> StockCount:
+    """Open a count of a branch, or of one category in it."""
+    actor = as_actor(actor)
+    get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
+    if category_id is not None:
+        get_owned(session, Category, id=category_id, tenant_id=actor.tenant_id, what="category")
+    count = StockCount(
+        tenant_id=actor.tenant_id,
+        branch_id=branch_id,
+        category_id=category_id,
+        status="open",
+        note=note,
+        created_by=actor.user_id,
+    )
+    session.add(count)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="count.open",
+        entity_type="stock_count",
+        entity_id=count.id,
+        after={"branch_id": branch_id, "category_id": category_id},
+    )
+    return count
+
+
+def add_line(
+    session: Session,
+    *,
+    actor: Actor,
+    count_id: int,
+    quantity: Decimal | None,
+    barcode: str | None = None,
+    product_id: int | None = None,
+    replace: bool = False,
+) -> StockCountLine:
+    """Add what was found of a product (by scan or id); replace sets it instead."""
+    actor = as_actor(actor)
+    count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
+    if count.status != "open":
+        raise InvalidState(f"Count {count_id} is {count.status}; it takes no more lines.")
+    if barcode is not None:
+        found = catalog.find_by_barcode(session, tenant_id=actor.tenant_id, code=barcode)
+        product = found["product"]
+        # A scale label carries the weight: it is the quantity unless one was typed.
+        quantity = quantity if quantity is not None else found.get("quantity")
+    elif product_id is not None:
+        product = get_owned(
+            session, Product, id=product_id, tenant_id=actor.tenant_id, what="product"
+        )
+    else:
+        raise ValidationFailed("Give a barcode or a product id.")
+    quantity = Decimal("1") if quantity is None else Decimal(quantity)
+    if quantity < 0:
+        raise ValidationFailed("A counted quantity cannot be negative.")
+    if count.category_id is not None and product.category_id != count.category_id:
+        raise ValidationFailed(f"'{product.name}' is not in the category this count covers.")
+    line = next((row for row in count.lines if row.product_id == product.id), None)
+    if line is None:
+        line = StockCountLine(tenant_id=actor.tenant_id, product_id=product.id, counted=quantity)
+        count.lines.append(line)
+    else:
+        line.counted = quantity if replace else line.counted + quantity
+    session.flush()
+    return line
+
+
+def review(session: Session, *, tenant_id: int, count_id: int) -> dict[str, Any]:
+    """Return the count with each line's expected quantity, difference and its value."""
+    count = get_count(session, tenant_id=tenant_id, count_id=count_id)
+    lines = []
+    total = ZERO
+    for line in count.lines:
+        product = session.get(Product, line.product_id)
+        expected = line.expected
+        if expected is None:
+            expected = level(
+                session, tenant_id=tenant_id, branch_id=count.branch_id, product_id=line.product_id
+            ).on_hand
+        difference = line.counted - expected
+        value = (difference * product.cost).quantize(COST_PLACES, rounding=ROUND_HALF_UP)
+        total += value
+        lines.append(
+            {
+                "product_id": line.product_id,
+                "sku": product.sku,
+                "name": product.name,
+                "counted": line.counted,
+                "expected": expected,
+                "difference": difference,
+                "unit_cost": product.cost,
+                "value": value,
+            }
+        )
+    return {
+        "id": count.id,
+        "branch_id": count.branch_id,
+        "category_id": count.category_id,
+        "status": count.status,
+        "note": count.note,
+        "created_at": count.created_at,
+        "posted_at": count.posted_at,
+        "lines": lines,
+        "difference_value": total,
+    }
+
+
+def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
+    """Set each counted product to what was found, with one count movement per difference.
+
+    Products of the branch that nobody counted keep their level: an unscanned shelf is more
+    often a skipped shelf than an empty one.
+    """
+    actor = as_actor(actor)
+    count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
+    if count.status != "open":
+        raise InvalidState(f"Count {count_id} is {count.status}; it was posted already.")
+    if not count.lines:
+        raise ValidationFailed("Nothing was counted; add lines before posting.")
+    differences = {}
+    for line in sorted(count.lines, key=lambda row: row.product_id):
+        current = lock_level(
+            session,
+            tenant_id=actor.tenant_id,
+            branch_id=count.branch_id,
+            product_id=line.product_id,
+        )
+        line.expected = current.on_hand
+        difference = line.counted - current.on_hand
+        if difference != 0:
+            # What is on the shelf is a fact, even when orders hold more than was found.
+            record_movement(
+                session,
+                actor=actor,
+                branch_id=count.branch_id,
+                product_id=line.product_id,
+                code=MovementCode.COUNT,
+                quantity=difference,
+                reference_type=REFERENCE,
+                reference_id=str(count.id),
+                allow_negative=True,
+            )
+            differences[line.product_id] = difference
+    count.status = "posted"
+    count.posted_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="count.post",
+        entity_type="stock_count",
+        entity_id=count.id,
+        before={"status": "open"},
+        after={"status": "posted", "differences": {str(k): v for k, v in differences.items()}},
+    )
+    return count

@@ -1,0 +1,42 @@
+"""stockpilot-server worker: deliver the notification outbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from sync_server.config import Settings
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.db import make_engine, make_sessionmaker
+    from sync_server.notifications.dispatcher import dispatch_due, run_forever
+
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    if args.once:
+        delivered = dispatch_due(factory, settings=settings, limit=args.limit)
+        print(f"Delivered {delivered} notification(s).")
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("Notification worker running; Ctrl+C stops it.", flush=True)
+    run_forever(factory, settings=settings, stop=stop, interval=args.interval)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the worker command."""
+    p = subparsers.add_parser(
+        "worker",
+        help="deliver queued notifications (e-mail, webhooks) with retry; several may run",
+    )
+    p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    p.add_argument("--limit", type=int, default=50, help="notifications per round (with --once)")
+    p.add_argument("--interval", type=float, default=None, help="seconds between idle rounds")
+    p.set_defaults(handler=cmd_worker)

@@ -1,0 +1,228 @@
+"""Deliver the outbox over SMTP and webhooks, with retries and exponential backoff.
+
+Work is claimed in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers share the queue) that pushes ``next_attempt_at`` out by a lease; the
+network call happens outside any transaction, and its outcome is written in another. A
+worker that dies mid-delivery leaves the row to be retried when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import httpx
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_server.config import Settings
+from sync_server.db import is_sqlite, make_sessionmaker, transaction, utcnow
+from sync_server.notifications.models import Notification, NotificationRule
+
+log = logging.getLogger("stockpilot.notifications")
+
+SIGNATURE_HEADER = "X-StockPilot-Signature"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    channel: str
+    recipient: str
+    event: str
+    subject: str
+    body: str
+    payload: dict
+    attempts: int
+    secret: str | None
+
+
+def signature(secret: str, body: bytes) -> str:
+    """Return the webhook signature header value: sha256=<hex HMAC of the body>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(job: Job) -> bytes:
+    """Return the exact bytes POSTed (and signed) for a webhook notification."""
+    document = {
+        "id": job.id,
+        "event": job.event,
+        "subject": job.subject,
+        "body": job.body,
+        "payload": job.payload,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Return the wait before retry number `attempts` (doubling, capped at an hour)."""
+    seconds = settings.notify_backoff_seconds * (2 ** max(attempts - 1, 0))
+    return timedelta(seconds=min(seconds, 3600))
+
+
+def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -> list[Job]:
+    stmt = (
+        select(Notification)
+        .where(
+            Notification.status == "pending",
+            Notification.channel.in_(("email", "webhook")),
+            Notification.next_attempt_at <= now,
+        )
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+    )
+    if not is_sqlite(session.get_bind()):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.scalars(stmt).all()
+    secrets = {}
+    rule_ids = {row.rule_id for row in rows if row.rule_id is not None}
+    if rule_ids:
+        secrets = dict(
+            session.execute(
+                select(NotificationRule.id, NotificationRule.secret).where(
+                    NotificationRule.id.in_(rule_ids)
+                )
+            ).all()
+        )
+    jobs = []
+    for row in rows:
+        row.attempts += 1
+        # The lease: nobody else picks the row up while this worker is delivering it.
+        row.next_attempt_at = now + timedelta(seconds=settings.notify_lease_seconds)
+        jobs.append(
+            Job(
+                id=row.id,
+                channel=row.channel,
+                recipient=row.recipient,
+                event=row.event,
+                subject=row.subject,
+                body=row.body,
+                payload=row.payload,
+                attempts=row.attempts,
+                secret=secrets.get(row.rule_id),
+            )
+        )
+    return jobs
+
+
+def _send_email(job: Job, settings: Settings) -> None:
+    if not settings.smtp_host:
+        raise RuntimeError("no SMTP server is configured (STOCKPILOT_SMTP_HOST)")
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = job.recipient
+    message["Subject"] = job.subject
+    message["X-StockPilot-Event"] = job.event
+    message.set_content(job.body or job.subject)
+    with smtplib.SMTP(
+        settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout
+    ) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
+
+
+def _send_webhook(job: Job, settings: Settings) -> None:
+    body = webhook_body(job)
+    headers = {"Content-Type": "application/json", "X-StockPilot-Event": job.event}
+    if job.secret:
+        headers[SIGNATURE_HEADER] = signature(job.secret, body)
+    response = httpx.post(
+        job.recipient, content=body, headers=headers, timeout=settings.notify_timeout
+    )
+    if response.status_code >= 300:
+        raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+
+
+def _deliver(job: Job, settings: Settings) -> str | None:
+    """Send one job; return None on success or the error text."""
+    try:
+        if job.channel == "email":
+            _send_email(job, settings)
+        else:
+            _send_webhook(job, settings)
+    except Exception as exc:  # noqa: BLE001 - any failure of the far side is a retry
+        return f"{type(exc).__name__}: {exc}"[:1000]
+    return None
+
+
+def dispatch_due(
+    factory: sessionmaker[Session] | Engine,
+    *,
+    settings: Settings,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> int:
+    """Deliver the notifications that are due; return how many were delivered."""
+    if isinstance(factory, Engine):
+        factory = make_sessionmaker(factory)
+    now = now or utcnow()
+    with transaction(factory) as session:
+        jobs = _claim(session, settings=settings, now=now, limit=limit)
+    delivered = 0
+    for job in jobs:
+        error = _deliver(job, settings)
+        with transaction(factory) as session:
+            row = session.get(Notification, job.id)
+            if row is None:
+                continue
+            if error is None:
+                row.status = "delivered"
+                row.delivered_at = utcnow()
+                row.last_error = None
+                delivered += 1
+            elif job.attempts >= settings.notify_max_attempts:
+                row.status = "failed"
+                row.last_error = error
+                log.warning("notification %s failed for good: %s", job.id, error)
+            else:
+                row.last_error = error
+                row.next_attempt_at = now + backoff(settings, job.attempts)
+    return delivered
+
+
+def run_forever(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    stop: threading.Event,
+    interval: float | None = None,
+) -> None:
+    """Dispatch until stopped, sleeping between rounds that found nothing to do."""
+    interval = settings.notify_poll_seconds if interval is None else interval
+    while not stop.is_set():
+        try:
+            busy = dispatch_due(factory, settings=settings)
+        except Exception:  # noqa: BLE001 - a bad round must not kill the worker
+            log.exception("notification dispatch round failed")
+            busy = 0
+        if not busy:
+            stop.wait(interval)
+
+
+def in_server_worker(app) -> Callable[[], None]:
+    """Start the dispatcher in a thread of the server process; return its stop function."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever,
+        kwargs={"factory": app.state.sessions, "settings": app.state.settings, "stop": stop},
+        name="notification-dispatcher",
+        daemon=True,
+    )
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return halt
