@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Product, ProductBarcode, ProductSearchDoc
@@ -80,21 +80,35 @@ def candidate_filter(session: Session, *, terms: list[str]):
     return and_(*clauses)
 
 
-def rank_expression(*, query: str, terms: list[str]):
-    """Return the score: exact code > exact SKU > SKU prefix > name prefix > name > other."""
+# Broad queries ("a", a shared barcode prefix) can match most of the catalog; ranking them
+# all would cost a scan and tell the user nothing. Exact codes and SKUs are always found
+# through their own indexes; substring matches are ranked among the first MAX_CANDIDATES.
+MAX_CANDIDATES = 2000
+
+
+def exact_ids(session: Session, *, tenant_id: int, query: str) -> tuple[list[int], list[int]]:
+    """Return ids whose barcode, and ids whose SKU, is exactly the query (indexed lookups)."""
     exact = query.strip()
-    lowered = exact.lower()
-    barcode_hit = (
-        select(literal(1))
-        .where(ProductBarcode.product_id == Product.id, ProductBarcode.code == exact)
-        .exists()
-    )
+    by_code = session.scalars(
+        select(ProductBarcode.product_id).where(
+            ProductBarcode.tenant_id == tenant_id, ProductBarcode.code == exact
+        )
+    ).all()
+    by_sku = session.scalars(
+        select(Product.id).where(Product.tenant_id == tenant_id, Product.sku == exact)
+    ).all()
+    return list(by_code), list(by_sku)
+
+
+def rank_expression(*, query: str, terms: list[str], barcode_ids: list[int], sku_ids: list[int]):
+    """Return the score: exact code > exact SKU > SKU prefix > name prefix > name > other."""
+    lowered = query.strip().lower()
     name = func.lower(Product.name)
     sku = func.lower(Product.sku)
     all_in_name = and_(*[name.like(like_pattern(t), escape="\\") for t in terms])
     return case(
-        (barcode_hit, 100),
-        (sku == lowered, 90),
+        (Product.id.in_(barcode_ids or [-1]), 100),
+        (or_(Product.id.in_(sku_ids or [-1]), sku == lowered), 90),
         (sku.like(like_pattern(lowered)[1:], escape="\\"), 80),
         (name.like(like_pattern(lowered)[1:], escape="\\"), 70),
         (all_in_name, 60),
@@ -109,14 +123,17 @@ def search_statement(
     terms = terms_of(query)
     if not terms:
         return None
-    rank = rank_expression(query=query, terms=terms)
-    stmt = (
-        select(Product)
-        .join(ProductSearchDoc, ProductSearchDoc.product_id == Product.id)
-        .where(
-            ProductSearchDoc.tenant_id == tenant_id,
-            Product.tenant_id == tenant_id,
-            candidate_filter(session, terms=terms),
-        )
+    barcode_ids, sku_ids = exact_ids(session, tenant_id=tenant_id, query=query)
+    candidates = (
+        select(ProductSearchDoc.product_id)
+        .where(ProductSearchDoc.tenant_id == tenant_id, candidate_filter(session, terms=terms))
+        .limit(MAX_CANDIDATES)
+    )
+    rank = rank_expression(query=query, terms=terms, barcode_ids=barcode_ids, sku_ids=sku_ids)
+    exact = select(Product.id).where(Product.id.in_(barcode_ids + sku_ids or [-1]))
+    # One IN over a UNION lets both engines fetch rows by primary key instead of scanning.
+    stmt = select(Product).where(
+        Product.tenant_id == tenant_id,
+        Product.id.in_(union(select(candidates.subquery().c.product_id), exact)),
     )
     return stmt, rank

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures beside the budgets in DESIGN.md."""
