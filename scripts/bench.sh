@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run every benchmark in bench/ and print its figures beside the budgets in DESIGN.md.
+# Pass module names to run some: bash scripts/bench.sh bench_search bench_till
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
+bash scripts/venv.sh
+export QT_QPA_PLATFORM=offscreen
+modules=("$@")
+if [ ${#modules[@]} -eq 0 ]; then
+  for f in bench/bench_*.py; do modules+=("$(basename "$f" .py)"); done
+fi
+for m in "${modules[@]}"; do
+  echo "=================== $m"
+  .venv/bin/python -m "bench.$m"
+done
