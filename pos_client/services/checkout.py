@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.codes import Tender
-from common.errors import CreditLimitExceeded, InvalidState, ValidationFailed
+from common.errors import CreditLimitExceeded, InvalidState, NotFound, ValidationFailed
 from common.ids import new_id
 from common.money import ZERO
 from common.sync import protocol
@@ -18,6 +19,7 @@ from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
+from pos_client.store.models import Customer, Sale, SaleLine, SalePayment, Staff
 
 TENDER_NAMES = {
     Tender.CASH: "Cash",
@@ -215,4 +217,57 @@ def complete_sale(
         total=event.total,
         change_due=event.change_due,
         receipt=receipt,
+    )
+
+
+def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Receipt:
+    """Rebuild any sale's receipt from the store, marked as a copy."""
+    sale = session.scalars(
+        select(Sale).where(func.upper(Sale.receipt_number) == receipt_number.strip().upper())
+    ).first()
+    if sale is None:
+        raise NotFound(f"No sale with receipt number {receipt_number.strip()} on this till")
+    staff = session.get(Staff, sale.cashier_id) if sale.cashier_id is not None else None
+    customer = None
+    if sale.customer_local_id:
+        customer = session.get(Customer, sale.customer_local_id)
+    elif sale.customer_id is not None:
+        customer = session.scalars(
+            select(Customer).where(Customer.server_id == sale.customer_id)
+        ).first()
+    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id))
+    payments = session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id))
+    return Receipt(
+        shop_name=shop.shop_name,
+        branch_name=shop.branch_name,
+        address_lines=shop.address_lines,
+        receipt_number=sale.receipt_number,
+        issued_at=sale.created_at.astimezone(),
+        cashier=(staff.full_name or staff.username) if staff else "",
+        lines=tuple(
+            ReceiptLine(
+                name=line.name,
+                quantity=line.quantity,
+                unit="kg" if line.quantity != line.quantity.to_integral() else "",
+                unit_price=line.unit_price,
+                discount=line.discount,
+                total=line.total,
+            )
+            for line in lines
+        ),
+        subtotal=sale.subtotal,
+        discount_total=sale.discount_total,
+        tax_total=sale.tax_total,
+        total=sale.total,
+        payments=tuple(
+            ReceiptPayment(
+                method=TENDER_NAMES[Tender(p.method)], amount=p.amount, reference=p.reference
+            )
+            for p in payments
+        ),
+        change_due=sale.change_due,
+        customer=customer.name if customer else None,
+        footer=shop.footer,
+        currency=shop.currency,
+        is_copy=True,
     )

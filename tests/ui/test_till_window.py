@@ -440,3 +440,34 @@ def test_void_sale_needs_two_presses(qtbot: QtBot, till: Till, sign_in, scan) ->
     press(qtbot, till, Qt.Key.Key_F7)
     assert till.window.cart.is_empty
     assert QApplication.instance() is not None
+
+
+def test_reprint_any_receipt_by_number(
+    qtbot: QtBot, till: Till, sign_in, scan, settle, printer_file: Path
+) -> None:
+    sign_in()
+    scan(TEA)
+    dialog = open_payment(qtbot, till)
+    dialog.findChild(type(dialog.complete), "ExactButton").click()
+    with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
+        first = pay(qtbot, till, dialog, settle)
+    scan(MILK)
+    dialog = open_payment(qtbot, till)
+    dialog.findChild(type(dialog.complete), "ExactButton").click()
+    with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
+        pay(qtbot, till, dialog, settle)
+    printer_file.write_bytes(b"")
+
+    press(qtbot, till, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    reprint = till.window.dialog
+    assert reprint.value.text() == "BLR-T01-000002"  # the last one by default
+    reprint.submitted.emit("BLR-T01-999999")
+    qtbot.waitUntil(lambda: reprint.error.text() != "", timeout=3000)
+    assert "No sale with receipt number BLR-T01-999999" in reprint.error.text()
+    till.window.pipeline.handle(first.receipt_number)  # the receipt's barcode is scanned
+    assert reprint.value.text() == first.receipt_number
+    with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
+        reprint.submitted.emit(reprint.value.text())
+    printed = printer_file.read_bytes()
+    assert b"REPRINT" in printed and first.receipt_number.encode() in printed
+    assert b"165.00" in printed

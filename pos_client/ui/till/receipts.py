@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -51,13 +52,11 @@ class ReceiptDesk(QObject):
             data=receipt_to_escpos(receipt, codepage=self.queue.config.codepage, width=self.width),
         )
 
-    def reprint_last(self) -> bool:
-        """Queue a copy of the last receipt; say whether there was one."""
-        if self.last is None or self.queue is None:
+    def reprint(self, receipt: Receipt) -> bool:
+        """Queue a copy of a receipt; say whether there is a printer to print it."""
+        if self.queue is None:
             return False
-        from dataclasses import replace
-
-        copy = replace(self.last, is_copy=True)
+        copy = replace(receipt, is_copy=True)
         self.queue.reprint(
             receipt_to_escpos(copy, codepage=self.queue.config.codepage, width=self.width)
         )

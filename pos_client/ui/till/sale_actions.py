@@ -12,8 +12,9 @@ from PySide6.QtCore import QTimer
 
 from common.errors import DomainError, ValidationFailed
 from common.roles import Permission
+from pos_client.printing.receipt import Receipt
 from pos_client.services import queries
-from pos_client.services.checkout import CompletedSale, complete_sale
+from pos_client.services.checkout import CompletedSale, complete_sale, receipt_copy
 from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
 from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import ValueDialog, ask_override
@@ -275,14 +276,36 @@ class SaleActions:
             self.after_sale()
 
     def reprint(self) -> None:
-        """Print a copy of the last receipt (Ctrl+P)."""
-        if self.ctx.receipts.reprint_last():
-            self.screen.notice.notify("Reprinting the last receipt", kind="info", seconds=3)
-        elif self.ctx.receipts.last is not None:
-            path = self.ctx.receipts.save_pdf(self.ctx.receipts.last)
-            self.screen.notice.notify(f"No printer: receipt saved as {path}", kind="info")
+        """Print a copy of the last receipt, or of any receipt by its number (Ctrl+P)."""
+        last = self.ctx.receipts.last
+        shop = self.ctx.shop
+
+        def apply(text: str, dialog: ValueDialog) -> None:
+            number = text or (last.receipt_number if last else "")
+            if not number:
+                dialog.fail("Type the receipt number to reprint")
+                return
+            self.ctx.query(lambda s: receipt_copy(s, receipt_number=number, shop=shop)).success(
+                lambda receipt: (dialog.accept(), self._print_copy(receipt))
+            ).failure(dialog.fail).run()
+
+        dialog = self._ask_value(
+            title="Reprint receipt",
+            prompt="Receipt number (scan it, or Enter for the last one)",
+            initial=last.receipt_number if last else "",
+            apply=apply,
+        )
+        self.pipeline.divert_to = dialog.value.setText
+        dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
+
+    def _print_copy(self, receipt: Receipt) -> None:
+        if self.ctx.receipts.reprint(receipt):
+            self.screen.notice.notify(
+                f"Reprinting receipt {receipt.receipt_number}", kind="info", seconds=3
+            )
         else:
-            self.screen.notice.notify("No receipt to reprint yet", kind="warn", seconds=3)
+            path = self.ctx.receipts.save_pdf(receipt)
+            self.screen.notice.notify(f"No printer: copy saved as {path}", kind="info")
 
 
 def _decimal(text: str) -> Decimal:
