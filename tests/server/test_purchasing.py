@@ -12,6 +12,7 @@ from common.errors import DomainError, InvalidState
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
+from sync_server.notifications.models import Notification
 from sync_server.org import service as org
 from sync_server.purchasing import service as purchasing
 from sync_server.purchasing.models import PurchaseOrder
@@ -73,6 +74,18 @@ def _setting(world, key: str, value) -> None:
         org.put_setting(session, actor=world.principal("admin"), key=key, value=value)
 
 
+def _notified(world, event: str) -> set[str]:
+    """Return the in-app roles an event was sent to."""
+    with transaction(world.sessions(), readonly=True) as session:
+        return set(
+            session.scalars(
+                select(Notification.role).where(
+                    Notification.tenant_id == world.a.id, Notification.event == event
+                )
+            )
+        )
+
+
 def _audits(world, action: str, entity_id) -> int:
     with transaction(world.sessions(), readonly=True) as session:
         return session.scalar(
@@ -108,6 +121,12 @@ def test_full_cycle_approve_receive_in_parts_pay_and_close(world):
     assert approved.json()["status"] == "approved"
     assert approved.json()["decision_comment"] == "ok, needed for Diwali"
     assert _audits(world, "purchase_order.approved", po["id"]) == 1
+    assert _notified(world, "purchase_order.approval_requested") == {
+        "admin",
+        "manager",
+        "purchase_admin",
+    }
+    assert _notified(world, "purchase_order.approved") == {"purchase_admin"}  # the creator
 
     lines = {line["product_id"]: line["id"] for line in po["lines"]}
     part = world.api("manager").post(
@@ -120,6 +139,7 @@ def test_full_cycle_approve_receive_in_parts_pay_and_close(world):
     state = world.api("viewer").get(f"purchase-orders/{po['id']}").json()
     assert state["status"] == "partially_received"
     assert _on_hand(world, pid[0]) == Decimal("6")
+    assert _notified(world, "purchase_order.goods_received") == {"manager", "purchase_admin"}
 
     rest = world.api("purchase_admin").post(
         f"purchase-orders/{po['id']}/receipts",

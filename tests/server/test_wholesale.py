@@ -11,6 +11,7 @@ from common.errors import DomainError
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
+from sync_server.notifications.models import Notification
 from sync_server.wholesale import service as wholesale
 from tests.ledgers import check_customer_ledgers
 
@@ -114,6 +115,12 @@ def test_approval_takes_stock_charges_account_and_invoices(world):
     history = world.api("sales_admin").get(f"customers/{cid}/credit-history").json()
     assert history["items"][0]["reference_id"] == "INV-MAIN-000001"
     assert _audits(world, "sales_request.approved") == 1
+    with transaction(world.sessions(), readonly=True) as session:
+        sent = set(session.execute(select(Notification.event, Notification.role)))
+    assert {
+        ("sales_request.approval_requested", r) for r in ("admin", "manager", "sales_admin")
+    } <= sent
+    assert ("sales_request.approved", "sales_admin") in sent  # back to the creator
 
     invoice = world.api("viewer").get(f"sales-requests/{req['id']}/invoice").json()
     assert invoice["invoice_number"] == "INV-MAIN-000001"
