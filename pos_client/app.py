@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication
+from sqlalchemy.orm import Session, sessionmaker
 
 from pos_client.config import TillConfig, load_config
 from pos_client.paths import default_data_dir, set_app_identity
@@ -51,6 +52,7 @@ class Till:
     serial: SerialScannerReader | None
     sync: SyncWorker | None = None
     ready_s: float = 0.0
+    reads: sessionmaker[Session] | None = None
 
     def close(self) -> None:
         """Stop scanners, sync, printing and the DB worker; close the store."""
@@ -62,6 +64,8 @@ class Till:
         self.window.close()
         self.receipts.close()
         self.runner.close()
+        if self.reads is not None:
+            self.reads.kw["bind"].dispose()
         self.store.close()
 
 
@@ -78,7 +82,8 @@ def build_till(
     store = store if store is not None else LocalStore(config.store_path)
     with store.engine.begin() as conn:
         ensure_search_index(conn)
-    runner = OpRunner(store=store, reads=read_only_sessions(store.path))
+    reads = read_only_sessions(store.path)
+    runner = OpRunner(store=store, reads=reads)
     receipts = ReceiptDesk(
         printer=config.printer, pdf_dir=config.receipts_dir, width=config.receipt_width
     )
@@ -99,6 +104,7 @@ def build_till(
     if sync is not None:
         connect_sync(window, sync)
     return Till(
+        reads=reads,
         window=window,
         store=store,
         runner=runner,

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,17 +28,28 @@ def printer_file(tmp_path: Path) -> Path:
     return tmp_path / "printer.bin"
 
 
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seed a demo store once per run (Argon2 hashing is slow on purpose); tests copy it."""
+    path = tmp_path_factory.mktemp("till-template") / "till.db"
+    store = LocalStore(path)
+    with store.transaction() as session:
+        seed_demo(session)
+    # Closing the last connection checkpoints the WAL into the file, so a copy is complete.
+    store.close()
+    return path
+
+
 @pytest.fixture
 def make_till(
-    qapp: QApplication, qtbot: QtBot, tmp_path: Path, printer_file: Path
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, printer_file: Path, seeded_store: Path
 ) -> Iterator[Callable[..., Till]]:
     """Build a till over a seeded store file with a file printer; close it afterwards."""
     built: list[Till] = []
 
     def make_till(**changes: Any) -> Till:
+        shutil.copyfile(seeded_store, tmp_path / "till.db")
         store = LocalStore(tmp_path / "till.db")
-        with store.transaction() as session:
-            seed_demo(session)
         config = TillConfig(
             data_dir=tmp_path,
             shop_name="Sharma General Store",
