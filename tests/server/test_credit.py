@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from common.errors import CreditLimitExceeded
+from sync_server.alerts.models import Alert
 from sync_server.audit.models import AuditEntry
 from sync_server.credit import service as credit
 from sync_server.credit.models import CreditEntry
@@ -90,6 +91,10 @@ def test_offline_sale_over_limit_is_booked_and_flagged(world):
         )
         == 1
     )
+    with transaction(world.sessions(), readonly=True) as session:
+        alert = session.scalars(select(Alert).where(Alert.kind == "credit_over_limit")).one()
+    assert alert.status == "open" and alert.details["customer_id"] == cid
+    assert Decimal(alert.details["balance"]) == Decimal("250")
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 

@@ -105,6 +105,25 @@ def test_totals_include_tax_and_numbers_are_sequential(world):
     assert Decimal(first["total"]) == Decimal("115.00")
     assert first["status"] == "draft"
     assert int(second["number"][3:]) == int(first["number"][3:]) + 1
+    edited = world.api("purchase_admin").patch(
+        f"purchase-orders/{first['id']}",
+        json={
+            "notes": "call before delivery",
+            "lines": [
+                {"product_id": world.a.product_ids[2], "quantity": "3", "unit_cost": "1.005"}
+            ],
+        },
+    )
+    assert edited.status_code == 200, edited.text
+    assert [x["product_id"] for x in edited.json()["lines"]] == [world.a.product_ids[2]]
+    assert Decimal(edited.json()["total"]) == Decimal("3.02")  # 3.015 rounds half-up
+    assert _audits(world, "purchase_order.updated", first["id"]) == 1
+    bad = world.api("purchase_admin").patch(
+        f"purchase-orders/{first['id']}",
+        json={"lines": [{"product_id": 999999, "quantity": "1", "unit_cost": "1"}]},
+    )
+    assert bad.status_code == 404
+    assert world.api("viewer").get(f"purchase-orders/{first['id']}").json() == edited.json()
 
 
 def test_full_cycle_approve_receive_in_parts_pay_and_close(world):
