@@ -382,3 +382,6 @@ class DeadLetterRead(BaseModel):
 
 class DeadLetterResolve(Schema):
     note: str = Field(default="", max_length=500)
+    # Apply the event now (its cause was fixed, e.g. the product was created) instead of
+    # just closing the letter.
+    retry: bool = False

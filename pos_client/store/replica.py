@@ -40,45 +40,79 @@ def reset(session: Session) -> None:
 
 
 def apply_changes(session: Session, changes: list[PulledChange]) -> None:
-    """Apply a page of changes in order, in the caller's transaction."""
-    products: list[dict[str, Any]] = []
-    product_ids: list[int] = []
-    codes: list[dict[str, Any]] = []
+    """Apply a page of changes in order, in the caller's transaction.
 
-    def flush_products() -> None:
-        # Bulk upsert keeps a 200k-product snapshot well inside its time budget.
-        if not products:
-            return
-        stmt = sqlite_insert(Product.__table__)
-        update_cols = {c.name: stmt.excluded[c.name] for c in Product.__table__.columns}
-        session.execute(
-            stmt.on_conflict_do_update(index_elements=["id"], set_=update_cols), products
-        )
-        session.execute(delete(Barcode).where(Barcode.product_id.in_(product_ids)))
-        if codes:
-            stmt = sqlite_insert(Barcode.__table__)
+    Runs of product and stock upserts are written as bulk upserts: a 200k-product
+    snapshot must fit its time budget, and they do not depend on one another.
+    """
+    products: list[dict[str, Any]] = []
+    codes: list[dict[str, Any]] = []
+    levels: dict[int, dict[str, Any]] = {}
+
+    def flush_bulk() -> None:
+        if products:
+            _upsert_products(session, products, codes)
+            products.clear()
+            codes.clear()
+        if levels:
+            stmt = sqlite_insert(StockLevel.__table__)
             session.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=["code"], set_={"product_id": stmt.excluded.product_id}
+                    index_elements=["product_id"],
+                    set_={"on_hand": stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
                 ),
-                codes,
+                list(levels.values()),
             )
-        products.clear()
-        product_ids.clear()
-        codes.clear()
+            levels.clear()
 
+    now = utcnow()
     for change in changes:
-        if change.entity == "product" and change.op == ChangeOp.UPSERT and change.data:
+        upsert = change.op == ChangeOp.UPSERT and change.data
+        if upsert and change.entity == "product":
+            if levels:
+                flush_bulk()
             row = _product_row(change.data)
             products.append(row)
-            product_ids.append(row["id"])
             codes.extend(
                 {"code": c, "product_id": row["id"]} for c in change.data.get("barcodes", [])
             )
             continue
-        flush_products()
+        if upsert and change.entity in ("stock", "stock_level"):
+            if products:
+                flush_bulk()
+            product_id = int(change.data.get("product_id", change.key))
+            levels[product_id] = {
+                "product_id": product_id,
+                "on_hand": _dec(change.data.get("on_hand")),
+                "updated_at": now,
+            }
+            continue
+        flush_bulk()
         _apply_one(session, change)
-    flush_products()
+    flush_bulk()
+
+
+def _upsert_products(
+    session: Session, products: list[dict[str, Any]], codes: list[dict[str, Any]]
+) -> None:
+    # The last change of a product in the page wins, as if applied one by one.
+    latest = {row["id"]: row for row in products}
+    stmt = sqlite_insert(Product.__table__)
+    update_cols = {c.name: stmt.excluded[c.name] for c in Product.__table__.columns}
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["id"], set_=update_cols), list(latest.values())
+    )
+    ids = list(latest)
+    for start in range(0, len(ids), 500):
+        session.execute(delete(Barcode).where(Barcode.product_id.in_(ids[start : start + 500])))
+    if codes:
+        stmt = sqlite_insert(Barcode.__table__)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["code"], set_={"product_id": stmt.excluded.product_id}
+            ),
+            codes,
+        )
 
 
 def _product_row(data: dict[str, Any]) -> dict[str, Any]:

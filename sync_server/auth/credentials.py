@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed
+from common.sync.protocol import DEVICE_TOKEN_PREFIX
 from sync_server.auth.models import RevokedToken, User
 from sync_server.auth.principal import Principal
 from sync_server.auth.security import decode_access_token
@@ -38,6 +39,11 @@ def resolve(session: Session, *, token: str, secret: str) -> Principal:
         from sync_server.apikeys.service import resolve_api_key
 
         return resolve_api_key(session, token=token)
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        # A till's device credential; imported here so auth does not depend on sync.
+        from sync_server.sync.devices import resolve_device_token
+
+        return resolve_device_token(session, token=token)
     if token.count(".") == 2:
         return resolve_user_token(session, token=token, secret=secret)
     raise AuthenticationFailed("The credential is not recognised.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantScoped, utcnow
@@ -40,3 +40,86 @@ class FeedHead(TenantScoped, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Device(TenantScoped, Base):
+    """A till enrolled at a branch; it authenticates with a token stored only as a hash."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("tenant_id", "receipt_prefix"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Receipts made offline never collide: each device numbers in its own series.
+    receipt_prefix: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class EnrolmentCode(TenantScoped, Base):
+    """A one-time code an admin hands to whoever sets up a till."""
+
+    __tablename__ = "device_enrolment_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class ReceivedEvent(TenantScoped, Base):
+    """Every event a device pushed; the unique event id makes applying it twice impossible."""
+
+    __tablename__ = "sync_events"
+    __table_args__ = (UniqueConstraint("tenant_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(36), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12))  # applied | rejected
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class DeadLetter(TenantScoped, Base):
+    """A rejected event kept for managers to look at and resolve."""
+
+    __tablename__ = "sync_dead_letters"
+    __table_args__ = (Index("ix_sync_dead_letters_tenant_resolved", "tenant_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(36))
+    branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[Any] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    resolved_note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class CustomerLink(TenantScoped, Base):
+    """Which server customer a customer created offline on a till became."""
+
+    __tablename__ = "sync_customer_links"
+    __table_args__ = (UniqueConstraint("tenant_id", "local_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(36))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    device_id: Mapped[str] = mapped_column(String(36))
+    merged: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,40 @@
+"""Run the sync engine off the UI thread and report its status as a Qt signal."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from pos_client.services.sync_engine import SyncEngine, SyncStatus
+
+
+class SyncWorker(QObject):
+    """Owns the engine's background thread; status_changed is delivered on the GUI thread.
+
+    The engine calls back from its own thread; emitting a signal from there is safe, and
+    Qt queues it to receivers living in the GUI thread.
+    """
+
+    status_changed = Signal(object)  # SyncStatus
+
+    def __init__(self, engine: SyncEngine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        engine.on_status = self.status_changed.emit
+
+    @property
+    def status(self) -> SyncStatus:
+        """Return the engine's latest status."""
+        return self.engine.status
+
+    def start(self) -> None:
+        """Start syncing in the background."""
+        self.engine.start()
+        self.engine.trigger()
+
+    def sync_now(self) -> None:
+        """Ask for a cycle now (after a sale, or from a 'sync' button)."""
+        self.engine.trigger()
+
+    def stop(self) -> None:
+        """Stop the background thread (on close)."""
+        self.engine.stop()

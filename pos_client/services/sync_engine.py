@@ -1,0 +1,341 @@
+"""The till's sync engine: push the outbox, pull changes, back off while offline.
+
+Qt-free so it is tested without a GUI; pos_client/qt/sync_worker.py runs it off the UI
+thread and turns its status into signals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import httpx
+from sqlalchemy import func, select
+
+from common.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    EnrolResponse,
+    EventType,
+    PullResponse,
+    PushResponse,
+    PushStatus,
+)
+from pos_client.store import documents, outbox, replica
+from pos_client.store.db import LocalStore
+from pos_client.store.models import OutboxEvent, utcnow
+
+log = logging.getLogger("stockpilot.till.sync")
+API = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the till shows: online, offline since when, how much is waiting, what failed."""
+
+    online: bool = False
+    offline_since: datetime | None = None
+    pending: int = 0
+    rejected: int = 0
+    last_error: str | None = None
+    last_sync_at: datetime | None = None
+    syncing: bool = False
+    revoked: bool = False
+
+
+class SyncFailed(Exception):
+    """A cycle could not finish; the reason goes into the status, the work stays queued."""
+
+    def __init__(self, message: str, *, unreachable: bool = False, revoked: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.revoked = revoked
+
+
+class SyncEngine:
+    """Push and pull for one local store; one cycle at a time, extra triggers coalesce."""
+
+    def __init__(
+        self,
+        store: LocalStore,
+        *,
+        server_url: str | None = None,
+        batch_size: int = 200,
+        pull_limit: int = DEFAULT_PULL_LIMIT,
+        timeout: float = 10.0,
+        poll_interval: float = 30.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 120.0,
+        on_status: Callable[[SyncStatus], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.pull_limit = pull_limit
+        self.poll_interval = poll_interval
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.on_status = on_status
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self._transport = transport
+        self._server_url = server_url
+        self._cycle_lock = threading.Lock()
+        self._again = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self._status = SyncStatus()
+        self._status_lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._refresh_status()
+
+    # --- setup -------------------------------------------------------------------------
+
+    def enrol(self, *, server_url: str, code: str, name: str) -> EnrolResponse:
+        """Exchange a one-time code for this till's credential and remember it."""
+        with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
+            response = client.post(
+                f"{server_url.rstrip('/')}{API}/devices/enrol", json={"code": code, "name": name}
+            )
+        if response.status_code != 201:
+            raise SyncFailed(_problem_detail(response))
+        answer = EnrolResponse.model_validate(response.json())
+        with self.store.transaction() as session:
+            documents.configure_device(
+                session,
+                device_id=answer.device_id,
+                token=answer.token,
+                tenant_id=answer.tenant_id,
+                branch_id=answer.branch_id,
+                branch_code=answer.branch_code,
+                receipt_prefix=answer.receipt_prefix,
+                name=answer.name,
+                server_url=server_url,
+            )
+        self._server_url = server_url
+        self._refresh_status()
+        return answer
+
+    @property
+    def status(self) -> SyncStatus:
+        """Return the latest status."""
+        with self._status_lock:
+            return self._status
+
+    # --- one cycle ---------------------------------------------------------------------
+
+    def sync_once(self) -> SyncStatus:
+        """Push then pull until both are done; if a cycle is running, ask it to go again."""
+        if not self._cycle_lock.acquire(blocking=False):
+            self._again.set()
+            return self.status
+        try:
+            while True:
+                self._again.clear()
+                self._set_status(syncing=True)
+                self._cycle()
+                if not self._again.is_set():
+                    break
+        finally:
+            self._cycle_lock.release()
+        return self.status
+
+    def _cycle(self) -> None:
+        try:
+            self.push()
+            self.pull()
+        except SyncFailed as exc:
+            self._failures += 1
+            now = utcnow()
+            previous = self.status
+            self._refresh_status(
+                online=False if exc.unreachable else previous.online,
+                offline_since=(previous.offline_since or now) if exc.unreachable else None,
+                last_error=str(exc),
+                revoked=exc.revoked,
+                syncing=False,
+            )
+            log.info("sync failed (%s); next try in %.1fs", exc, self.next_delay())
+            return
+        self._failures = 0
+        self._refresh_status(
+            online=True,
+            offline_since=None,
+            last_error=None,
+            last_sync_at=utcnow(),
+            syncing=False,
+            revoked=False,
+        )
+
+    def push(self) -> int:
+        """Send the outbox in batches; drop what the server applied or already had."""
+        sent = 0
+        while True:
+            with self.store.transaction() as session:
+                batch = outbox.next_batch(session, limit=self.batch_size)
+                bodies = [(row.event_id, row.type, row.body) for row in batch]
+            if not bodies:
+                return sent
+            events = [json.loads(body) for _, _, body in bodies]
+            response = self._request("POST", "/sync/push", json={"events": events})
+            results = PushResponse.model_validate(response.json()).results
+            with self.store.transaction() as session:
+                locals_by_event = {
+                    event_id: json.loads(body)["payload"]["local_id"]
+                    for event_id, type_, body in bodies
+                    if type_ == EventType.CUSTOMER_CREATED
+                }
+                for result in results:
+                    local_id = locals_by_event.get(result.id)
+                    if (
+                        local_id
+                        and result.customer_id is not None
+                        and result.status
+                        in (
+                            PushStatus.APPLIED,
+                            PushStatus.DUPLICATE,
+                        )
+                    ):
+                        replica.link_customer(
+                            session, local_id=local_id, server_id=result.customer_id
+                        )
+                sent += outbox.acknowledge(session, results=results)
+                documents.get_state(session).last_push_at = utcnow()
+            self._refresh_status()
+
+    def pull(self) -> int:
+        """Fetch pages after the stored cursor; each page and its cursor commit together."""
+        applied = 0
+        while True:
+            with self.store.transaction() as session:
+                cursor = documents.get_state(session).cursor
+            response = self._request(
+                "GET", "/sync/pull", params={"cursor": cursor, "limit": self.pull_limit}
+            )
+            page = PullResponse.model_validate_json(response.content)
+            with self.store.transaction() as session:
+                state = documents.get_state(session)
+                if state.cursor != cursor:
+                    # Someone reset the store underneath us; start the page over.
+                    continue
+                if page.reset:
+                    replica.reset(session)
+                replica.apply_changes(session, page.changes)
+                state.cursor = page.cursor
+                state.last_pull_at = utcnow()
+                if page.snapshot and not page.has_more:
+                    state.snapshot_complete = True
+            applied += len(page.changes)
+            if not page.has_more:
+                return applied
+
+    # --- background loop ---------------------------------------------------------------
+
+    def trigger(self) -> None:
+        """Ask for a cycle soon (after a sale, or when the network comes back)."""
+        self._wake.set()
+
+    def next_delay(self) -> float:
+        """Return seconds to the next cycle: the poll interval, or backoff with jitter."""
+        if self._failures == 0:
+            return self.poll_interval
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (self._failures - 1)))
+        # Full jitter: tills of a chain that lost the network together do not retry together.
+        return random.uniform(ceiling / 2, ceiling)
+
+    def start(self) -> None:
+        """Run cycles on a background thread until stop()."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="till-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background thread and close the connection pool."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+            except Exception:  # a bug must not kill the loop; it shows in the log and status
+                log.exception("sync cycle crashed")
+                self._failures += 1
+                self._set_status(syncing=False, last_error="internal error; see the log")
+            self._wake.wait(self.next_delay())
+            self._wake.clear()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        with self.store.transaction() as session:
+            state = documents.get_state(session)
+            token, url = state.device_token, self._server_url or state.server_url
+        if not token or not url:
+            raise SyncFailed("This till is not enrolled.")
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout, transport=self._transport)
+        try:
+            response = self._client.request(
+                method,
+                f"{url.rstrip('/')}{API}{path}",
+                headers={"Authorization": f"Bearer {token}"},
+                **kwargs,
+            )
+        except httpx.TransportError as exc:
+            # Unreachable, timed out, or the answer was lost: everything stays queued.
+            raise SyncFailed(
+                f"server unreachable: {exc.__class__.__name__}", unreachable=True
+            ) from exc
+        if response.status_code == 401:
+            raise SyncFailed(_problem_detail(response), revoked=True)
+        if response.status_code >= 500:
+            raise SyncFailed(f"server error {response.status_code}", unreachable=True)
+        if response.status_code >= 400:
+            raise SyncFailed(_problem_detail(response))
+        return response
+
+    def _refresh_status(self, **changes) -> None:
+        """Re-read the counts from the store and publish the status with changes applied."""
+        with self.store.transaction() as session:
+            state = documents.get_state(session)
+            if changes.get("last_sync_at") is not None:
+                state.last_sync_at = changes["last_sync_at"]
+            changes.setdefault("last_sync_at", state.last_sync_at)
+            changes["pending"] = outbox.pending_count(session)
+            changes["rejected"] = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(OutboxEvent.rejected.is_(True))
+                )
+                or 0
+            )
+        self._set_status(**changes)
+
+    def _set_status(self, **changes) -> None:
+        with self._status_lock:
+            self._status = replace(self._status, **changes)
+            status = self._status
+        if self.on_status is not None:
+            self.on_status(status)
+
+
+def _problem_detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail") or response.status_code)
+    except ValueError:
+        return f"HTTP {response.status_code}"

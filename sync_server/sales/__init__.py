@@ -1,0 +1,1 @@
+"""In-store sales recorded by tills: sales, returns, shifts and cash movements."""

@@ -1,0 +1,157 @@
+"""Server copies of till documents; ids made on the till are kept as uuid columns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sync_server.db import Base, BigId, Qty, TenantScoped, utcnow
+
+ZERO = Decimal("0")
+
+
+class Sale(TenantScoped, Base):
+    __tablename__ = "sales"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "uuid"),
+        # Receipt numbers made offline stay unique by this constraint, not by a search.
+        UniqueConstraint("tenant_id", "receipt_number"),
+        Index("ix_sales_tenant_branch_occurred", "tenant_id", "branch_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    receipt_number: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(16), default="in_store")
+    status: Mapped[str] = mapped_column(String(12), default="completed")
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id"), nullable=True, index=True
+    )
+    subtotal: Mapped[Decimal]
+    discount_total: Mapped[Decimal] = mapped_column(default=ZERO)
+    tax_total: Mapped[Decimal] = mapped_column(default=ZERO)
+    total: Mapped[Decimal]
+    change_due: Mapped[Decimal] = mapped_column(default=ZERO)
+    overrides: Mapped[Any] = mapped_column(JSON, default=list)
+    occurred_at: Mapped[datetime] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[SaleLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SaleLine.id"
+    )
+    payments: Mapped[list[SalePayment]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SalePayment.id"
+    )
+
+
+class SaleLine(TenantScoped, Base):
+    __tablename__ = "sale_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sale_id: Mapped[int] = mapped_column(BigId, ForeignKey("sales.id"), index=True)
+    line_uuid: Mapped[str] = mapped_column(String(36))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    unit_price: Mapped[Decimal]
+    discount: Mapped[Decimal] = mapped_column(default=ZERO)
+    tax_rate: Mapped[Decimal] = mapped_column(default=ZERO)
+    tax: Mapped[Decimal] = mapped_column(default=ZERO)
+    total: Mapped[Decimal]
+
+
+class SalePayment(TenantScoped, Base):
+    __tablename__ = "sale_payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sale_id: Mapped[int] = mapped_column(BigId, ForeignKey("sales.id"), index=True)
+    payment_uuid: Mapped[str] = mapped_column(String(36))
+    method: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[Decimal]
+    reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Return(TenantScoped, Base):
+    __tablename__ = "sale_returns"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "uuid"),
+        UniqueConstraint("tenant_id", "receipt_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    receipt_number: Mapped[str] = mapped_column(String(40))
+    # The sale may come from another till that has not synced yet: kept as its uuid.
+    original_sale_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id"), nullable=True
+    )
+    total: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    refunds: Mapped[Any] = mapped_column(JSON, default=list)
+    occurred_at: Mapped[datetime] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[ReturnLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ReturnLine.id"
+    )
+
+
+class ReturnLine(TenantScoped, Base):
+    __tablename__ = "sale_return_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    return_id: Mapped[int] = mapped_column(BigId, ForeignKey("sale_returns.id"), index=True)
+    line_uuid: Mapped[str] = mapped_column(String(36))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    amount: Mapped[Decimal]
+    restock: Mapped[bool] = mapped_column(default=True)
+
+
+class Shift(TenantScoped, Base):
+    __tablename__ = "till_shifts"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    opened_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    opening_float: Mapped[Decimal] = mapped_column(default=ZERO)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    counted_cash: Mapped[Decimal | None] = mapped_column(nullable=True)
+    expected_cash: Mapped[Decimal | None] = mapped_column(nullable=True)
+    variance: Mapped[Decimal | None] = mapped_column(nullable=True)
+    totals: Mapped[Any] = mapped_column(JSON, default=dict)
+
+
+class CashMovement(TenantScoped, Base):
+    __tablename__ = "till_cash_movements"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column()

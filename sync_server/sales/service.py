@@ -1,0 +1,407 @@
+"""Apply till facts to the server: sales, voids, returns, shifts, cash, counts.
+
+Till documents already happened: a sale is booked even when it drives stock below zero,
+and the price charged is the price on the sale, whatever the catalog says now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.codes import MovementCode
+from common.errors import InvalidState, NotFound, ValidationFailed
+from common.sync.protocol import (
+    CashMovement as CashMovementPayload,
+)
+from common.sync.protocol import (
+    PaymentMethod,
+    ReturnRecorded,
+    SaleCompleted,
+    SaleVoided,
+    ShiftClosed,
+    ShiftOpened,
+    StockCountEntered,
+)
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor
+from sync_server.credit import service as credit
+from sync_server.inventory import service as inventory
+from sync_server.sales.models import (
+    ZERO,
+    CashMovement,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    SalePayment,
+    Shift,
+)
+
+
+def _account_total(methods_amounts: list[tuple[PaymentMethod, Decimal]]) -> Decimal:
+    return sum((a for m, a in methods_amounts if m == PaymentMethod.ACCOUNT), ZERO)
+
+
+def record_sale(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    payload: SaleCompleted,
+    customer_id: int | None,
+    occurred_at: datetime,
+) -> Sale:
+    """Book a completed till sale with its stock movements and account charge."""
+    if payload.branch_id != branch_id:
+        raise ValidationFailed("The sale names another branch than the till's own.")
+    account = _account_total([(p.method, p.amount) for p in payload.payments])
+    if account and customer_id is None:
+        raise ValidationFailed("A sale on account needs a customer.")
+    sale = Sale(
+        tenant_id=actor.tenant_id,
+        uuid=payload.sale_id,
+        receipt_number=payload.receipt_number,
+        channel="in_store",
+        branch_id=branch_id,
+        device_id=actor.device_id,
+        shift_uuid=payload.shift_id,
+        cashier_id=actor.user_id,
+        customer_id=customer_id,
+        subtotal=payload.subtotal,
+        discount_total=payload.discount_total,
+        tax_total=payload.tax_total,
+        total=payload.total,
+        change_due=payload.change_due,
+        overrides=[o.model_dump(mode="json") for o in payload.overrides],
+        occurred_at=payload.completed_at or occurred_at,
+    )
+    sale.lines = [
+        SaleLine(
+            tenant_id=actor.tenant_id,
+            line_uuid=line.line_id,
+            product_id=line.product_id,
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            tax_rate=line.tax_rate,
+            tax=line.tax,
+            total=line.total,
+        )
+        for line in payload.lines
+    ]
+    sale.payments = [
+        SalePayment(
+            tenant_id=actor.tenant_id,
+            payment_uuid=p.payment_id,
+            method=str(p.method),
+            amount=p.amount,
+            reference=p.reference,
+        )
+        for p in payload.payments
+    ]
+    session.add(sale)
+    # The receipt number's unique constraint fires here, before any stock moves.
+    session.flush()
+    for line in payload.lines:
+        inventory.record_movement(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=line.product_id,
+            code=MovementCode.SALE,
+            quantity=-line.quantity,
+            reference_type="sale",
+            reference_id=payload.sale_id,
+            occurred_at=sale.occurred_at,
+            allow_negative=True,
+        )
+    if account:
+        # Over the limit is flagged for managers, not refused: the goods already left.
+        credit.charge(
+            session,
+            actor=actor,
+            customer_id=customer_id,
+            amount=account,
+            reference_type="sale",
+            reference_id=payload.sale_id,
+            allow_over_limit=True,
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="sale.recorded",
+        entity_type="sale",
+        entity_id=payload.sale_id,
+        after={
+            "receipt_number": payload.receipt_number,
+            "branch_id": branch_id,
+            "total": payload.total,
+            "lines": len(payload.lines),
+            "customer_id": customer_id,
+            "overrides": sale.overrides,
+        },
+    )
+    return sale
+
+
+def _sale_by_uuid(session: Session, *, tenant_id: int, sale_uuid: str) -> Sale:
+    sale = session.scalar(select(Sale).where(Sale.tenant_id == tenant_id, Sale.uuid == sale_uuid))
+    if sale is None:
+        raise NotFound(f"Sale {sale_uuid} is not on the server.")
+    return sale
+
+
+def void_sale(session: Session, *, actor: Actor, payload: SaleVoided) -> Sale:
+    """Void a till sale: its stock comes back and an account charge is reversed."""
+    sale = _sale_by_uuid(session, tenant_id=actor.tenant_id, sale_uuid=payload.sale_id)
+    if sale.status != "completed":
+        raise InvalidState(f"Sale {sale.receipt_number} is already voided.")
+    sale.status = "voided"
+    for line in sale.lines:
+        inventory.record_movement(
+            session,
+            actor=actor,
+            branch_id=sale.branch_id,
+            product_id=line.product_id,
+            code=MovementCode.RETURN,
+            quantity=line.quantity,
+            reference_type="sale_void",
+            reference_id=sale.uuid,
+            allow_negative=True,
+        )
+    account = _account_total([(PaymentMethod(p.method), p.amount) for p in sale.payments])
+    if account and sale.customer_id is not None:
+        credit.adjust(
+            session,
+            actor=actor,
+            customer_id=sale.customer_id,
+            amount=-account,
+            note=f"void of sale {sale.receipt_number}",
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="sale.voided",
+        entity_type="sale",
+        entity_id=sale.uuid,
+        before={"status": "completed"},
+        after={"status": "voided", "reason": payload.reason, "manager_id": payload.manager_id},
+    )
+    return sale
+
+
+def record_return(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    payload: ReturnRecorded,
+    customer_id: int | None,
+    occurred_at: datetime,
+) -> Return:
+    """Book a till return: restocked lines come back, refunds to account lower the balance."""
+    if payload.branch_id != branch_id:
+        raise ValidationFailed("The return names another branch than the till's own.")
+    row = Return(
+        tenant_id=actor.tenant_id,
+        uuid=payload.return_id,
+        receipt_number=payload.receipt_number,
+        original_sale_uuid=payload.original_sale_id,
+        branch_id=branch_id,
+        device_id=actor.device_id,
+        shift_uuid=payload.shift_id,
+        cashier_id=actor.user_id,
+        customer_id=customer_id,
+        total=payload.total,
+        reason=payload.reason,
+        refunds=[r.model_dump(mode="json") for r in payload.refunds],
+        occurred_at=occurred_at,
+    )
+    row.lines = [
+        ReturnLine(
+            tenant_id=actor.tenant_id,
+            line_uuid=line.line_id,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            amount=line.amount,
+            restock=line.restock,
+        )
+        for line in payload.lines
+    ]
+    session.add(row)
+    session.flush()
+    for line in payload.lines:
+        if line.restock:
+            inventory.record_movement(
+                session,
+                actor=actor,
+                branch_id=branch_id,
+                product_id=line.product_id,
+                code=MovementCode.RETURN,
+                quantity=line.quantity,
+                reference_type="return",
+                reference_id=payload.return_id,
+                occurred_at=occurred_at,
+            )
+    account = _account_total([(r.method, r.amount) for r in payload.refunds])
+    if account:
+        if customer_id is None:
+            raise ValidationFailed("A refund to account needs a customer.")
+        credit.adjust(
+            session,
+            actor=actor,
+            customer_id=customer_id,
+            amount=-account,
+            note=f"refund {payload.receipt_number}",
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="return.recorded",
+        entity_type="return",
+        entity_id=payload.return_id,
+        after={
+            "receipt_number": payload.receipt_number,
+            "original_sale_id": payload.original_sale_id,
+            "total": payload.total,
+            "reason": payload.reason,
+        },
+    )
+    return row
+
+
+def record_payment_on_account(
+    session: Session, *, actor: Actor, customer_id: int, amount: Decimal, method: str, ref: str
+) -> None:
+    """Book money a customer paid at the till against their account."""
+    credit.record_payment(
+        session, actor=actor, customer_id=customer_id, amount=amount, method=method, reference=ref
+    )
+
+
+def _shift(session: Session, *, actor: Actor, branch_id: int, shift_uuid: str) -> Shift:
+    shift = session.scalar(
+        select(Shift).where(Shift.tenant_id == actor.tenant_id, Shift.uuid == shift_uuid)
+    )
+    if shift is None:
+        shift = Shift(
+            tenant_id=actor.tenant_id,
+            uuid=shift_uuid,
+            branch_id=branch_id,
+            device_id=actor.device_id,
+            cashier_id=actor.user_id,
+            totals={},
+        )
+        session.add(shift)
+    return shift
+
+
+def open_shift(
+    session: Session, *, actor: Actor, branch_id: int, payload: ShiftOpened, occurred_at: datetime
+) -> Shift:
+    """Record a till shift's opening float."""
+    shift = _shift(session, actor=actor, branch_id=branch_id, shift_uuid=payload.shift_id)
+    shift.opened_at = payload.opened_at or occurred_at
+    shift.opening_float = payload.opening_float
+    session.flush()
+    return shift
+
+
+def close_shift(
+    session: Session, *, actor: Actor, branch_id: int, payload: ShiftClosed, occurred_at: datetime
+) -> Shift:
+    """Record a till shift's count and variance (audited: cash short or over matters)."""
+    shift = _shift(session, actor=actor, branch_id=branch_id, shift_uuid=payload.shift_id)
+    shift.closed_at = payload.closed_at or occurred_at
+    shift.counted_cash = payload.counted_cash
+    shift.expected_cash = payload.expected_cash
+    shift.variance = payload.variance
+    shift.totals = {k: str(v) for k, v in payload.totals.items()}
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="shift.closed",
+        entity_type="shift",
+        entity_id=payload.shift_id,
+        after={
+            "counted_cash": payload.counted_cash,
+            "expected_cash": payload.expected_cash,
+            "variance": payload.variance,
+        },
+    )
+    return shift
+
+
+def record_cash_movement(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    payload: CashMovementPayload,
+    occurred_at: datetime,
+) -> CashMovement:
+    """Record cash put into or taken out of a till drawer."""
+    row = CashMovement(
+        tenant_id=actor.tenant_id,
+        uuid=payload.movement_id,
+        branch_id=branch_id,
+        device_id=actor.device_id,
+        shift_uuid=payload.shift_id,
+        direction=payload.direction,
+        amount=payload.amount,
+        reason=payload.reason,
+        cashier_id=actor.user_id,
+        occurred_at=occurred_at,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"cash.{payload.direction}",
+        entity_type="cash_movement",
+        entity_id=payload.movement_id,
+        after={"amount": payload.amount, "reason": payload.reason, "shift": payload.shift_id},
+    )
+    return row
+
+
+def record_count(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    payload: StockCountEntered,
+    occurred_at: datetime,
+) -> list[dict[str, Any]]:
+    """Bring levels to what was counted on the till, one count movement per difference."""
+    moved = []
+    for line in payload.lines:
+        level = inventory.level(
+            session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=line.product_id
+        )
+        delta = line.counted - level.on_hand
+        if delta == 0:
+            continue
+        inventory.record_movement(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=line.product_id,
+            code=MovementCode.COUNT,
+            quantity=delta,
+            reference_type="till_count",
+            reference_id=payload.count_id,
+            occurred_at=occurred_at,
+            allow_negative=True,
+        )
+        moved.append({"product_id": line.product_id, "delta": str(delta)})
+    return moved

@@ -1,0 +1,59 @@
+"""stockpilot-server device …: enrolment codes for tills."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import select
+
+from common.errors import DomainError
+from sync_server.config import Settings
+from sync_server.db import make_engine, make_sessionmaker, transaction
+
+
+def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a one-time enrolment code for a branch given by its code."""
+    from sync_server.audit.service import Actor
+    from sync_server.org.models import Branch, Tenant
+    from sync_server.sync import devices
+
+    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with transaction(factory) as session:
+        stmt = (
+            select(Branch)
+            .join(Tenant, Tenant.id == Branch.tenant_id)
+            .where(Branch.code == args.branch)
+        )
+        if args.tenant:
+            stmt = stmt.where(Tenant.name == args.tenant)
+        branches = session.scalars(stmt).all()
+        if len(branches) != 1:
+            what = "No branch" if not branches else "More than one business has a branch"
+            print(f"{what} with code '{args.branch}'; use --tenant.", file=sys.stderr)
+            return 2
+        branch = branches[0]
+        try:
+            code, row = devices.create_enrolment_code(
+                session,
+                actor=Actor(tenant_id=branch.tenant_id, label="cli"),
+                branch_id=branch.id,
+                valid_minutes=args.valid_minutes,
+            )
+        except DomainError as exc:
+            print(exc.detail, file=sys.stderr)
+            return 2
+    print(f"Enrolment code for branch {branch.code}: {code}")
+    print(f"Valid until {row.expires_at:%Y-%m-%d %H:%M} UTC, once.")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the device subcommands."""
+    device = subparsers.add_parser("device", help="till devices")
+    sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    p = sub.add_parser("enrol-code", help="print a one-time code that enrols a till at a branch")
+    p.add_argument("--branch", required=True, help="branch code, e.g. AND")
+    p.add_argument("--tenant", help="business name, when several share the server")
+    p.add_argument("--valid-minutes", type=int, default=24 * 60)
+    p.set_defaults(handler=cmd_enrol_code)

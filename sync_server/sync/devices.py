@@ -1,0 +1,175 @@
+"""Enrol tills with one-time codes, authenticate them, rename and revoke them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from common.errors import AuthenticationFailed, Conflict, NotFound
+from common.ids import new_id
+from common.roles import Permission
+from common.sync.protocol import DEVICE_TOKEN_PREFIX
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor
+from sync_server.auth.principal import Principal
+from sync_server.db import lock_for_update, utcnow
+from sync_server.org.models import Branch
+from sync_server.paging import get_owned
+from sync_server.sync.models import Device, EnrolmentCode
+
+# What a till may do with its own credential (the cashier's PIN is checked on the till).
+DEVICE_PERMISSIONS = frozenset(
+    {Permission.POS_SELL, Permission.POS_REFUND, Permission.POS_SHIFT, Permission.CATALOG_READ}
+)
+# Unambiguous letters for codes people type: no 0/O or 1/I/L.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+
+
+def digest(secret: str) -> str:
+    """Hash a high-entropy random secret; a fast hash is enough for 160+ random bits."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _normal_code(code: str) -> str:
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+def create_enrolment_code(
+    session: Session, *, actor: Actor, branch_id: int, valid_minutes: int = 24 * 60
+) -> tuple[str, EnrolmentCode]:
+    """Issue a one-time code for a branch; the plain code is returned once, never stored."""
+    branch = get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
+    if not branch.active:
+        raise Conflict(f"Branch {branch.code} is not active.")
+    plain = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    row = EnrolmentCode(
+        tenant_id=actor.tenant_id,
+        code_hash=digest(plain),
+        branch_id=branch.id,
+        created_by=actor.user_id,
+        expires_at=utcnow() + timedelta(minutes=valid_minutes),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="device.enrolment_code_created",
+        entity_type="branch",
+        entity_id=branch.id,
+        after={"code_id": row.id, "expires_at": row.expires_at},
+    )
+    return f"{plain[:5]}-{plain[5:]}", row
+
+
+def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branch]:
+    """Exchange a one-time code for a device and its credential (shown once)."""
+    row = session.scalar(
+        lock_for_update(
+            select(EnrolmentCode).where(EnrolmentCode.code_hash == digest(_normal_code(code))),
+            session,
+        )
+    )
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        raise AuthenticationFailed("The enrolment code is unknown, used or expired.")
+    # Lock the branch: two tills enrolling at once must not get the same receipt series.
+    branch = session.scalars(
+        lock_for_update(select(Branch).where(Branch.id == row.branch_id), session)
+    ).one()
+    number = (
+        session.scalar(
+            select(func.count()).select_from(Device).where(Device.branch_id == branch.id)
+        )
+        or 0
+    ) + 1
+    token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    device = Device(
+        id=new_id(),
+        tenant_id=row.tenant_id,
+        branch_id=branch.id,
+        name=name,
+        token_hash=digest(token),
+        receipt_prefix=f"{branch.code}-T{number:02d}",
+        created_by=row.created_by,
+    )
+    session.add(device)
+    row.used_at = utcnow()
+    row.device_id = device.id
+    session.flush()
+    audit.record(
+        session,
+        actor=audit.Actor(tenant_id=row.tenant_id, label=f"device:{name}", device_id=device.id),
+        action="device.enrolled",
+        entity_type="device",
+        entity_id=device.id,
+        after={"name": name, "branch_id": branch.id, "receipt_prefix": device.receipt_prefix},
+    )
+    return device, token, branch
+
+
+def resolve_device_token(session: Session, *, token: str) -> Principal:
+    """Return the principal of a till credential; a revoked device is refused at once."""
+    device = session.scalar(select(Device).where(Device.token_hash == digest(token)))
+    if device is None:
+        raise AuthenticationFailed("The device credential is not recognised.")
+    if device.revoked_at is not None:
+        raise AuthenticationFailed(
+            "device revoked: this till's credential was revoked; enrol it again with a new code."
+        )
+    return Principal(
+        tenant_id=device.tenant_id,
+        kind="device",
+        label=f"device:{device.name}",
+        role="device",
+        device_id=device.id,
+        branch_ids=frozenset({device.branch_id}),
+        permissions=DEVICE_PERMISSIONS,
+    )
+
+
+def get_device(session: Session, *, tenant_id: int, device_id: str) -> Device:
+    """Return a device of the tenant or raise NotFound."""
+    device = session.get(Device, device_id)
+    if device is None or device.tenant_id != tenant_id:
+        raise NotFound("There is no such device.")
+    return device
+
+
+def rename(session: Session, *, actor: Principal, device: Device, name: str) -> Device:
+    """Give a device a new name."""
+    before = device.name
+    device.name = name
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor,
+        action="device.renamed",
+        entity_type="device",
+        entity_id=device.id,
+        before={"name": before},
+        after={"name": name},
+    )
+    return device
+
+
+def revoke(session: Session, *, actor: Principal, device: Device) -> Device:
+    """Stop a device's sync at once; its credential is refused from the next request."""
+    if device.revoked_at is not None:
+        raise Conflict("This device is already revoked.")
+    device.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor,
+        action="device.revoked",
+        entity_type="device",
+        entity_id=device.id,
+        before={"revoked": False},
+        after={"revoked": True},
+    )
+    return device

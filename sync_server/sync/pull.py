@@ -1,0 +1,306 @@
+"""Serve a device its branch's changes: a paged full snapshot, then the change feed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from common.errors import ValidationFailed
+from common.schemas.base import plain_str
+from sync_server.audit.service import jsonable
+from sync_server.auth.models import User
+from sync_server.auth.service import staff_feed_data
+from sync_server.catalog.models import Category, Product, ProductBarcode
+from sync_server.inventory.models import StockLevel
+from sync_server.inventory.service import stock_data
+from sync_server.org.models import Branch
+from sync_server.org.service import branch_feed_data, get_settings
+from sync_server.partners.models import Customer
+from sync_server.partners.service import customer_feed_data
+from sync_server.sync.models import Change, FeedHead
+
+Row = dict[str, Any]
+Fetch = Callable[[Session, int, int, int, int], list[Row]]
+
+
+def _change(entity: str, key: object, data: Row | None) -> Row:
+    op = "delete" if data is None else "upsert"
+    return {"entity": entity, "key": str(key), "op": op, "data": data, "seq": None}
+
+
+def staff_at_branch(data: Row, branch_id: int) -> bool:
+    """Say whether a staff member may log in at a branch (no branches: every branch)."""
+    branches = data.get("branch_ids") or []
+    return data.get("role") == "admin" or not branches or branch_id in branches
+
+
+def _settings(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    if after:
+        return []
+    values = get_settings(session, tenant_id=tenant_id)
+    return [
+        _change("setting", key, jsonable({"key": key, "value": value}))
+        for key, value in sorted(values.items())
+    ]
+
+
+def _branches(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.scalars(
+        select(Branch)
+        .where(Branch.tenant_id == tenant_id, Branch.id > after)
+        .order_by(Branch.id)
+        .limit(limit)
+    )
+    return [_change("branch", b.id, jsonable(branch_feed_data(b))) for b in rows]
+
+
+def _categories(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.execute(
+        select(Category.id, Category.name, Category.parent_id)
+        .where(Category.tenant_id == tenant_id, Category.id > after)
+        .order_by(Category.id)
+        .limit(limit)
+    )
+    return [_change("category", i, {"id": i, "name": n, "parent_id": p}) for i, n, p in rows]
+
+
+def _staff(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    users = session.scalars(
+        select(User)
+        .where(User.tenant_id == tenant_id, User.id > after)
+        .order_by(User.id)
+        .limit(limit)
+    ).all()
+    out = []
+    for user in users:
+        data = jsonable(staff_feed_data(user))
+        # Someone who may not work here is sent as absent, so the page still advances.
+        out.append(_change("staff", user.id, data if staff_at_branch(data, branch_id) else None))
+    return out
+
+
+def _customers(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.scalars(
+        select(Customer)
+        .where(Customer.tenant_id == tenant_id, Customer.id > after)
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [_change("customer", c.id, jsonable(customer_feed_data(c))) for c in rows]
+
+
+def _products(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    # Plain column reads: a 200k-product first sync must not build 200k ORM objects.
+    rows = session.execute(
+        select(
+            Product.id,
+            Product.sku,
+            Product.name,
+            Product.category_id,
+            Category.name,
+            Product.price,
+            Product.tax_rate,
+            Product.unit,
+            Product.low_stock_threshold,
+            Product.active,
+        )
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.tenant_id == tenant_id, Product.id > after)
+        .order_by(Product.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    codes: dict[int, list[str]] = {}
+    for product_id, code in session.execute(
+        select(ProductBarcode.product_id, ProductBarcode.code)
+        .where(
+            ProductBarcode.tenant_id == tenant_id,
+            ProductBarcode.product_id >= rows[0][0],
+            ProductBarcode.product_id <= rows[-1][0],
+        )
+        .order_by(ProductBarcode.id)
+    ):
+        codes.setdefault(product_id, []).append(code)
+    return [
+        _change(
+            "product",
+            pid,
+            {
+                "id": pid,
+                "sku": sku,
+                "name": name,
+                "category_id": cat_id,
+                "category_name": cat_name,
+                "price": plain_str(price),
+                "tax_rate": plain_str(tax_rate),
+                "unit": unit,
+                "low_stock_threshold": plain_str(low),
+                "active": active,
+                "barcodes": codes.get(pid, []),
+            },
+        )
+        for pid, sku, name, cat_id, cat_name, price, tax_rate, unit, low, active in rows
+    ]
+
+
+def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.scalars(
+        select(StockLevel)
+        .where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.branch_id == branch_id,
+            StockLevel.product_id > after,
+        )
+        .order_by(StockLevel.product_id)
+        .limit(limit)
+    )
+    return [_change("stock", s.product_id, stock_data(s)) for s in rows]
+
+
+# Order matters only for readability of a snapshot; each stage pages by its own key.
+STAGES: list[tuple[str, Fetch]] = [
+    ("setting", _settings),
+    ("branch", _branches),
+    ("category", _categories),
+    ("staff", _staff),
+    ("customer", _customers),
+    ("product", _products),
+    ("stock", _stock),
+]
+
+
+def _parse(cursor: str) -> tuple[int, int | None, int]:
+    """Return (feed seq, snapshot stage or None, last key) from an opaque cursor."""
+    try:
+        if cursor.startswith("f"):
+            # A feed position at 0: the snapshot is done but the feed was still empty.
+            return int(cursor[1:]), None, -1
+        if cursor.startswith("s"):
+            head, stage, after = cursor[1:].split(":")
+            if not 0 <= int(stage) < len(STAGES):
+                raise ValueError(stage)
+            return int(head), int(stage), int(after)
+        seq = int(cursor or "0")
+        if seq < 0:
+            raise ValueError(seq)
+        return seq, None, 0
+    except ValueError as exc:
+        raise ValidationFailed(f"The cursor '{cursor}' is not one this server gave out.") from exc
+
+
+def _feed_cursor(seq: int) -> str:
+    """Return the cursor of a feed position ("0" alone would ask for a new snapshot)."""
+    return str(seq) if seq > 0 else "f0"
+
+
+def _has_changes_after(session: Session, *, tenant_id: int, branch_id: int, seq: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Change.tenant_id == tenant_id,
+                    Change.seq > seq,
+                    or_(Change.branch_id.is_(None), Change.branch_id == branch_id),
+                )
+            )
+        )
+    )
+
+
+def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit: int) -> Row:
+    """Return a page of changes for a device's branch and the cursor to send next."""
+    seq, stage, after = _parse(cursor)
+    if stage is None and seq == 0 and after == 0:
+        head = session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id))
+        # Everything committed up to here is in the snapshot; the feed takes over after it.
+        return _snapshot_page(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            head=head or 0,
+            stage=0,
+            after=0,
+            limit=limit,
+            reset=True,
+        )
+    if stage is not None:
+        return _snapshot_page(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            head=seq,
+            stage=stage,
+            after=after,
+            limit=limit,
+            reset=False,
+        )
+    return _feed_page(session, tenant_id=tenant_id, branch_id=branch_id, seq=seq, limit=limit)
+
+
+def _snapshot_page(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    head: int,
+    stage: int,
+    after: int,
+    limit: int,
+    reset: bool,
+) -> Row:
+    changes: list[Row] = []
+    while stage < len(STAGES) and len(changes) < limit:
+        want = limit - len(changes)
+        rows = STAGES[stage][1](session, tenant_id, branch_id, after, want)
+        changes.extend(rows)
+        # Settings come whole (a handful of rows keyed by name, not by id).
+        if STAGES[stage][0] == "setting" or len(rows) < want:
+            stage, after = stage + 1, 0
+        else:
+            after = int(rows[-1]["key"])
+    if stage < len(STAGES):
+        return {
+            "changes": changes,
+            "cursor": f"s{head}:{stage}:{after}",
+            "has_more": True,
+            "reset": reset,
+            "snapshot": True,
+        }
+    return {
+        "changes": changes,
+        "cursor": _feed_cursor(head),
+        "has_more": _has_changes_after(session, tenant_id=tenant_id, branch_id=branch_id, seq=head),
+        "reset": reset,
+        "snapshot": True,
+    }
+
+
+def _feed_page(session: Session, *, tenant_id: int, branch_id: int, seq: int, limit: int) -> Row:
+    rows = session.execute(
+        select(Change.seq, Change.entity, Change.entity_key, Change.op, Change.data)
+        .where(
+            Change.tenant_id == tenant_id,
+            Change.seq > seq,
+            or_(Change.branch_id.is_(None), Change.branch_id == branch_id),
+        )
+        .order_by(Change.seq)
+        .limit(limit + 1)
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    changes = []
+    for change_seq, entity, key, op, data in rows:
+        if entity == "staff" and data is not None and not staff_at_branch(data, branch_id):
+            op, data = "delete", None
+        changes.append({"entity": entity, "key": key, "op": op, "data": data, "seq": change_seq})
+    return {
+        "changes": changes,
+        "cursor": _feed_cursor(rows[-1][0] if rows else seq),
+        "has_more": has_more,
+        "reset": False,
+        "snapshot": False,
+    }

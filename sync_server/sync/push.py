@@ -1,0 +1,300 @@
+"""Apply a device's pushed events exactly once, each in its own savepoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from common.errors import DomainError, NotFound
+from common.sync.protocol import (
+    CashMovement,
+    CustomerCreated,
+    Event,
+    EventType,
+    PaymentOnAccount,
+    PushResult,
+    PushStatus,
+    ReturnRecorded,
+    SaleCompleted,
+    SaleVoided,
+    ShiftClosed,
+    ShiftOpened,
+    StockCountEntered,
+)
+from sync_server.audit import service as audit
+from sync_server.audit.service import Actor
+from sync_server.auth.models import User
+from sync_server.auth.principal import Principal
+from sync_server.db import utcnow
+from sync_server.partners.models import Customer
+from sync_server.partners.service import publish_customer
+from sync_server.sales import service as sales
+from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
+
+
+def push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
+    """Apply a batch in device order; answer applied, duplicate or rejected per event."""
+    device = session.get(Device, principal.device_id)
+    assert device is not None  # the credential resolved to it in this request
+    device.last_seen_at = utcnow()
+    # Customers made offline come first: a sale on account in the same batch needs them.
+    order = sorted(range(len(events)), key=lambda i: events[i].type != EventType.CUSTOMER_CREATED)
+    results: dict[int, PushResult] = {}
+    for i in order:
+        results[i] = push_one(session, device=device, event=events[i])
+    return [results[i] for i in range(len(events))]
+
+
+def push_one(session: Session, *, device: Device, event: Event) -> PushResult:
+    """Apply one event in a savepoint; a failure rolls back only this event."""
+    seen = _received(session, tenant_id=device.tenant_id, event_id=event.id)
+    if seen is not None:
+        return _answer_seen(seen)
+    if event.device_id != device.id:
+        return _reject(
+            session, device=device, event=event, reason="The event names another device."
+        )
+    try:
+        with session.begin_nested():
+            received = ReceivedEvent(
+                tenant_id=device.tenant_id,
+                event_id=event.id,
+                device_id=device.id,
+                type=str(event.type),
+                status="applied",
+                occurred_at=event.occurred_at,
+            )
+            session.add(received)
+            # Claim the event id first: a concurrent push of the same event waits here.
+            session.flush()
+            extra = apply_event(session, device=device, event=event)
+            received.result = extra or None
+    except IntegrityError as exc:
+        seen = _received(session, tenant_id=device.tenant_id, event_id=event.id)
+        if seen is not None:
+            return _answer_seen(seen)
+        return _reject(session, device=device, event=event, reason=_integrity_reason(exc))
+    except ValidationError as exc:
+        return _reject(session, device=device, event=event, reason=f"invalid payload: {exc}")
+    except DomainError as exc:
+        return _reject(session, device=device, event=event, reason=exc.detail)
+    return PushResult(id=event.id, status=PushStatus.APPLIED, **(extra or {}))
+
+
+def _received(session: Session, *, tenant_id: int, event_id: str) -> ReceivedEvent | None:
+    return session.scalar(
+        select(ReceivedEvent).where(
+            ReceivedEvent.tenant_id == tenant_id, ReceivedEvent.event_id == event_id
+        )
+    )
+
+
+def _answer_seen(seen: ReceivedEvent) -> PushResult:
+    if seen.status == "rejected":
+        return PushResult(id=seen.event_id, status=PushStatus.REJECTED, reason=seen.reason)
+    return PushResult(id=seen.event_id, status=PushStatus.DUPLICATE, **(seen.result or {}))
+
+
+def _integrity_reason(exc: IntegrityError) -> str:
+    text = str(exc.orig).lower()
+    if "receipt_number" in text:
+        return "receipt number already used by another document"
+    return "conflicts with data already on the server"
+
+
+def _reject(session: Session, *, device: Device, event: Event, reason: str) -> PushResult:
+    reason = reason[:500]
+    session.add(
+        ReceivedEvent(
+            tenant_id=device.tenant_id,
+            event_id=event.id,
+            device_id=device.id,
+            type=str(event.type),
+            status="rejected",
+            reason=reason,
+            occurred_at=event.occurred_at,
+        )
+    )
+    letter = DeadLetter(
+        tenant_id=device.tenant_id,
+        event_id=event.id,
+        device_id=device.id,
+        branch_id=device.branch_id,
+        type=str(event.type),
+        payload=event.model_dump(mode="json"),
+        reason=reason,
+    )
+    session.add(letter)
+    session.flush()
+    audit.record(
+        session,
+        actor=_actor(session, device=device, cashier_id=None),
+        action="sync.event_rejected",
+        entity_type="dead_letter",
+        entity_id=letter.id,
+        after={"event_id": event.id, "type": str(event.type), "reason": reason},
+    )
+    return PushResult(id=event.id, status=PushStatus.REJECTED, reason=reason)
+
+
+def _actor(session: Session, *, device: Device, cashier_id: int | None) -> Actor:
+    user_id = None
+    if cashier_id is not None:
+        user = session.get(User, cashier_id)
+        # A cashier id from another tenant is ignored rather than trusted.
+        if user is not None and user.tenant_id == device.tenant_id:
+            user_id = user.id
+    return Actor(
+        tenant_id=device.tenant_id,
+        user_id=user_id,
+        label=f"device:{device.name}",
+        device_id=device.id,
+    )
+
+
+def _customer_id(
+    session: Session, *, device: Device, customer_id: int | None, local_id: str | None
+) -> int | None:
+    if customer_id is not None:
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.tenant_id != device.tenant_id:
+            raise NotFound(f"Customer {customer_id} does not exist.")
+        return customer.id
+    if local_id is None:
+        return None
+    link = session.scalar(
+        select(CustomerLink).where(
+            CustomerLink.tenant_id == device.tenant_id, CustomerLink.local_id == local_id
+        )
+    )
+    if link is None:
+        raise NotFound(f"The customer created offline ({local_id}) has not reached the server.")
+    return link.customer_id
+
+
+def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, Any] | None:
+    """Apply one event's payload; return extra fields for the push answer."""
+    payload = event.parsed()
+    branch_id = device.branch_id
+    at = event.occurred_at
+    if isinstance(payload, CustomerCreated):
+        return create_customer(session, device=device, payload=payload)
+    cashier = getattr(payload, "cashier_id", None)
+    actor = _actor(session, device=device, cashier_id=cashier)
+    if isinstance(payload, SaleCompleted):
+        cid = _customer_id(
+            session,
+            device=device,
+            customer_id=payload.customer_id,
+            local_id=payload.customer_local_id,
+        )
+        sales.record_sale(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            payload=payload,
+            customer_id=cid,
+            occurred_at=at,
+        )
+    elif isinstance(payload, SaleVoided):
+        sales.void_sale(session, actor=actor, payload=payload)
+    elif isinstance(payload, ReturnRecorded):
+        cid = _customer_id(
+            session,
+            device=device,
+            customer_id=payload.customer_id,
+            local_id=payload.customer_local_id,
+        )
+        sales.record_return(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            payload=payload,
+            customer_id=cid,
+            occurred_at=at,
+        )
+    elif isinstance(payload, PaymentOnAccount):
+        cid = _customer_id(
+            session,
+            device=device,
+            customer_id=payload.customer_id,
+            local_id=payload.customer_local_id,
+        )
+        if cid is None:
+            raise NotFound("A payment on account needs a customer.")
+        sales.record_payment_on_account(
+            session,
+            actor=actor,
+            customer_id=cid,
+            amount=payload.amount,
+            method=str(payload.method),
+            ref=payload.payment_id,
+        )
+    elif isinstance(payload, CashMovement):
+        sales.record_cash_movement(
+            session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at
+        )
+    elif isinstance(payload, ShiftOpened):
+        sales.open_shift(session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at)
+    elif isinstance(payload, ShiftClosed):
+        sales.close_shift(
+            session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at
+        )
+    elif isinstance(payload, StockCountEntered):
+        sales.record_count(
+            session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at
+        )
+    return None
+
+
+def create_customer(
+    session: Session, *, device: Device, payload: CustomerCreated
+) -> dict[str, Any]:
+    """Give a customer made offline its server identity, merging with one that exists."""
+    match = []
+    if payload.phone:
+        match.append(Customer.phone == payload.phone)
+    if payload.email:
+        match.append(func.lower(Customer.email) == payload.email.lower())
+    existing = None
+    if match:
+        existing = session.scalars(
+            select(Customer)
+            .where(Customer.tenant_id == device.tenant_id, or_(*match))
+            .order_by(Customer.id)
+            .limit(1)
+        ).first()
+    actor = _actor(session, device=device, cashier_id=None)
+    if existing is not None:
+        customer, merged = existing, True
+    else:
+        customer = Customer(
+            tenant_id=device.tenant_id, name=payload.name, phone=payload.phone, email=payload.email
+        )
+        session.add(customer)
+        session.flush()
+        merged = False
+        publish_customer(session, customer)
+    session.add(
+        CustomerLink(
+            tenant_id=device.tenant_id,
+            local_id=payload.local_id,
+            customer_id=customer.id,
+            device_id=device.id,
+            merged=merged,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.merged_from_till" if merged else "customer.created_from_till",
+        entity_type="customer",
+        entity_id=customer.id,
+        after={"local_id": payload.local_id, "name": payload.name, "merged": merged},
+    )
+    return {"customer_id": customer.id, "merged": merged}

@@ -1,0 +1,62 @@
+"""The sync engine with no server: status, backoff with jitter, nothing lost."""
+
+from __future__ import annotations
+
+import socket
+
+from common.ids import new_id
+from common.sync.protocol import ChangeOp, PulledChange
+from pos_client.services.sync_engine import SyncEngine
+from pos_client.store import documents, replica
+from pos_client.store.db import LocalStore
+from tests.sync.sync_helpers import sell_locally
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_backs_off_with_jitter_and_keeps_the_outbox(tmp_path):
+    store = LocalStore(tmp_path / "till.db")
+    with store.transaction() as session:
+        documents.configure_device(
+            session,
+            device_id=new_id(),
+            token="spd_x",
+            tenant_id=1,
+            branch_id=1,
+            branch_code="K",
+            receipt_prefix="K-T01",
+            server_url=f"http://127.0.0.1:{_closed_port()}",
+        )
+        replica.apply_changes(
+            session,
+            [
+                PulledChange(
+                    entity="product",
+                    key="5",
+                    op=ChangeOp.UPSERT,
+                    data={"id": 5, "sku": "S", "name": "Soap", "price": "3.00"},
+                )
+            ],
+        )
+    seen = []
+    engine = SyncEngine(store, timeout=1, backoff_base=1, backoff_max=30, on_status=seen.append)
+    assert engine.next_delay() == engine.poll_interval
+    sell_locally(store, product_id=5)
+    delays = []
+    for _ in range(7):
+        status = engine.sync_once()
+        delays.append(engine.next_delay())
+    assert not status.online and status.offline_since is not None
+    assert status.pending == 1 and "unreachable" in status.last_error
+    assert seen and seen[-1] == status
+    # Exponential with full jitter in [ceiling/2, ceiling], capped at backoff_max.
+    for attempt, delay in enumerate(delays, start=1):
+        ceiling = min(30, 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    first_offline = status.offline_since
+    assert engine.sync_once().offline_since == first_offline  # "offline since" does not move
+    store.close()
