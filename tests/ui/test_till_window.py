@@ -471,3 +471,26 @@ def test_reprint_any_receipt_by_number(
     printed = printer_file.read_bytes()
     assert b"REPRINT" in printed and first.receipt_number.encode() in printed
     assert b"165.00" in printed
+
+
+def test_sale_completes_when_the_printer_fails_and_the_receipt_prints_on_retry(
+    qtbot: QtBot, make_till, sign_in, scan, settle, tmp_path: Path
+) -> None:
+    from pos_client.printing.queue import PrinterConfig
+
+    target = tmp_path / "unplugged" / "printer.bin"  # its folder does not exist yet
+    till = make_till(printer=PrinterConfig(kind="file", target=str(target), timeout_s=1))
+    sign_in()
+    scan(TEA)
+    dialog = open_payment(qtbot, till)
+    dialog.findChild(type(dialog.complete), "ExactButton").click()
+    with qtbot.waitSignal(till.receipts.queue.job_failed, timeout=5000):
+        sale = pay(qtbot, till, dialog, settle)
+    assert sale.total == Decimal("165.00")  # the sale is recorded whatever the printer does
+    qtbot.waitUntil(lambda: "Receipt not printed" in till.window.screen.notice.text(), timeout=2000)
+    target.parent.mkdir()
+    press(qtbot, till, Qt.Key.Key_F11)
+    menu = till.window.dialog
+    with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
+        menu.submitted.emit("3")
+    assert sale.receipt_number.encode() in target.read_bytes()

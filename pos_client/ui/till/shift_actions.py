@@ -186,19 +186,28 @@ class ShiftActions:
         self.refresh_pending()
 
     def _shift_menu(self) -> None:
+        failed = len(self.ctx.receipts.queue.failed_jobs) if self.ctx.receipts.queue else 0
+        retry = f"\n3 = print the {failed} receipts that failed again" if failed else ""
         dialog = ValueDialog(
             title="Shift",
-            prompt="1 = cash in / out   2 = close shift (Z report)",
+            prompt=f"1 = cash in / out\n2 = close shift (Z report){retry}",
             initial="",
             parent=self,
         )
 
         def apply(text: str, d: ValueDialog) -> None:
-            if text not in ("1", "2"):
-                d.fail("Type 1 or 2")
+            choices = {"1": self.start_cash_movement, "2": self.start_close_shift}
+            if failed:
+                choices["3"] = self._retry_receipts
+            if text not in choices:
+                d.fail(f"Type {' or '.join(choices)}")
                 return
             d.accept()
-            (self.start_cash_movement if text == "1" else self.start_close_shift)()
+            choices[text]()
 
         dialog.submitted.connect(lambda text: apply(text, dialog))
         self._open(dialog)
+
+    def _retry_receipts(self) -> None:
+        count = self.ctx.receipts.retry_failed()
+        self.screen.notice.notify(f"Printing {count} receipts again", kind="info", seconds=3)
