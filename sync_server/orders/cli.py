@@ -1,0 +1,26 @@
+"""stockpilot-server orders …: background chores of online orders."""
+
+from __future__ import annotations
+
+import argparse
+
+from sync_server.config import Settings
+from sync_server.db import make_engine, make_sessionmaker
+
+
+def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.orders.expiry import expire_due
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    count = expire_due(factory)
+    print(f"Expired {count} unpaid order(s); their reservations were released.")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the orders commands."""
+    group = subparsers.add_parser("orders", help="online order chores")
+    sub = group.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    p = sub.add_parser("expire", help="expire unpaid orders whose reservation time ran out")
+    p.set_defaults(handler=cmd_expire)

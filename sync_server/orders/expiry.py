@@ -1,0 +1,37 @@
+"""Release the reservations of orders left unpaid too long."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_server.db import is_sqlite, transaction, utcnow
+from sync_server.orders import service
+from sync_server.orders.models import Order, OrderStatus
+
+
+def expire_due(
+    session_factory: sessionmaker[Session], now: datetime | None = None, *, batch: int = 100
+) -> int:
+    """Expire every unpaid order due by now, a batch per transaction; return how many."""
+    now = now or utcnow()
+    expired = 0
+    while True:
+        with transaction(session_factory) as session:
+            stmt = (
+                select(Order)
+                .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.reserved_until <= now)
+                .order_by(Order.reserved_until, Order.id)
+                .limit(batch)
+            )
+            if not is_sqlite(session.get_bind()):
+                # Several workers share the queue: each takes rows the others have not locked.
+                stmt = stmt.with_for_update(skip_locked=True)
+            orders = session.scalars(stmt).all()
+            for order in orders:
+                # A payment may have won the race for this row; expire re-checks the status.
+                expired += service.expire(session, order=order, now=now)
+        if len(orders) < batch:
+            return expired

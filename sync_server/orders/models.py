@@ -1,0 +1,129 @@
+"""Online orders, their lines, returns, and the idempotency record of order requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps, utcnow
+
+
+class OrderStatus:
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    PICKING = "picking"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Order(TenantScoped, Timestamps, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_number"),
+        Index("ix_orders_tenant_status_reserved", "tenant_id", "status", "reserved_until"),
+        Index("ix_orders_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_number: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default="online")
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id"), nullable=True)
+    currency: Mapped[str] = mapped_column(String(3), default="INR")
+    total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    paid_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    payment_reference: Mapped[str] = mapped_column(String(120), default="")
+    refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    shipping_address: Mapped[str] = mapped_column(String(500), default="")
+    notes: Mapped[str] = mapped_column(String(1000), default="")
+    carrier: Mapped[str] = mapped_column(String(80), default="")
+    tracking_number: Mapped[str] = mapped_column(String(120), default="")
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    # Unpaid orders hold their reservation until then; the expiry worker releases it.
+    reserved_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="OrderLine.id"
+    )
+    returns: Mapped[list[OrderReturn]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="OrderReturn.id"
+    )
+
+
+class OrderLine(TenantScoped, Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(8), default="piece")
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    unit_price: Mapped[Decimal]
+    line_total: Mapped[Decimal]
+    returned_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+
+
+class OrderReturn(TenantScoped, Base):
+    """A customer's return of delivered lines: requested, then received."""
+
+    __tablename__ = "order_returns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    refund_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[OrderReturnLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="OrderReturnLine.id"
+    )
+
+
+class OrderReturnLine(TenantScoped, Base):
+    __tablename__ = "order_return_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    return_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("order_returns.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_lines.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    restocked_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    written_off_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    write_off_reason: Mapped[str] = mapped_column(String(32), default="")
+
+
+class IdempotencyRecord(TenantScoped, Base):
+    """The answer given to one Idempotency-Key, replayed when the same request comes again."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer, default=0)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,105 @@
+"""Tell the customer and the store about an order, through the notification outbox.
+
+The customer gets e-mails for the steps they care about; the store hears every state change
+and every availability change through the tenant's webhook rules (e.g. event "order.*" or
+"stock.available"), which the dispatcher signs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from common.schemas.base import money_str, plain_str
+from sync_server.orders.models import Order
+from sync_server.partners.models import Customer
+
+_CUSTOMER_SUBJECTS = {
+    "order.confirmed": "Your order {number} is confirmed",
+    "order.shipped": "Your order {number} is on its way",
+    "order.delivered": "Your order {number} was delivered",
+    "order.cancelled": "Your order {number} was cancelled",
+    "order.expired": "Your order {number} expired unpaid",
+    "order.refunded": "A refund for your order {number}",
+}
+
+
+# Steps that change what a branch can sell (payment and shipping do not).
+_AVAILABILITY_EVENTS = {
+    "order.created",
+    "order.cancelled",
+    "order.expired",
+    "order.return_received",
+}
+
+
+def _notifications():
+    """Return the notifications service, or None where that domain is not installed."""
+    try:
+        return importlib.import_module("sync_server.notifications.service")
+    except ModuleNotFoundError:
+        return None
+
+
+def order_event(session: Session, *, order: Order, event: str) -> None:
+    """Queue the notifications of an order's state change, in the caller's transaction."""
+    service = _notifications()
+    if service is None:
+        return
+    payload: dict[str, Any] = {
+        "order_id": order.id,
+        "external_number": order.external_number,
+        "status": order.status,
+        "branch_id": order.branch_id,
+        "total": money_str(order.total),
+        "refunded_amount": money_str(order.refunded_amount),
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+    }
+    subject = _CUSTOMER_SUBJECTS.get(event, "Order {number} is now {status}").format(
+        number=order.external_number, status=order.status
+    )
+    customer = session.get(Customer, order.customer_id)
+    email = customer.email if customer is not None and event in _CUSTOMER_SUBJECTS else None
+    lines = "\n".join(f"  {ln.quantity} x {ln.name}" for ln in order.lines)
+    body = f"{subject}.\n\n{lines}\n\nTotal: {order.total} {order.currency}"
+    if order.tracking_number:
+        body += f"\nCarrier: {order.carrier}, tracking number {order.tracking_number}"
+    service.notify(
+        session,
+        tenant_id=order.tenant_id,
+        event=event,
+        subject=subject,
+        body=body,
+        payload=payload,
+        branch_id=order.branch_id,
+        email=email,
+    )
+    if event in _AVAILABILITY_EVENTS:
+        _availability(session, service=service, order=order)
+
+
+def _availability(session: Session, *, service, order: Order) -> None:
+    """Tell the store what it can now sell of each product the change touched."""
+    from sync_server.inventory import service as inventory
+
+    for product_id in sorted({ln.product_id for ln in order.lines}):
+        level = inventory.level(
+            session, tenant_id=order.tenant_id, branch_id=order.branch_id, product_id=product_id
+        )
+        service.notify(
+            session,
+            tenant_id=order.tenant_id,
+            event="stock.available",
+            subject=f"Availability of product {product_id} changed",
+            body="",
+            payload={
+                "product_id": product_id,
+                "branch_id": order.branch_id,
+                "available": plain_str(max(level.on_hand - level.reserved, Decimal("0"))),
+            },
+            branch_id=order.branch_id,
+        )

@@ -1,0 +1,51 @@
+"""Read-side queries of orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync_server.auth.principal import Principal
+from sync_server.orders.models import Order
+from sync_server.paging import PageParams, paginate
+
+
+def list_orders(
+    session: Session,
+    *,
+    principal: Principal,
+    params: PageParams,
+    status: str | None = None,
+    channel: str | None = None,
+    customer_id: int | None = None,
+    branch_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> dict[str, Any]:
+    """Return a page of the caller's orders matching the filters."""
+    stmt = select(Order).where(Order.tenant_id == principal.tenant_id)
+    if not principal.all_branches:
+        stmt = stmt.where(Order.branch_id.in_(sorted(principal.branch_ids)))
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if channel:
+        stmt = stmt.where(Order.channel == channel)
+    if customer_id is not None:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if branch_id is not None:
+        stmt = stmt.where(Order.branch_id == branch_id)
+    if created_from is not None:
+        stmt = stmt.where(Order.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(Order.created_at < created_to)
+    return paginate(
+        session,
+        stmt,
+        params=params,
+        sortable={"created_at": Order.created_at, "total": Order.total, "status": Order.status},
+        default_sort="-created_at",
+        tiebreak=Order.id,
+    )

@@ -1,0 +1,248 @@
+"""The online store's API: catalog, orders and their lifecycle, returns, picking lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from common.errors import DomainError
+from common.roles import Permission
+from common.schemas.base import Page, problem_responses
+from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.orders import picking, queries, returns, service, storefront
+from sync_server.orders.models import Order
+from sync_server.orders.schemas import (
+    CancelCreate,
+    CatalogItem,
+    OrderCreate,
+    OrderRead,
+    PaymentCreate,
+    PickingList,
+    ReturnCreate,
+    ReturnRead,
+    ReturnReceive,
+    ShipmentCreate,
+)
+from sync_server.paging import PageDep
+
+router = APIRouter(tags=["online orders"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="A unique key per order; a retry with the same key gets the first answer",
+    ),
+]
+
+
+class MissingIdempotencyKey(DomainError):
+    status = 400
+    type = "idempotency-key-missing"
+    title = "Idempotency-Key required"
+
+
+@router.get(
+    "/catalog",
+    response_model=Page[CatalogItem],
+    responses={304: {"description": "Not modified"}, **problem_responses(403, 422)},
+)
+def store_catalog(
+    request: Request,
+    session: SessionDep,
+    principal: Allowed(Permission.CATALOG_READ),
+    page: PageDep,
+    branch_code: Annotated[str | None, Query(max_length=16)] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """Active products with price and available quantity per fulfilment branch (ETag aware)."""
+    body, etag = storefront.catalog_page(
+        session, principal=principal, params=page, branch_code=branch_code
+    )
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+@router.post(
+    "/orders",
+    response_model=OrderRead,
+    status_code=201,
+    responses=problem_responses(400, 403, 409, 422),
+)
+def create_order(
+    body: OrderCreate,
+    request: Request,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
+    if idempotency_key is None:
+        raise MissingIdempotencyKey(
+            "Send an Idempotency-Key header (e.g. a UUID per order) so a retry cannot order twice."
+        )
+    outcome = service.place_order(
+        session,
+        principal=principal,
+        key=idempotency_key,
+        data=body,
+        instance=request.url.path,
+    )
+    media = "application/json" if outcome.status < 400 else "application/problem+json"
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media, headers=headers)
+
+
+@router.get("/orders", response_model=Page[OrderRead], responses=problem_responses(422))
+def list_orders(
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_READ),
+    page: PageDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    channel: Annotated[str | None, Query(max_length=16)] = None,
+    customer_id: int | None = None,
+    branch_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> dict:
+    """List orders by status, channel, customer, branch and creation date."""
+    return queries.list_orders(
+        session,
+        principal=principal,
+        params=page,
+        status=status,
+        channel=channel,
+        customer_id=customer_id,
+        branch_id=branch_id,
+        created_from=created_from,
+        created_to=created_to,
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderRead, responses=problem_responses(404))
+def get_order(
+    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+) -> Order:
+    """Return one order with its lines and returns."""
+    return service.get_order(session, principal=principal, order_id=order_id)
+
+
+_CHANGE = problem_responses(404, 409, 422)
+
+
+@router.post("/orders/{order_id}/payment", response_model=OrderRead, responses=_CHANGE)
+def pay_order(
+    order_id: int,
+    body: PaymentCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+) -> Order:
+    """Record the payment: the order is confirmed and its reservation becomes a sale."""
+    return service.pay(session, principal=principal, order_id=order_id, data=body)
+
+
+@router.post("/orders/{order_id}/picking", response_model=OrderRead, responses=_CHANGE)
+def start_picking(
+    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+) -> Order:
+    """Start picking a confirmed order."""
+    return service.start_picking(session, principal=principal, order_id=order_id)
+
+
+@router.post("/orders/{order_id}/packed", response_model=OrderRead, responses=_CHANGE)
+def pack_order(
+    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+) -> Order:
+    """Mark the order packed."""
+    return service.pack(session, principal=principal, order_id=order_id)
+
+
+@router.post("/orders/{order_id}/shipment", response_model=OrderRead, responses=_CHANGE)
+def ship_order(
+    order_id: int,
+    body: ShipmentCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+) -> Order:
+    """Hand the order to a carrier with its tracking number."""
+    return service.ship(session, principal=principal, order_id=order_id, data=body)
+
+
+@router.post("/orders/{order_id}/delivered", response_model=OrderRead, responses=_CHANGE)
+def deliver_order(
+    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+) -> Order:
+    """Record the delivery."""
+    return service.deliver(session, principal=principal, order_id=order_id)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderRead, responses=_CHANGE)
+def cancel_order(
+    order_id: int,
+    body: CancelCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+) -> Order:
+    """Cancel a pending or confirmed order; its stock is released or returned."""
+    return service.cancel(session, principal=principal, order_id=order_id, data=body)
+
+
+@router.post(
+    "/orders/{order_id}/returns", response_model=ReturnRead, status_code=201, responses=_CHANGE
+)
+def request_return(
+    order_id: int,
+    body: ReturnCreate,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+):
+    """Ask to return delivered lines."""
+    return returns.request_return(session, principal=principal, order_id=order_id, data=body)
+
+
+@router.post(
+    "/orders/{order_id}/returns/{return_id}/receive", response_model=ReturnRead, responses=_CHANGE
+)
+def receive_return(
+    order_id: int,
+    return_id: int,
+    body: ReturnReceive,
+    session: SessionDep,
+    principal: Allowed(Permission.ORDERS_WRITE),
+):
+    """Receive returned goods: restock what can be sold again, write off the rest, refund."""
+    return returns.receive_return(
+        session, principal=principal, order_id=order_id, return_id=return_id, data=body
+    )
+
+
+@router.get("/picking-lists/{branch_id}", response_model=PickingList, responses=_CHANGE)
+def picking_list(
+    branch_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+) -> PickingList:
+    """What to pick in a branch: confirmed and picking orders, totalled per product."""
+    return picking.picking_list(session, principal=principal, branch_id=branch_id)
+
+
+@router.get(
+    "/picking-lists/{branch_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(404)},
+)
+def picking_list_pdf(
+    branch_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+) -> Response:
+    """The picking list as a printable PDF."""
+    listing = picking.picking_list(session, principal=principal, branch_id=branch_id)
+    return Response(
+        content=picking.render_pdf(listing),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="picking-{listing.branch_code}.pdf"'},
+    )

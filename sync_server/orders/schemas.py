@@ -1,0 +1,202 @@
+"""Wire shapes of the online store API: catalog, orders, payments, shipping, returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import Field, model_validator
+
+from common.codes import AdjustReason
+from common.schemas.base import (
+    Amount,
+    NonNegativeAmount,
+    PositiveQuantity,
+    Quantity,
+    ReadSchema,
+    Schema,
+)
+
+
+class CustomerRef(Schema):
+    """An existing customer by id, or one described inline (matched by email, then phone)."""
+
+    id: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _identified(self) -> CustomerRef:
+        if self.id is None and not self.name:
+            raise ValueError("give the customer's id, or their name with an email or phone")
+        if self.id is None and not (self.email or self.phone):
+            raise ValueError("an inline customer needs an email or a phone")
+        return self
+
+
+class OrderLineCreate(Schema):
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    product_id: int | None = None
+    quantity: PositiveQuantity
+
+    @model_validator(mode="after")
+    def _one_product(self) -> OrderLineCreate:
+        if (self.sku is None) == (self.product_id is None):
+            raise ValueError("give either sku or product_id")
+        return self
+
+
+class OrderCreate(Schema):
+    external_number: str = Field(min_length=1, max_length=64)
+    customer: CustomerRef
+    lines: list[OrderLineCreate] = Field(min_length=1, max_length=200)
+    branch_code: str | None = Field(default=None, min_length=1, max_length=16)
+    branch_id: int | None = None
+    shipping_address: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=1000)
+
+
+class PaymentCreate(Schema):
+    amount: NonNegativeAmount
+    reference: str = Field(default="", max_length=120)
+
+
+class ShipmentCreate(Schema):
+    carrier: str = Field(min_length=1, max_length=80)
+    tracking_number: str = Field(min_length=1, max_length=120)
+
+
+class CancelCreate(Schema):
+    reason: str = Field(default="", max_length=500)
+
+
+class ReturnLineCreate(Schema):
+    line_id: int
+    quantity: PositiveQuantity
+
+
+class ReturnCreate(Schema):
+    lines: list[ReturnLineCreate] = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=500)
+
+
+class ReturnLineReceive(Schema):
+    line_id: int = Field(description="The order line being returned")
+    restock_quantity: Quantity = Field(default=Decimal("0"), ge=0)
+    write_off_quantity: Quantity = Field(default=Decimal("0"), ge=0)
+    write_off_reason: AdjustReason | None = None
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> ReturnLineReceive:
+        if self.write_off_quantity > 0 and self.write_off_reason is None:
+            raise ValueError("a write-off needs a write_off_reason")
+        return self
+
+
+class ReturnReceive(Schema):
+    lines: list[ReturnLineReceive] = Field(min_length=1, max_length=200)
+    refund_amount: NonNegativeAmount
+
+
+class OrderLineRead(ReadSchema):
+    id: int
+    product_id: int
+    sku: str
+    name: str
+    unit: str
+    quantity: Quantity
+    unit_price: Amount
+    line_total: Amount
+    returned_quantity: Quantity
+
+
+class ReturnLineRead(ReadSchema):
+    id: int
+    order_line_id: int
+    product_id: int
+    quantity: Quantity
+    restocked_quantity: Quantity
+    written_off_quantity: Quantity
+    write_off_reason: str
+
+
+class ReturnRead(ReadSchema):
+    id: int
+    order_id: int
+    status: str
+    reason: str
+    refund_amount: Amount
+    created_at: datetime
+    received_at: datetime | None
+    lines: list[ReturnLineRead]
+
+
+class OrderRead(ReadSchema):
+    id: int
+    external_number: str
+    channel: str
+    status: str
+    customer_id: int
+    branch_id: int
+    currency: str
+    total: Amount
+    paid_amount: Amount
+    payment_reference: str
+    refunded_amount: Amount
+    shipping_address: str
+    notes: str
+    carrier: str
+    tracking_number: str
+    cancel_reason: str
+    reserved_until: datetime | None
+    confirmed_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    lines: list[OrderLineRead]
+    returns: list[ReturnRead]
+
+
+class BranchAvailability(Schema):
+    branch_id: int
+    branch_code: str
+    available: Quantity
+
+
+class CatalogItem(Schema):
+    product_id: int
+    sku: str
+    name: str
+    description: str
+    unit: str
+    price: Amount
+    barcodes: list[str]
+    availability: list[BranchAvailability]
+
+
+class PickingLine(Schema):
+    order_id: int
+    external_number: str
+    product_id: int
+    sku: str
+    name: str
+    quantity: Quantity
+
+
+class PickingItem(Schema):
+    product_id: int
+    sku: str
+    name: str
+    quantity: Quantity
+
+
+class PickingList(Schema):
+    branch_id: int
+    branch_code: str
+    generated_at: datetime
+    order_ids: list[int]
+    items: list[PickingItem]
+    lines: list[PickingLine]

@@ -1,0 +1,468 @@
+"""Place online orders (validate, reserve, remember the answer) and move them through their life."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from common.codes import QUANTITY_PLACES, Channel, MovementCode, Unit
+from common.errors import (
+    Conflict,
+    DomainError,
+    InsufficientStock,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from common.money import round_money
+from common.schemas.partners import CustomerCreate
+from sync_server.audit import service as audit
+from sync_server.auth.principal import Principal
+from sync_server.catalog.models import Product
+from sync_server.db import lock_for_update, utcnow
+from sync_server.inventory import service as inventory
+from sync_server.orders import idempotency
+from sync_server.orders.idempotency import Outcome
+from sync_server.orders.models import Order, OrderLine, OrderStatus
+from sync_server.orders.notify import order_event
+from sync_server.orders.schemas import (
+    CancelCreate,
+    CustomerRef,
+    OrderCreate,
+    OrderRead,
+    PaymentCreate,
+    ShipmentCreate,
+)
+from sync_server.org import service as org
+from sync_server.org.models import Branch, Tenant
+from sync_server.partners import service as partners
+from sync_server.partners.models import Customer
+
+REFERENCE = "order"
+S = OrderStatus
+
+
+def snapshot(order: Order) -> dict[str, Any]:
+    """Return what the audit log keeps of an order."""
+    return {
+        "id": order.id,
+        "external_number": order.external_number,
+        "status": order.status,
+        "branch_id": order.branch_id,
+        "customer_id": order.customer_id,
+        "total": order.total,
+        "paid_amount": order.paid_amount,
+        "refunded_amount": order.refunded_amount,
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+    }
+
+
+def place_order(
+    session: Session, *, principal: Principal, key: str, data: OrderCreate, instance: str
+) -> Outcome:
+    """Create and reserve an order once per Idempotency-Key; a retry gets the first answer.
+
+    A refusal (short stock, unknown SKU…) is an answer too: it is stored, and the savepoint
+    makes sure nothing of the refused order stays behind.
+    """
+    fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
+    record, previous = idempotency.claim(
+        session, tenant_id=principal.tenant_id, key=key, fingerprint=fingerprint
+    )
+    if previous is not None:
+        return previous
+    try:
+        with session.begin_nested():
+            order = _create(session, principal=principal, data=data)
+        outcome = Outcome(status=201, body=OrderRead.model_validate(order).model_dump(mode="json"))
+    except DomainError as exc:
+        outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
+    idempotency.settle(record, outcome)
+    return outcome
+
+
+def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Order:
+    tenant_id = principal.tenant_id
+    branch = _branch(session, principal=principal, data=data)
+    products = _products(session, tenant_id=tenant_id, data=data)
+    duplicate = session.scalar(
+        select(Order.id).where(
+            Order.tenant_id == tenant_id, Order.external_number == data.external_number
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"Order {data.external_number} already exists (id {duplicate}); "
+            "send it with its original Idempotency-Key to read it back.",
+            order_id=duplicate,
+        )
+    # Lock the stock levels before anything writes the audit chain or the feed: tills and
+    # the ledger take level -> audit -> feed, and one order of locks everywhere means no
+    # deadlock when a new customer's audit entry would otherwise come first.
+    for product_id in sorted({p.id for p in products}):
+        inventory.lock_level(
+            session, tenant_id=tenant_id, branch_id=branch.id, product_id=product_id
+        )
+    customer = _customer(session, principal=principal, ref=data.customer)
+    currency = session.get(Tenant, tenant_id).currency
+    minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
+    order = Order(
+        tenant_id=tenant_id,
+        external_number=data.external_number,
+        channel=Channel.ONLINE.value,
+        status=S.PENDING_PAYMENT,
+        customer_id=customer.id,
+        branch_id=branch.id,
+        api_key_id=principal.api_key_id,
+        currency=currency,
+        shipping_address=data.shipping_address or customer.address,
+        notes=data.notes,
+        reserved_until=utcnow() + timedelta(minutes=minutes),
+    )
+    total = Decimal("0")
+    for line, product in zip(data.lines, products, strict=True):
+        line_total = round_money(product.price * line.quantity, currency)
+        total += line_total
+        order.lines.append(
+            OrderLine(
+                tenant_id=tenant_id,
+                product_id=product.id,
+                sku=product.sku,
+                name=product.name,
+                unit=product.unit,
+                quantity=line.quantity,
+                unit_price=product.price,
+                line_total=line_total,
+            )
+        )
+    order.total = total
+    session.add(order)
+    session.flush()
+    try:
+        inventory.reserve(
+            session,
+            actor=principal.actor,
+            branch_id=branch.id,
+            lines=[(line.product_id, line.quantity) for line in order.lines],
+            reference_type=REFERENCE,
+            reference_id=str(order.id),
+        )
+    except InsufficientStock as exc:
+        raise _short_lines(exc, products) from exc
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="order.created",
+        entity_type="order",
+        entity_id=order.id,
+        after={**snapshot(order), "lines": _line_data(order)},
+    )
+    order_event(session, order=order, event="order.created")
+    return order
+
+
+def _short_lines(exc: InsufficientStock, products: list[Product]) -> InsufficientStock:
+    """Name each short line by SKU, so the store can tell its customer what is missing."""
+    by_id = {p.id: p for p in products}
+    lines = []
+    for line in exc.extra.get("lines", []):
+        product = by_id.get(line["product_id"])
+        lines.append({**line, "sku": product.sku if product else None})
+    summary = ", ".join(f"{line['sku']}: {line['available']} available" for line in lines)
+    return InsufficientStock(
+        f"Not enough stock for {len(lines)} line(s) ({summary}); nothing was reserved.",
+        lines=lines,
+    )
+
+
+def _line_data(order: Order) -> list[dict[str, Any]]:
+    return [
+        {"product_id": ln.product_id, "quantity": ln.quantity, "unit_price": ln.unit_price}
+        for ln in order.lines
+    ]
+
+
+def _branch(session: Session, *, principal: Principal, data: OrderCreate) -> Branch:
+    stmt = select(Branch).where(Branch.tenant_id == principal.tenant_id)
+    if data.branch_id is not None:
+        branch = session.scalar(stmt.where(Branch.id == data.branch_id))
+        what = f"id {data.branch_id}"
+    elif data.branch_code is not None:
+        branch = session.scalar(stmt.where(Branch.code == data.branch_code))
+        what = f"code '{data.branch_code}'"
+    elif len(principal.branch_ids) == 1:
+        branch = session.get(Branch, next(iter(principal.branch_ids)))
+        what = "of this key"
+    else:
+        raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
+    if branch is None or not branch.active:
+        raise ValidationFailed(f"There is no active fulfilment branch with {what}.")
+    if not principal.may_use_branch(branch.id):
+        raise PermissionDenied(f"This caller may not order from branch {branch.code}.")
+    return branch
+
+
+def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Product]:
+    """Return the product of each line; unknown, archived or badly counted lines are refused."""
+    skus = {line.sku for line in data.lines if line.sku is not None}
+    ids = {line.product_id for line in data.lines if line.product_id is not None}
+    rows = session.scalars(
+        select(Product).where(
+            Product.tenant_id == tenant_id, or_(Product.sku.in_(skus), Product.id.in_(ids))
+        )
+    ).all()
+    by_sku = {p.sku: p for p in rows}
+    by_id = {p.id: p for p in rows}
+    problems: list[dict[str, Any]] = []
+    found: list[Product] = []
+    for index, line in enumerate(data.lines):
+        product = by_sku.get(line.sku) if line.sku is not None else by_id.get(line.product_id)
+        name = line.sku if line.sku is not None else f"product {line.product_id}"
+        if product is None or not product.active:
+            problems.append({"line": index, "field": "sku", "message": f"unknown {name}"})
+            continue
+        places = QUANTITY_PLACES.get(Unit(product.unit), 3)
+        exponent = line.quantity.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            unit = "whole units" if places == 0 else f"at most {places} decimals"
+            problems.append(
+                {
+                    "line": index,
+                    "field": "quantity",
+                    "message": f"{product.sku} is sold by {product.unit}: use {unit}",
+                }
+            )
+            continue
+        found.append(product)
+    if problems:
+        raise ValidationFailed(
+            "; ".join(f"line {p['line'] + 1}: {p['message']}" for p in problems),
+            errors=[
+                {"field": f"lines.{p['line']}.{p['field']}", "message": p["message"]}
+                for p in problems
+            ],
+        )
+    return found
+
+
+def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:
+    tenant_id = principal.tenant_id
+    if ref.id is not None:
+        customer = session.get(Customer, ref.id)
+        if customer is None or customer.tenant_id != tenant_id or not customer.active:
+            raise ValidationFailed(f"There is no customer with id {ref.id}.")
+        return customer
+    base = select(Customer).where(Customer.tenant_id == tenant_id, Customer.active.is_(True))
+    match = None
+    if ref.email:
+        match = session.scalar(
+            base.where(func.lower(Customer.email) == ref.email.lower()).order_by(Customer.id)
+        )
+    if match is None and ref.phone:
+        match = session.scalar(base.where(Customer.phone == ref.phone).order_by(Customer.id))
+    if match is not None:
+        return match
+    return partners.create_customer(
+        session,
+        actor=principal,
+        data=CustomerCreate(
+            name=ref.name or "",
+            email=ref.email,
+            phone=ref.phone or "",
+            address=ref.address or "",
+        ),
+    )
+
+
+def get_order(
+    session: Session, *, principal: Principal, order_id: int, lock: bool = False
+) -> Order:
+    """Return an order of the caller's tenant and branches (locked for a change if asked)."""
+    stmt = select(Order).where(Order.id == order_id, Order.tenant_id == principal.tenant_id)
+    if lock:
+        stmt = lock_for_update(stmt, session).execution_options(populate_existing=True)
+    order = session.scalar(stmt)
+    if order is None or not principal.may_use_branch(order.branch_id):
+        raise NotFound(f"There is no order with id {order_id}.")
+    return order
+
+
+def _move(
+    session: Session,
+    *,
+    principal: Principal,
+    order: Order,
+    allowed: tuple[str, ...],
+    to: str,
+) -> dict[str, Any]:
+    if order.status not in allowed:
+        raise InvalidState(
+            f"Order {order.external_number} is {order.status}; it must be "
+            f"{' or '.join(allowed)} to become {to}."
+        )
+    before = snapshot(order)
+    order.status = to
+    return before
+
+
+def _finish(
+    session: Session, *, principal: Principal, order: Order, before: dict, event: str
+) -> Order:
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=event,
+        entity_type="order",
+        entity_id=order.id,
+        before=before,
+        after=snapshot(order),
+    )
+    order_event(session, order=order, event=event)
+    return order
+
+
+def _stock_lines(order: Order) -> list[tuple[int, Decimal]]:
+    return [(line.product_id, line.quantity) for line in order.lines]
+
+
+def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentCreate) -> Order:
+    """Record the payment of a pending order and turn its reservation into a sale."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    if order.status == S.PENDING_PAYMENT and data.amount != order.total:
+        raise ValidationFailed(
+            f"The payment must be the order total {order.total}, not {data.amount}."
+        )
+    before = _move(
+        session, principal=principal, order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED
+    )
+    inventory.commit_reservation(
+        session,
+        actor=principal.actor,
+        branch_id=order.branch_id,
+        lines=_stock_lines(order),
+        reference_type=REFERENCE,
+        reference_id=str(order.id),
+    )
+    order.paid_amount = data.amount
+    order.payment_reference = data.reference
+    order.confirmed_at = utcnow()
+    order.reserved_until = None
+    return _finish(
+        session, principal=principal, order=order, before=before, event="order.confirmed"
+    )
+
+
+def start_picking(session: Session, *, principal: Principal, order_id: int) -> Order:
+    """Start picking a confirmed order."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    before = _move(session, principal=principal, order=order, allowed=(S.CONFIRMED,), to=S.PICKING)
+    return _finish(session, principal=principal, order=order, before=before, event="order.picking")
+
+
+def pack(session: Session, *, principal: Principal, order_id: int) -> Order:
+    """Mark a picked order packed."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    before = _move(session, principal=principal, order=order, allowed=(S.PICKING,), to=S.PACKED)
+    return _finish(session, principal=principal, order=order, before=before, event="order.packed")
+
+
+def ship(session: Session, *, principal: Principal, order_id: int, data: ShipmentCreate) -> Order:
+    """Hand a packed order to a carrier."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    before = _move(session, principal=principal, order=order, allowed=(S.PACKED,), to=S.SHIPPED)
+    order.carrier = data.carrier
+    order.tracking_number = data.tracking_number
+    order.shipped_at = utcnow()
+    return _finish(session, principal=principal, order=order, before=before, event="order.shipped")
+
+
+def deliver(session: Session, *, principal: Principal, order_id: int) -> Order:
+    """Record that the customer received a shipped order."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    before = _move(session, principal=principal, order=order, allowed=(S.SHIPPED,), to=S.DELIVERED)
+    order.delivered_at = utcnow()
+    return _finish(
+        session, principal=principal, order=order, before=before, event="order.delivered"
+    )
+
+
+def cancel(session: Session, *, principal: Principal, order_id: int, data: CancelCreate) -> Order:
+    """Cancel a pending order (release its reservation) or a confirmed one (stock comes back)."""
+    order = get_order(session, principal=principal, order_id=order_id, lock=True)
+    was = order.status
+    before = _move(
+        session,
+        principal=principal,
+        order=order,
+        allowed=(S.PENDING_PAYMENT, S.CONFIRMED),
+        to=S.CANCELLED,
+    )
+    if was == S.PENDING_PAYMENT:
+        inventory.release(
+            session,
+            actor=principal.actor,
+            branch_id=order.branch_id,
+            lines=_stock_lines(order),
+            reference_type=REFERENCE,
+            reference_id=str(order.id),
+        )
+    else:
+        # The sale was committed at payment, so the goods come back as a return.
+        for line in order.lines:
+            inventory.record_movement(
+                session,
+                actor=principal.actor,
+                branch_id=order.branch_id,
+                product_id=line.product_id,
+                code=MovementCode.RETURN,
+                quantity=line.quantity,
+                reference_type=REFERENCE,
+                reference_id=str(order.id),
+            )
+        order.refunded_amount = order.paid_amount
+    order.cancel_reason = data.reason
+    order.reserved_until = None
+    order.closed_at = utcnow()
+    return _finish(
+        session, principal=principal, order=order, before=before, event="order.cancelled"
+    )
+
+
+def expire(session: Session, *, order: Order, now) -> bool:
+    """Expire one unpaid order whose reservation ran out; False if it is no longer due."""
+    if order.status != S.PENDING_PAYMENT or order.reserved_until is None:
+        return False
+    if order.reserved_until > now:
+        return False
+    actor = audit.Actor(tenant_id=order.tenant_id, label="reservation-expiry")
+    inventory.release(
+        session,
+        actor=actor,
+        branch_id=order.branch_id,
+        lines=_stock_lines(order),
+        reference_type=REFERENCE,
+        reference_id=str(order.id),
+    )
+    before = snapshot(order)
+    order.status = S.EXPIRED
+    order.reserved_until = None
+    order.closed_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="order.expired",
+        entity_type="order",
+        entity_id=order.id,
+        before=before,
+        after=snapshot(order),
+    )
+    order_event(session, order=order, event="order.expired")
+    return True

@@ -1,0 +1,135 @@
+"""The last units under fire: 50 store clients over real HTTP while tills sell the same product."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from common.codes import MovementCode
+from common.ids import new_id
+from sync_server.db import transaction
+from sync_server.inventory import service as inventory
+from sync_server.inventory.models import StockMovement
+from sync_server.orders.models import Order
+
+CLIENTS = 50
+LAST_UNITS = 10
+TILL_SALES = 4
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_server):
+    admin = world.principal("admin")
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
+    with transaction(world.sessions()) as session:
+        inventory.record_movement(
+            session,
+            actor=admin.actor,
+            branch_id=branch_id,
+            product_id=product_id,
+            code=MovementCode.RECEIPT,
+            quantity=Decimal(LAST_UNITS),
+            reference_type="test",
+            reference_id=new_id(),
+        )
+    key = world.api("admin").post("api-keys", json={"name": "web", "scopes": ["orders:write"]})
+    headers = {"X-API-Key": key.json()["key"]}
+    requests = [
+        (
+            str(uuid.uuid4()),
+            {
+                "external_number": f"RUSH-{i}",
+                "customer": {"name": f"Buyer {i}", "email": f"buyer{i}@example.com"},
+                "lines": [{"sku": "ADMIN-0", "quantity": "1"}],
+                "branch_code": "MAIN",
+            },
+        )
+        for i in range(CLIENTS)
+    ]
+    start = threading.Barrier(CLIENTS + TILL_SALES)
+    cashier = world.principal("cashier").actor
+
+    def order(request: tuple[str, dict]) -> httpx.Response:
+        idem, body = request
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            start.wait()
+            return http.post(
+                "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": idem}
+            )
+
+    def till_sale(n: int) -> None:
+        # A till's sale is a fact from the shop floor: it is recorded even below zero.
+        start.wait()
+        with transaction(world.sessions()) as session:
+            inventory.record_movement(
+                session,
+                actor=cashier,
+                branch_id=branch_id,
+                product_id=product_id,
+                code=MovementCode.SALE,
+                quantity=Decimal("-1"),
+                reference_type="sale",
+                reference_id=f"till-{n}",
+                allow_negative=True,
+            )
+
+    with ThreadPoolExecutor(max_workers=CLIENTS + TILL_SALES) as pool:
+        tills = [pool.submit(till_sale, n) for n in range(TILL_SALES)]
+        responses = list(pool.map(order, requests))
+        for till in tills:
+            till.result()
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code >= 500]
+    won = statuses.count(201)
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.json()["type"].endswith("/insufficient-stock")
+        assert Decimal(refused.json()["lines"][0]["available"]) <= 0
+
+    # Walk the ledger in lock order (every writer locks the level row before it appends).
+    with transaction(world.sessions(), readonly=True) as session:
+        movements = session.scalars(
+            select(StockMovement)
+            .where(StockMovement.product_id == product_id, StockMovement.branch_id == branch_id)
+            .order_by(StockMovement.id)
+        ).all()
+        orders = session.scalar(select(func.count()).select_from(Order))
+    on_hand = reserved = Decimal(0)
+    online = till_before_sellout = 0
+    sold_out = False
+    for m in movements:
+        if m.code == MovementCode.RESERVATION:
+            assert not sold_out and on_hand - reserved >= m.quantity, "oversold online"
+            reserved += m.quantity
+            online += 1
+        elif m.code == MovementCode.SALE:
+            on_hand += m.quantity
+            till_before_sellout += 0 if sold_out else 1
+        else:
+            on_hand += m.quantity
+        sold_out = sold_out or on_hand - reserved <= 0
+    assert sold_out and won == online == orders
+    # Every one of the last units went either to a till or to exactly one online order.
+    assert online + till_before_sellout == LAST_UNITS
+    assert on_hand == LAST_UNITS - TILL_SALES and reserved == online
+    with transaction(world.sessions(), readonly=True) as session:
+        level = inventory.level(
+            session, tenant_id=world.a.id, branch_id=branch_id, product_id=product_id
+        )
+        assert (level.on_hand, level.reserved) == (on_hand, reserved)
+
+    # Every request replayed with its key: the same answers, and nothing moves.
+    with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        for (idem, body), first in zip(requests, responses, strict=True):
+            again = http.post(
+                "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": idem}
+            )
+            assert (again.status_code, again.json()) == (first.status_code, first.json())
+    with transaction(world.sessions(), readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(StockMovement)) == len(movements)
