@@ -1,4 +1,4 @@
-.PHONY: run test bench lint
+.PHONY: run test bench lint bundle
 
 run:  ## set up and run the server with demo data, and the till
 	bash scripts/run.sh
@@ -11,3 +11,6 @@ lint:
 
 bench:  ## run the benchmarks and print figures beside the budgets
 	bash scripts/bench.sh
+
+bundle:  ## build the till bundle in dist/ and run its self-check offscreen
+	bash scripts/bundle.sh

@@ -149,10 +149,14 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
     try:
         tables = _check(src, what=backup)
         safety_copy = None
-        if keep_current and target.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            safety_copy = target.with_name(f"{target.name}.before-restore-{stamp}")
-            backup_store(source=target, target=safety_copy)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+        if target.exists() and not _healthy(target):
+            # A damaged store can neither be copied page by page nor written over: move it
+            # aside whole (never delete it: support may still recover unsynced sales from it).
+            safety_copy = _move_aside(target, aside)
+        elif target.exists() and keep_current:
+            safety_copy = backup_store(source=target, target=aside).path
         target.parent.mkdir(parents=True, exist_ok=True)
         dest = sqlite3.connect(target, timeout=LOCK_TIMEOUT)
         try:
@@ -169,6 +173,31 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
     return BackupResult(
         path=target, size_bytes=target.stat().st_size, tables=restored, safety_copy=safety_copy
     )
+
+
+def _healthy(path: Path) -> bool:
+    """Say whether a store opens and passes SQLite's quick check, without changing it."""
+    with open(path, "rb") as handle:
+        # SQLite deletes the -wal of a file it cannot read when it closes it: look first.
+        if handle.read(16) != b"SQLite format 3\x00":
+            return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
+        try:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _move_aside(target: Path, aside: Path) -> Path:
+    """Rename a database file and its -wal/-shm companions to aside (+ the same suffixes)."""
+    for suffix in ("-wal", "-shm", ""):
+        companion = Path(f"{target}{suffix}")
+        if companion.exists():
+            os.replace(companion, Path(f"{aside}{suffix}"))
+    return aside
 
 
 def _resolve_store(data_dir: str | None) -> Path:

@@ -15,6 +15,7 @@
 #endif
 #define AppName "StockPilot Till"
 #define AppExe "stockpilot-till.exe"
+#define ConsoleExe "stockpilot-till-console.exe"
 #define BundleDir "..\..\dist\stockpilot-till"
 
 [Setup]
@@ -53,7 +54,8 @@ Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs 
 
 [Icons]
 Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"
-Name: "{group}\StockPilot Till self-check"; Filename: "{cmd}"; Parameters: "/k ""{app}\{#AppExe}"" --self-check"; WorkingDir: "{app}"
+; The console twin of the exe prints; /k keeps the window open to read the report.
+Name: "{group}\StockPilot Till self-check"; Filename: "{cmd}"; Parameters: "/k ""{app}\{#ConsoleExe}"" --self-check"; WorkingDir: "{app}"
 Name: "{group}\{cm:UninstallProgram,{#AppName}}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"; Tasks: desktopicon
 

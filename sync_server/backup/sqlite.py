@@ -74,6 +74,31 @@ def _fsync(path: Path) -> None:
             os.close(fd)
 
 
+def _healthy(path: Path) -> bool:
+    """Say whether a database opens and passes SQLite's quick check, without changing it."""
+    with open(path, "rb") as handle:
+        # SQLite deletes the -wal of a file it cannot read when it closes it: look first.
+        if handle.read(16) != b"SQLite format 3\x00":
+            return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
+        try:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _move_aside(target: Path, aside: Path) -> Path:
+    """Rename a database file and its -wal/-shm companions to aside (+ the same suffixes)."""
+    for suffix in ("-wal", "-shm", ""):
+        companion = Path(f"{target}{suffix}")
+        if companion.exists():
+            os.replace(companion, Path(f"{aside}{suffix}"))
+    return aside
+
+
 def backup(*, source: Path, target: Path) -> SqliteBackup:
     """Copy the live database at source into a standalone, verified file at target."""
     if target.resolve() == source.resolve():
@@ -113,11 +138,14 @@ def restore(*, backup_file: Path, target: Path, keep_current: bool = True) -> Sq
     try:
         tables = inspect(src, what=backup_file)
         safety_copy = None
-        if keep_current and target.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            safety_copy = backup(
-                source=target, target=target.with_name(f"{target.name}.before-restore-{stamp}")
-            ).path
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+        if target.exists() and not _healthy(target):
+            # A damaged database can neither be copied page by page nor written over: move
+            # it aside whole, never delete it.
+            safety_copy = _move_aside(target, aside)
+        elif target.exists() and keep_current:
+            safety_copy = backup(source=target, target=aside).path
         target.parent.mkdir(parents=True, exist_ok=True)
         dest = sqlite3.connect(target, timeout=LOCK_TIMEOUT)
         try:

@@ -247,3 +247,22 @@ def test_postgres_print_only_shows_the_command_without_the_password(tmp_path, mo
     assert "s3cret" not in shown and "PGPASSWORD=***" in shown
     assert "--format=custom" in shown and "--host db.example --port 6543" in shown
     assert "--username sp --dbname stockpilot" in shown
+
+
+def test_restore_replaces_a_damaged_database_and_keeps_it_aside(
+    engine, database_url, tmp_path, monkeypatch
+):
+    db_file = Path(make_url(database_url).database)
+    _use_database(monkeypatch, url=database_url, data_dir=tmp_path / "data")
+    _small_shop(engine)
+    backup_file = tmp_path / "b.sqlite3"
+    assert cli.main(["backup", str(backup_file)]) == 0
+    db_file.write_bytes(b"\x00" * 8192)  # the disk returned zeros
+    Path(f"{db_file}-wal").write_bytes(b"stale log")
+
+    assert cli.main(["restore", str(backup_file)]) == 0
+    (kept,) = db_file.parent.glob(f"{db_file.name}.before-restore-*[0-9]Z")
+    assert kept.read_bytes() == b"\x00" * 8192
+    assert Path(f"{kept}-wal").read_bytes() == b"stale log"
+    assert _rows(db_file) == _rows(backup_file)
+    assert cli.main(["audit", "verify"]) == 0

@@ -206,3 +206,27 @@ def test_the_data_folder_is_qts_app_data_location_unless_moved(tmp_path, monkeyp
 def test_the_store_file_name_is_the_one_the_till_opens(tmp_path):
     assert paths.STORE_FILENAME == config.STORE_FILE
     assert config.TillConfig(data_dir=tmp_path).store_path == paths.store_path(tmp_path)
+
+
+def test_restore_replaces_a_damaged_store_and_keeps_it_aside(tmp_path):
+    data_dir = tmp_path / "till"
+    store = _open_till(data_dir)
+    with store.transaction() as session:
+        documents.record_sale(session, _sale(session))
+    store.close()
+    backup_file = tmp_path / "b.db"
+    assert main_backup(["backup", str(backup_file), "--data-dir", str(data_dir)]) == 0
+    store_file = paths.store_path(data_dir)
+    store_file.write_bytes(b"\x00" * 4096 + b"disk trouble" * 300)  # the store is damaged
+    stale_wal = Path(f"{store_file}-wal")
+    stale_wal.write_bytes(b"old log that must never be replayed")
+
+    assert main_backup(["restore", str(backup_file), "--data-dir", str(data_dir)]) == 0
+    (kept,) = data_dir.glob("till.db.before-restore-*[0-9]Z")
+    assert b"disk trouble" in kept.read_bytes()
+    assert Path(f"{kept}-wal").read_bytes() == b"old log that must never be replayed"
+    reopened = LocalStore(store_file)
+    try:
+        assert len(_sale_ids(reopened)) == 1
+    finally:
+        reopened.close()

@@ -51,7 +51,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     key = _sources_hash()
     cached = CACHE / key / "stockpilot-till"
     if not (cached / "stockpilot-till").is_file():
-        work = tmp_path_factory.mktemp("bundle")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        staging = CACHE / f"{key}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
         # The documented command, minus the apt/venv setup the test run has already done.
         result = subprocess.run(
             ["bash", "scripts/bundle.sh", "--no-setup"],
@@ -59,24 +61,23 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
             env={
                 **_env(),
                 "PYTHON": sys.executable,
-                "DIST": str(work / "dist"),
-                "WORK": str(work / "work"),
+                "DIST": str(staging),
+                "WORK": str(tmp_path_factory.mktemp("bundle-work")),
             },
             capture_output=True,
             text=True,
             timeout=600,
         )
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "self-check passed" in result.stdout
-        staging = CACHE / f"{key}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.move(str(work / "dist"), staging)
         try:
             staging.rename(CACHE / key)
-        except OSError:  # another run cached the same build meanwhile
+        except OSError:  # another test run cached the same build meanwhile
             shutil.rmtree(staging, ignore_errors=True)
-        for old in CACHE.iterdir():  # keep only this build; each one is ~250 MB
-            if old.name != key:
+        for old in CACHE.iterdir():  # keep one finished build: each is ~230 MB
+            if old.name != key and ".partial-" not in old.name:
                 shutil.rmtree(old, ignore_errors=True)
     return cached
 

@@ -97,6 +97,7 @@ def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
             "pip",
             "install",
             "-q",
+            "--no-compile",  # byte-compiling every dependency is CPU the test does not need
             "--disable-pip-version-check",
             f"stockpilot[server] @ {wheel.resolve().as_uri()}",
         ]
