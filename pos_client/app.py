@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pos_client.config import TillConfig, load_config
 from pos_client.paths import default_data_dir, set_app_identity
-from pos_client.qt.ops import OpRunner
+from pos_client.qt.ops import OpRunner, QueryOp
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
 from pos_client.scanners.serial import SerialScannerReader
 from pos_client.services.queries import ensure_search_index, read_only_sessions
@@ -103,6 +103,9 @@ def build_till(
         serial.start()
     if sync is not None:
         connect_sync(window, sync)
+    # Load the checkout code on the DB thread while the cashier signs in: the window is up
+    # without it, and the first payment does not wait for it.
+    QueryOp(lambda _session: warm_up(), runner=runner).failure(log.warning).run()
     return Till(
         reads=reads,
         window=window,
@@ -124,6 +127,13 @@ def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
     window.sync_status.set_pending(status.pending)
 
 
+def warm_up() -> None:
+    """Import what the first sale, return and shift close need."""
+    import pos_client.services.checkout
+    import pos_client.services.returns
+    import pos_client.services.shifts  # noqa: F401
+
+
 def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
     """Show the sync worker's status and nudge it after every sale."""
     sync.status_changed.connect(lambda status: show_sync_status(window, status))
@@ -139,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", default=None, help="sync server URL")
     parser.add_argument(
         "--data-dir",
-        default=str(Path.home() / ".stockpilot-till"),
-        help="where the till keeps its local store and settings",
+        default=None,
+        help="where the till keeps its local store and settings "
+        "(default: the per-user app data folder, see pos_client/paths.py)",
     )
     parser.add_argument(
         "--demo",

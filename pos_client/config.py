@@ -16,6 +16,17 @@ STORE_FILE = "till.db"
 
 
 @dataclass(frozen=True)
+class ShopInfo:
+    """What the receipt header and footer say."""
+
+    shop_name: str
+    branch_name: str = ""
+    address_lines: tuple[str, ...] = ()
+    footer: str = ""
+    currency: str = "INR"
+
+
+@dataclass(frozen=True)
 class HidScannerSettings:
     """How the keyboard-wedge filter tells a scan from typing."""
 
@@ -55,6 +66,17 @@ class TillConfig:
     def receipts_dir(self) -> Path:
         """Return where receipt and Z report PDFs are written."""
         return self.data_dir / "receipts"
+
+    @property
+    def shop(self) -> ShopInfo:
+        """Return what receipts say about the shop."""
+        return ShopInfo(
+            shop_name=self.shop_name,
+            branch_name=self.branch_name,
+            address_lines=self.address_lines,
+            footer=self.receipt_footer,
+            currency=self.currency,
+        )
 
     def with_changes(self, **changes: Any) -> TillConfig:
         """Return a copy with some fields changed."""

@@ -14,6 +14,7 @@ from common.errors import CreditLimitExceeded, InvalidState, NotFound, Validatio
 from common.ids import new_id
 from common.money import ZERO
 from common.sync import protocol
+from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
@@ -27,17 +28,6 @@ TENDER_NAMES = {
     Tender.ACCOUNT: "On account",
     Tender.VOUCHER: "Voucher",
 }
-
-
-@dataclass(frozen=True)
-class ShopInfo:
-    """What the receipt header and footer say."""
-
-    shop_name: str
-    branch_name: str = ""
-    address_lines: tuple[str, ...] = ()
-    footer: str = ""
-    currency: str = "INR"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.codes import Unit
 from pos_client.services.till import CatalogItem, CreditInfo
-from pos_client.store.models import Barcode, Customer, Product, SaleLine, Setting, StockLevel
+from pos_client.store.models import (
+    Barcode,
+    Customer,
+    OutboxEvent,
+    Product,
+    SaleLine,
+    Setting,
+    Shift,
+    StockLevel,
+)
 
 SEARCH_TABLE = "product_search"
 
@@ -238,3 +248,33 @@ def till_rules(session: Session) -> TillRules:
         offline_credit_allowed=bool(values.get("till_offline_credit_allowed", True)),
         receipt_footer=values.get("receipt_footer"),
     )
+
+
+@dataclass(frozen=True)
+class ShiftInfo:
+    """The open shift as the till shows it."""
+
+    shift_id: str
+    cashier_id: int | None
+    opened_at: datetime
+    opening_float: Decimal
+
+
+def current_shift(session: Session) -> ShiftInfo | None:
+    """Return the shift open on this till, if any."""
+    shift = session.scalars(
+        select(Shift).where(Shift.closed_at.is_(None)).order_by(Shift.opened_at.desc())
+    ).first()
+    if shift is None:
+        return None
+    return ShiftInfo(
+        shift_id=shift.id,
+        cashier_id=shift.cashier_id,
+        opened_at=shift.opened_at,
+        opening_float=shift.opening_float,
+    )
+
+
+def pending_events(session: Session) -> int:
+    """Return how many events still wait in the outbox for the server."""
+    return session.scalar(select(func.count()).select_from(OutboxEvent)) or 0

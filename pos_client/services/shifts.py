@@ -13,18 +13,9 @@ from common.errors import InvalidState, PermissionDenied, ValidationFailed
 from common.money import ZERO, format_money, round_money
 from common.roles import Permission
 from pos_client.services.login import Cashier
+from pos_client.services.queries import ShiftInfo, current_shift
 from pos_client.store import documents
-from pos_client.store.models import Return, Sale, Shift
-
-
-@dataclass(frozen=True)
-class ShiftInfo:
-    """The open shift as the till shows it."""
-
-    shift_id: str
-    cashier_id: int | None
-    opened_at: datetime
-    opening_float: Decimal
+from pos_client.store.models import Return, Sale
 
 
 @dataclass(frozen=True)
@@ -77,21 +68,6 @@ class ZReport:
             ("Variance", money(self.variance)),
         ]
         return rows
-
-
-def current_shift(session: Session) -> ShiftInfo | None:
-    """Return the shift open on this till, if any."""
-    shift = session.scalars(
-        select(Shift).where(Shift.closed_at.is_(None)).order_by(Shift.opened_at.desc())
-    ).first()
-    if shift is None:
-        return None
-    return ShiftInfo(
-        shift_id=shift.id,
-        cashier_id=shift.cashier_id,
-        opened_at=shift.opened_at,
-        opening_float=shift.opening_float,
-    )
 
 
 def _require(cashier: Cashier) -> None:

@@ -8,9 +8,8 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from pos_client.config import TillConfig
+from pos_client.config import ShopInfo, TillConfig
 from pos_client.qt.ops import CommandOp, OpRunner, QueryOp
-from pos_client.services.checkout import ShopInfo
 from pos_client.services.login import LoginGuard
 from pos_client.ui.till.receipts import ReceiptDesk
 
@@ -29,14 +28,7 @@ class TillContext:
     @property
     def shop(self) -> ShopInfo:
         """Return the receipt header and footer."""
-        c = self.config
-        return ShopInfo(
-            shop_name=c.shop_name,
-            branch_name=c.branch_name,
-            address_lines=c.address_lines,
-            footer=c.receipt_footer,
-            currency=c.currency,
-        )
+        return self.config.shop
 
     def query(self, fn: Callable[[Session], T]) -> QueryOp[T]:
         """Return a read op over the store."""

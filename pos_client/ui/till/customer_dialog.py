@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
 
 from pos_client.services.queries import customer_credit, find_customers
 from pos_client.services.till import CreditInfo
-from pos_client.store import documents
 from pos_client.ui.models.search_model import CustomerListModel
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.dialogs import button, error_label, title_label
@@ -95,6 +94,9 @@ class CustomerDialog(QDialog):
             return
 
         def work(session):
+            # Imported here: it loads the sync protocol, not needed to open the dialog.
+            from pos_client.store import documents
+
             customer = documents.create_customer_offline(session, name=name, phone=phone)
             return customer_credit(session, customer.local_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -21,12 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from pos_client.scanners.pipeline import ScanPipeline
-from pos_client.services import queries, shifts
-from pos_client.services.checkout import CompletedSale
+from pos_client.services import queries
 from pos_client.services.login import Cashier, IdleClock
-from pos_client.services.shifts import ShiftInfo, ZReport
+from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Cart
-from pos_client.store import outbox
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.sale_actions import SaleActions
@@ -34,6 +33,10 @@ from pos_client.ui.till.shift_actions import ShiftActions
 from pos_client.ui.till.till_screen import ACTIONS, TillScreen
 from pos_client.ui.widgets.idle import IdleWatcher
 from pos_client.ui.widgets.sync_status import SyncStatusLabel
+
+if TYPE_CHECKING:
+    from pos_client.services.checkout import CompletedSale
+    from pos_client.services.shifts import ZReport
 
 HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
     "\n      F2   Search\n F10/Enter   Pay\n     Esc   Cancel / clear search"
@@ -169,7 +172,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
 
     def refresh_pending(self) -> None:
         """Update the number of events waiting for the server."""
-        self.ctx.query(outbox.pending_count).success(self.sync_status.set_pending).failure(
+        self.ctx.query(queries.pending_events).success(self.sync_status.set_pending).failure(
             lambda _e: None
         ).run()
 
@@ -193,7 +196,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
             self.screen.set_quick_keys
         ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
-        self.ctx.query(shifts.current_shift).success(self._shift_loaded).run()
+        self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
 
     def _rules_loaded(self, rules: queries.TillRules) -> None:
         self.rules = rules

@@ -1,12 +1,14 @@
 """What the cashier does to the sale: add, change, discount, void, customer, pay, reprint.
 
-A mixin of TillWindow: it uses the window's ctx, cart, screen and dialog plumbing.
+A mixin of TillWindow: it uses the window's ctx, cart, screen and dialog plumbing. Checkout is
+imported where it is used: it loads the sync protocol, which is not needed to start scanning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 
@@ -14,12 +16,14 @@ from common.errors import DomainError, ValidationFailed
 from common.roles import Permission
 from pos_client.printing.receipt import Receipt
 from pos_client.services import queries
-from pos_client.services.checkout import CompletedSale, complete_sale, receipt_copy
 from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
 from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import ValueDialog, ask_override
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.widgets.messages import explain, show_error
+
+if TYPE_CHECKING:
+    from pos_client.services.checkout import CompletedSale
 
 
 class SaleActions:
@@ -252,6 +256,8 @@ class SaleActions:
         dialog.amount.selectAll()
 
     def _complete(self, dialog: PaymentDialog, payments: list) -> None:
+        from pos_client.services.checkout import complete_sale
+
         cart, cashier, shift_id, shop = self.cart, self.cashier, self.shift.shift_id, self.ctx.shop
         self.ctx.command(
             lambda s: complete_sale(
@@ -277,6 +283,8 @@ class SaleActions:
 
     def reprint(self) -> None:
         """Print a copy of the last receipt, or of any receipt by its number (Ctrl+P)."""
+        from pos_client.services.checkout import receipt_copy
+
         last = self.ctx.receipts.last
         shop = self.ctx.shop
 

@@ -1,18 +1,24 @@
 """Shift and drawer actions of the till window: open, cash in/out, close -> Z report, returns.
 
 A mixin of TillWindow: it uses the window's ctx, cashier, shift, pipeline and dialog plumbing.
+The services are imported where they are used: they load the sync protocol, which is not
+needed to start scanning.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from pos_client.services import returns, shifts
-from pos_client.services.shifts import ShiftInfo, ZReport
+from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Override
 from pos_client.ui.till.dialogs import ValueDialog
-from pos_client.ui.till.returns_dialog import ReturnsDialog
 from pos_client.ui.till.shift_dialogs import AmountDialog, ZReportDialog
+
+if TYPE_CHECKING:
+    from pos_client.services import returns
+    from pos_client.services.shifts import ZReport
+    from pos_client.ui.till.returns_dialog import ReturnsDialog
 
 
 class ShiftActions:
@@ -31,6 +37,8 @@ class ShiftActions:
 
     def start_open_shift(self) -> None:
         """Ask for the opening float and open a shift."""
+        from pos_client.services import shifts
+
         dialog = AmountDialog(
             title="Open shift", prompt="Cash float in the drawer", initial="0", parent=self
         )
@@ -48,6 +56,8 @@ class ShiftActions:
 
     def start_cash_movement(self) -> None:
         """Put cash into or take it out of the drawer, with a reason."""
+        from pos_client.services import shifts
+
         if self.shift is None:
             self.start_open_shift()
             return
@@ -83,6 +93,8 @@ class ShiftActions:
 
     def start_close_shift(self) -> None:
         """Count the drawer, close the shift and show the Z report."""
+        from pos_client.services import shifts
+
         if self.shift is None:
             self.screen.notice.notify("No shift is open", kind="warn")
             return
@@ -133,6 +145,9 @@ class ShiftActions:
 
     def start_return(self) -> None:
         """Open the returns dialog (F3); scans go to it while it is open."""
+        from pos_client.services import returns
+        from pos_client.ui.till.returns_dialog import ReturnsDialog
+
         if self.shift is None:
             self.start_open_shift()
             return

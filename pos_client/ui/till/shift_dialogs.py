@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,10 +19,12 @@ from PySide6.QtWidgets import (
 
 from common.errors import DomainError
 from pos_client.printing.receipt import layout_report
-from pos_client.services.shifts import ZReport
 from pos_client.ui.till.dialogs import button, error_label, title_label
 from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.widgets.messages import explain
+
+if TYPE_CHECKING:
+    from pos_client.services.shifts import ZReport
 
 
 class AmountDialog(QDialog):
