@@ -14,6 +14,18 @@ from common.sync.protocol import Event
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from tests.factories import Api, World
+from tests.invariants import check_ledger
+
+
+@pytest.fixture(autouse=True)
+def ledger_invariant(request: pytest.FixtureRequest):
+    """After a test that used a server database, every level must equal its movements."""
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    engine = request.getfixturevalue("engine")
+    yield
+    check_ledger(engine)
 
 
 @pytest.fixture
