@@ -1,0 +1,460 @@
+"""Tell a keyboard-wedge scanner's burst from human typing and capture it app-wide.
+
+A USB HID scanner "types" its code: one key every few milliseconds, then a terminator
+(Enter or Tab). People press a key every 100 ms or so, never a dozen 30 ms apart or less.
+`ScanDetector` makes that call from timestamps alone, with no Qt, so the rule is tested
+with injected times. `HidScannerFilter` applies it to a running QApplication: it holds
+the first keystrokes back for a moment, swallows them when they turn out to be a scan,
+and re-delivers them, unchanged and in order, when they turn out to be typing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+
+__all__ = [
+    "DEFAULT_TERMINATORS",
+    "Decision",
+    "HidScannerFilter",
+    "ScanDetector",
+    "Verdict",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TERMINATORS = frozenset({"Enter", "Return", "Tab"})
+# Control characters a caller may feed instead of key names.
+_TERMINATOR_ALIASES = {"\r": "Return", "\n": "Enter", "\t": "Tab"}
+
+
+class Verdict(Enum):
+    """What to do with keys fed to a `ScanDetector`."""
+
+    HOLD = "hold"  # keep the key back: it may be the start or middle of a scan
+    TYPING = "typing"  # the held keys (`text`) were typed by a person: deliver them now
+    SCAN = "scan"  # `text` is a complete code; the held keys and the terminator are consumed
+    PASS = "pass"  # the key just fed (`text`) was not held: let it through as it is
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    text: str
+
+
+class ScanDetector:
+    """Decide, key by key, whether input is a scanner burst or human typing.
+
+    Feed printable characters and key names with their timestamps in milliseconds.
+    A burst is a run of characters each at most `max_gap_ms` after the previous one;
+    it is a scan when it has at least `min_length` characters and a terminator follows
+    it just as fast. Anything else is typing and is handed back for delivery.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_gap_ms: float = 30.0,
+        min_length: int = 6,
+        terminators: Iterable[str] = DEFAULT_TERMINATORS,
+    ) -> None:
+        if max_gap_ms <= 0:
+            raise ValueError("max_gap_ms must be positive")
+        if min_length < 1:
+            raise ValueError("min_length must be at least 1")
+        self.max_gap_ms = float(max_gap_ms)
+        self.min_length = min_length
+        self.terminators = frozenset(terminators)
+        self._chars: list[str] = []
+        self._last_ms = 0.0
+
+    @property
+    def pending(self) -> str:
+        """Return the characters held back so far."""
+        return "".join(self._chars)
+
+    def is_terminator(self, key: str) -> bool:
+        """Return whether `key` (a name such as "Return", or "\\r") ends a scan."""
+        return _TERMINATOR_ALIASES.get(key, key) in self.terminators
+
+    def feed(self, key: str, *, timestamp_ms: float) -> list[Decision]:
+        """Take one key press: a printable character or a key name ("Return", "Escape")."""
+        if self.is_terminator(key):
+            return self._terminate(_TERMINATOR_ALIASES.get(key, key), timestamp_ms=timestamp_ms)
+        if len(key) != 1 or not key.isprintable():
+            return [*self.interrupt(), Decision(Verdict.PASS, key)]
+        decisions: list[Decision] = []
+        if self._chars and not self._is_fast(timestamp_ms):
+            # Too slow to belong to the run so far: that run was typed, and this key may
+            # still be the first of a scan.
+            decisions.extend(self.flush())
+        self._chars.append(key)
+        self._last_ms = timestamp_ms
+        decisions.append(Decision(Verdict.HOLD, key))
+        return decisions
+
+    def interrupt(self) -> list[Decision]:
+        """Give up the current run because a key that no scanner sends arrived."""
+        return self.flush()
+
+    def flush(self) -> list[Decision]:
+        """Give up the current run because typing paused: the held keys were typed."""
+        if not self._chars:
+            return []
+        text = self.pending
+        self._chars.clear()
+        return [Decision(Verdict.TYPING, text)]
+
+    def _terminate(self, name: str, *, timestamp_ms: float) -> list[Decision]:
+        if not self._chars:
+            return [Decision(Verdict.PASS, name)]
+        if len(self._chars) >= self.min_length and self._is_fast(timestamp_ms):
+            code = self.pending
+            self._chars.clear()
+            return [Decision(Verdict.SCAN, code)]
+        return [*self.flush(), Decision(Verdict.PASS, name)]
+
+    def _is_fast(self, timestamp_ms: float) -> bool:
+        # A negative gap means the clock changed under us (X server time wraps after
+        # 49 days, or a synthetic event carries no time): never call that a burst.
+        return 0.0 <= timestamp_ms - self._last_ms <= self.max_gap_ms
+
+
+class _Kind(Enum):
+    CHAR = "char"
+    TERMINATOR = "terminator"
+    MODIFIER = "modifier"
+    OTHER = "other"
+
+
+_KEY_EVENTS = frozenset(
+    {QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride}
+)
+_TERMINATOR_KEYS = {
+    Qt.Key.Key_Return: "Return",
+    Qt.Key.Key_Enter: "Enter",
+    Qt.Key.Key_Tab: "Tab",
+}
+# Scanners press Shift for capitals; these keys neither start nor break a burst.
+_MODIFIER_KEYS = frozenset(
+    {
+        Qt.Key.Key_Shift,
+        Qt.Key.Key_Control,
+        Qt.Key.Key_Alt,
+        Qt.Key.Key_AltGr,
+        Qt.Key.Key_Meta,
+        Qt.Key.Key_CapsLock,
+        Qt.Key.Key_NumLock,
+    }
+)
+_COMMAND_MODIFIERS = (
+    Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.MetaModifier
+)
+# Windows reports AltGr as Ctrl+Alt: characters typed with it are still plain text.
+_ALTGR_ON_WINDOWS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+# A person's key release that belongs to a swallowed scan press is expected within this time.
+_SWALLOW_RELEASE_S = 1.0
+
+
+@dataclass(slots=True)
+class _Held:
+    receiver: QObject
+    event: QKeyEvent  # our own copy: Qt reuses its event once the filter returns
+    key_id: int
+
+
+class HidScannerFilter(QObject):
+    """Application-wide event filter that turns scanner bursts into `scanned` signals.
+
+    Install it on the QApplication (`install(app)`). Whatever widget has focus, a scan
+    never reaches it as text: its key presses and releases are swallowed and `scanned`
+    is emitted once with the code. Typing is held back until the next key shows it is
+    too slow for a scanner, or until it pauses for `flush_after_ms` (default twice
+    `max_gap_ms`), and is then re-delivered to the object it was sent to, presses and
+    releases in their original order. Re-delivered presses are ordinary non-spontaneous
+    events, so Qt still matches them against shortcuts.
+    """
+
+    scanned = Signal(str)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        detector: ScanDetector | None = None,
+        flush_after_ms: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(parent)
+        self.detector = detector if detector is not None else ScanDetector()
+        self._clock = clock
+        self._held: list[_Held] = []
+        # Events being re-delivered right now; the filter must let them (and the
+        # ShortcutOverride Qt sends ahead of each) pass instead of capturing them again.
+        self._replaying: list[QKeyEvent] = []
+        self._replaying_ptrs: set[int] = set()
+        # Key releases still owed by presses a scan swallowed: (key id, deadline).
+        self._swallow: list[tuple[int, float]] = []
+        self._installed_on: QCoreApplication | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        if flush_after_ms is None:
+            flush_after_ms = round(2 * self.detector.max_gap_ms)
+        if flush_after_ms < self.detector.max_gap_ms:
+            raise ValueError("flush_after_ms shorter than max_gap_ms would split every scan")
+        self._timer.setInterval(flush_after_ms)
+        self._timer.timeout.connect(self._on_pause)
+        # When the GUI thread was busy, the pause timer can expire while the rest of a
+        # burst already waits in the queue, and Qt may fire a due timer before it
+        # delivers queued input (on xcb it does). So a pause is confirmed on the next
+        # pass of the event loop, after that input, and only if no key came meanwhile.
+        self._confirm = QTimer(self)
+        self._confirm.setSingleShot(True)
+        self._confirm.setInterval(0)
+        self._confirm.timeout.connect(self._on_pause_confirmed)
+        self._holds = 0
+        self._holds_at_pause = 0
+
+    # -- installation -------------------------------------------------------------
+
+    def install(self, app: QCoreApplication) -> None:
+        """Start filtering every key event of `app`."""
+        app.installEventFilter(self)
+        self._installed_on = app
+
+    def uninstall(self) -> None:
+        """Stop filtering and hand back any keys still held as typing."""
+        if self._installed_on is not None:
+            self._installed_on.removeEventFilter(self)
+            self._installed_on = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Deliver held keys now as typing."""
+        self.detector.flush()
+        self._release_held()
+
+    # -- Qt hook ------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        etype = event.type()
+        if etype not in _KEY_EVENTS or not isinstance(event, QKeyEvent):
+            return False
+        if self._is_replay(event):
+            return False
+        if etype == QEvent.Type.ShortcutOverride:
+            return self._on_shortcut_override(event)
+        if etype == QEvent.Type.KeyPress:
+            return self._on_press(watched, event)
+        return self._on_release(watched, event)
+
+    # -- decisions ----------------------------------------------------------------
+
+    def _on_shortcut_override(self, event: QKeyEvent) -> bool:
+        # Qt asks before each press whether the focus object wants the key itself; if
+        # nobody says yes, a matching shortcut eats the press and it never reaches us.
+        # Claim the keys a scan is made of so they arrive as presses. Nothing is lost
+        # for typing: the re-delivered press goes through the shortcut check again.
+        kind = self._classify(event)
+        if kind is _Kind.OTHER and self._held:
+            # A command key (Ctrl+S, F2) may fire a shortcut right now: whatever was typed
+            # before it must reach its widget first.
+            self.flush()
+        claim = kind is _Kind.CHAR or (kind is _Kind.TERMINATOR and bool(self._held))
+        if claim:
+            event.accept()
+        return claim
+
+    def _on_press(self, receiver: QObject, event: QKeyEvent) -> bool:
+        kind = self._classify(event)
+        if kind is _Kind.MODIFIER:
+            # Keep modifiers in line with the held keys so order is kept on re-delivery.
+            if self._held:
+                self._hold(receiver, event)
+                return True
+            return False
+        if kind is _Kind.OTHER:
+            # No scanner sends this key: what was held was typed, and goes first.
+            self.flush()
+            return False
+        if kind is _Kind.TERMINATOR:
+            return self._on_terminator(receiver, event)
+
+        decisions = self.detector.feed(event.text(), timestamp_ms=self._timestamp_ms(event))
+        if any(decision.verdict is Verdict.TYPING for decision in decisions):
+            self._release_held()
+        self._hold(receiver, event)
+        event.accept()
+        return True
+
+    def _on_terminator(self, receiver: QObject, event: QKeyEvent) -> bool:
+        if not self._held:
+            return False  # an ordinary Enter or Tab
+        name = _TERMINATOR_KEYS[Qt.Key(event.key())]
+        decisions = self.detector.feed(name, timestamp_ms=self._timestamp_ms(event))
+        event.accept()
+        scan = next((d for d in decisions if d.verdict is Verdict.SCAN), None)
+        if scan is None:
+            # Typing after all. This key's ShortcutOverride was claimed, so Qt skipped the
+            # shortcut check: re-deliver it behind the held keys so the check happens.
+            self._release_held()
+            self._replay(_Held(receiver, _copy(event), self._key_id(event)))
+            return True
+        self._drop_held_for_scan(terminator=event)
+        # Last, with the state settled: a slot may open a dialog and run a nested event
+        # loop that feeds this filter again.
+        self.scanned.emit(scan.text)
+        return True
+
+    def _on_release(self, receiver: QObject, event: QKeyEvent) -> bool:
+        if not event.isAutoRepeat() and self._take_swallowed(self._key_id(event)):
+            event.accept()
+            return True
+        if self._held:
+            self._hold(receiver, event)
+            return True
+        return False
+
+    def _on_pause(self) -> None:
+        if self._held:
+            self._holds_at_pause = self._holds
+            self._confirm.start()
+
+    def _on_pause_confirmed(self) -> None:
+        if self._held and self._holds == self._holds_at_pause:
+            self.flush()
+
+    # -- held keys ----------------------------------------------------------------
+
+    def _hold(self, receiver: QObject, event: QKeyEvent) -> None:
+        self._held.append(_Held(receiver, _copy(event), self._key_id(event)))
+        self._holds += 1
+        self._timer.start()
+
+    def _release_held(self) -> None:
+        self._timer.stop()
+        self._confirm.stop()
+        held, self._held = self._held, []
+        for item in held:
+            self._replay(item)
+
+    def _drop_held_for_scan(self, *, terminator: QKeyEvent) -> None:
+        self._timer.stop()
+        self._confirm.stop()
+        held, self._held = self._held, []
+        open_presses: dict[int, int] = {}
+        for item in held:
+            if item.event.type() == QEvent.Type.KeyPress:
+                open_presses[item.key_id] = open_presses.get(item.key_id, 0) + 1
+            elif open_presses.get(item.key_id, 0) > 0:
+                open_presses[item.key_id] -= 1
+            else:
+                # The release of a key pressed before the burst began: its press was
+                # delivered, so its release must be too.
+                self._replay(item)
+        deadline = self._clock() + _SWALLOW_RELEASE_S
+        for key_id, count in open_presses.items():
+            self._swallow.extend([(key_id, deadline)] * count)
+        self._swallow.append((self._key_id(terminator), deadline))
+
+    def _take_swallowed(self, key_id: int) -> bool:
+        if not self._swallow:
+            return False
+        now = self._clock()
+        self._swallow = [entry for entry in self._swallow if entry[1] >= now]
+        for index, (swallowed_id, _deadline) in enumerate(self._swallow):
+            if swallowed_id == key_id:
+                del self._swallow[index]
+                return True
+        return False
+
+    def _replay(self, item: _Held) -> None:
+        if not shiboken6.isValid(item.receiver):
+            log.debug("dropping a held key: its receiver is gone")
+            return
+        ptr = _pointer(item.event)
+        self._replaying.append(item.event)
+        self._replaying_ptrs.add(ptr)
+        try:
+            QCoreApplication.sendEvent(item.receiver, item.event)
+        finally:
+            self._replaying.pop()
+            self._replaying_ptrs.discard(ptr)
+
+    def _is_replay(self, event: QKeyEvent) -> bool:
+        if not self._replaying:
+            return False
+        if _pointer(event) in self._replaying_ptrs:
+            return True
+        # Qt sends a fresh ShortcutOverride ahead of a re-delivered (non-spontaneous) press.
+        current = self._replaying[-1]
+        return (
+            event.type() == QEvent.Type.ShortcutOverride
+            and current.type() == QEvent.Type.KeyPress
+            and event.key() == current.key()
+        )
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _classify(self, event: QKeyEvent) -> _Kind:
+        key = event.key()
+        modifiers = event.modifiers() & _COMMAND_MODIFIERS
+        plain = modifiers == Qt.KeyboardModifier.NoModifier or modifiers == _ALTGR_ON_WINDOWS
+        if key in _TERMINATOR_KEYS:
+            # Ctrl+Enter and friends are commands, not the end of a scan.
+            return _Kind.TERMINATOR if modifiers == Qt.KeyboardModifier.NoModifier else _Kind.OTHER
+        if key in _MODIFIER_KEYS:
+            return _Kind.MODIFIER
+        if event.isAutoRepeat() or event.count() != 1:
+            # Scanners never auto-repeat; a held-down key is a person.
+            return _Kind.OTHER
+        text = event.text()
+        if plain and len(text) == 1 and text.isprintable():
+            return _Kind.CHAR
+        return _Kind.OTHER
+
+    def _timestamp_ms(self, event: QKeyEvent) -> float:
+        # Platforms stamp real input with the time the key went down (X server time on
+        # xcb), which is what tells a burst apart even when the event queue lags.
+        # Synthetic events carry 0: fall back to when we see them.
+        stamp = event.timestamp()
+        return float(stamp) if stamp else self._clock() * 1000.0
+
+    @staticmethod
+    def _key_id(event: QKeyEvent) -> int:
+        # The native scan code pairs a press with its release even when Shift changes
+        # the key in between ("1" pressed, "!" reported); synthetic events have none.
+        scan_code = event.nativeScanCode()
+        return (1 << 32) | scan_code if scan_code else event.key()
+
+
+def _copy(event: QKeyEvent) -> QKeyEvent:
+    """Copy a key event as a fresh, non-spontaneous event (so shortcuts are still tried)."""
+    copy = QKeyEvent(
+        event.type(),
+        event.key(),
+        event.modifiers(),
+        event.nativeScanCode(),
+        event.nativeVirtualKey(),
+        event.nativeModifiers(),
+        event.text(),
+        event.isAutoRepeat(),
+        event.count(),
+        event.device(),
+    )
+    copy.setTimestamp(event.timestamp())
+    return copy
+
+
+def _pointer(event: QEvent) -> int:
+    return shiboken6.getCppPointer(event)[0]

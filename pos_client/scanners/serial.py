@@ -1,0 +1,320 @@
+"""Read a barcode scanner on a serial port (RS-232 or USB-CDC) on its own thread.
+
+The reader frames bytes by the scanner's suffix, drops anything that is not a plausible
+code (with a warning in the log, never an exception), and survives the cable being
+pulled: it closes the port and keeps trying to open it again until stopped. Signals are
+emitted on the thread that owns the reader (the GUI thread), never on the reading thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import serial
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from serial.tools import list_ports as _list_ports
+
+__all__ = [
+    "MAX_FRAME_LENGTH",
+    "SerialScannerConfig",
+    "SerialScannerReader",
+    "list_ports",
+]
+
+log = logging.getLogger(__name__)
+
+Parity = Literal["N", "E", "O"]
+Suffix = Literal["CR", "LF", "CRLF"]
+
+# Longer than any barcode a till scans (GS1-128 tops out at 48 data characters): a frame
+# past this is line noise or a stuck device.
+MAX_FRAME_LENGTH = 64
+
+_SUFFIX_BYTES: dict[str, bytes] = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n"}
+_PARITY: dict[str, str] = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
+_BYTESIZE = {5: serial.FIVEBITS, 6: serial.SIXBITS, 7: serial.SEVENBITS, 8: serial.EIGHTBITS}
+_STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
+# How long one read may block: bounds how quickly the thread notices stop().
+_READ_TIMEOUT_S = 0.1
+_JOIN_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SerialScannerConfig:
+    """How to talk to one serial scanner; the defaults match most scanners out of the box."""
+
+    port: str
+    baudrate: int = 9600
+    parity: Parity = "N"
+    bytesize: int = 8
+    stopbits: float = 1
+    suffix: Suffix = "CR"
+    reconnect_interval_s: float = 2.0
+    # A frame that stops arriving mid-way is discarded after this long, so a glitch does
+    # not glue itself to the front of the next code.
+    frame_timeout_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.port:
+            raise ValueError("port is required")
+        if self.baudrate <= 0:
+            raise ValueError(f"baudrate must be positive, got {self.baudrate}")
+        if self.parity not in _PARITY:
+            raise ValueError(f"parity must be one of N, E, O, got {self.parity!r}")
+        if self.bytesize not in _BYTESIZE:
+            raise ValueError(f"bytesize must be 5, 6, 7 or 8, got {self.bytesize}")
+        if self.stopbits not in _STOPBITS:
+            raise ValueError(f"stopbits must be 1, 1.5 or 2, got {self.stopbits}")
+        if self.suffix not in _SUFFIX_BYTES:
+            raise ValueError(f"suffix must be CR, LF or CRLF, got {self.suffix!r}")
+        if self.reconnect_interval_s <= 0:
+            raise ValueError("reconnect_interval_s must be positive")
+        if self.frame_timeout_s <= 0:
+            raise ValueError("frame_timeout_s must be positive")
+
+
+def list_ports() -> list[str]:
+    """Return the serial ports this machine has, by device name (COM3, /dev/ttyUSB0)."""
+    return sorted(port.device for port in _list_ports.comports())
+
+
+class _Framer:
+    """Split a byte stream into codes at the suffix and drop what is not a code."""
+
+    def __init__(self, *, suffix: bytes, frame_timeout_s: float) -> None:
+        self._suffix = suffix
+        self._frame_timeout_s = frame_timeout_s
+        self._buffer = bytearray()
+        # After an over-long frame, the bytes up to the next suffix are its tail.
+        self._skipping = False
+        self._last_byte_at = 0.0
+
+    def feed(self, data: bytes, *, now: float) -> list[str]:
+        """Add bytes received at `now` (monotonic seconds); return the complete codes."""
+        self.expire(now)
+        self._last_byte_at = now
+        self._buffer += data
+        codes: list[str] = []
+        while (end := self._buffer.find(self._suffix)) >= 0:
+            frame = bytes(self._buffer[:end])
+            del self._buffer[: end + len(self._suffix)]
+            if self._skipping:
+                self._skipping = False
+                continue
+            code = _decode(frame)
+            if code is not None:
+                codes.append(code)
+        # Allow for a CRLF suffix split between two reads.
+        if len(self._buffer) > MAX_FRAME_LENGTH + len(self._suffix) - 1:
+            if not self._skipping:
+                log.warning(
+                    "serial scanner: discarding a frame longer than %d bytes: %r...",
+                    MAX_FRAME_LENGTH,
+                    bytes(self._buffer[:16]),
+                )
+            self._buffer.clear()
+            self._skipping = True
+        return codes
+
+    def expire(self, now: float) -> None:
+        """Drop a partial frame that has been idle longer than the frame timeout."""
+        if now - self._last_byte_at > self._frame_timeout_s:
+            self.discard("no suffix arrived in time")
+
+    def discard(self, reason: str) -> None:
+        """Drop whatever partial frame is buffered, saying why."""
+        if self._buffer and not self._skipping:
+            log.warning(
+                "serial scanner: discarding a partial frame (%s): %r",
+                reason,
+                _preview(self._buffer),
+            )
+        self._buffer.clear()
+        self._skipping = False
+
+
+def _decode(frame: bytes) -> str | None:
+    # A scanner set to CR while the till expects CRLF (or the reverse) leaves a stray CR
+    # or LF on one side of the code: that is harmless, not garbage.
+    frame = frame.strip(b"\r\n")
+    if not frame:
+        return None
+    if len(frame) > MAX_FRAME_LENGTH:
+        log.warning(
+            "serial scanner: discarding a frame longer than %d bytes: %r...",
+            MAX_FRAME_LENGTH,
+            frame[:16],
+        )
+        return None
+    try:
+        code = frame.decode("utf-8")
+    except UnicodeDecodeError:
+        log.warning("serial scanner: discarding an undecodable frame: %r", _preview(frame))
+        return None
+    if not code.isprintable():
+        log.warning("serial scanner: discarding a frame with control bytes: %r", _preview(frame))
+        return None
+    return code
+
+
+def _preview(data: bytes | bytearray) -> bytes:
+    return bytes(data[:MAX_FRAME_LENGTH])
+
+
+class SerialScannerReader(QObject):
+    """Read codes from a serial scanner on a background thread and emit them as signals.
+
+    `status_changed` reports "connected", "disconnected: <reason>" and "reconnecting".
+    Create it on the GUI thread; `scanned` and `status_changed` are delivered there.
+    """
+
+    scanned = Signal(str)
+    status_changed = Signal(str)
+
+    # Carry (run generation, payload) from the reading thread to this object's thread;
+    # a queued connection makes Qt deliver them on the GUI thread's event loop.
+    _scan_from_thread = Signal(int, str)
+    _status_from_thread = Signal(int, str)
+
+    def __init__(self, config: SerialScannerConfig, *, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        # Bumped by start() and stop(): anything still queued from an older run is dropped.
+        self._generation = 0
+        self._status = "disconnected: not started"
+        self._scan_from_thread.connect(self._deliver_scan, Qt.ConnectionType.QueuedConnection)
+        self._status_from_thread.connect(self._deliver_status, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def status(self) -> str:
+        """Return the last status emitted."""
+        return self._status
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start reading; the port is opened (and reopened) on the reading thread."""
+        if self.is_running():
+            return
+        self._generation += 1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            kwargs={"stop": self._stop, "generation": self._generation},
+            name=f"serial-scanner {self.config.port}",
+            daemon=True,  # never keep a closing till alive for a scanner
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading and close the port; wait up to about a second for the thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        self._generation += 1
+        thread.join(_JOIN_TIMEOUT_S)
+        if thread.is_alive():
+            log.warning(
+                "serial scanner: reading thread for %s did not stop in time", self.config.port
+            )
+        self._set_status("disconnected: stopped")
+
+    # -- GUI thread ---------------------------------------------------------------
+
+    @Slot(int, str)
+    def _deliver_scan(self, generation: int, code: str) -> None:
+        if generation == self._generation:
+            self.scanned.emit(code)
+
+    @Slot(int, str)
+    def _deliver_status(self, generation: int, status: str) -> None:
+        if generation == self._generation:
+            self._set_status(status)
+
+    def _set_status(self, status: str) -> None:
+        self._status = status
+        self.status_changed.emit(status)
+
+    # -- reading thread -----------------------------------------------------------
+
+    def _run(self, *, stop: threading.Event, generation: int) -> None:
+        try:
+            self._read_until_stopped(stop=stop, generation=generation)
+        except Exception:  # a bug here must not vanish silently with the thread
+            log.exception("serial scanner: reading thread for %s failed", self.config.port)
+            self._status_from_thread.emit(generation, "disconnected: internal error")
+
+    def _read_until_stopped(self, *, stop: threading.Event, generation: int) -> None:
+        config = self.config
+        framer = _Framer(
+            suffix=_SUFFIX_BYTES[config.suffix], frame_timeout_s=config.frame_timeout_s
+        )
+        outage_reported = False
+        while not stop.is_set():
+            try:
+                port = self._open()
+            except (serial.SerialException, OSError, ValueError) as exc:
+                if not outage_reported:
+                    self._status_from_thread.emit(generation, f"disconnected: {_reason(exc)}")
+                    self._status_from_thread.emit(generation, "reconnecting")
+                    outage_reported = True
+                log.debug("serial scanner: cannot open %s yet: %s", config.port, exc)
+                stop.wait(config.reconnect_interval_s)
+                continue
+
+            outage_reported = False
+            self._status_from_thread.emit(generation, "connected")
+            try:
+                reason = self._pump(port=port, framer=framer, stop=stop, generation=generation)
+            finally:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    port.close()
+                framer.discard("port closed")
+            if reason is None:
+                return
+            log.warning("serial scanner: lost %s: %s", config.port, reason)
+            self._status_from_thread.emit(generation, f"disconnected: {reason}")
+            self._status_from_thread.emit(generation, "reconnecting")
+            outage_reported = True
+            stop.wait(config.reconnect_interval_s)
+
+    def _open(self) -> serial.Serial:
+        config = self.config
+        return serial.Serial(
+            port=config.port,
+            baudrate=config.baudrate,
+            parity=_PARITY[config.parity],
+            bytesize=_BYTESIZE[config.bytesize],
+            stopbits=_STOPBITS[config.stopbits],
+            timeout=_READ_TIMEOUT_S,
+        )
+
+    def _pump(
+        self, *, port: serial.Serial, framer: _Framer, stop: threading.Event, generation: int
+    ) -> str | None:
+        """Read until stopped (return None) or the port fails (return why)."""
+        while not stop.is_set():
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                return _reason(exc)
+            now = time.monotonic()
+            if not data:
+                framer.expire(now)
+                continue
+            for code in framer.feed(data, now=now):
+                self._scan_from_thread.emit(generation, code)
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,177 @@
+"""The scanner-versus-typing rule, driven by injected key timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from pos_client.scanners.hid import Decision, ScanDetector, Verdict
+
+CODE = "5901234123457"
+
+
+def burst(text: str, *, start_ms: float, gap_ms: float) -> list[tuple[str, float]]:
+    """Return key events for `text` typed with a fixed gap between keys."""
+    return [(char, start_ms + index * gap_ms) for index, char in enumerate(text)]
+
+
+def run(detector: ScanDetector, keys: Iterable[tuple[str, float]]) -> list[Decision]:
+    decisions: list[Decision] = []
+    for key, at_ms in keys:
+        decisions.extend(detector.feed(key, timestamp_ms=at_ms))
+    return decisions
+
+
+def outcome(decisions: list[Decision]) -> tuple[list[str], str]:
+    """Return (scanned codes, text a widget would receive) from a list of decisions."""
+    codes = [d.text for d in decisions if d.verdict is Verdict.SCAN]
+    typed = "".join(
+        d.text for d in decisions if d.verdict is Verdict.TYPING or d.verdict is Verdict.PASS
+    )
+    return codes, typed
+
+
+def test_fast_burst_with_return_is_one_scan() -> None:
+    detector = ScanDetector()
+    keys = burst(CODE, start_ms=1000, gap_ms=3)
+    decisions = run(detector, [*keys, ("Return", keys[-1][1] + 3)])
+
+    assert all(d.verdict is Verdict.HOLD for d in decisions[:-1])
+    assert decisions[-1] == Decision(Verdict.SCAN, CODE)
+    assert outcome(decisions) == ([CODE], "")
+    assert detector.pending == ""
+
+
+def test_slow_typing_passes_through_key_by_key() -> None:
+    detector = ScanDetector()
+    keys = burst("hello", start_ms=1000, gap_ms=120)
+    decisions = run(detector, keys)
+
+    # Each key is held until the next one shows it was typed; a pause releases the last.
+    decisions += detector.flush()
+    assert outcome(decisions) == ([], "hello")
+    assert [d.text for d in decisions if d.verdict is Verdict.TYPING] == list("hello")
+
+
+def test_slow_typing_then_return_is_typing_and_return_passes() -> None:
+    detector = ScanDetector()
+    keys = burst("590123", start_ms=0, gap_ms=90)
+    decisions = run(detector, [*keys, ("Return", 540)])
+
+    assert outcome(decisions) == ([], "5901" + "23" + "Return")
+    assert decisions[-1] == Decision(Verdict.PASS, "Return")
+
+
+def test_typing_then_scan_then_typing() -> None:
+    detector = ScanDetector()
+    typed_before = burst("12", start_ms=0, gap_ms=150)
+    scan = burst(CODE, start_ms=600, gap_ms=2)
+    scan_end = scan[-1][1] + 2
+    typed_after = burst("ab", start_ms=scan_end + 400, gap_ms=200)
+    decisions = run(detector, [*typed_before, *scan, ("Enter", scan_end), *typed_after])
+    decisions += detector.flush()
+
+    codes, typed = outcome(decisions)
+    assert codes == [CODE]
+    assert typed == "12ab"
+
+
+def test_burst_shorter_than_min_length_is_typing() -> None:
+    detector = ScanDetector(min_length=6)
+    keys = burst("12345", start_ms=0, gap_ms=2)
+    decisions = run(detector, [*keys, ("Return", 10)])
+
+    assert outcome(decisions) == ([], "12345Return")
+    assert decisions[-2:] == [Decision(Verdict.TYPING, "12345"), Decision(Verdict.PASS, "Return")]
+
+
+def test_exactly_min_length_is_a_scan() -> None:
+    detector = ScanDetector(min_length=6)
+    decisions = run(detector, [*burst("123456", start_ms=0, gap_ms=2), ("Return", 12)])
+    assert outcome(decisions) == (["123456"], "")
+
+
+def test_tab_terminates_a_scan() -> None:
+    detector = ScanDetector()
+    keys = burst("ABC-12345", start_ms=50, gap_ms=1)
+    decisions = run(detector, [*keys, ("Tab", 60)])
+    assert outcome(decisions) == (["ABC-12345"], "")
+
+
+def test_control_character_aliases_terminate() -> None:
+    detector = ScanDetector()
+    for alias in ("\r", "\n", "\t"):
+        decisions = run(detector, [*burst(CODE, start_ms=0, gap_ms=1), (alias, 14)])
+        assert outcome(decisions) == ([CODE], "")
+
+
+def test_custom_terminators_exclude_tab() -> None:
+    detector = ScanDetector(terminators={"Return"})
+    decisions = run(detector, [*burst(CODE, start_ms=0, gap_ms=1), ("Tab", 14)])
+    # Tab is an ordinary non-printable key here: it gives up the run as typing.
+    assert outcome(decisions) == ([], CODE + "Tab")
+
+
+def test_gap_exactly_at_the_limit_is_fast_and_just_over_is_not() -> None:
+    detector = ScanDetector(max_gap_ms=30)
+    assert outcome(run(detector, [*burst(CODE, start_ms=0, gap_ms=30), ("Return", 390)])) == (
+        [CODE],
+        "",
+    )
+    detector = ScanDetector(max_gap_ms=30)
+    codes, typed = outcome(run(detector, [*burst(CODE, start_ms=0, gap_ms=31), ("Return", 403)]))
+    assert codes == []
+    assert typed == CODE + "Return"
+
+
+def test_slow_terminator_after_fast_burst_is_typing() -> None:
+    detector = ScanDetector()
+    keys = burst(CODE, start_ms=0, gap_ms=2)
+    decisions = run(detector, [*keys, ("Return", keys[-1][1] + 200)])
+    assert outcome(decisions) == ([], CODE + "Return")
+
+
+def test_one_slow_key_inside_a_burst_splits_it() -> None:
+    detector = ScanDetector()
+    first = burst("590", start_ms=0, gap_ms=2)
+    rest = burst("1234123457", start_ms=100, gap_ms=2)
+    decisions = run(detector, [*first, *rest, ("Return", rest[-1][1] + 2)])
+    # The first three keys were typed; the fast run after the pause is itself long enough.
+    assert outcome(decisions) == (["1234123457"], "590")
+
+
+def test_non_printable_key_gives_up_the_run() -> None:
+    detector = ScanDetector()
+    decisions = run(detector, [*burst("5901", start_ms=0, gap_ms=2), ("Backspace", 9)])
+    assert decisions[-2:] == [Decision(Verdict.TYPING, "5901"), Decision(Verdict.PASS, "Backspace")]
+    assert detector.pending == ""
+
+
+def test_terminator_with_nothing_held_passes() -> None:
+    detector = ScanDetector()
+    assert detector.feed("Return", timestamp_ms=5) == [Decision(Verdict.PASS, "Return")]
+
+
+def test_clock_going_backwards_is_never_a_burst() -> None:
+    detector = ScanDetector()
+    decisions = run(detector, [("5", 1000), ("9", 990)])
+    assert decisions == [
+        Decision(Verdict.HOLD, "5"),
+        Decision(Verdict.TYPING, "5"),
+        Decision(Verdict.HOLD, "9"),
+    ]
+
+
+def test_two_scans_back_to_back() -> None:
+    detector = ScanDetector()
+    first = burst(CODE, start_ms=0, gap_ms=2)
+    second = burst("96385074", start_ms=500, gap_ms=2)
+    decisions = run(detector, [*first, ("Return", 26), *second, ("Return", 516)])
+    assert outcome(decisions) == ([CODE, "96385074"], "")
+
+
+@pytest.mark.parametrize(("max_gap_ms", "min_length"), [(0, 6), (30, 0)])
+def test_rejects_nonsense_settings(max_gap_ms: float, min_length: int) -> None:
+    with pytest.raises(ValueError):
+        ScanDetector(max_gap_ms=max_gap_ms, min_length=min_length)
