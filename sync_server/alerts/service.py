@@ -85,6 +85,27 @@ def raise_alert(
     if existing is not None:
         existing.details = jsonable(details)
         return existing
+    alert = _new_alert(
+        session,
+        tenant_id=tenant_id,
+        kind=kind,
+        branch_id=branch_id,
+        product_id=product_id,
+        details=details,
+    )
+    announce(session, [(alert, True)])
+    return alert
+
+
+def _new_alert(
+    session: Session,
+    *,
+    tenant_id: int,
+    kind: str,
+    branch_id: int | None,
+    product_id: int | None,
+    details: dict[str, Any],
+) -> Alert:
     alert = Alert(
         tenant_id=tenant_id,
         kind=kind,
@@ -96,9 +117,15 @@ def raise_alert(
     )
     session.add(alert)
     session.flush()
-    _publish(session, alert)
-    _notify(session, alert)
     return alert
+
+
+def announce(session: Session, changes: list[tuple[Alert, bool]]) -> None:
+    """Publish changed alerts to their branch's feed; tell people about the newly opened."""
+    for alert, opened in changes:
+        _publish(session, alert)
+        if opened:
+            _notify(session, alert)
 
 
 def _notify(session: Session, alert: Alert) -> None:
@@ -150,9 +177,17 @@ def threshold(session: Session, *, product: Product, branch_id: int) -> Decimal:
     return override if override is not None else product.low_stock_threshold
 
 
-def evaluate_stock(session: Session, *, product: Product, level: StockLevel) -> None:
-    """Open the stock alert the level calls for and clear the others."""
-    limit = threshold(session, product=product, branch_id=level.branch_id)
+def evaluate_stock(
+    session: Session, *, product: Any, level: StockLevel, limit: Decimal | None = None
+) -> list[tuple[Alert, bool]]:
+    """Open the stock alert the level calls for and clear the others.
+
+    Returns the alerts that opened (True) or cleared (False) without publishing them, so
+    the caller announces them where its locks are taken in order (see announce()).
+    """
+    if limit is None:
+        limit = threshold(session, product=product, branch_id=level.branch_id)
+    limit = Decimal(str(limit))
     available = level.available
     if level.on_hand < 0:
         wanted = NEGATIVE_STOCK
@@ -162,30 +197,50 @@ def evaluate_stock(session: Session, *, product: Product, level: StockLevel) -> 
         wanted = LOW_STOCK
     else:
         wanted = None
-    subject = {
-        "tenant_id": product.tenant_id,
-        "branch_id": level.branch_id,
-        "product_id": product.id,
-    }
-    for kind in STOCK_KINDS:
-        if kind != wanted:
-            clear_alert(session, kind=kind, **subject)
-    if wanted is not None:
-        raise_alert(
-            session,
-            kind=wanted,
-            details={
-                "product_name": product.name,
-                "sku": product.sku,
-                "on_hand": level.on_hand,
-                "reserved": level.reserved,
-                "available": available,
-                "threshold": limit,
-                "message": f"{product.name} ({product.sku}): {plain_str(available)} "
-                f"available, threshold {plain_str(limit)}.",
-            },
-            **subject,
+    # One query for the subject's live stock alerts: this runs on every movement.
+    live = session.scalars(
+        select(Alert).where(
+            Alert.tenant_id == product.tenant_id,
+            Alert.branch_id == level.branch_id,
+            Alert.product_id == product.id,
+            Alert.kind.in_(STOCK_KINDS),
+            Alert.status != "cleared",
         )
+    ).all()
+    now = utcnow()
+    changes: list[tuple[Alert, bool]] = []
+    for alert in live:
+        if alert.kind != wanted:
+            alert.status = "cleared"
+            alert.cleared_at = now
+            changes.append((alert, False))
+    if wanted is None:
+        return changes
+    details = jsonable(
+        {
+            "product_name": product.name,
+            "sku": product.sku,
+            "on_hand": level.on_hand,
+            "reserved": level.reserved,
+            "available": available,
+            "threshold": limit,
+            "message": f"{product.name} ({product.sku}): {plain_str(available)} "
+            f"available, threshold {plain_str(limit)}.",
+        }
+    )
+    current = next((alert for alert in live if alert.kind == wanted), None)
+    if current is not None:
+        current.details = details
+        return changes
+    opened = _new_alert(
+        session,
+        tenant_id=product.tenant_id,
+        kind=wanted,
+        branch_id=level.branch_id,
+        product_id=product.id,
+        details=details,
+    )
+    return [*changes, (opened, True)]
 
 
 def acknowledge(session: Session, *, actor: Actor, tenant_id: int, alert_id: int) -> Alert:
@@ -198,6 +253,7 @@ def acknowledge(session: Session, *, actor: Actor, tenant_id: int, alert_id: int
     alert.status = "acknowledged"
     alert.acknowledged_at = utcnow()
     alert.acknowledged_by = actor.user_id
+    _publish(session, alert)  # feed head before audit head, as everywhere
     audit.record(
         session,
         actor=actor,
@@ -207,5 +263,4 @@ def acknowledge(session: Session, *, actor: Actor, tenant_id: int, alert_id: int
         before={"status": "open"},
         after={"status": "acknowledged"},
     )
-    _publish(session, alert)
     return alert

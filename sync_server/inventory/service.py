@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -152,6 +152,42 @@ def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict
     }
 
 
+def _facts(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> Any:
+    """Return what a movement needs of its product, with the branch's threshold, in one query.
+
+    Loading the Product entity costs more (eager category, barcodes) than the rest of a
+    movement; this runs on every one, so it reads plain columns.
+    """
+    setting = BranchProductSetting
+    facts = session.execute(
+        select(
+            Product.id,
+            Product.tenant_id,
+            Product.name,
+            Product.sku,
+            func.coalesce(setting.low_stock_threshold, Product.low_stock_threshold).label(
+                "threshold"
+            ),
+        )
+        .select_from(Product)
+        .join(Branch, and_(Branch.id == branch_id, Branch.tenant_id == tenant_id))
+        .outerjoin(
+            setting,
+            and_(
+                setting.tenant_id == tenant_id,
+                setting.branch_id == branch_id,
+                setting.product_id == Product.id,
+            ),
+        )
+        .where(Product.id == product_id, Product.tenant_id == tenant_id)
+    ).one_or_none()
+    if facts is None:
+        # Say precisely which of the two is not the caller's.
+        get_owned(session, Product, id=product_id, tenant_id=tenant_id, what="product")
+        get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
+    return facts
+
+
 def record_movement(
     session: Session,
     *,
@@ -173,8 +209,7 @@ def record_movement(
     quantity = Decimal(quantity)
     _check_quantity(code, quantity)
     tenant_id = actor.tenant_id
-    product = get_owned(session, Product, id=product_id, tenant_id=tenant_id, what="product")
-    get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
+    product = _facts(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     row = lock_level(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     before = stock_data(row)
     d_on_hand, d_reserved = effect(code, quantity)
@@ -216,6 +251,20 @@ def record_movement(
     session.add(movement)
     row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
     after = stock_data(row)
+    changed_alerts = _evaluate_alerts(session, product=product, level=row, limit=product.threshold)
+    # Everything of this level is written before the tenant-wide locks below are taken, so
+    # concurrent writers queue on them briefly. They are taken feed head first, then audit
+    # head, the order the catalog uses too: one order everywhere cannot deadlock.
+    session.flush()
+    feed.publish(
+        session,
+        tenant_id=tenant_id,
+        entity="stock",
+        key=product_id,
+        branch_id=branch_id,
+        data=after,
+    )
+    _announce_alerts(session, changed_alerts)
     audit.record(
         session,
         actor=actor,
@@ -231,24 +280,23 @@ def record_movement(
             "reference": f"{reference_type}:{reference_id}",
         },
     )
-    feed.publish(
-        session,
-        tenant_id=tenant_id,
-        entity="stock",
-        key=product_id,
-        branch_id=branch_id,
-        data=after,
-    )
-    _evaluate_alerts(session, product=product, level=row)
     session.flush()
     return movement
 
 
-def _evaluate_alerts(session: Session, *, product: Product, level: StockLevel) -> None:
-    """Open or clear the level's stock alerts (a hook so the alerts domain stays separate)."""
+def _evaluate_alerts(
+    session: Session, *, product: Any, level: StockLevel, limit: Decimal | None = None
+) -> list:
+    """Open or clear the level's stock alerts; return the changes to announce."""
     from sync_server.alerts import service as alerts
 
-    alerts.evaluate_stock(session, product=product, level=level)
+    return alerts.evaluate_stock(session, product=product, level=level, limit=limit)
+
+
+def _announce_alerts(session: Session, changes: list) -> None:
+    from sync_server.alerts import service as alerts
+
+    alerts.announce(session, changes)
 
 
 def receive(
@@ -623,6 +671,12 @@ def set_thresholds(
     row.reorder_quantity = reorder_quantity
     row.updated_at = utcnow()
     session.flush()
+    # A new threshold may put the level below it (or lift it above): re-judge the alerts.
+    current = session.scalar(
+        _level_query(tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
+    )
+    if current is not None:
+        _announce_alerts(session, _evaluate_alerts(session, product=product, level=current))
     audit.record(
         session,
         actor=actor,
@@ -636,12 +690,6 @@ def set_thresholds(
             "reorder_quantity": reorder_quantity,
         },
     )
-    # A new threshold may put the level below it (or lift it above): re-judge the alerts.
-    current = session.scalar(
-        _level_query(tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
-    )
-    if current is not None:
-        _evaluate_alerts(session, product=product, level=current)
     from sync_server.alerts.service import threshold
 
     return {

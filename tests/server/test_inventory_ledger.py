@@ -312,3 +312,38 @@ def test_migrations_create_exactly_the_stock_tables_the_models_describe(engine):
 
     ours = [op for op in diff if table_of(op) in mine]
     assert ours == []
+
+
+def test_racing_reservations_never_oversell(stock):
+    """12 clients race for the last 5 units: exactly 5 get one, the rest are refused."""
+    world = stock
+    with world.tx() as s:
+        _move(s, world, code=MovementCode.RECEIPT, qty="5", product=1)
+    start = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def client(n: int) -> None:
+        start.wait()
+        try:
+            with world.tx() as s:
+                inv.reserve(
+                    s,
+                    actor=world.actor,
+                    branch_id=world.branch_ids[0],
+                    lines=[(world.product_ids[1], D("1"))],
+                    reference_type="order",
+                    reference_id=f"race-{n}",
+                )
+            outcomes.append("reserved")
+        except InsufficientStock:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["reserved"] * 5
+    with world.tx() as s:
+        level = _level(s, world, product=1)
+        assert (level.on_hand, level.reserved, level.available) == (5, 5, 0)
