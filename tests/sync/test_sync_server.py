@@ -228,3 +228,40 @@ def test_sale_event_envelope_roundtrip():
     event = Event.wrap(payload, device_id="dev")
     again = Event.model_validate_json(event.model_dump_json())
     assert again.parsed() == payload
+
+
+def test_dead_letter_retry_applies_the_event_once_its_cause_is_fixed(world, enrol, wrap):
+    body, till = enrol()
+    device, branch = body["device_id"], world.a.branch_ids[0]
+    local_id = new_id()
+    sale = sale_payload(
+        branch_id=branch,
+        product_id=world.a.product_ids[0],
+        receipt="R-1",
+        method="account",
+        customer_local_id=local_id,
+    )
+    # The customer's own event went missing: the sale cannot know who bought on account.
+    event = wrap(sale, device_id=device)
+    rejected = till.post("sync/push", json={"events": [event]}).json()
+    assert rejected["results"][0]["status"] == "rejected"
+    assert "has not reached the server" in rejected["results"][0]["reason"]
+    customer = CustomerCreated(local_id=local_id, name="Late Lata", email="lata@example.com")
+    till.post("sync/push", json={"events": [wrap(customer, device_id=device)]})
+
+    manager = world.api("manager")
+    letter = manager.get("sync/dead-letters").json()["items"][0]
+    retried = manager.post(
+        f"sync/dead-letters/{letter['id']}/resolve", json={"retry": True, "note": "customer came"}
+    )
+    assert retried.status_code == 200 and retried.json()["resolved"] is True
+    assert _count_sales(world) == 1
+    # Resolved letters cannot be resolved twice, and the till now hears "duplicate".
+    again = manager.post(f"sync/dead-letters/{letter['id']}/resolve", json={})
+    assert again.status_code == 409
+    answer = till.post("sync/push", json={"events": [event]})
+    assert answer.json()["results"][0]["status"] == "duplicate"
+    # The same sale in a new envelope is refused by the constraints, not booked twice.
+    copy = till.post("sync/push", json={"events": [wrap(sale, device_id=device)]})
+    assert copy.json()["results"][0]["status"] == "rejected"
+    assert _count_sales(world) == 1
