@@ -15,7 +15,8 @@ from common.ids import new_id
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit.models import CreditEntry
-from sync_server.db import lock_for_update
+from sync_server.db import lock_for_update, utcnow
+from sync_server.documents.locking import lock_tenant_writes
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 
@@ -35,6 +36,7 @@ def exact(value: Any) -> Decimal:
 
 def lock_customer(session: Session, *, tenant_id: int, customer_id: int) -> Customer:
     """Return the customer row locked, so balance changes of one customer run one at a time."""
+    lock_tenant_writes(session, tenant_id=tenant_id)
     customer = session.scalar(
         lock_for_update(
             select(Customer).where(Customer.id == customer_id, Customer.tenant_id == tenant_id),
@@ -164,11 +166,13 @@ def charge(
     reference_id: str,
     allow_over_limit: bool,
     due_date: date | None = None,
+    occurred_at: datetime | None = None,
 ) -> CreditEntry:
     """Put a sale on the customer's account; refuse it past the credit limit unless allowed.
 
     Tills selling offline pass allow_over_limit=True (the sale already happened): the charge
-    is then booked and managers are alerted instead.
+    is then booked and managers are alerted instead. occurred_at dates an offline sale when
+    it happened, so statements and oldest-first allocation see it in its place.
     """
     amount = _positive(amount, "amount charged")
     customer = lock_customer(session, tenant_id=actor.tenant_id, customer_id=customer_id)
@@ -204,6 +208,7 @@ def charge(
         reference_id=str(reference_id),
         due_date=due_date,
         allocations=[],
+        created_at=occurred_at or utcnow(),
         actor_id=actor.user_id,
         actor=actor.label,
     )

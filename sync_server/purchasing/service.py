@@ -21,6 +21,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
+from sync_server.documents.locking import lock_tenant_writes
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
@@ -116,6 +117,7 @@ def get_po(session: Session, *, tenant_id: int, po_id: int) -> PurchaseOrder:
 
 def lock_po(session: Session, *, tenant_id: int, po_id: int) -> PurchaseOrder:
     """Return the PO locked and freshly read: two deciders queue here, the second sees the first."""
+    lock_tenant_writes(session, tenant_id=tenant_id)
     po = session.scalar(
         lock_for_update(
             select(PurchaseOrder).where(

@@ -25,6 +25,7 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.credit import service as credit
 from sync_server.db import lock_for_update, utcnow
+from sync_server.documents.locking import lock_tenant_writes
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch, Tenant
@@ -86,6 +87,7 @@ def get_request(session: Session, *, tenant_id: int, request_id: int) -> SalesRe
 
 def lock_request(session: Session, *, tenant_id: int, request_id: int) -> SalesRequest:
     """Return the request locked and freshly read, so racing deciders see each other's work."""
+    lock_tenant_writes(session, tenant_id=tenant_id)
     request = session.scalar(
         lock_for_update(
             select(SalesRequest).where(

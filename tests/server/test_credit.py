@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -26,7 +26,7 @@ def _customer(world, *, limit: str = "1000.00", name: str = "Wholesale Mart") ->
     return response.json()["id"]
 
 
-def _charge(world, customer_id: int, amount: str, ref: str, *, allow: bool = False):
+def _charge(world, customer_id: int, amount: str, ref: str, *, allow: bool = False, at=None):
     with transaction(world.sessions()) as session:
         return credit.charge(
             session,
@@ -36,6 +36,7 @@ def _charge(world, customer_id: int, amount: str, ref: str, *, allow: bool = Fal
             reference_type="invoice",
             reference_id=ref,
             allow_over_limit=allow,
+            occurred_at=at,
         )
 
 
@@ -95,6 +96,10 @@ def test_offline_sale_over_limit_is_booked_and_flagged(world):
         alert = session.scalars(select(Alert).where(Alert.kind == "credit_over_limit")).one()
     assert alert.status == "open" and alert.details["customer_id"] == cid
     assert Decimal(alert.details["balance"]) == Decimal("250")
+    # A sale made offline two days ago is the oldest debt, so a payment settles it first.
+    _charge(world, cid, "5.00", "SALE-0", allow=True, at=datetime.now(UTC) - timedelta(days=2))
+    paid = world.api("sales_admin").post(f"customers/{cid}/payments", json={"amount": "5"})
+    assert [a["reference_id"] for a in paid.json()["allocations"]] == ["SALE-0"]
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 
