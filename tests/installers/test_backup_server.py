@@ -220,6 +220,15 @@ def test_postgres_backup_is_pg_dump_and_restores_every_row(pg, pg_template, tmp_
         assert cli.main(["backup", str(dump), "--pg-bin", str(pg.bin_dir)]) == 0
         assert dump.read_bytes()[:5] == b"PGDMP"
 
+        # Over a database that moved on: --clean puts it back exactly as it was.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET full_name = 'after the backup'"))
+        assert snapshot() != before
+        engine.dispose()
+        assert cli.main(["restore", str(dump), "--pg-bin", str(pg.bin_dir)]) == 0
+        assert snapshot() == before
+        engine.dispose()
+
         with admin.connect() as conn:  # wipe: a new, empty database of the same name
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
