@@ -16,10 +16,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pos_client.config import TillConfig, load_config
 from pos_client.paths import default_data_dir, set_app_identity
-from pos_client.qt.ops import OpRunner, QueryOp
+from pos_client.qt.ops import OpRunner
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
 from pos_client.scanners.serial import SerialScannerReader
-from pos_client.services.queries import ensure_search_index, read_only_sessions
+from pos_client.services.queries import (
+    current_shift,
+    customer_credit,
+    ensure_search_index,
+    find_by_codes,
+    find_customers,
+    pending_events,
+    product_item,
+    read_only_sessions,
+    search_products,
+    till_rules,
+)
 from pos_client.store.db import LocalStore
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.main_window import TillWindow
@@ -83,6 +94,8 @@ def build_till(
     with store.engine.begin() as conn:
         ensure_search_index(conn)
     reads = read_only_sessions(store.path)
+    with reads() as session:
+        prime(session)
     runner = OpRunner(store=store, reads=reads)
     receipts = ReceiptDesk(
         printer=config.printer, pdf_dir=config.receipts_dir, width=config.receipt_width
@@ -103,9 +116,6 @@ def build_till(
         serial.start()
     if sync is not None:
         connect_sync(window, sync)
-    # Load the checkout code on the DB thread while the cashier signs in: the window is up
-    # without it, and the first payment does not wait for it.
-    QueryOp(lambda _session: warm_up(), runner=runner).failure(log.warning).run()
     return Till(
         reads=reads,
         window=window,
@@ -127,11 +137,20 @@ def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
     window.sync_status.set_pending(status.pending)
 
 
-def warm_up() -> None:
-    """Import what the first sale, return and shift close need."""
-    import pos_client.services.checkout
-    import pos_client.services.returns
-    import pos_client.services.shifts  # noqa: F401
+def prime(session: Session) -> None:
+    """Run the till's reads once on the GUI thread before the DB thread starts.
+
+    Their first run imports code lazily (SQLAlchemy compiles and loads as it goes); PySide's
+    import hook is not safe to enter from a second thread while Qt runs, so that happens here.
+    """
+    find_by_codes(session, ("0",))
+    search_products(session, "a")
+    product_item(session, 0)
+    customer_credit(session, "")
+    find_customers(session, "a")
+    current_shift(session)
+    pending_events(session)
+    till_rules(session)
 
 
 def connect_sync(window: TillWindow, sync: SyncWorker) -> None:

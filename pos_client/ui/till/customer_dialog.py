@@ -93,10 +93,11 @@ class CustomerDialog(QDialog):
             self.error.setText("Enter the new customer's name")
             return
 
-        def work(session):
-            # Imported here: it loads the sync protocol, not needed to open the dialog.
-            from pos_client.store import documents
+        # Imported here, on the GUI thread: it loads the sync protocol, and imports on the DB
+        # thread would race PySide's import hook.
+        from pos_client.store import documents
 
+        def work(session):
             customer = documents.create_customer_offline(session, name=name, phone=phone)
             return customer_credit(session, customer.local_id)
 

@@ -15,6 +15,8 @@ class LoginScreen(QWidget):
     """Ask for username and PIN; emit signed_in(Cashier)."""
 
     signed_in = Signal(object)
+    # Emitted when a PIN is submitted: the cashier waits for the check anyway.
+    submitted = Signal()
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +86,7 @@ class LoginScreen(QWidget):
         self.ctx.query(lambda s: sign_in(s, username=username, pin=pin, guard=guard)).success(
             self._ok
         ).failure(self._failed).run()
+        self.submitted.emit()
 
     def _ok(self, cashier: Cashier) -> None:
         self.sign_in.setEnabled(True)

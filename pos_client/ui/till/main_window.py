@@ -80,6 +80,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         self.pipeline.rejected.connect(lambda text: self.screen.notice.notify(text, kind="error"))
 
         self.login.signed_in.connect(self._signed_in)
+        self.login.submitted.connect(warm_up)
         self.screen.search_changed.connect(self._search)
         self.screen.product_chosen.connect(self.add_item)
         self.screen.action.connect(self.run_action)
@@ -276,3 +277,14 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
             app.removeEventFilter(self.idle)
         self._poll.stop()
         super().closeEvent(event)
+
+
+def warm_up() -> None:
+    """Load what the first sale, return and shift close need (on the GUI thread).
+
+    They load the sync protocol, which starting the till does not need. Importing while a
+    PIN is checked hides the cost; importing on the DB thread would race PySide's import hook.
+    """
+    import pos_client.services.checkout
+    import pos_client.services.returns
+    import pos_client.services.shifts  # noqa: F401
