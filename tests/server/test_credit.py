@@ -49,7 +49,9 @@ def _count(world, model, *conditions) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*conditions))
 
 
-def test_charge_within_limit_raises_balance_and_reaches_tills(world):
+def test_charges_within_the_limit_reach_tills_and_over_it_are_refused(world):
+    """Charge within the limit (tills see the balance); over it is refused and changes nothing."""
+    # --- charge within limit raises balance and reaches tills
     cid = _customer(world)
     _charge(world, cid, "400.00", "INV-1")
     account = world.api("viewer").get(f"customers/{cid}/account").json()
@@ -65,8 +67,7 @@ def test_charge_within_limit_raises_balance_and_reaches_tills(world):
     assert Decimal(last.data["balance"]) == Decimal("400")
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
-
-def test_charge_over_limit_is_refused_and_changes_nothing(world):
+    # --- charge over limit is refused and changes nothing
     cid = _customer(world, limit="500.00")
     _charge(world, cid, "400.00", "INV-1")
     with pytest.raises(CreditLimitExceeded) as refused:
@@ -103,7 +104,9 @@ def test_offline_sale_over_limit_is_booked_and_flagged(world):
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 
-def test_payment_settles_oldest_invoices_first(world):
+def test_payments_settle_oldest_first_or_a_chosen_invoice(world):
+    """Payments settle the oldest invoices first or a chosen one; overpaying settles the next."""
+    # --- payment settles oldest invoices first
     cid = _customer(world)
     for ref, amount in (("INV-1", "100.00"), ("INV-2", "200.00"), ("INV-3", "50.00")):
         _charge(world, cid, amount, ref)
@@ -133,8 +136,7 @@ def test_payment_settles_oldest_invoices_first(world):
     )
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
-
-def test_payment_to_a_chosen_invoice_and_overpayment_settles_the_next_charge(world):
+    # --- payment to a chosen invoice and overpayment settles the next charge
     cid = _customer(world)
     _charge(world, cid, "100.00", "INV-1")
     _charge(world, cid, "80.00", "INV-2")
@@ -156,7 +158,9 @@ def test_payment_to_a_chosen_invoice_and_overpayment_settles_the_next_charge(wor
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 
-def test_bad_payments_change_nothing(world):
+def test_bad_payments_change_nothing_history_and_statement(world):
+    """Bad payments change nothing; history, adjustments and the statement add up."""
+    # --- bad payments change nothing
     cid = _customer(world)
     _charge(world, cid, "100.00", "INV-1")
     api = world.api("sales_admin")
@@ -176,8 +180,7 @@ def test_bad_payments_change_nothing(world):
     assert _count(world, CreditEntry, CreditEntry.customer_id == cid) == 1
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
-
-def test_history_adjustments_and_statement(world):
+    # --- history adjustments and statement
     cid = _customer(world)
     _charge(world, cid, "300.00", "INV-1")
     api = world.api("sales_admin")

@@ -79,7 +79,9 @@ def _audits(world, action: str) -> int:
         )
 
 
-def test_pricing_with_line_and_order_discounts_and_tax(world):
+def test_pricing_and_forbidden_transitions(world):
+    """Line and order discounts with tax; disallowed transitions are 409 and change nothing."""
+    # --- pricing with line and order discounts and tax
     p = world.a.product_ids
     assert world.api("admin").patch(f"products/{p[0]}", json={"tax_rate": "5"}).status_code == 200
     req = _request(world, _customer(world))
@@ -92,6 +94,45 @@ def test_pricing_with_line_and_order_discounts_and_tax(world):
     assert Decimal(req["discount_total"]) == Decimal("19.50")
     assert Decimal(req["total"]) == Decimal("184.78")
     assert req["status"] == "pending_approval" and req["invoice_number"] is None
+
+    # --- forbidden transitions are 409
+    p = world.a.product_ids
+    _stock(world, p[0], "50")
+    _stock(world, p[1], "50")
+    cid = _customer(world)
+    manager = world.api("manager")
+    assert world.api("cashier").post("sales-requests", json={}).status_code in (403, 422)
+    assert world.api("purchase_admin").get("sales-requests").status_code == 403
+
+    def refused(response):
+        assert response.status_code == 409, response.text
+        assert response.json()["type"].endswith("/invalid-state")
+
+    done = _request(world, cid)
+    refused(manager.get(f"sales-requests/{done['id']}/invoice"))
+    assert manager.post(f"sales-requests/{done['id']}/approve").status_code == 200
+    refused(manager.post(f"sales-requests/{done['id']}/approve"))  # double approve
+    refused(manager.post(f"sales-requests/{done['id']}/reject", json={"comment": "late"}))
+    refused(world.api("sales_admin").post(f"sales-requests/{done['id']}/cancel"))
+
+    gone = _request(world, cid)
+    assert world.api("sales_admin").post(f"sales-requests/{gone['id']}/cancel").status_code == 200
+    refused(manager.post(f"sales-requests/{gone['id']}/approve"))  # approve after cancel
+
+    no = _request(world, cid)
+    assert manager.post(f"sales-requests/{no['id']}/reject", json={}).status_code == 422
+    assert (
+        manager.post(
+            f"sales-requests/{no['id']}/reject", json={"comment": "no credit this month"}
+        ).json()["status"]
+        == "rejected"
+    )
+    refused(manager.post(f"sales-requests/{no['id']}/approve"))
+    assert _audits(world, "sales_request.approved") == 1
+    assert _audits(world, "sales_request.rejected") == 1
+    assert _on_hand(world, p[0]) == 40
+    assert world.api("b_admin").get(f"sales-requests/{done['id']}").status_code == 404
+    check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 
 def test_approval_takes_stock_charges_account_and_invoices(world):
@@ -137,7 +178,9 @@ def test_approval_takes_stock_charges_account_and_invoices(world):
     assert check_customer_ledgers(world.engine, tenant_id=world.a.id)[cid] == 100
 
 
-def test_shortage_refuses_with_every_short_line_and_changes_nothing(world):
+def test_shortage_and_credit_limit_refuse_approval_atomically(world):
+    """A shortage or the credit limit refuses approval and leaves stock, balance and numbers."""
+    # --- shortage refuses with every short line and changes nothing
     p = world.a.product_ids
     _stock(world, p[0], "3")
     cid = _customer(world)
@@ -161,9 +204,7 @@ def test_shortage_refuses_with_every_short_line_and_changes_nothing(world):
     assert ok.json()["invoice_number"] == "INV-MAIN-000001"
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
-
-def test_over_the_credit_limit_is_refused_online(world):
-    p = world.a.product_ids
+    # --- over the credit limit is refused online
     _stock(world, p[0], "20")
     _stock(world, p[1], "20")
     cid = _customer(world, limit="100.00")
@@ -177,48 +218,8 @@ def test_over_the_credit_limit_is_refused_online(world):
     )
     cash = _request(world, cid, terms="cash")
     ok = world.api("manager").post(f"sales-requests/{cash['id']}/approve")
-    assert ok.status_code == 200 and ok.json()["invoice_number"] == "INV-MAIN-000001"
+    assert ok.status_code == 200 and ok.json()["invoice_number"] == "INV-MAIN-000002"
     assert Decimal(world.api("admin").get(f"customers/{cid}").json()["balance"]) == 0
-    check_customer_ledgers(world.engine, tenant_id=world.a.id)
-
-
-def test_forbidden_transitions_are_409(world):
-    p = world.a.product_ids
-    _stock(world, p[0], "50")
-    _stock(world, p[1], "50")
-    cid = _customer(world)
-    manager = world.api("manager")
-    assert world.api("cashier").post("sales-requests", json={}).status_code in (403, 422)
-    assert world.api("purchase_admin").get("sales-requests").status_code == 403
-
-    def refused(response):
-        assert response.status_code == 409, response.text
-        assert response.json()["type"].endswith("/invalid-state")
-
-    done = _request(world, cid)
-    refused(manager.get(f"sales-requests/{done['id']}/invoice"))
-    assert manager.post(f"sales-requests/{done['id']}/approve").status_code == 200
-    refused(manager.post(f"sales-requests/{done['id']}/approve"))  # double approve
-    refused(manager.post(f"sales-requests/{done['id']}/reject", json={"comment": "late"}))
-    refused(world.api("sales_admin").post(f"sales-requests/{done['id']}/cancel"))
-
-    gone = _request(world, cid)
-    assert world.api("sales_admin").post(f"sales-requests/{gone['id']}/cancel").status_code == 200
-    refused(manager.post(f"sales-requests/{gone['id']}/approve"))  # approve after cancel
-
-    no = _request(world, cid)
-    assert manager.post(f"sales-requests/{no['id']}/reject", json={}).status_code == 422
-    assert (
-        manager.post(
-            f"sales-requests/{no['id']}/reject", json={"comment": "no credit this month"}
-        ).json()["status"]
-        == "rejected"
-    )
-    refused(manager.post(f"sales-requests/{no['id']}/approve"))
-    assert _audits(world, "sales_request.approved") == 1
-    assert _audits(world, "sales_request.rejected") == 1
-    assert _on_hand(world, p[0]) == 40
-    assert world.api("b_admin").get(f"sales-requests/{done['id']}").status_code == 404
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
 
 
