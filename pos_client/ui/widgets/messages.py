@@ -42,15 +42,3 @@ def show_error(parent: QWidget | None, error: BaseException) -> QMessageBox:
     box.setObjectName("ErrorBox")
     box.open()
     return box
-
-
-def confirm(parent: QWidget | None, *, title: str, text: str) -> bool:
-    """Ask a yes/no question (blocking: only for rare, deliberate actions)."""
-    answer = QMessageBox.question(
-        parent,
-        title,
-        text,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
-    )
-    return answer == QMessageBox.StandardButton.Yes
