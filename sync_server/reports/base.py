@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, func, literal, type_coerce
+from sqlalchemy import ColumnElement, Numeric, func, literal, literal_column, type_coerce
 from sqlalchemy.orm import Session
 
 from common.errors import PermissionDenied, ValidationFailed
@@ -24,6 +24,9 @@ RATIO_PLACES = Decimal("0.1")
 # The longest range a report may cover: bounds the work one request can ask for.
 MAX_RANGE_DAYS = 3 * 366
 DEFAULT_RANGE_DAYS = 30
+# A literal 0 written into the SQL, not bound: PostgreSQL sees a GROUP BY expression and the
+# same expression in the SELECT as one only when no two bind parameters differ.
+ZERO_SQL = literal_column("0")
 
 
 class Kind(StrEnum):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from sync_server.catalog.models import Product
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
+from sync_server.reports import summary
 from sync_server.reports.base import (
     Column,
     Filters,
@@ -24,13 +25,17 @@ from sync_server.reports.sales import figures
 
 def branch_comparison(session: Session, *, filters: Filters) -> Report:
     """Return sales, margin, returns, basket and stock figures per branch (three queries)."""
-    facts = sales_facts(filters)
-    product = Product.__table__
-    sales_q = (
-        select(facts.c.branch_id, *figures(facts, product))
-        .join(product, for_products(facts, product, filters))
-        .group_by(facts.c.branch_id)
-    )
+    if summary.uses_summary(filters):
+        daily = summary.daily_figures(session, filters=filters)
+        sales_q = select(daily.c.branch_id, *summary.summed(daily)).group_by(daily.c.branch_id)
+    else:
+        facts = sales_facts(filters)
+        product = Product.__table__
+        sales_q = (
+            select(facts.c.branch_id, *figures(facts, product))
+            .join(product, for_products(facts, product, filters))
+            .group_by(facts.c.branch_id)
+        )
     sales = {r["branch_id"]: r for r in session.execute(sales_q).mappings()}
     available = StockLevel.on_hand - StockLevel.reserved
     low = Product.low_stock_threshold

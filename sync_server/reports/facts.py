@@ -65,7 +65,7 @@ def _cashier(stmt: Select[Any], column, filters: Filters) -> Select[Any]:
     return stmt if filters.cashier_id is None else stmt.where(column == filters.cashier_id)
 
 
-def _till_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+def _till_sales(filters: Filters, start: datetime, end: datetime, after: int) -> Select[Any]:
     # Till prices are tax-inclusive: a line's total is what was paid, its tax a part of it.
     # Till lines carry no cost either (the till does not know it): products' average applies.
     stmt = select(
@@ -85,6 +85,8 @@ def _till_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]
         null().cast(Money()).label("cost"),
     ).join(Sale, Sale.id == SaleLine.sale_id)
     stmt = stmt.where(Sale.status == "completed")
+    if after:
+        stmt = stmt.where(Sale.id > after)
     if filters.channel is not None:
         stmt = stmt.where(Sale.channel == filters.channel)
     stmt = _cashier(stmt, Sale.cashier_id, filters)
@@ -99,7 +101,7 @@ def _till_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]
     )
 
 
-def _till_returns(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+def _till_returns(filters: Filters, start: datetime, end: datetime, after: int) -> Select[Any]:
     stmt = select(
         ReturnLine.tenant_id.label("tenant_id"),
         Return.branch_id.label("branch_id"),
@@ -116,6 +118,8 @@ def _till_returns(filters: Filters, start: datetime, end: datetime) -> Select[An
         literal(0, Money()).label("tax"),
         null().cast(Money()).label("cost"),
     ).join(Return, Return.id == ReturnLine.return_id)
+    if after:
+        stmt = stmt.where(Return.id > after)
     stmt = _cashier(stmt, Return.cashier_id, filters)
     return _where(
         stmt,
@@ -128,7 +132,7 @@ def _till_returns(filters: Filters, start: datetime, end: datetime) -> Select[An
     )
 
 
-def _online_sales(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+def _online_sales(filters: Filters, start: datetime, end: datetime, after: int) -> Select[Any]:
     # Orders carry no tax split and no cost: cost falls back to the product's average cost.
     stmt = select(
         OrderLine.tenant_id.label("tenant_id"),
@@ -158,7 +162,7 @@ def _online_sales(filters: Filters, start: datetime, end: datetime) -> Select[An
     )
 
 
-def _online_returns(filters: Filters, start: datetime, end: datetime) -> Select[Any]:
+def _online_returns(filters: Filters, start: datetime, end: datetime, after: int) -> Select[Any]:
     # A return counts when the goods came back (received), at the price of its order line.
     stmt = (
         select(
@@ -193,13 +197,14 @@ def _online_returns(filters: Filters, start: datetime, end: datetime) -> Select[
     )
 
 
-# (channels, has a cashier, builder) per source; the union takes those the filters allow.
-# Till sales may be booked under another channel (a wholesale counter), so they say theirs.
+# (channel, has a cashier, watermark name, builder) per source; the union takes those the
+# filters allow. Till sales may be booked under another channel, so they say theirs. A
+# watermark leaves out what the daily summary already holds (ids at or below it).
 SOURCES = (
-    (None, True, _till_sales),
-    (Channel.IN_STORE, True, _till_returns),
-    (Channel.ONLINE, False, _online_sales),
-    (Channel.ONLINE, False, _online_returns),
+    (None, True, "till_sales_after", _till_sales),
+    (Channel.IN_STORE, True, "till_returns_after", _till_returns),
+    (Channel.ONLINE, False, None, _online_sales),
+    (Channel.ONLINE, False, None, _online_returns),
 )
 
 
@@ -223,14 +228,20 @@ def _empty() -> Select[Any]:
 
 
 def sales_facts(
-    filters: Filters, *, start: datetime | None = None, end: datetime | None = None
+    filters: Filters,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    till_sales_after: int = 0,
+    till_returns_after: int = 0,
 ) -> Subquery:
     """Return the sales facts of the filters' tenant, branches, channel, cashier and time."""
     start = start or filters.start
     end = end or filters.end
+    after = {"till_sales_after": till_sales_after, "till_returns_after": till_returns_after}
     parts = [
-        build(filters, start, end)
-        for channel, has_cashier, build in SOURCES
+        build(filters, start, end, after.get(mark, 0) if mark else 0)
+        for channel, has_cashier, mark, build in SOURCES
         if (filters.channel is None or channel is None or filters.channel == channel.value)
         and (filters.cashier_id is None or has_cashier)
     ]

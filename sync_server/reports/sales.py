@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -15,7 +16,9 @@ from sync_server.catalog.models import Product
 from sync_server.db import Money
 from sync_server.orders.models import Order
 from sync_server.org.models import Branch
+from sync_server.reports import summary
 from sync_server.reports.base import (
+    ZERO_SQL,
     Chart,
     Column,
     Filters,
@@ -96,39 +99,53 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _source(session: Session, filters: Filters):
+    """Return (rows, aggregate columns, needs a product join) for sales figures.
+
+    Without a category or supplier filter the daily summary answers (plus the lines it does
+    not hold yet); with one, only the lines know the product, so the facts answer.
+    """
+    if summary.uses_summary(filters):
+        daily = summary.daily_figures(session, filters=filters)
+        return daily, summary.summed(daily), False
+    facts = sales_facts(filters)
+    return facts, figures(facts, Product.__table__), True
+
+
 def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> Report:
     """Sum sales per day/week/month, branch, channel, cashier or tender."""
     title = f"Sales summary by {group_by.value}"
     if group_by == GroupBy.TENDER:
         return _by_tender(session, filters=filters, title=title)
-    facts = sales_facts(filters)
-    product = Product.__table__
+    src, aggregates, by_product = _source(session, filters)
     if group_by in (GroupBy.DAY, GroupBy.WEEK, GroupBy.MONTH):
-        key = bucket(session, facts.c.occurred_at, Grain(group_by.value)).label("period")
+        key = bucket(session, src.c.occurred_at, Grain(group_by.value)).label("period")
         keys, label_cols = [key], [Column("period", group_by.value.title(), Kind.DATE)]
-        stmt = select(key, *figures(facts, product))
+        stmt = select(key, *aggregates)
     elif group_by == GroupBy.BRANCH:
-        keys = [facts.c.branch_id, Branch.name]
+        keys = [src.c.branch_id, Branch.name]
         label_cols = [Column("branch_id", "Branch id", Kind.INT), Column("branch", "Branch")]
         stmt = select(
-            facts.c.branch_id.label("branch_id"),
-            Branch.name.label("branch"),
-            *figures(facts, product),
-        ).join(Branch, Branch.id == facts.c.branch_id)
+            src.c.branch_id.label("branch_id"), Branch.name.label("branch"), *aggregates
+        ).join(Branch, Branch.id == src.c.branch_id)
     elif group_by == GroupBy.CHANNEL:
-        keys = [facts.c.channel]
+        keys = [src.c.channel]
         label_cols = [Column("channel", "Channel")]
-        stmt = select(facts.c.channel.label("channel"), *figures(facts, product))
+        stmt = select(src.c.channel.label("channel"), *aggregates)
     else:
-        keys = [facts.c.cashier_id, User.username]
+        # No cashier (online) is 0 in the summary and NULL in the lines: one group either way.
+        cashier = func.coalesce(src.c.cashier_id, ZERO_SQL)
+        keys = [cashier, User.username]
         label_cols = [Column("cashier_id", "Cashier id", Kind.INT), Column("cashier", "Cashier")]
         stmt = select(
-            facts.c.cashier_id.label("cashier_id"),
+            func.nullif(cashier, ZERO_SQL).label("cashier_id"),
             func.coalesce(User.username, literal("(online / none)", String)).label("cashier"),
-            *figures(facts, product),
-        ).outerjoin(User, User.id == facts.c.cashier_id)
-    stmt = stmt.join(product, for_products(facts, product, filters)).group_by(*keys)
-    stmt = stmt.order_by(*keys)
+            *aggregates,
+        ).outerjoin(User, User.id == cashier)
+    if by_product:
+        product = Product.__table__
+        stmt = stmt.join(product, for_products(src, product, filters))
+    stmt = stmt.group_by(*keys).order_by(*keys)
     rows = [_finish(dict(r)) for r in session.execute(stmt).mappings()]
     return Report(
         name="sales-summary",
@@ -218,20 +235,27 @@ def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report
     """Return revenue per bucket beside the same bucket of the period just before."""
     length = timedelta(days=filters.days)
     previous_from = filters.date_from - length
-    facts = sales_facts(filters, start=filters.start - length, end=filters.end)
-    product = Product.__table__
-    key = bucket(session, facts.c.occurred_at, grain).label("period")
-    stmt = (
-        select(
-            key,
-            money_sum(facts.c.revenue).label("revenue"),
-            func.count(func.distinct(case((facts.c.is_return == 0, facts.c.document)))).label(
-                "sales"
-            ),
+    both = replace(filters, date_from=previous_from)
+    src, _aggregates, by_product = _source(session, both)
+    key = bucket(session, src.c.occurred_at, grain).label("period")
+    if by_product:
+        product = Product.__table__
+        sold = case((src.c.is_return == 0, src.c.document))
+        stmt = (
+            select(
+                key,
+                money_sum(src.c.revenue).label("revenue"),
+                func.count(func.distinct(sold)).label("sales"),
+            )
+            .join(product, for_products(src, product, filters))
+            .group_by(key)
         )
-        .join(product, for_products(facts, product, filters))
-        .group_by(key)
-    )
+    else:
+        stmt = select(
+            key,
+            money_sum(src.c.revenue - src.c.returned_amount).label("revenue"),
+            func.sum(src.c.sales).label("sales"),
+        ).group_by(key)
     found = {str(r.period): r for r in session.execute(stmt)}
 
     def series(first, last) -> list:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+from sqlalchemy import select, update
+
 from sync_server.db import transaction
 from sync_server.partners.models import Supplier
 from sync_server.purchasing.models import (
@@ -14,6 +17,8 @@ from sync_server.purchasing.models import (
     PurchaseOrderLine,
     VendorEntry,
 )
+from sync_server.reports import summary
+from sync_server.reports.models import SalesDaily
 from sync_server.sales.models import (
     CashMovement,
     Return,
@@ -94,7 +99,8 @@ def _sale(
     s.add(sale)
 
 
-def test_till_sales_by_cashier_tender_channel_and_the_z_report(world):
+@pytest.fixture
+def till_world(world):
     """March 2026 at the tills (products cost 0.00, so margin = revenue).
 
     Shift SH1 in MAIN, cashier 'cashier', opened 03-02 08:00, float 100.00:
@@ -192,6 +198,13 @@ def test_till_sales_by_cashier_tender_channel_and_the_z_report(world):
                     occurred_at=at("2026-03-02", 12),
                 )
             )
+    return world
+
+
+def test_till_sales_by_cashier_tender_channel_and_the_z_report(world, till_world):
+    a = world.a
+    b1 = a.branch_ids[1]
+    cashier = a.users["cashier"]
     admin = world.api("admin")
     # Cashier: T1 + T2 = 2 sales, 6 units, 58.00, discount 2.00, tax 0.95; RT1 −10 → 48.00.
     # The manager's user id is lower (made first), so the manager's row comes first.
@@ -430,3 +443,77 @@ def test_purchase_summary_and_supplier_performance(world):
         s2_row["on_time_rate"],
         s2_row["price_variance"],
     ) == (1, None, "0", "0", None)
+
+
+def test_the_daily_summary_gives_the_same_figures_and_takes_later_voids_off(world, till_world):
+    """Refresh (T1, T2, T3 and RT1 summed), then T5 is recorded and T1 voided.
+
+    Before: cashier 2 sales, 58.00, net 48.00 (as in the test above, now from the summary).
+    After: T2 30.00 + T5 (03-04, p2 2 × 10 = 20 cash) = 2 sales, 5 units, 50.00; T1's
+    28.00, 3 units, 2.00 discount and 0.95 tax come off; RT1 still takes 10.00 → 40.00.
+    """
+    a = world.a
+    cashier = a.users["cashier"]
+    admin = world.api("admin")
+    params = {**MARCH, "group_by": "cashier", "cashier_id": cashier}
+
+    def figures() -> tuple:
+        (row,) = rows(admin.get("reports/sales-summary", params=params))
+        return (
+            row["sales"],
+            row["quantity"],
+            row["revenue"],
+            row["discounts"],
+            row["tax"],
+            row["returns"],
+            row["net_revenue"],
+        )
+
+    live = figures()
+    assert live == (2, "6", "58.00", "2.00", "0.95", 1, "48.00")
+    with transaction(world.sessions()) as s:
+        done = summary.refresh(s, tenant_id=a.id)
+    # Groups: MAIN 03-02 cashier (T1–T3), WEST 03-03 manager (T4), the return RT1.
+    assert done["rows"] == 3
+    with transaction(world.sessions(), readonly=True) as s:
+        stored = s.scalars(select(SalesDaily).where(SalesDaily.tenant_id == a.id)).all()
+    # T3 (void) is summed too: MAIN 03-02 holds 3 sales of 68.00 until voids come off.
+    main = next(r for r in stored if r.cashier_id == cashier and r.sales)
+    assert (main.sales, main.revenue) == (3, D("68.0000"))
+    assert figures() == live  # the same answer from the summary as from the lines
+
+    p2 = a.product_ids[2]
+    with transaction(world.sessions()) as s:
+        _sale(
+            s,
+            tenant_id=a.id,
+            branch_id=a.branch_ids[0],
+            cashier_id=cashier,
+            number="T5",
+            when=at("2026-03-04"),
+            lines=[(p2, "2", "10", "0", "20")],
+            payments=[("cash", "20")],
+        )
+        s.execute(update(Sale).where(Sale.receipt_number == "T1").values(status="voided"))
+    after = (2, "5", "50.00", "0.00", "0.00", 1, "40.00")
+    assert figures() == after  # T5 read live, T1 taken off though the summary counts it
+    days = rows(admin.get("reports/sales-summary", params={**MARCH, "group_by": "day"}))
+    assert [(d["period"], d["sales"], d["revenue"]) for d in days] == [
+        ("2026-03-02", 1, "30.00"),
+        ("2026-03-03", 1, "10.00"),
+        ("2026-03-04", 1, "20.00"),
+    ]
+    with transaction(world.sessions()) as s:
+        assert summary.refresh(s, tenant_id=a.id)["rows"] == 1  # T5 only
+    assert figures() == after
+    trend = rows(admin.get("reports/revenue-trend", params={**MARCH, "grain": "month"}))
+    # March net: 30 + 10 + 20 − 10 = 50.00 over 3 sales; nothing in the 31 days before.
+    assert [(t["sales"], t["revenue"], t["previous_revenue"]) for t in trend] == [
+        (3, "50.00", "0.00")
+    ]
+    (main_branch, _west) = rows(admin.get("reports/branch-comparison", params=MARCH))
+    assert (main_branch["sales"], main_branch["revenue"], main_branch["net_revenue"]) == (
+        2,
+        "50.00",
+        "40.00",
+    )

@@ -1,0 +1,37 @@
+"""stockpilot-server reports …: keep the daily sales summary up to date (run it from cron)."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import select
+
+from sync_server.config import Settings
+from sync_server.db import make_engine, make_sessionmaker, transaction
+
+
+def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.org.models import Tenant
+    from sync_server.reports.summary import refresh
+
+    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with transaction(factory, readonly=True) as session:
+        tenants = [args.tenant] if args.tenant else list(session.scalars(select(Tenant.id)))
+    for tenant_id in tenants:
+        # One transaction per tenant: a big tenant never holds the others' refresh back.
+        with transaction(factory) as session:
+            done = refresh(session, tenant_id=tenant_id)
+        print(
+            f"tenant {tenant_id}: {done['rows']} summary group(s) added, "
+            f"sales through id {done['sale_id_through']}"
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the reports commands."""
+    group = subparsers.add_parser("reports", help="report chores")
+    sub = group.add_subparsers(dest="reports_command", required=True, metavar="ACTION")
+    p = sub.add_parser("refresh", help="add recent till sales to the daily sales summary")
+    p.add_argument("--tenant", type=int, default=None, help="only this tenant id")
+    p.set_defaults(handler=cmd_refresh)

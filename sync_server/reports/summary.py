@@ -1,0 +1,265 @@
+"""Keep and read the daily sales summary (reports/models.py says why it exists).
+
+``refresh`` adds the till sales and returns recorded since the last refresh; it runs from
+``stockpilot-server reports refresh`` (a cron job) and is cheap when run often. Reading never
+depends on it having run: ``daily_figures`` returns the summary rows plus, computed live,
+what the summary does not hold yet (sales and returns after its watermark, every online
+order, since orders change status) minus the sales voided after they were summed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, case, func, literal, null, select, type_coerce, union_all
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from sync_server.catalog.models import Product
+from sync_server.db import Money, Qty, is_sqlite, utcnow
+from sync_server.reports.base import ZERO_SQL, Filters, in_branches, money_sum, qty_sum
+from sync_server.reports.facts import sales_facts
+from sync_server.reports.models import SalesDaily, SummaryState
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
+
+SUMS = (
+    "sales",
+    "quantity",
+    "revenue",
+    "discounts",
+    "tax",
+    "cost",
+    "returns",
+    "returned_quantity",
+    "returned_amount",
+)
+
+
+def _state(session: Session, *, tenant_id: int) -> SummaryState | None:
+    return session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
+
+
+def _day(session: Session, column) -> Any:
+    """The UTC day of a timestamp column as 'YYYY-MM-DD' text."""
+    if is_sqlite(session.get_bind()):
+        return func.strftime("%Y-%m-%d", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+
+
+def refresh(session: Session, *, tenant_id: int) -> dict[str, int]:
+    """Add the till sales and returns recorded since the last refresh to the summary."""
+    if not is_sqlite(session.get_bind()):
+        # A sale inserted by a transaction still open now would get an id below the new
+        # watermark and never be summed: wait for writers to finish and hold new ones off.
+        # (SQLite's write transaction already excludes every other writer.)
+        session.connection().exec_driver_sql("LOCK TABLE sales, sale_returns IN SHARE MODE")
+    state = _state(session, tenant_id=tenant_id)
+    if state is None:
+        state = SummaryState(tenant_id=tenant_id, sale_id_through=0, return_id_through=0)
+        session.add(state)
+        session.flush()
+    sale_top = session.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == tenant_id)) or 0
+    return_top = (
+        session.scalar(select(func.max(Return.id)).where(Return.tenant_id == tenant_id)) or 0
+    )
+    zero_m, zero_q = literal(0, Money()), literal(0, Qty())
+    day_s = _day(session, Sale.occurred_at)
+    # Sales are summed whatever their status: voids come off at read time (see module doc).
+    sold = (
+        select(
+            day_s.label("day"),
+            Sale.branch_id.label("branch_id"),
+            Sale.channel.label("channel"),
+            func.coalesce(Sale.cashier_id, ZERO_SQL).label("cashier_id"),
+            func.count(func.distinct(Sale.id)).label("sales"),
+            qty_sum(SaleLine.quantity).label("quantity"),
+            money_sum(SaleLine.total).label("revenue"),
+            money_sum(SaleLine.discount).label("discounts"),
+            money_sum(SaleLine.tax).label("tax"),
+            money_sum(SaleLine.quantity * Product.cost).label("cost"),
+            literal(0, Integer).label("returns"),
+            zero_q.label("returned_quantity"),
+            zero_m.label("returned_amount"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(Product, Product.id == SaleLine.product_id)
+        .where(
+            Sale.tenant_id == tenant_id,
+            Sale.id > state.sale_id_through,
+            Sale.id <= sale_top,
+        )
+        .group_by(day_s, Sale.branch_id, Sale.channel, func.coalesce(Sale.cashier_id, ZERO_SQL))
+    )
+    day_r = _day(session, Return.occurred_at)
+    back = (
+        select(
+            day_r.label("day"),
+            Return.branch_id.label("branch_id"),
+            literal("in_store", String(16)).label("channel"),
+            func.coalesce(Return.cashier_id, ZERO_SQL).label("cashier_id"),
+            literal(0, Integer).label("sales"),
+            zero_q.label("quantity"),
+            zero_m.label("revenue"),
+            zero_m.label("discounts"),
+            zero_m.label("tax"),
+            zero_m.label("cost"),
+            func.count(func.distinct(Return.id)).label("returns"),
+            qty_sum(ReturnLine.quantity).label("returned_quantity"),
+            money_sum(ReturnLine.amount).label("returned_amount"),
+        )
+        .join(Return, Return.id == ReturnLine.return_id)
+        .where(
+            Return.tenant_id == tenant_id,
+            Return.id > state.return_id_through,
+            Return.id <= return_top,
+        )
+        .group_by(day_r, Return.branch_id, func.coalesce(Return.cashier_id, ZERO_SQL))
+    )
+    added = 0
+    for stmt in (sold, back):
+        for row in session.execute(stmt).mappings():
+            added += 1
+            _add(session, tenant_id=tenant_id, row=row)
+    state.sale_id_through, state.return_id_through = sale_top, return_top
+    state.refreshed_at = utcnow()
+    session.flush()
+    return {"rows": added, "sale_id_through": sale_top, "return_id_through": return_top}
+
+
+def _add(session: Session, *, tenant_id: int, row) -> None:
+    """Add one group's sums into its summary row (creating it the first time)."""
+    key = {
+        "tenant_id": tenant_id,
+        "day": datetime.fromisoformat(row["day"]).replace(tzinfo=UTC),
+        "branch_id": row["branch_id"],
+        "channel": row["channel"],
+        "cashier_id": row["cashier_id"],
+    }
+    target = session.scalar(select(SalesDaily).filter_by(**key))
+    if target is None:
+        target = SalesDaily(**key, **{name: 0 for name in SUMS})
+        session.add(target)
+    for name in SUMS:
+        setattr(target, name, (getattr(target, name) or 0) + row[name])
+
+
+def daily_figures(session: Session, *, filters: Filters) -> Subquery:
+    """Return rows of (occurred_at, branch_id, channel, cashier_id, sums…) that add up to the
+    sales figures of the filters' range; only for filters without a product dimension."""
+    assert filters.category_id is None and filters.supplier_id is None
+    state = _state(session, tenant_id=filters.tenant_id)
+    sale_through = state.sale_id_through if state else 0
+    return_through = state.return_id_through if state else 0
+    d = SalesDaily
+    stored = select(
+        d.day.label("occurred_at"),
+        d.branch_id,
+        d.channel,
+        d.cashier_id,
+        *(getattr(d, name).label(name) for name in SUMS),
+    ).where(d.tenant_id == filters.tenant_id, d.day >= filters.start, d.day < filters.end)
+    branch = in_branches(d.branch_id, filters)
+    if branch is not None:
+        stored = stored.where(branch)
+    if filters.channel is not None:
+        stored = stored.where(d.channel == filters.channel)
+    if filters.cashier_id is not None:
+        stored = stored.where(d.cashier_id == filters.cashier_id)
+    facts = sales_facts(filters, till_sales_after=sale_through, till_returns_after=return_through)
+    live = _grouped(facts, sign=1)
+    voided = _grouped(_voided_facts(filters, through=sale_through), sign=-1)
+    return union_all(stored, live, voided).subquery("daily")
+
+
+def _grouped(facts: Subquery, *, sign: int):
+    """Sum facts per exact time, branch, channel and cashier into the summary's columns.
+
+    A document has one time, branch, channel and cashier, so counting distinct documents
+    per group and adding the counts up later never counts one twice.
+    """
+    product = Product.__table__
+    sale = facts.c.is_return == 0
+    back = facts.c.is_return == 1
+    cost = func.coalesce(facts.c.cost, facts.c.quantity * product.c.cost)
+    s = literal(sign, Integer)
+    return (
+        select(
+            facts.c.occurred_at,
+            facts.c.branch_id,
+            facts.c.channel,
+            func.coalesce(facts.c.cashier_id, ZERO_SQL).label("cashier_id"),
+            (s * func.count(func.distinct(case((sale, facts.c.document))))).label("sales"),
+            (s * qty_sum(case((sale, facts.c.quantity)))).label("quantity"),
+            (s * money_sum(case((sale, facts.c.revenue)))).label("revenue"),
+            (s * money_sum(case((sale, facts.c.discount)))).label("discounts"),
+            (s * money_sum(case((sale, facts.c.tax)))).label("tax"),
+            (s * money_sum(case((sale, cost)))).label("cost"),
+            (s * func.count(func.distinct(case((back, facts.c.document))))).label("returns"),
+            (s * qty_sum(case((back, -facts.c.quantity)))).label("returned_quantity"),
+            (s * money_sum(case((back, -facts.c.revenue)))).label("returned_amount"),
+        )
+        .join(product, product.c.id == facts.c.product_id)
+        .group_by(
+            facts.c.occurred_at,
+            facts.c.branch_id,
+            facts.c.channel,
+            func.coalesce(facts.c.cashier_id, ZERO_SQL),
+        )
+    )
+
+
+def _voided_facts(filters: Filters, *, through: int) -> Subquery:
+    """Lines of summed till sales that were voided since: the summary still counts them."""
+    stmt = (
+        select(
+            Sale.branch_id.label("branch_id"),
+            SaleLine.product_id.label("product_id"),
+            Sale.channel.label("channel"),
+            Sale.cashier_id.label("cashier_id"),
+            Sale.id.label("document"),
+            Sale.occurred_at.label("occurred_at"),
+            literal(0, Integer).label("is_return"),
+            SaleLine.quantity.label("quantity"),
+            SaleLine.total.label("revenue"),
+            SaleLine.discount.label("discount"),
+            SaleLine.tax.label("tax"),
+            null().cast(Money()).label("cost"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(
+            Sale.tenant_id == filters.tenant_id,
+            Sale.status != "completed",
+            Sale.id <= through,
+            Sale.occurred_at >= filters.start,
+            Sale.occurred_at < filters.end,
+        )
+    )
+    branch = in_branches(Sale.branch_id, filters)
+    if branch is not None:
+        stmt = stmt.where(branch)
+    if filters.channel is not None:
+        stmt = stmt.where(Sale.channel == filters.channel)
+    if filters.cashier_id is not None:
+        stmt = stmt.where(Sale.cashier_id == filters.cashier_id)
+    return stmt.subquery("voided")
+
+
+def uses_summary(filters: Filters) -> bool:
+    """Say whether the summary can answer: it has no product dimension."""
+    return filters.category_id is None and filters.supplier_id is None
+
+
+def summed(daily: Subquery) -> list[Any]:
+    """Return the aggregate columns of sales figures over daily_figures rows."""
+    return [
+        type_coerce(func.coalesce(func.sum(daily.c.sales), 0), Integer).label("sales"),
+        qty_sum(daily.c.quantity).label("quantity"),
+        money_sum(daily.c.revenue).label("revenue"),
+        money_sum(daily.c.discounts).label("discounts"),
+        money_sum(daily.c.tax).label("tax"),
+        money_sum(daily.c.cost).label("cost"),
+        type_coerce(func.coalesce(func.sum(daily.c.returns), 0), Integer).label("returns"),
+        qty_sum(daily.c.returned_quantity).label("returned_quantity"),
+        money_sum(daily.c.returned_amount).label("returned_amount"),
+    ]
