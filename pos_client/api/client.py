@@ -1,0 +1,362 @@
+"""Typed calls to the sync server's API over httpx; every failure becomes one ApiError."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from common.schemas.auth import MeRead, UserRead
+from common.schemas.base import Page
+from common.schemas.catalog import CategoryRead, ProductCreate, ProductRead, ProductUpdate
+from common.schemas.org import BranchRead
+from common.schemas.partners import CustomerRead, SupplierRead
+
+M = TypeVar("M", bound=BaseModel)
+Row = dict[str, Any]
+
+API_PREFIX = "/api/v1"
+# Reads come back in well under a second; a longer wait means the server or the link is sick.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+class ApiError(Exception):
+    """A refused or failed API call, carrying the server's problem document."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int = 0,
+        title: str = "Problem",
+        type_: str = "about:blank",
+        problem: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+        self.type = type_
+        self.problem = dict(problem or {})
+
+
+class ServerUnreachable(ApiError):
+    """The server did not answer (down, no network, timed out)."""
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn Decimals into strings so money never passes through float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _params(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in values.items() if v is not None and v != ""}
+
+
+class ApiClient:
+    """A logged-in session with the sync server; safe to share between network threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+        )
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self.me: MeRead | None = None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # --- plumbing -------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request; raise ApiError for problems and ServerUnreachable for silence."""
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        try:
+            response = self._http.request(
+                method,
+                path,
+                params=_params(params or {}),
+                json=_jsonable(json) if json is not None else None,
+                headers=headers,
+            )
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(
+                "The server took too long to answer.", title="Server unreachable"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                f"The server at {self.base_url} cannot be reached.", title="Server unreachable"
+            ) from exc
+        if response.status_code >= 400:
+            raise self._problem(response)
+        return response
+
+    @staticmethod
+    def _problem(response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        detail = str(body.get("detail") or response.reason_phrase or "The request failed.")
+        errors = body.get("errors") or []
+        if errors and isinstance(errors, list):
+            fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors[:5])
+            detail = f"{detail} ({fields})"
+        return ApiError(
+            detail,
+            status=response.status_code,
+            title=str(body.get("title") or "Problem"),
+            type_=str(body.get("type") or "about:blank"),
+            problem=body,
+        )
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON document."""
+        return self.request("GET", path, params=params).json()
+
+    def post(self, path: str, json: Any = None) -> Any:
+        """POST and return the JSON answer (None for an empty one)."""
+        response = self.request("POST", path, json=json if json is not None else {})
+        return response.json() if response.content else None
+
+    def patch(self, path: str, json: Any) -> Any:
+        """PATCH and return the JSON answer."""
+        return self.request("PATCH", path, json=json).json()
+
+    def put(self, path: str, json: Any) -> Any:
+        """PUT and return the JSON answer."""
+        return self.request("PUT", path, json=json).json()
+
+    def _page(self, model: type[M], path: str, **params: Any) -> Page[M]:
+        return Page[model].model_validate(self.get(path, **params))  # type: ignore[valid-type]
+
+    # --- auth -----------------------------------------------------------------------
+    def login(self, *, username: str, password: str) -> MeRead:
+        """Sign in and load who we are, with the permissions the screens are built from."""
+        token = self.post("/auth/login", {"username": username, "password": password})
+        with self._lock:
+            self._token = token["access_token"]
+        self.me = MeRead.model_validate(self.get("/auth/me"))
+        return self.me
+
+    def health(self) -> Row:
+        """Ask the server whether it is up."""
+        return self.get("/health")
+
+    # --- catalog --------------------------------------------------------------------
+    def products(self, **filters: Any) -> Page[ProductRead]:
+        """List products (q, category_id, supplier_id, active, limit, offset, sort)."""
+        return self._page(ProductRead, "/products", **filters)
+
+    def product(self, product_id: int) -> ProductRead:
+        """Fetch one product."""
+        return ProductRead.model_validate(self.get(f"/products/{product_id}"))
+
+    def create_product(self, data: ProductCreate) -> ProductRead:
+        """Create a product."""
+        body = data.model_dump(mode="json", exclude_defaults=False)
+        return ProductRead.model_validate(self.post("/products", body))
+
+    def update_product(self, product_id: int, data: ProductUpdate) -> ProductRead:
+        """Change a product (only the fields that were set)."""
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return ProductRead.model_validate(self.patch(f"/products/{product_id}", body))
+
+    def categories(self) -> list[CategoryRead]:
+        """List all categories."""
+        page = self._page(CategoryRead, "/categories", limit=500)
+        return page.items
+
+    # --- partners -------------------------------------------------------------------
+    def suppliers(self, **filters: Any) -> Page[SupplierRead]:
+        """List suppliers."""
+        return self._page(SupplierRead, "/suppliers", **filters)
+
+    def customers(self, **filters: Any) -> Page[CustomerRead]:
+        """List customers (q, with_balance, limit, offset)."""
+        return self._page(CustomerRead, "/customers", **filters)
+
+    def customer_account(self, customer_id: int) -> Row:
+        """Return a customer's credit account summary."""
+        return self.get(f"/customers/{customer_id}/account")
+
+    def credit_history(self, customer_id: int) -> Any:
+        """Return a customer's credit ledger."""
+        return self.get(f"/customers/{customer_id}/credit-history")
+
+    def record_payment(
+        self, customer_id: int, *, amount: Decimal, method: str = "cash", reference: str = ""
+    ) -> Row:
+        """Record a payment against a customer's account."""
+        body = {"amount": amount, "method": method, "reference": reference}
+        return self.post(f"/customers/{customer_id}/payments", body)
+
+    # --- stock ----------------------------------------------------------------------
+    def stock_levels(self, **filters: Any) -> Page[Row]:
+        """List stock levels (branch_id, status, q, limit, offset)."""
+        return Page[Row].model_validate(self.get("/stock/levels", **filters))
+
+    def movements(self, **filters: Any) -> Page[Row]:
+        """List stock movements (product_id, branch_id, limit, offset)."""
+        return Page[Row].model_validate(self.get("/stock/movements", **filters))
+
+    def adjust_stock(
+        self,
+        *,
+        branch_id: int,
+        product_id: int,
+        quantity: Decimal,
+        reason: str,
+        reference: str = "",
+    ) -> Row:
+        """Record a manual adjustment with a reason."""
+        body = {
+            "branch_id": branch_id,
+            "product_id": product_id,
+            "quantity": quantity,
+            "reason": reason,
+            "reference": reference,
+        }
+        return self.post("/stock/adjustments", body)
+
+    def transfers(self, **filters: Any) -> Page[Row]:
+        """List transfers between branches."""
+        return Page[Row].model_validate(self.get("/transfers", **filters))
+
+    def create_transfer(
+        self, *, source_branch_id: int, destination_branch_id: int, lines: list[Row], note: str = ""
+    ) -> Row:
+        """Create a transfer."""
+        body = {
+            "source_branch_id": source_branch_id,
+            "destination_branch_id": destination_branch_id,
+            "lines": lines,
+            "note": note,
+        }
+        return self.post("/transfers", body)
+
+    def transfer_action(self, transfer_id: int, action: str) -> Row:
+        """Dispatch or receive a transfer."""
+        return self.post(f"/transfers/{transfer_id}/{action}", {})
+
+    # --- purchasing -----------------------------------------------------------------
+    def purchase_orders(self, **filters: Any) -> Page[Row]:
+        """List purchase orders (status, supplier_id, branch_id, limit, offset)."""
+        return Page[Row].model_validate(self.get("/purchase-orders", **filters))
+
+    def purchase_order(self, po_id: int) -> Row:
+        """Fetch one purchase order with its lines."""
+        return self.get(f"/purchase-orders/{po_id}")
+
+    def create_purchase_order(
+        self, *, supplier_id: int, branch_id: int, lines: list[Row], notes: str = ""
+    ) -> Row:
+        """Create a draft purchase order."""
+        body = {"supplier_id": supplier_id, "branch_id": branch_id, "lines": lines, "notes": notes}
+        return self.post("/purchase-orders", body)
+
+    def po_action(self, po_id: int, action: str, *, comment: str | None = None) -> Row:
+        """Submit, approve, reject (with a comment), cancel or close a purchase order."""
+        body = {"comment": comment} if comment is not None else {}
+        return self.post(f"/purchase-orders/{po_id}/{action}", body)
+
+    def receive_purchase_order(self, po_id: int, *, lines: list[Row], note: str = "") -> Row:
+        """Receive goods against a purchase order (partial receipts allowed)."""
+        return self.post(f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note})
+
+    def reorder_suggestions(self, *, branch_id: int) -> Row:
+        """Suggest what to reorder at a branch, grouped by supplier."""
+        return self.get("/reorder-suggestions", branch_id=branch_id)
+
+    def supplier_account(self, supplier_id: int) -> Row:
+        """Return what the shop owes a vendor."""
+        return self.get(f"/suppliers/{supplier_id}/account")
+
+    # --- sales ----------------------------------------------------------------------
+    def sales_requests(self, **filters: Any) -> Page[Row]:
+        """List wholesale sales requests."""
+        return Page[Row].model_validate(self.get("/sales-requests", **filters))
+
+    def sales_request_action(
+        self, request_id: int, action: str, *, comment: str | None = None
+    ) -> Row:
+        """Approve, reject (with a comment) or cancel a sales request."""
+        body = {"comment": comment} if comment is not None else {}
+        return self.post(f"/sales-requests/{request_id}/{action}", body)
+
+    def orders(self, **filters: Any) -> Page[Row]:
+        """List online orders."""
+        return Page[Row].model_validate(self.get("/orders", **filters))
+
+    # --- alerts, audit, reports -----------------------------------------------------
+    def alerts(self, **filters: Any) -> Page[Row]:
+        """List alerts (kind, status, branch_id)."""
+        return Page[Row].model_validate(self.get("/alerts", **filters))
+
+    def acknowledge_alert(self, alert_id: int) -> Row:
+        """Acknowledge an alert."""
+        return self.post(f"/alerts/{alert_id}/acknowledge", {})
+
+    def notifications(self, **filters: Any) -> Page[Row]:
+        """List my notifications."""
+        return Page[Row].model_validate(self.get("/notifications", **filters))
+
+    def audit(self, **filters: Any) -> Page[Row]:
+        """List audit entries (action, actor, entity_type, since, until)."""
+        return Page[Row].model_validate(self.get("/audit", **filters))
+
+    def verify_audit(self) -> Row:
+        """Verify the tenant's audit hash chain."""
+        return self.get("/audit/verify")
+
+    def report(self, name: str, **filters: Any) -> Row:
+        """Run a report (rows + columns) from /reports/<name>."""
+        return self.get(f"/reports/{name}", **filters)
+
+    # --- admin ----------------------------------------------------------------------
+    def branches(self, **filters: Any) -> Page[BranchRead]:
+        """List branches."""
+        return self._page(BranchRead, "/branches", **filters)
+
+    def users(self, **filters: Any) -> Page[UserRead]:
+        """List users."""
+        return self._page(UserRead, "/users", **filters)
+
+    def devices(self, **filters: Any) -> Page[Row]:
+        """List enrolled tills."""
+        return Page[Row].model_validate(self.get("/devices", **filters))
+
+    def api_keys(self, **filters: Any) -> Page[Row]:
+        """List API keys."""
+        return Page[Row].model_validate(self.get("/api-keys", **filters))
+
+    def settings(self) -> Row:
+        """Return the tenant's settings."""
+        return self.get("/settings")

@@ -1,0 +1,351 @@
+"""Purchasing screen: purchase orders (create, submit, approve/reject, receive), suppliers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.roles import Permission
+from pos_client.api.client import ApiClient
+from pos_client.qt.network import NetOp, describe
+from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.table import Column, as_label, as_money, as_quantity, as_when
+from pos_client.ui.manager.widgets import (
+    ActionBar,
+    CommentDialog,
+    FormDialog,
+    ServerTable,
+    button,
+    choice,
+    heading,
+)
+
+PO_STATUSES = [
+    ("All", None),
+    ("Draft", "draft"),
+    ("Waiting approval", "pending_approval"),
+    ("Approved", "approved"),
+    ("Partially received", "partially_received"),
+    ("Received", "received"),
+    ("Rejected", "rejected"),
+]
+
+
+def _decimal(text: str, *, what: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{what} must be a number, got {text!r}") from exc
+
+
+class LinesTable(QTableWidget):
+    """Editable product lines: product (by SKU), quantity and a third number column."""
+
+    def __init__(self, *, third: str, rows: int = 5) -> None:
+        super().__init__(rows, 3)
+        self.setHorizontalHeaderLabels(["Product SKU", "Quantity", third])
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setColumnWidth(0, 200)
+
+    def set_line(self, row: int, *values: str) -> None:
+        """Fill one line (used by forms and tests alike)."""
+        for column, value in enumerate(values):
+            self.setItem(row, column, QTableWidgetItem(value))
+
+    def lines(self) -> list[tuple[str, str, str]]:
+        """Return the filled lines as text."""
+        out = []
+        for row in range(self.rowCount()):
+            cells = [
+                self.item(row, c).text().strip() if self.item(row, c) else "" for c in range(3)
+            ]
+            if any(cells):
+                out.append((cells[0], cells[1], cells[2]))
+        return out
+
+
+def resolve_skus(api: ApiClient, skus: list[str]) -> dict[str, int]:
+    """Find product ids for SKUs typed in a form; raise ValueError for unknown ones."""
+    found: dict[str, int] = {}
+    for sku in skus:
+        page = api.products(q=sku, limit=20)
+        match = next((p for p in page.items if p.sku.lower() == sku.lower()), None)
+        if match is None:
+            raise ValueError(f"There is no product with SKU {sku}.")
+        found[sku] = match.id
+    return found
+
+
+class PurchaseOrderDialog(FormDialog):
+    """Create a draft purchase order."""
+
+    def __init__(
+        self, *, ctx: ManagerContext, suppliers: list[Any], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(ctx=ctx, title="New purchase order", ok_text="Create draft", parent=parent)
+        self.setMinimumWidth(620)
+        self.supplier = choice([(s.name, s.id) for s in suppliers], name="PoSupplier")
+        self.branch = choice([(b.name, b.id) for b in ctx.branches], name="PoBranch")
+        self.notes = QLineEdit()
+        self.lines = LinesTable(third="Unit cost")
+        self.form.addRow("Supplier", self.supplier)
+        self.form.addRow("Deliver to", self.branch)
+        self.form.addRow("Notes", self.notes)
+        self.form.addRow(self.lines)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        typed = self.lines.lines()
+        if not typed:
+            raise ValueError("Add at least one line: SKU, quantity and unit cost.")
+        if self.supplier.currentData() is None:
+            raise ValueError("Add a supplier first.")
+        parsed = [
+            (sku, _decimal(qty, what="Quantity"), _decimal(cost or "0", what="Unit cost"))
+            for sku, qty, cost in typed
+        ]
+        supplier_id, branch_id, notes = (
+            self.supplier.currentData(),
+            self.branch.currentData(),
+            self.notes.text(),
+        )
+
+        def create(api: ApiClient) -> Any:
+            ids = resolve_skus(api, [sku for sku, _, _ in parsed])
+            lines = [
+                {"product_id": ids[sku], "quantity": q, "unit_cost": c} for sku, q, c in parsed
+            ]
+            return api.create_purchase_order(
+                supplier_id=supplier_id, branch_id=branch_id, lines=lines, notes=notes
+            )
+
+        return create
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, ValueError):
+            self.ok_button.setEnabled(True)
+            self.show_error(str(error))
+            return
+        super()._failed(error)
+
+
+class ReceiveDialog(FormDialog):
+    """Receive goods against a purchase order; any quantity up to what is still due."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        po: dict[str, Any],
+        names: dict[int, str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(ctx=ctx, title=f"Receive {po['number']}", ok_text="Receive", parent=parent)
+        self.setMinimumWidth(640)
+        self.po = po
+        self.due = [
+            (line, Decimal(line["quantity"]) - Decimal(line["received_quantity"]))
+            for line in po["lines"]
+        ]
+        self.table = QTableWidget(len(self.due), 4)
+        self.table.setObjectName("ReceiveLines")
+        self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Still due", "Receive now"])
+        for row, (line, due) in enumerate(self.due):
+            for column, text in enumerate(
+                (
+                    names.get(line["product_id"], f"#{line['product_id']}"),
+                    as_quantity(line["quantity"]),
+                    as_quantity(due),
+                )
+            ):
+                item = QTableWidgetItem(text)
+                self.table.setItem(row, column, item)
+            self.table.setItem(row, 3, QTableWidgetItem(as_quantity(due)))
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.note = QLineEdit()
+        self.form.addRow(self.table)
+        self.form.addRow("Delivery note", self.note)
+
+    def set_quantity(self, row: int, quantity: str) -> None:
+        """Type a quantity to receive on one line."""
+        self.table.setItem(row, 3, QTableWidgetItem(quantity))
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        lines = []
+        for row, (line, due) in enumerate(self.due):
+            text = self.table.item(row, 3).text() if self.table.item(row, 3) else ""
+            quantity = _decimal(text or "0", what="Receive now")
+            if quantity < 0 or quantity > due:
+                raise ValueError(f"Line {row + 1}: receive between 0 and {as_quantity(due)}.")
+            if quantity:
+                lines.append({"line_id": line["id"], "quantity": quantity})
+        if not lines:
+            raise ValueError("Nothing to receive: type a quantity on at least one line.")
+        po_id, note = self.po["id"], self.note.text()
+        return lambda api: api.receive_purchase_order(po_id, lines=lines, note=note)
+
+
+class PurchasingPage(QWidget):
+    """Purchase orders and suppliers."""
+
+    title = "Purchasing"
+
+    def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.dialog: QDialog | None = None
+        self.suppliers: list[Any] = []
+        self.status_filter = choice(PO_STATUSES, name="PoStatus")
+        self.status_filter.currentIndexChanged.connect(lambda _: self.orders.reload())
+        self.orders = ServerTable(
+            ctx=ctx,
+            columns=[
+                Column("number", "PO"),
+                Column("supplier_id", "Supplier", self._supplier_name),
+                Column("branch_id", "Branch", ctx.branch_name),
+                Column("status", "Status", as_label, status=True),
+                Column("total", "Total", as_money, numeric=True),
+                Column("received_value", "Received", as_money, numeric=True),
+                Column("created_by_name", "Created by"),
+                Column("decision_comment", "Comment"),
+                Column("created_at", "Created", as_when),
+            ],
+            fetch=lambda api, offset, limit: api.purchase_orders(
+                status=self.status_filter.currentData(), offset=offset, limit=limit
+            ),
+            empty_text="No purchase orders yet.\nCreate one with “New PO”.",
+        )
+        write = ctx.can(Permission.PURCHASING_WRITE)
+        approve = ctx.can(Permission.PURCHASING_APPROVE)
+        bar = ActionBar()
+        bar.addWidget(self.status_filter)
+        bar.addStretch(1)
+        self.new_button = bar.add(button("New PO", role="primary", name="NewPo"), allowed=write)
+        self.submit_button = bar.add(button("Submit for approval", name="SubmitPo"), allowed=write)
+        self.approve_button = bar.add(
+            button("Approve", role="primary", name="ApprovePo"), allowed=approve
+        )
+        self.reject_button = bar.add(
+            button("Reject…", role="danger", name="RejectPo"), allowed=approve
+        )
+        self.receive_button = bar.add(
+            button("Receive…", name="ReceivePo"), allowed=ctx.can(Permission.STOCK_RECEIVE)
+        )
+        self.new_button.clicked.connect(self.new_po)
+        self.submit_button.clicked.connect(lambda: self._action("submit"))
+        self.approve_button.clicked.connect(lambda: self._action("approve"))
+        self.reject_button.clicked.connect(self.reject_po)
+        self.receive_button.clicked.connect(self.receive_po)
+        self.message = QLabel("")
+        self.message.setObjectName("PageStatus")
+        orders_tab = QWidget()
+        orders_layout = QVBoxLayout(orders_tab)
+        orders_layout.addLayout(bar)
+        orders_layout.addWidget(self.message)
+        orders_layout.addWidget(self.orders, 1)
+
+        self.supplier_table = ServerTable(
+            ctx=ctx,
+            columns=[
+                Column("name", "Supplier"),
+                Column("contact_name", "Contact"),
+                Column("phone", "Phone"),
+                Column("email", "Email"),
+                Column("payment_terms_days", "Terms (days)", numeric=True),
+            ],
+            fetch=lambda api, offset, limit: api.suppliers(offset=offset, limit=limit),
+            empty_text="No suppliers yet.",
+        )
+        self.tabs = QTabWidget()
+        self.tabs.addTab(orders_tab, "Purchase orders")
+        self.tabs.addTab(self.supplier_table, "Suppliers")
+        self.tabs.currentChanged.connect(lambda i: self.supplier_table.reload() if i == 1 else None)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.title))
+        layout.addWidget(self.tabs, 1)
+
+    def refresh(self) -> None:
+        """Reload suppliers (for names) and the orders."""
+        NetOp(lambda api: api.suppliers(limit=200).items, pool=self.ctx.pool, owner=self).success(
+            self._suppliers_loaded
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+        self.orders.reload(keep_page=True)
+
+    def _suppliers_loaded(self, suppliers: list[Any]) -> None:
+        self.suppliers = suppliers
+        self.orders.model.layoutChanged.emit()
+
+    def _supplier_name(self, supplier_id: int) -> str:
+        return next((s.name for s in self.suppliers if s.id == supplier_id), f"#{supplier_id}")
+
+    def _current(self) -> dict[str, Any] | None:
+        po = self.orders.current()
+        if po is None:
+            self.message.setText("Select a purchase order first.")
+        return po
+
+    def new_po(self) -> None:
+        """Open the new-PO form."""
+        dialog = PurchaseOrderDialog(ctx=self.ctx, suppliers=self.suppliers, parent=self)
+        dialog.accepted.connect(
+            lambda: self._done(f"Created {dialog.result_value['number']} as a draft.")
+        )
+        self.dialog = dialog
+        dialog.open()
+
+    def _action(self, action: str) -> None:
+        if (po := self._current()) is None:
+            return
+        NetOp(lambda api: api.po_action(po["id"], action), pool=self.ctx.pool, owner=self).success(
+            lambda r: self._done(f"{r['number']} is now {as_label(r['status']).lower()}.")
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def reject_po(self) -> None:
+        """Ask for a reason and reject the selected PO."""
+        if (po := self._current()) is None:
+            return
+        dialog = CommentDialog(
+            ctx=self.ctx,
+            title=f"Reject {po['number']}",
+            ok_text="Reject",
+            call=lambda api, comment: api.po_action(po["id"], "reject", comment=comment),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self._done(f"Rejected {po['number']}."))
+        self.dialog = dialog
+        dialog.open()
+
+    def receive_po(self) -> None:
+        """Open the receiving form for the selected PO (names fetched first)."""
+        if (po := self._current()) is None:
+            return
+
+        def names(api: ApiClient) -> dict[int, str]:
+            return {
+                line["product_id"]: api.product(line["product_id"]).name for line in po["lines"]
+            }
+
+        NetOp(names, pool=self.ctx.pool, owner=self).success(
+            lambda n: self._open_receive(po, n)
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def _open_receive(self, po: dict[str, Any], names: dict[int, str]) -> None:
+        dialog = ReceiveDialog(ctx=self.ctx, po=po, names=names, parent=self)
+        dialog.accepted.connect(lambda: self._done(f"Received goods for {po['number']}."))
+        self.dialog = dialog
+        dialog.open()
+
+    def _done(self, text: str) -> None:
+        self.message.setText(text)
+        self.orders.reload(keep_page=True)

@@ -1,0 +1,167 @@
+"""Sales screen: wholesale sales requests (approve/reject) and online orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from common.roles import Permission
+from pos_client.qt.network import NetOp, describe
+from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.table import Column, as_label, as_money, as_when
+from pos_client.ui.manager.widgets import (
+    ActionBar,
+    CommentDialog,
+    ServerTable,
+    button,
+    choice,
+    heading,
+)
+
+REQUEST_STATUSES = [
+    ("Waiting approval", "pending_approval"),
+    ("Approved", "approved"),
+    ("Rejected", "rejected"),
+    ("All", None),
+]
+ORDER_STATUSES = [
+    ("All", None),
+    ("Reserved", "reserved"),
+    ("Paid", "paid"),
+    ("Picking", "picking"),
+    ("Shipped", "shipped"),
+    ("Delivered", "delivered"),
+    ("Cancelled", "cancelled"),
+]
+
+
+class SalesPage(QWidget):
+    """Sales requests waiting for a decision, and online orders."""
+
+    title = "Sales"
+
+    def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.dialog: QDialog | None = None
+        self.request_status = choice(REQUEST_STATUSES, name="RequestStatus")
+        self.request_status.currentIndexChanged.connect(lambda _: self.requests.reload())
+        self.requests = ServerTable(
+            ctx=ctx,
+            columns=[
+                Column("number", "Request"),
+                Column("customer_id", "Customer", lambda v: f"#{v}"),
+                Column("branch_id", "Branch", ctx.branch_name),
+                Column("status", "Status", as_label, status=True),
+                Column("total", "Total", as_money, numeric=True),
+                Column("payment_terms", "Terms", as_label),
+                Column("created_by_name", "Requested by"),
+                Column("decision_comment", "Comment"),
+                Column("created_at", "Created", as_when),
+            ],
+            fetch=lambda api, offset, limit: api.sales_requests(
+                status=self.request_status.currentData(), offset=offset, limit=limit
+            ),
+            empty_text="No sales requests here.\nRequests waiting for approval show up here.",
+        )
+        approve = ctx.can(Permission.SALES_REQUESTS_APPROVE)
+        bar = ActionBar()
+        bar.addWidget(self.request_status)
+        bar.addStretch(1)
+        self.approve_button = bar.add(
+            button("Approve", role="primary", name="ApproveRequest"), allowed=approve
+        )
+        self.reject_button = bar.add(
+            button("Reject…", role="danger", name="RejectRequest"), allowed=approve
+        )
+        self.approve_button.clicked.connect(self.approve)
+        self.reject_button.clicked.connect(self.reject)
+        self.message = QLabel("")
+        self.message.setObjectName("PageStatus")
+        requests_tab = QWidget()
+        requests_layout = QVBoxLayout(requests_tab)
+        requests_layout.addLayout(bar)
+        requests_layout.addWidget(self.message)
+        requests_layout.addWidget(self.requests, 1)
+
+        self.order_status = choice(ORDER_STATUSES, name="OrderStatus")
+        self.order_status.currentIndexChanged.connect(lambda _: self.orders.reload())
+        self.orders = ServerTable(
+            ctx=ctx,
+            columns=[
+                Column("external_number", "Order"),
+                Column("channel", "Channel", as_label),
+                Column("status", "Status", as_label, status=True),
+                Column("branch_id", "Branch", ctx.branch_name),
+                Column("total", "Total", as_money, numeric=True),
+                Column("paid_amount", "Paid", as_money, numeric=True),
+                Column("lines", "Lines", lambda v: str(len(v or []))),
+                Column("created_at", "Placed", as_when),
+            ],
+            fetch=lambda api, offset, limit: api.orders(
+                status=self.order_status.currentData(), offset=offset, limit=limit
+            ),
+            empty_text="No online orders yet.",
+        )
+        orders_tab = QWidget()
+        orders_layout = QVBoxLayout(orders_tab)
+        order_bar = ActionBar()
+        order_bar.addWidget(self.order_status)
+        order_bar.addStretch(1)
+        orders_layout.addLayout(order_bar)
+        orders_layout.addWidget(self.orders, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(requests_tab, "Sales requests")
+        if ctx.can(Permission.ORDERS_READ):
+            self.tabs.addTab(orders_tab, "Online orders")
+        self.tabs.currentChanged.connect(lambda i: self.orders.reload() if i == 1 else None)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.title))
+        layout.addWidget(self.tabs, 1)
+
+    def refresh(self) -> None:
+        """Reload the requests."""
+        self.requests.reload(keep_page=True)
+
+    def _current(self) -> dict[str, Any] | None:
+        request = self.requests.current()
+        if request is None:
+            self.message.setText("Select a sales request first.")
+        return request
+
+    def approve(self) -> None:
+        """Approve the selected request (stock goes out, the account is charged)."""
+        if (request := self._current()) is None:
+            return
+        NetOp(
+            lambda api: api.sales_request_action(request["id"], "approve"),
+            pool=self.ctx.pool,
+            owner=self,
+        ).success(
+            lambda r: self._done(
+                f"Approved {r['number']}; invoice {r.get('invoice_number') or '—'}."
+            )
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def reject(self) -> None:
+        """Ask for a reason and reject the selected request."""
+        if (request := self._current()) is None:
+            return
+        dialog = CommentDialog(
+            ctx=self.ctx,
+            title=f"Reject {request['number']}",
+            ok_text="Reject",
+            call=lambda api, comment: api.sales_request_action(
+                request["id"], "reject", comment=comment
+            ),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self._done(f"Rejected {request['number']}."))
+        self.dialog = dialog
+        dialog.open()
+
+    def _done(self, text: str) -> None:
+        self.message.setText(text)
+        self.requests.reload(keep_page=True)

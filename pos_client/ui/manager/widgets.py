@@ -1,0 +1,336 @@
+"""Building blocks of the manager screens: a paged server list, forms and small dialogs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.schemas.base import Page
+from pos_client.api.client import ApiClient
+from pos_client.qt.network import NetOp, describe
+from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.table import Column, RowsModel
+
+PAGE_SIZE = 100
+
+
+def button(text: str, *, role: str = "", name: str = "") -> QPushButton:
+    """Make a push button styled by its role (primary, danger or plain)."""
+    widget = QPushButton(text)
+    if role:
+        widget.setProperty("role", role)
+    if name:
+        widget.setObjectName(name)
+    widget.setCursor(Qt.CursorShape.PointingHandCursor)
+    return widget
+
+
+def heading(text: str) -> QLabel:
+    """Make a screen heading."""
+    label = QLabel(text)
+    label.setObjectName("ScreenTitle")
+    return label
+
+
+class ServerTable(QWidget):
+    """A table filled page by page from the server, with paging, progress and an empty state.
+
+    `fetch(api, offset, limit)` runs on a network thread and returns a Page; answers to
+    superseded requests (the user typed on, or paged again) are dropped by a generation count.
+    """
+
+    loaded = Signal(int)  # total rows on the server
+    selection_changed = Signal()
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        columns: Sequence[Column],
+        fetch: Callable[[ApiClient, int, int], Page[Any]],
+        empty_text: str,
+        page_size: int = PAGE_SIZE,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.fetch = fetch
+        self.page_size = page_size
+        self.offset = 0
+        self.total = 0
+        self.loading = False
+        self.last_error = ""
+        self._generation = 0
+
+        self.model = RowsModel(columns, self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(34)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.selectionModel().selectionChanged.connect(
+            lambda *_: self.selection_changed.emit()
+        )
+
+        self.empty = QLabel(empty_text)
+        self.empty.setObjectName("EmptyState")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("LoadProgress")
+        self.progress.setRange(0, 0)  # indeterminate: a server page has no known duration
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(4)
+        self.progress.setVisible(False)
+
+        self.info = QLabel("")
+        self.info.setObjectName("PagerInfo")
+        self.prev_button = button("‹ Previous", name="PrevPage")
+        self.next_button = button("Next ›", name="NextPage")
+        self.prev_button.clicked.connect(self.previous_page)
+        self.next_button.clicked.connect(self.next_page)
+        pager = QHBoxLayout()
+        pager.addWidget(self.info)
+        pager.addStretch(1)
+        pager.addWidget(self.prev_button)
+        pager.addWidget(self.next_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(pager)
+
+    def reload(self, *, keep_page: bool = False) -> None:
+        """Fetch the current page again (from the first page unless keep_page)."""
+        if not keep_page:
+            self.offset = 0
+        self._load()
+
+    def next_page(self) -> None:
+        """Show the next page."""
+        if self.offset + self.page_size < self.total:
+            self.offset += self.page_size
+            self._load()
+
+    def previous_page(self) -> None:
+        """Show the previous page."""
+        if self.offset > 0:
+            self.offset = max(0, self.offset - self.page_size)
+            self._load()
+
+    def selected_rows(self) -> list[Any]:
+        """Return the selected rows in display order."""
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        return [self.model.row(r) for r in rows]
+
+    def current(self) -> Any | None:
+        """Return the first selected row, if any."""
+        rows = self.selected_rows()
+        return rows[0] if rows else None
+
+    def _load(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        offset, limit = self.offset, self.page_size
+        self.loading = True
+        self.progress.setVisible(True)
+        self.prev_button.setEnabled(False)
+        self.next_button.setEnabled(False)
+        fetch = self.fetch
+        NetOp(lambda api: fetch(api, offset, limit), pool=self.ctx.pool, owner=self).success(
+            lambda page: self._loaded(generation, page)
+        ).failure(lambda error: self._failed(generation, error)).run()
+
+    def _loaded(self, generation: int, page: Page[Any]) -> None:
+        if generation != self._generation:
+            return
+        self.loading = False
+        self.last_error = ""
+        self.progress.setVisible(False)
+        self.total = page.total
+        self.model.set_rows(page.items)
+        self.stack.setCurrentWidget(self.view if page.items else self.empty)
+        first = self.offset + 1 if page.items else 0
+        last = self.offset + len(page.items)
+        self.info.setText(f"{first:,}–{last:,} of {page.total:,}")
+        self.prev_button.setEnabled(self.offset > 0)
+        self.next_button.setEnabled(last < page.total)
+        self.view.resizeColumnsToContents()
+        self.loaded.emit(page.total)
+
+    def _failed(self, generation: int, error: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.loading = False
+        self.last_error = describe(error)
+        self.progress.setVisible(False)
+        self.info.setText(f"Could not load: {self.last_error}")
+        self.prev_button.setEnabled(self.offset > 0)
+        self.next_button.setEnabled(True)
+
+
+class SearchBox(QLineEdit):
+    """A search field that reports what was typed once the user pauses."""
+
+    search = Signal(str)
+
+    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText(placeholder)
+        self.setClearButtonEnabled(True)
+        self.setObjectName("ManagerSearch")
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)  # one request per pause, not per keystroke
+        self._timer.timeout.connect(lambda: self.search.emit(self.text().strip()))
+        self.textChanged.connect(lambda _: self._timer.start())
+
+
+def choice(options: Sequence[tuple[str, Any]], *, name: str = "") -> QComboBox:
+    """Make a combo box of (label, value) pairs."""
+    combo = QComboBox()
+    for label, value in options:
+        combo.addItem(label, value)
+    if name:
+        combo.setObjectName(name)
+    return combo
+
+
+class FormDialog(QDialog):
+    """A form whose OK sends one server call; it closes only when the server agrees.
+
+    Subclasses build their fields into `self.form` and implement `build_call()`, which either
+    returns a function of the ApiClient or raises ValueError with what to fix.
+    """
+
+    def __init__(
+        self, *, ctx: ManagerContext, title: str, ok_text: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.result_value: Any = None
+        self.setWindowTitle(title)
+        self.setMinimumWidth(460)
+        self.title = QLabel(title)
+        self.title.setObjectName("DialogTitle")
+        self.form = QFormLayout()
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.error = QLabel("")
+        self.error.setObjectName("ErrorText")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(ok_text)
+        self.ok_button.setProperty("role", "primary")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        self.body = QVBoxLayout(self)
+        self.body.addWidget(self.title)
+        self.body.addLayout(self.form)
+        self.body.addWidget(self.error)
+        self.body.addWidget(self.buttons)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        """Return the server call for the form's values, or raise ValueError."""
+        raise NotImplementedError
+
+    def submit(self) -> None:
+        """Validate, send, and close on success; show the server's words on failure."""
+        try:
+            call = self.build_call()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        self.ok_button.setEnabled(False)
+        self.error.setVisible(False)
+        NetOp(call, pool=self.ctx.pool, owner=self).success(self._done).failure(self._failed).run()
+
+    def show_error(self, text: str) -> None:
+        """Show what to fix inside the dialog."""
+        self.error.setText(text)
+        self.error.setVisible(True)
+
+    def _done(self, result: Any) -> None:
+        self.result_value = result
+        self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self.ok_button.setEnabled(True)
+        self.show_error(describe(error))
+
+
+class CommentDialog(FormDialog):
+    """Ask for a comment (a rejection reason) and send it."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        title: str,
+        ok_text: str,
+        call: Callable[[ApiClient, str], Any],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(ctx=ctx, title=title, ok_text=ok_text, parent=parent)
+        self._call = call
+        self.comment = QLineEdit()
+        self.comment.setObjectName("Comment")
+        self.comment.setPlaceholderText("Why? The requester will see this.")
+        self.form.addRow("Comment", self.comment)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        comment = self.comment.text().strip()
+        if not comment:
+            raise ValueError("Please say why.")
+        call = self._call
+        return lambda api: call(api, comment)
+
+
+class ActionBar(QHBoxLayout):
+    """A row of controls above a table; buttons the user may not use are never added."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSpacing(8)
+
+    def add(self, widget: QWidget, *, allowed: bool = True) -> QWidget:
+        """Add a control when the user's permissions allow it."""
+        if allowed:
+            self.addWidget(widget)
+        else:
+            widget.setParent(None)
+            widget.hide()
+        return widget
