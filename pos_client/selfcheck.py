@@ -66,41 +66,28 @@ def _qt() -> str:
 
 
 def _data_dir() -> str:
-    from pos_client.paths import default_data_dir
+    from pos_client.paths import DATA_DIR_ENV, default_data_dir
 
-    return f"{default_data_dir()} (set {_env_name()} or --data-dir to move it)"
-
-
-def _env_name() -> str:
-    from pos_client.paths import DATA_DIR_ENV
-
-    return DATA_DIR_ENV
+    return f"{default_data_dir()} (set {DATA_DIR_ENV} or --data-dir to move it)"
 
 
 def _store(workdir: Path) -> str:
-    path = workdir / "till.db"
-    try:
-        from pos_client.store.db import LocalStore
-    except ImportError:
-        LocalStore = None  # noqa: N806 - the store package is optional in a bare checkout
-    if LocalStore is not None:
-        store = LocalStore(path)
-        try:
-            from sqlalchemy import text
+    from sqlalchemy import text
 
-            with store.transaction() as session:
-                mode = session.execute(text("PRAGMA journal_mode")).scalar_one()
-                tables = session.execute(
-                    text("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
-                ).scalar_one()
-            schema = f"schema v{store.schema_version}, {tables} tables"
-        finally:
-            store.close()
-    else:
-        conn = sqlite3.connect(path)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        conn.close()
-        schema = "plain SQLite (no pos_client.store)"
+    from pos_client.backup import backup_store
+    from pos_client.store.db import LocalStore
+
+    path = workdir / "till.db"
+    store = LocalStore(path)  # the till's own opener: pragmas and schema migrations
+    try:
+        with store.transaction() as session:
+            mode = session.execute(text("PRAGMA journal_mode")).scalar_one()
+            tables = session.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+            ).scalar_one()
+        schema = f"schema v{store.schema_version}, {tables} tables"
+    finally:
+        store.close()
     conn = sqlite3.connect(path)
     try:
         conn.execute("CREATE TABLE selfcheck_probe (id INTEGER PRIMARY KEY, at TEXT)")
@@ -110,8 +97,6 @@ def _store(workdir: Path) -> str:
         conn.commit()
     finally:
         conn.close()
-    from pos_client.backup import backup_store
-
     copy = backup_store(source=path, target=workdir / "till-backup.db")
     if copy.tables.get("selfcheck_probe") != 1:
         raise RuntimeError("the backup of the probe store lost its row")
