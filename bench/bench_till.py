@@ -167,6 +167,23 @@ def measure_scans(
     return in_cart[10:], painted[10:], lookups[10:]
 
 
+def measure_search(data_dir: Path) -> list[float]:
+    """Time product searches as a cashier types them, letter by letter (ms per query)."""
+    from pos_client.services.queries import read_only_sessions, search_products
+
+    sessions = read_only_sessions(data_dir / "till.db")
+    words = ["masala chips", "organic coffee", "sku0012", "fresh ghee", "tata tea", "royal jam"]
+    times = []
+    with sessions() as session:
+        for word in words:
+            for end in range(2, len(word) + 1):
+                started = time.perf_counter()
+                search_products(session, word[:end])
+                times.append((time.perf_counter() - started) * 1000)
+    sessions.kw["bind"].dispose()
+    return times
+
+
 def _sale_cart(store, rng: random.Random, *, products: int):
     from pos_client.services.demo import DEMO_PRODUCTS, bulk_barcode
     from pos_client.services.queries import find_by_codes
@@ -324,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         startup = measure_startup(data_dir, runs=args.startups)
         scans, painted, lookups = measure_scans(data_dir, products=args.products, scans=args.scans)
         till_ms, bare_ms = measure_commits(data_dir, products=args.products, sales=args.sales)
+        searches = measure_search(data_dir)
 
     p50, p99 = percentile(scans, 50), percentile(scans, 99)
     till50, bare50 = statistics.median(till_ms), statistics.median(bare_ms)
@@ -341,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{p99:.2f} ms",
             f"<= {BUDGET_SCAN_P99_MS:.0f} ms",
             p99 <= BUDGET_SCAN_P99_MS,
+        ),
+        (
+            "search while typing p50 / p99",
+            f"{percentile(searches, 50):.2f} / {percentile(searches, 99):.2f} ms",
+            "",
         ),
         (
             "scan -> line painted p50 / p99",
