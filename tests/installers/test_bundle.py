@@ -21,6 +21,10 @@ from pos_client.selfcheck import main_self_check, run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "bundle-cache"
+# Building is a minute on a quiet machine, several on a loaded one; the default 300 s per test
+# would cut a slow build short.
+pytestmark = pytest.mark.timeout(900)
+
 INPUTS = ("pos_client", "common", "installers", "scripts/bundle.sh", "pyproject.toml")
 
 

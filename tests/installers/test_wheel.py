@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "sync_server", "pos_client")
@@ -71,6 +72,7 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return result
 
 
+@pytest.mark.timeout(600)
 def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
     src = tmp_path / "src"
     _copy_sources(src)
