@@ -29,6 +29,16 @@ def pending_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(OutboxEvent)) or 0
 
 
+def waiting_for(session: Session, *, document_id: str) -> bool:
+    """Say whether a document (sale, return, shift…) still has events waiting to sync."""
+    return (
+        session.scalar(
+            select(OutboxEvent.seq).where(OutboxEvent.document_id == document_id).limit(1)
+        )
+        is not None
+    )
+
+
 def next_batch(session: Session, *, limit: int) -> list[OutboxEvent]:
     """Return the oldest events not yet rejected, in device order."""
     return list(

@@ -238,3 +238,35 @@ def test_price_change_and_archive_apply(store):
     with store.transaction() as session:
         product = session.get(Product, 1)
         assert product.price == Decimal("12.00") and product.active is False
+
+
+def test_document_shows_whether_it_has_synced(store):
+    from common.sync.protocol import PushResult
+
+    with store.transaction() as session:
+        sale = make_sale(session)
+        envelope = documents.record_sale(session, sale)
+        shift = documents.open_shift(session, cashier_id=None, opening_float=Decimal("100"))
+    with store.transaction() as session:
+        assert outbox.waiting_for(session, document_id=sale.sale_id)
+        assert outbox.waiting_for(session, document_id=shift.id)
+        outbox.acknowledge(session, results=[PushResult(id=envelope.id, status="duplicate")])
+    with store.transaction() as session:
+        assert not outbox.waiting_for(session, document_id=sale.sale_id)
+        assert outbox.waiting_for(session, document_id=shift.id)
+        assert session.get(Sale, sale.sale_id).synced_at is not None
+
+
+def test_shift_close_counts_cash_from_the_days_documents(store):
+    with store.transaction() as session:
+        shift = documents.open_shift(session, cashier_id=3, opening_float=Decimal("100"))
+        sale = make_sale(session, qty="2", price="10.50").model_copy(update={"shift_id": shift.id})
+        documents.record_sale(session, sale)
+        documents.record_cash_movement(
+            session, shift_id=shift.id, direction="out", amount=Decimal("5"), reason="milk"
+        )
+        closed = documents.close_shift(session, shift_id=shift.id, counted_cash=Decimal("115"))
+        assert closed.expected_cash == Decimal("116.00")
+        assert closed.variance == Decimal("-1.00")
+        with pytest.raises(InvalidState):
+            documents.close_shift(session, shift_id=shift.id, counted_cash=Decimal("1"))
