@@ -7,11 +7,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError, ValidationFailed
+from sync_server.db import is_sqlite, utcnow
 from sync_server.orders.models import IdempotencyRecord
 
 PROBLEM_BASE = "https://stockpilot.dev/problems/"
@@ -47,43 +49,45 @@ def problem_body(exc: DomainError, *, instance: str) -> dict[str, Any]:
 
 def claim(
     session: Session, *, tenant_id: int, key: str, fingerprint: str
-) -> tuple[IdempotencyRecord, Outcome | None]:
+) -> tuple[int, Outcome | None]:
     """Take the key for this request, or return the answer already given under it.
 
-    The insert runs in a savepoint: on PostgreSQL a concurrent request with the same key waits
-    on the unique index until the first one commits, then reads its stored answer.
+    INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a concurrent request with the same key
+    waits on the unique index until the first one commits, then reads its stored answer.
     """
-    record = _find(session, tenant_id=tenant_id, key=key)
-    if record is None:
-        try:
-            with session.begin_nested():
-                record = IdempotencyRecord(
-                    tenant_id=tenant_id, key=key, request_hash=fingerprint, status_code=0
-                )
-                session.add(record)
-                session.flush()
-            return record, None
-        except IntegrityError:
-            record = _find(session, tenant_id=tenant_id, key=key)
-            if record is None:  # pragma: no cover - the winner rolled back in between
-                raise
+    insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
+    taken = session.scalar(
+        insert(IdempotencyRecord)
+        .values(
+            tenant_id=tenant_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
+        .returning(IdempotencyRecord.id)
+    )
+    if taken is not None:
+        return taken, None
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key
+        )
+    )
+    assert record is not None  # the conflicting row is committed, so it is visible
     if record.request_hash != fingerprint:
         raise ValidationFailed(
             "This Idempotency-Key was already used for a different request; "
             "use a new key for a new order."
         )
-    return record, Outcome(status=record.status_code, body=record.response or {}, replayed=True)
+    return record.id, Outcome(status=record.status_code, body=record.response or {}, replayed=True)
 
 
-def _find(session: Session, *, tenant_id: int, key: str) -> IdempotencyRecord | None:
-    return session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key
-        )
-    )
-
-
-def settle(record: IdempotencyRecord, outcome: Outcome) -> None:
+def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
     """Store the answer given under a key."""
-    record.status_code = outcome.status
-    record.response = outcome.body
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(status_code=outcome.status, response=outcome.body)
+    )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from common.codes import QUANTITY_PLACES, Channel, MovementCode, Unit
 from common.errors import (
@@ -26,6 +26,7 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
 from sync_server.inventory import service as inventory
+from sync_server.inventory.models import StockLevel
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.orders.models import Order, OrderLine, OrderStatus
@@ -44,6 +45,7 @@ from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
 
 REFERENCE = "order"
+ZERO = Decimal("0")
 S = OrderStatus
 
 
@@ -72,7 +74,7 @@ def place_order(
     makes sure nothing of the refused order stays behind.
     """
     fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
-    record, previous = idempotency.claim(
+    record_id, previous = idempotency.claim(
         session, tenant_id=principal.tenant_id, key=key, fingerprint=fingerprint
     )
     if previous is not None:
@@ -83,7 +85,7 @@ def place_order(
         outcome = Outcome(status=201, body=OrderRead.model_validate(order).model_dump(mode="json"))
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
-    idempotency.settle(record, outcome)
+    idempotency.settle(session, record_id=record_id, outcome=outcome)
     return outcome
 
 
@@ -102,14 +104,22 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
             "send it with its original Idempotency-Key to read it back.",
             order_id=duplicate,
         )
-    # Lock the stock levels before anything writes the audit chain or the feed: tills and
-    # the ledger take level -> audit -> feed, and one order of locks everywhere means no
-    # deadlock when a new customer's audit entry would otherwise come first.
-    for product_id in sorted({p.id for p in products}):
-        inventory.lock_level(
-            session, tenant_id=tenant_id, branch_id=branch.id, product_id=product_id
-        )
+    needed: dict[int, Decimal] = {}
+    for line, product in zip(data.lines, products, strict=True):
+        needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
+    _refuse_if_short(
+        session, tenant_id=tenant_id, branch_id=branch.id, needed=needed, products=products
+    )
     customer = _customer(session, principal=principal, ref=data.customer)
+    if customer is None:
+        # A new customer is audited and published before the reservation, so lock the
+        # levels first: tills and the ledger take level -> audit -> feed, and one order of
+        # locks everywhere means no deadlock.
+        for product_id in sorted(needed):
+            inventory.lock_level(
+                session, tenant_id=tenant_id, branch_id=branch.id, product_id=product_id
+            )
+        customer = _new_customer(session, principal=principal, ref=data.customer)
     currency = session.get(Tenant, tenant_id).currency
     minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
     order = Order(
@@ -124,6 +134,7 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
         shipping_address=data.shipping_address or customer.address,
         notes=data.notes,
         reserved_until=utcnow() + timedelta(minutes=minutes),
+        returns=[],
     )
     total = Decimal("0")
     for line, product in zip(data.lines, products, strict=True):
@@ -165,6 +176,40 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     )
     order_event(session, order=order, event="order.created")
     return order
+
+
+def _refuse_if_short(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    needed: dict[int, Decimal],
+    products: list[Product],
+) -> None:
+    """Refuse at once, without queueing for row locks, when stock is already too low.
+
+    The read is unlocked but current (READ COMMITTED): the stock was short at that moment,
+    which is a true answer; orders that pass still reserve under the level locks.
+    """
+    levels = {
+        row.product_id: row.on_hand - row.reserved
+        for row in session.scalars(
+            select(StockLevel).where(
+                StockLevel.tenant_id == tenant_id,
+                StockLevel.branch_id == branch_id,
+                StockLevel.product_id.in_(list(needed)),
+            )
+        )
+    }
+    short = [
+        inventory.shortage(
+            product_id=product_id, requested=quantity, available=levels.get(product_id, ZERO)
+        )
+        for product_id, quantity in sorted(needed.items())
+        if levels.get(product_id, ZERO) < quantity
+    ]
+    if short:
+        raise _short_lines(InsufficientStock("short", lines=short), products)
 
 
 def _short_lines(exc: InsufficientStock, products: list[Product]) -> InsufficientStock:
@@ -213,9 +258,9 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
     skus = {line.sku for line in data.lines if line.sku is not None}
     ids = {line.product_id for line in data.lines if line.product_id is not None}
     rows = session.scalars(
-        select(Product).where(
-            Product.tenant_id == tenant_id, or_(Product.sku.in_(skus), Product.id.in_(ids))
-        )
+        select(Product)
+        .where(Product.tenant_id == tenant_id, or_(Product.sku.in_(skus), Product.id.in_(ids)))
+        .options(lazyload(Product.barcode_rows), lazyload(Product.category))
     ).all()
     by_sku = {p.sku: p for p in rows}
     by_id = {p.id: p for p in rows}
@@ -251,7 +296,8 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
     return found
 
 
-def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:
+def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer | None:
+    """Return the customer an order names, or None when an inline one is new."""
     tenant_id = principal.tenant_id
     if ref.id is not None:
         customer = session.get(Customer, ref.id)
@@ -266,8 +312,10 @@ def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Cu
         )
     if match is None and ref.phone:
         match = session.scalar(base.where(Customer.phone == ref.phone).order_by(Customer.id))
-    if match is not None:
-        return match
+    return match
+
+
+def _new_customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:
     return partners.create_customer(
         session,
         actor=principal,
