@@ -67,13 +67,35 @@ def accept_dialog(qtbot: QtBot, dialog: QDialog) -> None:
     assert not dialog.error.isVisible(), dialog.error.text()
 
 
-def test_window_shows_only_allowed_screens(open_window) -> None:
+def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot) -> None:
     viewer = open_window("viewer")
     keys = [s.key for s in viewer.screens]
     assert "admin" not in keys and "audit" not in keys
-    assert "products" in keys and "stock" in keys
-    admin = open_window("admin")
-    assert [s.key for s in admin.screens][-1] == "admin"
+    assert {"dashboard", "products", "stock", "purchasing", "sales", "customers", "alerts"} <= set(
+        keys
+    )
+    editing = {
+        "products": ("new_button", "edit_button", "archive_button", "import_button"),
+        "stock": ("adjust_button", "transfer_button"),
+        "purchasing": (
+            "new_button",
+            "submit_button",
+            "approve_button",
+            "reject_button",
+            "receive_button",
+        ),
+        "sales": ("approve_button", "reject_button"),
+        "customers": ("payment_button",),
+        "alerts": ("ack_button",),
+    }
+    for key, buttons in editing.items():
+        page = viewer.open_screen(key)
+        for name in buttons:
+            assert not getattr(page, name).isVisibleTo(viewer), f"{key}.{name} shown to a viewer"
+    # The same screens give a manager the actions.
+    manager = open_window("manager")
+    assert manager.open_screen("purchasing").approve_button.isVisibleTo(manager)
+    assert manager.open_screen("products").new_button.isVisibleTo(manager)
 
 
 def test_create_product_and_print_label_pdf(open_window, qtbot: QtBot, tmp_path: Path) -> None:
@@ -109,3 +131,170 @@ def test_create_product_and_print_label_pdf(open_window, qtbot: QtBot, tmp_path:
             ["pdftoppm", "-png", "-r", "40", str(target), str(tmp_path / "page")], check=True
         )
         assert list(tmp_path.glob("page*.png"))
+
+
+def _level(api, *, branch_id: int, product_id: int) -> dict:
+    rows = api.get("stock/levels", params={"branch_id": branch_id, "product_id": product_id}).json()
+    return rows["items"][0] if rows["items"] else {"on_hand": "0"}
+
+
+def test_purchase_order_approved_by_another_user_and_received_partially(
+    open_window, qtbot: QtBot, world: World
+) -> None:
+    admin = world.api("admin")
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
+    supplier = admin.post("suppliers", json={"name": "Tata Consumer"}).json()
+
+    buyer = open_window("purchase_admin")
+    page = buyer.open_screen("purchasing")
+    wait_loaded(qtbot, page.orders)
+    qtbot.waitUntil(lambda: bool(page.suppliers), timeout=TIMEOUT)
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    dialog.supplier.setCurrentIndex(dialog.supplier.findData(supplier["id"]))
+    dialog.branch.setCurrentIndex(dialog.branch.findData(branch_id))
+    dialog.lines.set_line(0, "ADMIN-0", "10", "6.50")
+    accept_dialog(qtbot, dialog)
+    po = dialog.result_value
+    assert po["status"] == "draft" and po["lines"][0]["product_id"] == product_id
+    wait_loaded(qtbot, page.orders)
+    select_row(page.orders, lambda r: r["id"] == po["id"])
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "approval" in page.message.text(), timeout=TIMEOUT)
+    # The buyer may approve POs, but not their own.
+    wait_loaded(qtbot, page.orders)
+    select_row(page.orders, lambda r: r["id"] == po["id"])
+    qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "someone else" in page.message.text().lower(), timeout=TIMEOUT)
+
+    manager = open_window("manager")
+    page = manager.open_screen("purchasing")
+    wait_loaded(qtbot, page.orders)
+    select_row(page.orders, lambda r: r["id"] == po["id"])
+    qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "approved" in page.message.text(), timeout=TIMEOUT)
+    wait_loaded(qtbot, page.orders)
+    select_row(page.orders, lambda r: r["id"] == po["id"])
+    before = Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"])
+    qtbot.mouseClick(page.receive_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=TIMEOUT)
+    receive = page.dialog
+    receive.set_quantity(0, "11")  # more than ordered: refused in the form
+    qtbot.mouseClick(receive.ok_button, Qt.MouseButton.LeftButton)
+    assert receive.error.isVisible()
+    receive.set_quantity(0, "4")
+    accept_dialog(qtbot, receive)
+
+    after = Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"])
+    assert after - before == Decimal("4")
+    assert admin.get(f"purchase-orders/{po['id']}").json()["status"] == "partially_received"
+
+
+def test_approve_sales_request_and_record_customer_payment(
+    open_window, qtbot: QtBot, world: World
+) -> None:
+    admin = world.api("admin")
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
+    customer = admin.post(
+        "customers", json={"name": "Gupta Traders", "credit_limit": "5000.00"}
+    ).json()
+    stocked = admin.post(
+        "stock/adjustments",
+        json={
+            "branch_id": branch_id,
+            "product_id": product_id,
+            "quantity": "20",
+            "reason": "found",
+        },
+    )
+    assert stocked.status_code == 201, stocked.text
+    request = world.api("sales_admin").post(
+        "sales-requests",
+        json={
+            "customer_id": customer["id"],
+            "branch_id": branch_id,
+            "payment_terms": "account",
+            "lines": [{"product_id": product_id, "quantity": "3"}],
+        },
+    )
+    assert request.status_code == 201, request.text
+    request = request.json()
+
+    window = open_window("manager")
+    page = window.open_screen("sales")
+    wait_loaded(qtbot, page.requests)
+    select_row(page.requests, lambda r: r["id"] == request["id"])
+    qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.message.text().startswith("Approved"), timeout=TIMEOUT)
+    assert admin.get(f"sales-requests/{request['id']}").json()["status"] == "approved"
+    assert Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"]) == 17
+    owed = Decimal(admin.get(f"customers/{customer['id']}/account").json()["balance_due"])
+    assert owed == Decimal(request["total"]) > 0
+
+    page = window.open_screen("customers")
+    wait_loaded(qtbot, page.table)
+    select_row(page.table, lambda c: c.id == customer["id"])
+    qtbot.mouseClick(page.payment_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    dialog.amount.setText("10.00")
+    accept_dialog(qtbot, dialog)
+    account = admin.get(f"customers/{customer['id']}/account").json()
+    assert Decimal(account["balance_due"]) == owed - Decimal("10.00")
+    qtbot.waitUntil(lambda: "Recorded" in page.message.text(), timeout=TIMEOUT)
+
+
+def test_adjust_stock_raises_and_clears_a_low_stock_alert(
+    open_window, qtbot: QtBot, world: World
+) -> None:
+    admin = world.api("admin")
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[1]
+    assert (
+        admin.patch(f"products/{product_id}", json={"low_stock_threshold": "5"}).status_code == 200
+    )
+    admin.post(
+        "stock/adjustments",
+        json={
+            "branch_id": branch_id,
+            "product_id": product_id,
+            "quantity": "10",
+            "reason": "found",
+        },
+    )
+    window = open_window("manager")
+    page = window.open_screen("stock")
+    page.branch.setCurrentIndex(page.branch.findData(branch_id))
+    wait_loaded(qtbot, page.levels)
+
+    def adjust(quantity: str, reason: str) -> None:
+        wait_loaded(qtbot, page.levels)
+        select_row(page.levels, lambda r: r["product_id"] == product_id)
+        qtbot.mouseClick(page.adjust_button, Qt.MouseButton.LeftButton)
+        dialog = page.dialog
+        dialog.quantity.setText(quantity)
+        dialog.reason.setCurrentIndex(dialog.reason.findData(reason))
+        accept_dialog(qtbot, dialog)
+
+    adjust("-8", "damage")
+    qtbot.waitUntil(lambda: not page.levels.loading, timeout=TIMEOUT)
+    row = select_row(page.levels, lambda r: r["product_id"] == product_id)
+    assert row["status"] == "low" and Decimal(row["on_hand"]) == 2
+    status_column = [c.key for c in page.levels.model.columns].index("status")
+    index = page.levels.model.index(page.levels.model.rows.index(row), status_column)
+    assert page.levels.model.data(index, Qt.ItemDataRole.BackgroundRole).color().name() == "#fff4e0"
+
+    alerts = window.open_screen("alerts")
+    wait_loaded(qtbot, alerts.alerts)
+    opened = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
+    assert [a["kind"] for a in opened] == ["low_stock"]
+    window.refresh_badges()
+    qtbot.waitUntil(lambda: window.alert_count >= 1, timeout=TIMEOUT)
+
+    window.open_screen("stock")
+    adjust("12", "correction")
+    alerts = window.open_screen("alerts")
+    wait_loaded(qtbot, alerts.alerts)
+    assert not [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
+    alerts.status_filter.setCurrentIndex(alerts.status_filter.findData("cleared"))
+    wait_loaded(qtbot, alerts.alerts)
+    cleared = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
+    assert cleared and cleared[0]["cleared_at"] is not None
