@@ -303,7 +303,7 @@ def test_return_without_receipt_needs_manager(qtbot: QtBot, till: Till, sign_in,
 
 
 def test_close_shift_gives_z_report(
-    qtbot: QtBot, till: Till, sign_in, scan, settle, tmp_path: Path
+    qtbot: QtBot, till: Till, sign_in, scan, settle, tmp_path: Path, printer_file: Path
 ) -> None:
     sign_in(float_="500")
     scan(MILK)
@@ -336,9 +336,12 @@ def test_close_shift_gives_z_report(
     )
     text = report.text.toPlainText()
     assert "Expected cash" in text and "-11.00" in text
-    report.findChild(type(till.window.screen.pay), "SaveReportButton").click()
+    with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
+        report.findChild(type(till.window.screen.pay), "SaveReportButton").click()
     pdf = tmp_path / "receipts" / f"zreport-{z.shift_id}.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
+    printed = printer_file.read_bytes()  # the receipt printer got the report too
+    assert b"Z REPORT" in printed and b"Expected cash" in printed and b"-11.00" in printed
     with till.store.session() as session:
         assert session.get(Shift, z.shift_id).closed_at is not None
     assert outbox_types(till)[-1] == "shift.closed"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from pos_client.printing.escpos import receipt_to_escpos
+from pos_client.printing.escpos import EscPosBuilder, receipt_to_escpos
 from pos_client.printing.pdf import receipt_to_pdf, zreport_to_pdf
 from pos_client.printing.queue import PrinterConfig, PrintQueue
-from pos_client.printing.receipt import Receipt
+from pos_client.printing.receipt import Receipt, layout_report
 
 
 class ReceiptDesk(QObject):
@@ -84,6 +84,22 @@ class ReceiptDesk(QObject):
         path = self.pdf_dir / f"{name}.pdf"
         zreport_to_pdf(title=title, rows=rows, path=path, width=self.width)
         return path
+
+    def print_report(self, *, title: str, rows: list[tuple[str, str]], job_id: str) -> bool:
+        """Queue a key/value report (a Z report) for the receipt printer, if there is one."""
+        if self.queue is None:
+            return False
+        codepage = self.queue.config.codepage
+        job = EscPosBuilder(codepage=codepage).initialize().codepage(codepage)
+        for line in layout_report(title, rows=rows, width=self.width):
+            job.bold(line.bold)
+            if line.large:
+                job.align("center").size(height=2).line(line.text.strip()).size().align("left")
+            else:
+                job.line(line.text)
+        job.bold(False)
+        self.queue.submit(job_id, data=job.feed(2).cut().build())
+        return True
 
     def close(self) -> None:
         """Stop the printer worker."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from common.ids import new_id
 from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Override
 from pos_client.ui.till.dialogs import ValueDialog
@@ -134,10 +135,12 @@ class ShiftActions:
         )
 
         def save() -> None:
-            path = self.ctx.receipts.save_report_pdf(
-                title=view.title, rows=view.rows, name=f"zreport-{report.shift_id}"
+            name = f"zreport-{report.shift_id}"
+            path = self.ctx.receipts.save_report_pdf(title=view.title, rows=view.rows, name=name)
+            printed = self.ctx.receipts.print_report(
+                title=view.title, rows=view.rows, job_id=f"{name}-{new_id()}"
             )
-            view.saved.setText(f"Saved {path}")
+            view.saved.setText(("Sent to the printer; " if printed else "") + f"saved {path}")
 
         view.save_requested.connect(save)
         view.finished.connect(lambda _: self.start_open_shift())
