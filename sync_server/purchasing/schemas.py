@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import Field
 
@@ -16,12 +17,13 @@ from common.schemas.base import (
     ReadSchema,
     Schema,
 )
+from sync_server.credit.schemas import MAX_AMOUNT
 
 
 class LineIn(Schema):
     product_id: int
     quantity: PositiveQuantity
-    unit_cost: NonNegativeAmount
+    unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)]
     tax_rate: Percent = Decimal("0")
 
 
@@ -54,7 +56,7 @@ class Cancellation(Schema):
 class ReceiptLineIn(Schema):
     line_id: int
     quantity: PositiveQuantity
-    unit_cost: NonNegativeAmount | None = Field(
+    unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="Actual unit cost; the ordered cost when left out"
     )
 
@@ -124,7 +126,7 @@ class ReceiptRead(ReadSchema):
 
 
 class VendorPaymentCreate(Schema):
-    amount: Amount = Field(gt=0)
+    amount: Amount = Field(gt=0, le=MAX_AMOUNT)
     method: str = Field(default="bank", min_length=1, max_length=32)
     reference: str = Field(default="", max_length=200)
     paid_on: date | None = Field(default=None, description="Day paid; today when left out")

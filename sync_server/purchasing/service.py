@@ -20,6 +20,7 @@ from common.roles import Permission, Role
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
+from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.locking import lock_tenant_writes
 from sync_server.documents.numbering import next_number
@@ -169,6 +170,8 @@ def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: st
     subtotal = sum((round_money(x.quantity * x.unit_cost, cur) for x in po.lines), Decimal(0))
     po.total = sum((x.line_total for x in po.lines), Decimal(0))
     po.subtotal, po.tax_total = subtotal, po.total - subtotal
+    if po.total > MAX_AMOUNT:
+        raise ValidationFailed(f"A purchase order may total at most {MAX_AMOUNT}.")
 
 
 def create(session: Session, *, actor: Principal, data: POCreate) -> PurchaseOrder:
@@ -370,6 +373,8 @@ def _receive(
         for x in lines
         if by_id[x.line_id].received_quantity + x.quantity > by_id[x.line_id].quantity
     ]
+    if any(x.quantity * (x.unit_cost or by_id[x.line_id].unit_cost) > MAX_AMOUNT for x in lines):
+        raise ValidationFailed(f"A receipt line may be worth at most {MAX_AMOUNT}.")
     if over and not allow_over:
         raise Conflict(
             f"Receiving more than was ordered on purchase order {po.number} is not allowed.",

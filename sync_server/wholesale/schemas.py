@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -17,12 +17,13 @@ from common.schemas.base import (
     ReadSchema,
     Schema,
 )
+from sync_server.credit.schemas import MAX_AMOUNT
 
 
 class RequestLineIn(Schema):
     product_id: int
     quantity: PositiveQuantity
-    unit_price: NonNegativeAmount | None = Field(
+    unit_price: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="The catalog price when left out"
     )
     discount_percent: Percent = Decimal("0")

@@ -24,6 +24,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.credit import service as credit
+from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.locking import lock_tenant_writes
 from sync_server.documents.numbering import next_number
@@ -122,6 +123,8 @@ def _price(request: SalesRequest, cur: str) -> None:
     request.discount_total = request.gross_total - sum((x.net for x in request.lines), ZERO)
     request.tax_total = sum((x.tax for x in request.lines), ZERO)
     request.total = sum((x.total for x in request.lines), ZERO)
+    if request.gross_total > MAX_AMOUNT:
+        raise ValidationFailed(f"A sales request may total at most {MAX_AMOUNT}.")
 
 
 def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> SalesRequest:

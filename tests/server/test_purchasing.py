@@ -292,6 +292,17 @@ def test_who_may_decide(world):
     """Roles, a reason to reject, and above the threshold only an admin approves."""
     # --- rejection needs a reason and roles are enforced
     sid = _supplier(world)
+    p = world.a.product_ids
+    for cost, qty in (("99999999999", "1"), ("999999999", "1000000")):
+        huge = world.api("purchase_admin").post(
+            "purchase-orders",
+            json={
+                "supplier_id": sid,
+                "branch_id": world.a.branch_ids[0],
+                "lines": [{"product_id": p[0], "quantity": qty, "unit_cost": cost}],
+            },
+        )
+        assert huge.status_code == 422, huge.text  # refused, never a database overflow
     po = _submitted(world, sid)
     assert world.api("viewer").post("purchase-orders", json={}).status_code in (403, 422)
     assert world.api("cashier").get("purchase-orders").status_code == 403
