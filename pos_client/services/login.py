@@ -81,6 +81,10 @@ def sign_in(
     staff = session.scalars(
         select(Staff).where(func.lower(Staff.username) == key, Staff.active.is_(True))
     ).first()
+    if staff is None and session.scalar(select(func.count()).select_from(Staff)) == 0:
+        raise AuthenticationFailed(
+            "No staff on this till yet: it signs people in after its first sync with the server"
+        )
     if staff is None:
         verify_secret(_dummy_hash(), pin)
     if staff is None or not verify_secret(staff.pin_hash, pin):

@@ -245,3 +245,10 @@ def test_z_report_expected_cash(store: LocalStore, shift_id: str) -> None:
     assert ("Variance", "-5.00") in z.rows()
     with store.transaction() as session, pytest.raises(InvalidState):
         shifts.close_shift(session, cashier=ASHA, shift_id=shift_id, counted_cash=D("1"))
+
+
+def test_sign_in_before_the_first_sync_says_so(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "empty.db")
+    with store.session() as session, pytest.raises(AuthenticationFailed, match="first sync"):
+        sign_in(session, username="asha", pin="1234")
+    store.close()

@@ -272,6 +272,9 @@ class PaymentDialog(QDialog):
         self.undo.setVisible(bool(self.payments))
         self.complete.setEnabled(left == 0)
         self.add_button.setEnabled(left > 0)
+        self.add_button.setVisible(left > 0)
+        for i in range(self.notes.count()):
+            self.notes.itemAt(i).widget().setVisible(left > 0 and self.tender == Tender.CASH)
         self.complete.setText(
             f"Complete sale · {money(self.total)}" if left == 0 else "Complete sale"
         )
