@@ -15,7 +15,6 @@ from sync_server.auth.models import User
 from sync_server.auth.service import staff_feed_data
 from sync_server.catalog.models import Category, Product, ProductBarcode
 from sync_server.inventory.models import StockLevel
-from sync_server.inventory.service import stock_data
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
@@ -148,8 +147,8 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
 
 
 def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
-    rows = session.scalars(
-        select(StockLevel)
+    rows = session.execute(
+        select(StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved)
         .where(
             StockLevel.tenant_id == tenant_id,
             StockLevel.branch_id == branch_id,
@@ -158,7 +157,20 @@ def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
         .order_by(StockLevel.product_id)
         .limit(limit)
     )
-    return [_change("stock", s.product_id, stock_data(s)) for s in rows]
+    # The same fields as inventory's stock_data, read without building ORM objects.
+    return [
+        _change(
+            "stock",
+            pid,
+            {
+                "product_id": pid,
+                "on_hand": plain_str(on_hand),
+                "reserved": plain_str(reserved),
+                "available": plain_str(on_hand - reserved),
+            },
+        )
+        for pid, on_hand, reserved in rows
+    ]
 
 
 # Order matters only for readability of a snapshot; each stage pages by its own key.
