@@ -107,7 +107,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         self.refresh_pending()
         self._tick()
         self.stack.setCurrentWidget(self.login)
-        self.resize(1366, 800)
+        self.resize(1366, 768)
 
     # -- chrome ----------------------------------------------------------------------------
 
