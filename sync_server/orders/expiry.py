@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.db import is_sqlite, transaction, utcnow
-from sync_server.orders import service
+from sync_server.orders import lifecycle
 from sync_server.orders.models import Order, OrderStatus
 
 
@@ -32,6 +32,6 @@ def expire_due(
             orders = session.scalars(stmt).all()
             for order in orders:
                 # A payment may have won the race for this row; expire re-checks the status.
-                expired += service.expire(session, order=order, now=now)
+                expired += lifecycle.expire(session, order=order, now=now)
         if len(orders) < batch:
             return expired

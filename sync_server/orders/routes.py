@@ -12,7 +12,7 @@ from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.orders import picking, queries, returns, service, storefront
+from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
 from sync_server.orders.models import Order
 from sync_server.orders.schemas import (
     CancelCreate,
@@ -145,7 +145,7 @@ def pay_order(
     principal: Allowed(Permission.ORDERS_WRITE),
 ) -> Order:
     """Record the payment: the order is confirmed and its reservation becomes a sale."""
-    return service.pay(session, principal=principal, order_id=order_id, data=body)
+    return lifecycle.pay(session, principal=principal, order_id=order_id, data=body)
 
 
 @router.post("/orders/{order_id}/picking", response_model=OrderRead, responses=_CHANGE)
@@ -153,7 +153,7 @@ def start_picking(
     order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Start picking a confirmed order."""
-    return service.start_picking(session, principal=principal, order_id=order_id)
+    return lifecycle.start_picking(session, principal=principal, order_id=order_id)
 
 
 @router.post("/orders/{order_id}/packed", response_model=OrderRead, responses=_CHANGE)
@@ -161,7 +161,7 @@ def pack_order(
     order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Mark the order packed."""
-    return service.pack(session, principal=principal, order_id=order_id)
+    return lifecycle.pack(session, principal=principal, order_id=order_id)
 
 
 @router.post("/orders/{order_id}/shipment", response_model=OrderRead, responses=_CHANGE)
@@ -172,7 +172,7 @@ def ship_order(
     principal: Allowed(Permission.ORDERS_WRITE),
 ) -> Order:
     """Hand the order to a carrier with its tracking number."""
-    return service.ship(session, principal=principal, order_id=order_id, data=body)
+    return lifecycle.ship(session, principal=principal, order_id=order_id, data=body)
 
 
 @router.post("/orders/{order_id}/delivered", response_model=OrderRead, responses=_CHANGE)
@@ -180,7 +180,7 @@ def deliver_order(
     order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Record the delivery."""
-    return service.deliver(session, principal=principal, order_id=order_id)
+    return lifecycle.deliver(session, principal=principal, order_id=order_id)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderRead, responses=_CHANGE)
@@ -191,7 +191,7 @@ def cancel_order(
     principal: Allowed(Permission.ORDERS_WRITE),
 ) -> Order:
     """Cancel a pending or confirmed order; its stock is released or returned."""
-    return service.cancel(session, principal=principal, order_id=order_id, data=body)
+    return lifecycle.cancel(session, principal=principal, order_id=order_id, data=body)
 
 
 @router.post(

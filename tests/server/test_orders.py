@@ -110,31 +110,6 @@ def test_order_reserves_stock_and_a_replay_returns_the_same_answer(world):
     assert shop.get(f"orders/{order['id']}").json()["status"] == "pending_payment"
 
 
-def test_short_stock_is_a_409_naming_each_short_line_and_reserves_nothing(world):
-    stock(world, product=0, quantity="5")
-    stock(world, product=1, quantity="1")
-    shop = store(world)
-    body = order_body("W-2", ("ADMIN-0", "2"), ("ADMIN-1", "3"), ("ADMIN-2", "1"))
-    refused = post(shop, body, key="short")
-    assert refused.status_code == 409
-    assert refused.headers["content-type"].startswith("application/problem+json")
-    problem = refused.json()
-    assert problem["type"].endswith("/insufficient-stock")
-    short = {line["sku"]: line for line in problem["lines"]}
-    assert set(short) == {"ADMIN-1", "ADMIN-2"}
-    assert short["ADMIN-1"]["available"] == "1" and short["ADMIN-1"]["requested"] == "3"
-    assert short["ADMIN-2"]["available"] == "0"
-    assert level(world, product=0) == (Decimal("5"), Decimal("0"))
-    assert level(world, product=1) == (Decimal("1"), Decimal("0"))
-    assert counts(world)["orders"] == 0
-    # The refusal is the answer to that key; once stock arrives, a new key orders.
-    stock(world, product=1, quantity="5")
-    stock(world, product=2, quantity="5")
-    assert post(shop, body, key="short").status_code == 409
-    assert post(shop, body, key="short-2").status_code == 201
-    assert level(world, product=1) == (Decimal("6"), Decimal("3"))
-
-
 def test_bad_input_gets_a_clear_4xx_and_reserves_nothing(world, api, client):
     stock(world, quantity="10")
     shop = store(world)
@@ -287,57 +262,6 @@ def test_lifecycle_from_payment_to_delivery_then_a_return(world):
     assert [p["available"] for p in available] == ["7", "9"]
 
 
-def test_cancel_releases_a_pending_order_and_returns_a_confirmed_one(world):
-    stock(world, quantity="10")
-    shop = store(world)
-    pending = post(shop, order_body("C-1", ("ADMIN-0", "4"))).json()
-    assert level(world) == (Decimal("10"), Decimal("4"))
-    cancelled = shop.post(f"orders/{pending['id']}/cancel", json={"reason": "changed mind"})
-    assert cancelled.json()["status"] == "cancelled"
-    assert level(world) == (Decimal("10"), Decimal("0"))
-    paid = post(shop, order_body("C-2", ("ADMIN-0", "4"))).json()
-    shop.post(f"orders/{paid['id']}/payment", json={"amount": "40.00"})
-    assert level(world) == (Decimal("6"), Decimal("0"))
-    back = shop.post(f"orders/{paid['id']}/cancel", json={}).json()
-    assert back["status"] == "cancelled" and back["refunded_amount"] == "40.00"
-    assert level(world) == (Decimal("10"), Decimal("0"))
-    assert shop.post(f"orders/{paid['id']}/cancel", json={}).status_code == 409
-
-
-def test_unpaid_orders_expire_and_their_stock_is_released(world, engine):
-    stock(world, quantity="10")
-    shop = store(world)
-    due = post(shop, order_body("E-1", ("ADMIN-0", "3"))).json()
-    paid = post(shop, order_body("E-2", ("ADMIN-0", "2"))).json()
-    shop.post(f"orders/{paid['id']}/payment", json={"amount": "20.00"})
-    factory = make_sessionmaker(engine)
-    assert expire_due(factory, utcnow()) == 0
-    assert level(world) == (Decimal("8"), Decimal("3"))
-    # order_reservation_minutes is 30 by default.
-    assert expire_due(factory, utcnow() + timedelta(minutes=31)) == 1
-    assert level(world) == (Decimal("8"), Decimal("0"))
-    assert shop.get(f"orders/{due['id']}").json()["status"] == "expired"
-    assert shop.get(f"orders/{paid['id']}").json()["status"] == "confirmed"
-    late = shop.post(f"orders/{due['id']}/payment", json={"amount": "30.00"})
-    assert late.status_code == 409 and "expired" in late.json()["detail"]
-    assert expire_due(factory, utcnow() + timedelta(minutes=31)) == 0
-
-
-def test_cli_expires_orders_whose_reservation_ran_out(world, settings, monkeypatch, capsys):
-    from sync_server.cli import main as cli_main
-
-    stock(world, quantity="10")
-    shop = store(world)
-    order = post(shop, order_body("E-3", ("ADMIN-0", "3"))).json()
-    with transaction(world.sessions()) as session:
-        session.get(Order, order["id"]).reserved_until = utcnow() - timedelta(seconds=1)
-    monkeypatch.setenv("STOCKPILOT_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(settings.data_dir))
-    assert cli_main(["orders", "expire"]) == 0
-    assert "Expired 1 unpaid order" in capsys.readouterr().out
-    assert level(world) == (Decimal("10"), Decimal("0"))
-
-
 def test_store_catalog_shows_availability_per_branch_with_etag(world):
     stock(world, product=0, quantity="7", branch=0)
     stock(world, product=0, quantity="2", branch=1)
@@ -371,61 +295,127 @@ def test_store_catalog_shows_availability_per_branch_with_etag(world):
     assert post(west, order_body("E-6", ("ADMIN-0", "1"), branch_code=None)).status_code == 201
 
 
-def test_orders_are_listed_with_filters_and_stay_in_their_tenant(world):
+def test_short_stock_is_a_409_per_line_and_replaying_the_scenario_changes_nothing(world):
+    stock(world, product=0, quantity="3")
+    stock(world, product=1, quantity="1")
+    shop = store(world)
+    requests = [
+        ("r1", order_body("S-1", ("ADMIN-0", "2"))),
+        ("r2", order_body("S-2", ("ADMIN-0", "2"), ("ADMIN-1", "3"), ("ADMIN-2", "1"))),
+        ("r3", order_body("S-3", ("ADMIN-0", "1"))),
+        ("r4", order_body("S-4", ("NOPE", "1"))),
+        ("r5", order_body("S-5", ("ADMIN-0", "1"))),
+    ]
+    answers = [post(shop, body, key=key) for key, body in requests]
+    assert [a.status_code for a in answers] == [201, 409, 201, 422, 409]
+    refused = answers[1]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"].endswith("/insufficient-stock")
+    short = {
+        line["sku"]: (line["requested"], line["available"]) for line in refused.json()["lines"]
+    }
+    assert short == {"ADMIN-0": ("2", "1"), "ADMIN-1": ("3", "1"), "ADMIN-2": ("1", "0")}
+    assert level(world, product=0) == (Decimal("3"), Decimal("3"))
+    assert level(world, product=1) == (Decimal("1"), Decimal("0"))
+    with transaction(world.sessions(), readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 5
+    # Stock arrives; still, a replay must not turn an old refusal into an order.
+    stock(world, product=0, quantity="10")
+    stock(world, product=1, quantity="10")
+    snapshot = counts(world), level(world, product=0), level(world, product=1)
+    replays = [post(shop, body, key=key) for key, body in requests]
+    for original, replay in zip(answers, replays, strict=True):
+        assert (replay.status_code, replay.json()) == (original.status_code, original.json())
+        assert replay.headers["Idempotent-Replayed"] == "true"
+    assert (counts(world), level(world, product=0), level(world, product=1)) == snapshot
+    # A new key is a new attempt, and now there is stock for it.
+    stock(world, product=2, quantity="1")
+    assert post(shop, requests[1][1], key="r2-again").status_code == 201
+
+
+def test_cancel_releases_or_returns_stock_and_unpaid_orders_expire(
+    world, engine, settings, monkeypatch, capsys
+):
+    from sync_server.cli import main as cli_main
+
+    stock(world, quantity="10")
+    shop = store(world)
+    pending = post(shop, order_body("C-1", ("ADMIN-0", "4"))).json()
+    assert level(world) == (Decimal("10"), Decimal("4"))
+    cancelled = shop.post(f"orders/{pending['id']}/cancel", json={"reason": "changed mind"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert level(world) == (Decimal("10"), Decimal("0"))
+    paid = post(shop, order_body("C-2", ("ADMIN-0", "4"))).json()
+    shop.post(f"orders/{paid['id']}/payment", json={"amount": "40.00"})
+    assert level(world) == (Decimal("6"), Decimal("0"))
+    back = shop.post(f"orders/{paid['id']}/cancel", json={}).json()
+    assert back["status"] == "cancelled" and back["refunded_amount"] == "40.00"
+    assert level(world) == (Decimal("10"), Decimal("0"))
+    assert shop.post(f"orders/{paid['id']}/cancel", json={}).status_code == 409
+
+    due = post(shop, order_body("E-1", ("ADMIN-0", "3"))).json()
+    kept = post(shop, order_body("E-2", ("ADMIN-0", "2"))).json()
+    shop.post(f"orders/{kept['id']}/payment", json={"amount": "20.00"})
+    factory = make_sessionmaker(engine)
+    assert expire_due(factory, utcnow()) == 0
+    assert level(world) == (Decimal("8"), Decimal("3"))
+    # order_reservation_minutes is 30 by default.
+    assert expire_due(factory, utcnow() + timedelta(minutes=31)) == 1
+    assert level(world) == (Decimal("8"), Decimal("0"))
+    assert shop.get(f"orders/{due['id']}").json()["status"] == "expired"
+    assert shop.get(f"orders/{kept['id']}").json()["status"] == "confirmed"
+    late = shop.post(f"orders/{due['id']}/payment", json={"amount": "30.00"})
+    assert late.status_code == 409 and "expired" in late.json()["detail"]
+    assert expire_due(factory, utcnow() + timedelta(minutes=31)) == 0
+
+    # The same chore from the command line, for a deployment without an in-process worker.
+    late_order = post(shop, order_body("E-3", ("ADMIN-0", "3"))).json()
+    with transaction(world.sessions()) as session:
+        session.get(Order, late_order["id"]).reserved_until = utcnow() - timedelta(seconds=1)
+    monkeypatch.setenv("STOCKPILOT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(settings.data_dir))
+    assert cli_main(["orders", "expire"]) == 0
+    assert "Expired 1 unpaid order" in capsys.readouterr().out
+    assert level(world) == (Decimal("8"), Decimal("0"))
+
+
+def test_orders_are_listed_with_filters_customers_matched_and_tenants_kept_apart(world):
     stock(world, quantity="10")
     shop = store(world)
     first = post(shop, order_body("F-1", ("ADMIN-0", "1"))).json()
-    second = post(
-        shop,
-        {**order_body("F-2", ("ADMIN-0", "1")), "customer": {"name": "Ben", "phone": "555-1"}},
-    ).json()
+    ben = {"name": "Ben", "phone": "555-1"}
+    second = post(shop, {**order_body("F-2", ("ADMIN-0", "1")), "customer": ben}).json()
     shop.post(f"orders/{second['id']}/payment", json={"amount": "10.00"})
     listed = shop.get("orders").json()
-    assert listed["total"] == 2 and [o["id"] for o in listed["items"]] == [
-        second["id"],
-        first["id"],
-    ]
-    assert [
-        o["id"] for o in shop.get("orders", params={"status": "confirmed"}).json()["items"]
-    ] == [second["id"]]
+    assert listed["total"] == 2
+    assert [o["id"] for o in listed["items"]] == [second["id"], first["id"]]
+    confirmed = shop.get("orders", params={"status": "confirmed"}).json()["items"]
+    assert [o["id"] for o in confirmed] == [second["id"]]
     by_customer = shop.get("orders", params={"customer_id": first["customer_id"]}).json()
     assert [o["id"] for o in by_customer["items"]] == [first["id"]]
     assert shop.get("orders", params={"channel": "in_store"}).json()["total"] == 0
     tomorrow = (utcnow() + timedelta(days=1)).isoformat()
     assert shop.get("orders", params={"created_from": tomorrow}).json()["total"] == 0
     assert shop.get("orders", params={"created_to": tomorrow}).json()["total"] == 2
-    manager = world.api("sales_admin")
-    assert manager.get(f"orders/{first['id']}").status_code == 200
+    assert world.api("sales_admin").get(f"orders/{first['id']}").status_code == 200
     stranger = world.api("b_admin")
     assert stranger.get(f"orders/{first['id']}").status_code == 404
     assert stranger.get("orders").json()["total"] == 0
     assert stranger.post(f"orders/{first['id']}/cancel", json={}).status_code == 404
 
-
-def test_inline_customers_are_matched_by_email_then_phone(world):
-    stock(world, quantity="10")
-    shop = store(world)
-    a = post(shop, order_body("M-1", ("ADMIN-0", "1"))).json()
+    # Inline customers are matched by e-mail (any case), then phone, or named by id.
     upper = {"name": "Asha R", "email": "ASHA@example.com"}
-    b = post(shop, {**order_body("M-2", ("ADMIN-0", "1")), "customer": upper}).json()
     by_phone = {"name": "Asha", "phone": "+91 98450 00001"}
-    c = post(shop, {**order_body("M-3", ("ADMIN-0", "1")), "customer": by_phone}).json()
-    d = post(
-        shop, {**order_body("M-4", ("ADMIN-0", "1")), "customer": {"id": a["customer_id"]}}
-    ).json()
-    assert a["customer_id"] == b["customer_id"] == c["customer_id"] == d["customer_id"]
-    new = post(
-        shop,
-        {
-            **order_body("M-5", ("ADMIN-0", "1")),
-            "customer": {"name": "Chen", "email": "chen@example.com"},
-        },
-    ).json()
-    assert new["customer_id"] != a["customer_id"]
-    stranger = post(shop, {**order_body("M-6"), "customer": {"id": 999999}})
-    assert stranger.status_code == 422
-    duplicate = post(shop, order_body("M-1", ("ADMIN-0", "1")))
-    assert duplicate.status_code == 409 and duplicate.json()["order_id"] == a["id"]
+    by_id = {"id": first["customer_id"]}
+    same = [
+        post(shop, {**order_body(f"M-{i}", ("ADMIN-0", "1")), "customer": who}).json()
+        for i, who in enumerate((upper, by_phone, by_id))
+    ]
+    assert {o["customer_id"] for o in same} == {first["customer_id"]}
+    assert second["customer_id"] != first["customer_id"]
+    assert post(shop, {**order_body("M-9"), "customer": {"id": 999999}}).status_code == 422
+    duplicate = post(shop, order_body("F-1", ("ADMIN-0", "1")))
+    assert duplicate.status_code == 409 and duplicate.json()["order_id"] == first["id"]
 
 
 def test_picking_list_as_json_and_pdf(world):
@@ -446,27 +436,3 @@ def test_picking_list_as_json_and_pdf(world):
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 1000
     assert world.api("b_admin").get(f"picking-lists/{main}").status_code == 404
-
-
-def test_replaying_every_request_of_a_scenario_changes_nothing(world):
-    stock(world, product=0, quantity="3")
-    shop = store(world)
-    requests = [
-        ("r1", order_body("S-1", ("ADMIN-0", "2"))),
-        ("r2", order_body("S-2", ("ADMIN-0", "2"))),  # short: 1 left
-        ("r3", order_body("S-3", ("ADMIN-0", "1"))),
-        ("r4", order_body("S-4", ("NOPE", "1"))),
-        ("r5", order_body("S-5", ("ADMIN-0", "1"))),  # short: 0 left
-    ]
-    answers = [post(shop, body, key=key) for key, body in requests]
-    assert [a.status_code for a in answers] == [201, 409, 201, 422, 409]
-    snapshot = counts(world), level(world)
-    with transaction(world.sessions(), readonly=True) as session:
-        records = session.scalar(select(func.count()).select_from(IdempotencyRecord))
-    assert records == 5
-    # Stock arrives in between: a replay must still not turn an old refusal into an order.
-    replays = [post(shop, body, key=key) for key, body in requests]
-    for original, replay in zip(answers, replays, strict=True):
-        assert (replay.status_code, replay.json()) == (original.status_code, original.json())
-        assert replay.headers["Idempotent-Replayed"] == "true"
-    assert (counts(world), level(world)) == snapshot
