@@ -1,0 +1,84 @@
+"""The real till window for the Xvfb test, reporting what lands in its cart.
+
+Run as `python till_probe_app.py DATA_DIR OUT_FILE` with the repository on PYTHONPATH and
+QT_QPA_PLATFORM=xcb. It builds the till with app.build_till over the store in DATA_DIR,
+signs the demo cashier in, opens a shift, and appends one JSON object per line to OUT_FILE:
+"ready" once the search box has focus, "line" for every line added to the cart (with the
+search box's text at that moment), "text" on every change of the search box, "input" for
+each key press the application receives from X, and "final" on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from common.roles import Role
+from pos_client.app import build_till
+from pos_client.config import TillConfig
+from pos_client.services import shifts
+from pos_client.services.login import Cashier
+
+
+def main() -> int:
+    data_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+
+    def record(event: str, **fields: Any) -> None:
+        with out.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"event": event, **fields}) + "\n")
+
+    app = QApplication(sys.argv[:1])
+    cashier = Cashier(user_id=1, username="asha", full_name="Asha Verma", role=Role.CASHIER)
+    till = build_till(app=app, config=TillConfig(data_dir=data_dir))
+    with till.store.transaction() as session:
+        shifts.open_shift(session, cashier=cashier, opening_float=Decimal(0))
+    window = till.window
+    search = window.screen.search
+
+    class InputLog(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            is_key = event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+            if is_key and event.spontaneous():
+                record("input", key=event.key(), timestamp=event.timestamp())
+            return False
+
+    inputs = InputLog()
+    # Installed after the scanner filter, so it runs first and sees keys before any verdict.
+    app.installEventFilter(inputs)
+    window.pipeline.added.connect(
+        lambda line: record(
+            "line", sku=line.item.sku, quantity=str(line.quantity), text=search.text()
+        )
+    )
+    search.textChanged.connect(lambda text: record("text", text=text))
+    window.show()
+    window._signed_in(cashier)
+
+    def announce() -> None:
+        if till.runner.pending or not search.hasFocus():
+            QTimer.singleShot(50, announce)
+            return
+        record("ready")
+
+    QTimer.singleShot(0, announce)
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    # Python handles signals only between bytecodes: give it some while Qt waits.
+    ticker = QTimer(interval=100)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
+    code = app.exec()
+    record("final", text=search.text(), lines=[line.item.sku for line in window.cart.lines])
+    till.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
