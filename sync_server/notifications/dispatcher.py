@@ -203,6 +203,10 @@ def run_forever(
     while not stop.is_set():
         try:
             busy = dispatch_due(factory, settings=settings)
+            # The same worker releases the stock of unpaid online orders (SKIP LOCKED too).
+            from sync_server.orders.expiry import expire_due
+
+            busy += expire_due(factory)
         except Exception:  # noqa: BLE001 - a bad round must not kill the worker
             log.exception("notification dispatch round failed")
             busy = 0

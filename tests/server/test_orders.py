@@ -3,6 +3,8 @@ lifecycle, cancellation, expiry, returns, catalog with ETag, listing, picking li
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -376,6 +378,28 @@ def test_cancel_releases_or_returns_stock_and_unpaid_orders_expire(
     monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(settings.data_dir))
     assert cli_main(["orders", "expire"]) == 0
     assert "Expired 1 unpaid order" in capsys.readouterr().out
+    assert level(world) == (Decimal("8"), Decimal("0"))
+
+    # And the notification worker does it on its own rounds.
+    from sync_server.notifications.dispatcher import run_forever
+
+    worker_order = post(shop, order_body("E-4", ("ADMIN-0", "2"))).json()
+    with transaction(world.sessions()) as session:
+        session.get(Order, worker_order["id"]).reserved_until = utcnow() - timedelta(seconds=1)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_forever,
+        kwargs={"factory": factory, "settings": settings, "stop": stop, "interval": 0.05},
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while shop.get(f"orders/{worker_order['id']}").json()["status"] != "expired":
+            assert time.monotonic() < deadline, "the worker did not expire the order"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
     assert level(world) == (Decimal("8"), Decimal("0"))
 
 
