@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from common.ids import new_id
 from common.schemas.base import Amount, NonNegativeAmount, Quantity, Schema
@@ -92,7 +92,7 @@ class SaleCompleted(Payload):
     total: Amount
     change_due: NonNegativeAmount = Decimal("0")
     overrides: list[Override] = Field(default_factory=list)
-    completed_at: datetime | None = None
+    completed_at: AwareDatetime | None = None
 
 
 class SaleVoided(Payload):
@@ -177,7 +177,7 @@ class ShiftOpened(Payload):
     branch_id: int
     cashier_id: int | None = None
     opening_float: NonNegativeAmount = Decimal("0")
-    opened_at: datetime | None = None
+    opened_at: AwareDatetime | None = None
 
 
 class ShiftClosed(Payload):
@@ -190,7 +190,7 @@ class ShiftClosed(Payload):
     expected_cash: Amount
     variance: Amount
     totals: dict[str, Amount] = Field(default_factory=dict)
-    closed_at: datetime | None = None
+    closed_at: AwareDatetime | None = None
 
 
 class CountLine(Schema):
@@ -233,7 +233,7 @@ class Event(Schema):
 
     id: str = Field(min_length=36, max_length=36)
     type: EventType
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     device_id: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any]
 

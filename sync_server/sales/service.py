@@ -158,9 +158,11 @@ def _sale_by_uuid(session: Session, *, tenant_id: int, sale_uuid: str) -> Sale:
     return sale
 
 
-def void_sale(session: Session, *, actor: Actor, payload: SaleVoided) -> Sale:
-    """Void a till sale: its stock comes back and an account charge is reversed."""
+def void_sale(session: Session, *, actor: Actor, branch_id: int, payload: SaleVoided) -> Sale:
+    """Void a till sale of the branch: its stock comes back and an account charge is reversed."""
     sale = _sale_by_uuid(session, tenant_id=actor.tenant_id, sale_uuid=payload.sale_id)
+    if sale.branch_id != branch_id:
+        raise ValidationFailed("A till may void only its own branch's sales.")
     if sale.status != "completed":
         raise InvalidState(f"Sale {sale.receipt_number} is already voided.")
     sale.status = "voided"

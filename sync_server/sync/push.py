@@ -93,6 +93,10 @@ def push_one(session: Session, *, device: Device, event: Event) -> PushResult:
         return _reject(session, device=device, event=event, reason=f"invalid payload: {exc}")
     except DomainError as exc:
         return _reject(session, device=device, event=event, reason=exc.detail)
+    except (ValueError, TypeError, ArithmeticError, KeyError) as exc:
+        # Bad data inside an otherwise valid event: reject it rather than fail the batch,
+        # or the till would resend the same poisoned batch forever.
+        return _reject(session, device=device, event=event, reason=f"unusable data: {exc}")
     return PushResult(id=event.id, status=PushStatus.APPLIED, **(extra or {}))
 
 
@@ -212,7 +216,7 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
             occurred_at=at,
         )
     elif isinstance(payload, SaleVoided):
-        sales.void_sale(session, actor=actor, payload=payload)
+        sales.void_sale(session, actor=actor, branch_id=branch_id, payload=payload)
     elif isinstance(payload, ReturnRecorded):
         cid = _customer_id(
             session,

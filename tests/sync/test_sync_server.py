@@ -265,3 +265,22 @@ def test_dead_letter_retry_applies_the_event_once_its_cause_is_fixed(world, enro
     copy = till.post("sync/push", json={"events": [wrap(sale, device_id=device)]})
     assert copy.json()["results"][0]["status"] == "rejected"
     assert _count_sales(world) == 1
+
+
+def test_malformed_payload_is_rejected_alone(world, enrol, wrap):
+    body, till = enrol()
+    branch, product = world.a.branch_ids[0], world.a.product_ids[0]
+    bad = wrap(
+        sale_payload(branch_id=branch, product_id=product, receipt="R-1"),
+        device_id=body["device_id"],
+    )
+    bad["payload"]["completed_at"] = "2026-01-01T10:00:00"  # no time zone: refused
+    bad["payload"]["lines"][0]["quantity"] = "1.23456"  # more places than a quantity has
+    good = wrap(
+        sale_payload(branch_id=branch, product_id=product, receipt="R-2"),
+        device_id=body["device_id"],
+    )
+    results = till.post("sync/push", json={"events": [bad, good]}).json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "applied"]
+    assert "invalid payload" in results[0]["reason"]
+    assert _count_sales(world) == 1
