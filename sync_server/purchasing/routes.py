@@ -50,6 +50,8 @@ def list_pos(
 ) -> dict:
     """List purchase orders, filtered by status, supplier or branch."""
     stmt = select(PurchaseOrder).where(PurchaseOrder.tenant_id == principal.tenant_id)
+    if not principal.all_branches:
+        stmt = stmt.where(PurchaseOrder.branch_id.in_(principal.branch_ids))
     if status:
         stmt = stmt.where(PurchaseOrder.status == status)
     if supplier_id is not None:
@@ -89,7 +91,7 @@ def get_po(
     po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> PurchaseOrder:
     """Return one purchase order with its lines."""
-    return service.get_po(session, tenant_id=principal.tenant_id, po_id=po_id)
+    return service.visible_po(session, actor=principal, po_id=po_id)
 
 
 @router.patch(PO, response_model=PORead, responses=problem_responses(403, 404, 409, 422))
@@ -175,7 +177,7 @@ def list_receipts(
     po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> list[GoodsReceipt]:
     """List the goods receipts of a purchase order."""
-    po = service.get_po(session, tenant_id=principal.tenant_id, po_id=po_id)
+    po = service.visible_po(session, actor=principal, po_id=po_id)
     return list(
         session.scalars(
             select(GoodsReceipt)

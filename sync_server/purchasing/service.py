@@ -116,6 +116,13 @@ def get_po(session: Session, *, tenant_id: int, po_id: int) -> PurchaseOrder:
     return po
 
 
+def visible_po(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
+    """Return a PO the caller may see: their tenant's, and one of their branches'."""
+    po = get_po(session, tenant_id=actor.tenant_id, po_id=po_id)
+    _branch_allowed(actor, po.branch_id)
+    return po
+
+
 def lock_po(session: Session, *, tenant_id: int, po_id: int) -> PurchaseOrder:
     """Return the PO locked and freshly read: two deciders queue here, the second sees the first."""
     lock_tenant_writes(session, tenant_id=tenant_id)

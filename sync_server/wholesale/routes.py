@@ -39,6 +39,8 @@ def list_requests(
 ) -> dict:
     """List sales requests, filtered by status, customer or branch."""
     stmt = select(SalesRequest).where(SalesRequest.tenant_id == principal.tenant_id)
+    if not principal.all_branches:
+        stmt = stmt.where(SalesRequest.branch_id.in_(principal.branch_ids))
     if status:
         stmt = stmt.where(SalesRequest.status == status)
     if customer_id is not None:
@@ -79,7 +81,7 @@ def get_request(
     request_id: int, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_READ)
 ) -> SalesRequest:
     """Return one sales request."""
-    return service.get_request(session, tenant_id=principal.tenant_id, request_id=request_id)
+    return service.visible_request(session, actor=principal, request_id=request_id)
 
 
 @router.post(f"{SR}/approve", response_model=SalesRequestRead, responses=_TRANSITION)
@@ -128,6 +130,7 @@ def get_invoice(
     format: Literal["json", "pdf"] = "json",
 ):
     """Return the invoice of an approved request, as JSON or a printable PDF."""
+    service.visible_request(session, actor=principal, request_id=request_id)
     data = service.invoice(session, tenant_id=principal.tenant_id, request_id=request_id)
     if format == "pdf":
         return Response(

@@ -86,6 +86,14 @@ def get_request(session: Session, *, tenant_id: int, request_id: int) -> SalesRe
     return request
 
 
+def visible_request(session: Session, *, actor: Principal, request_id: int) -> SalesRequest:
+    """Return a request the caller may see: their tenant's, and one of their branches'."""
+    request = get_request(session, tenant_id=actor.tenant_id, request_id=request_id)
+    if not actor.may_use_branch(request.branch_id):
+        raise PermissionDenied("You may not see requests of this branch.")
+    return request
+
+
 def lock_request(session: Session, *, tenant_id: int, request_id: int) -> SalesRequest:
     """Return the request locked and freshly read, so racing deciders see each other's work."""
     lock_tenant_writes(session, tenant_id=tenant_id)

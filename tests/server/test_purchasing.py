@@ -317,6 +317,26 @@ def test_who_may_decide(world):
     assert _audits(world, "purchase_order.rejected", po["id"]) == 1
     assert world.api("b_admin").get(f"purchase-orders/{po['id']}").status_code == 404
 
+    # A branch manager neither sees nor decides on another branch's orders.
+    west = (
+        world.api("admin")
+        .post(
+            "purchase-orders",
+            json={
+                "supplier_id": sid,
+                "branch_id": world.a.branch_ids[1],
+                "lines": [{"product_id": p[0], "quantity": "1", "unit_cost": "1"}],
+            },
+        )
+        .json()
+    )
+    world.api("admin").post(f"purchase-orders/{west['id']}/submit")
+    listed = world.api("manager").get("purchase-orders").json()["items"]
+    assert west["id"] not in {x["id"] for x in listed} and listed
+    assert world.api("manager").get(f"purchase-orders/{west['id']}").status_code == 403
+    assert world.api("manager").post(f"purchase-orders/{west['id']}/approve").status_code == 403
+    assert world.api("purchase_admin").get(f"purchase-orders/{west['id']}").status_code == 403
+
     # --- above threshold only an admin approves
     _setting(world, "po_admin_approval_threshold", "100.00")
     sid = _supplier(world)
