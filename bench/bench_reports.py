@@ -630,6 +630,7 @@ def generate(engine: Engine, *, lines: int, products: int, branch_count: int) ->
         raw.commit()
         raw.driver_connection.autocommit = True
         raw.driver_connection.execute("VACUUM ANALYZE")
+        raw.driver_connection.autocommit = False  # the connection goes back to the pool
     raw.close()
     return counts
 

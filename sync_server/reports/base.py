@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, func, literal, literal_column, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from common.errors import PermissionDenied, ValidationFailed
 from common.schemas.base import money_str, plain_str
@@ -140,6 +142,11 @@ def money_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
 
 def qty_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
     return type_coerce(func.coalesce(func.sum(expr), literal(0)), Qty())
+
+
+def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQLite's `+column`: the same value, which the planner may not look up by an index."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def num(value: Decimal | int) -> ColumnElement[Decimal]:

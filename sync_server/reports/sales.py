@@ -304,24 +304,38 @@ def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report
 def best_sellers(session: Session, *, filters: Filters, by: Rank, limit: int) -> Report:
     """Rank products by net quantity, net revenue or gross margin."""
     facts = sales_facts(filters)
+    # Sum per product first and join the catalogue to those sums only: far cheaper than a
+    # product lookup per line. Lines without a cost of their own take the product's average.
+    per_product = (
+        select(
+            facts.c.product_id,
+            qty_sum(facts.c.quantity).label("quantity"),
+            money_sum(facts.c.revenue).label("revenue"),
+            money_sum(facts.c.cost).label("known_cost"),
+            qty_sum(case((facts.c.cost.is_(None), facts.c.quantity))).label("uncosted"),
+        )
+        .group_by(facts.c.product_id)
+        .subquery("per_product")
+    )
     product = Product.__table__
-    cost = func.coalesce(facts.c.cost, facts.c.quantity * product.c.cost)
-    quantity = qty_sum(facts.c.quantity).label("quantity")
-    revenue = money_sum(facts.c.revenue).label("revenue")
-    margin = money_sum(facts.c.revenue - cost).label("margin")
-    order = {Rank.QUANTITY: quantity, Rank.REVENUE: revenue, Rank.MARGIN: margin}[by]
+    cost = (per_product.c.known_cost + per_product.c.uncosted * product.c.cost).label("cost")
+    margin = (per_product.c.revenue - cost).label("margin")
+    order = {
+        Rank.QUANTITY: per_product.c.quantity,
+        Rank.REVENUE: per_product.c.revenue,
+        Rank.MARGIN: margin,
+    }[by]
     stmt = (
         select(
             product.c.id.label("product_id"),
             product.c.sku,
             product.c.name,
-            quantity,
-            revenue,
-            money_sum(cost).label("cost"),
+            per_product.c.quantity,
+            per_product.c.revenue,
+            cost,
             margin,
         )
-        .join(product, for_products(facts, product, filters))
-        .group_by(product.c.id, product.c.sku, product.c.name)
+        .join(product, for_products(per_product, product, filters))
         .order_by(order.desc(), product.c.id)
         .limit(limit)
     )

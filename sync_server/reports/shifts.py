@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,13 @@ TENDERS = ("cash", "card", "account", "voucher")
 def shift_reports(session: Session, *, filters: Filters) -> Report:
     """Return each shift's sales, tenders, returns, cash in/out and count against expected."""
     tenant = filters.tenant_id
+    # A shift's documents happen while it is open: from its day to the next day at the
+    # latest, so the sums read only that stretch of time, never the whole history.
+    until = filters.end + timedelta(days=1)
+
+    def during(column):
+        return and_(column >= filters.start, column < until)
+
     sales = (
         select(
             Sale.shift_uuid.label("shift_uuid"),
@@ -24,13 +33,18 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             money_sum(Sale.discount_total).label("discounts"),
             money_sum(Sale.tax_total).label("tax"),
         )
-        .where(Sale.tenant_id == tenant, Sale.status == "completed", Sale.shift_uuid.is_not(None))
+        .where(
+            Sale.tenant_id == tenant,
+            Sale.status == "completed",
+            Sale.shift_uuid.is_not(None),
+            during(Sale.occurred_at),
+        )
         .group_by(Sale.shift_uuid)
         .subquery("shift_sales")
     )
     voids = (
         select(Sale.shift_uuid.label("shift_uuid"), func.count(Sale.id).label("voids"))
-        .where(Sale.tenant_id == tenant, Sale.status == "voided")
+        .where(Sale.tenant_id == tenant, Sale.status == "voided", during(Sale.occurred_at))
         .group_by(Sale.shift_uuid)
         .subquery("shift_voids")
     )
@@ -43,7 +57,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             ),
         )
         .join(Sale, Sale.id == SalePayment.sale_id)
-        .where(Sale.tenant_id == tenant, Sale.status == "completed")
+        .where(Sale.tenant_id == tenant, Sale.status == "completed", during(Sale.occurred_at))
         .group_by(Sale.shift_uuid)
         .subquery("shift_pays")
     )
@@ -53,7 +67,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             func.count(Return.id).label("returns"),
             money_sum(Return.total).label("returns_total"),
         )
-        .where(Return.tenant_id == tenant)
+        .where(Return.tenant_id == tenant, during(Return.occurred_at))
         .group_by(Return.shift_uuid)
         .subquery("shift_returns")
     )
@@ -65,7 +79,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
                 "cash_out"
             ),
         )
-        .where(CashMovement.tenant_id == tenant)
+        .where(CashMovement.tenant_id == tenant, during(CashMovement.occurred_at))
         .group_by(CashMovement.shift_uuid)
         .subquery("shift_cash")
     )

@@ -116,32 +116,57 @@ def refresh(session: Session, *, tenant_id: int) -> dict[str, int]:
         )
         .group_by(day_r, Return.branch_id, func.coalesce(Return.cashier_id, ZERO_SQL))
     )
-    added = 0
+    groups: dict[tuple, dict[str, Any]] = {}
     for stmt in (sold, back):
         for row in session.execute(stmt).mappings():
-            added += 1
-            _add(session, tenant_id=tenant_id, row=row)
+            key = (
+                datetime.fromisoformat(row["day"]).replace(tzinfo=UTC),
+                row["branch_id"],
+                row["channel"],
+                row["cashier_id"],
+            )
+            sums = groups.setdefault(key, dict.fromkeys(SUMS, 0))
+            for name in SUMS:
+                sums[name] += row[name]
+    if groups:
+        _merge(session, tenant_id=tenant_id, groups=groups)
     state.sale_id_through, state.return_id_through = sale_top, return_top
     state.refreshed_at = utcnow()
     session.flush()
-    return {"rows": added, "sale_id_through": sale_top, "return_id_through": return_top}
+    return {"rows": len(groups), "sale_id_through": sale_top, "return_id_through": return_top}
 
 
-def _add(session: Session, *, tenant_id: int, row) -> None:
-    """Add one group's sums into its summary row (creating it the first time)."""
-    key = {
-        "tenant_id": tenant_id,
-        "day": datetime.fromisoformat(row["day"]).replace(tzinfo=UTC),
-        "branch_id": row["branch_id"],
-        "channel": row["channel"],
-        "cashier_id": row["cashier_id"],
+def _merge(session: Session, *, tenant_id: int, groups: dict[tuple, dict[str, Any]]) -> None:
+    """Add the groups' sums into their summary rows, creating the rows not there yet."""
+    days = [key[0] for key in groups]
+    existing = {
+        (row.day, row.branch_id, row.channel, row.cashier_id): row
+        for row in session.scalars(
+            select(SalesDaily).where(
+                SalesDaily.tenant_id == tenant_id,
+                SalesDaily.day >= min(days),
+                SalesDaily.day <= max(days),
+            )
+        )
     }
-    target = session.scalar(select(SalesDaily).filter_by(**key))
-    if target is None:
-        target = SalesDaily(**key, **{name: 0 for name in SUMS})
-        session.add(target)
-    for name in SUMS:
-        setattr(target, name, (getattr(target, name) or 0) + row[name])
+    with session.no_autoflush:
+        for key, sums in groups.items():
+            target = existing.get(key)
+            if target is None:
+                day, branch_id, channel, cashier_id = key
+                session.add(
+                    SalesDaily(
+                        tenant_id=tenant_id,
+                        day=day,
+                        branch_id=branch_id,
+                        channel=channel,
+                        cashier_id=cashier_id,
+                        **sums,
+                    )
+                )
+                continue
+            for name in SUMS:
+                setattr(target, name, getattr(target, name) + sums[name])
 
 
 def daily_figures(session: Session, *, filters: Filters) -> Subquery:
@@ -166,7 +191,12 @@ def daily_figures(session: Session, *, filters: Filters) -> Subquery:
         stored = stored.where(d.channel == filters.channel)
     if filters.cashier_id is not None:
         stored = stored.where(d.cashier_id == filters.cashier_id)
-    facts = sales_facts(filters, till_sales_after=sale_through, till_returns_after=return_through)
+    facts = sales_facts(
+        filters,
+        till_sales_after=sale_through,
+        till_returns_after=return_through,
+        sqlite=is_sqlite(session.get_bind()),
+    )
     live = _grouped(facts, sign=1)
     voided = _grouped(_voided_facts(filters, through=sale_through), sign=-1)
     return union_all(stored, live, voided).subquery("daily")
