@@ -30,6 +30,7 @@ from sync_server.inventory.models import BranchProductSetting, StockLevel, Stock
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 from sync_server.sync import feed
+from sync_server.sync.models import FeedHead
 
 ZERO = Decimal("0")
 COST_PLACES = Decimal("0.0001")
@@ -88,6 +89,26 @@ def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
         )
         .execution_options(populate_existing=True)
     )
+
+
+def queue_for_tenant(session: Session, *, tenant_id: int) -> None:
+    """Take the tenant's turn to write stock: lock its change-feed head before any level.
+
+    Every movement publishes to the feed and appends to the audit chain, so it locks those
+    per-tenant rows anyway. Taking the feed head first, before any product or level row,
+    gives all stock writers one lock order, so none can deadlock: otherwise a document
+    with several lines could hold the heads while waiting for a level that another writer
+    holds while waiting for the heads. Feed head, then audit head, is the catalog's order
+    too. SQLite needs none of this: BEGIN IMMEDIATE already serialises writers.
+    """
+    if is_sqlite(session.get_bind()):
+        return
+    transaction = session.get_transaction()
+    held = session.info.get("stock_turn")
+    if held is not None and held[0] == tenant_id and held[1] is transaction:
+        return  # this transaction holds it already
+    session.execute(select(FeedHead.id).where(FeedHead.tenant_id == tenant_id).with_for_update())
+    session.info["stock_turn"] = (tenant_id, transaction)
 
 
 def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
@@ -209,6 +230,7 @@ def record_movement(
     quantity = Decimal(quantity)
     _check_quantity(code, quantity)
     tenant_id = actor.tenant_id
+    queue_for_tenant(session, tenant_id=tenant_id)
     product = _facts(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     row = lock_level(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     before = stock_data(row)
@@ -315,7 +337,8 @@ def receive(
     unit_cost = Decimal(unit_cost)
     if not unit_cost.is_finite() or unit_cost < 0:
         raise ValidationFailed("A unit cost must be zero or more.")
-    # Lock the product first: receipts of it in two branches must not both read the old cost.
+    queue_for_tenant(session, tenant_id=actor.tenant_id)
+    # Lock the product: receipts of it in two branches must not both read the old cost.
     locked = session.scalar(
         lock_for_update(
             select(Product.id).where(
@@ -392,6 +415,7 @@ def reserve(
     """Set stock aside for a document: every line or none (InsufficientStock lists the short)."""
     actor = as_actor(actor)
     merged = _merged(lines)
+    queue_for_tenant(session, tenant_id=actor.tenant_id)
     short = []
     for product_id, quantity in merged:
         get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
@@ -456,6 +480,7 @@ def _settle(
 ) -> None:
     actor = as_actor(actor)
     merged = _merged(lines)
+    queue_for_tenant(session, tenant_id=actor.tenant_id)
     for product_id, quantity in merged:
         lock_level(session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
         held = open_reservation(

@@ -347,3 +347,42 @@ def test_racing_reservations_never_oversell(stock):
     with world.tx() as s:
         level = _level(s, world, product=1)
         assert (level.on_hand, level.reserved, level.available) == (5, 5, 0)
+
+
+def test_documents_with_many_lines_in_any_order_do_not_deadlock(stock):
+    """Writers touching several products in different orders finish without a deadlock."""
+    world = stock
+    with world.tx() as s:
+        for product in range(3):
+            _move(s, world, code=MovementCode.RECEIPT, qty="1000", product=product)
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        order = [n % 3, (n + 1) % 3, (n + 2) % 3][: 1 + n % 3]
+        start.wait()
+        try:
+            for i in range(10):
+                with world.tx() as s:
+                    for product in order if i % 2 else reversed(order):
+                        _move(
+                            s,
+                            world,
+                            code=MovementCode.SALE,
+                            qty="-1",
+                            product=product,
+                            reference_id=f"{n}-{i}",
+                        )
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    sold = sum(10 * (1 + n % 3) for n in range(6))
+    with world.tx() as s:
+        total = sum(_level(s, world, product=p).on_hand for p in range(3))
+    assert total == 3000 - sold
