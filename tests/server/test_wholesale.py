@@ -13,6 +13,7 @@ from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.notifications.models import Notification
 from sync_server.wholesale import service as wholesale
+from sync_server.wholesale.schemas import SalesRequestCreate
 from tests.ledgers import check_customer_ledgers
 
 
@@ -263,5 +264,30 @@ def test_racing_approvals_one_effect_and_invoice_numbers_without_gaps(world):
         for rid in [contested["id"], *[r["id"] for r in others]]
     )
     assert numbers == [f"INV-MAIN-{n:06d}" for n in range(1, 5)]
-    assert _audits(world, "sales_request.approved") == 4
+    # Each branch has its own series.
+    west = world.a.branch_ids[1]
+    with transaction(world.sessions()) as session:
+        inventory.receive(
+            session,
+            actor=world.principal("admin").actor,
+            branch_id=west,
+            product_id=p[2],
+            quantity=Decimal("1"),
+            unit_cost=Decimal("1"),
+            reference_type="test",
+            reference_id="west",
+        )
+        request = wholesale.create(
+            session,
+            actor=world.principal("sales_admin"),
+            data=SalesRequestCreate(
+                customer_id=cid, branch_id=west, lines=[{"product_id": p[2], "quantity": "1"}]
+            ),
+        )
+    with transaction(world.sessions()) as session:
+        approved = wholesale.approve(
+            session, actor=world.principal("manager"), request_id=request.id, comment=""
+        )
+    assert approved.invoice_number == "INV-WEST-000001"
+    assert _audits(world, "sales_request.approved") == 4 + 1  # the race, then WEST
     check_customer_ledgers(world.engine, tenant_id=world.a.id)
