@@ -23,6 +23,7 @@ from common.sync.protocol import (
     EventType,
     PullResponse,
     PushResponse,
+    PushResult,
     PushStatus,
 )
 from pos_client.store import documents, outbox, replica
@@ -50,10 +51,18 @@ class SyncStatus:
 class SyncFailed(Exception):
     """A cycle could not finish; the reason goes into the status, the work stays queued."""
 
-    def __init__(self, message: str, *, unreachable: bool = False, revoked: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        unreachable: bool = False,
+        revoked: bool = False,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.unreachable = unreachable
         self.revoked = revoked
+        self.status = status
 
 
 class SyncEngine:
@@ -175,38 +184,52 @@ class SyncEngine:
     def push(self) -> int:
         """Send the outbox in batches; drop what the server applied or already had."""
         sent = 0
+        limit = self.batch_size
         while True:
             with self.store.transaction() as session:
-                batch = outbox.next_batch(session, limit=self.batch_size)
+                batch = outbox.next_batch(session, limit=limit)
                 bodies = [(row.event_id, row.type, row.body) for row in batch]
             if not bodies:
                 return sent
             events = [json.loads(body) for _, _, body in bodies]
-            response = self._request("POST", "/sync/push", json={"events": events})
-            results = PushResponse.model_validate(response.json()).results
+            try:
+                response = self._request("POST", "/sync/push", json={"events": events})
+            except SyncFailed as exc:
+                if exc.status != 422:
+                    raise
+                if len(bodies) > 1:
+                    # One malformed event must not hold back the rest: send one at a time.
+                    limit = 1
+                    continue
+                results = [
+                    PushResult(
+                        id=bodies[0][0],
+                        status=PushStatus.REJECTED,
+                        reason=f"refused by the server: {exc}",
+                    )
+                ]
+                limit = self.batch_size
+            else:
+                results = PushResponse.model_validate(response.json()).results
             with self.store.transaction() as session:
-                locals_by_event = {
-                    event_id: json.loads(body)["payload"]["local_id"]
-                    for event_id, type_, body in bodies
-                    if type_ == EventType.CUSTOMER_CREATED
-                }
-                for result in results:
-                    local_id = locals_by_event.get(result.id)
-                    if (
-                        local_id
-                        and result.customer_id is not None
-                        and result.status
-                        in (
-                            PushStatus.APPLIED,
-                            PushStatus.DUPLICATE,
-                        )
-                    ):
-                        replica.link_customer(
-                            session, local_id=local_id, server_id=result.customer_id
-                        )
+                self._link_customers(session, bodies=bodies, results=results)
                 sent += outbox.acknowledge(session, results=results)
                 documents.get_state(session).last_push_at = utcnow()
             self._refresh_status()
+
+    @staticmethod
+    def _link_customers(session, *, bodies: list[tuple[str, str, str]], results) -> None:
+        """Give customers made offline the server ids the push answered with."""
+        local_ids = {
+            event_id: json.loads(body)["payload"]["local_id"]
+            for event_id, type_, body in bodies
+            if type_ == EventType.CUSTOMER_CREATED
+        }
+        for result in results:
+            local_id = local_ids.get(result.id)
+            acknowledged = result.status in (PushStatus.APPLIED, PushStatus.DUPLICATE)
+            if local_id and acknowledged and result.customer_id is not None:
+                replica.link_customer(session, local_id=local_id, server_id=result.customer_id)
 
     def pull(self) -> int:
         """Fetch pages after the stored cursor; each page and its cursor commit together."""
@@ -305,7 +328,7 @@ class SyncEngine:
         if response.status_code >= 500:
             raise SyncFailed(f"server error {response.status_code}", unreachable=True)
         if response.status_code >= 400:
-            raise SyncFailed(_problem_detail(response))
+            raise SyncFailed(_problem_detail(response), status=response.status_code)
         return response
 
     def _refresh_status(self, **changes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from decimal import Decimal
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
-from pos_client.store.models import Product, Sale, StockLevel
+from pos_client.store.models import OutboxEvent, Product, Sale, StockLevel
 from sync_server.alerts.models import Alert
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
@@ -214,3 +215,21 @@ def test_concurrent_triggers_coalesce_into_one_cycle_at_a_time(world, live_serve
     assert transport.most == 1
     assert engine.status.pending == 0 and len(_server_receipts(world)) == 20
     store.close()
+
+
+def test_an_event_the_server_cannot_read_does_not_hold_back_the_rest(world, live_server, make_till):
+    till = make_till(live_server.url)
+    till.sync_once()
+    for _ in range(3):
+        sell_locally(till.store, product_id=world.a.product_ids[0])
+    with till.store.transaction() as session:
+        middle = session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq)).all()[1]
+        body = json.loads(middle.body)
+        body["occurred_at"] = "2026-01-01T10:00:00"  # no zone: the whole request is refused
+        middle.body = json.dumps(body)
+    status = till.sync_once()
+    assert status.pending == 1 and status.rejected == 1
+    assert len(_server_receipts(world)) == 2
+    with till.store.transaction() as session:
+        left = session.scalars(select(OutboxEvent)).one()
+        assert left.rejected and "refused by the server" in left.last_error
