@@ -497,3 +497,18 @@ def test_sale_completes_when_the_printer_fails_and_the_receipt_prints_on_retry(
     with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
         menu.submitted.emit("3")
     assert sale.receipt_number.encode() in target.read_bytes()
+
+
+def test_scans_do_not_touch_the_cart_while_it_is_being_paid(
+    qtbot: QtBot, till: Till, sign_in, scan, settle
+) -> None:
+    sign_in()
+    scan(TEA)
+    dialog = open_payment(qtbot, till)
+    till.window.pipeline.handle(MILK)
+    settle()
+    assert [line.item.sku for line in till.window.cart.lines] == ["TEA-250"]
+    dialog.reject()
+    qtbot.waitUntil(lambda: till.window.pipeline.enabled, timeout=2000)
+    scan(MILK)
+    assert [line.item.sku for line in till.window.cart.lines] == ["TEA-250", "MILK-1L"]

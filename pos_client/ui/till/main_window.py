@@ -260,6 +260,9 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
+        # While a dialog is up, a scan must not change the cart behind it (the payment dialog
+        # may be recording that very cart); dialogs that want scans divert them.
+        self.pipeline.enabled = False
         # Back to the window once the dialog closes, so F-keys and scans keep working.
         dialog.finished.connect(self._dialog_closed)
         dialog.open()
@@ -267,6 +270,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
     def _dialog_closed(self) -> None:
         if self.dialog is not None and self.dialog.isVisible():
             return
+        self.pipeline.enabled = self.is_selling
         self.activateWindow()
         if self.is_selling:
             self.screen.search.setFocus()
