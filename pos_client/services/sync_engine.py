@@ -182,40 +182,53 @@ class SyncEngine:
         )
 
     def push(self) -> int:
-        """Send the outbox in batches; drop what the server applied or already had."""
+        """Send the outbox in batches; drop what the server applied or already had.
+
+        Events the server rejected are asked about once more at the end: a manager may
+        have applied them from the dead letters since, and then they are answered as
+        duplicates and leave the outbox.
+        """
         sent = 0
         limit = self.batch_size
-        while True:
-            with self.store.transaction() as session:
-                batch = outbox.next_batch(session, limit=limit)
-                bodies = [(row.event_id, row.type, row.body) for row in batch]
-            if not bodies:
-                return sent
-            events = [json.loads(body) for _, _, body in bodies]
-            try:
-                response = self._request("POST", "/sync/push", json={"events": events})
-            except SyncFailed as exc:
-                if exc.status != 422:
-                    raise
-                if len(bodies) > 1:
-                    # One malformed event must not hold back the rest: send one at a time.
-                    limit = 1
-                    continue
-                results = [
-                    PushResult(
-                        id=bodies[0][0],
-                        status=PushStatus.REJECTED,
-                        reason=f"refused by the server: {exc}",
-                    )
-                ]
-                limit = self.batch_size
+        while bodies := self._batch(limit=limit, rejected=False):
+            outcome = self._send(bodies)
+            if outcome is not None:
+                sent += outcome
+            elif len(bodies) > 1:
+                # One malformed event must not hold back the rest: send one at a time
+                # until it is found, then full batches again.
+                limit = 1
             else:
-                results = PushResponse.model_validate(response.json()).results
-            with self.store.transaction() as session:
-                self._link_customers(session, bodies=bodies, results=results)
-                sent += outbox.acknowledge(session, results=results)
-                documents.get_state(session).last_push_at = utcnow()
-            self._refresh_status()
+                self._acknowledge(bodies, [_refused(bodies[0][0])])
+                limit = self.batch_size
+        if again := self._batch(limit=self.batch_size, rejected=True):
+            sent += self._send(again) or 0
+        return sent
+
+    def _batch(self, *, limit: int, rejected: bool) -> list[tuple[str, str, str]]:
+        with self.store.transaction() as session:
+            rows = outbox.next_batch(session, limit=limit, rejected=rejected)
+            return [(row.event_id, row.type, row.body) for row in rows]
+
+    def _send(self, bodies: list[tuple[str, str, str]]) -> int | None:
+        """Push one batch; return how many left the outbox, None if the server refused it."""
+        events = [json.loads(body) for _, _, body in bodies]
+        try:
+            response = self._request("POST", "/sync/push", json={"events": events})
+        except SyncFailed as exc:
+            if exc.status == 422:
+                return None
+            raise
+        results = PushResponse.model_validate(response.json()).results
+        return self._acknowledge(bodies, results)
+
+    def _acknowledge(self, bodies: list[tuple[str, str, str]], results: list[PushResult]) -> int:
+        with self.store.transaction() as session:
+            self._link_customers(session, bodies=bodies, results=results)
+            dropped = outbox.acknowledge(session, results=results)
+            documents.get_state(session).last_push_at = utcnow()
+        self._refresh_status()
+        return dropped
 
     @staticmethod
     def _link_customers(session, *, bodies: list[tuple[str, str, str]], results) -> None:
@@ -355,6 +368,12 @@ class SyncEngine:
             status = self._status
         if self.on_status is not None:
             self.on_status(status)
+
+
+def _refused(event_id: str) -> PushResult:
+    return PushResult(
+        id=event_id, status=PushStatus.REJECTED, reason="refused by the server as malformed"
+    )
 
 
 def _problem_detail(response: httpx.Response) -> str:

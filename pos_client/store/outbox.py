@@ -39,12 +39,12 @@ def waiting_for(session: Session, *, document_id: str) -> bool:
     )
 
 
-def next_batch(session: Session, *, limit: int) -> list[OutboxEvent]:
-    """Return the oldest events not yet rejected, in device order."""
+def next_batch(session: Session, *, limit: int, rejected: bool = False) -> list[OutboxEvent]:
+    """Return the oldest events (not yet rejected, or only rejected ones), in device order."""
     return list(
         session.scalars(
             select(OutboxEvent)
-            .where(OutboxEvent.rejected.is_(False))
+            .where(OutboxEvent.rejected.is_(rejected))
             .order_by(OutboxEvent.seq)
             .limit(limit)
         )

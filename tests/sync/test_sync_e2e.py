@@ -233,3 +233,44 @@ def test_an_event_the_server_cannot_read_does_not_hold_back_the_rest(world, live
     with till.store.transaction() as session:
         left = session.scalars(select(OutboxEvent)).one()
         assert left.rejected and "refused by the server" in left.last_error
+
+
+def test_event_applied_from_dead_letters_leaves_the_till_outbox(world, live_server, make_till):
+    from pos_client.store import documents
+    from tests.sync.sync_helpers import sale_payload
+
+    till = make_till(live_server.url)
+    till.sync_once()
+    with till.store.transaction() as session:
+        customer = documents.create_customer_offline(session, name="Zoya", phone="777")
+        state = documents.get_state(session)
+        token = state.device_token
+        documents.record_sale(
+            session,
+            sale_payload(
+                branch_id=state.branch_id,
+                product_id=world.a.product_ids[0],
+                receipt=documents.next_receipt_number(session),
+                method="account",
+                customer_local_id=customer.local_id,
+            ),
+        )
+        # The customer's event is held back, as if it had been lost before the sale's.
+        held = session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq)).first()
+        held_body = json.loads(held.body)
+        session.delete(held)
+    first = till.sync_once()
+    assert first.rejected == 1 and first.pending == 1
+    pushed = httpx.post(
+        f"{live_server.url}/api/v1/sync/push",
+        json={"events": [held_body]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert pushed.json()["results"][0]["status"] == "applied"
+    manager = world.api("manager")
+    letter = manager.get("sync/dead-letters").json()["items"][0]
+    resolved = manager.post(f"sync/dead-letters/{letter['id']}/resolve", json={"retry": True})
+    assert resolved.status_code == 200
+    after = till.sync_once()
+    assert after.pending == 0 and after.rejected == 0
+    assert len(_server_receipts(world)) == 1
