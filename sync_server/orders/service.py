@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,7 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
+from sync_server.sync.models import FeedHead
 
 REFERENCE = "order"
 ZERO = Decimal("0")
@@ -108,13 +110,13 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     )
     customer = _customer(session, principal=principal, ref=data.customer)
     if customer is None:
-        # A new customer is audited and published before the reservation, so lock the
-        # levels first: tills and the ledger take level -> audit -> feed, and one order of
-        # locks everywhere means no deadlock.
-        for product_id in sorted(needed):
-            inventory.lock_level(
-                session, tenant_id=tenant_id, branch_id=branch.id, product_id=product_id
-            )
+        # A new customer is audited and published before the reservation. The ledger locks
+        # level -> feed head -> audit head; taking the same locks in the same order first
+        # keeps concurrent orders and till sales from deadlocking.
+        lock_levels(session, tenant_id=tenant_id, branch_id=branch.id, product_ids=needed)
+        session.scalar(
+            lock_for_update(select(FeedHead).where(FeedHead.tenant_id == tenant_id), session)
+        )
         customer = _new_customer(session, principal=principal, ref=data.customer)
     currency = session.get(Tenant, tenant_id).currency
     minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
@@ -172,6 +174,16 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     )
     order_event(session, order=order, event="order.created")
     return order
+
+
+def lock_levels(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
+) -> None:
+    """Lock a branch's stock levels in product order, before the feed and audit heads."""
+    for product_id in sorted(set(product_ids)):
+        inventory.lock_level(
+            session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id
+        )
 
 
 def _refuse_if_short(
