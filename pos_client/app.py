@@ -1,8 +1,8 @@
 """stockpilot-till: the composition root that builds the till from injected services.
 
-    stockpilot-till --server https://stock.example --data-dir /var/lib/till   first run: a wizard
-    stockpilot-till --demo --data-dir /tmp/till      a demonstration shop, no server (PIN 1234)
-    stockpilot-till backup | restore | --self-check  maintenance commands of the bundle
+stockpilot-till --server https://stock.example --data-dir /var/lib/till   first run: a wizard
+stockpilot-till --demo --data-dir /tmp/till      a demonstration shop, no server (PIN 1234)
+stockpilot-till backup | restore | --self-check  maintenance commands of the bundle
 """
 
 from __future__ import annotations
