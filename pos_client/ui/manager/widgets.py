@@ -92,6 +92,8 @@ class ServerTable(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(34)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
+        # Size columns from the first rows only: measuring every cell costs the UI thread.
+        self.view.horizontalHeader().setResizeContentsPrecision(25)
         self.view.selectionModel().selectionChanged.connect(
             lambda *_: self.selection_changed.emit()
         )

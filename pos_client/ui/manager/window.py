@@ -69,7 +69,9 @@ def _screens() -> list[Screen]:
 class ManagerWindow(QMainWindow):
     """Back office: screens are built when first opened and load their data from the server."""
 
-    def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, *, ctx: ManagerContext, start: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("ManagerWindow")
@@ -140,8 +142,9 @@ class ManagerWindow(QMainWindow):
         self._badge_timer.setInterval(BADGE_SECONDS * 1000)
         self._badge_timer.timeout.connect(self.refresh_badges)
         self._badge_timer.start()
+        keys = [screen.key for screen in self.screens]
         if self.screens:
-            self.nav.setCurrentRow(0)
+            self.nav.setCurrentRow(keys.index(start) if start in keys else 0)
         self.refresh_badges()
 
     def open_screen(self, key: str) -> QWidget:
@@ -248,11 +251,17 @@ def connect(api: ApiClient, *, username: str, password: str) -> tuple:
 
 
 def open_back_office(
-    *, client: ApiClient, username: str, password: str, parent: QWidget | None = None
+    *,
+    client: ApiClient,
+    username: str,
+    password: str,
+    start: str | None = None,
+    parent: QWidget | None = None,
 ) -> ManagerWindow:
     """Sign in synchronously and build the window (scripts and tests; never on a UI thread)."""
     me, branches = connect(client, username=username, password=password)
     pool = NetworkPool(client=client)
-    window = ManagerWindow(ctx=ManagerContext(pool=pool, me=me, branches=branches), parent=parent)
+    ctx = ManagerContext(pool=pool, me=me, branches=branches)
+    window = ManagerWindow(ctx=ctx, start=start, parent=parent)
     pool.setParent(window)
     return window
