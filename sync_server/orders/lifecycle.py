@@ -17,7 +17,7 @@ from sync_server.inventory import service as inventory
 from sync_server.orders.models import Order, OrderStatus
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import CancelCreate, PaymentCreate, ShipmentCreate
-from sync_server.orders.service import REFERENCE, get_order, lock_levels, snapshot
+from sync_server.orders.service import REFERENCE, get_order, snapshot
 
 S = OrderStatus
 
@@ -144,12 +144,6 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
         )
     else:
         # The sale was committed at payment, so the goods come back as a return.
-        lock_levels(
-            session,
-            tenant_id=order.tenant_id,
-            branch_id=order.branch_id,
-            product_ids=[line.product_id for line in order.lines],
-        )
         for line in order.lines:
             inventory.record_movement(
                 session,

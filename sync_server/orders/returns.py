@@ -15,7 +15,7 @@ from sync_server.inventory import service as inventory
 from sync_server.orders.models import Order, OrderReturn, OrderReturnLine, OrderStatus
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import ReturnCreate, ReturnReceive
-from sync_server.orders.service import get_order, lock_levels
+from sync_server.orders.service import get_order
 
 REFERENCE = "order_return"
 
@@ -122,12 +122,6 @@ def receive_return(
     if data.refund_amount > refundable:
         raise ValidationFailed(f"At most {refundable} can still be refunded on this order.")
     reference_id = str(ret.id)
-    lock_levels(
-        session,
-        tenant_id=order.tenant_id,
-        branch_id=order.branch_id,
-        product_ids=[row.product_id for row in ret.lines],
-    )
     for line_id, received in sorted(given.items()):
         row = by_line[line_id]
         # Every unit comes back through the door first, so the ledger shows the return;

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,7 +39,6 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
-from sync_server.sync.models import FeedHead
 
 REFERENCE = "order"
 ZERO = Decimal("0")
@@ -110,13 +108,10 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     )
     customer = _customer(session, principal=principal, ref=data.customer)
     if customer is None:
-        # A new customer is audited and published before the reservation. The ledger locks
-        # level -> feed head -> audit head; taking the same locks in the same order first
-        # keeps concurrent orders and till sales from deadlocking.
-        lock_levels(session, tenant_id=tenant_id, branch_id=branch.id, product_ids=needed)
-        session.scalar(
-            lock_for_update(select(FeedHead).where(FeedHead.tenant_id == tenant_id), session)
-        )
+        # A new customer is audited and published before the reservation: take the tenant's
+        # turn to write stock first, as every ledger writer does (feed head, then levels and
+        # the audit head), so concurrent orders and till sales cannot deadlock.
+        inventory.queue_for_tenant(session, tenant_id=tenant_id)
         customer = _new_customer(session, principal=principal, ref=data.customer)
     currency = session.get(Tenant, tenant_id).currency
     minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
@@ -174,16 +169,6 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     )
     order_event(session, order=order, event="order.created")
     return order
-
-
-def lock_levels(
-    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
-) -> None:
-    """Lock a branch's stock levels in product order, before the feed and audit heads."""
-    for product_id in sorted(set(product_ids)):
-        inventory.lock_level(
-            session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id
-        )
 
 
 def _refuse_if_short(

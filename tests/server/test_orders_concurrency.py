@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 
 from common.codes import MovementCode
 from common.ids import new_id
+from common.schemas.partners import CustomerCreate
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockMovement
 from sync_server.orders.models import Order
+from sync_server.partners import service as partners
 
 CLIENTS = 50
 LAST_UNITS = 10
@@ -38,6 +40,9 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
             reference_type="test",
             reference_id=new_id(),
         )
+        regular = partners.create_customer(
+            session, actor=admin, data=CustomerCreate(name="Regular", email="regular@example.com")
+        )
     key = world.api("admin").post("api-keys", json={"name": "web", "scopes": ["orders:write"]})
     headers = {"X-API-Key": key.json()["key"]}
     requests = [
@@ -45,7 +50,12 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
             str(uuid.uuid4()),
             {
                 "external_number": f"RUSH-{i}",
-                "customer": {"name": f"Buyer {i}", "email": f"buyer{i}@example.com"},
+                # Half are known customers, half new ones: both lock paths race each other.
+                "customer": (
+                    {"id": regular.id}
+                    if i % 2
+                    else {"name": f"Buyer {i}", "email": f"buyer{i}@example.com"}
+                ),
                 "lines": [{"sku": "ADMIN-0", "quantity": "1"}],
                 "branch_code": "MAIN",
             },
@@ -133,3 +143,74 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
             assert (again.status_code, again.json()) == (first.status_code, first.json())
     with transaction(world.sessions(), readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(StockMovement)) == len(movements)
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_plenty_of_stock_every_concurrent_order_succeeds_without_deadlocks(world, live_server):
+    """New and known customers, two products, tills selling: no order may fail or time out."""
+    admin = world.principal("admin")
+    branch_id = world.a.branch_ids[0]
+    with transaction(world.sessions()) as session:
+        for product_id in world.a.product_ids[:2]:
+            inventory.record_movement(
+                session,
+                actor=admin.actor,
+                branch_id=branch_id,
+                product_id=product_id,
+                code=MovementCode.RECEIPT,
+                quantity=Decimal(1000),
+                reference_type="test",
+                reference_id=new_id(),
+            )
+        regular = partners.create_customer(
+            session, actor=admin, data=CustomerCreate(name="Regular", email="regular@example.com")
+        )
+    key = world.api("admin").post("api-keys", json={"name": "web", "scopes": ["orders:write"]})
+    headers = {"X-API-Key": key.json()["key"]}
+    start = threading.Barrier(CLIENTS + TILL_SALES)
+
+    def order(i: int) -> int:
+        lines = [{"sku": "ADMIN-0", "quantity": "1"}, {"sku": "ADMIN-1", "quantity": "2"}]
+        body = {
+            "external_number": f"CALM-{i}",
+            "customer": {"id": regular.id} if i % 2 else {"name": f"N{i}", "phone": f"9{i:04d}"},
+            "lines": lines if i % 3 else lines[::-1],
+            "branch_code": "MAIN",
+        }
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            start.wait()
+            response = http.post(
+                "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"calm-{i}"}
+            )
+            return response.status_code
+
+    def till_sale(n: int) -> None:
+        start.wait()
+        # Lines in product order: every ledger writer locks levels in the same order.
+        with transaction(world.sessions()) as session:
+            for product_id in sorted(world.a.product_ids[:2]):
+                inventory.record_movement(
+                    session,
+                    actor=world.principal("cashier").actor,
+                    branch_id=branch_id,
+                    product_id=product_id,
+                    code=MovementCode.SALE,
+                    quantity=Decimal("-1"),
+                    reference_type="sale",
+                    reference_id=f"till-{n}",
+                    allow_negative=True,
+                )
+
+    with ThreadPoolExecutor(max_workers=CLIENTS + TILL_SALES) as pool:
+        tills = [pool.submit(till_sale, n) for n in range(TILL_SALES)]
+        statuses = list(pool.map(order, range(CLIENTS)))
+        for till in tills:
+            till.result()
+    assert statuses == [201] * CLIENTS
+    with transaction(world.sessions(), readonly=True) as session:
+        for product_id, per_order in zip(world.a.product_ids[:2], (1, 2), strict=True):
+            level = inventory.level(
+                session, tenant_id=world.a.id, branch_id=branch_id, product_id=product_id
+            )
+            assert level.reserved == CLIENTS * per_order
+            assert level.on_hand == 1000 - TILL_SALES
