@@ -3,12 +3,14 @@
 Run: `.venv/bin/python -m bench.bench_sync [--products N] [--changes N] [--events N] [--no-pg]`.
 The server runs in-process under uvicorn on loopback; the till is a real store on disk.
 Push ingest is compared with the raw insert rate of the same rows (event id, sale, lines,
-payment, stock movements) written with plain executemany into the same database.
+payment, stock movements and levels, audit entries, feed changes) written with plain
+executemany into the same database.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import socket
 import tempfile
@@ -27,6 +29,7 @@ from pos_client.services.sync_engine import SyncEngine
 from pos_client.store import documents
 from pos_client.store.db import LocalStore
 from pos_client.store.models import Product as LocalProduct
+from sync_server.audit.models import AuditEntry
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product, ProductBarcode
 from sync_server.catalog.service import product_feed_data
@@ -38,7 +41,7 @@ from sync_server.migrations.runner import upgrade
 from sync_server.org.models import Branch, Tenant
 from sync_server.sales.models import Sale, SaleLine, SalePayment
 from sync_server.sync import devices, feed
-from sync_server.sync.models import ReceivedEvent
+from sync_server.sync.models import Change, ReceivedEvent
 from tests.sync.sync_helpers import sale_payload
 
 BUDGET_FULL_SYNC_S = 20.0
@@ -217,9 +220,16 @@ def raw_insert_rate(
     lines: int,
     batch: int,
 ) -> float:
-    """Insert the rows a pushed sale produces with plain executemany; return events/s."""
+    """Insert the rows a pushed sale produces with plain executemany; return events/s.
+
+    Per event: the event id, the sale, its lines and payment, one stock movement and level
+    update per line, one audit entry for the sale and one per movement, one feed change
+    per movement. No locks, no hash chain, no alert checks: the physical floor.
+    """
     now = datetime.now(UTC)
     rng = random.Random(11)
+    # Far above any sequence the pushes used, so the unique (tenant, seq) keys never clash.
+    seqs = itertools.count(10_000_000)
     started = time.perf_counter()
     with engine.connect() as conn:
         for start in range(0, events, batch):
@@ -316,6 +326,39 @@ def raw_insert_rate(
                     ],
                 )
                 conn.execute(insert(StockMovement), move_rows)
+                # The audit entries (sale + one per movement) and feed changes a push writes.
+                audit_rows = [
+                    {
+                        "tenant_id": tenant_id,
+                        "seq": next(seqs),
+                        "at": now,
+                        "actor": "raw",
+                        "action": "raw",
+                        "entity_type": "sale",
+                        "entity_id": u,
+                        "after": {"total": "10"},
+                        "prev_hash": "0" * 64,
+                        "hash": "0" * 64,
+                    }
+                    for u in sale_uuids + [m["uuid"] for m in move_rows]
+                ]
+                conn.execute(insert(AuditEntry), audit_rows)
+                conn.execute(
+                    insert(Change),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "seq": next(seqs),
+                            "branch_id": branch_id,
+                            "entity": "stock",
+                            "entity_key": str(m["product_id"]),
+                            "op": "upsert",
+                            "data": {"on_hand": "1"},
+                            "at": now,
+                        }
+                        for m in move_rows
+                    ],
+                )
                 for row in move_rows:
                     conn.execute(
                         update(StockLevel)
