@@ -289,7 +289,7 @@ def test_filters_narrow_by_branch_category_supplier_channel_and_role(world, sale
     assert bad.json()["type"].endswith("validation-error")
 
 
-def test_revenue_trend_sets_each_bucket_beside_the_previous_period(world, sales_world):
+def _revenue_trend_sets_each_bucket_beside_the_previous_period(world):
     api = world.api("admin")
     # January's net revenue 29 + 10 − 10 + 50 = 79.00 against December's 30.00: +163.3 %.
     month = rows(api.get("reports/revenue-trend", params={**JAN, "grain": "month"}))
@@ -316,7 +316,7 @@ def test_revenue_trend_sets_each_bucket_beside_the_previous_period(world, sales_
     assert by_day["2026-01-05"]["change_percent"] is None  # nothing to compare with
 
 
-def test_best_sellers_rank_by_quantity_revenue_and_margin(world, sales_world):
+def _best_sellers_rank_by_quantity_revenue_and_margin(world):
     api = world.api("admin")
 
     def ranking(by: str) -> list[tuple]:
@@ -340,7 +340,7 @@ def test_best_sellers_rank_by_quantity_revenue_and_margin(world, sales_world):
     assert [r["sku"] for r in top1] == ["ADMIN-2"]
 
 
-def test_branch_comparison_sets_branches_side_by_side(world, sales_world):
+def _branch_comparison_sets_branches_side_by_side(world):
     b0, b1 = world.a.branch_ids
     p0 = world.a.product_ids[0]
     with transaction(world.sessions()) as s:
@@ -477,7 +477,7 @@ def stock_world(world):
     return {"today": today, "p3": p3, "p4": p4, "p5": p5}
 
 
-def test_stock_shortages_with_days_of_cover_and_reorder_suggestion(world, stock_world):
+def _stock_shortages_with_days_of_cover_and_reorder_suggestion(world):
     got = rows(world.api("viewer").get("reports/stock-shortages"))
     # The viewer works in MAIN only: p0 low (3 ≤ 5), p1 out (0).
     assert [(r["sku"], r["status"]) for r in got] == [("ADMIN-1", "out"), ("ADMIN-0", "low")]
@@ -510,7 +510,7 @@ def test_stock_shortages_with_days_of_cover_and_reorder_suggestion(world, stock_
     )
 
 
-def test_movers_fast_normal_slow_and_dead(world, stock_world):
+def _movers_fast_normal_slow_and_dead(world):
     got = rows(
         world.api("admin").get("reports/movers", params={"window_days": 28, "dead_days": 60})
     )
@@ -679,3 +679,17 @@ def test_customer_credit_ageing_buckets(world):
         )
         == []
     )
+
+
+# One database per scenario, several reports over it: building the world is the slow part.
+
+
+def test_trend_best_sellers_and_branch_comparison(world, sales_world):
+    _revenue_trend_sets_each_bucket_beside_the_previous_period(world)
+    _best_sellers_rank_by_quantity_revenue_and_margin(world)
+    _branch_comparison_sets_branches_side_by_side(world)
+
+
+def test_shortages_and_movers(world, stock_world):
+    _stock_shortages_with_days_of_cover_and_reorder_suggestion(world)
+    _movers_fast_normal_slow_and_dead(world)
