@@ -109,14 +109,24 @@ def record_sale(
     session.add(sale)
     # The receipt number's unique constraint fires here, before any stock moves.
     session.flush()
+    # One movement per product, in product order: fewer ledger rows, and two pushes that
+    # touch the same products lock their levels in the same order.
+    sold: dict[int, Decimal] = {}
     for line in payload.lines:
+        sold[line.product_id] = sold.get(line.product_id, ZERO) + line.quantity
+    for product_id in sorted(sold):
+        quantity = sold[product_id]
+        if quantity == 0:
+            continue
         inventory.record_movement(
             session,
             actor=actor,
             branch_id=branch_id,
-            product_id=line.product_id,
-            code=MovementCode.SALE,
-            quantity=-line.quantity,
+            product_id=product_id,
+            # A negative line (an item handed back in the same sale) nets out; more back
+            # than sold is a return.
+            code=MovementCode.SALE if quantity > 0 else MovementCode.RETURN,
+            quantity=-quantity,
             reference_type="sale",
             reference_id=payload.sale_id,
             occurred_at=sale.occurred_at,

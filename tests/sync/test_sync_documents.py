@@ -153,3 +153,23 @@ def test_cli_prints_an_enrolment_code_that_enrols_once(tmp_path, monkeypatch, ca
         assert branch.code == "AND" and token.startswith("spd_")
         assert device.receipt_prefix == "AND-T01"
     engine.dispose()
+
+
+def test_lines_of_one_product_make_one_movement(world, enrol, stock_in, wrap):
+    from sync_server.inventory.models import StockMovement
+
+    body, till = enrol()
+    branch, product = world.a.branch_ids[0], world.a.product_ids[0]
+    stock_in(product_id=product, branch_id=branch, quantity="5")
+    sale = sale_payload(branch_id=branch, product_id=product, receipt="R-1", quantity="2")
+    sale = sale.model_copy(
+        update={"lines": [sale.lines[0], sale.lines[0].model_copy(update={"line_id": new_id()})]}
+    )
+    result = till.post("sync/push", json={"events": [wrap(sale, device_id=body["device_id"])]})
+    assert result.json()["results"][0]["status"] == "applied"
+    with transaction(world.sessions(), readonly=True) as session:
+        moves = session.scalars(
+            select(StockMovement).where(StockMovement.reference_id == sale.sale_id)
+        ).all()
+        assert [m.quantity for m in moves] == [Decimal("-4")]
+        assert len(session.scalars(select(Sale)).one().lines) == 2
