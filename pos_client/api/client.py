@@ -93,9 +93,12 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request; raise ApiError for problems and ServerUnreachable for silence."""
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = dict(headers or {})
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
             response = self._http.request(
                 method,
@@ -141,9 +144,10 @@ class ApiClient:
         """GET a JSON document."""
         return self.request("GET", path, params=params).json()
 
-    def post(self, path: str, json: Any = None) -> Any:
+    def post(self, path: str, json: Any = None, *, headers: Mapping[str, str] | None = None) -> Any:
         """POST and return the JSON answer (None for an empty one)."""
-        response = self.request("POST", path, json=json if json is not None else {})
+        body = json if json is not None else {}
+        response = self.request("POST", path, json=body, headers=headers)
         return response.json() if response.content else None
 
     def patch(self, path: str, json: Any) -> Any:

@@ -17,7 +17,7 @@ from PySide6.QtCharts import (
     QPieSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QMargins, Qt
+from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -30,7 +30,7 @@ from pos_client.ui.manager.widgets import button, heading
 
 ACCENT = "#0f9d8f"
 PALETTE = ["#0f9d8f", "#12263a", "#f2a541", "#5b8def", "#d64545", "#7b8794"]
-OPEN_ORDER_STATUSES = ("reserved", "paid", "picking", "packed")
+OPEN_ORDER_STATUSES = ("pending_payment", "confirmed", "picking", "packed")
 
 
 def _number(value: Any) -> float:
@@ -42,6 +42,10 @@ def _number(value: Any) -> float:
 
 
 def _label_key(report: dict[str, Any]) -> str:
+    keys = [c["key"] for c in report["columns"]]
+    for preferred in ("name", "branch", "channel"):
+        if preferred in keys:
+            return preferred
     for column in report["columns"]:
         if column["kind"] in ("text", "date"):
             return column["key"]
@@ -110,7 +114,7 @@ class Card(QFrame):
         layout.addWidget(self.value)
 
 
-def _chart(title: str) -> tuple[QChart, QChartView]:
+def _new_chart(title: str) -> QChart:
     chart = QChart()
     chart.setTitle(title)
     font = QFont("DejaVu Sans", 11)
@@ -119,10 +123,118 @@ def _chart(title: str) -> tuple[QChart, QChartView]:
     chart.setBackgroundRoundness(12)
     chart.setMargins(QMargins(6, 6, 6, 6))
     chart.legend().setVisible(False)
+    return chart
+
+
+def _view(chart: QChart) -> QChartView:
     view = QChartView(chart)
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
     view.setMinimumHeight(240)
-    return chart, view
+    return view
+
+
+def _top(value: float) -> float:
+    return value * 1.1 if value > 0 else 100.0
+
+
+class BarChart:
+    """A bar chart whose bars and categories are replaced in place on each load."""
+
+    def __init__(self, title: str, *, horizontal: bool, colour: str) -> None:
+        self.chart = _new_chart(title)
+        self.bars = QBarSet("Revenue")
+        self.bars.setColor(QColor(colour))
+        self.series = QHorizontalBarSeries() if horizontal else QBarSeries()
+        self.series.append(self.bars)
+        self.chart.addSeries(self.series)
+        self.categories = QBarCategoryAxis()
+        self.values = QValueAxis()
+        self.values.setLabelFormat("%.0f")
+        self.values.setRange(0, 100)
+        left, bottom = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignBottom
+        self.chart.addAxis(self.categories, left if horizontal else bottom)
+        self.chart.addAxis(self.values, bottom if horizontal else left)
+        self.series.attachAxis(self.categories)
+        self.series.attachAxis(self.values)
+        self.view = _view(self.chart)
+
+    def show(self, report: dict[str, Any]) -> None:
+        """Show the first rows of a report."""
+        label, value = _label_key(report), _value_key(report)
+        rows = report["rows"][:8]
+        if self.bars.count():
+            self.bars.remove(0, self.bars.count())
+        self.categories.clear()
+        numbers = [_number(row.get(value)) for row in rows]
+        self.bars.append(numbers)
+        self.categories.append([str(row.get(label, ""))[:22] for row in rows] or ["no sales yet"])
+        self.values.setRange(0, _top(max(numbers, default=0)))
+        self.values.applyNiceNumbers()
+
+
+class TrendChart:
+    """Revenue per day as a line."""
+
+    def __init__(self, title: str) -> None:
+        self.chart = _new_chart(title)
+        self.series = QLineSeries()
+        self.series.setColor(QColor(ACCENT))
+        pen = self.series.pen()
+        pen.setWidth(3)
+        self.series.setPen(pen)
+        self.chart.addSeries(self.series)
+        self.x = QValueAxis()
+        self.x.setLabelFormat("%d")
+        self.x.setTitleText("days ago")
+        self.y = QValueAxis()
+        self.y.setLabelFormat("%.0f")
+        self.chart.addAxis(self.x, Qt.AlignmentFlag.AlignBottom)
+        self.chart.addAxis(self.y, Qt.AlignmentFlag.AlignLeft)
+        self.series.attachAxis(self.x)
+        self.series.attachAxis(self.y)
+        self.view = _view(self.chart)
+
+    def show(self, report: dict[str, Any], *, days: int = 30) -> None:
+        """Plot one point per day, oldest on the left, days without sales at zero."""
+        by_day = {
+            str(row.get("period", ""))[:10]: _number(row.get("revenue")) for row in report["rows"]
+        }
+        today = date.today()
+        points = []
+        for ago in range(days - 1, -1, -1):
+            points.append(QPointF(-ago, by_day.get((today - timedelta(days=ago)).isoformat(), 0.0)))
+        self.series.replace(points)
+        self.x.setRange(-(days - 1), 0)
+        self.x.setTickCount(6)
+        self.y.setRange(0, _top(max((p.y() for p in points), default=0)))
+        self.y.applyNiceNumbers()
+
+
+class PieChart:
+    """Shares of revenue, as a ring."""
+
+    def __init__(self, title: str) -> None:
+        self.chart = _new_chart(title)
+        self.series = QPieSeries()
+        self.series.setHoleSize(0.45)
+        self.chart.addSeries(self.series)
+        self.chart.legend().setVisible(True)
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.view = _view(self.chart)
+
+    def show(self, report: dict[str, Any]) -> None:
+        """Show one slice per row."""
+        label, value = _label_key(report), _value_key(report)
+        self.series.clear()
+        for i, row in enumerate(report["rows"]):
+            number = _number(row.get(value))
+            if number > 0:
+                name = str(row.get(label, "")).replace("_", " ").title()
+                piece = self.series.append(name, number)
+                piece.setColor(QColor(PALETTE[i % len(PALETTE)]))
+                piece.setLabelVisible(True)
+        if self.series.count() == 0:
+            self.series.append("No sales yet", 1).setColor(QColor("#d9e2ec"))
 
 
 class DashboardPage(QWidget):
@@ -134,10 +246,8 @@ class DashboardPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.data: dict[str, Any] | None = None
-        self.cards = {
-            name: Card(name)
-            for name in ("Today's sales", "Open orders", "Low or out of stock", "Pending approvals")
-        }
+        names = ("Today's sales", "Open orders", "Low or out of stock", "Pending approvals")
+        self.cards = {name: Card(name) for name in names}
         cards = QHBoxLayout()
         for card in self.cards.values():
             cards.addWidget(card)
@@ -150,15 +260,15 @@ class DashboardPage(QWidget):
         top.addStretch(1)
         top.addWidget(self.status)
         top.addWidget(refresh)
-        self.trend_chart, trend_view = _chart("Revenue, last 30 days")
-        self.best_chart, best_view = _chart("Best sellers by revenue")
-        self.channel_chart, channel_view = _chart("Sales by channel")
-        self.branch_chart, branch_view = _chart("Revenue by branch")
+        self.trend = TrendChart("Revenue, last 30 days")
+        self.best = BarChart("Best sellers by revenue", horizontal=True, colour=ACCENT)
+        self.channel = PieChart("Sales by channel")
+        self.branch = BarChart("Revenue by branch", horizontal=False, colour=PALETTE[1])
         grid = QGridLayout()
-        grid.addWidget(trend_view, 0, 0)
-        grid.addWidget(best_view, 0, 1)
-        grid.addWidget(channel_view, 1, 0)
-        grid.addWidget(branch_view, 1, 1)
+        grid.addWidget(self.trend.view, 0, 0)
+        grid.addWidget(self.best.view, 0, 1)
+        grid.addWidget(self.channel.view, 1, 0)
+        grid.addWidget(self.branch.view, 1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(cards)
@@ -184,90 +294,7 @@ class DashboardPage(QWidget):
             card.value.setText(data["cards"].get(name, "—"))
         charts = data["charts"]
         if "trend" in charts:
-            self._trend(charts["trend"])
-            self._bars(self.best_chart, charts["best"], horizontal=True)
-            self._pie(self.channel_chart, charts["channel"])
-            self._bars(self.branch_chart, charts["branch"], horizontal=False)
-
-    @staticmethod
-    def _reset(chart: QChart) -> None:
-        chart.removeAllSeries()
-        for axis in chart.axes():
-            chart.removeAxis(axis)
-
-    def _trend(self, report: dict[str, Any]) -> None:
-        chart = self.trend_chart
-        self._reset(chart)
-        series = QLineSeries()
-        series.setColor(QColor(ACCENT))
-        pen = series.pen()
-        pen.setWidth(3)
-        series.setPen(pen)
-        labels = []
-        top = 0.0
-        for i, row in enumerate(report["rows"]):
-            value = _number(row.get("revenue"))
-            top = max(top, value)
-            series.append(float(i), value)
-            labels.append(str(row.get("period", ""))[5:10])
-        chart.addSeries(series)
-        x = QValueAxis()
-        x.setRange(0, max(1, len(labels) - 1))
-        x.setLabelFormat("%d")
-        x.setTitleText("day")
-        y = QValueAxis()
-        y.setRange(0, top * 1.1 or 1)
-        y.setLabelFormat("%.0f")
-        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
-        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(x)
-        series.attachAxis(y)
-        if not report["rows"]:
-            chart.setTitle("Revenue, last 30 days — no sales yet")
-
-    def _bars(self, chart: QChart, report: dict[str, Any], *, horizontal: bool) -> None:
-        self._reset(chart)
-        label, value = _label_key(report), _value_key(report)
-        rows = report["rows"][:8]
-        bars = QBarSet("Revenue")
-        bars.setColor(QColor(ACCENT if horizontal else PALETTE[1]))
-        names = []
-        top = 0.0
-        for row in rows:
-            number = _number(row.get(value))
-            top = max(top, number)
-            bars.append(number)
-            names.append(str(row.get(label, ""))[:22])
-        series = QHorizontalBarSeries() if horizontal else QBarSeries()
-        series.append(bars)
-        chart.addSeries(series)
-        categories = QBarCategoryAxis()
-        categories.append(names or ["—"])
-        values = QValueAxis()
-        values.setRange(0, top * 1.1 or 1)
-        values.setLabelFormat("%.0f")
-        chart.addAxis(
-            categories, Qt.AlignmentFlag.AlignLeft if horizontal else Qt.AlignmentFlag.AlignBottom
-        )
-        chart.addAxis(
-            values, Qt.AlignmentFlag.AlignBottom if horizontal else Qt.AlignmentFlag.AlignLeft
-        )
-        series.attachAxis(categories)
-        series.attachAxis(values)
-
-    def _pie(self, chart: QChart, report: dict[str, Any]) -> None:
-        self._reset(chart)
-        label, value = _label_key(report), _value_key(report)
-        series = QPieSeries()
-        series.setHoleSize(0.45)
-        for i, row in enumerate(report["rows"]):
-            number = _number(row.get(value))
-            if number > 0:
-                piece = series.append(str(row.get(label, "")).replace("_", " ").title(), number)
-                piece.setColor(QColor(PALETTE[i % len(PALETTE)]))
-                piece.setLabelVisible(True)
-        if series.count() == 0:
-            series.append("No sales yet", 1).setColor(QColor("#d9e2ec"))
-        chart.addSeries(series)
-        chart.legend().setVisible(True)
-        chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.trend.show(charts["trend"])
+            self.best.show(charts["best"])
+            self.channel.show(charts["channel"])
+            self.branch.show(charts["branch"])

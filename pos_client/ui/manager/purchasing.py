@@ -285,6 +285,7 @@ class PurchasingPage(QWidget):
     def _suppliers_loaded(self, suppliers: list[Any]) -> None:
         self.suppliers = suppliers
         self.orders.model.layoutChanged.emit()
+        self.orders.fit_columns()
 
     def _supplier_name(self, supplier_id: int) -> str:
         return next((s.name for s in self.suppliers if s.id == supplier_id), f"#{supplier_id}")

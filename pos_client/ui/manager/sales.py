@@ -27,8 +27,8 @@ REQUEST_STATUSES = [
 ]
 ORDER_STATUSES = [
     ("All", None),
-    ("Reserved", "reserved"),
-    ("Paid", "paid"),
+    ("Awaiting payment", "pending_payment"),
+    ("Confirmed", "confirmed"),
     ("Picking", "picking"),
     ("Shipped", "shipped"),
     ("Delivered", "delivered"),

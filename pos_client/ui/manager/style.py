@@ -9,6 +9,7 @@ MANAGER_QSS = """
 #NavList {
     background: #12263a; border: none; padding-top: 8px; min-width: 190px; max-width: 220px;
 }
+#NavList { outline: 0; }
 #NavList::item { color: #c7d5e3; padding: 10px 16px; border-radius: 6px; margin: 2px 8px; }
 #NavList::item:selected { background: #2ec4b6; color: #0b1d2c; font-weight: bold; }
 #NavList::item:hover:!selected { background: #1d3a55; }

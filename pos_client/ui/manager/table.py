@@ -27,6 +27,11 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "partially_received": ("#1d4f91", "#e6effa"),
     "received": ("#0b6e64", "#e3f8f5"),
     "cleared": ("#52606d", "#f0f4f8"),
+    "pending_payment": ("#8d5a00", "#fff4e0"),
+    "confirmed": ("#1d4f91", "#e6effa"),
+    "delivered": ("#0b6e64", "#e3f8f5"),
+    "cancelled": ("#52606d", "#f0f4f8"),
+    "draft": ("#52606d", "#f0f4f8"),
     "acknowledged": ("#52606d", "#f0f4f8"),
 }
 

@@ -31,6 +31,7 @@ from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import Column, RowsModel
 
 PAGE_SIZE = 100
+MAX_COLUMN_WIDTH = 260
 
 
 def button(text: str, *, role: str = "", name: str = "") -> QPushButton:
@@ -187,8 +188,15 @@ class ServerTable(QWidget):
         self.info.setText(f"{first:,}–{last:,} of {page.total:,}")
         self.prev_button.setEnabled(self.offset > 0)
         self.next_button.setEnabled(last < page.total)
-        self.view.resizeColumnsToContents()
+        self.fit_columns()
         self.loaded.emit(page.total)
+
+    def fit_columns(self) -> None:
+        """Size columns to their contents, but never so wide that others scroll away."""
+        self.view.resizeColumnsToContents()
+        for column in range(self.model.columnCount()):
+            if self.view.columnWidth(column) > MAX_COLUMN_WIDTH:
+                self.view.setColumnWidth(column, MAX_COLUMN_WIDTH)
 
     def _failed(self, generation: int, error: BaseException) -> None:
         if generation != self._generation:

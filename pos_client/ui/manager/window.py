@@ -83,6 +83,7 @@ class ManagerWindow(QMainWindow):
 
         self.nav = QListWidget()
         self.nav.setObjectName("NavList")
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for screen in self.screens:
             item = QListWidgetItem(screen.label)
             item.setData(Qt.ItemDataRole.UserRole, screen.key)

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Render each main back-office screen offscreen into screenshots/manager-*.png, against a real
+# sync server (SQLite in a temporary folder, uvicorn on 127.0.0.1) seeded over its own API.
+#   usage: scripts/manager-screenshots.sh [OUTPUT_DIR]      (default: screenshots/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-screenshots}"
+mkdir -p "$OUT"
+PYTHON="${PYTHON:-.venv/bin/python}"
+QT_QPA_PLATFORM=offscreen "$PYTHON" - "$OUT" <<'PY'
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from PySide6.QtWidgets import QApplication
+
+from common.barcodes import make_ean13
+from pos_client.api.client import ApiClient
+from pos_client.ui.manager.style import manager_stylesheet
+from pos_client.ui.manager.window import open_back_office
+from sync_server.config import Settings
+from sync_server.db import make_engine
+from sync_server.main import create_app
+from sync_server.migrations.runner import upgrade
+from tests.factories import PASSWORD, build_world
+
+out = Path(sys.argv[1])
+data = Path(tempfile.mkdtemp(prefix="manager-shots-"))
+url = f"sqlite:///{data / 'server.db'}"
+engine = make_engine(url)
+upgrade(engine)
+world = build_world(engine, None)
+app = create_app(Settings(database_url=url), engine=engine)
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+threading.Thread(target=server.run, daemon=True).start()
+while not server.started:
+    time.sleep(0.02)
+base = f"http://127.0.0.1:{port}"
+
+
+def client(username: str) -> ApiClient:
+    api = ApiClient(base)
+    api.login(username=username, password=PASSWORD)
+    return api
+
+
+# Seed a believable shop over the API, as its staff would.
+admin, manager, sales = client("admin"), client("manager"), client("sales_admin")
+main, west = world.a.branch_ids
+supplier = admin.post("/suppliers", {"name": "Hindustan Distributors", "contact_name": "R. Mehta",
+                                     "phone": "+91 80 4123 9876", "payment_terms_days": 30})
+admin.post("/suppliers", {"name": "Tata Consumer Products", "phone": "+91 22 6665 8282"})
+catalog = [
+    ("TEA-GOLD-500", "Tata Tea Gold 500 g", "285.00", "5"),
+    ("ATTA-5KG", "Aashirvaad Atta 5 kg", "265.00", "8"),
+    ("DAL-TOOR-1", "Toor Dal 1 kg", "165.00", "10"),
+    ("RICE-BAS-5", "India Gate Basmati 5 kg", "720.00", "4"),
+    ("OIL-SUN-1", "Fortune Sunflower Oil 1 l", "155.00", "12"),
+    ("SUGAR-1", "Sugar 1 kg", "48.00", "20"),
+    ("SALT-1", "Tata Salt 1 kg", "28.00", "15"),
+    ("BISC-PARLE", "Parle-G 800 g", "90.00", "10"),
+    ("SOAP-LUX", "Lux Soap 4x100 g", "160.00", "6"),
+    ("MILK-PWD", "Amul Milk Powder 500 g", "235.00", "5"),
+]
+ids = {}
+for i, (sku, name, price, low) in enumerate(catalog):
+    product = admin.post("/products", {"sku": sku, "name": name, "price": price,
+                                       "cost": str(round(float(price) * 0.8, 2)),
+                                       "low_stock_threshold": low, "supplier_id": supplier["id"],
+                                       "barcodes": [make_ean13(f"890{1000000 + i:09d}")]})
+    ids[sku] = product["id"]
+    for branch, qty in ((main, [40, 3, 25, 0, 60, 80, 2, 30, 12, 9][i]), (west, 15 + i)):
+        if qty:
+            admin.post("/stock/adjustments", {"branch_id": branch, "product_id": product["id"],
+                                              "quantity": str(qty), "reason": "found"})
+admin.post("/stock/adjustments", {"branch_id": main, "product_id": ids["SUGAR-1"],
+                                  "quantity": "-76", "reason": "damage"})
+customers = [admin.post("/customers", {"name": name, "phone": phone, "credit_limit": limit})
+             for name, phone, limit in (("Gupta Traders", "+91 98450 11223", "50000"),
+                                        ("Hotel Annapoorna", "+91 99000 44556", "80000"),
+                                        ("Sri Sai Kirana", "+91 97400 77889", "20000"))]
+for n, customer in enumerate(customers):
+    for m in range(2):
+        request = sales.post("/sales-requests", {
+            "customer_id": customer["id"], "branch_id": main, "payment_terms": "account",
+            "lines": [{"product_id": ids[catalog[(0, 2, 4, 8)[(n + m) % 4]][0]],
+                       "quantity": str(3 + n + m)},
+                      {"product_id": ids["BISC-PARLE"], "quantity": "2"}]})
+        if m == 0 or n == 0:
+            manager.post(f"/sales-requests/{request['id']}/approve", {})
+manager.post(f"/customers/{customers[0]['id']}/payments", {"amount": "500.00", "method": "upi"})
+po = manager.post("/purchase-orders", {"supplier_id": supplier["id"], "branch_id": main, "lines": [
+    {"product_id": ids["ATTA-5KG"], "quantity": "20", "unit_cost": "210.00"},
+    {"product_id": ids["RICE-BAS-5"], "quantity": "10", "unit_cost": "590.00"}]})
+manager.post(f"/purchase-orders/{po['id']}/submit", {})
+po2 = manager.post("/purchase-orders", {"supplier_id": supplier["id"], "branch_id": main, "lines": [
+    {"product_id": ids["SALT-1"], "quantity": "50", "unit_cost": "22.00"}]})
+manager.post(f"/purchase-orders/{po2['id']}/submit", {})
+admin.post(f"/purchase-orders/{po2['id']}/approve", {})
+# Online orders, paid (so the dashboard's charts have sales to show).
+for n in range(12):
+    branch = main if n % 3 else west
+    picks = [("TEA-GOLD-500", 1 + n % 3), ("OIL-SUN-1", 1 + n % 2), ("DAL-TOOR-1", 1)][: 1 + n % 3]
+    order = admin.post("/orders", {
+        "external_number": f"WEB-{1000 + n}", "branch_id": branch,
+        "customer": {"name": f"Online shopper {n}", "email": f"shopper{n}@example.in"},
+        "lines": [{"sku": sku, "quantity": str(qty)} for sku, qty in picks]},
+        headers={"Idempotency-Key": f"screenshot-order-{n}"})
+    if n % 4:
+        admin.post(f"/orders/{order['id']}/payment", {"amount": order["total"]})
+
+qt = QApplication([])
+qt.setStyleSheet(manager_stylesheet())
+window = open_back_office(client=client("admin"), username="admin", password=PASSWORD)
+window.resize(1366, 800)
+window.show()
+
+
+def settle(seconds: float = 1.5) -> None:
+    """Let the screen's server calls answer and paint."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end or window.ctx.pool.pending:
+        qt.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() > end + 10:
+            break
+
+
+for key in ("dashboard", "products", "stock", "purchasing", "sales", "customers", "alerts",
+            "audit", "admin"):
+    page = window.open_screen(key)
+    if key == "stock":
+        page.branch.setCurrentIndex(page.branch.findData(main))
+    if key == "audit":
+        page.verify()
+    settle()
+    path = out / f"manager-{key}.png"
+    window.grab().save(str(path))
+    print(path)
+window.ctx.pool.close()
+server.should_exit = True
+PY
