@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fill an empty store with a demonstration shop (no server needed)",
     )
+    parser.add_argument(
+        "--manager", action="store_true", help="open the back-office screens (sign in online)"
+    )
     parser.add_argument("--version", action="version", version=f"StockPilot till {__version__}")
     return parser
 
@@ -218,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(
         Path(args.data_dir) if args.data_dir else default_data_dir(), server_url=args.server
     )
+    if args.manager:
+        from pos_client.ui.manager.window import run_back_office
+
+        return run_back_office(app, server_url=config.server_url)
     store = LocalStore(config.store_path)
     from pos_client.store import documents
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -14,7 +13,7 @@ from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
 from pos_client.api.client import ApiClient
-from pos_client.ui.manager.window import ManagerWindow, open_back_office
+from pos_client.ui.manager.window import LoginDialog, ManagerWindow, open_back_office
 from tests.factories import PASSWORD, World
 
 TIMEOUT = 10_000
@@ -27,9 +26,9 @@ def open_window(
     """Sign in as a user over HTTP and show the back-office window."""
     opened: list[tuple[ManagerWindow, ApiClient]] = []
 
-    def open_as(username: str) -> ManagerWindow:
+    def open_as(username: str, start: str | None = None) -> ManagerWindow:
         client = ApiClient(live_server.url)
-        window = open_back_office(client=client, username=username, password=PASSWORD)
+        window = open_back_office(client=client, username=username, password=PASSWORD, start=start)
         qtbot.addWidget(window)
         window.show()
         opened.append((window, client))
@@ -67,8 +66,22 @@ def accept_dialog(qtbot: QtBot, dialog: QDialog) -> None:
     assert not dialog.error.isVisible(), dialog.error.text()
 
 
-def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot) -> None:
-    viewer = open_window("viewer")
+def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot, live_server) -> None:
+    # Sign in through the login dialog, as `stockpilot-till --manager` does.
+    login = LoginDialog(server_url=live_server.url)
+    qtbot.addWidget(login)
+    login.password.setText("wrong")
+    login.username.setText("viewer")
+    login.sign_in()
+    qtbot.waitUntil(lambda: "password" in login.error.text().lower(), timeout=TIMEOUT)
+    login.password.setText(PASSWORD)
+    login.sign_in()
+    qtbot.waitUntil(lambda: login.ctx is not None, timeout=TIMEOUT)
+    assert login.ctx.me.role.value == "viewer" and len(login.ctx.branches) == 2
+    login.pool.close()
+    login.client.close()
+
+    viewer = open_window("viewer", start="products")
     keys = [s.key for s in viewer.screens]
     assert "admin" not in keys and "audit" not in keys
     assert {"dashboard", "products", "stock", "purchasing", "sales", "customers", "alerts"} <= set(
@@ -93,13 +106,15 @@ def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot) -> None:
         for name in buttons:
             assert not getattr(page, name).isVisibleTo(viewer), f"{key}.{name} shown to a viewer"
     # The same screens give a manager the actions.
-    manager = open_window("manager")
+    manager = open_window("manager", start="products")
     assert manager.open_screen("purchasing").approve_button.isVisibleTo(manager)
     assert manager.open_screen("products").new_button.isVisibleTo(manager)
 
 
-def test_create_product_and_print_label_pdf(open_window, qtbot: QtBot, tmp_path: Path) -> None:
-    window = open_window("manager")
+def test_create_product_and_print_label_pdf(
+    open_window, qtbot: QtBot, tmp_path: Path, live_server
+) -> None:
+    window = open_window("manager", start="products")
     page = window.open_screen("products")
     wait_loaded(qtbot, page.table)
     assert page.table.total == 3
@@ -126,11 +141,20 @@ def test_create_product_and_print_label_pdf(open_window, qtbot: QtBot, tmp_path:
     page.ask_label_path = lambda: target
     qtbot.mouseClick(page.labels_button, Qt.MouseButton.LeftButton)
     assert page.last_labels == target and target.stat().st_size > 1000
-    if shutil.which("pdftoppm"):
-        subprocess.run(
-            ["pdftoppm", "-png", "-r", "40", str(target), str(tmp_path / "page")], check=True
-        )
-        assert list(tmp_path.glob("page*.png"))
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", str(target), str(tmp_path / "page")], check=True
+    )
+    assert list(tmp_path.glob("page*.png"))
+
+    # The server goes away: a banner says so, the rows already shown stay, nothing blocks.
+    live_server.stop()
+    page.table.reload()
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=TIMEOUT)
+    assert "unreachable" in window.banner.text() and page.table.model.rowCount() == 1
+    live_server.start()
+    page.table.reload()
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=TIMEOUT)
+    assert page.table.total == 1
 
 
 def _level(api, *, branch_id: int, product_id: int) -> dict:
@@ -145,7 +169,7 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
     supplier = admin.post("suppliers", json={"name": "Tata Consumer"}).json()
 
-    buyer = open_window("purchase_admin")
+    buyer = open_window("purchase_admin", start="purchasing")
     page = buyer.open_screen("purchasing")
     wait_loaded(qtbot, page.orders)
     qtbot.waitUntil(lambda: bool(page.suppliers), timeout=TIMEOUT)
@@ -167,7 +191,7 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "someone else" in page.message.text().lower(), timeout=TIMEOUT)
 
-    manager = open_window("manager")
+    manager = open_window("manager", start="purchasing")
     page = manager.open_screen("purchasing")
     wait_loaded(qtbot, page.orders)
     select_row(page.orders, lambda r: r["id"] == po["id"])
@@ -220,7 +244,7 @@ def test_approve_sales_request_and_record_customer_payment(
     assert request.status_code == 201, request.text
     request = request.json()
 
-    window = open_window("manager")
+    window = open_window("manager", start="sales")
     page = window.open_screen("sales")
     wait_loaded(qtbot, page.requests)
     select_row(page.requests, lambda r: r["id"] == request["id"])
@@ -260,7 +284,7 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
             "reason": "found",
         },
     )
-    window = open_window("manager")
+    window = open_window("manager", start="stock")
     page = window.open_screen("stock")
     page.branch.setCurrentIndex(page.branch.findData(branch_id))
     wait_loaded(qtbot, page.levels)

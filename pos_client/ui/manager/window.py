@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -26,6 +27,7 @@ from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, NetworkPool, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.style import manager_stylesheet
 
 BADGE_SECONDS = 30
 
@@ -228,7 +230,11 @@ class LoginDialog(QDialog):
     def sign_in(self) -> None:
         """Log in and load the branches the screens filter by."""
         username, password = self.username.text().strip(), self.password.text()
-        self.client.base_url = self.server.text().strip().rstrip("/")
+        server_url = self.server.text().strip().rstrip("/")
+        if server_url != self.client.base_url:
+            self.client.close()
+            self.client = ApiClient(server_url)
+            self.pool.client = self.client
         self.error.setText("Signing in…")
         NetOp(
             lambda api: connect(api, username=username, password=password),
@@ -240,6 +246,21 @@ class LoginDialog(QDialog):
         me, branches = ctx_parts
         self.ctx = ManagerContext(pool=self.pool, me=me, branches=branches)
         self.accept()
+
+
+def run_back_office(app: QApplication, *, server_url: str) -> int:
+    """Sign in and run the back office until its window closes (stockpilot-till --manager)."""
+    app.setStyleSheet(manager_stylesheet())
+    login = LoginDialog(server_url=server_url)
+    if login.exec() != QDialog.DialogCode.Accepted or login.ctx is None:
+        return 1
+    window = ManagerWindow(ctx=login.ctx)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        login.ctx.pool.close()
+        login.client.close()
 
 
 def connect(api: ApiClient, *, username: str, password: str) -> tuple:
