@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,23 +19,37 @@ from sync_server.db import utcnow
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.partners.models import Supplier
-from sync_server.purchasing import service
-from sync_server.purchasing.models import PurchaseOrder
+from sync_server.purchasing import forecast, service
+from sync_server.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from sync_server.purchasing.schemas import LineIn, POCreate, SuggestionsApply
 
 ZERO = Decimal("0")
 # Stock leaves a branch to customers through till sales and committed online orders.
 _SOLD = (MovementCode.SALE.value, MovementCode.COMMIT.value)
+# Purchase orders whose goods are still on their way (what is left of them).
+INCOMING_STATUSES = (service.APPROVED, service.PARTIAL)
 
 
 def suggest(
-    session: Session, *, tenant_id: int, branch_id: int, days_of_sales: int, cover_days: int
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    days_of_sales: int,
+    cover_days: int,
+    method: str = "threshold",
+    service_level: float = 0.95,
 ) -> dict[str, Any]:
     """Propose what to order for a branch.
 
-    A product is due when its stock, less what it will sell over cover_days at the rate of the
-    last days_of_sales days, is at or below its low-stock threshold. The proposal brings it
-    back to threshold plus that cover, and is never less than the product's reorder quantity.
+    method "threshold": a product is due when its stock, less what it will sell over
+    cover_days at the rate of the last days_of_sales days, is at or below its low-stock
+    threshold. The proposal brings it back to threshold plus that cover, and is never less
+    than the product's reorder quantity.
+
+    method "forecast": a product is due when its stock plus what is on order is at or below
+    its forecast reorder point (purchasing.forecast, cover_days as the review period); the
+    proposal brings it up to the order-up-to level. Each line says why.
     """
     branch = session.get(Branch, branch_id)
     if branch is None or branch.tenant_id != tenant_id:
@@ -73,6 +88,18 @@ def suggest(
             select(Supplier.id, Supplier.name).where(Supplier.tenant_id == tenant_id)
         ).all()
     )
+    plans = (
+        _forecast_plans(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            review_days=cover_days,
+            service_level=service_level,
+        )
+        if method == "forecast"
+        else None
+    )
+    incoming = on_order(session, tenant_id=tenant_id, branch_id=branch_id)
     groups: dict[int | None, list[dict[str, Any]]] = {}
     products = session.scalars(
         select(Product)
@@ -87,9 +114,23 @@ def suggest(
         daily = Decimal(str(sold.get(product.id) or 0)) / days_of_sales
         if threshold <= 0 and reorder_qty <= 0 and daily <= 0:
             continue  # no rule and no sales: nothing tells us to order it
-        need = threshold + daily * cover_days - have
-        if have - daily * cover_days > threshold:
-            continue
+        extra: dict[str, Any] = {}
+        product_plan = plans(product) if plans is not None else None
+        if product_plan is not None:
+            position = have + incoming.get(product.id, ZERO)
+            if position > product_plan.reorder_point:
+                continue
+            need = product_plan.order_up_to - position
+            extra = {
+                "on_order": incoming.get(product.id, ZERO),
+                "reorder_point": product_plan.reorder_point,
+                "order_up_to": product_plan.order_up_to,
+                "reasoning": product_plan.reasoning,
+            }
+        else:
+            need = threshold + daily * cover_days - have
+            if have - daily * cover_days > threshold:
+                continue
         quantity = max(reorder_qty, Decimal(math.ceil(max(need, ZERO))))
         if quantity <= 0:
             continue
@@ -103,6 +144,7 @@ def suggest(
                 "daily_sales": daily.quantize(Decimal("0.001")),
                 "quantity": quantity,
                 "unit_cost": product.cost,
+                **extra,
             }
         )
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, suppliers.get(kv[0], "")))
@@ -110,6 +152,7 @@ def suggest(
         "branch_id": branch_id,
         "days_of_sales": days_of_sales,
         "cover_days": cover_days,
+        "method": method,
         "suppliers": [
             {
                 "supplier_id": supplier_id,
@@ -119,6 +162,47 @@ def suggest(
             for supplier_id, lines in ordered
         ],
     }
+
+
+def on_order(session: Session, *, tenant_id: int, branch_id: int) -> dict[int, Decimal]:
+    """Return per product what approved purchase orders still have to bring to a branch."""
+    rows = session.execute(
+        select(
+            PurchaseOrderLine.product_id,
+            func.sum(PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity),
+        )
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+        .where(
+            PurchaseOrder.tenant_id == tenant_id,
+            PurchaseOrder.branch_id == branch_id,
+            PurchaseOrder.status.in_(INCOMING_STATUSES),
+        )
+        .group_by(PurchaseOrderLine.product_id)
+    ).all()
+    return {product_id: Decimal(str(qty)) for product_id, qty in rows if qty and qty > 0}
+
+
+def _forecast_plans(
+    session: Session, *, tenant_id: int, branch_id: int, review_days: int, service_level: float
+) -> Callable[[Product], forecast.Plan | None]:
+    """Return a function giving a product's forecast plan (None without sales history)."""
+    history = forecast.daily_sales(session, tenant_id=tenant_id, branch_id=branch_id)
+    leads = forecast.lead_times(session, tenant_id=tenant_id)
+
+    def plan_of(product: Product) -> forecast.Plan | None:
+        series = history.get(product.id)
+        if not series:
+            return None
+        measured = leads.get(product.supplier_id) if product.supplier_id else None
+        return forecast.plan(
+            series,
+            lead_days=measured if measured is not None else forecast.DEFAULT_LEAD_DAYS,
+            lead_measured=measured is not None,
+            review_days=review_days,
+            service_level=service_level,
+        )
+
+    return plan_of
 
 
 def _pick(override: Decimal | None, default: Decimal) -> Decimal:
@@ -135,6 +219,8 @@ def create_drafts(
         branch_id=data.branch_id,
         days_of_sales=data.days_of_sales,
         cover_days=data.cover_days,
+        method=data.method,
+        service_level=data.service_level,
     )
     wanted = set(data.supplier_ids) if data.supplier_ids is not None else None
     drafts = []

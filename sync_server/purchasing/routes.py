@@ -196,14 +196,18 @@ def reorder_suggestions(
     branch_id: int,
     days_of_sales: Annotated[int, Query(ge=1, le=365)] = 30,
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
+    method: Literal["threshold", "forecast"] = "threshold",
+    service_level: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
 ) -> dict:
-    """Propose what a branch should order, grouped by preferred supplier."""
+    """Propose what a branch should order, grouped by preferred supplier (forecast: with why)."""
     return reorder.suggest(
         session,
         tenant_id=principal.tenant_id,
         branch_id=branch_id,
         days_of_sales=days_of_sales,
         cover_days=cover_days,
+        method=method,
+        service_level=service_level,
     )
 
 

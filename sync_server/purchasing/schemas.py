@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -211,6 +211,11 @@ class SuggestionLine(ReadSchema):
     daily_sales: Quantity
     quantity: Quantity
     unit_cost: Amount
+    # Filled by the forecast method only.
+    on_order: Quantity | None = None
+    reorder_point: Quantity | None = None
+    order_up_to: Quantity | None = None
+    reasoning: str | None = None
 
 
 class SupplierSuggestion(ReadSchema):
@@ -223,6 +228,7 @@ class SuggestionsRead(ReadSchema):
     branch_id: int
     days_of_sales: int
     cover_days: int
+    method: str = "threshold"
     suppliers: list[SupplierSuggestion]
 
 
@@ -230,6 +236,8 @@ class SuggestionsApply(Schema):
     branch_id: int
     days_of_sales: int = Field(default=30, ge=1, le=365)
     cover_days: int = Field(default=14, ge=0, le=365)
+    method: Literal["threshold", "forecast"] = "threshold"
+    service_level: float = Field(default=0.95, ge=0.5, le=0.999)
     supplier_ids: list[int] | None = Field(
         default=None, description="Make POs only for these suppliers; all when left out"
     )
