@@ -146,15 +146,43 @@ def test_create_product_and_print_label_pdf(
     )
     assert list(tmp_path.glob("page*.png"))
 
+    # Bulk import: a sheet with a bad row imports nothing; the clean sheet imports every row.
+    sheet = tmp_path / "products.csv"
+    sheet.write_text(
+        "sku,name,price,barcodes\n"
+        "RICE-5,Basmati Rice 5 kg,720.00,8901000000019\n"
+        "OIL-1,Sunflower Oil 1 l,not-a-price,\n"
+        "SALT-1,Salt 1 kg,28.00,5901234123458\n"
+    )
+    page.ask_import_path = lambda: sheet
+    qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
+    preview = page.dialog
+    assert not preview.import_button.isEnabled()
+    problems = [preview.table.item(r, 4).text() for r in range(preview.table.rowCount())]
+    assert problems[0] == "OK" and "price" in problems[1] and "Check digit" in problems[2]
+    preview.reject()
+    sheet.write_text(
+        "sku,name,price,barcodes\n"
+        "RICE-5,Basmati Rice 5 kg,720.00,8901000000019\n"
+        "OIL-1,Sunflower Oil 1 l,155.00,\n"
+    )
+    qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
+    preview = page.dialog
+    assert preview.import_button.isEnabled()
+    qtbot.mouseClick(preview.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(preview.imported) == 2, timeout=TIMEOUT)
+    page.search.setText("")
+    qtbot.waitUntil(lambda: page.table.total == 6 and not page.table.loading, timeout=TIMEOUT)
+
     # The server goes away: a banner says so, the rows already shown stay, nothing blocks.
     live_server.stop()
     page.table.reload()
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=TIMEOUT)
-    assert "unreachable" in window.banner.text() and page.table.model.rowCount() == 1
+    assert "unreachable" in window.banner.text() and page.table.model.rowCount() == 6
     live_server.start()
     page.table.reload()
     qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=TIMEOUT)
-    assert page.table.total == 1
+    assert page.table.total == 6
 
 
 def _level(api, *, branch_id: int, product_id: int) -> dict:
