@@ -4,9 +4,9 @@ Every sales report reads this UNION ALL instead of the source tables, so a new c
 added here once. Filters on tenant, time, branch, channel and cashier are applied inside
 each branch of the union (not around it), so each source uses its own indexes.
 
-Sources today: till sales (``sales``/``sale_lines``, returns from ``sale_returns``) and online
-orders (``orders``/``order_lines``, returns from ``order_returns``). Wholesale requests join
-the union when their domain lands.
+Sources: till sales (``sales``/``sale_lines``, returns from ``sale_returns``), online orders
+(``orders``/``order_lines``, returns from ``order_returns``) and approved wholesale sales
+requests (``sales_requests``/``sales_request_lines``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from sync_server.db import Money, Qty, UTCDateTime
 from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
 from sync_server.reports.base import Filters, in_branches, unindexed
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
+from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 
+# Wholesale documents are numbered apart from orders (both negative) by this offset.
+WHOLESALE_DOCUMENTS = 10**12
 # Orders that became sales: paid, and not cancelled or expired afterwards.
 SOLD_ORDER_STATUSES = ("confirmed", "picking", "packed", "shipped", "delivered")
 
@@ -212,6 +215,41 @@ def _online_returns(
     )
 
 
+def _wholesale_sales(
+    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+) -> Select[Any]:
+    # An approved request is a sale at its approval (stock leaves then); line totals include
+    # tax like till lines, the discount is gross less net.
+    stmt = select(
+        SalesRequestLine.tenant_id.label("tenant_id"),
+        SalesRequest.branch_id.label("branch_id"),
+        SalesRequestLine.product_id.label("product_id"),
+        literal(Channel.WHOLESALE.value, String(16)).label("channel"),
+        null().cast(BigInteger).label("cashier_id"),
+        SalesRequest.customer_id.label("customer_id"),
+        (-(SalesRequest.id + literal(WHOLESALE_DOCUMENTS, BigInteger))).label("document"),
+        SalesRequest.decided_at.label("occurred_at"),
+        literal(0, Integer).label("is_return"),
+        SalesRequestLine.quantity.label("quantity"),
+        SalesRequestLine.total.label("revenue"),
+        (SalesRequestLine.gross - SalesRequestLine.net).label("discount"),
+        SalesRequestLine.tax.label("tax"),
+        null().cast(Money()).label("cost"),
+    ).join(SalesRequest, SalesRequest.id == SalesRequestLine.sales_request_id)
+    stmt = stmt.where(SalesRequest.status == APPROVED_REQUEST)
+    return _where(
+        stmt,
+        tenant_col=SalesRequest.tenant_id,
+        time_col=SalesRequest.decided_at,
+        branch_col=SalesRequest.branch_id,
+        filters=filters,
+        start=start,
+        end=end,
+    )
+
+
+APPROVED_REQUEST = "approved"
+
 # (channel, has a cashier, watermark name, builder) per source; the union takes those the
 # filters allow. Till sales may be booked under another channel, so they say theirs. A
 # watermark leaves out what the daily summary already holds (ids at or below it).
@@ -220,6 +258,7 @@ SOURCES = (
     (Channel.IN_STORE, True, "till_returns_after", _till_returns),
     (Channel.ONLINE, False, None, _online_sales),
     (Channel.ONLINE, False, None, _online_returns),
+    (Channel.WHOLESALE, False, None, _wholesale_sales),
 )
 
 

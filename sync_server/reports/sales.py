@@ -34,8 +34,14 @@ from sync_server.reports.base import (
     ratio,
     to_dec,
 )
-from sync_server.reports.facts import SOLD_ORDER_STATUSES, for_products, sales_facts
+from sync_server.reports.facts import (
+    APPROVED_REQUEST,
+    SOLD_ORDER_STATUSES,
+    for_products,
+    sales_facts,
+)
 from sync_server.sales.models import Sale, SalePayment
+from sync_server.wholesale.models import SalesRequest
 
 
 class GroupBy(StrEnum):
@@ -192,6 +198,19 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
             Order.created_at < filters.end,
         )
         parts.append((online, Order.branch_id))
+    if filters.channel in (None, Channel.WHOLESALE.value) and filters.cashier_id is None:
+        # Wholesale is paid in cash on approval or charged to the customer's account.
+        wholesale = select(
+            SalesRequest.payment_terms.label("tender"),
+            SalesRequest.total.label("amount"),
+            literal(0, Money()).label("refunded"),
+        ).where(
+            SalesRequest.tenant_id == filters.tenant_id,
+            SalesRequest.status == APPROVED_REQUEST,
+            SalesRequest.decided_at >= filters.start,
+            SalesRequest.decided_at < filters.end,
+        )
+        parts.append((wholesale, SalesRequest.branch_id))
     selects = []
     for stmt, branch_col in parts:
         branch = in_branches(branch_col, filters)

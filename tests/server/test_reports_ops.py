@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from sync_server.db import transaction
-from sync_server.partners.models import Supplier
+from sync_server.partners.models import Customer, Supplier
 from sync_server.purchasing.models import (
     GoodsReceipt,
     GoodsReceiptLine,
@@ -521,3 +521,64 @@ def test_the_daily_summary_gives_the_same_figures_and_takes_later_voids_off(worl
         "50.00",
         "40.00",
     )
+
+
+def test_approved_wholesale_requests_are_sales_of_the_wholesale_channel(world):
+    """W1 approved 03-05 on account: p0 4 × 10 = 40 gross, 10 % off → 36.00 net, no tax.
+
+    W2 (pending) and W3 (rejected) are no sales.
+    """
+    from sync_server.wholesale.models import SalesRequest, SalesRequestLine
+
+    a = world.a
+    p0 = a.product_ids[0]
+    with transaction(world.sessions()) as s:
+        customer = Customer(tenant_id=a.id, name="Kirana Wholesale")
+        s.add(customer)
+        s.flush()
+        for number, status, decided in (
+            ("W1", "approved", at("2026-03-05")),
+            ("W2", "pending_approval", None),
+            ("W3", "rejected", at("2026-03-06")),
+        ):
+            request = SalesRequest(
+                tenant_id=a.id,
+                number=number,
+                customer_id=customer.id,
+                branch_id=a.branch_ids[0],
+                status=status,
+                payment_terms="account",
+                gross_total=D(40),
+                discount_total=D(4),
+                total=D(36),
+                decided_at=decided,
+            )
+            request.lines.append(
+                SalesRequestLine(
+                    tenant_id=a.id,
+                    product_id=p0,
+                    sku="s",
+                    name="n",
+                    quantity=D(4),
+                    unit_price=D(10),
+                    discount_percent=D(10),
+                    gross=D(40),
+                    net=D(36),
+                    tax=D(0),
+                    total=D(36),
+                )
+            )
+            s.add(request)
+    admin = world.api("admin")
+    channel = rows(admin.get("reports/sales-summary", params={**MARCH, "group_by": "channel"}))
+    assert [
+        (r["channel"], r["sales"], r["quantity"], r["revenue"], r["discounts"]) for r in channel
+    ] == [("wholesale", 1, "4", "36.00", "4.00")]
+    tender = rows(
+        admin.get(
+            "reports/sales-summary", params={**MARCH, "group_by": "tender", "channel": "wholesale"}
+        )
+    )
+    assert [(r["tender"], r["payments"], r["amount"]) for r in tender] == [("account", 1, "36.00")]
+    best = rows(admin.get("reports/best-sellers", params={**MARCH, "channel": "wholesale"}))
+    assert [(r["sku"], r["quantity"], r["revenue"]) for r in best] == [("ADMIN-0", "4", "36.00")]
