@@ -22,14 +22,8 @@ from sync_server.orders.service import REFERENCE, get_order, snapshot
 S = OrderStatus
 
 
-def _move(
-    session: Session,
-    *,
-    principal: Principal,
-    order: Order,
-    allowed: tuple[str, ...],
-    to: str,
-) -> dict[str, Any]:
+def _move(*, order: Order, allowed: tuple[str, ...], to: str) -> dict[str, Any]:
+    """Change the status if the order is in an allowed one; return its state before."""
     if order.status not in allowed:
         raise InvalidState(
             f"Order {order.external_number} is {order.status}; it must be "
@@ -43,6 +37,7 @@ def _move(
 def _finish(
     session: Session, *, principal: Principal, order: Order, before: dict, event: str
 ) -> Order:
+    """Audit the change and queue its notifications."""
     session.flush()
     audit.record(
         session,
@@ -68,9 +63,7 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
         raise ValidationFailed(
             f"The payment must be the order total {order.total}, not {data.amount}."
         )
-    before = _move(
-        session, principal=principal, order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED
-    )
+    before = _move(order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED)
     inventory.commit_reservation(
         session,
         actor=principal.actor,
@@ -91,21 +84,21 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
 def start_picking(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Start picking a confirmed order."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(session, principal=principal, order=order, allowed=(S.CONFIRMED,), to=S.PICKING)
+    before = _move(order=order, allowed=(S.CONFIRMED,), to=S.PICKING)
     return _finish(session, principal=principal, order=order, before=before, event="order.picking")
 
 
 def pack(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Mark a picked order packed."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(session, principal=principal, order=order, allowed=(S.PICKING,), to=S.PACKED)
+    before = _move(order=order, allowed=(S.PICKING,), to=S.PACKED)
     return _finish(session, principal=principal, order=order, before=before, event="order.packed")
 
 
 def ship(session: Session, *, principal: Principal, order_id: int, data: ShipmentCreate) -> Order:
     """Hand a packed order to a carrier."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(session, principal=principal, order=order, allowed=(S.PACKED,), to=S.SHIPPED)
+    before = _move(order=order, allowed=(S.PACKED,), to=S.SHIPPED)
     order.carrier = data.carrier
     order.tracking_number = data.tracking_number
     order.shipped_at = utcnow()
@@ -115,7 +108,7 @@ def ship(session: Session, *, principal: Principal, order_id: int, data: Shipmen
 def deliver(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Record that the customer received a shipped order."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(session, principal=principal, order=order, allowed=(S.SHIPPED,), to=S.DELIVERED)
+    before = _move(order=order, allowed=(S.SHIPPED,), to=S.DELIVERED)
     order.delivered_at = utcnow()
     return _finish(
         session, principal=principal, order=order, before=before, event="order.delivered"
@@ -127,8 +120,6 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
     was = order.status
     before = _move(
-        session,
-        principal=principal,
         order=order,
         allowed=(S.PENDING_PAYMENT, S.CONFIRMED),
         to=S.CANCELLED,
