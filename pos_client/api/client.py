@@ -299,9 +299,21 @@ class ApiClient:
         """Suggest what to reorder at a branch, grouped by supplier."""
         return self.get("/reorder-suggestions", branch_id=branch_id)
 
+    def draft_reorders(self, *, branch_id: int, supplier_ids: list[int]) -> list[Row]:
+        """Turn reorder suggestions into draft purchase orders, one per supplier."""
+        body = {"branch_id": branch_id, "supplier_ids": supplier_ids}
+        return self.post("/reorder-suggestions/purchase-orders", body)
+
     def supplier_account(self, supplier_id: int) -> Row:
         """Return what the shop owes a vendor."""
         return self.get(f"/suppliers/{supplier_id}/account")
+
+    def pay_supplier(
+        self, supplier_id: int, *, amount: Decimal, method: str = "bank", reference: str = ""
+    ) -> Row:
+        """Record a payment made to a vendor."""
+        body = {"amount": amount, "method": method, "reference": reference}
+        return self.post(f"/suppliers/{supplier_id}/payments", body)
 
     # --- sales ----------------------------------------------------------------------
     def sales_requests(self, **filters: Any) -> Page[Row]:
@@ -318,6 +330,10 @@ class ApiClient:
     def orders(self, **filters: Any) -> Page[Row]:
         """List online orders."""
         return Page[Row].model_validate(self.get("/orders", **filters))
+
+    def order_action(self, order_id: int, action: str, body: Row | None = None) -> Row:
+        """Move an online order on: picking, packed, shipment, delivered or cancel."""
+        return self.post(f"/orders/{order_id}/{action}", body or {})
 
     # --- alerts, audit, reports -----------------------------------------------------
     def alerts(self, **filters: Any) -> Page[Row]:

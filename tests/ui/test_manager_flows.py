@@ -241,6 +241,20 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     assert after - before == Decimal("4")
     assert admin.get(f"purchase-orders/{po['id']}").json()["status"] == "partially_received"
 
+    # What was received is owed to the vendor; a payment brings it down.
+    page.tabs.setCurrentIndex(1)
+    wait_loaded(qtbot, page.supplier_table)
+    select_row(page.supplier_table, lambda s: s.id == supplier["id"])
+    qtbot.mouseClick(page.account_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "due ₹26.00" in page.vendor_message.text(), timeout=TIMEOUT)
+    qtbot.mouseClick(page.pay_button, Qt.MouseButton.LeftButton)
+    pay = page.dialog
+    pay.amount.setText("10")
+    accept_dialog(qtbot, pay)
+    qtbot.waitUntil(lambda: "due ₹16.00" in page.vendor_message.text(), timeout=TIMEOUT)
+    page.tabs.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: "reorder" in page.reorder_message.text(), timeout=TIMEOUT)
+
 
 def test_approve_sales_request_and_record_customer_payment(
     open_window, qtbot: QtBot, world: World

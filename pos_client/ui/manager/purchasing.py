@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -21,7 +22,7 @@ from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.table import Column, as_label, as_money, as_quantity, as_when
+from pos_client.ui.manager.table import Column, RowsModel, as_label, as_money, as_quantity, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
     CommentDialog,
@@ -196,6 +197,37 @@ class ReceiveDialog(FormDialog):
         return lambda api: api.receive_purchase_order(po_id, lines=lines, note=note)
 
 
+class VendorPaymentDialog(FormDialog):
+    """Record money paid to a vendor."""
+
+    def __init__(
+        self, *, ctx: ManagerContext, supplier: Any, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(
+            ctx=ctx, title=f"Pay {supplier.name}", ok_text="Record payment", parent=parent
+        )
+        self.supplier = supplier
+        self.amount = QLineEdit()
+        self.method = choice([("Bank transfer", "bank"), ("Cash", "cash"), ("Cheque", "cheque")])
+        self.reference = QLineEdit()
+        self.form.addRow("Amount", self.amount)
+        self.form.addRow("Method", self.method)
+        self.form.addRow("Reference", self.reference)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        amount = _decimal(self.amount.text(), what="Amount")
+        if amount <= 0:
+            raise ValueError("A payment is a positive amount.")
+        supplier_id, method, reference = (
+            self.supplier.id,
+            self.method.currentData(),
+            self.reference.text(),
+        )
+        return lambda api: api.pay_supplier(
+            supplier_id, amount=amount, method=method, reference=reference
+        )
+
+
 class PurchasingPage(QWidget):
     """Purchase orders and suppliers."""
 
@@ -267,13 +299,145 @@ class PurchasingPage(QWidget):
             fetch=lambda api, offset, limit: api.suppliers(offset=offset, limit=limit),
             empty_text="No suppliers yet.",
         )
+        supplier_bar = ActionBar()
+        self.account_button = supplier_bar.add(button("Vendor balance", name="VendorBalance"))
+        self.pay_button = supplier_bar.add(
+            button("Record payment…", role="primary", name="PayVendor"),
+            allowed=ctx.can(Permission.VENDOR_PAY),
+        )
+        supplier_bar.addStretch(1)
+        self.account_button.clicked.connect(self.show_account)
+        self.pay_button.clicked.connect(self.pay_vendor)
+        self.vendor_message = QLabel("Select a supplier to see what is owed.")
+        self.vendor_message.setObjectName("PageStatus")
+        suppliers_tab = QWidget()
+        suppliers_layout = QVBoxLayout(suppliers_tab)
+        suppliers_layout.addLayout(supplier_bar)
+        suppliers_layout.addWidget(self.vendor_message)
+        suppliers_layout.addWidget(self.supplier_table, 1)
+
+        self.reorder_branch = choice([(b.name, b.id) for b in ctx.branches], name="ReorderBranch")
+        self.reorder_model = RowsModel(
+            [
+                Column("supplier_name", "Supplier"),
+                Column("sku", "SKU"),
+                Column("name", "Product"),
+                Column("on_hand", "On hand", as_quantity, numeric=True),
+                Column("threshold", "Low at", as_quantity, numeric=True),
+                Column("daily_sales", "Sold / day", as_quantity, numeric=True),
+                Column("quantity", "Order", as_quantity, numeric=True),
+                Column("unit_cost", "Unit cost", as_money, numeric=True),
+            ],
+            self,
+        )
+        self.reorder_view = QTableView()
+        self.reorder_view.setModel(self.reorder_model)
+        self.reorder_view.verticalHeader().setVisible(False)
+        self.reorder_view.horizontalHeader().setStretchLastSection(True)
+        reorder_bar = ActionBar()
+        reorder_bar.addWidget(self.reorder_branch)
+        suggest = reorder_bar.add(button("Suggest", name="SuggestReorder"))
+        self.draft_button = reorder_bar.add(
+            button("Create draft POs", role="primary", name="DraftReorders"),
+            allowed=ctx.can(Permission.PURCHASING_WRITE),
+        )
+        reorder_bar.addStretch(1)
+        suggest.clicked.connect(self.suggest)
+        self.draft_button.clicked.connect(self.draft_reorders)
+        self.reorder_message = QLabel("Products at or below their low-stock level, by supplier.")
+        self.reorder_message.setObjectName("PageStatus")
+        reorder_tab = QWidget()
+        reorder_layout = QVBoxLayout(reorder_tab)
+        reorder_layout.addLayout(reorder_bar)
+        reorder_layout.addWidget(self.reorder_message)
+        reorder_layout.addWidget(self.reorder_view, 1)
+
         self.tabs = QTabWidget()
         self.tabs.addTab(orders_tab, "Purchase orders")
-        self.tabs.addTab(self.supplier_table, "Suppliers")
-        self.tabs.currentChanged.connect(lambda i: self.supplier_table.reload() if i == 1 else None)
+        self.tabs.addTab(suppliers_tab, "Suppliers")
+        self.tabs.addTab(reorder_tab, "Reorder suggestions")
+        self.tabs.currentChanged.connect(self._tab_changed)
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.title))
         layout.addWidget(self.tabs, 1)
+
+    def _tab_changed(self, index: int) -> None:
+        if index == 1:
+            self.supplier_table.reload(keep_page=True)
+        elif index == 2:
+            self.suggest()
+
+    def suggest(self) -> None:
+        """Ask the server what to reorder at the chosen branch."""
+        branch_id = self.reorder_branch.currentData()
+        if branch_id is None:
+            return
+        self.reorder_message.setText("Working out suggestions…")
+        NetOp(
+            lambda api: api.reorder_suggestions(branch_id=branch_id), pool=self.ctx.pool, owner=self
+        ).success(self._suggested).failure(
+            lambda e: self.reorder_message.setText(describe(e))
+        ).run()
+
+    def _suggested(self, result: dict[str, Any]) -> None:
+        rows = [
+            {**line, "supplier_name": group["supplier_name"], "supplier_id": group["supplier_id"]}
+            for group in result["suppliers"]
+            for line in group["lines"]
+        ]
+        self.reorder_model.set_rows(rows)
+        self.reorder_view.resizeColumnsToContents()
+        self.reorder_message.setText(
+            f"{len(rows)} product(s) to reorder from {len(result['suppliers'])} supplier(s)."
+            if rows
+            else "Nothing needs reordering here."
+        )
+
+    def draft_reorders(self) -> None:
+        """Create one draft PO per supplier from the suggestions shown."""
+        branch_id = self.reorder_branch.currentData()
+        suppliers = sorted({row["supplier_id"] for row in self.reorder_model.rows})
+        if branch_id is None or not suppliers:
+            self.reorder_message.setText("There are no suggestions to turn into orders.")
+            return
+        NetOp(
+            lambda api: api.draft_reorders(branch_id=branch_id, supplier_ids=suppliers),
+            pool=self.ctx.pool,
+            owner=self,
+        ).success(
+            lambda pos: (
+                self.reorder_message.setText(
+                    f"Created {len(pos)} draft PO(s): {', '.join(p['number'] for p in pos)}."
+                ),
+                self.orders.reload(),
+            )
+        ).failure(lambda e: self.reorder_message.setText(describe(e))).run()
+
+    def show_account(self) -> None:
+        """Show the selected vendor's balance."""
+        supplier = self.supplier_table.current()
+        if supplier is None:
+            self.vendor_message.setText("Select a supplier first.")
+            return
+        NetOp(
+            lambda api: api.supplier_account(supplier.id), pool=self.ctx.pool, owner=self
+        ).success(
+            lambda a: self.vendor_message.setText(
+                f"{a['name']}: supplied {as_money(a['total_supplied'])}, paid "
+                f"{as_money(a['total_paid'])}, due {as_money(a['balance_due'])}."
+            )
+        ).failure(lambda e: self.vendor_message.setText(describe(e))).run()
+
+    def pay_vendor(self) -> None:
+        """Record a payment to the selected vendor."""
+        supplier = self.supplier_table.current()
+        if supplier is None:
+            self.vendor_message.setText("Select a supplier first.")
+            return
+        dialog = VendorPaymentDialog(ctx=self.ctx, supplier=supplier, parent=self)
+        dialog.accepted.connect(self.show_account)
+        self.dialog = dialog
+        dialog.open()
 
     def refresh(self) -> None:
         """Reload suppliers (for names) and the orders."""

@@ -109,7 +109,24 @@ class SalesPage(QWidget):
         order_bar = ActionBar()
         order_bar.addWidget(self.order_status)
         order_bar.addStretch(1)
+        write = ctx.can(Permission.ORDERS_WRITE)
+        self.order_buttons = {}
+        for action, text in (
+            ("picking", "Start picking"),
+            ("packed", "Packed"),
+            ("delivered", "Delivered"),
+        ):
+            widget = order_bar.add(button(text, name=f"Order-{action}"), allowed=write)
+            widget.clicked.connect(lambda _=False, a=action: self.order_action(a))
+            self.order_buttons[action] = widget
+        self.cancel_order_button = order_bar.add(
+            button("Cancel order…", role="danger", name="CancelOrder"), allowed=write
+        )
+        self.cancel_order_button.clicked.connect(self.cancel_order)
+        self.order_message = QLabel("")
+        self.order_message.setObjectName("PageStatus")
         orders_layout.addLayout(order_bar)
+        orders_layout.addWidget(self.order_message)
         orders_layout.addWidget(self.orders, 1)
 
         self.tabs = QTabWidget()
@@ -159,6 +176,40 @@ class SalesPage(QWidget):
             parent=self,
         )
         dialog.accepted.connect(lambda: self._done(f"Rejected {request['number']}."))
+        self.dialog = dialog
+        dialog.open()
+
+    def order_action(self, action: str) -> None:
+        """Move the selected online order to its next step."""
+        order = self.orders.current()
+        if order is None:
+            self.order_message.setText("Select an order first.")
+            return
+        NetOp(
+            lambda api: api.order_action(order["id"], action), pool=self.ctx.pool, owner=self
+        ).success(
+            lambda r: (
+                self.order_message.setText(
+                    f"{r['external_number']} is now {as_label(r['status']).lower()}."
+                ),
+                self.orders.reload(keep_page=True),
+            )
+        ).failure(lambda e: self.order_message.setText(describe(e))).run()
+
+    def cancel_order(self) -> None:
+        """Cancel the selected order with a reason (stock is released or returned)."""
+        order = self.orders.current()
+        if order is None:
+            self.order_message.setText("Select an order first.")
+            return
+        dialog = CommentDialog(
+            ctx=self.ctx,
+            title=f"Cancel {order['external_number']}",
+            ok_text="Cancel order",
+            call=lambda api, reason: api.order_action(order["id"], "cancel", {"reason": reason}),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self.orders.reload(keep_page=True))
         self.dialog = dialog
         dialog.open()
 
