@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from common.schemas.base import money_str, plain_str
+from sync_server.inventory.models import StockLevel
 from sync_server.orders.models import Order
 from sync_server.partners.models import Customer
 
@@ -44,7 +45,7 @@ def _notifications():
         return None
 
 
-def order_event(session: Session, *, order: Order, event: str) -> None:
+def order_event(session: Session, *, order: Order, event: str, availability: bool = True) -> None:
     """Queue the notifications of an order's state change, in the caller's transaction."""
     service = _notifications()
     if service is None:
@@ -77,17 +78,30 @@ def order_event(session: Session, *, order: Order, event: str) -> None:
         payload=payload,
         branch_id=order.branch_id,
         email=email,
+        # Customers who opted in also get the steps they care about by SMS.
+        customer_id=order.customer_id if event in _CUSTOMER_SUBJECTS else None,
     )
-    if event in _AVAILABILITY_EVENTS:
+    if availability and event in _AVAILABILITY_EVENTS:
         _availability(session, service=service, order=order)
 
 
-def _availability(session: Session, *, service, order: Order) -> None:
+def stock_available(
+    session: Session, *, order: Order, levels: dict[int, StockLevel] | None = None
+) -> None:
+    """Tell the store what it can now sell of the order's products (levels already read)."""
+    service = _notifications()
+    if service is not None:
+        _availability(session, service=service, order=order, levels=levels)
+
+
+def _availability(
+    session: Session, *, service, order: Order, levels: dict[int, StockLevel] | None = None
+) -> None:
     """Tell the store what it can now sell of each product the change touched."""
     from sync_server.inventory import service as inventory
 
     for product_id in sorted({ln.product_id for ln in order.lines}):
-        level = inventory.level(
+        level = (levels or {}).get(product_id) or inventory.level(
             session, tenant_id=order.tenant_id, branch_id=order.branch_id, product_id=product_id
         )
         service.notify(

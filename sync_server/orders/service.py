@@ -29,7 +29,7 @@ from sync_server.inventory.models import StockLevel
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.orders.models import Order, OrderLine, OrderStatus
-from sync_server.orders.notify import order_event
+from sync_server.orders.notify import order_event, stock_available
 from sync_server.orders.schemas import (
     CustomerRef,
     OrderCreate,
@@ -77,15 +77,16 @@ def place_order(
         return previous
     try:
         with session.begin_nested():
-            order = _create(session, principal=principal, data=data)
-        outcome = Outcome(status=201, body=OrderRead.model_validate(order).model_dump(mode="json"))
+            body = _create(session, principal=principal, data=data)
+        outcome = Outcome(status=201, body=body)
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
     idempotency.settle(session, record_id=record_id, outcome=outcome)
     return outcome
 
 
-def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Order:
+def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dict[str, Any]:
+    """Validate, create and reserve an order; return its JSON answer."""
     tenant_id = principal.tenant_id
     branch = _branch(session, principal=principal, data=data)
     products = _products(session, tenant_id=tenant_id, data=data)
@@ -103,7 +104,7 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     needed: dict[int, Decimal] = {}
     for line, product in zip(data.lines, products, strict=True):
         needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
-    _refuse_if_short(
+    levels = _refuse_if_short(
         session, tenant_id=tenant_id, branch_id=branch.id, needed=needed, products=products
     )
     customer = _customer(session, principal=principal, ref=data.customer)
@@ -148,6 +149,10 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
     order.total = total
     session.add(order)
     session.flush()
+    # Built and queued before the reservation: from there on this transaction holds the
+    # tenant's turn to write stock, so the less it does after, the less others wait.
+    body = OrderRead.model_validate(order).model_dump(mode="json")
+    order_event(session, order=order, event="order.created", availability=False)
     try:
         inventory.reserve(
             session,
@@ -167,8 +172,8 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> Ord
         entity_id=order.id,
         after={**snapshot(order), "lines": _line_data(order)},
     )
-    order_event(session, order=order, event="order.created")
-    return order
+    stock_available(session, order=order, levels=levels)
+    return body
 
 
 def _refuse_if_short(
@@ -178,14 +183,14 @@ def _refuse_if_short(
     branch_id: int,
     needed: dict[int, Decimal],
     products: list[Product],
-) -> None:
+) -> dict[int, StockLevel]:
     """Refuse at once, without queueing for row locks, when stock is already too low.
 
     The read is unlocked but current (READ COMMITTED): the stock was short at that moment,
     which is a true answer; orders that pass still reserve under the level locks.
     """
-    levels = {
-        row.product_id: row.on_hand - row.reserved
+    rows = {
+        row.product_id: row
         for row in session.scalars(
             select(StockLevel).where(
                 StockLevel.tenant_id == tenant_id,
@@ -194,6 +199,7 @@ def _refuse_if_short(
             )
         )
     }
+    levels = {product_id: row.on_hand - row.reserved for product_id, row in rows.items()}
     short = [
         inventory.shortage(
             product_id=product_id, requested=quantity, available=levels.get(product_id, ZERO)
@@ -203,6 +209,8 @@ def _refuse_if_short(
     ]
     if short:
         raise _short_lines(InsufficientStock("short", lines=short), products)
+    # The identity map keeps these rows; the reservation's locked reads refresh them.
+    return rows
 
 
 def _short_lines(exc: InsufficientStock, products: list[Product]) -> InsufficientStock:
