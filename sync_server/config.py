@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # SMS through an HTTP gateway: {to} and {text} in the URL are URL-encoded, in the body
+    # JSON-escaped; the auth header is "Name: value". No URL: SMS stay queued and retry.
+    sms_gateway_url: str | None = None
+    sms_gateway_auth_header: str | None = None
+    sms_gateway_body: str | None = None
+    sms_gateway_content_type: str = "application/json"
     notify_max_attempts: int = 6
     notify_backoff_seconds: float = 30
     notify_lease_seconds: float = 120

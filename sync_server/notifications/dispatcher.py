@@ -1,4 +1,4 @@
-"""Deliver the outbox over SMTP and webhooks, with retries and exponential backoff.
+"""Deliver the outbox over SMTP, webhooks and an SMS gateway, with retries and exponential backoff.
 
 Work is claimed in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 several workers share the queue) that pushes ``next_attempt_at`` out by a lease; the
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import Engine, select
@@ -30,6 +31,8 @@ from sync_server.notifications.models import Notification, NotificationRule
 log = logging.getLogger("stockpilot.notifications")
 
 SIGNATURE_HEADER = "X-StockPilot-Signature"
+DISPATCHED = ("email", "webhook", "sms")
+SMS_MAX_CHARS = 459  # three concatenated GSM segments; gateways refuse longer texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -
         select(Notification)
         .where(
             Notification.status == "pending",
-            Notification.channel.in_(("email", "webhook")),
+            Notification.channel.in_(DISPATCHED),
             Notification.next_attempt_at <= now,
         )
         .order_by(Notification.next_attempt_at, Notification.id)
@@ -144,11 +147,44 @@ def _send_webhook(job: Job, settings: Settings) -> None:
         raise RuntimeError(f"webhook answered HTTP {response.status_code}")
 
 
+def sms_request(job: Job, settings: Settings) -> tuple[str, dict[str, str], bytes]:
+    """Return the URL, headers and body of the gateway request that sends an SMS job."""
+    if not settings.sms_gateway_url:
+        raise RuntimeError("no SMS gateway is configured (STOCKPILOT_SMS_GATEWAY_URL)")
+    text = (job.body or job.subject)[:SMS_MAX_CHARS]
+    url = settings.sms_gateway_url.replace("{to}", quote(job.recipient, safe="")).replace(
+        "{text}", quote(text, safe="")
+    )
+    headers = {"X-StockPilot-Event": job.event}
+    if settings.sms_gateway_auth_header:
+        name, _, value = settings.sms_gateway_auth_header.partition(":")
+        headers[name.strip()] = value.strip()
+    body = b""
+    if settings.sms_gateway_body:
+        # json.dumps escapes quotes and newlines; its outer quotes are the template's own.
+        escaped = {k: json.dumps(v)[1:-1] for k, v in (("to", job.recipient), ("text", text))}
+        rendered = settings.sms_gateway_body
+        for key, value in escaped.items():
+            rendered = rendered.replace("{" + key + "}", value)
+        body = rendered.encode()
+        headers["Content-Type"] = settings.sms_gateway_content_type
+    return url, headers, body
+
+
+def _send_sms(job: Job, settings: Settings) -> None:
+    url, headers, body = sms_request(job, settings)
+    response = httpx.post(url, content=body, headers=headers, timeout=settings.notify_timeout)
+    if response.status_code >= 300:
+        raise RuntimeError(f"SMS gateway answered HTTP {response.status_code}")
+
+
 def _deliver(job: Job, settings: Settings) -> str | None:
     """Send one job; return None on success or the error text."""
     try:
         if job.channel == "email":
             _send_email(job, settings)
+        elif job.channel == "sms":
+            _send_sms(job, settings)
         else:
             _send_webhook(job, settings)
     except Exception as exc:  # noqa: BLE001 - any failure of the far side is a retry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantScoped, utcnow
@@ -55,3 +55,15 @@ class Notification(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SmsOptIn(TenantScoped, Base):
+    """A customer who agreed to get text messages, and the number they gave for them."""
+
+    __tablename__ = "sms_opt_ins"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    phone: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from common.roles import Permission, Role
 from common.schemas.base import Page, ReadSchema, Schema, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.notifications import service
-from sync_server.notifications.models import Notification, NotificationRule
+from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
 from sync_server.paging import PageDep, paginate
 
 router = APIRouter(tags=["notifications"])
@@ -32,11 +32,27 @@ class NotificationRead(ReadSchema):
 
 class RuleCreate(Schema):
     event: str = Field(min_length=1, max_length=64, description="'alert.low_stock', 'alert.*', '*'")
-    channel: Literal["email", "webhook", "in_app"]
+    channel: Literal["email", "webhook", "in_app", "sms"]
     role: Role | None = None
     branch_id: int | None = None
-    address: str | None = Field(default=None, max_length=500, description="E-mail or URL")
+    address: str | None = Field(
+        default=None, max_length=500, description="E-mail, URL or phone number"
+    )
     secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class SmsOptInCreate(Schema):
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The number to text; the customer's own if left out",
+    )
+
+
+class SmsOptInRead(ReadSchema):
+    customer_id: int
+    phone: str
+    created_at: datetime
 
 
 class RuleRead(ReadSchema):
@@ -135,4 +151,35 @@ def delete_rule(
 ) -> Response:
     """Stop a rule."""
     service.delete_rule(session, actor=principal.actor, rule_id=rule_id)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/customers/{customer_id}/sms-opt-in",
+    response_model=SmsOptInRead,
+    responses=problem_responses(404, 422),
+)
+def opt_in_sms(
+    customer_id: int,
+    session: SessionDep,
+    principal: Allowed(Permission.CUSTOMERS_WRITE),
+    body: SmsOptInCreate | None = None,
+) -> SmsOptIn:
+    """Record that a customer agreed to get order updates by SMS."""
+    return service.opt_in_sms(
+        session,
+        actor=principal.actor,
+        customer_id=customer_id,
+        phone=body.phone if body is not None else None,
+    )
+
+
+@router.delete(
+    "/customers/{customer_id}/sms-opt-in", status_code=204, responses=problem_responses(404)
+)
+def opt_out_sms(
+    customer_id: int, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_WRITE)
+) -> Response:
+    """Stop text messages to a customer."""
+    service.opt_out_sms(session, actor=principal.actor, customer_id=customer_id)
     return Response(status_code=204)

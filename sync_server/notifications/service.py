@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -13,11 +14,23 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor, jsonable
 from sync_server.auth.models import User
 from sync_server.db import utcnow
-from sync_server.notifications.models import Notification, NotificationRule
+from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
 from sync_server.org.models import Branch
+from sync_server.org.service import get_setting
 from sync_server.paging import get_owned
+from sync_server.partners.models import Customer
 
-CHANNELS = ("email", "webhook", "in_app")
+CHANNELS = ("email", "webhook", "in_app", "sms")
+LOW_STOCK_EVENT = "alert.low_stock"
+_PHONE = re.compile(r"\+?[0-9]{6,18}")
+
+
+def normalize_phone(raw: str) -> str:
+    """Return a phone number as digits with an optional leading +, or refuse it."""
+    phone = re.sub(r"[\s().-]", "", raw or "")
+    if not _PHONE.fullmatch(phone):
+        raise ValidationFailed(f"'{raw}' is not a phone number an SMS can go to.")
+    return phone
 
 
 def _matches(pattern: str, event: str) -> bool:
@@ -62,8 +75,13 @@ def notify(
     branch_id: int | None = None,
     roles: list[Role] | None = None,
     email: str | None = None,
+    customer_id: int | None = None,
 ) -> list[Notification]:
-    """Queue an event for its recipients: the roles in-app, an address, and the tenant's rules."""
+    """Queue an event for its recipients: the roles in-app, an address, and the tenant's rules.
+
+    A customer named here also gets an SMS if they opted in; low-stock alerts go by SMS to
+    the numbers of the tenant setting low_stock_sms_to.
+    """
     rows: dict[tuple[str, str], Notification] = {}
     payload = jsonable(payload)
 
@@ -107,11 +125,26 @@ def notify(
             add("in_app", f"role:{rule.role}", role=rule.role, rule_id=rule.id)
         elif rule.channel == "email" and rule.address:
             add("email", rule.address, rule_id=rule.id)
+        elif rule.channel == "sms" and rule.address:
+            add("sms", rule.address, rule_id=rule.id)
         elif rule.channel == "email" and rule.role:
             for user_id, address in _role_emails(
                 session, tenant_id=tenant_id, role=rule.role, branch_id=branch_id
             ):
                 add("email", address, rule_id=rule.id, user_id=user_id, role=rule.role)
+    if customer_id is not None:
+        phone = session.scalar(
+            select(SmsOptIn.phone).where(
+                SmsOptIn.tenant_id == tenant_id, SmsOptIn.customer_id == customer_id
+            )
+        )
+        if phone:
+            add("sms", phone)
+    if event == LOW_STOCK_EVENT:
+        numbers = get_setting(session, tenant_id=tenant_id, key="low_stock_sms_to")
+        for number in (n.strip() for n in str(numbers).split(",")):
+            if number:
+                add("sms", number, role=Role.MANAGER.value)
     session.add_all(rows.values())
     return list(rows.values())
 
@@ -138,6 +171,8 @@ def create_rule(
         raise ValidationFailed("An in-app rule needs a role.")
     if channel == "email" and not (role or (address and "@" in address)):
         raise ValidationFailed("An e-mail rule needs a role or an e-mail address.")
+    if channel == "sms":
+        address = normalize_phone(address or "")
     if branch_id is not None:
         get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
     rule = NotificationRule(
@@ -224,3 +259,55 @@ def mark_read(session: Session, *, principal: Any, notification_id: int) -> Noti
     if row.read_at is None:
         row.read_at = utcnow()
     return row
+
+
+def opt_in_sms(session: Session, *, actor: Actor, customer_id: int, phone: str | None) -> SmsOptIn:
+    """Record that a customer agreed to text messages (at the given number or their own)."""
+    customer = get_owned(
+        session, Customer, id=customer_id, tenant_id=actor.tenant_id, what="customer"
+    )
+    number = normalize_phone(phone if phone is not None else customer.phone)
+    row = session.scalar(
+        select(SmsOptIn).where(
+            SmsOptIn.tenant_id == actor.tenant_id, SmsOptIn.customer_id == customer.id
+        )
+    )
+    before = {"phone": row.phone} if row is not None else None
+    if row is None:
+        row = SmsOptIn(tenant_id=actor.tenant_id, customer_id=customer.id, phone=number)
+        session.add(row)
+    row.phone = number
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.sms_opt_in",
+        entity_type="customer",
+        entity_id=customer.id,
+        before=before,
+        after={"phone": number},
+    )
+    return row
+
+
+def opt_out_sms(session: Session, *, actor: Actor, customer_id: int) -> None:
+    """Stop text messages to a customer."""
+    customer = get_owned(
+        session, Customer, id=customer_id, tenant_id=actor.tenant_id, what="customer"
+    )
+    row = session.scalar(
+        select(SmsOptIn).where(
+            SmsOptIn.tenant_id == actor.tenant_id, SmsOptIn.customer_id == customer.id
+        )
+    )
+    if row is None:
+        return
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.sms_opt_out",
+        entity_type="customer",
+        entity_id=customer.id,
+        before={"phone": row.phone},
+    )
+    session.delete(row)

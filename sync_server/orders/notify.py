@@ -78,6 +78,8 @@ def order_event(session: Session, *, order: Order, event: str, availability: boo
         payload=payload,
         branch_id=order.branch_id,
         email=email,
+        # Customers who opted in also get the steps they care about by SMS.
+        customer_id=order.customer_id if event in _CUSTOMER_SUBJECTS else None,
     )
     if availability and event in _AVAILABILITY_EVENTS:
         _availability(session, service=service, order=order)
