@@ -47,6 +47,15 @@ def wait_loaded(qtbot: QtBot, table) -> None:
     assert table.last_error == ""
 
 
+def eventually(qtbot: QtBot, check) -> None:
+    """Wait for the server to show a change the UI was told about.
+
+    The API answers a write before the request's transaction has finished closing, so a read
+    sent the instant the answer arrives can, rarely, still see the state before it.
+    """
+    qtbot.waitUntil(check, timeout=TIMEOUT)
+
+
 def select_row(table, predicate) -> dict:
     """Select the first row matching predicate in a ServerTable and return it."""
     for index, row in enumerate(table.model.rows):
@@ -237,8 +246,13 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     receive.set_quantity(0, "4")
     accept_dialog(qtbot, receive)
 
-    after = Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"])
-    assert after - before == Decimal("4")
+    eventually(
+        qtbot,
+        lambda: (
+            Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"])
+            == before + 4
+        ),
+    )
     assert admin.get(f"purchase-orders/{po['id']}").json()["status"] == "partially_received"
 
     # What was received is owed to the vendor; a payment brings it down.
@@ -292,7 +306,10 @@ def test_approve_sales_request_and_record_customer_payment(
     select_row(page.requests, lambda r: r["id"] == request["id"])
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.message.text().startswith("Approved"), timeout=TIMEOUT)
-    assert admin.get(f"sales-requests/{request['id']}").json()["status"] == "approved"
+    eventually(
+        qtbot,
+        lambda: admin.get(f"sales-requests/{request['id']}").json()["status"] == "approved",
+    )
     assert Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"]) == 17
     owed = Decimal(admin.get(f"customers/{customer['id']}/account").json()["balance_due"])
     assert owed == Decimal(request["total"]) > 0
@@ -304,8 +321,13 @@ def test_approve_sales_request_and_record_customer_payment(
     dialog = page.dialog
     dialog.amount.setText("10.00")
     accept_dialog(qtbot, dialog)
-    account = admin.get(f"customers/{customer['id']}/account").json()
-    assert Decimal(account["balance_due"]) == owed - Decimal("10.00")
+    eventually(
+        qtbot,
+        lambda: (
+            Decimal(admin.get(f"customers/{customer['id']}/account").json()["balance_due"])
+            == owed - Decimal("10.00")
+        ),
+    )
     qtbot.waitUntil(lambda: "Recorded" in page.message.text(), timeout=TIMEOUT)
 
 

@@ -41,12 +41,12 @@ class AlertsPage(QWidget):
         self.alerts = ServerTable(
             ctx=ctx,
             columns=[
-                Column("kind", "Alert", as_label, status=False),
+                Column("kind", "Alert", as_label, status=True),
                 Column("status", "Status", as_label, status=True),
                 Column("branch_id", "Branch", ctx.branch_name),
-                Column("details", "Details", _details),
                 Column("opened_at", "Opened", as_when),
                 Column("cleared_at", "Cleared", as_when),
+                Column("details", "Details", _details),
             ],
             fetch=lambda api, offset, limit: api.alerts(
                 status=self.status_filter.currentData(), offset=offset, limit=limit

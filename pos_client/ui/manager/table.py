@@ -32,6 +32,9 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "delivered": ("#0b6e64", "#e3f8f5"),
     "cancelled": ("#52606d", "#f0f4f8"),
     "draft": ("#52606d", "#f0f4f8"),
+    "low_stock": ("#8d5a00", "#fff4e0"),
+    "out_of_stock": ("#a61b1b", "#fde8e8"),
+    "negative_stock": ("#ffffff", "#a61b1b"),
     "acknowledged": ("#52606d", "#f0f4f8"),
 }
 
