@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from pos_client.api.client import ApiClient
@@ -118,6 +118,20 @@ def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot, live_server) 
     manager = open_window("manager", start="products")
     assert manager.open_screen("purchasing").approve_button.isVisibleTo(manager)
     assert manager.open_screen("products").new_button.isVisibleTo(manager)
+
+    # An admin issues a till enrolment code and changes a setting from the Admin screen.
+    admin = open_window("admin", start="admin")
+    page = admin.pages["admin"]
+    labels = [page.tabs.tabText(i) for i in range(page.tabs.count())]
+    assert labels == ["Users", "Branches", "Devices", "API keys", "Settings"]
+    page.tabs.setCurrentIndex(labels.index("Devices"))
+    qtbot.mouseClick(admin.findChild(QPushButton, "IssueCode"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Enrolment code" in page.message.text(), timeout=TIMEOUT)
+    page.tabs.setCurrentIndex(labels.index("Settings"))
+    qtbot.waitUntil(lambda: page.settings.rowCount() > 0, timeout=TIMEOUT)
+    page.settings.setCurrentCell(0, 1)
+    qtbot.mouseClick(admin.findChild(QPushButton, "SaveSetting"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.message.text().startswith("Saved"), timeout=TIMEOUT)
 
 
 def test_create_product_and_print_label_pdf(
