@@ -56,6 +56,21 @@ def eventually(qtbot: QtBot, check) -> None:
     qtbot.waitUntil(check, timeout=TIMEOUT)
 
 
+def reload_until(qtbot: QtBot, table, check) -> None:
+    """Reload a server table until its rows pass check (see `eventually` for why)."""
+
+    def settled() -> bool:
+        if table.loading:
+            return False
+        if check(table.model.rows):
+            return True
+        table.reload(keep_page=True)
+        return False
+
+    qtbot.waitUntil(settled, timeout=TIMEOUT)
+    assert table.last_error == ""
+
+
 def select_row(table, predicate) -> dict:
     """Select the first row matching predicate in a ServerTable and return it."""
     for index, row in enumerate(table.model.rows):
@@ -377,7 +392,13 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
         accept_dialog(qtbot, dialog)
 
     adjust("-8", "damage")
-    qtbot.waitUntil(lambda: not page.levels.loading, timeout=TIMEOUT)
+    reload_until(
+        qtbot,
+        page.levels,
+        lambda rows: any(
+            r["product_id"] == product_id and Decimal(r["on_hand"]) == 2 for r in rows
+        ),
+    )
     row = select_row(page.levels, lambda r: r["product_id"] == product_id)
     assert row["status"] == "low" and Decimal(row["on_hand"]) == 2
     status_column = [c.key for c in page.levels.model.columns].index("status")
@@ -385,7 +406,9 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     assert page.levels.model.data(index, Qt.ItemDataRole.BackgroundRole).color().name() == "#fff4e0"
 
     alerts = window.open_screen("alerts")
-    wait_loaded(qtbot, alerts.alerts)
+    reload_until(
+        qtbot, alerts.alerts, lambda rows: any(a["product_id"] == product_id for a in rows)
+    )
     opened = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
     assert [a["kind"] for a in opened] == ["low_stock"]
     window.refresh_badges()
@@ -394,8 +417,9 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     window.open_screen("stock")
     adjust("12", "correction")
     alerts = window.open_screen("alerts")
-    wait_loaded(qtbot, alerts.alerts)
-    assert not [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
+    reload_until(
+        qtbot, alerts.alerts, lambda rows: not any(a["product_id"] == product_id for a in rows)
+    )
     alerts.status_filter.setCurrentIndex(alerts.status_filter.findData("cleared"))
     wait_loaded(qtbot, alerts.alerts)
     cleared = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
