@@ -45,13 +45,14 @@ class SalesPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.dialog: QDialog | None = None
+        self.customer_names: dict[int, str] = {}
         self.request_status = choice(REQUEST_STATUSES, name="RequestStatus")
         self.request_status.currentIndexChanged.connect(lambda _: self.requests.reload())
         self.requests = ServerTable(
             ctx=ctx,
             columns=[
                 Column("number", "Request"),
-                Column("customer_id", "Customer", lambda v: f"#{v}"),
+                Column("customer_id", "Customer", lambda v: self.customer_names.get(v, f"#{v}")),
                 Column("branch_id", "Branch", ctx.branch_name),
                 Column("status", "Status", as_label, status=True),
                 Column("total", "Total", as_money, numeric=True),
@@ -139,8 +140,18 @@ class SalesPage(QWidget):
         layout.addWidget(self.tabs, 1)
 
     def refresh(self) -> None:
-        """Reload the requests."""
+        """Reload the requests (and customer names for them)."""
+        NetOp(
+            lambda api: {c.id: c.name for c in api.customers(limit=200).items},
+            pool=self.ctx.pool,
+            owner=self,
+        ).success(self._names).failure(lambda _e: None).run()
         self.requests.reload(keep_page=True)
+
+    def _names(self, names: dict[int, str]) -> None:
+        self.customer_names = names
+        self.requests.model.layoutChanged.emit()
+        self.requests.fit_columns()
 
     def _current(self) -> dict[str, Any] | None:
         request = self.requests.current()
