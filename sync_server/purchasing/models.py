@@ -44,6 +44,14 @@ class PurchaseOrder(TenantScoped, Timestamps, Base):
     received_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The supplier's side: sent to them, their confirmation, the shipment on its way.
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    confirmed_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    carrier: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    expected_arrival: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     lines: Mapped[list[PurchaseOrderLine]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="PurchaseOrderLine.id"
@@ -63,6 +71,7 @@ class PurchaseOrderLine(TenantScoped, Base):
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     line_total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     received_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    confirmed_quantity: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)
 
 
 class GoodsReceipt(TenantScoped, Base):

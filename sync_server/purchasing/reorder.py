@@ -26,8 +26,6 @@ from sync_server.purchasing.schemas import LineIn, POCreate, SuggestionsApply
 ZERO = Decimal("0")
 # Stock leaves a branch to customers through till sales and committed online orders.
 _SOLD = (MovementCode.SALE.value, MovementCode.COMMIT.value)
-# Purchase orders whose goods are still on their way (what is left of them).
-INCOMING_STATUSES = (service.APPROVED, service.PARTIAL)
 
 
 def suggest(
@@ -175,7 +173,7 @@ def on_order(session: Session, *, tenant_id: int, branch_id: int) -> dict[int, D
         .where(
             PurchaseOrder.tenant_id == tenant_id,
             PurchaseOrder.branch_id == branch_id,
-            PurchaseOrder.status.in_(INCOMING_STATUSES),
+            PurchaseOrder.status.in_(service.INCOMING),
         )
         .group_by(PurchaseOrderLine.product_id)
     ).all()

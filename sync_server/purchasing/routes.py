@@ -14,17 +14,20 @@ from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.paging import PageDep, paginate
-from sync_server.purchasing import reorder, service, vendors
+from sync_server.purchasing import reorder, service, shipping, vendors
 from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
 from sync_server.purchasing.schemas import (
     Cancellation,
+    Confirmation,
     Decision,
+    IncomingRead,
     POCreate,
     PORead,
     POUpdate,
     ReceiptCreate,
     ReceiptRead,
     Rejection,
+    Shipment,
     SuggestionsApply,
     SuggestionsRead,
     SupplierHistoryRead,
@@ -134,6 +137,65 @@ def reject_po(
 ) -> PurchaseOrder:
     """Reject a pending purchase order with a reason."""
     return service.reject(session, actor=principal, po_id=po_id, comment=body.comment)
+
+
+@router.post(f"{PO}/send", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
+def send_po(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+) -> PurchaseOrder:
+    """E-mail an approved purchase order to its supplier (a link to its PDF)."""
+    return shipping.send(session, actor=principal, po_id=po_id)
+
+
+@router.post(
+    f"{PO}/confirm", response_model=PORead, responses=problem_responses(403, 404, 409, 422)
+)
+def confirm_po(
+    po_id: int,
+    body: Confirmation,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
+) -> PurchaseOrder:
+    """Record the supplier's confirmed quantities and delivery date."""
+    return shipping.confirm(session, actor=principal, po_id=po_id, data=body)
+
+
+@router.post(f"{PO}/ship", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
+def ship_po(
+    po_id: int,
+    body: Shipment,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
+) -> PurchaseOrder:
+    """Record the supplier's shipment: carrier, tracking number, expected arrival."""
+    return shipping.ship(session, actor=principal, po_id=po_id, data=body)
+
+
+@router.get(
+    f"{PO}/pdf",
+    responses={200: {"content": {PDF_MEDIA_TYPE: {}}}, **problem_responses(404)},
+    response_class=Response,
+)
+def po_pdf(
+    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+) -> Response:
+    """Return the purchase order as the PDF its supplier gets."""
+    pdf = shipping.po_pdf(session, actor=principal, po_id=po_id)
+    return Response(
+        pdf,
+        media_type=PDF_MEDIA_TYPE,
+        headers={"Content-Disposition": f'inline; filename="purchase-order-{po_id}.pdf"'},
+    )
+
+
+@router.get("/stock/incoming", response_model=list[IncomingRead], responses=problem_responses(403))
+def stock_incoming(
+    session: SessionDep,
+    principal: Allowed(Permission.STOCK_READ),
+    branch_id: Annotated[int | None, Query(ge=1)] = None,
+) -> list[dict]:
+    """What open purchase orders still bring, per branch and product, and when it is due."""
+    return shipping.incoming(session, actor=principal, branch_id=branch_id)
 
 
 @router.post(f"{PO}/cancel", response_model=PORead, responses=_TRANSITION)

@@ -53,6 +53,32 @@ class Cancellation(Schema):
     reason: str = Field(default="", max_length=1000)
 
 
+class ConfirmedLine(Schema):
+    line_id: int
+    quantity: Quantity = Field(ge=0)
+
+
+class Confirmation(Schema):
+    """The supplier's answer: the delivery date, and any line quantities that differ."""
+
+    delivery_date: date
+    lines: list[ConfirmedLine] = Field(default_factory=list, max_length=500)
+
+
+class Shipment(Schema):
+    carrier: str = Field(min_length=1, max_length=80)
+    tracking_number: str = Field(min_length=1, max_length=120)
+    expected_arrival: date
+
+
+class IncomingRead(ReadSchema):
+    branch_id: int
+    product_id: int
+    on_order: Quantity
+    purchase_orders: int
+    first_due: date | None
+
+
 class ReceiptLineIn(Schema):
     line_id: int
     quantity: PositiveQuantity
@@ -74,6 +100,7 @@ class POLineRead(ReadSchema):
     tax_rate: Amount
     line_total: Amount
     received_quantity: Quantity
+    confirmed_quantity: Quantity | None = None
 
 
 class PORead(ReadSchema):
@@ -99,6 +126,13 @@ class PORead(ReadSchema):
     received_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    sent_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    confirmed_date: date | None = None
+    shipped_at: datetime | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    expected_arrival: date | None = None
     created_at: datetime
     lines: list[POLineRead]
 

@@ -40,6 +40,9 @@ from sync_server.purchasing.schemas import LineIn, POCreate, POUpdate, ReceiptLi
 DRAFT = "draft"
 PENDING = "pending_approval"
 APPROVED = "approved"
+SENT = "sent"
+CONFIRMED = "confirmed"
+SHIPPED = "shipped"
 REJECTED = "rejected"
 PARTIAL = "partially_received"
 RECEIVED = "received"
@@ -52,10 +55,15 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "submit": frozenset({DRAFT}),
     "approve": frozenset({PENDING}),
     "reject": frozenset({PENDING}),
-    "receive": frozenset({APPROVED, PARTIAL}),
+    "send": frozenset({APPROVED}),
+    "confirm": frozenset({SENT, CONFIRMED}),
+    "ship": frozenset({SENT, CONFIRMED}),
+    "receive": frozenset({APPROVED, SENT, CONFIRMED, SHIPPED, PARTIAL}),
     "close": frozenset({PARTIAL, RECEIVED}),
-    "cancel": frozenset({DRAFT, PENDING, APPROVED}),
+    "cancel": frozenset({DRAFT, PENDING, APPROVED, SENT, CONFIRMED}),
 }
+# Goods of these orders are still to come (what is left of their lines).
+INCOMING = (APPROVED, SENT, CONFIRMED, SHIPPED, PARTIAL)
 REFERENCE_TYPE = "purchase_order"
 
 
@@ -70,9 +78,13 @@ def _check(po: PurchaseOrder, action: str) -> None:
 
 
 def _past(action: str) -> str:
-    return {"submit": "submitted", "edit": "edited", "receive": "received into"}.get(
-        action, f"{action.rstrip('e')}ed"
-    )
+    return {
+        "submit": "submitted",
+        "edit": "edited",
+        "receive": "received into",
+        "send": "sent",
+        "ship": "marked shipped",
+    }.get(action, f"{action.rstrip('e')}ed")
 
 
 def currency(session: Session, tenant_id: int) -> str:

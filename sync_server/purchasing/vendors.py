@@ -26,7 +26,9 @@ from sync_server.purchasing.models import (
 RECEIPT = "receipt"
 PAYMENT = "payment"
 ZERO = Decimal("0")
-_PAYABLE = frozenset({"approved", "partially_received", "received", "closed"})
+_PAYABLE = frozenset(
+    {"approved", "sent", "confirmed", "shipped", "partially_received", "received", "closed"}
+)
 
 
 def get_supplier(session: Session, *, tenant_id: int, supplier_id: int) -> Supplier:
@@ -162,7 +164,16 @@ def account(session: Session, *, tenant_id: int, supplier_id: int) -> dict[str, 
         select(func.count()).where(
             PurchaseOrder.tenant_id == tenant_id,
             PurchaseOrder.supplier_id == supplier.id,
-            PurchaseOrder.status.in_(("pending_approval", "approved", "partially_received")),
+            PurchaseOrder.status.in_(
+                (
+                    "pending_approval",
+                    "approved",
+                    "sent",
+                    "confirmed",
+                    "shipped",
+                    "partially_received",
+                )
+            ),
         )
     )
     return {

@@ -31,8 +31,16 @@ from sync_server.reports.base import (
 )
 
 # Orders the business committed to: approved, and everything that can follow approval.
-COMMITTED = ("approved", "partially_received", "received", "closed")
-OPEN = ("approved", "partially_received")
+COMMITTED = (
+    "approved",
+    "sent",
+    "confirmed",
+    "shipped",
+    "partially_received",
+    "received",
+    "closed",
+)
+OPEN = ("approved", "sent", "confirmed", "shipped", "partially_received")
 
 
 def _ordered_at():
@@ -217,7 +225,9 @@ def supplier_performance(session: Session, *, filters: Filters) -> Report:
         .group_by(ranked.c.supplier_id)
         .subquery("leads")
     )
-    # On time: received in full by the end of the expected date (UTC days).
+    # On time: received in full by the end of the date the supplier confirmed, or else the
+    # date asked for on the PO (UTC days).
+    promised = func.coalesce(PurchaseOrder.confirmed_date, PurchaseOrder.expected_date)
     if is_sqlite(session.get_bind()):
         received_day = func.date(PurchaseOrder.received_at)
     else:
@@ -225,9 +235,9 @@ def supplier_performance(session: Session, *, filters: Filters) -> Report:
     on_time = case(
         (
             and_(
-                PurchaseOrder.expected_date.is_not(None),
+                promised.is_not(None),
                 PurchaseOrder.received_at.is_not(None),
-                received_day <= PurchaseOrder.expected_date,
+                received_day <= promised,
             ),
             1,
         ),
@@ -238,7 +248,7 @@ def supplier_performance(session: Session, *, filters: Filters) -> Report:
             PurchaseOrder.supplier_id.label("supplier_id"),
             func.count(PurchaseOrder.id).label("orders"),
             func.sum(on_time).label("on_time"),
-            func.count(PurchaseOrder.expected_date).label("with_expected"),
+            func.count(promised).label("with_expected"),
         )
         .where(PurchaseOrder.id.in_(placed_ids))
         .group_by(PurchaseOrder.supplier_id)
