@@ -126,8 +126,10 @@ def suggest(
                 "reasoning": product_plan.reasoning,
             }
         else:
-            need = threshold + daily * cover_days - have
-            if have - daily * cover_days > threshold:
+            # What open purchase orders still bring counts as stock: never order it twice.
+            position = have + incoming.get(product.id, ZERO)
+            need = threshold + daily * cover_days - position
+            if position - daily * cover_days > threshold:
                 continue
         quantity = max(reorder_qty, Decimal(math.ceil(max(need, ZERO))))
         if quantity <= 0:

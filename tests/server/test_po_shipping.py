@@ -47,6 +47,19 @@ def test_send_confirm_ship_receive_with_incoming_stock_and_on_time_rate(world):
     lines = {line["product_id"]: line["id"] for line in po["lines"]}
     p = world.a.product_ids
 
+    admin = world.api("admin")
+    for pid in (p[0], p[2]):
+        r = admin.patch(f"products/{pid}", json={"low_stock_threshold": "5"})
+        assert r.status_code == 200, r.text
+    branch = {"branch_id": world.a.branch_ids[0]}
+    due = {
+        line["product_id"]
+        for g in buyer.get("reorder-suggestions", params=branch).json()["suppliers"]
+        for line in g["lines"]
+    }
+    # Both are out of stock, but ten of p0 are already ordered: only p2 is due.
+    assert p[2] in due and p[0] not in due
+
     early = buyer.post(
         f"{url}/ship",
         json={"carrier": "DTDC", "tracking_number": "X1", "expected_arrival": later.isoformat()},
