@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--manager", action="store_true", help="open the back-office screens (sign in online)"
     )
+    parser.add_argument(
+        "--enrol-code",
+        default=None,
+        help="enrol this till with a one-time code from 'stockpilot-server device enrol-code' "
+        "instead of asking in the first-run wizard",
+    )
     parser.add_argument("--version", action="version", version=f"StockPilot till {__version__}")
     return parser
 
@@ -201,6 +207,22 @@ def start_sync(config: TillConfig, store: LocalStore) -> SyncWorker:
     worker = SyncWorker(SyncEngine(store, server_url=config.server_url))
     worker.start()
     return worker
+
+
+def enrol_with_code(*, config: TillConfig, store: LocalStore, code: str) -> bool:
+    """Enrol without the wizard; on failure say why and let the wizard take over."""
+    import platform
+
+    from pos_client.services.sync_engine import SyncEngine, SyncFailed
+
+    try:
+        SyncEngine(store, server_url=config.server_url).enrol(
+            server_url=config.server_url, code=code, name=f"Till on {platform.node()}"
+        )
+    except (SyncFailed, OSError) as exc:
+        logging.getLogger(__name__).warning("enrolment with the given code failed: %s", exc)
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         with store.transaction() as session:
             seed_demo(session)
         enrolled = True
+    if not enrolled and args.enrol_code and config.server_url:
+        enrolled = enrol_with_code(config=config, store=store, code=args.enrol_code)
     if not enrolled:
         from pos_client.ui.till.wizard import run_first_run_wizard
 

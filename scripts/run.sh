@@ -35,13 +35,22 @@ cat <<MSG
 
 MSG
 
+TILL_DIR="$STOCKPILOT_DATA_DIR/till"
+ENROL=()
+if [ ! -d "$TILL_DIR" ]; then
+  # First start: enrol the till at the Andheri branch with a fresh one-time code.
+  CODE=$(.venv/bin/stockpilot-server device enrol-code --branch AND | sed -n 's/^Enrolment code for branch [^:]*: //p')
+  ENROL=(--enrol-code "$CODE")
+  echo "Till enrolment code (branch AND): $CODE"
+fi
+
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "Opening the till..."
-  .venv/bin/stockpilot-till --server "$URL" --data-dir "$STOCKPILOT_DATA_DIR/till" || true
+  .venv/bin/stockpilot-till --server "$URL" --data-dir "$TILL_DIR" "${ENROL[@]}" || true
   echo "Till closed. The server keeps running; press Ctrl+C to stop it."
 else
   echo "No display here, so only the server runs. To open the till on a virtual screen:"
-  echo "  Xvfb :99 & DISPLAY=:99 .venv/bin/stockpilot-till --server $URL --data-dir $STOCKPILOT_DATA_DIR/till"
+  echo "  Xvfb :99 & DISPLAY=:99 .venv/bin/stockpilot-till --server $URL --data-dir $TILL_DIR ${ENROL[*]}"
   echo "Press Ctrl+C to stop the server."
 fi
 wait $SERVER_PID

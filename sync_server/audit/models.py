@@ -39,6 +39,7 @@ class AuditHead(TenantScoped, Base):
     """The end of a tenant's chain; locking it serialises appends per tenant."""
 
     __tablename__ = "audit_heads"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

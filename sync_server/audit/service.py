@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.schemas.base import plain_str
 from sync_server.audit.models import AuditEntry, AuditHead
+from sync_server.canonical import json_default, jsonable
 from sync_server.db import lock_for_update, utcnow
+from sync_server.tenant_lock import create_heads, lock_tenant
 
 GENESIS = "0" * 64
 
@@ -27,20 +27,6 @@ class Actor:
     user_id: int | None = None
     label: str = "system"
     device_id: str | None = None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Canonical text: 649.0000 from the database and 649.00 from a request are equal.
-        return plain_str(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    return str(value)
-
-
-def jsonable(value: Any) -> Any:
-    """Return value as plain JSON data (Decimals and datetimes as strings)."""
-    return json.loads(json.dumps(value, default=_json_default))
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -58,7 +44,7 @@ def _canonical(entry: AuditEntry) -> bytes:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default).encode()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=json_default).encode()
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -67,13 +53,13 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 def _head(session: Session, tenant_id: int) -> AuditHead:
-    head = session.scalar(
-        lock_for_update(select(AuditHead).where(AuditHead.tenant_id == tenant_id), session)
-    )
+    # Feed head first, audit head second: the server's one lock order (tenant_lock.py).
+    lock_tenant(session, tenant_id=tenant_id)
+    stmt = lock_for_update(select(AuditHead).where(AuditHead.tenant_id == tenant_id), session)
+    head = session.scalar(stmt)
     if head is None:
-        head = AuditHead(tenant_id=tenant_id, last_seq=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
+        create_heads(session, tenant_id=tenant_id)
+        head = session.scalar(stmt)
     return head
 
 

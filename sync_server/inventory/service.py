@@ -30,7 +30,7 @@ from sync_server.inventory.models import BranchProductSetting, StockLevel, Stock
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 from sync_server.sync import feed
-from sync_server.sync.models import FeedHead
+from sync_server.tenant_lock import lock_tenant
 
 ZERO = Decimal("0")
 COST_PLACES = Decimal("0.0001")
@@ -94,21 +94,11 @@ def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
 def queue_for_tenant(session: Session, *, tenant_id: int) -> None:
     """Take the tenant's turn to write stock: lock its change-feed head before any level.
 
-    Every movement publishes to the feed and appends to the audit chain, so it locks those
-    per-tenant rows anyway. Taking the feed head first, before any product or level row,
-    gives all stock writers one lock order, so none can deadlock: otherwise a document
-    with several lines could hold the heads while waiting for a level that another writer
-    holds while waiting for the heads. Feed head, then audit head, is the catalog's order
-    too. SQLite needs none of this: BEGIN IMMEDIATE already serialises writers.
+    Every movement publishes to the feed and appends to the audit chain, so it takes the
+    tenant's write turn anyway; taking it before any product or level row keeps the server's
+    one lock order (sync_server/tenant_lock.py), so multi-line documents cannot deadlock.
     """
-    if is_sqlite(session.get_bind()):
-        return
-    transaction = session.get_transaction()
-    held = session.info.get("stock_turn")
-    if held is not None and held[0] == tenant_id and held[1] is transaction:
-        return  # this transaction holds it already
-    session.execute(select(FeedHead.id).where(FeedHead.tenant_id == tenant_id).with_for_update())
-    session.info["stock_turn"] = (tenant_id, transaction)
+    lock_tenant(session, tenant_id=tenant_id)
 
 
 def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:

@@ -13,6 +13,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.org.models import Branch, Tenant, TenantSetting
 from sync_server.sync import feed
+from sync_server.tenant_lock import create_heads
 
 # Every tenant setting with its default; a key not listed here is refused.
 SETTING_DEFAULTS: dict[str, Any] = {
@@ -36,6 +37,7 @@ def create_tenant(session: Session, *, name: str, currency: str = "INR") -> Tena
     tenant = Tenant(name=name, currency=currency)
     session.add(tenant)
     session.flush()
+    create_heads(session, tenant_id=tenant.id)
     return tenant
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync_server.audit.service import jsonable
+from sync_server.canonical import jsonable
 from sync_server.db import lock_for_update
 from sync_server.sync.models import Change, FeedHead
+from sync_server.tenant_lock import create_heads, lock_tenant
 
 
 def publish(
@@ -22,13 +23,13 @@ def publish(
     branch_id: int | None = None,
 ) -> Change:
     """Append a change in the caller's transaction; data None means the entity was deleted."""
+    lock_tenant(session, tenant_id=tenant_id)
     head = session.scalar(
         lock_for_update(select(FeedHead).where(FeedHead.tenant_id == tenant_id), session)
     )
     if head is None:
-        head = FeedHead(tenant_id=tenant_id, last_seq=0)
-        session.add(head)
-        session.flush()
+        create_heads(session, tenant_id=tenant_id)
+        head = session.scalar(select(FeedHead).where(FeedHead.tenant_id == tenant_id))
     head.last_seq += 1
     change = Change(
         tenant_id=tenant_id,

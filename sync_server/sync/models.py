@@ -37,6 +37,7 @@ class FeedHead(TenantScoped, Base):
     """
 
     __tablename__ = "feed_heads"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

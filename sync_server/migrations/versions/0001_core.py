@@ -101,6 +101,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_heads")),
+        sa.UniqueConstraint("tenant_id", name=op.f("uq_audit_heads_tenant_id")),
     )
     with op.batch_alter_table("audit_heads", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_heads_tenant_id"), ["tenant_id"], unique=False)
@@ -251,6 +252,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_heads")),
+        sa.UniqueConstraint("tenant_id", name=op.f("uq_feed_heads_tenant_id")),
     )
     with op.batch_alter_table("feed_heads", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feed_heads_tenant_id"), ["tenant_id"], unique=False)
