@@ -8,4 +8,5 @@ export QT_QPA_PLATFORM=offscreen
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== pytest"
-exec .venv/bin/pytest -q "$@"
+# Two workers (one per core); a test file stays on one worker so its fixtures are shared.
+exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile "$@"
