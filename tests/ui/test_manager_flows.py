@@ -424,3 +424,29 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     wait_loaded(qtbot, alerts.alerts)
     cleared = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
     assert cleared and cleared[0]["cleared_at"] is not None
+
+    # A stock count: three scans of the product, post, and on hand becomes what was counted.
+    barcode = admin.get(f"products/{product_id}").json()["barcodes"][0]
+    page = window.open_screen("stock")
+    qtbot.mouseClick(page.count_button, Qt.MouseButton.LeftButton)
+    count = page.dialog
+    qtbot.waitUntil(lambda: count.count is not None, timeout=TIMEOUT)
+
+    def counted_line() -> dict | None:
+        return next((r for r in count.model.rows if r["product_id"] == product_id), None)
+
+    for scans in (1, 2, 3):
+        count.scan.setText(barcode)
+        qtbot.keyClick(count.scan, Qt.Key.Key_Return)
+        qtbot.waitUntil(
+            lambda n=scans: counted_line() is not None and Decimal(counted_line()["counted"]) == n,
+            timeout=TIMEOUT,
+        )
+    line = counted_line()
+    assert Decimal(line["expected"]) == 14 and Decimal(line["difference"]) == -11
+    qtbot.mouseClick(count.post_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: count.status.text().startswith("Posted"), timeout=TIMEOUT)
+    eventually(
+        qtbot,
+        lambda: Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"]) == 3,
+    )

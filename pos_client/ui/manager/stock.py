@@ -6,14 +6,23 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from common.codes import AdjustReason
 from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.table import Column, as_label, as_money, as_quantity, as_when
+from pos_client.ui.manager.table import Column, RowsModel, as_label, as_money, as_quantity, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
     FormDialog,
@@ -136,6 +145,88 @@ class TransferDialog(FormDialog):
         )
 
 
+class CountDialog(QDialog):
+    """A stock count at one branch: scan what is on the shelf, review differences, post."""
+
+    def __init__(
+        self, *, ctx: ManagerContext, branch_id: int, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.count: dict[str, Any] | None = None
+        self.setWindowTitle(f"Stock count — {ctx.branch_name(branch_id)}")
+        self.resize(820, 520)
+        self.scan = QLineEdit()
+        self.scan.setObjectName("CountScan")
+        self.scan.setPlaceholderText("Scan or type a barcode, then Enter: each scan counts one")
+        self.scan.returnPressed.connect(self.scanned)
+        self.model = RowsModel(
+            [
+                Column("sku", "SKU"),
+                Column("name", "Product"),
+                Column("expected", "Expected", as_quantity, numeric=True),
+                Column("counted", "Counted", as_quantity, numeric=True),
+                Column("difference", "Difference", as_quantity, numeric=True),
+                Column("value", "Value", as_money, numeric=True),
+            ],
+            self,
+        )
+        view = QTableView()
+        view.setModel(self.model)
+        view.verticalHeader().setVisible(False)
+        view.horizontalHeader().setStretchLastSection(True)
+        self.status = QLabel("Starting the count…")
+        self.status.setObjectName("PageStatus")
+        self.post_button = button("Post count", role="primary", name="PostCount")
+        self.post_button.setEnabled(False)
+        # Enter belongs to the scanner: it must never press "Post count".
+        self.post_button.setAutoDefault(False)
+        self.post_button.setDefault(False)
+        self.post_button.clicked.connect(self.post)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.scan)
+        layout.addWidget(self.status)
+        layout.addWidget(view, 1)
+        layout.addWidget(self.post_button, 0, Qt.AlignmentFlag.AlignRight)
+        self._call(lambda api: api.post("/counts", {"branch_id": branch_id}))
+
+    def _call(self, fn: Callable[[ApiClient], Any]) -> None:
+        NetOp(fn, pool=self.ctx.pool, owner=self).success(self._show).failure(
+            lambda e: self.status.setText(describe(e))
+        ).run()
+
+    def _show(self, count: dict[str, Any]) -> None:
+        self.count = count
+        self.model.set_rows(count["lines"])
+        self.post_button.setEnabled(count["status"] != "posted" and bool(count["lines"]))
+        if count["status"] == "posted":
+            self.status.setText(
+                f"Posted: stock now matches the count ({as_money(count['difference_value'])})."
+            )
+        else:
+            self.status.setText(
+                f"{len(count['lines'])} product(s) counted; "
+                f"difference {as_money(count['difference_value'])}."
+            )
+
+    def scanned(self) -> None:
+        """Count one of the scanned product."""
+        code = self.scan.text().strip()
+        self.scan.clear()
+        if not code or self.count is None:
+            return
+        count_id = self.count["id"]
+        self._call(lambda api: api.post(f"/counts/{count_id}/lines", {"barcode": code}))
+
+    def post(self) -> None:
+        """Post the count: differences become count movements."""
+        if self.count is None:
+            return
+        count_id = self.count["id"]
+        self.post_button.setEnabled(False)
+        self._call(lambda api: api.post(f"/counts/{count_id}/post", {}))
+
+
 class StockPage(QWidget):
     """Stock levels per branch, plus transfers."""
 
@@ -182,6 +273,10 @@ class StockPage(QWidget):
             button("Transfer…", name="TransferStock"),
             allowed=ctx.can(Permission.STOCK_TRANSFER) and len(ctx.branches) > 1,
         )
+        self.count_button = bar.add(
+            button("Count…", name="StockCount"), allowed=ctx.can(Permission.STOCK_COUNT)
+        )
+        self.count_button.clicked.connect(self.start_count)
         self.movements_button = bar.add(button("Movements", name="ShowMovements"))
         self.adjust_button.clicked.connect(self.adjust)
         self.transfer_button.clicked.connect(self.transfer)
@@ -271,6 +366,15 @@ class StockPage(QWidget):
         dialog.accepted.connect(
             lambda: self._changed("Transfer created; dispatch it from Transfers.")
         )
+        self.dialog = dialog
+        dialog.open()
+
+    def start_count(self) -> None:
+        """Open a stock count for the chosen branch."""
+        if self.branch.currentData() is None:
+            return
+        dialog = CountDialog(ctx=self.ctx, branch_id=self.branch.currentData(), parent=self)
+        dialog.finished.connect(lambda _: self.levels.reload(keep_page=True))
         self.dialog = dialog
         dialog.open()
 
