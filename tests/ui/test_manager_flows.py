@@ -247,7 +247,7 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     accept_dialog(qtbot, dialog)
     po = dialog.result_value
     assert po["status"] == "draft" and po["lines"][0]["product_id"] == product_id
-    wait_loaded(qtbot, page.orders)
+    reload_until(qtbot, page.orders, lambda rows: any(r["id"] == po["id"] for r in rows))
     select_row(page.orders, lambda r: r["id"] == po["id"])
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "approval" in page.message.text(), timeout=TIMEOUT)
