@@ -59,12 +59,48 @@ CODEPAGES: dict[str, int] = {
 
 # What NFKD cannot reduce to a base letter: ligature letters, currency signs, typography.
 _FALLBACKS: dict[str, str] = {
-    "ß": "ss", "ẞ": "SS", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o",
-    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "Th", "þ": "th",
-    "ı": "i", "Ħ": "H", "ħ": "h",
-    "€": "EUR", "₹": "Rs", "£": "GBP", "¥": "JPY", "₽": "RUB", "₺": "TL", "¢": "c",
-    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
-    "–": "-", "—": "-", "−": "-", "•": "*", "·": ".", "×": "x", "÷": "/", "°": "o",
+    "ß": "ss",
+    "ẞ": "SS",
+    "Æ": "AE",
+    "æ": "ae",
+    "Œ": "OE",
+    "œ": "oe",
+    "Ø": "O",
+    "ø": "o",
+    "Ł": "L",
+    "ł": "l",
+    "Đ": "D",
+    "đ": "d",
+    "Ð": "D",
+    "ð": "d",
+    "Þ": "Th",
+    "þ": "th",
+    "ı": "i",
+    "Ħ": "H",
+    "ħ": "h",
+    "€": "EUR",
+    "₹": "Rs",
+    "£": "GBP",
+    "¥": "JPY",
+    "₽": "RUB",
+    "₺": "TL",
+    "¢": "c",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "•": "*",
+    "·": ".",
+    "×": "x",
+    "÷": "/",
+    "°": "o",
 }
 
 _T = TypeVar("_T")
@@ -178,8 +214,7 @@ class EscPosBuilder:
         """Feed to the cutter and cut (GS V 65/66 0), so the last line is above the cut."""
         return self.raw(GS + b"V" + (b"B" if partial else b"A") + b"\x00")
 
-    def kick_drawer(self, *, pin: Literal[2, 5] = 2, on_ms: int = 50, off_ms: int = 500
-                    ) -> Self:
+    def kick_drawer(self, *, pin: Literal[2, 5] = 2, on_ms: int = 50, off_ms: int = 500) -> Self:
         """Pulse the cash drawer connector (ESC p m t1 t2; times in 2 ms units)."""
         on_units = min(max(on_ms // 2, 1), 255)
         off_units = min(max(off_ms // 2, on_units), 255)
@@ -204,8 +239,14 @@ def _map_strings(value: _T, codec: str) -> _T:
     return value
 
 
-def receipt_to_escpos(receipt: Receipt, *, codepage: str = "cp858", width: int = 42,
-                      open_drawer: bool = False, partial_cut: bool = False) -> bytes:
+def receipt_to_escpos(
+    receipt: Receipt,
+    *,
+    codepage: str = "cp858",
+    width: int = 42,
+    open_drawer: bool = False,
+    partial_cut: bool = False,
+) -> bytes:
     """Return the complete ESC/POS job for a receipt, ending with a cut."""
     codec = resolve_codepage(codepage)
     # Transliterate before laying out: "ß" -> "ss" changes a line's length, and right-aligned

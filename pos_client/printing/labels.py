@@ -108,13 +108,24 @@ def _runs(pattern: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end() - m.start()) for m in re.finditer("1+", pattern)]
 
 
-def _draw_bars(painter: QPainter, *, pattern: str, left: float, top: float, module: float,
-               height: float, guard_extra: float, guards: frozenset[int]) -> None:
+def _draw_bars(
+    painter: QPainter,
+    *,
+    pattern: str,
+    left: float,
+    top: float,
+    module: float,
+    height: float,
+    guard_extra: float,
+    guards: frozenset[int],
+) -> None:
     """Fill one rectangle per bar; guard bars reach guard_extra further down."""
     for start, length in _runs(pattern):
         extra = guard_extra if start in guards else 0.0
-        painter.fillRect(QRectF(left + start * module, top, length * module, height + extra),
-                         Qt.GlobalColor.black)
+        painter.fillRect(
+            QRectF(left + start * module, top, length * module, height + extra),
+            Qt.GlobalColor.black,
+        )
 
 
 def _symbol_geometry(label: LabelSpec, *, width: float) -> tuple[str, int, int, float]:
@@ -125,8 +136,10 @@ def _symbol_geometry(label: LabelSpec, *, width: float) -> tuple[str, int, int, 
     modules = quiet_left + len(pattern) + quiet_right
     module = min(_mm(NOMINAL_MODULE_MM), width / modules)
     if module < _mm(MIN_MODULE_MM):
-        raise BarcodeError(f"Label for {label.name!r}: code {label.code} is too long to print "
-                           "legibly at this label size")
+        raise BarcodeError(
+            f"Label for {label.name!r}: code {label.code} is too long to print "
+            "legibly at this label size"
+        )
     return pattern, quiet_left, modules, module
 
 
@@ -140,16 +153,21 @@ def _draw_label(painter: QPainter, *, label: LabelSpec, cell: QRectF) -> None:
     painter.setFont(name_font)
     name = unicodedata.normalize("NFC", " ".join(label.name.split()))
     name = name_metrics.elidedText(name, Qt.TextElideMode.ElideRight, inner.width())
-    painter.drawText(QRectF(inner.left(), inner.top(), inner.width(), name_metrics.height()),
-                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+    painter.drawText(
+        QRectF(inner.left(), inner.top(), inner.width(), name_metrics.height()),
+        Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+        name,
+    )
     y = inner.top() + name_metrics.height()
 
     price_font = _font(family="DejaVu Sans", point_size=13.0, bold=True)
     price_metrics = QFontMetricsF(price_font, device)
     painter.setFont(price_font)
-    painter.drawText(QRectF(inner.left(), y, inner.width(), price_metrics.height()),
-                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                     format_money(label.price, label.currency))
+    painter.drawText(
+        QRectF(inner.left(), y, inner.width(), price_metrics.height()),
+        Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+        format_money(label.price, label.currency),
+    )
     y += price_metrics.height() + _mm(1.0)
 
     digits_font = mono_font()
@@ -161,14 +179,26 @@ def _draw_label(painter: QPainter, *, label: LabelSpec, cell: QRectF) -> None:
     painter.setFont(digits_font)
 
     if label.symbology == "ean13":
-        _draw_bars(painter, pattern=pattern, left=bars_left, top=y, module=module,
-                   height=bar_height, guard_extra=digits_metrics.height() / 2,
-                   guards=_EAN_GUARDS)
+        _draw_bars(
+            painter,
+            pattern=pattern,
+            left=bars_left,
+            top=y,
+            module=module,
+            height=bar_height,
+            guard_extra=digits_metrics.height() / 2,
+            guards=_EAN_GUARDS,
+        )
         baseline = y + bar_height + digits_metrics.ascent()
-        first = QRectF(bars_left - quiet_left * module, y + bar_height,
-                       (quiet_left - 2) * module, digits_metrics.height())
-        painter.drawText(first, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                         label.code[0])
+        first = QRectF(
+            bars_left - quiet_left * module,
+            y + bar_height,
+            (quiet_left - 2) * module,
+            digits_metrics.height(),
+        )
+        painter.drawText(
+            first, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, label.code[0]
+        )
         # Digits 2-7 sit under the left half (modules 3-44), 8-13 under the right (50-91).
         for index, digit in enumerate(label.code[1:]):
             start = 3 + 7 * index if index < 6 else 50 + 7 * (index - 6)
@@ -176,16 +206,32 @@ def _draw_label(painter: QPainter, *, label: LabelSpec, cell: QRectF) -> None:
             advance = digits_metrics.horizontalAdvance(digit)
             painter.drawText(QPointF(centre - advance / 2, baseline), digit)
     else:
-        _draw_bars(painter, pattern=pattern, left=bars_left, top=y, module=module,
-                   height=bar_height, guard_extra=0.0, guards=frozenset())
+        _draw_bars(
+            painter,
+            pattern=pattern,
+            left=bars_left,
+            top=y,
+            module=module,
+            height=bar_height,
+            guard_extra=0.0,
+            guards=frozenset(),
+        )
         text = digits_metrics.elidedText(label.code, Qt.TextElideMode.ElideMiddle, inner.width())
-        painter.drawText(QRectF(inner.left(), y + bar_height, inner.width(),
-                                digits_metrics.height()),
-                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
+        painter.drawText(
+            QRectF(inner.left(), y + bar_height, inner.width(), digits_metrics.height()),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            text,
+        )
 
 
-def render_label_sheet(labels: Sequence[LabelSpec], path: Path | str, *, columns: int = 3,
-                       rows: int = 8, page: str = "A4") -> int:
+def render_label_sheet(
+    labels: Sequence[LabelSpec],
+    path: Path | str,
+    *,
+    columns: int = 3,
+    rows: int = 8,
+    page: str = "A4",
+) -> int:
     """Write labels onto pre-cut label sheets as a PDF and return the number of pages."""
     if not labels:
         raise ValueError("There are no labels to print")
@@ -234,8 +280,9 @@ def _zpl_text(text: str) -> str:
     return "".join(out)
 
 
-def render_label_zpl(label: LabelSpec, *, dpi: int = 203, width_mm: float = 50.0,
-                     height_mm: float = 30.0) -> bytes:
+def render_label_zpl(
+    label: LabelSpec, *, dpi: int = 203, width_mm: float = 50.0, height_mm: float = 30.0
+) -> bytes:
     """Return a ZPL II program that prints one label on a thermal label printer."""
 
     def dots(mm: float) -> int:
@@ -250,14 +297,17 @@ def render_label_zpl(label: LabelSpec, *, dpi: int = 203, width_mm: float = 50.0
         symbol = f"^BEN,{dots(11)},Y,N^FD{label.code[:12]}^FS"
     else:
         if any(ch in label.code for ch in "^~>"):
-            raise BarcodeError(f"Label for {label.name!r}: code {label.code!r} contains ^, ~ or "
-                               "> which ZPL Code 128 cannot print as given")
+            raise BarcodeError(
+                f"Label for {label.name!r}: code {label.code!r} contains ^, ~ or "
+                "> which ZPL Code 128 cannot print as given"
+            )
         symbol = f"^BCN,{dots(11)},Y,N,N^FD{label.code}^FS"
     while module > 1 and (len(pattern) + 20) * module > width:
         module -= 1
     if (len(pattern) + 20) * module > width:
-        raise BarcodeError(f"Label for {label.name!r}: code {label.code} is too long for a "
-                           f"{width_mm:g} mm label")
+        raise BarcodeError(
+            f"Label for {label.name!r}: code {label.code} is too long for a {width_mm:g} mm label"
+        )
     bars_left = (width - len(pattern) * module) // 2
     name_h, price_h = dots(3.0), dots(4.5)
     # ^FB would overprint text that does not fit on its one line; font 0 is about 0.55 em wide.

@@ -45,8 +45,12 @@ def mono_font(*, bold: bool = False) -> QFont:
 
 def custom_page(*, width_mm: float, height_mm: float, name: str) -> QPageSize:
     """Return a page size of exactly these millimetres (Qt would otherwise snap to a standard)."""
-    return QPageSize(QSizeF(width_mm, height_mm), QPageSize.Unit.Millimeter, name,
-                     QPageSize.SizeMatchPolicy.ExactMatch)
+    return QPageSize(
+        QSizeF(width_mm, height_mm),
+        QPageSize.Unit.Millimeter,
+        name,
+        QPageSize.SizeMatchPolicy.ExactMatch,
+    )
 
 
 def new_writer(*, path: Path, title: str, page_size: QPageSize) -> QPdfWriter:
@@ -101,28 +105,36 @@ def _lines_to_pdf(lines: Sequence[PrintLine], *, path: Path, title: str, width: 
             line_font = QFont(font)
             line_font.setBold(line.bold)
             if line.large:
-                _draw_large(painter, line=line, font=line_font, width=width,
-                            box=QRectF(left, y, _mm(text_width_mm), 2 * line_height))
+                _draw_large(
+                    painter,
+                    line=line,
+                    font=line_font,
+                    width=width,
+                    box=QRectF(left, y, _mm(text_width_mm), 2 * line_height),
+                )
                 y += 2 * line_height
                 continue
             painter.setFont(line_font)
-            painter.drawText(QPointF(left, y + QFontMetricsF(line_font, writer).ascent()),
-                             line.text)
+            painter.drawText(
+                QPointF(left, y + QFontMetricsF(line_font, writer).ascent()), line.text
+            )
             y += line_height
     finally:
         painter.end()
 
 
-def _draw_large(painter: QPainter, *, line: PrintLine, font: QFont, width: int,
-                box: QRectF) -> None:
+def _draw_large(
+    painter: QPainter, *, line: PrintLine, font: QFont, width: int, box: QRectF
+) -> None:
     """Draw a large line as a receipt printer would: double size centred, else double height."""
     stripped = line.text.strip()
     if len(stripped) * 2 <= width:
         big = QFont(font)
         big.setPointSizeF(font.pointSizeF() * 2)
         painter.setFont(big)
-        painter.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
-                         stripped)
+        painter.drawText(
+            box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, stripped
+        )
         return
     painter.save()
     painter.setFont(font)
@@ -134,12 +146,18 @@ def _draw_large(painter: QPainter, *, line: PrintLine, font: QFont, width: int,
 
 def receipt_to_pdf(receipt: Receipt, *, path: Path | str, width: int = 42) -> None:
     """Write the receipt as a one-page 80 mm wide PDF laid out like the printed slip."""
-    _lines_to_pdf(layout(receipt, width=width), path=Path(path),
-                  title=f"Receipt {receipt.receipt_number}", width=width)
+    _lines_to_pdf(
+        layout(receipt, width=width),
+        path=Path(path),
+        title=f"Receipt {receipt.receipt_number}",
+        width=width,
+    )
 
 
-def zreport_to_pdf(*, title: str, rows: Sequence[tuple[str, str]], path: Path | str,
-                   width: int = 42) -> None:
+def zreport_to_pdf(
+    *, title: str, rows: Sequence[tuple[str, str]], path: Path | str, width: int = 42
+) -> None:
     """Write a key/value report (such as a shift Z report) as an 80 mm wide PDF."""
-    _lines_to_pdf(layout_report(title, rows=rows, width=width), path=Path(path), title=title,
-                  width=width)
+    _lines_to_pdf(
+        layout_report(title, rows=rows, width=width), path=Path(path), title=title, width=width
+    )

@@ -220,8 +220,12 @@ class SerialTransport:
     def send(self, data: bytes) -> PaperStatus | None:
         """Open the port, write data within the timeout, and close it."""
         try:
-            port = serial.serial_for_url(self.port, baudrate=self.baudrate,
-                                         timeout=self.timeout_s, write_timeout=self.timeout_s)
+            port = serial.serial_for_url(
+                self.port,
+                baudrate=self.baudrate,
+                timeout=self.timeout_s,
+                write_timeout=self.timeout_s,
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PrinterOffline(str(exc)) from exc
         with port:
@@ -241,10 +245,10 @@ def transport_for(config: PrinterConfig) -> Transport:
         return FileTransport(path=Path(config.target))
     if config.kind == "network":
         host, port = _parse_address(config.target)
-        return NetworkTransport(host=host, port=port, timeout_s=config.timeout_s,
-                                query_status=config.query_status)
-    return SerialTransport(port=config.target, baudrate=config.baudrate,
-                           timeout_s=config.timeout_s)
+        return NetworkTransport(
+            host=host, port=port, timeout_s=config.timeout_s, query_status=config.query_status
+        )
+    return SerialTransport(port=config.target, baudrate=config.baudrate, timeout_s=config.timeout_s)
 
 
 _Job = tuple[str, bytes]

@@ -173,8 +173,11 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
     add([_center(m, width) for m in markers], bold=True)
     out.append(_rule(width))
 
-    add(_pair(f"Receipt {receipt.receipt_number}", receipt.issued_at.strftime("%Y-%m-%d %H:%M"),
-              width))
+    add(
+        _pair(
+            f"Receipt {receipt.receipt_number}", receipt.issued_at.strftime("%Y-%m-%d %H:%M"), width
+        )
+    )
     add(_wrap(f"Cashier: {receipt.cashier}", width))
     if receipt.customer:
         add(_wrap(f"Customer: {receipt.customer}", width))
@@ -186,8 +189,14 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
         # The amount beside qty x price is before the discount, so the two lines add up to
         # the line total without this layer doing any rounding of its own.
         gross = item.total + item.discount
-        add(_pair(f"  {_qty(item.quantity)}{unit} x {money(item.unit_price)}", money(gross),
-                  width, indent=4))
+        add(
+            _pair(
+                f"  {_qty(item.quantity)}{unit} x {money(item.unit_price)}",
+                money(gross),
+                width,
+                indent=4,
+            )
+        )
         if item.discount:
             add(_pair("  Discount", money(-item.discount), width))
     out.append(_rule(width))
@@ -197,8 +206,11 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
         add(_pair("Discount", money(-receipt.discount_total), width))
     add(_pair("Tax", money(receipt.tax_total), width))
     total_label = "REFUND TOTAL" if receipt.is_refund else "TOTAL"
-    add(_pair(f"{total_label} {_clean(receipt.currency)}", money(receipt.total), width),
-        bold=True, large=True)
+    add(
+        _pair(f"{total_label} {_clean(receipt.currency)}", money(receipt.total), width),
+        bold=True,
+        large=True,
+    )
 
     if receipt.payments:
         out.append(_rule(width))
@@ -218,8 +230,9 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
     return out
 
 
-def layout_report(title: str, *, rows: Sequence[tuple[str, str]], width: int = 42
-                  ) -> list[PrintLine]:
+def layout_report(
+    title: str, *, rows: Sequence[tuple[str, str]], width: int = 42
+) -> list[PrintLine]:
     """Lay out a key/value report; a row with an empty value is a bold section heading."""
     if width < MIN_WIDTH:
         raise ValueError(f"Report width must be at least {MIN_WIDTH} columns, got {width}")
