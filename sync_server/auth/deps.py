@@ -12,17 +12,30 @@ from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
 from sync_server.auth import credentials
 from sync_server.auth.principal import Principal
-from sync_server.db import transaction
+from sync_server.db import is_sqlite
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Run the whole request in one transaction: it commits only if the route succeeds."""
-    readonly = request.method in ("GET", "HEAD")
-    with transaction(request.app.state.sessions, readonly=readonly) as session:
+def open_session(request: Request) -> Iterator[Session]:
+    """Keep a session for the whole request; whatever was not committed is rolled back."""
+    with request.app.state.sessions() as session:
+        if request.method in ("GET", "HEAD") and is_sqlite(session.get_bind()):
+            # Reads need no write lock: they begin deferred (the first use begins here).
+            session.connection(execution_options={"sqlite_begin": "DEFERRED"})
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[Session]:
+    """Run the route in one transaction and commit it before the answer is sent.
+
+    Function scope matters: with the default request scope FastAPI would run the commit
+    after the response left, so a client could be told "created" for a write that then
+    failed to commit, and its next read could still miss it.
+    """
+    yield session
+    session.commit()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:
