@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.sqlite_files import LOCK_TIMEOUT, fsync_file, is_healthy, move_aside
+
 __all__ = [
     "BackupError",
     "BackupResult",
@@ -27,7 +29,6 @@ __all__ = [
 ]
 
 # How long to wait for the till's write lock before giving up (seconds).
-LOCK_TIMEOUT = 30.0
 
 
 class BackupError(Exception):
@@ -97,18 +98,6 @@ def _is_virtual_shadow(conn: sqlite3.Connection, name: str) -> bool:
     return any(name.startswith(f"{v}_") for v in virtual)
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file (and on POSIX its directory entry) to disk."""
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def backup_store(*, source: Path, target: Path) -> BackupResult:
     """Copy the live store at source into a standalone, verified file at target."""
     source, target = Path(source), Path(target)
@@ -137,7 +126,7 @@ def backup_store(*, source: Path, target: Path) -> BackupResult:
         raise
     finally:
         src.close()
-    _fsync(partial)
+    fsync_file(partial)
     os.replace(partial, target)
     return BackupResult(path=target, size_bytes=target.stat().st_size, tables=tables)
 
@@ -151,10 +140,10 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
         safety_copy = None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = target.with_name(f"{target.name}.before-restore-{stamp}")
-        if target.exists() and not _healthy(target):
+        if target.exists() and not is_healthy(target):
             # A damaged store can neither be copied page by page nor written over: move it
             # aside whole (never delete it: support may still recover unsynced sales from it).
-            safety_copy = _move_aside(target, aside)
+            safety_copy = move_aside(target, aside)
         elif target.exists() and keep_current:
             safety_copy = backup_store(source=target, target=aside).path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -173,31 +162,6 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
     return BackupResult(
         path=target, size_bytes=target.stat().st_size, tables=restored, safety_copy=safety_copy
     )
-
-
-def _healthy(path: Path) -> bool:
-    """Say whether a store opens and passes SQLite's quick check, without changing it."""
-    with open(path, "rb") as handle:
-        # SQLite deletes the -wal of a file it cannot read when it closes it: look first.
-        if handle.read(16) != b"SQLite format 3\x00":
-            return False
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
-        try:
-            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return False
-
-
-def _move_aside(target: Path, aside: Path) -> Path:
-    """Rename a database file and its -wal/-shm companions to aside (+ the same suffixes)."""
-    for suffix in ("-wal", "-shm", ""):
-        companion = Path(f"{target}{suffix}")
-        if companion.exists():
-            os.replace(companion, Path(f"{aside}{suffix}"))
-    return aside
 
 
 def _resolve_store(data_dir: str | None) -> Path:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import InvalidState, ValidationFailed
+from common.sqlite_files import LOCK_TIMEOUT, fsync_file, is_healthy, move_aside
 
 # How long to wait for the server's write lock before giving up (seconds).
-LOCK_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,43 +62,6 @@ def inspect(conn: sqlite3.Connection, *, what: Path) -> dict[str, int]:
     return counts
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file (and on POSIX its directory entry) to disk."""
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _healthy(path: Path) -> bool:
-    """Say whether a database opens and passes SQLite's quick check, without changing it."""
-    with open(path, "rb") as handle:
-        # SQLite deletes the -wal of a file it cannot read when it closes it: look first.
-        if handle.read(16) != b"SQLite format 3\x00":
-            return False
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
-        try:
-            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
-        return False
-
-
-def _move_aside(target: Path, aside: Path) -> Path:
-    """Rename a database file and its -wal/-shm companions to aside (+ the same suffixes)."""
-    for suffix in ("-wal", "-shm", ""):
-        companion = Path(f"{target}{suffix}")
-        if companion.exists():
-            os.replace(companion, Path(f"{aside}{suffix}"))
-    return aside
-
-
 def backup(*, source: Path, target: Path) -> SqliteBackup:
     """Copy the live database at source into a standalone, verified file at target."""
     if target.resolve() == source.resolve():
@@ -123,7 +86,7 @@ def backup(*, source: Path, target: Path) -> SqliteBackup:
         raise
     finally:
         src.close()
-    _fsync(partial)
+    fsync_file(partial)
     os.replace(partial, target)
     return SqliteBackup(path=target, size_bytes=target.stat().st_size, tables=tables)
 
@@ -140,10 +103,10 @@ def restore(*, backup_file: Path, target: Path, keep_current: bool = True) -> Sq
         safety_copy = None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = target.with_name(f"{target.name}.before-restore-{stamp}")
-        if target.exists() and not _healthy(target):
+        if target.exists() and not is_healthy(target):
             # A damaged database can neither be copied page by page nor written over: move
             # it aside whole, never delete it.
-            safety_copy = _move_aside(target, aside)
+            safety_copy = move_aside(target, aside)
         elif target.exists() and keep_current:
             safety_copy = backup(source=target, target=aside).path
         target.parent.mkdir(parents=True, exist_ok=True)
