@@ -10,7 +10,13 @@ modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
   for f in bench/bench_*.py; do modules+=("$(basename "$f" .py)"); done
 fi
+# A benchmark over its budget exits non-zero; keep going so every figure gets printed.
+failed=()
 for m in "${modules[@]}"; do
   echo "=================== $m"
-  .venv/bin/python -m "bench.$m"
+  .venv/bin/python -m "bench.$m" || failed+=("$m")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "over budget or failed: ${failed[*]}"
+  exit 1
+fi
