@@ -185,8 +185,9 @@ def _pdf_chart(report: Report, width: float):
     chart_def = report.chart
     assert chart_def is not None
     by_key = {c.key: c for c in report.columns}
+    # Chart coordinates: the drawing library plots floats (the table beside it stays exact).
     data = [
-        [float(row.get(key) or 0) for row in report.rows]  # a drawing, not money: floats are fine
+        [float(row.get(key) or 0) for row in report.rows]
         for key in chart_def.series
     ]
     labels = [str(_typed(row, by_key[chart_def.x])) for row in report.rows]
