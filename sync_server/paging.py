@@ -67,6 +67,13 @@ def get_owned(session: Session, model: type[T], *, id: int, tenant_id: int, what
     return row
 
 
+def in_caller_branches(stmt: Select[Any], *, column: Any, principal: Any) -> Select[Any]:
+    """Narrow stmt to the branches a branch-bound caller works in (admins see every branch)."""
+    if principal.all_branches:
+        return stmt
+    return stmt.where(column.in_(sorted(principal.branch_ids)))
+
+
 def like_pattern(text: str) -> str:
     """Return a LIKE pattern matching text anywhere, with wildcards escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

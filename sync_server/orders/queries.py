@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.auth.principal import Principal
 from sync_server.orders.models import Order
-from sync_server.paging import PageParams, paginate
+from sync_server.paging import PageParams, in_caller_branches, paginate
 
 
 def list_orders(
@@ -27,8 +27,7 @@ def list_orders(
 ) -> dict[str, Any]:
     """Return a page of the caller's orders matching the filters."""
     stmt = select(Order).where(Order.tenant_id == principal.tenant_id)
-    if not principal.all_branches:
-        stmt = stmt.where(Order.branch_id.in_(sorted(principal.branch_ids)))
+    stmt = in_caller_branches(stmt, column=Order.branch_id, principal=principal)
     if status:
         stmt = stmt.where(Order.status == status)
     if channel:

@@ -13,7 +13,7 @@ from common.schemas.base import Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import PageDep, in_caller_branches, paginate
 from sync_server.purchasing import reorder, service, shipping, vendors
 from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
 from sync_server.purchasing.schemas import (
@@ -53,8 +53,7 @@ def list_pos(
 ) -> dict:
     """List purchase orders, filtered by status, supplier or branch."""
     stmt = select(PurchaseOrder).where(PurchaseOrder.tenant_id == principal.tenant_id)
-    if not principal.all_branches:
-        stmt = stmt.where(PurchaseOrder.branch_id.in_(principal.branch_ids))
+    stmt = in_caller_branches(stmt, column=PurchaseOrder.branch_id, principal=principal)
     if status:
         stmt = stmt.where(PurchaseOrder.status == status)
     if supplier_id is not None:

@@ -10,6 +10,7 @@ from common.sync.protocol import Event
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
+from sync_server.paging import in_caller_branches
 from sync_server.sync import push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 
@@ -17,8 +18,7 @@ from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 def list_query(*, principal: Principal, resolved: bool | None):
     """Return the query of the caller's dead letters (branches they may see)."""
     stmt = select(DeadLetter).where(DeadLetter.tenant_id == principal.tenant_id)
-    if not principal.all_branches:
-        stmt = stmt.where(DeadLetter.branch_id.in_(principal.branch_ids))
+    stmt = in_caller_branches(stmt, column=DeadLetter.branch_id, principal=principal)
     if resolved is not None:
         stmt = stmt.where(
             DeadLetter.resolved_at.is_not(None) if resolved else DeadLetter.resolved_at.is_(None)

@@ -11,7 +11,7 @@ from common.roles import Permission
 from common.schemas.base import Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import PageDep, in_caller_branches, paginate
 from sync_server.wholesale import service
 from sync_server.wholesale.documents import invoice_pdf
 from sync_server.wholesale.models import SalesRequest
@@ -39,8 +39,7 @@ def list_requests(
 ) -> dict:
     """List sales requests, filtered by status, customer or branch."""
     stmt = select(SalesRequest).where(SalesRequest.tenant_id == principal.tenant_id)
-    if not principal.all_branches:
-        stmt = stmt.where(SalesRequest.branch_id.in_(principal.branch_ids))
+    stmt = in_caller_branches(stmt, column=SalesRequest.branch_id, principal=principal)
     if status:
         stmt = stmt.where(SalesRequest.status == status)
     if customer_id is not None:
