@@ -20,6 +20,7 @@ from pos_client.config import TillConfig
 from pos_client.printing.queue import PrinterConfig
 from pos_client.services.demo import seed_demo
 from pos_client.store.db import LocalStore
+from tests.ui.manager_support import open_window  # noqa: F401  (a fixture shared by manager tests)
 
 
 @pytest.fixture
