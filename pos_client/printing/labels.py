@@ -30,6 +30,7 @@ PAGES: dict[str, QPageSize.PageSizeId] = {
 NOMINAL_MODULE_MM = 0.33  # GS1 100 % magnification
 MIN_MODULE_MM = 0.19  # narrower bars are unreliable on 203/300 dpi label printers
 PADDING_MM = 2.5
+MAX_ZPL_COPIES = 99_999_999  # the largest quantity ^PQ accepts
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
 # EAN-13 modules that belong to the start, centre and end guards, drawn longer than the rest.
 _EAN_GUARDS = frozenset({0, 1, 2, 45, 46, 47, 48, 49, 92, 93, 94})
@@ -281,9 +282,16 @@ def _zpl_text(text: str) -> str:
 
 
 def render_label_zpl(
-    label: LabelSpec, *, dpi: int = 203, width_mm: float = 50.0, height_mm: float = 30.0
+    label: LabelSpec,
+    *,
+    dpi: int = 203,
+    width_mm: float = 50.0,
+    height_mm: float = 30.0,
+    copies: int = 1,
 ) -> bytes:
-    """Return a ZPL II program that prints one label on a thermal label printer."""
+    """Return a ZPL II program that prints copies of one label on a thermal label printer."""
+    if not 1 <= copies <= MAX_ZPL_COPIES:
+        raise ValueError(f"Copies must be 1..{MAX_ZPL_COPIES}, got {copies}")
 
     def dots(mm: float) -> int:
         return round(mm * dpi / 25.4)
@@ -329,7 +337,7 @@ def render_label_zpl(
         f"^FB{width - 2 * margin},1,0,C,0"
         f"^FH_^FD{_zpl_text(price)}^FS",
         f"^FO{bars_left},{margin + name_h + price_h + dots(1.5)}^BY{module}{symbol}",
-        "^PQ1",
+        f"^PQ{copies}",
         "^XZ",
     ]
     return ("\n".join(commands) + "\n").encode("ascii")

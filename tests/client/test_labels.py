@@ -20,13 +20,33 @@ from pos_client.printing.labels import (
 )
 
 # EAN-13 digit encodings: L (odd parity), R (right half); G is R reversed.
-_L = ["0001101", "0011001", "0010011", "0111101", "0100011",
-      "0110001", "0101111", "0111011", "0110111", "0001011"]
+_L = [
+    "0001101",
+    "0011001",
+    "0010011",
+    "0111101",
+    "0100011",
+    "0110001",
+    "0101111",
+    "0111011",
+    "0110111",
+    "0001011",
+]
 _R = ["".join("1" if bit == "0" else "0" for bit in code) for code in _L]
 _G = [code[::-1] for code in _R]
 # Which of L/G the six left digits use tells the first digit.
-_PARITY = ["LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG",
-           "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL"]
+_PARITY = [
+    "LLLLLL",
+    "LLGLGG",
+    "LLGGLG",
+    "LLGGGL",
+    "LGLLGG",
+    "LGGLLG",
+    "LGGGLL",
+    "LGLGLG",
+    "LGLGGL",
+    "LGGLGL",
+]
 
 A4_MM = (210.0, 297.0)
 CELL_MM = (70.0, 297.0 / 8)
@@ -38,13 +58,13 @@ def decode_ean13(bits: str) -> str:
     assert bits[:3] == "101" and bits[45:50] == "01010" and bits[92:] == "101"
     parity, digits = "", ""
     for i in range(6):
-        chunk = bits[3 + 7 * i:10 + 7 * i]
+        chunk = bits[3 + 7 * i : 10 + 7 * i]
         if chunk in _L:
             parity, digits = parity + "L", digits + str(_L.index(chunk))
         else:
             parity, digits = parity + "G", digits + str(_G.index(chunk))
     for i in range(6):
-        digits += str(_R.index(bits[50 + 7 * i:57 + 7 * i]))
+        digits += str(_R.index(bits[50 + 7 * i : 57 + 7 * i]))
     return str(_PARITY.index(parity)) + digits
 
 
@@ -61,8 +81,12 @@ def pdftoppm() -> str:
 def render(pdf: Path, *args: str, prefix: str = "page") -> list[Path]:
     """Render a PDF to PNGs with poppler and return them in page order."""
     out = pdf.parent / prefix
-    subprocess.run([pdftoppm(), "-png", *args, str(pdf), str(out)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [pdftoppm(), "-png", *args, str(pdf), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return sorted(pdf.parent.glob(f"{prefix}-*.png"))
 
 
@@ -72,7 +96,7 @@ def scan_row(image: QImage, *, y: int) -> list[tuple[bool, int]]:
     dark = [gray.pixelColor(x, y).value() < 128 for x in range(gray.width())]
     first, last = dark.index(True), len(dark) - 1 - dark[::-1].index(True)
     runs: list[tuple[bool, int]] = []
-    for pixel in dark[first:last + 1]:
+    for pixel in dark[first : last + 1]:
         if runs and runs[-1][0] == pixel:
             runs[-1] = (pixel, runs[-1][1] + 1)
         else:
@@ -88,16 +112,23 @@ def modules_from_runs(runs: list[tuple[bool, int]], *, modules: int) -> str:
 
 def make_labels(count: int) -> list[LabelSpec]:
     """Build count labels, every fifth one a Code 128 SKU."""
-    names = ["Basmati Rice 5 kg", "Crème brûlée", "Amul Butter 500 g salted, family pack",
-             "Пельмени 1 kg", "Tata Salt 1 kg"]
+    names = [
+        "Basmati Rice 5 kg",
+        "Crème brûlée",
+        "Amul Butter 500 g salted, family pack",
+        "Пельмени 1 kg",
+        "Tata Salt 1 kg",
+    ]
     labels = []
     for i in range(count):
         if i % 5 == 4:
-            labels.append(LabelSpec(names[i % 5], Decimal("20.00") + i, "INR", f"SKU-{i:05d}",
-                                    "code128"))
+            labels.append(
+                LabelSpec(names[i % 5], Decimal("20.00") + i, "INR", f"SKU-{i:05d}", "code128")
+            )
         else:
-            labels.append(LabelSpec(names[i % 5], Decimal("1249.50") + i, "INR",
-                                    make_ean13(f"890{i:09d}")))
+            labels.append(
+                LabelSpec(names[i % 5], Decimal("1249.50") + i, "INR", make_ean13(f"890{i:09d}"))
+            )
     return labels
 
 
@@ -120,8 +151,23 @@ def test_printed_bars_scan_back_to_the_code(qapp, tmp_path: Path, index: int) ->
     row, column = divmod(index, 3)
     left, top = column * CELL_MM[0], row * CELL_MM[1]
     px = [str(round(mm / 25.4 * dpi)) for mm in (left, top, *CELL_MM)]
-    (png,) = render(pdf, "-r", str(dpi), "-f", "1", "-l", "1", "-x", px[0], "-y", px[1],
-                    "-W", px[2], "-H", px[3])
+    (png,) = render(
+        pdf,
+        "-r",
+        str(dpi),
+        "-f",
+        "1",
+        "-l",
+        "1",
+        "-x",
+        px[0],
+        "-y",
+        px[1],
+        "-W",
+        px[2],
+        "-H",
+        px[3],
+    )
     image = QImage(str(png))
     # 60 % down the label is within the bars, below the name and price.
     runs = scan_row(image, y=int(image.height() * 0.6))
@@ -196,3 +242,10 @@ def test_zpl_code128_label() -> None:
     assert b"^BCN," in zpl and b"^FDSKU-42^FS" in zpl
     with pytest.raises(BarcodeError, match="ZPL"):
         render_label_zpl(LabelSpec("Bolt", Decimal("1.00"), "INR", "A>B", "code128"))
+
+
+def test_zpl_copies_are_a_print_quantity_and_bounded() -> None:
+    label = LabelSpec("Bolt", Decimal("1.00"), "INR", "5901234123457")
+    assert b"^PQ12\n" in render_label_zpl(label, copies=12)
+    with pytest.raises(ValueError, match="Copies"):
+        render_label_zpl(label, copies=0)

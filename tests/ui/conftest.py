@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -21,6 +22,14 @@ from pos_client.printing.queue import PrinterConfig
 from pos_client.services.demo import seed_demo
 from pos_client.store.db import LocalStore
 from tests.ui.manager_support import open_window  # noqa: F401  (a fixture shared by manager tests)
+
+
+@pytest.fixture(autouse=True)
+def user_settings(tmp_path: Path) -> Iterator[Path]:
+    """Keep what the app remembers (QSettings, e.g. the label printer) inside the test's folder."""
+    folder = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    yield folder
 
 
 @pytest.fixture

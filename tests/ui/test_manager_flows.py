@@ -110,7 +110,12 @@ def test_create_product_and_print_label_pdf(
     target = tmp_path / "labels.pdf"
     page.ask_label_path = lambda: target
     qtbot.mouseClick(page.labels_button, Qt.MouseButton.LeftButton)
+    labels = page.dialog
+    assert labels.to_sheet.isChecked()  # nothing remembered yet: a PDF sheet by default
+    labels.copies.setValue(2)
+    qtbot.mouseClick(labels.ok_button, Qt.MouseButton.LeftButton)
     assert page.last_labels == target and target.stat().st_size > 1000
+    assert page.status.text().startswith("2 label(s) on 1 page(s)")
     subprocess.run(
         ["pdftoppm", "-png", "-r", "40", str(target), str(tmp_path / "page")], check=True
     )

@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from common.barcodes import BarcodeError, validate_gtin
-from common.money import DEFAULT_CURRENCY
 from common.roles import Permission
 from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
 from pos_client.api.client import ApiClient
-from pos_client.printing.labels import LabelSpec, render_label_sheet
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.labels import LabelDialog
 from pos_client.ui.manager.product_import import ImportRow, check_rows, read_sheet
 from pos_client.ui.manager.table import Column, as_money, as_quantity
 from pos_client.ui.manager.widgets import (
@@ -337,25 +336,19 @@ class ProductsPage(QWidget):
         ).failure(lambda e: self.status.setText(describe(e))).run()
 
     def print_labels(self) -> None:
-        """Render labels for the selected products into a PDF label sheet."""
+        """Ask where the selected products' labels go: a PDF sheet or the label printer."""
         products = [p for p in self.table.selected_rows() if p.barcodes]
         if not products:
             self.status.setText("Select products that have a barcode to print labels.")
             return
-        path = self.ask_label_path()
-        if path is None:
-            return
-        labels = [
-            LabelSpec(name=p.name, price=p.price, currency=DEFAULT_CURRENCY, code=p.barcodes[0])
-            for p in products
-        ]
-        try:
-            pages = render_label_sheet(labels, path)
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Labels not printed: {exc}")
-            return
-        self.last_labels = path
-        self.status.setText(f"{len(labels)} label(s) on {pages} page(s) saved to {path}.")
+        dialog = LabelDialog(
+            ctx=self.ctx, products=products, ask_path=self.ask_label_path, parent=self
+        )
+        self._open(dialog, lambda: self._labels_printed(dialog))
+
+    def _labels_printed(self, dialog: LabelDialog) -> None:
+        self.last_labels = dialog.saved_to
+        self.status.setText(dialog.outcome)
 
     def import_sheet(self) -> None:
         """Pick a CSV/XLSX file and preview it."""
