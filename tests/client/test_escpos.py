@@ -27,17 +27,33 @@ _COMMANDS = re.compile(rb"\x1b@|\x1bt.|\x1bE.|\x1ba.|\x1d!.|\x1dV[AB].|\x1bp..."
 def make_receipt(*, names: tuple[str, ...] = ("Tea",), method: str = "Cash") -> Receipt:
     """Build a small receipt with one line per name."""
     lines = tuple(
-        ReceiptLine(name=n, quantity=Decimal("1"), unit="pc", unit_price=Decimal("10.00"),
-                    discount=Decimal("0"), total=Decimal("10.00"))
+        ReceiptLine(
+            name=n,
+            quantity=Decimal("1"),
+            unit="pc",
+            unit_price=Decimal("10.00"),
+            discount=Decimal("0"),
+            total=Decimal("10.00"),
+        )
         for n in names
     )
     total = Decimal("10.00") * len(names)
     return Receipt(
-        shop_name="Corner Shop", branch_name="Main", address_lines=("1 High St",),
-        receipt_number="R-1", issued_at=datetime(2024, 5, 1, 9, 30), cashier="Asha",
-        lines=lines, subtotal=total, discount_total=Decimal("0"), tax_total=Decimal("0"),
-        total=total, payments=(ReceiptPayment(method=method, amount=total),),
-        change_due=Decimal("0"), customer=None, footer="Thanks",
+        shop_name="Corner Shop",
+        branch_name="Main",
+        address_lines=("1 High St",),
+        receipt_number="R-1",
+        issued_at=datetime(2024, 5, 1, 9, 30),
+        cashier="Asha",
+        lines=lines,
+        subtotal=total,
+        discount_total=Decimal("0"),
+        tax_total=Decimal("0"),
+        total=total,
+        payments=(ReceiptPayment(method=method, amount=total),),
+        change_due=Decimal("0"),
+        customer=None,
+        footer="Thanks",
     )
 
 
@@ -57,9 +73,12 @@ def test_initialize_codepage_and_cut_are_exact_bytes() -> None:
 def test_style_feed_and_drawer_commands_are_exact_bytes() -> None:
     job = (
         EscPosBuilder()
-        .bold().bold(False)
-        .size(width=2, height=2).size()
-        .align("center").align("right")
+        .bold()
+        .bold(False)
+        .size(width=2, height=2)
+        .size()
+        .align("center")
+        .align("right")
         .feed(3)
         .kick_drawer()
         .kick_drawer(pin=5, on_ms=100, off_ms=200)
@@ -77,8 +96,16 @@ def test_style_feed_and_drawer_commands_are_exact_bytes() -> None:
 
 @pytest.mark.parametrize(
     ("name", "number"),
-    [("CP437", 0), ("cp850", 2), ("cp858", 19), ("cp866", 17), ("cp1252", 16), ("cp1251", 46),
-     ("windows-1252", 16), ("latin2", 39)],
+    [
+        ("CP437", 0),
+        ("cp850", 2),
+        ("cp858", 19),
+        ("cp866", 17),
+        ("cp1252", 16),
+        ("cp1251", 46),
+        ("windows-1252", 16),
+        ("latin2", 39),
+    ],
 )
 def test_code_page_table_numbers(name: str, number: int) -> None:
     assert CODEPAGES[resolve_codepage(name)] == number

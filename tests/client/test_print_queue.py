@@ -42,7 +42,7 @@ class _PrinterHandler(socketserver.BaseRequestHandler):
             job += chunk
             # Real printers answer real-time status requests as soon as they arrive.
             while job.startswith(PAPER_STATUS_QUERY):
-                del job[:len(PAPER_STATUS_QUERY)]
+                del job[: len(PAPER_STATUS_QUERY)]
                 self.server.queries += 1
                 self.request.sendall(bytes([self.server.status]))
         with self.server.lock:
@@ -116,13 +116,31 @@ def make_queue(qtbot) -> Iterator[Callable[[PrinterConfig], PrintQueue]]:
 def receipt_job() -> bytes:
     """Return the ESC/POS job of a small real receipt."""
     receipt = Receipt(
-        shop_name="Corner Shop", branch_name="Main", address_lines=(), receipt_number="R-7",
-        issued_at=datetime(2024, 5, 1, 9, 30), cashier="Asha",
-        lines=(ReceiptLine("Crème brûlée", Decimal("2"), "pc", Decimal("120.00"), Decimal("0"),
-                           Decimal("240.00")),),
-        subtotal=Decimal("240.00"), discount_total=Decimal("0"), tax_total=Decimal("0"),
-        total=Decimal("240.00"), payments=(ReceiptPayment("Cash", Decimal("240.00")),),
-        change_due=Decimal("0"), customer=None, footer="Thanks", is_copy=False,
+        shop_name="Corner Shop",
+        branch_name="Main",
+        address_lines=(),
+        receipt_number="R-7",
+        issued_at=datetime(2024, 5, 1, 9, 30),
+        cashier="Asha",
+        lines=(
+            ReceiptLine(
+                "Crème brûlée",
+                Decimal("2"),
+                "pc",
+                Decimal("120.00"),
+                Decimal("0"),
+                Decimal("240.00"),
+            ),
+        ),
+        subtotal=Decimal("240.00"),
+        discount_total=Decimal("0"),
+        tax_total=Decimal("0"),
+        total=Decimal("240.00"),
+        payments=(ReceiptPayment("Cash", Decimal("240.00")),),
+        change_due=Decimal("0"),
+        customer=None,
+        footer="Thanks",
+        is_copy=False,
     )
     return receipt_to_escpos(receipt, codepage="cp858")
 
@@ -159,9 +177,12 @@ def test_jobs_print_in_order(qtbot, printer, make_queue) -> None:
 def test_paper_end_fails_the_job_as_out_of_paper(qtbot, printer, make_queue) -> None:
     server = printer(status=PAPER_OUT)
     print_queue = make_queue(network(server))
-    with qtbot.waitSignal(print_queue.state_changed,
-                          check_params_cb=lambda s: s == "out of paper", timeout=5000), \
-            qtbot.waitSignal(print_queue.job_failed, timeout=5000) as failed:
+    with (
+        qtbot.waitSignal(
+            print_queue.state_changed, check_params_cb=lambda s: s == "out of paper", timeout=5000
+        ),
+        qtbot.waitSignal(print_queue.job_failed, timeout=5000) as failed,
+    ):
         print_queue.submit("sale-2", data=receipt_job())
     assert failed.args == ["sale-2", "Printer out of paper"]
     assert print_queue.failed_jobs == {"sale-2": "Printer out of paper"}
@@ -208,15 +229,14 @@ def test_refused_connection_is_offline_and_retry_prints_once_it_is_up(
         print_queue.retry("sale-4")
 
 
-def test_silent_printer_times_out_within_bounds_without_blocking_submit(
-    qtbot, make_queue
-) -> None:
+def test_silent_printer_times_out_within_bounds_without_blocking_submit(qtbot, make_queue) -> None:
     # Accepted by the kernel's backlog but never read or answered: a hung printer.
     with socket.create_server(("127.0.0.1", 0), backlog=4) as listener:
         port = listener.getsockname()[1]
         timeout_s = 0.5
-        print_queue = make_queue(PrinterConfig(kind="network", target=f"127.0.0.1:{port}",
-                                               timeout_s=timeout_s))
+        print_queue = make_queue(
+            PrinterConfig(kind="network", target=f"127.0.0.1:{port}", timeout_s=timeout_s)
+        )
         with qtbot.waitSignal(print_queue.job_failed, timeout=5000) as failed:
             started = time.monotonic()
             print_queue.submit("sale-5", data=receipt_job())
@@ -258,8 +278,9 @@ def test_missing_file_device_is_offline(qtbot, tmp_path: Path, make_queue) -> No
 def test_serial_transport_writes_to_the_port(qtbot, make_queue) -> None:
     controller, device = os.openpty()
     try:
-        print_queue = make_queue(PrinterConfig(kind="serial", target=os.ttyname(device),
-                                               baudrate=19200))
+        print_queue = make_queue(
+            PrinterConfig(kind="serial", target=os.ttyname(device), baudrate=19200)
+        )
         data = receipt_job()
         with qtbot.waitSignal(print_queue.job_done, timeout=5000):
             print_queue.submit("d", data=data)

@@ -36,8 +36,14 @@ def make_receipt(**changes: object) -> Receipt:
         cashier="Asha",
         lines=(
             ReceiptLine("Crème brûlée", D("2"), "pc", D("120.00"), D("10.00"), D("230.00")),
-            ReceiptLine("Basmati rice premium long grain extra aged 5kg bag", D("1"), "pc",
-                        D("1249.50"), D("0.00"), D("1249.50")),
+            ReceiptLine(
+                "Basmati rice premium long grain extra aged 5kg bag",
+                D("1"),
+                "pc",
+                D("1249.50"),
+                D("0.00"),
+                D("1249.50"),
+            ),
             ReceiptLine("Tomatoes", D("0.755"), "kg", D("40.00"), D("0.00"), D("30.20")),
         ),
         subtotal=D("1519.70"),
@@ -67,8 +73,13 @@ def test_every_line_fits_and_amounts_end_at_the_right_edge(width: int) -> None:
     lines = render_text(make_receipt(), width=width)
     assert all(len(line) <= width for line in lines)
     assert all(line == line.rstrip() for line in lines)
-    for prefix, amount in [("Subtotal", "1,519.70"), ("Tax", "72.37"), ("TOTAL INR", "1,509.70"),
-                           ("Cash ", "1,000.00"), ("Change", "90.30")]:
+    for prefix, amount in [
+        ("Subtotal", "1,519.70"),
+        ("Tax", "72.37"),
+        ("TOTAL INR", "1,509.70"),
+        ("Cash ", "1,000.00"),
+        ("Change", "90.30"),
+    ]:
         line = line_with(lines, prefix)
         assert line.endswith(amount) and len(line) == width
 
@@ -94,11 +105,23 @@ def test_items_show_quantity_times_price_and_discounts() -> None:
 
 def test_totals_payments_change_and_footer_appear_in_order() -> None:
     lines = render_text(make_receipt(), width=42)
-    totals = lines[lines.index("Tomatoes") + 2:]
-    order = ["Subtotal", "Discount", "Tax", "TOTAL INR", "Cash", "UPI", "  Ref 412345678901",
-             "Change", "Thank you for shopping with us!", "Returns within 7 days"]
-    positions = [next(i for i, line in enumerate(totals) if line.lstrip().startswith(text.strip()))
-                 for text in order]
+    totals = lines[lines.index("Tomatoes") + 2 :]
+    order = [
+        "Subtotal",
+        "Discount",
+        "Tax",
+        "TOTAL INR",
+        "Cash",
+        "UPI",
+        "  Ref 412345678901",
+        "Change",
+        "Thank you for shopping with us!",
+        "Returns within 7 days",
+    ]
+    positions = [
+        next(i for i, line in enumerate(totals) if line.lstrip().startswith(text.strip()))
+        for text in order
+    ]
     assert positions == sorted(positions)
     assert line_with(totals, "Discount").endswith("-10.00")
     header = lines[lines.index("-" * 42) + 1]
@@ -138,9 +161,9 @@ def test_emphasis_hints_for_printers() -> None:
 
 
 def test_control_characters_in_names_become_spaces() -> None:
-    receipt = make_receipt(lines=(
-        ReceiptLine("Tea\x1bp\nbag", D("1"), "pc", D("5.00"), D("0"), D("5.00")),
-    ))
+    receipt = make_receipt(
+        lines=(ReceiptLine("Tea\x1bp\nbag", D("1"), "pc", D("5.00"), D("0"), D("5.00")),)
+    )
     lines = render_text(receipt)
     assert "Tea p bag" in lines
     assert not any("\x1b" in line for line in lines)
@@ -173,8 +196,12 @@ def pdftoppm() -> str:
 def render_first_page(pdf: Path, *, dpi: int = 50) -> QImage:
     """Render page 1 of a PDF with poppler and load the PNG."""
     prefix = pdf.with_suffix("")
-    subprocess.run([pdftoppm(), "-png", "-r", str(dpi), "-f", "1", "-l", "1", str(pdf),
-                    str(prefix)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [pdftoppm(), "-png", "-r", str(dpi), "-f", "1", "-l", "1", str(pdf), str(prefix)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     (png,) = pdf.parent.glob(f"{prefix.name}-*.png")
     image = QImage(str(png))
     assert not image.isNull()
@@ -185,7 +212,9 @@ def dark_pixels(image: QImage) -> int:
     """Count pixels darker than mid-grey."""
     gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
     return sum(
-        1 for y in range(gray.height()) for x in range(gray.width())
+        1
+        for y in range(gray.height())
+        for x in range(gray.width())
         if gray.pixelColor(x, y).value() < 128
     )
 
@@ -214,8 +243,13 @@ def test_receipt_pdf_height_follows_the_line_count(qapp, tmp_path: Path) -> None
 
 def test_zreport_pdf_renders(qapp, tmp_path: Path) -> None:
     pdf = tmp_path / "z.pdf"
-    rows = [("Shift", "42"), ("Opened", "2024-05-01 09:00"), ("Takings", ""),
-            ("Cash", "12,345.00"), ("Card", "1,000.00")]
+    rows = [
+        ("Shift", "42"),
+        ("Opened", "2024-05-01 09:00"),
+        ("Takings", ""),
+        ("Cash", "12,345.00"),
+        ("Card", "1,000.00"),
+    ]
     zreport_to_pdf(title="Z report", rows=rows, path=pdf)
     image = render_first_page(pdf)
     assert image.width() in (157, 158)
