@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QStackedWidget,
     QStatusBar,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from pos_client.services import queries
 from pos_client.services.login import Cashier, IdleClock
 from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Cart
+from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.sale_actions import SaleActions
@@ -40,10 +42,11 @@ if TYPE_CHECKING:
 
 HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
     "\n      F2   Search\n F10/Enter   Pay\n     Esc   Cancel / clear search"
+    "\n  Ctrl+B   Back office (managers)"
 )
 
 
-class TillWindow(SaleActions, ShiftActions, QMainWindow):
+class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
     """The cashier's window; every store access goes through the context's ops."""
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
@@ -128,6 +131,12 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         self.who = QLabel()
         self.shift_label = QLabel()
         self.clock = QLabel()
+        self.back_office_button = QPushButton("Back office  Ctrl+B", objectName="BackOfficeButton")
+        self.back_office_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.back_office_button.setVisible(False)
+        self.back_office_button.clicked.connect(lambda: self.run_action("back_office"))
+        row.addWidget(self.back_office_button)
+        row.addSpacing(18)
         for label in (self.who, self.shift_label, self.clock):
             row.addWidget(label)
             row.addSpacing(18)
@@ -149,7 +158,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
 
     def _shortcuts(self) -> None:
         bindings = {key: name for key, _, name in ACTIONS}
-        bindings.update({"F2": "search", "F10": "pay", "Esc": "escape"})
+        bindings.update({"F2": "search", "F10": "pay", "Esc": "escape", "Ctrl+B": "back_office"})
         self.shortcuts: list[QShortcut] = []
         for key, name in bindings.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -188,6 +197,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         self.cashier = cashier
         self.idle.clock.touch()
         self.who.setText(f"{cashier.display_name} · {cashier.role.value.replace('_', ' ')}")
+        self.back_office_button.setVisible(self.back_office_allowed())
         self.stack.setCurrentWidget(self.screen)
         self.pipeline.enabled = True
         self.screen.search.setFocus()
@@ -220,6 +230,9 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.close()
         self.pipeline.enabled = False
+        # Whoever unlocks next must not find a manager's back office open behind the till.
+        self.close_back_office()
+        self.back_office_button.setVisible(False)
         self.login.show_locked(self.cashier)
         self.stack.setCurrentWidget(self.login)
 
@@ -247,6 +260,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
             "shift": self._shift_menu,
             "reprint": self.reprint,
             "lock": self.lock,
+            "back_office": self.open_back_office,
         }.get(name)
         if handler is not None:
             handler()
@@ -280,6 +294,7 @@ class TillWindow(SaleActions, ShiftActions, QMainWindow):
         if app is not None:
             app.removeEventFilter(self.idle)
         self._poll.stop()
+        self.close_back_office()
         super().closeEvent(event)
 
 
