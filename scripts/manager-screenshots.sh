@@ -13,12 +13,16 @@ import sys
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import uvicorn
 from PySide6.QtWidgets import QApplication
 
+from sqlalchemy import text
+
 from common.barcodes import make_ean13
+from common.money import round_money
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.style import manager_stylesheet
 from pos_client.ui.manager.window import open_back_office
@@ -34,6 +38,9 @@ url = f"sqlite:///{data / 'server.db'}"
 engine = make_engine(url)
 upgrade(engine)
 world = build_world(engine, None)
+with engine.begin() as connection:  # the test world's tenant, named like a real shop
+    connection.execute(text("UPDATE tenants SET name = 'Sharma General Store' WHERE id = :id"),
+                       {"id": world.a.id})
 app = create_app(Settings(database_url=url), engine=engine)
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -51,9 +58,13 @@ def client(username: str) -> ApiClient:
     return api
 
 
+COST_SHARE = Decimal("0.8")  # what the shop pays for goods, as a share of the shelf price
 # Seed a believable shop over the API, as its staff would.
 admin, manager, sales = client("admin"), client("manager"), client("sales_admin")
 main, west = world.a.branch_ids
+admin.patch(f"/branches/{main}", {"name": "Indiranagar"})
+admin.patch(f"/branches/{west}", {"name": "Jayanagar"})
+admin.patch(f"/users/{world.a.users['admin']}", {"full_name": "Priya Sharma"})
 supplier = admin.post("/suppliers", {"name": "Hindustan Distributors", "contact_name": "R. Mehta",
                                      "phone": "+91 80 4123 9876", "payment_terms_days": 30})
 admin.post("/suppliers", {"name": "Tata Consumer Products", "phone": "+91 22 6665 8282"})
@@ -72,7 +83,7 @@ catalog = [
 ids = {}
 for i, (sku, name, price, low) in enumerate(catalog):
     product = admin.post("/products", {"sku": sku, "name": name, "price": price,
-                                       "cost": str(round(float(price) * 0.8, 2)),
+                                       "cost": str(round_money(Decimal(price) * COST_SHARE)),
                                        "low_stock_threshold": low, "supplier_id": supplier["id"],
                                        "barcodes": [make_ean13(f"890{1000000 + i:09d}")]})
     ids[sku] = product["id"]
