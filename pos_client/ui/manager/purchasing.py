@@ -1,15 +1,22 @@
-"""Purchasing screen: purchase orders (create, submit, approve/reject, receive), suppliers."""
+"""Purchasing screen: purchase orders from draft to receipt, suppliers, reorder suggestions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
+    QFileDialog,
     QLabel,
     QLineEdit,
+    QSpinBox,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -19,9 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.partners import SupplierCreate, SupplierRead, SupplierUpdate
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.customers import StatementDialog, date_edit, picked, schema_errors
 from pos_client.ui.manager.table import Column, RowsModel, as_label, as_money, as_quantity, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
@@ -45,6 +54,11 @@ PO_STATUSES = [
     ("Received", "received"),
     ("Rejected", "rejected"),
 ]
+# Which statuses each supplier-side step may start from (sync_server.purchasing.service).
+SENDABLE = frozenset({"approved"})
+CONFIRMABLE = frozenset({"sent", "confirmed"})
+SHIPPABLE = frozenset({"sent", "confirmed"})
+REORDER_METHODS = [("Low-stock levels", "threshold"), ("Sales forecast", "forecast")]
 
 
 def _decimal(text: str, *, what: str) -> Decimal:
@@ -231,6 +245,211 @@ class VendorPaymentDialog(FormDialog):
         )
 
 
+class SupplierDialog(FormDialog):
+    """Create a supplier or change one: contact, address, tax number, payment terms."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        supplier: SupplierRead | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            ctx=ctx,
+            title=f"Edit {supplier.name}" if supplier else "New supplier",
+            ok_text="Save" if supplier else "Create supplier",
+            parent=parent,
+        )
+        self.supplier = supplier
+        self.name = QLineEdit(supplier.name if supplier else "")
+        self.name.setObjectName("SupplierName")
+        self.contact_name = QLineEdit(supplier.contact_name if supplier else "")
+        self.email = QLineEdit((supplier.email or "") if supplier else "")
+        self.email.setPlaceholderText("Purchase orders are e-mailed here")
+        self.phone = QLineEdit(supplier.phone if supplier else "")
+        self.address = QLineEdit(supplier.address if supplier else "")
+        self.tax_number = QLineEdit(supplier.tax_number if supplier else "")
+        self.tax_number.setPlaceholderText("GSTIN")
+        self.payment_terms_days = QSpinBox()
+        self.payment_terms_days.setRange(0, 365)
+        self.payment_terms_days.setSuffix(" days")
+        self.payment_terms_days.setValue(supplier.payment_terms_days if supplier else 30)
+        self.active = QCheckBox("Active (can be ordered from)")
+        self.form.addRow("Name", self.name)
+        self.form.addRow("Contact", self.contact_name)
+        self.form.addRow("E-mail", self.email)
+        self.form.addRow("Phone", self.phone)
+        self.form.addRow("Address", self.address)
+        self.form.addRow("Tax number", self.tax_number)
+        self.form.addRow("Payment terms", self.payment_terms_days)
+        if supplier is not None:
+            self.active.setChecked(supplier.active)
+            self.form.addRow("", self.active)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        fields: dict[str, Any] = {
+            "name": self.name.text().strip(),
+            "contact_name": self.contact_name.text().strip(),
+            "email": self.email.text().strip() or None,
+            "phone": self.phone.text().strip(),
+            "address": self.address.text().strip(),
+            "tax_number": self.tax_number.text().strip(),
+            "payment_terms_days": self.payment_terms_days.value(),
+        }
+        if not fields["name"]:
+            raise ValueError("Type the supplier's name.")
+        if fields["email"] is not None and "@" not in fields["email"]:
+            raise ValueError("The e-mail address needs an @.")
+        try:
+            if self.supplier is None:
+                body = SupplierCreate(**fields).model_dump(mode="json")
+                return lambda api: SupplierRead.model_validate(api.post("/suppliers", body))
+            fields["active"] = self.active.isChecked()
+            changed = {k: v for k, v in fields.items() if v != getattr(self.supplier, k)}
+            if not changed:
+                raise ValueError("Nothing to save: change a field first.")
+            update = SupplierUpdate(**changed).model_dump(mode="json", exclude_unset=True)
+        except ValidationError as exc:
+            raise ValueError(schema_errors(exc)) from exc
+        path = f"/suppliers/{self.supplier.id}"
+        return lambda api: SupplierRead.model_validate(api.patch(path, update))
+
+
+class SendDialog(FormDialog):
+    """Ask before e-mailing an approved purchase order to its supplier."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        po: dict[str, Any],
+        supplier: SupplierRead | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            ctx=ctx, title=f"Send {po['number']} to the supplier", ok_text="Send", parent=parent
+        )
+        self.po = po
+        name = supplier.name if supplier else "the supplier"
+        email = supplier.email if supplier else None
+        text = (
+            f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with a "
+            "link to its PDF? They are asked to confirm quantities and the delivery date."
+            if email
+            else f"{name} has no e-mail address on file; add one on the Suppliers tab first."
+        )
+        self.summary = QLabel(text)
+        self.summary.setObjectName("SendSummary")
+        self.summary.setWordWrap(True)
+        self.form.addRow(self.summary)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        po_id = self.po["id"]
+        return lambda api: api.post(f"/purchase-orders/{po_id}/send", {})
+
+
+class ConfirmDialog(FormDialog):
+    """Record what the supplier confirmed: a quantity per line and the delivery date."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        po: dict[str, Any],
+        names: dict[int, str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            ctx=ctx,
+            title=f"Supplier confirmed {po['number']}",
+            ok_text="Record confirmation",
+            parent=parent,
+        )
+        self.setMinimumWidth(620)
+        self.po = po
+        self.table = QTableWidget(len(po["lines"]), 3)
+        self.table.setObjectName("ConfirmLines")
+        self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Confirmed"])
+        for row, line in enumerate(po["lines"]):
+            confirmed = line.get("confirmed_quantity") or line["quantity"]
+            cells = (
+                names.get(line["product_id"], f"#{line['product_id']}"),
+                as_quantity(line["quantity"]),
+                as_quantity(confirmed),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column < 2:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        planned = po.get("confirmed_date") or po.get("expected_date")
+        self.delivery = date_edit(
+            date.fromisoformat(planned) if planned else date.today() + timedelta(days=7),
+            name="DeliveryDate",
+        )
+        self.form.addRow(self.table)
+        self.form.addRow("Delivery date", self.delivery)
+
+    def set_confirmed(self, row: int, quantity: str) -> None:
+        """Type the quantity the supplier confirmed on one line."""
+        self.table.setItem(row, 2, QTableWidgetItem(quantity))
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        lines = []
+        for row, line in enumerate(self.po["lines"]):
+            item = self.table.item(row, 2)
+            quantity = _decimal(item.text() if item else "", what=f"Line {row + 1} confirmed")
+            ordered = Decimal(line["quantity"])
+            if quantity < 0 or quantity > ordered:
+                raise ValueError(
+                    f"Line {row + 1}: the supplier can confirm 0 to {as_quantity(ordered)}."
+                )
+            lines.append({"line_id": line["id"], "quantity": quantity})
+        body = {"delivery_date": picked(self.delivery).isoformat(), "lines": lines}
+        po_id = self.po["id"]
+        return lambda api: api.post(f"/purchase-orders/{po_id}/confirm", body)
+
+
+class ShipDialog(FormDialog):
+    """Record the supplier's shipment: carrier, tracking number and expected arrival."""
+
+    def __init__(
+        self, *, ctx: ManagerContext, po: dict[str, Any], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(
+            ctx=ctx, title=f"{po['number']} shipped", ok_text="Record shipment", parent=parent
+        )
+        self.po = po
+        self.carrier = QLineEdit(po.get("carrier") or "")
+        self.carrier.setObjectName("Carrier")
+        self.carrier.setPlaceholderText("Blue Dart, own van…")
+        self.tracking = QLineEdit(po.get("tracking_number") or "")
+        self.tracking.setObjectName("TrackingNumber")
+        due = po.get("expected_arrival") or po.get("confirmed_date")
+        self.arrival = date_edit(
+            date.fromisoformat(due) if due else date.today() + timedelta(days=3),
+            name="ExpectedArrival",
+        )
+        self.form.addRow("Carrier", self.carrier)
+        self.form.addRow("Tracking number", self.tracking)
+        self.form.addRow("Expected arrival", self.arrival)
+
+    def build_call(self) -> Callable[[ApiClient], Any]:
+        carrier, tracking = self.carrier.text().strip(), self.tracking.text().strip()
+        if not carrier or not tracking:
+            raise ValueError("Type the carrier and the tracking number.")
+        body = {
+            "carrier": carrier,
+            "tracking_number": tracking,
+            "expected_arrival": picked(self.arrival).isoformat(),
+        }
+        po_id = self.po["id"]
+        return lambda api: api.post(f"/purchase-orders/{po_id}/ship", body)
+
+
 class PurchasingPage(QWidget):
     """Purchase orders and suppliers."""
 
@@ -274,6 +493,11 @@ class PurchasingPage(QWidget):
         self.reject_button = bar.add(
             button("Reject…", role="danger", name="RejectPo"), allowed=approve
         )
+        self.send_button = bar.add(button("Send to supplier…", name="SendPO"), allowed=write)
+        self.confirm_button = bar.add(
+            button("Supplier confirmed…", name="ConfirmPO"), allowed=write
+        )
+        self.ship_button = bar.add(button("Shipped…", name="ShipPO"), allowed=write)
         self.receive_button = bar.add(
             button("Receive…", name="ReceivePo"), allowed=ctx.can(Permission.STOCK_RECEIVE)
         )
@@ -282,6 +506,13 @@ class PurchasingPage(QWidget):
         self.approve_button.clicked.connect(lambda: self._action("approve"))
         self.reject_button.clicked.connect(self.reject_po)
         self.receive_button.clicked.connect(self.receive_po)
+        self.send_button.clicked.connect(self.send_po)
+        self.confirm_button.clicked.connect(self.confirm_po)
+        self.ship_button.clicked.connect(self.ship_po)
+        # The supplier-side steps follow one another: offer only the one the PO is ready for.
+        self.orders.selection_changed.connect(self._update_steps)
+        self.orders.model.modelReset.connect(self._update_steps)
+        self._update_steps()
         self.message = QLabel("")
         self.message.setObjectName("PageStatus")
         orders_tab = QWidget()
@@ -302,13 +533,29 @@ class PurchasingPage(QWidget):
             fetch=lambda api, offset, limit: api.suppliers(offset=offset, limit=limit),
             empty_text="No suppliers yet.",
         )
+        # Where statements go; the file chooser by default (tests point it at a folder).
+        self.ask_statement_path: Callable[[SupplierRead], Path | None] = self._ask_statement_path
+        self.last_statement: Path | None = None
+        supplier_write = ctx.can(Permission.SUPPLIERS_WRITE)
         supplier_bar = ActionBar()
+        self.new_supplier_button = supplier_bar.add(
+            button("New supplier…", name="NewSupplier"), allowed=supplier_write
+        )
+        self.edit_supplier_button = supplier_bar.add(
+            button("Edit…", name="EditSupplier"), allowed=supplier_write
+        )
+        self.supplier_statement_button = supplier_bar.add(
+            button("Statement…", name="SupplierStatement")
+        )
         self.account_button = supplier_bar.add(button("Vendor balance", name="VendorBalance"))
         self.pay_button = supplier_bar.add(
             button("Record payment…", role="primary", name="PayVendor"),
             allowed=ctx.can(Permission.VENDOR_PAY),
         )
         supplier_bar.addStretch(1)
+        self.new_supplier_button.clicked.connect(self.new_supplier)
+        self.edit_supplier_button.clicked.connect(self.edit_supplier)
+        self.supplier_statement_button.clicked.connect(self.supplier_statement)
         self.account_button.clicked.connect(self.show_account)
         self.pay_button.clicked.connect(self.pay_vendor)
         self.vendor_message = QLabel("Select a supplier to see what is owed.")
@@ -320,6 +567,11 @@ class PurchasingPage(QWidget):
         suppliers_layout.addWidget(self.supplier_table, 1)
 
         self.reorder_branch = choice([(b.name, b.id) for b in ctx.branches], name="ReorderBranch")
+        self.reorder_method = choice(REORDER_METHODS, name="ReorderMethod")
+        self.reorder_method.setToolTip(
+            "Low-stock levels: products at or below their low-stock level.\n"
+            "Sales forecast: from each product's sales and its supplier's lead time, with why."
+        )
         self.reorder_model = RowsModel(
             [
                 Column("supplier_name", "Supplier"),
@@ -328,8 +580,10 @@ class PurchasingPage(QWidget):
                 Column("on_hand", "On hand", as_quantity, numeric=True),
                 Column("threshold", "Low at", as_quantity, numeric=True),
                 Column("daily_sales", "Sold / day", as_quantity, numeric=True),
+                Column("on_order", "On order", as_quantity, numeric=True),
                 Column("quantity", "Order", as_quantity, numeric=True),
                 Column("unit_cost", "Unit cost", as_money, numeric=True),
+                Column("reasoning", "Why"),
             ],
             self,
         )
@@ -339,6 +593,7 @@ class PurchasingPage(QWidget):
         self.reorder_view.horizontalHeader().setStretchLastSection(True)
         reorder_bar = ActionBar()
         reorder_bar.addWidget(self.reorder_branch)
+        reorder_bar.addWidget(self.reorder_method)
         suggest = reorder_bar.add(button("Suggest", name="SuggestReorder"))
         self.draft_button = reorder_bar.add(
             button("Create draft POs", role="primary", name="DraftReorders"),
@@ -348,6 +603,7 @@ class PurchasingPage(QWidget):
         suggest.clicked.connect(self.suggest)
         self.draft_button.clicked.connect(self.draft_reorders)
         self.reorder_message = QLabel("Products at or below their low-stock level, by supplier.")
+        self.reorder_message.setWordWrap(True)
         self.reorder_message.setObjectName("PageStatus")
         reorder_tab = QWidget()
         reorder_layout = QVBoxLayout(reorder_tab)
@@ -371,20 +627,35 @@ class PurchasingPage(QWidget):
             self.suggest()
 
     def suggest(self) -> None:
-        """Ask the server what to reorder at the chosen branch."""
+        """Ask the server what to reorder at the chosen branch, and what is already coming."""
         branch_id = self.reorder_branch.currentData()
         if branch_id is None:
             return
+        method = self.reorder_method.currentData()
+        with_incoming = method == "threshold" and self.ctx.can(Permission.STOCK_READ)
+
+        def fetch(api: ApiClient) -> dict[str, Any]:
+            result = api.get("/reorder-suggestions", branch_id=branch_id, method=method)
+            if with_incoming:
+                # Only the forecast method reports on-order stock per line; ask for the rest.
+                incoming = api.get("/stock/incoming", branch_id=branch_id)
+                result["incoming"] = {row["product_id"]: row["on_order"] for row in incoming}
+            return result
+
         self.reorder_message.setText("Working out suggestions…")
-        NetOp(
-            lambda api: api.reorder_suggestions(branch_id=branch_id), pool=self.ctx.pool, owner=self
-        ).success(self._suggested).failure(
+        NetOp(fetch, pool=self.ctx.pool, owner=self).success(self._suggested).failure(
             lambda e: self.reorder_message.setText(describe(e))
         ).run()
 
     def _suggested(self, result: dict[str, Any]) -> None:
+        incoming = result.get("incoming", {})
         rows = [
-            {**line, "supplier_name": group["supplier_name"], "supplier_id": group["supplier_id"]}
+            {
+                **line,
+                "on_order": line.get("on_order") or incoming.get(line["product_id"], "0"),
+                "supplier_name": group["supplier_name"],
+                "supplier_id": group["supplier_id"],
+            }
             for group in result["suppliers"]
             for line in group["lines"]
         ]
@@ -399,12 +670,19 @@ class PurchasingPage(QWidget):
     def draft_reorders(self) -> None:
         """Create one draft PO per supplier from the suggestions shown."""
         branch_id = self.reorder_branch.currentData()
-        suppliers = sorted({row["supplier_id"] for row in self.reorder_model.rows})
+        suppliers = sorted(
+            {row["supplier_id"] for row in self.reorder_model.rows if row["supplier_id"]}
+        )
         if branch_id is None or not suppliers:
             self.reorder_message.setText("There are no suggestions to turn into orders.")
             return
+        body = {
+            "branch_id": branch_id,
+            "supplier_ids": suppliers,
+            "method": self.reorder_method.currentData(),
+        }
         NetOp(
-            lambda api: api.draft_reorders(branch_id=branch_id, supplier_ids=suppliers),
+            lambda api: api.post("/reorder-suggestions/purchase-orders", body),
             pool=self.ctx.pool,
             owner=self,
         ).success(
@@ -415,6 +693,58 @@ class PurchasingPage(QWidget):
                 self.orders.reload(),
             )
         ).failure(lambda e: self.reorder_message.setText(describe(e))).run()
+
+    def _selected_supplier(self) -> SupplierRead | None:
+        supplier = self.supplier_table.current()
+        if supplier is None:
+            self.vendor_message.setText("Select a supplier first.")
+        return supplier
+
+    def new_supplier(self) -> None:
+        """Open the form for a new supplier."""
+        self._open_supplier(SupplierDialog(ctx=self.ctx, parent=self), created=True)
+
+    def edit_supplier(self) -> None:
+        """Open the selected supplier's details for editing."""
+        if (supplier := self._selected_supplier()) is None:
+            return
+        self._open_supplier(
+            SupplierDialog(ctx=self.ctx, supplier=supplier, parent=self), created=False
+        )
+
+    def _open_supplier(self, dialog: SupplierDialog, *, created: bool) -> None:
+        dialog.accepted.connect(lambda: self._supplier_saved(dialog.result_value, created=created))
+        self.dialog = dialog
+        dialog.open()
+
+    def _supplier_saved(self, supplier: SupplierRead, *, created: bool) -> None:
+        self.vendor_message.setText(f"{'Created' if created else 'Saved'} {supplier.name}.")
+        self.supplier_table.reload(keep_page=True)
+        self.refresh()  # the PO list and the new-PO form name suppliers from this list
+
+    def supplier_statement(self) -> None:
+        """Save the selected supplier's statement of account for a date range as a PDF."""
+        if (supplier := self._selected_supplier()) is None:
+            return
+        dialog = StatementDialog(
+            ctx=self.ctx,
+            title=f"Statement — {supplier.name}",
+            path=f"/suppliers/{supplier.id}/statement",
+            ask_path=lambda: self.ask_statement_path(supplier),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self._statement_saved(dialog.result_value))
+        self.dialog = dialog
+        dialog.open()
+
+    def _statement_saved(self, path: Path) -> None:
+        self.last_statement = path
+        self.vendor_message.setText(f"Statement saved to {path}.")
+
+    def _ask_statement_path(self, supplier: SupplierRead) -> Path | None:
+        suggested = f"statement-{supplier.name.replace(' ', '-')}.pdf"
+        name, _ = QFileDialog.getSaveFileName(self, "Save statement", suggested, "PDF (*.pdf)")
+        return Path(name) if name else None
 
     def show_account(self) -> None:
         """Show the selected vendor's balance."""
@@ -499,12 +829,7 @@ class PurchasingPage(QWidget):
         if (po := self._current()) is None:
             return
 
-        def names(api: ApiClient) -> dict[int, str]:
-            return {
-                line["product_id"]: api.product(line["product_id"]).name for line in po["lines"]
-            }
-
-        NetOp(names, pool=self.ctx.pool, owner=self).success(
+        NetOp(lambda api: self._names(api, po), pool=self.ctx.pool, owner=self).success(
             lambda n: self._open_receive(po, n)
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
@@ -513,6 +838,67 @@ class PurchasingPage(QWidget):
         dialog.accepted.connect(lambda: self._done(f"Received goods for {po['number']}."))
         self.dialog = dialog
         dialog.open()
+
+    def _update_steps(self) -> None:
+        po = self.orders.current()
+        status = po["status"] if po else None
+        self.send_button.setEnabled(status in SENDABLE)
+        self.confirm_button.setEnabled(status in CONFIRMABLE)
+        self.ship_button.setEnabled(status in SHIPPABLE)
+
+    def send_po(self) -> None:
+        """Ask, then e-mail the selected approved PO to its supplier."""
+        if (po := self._current()) is None:
+            return
+        supplier = next((s for s in self.suppliers if s.id == po["supplier_id"]), None)
+        dialog = SendDialog(ctx=self.ctx, po=po, supplier=supplier, parent=self)
+        email = supplier.email if supplier else None
+        dialog.accepted.connect(
+            lambda: self._done(
+                f"{po['number']} is sent: the e-mail to {email or 'the supplier'} is queued "
+                "and goes out with the next delivery run."
+            )
+        )
+        self.dialog = dialog
+        dialog.open()
+
+    def confirm_po(self) -> None:
+        """Record the supplier's confirmation of the selected PO (names fetched first)."""
+        if (po := self._current()) is None:
+            return
+        NetOp(lambda api: self._names(api, po), pool=self.ctx.pool, owner=self).success(
+            lambda names: self._open_confirm(po, names)
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def _open_confirm(self, po: dict[str, Any], names: dict[int, str]) -> None:
+        dialog = ConfirmDialog(ctx=self.ctx, po=po, names=names, parent=self)
+        dialog.accepted.connect(
+            lambda: self._done(
+                f"{po['number']} confirmed by the supplier for "
+                f"{dialog.result_value['confirmed_date']}."
+            )
+        )
+        self.dialog = dialog
+        dialog.open()
+
+    def ship_po(self) -> None:
+        """Record the shipment of the selected PO."""
+        if (po := self._current()) is None:
+            return
+        dialog = ShipDialog(ctx=self.ctx, po=po, parent=self)
+        dialog.accepted.connect(
+            lambda: self._done(
+                f"{po['number']} shipped with {dialog.result_value['carrier']}, arriving "
+                f"{dialog.result_value['expected_arrival']}."
+            )
+        )
+        self.dialog = dialog
+        dialog.open()
+
+    @staticmethod
+    def _names(api: ApiClient, po: dict[str, Any]) -> dict[int, str]:
+        """Return the names of a PO's products (runs on a network thread)."""
+        return {line["product_id"]: api.product(line["product_id"]).name for line in po["lines"]}
 
     def _done(self, text: str) -> None:
         self.message.setText(text)
