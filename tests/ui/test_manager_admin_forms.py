@@ -12,11 +12,12 @@ from pytestqt.qtbot import QtBot
 
 from common.roles import Role
 from pos_client.api.client import ApiClient, ApiError
-from pos_client.ui.manager.admin import (
+from pos_client.ui.manager.admin_dialogs import (
     SCOPE_LABELS,
     ApiKeyDialog,
     BranchDialog,
     ConfirmDialog,
+    RenameDialog,
     SecretDialog,
     UserDialog,
 )
@@ -130,6 +131,7 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     page = window.pages["admin"]
     labels = [page.tabs.tabText(i) for i in range(page.tabs.count())]
     assert labels == ["Users", "Branches", "Devices", "API keys", "Settings"]
+    assert all(window.findChild(QPushButton, name) is not None for name in ADMIN_BUTTONS)
 
     page.tabs.setCurrentIndex(labels.index("Branches"))
     wait_loaded(qtbot, page.branches)
@@ -162,6 +164,25 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
         page.branches,
         lambda rows: any(r.code == "WH-EAST" and not r.active for r in rows),
     )
+
+    # A till enrolled at the main branch is renamed from the Devices tab.
+    admin_api = world.api("admin")
+    code = admin_api.post(
+        "devices/enrolment-codes", json={"branch_id": world.a.branch_ids[0]}
+    ).json()["code"]
+    assert admin_api.post("devices/enrol", json={"code": code, "name": "Till 1"}).status_code == 201
+    page.tabs.setCurrentIndex(labels.index("Devices"))
+    reload_until(qtbot, page.devices, lambda rows: any(r["name"] == "Till 1" for r in rows))
+    select_row(page.devices, lambda r: r["name"] == "Till 1")
+    _click(qtbot, window.findChild(QPushButton, "RenameDevice"))
+    rename = page.dialog
+    assert isinstance(rename, RenameDialog)
+    rename.name.setText("  ")
+    _click(qtbot, rename.ok_button)
+    assert "new name" in rename.error.text()
+    rename.name.setText("Front counter")
+    accept_dialog(qtbot, rename)
+    reload_until(qtbot, page.devices, lambda rows: [r["name"] for r in rows] == ["Front counter"])
 
     # An API key: the secret is shown once, works with X-API-Key, and stops after revoking.
     page.tabs.setCurrentIndex(labels.index("API keys"))
