@@ -229,6 +229,14 @@ def test_supplier_created_and_po_sent_confirmed_shipped(
         arrival.isoformat(),
     )
     show("shipped")
+    row = page.orders.model.rows.index(
+        next(r for r in page.orders.model.rows if r["id"] == po["id"])
+    )
+    shown = {
+        column.label: page.orders.model.index(row, i).data()
+        for i, column in enumerate(page.orders.model.columns)
+    }
+    assert shown["Shipment"] == "Blue Dart BD123456789IN" and shown["Due"] == arrival.isoformat()
     assert not any(b.isEnabled() for b in (page.send_button, page.confirm_button, page.ship_button))
 
     # The vendor's statement of account as a PDF.

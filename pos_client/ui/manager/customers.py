@@ -262,7 +262,7 @@ class CustomerDialog(FormDialog):
             self.setWindowTitle(f"Edit {error.customer.name}")
             self.title.setText(f"Edit {error.customer.name}")
             self.ok_button.setText("Save")
-            self.sms.setVisible(False)
+            self.form.setRowVisible(self.sms, False)
             self.form.addRow("SMS updates", self.sms_choice)
             self.sms_choice.setCurrentIndex(self.sms_choice.findData(SMS_ON))
             self.ok_button.setEnabled(True)

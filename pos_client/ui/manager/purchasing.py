@@ -68,6 +68,16 @@ def _decimal(text: str, *, what: str) -> Decimal:
         raise ValueError(f"{what} must be a number, got {text!r}") from exc
 
 
+def _due_date(po: dict[str, Any]) -> str:
+    """Return when the goods are due: shipment arrival, else confirmed, else wanted date."""
+    return po.get("expected_arrival") or po.get("confirmed_date") or po.get("expected_date") or ""
+
+
+def _shipment(po: dict[str, Any]) -> str:
+    """Return the carrier and tracking number of a shipped PO."""
+    return " ".join(filter(None, (po.get("carrier"), po.get("tracking_number"))))
+
+
 class LinesTable(QTableWidget):
     """Editable product lines: product (by SKU), quantity and a third number column."""
 
@@ -471,6 +481,8 @@ class PurchasingPage(QWidget):
                 Column("status", "Status", as_label, status=True),
                 Column("total", "Total", as_money, numeric=True),
                 Column("received_value", "Received", as_money, numeric=True),
+                Column("due", "Due", compute=_due_date),
+                Column("tracking_number", "Shipment", compute=_shipment),
                 Column("created_by_name", "Created by"),
                 Column("decision_comment", "Comment"),
                 Column("created_at", "Created", as_when),
@@ -856,7 +868,7 @@ class PurchasingPage(QWidget):
         dialog.accepted.connect(
             lambda: self._done(
                 f"{po['number']} is sent: the e-mail to {email or 'the supplier'} is queued "
-                "and goes out with the next delivery run."
+                "for delivery."
             )
         )
         self.dialog = dialog
