@@ -101,7 +101,6 @@ def test_customer_created_edited_and_statement_saved(
     reload_until(qtbot, page.table, lambda rows: any(c.id == created.id for c in rows))
     select_row(page.table, lambda c: c.id == created.id)
     target = tmp_path / "mehta.pdf"
-    page.ask_statement_path = lambda customer: target
     qtbot.mouseClick(page.statement_button, LEFT)
     statement = page.dialog
     statement.start.setDate(_qdate(date.today()))
@@ -110,6 +109,10 @@ def test_customer_created_edited_and_statement_saved(
     assert statement.error.isVisible() and not target.exists()
     statement.start.setDate(_qdate(date.today() - timedelta(days=30)))
     statement.end.setDate(_qdate(date.today()))
+    page.ask_statement_path = lambda customer: tmp_path / "no-such-folder" / "mehta.pdf"
+    qtbot.mouseClick(statement.ok_button, LEFT)
+    qtbot.waitUntil(lambda: "Could not save" in statement.error.text(), timeout=TIMEOUT)
+    page.ask_statement_path = lambda customer: target
     accept_dialog(qtbot, statement)
     assert page.last_statement == target and target.read_bytes().startswith(b"%PDF")
     assert "Mehta Stores" in _pdf_text(target, tmp_path)
@@ -196,9 +199,10 @@ def test_supplier_created_and_po_sent_confirmed_shipped(
     qtbot.waitUntil(lambda: isinstance(page.dialog, ConfirmDialog), timeout=TIMEOUT)
     confirm = page.dialog
     assert [confirm.table.item(r, 1).text() for r in range(2)] == ["10", "5"]
-    confirm.set_confirmed(1, "6")  # more than ordered: refused in the form
-    qtbot.mouseClick(confirm.ok_button, LEFT)
-    assert confirm.error.isVisible() and "Line 2" in confirm.error.text()
+    for wrong in ("NaN", "6"):  # not a number, more than ordered: refused in the form
+        confirm.set_confirmed(1, wrong)
+        qtbot.mouseClick(confirm.ok_button, LEFT)
+        assert confirm.error.isVisible() and "Line 2" in confirm.error.text(), wrong
     confirm.set_confirmed(1, "3")
     delivery = date.today() + timedelta(days=5)
     confirm.delivery.setDate(_qdate(delivery))

@@ -63,9 +63,12 @@ REORDER_METHODS = [("Low-stock levels", "threshold"), ("Sales forecast", "foreca
 
 def _decimal(text: str, *, what: str) -> Decimal:
     try:
-        return Decimal(text.strip())
+        value = Decimal(text.strip())
     except InvalidOperation as exc:
         raise ValueError(f"{what} must be a number, got {text!r}") from exc
+    if not value.is_finite():  # "NaN" parses, and then refuses every comparison
+        raise ValueError(f"{what} must be a number, got {text!r}")
+    return value
 
 
 def _due_date(po: dict[str, Any]) -> str:
