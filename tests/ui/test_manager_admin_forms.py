@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,10 +12,12 @@ from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from common.roles import Role
+from common.schemas.org import BranchRead
 from pos_client.api.client import ApiClient, ApiError
 from pos_client.ui.manager.admin_dialogs import (
     SCOPE_LABELS,
     ApiKeyDialog,
+    BranchChecklist,
     BranchDialog,
     ConfirmDialog,
     RenameDialog,
@@ -58,6 +61,20 @@ def _login(url: str, username: str, password: str):
 
 def test_scope_choices_are_the_scopes_the_server_accepts() -> None:
     assert set(SCOPE_LABELS) == set(SCOPES)
+
+
+def test_branch_checklist_keeps_branches_it_does_not_list(qtbot: QtBot) -> None:
+    shown = BranchRead(
+        id=1, name="Main", code="MAIN", kind="store", address="", city="", latitude=None,
+        longitude=None, capacity=None, phone="", active=True, created_at=datetime.now(UTC),
+    )  # fmt: skip
+    checklist = BranchChecklist(branches=[shown], checked=[1, 99], name="Branches")
+    qtbot.addWidget(checklist)
+    assert checklist.count() == 1 and sorted(checklist.checked()) == [1, 99]
+    checklist.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert checklist.checked() == [99]  # editing other ticks never drops branch 99
+    checklist.set_checked([])
+    assert checklist.checked() == []
 
 
 def test_admin_creates_then_disables_a_user(
@@ -202,6 +219,7 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     _click(qtbot, shown.copy_button)
     assert QGuiApplication.clipboard().text() == secret
     shown.accept()
+    assert shown.secret.text() == ""  # not kept on screen once closed
     reload_until(qtbot, page.api_keys, lambda rows: any(r["name"] == "Web shop" for r in rows))
     assert all(secret not in str(r) for r in page.api_keys.model.rows)  # listed without it
 

@@ -58,6 +58,9 @@ class BranchChecklist(QListWidget):
     def __init__(self, *, branches: list[BranchRead], checked: list[int], name: str) -> None:
         super().__init__()
         self.setObjectName(name)
+        listed = {b.id for b in branches}
+        # Branches the list does not show (beyond the context's page) stay as they were.
+        self.unlisted = [b for b in checked if b not in listed]
         for branch in branches:
             item = QListWidgetItem(f"{branch.name} ({branch.code})")
             item.setData(Qt.ItemDataRole.UserRole, branch.id)
@@ -70,7 +73,7 @@ class BranchChecklist(QListWidget):
 
     def checked(self) -> list[int]:
         """Return the ticked branch ids."""
-        return [
+        return self.unlisted + [
             self.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.count())
             if self.item(i).checkState() == Qt.CheckState.Checked
@@ -78,6 +81,7 @@ class BranchChecklist(QListWidget):
 
     def set_checked(self, branch_ids: list[int]) -> None:
         """Tick exactly these branches."""
+        self.unlisted = []
         for i in range(self.count()):
             item = self.item(i)
             ticked = item.data(Qt.ItemDataRole.UserRole) in branch_ids
@@ -322,6 +326,8 @@ class SecretDialog(QDialog):
         self.secret.setReadOnly(True)
         self.copy_button = button("Copy", role="primary", name="CopySecret")
         self.copy_button.clicked.connect(self.copy)
+        # Once closed the secret is gone from the screen for good, as the warning says.
+        self.finished.connect(lambda _: self.secret.clear())
         self.copied = QLabel("")
         self.copied.setObjectName("KeyHint")
         row = QHBoxLayout()
