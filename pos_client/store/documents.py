@@ -5,9 +5,10 @@ Every function works in the caller's transaction (LocalStore.transaction()); non
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, NotFound, ValidationFailed
@@ -97,13 +98,45 @@ def next_receipt_number(session: Session) -> str:
     return f"{state.receipt_prefix}-{state.last_receipt_seq:0{RECEIPT_DIGITS}d}"
 
 
-def _adjust_stock(session: Session, *, product_id: int, delta: Decimal) -> None:
-    level = session.get(StockLevel, product_id)
-    if level is None:
-        session.add(StockLevel(product_id=product_id, on_hand=delta, updated_at=utcnow()))
-    else:
-        level.on_hand = level.on_hand + delta
-        level.updated_at = utcnow()
+def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> None:
+    """Move the till's stock of each (product, delta): one read and one write per document."""
+    totals: dict[int, Decimal] = {}
+    for product_id, delta in deltas:
+        totals[product_id] = totals.get(product_id, ZERO) + delta
+    if not totals:
+        return
+    now = utcnow()
+    # Columns, not entities: nothing enters the identity map, so the Core update below
+    # leaves no stale StockLevel objects behind in this session.
+    held = dict(
+        session.execute(
+            select(StockLevel.product_id, StockLevel.on_hand).where(
+                StockLevel.product_id.in_(totals)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    changed = [
+        {"product_id": p, "on_hand": held[p] + d, "updated_at": now}
+        for p, d in totals.items()
+        if p in held
+    ]
+    new = [
+        {"product_id": p, "on_hand": d, "updated_at": now}
+        for p, d in totals.items()
+        if p not in held
+    ]
+    table = StockLevel.__table__
+    if changed:
+        session.connection().execute(
+            update(table)
+            .where(table.c.product_id == bindparam("key"))
+            .values(on_hand=bindparam("on_hand"), updated_at=bindparam("updated_at")),
+            [{"key": row.pop("product_id"), **row} for row in changed],
+        )
+    if new:
+        session.connection().execute(insert(table), new)
 
 
 def _emit(session: Session, *, state: SyncState, payload, document_id: str | None) -> Event:
@@ -124,8 +157,9 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
         if customer.server_id is not None:
             event = event.model_copy(update={"customer_id": customer.server_id})
     envelope = _emit(session, state=state, payload=event, document_id=event.sale_id)
-    session.execute(
-        insert(Sale),
+    write = session.connection()  # Core, not ORM bulk: the sale path is latency-critical
+    write.execute(
+        insert(Sale.__table__),
         [
             {
                 "id": event.sale_id,
@@ -146,8 +180,8 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
             }
         ],
     )
-    session.execute(
-        insert(SaleLine),
+    write.execute(
+        insert(SaleLine.__table__),
         [
             {
                 "id": line.line_id,
@@ -166,8 +200,8 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
         ],
     )
     if event.payments:
-        session.execute(
-            insert(SalePayment),
+        write.execute(
+            insert(SalePayment.__table__),
             [
                 {
                     "id": p.payment_id,
@@ -179,8 +213,7 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
                 for p in event.payments
             ],
         )
-    for line in event.lines:
-        _adjust_stock(session, product_id=line.product_id, delta=-line.quantity)
+    _adjust_stock(session, ((line.product_id, -line.quantity) for line in event.lines))
     on_account = sum((p.amount for p in event.payments if p.method == PaymentMethod.ACCOUNT), ZERO)
     if on_account:
         _charge_local_customer(session, event=event, amount=on_account)
@@ -217,8 +250,10 @@ def void_sale(
     if sale.status != "completed":
         raise InvalidState("This sale is already voided.")
     sale.status = "voided"
-    for line in session.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id)):
-        _adjust_stock(session, product_id=line.product_id, delta=line.quantity)
+    lines = session.execute(
+        select(SaleLine.product_id, SaleLine.quantity).where(SaleLine.sale_id == sale_id)
+    ).tuples()
+    _adjust_stock(session, lines)
     payload = SaleVoided(sale_id=sale_id, reason=reason, manager_id=manager_id)
     envelope = _emit(session, state=state, payload=payload, document_id=sale_id)
     session.flush()
@@ -258,8 +293,8 @@ def record_return(session: Session, event: ReturnRecorded) -> Event:
                 restock=line.restock,
             )
         )
-        if line.restock:
-            _adjust_stock(session, product_id=line.product_id, delta=line.quantity)
+    restocked = [(line.product_id, line.quantity) for line in event.lines if line.restock]
+    _adjust_stock(session, restocked)
     session.flush()
     return envelope
 

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from common.sync.protocol import Event, PushResult, PushStatus
 from pos_client.store.models import OutboxEvent, Return, Sale, utcnow
 
 
-def enqueue(session: Session, *, event: Event, document_id: str | None = None) -> OutboxEvent:
+def enqueue(session: Session, *, event: Event, document_id: str | None = None) -> None:
     """Add an event in the caller's transaction, so it commits with its document."""
-    row = OutboxEvent(
-        event_id=event.id,
-        type=str(event.type),
-        document_id=document_id,
-        body=event.model_dump_json(),
-        created_at=event.occurred_at,
+    # A Core insert: no ORM object to track, which matters on the sale's critical path.
+    session.connection().execute(
+        insert(OutboxEvent.__table__),
+        [
+            {
+                "event_id": event.id,
+                "type": str(event.type),
+                "document_id": document_id,
+                "body": event.model_dump_json(),
+                "created_at": event.occurred_at,
+            }
+        ],
     )
-    session.add(row)
-    return row
 
 
 def pending_count(session: Session) -> int:
