@@ -36,6 +36,18 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "out_of_stock": ("#a61b1b", "#fde8e8"),
     "negative_stock": ("#ffffff", "#a61b1b"),
     "acknowledged": ("#52606d", "#f0f4f8"),
+    # Documents on their way: purchase orders with the supplier, transfers, picked orders.
+    "submitted": ("#8d5a00", "#fff4e0"),
+    "sent": ("#1d4f91", "#e6effa"),
+    "shipped": ("#1d4f91", "#e6effa"),
+    "created": ("#52606d", "#f0f4f8"),
+    "dispatched": ("#1d4f91", "#e6effa"),
+    "picking": ("#1d4f91", "#e6effa"),
+    "packed": ("#1d4f91", "#e6effa"),
+    "closed": ("#52606d", "#f0f4f8"),
+    "expired": ("#52606d", "#f0f4f8"),
+    "completed": ("#0b6e64", "#e3f8f5"),
+    "voided": ("#a61b1b", "#fde8e8"),
 }
 
 
