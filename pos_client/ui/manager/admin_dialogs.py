@@ -172,7 +172,7 @@ class UserDialog(FormDialog):
             "role": enum_value(user.role),
             "branch_ids": sorted(user.branch_ids),
         }
-        # Send only what changed: the server refuses even a no-op role change to oneself.
+        # Send only what changed, so fields left alone are not overwritten with this stale copy.
         changes = {k: v for k, v in values.items() if v != current[k]}
         if sorted(values["branch_ids"]) == current["branch_ids"]:
             changes.pop("branch_ids", None)
