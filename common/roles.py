@@ -45,6 +45,8 @@ class Permission(StrEnum):
     PURCHASING_APPROVE = "purchasing.approve"
     VENDOR_PAY = "vendors.pay"
 
+    # Till sales and returns as the back office sees them (the till shows its own).
+    SALES_READ = "sales.read"
     SALES_REQUESTS_READ = "sales_requests.read"
     SALES_REQUESTS_WRITE = "sales_requests.write"
     SALES_REQUESTS_APPROVE = "sales_requests.approve"
@@ -79,6 +81,7 @@ _READS = frozenset(
         P.CUSTOMERS_READ,
         P.STOCK_READ,
         P.PURCHASING_READ,
+        P.SALES_READ,
         P.SALES_REQUESTS_READ,
         P.CREDIT_READ,
         P.ORDERS_READ,
@@ -140,6 +143,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CUSTOMERS_READ,
             P.CUSTOMERS_WRITE,
             P.STOCK_READ,
+            P.SALES_READ,
             P.SALES_REQUESTS_READ,
             P.SALES_REQUESTS_WRITE,
             P.SALES_REQUESTS_APPROVE,

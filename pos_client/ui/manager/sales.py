@@ -1,14 +1,19 @@
-"""Sales screen: wholesale sales requests (approve/reject) and online orders."""
+"""Sales screen: wholesale requests (approve/reject), online orders, till sales and returns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
+from pos_client.api.client import ApiClient, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.sales_dialogs import OrderDialog, ReturnDialog, SaleDialog, tenders
+from pos_client.ui.manager.sales_journal import JournalTab
 from pos_client.ui.manager.table import Column, as_label, as_money, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
@@ -46,6 +51,8 @@ class SalesPage(QWidget):
         self.ctx = ctx
         self.dialog: QDialog | None = None
         self.customer_names: dict[int, str] = {}
+        # Where picking lists go; the file chooser by default (tests point it at a folder).
+        self.ask_path: Callable[[str], Path | None] = self._ask_path
         self.request_status = choice(REQUEST_STATUSES, name="RequestStatus")
         self.request_status.currentIndexChanged.connect(lambda _: self.requests.reload())
         self.requests = ServerTable(
@@ -124,6 +131,9 @@ class SalesPage(QWidget):
             button("Cancel order…", role="danger", name="CancelOrder"), allowed=write
         )
         self.cancel_order_button.clicked.connect(self.cancel_order)
+        self.order_details_button = order_bar.add(button("Details…", name="OrderDetails"))
+        self.order_details_button.clicked.connect(self.show_order)
+        self.orders.view.activated.connect(lambda _: self.show_order())
         self.order_message = QLabel("")
         self.order_message.setObjectName("PageStatus")
         orders_layout.addLayout(order_bar)
@@ -132,9 +142,13 @@ class SalesPage(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(requests_tab, "Sales requests")
+        self._tables: dict[QWidget, ServerTable] = {}
         if ctx.can(Permission.ORDERS_READ):
             self.tabs.addTab(orders_tab, "Online orders")
-        self.tabs.currentChanged.connect(lambda i: self.orders.reload() if i == 1 else None)
+            self._tables[orders_tab] = self.orders
+        if ctx.can(Permission.SALES_READ):
+            self._build_journal()
+        self.tabs.currentChanged.connect(self._tab_shown)
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.title))
         layout.addWidget(self.tabs, 1)
@@ -227,3 +241,93 @@ class SalesPage(QWidget):
     def _done(self, text: str) -> None:
         self.message.setText(text)
         self.requests.reload(keep_page=True)
+
+    # --- till sales and returns -------------------------------------------------------
+    def _build_journal(self) -> None:
+        branch = self.ctx.branch_name
+        self.sales_tab = JournalTab(
+            ctx=self.ctx,
+            path="/sales",
+            name="Sale",
+            what="a sale",
+            columns=[
+                Column("receipt_number", "Receipt"),
+                Column("occurred_at", "When", as_when),
+                Column("branch_id", "Branch", branch),
+                Column("status", "Status", as_label, status=True),
+                Column("cashier_name", "Cashier"),
+                Column("customer_name", "Customer"),
+                Column("line_count", "Items", numeric=True),
+                Column("payments", "Paid by", tenders),
+                Column("total", "Total", as_money, numeric=True),
+            ],
+            search_text="Receipt number…",
+            empty_text="No till sales match.\nSales show up here once the tills have synced.",
+            make_dialog=lambda sale: SaleDialog(ctx=self.ctx, sale=sale, parent=self),
+        )
+        self.returns_tab = JournalTab(
+            ctx=self.ctx,
+            path="/returns",
+            name="Return",
+            what="a return",
+            columns=[
+                Column("receipt_number", "Return"),
+                Column("occurred_at", "When", as_when),
+                Column("original_receipt_number", "Sale receipt"),
+                Column("branch_id", "Branch", branch),
+                Column("reason", "Reason"),
+                Column("refunds", "Refunded by", tenders),
+                Column("cashier_name", "Cashier"),
+                Column("total", "Total", as_money, numeric=True),
+            ],
+            search_text="Return or sale receipt…",
+            empty_text="No returns match.",
+            make_dialog=lambda row: ReturnDialog(ctx=self.ctx, row=row, parent=self),
+            with_reason=True,
+        )
+        self.sales, self.returns = self.sales_tab.table, self.returns_tab.table
+        for tab, title in ((self.sales_tab, "Till sales"), (self.returns_tab, "Returns")):
+            self.tabs.addTab(tab, title)
+            self._tables[tab] = tab.table
+
+    def _tab_shown(self, index: int) -> None:
+        table = self._tables.get(self.tabs.widget(index))
+        if table is not None:
+            table.reload(keep_page=True)
+
+    def show_order(self) -> None:
+        """Open the selected online order: customer, lines, steps, shipment, picking list."""
+        may_see_customers = self.ctx.can(Permission.CUSTOMERS_READ)
+
+        def fetch(api: ApiClient, row: Row) -> tuple[Row, Row | None]:
+            order = api.get(f"/orders/{row['id']}")
+            customer = None
+            if may_see_customers:
+                customer = api.get(f"/customers/{order['customer_id']}")
+            return order, customer
+
+        row = self.orders.current()
+        if row is None:
+            self.order_message.setText("Select an order first.")
+            return
+        self.order_message.setText("")
+        NetOp(lambda api: fetch(api, row), pool=self.ctx.pool, owner=self).success(
+            lambda found: self._show(
+                OrderDialog(
+                    ctx=self.ctx,
+                    order=found[0],
+                    customer=found[1],
+                    ask_path=lambda suggested: self.ask_path(suggested),
+                    on_change=lambda _order: self.orders.reload(keep_page=True),
+                    parent=self,
+                )
+            )
+        ).failure(lambda e: self.order_message.setText(describe(e))).run()
+
+    def _show(self, dialog: QDialog) -> None:
+        self.dialog = dialog
+        dialog.open()
+
+    def _ask_path(self, suggested: str) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save picking list", suggested, "PDF (*.pdf)")
+        return Path(name) if name else None
