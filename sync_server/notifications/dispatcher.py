@@ -26,7 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_sessionmaker, transaction, utcnow
-from sync_server.notifications.models import Notification, NotificationRule
+from sync_server.notifications.models import (
+    Notification,
+    NotificationAttachment,
+    NotificationRule,
+)
 
 log = logging.getLogger("stockpilot.notifications")
 
@@ -46,6 +50,8 @@ class Job:
     payload: dict
     attempts: int
     secret: str | None
+    # (filename, content type, bytes) of the files an e-mail carries; the same on every retry.
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -95,6 +101,20 @@ def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -
                 )
             ).all()
         )
+    files: dict[int, list[tuple[str, str, bytes]]] = {}
+    email_ids = [row.id for row in rows if row.channel == "email"]
+    if email_ids:
+        for notification_id, filename, content_type, content in session.execute(
+            select(
+                NotificationAttachment.notification_id,
+                NotificationAttachment.filename,
+                NotificationAttachment.content_type,
+                NotificationAttachment.content,
+            )
+            .where(NotificationAttachment.notification_id.in_(email_ids))
+            .order_by(NotificationAttachment.id)
+        ):
+            files.setdefault(notification_id, []).append((filename, content_type, bytes(content)))
     jobs = []
     for row in rows:
         row.attempts += 1
@@ -111,6 +131,7 @@ def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -
                 payload=row.payload,
                 attempts=row.attempts,
                 secret=secrets.get(row.rule_id),
+                attachments=tuple(files.get(row.id, ())),
             )
         )
     return jobs
@@ -125,6 +146,14 @@ def _send_email(job: Job, settings: Settings) -> None:
     message["Subject"] = job.subject
     message["X-StockPilot-Event"] = job.event
     message.set_content(job.body or job.subject)
+    for filename, content_type, content in job.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        message.add_attachment(
+            content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=filename,
+        )
     with smtplib.SMTP(
         settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout
     ) as smtp:

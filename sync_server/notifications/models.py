@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantScoped, utcnow
@@ -55,6 +64,25 @@ class Notification(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class NotificationAttachment(TenantScoped, Base):
+    """A file sent with an e-mail notification, stored as the bytes that were rendered.
+
+    Bytes rather than a reference to re-render: the supplier gets exactly the document as it
+    was when sent, every retry sends the same file, and a PDF of a purchase order is a few
+    kilobytes (notify() refuses more than MAX_ATTACHMENT_BYTES per notification).
+    """
+
+    __tablename__ = "notification_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SmsOptIn(TenantScoped, Base):

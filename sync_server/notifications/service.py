@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -14,7 +16,12 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor, jsonable
 from sync_server.auth.models import User
 from sync_server.db import utcnow
-from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
+from sync_server.notifications.models import (
+    Notification,
+    NotificationAttachment,
+    NotificationRule,
+    SmsOptIn,
+)
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
 from sync_server.paging import get_owned
@@ -23,6 +30,17 @@ from sync_server.partners.models import Customer
 CHANNELS = ("email", "webhook", "in_app", "sms")
 LOW_STOCK_EVENT = "alert.low_stock"
 _PHONE = re.compile(r"\+?[0-9]{6,18}")
+# Mail servers commonly refuse messages over 10 MB; base64 makes a file a third bigger.
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file to send with the e-mails of a notification."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def normalize_phone(raw: str) -> str:
@@ -76,12 +94,19 @@ def notify(
     roles: list[Role] | None = None,
     email: str | None = None,
     customer_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> list[Notification]:
     """Queue an event for its recipients: the roles in-app, an address, and the tenant's rules.
 
     A customer named here also gets an SMS if they opted in; low-stock alerts go by SMS to
-    the numbers of the tenant setting low_stock_sms_to.
+    the numbers of the tenant setting low_stock_sms_to. Attachments go with every e-mail of
+    the event (other channels cannot carry files).
     """
+    if sum(len(a.content) for a in attachments) > MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed(
+            f"The files to e-mail with '{subject[:80]}' are over "
+            f"{MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB; mail servers would refuse them."
+        )
     rows: dict[tuple[str, str], Notification] = {}
     payload = jsonable(payload)
 
@@ -146,6 +171,20 @@ def notify(
             if number:
                 add("sms", number, role=Role.MANAGER.value)
     session.add_all(rows.values())
+    emails = [row for row in rows.values() if row.channel == "email"]
+    if attachments and emails:
+        session.flush()  # the rows need their ids before files can point at them
+        session.add_all(
+            NotificationAttachment(
+                tenant_id=tenant_id,
+                notification_id=row.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                content=attachment.content,
+            )
+            for row in emails
+            for attachment in attachments
+        )
     return list(rows.values())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,13 +12,19 @@ from common.roles import Permission, Role, roles_with
 from sync_server.auth.models import User
 
 
-def send(session: Session, **kwargs: Any) -> None:
-    """Queue a notification (same transaction); a no-op where notifications are not installed."""
+def send(
+    session: Session, *, attachments: Sequence[tuple[str, str, bytes]] = (), **kwargs: Any
+) -> None:
+    """Queue a notification (same transaction); a no-op where notifications are not installed.
+
+    attachments are (filename, content type, bytes) files that go with its e-mails.
+    """
     try:
         notifications = importlib.import_module("sync_server.notifications.service")
     except ModuleNotFoundError:
         return
-    notifications.notify(session, **kwargs)
+    files = [notifications.Attachment(name, kind, content) for name, kind, content in attachments]
+    notifications.notify(session, attachments=files, **kwargs)
 
 
 def approvers(permission: Permission, *, admin_only: bool = False) -> list[Role]:

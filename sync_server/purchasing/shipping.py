@@ -1,7 +1,7 @@
 """The supplier's side of a purchase order: sent as PDF, confirmed, shipped.
 
 approved -> sent (the PO goes to the supplier by e-mail through the notification outbox,
-with a link to its PDF) -> confirmed (quantities and date the supplier commits to) ->
+its PDF attached) -> confirmed (quantities and date the supplier commits to) ->
 shipped (carrier, tracking, expected arrival). Goods may be received from any of these.
 The delivery date the supplier confirmed is what the supplier performance report holds
 them to (sync_server/reports/purchasing.py); the shipment's expected arrival tells
@@ -21,7 +21,7 @@ from common.money import format_money
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.documents.pdf import Document, render
+from sync_server.documents.pdf import PDF_MEDIA_TYPE, Document, render
 from sync_server.partners.models import Supplier
 from sync_server.purchasing import notify, service
 from sync_server.purchasing.models import PurchaseOrder, PurchaseOrderLine
@@ -78,7 +78,7 @@ def po_pdf(session: Session, *, actor: Principal, po_id: int) -> bytes:
 
 
 def send(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
-    """Send an approved PO to its supplier: an e-mail with a link to the PDF, via the outbox."""
+    """Send an approved PO to its supplier: an e-mail with the PDF attached, via the outbox."""
     po = service.lock_po(session, tenant_id=actor.tenant_id, po_id=po_id)
     service._check(po, "send")
     service._branch_allowed(actor, po.branch_id)
@@ -96,12 +96,20 @@ def send(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
         event="purchase_order.sent",
         subject=f"Purchase order {po.number}",
         body=(
-            f"Please find our purchase order {po.number} ({len(po.lines)} lines, total "
-            f"{po.total}) at {pdf_path(po.id)} and confirm quantities and delivery date."
+            f"Please find attached our purchase order {po.number} ({len(po.lines)} lines, "
+            f"total {po.total}; also at {pdf_path(po.id)}) and confirm quantities and "
+            "delivery date."
         ),
         payload={"purchase_order_id": po.id, "number": po.number, "pdf": pdf_path(po.id)},
         branch_id=po.branch_id,
         email=supplier.email,
+        attachments=[
+            (
+                f"purchase-order-{po.number}.pdf",
+                PDF_MEDIA_TYPE,
+                po_pdf(session, actor=actor, po_id=po.id),
+            )
+        ],
     )
     return po
 
