@@ -15,7 +15,7 @@ from common.roles import Permission
 from common.schemas.base import Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.inventory import counts, queries, service, transfers
+from sync_server.inventory import counts, incoming, queries, service, transfers
 from sync_server.inventory.models import StockMovement, Transfer
 from sync_server.inventory.schemas import (
     AdjustmentCreate,
@@ -55,8 +55,8 @@ def list_levels(
     status: StockStatus | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Name, SKU or barcode")] = None,
 ) -> dict[str, Any]:
-    """List stock levels per branch and product with filters and paging."""
-    return queries.levels_page(
+    """List stock levels per branch and product, with what open purchase orders still bring."""
+    return incoming.levels_with_on_order(
         session,
         tenant_id=principal.tenant_id,
         branches=queries.visible_branches(principal, branch_id),

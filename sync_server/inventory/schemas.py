@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -33,6 +34,13 @@ class StockLevelRead(ReadSchema):
     status: StockStatus
     unit_cost: Amount
     updated_at: datetime | None = None
+    on_order: Quantity = Field(
+        default=Decimal("0"),
+        description="Ordered but not yet received on open purchase orders for this branch",
+    )
+    expected_at: date | None = Field(
+        default=None, description="Earliest date an open purchase order is due to bring it"
+    )
 
 
 class MovementRead(ReadSchema):
