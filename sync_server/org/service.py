@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -27,7 +28,42 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "till_offline_credit_allowed": True,
     # Phone numbers (comma-separated) of the managers who get low-stock alerts by SMS.
     "low_stock_sms_to": "",
+    # Requests per minute per caller for this business, e.g. {"read": 600, "write": 60};
+    # a class left out keeps the server's limit (sync_server/ratelimit).
+    "rate_limits": {},
 }
+RATE_LIMIT_CLASSES = ("read", "write")
+MAX_RATE_LIMIT = 1_000_000
+
+
+def _check_rate_limits(value: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(value) - set(RATE_LIMIT_CLASSES))
+    if "login" in unknown:
+        raise ValidationFailed(
+            "Setting 'rate_limits' cannot change the login limit: logins are counted per "
+            "address before the business is known, so that limit is the server's "
+            "(STOCKPILOT_RATE_LIMIT_LOGIN_PER_MINUTE)."
+        )
+    if unknown:
+        raise ValidationFailed(
+            f"Setting 'rate_limits' knows only {', '.join(RATE_LIMIT_CLASSES)}, "
+            f"not {', '.join(unknown)}."
+        )
+    for name, limit in value.items():
+        # bool is an int to Python, but true is no number of requests.
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise ValidationFailed(
+                f"rate_limits.{name} must be a whole number of requests per minute, not {limit!r}."
+            )
+        if not 1 <= limit <= MAX_RATE_LIMIT:
+            raise ValidationFailed(
+                f"rate_limits.{name} must be between 1 and {MAX_RATE_LIMIT} requests per minute."
+            )
+    return value
+
+
+# Settings whose value has a shape beyond its type; each returns the value or refuses it.
+SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {"rate_limits": _check_rate_limits}
 
 
 def create_tenant(session: Session, *, name: str, currency: str = "INR") -> Tenant:
@@ -151,6 +187,8 @@ def put_setting(session: Session, *, actor: Principal, key: str, value: Any) -> 
         raise ValidationFailed(
             f"Setting '{key}' takes a {type(default).__name__}, not {type(value).__name__}."
         )
+    if key in SETTING_CHECKS:
+        value = SETTING_CHECKS[key](value)
     row = session.scalar(
         select(TenantSetting).where(
             TenantSetting.tenant_id == actor.tenant_id,

@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync_server.errors import problem
-from sync_server.ratelimit.service import RateLimiter, caller_key, route_class
+from sync_server.ratelimit.service import (
+    Limit,
+    RateLimiter,
+    TenantLimits,
+    caller_credential,
+    caller_key,
+    route_class,
+)
+
+# Saving this setting makes the saving worker forget its cached copy at once.
+_SETTING_PATH = "/settings/rate_limits"
 
 
 class RateLimit:
     def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
         self.app = app
         self.limiter = limiter
+        self.tenants: TenantLimits | None = None
+
+    def _tenants(self, scope: Scope) -> TenantLimits | None:
+        # Built on first use from the app's state: the app exists only once requests arrive.
+        if self.tenants is None:
+            state = getattr(scope.get("app"), "state", None)
+            engine = getattr(state, "engine", None)
+            settings = getattr(state, "settings", None)
+            if engine is None or settings is None:
+                return None
+            self.tenants = TenantLimits(engine=engine, secret=settings.secret_key)
+        return self.tenants
+
+    async def _tenant_limit(
+        self, scope: Scope, credential: str, klass: str
+    ) -> tuple[int | None, Limit | None]:
+        """Return the caller's tenant and its own limit for this class (None: the server's)."""
+        # A login is counted by address before anyone is known: always the server's limit.
+        tenants = self._tenants(scope) if credential and klass != "login" else None
+        if tenants is None:
+            return None, None
+        known, tenant, limit = tenants.cached(credential, klass)
+        if known:
+            return tenant, limit
+        # A cache miss reads the database: off the event loop, as request handlers do.
+        return await anyio.to_thread.run_sync(tenants.load, credential, klass)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -20,12 +57,12 @@ class RateLimit:
             return
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("unknown", 0)
-        key = caller_key(
-            authorization=headers.get("authorization"),
-            api_key=headers.get("x-api-key"),
-            client=str(client[0]),
-        )
-        decision = self.limiter.check(key=key, klass=route_class(scope["method"], path))
+        authorization, api_key = headers.get("authorization"), headers.get("x-api-key")
+        key = caller_key(authorization=authorization, api_key=api_key, client=str(client[0]))
+        klass = route_class(scope["method"], path)
+        credential = caller_credential(authorization=authorization, api_key=api_key)
+        tenant, own = await self._tenant_limit(scope, credential, klass)
+        decision = self.limiter.check(key=key, klass=klass, limit=own)
         limit_headers = {
             "RateLimit-Limit": str(decision.limit),
             "RateLimit-Remaining": str(decision.remaining),
@@ -43,12 +80,22 @@ class RateLimit:
             )
             await response(scope, receive, send)
             return
+        status: list[int] = []
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
+                status.append(message["status"])
                 message["headers"] = list(message.get("headers", [])) + [
                     (k.lower().encode(), v.encode()) for k, v in limit_headers.items()
                 ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+        if (
+            tenant is not None
+            and self.tenants is not None
+            and scope["method"] == "PUT"
+            and path.endswith(_SETTING_PATH)
+            and status[:1] == [200]
+        ):
+            self.tenants.forget(tenant)

@@ -1,4 +1,12 @@
-"""Fixed-window rate limits by route class, kept in process or in the database."""
+"""Fixed-window rate limits by route class, kept in process or in the database.
+
+The server's limits per route class (login, read, write) hold for every caller; a business
+may set its own read and write limits (tenant setting ``rate_limits``), which apply to the
+callers whose credential belongs to it. ``TenantLimits`` finds a credential's tenant (an
+access token says it; an API key or a till's credential is looked up once) and that tenant's
+setting, and keeps both for ``ttl_s`` seconds, so a change reaches every worker within that
+time (at once in the worker that saved it).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,13 @@ from typing import Protocol
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from common.errors import DomainError
+from sync_server.auth.security import decode_access_token
 from sync_server.db import is_sqlite, make_sessionmaker, transaction
 from sync_server.ratelimit.models import RateLimitCounter
+
+# Every limit, the server's and a tenant's, counts requests per minute.
+WINDOW_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +51,14 @@ def route_class(method: str, path: str) -> str:
     return "write"
 
 
+def caller_credential(*, authorization: str | None, api_key: str | None) -> str:
+    """Return the credential a request carries (bearer token or API key), or ''."""
+    return (authorization or "").partition(" ")[2].strip() or (api_key or "").strip()
+
+
 def caller_key(*, authorization: str | None, api_key: str | None, client: str) -> str:
     """Identify the caller by a hash of their credential, or by address when anonymous."""
-    credential = (authorization or "").partition(" ")[2].strip() or (api_key or "").strip()
+    credential = caller_credential(authorization=authorization, api_key=api_key)
     if credential:
         return "cred:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
     return "addr:" + client
@@ -97,9 +115,11 @@ class RateLimiter:
         self.store = store
         self.limits = limits
 
-    def check(self, *, key: str, klass: str, now: float | None = None) -> Decision:
-        """Count one request and say whether it may proceed."""
-        limit = self.limits[klass]
+    def check(
+        self, *, key: str, klass: str, now: float | None = None, limit: Limit | None = None
+    ) -> Decision:
+        """Count one request and say whether it may proceed (limit: the tenant's own)."""
+        limit = limit or self.limits[klass]
         now = time.time() if now is None else now
         window_start = int(now) // limit.window_s * limit.window_s
         count = self.store.hit(f"{klass}:{key}", window_start=window_start)
@@ -110,3 +130,92 @@ class RateLimiter:
             remaining=max(0, limit.requests - count),
             reset_s=reset,
         )
+
+
+class TenantLimits:
+    """A credential's tenant and that tenant's own limits, each cached for ttl_s seconds."""
+
+    # Enough for every live credential of a big installation; past it the cache starts over.
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, *, engine: Engine, secret: str, ttl_s: float = 30.0) -> None:
+        self._sessions = make_sessionmaker(engine)
+        self._secret = secret
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._tenants: dict[str, tuple[float, int | None]] = {}
+        self._limits: dict[int, tuple[float, dict[str, int]]] = {}
+
+    def cached(self, credential: str, klass: str) -> tuple[bool, int | None, Limit | None]:
+        """Answer (known, tenant, limit) from memory only: known is False when it needs the DB."""
+        now = time.monotonic()
+        tenant = self._tenant_from_token(credential)
+        if tenant is None:
+            with self._lock:
+                entry = self._tenants.get(_digest(credential))
+            if entry is None or entry[0] < now:
+                return False, None, None
+            tenant = entry[1]
+        if tenant is None:
+            return True, None, None
+        with self._lock:
+            limits = self._limits.get(tenant)
+        if limits is None or limits[0] < now:
+            return False, tenant, None
+        return True, tenant, _limit(limits[1], klass)
+
+    def load(self, credential: str, klass: str) -> tuple[int | None, Limit | None]:
+        """Look up what cached() lacked in the database; return (tenant, its limit or None)."""
+        expires = time.monotonic() + self.ttl_s
+        tenant = self._tenant_from_token(credential)
+        with transaction(self._sessions, readonly=True) as session:
+            if tenant is None:
+                tenant = self._tenant_of_key(session, credential)
+                with self._lock:
+                    self._room(self._tenants)
+                    self._tenants[_digest(credential)] = (expires, tenant)
+            if tenant is None:
+                return None, None
+            # Imported here: org (and through it auth) is a domain the limiter sits in front of.
+            from sync_server.org.service import get_setting
+
+            own = get_setting(session, tenant_id=tenant, key="rate_limits") or {}
+        with self._lock:
+            self._room(self._limits)
+            self._limits[tenant] = (expires, dict(own))
+        return tenant, _limit(own, klass)
+
+    def forget(self, tenant_id: int) -> None:
+        """Drop a tenant's cached limits (this worker just changed them)."""
+        with self._lock:
+            self._limits.pop(tenant_id, None)
+
+    def _tenant_from_token(self, credential: str) -> int | None:
+        # A signed access token names its tenant: no database needed.
+        if credential.count(".") != 2:
+            return None
+        try:
+            return decode_access_token(credential, secret=self._secret).tenant_id
+        except DomainError:
+            return None
+
+    def _tenant_of_key(self, session, credential: str) -> int | None:
+        from sync_server.auth.credentials import resolve
+
+        try:
+            return resolve(session, token=credential, secret=self._secret).tenant_id
+        except DomainError:
+            return None  # not a credential of anyone: the server's limits apply
+
+    def _room(self, cache: dict) -> None:
+        if len(cache) >= self.MAX_ENTRIES:
+            cache.clear()
+
+
+def _digest(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()
+
+
+def _limit(own: dict[str, int], klass: str) -> Limit | None:
+    requests = own.get(klass)
+    return Limit(int(requests), WINDOW_S) if requests else None
