@@ -15,7 +15,7 @@ from PySide6.QtCore import QDate, Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from pos_client.ui.manager.purchasing import ConfirmDialog, ShipDialog
+from pos_client.ui.manager.purchasing_dialogs import ConfirmDialog, ShipDialog
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.notifications.models import Notification, SmsOptIn
