@@ -54,21 +54,28 @@ def _prefix(text: str) -> str:
     return like_pattern(text)[1:]  # drop the leading %: receipt numbers match from the start
 
 
-def _names(session: Session, model: Any, ids: Iterable[int | None], *, tenant_id: int) -> dict:
+def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    if model is User:
-        rows = session.execute(
-            select(User.id, User.full_name, User.username).where(
-                User.tenant_id == tenant_id, User.id.in_(wanted)
-            )
-        )
-        return {uid: full or username for uid, full, username in rows}
     rows = session.execute(
-        select(model.id, model.name).where(model.tenant_id == tenant_id, model.id.in_(wanted))
+        select(User.id, User.full_name, User.username).where(
+            User.tenant_id == tenant_id, User.id.in_(wanted)
+        )
     )
-    return {row_id: name for row_id, name in rows}
+    return {user_id: full or username for user_id, full, username in rows}
+
+
+def _customer_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Customer.id, Customer.name).where(
+            Customer.tenant_id == tenant_id, Customer.id.in_(wanted)
+        )
+    )
+    return {customer_id: name for customer_id, name in rows}
 
 
 def _sale_row(sale: Sale, *, cashiers: dict, customers: dict) -> dict[str, Any]:
@@ -115,10 +122,9 @@ def list_sales(
         tiebreak=Sale.id,
     )
     sales: list[Sale] = page["items"]
-    cashiers = _names(session, User, (s.cashier_id for s in sales), tenant_id=principal.tenant_id)
-    customers = _names(
-        session, Customer, (s.customer_id for s in sales), tenant_id=principal.tenant_id
-    )
+    tenant = principal.tenant_id
+    cashiers = _user_names(session, ids=(s.cashier_id for s in sales), tenant_id=tenant)
+    customers = _customer_names(session, ids=(s.customer_id for s in sales), tenant_id=tenant)
     page["items"] = [_sale_row(s, cashiers=cashiers, customers=customers) for s in sales]
     return page
 
@@ -166,8 +172,8 @@ def get_sale(session: Session, *, principal: Principal, sale_id: int) -> SaleDet
     tenant = principal.tenant_id
     row = _sale_row(
         sale,
-        cashiers=_names(session, User, [sale.cashier_id], tenant_id=tenant),
-        customers=_names(session, Customer, [sale.customer_id], tenant_id=tenant),
+        cashiers=_user_names(session, ids=[sale.cashier_id], tenant_id=tenant),
+        customers=_customer_names(session, ids=[sale.customer_id], tenant_id=tenant),
     )
     return SaleDetail.model_validate(
         {
@@ -210,7 +216,7 @@ def _return_filters(stmt: Select[Any], *, where: JournalFilter, tenant_id: int) 
 
 
 def _return_rows(
-    session: Session, returns: list[Return], *, tenant_id: int
+    session: Session, *, returns: list[Return], tenant_id: int
 ) -> list[dict[str, Any]]:
     uuids = sorted({r.original_sale_uuid for r in returns if r.original_sale_uuid})
     originals: dict[str, tuple[int, str]] = {}
@@ -221,8 +227,8 @@ def _return_rows(
             )
         )
         originals = {uuid: (sale_id, number) for uuid, sale_id, number in found}
-    cashiers = _names(session, User, (r.cashier_id for r in returns), tenant_id=tenant_id)
-    customers = _names(session, Customer, (r.customer_id for r in returns), tenant_id=tenant_id)
+    cashiers = _user_names(session, ids=(r.cashier_id for r in returns), tenant_id=tenant_id)
+    customers = _customer_names(session, ids=(r.customer_id for r in returns), tenant_id=tenant_id)
     rows = []
     for row in returns:
         sale_id, number = originals.get(row.original_sale_uuid or "", (None, None))
@@ -259,7 +265,7 @@ def list_returns(
         default_sort="-occurred_at",
         tiebreak=Return.id,
     )
-    page["items"] = _return_rows(session, page["items"], tenant_id=principal.tenant_id)
+    page["items"] = _return_rows(session, returns=page["items"], tenant_id=principal.tenant_id)
     return page
 
 
@@ -294,5 +300,5 @@ def get_return(session: Session, *, principal: Principal, return_id: int) -> Ret
         )
         for ln in row.lines
     ]
-    (summary,) = _return_rows(session, [row], tenant_id=principal.tenant_id)
+    (summary,) = _return_rows(session, returns=[row], tenant_id=principal.tenant_id)
     return ReturnDetail.model_validate({**summary, "lines": lines})
