@@ -42,6 +42,12 @@ STATUSES = [
 ]
 
 
+def _on_order(value: Any) -> str:
+    # Most products have nothing on the way: a blank cell lets the ones that do stand out.
+    text = as_quantity(value)
+    return "" if text in ("", "0") else text
+
+
 class AdjustDialog(FormDialog):
     """Adjust one product's stock at one branch, with a reason."""
 
@@ -251,6 +257,8 @@ class StockPage(QWidget):
             Column("on_hand", "On hand", as_quantity, numeric=True),
             Column("reserved", "Reserved", as_quantity, numeric=True),
             Column("available", "Available", as_quantity, numeric=True),
+            Column("on_order", "On order", _on_order, numeric=True),
+            Column("expected_at", "Due", lambda v: str(v or "")),
             Column("threshold", "Low at", as_quantity, numeric=True),
             Column("status", "Status", as_label, status=True),
             Column("unit_cost", "Unit cost", as_money, numeric=True),
