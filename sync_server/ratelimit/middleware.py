@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,6 +16,8 @@ from sync_server.ratelimit.service import (
     caller_key,
     route_class,
 )
+
+log = logging.getLogger("stockpilot.ratelimit")
 
 # Saving this setting makes the saving worker forget its cached copy at once.
 _SETTING_PATH = "/settings/rate_limits"
@@ -33,7 +37,7 @@ class RateLimit:
             settings = getattr(state, "settings", None)
             if engine is None or settings is None:
                 return None
-            self.tenants = TenantLimits(engine=engine, secret=settings.secret_key)
+            self.tenants = TenantLimits(engine=engine, secret=settings.resolved_secret_key)
         return self.tenants
 
     async def _tenant_limit(
@@ -44,11 +48,15 @@ class RateLimit:
         tenants = self._tenants(scope) if credential and klass != "login" else None
         if tenants is None:
             return None, None
-        known, tenant, limit = tenants.cached(credential, klass)
-        if known:
-            return tenant, limit
-        # A cache miss reads the database: off the event loop, as request handlers do.
-        return await anyio.to_thread.run_sync(tenants.load, credential, klass)
+        try:
+            known, tenant, limit = tenants.cached(credential, klass)
+            if known:
+                return tenant, limit
+            # A cache miss reads the database: off the event loop, as request handlers do.
+            return await anyio.to_thread.run_sync(tenants.load, credential, klass)
+        except Exception:  # noqa: BLE001 - a failed lookup must not fail the request
+            log.exception("could not find the caller's own rate limits; using the server's")
+            return None, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sync_server.audit.models import AuditEntry
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.partners.models import Supplier
 from sync_server.ratelimit.service import Limit, TenantLimits
-from tests.factories import Api
+from tests.factories import Api, build_world
 
 
 def _fresh_window() -> None:
@@ -123,3 +125,14 @@ def test_other_workers_see_a_change_when_their_cache_expires(world, engine, sett
     # A credential nobody issued is the server's business, and is remembered as such.
     assert other.load("spk_" + "x" * 43, "read") == (None, None)
     assert other.cached("spk_" + "x" * 43, "read") == (True, None, None)
+
+
+def test_a_generated_signing_key_is_the_one_tenant_limits_check_tokens_with(settings, engine):
+    # The embedded setup sets no secret: the server makes one in its data folder.
+    embedded = settings.model_copy(update={"secret_key": None})
+    with TestClient(create_app(embedded, engine=engine)) as client:
+        world = build_world(engine, client)
+        admin = world.api("admin")
+        assert _put(admin, {"read": 2}).status_code == 200
+        _fresh_window()
+        assert [admin.get("branches").status_code for _ in range(3)] == [200, 200, 429]
