@@ -142,7 +142,7 @@ def reject_po(
 def send_po(
     po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
 ) -> PurchaseOrder:
-    """E-mail an approved purchase order to its supplier (a link to its PDF)."""
+    """E-mail an approved purchase order to its supplier, its PDF attached."""
     return shipping.send(session, actor=principal, po_id=po_id)
 
 

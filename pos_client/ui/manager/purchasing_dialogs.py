@@ -316,8 +316,8 @@ class SendDialog(FormDialog):
         name = supplier.name if supplier else "the supplier"
         email = supplier.email if supplier else None
         text = (
-            f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with a "
-            "link to its PDF? They are asked to confirm quantities and the delivery date."
+            f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with "
+            "its PDF attached? They are asked to confirm quantities and the delivery date."
             if email
             else f"{name} has no e-mail address on file; add one on the Suppliers tab first."
         )
