@@ -13,15 +13,21 @@ import sys
 import tempfile
 import threading
 import time
+import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import uvicorn
 from PySide6.QtWidgets import QApplication
 
 from sqlalchemy import text
 
 from common.barcodes import make_ean13
+from common.ids import new_id
+from common.sync.protocol import (Event, Refund, ReturnLine, ReturnRecorded, SaleCompleted,
+                                  SaleLine, SalePayment)
 from common.money import round_money
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.style import manager_stylesheet
@@ -127,6 +133,41 @@ for n in range(12):
     if n % 4:
         admin.post(f"/orders/{order['id']}/payment", {"amount": order["total"]})
 
+# A till at the main branch pushes a month of counter sales (and one return) through sync.
+code = admin.post("/devices/enrolment-codes", {"branch_id": main})["code"]
+till = httpx.post(f"{base}/api/v1/devices/enrol", json={"code": code, "name": "Counter 1"}).json()
+rng = random.Random(7)
+now = datetime.now(UTC)
+events, first_sale = [], None
+for day in range(29, -1, -1):
+    for n in range(2 + rng.randrange(4)):
+        picks = rng.sample(catalog, 1 + rng.randrange(3))
+        lines = [SaleLine(line_id=new_id(), product_id=ids[sku], sku=sku, name=name,
+                          quantity=Decimal(qty := 1 + rng.randrange(3)), unit_price=Decimal(price),
+                          total=Decimal(price) * qty) for sku, name, price, _ in picks]
+        total = sum((line.total for line in lines), Decimal(0))
+        sale = SaleCompleted(
+            sale_id=new_id(), receipt_number=f"IND-C1-{len(events) + 1:06d}", branch_id=main,
+            lines=lines, subtotal=total, total=total,
+            payments=[SalePayment(payment_id=new_id(), method=("cash", "card", "cash")[n % 3],
+                                  amount=total, reference=None if n % 3 == 0 else f"TX{n}")],
+            completed_at=now - timedelta(days=day, hours=n + 1))
+        first_sale = first_sale or sale
+        events.append(sale)
+line = first_sale.lines[0]
+events.append(ReturnRecorded(
+    return_id=new_id(), receipt_number=f"IND-C1-R{1:05d}", original_sale_id=first_sale.sale_id,
+    branch_id=main, total=line.unit_price, reason="Damaged pack",
+    lines=[ReturnLine(line_id=new_id(), original_line_id=line.line_id, product_id=line.product_id,
+                      quantity=Decimal(1), amount=line.unit_price, restock=False)],
+    refunds=[Refund(refund_id=new_id(), method="cash", amount=line.unit_price)]))
+for start in range(0, len(events), 50):
+    batch = [Event.wrap(e, device_id=till["device_id"]).model_dump(mode="json")
+             for e in events[start:start + 50]]
+    answer = httpx.post(f"{base}/api/v1/sync/push", json={"events": batch},
+                        headers={"Authorization": f"Bearer {till['token']}"}).json()
+    assert {r["status"] for r in answer["results"]} == {"applied"}, answer
+
 qt = QApplication([])
 qt.setStyleSheet(manager_stylesheet())
 window = open_back_office(client=client("admin"), username="admin", password=PASSWORD)
@@ -155,6 +196,55 @@ for key in ("dashboard", "products", "stock", "purchasing", "sales", "customers"
     path = out / f"manager-{key}.png"
     window.grab().save(str(path))
     print(path)
+
+
+def shoot(name: str, widget) -> None:
+    settle()
+    path = out / f"manager-{name}.png"
+    widget.grab().save(str(path))
+    print(path)
+
+
+def tab(page, label: str) -> None:
+    page.tabs.setCurrentIndex([page.tabs.tabText(i) for i in range(page.tabs.count())].index(label))
+
+
+# The tabs and forms added to the main screens, each as a manager first meets it.
+sales_page = window.open_screen("sales")
+for label, name in (("Till sales", "sales-journal"), ("Returns", "sales-returns"),
+                    ("Online orders", "sales-orders")):
+    tab(sales_page, label)
+    shoot(name, window)
+sales_page.orders.view.selectRow(0)
+sales_page.show_order()
+settle()
+shoot("order-detail", sales_page.dialog)
+sales_page.dialog.close()
+tab(sales_page, "Till sales")
+settle()
+sales_page.sales.view.selectRow(0)
+sales_page.sales_tab.show_details()
+settle()
+shoot("sale-detail", sales_page.sales_tab.dialog)
+sales_page.sales_tab.dialog.close()
+purchasing = window.open_screen("purchasing")
+for label, name in (("Suppliers", "suppliers"), ("Reorder suggestions", "reorder")):
+    tab(purchasing, label)
+    shoot(name, window)
+products = window.open_screen("products")
+settle()
+products.table.view.selectRow(0)
+products.print_labels()
+settle()
+shoot("labels-dialog", products.dialog)
+products.dialog.close()
+admin_page = window.open_screen("admin")
+tab(admin_page, "Users")
+settle()
+admin_page.new_user()
+settle()
+shoot("new-user", admin_page.dialog)
+admin_page.dialog.close()
 window.ctx.pool.close()
 server.should_exit = True
 PY
