@@ -93,7 +93,8 @@ for i, (sku, name, price, low) in enumerate(catalog):
                                        "low_stock_threshold": low, "supplier_id": supplier["id"],
                                        "barcodes": [make_ean13(f"890{1000000 + i:09d}")]})
     ids[sku] = product["id"]
-    for branch, qty in ((main, [40, 3, 25, 0, 60, 80, 2, 30, 12, 9][i]), (west, 15 + i)):
+    # Main also holds what the counter sells over the month the till pushes below.
+    for branch, qty in ((main, 45 + [40, 3, 25, 0, 60, 80, 2, 30, 12, 9][i]), (west, 15 + i)):
         if qty:
             admin.post("/stock/adjustments", {"branch_id": branch, "product_id": product["id"],
                                               "quantity": str(qty), "reason": "found"})
@@ -228,9 +229,12 @@ settle()
 shoot("sale-detail", sales_page.sales_tab.dialog)
 sales_page.sales_tab.dialog.close()
 purchasing = window.open_screen("purchasing")
-for label, name in (("Suppliers", "suppliers"), ("Reorder suggestions", "reorder")):
-    tab(purchasing, label)
-    shoot(name, window)
+tab(purchasing, "Suppliers")
+shoot("suppliers", window)
+tab(purchasing, "Reorder suggestions")
+purchasing.reorder_method.setCurrentIndex(purchasing.reorder_method.findData("forecast"))
+purchasing.suggest()
+shoot("reorder", window)
 products = window.open_screen("products")
 settle()
 products.table.view.selectRow(0)

@@ -71,6 +71,7 @@ class PurchasingPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.dialog: QDialog | None = None
+        self._suggestion_asked = 0
         self.suppliers: list[Any] = []
         self.status_filter = choice(PO_STATUSES, name="PoStatus")
         self.status_filter.currentIndexChanged.connect(lambda _: self.orders.reload())
@@ -256,9 +257,18 @@ class PurchasingPage(QWidget):
                 result["incoming"] = {row["product_id"]: row["on_order"] for row in incoming}
             return result
 
+        # Only the latest question's answer is shown: an older one may arrive after it.
+        self._suggestion_asked += 1
+        asked = self._suggestion_asked
         self.reorder_message.setText("Working out suggestions…")
-        NetOp(fetch, pool=self.ctx.pool, owner=self).success(self._suggested).failure(
-            lambda e: self.reorder_message.setText(describe(e))
+        NetOp(fetch, pool=self.ctx.pool, owner=self).success(
+            lambda result: self._suggested(result) if asked == self._suggestion_asked else None
+        ).failure(
+            lambda e: (
+                self.reorder_message.setText(describe(e))
+                if asked == self._suggestion_asked
+                else None
+            )
         ).run()
 
     def _suggested(self, result: dict[str, Any]) -> None:
