@@ -14,6 +14,8 @@ from common.money import format_money
 
 Index = QModelIndex | QPersistentModelIndex
 
+TOOLTIP_FROM = 24  # characters: shorter cells always fit their column
+
 # Status colours shared by every screen (text colour, background), matching the till's palette.
 STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "in_stock": ("#0b6e64", "#e3f8f5"),
@@ -146,6 +148,10 @@ class RowsModel(QAbstractTableModel):
         raw = column.raw(self.rows[index.row()])
         if role == Qt.ItemDataRole.DisplayRole:
             return column.show(raw)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            # Columns are capped in width; the whole text is a hover away.
+            text = column.show(raw)
+            return text if len(text) > TOOLTIP_FROM else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if column.status and role in (
