@@ -1,21 +1,27 @@
-"""The one per-tenant lock every writer of shared sequences takes first.
+"""The tenant's two heads (change feed, audit chain) and how their keepers take them.
 
-The change feed and the audit chain each hand out a per-tenant sequence, so their head
-rows are locked until commit by every writer that publishes or audits. Two locks taken in
-different orders by different workflows deadlock on PostgreSQL; so everyone takes the feed
-head first (here), and only then the audit head or any document, product or stock row.
-SQLite needs none of it: BEGIN IMMEDIATE already lets one writer in at a time.
+Writers never lock these rows: they append changes without a sequence number and audit
+entries without a link, so till pushes, orders and workflows of one tenant run side by
+side. Only the feed sequencer (sync/feed.py) and the audit sealer (audit/service.py) lock
+a head, each in a short transaction of its own that touches nothing but rows already
+committed; so the heads cannot take part in a deadlock. SQLite has one writer at a time
+anyway (BEGIN IMMEDIATE), so there writers number and chain in place, as they always did.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sync_server.audit.models import AuditHead
 from sync_server.db import is_sqlite
 from sync_server.sync.models import FeedHead
+
+T = TypeVar("T")
 
 
 def create_heads(session: Session, *, tenant_id: int) -> None:
@@ -32,20 +38,27 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
         )
 
 
-def lock_tenant(session: Session, *, tenant_id: int) -> None:
-    """Take the tenant's write turn (the feed head row) for the rest of the transaction."""
-    if is_sqlite(session.get_bind()):
-        return
-    transaction = session.get_transaction()
-    held = session.info.get("tenant_lock")
-    if held is not None and held == (tenant_id, id(transaction)):
-        return
-    locked = session.execute(
-        select(FeedHead.id).where(FeedHead.tenant_id == tenant_id).with_for_update()
-    ).first()
-    if locked is None:
+def lock_head(session: Session, model: type, *, tenant_id: int):
+    """Return the tenant's head row of a model locked to commit, creating it if missing."""
+    stmt = (
+        select(model).where(model.tenant_id == tenant_id).execution_options(populate_existing=True)
+    )
+    if not is_sqlite(session.get_bind()):
+        stmt = stmt.with_for_update()
+    head = session.scalar(stmt)
+    if head is None:
         create_heads(session, tenant_id=tenant_id)
-        session.execute(
-            select(FeedHead.id).where(FeedHead.tenant_id == tenant_id).with_for_update()
-        )
-    session.info["tenant_lock"] = (tenant_id, id(transaction))
+        head = session.scalar(stmt)
+    return head
+
+
+def in_own_transaction(session: Session, work: Callable[[Session], T]) -> T:
+    """Run work in a short committed transaction beside the caller's (PostgreSQL).
+
+    A head is then held for milliseconds, not for as long as the caller's request; the
+    caller's next statement (READ COMMITTED) sees what it committed.
+    """
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with Session(bind=engine, expire_on_commit=False) as own, own.begin():
+        return work(own)

@@ -21,7 +21,8 @@ class AuditEntry(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    # seq, prev_hash and hash stay None until the sealer chains the entry (PostgreSQL).
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     actor: Mapped[str] = mapped_column(String(120), default="system")
@@ -31,12 +32,12 @@ class AuditEntry(TenantScoped, Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[Any] = mapped_column(JSON, nullable=True)
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditHead(TenantScoped, Base):
-    """The end of a tenant's chain; locking it serialises appends per tenant."""
+    """The end of a tenant's sealed chain; only the sealer locks it."""
 
     __tablename__ = "audit_heads"
     __table_args__ = (UniqueConstraint("tenant_id"),)

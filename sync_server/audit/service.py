@@ -1,4 +1,13 @@
-"""Write and verify the hash-chained audit log."""
+"""Write, seal and verify the hash-chained audit log.
+
+On PostgreSQL record() appends an entry with its content only (seq, prev_hash and hash
+None) and takes no tenant-wide lock. seal_audit() then chains committed entries in id
+order under the audit head's lock, in a short transaction of its own; the background
+keeper runs it about twice a second, and GET /audit and every verify run it first. The
+trade-off: an entry is tamper-evident from the moment it is sealed (normally within a
+second of its commit), not from its commit. SQLite has one writer at a time, so there
+record() chains the entry at once, as before.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
-from sync_server.db import lock_for_update, utcnow
-from sync_server.tenant_lock import create_heads, lock_tenant
+from sync_server.db import is_sqlite, utcnow
+from sync_server.tenant_lock import in_own_transaction, lock_head
 
 GENESIS = "0" * 64
 
@@ -52,15 +61,13 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_canonical(entry)).hexdigest()
 
 
-def _head(session: Session, tenant_id: int) -> AuditHead:
-    # Feed head first, audit head second: the server's one lock order (tenant_lock.py).
-    lock_tenant(session, tenant_id=tenant_id)
-    stmt = lock_for_update(select(AuditHead).where(AuditHead.tenant_id == tenant_id), session)
-    head = session.scalar(stmt)
-    if head is None:
-        create_heads(session, tenant_id=tenant_id)
-        head = session.scalar(stmt)
-    return head
+def _link(entry: AuditEntry, head: AuditHead) -> None:
+    """Chain an entry after the head and move the head to it."""
+    entry.seq = head.last_seq + 1
+    entry.prev_hash = head.last_hash
+    entry.hash = entry_hash(entry)
+    head.last_seq = entry.seq
+    head.last_hash = entry.hash
 
 
 def record(
@@ -73,13 +80,12 @@ def record(
     before: Any = None,
     after: Any = None,
 ) -> AuditEntry:
-    """Append one entry to the tenant's chain, in the caller's transaction."""
-    head = _head(session, actor.tenant_id)
+    """Append one entry in the caller's transaction; on PostgreSQL it is sealed after commit."""
     # Microseconds only: both engines store them exactly, so the hash re-computes.
     at = utcnow().replace(microsecond=utcnow().microsecond)
     entry = AuditEntry(
         tenant_id=actor.tenant_id,
-        seq=head.last_seq + 1,
+        seq=None,
         at=at,
         actor_id=actor.user_id,
         actor=actor.label,
@@ -89,13 +95,51 @@ def record(
         entity_id=str(entity_id),
         before=jsonable(before),
         after=jsonable(after),
-        prev_hash=head.last_hash,
+        prev_hash=None,
+        hash=None,
     )
-    entry.hash = entry_hash(entry)
-    head.last_seq = entry.seq
-    head.last_hash = entry.hash
+    if is_sqlite(session.get_bind()):
+        _link(entry, lock_head(session, AuditHead, tenant_id=actor.tenant_id))
     session.add(entry)
     return entry
+
+
+def unsealed(session: Session, *, tenant_id: int) -> int:
+    """Return how many committed entries of the tenant wait to be chained."""
+    return session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+    )
+
+
+def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000) -> int:
+    """Chain the tenant's committed unsealed entries in id order; return how many."""
+    head = lock_head(session, AuditHead, tenant_id=tenant_id)
+    done = 0
+    while True:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+            .order_by(AuditEntry.id)
+            .limit(batch)
+        ).all()
+        for entry in entries:
+            _link(entry, head)
+        session.flush()
+        done += len(entries)
+        if len(entries) < batch:
+            return done
+
+
+def seal_now(session: Session, *, tenant_id: int) -> int:
+    """Seal waiting entries in a short transaction of their own before the caller reads."""
+    waiting = session.scalar(
+        select(exists().where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None)))
+    )
+    if is_sqlite(session.get_bind()) or not waiting:
+        return 0
+    return in_own_transaction(session, lambda own: seal_audit(own, tenant_id=tenant_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +149,13 @@ class ChainReport:
     ok: bool
     broken_at_seq: int | None = None
     reason: str = ""
+    # Entries committed after the sealing that ran first: not chained yet, not broken.
+    pending: int = 0
 
 
 def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainReport:
-    """Walk a tenant's chain and report the first entry that was edited, removed or forged."""
+    """Seal what waits, then walk the chain and report the first edited, removed or forged entry."""
+    seal_now(session, tenant_id=tenant_id)
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
@@ -134,8 +181,12 @@ def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainRepor
             count += 1
             last_id = entry.id
         session.expunge_all()
-    head = session.scalar(select(AuditHead).where(AuditHead.tenant_id == tenant_id))
+    head = session.scalar(
+        select(AuditHead)
+        .where(AuditHead.tenant_id == tenant_id)
+        .execution_options(populate_existing=True)
+    )
     if head is not None and (head.last_seq != count or head.last_hash != prev_hash):
         return ChainReport(tenant_id, count, False, count + 1, "latest entries were removed")
     del last_id
-    return ChainReport(tenant_id, count, True)
+    return ChainReport(tenant_id, count, True, pending=unsealed(session, tenant_id=tenant_id))

@@ -16,7 +16,6 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit.models import CreditEntry
 from sync_server.db import lock_for_update, utcnow
-from sync_server.documents.locking import lock_tenant_writes
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 
@@ -36,7 +35,6 @@ def exact(value: Any) -> Decimal:
 
 def lock_customer(session: Session, *, tenant_id: int, customer_id: int) -> Customer:
     """Return the customer row locked, so balance changes of one customer run one at a time."""
-    lock_tenant_writes(session, tenant_id=tenant_id)
     customer = session.scalar(
         lock_for_update(
             select(Customer).where(Customer.id == customer_id, Customer.tenant_id == tenant_id),

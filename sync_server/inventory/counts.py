@@ -21,7 +21,6 @@ from sync_server.inventory.service import (
     as_actor,
     level,
     lock_level,
-    queue_for_tenant,
     record_movement,
 )
 from sync_server.org.models import Branch
@@ -160,7 +159,6 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
     often a skipped shelf than an empty one.
     """
     actor = as_actor(actor)
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
     if count.status != "open":
         raise InvalidState(f"Count {count_id} is {count.status}; it was posted already.")

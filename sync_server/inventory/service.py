@@ -9,6 +9,7 @@ reserved is the sum of ``reservation`` (+), ``release`` (-) and ``commit`` (-). 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -30,7 +31,6 @@ from sync_server.inventory.models import BranchProductSetting, StockLevel, Stock
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 from sync_server.sync import feed
-from sync_server.tenant_lock import lock_tenant
 
 ZERO = Decimal("0")
 COST_PLACES = Decimal("0.0001")
@@ -91,16 +91,6 @@ def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
     )
 
 
-def queue_for_tenant(session: Session, *, tenant_id: int) -> None:
-    """Take the tenant's turn to write stock: lock its change-feed head before any level.
-
-    Every movement publishes to the feed and appends to the audit chain, so it takes the
-    tenant's write turn anyway; taking it before any product or level row keeps the server's
-    one lock order (sync_server/tenant_lock.py), so multi-line documents cannot deadlock.
-    """
-    lock_tenant(session, tenant_id=tenant_id)
-
-
 def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
     """Return the level row locked for this transaction, creating it if it is missing."""
     stmt = lock_for_update(
@@ -125,6 +115,30 @@ def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: 
         .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
     )
     return session.scalars(stmt).one()
+
+
+def lock_levels(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
+) -> None:
+    """Lock a branch's existing levels of several products, in product order.
+
+    Every stock writer locks levels in (branch, product) order and only then customers or
+    suppliers; a writer that will touch several levels over a longer transaction takes them
+    all here first. Missing levels are created later, when their movement is booked.
+    """
+    ids = sorted(set(product_ids))
+    if not ids or is_sqlite(session.get_bind()):
+        return
+    session.execute(
+        select(StockLevel.id)
+        .where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.branch_id == branch_id,
+            StockLevel.product_id.in_(ids),
+        )
+        .order_by(StockLevel.product_id)
+        .with_for_update()
+    ).all()
 
 
 def level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
@@ -220,7 +234,6 @@ def record_movement(
     quantity = Decimal(quantity)
     _check_quantity(code, quantity)
     tenant_id = actor.tenant_id
-    queue_for_tenant(session, tenant_id=tenant_id)
     product = _facts(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     row = lock_level(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
     before = stock_data(row)
@@ -264,9 +277,6 @@ def record_movement(
     row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
     after = stock_data(row)
     changed_alerts = _evaluate_alerts(session, product=product, level=row, limit=product.threshold)
-    # Everything of this level is written before the tenant-wide locks below are taken, so
-    # concurrent writers queue on them briefly. They are taken feed head first, then audit
-    # head, the order the catalog uses too: one order everywhere cannot deadlock.
     session.flush()
     feed.publish(
         session,
@@ -327,7 +337,6 @@ def receive(
     unit_cost = Decimal(unit_cost)
     if not unit_cost.is_finite() or unit_cost < 0:
         raise ValidationFailed("A unit cost must be zero or more.")
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     # Lock the product: receipts of it in two branches must not both read the old cost.
     locked = session.scalar(
         lock_for_update(
@@ -405,7 +414,6 @@ def reserve(
     """Set stock aside for a document: every line or none (InsufficientStock lists the short)."""
     actor = as_actor(actor)
     merged = _merged(lines)
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     short = []
     for product_id, quantity in merged:
         get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
@@ -470,7 +478,6 @@ def _settle(
 ) -> None:
     actor = as_actor(actor)
     merged = _merged(lines)
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     for product_id, quantity in merged:
         lock_level(session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
         held = open_reservation(

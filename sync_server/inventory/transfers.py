@@ -24,7 +24,6 @@ from sync_server.inventory.service import (
     _merged,
     as_actor,
     lock_level,
-    queue_for_tenant,
     record_movement,
     shortage,
 )
@@ -115,7 +114,6 @@ def create_transfer(
 def dispatch(session: Session, *, actor: Actor, transfer_id: int) -> Transfer:
     """Take every line out of the source branch, or nothing if any line is short."""
     actor = as_actor(actor)
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     transfer = get_transfer(session, tenant_id=actor.tenant_id, transfer_id=transfer_id, lock=True)
     if transfer.status != "created":
         raise InvalidState(
@@ -176,7 +174,6 @@ def receive(
 ) -> Transfer:
     """Book what arrived at the destination; close records the rest as discrepancy."""
     actor = as_actor(actor)
-    queue_for_tenant(session, tenant_id=actor.tenant_id)
     transfer = get_transfer(session, tenant_id=actor.tenant_id, transfer_id=transfer_id, lock=True)
     if transfer.status not in ("dispatched", "partially_received"):
         raise InvalidState(

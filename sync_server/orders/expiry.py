@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.db import is_sqlite, transaction, utcnow
+from sync_server.inventory import service as inventory
 from sync_server.orders import lifecycle
 from sync_server.orders.models import Order, OrderStatus
 
@@ -30,6 +31,16 @@ def expire_due(
                 # Several workers share the queue: each takes rows the others have not locked.
                 stmt = stmt.with_for_update(skip_locked=True)
             orders = session.scalars(stmt).all()
+            # The batch releases several orders in one transaction: lock all their levels
+            # first in (branch, product) order, the order every stock writer keeps.
+            levels: dict[tuple[int, int], set[int]] = {}
+            for order in orders:
+                key = (order.tenant_id, order.branch_id)
+                levels.setdefault(key, set()).update(line.product_id for line in order.lines)
+            for (tenant_id, branch_id), product_ids in sorted(levels.items()):
+                inventory.lock_levels(
+                    session, tenant_id=tenant_id, branch_id=branch_id, product_ids=product_ids
+                )
             for order in orders:
                 # A payment may have won the race for this row; expire re-checks the status.
                 expired += lifecycle.expire(session, order=order, now=now)

@@ -109,10 +109,6 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     )
     customer = _customer(session, principal=principal, ref=data.customer)
     if customer is None:
-        # A new customer is audited and published before the reservation: take the tenant's
-        # turn to write stock first, as every ledger writer does (feed head, then levels and
-        # the audit head), so concurrent orders and till sales cannot deadlock.
-        inventory.queue_for_tenant(session, tenant_id=tenant_id)
         customer = _new_customer(session, principal=principal, ref=data.customer)
     currency = session.get(Tenant, tenant_id).currency
     minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
@@ -149,8 +145,8 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     order.total = total
     session.add(order)
     session.flush()
-    # Built and queued before the reservation: from there on this transaction holds the
-    # tenant's turn to write stock, so the less it does after, the less others wait.
+    # Built before the reservation: from there on this transaction holds the level locks,
+    # so the less it does after, the less other orders of these products wait.
     body = OrderRead.model_validate(order).model_dump(mode="json")
     order_event(session, order=order, event="order.created", availability=False)
     try:

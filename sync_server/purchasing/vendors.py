@@ -14,7 +14,6 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.credit.service import day_bounds, exact
 from sync_server.db import lock_for_update, utcnow
-from sync_server.documents.locking import lock_tenant_writes
 from sync_server.partners.models import Supplier
 from sync_server.purchasing.models import (
     GoodsReceipt,
@@ -70,7 +69,6 @@ def record_payment(
 ) -> VendorEntry:
     """Record a payment to a supplier, against their account or one of their POs."""
     supplier = get_supplier(session, tenant_id=actor.tenant_id, supplier_id=supplier_id)
-    lock_tenant_writes(session, tenant_id=actor.tenant_id)
     po = None
     if purchase_order_id is not None:
         po = session.scalar(

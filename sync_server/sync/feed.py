@@ -1,16 +1,38 @@
-"""Publish changes of replicated data to the tenant's change feed."""
+"""Publish changes of replicated data to the tenant's change feed, and number them.
+
+On PostgreSQL a writer appends its change with no sequence number (seq NULL) and takes no
+tenant-wide lock. The sequencer numbers committed changes later, in id order, under the
+feed head's lock: it only ever sees committed rows, so a number is handed out only to a
+change that is already visible, and a till that pulled up to N can never later meet a
+change numbered at or below N. Two changes of the same entity keep their order: their
+writers were serialised by the entity's own row lock, so the later writer inserted (and
+got its id) after the earlier one committed. SQLite lets one writer in at a time, so
+there publish numbers the change at once, as before.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
-from sync_server.db import lock_for_update
+from sync_server.db import is_sqlite
 from sync_server.sync.models import Change, FeedHead
-from sync_server.tenant_lock import create_heads, lock_tenant
+from sync_server.tenant_lock import in_own_transaction, lock_head
+
+# One statement numbers a batch in id order (PostgreSQL and SQLite both run it).
+_NUMBER = text(
+    """
+    UPDATE change_feed SET seq = :base + numbered.n
+    FROM (
+        SELECT id, row_number() OVER (ORDER BY id) AS n FROM change_feed
+        WHERE tenant_id = :tenant_id AND seq IS NULL ORDER BY id LIMIT :batch
+    ) AS numbered
+    WHERE change_feed.id = numbered.id
+    """
+)
 
 
 def publish(
@@ -22,23 +44,59 @@ def publish(
     data: dict[str, Any] | None,
     branch_id: int | None = None,
 ) -> Change:
-    """Append a change in the caller's transaction; data None means the entity was deleted."""
-    lock_tenant(session, tenant_id=tenant_id)
-    head = session.scalar(
-        lock_for_update(select(FeedHead).where(FeedHead.tenant_id == tenant_id), session)
-    )
-    if head is None:
-        create_heads(session, tenant_id=tenant_id)
-        head = session.scalar(select(FeedHead).where(FeedHead.tenant_id == tenant_id))
-    head.last_seq += 1
+    """Append a change in the caller's transaction; data None means the entity was deleted.
+
+    On PostgreSQL its seq stays None until the sequencer numbers it after commit.
+    """
     change = Change(
         tenant_id=tenant_id,
-        seq=head.last_seq,
+        seq=None,
         branch_id=branch_id,
         entity=entity,
         entity_key=str(key),
         op="delete" if data is None else "upsert",
         data=jsonable(data) if data is not None else None,
     )
+    if is_sqlite(session.get_bind()):
+        head = lock_head(session, FeedHead, tenant_id=tenant_id)
+        head.last_seq += 1
+        change.seq = head.last_seq
+    else:
+        # The entity's own pending UPDATE goes out first, taking its row lock before this
+        # change gets its id; otherwise the flush could insert the change first (mappers
+        # flush in name order) and a later writer's change could get the smaller id.
+        session.flush()
     session.add(change)
     return change
+
+
+def has_unsequenced(session: Session, *, tenant_id: int) -> bool:
+    """Say whether committed changes of the tenant wait for a number."""
+    return bool(
+        session.scalar(select(exists().where(Change.tenant_id == tenant_id, Change.seq.is_(None))))
+    )
+
+
+def sequence_changes(session: Session, *, tenant_id: int, batch: int = 5000) -> int:
+    """Number the tenant's committed unnumbered changes in id order; return how many."""
+    head = lock_head(session, FeedHead, tenant_id=tenant_id)
+    done = 0
+    while True:
+        count = session.execute(
+            _NUMBER, {"base": head.last_seq, "tenant_id": tenant_id, "batch": batch}
+        ).rowcount
+        head.last_seq += count
+        done += count
+        session.flush()
+        if count < batch:
+            return done
+
+
+def catch_up(session: Session, *, tenant_id: int) -> int:
+    """Number waiting changes in a short transaction of their own before the caller reads.
+
+    Every reader of the feed calls this first. On SQLite nothing ever waits.
+    """
+    if is_sqlite(session.get_bind()) or not has_unsequenced(session, tenant_id=tenant_id):
+        return 0
+    return in_own_transaction(session, lambda own: sequence_changes(own, tenant_id=tenant_id))

@@ -19,7 +19,8 @@ class Change(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    # None until the sequencer numbers the committed change (PostgreSQL; see sync/feed.py).
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # None: every branch of the tenant receives it (catalog); else only that branch (stock).
     branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     entity: Mapped[str] = mapped_column(String(32))
@@ -32,8 +33,8 @@ class Change(TenantScoped, Base):
 class FeedHead(TenantScoped, Base):
     """The last sequence handed out per tenant.
 
-    Locking this row while publishing makes sequence order equal commit order, so a
-    till that pulled up to N can never later meet a change numbered below N.
+    Only the sequencer locks it, and it numbers committed changes only, so a till that
+    pulled up to N can never later meet a change numbered below N.
     """
 
     __tablename__ = "feed_heads"

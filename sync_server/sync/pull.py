@@ -19,6 +19,7 @@ from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
 from sync_server.partners.service import customer_feed_data
+from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
 
 Row = dict[str, Any]
@@ -226,6 +227,9 @@ def _has_changes_after(session: Session, *, tenant_id: int, branch_id: int, seq:
 def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit: int) -> Row:
     """Return a page of changes for a device's branch and the cursor to send next."""
     seq, stage, after = _parse(cursor)
+    # Changes committed but not yet numbered get their numbers first, so this page and the
+    # snapshot's head include everything committed up to now.
+    catch_up(session, tenant_id=tenant_id)
     if stage is None and seq == 0 and after == 0:
         head = session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id))
         # Everything committed up to here is in the snapshot; the feed takes over after it.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError, NotFound
@@ -30,14 +32,60 @@ from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.sales import service as sales
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
+# PostgreSQL's deadlock and serialisation failures: the whole batch is tried again.
+RETRY_STATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 4
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
+
 
 def push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
-    """Apply a batch in device order; answer applied, duplicate or rejected per event."""
+    """Apply a batch in device order; answer applied, duplicate or rejected per event.
+
+    The batch shares one transaction, so a deadlock victim is rolled back whole and applied
+    again from the start: nothing of the failed try stays, and event ids keep it exactly once.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _push(session, principal=principal, events=events)
+        except DBAPIError as exc:
+            if attempt == ATTEMPTS or not is_lock_conflict(exc):
+                raise
+            session.rollback()
+            time.sleep(random.uniform(0, 0.02 * attempt))
+    raise AssertionError("unreachable")
+
+
+def _stock_products(events: list[Event]) -> list[int]:
+    """Return the products whose levels the batch's sales, returns and counts move."""
+    products: set[int] = set()
+    for event in events:
+        if event.type not in (
+            EventType.SALE_COMPLETED,
+            EventType.RETURN_RECORDED,
+            EventType.STOCK_COUNT_ENTERED,
+        ):
+            continue
+        # Read from the raw payload (validating it twice would cost); push_one still
+        # validates each event and rejects a bad one with its reason.
+        lines = event.payload.get("lines") if isinstance(event.payload, dict) else None
+        for line in lines if isinstance(lines, list) else []:
+            product_id = line.get("product_id") if isinstance(line, dict) else None
+            if isinstance(product_id, int) and not isinstance(product_id, bool):
+                products.add(product_id)
+    return sorted(products)
+
+
+def _push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
     device = session.get(Device, principal.device_id)
     assert device is not None  # the credential resolved to it in this request
     device.last_seen_at = utcnow()
@@ -53,6 +101,16 @@ def push(session: Session, *, principal: Principal, events: list[Event]) -> list
             )
         )
     }
+    # Events lock levels in device order, and the batch holds them to commit: lock them all
+    # first in product order, the order every other stock writer uses, so pushes, orders
+    # and workflows meet without deadlocks.
+    fresh = [event for event in events if event.id not in seen]
+    lock_levels(
+        session,
+        tenant_id=device.tenant_id,
+        branch_id=device.branch_id,
+        product_ids=_stock_products(fresh),
+    )
     results: dict[int, PushResult] = {}
     for i in order:
         earlier = seen.get(events[i].id)

@@ -26,7 +26,6 @@ from sync_server.catalog.models import Product
 from sync_server.credit import service as credit
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
-from sync_server.documents.locking import lock_tenant_writes
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch, Tenant
@@ -96,7 +95,6 @@ def visible_request(session: Session, *, actor: Principal, request_id: int) -> S
 
 def lock_request(session: Session, *, tenant_id: int, request_id: int) -> SalesRequest:
     """Return the request locked and freshly read, so racing deciders see each other's work."""
-    lock_tenant_writes(session, tenant_id=tenant_id)
     request = session.scalar(
         lock_for_update(
             select(SalesRequest).where(

@@ -58,7 +58,7 @@ def test_stock_alerts_follow_the_level_without_duplicates(stock):
     assert {status for _, status in _alerts(stock)} == {"cleared"}
     with stock.factory() as session:
         published = session.scalars(
-            select(Change).where(Change.entity == "alert").order_by(Change.seq)
+            select(Change).where(Change.entity == "alert").order_by(Change.id)
         ).all()
         assert all(c.branch_id == stock.branch_ids[0] for c in published)
         assert [c.data["status"] for c in published][-1] == "cleared"

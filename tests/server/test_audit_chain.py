@@ -63,6 +63,8 @@ def test_verify_passes_an_intact_chain_and_names_the_edited_entry(
 
 def test_verify_catches_a_deleted_entry(stock, engine, database_url, monkeypatch, capsys, tmp_path):
     _movements(stock, 3)
+    # Verify seals the entries (on PostgreSQL they are chained after commit).
+    assert _verify(monkeypatch, capsys, database_url, tmp_path)[0] == 0
     with engine.begin() as conn:
         last = conn.scalar(
             select(AuditEntry.seq)

@@ -90,7 +90,7 @@ def test_price_change_is_audited_and_published_to_tills(api, engine):
             conn.execute(
                 select(Change.data)
                 .where(Change.entity == "product", Change.entity_key == str(product["id"]))
-                .order_by(Change.seq)
+                .order_by(Change.id)
             )
             .scalars()
             .all()

@@ -62,7 +62,8 @@ def test_charges_within_the_limit_reach_tills_and_over_it_are_refused(world):
         last = session.scalars(
             select(Change)
             .where(Change.entity == "customer", Change.entity_key == str(cid))
-            .order_by(Change.seq.desc())
+            # Numbers come after commit on PostgreSQL; ids follow this one client's writes.
+            .order_by(Change.id.desc())
         ).first()
     assert Decimal(last.data["balance"]) == Decimal("400")
     check_customer_ledgers(world.engine, tenant_id=world.a.id)

@@ -1,0 +1,71 @@
+"""Number the change feed and seal the audit chain in the background (PostgreSQL).
+
+Pulls number what they need and audit reads seal first, so this loop only bounds how
+long a change waits for its number and an entry for its seal when nobody reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_server.audit import service as audit
+from sync_server.db import is_sqlite, transaction
+from sync_server.org.models import Tenant
+from sync_server.sync import feed
+
+log = logging.getLogger("stockpilot.keeper")
+
+INTERVAL_SECONDS = 0.5
+
+
+def keep_once(factory: sessionmaker[Session]) -> tuple[int, int]:
+    """Number waiting changes and seal waiting entries of every tenant; return both counts."""
+    with transaction(factory, readonly=True) as session:
+        if is_sqlite(session.get_bind()):
+            return 0, 0  # one writer at a time: writers number and chain in place
+        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    numbered = sealed = 0
+    for tenant_id in tenant_ids:
+        # One short transaction per tenant and per head: a head is held for milliseconds.
+        with transaction(factory) as session:
+            if feed.has_unsequenced(session, tenant_id=tenant_id):
+                numbered += feed.sequence_changes(session, tenant_id=tenant_id)
+        with transaction(factory) as session:
+            if audit.unsealed(session, tenant_id=tenant_id):
+                sealed += audit.seal_audit(session, tenant_id=tenant_id)
+    return numbered, sealed
+
+
+def run_forever(
+    factory: sessionmaker[Session], *, stop: threading.Event, interval: float = INTERVAL_SECONDS
+) -> None:
+    """Keep numbering and sealing until stop is set; a failed round is logged and retried."""
+    while not stop.is_set():
+        try:
+            keep_once(factory)
+        except Exception:  # noqa: BLE001 - the loop must outlive a lost connection
+            log.exception("numbering the feed or sealing the audit log failed; retrying")
+        stop.wait(interval)
+
+
+def in_server_keeper(app) -> Callable[[], None]:
+    """Start the keeper in a thread of the server process; return its stop function."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever,
+        kwargs={"factory": app.state.sessions, "stop": stop},
+        name="feed-and-audit-keeper",
+        daemon=True,
+    )
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return halt
