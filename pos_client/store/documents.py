@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, NotFound, ValidationFailed
@@ -43,8 +43,58 @@ from pos_client.store.models import (
     SyncState,
     utcnow,
 )
+from pos_client.store.plain_sql import PreparedWrite
 
 RECEIPT_DIGITS = 6
+
+# The statements of a sale, prepared once (see plain_sql for why the sale path is plain SQL).
+_NEXT_RECEIPT = (
+    "UPDATE sync_state SET last_receipt_seq = last_receipt_seq + 1 WHERE id = 1 "
+    "RETURNING receipt_prefix, last_receipt_seq"
+)
+_SALE_INSERT = PreparedWrite(
+    Sale.__table__,
+    columns=(
+        "id",
+        "receipt_number",
+        "shift_id",
+        "cashier_id",
+        "customer_id",
+        "customer_local_id",
+        "subtotal",
+        "discount_total",
+        "tax_total",
+        "total",
+        "change_due",
+        "overrides",
+        "status",
+        "created_at",
+        "event_id",
+    ),
+)
+_LINE_INSERT = PreparedWrite(
+    SaleLine.__table__,
+    columns=(
+        "id",
+        "sale_id",
+        "product_id",
+        "sku",
+        "name",
+        "quantity",
+        "unit_price",
+        "discount",
+        "tax_rate",
+        "tax",
+        "total",
+    ),
+)
+_PAYMENT_INSERT = PreparedWrite(
+    SalePayment.__table__, columns=("id", "sale_id", "method", "amount", "reference")
+)
+_STOCK_UPDATE = PreparedWrite(
+    StockLevel.__table__, columns=("on_hand", "updated_at"), key="product_id"
+)
+_STOCK_INSERT = PreparedWrite(StockLevel.__table__, columns=("product_id", "on_hand", "updated_at"))
 
 
 def get_state(session: Session) -> SyncState:
@@ -93,9 +143,10 @@ def _enrolled(session: Session) -> SyncState:
 def next_receipt_number(session: Session) -> str:
     """Take the next number of this device's own series, e.g. AND-T01-000123."""
     state = _enrolled(session)
-    state.last_receipt_seq += 1
-    session.flush()
-    return f"{state.receipt_prefix}-{state.last_receipt_seq:0{RECEIPT_DIGITS}d}"
+    prefix, seq = session.connection().exec_driver_sql(_NEXT_RECEIPT).one()
+    # The SQL moved the number on; the loaded state must not write its old one back.
+    session.expire(state, ["last_receipt_seq"])
+    return f"{prefix}-{seq:0{RECEIPT_DIGITS}d}"
 
 
 def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> None:
@@ -106,37 +157,32 @@ def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> No
     if not totals:
         return
     now = utcnow()
-    # Columns, not entities: nothing enters the identity map, so the Core update below
-    # leaves no stale StockLevel objects behind in this session.
-    held = dict(
-        session.execute(
-            select(StockLevel.product_id, StockLevel.on_hand).where(
-                StockLevel.product_id.in_(totals)
-            )
+    connection = session.connection()
+    marks = ", ".join("?" for _ in totals)
+    # Plain rows, not entities: no StockLevel object is left stale in this session.
+    held = {
+        product_id: Decimal(on_hand)
+        for product_id, on_hand in connection.exec_driver_sql(
+            f"SELECT product_id, on_hand FROM stock_levels WHERE product_id IN ({marks})",
+            tuple(totals),
         )
-        .tuples()
-        .all()
+    }
+    _STOCK_UPDATE.run(
+        connection,
+        [
+            {"product_id": p, "on_hand": held[p] + d, "updated_at": now}
+            for p, d in totals.items()
+            if p in held
+        ],
     )
-    changed = [
-        {"product_id": p, "on_hand": held[p] + d, "updated_at": now}
-        for p, d in totals.items()
-        if p in held
-    ]
-    new = [
-        {"product_id": p, "on_hand": d, "updated_at": now}
-        for p, d in totals.items()
-        if p not in held
-    ]
-    table = StockLevel.__table__
-    if changed:
-        session.connection().execute(
-            update(table)
-            .where(table.c.product_id == bindparam("key"))
-            .values(on_hand=bindparam("on_hand"), updated_at=bindparam("updated_at")),
-            [{"key": row.pop("product_id"), **row} for row in changed],
-        )
-    if new:
-        session.connection().execute(insert(table), new)
+    _STOCK_INSERT.run(
+        connection,
+        [
+            {"product_id": p, "on_hand": d, "updated_at": now}
+            for p, d in totals.items()
+            if p not in held
+        ],
+    )
 
 
 def _emit(session: Session, *, state: SyncState, payload, document_id: str | None) -> Event:
@@ -157,9 +203,9 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
         if customer.server_id is not None:
             event = event.model_copy(update={"customer_id": customer.server_id})
     envelope = _emit(session, state=state, payload=event, document_id=event.sale_id)
-    write = session.connection()  # Core, not ORM bulk: the sale path is latency-critical
-    write.execute(
-        insert(Sale.__table__),
+    connection = session.connection()
+    _SALE_INSERT.run(
+        connection,
         [
             {
                 "id": event.sale_id,
@@ -180,8 +226,8 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
             }
         ],
     )
-    write.execute(
-        insert(SaleLine.__table__),
+    _LINE_INSERT.run(
+        connection,
         [
             {
                 "id": line.line_id,
@@ -199,20 +245,19 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
             for line in event.lines
         ],
     )
-    if event.payments:
-        write.execute(
-            insert(SalePayment.__table__),
-            [
-                {
-                    "id": p.payment_id,
-                    "sale_id": event.sale_id,
-                    "method": str(p.method),
-                    "amount": p.amount,
-                    "reference": p.reference,
-                }
-                for p in event.payments
-            ],
-        )
+    _PAYMENT_INSERT.run(
+        connection,
+        [
+            {
+                "id": p.payment_id,
+                "sale_id": event.sale_id,
+                "method": str(p.method),
+                "amount": p.amount,
+                "reference": p.reference,
+            }
+            for p in event.payments
+        ],
+    )
     _adjust_stock(session, ((line.product_id, -line.quantity) for line in event.lines))
     on_account = sum((p.amount for p in event.payments if p.method == PaymentMethod.ACCOUNT), ZERO)
     if on_account:

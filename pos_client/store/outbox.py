@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from common.sync.protocol import Event, PushResult, PushStatus
 from pos_client.store.models import OutboxEvent, Return, Sale, utcnow
+from pos_client.store.plain_sql import PreparedWrite
+
+# On every sale's critical path: prepared once, bound by column type (see plain_sql).
+_ENQUEUE = PreparedWrite(
+    OutboxEvent.__table__,
+    columns=("event_id", "type", "document_id", "body", "created_at", "attempts", "rejected"),
+)
 
 
 def enqueue(session: Session, *, event: Event, document_id: str | None = None) -> None:
     """Add an event in the caller's transaction, so it commits with its document."""
-    # A Core insert: no ORM object to track, which matters on the sale's critical path.
-    session.connection().execute(
-        insert(OutboxEvent.__table__),
+    _ENQUEUE.run(
+        session.connection(),
         [
             {
                 "event_id": event.id,
@@ -23,6 +29,8 @@ def enqueue(session: Session, *, event: Event, document_id: str | None = None) -
                 "document_id": document_id,
                 "body": event.model_dump_json(),
                 "created_at": event.occurred_at,
+                "attempts": 0,
+                "rejected": False,
             }
         ],
     )

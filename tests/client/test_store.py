@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -154,6 +155,54 @@ def test_unenrolled_till_refuses_to_sell(tmp_path):
     with pytest.raises(InvalidState), s.transaction() as session:
         documents.next_receipt_number(session)
     s.close()
+
+
+def test_plain_sql_sale_path_stores_what_the_orm_would(store):
+    """The sale path writes plain SQL; each row must equal the same row added through the ORM."""
+    with store.transaction() as session:
+        sale = make_sale(session, qty="1.250", price="80.00").model_copy(
+            update={"completed_at": datetime(2026, 3, 1, 9, 30, 5, 123456, tzinfo=UTC)}
+        )
+        documents.record_sale(session, sale)
+        twin = Sale(
+            id="twin",
+            receipt_number="TWIN-1",
+            shift_id=None,
+            cashier_id=None,
+            customer_id=None,
+            customer_local_id=None,
+            subtotal=sale.subtotal,
+            discount_total=sale.discount_total,
+            tax_total=sale.tax_total,
+            total=sale.total,
+            change_due=sale.change_due,
+            overrides=[],
+            status="completed",
+            created_at=sale.completed_at,
+            event_id="twin-event",
+        )
+        session.add(twin)
+    raw = sqlite3.connect(store.path)
+    columns = "subtotal, discount_total, tax_total, total, change_due, overrides, created_at"
+    plain, orm = (
+        raw.execute(f"SELECT {columns} FROM sales WHERE id = ?", (key,)).fetchone()
+        for key in (sale.sale_id, "twin")
+    )
+    raw.close()
+    assert plain == orm  # same text for money, same timestamp format, same JSON
+    with store.transaction() as session:
+        row = session.get(Sale, sale.sale_id)
+        assert row.created_at == sale.completed_at and row.created_at.tzinfo is not None
+        line = session.scalars(select(SaleLineRow)).one()
+        assert (line.quantity, line.unit_price, line.total) == (
+            Decimal("1.250"),
+            Decimal("80.00"),
+            Decimal("100.0000"),
+        )
+        assert session.get(StockLevel, 1).on_hand == Decimal("3.750")
+        # The receipt counter moved in SQL; the session's state row must see it.
+        assert documents.get_state(session).last_receipt_seq == 1
+        assert documents.next_receipt_number(session) == "AND-T01-000002"
 
 
 def test_money_stays_exact_in_sqlite(store):
