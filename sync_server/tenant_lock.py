@@ -39,7 +39,16 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
 
 
 def lock_head(session: Session, model: type, *, tenant_id: int):
-    """Return the tenant's head row of a model locked to commit, creating it if missing."""
+    """Return the tenant's head row of a model locked to commit, creating it if missing.
+
+    Read once per transaction: the lock (SQLite: the write lock) keeps it current until
+    commit, and a rolled-back savepoint expires it, so its next use reloads it.
+    """
+    key = ("head", model.__tablename__, tenant_id)
+    transaction = session.get_transaction()
+    cached = session.info.get(key)
+    if cached is not None and cached[0] is transaction and cached[1] in session:
+        return cached[1]
     stmt = (
         select(model).where(model.tenant_id == tenant_id).execution_options(populate_existing=True)
     )
@@ -49,6 +58,7 @@ def lock_head(session: Session, model: type, *, tenant_id: int):
     if head is None:
         create_heads(session, tenant_id=tenant_id)
         head = session.scalar(stmt)
+    session.info[key] = (transaction, head)
     return head
 
 

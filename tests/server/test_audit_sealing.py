@@ -10,7 +10,9 @@ from sqlalchemy import func, select, update
 
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry, AuditHead
+from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once
+from sync_server.sync.models import Change
 
 
 def _record(stock, n: int, *, hold: float = 0.0) -> None:
@@ -141,3 +143,41 @@ def test_the_audit_list_shows_entries_written_just_before_it_sealed(shop):
     assert page["items"][0]["seq"] is not None and page["items"][0]["hash"]
     report = api.get("audit/verify").json()
     assert report["ok"] is True and report["pending"] == 0
+
+
+def test_a_rolled_back_savepoint_leaves_no_gap_in_the_chain_or_the_feed(stock):
+    with stock.tx() as session:
+        audit.record(session, actor=stock.actor, action="test.kept", entity_type="t", entity_id=1)
+        feed.publish(session, tenant_id=stock.tenant_id, entity="category", key="a", data={})
+        session.flush()
+        try:
+            with session.begin_nested():
+                audit.record(
+                    session, actor=stock.actor, action="test.lost", entity_type="t", entity_id=2
+                )
+                feed.publish(
+                    session, tenant_id=stock.tenant_id, entity="category", key="b", data={}
+                )
+                session.flush()
+                raise RuntimeError("the event is rejected")
+        except RuntimeError:
+            pass
+        audit.record(session, actor=stock.actor, action="test.kept", entity_type="t", entity_id=3)
+        feed.publish(session, tenant_id=stock.tenant_id, entity="category", key="c", data={})
+    report = _verify(stock)
+    assert report.ok, report
+    with stock.tx() as session:
+        feed.catch_up(session, tenant_id=stock.tenant_id)
+    with stock.tx() as session:
+        seqs = session.scalars(
+            select(Change.seq).where(Change.tenant_id == stock.tenant_id).order_by(Change.seq)
+        ).all()
+        keys = session.scalars(
+            select(Change.entity_key).where(Change.entity == "category").order_by(Change.seq)
+        ).all()
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.like("test.%"))
+        ).all()
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert keys == ["a", "c"]
+    assert actions == ["test.kept", "test.kept"]
