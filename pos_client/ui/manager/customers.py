@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -29,9 +27,11 @@ from pos_client.ui.manager.widgets import (
     ActionBar,
     SearchBox,
     ServerTable,
+    ask_pdf_path,
     button,
     choice,
     heading,
+    statement_file_name,
 )
 
 
@@ -176,6 +176,6 @@ class CustomersPage(QWidget):
         self.message.setText(f"Statement saved to {path}.")
 
     def _ask_path(self, customer: CustomerRead) -> Path | None:
-        suggested = f"statement-{re.sub(r'[^A-Za-z0-9]+', '-', customer.name).strip('-')}.pdf"
-        name, _ = QFileDialog.getSaveFileName(self, "Save statement", suggested, "PDF (*.pdf)")
-        return Path(name) if name else None
+        return ask_pdf_path(
+            self, title="Save statement", suggested=statement_file_name(customer.name)
+        )

@@ -11,15 +11,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QRadioButton,
     QSpinBox,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,7 +25,7 @@ from common.schemas.catalog import ProductRead
 from pos_client.printing.labels import LabelSpec, render_label_sheet, render_label_zpl
 from pos_client.printing.queue import PrinterConfig, PrinterError, transport_for
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.widgets import choice
+from pos_client.ui.manager.widgets import FormDialog, choice
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +114,11 @@ class PrintJob(QObject):
         self.finished.emit(error)
 
 
-class LabelDialog(QDialog):
-    """Choose where labels go and how many of each; the printer is remembered."""
+class LabelDialog(FormDialog):
+    """Choose where labels go and how many of each; the printer is remembered.
+
+    A FormDialog for its look and error line, but it prints instead of calling the server.
+    """
 
     def __init__(
         self,
@@ -129,18 +128,16 @@ class LabelDialog(QDialog):
         ask_path: Callable[[], Path | None],
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(
+            ctx=ctx, title=f"Labels for {len(products)} product(s)", ok_text="Print", parent=parent
+        )
         self.products = list(products)
         self.ask_path = ask_path
         self.outcome = ""
         self.saved_to: Path | None = None
         self.settings = label_settings()
         self.setWindowTitle("Print labels")
-        self.setMinimumWidth(480)
 
-        title = QLabel(f"Labels for {len(self.products)} product(s)")
-        title.setObjectName("DialogTitle")
         self.copies = QSpinBox()
         self.copies.setObjectName("LabelCopies")
         self.copies.setRange(1, MAX_COPIES)
@@ -176,29 +173,10 @@ class LabelDialog(QDialog):
         self.details.addWidget(printer_page)
         self.to_sheet.toggled.connect(lambda on: self.details.setCurrentIndex(0 if on else 1))
 
-        self.error = QLabel("")
-        self.error.setObjectName("ErrorText")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Print")
-        self.ok_button.setProperty("role", "primary")
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-
-        form = QFormLayout()
-        form.addRow("Labels per product", self.copies)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addLayout(form)
-        layout.addWidget(self.to_sheet)
-        layout.addWidget(self.to_printer)
-        layout.addWidget(self.details)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
+        self.form.addRow("Labels per product", self.copies)
+        # Between the form and the error line: where the labels go, and its settings.
+        for index, widget in enumerate((self.to_sheet, self.to_printer, self.details), start=2):
+            self.body.insertWidget(index, widget)
         self._restore()
 
     def _restore(self) -> None:
@@ -215,11 +193,6 @@ class LabelDialog(QDialog):
     def labels(self) -> list[LabelSpec]:
         """Return each product's label once per copy asked for (sheet order)."""
         return [label_for(p) for p in self.products for _ in range(self.copies.value())]
-
-    def show_error(self, text: str) -> None:
-        """Show what went wrong inside the dialog."""
-        self.error.setText(text)
-        self.error.setVisible(True)
 
     def submit(self) -> None:
         """Print to the chosen output; stay open with the reason when it fails."""

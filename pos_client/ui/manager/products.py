@@ -35,6 +35,7 @@ from pos_client.ui.manager.widgets import (
     FormDialog,
     SearchBox,
     ServerTable,
+    ask_pdf_path,
     button,
     choice,
     heading,
@@ -363,8 +364,7 @@ class ProductsPage(QWidget):
         self.table.reload()
 
     def _ask_label_path(self) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save label sheet", "labels.pdf", "PDF (*.pdf)")
-        return Path(name) if name else None
+        return ask_pdf_path(self, title="Save label sheet", suggested="labels.pdf")
 
     def _ask_import_path(self) -> Path | None:
         name, _ = QFileDialog.getOpenFileName(self, "Import products", "", "Sheets (*.csv *.xlsx)")

@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QLabel,
     QTableView,
     QTabWidget,
@@ -38,9 +37,11 @@ from pos_client.ui.manager.widgets import (
     ActionBar,
     CommentDialog,
     ServerTable,
+    ask_pdf_path,
     button,
     choice,
     heading,
+    statement_file_name,
 )
 
 PO_STATUSES = [
@@ -366,9 +367,9 @@ class PurchasingPage(QWidget):
         self.vendor_message.setText(f"Statement saved to {path}.")
 
     def _ask_statement_path(self, supplier: SupplierRead) -> Path | None:
-        suggested = f"statement-{supplier.name.replace(' ', '-')}.pdf"
-        name, _ = QFileDialog.getSaveFileName(self, "Save statement", suggested, "PDF (*.pdf)")
-        return Path(name) if name else None
+        return ask_pdf_path(
+            self, title="Save statement", suggested=statement_file_name(supplier.name)
+        )
 
     def show_account(self) -> None:
         """Show the selected vendor's balance."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
 from pos_client.api.client import ApiClient, Row
@@ -19,6 +19,7 @@ from pos_client.ui.manager.widgets import (
     ActionBar,
     CommentDialog,
     ServerTable,
+    ask_pdf_path,
     button,
     choice,
     heading,
@@ -329,5 +330,4 @@ class SalesPage(QWidget):
         dialog.open()
 
     def _ask_path(self, suggested: str) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save picking list", suggested, "PDF (*.pdf)")
-        return Path(name) if name else None
+        return ask_pdf_path(self, title="Save picking list", suggested=suggested)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -43,6 +46,17 @@ def button(text: str, *, role: str = "", name: str = "") -> QPushButton:
         widget.setObjectName(name)
     widget.setCursor(Qt.CursorShape.PointingHandCursor)
     return widget
+
+
+def ask_pdf_path(parent: QWidget, *, title: str, suggested: str) -> Path | None:
+    """Ask where to save a PDF; None when the user cancels."""
+    name, _ = QFileDialog.getSaveFileName(parent, title, suggested, "PDF (*.pdf)")
+    return Path(name) if name else None
+
+
+def statement_file_name(party: str) -> str:
+    """Suggest a file name for a customer's or supplier's statement."""
+    return f"statement-{re.sub(r'[^A-Za-z0-9]+', '-', party).strip('-') or 'account'}.pdf"
 
 
 def heading(text: str) -> QLabel:
