@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLineEdit,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QWidget,
@@ -171,7 +172,7 @@ class LabelDialog(FormDialog):
         self.details = QStackedWidget()
         self.details.addWidget(sheet_page)
         self.details.addWidget(printer_page)
-        self.to_sheet.toggled.connect(lambda on: self.details.setCurrentIndex(0 if on else 1))
+        self.to_sheet.toggled.connect(lambda on: self._show_details(0 if on else 1))
 
         self.form.addRow("Labels per product", self.copies)
         # Between the form and the error line: where the labels go, and its settings.
@@ -188,7 +189,15 @@ class LabelDialog(FormDialog):
         self.printer_kind.setCurrentIndex(max(index, 0))
         use_printer = self.settings.value("labels/output", "sheet") == "printer" and bool(target)
         (self.to_printer if use_printer else self.to_sheet).setChecked(True)
-        self.details.setCurrentIndex(1 if use_printer else 0)
+        self._show_details(1 if use_printer else 0)
+
+    def _show_details(self, index: int) -> None:
+        # A stacked widget is as tall as its tallest page; let the hidden one take no room.
+        for page in range(self.details.count()):
+            policy = QSizePolicy.Policy.Preferred if page == index else QSizePolicy.Policy.Ignored
+            self.details.widget(page).setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+        self.details.setCurrentIndex(index)
+        self.adjustSize()
 
     def labels(self) -> list[LabelSpec]:
         """Return each product's label once per copy asked for (sheet order)."""
