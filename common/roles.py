@@ -192,3 +192,12 @@ def can(role: Role | str, permission: Permission | str) -> bool:
 def roles_with(permission: Permission | str) -> frozenset[Role]:
     """Return every role that holds a permission (e.g. who may approve a PO)."""
     return frozenset(role for role in Role if can(role, permission))
+
+
+# What each API key scope lets an online store do, in terms of the same permissions.
+API_KEY_SCOPES: dict[str, frozenset[Permission]] = {
+    "orders:read": frozenset({P.ORDERS_READ}),
+    # Placing an order finds or creates its customer and must read it back.
+    "orders:write": frozenset({P.ORDERS_WRITE, P.ORDERS_READ}),
+    "catalog:read": frozenset({P.CATALOG_READ}),
+}

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from common.roles import Permission
+from common.roles import API_KEY_SCOPES, Permission
 
-SCOPES: dict[str, frozenset[Permission]] = {
-    "orders:read": frozenset({Permission.ORDERS_READ}),
-    # Placing an order finds or creates its customer and must read it back.
-    "orders:write": frozenset({Permission.ORDERS_WRITE, Permission.ORDERS_READ}),
-    "catalog:read": frozenset({Permission.CATALOG_READ}),
-}
+SCOPES = API_KEY_SCOPES  # the table lives in common/, which the back office reads too
 
 
 def permissions_for(scopes: list[str]) -> frozenset[Permission]:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.codes import BranchKind
-from common.roles import Role
+from common.roles import API_KEY_SCOPES, Role
 from common.schemas.auth import UserRead
 from common.schemas.org import BranchRead
 from pos_client.api.client import ApiClient
@@ -39,7 +39,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.VIEWER: "Viewer — can look, cannot change",
 }
 
-# The scopes the server accepts (sync_server/apikeys/scopes.py; a test keeps the two in step).
+# Words for the scopes of common.roles.API_KEY_SCOPES (a test checks each has its words).
 SCOPE_LABELS: dict[str, str] = {
     "catalog:read": "Read the catalog (products and prices)",
     "orders:read": "Read orders",
@@ -283,8 +283,8 @@ class ApiKeyDialog(FormDialog):
         self.name.setPlaceholderText("who uses it, e.g. Web shop")
         self.form.addRow("Name", self.name)
         self.scopes: dict[str, QCheckBox] = {}
-        for scope, label in SCOPE_LABELS.items():
-            box = QCheckBox(label)
+        for scope in sorted(API_KEY_SCOPES):
+            box = QCheckBox(SCOPE_LABELS.get(scope, scope))
             box.setObjectName(f"Scope:{scope}")
             self.scopes[scope] = box
             self.form.addRow("May" if len(self.scopes) == 1 else "", box)
