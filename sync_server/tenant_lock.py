@@ -3,25 +3,22 @@
 Writers never lock these rows: they append changes without a sequence number and audit
 entries without a link, so till pushes, orders and workflows of one tenant run side by
 side. Only the feed sequencer (sync/feed.py) and the audit sealer (audit/service.py) lock
-a head, each in a short transaction of its own that touches nothing but rows already
-committed; so the heads cannot take part in a deadlock. SQLite has one writer at a time
-anyway (BEGIN IMMEDIATE), so there writers number and chain in place, as they always did.
+a head, and they touch nothing else but rows already committed, so the heads cannot take
+part in a deadlock. Readers (pulls, audit reads) number and seal in their own transaction
+when the head is free and skip it when another is at work, never waiting in line. SQLite
+has one writer at a time anyway (BEGIN IMMEDIATE), so there writers number and chain in
+place, as they always did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sync_server.audit.models import AuditHead
 from sync_server.db import is_sqlite
 from sync_server.sync.models import FeedHead
-
-T = TypeVar("T")
 
 
 def create_heads(session: Session, *, tenant_id: int) -> None:
@@ -38,11 +35,13 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
         )
 
 
-def lock_head(session: Session, model: type, *, tenant_id: int):
+def lock_head(session: Session, model: type, *, tenant_id: int, wait: bool = True):
     """Return the tenant's head row of a model locked to commit, creating it if missing.
 
-    Read once per transaction: the lock (SQLite: the write lock) keeps it current until
-    commit, and a rolled-back savepoint expires it, so its next use reloads it.
+    With wait=False it returns None at once when another transaction holds the head (it is
+    numbering or sealing right now; what it leaves over is done next time). Read once per
+    transaction: the lock (SQLite: the write lock) keeps it current until commit, and a
+    rolled-back savepoint expires it, so its next use reloads it.
     """
     key = ("head", model.__tablename__, tenant_id)
     transaction = session.get_transaction()
@@ -53,22 +52,14 @@ def lock_head(session: Session, model: type, *, tenant_id: int):
         select(model).where(model.tenant_id == tenant_id).execution_options(populate_existing=True)
     )
     if not is_sqlite(session.get_bind()):
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(skip_locked=not wait)
     head = session.scalar(stmt)
     if head is None:
+        exists_ = session.scalar(select(model.id).where(model.tenant_id == tenant_id))
+        if exists_ is not None:
+            return None  # skipped: another transaction holds it (inserting would wait)
         create_heads(session, tenant_id=tenant_id)
         head = session.scalar(stmt)
-    session.info[key] = (transaction, head)
+    if head is not None:
+        session.info[key] = (transaction, head)
     return head
-
-
-def in_own_transaction(session: Session, work: Callable[[Session], T]) -> T:
-    """Run work in a short committed transaction beside the caller's (PostgreSQL).
-
-    A head is then held for milliseconds, not for as long as the caller's request; the
-    caller's next statement (READ COMMITTED) sees what it committed.
-    """
-    bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    with Session(bind=engine, expire_on_commit=False) as own, own.begin():
-        return work(own)

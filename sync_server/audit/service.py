@@ -2,8 +2,8 @@
 
 On PostgreSQL record() appends an entry with its content only (seq, prev_hash and hash
 None) and takes no tenant-wide lock. seal_audit() then chains committed entries in id
-order under the audit head's lock, in a short transaction of its own; the background
-keeper runs it about twice a second, and GET /audit and every verify run it first. The
+order under the audit head's lock; the background keeper runs it about twice a second,
+and GET /audit and every verify run it first (verify counts what is left as pending). The
 trade-off: an entry is tamper-evident from the moment it is sealed (normally within a
 second of its commit), not from its commit. SQLite has one writer at a time, so there
 record() chains the entry at once, as before.
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
 from sync_server.db import is_sqlite, utcnow
-from sync_server.tenant_lock import in_own_transaction, lock_head
+from sync_server.tenant_lock import lock_head
 
 GENESIS = "0" * 64
 
@@ -113,9 +113,15 @@ def unsealed(session: Session, *, tenant_id: int) -> int:
     )
 
 
-def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000) -> int:
-    """Chain the tenant's committed unsealed entries in id order; return how many."""
-    head = lock_head(session, AuditHead, tenant_id=tenant_id)
+def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: bool = True) -> int:
+    """Chain the tenant's committed unsealed entries in id order; return how many.
+
+    The head stays locked to the caller's commit. wait=False gives up (0) when another
+    transaction is sealing now.
+    """
+    head = lock_head(session, AuditHead, tenant_id=tenant_id, wait=wait)
+    if head is None:
+        return 0
     done = 0
     while True:
         entries = session.scalars(
@@ -133,13 +139,13 @@ def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000) -> int:
 
 
 def seal_now(session: Session, *, tenant_id: int) -> int:
-    """Seal waiting entries in a short transaction of their own before the caller reads."""
+    """Seal waiting entries in the caller's transaction before it reads (never queueing)."""
     waiting = session.scalar(
         select(exists().where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None)))
     )
     if is_sqlite(session.get_bind()) or not waiting:
         return 0
-    return in_own_transaction(session, lambda own: seal_audit(own, tenant_id=tenant_id))
+    return seal_audit(session, tenant_id=tenant_id, wait=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sync_server.canonical import jsonable
 from sync_server.db import is_sqlite
 from sync_server.sync.models import Change, FeedHead
-from sync_server.tenant_lock import in_own_transaction, lock_head
+from sync_server.tenant_lock import lock_head
 
 # One statement numbers a batch in id order (PostgreSQL and SQLite both run it).
 _NUMBER = text(
@@ -77,9 +77,17 @@ def has_unsequenced(session: Session, *, tenant_id: int) -> bool:
     )
 
 
-def sequence_changes(session: Session, *, tenant_id: int, batch: int = 5000) -> int:
-    """Number the tenant's committed unnumbered changes in id order; return how many."""
-    head = lock_head(session, FeedHead, tenant_id=tenant_id)
+def sequence_changes(
+    session: Session, *, tenant_id: int, batch: int = 5000, wait: bool = True
+) -> int:
+    """Number the tenant's committed unnumbered changes in id order; return how many.
+
+    The head stays locked to the caller's commit. wait=False gives up (0) when another
+    transaction is numbering now.
+    """
+    head = lock_head(session, FeedHead, tenant_id=tenant_id, wait=wait)
+    if head is None:
+        return 0
     done = 0
     while True:
         count = session.execute(
@@ -93,10 +101,14 @@ def sequence_changes(session: Session, *, tenant_id: int, batch: int = 5000) -> 
 
 
 def catch_up(session: Session, *, tenant_id: int) -> int:
-    """Number waiting changes in a short transaction of their own before the caller reads.
+    """Number waiting changes in the caller's transaction before it reads the feed.
 
-    Every reader of the feed calls this first. On SQLite nothing ever waits.
+    Every reader of the feed calls this first. It uses the caller's own connection (a
+    second one per request could drain the pool under many pulls) and does not queue: when
+    another transaction is numbering, the caller reads what is numbered, and the rest
+    reaches it on its next pull. Numbers a reader sees are committed before its answer
+    leaves (the request commits first). On SQLite nothing ever waits.
     """
     if is_sqlite(session.get_bind()) or not has_unsequenced(session, tenant_id=tenant_id):
         return 0
-    return in_own_transaction(session, lambda own: sequence_changes(own, tenant_id=tenant_id))
+    return sequence_changes(session, tenant_id=tenant_id, wait=False)

@@ -222,3 +222,21 @@ def test_the_keeper_numbers_waiting_changes(stock, backend):
     numbered, _ = keep_once(stock.factory)
     assert numbered == (1 if backend == "postgresql" else 0)
     assert all(seq is not None for seq, _ in _feed(stock))
+
+
+def test_a_pull_does_not_queue_behind_another_transaction_numbering(stock, backend):
+    if backend == "sqlite":
+        pytest.skip("SQLite numbers changes as they are written: nothing to queue behind")
+    cursor = _feed_start(stock)
+    _publish(stock, "waiting")
+    holder = stock.factory()
+    holder.begin()
+    assert feed.sequence_changes(holder, tenant_id=stock.tenant_id) == 1
+    started = time.perf_counter()
+    page = _pull(stock, cursor)  # the head is held: read what is numbered, do not wait
+    assert time.perf_counter() - started < 2
+    assert page["changes"] == []
+    holder.commit()
+    holder.close()
+    page = _pull(stock, cursor)
+    assert [(c["key"], c["seq"]) for c in page["changes"]] == [("waiting", int(cursor) + 1)]
