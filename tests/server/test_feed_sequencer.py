@@ -21,6 +21,11 @@ from sync_server.sync.keeper import keep_once
 from sync_server.sync.models import Change, FeedHead
 from sync_server.sync.pull import pull
 
+# Run only on PostgreSQL (not skipped on SQLite: these interleavings cannot exist there).
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 def _publish(stock, key: str, *, hold: float = 0.0) -> None:
     with stock.tx() as session:
@@ -106,9 +111,8 @@ def test_concurrent_writers_get_gapless_numbers_and_each_change_appears_once(sto
     assert sorted(c["key"] for c in page["changes"]) == sorted(keys)
 
 
+@POSTGRES_ONLY  # SQLite lets one writer in at a time: the interleaving cannot happen there
 def test_a_slow_transaction_that_commits_after_a_later_one_is_not_missed(stock, backend):
-    if backend == "sqlite":
-        pytest.skip("SQLite lets one writer in at a time: the interleaving cannot happen there")
     cursor = _feed_start(stock)
     slow = stock.factory()
     slow.begin()
@@ -224,9 +228,8 @@ def test_the_keeper_numbers_waiting_changes(stock, backend):
     assert all(seq is not None for seq, _ in _feed(stock))
 
 
+@POSTGRES_ONLY  # SQLite numbers changes as they are written: nothing to queue behind
 def test_a_pull_does_not_queue_behind_another_transaction_numbering(stock, backend):
-    if backend == "sqlite":
-        pytest.skip("SQLite numbers changes as they are written: nothing to queue behind")
     cursor = _feed_start(stock)
     _publish(stock, "waiting")
     holder = stock.factory()
