@@ -117,7 +117,8 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
             report = verify(session, tenant_id=tenant.id)
             if report.ok:
-                print(f"{tenant.name}: chain intact ({report.entries} entries)")
+                waiting = f", {report.pending} not chained yet" if report.pending else ""
+                print(f"{tenant.name}: chain intact ({report.entries} entries{waiting})")
             else:
                 broken += 1
                 print(f"{tenant.name}: BROKEN at entry {report.broken_at_seq}: {report.reason}")

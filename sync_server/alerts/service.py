@@ -253,7 +253,7 @@ def acknowledge(session: Session, *, actor: Actor, tenant_id: int, alert_id: int
     alert.status = "acknowledged"
     alert.acknowledged_at = utcnow()
     alert.acknowledged_by = actor.user_id
-    _publish(session, alert)  # feed head before audit head, as everywhere
+    _publish(session, alert)
     audit.record(
         session,
         actor=actor,
