@@ -139,6 +139,7 @@ code = admin.post("/devices/enrolment-codes", {"branch_id": main})["code"]
 till = httpx.post(f"{base}/api/v1/devices/enrol", json={"code": code, "name": "Counter 1"}).json()
 rng = random.Random(7)
 now = datetime.now(UTC)
+cashiers = [world.a.users["cashier"], world.a.users["manager"]]  # who rang each sale up
 events, first_sale = [], None
 for day in range(29, -1, -1):
     for n in range(2 + rng.randrange(4)):
@@ -149,7 +150,7 @@ for day in range(29, -1, -1):
         total = sum((line.total for line in lines), Decimal(0))
         sale = SaleCompleted(
             sale_id=new_id(), receipt_number=f"IND-C1-{len(events) + 1:06d}", branch_id=main,
-            lines=lines, subtotal=total, total=total,
+            lines=lines, subtotal=total, total=total, cashier_id=cashiers[n % 2],
             payments=[SalePayment(payment_id=new_id(), method=("cash", "card", "cash")[n % 3],
                                   amount=total, reference=None if n % 3 == 0 else f"TX{n}")],
             completed_at=now - timedelta(days=day, hours=n + 1))
@@ -158,7 +159,7 @@ for day in range(29, -1, -1):
 line = first_sale.lines[0]
 events.append(ReturnRecorded(
     return_id=new_id(), receipt_number=f"IND-C1-R{1:05d}", original_sale_id=first_sale.sale_id,
-    branch_id=main, total=line.unit_price, reason="Damaged pack",
+    branch_id=main, total=line.unit_price, reason="Damaged pack", cashier_id=cashiers[1],
     lines=[ReturnLine(line_id=new_id(), original_line_id=line.line_id, product_id=line.product_id,
                       quantity=Decimal(1), amount=line.unit_price, restock=False)],
     refunds=[Refund(refund_id=new_id(), method="cash", amount=line.unit_price)]))

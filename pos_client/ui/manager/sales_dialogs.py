@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -37,6 +38,9 @@ def tenders(payments: Sequence[Row]) -> str:
     return ", ".join(f"{as_label(p.get('method'))} {as_money(p.get('amount'))}" for p in payments)
 
 
+MAX_TABLE_WIDTH = 1100
+
+
 def detail_table(cells: Sequence[Cell], rows: Sequence[Row], *, name: str) -> QTableWidget:
     """Make a read-only table of a document's lines."""
     table = QTableWidget(len(rows), len(cells))
@@ -53,6 +57,13 @@ def detail_table(cells: Sequence[Cell], rows: Sequence[Row], *, name: str) -> QT
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.setMinimumHeight(60 + 30 * min(len(rows), 6))
     return table
+
+
+def fit_width(table: QTableWidget) -> None:
+    """Size the columns as styled, and make the table wide enough to show them all."""
+    table.resizeColumnsToContents()
+    columns = sum(table.columnWidth(c) for c in range(table.columnCount()))
+    table.setMinimumWidth(min(columns + 2 * table.frameWidth() + 4, MAX_TABLE_WIDTH))
 
 
 def _field(key: str, show: Callable[[Any], str] = str) -> Callable[[Row], str]:
@@ -108,6 +119,13 @@ class DetailDialog(QDialog):
     def finish(self) -> None:
         """Put the close button last."""
         self.body.addWidget(self.buttons)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        # Only once styled do the columns know their real widths (header padding, fonts).
+        for table in self.findChildren(QTableWidget):
+            fit_width(table)
+        super().showEvent(event)
+        self.resize(max(self.width(), self.sizeHint().width()), self.height())
 
 
 class SaleDialog(DetailDialog):
