@@ -112,7 +112,12 @@ class AuditPage(QWidget):
     def _verified(self, report: dict[str, Any]) -> None:
         if report["ok"]:
             self.verify_result.setObjectName("VerifyOk")
-            self.verify_result.setText(f"✓ Chain intact: {report['entries']:,} entries verified.")
+            waiting = report.get("pending") or 0
+            # Entries of the last moments are chained a moment after they are written.
+            later = f" {waiting:,} just written will be chained in a moment." if waiting else ""
+            self.verify_result.setText(
+                f"✓ Chain intact: {report['entries']:,} entries verified.{later}"
+            )
         else:
             self.verify_result.setObjectName("VerifyBroken")
             self.verify_result.setText(
