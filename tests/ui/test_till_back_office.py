@@ -64,3 +64,18 @@ def test_a_cashier_has_no_back_office(
     window.run_action("back_office")
     assert window.back_office_login is None
     assert "managers" in window.screen.notice.text()
+
+
+def test_the_next_person_at_the_till_does_not_see_the_last_ones_notice(
+    qtbot: QtBot, make_till: Callable[..., Till], sign_in
+) -> None:
+    till = make_till()
+    window = till.window
+    sign_in("asha")
+    window.screen.notice.notify("Change ₹29.00 · Sale complete", kind="success", seconds=60)
+    window.lock()
+    sign_in("asha")
+    assert window.screen.notice.text().startswith("Change")  # the same cashier, back again
+    window.lock()
+    sign_in("ravi")
+    assert not window.screen.notice.isVisible() and window.screen.notice.text() == ""

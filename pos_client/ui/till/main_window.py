@@ -194,6 +194,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         return self.stack.currentWidget() is self.screen and self.cashier is not None
 
     def _signed_in(self, cashier: Cashier) -> None:
+        if self.cashier is not None and self.cashier.user_id != cashier.user_id:
+            # The last person's "change due" is not the next person's business.
+            self.screen.notice.clear_notice()
         self.cashier = cashier
         self.idle.clock.touch()
         self.who.setText(f"{cashier.display_name} · {cashier.role.value.replace('_', ' ')}")
