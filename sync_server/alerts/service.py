@@ -187,6 +187,44 @@ def evaluate_stock(
     """
     if limit is None:
         limit = threshold(session, product=product, branch_id=level.branch_id)
+    return evaluate_stock_many(session, items=[(product, level, limit)])[0]
+
+
+def evaluate_stock_many(
+    session: Session, *, items: list[tuple[Any, StockLevel, Decimal]]
+) -> list[list[tuple[Alert, bool]]]:
+    """Judge several (product, level, threshold) of one tenant and branch; changes per item.
+
+    One query reads the live stock alerts of every item's product: this runs on every
+    movement, so a sale of many lines must not pay a query per line. The products must
+    be distinct (a second item of a product would not see the first one's changes).
+    """
+    if not items:
+        return []
+    first_product, first_level, _ = items[0]
+    live: dict[int, list[Alert]] = {product.id: [] for product, _, _ in items}
+    for alert in session.scalars(
+        select(Alert)
+        .where(
+            Alert.tenant_id == first_product.tenant_id,
+            Alert.branch_id == first_level.branch_id,
+            Alert.product_id.in_(list(live)),
+            Alert.kind.in_(STOCK_KINDS),
+            Alert.status != "cleared",
+        )
+        .order_by(Alert.id)
+    ):
+        live[alert.product_id].append(alert)
+    return [
+        _judge(session, product=product, level=level, limit=limit, live=live[product.id])
+        for product, level, limit in items
+    ]
+
+
+def _judge(
+    session: Session, *, product: Any, level: StockLevel, limit: Decimal, live: list[Alert]
+) -> list[tuple[Alert, bool]]:
+    """Clear the live alerts the level no longer calls for; open or refresh the one it does."""
     limit = Decimal(str(limit))
     available = level.available
     if level.on_hand < 0:
@@ -197,16 +235,6 @@ def evaluate_stock(
         wanted = LOW_STOCK
     else:
         wanted = None
-    # One query for the subject's live stock alerts: this runs on every movement.
-    live = session.scalars(
-        select(Alert).where(
-            Alert.tenant_id == product.tenant_id,
-            Alert.branch_id == level.branch_id,
-            Alert.product_id == product.id,
-            Alert.kind.in_(STOCK_KINDS),
-            Alert.status != "cleared",
-        )
-    ).all()
     now = utcnow()
     changes: list[tuple[Alert, bool]] = []
     for alert in live:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -177,14 +177,17 @@ def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict
     }
 
 
-def _facts(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> Any:
-    """Return what a movement needs of its product, with the branch's threshold, in one query.
+def _facts(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
+) -> dict[int, Any]:
+    """Return what movements need of their products, with the branch's threshold, in one query.
 
     Loading the Product entity costs more (eager category, barcodes) than the rest of a
-    movement; this runs on every one, so it reads plain columns.
+    movement; this runs on every one, so it reads plain columns. A product missing from the
+    answer is not the caller's, or the branch is not.
     """
     setting = BranchProductSetting
-    facts = session.execute(
+    rows = session.execute(
         select(
             Product.id,
             Product.tenant_id,
@@ -204,13 +207,72 @@ def _facts(session: Session, *, tenant_id: int, branch_id: int, product_id: int)
                 setting.product_id == Product.id,
             ),
         )
-        .where(Product.id == product_id, Product.tenant_id == tenant_id)
-    ).one_or_none()
-    if facts is None:
-        # Say precisely which of the two is not the caller's.
-        get_owned(session, Product, id=product_id, tenant_id=tenant_id, what="product")
-        get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
-    return facts
+        .where(Product.id.in_(sorted(set(product_ids))), Product.tenant_id == tenant_id)
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def _not_found(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> None:
+    """Raise NotFound saying precisely which of the product and the branch is not the caller's."""
+    get_owned(session, Product, id=product_id, tenant_id=tenant_id, what="product")
+    get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
+
+
+def _lock_levels_rows(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
+) -> dict[int, StockLevel]:
+    """Return the levels of several products locked in product order, creating the missing."""
+    ids = sorted(set(product_ids))
+    stmt = lock_for_update(
+        select(StockLevel)
+        .where(
+            StockLevel.tenant_id == tenant_id,
+            StockLevel.branch_id == branch_id,
+            StockLevel.product_id.in_(ids),
+        )
+        .order_by(StockLevel.product_id)
+        .execution_options(populate_existing=True),
+        session,
+    )
+    rows = {row.product_id: row for row in session.scalars(stmt)}
+    missing = [product_id for product_id in ids if product_id not in rows]
+    if missing:
+        # Two first movements of a product may race to create its row: ON CONFLICT DO
+        # NOTHING lets the loser fall through to lock the winner's row instead of failing.
+        insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
+        now = utcnow()
+        session.execute(
+            insert(StockLevel)
+            .values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "branch_id": branch_id,
+                        "product_id": product_id,
+                        "on_hand": ZERO,
+                        "reserved": ZERO,
+                        "updated_at": now,
+                    }
+                    for product_id in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
+        )
+        rows.update(
+            (row.product_id, row)
+            for row in session.scalars(stmt.where(StockLevel.product_id.in_(missing)))
+        )
+    return rows
+
+
+class MovementLine(NamedTuple):
+    """One movement of a batch: what moves, how, and by how much."""
+
+    product_id: int
+    code: MovementCode
+    quantity: Decimal
+    unit_cost: Decimal | None = None
+    reason: str | None = None
 
 
 def record_movement(
@@ -229,81 +291,151 @@ def record_movement(
     allow_negative: bool = False,
 ) -> StockMovement:
     """Append one movement and move the level with it, in the caller's transaction."""
+    return record_movements(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=[MovementLine(product_id, code, quantity, unit_cost, reason)],
+        reference_type=reference_type,
+        reference_id=reference_id,
+        occurred_at=occurred_at,
+        allow_negative=allow_negative,
+    )[0]
+
+
+def record_movements(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[MovementLine],
+    reference_type: str,
+    reference_id: str,
+    occurred_at: datetime | None = None,
+    allow_negative: bool = False,
+) -> list[StockMovement]:
+    """Append one movement per line (distinct products) and move the levels with them.
+
+    Stores exactly what record_movement would, line after line, with one query each for
+    the products, the levels and the live alerts, and one flush at the end. Any refused
+    line refuses the batch (the caller's transaction or savepoint drops what was added).
+    """
     actor = as_actor(actor)
-    code = MovementCode(code)
-    quantity = Decimal(quantity)
-    _check_quantity(code, quantity)
     tenant_id = actor.tenant_id
-    product = _facts(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
-    row = lock_level(session, tenant_id=tenant_id, branch_id=branch_id, product_id=product_id)
-    before = stock_data(row)
-    d_on_hand, d_reserved = effect(code, quantity)
+    lines = [
+        MovementLine(
+            int(line.product_id), MovementCode(line.code), Decimal(line.quantity), *line[3:]
+        )
+        for line in lines
+    ]
+    product_ids = [line.product_id for line in lines]
+    if len(set(product_ids)) != len(product_ids):
+        raise ValueError("record_movements takes each product once; merge the lines first.")
+    facts = _facts(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=product_ids)
+    for line in lines:
+        _check_quantity(line.code, line.quantity)
+        if line.product_id not in facts:
+            _not_found(
+                session, tenant_id=tenant_id, branch_id=branch_id, product_id=line.product_id
+            )
+    # Locked here in product order (a push locked them all already, before its first event).
+    levels = _lock_levels_rows(
+        session, tenant_id=tenant_id, branch_id=branch_id, product_ids=product_ids
+    )
+    now = utcnow()
+    movements: list[StockMovement] = []
+    states: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for line in lines:
+        row = levels[line.product_id]
+        before = stock_data(row)
+        on_hand, reserved = _moved(
+            row, line=line, product=facts[line.product_id], allow_negative=allow_negative
+        )
+        movement = StockMovement(
+            uuid=new_id(),
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            product_id=line.product_id,
+            code=line.code.value,
+            quantity=line.quantity,
+            unit_cost=line.unit_cost,
+            reason=line.reason,
+            reference_type=reference_type,
+            reference_id=str(reference_id),
+            actor_id=actor.user_id,
+            actor=actor.label,
+            device_id=actor.device_id,
+            occurred_at=occurred_at or now,
+            recorded_at=now,
+        )
+        session.add(movement)
+        row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
+        movements.append(movement)
+        states.append((before, stock_data(row)))
+    changed_alerts = _evaluate_alerts_many(
+        session,
+        items=[
+            (facts[line.product_id], levels[line.product_id], facts[line.product_id].threshold)
+            for line in lines
+        ],
+    )
+    for line, movement, (before, after), changes in zip(
+        lines, movements, states, changed_alerts, strict=True
+    ):
+        # The level row is locked since _lock_levels_rows: its change needs no flush first.
+        feed.publish_locked(
+            session,
+            tenant_id=tenant_id,
+            entity="stock",
+            key=line.product_id,
+            branch_id=branch_id,
+            data=after,
+        )
+        _announce_alerts(session, changes)
+        audit.record(
+            session,
+            actor=actor,
+            action=f"stock.{line.code.value}",
+            entity_type="stock_movement",
+            entity_id=movement.uuid,
+            before={"branch_id": branch_id, **before},
+            after={
+                "branch_id": branch_id,
+                **after,
+                "quantity": str(line.quantity),
+                "reason": line.reason,
+                "reference": f"{reference_type}:{reference_id}",
+            },
+        )
+    session.flush()
+    return movements
+
+
+def _moved(
+    row: StockLevel, *, line: MovementLine, product: Any, allow_negative: bool
+) -> tuple[Decimal, Decimal]:
+    """Return the level's (on_hand, reserved) after the line, or refuse the line."""
+    d_on_hand, d_reserved = effect(line.code, line.quantity)
     on_hand, reserved = row.on_hand + d_on_hand, row.reserved + d_reserved
     if reserved < 0:
         raise Conflict(
-            f"Cannot take {-d_reserved} out of the reservation of product {product_id}: "
+            f"Cannot take {-d_reserved} out of the reservation of product {line.product_id}: "
             f"only {row.reserved} is reserved."
         )
     # A commit hands over units that were already set aside, so only the shelf can stop
     # it; anything else taking stock may not dip into what others have reserved.
-    short = on_hand < 0 if code == MovementCode.COMMIT else on_hand - reserved < 0
+    short = on_hand < 0 if line.code == MovementCode.COMMIT else on_hand - reserved < 0
     takes = d_on_hand < 0 or d_reserved > 0
     if takes and short and not allow_negative:
         requested = -d_on_hand if d_on_hand < 0 else d_reserved
         raise InsufficientStock(
             f"Not enough stock of '{product.name}' in this branch: {requested} requested, "
             f"{row.available} available.",
-            lines=[shortage(product_id=product_id, requested=requested, available=row.available)],
+            lines=[
+                shortage(product_id=line.product_id, requested=requested, available=row.available)
+            ],
         )
-    now = utcnow()
-    movement = StockMovement(
-        uuid=new_id(),
-        tenant_id=tenant_id,
-        branch_id=branch_id,
-        product_id=product_id,
-        code=code.value,
-        quantity=quantity,
-        unit_cost=unit_cost,
-        reason=reason,
-        reference_type=reference_type,
-        reference_id=str(reference_id),
-        actor_id=actor.user_id,
-        actor=actor.label,
-        device_id=actor.device_id,
-        occurred_at=occurred_at or now,
-        recorded_at=now,
-    )
-    session.add(movement)
-    row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
-    after = stock_data(row)
-    changed_alerts = _evaluate_alerts(session, product=product, level=row, limit=product.threshold)
-    session.flush()
-    feed.publish(
-        session,
-        tenant_id=tenant_id,
-        entity="stock",
-        key=product_id,
-        branch_id=branch_id,
-        data=after,
-    )
-    _announce_alerts(session, changed_alerts)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"stock.{code.value}",
-        entity_type="stock_movement",
-        entity_id=movement.uuid,
-        before={"branch_id": branch_id, **before},
-        after={
-            "branch_id": branch_id,
-            **after,
-            "quantity": str(quantity),
-            "reason": reason,
-            "reference": f"{reference_type}:{reference_id}",
-        },
-    )
-    session.flush()
-    return movement
+    return on_hand, reserved
 
 
 def _evaluate_alerts(
@@ -313,6 +445,12 @@ def _evaluate_alerts(
     from sync_server.alerts import service as alerts
 
     return alerts.evaluate_stock(session, product=product, level=level, limit=limit)
+
+
+def _evaluate_alerts_many(session: Session, *, items: list) -> list[list]:
+    from sync_server.alerts import service as alerts
+
+    return alerts.evaluate_stock_many(session, items=items)
 
 
 def _announce_alerts(session: Session, changes: list) -> None:

@@ -114,19 +114,22 @@ def record_sale(
     sold: dict[int, Decimal] = {}
     for line in payload.lines:
         sold[line.product_id] = sold.get(line.product_id, ZERO) + line.quantity
-    for product_id in sorted(sold):
-        quantity = sold[product_id]
-        if quantity == 0:
-            continue
-        inventory.record_movement(
+    # A negative line (an item handed back in the same sale) nets out; more back than sold
+    # is a return. One batch books every product: one query each for products, levels and
+    # alerts instead of one per line.
+    lines = [
+        inventory.MovementLine(
+            product_id, MovementCode.SALE if quantity > 0 else MovementCode.RETURN, -quantity
+        )
+        for product_id, quantity in sorted(sold.items())
+        if quantity != 0
+    ]
+    if lines:
+        inventory.record_movements(
             session,
             actor=actor,
             branch_id=branch_id,
-            product_id=product_id,
-            # A negative line (an item handed back in the same sale) nets out; more back
-            # than sold is a return.
-            code=MovementCode.SALE if quantity > 0 else MovementCode.RETURN,
-            quantity=-quantity,
+            lines=lines,
             reference_type="sale",
             reference_id=payload.sale_id,
             occurred_at=sale.occurred_at,

@@ -48,6 +48,31 @@ def publish(
 
     On PostgreSQL its seq stays None until the sequencer numbers it after commit.
     """
+    if not is_sqlite(session.get_bind()):
+        # The entity's own pending UPDATE goes out first, taking its row lock before this
+        # change gets its id; otherwise the flush could insert the change first (mappers
+        # flush in name order) and a later writer's change could get the smaller id.
+        session.flush()
+    return publish_locked(
+        session, tenant_id=tenant_id, entity=entity, key=key, data=data, branch_id=branch_id
+    )
+
+
+def publish_locked(
+    session: Session,
+    *,
+    tenant_id: int,
+    entity: str,
+    key: object,
+    data: dict[str, Any] | None,
+    branch_id: int | None = None,
+) -> Change:
+    """Append a change of an entity whose row the caller already holds locked.
+
+    The lock (a SELECT ... FOR UPDATE earlier in the transaction) already orders this
+    writer after any earlier one, so nothing needs flushing first: a batch of changes then
+    goes out in the caller's one flush.
+    """
     change = Change(
         tenant_id=tenant_id,
         seq=None,
@@ -61,11 +86,6 @@ def publish(
         head = lock_head(session, FeedHead, tenant_id=tenant_id)
         head.last_seq += 1
         change.seq = head.last_seq
-    else:
-        # The entity's own pending UPDATE goes out first, taking its row lock before this
-        # change gets its id; otherwise the flush could insert the change first (mappers
-        # flush in name order) and a later writer's change could get the smaller id.
-        session.flush()
     session.add(change)
     return change
 
