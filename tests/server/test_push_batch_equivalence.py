@@ -1,0 +1,281 @@
+"""A sale's stock booked in one batch stores exactly what booking it line by line stores."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from common.codes import MovementCode
+from common.errors import NotFound
+from common.ids import new_id
+from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
+from sync_server.alerts.models import Alert
+from sync_server.audit.models import AuditEntry
+from sync_server.db import transaction
+from sync_server.inventory import service as inventory
+from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.sync.models import Change
+from tests.factories import Api, World
+
+UNKNOWN_PRODUCT = 987_654_321
+
+
+def _sale(branch_id: int, receipt: str, lines: list[tuple[int, str]]) -> SaleCompleted:
+    items = [
+        SaleLine(
+            line_id=new_id(),
+            product_id=product_id,
+            sku="X",
+            name="Item",
+            quantity=Decimal(quantity),
+            unit_price=Decimal("2.00"),
+            total=Decimal("2.00") * Decimal(quantity),
+        )
+        for product_id, quantity in lines
+    ]
+    total = sum((item.total for item in items), Decimal("0"))
+    return SaleCompleted(
+        sale_id=new_id(),
+        receipt_number=receipt,
+        branch_id=branch_id,
+        lines=items,
+        payments=[SalePayment(payment_id=new_id(), method="cash", amount=total)],
+        subtotal=total,
+        total=total,
+    )
+
+
+def _enrol(world: World, branch_id: int) -> tuple[str, Api]:
+    code = world.api("admin").post("devices/enrolment-codes", json={"branch_id": branch_id})
+    answer = Api(world.client, None).post(
+        "devices/enrol", json={"code": code.json()["code"], "name": "Till"}
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["device_id"], Api(world.client, answer.json()["token"])
+
+
+def _prepare(world: World, branch_id: int) -> None:
+    """Put the same stock and thresholds on a branch: 10, 6 (threshold 5) and none."""
+    p0, p1, p2 = world.a.product_ids
+    actor = world.principal("admin").actor
+    with transaction(world.sessions()) as session:
+        for product_id in (p0, p1, p2):
+            inventory.set_thresholds(
+                session,
+                actor=actor,
+                branch_id=branch_id,
+                product_id=product_id,
+                low_stock_threshold=Decimal("5"),
+                reorder_quantity=None,
+            )
+        for product_id, quantity in ((p0, "10"), (p1, "6")):
+            inventory.record_movement(
+                session,
+                actor=actor,
+                branch_id=branch_id,
+                product_id=product_id,
+                code=MovementCode.RECEIPT,
+                quantity=Decimal(quantity),
+                reference_type="test",
+                reference_id="opening",
+            )
+
+
+def _last_ids(world: World) -> dict[type, int]:
+    with transaction(world.sessions(), readonly=True) as session:
+        return {
+            model: session.scalar(select(model.id).order_by(model.id.desc()).limit(1)) or 0
+            for model in (StockMovement, Change, AuditEntry, Alert)
+        }
+
+
+def _push(world: World, branch_id: int, tag: str) -> tuple[list, dict[str, Any]]:
+    """Push three sales from a new till at the branch; return the answers and what was stored."""
+    p0, p1, p2 = world.a.product_ids
+    device_id, till = _enrol(world, branch_id)
+    sales = [
+        # Two lines of one product, a fall below the threshold, a sale into negative stock.
+        _sale(branch_id, f"{tag}-1", [(p0, "2"), (p1, "3"), (p0, "1"), (p2, "1")]),
+        # An unknown product: the whole event is rejected and nothing of it stays.
+        _sale(branch_id, f"{tag}-2", [(p1, "1"), (UNKNOWN_PRODUCT, "1")]),
+        # Goods handed back within a sale lift stock out of negative; p0 goes low.
+        _sale(branch_id, f"{tag}-3", [(p2, "-2"), (p0, "4"), (p1, "0.5")]),
+    ]
+    events = [Event.wrap(sale, device_id=device_id).model_dump(mode="json") for sale in sales]
+    start = _last_ids(world)
+    answer = till.post("sync/push", json={"events": events})
+    assert answer.status_code == 200, answer.text
+    names = {sale.sale_id: f"sale-{i}" for i, sale in enumerate(sales)}
+    names.update((event["id"], f"event-{i}") for i, event in enumerate(events))
+    return [(r["status"], r.get("reason")) for r in answer.json()["results"]], _stored(
+        world, branch_id=branch_id, start=start, names=names
+    )
+
+
+def _stored(
+    world: World, *, branch_id: int, start: dict[type, int], names: dict[str, str]
+) -> dict[str, Any]:
+    """Return the rows the push wrote, with ids, times and branch-specific names normalised."""
+    movements: dict[str, str] = {}
+
+    def norm(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: "BRANCH" if k == "branch_id" and v == branch_id else norm(v)
+                for k, v in value.items()
+                if k not in ("id", "opened_at", "cleared_at", "receipt_number")
+            }
+        if isinstance(value, list):
+            return [norm(v) for v in value]
+        if isinstance(value, str):
+            for sale_id, name in names.items():
+                value = value.replace(sale_id, name)
+            return movements.get(value, value)
+        return value
+
+    with transaction(world.sessions(), readonly=True) as session:
+        rows = session.scalars(
+            select(StockMovement)
+            .where(StockMovement.id > start[StockMovement], StockMovement.branch_id == branch_id)
+            .order_by(StockMovement.id)
+        ).all()
+        for i, row in enumerate(rows):
+            movements[row.uuid] = f"movement-{i}"
+        stored = {
+            "movements": [
+                (
+                    r.product_id,
+                    r.code,
+                    r.quantity,
+                    r.reason,
+                    r.reference_type,
+                    norm(r.reference_id),
+                )
+                for r in rows
+            ],
+            "levels": sorted(
+                (r.product_id, r.on_hand, r.reserved)
+                for r in session.scalars(
+                    select(StockLevel).where(StockLevel.branch_id == branch_id)
+                )
+            ),
+            "changes": [
+                (c.entity, c.entity_key if c.entity != "alert" else "ALERT", c.op, norm(c.data))
+                for c in session.scalars(
+                    select(Change).where(Change.id > start[Change]).order_by(Change.id)
+                )
+            ],
+            "audit": [
+                (
+                    e.action,
+                    e.entity_type,
+                    "DEAD-LETTER" if e.entity_type == "dead_letter" else norm(e.entity_id),
+                    norm(e.before),
+                    norm(e.after),
+                )
+                for e in session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id > start[AuditEntry])
+                    .order_by(AuditEntry.id)
+                )
+            ],
+            "alerts": sorted(
+                (a.kind, a.product_id, a.status, str(norm(a.details)))
+                for a in session.scalars(select(Alert).where(Alert.branch_id == branch_id))
+            ),
+        }
+    return stored
+
+
+def test_a_pushed_sale_stores_the_same_rows_as_booking_it_line_by_line(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = world.a.branch_ids
+    _prepare(world, first)
+    _prepare(world, second)
+
+    batch_answers, batch = _push(world, first, "A")
+
+    # The reference: every line of a sale booked by its own call, as before batching.
+    one_batch = inventory.record_movements
+
+    def line_by_line(session, *, lines, **kwargs):
+        return [one_batch(session, lines=[line], **kwargs)[0] for line in lines]
+
+    monkeypatch.setattr(inventory, "record_movements", line_by_line)
+    single_answers, single = _push(world, second, "B")
+
+    assert [status for status, _ in batch_answers] == ["applied", "rejected", "applied"]
+    assert batch_answers == single_answers
+    assert batch_answers[1][1]  # the sale line's product key refuses it, before any stock
+    for part in ("movements", "levels", "changes", "audit", "alerts"):
+        assert batch[part] == single[part], part
+
+    # The scenario did what it claims: merged lines, negative stock, low stock, and nothing
+    # of the rejected sale.
+    p0, p1, p2 = world.a.product_ids
+    assert [(m[0], m[1], m[2]) for m in batch["movements"]] == [
+        (p0, "sale", Decimal("-3")),
+        (p1, "sale", Decimal("-3")),
+        (p2, "sale", Decimal("-1")),
+        (p0, "sale", Decimal("-4")),
+        (p1, "sale", Decimal("-0.5")),
+        (p2, "return", Decimal("2")),
+    ]
+    assert batch["levels"] == [
+        (p0, Decimal("3"), Decimal("0")),
+        (p1, Decimal("2.5"), Decimal("0")),
+        (p2, Decimal("1"), Decimal("0")),
+    ]
+    kinds = {(kind, product, status) for kind, product, status, _ in batch["alerts"]}
+    assert ("negative_stock", p2, "cleared") in kinds
+    assert ("low_stock", p0, "open") in kinds
+    assert ("low_stock", p1, "open") in kinds
+    assert ("low_stock", p2, "open") in kinds
+    assert [a[0] for a in batch["audit"]].count("sale.recorded") == 2
+    assert sum(1 for c in batch["changes"] if c[0] == "stock") == 6
+    # Opened p1, p2 (negative), p0 low; cleared p2's negative and opened its low.
+    assert sum(1 for c in batch["changes"] if c[0] == "alert") == 5
+    assert [a[0] for a in batch["audit"]].count("stock.return") == 1
+
+
+def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
+    world: World,
+) -> None:
+    known = world.a.product_ids[0]
+    branch = world.a.branch_ids[0]
+    actor = world.principal("admin").actor
+    kwargs = {"reference_type": "test", "reference_id": "x", "allow_negative": True}
+    with transaction(world.sessions()) as session:
+        with pytest.raises(NotFound) as single:
+            inventory.record_movement(
+                session,
+                actor=actor,
+                branch_id=branch,
+                product_id=UNKNOWN_PRODUCT,
+                code=MovementCode.SALE,
+                quantity=Decimal("-1"),
+                **kwargs,
+            )
+        with pytest.raises(NotFound) as batch:
+            inventory.record_movements(
+                session,
+                actor=actor,
+                branch_id=branch,
+                lines=[
+                    inventory.MovementLine(known, MovementCode.SALE, Decimal("-1")),
+                    inventory.MovementLine(UNKNOWN_PRODUCT, MovementCode.SALE, Decimal("-1")),
+                ],
+                **kwargs,
+            )
+        assert batch.value.detail == single.value.detail
+        assert str(UNKNOWN_PRODUCT) in batch.value.detail
+        # Nothing of the refused batch was added, not even the known product's movement.
+        assert not session.new
+        assert (
+            session.scalar(select(StockMovement.id).where(StockMovement.branch_id == branch))
+            is None
+        )
