@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, ValidationFailed
@@ -190,6 +190,20 @@ def evaluate_stock(
     return evaluate_stock_many(session, items=[(product, level, limit)])[0]
 
 
+# Built once: building a statement costs more than running it from the compiled cache.
+_LIVE_STOCK_ALERTS = (
+    select(Alert)
+    .where(
+        Alert.tenant_id == bindparam("tenant_id"),
+        Alert.branch_id == bindparam("branch_id"),
+        Alert.product_id.in_(bindparam("product_ids", expanding=True)),
+        Alert.kind.in_(STOCK_KINDS),
+        Alert.status != "cleared",
+    )
+    .order_by(Alert.id)
+)
+
+
 def evaluate_stock_many(
     session: Session, *, items: list[tuple[Any, StockLevel, Decimal]]
 ) -> list[list[tuple[Alert, bool]]]:
@@ -203,17 +217,20 @@ def evaluate_stock_many(
         return []
     first_product, first_level, _ = items[0]
     live: dict[int, list[Alert]] = {product.id: [] for product, _, _ in items}
-    for alert in session.scalars(
-        select(Alert)
-        .where(
-            Alert.tenant_id == first_product.tenant_id,
-            Alert.branch_id == first_level.branch_id,
-            Alert.product_id.in_(list(live)),
-            Alert.kind.in_(STOCK_KINDS),
-            Alert.status != "cleared",
-        )
-        .order_by(Alert.id)
-    ):
+    # The pending rows of a stock movement (movement, level) do not change this answer, so
+    # they are not flushed for it; a pending change of an alert would, so that one is.
+    if any(isinstance(obj, Alert) for obj in (*session.new, *session.dirty)):
+        session.flush()
+    with session.no_autoflush:
+        found = session.scalars(
+            _LIVE_STOCK_ALERTS,
+            {
+                "tenant_id": first_product.tenant_id,
+                "branch_id": first_level.branch_id,
+                "product_ids": list(live),
+            },
+        ).all()
+    for alert in found:
         live[alert.product_id].append(alert)
     return [
         _judge(session, product=product, level=level, limit=limit, live=live[product.id])

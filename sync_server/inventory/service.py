@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -177,17 +177,10 @@ def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict
     }
 
 
-def _facts(
-    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
-) -> dict[int, Any]:
-    """Return what movements need of their products, with the branch's threshold, in one query.
-
-    Loading the Product entity costs more (eager category, barcodes) than the rest of a
-    movement; this runs on every one, so it reads plain columns. A product missing from the
-    answer is not the caller's, or the branch is not.
-    """
+def _facts_statement():
     setting = BranchProductSetting
-    rows = session.execute(
+    tenant_id, branch_id = bindparam("tenant_id"), bindparam("branch_id")
+    return (
         select(
             Product.id,
             Product.tenant_id,
@@ -207,7 +200,29 @@ def _facts(
                 setting.product_id == Product.id,
             ),
         )
-        .where(Product.id.in_(sorted(set(product_ids))), Product.tenant_id == tenant_id)
+        .where(
+            Product.id.in_(bindparam("product_ids", expanding=True)),
+            Product.tenant_id == tenant_id,
+        )
+    )
+
+
+# Built once: building a statement costs more than running it from the compiled cache.
+_FACTS = _facts_statement()
+
+
+def _facts(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
+) -> dict[int, Any]:
+    """Return what movements need of their products, with the branch's threshold, in one query.
+
+    Loading the Product entity costs more (eager category, barcodes) than the rest of a
+    movement; this runs on every one, so it reads plain columns. A product missing from the
+    answer is not the caller's, or the branch is not.
+    """
+    rows = session.execute(
+        _FACTS,
+        {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": sorted(set(product_ids))},
     ).all()
     return {row.id: row for row in rows}
 
@@ -223,18 +238,9 @@ def _lock_levels_rows(
 ) -> dict[int, StockLevel]:
     """Return the levels of several products locked in product order, creating the missing."""
     ids = sorted(set(product_ids))
-    stmt = lock_for_update(
-        select(StockLevel)
-        .where(
-            StockLevel.tenant_id == tenant_id,
-            StockLevel.branch_id == branch_id,
-            StockLevel.product_id.in_(ids),
-        )
-        .order_by(StockLevel.product_id)
-        .execution_options(populate_existing=True),
-        session,
-    )
-    rows = {row.product_id: row for row in session.scalars(stmt)}
+    stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
+    params = {"tenant_id": tenant_id, "branch_id": branch_id}
+    rows = {row.product_id: row for row in session.scalars(stmt, {**params, "product_ids": ids})}
     missing = [product_id for product_id in ids if product_id not in rows]
     if missing:
         # Two first movements of a product may race to create its row: ON CONFLICT DO
@@ -260,9 +266,23 @@ def _lock_levels_rows(
         )
         rows.update(
             (row.product_id, row)
-            for row in session.scalars(stmt.where(StockLevel.product_id.in_(missing)))
+            for row in session.scalars(stmt, {**params, "product_ids": missing})
         )
     return rows
+
+
+# SQLite holds the write lock already (BEGIN IMMEDIATE); PostgreSQL locks in product order.
+_LEVELS = (
+    select(StockLevel)
+    .where(
+        StockLevel.tenant_id == bindparam("tenant_id"),
+        StockLevel.branch_id == bindparam("branch_id"),
+        StockLevel.product_id.in_(bindparam("product_ids", expanding=True)),
+    )
+    .order_by(StockLevel.product_id)
+    .execution_options(populate_existing=True)
+)
+_LEVELS_FOR_UPDATE = _LEVELS.with_for_update()
 
 
 class MovementLine(NamedTuple):
@@ -291,7 +311,7 @@ def record_movement(
     allow_negative: bool = False,
 ) -> StockMovement:
     """Append one movement and move the level with it, in the caller's transaction."""
-    return record_movements(
+    [movement] = record_movements(
         session,
         actor=actor,
         branch_id=branch_id,
@@ -300,7 +320,10 @@ def record_movement(
         reference_id=reference_id,
         occurred_at=occurred_at,
         allow_negative=allow_negative,
-    )[0]
+    )
+    # Single movements come from workflows that read what they wrote right away.
+    session.flush()
+    return movement
 
 
 def record_movements(
@@ -317,8 +340,9 @@ def record_movements(
     """Append one movement per line (distinct products) and move the levels with them.
 
     Stores exactly what record_movement would, line after line, with one query each for
-    the products, the levels and the live alerts, and one flush at the end. Any refused
-    line refuses the batch (the caller's transaction or savepoint drops what was added).
+    the products, the levels and the live alerts, and no flush of its own: the rows go out
+    with the caller's next flush or commit. Any refused line refuses the batch (the
+    caller's transaction or savepoint drops what was added).
     """
     actor = as_actor(actor)
     tenant_id = actor.tenant_id
@@ -407,7 +431,6 @@ def record_movements(
                 "reference": f"{reference_type}:{reference_id}",
             },
         )
-    session.flush()
     return movements
 
 
