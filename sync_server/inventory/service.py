@@ -93,28 +93,10 @@ def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
 
 def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
     """Return the level row locked for this transaction, creating it if it is missing."""
-    stmt = lock_for_update(
-        _level_query(tenant_id=tenant_id, branch_id=branch_id, product_id=product_id), session
+    rows = _lock_levels_rows(
+        session, tenant_id=tenant_id, branch_id=branch_id, product_ids=[product_id]
     )
-    level = session.scalar(stmt)
-    if level is not None:
-        return level
-    # Two first movements of a product may race to create its row: ON CONFLICT DO NOTHING
-    # lets the loser fall through to lock the winner's row instead of failing.
-    insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
-    session.execute(
-        insert(StockLevel)
-        .values(
-            tenant_id=tenant_id,
-            branch_id=branch_id,
-            product_id=product_id,
-            on_hand=ZERO,
-            reserved=ZERO,
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
-    )
-    return session.scalars(stmt).one()
+    return rows[product_id]
 
 
 def lock_levels(
