@@ -124,6 +124,24 @@ class StatementDialog(FormDialog):
         super()._failed(error)
 
 
+def open_statement(
+    *,
+    ctx: ManagerContext,
+    party: str,
+    path: str,
+    ask_path: Callable[[], Path | None],
+    saved: Callable[[Path], None],
+    parent: QWidget,
+) -> StatementDialog:
+    """Open the statement dialog of a customer or supplier; call saved with the PDF's path."""
+    dialog = StatementDialog(
+        ctx=ctx, title=f"Statement — {party}", path=path, ask_path=ask_path, parent=parent
+    )
+    dialog.accepted.connect(lambda: saved(dialog.result_value))
+    dialog.open()
+    return dialog
+
+
 class OptInRefused(Exception):
     """The customer was saved but the SMS opt-in was refused."""
 

@@ -20,7 +20,7 @@ from pos_client.ui.manager.customer_dialogs import (
     CustomerDialog,
     HistoryDialog,
     PaymentDialog,
-    StatementDialog,
+    open_statement,
 )
 from pos_client.ui.manager.table import Column, as_money
 from pos_client.ui.manager.widgets import (
@@ -160,16 +160,14 @@ class CustomersPage(QWidget):
         """Save the selected customer's statement of account for a date range as a PDF."""
         if (customer := self._current()) is None:
             return
-        dialog = StatementDialog(
+        self.dialog = open_statement(
             ctx=self.ctx,
-            title=f"Statement — {customer.name}",
+            party=customer.name,
             path=f"/customers/{customer.id}/statement",
             ask_path=lambda: self.ask_statement_path(customer),
+            saved=self._statement_saved,
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._statement_saved(dialog.result_value))
-        self.dialog = dialog
-        dialog.open()
 
     def _statement_saved(self, path: Path) -> None:
         self.last_statement = path

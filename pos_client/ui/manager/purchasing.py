@@ -20,7 +20,7 @@ from common.schemas.partners import SupplierRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.customer_dialogs import StatementDialog
+from pos_client.ui.manager.customer_dialogs import open_statement
 from pos_client.ui.manager.purchasing_dialogs import (
     ConfirmDialog,
     PurchaseOrderDialog,
@@ -351,16 +351,14 @@ class PurchasingPage(QWidget):
         """Save the selected supplier's statement of account for a date range as a PDF."""
         if (supplier := self._selected_supplier()) is None:
             return
-        dialog = StatementDialog(
+        self.dialog = open_statement(
             ctx=self.ctx,
-            title=f"Statement — {supplier.name}",
+            party=supplier.name,
             path=f"/suppliers/{supplier.id}/statement",
             ask_path=lambda: self.ask_statement_path(supplier),
+            saved=self._statement_saved,
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._statement_saved(dialog.result_value))
-        self.dialog = dialog
-        dialog.open()
 
     def _statement_saved(self, path: Path) -> None:
         self.last_statement = path
