@@ -9,8 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import select
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.xvfb import BOOST, run_xvfb, stop
+
 pytestmark = pytest.mark.xvfb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,58 +28,12 @@ CODE = "5901234123457"
 RETURN_KEY = 0x01000004  # Qt.Key.Key_Return, without importing Qt into the test process
 MAX_GAP_MS = 30  # the filter's default: keys further apart than this are typing
 Event = dict[str, Any]
-# xdotool plays the scanner and Xvfb stamps its keys: if a busy machine deschedules either
-# mid-burst, the keys carry a person's gaps and the filter rightly calls them typing. Run
-# both ahead of ordinary work when we may (root, as in CI containers).
-BOOST = ["nice", "-n", "-10"] if os.geteuid() == 0 and shutil.which("nice") else []
-
-
-def _require_tools() -> None:
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if not missing:
-        return
-    message = f"{' and '.join(missing)} not installed (apt-get install -y xvfb xdotool)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the Xvfb tests: {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture
 def display(tmp_path: Path) -> Iterator[str]:
     """Start a private Xvfb on a display number it picks itself; yield ":N"."""
-    _require_tools()
-    read_fd, write_fd = os.pipe()
-    # -displayfd makes Xvfb choose a free display and write its number once it accepts
-    # connections: no guessing, no race with another run on this machine.
-    command = ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"]
-    command += ["-screen", "0", "800x600x24"]
-    with (tmp_path / "xvfb.log").open("wb") as log:
-        server = subprocess.Popen(
-            [*BOOST, *command],
-            pass_fds=(write_fd,),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 15)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
-        if not number:
-            pytest.fail(f"Xvfb did not start: {(tmp_path / 'xvfb.log').read_text()}")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        _stop(server)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    yield from run_xvfb(tmp_path, screen="800x600x24")
 
 
 class Probe:
@@ -171,7 +125,7 @@ class Probe:
             )
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop(self.process)
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import select
-import shutil
 import subprocess
 import sys
 import time
@@ -23,14 +21,13 @@ import pytest
 
 from pos_client.services.demo import DEMO_PRODUCTS, seed_demo
 from pos_client.store.db import LocalStore
+from tests.xvfb import BOOST, run_xvfb, stop
 
 pytestmark = pytest.mark.xvfb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("till_probe_app.py")
 MAX_GAP_MS = 30
-# xdotool plays the scanner: on a busy machine, run it and Xvfb ahead of ordinary work.
-BOOST = ["nice", "-n", "-10"] if os.geteuid() == 0 and shutil.which("nice") else []
 Event = dict[str, Any]
 
 
@@ -41,49 +38,7 @@ def kinds(events: list[Event], kind: str) -> list[Event]:
 @pytest.fixture
 def display(tmp_path: Path) -> Iterator[str]:
     """Start a private Xvfb on a free display; yield ":N"."""
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the Xvfb tests: {' and '.join(missing)} missing")
-        pytest.skip(f"{' and '.join(missing)} not installed")
-    read_fd, write_fd = os.pipe()
-    with (tmp_path / "xvfb.log").open("wb") as log:
-        server = subprocess.Popen(
-            [
-                *BOOST,
-                "Xvfb",
-                "-displayfd",
-                str(write_fd),
-                "-nolisten",
-                "tcp",
-                "-screen",
-                "0",
-                "1366x768x24",
-            ],
-            pass_fds=(write_fd,),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 15)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
-        if not number:
-            pytest.fail(f"Xvfb did not start: {(tmp_path / 'xvfb.log').read_text()}")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        stop(server)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    yield from run_xvfb(tmp_path, screen="1366x768x24")
 
 
 class TillProcess:
