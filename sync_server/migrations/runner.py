@@ -29,16 +29,73 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Before one linear history, each domain migrated on its own branch. These were the parents
+# (and dependencies) of that graph; a database made then records one version per branch.
+_BRANCHED_PARENTS: dict[str, tuple[str, ...]] = {
+    "0001_core": (),
+    "0002_inventory": ("0001_core",),
+    "0003_credit": ("0001_core",),
+    "0003_notifications": ("0001_core",),
+    "0004_sync": ("0001_core",),
+    "0005_purchasing": ("0003_credit", "0002_inventory"),
+    "0006_wholesale": ("0005_purchasing", "0002_inventory"),
+    "0007_orders": ("0001_core", "0002_inventory"),
+    "0008_search": ("0001_core",),
+    "0009_reports": ("0001_core",),
+    "0010_ratelimit": ("0001_core",),
+    "0011_sms": ("0003_notifications",),
+    "0012_po_shipping": ("0005_purchasing",),
+    "0013_notification_attachments": ("0003_notifications",),
+    "0014_feed_sequencer": ("0001_core",),
+}
+
+
+class BranchedHistoryError(RuntimeError):
+    """A database made on the old branched history that cannot be placed on the line."""
+
+
+def _linear_position(recorded: tuple[str, ...], linear: list[str]) -> str:
+    """Return the newest linear revision a branched database has applied, with all before it."""
+    applied: set[str] = set()
+    todo = list(recorded)
+    while todo:
+        rev = todo.pop()
+        if rev not in applied:
+            applied.add(rev)
+            todo.extend(_BRANCHED_PARENTS[rev])
+    prefix = 0
+    while prefix < len(linear) and linear[prefix] in applied:
+        prefix += 1
+    beyond = applied - set(linear[:prefix])
+    if prefix == 0 or beyond:
+        raise BranchedHistoryError(
+            f"the database applied {sorted(beyond)} without {linear[prefix]}; "
+            "upgrade it with the StockPilot release that made it first"
+        )
+    return linear[prefix - 1]
+
+
+def _unbranch(cfg: Config, connection) -> None:
+    """Record a database made on the branched history at its place on the linear one."""
+    recorded = tuple(MigrationContext.configure(connection).get_current_heads())
+    if len(recorded) <= 1 or not set(recorded) <= set(_BRANCHED_PARENTS):
+        return
+    script = ScriptDirectory.from_config(cfg)
+    linear = [rev.revision for rev in reversed(list(script.walk_revisions("base", "heads")))]
+    command.stamp(cfg, _linear_position(recorded, linear), purge=True)
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema (every head: domains migrate side by side)."""
+    """Bring the database to the newest schema (one linear history, one head)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "heads")
+        _unbranch(cfg, connection)
+        command.upgrade(cfg, "head")
 
 
 def expected_heads() -> tuple[str, ...]:
-    """Return the newest revision of each migration branch in the code."""
+    """Return the head revision in the code (one: the history is linear)."""
     return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 

@@ -1,7 +1,7 @@
 """credit: the customer credit ledger
 
 Revision ID: 0003_credit
-Revises: 0001_core
+Revises: 0002_inventory
 Create Date: 2026-11-21 07:45:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_credit"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0002_inventory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """alerts and the notification outbox
 
 Revision ID: 0003_notifications
-Revises: 0001_core
+Revises: 0003_credit
 Create Date: 2026-11-21 07:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_notifications"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0003_credit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

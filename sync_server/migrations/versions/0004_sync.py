@@ -1,7 +1,7 @@
 """sync: tills (devices, enrolment codes), pushed events, dead letters, till sales documents
 
 Revision ID: 0004_sync
-Revises: 0001_core
+Revises: 0003_notifications
 Create Date: 2026-11-21 07:35:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_sync"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0003_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

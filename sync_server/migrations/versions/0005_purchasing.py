@@ -1,7 +1,7 @@
 """purchasing: purchase orders, goods receipts, vendor ledger, document numbering
 
 Revision ID: 0005_purchasing
-Revises: 0003_credit
+Revises: 0004_sync
 Create Date: 2026-11-21 08:00:00.000000
 """
 
@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_purchasing"
-down_revision: str | Sequence[str] | None = "0003_credit"
+down_revision: str | Sequence[str] | None = "0004_sync"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0002_inventory"
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -15,7 +15,7 @@ from alembic import op
 revision: str = "0006_wholesale"
 down_revision: str | Sequence[str] | None = "0005_purchasing"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0002_inventory"
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,7 @@
 """orders: online orders, returns, idempotency, api keys
 
 Revision ID: 0007_orders
-Revises: 0001_core
+Revises: 0006_wholesale
 Create Date: 2026-11-21 07:51:12.591251
 """
 
@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_orders"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0006_wholesale"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0002_inventory"
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,7 @@
 """search: product search documents with FTS5 (SQLite) or pg_trgm (PostgreSQL)
 
 Revision ID: 0008_search
-Revises: 0001_core
+Revises: 0007_orders
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_search"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0007_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

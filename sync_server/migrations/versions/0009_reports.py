@@ -1,7 +1,7 @@
 """reports: the daily sales summary and how far it goes
 
 Revision ID: 0009_reports
-Revises: 0001_core
+Revises: 0008_search
 Create Date: 2026-11-21 08:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_reports"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0008_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """ratelimit: shared fixed-window counters
 
 Revision ID: 0010_ratelimit
-Revises: 0001_core
+Revises: 0009_reports
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_ratelimit"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0009_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """notifications: customers' SMS opt-ins
 
 Revision ID: 0011_sms
-Revises: 0003_notifications
+Revises: 0010_ratelimit
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_sms"
-down_revision: str | Sequence[str] | None = "0003_notifications"
+down_revision: str | Sequence[str] | None = "0010_ratelimit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """purchasing: supplier confirmation and shipment of purchase orders
 
 Revision ID: 0012_po_shipping
-Revises: 0005_purchasing
+Revises: 0011_sms
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_po_shipping"
-down_revision: str | Sequence[str] | None = "0005_purchasing"
+down_revision: str | Sequence[str] | None = "0011_sms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """notifications: files sent with e-mails (a purchase order's PDF)
 
 Revision ID: 0013_notification_attachments
-Revises: 0003_notifications
+Revises: 0012_po_shipping
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_notification_attachments"
-down_revision: str | Sequence[str] | None = "0003_notifications"
+down_revision: str | Sequence[str] | None = "0012_po_shipping"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

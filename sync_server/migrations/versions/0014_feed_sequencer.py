@@ -1,7 +1,7 @@
 """change feed and audit log: numbered and chained after commit (nullable seq and links)
 
 Revision ID: 0014_feed_sequencer
-Revises: 0001_core
+Revises: 0013_notification_attachments
 
 Writers on PostgreSQL append changes and audit entries with no number; the sequencer and
 the sealer fill them in later. Rows already numbered and chained keep their values, so an
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_feed_sequencer"
-down_revision: str | Sequence[str] | None = "0001_core"
+down_revision: str | Sequence[str] | None = "0013_notification_attachments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
