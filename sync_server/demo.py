@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 
 from common.barcodes import make_ean13
 from common.codes import BranchKind
@@ -177,6 +177,8 @@ def load_demo_data(
     Refuse (DemoRefused) when the business already holds data, unless forced: the demo adds
     staff with known passwords.
     """
+    if not inspect(engine).has_table(Tenant.__tablename__):
+        raise DemoRefused("The database is not initialised; run 'stockpilot-server init'.")
     factory = make_sessionmaker(engine)
     with transaction(factory) as session:
         tenant = session.scalar(select(Tenant).order_by(Tenant.id))
