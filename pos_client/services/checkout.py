@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from common.codes import Tender, Unit
 from common.errors import CreditLimitExceeded, InvalidState, NotFound, ValidationFailed
 from common.ids import new_id
-from common.money import ZERO
+from common.money import ZERO, format_money
 from common.sync import protocol
 from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
@@ -55,7 +55,7 @@ def sale_event(
 ) -> protocol.SaleCompleted:
     """Describe the cart as the SaleCompleted fact the server will receive."""
     totals = cart.totals()
-    change = check_payments(total=totals.total, payments=payments)
+    change = check_payments(total=totals.total, payments=payments, currency=cart.currency)
     customer = cart.customer
     return protocol.SaleCompleted(
         sale_id=cart.sale_id,
@@ -195,7 +195,8 @@ def complete_sale(
             raise ValidationFailed("Choose a customer before selling on account")
         if on_account > fresh.available:
             raise CreditLimitExceeded(
-                f"{fresh.name} can buy only {fresh.available} more on account",
+                f"{fresh.name} can buy only {format_money(fresh.available, shop.currency)} "
+                "more on account",
                 available=str(fresh.available),
             )
     state = documents.get_state(session)

@@ -136,7 +136,7 @@ def test_sale_records_everything_and_rechecks_credit_at_commit(
             balance=D(0),
         )
     )
-    with pytest.raises(CreditLimitExceeded, match="only 100"):
+    with pytest.raises(CreditLimitExceeded, match="only ₹100.00"):
         sell(store, shift_id, cart, [Payment(tender=Tender.ACCOUNT, amount=D("165.00"))])
     with store.session() as session:
         assert session.get(StockLevel, 4).on_hand == D(40)  # nothing was written

@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 
 from common.errors import DomainError, ValidationFailed
 from common.roles import Permission
+from common.units import format_quantity
 from pos_client.printing.receipt import Receipt
 from pos_client.services import queries
 from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
@@ -44,7 +45,7 @@ class SaleActions:
         self.refresh_cart(select=line.line_id)
         if line.item.is_low and line.item.on_hand is not None:
             self.screen.notice.notify(
-                f"Low stock: {line.item.on_hand.normalize():f} left of {line.item.name}",
+                f"Low stock: {format_quantity(line.item.on_hand)} left of {line.item.name}",
                 kind="warn",
                 seconds=4,
             )

@@ -85,7 +85,9 @@ class ShiftActions:
                 lambda _: (
                     dialog.accept(),
                     self.refresh_pending(),
-                    self.screen.notice.notify(f"Cash {direction}: {amount}", kind="info"),
+                    self.screen.notice.notify(
+                        f"Cash {direction}: {self.screen.totals.money(amount)}", kind="info"
+                    ),
                 )
             ).failure(dialog.fail).run()
 
@@ -195,7 +197,9 @@ class ShiftActions:
     def _returned(self, dialog: ReturnsDialog, done: returns.RecordedReturn) -> None:
         dialog.accept()
         self.ctx.receipts.print_receipt(done.receipt, job_id=done.return_id)
-        methods = ", ".join(f"{r.method.value} {r.amount}" for r in done.refunds)
+        methods = ", ".join(
+            f"{r.method.value} {self.screen.totals.money(r.amount)}" for r in done.refunds
+        )
         self.screen.notice.notify(
             f"Refund {self.screen.totals.money(done.total)} ({methods}) · "
             f"receipt {done.receipt_number}",
