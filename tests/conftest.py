@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from sync_server.config import Settings
