@@ -11,6 +11,7 @@ from tests.installers.test_wheel import _copy_sources, _run
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_editable_install_prints_no_warning_box_and_imports_from_the_checkout(tmp_path):
     src = tmp_path / "src"
     _copy_sources(src)

@@ -30,6 +30,7 @@ def _run_script(name: str, tmp_path: Path) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.timeout(420)
+@pytest.mark.slow
 def test_till_screenshots_leave_no_temporary_folder(tmp_path):
     pictures, left = _run_script("screenshots.sh", tmp_path)
     assert "05-sale-complete.png" in pictures and "07-z-report.png" in pictures
@@ -37,6 +38,7 @@ def test_till_screenshots_leave_no_temporary_folder(tmp_path):
 
 
 @pytest.mark.timeout(420)
+@pytest.mark.slow
 def test_manager_screenshots_show_a_month_and_leave_no_temporary_folder(tmp_path):
     pictures, left = _run_script("manager-screenshots.sh", tmp_path)
     assert {"manager-dashboard.png", "manager-sales-journal.png"} <= set(pictures)

@@ -51,6 +51,7 @@ def _cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
     assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
     loaded = _cli("demo-data", data_dir=tmp_path)
