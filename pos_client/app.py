@@ -141,7 +141,10 @@ def build_till(
 def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
     """Put the sync engine's status in the till's status bar."""
     window.sync_status.set_state(
-        online=status.online, offline_since=status.offline_since, error=status.last_error
+        online=status.online,
+        offline_since=status.offline_since,
+        error=status.last_error,
+        clock_skew=status.clock_skew,
     )
     window.sync_status.set_pending(status.pending)
 
