@@ -11,6 +11,7 @@ and re-delivers them, unchanged and in order, when they turn out to be typing.
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class Verdict(Enum):
     TYPING = "typing"  # the held keys (`text`) were typed by a person: deliver them now
     SCAN = "scan"  # `text` is a complete code; the held keys and the terminator are consumed
     PASS = "pass"  # the key just fed (`text`) was not held: let it through as it is
+    # A scan that stalled mid-way: its first part went out as typing before the pause showed
+    # what it was. `text` is both parts; the held keys and the terminator are consumed.
+    PARTIAL = "partial"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,36 +54,72 @@ class Decision:
     text: str
 
 
+# How much one scan's rhythm moves the learned rhythm (an exponential moving average).
+_RHYTHM_WEIGHT = 0.2
+# The learned rhythm may raise the typical-gap limit to this many times itself...
+_RHYTHM_HEADROOM = 3.0
+
+
 class ScanDetector:
     """Decide, key by key, whether input is a scanner burst or human typing.
 
-    Feed printable characters and key names with their timestamps in milliseconds.
-    A burst is a run of characters each at most `max_gap_ms` after the previous one;
-    it is a scan when it has at least `min_length` characters and a terminator follows
-    it just as fast. Anything else is typing and is handed back for delivery.
+    Feed printable characters and key names with their timestamps in milliseconds. Two
+    limits tell a scanner from a person:
+
+    * `max_gap_ms`: the typical (median) gap between a scan's keys. Scanners send a key
+      every few milliseconds; people, even fast typists, 60 ms or more. With `adaptive`,
+      the limit rises to three times the rhythm measured on recent scans (for slow
+      scanners), never past half of `stall_gap_ms`.
+    * `stall_gap_ms`: the longest single gap a burst may have. A busy machine stretches
+      a few of a burst's gaps to 30-75 ms (the X server or the scanner's USB stack was
+      not scheduled); a gap past this ends the run as typing.
+
+    A run is a scan when it has at least `min_length` characters and a terminator follows
+    it within the stall limit. When a run that ended on a pause is followed at once by a
+    run that ends like a scan, the scan stalled mid-way: that is reported as PARTIAL
+    (never as a scan of its tail, which would read as some other, unknown code).
     """
 
     def __init__(
         self,
         *,
         max_gap_ms: float = 30.0,
+        stall_gap_ms: float = 80.0,
         min_length: int = 6,
+        adaptive: bool = True,
         terminators: Iterable[str] = DEFAULT_TERMINATORS,
     ) -> None:
         if max_gap_ms <= 0:
             raise ValueError("max_gap_ms must be positive")
+        if stall_gap_ms < max_gap_ms:
+            raise ValueError("stall_gap_ms must be at least max_gap_ms")
         if min_length < 1:
             raise ValueError("min_length must be at least 1")
         self.max_gap_ms = float(max_gap_ms)
+        self.stall_gap_ms = float(stall_gap_ms)
         self.min_length = min_length
+        self.adaptive = adaptive
         self.terminators = frozenset(terminators)
+        # Typical gap of the scans seen so far (None until the first one).
+        self.rhythm_ms: float | None = None
         self._chars: list[str] = []
+        self._gaps: list[float] = []
         self._last_ms = 0.0
+        # The last run given up on a pause: (its text, when its last key came, looked fast).
+        self._paused: tuple[str, float, bool] | None = None
 
     @property
     def pending(self) -> str:
         """Return the characters held back so far."""
         return "".join(self._chars)
+
+    @property
+    def typical_gap_limit_ms(self) -> float:
+        """Return the median gap a burst may have to be a scan, after adapting."""
+        if not self.adaptive or self.rhythm_ms is None:
+            return self.max_gap_ms
+        learned = min(_RHYTHM_HEADROOM * self.rhythm_ms, self.stall_gap_ms / 2)
+        return max(self.max_gap_ms, learned)
 
     def is_terminator(self, key: str) -> bool:
         """Return whether `key` (a name such as "Return", or "\\r") ends a scan."""
@@ -92,10 +132,15 @@ class ScanDetector:
         if len(key) != 1 or not key.isprintable():
             return [*self.interrupt(), Decision(Verdict.PASS, key)]
         decisions: list[Decision] = []
-        if self._chars and not self._is_fast(timestamp_ms):
-            # Too slow to belong to the run so far: that run was typed, and this key may
-            # still be the first of a scan.
-            decisions.extend(self.flush())
+        if self._chars:
+            if self._within_stall(timestamp_ms):
+                self._gaps.append(timestamp_ms - self._last_ms)
+            else:
+                # Too slow to belong to the run so far: that run was typed (or a scan that
+                # stalled, which the next terminator will tell), and this key may start a scan.
+                decisions.extend(self.flush())
+        elif self._paused is not None and not self._soon_after_pause(timestamp_ms):
+            self._paused = None
         self._chars.append(key)
         self._last_ms = timestamp_ms
         decisions.append(Decision(Verdict.HOLD, key))
@@ -103,29 +148,73 @@ class ScanDetector:
 
     def interrupt(self) -> list[Decision]:
         """Give up the current run because a key that no scanner sends arrived."""
-        return self.flush()
+        decisions = self._give_up()
+        self._paused = None
+        return decisions
 
     def flush(self) -> list[Decision]:
         """Give up the current run because typing paused: the held keys were typed."""
+        if self._chars:
+            self._paused = (self.pending, self._last_ms, self._looks_fast(self._gaps))
+        return self._give_up()
+
+    def _give_up(self) -> list[Decision]:
         if not self._chars:
             return []
         text = self.pending
-        self._chars.clear()
+        self._reset_run()
         return [Decision(Verdict.TYPING, text)]
+
+    def _reset_run(self) -> None:
+        self._chars.clear()
+        self._gaps.clear()
 
     def _terminate(self, name: str, *, timestamp_ms: float) -> list[Decision]:
         if not self._chars:
+            self._paused = None
             return [Decision(Verdict.PASS, name)]
-        if len(self._chars) >= self.min_length and self._is_fast(timestamp_ms):
+        gaps = [*self._gaps, timestamp_ms - self._last_ms]
+        if (
+            len(self._chars) >= self.min_length
+            and self._within_stall(timestamp_ms)
+            and self._looks_fast(gaps)
+        ):
             code = self.pending
-            self._chars.clear()
+            paused, self._paused = self._paused, None
+            self._reset_run()
+            if paused is not None and paused[2] and self._soon_after(paused[1], code, gaps):
+                return [Decision(Verdict.PARTIAL, paused[0] + code)]
+            self._learn(gaps)
             return [Decision(Verdict.SCAN, code)]
-        return [*self.flush(), Decision(Verdict.PASS, name)]
+        self._paused = None
+        return [*self._give_up(), Decision(Verdict.PASS, name)]
 
-    def _is_fast(self, timestamp_ms: float) -> bool:
+    def _soon_after(self, paused_at: float, code: str, gaps: list[float]) -> bool:
+        # The tail's first key came within a few stalls of the paused run's last one.
+        first_key_at = self._last_ms - sum(gaps[:-1])
+        return 0.0 <= first_key_at - paused_at <= 4 * self.stall_gap_ms
+
+    def _soon_after_pause(self, timestamp_ms: float) -> bool:
+        return self._paused is not None and (
+            0.0 <= timestamp_ms - self._paused[1] <= 4 * self.stall_gap_ms
+        )
+
+    def _looks_fast(self, gaps: list[float]) -> bool:
+        if not gaps:
+            return True  # one key alone says nothing either way
+        return statistics.median(gaps) <= self.typical_gap_limit_ms
+
+    def _learn(self, gaps: list[float]) -> None:
+        typical = statistics.median(gaps)
+        if self.rhythm_ms is None:
+            self.rhythm_ms = typical
+        else:
+            self.rhythm_ms += _RHYTHM_WEIGHT * (typical - self.rhythm_ms)
+
+    def _within_stall(self, timestamp_ms: float) -> bool:
         # A negative gap means the clock changed under us (X server time wraps after
         # 49 days, or a synthetic event carries no time): never call that a burst.
-        return 0.0 <= timestamp_ms - self._last_ms <= self.max_gap_ms
+        return 0.0 <= timestamp_ms - self._last_ms <= self.stall_gap_ms
 
 
 class _Kind(Enum):
@@ -179,13 +268,15 @@ class HidScannerFilter(QObject):
     Install it on the QApplication (`install(app)`). Whatever widget has focus, a scan
     never reaches it as text: its key presses and releases are swallowed and `scanned`
     is emitted once with the code. Typing is held back until the next key shows it is
-    too slow for a scanner, or until it pauses for `flush_after_ms` (default twice
-    `max_gap_ms`), and is then re-delivered to the object it was sent to, presses and
-    releases in their original order. Re-delivered presses are ordinary non-spontaneous
-    events, so Qt still matches them against shortcuts.
+    too slow for a scanner, or until it pauses for `flush_after_ms` (default a quarter
+    more than the detector's `stall_gap_ms`), and is then re-delivered to the object it
+    was sent to, presses and releases in their original order. Re-delivered presses are
+    ordinary non-spontaneous events, so Qt still matches them against shortcuts.
     """
 
     scanned = Signal(str)
+    # A scan that stalled mid-way (its head already went out as typing): the whole text.
+    partial = Signal(str)
 
     def __init__(
         self,
@@ -209,9 +300,9 @@ class HidScannerFilter(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         if flush_after_ms is None:
-            flush_after_ms = round(2 * self.detector.max_gap_ms)
-        if flush_after_ms < self.detector.max_gap_ms:
-            raise ValueError("flush_after_ms shorter than max_gap_ms would split every scan")
+            flush_after_ms = round(1.25 * self.detector.stall_gap_ms)
+        if flush_after_ms < self.detector.stall_gap_ms:
+            raise ValueError("flush_after_ms shorter than stall_gap_ms would split scans")
         self._timer.setInterval(flush_after_ms)
         self._timer.timeout.connect(self._on_pause)
         # When the GUI thread was busy, the pause timer can expire while the rest of a
@@ -303,7 +394,7 @@ class HidScannerFilter(QObject):
         name = _TERMINATOR_KEYS[Qt.Key(event.key())]
         decisions = self.detector.feed(name, timestamp_ms=self._timestamp_ms(event))
         event.accept()
-        scan = next((d for d in decisions if d.verdict is Verdict.SCAN), None)
+        scan = next((d for d in decisions if d.verdict in (Verdict.SCAN, Verdict.PARTIAL)), None)
         if scan is None:
             # Typing after all. This key's ShortcutOverride was claimed, so Qt skipped the
             # shortcut check: re-deliver it behind the held keys so the check happens.
@@ -313,7 +404,11 @@ class HidScannerFilter(QObject):
         self._drop_held_for_scan(terminator=event)
         # Last, with the state settled: a slot may open a dialog and run a nested event
         # loop that feeds this filter again.
-        self.scanned.emit(scan.text)
+        if scan.verdict is Verdict.PARTIAL:
+            log.warning("scanner: a scan stalled mid-way and was not read: %r", scan.text)
+            self.partial.emit(scan.text)
+        else:
+            self.scanned.emit(scan.text)
         return True
 
     def _on_release(self, receiver: QObject, event: QKeyEvent) -> bool:
@@ -415,8 +510,11 @@ class HidScannerFilter(QObject):
             return _Kind.TERMINATOR if modifiers == Qt.KeyboardModifier.NoModifier else _Kind.OTHER
         if key in _MODIFIER_KEYS:
             return _Kind.MODIFIER
-        if event.isAutoRepeat() or event.count() != 1:
-            # Scanners never auto-repeat; a held-down key is a person.
+        if event.count() != 1:
+            return _Kind.OTHER
+        if event.isAutoRepeat() and not self._held:
+            # A key held down by a person. Inside a burst it is not: Qt on X11 flags a key
+            # pressed again right after its own release ("00", "55") as auto-repeat.
             return _Kind.OTHER
         text = event.text()
         if plain and len(text) == 1 and text.isprintable():
