@@ -110,16 +110,17 @@ def build_till(
     runner.on_error = lambda exc: show_error(window, exc)
 
     hid = HidScannerFilter(
-        detector=ScanDetector(max_gap_ms=config.hid.max_gap_ms, min_length=config.hid.min_length)
+        detector=ScanDetector(
+            max_gap_ms=config.hid.max_gap_ms,
+            stall_gap_ms=config.hid.stall_gap_ms,
+            min_length=config.hid.min_length,
+            adaptive=config.hid.adaptive,
+        )
     )
     hid.install(app)
     window.pipeline.connect_source(hid.scanned)
-    serial = None
-    if config.serial_scanner is not None:
-        serial = SerialScannerReader(config.serial_scanner)
-        window.pipeline.connect_source(serial.scanned)
-        serial.status_changed.connect(window.set_scanner_status)
-        serial.start()
+    hid.partial.connect(window.scan_partial)
+    serial = start_serial(window, config)
     if sync is not None:
         connect_sync(window, sync)
     # What start-up made lives as long as the till: keep the collector from walking it on
@@ -136,6 +137,18 @@ def build_till(
         sync=sync,
         ready_s=time.perf_counter() - started,
     )
+
+
+def start_serial(window: TillWindow, config: TillConfig) -> SerialScannerReader | None:
+    """Start reading the configured serial scanner into the window's pipeline."""
+    if config.serial_scanner is None:
+        return None
+    serial = SerialScannerReader(config.serial_scanner)
+    window.pipeline.connect_source(serial.scanned)
+    serial.status_changed.connect(window.set_scanner_status)
+    serial.discarded.connect(window.show_scanner_discard)
+    serial.start()
+    return serial
 
 
 def show_sync_status(window: TillWindow, status: SyncStatus) -> None:

@@ -31,6 +31,7 @@ from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.sale_actions import SaleActions
+from pos_client.ui.till.scan_actions import ScanActions
 from pos_client.ui.till.shift_actions import ShiftActions
 from pos_client.ui.till.till_screen import ACTIONS, TillScreen
 from pos_client.ui.widgets.idle import IdleWatcher
@@ -46,7 +47,7 @@ HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
 )
 
 
-class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
+class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMainWindow):
     """The cashier's window; every store access goes through the context's ops."""
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
@@ -80,7 +81,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.pipeline = ScanPipeline(runner=ctx.runner, cart_source=lambda: self.cart, parent=self)
         self.pipeline.enabled = False
         self.pipeline.added.connect(self._line_added)
-        self.pipeline.rejected.connect(lambda text: self.screen.notice.notify(text, kind="error"))
+        self._wire_scans()
 
         self.login.signed_in.connect(self._signed_in)
         self.login.submitted.connect(warm_up)
@@ -146,7 +147,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         bar = QStatusBar()
         self.sync_status = SyncStatusLabel()
         self.printer_label = QLabel()
-        self.scanner_label = QLabel("Scanner ready")
+        self.scanner_label = QLabel("Scanner ready", objectName="ScannerStatus")
         bar.addWidget(self.sync_status)
         bar.addWidget(self.printer_label)
         bar.addWidget(self.scanner_label)
@@ -176,10 +177,6 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         }.get(state, f"Printer: {state}")
         self.printer_label.setText(text)
 
-    def set_scanner_status(self, status: str) -> None:
-        """Show the serial scanner's state."""
-        self.scanner_label.setText(f"Scanner: {status}")
-
     def refresh_pending(self) -> None:
         """Update the number of events waiting for the server."""
         self.ctx.query(queries.pending_events).success(self.sync_status.set_pending).failure(
@@ -204,6 +201,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.stack.setCurrentWidget(self.screen)
         self.pipeline.enabled = True
         self.screen.search.setFocus()
+        self.release_scans()
         self.refresh_cart()
         codes = self.ctx.config.quick_keys
         self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
@@ -278,8 +276,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
         # While a dialog is up, a scan must not change the cart behind it (the payment dialog
-        # may be recording that very cart); dialogs that want scans divert them.
-        self.pipeline.enabled = False
+        # may be recording that very cart): scan_blocker queues or refuses it aloud, and
+        # dialogs that want scans divert them.
         # Back to the window once the dialog closes, so F-keys and scans keep working.
         dialog.finished.connect(self._dialog_closed)
         dialog.open()
@@ -291,6 +289,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.activateWindow()
         if self.is_selling:
             self.screen.search.setFocus()
+            # After this pass of the loop: the dialog leaves the modal stack once it is hidden.
+            QTimer.singleShot(0, self.release_scans)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         app = QApplication.instance()

@@ -1,0 +1,119 @@
+"""Where scans go when the till is busy, and how the cashier hears about every one.
+
+A mixin of TillWindow: it uses the window's pipeline, screen, login and dialog plumbing.
+A scan never vanishes: while a dialog is open it waits for the dialog to close (or, while a
+payment is being taken, is refused aloud); a scan cut short or misread is shown and sounded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from pos_client.scanners.pipeline import QUEUE
+from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.widgets.notice import notice_on
+
+log = logging.getLogger(__name__)
+
+PAYMENT_OPEN = (
+    "Scan not added: a payment is open. Finish it, or cancel it (Esc) and scan the item again"
+)
+PARTIAL = "Scan not read in full ({code}…) — scan the item again"
+
+
+class ScanActions:
+    """Scan routing and scanner state of the till window."""
+
+    def _wire_scans(self) -> None:
+        pipeline = self.pipeline
+        pipeline.blocker = self.scan_blocker
+        pipeline.rejected.connect(lambda text: self.tell(text, kind="error"))
+        pipeline.refused.connect(lambda text: self.tell(text, kind="error"))
+        pipeline.queued.connect(self._scan_queued)
+        self.screen.typed_scan.connect(self._typed_scan)
+        # Dialogs opened outside _open (approval, message boxes) close without telling us.
+        self._release_timer = QTimer(self, interval=150)
+        self._release_timer.timeout.connect(self.release_scans)
+
+    def front_dialog(self) -> QWidget | None:
+        """Return the dialog in front of the till, if any."""
+        front = QApplication.activeModalWidget()
+        if front is not None and front is not self and front.isVisible():
+            return front
+        if self.dialog is not None and self.dialog.isVisible():
+            return self.dialog
+        return None
+
+    def scan_blocker(self) -> str | None:
+        """Say whether a scan may go into the cart now, must wait (QUEUE), or is refused."""
+        front = self.front_dialog()
+        if front is None:
+            return None
+        if isinstance(front, PaymentDialog):
+            # The cart behind it is being paid for: an item added now would be given away,
+            # one added after it would be charged to the next customer.
+            return PAYMENT_OPEN
+        return QUEUE
+
+    def tell(self, text: str, *, kind: str) -> None:
+        """Show a scan message where the cashier is looking (dialog, till or sign-in)."""
+        front = self.front_dialog()
+        if front is not None:
+            notice_on(front).notify(text, kind=kind, seconds=8)
+        if self.is_selling:
+            self.screen.notice.notify(text, kind=kind, seconds=8)
+        else:
+            self.login.error.setText(text)
+
+    def _scan_queued(self, text: str) -> None:
+        self.tell(text, kind="warn")
+        self._release_timer.start()
+
+    def release_scans(self) -> None:
+        """Add the scans that waited for a dialog, once none is open."""
+        if not self.pipeline.waiting:
+            self._release_timer.stop()
+            return
+        if self.scan_blocker() is not None or not self.is_selling:
+            return
+        count = self.pipeline.release()
+        self._release_timer.stop()
+        if count:
+            items = "1 scan" if count == 1 else f"{count} scans"
+            self.screen.notice.notify(f"Added {items} made while the window was open", seconds=5)
+
+    def scan_partial(self, text: str) -> None:
+        """A scan stalled mid-way: take its head out of the box, say so, and beep."""
+        box = self.screen.search
+        typed = box.text()
+        for size in range(len(typed), 0, -1):
+            if text.startswith(typed[-size:]):
+                box.setText(typed[:-size])
+                break
+        log.warning("Scan not read in full: %r", text)
+        QApplication.beep()
+        self.tell(PARTIAL.format(code=text[:6]), kind="error")
+
+    def _typed_scan(self, text: str) -> None:
+        # A code that reached the search box and ended in Enter is a scan the filter could
+        # not tell apart (a scanner slower than the limits); treat it as one.
+        self.screen.search.clear()
+        self.pipeline.handle(text)
+
+    def show_scanner_discard(self, text: str) -> None:
+        """A serial frame was not a code: say so aloud."""
+        QApplication.beep()
+        self.tell(text, kind="error")
+
+    def set_scanner_status(self, status: str) -> None:
+        """Show the serial scanner's state, coloured when scans cannot arrive."""
+        down = status != "connected"
+        shown = "reconnecting…" if status == "reconnecting" else status
+        self.scanner_label.setText(f"Scanner: {shown}")
+        self.scanner_label.setProperty("state", "down" if down else "ok")
+        self.scanner_label.style().unpolish(self.scanner_label)
+        self.scanner_label.style().polish(self.scanner_label)
+
