@@ -330,6 +330,12 @@ class HidScannerFilter(QObject):
             self._installed_on = None
         self.flush()
 
+    def set_detector(self, detector: ScanDetector) -> None:
+        """Use another scanner-versus-typing rule from the next key on."""
+        self.flush()
+        self.detector = detector
+        self._timer.setInterval(round(1.25 * detector.stall_gap_ms))
+
     def flush(self) -> None:
         """Deliver held keys now as typing."""
         self.detector.flush()

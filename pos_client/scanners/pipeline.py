@@ -196,6 +196,13 @@ class ScanPipeline(QObject):
 
     def _add(self, scan: ScannedCode, match: ScanMatch | None) -> None:
         if match is None:
+            if scan.symbology == "code128" and scan.code.isdigit():
+                # Digits of no GTIN length are, far more often than a product, a scan cut short.
+                self._reject(
+                    f"No product has barcode {scan.code} — it may have been read short: "
+                    "scan the item again, or search by name (F2)"
+                )
+                return
             self._reject(f"Unknown barcode {scan.code} — search by name (F2) instead")
             return
         try:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -43,12 +43,14 @@ if TYPE_CHECKING:
 
 HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
     "\n      F2   Search\n F10/Enter   Pay\n     Esc   Cancel / clear search"
-    "\n  Ctrl+B   Back office (managers)"
+    "\n  Ctrl+B   Back office (managers)\n  Ctrl+D   Scanner and printer (managers)"
 )
 
 
 class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMainWindow):
     """The cashier's window; every store access goes through the context's ops."""
+
+    devices_saved = Signal(object)  # TillConfig: the composition root applies and saves it
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +63,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.last_sale: CompletedSale | None = None
         self.last_report: ZReport | None = None
         self.dialog: QWidget | None = None
+        self.devices_dialog: QWidget | None = None
         self._void_armed = False
         self.after_sale: Callable[[], None] | None = None
 
@@ -137,6 +140,11 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.back_office_button.setVisible(False)
         self.back_office_button.clicked.connect(lambda: self.run_action("back_office"))
         row.addWidget(self.back_office_button)
+        row.addSpacing(8)
+        devices = QPushButton("Scanner and printer  Ctrl+D", objectName="DevicesButton")
+        devices.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        devices.clicked.connect(lambda: self.run_action("devices"))
+        row.addWidget(devices)
         row.addSpacing(18)
         for label in (self.who, self.shift_label, self.clock):
             row.addWidget(label)
@@ -159,7 +167,15 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
 
     def _shortcuts(self) -> None:
         bindings = {key: name for key, _, name in ACTIONS}
-        bindings.update({"F2": "search", "F10": "pay", "Esc": "escape", "Ctrl+B": "back_office"})
+        bindings.update(
+            {
+                "F2": "search",
+                "F10": "pay",
+                "Esc": "escape",
+                "Ctrl+B": "back_office",
+                "Ctrl+D": "devices",
+            }
+        )
         self.shortcuts: list[QShortcut] = []
         for key, name in bindings.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -241,6 +257,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         """Run a till action by name (buttons and F-keys)."""
         if name == "help":
             self._help()
+            return
+        if name == "devices":  # also from the sign-in screen: a manager's PIN opens it
+            self.open_devices()
             return
         if not self.is_selling:
             return

@@ -12,7 +12,12 @@ import logging
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from common.roles import Permission
+from pos_client.config import TillConfig
 from pos_client.scanners.pipeline import QUEUE
+from pos_client.services.till import Override
+from pos_client.ui.till.devices_dialog import DevicesDialog
+from pos_client.ui.till.dialogs import ask_override
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.widgets.notice import notice_on
 
@@ -41,11 +46,19 @@ class ScanActions:
     def front_dialog(self) -> QWidget | None:
         """Return the dialog in front of the till, if any."""
         front = QApplication.activeModalWidget()
-        if front is not None and front is not self and front.isVisible():
+        if front is not None and front.isVisible() and self._owns(front):
             return front
         if self.dialog is not None and self.dialog.isVisible():
             return self.dialog
         return None
+
+    def _owns(self, widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
 
     def scan_blocker(self) -> str | None:
         """Say whether a scan may go into the cart now, must wait (QUEUE), or is refused."""
@@ -117,3 +130,37 @@ class ScanActions:
         self.scanner_label.style().unpolish(self.scanner_label)
         self.scanner_label.style().polish(self.scanner_label)
 
+    # -- scanner and printer settings ----------------------------------------------------
+
+    def open_devices(self) -> None:
+        """Open the scanner and printer settings (Ctrl+D): a manager's, at any time."""
+        if self.front_dialog() is not None:
+            return
+        if self.cashier is not None and self.cashier.can(Permission.POS_OVERRIDE):
+            self._show_devices(None)
+            return
+        ask_override(
+            parent=self,
+            ctx=self.ctx,
+            action="devices",
+            reason="Changing the scanner or printer settings needs a manager.",
+            then=self._show_devices,
+        )
+
+    def _show_devices(self, _override: Override | None) -> None:
+        # The approval dialog is still closing: open once it is gone from the modal stack.
+        QTimer.singleShot(0, self._open_devices_dialog)
+
+    def _open_devices_dialog(self) -> None:
+        dialog = DevicesDialog(config=self.ctx.config, parent=self)
+        dialog.saved.connect(self._devices_saved)
+        # Scans show in the dialog's test area instead of going into the cart.
+        self.pipeline.divert_to = dialog.take_scan
+        dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
+        self.devices_dialog = dialog
+        self._open(dialog)
+
+    def _devices_saved(self, config: TillConfig) -> None:
+        log.info("Scanner and printer settings changed")
+        self.devices_saved.emit(config)
+        self.tell("Scanner and printer settings saved", kind="info")
