@@ -111,7 +111,7 @@ def build_till(
 
     hid = HidScannerFilter(detector=make_detector(config))
     hid.install(app)
-    window.pipeline.connect_source(hid.scanned)
+    hid.scanned.connect(window.hid_scanned)
     hid.partial.connect(window.scan_partial)
     serial = start_serial(window, config)
     if sync is not None:

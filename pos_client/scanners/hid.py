@@ -52,6 +52,7 @@ class Verdict(Enum):
 class Decision:
     verdict: Verdict
     text: str
+    head: str = ""  # for PARTIAL: the part of `text` that already went out as typing
 
 
 # How much one scan's rhythm moves the learned rhythm (an exponential moving average).
@@ -84,7 +85,7 @@ class ScanDetector:
         self,
         *,
         max_gap_ms: float = 30.0,
-        stall_gap_ms: float = 80.0,
+        stall_gap_ms: float = 120.0,
         min_length: int = 6,
         adaptive: bool = True,
         terminators: Iterable[str] = DEFAULT_TERMINATORS,
@@ -105,8 +106,9 @@ class ScanDetector:
         self._chars: list[str] = []
         self._gaps: list[float] = []
         self._last_ms = 0.0
-        # The last run given up on a pause: (its text, when its last key came, looked fast).
-        self._paused: tuple[str, float, bool] | None = None
+        self._run_start_ms = 0.0
+        # What went out as typing on pauses just before this run: (text, its last key's time).
+        self._paused: tuple[str, float] | None = None
 
     @property
     def pending(self) -> str:
@@ -135,12 +137,19 @@ class ScanDetector:
         if self._chars:
             if self._within_stall(timestamp_ms):
                 self._gaps.append(timestamp_ms - self._last_ms)
+                if len(self._gaps) >= 2 and min(self._gaps) > 2 * self.typical_gap_limit_ms:
+                    # Every gap so far is a person's: hand the keys over now rather than
+                    # after the next pause, so typing shows as it is typed.
+                    self._gaps.pop()
+                    decisions.extend(self.flush())
             else:
                 # Too slow to belong to the run so far: that run was typed (or a scan that
                 # stalled, which the next terminator will tell), and this key may start a scan.
                 decisions.extend(self.flush())
-        elif self._paused is not None and not self._soon_after_pause(timestamp_ms):
-            self._paused = None
+        if not self._chars:
+            self._run_start_ms = timestamp_ms
+            if self._paused is not None and not self._soon_after(self._paused[1], timestamp_ms):
+                self._paused = None
         self._chars.append(key)
         self._last_ms = timestamp_ms
         decisions.append(Decision(Verdict.HOLD, key))
@@ -155,7 +164,9 @@ class ScanDetector:
     def flush(self) -> list[Decision]:
         """Give up the current run because typing paused: the held keys were typed."""
         if self._chars:
-            self._paused = (self.pending, self._last_ms, self._looks_fast(self._gaps))
+            # Runs cut by pauses in quick succession may all be pieces of one stalled scan.
+            before = self._paused[0] if self._paused is not None else ""
+            self._paused = (before + self.pending, self._last_ms)
         return self._give_up()
 
     def _give_up(self) -> list[Decision]:
@@ -182,22 +193,16 @@ class ScanDetector:
             code = self.pending
             paused, self._paused = self._paused, None
             self._reset_run()
-            if paused is not None and paused[2] and self._soon_after(paused[1], code, gaps):
-                return [Decision(Verdict.PARTIAL, paused[0] + code)]
+            if paused is not None and self._soon_after(paused[1], self._run_start_ms):
+                return [Decision(Verdict.PARTIAL, paused[0] + code, head=paused[0])]
             self._learn(gaps)
             return [Decision(Verdict.SCAN, code)]
         self._paused = None
         return [*self._give_up(), Decision(Verdict.PASS, name)]
 
-    def _soon_after(self, paused_at: float, code: str, gaps: list[float]) -> bool:
-        # The tail's first key came within a few stalls of the paused run's last one.
-        first_key_at = self._last_ms - sum(gaps[:-1])
-        return 0.0 <= first_key_at - paused_at <= 4 * self.stall_gap_ms
-
-    def _soon_after_pause(self, timestamp_ms: float) -> bool:
-        return self._paused is not None and (
-            0.0 <= timestamp_ms - self._paused[1] <= 4 * self.stall_gap_ms
-        )
+    def _soon_after(self, paused_at: float, started_at: float) -> bool:
+        # A run that starts within a few stall limits of the last paused one may continue it.
+        return 0.0 <= started_at - paused_at <= 3 * self.stall_gap_ms
 
     def _looks_fast(self, gaps: list[float]) -> bool:
         if not gaps:
@@ -275,8 +280,8 @@ class HidScannerFilter(QObject):
     """
 
     scanned = Signal(str)
-    # A scan that stalled mid-way (its head already went out as typing): the whole text.
-    partial = Signal(str)
+    # A scan that stalled mid-way: (head that already went out as typing, the rest).
+    partial = Signal(str, str)
 
     def __init__(
         self,
@@ -412,7 +417,7 @@ class HidScannerFilter(QObject):
         # loop that feeds this filter again.
         if scan.verdict is Verdict.PARTIAL:
             log.warning("scanner: a scan stalled mid-way and was not read: %r", scan.text)
-            self.partial.emit(scan.text)
+            self.partial.emit(scan.head, scan.text[len(scan.head) :])
         else:
             self.scanned.emit(scan.text)
         return True

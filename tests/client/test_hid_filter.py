@@ -426,12 +426,12 @@ def test_scan_stretched_by_load_is_captured(
 def test_stalled_scan_is_reported_partial_not_scanned(
     qtbot: QtBot, edit: QLineEdit, scan_filter: HidScannerFilter, scans: list[str]
 ) -> None:
-    partials: list[str] = []
-    scan_filter.partial.connect(partials.append)
+    partials: list[tuple[str, str]] = []
+    scan_filter.partial.connect(lambda head, tail: partials.append((head, tail)))
     send_text(edit, "5901", start_ms=50_000, gap_ms=2)
     settle(qtbot)  # the stall: longer than the pause, so the head goes out as typing
     send_scan(edit, "234123457", start_ms=50_200, gap_ms=2)
     settle(qtbot)
     assert scans == []
-    assert partials == [CODE]
+    assert partials == [("5901", "234123457")]
     assert edit.text() == "5901"  # the head; the till clears it when it reports the partial

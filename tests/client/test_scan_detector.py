@@ -45,13 +45,21 @@ def test_fast_burst_with_return_is_one_scan() -> None:
 
 def test_slow_typing_passes_through_key_by_key() -> None:
     detector = ScanDetector()
-    keys = burst("hello", start_ms=1000, gap_ms=120)
+    keys = burst("hello", start_ms=1000, gap_ms=150)
     decisions = run(detector, keys)
 
     # Each key is held until the next one shows it was typed; a pause releases the last.
     decisions += detector.flush()
     assert outcome(decisions) == ([], "hello")
     assert [d.text for d in decisions if d.verdict is Verdict.TYPING] == list("hello")
+
+
+def test_typing_at_a_brisk_pace_is_handed_over_without_waiting_for_a_pause() -> None:
+    detector = ScanDetector()
+    decisions = run(detector, burst("tata", start_ms=0, gap_ms=90))
+    # Two gaps of a person's are enough to tell: the keys go out while typing goes on.
+    assert [d.text for d in decisions if d.verdict is Verdict.TYPING] == ["ta"]
+    assert outcome([*decisions, *detector.flush()]) == ([], "tata")
 
 
 def test_slow_typing_then_return_is_typing_and_return_passes() -> None:
@@ -135,17 +143,25 @@ def test_slow_terminator_after_fast_burst_is_typing() -> None:
 def test_a_scan_that_stalls_past_the_limit_is_partial_never_a_scan_of_its_tail() -> None:
     detector = ScanDetector()
     first = burst("590", start_ms=0, gap_ms=2)
-    rest = burst("1234123457", start_ms=100, gap_ms=2)
+    rest = burst("1234123457", start_ms=200, gap_ms=2)
     decisions = run(detector, [*first, *rest, ("Return", rest[-1][1] + 2)])
     # The first three keys went out as typing before the stall showed what they were; the
     # tail is long enough to pass for a code, but reading it would name another product.
     assert outcome(decisions) == ([], "590")
-    assert decisions[-1] == Decision(Verdict.PARTIAL, CODE)
+    assert decisions[-1] == Decision(Verdict.PARTIAL, CODE, head="590")
+
+
+def test_pieces_of_a_scan_cut_by_several_stalls_are_one_partial() -> None:
+    detector = ScanDetector()
+    pieces = [burst("5", start_ms=0, gap_ms=2), burst("90", start_ms=200, gap_ms=2)]
+    rest = burst("1234123457", start_ms=400, gap_ms=2)
+    decisions = run(detector, [*pieces[0], *pieces[1], *rest, ("Return", rest[-1][1] + 2)])
+    assert decisions[-1] == Decision(Verdict.PARTIAL, CODE, head="590")
 
 
 def test_scan_stretched_by_a_busy_machine_is_still_one_scan() -> None:
-    # Under load, X stamps most keys a few ms apart and a few 31-75 ms apart.
-    gaps = [2, 3, 41, 1, 2, 73, 2, 31, 2, 4, 55, 2]
+    # Under load, X stamps most keys a few ms apart, some 31-75 ms and now and then more.
+    gaps = [2, 3, 41, 1, 2, 73, 2, 31, 2, 4, 115, 2]
     keys, at = [], 1000.0
     for char, gap in zip(CODE, [0, *gaps], strict=True):
         at += gap

@@ -151,16 +151,41 @@ def test_barcode_typed_into_the_search_box_is_a_scan(
     assert beeps == [True, True]
 
 
-def test_partial_scan_is_shown_sounded_and_its_head_taken_out_of_the_box(
+def test_stalled_scan_is_rejoined_when_its_check_digit_allows(
+    qtbot: QtBot, till: Till, sign_in, settle
+) -> None:
+    sign_in()
+    search = till.window.screen.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus, timeout=2000)
+    search.setText("tata" + MILK[:4])  # the head went out as typing before the stall
+    till.window.scan_partial(MILK[:4], MILK[4:])
+    settle()
+    assert search.text() == "tata"
+    assert skus(till) == [("MILK-1L", 1)]
+    # The same through a plain scan of the tail (the head was flushed on its own).
+    search.setText(BREAD[:2])
+    till.window.hid_scanned(BREAD[2:])
+    settle()
+    assert search.text() == ""
+    assert skus(till) == [("MILK-1L", 1), ("BREAD-400", 1)]
+
+
+def test_partial_scan_that_cannot_be_rejoined_is_shown_and_sounded(
     qtbot: QtBot, till: Till, sign_in, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sign_in()
     sounded: list[bool] = []
     monkeypatch.setattr(QApplication, "beep", lambda: sounded.append(True))
-    till.window.screen.search.setText("tata" + MILK[:4])
-    till.window.scan_partial(MILK)
-    assert till.window.screen.search.text() == "tata"
-    assert "Scan not read in full" in till.window.screen.notice.text()
+    search = till.window.screen.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus, timeout=2000)
+    search.setText("tata12")
+    till.window.scan_partial("12", "34567")
+    assert search.text() == "tata"
+    assert "Scan not read in full (123456…) — scan the item again" in (
+        till.window.screen.notice.text()
+    )
     assert sounded == [True]
     assert till.window.cart.lines == []
 
@@ -222,9 +247,9 @@ def test_devices_screen_from_a_locked_till_saves_and_applies(
 
     # Test scan: what any scanner reads shows in the dialog, not in the cart.
     till.window.pipeline.handle(f"]C101{'0' + MILK}3103001250{GS}10L7")
-    assert "code " + MILK in dialog.test_result.text()
-    assert "lot L7" in dialog.test_result.text()
-    assert "net_weight_kg 1.250" in dialog.test_result.text()
+    assert "product code " + MILK in dialog.test_result.text()
+    assert "Lot L7" in dialog.test_result.text()
+    assert "Net 1.250 kg" in dialog.test_result.text()
     till.window.pipeline.handle("]E05901234123458")
     assert "not a code the till accepts" in dialog.test_result.text()
 

@@ -19,6 +19,7 @@ from pos_client.services.till import Override
 from pos_client.ui.till.devices_dialog import DevicesDialog
 from pos_client.ui.till.dialogs import ask_override
 from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.till.till_screen import looks_like_scan
 from pos_client.ui.widgets.notice import notice_on
 
 log = logging.getLogger(__name__)
@@ -98,17 +99,40 @@ class ScanActions:
             items = "1 scan" if count == 1 else f"{count} scans"
             self.screen.notice.notify(f"Added {items} made while the window was open", seconds=5)
 
-    def scan_partial(self, text: str) -> None:
-        """A scan stalled mid-way: take its head out of the box, say so, and beep."""
+    def hid_scanned(self, code: str) -> None:
+        """Take a keyboard-scanner scan, rejoining a head that stalled into the search box."""
         box = self.screen.search
         typed = box.text()
-        for size in range(len(typed), 0, -1):
-            if text.startswith(typed[-size:]):
-                box.setText(typed[:-size])
-                break
-        log.warning("Scan not read in full: %r", text)
+        if typed and box.hasFocus() and not looks_like_scan(code):
+            # A stall longer than the limit sent the first digits into the box as typing: the
+            # check digit tells when they and the rest make one code.
+            for size in range(min(len(typed), 48), 0, -1):
+                if looks_like_scan(typed[-size:] + code):
+                    log.info("Scan rejoined with %r that reached the search box", typed[-size:])
+                    box.setText(typed[:-size])
+                    code = typed[-size:] + code
+                    break
+        self.pipeline.handle(code)
+
+    def scan_partial(self, head: str, tail: str) -> None:
+        """A scan stalled mid-way: rejoin it if the check digit allows, else say so aloud."""
+        box = self.screen.search
+        typed = box.text()
+        in_box = bool(head) and box.hasFocus() and typed.endswith(head)
+        if in_box and looks_like_scan(head + tail):
+            log.info("Stalled scan rejoined: %r + %r", head, tail)
+            box.setText(typed[: -len(head)])
+            self.pipeline.handle(head + tail)
+            return
+        if looks_like_scan(tail) and not looks_like_scan(head + tail):
+            # What went before was typing after all; the rest is a whole code on its own.
+            self.pipeline.handle(tail)
+            return
+        if in_box:
+            box.setText(typed[: -len(head)])
+        log.warning("Scan not read in full: %r + %r", head, tail)
         QApplication.beep()
-        self.tell(PARTIAL.format(code=text[:6]), kind="error")
+        self.tell(PARTIAL.format(code=(head + tail)[:6]), kind="error")
 
     def _typed_scan(self, text: str) -> None:
         # A code that reached the search box and ended in Enter is a scan the filter could
