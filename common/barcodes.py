@@ -25,6 +25,7 @@ __all__ = [
     "decode_variable_measure",
     "gs1_check_digit",
     "internal_ean13",
+    "is_product_code",
     "is_valid_gtin",
     "lookup_candidates",
     "make_ean13",
@@ -434,6 +435,18 @@ def parse_scan(
     return ScannedCode(
         raw=raw, code=_check_passthrough(stripped), symbology="code128", variable=None, aim=aim
     )
+
+
+def is_product_code(text: str) -> bool:
+    """Tell whether text reads as a whole product code (a GTIN with its check digit, or GS1)."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    try:
+        scan = parse_scan(stripped)
+    except BarcodeError:
+        return False
+    return scan.symbology in ("gtin", "variable", "gs1")
 
 
 def lookup_candidates(scan: ScannedCode) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 
+from common.barcodes import is_product_code
+
 __all__ = [
     "DEFAULT_TERMINATORS",
     "Decision",
@@ -280,7 +282,8 @@ class HidScannerFilter(QObject):
     """
 
     scanned = Signal(str)
-    # A scan that stalled mid-way: (head that already went out as typing, the rest).
+    # A scan that stalled mid-way: (head that already went out as typing, the rest). The
+    # receiver rejoins them if the check digit allows, or asks for the scan again.
     partial = Signal(str, str)
 
     def __init__(
@@ -415,11 +418,15 @@ class HidScannerFilter(QObject):
         self._drop_held_for_scan(terminator=event)
         # Last, with the state settled: a slot may open a dialog and run a nested event
         # loop that feeds this filter again.
-        if scan.verdict is Verdict.PARTIAL:
-            log.warning("scanner: a scan stalled mid-way and was not read: %r", scan.text)
-            self.partial.emit(scan.head, scan.text[len(scan.head) :])
+        tail = scan.text[len(scan.head) :]
+        if scan.verdict is Verdict.SCAN or (
+            # What went before was typing after all: the rest is a whole code by itself.
+            is_product_code(tail) and not is_product_code(scan.text)
+        ):
+            self.scanned.emit(tail)
         else:
-            self.scanned.emit(scan.text)
+            log.warning("scanner: a scan stalled mid-way: %r then %r", scan.head, tail)
+            self.partial.emit(scan.head, tail)
         return True
 
     def _on_release(self, receiver: QObject, event: QKeyEvent) -> bool:

@@ -435,3 +435,19 @@ def test_stalled_scan_is_reported_partial_not_scanned(
     assert scans == []
     assert partials == [("5901", "234123457")]
     assert edit.text() == "5901"  # the head; the till clears it when it reports the partial
+
+
+def test_typing_just_before_a_scan_leaves_the_scan_whole(
+    qtbot: QtBot, edit: QLineEdit, scan_filter: HidScannerFilter, scans: list[str]
+) -> None:
+    partials: list[tuple[str, str]] = []
+    scan_filter.partial.connect(lambda head, tail: partials.append((head, tail)))
+    send_text(edit, "hello", start_ms=60_000, gap_ms=150)
+    settle(qtbot)
+    # The scan starts 200 ms after the last typed key: soon enough to be the rest of a stalled
+    # scan, but "o" + the code is no code, and the code alone is whole.
+    send_scan(edit, CODE, start_ms=60_800, gap_ms=2)
+    settle(qtbot)
+    assert scans == [CODE]
+    assert partials == []
+    assert edit.text() == "hello"

@@ -124,10 +124,6 @@ class ScanActions:
             box.setText(typed[: -len(head)])
             self.pipeline.handle(head + tail)
             return
-        if looks_like_scan(tail) and not looks_like_scan(head + tail):
-            # What went before was typing after all; the rest is a whole code on its own.
-            self.pipeline.handle(tail)
-            return
         if in_box:
             box.setText(typed[: -len(head)])
         log.warning("Scan not read in full: %r + %r", head, tail)

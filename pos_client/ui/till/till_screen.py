@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from common.barcodes import BarcodeError, parse_scan
+from common.barcodes import is_product_code
 from common.money import format_money
 from pos_client.services.till import CatalogItem
 from pos_client.ui.models.cart_model import CartTableModel
@@ -49,14 +49,8 @@ ACTIONS = (
 
 def looks_like_scan(text: str) -> bool:
     """Tell whether text typed into the search box is a barcode rather than a search."""
-    stripped = text.strip()
-    if stripped.startswith("]"):
-        return True  # an AIM symbology identifier: only scanners send those
-    try:
-        scan = parse_scan(stripped)
-    except BarcodeError:
-        return False
-    return scan.symbology in ("gtin", "variable", "gs1")
+    # An AIM symbology identifier: only scanners send those.
+    return text.strip().startswith("]") or is_product_code(text)
 
 
 class _SearchKeys(QObject):
