@@ -12,6 +12,7 @@ import logging
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from common.barcodes import is_product_code
 from common.roles import Permission
 from pos_client.config import TillConfig
 from pos_client.scanners.pipeline import QUEUE
@@ -19,7 +20,6 @@ from pos_client.services.till import Override
 from pos_client.ui.till.devices_dialog import DevicesDialog
 from pos_client.ui.till.dialogs import ask_override
 from pos_client.ui.till.payment import PaymentDialog
-from pos_client.ui.till.till_screen import looks_like_scan
 from pos_client.ui.widgets.notice import notice_on
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,10 @@ class ScanActions:
         front = self.front_dialog()
         if front is None:
             return None
-        if isinstance(front, PaymentDialog):
-            # The cart behind it is being paid for: an item added now would be given away,
-            # one added after it would be charged to the next customer.
+        paying = isinstance(self.dialog, PaymentDialog) and self.dialog.isVisible()
+        if paying or isinstance(front, PaymentDialog):
+            # The cart behind it is being paid for (perhaps under an approval dialog): an item
+            # added now would be given away, one added after it charged to the next customer.
             return PAYMENT_OPEN
         return QUEUE
 
@@ -103,11 +104,11 @@ class ScanActions:
         """Take a keyboard-scanner scan, rejoining a head that stalled into the search box."""
         box = self.screen.search
         typed = box.text()
-        if typed and box.hasFocus() and not looks_like_scan(code):
+        if typed and box.hasFocus() and not is_product_code(code):
             # A stall longer than the limit sent the first digits into the box as typing: the
             # check digit tells when they and the rest make one code.
             for size in range(min(len(typed), 48), 0, -1):
-                if looks_like_scan(typed[-size:] + code):
+                if is_product_code(typed[-size:] + code):
                     log.info("Scan rejoined with %r that reached the search box", typed[-size:])
                     box.setText(typed[:-size])
                     code = typed[-size:] + code
@@ -119,7 +120,7 @@ class ScanActions:
         box = self.screen.search
         typed = box.text()
         in_box = bool(head) and box.hasFocus() and typed.endswith(head)
-        if in_box and looks_like_scan(head + tail):
+        if in_box and is_product_code(head + tail):
             log.info("Stalled scan rejoined: %r + %r", head, tail)
             box.setText(typed[: -len(head)])
             self.pipeline.handle(head + tail)
