@@ -187,16 +187,22 @@ class ScanDetector:
             self._paused = None
             return [Decision(Verdict.PASS, name)]
         gaps = [*self._gaps, timestamp_ms - self._last_ms]
+        fast = self._within_stall(timestamp_ms) and self._looks_fast(gaps)
+        paused, code = self._paused, self.pending
         if (
-            len(self._chars) >= self.min_length
-            and self._within_stall(timestamp_ms)
-            and self._looks_fast(gaps)
+            fast
+            and paused is not None
+            and self._soon_after(paused[1], self._run_start_ms)
+            and len(paused[0]) + len(code) >= self.min_length
         ):
-            code = self.pending
-            paused, self._paused = self._paused, None
+            # The end of a scan whose start went out as typing (even a tail too short to be
+            # a scan by itself): its terminator must not reach the box that holds the start.
+            self._paused = None
             self._reset_run()
-            if paused is not None and self._soon_after(paused[1], self._run_start_ms):
-                return [Decision(Verdict.PARTIAL, paused[0] + code, head=paused[0])]
+            return [Decision(Verdict.PARTIAL, paused[0] + code, head=paused[0])]
+        if len(self._chars) >= self.min_length and fast:
+            self._paused = None
+            self._reset_run()
             self._learn(gaps)
             return [Decision(Verdict.SCAN, code)]
         self._paused = None

@@ -244,3 +244,14 @@ def test_two_scans_back_to_back() -> None:
 def test_rejects_nonsense_settings(max_gap_ms: float, stall_gap_ms: float, min_length: int) -> None:
     with pytest.raises(ValueError):
         ScanDetector(max_gap_ms=max_gap_ms, stall_gap_ms=stall_gap_ms, min_length=min_length)
+
+
+def test_a_short_tail_after_a_stall_still_ends_the_scan_and_keeps_its_return() -> None:
+    detector = ScanDetector()
+    head = burst("59012341", start_ms=0, gap_ms=2)
+    tail = burst("23457", start_ms=300, gap_ms=2)
+    decisions = run(detector, [*head, *tail, ("Return", tail[-1][1] + 2)])
+    # Five keys are too few for a scan, but they follow a stalled start: the Return is not
+    # handed to the box that holds the start (a payment's amount box, say).
+    assert decisions[-1] == Decision(Verdict.PARTIAL, CODE, head="59012341")
+    assert outcome(decisions) == ([], "59012341")

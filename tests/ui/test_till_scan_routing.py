@@ -289,3 +289,21 @@ def test_devices_screen_opens_straight_for_a_signed_in_manager(
     assert "cannot be shorter" in dialog.error.text()
     assert dialog.isVisible()
     dialog.reject()
+
+
+def test_stalled_scan_during_payment_leaves_the_amount_box_as_it_was(
+    qtbot: QtBot, till: Till, sign_in, scan, beeps: list[bool]
+) -> None:
+    sign_in()
+    scan(MILK)
+    press(qtbot, till, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
+    dialog = till.window.dialog
+    qtbot.waitUntil(dialog.amount.hasFocus, timeout=2000)
+    amount = dialog.amount.text()
+    dialog.amount.setText(amount + BREAD[:6])  # the head went into the amount box as typing
+    till.window.scan_partial(BREAD[:6], BREAD[6:])
+    assert dialog.amount.text() == amount
+    assert "a payment is open" in dialog_notice(dialog)
+    assert beeps == [True]
+    assert skus(till) == [("MILK-1L", 1)]

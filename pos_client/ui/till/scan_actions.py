@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 from common.barcodes import is_product_code
 from common.roles import Permission
@@ -100,16 +100,21 @@ class ScanActions:
             items = "1 scan" if count == 1 else f"{count} scans"
             self.screen.notice.notify(f"Added {items} made while the window was open", seconds=5)
 
+    def _typing_target(self) -> QLineEdit:
+        """Return the box a stalled scan's first keys went into as typing."""
+        focus = QApplication.focusWidget()
+        return focus if isinstance(focus, QLineEdit) else self.screen.search
+
     def hid_scanned(self, code: str) -> None:
-        """Take a keyboard-scanner scan, rejoining a head that stalled into the search box."""
-        box = self.screen.search
+        """Take a keyboard-scanner scan, rejoining a head that stalled into a text box."""
+        box = self._typing_target()
         typed = box.text()
         if typed and box.hasFocus() and not is_product_code(code):
             # A stall longer than the limit sent the first digits into the box as typing: the
             # check digit tells when they and the rest make one code.
             for size in range(min(len(typed), 48), 0, -1):
                 if is_product_code(typed[-size:] + code):
-                    log.info("Scan rejoined with %r that reached the search box", typed[-size:])
+                    log.info("Scan rejoined with %r that reached a text box", typed[-size:])
                     box.setText(typed[:-size])
                     code = typed[-size:] + code
                     break
@@ -117,16 +122,16 @@ class ScanActions:
 
     def scan_partial(self, head: str, tail: str) -> None:
         """A scan stalled mid-way: rejoin it if the check digit allows, else say so aloud."""
-        box = self.screen.search
+        box = self._typing_target()
         typed = box.text()
         in_box = bool(head) and box.hasFocus() and typed.endswith(head)
+        if in_box:
+            # Its first keys are not what the cashier typed: take them back out of the box.
+            box.setText(typed[: -len(head)])
         if in_box and is_product_code(head + tail):
             log.info("Stalled scan rejoined: %r + %r", head, tail)
-            box.setText(typed[: -len(head)])
             self.pipeline.handle(head + tail)
             return
-        if in_box:
-            box.setText(typed[: -len(head)])
         log.warning("Scan not read in full: %r + %r", head, tail)
         QApplication.beep()
         self.tell(PARTIAL.format(code=(head + tail)[:6]), kind="error")
