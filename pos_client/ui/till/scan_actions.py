@@ -78,6 +78,11 @@ class ScanActions:
         front = self.front_dialog()
         if front is not None:
             notice_on(front).notify(text, kind=kind, seconds=8)
+            # Small dialogs (quantity, approval) grow to show the whole message.
+            if front.layout() is not None:
+                front.layout().activate()
+            hint = front.sizeHint()
+            front.resize(max(front.width(), hint.width()), max(front.height(), hint.height()))
         if self.is_selling:
             self.screen.notice.notify(text, kind=kind, seconds=8)
         else:
