@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication
 from sqlalchemy.orm import Session, sessionmaker
 
-from pos_client.config import TillConfig, load_config
+from pos_client.config import TillConfig, load_config, save_config
 from pos_client.paths import default_data_dir, set_app_identity
 from pos_client.qt.ops import OpRunner
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
@@ -109,23 +109,17 @@ def build_till(
     window = TillWindow(ctx=TillContext(config=config, runner=runner, receipts=receipts))
     runner.on_error = lambda exc: show_error(window, exc)
 
-    hid = HidScannerFilter(
-        detector=ScanDetector(max_gap_ms=config.hid.max_gap_ms, min_length=config.hid.min_length)
-    )
+    hid = HidScannerFilter(detector=make_detector(config))
     hid.install(app)
-    window.pipeline.connect_source(hid.scanned)
-    serial = None
-    if config.serial_scanner is not None:
-        serial = SerialScannerReader(config.serial_scanner)
-        window.pipeline.connect_source(serial.scanned)
-        serial.status_changed.connect(window.set_scanner_status)
-        serial.start()
+    hid.scanned.connect(window.hid_scanned)
+    hid.partial.connect(window.scan_partial)
+    serial = start_serial(window, config)
     if sync is not None:
         connect_sync(window, sync)
     # What start-up made lives as long as the till: keep the collector from walking it on
     # every full collection, which would otherwise pause a scan now and then.
     gc.freeze()
-    return Till(
+    till = Till(
         reads=reads,
         window=window,
         store=store,
@@ -136,6 +130,45 @@ def build_till(
         sync=sync,
         ready_s=time.perf_counter() - started,
     )
+    window.devices_saved.connect(lambda changed: apply_devices(till, changed))
+    return till
+
+
+def make_detector(config: TillConfig) -> ScanDetector:
+    """Return the keyboard-scanner rule the till's settings describe."""
+    return ScanDetector(
+        max_gap_ms=config.hid.max_gap_ms,
+        stall_gap_ms=config.hid.stall_gap_ms,
+        min_length=config.hid.min_length,
+        adaptive=config.hid.adaptive,
+    )
+
+
+def apply_devices(till: Till, config: TillConfig) -> None:
+    """Save new scanner and printer settings and use them at once."""
+    save_config(config)
+    window = till.window
+    window.ctx.config = config
+    till.hid.set_detector(make_detector(config))
+    till.receipts.set_printer(config.printer)
+    if till.serial is not None:
+        till.serial.stop()
+        till.serial.deleteLater()
+    till.serial = start_serial(window, config)
+    if till.serial is None:
+        window.scanner_label.setText("Scanner ready")
+
+
+def start_serial(window: TillWindow, config: TillConfig) -> SerialScannerReader | None:
+    """Start reading the configured serial scanner into the window's pipeline."""
+    if config.serial_scanner is None:
+        return None
+    serial = SerialScannerReader(config.serial_scanner)
+    window.pipeline.connect_source(serial.scanned)
+    serial.status_changed.connect(window.set_scanner_status)
+    serial.discarded.connect(window.show_scanner_discard)
+    serial.start()
+    return serial
 
 
 def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
