@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -71,20 +69,6 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return postgres.run(command, env)
 
 
-def _guarded(handler):
-    """Turn expected failures into a message and exit code 1 instead of a traceback."""
-
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return handler(args, settings)
-        except (DomainError, sqlite3.Error, OSError) as exc:
-            detail = exc.detail if isinstance(exc, DomainError) else str(exc)
-            print(f"stockpilot-server {args.command}: {detail}", file=sys.stderr)
-            return 1
-
-    return run
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the backup and restore subcommands."""
     for name, handler, help_text in (
@@ -115,4 +99,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="SQLite: do not keep the current database as *.before-restore-*",
             )
-        p.set_defaults(handler=_guarded(handler))
+        p.set_defaults(handler=handler)
