@@ -91,7 +91,7 @@ def test_restore_refuses_while_a_till_holds_the_folder(tmp_path, till_dir):
             sys.executable,
             "-c",
             "import time; from pos_client.instance import InstanceLock; "
-            f"InstanceLock({str(till_dir)!r}).acquire(); "
+            f"lock = InstanceLock({str(till_dir)!r}).acquire(); "
             "print('held', flush=True); time.sleep(120)",
         ],
         stdout=subprocess.PIPE,
