@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from common.cli import CliError
 from common.errors import DomainError
 from sync_server.backup import postgres
 from sync_server.backup import sqlite as sqlite_backup
@@ -69,6 +70,18 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return postgres.run(command, env)
 
 
+def _refusals_fail(handler):
+    """A file that is no backup makes the command fail (exit 1), as the till's restore does."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return handler(args, settings)
+        except DomainError as exc:
+            raise CliError(exc.detail) from None
+
+    return run
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the backup and restore subcommands."""
     for name, handler, help_text in (
@@ -99,4 +112,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="SQLite: do not keep the current database as *.before-restore-*",
             )
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=_refusals_fail(handler))

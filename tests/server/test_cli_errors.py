@@ -382,3 +382,27 @@ def test_a_username_used_in_another_business_is_refused_with_the_same_words(data
         == elsewhere
         == ("stockpilot-server: The username 'admin' is not available; choose another.")
     )
+
+
+def test_every_other_command_works_in_a_fresh_process(data, tmp_path):
+    """The commands the READMEs do not show, each in its own process (all models loaded)."""
+    key = ok(
+        run(SERVER, "api-key", "create", "--scopes", "orders:write", "--name", "web", data_dir=data)
+    )
+    key_id = key.split()[3]
+    assert f"{key_id}\t" in ok(run(SERVER, "api-key", "list", data_dir=data))
+    assert "Revoked API key" in ok(run(SERVER, "api-key", "revoke", key_id, data_dir=data))
+    assert "Expired 0 unpaid order(s)" in ok(run(SERVER, "orders", "expire", data_dir=data))
+    ok(run(SERVER, "reports", "refresh", data_dir=data))
+    assert "Delivered" in ok(run(SERVER, "worker", "--once", data_dir=data))
+    assert "chain intact" in ok(run(SERVER, "audit", "verify", data_dir=data))
+    # The demo brings its own branches (AND among them): on a plain init, not the copy above.
+    demo = tmp_path / "demo"
+    ok(run(SERVER, "init", "--admin-password", "admin-password-1", data_dir=demo))
+    assert "Demo data loaded" in ok(run(SERVER, "demo-data", data_dir=demo))
+    refused(
+        run(SERVER, "demo-data", data_dir=data),
+        code=1,
+        says="A branch with code 'AND' already exists",
+        prog=PROG,
+    )
