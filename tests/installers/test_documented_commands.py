@@ -72,6 +72,7 @@ def _wait_healthy(url: str, server) -> None:
     server.wait_for(healthy, what="the server to answer")
 
 
+@pytest.mark.slow
 def test_every_documented_server_command_works_on_a_fresh_data_dir(tmp_path):
     data = tmp_path / "data"
     backup_file = tmp_path / "server-backup.db"
@@ -176,6 +177,7 @@ def _enrolled(store: Path) -> bool:
     return bool(row and row[0])
 
 
+@pytest.mark.slow
 def test_every_documented_till_command_works(tmp_path, serving):
     url, server_data = serving
     code_line = ok(run(SERVER, "device", "enrol-code", "--branch", "AND", data_dir=server_data))
