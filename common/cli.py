@@ -58,6 +58,22 @@ PATTERN_WORDS = {
 }
 
 
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type for a whole number within [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def validation_message(exc: ValidationError, *, labels: dict[str, str] | None = None) -> str:
     """Return pydantic's complaints as one line, naming fields as the user typed them."""
     labels = labels or {}

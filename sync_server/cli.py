@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from common.cli import OneLineParser, run_guarded, usage_error
+from common.cli import OneLineParser, run_guarded, usage_error, whole_number
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from sync_server.cli_support import (
@@ -90,6 +90,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from sync_server.migrations.runner import upgrade
 
+    if settings.tenant_api:
+        from sync_server.operator_api import OperatorApiMisconfigured, operator_key
+
+        try:
+            operator_key(settings)
+        except OperatorApiMisconfigured as exc:
+            # Said here, once, rather than as a traceback from every worker that imports the app.
+            raise usage_error(str(exc)) from None
     upgrade(engine_for(settings, create=True))
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -203,8 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the HTTP API (migrates first)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--port", type=whole_number(1, 65535), default=8765)
+    p.add_argument(
+        "--workers", type=whole_number(1, 256), default=1, help="uvicorn worker processes"
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(handler=cmd_serve)
 

@@ -28,14 +28,20 @@ class OperatorApiMisconfigured(RuntimeError):
     """The tenant API was switched on without a usable operator key."""
 
 
-def build_operator_router(settings: Settings) -> APIRouter:
-    """Return /api/v1/tenants guarded by the operator key; refuse a missing or short key."""
+def operator_key(settings: Settings) -> str:
+    """Return the operator key, refusing a missing or short one."""
     key = settings.operator_key or ""
     if len(key) < MIN_KEY_LENGTH:
         raise OperatorApiMisconfigured(
             "STOCKPILOT_TENANT_API is on but STOCKPILOT_OPERATOR_KEY is missing or shorter "
             f"than {MIN_KEY_LENGTH} characters."
         )
+    return key
+
+
+def build_operator_router(settings: Settings) -> APIRouter:
+    """Return /api/v1/tenants guarded by the operator key; refuse a missing or short key."""
+    key = operator_key(settings)
 
     def operator(
         x_operator_key: Annotated[str | None, Header(description="the operator key")] = None,

@@ -6,7 +6,7 @@ import argparse
 
 from sqlalchemy import select
 
-from common.cli import usage_error
+from common.cli import usage_error, whole_number
 from sync_server.cli_support import require_initialised, sessions
 from sync_server.config import Settings
 from sync_server.db import transaction
@@ -56,5 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enrol-code", help="print a one-time code that enrols a till at a branch")
     p.add_argument("--branch", required=True, help="branch code, e.g. AND")
     p.add_argument("--tenant", help="business name, when several share the server")
-    p.add_argument("--valid-minutes", type=int, default=24 * 60)
+    p.add_argument(
+        "--valid-minutes",
+        type=whole_number(1, 30 * 24 * 60),
+        default=24 * 60,
+        help="how long the code may be used (default: a day; at most 30 days)",
+    )
     p.set_defaults(handler=cmd_enrol_code)

@@ -108,7 +108,13 @@ ON_AN_INITIALISED_DIR = [
     (["device", "enrol-code", "--branch", "NOPE"], 2, "No branch with code 'NOPE'"),
     (["bogus"], 2, "invalid choice: 'bogus'"),
     ([], 2, "the following arguments are required: COMMAND"),
-    (["serve", "--port", "abc"], 2, "argument --port: invalid int value"),
+    (["serve", "--port", "abc"], 2, "argument --port: 'abc' is not a whole number"),
+    (["serve", "--workers", "0"], 2, "argument --workers: 0 is not between 1 and 256"),
+    (
+        ["device", "enrol-code", "--branch", "MAIN", "--valid-minutes", "-5"],
+        2,
+        "-5 is not between 1 and 43200",
+    ),
 ]
 
 
@@ -148,6 +154,12 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line(tmp_path):
         run(SERVER, "audit", "verify", data_dir=tmp_path, STOCKPILOT_ACCESS_TOKEN_MINUTES="abc"),
         code=2,
         says="access_token_minutes",
+        prog=PROG,
+    )
+    refused(
+        run(SERVER, "serve", data_dir=tmp_path, STOCKPILOT_TENANT_API="true"),
+        code=2,
+        says="STOCKPILOT_TENANT_API is on but STOCKPILOT_OPERATOR_KEY is missing",
         prog=PROG,
     )
     nowhere = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
