@@ -271,7 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     def translate(exc: BaseException) -> CliError | None:
         return CliError(str(exc)) if isinstance(exc, TillRunning) else None
 
-    return run_guarded(prog="stockpilot-till", body=lambda: run_till(args), translate=translate)
+    return run_guarded(
+        prog="stockpilot-till",
+        body=lambda: run_till(args),
+        translate=translate,
+        # Unexpected errors are written beside the till's data, else to the temp folder.
+        log_dirs=lambda: [Path(args.data_dir) / "logs"] if args.data_dir else [],
+    )
 
 
 def run_till(args: argparse.Namespace) -> int:

@@ -257,7 +257,12 @@ def main_backup(argv: Sequence[str]) -> int:
     def translate(exc: BaseException) -> CliError | None:
         return CliError(str(exc)) if isinstance(exc, BackupError | sqlite3.Error) else None
 
-    return run_guarded(prog="stockpilot-till", body=lambda: args.handler(args), translate=translate)
+    return run_guarded(
+        prog="stockpilot-till",
+        body=lambda: args.handler(args),
+        translate=translate,
+        log_dirs=lambda: [Path(args.data_dir) / "logs"] if args.data_dir else [],
+    )
 
 
 if __name__ == "__main__":
