@@ -16,7 +16,7 @@ if [ ! -f "$STOCKPILOT_DATA_DIR/stockpilot.db" ]; then
   # lived through two enrolled tills, the online store, a purchase order and a transfer.
   echo "Building the demo shop and a month of its history (once; about half a minute)..."
   .venv/bin/stockpilot-server init --tenant "Demo Kirana" --admin-username admin \
-    --admin-password "$ADMIN_PASSWORD" --admin-pin 1234
+    --admin-password "$ADMIN_PASSWORD" --admin-pin 1234 --no-branch
   .venv/bin/stockpilot-server demo-data
 fi
 

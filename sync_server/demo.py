@@ -156,10 +156,13 @@ class _Loaded:
 
 
 def _holds_data(session, *, tenant_id: int) -> bool:
-    """Say whether a business has anything besides the admin made by `init`."""
-    for model in (Branch, Product, Customer, Supplier):
+    """Say whether a business has anything besides what `init` made (admin, one branch)."""
+    for model in (Product, Customer, Supplier):
         if session.scalar(select(model.id).where(model.tenant_id == tenant_id).limit(1)):
             return True
+    branches = session.scalars(select(Branch.id).where(Branch.tenant_id == tenant_id)).all()
+    if len(branches) > 1:
+        return True
     return bool(
         session.scalar(
             select(User.id)

@@ -53,7 +53,8 @@ def _cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(300)
 @pytest.mark.slow
 def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
-    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
+    made = _cli("init", "--admin-password", "demo-password", "--no-branch", data_dir=tmp_path)
+    assert made.returncode == 0, made.stderr
     loaded = _cli("demo-data", data_dir=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     assert "Demo data loaded" in loaded.stdout and "a month of history" in loaded.stdout
@@ -128,6 +129,13 @@ def test_demo_data_refuses_a_business_with_data_unless_forced(tmp_path):
     assert "Demo data loaded" in forced.stdout and "history" not in forced.stdout
 
 
+def test_demo_data_loads_after_a_default_init_with_its_one_branch(tmp_path):
+    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
+    loaded = _cli("demo-data", "--no-history", data_dir=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Demo data loaded" in loaded.stdout
+
+
 def test_demo_data_before_init_says_what_to_do(tmp_path):
     result = _cli("demo-data", data_dir=tmp_path)
     assert result.returncode == 1 and "stockpilot-server init" in result.stderr
@@ -164,5 +172,5 @@ def test_help_explains_every_command():
         timeout=60,
     )
     assert result.returncode == 0
-    for command in ("init", "serve", "create-user", "demo-data", "audit"):
+    for command in ("init", "serve", "create-user", "demo-data", "audit", "tenant", "branch"):
         assert command in result.stdout
