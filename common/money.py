@@ -38,6 +38,22 @@ def round_money(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -
     return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
 
 
+# The smallest coin or note a drawer pays out, where it is above the minor unit.
+_CASH_UNITS: dict[str, Decimal] = {"INR": Decimal("1"), "JPY": Decimal("1")}
+
+
+def cash_unit(currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Return the smallest amount a cash drawer can pay out in this currency."""
+    return _CASH_UNITS.get(currency.upper(), Decimal(1).scaleb(-minor_units(currency)))
+
+
+def round_cash(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Round half-up to the currency's cash unit: what a drawer can actually pay out."""
+    unit = cash_unit(currency)
+    units = (to_decimal(amount) / unit).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return round_money(units * unit, currency)
+
+
 def to_minor(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> int:
     """Return the amount in integer minor units (paise, cents)."""
     return int(round_money(amount, currency).scaleb(minor_units(currency)))

@@ -273,7 +273,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
             QMessageBox.Icon.Information, "Keyboard", HELP, QMessageBox.StandardButton.Ok, self
         )
         box.setStyleSheet("QLabel { font-family: 'DejaVu Sans Mono'; }")
-        box.open()
+        self._open(box)
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
@@ -283,11 +283,15 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         # Back to the window once the dialog closes, so F-keys and scans keep working.
         dialog.finished.connect(self._dialog_closed)
         dialog.open()
+        # Kiosk tills have no window manager to hand the keyboard to a new window.
+        dialog.raise_()
+        dialog.activateWindow()
 
     def _dialog_closed(self) -> None:
         if self.dialog is not None and self.dialog.isVisible():
             return
         self.pipeline.enabled = self.is_selling
+        self.raise_()
         self.activateWindow()
         if self.is_selling:
             self.screen.search.setFocus()

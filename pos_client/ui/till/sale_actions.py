@@ -95,6 +95,7 @@ class SaleActions:
                 action=action,
                 reason=exc.detail,
                 then=lambda ov: self._retry(attempt, ov),
+                opener=self._open,
             )
             return False
         return True

@@ -161,6 +161,11 @@ class ShiftActions:
 
         def with_receipt(sale_id: str, quantities: dict) -> None:
             reason = dialog.reason.text()
+            try:
+                non_cash = dialog.non_cash()
+            except ValueError as exc:
+                dialog.fail(exc)
+                return
             self.ctx.command(
                 lambda s: returns.return_with_receipt(
                     s,
@@ -170,6 +175,7 @@ class ShiftActions:
                     shift_id=shift_id,
                     reason=reason,
                     shop=shop,
+                    non_cash=non_cash,
                 )
             ).success(lambda done: self._returned(dialog, done)).failure(dialog.fail).run()
 
@@ -193,12 +199,17 @@ class ShiftActions:
         dialog.code.setFocus()
 
     def _returned(self, dialog: ReturnsDialog, done: returns.RecordedReturn) -> None:
+        from pos_client.services.returns import METHOD_NAMES
+
         dialog.accept()
         self.ctx.receipts.print_receipt(done.receipt, job_id=done.return_id)
-        methods = ", ".join(f"{r.method.value} {r.amount}" for r in done.refunds)
+        money = self.screen.totals.money
+        methods = ", ".join(
+            f"{METHOD_NAMES.get(r.method.value, r.method.value)} {money(r.amount)}"
+            for r in done.refunds
+        )
         self.screen.notice.notify(
-            f"Refund {self.screen.totals.money(done.total)} ({methods}) · "
-            f"receipt {done.receipt_number}",
+            f"Refund {money(done.total)} ({methods}) · receipt {done.receipt_number}",
             kind="success",
         )
         self.refresh_pending()

@@ -1,0 +1,181 @@
+"""Keyboard-only till flows: returns picked from a list, refunds, approvals, shift close."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from pos_client.app import Till
+from pos_client.services.demo import DEMO_PRODUCTS
+from pos_client.store.models import Return, Sale
+from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.till.returns_dialog import ReturnsDialog
+
+MILK, BREAD, RICE, TEA = (p.barcode for p in DEMO_PRODUCTS[:4])
+NO = Qt.KeyboardModifier.NoModifier
+
+
+def focused(qtbot: QtBot) -> QWidget:
+    """Return the widget with keyboard focus (waiting for one to have it)."""
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=2000)
+    return QApplication.focusWidget()
+
+
+def key(qtbot: QtBot, k: Qt.Key, modifier: Qt.KeyboardModifier = NO) -> None:
+    """Press one key where the keyboard focus is, as a cashier would."""
+    qtbot.keyClick(focused(qtbot), k, modifier)
+
+
+def type_text(qtbot: QtBot, text: str) -> None:
+    """Type text where the keyboard focus is, at a person's pace (a burst would be a scan)."""
+    qtbot.keyClicks(focused(qtbot), text, delay=70)
+
+
+def till_key(qtbot: QtBot, till: Till, k: Qt.Key) -> None:
+    """Press a key on the till window once it is the active window again."""
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is till.window, timeout=3000)
+    key(qtbot, k)
+
+
+def sell(qtbot: QtBot, till: Till, settle: Callable[[], None], *tenders: tuple[str, str]) -> Sale:
+    """Pay the cart by keyboard: F1 cash / F2 card with an amount (and card reference)."""
+    before = till.window.last_sale
+    till_key(qtbot, till, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
+    dialog = till.window.dialog
+    qtbot.waitUntil(lambda: focused(qtbot) is dialog.amount, timeout=2000)
+    for tender, amount in tenders:
+        key(qtbot, Qt.Key.Key_F2 if tender == "card" else Qt.Key.Key_F1)
+        dialog.amount.selectAll()
+        type_text(qtbot, amount)
+        if tender == "card":
+            key(qtbot, Qt.Key.Key_Tab)
+            assert focused(qtbot) is dialog.reference
+            type_text(qtbot, "TXN-1")
+        key(qtbot, Qt.Key.Key_Return)
+    key(qtbot, Qt.Key.Key_Return)  # the sale is covered: Enter completes it
+    qtbot.waitUntil(lambda: till.window.last_sale is not before, timeout=5000)
+    settle()
+    with till.store.session() as session:
+        return session.get(Sale, till.window.last_sale.sale_id)
+
+
+def open_returns(qtbot: QtBot, till: Till) -> ReturnsDialog:
+    till_key(qtbot, till, Qt.Key.Key_F3)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, ReturnsDialog), timeout=2000)
+    dialog = till.window.dialog
+    qtbot.waitUntil(lambda: focused(qtbot) is dialog.code, timeout=2000)
+    return dialog
+
+
+def test_return_chosen_from_the_list_by_keyboard_only(
+    qtbot: QtBot, till: Till, sign_in, scan, settle
+) -> None:
+    sign_in()
+    scan(MILK)
+    scan(MILK)
+    scan(TEA)
+    first = sell(qtbot, till, settle, ("cash", "500"))
+    scan(BREAD)
+    sell(qtbot, till, settle, ("cash", "100"))
+
+    dialog = open_returns(qtbot, till)
+    qtbot.waitUntil(lambda: dialog.sales.count() == 2, timeout=3000)  # today's sales
+    assert dialog.sales_label.text() == "Today's sales"
+    type_text(qtbot, "297")  # by amount
+    qtbot.waitUntil(lambda: dialog.sales.count() == 1, timeout=3000)
+    assert dialog.sales.item(0).text().startswith(first.receipt_number)
+    key(qtbot, Qt.Key.Key_Down)
+    assert focused(qtbot) is dialog.sales
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.sale is not None, timeout=3000)
+    assert dialog.sale.sale_id == first.id
+    assert focused(qtbot) is dialog.table
+    milk = next(r for r in range(2) if dialog.table.item(r, 0).text().startswith("Amul"))
+    while dialog.table.currentRow() != milk:
+        key(qtbot, Qt.Key.Key_Down)
+    type_text(qtbot, "2")
+    key(qtbot, Qt.Key.Key_Return)
+    assert dialog.total.text() == "Refund ₹132.00"
+    # Enter again, in the table, the search box and on the same sale, keeps what was chosen.
+    key(qtbot, Qt.Key.Key_Return)
+    key(qtbot, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+    assert focused(qtbot) is dialog.sales
+    key(qtbot, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+    assert focused(qtbot) is dialog.code
+    key(qtbot, Qt.Key.Key_Return)
+    assert focused(qtbot) is dialog.sales
+    key(qtbot, Qt.Key.Key_Return)
+    assert dialog.quantities() == {dialog.sale.lines[milk].line_id: Decimal(2)}
+    assert focused(qtbot) is dialog.table
+    key(qtbot, Qt.Key.Key_Tab)
+    assert focused(qtbot) is dialog.reason
+    type_text(qtbot, "Leaking")
+    key(qtbot, Qt.Key.Key_Tab)
+    assert focused(qtbot) is dialog.refund  # a cash sale: the refund is all cash
+    assert dialog.cash_label.text() == "₹132.00"
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    settle()
+    with till.store.session() as session:
+        done = session.scalars(select(Return)).one()
+    assert (done.original_sale_id, done.total, done.reason) == (
+        first.id,
+        Decimal("132.00"),
+        "Leaking",
+    )
+    assert [(r["method"], r["amount"]) for r in done.refunds] == [("cash", "132.00")]
+    assert "Refund ₹132.00 (Cash ₹132.00)" in till.window.screen.notice.text()
+
+
+def test_split_tender_refund_as_the_cashier_chooses_by_keyboard(
+    qtbot: QtBot, till: Till, sign_in, scan, settle, printer_file
+) -> None:
+    sign_in()
+    scan(RICE)  # 649, 5% GST inside
+    sale = sell(qtbot, till, settle, ("card", "400"), ("cash", "249"))
+
+    dialog = open_returns(qtbot, till)
+    type_text(qtbot, sale.receipt_number)
+    qtbot.waitUntil(lambda: dialog.sales.count() == 1, timeout=3000)
+    key(qtbot, Qt.Key.Key_Return)  # the exact receipt number opens the sale
+    qtbot.waitUntil(lambda: dialog.sale is not None, timeout=3000)
+    type_text(qtbot, "1")
+    key(qtbot, Qt.Key.Key_Return)
+    key(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "Wrong brand")
+    key(qtbot, Qt.Key.Key_Tab)
+    card = dialog.tender_edits["card"]
+    assert focused(qtbot) is card
+    assert (card.text(), dialog.cash_label.text()) == ("400.00", "₹249.00")  # as paid
+    card.selectAll()
+    type_text(qtbot, "149")  # the customer wants most of it in cash
+    assert dialog.cash_label.text() == "₹500.00"
+    card.selectAll()
+    type_text(qtbot, "401")  # more than the card paid
+    assert not dialog.refund.isEnabled()
+    assert "At most ₹400.00" in dialog.cash_label.text()
+    card.selectAll()
+    type_text(qtbot, "149")
+    key(qtbot, Qt.Key.Key_Tab)
+    assert focused(qtbot) is dialog.refund
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    settle()
+    with till.store.session() as session:
+        done = session.scalars(select(Return)).one()
+    assert sorted((r["method"], r["amount"], r["reference"]) for r in done.refunds) == [
+        ("card", "149.00", "TXN-1"),
+        ("cash", "500.00", None),
+    ]
+    assert done.total == Decimal("649.00")
+    qtbot.waitUntil(lambda: b"REFUND" in printer_file.read_bytes().upper(), timeout=5000)
+    printed = printer_file.read_bytes().decode("cp437", "replace")
+    refund_receipt = printed[printed.upper().rindex("REFUND") - 400 :]
+    assert "Tax 0.00" not in refund_receipt.replace("  ", " ")
+    assert "30.90" in refund_receipt  # 649 at 5% inclusive holds 30.90 of tax
