@@ -179,3 +179,82 @@ def test_split_tender_refund_as_the_cashier_chooses_by_keyboard(
     refund_receipt = printed[printed.upper().rindex("REFUND") - 400 :]
     assert "Tax 0.00" not in refund_receipt.replace("  ", " ")
     assert "30.90" in refund_receipt  # 649 at 5% inclusive holds 30.90 of tax
+
+
+def test_f10_pays_right_after_a_manager_approves(
+    qtbot: QtBot, till: Till, sign_in, scan, settle
+) -> None:
+    from pos_client.ui.till.dialogs import OverrideDialog
+
+    sign_in()
+    scan(RICE)
+    till_key(qtbot, till, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: focused(qtbot) is getattr(till.window.dialog, "value", 0), timeout=2000)
+    type_text(qtbot, "20%")
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, OverrideDialog), timeout=3000)
+    approval = till.window.dialog
+    qtbot.waitUntil(lambda: focused(qtbot) is approval.username, timeout=2000)
+    type_text(qtbot, "ravi")
+    key(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "1234")
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: till.window.cart.lines[0].discount > 0, timeout=5000)
+    # No click anywhere: the till window has the keyboard again and F10 opens the payment.
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is till.window, timeout=3000)
+    assert focused(qtbot) is till.window.screen.search
+    sale = sell(qtbot, till, settle, ("cash", "600"))
+    assert (sale.total, sale.change_due) == (Decimal("519.20"), Decimal("80.80"))
+
+
+def test_shift_close_by_denominations_with_the_keyboard(
+    qtbot: QtBot, till: Till, sign_in, scan, settle
+) -> None:
+    from pos_client.ui.till.shift_dialogs import DenominationDialog, ShiftMenu, ZReportDialog
+
+    sign_in(float_="1000")
+    scan(TEA)
+    sell(qtbot, till, settle, ("cash", "500"))  # 165 kept, 335 change
+    till_key(qtbot, till, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, ShiftMenu), timeout=2000)
+    qtbot.waitUntil(lambda: focused(qtbot).window() is till.window.dialog, timeout=2000)
+    key(qtbot, Qt.Key.Key_2)  # cash out
+    qtbot.waitUntil(lambda: type(till.window.dialog).__name__ == "AmountDialog", timeout=2000)
+    moving = till.window.dialog
+    qtbot.waitUntil(lambda: focused(qtbot) is moving.amount, timeout=2000)
+    assert moving.direction.currentData() == "out"
+    type_text(qtbot, "100")
+    key(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "Milk supplier")
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not moving.isVisible(), timeout=3000)
+    settle()
+
+    till_key(qtbot, till, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, ShiftMenu), timeout=2000)
+    qtbot.waitUntil(lambda: focused(qtbot).window() is till.window.dialog, timeout=2000)
+    key(qtbot, Qt.Key.Key_4)  # close shift
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, DenominationDialog), timeout=3000)
+    count = till.window.dialog
+    assert count.expected_label.text() == "₹1,065.00"  # 1000 float + 165 kept - 100 out
+    qtbot.waitUntil(lambda: focused(qtbot) is count.counts[Decimal(2000)], timeout=2000)
+    # 2000 x0, 500 x2, 200 x0, 100 x0, 50 x1, 20 x0, 10 x1, 5 x0, 2 x2
+    for typed in ("", "2", "", "", "1", "", "1", "", "2"):
+        if typed:
+            type_text(qtbot, typed)
+        key(qtbot, Qt.Key.Key_Return)
+    assert count.counted.text() == "₹1,064.00"
+    assert count.difference.text() == "₹1.00 short"
+    key(qtbot, Qt.Key.Key_Tab)  # past the 1-rupee coins to the button
+    assert focused(qtbot) is count.ok
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, ZReportDialog), timeout=5000)
+    z = till.window.dialog.report
+    assert (z.counted_cash, z.expected_cash, z.variance) == (
+        Decimal("1064.00"),
+        Decimal("1065.00"),
+        Decimal("-1.00"),
+    )
+    assert z.by_tender == {"cash": Decimal("165.00")}
+    text = till.window.dialog.text.toPlainText()
+    assert "500.00 x 2" in text and "Difference" in text and "Net tax" in text

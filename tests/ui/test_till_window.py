@@ -30,7 +30,7 @@ from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import OverrideDialog, ValueDialog
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.till.returns_dialog import ReturnsDialog
-from pos_client.ui.till.shift_dialogs import AmountDialog, DenominationDialog, ZReportDialog
+from pos_client.ui.till.shift_dialogs import DenominationDialog, ZReportDialog
 
 MILK, BREAD, RICE, TEA = (p.barcode for p in DEMO_PRODUCTS[:4])
 # A scale label: bananas (item 00010), 1.250 kg.

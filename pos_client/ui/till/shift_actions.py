@@ -59,6 +59,7 @@ class ShiftActions:
 
         dialog.submitted.connect(submitted)
         self._open(dialog)
+        dialog.amount.setFocus()
 
     def start_cash_movement(self, direction: str = "in") -> None:
         """Put cash into or take it out of the drawer, with a reason."""
@@ -100,6 +101,7 @@ class ShiftActions:
 
         dialog.submitted.connect(submitted)
         self._open(dialog)
+        dialog.amount.setFocus()
 
     def start_close_shift(self) -> None:
         """Count the drawer note by note, close the shift and show the Z report."""

@@ -196,7 +196,6 @@ class DenominationDialog(QDialog):
             edit.setPlaceholderText("0")
             edit.setMaximumWidth(110)
             edit.textChanged.connect(lambda _: self._update())
-            edit.returnPressed.connect(self.focusNextChild)
             sub = QLabel("")
             sub.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             sub.setMinimumWidth(120)
@@ -234,8 +233,11 @@ class DenominationDialog(QDialog):
 
     def keyPressEvent(self, event) -> None:  # noqa: ANN001
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            # Enter moves down the count (an empty box too); on the button it closes the shift.
             if self.focusWidget() is self.ok:
                 self.ok.click()
+            elif self.focusWidget() in self.counts.values():
+                self.focusNextChild()
             return
         super().keyPressEvent(event)
 
@@ -255,7 +257,7 @@ class DenominationDialog(QDialog):
         self.counted.setText(money(total))
         difference = total - self.expected
         word = "matches" if difference == 0 else ("over" if difference > 0 else "short")
-        self.difference.setText(f"{money(difference)}  ({word})")
+        self.difference.setText(f"{money(abs(difference))} {word}")
         self.difference.setProperty("kind", "success" if difference == 0 else "warn")
 
     def _submit(self) -> None:
