@@ -258,3 +258,51 @@ def test_shift_close_by_denominations_with_the_keyboard(
     assert z.by_tender == {"cash": Decimal("165.00")}
     text = till.window.dialog.text.toPlainText()
     assert "500.00 x 2" in text and "Difference" in text and "Net tax" in text
+
+
+def test_void_line_asks_then_says_what_it_removed(qtbot: QtBot, till: Till, sign_in, scan) -> None:
+    sign_in()
+    scan(MILK)
+    scan(MILK)
+    scan(TEA)
+    window = till.window
+    till_key(qtbot, till, Qt.Key.Key_F8)
+    assert len(window.cart.lines) == 2  # nothing removed yet
+    assert window.screen.notice.text() == "Press F8 again to remove 1 × Tata Tea Gold 250 g"
+    till_key(qtbot, till, Qt.Key.Key_F8)
+    assert [line.item.name for line in window.cart.lines] == ["Amul Taaza Toned Milk 1 L"]
+    assert window.screen.notice.text() == "Removed 1 × Tata Tea Gold 250 g (₹165.00)"
+
+
+def test_quick_tenders_follow_the_total(qtbot: QtBot, till: Till, sign_in, scan) -> None:
+    sign_in()
+    scan(RICE)
+    scan(RICE)  # 1,298.00
+    till_key(qtbot, till, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
+    dialog = till.window.dialog
+    assert [b.text() for b in (dialog.exact, *dialog.note_buttons)] == [
+        "Exact 1,298.00",
+        "1,300",
+        "1,500",
+        "2,000",
+    ]
+    dialog.note_buttons[1].click()
+    assert dialog.change.text() == "Change due ₹202.00"
+
+
+def test_selling_past_the_stock_count_is_said_plainly(
+    qtbot: QtBot, till: Till, sign_in, scan
+) -> None:
+    sign_in()
+    notice = till.window.screen.notice
+    scan(RICE)  # 3 on the shelf by the till's count, low from 5
+    assert notice.text() == "Low stock: 2 India Gate Basmati Rice 5 kg left after this sale"
+    scan(RICE)
+    scan(RICE)
+    scan(RICE)
+    assert notice.text() == (
+        "India Gate Basmati Rice 5 kg: the till shows only 3 in stock. Sold anyway; "
+        "the manager will see the stock count is off."
+    )
+    assert "-" not in notice.text().split(":")[0]

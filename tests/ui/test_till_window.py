@@ -376,7 +376,7 @@ def test_search_box_adds_by_name(qtbot: QtBot, till: Till, sign_in, settle) -> N
     qtbot.keyClick(screen.search, Qt.Key.Key_Return)
     assert [line.item.sku for line in till.window.cart.lines] == ["RICE-5KG"]
     assert screen.search.text() == ""
-    assert "Low stock: 3 left" in screen.notice.text()
+    assert "Low stock: 2 India Gate Basmati Rice 5 kg left after this sale" in screen.notice.text()
 
 
 def test_hid_scan_lands_in_cart_while_search_box_has_focus(

@@ -61,6 +61,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.last_report: ZReport | None = None
         self.dialog: QWidget | None = None
         self._void_armed = False
+        self._void_line_armed: str | None = None
+        self._quick_keys_loaded = False
         self.after_sale: Callable[[], None] | None = None
 
         central = QWidget()
@@ -205,10 +207,13 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.pipeline.enabled = True
         self.screen.search.setFocus()
         self.refresh_cart()
-        codes = self.ctx.config.quick_keys
-        self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
-            self.screen.set_quick_keys
-        ).run()
+        if not self._quick_keys_loaded:
+            # Loaded once per run: keys that move between sign-ins send hands to the wrong item.
+            self._quick_keys_loaded = True
+            codes = self.ctx.config.quick_keys
+            self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
+                self.screen.set_quick_keys
+            ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
         self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
 
@@ -248,6 +253,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
             return
         if name != "void_sale":
             self._void_armed = False
+        if name != "void_line":
+            self._void_line_armed = None
         handler = {
             "search": lambda: (self.screen.search.setFocus(), self.screen.search.selectAll()),
             "pay": self.pay,
