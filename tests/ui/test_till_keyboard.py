@@ -32,8 +32,21 @@ def key(qtbot: QtBot, k: Qt.Key, modifier: Qt.KeyboardModifier = NO) -> None:
 
 
 def type_text(qtbot: QtBot, text: str) -> None:
-    """Type text where the keyboard focus is, at a person's pace (a burst would be a scan)."""
-    qtbot.keyClicks(focused(qtbot), text, delay=70)
+    """Type text where the keyboard focus is, at a person's pace (a burst would be a scan).
+
+    The scanner filter holds back the last keys for a moment to tell typing from a scan, so
+    wait until they have all reached the box.
+    """
+    target = focused(qtbot)
+    before = target.text() if hasattr(target, "selectedText") else None
+    selected = target.selectedText() if before is not None else ""
+    qtbot.keyClicks(target, text, delay=70)
+    if before is not None and not selected:
+        qtbot.waitUntil(lambda: target.text().endswith(text), timeout=2000)
+    elif before is not None:
+        qtbot.waitUntil(lambda: text in target.text(), timeout=2000)
+    else:
+        qtbot.wait(100)
 
 
 def till_key(qtbot: QtBot, till: Till, k: Qt.Key) -> None:
