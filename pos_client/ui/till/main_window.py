@@ -150,6 +150,12 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.printer_label = QLabel()
         self.scanner_label = QLabel("Scanner ready")
         bar.addWidget(self.sync_status)
+        self.sync_now_button = QPushButton("Sync now", objectName="SyncNowButton")
+        self.sync_now_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sync_now_button.setVisible(False)  # shown once a sync worker is connected
+        self.sync_now_button.clicked.connect(self.sync_now)
+        self.sync_now_handler: Callable[[], None] | None = None
+        bar.addWidget(self.sync_now_button)
         bar.addWidget(self.printer_label)
         bar.addWidget(self.scanner_label)
         bar.addPermanentWidget(
@@ -172,11 +178,18 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
 
     def _printer_state(self, state: str) -> None:
         text = {
-            "none": "No receipt printer",
+            "none": f"No printer · receipts saved as PDF in {self.ctx.receipts.pdf_dir}",
             "ready": "Printer ready",
             "printing": "Printing…",
         }.get(state, f"Printer: {state}")
         self.printer_label.setText(text)
+
+    def sync_now(self) -> None:
+        """Ask the sync worker to push and pull now, whatever its backoff says."""
+        if self.sync_now_handler is None:
+            return
+        self.sync_now_handler()
+        self.screen.notice.notify("Syncing with the server now…", kind="info", seconds=3)
 
     def set_scanner_status(self, status: str) -> None:
         """Show the serial scanner's state."""

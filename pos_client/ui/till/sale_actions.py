@@ -282,13 +282,16 @@ class SaleActions:
     def _completed(self, dialog: PaymentDialog, done: CompletedSale) -> None:
         dialog.accept()
         self.last_sale = done
-        self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
+        pdf = self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
         self.cart = self.new_cart()
         self.refresh_cart()
         money = self.screen.totals.money
         change = f"Change {money(done.change_due)} · " if done.change_due else ""
+        saved = f" · PDF saved: {pdf.name}" if pdf is not None else ""
         self.screen.notice.notify(
-            f"{change}Sale complete · receipt {done.receipt_number}", kind="success", seconds=8
+            f"{change}Sale complete · receipt {done.receipt_number}{saved}",
+            kind="success",
+            seconds=8,
         )
         self.screen.search.setFocus()
         self.refresh_pending()
@@ -326,7 +329,7 @@ class SaleActions:
                 f"Reprinting receipt {receipt.receipt_number}", kind="info", seconds=3
             )
         else:
-            path = self.ctx.receipts.save_pdf(receipt)
+            path = self.ctx.receipts.save_copy_pdf(receipt)
             self.screen.notice.notify(f"No printer: copy saved as {path}", kind="info")
 
 
