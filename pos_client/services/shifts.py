@@ -153,6 +153,8 @@ class ZReport:
         ]
         if not self.is_final:
             return rows
+        if any(n for _, n in self.counted):
+            rows.append(("Count", ""))
         rows += [
             (f"  {_money(value, currency)} x {n}", _money(value * n, currency))
             for value, n in self.counted

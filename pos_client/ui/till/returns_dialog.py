@@ -177,7 +177,7 @@ class ReturnsDialog(QDialog):
         self.quantity_keys = _QuantityKeys(self)
         self.table.installEventFilter(self.quantity_keys)
         self.table.itemChanged.connect(lambda _: self._update_total())
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
         self.total = QLabel(objectName="ChangeAmount")
         layout.addWidget(self.total)
         self.reason = QLineEdit(objectName="ReasonEdit")
@@ -203,7 +203,7 @@ class ReturnsDialog(QDialog):
             b.setAutoDefault(False)
             b.setDefault(False)
         self._chain_tabs()
-        self.setMinimumSize(760, 680)
+        self.setMinimumSize(780, 720)
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(self.search)
         self.search()
@@ -314,6 +314,8 @@ class ReturnsDialog(QDialog):
             self.table.setCurrentCell(row, QTY_COLUMN)
 
     def _show_sale(self, sale: SaleForReturn) -> None:
+        # The list shrinks to make room for the lines; it is still there to pick another sale.
+        self.sales.setMaximumHeight(80)
         self.sale = sale
         self.quantity_keys.typed.clear()
         self.error.clear()
@@ -363,6 +365,7 @@ class ReturnsDialog(QDialog):
             self.tender_edits[method] = edit
             self.tender_form.addRow(f"Back to {METHOD_NAMES.get(method, method)}", edit)
         self.cash_label = QLabel(objectName="RefundCash")
+        self.cash_label.setStyleSheet("font-weight: bold; font-size: 17px;")
         self.tender_form.addRow("In cash", self.cash_label)
         self._chain_tabs()
 

@@ -199,12 +199,16 @@ class DenominationDialog(QDialog):
             sub = QLabel("")
             sub.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             sub.setMinimumWidth(120)
-            grid.addWidget(label, row % 5, (row // 5) * 4)
-            grid.addWidget(QLabel("×"), row % 5, (row // 5) * 4 + 1)
-            grid.addWidget(edit, row % 5, (row // 5) * 4 + 2)
-            grid.addWidget(sub, row % 5, (row // 5) * 4 + 3)
+            sub.setStyleSheet("color: #627d98;")
+            # Two groups of five rows; column 4 is a gap so a subtotal never reads as a label.
+            first = (row // 5) * 5
+            grid.addWidget(label, row % 5, first)
+            grid.addWidget(QLabel("×"), row % 5, first + 1)
+            grid.addWidget(edit, row % 5, first + 2)
+            grid.addWidget(sub, row % 5, first + 3)
             self.counts[value] = edit
             self.subtotals[value] = sub
+        grid.setColumnMinimumWidth(4, 36)
         layout.addLayout(grid)
         figures = QFormLayout()
         self.counted = QLabel(objectName="CountedCash")
@@ -252,7 +256,7 @@ class DenominationDialog(QDialog):
     def _update(self) -> None:
         money = lambda a: format_money(a, self.currency)  # noqa: E731
         for value, n in self.chosen_counts().items():
-            self.subtotals[value].setText(money(value * n) if n else "")
+            self.subtotals[value].setText(f"= {money(value * n)}" if n else "")
         total = self.total()
         self.counted.setText(money(total))
         difference = total - self.expected
