@@ -319,3 +319,18 @@ def test_selling_past_the_stock_count_is_said_plainly(
         "the manager will see the stock count is off."
     )
     assert "-" not in notice.text().split(":")[0]
+
+
+def test_opening_float_shows_what_was_typed(qtbot: QtBot, till: Till, settle) -> None:
+    window = till.window
+    window.login.username.setText("asha")
+    window.login.pin.setText("1234")
+    window.login.sign_in.click()
+    qtbot.waitUntil(lambda: type(window.dialog).__name__ == "AmountDialog", timeout=5000)
+    opening = window.dialog
+    qtbot.waitUntil(lambda: focused(qtbot) is opening.amount, timeout=2000)
+    type_text(qtbot, "2000")
+    assert opening.amount.text() == "2000"  # not "02000"
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.shift is not None, timeout=5000)
+    assert window.shift.opening_float == Decimal("2000.00")

@@ -47,11 +47,14 @@ def test_serial_scanner_feeds_the_cart(
     os.write(master, b"\x02\xff#9")
     qtbot.waitUntil(lambda: "discarding a partial frame" in caplog.text, timeout=5000)
     os.write(master, f"{BREAD}\r{MILK}\r".encode())
-    qtbot.waitUntil(lambda: len(till.window.cart.lines) == 2, timeout=5000)
-    assert [(line.item.sku, line.quantity) for line in till.window.cart.lines] == [
-        ("MILK-1L", 2),
-        ("BREAD-400", 1),
-    ]
+    # Each scan is looked up on the DB thread: wait for the second milk too, not just 2 lines.
+    qtbot.waitUntil(
+        lambda: (
+            [(line.item.sku, line.quantity) for line in till.window.cart.lines]
+            == [("MILK-1L", 2), ("BREAD-400", 1)]
+        ),
+        timeout=5000,
+    )
 
 
 def test_scan_does_not_wait_for_a_writer(qtbot: QtBot, till: Till, sign_in, settle) -> None:
