@@ -10,6 +10,7 @@ from pydantic import Field
 
 from common.schemas.base import (
     Amount,
+    Id,
     NonNegativeAmount,
     Percent,
     PositiveQuantity,
@@ -21,7 +22,7 @@ from sync_server.credit.schemas import MAX_AMOUNT
 
 
 class RequestLineIn(Schema):
-    product_id: int
+    product_id: Id
     quantity: PositiveQuantity
     unit_price: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="The catalog price when left out"
@@ -30,8 +31,8 @@ class RequestLineIn(Schema):
 
 
 class SalesRequestCreate(Schema):
-    customer_id: int
-    branch_id: int
+    customer_id: Id
+    branch_id: Id
     payment_terms: Literal["cash", "account"] = "cash"
     order_discount_percent: Percent = Decimal("0")
     notes: str = Field(default="", max_length=2000)
