@@ -35,6 +35,7 @@ def login(body: LoginRequest, request: Request) -> TokenRead:
             token_minutes=settings.access_token_minutes,
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
+            max_delay_s=settings.login_slowdown_max_seconds,
         )
     if outcome.error is not None:
         raise outcome.error

@@ -56,9 +56,8 @@ def caller_credential(*, authorization: str | None, api_key: str | None) -> str:
     return (authorization or "").partition(" ")[2].strip() or (api_key or "").strip()
 
 
-def caller_key(*, authorization: str | None, api_key: str | None, client: str) -> str:
-    """Identify the caller by a hash of their credential, or by address when anonymous."""
-    credential = caller_credential(authorization=authorization, api_key=api_key)
+def caller_key(*, credential: str, client: str) -> str:
+    """Identify the caller by a hash of a verified credential, or else by address."""
     if credential:
         return "cred:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
     return "addr:" + client
