@@ -22,7 +22,9 @@ MAX_JSON_BYTES = 16_384
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Layout whitespace that multi-line text (descriptions, notes) may carry.
 _LAYOUT = frozenset("\t\n\r")
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# A decimal in plain ASCII: what strict_decimal accepts, as OpenAPI documents it.
+DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_DECIMAL = re.compile(DECIMAL_PATTERN, re.ASCII)
 
 
 def bad_character(text: str, *, layout_ok: bool = True) -> str | None:

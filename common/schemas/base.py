@@ -16,13 +16,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
 from common.hygiene import (
+    DECIMAL_PATTERN,
     MAX_AMOUNT,
     MAX_BIGINT,
     MAX_QUANTITY,
@@ -56,9 +57,10 @@ def _places(limit: int, *, why: str = ""):
     return check
 
 
-def _within(low: Decimal, high: Decimal):
-    # A bound checked here rather than with Field(ge=...), so OpenAPI shows numbers (below).
+def _within(low: Decimal, high: Decimal, *, above: bool):
     def check(value: Decimal) -> Decimal:
+        if above and value <= low:
+            raise ValueError(f"must be greater than {plain_str(low)}")
         if not low <= value <= high:
             raise ValueError(f"must be between {plain_str(low)} and {plain_str(high)}")
         return value
@@ -66,8 +68,39 @@ def _within(low: Decimal, high: Decimal):
     return check
 
 
-def _bounds(low: Decimal, high: Decimal) -> dict[str, Any]:
-    return {"minimum": float(low), "maximum": float(high)}
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _decimal(
+    *,
+    places: int,
+    low: Decimal,
+    high: Decimal,
+    text: PlainSerializer,
+    above: bool = False,
+    why: str = "",
+) -> Any:
+    """Build a strict decimal type: plain ASCII text, bounded, at most `places` decimals."""
+    # The bounds are checked by a validator and documented as numbers (a Field(ge=Decimal)
+    # would put them in OpenAPI as strings such as "1E+12").
+    schema: dict[str, Any] = {
+        "type": "string",
+        "format": "decimal",
+        "pattern": DECIMAL_PATTERN,
+        "maximum": _number(high),
+        "description": f"A decimal number as a string, at most {places} decimal places{why}.",
+    }
+    schema["exclusiveMinimum" if above else "minimum"] = _number(low)
+    return Annotated[
+        Decimal,
+        BeforeValidator(strict_decimal),
+        AfterValidator(_finite),
+        AfterValidator(_places(places, why=why)),
+        AfterValidator(_within(low, high, above=above)),
+        WithJsonSchema(schema, mode="validation"),
+        text,
+    ]
 
 
 def money_str(value: Decimal) -> str:
@@ -86,42 +119,19 @@ _as_money = PlainSerializer(money_str, return_type=str, when_used="json")
 _as_plain = PlainSerializer(plain_str, return_type=str, when_used="json")
 
 _MINOR = minor_units(DEFAULT_CURRENCY)
+_IN_MINOR = f" (whole minor units of {DEFAULT_CURRENCY})"
+ZERO = Decimal(0)
 
 # Money travels as a string ("12.50") so no JSON parser turns it into a float; strict
 # ("1_000", "١٢" and JSON 1.5 are refused) and within NUMERIC(14,4) on every engine.
-Amount = Annotated[
-    Decimal,
-    BeforeValidator(strict_decimal),
-    AfterValidator(_finite),
-    AfterValidator(_places(4)),
-    AfterValidator(_within(-MAX_AMOUNT, MAX_AMOUNT)),
-    Field(json_schema_extra=_bounds(-MAX_AMOUNT, MAX_AMOUNT)),
-    _as_money,
-]
-NonNegativeAmount = Annotated[Amount, Field(ge=0)]
+Amount = _decimal(places=4, low=-MAX_AMOUNT, high=MAX_AMOUNT, text=_as_money)
+NonNegativeAmount = _decimal(places=4, low=ZERO, high=MAX_AMOUNT, text=_as_money)
 # An amount a person charges or pays: whole minor units of the currency (paise, cents).
-Price = Annotated[
-    Amount, AfterValidator(_places(_MINOR, why=f" (the minor unit of {DEFAULT_CURRENCY})"))
-]
-NonNegativePrice = Annotated[Price, Field(ge=0)]
-Quantity = Annotated[
-    Decimal,
-    BeforeValidator(strict_decimal),
-    AfterValidator(_finite),
-    AfterValidator(_places(3)),
-    AfterValidator(_within(-MAX_QUANTITY, MAX_QUANTITY)),
-    Field(json_schema_extra=_bounds(-MAX_QUANTITY, MAX_QUANTITY)),
-    _as_plain,
-]
-PositiveQuantity = Annotated[Quantity, Field(gt=0)]
-Percent = Annotated[
-    Decimal,
-    BeforeValidator(strict_decimal),
-    AfterValidator(_finite),
-    AfterValidator(_places(2)),
-    Field(ge=0, le=100),
-    _as_plain,
-]
+Price = _decimal(places=_MINOR, low=-MAX_AMOUNT, high=MAX_AMOUNT, text=_as_money, why=_IN_MINOR)
+NonNegativePrice = _decimal(places=_MINOR, low=ZERO, high=MAX_AMOUNT, text=_as_money, why=_IN_MINOR)
+Quantity = _decimal(places=3, low=-MAX_QUANTITY, high=MAX_QUANTITY, text=_as_plain)
+PositiveQuantity = _decimal(places=3, low=ZERO, high=MAX_QUANTITY, text=_as_plain, above=True)
+Percent = _decimal(places=2, low=ZERO, high=Decimal(100), text=_as_plain)
 # Free-form JSON (product attributes, settings): depth and size capped, text clean.
 JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json)]
 

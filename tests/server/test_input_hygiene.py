@@ -117,7 +117,7 @@ def test_the_largest_storable_price_round_trips(api):
 
 def test_prices_below_the_currency_minor_unit_are_422(api):
     problem = _problem(api.post("products", json=_product("MIN1", price="0.001")), 422)
-    assert "minor unit of INR" in problem["detail"]
+    assert "minor units of INR" in problem["detail"]
     # A unit cost may be finer than a paisa (bought by the kilo, sold by the gram).
     fine = api.post("products", json=_product("MIN2", cost="0.0015"))
     assert fine.status_code == 201, fine.text
@@ -300,3 +300,29 @@ def test_formula_in_a_product_name_is_inert_in_stock_shortages(shop):
     as_xlsx = admin.get("reports/stock-shortages", params={"format": "xlsx"})
     raw = _sheet_xml(as_xlsx.content)
     assert "<f>" not in raw and "HYPERLINK" in raw
+
+
+def test_only_a_locked_or_busy_database_is_a_retryable_503(tmp_path):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from sync_server.errors import is_transient
+
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            other.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.OperationalError) as missing:
+            other.execute("SELECT * FROM no_such_table")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        other.close()
+    assert is_transient(OperationalError("INSERT", {}, locked.value))
+    # A statement that can never succeed must not tell clients to retry forever.
+    assert not is_transient(OperationalError("SELECT", {}, missing.value))
