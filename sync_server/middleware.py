@@ -17,7 +17,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", b"frame-ancestors 'none'"),
 ]
 # Answers that carry a credential must never be kept by a browser or a proxy.
-NO_STORE_PATHS = ("/auth/login", "/devices/enrol", "/api-keys")
+NO_STORE_PATHS = ("/auth/login", "/devices/enrol", "/devices/enrolment-codes", "/api-keys")
 
 
 class SecurityHeaders:

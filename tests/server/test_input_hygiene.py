@@ -326,3 +326,58 @@ def test_only_a_locked_or_busy_database_is_a_retryable_503(tmp_path):
     assert is_transient(OperationalError("INSERT", {}, locked.value))
     # A statement that can never succeed must not tell clients to retry forever.
     assert not is_transient(OperationalError("SELECT", {}, missing.value))
+
+
+def test_every_formula_start_is_escaped_in_csv_and_text_in_xlsx():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sync_server.reports.base import Column, Kind, Report
+    from sync_server.reports.exports import csv_chunks, xlsx_bytes
+
+    hostile = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx", "plain", "a=b"]
+    report = Report(
+        name="hostile",
+        title="Hostile text",
+        columns=[Column("name", "Name"), Column("owed", "Owed", Kind.MONEY)],
+        rows=[{"name": text, "owed": Decimal("-12.50")} for text in hostile],
+        filters={"q": "=cmd|' /C calc'!A0"},
+        generated_at=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    rows = list(csv.reader(io.StringIO("".join(csv_chunks(report)))))
+    names = [row[0] for row in rows[1:]]
+    assert names == ["'=1+1", "'+1", "'-1+2", "'@SUM(A1)", "'\tx", "'\rx", "plain", "a=b"]
+    # Our own negative numbers stay numbers.
+    assert {row[1] for row in rows[1:]} == {"-12.50"}
+    book = load_workbook(io.BytesIO(xlsx_bytes(report)))
+    sheet, about = book["hostile"], book["About"]
+    # Kept as typed (XML reads a lone CR back as LF), never as a formula.
+    assert [c.value for c in sheet["A"][1:]][:5] == hostile[:5]
+    assert all(c.data_type == "s" for c in sheet["A"][1:])
+    assert all(c.data_type == "n" for c in sheet["B"][1:])
+    assert all(c.data_type != "f" for row in about.iter_rows() for c in row)
+
+
+def test_values_the_database_refuses_are_422_not_500_or_503(app, engine, client):
+    """Whatever slips past the schemas: the real driver's refusal becomes a 422."""
+    from sqlalchemy import text
+
+    def too_big() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT :n"), {"n": 2**64})  # beyond 64 bits on both engines
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT CAST(:n AS BIGINT)"), {"n": str(2**64)})
+
+    def nul_text() -> None:
+        with engine.connect() as conn:
+            # PostgreSQL's text cannot hold NUL (SQLite can: there the schemas refuse it).
+            conn.execute(text("SELECT :s"), {"s": "a\x00b"})
+
+    # Routes added only for this test: the handlers under test are the app's own.
+    app.add_api_route("/api/v1/test-only/too-big", too_big)
+    app.add_api_route("/api/v1/test-only/nul", nul_text)
+    answer = client.get("/api/v1/test-only/too-big")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["type"].endswith("/validation-error")
+    if engine.dialect.name == "postgresql":
+        assert client.get("/api/v1/test-only/nul").status_code == 422
