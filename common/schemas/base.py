@@ -6,6 +6,7 @@ engines can store, so bad input is a 422 before it reaches a database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -47,7 +48,7 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
-def _places(limit: int, *, why: str = ""):
+def _places(limit: int, *, why: str = "") -> Callable[[Decimal], Decimal]:
     def check(value: Decimal) -> Decimal:
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > limit:
@@ -57,7 +58,7 @@ def _places(limit: int, *, why: str = ""):
     return check
 
 
-def _within(low: Decimal, high: Decimal, *, above: bool):
+def _within(low: Decimal, high: Decimal, *, above: bool) -> Callable[[Decimal], Decimal]:
     def check(value: Decimal) -> Decimal:
         if above and value <= low:
             raise ValueError(f"must be greater than {plain_str(low)}")
