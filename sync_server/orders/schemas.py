@@ -11,7 +11,7 @@ from common.codes import AdjustReason
 from common.schemas.base import (
     Amount,
     Id,
-    NonNegativeAmount,
+    NonNegativePrice,
     PositiveQuantity,
     Quantity,
     ReadSchema,
@@ -60,7 +60,7 @@ class OrderCreate(Schema):
 
 
 class PaymentCreate(Schema):
-    amount: NonNegativeAmount
+    amount: NonNegativePrice
     reference: str = Field(default="", max_length=120)
 
 
@@ -98,7 +98,7 @@ class ReturnLineReceive(Schema):
 
 class ReturnReceive(Schema):
     lines: list[ReturnLineReceive] = Field(min_length=1, max_length=200)
-    refund_amount: NonNegativeAmount
+    refund_amount: NonNegativePrice
 
 
 class OrderLineRead(ReadSchema):

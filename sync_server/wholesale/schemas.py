@@ -11,7 +11,7 @@ from pydantic import Field
 from common.schemas.base import (
     Amount,
     Id,
-    NonNegativeAmount,
+    NonNegativePrice,
     Percent,
     PositiveQuantity,
     Quantity,
@@ -24,7 +24,7 @@ from sync_server.credit.schemas import MAX_AMOUNT
 class RequestLineIn(Schema):
     product_id: Id
     quantity: PositiveQuantity
-    unit_price: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
+    unit_price: Annotated[NonNegativePrice, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="The catalog price when left out"
     )
     discount_percent: Percent = Decimal("0")

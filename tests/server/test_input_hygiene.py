@@ -118,6 +118,9 @@ def test_the_largest_storable_price_round_trips(api):
 def test_prices_below_the_currency_minor_unit_are_422(api):
     problem = _problem(api.post("products", json=_product("MIN1", price="0.001")), 422)
     assert "minor units of INR" in problem["detail"]
+    customer = api.post("customers", json={"name": "Paise", "credit_limit": "100"}).json()
+    paid = api.post(f"customers/{customer['id']}/payments", json={"amount": "0.001"})
+    assert "minor units of INR" in _problem(paid, 422)["detail"]
     # A unit cost may be finer than a paisa (bought by the kilo, sold by the gram).
     fine = api.post("products", json=_product("MIN2", cost="0.0015"))
     assert fine.status_code == 201, fine.text
