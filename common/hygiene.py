@@ -27,10 +27,14 @@ DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _DECIMAL = re.compile(DECIMAL_PATTERN, re.ASCII)
 
 
-def bad_character(text: str, *, layout_ok: bool = True) -> str | None:
+# GS1's field separator (FNC1): the one control character a scanned code may carry.
+GS = "\x1d"
+
+
+def bad_character(text: str, *, layout_ok: bool = True, scans_ok: bool = False) -> str | None:
     """Return a description of the first forbidden character in text, or None."""
     for char in text:
-        if char in _LAYOUT and layout_ok:
+        if (char in _LAYOUT and layout_ok) or (char == GS and scans_ok):
             continue
         if char in _BIDI:
             return f"a bidirectional control character (U+{ord(char):04X})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,7 +77,8 @@ class CleanQuery:
 
 def _query_complaint(scope: Scope) -> tuple[str, str] | None:
     path = scope.get("path", "")
-    found = bad_character(path, layout_ok=False)
+    # A raw scan (GS1 element strings keep GS between fields) may travel in a path or query.
+    found = bad_character(path, layout_ok=False, scans_ok=True)
     if found is not None:
         return "path", found
     raw = scope.get("query_string", b"").decode("latin-1")
@@ -85,12 +86,10 @@ def _query_complaint(scope: Scope) -> tuple[str, str] | None:
         return None
     for name, value in parse_qsl(raw, keep_blank_values=True, errors="replace"):
         for text in (name, value):
-            found = bad_character(text, layout_ok=False)
+            found = bad_character(text, layout_ok=False, scans_ok=True)
             if found is not None:
                 return name if text is value else "query", found
-    # parse_qsl decodes once; a raw NUL in an undecodable part is still caught here.
-    found = bad_character(unquote(raw), layout_ok=False)
-    return ("query", found) if found is not None else None
+    return None
 
 
 class BodyLimit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -96,8 +97,16 @@ def test_nul_and_bidi_in_search_and_filters_are_422_not_every_row(api, params):
     assert "must not contain" in problem["detail"]
 
 
-def test_nul_in_a_path_is_422(api):
-    _problem(api.get("products/barcode/590%00123"), 422)
+def test_nul_in_a_path_is_422_but_a_gs1_scan_with_its_separator_is_looked_up(api):
+    _problem(api.get("products/by-barcode/590%00123"), 422)
+    _problem(api.get("products/by-barcode/590%E2%80%AE123"), 422)
+    created = api.post("products", json=_product("GS1-1", barcodes=["5901234123457"]))
+    assert created.status_code == 201, created.text
+    # GTIN, then a variable-length lot ended by GS, then a best-before date.
+    scan = "]C1" + "0105901234123457" + "10LOT7" + "\x1d" + "15261231"
+    found = api.get("products/by-barcode/" + quote(scan, safe=""))
+    assert found.status_code == 200, found.text
+    assert found.json()["product"]["id"] == created.json()["id"]
 
 
 @pytest.mark.parametrize("price", ["1e12", "10000000000", "99999999999", "-1", "9999999999.99999"])
