@@ -37,9 +37,16 @@ class ProductResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             stock = ""
             if item.on_hand is not None:
-                stock = f" · {format_quantity(item.on_hand)} in stock"
-                if item.is_low:
-                    stock += " ⚠ low"
+                if item.on_hand <= 0:
+                    stock = (
+                        " · ⚠ none in stock"
+                        if item.on_hand == 0
+                        else (f" · ⚠ stock count {format_quantity(item.on_hand)} (check the shelf)")
+                    )
+                else:
+                    stock = f" · {format_quantity(item.on_hand)} in stock"
+                    if item.is_low:
+                        stock += " ⚠ low"
             return f"{item.name}\n{item.sku} · {format_money(item.price, self.currency)}{stock}"
         if role == Qt.ItemDataRole.UserRole:
             return item
