@@ -20,7 +20,7 @@ from sync_server.inventory.service import (
     ZERO,
     as_actor,
     level,
-    lock_level,
+    lock_levels,
     record_movement,
 )
 from sync_server.org.models import Branch
@@ -165,13 +165,13 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
     if not count.lines:
         raise ValidationFailed("Nothing was counted; add lines before posting.")
     differences = {}
+    levels = lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(count.branch_id, line.product_id) for line in count.lines],
+    )
     for line in sorted(count.lines, key=lambda row: row.product_id):
-        current = lock_level(
-            session,
-            tenant_id=actor.tenant_id,
-            branch_id=count.branch_id,
-            product_id=line.product_id,
-        )
+        current = levels[(count.branch_id, line.product_id)]
         line.expected = current.on_hand
         difference = line.counted - current.on_hand
         if difference != 0:

@@ -23,7 +23,7 @@ from sync_server.inventory.service import (
     ZERO,
     _merged,
     as_actor,
-    lock_level,
+    lock_levels,
     record_movement,
     shortage,
 )
@@ -120,13 +120,13 @@ def dispatch(session: Session, *, actor: Actor, transfer_id: int) -> Transfer:
             f"Transfer {transfer_id} is {transfer.status}; it was dispatched already."
         )
     short = []
+    levels = lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(transfer.source_branch_id, line.product_id) for line in transfer.lines],
+    )
     for line in sorted(transfer.lines, key=lambda line: line.product_id):
-        level = lock_level(
-            session,
-            tenant_id=actor.tenant_id,
-            branch_id=transfer.source_branch_id,
-            product_id=line.product_id,
-        )
+        level = levels[(transfer.source_branch_id, line.product_id)]
         if level.available < line.quantity:
             short.append(
                 shortage(
@@ -194,6 +194,11 @@ def receive(
                 f"{quantity} cannot be received."
             )
     before = _snapshot(transfer)
+    lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(transfer.destination_branch_id, product_id) for product_id, _ in merged],
+    )
     for product_id, quantity in merged:
         record_movement(
             session,

@@ -422,7 +422,9 @@ def _receive(
             .with_for_update()
         ).all()
     inventory.lock_levels(
-        session, tenant_id=po.tenant_id, branch_id=po.branch_id, product_ids=product_ids
+        session,
+        tenant_id=po.tenant_id,
+        keys=[(po.branch_id, product_id) for product_id in product_ids],
     )
     for x in lines:
         line = by_id[x.line_id]
