@@ -7,10 +7,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
+from sync_server.retry import mark_retryable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,71 @@ def problem(
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+# PostgreSQL's deadlock and serialisation failures: the transaction is gone, safe to rerun.
+RETRY_STATES = frozenset({"40P01", "40001"})
+# Seconds a client is told to wait after a 503: a burst drains in about that long.
+RETRY_AFTER_S = 1
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
+
+
+def _busy(request: Request, *, detail: str) -> JSONResponse:
+    return problem(
+        status=503,
+        type_="database-unavailable",
+        title="Database unavailable",
+        detail=detail,
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def internal_error(path: str) -> JSONResponse:
+    """Return the answer to a bug: a problem document that says it was logged."""
+    return problem(
+        status=500,
+        type_="internal-error",
+        title="Internal error",
+        detail="Something went wrong on the server; it has been logged.",
+        instance=path,
+    )
+
+
+class LastResort:
+    """Answer an exception no handler took with a 500 problem, and keep the connection.
+
+    Starlette's outermost error middleware sends the 500 and then raises the exception
+    again, and uvicorn closes the connection of a request that raised: the client's next
+    request on its keep-alive connection would fail. Inside it, this answers and stops.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only closing the connection can end it
+            await internal_error(scope.get("path", ""))(scope, receive, send)
 
 
 def _field(loc: tuple[object, ...]) -> str:
@@ -130,25 +198,31 @@ def install(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
-    @app.exception_handler(OperationalError)
-    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(DBAPIError)
+    async def database_busy(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, IntegrityError):
+            return await integrity_error(request, exc)
+        if is_lock_conflict(exc):
+            # The transaction was rolled back whole: the retry middleware runs the request
+            # again (sync_server/retry.py) and this answer is dropped unless it was the last.
+            if mark_retryable(request.scope):
+                log.info("lock conflict on %s; retrying: %s", request.url.path, exc.orig)
+                return _busy(request, detail="Other writers hold the same stock; try again.")
+            log.warning("lock conflict on %s after every retry: %s", request.url.path, exc.orig)
+            return _busy(request, detail="Other writers hold the same stock; try again shortly.")
+        if not isinstance(exc, OperationalError):
+            return await unexpected(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
-        return problem(
-            status=503,
-            type_="database-unavailable",
-            title="Database unavailable",
-            detail="The database is busy or unreachable; try again shortly.",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
+        return _busy(request, detail="The database is busy or unreachable; try again shortly.")
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        # Every database connection stayed in use for the whole pool wait: a burst beyond
+        # what this server serves gets a prompt refusal, never a hang or a 500.
+        log.warning("no database connection free for %s: %s", request.url.path, exc)
+        return _busy(request, detail="The server is busy with other requests; try again shortly.")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            status=500,
-            type_="internal-error",
-            title="Internal error",
-            detail="Something went wrong on the server; it has been logged.",
-            instance=request.url.path,
-        )
+        return internal_error(request.url.path)

@@ -17,6 +17,7 @@ from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.ratelimit.middleware import RateLimit
 from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
+from sync_server.retry import Arrival, RetryOnConflict
 
 log = logging.getLogger("stockpilot.server")
 
@@ -84,6 +85,7 @@ def create_app(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        wait_s=settings.db_wait_seconds,
     )
     starters = list(background or [])
 
@@ -109,10 +111,16 @@ def create_app(
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
+    # Each add wraps the app so far; from the outside in: Arrival, LastResort, RateLimit, BodyLimit,
+    # RetryOnConflict, then FastAPI's routing. A replayed request is counted and size-checked
+    # once, and an error anywhere still leaves the client's connection open.
+    app.add_middleware(RetryOnConflict)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
         app.add_middleware(RateLimit, limiter=limiter)
+    app.add_middleware(errors.LastResort)
+    app.add_middleware(Arrival)
     return app
 
 

@@ -28,10 +28,15 @@ from sync_server.paging import get_owned
 
 REFERENCE = "count"
 
+# FOR NO KEY UPDATE on PostgreSQL (see sync_server.db.lock_for_update); SQLite ignores it.
+_NO_KEY = {"key_share": True}
+
 
 def get_count(session: Session, *, tenant_id: int, count_id: int, lock: bool = False):
     """Return a count of the tenant (locked for this transaction when asked)."""
-    count = session.get(StockCount, count_id, with_for_update=lock or None, populate_existing=lock)
+    count = session.get(
+        StockCount, count_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
+    )
     if count is None or count.tenant_id != tenant_id:
         raise NotFound(f"There is no stock count with id {count_id}.")
     return count

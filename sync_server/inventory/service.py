@@ -285,7 +285,10 @@ _LEVELS = (
     .order_by(StockLevel.branch_id, StockLevel.product_id)
     .execution_options(populate_existing=True)
 )
-_LEVELS_FOR_UPDATE = _LEVELS.with_for_update()
+# FOR NO KEY UPDATE: what an UPDATE of non-key columns takes anyway. Plain FOR UPDATE would
+# also block the key-share locks that inserts referencing the row take for their foreign
+# keys, turning every such insert into one more lock to order.
+_LEVELS_FOR_UPDATE = _LEVELS.with_for_update(key_share=True)
 
 
 class MovementLine(NamedTuple):
@@ -553,6 +556,65 @@ def receive(
             after={"cost": new_cost, "receipt": movement.uuid},
         )
     return movement
+
+
+def lock_products(session: Session, *, tenant_id: int, product_ids: Iterable[int]) -> None:
+    """Lock products (their moving-average cost) in id order, in one statement.
+
+    Receiving locks products before their levels; every receipt of several products takes
+    them all here first so two receipts listing them in different orders never deadlock.
+    """
+    ids = sorted({int(product_id) for product_id in product_ids})
+    if ids and not is_sqlite(session.get_bind()):
+        session.execute(
+            select(Product.id)
+            .where(Product.tenant_id == tenant_id, Product.id.in_(ids))
+            .order_by(Product.id)
+            # NO KEY: a movement, order line or sale line inserted for the product takes a
+            # key-share lock on it (its foreign key); FOR UPDATE would make every writer
+            # that holds a level wait here, and a receipt that holds this wait for levels.
+            .with_for_update(key_share=True)
+        ).all()
+
+
+def receive_lines(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> list[StockMovement]:
+    """Receive several (product, quantity, unit cost) lines: products, then levels, locked first."""
+    actor = as_actor(actor)
+    lock_products(session, tenant_id=actor.tenant_id, product_ids=[p for p, _, _ in lines])
+    owned = set(
+        session.scalars(
+            select(Product.id).where(
+                Product.tenant_id == actor.tenant_id,
+                Product.id.in_({int(p) for p, _, _ in lines}),
+            )
+        )
+    )
+    lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(branch_id, int(p)) for p, _, _ in lines if int(p) in owned],
+    )
+    return [
+        receive(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=product_id,
+            quantity=quantity,
+            unit_cost=unit_cost,
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+        for product_id, quantity, unit_cost in lines
+    ]
 
 
 def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:

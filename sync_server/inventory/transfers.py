@@ -32,6 +32,9 @@ from sync_server.paging import get_owned
 
 REFERENCE = "transfer"
 
+# FOR NO KEY UPDATE on PostgreSQL (see sync_server.db.lock_for_update); SQLite ignores it.
+_NO_KEY = {"key_share": True}
+
 
 def _snapshot(transfer: Transfer) -> dict:
     return {
@@ -51,7 +54,7 @@ def _snapshot(transfer: Transfer) -> dict:
 def get_transfer(session: Session, *, tenant_id: int, transfer_id: int, lock: bool = False):
     """Return a transfer of the tenant (locked for this transaction when asked)."""
     transfer = session.get(
-        Transfer, transfer_id, with_for_update=lock or None, populate_existing=lock
+        Transfer, transfer_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
     )
     if transfer is None or transfer.tenant_id != tenant_id:
         raise NotFound(f"There is no transfer with id {transfer_id}.")

@@ -32,6 +32,7 @@ from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.errors import is_lock_conflict
 from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
@@ -39,14 +40,9 @@ from sync_server.sales import service as sales
 from sync_server.sales.models import Sale, SaleLine
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
-# PostgreSQL's deadlock and serialisation failures: the whole batch is tried again.
-RETRY_STATES = frozenset({"40P01", "40001"})
+# A batch that loses a deadlock is tried again here first (cheaper than rerunning the
+# request, which the retry middleware would do next).
 ATTEMPTS = 4
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
 
 
 def push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
