@@ -271,7 +271,8 @@ def test_mixed_writers_on_the_same_products_never_see_a_deadlock(
     operations = total + sum(n for (kind, _), n in statuses.items() if kind == "push")
     retried = log_path.read_text().count("lost a database conflict")
     print(
-        f"\n{total} requests ({operations} operations) in {elapsed:.1f} s by {len(workers)} clients, 2 workers: "
+        f"\n{total} requests ({operations} operations) in {elapsed:.1f} s by "
+        f"{len(workers)} clients, 2 workers: "
         f"{dict(sorted(statuses.items()))}; deadlocks detected by PostgreSQL: "
         f"{_deadlocks(engine) - deadlocks_before}; requests replayed in the server: {retried}"
     )
@@ -326,9 +327,11 @@ def test_embedded_server_answers_a_burst_of_50_orders_promptly(
                 response.text,
             )
 
-    with uvicorn_server(env=env, log_path=tmp_path / "server.log", workers=1) as url:
-        with ThreadPoolExecutor(max_workers=BURST) as pool:
-            answers = list(pool.map(order, range(BURST)))
+    with (
+        uvicorn_server(env=env, log_path=tmp_path / "server.log", workers=1) as url,
+        ThreadPoolExecutor(max_workers=BURST) as pool,
+    ):
+        answers = list(pool.map(order, range(BURST)))
     statuses = Counter(status for status, *_ in answers)
     slowest = {status: max(t for s, t, *_ in answers if s == status) for status in statuses}
     print(f"\n{BURST} simultaneous orders on SQLite: {dict(statuses)}; slowest: {slowest}")
