@@ -18,6 +18,7 @@ from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.ratelimit.middleware import RateLimit
 from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
 from sync_server.retry import Arrival, RetryOnConflict
+from sync_server.writer_turn import WriterTurn
 
 log = logging.getLogger("stockpilot.server")
 
@@ -111,10 +112,13 @@ def create_app(
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
-    # Each add wraps the app so far; from the outside in: Arrival, LastResort, RateLimit, BodyLimit,
-    # RetryOnConflict, then FastAPI's routing. A replayed request is counted and size-checked
-    # once, and an error anywhere still leaves the client's connection open.
+    # Each add wraps the app so far; from the outside in: Arrival, LastResort, RateLimit,
+    # BodyLimit, WriterTurn (SQLite), RetryOnConflict, then FastAPI's routing. A replayed
+    # request is counted and size-checked once, a writer refused for a busy SQLite file has
+    # done nothing, and an error anywhere still leaves the client's connection open.
     app.add_middleware(RetryOnConflict)
+    if is_sqlite(engine):
+        app.add_middleware(WriterTurn, wait_s=settings.db_wait_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
