@@ -22,7 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -220,6 +220,15 @@ def _configure_sqlite(engine: Engine, *, wait_s: float) -> None:
     @event.listens_for(engine, "rollback")
     def on_rollback(conn) -> None:
         gate.leave(conn)
+
+
+# PostgreSQL's deadlock and serialisation failures: the transaction is gone, safe to rerun.
+RETRY_STATES = frozenset({"40P01", "40001"})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

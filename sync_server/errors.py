@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
+from sync_server.db import is_lock_conflict
 from sync_server.retry import mark_retryable
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,8 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-# PostgreSQL's deadlock and serialisation failures: the transaction is gone, safe to rerun.
-RETRY_STATES = frozenset({"40P01", "40001"})
 # Seconds a client is told to wait after a 503: a burst drains in about that long.
 RETRY_AFTER_S = 1
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
 
 
 def _busy(request: Request, *, detail: str) -> JSONResponse:

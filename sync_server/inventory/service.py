@@ -98,12 +98,6 @@ LevelKey = tuple[int, int]
 """A stock level's place in the global lock order: (branch_id, product_id), within a tenant."""
 
 
-def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
-    """Return the level row locked for this transaction, creating it if it is missing."""
-    key = (branch_id, product_id)
-    return lock_levels(session, tenant_id=tenant_id, keys=[key])[key]
-
-
 def lock_levels(
     session: Session, *, tenant_id: int, keys: Iterable[LevelKey], create: bool = True
 ) -> dict[LevelKey, StockLevel]:

@@ -31,8 +31,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import utcnow
-from sync_server.errors import is_lock_conflict
+from sync_server.db import is_lock_conflict, utcnow
 from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
