@@ -112,6 +112,10 @@ def create_app(
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
+    if settings.tenant_api:
+        from sync_server.operator_api import build_operator_router
+
+        app.include_router(build_operator_router(settings))
     # Each add wraps the app so far; from the outside in: Arrival, LastResort, RateLimit,
     # BodyLimit, WriterTurn (SQLite), RetryOnConflict, then FastAPI's routing. A replayed
     # request is counted and size-checked once, a writer refused for a busy SQLite file has
