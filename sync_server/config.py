@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     login_slowdown_max_seconds: float = 2.0
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    # How long a request queues for a database connection (and, on SQLite, for the one
+    # write lock) before it is answered 503 with Retry-After: a burst gets prompt answers.
+    db_wait_seconds: float = 1.5
     max_body_bytes: int = 1_000_000
     run_worker_in_server: bool = True
     # Rate limits per caller and minute; "memory" suits one process, "database" shares the

@@ -112,20 +112,14 @@ def post_receipt(
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
-    reference = body.reference or new_id()
-    return [
-        service.receive(
-            session,
-            actor=principal.actor,
-            branch_id=body.branch_id,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_cost=line.unit_cost,
-            reference_type="receipt",
-            reference_id=reference,
-        )
-        for line in body.lines
-    ]
+    return service.receive_lines(
+        session,
+        actor=principal.actor,
+        branch_id=body.branch_id,
+        lines=[(line.product_id, line.quantity, line.unit_cost) for line in body.lines],
+        reference_type="receipt",
+        reference_id=body.reference or new_id(),
+    )
 
 
 @router.post(
