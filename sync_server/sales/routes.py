@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime
 
 from common.codes import Channel
@@ -80,7 +81,12 @@ def list_sales(
     "/sales/{sale_id}", response_model=SaleDetail, responses=problem_responses(401, 403, 404)
 )
 def get_sale(
-    sale_id: int, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    sale_id: Annotated[
+        int | UUID,
+        Path(description="The sale's id, or its UUID (the sale_id a till or quick sale gives)"),
+    ],
+    session: SessionDep,
+    principal: Allowed(Permission.SALES_READ),
 ) -> SaleDetail:
     """Return one sale with its lines (returned and still returnable), payments and returns."""
     return journal.get_sale(session, principal=principal, sale_id=sale_id)
