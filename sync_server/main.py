@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sync_server import __version__, errors
+from sync_server import __version__, errors, openapi
 from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
@@ -109,6 +109,7 @@ def create_app(
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
