@@ -186,10 +186,7 @@ def _pdf_chart(report: Report, width: float):
     assert chart_def is not None
     by_key = {c.key: c for c in report.columns}
     # Chart coordinates: the drawing library plots floats (the table beside it stays exact).
-    data = [
-        [float(row.get(key) or 0) for row in report.rows]
-        for key in chart_def.series
-    ]
+    data = [[float(row.get(key) or 0) for row in report.rows] for key in chart_def.series]
     labels = [str(_typed(row, by_key[chart_def.x])) for row in report.rows]
     height = 170
     drawing = Drawing(width, height + 30)
