@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
+from pydantic import AwareDatetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -33,6 +34,16 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+# A change query: what changed since the last look (use with sort=updated_at).
+UpdatedSince = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Only rows changed at or after this instant (ISO 8601 with a UTC offset). "
+        "To follow changes, sort by updated_at and pass the largest updated_at seen last "
+        "time; rows changed in that very instant come again, so apply them idempotently."
+    ),
+]
 
 
 def paginate(

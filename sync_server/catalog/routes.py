@@ -21,7 +21,7 @@ from common.schemas.catalog import (
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.catalog import search, service
 from sync_server.catalog.models import Category, Product
-from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+from sync_server.paging import PageDep, UpdatedSince, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])
 
@@ -42,6 +42,7 @@ def list_products(
     category_id: int | None = None,
     supplier_id: int | None = None,
     active: bool | None = True,
+    updated_since: UpdatedSince = None,
 ) -> dict:
     """List products with search, filters, sorting and paging."""
     sortable = {
@@ -64,6 +65,8 @@ def list_products(
         stmt = stmt.where(Product.supplier_id == supplier_id)
     if active is not None:
         stmt = stmt.where(Product.active.is_(active))
+    if updated_since is not None:
+        stmt = stmt.where(Product.updated_at >= updated_since)
     return paginate(
         session,
         stmt,
