@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -26,9 +26,20 @@ from sync_server.orders.schemas import (
     ReturnReceive,
     ShipmentCreate,
 )
-from sync_server.paging import PageDep, UpdatedSince
+from sync_server.paging import Sorted, UpdatedSince
 
 router = APIRouter(tags=["online orders"])
+
+OrderStatusName = Literal[
+    "pending_payment",
+    "confirmed",
+    "picking",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "expired",
+]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -56,7 +67,7 @@ def store_catalog(
     request: Request,
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_READ),
-    page: PageDep,
+    page: Sorted("name", "price", "sku", "updated_at"),
     branch_code: Annotated[str | None, Query(max_length=16)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
     updated_since: UpdatedSince = None,
@@ -113,8 +124,8 @@ def create_order(
 def list_orders(
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_READ),
-    page: PageDep,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    page: Sorted("created_at", "status", "total", "updated_at"),
+    status: Annotated[OrderStatusName | None, Query()] = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     customer_id: int | None = None,
     branch_id: int | None = None,

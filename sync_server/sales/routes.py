@@ -14,7 +14,7 @@ from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep
+from sync_server.paging import Sorted
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter
 from sync_server.sales.schemas import ReturnDetail, ReturnRead, SaleDetail, SaleRead
@@ -64,7 +64,7 @@ FilterDep = Annotated[JournalFilter, Depends(journal_filter)]
 def list_sales(
     session: SessionDep,
     principal: Allowed(Permission.SALES_READ),
-    page: PageDep,
+    page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     channel: Channel | None = None,
 ) -> dict:
@@ -96,7 +96,7 @@ def get_sale(
 def list_returns(
     session: SessionDep,
     principal: Allowed(Permission.SALES_READ),
-    page: PageDep,
+    page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Words in the reason")
