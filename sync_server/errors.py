@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +61,15 @@ def _field(loc: tuple[object, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _message(error: dict[str, Any]) -> str:
+    """Return a validation error's message; a refused sort says what may be sorted by."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "literal_error" and loc[-1:] == ("sort",):
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        return f"Cannot sort by '{error.get('input')}'; choose one of {expected}"
+    return str(error.get("msg", "invalid"))
+
+
 def api_routes(app: FastAPI) -> list[BaseRoute]:
     """Return the app's routes with included routers flattened (as the OpenAPI sees them)."""
     try:
@@ -110,8 +120,7 @@ def install(app: FastAPI) -> None:
                 instance=request.url.path,
             )
         fields = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-            for e in errors
+            {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in errors
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(
