@@ -40,6 +40,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         + ", ".join(sorted(p.value for p in DEVICE_PERMISSIONS))
         + ".",
     },
+    "operator": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Operator-Key",
+        "description": "The server operator's key (STOCKPILOT_OPERATOR_KEY), for the tenant "
+        "provisioning API that is mounted only when STOCKPILOT_TENANT_API is on.",
+    },
     "apiKey": {
         "type": "apiKey",
         "in": "header",
@@ -234,9 +241,17 @@ def _complete(operation: dict[str, Any], *, route: Any, method: str) -> None:
     statuses = {503}
     if path.startswith("/api/") and not path.endswith("/health"):
         statuses.add(429)
+    operator = any(
+        (param.alias or param.name).lower() == "x-operator-key"
+        for dep in _dependencies(dependant)
+        for param in dep.header_params
+    )
     if authenticated:
         statuses.add(401)
         operation["security"] = _security(permissions)
+    elif operator:
+        statuses.add(401)
+        operation["security"] = [{"operator": []}]
     else:
         operation["security"] = []
     if permissions or authenticated:
