@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
@@ -121,6 +123,35 @@ def _field(loc: tuple[object, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _message(error: dict[str, Any]) -> str:
+    """Return a validation error's message; a refused sort says what may be sorted by."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "literal_error" and loc[-1:] == ("sort",):
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        return f"Cannot sort by '{error.get('input')}'; choose one of {expected}"
+    return str(error.get("msg", "invalid"))
+
+
+def api_routes(app: FastAPI) -> list[BaseRoute]:
+    """Return the app's routes with included routers flattened (as the OpenAPI sees them)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before included routers kept their own context
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method some route serves at the request's path (for a 405's Allow)."""
+    # Starlette names only the first route matching the path; a path often has several.
+    methods: set[str] = set()
+    for route in api_routes(request.app):
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that make every error a problem document."""
 
@@ -151,8 +182,7 @@ def install(app: FastAPI) -> None:
                 instance=request.url.path,
             )
         fields = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-            for e in errors
+            {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in errors
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(
@@ -168,15 +198,20 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no {request.url.path} here."
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
         return problem(
             status=exc.status_code,
             type_=type_,
             title=title,
             detail=detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(IntegrityError)

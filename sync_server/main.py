@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from sync_server import __version__, errors
+from sync_server import __version__, errors, openapi
 from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
@@ -68,6 +68,7 @@ def create_app(
         from sync_server.operator_api import build_operator_router
 
         app.include_router(build_operator_router(settings))
+    openapi.install(app)
     # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
     # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), RetryOnConflict, then FastAPI's
     # routing. A replayed request is counted and size-checked once, a writer refused for a

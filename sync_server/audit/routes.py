@@ -13,7 +13,7 @@ from common.schemas.base import Page, ReadSchema
 from sync_server.audit import service
 from sync_server.audit.models import AuditEntry
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["audit"])
 
@@ -46,7 +46,7 @@ class ChainReportRead(ReadSchema):
 def list_audit(
     session: SessionDep,
     principal: Allowed(Permission.AUDIT_READ),
-    page: PageDep,
+    page: Sorted("seq"),
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
