@@ -19,8 +19,17 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _engine(settings: Settings):
+    from sync_server.audit.keys import Keyring, attach
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    attach(engine, Keyring.from_settings(settings))
+    return engine
+
+
+def _fail(message: str, *, code: int = 2) -> int:
+    print(f"stockpilot-server: {message}", file=sys.stderr)
+    return code
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,22 +116,94 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_checkpoints(values: list[str]):
+    """Return the checkpoints named on the command line (files or the text itself)."""
+    from pathlib import Path
+
+    from sync_server.audit.checkpoints import PREFIX, parse
+
+    found = []
+    for value in values:
+        if value.lstrip().startswith(PREFIX):
+            found += parse(value)
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(f"--checkpoint {value!r} is neither a file nor a checkpoint line.")
+        try:
+            found += parse(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from exc
+    return found
+
+
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from common.errors import ValidationFailed
+    from sync_server.audit.checkpoints import verify_against
     from sync_server.audit.service import verify
     from sync_server.org.models import Tenant
 
+    try:
+        points = _read_checkpoints(args.checkpoint or [])
+    except (ValueError, ValidationFailed) as exc:
+        return _fail(str(exc))
     factory = make_sessionmaker(_engine(settings))
     broken = 0
     with transaction(factory, readonly=True) as session:
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
+        tenants = session.scalars(select(Tenant).order_by(Tenant.id)).all()
+        unknown = {p.tenant_id for p in points} - {t.id for t in tenants}
+        if unknown:
+            return _fail(f"the checkpoint names business {min(unknown)}, which is not here.")
+        for tenant in tenants:
             report = verify(session, tenant_id=tenant.id)
+            mine = [p for p in points if p.tenant_id == tenant.id]
+            try:
+                for point in mine:
+                    report = verify_against(session, checkpoint=point, report=report)
+            except ValidationFailed as exc:
+                return _fail(str(exc))
             if report.ok:
                 waiting = f", {report.pending} not chained yet" if report.pending else ""
-                print(f"{tenant.name}: chain intact ({report.entries} entries{waiting})")
+                proved = (
+                    f"; holds {len(mine)} checkpoint(s), the latest at entry "
+                    f"{max(p.seq for p in mine)}"
+                    if mine
+                    else ""
+                )
+                print(f"{tenant.name}: chain intact ({report.entries} entries{waiting}){proved}")
             else:
                 broken += 1
-                print(f"{tenant.name}: BROKEN at entry {report.broken_at_seq}: {report.reason}")
+                print(f"{tenant.name}: BROKEN: {report.reason}")
+                for problem in report.problems[1:20]:
+                    print(f"  also: {problem}")
     return 1 if broken else 0
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from common.errors import InvalidState
+    from sync_server.audit.checkpoints import make_checkpoint
+    from sync_server.db import utcnow
+    from sync_server.org.models import Tenant
+
+    factory = make_sessionmaker(_engine(settings))
+    lines = []
+    with transaction(factory) as session:
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
+            try:
+                point = make_checkpoint(session, tenant_id=tenant.id, now=utcnow())
+            except InvalidState as exc:
+                return _fail(f"{tenant.name}: {exc}", code=1)
+            if point is not None:
+                lines.append(point.text)
+    if args.out:
+        try:
+            with open(args.out, "a", encoding="utf-8") as out:
+                out.writelines(line + "\n" for line in lines)
+        except OSError as exc:
+            return _fail(f"cannot write {args.out}: {exc.strerror}", code=1)
+    for line in lines:
+        print(line)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,8 +247,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    p = audit_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    p = audit_sub.add_parser(
+        "verify",
+        help="check the keyed chain (and, with --checkpoint, that nothing up to a checkpoint "
+        "was removed or rewritten); exit 1 if broken",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="FILE|TEXT",
+        help="a checkpoint line (from a Z report, e-mail or the checkpoint file) or a file of "
+        "them; may be given more than once",
+    )
     p.set_defaults(handler=cmd_audit_verify)
+    p = audit_sub.add_parser(
+        "checkpoint", help="sign the chain head of every business now and print the lines"
+    )
+    p.add_argument("--out", metavar="FILE", help="also append the lines to this file")
+    p.set_defaults(handler=cmd_audit_checkpoint)
 
     for register in _extensions():
         register(sub)

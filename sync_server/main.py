@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_server import __version__, errors
 from sync_server.api import build_api_router
+from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.ratelimit.middleware import RateLimit
@@ -85,6 +86,7 @@ def create_app(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
+    attach(engine, Keyring.from_settings(settings))
     starters = list(background or [])
 
     @asynccontextmanager
