@@ -126,11 +126,15 @@ def _sign_head(head: AuditHead, keyring: Keyring) -> None:
     head.head_mac = keyring.mac(_head_message(head))
 
 
-def _has_keyed_entries(session: Session, *, tenant_id: int) -> bool:
+def _has_keyed_chain(session: Session, *, tenant_id: int) -> bool:
     return bool(
         session.scalar(
             select(
-                exists().where(AuditEntry.tenant_id == tenant_id, AuditEntry.key_id.is_not(None))
+                exists().where(
+                    AuditEntry.tenant_id == tenant_id,
+                    AuditEntry.key_id.is_not(None),
+                    AuditEntry.seq.is_not(None),
+                )
             )
         )
     )
@@ -140,7 +144,7 @@ def _head_trusted(session: Session, head: AuditHead, keyring: Keyring) -> bool:
     """Say whether the server may move this head: signed by it, or legacy and unkeyed."""
     if head.head_mac is None:
         # An upgraded database's head before its first keyed entry (the key signs it then).
-        return head.key_id is None and not _has_keyed_entries(session, tenant_id=head.tenant_id)
+        return head.key_id is None and not _has_keyed_chain(session, tenant_id=head.tenant_id)
     return keyring.check(_head_message(head), head.head_mac, kid=head.key_id)
 
 

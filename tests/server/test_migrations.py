@@ -44,8 +44,16 @@ def test_database_made_on_the_branched_history_upgrades_to_the_one_head(tmp_path
     domain branch) upgrades in place and keeps its data."""
     from sqlalchemy import create_engine, text
 
+    from alembic import command
+
+    from sync_server.migrations.runner import alembic_config
+
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(engine)
+    # The schema the branched history's last release had (everything up to 0014).
+    with engine.begin() as connection:
+        cfg = alembic_config(str(engine.url))
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0014_feed_sequencer")
     old_heads = [
         "0002_inventory", "0004_sync", "0006_wholesale", "0007_orders", "0008_search",
         "0009_reports", "0010_ratelimit", "0011_sms", "0012_po_shipping",

@@ -27,6 +27,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("key_id", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("nonce", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("record_mac", sa.String(length=64), nullable=True))
+    # A separate batch: SQLite's table copy cannot add a column and constrain it at once.
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.create_unique_constraint(
             batch_op.f("uq_audit_entries_tenant_id_record_mac"), ["tenant_id", "record_mac"]
         )
