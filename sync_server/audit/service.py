@@ -331,14 +331,6 @@ def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainRepor
     if head is None:
         return ChainReport(tenant_id, 0, False, None, "the chain head was deleted", 0)
     head_ok = _head_trusted(session, head, keyring)
-    if not head_ok:
-        problems.append(
-            (
-                head.last_seq,
-                f"the chain head was reset, rewound or moved outside the server "
-                f"(it says {head.last_seq} entries)",
-            )
-        )
     # Session-independent copies: the walk expunges what it has read.
     legacy_max_id, keyed_from_seq = head.legacy_max_id, head.keyed_from_seq
     last_seq, last_hash = head.last_seq, head.last_hash
@@ -367,6 +359,14 @@ def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainRepor
             expected_seq += 1
             count += 1
         session.expunge_all()
+    if not head_ok:
+        problems.append(
+            (
+                last_seq,
+                f"the chain head was reset, rewound or moved outside the server "
+                f"(it says {last_seq} entries)",
+            )
+        )
     last_in_chain = expected_seq - 1
     if last_in_chain > last_seq:
         problems.append(
