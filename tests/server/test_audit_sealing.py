@@ -112,7 +112,9 @@ def test_an_entry_is_chained_once_sealed_and_reads_seal_first(stock, backend):
         if backend == "postgresql":
             assert (entry.seq, entry.prev_hash, entry.hash) == (None, None, None)
         else:
-            assert entry.seq is not None and entry.hash == audit.entry_hash(entry, keyring=keyring_for(session))
+            assert entry.seq is not None and entry.hash == audit.entry_hash(
+                entry, keyring=keyring_for(session)
+            )
     sealed = keep_once(stock.factory)[1]
     assert sealed == (1 if backend == "postgresql" else 0)
     with stock.tx() as session:

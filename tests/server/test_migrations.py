@@ -42,9 +42,8 @@ def test_history_has_one_head():
 def test_database_made_on_the_branched_history_upgrades_to_the_one_head(tmp_path):
     """A database migrated before the history was made linear (one version recorded per
     domain branch) upgrades in place and keeps its data."""
-    from sqlalchemy import create_engine, text
-
     from alembic import command
+    from sqlalchemy import create_engine, text
 
     from sync_server.migrations.runner import alembic_config
 
