@@ -175,8 +175,8 @@ def _check_reservations(session: Session, *, tenant_id: int, place) -> list[Diff
                 Difference(
                     "reservation",
                     f"{place(branch_id, product_id)}, order {order_id} reserved",
-                    str(have),
-                    str(want),
+                    str(_qty(have)),
+                    str(_qty(want)),
                 )
             )
     return found
