@@ -15,7 +15,7 @@ from common.roles import Permission
 from pos_client.services.login import Cashier
 from pos_client.services.queries import ShiftInfo, current_shift
 from pos_client.store import documents
-from pos_client.store.models import Return, Sale
+from pos_client.store.models import ReplicaRow, Return, Sale
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class ZReport:
     expected_cash: Decimal
     counted_cash: Decimal
     variance: Decimal
+    # The server's latest signed audit checkpoint, printed so it leaves the building.
+    audit_checkpoint: str = ""
 
     def rows(self, currency: str = "INR") -> list[tuple[str, str]]:
         """Return the report as (label, value) rows; an empty value is a heading."""
@@ -67,7 +69,19 @@ class ZReport:
             ("Counted cash", money(self.counted_cash)),
             ("Variance", money(self.variance)),
         ]
+        rows += checkpoint_rows(self.audit_checkpoint)
         return rows
+
+
+def checkpoint_rows(checkpoint: str) -> list[tuple[str, str]]:
+    """Return the Z report's audit checkpoint line (none until the server has sent one)."""
+    return [("Audit checkpoint", checkpoint)] if checkpoint else []
+
+
+def latest_audit_checkpoint(session: Session) -> str:
+    """Return the newest audit checkpoint the server published to this till, or ''."""
+    row = session.get(ReplicaRow, ("audit_checkpoint", "latest"))
+    return str((row.data or {}).get("text") or "") if row is not None else ""
 
 
 def _require(cashier: Cashier) -> None:
@@ -158,4 +172,5 @@ def close_shift(
         expected_cash=shift.expected_cash or ZERO,
         counted_cash=shift.counted_cash or ZERO,
         variance=shift.variance or ZERO,
+        audit_checkpoint=latest_audit_checkpoint(session),
     )
