@@ -25,8 +25,21 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from sync_server.audit.keys import Keyring, attach
+    from sync_server.integrity import watch
+
+    attach(factory.kw["bind"], Keyring.from_settings(settings))
+    # The same worker signs audit checkpoints and runs the nightly ledger check.
+    watcher = threading.Thread(
+        target=watch.run_forever,
+        kwargs={"factory": factory, "settings": settings, "stop": stop},
+        name="integrity-watch",
+        daemon=True,
+    )
+    watcher.start()
     print("Notification worker running; Ctrl+C stops it.", flush=True)
     run_forever(factory, settings=settings, stop=stop, interval=args.interval)
+    watcher.join(timeout=10)
     return 0
 
 
@@ -34,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the worker command."""
     p = subparsers.add_parser(
         "worker",
-        help="deliver queued notifications (e-mail, webhooks) with retry; several may run",
+        help="deliver queued notifications (e-mail, webhooks) with retry, sign audit "
+        "checkpoints and check the ledgers nightly; several may run",
     )
     p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     p.add_argument("--limit", type=int, default=50, help="notifications per round (with --once)")
