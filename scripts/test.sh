@@ -7,6 +7,10 @@ bash scripts/venv.sh
 export QT_QPA_PLATFORM=offscreen
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== import contracts"
+.venv/bin/lint-imports --no-cache
+echo "== types (strict for common/)"
+.venv/bin/mypy common
 echo "== pytest"
 # Two workers (one per core); a test file stays on one worker so its fixtures are shared.
 exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile "$@"

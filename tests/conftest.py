@@ -10,6 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # CLI tests that need the key generated in a fresh data dir drop it from the child's env.
 os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-database")
 
+import copy
 import itertools
 import shutil
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from sync_server.config import Settings
@@ -28,9 +30,14 @@ from sync_server.db import make_engine
 from sync_server.main import create_app
 from sync_server.migrations.runner import upgrade
 from tests import pgserver
-from tests.factories import Api, World, build_world
+from tests.factories import Api, TenantData, World, build_world
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property tests check behaviour, not speed: a machine busy with other work must not fail
+# them on Hypothesis's per-example deadline (performance lives in bench/).
+hypothesis_settings.register_profile("stockpilot", deadline=None)
+hypothesis_settings.load_profile("stockpilot")
 _db_counter = itertools.count()
 
 
@@ -75,6 +82,42 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _build_world_into(url: str) -> tuple[TenantData, TenantData]:
+    """Write the test world into a template once (Argon2 hashing dominates building it)."""
+    engine = make_engine(url)
+    try:
+        world = build_world(engine, None)  # type: ignore[arg-type]  # no client needed to build
+        return world.a, world.b
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_world_template(
+    pg: pgserver.PostgresServer, pg_template: str
+) -> tuple[str, TenantData, TenantData]:
+    """A template database holding the migrated schema and the test world."""
+    admin = _admin_engine(pg)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE sp_template_world TEMPLATE {pg_template}"))
+    admin.dispose()
+    a, b = _build_world_into(f"{pg.url}/sp_template_world")
+    return "sp_template_world", a, b
+
+
+@pytest.fixture(scope="session")
+def sqlite_world_template(sqlite_template: Path) -> tuple[Path, TenantData, TenantData]:
+    """A template SQLite file holding the migrated schema and the test world."""
+    path = sqlite_template.with_name("template-world.db")
+    shutil.copyfile(sqlite_template, path)
+    a, b = _build_world_into(f"sqlite:///{path}")
+    return path, a, b
+
+
+def _wants_world(request: pytest.FixtureRequest) -> bool:
+    return "world" in request.fixturenames
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     """Run the test once per database engine."""
@@ -84,14 +127,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Return the URL of a fresh, migrated database for this test alone."""
+    with_world = _wants_world(request)
     if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
+        template = (
+            request.getfixturevalue("sqlite_world_template")[0]
+            if with_world
+            else request.getfixturevalue("sqlite_template")
+        )
         path = tmp_path / "stockpilot.db"
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
     server = request.getfixturevalue("pg")
-    template = request.getfixturevalue("pg_template")
+    template = (
+        request.getfixturevalue("pg_world_template")[0]
+        if with_world
+        else request.getfixturevalue("pg_template")
+    )
     name = f"sp_test_{os.getpid()}_{next(_db_counter)}"
     admin = _admin_engine(server)
     with admin.connect() as conn:
@@ -130,9 +182,16 @@ def client(app) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def world(engine: Engine, client: TestClient) -> World:
-    """A tenant with an admin, two branches and users of every role (plus a second tenant)."""
-    return build_world(engine, client)
+def world(
+    request: pytest.FixtureRequest, backend: str, engine: Engine, client: TestClient
+) -> World:
+    """A tenant with an admin, two branches and users of every role (plus a second tenant).
+
+    The database was cloned from a template that already holds it (see database_url).
+    """
+    name = "sqlite_world_template" if backend == "sqlite" else "pg_world_template"
+    _, a, b = request.getfixturevalue(name)
+    return World(engine=engine, client=client, a=copy.deepcopy(a), b=copy.deepcopy(b))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -17,7 +18,7 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
-def _places(limit: int):
+def _places(limit: int) -> Callable[[Decimal], Decimal]:
     def check(value: Decimal) -> Decimal:
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > limit:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -14,10 +15,19 @@ from common.schemas.auth import MeRead, UserRead
 from common.schemas.base import Page
 from common.schemas.catalog import CategoryRead, ProductCreate, ProductRead, ProductUpdate
 from common.schemas.org import BranchRead
-from common.schemas.partners import CustomerRead, SupplierRead
+from common.schemas.partners import (
+    CustomerCreate,
+    CustomerRead,
+    CustomerUpdate,
+    SupplierCreate,
+    SupplierRead,
+    SupplierUpdate,
+)
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
+Journal = Literal["sales", "returns"]
+Party = Literal["customers", "suppliers"]
 
 API_PREFIX = "/api/v1"
 # Reads come back in well under a second; a longer wait means the server or the link is sick.
@@ -203,9 +213,44 @@ class ApiClient:
         """List suppliers."""
         return self._page(SupplierRead, "/suppliers", **filters)
 
+    def create_supplier(self, data: SupplierCreate) -> SupplierRead:
+        """Create a supplier."""
+        return SupplierRead.model_validate(self.post("/suppliers", data.model_dump(mode="json")))
+
+    def update_supplier(self, supplier_id: int, data: SupplierUpdate) -> SupplierRead:
+        """Change a supplier (only the fields that were set)."""
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return SupplierRead.model_validate(self.patch(f"/suppliers/{supplier_id}", body))
+
     def customers(self, **filters: Any) -> Page[CustomerRead]:
         """List customers (q, with_balance, limit, offset)."""
         return self._page(CustomerRead, "/customers", **filters)
+
+    def customer(self, customer_id: int) -> CustomerRead:
+        """Fetch one customer."""
+        return CustomerRead.model_validate(self.get(f"/customers/{customer_id}"))
+
+    def create_customer(self, data: CustomerCreate) -> CustomerRead:
+        """Create a customer."""
+        return CustomerRead.model_validate(self.post("/customers", data.model_dump(mode="json")))
+
+    def update_customer(self, customer_id: int, data: CustomerUpdate) -> CustomerRead:
+        """Change a customer (only the fields that were set)."""
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return CustomerRead.model_validate(self.patch(f"/customers/{customer_id}", body))
+
+    def set_sms_opt_in(self, customer_id: int, *, agreed: bool) -> None:
+        """Record (or withdraw) a customer's consent to text messages."""
+        path = f"/customers/{customer_id}/sms-opt-in"
+        if agreed:
+            self.put(path, {})
+        else:
+            self.request("DELETE", path)
+
+    def statement_pdf(self, party: Party, party_id: int, *, start: date, end: date) -> bytes:
+        """Return a customer's or supplier's statement of account for a period as a PDF."""
+        params = {"from": start.isoformat(), "to": end.isoformat(), "format": "pdf"}
+        return self.request("GET", f"/{party}/{party_id}/statement", params=params).content
 
     def customer_account(self, customer_id: int) -> Row:
         """Return a customer's credit account summary."""
@@ -249,6 +294,22 @@ class ApiClient:
             "reference": reference,
         }
         return self.post("/stock/adjustments", body)
+
+    def incoming_stock(self, *, branch_id: int) -> list[Row]:
+        """Return what is on order for a branch, per product."""
+        return self.get("/stock/incoming", branch_id=branch_id)
+
+    def start_count(self, *, branch_id: int) -> Row:
+        """Open a stock count at a branch."""
+        return self.post("/counts", {"branch_id": branch_id})
+
+    def count_scan(self, count_id: int, *, barcode: str) -> Row:
+        """Count one of the product with this barcode."""
+        return self.post(f"/counts/{count_id}/lines", {"barcode": barcode})
+
+    def post_count(self, count_id: int) -> Row:
+        """Post a count: differences become count movements."""
+        return self.post(f"/counts/{count_id}/post", {})
 
     def transfers(self, **filters: Any) -> Page[Row]:
         """List transfers between branches."""
@@ -295,13 +356,40 @@ class ApiClient:
         """Receive goods against a purchase order (partial receipts allowed)."""
         return self.post(f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note})
 
-    def reorder_suggestions(self, *, branch_id: int) -> Row:
-        """Suggest what to reorder at a branch, grouped by supplier."""
-        return self.get("/reorder-suggestions", branch_id=branch_id)
+    def send_purchase_order(self, po_id: int) -> Row:
+        """Send an approved purchase order to its supplier (e-mailed with its PDF)."""
+        return self.post(f"/purchase-orders/{po_id}/send", {})
 
-    def draft_reorders(self, *, branch_id: int, supplier_ids: list[int]) -> list[Row]:
+    def confirm_purchase_order(self, po_id: int, *, delivery_date: date, lines: list[Row]) -> Row:
+        """Record what the supplier confirmed (quantities per line) and when it will deliver."""
+        body = {"delivery_date": delivery_date.isoformat(), "lines": lines}
+        return self.post(f"/purchase-orders/{po_id}/confirm", body)
+
+    def ship_purchase_order(
+        self, po_id: int, *, carrier: str, tracking_number: str, expected_arrival: date
+    ) -> Row:
+        """Record the supplier's shipment of a purchase order."""
+        body = {
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "expected_arrival": expected_arrival.isoformat(),
+        }
+        return self.post(f"/purchase-orders/{po_id}/ship", body)
+
+    def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> Row:
+        """Suggest what to reorder at a branch, grouped by supplier."""
+        params: dict[str, Any] = {"branch_id": branch_id}
+        if method is not None:
+            params["method"] = method
+        return self.get("/reorder-suggestions", **params)
+
+    def draft_reorders(
+        self, *, branch_id: int, supplier_ids: list[int], method: str | None = None
+    ) -> list[Row]:
         """Turn reorder suggestions into draft purchase orders, one per supplier."""
-        body = {"branch_id": branch_id, "supplier_ids": supplier_ids}
+        body: Row = {"branch_id": branch_id, "supplier_ids": supplier_ids}
+        if method is not None:
+            body["method"] = method
         return self.post("/reorder-suggestions/purchase-orders", body)
 
     def supplier_account(self, supplier_id: int) -> Row:
@@ -326,6 +414,27 @@ class ApiClient:
         """Approve, reject (with a comment) or cancel a sales request."""
         body = {"comment": comment} if comment is not None else {}
         return self.post(f"/sales-requests/{request_id}/{action}", body)
+
+    def journal(self, kind: Journal, **filters: Any) -> Page[Row]:
+        """List till sales or returns (q, branch_id, date_from, reason, limit, offset)."""
+        return Page[Row].model_validate(self.get(f"/{kind}", **filters))
+
+    def journal_entry(self, kind: Journal, document_id: int) -> Row:
+        """Fetch one till sale or return with its lines and tenders."""
+        return self.get(f"/{kind}/{document_id}")
+
+    def order(self, order_id: int) -> Row:
+        """Fetch one online order with its lines and steps."""
+        return self.get(f"/orders/{order_id}")
+
+    def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> Row:
+        """Record an online order's shipment."""
+        body = {"carrier": carrier, "tracking_number": tracking_number}
+        return self.post(f"/orders/{order_id}/shipment", body)
+
+    def picking_list_pdf(self, *, branch_id: int) -> bytes:
+        """Return a branch's picking list of open online orders as a PDF."""
+        return self.request("GET", f"/picking-lists/{branch_id}/pdf").content
 
     def orders(self, **filters: Any) -> Page[Row]:
         """List online orders."""
@@ -377,6 +486,47 @@ class ApiClient:
         """List API keys."""
         return Page[Row].model_validate(self.get("/api-keys", **filters))
 
+    def create_user(self, body: Row) -> Row:
+        """Create a user (username, role, branches, password, optional PIN)."""
+        return self.post("/users", body)
+
+    def update_user(self, user_id: int, changes: Row) -> Row:
+        """Change a user: only the fields given."""
+        return self.patch(f"/users/{user_id}", changes)
+
+    def create_branch(self, body: Row) -> Row:
+        """Create a branch."""
+        return self.post("/branches", body)
+
+    def update_branch(self, branch_id: int, changes: Row) -> Row:
+        """Change a branch: only the fields given."""
+        return self.patch(f"/branches/{branch_id}", changes)
+
+    def create_api_key(self, *, name: str, scopes: list[str], branch_ids: list[int]) -> Row:
+        """Create an API key; the answer carries its secret, shown once."""
+        body = {"name": name, "scopes": scopes, "branch_ids": branch_ids}
+        return self.post("/api-keys", body)
+
+    def revoke_api_key(self, key_id: int) -> Row:
+        """Revoke an API key at once."""
+        return self.post(f"/api-keys/{key_id}/revoke", {})
+
+    def enrolment_code(self, *, branch_id: int) -> Row:
+        """Issue a one-time code that enrols a new till at a branch."""
+        return self.post("/devices/enrolment-codes", {"branch_id": branch_id})
+
+    def rename_device(self, device_id: int, *, name: str) -> Row:
+        """Rename an enrolled till."""
+        return self.patch(f"/devices/{device_id}", {"name": name})
+
+    def revoke_device(self, device_id: int) -> Row:
+        """Revoke a till: its sync stops at once."""
+        return self.post(f"/devices/{device_id}/revoke", {})
+
     def settings(self) -> Row:
         """Return the tenant's settings."""
         return self.get("/settings")
+
+    def put_setting(self, key: str, value: Any) -> Row:
+        """Change one tenant setting."""
+        return self.put(f"/settings/{key}", {"value": value})

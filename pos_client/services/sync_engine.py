@@ -218,6 +218,11 @@ class SyncEngine:
         except SyncFailed as exc:
             if exc.status == 422:
                 return None
+            # The events stay queued; the outbox says how often they were tried and why not.
+            with self.store.transaction() as session:
+                outbox.note_failure(
+                    session, event_ids=[id_ for id_, _, _ in bodies], error=str(exc)
+                )
             raise
         results = PushResponse.model_validate(response.json()).results
         return self._acknowledge(bodies, results)

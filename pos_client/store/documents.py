@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, NotFound, ValidationFailed
@@ -507,8 +507,3 @@ def record_payment_on_account(
     envelope = _emit(session, state=state, payload=payload, document_id=payload.payment_id)
     session.flush()
     return envelope
-
-
-def count_sales(session: Session) -> int:
-    """Return how many sales this till holds."""
-    return session.scalar(select(func.count()).select_from(Sale)) or 0

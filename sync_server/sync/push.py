@@ -27,6 +27,7 @@ from common.sync.protocol import (
     ShiftOpened,
     StockCountEntered,
 )
+from sync_server.alerts import service as alerts
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
@@ -36,6 +37,7 @@ from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.sales import service as sales
+from sync_server.sales.models import Return, Sale
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
 # PostgreSQL's deadlock and serialisation failures: the whole batch is tried again.
@@ -146,7 +148,14 @@ def push_one(session: Session, *, device: Device, event: Event) -> PushResult:
         seen = _received(session, tenant_id=device.tenant_id, event_id=event.id)
         if seen is not None:
             return _answer_seen(seen)
-        return _reject(session, device=device, event=event, reason=_integrity_reason(exc))
+        reason = _integrity_reason(exc)
+        if (twin := _same_device_twin(session, device=device, event=event)) is not None:
+            reason = (
+                f"receipt {twin} was already used by this till for another sale: two machines "
+                "are running this till's data (a copied disk or an old backup). Re-enrol one."
+            )
+            _alert_cloned(session, device=device, receipt_number=twin, event=event)
+        return _reject(session, device=device, event=event, reason=reason)
     except ValidationError as exc:
         return _reject(session, device=device, event=event, reason=f"invalid payload: {exc}")
     except DomainError as exc:
@@ -170,6 +179,50 @@ def _answer_seen(seen: ReceivedEvent) -> PushResult:
     if seen.status == "rejected":
         return PushResult(id=seen.event_id, status=PushStatus.REJECTED, reason=seen.reason)
     return PushResult(id=seen.event_id, status=PushStatus.DUPLICATE, **(seen.result or {}))
+
+
+def _same_device_twin(session: Session, *, device: Device, event: Event) -> str | None:
+    """Return the receipt number if this device already used it for a different document.
+
+    A till numbers its receipts in its own series, so the same device sending two different
+    documents under one number means two machines hold its data: a cloned disk or VM, or a
+    machine restored from an old backup that is selling again.
+    """
+    payload = event.payload
+    number = payload.get("receipt_number")
+    uuid = payload.get("sale_id") or payload.get("return_id")
+    if not number or not uuid:
+        return None
+    for model in (Sale, Return):
+        holder = session.execute(
+            select(model.uuid, model.device_id).where(
+                model.tenant_id == device.tenant_id, model.receipt_number == number
+            )
+        ).first()
+        if holder is not None and holder.device_id == device.id and holder.uuid != uuid:
+            return str(number)
+    return None
+
+
+def _alert_cloned(session: Session, *, device: Device, receipt_number: str, event: Event) -> None:
+    """Tell managers that one till identity is in use on two machines."""
+    alerts.raise_alert(
+        session,
+        tenant_id=device.tenant_id,
+        kind="device_cloned",
+        branch_id=device.branch_id,
+        details={
+            "device_id": device.id,
+            "device_name": device.name,
+            "receipt_number": receipt_number,
+            "event_id": event.id,
+            "message": (
+                f"Till {device.name} sent a second, different sale numbered {receipt_number}. "
+                "Two machines are running this till's data (a copied disk or an old backup). "
+                "Their sales are kept as dead letters; re-enrol one of the machines."
+            ),
+        },
+    )
 
 
 def _integrity_reason(exc: IntegrityError) -> str:

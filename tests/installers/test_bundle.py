@@ -97,6 +97,7 @@ def _run(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_bundle_shows_its_version_and_passes_its_self_check(bundle):
     version = _run(bundle, "--version")
     assert version.returncode == 0
@@ -108,6 +109,7 @@ def test_the_bundle_shows_its_version_and_passes_its_self_check(bundle):
         assert f"ok   {name}" in check.stdout
 
 
+@pytest.mark.slow
 def test_the_bundle_carries_the_till_and_not_the_server(bundle):
     internal = bundle / "_internal"
     assert (internal / "barcode" / "fonts").is_dir()  # python-barcode's own font
@@ -115,6 +117,7 @@ def test_the_bundle_carries_the_till_and_not_the_server(bundle):
     assert not list(internal.rglob("fastapi")) and not list(internal.rglob("sync_server"))
 
 
+@pytest.mark.slow
 def test_the_bundle_backs_up_a_store(bundle, tmp_path):
     from pos_client.store.db import LocalStore
 
@@ -126,6 +129,7 @@ def test_the_bundle_backs_up_a_store(bundle, tmp_path):
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sales'").fetchone()[0]
 
 
+@pytest.mark.slow
 def test_the_bundled_till_starts_and_opens_its_store(bundle, tmp_path):
     data_dir = tmp_path / "till"
     log = (tmp_path / "till.log").open("w")

@@ -72,6 +72,7 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
     src = tmp_path / "src"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 
+from sqlalchemy import select
+
 from common.ids import new_id
 from common.sync.protocol import ChangeOp, PulledChange
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store import documents, replica
 from pos_client.store.db import LocalStore
+from pos_client.store.models import OutboxEvent
 from tests.sync.sync_helpers import sell_locally
 
 
@@ -59,4 +62,8 @@ def test_unreachable_server_backs_off_with_jitter_and_keeps_the_outbox(tmp_path)
         assert ceiling / 2 <= delay <= ceiling
     first_offline = status.offline_since
     assert engine.sync_once().offline_since == first_offline  # "offline since" does not move
+    # Each failed push is counted on the queued event, with the reason.
+    with store.transaction() as session:
+        (event,) = session.scalars(select(OutboxEvent)).all()
+        assert event.attempts == 8 and "unreachable" in (event.last_error or "")
     store.close()

@@ -119,6 +119,7 @@ def frozen_heap() -> Iterator[None]:
     gc.unfreeze()
 
 
+@pytest.mark.slow
 def test_100k_products_page_without_freezing_the_ui(
     manager_window, frozen_heap, qtbot: QtBot
 ) -> None:

@@ -306,7 +306,7 @@ class AdminPage(QWidget):
                 "undone."
             ),
             ok_text="Revoke key",
-            call=lambda api: api.post(f"/api-keys/{key_id}/revoke", {}),
+            call=lambda api: api.revoke_api_key(key_id),
             parent=self,
         )
         self._open(
@@ -345,7 +345,7 @@ class AdminPage(QWidget):
         except ValueError:
             value = text
         NetOp(
-            lambda api: api.put(f"/settings/{key}", {"value": value}),
+            lambda api: api.put_setting(key, value),
             pool=self.ctx.pool,
             owner=self,
         ).success(lambda _: self.message.setText(f"Saved {key}.")).failure(
@@ -357,7 +357,7 @@ class AdminPage(QWidget):
         """Issue a one-time code that enrols a new till at the chosen branch."""
         branch_id = self.enrol_branch.currentData()
         NetOp(
-            lambda api: api.post("/devices/enrolment-codes", {"branch_id": branch_id}),
+            lambda api: api.enrolment_code(branch_id=branch_id),
             pool=self.ctx.pool,
             owner=self,
         ).success(
@@ -384,7 +384,7 @@ class AdminPage(QWidget):
         if (device := self._selected(self.devices, "a till")) is None:
             return
         NetOp(
-            lambda api: api.post(f"/devices/{device['id']}/revoke", {}),
+            lambda api: api.revoke_device(device["id"]),
             pool=self.ctx.pool,
             owner=self,
         ).success(

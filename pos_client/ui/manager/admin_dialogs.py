@@ -164,7 +164,7 @@ class UserDialog(FormDialog):
             body = {"username": self.username.text().strip(), **values, "password": password}
             if pin:
                 body["pin"] = pin
-            return lambda api: api.post("/users", body)
+            return lambda api: api.create_user(body)
         user = self.user
         current = {
             "full_name": user.full_name,
@@ -184,7 +184,7 @@ class UserDialog(FormDialog):
             changes["pin"] = pin
         if not changes:
             raise ValueError("Nothing changed.")
-        return lambda api: api.patch(f"/users/{user.id}", changes)
+        return lambda api: api.update_user(user.id, changes)
 
 
 def _optional_decimal(text: str, *, what: str) -> Decimal | None:
@@ -267,10 +267,10 @@ class BranchDialog(FormDialog):
         }
         if self.branch is None:
             body["code"] = self.code.text().strip().upper()
-            return lambda api: api.post("/branches", body)
+            return lambda api: api.create_branch(body)
         body["active"] = self.active.isChecked()
         branch_id = self.branch.id
-        return lambda api: api.patch(f"/branches/{branch_id}", body)
+        return lambda api: api.update_branch(branch_id, body)
 
 
 class ApiKeyDialog(FormDialog):
@@ -298,12 +298,8 @@ class ApiKeyDialog(FormDialog):
         scopes = [scope for scope, box in self.scopes.items() if box.isChecked()]
         if not scopes:
             raise ValueError("Tick at least one thing the key may do.")
-        body = {
-            "name": self.name.text().strip(),
-            "scopes": scopes,
-            "branch_ids": self.branches.checked(),
-        }
-        return lambda api: api.post("/api-keys", body)
+        name, branch_ids = self.name.text().strip(), self.branches.checked()
+        return lambda api: api.create_api_key(name=name, scopes=scopes, branch_ids=branch_ids)
 
 
 class SecretDialog(QDialog):
@@ -388,4 +384,4 @@ class RenameDialog(FormDialog):
         name, device_id = self.name.text().strip(), self.device_id
         if not name:
             raise ValueError("Type the till's new name.")
-        return lambda api: api.patch(f"/devices/{device_id}", {"name": name})
+        return lambda api: api.rename_device(device_id, name=name)

@@ -71,6 +71,10 @@ def picked(edit: QDateEdit) -> date:
     return edit.date().toPython()
 
 
+# Fetches a statement PDF for a period (first and last day), off the UI thread.
+FetchStatement = Callable[[ApiClient, date, date], bytes]
+
+
 class StatementError(Exception):
     """A statement could not be written to its file."""
 
@@ -83,12 +87,12 @@ class StatementDialog(FormDialog):
         *,
         ctx: ManagerContext,
         title: str,
-        path: str,
+        fetch_pdf: FetchStatement,
         ask_path: Callable[[], Path | None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(ctx=ctx, title=title, ok_text="Save PDF…", parent=parent)
-        self.path = path
+        self.fetch_pdf = fetch_pdf
         self.ask_path = ask_path
         today = date.today()
         self.start = date_edit(today.replace(day=1), name="StatementFrom")
@@ -103,11 +107,10 @@ class StatementDialog(FormDialog):
         target = self.ask_path()
         if target is None:
             raise ValueError("No file chosen: the statement was not saved.")
-        path = self.path
-        params = {"from": start.isoformat(), "to": end.isoformat(), "format": "pdf"}
+        fetch_pdf = self.fetch_pdf
 
         def fetch(api: ApiClient) -> Path:
-            pdf = api.request("GET", path, params=params).content
+            pdf = fetch_pdf(api, start, end)
             try:
                 target.write_bytes(pdf)
             except OSError as exc:
@@ -128,14 +131,18 @@ def open_statement(
     *,
     ctx: ManagerContext,
     party: str,
-    path: str,
+    fetch_pdf: FetchStatement,
     ask_path: Callable[[], Path | None],
     saved: Callable[[Path], None],
     parent: QWidget,
 ) -> StatementDialog:
     """Open the statement dialog of a customer or supplier; call saved with the PDF's path."""
     dialog = StatementDialog(
-        ctx=ctx, title=f"Statement — {party}", path=path, ask_path=ask_path, parent=parent
+        ctx=ctx,
+        title=f"Statement — {party}",
+        fetch_pdf=fetch_pdf,
+        ask_path=ask_path,
+        parent=parent,
     )
     dialog.accepted.connect(lambda: saved(dialog.result_value))
     dialog.open()
@@ -243,21 +250,15 @@ class CustomerDialog(FormDialog):
         sent = update.model_dump(mode="json", exclude_unset=True)
 
         def save(api: ApiClient) -> CustomerRead:
-            saved = (
-                CustomerRead.model_validate(api.patch(f"/customers/{customer.id}", sent))
-                if sent
-                else customer
-            )
+            saved = api.update_customer(customer.id, update) if sent else customer
             _apply_sms(api, saved, sms)
             return saved
 
         return save
 
     def _create(self, data: CustomerCreate, *, sms: str) -> Callable[[ApiClient], Any]:
-        body = data.model_dump(mode="json")
-
         def create(api: ApiClient) -> CustomerRead:
-            customer = CustomerRead.model_validate(api.post("/customers", body))
+            customer = api.create_customer(data)
             try:
                 _apply_sms(api, customer, sms)
             except Exception as exc:
@@ -284,11 +285,8 @@ class CustomerDialog(FormDialog):
 
 def _apply_sms(api: ApiClient, customer: CustomerRead, action: str) -> None:
     """Record or withdraw a customer's consent to text messages."""
-    path = f"/customers/{customer.id}/sms-opt-in"
-    if action == SMS_ON:
-        api.put(path, {})
-    elif action == SMS_OFF:
-        api.request("DELETE", path)
+    if action in (SMS_ON, SMS_OFF):
+        api.set_sms_opt_in(customer.id, agreed=action == SMS_ON)
 
 
 class PaymentDialog(FormDialog):

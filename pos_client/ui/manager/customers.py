@@ -163,7 +163,9 @@ class CustomersPage(QWidget):
         self.dialog = open_statement(
             ctx=self.ctx,
             party=customer.name,
-            path=f"/customers/{customer.id}/statement",
+            fetch_pdf=lambda api, start, end: api.statement_pdf(
+                "customers", customer.id, start=start, end=end
+            ),
             ask_path=lambda: self.ask_statement_path(customer),
             saved=self._statement_saved,
             parent=self,

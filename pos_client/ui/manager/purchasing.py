@@ -251,10 +251,10 @@ class PurchasingPage(QWidget):
         with_incoming = method == "threshold" and self.ctx.can(Permission.STOCK_READ)
 
         def fetch(api: ApiClient) -> dict[str, Any]:
-            result = api.get("/reorder-suggestions", branch_id=branch_id, method=method)
+            result = api.reorder_suggestions(branch_id=branch_id, method=method)
             if with_incoming:
                 # Only the forecast method reports on-order stock per line; ask for the rest.
-                incoming = api.get("/stock/incoming", branch_id=branch_id)
+                incoming = api.incoming_stock(branch_id=branch_id)
                 result["incoming"] = {row["product_id"]: row["on_order"] for row in incoming}
             return result
 
@@ -301,13 +301,11 @@ class PurchasingPage(QWidget):
         if branch_id is None or not suppliers:
             self.reorder_message.setText("There are no suggestions to turn into orders.")
             return
-        body = {
-            "branch_id": branch_id,
-            "supplier_ids": suppliers,
-            "method": self.reorder_method.currentData(),
-        }
+        method = self.reorder_method.currentData()
         NetOp(
-            lambda api: api.post("/reorder-suggestions/purchase-orders", body),
+            lambda api: api.draft_reorders(
+                branch_id=branch_id, supplier_ids=suppliers, method=method
+            ),
             pool=self.ctx.pool,
             owner=self,
         ).success(
@@ -354,7 +352,9 @@ class PurchasingPage(QWidget):
         self.dialog = open_statement(
             ctx=self.ctx,
             party=supplier.name,
-            path=f"/suppliers/{supplier.id}/statement",
+            fetch_pdf=lambda api, start, end: api.statement_pdf(
+                "suppliers", supplier.id, start=start, end=end
+            ),
             ask_path=lambda: self.ask_statement_path(supplier),
             saved=self._statement_saved,
             parent=self,

@@ -285,17 +285,17 @@ class SupplierDialog(FormDialog):
             raise ValueError("The e-mail address needs an @.")
         try:
             if self.supplier is None:
-                body = SupplierCreate(**fields).model_dump(mode="json")
-                return lambda api: SupplierRead.model_validate(api.post("/suppliers", body))
+                data = SupplierCreate(**fields)
+                return lambda api: api.create_supplier(data)
             fields["active"] = self.active.isChecked()
             changed = {k: v for k, v in fields.items() if v != getattr(self.supplier, k)}
             if not changed:
                 raise ValueError("Nothing to save: change a field first.")
-            update = SupplierUpdate(**changed).model_dump(mode="json", exclude_unset=True)
+            update = SupplierUpdate(**changed)
         except ValidationError as exc:
             raise ValueError(schema_errors(exc)) from exc
-        path = f"/suppliers/{self.supplier.id}"
-        return lambda api: SupplierRead.model_validate(api.patch(path, update))
+        supplier_id = self.supplier.id
+        return lambda api: api.update_supplier(supplier_id, update)
 
 
 class SendDialog(FormDialog):
@@ -328,7 +328,7 @@ class SendDialog(FormDialog):
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         po_id = self.po["id"]
-        return lambda api: api.post(f"/purchase-orders/{po_id}/send", {})
+        return lambda api: api.send_purchase_order(po_id)
 
 
 class ConfirmDialog(FormDialog):
@@ -390,9 +390,8 @@ class ConfirmDialog(FormDialog):
                     f"Line {row + 1}: the supplier can confirm 0 to {as_quantity(ordered)}."
                 )
             lines.append({"line_id": line["id"], "quantity": quantity})
-        body = {"delivery_date": picked(self.delivery).isoformat(), "lines": lines}
-        po_id = self.po["id"]
-        return lambda api: api.post(f"/purchase-orders/{po_id}/confirm", body)
+        delivery, po_id = picked(self.delivery), self.po["id"]
+        return lambda api: api.confirm_purchase_order(po_id, delivery_date=delivery, lines=lines)
 
 
 class ShipDialog(FormDialog):
@@ -423,10 +422,7 @@ class ShipDialog(FormDialog):
         carrier, tracking = self.carrier.text().strip(), self.tracking.text().strip()
         if not carrier or not tracking:
             raise ValueError("Type the carrier and the tracking number.")
-        body = {
-            "carrier": carrier,
-            "tracking_number": tracking,
-            "expected_arrival": picked(self.arrival).isoformat(),
-        }
-        po_id = self.po["id"]
-        return lambda api: api.post(f"/purchase-orders/{po_id}/ship", body)
+        arrival, po_id = picked(self.arrival), self.po["id"]
+        return lambda api: api.ship_purchase_order(
+            po_id, carrier=carrier, tracking_number=tracking, expected_arrival=arrival
+        )

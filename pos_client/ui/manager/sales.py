@@ -248,7 +248,7 @@ class SalesPage(QWidget):
         branch = self.ctx.branch_name
         self.sales_tab = JournalTab(
             ctx=self.ctx,
-            path="/sales",
+            kind="sales",
             name="Sale",
             what="a sale",
             columns=[
@@ -268,7 +268,7 @@ class SalesPage(QWidget):
         )
         self.returns_tab = JournalTab(
             ctx=self.ctx,
-            path="/returns",
+            kind="returns",
             name="Return",
             what="a return",
             columns=[
@@ -301,10 +301,10 @@ class SalesPage(QWidget):
         may_see_customers = self.ctx.can(Permission.CUSTOMERS_READ)
 
         def fetch(api: ApiClient, row: Row) -> tuple[Row, Row | None]:
-            order = api.get(f"/orders/{row['id']}")
+            order = api.order(row["id"])
             customer = None
             if may_see_customers:
-                customer = api.get(f"/customers/{order['customer_id']}")
+                customer = api.customer(order["customer_id"]).model_dump(mode="json")
             return order, customer
 
         row = self.orders.current()

@@ -256,14 +256,12 @@ class ShipmentDialog(FormDialog):
         if not tracking:
             raise ValueError("Enter the tracking number the carrier gave.")
         order_id = self.order_id
-        return lambda api: api.post(
-            f"/orders/{order_id}/shipment", {"carrier": carrier, "tracking_number": tracking}
-        )
+        return lambda api: api.ship_order(order_id, carrier=carrier, tracking_number=tracking)
 
 
 def save_picking_list(api: ApiClient, *, branch_id: int, path: Path) -> Path:
     """Fetch a branch's picking list as PDF and write it to path (runs off the UI thread)."""
-    content = api.request("GET", f"/picking-lists/{branch_id}/pdf").content
+    content = api.picking_list_pdf(branch_id=branch_id)
     try:
         path.write_bytes(content)
     except OSError as exc:

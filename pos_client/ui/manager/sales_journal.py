@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from common.schemas.base import Page
-from pos_client.api.client import Row
+from pos_client.api.client import ApiClient, Journal, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import Column
@@ -38,7 +38,7 @@ class JournalTab(QWidget):
         self,
         *,
         ctx: ManagerContext,
-        path: str,
+        kind: Journal,
         name: str,
         what: str,
         columns: Sequence[Column],
@@ -50,7 +50,7 @@ class JournalTab(QWidget):
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.path = path
+        self.kind: Journal = kind
         self.what = what
         self.make_dialog = make_dialog
         self.dialog: QDialog | None = None
@@ -95,10 +95,9 @@ class JournalTab(QWidget):
         }
         self.table.reload()
 
-    def _fetch(self, api: Any, offset: int, limit: int) -> Page[Row]:
+    def _fetch(self, api: ApiClient, offset: int, limit: int) -> Page[Row]:
         # Runs on a network thread: it reads the filters taken, never the widgets.
-        params = {**self.filters, "offset": offset, "limit": limit}
-        return Page[Row].model_validate(api.get(self.path, **params))
+        return api.journal(self.kind, **self.filters, offset=offset, limit=limit)
 
     def show_details(self) -> None:
         """Fetch the selected document and open it."""
@@ -107,10 +106,10 @@ class JournalTab(QWidget):
             self.message.setText(f"Select {self.what} first.")
             return
         self.message.setText("")
-        path = f"{self.path}/{row['id']}"
-        NetOp(lambda api: api.get(path), pool=self.ctx.pool, owner=self).success(
-            self._open
-        ).failure(lambda e: self.message.setText(describe(e))).run()
+        kind, document_id = self.kind, row["id"]
+        NetOp(
+            lambda api: api.journal_entry(kind, document_id), pool=self.ctx.pool, owner=self
+        ).success(self._open).failure(lambda e: self.message.setText(describe(e))).run()
 
     def _open(self, detail: Row) -> None:
         self.dialog = self.make_dialog(detail)

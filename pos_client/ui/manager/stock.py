@@ -194,7 +194,7 @@ class CountDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(view, 1)
         layout.addWidget(self.post_button, 0, Qt.AlignmentFlag.AlignRight)
-        self._call(lambda api: api.post("/counts", {"branch_id": branch_id}))
+        self._call(lambda api: api.start_count(branch_id=branch_id))
 
     def _call(self, fn: Callable[[ApiClient], Any]) -> None:
         NetOp(fn, pool=self.ctx.pool, owner=self).success(self._show).failure(
@@ -222,7 +222,7 @@ class CountDialog(QDialog):
         if not code or self.count is None:
             return
         count_id = self.count["id"]
-        self._call(lambda api: api.post(f"/counts/{count_id}/lines", {"barcode": code}))
+        self._call(lambda api: api.count_scan(count_id, barcode=code))
 
     def post(self) -> None:
         """Post the count: differences become count movements."""
@@ -230,7 +230,7 @@ class CountDialog(QDialog):
             return
         count_id = self.count["id"]
         self.post_button.setEnabled(False)
-        self._call(lambda api: api.post(f"/counts/{count_id}/post", {}))
+        self._call(lambda api: api.post_count(count_id))
 
 
 class StockPage(QWidget):
