@@ -27,6 +27,21 @@ def _engine(settings: Settings):
     return engine
 
 
+def _migrated_engine(settings: Settings):
+    """Return the engine if the database has this version's schema, else None (said why)."""
+    from sync_server.migrations.runner import is_up_to_date
+
+    engine = _engine(settings)
+    if is_up_to_date(engine):
+        return engine
+    _fail(
+        "the database is not initialised or has an older schema; run 'stockpilot-server init' "
+        "(a new database) or 'stockpilot-server serve' once (it migrates) first.",
+        code=1,
+    )
+    return None
+
+
 def _fail(message: str, *, code: int = 2) -> int:
     print(f"stockpilot-server: {message}", file=sys.stderr)
     return code
@@ -147,7 +162,10 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         points = _read_checkpoints(args.checkpoint or [])
     except (ValueError, ValidationFailed) as exc:
         return _fail(str(exc))
-    factory = make_sessionmaker(_engine(settings))
+    engine = _migrated_engine(settings)
+    if engine is None:
+        return 1
+    factory = make_sessionmaker(engine)
     broken = 0
     with transaction(factory, readonly=True) as session:
         tenants = session.scalars(select(Tenant).order_by(Tenant.id)).all()
@@ -185,7 +203,10 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.db import utcnow
     from sync_server.org.models import Tenant
 
-    factory = make_sessionmaker(_engine(settings))
+    engine = _migrated_engine(settings)
+    if engine is None:
+        return 1
+    factory = make_sessionmaker(engine)
     lines = []
     with transaction(factory) as session:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():

@@ -10,12 +10,15 @@ from sync_server.config import Settings
 def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from sync_server.cli import _engine
+    from sync_server.cli import _migrated_engine
     from sync_server.db import make_sessionmaker, transaction
     from sync_server.integrity.ledger import verify_ledgers
     from sync_server.org.models import Tenant
 
-    factory = make_sessionmaker(_engine(settings))
+    engine = _migrated_engine(settings)
+    if engine is None:
+        return 1
+    factory = make_sessionmaker(engine)
     differences = 0
     with transaction(factory, readonly=True) as session:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():

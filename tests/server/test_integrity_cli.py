@@ -169,3 +169,8 @@ def test_a_lost_audit_key_shows_at_the_next_verify(demo_dir, tmp_path):
     result = _cli(data, "audit", "verify")
     assert result.returncode == 1
     assert "which is not in the audit keyring" in result.stdout
+
+
+def test_commands_on_a_data_dir_without_a_database_say_what_to_run(tmp_path):
+    for args in (("audit", "verify"), ("audit", "checkpoint"), ("ledger", "verify")):
+        _refused(_cli(tmp_path, *args), 1, "run 'stockpilot-server init'")
