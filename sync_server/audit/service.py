@@ -43,6 +43,7 @@ __all__ = ["Actor", "ChainReport", "jsonable", "record", "seal_audit", "verify"]
 log = logging.getLogger("stockpilot.audit")
 
 GENESIS = "0" * 64
+_REPORTED_HEADS: set[str | None] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +231,11 @@ def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: boo
         return 0
     keyring = keyring_for(session)
     if not _head_trusted(session, head, keyring):
-        log.error("audit head of tenant %s fails its MAC; not sealing", tenant_id)
+        # Said once per head state: the keeper comes back twice a second, and the watch
+        # raises an audit_broken alert for people to act on.
+        if head.head_mac not in _REPORTED_HEADS:
+            _REPORTED_HEADS.add(head.head_mac)
+            log.error("audit head of tenant %s fails its MAC; not sealing", tenant_id)
         return 0
     done = 0
     after_id = 0

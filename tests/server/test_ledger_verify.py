@@ -316,3 +316,34 @@ def test_the_watch_files_publishes_and_mails_a_checkpoint_when_the_head_moved(wo
         )
     watch.run_once(world.sessions(), now=now.replace(hour=14))
     assert len(filed.read_text().splitlines()) == 2
+
+
+def test_the_watch_raises_an_alert_instead_of_signing_a_broken_chain(world, tmp_path):
+    from sync_server.audit.models import AuditEntry
+    from sync_server.integrity.watch import AUDIT_BROKEN
+
+    settings = Settings(data_dir=tmp_path / "watch")
+    with transaction(world.sessions()) as session:
+        audit.record(
+            session,
+            actor=world.principal("admin").actor,
+            action="t.x",
+            entity_type="t",
+            entity_id=1,
+        )
+        audit.seal_now(session, tenant_id=world.a.id)
+    with transaction(world.sessions()) as session:
+        audit.seal_now(session, tenant_id=world.a.id)
+    _edit(
+        world,
+        update(AuditEntry)
+        .where(AuditEntry.tenant_id == world.a.id, AuditEntry.seq == 1)
+        .values(actor="someone else"),
+    )
+    Watch(settings).run_once(world.sessions(), now=datetime(2026, 12, 4, 10, tzinfo=UTC))
+    assert not checkpoint_file(settings, tenant_id=world.a.id).exists()
+    with transaction(world.sessions(), readonly=True) as session:
+        alert = session.scalars(
+            select(Alert).where(Alert.tenant_id == world.a.id, Alert.kind == AUDIT_BROKEN)
+        ).one()
+    assert "entry 1 was edited" in alert.details["message"]
