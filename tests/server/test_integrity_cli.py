@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import sqlite3
 import stat
@@ -174,3 +175,30 @@ def test_a_lost_audit_key_shows_at_the_next_verify(demo_dir, tmp_path):
 def test_commands_on_a_data_dir_without_a_database_say_what_to_run(tmp_path):
     for args in (("audit", "verify"), ("audit", "checkpoint"), ("ledger", "verify")):
         _refused(_cli(tmp_path, *args), 1, "run 'stockpilot-server init'")
+
+
+def test_a_database_made_before_the_audit_key_upgrades_and_keeps_verifying(tmp_path):
+    """The file was made by the release before the key: `init` and `demo-data` (0014 schema)."""
+    made = Path(__file__).parent / "data" / "made-before-the-audit-key.db.gz"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "stockpilot.db").write_bytes(gzip.decompress(made.read_bytes()))
+    _refused(_cli(data, "audit", "verify"), 1, "older schema")
+    assert "Already initialised" in _ok(_cli(data, "init"))  # migrates
+    assert _ok(_cli(data, "audit", "verify")) == "My Shop: chain intact (148 entries)\n"
+    assert _ok(_cli(data, "ledger", "verify")) == "My Shop: books agree with their ledgers\n"
+    _ok(_cli(data, "create-user", "rita", "--role", "cashier", "--password", "rita-pass-123"))
+    assert _ok(_cli(data, "audit", "verify", TZ="Asia/Kolkata")) == (
+        "My Shop: chain intact (149 entries)\n"
+    )
+    db = sqlite3.connect(data / "stockpilot.db")
+    assert db.execute(
+        "SELECT key_id IS NOT NULL FROM audit_entries WHERE seq = 149"
+    ).fetchone() == (1,)
+    line = _ok(_cli(data, "audit", "checkpoint")).strip()
+    db.execute("UPDATE audit_entries SET actor = 'nobody' WHERE seq = 10")
+    db.commit()
+    db.close()
+    result = _cli(data, "audit", "verify", "--checkpoint", line)
+    assert result.returncode == 1
+    assert "BROKEN: entry 10 was edited (its content does not match its hash)" in result.stdout
