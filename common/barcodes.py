@@ -7,25 +7,32 @@ validated here before it is stored, looked up or printed.
 
 from __future__ import annotations
 
+import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 __all__ = [
     "DEFAULT_RULES",
+    "GS",
     "BarcodeError",
+    "GS1Data",
     "ScannedCode",
     "VariableMeasure",
     "VariableMeasureRules",
     "decode_variable_measure",
     "gs1_check_digit",
     "internal_ean13",
+    "is_product_code",
     "is_valid_gtin",
     "lookup_candidates",
     "make_ean13",
     "normalize",
+    "parse_gs1",
     "parse_scan",
+    "split_aim",
     "validate_gtin",
 ]
 
@@ -206,29 +213,240 @@ def decode_variable_measure(
     )
 
 
+# -- AIM symbology identifiers and GS1 element strings ------------------------------------
+
+GS = "\x1d"  # the group separator a scanner sends for FNC1 between variable-length fields
+# "]" + code character + modifier: what a scanner set to send symbology identifiers prefixes.
+_AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
+# Identifiers whose data is a GS1 element string (GS1-128, DataBar, DataMatrix, QR, DotCode).
+GS1_AIMS = frozenset({"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1"})
+# What a lot or serial may hold: GS1's printable set, no spaces.
+_GS1_TEXT = re.compile(r"[!-~]+")
+_HRI = re.compile(r"\((\d{2,4})\)([^(]*)")
+
+
+@dataclass(frozen=True)
+class _AI:
+    """How one application identifier's data is laid out."""
+
+    name: str
+    length: int  # fixed data length, or the maximum for a variable-length field
+    fixed: bool
+
+
+# The AIs a till reads off consumer goods; an unknown AI cannot be skipped (its length is unknown).
+_AIS: dict[str, _AI] = {
+    "00": _AI("sscc", 18, fixed=True),
+    "01": _AI("gtin", 14, fixed=True),
+    "02": _AI("content", 14, fixed=True),
+    "10": _AI("lot", 20, fixed=False),
+    "11": _AI("production date", 6, fixed=True),
+    "13": _AI("packaging date", 6, fixed=True),
+    "15": _AI("best before", 6, fixed=True),
+    "16": _AI("sell by", 6, fixed=True),
+    "17": _AI("expiry", 6, fixed=True),
+    "20": _AI("variant", 2, fixed=True),
+    "21": _AI("serial", 20, fixed=False),
+    "30": _AI("count", 8, fixed=False),
+    "37": _AI("count", 8, fixed=False),
+    **{f"310{n}": _AI("net weight (kg)", 6, fixed=True) for n in range(6)},
+    **{f"392{n}": _AI("price", 15, fixed=False) for n in range(10)},
+    **{f"393{n}": _AI("price with currency", 18, fixed=False) for n in range(10)},
+}
+_DATE_AIS = frozenset({"11", "13", "15", "16", "17"})
+
+
+@dataclass(frozen=True)
+class GS1Data:
+    """What a GS1 element string says about the item in hand."""
+
+    elements: tuple[tuple[str, str], ...]
+    gtin: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    best_before: date | None = None
+    net_weight_kg: Decimal | None = None
+    price: Decimal | None = None
+    count: int | None = None
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Return what a sale line keeps of this label (lot, expiry, serial, weight)."""
+        found = {
+            "lot": self.lot,
+            "expiry": self.expiry.isoformat() if self.expiry else None,
+            "best_before": self.best_before.isoformat() if self.best_before else None,
+            "serial": self.serial,
+            "net_weight_kg": str(self.net_weight_kg) if self.net_weight_kg is not None else None,
+        }
+        return {key: value for key, value in found.items() if value is not None}
+
+
+def split_aim(raw: str) -> tuple[str | None, str]:
+    """Split a leading AIM symbology identifier (``]E0``, ``]C1``...) from the data."""
+    if _AIM.match(raw):
+        return raw[:3], raw[3:]
+    return None, raw
+
+
+def gs1_date(text: str, *, today: date | None = None) -> date:
+    """Read a GS1 YYMMDD date; day 00 means the month's last day; century per GS1 7.12."""
+    if len(text) != 6 or not _is_digits(text):
+        raise BarcodeError(f"GS1 date {text!r} is not six digits (YYMMDD)")
+    yy, month, day = int(text[:2]), int(text[2:4]), int(text[4:])
+    if not 1 <= month <= 12:
+        raise BarcodeError(f"GS1 date {text} has month {month:02d}")
+    now = today or date.today()
+    century = now.year // 100 * 100
+    # A date more than 50 years ahead is last century's; more than 49 years back, next century's.
+    difference = yy - now.year % 100
+    if difference >= 51:
+        century -= 100
+    elif difference <= -50:
+        century += 100
+    year = century + yy
+    last = calendar.monthrange(year, month)[1]
+    if day == 0:
+        day = last
+    if day > last:
+        raise BarcodeError(f"GS1 date {text} has no day {day} in that month")
+    return date(year, month, day)
+
+
+def _split_elements(data: str) -> list[tuple[str, str]]:
+    """Cut an element string into (AI, value) pairs at fixed lengths and GS separators."""
+    if data.startswith("("):
+        # Human-readable form typed or scanned from a label: (01)…(17)…
+        pairs = _HRI.findall(data)
+        if "".join(f"({ai}){value}" for ai, value in pairs) != data:
+            raise BarcodeError("GS1 code in brackets is not of the form (AI)value(AI)value")
+        return [(ai, value) for ai, value in pairs]
+    elements: list[tuple[str, str]] = []
+    rest = data.lstrip(GS)
+    while rest:
+        ai = next((rest[:n] for n in (2, 4) if rest[:n] in _AIS), None)
+        if ai is None:
+            raise BarcodeError(f"GS1 code has an application identifier we cannot read: {rest[:4]}")
+        spec = _AIS[ai]
+        body = rest[len(ai) :]
+        if spec.fixed:
+            value, rest = body[: spec.length], body[spec.length :]
+            if len(value) != spec.length or GS in value:
+                raise BarcodeError(f"GS1 field ({ai}) is shorter than {spec.length} characters")
+        else:
+            end = body.find(GS)
+            value, rest = (body, "") if end < 0 else (body[:end], body[end:])
+        elements.append((ai, value))
+        rest = rest.lstrip(GS)
+    return elements
+
+
+def parse_gs1(data: str, *, today: date | None = None) -> GS1Data:
+    """Parse a GS1 element string (FNC1 as GS, or the (AI) form); raise BarcodeError if bad."""
+    elements = _split_elements(data)
+    if not elements:
+        raise BarcodeError("GS1 code is empty")
+    found: dict[str, object] = {}
+    for ai, value in elements:
+        spec = _AIS.get(ai)
+        if spec is None:
+            raise BarcodeError(f"GS1 code has an application identifier we cannot read: {ai}")
+        if spec.name in found:
+            raise BarcodeError(f"GS1 code carries ({ai}) twice")
+        if not value or len(value) > spec.length:
+            raise BarcodeError(f"GS1 field ({ai}) must have 1 to {spec.length} characters")
+        if ai in ("01", "02"):
+            found[spec.name] = validate_gtin(value)
+        elif ai in _DATE_AIS:
+            found[spec.name] = gs1_date(value, today=today)
+        elif ai in ("10", "21"):
+            if _GS1_TEXT.fullmatch(value) is None:
+                raise BarcodeError(f"GS1 field ({ai}) has characters a label cannot carry")
+            found[spec.name] = value
+        else:
+            amount = value[3:] if ai.startswith("393") else value
+            if not _is_digits(amount):
+                raise BarcodeError(f"GS1 field ({ai}) must be digits, got {value!r}")
+            if ai.startswith(("310", "392", "393")):
+                # The AI's last digit is where the decimal point goes.
+                found[spec.name] = Decimal(int(amount)).scaleb(-int(ai[3]))
+            else:
+                found[spec.name] = value if ai in ("00", "20") else int(value)
+    return GS1Data(
+        elements=tuple(elements),
+        gtin=found.get("gtin"),  # type: ignore[arg-type]
+        lot=found.get("lot"),  # type: ignore[arg-type]
+        serial=found.get("serial"),  # type: ignore[arg-type]
+        expiry=found.get("expiry"),  # type: ignore[arg-type]
+        best_before=found.get("best before"),  # type: ignore[arg-type]
+        net_weight_kg=found.get("net weight (kg)"),  # type: ignore[arg-type]
+        price=found.get("price", found.get("price with currency")),  # type: ignore[arg-type]
+        count=found.get("count"),  # type: ignore[arg-type]
+    )
+
+
+def _looks_like_gs1(aim: str | None, data: str) -> bool:
+    if aim is not None:
+        return aim in GS1_AIMS
+    if GS in data or data.startswith("(01)"):
+        return True
+    # A bare element string: (01) + 14 digits + more, longer than any GTIN.
+    return len(data) > 16 and data.startswith("01") and _is_digits(data[2:16])
+
+
 @dataclass(frozen=True)
 class ScannedCode:
     """One scan as received (raw) and as the catalog knows it (code)."""
 
     raw: str
     code: str
-    symbology: Literal["gtin", "variable", "code128"]
+    symbology: Literal["gtin", "variable", "code128", "gs1"]
     variable: VariableMeasure | None
+    aim: str | None = None
+    gs1: GS1Data | None = field(default=None)
 
 
-def parse_scan(raw: str, *, rules: VariableMeasureRules = DEFAULT_RULES) -> ScannedCode:
+def parse_scan(
+    raw: str, *, rules: VariableMeasureRules = DEFAULT_RULES, today: date | None = None
+) -> ScannedCode:
     """Classify and normalize one scan; raise BarcodeError if it cannot be a product code."""
     # Scanners end a code with CR, LF or Tab depending on their setup.
-    stripped = raw.strip()
+    aim, stripped = split_aim(raw.strip(" \t\r\n"))
+    stripped = stripped.strip(" \t\r\n")
+    if _looks_like_gs1(aim, stripped):
+        data = parse_gs1(stripped, today=today)
+        if data.gtin is None:
+            raise BarcodeError("GS1 code carries no product number (AI 01): scan the item's code")
+        return ScannedCode(
+            raw=raw,
+            code=_gtin_to_canonical(data.gtin),
+            symbology="gs1",
+            variable=None,
+            aim=aim,
+            gs1=data,
+        )
     if _is_digits(stripped) and len(stripped) in GTIN_LENGTHS:
         code = _gtin_to_canonical(validate_gtin(stripped))
         variable = decode_variable_measure(code, rules=rules)
         if variable is not None:
-            return ScannedCode(raw=raw, code=code, symbology="variable", variable=variable)
-        return ScannedCode(raw=raw, code=code, symbology="gtin", variable=None)
+            return ScannedCode(raw=raw, code=code, symbology="variable", variable=variable, aim=aim)
+        return ScannedCode(raw=raw, code=code, symbology="gtin", variable=None, aim=aim)
     return ScannedCode(
-        raw=raw, code=_check_passthrough(stripped), symbology="code128", variable=None
+        raw=raw, code=_check_passthrough(stripped), symbology="code128", variable=None, aim=aim
     )
+
+
+def is_product_code(text: str) -> bool:
+    """Tell whether text reads as a whole product code (a GTIN with its check digit, or GS1)."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    try:
+        scan = parse_scan(stripped)
+    except BarcodeError:
+        return False
+    return scan.symbology in ("gtin", "variable", "gs1")
 
 
 def lookup_candidates(scan: ScannedCode) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """stockpilot-till: the composition root that builds the till from injected services.
 
 stockpilot-till --server https://stock.example --data-dir /var/lib/till   first run: a wizard
-stockpilot-till --demo --data-dir /tmp/till      a demonstration shop, no server (PIN 1234)
+stockpilot-till --demo --data-dir /tmp/till      a demonstration shop, no server (prints its logins)
 stockpilot-till backup | restore | --self-check  maintenance commands of the bundle
 """
 
@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication
 from sqlalchemy.orm import Session, sessionmaker
 
-from pos_client.config import TillConfig, load_config
+from common.cli import CliError, OneLineParser, run_guarded
+from pos_client.config import TillConfig, load_config, save_config
+from pos_client.instance import InstanceLock, TillRunning
 from pos_client.paths import default_data_dir, set_app_identity
 from pos_client.qt.ops import OpRunner
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
@@ -109,23 +111,17 @@ def build_till(
     window = TillWindow(ctx=TillContext(config=config, runner=runner, receipts=receipts))
     runner.on_error = lambda exc: show_error(window, exc)
 
-    hid = HidScannerFilter(
-        detector=ScanDetector(max_gap_ms=config.hid.max_gap_ms, min_length=config.hid.min_length)
-    )
+    hid = HidScannerFilter(detector=make_detector(config))
     hid.install(app)
-    window.pipeline.connect_source(hid.scanned)
-    serial = None
-    if config.serial_scanner is not None:
-        serial = SerialScannerReader(config.serial_scanner)
-        window.pipeline.connect_source(serial.scanned)
-        serial.status_changed.connect(window.set_scanner_status)
-        serial.start()
+    hid.scanned.connect(window.hid_scanned)
+    hid.partial.connect(window.scan_partial)
+    serial = start_serial(window, config)
     if sync is not None:
         connect_sync(window, sync)
     # What start-up made lives as long as the till: keep the collector from walking it on
     # every full collection, which would otherwise pause a scan now and then.
     gc.freeze()
-    return Till(
+    till = Till(
         reads=reads,
         window=window,
         store=store,
@@ -136,12 +132,54 @@ def build_till(
         sync=sync,
         ready_s=time.perf_counter() - started,
     )
+    window.devices_saved.connect(lambda changed: apply_devices(till, changed))
+    return till
+
+
+def make_detector(config: TillConfig) -> ScanDetector:
+    """Return the keyboard-scanner rule the till's settings describe."""
+    return ScanDetector(
+        max_gap_ms=config.hid.max_gap_ms,
+        stall_gap_ms=config.hid.stall_gap_ms,
+        min_length=config.hid.min_length,
+        adaptive=config.hid.adaptive,
+    )
+
+
+def apply_devices(till: Till, config: TillConfig) -> None:
+    """Save new scanner and printer settings and use them at once."""
+    save_config(config)
+    window = till.window
+    window.ctx.config = config
+    till.hid.set_detector(make_detector(config))
+    till.receipts.set_printer(config.printer)
+    if till.serial is not None:
+        till.serial.stop()
+        till.serial.deleteLater()
+    till.serial = start_serial(window, config)
+    if till.serial is None:
+        window.scanner_label.setText("Scanner ready")
+
+
+def start_serial(window: TillWindow, config: TillConfig) -> SerialScannerReader | None:
+    """Start reading the configured serial scanner into the window's pipeline."""
+    if config.serial_scanner is None:
+        return None
+    serial = SerialScannerReader(config.serial_scanner)
+    window.pipeline.connect_source(serial.scanned)
+    serial.status_changed.connect(window.set_scanner_status)
+    serial.discarded.connect(window.show_scanner_discard)
+    serial.start()
+    return serial
 
 
 def show_sync_status(window: TillWindow, status: SyncStatus) -> None:
     """Put the sync engine's status in the till's status bar."""
     window.sync_status.set_state(
-        online=status.online, offline_since=status.offline_since, error=status.last_error
+        online=status.online,
+        offline_since=status.offline_since,
+        error=status.last_error,
+        clock_skew=status.clock_skew,
     )
     window.sync_status.set_pending(status.pending)
 
@@ -169,10 +207,33 @@ def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
     window.after_sale = sync.sync_now
 
 
+MAINTENANCE_HELP = """\
+maintenance commands:
+  stockpilot-till backup FILE [--data-dir DIR]    copy the local store to FILE (safe while
+                                                  the till runs)
+  stockpilot-till restore FILE [--data-dir DIR]   replace the local store with a till backup
+                                                  (close the till first; the store as it was
+                                                  is kept beside it)
+  stockpilot-till --self-check [--verbose]        check this installation; exit 1 on a failure
+
+exit codes: 0 done, 1 failed, 2 bad usage"""
+
+
+def demo_logins() -> str:
+    """Return the demo shop's sign-ins, to be printed where the person starting it sees them."""
+    from pos_client.services.demo import DEMO_PIN, DEMO_STAFF
+
+    people = ", ".join(f"{username} ({role})" for _, username, _, role in DEMO_STAFF)
+    return f"Demo shop: sign in as {people}; PIN {DEMO_PIN} for each."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the till's command-line parser."""
-    parser = argparse.ArgumentParser(
-        prog="stockpilot-till", description="StockPilot till and manager screens."
+    parser = OneLineParser(
+        prog="stockpilot-till",
+        description="StockPilot till and manager screens.",
+        epilog=MAINTENANCE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--server", default=None, help="sync server URL")
     parser.add_argument(
@@ -194,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="enrol this till with a one-time code from 'stockpilot-server device enrol-code' "
         "instead of asking in the first-run wizard",
+    )
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="check this installation (Qt, printing, scanners, store) and exit; 1 if a check fails",
     )
     parser.add_argument("--version", action="version", version=f"StockPilot till {__version__}")
     return parser
@@ -237,6 +303,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_self_check(argv)
     args = build_parser().parse_args(argv)
+
+    def translate(exc: BaseException) -> CliError | None:
+        return CliError(str(exc)) if isinstance(exc, TillRunning) else None
+
+    return run_guarded(
+        prog="stockpilot-till",
+        body=lambda: run_till(args),
+        translate=translate,
+        # Unexpected errors are written beside the till's data, else to the temp folder.
+        log_dirs=lambda: [Path(args.data_dir) / "logs"] if args.data_dir else [],
+    )
+
+
+def run_till(args: argparse.Namespace) -> int:
+    """Open the till (or the back office) as the parsed arguments say; return the exit code."""
     logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
     set_app_identity()
@@ -247,6 +328,16 @@ def main(argv: list[str] | None = None) -> int:
         from pos_client.ui.manager.window import run_back_office
 
         return run_back_office(app, server_url=config.server_url)
+    # One till per store: a second one, or a restore, must not write under this one.
+    lock = InstanceLock(config.store_path.parent).acquire()
+    try:
+        return _run_store_till(app, args=args, config=config)
+    finally:
+        lock.release()
+
+
+def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: TillConfig) -> int:
+    """Open the local store, seed or enrol it if needed, and run the till window."""
     store = LocalStore(config.store_path)
     from pos_client.store import documents
 
@@ -258,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         with store.transaction() as session:
             seed_demo(session)
         enrolled = True
+    if args.demo:
+        print(demo_logins(), flush=True)
     if not enrolled and args.enrol_code and config.server_url:
         enrolled = enrol_with_code(config=config, store=store, code=args.enrol_code)
     if not enrolled:

@@ -28,7 +28,10 @@ __all__ = [
     "restore_store",
 ]
 
-# How long to wait for the till's write lock before giving up (seconds).
+# Tables every till store has; a file without them is not a till backup.
+TILL_TABLES = frozenset({"outbox", "sales", "staff", "sync_state"})
+# A table only the server's database has (a backup of it given here by mistake).
+SERVER_TABLE = "tenants"
 
 
 class BackupError(Exception):
@@ -137,6 +140,7 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
     src = _connect_existing(backup, readonly=True)
     try:
         tables = _check(src, what=backup)
+        _require_till_store(tables, what=backup)
         safety_copy = None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = target.with_name(f"{target.name}.before-restore-{stamp}")
@@ -164,6 +168,20 @@ def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> B
     )
 
 
+def _require_till_store(tables: dict[str, int], *, what: Path) -> None:
+    """Refuse a file that is not a till's store, before anything is written."""
+    if SERVER_TABLE in tables:
+        raise BackupError(
+            f"{what} is a StockPilot server database, not a till backup "
+            "(restore it with 'stockpilot-server restore'); nothing changed"
+        )
+    missing = sorted(TILL_TABLES - set(tables))
+    if missing:
+        raise BackupError(
+            f"{what} is not a till backup (it has no {', '.join(missing)} table); nothing changed"
+        )
+
+
 def _resolve_store(data_dir: str | None) -> Path:
     """Return the store file of --data-dir, or of the default data folder."""
     from pos_client.paths import store_path
@@ -182,10 +200,20 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
+    from pos_client.instance import InstanceLock, TillRunning
+
     store = _resolve_store(args.data_dir)
-    result = restore_store(
-        backup=Path(args.file), target=store, keep_current=not args.no_safety_copy
-    )
+    try:
+        # Held through the restore, so a till cannot start on a half-restored store either.
+        lock = InstanceLock(store.parent).acquire()
+    except TillRunning as exc:
+        raise BackupError(f"{exc}; nothing changed") from None
+    try:
+        result = restore_store(
+            backup=Path(args.file), target=store, keep_current=not args.no_safety_copy
+        )
+    finally:
+        lock.release()
     print(
         f"Restored {args.file}\n  into {store} ({len(result.tables)} tables, "
         f"{result.rows} rows, integrity ok)"
@@ -218,16 +246,23 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 def main_backup(argv: Sequence[str]) -> int:
     """Run `stockpilot-till backup|restore ...`; return the exit code."""
-    parser = argparse.ArgumentParser(
+    from common.cli import CliError, OneLineParser, run_guarded
+
+    parser = OneLineParser(
         prog="stockpilot-till", description="Back up or restore the till's local store."
     )
     register_cli(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(list(argv))
-    try:
-        return args.handler(args)
-    except BackupError as exc:
-        print(f"stockpilot-till {args.command}: {exc}", file=sys.stderr)
-        return 1
+
+    def translate(exc: BaseException) -> CliError | None:
+        return CliError(str(exc)) if isinstance(exc, BackupError | sqlite3.Error) else None
+
+    return run_guarded(
+        prog="stockpilot-till",
+        body=lambda: args.handler(args),
+        translate=translate,
+        log_dirs=lambda: [Path(args.data_dir) / "logs"] if args.data_dir else [],
+    )
 
 
 if __name__ == "__main__":

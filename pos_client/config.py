@@ -28,10 +28,16 @@ class ShopInfo:
 
 @dataclass(frozen=True)
 class HidScannerSettings:
-    """How the keyboard-wedge filter tells a scan from typing."""
+    """How the keyboard-wedge filter tells a scan from typing (see scanners/hid.py)."""
 
+    # The typical gap between a scan's keys (a person's is 60 ms or more); with adaptive
+    # on, it rises with the rhythm measured on this scanner's scans.
     max_gap_ms: float = 30.0
+    # The longest single gap inside a scan: a busy till stretches a few to 30-75 ms, and a
+    # very busy one now and then past 100 ms.
+    stall_gap_ms: float = 120.0
     min_length: int = 6
+    adaptive: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ ADMIN_PASSWORD=${STOCKPILOT_ADMIN_PASSWORD:-stockpilot-demo}
 mkdir -p "$STOCKPILOT_DATA_DIR"
 
 .venv/bin/stockpilot-server init --tenant "Demo Kirana" --admin-username admin \
-  --admin-password "$ADMIN_PASSWORD" --admin-pin 1234
+  --admin-password "$ADMIN_PASSWORD" --admin-pin 1234 --no-branch
 .venv/bin/stockpilot-server demo-data
 
 .venv/bin/stockpilot-server serve --port "$PORT" >"$STOCKPILOT_DATA_DIR/server.log" 2>&1 &

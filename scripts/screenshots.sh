@@ -123,6 +123,26 @@ shot("07-z-report", window.dialog)
 window.dialog.close()
 pump()
 
+# The scanner and printer settings (Ctrl+D, a manager's), with a GS1 label test-scanned.
+from pos_client.config import HidScannerSettings
+from pos_client.printing.queue import PrinterConfig
+from pos_client.scanners.serial import SerialScannerConfig
+from pos_client.ui.till.devices_dialog import DevicesDialog
+
+devices = DevicesDialog(
+    config=config.with_changes(
+        serial_scanner=SerialScannerConfig(port="/dev/ttyUSB0", suffix="CRLF"),
+        printer=PrinterConfig(kind="network", target="192.168.1.50:9100"),
+        hid=HidScannerSettings(),
+    ),
+    parent=window,
+)
+devices.show()
+devices.take_scan("]C101" + "0" + DEMO_PRODUCTS[10].barcode + "3103000750\x1d10LOT-9\x1d17271231")
+shot("09-scanner-printer-settings", devices)
+devices.close()
+pump()
+
 # A manager at the same till: the back office is a key away (Ctrl+B).
 window.lock()
 window.login.username.setText("ravi")

@@ -10,61 +10,79 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from common.cli import CliError, OneLineParser, run_guarded, usage_error, whole_number
 from common.roles import Role
 from common.schemas.auth import UserCreate
+from sync_server.cli_support import (
+    PROG,
+    add_business_options,
+    engine_for,
+    find_tenant,
+    load_models,
+    log_dirs,
+    migrated_sessions,
+    print_business,
+    sessions,
+    translate_db_error,
+)
 from sync_server.config import Settings
-from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.db import transaction
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-
-def _engine(settings: Settings):
-    from sync_server.audit.keys import Keyring, attach
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    attach(engine, Keyring.from_settings(settings))
-    return engine
-
-
-def _migrated_engine(settings: Settings):
-    """Return the engine if the database has this version's schema, else None (said why)."""
-    from sync_server.migrations.runner import is_up_to_date
-
-    engine = _engine(settings)
-    if is_up_to_date(engine):
-        return engine
-    _fail(
-        "the database is not initialised or has an older schema; run 'stockpilot-server init' "
-        "(a new database) or 'stockpilot-server serve' once (it migrates) first.",
-        code=1,
-    )
-    return None
-
-
-def _fail(message: str, *, code: int = 2) -> int:
-    print(f"stockpilot-server: {message}", file=sys.stderr)
-    return code
+# How the fields of the user and business forms are called on the command line.
+LABELS = {
+    "admin_username": "--admin-username",
+    "admin_password": "--admin-password",
+    "admin_pin": "--admin-pin",
+    "username": "username",
+    "password": "--password",
+    "pin": "--pin",
+    "full_name": "--full-name",
+    "name": "name",
+    "currency": "--currency",
+    "branch_name": "--branch-name",
+    "branch_code": "--branch-code",
+    "code": "--code",
+}
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from sync_server.bootstrap import init
+    from sync_server.bootstrap import init, tenant_form
 
+    # Refuse bad input before the database file or its schema is made.
+    tenant_form(
+        name=args.tenant,
+        admin_username=args.admin_username,
+        admin_password=args.admin_password,
+        admin_pin=args.admin_pin,
+        currency=args.currency,
+        branch_name=None if args.no_branch else args.branch_name,
+        branch_code=args.branch_code,
+    )
     result = init(
-        _engine(settings),
+        engine_for(settings, create=True),
         tenant=args.tenant,
         admin_username=args.admin_username,
         admin_password=args.admin_password,
         admin_pin=args.admin_pin,
+        currency=args.currency,
+        branch_name=None if args.no_branch else args.branch_name,
+        branch_code=args.branch_code,
     )
     if not result.created:
-        print(f"Already initialised (admin user: {result.admin_username}); nothing changed.")
+        print(
+            f"Already initialised (admin user: {result.admin_username}); nothing changed. "
+            "Another business is added with 'stockpilot-server tenant create'."
+        )
         return 0
     print(f"Initialised {settings.resolved_database_url}")
-    print(f"  business: {args.tenant}")
-    print(f"  admin:    {result.admin_username}")
-    if result.admin_password:
-        print(f"  password: {result.admin_password}   (shown once)")
+    print_business(
+        name=args.tenant,
+        admin=result.admin_username,
+        password=result.admin_password,
+        branch=result.branch,
+    )
     return 0
 
 
@@ -73,7 +91,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from sync_server.migrations.runner import upgrade
 
-    upgrade(_engine(settings))
+    if settings.tenant_api:
+        from sync_server.operator_api import OperatorApiMisconfigured, operator_key
+
+        try:
+            operator_key(settings)
+        except OperatorApiMisconfigured as exc:
+            # Said here, once, rather than as a traceback from every worker that imports the app.
+            raise usage_error(str(exc)) from None
+    upgrade(engine_for(settings, create=True))
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -93,40 +119,56 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace) -> str:
+    """Return --password, or ask for it on the terminal (twice, so a typo is caught)."""
+    if args.password is not None:
+        return args.password
+    if not sys.stdin.isatty():
+        raise usage_error("give --password: there is no terminal to ask for it on")
+    first = getpass.getpass(f"Password for {args.username}: ")
+    if getpass.getpass("Again: ") != first:
+        raise usage_error("the two passwords differ; nothing changed")
+    return first
+
+
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.auth import service
-    from sync_server.org.models import Tenant
+    from sync_server.org.models import Branch
 
-    password = args.password or getpass.getpass(f"Password for {args.username}: ")
-    factory = make_sessionmaker(_engine(settings))
+    factory = sessions(settings)
+    with transaction(factory, readonly=True) as session:
+        find_tenant(session, args.tenant)
+    data = UserCreate(
+        username=args.username,
+        full_name=args.full_name or "",
+        password=_password(args),
+        pin=args.pin,
+        role=Role(args.role),
+    )
     with transaction(factory) as session:
-        tenant = session.scalar(select(Tenant).order_by(Tenant.id))
-        if tenant is None:
-            print(
-                "The database is not initialised; run 'stockpilot-server init' first.",
-                file=sys.stderr,
+        tenant = find_tenant(session, args.tenant)
+        branch_ids = []
+        for code in args.branch or ():
+            branch_id = session.scalar(
+                select(Branch.id).where(Branch.tenant_id == tenant.id, Branch.code == code.upper())
             )
-            return 2
-        user = service.create_user(
-            session,
-            actor=None,
-            tenant_id=tenant.id,
-            data=UserCreate(
-                username=args.username,
-                full_name=args.full_name or "",
-                password=password,
-                pin=args.pin,
-                role=Role(args.role),
-            ),
-        )
-        print(f"Created {user.role} '{user.username}' (id {user.id}).")
+            if branch_id is None:
+                raise usage_error(
+                    f"No branch with code '{code}' in {tenant.name}; "
+                    "see 'stockpilot-server branch list'."
+                )
+            branch_ids.append(branch_id)
+        data = data.model_copy(update={"branch_ids": branch_ids})
+        user = service.create_user(session, actor=None, tenant_id=tenant.id, data=data)
+        where = f" at {', '.join(c.upper() for c in args.branch)}" if args.branch else ""
+        print(f"Created {user.role} '{user.username}' (id {user.id}){where} in {tenant.name}.")
     return 0
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.demo import load_demo_data
 
-    summary = load_demo_data(_engine(settings))
+    summary = load_demo_data(engine_for(settings))
     print(summary)
     return 0
 
@@ -144,42 +186,32 @@ def _read_checkpoints(values: list[str]):
             continue
         path = Path(value)
         if not path.is_file():
-            raise ValueError(f"--checkpoint {value!r} is neither a file nor a checkpoint line.")
+            raise usage_error(f"--checkpoint {value!r} is neither a file nor a checkpoint line.")
         try:
             found += parse(path.read_text(encoding="utf-8", errors="replace"))
         except OSError as exc:
-            raise ValueError(f"cannot read {value}: {exc.strerror}") from exc
+            raise usage_error(f"cannot read {value}: {exc.strerror}") from exc
     return found
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from common.errors import ValidationFailed
     from sync_server.audit.checkpoints import verify_against
     from sync_server.audit.service import verify
     from sync_server.org.models import Tenant
 
-    try:
-        points = _read_checkpoints(args.checkpoint or [])
-    except (ValueError, ValidationFailed) as exc:
-        return _fail(str(exc))
-    engine = _migrated_engine(settings)
-    if engine is None:
-        return 1
-    factory = make_sessionmaker(engine)
+    points = _read_checkpoints(args.checkpoint or [])
     broken = 0
-    with transaction(factory, readonly=True) as session:
+    with transaction(migrated_sessions(settings), readonly=True) as session:
         tenants = session.scalars(select(Tenant).order_by(Tenant.id)).all()
         unknown = {p.tenant_id for p in points} - {t.id for t in tenants}
         if unknown:
-            return _fail(f"the checkpoint names business {min(unknown)}, which is not here.")
+            raise usage_error(f"the checkpoint names business {min(unknown)}, which is not here.")
         for tenant in tenants:
             report = verify(session, tenant_id=tenant.id)
             mine = [p for p in points if p.tenant_id == tenant.id]
-            try:
-                for point in mine:
-                    report = verify_against(session, checkpoint=point, report=report)
-            except ValidationFailed as exc:
-                return _fail(str(exc))
+            for point in mine:
+                # A checkpoint this server's keys did not sign is bad input (exit 2).
+                report = verify_against(session, checkpoint=point, report=report)
             if report.ok:
                 waiting = f", {report.pending} not chained yet" if report.pending else ""
                 proved = (
@@ -203,17 +235,13 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.db import utcnow
     from sync_server.org.models import Tenant
 
-    engine = _migrated_engine(settings)
-    if engine is None:
-        return 1
-    factory = make_sessionmaker(engine)
     lines = []
-    with transaction(factory) as session:
+    with transaction(migrated_sessions(settings)) as session:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
             try:
                 point = make_checkpoint(session, tenant_id=tenant.id, now=utcnow())
             except InvalidState as exc:
-                return _fail(f"{tenant.name}: {exc}", code=1)
+                raise CliError(f"{tenant.name}: {exc.detail}") from exc
             if point is not None:
                 lines.append(point.text)
     if args.out:
@@ -221,7 +249,7 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
             with open(args.out, "a", encoding="utf-8") as out:
                 out.writelines(line + "\n" for line in lines)
         except OSError as exc:
-            return _fail(f"cannot write {args.out}: {exc.strerror}", code=1)
+            raise CliError(f"cannot write {args.out}: {exc.strerror}") from exc
     for line in lines:
         print(line)
     return 0
@@ -229,34 +257,45 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="stockpilot-server",
+    parser = OneLineParser(
+        prog=PROG,
         description="Run and look after a StockPilot sync server. Settings come from "
         "STOCKPILOT_* environment variables (STOCKPILOT_DATABASE_URL, STOCKPILOT_DATA_DIR, "
-        "STOCKPILOT_SECRET_KEY); with none, a SQLite file in ./var is used.",
+        "STOCKPILOT_SECRET_KEY); with none, a SQLite file in ./var is used. Exit codes: 0 done, "
+        "1 failed, 2 bad usage or input.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("init", help="create the database schema, the business and its admin")
+    p = sub.add_parser(
+        "init", help="create the database schema, the first business, its admin and branch"
+    )
     p.add_argument("--tenant", default="My Shop", help="business name (default: My Shop)")
-    p.add_argument("--admin-username", default="admin", help="admin login (default: admin)")
-    p.add_argument("--admin-password", help="admin password; omit to generate and print one")
-    p.add_argument("--admin-pin", help="4-8 digit PIN for the admin at the till")
+    add_business_options(p)
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("serve", help="run the HTTP API (migrates first)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--port", type=whole_number(1, 65535), default=8765)
+    p.add_argument(
+        "--workers", type=whole_number(1, 256), default=1, help="uvicorn worker processes"
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("create-user", help="add a user to the business")
+    p = sub.add_parser("create-user", help="add a user to a business")
     p.add_argument("username")
     p.add_argument("--role", choices=[r.value for r in Role], default=Role.CASHIER.value)
-    p.add_argument("--password", help="omit to be asked")
+    p.add_argument("--password", help="omit to be asked (needs a terminal)")
     p.add_argument("--pin", help="4-8 digit PIN for till login")
     p.add_argument("--full-name")
+    p.add_argument(
+        "--branch",
+        action="append",
+        metavar="CODE",
+        help="branch the user works at (repeat for several); a till signs in only its "
+        "branch's staff",
+    )
+    p.add_argument("--tenant", help="business name, when several share the server")
     p.set_defaults(handler=cmd_create_user)
 
     p = sub.add_parser(
@@ -300,9 +339,22 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of stockpilot-server."""
+    """Entry point of stockpilot-server: every error ends as one line and an exit code."""
     args = build_parser().parse_args(argv)
-    return args.handler(args, Settings())
+    settings: list[Settings] = []
+
+    def body() -> int:
+        settings.append(Settings())
+        load_models()
+        return args.handler(args, settings[0])
+
+    return run_guarded(
+        prog=PROG,
+        body=body,
+        translate=translate_db_error,
+        log_dirs=lambda: log_dirs(settings[0]) if settings else [],
+        labels=LABELS,
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     rate_limit_write_per_minute: int = 300
     rate_limit_read_per_minute: int = 1200
     log_level: str = "INFO"
+    # The operator's tenant API (POST/GET /api/v1/tenants): off unless switched on, and then
+    # only for callers sending X-Operator-Key with this key (at least 32 characters).
+    tenant_api: bool = False
+    operator_key: str | None = None
     # Notification delivery: SMTP for e-mail; retries back off from notify_backoff_seconds.
     smtp_host: str | None = None
     smtp_port: int = 25

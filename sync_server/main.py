@@ -111,6 +111,10 @@ def create_app(
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
+    if settings.tenant_api:
+        from sync_server.operator_api import build_operator_router
+
+        app.include_router(build_operator_router(settings))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:

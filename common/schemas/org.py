@@ -50,3 +50,30 @@ class BranchRead(ReadSchema):
     phone: str
     active: bool
     created_at: datetime
+
+
+class TenantCreate(Schema):
+    """A new business with its first admin (and, unless told otherwise, its first branch)."""
+
+    name: str = Field(min_length=1, max_length=120)
+    currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    admin_username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    admin_password: str = Field(min_length=8, max_length=256)
+    admin_pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")
+    branch_name: str | None = Field(default="Main store", min_length=1, max_length=120)
+    branch_code: str = Field(default="MAIN", min_length=1, max_length=16, pattern=r"^[A-Z0-9-]+$")
+
+
+class TenantRead(ReadSchema):
+    id: int
+    name: str
+    currency: str
+    created_at: datetime
+
+
+class TenantProvisioned(ReadSchema):
+    """What provisioning made: the business, its admin's login and its first branch."""
+
+    tenant: TenantRead
+    admin_username: str
+    branch_id: int | None

@@ -2,8 +2,8 @@
 
 A USB HID scanner "types" its code: one key every few milliseconds, then a terminator
 (Enter or Tab). People press a key every 100 ms or so, never a dozen 30 ms apart or less.
-`ScanDetector` makes that call from timestamps alone, with no Qt, so the rule is tested
-with injected times. `HidScannerFilter` applies it to a running QApplication: it holds
+`detector.ScanDetector` makes that call from timestamps alone, with no Qt, so the rule is
+tested with injected times. `HidScannerFilter` applies it to a running QApplication: it holds
 the first keystrokes back for a moment, swallows them when they turn out to be a scan,
 and re-delivers them, unchanged and in order, when they turn out to be typing.
 """
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
+
+from common.barcodes import is_product_code
+from pos_client.scanners.detector import DEFAULT_TERMINATORS, Decision, ScanDetector, Verdict
 
 __all__ = [
     "DEFAULT_TERMINATORS",
@@ -29,103 +32,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TERMINATORS = frozenset({"Enter", "Return", "Tab"})
-# Control characters a caller may feed instead of key names.
-_TERMINATOR_ALIASES = {"\r": "Return", "\n": "Enter", "\t": "Tab"}
-
-
-class Verdict(Enum):
-    """What to do with keys fed to a `ScanDetector`."""
-
-    HOLD = "hold"  # keep the key back: it may be the start or middle of a scan
-    TYPING = "typing"  # the held keys (`text`) were typed by a person: deliver them now
-    SCAN = "scan"  # `text` is a complete code; the held keys and the terminator are consumed
-    PASS = "pass"  # the key just fed (`text`) was not held: let it through as it is
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    verdict: Verdict
-    text: str
-
-
-class ScanDetector:
-    """Decide, key by key, whether input is a scanner burst or human typing.
-
-    Feed printable characters and key names with their timestamps in milliseconds.
-    A burst is a run of characters each at most `max_gap_ms` after the previous one;
-    it is a scan when it has at least `min_length` characters and a terminator follows
-    it just as fast. Anything else is typing and is handed back for delivery.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_gap_ms: float = 30.0,
-        min_length: int = 6,
-        terminators: Iterable[str] = DEFAULT_TERMINATORS,
-    ) -> None:
-        if max_gap_ms <= 0:
-            raise ValueError("max_gap_ms must be positive")
-        if min_length < 1:
-            raise ValueError("min_length must be at least 1")
-        self.max_gap_ms = float(max_gap_ms)
-        self.min_length = min_length
-        self.terminators = frozenset(terminators)
-        self._chars: list[str] = []
-        self._last_ms = 0.0
-
-    @property
-    def pending(self) -> str:
-        """Return the characters held back so far."""
-        return "".join(self._chars)
-
-    def is_terminator(self, key: str) -> bool:
-        """Return whether `key` (a name such as "Return", or "\\r") ends a scan."""
-        return _TERMINATOR_ALIASES.get(key, key) in self.terminators
-
-    def feed(self, key: str, *, timestamp_ms: float) -> list[Decision]:
-        """Take one key press: a printable character or a key name ("Return", "Escape")."""
-        if self.is_terminator(key):
-            return self._terminate(_TERMINATOR_ALIASES.get(key, key), timestamp_ms=timestamp_ms)
-        if len(key) != 1 or not key.isprintable():
-            return [*self.interrupt(), Decision(Verdict.PASS, key)]
-        decisions: list[Decision] = []
-        if self._chars and not self._is_fast(timestamp_ms):
-            # Too slow to belong to the run so far: that run was typed, and this key may
-            # still be the first of a scan.
-            decisions.extend(self.flush())
-        self._chars.append(key)
-        self._last_ms = timestamp_ms
-        decisions.append(Decision(Verdict.HOLD, key))
-        return decisions
-
-    def interrupt(self) -> list[Decision]:
-        """Give up the current run because a key that no scanner sends arrived."""
-        return self.flush()
-
-    def flush(self) -> list[Decision]:
-        """Give up the current run because typing paused: the held keys were typed."""
-        if not self._chars:
-            return []
-        text = self.pending
-        self._chars.clear()
-        return [Decision(Verdict.TYPING, text)]
-
-    def _terminate(self, name: str, *, timestamp_ms: float) -> list[Decision]:
-        if not self._chars:
-            return [Decision(Verdict.PASS, name)]
-        if len(self._chars) >= self.min_length and self._is_fast(timestamp_ms):
-            code = self.pending
-            self._chars.clear()
-            return [Decision(Verdict.SCAN, code)]
-        return [*self.flush(), Decision(Verdict.PASS, name)]
-
-    def _is_fast(self, timestamp_ms: float) -> bool:
-        # A negative gap means the clock changed under us (X server time wraps after
-        # 49 days, or a synthetic event carries no time): never call that a burst.
-        return 0.0 <= timestamp_ms - self._last_ms <= self.max_gap_ms
 
 
 class _Kind(Enum):
@@ -179,13 +85,16 @@ class HidScannerFilter(QObject):
     Install it on the QApplication (`install(app)`). Whatever widget has focus, a scan
     never reaches it as text: its key presses and releases are swallowed and `scanned`
     is emitted once with the code. Typing is held back until the next key shows it is
-    too slow for a scanner, or until it pauses for `flush_after_ms` (default twice
-    `max_gap_ms`), and is then re-delivered to the object it was sent to, presses and
-    releases in their original order. Re-delivered presses are ordinary non-spontaneous
-    events, so Qt still matches them against shortcuts.
+    too slow for a scanner, or until it pauses for `flush_after_ms` (default a quarter
+    more than the detector's `stall_gap_ms`), and is then re-delivered to the object it
+    was sent to, presses and releases in their original order. Re-delivered presses are
+    ordinary non-spontaneous events, so Qt still matches them against shortcuts.
     """
 
     scanned = Signal(str)
+    # A scan that stalled mid-way: (head that already went out as typing, the rest). The
+    # receiver rejoins them if the check digit allows, or asks for the scan again.
+    partial = Signal(str, str)
 
     def __init__(
         self,
@@ -209,9 +118,9 @@ class HidScannerFilter(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         if flush_after_ms is None:
-            flush_after_ms = round(2 * self.detector.max_gap_ms)
-        if flush_after_ms < self.detector.max_gap_ms:
-            raise ValueError("flush_after_ms shorter than max_gap_ms would split every scan")
+            flush_after_ms = round(1.25 * self.detector.stall_gap_ms)
+        if flush_after_ms < self.detector.stall_gap_ms:
+            raise ValueError("flush_after_ms shorter than stall_gap_ms would split scans")
         self._timer.setInterval(flush_after_ms)
         self._timer.timeout.connect(self._on_pause)
         # When the GUI thread was busy, the pause timer can expire while the rest of a
@@ -238,6 +147,12 @@ class HidScannerFilter(QObject):
             self._installed_on.removeEventFilter(self)
             self._installed_on = None
         self.flush()
+
+    def set_detector(self, detector: ScanDetector) -> None:
+        """Use another scanner-versus-typing rule from the next key on."""
+        self.flush()
+        self.detector = detector
+        self._timer.setInterval(round(1.25 * detector.stall_gap_ms))
 
     def flush(self) -> None:
         """Deliver held keys now as typing."""
@@ -303,7 +218,7 @@ class HidScannerFilter(QObject):
         name = _TERMINATOR_KEYS[Qt.Key(event.key())]
         decisions = self.detector.feed(name, timestamp_ms=self._timestamp_ms(event))
         event.accept()
-        scan = next((d for d in decisions if d.verdict is Verdict.SCAN), None)
+        scan = next((d for d in decisions if d.verdict in (Verdict.SCAN, Verdict.PARTIAL)), None)
         if scan is None:
             # Typing after all. This key's ShortcutOverride was claimed, so Qt skipped the
             # shortcut check: re-deliver it behind the held keys so the check happens.
@@ -313,7 +228,15 @@ class HidScannerFilter(QObject):
         self._drop_held_for_scan(terminator=event)
         # Last, with the state settled: a slot may open a dialog and run a nested event
         # loop that feeds this filter again.
-        self.scanned.emit(scan.text)
+        tail = scan.text[len(scan.head) :]
+        if scan.verdict is Verdict.SCAN or (
+            # What went before was typing after all: the rest is a whole code by itself.
+            is_product_code(tail) and not is_product_code(scan.text)
+        ):
+            self.scanned.emit(tail)
+        else:
+            log.warning("scanner: a scan stalled mid-way: %r then %r", scan.head, tail)
+            self.partial.emit(scan.head, tail)
         return True
 
     def _on_release(self, receiver: QObject, event: QKeyEvent) -> bool:
@@ -415,8 +338,11 @@ class HidScannerFilter(QObject):
             return _Kind.TERMINATOR if modifiers == Qt.KeyboardModifier.NoModifier else _Kind.OTHER
         if key in _MODIFIER_KEYS:
             return _Kind.MODIFIER
-        if event.isAutoRepeat() or event.count() != 1:
-            # Scanners never auto-repeat; a held-down key is a person.
+        if event.count() != 1:
+            return _Kind.OTHER
+        if event.isAutoRepeat() and not self._held:
+            # A key held down by a person. Inside a burst it is not: Qt on X11 flags a key
+            # pressed again right after its own release ("00", "55") as auto-repeat.
             return _Kind.OTHER
         text = event.text()
         if plain and len(text) == 1 and text.isprintable():

@@ -1,8 +1,12 @@
 """Read a barcode scanner on a serial port (RS-232 or USB-CDC) on its own thread.
 
-The reader frames bytes by the scanner's suffix, drops anything that is not a plausible
-code (with a warning in the log, never an exception), and survives the cable being
-pulled: it closes the port and keeps trying to open it again until stopped. Signals are
+Scanners in the wild end a code with CR, LF, CRLF or nothing at all, may put a TAB before
+or after it, and may prefix an AIM symbology identifier and separate GS1 fields with GS.
+The reader frames bytes at any line end whatever the setting (with suffix "NONE", a pause
+ends a frame too), keeps GS, and hands AIM prefixes on to `common.barcodes`. Whatever is
+not a plausible code is dropped and reported (`discarded`, in words a cashier understands)
+— never an exception. It survives the cable being pulled: it closes the port and keeps
+trying to open it again until stopped. Signals are
 emitted on the thread that owns the reader (the GUI thread), never on the reading thread.
 """
 
@@ -21,6 +25,9 @@ from serial.tools import list_ports as _list_ports
 
 __all__ = [
     "MAX_FRAME_LENGTH",
+    "SUFFIXES",
+    "Frame",
+    "Framer",
     "SerialScannerConfig",
     "SerialScannerReader",
     "list_ports",
@@ -29,13 +36,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Parity = Literal["N", "E", "O"]
-Suffix = Literal["CR", "LF", "CRLF"]
+Suffix = Literal["CR", "LF", "CRLF", "NONE"]
 
 # Longer than any barcode a till scans (GS1-128 tops out at 48 data characters): a frame
 # past this is line noise or a stuck device.
 MAX_FRAME_LENGTH = 64
 
-_SUFFIX_BYTES: dict[str, bytes] = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n"}
+SUFFIXES: tuple[str, ...] = ("CR", "LF", "CRLF", "NONE")
+_LINE_ENDS = b"\r\n"
+_GS = 0x1D  # GS1's FNC1 field separator: the one control byte a code may hold
+_DISCARD_HINT = " — scan the item again"
 _PARITY: dict[str, str] = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 _BYTESIZE = {5: serial.FIVEBITS, 6: serial.SIXBITS, 7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 _STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
@@ -58,6 +68,8 @@ class SerialScannerConfig:
     # A frame that stops arriving mid-way is discarded after this long, so a glitch does
     # not glue itself to the front of the next code.
     frame_timeout_s: float = 0.5
+    # With suffix "NONE", a frame ends when the scanner has been quiet this long.
+    idle_end_s: float = 0.1
 
     def __post_init__(self) -> None:
         if not self.port:
@@ -70,12 +82,14 @@ class SerialScannerConfig:
             raise ValueError(f"bytesize must be 5, 6, 7 or 8, got {self.bytesize}")
         if self.stopbits not in _STOPBITS:
             raise ValueError(f"stopbits must be 1, 1.5 or 2, got {self.stopbits}")
-        if self.suffix not in _SUFFIX_BYTES:
-            raise ValueError(f"suffix must be CR, LF or CRLF, got {self.suffix!r}")
+        if self.suffix not in SUFFIXES:
+            raise ValueError(f"suffix must be CR, LF, CRLF or NONE, got {self.suffix!r}")
         if self.reconnect_interval_s <= 0:
             raise ValueError("reconnect_interval_s must be positive")
         if self.frame_timeout_s <= 0:
             raise ValueError("frame_timeout_s must be positive")
+        if self.idle_end_s <= 0:
+            raise ValueError("idle_end_s must be positive")
 
 
 def list_ports() -> list[str]:
@@ -83,83 +97,94 @@ def list_ports() -> list[str]:
     return sorted(port.device for port in _list_ports.comports())
 
 
-class _Framer:
-    """Split a byte stream into codes at the suffix and drop what is not a code."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame off the wire: a code, or why the bytes were thrown away."""
 
-    def __init__(self, *, suffix: bytes, frame_timeout_s: float) -> None:
-        self._suffix = suffix
-        self._frame_timeout_s = frame_timeout_s
+    code: str | None = None
+    problem: str | None = None
+
+
+class Framer:
+    """Split a byte stream into codes at CR, LF or CRLF (or a pause) and drop what is not one."""
+
+    def __init__(
+        self, *, suffix: str = "CR", frame_timeout_s: float = 0.5, idle_end_s: float = 0.1
+    ):
+        # Every line end ends a frame whatever the setting: a scanner set to LF must not
+        # lose every scan on a till set to CR. Without a suffix, a pause ends one too.
+        self._idle_ends = suffix == "NONE"
+        self._timeout_s = idle_end_s if self._idle_ends else frame_timeout_s
         self._buffer = bytearray()
-        # After an over-long frame, the bytes up to the next suffix are its tail.
+        # After an over-long frame, the bytes up to the next line end are its tail.
         self._skipping = False
         self._last_byte_at = 0.0
 
-    def feed(self, data: bytes, *, now: float) -> list[str]:
-        """Add bytes received at `now` (monotonic seconds); return the complete codes."""
-        self.expire(now)
+    def feed(self, data: bytes, *, now: float) -> list[Frame]:
+        """Add bytes received at `now` (monotonic seconds); return the frames completed."""
+        frames = self.expire(now)
         self._last_byte_at = now
         self._buffer += data
-        codes: list[str] = []
-        while (end := self._buffer.find(self._suffix)) >= 0:
+        while True:
+            end = next((i for i, byte in enumerate(self._buffer) if byte in _LINE_ENDS), -1)
+            if end < 0:
+                break
             frame = bytes(self._buffer[:end])
-            del self._buffer[: end + len(self._suffix)]
+            del self._buffer[: end + 1]
             if self._skipping:
                 self._skipping = False
                 continue
-            code = _decode(frame)
-            if code is not None:
-                codes.append(code)
-        # Allow for a CRLF suffix split between two reads.
-        if len(self._buffer) > MAX_FRAME_LENGTH + len(self._suffix) - 1:
+            found = _decode(frame)
+            if found is not None:
+                frames.append(found)
+        if len(self._buffer) > MAX_FRAME_LENGTH:
             if not self._skipping:
-                log.warning(
-                    "serial scanner: discarding a frame longer than %d bytes: %r...",
-                    MAX_FRAME_LENGTH,
-                    bytes(self._buffer[:16]),
-                )
+                frames.append(_problem("a code too long to be a barcode", self._buffer))
             self._buffer.clear()
             self._skipping = True
-        return codes
+        return frames
 
-    def expire(self, now: float) -> None:
-        """Drop a partial frame that has been idle longer than the frame timeout."""
-        if now - self._last_byte_at > self._frame_timeout_s:
-            self.discard("no suffix arrived in time")
+    def expire(self, now: float) -> list[Frame]:
+        """End a frame that has been idle too long: a code without suffix, or a fragment."""
+        if not self._buffer or now - self._last_byte_at <= self._timeout_s:
+            return []
+        if self._idle_ends and not self._skipping:
+            frame = bytes(self._buffer)
+            self._buffer.clear()
+            found = _decode(frame)
+            return [] if found is None else [found]
+        return self.discard("part of a code, then nothing")
 
-    def discard(self, reason: str) -> None:
+    def discard(self, reason: str) -> list[Frame]:
         """Drop whatever partial frame is buffered, saying why."""
-        if self._buffer and not self._skipping:
-            log.warning(
-                "serial scanner: discarding a partial frame (%s): %r",
-                reason,
-                _preview(self._buffer),
-            )
+        frames = []
+        if self._buffer.strip(b"\t ") and not self._skipping:
+            frames.append(_problem(reason, self._buffer))
         self._buffer.clear()
         self._skipping = False
+        return frames
 
 
-def _decode(frame: bytes) -> str | None:
-    # A scanner set to CR while the till expects CRLF (or the reverse) leaves a stray CR
-    # or LF on one side of the code: that is harmless, not garbage.
-    frame = frame.strip(b"\r\n")
+def _problem(what: str, data: bytes | bytearray) -> Frame:
+    log.warning("serial scanner: discarding a frame (%s): %r", what, _preview(data))
+    return Frame(problem=f"Scanner sent {what}{_DISCARD_HINT}")
+
+
+def _decode(frame: bytes) -> Frame | None:
+    # A TAB before or after a code is a scanner set up to move between form fields; spaces
+    # are padding. Neither is part of the code.
+    frame = frame.strip(b"\t ")
     if not frame:
         return None
     if len(frame) > MAX_FRAME_LENGTH:
-        log.warning(
-            "serial scanner: discarding a frame longer than %d bytes: %r...",
-            MAX_FRAME_LENGTH,
-            frame[:16],
-        )
-        return None
+        return _problem("a code too long to be a barcode", frame)
     try:
-        code = frame.decode("utf-8")
+        code = frame.decode("ascii")
     except UnicodeDecodeError:
-        log.warning("serial scanner: discarding an undecodable frame: %r", _preview(frame))
-        return None
-    if not code.isprintable():
-        log.warning("serial scanner: discarding a frame with control bytes: %r", _preview(frame))
-        return None
-    return code
+        return _problem("unreadable bytes (line noise?)", frame)
+    if not code.replace("\x1d", "").isprintable():
+        return _problem("control bytes, not a barcode (line noise?)", frame)
+    return Frame(code=code)
 
 
 def _preview(data: bytes | bytearray) -> bytes:
@@ -175,11 +200,13 @@ class SerialScannerReader(QObject):
 
     scanned = Signal(str)
     status_changed = Signal(str)
+    discarded = Signal(str)  # what the cashier is told about bytes that were not a code
 
     # Carry (run generation, payload) from the reading thread to this object's thread;
     # a queued connection makes Qt deliver them on the GUI thread's event loop.
     _scan_from_thread = Signal(int, str)
     _status_from_thread = Signal(int, str)
+    _discard_from_thread = Signal(int, str)
 
     def __init__(self, config: SerialScannerConfig, *, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -191,6 +218,7 @@ class SerialScannerReader(QObject):
         self._status = "disconnected: not started"
         self._scan_from_thread.connect(self._deliver_scan, Qt.ConnectionType.QueuedConnection)
         self._status_from_thread.connect(self._deliver_status, Qt.ConnectionType.QueuedConnection)
+        self._discard_from_thread.connect(self._deliver_discard, Qt.ConnectionType.QueuedConnection)
 
     @property
     def status(self) -> str:
@@ -236,6 +264,11 @@ class SerialScannerReader(QObject):
             self.scanned.emit(code)
 
     @Slot(int, str)
+    def _deliver_discard(self, generation: int, message: str) -> None:
+        if generation == self._generation:
+            self.discarded.emit(message)
+
+    @Slot(int, str)
     def _deliver_status(self, generation: int, status: str) -> None:
         if generation == self._generation:
             self._set_status(status)
@@ -255,8 +288,10 @@ class SerialScannerReader(QObject):
 
     def _read_until_stopped(self, *, stop: threading.Event, generation: int) -> None:
         config = self.config
-        framer = _Framer(
-            suffix=_SUFFIX_BYTES[config.suffix], frame_timeout_s=config.frame_timeout_s
+        framer = Framer(
+            suffix=config.suffix,
+            frame_timeout_s=config.frame_timeout_s,
+            idle_end_s=config.idle_end_s,
         )
         outage_reported = False
         while not stop.is_set():
@@ -278,7 +313,7 @@ class SerialScannerReader(QObject):
             finally:
                 with contextlib.suppress(serial.SerialException, OSError):
                     port.close()
-                framer.discard("port closed")
+                self._emit(framer.discard("part of a code, then the cable was pulled"), generation)
             if reason is None:
                 return
             log.warning("serial scanner: lost %s: %s", config.port, reason)
@@ -299,7 +334,7 @@ class SerialScannerReader(QObject):
         )
 
     def _pump(
-        self, *, port: serial.Serial, framer: _Framer, stop: threading.Event, generation: int
+        self, *, port: serial.Serial, framer: Framer, stop: threading.Event, generation: int
     ) -> str | None:
         """Read until stopped (return None) or the port fails (return why)."""
         while not stop.is_set():
@@ -308,12 +343,16 @@ class SerialScannerReader(QObject):
             except (serial.SerialException, OSError) as exc:
                 return _reason(exc)
             now = time.monotonic()
-            if not data:
-                framer.expire(now)
-                continue
-            for code in framer.feed(data, now=now):
-                self._scan_from_thread.emit(generation, code)
+            frames = framer.feed(data, now=now) if data else framer.expire(now)
+            self._emit(frames, generation)
         return None
+
+    def _emit(self, frames: list[Frame], generation: int) -> None:
+        for frame in frames:
+            if frame.code is not None:
+                self._scan_from_thread.emit(generation, frame.code)
+            elif frame.problem is not None:
+                self._discard_from_thread.emit(generation, frame.problem)
 
 
 def _reason(exc: BaseException) -> str:

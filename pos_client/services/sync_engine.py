@@ -46,6 +46,8 @@ class SyncStatus:
     last_sync_at: datetime | None = None
     syncing: bool = False
     revoked: bool = False
+    # How far this till's clock is from the server's, in seconds (positive: ahead).
+    clock_skew: float | None = None
 
 
 class SyncFailed(Exception):
@@ -81,8 +83,11 @@ class SyncEngine:
         backoff_max: float = 120.0,
         on_status: Callable[[SyncStatus], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        # The till's own clock (injected in tests): pushes say what it reads.
+        self.clock = clock
         self.batch_size = batch_size
         self.pull_limit = pull_limit
         self.poll_interval = poll_interval
@@ -214,7 +219,8 @@ class SyncEngine:
         """Push one batch; return how many left the outbox, None if the server refused it."""
         events = [json.loads(body) for _, _, body in bodies]
         try:
-            response = self._request("POST", "/sync/push", json={"events": events})
+            body = {"events": events, "sent_at": self.clock().isoformat()}
+            response = self._request("POST", "/sync/push", json=body)
         except SyncFailed as exc:
             if exc.status == 422:
                 return None
@@ -224,8 +230,10 @@ class SyncEngine:
                     session, event_ids=[id_ for id_, _, _ in bodies], error=str(exc)
                 )
             raise
-        results = PushResponse.model_validate(response.json()).results
-        return self._acknowledge(bodies, results)
+        answer = PushResponse.model_validate(response.json())
+        if answer.clock_skew_seconds is not None:
+            self._set_status(clock_skew=answer.clock_skew_seconds)
+        return self._acknowledge(bodies, answer.results)
 
     def _acknowledge(self, bodies: list[tuple[str, str, str]], results: list[PushResult]) -> int:
         with self.store.transaction() as session:

@@ -70,6 +70,8 @@ class CartLine:
     discount: Decimal = ZERO
     # The order discount's share, so tax and refunds see what was actually paid.
     order_discount_share: Decimal = ZERO
+    # What the label said about this very piece (lot, expiry, serial, weight from GS1).
+    attributes: dict[str, str] = field(default_factory=dict)
 
     @property
     def gross(self) -> Decimal:
@@ -150,22 +152,29 @@ class Cart:
         *,
         quantity: Decimal = Decimal(1),
         unit_price: Decimal | None = None,
+        attributes: dict[str, str] | None = None,
     ) -> CartLine:
         """Add an item, or bump the quantity of the same item already at its price."""
         _quantity(quantity, item.unit)
         price = item.price if unit_price is None else round_money(unit_price)
+        attributes = dict(attributes or {})
         for line in self.lines:
             # Weighed items each keep their own line: every label is its own piece of cheese.
+            # So does each lot or serial: a recall or a warranty names the piece.
             if (
                 line.item.product_id == item.product_id
                 and line.unit_price == price
                 and item.unit == Unit.PIECE
                 and not line.discount
+                and line.attributes == attributes
+                and "serial" not in attributes
             ):
                 line.quantity = _quantity(line.quantity + quantity, item.unit)
                 self._spread_order_discount()
                 return line
-        line = CartLine(line_id=new_id(), item=item, quantity=quantity, unit_price=price)
+        line = CartLine(
+            line_id=new_id(), item=item, quantity=quantity, unit_price=price, attributes=attributes
+        )
         self.lines.append(line)
         self._spread_order_discount()
         return line

@@ -159,12 +159,22 @@ def _publish_staff(session: Session, user: User) -> None:
     )
 
 
+def username_unavailable(username: str) -> Conflict:
+    """Return the refusal of a username that is in use, in this business or another.
+
+    A username signs a person in without naming their business, so it is unique on the
+    server; the refusal reads the same wherever the name is used, so it tells an admin of
+    one business nothing about the others.
+    """
+    return Conflict(f"The username '{username}' is not available; choose another.")
+
+
 def create_user(
     session: Session, *, actor: Principal | None, tenant_id: int, data: UserCreate
 ) -> User:
-    """Create a user; usernames are unique across the server."""
+    """Create a user; usernames are unique across the server (see username_unavailable)."""
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
-        raise Conflict(f"The username '{data.username}' is taken.")
+        raise username_unavailable(data.username)
     _check_branches(session, tenant_id=tenant_id, branch_ids=data.branch_ids)
     user = User(
         tenant_id=tenant_id,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from common.cli import CliError
 from common.errors import DomainError
 from sync_server.backup import postgres
 from sync_server.backup import sqlite as sqlite_backup
@@ -71,16 +70,14 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return postgres.run(command, env)
 
 
-def _guarded(handler):
-    """Turn expected failures into a message and exit code 1 instead of a traceback."""
+def _refusals_fail(handler):
+    """A file that is no backup makes the command fail (exit 1), as the till's restore does."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             return handler(args, settings)
-        except (DomainError, sqlite3.Error, OSError) as exc:
-            detail = exc.detail if isinstance(exc, DomainError) else str(exc)
-            print(f"stockpilot-server {args.command}: {detail}", file=sys.stderr)
-            return 1
+        except DomainError as exc:
+            raise CliError(exc.detail) from None
 
     return run
 
@@ -115,4 +112,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="SQLite: do not keep the current database as *.before-restore-*",
             )
-        p.set_defaults(handler=_guarded(handler))
+        p.set_defaults(handler=_refusals_fail(handler))

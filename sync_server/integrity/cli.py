@@ -10,17 +10,13 @@ from sync_server.config import Settings
 def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from sync_server.cli import _migrated_engine
-    from sync_server.db import make_sessionmaker, transaction
+    from sync_server.cli_support import migrated_sessions
+    from sync_server.db import transaction
     from sync_server.integrity.ledger import verify_ledgers
     from sync_server.org.models import Tenant
 
-    engine = _migrated_engine(settings)
-    if engine is None:
-        return 1
-    factory = make_sessionmaker(engine)
     differences = 0
-    with transaction(factory, readonly=True) as session:
+    with transaction(migrated_sessions(settings), readonly=True) as session:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
             found = verify_ledgers(session, tenant_id=tenant.id)
             differences += len(found)

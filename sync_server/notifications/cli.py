@@ -17,7 +17,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    from sync_server.audit.keys import Keyring, attach
+    from sync_server.integrity import watch
+
+    engine = make_engine(settings.resolved_database_url)
+    attach(engine, Keyring.from_settings(settings))
+    factory = make_sessionmaker(engine)
     if args.once:
         delivered = dispatch_due(factory, settings=settings, limit=args.limit)
         print(f"Delivered {delivered} notification(s).")
@@ -25,10 +30,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    from sync_server.audit.keys import Keyring, attach
-    from sync_server.integrity import watch
-
-    attach(factory.kw["bind"], Keyring.from_settings(settings))
     # The same worker signs audit checkpoints and runs the nightly ledger check.
     watcher = threading.Thread(
         target=watch.run_forever,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sqlalchemy import select
 
-from common.errors import DomainError
+from common.cli import usage_error, whole_number
+from sync_server.cli_support import require_initialised, sessions
 from sync_server.config import Settings
-from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.db import transaction
 
 
 def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,8 +18,8 @@ def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.org.models import Branch, Tenant
     from sync_server.sync import devices
 
-    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
-    with transaction(factory) as session:
+    with transaction(sessions(settings)) as session:
+        require_initialised(session)
         stmt = (
             select(Branch)
             .join(Tenant, Tenant.id == Branch.tenant_id)
@@ -28,21 +28,22 @@ def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
         if args.tenant:
             stmt = stmt.where(Tenant.name == args.tenant)
         branches = session.scalars(stmt).all()
-        if len(branches) != 1:
-            what = "No branch" if not branches else "More than one business has a branch"
-            print(f"{what} with code '{args.branch}'; use --tenant.", file=sys.stderr)
-            return 2
-        branch = branches[0]
-        try:
-            code, row = devices.create_enrolment_code(
-                session,
-                actor=Actor(tenant_id=branch.tenant_id, label="cli"),
-                branch_id=branch.id,
-                valid_minutes=args.valid_minutes,
+        if not branches:
+            raise usage_error(
+                f"No branch with code '{args.branch}'; see 'stockpilot-server branch list' "
+                "or add one with 'stockpilot-server branch add'."
             )
-        except DomainError as exc:
-            print(exc.detail, file=sys.stderr)
-            return 2
+        if len(branches) > 1:
+            raise usage_error(
+                f"More than one business has a branch with code '{args.branch}'; use --tenant."
+            )
+        branch = branches[0]
+        code, row = devices.create_enrolment_code(
+            session,
+            actor=Actor(tenant_id=branch.tenant_id, label="cli"),
+            branch_id=branch.id,
+            valid_minutes=args.valid_minutes,
+        )
     print(f"Enrolment code for branch {branch.code}: {code}")
     print(f"Valid until {row.expires_at:%Y-%m-%d %H:%M} UTC, once.")
     return 0
@@ -55,5 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enrol-code", help="print a one-time code that enrols a till at a branch")
     p.add_argument("--branch", required=True, help="branch code, e.g. AND")
     p.add_argument("--tenant", help="business name, when several share the server")
-    p.add_argument("--valid-minutes", type=int, default=24 * 60)
+    p.add_argument(
+        "--valid-minutes",
+        type=whole_number(1, 30 * 24 * 60),
+        default=24 * 60,
+        help="how long the code may be used (default: a day; at most 30 days)",
+    )
     p.set_defaults(handler=cmd_enrol_code)

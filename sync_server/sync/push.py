@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from common.errors import DomainError, NotFound
 from common.sync.protocol import (
+    CLOCK_SKEW_LIMIT_SECONDS,
     CashMovement,
     CustomerCreated,
     Event,
@@ -26,6 +28,7 @@ from common.sync.protocol import (
     ShiftClosed,
     ShiftOpened,
     StockCountEntered,
+    describe_skew,
 )
 from sync_server.alerts import service as alerts
 from sync_server.audit import service as audit
@@ -65,6 +68,40 @@ def push(session: Session, *, principal: Principal, events: list[Event]) -> list
             session.rollback()
             time.sleep(random.uniform(0, 0.02 * attempt))
     raise AssertionError("unreachable")
+
+
+def check_clock(
+    session: Session, *, principal: Principal, sent_at: datetime | None
+) -> float | None:
+    """Compare the till's clock with ours; tell managers when it is wrong, not just drifting.
+
+    Sales keep the till's time (the receipt the customer holds says it) and the server's
+    own receipt time beside it, so a report can be checked against either.
+    """
+    if sent_at is None:
+        return None
+    if sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=UTC)
+    skew = (sent_at - utcnow()).total_seconds()
+    if abs(skew) > CLOCK_SKEW_LIMIT_SECONDS:
+        device = session.get(Device, principal.device_id)
+        assert device is not None  # the credential resolved to it in this request
+        alerts.raise_alert(
+            session,
+            tenant_id=device.tenant_id,
+            kind="clock_skew",
+            branch_id=device.branch_id,
+            details={
+                "device_id": device.id,
+                "device_name": device.name,
+                "skew_seconds": round(skew),
+                "message": (
+                    f"Till {device.name}'s clock is {describe_skew(skew)} the server's: its "
+                    "receipts and shifts carry that time. Set the till's date and time."
+                ),
+            },
+        )
+    return round(skew, 1)
 
 
 def _stock_products(events: list[Event]) -> list[int]:
@@ -151,7 +188,8 @@ def push_one(session: Session, *, device: Device, event: Event) -> PushResult:
         reason = _integrity_reason(exc)
         if (twin := _same_device_twin(session, device=device, event=event)) is not None:
             reason = (
-                f"receipt {twin} was already used by this till for another sale: two machines "
+                f"receipt number {twin} was already used by this till for another sale: two "
+                "machines "
                 "are running this till's data (a copied disk or an old backup). Re-enrol one."
             )
             _alert_cloned(session, device=device, receipt_number=twin, event=event)

@@ -137,7 +137,9 @@ def revoke_device(
 @router.post("/sync/push", response_model=PushResponse, responses=problem_responses(401, 403, 422))
 def push_events(body: PushRequest, session: SessionDep, principal: DeviceCaller) -> PushResponse:
     """Apply a batch of till events in order, each exactly once."""
-    return PushResponse(results=push.push(session, principal=principal, events=body.events))
+    skew = push.check_clock(session, principal=principal, sent_at=body.sent_at)
+    results = push.push(session, principal=principal, events=body.events)
+    return PushResponse(results=results, clock_skew_seconds=skew)
 
 
 @router.get(

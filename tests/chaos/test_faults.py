@@ -10,13 +10,15 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
-from pos_client.store.models import OutboxEvent, Product, Sale
+from pos_client.store.models import OutboxEvent, Product, Sale, utcnow
+from pos_client.ui.widgets.sync_status import describe as describe_sync
 from tests.chaos.harness import FULL, ChaosProxy, Figures, make_till, sync_until_drained
 from tests.sync.sync_helpers import sell_locally
 
@@ -209,3 +211,37 @@ def test_a_cloned_till_is_detected_and_neither_machine_loses_a_sale(server, tmp_
     for engine in (original, clone):
         engine.stop()
         engine.store.close()
+
+
+@pytest.mark.parametrize("days", [-3, 2])
+def test_a_till_with_a_wrong_clock_syncs_and_everyone_is_told(server, tmp_path, days):
+    """A CMOS battery died (3 days behind) or someone set the date ahead (2 days)."""
+    till = make_till(tmp_path, server.url, server.enrol_code(), name=f"Till-C{days}")
+    till.clock = lambda: utcnow() + timedelta(days=days)
+    products = _products(till)
+    for n in range(5):
+        sell_locally(till.store, product_id=products[n % len(products)])
+    sync_until_drained(till)  # the device credential does not care about the till's clock
+    status = till.sync_once()
+    text, state = describe_sync(
+        online=status.online,
+        offline_since=status.offline_since,
+        pending=status.pending,
+        clock_skew=status.clock_skew,
+    )
+    alerts = server.get("/alerts", kind="clock_skew")["items"]
+    figures = _figures(
+        f"till clock {abs(days)} days {'behind' if days < 0 else 'ahead'}",
+        server,
+        [till],
+        cashier=text,
+        manager=alerts[0]["details"]["message"] if alerts else "nothing",
+    )
+    figures.record()
+    assert figures.lost == 0 and figures.duplicates == 0 and figures.sales_on_server == 5
+    assert status.clock_skew is not None and abs(status.clock_skew - days * 86400) < 120
+    word = "behind" if days < 0 else "ahead of"
+    assert state == "error" and f"Clock {abs(days)} days {word} the server" in text
+    assert len(alerts) == 1 and f"{abs(days)} days {word}" in alerts[0]["details"]["message"]
+    till.stop()
+    till.store.close()

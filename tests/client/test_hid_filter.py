@@ -113,7 +113,7 @@ def send_scan(receiver: QObject, code: str, *, start_ms: int = 10_000, gap_ms: i
 
 def settle(qtbot: QtBot) -> None:
     """Let the filter's pause timer fire, so nothing is still held back."""
-    qtbot.wait(150)
+    qtbot.wait(250)
 
 
 def test_scan_is_captured_and_never_reaches_the_line_edit(
@@ -365,3 +365,89 @@ def test_uninstall_hands_back_held_keys(
 def test_pause_shorter_than_a_scanner_gap_is_refused() -> None:
     with pytest.raises(ValueError):
         HidScannerFilter(flush_after_ms=10)
+
+
+def send_repeat_scan(receiver: QObject, code: str, *, start_ms: int, gap_ms: int) -> int:
+    """Send a scan the way Qt on X11 reports it: a key pressed again at once is auto-repeat."""
+    at_ms = start_ms
+    previous = ""
+    for index, char in enumerate(code):
+        at_ms = start_ms + index * gap_ms
+        repeat = char == previous
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            event = QKeyEvent(kind, key_of(char), Qt.KeyboardModifier.NoModifier, char, repeat)
+            event.setTimestamp(at_ms)
+            QApplication.sendEvent(receiver, event)
+        previous = char
+    send_key(receiver, Qt.Key.Key_Return, text="\r", at_ms=at_ms + gap_ms)
+    return at_ms
+
+
+def test_auto_repeat_inside_a_burst_is_part_of_the_scan(
+    qtbot: QtBot, edit: QLineEdit, scans: list[str]
+) -> None:
+    code = "4007755000012"
+    send_repeat_scan(edit, code, start_ms=20_000, gap_ms=3)
+    settle(qtbot)
+    assert scans == [code]
+    assert edit.text() == ""
+
+
+def test_auto_repeat_of_a_held_key_is_typing(
+    qtbot: QtBot, edit: QLineEdit, scans: list[str]
+) -> None:
+    # A person holds "0" down: the first press, then repeats after the keyboard's delay.
+    send_key(edit, key_of("0"), text="0", at_ms=30_000)
+    settle(qtbot)
+    for index in range(3):
+        event = QKeyEvent(
+            QEvent.Type.KeyPress, key_of("0"), Qt.KeyboardModifier.NoModifier, "0", True
+        )
+        event.setTimestamp(30_500 + index * 30)
+        QApplication.sendEvent(edit, event)
+    settle(qtbot)
+    assert scans == []
+    assert edit.text() == "0000"
+
+
+def test_scan_stretched_by_load_is_captured(
+    qtbot: QtBot, edit: QLineEdit, scans: list[str]
+) -> None:
+    at = 40_000
+    for char, gap in zip(CODE, [0, 2, 45, 2, 70, 3, 2, 33, 2, 2, 60, 2, 2], strict=True):
+        at += gap
+        send_key(edit, key_of(char), text=char, at_ms=at)
+    send_key(edit, Qt.Key.Key_Return, text="\r", at_ms=at + 50)
+    settle(qtbot)
+    assert scans == [CODE]
+    assert edit.text() == ""
+
+
+def test_stalled_scan_is_reported_partial_not_scanned(
+    qtbot: QtBot, edit: QLineEdit, scan_filter: HidScannerFilter, scans: list[str]
+) -> None:
+    partials: list[tuple[str, str]] = []
+    scan_filter.partial.connect(lambda head, tail: partials.append((head, tail)))
+    send_text(edit, "5901", start_ms=50_000, gap_ms=2)
+    settle(qtbot)  # the stall: longer than the pause, so the head goes out as typing
+    send_scan(edit, "234123457", start_ms=50_200, gap_ms=2)
+    settle(qtbot)
+    assert scans == []
+    assert partials == [("5901", "234123457")]
+    assert edit.text() == "5901"  # the head; the till clears it when it reports the partial
+
+
+def test_typing_just_before_a_scan_leaves_the_scan_whole(
+    qtbot: QtBot, edit: QLineEdit, scan_filter: HidScannerFilter, scans: list[str]
+) -> None:
+    partials: list[tuple[str, str]] = []
+    scan_filter.partial.connect(lambda head, tail: partials.append((head, tail)))
+    send_text(edit, "hello", start_ms=60_000, gap_ms=150)
+    settle(qtbot)
+    # The scan starts 200 ms after the last typed key: soon enough to be the rest of a stalled
+    # scan, but "o" + the code is no code, and the code alone is whole.
+    send_scan(edit, CODE, start_ms=60_800, gap_ms=2)
+    settle(qtbot)
+    assert scans == [CODE]
+    assert partials == []
+    assert edit.text() == "hello"

@@ -148,6 +148,12 @@ def collect(reader: SerialScannerReader) -> list[str]:
     return seen
 
 
+def collect_discards(reader: SerialScannerReader) -> list[str]:
+    seen: list[str] = []
+    reader.discarded.connect(seen.append)
+    return seen
+
+
 def test_code_framed_by_cr_is_scanned(
     qtbot: QtBot,
     plug: Callable[[], Cable],
@@ -215,6 +221,7 @@ def test_garbage_is_dropped_with_warnings_and_good_codes_still_arrive(
     cable = plug()
     reader = make_reader(cable.device)
     scans = collect(reader)
+    discards = collect_discards(reader)
     start_connected(qtbot, reader)
 
     cable.write(b"\x00\xff\x13garbage\r")  # not even UTF-8
@@ -230,10 +237,15 @@ def test_garbage_is_dropped_with_warnings_and_good_codes_still_arrive(
     assert scans == [CODE]
     assert reader.is_running()
     assert reader.status == "connected"
+    # Each discard is told to the cashier in words, and logged.
+    assert discards == [
+        "Scanner sent unreadable bytes (line noise?) — scan the item again",
+        "Scanner sent control bytes, not a barcode (line noise?) — scan the item again",
+        "Scanner sent a code too long to be a barcode — scan the item again",
+        "Scanner sent a code too long to be a barcode — scan the item again",
+    ]
     messages = [record.getMessage() for record in caplog.records if record.name == LOGGER]
-    assert any("undecodable" in message for message in messages)
-    assert any("control bytes" in message for message in messages)
-    assert sum("longer than" in message for message in messages) == 2
+    assert sum("discarding a frame" in message for message in messages) == 4
 
 
 def test_partial_frame_that_stalls_is_dropped_before_the_next_code(
@@ -246,6 +258,7 @@ def test_partial_frame_that_stalls_is_dropped_before_the_next_code(
     cable = plug()
     reader = make_reader(cable.device, frame_timeout_s=0.2)
     scans = collect(reader)
+    discards = collect_discards(reader)
     start_connected(qtbot, reader)
 
     cable.write(b"\x00\x13garb")  # a glitch with no suffix
@@ -255,7 +268,8 @@ def test_partial_frame_that_stalls_is_dropped_before_the_next_code(
 
     assert blocker.args == [CODE]
     assert scans == [CODE]
-    assert any("partial frame" in record.getMessage() for record in caplog.records)
+    assert discards == ["Scanner sent part of a code, then nothing — scan the item again"]
+    assert any("discarding a frame" in record.getMessage() for record in caplog.records)
 
 
 def test_unplug_reports_and_replug_reconnects(
@@ -270,6 +284,7 @@ def test_unplug_reports_and_replug_reconnects(
     point(port_link, first.device)
     reader = make_reader(port_link)
     scans = collect(reader)
+    discards = collect_discards(reader)
     statuses: list[str] = []
     reader.status_changed.connect(statuses.append)
     start_connected(qtbot, reader)
@@ -302,7 +317,9 @@ def test_unplug_reports_and_replug_reconnects(
     assert statuses[0] == "connected"
     assert statuses[1].startswith("disconnected: ")
     assert statuses[2:] == ["reconnecting", "connected"]
-    assert any("partial frame" in record.getMessage() for record in caplog.records)
+    assert discards == [
+        "Scanner sent part of a code, then the cable was pulled — scan the item again"
+    ]
 
 
 def test_missing_port_keeps_retrying_and_stop_is_prompt(

@@ -172,7 +172,7 @@ def test_restore_refuses_a_file_that_is_not_a_server_backup_and_changes_nothing(
 
     for bad in (garbage, foreign, tmp_path / "missing.sqlite3"):
         assert cli.main(["restore", str(bad)]) == 1
-        assert "stockpilot-server restore:" in capsys.readouterr().err
+        assert "stockpilot-server: " in capsys.readouterr().err
     assert hashlib.sha256(db_file.read_bytes()).hexdigest() == digest
     assert not list(db_file.parent.glob("*.before-restore-*"))
 

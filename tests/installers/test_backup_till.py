@@ -160,7 +160,7 @@ def test_restore_refuses_a_broken_file_and_leaves_the_store_alone(tmp_path, caps
     broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
     for bad in (broken, tmp_path / "missing.db"):
         assert main_backup(["restore", str(bad), "--data-dir", str(data_dir)]) == 1
-        assert "stockpilot-till restore:" in capsys.readouterr().err
+        assert "stockpilot-till: " in capsys.readouterr().err
     assert hashlib.sha256(store_file.read_bytes()).hexdigest() == digest
     assert not list(data_dir.glob("*.before-restore-*"))
 

@@ -36,7 +36,7 @@ def test_init_generates_a_password_once_and_a_second_run_changes_nothing(data_di
 
 
 def test_demo_data_is_realistic_and_idempotent(data_dir, capsys):
-    main(["init", "--admin-password", "demo-password"])
+    main(["init", "--admin-password", "demo-password", "--no-branch"])
     assert main(["demo-data"]) == 0
     assert "Demo data loaded" in capsys.readouterr().out
     assert main(["demo-data"]) == 0
@@ -85,5 +85,5 @@ def test_help_explains_every_command():
         timeout=60,
     )
     assert result.returncode == 0
-    for command in ("init", "serve", "create-user", "demo-data", "audit"):
+    for command in ("init", "serve", "create-user", "demo-data", "audit", "tenant", "branch"):
         assert command in result.stdout

@@ -105,7 +105,7 @@ def test_admin_creates_then_disables_a_user(
     _click(qtbot, dialog.ok_button)
     assert "differ" in dialog.error.text()
     dialog.confirm.setText(NEW_PASSWORD)
-    _refused(qtbot, dialog, "'cashier' is taken")
+    _refused(qtbot, dialog, "'cashier' is not available")
     assert world.api("admin").get("users").json()["total"] == before  # nothing was created
 
     dialog.username.setText("priya")

@@ -44,7 +44,7 @@ def display(tmp_path: Path) -> Iterator[str]:
 class TillProcess:
     """The till probe's process and the events it has written."""
 
-    def __init__(self, *, display: str, data_dir: Path) -> None:
+    def __init__(self, *, display: str, data_dir: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.display = display
         self.out = data_dir / "events.jsonl"
         self.log = data_dir / "till.log"
@@ -56,7 +56,7 @@ class TillProcess:
         }
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(PROBE), str(data_dir), str(self.out)],
+                [sys.executable, str(PROBE), str(data_dir), str(self.out), *extra_args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -5,7 +5,9 @@ QT_QPA_PLATFORM=xcb. It builds the till with app.build_till over the store in DA
 signs the demo cashier in, opens a shift, and appends one JSON object per line to OUT_FILE:
 "ready" once the search box has focus, "line" for every line added to the cart (with the
 search box's text at that moment), "text" on every change of the search box, "input" for
-each key press the application receives from X, and "final" on SIGTERM.
+each key press the application receives from X, "told" for every scan message shown to the
+cashier (with the text of the focused box), "dialog" whenever the dialog in front changes,
+and "final" and "cart" on SIGTERM. Extra barcodes may be given as CODE=PRODUCT_ID arguments.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from common.roles import Role
 from pos_client.app import build_till
 from pos_client.config import TillConfig
 from pos_client.services import shifts
 from pos_client.services.login import Cashier
+from pos_client.store.models import Barcode
 
 
 def main() -> int:
@@ -40,8 +43,32 @@ def main() -> int:
     till = build_till(app=app, config=TillConfig(data_dir=data_dir))
     with till.store.transaction() as session:
         shifts.open_shift(session, cashier=cashier, opening_float=Decimal(0))
+        for extra in sys.argv[3:]:
+            code, product_id = extra.split("=")
+            session.add(Barcode(code=code, product_id=int(product_id)))
     window = till.window
     search = window.screen.search
+    tell = window.tell
+
+    def told(text: str, *, kind: str) -> None:
+        focus = QApplication.focusWidget()
+        focus_text = focus.text() if isinstance(focus, QLineEdit) else None
+        record("told", text=text, kind=kind, focus_text=focus_text)
+        tell(text, kind=kind)
+
+    window.tell = told
+    front: list[str | None] = [None]
+
+    def watch_dialog() -> None:
+        dialog = window.front_dialog()
+        name = type(dialog).__name__ if dialog is not None else None
+        if name != front[0]:
+            front[0] = name
+            record("dialog", name=name)
+
+    dialogs = QTimer(interval=20)
+    dialogs.timeout.connect(watch_dialog)
+    dialogs.start()
 
     class InputLog(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -76,6 +103,7 @@ def main() -> int:
     ticker.start()
     code = app.exec()
     record("final", text=search.text(), lines=[line.item.sku for line in window.cart.lines])
+    record("cart", lines={line.item.sku: str(line.quantity) for line in window.cart.lines})
     till.close()
     return code
 

@@ -30,6 +30,7 @@ class CartRow:
     total: Decimal
     low_stock: bool
     price_overridden: bool
+    details: str = ""
 
     @classmethod
     def of(cls, line: CartLine) -> CartRow:
@@ -45,7 +46,27 @@ class CartRow:
             total=line.total,
             low_stock=line.item.is_low,
             price_overridden=line.price_overridden,
+            details=describe_attributes(line.attributes),
         )
+
+
+_ATTRIBUTE_LABELS = {
+    "lot": "Lot",
+    "expiry": "Exp",
+    "best_before": "Best before",
+    "serial": "S/N",
+    "net_weight_kg": "Net",
+}
+
+
+def describe_attributes(attributes: dict[str, str]) -> str:
+    """Say what a label told about a line's piece: "Lot L1 · Exp 2026-12-31"."""
+    parts = []
+    for key, label in _ATTRIBUTE_LABELS.items():
+        if key in attributes:
+            suffix = " kg" if key == "net_weight_kg" else ""
+            parts.append(f"{label} {attributes[key]}{suffix}")
+    return " · ".join(parts)
 
 
 def format_quantity(quantity: Decimal, unit: Unit) -> str:
@@ -118,7 +139,9 @@ class CartTableModel(QAbstractTableModel):
     def _text(self, row: CartRow, column: int) -> str:
         money = lambda amount: format_money(amount, self.currency, symbol=False)  # noqa: E731
         if column == 0:
-            return f"{row.name}   ⚠ low stock" if row.low_stock else row.name
+            name = f"{row.name}   ⚠ low stock" if row.low_stock else row.name
+            # Rows are 48 px tall: room for the label's lot and expiry under the name.
+            return f"{name}\n{row.details}" if row.details else name
         if column == 1:
             return format_quantity(row.quantity, row.unit)
         if column == 2:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,6 +31,7 @@ from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.sale_actions import SaleActions
+from pos_client.ui.till.scan_actions import ScanActions
 from pos_client.ui.till.shift_actions import ShiftActions
 from pos_client.ui.till.till_screen import ACTIONS, TillScreen
 from pos_client.ui.widgets.idle import IdleWatcher
@@ -42,12 +43,14 @@ if TYPE_CHECKING:
 
 HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
     "\n      F2   Search\n F10/Enter   Pay\n     Esc   Cancel / clear search"
-    "\n  Ctrl+B   Back office (managers)"
+    "\n  Ctrl+B   Back office (managers)\n  Ctrl+D   Scanner and printer (managers)"
 )
 
 
-class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
+class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMainWindow):
     """The cashier's window; every store access goes through the context's ops."""
+
+    devices_saved = Signal(object)  # TillConfig: the composition root applies and saves it
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +63,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.last_sale: CompletedSale | None = None
         self.last_report: ZReport | None = None
         self.dialog: QWidget | None = None
+        self.devices_dialog: QWidget | None = None
         self._void_armed = False
         self.after_sale: Callable[[], None] | None = None
 
@@ -80,7 +84,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.pipeline = ScanPipeline(runner=ctx.runner, cart_source=lambda: self.cart, parent=self)
         self.pipeline.enabled = False
         self.pipeline.added.connect(self._line_added)
-        self.pipeline.rejected.connect(lambda text: self.screen.notice.notify(text, kind="error"))
+        self._wire_scans()
 
         self.login.signed_in.connect(self._signed_in)
         self.login.submitted.connect(warm_up)
@@ -136,6 +140,11 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.back_office_button.setVisible(False)
         self.back_office_button.clicked.connect(lambda: self.run_action("back_office"))
         row.addWidget(self.back_office_button)
+        row.addSpacing(8)
+        devices = QPushButton("Scanner and printer  Ctrl+D", objectName="DevicesButton")
+        devices.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        devices.clicked.connect(lambda: self.run_action("devices"))
+        row.addWidget(devices)
         row.addSpacing(18)
         for label in (self.who, self.shift_label, self.clock):
             row.addWidget(label)
@@ -146,7 +155,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         bar = QStatusBar()
         self.sync_status = SyncStatusLabel()
         self.printer_label = QLabel()
-        self.scanner_label = QLabel("Scanner ready")
+        self.scanner_label = QLabel("Scanner ready", objectName="ScannerStatus")
         bar.addWidget(self.sync_status)
         bar.addWidget(self.printer_label)
         bar.addWidget(self.scanner_label)
@@ -158,7 +167,15 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
 
     def _shortcuts(self) -> None:
         bindings = {key: name for key, _, name in ACTIONS}
-        bindings.update({"F2": "search", "F10": "pay", "Esc": "escape", "Ctrl+B": "back_office"})
+        bindings.update(
+            {
+                "F2": "search",
+                "F10": "pay",
+                "Esc": "escape",
+                "Ctrl+B": "back_office",
+                "Ctrl+D": "devices",
+            }
+        )
         self.shortcuts: list[QShortcut] = []
         for key, name in bindings.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -175,10 +192,6 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
             "printing": "Printing…",
         }.get(state, f"Printer: {state}")
         self.printer_label.setText(text)
-
-    def set_scanner_status(self, status: str) -> None:
-        """Show the serial scanner's state."""
-        self.scanner_label.setText(f"Scanner: {status}")
 
     def refresh_pending(self) -> None:
         """Update the number of events waiting for the server."""
@@ -204,6 +217,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.stack.setCurrentWidget(self.screen)
         self.pipeline.enabled = True
         self.screen.search.setFocus()
+        self.release_scans()
         self.refresh_cart()
         codes = self.ctx.config.quick_keys
         self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
@@ -244,6 +258,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         if name == "help":
             self._help()
             return
+        if name == "devices":  # also from the sign-in screen: a manager's PIN opens it
+            self.open_devices()
+            return
         if not self.is_selling:
             return
         if name != "void_sale":
@@ -278,8 +295,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
         # While a dialog is up, a scan must not change the cart behind it (the payment dialog
-        # may be recording that very cart); dialogs that want scans divert them.
-        self.pipeline.enabled = False
+        # may be recording that very cart): scan_blocker queues or refuses it aloud, and
+        # dialogs that want scans divert them.
         # Back to the window once the dialog closes, so F-keys and scans keep working.
         dialog.finished.connect(self._dialog_closed)
         dialog.open()
@@ -291,6 +308,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, QMainWindow):
         self.activateWindow()
         if self.is_selling:
             self.screen.search.setFocus()
+            # After this pass of the loop: the dialog leaves the modal stack once it is hidden.
+            QTimer.singleShot(0, self.release_scans)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         app = QApplication.instance()

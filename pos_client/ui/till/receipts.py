@@ -32,10 +32,21 @@ class ReceiptDesk(QObject):
         self.width = width
         self.last: Receipt | None = None
         self.queue: PrintQueue | None = None
-        if printer is not None:
+        self.set_printer(printer)
+
+    def set_printer(self, printer: PrinterConfig | None) -> None:
+        """Print to another printer (or none: PDF receipts) from the next job on."""
+        if printer is None:
+            if self.queue is not None:
+                self.queue.close(timeout_s=2)
+                self.queue = None
+        elif self.queue is not None:
+            self.queue.set_config(printer)
+        else:
             self.queue = PrintQueue(config=printer, parent=self)
             self.queue.state_changed.connect(self.state_changed)
             self.queue.job_failed.connect(self.job_failed)
+        self.state_changed.emit(self.state)
 
     @property
     def state(self) -> str:

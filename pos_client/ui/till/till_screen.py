@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.barcodes import is_product_code
 from common.money import format_money
 from pos_client.services.till import CatalogItem
 from pos_client.ui.models.cart_model import CartTableModel
@@ -46,6 +47,12 @@ ACTIONS = (
 )
 
 
+def looks_like_scan(text: str) -> bool:
+    """Tell whether text typed into the search box is a barcode rather than a search."""
+    # An AIM symbology identifier: only scanners send those.
+    return text.strip().startswith("]") or is_product_code(text)
+
+
 class _SearchKeys(QObject):
     """Arrow keys in the search box move through the results; Esc clears it."""
 
@@ -71,6 +78,7 @@ class TillScreen(QWidget):
     product_chosen = Signal(object)  # CatalogItem
     action = Signal(str)
     pay_requested = Signal()
+    typed_scan = Signal(str)  # a barcode that reached the search box, ended by Enter
 
     def __init__(self, *, currency: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -189,8 +197,14 @@ class TillScreen(QWidget):
         self.results.setCurrentIndex(self.results_model.index(row))
 
     def _search_enter(self) -> None:
-        if not self.search.text().strip():
+        text = self.search.text().strip()
+        if not text:
             self.pay_requested.emit()
+            return
+        # Digits that match nothing are a code cut short: the pipeline says so aloud.
+        unmatched_digits = text.isdigit() and len(text) >= 6 and not self.results_visible
+        if looks_like_scan(text) or unmatched_digits:
+            self.typed_scan.emit(text)
             return
         if self.results_model.rowCount():
             self._choose(max(self.results.currentIndex().row(), 0))

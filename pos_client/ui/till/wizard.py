@@ -140,7 +140,7 @@ class ScannerPage(QWizardPage):
         self.port.addItem("")
         self.port.addItems(list_ports())
         self.suffix = QComboBox(objectName="ScannerSuffix")
-        self.suffix.addItems(["CR", "LF", "CRLF"])
+        self.suffix.addItems(["CR", "LF", "CRLF", "NONE"])
         self.baud = QComboBox(objectName="ScannerBaud")
         self.baud.addItems(["9600", "19200", "38400", "115200"])
         form.addRow("Serial port", self.port)

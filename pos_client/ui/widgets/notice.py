@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QBoxLayout, QLabel, QWidget
 
 
 class NoticeBar(QLabel):
@@ -36,3 +36,20 @@ class NoticeBar(QLabel):
     def kind(self) -> str:
         """Return the kind of the message shown."""
         return str(self.property("kind") or "")
+
+
+def notice_on(dialog: QWidget) -> NoticeBar:
+    """Return the notice strip at the top of a dialog, adding one the first time."""
+    existing = dialog.findChild(NoticeBar, "DialogNotice")
+    if existing is not None:
+        return existing
+    bar = NoticeBar(dialog)
+    bar.setObjectName("DialogNotice")
+    layout = dialog.layout()
+    if isinstance(layout, QBoxLayout):
+        layout.insertWidget(0, bar)
+    else:
+        # No box layout to join (a message box): lie over the dialog's top edge.
+        bar.setGeometry(0, 0, dialog.width(), 48)
+        bar.raise_()
+    return bar

@@ -1,0 +1,197 @@
+"""Where scans go when the till is busy, and how the cashier hears about every one.
+
+A mixin of TillWindow: it uses the window's pipeline, screen, login and dialog plumbing.
+A scan never vanishes: while a dialog is open it waits for the dialog to close (or, while a
+payment is being taken, is refused aloud); a scan cut short or misread is shown and sounded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+
+from common.barcodes import is_product_code
+from common.roles import Permission
+from pos_client.config import TillConfig
+from pos_client.scanners.pipeline import QUEUE
+from pos_client.services.till import Override
+from pos_client.ui.till.devices_dialog import DevicesDialog
+from pos_client.ui.till.dialogs import ask_override
+from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.widgets.notice import notice_on
+
+log = logging.getLogger(__name__)
+
+PAYMENT_OPEN = (
+    "Scan not added: a payment is open. Finish it, or cancel it (Esc) and scan the item again"
+)
+PARTIAL = "Scan not read in full ({code}…) — scan the item again"
+
+
+class ScanActions:
+    """Scan routing and scanner state of the till window."""
+
+    def _wire_scans(self) -> None:
+        pipeline = self.pipeline
+        pipeline.blocker = self.scan_blocker
+        pipeline.rejected.connect(lambda text: self.tell(text, kind="error"))
+        pipeline.refused.connect(lambda text: self.tell(text, kind="error"))
+        pipeline.queued.connect(self._scan_queued)
+        self.screen.typed_scan.connect(self._typed_scan)
+        # Dialogs opened outside _open (approval, message boxes) close without telling us.
+        self._release_timer = QTimer(self, interval=150)
+        self._release_timer.timeout.connect(self.release_scans)
+
+    def front_dialog(self) -> QWidget | None:
+        """Return the dialog in front of the till, if any."""
+        front = QApplication.activeModalWidget()
+        if front is not None and front.isVisible() and self._owns(front):
+            return front
+        if self.dialog is not None and self.dialog.isVisible():
+            return self.dialog
+        return None
+
+    def _owns(self, widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    def scan_blocker(self) -> str | None:
+        """Say whether a scan may go into the cart now, must wait (QUEUE), or is refused."""
+        front = self.front_dialog()
+        if front is None:
+            return None
+        paying = isinstance(self.dialog, PaymentDialog) and self.dialog.isVisible()
+        if paying or isinstance(front, PaymentDialog):
+            # The cart behind it is being paid for (perhaps under an approval dialog): an item
+            # added now would be given away, one added after it charged to the next customer.
+            return PAYMENT_OPEN
+        return QUEUE
+
+    def tell(self, text: str, *, kind: str) -> None:
+        """Show a scan message where the cashier is looking (dialog, till or sign-in)."""
+        front = self.front_dialog()
+        if front is not None:
+            notice_on(front).notify(text, kind=kind, seconds=8)
+            # Small dialogs (quantity, approval) grow to show the whole message.
+            if front.layout() is not None:
+                front.layout().activate()
+            hint = front.sizeHint()
+            front.resize(max(front.width(), hint.width()), max(front.height(), hint.height()))
+        if self.is_selling:
+            self.screen.notice.notify(text, kind=kind, seconds=8)
+        else:
+            self.login.error.setText(text)
+
+    def _scan_queued(self, text: str) -> None:
+        self.tell(text, kind="warn")
+        self._release_timer.start()
+
+    def release_scans(self) -> None:
+        """Add the scans that waited for a dialog, once none is open."""
+        if not self.pipeline.waiting:
+            self._release_timer.stop()
+            return
+        if self.scan_blocker() is not None or not self.is_selling:
+            return
+        count = self.pipeline.release()
+        self._release_timer.stop()
+        if count:
+            items = "1 scan" if count == 1 else f"{count} scans"
+            self.screen.notice.notify(f"Added {items} made while the window was open", seconds=5)
+
+    def _typing_target(self) -> QLineEdit:
+        """Return the box a stalled scan's first keys went into as typing."""
+        focus = QApplication.focusWidget()
+        return focus if isinstance(focus, QLineEdit) else self.screen.search
+
+    def hid_scanned(self, code: str) -> None:
+        """Take a keyboard-scanner scan, rejoining a head that stalled into a text box."""
+        box = self._typing_target()
+        typed = box.text()
+        if typed and box.hasFocus() and not is_product_code(code):
+            # A stall longer than the limit sent the first digits into the box as typing: the
+            # check digit tells when they and the rest make one code.
+            for size in range(min(len(typed), 48), 0, -1):
+                if is_product_code(typed[-size:] + code):
+                    log.info("Scan rejoined with %r that reached a text box", typed[-size:])
+                    box.setText(typed[:-size])
+                    code = typed[-size:] + code
+                    break
+        self.pipeline.handle(code)
+
+    def scan_partial(self, head: str, tail: str) -> None:
+        """A scan stalled mid-way: rejoin it if the check digit allows, else say so aloud."""
+        box = self._typing_target()
+        typed = box.text()
+        in_box = bool(head) and box.hasFocus() and typed.endswith(head)
+        if in_box:
+            # Its first keys are not what the cashier typed: take them back out of the box.
+            box.setText(typed[: -len(head)])
+        if in_box and is_product_code(head + tail):
+            log.info("Stalled scan rejoined: %r + %r", head, tail)
+            self.pipeline.handle(head + tail)
+            return
+        log.warning("Scan not read in full: %r + %r", head, tail)
+        QApplication.beep()
+        self.tell(PARTIAL.format(code=(head + tail)[:6]), kind="error")
+
+    def _typed_scan(self, text: str) -> None:
+        # A code that reached the search box and ended in Enter is a scan the filter could
+        # not tell apart (a scanner slower than the limits); treat it as one.
+        self.screen.search.clear()
+        self.pipeline.handle(text)
+
+    def show_scanner_discard(self, text: str) -> None:
+        """A serial frame was not a code: say so aloud."""
+        QApplication.beep()
+        self.tell(text, kind="error")
+
+    def set_scanner_status(self, status: str) -> None:
+        """Show the serial scanner's state, coloured when scans cannot arrive."""
+        down = status != "connected"
+        shown = "reconnecting…" if status == "reconnecting" else status
+        self.scanner_label.setText(f"Scanner: {shown}")
+        self.scanner_label.setProperty("state", "down" if down else "ok")
+        self.scanner_label.style().unpolish(self.scanner_label)
+        self.scanner_label.style().polish(self.scanner_label)
+
+    # -- scanner and printer settings ----------------------------------------------------
+
+    def open_devices(self) -> None:
+        """Open the scanner and printer settings (Ctrl+D): a manager's, at any time."""
+        if self.front_dialog() is not None:
+            return
+        if self.cashier is not None and self.cashier.can(Permission.POS_OVERRIDE):
+            self._show_devices(None)
+            return
+        ask_override(
+            parent=self,
+            ctx=self.ctx,
+            action="devices",
+            reason="Changing the scanner or printer settings needs a manager.",
+            then=self._show_devices,
+        )
+
+    def _show_devices(self, _override: Override | None) -> None:
+        # The approval dialog is still closing: open once it is gone from the modal stack.
+        QTimer.singleShot(0, self._open_devices_dialog)
+
+    def _open_devices_dialog(self) -> None:
+        dialog = DevicesDialog(config=self.ctx.config, parent=self)
+        dialog.saved.connect(self._devices_saved)
+        # Scans show in the dialog's test area instead of going into the cart.
+        self.pipeline.divert_to = dialog.take_scan
+        dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
+        self.devices_dialog = dialog
+        self._open(dialog)
+
+    def _devices_saved(self, config: TillConfig) -> None:
+        log.info("Scanner and printer settings changed")
+        self.devices_saved.emit(config)
+        self.tell("Scanner and printer settings saved", kind="info")

@@ -1,0 +1,156 @@
+"""Run StockPilot's installed commands as separate processes, the way a person at a shell does."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SERVER = str(BIN / "stockpilot-server")
+TILL = str(BIN / "stockpilot-till")
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Return an environment with only this data dir (no test run's database leaks in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPILOT_")}
+    env.update(STOCKPILOT_DATA_DIR=str(data_dir), QT_QPA_PLATFORM="offscreen", **extra)
+    return env
+
+
+def run(
+    program: str, *args: str, data_dir: Path, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end with no terminal (stdin is /dev/null)."""
+    return subprocess.run(
+        [program, *args],
+        env=env_for(data_dir, **env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert a command succeeded without a traceback; return its stdout."""
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], *, code: int, says: str, prog: str) -> str:
+    """Assert a one-line refusal on stderr with this exit code and no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{prog}: "), lines[0]
+    assert says.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Background:
+    """A long-running command (server, worker, till) with its output in files, not pipes."""
+
+    process: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def wait_for(self, check: Callable[[], bool], *, timeout: float = 90, what: str = "") -> None:
+        """Wait until check() holds, failing early if the process died."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert self.process.poll() is None, (
+                f"exited {self.process.returncode} before {what}: {self.stdout()} {self.stderr()}"
+            )
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.stderr()}"
+            time.sleep(0.2)
+
+
+@contextmanager
+def background(
+    program: str, *args: str, data_dir: Path, logs: Path, **env: str
+) -> Iterator[Background]:
+    """Start a command, yield it, then stop it with SIGTERM (SIGKILL if it will not go)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    name = Path(program).name
+    out, err = logs / f"{name}.out", logs / f"{name}.err"
+    with out.open("wb") as o, err.open("wb") as e:
+        process = subprocess.Popen(
+            [program, *args],
+            env=env_for(data_dir, **env),
+            stdin=subprocess.DEVNULL,
+            stdout=o,
+            stderr=e,
+        )
+    try:
+        yield Background(process, out, err)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def run_in_terminal(
+    program: str, *args: str, data_dir: Path, answers: list[tuple[str, str]], timeout: float = 90
+) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal, answering its prompts; return (exit code, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as in a shell
+        os.execve(program, [program, *args], env_for(data_dir))
+    output = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal: it has ended
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if pending and pending[0][0].encode() in output.split(b"\n")[-1]:
+                os.write(fd, pending.pop(0)[1].encode() + b"\n")
+        else:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def copy_dir(source: Path, target: Path) -> Path:
+    """Copy an initialised data dir (cheaper than hashing its passwords again)."""
+    shutil.copytree(source, target)
+    return target
