@@ -48,9 +48,9 @@ def test_database_made_on_the_branched_history_upgrades_to_the_one_head(tmp_path
     from sync_server.migrations.runner import alembic_config
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    # The schema the branched history's last release had (everything up to 0014).
+    # The branched release's schema: everything up to its last revision, nothing newer.
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
-        cfg = alembic_config(str(engine.url))
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "0014_feed_sequencer")
     old_heads = [

@@ -1,7 +1,7 @@
 """audit log: keyed chain (HMAC), record MACs for unsealed entries, signed heads
 
-Revision ID: 0015_audit_keys
-Revises: 0014_feed_sequencer
+Revision ID: 0016_audit_keys
+Revises: 0015_token_version
 
 The key lives outside the database, so this migration cannot sign anything: it records
 where each existing chain ends (keyed_from_seq) and which unsealed entries were written
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_audit_keys"
-down_revision: str | Sequence[str] | None = "0014_feed_sequencer"
+revision: str = "0016_audit_keys"
+down_revision: str | Sequence[str] | None = "0015_token_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
