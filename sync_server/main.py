@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from sync_server import __version__, errors, openapi
 from sync_server.api import build_api_router
+from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.middleware import BodyLimit, CleanQuery, SecurityHeaders
@@ -40,6 +41,7 @@ def create_app(
         max_overflow=settings.db_max_overflow,
         wait_s=settings.db_wait_seconds,
     )
+    attach(engine, Keyring.from_settings(settings))
     starters = list(background or [])
 
     @asynccontextmanager
