@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,8 @@ SETTING_DEFAULTS: dict[str, Any] = {
     # Requests per minute per caller for this business, e.g. {"read": 600, "write": 60};
     # a class left out keeps the server's limit (sync_server/ratelimit).
     "rate_limits": {},
+    # The shop's IANA time zone: printed reports show their times in it.
+    "time_zone": "Asia/Kolkata",
 }
 RATE_LIMIT_CLASSES = ("read", "write")
 MAX_RATE_LIMIT = 1_000_000
@@ -62,8 +65,21 @@ def _check_rate_limits(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValidationFailed(
+            f"'{value}' is not a time zone; use a name such as Asia/Kolkata or Europe/London."
+        ) from None
+    return value.strip()
+
+
 # Settings whose value has a shape beyond its type; each returns the value or refuses it.
-SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {"rate_limits": _check_rate_limits}
+SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "rate_limits": _check_rate_limits,
+    "time_zone": _check_time_zone,
+}
 
 
 def create_tenant(session: Session, *, name: str, currency: str = "INR") -> Tenant:

@@ -50,6 +50,7 @@ SETTING_HELP: dict[str, str] = {
     "till_offline_credit_allowed": "true: tills may sell on credit while offline.",
     "low_stock_sms_to": "Phones (comma separated) that get low-stock SMS.",
     "rate_limits": 'Requests per minute per caller, e.g. {"read": 600, "write": 60}.',
+    "time_zone": "Time zone of printed reports, e.g. Asia/Kolkata.",
 }
 
 
