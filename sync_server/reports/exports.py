@@ -396,9 +396,10 @@ def pdf_bytes(report: Report, head: Letterhead | None = None) -> bytes:
     widths: list[float] | None = None
     size = PDF_FONT_SIZES[0]
     pagesize = A4
-    for pagesize in (A4, landscape(A4)):
-        available = pagesize[0] - 2 * margin
-        for size in PDF_FONT_SIZES:
+    # The largest type that fits wins; portrait when it fits as large, else landscape.
+    for size in PDF_FONT_SIZES:
+        for pagesize in (A4, landscape(A4)):
+            available = pagesize[0] - 2 * margin
             widths = _fit_widths(grid, columns, size=size, available=available)
             if widths is not None:
                 break

@@ -17,7 +17,7 @@ from sync_server.db import transaction
 from sync_server.reports.base import Column, Kind, Report
 from sync_server.reports.exports import Letterhead, pdf_bytes, xlsx_bytes
 from sync_server.sales.models import Shift
-from tests.server.test_reports_ops import MARCH, at, till_world  # noqa: F401 - a fixture
+from tests.server.test_reports_ops import MARCH, at, till_world  # noqa: F401, F811 - a fixture
 
 D = Decimal
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -68,9 +68,8 @@ def assert_readable(text: str, *, labels: list[str]) -> None:
 
 
 @needs_poppler
-def test_the_shift_report_pdf_reads_whole_with_shop_local_time_and_totals(
-    world, till_world, tmp_path
-):
+@pytest.mark.usefixtures("till_world")
+def test_the_shift_report_pdf_reads_whole_with_shop_local_time_and_totals(world, tmp_path):
     a = world.a
     with transaction(world.sessions()) as s:
         # A second, busier shift with real ids, as tills send them.
@@ -111,7 +110,8 @@ def test_the_shift_report_pdf_reads_whole_with_shop_local_time_and_totals(
 
 
 @needs_poppler
-def test_every_report_prints_readable_pdfs(world, till_world, tmp_path):
+@pytest.mark.usefixtures("till_world")
+def test_every_report_prints_readable_pdfs(world, tmp_path):
     admin = world.api("admin")
     b0 = world.a.branch_ids[0]
     names = [
