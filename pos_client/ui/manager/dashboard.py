@@ -158,10 +158,10 @@ class BarChart:
         self.series.attachAxis(self.values)
         self.view = _view(self.chart)
 
-    def show(self, report: dict[str, Any]) -> None:
-        """Show the first rows of a report."""
-        label, value = _label_key(report), _value_key(report)
-        rows = report["rows"][:8]
+    def show(self, report: dict[str, Any], *, value: str | None = None, limit: int = 8) -> None:
+        """Show the first rows of a report (value: the column plotted, else its revenue)."""
+        label, value = _label_key(report), value or _value_key(report)
+        rows = report["rows"][:limit]
         if self.bars.count():
             self.bars.remove(0, self.bars.count())
         self.categories.clear()
