@@ -204,6 +204,10 @@ class ApiClient:
         body = data.model_dump(mode="json", exclude_unset=True)
         return ProductRead.model_validate(self.patch(f"/products/{product_id}", body))
 
+    def create_category(self, *, name: str) -> CategoryRead:
+        """Create a category."""
+        return CategoryRead.model_validate(self.post("/categories", {"name": name}))
+
     def categories(self) -> list[CategoryRead]:
         """List all categories."""
         page = self._page(CategoryRead, "/categories", limit=500)

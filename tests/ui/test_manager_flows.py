@@ -121,7 +121,8 @@ def test_create_product_and_print_label_pdf(
     )
     assert list(tmp_path.glob("page*.png"))
 
-    # Bulk import: a sheet with a bad row imports nothing; the clean sheet imports every row.
+    # Bulk import: rows with problems are shown before anything is sent; a clean sheet imports
+    # every row (tests/ui/test_manager_import.py covers mixed sheets row by row).
     sheet = tmp_path / "products.csv"
     sheet.write_text(
         "sku,name,price,barcodes\n"
@@ -132,7 +133,7 @@ def test_create_product_and_print_label_pdf(
     page.ask_import_path = lambda: sheet
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     preview = page.dialog
-    assert not preview.import_button.isEnabled()
+    assert "1 ready, 2 with problems that will be refused" in preview.summary.text()
     problems = [preview.table.item(r, 4).text() for r in range(preview.table.rowCount())]
     assert problems[0] == "OK" and "price" in problems[1] and "Check digit" in problems[2]
     preview.reject()
