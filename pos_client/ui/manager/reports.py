@@ -247,7 +247,10 @@ class ReportsPage(QWidget):
         self.chart.view.setVisible(charted and count > 0)
         if charted and count:
             self.chart.chart.setTitle(f"{report['title']} — {self._label_of(report, kind.chart)}")
-            rows = report["rows"][-12:] if kind.name == "revenue-trend" else report["rows"][:12]
+            # Periods: the latest twelve, named by month and day so the axis can show them.
+            dated = [c["key"] for c in report["columns"] if c["kind"] == "date"]
+            rows = report["rows"][-12:] if dated else report["rows"][:12]
+            rows = [{**row, **{k: str(row.get(k) or "")[5:] for k in dated}} for row in rows]
             self.chart.show({**report, "rows": rows}, value=kind.chart, limit=12)
 
     @staticmethod
