@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from pos_client.ui.manager.window import LoginDialog
@@ -296,7 +296,14 @@ def test_approve_sales_request_and_record_customer_payment(
     select_row(page.table, lambda c: c.id == customer["id"])
     qtbot.mouseClick(page.payment_button, Qt.MouseButton.LeftButton)
     dialog = page.dialog
+    # More than is due is not taken silently: it asks to keep the extra as credit.
+    dialog.amount.setText(str(owed + Decimal("200")))
+    assert dialog.as_credit.isVisible() and "₹200.00" in dialog.as_credit.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.error.isVisible() and "₹200.00 more than" in dialog.error.text()
+    assert dialog.result() != QDialog.DialogCode.Accepted
     dialog.amount.setText("10.00")
+    assert not dialog.as_credit.isVisible()
     accept_dialog(qtbot, dialog)
     eventually(
         qtbot,
