@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
+from common.hygiene import spreadsheet_safe
 from sync_server.org.models import Branch, Tenant
 from sync_server.org.service import get_setting
 from sync_server.reports.base import Column, Kind, Report, typed, wire
@@ -142,15 +143,22 @@ def _csv_text(value: Any, kind: Kind) -> str:
     return str(shown)
 
 
+def _csv_cell(value: Any, kind: Kind) -> str:
+    # Text someone typed (a customer's name) must not become a formula in a spreadsheet;
+    # numbers are written by us and a negative one stays a number.
+    text = _csv_text(value, kind)
+    return spreadsheet_safe(text) if isinstance(value, str) else text
+
+
 def csv_chunks(report: Report) -> Iterator[str]:
     """Yield the CSV a chunk of rows at a time: a header, then the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.label for c in report.columns])
+    writer.writerow([spreadsheet_safe(c.label) for c in report.columns])
     kinds = [c.kind for c in report.columns]
     for index, row in enumerate(report.rows, start=1):
         writer.writerow(
-            [_csv_text(_typed(row, c), kind) for c, kind in zip(report.columns, kinds, strict=True)]
+            [_csv_cell(_typed(row, c), kind) for c, kind in zip(report.columns, kinds, strict=True)]
         )
         if index % CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
@@ -189,6 +197,14 @@ def _fractional(value: Any) -> bool:
     return isinstance(value, Decimal) and value != value.to_integral()
 
 
+def _as_text_cells(row: Any) -> None:
+    """Store every text cell of a row as a string, never as a formula."""
+    for cell in row:
+        if isinstance(cell.value, str):
+            # openpyxl reads any text starting with "=" as a formula; the type says otherwise.
+            cell.data_type = "s"
+
+
 def xlsx_bytes(report: Report, head: Letterhead | None = None) -> bytes:
     """Return the report as an XLSX workbook: typed cells, bold frozen header, sized columns."""
     from openpyxl import Workbook
@@ -204,6 +220,7 @@ def xlsx_bytes(report: Report, head: Letterhead | None = None) -> bytes:
     widths = [len(c.label) for c in report.columns]
     for row in report.typed_rows():
         sheet.append([_cell(v) for v in row])
+        _as_text_cells(sheet[sheet.max_row])
         for i, value in enumerate(row):
             widths[i] = max(widths[i], len(str(value)) if value is not None else 0)
     for i, column in enumerate(report.columns, start=1):
@@ -228,6 +245,8 @@ def xlsx_bytes(report: Report, head: Letterhead | None = None) -> bytes:
         about.append(["Branch", str(head.branches.get(report.filters["branch_id"], ""))])
     for note in report.notes:
         about.append(["Note", note])
+    for row in about.iter_rows():
+        _as_text_cells(row)
     about.column_dimensions["A"].width = 22
     about.column_dimensions["B"].width = 60
     out = io.BytesIO()
