@@ -27,6 +27,7 @@ import httpx
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
+from tests.sync.lossy_proxy import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = os.environ.get("STOCKPILOT_CHAOS_SCALE", "short")  # "short" in CI, "full" by hand
@@ -182,7 +183,7 @@ def sync_until_drained(engine: SyncEngine, *, seconds: float = 60) -> int:
     raise AssertionError(f"outbox not drained in {seconds} s: {engine.sync_once()}")
 
 
-class ChaosProxy:
+class ChaosProxy(LoopbackProxy):
     """A loopback TCP proxy that, per connection, passes, cuts, delays or replays traffic.
 
     Faults (chosen at random with a seeded generator, each with probability `rate`):
@@ -195,24 +196,12 @@ class ChaosProxy:
     FAULTS = ("cut_request", "cut_reply", "delay", "replay")
 
     def __init__(self, *, upstream_port: int, seed: int, rate: float = 0.3) -> None:
-        self.upstream_port = upstream_port
         self.rate = rate
         self.random = random.Random(seed)
         self.counts = dict.fromkeys((*self.FAULTS, "pass"), 0)
         self.enabled = True
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self._closed = True
-        self._listener.close()
+        super().__init__(upstream_port=upstream_port)
 
     def _choose(self) -> str:
         with self._lock:
@@ -221,14 +210,6 @@ class ChaosProxy:
                 fault = self.random.choice(self.FAULTS)
             self.counts[fault] += 1
             return fault
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         # One request per connection: the till's client reconnects after a cut anyway.

@@ -7,18 +7,11 @@ import socket
 import threading
 
 
-class LossyProxy:
-    """Forward bytes to a server; in 'cut' mode, drop the connection once the reply starts.
-
-    The server has then done the work and answered, but the client never hears it: the
-    case of a response lost in transit.
-    """
+class LoopbackProxy:
+    """Listen on a free loopback port and hand each connection to `_serve` on its own thread."""
 
     def __init__(self, *, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.mode = "pass"
-        self.cuts = 0
-        self.replies: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
@@ -39,6 +32,23 @@ class LossyProxy:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class LossyProxy(LoopbackProxy):
+    """Forward bytes to a server; in 'cut' mode, drop the connection once the reply starts.
+
+    The server has then done the work and answered, but the client never hears it: the
+    case of a response lost in transit.
+    """
+
+    def __init__(self, *, upstream_port: int) -> None:
+        self.mode = "pass"
+        self.cuts = 0
+        self.replies: list[bytes] = []
+        super().__init__(upstream_port=upstream_port)
 
     def _serve(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
