@@ -356,6 +356,10 @@ class ApiClient:
         """Receive goods against a purchase order (partial receipts allowed)."""
         return self.post(f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note})
 
+    def purchase_order_receipts(self, po_id: int) -> list[Row]:
+        """List the goods receipts of a purchase order, oldest first."""
+        return self.get(f"/purchase-orders/{po_id}/receipts")
+
     def send_purchase_order(self, po_id: int) -> Row:
         """Send an approved purchase order to its supplier (e-mailed with its PDF)."""
         return self.post(f"/purchase-orders/{po_id}/send", {})
