@@ -180,7 +180,17 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     dialog = page.dialog
     dialog.supplier.setCurrentIndex(dialog.supplier.findData(supplier["id"]))
     dialog.branch.setCurrentIndex(dialog.branch.findData(branch_id))
-    dialog.lines.set_line(0, "ADMIN-0", "10", "6.50")
+    editor = dialog.lines
+    editor.find("ADMIN-0")
+    qtbot.waitUntil(
+        lambda: (
+            editor.results.count() > 0
+            and editor.results.item(0).data(Qt.ItemDataRole.UserRole) is not None
+        ),
+        timeout=TIMEOUT,
+    )
+    editor.results.itemActivated.emit(editor.results.item(0))
+    editor.set_line(0, quantity="10", cost="6.50")
     accept_dialog(qtbot, dialog)
     po = dialog.result_value
     assert po["status"] == "draft" and po["lines"][0]["product_id"] == product_id

@@ -328,7 +328,12 @@ class PoDetailDialog(QDialog):
                 "Free" if free else "",
             )
             for column, text in enumerate(cells):
-                self.lines.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if 1 <= column <= 5:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.lines.setItem(row, column, item)
         header = self.lines.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, 7):
@@ -381,8 +386,8 @@ class PoDetailDialog(QDialog):
         self.approve_button = button("Approve", role="primary", name="DetailApprove")
         self.reject_button = button("Reject…", role="danger", name="DetailReject")
         for widget in (self.approve_button, self.reject_button):
-            widget.setVisible(decidable)
             self.buttons.addButton(widget, QDialogButtonBox.ButtonRole.ActionRole)
+            widget.setVisible(decidable)  # after adding: the box shows what it is given
         self.approve_button.clicked.connect(self.approve)
         self.reject_button.clicked.connect(self.reject_po)
         layout = QVBoxLayout(self)
