@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -29,11 +28,11 @@ from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_label, as_money, as_quantity, as_when
 from pos_client.ui.manager.widgets import (
     CommentDialog,
     FormDialog,
-    SearchBox,
     button,
     choice,
 )
@@ -76,17 +75,9 @@ class PoLinesEditor(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.products: list[Any] = []  # one per line, in line order
-        self._asked = 0
-        self.search = SearchBox("Find a product: name, SKU or scan a barcode")
-        self.search.setObjectName("PoProductSearch")
-        self.search.search.connect(self.find)
-        self.search.returnPressed.connect(self._add_first)
-        self.results = QListWidget()
-        self.results.setObjectName("PoProductResults")
-        self.results.setMaximumHeight(110)
-        self.results.itemActivated.connect(
-            lambda item: self.add(item.data(Qt.ItemDataRole.UserRole))
-        )
+        self.picker = ProductPicker(ctx=ctx)
+        self.picker.picked.connect(self.add)
+        self.search, self.results = self.picker.search, self.picker.results
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("PoLines")
         self.table.setHorizontalHeaderLabels(["Product", "Quantity", "Unit cost", "Free", "Total"])
@@ -106,42 +97,13 @@ class PoLinesEditor(QWidget):
         bottom.addWidget(self.total)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search)
-        layout.addWidget(self.results)
+        layout.addWidget(self.picker)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
     def find(self, text: str) -> None:
-        """Ask the server for products matching what was typed or scanned."""
-        self._asked += 1
-        asked = self._asked
-        if not text:
-            self.results.clear()
-            return
-        NetOp(
-            lambda api: api.products(q=text, limit=20).items, pool=self.ctx.pool, owner=self
-        ).success(lambda found: self._found(found) if asked == self._asked else None).failure(
-            lambda e: self._say(describe(e))
-        ).run()
-
-    def _found(self, products: list[Any]) -> None:
-        self.results.clear()
-        for product in products:
-            item = QListWidgetItem(
-                f"{product.name}  ·  {product.sku}  ·  last cost {as_money(product.cost)}"
-            )
-            item.setData(Qt.ItemDataRole.UserRole, product)
-            self.results.addItem(item)
-        if not products:
-            self.results.addItem(QListWidgetItem("No product matches."))
-
-    def _add_first(self) -> None:
-        # A scanner ends with Enter: one exact match is added at once.
-        if self.results.count() and self.results.item(0).data(Qt.ItemDataRole.UserRole):
-            self.add(self.results.item(0).data(Qt.ItemDataRole.UserRole))
-
-    def _say(self, text: str) -> None:
-        self.total.setText(text)
+        """Ask the server for products matching text."""
+        self.picker.find(text)
 
     def add(self, product: Any) -> None:
         """Add a product as a line (cost from its last cost), or one more of it if present."""
@@ -168,8 +130,6 @@ class PoLinesEditor(QWidget):
         self.table.setItem(row, TOTAL, _fixed(""))
         self.table.blockSignals(False)
         self.table.selectRow(row)
-        self.search.clear()
-        self.results.clear()
         self._update_total()
 
     def set_line(self, row: int, *, quantity: str, cost: str, free: bool = False) -> None:
