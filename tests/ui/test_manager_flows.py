@@ -402,6 +402,9 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     line = counted_line()
     assert Decimal(line["expected"]) == 14 and Decimal(line["difference"]) == -11
     qtbot.mouseClick(count.post_button, Qt.MouseButton.LeftButton)
+    # Posting asks first, showing the differences it will make.
+    qtbot.waitUntil(lambda: count.review is not None and count.review.isVisible(), timeout=TIMEOUT)
+    qtbot.mouseClick(count.review.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: count.status.text().startswith("Posted"), timeout=TIMEOUT)
     eventually(
         qtbot,

@@ -204,7 +204,7 @@ class PurchaseOrderDialog(FormDialog):
     ) -> None:
         super().__init__(ctx=ctx, title="New purchase order", ok_text="Create draft", parent=parent)
         self.setMinimumWidth(760)
-        self.setMinimumHeight(520)
+        self.setMinimumHeight(600)
         self.supplier = choice([(s.name, s.id) for s in suppliers], name="PoSupplier")
         self.branch = choice([(b.name, b.id) for b in ctx.branches], name="PoBranch")
         self.notes = QLineEdit()

@@ -29,6 +29,7 @@ class ProductPicker(QWidget):
         self.results = QListWidget()
         self.results.setObjectName("ProductResults")
         self.results.setMaximumHeight(110)
+        self.results.setVisible(False)  # shown only while there are matches to choose from
         self.results.itemActivated.connect(lambda item: self._pick(item))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -41,6 +42,7 @@ class ProductPicker(QWidget):
         asked = self._asked
         if not text:
             self.results.clear()
+            self.results.setVisible(False)
             return
         NetOp(
             lambda api: api.products(q=text, limit=20).items, pool=self.ctx.pool, owner=self
@@ -58,6 +60,7 @@ class ProductPicker(QWidget):
             self.results.addItem(item)
         if not products:
             self.results.addItem(QListWidgetItem(problem or "No product matches."))
+        self.results.setVisible(True)
 
     def item_for(self, product_id: int) -> QListWidgetItem | None:
         """Return the listed match for a product, if the last answer had it."""
@@ -78,4 +81,5 @@ class ProductPicker(QWidget):
             return
         self.search.clear()
         self.results.clear()
+        self.results.setVisible(False)
         self.picked.emit(product)

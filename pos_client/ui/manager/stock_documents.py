@@ -65,7 +65,7 @@ class TransferDialog(FormDialog):
         self, *, ctx: ManagerContext, source_id: int | None, parent: QWidget | None = None
     ) -> None:
         super().__init__(ctx=ctx, title="New transfer", ok_text="Create transfer", parent=parent)
-        self.setMinimumSize(720, 480)
+        self.setMinimumSize(720, 560)
         branches = [(b.name, b.id) for b in ctx.branches]
         self.source = choice(branches, name="TransferFrom")
         self.destination = choice(branches, name="TransferTo")
@@ -216,8 +216,8 @@ class CountReviewDialog(QDialog):
         changes = [line for line in count["lines"] if Decimal(line["difference"]) != 0]
         intro = QLabel(
             f"{len(count['lines'])} product(s) counted; {len(changes)} differ from the system. "
-            f"Posting sets stock to what was counted, worth "
-            f"{as_money(count['difference_value'])} in all. Products not counted keep their stock."
+            f"Posting sets stock to what was counted; the differences are worth "
+            f"{as_money(count['difference_value'])} net. Products not counted keep their stock."
         )
         intro.setWordWrap(True)
         intro.setObjectName("CountReviewSummary")
@@ -289,9 +289,10 @@ class CountDialog(QDialog):
             ],
             self,
         )
-        view = QTableView()
+        view = self.view = QTableView()
         view.setModel(self.model)
         view.verticalHeader().setVisible(False)
+        view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.status = QLabel("Starting the count…")
         self.status.setObjectName("PageStatus")
