@@ -393,6 +393,13 @@ def _receive(
     unknown = [x.line_id for x in lines if x.line_id not in by_id]
     if unknown:
         raise ValidationFailed(f"Line {unknown[0]} is not on purchase order {po.number}.")
+    # A zero actual cost on a line ordered at a price is the blank-cost slip again, at receipt.
+    zeroed = [x for x in lines if x.unit_cost == 0 and by_id[x.line_id].unit_cost != 0]
+    if zeroed:
+        raise ValidationFailed(
+            f"Line {zeroed[0].line_id} was ordered at {by_id[zeroed[0].line_id].unit_cost}; "
+            "give the actual cost, or leave it out to use the ordered cost."
+        )
     allow_over = bool(get_setting(session, tenant_id=po.tenant_id, key="allow_over_receipt"))
     over = [
         {

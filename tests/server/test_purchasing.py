@@ -539,3 +539,26 @@ def test_a_zero_or_blank_cost_is_refused_unless_the_line_is_free(world):
     )
     assert free.status_code == 201, free.text
     assert Decimal(free.json()["total"]) == Decimal("10.00")
+
+
+def test_a_zero_actual_cost_at_receipt_is_refused_on_a_priced_line(world):
+    """Receiving at cost 0 a line ordered at a price is 422 and moves no stock."""
+    sid = _supplier(world)
+    po = _submitted(world, sid)
+    approved = world.api("manager").post(f"purchase-orders/{po['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    before = _on_hand(world, world.a.product_ids[0])
+    line_id = po["lines"][0]["id"]
+    refused = world.api("purchase_admin").post(
+        f"purchase-orders/{po['id']}/receipts",
+        json={"lines": [{"line_id": line_id, "quantity": "8", "unit_cost": "0"}]},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "actual cost" in refused.json()["detail"]
+    assert _on_hand(world, world.a.product_ids[0]) == before
+    taken = world.api("purchase_admin").post(
+        f"purchase-orders/{po['id']}/receipts",
+        json={"lines": [{"line_id": line_id, "quantity": "8"}]},
+    )
+    assert taken.status_code == 201, taken.text
+    assert _on_hand(world, world.a.product_ids[0]) == before + 8
