@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 # Minor-unit exponents for the currencies a shop is likely to use; anything else has 2.
 _MINOR_UNITS: dict[str, int] = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
@@ -36,6 +36,51 @@ def round_money(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -
     """Round half-up to the currency's minor unit: the only rounding money ever gets."""
     exponent = Decimal(1).scaleb(-minor_units(currency))
     return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+# The smallest coin or note a drawer pays out, where it is above the minor unit.
+_CASH_UNITS: dict[str, Decimal] = {"INR": Decimal("1"), "JPY": Decimal("1")}
+
+
+def cash_unit(currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Return the smallest amount a cash drawer can pay out in this currency."""
+    return _CASH_UNITS.get(currency.upper(), Decimal(1).scaleb(-minor_units(currency)))
+
+
+def round_cash(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> Decimal:
+    """Round half-up to the currency's cash unit: what a drawer can actually pay out."""
+    unit = cash_unit(currency)
+    units = (to_decimal(amount) / unit).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return round_money(units * unit, currency)
+
+
+# Round amounts a customer is likely to hand over, by the notes in use (smallest step first).
+_CASH_STEPS: dict[str, tuple[Decimal, ...]] = {
+    "INR": (Decimal(100), Decimal(500), Decimal(2000)),
+    "JPY": (Decimal(1000), Decimal(5000), Decimal(10000)),
+}
+
+
+def quick_cash(
+    total: Decimal, currency: str = DEFAULT_CURRENCY, *, count: int = 3
+) -> list[Decimal]:
+    """Return likely cash handed over for a total: the next round amounts above it.
+
+    For ₹1,265 that is 1,300, 1,500 and 2,000 (the exact amount is offered separately).
+    """
+    steps = _CASH_STEPS.get(currency.upper(), (Decimal(10), Decimal(50), Decimal(100)))
+    total = to_decimal(total)
+    amounts: list[Decimal] = []
+    for step in steps:
+        above = (total / step).to_integral_value(rounding=ROUND_CEILING) * step
+        if above == total:
+            above += step
+        if above not in amounts:
+            amounts.append(above)
+    # A total beyond the biggest step still gets three choices: more of the biggest note.
+    while len(amounts) < count:
+        amounts.append(amounts[-1] + steps[-1])
+    return [round_money(a, currency) for a in sorted(amounts)[:count]]
 
 
 def to_minor(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> int:

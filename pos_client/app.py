@@ -205,6 +205,8 @@ def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
     sync.status_changed.connect(lambda status: show_sync_status(window, status))
     show_sync_status(window, sync.status)
     window.after_sale = sync.sync_now
+    window.sync_now_handler = sync.sync_now
+    window.sync_now_button.setVisible(True)
 
 
 MAINTENANCE_HELP = """\
@@ -291,6 +293,36 @@ def enrol_with_code(*, config: TillConfig, store: LocalStore, code: str) -> bool
     return True
 
 
+def configure_logging(folder: Path) -> Path | None:
+    """Log everything to a rotating file; the terminal gets warnings and errors only.
+
+    A till polls the server every 30 s: a line per request on the terminal hides what matters.
+    """
+    import logging.handlers
+
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    terminal = logging.StreamHandler()
+    terminal.setLevel(logging.WARNING)
+    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(terminal)
+    # Each HTTP request is logged by httpx at INFO; the sync status already says what matters.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "till.log"
+        to_file = logging.handlers.RotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError as exc:
+        root.warning("cannot write the log file in %s: %s", folder, exc)
+        return None
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the till window (or run backup, restore or the self-check)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -318,12 +350,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_till(args: argparse.Namespace) -> int:
     """Open the till (or the back office) as the parsed arguments say; return the exit code."""
-    logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
     set_app_identity()
     config = load_config(
         Path(args.data_dir) if args.data_dir else default_data_dir(), server_url=args.server
     )
+    configure_logging(config.data_dir / "logs")
     if args.manager:
         from pos_client.ui.manager.window import run_back_office
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pos_client.printing.queue import PrinterConfig
-from pos_client.scanners.serial import SerialScannerConfig
+from pos_client.printing.config import PrinterConfig
+from pos_client.scanners.config import SerialScannerConfig
 
 CONFIG_FILE = "till.json"
 STORE_FILE = "till.db"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Render the till's screens offscreen into screenshots/*.png (login, empty, mid-sale, payment,
-# returns, Z report), over a demonstration store in a temporary folder.
+# returns list and refund, shift menu, X report, denomination count, Z report), over a
+# demonstration store in a temporary folder.
 #   usage: scripts/screenshots.sh [OUTPUT_DIR]      (default: screenshots/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,6 +92,7 @@ pump()
 
 window.pay()
 pay = window.dialog
+shot("04a-quick-tenders", pay)
 pay.tender_buttons[Tender.CARD].click()
 pay.amount.setText("500")
 pay.reference.setText("HDFC-448812")
@@ -106,18 +108,34 @@ shot("05-sale-complete")
 number = window.last_sale.receipt_number
 window.start_return()
 returns = window.dialog
+pump(0.4)
+shot("06a-return-list", returns)
 returns.take_scan(number)
 pump()
 returns.set_quantity(0, Decimal(1))
 returns.reason.setText("Pack leaking")
+if "card" in returns.tender_edits:
+    returns.tender_edits["card"].setText("0")  # the customer wants it all back in cash
+    returns._update_total(keep_choice=True)
 shot("06-return", returns)
 returns.reject()
 pump()
 
+window._shift_menu()
+shot("07a-shift-menu", window.dialog)
+window.dialog.buttons["x_report"].click()
+pump(0.6)
+shot("07b-x-report", window.dialog)
+window.dialog.close()
+pump()
+
 window.start_close_shift()
-closing = window.dialog
-closing.amount.setText("2590")
-closing.ok.click()
+pump(0.6)
+counting = window.dialog
+for value, count in ((Decimal(2000), 1), (Decimal(500), 1), (Decimal(50), 1), (Decimal(20), 2)):
+    counting.counts[value].setText(str(count))
+shot("07c-denomination-count", counting)
+counting.ok.click()
 pump(0.6)
 shot("07-z-report", window.dialog)
 window.dialog.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import logging.config
 import sys
 from collections.abc import Callable
 
@@ -88,6 +89,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from sync_server.logs import log_config
     from sync_server.migrations.runner import upgrade
 
     if settings.tenant_api:
@@ -99,9 +101,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             # Said here, once, rather than as a traceback from every worker that imports the app.
             raise usage_error(str(exc)) from None
     upgrade(engine_for(settings, create=True))
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    config = log_config(settings.log_level)
+    logging.config.dictConfig(config)
     print(
         f"StockPilot server on http://{args.host}:{args.port}  (API docs: "
         f"http://{args.host}:{args.port}/docs)",
@@ -114,6 +115,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         access_log=args.access_log,
+        # Applied again in each worker process, so every line has its time and level.
+        log_config=config,
+        server_header=False,
     )
     return 0
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = 15
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # An account guessed from many addresses is slowed (never locked): at most this pause.
+    login_slowdown_max_seconds: float = 2.0
     db_pool_size: int = 5
     db_max_overflow: int = 10
     max_body_bytes: int = 1_000_000

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import DomainError, TooManyRequests
@@ -130,8 +130,29 @@ def install(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # A value the column cannot hold slipped past the schemas: the input's fault, not ours.
+        log.warning("value refused by the database on %s: %s", request.url.path, exc.orig)
+        return _unstorable(request)
+
+    @app.exception_handler(OverflowError)
+    async def overflow_error(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver raises this for an integer beyond 64 bits, before SQL runs.
+        log.warning("integer out of range on %s: %s", request.url.path, exc)
+        return _unstorable(request)
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError | ValueError):
+            log.warning("value refused by the driver on %s: %s", request.url.path, exc.orig)
+            return _unstorable(request)
+        return _internal(request, exc)
+
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        if not is_transient(exc):
+            return _internal(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
         return problem(
             status=503,
@@ -144,11 +165,47 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            status=500,
-            type_="internal-error",
-            title="Internal error",
-            detail="Something went wrong on the server; it has been logged.",
-            instance=request.url.path,
-        )
+        return _internal(request, exc)
+
+
+# SQLSTATE classes and codes that mean "try again": connection lost, server shutting down or
+# starting, lock not available, serialization failure, deadlock.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "55P03", "40001", "40P01", "53300")
+# What SQLite says when another writer holds the file.
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+
+
+def is_transient(exc: OperationalError) -> bool:
+    """Say whether a database error is a lock, busy or lost connection (worth a retry)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    if exc.connection_invalidated:
+        return True
+    message = str(exc.orig).lower()
+    if any(text in message for text in _SQLITE_BUSY):
+        return True
+    # PostgreSQL errors without a state are failures to connect at all.
+    return sqlstate is None and type(exc.orig).__module__.startswith("psycopg")
+
+
+def _unstorable(request: Request) -> JSONResponse:
+    return problem(
+        status=422,
+        type_="validation-error",
+        title="Invalid input",
+        detail="A value in the request is out of the range or form the database can store "
+        "(an id or number too large, or text with a NUL byte).",
+        instance=request.url.path,
+    )
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        status=500,
+        type_="internal-error",
+        title="Internal error",
+        detail="Something went wrong on the server; it has been logged.",
+        instance=request.url.path,
+    )

@@ -9,12 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_server import __version__, errors
 from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
+from sync_server.middleware import BodyLimit, CleanQuery, SecurityHeaders
 from sync_server.ratelimit.middleware import RateLimit
 from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
 
@@ -22,54 +22,6 @@ log = logging.getLogger("stockpilot.server")
 
 # Background loops started with the app (the embedded setup runs its worker in-process).
 BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
-
-
-class BodyLimit:
-    """Refuse request bodies over a size limit before anything reads them."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = errors.problem(
-            status=413,
-            type_="payload-too-large",
-            title="Request body too large",
-            detail=f"The request body is larger than {self.max_bytes} bytes.",
-        )
-        await response({"type": "http"}, _no_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 def create_app(
@@ -113,10 +65,13 @@ def create_app(
         from sync_server.operator_api import build_operator_router
 
         app.include_router(build_operator_router(settings))
+    # Added innermost first: headers wrap everything, so a 413 or 429 carries them too.
+    app.add_middleware(CleanQuery)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
         app.add_middleware(RateLimit, limiter=limiter)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

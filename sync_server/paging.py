@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from common.errors import NotFound, ValidationFailed
+from common.schemas.base import Offset
 
 T = TypeVar("T")
 
@@ -23,7 +24,7 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Rows per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    offset: Annotated[Offset, Query(description="Rows to skip")] = 0,
     sort: Annotated[
         str | None, Query(max_length=64, description="Field to sort by; prefix '-' to reverse")
     ] = None,

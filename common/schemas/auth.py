@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from common.roles import Role
-from common.schemas.base import ReadSchema, Schema
+from common.schemas.base import Id, ReadSchema, Schema
 
 Username = str
 
@@ -30,7 +30,7 @@ class UserCreate(Schema):
     password: str = Field(min_length=8, max_length=256)
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")
     role: Role
-    branch_ids: list[int] = Field(default_factory=list)
+    branch_ids: list[Id] = Field(default_factory=list)
 
 
 class UserUpdate(Schema):
@@ -40,7 +40,7 @@ class UserUpdate(Schema):
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")
     role: Role | None = None
     active: bool | None = None
-    branch_ids: list[int] | None = None
+    branch_ids: list[Id] | None = None
 
 
 class UserRead(ReadSchema):

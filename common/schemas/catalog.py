@@ -10,7 +10,17 @@ from pydantic import Field, field_validator
 
 from common.barcodes import BarcodeError, normalize
 from common.codes import Unit
-from common.schemas.base import Amount, NonNegativeAmount, Percent, Quantity, ReadSchema, Schema
+from common.schemas.base import (
+    Amount,
+    Id,
+    JsonObject,
+    NonNegativeAmount,
+    NonNegativePrice,
+    Percent,
+    Quantity,
+    ReadSchema,
+    Schema,
+)
 
 
 def _clean_barcodes(values: list[str] | None) -> list[str] | None:
@@ -30,12 +40,12 @@ def _clean_barcodes(values: list[str] | None) -> list[str] | None:
 
 class CategoryCreate(Schema):
     name: str = Field(min_length=1, max_length=120)
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryUpdate(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=120)
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class CategoryRead(ReadSchema):
@@ -48,15 +58,15 @@ class ProductCreate(Schema):
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
-    category_id: int | None = None
-    supplier_id: int | None = None
-    price: NonNegativeAmount
+    category_id: Id | None = None
+    supplier_id: Id | None = None
+    price: NonNegativePrice
     cost: NonNegativeAmount = Decimal("0")
     tax_rate: Percent = Decimal("0")
     unit: Unit = Unit.PIECE
     low_stock_threshold: Quantity = Decimal("0")
     reorder_quantity: Quantity = Decimal("0")
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: JsonObject = Field(default_factory=dict)
     barcodes: list[str] = Field(default_factory=list, max_length=20)
     generate_barcode: bool = False
 
@@ -66,15 +76,15 @@ class ProductCreate(Schema):
 class ProductUpdate(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    category_id: int | None = None
-    supplier_id: int | None = None
-    price: NonNegativeAmount | None = None
+    category_id: Id | None = None
+    supplier_id: Id | None = None
+    price: NonNegativePrice | None = None
     cost: NonNegativeAmount | None = None
     tax_rate: Percent | None = None
     unit: Unit | None = None
     low_stock_threshold: Quantity | None = None
     reorder_quantity: Quantity | None = None
-    attributes: dict[str, Any] | None = None
+    attributes: JsonObject | None = None
     barcodes: list[str] | None = Field(default=None, max_length=20)
     active: bool | None = None
 

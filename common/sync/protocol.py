@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from common.ids import new_id
-from common.schemas.base import Amount, NonNegativeAmount, Quantity, Schema
+from common.schemas.base import Amount, Id, NonNegativeAmount, Quantity, Schema
 
 # A push larger than this is refused; the till sends its outbox in batches below it.
 MAX_PUSH_BATCH = 500
@@ -47,7 +47,7 @@ class Payload(Schema):
 
 class SaleLine(Schema):
     line_id: str
-    product_id: int
+    product_id: Id
     sku: str
     name: str
     quantity: Quantity
@@ -69,7 +69,7 @@ class Override(Schema):
     """A manager's approval given at the till (price change, big discount, credit limit)."""
 
     kind: str
-    manager_id: int | None = None
+    manager_id: Id | None = None
     detail: str = ""
 
 
@@ -106,7 +106,7 @@ class SaleVoided(Payload):
 class ReturnLine(Schema):
     line_id: str
     original_line_id: str | None = None
-    product_id: int
+    product_id: Id
     quantity: Quantity
     amount: Amount
     restock: bool = True
@@ -194,7 +194,7 @@ class ShiftClosed(Payload):
 
 
 class CountLine(Schema):
-    product_id: int
+    product_id: Id
     counted: Quantity
 
 
@@ -349,7 +349,7 @@ class PullResponse(BaseModel):
 
 
 class EnrolmentCodeCreate(Schema):
-    branch_id: int
+    branch_id: Id
     # How long the code may be used, in minutes.
     valid_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
 

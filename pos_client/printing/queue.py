@@ -10,12 +10,12 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import serial
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from pos_client.printing.escpos import resolve_codepage
+from pos_client.printing.config import DEFAULT_PORT, PrinterConfig, parse_address
 
 __all__ = [
     "DEFAULT_PORT",
@@ -38,7 +38,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9100  # raw "JetDirect" printing, what network receipt printers listen on
 PAPER_STATUS_QUERY = b"\x10\x04\x04"  # DLE EOT 4: transmit paper roll sensor status
 
 
@@ -94,54 +93,6 @@ def parse_paper_status(value: int) -> PaperStatus | None:
     if value & 0b1001_0011 != 0b0001_0010:
         return None
     return PaperStatus(near_end=bool(value & 0b0000_1100), out=bool(value & 0b0110_0000))
-
-
-def _parse_address(target: str) -> tuple[str, int]:
-    """Split "host", "host:port" or "[v6]:port" into host and port (default 9100)."""
-    text = target.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":")
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f"Printer address {target!r} has no host")
-    try:
-        port = int(port_text) if port_text else DEFAULT_PORT
-    except ValueError:
-        raise ValueError(f"Printer address {target!r} has a bad port") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"Printer port must be 1..65535, got {port}")
-    return host, port
-
-
-@dataclass(frozen=True)
-class PrinterConfig:
-    """Where and how the till reaches its receipt printer.
-
-    target is a file or device path, "host[:port]", or a serial port (pyserial URLs work).
-    query_status can be turned off for network printers that never answer DLE EOT.
-    """
-
-    kind: Literal["file", "network", "serial"]
-    target: str
-    baudrate: int = 9600
-    timeout_s: float = 3.0
-    codepage: str = "cp858"
-    query_status: bool = True
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("file", "network", "serial"):
-            raise ValueError(f"Printer kind must be file, network or serial, got {self.kind!r}")
-        if not self.target.strip():
-            raise ValueError("Printer target is empty")
-        if self.timeout_s <= 0:
-            raise ValueError(f"Printer timeout must be positive, got {self.timeout_s}")
-        resolve_codepage(self.codepage)
-        if self.kind == "network":
-            _parse_address(self.target)
 
 
 class Transport(Protocol):
@@ -244,7 +195,7 @@ def transport_for(config: PrinterConfig) -> Transport:
     if config.kind == "file":
         return FileTransport(path=Path(config.target))
     if config.kind == "network":
-        host, port = _parse_address(config.target)
+        host, port = parse_address(config.target)
         return NetworkTransport(
             host=host, port=port, timeout_s=config.timeout_s, query_status=config.query_status
         )

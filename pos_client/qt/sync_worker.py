@@ -30,10 +30,29 @@ class SyncWorker(QObject):
         """Start syncing in the background."""
         self.engine.start()
         self.engine.trigger()
+        self.watch_network()
 
     def sync_now(self) -> None:
-        """Ask for a cycle now (after a sale, or from a 'sync' button)."""
-        self.engine.trigger()
+        """Ask for a cycle now (after a sale, or from "Sync now"), starting backoff over."""
+        self.engine.trigger(reset_backoff=True)
+
+    def watch_network(self) -> bool:
+        """Sync at once when the system says the network is back (where Qt can tell)."""
+        from PySide6.QtNetwork import QNetworkInformation
+
+        if not QNetworkInformation.loadDefaultBackend():
+            return False
+        info = QNetworkInformation.instance()
+        if info is None:
+            return False
+        online = QNetworkInformation.Reachability.Online
+
+        def changed(reachability: QNetworkInformation.Reachability) -> None:
+            if reachability == online:
+                self.sync_now()
+
+        info.reachabilityChanged.connect(changed)
+        return True
 
     def stop(self) -> None:
         """Stop the background thread (on close)."""

@@ -17,11 +17,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import serial
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from serial.tools import list_ports as _list_ports
+
+from pos_client.scanners.config import (
+    BYTESIZE,
+    PARITY,
+    STOPBITS,
+    SUFFIXES,
+    SerialScannerConfig,
+)
 
 __all__ = [
     "MAX_FRAME_LENGTH",
@@ -35,61 +42,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Parity = Literal["N", "E", "O"]
-Suffix = Literal["CR", "LF", "CRLF", "NONE"]
 
 # Longer than any barcode a till scans (GS1-128 tops out at 48 data characters): a frame
 # past this is line noise or a stuck device.
 MAX_FRAME_LENGTH = 64
 
-SUFFIXES: tuple[str, ...] = ("CR", "LF", "CRLF", "NONE")
 _LINE_ENDS = b"\r\n"
 _GS = 0x1D  # GS1's FNC1 field separator: the one control byte a code may hold
 _DISCARD_HINT = " — scan the item again"
-_PARITY: dict[str, str] = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
-_BYTESIZE = {5: serial.FIVEBITS, 6: serial.SIXBITS, 7: serial.SEVENBITS, 8: serial.EIGHTBITS}
-_STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
 # How long one read may block: bounds how quickly the thread notices stop().
 _READ_TIMEOUT_S = 0.1
 _JOIN_TIMEOUT_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class SerialScannerConfig:
-    """How to talk to one serial scanner; the defaults match most scanners out of the box."""
-
-    port: str
-    baudrate: int = 9600
-    parity: Parity = "N"
-    bytesize: int = 8
-    stopbits: float = 1
-    suffix: Suffix = "CR"
-    reconnect_interval_s: float = 2.0
-    # A frame that stops arriving mid-way is discarded after this long, so a glitch does
-    # not glue itself to the front of the next code.
-    frame_timeout_s: float = 0.5
-    # With suffix "NONE", a frame ends when the scanner has been quiet this long.
-    idle_end_s: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not self.port:
-            raise ValueError("port is required")
-        if self.baudrate <= 0:
-            raise ValueError(f"baudrate must be positive, got {self.baudrate}")
-        if self.parity not in _PARITY:
-            raise ValueError(f"parity must be one of N, E, O, got {self.parity!r}")
-        if self.bytesize not in _BYTESIZE:
-            raise ValueError(f"bytesize must be 5, 6, 7 or 8, got {self.bytesize}")
-        if self.stopbits not in _STOPBITS:
-            raise ValueError(f"stopbits must be 1, 1.5 or 2, got {self.stopbits}")
-        if self.suffix not in SUFFIXES:
-            raise ValueError(f"suffix must be CR, LF, CRLF or NONE, got {self.suffix!r}")
-        if self.reconnect_interval_s <= 0:
-            raise ValueError("reconnect_interval_s must be positive")
-        if self.frame_timeout_s <= 0:
-            raise ValueError("frame_timeout_s must be positive")
-        if self.idle_end_s <= 0:
-            raise ValueError("idle_end_s must be positive")
 
 
 def list_ports() -> list[str]:
@@ -327,9 +290,9 @@ class SerialScannerReader(QObject):
         return serial.Serial(
             port=config.port,
             baudrate=config.baudrate,
-            parity=_PARITY[config.parity],
-            bytesize=_BYTESIZE[config.bytesize],
-            stopbits=_STOPBITS[config.stopbits],
+            parity=PARITY[config.parity],
+            bytesize=BYTESIZE[config.bytesize],
+            stopbits=STOPBITS[config.stopbits],
             timeout=_READ_TIMEOUT_S,
         )
 

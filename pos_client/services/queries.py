@@ -196,7 +196,8 @@ def quick_key_items(
         session.scalars(
             select(SaleLine.product_id)
             .group_by(SaleLine.product_id)
-            .order_by(func.count().desc())
+            # Ties broken by product so the same sales always give the same keys.
+            .order_by(func.count().desc(), SaleLine.product_id)
             .limit(count)
         )
     )

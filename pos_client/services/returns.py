@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound, PermissionDenied, ValidationFailed
 from common.ids import new_id
-from common.money import ZERO, allocate, round_money
+from common.money import (
+    DEFAULT_CURRENCY,
+    ZERO,
+    allocate,
+    round_cash,
+    round_money,
+    tax_included,
+)
 from common.roles import Permission
 from common.sync import protocol
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
@@ -36,6 +43,7 @@ class ReturnableLine:
     returned: Decimal
     unit_price: Decimal
     total: Decimal
+    tax: Decimal = ZERO
 
     @property
     def available(self) -> Decimal:
@@ -45,6 +53,22 @@ class ReturnableLine:
     def refund_for(self, quantity: Decimal) -> Decimal:
         """Return what was paid for quantity of this line (discounts included)."""
         return round_money(self.total * quantity / self.sold)
+
+    def tax_for(self, quantity: Decimal) -> Decimal:
+        """Return the tax contained in the refund for quantity of this line."""
+        return round_money(self.tax * quantity / self.sold)
+
+
+@dataclass(frozen=True)
+class RecentSale:
+    """One row of the returns dialog's list of sales to choose from."""
+
+    sale_id: str
+    receipt_number: str
+    created_at: datetime
+    total: Decimal
+    customer: str
+    items: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,7 @@ def find_sale(session: Session, *, receipt_number: str) -> SaleForReturn:
             returned=sum((Decimal(q) for q in (returned.get(line.id) or "").split("|") if q), ZERO),
             unit_price=line.unit_price,
             total=line.total,
+            tax=line.tax,
         )
         for line in session.scalars(
             select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.id)
@@ -126,11 +151,95 @@ def find_sale(session: Session, *, receipt_number: str) -> SaleForReturn:
     )
 
 
+def recent_sales(
+    session: Session, *, text: str = "", now: datetime | None = None, limit: int = 50
+) -> list[RecentSale]:
+    """List completed sales to return from: today's, or any of the last 90 days matching text.
+
+    Text matches part of a receipt number, part of the customer's name, or the exact total.
+    """
+    now = now or datetime.now(UTC)
+    local = now.astimezone()
+    text = text.strip()
+    if text:
+        since = now - timedelta(days=90)
+    else:
+        since = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    items = (
+        select(func.count(SaleLine.id))
+        .where(SaleLine.sale_id == Sale.id)
+        .correlate(Sale)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Sale, Customer.name, items)
+        .outerjoin(
+            Customer,
+            or_(
+                Customer.local_id == Sale.customer_local_id,
+                Customer.server_id == Sale.customer_id,
+            ),
+        )
+        .where(Sale.status == "completed", Sale.created_at >= since)
+        .order_by(Sale.created_at.desc())
+    )
+    if text:
+        matches = [
+            func.upper(Sale.receipt_number).contains(text.upper(), autoescape=True),
+            func.upper(Customer.name).contains(text.upper(), autoescape=True),
+        ]
+        try:
+            amount = Decimal(text.replace(",", "").replace("₹", ""))
+        except InvalidOperation:
+            amount = None
+        if amount is not None and amount.is_finite():
+            matches.append(Sale.total == round_money(amount))
+        stmt = stmt.where(or_(*matches))
+    return [
+        RecentSale(
+            sale_id=sale.id,
+            receipt_number=sale.receipt_number,
+            created_at=sale.created_at,
+            total=sale.total,
+            customer=name or "",
+            items=count or 0,
+        )
+        for sale, name, count in session.execute(stmt.limit(limit))
+    ]
+
+
+def refundable_tenders(sale: SaleForReturn) -> dict[str, Decimal]:
+    """Return what each original tender other than cash took: the most it can get back."""
+    taken: dict[str, Decimal] = {}
+    for method, amount, _ in sale.paid:
+        if method != "cash":
+            taken[method] = taken.get(method, ZERO) + amount
+    return taken
+
+
 def split_refund(
-    total: Decimal, paid: tuple[tuple[str, Decimal, str | None], ...]
+    total: Decimal,
+    paid: tuple[tuple[str, Decimal, str | None], ...],
+    *,
+    currency: str = DEFAULT_CURRENCY,
 ) -> list[protocol.Refund]:
-    """Refund by the original tenders, in proportion to what each one paid."""
+    """Refund by the original tenders in proportion; cash goes out in whole cash units.
+
+    What cash rounding leaves over goes to another tender when there is one, so the refund
+    still adds up to the total.
+    """
     shares = allocate(total, [amount for _, amount, _ in paid])
+    others = [i for i, (method, _, _) in enumerate(paid) if method != "cash" and shares[i]]
+    for i, (method, _, _) in enumerate(paid):
+        if method == "cash" and shares[i]:
+            rounded = round_cash(shares[i], currency)
+            if others:
+                target = max(others, key=lambda j: shares[j])
+                if shares[target] + shares[i] - rounded >= 0:
+                    shares[target] += shares[i] - rounded
+                    shares[i] = rounded
+            else:
+                shares[i] = rounded
     return [
         protocol.Refund(
             refund_id=new_id(),
@@ -141,6 +250,48 @@ def split_refund(
         for (method, _, reference), share in zip(paid, shares, strict=True)
         if share
     ]
+
+
+def chosen_refund(
+    total: Decimal,
+    sale: SaleForReturn,
+    *,
+    non_cash: dict[str, Decimal],
+    currency: str = DEFAULT_CURRENCY,
+) -> list[protocol.Refund]:
+    """Refund what the cashier chose on the original non-cash tenders; the rest in cash."""
+    limits = refundable_tenders(sale)
+    references = {method: reference for method, _, reference in sale.paid}
+    refunds = []
+    for method, amount in non_cash.items():
+        amount = round_money(amount)
+        if not amount:
+            continue
+        if method not in limits:
+            raise ValidationFailed(
+                f"{METHOD_NAMES.get(method, method)} did not pay for this sale; refund in cash"
+            )
+        if amount < 0 or amount > limits[method]:
+            raise ValidationFailed(
+                f"At most {limits[method]} can go back to {METHOD_NAMES.get(method, method)}"
+            )
+        refunds.append(
+            protocol.Refund(
+                refund_id=new_id(),
+                method=protocol.PaymentMethod(method),
+                amount=amount,
+                reference=references.get(method),
+            )
+        )
+    rest = total - sum((r.amount for r in refunds), ZERO)
+    if rest < 0:
+        raise ValidationFailed(f"The refund is only {total}; take some off the other tenders")
+    cash = round_cash(rest, currency)
+    if cash:
+        refunds.append(
+            protocol.Refund(refund_id=new_id(), method=protocol.PaymentMethod.CASH, amount=cash)
+        )
+    return refunds
 
 
 def _require(cashier: Cashier) -> None:
@@ -157,8 +308,14 @@ def return_with_receipt(
     shift_id: str | None,
     reason: str,
     shop: ShopInfo,
+    non_cash: dict[str, Decimal] | None = None,
 ) -> RecordedReturn:
-    """Take back some lines of a sale and refund them by the tenders that paid for them."""
+    """Take back some lines of a sale and refund them.
+
+    With non_cash (method -> amount) the cashier chose how much goes back to each original
+    card/account tender and the rest is paid in cash; without it the original tenders share
+    the refund in proportion.
+    """
     _require(cashier)
     receipt_number = session.scalar(select(Sale.receipt_number).where(Sale.id == sale_id))
     if receipt_number is None:
@@ -180,7 +337,10 @@ def return_with_receipt(
     if not lines:
         raise ValidationFailed("Choose what comes back")
     total = sum((line.refund_for(q) for line, q in lines), ZERO)
-    refunds = split_refund(total, sale.paid)
+    if non_cash is None:
+        refunds = split_refund(total, sale.paid, currency=shop.currency)
+    else:
+        refunds = chosen_refund(total, sale, non_cash=non_cash, currency=shop.currency)
     event = protocol.ReturnRecorded(
         return_id=new_id(),
         original_sale_id=sale.sale_id,
@@ -207,12 +367,13 @@ def return_with_receipt(
     documents.record_return(session, event)
     _credit_account(session, sale=sale, refunds=refunds)
     names = {line.product_id: (line.name, line.unit_price) for line, _ in lines}
+    tax = sum((line.tax_for(q) for line, q in lines), ZERO)
     return RecordedReturn(
         return_id=event.return_id,
         receipt_number=event.receipt_number,
         total=total,
         refunds=tuple(refunds),
-        receipt=_receipt(event, shop=shop, cashier=cashier, names=names),
+        receipt=_receipt(event, shop=shop, cashier=cashier, names=names, tax=tax),
     )
 
 
@@ -234,8 +395,13 @@ def return_without_receipt(
         raise ValidationFailed("Scan or choose what comes back")
     amounts = [(item, q, round_money(item.price * q)) for item, q in items]
     total = sum((amount for _, _, amount in amounts), ZERO)
+    tax = sum((tax_included(amount, item.tax_rate) for item, _, amount in amounts), ZERO)
     refunds = [
-        protocol.Refund(refund_id=new_id(), method=protocol.PaymentMethod.CASH, amount=total)
+        protocol.Refund(
+            refund_id=new_id(),
+            method=protocol.PaymentMethod.CASH,
+            amount=round_cash(total, shop.currency),
+        )
     ]
     approval = f"no receipt, approved by {override.manager_name} (#{override.manager_id})"
     event = protocol.ReturnRecorded(
@@ -261,7 +427,7 @@ def return_without_receipt(
         receipt_number=event.receipt_number,
         total=total,
         refunds=tuple(refunds),
-        receipt=_receipt(event, shop=shop, cashier=cashier, names=names),
+        receipt=_receipt(event, shop=shop, cashier=cashier, names=names, tax=tax),
     )
 
 
@@ -291,6 +457,7 @@ def _receipt(
     shop: ShopInfo,
     cashier: Cashier,
     names: dict[int, tuple[str, Decimal]],
+    tax: Decimal,
 ) -> Receipt:
     return Receipt(
         shop_name=shop.shop_name,
@@ -312,7 +479,7 @@ def _receipt(
         ),
         subtotal=event.total,
         discount_total=ZERO,
-        tax_total=ZERO,
+        tax_total=tax,
         total=event.total,
         payments=tuple(
             ReceiptPayment(

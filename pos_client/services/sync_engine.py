@@ -60,9 +60,13 @@ class SyncFailed(Exception):
         unreachable: bool = False,
         revoked: bool = False,
         status: int | None = None,
+        refused: bool = False,
     ) -> None:
         super().__init__(message)
         self.unreachable = unreachable
+        # Nothing answered at all (connection refused, no route): retrying costs the server
+        # nothing, so the till keeps trying every few seconds and catches up at once.
+        self.refused = refused
         self.revoked = revoked
         self.status = status
 
@@ -81,6 +85,7 @@ class SyncEngine:
         poll_interval: float = 30.0,
         backoff_base: float = 1.0,
         backoff_max: float = 120.0,
+        connect_retry_max: float = 5.0,
         on_status: Callable[[SyncStatus], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -93,6 +98,8 @@ class SyncEngine:
         self.poll_interval = poll_interval
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.connect_retry_max = connect_retry_max
+        self._refused = False
         self.on_status = on_status
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._transport = transport
@@ -165,6 +172,7 @@ class SyncEngine:
             self.pull()
         except SyncFailed as exc:
             self._failures += 1
+            self._refused = exc.refused
             now = utcnow()
             previous = self.status
             self._refresh_status(
@@ -177,6 +185,7 @@ class SyncEngine:
             log.info("sync failed (%s); next try in %.1fs", exc, self.next_delay())
             return
         self._failures = 0
+        self._refused = False
         self._refresh_status(
             online=True,
             offline_since=None,
@@ -285,8 +294,13 @@ class SyncEngine:
 
     # --- background loop ---------------------------------------------------------------
 
-    def trigger(self) -> None:
-        """Ask for a cycle soon (after a sale, or when the network comes back)."""
+    def trigger(self, *, reset_backoff: bool = False) -> None:
+        """Ask for a cycle soon (after a sale, "Sync now", or when the network comes back).
+
+        reset_backoff starts the backoff over, so a failure after it waits seconds, not minutes.
+        """
+        if reset_backoff:
+            self._failures = 0
         self._wake.set()
 
     def next_delay(self) -> float:
@@ -294,6 +308,8 @@ class SyncEngine:
         if self._failures == 0:
             return self.poll_interval
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (self._failures - 1)))
+        if self._refused:
+            ceiling = min(ceiling, self.connect_retry_max)
         # Full jitter: tills of a chain that lost the network together do not retry together.
         return random.uniform(ceiling / 2, ceiling)
 
@@ -347,7 +363,9 @@ class SyncEngine:
         except httpx.TransportError as exc:
             # Unreachable, timed out, or the answer was lost: everything stays queued.
             raise SyncFailed(
-                f"server unreachable: {exc.__class__.__name__}", unreachable=True
+                f"server unreachable: {exc.__class__.__name__}",
+                unreachable=True,
+                refused=isinstance(exc, httpx.ConnectError),
             ) from exc
         if response.status_code == 401:
             raise SyncFailed(_problem_detail(response), revoked=True)
@@ -364,6 +382,10 @@ class SyncEngine:
             if changes.get("last_sync_at") is not None:
                 state.last_sync_at = changes["last_sync_at"]
             changes.setdefault("last_sync_at", state.last_sync_at)
+            if "offline_since" in changes:
+                state.offline_since = changes["offline_since"]
+            else:
+                changes["offline_since"] = state.offline_since
             changes["pending"] = outbox.pending_count(session)
             changes["rejected"] = (
                 session.scalar(

@@ -179,6 +179,12 @@ class Cart:
         self._spread_order_discount()
         return line
 
+    def quantity_of(self, product_id: int) -> Decimal:
+        """Return how much of a product the cart holds, over all its lines."""
+        return sum(
+            (line.quantity for line in self.lines if line.item.product_id == product_id), ZERO
+        )
+
     def line(self, line_id: str) -> CartLine:
         """Return a line by id."""
         for line in self.lines:

@@ -393,6 +393,18 @@ def shift_totals(session: Session, *, shift_id: str) -> dict[str, Decimal]:
     return totals
 
 
+def expected_cash(*, shift: Shift, totals: dict[str, Decimal]) -> Decimal:
+    """Return the cash the drawer should hold: float + cash kept - cash refunds +/- moves."""
+    return round_money(
+        shift.opening_float
+        + totals.get("cash", ZERO)
+        - totals.get("change_given", ZERO)
+        + totals.get("cash_in", ZERO)
+        - totals.get("cash_out", ZERO)
+        - totals.get("cash_refunds", ZERO)
+    )
+
+
 def close_shift(session: Session, *, shift_id: str, counted_cash: Decimal) -> Shift:
     """Close a shift: expected cash from the day's documents, variance against the count."""
     state = _enrolled(session)
@@ -402,14 +414,7 @@ def close_shift(session: Session, *, shift_id: str, counted_cash: Decimal) -> Sh
     if shift.closed_at is not None:
         raise InvalidState("This shift is already closed.")
     totals = shift_totals(session, shift_id=shift_id)
-    expected = (
-        shift.opening_float
-        + totals.get("cash", ZERO)
-        - totals["change_given"]
-        + totals.get("cash_in", ZERO)
-        - totals.get("cash_out", ZERO)
-        - totals["cash_refunds"]
-    )
+    expected = expected_cash(shift=shift, totals=totals)
     shift.closed_at = utcnow()
     shift.counted_cash = round_money(counted_cash)
     shift.expected_cash = round_money(expected)

@@ -13,8 +13,15 @@ def _v1(conn: Connection) -> None:
     LocalBase.metadata.create_all(conn)
 
 
+def _v2(conn: Connection) -> None:
+    # A store made by _v1 of this release already has the column (create_all uses the models).
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(sync_state)")}
+    if "offline_since" not in columns:
+        conn.exec_driver_sql("ALTER TABLE sync_state ADD COLUMN offline_since DATETIME")
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(STEPS)
 
 

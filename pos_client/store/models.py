@@ -290,3 +290,6 @@ class SyncState(LocalBase):
     last_push_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_pull_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_sync_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # When the server was last found unreachable with nothing reached since; kept across
+    # restarts so "offline since" tells the truth after a till is switched off and on.
+    offline_since: Mapped[datetime | None] = mapped_column(nullable=True)

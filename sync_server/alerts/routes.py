@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from common.errors import PermissionDenied
 from common.roles import Permission
-from common.schemas.base import Page, ReadSchema, problem_responses
+from common.schemas.base import Id, Page, ReadSchema, problem_responses
 from sync_server.alerts import service
 from sync_server.alerts.models import Alert
 from sync_server.auth.deps import Allowed, SessionDep
@@ -41,8 +41,8 @@ def list_alerts(
     status: Literal["open", "acknowledged", "cleared", "active"] | None = Query(
         default=None, description="'active' means open or acknowledged"
     ),
-    branch_id: int | None = None,
-    product_id: int | None = None,
+    branch_id: Id | None = None,
+    product_id: Id | None = None,
 ) -> dict[str, Any]:
     """List alerts of the caller's branches (and those of no branch)."""
     stmt = select(Alert).where(Alert.tenant_id == principal.tenant_id)
@@ -78,7 +78,7 @@ def list_alerts(
     responses=problem_responses(403, 404, 409),
 )
 def acknowledge_alert(
-    alert_id: int, session: SessionDep, principal: Allowed(Permission.ALERTS_WRITE)
+    alert_id: Id, session: SessionDep, principal: Allowed(Permission.ALERTS_WRITE)
 ) -> Alert:
     """Acknowledge an open alert; it still clears by itself when the cause goes away."""
     alert = get_owned(session, Alert, id=alert_id, tenant_id=principal.tenant_id, what="alert")

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.apikeys import service
 from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
@@ -56,7 +56,7 @@ def list_api_keys(
     responses=problem_responses(403, 404, 409),
 )
 def revoke_api_key(
-    key_id: int, session: SessionDep, principal: Allowed(Permission.API_KEYS_ADMIN)
+    key_id: Id, session: SessionDep, principal: Allowed(Permission.API_KEYS_ADMIN)
 ) -> ApiKey:
     """Revoke a key at once."""
     return service.revoke_key(

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from common.schemas.base import ReadSchema, Schema
+from common.schemas.base import Id, ReadSchema, Schema
 from sync_server.apikeys.scopes import SCOPES
 
 
 class ApiKeyCreate(Schema):
     name: str = Field(min_length=1, max_length=120)
     scopes: list[str] = Field(min_length=1, max_length=len(SCOPES))
-    branch_ids: list[int] = Field(default_factory=list, max_length=200)
+    branch_ids: list[Id] = Field(default_factory=list, max_length=200)
 
     @field_validator("scopes")
     @classmethod

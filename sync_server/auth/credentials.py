@@ -21,6 +21,8 @@ def resolve_user_token(session: Session, *, token: str, secret: str) -> Principa
     user = session.get(User, claims.user_id)
     if user is None or user.tenant_id != claims.tenant_id or not user.active:
         raise AuthenticationFailed("This account is not active.")
+    if claims.version != (user.token_version or 0):
+        raise AuthenticationFailed("Your password was reset or your sessions ended; log in again.")
     # The role is read from the database, so a demotion takes effect on the next request.
     return Principal.for_user(
         tenant_id=user.tenant_id,

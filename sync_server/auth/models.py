@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sync_server.db import Base, BigId, TenantScoped, Timestamps, utcnow
@@ -23,6 +23,8 @@ class User(TenantScoped, Timestamps, Base):
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Raised by a password reset or a deactivation: every token issued before is refused.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     branch_links: Mapped[list[UserBranch]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from common.roles import Permission, Role
 from common.schemas.auth import LoginRequest, MeRead, TokenRead, UserCreate, UserRead, UserUpdate
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth import service
 from sync_server.auth.deps import Allowed, PrincipalDep, SessionDep
 from sync_server.auth.models import User
@@ -35,6 +35,7 @@ def login(body: LoginRequest, request: Request) -> TokenRead:
             token_minutes=settings.access_token_minutes,
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
+            max_delay_s=settings.login_slowdown_max_seconds,
         )
     if outcome.error is not None:
         raise outcome.error
@@ -108,7 +109,7 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserRead, responses=problem_responses(404))
-def get_user(user_id: int, session: SessionDep, principal: Allowed(Permission.USERS_READ)) -> User:
+def get_user(user_id: Id, session: SessionDep, principal: Allowed(Permission.USERS_READ)) -> User:
     """Return one user."""
     return get_owned(session, User, id=user_id, tenant_id=principal.tenant_id, what="user")
 
@@ -117,7 +118,7 @@ def get_user(user_id: int, session: SessionDep, principal: Allowed(Permission.US
     "/users/{user_id}", response_model=UserRead, responses=problem_responses(403, 404, 409, 422)
 )
 def update_user(
-    user_id: int,
+    user_id: Id,
     body: UserUpdate,
     session: SessionDep,
     principal: Allowed(Permission.USERS_WRITE),

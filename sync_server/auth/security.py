@@ -20,10 +20,12 @@ class AccessClaims:
     tenant_id: int
     token_id: str
     expires_at: datetime
+    # The user's token_version when issued (tokens from before versions carry none: 0).
+    version: int = 0
 
 
 def issue_access_token(
-    *, secret: str, user_id: int, tenant_id: int, minutes: int
+    *, secret: str, user_id: int, tenant_id: int, minutes: int, version: int = 0
 ) -> tuple[str, AccessClaims]:
     """Return a signed access token and its claims."""
     now = datetime.now(UTC)
@@ -32,6 +34,7 @@ def issue_access_token(
         tenant_id=tenant_id,
         token_id=secrets.token_hex(16),
         expires_at=now + timedelta(minutes=minutes),
+        version=version,
     )
     payload = {
         "sub": str(user_id),
@@ -41,6 +44,7 @@ def issue_access_token(
         "exp": int(claims.expires_at.timestamp()),
         "iss": ISSUER,
         "typ": "access",
+        "ver": version,
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
 
@@ -67,6 +71,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
             tenant_id=int(payload["tid"]),
             token_id=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            version=int(payload.get("ver", 0)),
         )
     except (TypeError, ValueError) as exc:
         raise AuthenticationFailed("The access token is not valid.") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,27 +49,41 @@ def login(
     token_minutes: int,
     max_failures: int,
     lockout_minutes: int,
+    sleep: Callable[[float], None] = time.sleep,
+    max_delay_s: float = 2.0,
 ) -> LoginOutcome:
-    """Check credentials; failures are recorded (so the caller must commit before raising)."""
+    """Check credentials; failures are recorded (so the caller must commit before raising).
+
+    Guessing is stopped per account *and address*: the address that failed max_failures
+    times is locked out of that account, while the account's owner, from anywhere else,
+    still gets in. Across all addresses an account under attack is only slowed down.
+    """
     since = utcnow() - timedelta(minutes=lockout_minutes)
-    failures = session.scalar(
+    client = client[:64]
+    recent = (
         select(func.count())
         .select_from(LoginFailure)
         .where(LoginFailure.username == username, LoginFailure.at >= since)
     )
-    if failures is not None and failures >= max_failures:
+    from_here = session.scalar(recent.where(LoginFailure.client == client)) or 0
+    if from_here >= max_failures:
         return LoginOutcome(
             None,
             None,
             TooManyRequests(
-                f"Too many failed logins for '{username}'; try again in {lockout_minutes} minutes.",
+                f"Too many failed logins for '{username}' from this address; "
+                f"try again in {lockout_minutes} minutes.",
                 retry_after=lockout_minutes * 60,
             ),
         )
+    everywhere = session.scalar(recent) or 0
+    if everywhere >= max_failures:
+        # Many addresses guessing one account: each guess costs time, a lockout it is not.
+        sleep(slowdown(everywhere - max_failures, max_delay_s=max_delay_s))
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_secret(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
-        session.add(LoginFailure(username=username, client=client[:64]))
+        session.add(LoginFailure(username=username, client=client))
         if user is not None:
             audit.record(
                 session,
@@ -80,10 +96,18 @@ def login(
         return LoginOutcome(None, None, AuthenticationFailed("Wrong username or password."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_secret(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    # Only this address's failures are forgiven: a right password elsewhere must not
+    # reset the count of someone guessing from another address.
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
+    )
     user.last_login_at = utcnow()
     token, claims = issue_access_token(
-        secret=secret, user_id=user.id, tenant_id=user.tenant_id, minutes=token_minutes
+        secret=secret,
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        minutes=token_minutes,
+        version=user.token_version or 0,
     )
     audit.record(
         session,
@@ -94,6 +118,11 @@ def login(
         after={"client": client},
     )
     return LoginOutcome(token, claims, None)
+
+
+def slowdown(extra_failures: int, *, max_delay_s: float) -> float:
+    """Return the pause before answering a login for an account that others keep guessing."""
+    return min(max_delay_s, 0.1 * 2 ** min(extra_failures, 10))
 
 
 def logout(session: Session, *, principal: Principal) -> None:
@@ -220,6 +249,9 @@ def update_user(session: Session, *, actor: Principal, user: User, data: UserUpd
         user.role = Role(changes["role"]).value
     if changes.get("password"):
         user.password_hash = hash_secret(changes["password"])
+    if changes.get("password") or changes.get("active") is False:
+        # A reset or a deactivation ends every session the user had, at once.
+        user.token_version = (user.token_version or 0) + 1
     if changes.get("pin"):
         user.pin_hash = hash_secret(changes["pin"])
     if changes.get("branch_ids") is not None:

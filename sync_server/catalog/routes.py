@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from common.schemas.catalog import (
     BarcodeLookupRead,
     CategoryCreate,
@@ -39,8 +39,8 @@ def list_products(
             "category or attributes; results are ranked best first",
         ),
     ] = None,
-    category_id: int | None = None,
-    supplier_id: int | None = None,
+    category_id: Id | None = None,
+    supplier_id: Id | None = None,
     active: bool | None = True,
 ) -> dict:
     """List products with search, filters, sorting and paging."""
@@ -103,7 +103,7 @@ def product_by_barcode(
 
 @router.get("/products/{product_id}", response_model=ProductRead, responses=problem_responses(404))
 def get_product(
-    product_id: int, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    product_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
 ) -> Product:
     """Return one product."""
     return service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
@@ -113,7 +113,7 @@ def get_product(
     "/products/{product_id}", response_model=ProductRead, responses=problem_responses(404, 409, 422)
 )
 def update_product(
-    product_id: int,
+    product_id: Id,
     body: ProductUpdate,
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_WRITE),
@@ -161,7 +161,7 @@ def create_category(
     "/categories/{category_id}", response_model=CategoryRead, responses=problem_responses(404)
 )
 def get_category(
-    category_id: int, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    category_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
 ) -> Category:
     """Return one category."""
     return get_owned(
@@ -175,7 +175,7 @@ def get_category(
     responses=problem_responses(404, 409, 422),
 )
 def update_category(
-    category_id: int,
+    category_id: Id,
     body: CategoryUpdate,
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_WRITE),

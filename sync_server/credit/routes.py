@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit import service
 from sync_server.credit.documents import statement_pdf
@@ -33,7 +33,7 @@ router = APIRouter(tags=["credit"])
     responses=problem_responses(404),
 )
 def get_account(
-    customer_id: int, session: SessionDep, principal: Allowed(Permission.CREDIT_READ)
+    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CREDIT_READ)
 ) -> dict:
     """Return a customer's credit limit, balance due, purchases, payments, last payment."""
     return service.account(session, tenant_id=principal.tenant_id, customer_id=customer_id)
@@ -45,7 +45,7 @@ def get_account(
     responses=problem_responses(404),
 )
 def credit_history(
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.CREDIT_READ),
     page: PageDep,
@@ -69,7 +69,7 @@ def credit_history(
     responses=problem_responses(404, 409, 422),
 )
 def record_payment(
-    customer_id: int,
+    customer_id: Id,
     body: PaymentCreate,
     session: SessionDep,
     principal: Allowed(Permission.CREDIT_WRITE),
@@ -93,7 +93,7 @@ def record_payment(
     responses=problem_responses(404, 422),
 )
 def adjust_account(
-    customer_id: int,
+    customer_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
     principal: Allowed(Permission.CREDIT_WRITE),
@@ -117,7 +117,7 @@ def adjust_account(
     },
 )
 def get_statement(
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.CREDIT_READ),
     start: Annotated[date, Query(alias="from")],

@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import Field
 
-from common.schemas.base import Amount, ReadSchema, Schema
+from common.schemas.base import Amount, Price, ReadSchema, Schema
 
 # Well inside NUMERIC(14,4), so a balance plus one payment can never overflow the column.
 MAX_AMOUNT = Decimal("1000000000")
 
 
 class PaymentCreate(Schema):
-    amount: Amount = Field(gt=0, le=MAX_AMOUNT)
+    amount: Price = Field(gt=0, le=MAX_AMOUNT)
     method: str = Field(default="cash", min_length=1, max_length=32)
     reference: str = Field(default="", max_length=200)
     allocate_to: str | None = Field(
@@ -26,7 +26,7 @@ class PaymentCreate(Schema):
 
 
 class AdjustmentCreate(Schema):
-    amount: Amount = Field(
+    amount: Price = Field(
         ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Positive raises what the customer owes"
     )
     note: str = Field(min_length=1, max_length=200)

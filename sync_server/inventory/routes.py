@@ -12,7 +12,7 @@ from common.codes import MovementCode
 from common.errors import PermissionDenied
 from common.ids import new_id
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.inventory import counts, incoming, queries, service, transfers
@@ -38,7 +38,7 @@ from sync_server.paging import PageDep, paginate
 router = APIRouter(tags=["stock"])
 
 
-def _branch(principal: Principal, branch_id: int) -> None:
+def _branch(principal: Principal, branch_id: Id) -> None:
     if not principal.may_use_branch(branch_id):
         raise PermissionDenied(f"You may not act in branch {branch_id}.")
 
@@ -48,10 +48,10 @@ def list_levels(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
     page: PageDep,
-    branch_id: int | None = None,
-    product_id: int | None = None,
-    category_id: int | None = None,
-    supplier_id: int | None = None,
+    branch_id: Id | None = None,
+    product_id: Id | None = None,
+    category_id: Id | None = None,
+    supplier_id: Id | None = None,
     status: StockStatus | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Name, SKU or barcode")] = None,
 ) -> dict[str, Any]:
@@ -74,10 +74,10 @@ def list_movements(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
     page: PageDep,
-    branch_id: int | None = None,
-    product_id: int | None = None,
+    branch_id: Id | None = None,
+    product_id: Id | None = None,
     code: MovementCode | None = None,
-    actor_id: int | None = None,
+    actor_id: Id | None = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
     reference_type: Annotated[str | None, Query(max_length=32)] = None,
     reference_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -152,7 +152,7 @@ def post_adjustment(
 
 @router.get("/stock/valuation", response_model=ValuationRead, responses=problem_responses(403))
 def get_valuation(
-    session: SessionDep, principal: Allowed(Permission.STOCK_READ), branch_id: int | None = None
+    session: SessionDep, principal: Allowed(Permission.STOCK_READ), branch_id: Id | None = None
 ) -> dict[str, Any]:
     """Value stock on hand at moving-average cost (one branch, or the whole business)."""
     if branch_id is None and not principal.all_branches:
@@ -168,8 +168,8 @@ def get_valuation(
     responses=problem_responses(403, 404, 422),
 )
 def put_thresholds(
-    branch_id: int,
-    product_id: int,
+    branch_id: Id,
+    product_id: Id,
     body: ThresholdUpdate,
     session: SessionDep,
     principal: Allowed(Permission.STOCK_ADJUST),
@@ -192,7 +192,7 @@ def list_transfers(
     principal: Allowed(Permission.STOCK_READ),
     page: PageDep,
     status: Annotated[str | None, Query(max_length=24)] = None,
-    branch_id: int | None = None,
+    branch_id: Id | None = None,
 ) -> dict[str, Any]:
     """List transfers into or out of the caller's branches."""
     stmt = select(Transfer).where(Transfer.tenant_id == principal.tenant_id)
@@ -237,7 +237,7 @@ def create_transfer(
     )
 
 
-def _transfer(session, principal: Principal, transfer_id: int) -> Transfer:
+def _transfer(session, principal: Principal, transfer_id: Id) -> Transfer:
     transfer = transfers.get_transfer(
         session, tenant_id=principal.tenant_id, transfer_id=transfer_id
     )
@@ -253,7 +253,7 @@ def _transfer(session, principal: Principal, transfer_id: int) -> Transfer:
     "/transfers/{transfer_id}", response_model=TransferRead, responses=problem_responses(403, 404)
 )
 def get_transfer(
-    transfer_id: int, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
 ) -> Transfer:
     """Return one transfer with its lines."""
     return _transfer(session, principal, transfer_id)
@@ -265,7 +265,7 @@ def get_transfer(
     responses=problem_responses(403, 404, 409),
 )
 def dispatch_transfer(
-    transfer_id: int, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
+    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
 ) -> Transfer:
     """Send the goods: stock leaves the source branch (409 if any line is short)."""
     _branch(principal, _transfer(session, principal, transfer_id).source_branch_id)
@@ -278,7 +278,7 @@ def dispatch_transfer(
     responses=problem_responses(403, 404, 409, 422),
 )
 def receive_transfer(
-    transfer_id: int,
+    transfer_id: Id,
     body: TransferReceive,
     session: SessionDep,
     principal: Allowed(Permission.STOCK_TRANSFER),
@@ -312,7 +312,7 @@ def open_count(
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count.id)
 
 
-def _count_branch(session, principal: Principal, count_id: int) -> None:
+def _count_branch(session, principal: Principal, count_id: Id) -> None:
     count = counts.get_count(session, tenant_id=principal.tenant_id, count_id=count_id)
     _branch(principal, count.branch_id)
 
@@ -323,7 +323,7 @@ def _count_branch(session, principal: Principal, count_id: int) -> None:
     responses=problem_responses(403, 404, 409, 422),
 )
 def add_count_line(
-    count_id: int,
+    count_id: Id,
     body: CountLineIn,
     session: SessionDep,
     principal: Allowed(Permission.STOCK_COUNT),
@@ -361,7 +361,7 @@ def remove_count_line(
 
 @router.get("/counts/{count_id}", response_model=CountRead, responses=problem_responses(403, 404))
 def get_count(
-    count_id: int, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
 ) -> dict[str, Any]:
     """Review a count: counted, expected, difference and its value per line."""
     _count_branch(session, principal, count_id)
@@ -372,7 +372,7 @@ def get_count(
     "/counts/{count_id}/post", response_model=CountRead, responses=problem_responses(403, 404, 409)
 )
 def post_count(
-    count_id: int, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
+    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
 ) -> dict[str, Any]:
     """Post a count: each difference becomes a count movement."""
     _count_branch(session, principal, count_id)

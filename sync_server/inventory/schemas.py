@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from common.codes import AdjustReason
 from common.schemas.base import (
     Amount,
+    Id,
     NonNegativeAmount,
     PositiveQuantity,
     Quantity,
@@ -62,20 +63,20 @@ class MovementRead(ReadSchema):
 
 
 class ReceiptLine(Schema):
-    product_id: int
+    product_id: Id
     quantity: PositiveQuantity
     unit_cost: NonNegativeAmount
 
 
 class ReceiptCreate(Schema):
-    branch_id: int
+    branch_id: Id
     reference: str = Field(default="", max_length=64, description="e.g. the supplier's invoice")
     lines: list[ReceiptLine] = Field(min_length=1, max_length=500)
 
 
 class AdjustmentCreate(Schema):
-    branch_id: int
-    product_id: int
+    branch_id: Id
+    product_id: Id
     quantity: Quantity = Field(description="Signed: negative takes stock out")
     reason: AdjustReason
     reference: str = Field(default="", max_length=64)
@@ -118,13 +119,13 @@ class ThresholdRead(ReadSchema):
 
 
 class TransferLineIn(Schema):
-    product_id: int
+    product_id: Id
     quantity: PositiveQuantity
 
 
 class TransferCreate(Schema):
-    source_branch_id: int
-    destination_branch_id: int
+    source_branch_id: Id
+    destination_branch_id: Id
     note: str = Field(default="", max_length=500)
     lines: list[TransferLineIn] = Field(min_length=1, max_length=500)
 
@@ -158,14 +159,14 @@ class TransferRead(ReadSchema):
 
 
 class CountCreate(Schema):
-    branch_id: int
-    category_id: int | None = None
+    branch_id: Id
+    category_id: Id | None = None
     note: str = Field(default="", max_length=500)
 
 
 class CountLineIn(Schema):
     barcode: str | None = Field(default=None, max_length=64)
-    product_id: int | None = None
+    product_id: Id | None = None
     quantity: Quantity | None = Field(
         default=None, ge=0, description="Default: 1, or the weight a scale label carries"
     )

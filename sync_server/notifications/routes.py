@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from common.roles import Permission, Role
-from common.schemas.base import Page, ReadSchema, Schema, problem_responses
+from common.schemas.base import Id, Page, ReadSchema, Schema, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.notifications import service
 from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
@@ -34,7 +34,7 @@ class RuleCreate(Schema):
     event: str = Field(min_length=1, max_length=64, description="'alert.low_stock', 'alert.*', '*'")
     channel: Literal["email", "webhook", "in_app", "sms"]
     role: Role | None = None
-    branch_id: int | None = None
+    branch_id: Id | None = None
     address: str | None = Field(
         default=None, max_length=500, description="E-mail, URL or phone number"
     )
@@ -101,7 +101,7 @@ def list_notifications(
     responses=problem_responses(404),
 )
 def read_notification(
-    notification_id: int, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_READ)
+    notification_id: Id, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_READ)
 ) -> Notification:
     """Mark an in-app notification read."""
     return service.mark_read(session, principal=principal, notification_id=notification_id)
@@ -147,7 +147,7 @@ def create_rule(
 
 @router.delete("/notification-rules/{rule_id}", status_code=204, responses=problem_responses(404))
 def delete_rule(
-    rule_id: int, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_ADMIN)
+    rule_id: Id, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_ADMIN)
 ) -> Response:
     """Stop a rule."""
     service.delete_rule(session, actor=principal.actor, rule_id=rule_id)
@@ -160,7 +160,7 @@ def delete_rule(
     responses=problem_responses(404, 422),
 )
 def opt_in_sms(
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.CUSTOMERS_WRITE),
     body: SmsOptInCreate | None = None,
@@ -178,7 +178,7 @@ def opt_in_sms(
     "/customers/{customer_id}/sms-opt-in", status_code=204, responses=problem_responses(404)
 )
 def opt_out_sms(
-    customer_id: int, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_WRITE)
+    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_WRITE)
 ) -> Response:
     """Stop text messages to a customer."""
     service.opt_out_sms(session, actor=principal.actor, customer_id=customer_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +21,19 @@ class OrderStatus:
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+
+
+# The statuses a client may filter orders by (anything else is a 422, not an empty page).
+OrderStatusName = Literal[
+    "pending_payment",
+    "confirmed",
+    "picking",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "expired",
+]
 
 
 class Order(TenantScoped, Timestamps, Base):

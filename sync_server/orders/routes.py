@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 
 from common.errors import DomainError
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
-from sync_server.orders.models import Order
+from sync_server.orders.models import Order, OrderStatusName
 from sync_server.orders.schemas import (
     CancelCreate,
     CatalogItem,
@@ -65,7 +65,7 @@ def store_catalog(
         session, principal=principal, params=page, branch_code=branch_code
     )
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+    if if_none_match is not None and storefront.etag_matches(if_none_match, etag=etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
 
@@ -105,10 +105,10 @@ def list_orders(
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_READ),
     page: PageDep,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: OrderStatusName | None = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
-    customer_id: int | None = None,
-    branch_id: int | None = None,
+    customer_id: Id | None = None,
+    branch_id: Id | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> dict:
@@ -128,7 +128,7 @@ def list_orders(
 
 @router.get("/orders/{order_id}", response_model=OrderRead, responses=problem_responses(404))
 def get_order(
-    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
 ) -> Order:
     """Return one order with its lines and returns."""
     return service.get_order(session, principal=principal, order_id=order_id)
@@ -139,7 +139,7 @@ _CHANGE = problem_responses(404, 409, 422)
 
 @router.post("/orders/{order_id}/payment", response_model=OrderRead, responses=_CHANGE)
 def pay_order(
-    order_id: int,
+    order_id: Id,
     body: PaymentCreate,
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_WRITE),
@@ -150,7 +150,7 @@ def pay_order(
 
 @router.post("/orders/{order_id}/picking", response_model=OrderRead, responses=_CHANGE)
 def start_picking(
-    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Start picking a confirmed order."""
     return lifecycle.start_picking(session, principal=principal, order_id=order_id)
@@ -158,7 +158,7 @@ def start_picking(
 
 @router.post("/orders/{order_id}/packed", response_model=OrderRead, responses=_CHANGE)
 def pack_order(
-    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Mark the order packed."""
     return lifecycle.pack(session, principal=principal, order_id=order_id)
@@ -166,7 +166,7 @@ def pack_order(
 
 @router.post("/orders/{order_id}/shipment", response_model=OrderRead, responses=_CHANGE)
 def ship_order(
-    order_id: int,
+    order_id: Id,
     body: ShipmentCreate,
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_WRITE),
@@ -177,7 +177,7 @@ def ship_order(
 
 @router.post("/orders/{order_id}/delivered", response_model=OrderRead, responses=_CHANGE)
 def deliver_order(
-    order_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
 ) -> Order:
     """Record the delivery."""
     return lifecycle.deliver(session, principal=principal, order_id=order_id)
@@ -185,7 +185,7 @@ def deliver_order(
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderRead, responses=_CHANGE)
 def cancel_order(
-    order_id: int,
+    order_id: Id,
     body: CancelCreate,
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_WRITE),
@@ -198,7 +198,7 @@ def cancel_order(
     "/orders/{order_id}/returns", response_model=ReturnRead, status_code=201, responses=_CHANGE
 )
 def request_return(
-    order_id: int,
+    order_id: Id,
     body: ReturnCreate,
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_WRITE),
@@ -211,8 +211,8 @@ def request_return(
     "/orders/{order_id}/returns/{return_id}/receive", response_model=ReturnRead, responses=_CHANGE
 )
 def receive_return(
-    order_id: int,
-    return_id: int,
+    order_id: Id,
+    return_id: Id,
     body: ReturnReceive,
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_WRITE),
@@ -225,7 +225,7 @@ def receive_return(
 
 @router.get("/picking-lists/{branch_id}", response_model=PickingList, responses=_CHANGE)
 def picking_list(
-    branch_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    branch_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
 ) -> PickingList:
     """What to pick in a branch: confirmed and picking orders, totalled per product."""
     return picking.picking_list(session, principal=principal, branch_id=branch_id)
@@ -237,7 +237,7 @@ def picking_list(
     responses={200: {"content": {"application/pdf": {}}}, **problem_responses(404)},
 )
 def picking_list_pdf(
-    branch_id: int, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    branch_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
 ) -> Response:
     """The picking list as a printable PDF."""
     listing = picking.picking_list(session, principal=principal, branch_id=branch_id)

@@ -10,7 +10,8 @@ from pydantic import Field, model_validator
 from common.codes import AdjustReason
 from common.schemas.base import (
     Amount,
-    NonNegativeAmount,
+    Id,
+    NonNegativePrice,
     PositiveQuantity,
     Quantity,
     ReadSchema,
@@ -38,7 +39,7 @@ class CustomerRef(Schema):
 
 class OrderLineCreate(Schema):
     sku: str | None = Field(default=None, min_length=1, max_length=64)
-    product_id: int | None = None
+    product_id: Id | None = None
     quantity: PositiveQuantity
 
     @model_validator(mode="after")
@@ -53,13 +54,13 @@ class OrderCreate(Schema):
     customer: CustomerRef
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=200)
     branch_code: str | None = Field(default=None, min_length=1, max_length=16)
-    branch_id: int | None = None
+    branch_id: Id | None = None
     shipping_address: str = Field(default="", max_length=500)
     notes: str = Field(default="", max_length=1000)
 
 
 class PaymentCreate(Schema):
-    amount: NonNegativeAmount
+    amount: NonNegativePrice
     reference: str = Field(default="", max_length=120)
 
 
@@ -73,7 +74,7 @@ class CancelCreate(Schema):
 
 
 class ReturnLineCreate(Schema):
-    line_id: int
+    line_id: Id
     quantity: PositiveQuantity
 
 
@@ -83,7 +84,7 @@ class ReturnCreate(Schema):
 
 
 class ReturnLineReceive(Schema):
-    line_id: int = Field(description="The order line being returned")
+    line_id: Id = Field(description="The order line being returned")
     restock_quantity: Quantity = Field(default=Decimal("0"), ge=0)
     write_off_quantity: Quantity = Field(default=Decimal("0"), ge=0)
     write_off_reason: AdjustReason | None = None
@@ -97,7 +98,7 @@ class ReturnLineReceive(Schema):
 
 class ReturnReceive(Schema):
     lines: list[ReturnLineReceive] = Field(min_length=1, max_length=200)
-    refund_amount: NonNegativeAmount
+    refund_amount: NonNegativePrice
 
 
 class OrderLineRead(ReadSchema):
@@ -161,13 +162,13 @@ class OrderRead(ReadSchema):
 
 
 class BranchAvailability(Schema):
-    branch_id: int
+    branch_id: Id
     branch_code: str
     available: Quantity
 
 
 class CatalogItem(Schema):
-    product_id: int
+    product_id: Id
     sku: str
     name: str
     description: str
@@ -178,25 +179,25 @@ class CatalogItem(Schema):
 
 
 class PickingLine(Schema):
-    order_id: int
+    order_id: Id
     external_number: str
-    product_id: int
+    product_id: Id
     sku: str
     name: str
     quantity: Quantity
 
 
 class PickingItem(Schema):
-    product_id: int
+    product_id: Id
     sku: str
     name: str
     quantity: Quantity
 
 
 class PickingList(Schema):
-    branch_id: int
+    branch_id: Id
     branch_code: str
     generated_at: datetime
-    order_ids: list[int]
+    order_ids: list[Id]
     items: list[PickingItem]
     lines: list[PickingLine]

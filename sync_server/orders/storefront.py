@@ -80,3 +80,14 @@ def catalog_page(
     ]
     body = json.dumps({**page, "items": items}, separators=(",", ":"), sort_keys=True).encode()
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str, *, etag: str) -> bool:
+    """Say whether an If-None-Match header names this ETag (weak, listed or '*' too)."""
+    # RFC 9110 compares weakly for If-None-Match: W/"x" matches "x".
+    wanted = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+            return True
+    return False

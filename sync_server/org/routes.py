@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from common.codes import BranchKind
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.org import service
@@ -65,7 +65,7 @@ def create_branch(
 
 @router.get("/branches/{branch_id}", response_model=BranchRead, responses=problem_responses(404))
 def get_branch(
-    branch_id: int, session: SessionDep, principal: Allowed(Permission.BRANCHES_READ)
+    branch_id: Id, session: SessionDep, principal: Allowed(Permission.BRANCHES_READ)
 ) -> Branch:
     """Return one branch."""
     return get_owned(session, Branch, id=branch_id, tenant_id=principal.tenant_id, what="branch")
@@ -75,7 +75,7 @@ def get_branch(
     "/branches/{branch_id}", response_model=BranchRead, responses=problem_responses(404, 422)
 )
 def update_branch(
-    branch_id: int,
+    branch_id: Id,
     body: BranchUpdate,
     session: SessionDep,
     principal: Allowed(Permission.BRANCHES_WRITE),

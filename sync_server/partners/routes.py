@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from common.schemas.partners import (
     CustomerCreate,
     CustomerRead,
@@ -76,7 +76,7 @@ def create_supplier(
     responses=problem_responses(404),
 )
 def get_supplier(
-    supplier_id: int, session: SessionDep, principal: Allowed(Permission.SUPPLIERS_READ)
+    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.SUPPLIERS_READ)
 ) -> Supplier:
     """Return one supplier."""
     return get_owned(
@@ -91,7 +91,7 @@ def get_supplier(
     responses=problem_responses(404, 422),
 )
 def update_supplier(
-    supplier_id: int,
+    supplier_id: Id,
     body: SupplierUpdate,
     session: SessionDep,
     principal: Allowed(Permission.SUPPLIERS_WRITE),
@@ -162,7 +162,7 @@ def create_customer(
     responses=problem_responses(404),
 )
 def get_customer(
-    customer_id: int, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_READ)
+    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_READ)
 ) -> Customer:
     """Return one customer."""
     return get_owned(
@@ -177,7 +177,7 @@ def get_customer(
     responses=problem_responses(404, 422),
 )
 def update_customer(
-    customer_id: int,
+    customer_id: Id,
     body: CustomerUpdate,
     session: SessionDep,
     principal: Allowed(Permission.CUSTOMERS_WRITE),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
@@ -48,8 +48,8 @@ def list_pos(
     principal: Allowed(Permission.PURCHASING_READ),
     page: PageDep,
     status: str | None = None,
-    supplier_id: int | None = None,
-    branch_id: int | None = None,
+    supplier_id: Id | None = None,
+    branch_id: Id | None = None,
 ) -> dict:
     """List purchase orders, filtered by status, supplier or branch."""
     stmt = select(PurchaseOrder).where(PurchaseOrder.tenant_id == principal.tenant_id)
@@ -90,7 +90,7 @@ def create_po(
 
 @router.get(PO, response_model=PORead, responses=problem_responses(404))
 def get_po(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> PurchaseOrder:
     """Return one purchase order with its lines."""
     return service.visible_po(session, actor=principal, po_id=po_id)
@@ -98,7 +98,7 @@ def get_po(
 
 @router.patch(PO, response_model=PORead, responses=problem_responses(403, 404, 409, 422))
 def update_po(
-    po_id: int,
+    po_id: Id,
     body: POUpdate,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_WRITE),
@@ -109,7 +109,7 @@ def update_po(
 
 @router.post(f"{PO}/submit", response_model=PORead, responses=_TRANSITION)
 def submit_po(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
 ) -> PurchaseOrder:
     """Send a draft for approval."""
     return service.submit(session, actor=principal, po_id=po_id)
@@ -117,7 +117,7 @@ def submit_po(
 
 @router.post(f"{PO}/approve", response_model=PORead, responses=_TRANSITION)
 def approve_po(
-    po_id: int,
+    po_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_APPROVE),
     body: Decision | None = None,
@@ -129,7 +129,7 @@ def approve_po(
 
 @router.post(f"{PO}/reject", response_model=PORead, responses=_TRANSITION)
 def reject_po(
-    po_id: int,
+    po_id: Id,
     body: Rejection,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_APPROVE),
@@ -140,7 +140,7 @@ def reject_po(
 
 @router.post(f"{PO}/send", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
 def send_po(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
 ) -> PurchaseOrder:
     """E-mail an approved purchase order to its supplier, its PDF attached."""
     return shipping.send(session, actor=principal, po_id=po_id)
@@ -150,7 +150,7 @@ def send_po(
     f"{PO}/confirm", response_model=PORead, responses=problem_responses(403, 404, 409, 422)
 )
 def confirm_po(
-    po_id: int,
+    po_id: Id,
     body: Confirmation,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_WRITE),
@@ -161,7 +161,7 @@ def confirm_po(
 
 @router.post(f"{PO}/ship", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
 def ship_po(
-    po_id: int,
+    po_id: Id,
     body: Shipment,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_WRITE),
@@ -176,7 +176,7 @@ def ship_po(
     response_class=Response,
 )
 def po_pdf(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> Response:
     """Return the purchase order as the PDF its supplier gets."""
     pdf = shipping.po_pdf(session, actor=principal, po_id=po_id)
@@ -191,7 +191,7 @@ def po_pdf(
 def stock_incoming(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
-    branch_id: Annotated[int | None, Query(ge=1)] = None,
+    branch_id: Annotated[Id | None, Query(ge=1)] = None,
 ) -> list[dict]:
     """What open purchase orders still bring, per branch and product, and when it is due."""
     return shipping.incoming(session, actor=principal, branch_id=branch_id)
@@ -199,7 +199,7 @@ def stock_incoming(
 
 @router.post(f"{PO}/cancel", response_model=PORead, responses=_TRANSITION)
 def cancel_po(
-    po_id: int,
+    po_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_WRITE),
     body: Cancellation | None = None,
@@ -211,7 +211,7 @@ def cancel_po(
 
 @router.post(f"{PO}/close", response_model=PORead, responses=_TRANSITION)
 def close_po(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
 ) -> PurchaseOrder:
     """Close a received (or short-close a partly received) purchase order."""
     return service.close(session, actor=principal, po_id=po_id)
@@ -224,7 +224,7 @@ def close_po(
     responses=problem_responses(403, 404, 409, 422),
 )
 def receive_goods(
-    po_id: int,
+    po_id: Id,
     body: ReceiptCreate,
     session: SessionDep,
     principal: Allowed(Permission.STOCK_RECEIVE),
@@ -235,7 +235,7 @@ def receive_goods(
 
 @router.get(f"{PO}/receipts", response_model=list[ReceiptRead], responses=problem_responses(404))
 def list_receipts(
-    po_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> list[GoodsReceipt]:
     """List the goods receipts of a purchase order."""
     po = service.visible_po(session, actor=principal, po_id=po_id)
@@ -254,7 +254,7 @@ def list_receipts(
 def reorder_suggestions(
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_READ),
-    branch_id: int,
+    branch_id: Id,
     days_of_sales: Annotated[int, Query(ge=1, le=365)] = 30,
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
     method: Literal["threshold", "forecast"] = "threshold",
@@ -291,7 +291,7 @@ def suggestions_to_drafts(
     responses=problem_responses(404),
 )
 def vendor_account(
-    supplier_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> dict:
     """Return what was supplied, what was paid and the balance due to a supplier."""
     return vendors.account(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
@@ -303,7 +303,7 @@ def vendor_account(
     responses=problem_responses(404),
 )
 def vendor_payments(
-    supplier_id: int,
+    supplier_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_READ),
     page: PageDep,
@@ -329,7 +329,7 @@ def vendor_payments(
     responses=problem_responses(404, 409, 422),
 )
 def pay_vendor(
-    supplier_id: int,
+    supplier_id: Id,
     body: VendorPaymentCreate,
     session: SessionDep,
     principal: Allowed(Permission.VENDOR_PAY),
@@ -356,7 +356,7 @@ def pay_vendor(
     },
 )
 def vendor_statement(
-    supplier_id: int,
+    supplier_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_READ),
     start: Annotated[date, Query(alias="from")],
@@ -388,7 +388,7 @@ def vendor_statement(
     responses=problem_responses(404),
 )
 def supplier_history(
-    supplier_id: int, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
 ) -> dict:
     """Return a supplier's POs with lead time and fill rate, and their price changes."""
     return vendors.history(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

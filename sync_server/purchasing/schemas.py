@@ -10,6 +10,7 @@ from pydantic import Field
 
 from common.schemas.base import (
     Amount,
+    Id,
     NonNegativeAmount,
     Percent,
     PositiveQuantity,
@@ -21,7 +22,7 @@ from sync_server.credit.schemas import MAX_AMOUNT
 
 
 class LineIn(Schema):
-    product_id: int
+    product_id: Id
     quantity: PositiveQuantity
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)]
     tax_rate: Percent = Decimal("0")
@@ -31,8 +32,8 @@ class LineIn(Schema):
 
 
 class POCreate(Schema):
-    supplier_id: int
-    branch_id: int
+    supplier_id: Id
+    branch_id: Id
     expected_date: date | None = None
     notes: str = Field(default="", max_length=2000)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
@@ -57,7 +58,7 @@ class Cancellation(Schema):
 
 
 class ConfirmedLine(Schema):
-    line_id: int
+    line_id: Id
     quantity: Quantity = Field(ge=0)
 
 
@@ -83,7 +84,7 @@ class IncomingRead(ReadSchema):
 
 
 class ReceiptLineIn(Schema):
-    line_id: int
+    line_id: Id
     quantity: PositiveQuantity
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="Actual unit cost; the ordered cost when left out"
@@ -167,7 +168,7 @@ class VendorPaymentCreate(Schema):
     method: str = Field(default="bank", min_length=1, max_length=32)
     reference: str = Field(default="", max_length=200)
     paid_on: date | None = Field(default=None, description="Day paid; today when left out")
-    purchase_order_id: int | None = None
+    purchase_order_id: Id | None = None
 
 
 class VendorEntryRead(ReadSchema):
@@ -270,11 +271,11 @@ class SuggestionsRead(ReadSchema):
 
 
 class SuggestionsApply(Schema):
-    branch_id: int
+    branch_id: Id
     days_of_sales: int = Field(default=30, ge=1, le=365)
     cover_days: int = Field(default=14, ge=0, le=365)
     method: Literal["threshold", "forecast"] = "threshold"
     service_level: float = Field(default=0.95, ge=0.5, le=0.999)
-    supplier_ids: list[int] | None = Field(
+    supplier_ids: list[Id] | None = Field(
         default=None, description="Make POs only for these suppliers; all when left out"
     )

@@ -56,7 +56,8 @@ class RateLimit:
             return await anyio.to_thread.run_sync(tenants.load, credential, klass)
         except Exception:  # noqa: BLE001 - a failed lookup must not fail the request
             log.exception("could not find the caller's own rate limits; using the server's")
-            return None, None
+            # A signed token is still verified without the database: keep its own budget.
+            return tenants.signed_tenant(credential), None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -66,10 +67,12 @@ class RateLimit:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("unknown", 0)
         authorization, api_key = headers.get("authorization"), headers.get("x-api-key")
-        key = caller_key(authorization=authorization, api_key=api_key, client=str(client[0]))
         klass = route_class(scope["method"], path)
         credential = caller_credential(authorization=authorization, api_key=api_key)
         tenant, own = await self._tenant_limit(scope, credential, klass)
+        # Only a credential the server issued earns its own budget; anything else (none, or
+        # made up) counts against the address, so inventing tokens buys nothing.
+        key = caller_key(credential=credential if tenant is not None else "", client=str(client[0]))
         decision = self.limiter.check(key=key, klass=klass, limit=own)
         limit_headers = {
             "RateLimit-Limit": str(decision.limit),

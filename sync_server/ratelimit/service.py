@@ -56,9 +56,8 @@ def caller_credential(*, authorization: str | None, api_key: str | None) -> str:
     return (authorization or "").partition(" ")[2].strip() or (api_key or "").strip()
 
 
-def caller_key(*, authorization: str | None, api_key: str | None, client: str) -> str:
-    """Identify the caller by a hash of their credential, or by address when anonymous."""
-    credential = caller_credential(authorization=authorization, api_key=api_key)
+def caller_key(*, credential: str, client: str) -> str:
+    """Identify the caller by a hash of a verified credential, or else by address."""
     if credential:
         return "cred:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
     return "addr:" + client
@@ -189,6 +188,10 @@ class TenantLimits:
         """Drop a tenant's cached limits (this worker just changed them)."""
         with self._lock:
             self._limits.pop(tenant_id, None)
+
+    def signed_tenant(self, credential: str) -> int | None:
+        """Return the tenant a validly signed access token names (None for anything else)."""
+        return self._tenant_from_token(credential)
 
     def _tenant_from_token(self, credential: str) -> int | None:
         # A signed access token names its tenant: no database needed.

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi.responses import Response, StreamingResponse
 
 from common.errors import ValidationFailed
+from common.hygiene import spreadsheet_safe
 from sync_server.reports.base import Column, Kind, Report, typed, wire
 
 
@@ -94,15 +95,22 @@ def _csv_text(value: Any, kind: Kind) -> str:
     return str(shown)
 
 
+def _csv_cell(value: Any, kind: Kind) -> str:
+    # Text someone typed (a customer's name) must not become a formula in a spreadsheet;
+    # numbers are written by us and a negative one stays a number.
+    text = _csv_text(value, kind)
+    return spreadsheet_safe(text) if isinstance(value, str) else text
+
+
 def csv_chunks(report: Report) -> Iterator[str]:
     """Yield the CSV a chunk of rows at a time: a header, then the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.label for c in report.columns])
+    writer.writerow([spreadsheet_safe(c.label) for c in report.columns])
     kinds = [c.kind for c in report.columns]
     for index, row in enumerate(report.rows, start=1):
         writer.writerow(
-            [_csv_text(_typed(row, c), kind) for c, kind in zip(report.columns, kinds, strict=True)]
+            [_csv_cell(_typed(row, c), kind) for c, kind in zip(report.columns, kinds, strict=True)]
         )
         if index % CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
@@ -133,6 +141,14 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+def _as_text_cells(row: Any) -> None:
+    """Store every text cell of a row as a string, never as a formula."""
+    for cell in row:
+        if isinstance(cell.value, str):
+            # openpyxl reads any text starting with "=" as a formula; the type says otherwise.
+            cell.data_type = "s"
+
+
 def xlsx_bytes(report: Report) -> bytes:
     """Return the report as an XLSX workbook: typed cells, bold frozen header, sized columns."""
     from openpyxl import Workbook
@@ -148,6 +164,7 @@ def xlsx_bytes(report: Report) -> bytes:
     widths = [len(c.label) for c in report.columns]
     for row in report.typed_rows():
         sheet.append([_cell(v) for v in row])
+        _as_text_cells(sheet[sheet.max_row])
         for i, value in enumerate(row):
             widths[i] = max(widths[i], len(str(value)) if value is not None else 0)
     for i, column in enumerate(report.columns, start=1):
@@ -165,6 +182,8 @@ def xlsx_bytes(report: Report) -> bytes:
         about.append([key, str(value)])
     for note in report.notes:
         about.append(["Note", note])
+    for row in about.iter_rows():
+        _as_text_cells(row)
     about.column_dimensions["A"].width = 22
     about.column_dimensions["B"].width = 60
     out = io.BytesIO()
@@ -186,10 +205,7 @@ def _pdf_chart(report: Report, width: float):
     assert chart_def is not None
     by_key = {c.key: c for c in report.columns}
     # Chart coordinates: the drawing library plots floats (the table beside it stays exact).
-    data = [
-        [float(row.get(key) or 0) for row in report.rows]
-        for key in chart_def.series
-    ]
+    data = [[float(row.get(key) or 0) for row in report.rows] for key in chart_def.series]
     labels = [str(_typed(row, by_key[chart_def.x])) for row in report.rows]
     height = 170
     drawing = Drawing(width, height + 30)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from common.codes import Channel
 from common.roles import Permission
-from common.schemas.base import problem_responses
+from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
 from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
@@ -24,13 +24,13 @@ Reader = Allowed(Permission.REPORTS_READ)
 
 def report_filters(
     principal: Reader,
-    branch_id: Annotated[int | None, Query()] = None,
+    branch_id: Annotated[Id | None, Query()] = None,
     date_from: Annotated[date | None, Query()] = None,
     date_to: Annotated[date | None, Query()] = None,
-    category_id: Annotated[int | None, Query()] = None,
-    supplier_id: Annotated[int | None, Query()] = None,
+    category_id: Annotated[Id | None, Query()] = None,
+    supplier_id: Annotated[Id | None, Query()] = None,
     channel: Annotated[Channel | None, Query()] = None,
-    cashier_id: Annotated[int | None, Query()] = None,
+    cashier_id: Annotated[Id | None, Query()] = None,
 ) -> Filters:
     """Read the common filters and check them against the caller's tenant and branches."""
     return make_filters(

@@ -171,6 +171,7 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
                 SalePayment.method.label("tender"),
                 SalePayment.amount.label("amount"),
                 literal(0, Money()).label("refunded"),
+                literal(1).label("counted"),
             )
             .join(Sale, Sale.id == SalePayment.sale_id)
             .where(
@@ -180,17 +181,33 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
                 Sale.occurred_at < filters.end,
             )
         )
-        if filters.channel is not None:
-            till = till.where(Sale.channel == filters.channel)
-        if filters.cashier_id is not None:
-            till = till.where(Sale.cashier_id == filters.cashier_id)
-        parts.append((till, Sale.branch_id))
+        # Cash is recorded as handed over; the change given back leaves the drawer again,
+        # so the cash row shows what was kept.
+        change = select(
+            literal(Tender.CASH.value, String(16)).label("tender"),
+            (-Sale.change_due).label("amount"),
+            literal(0, Money()).label("refunded"),
+            literal(0).label("counted"),
+        ).where(
+            Sale.tenant_id == filters.tenant_id,
+            Sale.status == "completed",
+            Sale.change_due != 0,
+            Sale.occurred_at >= filters.start,
+            Sale.occurred_at < filters.end,
+        )
+        for stmt in (till, change):
+            if filters.channel is not None:
+                stmt = stmt.where(Sale.channel == filters.channel)
+            if filters.cashier_id is not None:
+                stmt = stmt.where(Sale.cashier_id == filters.cashier_id)
+            parts.append((stmt, Sale.branch_id))
     if filters.channel in (None, Channel.ONLINE.value) and filters.cashier_id is None:
         # The online store is paid through its card gateway, so online orders are card money.
         online = select(
             literal(Tender.CARD.value, String(16)).label("tender"),
             Order.paid_amount.label("amount"),
             Order.refunded_amount.label("refunded"),
+            literal(1).label("counted"),
         ).where(
             Order.tenant_id == filters.tenant_id,
             Order.status.in_(SOLD_ORDER_STATUSES),
@@ -204,6 +221,7 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
             SalesRequest.payment_terms.label("tender"),
             SalesRequest.total.label("amount"),
             literal(0, Money()).label("refunded"),
+            literal(1).label("counted"),
         ).where(
             SalesRequest.tenant_id == filters.tenant_id,
             SalesRequest.status == APPROVED_REQUEST,
@@ -221,7 +239,7 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         stmt = (
             select(
                 pays.c.tender,
-                func.count().label("payments"),
+                func.sum(pays.c.counted).label("payments"),
                 money_sum(pays.c.amount).label("amount"),
                 money_sum(pays.c.refunded).label("refunded"),
             )
@@ -244,8 +262,8 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         rows=rows,
         filters={**filters.describe(), "group_by": "tender"},
         notes=[
-            "Till payments are summed as the till recorded them; till refunds show in "
-            "the returns of the other groupings."
+            "Till cash is what the drawer kept (handed over minus change); till refunds "
+            "show in the returns of the other groupings."
         ],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -13,10 +14,11 @@ from sync_server.reports.base import Column, Filters, Kind, Report, in_branches,
 from sync_server.sales.models import CashMovement, Return, Sale, SalePayment, Shift
 
 TENDERS = ("cash", "card", "account", "voucher")
+ZERO = Decimal("0")
 
 
 def shift_reports(session: Session, *, filters: Filters) -> Report:
-    """Return each shift's sales, tenders, returns, cash in/out and count against expected."""
+    """Return each shift's sales, tenders (cash kept), refunds by tender, cash in/out and count."""
     tenant = filters.tenant_id
     # A shift's documents happen while it is open: from its day to the next day at the
     # latest, so the sums read only that stretch of time, never the whole history.
@@ -32,6 +34,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             money_sum(Sale.total).label("sales_total"),
             money_sum(Sale.discount_total).label("discounts"),
             money_sum(Sale.tax_total).label("tax"),
+            money_sum(Sale.change_due).label("change"),
         )
         .where(
             Sale.tenant_id == tenant,
@@ -101,6 +104,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             func.coalesce(sales.c.discounts, 0).label("discounts"),
             func.coalesce(sales.c.tax, 0).label("tax"),
             *(func.coalesce(pays.c[t], 0).label(t) for t in TENDERS),
+            func.coalesce(sales.c.change, 0).label("change"),
             func.coalesce(returns.c.returns, 0).label("returns"),
             func.coalesce(returns.c.returns_total, 0).label("returns_total"),
             Shift.opening_float,
@@ -128,8 +132,14 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
     rows = []
     for r in session.execute(stmt).mappings():
         row = dict(r)
+        # Cash payments are recorded as handed over; what the drawer kept is net of change.
+        row["cash"] = to_dec(row["cash"]) - to_dec(row.pop("change"))
         row["net_sales"] = to_dec(row["sales_total"]) - to_dec(row["returns_total"])
         rows.append(row)
+    refunds = _refunds_by_tender(session, tenant_id=tenant, shifts=[r["shift"] for r in rows])
+    for row in rows:
+        for t in TENDERS:
+            row[f"refund_{t}"] = refunds.get((row["shift"], t), ZERO)
     return Report(
         name="shift-reports",
         title="Shift (Z) reports",
@@ -145,6 +155,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
             *(Column(t, t.title(), Kind.MONEY) for t in TENDERS),
             Column("returns", "Returns", Kind.INT),
             Column("returns_total", "Returned", Kind.MONEY),
+            *(Column(f"refund_{t}", f"Refunded {t}", Kind.MONEY) for t in TENDERS),
             Column("net_sales", "Net sales", Kind.MONEY),
             Column("opening_float", "Float", Kind.MONEY),
             Column("cash_in", "Cash in", Kind.MONEY),
@@ -159,3 +170,21 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
         rows=rows,
         filters=filters.describe(),
     )
+
+
+def _refunds_by_tender(
+    session: Session, *, tenant_id: int, shifts: list[str]
+) -> dict[tuple[str, str], Decimal]:
+    """Sum the listed shifts' refunds per tender (each return keeps its refunds as a list)."""
+    sums: dict[tuple[str, str], Decimal] = {}
+    for start in range(0, len(shifts), 500):
+        chunk = shifts[start : start + 500]
+        for shift, refunds in session.execute(
+            select(Return.shift_uuid, Return.refunds).where(
+                Return.tenant_id == tenant_id, Return.shift_uuid.in_(chunk)
+            )
+        ):
+            for refund in refunds or []:
+                key = (shift, str(refund.get("method")))
+                sums[key] = sums.get(key, ZERO) + Decimal(str(refund.get("amount", "0")))
+    return sums

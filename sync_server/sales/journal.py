@@ -84,8 +84,23 @@ def _sale_row(sale: Sale, *, cashiers: dict, customers: dict) -> dict[str, Any]:
         "cashier_name": cashiers.get(sale.cashier_id, ""),
         "customer_name": customers.get(sale.customer_id, ""),
         "line_count": len(sale.lines),
-        "payments": [SalePaymentRead.model_validate(p) for p in sale.payments],
+        "payments": kept_payments(sale),
     }
+
+
+def kept_payments(sale: Sale) -> list[SalePaymentRead]:
+    """Return the sale's payments with cash as kept: the change comes off the last cash one."""
+    change = sale.change_due or ZERO
+    last_cash = max((i for i, p in enumerate(sale.payments) if p.method == "cash"), default=None)
+    payments = []
+    for i, payment in enumerate(sale.payments):
+        read = SalePaymentRead.model_validate(payment)
+        if i == last_cash and change:
+            read = read.model_copy(
+                update={"amount": payment.amount - change, "tendered": payment.amount}
+            )
+        payments.append(read)
+    return payments
 
 
 def list_sales(

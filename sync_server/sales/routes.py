@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from common.codes import Channel
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.paging import PageDep
 from sync_server.sales import journal
@@ -32,7 +32,7 @@ def _start(value: When | None, *, end: bool = False) -> datetime | None:
 
 
 def journal_filter(
-    branch_id: int | None = None,
+    branch_id: Id | None = None,
     date_from: Annotated[When | None, Query(description=f"From (inclusive). {_DATE_HELP}")] = None,
     date_to: Annotated[
         When | None,
@@ -42,7 +42,7 @@ def journal_filter(
         str | None,
         Query(min_length=1, max_length=40, description="Receipt number, or its beginning"),
     ] = None,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     shift_uuid: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
 ) -> JournalFilter:
     """Read the filters shared by the sales and returns lists."""
@@ -80,7 +80,7 @@ def list_sales(
     "/sales/{sale_id}", response_model=SaleDetail, responses=problem_responses(401, 403, 404)
 )
 def get_sale(
-    sale_id: int, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    sale_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_READ)
 ) -> SaleDetail:
     """Return one sale with its lines (returned and still returnable), payments and returns."""
     return journal.get_sale(session, principal=principal, sale_id=sale_id)
@@ -111,7 +111,7 @@ def list_returns(
     responses=problem_responses(401, 403, 404),
 )
 def get_return(
-    return_id: int, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    return_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_READ)
 ) -> ReturnDetail:
     """Return one till return with its lines, refunds and the original receipt number."""
     return journal.get_return(session, principal=principal, return_id=return_id)

@@ -12,8 +12,11 @@ from common.schemas.base import Amount, Quantity, ReadSchema
 class SalePaymentRead(ReadSchema):
     id: int
     method: str
+    # What the tender paid towards the sale: for cash, what the drawer kept (net of change).
     amount: Amount
     reference: str | None
+    # Cash handed over by the customer when change was given; otherwise None.
+    tendered: Amount | None = None
 
 
 class SaleLineRead(ReadSchema):

@@ -9,6 +9,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
+from common.hygiene import MAX_BIGINT
 from common.schemas.base import plain_str
 from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
@@ -186,22 +187,29 @@ STAGES: list[tuple[str, Fetch]] = [
 ]
 
 
+def _bounded(number: int) -> int:
+    # A cursor holds database keys: within 64 bits, or it was never one we gave out.
+    if abs(number) > MAX_BIGINT:
+        raise ValueError(number)
+    return number
+
+
 def _parse(cursor: str) -> tuple[int, int | None, int]:
     """Return (feed seq, snapshot stage or None, last key) from an opaque cursor."""
     try:
         if cursor.startswith("f"):
             # A feed position at 0: the snapshot is done but the feed was still empty.
-            return int(cursor[1:]), None, -1
+            return _bounded(int(cursor[1:])), None, -1
         if cursor.startswith("s"):
             head, stage, after = cursor[1:].split(":")
             if not 0 <= int(stage) < len(STAGES):
                 raise ValueError(stage)
-            return int(head), int(stage), int(after)
+            return _bounded(int(head)), int(stage), _bounded(int(after))
         seq = int(cursor or "0")
-        if seq < 0:
+        if not 0 <= seq <= MAX_BIGINT:
             raise ValueError(seq)
         return seq, None, 0
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ValidationFailed(f"The cursor '{cursor}' is not one this server gave out.") from exc
 
 

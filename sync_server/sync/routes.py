@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from common.errors import PermissionDenied
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from common.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
@@ -202,7 +202,7 @@ def list_dead_letters(
     responses=problem_responses(404, 409, 422),
 )
 def resolve_dead_letter(
-    letter_id: int,
+    letter_id: Id,
     body: DeadLetterResolve,
     session: SessionDep,
     principal: Allowed(Permission.SYNC_ADMIN),

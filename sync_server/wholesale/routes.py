@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from common.roles import Permission
-from common.schemas.base import Page, problem_responses
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.paging import PageDep, in_caller_branches, paginate
@@ -34,8 +34,8 @@ def list_requests(
     principal: Allowed(Permission.SALES_REQUESTS_READ),
     page: PageDep,
     status: str | None = None,
-    customer_id: int | None = None,
-    branch_id: int | None = None,
+    customer_id: Id | None = None,
+    branch_id: Id | None = None,
 ) -> dict:
     """List sales requests, filtered by status, customer or branch."""
     stmt = select(SalesRequest).where(SalesRequest.tenant_id == principal.tenant_id)
@@ -77,7 +77,7 @@ def create_request(
 
 @router.get(SR, response_model=SalesRequestRead, responses=problem_responses(404))
 def get_request(
-    request_id: int, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_READ)
+    request_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_READ)
 ) -> SalesRequest:
     """Return one sales request."""
     return service.visible_request(session, actor=principal, request_id=request_id)
@@ -85,7 +85,7 @@ def get_request(
 
 @router.post(f"{SR}/approve", response_model=SalesRequestRead, responses=_TRANSITION)
 def approve_request(
-    request_id: int,
+    request_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.SALES_REQUESTS_APPROVE),
     body: Decision | None = None,
@@ -97,7 +97,7 @@ def approve_request(
 
 @router.post(f"{SR}/reject", response_model=SalesRequestRead, responses=_TRANSITION)
 def reject_request(
-    request_id: int,
+    request_id: Id,
     body: Rejection,
     session: SessionDep,
     principal: Allowed(Permission.SALES_REQUESTS_APPROVE),
@@ -108,7 +108,7 @@ def reject_request(
 
 @router.post(f"{SR}/cancel", response_model=SalesRequestRead, responses=_TRANSITION)
 def cancel_request(
-    request_id: int, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_WRITE)
+    request_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_WRITE)
 ) -> SalesRequest:
     """Withdraw a pending request."""
     return service.cancel(session, actor=principal, request_id=request_id)
@@ -123,7 +123,7 @@ def cancel_request(
     },
 )
 def get_invoice(
-    request_id: int,
+    request_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.SALES_REQUESTS_READ),
     format: Literal["json", "pdf"] = "json",

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from common.schemas.base import (
     Amount,
-    NonNegativeAmount,
+    Id,
+    NonNegativePrice,
     Percent,
     PositiveQuantity,
     Quantity,
@@ -21,17 +22,17 @@ from sync_server.credit.schemas import MAX_AMOUNT
 
 
 class RequestLineIn(Schema):
-    product_id: int
+    product_id: Id
     quantity: PositiveQuantity
-    unit_price: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
+    unit_price: Annotated[NonNegativePrice, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="The catalog price when left out"
     )
     discount_percent: Percent = Decimal("0")
 
 
 class SalesRequestCreate(Schema):
-    customer_id: int
-    branch_id: int
+    customer_id: Id
+    branch_id: Id
     payment_terms: Literal["cash", "account"] = "cash"
     order_discount_percent: Percent = Decimal("0")
     notes: str = Field(default="", max_length=2000)

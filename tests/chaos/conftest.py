@@ -8,9 +8,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.chaos.harness import ServerProcess, demo_server
+from tests.chaos.harness import ServerProcess, demo_server, demo_template
 
 _count = iter(range(10**6))
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo(tmp_path_factory: pytest.TempPathFactory):
+    """A server data dir with the demo shop on SQLite, made once and copied per scenario."""
+    return demo_template(tmp_path_factory.mktemp("chaos-demo") / "server")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -25,7 +31,8 @@ def server(request: pytest.FixtureRequest, tmp_path) -> Iterator[ServerProcess]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = f"{pg.url}/{name}"
-    proc = demo_server(tmp_path, database_url=url)
+    template = request.getfixturevalue("sqlite_demo") if url is None else None
+    proc = demo_server(tmp_path, template=template, database_url=url)
     proc.engine_name = request.param  # type: ignore[attr-defined]
     proc.start()
     yield proc

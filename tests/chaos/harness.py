@@ -129,28 +129,30 @@ class ServerProcess:
         return answer.json()
 
 
-_TEMPLATES: dict[str, Path] = {}
-_TEMPLATE_LOCK = threading.Lock()
+def demo_server(
+    tmp_path: Path, *, template: Path | None = None, database_url: str | None = None
+) -> ServerProcess:
+    """Return a stopped server holding the demo shop.
 
-
-def demo_server(tmp_path: Path, *, database_url: str | None = None) -> ServerProcess:
-    """Return a stopped server holding the demo shop (SQLite data dirs copied from a template)."""
+    On SQLite the data dir is a copy of `template` (made once by `demo_template`); on
+    PostgreSQL the demo is loaded into the empty database at `database_url`.
+    """
     data_dir = tmp_path / "server"
     if database_url is None:
-        with _TEMPLATE_LOCK:
-            template = _TEMPLATES.get("sqlite")
-            if template is None:
-                template = Path(os.environ.get("TMPDIR", "/tmp")) / f"chaos-template-{os.getpid()}"
-                shutil.rmtree(template, ignore_errors=True)
-                template.mkdir(parents=True)
-                _initialise(ServerProcess(template))
-                _TEMPLATES["sqlite"] = template
+        assert template is not None
         shutil.copytree(template, data_dir)
         return ServerProcess(data_dir)
     data_dir.mkdir(parents=True)
     server = ServerProcess(data_dir, database_url=database_url)
     _initialise(server)
     return server
+
+
+def demo_template(path: Path) -> Path:
+    """Initialise a SQLite data dir with the demo shop, to be copied per scenario."""
+    path.mkdir(parents=True, exist_ok=True)
+    _initialise(ServerProcess(path))
+    return path
 
 
 def _initialise(server: ServerProcess) -> None:

@@ -242,7 +242,7 @@ def test_z_report_expected_cash(store: LocalStore, shift_id: str) -> None:
     assert z.by_tender == {"cash": D("165.00"), "card": D("55.00")}
     assert (z.sale_count, z.gross_sales, z.cash_out) == (2, D("220.00"), D("100.00"))
     assert (z.expected_cash, z.variance) == (D("565.00"), D("-5.00"))
-    assert ("Variance", "-5.00") in z.rows()
+    assert ("Difference", "-5.00") in z.rows()
     with store.transaction() as session, pytest.raises(InvalidState):
         shifts.close_shift(session, cashier=ASHA, shift_id=shift_id, counted_cash=D("1"))
 

@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.money import Money, allocate, format_money, round_money, tax_included, to_minor
+from common.money import (
+    Money,
+    allocate,
+    cash_unit,
+    format_money,
+    quick_cash,
+    round_cash,
+    round_money,
+    tax_included,
+    to_minor,
+)
 
 
 def test_rounding_is_half_up_to_the_minor_unit():
@@ -50,3 +60,48 @@ def test_allocation_always_adds_up_exactly(total, weights):
     parts = allocate(total, weights)
     assert sum(parts, Decimal(0)) == round_money(total)
     assert len(parts) == len(weights)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "cash"),
+    [
+        ("235.57", "INR", "236.00"),
+        ("235.50", "INR", "236.00"),
+        ("235.49", "INR", "235.00"),
+        ("-2.50", "INR", "-3.00"),
+        ("1.005", "USD", "1.01"),
+        ("149.6", "JPY", "150"),
+    ],
+)
+def test_cash_is_rounded_to_the_cash_unit(amount: str, currency: str, cash: str) -> None:
+    assert round_cash(Decimal(amount), currency) == Decimal(cash)
+    assert str(round_cash(Decimal(amount), currency)) == cash
+
+
+@given(st.decimals(min_value=0, max_value=10**7, places=2))
+def test_cash_rounding_moves_less_than_half_a_unit(amount: Decimal) -> None:
+    cash = round_cash(amount)
+    assert abs(cash - amount) <= cash_unit() / 2
+    assert cash % cash_unit() == 0
+
+
+@pytest.mark.parametrize(
+    ("total", "offered"),
+    [
+        ("1265", ["1300.00", "1500.00", "2000.00"]),
+        ("109", ["200.00", "500.00", "2000.00"]),
+        ("500", ["600.00", "1000.00", "2000.00"]),
+        ("2500", ["2600.00", "3000.00", "4000.00"]),
+    ],
+)
+def test_quick_cash_offers_the_next_round_amounts_above_the_total(
+    total: str, offered: list[str]
+) -> None:
+    assert [str(a) for a in quick_cash(Decimal(total))] == offered
+
+
+@given(st.decimals(min_value=Decimal("0.01"), max_value=10**6, places=2))
+def test_quick_cash_is_always_above_the_total_and_increasing(total: Decimal) -> None:
+    offered = quick_cash(total)
+    assert len(offered) == 3 and offered == sorted(set(offered))
+    assert all(a > total for a in offered)

@@ -137,3 +137,99 @@ def test_user_changes_are_audited(world):
     assert "user.updated" in actions
     updated = next(e for e in entries["items"] if e["action"] == "user.updated")
     assert updated["before"]["full_name"] == "" and updated["after"]["full_name"] == "Cash Ier"
+
+
+def _login_from(app, address: str, username: str, password: str):
+    """Log in from a given client address (a second TestClient is a second machine)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False, client=(address, 40000)) as other:
+        return other.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_nobody_can_lock_the_admin_out_from_another_address(world, app):
+    import time
+
+    from sync_server.auth.service import slowdown
+
+    app.state.settings = app.state.settings.model_copy(update={"login_slowdown_max_seconds": 0.3})
+    # An attacker fails ten times against the admin from one address...
+    codes = [_login_from(app, "203.0.113.7", "admin", "guess").status_code for _ in range(10)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    # ...and is locked out of that account even with the right password,
+    assert _login_from(app, "203.0.113.7", "admin", PASSWORD).status_code == 429
+    # while the admin, from their own address, still gets in (slowed, not locked).
+    started = time.monotonic()
+    victim = _login_from(app, "198.51.100.2", "admin", PASSWORD)
+    assert victim.status_code == 200, victim.text
+    assert time.monotonic() - started >= slowdown(0, max_delay_s=0.3)
+    # The admin's success forgives only their own address: the attacker stays locked.
+    assert _login_from(app, "203.0.113.7", "admin", PASSWORD).status_code == 429
+
+
+def test_failures_spread_over_addresses_slow_but_do_not_lock(world, app):
+    app.state.settings = app.state.settings.model_copy(update={"login_slowdown_max_seconds": 0.05})
+    for i in range(12):
+        wrong = _login_from(app, f"192.0.2.{i}", "manager", "guess")
+        assert wrong.status_code == 401
+    assert _login_from(app, "192.0.2.200", "manager", PASSWORD).status_code == 200
+
+
+def test_password_reset_by_an_admin_revokes_the_users_tokens(world, client):
+    admin = world.api("admin")
+    victim = world.api("cashier")
+    other = world.api("viewer")
+    assert victim.get("auth/me").status_code == 200
+    user_id = victim.get("auth/me").json()["id"]
+    reset = admin.patch(f"users/{user_id}", json={"password": "a-brand-new-password"})
+    assert reset.status_code == 200, reset.text
+    refused = victim.get("auth/me")
+    assert refused.status_code == 401 and "log in again" in refused.json()["detail"]
+    # Other users keep their sessions; the user logs in again with the new password.
+    assert other.get("auth/me").status_code == 200
+    again = client.post(
+        "/api/v1/auth/login", json={"username": "cashier", "password": "a-brand-new-password"}
+    )
+    assert again.status_code == 200
+    token = again.json()["access_token"]
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+
+
+def test_reactivating_a_user_does_not_revive_old_tokens(world, client):
+    admin = world.api("admin")
+    victim = world.api("viewer")
+    user_id = victim.get("auth/me").json()["id"]
+    assert admin.patch(f"users/{user_id}", json={"active": False}).status_code == 200
+    assert admin.patch(f"users/{user_id}", json={"active": True}).status_code == 200
+    assert victim.get("auth/me").status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+
+
+def test_token_responses_are_not_stored_and_every_answer_has_security_headers(world, client):
+    login = client.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD})
+    assert login.headers["cache-control"] == "no-store"
+    api = world.api("admin")
+    key = api.post("api-keys", json={"name": "shop", "scopes": ["catalog:read"]})
+    assert key.status_code == 201, key.text
+    assert key.headers["cache-control"] == "no-store"
+    answers = [
+        login,
+        key,
+        api.get("products"),
+        client.get("/api/v1/products"),  # 401
+        api.get("nowhere"),  # 404
+        api.post("products", json={}),  # 422
+        client.get("/docs"),
+        client.get("/openapi.json"),
+    ]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert "server" not in answer.headers

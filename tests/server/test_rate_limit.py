@@ -21,7 +21,18 @@ def limited(request, settings, engine):
     )
     with TestClient(create_app(tight, engine=engine), raise_server_exceptions=False) as client:
         world = build_world(engine, client)
-        yield world, world.api("admin")
+        admin = world.api("admin")
+        _clear_of_a_window_edge()
+        yield world, admin
+
+
+def _clear_of_a_window_edge(margin_s: float = 15.0) -> None:
+    """Wait until a fixed one-minute window has room for a burst (bursts must not straddle)."""
+    import time
+
+    left = 60 - time.time() % 60
+    if left < margin_s:
+        time.sleep(left + 0.1)
 
 
 def test_write_burst_is_refused_and_has_no_effect(limited):
@@ -50,3 +61,50 @@ def test_anonymous_callers_are_limited_by_address(limited):
     anonymous = Api(world.client, None)
     statuses = {anonymous.get("products").status_code for _ in range(7)}
     assert statuses == {401, 429}
+
+
+def _counter_rows(engine) -> int:
+    from sqlalchemy import func, select
+
+    from sync_server.ratelimit.models import RateLimitCounter
+
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(RateLimitCounter)) or 0
+
+
+def test_made_up_bearers_get_no_fresh_budget_and_no_counter_rows(limited, engine):
+    import secrets
+
+    world, _ = limited
+    before = _counter_rows(engine)
+    statuses = []
+    for _ in range(8):
+        bogus = Api(world.client, secrets.token_urlsafe(24))
+        statuses.append(bogus.get("products").status_code)
+    # Counted against the address: five reads, then refused, whatever token is invented.
+    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+    forged_jwt = Api(world.client, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
+    assert forged_jwt.get("products").status_code == 429
+    # The database store wrote at most one row (the address), never one per token.
+    assert _counter_rows(engine) - before <= 1
+    # A real credential still has its own budget.
+    assert world.api("viewer").get("products").status_code == 200
+
+
+def test_made_up_bearers_do_not_unlock_more_login_attempts(settings, engine):
+    import secrets
+
+    tight = settings.model_copy(
+        update={"rate_limit_store": "database", "rate_limit_login_per_minute": 3}
+    )
+    with TestClient(create_app(tight, engine=engine), raise_server_exceptions=False) as client:
+        _clear_of_a_window_edge()
+        statuses = [
+            client.post(
+                "/api/v1/auth/login",
+                json={"username": "nobody", "password": "guess"},
+                headers={"Authorization": f"Bearer {secrets.token_urlsafe(24)}"},
+            ).status_code
+            for _ in range(6)
+        ]
+    assert statuses[:3] == [401] * 3 and set(statuses[3:]) == {429}

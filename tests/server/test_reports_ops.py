@@ -58,6 +58,7 @@ def _sale(
     status="completed",
     discount="0",
     tax="0",
+    change="0",
 ):
     """Insert a till sale as sync stores it: lines (product, qty, price, discount, total)."""
     total = sum((D(t) for *_x, t in lines), D(0))
@@ -73,6 +74,7 @@ def _sale(
         discount_total=D(discount),
         tax_total=D(tax),
         total=total,
+        change_due=D(change),
         occurred_at=when,
     )
     for i, (product_id, qty, price, disc, line_total) in enumerate(lines):
@@ -140,7 +142,9 @@ def till_world(world):
             discount="2",
             tax="0.95",
             lines=[(p0, "2", "10", "0", "20"), (p1, "1", "10", "2", "8")],
-            payments=[("cash", "28")],
+            # A 50 note for 28.00: 22.00 change, so the drawer kept 28.00.
+            payments=[("cash", "50")],
+            change="22",
         )
         _sale(
             s,
@@ -177,6 +181,7 @@ def till_world(world):
             shift_uuid="SH1",
             cashier_id=cashier,
             total=D(10),
+            refunds=[{"method": "cash", "amount": "6.00"}, {"method": "card", "amount": "4.00"}],
             occurred_at=at("2026-03-02", 11),
         )
         ret.lines.append(
@@ -260,6 +265,7 @@ def test_till_sales_by_cashier_tender_channel_and_the_z_report(world, till_world
         "0.00",
     )
     assert (z["returns"], z["returns_total"], z["net_sales"]) == (1, "10.00", "48.00")
+    assert (z["refund_cash"], z["refund_card"], z["refund_account"]) == ("6.00", "4.00", "0.00")
     assert (
         z["opening_float"],
         z["cash_in"],

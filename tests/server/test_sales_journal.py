@@ -190,7 +190,13 @@ def test_pushed_sales_and_returns_are_listed_filtered_and_detailed(world):
         ("0", "2"),
     ]
     assert body["payments"] == [
-        {"id": body["payments"][0]["id"], "method": "cash", "amount": "121.00", "reference": "R1"}
+        {
+            "id": body["payments"][0]["id"],
+            "method": "cash",
+            "amount": "121.00",
+            "reference": "R1",
+            "tendered": None,
+        }
     ]
     assert [r["receipt_number"] for r in body["returns"]] == ["MAIN-T01-R00001"]
     assert body["returned_total"] == "20.00" and body["shift_uuid"] == shift
@@ -285,3 +291,32 @@ def test_bad_filters_are_problem_documents(world):
     assert manager.get("sales/not-a-number").status_code == 422
     assert manager.get("sales/999999").status_code == 404
     assert manager.get("returns/999999").json()["status"] == 404
+
+
+def test_cash_shows_what_was_kept_not_the_note_handed_over(world):
+    main = world.a.branch_ids[0]
+    soap = world.a.product_ids[0]
+    till = enrol_till(world, main)
+    # 109.00 paid with a 500 note: the till records the 500 handed over and 391 change.
+    paid = sale(
+        branch_id=main, receipt="MAIN-T01-000109", lines=[(soap, "1", "109.00")], when=day(1)
+    )
+    paid = paid.model_copy(
+        update={
+            "payments": [SalePayment(payment_id=new_id(), method="cash", amount=Decimal("500.00"))],
+            "change_due": Decimal("391.00"),
+        }
+    )
+    push(till, paid)
+    manager = world.api("manager")
+    (row,) = manager.get("sales").json()["items"]
+    assert [(p["method"], p["amount"], p["tendered"]) for p in row["payments"]] == [
+        ("cash", "109.00", "500.00")
+    ]
+    detail = manager.get(f"sales/{row['id']}").json()
+    assert [(p["amount"], p["tendered"]) for p in detail["payments"]] == [("109.00", "500.00")]
+    tender = manager.get(
+        "reports/sales-summary",
+        params={"date_from": "2026-01-01", "date_to": "2026-12-31", "group_by": "tender"},
+    ).json()["rows"]
+    assert [(r["tender"], r["payments"], r["amount"]) for r in tender] == [("cash", 1, "109.00")]

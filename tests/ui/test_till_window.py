@@ -30,7 +30,7 @@ from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import OverrideDialog, ValueDialog
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.till.returns_dialog import ReturnsDialog
-from pos_client.ui.till.shift_dialogs import AmountDialog, ZReportDialog
+from pos_client.ui.till.shift_dialogs import DenominationDialog, ZReportDialog
 
 MILK, BREAD, RICE, TEA = (p.barcode for p in DEMO_PRODUCTS[:4])
 # A scale label: bananas (item 00010), 1.250 kg.
@@ -315,11 +315,12 @@ def test_close_shift_gives_z_report(
 
     press(qtbot, till, Qt.Key.Key_F11)
     menu = till.window.dialog
-    menu.value.setText("2")
-    menu.findChild(type(till.window.screen.pay), "OkButton").click()
+    menu.buttons["close"].click()
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, DenominationDialog), timeout=5000)
     closing = till.window.dialog
-    assert isinstance(closing, AmountDialog)
-    closing.amount.setText("720")
+    closing.counts[Decimal(500)].setText("1")
+    closing.counts[Decimal(200)].setText("1")
+    closing.counts[Decimal(20)].setText("1")
     closing.ok.click()
     qtbot.waitUntil(lambda: isinstance(till.window.dialog, ZReportDialog), timeout=5000)
     report = till.window.dialog
@@ -335,7 +336,7 @@ def test_close_shift_gives_z_report(
         Decimal("-11.00"),
     )
     text = report.text.toPlainText()
-    assert "Expected cash" in text and "-11.00" in text
+    assert "Expected cash" in text and "-11.00" in text and "500.00 x 1" in text
     with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
         report.findChild(type(till.window.screen.pay), "SaveReportButton").click()
     pdf = tmp_path / "receipts" / f"zreport-{z.shift_id}.pdf"
@@ -375,7 +376,7 @@ def test_search_box_adds_by_name(qtbot: QtBot, till: Till, sign_in, settle) -> N
     qtbot.keyClick(screen.search, Qt.Key.Key_Return)
     assert [line.item.sku for line in till.window.cart.lines] == ["RICE-5KG"]
     assert screen.search.text() == ""
-    assert "Low stock: 3 left" in screen.notice.text()
+    assert "Low stock: 2 India Gate Basmati Rice 5 kg left after this sale" in screen.notice.text()
 
 
 def test_hid_scan_lands_in_cart_while_search_box_has_focus(
@@ -495,7 +496,7 @@ def test_sale_completes_when_the_printer_fails_and_the_receipt_prints_on_retry(
     press(qtbot, till, Qt.Key.Key_F11)
     menu = till.window.dialog
     with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
-        menu.submitted.emit("3")
+        menu.buttons["retry"].click()
     assert sale.receipt_number.encode() in target.read_bytes()
 
 

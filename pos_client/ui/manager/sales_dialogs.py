@@ -35,7 +35,11 @@ Cell = tuple[str, Callable[[Row], str]]
 
 def tenders(payments: Sequence[Row]) -> str:
     """Say how a document was paid or refunded, e.g. "Cash 20.00, Card 5.00"."""
-    return ", ".join(f"{as_label(p.get('method'))} {as_money(p.get('amount'))}" for p in payments)
+    return ", ".join(
+        f"{as_label(p.get('method'))} {as_money(p.get('amount'))}"
+        + (f" (received {as_money(p.get('tendered'))})" if p.get("tendered") else "")
+        for p in payments
+    )
 
 
 MAX_TABLE_WIDTH = 1100

@@ -36,9 +36,16 @@ class ProductResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             stock = ""
             if item.on_hand is not None:
-                stock = f" · {item.on_hand.normalize():f} in stock"
-                if item.is_low:
-                    stock += " ⚠ low"
+                if item.on_hand <= 0:
+                    stock = (
+                        " · ⚠ none in stock"
+                        if item.on_hand == 0
+                        else (f" · ⚠ stock count {item.on_hand.normalize():f} (check the shelf)")
+                    )
+                else:
+                    stock = f" · {item.on_hand.normalize():f} in stock"
+                    if item.is_low:
+                        stock += " ⚠ low"
             return f"{item.name}\n{item.sku} · {format_money(item.price, self.currency)}{stock}"
         if role == Qt.ItemDataRole.UserRole:
             return item

@@ -57,6 +57,7 @@ class BackOfficeActions:
         login = self.back_office_login
         if login is None or result != QDialog.DialogCode.Accepted or login.ctx is None:
             self.close_back_office()
+            self._dialog_closed()
             return
         window = ManagerWindow(ctx=login.ctx)
         window.setStyleSheet(manager_stylesheet())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -118,15 +120,55 @@ class OverrideDialog(QDialog):
 
 
 def ask_override(
-    *, parent: QWidget, ctx: TillContext, action: str, reason: str, then: Callable[[Override], None]
+    *,
+    parent: QWidget,
+    ctx: TillContext,
+    action: str,
+    reason: str,
+    then: Callable[[Override], None],
+    opener: Callable[[QDialog], None] | None = None,
 ) -> OverrideDialog:
-    """Open the approval dialog; call then(override) once a manager approves."""
+    """Open the approval dialog; call then(override) once a manager approves.
+
+    opener is the till window's way of opening dialogs, which gives the keyboard back to the
+    till when the dialog closes; without one the dialog hands it back to its parent's window.
+    """
     dialog = OverrideDialog(ctx=ctx, action=action, reason=reason, parent=parent)
     dialog.approved.connect(then)
     dialog.finished.connect(dialog.deleteLater)
-    dialog.open()
+    if opener is not None:
+        opener(dialog)
+    else:
+        open_dialog(dialog)
     dialog.username.setFocus()
     return dialog
+
+
+def showing(dialog: QWidget | None) -> bool:
+    """Say whether a dialog is on screen; one closed with deleteLater is gone, not an error."""
+    return dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible()
+
+
+def open_dialog(dialog: QDialog) -> None:
+    """Show a dialog with the keyboard; when it closes, give the keyboard back where it was.
+
+    Kiosk tills run without a window manager: nothing else activates a window.
+    """
+    owner = dialog.parentWidget().window() if dialog.parentWidget() is not None else None
+    previous = QApplication.focusWidget()
+
+    def give_back() -> None:
+        if owner is None or not owner.isVisible():
+            return
+        owner.raise_()
+        owner.activateWindow()
+        if previous is not None and previous.isVisible() and previous.window() is owner:
+            previous.setFocus()
+
+    dialog.finished.connect(give_back)
+    dialog.open()
+    dialog.raise_()
+    dialog.activateWindow()
 
 
 class ValueDialog(QDialog):

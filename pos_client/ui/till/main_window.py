@@ -29,6 +29,7 @@ from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Cart
 from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
+from pos_client.ui.till.dialogs import showing
 from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.sale_actions import SaleActions
 from pos_client.ui.till.scan_actions import ScanActions
@@ -65,6 +66,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.dialog: QWidget | None = None
         self.devices_dialog: QWidget | None = None
         self._void_armed = False
+        self._void_line_armed: str | None = None
+        self._quick_keys_loaded = False
         self.after_sale: Callable[[], None] | None = None
 
         central = QWidget()
@@ -157,6 +160,12 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.printer_label = QLabel()
         self.scanner_label = QLabel("Scanner ready", objectName="ScannerStatus")
         bar.addWidget(self.sync_status)
+        self.sync_now_button = QPushButton("Sync now", objectName="SyncNowButton")
+        self.sync_now_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sync_now_button.setVisible(False)  # shown once a sync worker is connected
+        self.sync_now_button.clicked.connect(self.sync_now)
+        self.sync_now_handler: Callable[[], None] | None = None
+        bar.addWidget(self.sync_now_button)
         bar.addWidget(self.printer_label)
         bar.addWidget(self.scanner_label)
         bar.addPermanentWidget(
@@ -187,11 +196,18 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
 
     def _printer_state(self, state: str) -> None:
         text = {
-            "none": "No receipt printer",
+            "none": f"No printer · receipts saved as PDF in {self.ctx.receipts.pdf_dir}",
             "ready": "Printer ready",
             "printing": "Printing…",
         }.get(state, f"Printer: {state}")
         self.printer_label.setText(text)
+
+    def sync_now(self) -> None:
+        """Ask the sync worker to push and pull now, whatever its backoff says."""
+        if self.sync_now_handler is None:
+            return
+        self.sync_now_handler()
+        self.screen.notice.notify("Syncing with the server now…", kind="info", seconds=3)
 
     def refresh_pending(self) -> None:
         """Update the number of events waiting for the server."""
@@ -219,10 +235,13 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.screen.search.setFocus()
         self.release_scans()
         self.refresh_cart()
-        codes = self.ctx.config.quick_keys
-        self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
-            self.screen.set_quick_keys
-        ).run()
+        if not self._quick_keys_loaded:
+            # Loaded once per run: keys that move between sign-ins send hands to the wrong item.
+            self._quick_keys_loaded = True
+            codes = self.ctx.config.quick_keys
+            self.ctx.query(lambda s: queries.quick_key_items(s, codes)).success(
+                self.screen.set_quick_keys
+            ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
         self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
 
@@ -244,7 +263,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         """Lock the till: the sale in progress is kept for when someone signs in again."""
         if self.cashier is None or self.stack.currentWidget() is self.login:
             return
-        if self.dialog is not None and self.dialog.isVisible():
+        if showing(self.dialog):
             self.dialog.close()
         self.pipeline.enabled = False
         # Whoever unlocks next must not find a manager's back office open behind the till.
@@ -265,6 +284,8 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             return
         if name != "void_sale":
             self._void_armed = False
+        if name != "void_line":
+            self._void_line_armed = None
         handler = {
             "search": lambda: (self.screen.search.setFocus(), self.screen.search.selectAll()),
             "pay": self.pay,
@@ -290,7 +311,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             QMessageBox.Icon.Information, "Keyboard", HELP, QMessageBox.StandardButton.Ok, self
         )
         box.setStyleSheet("QLabel { font-family: 'DejaVu Sans Mono'; }")
-        box.open()
+        self._open(box)
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
@@ -300,11 +321,15 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         # Back to the window once the dialog closes, so F-keys and scans keep working.
         dialog.finished.connect(self._dialog_closed)
         dialog.open()
+        # Kiosk tills have no window manager to hand the keyboard to a new window.
+        dialog.raise_()
+        dialog.activateWindow()
 
     def _dialog_closed(self) -> None:
-        if self.dialog is not None and self.dialog.isVisible():
+        if showing(self.dialog):
             return
         self.pipeline.enabled = self.is_selling
+        self.raise_()
         self.activateWindow()
         if self.is_selling:
             self.screen.search.setFocus()

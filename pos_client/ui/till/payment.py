@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from common.codes import Tender
 from common.errors import CreditLimitExceeded, DomainError, ValidationFailed
-from common.money import ZERO, format_money, round_money
+from common.money import ZERO, format_money, quick_cash, round_money
 from pos_client.services.till import (
     CreditInfo,
     Payment,
@@ -31,8 +31,6 @@ from pos_client.services.till import (
 )
 from pos_client.ui.till.dialogs import button, error_label, title_label
 from pos_client.ui.widgets.messages import explain
-
-NOTES = (Decimal(100), Decimal(200), Decimal(500), Decimal(2000))
 
 
 def parse_amount(text: str) -> Decimal:
@@ -44,6 +42,12 @@ def parse_amount(text: str) -> Decimal:
     if not value.is_finite():
         raise ValidationFailed(f"{text!r} is not an amount")
     return round_money(value)
+
+
+def _whole(text: str) -> str:
+    """Drop a zero fraction from a formatted amount (2,000.00 -> 2,000)."""
+    whole, _, fraction = text.partition(".")
+    return whole if not fraction.strip("0") else text
 
 
 class PaymentDialog(QDialog):
@@ -111,13 +115,17 @@ class PaymentDialog(QDialog):
         layout.addLayout(grid)
 
         notes = QHBoxLayout()
-        exact = button("Exact", name="ExactButton")
-        exact.clicked.connect(lambda: self._quick_cash(self.remaining))
-        notes.addWidget(exact)
-        for note in NOTES:
-            b = button(format_money(note, currency, symbol=False).split(".")[0])
-            b.clicked.connect(lambda _=False, n=note: self._quick_cash(n))
+        self.exact = button("Exact", name="ExactButton")
+        self.exact.clicked.connect(lambda: self._quick_cash(self.remaining))
+        notes.addWidget(self.exact)
+        # The next round amounts above what is due (₹1,265 -> 1,300 / 1,500 / 2,000).
+        self.note_buttons: list[QPushButton] = []
+        for i in range(3):
+            b = button("", name=f"QuickCash{i}")
+            b.clicked.connect(lambda _=False, i=i: self._quick_cash(self.note_amounts[i]))
             notes.addWidget(b)
+            self.note_buttons.append(b)
+        self.note_amounts: list[Decimal] = []
         self.notes = notes
         layout.addLayout(notes)
 
@@ -273,6 +281,11 @@ class PaymentDialog(QDialog):
         self.complete.setEnabled(left == 0)
         self.add_button.setEnabled(left > 0)
         self.add_button.setVisible(left > 0)
+        due = max(left, ZERO)
+        self.exact.setText(f"Exact {format_money(due, self.currency, symbol=False)}")
+        self.note_amounts = quick_cash(due, self.currency) if due > 0 else []
+        for b, amount in zip(self.note_buttons, self.note_amounts, strict=False):
+            b.setText(_whole(format_money(amount, self.currency, symbol=False)))
         for i in range(self.notes.count()):
             self.notes.itemAt(i).widget().setVisible(left > 0 and self.tender == Tender.CASH)
         self.complete.setText(

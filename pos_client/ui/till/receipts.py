@@ -53,11 +53,18 @@ class ReceiptDesk(QObject):
         """Return the printer's state as last seen ("none" without a printer)."""
         return str(self.queue.state) if self.queue is not None else "none"
 
-    def print_receipt(self, receipt: Receipt, *, job_id: str) -> None:
-        """Queue a receipt for printing and return at once."""
+    def print_receipt(self, receipt: Receipt, *, job_id: str) -> Path | None:
+        """Queue a receipt for printing and return at once; with no printer, save a PDF.
+
+        Returns the PDF's path when one was written (no printer), else None.
+        """
         self.last = receipt
         if self.queue is None:
-            return
+            try:
+                return self.save_pdf(receipt)
+            except OSError as exc:
+                self.job_failed.emit(job_id, f"could not save the PDF ({exc.strerror or exc})")
+                return None
         self.queue.submit(
             job_id,
             data=receipt_to_escpos(receipt, codepage=self.queue.config.codepage, width=self.width),
@@ -87,6 +94,13 @@ class ReceiptDesk(QObject):
         self.pdf_dir.mkdir(parents=True, exist_ok=True)
         path = self.pdf_dir / f"receipt-{receipt.receipt_number}.pdf"
         receipt_to_pdf(receipt, path=path, width=self.width)
+        return path
+
+    def save_copy_pdf(self, receipt: Receipt) -> Path:
+        """Write a copy of a receipt as a PDF (reprint without a printer)."""
+        self.pdf_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pdf_dir / f"receipt-{receipt.receipt_number}-copy.pdf"
+        receipt_to_pdf(replace(receipt, is_copy=True), path=path, width=self.width)
         return path
 
     def save_report_pdf(self, *, title: str, rows: list[tuple[str, str]], name: str) -> Path:

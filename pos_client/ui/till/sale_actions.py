@@ -42,12 +42,9 @@ class SaleActions:
 
     def _line_added(self, line: CartLine) -> None:
         self.refresh_cart(select=line.line_id)
-        if line.item.is_low and line.item.on_hand is not None:
-            self.screen.notice.notify(
-                f"Low stock: {line.item.on_hand.normalize():f} left of {line.item.name}",
-                kind="warn",
-                seconds=4,
-            )
+        warning = stock_warning(line.item, in_cart=self.cart.quantity_of(line.item.product_id))
+        if warning:
+            self.screen.notice.notify(warning, kind="warn", seconds=5)
 
     def refresh_cart(self, *, select: str | None = None) -> None:
         """Redraw the cart table and totals."""
@@ -95,6 +92,7 @@ class SaleActions:
                 action=action,
                 reason=exc.detail,
                 then=lambda ov: self._retry(attempt, ov),
+                opener=self._open,
             )
             return False
         return True
@@ -202,11 +200,27 @@ class SaleActions:
         )
 
     def void_line(self) -> None:
-        """Remove the selected line (F8)."""
+        """Remove the selected line (F8 twice: the first press says which line would go)."""
         line_id = self.screen.selected_line_id()
-        if line_id is not None:
-            self.cart.remove(line_id)
-            self.refresh_cart()
+        if line_id is None:
+            self.screen.notice.notify("No line to remove", kind="info", seconds=3)
+            return
+        line = self.cart.line(line_id)
+        what = f"{line.quantity.normalize():f} × {line.item.name}"
+        if self._void_line_armed != line_id:
+            self._void_line_armed = line_id
+            self.screen.notice.notify(f"Press F8 again to remove {what}", kind="warn", seconds=3)
+            QTimer.singleShot(3000, lambda: self._disarm_void_line(line_id))
+            return
+        self._void_line_armed = None
+        amount = self.screen.totals.money(line.total)
+        self.cart.remove(line_id)
+        self.refresh_cart()
+        self.screen.notice.notify(f"Removed {what} ({amount})", kind="info", seconds=4)
+
+    def _disarm_void_line(self, line_id: str) -> None:
+        if self._void_line_armed == line_id:
+            self._void_line_armed = None
 
     def void_sale(self) -> None:
         """Void the whole sale (F7 twice, so one stray key never loses a sale)."""
@@ -268,13 +282,16 @@ class SaleActions:
     def _completed(self, dialog: PaymentDialog, done: CompletedSale) -> None:
         dialog.accept()
         self.last_sale = done
-        self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
+        pdf = self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
         self.cart = self.new_cart()
         self.refresh_cart()
         money = self.screen.totals.money
         change = f"Change {money(done.change_due)} · " if done.change_due else ""
+        saved = f" · PDF saved: {pdf.name}" if pdf is not None else ""
         self.screen.notice.notify(
-            f"{change}Sale complete · receipt {done.receipt_number}", kind="success", seconds=8
+            f"{change}Sale complete · receipt {done.receipt_number}{saved}",
+            kind="success",
+            seconds=8,
         )
         self.screen.search.setFocus()
         self.refresh_pending()
@@ -312,8 +329,26 @@ class SaleActions:
                 f"Reprinting receipt {receipt.receipt_number}", kind="info", seconds=3
             )
         else:
-            path = self.ctx.receipts.save_pdf(receipt)
+            path = self.ctx.receipts.save_copy_pdf(receipt)
             self.screen.notice.notify(f"No printer: copy saved as {path}", kind="info")
+
+
+def stock_warning(item: CatalogItem, *, in_cart: Decimal) -> str:
+    """Say, in a cashier's words, when a sale takes more than the till thinks is on the shelf."""
+    if item.on_hand is None:
+        return ""
+    left = item.on_hand - in_cart
+    if left < 0:
+        shelf = (
+            "none in stock" if item.on_hand <= 0 else f"only {item.on_hand.normalize():f} in stock"
+        )
+        return (
+            f"{item.name}: the till shows {shelf}. Sold anyway; "
+            "the manager will see the stock count is off."
+        )
+    if item.is_low:
+        return f"Low stock: {left.normalize():f} {item.name} left after this sale"
+    return ""
 
 
 def _decimal(text: str) -> Decimal:

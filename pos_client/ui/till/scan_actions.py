@@ -18,7 +18,7 @@ from pos_client.config import TillConfig
 from pos_client.scanners.pipeline import QUEUE
 from pos_client.services.till import Override
 from pos_client.ui.till.devices_dialog import DevicesDialog
-from pos_client.ui.till.dialogs import ask_override
+from pos_client.ui.till.dialogs import ask_override, showing
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.widgets.notice import notice_on
 
@@ -49,7 +49,7 @@ class ScanActions:
         front = QApplication.activeModalWidget()
         if front is not None and front.isVisible() and self._owns(front):
             return front
-        if self.dialog is not None and self.dialog.isVisible():
+        if showing(self.dialog):
             return self.dialog
         return None
 
@@ -66,7 +66,7 @@ class ScanActions:
         front = self.front_dialog()
         if front is None:
             return None
-        paying = isinstance(self.dialog, PaymentDialog) and self.dialog.isVisible()
+        paying = isinstance(self.dialog, PaymentDialog) and showing(self.dialog)
         if paying or isinstance(front, PaymentDialog):
             # The cart behind it is being paid for (perhaps under an approval dialog): an item
             # added now would be given away, one added after it charged to the next customer.

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING
 from common.ids import new_id
 from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Override
-from pos_client.ui.till.dialogs import ValueDialog
-from pos_client.ui.till.shift_dialogs import AmountDialog, ZReportDialog
+from pos_client.ui.till.shift_dialogs import (
+    AmountDialog,
+    DenominationDialog,
+    ShiftMenu,
+    ZReportDialog,
+)
+from pos_client.ui.widgets.messages import explain
 
 if TYPE_CHECKING:
     from pos_client.services import returns
@@ -54,8 +59,9 @@ class ShiftActions:
 
         dialog.submitted.connect(submitted)
         self._open(dialog)
+        dialog.amount.setFocus()
 
-    def start_cash_movement(self) -> None:
+    def start_cash_movement(self, direction: str = "in") -> None:
         """Put cash into or take it out of the drawer, with a reason."""
         from pos_client.services import shifts
 
@@ -63,12 +69,13 @@ class ShiftActions:
             self.start_open_shift()
             return
         dialog = AmountDialog(
-            title="Cash in / out",
+            title="Cash in" if direction == "in" else "Cash out",
             prompt="Amount",
             with_reason=True,
             with_direction=True,
             parent=self,
         )
+        dialog.direction.setCurrentIndex(0 if direction == "in" else 1)
         cashier, shift_id = self.cashier, self.shift.shift_id
 
         def submitted(amount: Decimal, reason: str, direction: str) -> None:
@@ -85,20 +92,32 @@ class ShiftActions:
                 lambda _: (
                     dialog.accept(),
                     self.refresh_pending(),
-                    self.screen.notice.notify(f"Cash {direction}: {amount}", kind="info"),
+                    self.screen.notice.notify(
+                        f"Cash {direction}: {self.screen.totals.money(amount)} ({reason.strip()})",
+                        kind="info",
+                    ),
                 )
             ).failure(dialog.fail).run()
 
         dialog.submitted.connect(submitted)
         self._open(dialog)
+        dialog.amount.setFocus()
 
     def start_close_shift(self) -> None:
-        """Count the drawer, close the shift and show the Z report."""
+        """Count the drawer note by note, close the shift and show the Z report."""
         from pos_client.services import shifts
 
         if self.shift is None:
             self.screen.notice.notify("No shift is open", kind="warn")
             return
+        cashier, shift_id = self.cashier, self.shift.shift_id
+        self.ctx.query(lambda s: shifts.x_report(s, cashier=cashier, shift_id=shift_id)).success(
+            self._count_drawer
+        ).failure(lambda e: self.screen.notice.notify(explain(e), kind="error")).run()
+
+    def _count_drawer(self, so_far: ZReport) -> None:
+        from pos_client.services import shifts
+
         pending = self.sync_status.pending
         warning = (
             f"{pending} events are still waiting to be sent to the server. They are "
@@ -106,27 +125,47 @@ class ShiftActions:
             if pending
             else ""
         )
-        dialog = AmountDialog(
-            title="Close shift", prompt="Counted cash in the drawer", warning=warning, parent=self
+        currency = self.ctx.config.currency
+        dialog = DenominationDialog(
+            denominations=shifts.denominations(currency),
+            expected=so_far.expected_cash,
+            currency=currency,
+            warning=warning,
+            parent=self,
         )
-        cashier, shift_id = self.cashier, self.shift.shift_id
+        cashier, shift_id = self.cashier, so_far.shift_id
 
-        def submitted(amount: Decimal, _reason: str, _direction: str) -> None:
+        def submitted(counts: dict) -> None:
             self.ctx.command(
-                lambda s: shifts.close_shift(
-                    s, cashier=cashier, shift_id=shift_id, counted_cash=amount
-                )
+                lambda s: shifts.close_shift(s, cashier=cashier, shift_id=shift_id, counts=counts)
             ).success(lambda report: (dialog.accept(), self._shift_closed(report))).failure(
                 dialog.fail
             ).run()
 
         dialog.submitted.connect(submitted)
         self._open(dialog)
+        next(iter(dialog.counts.values())).setFocus()
+
+    def show_x_report(self) -> None:
+        """Show the open shift's figures so far (X report); the shift stays open."""
+        from pos_client.services import shifts
+
+        if self.shift is None:
+            self.screen.notice.notify("No shift is open", kind="warn")
+            return
+        cashier, shift_id = self.cashier, self.shift.shift_id
+        self.ctx.query(lambda s: shifts.x_report(s, cashier=cashier, shift_id=shift_id)).success(
+            self._show_report
+        ).failure(lambda e: self.screen.notice.notify(explain(e), kind="error")).run()
 
     def _shift_closed(self, report: ZReport) -> None:
         self.last_report = report
         self._set_shift(None)
         self.refresh_pending()
+        view = self._show_report(report)
+        view.finished.connect(lambda _: self.start_open_shift())
+
+    def _show_report(self, report: ZReport) -> ZReportDialog:
         view = ZReportDialog(
             report=report,
             currency=self.ctx.config.currency,
@@ -135,7 +174,8 @@ class ShiftActions:
         )
 
         def save() -> None:
-            name = f"zreport-{report.shift_id}"
+            kind = "zreport" if report.is_final else f"xreport-{new_id()[-8:]}"
+            name = f"{kind}-{report.shift_id}"
             path = self.ctx.receipts.save_report_pdf(title=view.title, rows=view.rows, name=name)
             printed = self.ctx.receipts.print_report(
                 title=view.title, rows=view.rows, job_id=f"{name}-{new_id()}"
@@ -143,8 +183,8 @@ class ShiftActions:
             view.saved.setText(("Sent to the printer; " if printed else "") + f"saved {path}")
 
         view.save_requested.connect(save)
-        view.finished.connect(lambda _: self.start_open_shift())
         self._open(view)
+        return view
 
     def start_return(self) -> None:
         """Open the returns dialog (F3); scans go to it while it is open."""
@@ -161,6 +201,11 @@ class ShiftActions:
 
         def with_receipt(sale_id: str, quantities: dict) -> None:
             reason = dialog.reason.text()
+            try:
+                non_cash = dialog.non_cash()
+            except ValueError as exc:
+                dialog.fail(exc)
+                return
             self.ctx.command(
                 lambda s: returns.return_with_receipt(
                     s,
@@ -170,6 +215,7 @@ class ShiftActions:
                     shift_id=shift_id,
                     reason=reason,
                     shop=shop,
+                    non_cash=non_cash,
                 )
             ).success(lambda done: self._returned(dialog, done)).failure(dialog.fail).run()
 
@@ -193,38 +239,34 @@ class ShiftActions:
         dialog.code.setFocus()
 
     def _returned(self, dialog: ReturnsDialog, done: returns.RecordedReturn) -> None:
+        from pos_client.services.returns import METHOD_NAMES
+
         dialog.accept()
         self.ctx.receipts.print_receipt(done.receipt, job_id=done.return_id)
-        methods = ", ".join(f"{r.method.value} {r.amount}" for r in done.refunds)
+        money = self.screen.totals.money
+        methods = ", ".join(
+            f"{METHOD_NAMES.get(r.method.value, r.method.value)} {money(r.amount)}"
+            for r in done.refunds
+        )
         self.screen.notice.notify(
-            f"Refund {self.screen.totals.money(done.total)} ({methods}) · "
-            f"receipt {done.receipt_number}",
+            f"Refund {money(done.total)} ({methods}) · receipt {done.receipt_number}",
             kind="success",
         )
         self.refresh_pending()
 
     def _shift_menu(self) -> None:
         failed = len(self.ctx.receipts.queue.failed_jobs) if self.ctx.receipts.queue else 0
-        retry = f"\n3 = print the {failed} receipts that failed again" if failed else ""
-        dialog = ValueDialog(
-            title="Shift",
-            prompt=f"1 = cash in / out\n2 = close shift (Z report){retry}",
-            initial="",
-            parent=self,
-        )
-
-        def apply(text: str, d: ValueDialog) -> None:
-            choices = {"1": self.start_cash_movement, "2": self.start_close_shift}
-            if failed:
-                choices["3"] = self._retry_receipts
-            if text not in choices:
-                d.fail(f"Type {' or '.join(choices)}")
-                return
-            d.accept()
-            choices[text]()
-
-        dialog.submitted.connect(lambda text: apply(text, dialog))
-        self._open(dialog)
+        menu = ShiftMenu(failed_receipts=failed, parent=self)
+        actions = {
+            "cash_in": lambda: self.start_cash_movement("in"),
+            "cash_out": lambda: self.start_cash_movement("out"),
+            "x_report": self.show_x_report,
+            "close": self.start_close_shift,
+            "retry": self._retry_receipts,
+        }
+        menu.chosen.connect(lambda name: actions[name]())
+        self._open(menu)
+        menu.buttons["cash_in"].setFocus()
 
     def _retry_receipts(self) -> None:
         count = self.ctx.receipts.retry_failed()

@@ -41,4 +41,9 @@ def show_error(parent: QWidget | None, error: BaseException) -> QMessageBox:
     )
     box.setObjectName("ErrorBox")
     box.open()
+    box.activateWindow()
+    if parent is not None:
+        owner = parent.window()
+        # Without a window manager (kiosk tills) nothing else gives the keyboard back.
+        box.finished.connect(lambda _: (owner.raise_(), owner.activateWindow()))
     return box
