@@ -348,8 +348,8 @@ def add_count_line(
     responses=problem_responses(403, 404, 409),
 )
 def remove_count_line(
-    count_id: int,
-    product_id: int,
+    count_id: Id,
+    product_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.STOCK_COUNT),
 ) -> dict[str, Any]:
