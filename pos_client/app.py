@@ -277,8 +277,8 @@ def start_sync(config: TillConfig, store: LocalStore) -> SyncWorker:
     return worker
 
 
-def enrol_with_code(*, config: TillConfig, store: LocalStore, code: str) -> bool:
-    """Enrol without the wizard; on failure say why and let the wizard take over."""
+def enrol_with_code(*, config: TillConfig, store: LocalStore, code: str) -> str | None:
+    """Enrol without the wizard; return None when enrolled, else why not, in words."""
     import platform
 
     from pos_client.services.sync_engine import SyncEngine, SyncFailed
@@ -288,9 +288,8 @@ def enrol_with_code(*, config: TillConfig, store: LocalStore, code: str) -> bool
             server_url=config.server_url, code=code, name=f"Till on {platform.node()}"
         )
     except (SyncFailed, OSError) as exc:
-        logging.getLogger(__name__).warning("enrolment with the given code failed: %s", exc)
-        return False
-    return True
+        return str(exc)
+    return None
 
 
 def configure_logging(folder: Path) -> Path | None:
@@ -383,13 +382,24 @@ def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: Till
         enrolled = True
     if args.demo:
         print(demo_logins(), flush=True)
+    refused = ""
     if not enrolled and args.enrol_code and config.server_url:
-        enrolled = enrol_with_code(config=config, store=store, code=args.enrol_code)
+        refused = enrol_with_code(config=config, store=store, code=args.enrol_code) or ""
+        enrolled = not refused
+        if refused:
+            print(
+                f"The till was not enrolled with --enrol-code: {refused} "
+                "Opening the set-up wizard instead.",
+                file=sys.stderr,
+                flush=True,
+            )
     if not enrolled:
         from pos_client.ui.till.wizard import run_first_run_wizard
 
         app.setStyleSheet(stylesheet())
-        config = run_first_run_wizard(config=config, store=store)
+        config = run_first_run_wizard(
+            config=config, store=store, code=args.enrol_code or "", notice=refused
+        )
         if config is None:
             return 1
     sync = None if args.demo else start_sync(config, store)

@@ -8,13 +8,13 @@ OUT="${1:-screenshots}"
 mkdir -p "$OUT"
 PYTHON="${PYTHON:-.venv/bin/python}"
 QT_QPA_PLATFORM=offscreen "$PYTHON" - "$OUT" <<'PY'
+import atexit
+import shutil
 import socket
 import sys
 import tempfile
 import threading
 import time
-import random
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,21 +25,20 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
 from common.barcodes import make_ean13
-from common.ids import new_id
-from common.sync.protocol import (Event, Refund, ReturnLine, ReturnRecorded, SaleCompleted,
-                                  SaleLine, SalePayment)
 from common.money import round_money
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.style import manager_stylesheet
 from pos_client.ui.manager.window import open_back_office
 from sync_server.config import Settings
 from sync_server.db import make_engine
+from sync_server.demo_history import DemoApi, DemoProduct, enrol_till, push, till_month
 from sync_server.main import create_app
 from sync_server.migrations.runner import upgrade
 from tests.factories import PASSWORD, build_world
 
 out = Path(sys.argv[1])
 data = Path(tempfile.mkdtemp(prefix="manager-shots-"))
+atexit.register(shutil.rmtree, data, ignore_errors=True)  # leave no temporary folder behind
 url = f"sqlite:///{data / 'server.db'}"
 engine = make_engine(url)
 upgrade(engine)
@@ -134,41 +133,17 @@ for n in range(12):
     if n % 4:
         admin.post(f"/orders/{order['id']}/payment", {"amount": order["total"]})
 
-# A till at the main branch pushes a month of counter sales (and one return) through sync.
-code = admin.post("/devices/enrolment-codes", {"branch_id": main})["code"]
-till = httpx.post(f"{base}/api/v1/devices/enrol", json={"code": code, "name": "Counter 1"}).json()
-rng = random.Random(7)
-now = datetime.now(UTC)
-cashiers = [world.a.users["cashier"], world.a.users["manager"]]  # who rang each sale up
-events, first_sale = [], None
-for day in range(29, -1, -1):
-    for n in range(2 + rng.randrange(4)):
-        picks = rng.sample(catalog, 1 + rng.randrange(3))
-        lines = [SaleLine(line_id=new_id(), product_id=ids[sku], sku=sku, name=name,
-                          quantity=Decimal(qty := 1 + rng.randrange(3)), unit_price=Decimal(price),
-                          total=Decimal(price) * qty) for sku, name, price, _ in picks]
-        total = sum((line.total for line in lines), Decimal(0))
-        sale = SaleCompleted(
-            sale_id=new_id(), receipt_number=f"IND-C1-{len(events) + 1:06d}", branch_id=main,
-            lines=lines, subtotal=total, total=total, cashier_id=cashiers[n % 2],
-            payments=[SalePayment(payment_id=new_id(), method=("cash", "card", "cash")[n % 3],
-                                  amount=total, reference=None if n % 3 == 0 else f"TX{n}")],
-            completed_at=now - timedelta(days=day, hours=n + 1))
-        first_sale = first_sale or sale
-        events.append(sale)
-line = first_sale.lines[0]
-events.append(ReturnRecorded(
-    return_id=new_id(), receipt_number=f"IND-C1-R{1:05d}", original_sale_id=first_sale.sale_id,
-    branch_id=main, total=line.unit_price, reason="Damaged pack", cashier_id=cashiers[1],
-    lines=[ReturnLine(line_id=new_id(), original_line_id=line.line_id, product_id=line.product_id,
-                      quantity=Decimal(1), amount=line.unit_price, restock=False)],
-    refunds=[Refund(refund_id=new_id(), method="cash", amount=line.unit_price)]))
-for start in range(0, len(events), 50):
-    batch = [Event.wrap(e, device_id=till["device_id"]).model_dump(mode="json")
-             for e in events[start:start + 50]]
-    answer = httpx.post(f"{base}/api/v1/sync/push", json={"events": batch},
-                        headers={"Authorization": f"Bearer {till['token']}"}).json()
-    assert {r["status"] for r in answer["results"]} == {"applied"}, answer
+# A till at the main branch pushes a month of shifts, counter sales and a return through sync
+# (the same history the README's demo has: sync_server/demo_history.py).
+http = httpx.Client(base_url=base)
+api = DemoApi(http)
+login = http.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()
+till = enrol_till(api, admin_token=login["access_token"], branch_id=main, name="Counter 1")
+push(api, device=till, events=till_month(
+    products=[DemoProduct(id=ids[sku], sku=sku, name=name, price=Decimal(price))
+              for sku, name, price, _ in catalog],
+    branch_id=main, receipt_prefix="IND-C1", sales_per_day=(2, 5),
+    cashier_ids=[world.a.users["cashier"], world.a.users["manager"]]))
 
 qt = QApplication([])
 qt.setStyleSheet(manager_stylesheet())

@@ -11,9 +11,14 @@ URL="http://127.0.0.1:$PORT"
 ADMIN_PASSWORD=${STOCKPILOT_ADMIN_PASSWORD:-stockpilot-demo}
 mkdir -p "$STOCKPILOT_DATA_DIR"
 
-.venv/bin/stockpilot-server init --tenant "Demo Kirana" --admin-username admin \
-  --admin-password "$ADMIN_PASSWORD" --admin-pin 1234 --no-branch
-.venv/bin/stockpilot-server demo-data
+if [ ! -f "$STOCKPILOT_DATA_DIR/stockpilot.db" ]; then
+  # First start only (later starts reuse the data dir): the demo shop and a month of its life,
+  # lived through two enrolled tills, the online store, a purchase order and a transfer.
+  echo "Building the demo shop and a month of its history (once; about half a minute)..."
+  .venv/bin/stockpilot-server init --tenant "Demo Kirana" --admin-username admin \
+    --admin-password "$ADMIN_PASSWORD" --admin-pin 1234 --no-branch
+  .venv/bin/stockpilot-server demo-data
+fi
 
 .venv/bin/stockpilot-server serve --port "$PORT" >"$STOCKPILOT_DATA_DIR/server.log" 2>&1 &
 SERVER_PID=$!

@@ -9,6 +9,8 @@ OUT="${1:-screenshots}"
 mkdir -p "$OUT"
 PYTHON="${PYTHON:-.venv/bin/python}"
 QT_QPA_PLATFORM=offscreen "$PYTHON" - "$OUT" <<'PY'
+import atexit
+import shutil
 import sys
 import tempfile
 import time
@@ -29,6 +31,7 @@ from pos_client.store.db import LocalStore
 out = Path(sys.argv[1])
 app = QApplication([])
 data = Path(tempfile.mkdtemp(prefix="till-shots-"))
+atexit.register(shutil.rmtree, data, ignore_errors=True)  # leave no temporary folder behind
 store = LocalStore(data / "till.db")
 with store.transaction() as session:
     seed_demo(session)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from common.cli import OneLineParser, run_guarded, usage_error, whole_number
+from common.cli import CliError, OneLineParser, run_guarded, usage_error, whole_number
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from sync_server.cli_support import (
@@ -169,9 +169,14 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
-    from sync_server.demo import load_demo_data
+    from sync_server.demo import DemoRefused, load_demo_data
 
-    summary = load_demo_data(engine_for(settings))
+    try:
+        summary = load_demo_data(
+            engine_for(settings), settings=settings, force=args.force, history=not args.no_history
+        )
+    except DemoRefused as refused:
+        raise CliError(str(refused)) from None
     print(summary)
     return 0
 
@@ -240,8 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo-data",
-        help="load a realistic demo shop (two branches, products, "
-        "suppliers, customers, staff, stock); safe to run twice",
+        help="load a realistic demo shop (two branches, products, suppliers, customers, staff, "
+        "stock) and a month of its history into an empty business",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="load even into a business that holds data (adds staff with known passwords)",
+    )
+    p.add_argument(
+        "--no-history", action="store_true", help="skip the month of sales, orders and purchases"
     )
     p.set_defaults(handler=cmd_demo_data)
 

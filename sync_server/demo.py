@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 
 from common.barcodes import make_ean13
 from common.codes import BranchKind
@@ -16,12 +18,27 @@ from common.schemas.partners import CustomerCreate, SupplierCreate
 from sync_server.auth import service as auth_service
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
+from sync_server.auth.security import issue_access_token
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
+from sync_server.config import Settings
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.demo_history import (
+    DemoApi,
+    DemoProduct,
+    enrol_till,
+    online_orders,
+    purchase_cycle,
+    push,
+    submit_po,
+    till_month,
+    transfer,
+)
+from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
+from sync_server.partners.models import Customer, Supplier
 
 # (category, name, price, cost, tax %, unit)
 PRODUCTS: list[tuple[str, str, str, str, str, str]] = [
@@ -124,15 +141,59 @@ def _supplier_for(category: str) -> int:
     return {"Dairy": 1, "Household": 2, "Personal care": 2}.get(category, 0)
 
 
-def load_demo_data(engine: Engine) -> str:
-    """Fill the first tenant with demo data unless it already has products."""
+class DemoRefused(Exception):
+    """The demo would land in a business that already holds data of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    tenant_id: int
+    admin_id: int
+    branch_ids: list[int]
+    supplier_ids: list[int]
+    products: list[DemoProduct]
+    staff: dict[str, int]
+
+
+def _holds_data(session, *, tenant_id: int) -> bool:
+    """Say whether a business has anything besides what `init` made (admin, one branch)."""
+    for model in (Product, Customer, Supplier):
+        if session.scalar(select(model.id).where(model.tenant_id == tenant_id).limit(1)):
+            return True
+    branches = session.scalars(select(Branch.id).where(Branch.tenant_id == tenant_id)).all()
+    if len(branches) > 1:
+        return True
+    return bool(
+        session.scalar(
+            select(User.id)
+            .where(User.tenant_id == tenant_id, User.role != Role.ADMIN.value)
+            .limit(1)
+        )
+    )
+
+
+def load_demo_data(
+    engine: Engine, *, settings: Settings | None = None, force: bool = False, history: bool = True
+) -> str:
+    """Fill the first business with a demo shop and a month of its history.
+
+    Refuse (DemoRefused) when the business already holds data, unless forced: the demo adds
+    staff with known passwords.
+    """
+    if not inspect(engine).has_table(Tenant.__tablename__):
+        raise DemoRefused("The database is not initialised; run 'stockpilot-server init'.")
     factory = make_sessionmaker(engine)
     with transaction(factory) as session:
         tenant = session.scalar(select(Tenant).order_by(Tenant.id))
         if tenant is None:
-            return "Run 'stockpilot-server init' first."
-        if session.scalar(select(Product.id).where(Product.tenant_id == tenant.id).limit(1)):
-            return "Demo data already loaded; nothing changed."
+            raise DemoRefused(
+                "The database is not initialised; run 'stockpilot-server init' first."
+            )
+        if not force and _holds_data(session, tenant_id=tenant.id):
+            raise DemoRefused(
+                f"The business '{tenant.name}' already holds data; the demo adds staff with known "
+                "passwords, so it loads only into an empty business (--force to load it anyway)."
+            )
         admin = session.scalar(
             select(User).where(User.tenant_id == tenant.id, User.role == Role.ADMIN.value)
         )
@@ -250,11 +311,117 @@ def load_demo_data(engine: Engine) -> str:
             if session.scalar(select(User.id).where(User.username == user.username)) is None:
                 auth_service.create_user(session, actor=actor, tenant_id=tenant.id, data=user)
         stocked = _stock(session, actor=actor, branches=branches, products=products)
-    return (
+        staff_ids = dict(
+            session.execute(select(User.username, User.id).where(User.tenant_id == tenant.id)).all()
+        )
+        loaded = _Loaded(
+            tenant_id=tenant.id,
+            admin_id=admin.id if admin else 0,
+            branch_ids=[b.id for b in branches],
+            supplier_ids=[s.id for s in suppliers],
+            products=[
+                DemoProduct(
+                    id=p.id,
+                    sku=p.sku,
+                    name=p.name,
+                    price=p.price,
+                    unit=p.unit,
+                    tax_rate=p.tax_rate,
+                )
+                for p in products
+            ],
+            staff=staff_ids,
+        )
+    summary = (
         f"Demo data loaded: {len(branches)} branches, {len(products)} products, "
         f"{len(SUPPLIERS)} suppliers, {len(CUSTOMERS)} customers, {len(staff)} staff, "
-        f"{stocked} stock receipts. Staff logins: manager/manager-pass (PIN 2468), "
-        f"cashier/cashier-pass (PIN 1111)."
+        f"{stocked} stock receipts"
+    )
+    if history and loaded.admin_id:
+        summary += ", " + _history(engine, settings=settings or Settings(), loaded=loaded)
+    return (
+        f"{summary}. Staff logins: manager/manager-pass (PIN 2468), "
+        "cashier/cashier-pass (PIN 1111)."
+    )
+
+
+def _history(engine: Engine, *, settings: Settings, loaded: _Loaded) -> str:
+    """Live a month of the demo shop over its own API, served in this process."""
+    with warnings.catch_warnings():
+        # Starlette's test client works with httpx as installed; its notice is not for users.
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    def token(user_id: int) -> str:
+        return issue_access_token(
+            secret=settings.resolved_secret_key,
+            user_id=user_id,
+            tenant_id=loaded.tenant_id,
+            minutes=30,
+        )[0]
+
+    main, second = loaded.branch_ids
+    admin = token(loaded.admin_id)
+    # What the counters sell: the first three products are left low or out at the main store.
+    counter = loaded.products[3:]
+    app = create_app(settings, engine=engine, background=[])
+    with TestClient(app, base_url="http://demo.invalid") as http:
+        api = DemoApi(http)
+        pushed = 0
+        for branch, name, prefix, cashiers, seed, per_day in (
+            (main, "Counter 1", "AND-C1", ["cashier", "manager"], 7, (3, 7)),
+            (second, "Counter 1", "BAN-C1", ["cashier2"], 11, (1, 4)),
+        ):
+            device = enrol_till(api, admin_token=admin, branch_id=branch, name=name)
+            pushed += push(
+                api,
+                device=device,
+                events=till_month(
+                    products=counter,
+                    branch_id=branch,
+                    cashier_ids=[loaded.staff[c] for c in cashiers],
+                    receipt_prefix=prefix,
+                    seed=seed,
+                    sales_per_day=per_day,
+                ),
+            )
+        orders = online_orders(
+            api, token=admin, branch_ids=[main, second], skus=[p.sku for p in counter[::4]]
+        )
+        by_sku = {p.sku: p for p in loaded.products}
+        buyer = token(loaded.staff["buyer"])
+        purchase_cycle(
+            api,
+            buyer_token=buyer,
+            approver_token=admin,
+            supplier_id=loaded.supplier_ids[0],
+            branch_id=main,
+            lines=[
+                (by_sku[sku].id, Decimal(qty), Decimal(cost))
+                for sku, qty, cost in (("SKU-0004", "40", "136.00"), ("SKU-0005", "30", "119.00"))
+            ],
+        )
+        # A second order waits for approval, so the dashboard has something to approve.
+        submit_po(
+            api,
+            token=buyer,
+            supplier_id=loaded.supplier_ids[0],
+            branch_id=main,
+            lines=[
+                (by_sku["SKU-0002"].id, Decimal(20), Decimal("730.00")),
+                (by_sku["SKU-0003"].id, Decimal(20), Decimal("410.00")),
+            ],
+        )
+        transfer(
+            api,
+            token=admin,
+            source_branch_id=main,
+            destination_branch_id=second,
+            lines=[(by_sku["SKU-0023"].id, Decimal(6)), (by_sku["SKU-0030"].id, Decimal(12))],
+        )
+    return (
+        f"a month of history ({pushed} till events from 2 enrolled tills, {orders} online "
+        "orders, a purchase order received, a transfer)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,10 +10,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.codes import Tender
+from common.codes import Tender, Unit
 from common.errors import CreditLimitExceeded, InvalidState, NotFound, ValidationFailed
 from common.ids import new_id
-from common.money import ZERO
+from common.money import ZERO, format_money
 from common.sync import protocol
 from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
@@ -20,7 +21,7 @@ from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
-from pos_client.store.models import Customer, Sale, SaleLine, SalePayment, Staff
+from pos_client.store.models import Customer, Product, Sale, SaleLine, SalePayment, Staff
 
 TENDER_NAMES = {
     Tender.CASH: "Cash",
@@ -54,7 +55,7 @@ def sale_event(
 ) -> protocol.SaleCompleted:
     """Describe the cart as the SaleCompleted fact the server will receive."""
     totals = cart.totals()
-    change = check_payments(total=totals.total, payments=payments)
+    change = check_payments(total=totals.total, payments=payments, currency=cart.currency)
     customer = cart.customer
     return protocol.SaleCompleted(
         sale_id=cart.sale_id,
@@ -109,6 +110,20 @@ def sale_event(
     )
 
 
+def _printed_unit(unit: str | None) -> str:
+    """Return the unit printed after a quantity: "kg" for weighed goods, nothing for pieces."""
+    return "" if unit in (None, Unit.PIECE.value) else str(unit)
+
+
+def product_units(session: Session, product_ids: Iterable[int]) -> dict[int, str]:
+    """Return the unit each product is sold in, from the till's catalog."""
+    wanted = set(product_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Product.id, Product.unit).where(Product.id.in_(wanted)))
+    return {product_id: unit for product_id, unit in rows}
+
+
 def build_receipt(
     event: protocol.SaleCompleted,
     *,
@@ -116,6 +131,7 @@ def build_receipt(
     cashier: str,
     customer: str | None,
     payments: list[Payment],
+    units: Mapping[int, str],
     is_copy: bool = False,
 ) -> Receipt:
     """Lay the recorded sale out as the receipt the customer takes home."""
@@ -130,7 +146,7 @@ def build_receipt(
             ReceiptLine(
                 name=line.name,
                 quantity=line.quantity,
-                unit="kg" if line.quantity != line.quantity.to_integral() else "",
+                unit=_printed_unit(units.get(line.product_id)),
                 unit_price=line.unit_price,
                 discount=line.discount,
                 total=line.total,
@@ -179,7 +195,8 @@ def complete_sale(
             raise ValidationFailed("Choose a customer before selling on account")
         if on_account > fresh.available:
             raise CreditLimitExceeded(
-                f"{fresh.name} can buy only {fresh.available} more on account",
+                f"{fresh.name} can buy only {format_money(fresh.available, shop.currency)} "
+                "more on account",
                 available=str(fresh.available),
             )
     state = documents.get_state(session)
@@ -199,6 +216,8 @@ def complete_sale(
         cashier=cashier.display_name,
         customer=cart.customer.name if cart.customer else None,
         payments=payments,
+        # The unit comes from the product, never from whether the weight happens to be whole.
+        units={line.item.product_id: line.item.unit.value for line in cart.lines},
     )
     return CompletedSale(
         sale_id=event.sale_id,
@@ -225,7 +244,8 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
         customer = session.scalars(
             select(Customer).where(Customer.server_id == sale.customer_id)
         ).first()
-    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id))
+    lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id)).all()
+    units = product_units(session, (line.product_id for line in lines))
     payments = session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id))
     return Receipt(
         shop_name=shop.shop_name,
@@ -238,7 +258,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
             ReceiptLine(
                 name=line.name,
                 quantity=line.quantity,
-                unit="kg" if line.quantity != line.quantity.to_integral() else "",
+                unit=_printed_unit(units.get(line.product_id)),
                 unit_price=line.unit_price,
                 discount=line.discount,
                 total=line.total,

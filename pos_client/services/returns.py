@@ -21,6 +21,7 @@ from common.money import (
 )
 from common.roles import Permission
 from common.sync import protocol
+from common.units import format_quantity
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.checkout import ShopInfo
 from pos_client.services.login import Cashier
@@ -331,7 +332,7 @@ def return_with_receipt(
             raise ValidationFailed("A returned line is not on that sale")
         if quantity < 0 or quantity > line.available:
             raise ValidationFailed(
-                f"Only {line.available.normalize():f} of {line.name} can still be returned"
+                f"Only {format_quantity(line.available)} of {line.name} can still be returned"
             )
         lines.append((line, quantity))
     if not lines:

@@ -119,13 +119,20 @@ class SyncEngine:
 
     def enrol(self, *, server_url: str, code: str, name: str) -> EnrolResponse:
         """Exchange a one-time code for this till's credential and remember it."""
-        with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
-            response = client.post(
-                f"{server_url.rstrip('/')}{API}/devices/enrol", json={"code": code, "name": name}
-            )
+        try:
+            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
+                response = client.post(
+                    f"{server_url.rstrip('/')}{API}/devices/enrol",
+                    json={"code": code, "name": name},
+                )
+        except httpx.HTTPError as exc:
+            raise SyncFailed(unreachable_message(server_url, exc), unreachable=True) from exc
         if response.status_code != 201:
-            raise SyncFailed(_problem_detail(response))
-        answer = EnrolResponse.model_validate(response.json())
+            raise SyncFailed(_enrol_refusal(server_url, response), status=response.status_code)
+        try:
+            answer = EnrolResponse.model_validate(response.json())
+        except ValueError as exc:
+            raise SyncFailed(_not_stockpilot(server_url)) from exc
         with self.store.transaction() as session:
             documents.configure_device(
                 session,
@@ -409,6 +416,42 @@ def _refused(event_id: str) -> PushResult:
     return PushResult(
         id=event_id, status=PushStatus.REJECTED, reason="refused by the server as malformed"
     )
+
+
+def unreachable_message(server_url: str, error: httpx.HTTPError) -> str:
+    """Say what to check when the server cannot be reached, instead of a socket error."""
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return (
+            f"'{server_url}' is not a server address; write it with http:// or https:// and "
+            "the port, e.g. http://192.168.1.10:8765."
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return (
+            f"The server at {server_url} did not answer in time. Check that this till is on "
+            "the shop's network and that the server is running, then try again."
+        )
+    return (
+        f"No StockPilot server answered at {server_url}. Check the address and port "
+        "(ask the admin; e.g. http://192.168.1.10:8765), that the server is running, and "
+        "that this till is on the shop's network."
+    )
+
+
+def _not_stockpilot(server_url: str) -> str:
+    return (
+        f"Something answered at {server_url}, but not a StockPilot server; check the "
+        "address and port with the admin."
+    )
+
+
+def _enrol_refusal(server_url: str, response: httpx.Response) -> str:
+    """Say why the server refused an enrolment (the code's fate, or a wrong address)."""
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return _not_stockpilot(server_url)  # every StockPilot refusal is a problem document
+    detail = _problem_detail(response)
+    if response.status_code == 401:
+        return f"The server refused the enrolment code. {detail}"
+    return detail
 
 
 def _problem_detail(response: httpx.Response) -> str:

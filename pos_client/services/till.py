@@ -13,7 +13,14 @@ from decimal import Decimal
 from common.codes import QUANTITY_PLACES, Tender, Unit
 from common.errors import CreditLimitExceeded, DomainError, ValidationFailed
 from common.ids import new_id
-from common.money import ZERO, allocate, round_money, tax_included
+from common.money import (
+    DEFAULT_CURRENCY,
+    ZERO,
+    allocate,
+    format_money,
+    round_money,
+    tax_included,
+)
 
 HUNDRED = Decimal(100)
 
@@ -136,8 +143,11 @@ def _quantity(value: Decimal, unit: Unit) -> Decimal:
 class Cart:
     """The sale being rung up: lines, discounts, customer and the overrides granted."""
 
-    def __init__(self, *, max_discount_percent: Decimal = Decimal("10")) -> None:
+    def __init__(
+        self, *, max_discount_percent: Decimal = Decimal("10"), currency: str = DEFAULT_CURRENCY
+    ) -> None:
         self.max_discount_percent = max_discount_percent
+        self.currency = currency  # how amounts read in its messages
         self.lines: list[CartLine] = []
         self.order_discount = ZERO
         self.customer: CreditInfo | None = None
@@ -270,7 +280,8 @@ class Cart:
             replace(
                 override,
                 action="price_override",
-                detail=f"{line.item.sku}: {line.item.price} -> {price}",
+                detail=f"{line.item.sku}: {format_money(line.item.price, self.currency)} -> "
+                f"{format_money(price, self.currency)}",
             )
         )
         line.unit_price = price
@@ -387,11 +398,14 @@ class CreditInfo:
         return max(self.credit_limit - self.balance, ZERO)
 
 
-def cash_payment(*, due: Decimal, tendered: Decimal) -> Payment:
+def cash_payment(*, due: Decimal, tendered: Decimal, currency: str = DEFAULT_CURRENCY) -> Payment:
     """Take cash for an amount due; refuse too little cash."""
     tendered = round_money(tendered)
     if tendered < due:
-        raise ValidationFailed(f"Cash handed over ({tendered}) is less than the {due} due")
+        raise ValidationFailed(
+            f"Cash handed over ({format_money(tendered, currency)}) is less than the "
+            f"{format_money(due, currency)} due"
+        )
     return Payment(tender=Tender.CASH, amount=due, tendered=tendered)
 
 
@@ -405,27 +419,35 @@ def card_payment(*, amount: Decimal, reference: str) -> Payment:
     return Payment(tender=Tender.CARD, amount=round_money(amount), reference=reference)
 
 
-def account_payment(*, amount: Decimal, credit: CreditInfo | None) -> Payment:
+def account_payment(
+    *, amount: Decimal, credit: CreditInfo | None, currency: str = DEFAULT_CURRENCY
+) -> Payment:
     """Put an amount on a customer's account, within the cached credit limit."""
     if credit is None:
         raise ValidationFailed("Choose a customer (F9) before selling on account")
     amount = round_money(amount)
     if amount > credit.available:
         raise CreditLimitExceeded(
-            f"{credit.name} can buy only {credit.available} more on account "
-            f"(limit {credit.credit_limit}, owing {credit.balance})",
+            f"{credit.name} can buy only {format_money(credit.available, currency)} more on "
+            f"account (limit {format_money(credit.credit_limit, currency)}, owing "
+            f"{format_money(credit.balance, currency)})",
             available=str(credit.available),
         )
     return Payment(tender=Tender.ACCOUNT, amount=amount)
 
 
-def check_payments(*, total: Decimal, payments: list[Payment]) -> Decimal:
+def check_payments(
+    *, total: Decimal, payments: list[Payment], currency: str = DEFAULT_CURRENCY
+) -> Decimal:
     """Check that payments settle the total exactly; return the change due."""
     if not payments:
         raise ValidationFailed("Take a payment first")
     paid = sum((p.amount for p in payments), ZERO)
     if paid != total:
-        raise ValidationFailed(f"Payments add up to {paid}, the sale is {total}")
+        raise ValidationFailed(
+            f"Payments add up to {format_money(paid, currency)}, the sale is "
+            f"{format_money(total, currency)}"
+        )
     return sum((p.change for p in payments), ZERO)
 
 

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from common.errors import Conflict, CreditLimitExceeded, NotFound, ValidationFailed
 from common.ids import new_id
+from common.money import format_money
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit.models import CreditEntry
 from sync_server.db import lock_for_update, utcnow
+from sync_server.org.service import get_setting
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 
@@ -188,9 +190,10 @@ def charge(
     new_balance = customer.balance + amount
     over = new_balance > customer.credit_limit
     if over and not allow_over_limit:
+        money = str(get_setting(session, tenant_id=customer.tenant_id, key="currency"))
         raise CreditLimitExceeded(
-            f"{customer.name} would owe {new_balance}, over the credit limit of "
-            f"{customer.credit_limit}.",
+            f"{customer.name} would owe {format_money(new_balance, money)}, over the credit "
+            f"limit of {format_money(customer.credit_limit, money)}.",
             customer_id=customer.id,
             balance=str(customer.balance),
             credit_limit=str(customer.credit_limit),

@@ -23,6 +23,7 @@ from common.codes import AdjustReason, MovementCode
 from common.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
 from common.ids import new_id
 from common.schemas.base import plain_str
+from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
@@ -147,7 +148,9 @@ def _check_quantity(code: MovementCode, quantity: Decimal) -> None:
     sign = _SIGN[code]
     if sign is not None and quantity * sign < 0:
         word = "positive" if sign > 0 else "negative"
-        raise ValidationFailed(f"A '{code}' movement needs a {word} quantity, got {quantity}.")
+        raise ValidationFailed(
+            f"A '{code}' movement needs a {word} quantity, got {format_quantity(quantity)}."
+        )
 
 
 def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict[str, Any]:
@@ -424,8 +427,8 @@ def _moved(
     on_hand, reserved = row.on_hand + d_on_hand, row.reserved + d_reserved
     if reserved < 0:
         raise Conflict(
-            f"Cannot take {-d_reserved} out of the reservation of product {line.product_id}: "
-            f"only {row.reserved} is reserved."
+            f"Cannot take {format_quantity(-d_reserved)} out of the reservation of product "
+            f"{line.product_id}: only {format_quantity(row.reserved)} is reserved."
         )
     # A commit hands over units that were already set aside, so only the shelf can stop
     # it; anything else taking stock may not dip into what others have reserved.
@@ -434,8 +437,8 @@ def _moved(
     if takes and short and not allow_negative:
         requested = -d_on_hand if d_on_hand < 0 else d_reserved
         raise InsufficientStock(
-            f"Not enough stock of '{product.name}' in this branch: {requested} requested, "
-            f"{row.available} available.",
+            f"Not enough stock of '{product.name}' in this branch: "
+            f"{format_quantity(requested)} requested, {format_quantity(row.available)} available.",
             lines=[
                 shortage(product_id=line.product_id, requested=requested, available=row.available)
             ],
@@ -633,8 +636,8 @@ def _settle(
         )
         if held < quantity:
             raise Conflict(
-                f"{reference_type} {reference_id} holds {held} of product {product_id} "
-                f"reserved; cannot {code.value} {quantity}."
+                f"{reference_type} {reference_id} holds {format_quantity(held)} of product "
+                f"{product_id} reserved; cannot {code.value} {format_quantity(quantity)}."
             )
     for product_id, quantity in merged:
         record_movement(

@@ -14,6 +14,7 @@ from common.errors import (
     NotFound,
     ValidationFailed,
 )
+from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
@@ -190,8 +191,8 @@ def receive(
         outstanding = line.quantity - line.received_quantity
         if quantity > outstanding:
             raise Conflict(
-                f"Only {outstanding} of product {product_id} is still in transit; "
-                f"{quantity} cannot be received."
+                f"Only {format_quantity(outstanding)} of product {product_id} is still in "
+                f"transit; {format_quantity(quantity)} cannot be received."
             )
     before = _snapshot(transfer)
     for product_id, quantity in merged:

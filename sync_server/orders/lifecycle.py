@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import InvalidState, ValidationFailed
+from common.money import format_money
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
@@ -61,7 +62,8 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
     if order.status == S.PENDING_PAYMENT and data.amount != order.total:
         raise ValidationFailed(
-            f"The payment must be the order total {order.total}, not {data.amount}."
+            f"The payment must be the order total {format_money(order.total, order.currency)}, "
+            f"not {format_money(data.amount, order.currency)}."
         )
     before = _move(order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED)
     inventory.commit_reservation(

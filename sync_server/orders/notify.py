@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from common.money import format_money
 from common.schemas.base import money_str, plain_str
+from common.units import format_quantity
 from sync_server.inventory.models import StockLevel
 from sync_server.orders.models import Order
 from sync_server.partners.models import Customer
@@ -65,8 +67,8 @@ def order_event(session: Session, *, order: Order, event: str, availability: boo
     )
     customer = session.get(Customer, order.customer_id)
     email = customer.email if customer is not None and event in _CUSTOMER_SUBJECTS else None
-    lines = "\n".join(f"  {ln.quantity} x {ln.name}" for ln in order.lines)
-    body = f"{subject}.\n\n{lines}\n\nTotal: {order.total} {order.currency}"
+    lines = "\n".join(f"  {format_quantity(ln.quantity)} x {ln.name}" for ln in order.lines)
+    body = f"{subject}.\n\n{lines}\n\nTotal: {format_money(order.total, order.currency)}"
     if order.tracking_number:
         body += f"\nCarrier: {order.carrier}, tracking number {order.tracking_number}"
     service.notify(

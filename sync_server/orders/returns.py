@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import InvalidState, NotFound, ValidationFailed
+from common.money import format_money
+from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
@@ -61,7 +63,8 @@ def request_return(
         left = line.quantity - line.returned_quantity
         if wanted.quantity > left:
             raise ValidationFailed(
-                f"Only {left} of {line.sku} can still be returned, not {wanted.quantity}."
+                f"Only {format_quantity(left)} of {line.sku} can still be returned, "
+                f"not {format_quantity(wanted.quantity)}."
             )
         if line.unit == "piece" and wanted.quantity != wanted.quantity.to_integral_value():
             raise ValidationFailed(f"{line.sku} is sold by the piece: return whole units.")
@@ -116,11 +119,15 @@ def receive_return(
         expected = by_line[line_id].quantity
         if received.restock_quantity + received.write_off_quantity != expected:
             raise ValidationFailed(
-                f"Line {line_id}: restocked plus written off must equal the {expected} returned."
+                f"Line {line_id}: restocked plus written off must equal the "
+                f"{format_quantity(expected)} returned."
             )
     refundable = order.paid_amount - order.refunded_amount
     if data.refund_amount > refundable:
-        raise ValidationFailed(f"At most {refundable} can still be refunded on this order.")
+        raise ValidationFailed(
+            f"At most {format_money(refundable, order.currency)} can still be refunded "
+            "on this order."
+        )
     reference_id = str(ret.id)
     for line_id, received in sorted(given.items()):
         row = by_line[line_id]

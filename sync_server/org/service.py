@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common import tenant_settings
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.org import BranchCreate, BranchUpdate
 from sync_server.audit import service as audit
@@ -16,54 +16,9 @@ from sync_server.org.models import Branch, Tenant, TenantSetting
 from sync_server.sync import feed
 from sync_server.tenant_lock import create_heads
 
-# Every tenant setting with its default; a key not listed here is refused.
-SETTING_DEFAULTS: dict[str, Any] = {
-    "currency": "INR",
-    "receipt_footer": "Thank you for shopping with us!",
-    "po_admin_approval_threshold": "100000.00",
-    "stock_in_on_approval": False,
-    "allow_over_receipt": False,
-    "order_reservation_minutes": 30,
-    "till_max_discount_percent": "10",
-    "till_offline_credit_allowed": True,
-    # Phone numbers (comma-separated) of the managers who get low-stock alerts by SMS.
-    "low_stock_sms_to": "",
-    # Requests per minute per caller for this business, e.g. {"read": 600, "write": 60};
-    # a class left out keeps the server's limit (sync_server/ratelimit).
-    "rate_limits": {},
-}
-RATE_LIMIT_CLASSES = ("read", "write")
-MAX_RATE_LIMIT = 1_000_000
-
-
-def _check_rate_limits(value: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(value) - set(RATE_LIMIT_CLASSES))
-    if "login" in unknown:
-        raise ValidationFailed(
-            "Setting 'rate_limits' cannot change the login limit: logins are counted per "
-            "address before the business is known, so that limit is the server's "
-            "(STOCKPILOT_RATE_LIMIT_LOGIN_PER_MINUTE)."
-        )
-    if unknown:
-        raise ValidationFailed(
-            f"Setting 'rate_limits' knows only {', '.join(RATE_LIMIT_CLASSES)}, "
-            f"not {', '.join(unknown)}."
-        )
-    for name, limit in value.items():
-        # bool is an int to Python, but true is no number of requests.
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise ValidationFailed(
-                f"rate_limits.{name} must be a whole number of requests per minute, not {limit!r}."
-            )
-        if not 1 <= limit <= MAX_RATE_LIMIT:
-            raise ValidationFailed(
-                f"rate_limits.{name} must be between 1 and {MAX_RATE_LIMIT} requests per minute."
-            )
-    return value
-
-
-# Settings whose value has a shape beyond its type; each returns the value or refuses it.
-SETTING_CHECKS: dict[str, Callable[[Any], Any]] = {"rate_limits": _check_rate_limits}
+# Every tenant setting with its default (meaning, type and range: common/tenant_settings.py);
+# a key not listed there is refused.
+SETTING_DEFAULTS: dict[str, Any] = tenant_settings.defaults()
 
 
 def create_tenant(session: Session, *, name: str, currency: str = "INR") -> Tenant:
@@ -179,16 +134,16 @@ def get_setting(session: Session, *, tenant_id: int, key: str) -> Any:
 
 
 def put_setting(session: Session, *, actor: Principal, key: str, value: Any) -> Any:
-    """Set one tenant setting; the value must have the default's type."""
+    """Set one tenant setting; the value must fit the setting's type and range."""
     if key not in SETTING_DEFAULTS:
-        raise NotFound(f"There is no setting '{key}'.")
-    default = SETTING_DEFAULTS[key]
-    if type(value) is not type(default):
-        raise ValidationFailed(
-            f"Setting '{key}' takes a {type(default).__name__}, not {type(value).__name__}."
+        raise NotFound(
+            f"There is no setting '{key}'; the settings are {', '.join(SETTING_DEFAULTS)}."
         )
-    if key in SETTING_CHECKS:
-        value = SETTING_CHECKS[key](value)
+    default = SETTING_DEFAULTS[key]
+    try:
+        value = tenant_settings.validate_setting(key, value)
+    except tenant_settings.SettingRefused as refused:
+        raise ValidationFailed(str(refused)) from None
     row = session.scalar(
         select(TenantSetting).where(
             TenantSetting.tenant_id == actor.tenant_id,

@@ -15,7 +15,7 @@ from common.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from common.money import percent_of, round_money
+from common.money import format_money, percent_of, round_money
 from common.roles import Permission, Role
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -288,7 +288,8 @@ def submit(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
         tenant_id=po.tenant_id,
         event="purchase_order.approval_requested",
         subject=f"Purchase order {po.number} needs approval",
-        body=f"{po.created_by_name} asks to approve {po.number} for {po.total}.",
+        body=f"{po.created_by_name} asks to approve {po.number} for "
+        f"{format_money(po.total, currency(session, po.tenant_id))}.",
         payload={"purchase_order_id": po.id, "number": po.number, "total": po.total},
         branch_id=po.branch_id,
         roles=notify.approvers(Permission.PURCHASING_APPROVE, admin_only=admin_only),
@@ -303,8 +304,9 @@ def _decide(session: Session, *, actor: Principal, po: PurchaseOrder) -> None:
     _branch_allowed(actor, po.branch_id)
     if po.total > _threshold(session, po.tenant_id) and actor.role != Role.ADMIN:
         raise PermissionDenied(
-            f"Purchase order {po.number} totals {po.total}, above the approval threshold; "
-            "only an admin may decide on it."
+            f"Purchase order {po.number} totals "
+            f"{format_money(po.total, currency(session, po.tenant_id))}, above the approval "
+            "threshold; only an admin may decide on it."
         )
 
 

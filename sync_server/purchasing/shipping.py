@@ -97,7 +97,8 @@ def send(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
         subject=f"Purchase order {po.number}",
         body=(
             f"Please find attached our purchase order {po.number} ({len(po.lines)} lines, "
-            f"total {po.total}; also at {pdf_path(po.id)}) and confirm quantities and "
+            f"total {format_money(po.total, service.currency(session, po.tenant_id))}; "
+            f"also at {pdf_path(po.id)}) and confirm quantities and "
             "delivery date."
         ),
         payload={"purchase_order_id": po.id, "number": po.number, "pdf": pdf_path(po.id)},

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, NotFound
+from common.money import format_money
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.credit.service import day_bounds, exact
 from sync_server.db import lock_for_update, utcnow
+from sync_server.org.service import get_setting
 from sync_server.partners.models import Supplier
 from sync_server.purchasing.models import (
     GoodsReceipt,
@@ -88,8 +90,10 @@ def record_payment(
             raise Conflict(f"Purchase order {po.number} is {po.status}; it cannot be paid.")
         payable = max(po.total, po.received_value) - po.paid_amount
         if amount > payable:
+            money = str(get_setting(session, tenant_id=po.tenant_id, key="currency"))
             raise Conflict(
-                f"Purchase order {po.number} has {payable} left to pay; {amount} is too much.",
+                f"Purchase order {po.number} has {format_money(payable, money)} left to pay; "
+                f"{format_money(amount, money)} is too much.",
                 payable=str(payable),
             )
         po.paid_amount += amount

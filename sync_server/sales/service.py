@@ -321,11 +321,24 @@ def _shift(session: Session, *, actor: Actor, branch_id: int, shift_uuid: str) -
 def open_shift(
     session: Session, *, actor: Actor, branch_id: int, payload: ShiftOpened, occurred_at: datetime
 ) -> Shift:
-    """Record a till shift's opening float."""
+    """Record a till shift's opening float (audited: the start of the cash it will count)."""
     shift = _shift(session, actor=actor, branch_id=branch_id, shift_uuid=payload.shift_id)
     shift.opened_at = payload.opened_at or occurred_at
     shift.opening_float = payload.opening_float
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="shift.opened",
+        entity_type="shift",
+        entity_id=payload.shift_id,
+        after={
+            "branch_id": branch_id,
+            "cashier_id": payload.cashier_id,
+            "opening_float": payload.opening_float,
+            "opened_at": shift.opened_at.isoformat(),
+        },
+    )
     return shift
 
 
@@ -419,4 +432,12 @@ def record_count(
             allow_negative=True,
         )
         moved.append({"product_id": line.product_id, "delta": str(delta)})
+    audit.record(
+        session,
+        actor=actor,
+        action="count.entered",
+        entity_type="stock_count",
+        entity_id=payload.count_id,
+        after={"branch_id": branch_id, "lines": len(payload.lines), "moved": moved},
+    )
     return moved

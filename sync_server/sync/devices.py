@@ -75,8 +75,23 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
             session,
         )
     )
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise AuthenticationFailed("The enrolment code is unknown, used or expired.")
+    # Say which: the person at the till acts differently on a typo, a reused or an old code.
+    # A code is random and single-use, so naming the reason tells a guesser nothing useful.
+    if row is None:
+        raise AuthenticationFailed(
+            "The enrolment code is unknown to this server: check it was typed as issued, and "
+            "that it was issued by this server."
+        )
+    if row.used_at is not None:
+        raise AuthenticationFailed(
+            "The enrolment code was already used to enrol a till; each code enrols one till. "
+            "Ask an admin for a new code."
+        )
+    if row.expires_at <= utcnow():
+        raise AuthenticationFailed(
+            "The enrolment code has expired; ask an admin for a new code and use it within "
+            "its validity."
+        )
     # Lock the branch: two tills enrolling at once must not get the same receipt series.
     branch = session.scalars(
         lock_for_update(select(Branch).where(Branch.id == row.branch_id), session)

@@ -18,7 +18,7 @@ from common.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from common.money import allocate, percent_of, round_money
+from common.money import allocate, format_money, percent_of, round_money
 from common.roles import Permission
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -201,7 +201,7 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
         event="sales_request.approval_requested",
         subject=f"Sales request {request.number} needs approval",
         body=f"{actor.label} asks to approve {request.number} for {customer.name}: "
-        f"{request.total}.",
+        f"{format_money(request.total, currency(session, request.tenant_id))}.",
         payload={"sales_request_id": request.id, "number": request.number, "total": request.total},
         branch_id=request.branch_id,
         roles=notify.approvers(Permission.SALES_REQUESTS_APPROVE),

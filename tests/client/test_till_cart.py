@@ -95,7 +95,7 @@ def test_price_override_always_needs_a_manager() -> None:
         cart.override_price(line.line_id, unit_price=D("60"), override=None)
     cart.override_price(line.line_id, unit_price=D("60"), override=MANAGER)
     assert line.unit_price == D("60.00") and line.price_overridden
-    assert cart.overrides[-1].detail == "MILK: 66.00 -> 60.00"
+    assert cart.overrides[-1].detail == "MILK: ₹66.00 -> ₹60.00"
 
 
 def test_cash_card_split_and_change() -> None:
@@ -104,7 +104,7 @@ def test_cash_card_split_and_change() -> None:
     cash = Payment(tender=Tender.CASH, amount=D("249.00"), tendered=D("300"))
     assert remaining(total=total, payments=[card]) == D("249.00")
     assert check_payments(total=total, payments=[card, cash]) == D("51.00")
-    with pytest.raises(ValidationFailed, match="add up to 400.00"):
+    with pytest.raises(ValidationFailed, match="add up to ₹400.00"):
         check_payments(total=total, payments=[card])
     with pytest.raises(ValidationFailed, match="reference"):
         card_payment(amount=D("10"), reference="  ")
@@ -118,7 +118,7 @@ def test_on_account_within_cached_limit_only() -> None:
         customer_id=502, local_id="x", name="Kiran", credit_limit=D("1000"), balance=D("900")
     )
     assert account_payment(amount=D("100"), credit=kiran).amount == D("100.00")
-    with pytest.raises(CreditLimitExceeded, match="Kiran can buy only 100 more"):
+    with pytest.raises(CreditLimitExceeded, match="Kiran can buy only ₹100.00 more"):
         account_payment(amount=D("100.01"), credit=kiran)
     with pytest.raises(ValidationFailed, match="Choose a customer"):
         account_payment(amount=D("1"), credit=None)
@@ -137,3 +137,35 @@ def test_cart_table_model_shows_plain_rows() -> None:
         ["Milk", "1", "66.00", "−6.00", "60.00"],
     ]
     assert model.row_of(line.line_id) == 1
+
+
+def test_payment_messages_print_money_in_the_tills_currency() -> None:
+    from common.errors import CreditLimitExceeded, ValidationFailed
+    from pos_client.services.till import (
+        CreditInfo,
+        Payment,
+        account_payment,
+        cash_payment,
+        check_payments,
+    )
+
+    with pytest.raises(ValidationFailed) as little:
+        cash_payment(due=Decimal("500.0000"), tendered=Decimal("200"))
+    assert str(little.value) == "Cash handed over (₹200.00) is less than the ₹500.00 due"
+    ravi = CreditInfo(
+        customer_id=1,
+        local_id="c1",
+        name="Ravi",
+        credit_limit=Decimal("1000.0000"),
+        balance=Decimal("900.0000"),
+    )
+    with pytest.raises(CreditLimitExceeded) as over:
+        account_payment(amount=Decimal("250"), credit=ravi)
+    assert "only ₹100.00 more on account (limit ₹1,000.00, owing ₹900.00)" in str(over.value)
+    with pytest.raises(ValidationFailed) as short:
+        check_payments(
+            total=Decimal("90"),
+            payments=[Payment(tender=Tender.CARD, amount=Decimal("50.00"))],
+            currency="KWD",
+        )
+    assert str(short.value) == "Payments add up to KWD 50.000, the sale is KWD 90.000"

@@ -136,7 +136,7 @@ def test_sale_records_everything_and_rechecks_credit_at_commit(
             balance=D(0),
         )
     )
-    with pytest.raises(CreditLimitExceeded, match="only 100"):
+    with pytest.raises(CreditLimitExceeded, match="only ₹100.00"):
         sell(store, shift_id, cart, [Payment(tender=Tender.ACCOUNT, amount=D("165.00"))])
     with store.session() as session:
         assert session.get(StockLevel, 4).on_hand == D(40)  # nothing was written
@@ -252,3 +252,29 @@ def test_sign_in_before_the_first_sync_says_so(tmp_path: Path) -> None:
     with store.session() as session, pytest.raises(AuthenticationFailed, match="first sync"):
         sign_in(session, username="asha", pin="1234")
     store.close()
+
+
+def test_a_whole_weight_prints_kg_because_the_product_is_weighed(
+    store: LocalStore, shift_id: str
+) -> None:
+    from pos_client.printing.receipt import render_text
+    from pos_client.services.checkout import receipt_copy
+
+    cart = Cart()
+    with store.session() as session:
+        for weight in ("210002001000", "210002002000"):  # exactly 1.000 kg, then 2.000 kg
+            match = resolve(session, parse_scan(make_ean13(weight)))
+            cart.add(match.item, quantity=match.quantity)
+    cart.add(item(store, 3), quantity=D(2))  # two packs of tea: pieces print no unit
+    due = cart.totals().total
+    done = sell(store, shift_id, cart, [cash_payment(due=due, tendered=due)])
+    with store.session() as session:
+        copy = receipt_copy(session, receipt_number=done.receipt_number, shop=SHOP)
+    for receipt in (done.receipt, copy):
+        assert [(line.quantity.normalize(), line.unit) for line in receipt.lines] == [
+            (D(1), "kg"),
+            (D(2), "kg"),
+            (D(2), ""),
+        ]
+        text = "\n".join(render_text(receipt))
+        assert "  1 kg x" in text and "  2 kg x" in text and "  2 x" in text

@@ -62,6 +62,20 @@ def test_allocation_always_adds_up_exactly(total, weights):
     assert len(parts) == len(weights)
 
 
+def test_messages_print_money_with_the_currencys_places_and_quantities_bare():
+    from common.money import format_money
+    from common.units import format_quantity
+
+    assert format_money(Decimal("500.0000"), "INR") == "₹500.00"
+    assert format_money(Decimal("1234.5"), "KWD") == "KWD 1,234.500"
+    assert format_money(Decimal("90"), "JPY") == "¥90"
+    assert format_quantity(Decimal("2.000")) == "2"
+    assert format_quantity(Decimal("1.250"), "kg") == "1.25 kg"
+    assert format_quantity(Decimal("1E+1")) == "10"
+    assert format_quantity(Decimal("-0.000")) == "0"
+    assert format_quantity(Decimal("3"), "piece") == "3"
+
+
 @pytest.mark.parametrize(
     ("amount", "currency", "cash"),
     [

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from common.barcodes import is_valid_gtin
 from sync_server.cli import main
 from sync_server.db import make_engine
+from tests.invariants import check_ledger
 
 
 @pytest.fixture
@@ -35,24 +37,109 @@ def test_init_generates_a_password_once_and_a_second_run_changes_nothing(data_di
     engine.dispose()
 
 
-def test_demo_data_is_realistic_and_idempotent(data_dir, capsys):
-    main(["init", "--admin-password", "demo-password", "--no-branch"])
-    assert main(["demo-data"]) == 0
-    assert "Demo data loaded" in capsys.readouterr().out
-    assert main(["demo-data"]) == 0
-    assert "already loaded" in capsys.readouterr().out
+def _cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
+    """Run stockpilot-server in a fresh process, as a user would."""
+    env = {**os.environ, "STOCKPILOT_DATA_DIR": str(data_dir)}
+    env.pop("STOCKPILOT_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sync_server.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.slow
+def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
+    made = _cli("init", "--admin-password", "demo-password", "--no-branch", data_dir=tmp_path)
+    assert made.returncode == 0, made.stderr
+    loaded = _cli("demo-data", data_dir=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Demo data loaded" in loaded.stdout and "a month of history" in loaded.stdout
+    assert loaded.stderr == ""  # no warnings or notices from the machinery that lives the month
+    again = _cli("demo-data", data_dir=tmp_path)
+    assert again.returncode == 1 and again.stdout == ""
+    assert len(again.stderr.strip().splitlines()) == 1 and "--force" in again.stderr
+
     from sync_server.catalog.models import ProductBarcode
     from sync_server.org.models import Branch
     from sync_server.partners.models import Customer, Supplier
 
-    engine = make_engine(f"sqlite:///{data_dir / 'stockpilot.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'stockpilot.db'}")
     with engine.connect() as conn:
         codes = conn.scalars(select(ProductBarcode.code)).all()
         assert len(codes) >= 30 and all(is_valid_gtin(c) for c in codes)
         assert conn.scalar(select(func.count()).select_from(Branch.__table__)) == 2
         assert conn.scalar(select(func.count()).select_from(Supplier.__table__)) >= 3
         assert conn.scalar(select(func.count()).select_from(Customer.__table__)) >= 3
+        # A month of till sales from enrolled tills, each in a shift, at both branches.
+        sales = conn.execute(
+            text(
+                "SELECT branch_id, device_id, shift_uuid, occurred_at FROM sales "
+                "WHERE channel = 'in_store'"
+            )
+        ).all()
+        assert {s.branch_id for s in sales} == set(
+            conn.scalars(select(Branch.__table__.c.id)).all()
+        )
+        assert all(s.device_id and s.shift_uuid for s in sales)
+        days = {str(s.occurred_at)[:10] for s in sales}
+        assert len(days) >= 28, days
+        devices = conn.scalar(text("SELECT count(*) FROM devices"))
+        assert devices == 2
+        shifts = conn.execute(text("SELECT closed_at FROM till_shifts")).all()
+        assert len(shifts) >= 56 and sum(s.closed_at is None for s in shifts) == 2
+        assert conn.scalar(text("SELECT count(*) FROM sale_returns")) == 2  # one a till
+        assert conn.scalar(text("SELECT count(*) FROM orders")) >= 5
+        statuses = conn.scalars(text("SELECT status FROM purchase_orders")).all()
+        assert "received" in statuses or "closed" in statuses
+        assert (
+            conn.scalar(text("SELECT count(*) FROM stock_transfers WHERE status = 'closed'")) == 1
+        )
+    assert check_ledger(engine) > 0  # every stock level is the sum of its movements
     engine.dispose()
+    assert _cli("audit", "verify", data_dir=tmp_path).returncode == 0
+
+
+def test_demo_data_refuses_a_business_with_data_unless_forced(tmp_path):
+    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
+    made = _cli(
+        "create-user",
+        "meena",
+        "--role",
+        "cashier",
+        "--password",
+        "long-password",
+        data_dir=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    refused = _cli("demo-data", "--no-history", data_dir=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "already holds data" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'stockpilot.db'}")
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM products")) == 0  # nothing half-written
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 2
+    engine.dispose()
+    forced = _cli("demo-data", "--no-history", "--force", data_dir=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "Demo data loaded" in forced.stdout and "history" not in forced.stdout
+
+
+def test_demo_data_loads_after_a_default_init_with_its_one_branch(tmp_path):
+    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
+    loaded = _cli("demo-data", "--no-history", data_dir=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Demo data loaded" in loaded.stdout
+
+
+def test_demo_data_before_init_says_what_to_do(tmp_path):
+    result = _cli("demo-data", data_dir=tmp_path)
+    assert result.returncode == 1 and "stockpilot-server init" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_create_user_and_audit_verify(data_dir, capsys):

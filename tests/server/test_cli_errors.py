@@ -415,6 +415,6 @@ def test_every_other_command_works_in_a_fresh_process(data, tmp_path):
     refused(
         run(SERVER, "demo-data", data_dir=data),
         code=1,
-        says="A branch with code 'AND' already exists",
+        says="already holds data",
         prog=PROG,
     )

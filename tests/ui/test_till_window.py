@@ -173,7 +173,7 @@ def test_on_account_refused_over_limit_then_accepted(
     assert dialog.amount.text() == "165.00"
     dialog.add_payment()
     assert dialog.error.text() == (
-        "Kiran Rao can buy only 100 more on account (limit 1000, owing 900)"
+        "Kiran Rao can buy only ₹100.00 more on account (limit ₹1,000.00, owing ₹900.00)"
     )
     assert dialog.payments == [] and not dialog.complete.isEnabled()
     dialog.reject()

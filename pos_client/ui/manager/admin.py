@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from common.roles import Permission
 from common.schemas.org import BranchRead
+from common.tenant_settings import TenantSettings
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.admin_dialogs import (
     ApiKeyDialog,
@@ -39,17 +40,9 @@ from pos_client.ui.manager.widgets import (
     heading,
 )
 
+# What each setting means, from the one settings model the server validates against.
 SETTING_HELP: dict[str, str] = {
-    "currency": 'Currency code of prices and receipts, e.g. "INR".',
-    "receipt_footer": "Line printed at the bottom of every receipt.",
-    "po_admin_approval_threshold": "Purchase orders above this total need an admin's approval.",
-    "stock_in_on_approval": "true: approving a purchase order books its goods in.",
-    "allow_over_receipt": "true: receiving more than was ordered is allowed.",
-    "order_reservation_minutes": "How long an unpaid online order holds its stock.",
-    "till_max_discount_percent": "Largest discount a cashier may give without a manager.",
-    "till_offline_credit_allowed": "true: tills may sell on credit while offline.",
-    "low_stock_sms_to": "Phones (comma separated) that get low-stock SMS.",
-    "rate_limits": 'Requests per minute per caller, e.g. {"read": 600, "write": 60}.',
+    key: field.description or "" for key, field in TenantSettings.model_fields.items()
 }
 
 

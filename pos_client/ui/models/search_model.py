@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from common.money import format_money
+from common.units import format_quantity
 from pos_client.services.till import CatalogItem, CreditInfo
 
 Index = QModelIndex | QPersistentModelIndex
@@ -40,10 +41,10 @@ class ProductResultsModel(QAbstractListModel):
                     stock = (
                         " · ⚠ none in stock"
                         if item.on_hand == 0
-                        else (f" · ⚠ stock count {item.on_hand.normalize():f} (check the shelf)")
+                        else (f" · ⚠ stock count {format_quantity(item.on_hand)} (check the shelf)")
                     )
                 else:
-                    stock = f" · {item.on_hand.normalize():f} in stock"
+                    stock = f" · {format_quantity(item.on_hand)} in stock"
                     if item.is_low:
                         stock += " ⚠ low"
             return f"{item.name}\n{item.sku} · {format_money(item.price, self.currency)}{stock}"

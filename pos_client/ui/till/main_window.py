@@ -257,7 +257,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
 
     def new_cart(self) -> Cart:
         """Return an empty cart under the current rules."""
-        return Cart(max_discount_percent=self.discount_limit)
+        return Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
 
     def lock(self) -> None:
         """Lock the till: the sale in progress is kept for when someone signs in again."""

@@ -243,7 +243,7 @@ class PaymentDialog(QDialog):
                 balance=credit.balance + used,
                 phone=credit.phone,
             )
-        return account_payment(amount=amount, credit=credit)
+        return account_payment(amount=amount, credit=credit, currency=self.currency)
 
     def clear_payments(self) -> None:
         """Start the payment over."""

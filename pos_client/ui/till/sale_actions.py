@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 
 from common.errors import DomainError, ValidationFailed
 from common.roles import Permission
+from common.units import format_quantity
 from pos_client.printing.receipt import Receipt
 from pos_client.services import queries
 from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
@@ -339,15 +340,14 @@ def stock_warning(item: CatalogItem, *, in_cart: Decimal) -> str:
         return ""
     left = item.on_hand - in_cart
     if left < 0:
-        shelf = (
-            "none in stock" if item.on_hand <= 0 else f"only {item.on_hand.normalize():f} in stock"
-        )
+        count = format_quantity(item.on_hand)
+        shelf = "none in stock" if item.on_hand <= 0 else f"only {count} in stock"
         return (
             f"{item.name}: the till shows {shelf}. Sold anyway; "
             "the manager will see the stock count is off."
         )
     if item.is_low:
-        return f"Low stock: {left.normalize():f} {item.name} left after this sale"
+        return f"Low stock: {format_quantity(left)} {item.name} left after this sale"
     return ""
 
 

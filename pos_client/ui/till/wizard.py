@@ -50,16 +50,19 @@ def off_ui_thread(fn: Callable[[], Any]) -> Any:
 class ServerPage(QWizardPage):
     """Server URL and the one-time enrolment code an admin issued for this branch."""
 
-    def __init__(self, *, config: TillConfig, enrol: Enrol) -> None:
+    def __init__(
+        self, *, config: TillConfig, enrol: Enrol, code: str = "", notice: str = ""
+    ) -> None:
         super().__init__()
         self.enrol = enrol
         self.setTitle("Connect this till")
         self.setSubTitle("Ask an admin for an enrolment code for this branch.")
         form = QFormLayout(self)
         self.url = QLineEdit(config.server_url, objectName="ServerUrl")
-        self.code = QLineEdit(objectName="EnrolCode")
+        self.code = QLineEdit(code, objectName="EnrolCode")
         self.name = QLineEdit("Till 1", objectName="TillName")
-        self.error = QLabel(objectName="ErrorText")
+        # Why a code given on the command line was refused, so nobody wonders why they are here.
+        self.error = QLabel(notice, objectName="ErrorText")
         self.error.setWordWrap(True)
         form.addRow("Server address", self.url)
         form.addRow("Enrolment code", self.code)
@@ -160,11 +163,13 @@ class ScannerPage(QWizardPage):
 class FirstRunWizard(QWizard):
     """Enrol, printer, scanner; the result is saved in the till's settings."""
 
-    def __init__(self, *, config: TillConfig, enrol: Enrol) -> None:
+    def __init__(
+        self, *, config: TillConfig, enrol: Enrol, code: str = "", notice: str = ""
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Set up StockPilot Till")
         self.config = config
-        self.server = ServerPage(config=config, enrol=enrol)
+        self.server = ServerPage(config=config, enrol=enrol, code=code, notice=notice)
         self.printer = PrinterPage()
         self.scanner = ScannerPage()
         for page in (self.server, self.printer, self.scanner):
@@ -184,7 +189,9 @@ class FirstRunWizard(QWizard):
         )
 
 
-def run_first_run_wizard(*, config: TillConfig, store: Any) -> TillConfig | None:
+def run_first_run_wizard(
+    *, config: TillConfig, store: Any, code: str = "", notice: str = ""
+) -> TillConfig | None:
     """Show the wizard; return the saved settings, or None if it was cancelled."""
     from pos_client.services.sync_engine import SyncEngine
 
@@ -192,6 +199,8 @@ def run_first_run_wizard(*, config: TillConfig, store: Any) -> TillConfig | None
     wizard = FirstRunWizard(
         config=config,
         enrol=lambda url, code, name: engine.enrol(server_url=url, code=code, name=name),
+        code=code,
+        notice=notice,
     )
     if wizard.exec() != QWizard.DialogCode.Accepted:
         return None
