@@ -68,7 +68,18 @@ def strict_decimal(value: Any) -> Any:
             raise ValueError(
                 'must be a plain decimal number such as "1000.50" (ASCII digits, no separators)'
             )
-        return Decimal(text)
+        return _sane_magnitude(Decimal(text))
+    return value
+
+
+# No amount or quantity StockPilot stores comes near 10^20 or below 10^-20: beyond, an
+# exponent such as "1e999999" would overflow the arithmetic before any bound is checked.
+_MAX_ADJUSTED_EXPONENT = 20
+
+
+def _sane_magnitude(value: Decimal) -> Decimal:
+    if value and abs(value.adjusted()) > _MAX_ADJUSTED_EXPONENT:
+        raise ValueError("is far too large or too small a number")
     return value
 
 

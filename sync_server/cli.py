@@ -21,6 +21,7 @@ from sync_server.cli_support import (
     find_tenant,
     load_models,
     log_dirs,
+    migrated_sessions,
     print_business,
     sessions,
     translate_db_error,
@@ -181,23 +182,86 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_checkpoints(values: list[str]):
+    """Return the checkpoints named on the command line (files or the text itself)."""
+    from pathlib import Path
+
+    from sync_server.audit.checkpoints import PREFIX, parse
+
+    found = []
+    for value in values:
+        if value.lstrip().startswith(PREFIX):
+            found += parse(value)
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise usage_error(f"--checkpoint {value!r} is neither a file nor a checkpoint line.")
+        try:
+            found += parse(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise usage_error(f"cannot read {value}: {exc.strerror}") from exc
+    return found
+
+
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.audit.checkpoints import verify_against
     from sync_server.audit.service import verify
-    from sync_server.cli_support import require_initialised
     from sync_server.org.models import Tenant
 
+    points = _read_checkpoints(args.checkpoint or [])
     broken = 0
-    with transaction(sessions(settings), readonly=True) as session:
-        require_initialised(session)
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
+    with transaction(migrated_sessions(settings), readonly=True) as session:
+        tenants = session.scalars(select(Tenant).order_by(Tenant.id)).all()
+        unknown = {p.tenant_id for p in points} - {t.id for t in tenants}
+        if unknown:
+            raise usage_error(f"the checkpoint names business {min(unknown)}, which is not here.")
+        for tenant in tenants:
             report = verify(session, tenant_id=tenant.id)
+            mine = [p for p in points if p.tenant_id == tenant.id]
+            for point in mine:
+                # A checkpoint this server's keys did not sign is bad input (exit 2).
+                report = verify_against(session, checkpoint=point, report=report)
             if report.ok:
                 waiting = f", {report.pending} not chained yet" if report.pending else ""
-                print(f"{tenant.name}: chain intact ({report.entries} entries{waiting})")
+                proved = (
+                    f"; holds {len(mine)} checkpoint(s), the latest at entry "
+                    f"{max(p.seq for p in mine)}"
+                    if mine
+                    else ""
+                )
+                print(f"{tenant.name}: chain intact ({report.entries} entries{waiting}){proved}")
             else:
                 broken += 1
-                print(f"{tenant.name}: BROKEN at entry {report.broken_at_seq}: {report.reason}")
+                print(f"{tenant.name}: BROKEN: {report.reason}")
+                for problem in report.problems[1:20]:
+                    print(f"  also: {problem}")
     return 1 if broken else 0
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from common.errors import InvalidState
+    from sync_server.audit.checkpoints import make_checkpoint
+    from sync_server.db import utcnow
+    from sync_server.org.models import Tenant
+
+    lines = []
+    with transaction(migrated_sessions(settings)) as session:
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)).all():
+            try:
+                point = make_checkpoint(session, tenant_id=tenant.id, now=utcnow())
+            except InvalidState as exc:
+                raise CliError(f"{tenant.name}: {exc.detail}") from exc
+            if point is not None:
+                lines.append(point.text)
+    if args.out:
+        try:
+            with open(args.out, "a", encoding="utf-8") as out:
+                out.writelines(line + "\n" for line in lines)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror}") from exc
+    for line in lines:
+        print(line)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,8 +324,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    p = audit_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    p = audit_sub.add_parser(
+        "verify",
+        help="check the keyed chain (and, with --checkpoint, that nothing up to a checkpoint "
+        "was removed or rewritten); exit 1 if broken",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="FILE|TEXT",
+        help="a checkpoint line (from a Z report, e-mail or the checkpoint file) or a file of "
+        "them; may be given more than once",
+    )
     p.set_defaults(handler=cmd_audit_verify)
+    p = audit_sub.add_parser(
+        "checkpoint", help="sign the chain head of every business now and print the lines"
+    )
+    p.add_argument("--out", metavar="FILE", help="also append the lines to this file")
+    p.set_defaults(handler=cmd_audit_checkpoint)
 
     for register in _extensions():
         register(sub)

@@ -32,12 +32,31 @@ def engine_for(settings: Settings, *, create: bool = False) -> Engine:
             if not create:
                 raise CliError(f"{NOT_INITIALISED} (no database at {database})")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return make_engine(url)
+    from sync_server.audit.keys import Keyring, attach
+
+    engine = make_engine(url)
+    # Every command signs and checks the audit chain with the keys the settings name.
+    attach(engine, Keyring.from_settings(settings))
+    return engine
 
 
 def sessions(settings: Settings) -> sessionmaker[Session]:
     """Return a session factory over an initialised database."""
     return make_sessionmaker(engine_for(settings))
+
+
+def migrated_sessions(settings: Settings) -> sessionmaker[Session]:
+    """Return a session factory over a database at this version's schema, or say what to run."""
+    from sync_server.migrations.runner import is_up_to_date
+
+    engine = engine_for(settings)
+    if not is_up_to_date(engine):
+        raise CliError(
+            "The database is not initialised or has an older schema; run "
+            "'stockpilot-server init' (a new database) or 'stockpilot-server serve' once "
+            "(it migrates) first."
+        )
+    return make_sessionmaker(engine)
 
 
 def require_initialised(session: Session) -> None:

@@ -22,6 +22,17 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     secret_key: str | None = None
+    # The audit chain's HMAC key (kept outside the database, like secret_key); unset: a key
+    # generated once into <data_dir>/audit.key. Retired keys still verify what they sealed.
+    audit_key: str | None = None
+    audit_retired_keys: str | None = None  # comma-separated, newest first
+    # Signed checkpoints of the chain head: every N minutes when it moved, into
+    # <data_dir>/checkpoints/ and, when set, e-mailed to this address.
+    audit_checkpoint_minutes: float = 60
+    audit_checkpoint_email: str | None = None
+    # The worker checks levels, reservations and balances against their ledgers once a day
+    # at this UTC hour and raises an alert on a difference; -1 switches it off.
+    ledger_verify_hour: int = 2
     access_token_minutes: int = 15
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
@@ -29,6 +40,9 @@ class Settings(BaseSettings):
     login_slowdown_max_seconds: float = 2.0
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    # How long a request queues for a database connection (and, on SQLite, for the one
+    # write lock) before it is answered 503 with Retry-After: a burst gets prompt answers.
+    db_wait_seconds: float = 1.5
     max_body_bytes: int = 1_000_000
     run_worker_in_server: bool = True
     # Rate limits per caller and minute; "memory" suits one process, "database" shares the
@@ -81,3 +95,30 @@ class Settings(BaseSettings):
         key_file.write_text(key)
         key_file.chmod(0o600)
         return key
+
+    @cached_property
+    def resolved_audit_keys(self) -> tuple[str, tuple[str, ...]]:
+        """Return the current audit key and the retired ones (data dir files unless set)."""
+        retired_file = self.data_dir / "audit-retired.keys"
+        if self.audit_retired_keys is not None:
+            retired = [k.strip() for k in self.audit_retired_keys.split(",")]
+        elif retired_file.exists():
+            retired = retired_file.read_text().splitlines()
+        else:
+            retired = []
+        retired_keys = tuple(k.strip() for k in retired if k.strip())
+        if self.audit_key:
+            return self.audit_key, retired_keys
+        key_file = self.data_dir / "audit.key"
+        if key_file.exists() and key_file.read_text().strip():
+            return key_file.read_text().strip(), retired_keys
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key, retired_keys
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Return where the worker writes signed audit checkpoints."""
+        return self.data_dir / "checkpoints"

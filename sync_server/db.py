@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -18,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -105,16 +110,83 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """Create an engine with the pragmas and locking StockPilot relies on."""
+# Connections a SQLite engine may open: one per request the server runs at once (the
+# thread pool's 40, plus the limiter's lookups and the in-process worker). They are file
+# handles, not server processes; fewer would make a burst queue twice (for a connection,
+# then for the write lock) and answer late.
+SQLITE_CONNECTIONS = 64
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, wait_s: float = 30
+) -> Engine:
+    """Create an engine with the pragmas and locking StockPilot relies on.
+
+    ``wait_s`` bounds how long a caller waits for a pooled connection and, on SQLite, for
+    the write lock. Commands keep the long default (they may wait for the server); the
+    server passes Settings.db_wait_seconds so a burst is refused promptly instead.
+    """
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _configure_sqlite(engine)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": wait_s, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=max(SQLITE_CONNECTIONS - pool_size, max_overflow),
+            pool_timeout=wait_s,
+        )
+        _configure_sqlite(engine, wait_s=wait_s)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=wait_s,
+        pool_pre_ping=True,
+    )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+# When the current request arrived (time.monotonic()), set by sync_server.retry.Arrival: a
+# request queues for the write lock at most db_wait_seconds counted from its arrival, so
+# time already spent queueing for a thread or a connection is not waited twice.
+ARRIVED_AT: ContextVar[float | None] = ContextVar("stockpilot_arrived_at", default=None)
+
+
+class _WriteGate:
+    """This process's writers take SQLite's one write lock in turn, first come first served.
+
+    Without it every waiting writer polls the file lock from SQLite's busy handler, sleeping
+    up to 100 ms between tries: the lock sits idle between writers and whoever polls at the
+    right moment wins, so the oldest request of a burst may wait longest. Here they queue
+    (threading.Semaphore wakes waiters in order) and the next starts as the last commits.
+    Other processes (commands, a second worker) still meet the busy timeout.
+    """
+
+    def __init__(self, wait_s: float) -> None:
+        self.wait_s = wait_s
+        self._turn = threading.Semaphore(1)
+
+    def enter(self, conn) -> None:
+        arrived = ARRIVED_AT.get()
+        wait = self.wait_s if arrived is None else self.wait_s - (time.monotonic() - arrived)
+        if not self._turn.acquire(timeout=max(wait, 0.001)):
+            raise OperationalError(
+                "BEGIN IMMEDIATE",
+                None,
+                sqlite3.OperationalError(
+                    f"database is locked: other writers held it for {self.wait_s:g} s"
+                ),
+            )
+        conn.info["write_turn"] = True
+
+    def leave(self, conn) -> None:
+        if conn.info.pop("write_turn", False):
+            self._turn.release()
+
+
+def _configure_sqlite(engine: Engine, *, wait_s: float) -> None:
+    gate = _WriteGate(wait_s)
+    busy_ms = int(wait_s * 1000)
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
         # Take transaction control from pysqlite so BEGIN IMMEDIATE and SAVEPOINT work.
@@ -123,7 +195,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -131,7 +203,32 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the write lock up front: two read-then-write transactions can then
         # never deadlock or lose an update; read-only work asks for a deferred begin.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            gate.enter(conn)
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            gate.leave(conn)
+            raise
+
+    # Fired as the transaction ends (a savepoint's end is another event): the next writer
+    # may begin; should the COMMIT itself still be writing, the busy timeout covers it.
+    @event.listens_for(engine, "commit")
+    def on_commit(conn) -> None:
+        gate.leave(conn)
+
+    @event.listens_for(engine, "rollback")
+    def on_rollback(conn) -> None:
+        gate.leave(conn)
+
+
+# PostgreSQL's deadlock and serialisation failures: the transaction is gone, safe to rerun.
+RETRY_STATES = frozenset({"40P01", "40001"})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -150,7 +247,12 @@ def transaction(factory: sessionmaker[Session], *, readonly: bool = False) -> It
 
 
 def lock_for_update(stmt, session: Session):
-    """Add FOR UPDATE on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE)."""
+    """Lock rows to change them: FOR NO KEY UPDATE on PostgreSQL; SQLite holds the write lock.
+
+    NO KEY because we never change a key: rows inserted meanwhile that refer to the locked
+    row (its foreign keys take a key-share lock) then need not wait for it, and cannot join
+    a deadlock with whoever holds it.
+    """
     if is_sqlite(session.get_bind()):
         return stmt
-    return stmt.with_for_update()
+    return stmt.with_for_update(key_share=True)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
+from sync_server.db import is_lock_conflict
+from sync_server.retry import mark_retryable
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,96 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+# Seconds a client is told to wait after a 503: a burst drains in about that long.
+RETRY_AFTER_S = 1
+
+
+def _busy(request: Request, *, detail: str) -> JSONResponse:
+    return problem(
+        status=503,
+        type_="database-unavailable",
+        title="Database unavailable",
+        detail=detail,
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def internal_error(path: str) -> JSONResponse:
+    """Return the answer to a bug: a problem document that says it was logged."""
+    return problem(
+        status=500,
+        type_="internal-error",
+        title="Internal error",
+        detail="Something went wrong on the server; it has been logged.",
+        instance=path,
+    )
+
+
+class LastResort:
+    """Answer an exception no handler took with a 500 problem, and keep the connection.
+
+    Starlette's outermost error middleware sends the 500 and then raises the exception
+    again, and uvicorn closes the connection of a request that raised: the client's next
+    request on its keep-alive connection would fail. Inside it, this answers and stops.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only closing the connection can end it
+            await internal_error(scope.get("path", ""))(scope, receive, send)
+
+
 def _field(loc: tuple[object, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    """Return a validation error's message; a refused sort says what may be sorted by."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "literal_error" and loc[-1:] == ("sort",):
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        return f"Cannot sort by '{error.get('input')}'; choose one of {expected}"
+    return str(error.get("msg", "invalid"))
+
+
+def api_routes(app: FastAPI) -> list[BaseRoute]:
+    """Return the app's routes with included routers flattened (as the OpenAPI sees them)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before included routers kept their own context
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method some route serves at the request's path (for a 405's Allow)."""
+    # Starlette names only the first route matching the path; a path often has several.
+    methods: set[str] = set()
+    for route in api_routes(request.app):
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -89,8 +182,7 @@ def install(app: FastAPI) -> None:
                 instance=request.url.path,
             )
         fields = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-            for e in errors
+            {"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in errors
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(
@@ -106,15 +198,20 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no {request.url.path} here."
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
         return problem(
             status=exc.status_code,
             type_=type_,
             title=title,
             detail=detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(IntegrityError)
@@ -151,17 +248,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        if is_lock_conflict(exc):
+            # The transaction was rolled back whole: the retry middleware runs the request
+            # again (sync_server/retry.py) and this answer is dropped unless it was the last.
+            if mark_retryable(request.scope):
+                log.info("lock conflict on %s; retrying: %s", request.url.path, exc.orig)
+                return _busy(request, detail="Other writers hold the same stock; try again.")
+            log.warning("lock conflict on %s after every retry: %s", request.url.path, exc.orig)
+            return _busy(request, detail="Other writers hold the same stock; try again shortly.")
         if not is_transient(exc):
             return _internal(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
-        return problem(
-            status=503,
-            type_="database-unavailable",
-            title="Database unavailable",
-            detail="The database is busy or unreachable; try again shortly.",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
+        return _busy(request, detail="The database is busy or unreachable; try again shortly.")
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        # Every database connection stayed in use for the whole pool wait: a burst beyond
+        # what this server serves gets a prompt refusal, never a hang or a 500.
+        log.warning("no database connection free for %s: %s", request.url.path, exc)
+        return _busy(request, detail="The server is busy with other requests; try again shortly.")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -202,10 +307,4 @@ def _unstorable(request: Request) -> JSONResponse:
 
 def _internal(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(
-        status=500,
-        type_="internal-error",
-        title="Internal error",
-        detail="Something went wrong on the server; it has been logged.",
-        instance=request.url.path,
-    )
+    return internal_error(request.url.path)

@@ -10,13 +10,16 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from sync_server import __version__, errors
+from sync_server import __version__, errors, openapi
 from sync_server.api import build_api_router
+from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.middleware import BodyLimit, CleanQuery, SecurityHeaders
 from sync_server.ratelimit.middleware import RateLimit
 from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
+from sync_server.retry import Arrival, RetryOnConflict
+from sync_server.writer_turn import WriterTurn
 
 log = logging.getLogger("stockpilot.server")
 
@@ -36,7 +39,9 @@ def create_app(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        wait_s=settings.db_wait_seconds,
     )
+    attach(engine, Keyring.from_settings(settings))
     starters = list(background or [])
 
     @asynccontextmanager
@@ -65,13 +70,23 @@ def create_app(
         from sync_server.operator_api import build_operator_router
 
         app.include_router(build_operator_router(settings))
-    # Added innermost first: headers wrap everything, so a 413 or 429 carries them too.
+    openapi.install(app)
+    # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
+    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), RetryOnConflict, then FastAPI's
+    # routing. A replayed request is counted and size-checked once, a writer refused for a
+    # busy SQLite file has done nothing, every answer (a 413, 429 or 500 too) carries the
+    # security headers, and an error anywhere still leaves the client's connection open.
+    app.add_middleware(RetryOnConflict)
+    if is_sqlite(engine):
+        app.add_middleware(WriterTurn, wait_s=settings.db_wait_seconds)
     app.add_middleware(CleanQuery)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
         app.add_middleware(RateLimit, limiter=limiter)
+    app.add_middleware(errors.LastResort)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Arrival)
     return app
 
 

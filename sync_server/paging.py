@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query
+from pydantic import AwareDatetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -34,6 +36,43 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def Sorted(*fields: str) -> Any:  # noqa: N802 - reads like a type in signatures
+    """Return page_params whose sort may only name these fields ('-' to reverse).
+
+    The choices become an enum in the OpenAPI document; paginate() still refuses anything
+    its query cannot sort by.
+    """
+    choices = tuple(sorted(fields)) + tuple(f"-{f}" for f in sorted(fields))
+
+    def sorted_page_params(**values: Any) -> PageParams:
+        return page_params(**values)
+
+    # page_params' own limit and offset, with sort narrowed to an enum (built here, since the
+    # choices exist only at run time and annotations in this module are strings).
+    parameters = dict(inspect.signature(page_params).parameters)
+    parameters["sort"] = parameters["sort"].replace(
+        annotation=Annotated[
+            Literal[choices] | None,  # type: ignore[valid-type]
+            Query(description="Field to sort by; prefix '-' to reverse"),
+        ]
+    )
+    sorted_page_params.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        list(parameters.values()), return_annotation=PageParams
+    )
+    return Annotated[PageParams, Depends(sorted_page_params)]
+
+
+# A change query: what changed since the last look (use with sort=updated_at).
+UpdatedSince = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Only rows changed at or after this instant (ISO 8601 with a UTC offset). "
+        "To follow changes, sort by updated_at and pass the largest updated_at seen last "
+        "time; rows changed in that very instant come again, so apply them idempotently."
+    ),
+]
 
 
 def paginate(

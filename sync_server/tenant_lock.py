@@ -12,10 +12,11 @@ place, as they always did.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sync_server.audit.keys import head_message, keyring_for
 from sync_server.audit.models import AuditHead
 from sync_server.db import is_sqlite
 from sync_server.sync.models import FeedHead
@@ -26,13 +27,30 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
     dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
     for model, values in (
         (FeedHead, {"last_seq": 0}),
-        (AuditHead, {"last_seq": 0, "last_hash": "0" * 64}),
+        (AuditHead, {"last_seq": 0, "last_hash": "0" * 64, "keyed_from_seq": 1}),
     ):
         session.execute(
             dialect.insert(model)
             .values(tenant_id=tenant_id, **values)
             .on_conflict_do_nothing(index_elements=["tenant_id"])
         )
+    # A new chain head is signed from birth, so a head reset to empty later is caught.
+    keyring = keyring_for(session)
+    empty = head_message(
+        tenant_id=tenant_id, last_seq=0, last_hash="0" * 64, keyed_from_seq=1, legacy_max_id=0
+    )
+    session.execute(
+        update(AuditHead)
+        .where(
+            AuditHead.tenant_id == tenant_id,
+            AuditHead.head_mac.is_(None),
+            AuditHead.last_seq == 0,
+            AuditHead.keyed_from_seq == 1,
+            AuditHead.legacy_max_id == 0,
+        )
+        .values(key_id=keyring.current_id, head_mac=keyring.mac(empty))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lock_head(session: Session, model: type, *, tenant_id: int, wait: bool = True):

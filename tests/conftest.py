@@ -6,6 +6,9 @@ import os
 
 # Qt aborts the whole run without a display unless a platform is chosen first.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One audit key for every engine the tests open (no ./var/audit.key written by a test run);
+# CLI tests that need the key generated in a fresh data dir drop it from the child's env.
+os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-database")
 
 import copy
 import itertools

@@ -135,6 +135,13 @@ def _pair(left: str, right: str, width: int, *, indent: int = 0) -> list[str]:
     wrapped = textwrap.wrap(
         left, width=width, subsequent_indent=" " * indent, break_long_words=True
     )
+    if len(right) > width:
+        # A value wider than the paper (an audit checkpoint) goes under its label, wrapped.
+        pad = " " * indent
+        return [
+            *wrapped,
+            *textwrap.wrap(right, width=width, initial_indent=pad, subsequent_indent=pad),
+        ]
     return [*wrapped, right.rjust(width)]
 
 

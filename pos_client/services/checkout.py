@@ -110,7 +110,7 @@ def sale_event(
     )
 
 
-def _printed_unit(unit: str | None) -> str:
+def printed_unit(unit: str | None) -> str:
     """Return the unit printed after a quantity: "kg" for weighed goods, nothing for pieces."""
     return "" if unit in (None, Unit.PIECE.value) else str(unit)
 
@@ -146,7 +146,7 @@ def build_receipt(
             ReceiptLine(
                 name=line.name,
                 quantity=line.quantity,
-                unit=_printed_unit(units.get(line.product_id)),
+                unit=printed_unit(units.get(line.product_id)),
                 unit_price=line.unit_price,
                 discount=line.discount,
                 total=line.total,
@@ -258,7 +258,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
             ReceiptLine(
                 name=line.name,
                 quantity=line.quantity,
-                unit=_printed_unit(units.get(line.product_id)),
+                unit=printed_unit(units.get(line.product_id)),
                 unit_price=line.unit_price,
                 discount=line.discount,
                 total=line.total,

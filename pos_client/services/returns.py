@@ -23,7 +23,7 @@ from common.roles import Permission
 from common.sync import protocol
 from common.units import format_quantity
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
-from pos_client.services.checkout import ShopInfo
+from pos_client.services.checkout import ShopInfo, printed_unit, product_units
 from pos_client.services.login import Cashier
 from pos_client.services.till import CatalogItem, Override
 from pos_client.store import documents
@@ -374,7 +374,14 @@ def return_with_receipt(
         receipt_number=event.receipt_number,
         total=total,
         refunds=tuple(refunds),
-        receipt=_receipt(event, shop=shop, cashier=cashier, names=names, tax=tax),
+        receipt=_receipt(
+            event,
+            shop=shop,
+            cashier=cashier,
+            names=names,
+            tax=tax,
+            units=product_units(session, (line.product_id for line in event.lines)),
+        ),
     )
 
 
@@ -428,7 +435,14 @@ def return_without_receipt(
         receipt_number=event.receipt_number,
         total=total,
         refunds=tuple(refunds),
-        receipt=_receipt(event, shop=shop, cashier=cashier, names=names, tax=tax),
+        receipt=_receipt(
+            event,
+            shop=shop,
+            cashier=cashier,
+            names=names,
+            tax=tax,
+            units=product_units(session, (line.product_id for line in event.lines)),
+        ),
     )
 
 
@@ -459,6 +473,7 @@ def _receipt(
     cashier: Cashier,
     names: dict[int, tuple[str, Decimal]],
     tax: Decimal,
+    units: dict[int, str],
 ) -> Receipt:
     return Receipt(
         shop_name=shop.shop_name,
@@ -471,7 +486,7 @@ def _receipt(
             ReceiptLine(
                 name=names[line.product_id][0],
                 quantity=line.quantity,
-                unit="",
+                unit=printed_unit(units.get(line.product_id)),
                 unit_price=names[line.product_id][1],
                 discount=names[line.product_id][1] * line.quantity - line.amount,
                 total=line.amount,

@@ -15,7 +15,16 @@ from common.roles import Permission
 from pos_client.services.login import Cashier
 from pos_client.services.queries import ShiftInfo, current_shift
 from pos_client.store import documents
-from pos_client.store.models import Product, Return, ReturnLine, Sale, SaleLine, Shift, utcnow
+from pos_client.store.models import (
+    Product,
+    ReplicaRow,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    Shift,
+    utcnow,
+)
 
 # Notes and coins a drawer is counted in, largest first.
 DENOMINATIONS: dict[str, tuple[Decimal, ...]] = {
@@ -85,6 +94,9 @@ class ZReport:
         kind = "Z REPORT" if self.is_final else "X REPORT (shift still open)"
         return f"{kind} · SHIFT {self.shift_id[-6:].upper()}"
 
+    # The server's latest signed audit checkpoint, printed so it leaves the building.
+    audit_checkpoint: str = ""
+
     def rows(self, currency: str = "INR") -> list[tuple[str, str]]:
         """Return the report as (label, value) rows; an empty value is a heading."""
         return (
@@ -93,6 +105,7 @@ class ZReport:
             + self._refund_rows(currency)
             + self._tax_rows(currency)
             + self._drawer_rows(currency)
+            + checkpoint_rows(self.audit_checkpoint)
         )
 
     def _header_rows(self) -> list[tuple[str, str]]:
@@ -172,6 +185,17 @@ METHOD_LABELS = {"cash": "Cash", "card": "Card", "account": "On account", "vouch
 
 def _money(amount: Decimal, currency: str) -> str:
     return format_money(amount, currency, symbol=False)
+
+
+def checkpoint_rows(checkpoint: str) -> list[tuple[str, str]]:
+    """Return the Z report's audit checkpoint line (none until the server has sent one)."""
+    return [("Audit checkpoint", checkpoint)] if checkpoint else []
+
+
+def latest_audit_checkpoint(session: Session) -> str:
+    """Return the newest audit checkpoint the server published to this till, or ''."""
+    row = session.get(ReplicaRow, ("audit_checkpoint", "latest"))
+    return str((row.data or {}).get("text") or "") if row is not None else ""
 
 
 def _require(cashier: Cashier) -> None:
@@ -306,6 +330,7 @@ def _report(
         tax_rows=_tax_summary(session, shift_id=shift.id),
         counted=counted,
         is_final=final,
+        audit_checkpoint=latest_audit_checkpoint(session),
     )
 
 

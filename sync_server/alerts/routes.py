@@ -14,7 +14,7 @@ from common.schemas.base import Id, Page, ReadSchema, problem_responses
 from sync_server.alerts import service
 from sync_server.alerts.models import Alert
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep, get_owned, paginate
+from sync_server.paging import Sorted, get_owned, paginate
 
 router = APIRouter(tags=["alerts"])
 
@@ -36,7 +36,7 @@ class AlertRead(ReadSchema):
 def list_alerts(
     session: SessionDep,
     principal: Allowed(Permission.ALERTS_READ),
-    page: PageDep,
+    page: Sorted("kind", "opened_at"),
     kind: Annotated[str | None, Query(max_length=32)] = None,
     status: Literal["open", "acknowledged", "cleared", "active"] | None = Query(
         default=None, description="'active' means open or acknowledged"

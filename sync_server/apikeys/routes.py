@@ -11,7 +11,7 @@ from sync_server.apikeys import service
 from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["api keys"])
 
@@ -36,7 +36,9 @@ def create_api_key(
 
 @router.get("/api-keys", response_model=Page[ApiKeyRead])
 def list_api_keys(
-    session: SessionDep, principal: Allowed(Permission.API_KEYS_ADMIN), page: PageDep
+    session: SessionDep,
+    principal: Allowed(Permission.API_KEYS_ADMIN),
+    page: Sorted("created_at", "name"),
 ) -> dict:
     """List the tenant's keys (never their secrets)."""
     stmt = select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id)

@@ -16,6 +16,8 @@ class AuditEntry(TenantScoped, Base):
     __table_args__ = (
         # One entry per position in a tenant's chain: a fork cannot be committed.
         UniqueConstraint("tenant_id", "seq"),
+        # A copy of a recorded entry (same nonce, same MAC) cannot be slipped in beside it.
+        UniqueConstraint("tenant_id", "record_mac"),
         Index("ix_audit_tenant_entity", "tenant_id", "entity_type", "entity_id"),
         Index("ix_audit_tenant_at", "tenant_id", "at"),
     )
@@ -34,6 +36,12 @@ class AuditEntry(TenantScoped, Base):
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Keyed entries (key_id set): hash is an HMAC, and record_mac, written by record() with
+    # a random nonce, proves the server wrote the entry before the sealer chains it. Entries
+    # chained before the audit key existed have none of the three (plain SHA-256 links).
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    nonce: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    record_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditHead(TenantScoped, Base):
@@ -45,3 +53,11 @@ class AuditHead(TenantScoped, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    # Entries from this seq on are keyed; before it, the unkeyed chain of an upgraded database.
+    keyed_from_seq: Mapped[int] = mapped_column(BigInteger, default=1)
+    # Unsealed entries up to this id were written before the key (upgrade); they may be sealed.
+    legacy_max_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # HMAC of (tenant, last_seq, last_hash, keyed_from_seq, legacy_max_id): a head reset,
+    # rewound or moved outside the server does not match it.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    head_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Page, ReadSchema
-from sync_server.audit import service
+from sync_server.audit import checkpoints, service
 from sync_server.audit.models import AuditEntry
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep, paginate
+from sync_server.db import utcnow
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["audit"])
 
@@ -40,13 +41,21 @@ class ChainReportRead(ReadSchema):
     broken_at_seq: int | None
     reason: str
     pending: int
+    problems: list[str]
+
+
+class CheckpointRead(ReadSchema):
+    tenant_id: int
+    seq: int
+    at: str
+    text: str
 
 
 @router.get("/audit", response_model=Page[AuditEntryRead])
 def list_audit(
     session: SessionDep,
     principal: Allowed(Permission.AUDIT_READ),
-    page: PageDep,
+    page: Sorted("seq"),
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
@@ -85,6 +94,26 @@ def list_audit(
 
 
 @router.get("/audit/verify", response_model=ChainReportRead)
-def verify_audit(session: SessionDep, principal: Allowed(Permission.AUDIT_READ)) -> Any:
-    """Walk the hash chain and report the first broken link, if any."""
-    return service.verify(session, tenant_id=principal.tenant_id)
+def verify_audit(
+    session: SessionDep,
+    principal: Allowed(Permission.AUDIT_READ),
+    checkpoint: Annotated[str | None, Query(max_length=400)] = None,
+) -> Any:
+    """Check the keyed chain (and that it still holds a checkpoint's entry); list what is wrong."""
+    report = service.verify(session, tenant_id=principal.tenant_id)
+    if checkpoint is None:
+        return report
+    for point in checkpoints.parse(checkpoint):
+        if point.tenant_id != principal.tenant_id:
+            raise checkpoints.CheckpointInvalid("That checkpoint belongs to another business.")
+        report = checkpoints.verify_against(session, checkpoint=point, report=report)
+    return report
+
+
+@router.post("/audit/checkpoint", response_model=CheckpointRead | None)
+def sign_checkpoint(session: SessionDep, principal: Allowed(Permission.AUDIT_READ)) -> Any:
+    """Sign the chain head as it is now (null while the chain is empty) to keep off the box."""
+    point = checkpoints.make_checkpoint(session, tenant_id=principal.tenant_id, now=utcnow())
+    if point is None:
+        return None
+    return CheckpointRead(tenant_id=point.tenant_id, seq=point.seq, at=point.at, text=point.text)

@@ -1,31 +1,49 @@
-"""Write, seal and verify the hash-chained audit log.
+"""Write, seal and verify the keyed, hash-chained audit log.
+
+Each entry is linked to the one before it by an HMAC-SHA256 under the audit key, which
+lives outside the database (audit/keys.py): someone who can edit the database and has
+read this code still cannot recompute the chain. record() signs what it writes (a random
+nonce and a record MAC), and the sealer chains only entries whose record MAC holds, so a
+row slipped in with seq NULL is never adopted. The head carries a MAC too, so resetting,
+rewinding or moving it outside the server shows.
 
 On PostgreSQL record() appends an entry with its content only (seq, prev_hash and hash
 None) and takes no tenant-wide lock. seal_audit() then chains committed entries in id
 order under the audit head's lock; the background keeper runs it about twice a second,
-and GET /audit and every verify run it first (verify counts what is left as pending). The
-trade-off: an entry is tamper-evident from the moment it is sealed (normally within a
-second of its commit), not from its commit. SQLite has one writer at a time, so there
-record() chains the entry at once, as before.
+and GET /audit and every verify run it first (verify counts what is left as pending). An
+entry is chain-protected from its seal (normally within a second of its commit) and
+MAC-protected from its commit. SQLite has one writer at a time, so there record() chains
+the entry at once.
+
+Entries chained before the database had a key (an upgraded database) keep their plain
+SHA-256 links up to the head's keyed_from_seq; everything from there on is keyed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import UTC
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from sync_server.audit.keys import Keyring, head_message, keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
 from sync_server.db import is_sqlite, utcnow
 from sync_server.tenant_lock import lock_head
 
+__all__ = ["Actor", "ChainReport", "jsonable", "record", "seal_audit", "verify"]
+
+log = logging.getLogger("stockpilot.audit")
+
 GENESIS = "0" * 64
+_REPORTED_HEADS: set[str | None] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +56,12 @@ class Actor:
     device_id: str | None = None
 
 
-def _canonical(entry: AuditEntry) -> bytes:
-    body = {
+def _content(entry: AuditEntry) -> dict[str, Any]:
+    # An aware UTC time from either engine; naive would mean local time to astimezone().
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+    return {
         "tenant_id": entry.tenant_id,
-        "seq": entry.seq,
-        "at": entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
         "actor_id": entry.actor_id,
         "actor": entry.actor,
         "device_id": entry.device_id,
@@ -51,23 +70,103 @@ def _canonical(entry: AuditEntry) -> bytes:
         "entity_id": entry.entity_id,
         "before": entry.before,
         "after": entry.after,
-        "prev_hash": entry.prev_hash,
     }
+
+
+def _dump(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=json_default).encode()
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """Return the SHA-256 of an entry's canonical form (which includes the previous hash)."""
-    return hashlib.sha256(_canonical(entry)).hexdigest()
+def legacy_hash(entry: AuditEntry) -> str:
+    """Return the plain SHA-256 link of an entry chained before the audit key existed."""
+    body = {**_content(entry), "seq": entry.seq, "prev_hash": entry.prev_hash}
+    return hashlib.sha256(_dump(body)).hexdigest()
 
 
-def _link(entry: AuditEntry, head: AuditHead) -> None:
-    """Chain an entry after the head and move the head to it."""
+def _record_message(entry: AuditEntry) -> bytes:
+    return b"record|" + _dump({**_content(entry), "nonce": entry.nonce, "key_id": entry.key_id})
+
+
+def _chain_message(entry: AuditEntry) -> bytes:
+    body = {
+        **_content(entry),
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash,
+        "nonce": entry.nonce,
+        "key_id": entry.key_id,
+        "record_mac": entry.record_mac,
+    }
+    return b"entry|" + _dump(body)
+
+
+def entry_hash(entry: AuditEntry, *, keyring: Keyring) -> str:
+    """Return the link an entry must carry: its HMAC (keyed) or SHA-256 (before the key)."""
+    if entry.key_id is None:
+        return legacy_hash(entry)
+    return keyring.mac(_chain_message(entry), kid=entry.key_id)
+
+
+def _sign_record(entry: AuditEntry, keyring: Keyring) -> None:
+    entry.nonce = secrets.token_hex(16)
+    entry.key_id = keyring.current_id
+    entry.record_mac = keyring.mac(_record_message(entry))
+
+
+def _head_message(head: AuditHead) -> bytes:
+    return head_message(
+        tenant_id=head.tenant_id,
+        last_seq=head.last_seq,
+        last_hash=head.last_hash,
+        keyed_from_seq=head.keyed_from_seq,
+        legacy_max_id=head.legacy_max_id,
+    )
+
+
+def _sign_head(head: AuditHead, keyring: Keyring) -> None:
+    head.key_id = keyring.current_id
+    head.head_mac = keyring.mac(_head_message(head))
+
+
+def _has_keyed_chain(session: Session, *, tenant_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    AuditEntry.tenant_id == tenant_id,
+                    AuditEntry.key_id.is_not(None),
+                    AuditEntry.seq.is_not(None),
+                )
+            )
+        )
+    )
+
+
+def _head_trusted(session: Session, head: AuditHead, keyring: Keyring) -> bool:
+    """Say whether the server may move this head: signed by it, or legacy and unkeyed."""
+    if head.head_mac is None:
+        # An upgraded database's head before its first keyed entry (the key signs it then).
+        return head.key_id is None and not _has_keyed_chain(session, tenant_id=head.tenant_id)
+    return keyring.check(_head_message(head), head.head_mac, kid=head.key_id)
+
+
+def recorded_by_server(entry: AuditEntry, *, keyring: Keyring, head: AuditHead) -> bool:
+    """Say whether record() wrote this entry (its record MAC holds, or it predates the key)."""
+    if entry.key_id is None and entry.record_mac is None and entry.nonce is None:
+        return entry.id is not None and entry.id <= head.legacy_max_id
+    return keyring.check(_record_message(entry), entry.record_mac, kid=entry.key_id)
+
+
+def _link(entry: AuditEntry, head: AuditHead, keyring: Keyring) -> None:
+    """Chain an entry after the head and move (and re-sign) the head to it."""
+    if entry.key_id is None:
+        # Written before the key but sealed after it: the sealer vouches for it now.
+        _sign_record(entry, keyring)
     entry.seq = head.last_seq + 1
     entry.prev_hash = head.last_hash
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, keyring=keyring)
     head.last_seq = entry.seq
     head.last_hash = entry.hash
+    _sign_head(head, keyring)
 
 
 def record(
@@ -80,13 +179,13 @@ def record(
     before: Any = None,
     after: Any = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction; on PostgreSQL it is sealed after commit."""
-    # Microseconds only: both engines store them exactly, so the hash re-computes.
-    at = utcnow().replace(microsecond=utcnow().microsecond)
+    """Append one signed entry in the caller's transaction (PostgreSQL seals it after commit)."""
+    keyring = keyring_for(session)
     entry = AuditEntry(
         tenant_id=actor.tenant_id,
         seq=None,
-        at=at,
+        # One clock read; microseconds, which both engines store exactly, so the MAC re-computes.
+        at=utcnow(),
         actor_id=actor.user_id,
         actor=actor.label,
         device_id=actor.device_id,
@@ -98,8 +197,15 @@ def record(
         prev_hash=None,
         hash=None,
     )
+    _sign_record(entry, keyring)
     if is_sqlite(session.get_bind()):
-        _link(entry, lock_head(session, AuditHead, tenant_id=actor.tenant_id))
+        head = lock_head(session, AuditHead, tenant_id=actor.tenant_id)
+        # A head changed behind the server is never re-signed over: the entry waits unsealed
+        # and verify reports the head, so the business keeps running meanwhile.
+        if _head_trusted(session, head, keyring):
+            _link(entry, head, keyring)
+        else:
+            log.error("audit head of tenant %s fails its MAC; not chaining", actor.tenant_id)
     session.add(entry)
     return entry
 
@@ -114,26 +220,44 @@ def unsealed(session: Session, *, tenant_id: int) -> int:
 
 
 def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: bool = True) -> int:
-    """Chain the tenant's committed unsealed entries in id order; return how many.
+    """Chain the tenant's committed unsealed entries that record() wrote, in id order.
 
-    The head stays locked to the caller's commit. wait=False gives up (0) when another
-    transaction is sealing now.
+    Returns how many were chained. The head stays locked to the caller's commit. wait=False
+    gives up (0) when another transaction is sealing now. Rows the server did not write, and
+    every row while the head fails its MAC, are left for verify to report.
     """
     head = lock_head(session, AuditHead, tenant_id=tenant_id, wait=wait)
     if head is None:
         return 0
+    keyring = keyring_for(session)
+    if not _head_trusted(session, head, keyring):
+        # Said once per head state: the keeper comes back twice a second, and the watch
+        # raises an audit_broken alert for people to act on.
+        if head.head_mac not in _REPORTED_HEADS:
+            _REPORTED_HEADS.add(head.head_mac)
+            log.error("audit head of tenant %s fails its MAC; not sealing", tenant_id)
+        return 0
     done = 0
+    after_id = 0
     while True:
         entries = session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+            .where(
+                AuditEntry.tenant_id == tenant_id,
+                AuditEntry.seq.is_(None),
+                AuditEntry.id > after_id,
+            )
             .order_by(AuditEntry.id)
             .limit(batch)
         ).all()
         for entry in entries:
-            _link(entry, head)
+            after_id = entry.id
+            if recorded_by_server(entry, keyring=keyring, head=head):
+                _link(entry, head, keyring)
+                done += 1
+            else:
+                log.error("audit entry id %s was not written by the server; not sealing", entry.id)
         session.flush()
-        done += len(entries)
         if len(entries) < batch:
             return done
 
@@ -154,18 +278,70 @@ class ChainReport:
     entries: int
     ok: bool
     broken_at_seq: int | None = None
+    # What was found and where ("entry 7 was edited ..."); "" when intact.
     reason: str = ""
-    # Entries committed after the sealing that ran first: not chained yet, not broken.
+    # Entries the server wrote after the sealing that ran first: not chained yet, not broken.
     pending: int = 0
+    # Every problem found, the first one also in reason.
+    problems: tuple[str, ...] = field(default=())
+
+
+def _removed(first: int, last: int) -> str:
+    return f"entry {first} was removed" if first == last else f"entries {first}-{last} were removed"
+
+
+def _relinked(seq: int) -> str:
+    return f"entry {seq - 1} was replaced or entries reordered (entry {seq} links elsewhere)"
+
+
+def _check_entry(
+    entry: AuditEntry, *, prev_hash: str, keyed_from_seq: int, keyring: Keyring
+) -> str | None:
+    """Return what is wrong with the entry at this position of the chain, if anything."""
+    seq = entry.seq
+    if entry.key_id is None:
+        if seq >= keyed_from_seq:
+            return f"entry {seq} was inserted or rewritten: it carries no MAC of the audit key"
+        if legacy_hash(entry) != entry.hash:
+            return f"entry {seq} was edited (its content does not match its hash)"
+        if entry.prev_hash != prev_hash:
+            return _relinked(seq)
+        return None
+    if not keyring.knows(entry.key_id):
+        return (
+            f"entry {seq} was inserted: it is signed with key {entry.key_id}, "
+            "which is not in the audit keyring"
+        )
+    if seq < keyed_from_seq:
+        return f"entry {seq} was inserted into the history that predates the audit key"
+    if not keyring.check(_record_message(entry), entry.record_mac, kid=entry.key_id):
+        return f"entry {seq} was edited (its content does not match its MAC)"
+    if entry_hash(entry, keyring=keyring) != entry.hash:
+        return f"entry {seq} stands at a position it was not chained at (entries reordered)"
+    if entry.prev_hash != prev_hash:
+        return _relinked(seq)
+    return None
 
 
 def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainReport:
-    """Seal what waits, then walk the chain and report the first edited, removed or forged entry."""
+    """Seal what waits, then check every entry, the head and the rows outside the chain."""
     seal_now(session, tenant_id=tenant_id)
+    keyring = keyring_for(session)
+    head = session.scalar(
+        select(AuditHead)
+        .where(AuditHead.tenant_id == tenant_id)
+        .execution_options(populate_existing=True)
+    )
+    problems: list[tuple[int | None, str]] = []
+    if head is None:
+        return ChainReport(tenant_id, 0, False, None, "the chain head was deleted", 0)
+    head_ok = _head_trusted(session, head, keyring)
+    # Session-independent copies: the walk expunges what it has read.
+    legacy_max_id, keyed_from_seq = head.legacy_max_id, head.keyed_from_seq
+    last_seq, last_hash = head.last_seq, head.last_hash
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
-    last_id = 0
     while True:
         rows = session.scalars(
             select(AuditEntry)
@@ -177,22 +353,67 @@ def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainRepor
             break
         for entry in rows:
             if entry.seq != expected_seq:
-                return ChainReport(tenant_id, count, False, expected_seq, "entry missing")
-            if entry.prev_hash != prev_hash:
-                return ChainReport(tenant_id, count, False, entry.seq, "link to previous broken")
-            if entry_hash(entry) != entry.hash:
-                return ChainReport(tenant_id, count, False, entry.seq, "entry was altered")
-            prev_hash = entry.hash
+                problems.append((expected_seq, _removed(expected_seq, entry.seq - 1)))
+                expected_seq = entry.seq
+            problem = _check_entry(
+                entry, prev_hash=prev_hash, keyed_from_seq=keyed_from_seq, keyring=keyring
+            )
+            if problem:
+                problems.append((entry.seq, problem))
+            prev_hash = entry.hash or ""
             expected_seq += 1
             count += 1
-            last_id = entry.id
         session.expunge_all()
-    head = session.scalar(
-        select(AuditHead)
-        .where(AuditHead.tenant_id == tenant_id)
-        .execution_options(populate_existing=True)
-    )
-    if head is not None and (head.last_seq != count or head.last_hash != prev_hash):
-        return ChainReport(tenant_id, count, False, count + 1, "latest entries were removed")
-    del last_id
-    return ChainReport(tenant_id, count, True, pending=unsealed(session, tenant_id=tenant_id))
+    if not head_ok:
+        problems.append(
+            (
+                last_seq,
+                f"the chain head was reset, rewound or moved outside the server "
+                f"(it says {last_seq} entries)",
+            )
+        )
+    last_in_chain = expected_seq - 1
+    if last_in_chain > last_seq:
+        problems.append(
+            (
+                last_seq + 1,
+                f"entries {last_seq + 1}-{last_in_chain} were added after the chain head "
+                f"(inserted; the head says {last_seq})",
+            )
+        )
+    elif last_in_chain < last_seq:
+        problems.append((last_in_chain + 1, _removed(last_in_chain + 1, last_seq) + " (newest)"))
+    elif prev_hash != (last_hash if last_seq else GENESIS) and head_ok:
+        problems.append((last_seq, f"entry {last_seq} does not match the chain head (rewritten)"))
+    for entry_id, seq in session.execute(
+        select(AuditEntry.id, AuditEntry.seq)
+        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq < 1)
+        .order_by(AuditEntry.id)
+    ):
+        problems.append((None, f"entry id {entry_id} was inserted at position {seq}"))
+    pending = 0
+    waiting = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+        .order_by(AuditEntry.id)
+    ).all()
+    # recorded_by_server() reads legacy_max_id only; a detached head would refuse it.
+    probe = AuditHead(tenant_id=tenant_id, legacy_max_id=legacy_max_id)
+    for entry in waiting:
+        if recorded_by_server(entry, keyring=keyring, head=probe):
+            pending += 1
+        else:
+            problems.append(
+                (None, f"entry id {entry.id} waiting to be chained was not written by the server")
+            )
+    if problems:
+        first_seq, reason = problems[0]
+        return ChainReport(
+            tenant_id, count, False, first_seq, reason, pending, tuple(p for _, p in problems)
+        )
+    return ChainReport(tenant_id, count, True, pending=pending)
+
+
+def utc_text(moment: datetime) -> str:
+    """Return a time as the checkpoint writes it (UTC, to the second)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,7 +15,7 @@ from sync_server.auth.deps import Allowed, PrincipalDep, SessionDep
 from sync_server.auth.models import User
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
-from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+from sync_server.paging import Sorted, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["auth"])
 
@@ -69,7 +69,7 @@ def me(principal: PrincipalDep, session: SessionDep) -> MeRead:
 def list_users(
     session: SessionDep,
     principal: Allowed(Permission.USERS_READ),
-    page: PageDep,
+    page: Sorted("created_at", "role", "username"),
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Role | None = None,
     active: bool | None = None,

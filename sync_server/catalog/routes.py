@@ -21,7 +21,7 @@ from common.schemas.catalog import (
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.catalog import search, service
 from sync_server.catalog.models import Category, Product
-from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+from sync_server.paging import Sorted, UpdatedSince, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])
 
@@ -30,7 +30,7 @@ router = APIRouter(tags=["catalog"])
 def list_products(
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_READ),
-    page: PageDep,
+    page: Sorted("created_at", "name", "price", "sku", "updated_at", "relevance"),
     q: Annotated[
         str | None,
         Query(
@@ -42,6 +42,7 @@ def list_products(
     category_id: Id | None = None,
     supplier_id: Id | None = None,
     active: bool | None = True,
+    updated_since: UpdatedSince = None,
 ) -> dict:
     """List products with search, filters, sorting and paging."""
     sortable = {
@@ -58,12 +59,16 @@ def list_products(
         stmt, rank = found
         sortable["relevance"] = rank
         default_sort = "-relevance"
+    else:
+        sortable["relevance"] = Product.name  # without search words, every row ranks the same
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
     if supplier_id is not None:
         stmt = stmt.where(Product.supplier_id == supplier_id)
     if active is not None:
         stmt = stmt.where(Product.active.is_(active))
+    if updated_since is not None:
+        stmt = stmt.where(Product.updated_at >= updated_since)
     return paginate(
         session,
         stmt,
@@ -127,7 +132,7 @@ def update_product(
 def list_categories(
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_READ),
-    page: PageDep,
+    page: Sorted("name"),
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict:
     """List product categories."""

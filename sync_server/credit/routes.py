@@ -22,7 +22,7 @@ from sync_server.credit.schemas import (
 )
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.org.service import get_setting
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["credit"])
 
@@ -48,7 +48,7 @@ def credit_history(
     customer_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.CREDIT_READ),
-    page: PageDep,
+    page: Sorted("created_at", "amount"),
 ) -> dict:
     """List a customer's charges, payments and adjustments, newest first."""
     service.get_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id)

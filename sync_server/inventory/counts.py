@@ -20,7 +20,7 @@ from sync_server.inventory.service import (
     ZERO,
     as_actor,
     level,
-    lock_level,
+    lock_levels,
     record_movement,
 )
 from sync_server.org.models import Branch
@@ -28,10 +28,15 @@ from sync_server.paging import get_owned
 
 REFERENCE = "count"
 
+# FOR NO KEY UPDATE on PostgreSQL (see sync_server.db.lock_for_update); SQLite ignores it.
+_NO_KEY = {"key_share": True}
+
 
 def get_count(session: Session, *, tenant_id: int, count_id: int, lock: bool = False):
     """Return a count of the tenant (locked for this transaction when asked)."""
-    count = session.get(StockCount, count_id, with_for_update=lock or None, populate_existing=lock)
+    count = session.get(
+        StockCount, count_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
+    )
     if count is None or count.tenant_id != tenant_id:
         raise NotFound(f"There is no stock count with id {count_id}.")
     return count
@@ -178,13 +183,13 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
     if not count.lines:
         raise ValidationFailed("Nothing was counted; add lines before posting.")
     differences = {}
+    levels = lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(count.branch_id, line.product_id) for line in count.lines],
+    )
     for line in sorted(count.lines, key=lambda row: row.product_id):
-        current = lock_level(
-            session,
-            tenant_id=actor.tenant_id,
-            branch_id=count.branch_id,
-            product_id=line.product_id,
-        )
+        current = levels[(count.branch_id, line.product_id)]
         line.expected = current.on_hand
         difference = line.counted - current.on_hand
         if difference != 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
@@ -33,7 +33,7 @@ from sync_server.inventory.schemas import (
     TransferReceive,
     ValuationRead,
 )
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["stock"])
 
@@ -47,7 +47,7 @@ def _branch(principal: Principal, branch_id: Id) -> None:
 def list_levels(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
-    page: PageDep,
+    page: Sorted("available", "name", "on_hand", "sku", "updated_at"),
     branch_id: Id | None = None,
     product_id: Id | None = None,
     category_id: Id | None = None,
@@ -73,7 +73,7 @@ def list_levels(
 def list_movements(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
-    page: PageDep,
+    page: Sorted("id", "occurred_at", "recorded_at"),
     branch_id: Id | None = None,
     product_id: Id | None = None,
     code: MovementCode | None = None,
@@ -112,20 +112,14 @@ def post_receipt(
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
-    reference = body.reference or new_id()
-    return [
-        service.receive(
-            session,
-            actor=principal.actor,
-            branch_id=body.branch_id,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_cost=line.unit_cost,
-            reference_type="receipt",
-            reference_id=reference,
-        )
-        for line in body.lines
-    ]
+    return service.receive_lines(
+        session,
+        actor=principal.actor,
+        branch_id=body.branch_id,
+        lines=[(line.product_id, line.quantity, line.unit_cost) for line in body.lines],
+        reference_type="receipt",
+        reference_id=body.reference or new_id(),
+    )
 
 
 @router.post(
@@ -190,8 +184,8 @@ def put_thresholds(
 def list_transfers(
     session: SessionDep,
     principal: Allowed(Permission.STOCK_READ),
-    page: PageDep,
-    status: Annotated[str | None, Query(max_length=24)] = None,
+    page: Sorted("created_at", "status"),
+    status: Literal["created", "dispatched", "partially_received", "closed"] | None = None,
     branch_id: Id | None = None,
 ) -> dict[str, Any]:
     """List transfers into or out of the caller's branches."""

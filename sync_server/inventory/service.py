@@ -8,13 +8,14 @@ reserved is the sum of ``reservation`` (+), ``release`` (-) and ``commit`` (-). 
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +33,8 @@ from sync_server.inventory.models import BranchProductSetting, StockLevel, Stock
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 from sync_server.sync import feed
+
+log = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 COST_PLACES = Decimal("0.0001")
@@ -92,36 +95,87 @@ def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
     )
 
 
-def lock_level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
-    """Return the level row locked for this transaction, creating it if it is missing."""
-    rows = _lock_levels_rows(
-        session, tenant_id=tenant_id, branch_id=branch_id, product_ids=[product_id]
-    )
-    return rows[product_id]
+LevelKey = tuple[int, int]
+"""A stock level's place in the global lock order: (branch_id, product_id), within a tenant."""
 
 
 def lock_levels(
-    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
-) -> None:
-    """Lock a branch's existing levels of several products, in product order.
+    session: Session, *, tenant_id: int, keys: Iterable[LevelKey], create: bool = True
+) -> dict[LevelKey, StockLevel]:
+    """Lock every stock level a unit of work touches, in one statement, in the global order.
 
-    Every stock writer locks levels in (branch, product) order and only then customers or
-    suppliers; a writer that will touch several levels over a longer transaction takes them
-    all here first. Missing levels are created later, when their movement is booked.
+    The order is (branch, product) within the tenant. A unit of work calls this once, with
+    every level it will move, before it reads or moves any of them; later calls for the
+    same rows (record_movements does one) wait for nothing. Two writers then queue on the
+    first row they share and can never hold one row each while waiting for the other's:
+    deadlocks between stock writers cannot happen. Products, customers and suppliers are
+    locked around this in their own fixed places (products before levels, accounts after).
+    PostgreSQL takes the row locks with SELECT ... FOR UPDATE ORDER BY (rows are locked as
+    the sorted scan returns them); SQLite already holds the database's one write lock
+    (BEGIN IMMEDIATE), so there the same statement only reads. With ``create`` a missing
+    level is inserted (ON CONFLICT DO NOTHING: two first movements may race) and then
+    locked; callers pass products they have checked belong to the tenant. Returns the rows.
     """
-    ids = sorted(set(product_ids))
-    if not ids or is_sqlite(session.get_bind()):
-        return
-    session.execute(
-        select(StockLevel.id)
-        .where(
-            StockLevel.tenant_id == tenant_id,
-            StockLevel.branch_id == branch_id,
-            StockLevel.product_id.in_(ids),
+    ordered = sorted({(int(branch), int(product)) for branch, product in keys})
+    if not ordered:
+        return {}
+    _note_lock_order(session, ordered)
+    stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
+    params = {"tenant_id": tenant_id}
+    rows = {
+        (row.branch_id, row.product_id): row
+        for row in session.scalars(stmt, {**params, "keys": ordered})
+    }
+    missing = [key for key in ordered if key not in rows]
+    if missing and create:
+        # A brand-new row is locked by its insert; only a concurrent first movement of the
+        # same product can wait on it, and a deadlock there is retried (see sync_server/retry).
+        insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
+        now = utcnow()
+        session.execute(
+            insert(StockLevel)
+            .values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "branch_id": branch_id,
+                        "product_id": product_id,
+                        "on_hand": ZERO,
+                        "reserved": ZERO,
+                        "updated_at": now,
+                    }
+                    for branch_id, product_id in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
         )
-        .order_by(StockLevel.product_id)
-        .with_for_update()
-    ).all()
+        rows.update(
+            ((row.branch_id, row.product_id), row)
+            for row in session.scalars(stmt, {**params, "keys": missing})
+        )
+    return rows
+
+
+def _note_lock_order(session: Session, keys: list[LevelKey]) -> None:
+    """Remember what this transaction locked; warn when a path breaks the global order."""
+    transaction = session.get_transaction()
+    held = session.info.get("stock_locks")
+    if held is None or held[0] is not transaction:
+        session.info["stock_locks"] = (transaction, set(keys), keys[-1])
+        return
+    _, seen, top = held
+    new = [key for key in keys if key not in seen]
+    if new and new[0] < top:
+        # Not an error (the database still serialises correctly, and a deadlock is
+        # retried), but it means a path did not lock everything up front.
+        log.warning("stock levels locked out of order: %s after %s", new, top)
+        LOCK_ORDER_WARNINGS.append((tuple(new), top))
+    seen.update(new)
+    session.info["stock_locks"] = (transaction, seen, max(top, keys[-1]))
+
+
+# What tests read to prove every path locks up front (kept short: only the latest few).
+LOCK_ORDER_WARNINGS: deque[tuple[tuple[LevelKey, ...], LevelKey]] = deque(maxlen=100)
 
 
 def level(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> StockLevel:
@@ -218,56 +272,20 @@ def _not_found(session: Session, *, tenant_id: int, branch_id: int, product_id: 
     get_owned(session, Branch, id=branch_id, tenant_id=tenant_id, what="branch")
 
 
-def _lock_levels_rows(
-    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
-) -> dict[int, StockLevel]:
-    """Return the levels of several products locked in product order, creating the missing."""
-    ids = sorted(set(product_ids))
-    stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
-    params = {"tenant_id": tenant_id, "branch_id": branch_id}
-    rows = {row.product_id: row for row in session.scalars(stmt, {**params, "product_ids": ids})}
-    missing = [product_id for product_id in ids if product_id not in rows]
-    if missing:
-        # Two first movements of a product may race to create its row: ON CONFLICT DO
-        # NOTHING lets the loser fall through to lock the winner's row instead of failing.
-        insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
-        now = utcnow()
-        session.execute(
-            insert(StockLevel)
-            .values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "branch_id": branch_id,
-                        "product_id": product_id,
-                        "on_hand": ZERO,
-                        "reserved": ZERO,
-                        "updated_at": now,
-                    }
-                    for product_id in missing
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "branch_id", "product_id"])
-        )
-        rows.update(
-            (row.product_id, row)
-            for row in session.scalars(stmt, {**params, "product_ids": missing})
-        )
-    return rows
-
-
-# SQLite holds the write lock already (BEGIN IMMEDIATE); PostgreSQL locks in product order.
+# SQLite holds the write lock already (BEGIN IMMEDIATE); PostgreSQL locks in key order.
 _LEVELS = (
     select(StockLevel)
     .where(
         StockLevel.tenant_id == bindparam("tenant_id"),
-        StockLevel.branch_id == bindparam("branch_id"),
-        StockLevel.product_id.in_(bindparam("product_ids", expanding=True)),
+        tuple_(StockLevel.branch_id, StockLevel.product_id).in_(bindparam("keys", expanding=True)),
     )
-    .order_by(StockLevel.product_id)
+    .order_by(StockLevel.branch_id, StockLevel.product_id)
     .execution_options(populate_existing=True)
 )
-_LEVELS_FOR_UPDATE = _LEVELS.with_for_update()
+# FOR NO KEY UPDATE: what an UPDATE of non-key columns takes anyway. Plain FOR UPDATE would
+# also block the key-share locks that inserts referencing the row take for their foreign
+# keys, turning every such insert into one more lock to order.
+_LEVELS_FOR_UPDATE = _LEVELS.with_for_update(key_share=True)
 
 
 class MovementLine(NamedTuple):
@@ -347,10 +365,12 @@ def record_movements(
             _not_found(
                 session, tenant_id=tenant_id, branch_id=branch_id, product_id=line.product_id
             )
-    # Locked here in product order (a push locked them all already, before its first event).
-    levels = _lock_levels_rows(
-        session, tenant_id=tenant_id, branch_id=branch_id, product_ids=product_ids
+    # Locked here in the global order; a unit of work of several steps locked them all
+    # already, before its first step, and this waits for nothing.
+    locked = lock_levels(
+        session, tenant_id=tenant_id, keys=[(branch_id, product_id) for product_id in product_ids]
     )
+    levels = {product_id: locked[(branch_id, product_id)] for product_id in product_ids}
     now = utcnow()
     movements: list[StockMovement] = []
     states: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -391,7 +411,7 @@ def record_movements(
     for line, movement, (before, after), changes in zip(
         lines, movements, states, changed_alerts, strict=True
     ):
-        # The level row is locked since _lock_levels_rows: its change needs no flush first.
+        # The level row is locked since lock_levels: its change needs no flush first.
         feed.publish_locked(
             session,
             tenant_id=tenant_id,
@@ -535,6 +555,65 @@ def receive(
     return movement
 
 
+def lock_products(session: Session, *, tenant_id: int, product_ids: Iterable[int]) -> None:
+    """Lock products (their moving-average cost) in id order, in one statement.
+
+    Receiving locks products before their levels; every receipt of several products takes
+    them all here first so two receipts listing them in different orders never deadlock.
+    """
+    ids = sorted({int(product_id) for product_id in product_ids})
+    if ids and not is_sqlite(session.get_bind()):
+        session.execute(
+            select(Product.id)
+            .where(Product.tenant_id == tenant_id, Product.id.in_(ids))
+            .order_by(Product.id)
+            # NO KEY: a movement, order line or sale line inserted for the product takes a
+            # key-share lock on it (its foreign key); FOR UPDATE would make every writer
+            # that holds a level wait here, and a receipt that holds this wait for levels.
+            .with_for_update(key_share=True)
+        ).all()
+
+
+def receive_lines(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> list[StockMovement]:
+    """Receive several (product, quantity, unit cost) lines: products, then levels, locked first."""
+    actor = as_actor(actor)
+    lock_products(session, tenant_id=actor.tenant_id, product_ids=[p for p, _, _ in lines])
+    owned = set(
+        session.scalars(
+            select(Product.id).where(
+                Product.tenant_id == actor.tenant_id,
+                Product.id.in_({int(p) for p, _, _ in lines}),
+            )
+        )
+    )
+    lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(branch_id, int(p)) for p, _, _ in lines if int(p) in owned],
+    )
+    return [
+        receive(
+            session,
+            actor=actor,
+            branch_id=branch_id,
+            product_id=product_id,
+            quantity=quantity,
+            unit_cost=unit_cost,
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+        for product_id, quantity, unit_cost in lines
+    ]
+
+
 def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
     """Sum repeated products and sort by product id (a fixed lock order avoids deadlocks)."""
     totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -561,11 +640,15 @@ def reserve(
     actor = as_actor(actor)
     merged = _merged(lines)
     short = []
-    for product_id, quantity in merged:
+    for product_id, _ in merged:
         get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
-        row = lock_level(
-            session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id
-        )
+    rows = lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(branch_id, product_id) for product_id, _ in merged],
+    )
+    for product_id, quantity in merged:
+        row = rows[(branch_id, product_id)]
         if row.available < quantity:
             short.append(
                 shortage(product_id=product_id, requested=quantity, available=row.available)
@@ -576,17 +659,18 @@ def reserve(
             "nothing was reserved.",
             lines=short,
         )
-    for product_id, quantity in merged:
-        record_movement(
-            session,
-            actor=actor,
-            branch_id=branch_id,
-            product_id=product_id,
-            code=MovementCode.RESERVATION,
-            quantity=quantity,
-            reference_type=reference_type,
-            reference_id=reference_id,
-        )
+    record_movements(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=[
+            MovementLine(product_id, MovementCode.RESERVATION, quantity)
+            for product_id, quantity in merged
+        ],
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
+    session.flush()
 
 
 def open_reservation(
@@ -624,8 +708,12 @@ def _settle(
 ) -> None:
     actor = as_actor(actor)
     merged = _merged(lines)
+    lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(branch_id, product_id) for product_id, _ in merged],
+    )
     for product_id, quantity in merged:
-        lock_level(session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
         held = open_reservation(
             session,
             tenant_id=actor.tenant_id,
@@ -639,17 +727,15 @@ def _settle(
                 f"{reference_type} {reference_id} holds {format_quantity(held)} of product "
                 f"{product_id} reserved; cannot {code.value} {format_quantity(quantity)}."
             )
-    for product_id, quantity in merged:
-        record_movement(
-            session,
-            actor=actor,
-            branch_id=branch_id,
-            product_id=product_id,
-            code=code,
-            quantity=-quantity,
-            reference_type=reference_type,
-            reference_id=reference_id,
-        )
+    record_movements(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=[MovementLine(product_id, code, -quantity) for product_id, quantity in merged],
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
+    session.flush()
 
 
 def release(

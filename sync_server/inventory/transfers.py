@@ -24,7 +24,7 @@ from sync_server.inventory.service import (
     ZERO,
     _merged,
     as_actor,
-    lock_level,
+    lock_levels,
     record_movement,
     shortage,
 )
@@ -32,6 +32,9 @@ from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 
 REFERENCE = "transfer"
+
+# FOR NO KEY UPDATE on PostgreSQL (see sync_server.db.lock_for_update); SQLite ignores it.
+_NO_KEY = {"key_share": True}
 
 
 def _snapshot(transfer: Transfer) -> dict:
@@ -52,7 +55,7 @@ def _snapshot(transfer: Transfer) -> dict:
 def get_transfer(session: Session, *, tenant_id: int, transfer_id: int, lock: bool = False):
     """Return a transfer of the tenant (locked for this transaction when asked)."""
     transfer = session.get(
-        Transfer, transfer_id, with_for_update=lock or None, populate_existing=lock
+        Transfer, transfer_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
     )
     if transfer is None or transfer.tenant_id != tenant_id:
         raise NotFound(f"There is no transfer with id {transfer_id}.")
@@ -121,13 +124,13 @@ def dispatch(session: Session, *, actor: Actor, transfer_id: int) -> Transfer:
             f"Transfer {transfer_id} is {transfer.status}; it was dispatched already."
         )
     short = []
+    levels = lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(transfer.source_branch_id, line.product_id) for line in transfer.lines],
+    )
     for line in sorted(transfer.lines, key=lambda line: line.product_id):
-        level = lock_level(
-            session,
-            tenant_id=actor.tenant_id,
-            branch_id=transfer.source_branch_id,
-            product_id=line.product_id,
-        )
+        level = levels[(transfer.source_branch_id, line.product_id)]
         if level.available < line.quantity:
             short.append(
                 shortage(
@@ -195,6 +198,11 @@ def receive(
                 f"transit; {format_quantity(quantity)} cannot be received."
             )
     before = _snapshot(transfer)
+    lock_levels(
+        session,
+        tenant_id=actor.tenant_id,
+        keys=[(transfer.destination_branch_id, product_id) for product_id, _ in merged],
+    )
     for product_id, quantity in merged:
         record_movement(
             session,

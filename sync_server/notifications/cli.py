@@ -17,7 +17,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    from sync_server.audit.keys import Keyring, attach
+    from sync_server.integrity import watch
+
+    engine = make_engine(settings.resolved_database_url)
+    attach(engine, Keyring.from_settings(settings))
+    factory = make_sessionmaker(engine)
     if args.once:
         delivered = dispatch_due(factory, settings=settings, limit=args.limit)
         print(f"Delivered {delivered} notification(s).")
@@ -25,8 +30,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    # The same worker signs audit checkpoints and runs the nightly ledger check.
+    watcher = threading.Thread(
+        target=watch.run_forever,
+        kwargs={"factory": factory, "settings": settings, "stop": stop},
+        name="integrity-watch",
+        daemon=True,
+    )
+    watcher.start()
     print("Notification worker running; Ctrl+C stops it.", flush=True)
     run_forever(factory, settings=settings, stop=stop, interval=args.interval)
+    watcher.join(timeout=10)
     return 0
 
 
@@ -34,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the worker command."""
     p = subparsers.add_parser(
         "worker",
-        help="deliver queued notifications (e-mail, webhooks) with retry; several may run",
+        help="deliver queued notifications (e-mail, webhooks) with retry, sign audit "
+        "checkpoints and check the ledgers nightly; several may run",
     )
     p.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     p.add_argument("--limit", type=int, default=50, help="notifications per round (with --once)")

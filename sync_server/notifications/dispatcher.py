@@ -8,12 +8,11 @@ worker that dies mid-delivery leaves the row to be retried when its lease runs o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,8 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from common import webhooks
+from common.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_sessionmaker, transaction, utcnow
 from sync_server.notifications.models import (
@@ -34,7 +35,6 @@ from sync_server.notifications.models import (
 
 log = logging.getLogger("stockpilot.notifications")
 
-SIGNATURE_HEADER = "X-StockPilot-Signature"
 DISPATCHED = ("email", "webhook", "sms")
 SMS_MAX_CHARS = 459  # three concatenated GSM segments; gateways refuse longer texts
 
@@ -52,11 +52,6 @@ class Job:
     secret: str | None
     # (filename, content type, bytes) of the files an e-mail carries; the same on every retry.
     attachments: tuple[tuple[str, str, bytes], ...] = ()
-
-
-def signature(secret: str, body: bytes) -> str:
-    """Return the webhook signature header value: sha256=<hex HMAC of the body>."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def webhook_body(job: Job) -> bytes:
@@ -144,7 +139,7 @@ def _send_email(job: Job, settings: Settings) -> None:
     message["From"] = settings.smtp_from
     message["To"] = job.recipient
     message["Subject"] = job.subject
-    message["X-StockPilot-Event"] = job.event
+    message[EVENT_HEADER] = job.event
     message.set_content(job.body or job.subject)
     for filename, content_type, content in job.attachments:
         maintype, _, subtype = content_type.partition("/")
@@ -164,11 +159,22 @@ def _send_email(job: Job, settings: Settings) -> None:
         smtp.send_message(message)
 
 
+def webhook_headers(job: Job, body: bytes, *, timestamp: int) -> dict[str, str]:
+    """Return the headers of a webhook delivery, signed over the timestamp and the body."""
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_HEADER: job.event,
+        DELIVERY_HEADER: str(job.id),
+    }
+    if job.secret:
+        headers[SIGNATURE_HEADER] = webhooks.sign(secret=job.secret, body=body, timestamp=timestamp)
+    return headers
+
+
 def _send_webhook(job: Job, settings: Settings) -> None:
     body = webhook_body(job)
-    headers = {"Content-Type": "application/json", "X-StockPilot-Event": job.event}
-    if job.secret:
-        headers[SIGNATURE_HEADER] = signature(job.secret, body)
+    # Signed at sending time (each retry afresh): receivers refuse old signatures as replays.
+    headers = webhook_headers(job, body, timestamp=int(time.time()))
     response = httpx.post(
         job.recipient, content=body, headers=headers, timeout=settings.notify_timeout
     )

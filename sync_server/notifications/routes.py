@@ -14,7 +14,7 @@ from common.schemas.base import Id, Page, ReadSchema, Schema, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.notifications import service
 from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 
 router = APIRouter(tags=["notifications"])
 
@@ -70,7 +70,7 @@ class RuleRead(ReadSchema):
 def list_notifications(
     session: SessionDep,
     principal: Allowed(Permission.NOTIFICATIONS_READ),
-    page: PageDep,
+    page: Sorted("created_at"),
     unread: Annotated[bool, Query(description="Only those not read yet")] = False,
 ) -> dict[str, Any]:
     """List the caller's in-app notifications (for their role and branches), newest first."""
@@ -109,7 +109,9 @@ def read_notification(
 
 @router.get("/notification-rules", response_model=Page[RuleRead])
 def list_rules(
-    session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_ADMIN), page: PageDep
+    session: SessionDep,
+    principal: Allowed(Permission.NOTIFICATIONS_ADMIN),
+    page: Sorted("created_at", "event"),
 ) -> dict[str, Any]:
     """List who is told about which events."""
     stmt = select(NotificationRule).where(NotificationRule.tenant_id == principal.tenant_id)

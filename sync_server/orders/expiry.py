@@ -33,14 +33,14 @@ def expire_due(
             orders = session.scalars(stmt).all()
             # The batch releases several orders in one transaction: lock all their levels
             # first in (branch, product) order, the order every stock writer keeps.
-            levels: dict[tuple[int, int], set[int]] = {}
+            levels: dict[int, set[tuple[int, int]]] = {}
             for order in orders:
-                key = (order.tenant_id, order.branch_id)
-                levels.setdefault(key, set()).update(line.product_id for line in order.lines)
-            for (tenant_id, branch_id), product_ids in sorted(levels.items()):
-                inventory.lock_levels(
-                    session, tenant_id=tenant_id, branch_id=branch_id, product_ids=product_ids
+                levels.setdefault(order.tenant_id, set()).update(
+                    (order.branch_id, line.product_id) for line in order.lines
                 )
+            # One statement per tenant (no lock ever spans tenants), tenants in id order.
+            for tenant_id, keys in sorted(levels.items()):
+                inventory.lock_levels(session, tenant_id=tenant_id, keys=keys)
             for order in orders:
                 # A payment may have won the race for this row; expire re-checks the status.
                 expired += lifecycle.expire(session, order=order, now=now)

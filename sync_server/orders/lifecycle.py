@@ -136,7 +136,13 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
             reference_id=str(order.id),
         )
     else:
-        # The sale was committed at payment, so the goods come back as a return.
+        # The sale was committed at payment, so the goods come back as a return. Every
+        # level first, in one statement: the lines may name the products in any order.
+        inventory.lock_levels(
+            session,
+            tenant_id=order.tenant_id,
+            keys=[(order.branch_id, line.product_id) for line in order.lines],
+        )
         for line in order.lines:
             inventory.record_movement(
                 session,

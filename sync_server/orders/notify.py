@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from common.money import format_money
-from common.schemas.base import money_str, plain_str
+from common.schemas.base import plain_str
+from common.schemas.webhooks import OrderEventPayload, WebhookCustomer, WebhookOrderLine
 from common.units import format_quantity
 from sync_server.inventory.models import StockLevel
 from sync_server.orders.models import Order
@@ -47,25 +48,51 @@ def _notifications():
         return None
 
 
+def order_payload(order: Order, *, customer: Customer | None) -> dict[str, Any]:
+    """Return the webhook payload of an order: its state, its customer and its lines."""
+    return OrderEventPayload(
+        order_id=order.id,
+        external_number=order.external_number,
+        status=order.status,
+        branch_id=order.branch_id,
+        currency=order.currency,
+        total=order.total,
+        paid_amount=order.paid_amount,
+        refunded_amount=order.refunded_amount,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        shipping_address=order.shipping_address,
+        customer=None
+        if customer is None
+        else WebhookCustomer(
+            id=customer.id, name=customer.name, email=customer.email, phone=customer.phone
+        ),
+        lines=[
+            WebhookOrderLine(
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.name,
+                unit=line.unit,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+                returned_quantity=line.returned_quantity or Decimal("0"),
+            )
+            for line in order.lines
+        ],
+    ).model_dump(mode="json")
+
+
 def order_event(session: Session, *, order: Order, event: str, availability: bool = True) -> None:
     """Queue the notifications of an order's state change, in the caller's transaction."""
     service = _notifications()
     if service is None:
         return
-    payload: dict[str, Any] = {
-        "order_id": order.id,
-        "external_number": order.external_number,
-        "status": order.status,
-        "branch_id": order.branch_id,
-        "total": money_str(order.total),
-        "refunded_amount": money_str(order.refunded_amount),
-        "carrier": order.carrier,
-        "tracking_number": order.tracking_number,
-    }
+    customer = session.get(Customer, order.customer_id)
+    payload = order_payload(order, customer=customer)
     subject = _CUSTOMER_SUBJECTS.get(event, "Order {number} is now {status}").format(
         number=order.external_number, status=order.status
     )
-    customer = session.get(Customer, order.customer_id)
     email = customer.email if customer is not None and event in _CUSTOMER_SUBJECTS else None
     lines = "\n".join(f"  {format_quantity(ln.quantity)} x {ln.name}" for ln in order.lines)
     body = f"{subject}.\n\n{lines}\n\nTotal: {format_money(order.total, order.currency)}"

@@ -24,6 +24,7 @@ def list_orders(
     branch_id: int | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    updated_since: datetime | None = None,
 ) -> dict[str, Any]:
     """Return a page of the caller's orders matching the filters."""
     stmt = select(Order).where(Order.tenant_id == principal.tenant_id)
@@ -40,11 +41,18 @@ def list_orders(
         stmt = stmt.where(Order.created_at >= created_from)
     if created_to is not None:
         stmt = stmt.where(Order.created_at < created_to)
+    if updated_since is not None:
+        stmt = stmt.where(Order.updated_at >= updated_since)
     return paginate(
         session,
         stmt,
         params=params,
-        sortable={"created_at": Order.created_at, "total": Order.total, "status": Order.status},
+        sortable={
+            "created_at": Order.created_at,
+            "updated_at": Order.updated_at,
+            "total": Order.total,
+            "status": Order.status,
+        },
         default_sort="-created_at",
         tiebreak=Order.id,
     )

@@ -129,6 +129,11 @@ def receive_return(
             "on this order."
         )
     reference_id = str(ret.id)
+    inventory.lock_levels(
+        session,
+        tenant_id=order.tenant_id,
+        keys=[(order.branch_id, row.product_id) for row in ret.lines],
+    )
     for line_id, received in sorted(given.items()):
         row = by_line[line_id]
         # Every unit comes back through the door first, so the ledger shows the return;

@@ -26,9 +26,10 @@ from sync_server.orders.schemas import (
     ReturnReceive,
     ShipmentCreate,
 )
-from sync_server.paging import PageDep
+from sync_server.paging import Sorted, UpdatedSince
 
 router = APIRouter(tags=["online orders"])
+
 
 IdempotencyKey = Annotated[
     str | None,
@@ -56,13 +57,22 @@ def store_catalog(
     request: Request,
     session: SessionDep,
     principal: Allowed(Permission.CATALOG_READ),
-    page: PageDep,
+    page: Sorted("name", "price", "sku", "updated_at"),
     branch_code: Annotated[str | None, Query(max_length=16)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    updated_since: UpdatedSince = None,
 ) -> Response:
-    """Active products with price and available quantity per fulfilment branch (ETag aware)."""
+    """Active products with price and available quantity per fulfilment branch (ETag aware).
+
+    With updated_since: the products whose details or availability changed since then,
+    archived ones included (active false) so the store can take them down.
+    """
     body, etag = storefront.catalog_page(
-        session, principal=principal, params=page, branch_code=branch_code
+        session,
+        principal=principal,
+        params=page,
+        branch_code=branch_code,
+        updated_since=updated_since,
     )
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if if_none_match is not None and storefront.etag_matches(if_none_match, etag=etag):
@@ -104,15 +114,16 @@ def create_order(
 def list_orders(
     session: SessionDep,
     principal: Allowed(Permission.ORDERS_READ),
-    page: PageDep,
+    page: Sorted("created_at", "status", "total", "updated_at"),
     status: OrderStatusName | None = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     customer_id: Id | None = None,
     branch_id: Id | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    updated_since: UpdatedSince = None,
 ) -> dict:
-    """List orders by status, channel, customer, branch and creation date."""
+    """List orders by status, channel, customer, branch, creation date or last change."""
     return queries.list_orders(
         session,
         principal=principal,
@@ -123,6 +134,7 @@ def list_orders(
         branch_id=branch_id,
         created_from=created_from,
         created_to=created_to,
+        updated_since=updated_since,
     )
 
 

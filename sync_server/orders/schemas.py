@@ -175,6 +175,7 @@ class CatalogItem(Schema):
     unit: str
     price: Amount
     barcodes: list[str]
+    active: bool = True
     availability: list[BranchAvailability]
 
 

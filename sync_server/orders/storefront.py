@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
@@ -32,16 +33,36 @@ def _branches(session: Session, *, principal: Principal, branch_code: str | None
 
 
 def catalog_page(
-    session: Session, *, principal: Principal, params: PageParams, branch_code: str | None
+    session: Session,
+    *,
+    principal: Principal,
+    params: PageParams,
+    branch_code: str | None,
+    updated_since: datetime | None = None,
 ) -> tuple[bytes, str]:
     """Return one page of the store catalog as JSON bytes, with its ETag."""
     branches = _branches(session, principal=principal, branch_code=branch_code)
-    stmt = select(Product).where(Product.tenant_id == principal.tenant_id, Product.active.is_(True))
+    stmt = select(Product).where(Product.tenant_id == principal.tenant_id)
+    if updated_since is None:
+        stmt = stmt.where(Product.active.is_(True))
+    else:
+        # A change in what a branch can sell is a change of the store's catalog too.
+        restocked = select(StockLevel.product_id).where(
+            StockLevel.tenant_id == principal.tenant_id,
+            StockLevel.branch_id.in_([b.id for b in branches]),
+            StockLevel.updated_at >= updated_since,
+        )
+        stmt = stmt.where(or_(Product.updated_at >= updated_since, Product.id.in_(restocked)))
     page = paginate(
         session,
         stmt,
         params=params,
-        sortable={"name": Product.name, "sku": Product.sku, "price": Product.price},
+        sortable={
+            "name": Product.name,
+            "sku": Product.sku,
+            "price": Product.price,
+            "updated_at": Product.updated_at,
+        },
         default_sort="sku",
         tiebreak=Product.id,
     )
@@ -66,6 +87,7 @@ def catalog_page(
             unit=p.unit,
             price=p.price,
             barcodes=p.barcodes,
+            active=p.active,
             availability=[
                 {
                     "branch_id": b.id,

@@ -14,7 +14,7 @@ from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.org import service
 from sync_server.org.models import Branch
-from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+from sync_server.paging import Sorted, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["branches"])
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["branches"])
 def list_branches(
     session: SessionDep,
     principal: Allowed(Permission.BRANCHES_READ),
-    page: PageDep,
+    page: Sorted("code", "created_at", "name"),
     q: Annotated[str | None, Query(max_length=100)] = None,
     kind: BranchKind | None = None,
     active: bool | None = None,

@@ -18,7 +18,7 @@ from common.schemas.partners import (
     SupplierUpdate,
 )
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep, get_owned, like_pattern, paginate
+from sync_server.paging import Sorted, get_owned, like_pattern, paginate
 from sync_server.partners import service
 from sync_server.partners.models import Customer, Supplier
 
@@ -29,7 +29,7 @@ router = APIRouter()
 def list_suppliers(
     session: SessionDep,
     principal: Allowed(Permission.SUPPLIERS_READ),
-    page: PageDep,
+    page: Sorted("created_at", "name"),
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
 ) -> dict:
@@ -107,7 +107,7 @@ def update_supplier(
 def list_customers(
     session: SessionDep,
     principal: Allowed(Permission.CUSTOMERS_READ),
-    page: PageDep,
+    page: Sorted("balance", "created_at", "name"),
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
     with_balance: bool = False,

@@ -13,7 +13,7 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import PageDep, in_caller_branches, paginate
+from sync_server.paging import Sorted, in_caller_branches, paginate
 from sync_server.purchasing import reorder, service, shipping, vendors
 from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
 from sync_server.purchasing.schemas import (
@@ -46,8 +46,21 @@ _TRANSITION = problem_responses(403, 404, 409)
 def list_pos(
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_READ),
-    page: PageDep,
-    status: str | None = None,
+    page: Sorted("created_at", "expected_date", "number", "total"),
+    status: Literal[
+        "draft",
+        "pending_approval",
+        "approved",
+        "sent",
+        "confirmed",
+        "shipped",
+        "partially_received",
+        "received",
+        "closed",
+        "rejected",
+        "cancelled",
+    ]
+    | None = None,
     supplier_id: Id | None = None,
     branch_id: Id | None = None,
 ) -> dict:
@@ -306,7 +319,7 @@ def vendor_payments(
     supplier_id: Id,
     session: SessionDep,
     principal: Allowed(Permission.PURCHASING_READ),
-    page: PageDep,
+    page: Sorted("occurred_at", "amount"),
 ) -> dict:
     """List payments made to a supplier, newest first."""
     vendors.get_supplier(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

@@ -21,7 +21,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
-from sync_server.db import is_sqlite, lock_for_update, utcnow
+from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
@@ -438,15 +438,11 @@ def _receive(
     # Products, then their levels, each in product order: the order every stock writer
     # keeps (inventory.lock_levels), so a receipt and a till sale never deadlock.
     product_ids = sorted({by_id[x.line_id].product_id for x in lines})
-    if not is_sqlite(session.get_bind()):
-        session.execute(
-            select(Product.id)
-            .where(Product.tenant_id == po.tenant_id, Product.id.in_(product_ids))
-            .order_by(Product.id)
-            .with_for_update()
-        ).all()
+    inventory.lock_products(session, tenant_id=po.tenant_id, product_ids=product_ids)
     inventory.lock_levels(
-        session, tenant_id=po.tenant_id, branch_id=po.branch_id, product_ids=product_ids
+        session,
+        tenant_id=po.tenant_id,
+        keys=[(po.branch_id, product_id) for product_id in product_ids],
     )
     for x in lines:
         line = by_id[x.line_id]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -144,8 +145,14 @@ def list_sales(
     return page
 
 
-def _owned_sale(session: Session, *, principal: Principal, sale_id: int) -> Sale:
-    sale = session.get(Sale, sale_id)
+def _owned_sale(session: Session, *, principal: Principal, sale_id: int | UUID) -> Sale:
+    # A sale is named by the server's integer id or by the UUID the till (or a quick sale) gave it.
+    if isinstance(sale_id, UUID):
+        sale = session.scalar(
+            select(Sale).where(Sale.tenant_id == principal.tenant_id, Sale.uuid == str(sale_id))
+        )
+    else:
+        sale = session.get(Sale, sale_id)
     if (
         sale is None
         or sale.tenant_id != principal.tenant_id
@@ -155,7 +162,7 @@ def _owned_sale(session: Session, *, principal: Principal, sale_id: int) -> Sale
     return sale
 
 
-def get_sale(session: Session, *, principal: Principal, sale_id: int) -> SaleDetail:
+def get_sale(session: Session, *, principal: Principal, sale_id: int | UUID) -> SaleDetail:
     """Return one sale with its lines, payments, returns and what is still returnable.
 
     The server keeps returned quantities per product, not per original line, so a product's

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime
 
 from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import PageDep
+from sync_server.paging import Sorted
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter
 from sync_server.sales.schemas import ReturnDetail, ReturnRead, SaleDetail, SaleRead
@@ -63,7 +64,7 @@ FilterDep = Annotated[JournalFilter, Depends(journal_filter)]
 def list_sales(
     session: SessionDep,
     principal: Allowed(Permission.SALES_READ),
-    page: PageDep,
+    page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     channel: Channel | None = None,
 ) -> dict:
@@ -80,7 +81,12 @@ def list_sales(
     "/sales/{sale_id}", response_model=SaleDetail, responses=problem_responses(401, 403, 404)
 )
 def get_sale(
-    sale_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    sale_id: Annotated[
+        Id | UUID,
+        Path(description="The sale's id, or its UUID (the sale_id a till or quick sale gives)"),
+    ],
+    session: SessionDep,
+    principal: Allowed(Permission.SALES_READ),
 ) -> SaleDetail:
     """Return one sale with its lines (returned and still returnable), payments and returns."""
     return journal.get_sale(session, principal=principal, sale_id=sale_id)
@@ -90,7 +96,7 @@ def get_sale(
 def list_returns(
     session: SessionDep,
     principal: Allowed(Permission.SALES_READ),
-    page: PageDep,
+    page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Words in the reason")

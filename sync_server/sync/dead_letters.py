@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.errors import Conflict, DomainError, NotFound
+from common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from common.sync.protocol import Event
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -50,12 +51,28 @@ def resolve(
         device = session.get(Device, letter.device_id)
         if device is None:
             raise NotFound("The device that sent this event no longer exists.")
-        event = Event.model_validate(letter.payload)
         try:
+            event = Event.model_validate(letter.payload)
             with session.begin_nested():
                 push.apply_event(session, device=device, event=event)
         except DomainError as exc:
             raise Conflict(f"The event still cannot be applied: {exc.detail}") from exc
+        except ValidationError as exc:
+            # The stored payload itself is bad: retrying can never apply it, so say what is
+            # wrong and change nothing (the savepoint dropped whatever the try wrote).
+            raise ValidationFailed(
+                "The event's payload is not valid, so it cannot be applied; dismiss the dead "
+                f"letter instead. {_first_errors(exc)}",
+                errors=[
+                    {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
+                    for e in exc.errors()[:10]
+                ],
+            ) from exc
+        except (ValueError, TypeError, ArithmeticError, KeyError) as exc:
+            # Push rejects the same unusable data this way (sync/push.py push_one).
+            raise ValidationFailed(
+                f"The event's data cannot be used, so it cannot be applied: {exc}"
+            ) from exc
         received = session.scalar(
             select(ReceivedEvent).where(
                 ReceivedEvent.tenant_id == letter.tenant_id,
@@ -78,3 +95,11 @@ def resolve(
         after={"resolved": True, "retried": retry, "note": letter.resolved_note},
     )
     return letter
+
+
+def _first_errors(exc: ValidationError) -> str:
+    """Return the first few problems of a payload as one readable sentence."""
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()[:3]
+    ]
+    return "; ".join(parts) + "."

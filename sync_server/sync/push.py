@@ -35,22 +35,17 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import utcnow
+from sync_server.db import is_lock_conflict, utcnow
 from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.sales import service as sales
-from sync_server.sales.models import Return, Sale
+from sync_server.sales.models import Return, Sale, SaleLine
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
-# PostgreSQL's deadlock and serialisation failures: the whole batch is tried again.
-RETRY_STATES = frozenset({"40P01", "40001"})
+# A batch that loses a deadlock is tried again here first (cheaper than rerunning the
+# request, which the retry middleware would do next).
 ATTEMPTS = 4
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    """Say whether the database gave up a transaction to break a deadlock (safe to retry)."""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRY_STATES
 
 
 def push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
@@ -104,9 +99,24 @@ def check_clock(
     return round(skew, 1)
 
 
-def _stock_products(events: list[Event]) -> list[int]:
-    """Return the products whose levels the batch's sales, returns and counts move."""
+def _stock_products(session: Session, *, tenant_id: int, events: list[Event]) -> list[int]:
+    """Return the products whose levels the batch's sales, voids, returns and counts move."""
     products: set[int] = set()
+    voided = [
+        event.payload.get("sale_id")
+        for event in events
+        if event.type == EventType.SALE_VOIDED and isinstance(event.payload, dict)
+    ]
+    voided = [sale_id for sale_id in voided if isinstance(sale_id, str)]
+    if voided:
+        # A void moves the stored sale's lines back: the payload names only the sale.
+        products.update(
+            session.scalars(
+                select(SaleLine.product_id)
+                .join(Sale, Sale.id == SaleLine.sale_id)
+                .where(Sale.tenant_id == tenant_id, Sale.uuid.in_(voided))
+            )
+        )
     for event in events:
         if event.type not in (
             EventType.SALE_COMPLETED,
@@ -144,11 +154,14 @@ def _push(session: Session, *, principal: Principal, events: list[Event]) -> lis
     # first in product order, the order every other stock writer uses, so pushes, orders
     # and workflows meet without deadlocks.
     fresh = [event for event in events if event.id not in seen]
+    products = _stock_products(session, tenant_id=device.tenant_id, events=fresh)
+    # Only rows that exist: the ids come from unchecked payloads, and a product's first
+    # movement creates its row (a rare race there is retried like any deadlock).
     lock_levels(
         session,
         tenant_id=device.tenant_id,
-        branch_id=device.branch_id,
-        product_ids=_stock_products(fresh),
+        keys=[(device.branch_id, product_id) for product_id in products],
+        create=False,
     )
     results: dict[int, PushResult] = {}
     for i in order:

@@ -28,7 +28,7 @@ from common.sync.protocol import (
 )
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import PageDep, paginate
+from sync_server.paging import Sorted, paginate
 from sync_server.sync import dead_letters, devices, pull, push
 from sync_server.sync.models import DeadLetter, Device
 
@@ -94,7 +94,9 @@ def enrol(body: EnrolRequest, session: SessionDep) -> EnrolResponse:
 
 @router.get("/devices", response_model=Page[DeviceRead])
 def list_devices(
-    session: SessionDep, principal: Allowed(Permission.DEVICES_ADMIN), page: PageDep
+    session: SessionDep,
+    principal: Allowed(Permission.DEVICES_ADMIN),
+    page: Sorted("created_at", "name"),
 ) -> dict:
     """List the business's tills."""
     result = paginate(
@@ -180,7 +182,7 @@ def _letter_read(letter: DeadLetter) -> DeadLetterRead:
 def list_dead_letters(
     session: SessionDep,
     principal: Allowed(Permission.SYNC_ADMIN),
-    page: PageDep,
+    page: Sorted("received_at"),
     resolved: bool | None = None,
 ) -> dict:
     """List till events the server could not apply."""

@@ -11,7 +11,7 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import PageDep, in_caller_branches, paginate
+from sync_server.paging import Sorted, in_caller_branches, paginate
 from sync_server.wholesale import service
 from sync_server.wholesale.documents import invoice_pdf
 from sync_server.wholesale.models import SalesRequest
@@ -32,8 +32,8 @@ _TRANSITION = problem_responses(403, 404, 409)
 def list_requests(
     session: SessionDep,
     principal: Allowed(Permission.SALES_REQUESTS_READ),
-    page: PageDep,
-    status: str | None = None,
+    page: Sorted("created_at", "number", "total"),
+    status: Literal["pending_approval", "approved", "rejected", "cancelled"] | None = None,
     customer_id: Id | None = None,
     branch_id: Id | None = None,
 ) -> dict:

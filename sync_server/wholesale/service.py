@@ -222,14 +222,14 @@ def _take_stock(session: Session, *, actor: Principal, request: SalesRequest) ->
     for line in request.lines:
         wanted[line.product_id] += line.quantity
     short = []
-    # Lock in product order: two approvals over the same products never deadlock.
+    # Every level in one statement, in the global order: approvals never deadlock.
+    levels = inventory.lock_levels(
+        session,
+        tenant_id=request.tenant_id,
+        keys=[(request.branch_id, product_id) for product_id in wanted],
+    )
     for product_id in sorted(wanted):
-        level = inventory.lock_level(
-            session,
-            tenant_id=request.tenant_id,
-            branch_id=request.branch_id,
-            product_id=product_id,
-        )
+        level = levels[(request.branch_id, product_id)]
         if level.available < wanted[product_id]:
             short.append(
                 inventory.shortage(

@@ -278,3 +278,20 @@ def test_a_whole_weight_prints_kg_because_the_product_is_weighed(
         ]
         text = "\n".join(render_text(receipt))
         assert "  1 kg x" in text and "  2 kg x" in text and "  2 x" in text
+    # The refund receipt takes the unit from the product too.
+    with store.transaction() as session:
+        sale = returns.find_sale(session, receipt_number=done.receipt_number)
+        back = returns.return_with_receipt(
+            session,
+            sale_id=sale.sale_id,
+            quantities={line.line_id: line.sold for line in sale.lines},
+            cashier=ASHA,
+            shift_id=shift_id,
+            reason="",
+            shop=SHOP,
+        )
+    assert [(line.quantity.normalize(), line.unit) for line in back.receipt.lines] == [
+        (D(1), "kg"),
+        (D(2), "kg"),
+        (D(2), ""),
+    ]

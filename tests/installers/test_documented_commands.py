@@ -81,6 +81,7 @@ def test_every_documented_server_command_works_on_a_fresh_data_dir(tmp_path):
         "/backups/stockpilot-$(date +%F).db": str(backup_file),
         "/backups/stockpilot-2026-11-21.db": str(backup_file),
         "FILE": str(backup_file),
+        "checkpoints.txt": str(tmp_path / "checkpoints.txt"),
         "0.0.0.0": "127.0.0.1",
         "8765": str(port),
     }
@@ -121,6 +122,12 @@ def test_every_documented_server_command_works_on_a_fresh_data_dir(tmp_path):
     listed = go("stockpilot-server tenant list")
     assert "My Shop" in listed and "Second Shop" in listed
     assert "chain intact" in go("stockpilot-server audit verify")
+    signed = go("stockpilot-server audit checkpoint --out checkpoints.txt")
+    assert signed.startswith("STOCKPILOT-AUDIT-CHECKPOINT tenant=")
+    assert "holds 1 checkpoint(s)" in go(
+        "stockpilot-server audit verify --checkpoint checkpoints.txt"
+    )
+    assert "books agree with their ledgers" in go("stockpilot-server ledger verify")
 
     for backup_cmd in (c for c in _of("stockpilot-server") if " backup " in c):
         assert "integrity ok" in go(backup_cmd)

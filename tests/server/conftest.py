@@ -21,6 +21,7 @@ from sync_server.auth.security import issue_access_token
 from sync_server.catalog import service as catalog
 from sync_server.config import Settings
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.inventory.service import LOCK_ORDER_WARNINGS
 from sync_server.org import service as org
 from tests.factories import Api, make_product
 from tests.invariants import check_ledger
@@ -34,8 +35,11 @@ def ledger_invariant(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     # Taken before the test runs, so the engine outlives this check at teardown.
     engine = request.getfixturevalue("engine")
+    LOCK_ORDER_WARNINGS.clear()
     yield
     check_ledger(engine)
+    # Every path locked its stock up front, in the one global order (inventory.lock_levels).
+    assert not LOCK_ORDER_WARNINGS, list(LOCK_ORDER_WARNINGS)
 
 
 @dataclass

@@ -58,7 +58,7 @@ def test_verify_passes_an_intact_chain_and_names_the_edited_entry(
         )
     code, out = _verify(monkeypatch, capsys, database_url, tmp_path)
     assert code == 1
-    assert f"Stock Shop: BROKEN at entry {seq}: entry was altered" in out
+    assert f"Stock Shop: BROKEN: entry {seq} was edited" in out
 
 
 def test_verify_catches_a_deleted_entry(stock, engine, database_url, monkeypatch, capsys, tmp_path):
@@ -79,4 +79,4 @@ def test_verify_catches_a_deleted_entry(stock, engine, database_url, monkeypatch
         )
     code, out = _verify(monkeypatch, capsys, database_url, tmp_path)
     assert code == 1
-    assert f"BROKEN at entry {last - 1}: entry missing" in out
+    assert f"BROKEN: entry {last - 1} was removed" in out

@@ -9,6 +9,7 @@ import time
 from sqlalchemy import func, select, update
 
 from sync_server.audit import service as audit
+from sync_server.audit.keys import keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once
@@ -96,7 +97,7 @@ def test_tampering_with_a_sealed_entry_is_detected(stock):
     report = _verify(stock)
     assert not report.ok
     assert report.broken_at_seq == seq
-    assert report.reason == "entry was altered"
+    assert report.reason == f"entry {seq} was edited (its content does not match its MAC)"
 
 
 def test_an_entry_is_chained_once_sealed_and_reads_seal_first(stock, backend):
@@ -111,7 +112,9 @@ def test_an_entry_is_chained_once_sealed_and_reads_seal_first(stock, backend):
         if backend == "postgresql":
             assert (entry.seq, entry.prev_hash, entry.hash) == (None, None, None)
         else:
-            assert entry.seq is not None and entry.hash == audit.entry_hash(entry)
+            assert entry.seq is not None and entry.hash == audit.entry_hash(
+                entry, keyring=keyring_for(session)
+            )
     sealed = keep_once(stock.factory)[1]
     assert sealed == (1 if backend == "postgresql" else 0)
     with stock.tx() as session:
@@ -132,7 +135,7 @@ def test_an_entry_is_chained_once_sealed_and_reads_seal_first(stock, backend):
         )
     assert entry.seq == total
     assert entry.prev_hash == before.hash
-    assert entry.hash == audit.entry_hash(entry)
+    assert entry.hash == audit.entry_hash(entry, keyring=keyring_for(session))
 
 
 def test_the_audit_list_shows_entries_written_just_before_it_sealed(shop):

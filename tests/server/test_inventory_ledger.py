@@ -368,8 +368,7 @@ def test_documents_with_many_lines_in_any_order_do_not_deadlock(stock):
                     inv.lock_levels(
                         s,
                         tenant_id=world.tenant_id,
-                        branch_id=world.branch_ids[0],
-                        product_ids=[world.product_ids[p] for p in order],
+                        keys=[(world.branch_ids[0], world.product_ids[p]) for p in order],
                     )
                     for product in order if i % 2 else reversed(order):
                         _move(

@@ -179,3 +179,24 @@ def test_device_sells_only_in_its_own_branch_with_its_own_series(world):
         row = session.scalar(select(Sale).where(Sale.uuid == sold.json()["sale_id"]))
         assert row.device_id == enrolled.json()["device_id"]
         assert row.branch_id == west
+
+
+def test_the_sale_id_a_quick_sale_returns_reads_the_sale_back(world):
+    code = barcode_of(world)
+    stock(world, product_id=world.a.product_ids[0], quantity="5")
+    sold = sell(world.api("cashier"), code, "k-read-back", json={"quantity": "2"})
+    assert sold.status_code == 201, sold.text
+    sale_id = sold.json()["sale_id"]
+    manager = world.api("manager")
+    by_uuid = manager.get(f"sales/{sale_id}")
+    assert by_uuid.status_code == 200, by_uuid.text
+    detail = by_uuid.json()
+    assert detail["uuid"] == sale_id
+    assert detail["receipt_number"] == sold.json()["receipt_number"]
+    assert [line["quantity"] for line in detail["lines"]] == ["2"]
+    # The integer id names the same sale; an unknown UUID or another tenant's is a 404.
+    assert manager.get(f"sales/{detail['id']}").json()["uuid"] == sale_id
+    assert manager.get(f"sales/{new_id()}").status_code == 404
+    other = world.api("b_admin")
+    assert other.get(f"sales/{sale_id}").status_code == 404
+    assert manager.get("sales/not-a-sale").status_code == 422

@@ -284,3 +284,37 @@ def test_malformed_payload_is_rejected_alone(world, enrol, wrap):
     assert [r["status"] for r in results] == ["rejected", "applied"]
     assert "invalid payload" in results[0]["reason"]
     assert _count_sales(world) == 1
+
+
+def test_retrying_a_dead_letter_whose_payload_is_invalid_is_a_422_that_changes_nothing(
+    world, enrol, wrap
+):
+    body, till = enrol()
+    branch, product = world.a.branch_ids[0], world.a.product_ids[0]
+    bad = wrap(
+        sale_payload(branch_id=branch, product_id=product, receipt="R-1"),
+        device_id=body["device_id"],
+    )
+    bad["payload"]["lines"][0]["quantity"] = "1.23456"  # more places than a quantity has
+    assert till.post("sync/push", json={"events": [bad]}).json()["results"][0]["status"] == (
+        "rejected"
+    )
+    manager = world.api("manager")
+    letter = manager.get("sync/dead-letters").json()["items"][0]
+    stock_before = _on_hand(world, branch_id=branch, product_id=product)
+
+    retry = manager.post(f"sync/dead-letters/{letter['id']}/resolve", json={"retry": True})
+
+    assert retry.status_code == 422, retry.text
+    assert retry.headers["content-type"].startswith("application/problem+json")
+    problem = retry.json()
+    assert "payload is not valid" in problem["detail"] and "dismiss" in problem["detail"]
+    assert any("quantity" in e["field"] for e in problem["errors"])
+    # Nothing changed: the letter is still open, no sale, no stock moved.
+    again = manager.get("sync/dead-letters", params={"resolved": False}).json()
+    assert [x["id"] for x in again["items"]] == [letter["id"]]
+    assert _count_sales(world) == 0
+    assert _on_hand(world, branch_id=branch, product_id=product) == stock_before
+    # Dismissing it still works.
+    closed = manager.post(f"sync/dead-letters/{letter['id']}/resolve", json={"note": "bad data"})
+    assert closed.status_code == 200 and closed.json()["resolved"] is True

@@ -120,7 +120,6 @@ class AuditPage(QWidget):
             )
         else:
             self.verify_result.setObjectName("VerifyBroken")
-            self.verify_result.setText(
-                f"✗ Chain broken at entry {report['broken_at_seq']}: {report['reason']}"
-            )
+            # The reason says what was found and where ("entry 7 was edited ...").
+            self.verify_result.setText(f"✗ Chain broken: {report['reason']}")
         self.verify_result.style().polish(self.verify_result)
