@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -112,10 +113,29 @@ class TenantSettings(BaseModel):
         json_schema_extra={"range": f"read, write: 1 to {MAX_RATE_LIMIT}"},
     )
 
+    time_zone: str = Field(
+        default="Asia/Kolkata",
+        max_length=64,
+        description="The shop's IANA time zone: printed reports show their times in it.",
+        json_schema_extra={"range": "an IANA name such as Asia/Kolkata or Europe/London"},
+    )
+
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _check_rate_limits(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingRefused(
+                f"'{value}' is not a time zone; use a name such as Asia/Kolkata or Europe/London."
+            ) from None
+        return name
 
 
 # What JSON a setting takes, by its Python type: (accepted JSON types, words for a person).

@@ -162,8 +162,8 @@ def settle(seconds: float = 1.5) -> None:
             break
 
 
-for key in ("dashboard", "products", "stock", "purchasing", "sales", "customers", "alerts",
-            "audit", "admin"):
+for key in ("dashboard", "products", "stock", "purchasing", "sales", "customers", "reports",
+            "alerts", "audit", "admin"):
     page = window.open_screen(key)
     if key == "stock":
         page.branch.setCurrentIndex(page.branch.findData(main))

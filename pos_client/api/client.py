@@ -28,6 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
 Journal = Literal["sales", "returns"]
 Party = Literal["customers", "suppliers"]
+ReportFormat = Literal["csv", "xlsx", "pdf"]
 
 API_PREFIX = "/api/v1"
 # Reads come back in well under a second; a longer wait means the server or the link is sick.
@@ -202,6 +203,10 @@ class ApiClient:
         """Change a product (only the fields that were set)."""
         body = data.model_dump(mode="json", exclude_unset=True)
         return ProductRead.model_validate(self.patch(f"/products/{product_id}", body))
+
+    def create_category(self, *, name: str) -> CategoryRead:
+        """Create a category."""
+        return CategoryRead.model_validate(self.post("/categories", {"name": name}))
 
     def categories(self) -> list[CategoryRead]:
         """List all categories."""
@@ -496,6 +501,11 @@ class ApiClient:
     def report(self, name: str, **filters: Any) -> Row:
         """Run a report (rows + columns) from /reports/<name>."""
         return self.get(f"/reports/{name}", **filters)
+
+    def report_file(self, name: str, *, fmt: ReportFormat, **filters: Any) -> bytes:
+        """Return a report exported by the server as CSV, XLSX or PDF bytes."""
+        params = {**filters, "format": fmt}
+        return self.request("GET", f"/reports/{name}", params=params).content
 
     # --- admin ----------------------------------------------------------------------
     def branches(self, **filters: Any) -> Page[BranchRead]:

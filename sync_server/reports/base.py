@@ -53,10 +53,23 @@ class Column:
     key: str
     label: str
     kind: Kind = Kind.TEXT
+    # An id for machines (CSV, XLSX, JSON); a printed page leaves it out.
+    internal: bool = False
+    # Whether a totals row adds this column up; None adds money, quantities and counts.
+    total: bool | None = None
 
     @property
     def numeric(self) -> bool:
         return self.kind not in (Kind.TEXT, Kind.DATE)
+
+    @property
+    def summed(self) -> bool:
+        """Whether the column's values add up to a meaningful total."""
+        if self.internal:
+            return False
+        if self.total is not None:
+            return self.total
+        return self.kind in (Kind.MONEY, Kind.QTY, Kind.INT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
 from common.hygiene import spreadsheet_safe
+from sync_server.org.models import Branch, Tenant
+from sync_server.org.service import get_setting
 from sync_server.reports.base import Column, Kind, Report, typed, wire
 
 
@@ -68,6 +74,46 @@ def as_json(report: Report) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """What a printed or saved report is headed with: the shop, its time zone, branch names."""
+
+    shop: str = ""
+    zone: str = "UTC"
+    branches: Mapping[int, str] = field(default_factory=dict)
+
+    def local_time(self, moment: datetime) -> str:
+        """Return a UTC moment in the shop's time zone, named."""
+        try:
+            zone, name = ZoneInfo(self.zone), self.zone
+        except (ValueError, ZoneInfoNotFoundError):
+            zone, name = ZoneInfo("UTC"), "UTC"
+        local = moment.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({name})"
+
+    def describe(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the filters as a person reads them: branch names instead of ids."""
+        shown: dict[str, Any] = {}
+        for key, value in filters.items():
+            if key == "branch_id":
+                shown["branch"] = self.branches.get(value, value)
+            else:
+                shown[key.replace("_", " ")] = value
+        return shown
+
+
+def letterhead(session: Session, *, tenant_id: int) -> Letterhead:
+    """Read the shop's name, time zone and branch names for an export."""
+    tenant = session.get(Tenant, tenant_id)
+    rows = session.execute(select(Branch.id, Branch.name).where(Branch.tenant_id == tenant_id))
+    names = {branch_id: name for branch_id, name in rows}
+    return Letterhead(
+        shop=tenant.name if tenant else "",
+        zone=str(get_setting(session, tenant_id=tenant_id, key="time_zone")),
+        branches=names,
+    )
+
+
 def _filename(report: Report, fmt: Format) -> str:
     return f"{report.name}-{report.generated_at:%Y%m%d-%H%M%S}.{fmt.value}"
 
@@ -76,7 +122,9 @@ def _disposition(report: Report, fmt: Format) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{_filename(report, fmt)}"'}
 
 
-def render(report: Report, fmt: Format) -> Response | dict[str, Any]:
+def render(
+    report: Report, fmt: Format, head: Letterhead | None = None
+) -> Response | dict[str, Any]:
     """Return the response for a format (a dict for JSON, which FastAPI serialises)."""
     if fmt == Format.JSON:
         return as_json(report)
@@ -84,7 +132,7 @@ def render(report: Report, fmt: Format) -> Response | dict[str, Any]:
         return StreamingResponse(
             csv_chunks(report), media_type=MEDIA_TYPES[fmt], headers=_disposition(report, fmt)
         )
-    body = xlsx_bytes(report) if fmt == Format.XLSX else pdf_bytes(report)
+    body = xlsx_bytes(report, head) if fmt == Format.XLSX else pdf_bytes(report, head)
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=_disposition(report, fmt))
 
 
@@ -123,11 +171,15 @@ def _typed(row: dict[str, Any], column: Column) -> Any:
     return typed(row.get(column.key), column.kind)
 
 
+# A fractional quantity shows up to three decimals, and no trailing point.
+QTY_FRACTION_FORMAT = "#,##0.0##"
+
 # XLSX --------------------------------------------------------------------------------------
 
 NUMBER_FORMATS = {
     Kind.MONEY: "#,##0.00",
-    Kind.QTY: "#,##0.###",
+    # Whole quantities: "#,##0.###" would show 8 as "8." in Excel.
+    Kind.QTY: "#,##0",
     Kind.RATIO: "0.0",
     Kind.INT: "0",
     Kind.DATE: "yyyy-mm-dd",
@@ -141,6 +193,10 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+def _fractional(value: Any) -> bool:
+    return isinstance(value, Decimal) and value != value.to_integral()
+
+
 def _as_text_cells(row: Any) -> None:
     """Store every text cell of a row as a string, never as a formula."""
     for cell in row:
@@ -149,7 +205,7 @@ def _as_text_cells(row: Any) -> None:
             cell.data_type = "s"
 
 
-def xlsx_bytes(report: Report) -> bytes:
+def xlsx_bytes(report: Report, head: Letterhead | None = None) -> bytes:
     """Return the report as an XLSX workbook: typed cells, bold frozen header, sized columns."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -174,12 +230,19 @@ def xlsx_bytes(report: Report) -> bytes:
         if fmt:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
                 cell.number_format = fmt
+                if column.kind == Kind.QTY and _fractional(cell.value):
+                    cell.number_format = QTY_FRACTION_FORMAT
     sheet.freeze_panes = "A2"
+    head = head or Letterhead()
     about = book.create_sheet("About")
+    if head.shop:
+        about.append(["Shop", head.shop])
     about.append(["Report", report.title])
-    about.append(["Generated at (UTC)", report.generated_at.strftime("%Y-%m-%d %H:%M:%S")])
+    about.append(["Generated at", head.local_time(report.generated_at)])
     for key, value in report.filters.items():
         about.append([key, str(value)])
+    if "branch_id" in report.filters:
+        about.append(["Branch", str(head.branches.get(report.filters["branch_id"], ""))])
     for note in report.notes:
         about.append(["Note", note])
     for row in about.iter_rows():
@@ -243,67 +306,201 @@ def _pdf_chart(report: Report, width: float):
     return drawing
 
 
-def pdf_bytes(report: Report) -> bytes:
-    """Return the report as a PDF: title, filters, generation time, table, chart if any."""
+# Font sizes tried in turn until the columns fit the page; words are never broken.
+PDF_FONT_SIZES = (7.5, 7.0, 6.5, 6.0, 5.5, 5.0)
+# Left plus right padding of a table cell, and slack for the paragraph's own measuring.
+CELL_PAD = 6.5
+BOLD = "Helvetica-Bold"
+PLAIN = "Helvetica"
+
+
+def _pdf_text(value: Any, kind: Kind) -> str:
+    """Return a value as printed: money and counts with thousands separators."""
+    if value is None:
+        return ""
+    if kind == Kind.MONEY:
+        return f"{value:,.2f}"
+    if kind == Kind.QTY:
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if kind == Kind.INT:
+        return f"{value:,}"
+    return _csv_text(value, kind)
+
+
+def _totals(report: Report, columns: list[Column]) -> list[Any] | None:
+    """Return the totals of the summed columns (None elsewhere), or None when nothing adds up."""
+    if not report.rows or not any(c.summed for c in columns):
+        return None
+    sums: list[Any] = []
+    for column in columns:
+        if not column.summed:
+            sums.append(None)
+            continue
+        values = [typed(row.get(column.key), column.kind) for row in report.rows]
+        sums.append(
+            sum((v for v in values if v is not None), Decimal(0) if column.kind != Kind.INT else 0)
+        )
+    return sums
+
+
+def _fit_widths(
+    grid: list[list[str]], columns: list[Column], *, size: float, available: float
+) -> list[float] | None:
+    """Return column widths that fit, or None when even the narrowest layout is too wide.
+
+    Numbers never wrap; labels and text wrap only between words, so a column is at least as
+    wide as its longest word.
+    """
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    natural: list[float] = []
+    narrow: list[float] = []
+    for i, column in enumerate(columns):
+        header, *cells = [row[i] for row in grid]
+        header_words = max((stringWidth(w, BOLD, size) for w in header.split()), default=0)
+        full = stringWidth(header, BOLD, size)
+        widest = 0.0
+        least = header_words
+        for index, cell in enumerate(cells):
+            # The last row is the totals row, printed bold.
+            font = BOLD if index == len(cells) - 1 else PLAIN
+            width = stringWidth(cell, font, size)
+            widest = max(widest, width)
+            if column.kind == Kind.TEXT:
+                words = cell.split()
+                least = max(least, max((stringWidth(w, font, size) for w in words), default=0))
+            else:
+                least = max(least, width)
+        natural.append(max(full, widest) + CELL_PAD)
+        narrow.append(least + CELL_PAD)
+    if sum(narrow) > available:
+        return None
+    if sum(natural) <= available:
+        return natural
+    # Share what is left over the narrowest layout in proportion to what each column wants.
+    spare = available - sum(narrow)
+    wants = [n - m for n, m in zip(natural, narrow, strict=True)]
+    total_want = sum(wants) or 1.0
+    return [m + spare * w / total_want for m, w in zip(narrow, wants, strict=True)]
+
+
+def pdf_bytes(report: Report, head: Letterhead | None = None) -> bytes:
+    """Return the report as a PDF: shop, title, filters, local time, fitted table, totals."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    wide = len(report.columns) > 7
-    pagesize = landscape(A4) if wide else A4
+    head = head or Letterhead()
+    columns = [c for c in report.columns if not c.internal]
+    header = [c.label for c in columns]
+    body = [
+        [_pdf_text(typed(row.get(c.key), c.kind), c.kind) for c in columns] for row in report.rows
+    ]
+    totals = _totals(report, columns)
+    total_row: list[str] = []
+    if totals is not None:
+        total_row = [
+            _pdf_text(v, c.kind) if v is not None else ""
+            for v, c in zip(totals, columns, strict=True)
+        ]
+        # "Total" goes in the first column that has no sum of its own.
+        label_at = next((i for i, v in enumerate(totals) if v is None), None)
+        if label_at is not None:
+            total_row[label_at] = "Total"
+    grid = [header, *body, total_row or [""] * len(columns)]
+
+    margin = 12 * mm
+    widths: list[float] | None = None
+    size = PDF_FONT_SIZES[0]
+    pagesize = A4
+    # The largest type that fits wins; portrait when it fits as large, else landscape.
+    for size in PDF_FONT_SIZES:
+        for pagesize in (A4, landscape(A4)):
+            available = pagesize[0] - 2 * margin
+            widths = _fit_widths(grid, columns, size=size, available=available)
+            if widths is not None:
+                break
+        if widths is not None:
+            break
+    if widths is None:
+        # Too many columns for any page: the narrowest layout, a little past the margin.
+        widths = _fit_widths(grid, columns, size=size, available=float("inf"))
+    assert widths is not None
+
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
         pagesize=pagesize,
-        leftMargin=12 * mm,
-        rightMargin=12 * mm,
-        topMargin=12 * mm,
-        bottomMargin=12 * mm,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
         title=report.title,
+        author=head.shop,
     )
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
-    cell_style = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
-    story: list[Any] = [Paragraph(report.title, styles["Title"])]
-    shown = "; ".join(f"{k}: {v}" for k, v in report.filters.items()) or "none"
+    cell_style = styles["BodyText"].clone("cell", fontName=PLAIN, fontSize=size, leading=size + 1.5)
+    head_style = cell_style.clone("head", fontName=BOLD)
+    head_right = head_style.clone("head_right", alignment=2)
+    story: list[Any] = []
+    if head.shop:
+        story.append(Paragraph(_escape(head.shop), styles["Heading2"]))
+    story.append(Paragraph(_escape(report.title), styles["Title"]))
+    shown = "; ".join(f"{k}: {v}" for k, v in head.describe(report.filters).items()) or "none"
     story.append(Paragraph(f"<b>Filters</b> — {_escape(shown)}", small))
-    generated = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
-    story.append(Paragraph(f"<b>Generated</b> {generated} · {len(report.rows)} rows", small))
+    story.append(
+        Paragraph(
+            f"<b>Generated</b> {_escape(head.local_time(report.generated_at))} · "
+            f"{len(report.rows)} rows",
+            small,
+        )
+    )
     for note in report.notes:
         story.append(Paragraph(_escape(note), small))
     story.append(Spacer(1, 4 * mm))
     if report.chart is not None and report.rows:
         story.append(_pdf_chart(report, doc.width))
         story.append(Spacer(1, 4 * mm))
-    right = cell_style.clone("right", alignment=2)
-    header = [
-        Paragraph(f"<b>{_escape(c.label)}</b>", right if c.numeric else cell_style)
-        for c in report.columns
-    ]
-    body = [
+
+    data: list[list[Any]] = [
         [
-            Paragraph(_escape(_csv_text(value, c.kind)), cell_style)
-            if c.kind == Kind.TEXT
-            else _csv_text(value, c.kind)
-            for value, c in zip(row, report.columns, strict=True)
+            Paragraph(_escape(text), head_right if c.numeric else head_style)
+            for text, c in zip(header, columns, strict=True)
         ]
-        for row in report.typed_rows()
     ]
+    for row in body:
+        data.append(
+            [
+                Paragraph(_escape(text), cell_style) if c.kind == Kind.TEXT else text
+                for text, c in zip(row, columns, strict=True)
+            ]
+        )
     if not body:
-        body = [["No data for these filters."] + [""] * (len(report.columns) - 1)]
-    table = Table([header, *body], repeatRows=1)
-    style = [
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
+        data.append(["No data for these filters."] + [""] * (len(columns) - 1))
+    if total_row:
+        data.append(total_row)
+    table = Table(data, colWidths=widths, repeatRows=1)
+    style: list[Any] = [
+        ("FONT", (0, 0), (-1, -1), PLAIN, size),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf2")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.HexColor("#5b6b80")),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f7f9")]),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
     ]
-    for i, column in enumerate(report.columns):
+    if total_row:
+        style += [
+            ("FONT", (0, -1), (-1, -1), BOLD, size),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.HexColor("#5b6b80")),
+            ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#e8ecf2")),
+        ]
+    for i, column in enumerate(columns):
         if column.numeric:
             style.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
     table.setStyle(TableStyle(style))

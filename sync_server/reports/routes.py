@@ -14,7 +14,7 @@ from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
 from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
 from sync_server.reports.base import Filters, Grain, make_filters
-from sync_server.reports.exports import Format, negotiate, render
+from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
 from sync_server.reports.schemas import ReportRead
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -52,8 +52,18 @@ def output_format(
     return negotiate(requested=format, accept=request.headers.get("accept"))
 
 
-FiltersDep = Annotated[Filters, Depends(report_filters)]
 FormatDep = Annotated[Format, Depends(output_format)]
+
+
+def export_head(principal: Reader, session: SessionDep, fmt: FormatDep) -> Letterhead | None:
+    """Read the shop's letterhead for a file export (JSON needs none)."""
+    if fmt == Format.JSON:
+        return None
+    return letterhead(session, tenant_id=principal.tenant_id)
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+HeadDep = Annotated[Letterhead | None, Depends(export_head)]
 SPEC: dict[str, Any] = {"response_model": ReportRead, "responses": problem_responses(403, 422)}
 
 
@@ -62,10 +72,10 @@ def _today(value: date | None) -> date:
 
 
 @router.get("/stock-shortages", **SPEC)
-def stock_shortages(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+def stock_shortages(session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep) -> Any:
     """List negative, out-of-stock and low levels with days of cover and what to reorder."""
     report = stock.stock_shortages(session, filters=filters, today=_today(None))
-    return render(report, fmt)
+    return render(report, fmt, head)
 
 
 @router.get("/stock-valuation", **SPEC)
@@ -73,10 +83,11 @@ def stock_valuation(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     as_of: Annotated[date | None, Query()] = None,
 ) -> Any:
     """Value stock per branch and category at average cost and retail, now or as of a date."""
-    return render(stock.stock_valuation(session, filters=filters, as_of=as_of), fmt)
+    return render(stock.stock_valuation(session, filters=filters, as_of=as_of), fmt, head)
 
 
 @router.get("/sales-summary", **SPEC)
@@ -84,10 +95,11 @@ def sales_summary(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     group_by: Annotated[sales.GroupBy, Query()] = sales.GroupBy.DAY,
 ) -> Any:
     """Sum sales, returns, discounts, tax, cost and margin per period or dimension."""
-    return render(sales.sales_summary(session, filters=filters, group_by=group_by), fmt)
+    return render(sales.sales_summary(session, filters=filters, group_by=group_by), fmt, head)
 
 
 @router.get("/revenue-trend", **SPEC)
@@ -95,10 +107,11 @@ def revenue_trend(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     grain: Annotated[Grain, Query()] = Grain.DAY,
 ) -> Any:
     """Return revenue per day, week or month beside the previous period."""
-    return render(sales.revenue_trend(session, filters=filters, grain=grain), fmt)
+    return render(sales.revenue_trend(session, filters=filters, grain=grain), fmt, head)
 
 
 @router.get("/best-sellers", **SPEC)
@@ -106,11 +119,12 @@ def best_sellers(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     by: Annotated[sales.Rank, Query()] = sales.Rank.QUANTITY,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> Any:
     """Rank products by quantity, revenue or margin."""
-    return render(sales.best_sellers(session, filters=filters, by=by, limit=limit), fmt)
+    return render(sales.best_sellers(session, filters=filters, by=by, limit=limit), fmt, head)
 
 
 @router.get("/movers", **SPEC)
@@ -118,6 +132,7 @@ def movers(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     window_days: Annotated[int, Query(ge=1, le=366)] = 28,
     dead_days: Annotated[int, Query(ge=1, le=1000)] = 60,
     cls: Annotated[stock.MoverClass | None, Query(alias="class")] = None,
@@ -131,13 +146,15 @@ def movers(
         dead_days=dead_days,
         only=cls,
     )
-    return render(report, fmt)
+    return render(report, fmt, head)
 
 
 @router.get("/branch-comparison", **SPEC)
-def branch_comparison(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+def branch_comparison(
+    session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep
+) -> Any:
     """Show each branch's sales, margin, returns and stock side by side."""
-    return render(branches.branch_comparison(session, filters=filters), fmt)
+    return render(branches.branch_comparison(session, filters=filters), fmt, head)
 
 
 @router.get("/customer-credit-ageing", **SPEC)
@@ -145,10 +162,11 @@ def customer_credit_ageing(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     as_of: Annotated[date | None, Query()] = None,
 ) -> Any:
     """Age what customers owe: 0–30, 31–60, 61–90 and over 90 days."""
-    return render(credit.credit_ageing(session, filters=filters, as_of=_today(as_of)), fmt)
+    return render(credit.credit_ageing(session, filters=filters, as_of=_today(as_of)), fmt, head)
 
 
 @router.get("/purchase-summary", **SPEC)
@@ -156,19 +174,22 @@ def purchase_summary(
     session: SessionDep,
     filters: FiltersDep,
     fmt: FormatDep,
+    head: HeadDep,
     grain: Annotated[Grain | None, Query(description="split each supplier by period")] = None,
 ) -> Any:
     """Sum per supplier (and period) what was ordered, received, is outstanding and was paid."""
-    return render(purchasing.purchase_summary(session, filters=filters, grain=grain), fmt)
+    return render(purchasing.purchase_summary(session, filters=filters, grain=grain), fmt, head)
 
 
 @router.get("/supplier-performance", **SPEC)
-def supplier_performance(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+def supplier_performance(
+    session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep
+) -> Any:
     """Return lead time (median, p90), fill rate, on-time rate and price variance per supplier."""
-    return render(purchasing.supplier_performance(session, filters=filters), fmt)
+    return render(purchasing.supplier_performance(session, filters=filters), fmt, head)
 
 
 @router.get("/shift-reports", **SPEC)
-def shift_reports(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Any:
+def shift_reports(session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep) -> Any:
     """Return the Z report of every till shift per branch and date."""
-    return render(shifts.shift_reports(session, filters=filters), fmt)
+    return render(shifts.shift_reports(session, filters=filters), fmt, head)

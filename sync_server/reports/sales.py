@@ -130,7 +130,10 @@ def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> R
         stmt = select(key, *aggregates)
     elif group_by == GroupBy.BRANCH:
         keys = [src.c.branch_id, Branch.name]
-        label_cols = [Column("branch_id", "Branch id", Kind.INT), Column("branch", "Branch")]
+        label_cols = [
+            Column("branch_id", "Branch id", Kind.INT, internal=True),
+            Column("branch", "Branch"),
+        ]
         stmt = select(
             src.c.branch_id.label("branch_id"), Branch.name.label("branch"), *aggregates
         ).join(Branch, Branch.id == src.c.branch_id)
@@ -142,7 +145,10 @@ def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> R
         # No cashier (online) is 0 in the summary and NULL in the lines: one group either way.
         cashier = func.coalesce(src.c.cashier_id, ZERO_SQL)
         keys = [cashier, User.username]
-        label_cols = [Column("cashier_id", "Cashier id", Kind.INT), Column("cashier", "Cashier")]
+        label_cols = [
+            Column("cashier_id", "Cashier id", Kind.INT, internal=True),
+            Column("cashier", "Cashier"),
+        ]
         stmt = select(
             func.nullif(cashier, ZERO_SQL).label("cashier_id"),
             func.coalesce(User.username, literal("(online / none)", String)).label("cashier"),
@@ -386,8 +392,8 @@ def best_sellers(session: Session, *, filters: Filters, by: Rank, limit: int) ->
         name="best-sellers",
         title=f"Best sellers by {by.value}",
         columns=[
-            Column("rank", "Rank", Kind.INT),
-            Column("product_id", "Product id", Kind.INT),
+            Column("rank", "Rank", Kind.INT, total=False),
+            Column("product_id", "Product id", Kind.INT, internal=True),
             Column("sku", "SKU"),
             Column("name", "Product"),
             Column("quantity", "Quantity (net)", Kind.QTY),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from pos_client.ui.manager.window import LoginDialog
@@ -121,7 +121,8 @@ def test_create_product_and_print_label_pdf(
     )
     assert list(tmp_path.glob("page*.png"))
 
-    # Bulk import: a sheet with a bad row imports nothing; the clean sheet imports every row.
+    # Bulk import: rows with problems are shown before anything is sent; a clean sheet imports
+    # every row (tests/ui/test_manager_import.py covers mixed sheets row by row).
     sheet = tmp_path / "products.csv"
     sheet.write_text(
         "sku,name,price,barcodes\n"
@@ -132,7 +133,7 @@ def test_create_product_and_print_label_pdf(
     page.ask_import_path = lambda: sheet
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     preview = page.dialog
-    assert not preview.import_button.isEnabled()
+    assert "1 ready, 2 with problems that will be refused" in preview.summary.text()
     problems = [preview.table.item(r, 4).text() for r in range(preview.table.rowCount())]
     assert problems[0] == "OK" and "price" in problems[1] and "Check digit" in problems[2]
     preview.reject()
@@ -305,7 +306,14 @@ def test_approve_sales_request_and_record_customer_payment(
     select_row(page.table, lambda c: c.id == customer["id"])
     qtbot.mouseClick(page.payment_button, Qt.MouseButton.LeftButton)
     dialog = page.dialog
+    # More than is due is not taken silently: it asks to keep the extra as credit.
+    dialog.amount.setText(str(owed + Decimal("200")))
+    assert dialog.as_credit.isVisible() and "₹200.00" in dialog.as_credit.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.error.isVisible() and "₹200.00 more than" in dialog.error.text()
+    assert dialog.result() != QDialog.DialogCode.Accepted
     dialog.amount.setText("10.00")
+    assert not dialog.as_credit.isVisible()
     accept_dialog(qtbot, dialog)
     eventually(
         qtbot,

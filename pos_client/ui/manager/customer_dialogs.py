@@ -306,9 +306,31 @@ class PaymentDialog(FormDialog):
             [("Cash", "cash"), ("Card", "card"), ("Bank transfer", "bank"), ("UPI", "upi")]
         )
         self.reference = QLineEdit()
+        # Paying more than is due leaves a credit: the user confirms that on purpose.
+        self.as_credit = QCheckBox("Keep the extra as credit on the account")
+        self.as_credit.setObjectName("OverpaymentAsCredit")
+        self.as_credit.setVisible(False)
+        self.amount.textChanged.connect(self._amount_changed)
         self.form.addRow("Amount", self.amount)
         self.form.addRow("Method", self.method)
         self.form.addRow("Reference", self.reference)
+        self.form.addRow("", self.as_credit)
+
+    def _extra(self) -> Decimal:
+        """Return how much the typed amount exceeds the balance due (0 when it does not)."""
+        try:
+            amount = Decimal(self.amount.text().strip())
+        except InvalidOperation:
+            return Decimal(0)
+        return max(amount - max(self.customer.balance, Decimal(0)), Decimal(0))
+
+    def _amount_changed(self, _text: str) -> None:
+        extra = self._extra()
+        self.as_credit.setVisible(extra > 0)
+        if extra > 0:
+            self.as_credit.setText(f"Keep the extra {as_money(extra)} as credit on the account")
+        else:
+            self.as_credit.setChecked(False)
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         try:
@@ -317,6 +339,12 @@ class PaymentDialog(FormDialog):
             raise ValueError("Type the amount paid.") from exc
         if amount <= 0:
             raise ValueError("A payment is a positive amount.")
+        extra = self._extra()
+        if extra > 0 and not self.as_credit.isChecked():
+            raise ValueError(
+                f"That is {as_money(extra)} more than the {as_money(self.customer.balance)} "
+                "due. Tick “keep the extra as credit” to record it, or change the amount."
+            )
         customer_id, method, reference = (
             self.customer.id,
             self.method.currentData(),

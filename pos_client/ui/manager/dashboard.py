@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,7 @@ from pos_client.ui.manager.widgets import button, heading
 
 ACCENT = "#0f9d8f"
 PALETTE = ["#0f9d8f", "#12263a", "#f2a541", "#5b8def", "#d64545", "#7b8794"]
+TODAY = "Today's sales (net)"
 OPEN_ORDER_STATUSES = ("pending_payment", "confirmed", "picking", "packed")
 
 
@@ -61,13 +63,20 @@ def _value_key(report: dict[str, Any], preferred: str = "revenue") -> str:
 
 def load_dashboard(api: ApiClient, *, can: set[str], today: date) -> dict[str, Any]:
     """Fetch every figure the dashboard shows (on a network thread)."""
-    out: dict[str, Any] = {"cards": {}, "charts": {}}
+    out: dict[str, Any] = {"cards": {}, "charts": {}, "details": {}}
     cards = out["cards"]
     if Permission.REPORTS_READ.value in can:
         summary = api.report("sales-summary", date_from=today, date_to=today, group_by="day")
-        cards["Today's sales"] = as_money(
-            sum((Decimal(str(r.get("revenue") or 0)) for r in summary["rows"]), Decimal(0))
-        )
+
+        def total(key: str) -> Decimal:
+            return sum((Decimal(str(r.get(key) or 0)) for r in summary["rows"]), Decimal(0))
+
+        # Net of returns, the figure the revenue chart and the reports show; gross beside it.
+        cards[TODAY] = as_money(total("net_revenue"))
+        out["details"] = {
+            TODAY: f"Gross {as_money(total('revenue'))} − returns "
+            f"{as_money(total('returned_amount'))}"
+        }
         start = today - timedelta(days=29)
         out["charts"]["trend"] = api.report(
             "revenue-trend", date_from=start, date_to=today, grain="day"
@@ -108,10 +117,14 @@ class Card(QFrame):
         self.value.setObjectName("CardValue")
         caption = QLabel(label.upper())
         caption.setObjectName("CardLabel")
+        self.detail = QLabel("")
+        self.detail.setObjectName("CardLabel")
+        self.detail.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 14)
         layout.addWidget(caption)
         layout.addWidget(self.value)
+        layout.addWidget(self.detail)
 
 
 def _new_chart(title: str) -> QChart:
@@ -158,10 +171,10 @@ class BarChart:
         self.series.attachAxis(self.values)
         self.view = _view(self.chart)
 
-    def show(self, report: dict[str, Any]) -> None:
-        """Show the first rows of a report."""
-        label, value = _label_key(report), _value_key(report)
-        rows = report["rows"][:8]
+    def show(self, report: dict[str, Any], *, value: str | None = None, limit: int = 8) -> None:
+        """Show the first rows of a report (value: the column plotted, else its revenue)."""
+        label, value = _label_key(report), value or _value_key(report)
+        rows = report["rows"][:limit]
         if self.bars.count():
             self.bars.remove(0, self.bars.count())
         self.categories.clear()
@@ -246,7 +259,9 @@ class DashboardPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.data: dict[str, Any] | None = None
-        names = ("Today's sales", "Open orders", "Low or out of stock", "Pending approvals")
+        # The shop's day; tests set another.
+        self.today: Callable[[], date] = date.today
+        names = (TODAY, "Open orders", "Low or out of stock", "Pending approvals")
         self.cards = {name: Card(name) for name in names}
         cards = QHBoxLayout()
         for card in self.cards.values():
@@ -277,7 +292,7 @@ class DashboardPage(QWidget):
     def refresh(self) -> None:
         """Fetch the figures off the UI thread."""
         self.status.setText("Loading…")
-        can, today = set(self.ctx.me.permissions), date.today()
+        can, today = set(self.ctx.me.permissions), self.today()
         NetOp(
             lambda api: load_dashboard(api, can=can, today=today), pool=self.ctx.pool, owner=self
         ).success(self._loaded).failure(self._failed).run()
@@ -292,6 +307,9 @@ class DashboardPage(QWidget):
         self.status.setText("")
         for name, card in self.cards.items():
             card.value.setText(data["cards"].get(name, "—"))
+            detail = data.get("details", {}).get(name, "")
+            card.detail.setText(detail)
+            card.detail.setVisible(bool(detail))
         charts = data["charts"]
         if "trend" in charts:
             self.trend.show(charts["trend"])

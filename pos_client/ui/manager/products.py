@@ -28,7 +28,13 @@ from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.labels import LabelDialog
-from pos_client.ui.manager.product_import import ImportRow, check_rows, read_sheet
+from pos_client.ui.manager.product_import import (
+    ImportRow,
+    RowResult,
+    check_rows,
+    import_rows,
+    read_sheet,
+)
 from pos_client.ui.manager.table import Column, as_money, as_quantity
 from pos_client.ui.manager.widgets import (
     ActionBar,
@@ -155,7 +161,11 @@ class ProductDialog(FormDialog):
 
 
 class ImportDialog(QDialog):
-    """Preview a product sheet row by row; import only when every row is clean."""
+    """Preview a product sheet row by row, then create or update each clean row by SKU.
+
+    Honest per row: rows with problems are refused and never sent, each clean row is its own
+    server call, and the result column says exactly what the server did with every row.
+    """
 
     def __init__(self, *, ctx: ManagerContext, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,24 +173,32 @@ class ImportDialog(QDialog):
         self.setWindowTitle("Import products")
         self.setMinimumSize(760, 420)
         self.imported: list[ProductRead] = []
+        self.results: list[RowResult] | None = None
         try:
             self.rows: list[ImportRow] = check_rows(read_sheet(path))
             problem = ""
         except (OSError, ValueError, KeyError) as exc:
             self.rows, problem = [], f"Cannot read {path.name}: {exc}"
         bad = [r for r in self.rows if not r.ok]
-        self.summary = QLabel(
-            problem
-            or (
-                f"{len(self.rows)} rows, {len(bad)} with errors — fix the sheet and open it again."
-                if bad
-                else f"{len(self.rows)} rows, all clean. Nothing is imported until Import."
+        clean = len(self.rows) - len(bad)
+        if problem:
+            text = problem
+        elif bad:
+            text = (
+                f"{len(self.rows)} rows: {clean} ready, {len(bad)} with problems that will be "
+                "refused (fix them and import the sheet again). Rows are matched by SKU: a "
+                "known SKU is updated, a new one created."
             )
-        )
+        else:
+            text = (
+                f"{len(self.rows)} rows, all clean. Rows are matched by SKU: a known SKU is "
+                "updated, a new one created. Nothing is sent until Import."
+            )
+        self.summary = QLabel(text)
         self.summary.setObjectName("ErrorText" if bad or problem else "ImportSummary")
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(len(self.rows), 5)
-        self.table.setHorizontalHeaderLabels(["Line", "SKU", "Name", "Price", "Problems"])
+        self.table = QTableWidget(len(self.rows), 6)
+        self.table.setHorizontalHeaderLabels(["Line", "SKU", "Name", "Price", "Problems", "Result"])
         for r, row in enumerate(self.rows):
             for c, text in enumerate(
                 (
@@ -189,6 +207,7 @@ class ImportDialog(QDialog):
                     row.values.get("name", ""),
                     row.values.get("price", ""),
                     "; ".join(row.errors) or "OK",
+                    "",
                 )
             ):
                 self.table.setItem(r, c, QTableWidgetItem(text))
@@ -198,7 +217,7 @@ class ImportDialog(QDialog):
         )
         self.import_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.import_button.setText("Import")
-        self.import_button.setEnabled(bool(self.rows) and not bad and not problem)
+        self.import_button.setEnabled(clean > 0 and not problem)
         self.buttons.accepted.connect(self.start_import)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -207,24 +226,50 @@ class ImportDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def start_import(self) -> None:
-        """Send the clean rows to the server one by one, off the UI thread."""
-        products = [row.product for row in self.rows if row.product is not None]
+        """Send the clean rows one by one off the UI thread; Close once the results are in."""
+        if self.results is not None:
+            self.accept()
+            return
+        rows = list(self.rows)
         self.import_button.setEnabled(False)
-        self.summary.setText(f"Importing {len(products)} products…")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
+        self.summary.setText(f"Importing {sum(r.ok for r in rows)} rows…")
+        NetOp(lambda api: import_rows(api, rows), pool=self.ctx.pool, owner=self).success(
+            self._done
+        ).failure(self._failed).run()
 
-        def send(api: ApiClient) -> list[ProductRead]:
-            return [api.create_product(p) for p in products]
-
-        NetOp(send, pool=self.ctx.pool, owner=self).success(self._done).failure(self._failed).run()
-
-    def _done(self, created: list[ProductRead]) -> None:
-        self.imported = created
-        self.accept()
+    def _done(self, results: list[RowResult]) -> None:
+        self.results = results
+        self.imported = [r.product for r in results if r.product is not None]
+        by_line = {r.line: r for r in results}
+        for index, row in enumerate(self.rows):
+            result = by_line.get(row.line)
+            if result is None:
+                continue
+            text = result.outcome.capitalize() + (f": {result.detail}" if result.detail else "")
+            self.table.setItem(index, 5, QTableWidgetItem(text))
+        counts = {
+            name: sum(r.outcome == name for r in results)
+            for name in ("created", "updated", "refused", "not sent")
+        }
+        said = ", ".join(f"{n} {name}" for name, n in counts.items() if n or name != "not sent")
+        self.summary.setText(f"Import finished: {said}.")
+        failed = counts["refused"] or counts["not sent"]
+        self.summary.setObjectName("ErrorText" if failed else "ImportSummary")
+        self.summary.style().polish(self.summary)
+        self.import_button.setText("Close")
+        self.import_button.setEnabled(True)
 
     def _failed(self, error: BaseException) -> None:
+        # Only an unexpected fault lands here: rows sent before it may have been saved.
         self.summary.setObjectName("ErrorText")
-        self.summary.setText(f"The server refused a row: {describe(error)}")
+        self.summary.setText(
+            f"The import stopped: {describe(error)}. Rows sent before this may have been "
+            "saved: reload the product list to check."
+        )
         self.summary.style().polish(self.summary)
+        self.import_button.setEnabled(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(True)
 
 
 class ProductsPage(QWidget):
@@ -360,7 +405,7 @@ class ProductsPage(QWidget):
         self._open(dialog, lambda: self._imported(dialog.imported))
 
     def _imported(self, products: list[ProductRead]) -> None:
-        self.status.setText(f"Imported {len(products)} product(s).")
+        self.status.setText(f"Imported {len(products)} product(s) (created or updated).")
         self.table.reload()
 
     def _ask_label_path(self) -> Path | None:

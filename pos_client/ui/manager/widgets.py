@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -18,13 +18,18 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
+    QSpacerItem,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
+    QWidgetItem,
 )
 
 from common.schemas.base import Page
@@ -343,12 +348,25 @@ class CommentDialog(FormDialog):
         return lambda api: call(api, comment)
 
 
-class ActionBar(QHBoxLayout):
-    """A row of controls above a table; buttons the user may not use are never added."""
+class ActionBar(QLayout):
+    """A row of controls above a table that wraps onto more rows when the window is narrow.
+
+    Buttons the user may not use are never added. A stretch pushes what follows to the right
+    of its row, as in a QHBoxLayout; when the controls do not fit, they flow onto the next row
+    instead of widening the window past a laptop's screen.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self._items: list[QLayoutItem] = []
+        # Widgets added with a stretch (a search box) share a row's spare width with stretches.
+        self._stretched: set[int] = set()
+        # Each item's widget, None for a stretch. Kept here because PySide 6.12 miscounts
+        # references to None when QLayoutItem.widget()/spacerItem() return a null pointer.
+        self._widgets: dict[int, QWidget | None] = {}
+        self._laid_out: tuple = ()
         self.setSpacing(8)
+        self.setContentsMargins(0, 0, 0, 0)
 
     def add(self, widget: QWidget, *, allowed: bool = True) -> QWidget:
         """Add a control when the user's permissions allow it."""
@@ -358,3 +376,124 @@ class ActionBar(QHBoxLayout):
             widget.setParent(None)
             widget.hide()
         return widget
+
+    def addWidget(self, widget: QWidget, stretch: int = 0) -> None:  # noqa: N802 - Qt API
+        """Add a control; a stretch > 0 lets it grow into its row's spare width."""
+        self.addChildWidget(widget)
+        item = QWidgetItem(widget)
+        if stretch:
+            self._stretched.add(id(item))
+        self._widgets[id(item)] = widget
+        self._items.append(item)
+
+    def addStretch(self, stretch: int = 1) -> None:  # noqa: N802 - QHBoxLayout's name
+        """Push the controls that follow to the right of their row."""
+        spacer = QSpacerItem(0, 0, QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self.addItem(spacer)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt API
+        # Only addWidget (which records its widget) and addStretch add items here.
+        self._widgets.setdefault(id(item), None)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt API
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt API
+        if not 0 <= index < len(self._items):
+            return None
+        item = self._items.pop(index)
+        self._widgets.pop(id(item), None)
+        self._stretched.discard(id(item))
+        return item
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt API
+        return Qt.Orientation.Horizontal
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt API
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt API
+        # Qt lays out again on every resize and repaint of the page; move controls only when
+        # something changed (PySide 6.12 on Python 3.11 loses a reference to None on every
+        # call of a C++ method returning void, so needless calls add up over a day).
+        shown = self._shown()
+        key = (rect.getRect(), tuple(id(i) for i in shown), tuple(self._width(i) for i in shown))
+        if key == self._laid_out:
+            return
+        self._laid_out = key
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        width = sum(self._width(item) for item in self._shown()) + self.spacing() * max(
+            len(self._shown()) - 1, 0
+        )
+        height = max((item.sizeHint().height() for item in self._shown()), default=0)
+        return QSize(width, height)
+
+    def minimumSize(self) -> QSize:  # noqa: N802 - Qt API
+        # One control per row at worst: never wider than the widest control.
+        width = max((self._width(item) for item in self._shown()), default=0)
+        height = max((item.minimumSize().height() for item in self._shown()), default=0)
+        return QSize(width, height)
+
+    def _shown(self) -> list[QLayoutItem]:
+        shown = []
+        for item in self._items:
+            widget = self._widgets.get(id(item))
+            if widget is None or not widget.isHidden():
+                shown.append(item)
+        return shown
+
+    def _spacer(self, item: QLayoutItem) -> bool:
+        return self._widgets.get(id(item)) is None
+
+    def _width(self, item: QLayoutItem) -> int:
+        return 0 if self._spacer(item) else item.sizeHint().width()
+
+    def _arrange(self, rect: QRect, *, move: bool) -> int:
+        """Lay the controls out in rows that fit rect's width; return the height used."""
+        gap = self.spacing()
+        rows: list[list[QLayoutItem]] = [[]]
+        used = 0
+        for item in self._shown():
+            width = self._width(item)
+            row = rows[-1]
+            needed = width + (gap if row and width else 0)
+            if row and width and used + needed > rect.width():
+                rows.append([])
+                row, needed, used = rows[-1], width, 0
+            row.append(item)
+            used += needed
+        y = rect.y()
+        for row in rows:
+            widths = [self._width(item) for item in row]
+            real = [w for w in widths if w]
+            spare = rect.width() - sum(real) - gap * max(len(real) - 1, 0)
+            growing = [item for item in row if self._spacer(item) or id(item) in self._stretched]
+            share = max(spare, 0) // max(len(growing), 1)
+            height = max((item.sizeHint().height() for item in row), default=0)
+            x = rect.x()
+            first = True
+            for item, width in zip(row, widths, strict=True):
+                if self._spacer(item):
+                    x += share
+                    continue
+                if not first:
+                    x += gap
+                first = False
+                if id(item) in self._stretched:
+                    width += share
+                target = QRect(QPoint(x, y), QSize(width, height))
+                if move and item.geometry() != target:
+                    item.setGeometry(target)
+                x += width
+            y += height + gap
+        return max(y - rect.y() - gap, 0)
