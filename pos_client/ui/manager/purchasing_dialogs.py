@@ -87,6 +87,14 @@ class ReceiveDialog(FormDialog):
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)
+        # Widen the dialog to the longest name in the font the stylesheet gives the table.
+        self.table.ensurePolished()
+        metrics = self.table.fontMetrics()
+        longest = max(
+            (metrics.horizontalAdvance(self.table.item(r, 0).text()) for r in range(len(self.due))),
+            default=0,
+        )
+        self.setMinimumWidth(min(1300, max(640, longest + 380)))
         self.table.resizeRowsToContents()
         self.note = QLineEdit()
         self.form.addRow(self.table)
