@@ -225,6 +225,57 @@ admin_page.new_user()
 settle()
 shoot("new-user", admin_page.dialog)
 admin_page.dialog.close()
+# Documents with lines: a PO as the approver sees it, the line editor, transfers and a count.
+tab(purchasing, "Purchase orders")
+settle()
+purchasing.orders.view.selectRow(
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po["id"]))
+purchasing.show_po()
+settle()
+shoot("po-detail", purchasing.dialog)
+purchasing.dialog.close()
+purchasing.new_po()
+for sku in ("ATTA-5KG", "RICE-BAS-5", "SALT-1"):
+    purchasing.dialog.lines.add(admin.product(ids[sku]))
+purchasing.dialog.lines.set_line(0, quantity="20", cost="210.00")
+shoot("po-new", purchasing.dialog)
+purchasing.dialog.close()
+stock_page = window.open_screen("stock")
+moved = admin.create_transfer(source_branch_id=main, destination_branch_id=west, lines=[
+    {"product_id": ids["TEA-GOLD-500"], "quantity": "6"},
+    {"product_id": ids["OIL-SUN-1"], "quantity": "12"},
+    {"product_id": ids["BISC-PARLE"], "quantity": "10"}])
+admin.transfer_action(moved["id"], "dispatch")
+stock_page.new_transfer()
+for sku in ("TEA-GOLD-500", "OIL-SUN-1"):
+    stock_page.dialog.add(admin.product(ids[sku]))
+shoot("transfer-new", stock_page.dialog)
+stock_page.dialog.close()
+tab(stock_page, "Transfers")
+settle()
+stock_page.transfers.view.selectRow(
+    next(i for i, r in enumerate(stock_page.transfers.model.rows) if r["id"] == moved["id"]))
+stock_page.receive_transfer()
+settle()
+stock_page.dialog.set_arrived(1, "11")
+stock_page.dialog.close_box.setChecked(True)
+shoot("transfer-receive", stock_page.dialog)
+stock_page.dialog.close()
+tab(stock_page, "Levels")
+stock_page.start_count()
+settle()
+count = stock_page.dialog
+for i, found in ((0, "52"), (2, "70"), (6, "40")):
+    count.quantity.setText(found)
+    count.scan.setText(make_ean13(f"890{1000000 + i:09d}"))
+    count.scanned()
+    settle(0.5)
+shoot("count", count)
+count.ask_post()
+settle()
+shoot("count-review", count.review)
+count.review.close()
+count.close()
 window.ctx.pool.close()
 server.should_exit = True
 PY

@@ -308,9 +308,25 @@ class ApiClient:
         """Open a stock count at a branch."""
         return self.post("/counts", {"branch_id": branch_id})
 
-    def count_scan(self, count_id: int, *, barcode: str) -> Row:
-        """Count one of the product with this barcode."""
-        return self.post(f"/counts/{count_id}/lines", {"barcode": barcode})
+    def count_scan(self, count_id: int, *, barcode: str, quantity: Decimal | None = None) -> Row:
+        """Count the product with this barcode: one, or the quantity given."""
+        body: Row = {"barcode": barcode}
+        if quantity is not None:
+            body["quantity"] = quantity
+        return self.post(f"/counts/{count_id}/lines", body)
+
+    def set_count_line(self, count_id: int, *, product_id: int, quantity: Decimal) -> Row:
+        """Set how many of a product a count found (replacing what was entered)."""
+        body = {"product_id": product_id, "quantity": quantity, "replace": True}
+        return self.post(f"/counts/{count_id}/lines", body)
+
+    def remove_count_line(self, count_id: int, *, product_id: int) -> Row:
+        """Take a product off an open count, as if never counted."""
+        return self.request("DELETE", f"/counts/{count_id}/lines/{product_id}").json()
+
+    def stock_count(self, count_id: int) -> Row:
+        """Review a count: counted, expected and difference per line."""
+        return self.get(f"/counts/{count_id}")
 
     def post_count(self, count_id: int) -> Row:
         """Post a count: differences become count movements."""
@@ -331,6 +347,14 @@ class ApiClient:
             "note": note,
         }
         return self.post("/transfers", body)
+
+    def transfer(self, transfer_id: int) -> Row:
+        """Fetch one transfer with its lines."""
+        return self.get(f"/transfers/{transfer_id}")
+
+    def receive_transfer(self, transfer_id: int, *, lines: list[Row], close: bool = False) -> Row:
+        """Book what arrived of a transfer; close records what did not as a discrepancy."""
+        return self.post(f"/transfers/{transfer_id}/receive", {"lines": lines, "close": close})
 
     def transfer_action(self, transfer_id: int, action: str) -> Row:
         """Dispatch or receive a transfer."""
@@ -360,6 +384,10 @@ class ApiClient:
     def receive_purchase_order(self, po_id: int, *, lines: list[Row], note: str = "") -> Row:
         """Receive goods against a purchase order (partial receipts allowed)."""
         return self.post(f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note})
+
+    def purchase_order_receipts(self, po_id: int) -> list[Row]:
+        """List the goods receipts of a purchase order, oldest first."""
+        return self.get(f"/purchase-orders/{po_id}/receipts")
 
     def send_purchase_order(self, po_id: int) -> Row:
         """Send an approved purchase order to its supplier (e-mailed with its PDF)."""

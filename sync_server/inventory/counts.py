@@ -117,6 +117,19 @@ def add_line(
     return line
 
 
+def remove_line(session: Session, *, actor: Actor, count_id: int, product_id: int) -> None:
+    """Take a product off an open count, as if it had never been counted (undo)."""
+    actor = as_actor(actor)
+    count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
+    if count.status != "open":
+        raise InvalidState(f"Count {count_id} is {count.status}; its lines are final.")
+    line = next((row for row in count.lines if row.product_id == product_id), None)
+    if line is None:
+        raise NotFound(f"Product {product_id} is not on count {count_id}.")
+    count.lines.remove(line)
+    session.flush()
+
+
 def review(session: Session, *, tenant_id: int, count_id: int) -> dict[str, Any]:
     """Return the count with each line's expected quantity, difference and its value."""
     count = get_count(session, tenant_id=tenant_id, count_id=count_id)

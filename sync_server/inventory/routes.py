@@ -336,6 +336,23 @@ def add_count_line(
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)
 
 
+@router.delete(
+    "/counts/{count_id}/lines/{product_id}",
+    response_model=CountRead,
+    responses=problem_responses(403, 404, 409),
+)
+def remove_count_line(
+    count_id: Id,
+    product_id: Id,
+    session: SessionDep,
+    principal: Allowed(Permission.STOCK_COUNT),
+) -> dict[str, Any]:
+    """Take a product off an open count (undo a line)."""
+    _count_branch(session, principal, count_id)
+    counts.remove_line(session, actor=principal.actor, count_id=count_id, product_id=product_id)
+    return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)
+
+
 @router.get("/counts/{count_id}", response_model=CountRead, responses=problem_responses(403, 404))
 def get_count(
     count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)

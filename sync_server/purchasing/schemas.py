@@ -26,6 +26,9 @@ class LineIn(Schema):
     quantity: PositiveQuantity
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)]
     tax_rate: Percent = Decimal("0")
+    free: bool = Field(
+        default=False, description="The supplier gives these free; only then may the cost be 0"
+    )
 
 
 class POCreate(Schema):

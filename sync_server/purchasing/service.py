@@ -156,6 +156,20 @@ def _branch_allowed(actor: Principal, branch_id: int) -> None:
         raise PermissionDenied("You may not act for this branch.")
 
 
+def _refuse_costless(session: Session, lines: list[LineIn]) -> None:
+    """Refuse a zero cost unless the line says the goods come free.
+
+    A forgotten cost saved as 0 would drag the moving-average cost down on receipt.
+    """
+    costless = [x.product_id for x in lines if x.unit_cost == 0 and not x.free]
+    if costless:
+        product = session.get(Product, costless[0])
+        name = product.name if product is not None else f"product {costless[0]}"
+        raise ValidationFailed(
+            f"Give a cost for {name}, or mark the line free if the supplier gives it free."
+        )
+
+
 def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: str) -> None:
     if not lines:
         raise ValidationFailed("A purchase order needs at least one line.")
@@ -170,6 +184,7 @@ def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: st
     missing = sorted(ids - found)
     if missing:
         raise NotFound(f"There is no product with id {missing[0]}.")
+    _refuse_costless(session, lines)
     po.lines.clear()
     session.flush()
     for line in lines:
@@ -380,6 +395,13 @@ def _receive(
     unknown = [x.line_id for x in lines if x.line_id not in by_id]
     if unknown:
         raise ValidationFailed(f"Line {unknown[0]} is not on purchase order {po.number}.")
+    # A zero actual cost on a line ordered at a price is the blank-cost slip again, at receipt.
+    zeroed = [x for x in lines if x.unit_cost == 0 and by_id[x.line_id].unit_cost != 0]
+    if zeroed:
+        raise ValidationFailed(
+            f"Line {zeroed[0].line_id} was ordered at {by_id[zeroed[0].line_id].unit_cost}; "
+            "give the actual cost, or leave it out to use the ordered cost."
+        )
     allow_over = bool(get_setting(session, tenant_id=po.tenant_id, key="allow_over_receipt"))
     over = [
         {

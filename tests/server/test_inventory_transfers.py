@@ -178,3 +178,26 @@ def test_a_category_count_takes_only_that_category(shop):
     viewer = shop.api("viewer", branches=[main])
     assert viewer.get(f"counts/{cid}").status_code == 200
     assert viewer.post(f"counts/{cid}/post").status_code == 403
+
+
+def test_a_count_line_can_be_taken_off_and_then_moves_nothing(shop):
+    """Undo: a product taken off an open count is left alone when the count posts."""
+    api = shop.api()
+    main = shop.branch_ids[0]
+    p0, p1, _ = shop.product_ids
+    _stock_in(api, main, p0, "10")
+    _stock_in(api, main, p1, "5")
+    cid = api.post("counts", json={"branch_id": main}).json()["id"]
+    api.post(f"counts/{cid}/lines", json={"product_id": p0, "quantity": "8"})
+    api.post(f"counts/{cid}/lines", json={"product_id": p1, "quantity": "0"})
+    removed = api.delete(f"counts/{cid}/lines/{p1}")
+    assert removed.status_code == 200, removed.text
+    assert [line["product_id"] for line in removed.json()["lines"]] == [p0]
+    missing = api.delete(f"counts/{cid}/lines/{p1}")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    viewer = shop.api("viewer", branches=[main])
+    assert viewer.delete(f"counts/{cid}/lines/{p0}").status_code == 403
+    assert api.post(f"counts/{cid}/post").status_code == 200
+    assert (_on_hand(api, main, p0), _on_hand(api, main, p1)) == ("8", "5")
+    assert api.delete(f"counts/{cid}/lines/{p0}").status_code == 409

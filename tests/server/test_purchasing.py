@@ -494,3 +494,71 @@ def test_reorder_suggestions_become_draft_pos_per_supplier(world):
     assert [(x["product_id"], Decimal(x["quantity"])) for x in drafts[acme]["lines"]] == [
         (p[0], Decimal("20"))
     ]
+
+
+def test_a_zero_or_blank_cost_is_refused_unless_the_line_is_free(world):
+    """A forgotten cost is 422 and changes nothing; a line marked free may cost 0."""
+    sid = _supplier(world)
+    p = world.a.product_ids
+    api = world.api("purchase_admin")
+    before = api.get("purchase-orders").json()["total"]
+    base = {"supplier_id": sid, "branch_id": world.a.branch_ids[0]}
+    good = {"product_id": p[1], "quantity": "4", "unit_cost": "2.50"}
+    for bad in (
+        {"product_id": p[0], "quantity": "20", "unit_cost": "0"},
+        {"product_id": p[0], "quantity": "20", "unit_cost": "0.00", "free": False},
+        {"product_id": p[0], "quantity": "20", "unit_cost": ""},
+        {"product_id": p[0], "quantity": "20"},
+    ):
+        response = api.post("purchase-orders", json={**base, "lines": [good, bad]})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["detail"]
+    assert api.get("purchase-orders").json()["total"] == before
+    zero = api.post(
+        "purchase-orders",
+        json={**base, "lines": [good, {"product_id": p[0], "quantity": "20", "unit_cost": "0"}]},
+    )
+    assert "mark the line free" in zero.json()["detail"]
+    # An edit may not sneak a zero cost onto a draft either.
+    draft = _po(world, sid)
+    edited = api.patch(
+        f"purchase-orders/{draft['id']}",
+        json={"lines": [{"product_id": p[2], "quantity": "3", "unit_cost": "0"}]},
+    )
+    assert edited.status_code == 422, edited.text
+    unchanged = api.get(f"purchase-orders/{draft['id']}").json()
+    assert [x["product_id"] for x in unchanged["lines"]] == [p[0], p[1]]
+    # Marked free, a zero cost is what the supplier meant.
+    free = api.post(
+        "purchase-orders",
+        json={
+            **base,
+            "lines": [good, {"product_id": p[0], "quantity": "2", "unit_cost": "0", "free": True}],
+        },
+    )
+    assert free.status_code == 201, free.text
+    assert Decimal(free.json()["total"]) == Decimal("10.00")
+
+
+def test_a_zero_actual_cost_at_receipt_is_refused_on_a_priced_line(world):
+    """Receiving at cost 0 a line ordered at a price is 422 and moves no stock."""
+    sid = _supplier(world)
+    po = _submitted(world, sid)
+    approved = world.api("manager").post(f"purchase-orders/{po['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    before = _on_hand(world, world.a.product_ids[0])
+    line_id = po["lines"][0]["id"]
+    refused = world.api("purchase_admin").post(
+        f"purchase-orders/{po['id']}/receipts",
+        json={"lines": [{"line_id": line_id, "quantity": "8", "unit_cost": "0"}]},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "actual cost" in refused.json()["detail"]
+    assert _on_hand(world, world.a.product_ids[0]) == before
+    taken = world.api("purchase_admin").post(
+        f"purchase-orders/{po['id']}/receipts",
+        json={"lines": [{"line_id": line_id, "quantity": "8"}]},
+    )
+    assert taken.status_code == 201, taken.text
+    assert _on_hand(world, world.a.product_ids[0]) == before + 8

@@ -181,7 +181,17 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     dialog = page.dialog
     dialog.supplier.setCurrentIndex(dialog.supplier.findData(supplier["id"]))
     dialog.branch.setCurrentIndex(dialog.branch.findData(branch_id))
-    dialog.lines.set_line(0, "ADMIN-0", "10", "6.50")
+    editor = dialog.lines
+    editor.find("ADMIN-0")
+    qtbot.waitUntil(
+        lambda: (
+            editor.results.count() > 0
+            and editor.results.item(0).data(Qt.ItemDataRole.UserRole) is not None
+        ),
+        timeout=TIMEOUT,
+    )
+    editor.results.itemActivated.emit(editor.results.item(0))
+    editor.set_line(0, quantity="10", cost="6.50")
     accept_dialog(qtbot, dialog)
     po = dialog.result_value
     assert po["status"] == "draft" and po["lines"][0]["product_id"] == product_id
@@ -400,6 +410,9 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     line = counted_line()
     assert Decimal(line["expected"]) == 14 and Decimal(line["difference"]) == -11
     qtbot.mouseClick(count.post_button, Qt.MouseButton.LeftButton)
+    # Posting asks first, showing the differences it will make.
+    qtbot.waitUntil(lambda: count.review is not None and count.review.isVisible(), timeout=TIMEOUT)
+    qtbot.mouseClick(count.review.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: count.status.text().startswith("Posted"), timeout=TIMEOUT)
     eventually(
         qtbot,

@@ -21,9 +21,9 @@ from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import open_statement
+from pos_client.ui.manager.po_documents import PoDetailDialog, PurchaseOrderDialog, fetch_document
 from pos_client.ui.manager.purchasing_dialogs import (
     ConfirmDialog,
-    PurchaseOrderDialog,
     ReceiveDialog,
     SendDialog,
     ShipDialog,
@@ -127,6 +127,8 @@ class PurchasingPage(QWidget):
         self.ship_button.clicked.connect(self.ship_po)
         # The supplier-side steps follow one another: offer only the one the PO is ready for.
         self.orders.selection_changed.connect(self._update_steps)
+        # Qt reports Enter and a double-click on a row alike, as "activated".
+        self.orders.view.activated.connect(lambda _: self.show_po())
         self.orders.model.modelReset.connect(self._update_steps)
         self._update_steps()
         self.message = QLabel("")
@@ -431,6 +433,25 @@ class PurchasingPage(QWidget):
         NetOp(lambda api: api.po_action(po["id"], action), pool=self.ctx.pool, owner=self).success(
             lambda r: self._done(f"{r['number']} is now {as_label(r['status']).lower()}.")
         ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def show_po(self) -> None:
+        """Open the selected PO as a document: lines, totals, history, receipts."""
+        if (po := self._current()) is None:
+            return
+        NetOp(lambda api: fetch_document(api, po["id"]), pool=self.ctx.pool, owner=self).success(
+            self._open_detail
+        ).failure(lambda e: self.message.setText(describe(e))).run()
+
+    def _open_detail(self, document: dict[str, Any]) -> None:
+        dialog = PoDetailDialog(
+            ctx=self.ctx,
+            document=document,
+            supplier_name=self._supplier_name(document["po"]["supplier_id"]),
+            changed=self._done,
+            parent=self,
+        )
+        self.dialog = dialog
+        dialog.open()
 
     def reject_po(self) -> None:
         """Ask for a reason and reject the selected PO."""

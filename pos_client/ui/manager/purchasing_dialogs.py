@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -50,96 +51,6 @@ def shipment_text(po: dict[str, Any]) -> str:
     return " ".join(filter(None, (po.get("carrier"), po.get("tracking_number"))))
 
 
-class LinesTable(QTableWidget):
-    """Editable product lines: product (by SKU), quantity and a third number column."""
-
-    def __init__(self, *, third: str, rows: int = 5) -> None:
-        super().__init__(rows, 3)
-        self.setHorizontalHeaderLabels(["Product SKU", "Quantity", third])
-        self.horizontalHeader().setStretchLastSection(True)
-        self.setColumnWidth(0, 200)
-
-    def set_line(self, row: int, *values: str) -> None:
-        """Fill one line (used by forms and tests alike)."""
-        for column, value in enumerate(values):
-            self.setItem(row, column, QTableWidgetItem(value))
-
-    def lines(self) -> list[tuple[str, str, str]]:
-        """Return the filled lines as text."""
-        out = []
-        for row in range(self.rowCount()):
-            cells = [
-                self.item(row, c).text().strip() if self.item(row, c) else "" for c in range(3)
-            ]
-            if any(cells):
-                out.append((cells[0], cells[1], cells[2]))
-        return out
-
-
-def resolve_skus(api: ApiClient, skus: list[str]) -> dict[str, int]:
-    """Find product ids for SKUs typed in a form; raise ValueError for unknown ones."""
-    found: dict[str, int] = {}
-    for sku in skus:
-        page = api.products(q=sku, limit=20)
-        match = next((p for p in page.items if p.sku.lower() == sku.lower()), None)
-        if match is None:
-            raise ValueError(f"There is no product with SKU {sku}.")
-        found[sku] = match.id
-    return found
-
-
-class PurchaseOrderDialog(FormDialog):
-    """Create a draft purchase order."""
-
-    def __init__(
-        self, *, ctx: ManagerContext, suppliers: list[Any], parent: QWidget | None = None
-    ) -> None:
-        super().__init__(ctx=ctx, title="New purchase order", ok_text="Create draft", parent=parent)
-        self.setMinimumWidth(620)
-        self.supplier = choice([(s.name, s.id) for s in suppliers], name="PoSupplier")
-        self.branch = choice([(b.name, b.id) for b in ctx.branches], name="PoBranch")
-        self.notes = QLineEdit()
-        self.lines = LinesTable(third="Unit cost")
-        self.form.addRow("Supplier", self.supplier)
-        self.form.addRow("Deliver to", self.branch)
-        self.form.addRow("Notes", self.notes)
-        self.form.addRow(self.lines)
-
-    def build_call(self) -> Callable[[ApiClient], Any]:
-        typed = self.lines.lines()
-        if not typed:
-            raise ValueError("Add at least one line: SKU, quantity and unit cost.")
-        if self.supplier.currentData() is None:
-            raise ValueError("Add a supplier first.")
-        parsed = [
-            (sku, typed_decimal(qty, what="Quantity"), typed_decimal(cost or "0", what="Unit cost"))
-            for sku, qty, cost in typed
-        ]
-        supplier_id, branch_id, notes = (
-            self.supplier.currentData(),
-            self.branch.currentData(),
-            self.notes.text(),
-        )
-
-        def create(api: ApiClient) -> Any:
-            ids = resolve_skus(api, [sku for sku, _, _ in parsed])
-            lines = [
-                {"product_id": ids[sku], "quantity": q, "unit_cost": c} for sku, q, c in parsed
-            ]
-            return api.create_purchase_order(
-                supplier_id=supplier_id, branch_id=branch_id, lines=lines, notes=notes
-            )
-
-        return create
-
-    def _failed(self, error: BaseException) -> None:
-        if isinstance(error, ValueError):
-            self.ok_button.setEnabled(True)
-            self.show_error(str(error))
-            return
-        super()._failed(error)
-
-
 class ReceiveDialog(FormDialog):
     """Receive goods against a purchase order; any quantity up to what is still due."""
 
@@ -172,7 +83,19 @@ class ReceiveDialog(FormDialog):
                 item = QTableWidgetItem(text)
                 self.table.setItem(row, column, item)
             self.table.setItem(row, 3, QTableWidgetItem(as_quantity(due)))
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # Names are what the receiver checks against the delivery: never cut them short.
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
+        # Widen the dialog to the longest name in the font the stylesheet gives the table.
+        self.table.ensurePolished()
+        metrics = self.table.fontMetrics()
+        longest = max(
+            (metrics.horizontalAdvance(self.table.item(r, 0).text()) for r in range(len(self.due))),
+            default=0,
+        )
+        self.setMinimumWidth(min(1300, max(640, longest + 380)))
+        self.table.resizeRowsToContents()
         self.note = QLineEdit()
         self.form.addRow(self.table)
         self.form.addRow("Delivery note", self.note)

@@ -6,12 +6,10 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -22,7 +20,13 @@ from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.table import Column, RowsModel, as_label, as_money, as_quantity, as_when
+from pos_client.ui.manager.stock_documents import (
+    CountDialog,
+    TransferDialog,
+    TransferReceiveDialog,
+    fetch_transfer,
+)
+from pos_client.ui.manager.table import Column, as_label, as_money, as_quantity, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
     FormDialog,
@@ -120,119 +124,6 @@ class MovementsDialog(QDialog):
         self.table.reload()
 
 
-class TransferDialog(FormDialog):
-    """Move stock of one product from one branch to another."""
-
-    def __init__(
-        self, *, ctx: ManagerContext, level: dict[str, Any], parent: QWidget | None = None
-    ) -> None:
-        super().__init__(
-            ctx=ctx, title=f"Transfer {level['name']}", ok_text="Create transfer", parent=parent
-        )
-        self.level = level
-        others = [(b.name, b.id) for b in ctx.branches if b.id != level["branch_id"]]
-        self.destination = choice(others, name="TransferTo")
-        self.quantity = QLineEdit()
-        self.form.addRow("From", QLabel(ctx.branch_name(level["branch_id"])))
-        self.form.addRow("To", self.destination)
-        self.form.addRow("Quantity", self.quantity)
-
-    def build_call(self) -> Callable[[ApiClient], Any]:
-        try:
-            quantity = Decimal(self.quantity.text().strip())
-        except InvalidOperation as exc:
-            raise ValueError("Type the quantity to move.") from exc
-        if quantity <= 0 or self.destination.currentData() is None:
-            raise ValueError("Choose a destination and a positive quantity.")
-        source, destination = self.level["branch_id"], self.destination.currentData()
-        lines = [{"product_id": self.level["product_id"], "quantity": quantity}]
-        return lambda api: api.create_transfer(
-            source_branch_id=source, destination_branch_id=destination, lines=lines
-        )
-
-
-class CountDialog(QDialog):
-    """A stock count at one branch: scan what is on the shelf, review differences, post."""
-
-    def __init__(
-        self, *, ctx: ManagerContext, branch_id: int, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.count: dict[str, Any] | None = None
-        self.setWindowTitle(f"Stock count — {ctx.branch_name(branch_id)}")
-        self.resize(820, 520)
-        self.scan = QLineEdit()
-        self.scan.setObjectName("CountScan")
-        self.scan.setPlaceholderText("Scan or type a barcode, then Enter: each scan counts one")
-        self.scan.returnPressed.connect(self.scanned)
-        self.model = RowsModel(
-            [
-                Column("sku", "SKU"),
-                Column("name", "Product"),
-                Column("expected", "Expected", as_quantity, numeric=True),
-                Column("counted", "Counted", as_quantity, numeric=True),
-                Column("difference", "Difference", as_quantity, numeric=True),
-                Column("value", "Value", as_money, numeric=True),
-            ],
-            self,
-        )
-        view = QTableView()
-        view.setModel(self.model)
-        view.verticalHeader().setVisible(False)
-        view.horizontalHeader().setStretchLastSection(True)
-        self.status = QLabel("Starting the count…")
-        self.status.setObjectName("PageStatus")
-        self.post_button = button("Post count", role="primary", name="PostCount")
-        self.post_button.setEnabled(False)
-        # Enter belongs to the scanner: it must never press "Post count".
-        self.post_button.setAutoDefault(False)
-        self.post_button.setDefault(False)
-        self.post_button.clicked.connect(self.post)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.scan)
-        layout.addWidget(self.status)
-        layout.addWidget(view, 1)
-        layout.addWidget(self.post_button, 0, Qt.AlignmentFlag.AlignRight)
-        self._call(lambda api: api.start_count(branch_id=branch_id))
-
-    def _call(self, fn: Callable[[ApiClient], Any]) -> None:
-        NetOp(fn, pool=self.ctx.pool, owner=self).success(self._show).failure(
-            lambda e: self.status.setText(describe(e))
-        ).run()
-
-    def _show(self, count: dict[str, Any]) -> None:
-        self.count = count
-        self.model.set_rows(count["lines"])
-        self.post_button.setEnabled(count["status"] != "posted" and bool(count["lines"]))
-        if count["status"] == "posted":
-            self.status.setText(
-                f"Posted: stock now matches the count ({as_money(count['difference_value'])})."
-            )
-        else:
-            self.status.setText(
-                f"{len(count['lines'])} product(s) counted; "
-                f"difference {as_money(count['difference_value'])}."
-            )
-
-    def scanned(self) -> None:
-        """Count one of the scanned product."""
-        code = self.scan.text().strip()
-        self.scan.clear()
-        if not code or self.count is None:
-            return
-        count_id = self.count["id"]
-        self._call(lambda api: api.count_scan(count_id, barcode=code))
-
-    def post(self) -> None:
-        """Post the count: differences become count movements."""
-        if self.count is None:
-            return
-        count_id = self.count["id"]
-        self.post_button.setEnabled(False)
-        self._call(lambda api: api.post_count(count_id))
-
-
 class StockPage(QWidget):
     """Stock levels per branch, plus transfers."""
 
@@ -312,18 +203,28 @@ class StockPage(QWidget):
             empty_text="No transfers between branches yet.",
         )
         transfer_bar = ActionBar()
+        self.new_transfer_button = transfer_bar.add(
+            button("New transfer…", role="primary", name="NewTransfer"),
+            allowed=ctx.can(Permission.STOCK_TRANSFER) and len(ctx.branches) > 1,
+        )
+        self.new_transfer_button.clicked.connect(self.new_transfer)
         self.dispatch_button = transfer_bar.add(
             button("Dispatch", name="DispatchTransfer"), allowed=ctx.can(Permission.STOCK_TRANSFER)
         )
         self.receive_transfer_button = transfer_bar.add(
-            button("Receive", name="ReceiveTransfer"), allowed=ctx.can(Permission.STOCK_TRANSFER)
+            button("Receive…", name="ReceiveTransfer"), allowed=ctx.can(Permission.STOCK_TRANSFER)
         )
         transfer_bar.addStretch(1)
-        self.dispatch_button.clicked.connect(lambda: self._transfer_action("dispatch"))
-        self.receive_transfer_button.clicked.connect(lambda: self._transfer_action("receive"))
+        self.dispatch_button.clicked.connect(self.dispatch)
+        self.receive_transfer_button.clicked.connect(self.receive_transfer)
+        # The transfers tab says what happened there, not on the hidden Levels tab.
+        self.transfer_message = QLabel("")
+        self.transfer_message.setObjectName("PageStatus")
+        self.transfer_message.setWordWrap(True)
         transfers_tab = QWidget()
         transfers_layout = QVBoxLayout(transfers_tab)
         transfers_layout.addLayout(transfer_bar)
+        transfers_layout.addWidget(self.transfer_message)
         transfers_layout.addWidget(self.transfers, 1)
 
         self.tabs = QTabWidget()
@@ -367,12 +268,31 @@ class StockPage(QWidget):
         dialog.open()
 
     def transfer(self) -> None:
-        """Open the transfer form for the selected level."""
-        if (level := self._selected()) is None:
-            return
-        dialog = TransferDialog(ctx=self.ctx, level=level, parent=self)
+        """Open the transfer form, starting with the selected product if there is one."""
+        level = self.levels.current()
+        dialog = TransferDialog(
+            ctx=self.ctx,
+            source_id=level["branch_id"] if level else self.branch.currentData(),
+            parent=self,
+        )
+        if level is not None:
+            # The levels row carries what the form's line needs: id, name and SKU.
+            dialog.add(_LevelProduct(level))
         dialog.accepted.connect(
-            lambda: self._changed("Transfer created; dispatch it from Transfers.")
+            lambda: self._transfer_done(
+                f"Transfer {dialog.result_value['id']} created; dispatch it when it leaves."
+            )
+        )
+        self.dialog = dialog
+        dialog.open()
+
+    def new_transfer(self) -> None:
+        """Open an empty transfer form."""
+        dialog = TransferDialog(ctx=self.ctx, source_id=self.branch.currentData(), parent=self)
+        dialog.accepted.connect(
+            lambda: self._transfer_done(
+                f"Transfer {dialog.result_value['id']} created; dispatch it when it leaves."
+            )
         )
         self.dialog = dialog
         dialog.open()
@@ -397,12 +317,74 @@ class StockPage(QWidget):
         self.message.setText(text)
         self.levels.reload(keep_page=True)
 
-    def _transfer_action(self, action: str) -> None:
+    def _say_transfer(self, text: str, *, error: bool = False) -> None:
+        label = self.transfer_message
+        label.setObjectName("ErrorText" if error else "PageStatus")
+        label.style().unpolish(label)
+        label.style().polish(label)
+        label.setText(text)
+
+    def _transfer_done(self, text: str) -> None:
+        """Say what happened on the transfers tab; stock may have moved, so reload both."""
+        self.tabs.setCurrentIndex(1)
+        self._say_transfer(text)
+        self.transfers.reload(keep_page=True)
+        self.levels.reload(keep_page=True)
+
+    def _selected_transfer(self) -> dict[str, Any] | None:
         transfer = self.transfers.current()
         if transfer is None:
+            self._say_transfer("Select a transfer first.", error=True)
+        return transfer
+
+    def dispatch(self) -> None:
+        """Send the selected transfer: its stock leaves the source branch."""
+        if (transfer := self._selected_transfer()) is None:
             return
         NetOp(
-            lambda api: api.transfer_action(transfer["id"], action), pool=self.ctx.pool, owner=self
-        ).success(lambda _: self.transfers.reload(keep_page=True)).failure(
-            lambda e: self.message.setText(describe(e))
+            lambda api: api.transfer_action(transfer["id"], "dispatch"),
+            pool=self.ctx.pool,
+            owner=self,
+        ).success(
+            lambda t: self._transfer_done(
+                f"Transfer {t['id']} dispatched from {self.ctx.branch_name(t['source_branch_id'])}."
+            )
+        ).failure(lambda e: self._say_transfer(describe(e), error=True)).run()
+
+    def receive_transfer(self) -> None:
+        """Open the receive form for the selected transfer (lines and names fetched first)."""
+        if (transfer := self._selected_transfer()) is None:
+            return
+        NetOp(
+            lambda api: fetch_transfer(api, transfer["id"]), pool=self.ctx.pool, owner=self
+        ).success(self._open_receive).failure(
+            lambda e: self._say_transfer(describe(e), error=True)
         ).run()
+
+    def _open_receive(self, document: dict[str, Any]) -> None:
+        if document["transfer"]["status"] not in ("dispatched", "partially_received"):
+            self._say_transfer(
+                f"Transfer {document['transfer']['id']} is "
+                f"{as_label(document['transfer']['status']).lower()}: only a dispatched "
+                "transfer can be received.",
+                error=True,
+            )
+            return
+        dialog = TransferReceiveDialog(ctx=self.ctx, document=document, parent=self)
+        dialog.accepted.connect(lambda: self._received(dialog.result_value))
+        self.dialog = dialog
+        dialog.open()
+
+    def _received(self, transfer: dict[str, Any]) -> None:
+        missing = sum((Decimal(x["discrepancy"]) for x in transfer["lines"]), Decimal(0))
+        text = f"Transfer {transfer['id']} is {as_label(transfer['status']).lower()}."
+        if missing:
+            text += f" {as_quantity(missing)} unit(s) never arrived and are recorded as missing."
+        self._transfer_done(text)
+
+
+class _LevelProduct:
+    """The product fields a transfer line shows, read from a stock-levels row."""
+
+    def __init__(self, level: dict[str, Any]) -> None:
+        self.id, self.name, self.sku = level["product_id"], level["name"], level["sku"]
