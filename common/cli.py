@@ -14,11 +14,12 @@ import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, NoReturn
 
 from common.errors import DomainError, ValidationFailed
+
+if TYPE_CHECKING:  # the till's start-up does not load pydantic until it needs it
+    from pydantic import ValidationError
 
 USAGE = 2
 FAILURE = 1
@@ -127,16 +128,26 @@ def run_guarded(
         error = CliError("interrupted", code=INTERRUPTED)
     except CliError as exc:
         error = exc
-    except ValidationError as exc:
-        error = usage_error(validation_message(exc, labels=labels))
     except ValidationFailed as exc:
         error = usage_error(exc.detail)
     except DomainError as exc:
         error = CliError(exc.detail)
     except Exception as exc:  # the boundary: whatever escaped becomes one line
-        error = (translate(exc) if translate else None) or _unexpected(prog, exc, log_dirs)
+        if _is_validation_error(exc):
+            error = usage_error(validation_message(exc, labels=labels))  # type: ignore[arg-type]
+        else:
+            error = (translate(exc) if translate else None) or _unexpected(prog, exc, log_dirs)
     sys.stderr.write(f"{prog}: {one_line(error.message)}\n")
     return error.code
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    """Say whether exc is pydantic's (a process that never loaded pydantic cannot raise one)."""
+    if "pydantic" not in sys.modules:
+        return False
+    from pydantic import ValidationError
+
+    return isinstance(exc, ValidationError)
 
 
 def _unexpected(prog: str, exc: BaseException, log_dirs: Callable[[], Iterable[Path]]) -> CliError:

@@ -12,9 +12,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from common.clock import CLOCK_SKEW_LIMIT_SECONDS, describe_skew
 from common.errors import DomainError, NotFound
 from common.sync.protocol import (
-    CLOCK_SKEW_LIMIT_SECONDS,
     CashMovement,
     CustomerCreated,
     Event,
@@ -28,7 +28,6 @@ from common.sync.protocol import (
     ShiftClosed,
     ShiftOpened,
     StockCountEntered,
-    describe_skew,
 )
 from sync_server.alerts import service as alerts
 from sync_server.audit import service as audit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.sync.protocol import describe_skew
+from common.clock import describe_skew
 
 
 @pytest.mark.parametrize(

@@ -91,11 +91,14 @@ def test_only_admins_manage_keys_in_their_tenant_and_bad_requests_change_nothing
 def test_cli_creates_a_working_key_and_revokes_it(world, client, settings, monkeypatch, capsys):
     monkeypatch.setenv("STOCKPILOT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(settings.data_dir))
-    assert cli_main(["api-key", "create", "--scopes", "orders:write,catalog:read"]) == 0
+    # The test world holds two businesses: the CLI must be told which one.
+    tenant = ["--tenant", "Tenant A"]
+    assert cli_main(["api-key", "create", "--scopes", "orders:write,catalog:read", *tenant]) == 0
     out = capsys.readouterr().out
     key = next(word for word in out.split() if word.startswith("spk_"))
     key_id = int(out.split("API key ")[1].split()[0])
     assert client.get("/api/v1/products", headers={"X-API-Key": key}).status_code == 200
-    assert cli_main(["api-key", "create", "--scopes", "orders:fly"]) == 2
-    assert cli_main(["api-key", "revoke", str(key_id)]) == 0
+    assert cli_main(["api-key", "create", "--scopes", "orders:fly", *tenant]) == 2
+    assert "orders:fly" in capsys.readouterr().err
+    assert cli_main(["api-key", "revoke", str(key_id), *tenant]) == 0
     assert client.get("/api/v1/products", headers={"X-API-Key": key}).status_code == 401

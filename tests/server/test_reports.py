@@ -447,15 +447,16 @@ def stock_world(world):
                 allow_negative=True,
             )
 
+        # One transaction, so in the server's one lock order: branch, then product.
         receive(b0, p0, 10)
         out(b0, p0, 7)
-        receive(b1, p0, 50)
         receive(b0, p1, 4)
         out(b0, p1, 4)
-        out(b1, p2, 2)
         receive(b0, p3, 8)
         receive(b0, p4, 20)
         receive(b0, p5, 5)
+        receive(b1, p0, 50)
+        out(b1, p2, 2)
         cust = _customer(s, a.id)
         now = datetime.now(UTC).replace(microsecond=0)
         for number, product, qty, days_ago in (

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from common.sync.protocol import CLOCK_SKEW_LIMIT_SECONDS, describe_skew
+from common.clock import CLOCK_SKEW_LIMIT_SECONDS, describe_skew
 
 
 def describe(
