@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # Signed 64-bit: SQLite INTEGER and PostgreSQL BIGINT both stop here.
@@ -68,7 +68,11 @@ def strict_decimal(value: Any) -> Any:
             raise ValueError(
                 'must be a plain decimal number such as "1000.50" (ASCII digits, no separators)'
             )
-        return _sane_magnitude(Decimal(text))
+        try:
+            number = Decimal(text)
+        except InvalidOperation:  # an exponent beyond what Decimal can even hold
+            raise ValueError("is far too large or too small a number") from None
+        return _sane_magnitude(number)
     return value
 
 
