@@ -31,6 +31,10 @@ class _Call:
     success: Callable[[Any], None] | None
     failure: Callable[[BaseException], None] | None
     owner: QObject | None
+    # Calls sharing a `latest` key supersede each other: only the newest one's answer is
+    # delivered, so a slow earlier load never overwrites what a later one showed.
+    latest: tuple[int, str] | None = None
+    generation: int = 0
 
 
 class NetworkPool(QObject):
@@ -54,6 +58,7 @@ class NetworkPool(QObject):
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="net")
         self._pending = 0
         self._lock = threading.Lock()
+        self._generations: dict[tuple[int, str], int] = {}
         self.reachable = True
         self._closed = False
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
@@ -70,6 +75,9 @@ class NetworkPool(QObject):
         with self._lock:
             self._pending += 1
             first = self._pending == 1
+            if call.latest is not None:
+                call.generation = self._generations.get(call.latest, 0) + 1
+                self._generations[call.latest] = call.generation
         if first:
             self.busy_changed.emit(True)
         self._executor.submit(self._work, call)
@@ -96,6 +104,8 @@ class NetworkPool(QObject):
             self._set_reachable(not isinstance(error, ServerUnreachable))
             if call.owner is not None and not _alive(call.owner):
                 return  # the screen that asked has gone; nobody wants the answer
+            if call.latest is not None and self._generations.get(call.latest) != call.generation:
+                return  # a newer call with the same key was made; its answer will follow
             if error is None:
                 if call.success is not None:
                     call.success(result)
@@ -134,6 +144,7 @@ class NetOp(Generic[T]):
         self._owner = owner
         self._success: Callable[[T], None] | None = None
         self._failure: Callable[[BaseException], None] | None = None
+        self._latest: tuple[int, str] | None = None
 
     def success(self, callback: Callable[[T], None]) -> NetOp[T]:
         """Call back on the GUI thread with the call's result."""
@@ -145,10 +156,21 @@ class NetOp(Generic[T]):
         self._failure = callback
         return self
 
+    def latest(self, key: str) -> NetOp[T]:
+        """Deliver only if no newer call with this key (and owner) was made meanwhile."""
+        self._latest = (id(self._owner), key)
+        return self
+
     def run(self) -> None:
         """Queue the call on the pool and return at once."""
         self._pool.submit(
-            _Call(fn=self._fn, success=self._success, failure=self._failure, owner=self._owner)
+            _Call(
+                fn=self._fn,
+                success=self._success,
+                failure=self._failure,
+                owner=self._owner,
+                latest=self._latest,
+            )
         )
 
 

@@ -295,7 +295,7 @@ class DashboardPage(QWidget):
         can, today = set(self.ctx.me.permissions), self.today()
         NetOp(
             lambda api: load_dashboard(api, can=can, today=today), pool=self.ctx.pool, owner=self
-        ).success(self._loaded).failure(self._failed).run()
+        ).latest("dashboard").success(self._loaded).failure(self._failed).run()
 
     def _failed(self, error: BaseException) -> None:
         self.status.setText(

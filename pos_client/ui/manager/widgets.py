@@ -99,7 +99,6 @@ class ServerTable(QWidget):
         self.total = 0
         self.loading = False
         self.last_error = ""
-        self._generation = 0
 
         self.model = RowsModel(columns, self)
         self.view = QTableView()
@@ -181,21 +180,18 @@ class ServerTable(QWidget):
         return rows[0] if rows else None
 
     def _load(self) -> None:
-        self._generation += 1
-        generation = self._generation
         offset, limit = self.offset, self.page_size
         self.loading = True
         self.progress.setVisible(True)
         self.prev_button.setEnabled(False)
         self.next_button.setEnabled(False)
         fetch = self.fetch
-        NetOp(lambda api: fetch(api, offset, limit), pool=self.ctx.pool, owner=self).success(
-            lambda page: self._loaded(generation, page)
-        ).failure(lambda error: self._failed(generation, error)).run()
+        # Only the newest page asked for is shown: paging fast never lands on a stale page.
+        NetOp(lambda api: fetch(api, offset, limit), pool=self.ctx.pool, owner=self).latest(
+            "page"
+        ).success(self._loaded).failure(self._failed).run()
 
-    def _loaded(self, generation: int, page: Page[Any]) -> None:
-        if generation != self._generation:
-            return
+    def _loaded(self, page: Page[Any]) -> None:
         self.loading = False
         self.last_error = ""
         self.progress.setVisible(False)
@@ -217,9 +213,7 @@ class ServerTable(QWidget):
             if self.view.columnWidth(column) > MAX_COLUMN_WIDTH:
                 self.view.setColumnWidth(column, MAX_COLUMN_WIDTH)
 
-    def _failed(self, generation: int, error: BaseException) -> None:
-        if generation != self._generation:
-            return
+    def _failed(self, error: BaseException) -> None:
         self.loading = False
         self.last_error = describe(error)
         self.progress.setVisible(False)
