@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from pytestqt.qtbot import QtBot
 from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, NetworkPool
