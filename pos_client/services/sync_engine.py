@@ -16,7 +16,9 @@ from datetime import datetime
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from common.sqlite_files import DISK_FULL, disk_full
 from common.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     EnrolResponse,
@@ -190,6 +192,18 @@ class SyncEngine:
                 syncing=False,
             )
             log.info("sync failed (%s); next try in %.1fs", exc, self.next_delay())
+            return
+        except OperationalError as exc:
+            if not disk_full(exc):
+                raise
+            # Nothing can be written, not even this failure: say so without touching the
+            # store. What the server applied stays queued and comes back as a duplicate.
+            self._failures += 1
+            self._set_status(
+                syncing=False,
+                last_error=f"{DISK_FULL}: sales are kept; syncing waits for free space",
+            )
+            log.warning("sync stopped: %s", exc)
             return
         self._failures = 0
         self._refused = False

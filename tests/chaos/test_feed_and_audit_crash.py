@@ -37,7 +37,7 @@ def test_server_killed_while_numbering_the_feed_and_sealing_audit(server, tmp_pa
     seller = make_till(tmp_path, server.url, server.enrol_code(), name="Till-S")
     reader = make_till(tmp_path, server.url, server.enrol_code(), name="Till-R")
     stock = products(seller)
-    count = 400 if FULL else 100
+    count = 400 if FULL else 60
     for n in range(count):
         sell_locally(seller.store, product_id=stock[n % len(stock)])
     postgres = server.database_url is not None
