@@ -28,7 +28,8 @@ from common.sync.protocol import (
     PushResult,
     PushStatus,
 )
-from pos_client.store import documents, outbox, replica
+from common.sync.series import DeviceSeries
+from pos_client.store import documents, outbox, replica, sent_log
 from pos_client.store.db import LocalStore
 from pos_client.store.models import OutboxEvent, utcnow
 
@@ -115,6 +116,11 @@ class SyncEngine:
         self._status = SyncStatus()
         self._status_lock = threading.Lock()
         self._client: httpx.Client | None = None
+        # Asked once per start: a till restored from an old backup starts again, and must
+        # take up its receipt series where the server has it, not where the backup had it.
+        self._series_checked = False
+        # Events queued again after the server was found restored from an older backup.
+        self.resent_after_restore = 0
         self._refresh_status()
 
     # --- setup -------------------------------------------------------------------------
@@ -177,6 +183,8 @@ class SyncEngine:
 
     def _cycle(self) -> None:
         try:
+            if not self._series_checked:
+                self.check_series()
             self.push()
             self.pull()
         except SyncFailed as exc:
@@ -302,6 +310,13 @@ class SyncEngine:
                 if state.cursor != cursor:
                     # Someone reset the store underneath us; start the page over.
                     continue
+                if page.reset and _past_snapshot(cursor):
+                    # Only a server restored from an older backup sends a till back to a
+                    # snapshot: it lost what was pushed since, so everything kept goes again.
+                    requeued = sent_log.requeue(session)
+                    self.resent_after_restore += requeued
+                    log.warning("the server went back in time; sending %s events again", requeued)
+                    self._again.set()
                 if page.reset:
                     replica.reset(session)
                 replica.apply_changes(session, page.changes)
@@ -312,6 +327,33 @@ class SyncEngine:
             applied += len(page.changes)
             if not page.has_more:
                 return applied
+
+    def check_series(self) -> int:
+        """Take up the receipt series where the server has it; return the next number's seq."""
+        try:
+            answer = DeviceSeries.model_validate(self._request("GET", "/sync/series").json())
+        except SyncFailed as exc:
+            if exc.status is None:
+                raise  # offline or revoked: ask again next time
+            self._series_checked = True  # a server from before the series answer
+            return 0
+        except ValueError:
+            self._series_checked = True
+            return 0
+        with self.store.transaction() as session:
+            state = documents.get_state(session)
+            if state.receipt_prefix == answer.receipt_prefix and (
+                (state.last_receipt_seq or 0) < answer.last_receipt_seq
+            ):
+                log.warning(
+                    "receipt series was behind the server (%s < %s): an old backup; moving on",
+                    state.last_receipt_seq,
+                    answer.last_receipt_seq,
+                )
+                state.last_receipt_seq = answer.last_receipt_seq
+            seq = (state.last_receipt_seq or 0) + 1
+        self._series_checked = True
+        return seq
 
     # --- background loop ---------------------------------------------------------------
 
@@ -424,6 +466,11 @@ class SyncEngine:
             status = self._status
         if self.on_status is not None:
             self.on_status(status)
+
+
+def _past_snapshot(cursor: str) -> bool:
+    """Say whether a cursor is a feed position (the till had finished a snapshot)."""
+    return cursor not in ("", "0") and not cursor.startswith("s")
 
 
 def _refused(event_id: str) -> PushResult:
