@@ -183,9 +183,9 @@ class SyncEngine:
 
     def _cycle(self) -> None:
         try:
+            self.push()
             if not self._series_checked:
                 self.check_series()
-            self.push()
             self.pull()
         except SyncFailed as exc:
             self._failures += 1
