@@ -368,10 +368,10 @@ def run_till(args: argparse.Namespace) -> int:
 
 
 def _store_checked(config: TillConfig) -> bool:
-    """Restore a store a power cut damaged (see store/recovery.py) and tell the manager."""
+    """Restore a store a power cut damaged (see recovery.py) and tell the manager."""
     from PySide6.QtWidgets import QMessageBox
 
-    from pos_client.store.recovery import StoreDamaged, recover_if_damaged
+    from pos_client.recovery import StoreDamaged, recover_if_damaged
 
     try:
         recovery = recover_if_damaged(store=config.store_path)

@@ -14,10 +14,10 @@ import sys
 import pytest
 from sqlalchemy import select
 
+from pos_client.recovery import recover_if_damaged
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
 from pos_client.store.models import StockLevel
-from pos_client.store.recovery import recover_if_damaged
 from tests.chaos.harness import FULL, ROOT, Figures, sync_until_drained
 from tests.chaos.scenario import products, server_receipts, till_receipts
 from tests.sync.sync_helpers import sell_locally
