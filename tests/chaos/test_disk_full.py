@@ -13,6 +13,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +25,7 @@ from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
 from pos_client.ui.widgets.messages import explain
-from tests.chaos.harness import FULL, ROOT, sync_until_drained
+from tests.chaos.harness import FULL, ROOT
 from tests.chaos.scenario import figures_of, pending, products
 from tests.sync.sync_helpers import sell_locally
 
@@ -106,6 +107,7 @@ def _till_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_a_full_disk_refuses_sales_plainly_and_the_till_heals(server, small_disk, qapp):
     """Sale commit, sync cursor, receipt PDF and backup on a full disk; then space returns."""
+    from pos_client.ui.till.payment import PaymentDialog
     from pos_client.ui.till.receipts import ReceiptDesk
 
     data = small_disk / "till"
@@ -134,7 +136,12 @@ def test_a_full_disk_refuses_sales_plainly_and_the_till_heals(server, small_disk
             refused_with = exc
             break
     assert refused_with is not None, "the full disk never refused a sale"
-    cashier = explain(refused_with)
+    # What the payment window shows when completing the sale fails (its failure callback).
+    dialog = PaymentDialog(total=Decimal("10.00"), customer=None, currency="INR")
+    dialog.fail(refused_with)
+    cashier = dialog.error.text()
+    assert cashier == explain(refused_with)
+    dialog.close()
     # Sync: the push lands on the server, but the till cannot write the answer or the cursor.
     told = till.sync_once()
     # A receipt PDF and a backup.
@@ -146,8 +153,13 @@ def test_a_full_disk_refuses_sales_plainly_and_the_till_heals(server, small_disk
     full_backup = _till_cli("backup", str(backups / "tonight.db"), "--data-dir", str(data))
 
     ballast.unlink()  # someone frees space: the till carries on by itself
+    till.start()  # the till's own sync loop, retrying on its backoff
     sell_locally(store, product_id=stock[0])
-    sync_until_drained(till)
+    till.trigger()  # as the till does after every sale
+    deadline = time.monotonic() + 60
+    while (pending(till) or till.status.last_error) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    till.stop()
     pdf = desk.save_pdf(_receipt("AND-T01-AFTER"))
     later_backup = _till_cli("backup", str(backups / "tonight.db"), "--data-dir", str(data))
 
