@@ -371,8 +371,10 @@ def _store_checked(config: TillConfig) -> bool:
     """Restore a store a power cut damaged (see recovery.py) and tell the manager."""
     from PySide6.QtWidgets import QMessageBox
 
-    from pos_client.recovery import StoreDamaged, recover_if_damaged
+    from pos_client.recovery import StoreDamaged, closed_cleanly, recover_if_damaged
 
+    if closed_cleanly(config.store_path):
+        return True
     try:
         recovery = recover_if_damaged(store=config.store_path)
     except StoreDamaged as exc:
@@ -433,6 +435,9 @@ def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: Till
         return app.exec()
     finally:
         till.close()
+        from pos_client.recovery import mark_closed_cleanly
+
+        mark_closed_cleanly(config.store_path)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,23 @@ from pathlib import Path
 from common.sqlite_files import is_healthy
 
 BACKUPS_DIRNAME = "backups"
+# Written when the till closes normally; a start without it follows a crash or a power cut,
+# the only times a page can be torn, so only then is the whole file checked (a check reads
+# every page: about a quarter of a second for a 200k-product store).
+CLEAN_EXIT = "till.closed-cleanly"
+
+
+def closed_cleanly(store: Path) -> bool:
+    """Say whether the till last closed normally, and forget it (this run may not)."""
+    marker = store.parent / CLEAN_EXIT
+    clean = marker.exists()
+    marker.unlink(missing_ok=True)
+    return clean
+
+
+def mark_closed_cleanly(store: Path) -> None:
+    """Note that the till closed normally, so the next start may skip the full check."""
+    (store.parent / CLEAN_EXIT).touch()
 
 
 class StoreDamaged(Exception):
