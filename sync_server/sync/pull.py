@@ -255,7 +255,8 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
         # The till has seen changes this feed never numbered: the server went back in time
         # (restored from a backup). Numbers after the head will be handed out again for
         # other changes, so the till starts over from a snapshot instead of skipping them,
-        # and the reset tells it to send again what the server lost.
+        # and the reset tells it to send again what the server lost. (Pulls read the primary;
+        # one served by a lagging replica must compare with the primary's head, not its own.)
         return _snapshot_page(
             session,
             tenant_id=tenant_id,
