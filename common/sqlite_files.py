@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -45,3 +46,21 @@ def move_aside(target: Path, aside: Path) -> Path:
         if companion.exists():
             os.replace(companion, Path(f"{aside}{suffix}"))
     return aside
+
+
+DISK_FULL = "The till's disk is full"
+
+
+def disk_full(error: BaseException) -> bool:
+    """Say whether an error means the disk (or the store's size limit) is full."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, sqlite3.Error) and getattr(seen, "sqlite_errorcode", None) == (
+            sqlite3.SQLITE_FULL
+        ):
+            return True
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        # SQLAlchemy keeps the driver's error in .orig; Python chains the rest.
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False

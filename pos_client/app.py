@@ -367,8 +367,34 @@ def run_till(args: argparse.Namespace) -> int:
         lock.release()
 
 
+def _store_checked(config: TillConfig) -> bool:
+    """Restore a store a power cut damaged (see recovery.py) and tell the manager."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from pos_client.recovery import StoreDamaged, closed_cleanly, recover_if_damaged
+
+    if closed_cleanly(config.store_path):
+        return True
+    try:
+        recovery = recover_if_damaged(store=config.store_path)
+    except StoreDamaged as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        QMessageBox.critical(None, "The till's database is damaged", str(exc))
+        return False
+    if recovery is not None:
+        logging.getLogger(__name__).warning("%s", recovery.message())
+        QMessageBox.warning(
+            None,
+            "The till's database was restored",
+            f"{recovery.message()}\n\nThis note is kept in {recovery.report}.",
+        )
+    return True
+
+
 def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: TillConfig) -> int:
     """Open the local store, seed or enrol it if needed, and run the till window."""
+    if not _store_checked(config):
+        return 1
     store = LocalStore(config.store_path)
     from pos_client.store import documents
 
@@ -409,6 +435,9 @@ def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: Till
         return app.exec()
     finally:
         till.close()
+        from pos_client.recovery import mark_closed_cleanly
+
+        mark_closed_cleanly(config.store_path)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.sqlite_files import LOCK_TIMEOUT, fsync_file, is_healthy, move_aside
+from common.sqlite_files import (
+    DISK_FULL,
+    LOCK_TIMEOUT,
+    disk_full,
+    fsync_file,
+    is_healthy,
+    move_aside,
+)
 
 __all__ = [
     "BackupError",
@@ -123,15 +130,29 @@ def backup_store(*, source: Path, target: Path) -> BackupResult:
             dest.close()
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"backup of {source} failed: {exc}") from exc
+        raise BackupError(_failed(source=source, target=target, error=exc)) from exc
     except BackupError:
         partial.unlink(missing_ok=True)
         raise
     finally:
         src.close()
-    fsync_file(partial)
-    os.replace(partial, target)
+    try:
+        fsync_file(partial)
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(_failed(source=source, target=target, error=exc)) from exc
     return BackupResult(path=target, size_bytes=target.stat().st_size, tables=tables)
+
+
+def _failed(*, source: Path, target: Path, error: BaseException) -> str:
+    """Say why a backup was not written, plainly when the disk is full."""
+    if disk_full(error):
+        return (
+            f"{DISK_FULL}: no backup was written to {target} (earlier backups are untouched); "
+            "free some disk space and run it again"
+        )
+    return f"backup of {source} failed: {error}"
 
 
 def restore_store(*, backup: Path, target: Path, keep_current: bool = True) -> BackupResult:

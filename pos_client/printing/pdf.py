@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,9 +54,9 @@ def custom_page(*, width_mm: float, height_mm: float, name: str) -> QPageSize:
     )
 
 
-def new_writer(*, path: Path, title: str, page_size: QPageSize) -> QPdfWriter:
+def new_writer(*, path: Path | QBuffer, title: str, page_size: QPageSize) -> QPdfWriter:
     """Create a PDF writer with no page margins; the painter places everything itself."""
-    writer = QPdfWriter(str(path))
+    writer = QPdfWriter(path if isinstance(path, QBuffer) else str(path))
     writer.setResolution(RESOLUTION_DPI)
     writer.setTitle(title)
     writer.setCreator("StockPilot")
@@ -92,7 +93,11 @@ def _lines_to_pdf(lines: Sequence[PrintLine], *, path: Path, title: str, width: 
     height_px = sum(line_height * (2 if line.large else 1) for line in lines)
     height_mm = 2 * MARGIN_MM + height_px * 25.4 / RESOLUTION_DPI
     page = custom_page(width_mm=PAGE_WIDTH_MM, height_mm=height_mm, name=title)
-    writer = new_writer(path=path, title=title, page_size=page)
+    # Drawn in memory, then written in one go: Qt's writer does not report a full disk, and a
+    # receipt cut short by one must not be left behind as if it were whole.
+    document = QBuffer()
+    document.open(QBuffer.OpenModeFlag.WriteOnly)
+    writer = new_writer(path=document, title=title, page_size=page)
 
     painter = QPainter()
     if not painter.begin(writer):
@@ -121,6 +126,21 @@ def _lines_to_pdf(lines: Sequence[PrintLine], *, path: Path, title: str, width: 
             y += line_height
     finally:
         painter.end()
+    write_whole(path, bytes(document.data()))
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a full disk leaves no truncated file behind)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _draw_large(

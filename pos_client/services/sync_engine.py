@@ -16,7 +16,9 @@ from datetime import datetime
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from common.sqlite_files import DISK_FULL, disk_full
 from common.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     EnrolResponse,
@@ -26,7 +28,8 @@ from common.sync.protocol import (
     PushResult,
     PushStatus,
 )
-from pos_client.store import documents, outbox, replica
+from common.sync.series import DeviceSeries
+from pos_client.store import documents, outbox, replica, sent_log
 from pos_client.store.db import LocalStore
 from pos_client.store.models import OutboxEvent, utcnow
 
@@ -113,6 +116,11 @@ class SyncEngine:
         self._status = SyncStatus()
         self._status_lock = threading.Lock()
         self._client: httpx.Client | None = None
+        # Asked once per start: a till restored from an old backup starts again, and must
+        # take up its receipt series where the server has it, not where the backup had it.
+        self._series_checked = False
+        # Events queued again after the server was found restored from an older backup.
+        self.resent_after_restore = 0
         self._refresh_status()
 
     # --- setup -------------------------------------------------------------------------
@@ -176,6 +184,8 @@ class SyncEngine:
     def _cycle(self) -> None:
         try:
             self.push()
+            if not self._series_checked:
+                self.check_series()
             self.pull()
         except SyncFailed as exc:
             self._failures += 1
@@ -190,6 +200,18 @@ class SyncEngine:
                 syncing=False,
             )
             log.info("sync failed (%s); next try in %.1fs", exc, self.next_delay())
+            return
+        except OperationalError as exc:
+            if not disk_full(exc):
+                raise
+            # Nothing can be written, not even this failure: say so without touching the
+            # store. What the server applied stays queued and comes back as a duplicate.
+            self._failures += 1
+            self._set_status(
+                syncing=False,
+                last_error=f"{DISK_FULL}: sales are kept; syncing waits for free space",
+            )
+            log.warning("sync stopped: %s", exc)
             return
         self._failures = 0
         self._refused = False
@@ -288,6 +310,13 @@ class SyncEngine:
                 if state.cursor != cursor:
                     # Someone reset the store underneath us; start the page over.
                     continue
+                if page.reset and _past_snapshot(cursor):
+                    # Only a server restored from an older backup sends a till back to a
+                    # snapshot: it lost what was pushed since, so everything kept goes again.
+                    requeued = sent_log.requeue(session)
+                    self.resent_after_restore += requeued
+                    log.warning("the server went back in time; sending %s events again", requeued)
+                    self._again.set()
                 if page.reset:
                     replica.reset(session)
                 replica.apply_changes(session, page.changes)
@@ -298,6 +327,33 @@ class SyncEngine:
             applied += len(page.changes)
             if not page.has_more:
                 return applied
+
+    def check_series(self) -> int:
+        """Take up the receipt series where the server has it; return the next number's seq."""
+        try:
+            answer = DeviceSeries.model_validate(self._request("GET", "/sync/series").json())
+        except SyncFailed as exc:
+            if exc.status is None:
+                raise  # offline or revoked: ask again next time
+            self._series_checked = True  # a server from before the series answer
+            return 0
+        except ValueError:
+            self._series_checked = True
+            return 0
+        with self.store.transaction() as session:
+            state = documents.get_state(session)
+            if state.receipt_prefix == answer.receipt_prefix and (
+                (state.last_receipt_seq or 0) < answer.last_receipt_seq
+            ):
+                log.warning(
+                    "receipt series was behind the server (%s < %s): an old backup; moving on",
+                    state.last_receipt_seq,
+                    answer.last_receipt_seq,
+                )
+                state.last_receipt_seq = answer.last_receipt_seq
+            seq = (state.last_receipt_seq or 0) + 1
+        self._series_checked = True
+        return seq
 
     # --- background loop ---------------------------------------------------------------
 
@@ -410,6 +466,11 @@ class SyncEngine:
             status = self._status
         if self.on_status is not None:
             self.on_status(status)
+
+
+def _past_snapshot(cursor: str) -> bool:
+    """Say whether a cursor is a feed position (the till had finished a snapshot)."""
+    return cursor not in ("", "0") and not cursor.startswith("s")
 
 
 def _refused(event_id: str) -> PushResult:

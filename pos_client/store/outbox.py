@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from common.sync.protocol import Event, PushResult, PushStatus
+from pos_client.store import sent_log
 from pos_client.store.models import OutboxEvent, Return, Sale, utcnow
 from pos_client.store.plain_sql import PreparedWrite
 
@@ -69,6 +70,7 @@ def acknowledge(session: Session, *, results: list[PushResult], at: datetime | N
     done = [r.id for r in results if r.status in (PushStatus.APPLIED, PushStatus.DUPLICATE)]
     rejected = {r.id: r.reason for r in results if r.status == PushStatus.REJECTED}
     if done:
+        sent_log.keep(session, event_ids=done, at=at)
         session.execute(update(Sale).where(Sale.event_id.in_(done)).values(synced_at=at))
         session.execute(update(Return).where(Return.event_id.in_(done)).values(synced_at=at))
         session.execute(delete(OutboxEvent).where(OutboxEvent.event_id.in_(done)))

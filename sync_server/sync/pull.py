@@ -251,6 +251,22 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
             limit=limit,
             reset=True,
         )
+    if stage is None and seq > 0 and seq > _head(session, tenant_id=tenant_id):
+        # The till has seen changes this feed never numbered: the server went back in time
+        # (restored from a backup). Numbers after the head will be handed out again for
+        # other changes, so the till starts over from a snapshot instead of skipping them,
+        # and the reset tells it to send again what the server lost. (Pulls read the primary;
+        # one served by a lagging replica must compare with the primary's head, not its own.)
+        return _snapshot_page(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            head=_head(session, tenant_id=tenant_id),
+            stage=0,
+            after=0,
+            limit=limit,
+            reset=True,
+        )
     if stage is not None:
         return _snapshot_page(
             session,
@@ -263,6 +279,10 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
             reset=False,
         )
     return _feed_page(session, tenant_id=tenant_id, branch_id=branch_id, seq=seq, limit=limit)
+
+
+def _head(session: Session, *, tenant_id: int) -> int:
+    return session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id)) or 0
 
 
 def _snapshot_page(

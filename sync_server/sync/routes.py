@@ -26,10 +26,11 @@ from common.sync.protocol import (
     PushRequest,
     PushResponse,
 )
+from common.sync.series import DeviceSeries
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.paging import Sorted, paginate
-from sync_server.sync import dead_letters, devices, pull, push
+from sync_server.sync import dead_letters, devices, pull, push, series
 from sync_server.sync.models import DeadLetter, Device
 
 router = APIRouter(tags=["sync"])
@@ -142,6 +143,15 @@ def push_events(body: PushRequest, session: SessionDep, principal: DeviceCaller)
     skew = push.check_clock(session, principal=principal, sent_at=body.sent_at)
     results = push.push(session, principal=principal, events=body.events)
     return PushResponse(results=results, clock_skew_seconds=skew)
+
+
+@router.get("/sync/series", response_model=DeviceSeries, responses=problem_responses(401, 403))
+def receipt_series(session: SessionDep, principal: DeviceCaller) -> DeviceSeries:
+    """Return this till's receipt prefix and the highest number of it the server holds."""
+    device = devices.get_device(
+        session, tenant_id=principal.tenant_id, device_id=principal.device_id or ""
+    )
+    return series.device_series(session, device=device)
 
 
 @router.get(

@@ -67,3 +67,34 @@ def clone_store(engine: SyncEngine, target) -> LocalStore:
     source.close()
     copy.close()
     return LocalStore(target)
+
+
+def server_database(server):
+    """Open the server's own database (the SQLite file or the PostgreSQL database)."""
+    from sqlalchemy import create_engine
+
+    url = server.database_url or f"sqlite:///{(server.data_dir / 'stockpilot.db').resolve()}"
+    return create_engine(url)
+
+
+def feed_state(server) -> tuple[list[int], int, int]:
+    """Return the feed's numbered seqs, its unnumbered changes and the unsealed audit entries."""
+    from sqlalchemy import text
+
+    database = server_database(server)
+    try:
+        with database.connect() as conn:
+            seqs = list(
+                conn.execute(
+                    text("SELECT seq FROM change_feed WHERE seq IS NOT NULL ORDER BY seq")
+                ).scalars()
+            )
+            unnumbered = conn.execute(
+                text("SELECT count(*) FROM change_feed WHERE seq IS NULL")
+            ).scalar_one()
+            unsealed = conn.execute(
+                text("SELECT count(*) FROM audit_entries WHERE seq IS NULL")
+            ).scalar_one()
+    finally:
+        database.dispose()
+    return seqs, unnumbered, unsealed

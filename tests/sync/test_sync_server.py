@@ -318,3 +318,40 @@ def test_retrying_a_dead_letter_whose_payload_is_invalid_is_a_422_that_changes_n
     # Dismissing it still works.
     closed = manager.post(f"sync/dead-letters/{letter['id']}/resolve", json={"note": "bad data"})
     assert closed.status_code == 200 and closed.json()["resolved"] is True
+
+
+def test_a_cursor_beyond_the_feed_gets_a_snapshot_and_a_reset(world, enrol, stock_in):
+    """A server restored from an older backup never leaves a till waiting past its head."""
+    _, till = enrol()
+    stock_in(product_id=world.a.product_ids[0], branch_id=world.a.branch_ids[0], quantity="2")
+    first = till.get("sync/pull", params={"cursor": "0", "limit": 5000}).json()
+    head = int(first["cursor"])
+    page = till.get("sync/pull", params={"cursor": str(head + 500), "limit": 5000}).json()
+    assert page["reset"] is True and page["snapshot"] is True
+    assert int(page["cursor"]) == head
+    assert {c["entity"] for c in page["changes"]} >= {"product", "stock"}
+    # A cursor at the head is an ordinary, empty feed page.
+    same = till.get("sync/pull", params={"cursor": str(head)}).json()
+    assert same["reset"] is False and same["changes"] == []
+
+
+def test_series_says_the_highest_receipt_number_of_the_till(world, enrol, wrap):
+    body, till = enrol()
+    assert till.get("sync/series").json() == {
+        "receipt_prefix": body["receipt_prefix"],
+        "last_receipt_seq": 0,
+    }
+    prefix = body["receipt_prefix"]
+    for number in (7, 3):
+        payload = sale_payload(
+            branch_id=world.a.branch_ids[0],
+            product_id=world.a.product_ids[0],
+            receipt=f"{prefix}-{number:06d}",
+        )
+        pushed = till.post(
+            "sync/push", json={"events": [wrap(payload, device_id=body["device_id"])]}
+        )
+        assert pushed.json()["results"][0]["status"] == "applied"
+    assert till.get("sync/series").json()["last_receipt_seq"] == 7
+    # People are not tills.
+    assert world.api("admin").get("sync/series").status_code == 403

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from sqlalchemy.exc import OperationalError
 
 from common.errors import DomainError
+from common.sqlite_files import DISK_FULL, disk_full
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,12 @@ def explain(error: BaseException) -> str:
     """Say what went wrong in words a cashier can act on."""
     if isinstance(error, DomainError):
         return error.detail
+    if disk_full(error):
+        # Said before any money changes hands: the payment dialog shows it instead of "done".
+        return (
+            f"{DISK_FULL}: this was not recorded, so do not take payment for it. "
+            "Ask a manager to free disk space, then try again; nothing else is lost."
+        )
     if isinstance(error, OperationalError | sqlite3.OperationalError):
         return "The till's database is busy or unavailable. Please try again."
     if isinstance(error, OSError):
