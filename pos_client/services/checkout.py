@@ -19,6 +19,7 @@ from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
+from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
 from pos_client.store.models import Customer, Product, Sale, SaleLine, SalePayment, Staff
@@ -185,6 +186,7 @@ def complete_sale(
     """Record the sale, its payments, outbox event and stock change in the caller's transaction."""
     if cart.is_empty:
         raise ValidationFailed("The cart is empty")
+    shop = shop_profile(session, fallback=shop)
     if shift_id is None:
         raise InvalidState("Open a shift before selling")
     on_account = sum((p.amount for p in payments if p.tender == Tender.ACCOUNT), ZERO)
@@ -236,6 +238,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
     ).first()
     if sale is None:
         raise NotFound(f"No sale with receipt number {receipt_number.strip()} on this till")
+    shop = shop_profile(session, fallback=shop)
     staff = session.get(Staff, sale.cashier_id) if sale.cashier_id is not None else None
     customer = None
     if sale.customer_local_id:

@@ -25,6 +25,7 @@ from common.units import format_quantity
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.checkout import ShopInfo, printed_unit, product_units
 from pos_client.services.login import Cashier
+from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import CatalogItem, Override
 from pos_client.store import documents
 from pos_client.store.models import Customer, Return, ReturnLine, Sale, SaleLine, SalePayment
@@ -376,7 +377,7 @@ def return_with_receipt(
         refunds=tuple(refunds),
         receipt=_receipt(
             event,
-            shop=shop,
+            shop=shop_profile(session, fallback=shop),
             cashier=cashier,
             names=names,
             tax=tax,
@@ -437,7 +438,7 @@ def return_without_receipt(
         refunds=tuple(refunds),
         receipt=_receipt(
             event,
-            shop=shop,
+            shop=shop_profile(session, fallback=shop),
             cashier=cashier,
             names=names,
             tax=tax,

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from common.errors import InvalidState, PermissionDenied, ValidationFailed
 from common.money import ZERO, format_money, round_money, tax_included
 from common.roles import Permission
+from pos_client.config import ShopInfo
 from pos_client.services.login import Cashier
 from pos_client.services.queries import ShiftInfo, current_shift
+from pos_client.services.shop_profile import header_rows, shop_profile
 from pos_client.store import documents
 from pos_client.store.models import (
     Product,
@@ -96,11 +98,14 @@ class ZReport:
 
     # The server's latest signed audit checkpoint, printed so it leaves the building.
     audit_checkpoint: str = ""
+    # The shop, branch and tax registration heading the report (from the synced profile).
+    shop_rows: tuple[tuple[str, str], ...] = ()
 
     def rows(self, currency: str = "INR") -> list[tuple[str, str]]:
         """Return the report as (label, value) rows; an empty value is a heading."""
         return (
-            self._header_rows()
+            list(self.shop_rows)
+            + self._header_rows()
             + self._sales_rows(currency)
             + self._refund_rows(currency)
             + self._tax_rows(currency)
@@ -331,7 +336,13 @@ def _report(
         counted=counted,
         is_final=final,
         audit_checkpoint=latest_audit_checkpoint(session),
+        shop_rows=_shop_rows(session),
     )
+
+
+def _shop_rows(session: Session) -> tuple[tuple[str, str], ...]:
+    profile = shop_profile(session, fallback=ShopInfo(shop_name=""))
+    return tuple(header_rows(profile)) if profile.shop_name else ()
 
 
 def _tax_summary(session: Session, *, shift_id: str) -> tuple[TaxRow, ...]:
