@@ -7,10 +7,9 @@ from decimal import Decimal
 
 from pydantic import Field, model_validator
 
-from common.tax import STATE_CODES, gstin_problem
-
 from common.codes import BranchKind
 from common.schemas.base import ReadSchema, Schema
+from common.tax import STATE_CODES, gstin_problem
 
 BranchCode = str
 
