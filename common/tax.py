@@ -18,7 +18,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from common.money import DEFAULT_CURRENCY, ZERO, minor_units, round_cash, round_money, to_decimal
+from common.money import (
+    DEFAULT_CURRENCY,
+    ZERO,
+    minor_units,
+    round_cash,
+    round_money,
+    share_down,
+    to_decimal,
+)
 
 HUNDRED = Decimal(100)
 
@@ -273,8 +281,10 @@ def tax_inclusive(
 
     The taxable value is the one amount whose exclusive taxing gives `gross`, so inclusive and
     exclusive prices round-trip. Where none exists (two components rounding up together can
-    skip a paisa), the nearest value below is taken and the paisa or two left over go to the
-    largest component, so taxable + tax is still `gross`.
+    skip a paisa), the nearest value below is taken and the paisa or two left over are shared
+    by the components in proportion to their rates, rounded down so equal rates (CGST and
+    SGST) stay equal; a paisa that cannot be shared evenly stays in the taxable value. Either
+    way taxable + tax is exactly `gross`.
     """
     gross = round_money(gross, currency)
     rate = sum((c.rate for c in components), ZERO)
@@ -296,9 +306,12 @@ def tax_inclusive(
     charged = list(_charged(taxable, components, currency))
     left = target - total(taxable)
     if left:
-        largest = max(range(len(charged)), key=lambda i: charged[i].rate)
-        c = charged[largest]
-        charged[largest] = ComponentAmount(c.code, c.rate, c.amount + left)
+        shares = [share_down(left, c.rate, rate, currency) for c in charged]
+        charged = [
+            ComponentAmount(c.code, c.rate, c.amount + share)
+            for c, share in zip(charged, shares, strict=True)
+        ]
+        taxable += left - sum(shares, ZERO)
     line = LineTax(taxable=taxable, components=tuple(charged))
     return line if sign > 0 else line.negated()
 

@@ -25,7 +25,7 @@ class _TaxIdentity(Schema):
         state_code = getattr(self, "state_code", None)
         gstin = (raw or "").strip().upper()
         if raw is not None:
-            self.gstin = gstin  # type: ignore[attr-defined]
+            self.gstin = gstin
         if gstin:
             problem = gstin_problem(gstin)
             if problem:

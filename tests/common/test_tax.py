@@ -74,8 +74,10 @@ def test_inclusive_price_round_trips_through_its_taxable_value(gross, rate, cess
     inclusive = tax_inclusive(gross, components=components)
     assert inclusive.total == gross
     again = tax_exclusive(inclusive.taxable, components=components)
-    # Where rounding skips a paisa the leftover sits on one component; never more than that.
+    # Where rounding skips a paisa the leftover is shared out; never more than that.
     assert abs(again.total - gross) <= Decimal("0.01") * len(components)
+    for exact, shared in zip(again.components, inclusive.components, strict=True):
+        assert abs(exact.amount - shared.amount) <= Decimal("0.01") * len(components)
     assert tax_inclusive(again.total, components=components) == again
 
 
@@ -88,6 +90,10 @@ def test_intra_state_splits_cgst_and_sgst_evenly_and_inter_state_charges_igst(am
     assert [c.code for c in inter.components] == ["IGST"]
     cgst, sgst = intra.components
     assert cgst.amount == sgst.amount and cgst.rate + sgst.rate == rate
+    # The same holds for tax-inclusive prices, even where rounding skips a paisa.
+    shelf = tax_line(amount, tax_class=tax_class, day=DAY, supply=Supply.INTRA, inclusive=True)
+    assert shelf.components[0].amount == shelf.components[1].amount
+    assert shelf.total == amount
     # IGST is one rounding of the whole rate; the halves are rounded each: at most a paisa apart.
     assert abs(intra.tax - inter.tax) <= Decimal("0.01")
 
@@ -212,6 +218,16 @@ def test_gstin_check():
     assert "state code" in (gstin_problem("99" + good[2:]) or "")
     wrong = good[:-1] + ("A" if good[-1] != "A" else "B")
     assert "check digit" in (gstin_problem(wrong) or "")
+
+
+def test_a_gross_no_taxable_value_reaches_keeps_cgst_and_sgst_equal():
+    # 16.94 taxable gives 19.98 and 16.95 gives 20.01: 20.00 is between them.
+    line = tax_line(Decimal("20.00"), tax_class=gst_class("18"), day=DAY)
+    assert [(c.code, c.amount) for c in line.components] == [
+        ("CGST", Decimal("1.53")),
+        ("SGST", Decimal("1.53")),
+    ]
+    assert line.taxable == Decimal("16.94") and line.total == Decimal("20.00")
 
 
 def test_refunds_of_negative_amounts_mirror_sales():

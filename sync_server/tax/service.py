@@ -1,0 +1,162 @@
+"""Tax classes of a business: stored as rate sets, read back as common.tax classes."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import Conflict
+from common.schemas.tax import TaxClassCreate
+from common.tax import (
+    EPOCH,
+    Component,
+    LineTax,
+    RateSet,
+    Scope,
+    Supply,
+    TaxClass,
+    gst_components,
+    gstin_problem,
+    single_class,
+    state_of_gstin,
+    supply_kind,
+    tax_line,
+)
+from sync_server.audit import service as audit
+from sync_server.auth.principal import Principal
+from sync_server.paging import get_owned
+from sync_server.sync import feed
+from sync_server.tax.models import TaxClassRow
+
+
+def _plain(rate: Decimal) -> str:
+    return f"{Decimal(rate).normalize():f}"
+
+
+def rates_json(rates: list[RateSet]) -> list[dict[str, Any]]:
+    """Return rate sets as stored and sent (dates ISO, rates as text)."""
+    return [
+        {
+            "effective_from": r.effective_from.isoformat(),
+            "components": [
+                {"code": c.code, "rate": _plain(c.rate), "scope": c.scope.value}
+                for c in r.components
+            ],
+        }
+        for r in sorted(rates, key=lambda r: r.effective_from)
+    ]
+
+
+def class_from_json(*, code: str, name: str, rates: list[dict[str, Any]]) -> TaxClass:
+    """Return the common.tax class of stored rate sets."""
+    return TaxClass(
+        code=code,
+        name=name,
+        rates=tuple(
+            RateSet(
+                date.fromisoformat(r["effective_from"]),
+                tuple(
+                    Component(c["code"], Decimal(str(c["rate"])), Scope(c["scope"]))
+                    for c in r["components"]
+                ),
+            )
+            for r in rates
+        ),
+    )
+
+
+def class_of(row: TaxClassRow) -> TaxClass:
+    """Return a stored class as common.tax reads it."""
+    return class_from_json(code=row.code, name=row.name, rates=row.rates)
+
+
+def feed_data(row: TaxClassRow) -> dict[str, Any]:
+    """Return what a till replicates of a tax class."""
+    return {"id": row.id, "code": row.code, "name": row.name, "rates": row.rates}
+
+
+def product_class(session: Session, *, tax_class_id: int | None, tax_rate: Decimal) -> TaxClass:
+    """Return the class a product is taxed under (its one rate, if it names no class)."""
+    if tax_class_id is not None:
+        row = session.get(TaxClassRow, tax_class_id)
+        if row is not None:
+            return class_of(row)
+    return single_class(tax_rate)
+
+
+def get_class(session: Session, *, tenant_id: int, class_id: int) -> TaxClassRow:
+    """Return a class of the tenant, or NotFound."""
+    return get_owned(session, TaxClassRow, id=class_id, tenant_id=tenant_id, what="tax class")
+
+
+def create_class(session: Session, *, actor: Principal, data: TaxClassCreate) -> TaxClassRow:
+    """Create a tax class; a GST rate is split into CGST+SGST (intra) and IGST (inter)."""
+    taken = session.scalar(
+        select(TaxClassRow.id).where(
+            TaxClassRow.tenant_id == actor.tenant_id, TaxClassRow.code == data.code
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"A tax class with code '{data.code}' already exists.")
+    dates = [r.effective_from for r in data.rates]
+    if len(set(dates)) != len(dates):
+        raise Conflict("Two rate sets of one class cannot start on the same day.")
+    sets = [
+        RateSet(
+            r.effective_from or EPOCH,
+            gst_components(r.gst_rate, cess=r.cess)
+            if r.gst_rate is not None
+            else tuple(Component(c.code, c.rate, c.scope) for c in r.components or []),
+        )
+        for r in data.rates
+    ]
+    row = TaxClassRow(
+        tenant_id=actor.tenant_id, code=data.code, name=data.name, rates=rates_json(sets)
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.actor,
+        action="tax_class.created",
+        entity_type="tax_class",
+        entity_id=row.id,
+        after=feed_data(row),
+    )
+    feed.publish(
+        session, tenant_id=actor.tenant_id, entity="tax_class", key=row.id, data=feed_data(row)
+    )
+    return row
+
+
+def order_supply(*, branch: Any, customer: Any | None) -> Supply:
+    """Decide an order's supply: inter-state when a business buyer's GSTIN is of another state."""
+    gstin = (getattr(customer, "tax_number", "") or "").strip().upper()
+    buyer_state = state_of_gstin(gstin) if gstin and gstin_problem(gstin) is None else ""
+    return supply_kind(seller_state=getattr(branch, "state_code", ""), buyer_state=buyer_state)
+
+
+def line_tax(
+    session: Session,
+    *,
+    product: Any,
+    amount: Decimal,
+    supply: Supply,
+    currency: str,
+    day: date | None = None,
+    inclusive: bool = True,
+) -> LineTax:
+    """Tax one line of a product under its class (prices include tax unless told otherwise)."""
+    tax_class = product_class(session, tax_class_id=product.tax_class_id, tax_rate=product.tax_rate)
+    return tax_line(
+        amount,
+        tax_class=tax_class,
+        day=day or date.today(),
+        supply=supply,
+        inclusive=inclusive,
+        currency=currency,
+    )
