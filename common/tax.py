@@ -91,6 +91,51 @@ class TaxClass:
 EPOCH = date(2000, 1, 1)
 
 
+def _plain(rate: Decimal) -> str:
+    return f"{rate.normalize():f}"
+
+
+def rates_to_wire(rates: Iterable[RateSet]) -> list[dict[str, Any]]:
+    """Return rate sets as stored and sent: ISO dates, rates as text, oldest first."""
+    return [
+        {
+            "effective_from": r.effective_from.isoformat(),
+            "components": [
+                {"code": c.code, "rate": _plain(c.rate), "scope": c.scope.value}
+                for c in r.components
+            ],
+        }
+        for r in sorted(rates, key=lambda r: r.effective_from)
+    ]
+
+
+def class_from_wire(data: dict[str, Any]) -> TaxClass:
+    """Read a class back from JSON ({"code", "name", "rates": [...]})."""
+    return TaxClass(
+        code=str(data.get("code", "")),
+        name=str(data.get("name", "")),
+        rates=tuple(
+            RateSet(
+                date.fromisoformat(str(r["effective_from"])),
+                tuple(
+                    Component(str(c["code"]), to_decimal(str(c["rate"])), Scope(c["scope"]))
+                    for c in r["components"]
+                ),
+            )
+            for r in data.get("rates", [])
+        ),
+    )
+
+
+def components_for(
+    *, tax_class: TaxClass | None, tax_rate: Decimal, day: date, supply: Supply
+) -> tuple[Component, ...]:
+    """Return a product's components: its class's, or one TAX component at its plain rate."""
+    if tax_class is not None:
+        return tax_class.components_on(day=day, supply=supply)
+    return (Component("TAX", tax_rate),) if tax_rate else ()
+
+
 def gst_components(rate: Decimal | str, *, cess: Decimal | str = ZERO) -> tuple[Component, ...]:
     """Return India's GST components for a rate: half CGST + half SGST, or IGST, and cess."""
     rate = to_decimal(rate)

@@ -17,6 +17,7 @@ from common.money import ZERO, format_money
 from common.sync import protocol
 from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
+from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
 from pos_client.services.shop_profile import shop_profile
@@ -211,7 +212,14 @@ def complete_sale(
         cashier=cashier,
         completed_at=datetime.now(UTC),
     )
+    event = tax_invoice.tax_sale(session, event=event, cart=cart)
     envelope = documents.record_sale(session, event)
+    tax_invoice.record_sale_tax(
+        session,
+        event=event,
+        buyer_name=cart.customer.name if cart.customer else "",
+        seller_state=shop.state_code,
+    )
     receipt = build_receipt(
         event,
         shop=shop,
@@ -220,6 +228,9 @@ def complete_sale(
         payments=payments,
         # The unit comes from the product, never from whether the weight happens to be whole.
         units={line.item.product_id: line.item.unit.value for line in cart.lines},
+    )
+    receipt = tax_invoice.decorate(
+        session, receipt, document_id=event.sale_id, line_ids=[x.line_id for x in event.lines]
     )
     return CompletedSale(
         sale_id=event.sale_id,
@@ -250,7 +261,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
     lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id)).all()
     units = product_units(session, (line.product_id for line in lines))
     payments = session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id))
-    return Receipt(
+    receipt = Receipt(
         shop_name=shop.shop_name,
         branch_name=shop.branch_name,
         address_lines=shop.address_lines,
@@ -283,4 +294,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
         footer=shop.footer,
         currency=shop.currency,
         is_copy=True,
+    )
+    return tax_invoice.decorate(
+        session, receipt, document_id=sale.id, line_ids=[line.id for line in lines]
     )

@@ -342,7 +342,7 @@ def _report(
 
 def _shop_rows(session: Session) -> tuple[tuple[str, str], ...]:
     profile = shop_profile(session, fallback=ShopInfo(shop_name=""))
-    return tuple(header_rows(profile)) if profile.shop_name else ()
+    return tuple(header_rows(profile))
 
 
 def _tax_summary(session: Session, *, shift_id: str) -> tuple[TaxRow, ...]:

@@ -73,7 +73,7 @@ def shop_profile(session: Session, *, fallback: ShopInfo) -> ShopInfo:
 
 def header_rows(shop: ShopInfo) -> list[tuple[str, str]]:
     """Return a report's heading rows naming the shop (an empty value is a heading)."""
-    rows = [(shop.shop_name, "")]
+    rows = [(shop.shop_name, "")] if shop.shop_name else []
     if shop.branch_name:
         rows.append((shop.branch_name, ""))
     rows += [(line, "") for line in shop.address_lines]

@@ -127,6 +127,8 @@ class ReturnLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Qty())
     amount: Mapped[Decimal]
     restock: Mapped[bool] = mapped_column(default=True)
+    # The tax this return credits (negative figures), as common.tax.LineTax.to_wire gives.
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class Shift(TenantScoped, Base):

@@ -14,13 +14,15 @@ from common.schemas.tax import TaxClassCreate
 from common.tax import (
     EPOCH,
     Component,
+    ComponentAmount,
     LineTax,
     RateSet,
-    Scope,
     Supply,
     TaxClass,
+    class_from_wire,
     gst_components,
     gstin_problem,
+    rates_to_wire,
     single_class,
     state_of_gstin,
     supply_kind,
@@ -33,40 +35,14 @@ from sync_server.sync import feed
 from sync_server.tax.models import TaxClassRow
 
 
-def _plain(rate: Decimal) -> str:
-    return f"{Decimal(rate).normalize():f}"
-
-
 def rates_json(rates: list[RateSet]) -> list[dict[str, Any]]:
-    """Return rate sets as stored and sent (dates ISO, rates as text)."""
-    return [
-        {
-            "effective_from": r.effective_from.isoformat(),
-            "components": [
-                {"code": c.code, "rate": _plain(c.rate), "scope": c.scope.value}
-                for c in r.components
-            ],
-        }
-        for r in sorted(rates, key=lambda r: r.effective_from)
-    ]
+    """Return rate sets as stored and sent."""
+    return rates_to_wire(rates)
 
 
 def class_from_json(*, code: str, name: str, rates: list[dict[str, Any]]) -> TaxClass:
     """Return the common.tax class of stored rate sets."""
-    return TaxClass(
-        code=code,
-        name=name,
-        rates=tuple(
-            RateSet(
-                date.fromisoformat(r["effective_from"]),
-                tuple(
-                    Component(c["code"], Decimal(str(c["rate"])), Scope(c["scope"]))
-                    for c in r["components"]
-                ),
-            )
-            for r in rates
-        ),
-    )
+    return class_from_wire({"code": code, "name": name, "rates": rates})
 
 
 def class_of(row: TaxClassRow) -> TaxClass:
@@ -160,3 +136,9 @@ def line_tax(
         inclusive=inclusive,
         currency=currency,
     )
+
+
+def legacy_line_tax(line: Any) -> dict[str, Any]:
+    """Return the tax detail of a line from a till that sends only its rate and tax."""
+    components = (ComponentAmount("TAX", line.tax_rate, line.tax),) if line.tax_rate else ()
+    return LineTax(taxable=line.total - line.tax, components=components).to_wire()

@@ -83,6 +83,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("hsn", sa.String(length=8), nullable=False, server_default="")
         )
+    with op.batch_alter_table("sale_return_lines", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax", sa.Numeric(14, 4), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
@@ -137,6 +139,8 @@ def _classes_for_existing_rates() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sale_return_lines", schema=None) as batch_op:
+        batch_op.drop_column("tax_detail")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_column("tax_detail")
         batch_op.drop_column("tax")
