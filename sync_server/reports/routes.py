@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
+from sync_server.reports import branches, credit, purchasing, sales, shifts, stock, tax
 from sync_server.reports.base import Filters, Grain, make_filters
 from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
 from sync_server.reports.schemas import ReportRead
@@ -193,3 +193,29 @@ def supplier_performance(
 def shift_reports(session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep) -> Any:
     """Return the Z report of every till shift per branch and date."""
     return render(shifts.shift_reports(session, filters=filters), fmt, head)
+
+
+@router.get("/tax-summary", **SPEC)
+def tax_summary(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    by: Annotated[tax.TaxBy, Query(description="rate or hsn")] = tax.TaxBy.RATE,
+) -> Any:
+    """Sum taxable value and each tax component by rate, or by HSN and rate, net of returns."""
+    return render(tax.tax_summary(session, filters=filters, by=by), fmt, head)
+
+
+@router.get(
+    "/gstr1",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "GSTR-1 JSON"},
+        **problem_responses(403, 422),
+    },
+)
+def gstr1(session: SessionDep, filters: FiltersDep) -> Response:
+    """Export the period's outward supplies in the GST portal's GSTR-1 JSON format."""
+    gstin = tax.filing_gstin(session, filters=filters)
+    body = tax.gstr1_json(tax.gstr1(session, filters=filters, gstin=gstin))
+    return Response(body, media_type="application/json")

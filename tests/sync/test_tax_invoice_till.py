@@ -3,8 +3,11 @@ invoice with IGST, and a return prints a credit note that reverses the invoice's
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 
@@ -18,7 +21,7 @@ from pos_client.services.sync_engine import SyncEngine
 from pos_client.services.till import Cart, cash_payment
 from pos_client.store.db import LocalStore
 from sync_server.db import transaction
-from sync_server.sales.models import Return, ReturnLine, Sale
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 
 D = Decimal
 SHOP = ShopInfo(shop_name="StockPilot Store")
@@ -40,9 +43,7 @@ def till(world, live_server, tmp_path, stock_in):
         json={"tax_class_id": gst["id"], "hsn": "0402", "price": "118.00"},
     )
     assert answer.status_code == 200, answer.text
-    customer = api.post(
-        "customers", json={"name": "Bengaluru Traders", "tax_number": BUYER}
-    )
+    customer = api.post("customers", json={"name": "Bengaluru Traders", "tax_number": BUYER})
     assert customer.status_code == 201, customer.text
     stock_in(product_id=product_id, branch_id=branch_id, quantity="50")
     store = LocalStore(tmp_path / "till.db")
@@ -88,9 +89,7 @@ def test_b2c_receipt_b2b_igst_invoice_and_a_credit_note_that_nets_it_to_zero(wor
     assert "TAX INVOICE" not in text and walk_in.receipt.tax_total == D("18.00")
 
     # A business in Karnataka: a tax invoice with IGST, HSN and taxable value per line.
-    b2b = _sell(
-        store, cashier=cashier, shift_id=shift_id, customer_name="Bengaluru", quantity="2"
-    )
+    b2b = _sell(store, cashier=cashier, shift_id=shift_id, customer_name="Bengaluru", quantity="2")
     text = "\n".join(render_text(b2b.receipt))
     for words in (
         "TAX INVOICE",
@@ -155,3 +154,97 @@ def test_b2c_receipt_b2b_igst_invoice_and_a_credit_note_that_nets_it_to_zero(wor
         ).one()
         codes = [c["code"] for c in walk.lines[0].tax_detail["components"]]
         assert codes == ["CGST", "SGST"] and walk.buyer_gstin == ""
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "server" / "data" / "gstr1.schema.json"
+
+
+def _decimals(value, path="$"):
+    """Yield (path, Decimal) for every number in parsed JSON."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _decimals(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _decimals(item, f"{path}[{index}]")
+    elif isinstance(value, Decimal):
+        yield path, value
+
+
+def test_tax_summary_and_gstr1_export_equal_the_line_taxes_and_fit_the_schema(world, till):
+    store = till.store
+    cashier = Cashier(
+        user_id=world.a.users["cashier"], username="cashier", full_name="C", role=Role.CASHIER
+    )
+    with store.transaction() as session:
+        shift_id = shifts.open_shift(session, cashier=cashier, opening_float=D("0")).shift_id
+    _sell(store, cashier=cashier, shift_id=shift_id, customer_name=None, quantity="3")
+    b2b = _sell(store, cashier=cashier, shift_id=shift_id, customer_name="Bengaluru", quantity="2")
+    _sell(store, cashier=cashier, shift_id=shift_id, customer_name="Bengaluru", quantity="1")
+    with store.transaction() as session:
+        sale = returns.find_sale(session, receipt_number=b2b.receipt_number)
+        returns.return_with_receipt(
+            session,
+            sale_id=sale.sale_id,
+            quantities={sale.lines[0].line_id: D(1)},
+            cashier=cashier,
+            shift_id=shift_id,
+            reason="damaged",
+            shop=SHOP,
+        )
+    assert till.sync_once().online
+    api = world.api("manager")
+    with transaction(world.sessions(), readonly=True) as session:
+        sold = [LineTax.from_wire(x.tax_detail) for x in session.scalars(select(SaleLine))]
+        back = [LineTax.from_wire(x.tax_detail) for x in session.scalars(select(ReturnLine))]
+    expected = document_totals(sold + back)
+
+    summary = api.get("reports/tax-summary", params={"by": "hsn"})
+    assert summary.status_code == 200, summary.text
+    (row,) = summary.json()["rows"]
+    assert row["hsn"] == "0402" and D(row["rate"]) == 18
+    assert (D(row["taxable"]), D(row["tax"])) == (expected.taxable, expected.tax)
+    assert D(row["cgst"]) + D(row["sgst"]) + D(row["igst"]) == expected.tax
+    assert api.get("reports/tax-summary", params={"by": "colour"}).status_code == 422
+    xlsx = api.get("reports/tax-summary", params={"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+    answer = api.get("reports/gstr1")
+    assert answer.status_code == 200, answer.text
+    jsonschema.validate(json.loads(answer.text), json.loads(SCHEMA.read_text("utf-8")))
+    export = json.loads(answer.text, parse_float=Decimal)
+    for path, number in _decimals(export):
+        assert -number.as_tuple().exponent <= 3, path  # two places for money, three for qty
+    assert export["gstin"] == SELLER
+    (buyer,) = export["b2b"]
+    assert buyer["ctin"] == BUYER and len(buyer["inv"]) == 2
+    assert {i["pos"] for i in buyer["inv"]} == {"29"}
+    (note,) = export["cdnr"][0]["nt"]
+    assert note["ntty"] == "C" and note["itms"][0]["itm_det"]["iamt"] == D("18.00")
+    (small,) = export["b2cs"]
+    assert (small["sply_ty"], small["pos"], small["camt"]) == ("INTRA", "27", D("27.00"))
+
+    def total(field: str) -> Decimal:
+        return sum((Decimal(str(h[field])) for h in export["hsn"]["data"]), Decimal(0))
+
+    # The HSN summary and the sections both add up to the lines' own tax, to the paisa.
+    assert total("txval") == expected.taxable
+    assert total("iamt") + total("camt") + total("samt") == expected.tax
+    sections = (
+        sum(
+            (i["itm_det"]["iamt"] for b in export["b2b"] for inv in b["inv"] for i in inv["itms"]),
+            Decimal(0),
+        )
+        - sum(
+            (i["itm_det"]["iamt"] for c in export["cdnr"] for nt in c["nt"] for i in nt["itms"]),
+            Decimal(0),
+        )
+        + sum((s["camt"] + s["samt"] + s["iamt"] for s in export["b2cs"]), Decimal(0))
+    )
+    assert sections == expected.tax
+
+    # No GSTIN to file for: a problem in words, not a 500.
+    admin = world.api("admin")
+    assert admin.patch(f"branches/{world.a.branch_ids[0]}", json={"gstin": ""}).status_code == 200
+    refused = api.get("reports/gstr1")
+    assert refused.status_code == 422 and "GSTIN" in refused.json()["detail"]
