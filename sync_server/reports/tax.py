@@ -2,7 +2,8 @@
 
 Every figure is a sum of the per-line tax recorded with each document (common.tax's rounded
 components), so the reports equal the documents' own tax to the paisa. Till sales and
-returns and online orders are covered; wholesale invoices are not yet (see the notes).
+returns, online orders and approved wholesale invoices are covered; online order returns
+are not yet (see the notes).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
 from common.money import ZERO, round_money
-from common.tax import LineTax, Supply, supply_kind
+from common.tax import LineTax, Supply, gstin_problem, state_of_gstin, supply_kind
 from sync_server.catalog.models import Product
 from sync_server.orders.models import Order, OrderLine
 from sync_server.org.models import Branch
+from sync_server.partners.models import Customer
 from sync_server.reports.base import Column, Filters, Kind, Report
-from sync_server.reports.facts import SOLD_ORDER_STATUSES
+from sync_server.reports.facts import APPROVED_REQUEST, SOLD_ORDER_STATUSES
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
+from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 
 # Inter-state sales to unregistered buyers above this invoice value are "B2C large".
 B2CL_LIMIT = Decimal("100000")
@@ -79,7 +82,7 @@ def _branch_filter(stmt: Any, column: Any, filters: Filters) -> Any:
 
 
 def taxed_lines(session: Session, *, filters: Filters) -> list[TaxedLine]:
-    """Return every taxed line of till sales, till returns and online orders in the period."""
+    """Return every taxed line of till sales and returns, online orders and wholesale."""
     states = dict(
         session.execute(
             select(Branch.id, Branch.state_code).where(Branch.tenant_id == filters.tenant_id)
@@ -179,6 +182,48 @@ def taxed_lines(session: Session, *, filters: Filters) -> list[TaxedLine]:
                 tax=LineTax.from_wire(line.tax_detail),
             )
         )
+    out += _wholesale_lines(session, filters=filters, states=states, units=units)
+    return out
+
+
+def _wholesale_lines(
+    session: Session, *, filters: Filters, states: dict[int, str], units: dict[int, str]
+) -> list[TaxedLine]:
+    stmt = (
+        select(SalesRequest, SalesRequestLine, Customer.tax_number)
+        .join(SalesRequestLine, SalesRequestLine.sales_request_id == SalesRequest.id)
+        .join(Customer, Customer.id == SalesRequest.customer_id)
+        .where(
+            SalesRequest.tenant_id == filters.tenant_id,
+            SalesRequest.status == APPROVED_REQUEST,
+            SalesRequest.decided_at >= filters.start,
+            SalesRequest.decided_at < filters.end,
+        )
+    )
+    out = []
+    for request, line, number in session.execute(
+        _branch_filter(stmt, SalesRequest.branch_id, filters)
+    ):
+        if line.tax_detail is None or request.decided_at is None:
+            continue
+        gstin = (number or "").strip().upper()
+        gstin = gstin if gstin and gstin_problem(gstin) is None else ""
+        out.append(
+            TaxedLine(
+                credit=False,
+                number=request.invoice_number or request.number,
+                day=_day(request.decided_at),
+                seller_state=states.get(request.branch_id) or "",
+                buyer_gstin=gstin,
+                buyer_state=state_of_gstin(gstin),
+                original_number="",
+                hsn=line.hsn,
+                name=line.name,
+                unit=units.get(line.product_id, "piece"),
+                quantity=line.quantity,
+                tax=LineTax.from_wire(line.tax_detail),
+            )
+        )
     return out
 
 
@@ -248,7 +293,8 @@ def tax_summary(session: Session, *, filters: Filters, by: TaxBy) -> Report:
         filters={**filters.describe(), "by": by.value},
         notes=(
             "Sales less returns; each figure is the sum of the tax recorded on each line.",
-            "Wholesale invoices are not included yet.",
+            "Includes till sales and returns, online orders and approved wholesale invoices; "
+            "online order returns are not included yet.",
         ),
     )
 

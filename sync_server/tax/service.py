@@ -26,6 +26,7 @@ from common.tax import (
     single_class,
     state_of_gstin,
     supply_kind,
+    tax_exclusive,
     tax_line,
 )
 from sync_server.audit import service as audit
@@ -142,3 +143,19 @@ def legacy_line_tax(line: Any) -> dict[str, Any]:
     """Return the tax detail of a line from a till that sends only its rate and tax."""
     components = (ComponentAmount("TAX", line.tax_rate, line.tax),) if line.tax_rate else ()
     return LineTax(taxable=line.total - line.tax, components=components).to_wire()
+
+
+def components_template(session: Session, *, product: Any, supply: Supply) -> dict[str, Any]:
+    """Return a product's components for a supply today, as a zero line's tax detail."""
+    tax_class = product_class(session, tax_class_id=product.tax_class_id, tax_rate=product.tax_rate)
+    components = tax_class.components_on(day=date.today(), supply=supply)
+    return LineTax(
+        taxable=Decimal(0),
+        components=tuple(ComponentAmount(c.code, c.rate, Decimal(0)) for c in components),
+    ).to_wire()
+
+
+def exclusive_again(detail: dict[str, Any], *, amount: Decimal, currency: str) -> LineTax:
+    """Tax an amount before tax with the components a line's detail already names."""
+    components = [Component(c.code, c.rate) for c in LineTax.from_wire(detail).components]
+    return tax_exclusive(amount, components=components, currency=currency)

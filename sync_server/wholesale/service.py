@@ -32,6 +32,7 @@ from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
 from sync_server.purchasing import notify
 from sync_server.purchasing.service import currency
+from sync_server.tax import service as tax
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 from sync_server.wholesale.schemas import SalesRequestCreate
 
@@ -123,7 +124,13 @@ def _price(request: SalesRequest, cur: str) -> None:
     shares = allocate(order_discount, after_line, cur)
     for line, net, share in zip(request.lines, after_line, shares, strict=True):
         line.net = net - share
-        line.tax = percent_of(line.net, line.tax_rate, cur)
+        if line.tax_detail is not None:
+            # Components chosen for the place of supply when the line was made; rounded per
+            # component by common.tax, like every other document.
+            taxed = tax.exclusive_again(line.tax_detail, amount=line.net, currency=cur)
+            line.tax, line.tax_detail = taxed.tax, taxed.to_wire()
+        else:
+            line.tax = percent_of(line.net, line.tax_rate, cur)
         line.total = line.net + line.tax
     request.gross_total = sum((x.gross for x in request.lines), ZERO)
     request.discount_total = request.gross_total - sum((x.net for x in request.lines), ZERO)
@@ -170,6 +177,7 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
         created_by=actor.user_id,
         created_by_name=actor.label,
     )
+    supply = tax.order_supply(branch=branch, customer=customer)
     for x in data.lines:
         product = products[x.product_id]
         request.lines.append(
@@ -182,6 +190,8 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
                 unit_price=product.price if x.unit_price is None else x.unit_price,
                 discount_percent=x.discount_percent,
                 tax_rate=product.tax_rate,
+                tax_detail=tax.components_template(session, product=product, supply=supply),
+                hsn=product.hsn,
             )
         )
     _price(request, currency(session, actor.tenant_id))
