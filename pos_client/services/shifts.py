@@ -13,6 +13,7 @@ from common.errors import InvalidState, PermissionDenied, ValidationFailed
 from common.money import ZERO, format_money, round_money, tax_included
 from common.roles import Permission
 from pos_client.config import ShopInfo
+from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
 from pos_client.services.queries import ShiftInfo, current_shift
 from pos_client.services.shop_profile import header_rows, shop_profile
@@ -100,6 +101,8 @@ class ZReport:
     audit_checkpoint: str = ""
     # The shop, branch and tax registration heading the report (from the synced profile).
     shop_rows: tuple[tuple[str, str], ...] = ()
+    # Net tax by component and rate (CGST 9%, IGST 18%...), from the lines' own tax.
+    tax_components: tuple[tuple[str, Decimal], ...] = ()
 
     def rows(self, currency: str = "INR") -> list[tuple[str, str]]:
         """Return the report as (label, value) rows; an empty value is a heading."""
@@ -157,6 +160,11 @@ class ZReport:
                 rows.append((f"  Tax {rate} refunded", _money(-row.refunded_tax, currency)))
         refunded = sum((r.refunded_tax for r in self.tax_rows), ZERO)
         rows.append(("Net tax", _money(self.sales_tax - refunded, currency)))
+        if self.tax_components:
+            rows.append(("Net tax by component", ""))
+            rows += [
+                (f"  {label}", _money(amount, currency)) for label, amount in self.tax_components
+            ]
         return rows
 
     def _drawer_rows(self, currency: str) -> list[tuple[str, str]]:
@@ -337,6 +345,7 @@ def _report(
         is_final=final,
         audit_checkpoint=latest_audit_checkpoint(session),
         shop_rows=_shop_rows(session),
+        tax_components=tax_invoice.shift_breakdown(session, shift_id=shift.id),
     )
 
 

@@ -20,7 +20,14 @@ from common.sync import protocol
 from pos_client.printing.receipt import Receipt
 from pos_client.services.shop_profile import branch_profile
 from pos_client.services.till import Cart
-from pos_client.store.models import LineTaxRow, ReturnLine, SaleLine, TaxDocument
+from pos_client.store.models import (
+    LineTaxRow,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    TaxDocument,
+)
 
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
@@ -243,6 +250,25 @@ def decorate(
         lines=tuple(lines),
         tax_rows=tax_rows,
     )
+
+
+def shift_breakdown(session: Session, *, shift_id: str) -> tuple[tuple[str, Decimal], ...]:
+    """Return a shift's tax by component and rate, sales less returns: ("CGST 9%", amount)."""
+    details = list(
+        session.scalars(
+            select(LineTaxRow.detail)
+            .join(Sale, Sale.id == LineTaxRow.document_id)
+            .where(Sale.shift_id == shift_id, Sale.status == "completed")
+        )
+    ) + list(
+        session.scalars(
+            select(LineTaxRow.detail)
+            .join(Return, Return.id == LineTaxRow.document_id)
+            .where(Return.shift_id == shift_id)
+        )
+    )
+    rows = tax.breakdown(tax.LineTax.from_wire(d) for d in details)
+    return tuple((_label(r.code, r.rate), r.amount) for r in rows)
 
 
 def _money(amount: Decimal, currency: str) -> str:

@@ -130,6 +130,10 @@ def test_b2c_receipt_b2b_igst_invoice_and_a_credit_note_that_nets_it_to_zero(wor
         z = shifts.close_shift(session, cashier=cashier, shift_id=shift_id, counted_cash=D("118"))
     printed = "\n".join(line.text for line in layout_report(z.title, rows=z.rows(), width=42))
     assert f"GSTIN {SELLER}" in printed and "Tax 18% on sales" in printed
+    # By component: the walk-in sale's CGST and SGST; the B2B IGST came back in full.
+    assert "Net tax by component" in printed
+    assert ("  CGST 9%", "9.00") in z.rows() and ("  SGST 9%", "9.00") in z.rows()
+    assert ("  IGST 18%", "0.00") in z.rows()
 
     # The server records each line's components, and the credit note nets the invoice to 0.
     assert till.sync_once().online
