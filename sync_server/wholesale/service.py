@@ -28,6 +28,7 @@ from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
+from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
 from sync_server.purchasing import notify
@@ -354,6 +355,20 @@ def _tell_creator(session: Session, *, request: SalesRequest, verb: str) -> None
     )
 
 
+def _seller(session: Session, *, tenant: Tenant, branch: Branch) -> dict[str, Any]:
+    """Return the seller as the invoice names it: the shop's profile and the branch's GSTIN."""
+    profile = org.get_settings(session, tenant_id=tenant.id)
+    address = ", ".join(p for p in (branch.address, branch.city) if p)
+    return {
+        "id": tenant.id,
+        "name": profile.get("trade_name") or tenant.name,
+        "legal_name": profile.get("legal_name") or "",
+        "address": address,
+        "tax_number": branch.gstin,
+        "state": f"{branch.state_code}-{branch.state}" if branch.state_code else branch.state,
+    }
+
+
 def invoice(session: Session, *, tenant_id: int, request_id: int) -> dict[str, Any]:
     """Return the invoice of an approved request."""
     request = get_request(session, tenant_id=tenant_id, request_id=request_id)
@@ -367,7 +382,7 @@ def invoice(session: Session, *, tenant_id: int, request_id: int) -> dict[str, A
         "invoiced_at": request.invoiced_at,
         "sales_request_id": request.id,
         "currency": currency(session, tenant_id),
-        "seller": {"id": tenant.id, "name": tenant.name, "address": "", "tax_number": ""},
+        "seller": _seller(session, tenant=tenant, branch=branch),
         "branch": f"{branch.name} ({branch.code})",
         "customer": {
             "id": customer.id,

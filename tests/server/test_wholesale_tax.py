@@ -4,6 +4,7 @@ summary and GSTR-1 export count them."""
 from __future__ import annotations
 
 import json
+import subprocess
 from decimal import Decimal
 
 from common.tax import LineTax, gstin_check_char
@@ -15,7 +16,7 @@ SELLER = "27AAPFU0939F1Z" + gstin_check_char("27AAPFU0939F1Z")
 BUYER = "29AAGCB7383J1Z" + gstin_check_char("29AAGCB7383J1Z")
 
 
-def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world):
+def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world, tmp_path):
     admin = world.api("admin")
     product_id = world.a.product_ids[0]
     assert admin.patch(f"branches/{world.a.branch_ids[0]}", json={"gstin": SELLER}).is_success
@@ -72,3 +73,18 @@ def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world):
     (invoice,) = buyer["inv"]
     assert (buyer["ctin"], invoice["pos"], invoice["val"]) == (BUYER, "29", Decimal("104.51"))
     assert invoice["inum"] == approved.json()["invoice_number"]
+
+    # The invoice names the seller's GSTIN and shows each line's HSN and IGST.
+    path = f"sales-requests/{body['id']}/invoice"
+    document = world.api("viewer").get(path).json()
+    assert document["seller"]["tax_number"] == SELLER
+    assert document["lines"][0]["hsn"] == "19059020"
+    pdf = world.api("viewer").get(path, params={"format": "pdf"})
+    assert pdf.status_code == 200
+    pdf_file = tmp_path / "invoice.pdf"
+    pdf_file.write_bytes(pdf.content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf_file), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for words in (SELLER, BUYER, "HSN 19059020", "IGST 12% 11.20", "IGST 12% on 93.31"):
+        assert words in " ".join(text.split()), words
