@@ -197,7 +197,7 @@ def _online_returns(
             (-OrderReturnLine.quantity).label("quantity"),
             (-OrderReturnLine.quantity * OrderLine.unit_price).label("revenue"),
             literal(0, Money()).label("discount"),
-            literal(0, Money()).label("tax"),
+            (-OrderReturnLine.tax).label("tax"),
             null().cast(Money()).label("cost"),
         )
         .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)

@@ -1,9 +1,8 @@
 """Tax reports: the tax summary by rate and by HSN, and a GSTR-1-shaped export.
 
 Every figure is a sum of the per-line tax recorded with each document (common.tax's rounded
-components), so the reports equal the documents' own tax to the paisa. Till sales and
-returns, online orders and approved wholesale invoices are covered; online order returns
-are not yet (see the notes).
+components), so the reports equal the documents' own tax to the paisa: till sales and
+returns, online orders and their received returns, and approved wholesale invoices.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from common.errors import ValidationFailed
 from common.money import ZERO, round_money
 from common.tax import LineTax, Supply, gstin_problem, state_of_gstin, supply_kind
 from sync_server.catalog.models import Product
-from sync_server.orders.models import Order, OrderLine
+from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
 from sync_server.org.models import Branch
 from sync_server.partners.models import Customer
 from sync_server.reports.base import Column, Filters, Kind, Report
@@ -182,6 +181,40 @@ def taxed_lines(session: Session, *, filters: Filters) -> list[TaxedLine]:
                 tax=LineTax.from_wire(line.tax_detail),
             )
         )
+    order_returns = (
+        select(OrderReturn, OrderReturnLine, OrderLine, Order, Product.hsn)
+        .join(OrderReturnLine, OrderReturnLine.return_id == OrderReturn.id)
+        .join(OrderLine, OrderLine.id == OrderReturnLine.order_line_id)
+        .join(Order, Order.id == OrderReturn.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Order.tenant_id == filters.tenant_id,
+            OrderReturn.status == "received",
+            OrderReturn.received_at >= filters.start,
+            OrderReturn.received_at < filters.end,
+        )
+    )
+    for back, line, sold, order, hsn in session.execute(
+        _branch_filter(order_returns, Order.branch_id, filters)
+    ):
+        if line.tax_detail is None or back.received_at is None:
+            continue
+        out.append(
+            TaxedLine(
+                credit=True,
+                number=f"{order.external_number}-R{back.id}",
+                day=_day(back.received_at),
+                seller_state=states.get(order.branch_id) or "",
+                buyer_gstin="",
+                buyer_state="",
+                original_number=order.external_number,
+                hsn=hsn or "",
+                name=sold.name,
+                unit=sold.unit,
+                quantity=-line.quantity,
+                tax=LineTax.from_wire(line.tax_detail),
+            )
+        )
     out += _wholesale_lines(session, filters=filters, states=states, units=units)
     return out
 
@@ -293,8 +326,8 @@ def tax_summary(session: Session, *, filters: Filters, by: TaxBy) -> Report:
         filters={**filters.describe(), "by": by.value},
         notes=(
             "Sales less returns; each figure is the sum of the tax recorded on each line.",
-            "Includes till sales and returns, online orders and approved wholesale invoices; "
-            "online order returns are not included yet.",
+            "Includes till sales and returns, online orders and their received returns, and "
+            "approved wholesale invoices.",
         ),
     )
 

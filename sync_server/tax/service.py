@@ -20,6 +20,7 @@ from common.tax import (
     Supply,
     TaxClass,
     class_from_wire,
+    credit_line,
     gst_components,
     gstin_problem,
     rates_to_wire,
@@ -159,3 +160,32 @@ def exclusive_again(detail: dict[str, Any], *, amount: Decimal, currency: str) -
     """Tax an amount before tax with the components a line's detail already names."""
     components = [Component(c.code, c.rate) for c in LineTax.from_wire(detail).components]
     return tax_exclusive(amount, components=components, currency=currency)
+
+
+def order_line_credit(*, order: Any, line: Any, returned: Decimal) -> LineTax | None:
+    """Return the credit of returning part of an online order line (its own tax, reversed)."""
+    if line.tax_detail is None:
+        return None
+    original = LineTax.from_wire(line.tax_detail)
+    taxable, amounts = Decimal(0), {c.code: Decimal(0) for c in original.components}
+    for earlier in order.returns:
+        for back in earlier.lines:
+            if back.order_line_id == line.id and back.tax_detail:
+                done = LineTax.from_wire(back.tax_detail)
+                taxable += done.taxable
+                for c in done.components:
+                    amounts[c.code] = amounts.get(c.code, Decimal(0)) + c.amount
+    before = LineTax(
+        taxable=taxable,
+        components=tuple(
+            ComponentAmount(c.code, c.rate, amounts[c.code]) for c in original.components
+        ),
+    )
+    return credit_line(
+        original,
+        sold=line.quantity,
+        returned=returned,
+        returned_before=line.returned_quantity,
+        credited_before=before,
+        currency=order.currency,
+    )

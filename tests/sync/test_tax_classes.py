@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from common.codes import MovementCode
 from common.ids import new_id
-from common.tax import LineTax, gstin_check_char
+from common.tax import LineTax, document_totals, gstin_check_char
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
-from sync_server.orders.models import OrderLine
+from sync_server.orders.models import OrderLine, OrderReturnLine
 from tests.factories import Api
 
 GSTIN = "27AAPFU0939F1Z" + gstin_check_char("27AAPFU0939F1Z")
@@ -143,3 +143,69 @@ def test_a_product_in_a_gst_class_is_taxed_by_component_online_and_reaches_the_t
     assert (pulled["data"]["tax_class_id"], pulled["data"]["hsn"]) == (gst["id"], "0402")
     branch = next(c for c in changes if c["entity"] == "branch" and c["key"] == str(branch_id))
     assert (branch["data"]["gstin"], branch["data"]["state_code"]) == (GSTIN, "27")
+
+
+def test_online_returns_credit_the_order_lines_own_tax_until_it_nets_to_zero(world):
+    api = world.api("admin")
+    gst = api.post(
+        "tax-classes", json={"code": "GST5", "name": "GST 5%", "rates": [{"gst_rate": "5"}]}
+    ).json()
+    product_id = world.a.product_ids[0]
+    assert api.patch(
+        f"products/{product_id}", json={"tax_class_id": gst["id"], "price": "3.78"}
+    ).is_success
+    with transaction(world.sessions()) as session:
+        inventory.record_movement(
+            session,
+            actor=world.principal("admin").actor,
+            branch_id=world.a.branch_ids[0],
+            product_id=product_id,
+            code=MovementCode.RECEIPT,
+            quantity=Decimal("10"),
+            reference_type="test",
+            reference_id=new_id(),
+        )
+    key = api.post("api-keys", json={"name": "web", "scopes": ["orders:write", "catalog:read"]})
+    shop = Api(world.client, key.json()["key"])
+    order = shop.post(
+        "orders",
+        json={
+            "external_number": "W-RET-1",
+            "customer": {"name": "Asha Rao", "email": "asha@example.com"},
+            "lines": [{"sku": "ADMIN-0", "quantity": "3"}],
+            "branch_code": "MAIN",
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    ).json()
+    oid, line_id = order["id"], order["lines"][0]["id"]
+    assert shop.post(f"orders/{oid}/payment", json={"amount": "11.34"}).status_code == 200
+    for step in ("picking", "packed"):
+        assert shop.post(f"orders/{oid}/{step}").status_code == 200
+    shipment = {"carrier": "BlueDart", "tracking_number": "BD1"}
+    assert shop.post(f"orders/{oid}/shipment", json=shipment).status_code == 200
+    assert shop.post(f"orders/{oid}/delivered").status_code == 200
+    # Returned in two parts: 1, then the last 2.
+    for quantity, refund in (("1", "3.78"), ("2", "7.56")):
+        ret = shop.post(
+            f"orders/{oid}/returns", json={"lines": [{"line_id": line_id, "quantity": quantity}]}
+        )
+        assert ret.status_code == 201, ret.text
+        received = shop.post(
+            f"orders/{oid}/returns/{ret.json()['id']}/receive",
+            json={
+                "lines": [{"line_id": line_id, "restock_quantity": quantity}],
+                "refund_amount": refund,
+            },
+        )
+        assert received.status_code == 200, received.text
+    with transaction(world.sessions(), readonly=True) as session:
+        sold = session.scalars(select(OrderLine).where(OrderLine.order_id == oid)).one()
+        credits = session.scalars(select(OrderReturnLine)).all()
+        assert sum(c.tax for c in credits) == sold.tax > 0
+        net = document_totals(
+            [LineTax.from_wire(sold.tax_detail)]
+            + [LineTax.from_wire(c.tax_detail) for c in credits]
+        )
+    assert (net.taxable, net.tax) == (0, 0)
+    (row,) = api.get("reports/tax-summary").json()["rows"]
+    assert (Decimal(row["taxable"]), Decimal(row["tax"])) == (0, 0)

@@ -85,6 +85,9 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("sale_return_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
+    with op.batch_alter_table("order_return_lines", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tax", sa.Numeric(14, 4), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
     with op.batch_alter_table("sales_request_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
         batch_op.add_column(
@@ -144,6 +147,9 @@ def _classes_for_existing_rates() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("order_return_lines", schema=None) as batch_op:
+        batch_op.drop_column("tax_detail")
+        batch_op.drop_column("tax")
     with op.batch_alter_table("sales_request_lines", schema=None) as batch_op:
         batch_op.drop_column("hsn")
         batch_op.drop_column("tax_detail")
