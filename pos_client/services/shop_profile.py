@@ -33,7 +33,7 @@ def branch_profile(session: Session) -> dict[str, Any]:
 
 def shop_profile(session: Session, *, fallback: ShopInfo) -> ShopInfo:
     """Return what documents say about the shop: the synced profile over till.json's."""
-    values = dict(session.execute(select(Setting.key, Setting.value)).all())
+    values: dict[str, Any] = dict(session.execute(select(Setting.key, Setting.value)).all())
     branch = branch_profile(session)
     if not values and not branch:
         return fallback
