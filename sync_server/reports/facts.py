@@ -128,7 +128,7 @@ def _till_returns(
         (-ReturnLine.quantity).label("quantity"),
         (-ReturnLine.amount).label("revenue"),
         literal(0, Money()).label("discount"),
-        literal(0, Money()).label("tax"),
+        (-ReturnLine.tax).label("tax"),
         null().cast(Money()).label("cost"),
     ).join(Return, Return.id == ReturnLine.return_id)
     if after:

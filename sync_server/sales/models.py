@@ -127,8 +127,10 @@ class ReturnLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Qty())
     amount: Mapped[Decimal]
     restock: Mapped[bool] = mapped_column(default=True)
-    # The tax this return credits (negative figures), as common.tax.LineTax.to_wire gives.
+    # The tax this return credits (negative figures), as common.tax.LineTax.to_wire gives,
+    # and the tax given back as one positive figure for the reports.
     tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    tax: Mapped[Decimal] = mapped_column(default=ZERO, server_default="0")
 
 
 class Shift(TenantScoped, Base):

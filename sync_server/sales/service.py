@@ -41,7 +41,7 @@ from sync_server.sales.models import (
     SalePayment,
     Shift,
 )
-from sync_server.tax.service import legacy_line_tax
+from sync_server.tax.service import credited_tax, legacy_line_tax
 
 
 def _account_total(methods_amounts: list[tuple[PaymentMethod, Decimal]]) -> Decimal:
@@ -253,6 +253,7 @@ def record_return(
             amount=line.amount,
             restock=line.restock,
             tax_detail=line.tax_detail,
+            tax=credited_tax(line.tax_detail),
         )
         for line in payload.lines
     ]

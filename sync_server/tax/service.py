@@ -189,3 +189,8 @@ def order_line_credit(*, order: Any, line: Any, returned: Decimal) -> LineTax | 
         credited_before=before,
         currency=order.currency,
     )
+
+
+def credited_tax(detail: dict[str, Any] | None) -> Decimal:
+    """Return the tax a credit gives back, as a positive figure (0 without detail)."""
+    return -LineTax.from_wire(detail).tax if detail else Decimal(0)

@@ -85,6 +85,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("sale_return_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("tax", sa.Numeric(14, 4), nullable=False, server_default="0"))
     with op.batch_alter_table("order_return_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax", sa.Numeric(14, 4), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("tax_detail", sa.JSON(), nullable=True))
@@ -154,6 +155,7 @@ def downgrade() -> None:
         batch_op.drop_column("hsn")
         batch_op.drop_column("tax_detail")
     with op.batch_alter_table("sale_return_lines", schema=None) as batch_op:
+        batch_op.drop_column("tax")
         batch_op.drop_column("tax_detail")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_column("tax_detail")
