@@ -88,3 +88,12 @@ def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world, tmp_
     ).stdout
     for words in (SELLER, BUYER, "HSN 19059020", "IGST 12% 11.20", "IGST 12% on 93.31"):
         assert words in " ".join(text.split()), words
+
+    # Report exports are headed with the shop's name and GSTIN.
+    assert admin.put("settings/trade_name", json={"value": "Demo Kirana"}).is_success
+    report = world.api("manager").get("reports/tax-summary", params={"format": "pdf"})
+    pdf_file.write_bytes(report.content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf_file), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"Demo Kirana · GSTIN {SELLER}" in " ".join(text.split())
