@@ -8,13 +8,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.codes import Channel
+from common.errors import ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
 from sync_server.reports import branches, credit, purchasing, sales, shifts, stock, tax
 from sync_server.reports.base import Filters, Grain, make_filters
-from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
+from sync_server.reports.exports import (
+    MEDIA_TYPES,
+    Format,
+    Letterhead,
+    letterhead,
+    negotiate,
+    render,
+)
 from sync_server.reports.schemas import ReportRead
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -214,8 +222,17 @@ def tax_summary(
         **problem_responses(403, 422),
     },
 )
-def gstr1(session: SessionDep, filters: FiltersDep) -> Response:
-    """Export the period's outward supplies in the GST portal's GSTR-1 JSON format."""
+def gstr1(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Response:
+    """Export the period's outward supplies in the GST portal's GSTR-1 JSON format (or XLSX)."""
     gstin = tax.filing_gstin(session, filters=filters)
-    body = tax.gstr1_json(tax.gstr1(session, filters=filters, gstin=gstin))
-    return Response(body, media_type="application/json")
+    data = tax.gstr1(session, filters=filters, gstin=gstin)
+    if fmt == Format.XLSX:
+        name = f"gstr1-{gstin}-{data['fp']}.xlsx"
+        return Response(
+            tax.gstr1_xlsx(data),
+            media_type=MEDIA_TYPES[Format.XLSX],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    if fmt != Format.JSON:
+        raise ValidationFailed("The GSTR-1 export comes as json or xlsx.")
+    return Response(tax.gstr1_json(data), media_type="application/json")

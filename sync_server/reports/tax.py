@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from io import BytesIO
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
+from common.hygiene import spreadsheet_safe
 from common.money import ZERO, round_money
 from common.tax import LineTax, Supply, gstin_problem, state_of_gstin, supply_kind
 from sync_server.catalog.models import Product
@@ -485,3 +487,49 @@ def gstr1_json(data: dict[str, Any]) -> str:
         raise TypeError(f"{type(value).__name__} is not JSON")
 
     return _NUMBER.sub(r"\1", json.dumps(data, default=number, ensure_ascii=False))
+
+
+_AMOUNTS = ("txval", "iamt", "camt", "samt", "csamt")
+_SHEETS: dict[str, tuple[str, ...]] = {
+    "b2b": ("ctin", "inum", "idt", "val", "pos", "rchrg", "inv_typ", "rt", *_AMOUNTS),
+    "b2cl": ("pos", "inum", "idt", "val", "rt", *_AMOUNTS),
+    "b2cs": ("sply_ty", "pos", "typ", "rt", *_AMOUNTS),
+    "cdnr": ("ctin", "ntty", "nt_num", "nt_dt", "val", "pos", "rt", *_AMOUNTS),
+    "hsn": ("num", "hsn_sc", "desc", "uqc", "qty", "rt", *_AMOUNTS),
+}
+
+
+def _sheet_rows(data: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    if section == "hsn":
+        return list(data["hsn"]["data"])
+    if section == "b2cs":
+        return list(data["b2cs"])
+    docs = "nt" if section == "cdnr" else "inv"
+    party = "pos" if section == "b2cl" else "ctin"
+    return [
+        {party: group[party], **doc, **item["itm_det"]}
+        for group in data[section]
+        for doc in group[docs]
+        for item in doc["itms"]
+    ]
+
+
+def gstr1_xlsx(data: dict[str, Any]) -> bytes:
+    """Return the export as a workbook: one sheet per section, one row per rate of a document."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for section, columns in _SHEETS.items():
+        sheet = book.create_sheet(section)
+        sheet.append(list(columns))
+        for row in _sheet_rows(data, section):
+            sheet.append(
+                [
+                    spreadsheet_safe(v) if isinstance(v, str) else v
+                    for v in (row.get(c, "") for c in columns)
+                ]
+            )
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()

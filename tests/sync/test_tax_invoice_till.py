@@ -3,11 +3,13 @@ invoice with IGST, and a return prints a credit note that reverses the invoice's
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -246,6 +248,15 @@ def test_tax_summary_and_gstr1_export_equal_the_line_taxes_and_fit_the_schema(wo
         + sum((s["camt"] + s["samt"] + s["iamt"] for s in export["b2cs"]), Decimal(0))
     )
     assert sections == expected.tax
+
+    # The same export as a workbook, one sheet per section.
+    workbook = api.get("reports/gstr1", params={"format": "xlsx"})
+    assert workbook.status_code == 200, workbook.text
+    book = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    assert book.sheetnames == ["b2b", "b2cl", "b2cs", "cdnr", "hsn"]
+    b2b_rows = list(book["b2b"].iter_rows(min_row=2, values_only=True))
+    assert len(b2b_rows) == 2 and {r[0] for r in b2b_rows} == {BUYER}
+    assert api.get("reports/gstr1", params={"format": "pdf"}).status_code == 422
 
     # No GSTIN to file for: a problem in words, not a 500.
     admin = world.api("admin")
