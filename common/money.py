@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 # Minor-unit exponents for the currencies a shop is likely to use; anything else has 2.
 _MINOR_UNITS: dict[str, int] = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
@@ -126,14 +126,6 @@ def allocate(
     largest = max(range(len(weights)), key=lambda i: weights[i])
     parts[largest] += remainder
     return parts
-
-
-def share_down(
-    amount: Decimal, weight: Decimal, weight_sum: Decimal, currency: str = DEFAULT_CURRENCY
-) -> Decimal:
-    """Return weight/weight_sum of amount, rounded down to the minor unit (never over-shares)."""
-    exponent = Decimal(1).scaleb(-minor_units(currency))
-    return to_decimal(amount * weight / weight_sum).quantize(exponent, rounding=ROUND_FLOOR)
 
 
 def format_money(amount: Decimal, currency: str = DEFAULT_CURRENCY, *, symbol: bool = True) -> str:

@@ -24,7 +24,6 @@ from common.money import (
     minor_units,
     round_cash,
     round_money,
-    share_down,
     to_decimal,
 )
 
@@ -325,11 +324,9 @@ def tax_inclusive(
     """Tax a line priced with tax in: the buyer pays exactly `gross`, split into value and tax.
 
     The taxable value is the one amount whose exclusive taxing gives `gross`, so inclusive and
-    exclusive prices round-trip. Where none exists (two components rounding up together can
-    skip a paisa), the nearest value below is taken and the paisa or two left over are shared
-    by the components in proportion to their rates, rounded down so equal rates (CGST and
-    SGST) stay equal; a paisa that cannot be shared evenly stays in the taxable value. Either
-    way taxable + tax is exactly `gross`.
+    exclusive prices round-trip. Where none exists (rounding can skip a paisa), each component
+    is its share of the gross, rounded (so equal rates such as CGST and SGST stay equal), and
+    the taxable value is the rest. Either way taxable + tax is exactly `gross`.
     """
     gross = round_money(gross, currency)
     rate = sum((c.rate for c in components), ZERO)
@@ -349,14 +346,16 @@ def tax_inclusive(
     while total(taxable + step) <= target:
         taxable += step
     charged = list(_charged(taxable, components, currency))
-    left = target - total(taxable)
-    if left:
-        shares = [share_down(left, c.rate, rate, currency) for c in charged]
+    if total(taxable) != target:
+        # No taxable value reaches the gross: each component is its share of the gross,
+        # rounded, and the value is what is left (the nearest split to the exact one).
         charged = [
-            ComponentAmount(c.code, c.rate, c.amount + share)
-            for c, share in zip(charged, shares, strict=True)
+            ComponentAmount(
+                c.code, c.rate, round_money(target * c.rate / (HUNDRED + rate), currency)
+            )
+            for c in components
         ]
-        taxable += left - sum(shares, ZERO)
+        taxable = target - sum((c.amount for c in charged), ZERO)
     line = LineTax(taxable=taxable, components=tuple(charged))
     return line if sign > 0 else line.negated()
 

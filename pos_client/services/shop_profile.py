@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pos_client.config import ShopInfo
-from pos_client.store import documents
-from pos_client.store.models import ReplicaRow, Setting
+from pos_client.store.models import ReplicaRow, Setting, SyncState
 
 
 def _text(value: Any) -> str:
@@ -24,7 +23,9 @@ def _text(value: Any) -> str:
 
 def branch_profile(session: Session) -> dict[str, Any]:
     """Return this till's branch as last synced ({} before the first sync)."""
-    branch_id = documents.get_state(session).branch_id
+    # The sync state read directly: documents (and the sync protocol) stay unloaded at start-up.
+    state = session.get(SyncState, 1)
+    branch_id = state.branch_id if state is not None else None
     if not branch_id:
         return {}
     row = session.get(ReplicaRow, ("branch", str(branch_id)))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common import tax
 from common.money import ZERO, format_money
-from common.sync import protocol
 from pos_client.printing.receipt import Receipt
 from pos_client.services.shop_profile import branch_profile
 from pos_client.services.till import Cart
@@ -28,6 +28,9 @@ from pos_client.store.models import (
     SaleLine,
     TaxDocument,
 )
+
+if TYPE_CHECKING:  # the sync protocol loads pydantic: not at the till's start-up
+    from common.sync import protocol
 
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"

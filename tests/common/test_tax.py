@@ -230,6 +230,12 @@ def test_a_gross_no_taxable_value_reaches_keeps_cgst_and_sgst_equal():
     assert line.taxable == Decimal("16.94") and line.total == Decimal("20.00")
 
 
+def test_where_no_value_reaches_the_gross_the_tax_is_the_nearest_to_exact():
+    # 649 at 5%: 618.09 gives 648.99 and 618.10 gives 649.01; the tax inside is 30.9048.
+    line = tax_line(Decimal("649"), tax_class=single_class("5"), day=DAY)
+    assert (line.taxable, line.tax) == (Decimal("618.10"), Decimal("30.90"))
+
+
 def test_refunds_of_negative_amounts_mirror_sales():
     sale = tax_line(Decimal("99.99"), tax_class=gst_class("12"), day=DAY)
     refund = tax_line(Decimal("-99.99"), tax_class=gst_class("12"), day=DAY)
