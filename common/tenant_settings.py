@@ -67,6 +67,39 @@ class TenantSettings(BaseModel):
         description="Line printed at the bottom of every receipt.",
         json_schema_extra={"range": "up to 200 characters"},
     )
+    legal_name: str = Field(
+        default="",
+        max_length=200,
+        description="The business's registered (legal) name, printed on tax invoices and credit "
+        "notes; empty: the trade name.",
+        json_schema_extra={"range": "up to 200 characters"},
+    )
+    trade_name: str = Field(
+        default="",
+        max_length=120,
+        description="The name customers know the shop by, printed at the top of receipts, "
+        "Z reports and invoices; empty: the business's name.",
+        json_schema_extra={"range": "up to 120 characters"},
+    )
+    shop_phone: str = Field(
+        default="",
+        max_length=40,
+        description="Phone number printed on documents where the branch has none of its own.",
+        json_schema_extra={"range": "up to 40 characters"},
+    )
+    shop_email: str = Field(
+        default="",
+        max_length=254,
+        description="E-mail address printed on receipts and invoices; empty: none.",
+        json_schema_extra={"range": "up to 254 characters"},
+    )
+    receipt_header: str = Field(
+        default="",
+        max_length=200,
+        description="Line printed under the shop's name and address on every receipt "
+        "(e.g. opening hours); empty: none.",
+        json_schema_extra={"range": "up to 200 characters"},
+    )
     po_admin_approval_threshold: NonNegativeAmount = Field(
         default=Decimal("100000.00"),
         description="Purchase orders with a total above this amount need an admin's approval; "

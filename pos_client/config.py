@@ -24,6 +24,11 @@ class ShopInfo:
     address_lines: tuple[str, ...] = ()
     footer: str = ""
     currency: str = "INR"
+    # The tax identity, from the server's shop and branch profile (empty until synced).
+    legal_name: str = ""
+    gstin: str = ""
+    state_code: str = ""
+    state: str = ""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ class ProductCreate(Schema):
     price: NonNegativePrice
     cost: NonNegativeAmount = Decimal("0")
     tax_rate: Percent = Decimal("0")
+    # A tax class (GST components) sets the rate; HSN (goods) or SAC (services) code.
+    tax_class_id: Id | None = None
+    hsn: str = Field(default="", pattern=r"^([0-9]{4,8})?$")
     unit: Unit = Unit.PIECE
     low_stock_threshold: Quantity = Decimal("0")
     reorder_quantity: Quantity = Decimal("0")
@@ -81,6 +84,8 @@ class ProductUpdate(Schema):
     price: NonNegativePrice | None = None
     cost: NonNegativeAmount | None = None
     tax_rate: Percent | None = None
+    tax_class_id: Id | None = None
+    hsn: str | None = Field(default=None, pattern=r"^([0-9]{4,8})?$")
     unit: Unit | None = None
     low_stock_threshold: Quantity | None = None
     reorder_quantity: Quantity | None = None
@@ -102,6 +107,8 @@ class ProductRead(ReadSchema):
     price: Amount
     cost: Amount
     tax_rate: Percent
+    tax_class_id: int | None = None
+    hsn: str = ""
     unit: Unit
     low_stock_threshold: Quantity
     reorder_quantity: Quantity

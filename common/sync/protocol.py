@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from common.ids import new_id
-from common.schemas.base import Amount, Id, NonNegativeAmount, Quantity, Schema
+from common.schemas.base import Amount, Id, JsonObject, NonNegativeAmount, Quantity, Schema
 
 # A push larger than this is refused; the till sends its outbox in batches below it.
 MAX_PUSH_BATCH = 500
@@ -56,6 +56,9 @@ class SaleLine(Schema):
     tax_rate: Amount = Decimal("0")
     tax: Amount = Decimal("0")
     total: Amount
+    # Optional (newer tills): taxable value and components (common.tax.LineTax), HSN code.
+    tax_detail: JsonObject | None = None
+    hsn: str = Field(default="", max_length=8)
 
 
 class SalePayment(Schema):
@@ -93,6 +96,9 @@ class SaleCompleted(Payload):
     change_due: NonNegativeAmount = Decimal("0")
     overrides: list[Override] = Field(default_factory=list)
     completed_at: AwareDatetime | None = None
+    # A business buyer's GSTIN and state code: the place of supply of a tax invoice.
+    buyer_gstin: str = Field(default="", max_length=15)
+    buyer_state: str = Field(default="", max_length=2)
 
 
 class SaleVoided(Payload):
@@ -110,6 +116,8 @@ class ReturnLine(Schema):
     quantity: Quantity
     amount: Amount
     restock: bool = True
+    # Optional (newer tills): the tax this return credits (common.tax.credit_line).
+    tax_detail: JsonObject | None = None
 
 
 class Refund(Schema):

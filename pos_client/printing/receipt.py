@@ -48,6 +48,8 @@ class ReceiptLine:
     unit_price: Decimal
     discount: Decimal
     total: Decimal
+    # Printed under the item on a tax invoice or credit note: HSN, taxable value, components.
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_decimal(self, "quantity", "unit_price", "discount", "total")
@@ -87,6 +89,10 @@ class Receipt:
     currency: str = "INR"
     is_refund: bool = False
     is_copy: bool = False
+    # "TAX INVOICE" / "CREDIT NOTE" with the buyer's details; tax by component and rate.
+    title: str = ""
+    buyer_lines: tuple[str, ...] = ()
+    tax_rows: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
         _require_decimal(self, "subtotal", "discount_total", "tax_total", "total", "change_due")
@@ -178,6 +184,8 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
     for text in (receipt.branch_name, *receipt.address_lines):
         add([_center(t, width) for t in _wrap(text, width)])
     add([_center(m, width) for m in markers], bold=True)
+    if receipt.title:
+        add([_center(t, width) for t in _wrap(receipt.title, width)], bold=True)
     out.append(_rule(width))
 
     add(
@@ -188,6 +196,8 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
     add(_wrap(f"Cashier: {receipt.cashier}", width))
     if receipt.customer:
         add(_wrap(f"Customer: {receipt.customer}", width))
+    for text in receipt.buyer_lines:
+        add(_wrap(text, width))
     out.append(_rule(width))
 
     for item in receipt.lines:
@@ -206,12 +216,20 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
         )
         if item.discount:
             add(_pair("  Discount", money(-item.discount), width))
+        for note in item.notes:
+            add(
+                textwrap.wrap(
+                    _clean(note), width=width, initial_indent="  ", subsequent_indent="    "
+                )
+            )
     out.append(_rule(width))
 
     add(_pair("Subtotal", money(receipt.subtotal), width))
     if receipt.discount_total:
         add(_pair("Discount", money(-receipt.discount_total), width))
     add(_pair("Tax", money(receipt.tax_total), width))
+    for label, amount in receipt.tax_rows:
+        add(_pair(f"  {label}", money(amount), width, indent=4))
     total_label = "REFUND TOTAL" if receipt.is_refund else "TOTAL"
     add(
         _pair(f"{total_label} {_clean(receipt.currency)}", money(receipt.total), width),

@@ -17,8 +17,10 @@ from common.money import ZERO, format_money
 from common.sync import protocol
 from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
+from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
 from pos_client.services.queries import customer_credit
+from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
 from pos_client.store.models import Customer, Product, Sale, SaleLine, SalePayment, Staff
@@ -185,6 +187,7 @@ def complete_sale(
     """Record the sale, its payments, outbox event and stock change in the caller's transaction."""
     if cart.is_empty:
         raise ValidationFailed("The cart is empty")
+    shop = shop_profile(session, fallback=shop)
     if shift_id is None:
         raise InvalidState("Open a shift before selling")
     on_account = sum((p.amount for p in payments if p.tender == Tender.ACCOUNT), ZERO)
@@ -209,7 +212,14 @@ def complete_sale(
         cashier=cashier,
         completed_at=datetime.now(UTC),
     )
+    event = tax_invoice.tax_sale(session, event=event, cart=cart)
     envelope = documents.record_sale(session, event)
+    tax_invoice.record_sale_tax(
+        session,
+        event=event,
+        buyer_name=cart.customer.name if cart.customer else "",
+        seller_state=shop.state_code,
+    )
     receipt = build_receipt(
         event,
         shop=shop,
@@ -218,6 +228,9 @@ def complete_sale(
         payments=payments,
         # The unit comes from the product, never from whether the weight happens to be whole.
         units={line.item.product_id: line.item.unit.value for line in cart.lines},
+    )
+    receipt = tax_invoice.decorate(
+        session, receipt, document_id=event.sale_id, line_ids=[x.line_id for x in event.lines]
     )
     return CompletedSale(
         sale_id=event.sale_id,
@@ -236,6 +249,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
     ).first()
     if sale is None:
         raise NotFound(f"No sale with receipt number {receipt_number.strip()} on this till")
+    shop = shop_profile(session, fallback=shop)
     staff = session.get(Staff, sale.cashier_id) if sale.cashier_id is not None else None
     customer = None
     if sale.customer_local_id:
@@ -247,7 +261,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
     lines = session.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id)).all()
     units = product_units(session, (line.product_id for line in lines))
     payments = session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id))
-    return Receipt(
+    receipt = Receipt(
         shop_name=shop.shop_name,
         branch_name=shop.branch_name,
         address_lines=shop.address_lines,
@@ -280,4 +294,7 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
         footer=shop.footer,
         currency=shop.currency,
         is_copy=True,
+    )
+    return tax_invoice.decorate(
+        session, receipt, document_id=sale.id, line_ids=[line.id for line in lines]
     )

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from common.codes import Unit
+from common.tax import TaxClass, class_from_wire
 from pos_client.services.till import CatalogItem, CreditInfo
 from pos_client.store.models import (
     Barcode,
     Customer,
     OutboxEvent,
     Product,
+    ReplicaRow,
     SaleLine,
     Setting,
     Shift,
@@ -83,8 +85,18 @@ def ensure_search_index(conn: Connection) -> None:
         conn.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')")
 
 
+def _tax_class(product: Product) -> TaxClass | None:
+    session = object_session(product)
+    if product.tax_class_id is None or session is None:
+        return None
+    row = session.get(ReplicaRow, ("tax_class", str(product.tax_class_id)))
+    return class_from_wire(row.data) if row is not None and row.data else None
+
+
 def _item(product: Product, *, barcode: str | None, on_hand: Decimal | None) -> CatalogItem:
     return CatalogItem(
+        tax_class=_tax_class(product),
+        hsn=product.hsn or "",
         product_id=product.id,
         sku=product.sku,
         name=product.name,
@@ -222,6 +234,7 @@ def _credit(customer: Customer) -> CreditInfo:
         credit_limit=customer.credit_limit,
         balance=customer.balance,
         phone=customer.phone,
+        tax_number=customer.tax_number or "",
     )
 
 

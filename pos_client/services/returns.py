@@ -23,8 +23,10 @@ from common.roles import Permission
 from common.sync import protocol
 from common.units import format_quantity
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
+from pos_client.services import tax_invoice
 from pos_client.services.checkout import ShopInfo, printed_unit, product_units
 from pos_client.services.login import Cashier
+from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import CatalogItem, Override
 from pos_client.store import documents
 from pos_client.store.models import Customer, Return, ReturnLine, Sale, SaleLine, SalePayment
@@ -365,22 +367,31 @@ def return_with_receipt(
         total=total,
         reason=reason or f"Return of receipt {sale.receipt_number}",
     )
+    event = tax_invoice.credit_return(session, event=event)
     documents.record_return(session, event)
+    tax_invoice.record_return_tax(session, event=event, original_sale_id=sale.sale_id)
     _credit_account(session, sale=sale, refunds=refunds)
     names = {line.product_id: (line.name, line.unit_price) for line, _ in lines}
     tax = sum((line.tax_for(q) for line, q in lines), ZERO)
+    receipt = _receipt(
+        event,
+        shop=shop_profile(session, fallback=shop),
+        cashier=cashier,
+        names=names,
+        tax=tax_invoice.credited_tax(event) or tax,
+        units=product_units(session, (line.product_id for line in event.lines)),
+    )
     return RecordedReturn(
         return_id=event.return_id,
         receipt_number=event.receipt_number,
         total=total,
         refunds=tuple(refunds),
-        receipt=_receipt(
-            event,
-            shop=shop,
-            cashier=cashier,
-            names=names,
-            tax=tax,
-            units=product_units(session, (line.product_id for line in event.lines)),
+        receipt=tax_invoice.decorate(
+            session,
+            receipt,
+            document_id=event.return_id,
+            line_ids=[line.line_id for line in event.lines],
+            original_receipt=sale.receipt_number,
         ),
     )
 
@@ -437,7 +448,7 @@ def return_without_receipt(
         refunds=tuple(refunds),
         receipt=_receipt(
             event,
-            shop=shop,
+            shop=shop_profile(session, fallback=shop),
             cashier=cashier,
             names=names,
             tax=tax,

@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session
 from common.errors import InvalidState, PermissionDenied, ValidationFailed
 from common.money import ZERO, format_money, round_money, tax_included
 from common.roles import Permission
+from pos_client.config import ShopInfo
+from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
 from pos_client.services.queries import ShiftInfo, current_shift
+from pos_client.services.shop_profile import header_rows, shop_profile
 from pos_client.store import documents
 from pos_client.store.models import (
     Product,
@@ -96,11 +99,16 @@ class ZReport:
 
     # The server's latest signed audit checkpoint, printed so it leaves the building.
     audit_checkpoint: str = ""
+    # The shop, branch and tax registration heading the report (from the synced profile).
+    shop_rows: tuple[tuple[str, str], ...] = ()
+    # Net tax by component and rate (CGST 9%, IGST 18%...), from the lines' own tax.
+    tax_components: tuple[tuple[str, Decimal], ...] = ()
 
     def rows(self, currency: str = "INR") -> list[tuple[str, str]]:
         """Return the report as (label, value) rows; an empty value is a heading."""
         return (
-            self._header_rows()
+            list(self.shop_rows)
+            + self._header_rows()
             + self._sales_rows(currency)
             + self._refund_rows(currency)
             + self._tax_rows(currency)
@@ -152,6 +160,11 @@ class ZReport:
                 rows.append((f"  Tax {rate} refunded", _money(-row.refunded_tax, currency)))
         refunded = sum((r.refunded_tax for r in self.tax_rows), ZERO)
         rows.append(("Net tax", _money(self.sales_tax - refunded, currency)))
+        if self.tax_components:
+            rows.append(("Net tax by component", ""))
+            rows += [
+                (f"  {label}", _money(amount, currency)) for label, amount in self.tax_components
+            ]
         return rows
 
     def _drawer_rows(self, currency: str) -> list[tuple[str, str]]:
@@ -331,7 +344,14 @@ def _report(
         counted=counted,
         is_final=final,
         audit_checkpoint=latest_audit_checkpoint(session),
+        shop_rows=_shop_rows(session),
+        tax_components=tax_invoice.shift_breakdown(session, shift_id=shift.id),
     )
+
+
+def _shop_rows(session: Session) -> tuple[tuple[str, str], ...]:
+    profile = shop_profile(session, fallback=ShopInfo(shop_name=""))
+    return tuple(header_rows(profile))
 
 
 def _tax_summary(session: Session, *, shift_id: str) -> tuple[TaxRow, ...]:

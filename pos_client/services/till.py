@@ -7,7 +7,7 @@ of its amount that is tax, never added on top.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from common.codes import QUANTITY_PLACES, Tender, Unit
@@ -19,8 +19,8 @@ from common.money import (
     allocate,
     format_money,
     round_money,
-    tax_included,
 )
+from common.tax import Component, Supply, TaxClass, components_for, tax_inclusive
 
 HUNDRED = Decimal(100)
 
@@ -46,6 +46,15 @@ class CatalogItem:
     barcode: str | None = None
     on_hand: Decimal | None = None
     low_stock_threshold: Decimal | None = None
+    # The product's tax class (GST components) and HSN code, when the server sent them.
+    tax_class: TaxClass | None = None
+    hsn: str = ""
+
+    def tax_components(self, supply: Supply = Supply.INTRA) -> tuple[Component, ...]:
+        """Return the tax components charged on this item today for a kind of supply."""
+        return components_for(
+            tax_class=self.tax_class, tax_rate=self.tax_rate, day=date.today(), supply=supply
+        )
 
     @property
     def is_low(self) -> bool:
@@ -97,8 +106,8 @@ class CartLine:
 
     @property
     def tax(self) -> Decimal:
-        """Return the tax contained in what is paid for this line."""
-        return tax_included(self.net, self.item.tax_rate)
+        """Return the tax contained in what is paid for this line (common.tax's rule)."""
+        return tax_inclusive(self.net, components=self.item.tax_components()).tax
 
     @property
     def price_overridden(self) -> bool:
@@ -391,6 +400,7 @@ class CreditInfo:
     credit_limit: Decimal
     balance: Decimal
     phone: str = ""
+    tax_number: str = ""
 
     @property
     def available(self) -> Decimal:

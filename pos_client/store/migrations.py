@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from pos_client.store import sent_log
-from pos_client.store.models import LocalBase
+from pos_client.store.models import LineTaxRow, LocalBase, TaxDocument
 
 
 def _v1(conn: Connection) -> None:
@@ -26,8 +26,21 @@ def _v3(conn: Connection) -> None:
     sent_log.SentEvent.__table__.create(conn, checkfirst=True)
 
 
+def _v4(conn: Connection) -> None:
+    # Tax: the product's class and HSN, a customer's GSTIN, and the tax of each document.
+    for table, column, ddl in (
+        ("products", "tax_class_id", "INTEGER"),
+        ("products", "hsn", "VARCHAR(8) NOT NULL DEFAULT ''"),
+        ("customers", "tax_number", "VARCHAR(40) NOT NULL DEFAULT ''"),
+    ):
+        columns = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+    LocalBase.metadata.create_all(conn, tables=[TaxDocument.__table__, LineTaxRow.__table__])
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(STEPS)
 
 

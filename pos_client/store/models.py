@@ -72,6 +72,8 @@ class Product(LocalBase):
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     low_stock_threshold: Mapped[Decimal] = mapped_column(default=ZERO)
     active: Mapped[bool] = mapped_column(default=True)
+    tax_class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hsn: Mapped[str] = mapped_column(String(8), default="")
 
 
 class Barcode(LocalBase):
@@ -126,6 +128,8 @@ class Customer(LocalBase):
     credit_limit: Mapped[Decimal] = mapped_column(default=ZERO)
     balance: Mapped[Decimal] = mapped_column(default=ZERO)
     active: Mapped[bool] = mapped_column(default=True)
+    # A business customer's GSTIN: the place of supply of a B2B sale.
+    tax_number: Mapped[str] = mapped_column(String(40), default="")
 
 
 class Setting(LocalBase):
@@ -293,3 +297,29 @@ class SyncState(LocalBase):
     # When the server was last found unreachable with nothing reached since; kept across
     # restarts so "offline since" tells the truth after a till is switched off and on.
     offline_since: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class TaxDocument(LocalBase):
+    """The tax side of a sale or return: buyer, place of supply, the invoice it credits."""
+
+    __tablename__ = "tax_documents"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # "invoice" or "credit_note"
+    supply: Mapped[str] = mapped_column(String(8), default="intra")
+    seller_state: Mapped[str] = mapped_column(String(2), default="")
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    buyer_gstin: Mapped[str] = mapped_column(String(15), default="")
+    buyer_state: Mapped[str] = mapped_column(String(2), default="")
+    original_document_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class LineTaxRow(LocalBase):
+    """A sale or return line's taxable value and components (common.tax.LineTax.to_wire)."""
+
+    __tablename__ = "line_taxes"
+
+    line_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    hsn: Mapped[str] = mapped_column(String(8), default="")
+    detail: Mapped[Any] = mapped_column(JSON)

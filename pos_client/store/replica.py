@@ -127,6 +127,8 @@ def _product_row(data: dict[str, Any]) -> dict[str, Any]:
         "unit": data.get("unit") or "piece",
         "low_stock_threshold": _dec(data.get("low_stock_threshold")),
         "active": bool(data.get("active", True)),
+        "tax_class_id": data.get("tax_class_id"),
+        "hsn": data.get("hsn") or "",
     }
 
 
@@ -198,6 +200,7 @@ def _apply_customer(session: Session, *, key: int, data: dict[str, Any] | None) 
     customer.email = data.get("email")
     customer.credit_limit = _dec(data.get("credit_limit"))
     customer.balance = _dec(data.get("balance"))
+    customer.tax_number = data.get("tax_number") or ""
     customer.active = bool(data.get("active", True))
 
 

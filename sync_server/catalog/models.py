@@ -40,6 +40,11 @@ class Product(TenantScoped, Timestamps, Base):
     price: Mapped[Decimal]
     cost: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    # The class decides the components (CGST/SGST/IGST/cess...); tax_rate is its rate today.
+    tax_class_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tax_classes.id"), nullable=True, index=True
+    )
+    hsn: Mapped[str] = mapped_column(String(8), default="", server_default="")
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     low_stock_threshold: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     reorder_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))

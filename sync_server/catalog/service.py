@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from sync_server.db import lock_for_update
 from sync_server.paging import get_owned
 from sync_server.partners.models import Supplier
 from sync_server.sync import feed
+from sync_server.tax import service as tax
 
 
 def product_feed_data(product: Product) -> dict[str, Any]:
@@ -31,6 +33,8 @@ def product_feed_data(product: Product) -> dict[str, Any]:
         "category_name": product.category_name,
         "price": product.price,
         "tax_rate": product.tax_rate,
+        "tax_class_id": product.tax_class_id,
+        "hsn": product.hsn,
         "unit": product.unit,
         "low_stock_threshold": product.low_stock_threshold,
         "active": product.active,
@@ -49,7 +53,16 @@ def _snapshot(product: Product) -> dict[str, Any]:
     }
 
 
+def _apply_tax_class(session: Session, product: Product) -> None:
+    """Keep a classed product's one-figure rate at its class's rate today (intra-state)."""
+    if product.tax_class_id is None:
+        return
+    row = tax.get_class(session, tenant_id=product.tenant_id, class_id=product.tax_class_id)
+    product.tax_rate = tax.class_of(row).rate_on(day=date.today())
+
+
 def _publish(session: Session, product: Product) -> None:
+    _apply_tax_class(session, product)
     session.flush()
     session.refresh(product, ["category"])
     search.index_product(session, product)

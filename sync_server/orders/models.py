@@ -90,6 +90,9 @@ class OrderLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_price: Mapped[Decimal]
     line_total: Mapped[Decimal]
+    # The tax inside line_total (online prices include tax) and its components (common.tax).
+    tax: Mapped[Decimal] = mapped_column(default=Decimal("0"), server_default="0")
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
     returned_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
 
 
@@ -126,6 +129,9 @@ class OrderReturnLine(TenantScoped, Base):
     restocked_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     written_off_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     write_off_reason: Mapped[str] = mapped_column(String(32), default="")
+    # The tax given back (positive) and the credit's figures (negative, common.tax).
+    tax: Mapped[Decimal] = mapped_column(default=Decimal("0"), server_default="0")
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class IdempotencyRecord(TenantScoped, Base):

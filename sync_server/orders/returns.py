@@ -18,6 +18,7 @@ from sync_server.orders.models import Order, OrderReturn, OrderReturnLine, Order
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import ReturnCreate, ReturnReceive
 from sync_server.orders.service import get_order
+from sync_server.tax import service as tax
 
 REFERENCE = "order_return"
 
@@ -68,6 +69,7 @@ def request_return(
             )
         if line.unit == "piece" and wanted.quantity != wanted.quantity.to_integral_value():
             raise ValidationFailed(f"{line.sku} is sold by the piece: return whole units.")
+        credit = tax.order_line_credit(order=order, line=line, returned=wanted.quantity)
         line.returned_quantity += wanted.quantity
         ret.lines.append(
             OrderReturnLine(
@@ -75,6 +77,8 @@ def request_return(
                 order_line_id=line.id,
                 product_id=line.product_id,
                 quantity=wanted.quantity,
+                tax=-credit.tax if credit else Decimal(0),
+                tax_detail=credit.to_wire() if credit else None,
             )
         )
     order.returns.append(ret)

@@ -39,6 +39,7 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
+from sync_server.tax import service as tax
 
 REFERENCE = "order"
 ZERO = Decimal("0")
@@ -127,9 +128,13 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         returns=[],
     )
     total = Decimal("0")
+    supply = tax.order_supply(branch=branch, customer=customer)
     for line, product in zip(data.lines, products, strict=True):
         line_total = round_money(product.price * line.quantity, currency)
         total += line_total
+        line_tax = tax.line_tax(
+            session, product=product, amount=line_total, supply=supply, currency=currency
+        )
         order.lines.append(
             OrderLine(
                 tenant_id=tenant_id,
@@ -140,6 +145,8 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
                 quantity=line.quantity,
                 unit_price=product.price,
                 line_total=line_total,
+                tax=line_tax.tax,
+                tax_detail=line_tax.to_wire(),
             )
         )
     order.total = total

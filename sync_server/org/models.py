@@ -35,6 +35,11 @@ class Branch(TenantScoped, Base):
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6), nullable=True)
     capacity: Mapped[int | None] = mapped_column(nullable=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # The branch's tax identity: GST registration is per state, so per branch.
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    state_code: Mapped[str] = mapped_column(String(2), default="", server_default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from common import tenant_settings
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.org import BranchCreate, BranchUpdate
+from common.tax import STATE_CODES
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.org.models import Branch, Tenant, TenantSetting
@@ -42,8 +43,25 @@ def branch_feed_data(branch: Branch) -> dict[str, Any]:
         "address": branch.address,
         "city": branch.city,
         "phone": branch.phone,
+        "email": branch.email,
+        "gstin": branch.gstin,
+        "state": branch.state,
+        "state_code": branch.state_code,
         "active": branch.active,
     }
+
+
+def _fill_tax_state(branch: Branch) -> None:
+    """Take a branch's state from its GSTIN when not given, and refuse a GSTIN of another state."""
+    if not branch.gstin:
+        return
+    if branch.state_code and branch.state_code != branch.gstin[:2]:
+        raise ValidationFailed(
+            f"GSTIN {branch.gstin} is registered in state {branch.gstin[:2]}, "
+            f"not in the branch's state {branch.state_code}."
+        )
+    branch.state_code = branch.gstin[:2]
+    branch.state = branch.state or STATE_CODES.get(branch.state_code, "")
 
 
 def _snapshot(branch: Branch) -> dict[str, Any]:
@@ -61,6 +79,7 @@ def create_branch(
         raise Conflict(f"A branch with code '{data.code}' already exists.")
     branch = Branch(tenant_id=tenant_id, **data.model_dump())
     branch.kind = data.kind.value
+    _fill_tax_state(branch)
     session.add(branch)
     session.flush()
     audit.record(
@@ -83,9 +102,18 @@ def update_branch(
     """Change a branch's details or deactivate it."""
     before = _snapshot(branch)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field in ("name", "kind", "active"):
+        if value is None and field in (
+            "name",
+            "kind",
+            "active",
+            "email",
+            "gstin",
+            "state",
+            "state_code",
+        ):
             continue
         setattr(branch, field, value.value if hasattr(value, "value") else value)
+    _fill_tax_state(branch)
     session.flush()
     audit.record(
         session,

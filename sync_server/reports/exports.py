@@ -105,10 +105,18 @@ class Letterhead:
 def letterhead(session: Session, *, tenant_id: int) -> Letterhead:
     """Read the shop's name, time zone and branch names for an export."""
     tenant = session.get(Tenant, tenant_id)
-    rows = session.execute(select(Branch.id, Branch.name).where(Branch.tenant_id == tenant_id))
-    names = {branch_id: name for branch_id, name in rows}
+    rows = session.execute(
+        select(Branch.id, Branch.name, Branch.gstin).where(Branch.tenant_id == tenant_id)
+    ).all()
+    names = {branch_id: name for branch_id, name, _ in rows}
+    # The shop's own name from its profile, and its GSTIN when the business has just one.
+    shop = str(get_setting(session, tenant_id=tenant_id, key="trade_name") or "")
+    shop = shop or (tenant.name if tenant else "")
+    numbers = {gstin for _, _, gstin in rows if gstin}
+    if len(numbers) == 1:
+        shop = f"{shop} · GSTIN {numbers.pop()}"
     return Letterhead(
-        shop=tenant.name if tenant else "",
+        shop=shop,
         zone=str(get_setting(session, tenant_id=tenant_id, key="time_zone")),
         branches=names,
     )

@@ -128,7 +128,7 @@ def _till_returns(
         (-ReturnLine.quantity).label("quantity"),
         (-ReturnLine.amount).label("revenue"),
         literal(0, Money()).label("discount"),
-        literal(0, Money()).label("tax"),
+        (-ReturnLine.tax).label("tax"),
         null().cast(Money()).label("cost"),
     ).join(Return, Return.id == ReturnLine.return_id)
     if after:
@@ -149,7 +149,8 @@ def _till_returns(
 def _online_sales(
     filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
 ) -> Select[Any]:
-    # Orders carry no tax split and no cost: cost falls back to the product's average cost.
+    # Orders carry their tax (inside the line total) but no cost: cost falls back to the
+    # product's average cost.
     stmt = select(
         OrderLine.tenant_id.label("tenant_id"),
         Order.branch_id.label("branch_id"),
@@ -163,7 +164,7 @@ def _online_sales(
         OrderLine.quantity.label("quantity"),
         OrderLine.line_total.label("revenue"),
         (OrderLine.quantity * OrderLine.unit_price - OrderLine.line_total).label("discount"),
-        literal(0, Money()).label("tax"),
+        OrderLine.tax.label("tax"),
         null().cast(Money()).label("cost"),
     ).join(Order, Order.id == OrderLine.order_id)
     stmt = stmt.where(Order.status.in_(SOLD_ORDER_STATUSES))
@@ -196,7 +197,7 @@ def _online_returns(
             (-OrderReturnLine.quantity).label("quantity"),
             (-OrderReturnLine.quantity * OrderLine.unit_price).label("revenue"),
             literal(0, Money()).label("discount"),
-            literal(0, Money()).label("tax"),
+            (-OrderReturnLine.tax).label("tax"),
             null().cast(Money()).label("cost"),
         )
         .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)

@@ -5,16 +5,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.codes import Channel
+from common.errors import ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
+from sync_server.reports import branches, credit, purchasing, sales, shifts, stock, tax
 from sync_server.reports.base import Filters, Grain, make_filters
-from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
+from sync_server.reports.exports import (
+    MEDIA_TYPES,
+    Format,
+    Letterhead,
+    letterhead,
+    negotiate,
+    render,
+)
 from sync_server.reports.schemas import ReportRead
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -193,3 +201,38 @@ def supplier_performance(
 def shift_reports(session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep) -> Any:
     """Return the Z report of every till shift per branch and date."""
     return render(shifts.shift_reports(session, filters=filters), fmt, head)
+
+
+@router.get("/tax-summary", **SPEC)
+def tax_summary(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    by: Annotated[tax.TaxBy, Query(description="rate or hsn")] = tax.TaxBy.RATE,
+) -> Any:
+    """Sum taxable value and each tax component by rate, or by HSN and rate, net of returns."""
+    return render(tax.tax_summary(session, filters=filters, by=by), fmt, head)
+
+
+@router.get(
+    "/gstr1",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "GSTR-1 JSON"},
+        **problem_responses(403, 422),
+    },
+)
+def gstr1(session: SessionDep, filters: FiltersDep, fmt: FormatDep) -> Response:
+    """Export the period's outward supplies in the GST portal's GSTR-1 JSON format (or XLSX)."""
+    gstin = tax.filing_gstin(session, filters=filters)
+    data = tax.gstr1(session, filters=filters, gstin=gstin)
+    if fmt == Format.XLSX:
+        name = f"gstr1-{gstin}-{data['fp']}.xlsx"
+        return Response(
+            tax.gstr1_xlsx(data),
+            media_type=MEDIA_TYPES[Format.XLSX],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    if fmt != Format.JSON:
+        raise ValidationFailed("The GSTR-1 export comes as json or xlsx.")
+    return Response(tax.gstr1_json(data), media_type="application/json")

@@ -40,6 +40,9 @@ class Sale(TenantScoped, Base):
     tax_total: Mapped[Decimal] = mapped_column(default=ZERO)
     total: Mapped[Decimal]
     change_due: Mapped[Decimal] = mapped_column(default=ZERO)
+    # A business buyer's GSTIN and state (place of supply); empty for a walk-in sale.
+    buyer_gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    buyer_state: Mapped[str] = mapped_column(String(2), default="", server_default="")
     overrides: Mapped[Any] = mapped_column(JSON, default=list)
     occurred_at: Mapped[datetime] = mapped_column()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -68,6 +71,9 @@ class SaleLine(TenantScoped, Base):
     tax_rate: Mapped[Decimal] = mapped_column(default=ZERO)
     tax: Mapped[Decimal] = mapped_column(default=ZERO)
     total: Mapped[Decimal]
+    # The line's taxable value and each tax component, as common.tax.LineTax.to_wire gives.
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    hsn: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class SalePayment(TenantScoped, Base):
@@ -121,6 +127,10 @@ class ReturnLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Qty())
     amount: Mapped[Decimal]
     restock: Mapped[bool] = mapped_column(default=True)
+    # The tax this return credits (negative figures), as common.tax.LineTax.to_wire gives,
+    # and the tax given back as one positive figure for the reports.
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    tax: Mapped[Decimal] = mapped_column(default=ZERO, server_default="0")
 
 
 class Shift(TenantScoped, Base):

@@ -41,6 +41,7 @@ from sync_server.sales.models import (
     SalePayment,
     Shift,
 )
+from sync_server.tax.service import credited_tax, legacy_line_tax
 
 
 def _account_total(methods_amounts: list[tuple[PaymentMethod, Decimal]]) -> Decimal:
@@ -79,6 +80,8 @@ def record_sale(
         change_due=payload.change_due,
         overrides=[o.model_dump(mode="json") for o in payload.overrides],
         occurred_at=payload.completed_at or occurred_at,
+        buyer_gstin=payload.buyer_gstin,
+        buyer_state=payload.buyer_state,
     )
     sale.lines = [
         SaleLine(
@@ -93,6 +96,8 @@ def record_sale(
             tax_rate=line.tax_rate,
             tax=line.tax,
             total=line.total,
+            tax_detail=line.tax_detail or legacy_line_tax(line),
+            hsn=line.hsn,
         )
         for line in payload.lines
     ]
@@ -247,6 +252,8 @@ def record_return(
             quantity=line.quantity,
             amount=line.amount,
             restock=line.restock,
+            tax_detail=line.tax_detail,
+            tax=credited_tax(line.tax_detail),
         )
         for line in payload.lines
     ]

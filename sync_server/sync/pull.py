@@ -22,6 +22,8 @@ from sync_server.partners.models import Customer
 from sync_server.partners.service import customer_feed_data
 from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
+from sync_server.tax.models import TaxClassRow
+from sync_server.tax.service import feed_data as tax_feed_data
 
 Row = dict[str, Any]
 Fetch = Callable[[Session, int, int, int, int], list[Row]]
@@ -105,6 +107,8 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
             Product.price,
             Product.tax_rate,
             Product.unit,
+            Product.tax_class_id,
+            Product.hsn,
             Product.low_stock_threshold,
             Product.active,
         )
@@ -139,12 +143,27 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
                 "price": plain_str(price),
                 "tax_rate": plain_str(tax_rate),
                 "unit": unit,
+                "tax_class_id": class_id,
+                "hsn": hsn,
                 "low_stock_threshold": plain_str(low),
                 "active": active,
                 "barcodes": codes.get(pid, []),
             },
         )
-        for pid, sku, name, cat_id, cat_name, price, tax_rate, unit, low, active in rows
+        for (
+            pid,
+            sku,
+            name,
+            cat_id,
+            cat_name,
+            price,
+            tax_rate,
+            unit,
+            class_id,
+            hsn,
+            low,
+            active,
+        ) in rows
     ]
 
 
@@ -175,6 +194,16 @@ def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
     ]
 
 
+def _tax_classes(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.scalars(
+        select(TaxClassRow)
+        .where(TaxClassRow.tenant_id == tenant_id, TaxClassRow.id > after)
+        .order_by(TaxClassRow.id)
+        .limit(limit)
+    )
+    return [_change("tax_class", row.id, tax_feed_data(row)) for row in rows]
+
+
 # Order matters only for readability of a snapshot; each stage pages by its own key.
 STAGES: list[tuple[str, Fetch]] = [
     ("setting", _settings),
@@ -184,6 +213,8 @@ STAGES: list[tuple[str, Fetch]] = [
     ("customer", _customers),
     ("product", _products),
     ("stock", _stock),
+    # Added last so cursors of snapshots already under way keep their stage numbers.
+    ("tax_class", _tax_classes),
 ]
 
 

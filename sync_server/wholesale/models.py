@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps
@@ -70,3 +71,6 @@ class SalesRequestLine(TenantScoped, Base):
     net: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     tax: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    # Taxable value and components for the place of supply (common.tax), and the HSN code.
+    tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    hsn: Mapped[str] = mapped_column(String(8), default="", server_default="")

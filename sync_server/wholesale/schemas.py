@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -60,6 +60,9 @@ class RequestLineRead(ReadSchema):
     net: Amount
     tax: Amount
     total: Amount
+    # The line's HSN code and its taxable value and components (common.tax), when known.
+    hsn: str = ""
+    tax_detail: dict[str, Any] | None = None
 
 
 class SalesRequestRead(ReadSchema):

@@ -28,10 +28,12 @@ from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
+from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
 from sync_server.purchasing import notify
 from sync_server.purchasing.service import currency
+from sync_server.tax import service as tax
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 from sync_server.wholesale.schemas import SalesRequestCreate
 
@@ -123,7 +125,13 @@ def _price(request: SalesRequest, cur: str) -> None:
     shares = allocate(order_discount, after_line, cur)
     for line, net, share in zip(request.lines, after_line, shares, strict=True):
         line.net = net - share
-        line.tax = percent_of(line.net, line.tax_rate, cur)
+        if line.tax_detail is not None:
+            # Components chosen for the place of supply when the line was made; rounded per
+            # component by common.tax, like every other document.
+            taxed = tax.exclusive_again(line.tax_detail, amount=line.net, currency=cur)
+            line.tax, line.tax_detail = taxed.tax, taxed.to_wire()
+        else:
+            line.tax = percent_of(line.net, line.tax_rate, cur)
         line.total = line.net + line.tax
     request.gross_total = sum((x.gross for x in request.lines), ZERO)
     request.discount_total = request.gross_total - sum((x.net for x in request.lines), ZERO)
@@ -170,6 +178,7 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
         created_by=actor.user_id,
         created_by_name=actor.label,
     )
+    supply = tax.order_supply(branch=branch, customer=customer)
     for x in data.lines:
         product = products[x.product_id]
         request.lines.append(
@@ -182,6 +191,8 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
                 unit_price=product.price if x.unit_price is None else x.unit_price,
                 discount_percent=x.discount_percent,
                 tax_rate=product.tax_rate,
+                tax_detail=tax.components_template(session, product=product, supply=supply),
+                hsn=product.hsn,
             )
         )
     _price(request, currency(session, actor.tenant_id))
@@ -344,6 +355,20 @@ def _tell_creator(session: Session, *, request: SalesRequest, verb: str) -> None
     )
 
 
+def _seller(session: Session, *, tenant: Tenant, branch: Branch) -> dict[str, Any]:
+    """Return the seller as the invoice names it: the shop's profile and the branch's GSTIN."""
+    profile = org.get_settings(session, tenant_id=tenant.id)
+    address = ", ".join(p for p in (branch.address, branch.city) if p)
+    return {
+        "id": tenant.id,
+        "name": profile.get("trade_name") or tenant.name,
+        "legal_name": profile.get("legal_name") or "",
+        "address": address,
+        "tax_number": branch.gstin,
+        "state": f"{branch.state_code}-{branch.state}" if branch.state_code else branch.state,
+    }
+
+
 def invoice(session: Session, *, tenant_id: int, request_id: int) -> dict[str, Any]:
     """Return the invoice of an approved request."""
     request = get_request(session, tenant_id=tenant_id, request_id=request_id)
@@ -357,7 +382,7 @@ def invoice(session: Session, *, tenant_id: int, request_id: int) -> dict[str, A
         "invoiced_at": request.invoiced_at,
         "sales_request_id": request.id,
         "currency": currency(session, tenant_id),
-        "seller": {"id": tenant.id, "name": tenant.name, "address": "", "tax_number": ""},
+        "seller": _seller(session, tenant=tenant, branch=branch),
         "branch": f"{branch.name} ({branch.code})",
         "customer": {
             "id": customer.id,

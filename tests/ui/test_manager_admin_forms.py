@@ -173,13 +173,22 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     _click(qtbot, window.findChild(QPushButton, "EditBranch"))
     edit = page.dialog
     assert not edit.code.isEnabled()
+    # Its GST registration: a mistyped GSTIN is refused in words before it is sent.
+    edit.gstin.setText("27AAPFU0939F1ZX")
+    _click(qtbot, edit.ok_button)
+    assert "check digit" in edit.error.text()
+    edit.gstin.setText("27aapfu0939f1zv")
     edit.active.setChecked(False)
     accept_dialog(qtbot, edit)
     reload_until(
         qtbot,
         page.branches,
-        lambda rows: any(r.code == "WH-EAST" and not r.active for r in rows),
+        lambda rows: any(
+            r.code == "WH-EAST" and not r.active and r.gstin == "27AAPFU0939F1ZV" for r in rows
+        ),
     )
+    closed = next(r for r in page.branches.model.rows if r.code == "WH-EAST")
+    assert (closed.state_code, closed.state) == ("27", "Maharashtra")
 
     # A till enrolled at the main branch is renamed from the Devices tab.
     admin_api = world.api("admin")

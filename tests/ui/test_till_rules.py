@@ -10,7 +10,8 @@ from common.codes import Tender
 from pos_client.app import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.services.queries import find_customers
-from pos_client.store.models import Setting
+from pos_client.store import documents
+from pos_client.store.models import ReplicaRow, Setting
 from pos_client.ui.till.dialogs import OverrideDialog
 
 TEA, RICE = DEMO_PRODUCTS[3].barcode, DEMO_PRODUCTS[2].barcode
@@ -52,3 +53,19 @@ def test_manager_at_the_till_approves_own_discount(
     assert window.findChild(OverrideDialog) is None
     assert window.cart.order_discount == Decimal("129.80")
     assert [(o.action, o.manager_id) for o in window.cart.overrides] == [("order_discount", 2)]
+
+
+def test_the_till_names_the_shop_and_branch_from_the_synced_profile(
+    qtbot: QtBot, till: Till, sign_in
+) -> None:
+    with till.store.transaction() as session:
+        session.add(Setting(key="trade_name", value="Demo Kirana"))
+        state = documents.get_state(session)
+        state.branch_id = 7
+        session.add(
+            ReplicaRow(entity="branch", key="7", data={"id": 7, "name": "Andheri", "gstin": ""})
+        )
+    sign_in()
+    window = till.window
+    qtbot.waitUntil(lambda: window.shop_label.text() == "Demo Kirana · Andheri", timeout=3000)
+    assert window.windowTitle() == "StockPilot Till · Demo Kirana · Andheri"

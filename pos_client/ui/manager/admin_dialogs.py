@@ -25,6 +25,7 @@ from common.codes import BranchKind
 from common.roles import API_KEY_SCOPES, Role
 from common.schemas.auth import UserRead
 from common.schemas.org import BranchRead
+from common.tax import gstin_problem
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import as_label
@@ -223,6 +224,13 @@ class BranchDialog(FormDialog):
         self.city = QLineEdit(branch.city if branch else "")
         self.city.setObjectName("BranchCity")
         self.phone = QLineEdit(branch.phone if branch else "")
+        self.email = QLineEdit(branch.email if branch else "")
+        self.gstin = QLineEdit(branch.gstin if branch else "")
+        self.gstin.setObjectName("BranchGstin")
+        self.gstin.setPlaceholderText("15 characters, e.g. 27AAPFU0939F1ZV; printed on receipts")
+        self.state_code = QLineEdit(branch.state_code if branch else "")
+        self.state_code.setObjectName("BranchStateCode")
+        self.state_code.setPlaceholderText("GST state code, e.g. 27; taken from the GSTIN if empty")
 
         def text(value: Any) -> str:
             return "" if value is None else str(value)
@@ -243,6 +251,9 @@ class BranchDialog(FormDialog):
             ("Address", self.address),
             ("City", self.city),
             ("Phone", self.phone),
+            ("E-mail", self.email),
+            ("GSTIN", self.gstin),
+            ("State code", self.state_code),
             ("Capacity", self.capacity),
             ("Latitude", self.latitude),
             ("Longitude", self.longitude),
@@ -255,12 +266,18 @@ class BranchDialog(FormDialog):
         capacity_text = self.capacity.text().strip()
         if capacity_text and not capacity_text.isdigit():
             raise ValueError("Capacity is a whole number.")
+        gstin = self.gstin.text().strip().upper()
+        if gstin and (problem := gstin_problem(gstin)):
+            raise ValueError(problem)
         body: dict[str, Any] = {
             "name": self.name.text().strip(),
             "kind": self.kind.currentData(),
             "address": self.address.text().strip(),
             "city": self.city.text().strip(),
             "phone": self.phone.text().strip(),
+            "email": self.email.text().strip(),
+            "gstin": gstin,
+            "state_code": self.state_code.text().strip(),
             "capacity": int(capacity_text) if capacity_text else None,
             "latitude": _optional_decimal(self.latitude.text(), what="Latitude"),
             "longitude": _optional_decimal(self.longitude.text(), what="Longitude"),

@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pos_client.config import ShopInfo
 from pos_client.scanners.pipeline import ScanPipeline
 from pos_client.services import queries
 from pos_client.services.login import Cashier, IdleClock
 from pos_client.services.queries import ShiftInfo
+from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import Cart
 from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
@@ -133,7 +135,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         row.addSpacing(16)
         shop = self.ctx.config.shop_name
         branch = self.ctx.config.branch_name
-        row.addWidget(QLabel(f"{shop}" + (f" · {branch}" if branch else "")))
+        self.shop_label = QLabel(f"{shop}" + (f" · {branch}" if branch else ""))
+        self.shop_label.setObjectName("ShopName")
+        row.addWidget(self.shop_label)
         row.addStretch(1)
         self.who = QLabel()
         self.shift_label = QLabel()
@@ -244,6 +248,16 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
         self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
+        fallback = self.ctx.shop
+        self.ctx.query(lambda s: shop_profile(s, fallback=fallback)).success(
+            self._shop_loaded
+        ).run()
+
+    def _shop_loaded(self, shop: ShopInfo) -> None:
+        """Name the shop and branch from the synced profile, not till.json's defaults."""
+        branch = f" · {shop.branch_name}" if shop.branch_name else ""
+        self.shop_label.setText(f"{shop.shop_name}{branch}")
+        self.setWindowTitle(f"StockPilot Till · {shop.shop_name}{branch}")
 
     def _rules_loaded(self, rules: queries.TillRules) -> None:
         self.rules = rules
