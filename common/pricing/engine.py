@@ -20,7 +20,7 @@ Amounts are tax-inclusive, as the till works; the line's tax is recomputed on wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -148,7 +148,7 @@ def price_cart(
         for line, (price, _) in zip(canon, prices, strict=True)
     ]
 
-    live = _relevant(rules.promotions, canon, ctx)
+    live = _relevant(rules, canon, ctx)
     stackable = [p for p in live if p.stacking == Stacking.STACKABLE]
     exclusive = [p for p in live if p.stacking == Stacking.EXCLUSIVE]
     best = _apply(stackable, canon, prices, gross, currency)
@@ -215,7 +215,7 @@ def _list_price(line: LineIn, lists: list[PriceList], currency: str) -> tuple[De
 def _list_items(pl: PriceList, line: LineIn) -> list[PriceListItem]:
     """Return a list's items that price this line at its quantity, most specific first."""
     found: list[tuple[int, Decimal, int, PriceListItem]] = []
-    for n, item in enumerate(pl.items):
+    for n, item in _candidates(pl, line):
         if item.min_quantity > line.quantity:
             continue
         if item.product_id is not None:
@@ -231,6 +231,11 @@ def _list_items(pl: PriceList, line: LineIn) -> list[PriceListItem]:
         found.append((-rank, -item.min_quantity, n, item))
     found.sort(key=lambda f: f[:3])
     return [f[3] for f in found]
+
+
+def _candidates(pl: PriceList, line: LineIn) -> list[tuple[int, PriceListItem]]:
+    """Return the list's items that could price this product (its own and the general ones)."""
+    return [*pl.by_product.get(line.product_id, ()), *pl.general]
 
 
 def _derive(
@@ -254,26 +259,16 @@ def _derive(
 # -- promotions ----------------------------------------------------------------------------
 
 
-def _relevant(
-    promotions: Iterable[Promotion], lines: list[LineIn], ctx: Context
-) -> list[Promotion]:
+def _relevant(rules: Rules, lines: list[LineIn], ctx: Context) -> list[Promotion]:
     """Return the promotions live in this context that touch a line of the cart, in order."""
     products = {line.product_id for line in lines}
     categories = {line.category_id for line in lines if line.category_id is not None}
-    live = []
-    for promo in promotions:
-        targeted = promo.product_ids or promo.category_ids
-        if (
-            targeted
-            and products.isdisjoint(promo.product_ids)
-            and categories.isdisjoint(promo.category_ids)
-        ):
-            continue
-        if promo.coupon_code is not None and promo.coupon_code not in ctx.coupon_codes:
-            continue
-        if not promo.window.admits(ctx):
-            continue
-        live.append(promo)
+    live = [
+        promo
+        for promo in rules.touching(products=products, categories=categories)
+        if (promo.coupon_code is None or promo.coupon_code in ctx.coupon_codes)
+        and promo.window.admits(ctx)
+    ]
     live.sort(key=lambda p: (p.kind in _BASKET, -p.priority, p.id))
     return live
 
@@ -297,8 +292,20 @@ def _apply(
     discounts = [ZERO] * len(lines)
     reasons: list[list[Reason]] = [[] for _ in lines]
     applied: list[Applied] = []
+    by_product: dict[int, list[int]] = {}
+    by_category: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_product.setdefault(line.product_id, []).append(i)
+        if line.category_id is not None:
+            by_category.setdefault(line.category_id, []).append(i)
+    everything = range(len(lines))
     for promo in promos:
-        idx = [i for i, line in enumerate(lines) if promo.matches(line) and left[i] > 0]
+        if promo.product_ids or promo.category_ids:
+            hits = {i for p in promo.product_ids for i in by_product.get(p, ())}
+            hits.update(i for c in promo.category_ids for i in by_category.get(c, ()))
+            idx = [i for i in sorted(hits) if left[i] > 0]
+        else:
+            idx = [i for i in everything if left[i] > 0]
         if not idx or sum((left[i] for i in idx), ZERO) < promo.min_spend:
             continue
         taken = _KINDS[promo.kind](promo, idx, lines, left, currency)

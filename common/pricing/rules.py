@@ -135,6 +135,22 @@ class PriceList:
     window: Window = field(default_factory=Window)
     priority: int = 0
     tax_inclusive: bool = True
+    # Built once per list: the till prices every scan against the same lists.
+    by_product: dict[int, tuple[tuple[int, PriceListItem], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    general: tuple[tuple[int, PriceListItem], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_product: dict[int, list[tuple[int, PriceListItem]]] = {}
+        general: list[tuple[int, PriceListItem]] = []
+        for n, item in enumerate(self.items):
+            if item.product_id is None:
+                general.append((n, item))
+            else:
+                by_product.setdefault(item.product_id, []).append((n, item))
+        object.__setattr__(self, "by_product", {k: tuple(v) for k, v in by_product.items()})
+        object.__setattr__(self, "general", tuple(general))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +190,31 @@ class Rules:
 
     price_lists: tuple[PriceList, ...] = ()
     promotions: tuple[Promotion, ...] = ()
+    # Built once: which promotions name a product or a category, and which name nothing.
+    by_product: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    by_category: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    untargeted: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_product: dict[int, list[int]] = {}
+        by_category: dict[int, list[int]] = {}
+        untargeted: list[int] = []
+        for n, promo in enumerate(self.promotions):
+            if not promo.product_ids and not promo.category_ids:
+                untargeted.append(n)
+            for product_id in promo.product_ids:
+                by_product.setdefault(product_id, []).append(n)
+            for category_id in promo.category_ids:
+                by_category.setdefault(category_id, []).append(n)
+        object.__setattr__(self, "by_product", {k: tuple(v) for k, v in by_product.items()})
+        object.__setattr__(self, "by_category", {k: tuple(v) for k, v in by_category.items()})
+        object.__setattr__(self, "untargeted", tuple(untargeted))
+
+    def touching(self, *, products: set[int], categories: set[int]) -> list[Promotion]:
+        """Return the promotions that name one of these products or categories, or nothing."""
+        found = set(self.untargeted)
+        for product_id in products:
+            found.update(self.by_product.get(product_id, ()))
+        for category_id in categories:
+            found.update(self.by_category.get(category_id, ()))
+        return [self.promotions[n] for n in sorted(found)]

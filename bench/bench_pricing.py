@@ -1,0 +1,127 @@
+"""Pricing benchmark: a 50-line cart against 1,000 active rules, as the till prices it.
+
+Run: `.venv/bin/python -m bench.bench_pricing [--lines N] [--rules N] [--runs N]`.
+Prints p50/p99 beside the budget of DESIGN.md §8 (p99 ≤ 5 ms) and exits 1 over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from common.pricing import (
+    Context,
+    LineIn,
+    PriceList,
+    PriceListItem,
+    PriceMode,
+    PromoKind,
+    Promotion,
+    Rules,
+    Window,
+    price_cart,
+)
+
+BUDGET_P99_MS = 5.0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the pct-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def build(*, lines: int, rules: int, seed: int = 7) -> tuple[list[LineIn], Rules]:
+    """Return a cart and a rule set shaped like a busy chain's (most rules miss this cart)."""
+    rnd = random.Random(seed)
+    products = 20_000
+    cart = [
+        LineIn(
+            line_id=f"l{i}",
+            product_id=rnd.randrange(1, products),
+            category_id=rnd.randrange(1, 200),
+            quantity=Decimal(rnd.randrange(1, 6)),
+            base_price=Decimal(rnd.randrange(100, 50_000)) / 100,
+            cost=Decimal(rnd.randrange(50, 20_000)) / 100,
+            tax_rate=Decimal(rnd.choice([0, 5, 12, 18])),
+        )
+        for i in range(lines)
+    ]
+    # A tenth of the promotions target this cart's products or categories, so they all run.
+    kinds = list(PromoKind)
+    promos = []
+    for n in range(rules - 20):
+        hit = n % 10 == 0
+        target = rnd.choice(cart).product_id if hit else rnd.randrange(1, products)
+        promos.append(
+            Promotion(
+                id=n + 1,
+                name=f"promo {n}",
+                kind=kinds[n % len(kinds)],
+                priority=n % 5,
+                product_ids=frozenset({target, rnd.randrange(1, products)}),
+                category_ids=frozenset({rnd.randrange(1, 200)}) if n % 7 == 0 else frozenset(),
+                percent=Decimal(rnd.randrange(5, 30)),
+                amount=Decimal(rnd.randrange(1, 20)),
+                price=Decimal(rnd.randrange(10, 200)),
+                buy_qty=2,
+                get_qty=1,
+                bundle_qty=3,
+                window=Window(branch_ids=frozenset({1, 2, 3})),
+            )
+        )
+    lists = [
+        PriceList(
+            id=10_000 + n,
+            name=f"list {n}",
+            priority=n % 3,
+            window=Window(customer_groups=frozenset({"retail" if n % 2 else "wholesale"})),
+            items=tuple(
+                PriceListItem(
+                    mode=PriceMode.LIST_MINUS,
+                    value=Decimal(rnd.randrange(1, 15)),
+                    product_id=rnd.choice(cart).product_id,
+                    min_quantity=Decimal(rnd.choice([1, 3])),
+                )
+                for _ in range(10)
+            ),
+        )
+        for n in range(20)
+    ]
+    return cart, Rules(price_lists=tuple(lists), promotions=tuple(promos))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=50)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=500)
+    args = parser.parse_args(argv)
+    cart, rules = build(lines=args.lines, rules=args.rules)
+    ctx = Context(
+        at=datetime(2026, 12, 2, 18, 30, tzinfo=UTC), branch_id=1, customer_group="retail"
+    )
+    for _ in range(20):
+        price_cart(lines=cart, ctx=ctx, rules=rules)
+    times = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        priced = price_cart(lines=cart, ctx=ctx, rules=rules)
+        times.append((time.perf_counter() - started) * 1000)
+    p50, p99 = percentile(times, 50), percentile(times, 99)
+    print(
+        f"pricing {args.lines}-line cart vs {args.rules} rules "
+        f"({len(priced.applied)} promotions applied): p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(budget p99 ≤ {BUDGET_P99_MS} ms)"
+    )
+    return 0 if p99 <= BUDGET_P99_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
