@@ -20,6 +20,7 @@ from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
 from sync_server.partners.service import customer_feed_data
+from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
 from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
 
@@ -175,7 +176,18 @@ def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
     ]
 
 
+def _pricing(rule_type: str) -> Fetch:
+    def fetch(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+        rows = live_rule_rows(
+            session, tenant_id=tenant_id, rule_type=rule_type, after=after, limit=limit
+        )
+        return [_change(rule_type, row["id"], row) for row in rows]
+
+    return fetch
+
+
 # Order matters only for readability of a snapshot; each stage pages by its own key.
+# New stages go at the end, so a cursor given out before they existed still parses.
 STAGES: list[tuple[str, Fetch]] = [
     ("setting", _settings),
     ("branch", _branches),
@@ -184,6 +196,8 @@ STAGES: list[tuple[str, Fetch]] = [
     ("customer", _customers),
     ("product", _products),
     ("stock", _stock),
+    (PRICE_LIST, _pricing(PRICE_LIST)),
+    (PROMOTION, _pricing(PROMOTION)),
 ]
 
 

@@ -1,0 +1,56 @@
+"""pricing rules: price lists and promotions
+
+Revision ID: 0017_pricing
+Revises: 0016_audit_keys
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0017_pricing"
+down_revision: str | Sequence[str] | None = "0016_audit_keys"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pricing_rules",
+        sa.Column("id", _ID, nullable=False),
+        sa.Column("rule_type", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("coupon_code", sa.String(length=40), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", _ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_pricing_rules_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pricing_rules")),
+    )
+    with op.batch_alter_table("pricing_rules", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pricing_rules_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(
+            "ix_pricing_rules_tenant_type_active",
+            ["tenant_id", "rule_type", "active"],
+            unique=False,
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pricing_rules", schema=None) as batch_op:
+        batch_op.drop_index("ix_pricing_rules_tenant_type_active")
+        batch_op.drop_index(batch_op.f("ix_pricing_rules_tenant_id"))
+    op.drop_table("pricing_rules")
