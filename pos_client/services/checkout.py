@@ -133,6 +133,7 @@ def build_receipt(
     payments: list[Payment],
     units: Mapping[int, str],
     is_copy: bool = False,
+    savings: tuple[tuple[str, Decimal], ...] = (),
 ) -> Receipt:
     """Lay the recorded sale out as the receipt the customer takes home."""
     return Receipt(
@@ -170,6 +171,7 @@ def build_receipt(
         footer=shop.footer,
         currency=shop.currency,
         is_copy=is_copy,
+        savings=savings,
     )
 
 
@@ -218,6 +220,7 @@ def complete_sale(
         payments=payments,
         # The unit comes from the product, never from whether the weight happens to be whole.
         units={line.item.product_id: line.item.unit.value for line in cart.lines},
+        savings=tuple(cart.savings()),
     )
     return CompletedSale(
         sale_id=event.sale_id,

@@ -94,6 +94,7 @@ def _item(product: Product, *, barcode: str | None, on_hand: Decimal | None) -> 
         barcode=barcode,
         on_hand=on_hand,
         low_stock_threshold=product.low_stock_threshold,
+        category_id=product.category_id,
     )
 
 

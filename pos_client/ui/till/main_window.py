@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from pos_client.scanners.pipeline import ScanPipeline
 from pos_client.services import queries
 from pos_client.services.login import Cashier, IdleClock
+from pos_client.services.pricing import TillPricing, till_pricing
 from pos_client.services.queries import ShiftInfo
 from pos_client.services.till import Cart
 from pos_client.ui.till.back_office import BackOfficeActions
@@ -58,6 +59,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.ctx = ctx
         self.setWindowTitle(f"StockPilot Till · {ctx.config.shop_name}")
         self.rules = queries.TillRules()
+        self.pricing: TillPricing | None = None
         self.cart = self.new_cart()
         self.cashier: Cashier | None = None
         self.shift: ShiftInfo | None = None
@@ -243,11 +245,22 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
                 self.screen.set_quick_keys
             ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
+        self.refresh_pricing()
         self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
 
     def _rules_loaded(self, rules: queries.TillRules) -> None:
         self.rules = rules
         self.cart.max_discount_percent = self.discount_limit
+
+    def refresh_pricing(self) -> None:
+        """Reload the pricing rules from the replica (they arrive with every pull)."""
+        self.ctx.query(till_pricing).success(self._pricing_loaded).run()
+
+    def _pricing_loaded(self, pricing: TillPricing) -> None:
+        # A sale in progress keeps the rules it started with: prices do not jump mid-sale.
+        self.pricing = pricing
+        if self.cart.is_empty:
+            self.cart.pricing = pricing
 
     @property
     def discount_limit(self) -> Decimal:
@@ -257,7 +270,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
 
     def new_cart(self) -> Cart:
         """Return an empty cart under the current rules."""
-        return Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
+        cart = Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
+        cart.pricing = getattr(self, "pricing", None)
+        return cart
 
     def lock(self) -> None:
         """Lock the till: the sale in progress is kept for when someone signs in again."""

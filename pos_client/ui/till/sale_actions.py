@@ -285,6 +285,7 @@ class SaleActions:
         self.last_sale = done
         pdf = self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
         self.cart = self.new_cart()
+        self.refresh_pricing()  # rules pulled during the last sale apply from the next one
         self.refresh_cart()
         money = self.screen.totals.money
         change = f"Change {money(done.change_due)} · " if done.change_due else ""

@@ -1,0 +1,75 @@
+"""The till's side of pricing: the rules from its replica and the engine, offline.
+
+The server sends price lists and promotions through the change feed; the replica keeps them
+as plain rows (entity "price_list" / "promotion"). This module turns them into the engine's
+rules and prices the cart's lines with the very engine the server uses for online orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_cart
+from common.pricing.wire import price_list_from_data, promotion_from_data
+from pos_client.store import documents
+from pos_client.store.models import ReplicaRow
+
+PRICE_LIST = "price_list"
+PROMOTION = "promotion"
+
+
+def load_rules(session: Session) -> Rules:
+    """Read the live rules from the replica."""
+    rows = session.execute(
+        select(ReplicaRow.entity, ReplicaRow.data)
+        .where(ReplicaRow.entity.in_((PRICE_LIST, PROMOTION)))
+        .order_by(ReplicaRow.entity, ReplicaRow.key)
+    ).all()
+    lists, promos = [], []
+    for entity, data in rows:
+        build = price_list_from_data if entity == PRICE_LIST else promotion_from_data
+        rule = build(rule_id=int(data["id"]), name=data["name"], spec=data["spec"])
+        (lists if entity == PRICE_LIST else promos).append(rule)
+    return Rules(price_lists=tuple(lists), promotions=tuple(promos))
+
+
+def _local_now() -> datetime:
+    # Happy hours are wall-clock hours of the shop.
+    return datetime.now().astimezone()
+
+
+@dataclass
+class TillPricing:
+    """What the cart needs to price itself: the rules, the branch, a clock, the coupons."""
+
+    rules: Rules = field(default_factory=Rules)
+    branch_id: int | None = None
+    channel: Channel = Channel.TILL
+    clock: Callable[[], datetime] = _local_now
+    coupon_codes: frozenset[str] = frozenset()
+
+    def price(self, lines: Sequence[LineIn], *, customer_group: str | None = None) -> PricedCart:
+        """Price the cart's lines now, in this branch, with the rules the till holds."""
+        ctx = Context(
+            at=self.clock(),
+            channel=self.channel,
+            branch_id=self.branch_id,
+            customer_group=customer_group,
+            coupon_codes=self.coupon_codes,
+        )
+        return price_cart(lines=lines, ctx=ctx, rules=self.rules)
+
+
+def load_pricing(session: Session, *, branch_id: int | None) -> TillPricing:
+    """Build the till's pricing from its replica."""
+    return TillPricing(rules=load_rules(session), branch_id=branch_id)
+
+
+def till_pricing(session: Session) -> TillPricing:
+    """Build the pricing of this till (its branch, the rules it holds)."""
+    return load_pricing(session, branch_id=documents.get_state(session).branch_id)
