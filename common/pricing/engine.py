@@ -176,10 +176,8 @@ def price_cart(
                 reasons=(price_reason, *best.reasons[i]),
             )
         )
-    back = [priced[0]] * len(priced)
-    for canon_index, original_index in enumerate(order):
-        back[original_index] = priced[canon_index]
-    return PricedCart(lines=tuple(back), applied=best.applied)
+    back: dict[int, PricedLine] = {original: priced[n] for n, original in enumerate(order)}
+    return PricedCart(lines=tuple(back[i] for i in range(len(lines))), applied=best.applied)
 
 
 def _check(lines: Sequence[LineIn]) -> None:

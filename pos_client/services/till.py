@@ -361,6 +361,11 @@ class Cart:
         if self.pricing is None:
             return
         engine = [line for line in self.lines if not line.price_locked]
+        for line in self.lines:
+            if line.price_locked and line.promo_discount:
+                manual = max(line.manual_discount, ZERO)
+                line.promo_discount, line.reasons = ZERO, ()
+                line.discount = min(manual, line.gross)
         priced = self.pricing.price(
             [
                 LineIn(

@@ -306,3 +306,10 @@ def test_receipt_reasons_and_savings():
 def test_bad_carts_are_refused(bad):
     with pytest.raises(ValidationFailed):
         price_cart(lines=bad, ctx=CTX, rules=Rules())
+
+
+def test_an_empty_cart_costs_nothing():
+    priced = price_cart(
+        lines=[], ctx=CTX, rules=Rules(promotions=(promo(PromoKind.BASKET_AMOUNT, amount=D("5")),))
+    )
+    assert priced.lines == () and priced.total == 0 and priced.applied == ()
