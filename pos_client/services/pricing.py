@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_cart
 from common.pricing.wire import price_list_from_data, promotion_from_data
 from pos_client.store import documents
-from pos_client.store.models import ReplicaRow
+from pos_client.store.models import ReplicaRow, Setting
 
 PRICE_LIST = "price_list"
 PROMOTION = "promotion"
@@ -71,5 +72,14 @@ def load_pricing(session: Session, *, branch_id: int | None) -> TillPricing:
 
 
 def till_pricing(session: Session) -> TillPricing:
-    """Build the pricing of this till (its branch, the rules it holds)."""
-    return load_pricing(session, branch_id=documents.get_state(session).branch_id)
+    """Build the pricing of this till (its branch, the rules it holds, the shop's clock)."""
+    pricing = load_pricing(session, branch_id=documents.get_state(session).branch_id)
+    zone = session.scalar(select(Setting.value).where(Setting.key == "time_zone"))
+    if isinstance(zone, str):
+        try:
+            tz = ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            return pricing  # the machine's own zone is the next best guess
+        # The shop's wall clock, as the server reads it for online orders.
+        pricing.clock = lambda: datetime.now(tz)
+    return pricing

@@ -89,6 +89,8 @@ class OrderLine(TenantScoped, Base):
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_price: Mapped[Decimal]
+    # What promotions took off this line (line_total is after it).
+    discount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     line_total: Mapped[Decimal]
     returned_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
 

@@ -109,6 +109,7 @@ class OrderLineRead(ReadSchema):
     unit: str
     quantity: Quantity
     unit_price: Amount
+    discount: Amount = Decimal("0")
     line_total: Amount
     returned_quantity: Quantity
 

@@ -18,7 +18,7 @@ from common.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from common.money import round_money
+from common.pricing import Channel as PriceChannel
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -39,6 +39,7 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
+from sync_server.pricing import service as pricing
 
 REFERENCE = "order"
 ZERO = Decimal("0")
@@ -126,9 +127,22 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         reserved_until=utcnow() + timedelta(minutes=minutes),
         returns=[],
     )
+    # The same engine and rules as the tills: the same cart costs the same online.
+    priced = pricing.price_lines(
+        session,
+        tenant_id=tenant_id,
+        lines=[
+            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
+            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
+        ],
+        ctx=pricing.context(
+            session, tenant_id=tenant_id, channel=PriceChannel.ONLINE, branch_id=branch.id
+        ),
+        currency=currency,
+    )
     total = Decimal("0")
-    for line, product in zip(data.lines, products, strict=True):
-        line_total = round_money(product.price * line.quantity, currency)
+    for line, product, result in zip(data.lines, products, priced.lines, strict=True):
+        line_total = result.total
         total += line_total
         order.lines.append(
             OrderLine(
@@ -138,7 +152,8 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
                 name=product.name,
                 unit=product.unit,
                 quantity=line.quantity,
-                unit_price=product.price,
+                unit_price=result.unit_price,
+                discount=result.discount,
                 line_total=line_total,
             )
         )

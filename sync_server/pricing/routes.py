@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from common.pricing import Context
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.pricing import (
@@ -187,10 +186,12 @@ def preview(
     body: PreviewIn, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
 ) -> PreviewRead:
     """Price a cart as it would be priced at that moment, without selling it."""
-    ctx = Context(
-        at=service.now_local(body.at),
+    ctx = service.context(
+        session,
+        tenant_id=principal.tenant_id,
         channel=body.channel,
         branch_id=body.branch_id,
+        at=body.at,
         customer_group=body.customer_group,
         customer_id=body.customer_id,
         coupon_codes=frozenset(body.coupon_codes),

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, InvalidState, ValidationFailed
-from common.pricing import Context, LineIn, PricedCart, Rules, price_cart
+from common.money import DEFAULT_CURRENCY
+from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_cart
 from common.pricing.wire import price_list_from_data, promotion_from_data
 from common.schemas.pricing import PriceListIn, PromotionIn
 from sync_server.audit import service as audit
@@ -24,6 +26,7 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
 from sync_server.org.models import Branch
+from sync_server.org.service import get_setting
 from sync_server.paging import get_owned
 from sync_server.pricing.models import PricingRule
 from sync_server.sync import feed
@@ -221,8 +224,21 @@ class CartLine:
     quantity: Decimal
 
 
+def product_line(*, line_id: str, product: Product, quantity: Decimal) -> LineIn:
+    """Return a catalog product as an engine line (price, category, cost, tax)."""
+    return LineIn(
+        line_id=line_id,
+        product_id=product.id,
+        category_id=product.category_id,
+        quantity=quantity,
+        base_price=product.price,
+        cost=product.cost,
+        tax_rate=product.tax_rate,
+    )
+
+
 def engine_lines(session: Session, *, tenant_id: int, lines: Sequence[CartLine]) -> list[LineIn]:
-    """Read the catalog facts the engine needs for each line (price, category, cost, tax)."""
+    """Read the catalog facts the engine needs for each line."""
     ids = sorted({line.product_id for line in lines})
     products = {
         p.id: p
@@ -235,31 +251,58 @@ def engine_lines(session: Session, *, tenant_id: int, lines: Sequence[CartLine])
         product = products.get(line.product_id)
         if product is None:
             raise ValidationFailed(f"There is no product with id {line.product_id}.")
-        out.append(
-            LineIn(
-                line_id=line.line_id,
-                product_id=product.id,
-                category_id=product.category_id,
-                quantity=line.quantity,
-                base_price=product.price,
-                cost=product.cost,
-                tax_rate=product.tax_rate,
-            )
-        )
+        out.append(product_line(line_id=line.line_id, product=product, quantity=line.quantity))
     return out
+
+
+def shop_now(session: Session, *, tenant_id: int) -> datetime:
+    """Return now on the shop's wall clock (its time zone setting), as tills price in."""
+    zone = str(get_setting(session, tenant_id=tenant_id, key="time_zone"))
+    return utcnow().astimezone(ZoneInfo(zone))
+
+
+def context(
+    session: Session,
+    *,
+    tenant_id: int,
+    channel: Channel,
+    branch_id: int | None,
+    at: datetime | None = None,
+    customer_group: str | None = None,
+    customer_id: int | None = None,
+    coupon_codes: frozenset[str] = frozenset(),
+) -> Context:
+    """Return the pricing context of a cart priced on the server (now, unless at is given)."""
+    return Context(
+        at=at if at is not None else shop_now(session, tenant_id=tenant_id),
+        channel=channel,
+        branch_id=branch_id,
+        customer_group=customer_group,
+        customer_id=customer_id,
+        coupon_codes=coupon_codes,
+    )
+
+
+def price_lines(
+    session: Session,
+    *,
+    tenant_id: int,
+    lines: Sequence[LineIn],
+    ctx: Context,
+    currency: str = DEFAULT_CURRENCY,
+) -> PricedCart:
+    """Price engine lines against the tenant's live rules."""
+    rules = active_rules(session, tenant_id=tenant_id)
+    return price_cart(lines=lines, ctx=ctx, rules=rules, currency=currency)
 
 
 def price(
     session: Session, *, tenant_id: int, lines: Sequence[CartLine], ctx: Context
 ) -> PricedCart:
     """Price a cart of the tenant's products against its live rules."""
-    return price_cart(
+    return price_lines(
+        session,
+        tenant_id=tenant_id,
         lines=engine_lines(session, tenant_id=tenant_id, lines=lines),
         ctx=ctx,
-        rules=active_rules(session, tenant_id=tenant_id),
     )
-
-
-def now_local(at: datetime | None) -> datetime:
-    """Return the moment a cart is priced at (now, unless the caller asks about another)."""
-    return at if at is not None else utcnow()

@@ -55,6 +55,7 @@ class RequestLineRead(ReadSchema):
     quantity: Quantity
     unit_price: Amount
     discount_percent: Amount
+    promo_discount: Amount = Decimal("0")
     tax_rate: Amount
     gross: Amount
     net: Amount

@@ -19,6 +19,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.money import allocate, format_money, percent_of, round_money
+from common.pricing import Channel as PriceChannel
 from common.roles import Permission
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -30,6 +31,7 @@ from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
+from sync_server.pricing import service as pricing
 from sync_server.purchasing import notify
 from sync_server.purchasing.service import currency
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
@@ -117,7 +119,9 @@ def _price(request: SalesRequest, cur: str) -> None:
     after_line = []
     for line in request.lines:
         line.gross = round_money(line.quantity * line.unit_price, cur)
-        after_line.append(line.gross - percent_of(line.gross, line.discount_percent, cur))
+        # Manual discounts come after the pricing engine's, on what it left.
+        left = line.gross - (line.promo_discount or ZERO)
+        after_line.append(left - percent_of(left, line.discount_percent, cur))
     subtotal = sum(after_line, ZERO)
     order_discount = percent_of(subtotal, request.order_discount_percent, cur)
     shares = allocate(order_discount, after_line, cur)
@@ -131,6 +135,44 @@ def _price(request: SalesRequest, cur: str) -> None:
     request.total = sum((x.total for x in request.lines), ZERO)
     if request.gross_total > MAX_AMOUNT:
         raise ValidationFailed(f"A sales request may total at most {MAX_AMOUNT}.")
+
+
+def _promote(
+    session: Session,
+    *,
+    request: SalesRequest,
+    products: dict[int, Product],
+    by_hand: set[int],
+    cur: str,
+) -> None:
+    """Price the lines at catalog price with the shared engine (price lists, promotions).
+
+    A line the seller priced by hand is the seller's: the engine leaves it alone.
+    """
+    engine = [x for x in request.lines if x.product_id not in by_hand]
+    if not engine:
+        return
+    priced = pricing.price_lines(
+        session,
+        tenant_id=request.tenant_id,
+        lines=[
+            pricing.product_line(
+                line_id=str(n), product=products[x.product_id], quantity=x.quantity
+            )
+            for n, x in enumerate(engine)
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=request.tenant_id,
+            channel=PriceChannel.WHOLESALE,
+            branch_id=request.branch_id,
+            customer_id=request.customer_id,
+        ),
+        currency=cur,
+    )
+    for line, result in zip(engine, priced.lines, strict=True):
+        line.unit_price = result.unit_price
+        line.promo_discount = result.discount
 
 
 def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> SalesRequest:
@@ -184,6 +226,13 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
                 tax_rate=product.tax_rate,
             )
         )
+    _promote(
+        session,
+        request=request,
+        products=products,
+        by_hand={x.product_id for x in data.lines if x.unit_price is not None},
+        cur=currency(session, actor.tenant_id),
+    )
     _price(request, currency(session, actor.tenant_id))
     session.add(request)
     session.flush()

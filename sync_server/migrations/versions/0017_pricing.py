@@ -1,4 +1,4 @@
-"""pricing rules: price lists and promotions
+"""pricing rules: price lists and promotions; promotion discounts on order and request lines
 
 Revision ID: 0017_pricing
 Revises: 0016_audit_keys
@@ -47,9 +47,22 @@ def upgrade() -> None:
             ["tenant_id", "rule_type", "active"],
             unique=False,
         )
+    # Lines written before the engine had no promotions: their discount is zero.
+    with op.batch_alter_table("order_lines", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("discount", sa.Numeric(14, 4), nullable=False, server_default="0")
+        )
+    with op.batch_alter_table("sales_request_lines", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("promo_discount", sa.Numeric(14, 4), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sales_request_lines", schema=None) as batch_op:
+        batch_op.drop_column("promo_discount")
+    with op.batch_alter_table("order_lines", schema=None) as batch_op:
+        batch_op.drop_column("discount")
     with op.batch_alter_table("pricing_rules", schema=None) as batch_op:
         batch_op.drop_index("ix_pricing_rules_tenant_type_active")
         batch_op.drop_index(batch_op.f("ix_pricing_rules_tenant_id"))
