@@ -304,7 +304,7 @@ def _apply(
             idx = [i for i in sorted(hits) if left[i] > 0]
         else:
             idx = [i for i in everything if left[i] > 0]
-        if not idx or sum((left[i] for i in idx), ZERO) < promo.min_spend:
+        if not idx or (promo.min_spend and sum((left[i] for i in idx), ZERO) < promo.min_spend):
             continue
         taken = _KINDS[promo.kind](promo, idx, lines, left, currency)
         total = ZERO
