@@ -93,6 +93,11 @@ class PromotionIn(Schema):
     get_qty: Count = 0
     bundle_qty: Count = 0
     min_spend: NonNegativePrice = Decimal(0)
+    # Coupon limits (None: no limit). Offline, each till may redeem the code this many times
+    # before it next hears from the server; the server counts every use when sales arrive.
+    max_uses: Annotated[int, at.Ge(1), at.Le(1_000_000)] | None = None
+    max_uses_per_customer: Annotated[int, at.Ge(1), at.Le(1000)] | None = None
+    offline_uses_per_till: Annotated[int, at.Ge(0), at.Le(1000)] | None = None
     coupon_code: str | None = Field(
         default=None, min_length=3, max_length=40, pattern=r"^[A-Z0-9-]+$"
     )
@@ -108,6 +113,9 @@ class PromotionIn(Schema):
             raise ValueError("buy X get Y needs buy_qty and get_qty of at least 1")
         if kind == PromoKind.BUNDLE and (self.bundle_qty < 2 or self.price <= 0):
             raise ValueError("a bundle needs bundle_qty of at least 2 and a price above 0")
+        limits = (self.max_uses, self.max_uses_per_customer, self.offline_uses_per_till)
+        if self.coupon_code is None and any(x is not None for x in limits):
+            raise ValueError("use limits belong to a coupon: give a coupon_code")
         if kind == PromoKind.FIXED_PRICE and not (self.product_ids or self.category_ids):
             raise ValueError("a fixed promotional price names its products or categories")
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -93,6 +93,10 @@ class SaleCompleted(Payload):
     change_due: NonNegativeAmount = Decimal("0")
     overrides: list[Override] = Field(default_factory=list)
     completed_at: AwareDatetime | None = None
+    # Coupon codes whose promotions priced this sale (the server counts their uses).
+    coupon_codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=10
+    )
 
 
 class SaleVoided(Payload):

@@ -18,6 +18,7 @@ from common.sync import protocol
 from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services.login import Cashier
+from pos_client.services.pricing import count_coupon_uses
 from pos_client.services.queries import customer_credit
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
@@ -107,6 +108,7 @@ def sale_event(
             for o in cart.overrides
         ],
         completed_at=completed_at,
+        coupon_codes=cart.used_coupons(),
     )
 
 
@@ -212,6 +214,7 @@ def complete_sale(
         completed_at=datetime.now(UTC),
     )
     envelope = documents.record_sale(session, event)
+    count_coupon_uses(session, event.coupon_codes)
     receipt = build_receipt(
         event,
         shop=shop,

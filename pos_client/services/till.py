@@ -173,6 +173,7 @@ class Cart:
         self.pricing: TillPricing | None = None
         self.customer_group: str | None = None
         self.priced: PricedCart | None = None
+        self.coupon_codes: set[str] = set()
 
     # -- lines -------------------------------------------------------------------
 
@@ -379,6 +380,7 @@ class Cart:
                 for line in engine
             ],
             customer_group=self.customer_group,
+            coupon_codes=frozenset(self.coupon_codes),
         )
         self.priced = priced
         for line, result in zip(engine, priced.lines, strict=True):
@@ -421,6 +423,21 @@ class Cart:
             item_count=sum((line.quantity for line in self.lines), ZERO),
             line_count=len(self.lines),
         )
+
+    def add_coupon(self, code: str) -> str:
+        """Take a coupon the customer hands over; its promotion prices the cart from now on."""
+        if self.pricing is None:
+            raise ValidationFailed("This till has no promotions yet; try again after it syncs")
+        code = self.pricing.check_coupon(code)
+        self.coupon_codes.add(code)
+        self._spread_order_discount()
+        return code
+
+    def used_coupons(self) -> list[str]:
+        """Return the coupon codes whose promotions took money off this sale."""
+        if self.priced is None:
+            return []
+        return sorted({a.coupon_code for a in self.priced.applied if a.coupon_code})
 
     def savings(self) -> list[tuple[str, Decimal]]:
         """Return what the customer saved and why (price lists, promotions), for the receipt."""

@@ -98,6 +98,7 @@ def test_a_wholesale_price_list_with_a_quantity_break(world):
 
 
 BAD_PROMOTIONS = [
+    ({"name": "x", "kind": "basket_amount", "amount": "5", "max_uses": 1}, "give a coupon_code"),
     ({"name": "x", "kind": "percent_off"}, "needs a percent"),
     ({"name": "x", "kind": "percent_off", "percent": "150"}, "between 0 and 100"),
     ({"name": "x", "kind": "buy_x_get_y", "buy_qty": 2}, "buy_qty and get_qty"),

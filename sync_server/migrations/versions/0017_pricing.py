@@ -47,6 +47,43 @@ def upgrade() -> None:
             ["tenant_id", "rule_type", "active"],
             unique=False,
         )
+    op.create_table(
+        "coupon_redemptions",
+        sa.Column("id", _ID, nullable=False),
+        sa.Column("promotion_id", _ID, nullable=True),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("sale_uuid", sa.String(length=36), nullable=False),
+        sa.Column("device_id", sa.String(length=36), nullable=True),
+        sa.Column("customer_id", _ID, nullable=True),
+        sa.Column("within_limit", sa.Boolean(), nullable=False),
+        sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", _ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["promotion_id"],
+            ["pricing_rules.id"],
+            name=op.f("fk_coupon_redemptions_promotion_id_pricing_rules"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_coupon_redemptions_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_redemptions")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "sale_uuid",
+            "code",
+            name=op.f("uq_coupon_redemptions_tenant_id_sale_uuid_code"),
+        ),
+    )
+    with op.batch_alter_table("coupon_redemptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_coupon_redemptions_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_coupon_redemptions_promotion_id"), ["promotion_id"], unique=False
+        )
     # Lines written before the engine had no promotions: their discount is zero.
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.add_column(
@@ -63,6 +100,10 @@ def downgrade() -> None:
         batch_op.drop_column("promo_discount")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_column("discount")
+    with op.batch_alter_table("coupon_redemptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_coupon_redemptions_promotion_id"))
+        batch_op.drop_index(batch_op.f("ix_coupon_redemptions_tenant_id"))
+    op.drop_table("coupon_redemptions")
     with op.batch_alter_table("pricing_rules", schema=None) as batch_op:
         batch_op.drop_index("ix_pricing_rules_tenant_type_active")
         batch_op.drop_index(batch_op.f("ix_pricing_rules_tenant_id"))
