@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import annotated_types as at
 from pydantic import Field, model_validator
@@ -129,7 +129,7 @@ class RuleRead(ReadSchema):
     active: bool
     ended_at: datetime | None
     created_at: datetime
-    spec: dict
+    spec: dict[str, Any]
 
 
 class PreviewLine(Schema):
