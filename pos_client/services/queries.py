@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from common.codes import Unit
 from pos_client.services.till import CatalogItem, CreditInfo
@@ -24,6 +24,7 @@ from pos_client.store.models import (
     Customer,
     OutboxEvent,
     Product,
+    ReplicaRow,
     SaleLine,
     Setting,
     Shift,
@@ -223,7 +224,22 @@ def _credit(customer: Customer) -> CreditInfo:
         credit_limit=customer.credit_limit,
         balance=customer.balance,
         phone=customer.phone,
+        price_group=_price_group(customer),
     )
+
+
+def _price_group(customer: Customer) -> str | None:
+    """Return the customer's price group as the server sent it (kept beside the customer)."""
+    session = object_session(customer)
+    if session is None or customer.server_id is None:
+        return None
+    data = session.scalar(
+        select(ReplicaRow.data).where(
+            ReplicaRow.entity == "customer_price_group",
+            ReplicaRow.key == str(customer.server_id),
+        )
+    )
+    return data.get("price_group") if isinstance(data, dict) else None
 
 
 def find_customers(session: Session, query: str, *, limit: int = 20) -> list[CreditInfo]:

@@ -405,8 +405,9 @@ class Cart:
     # -- customer and totals -----------------------------------------------------
 
     def set_customer(self, customer: CreditInfo | None) -> None:
-        """Attach the sale to a customer (or detach it)."""
+        """Attach the sale to a customer (or detach it); the customer's price group applies."""
         self.customer = customer
+        self.customer_group = customer.price_group if customer else None
         self._spread_order_discount()
 
     def totals(self) -> Totals:
@@ -484,6 +485,7 @@ class CreditInfo:
     credit_limit: Decimal
     balance: Decimal
     phone: str = ""
+    price_group: str | None = None  # whose price lists and promotions apply
 
     @property
     def available(self) -> Decimal:

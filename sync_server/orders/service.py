@@ -136,7 +136,12 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
             for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
         ],
         ctx=pricing.context(
-            session, tenant_id=tenant_id, channel=PriceChannel.ONLINE, branch_id=branch.id
+            session,
+            tenant_id=tenant_id,
+            channel=PriceChannel.ONLINE,
+            branch_id=branch.id,
+            customer_group=customer.price_group,
+            customer_id=customer.id,
         ),
         currency=currency,
     )

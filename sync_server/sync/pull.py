@@ -19,7 +19,7 @@ from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
-from sync_server.partners.service import customer_feed_data
+from sync_server.partners.service import PRICE_GROUP_ENTITY, customer_feed_data
 from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
 from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
@@ -176,6 +176,20 @@ def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
     ]
 
 
+def _price_groups(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.execute(
+        select(Customer.id, Customer.price_group)
+        .where(
+            Customer.tenant_id == tenant_id,
+            Customer.id > after,
+            Customer.price_group.is_not(None),
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [_change(PRICE_GROUP_ENTITY, i, {"price_group": g}) for i, g in rows]
+
+
 def _pricing(rule_type: str) -> Fetch:
     def fetch(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
         rows = live_rule_rows(
@@ -198,6 +212,7 @@ STAGES: list[tuple[str, Fetch]] = [
     ("stock", _stock),
     (PRICE_LIST, _pricing(PRICE_LIST)),
     (PROMOTION, _pricing(PROMOTION)),
+    (PRICE_GROUP_ENTITY, _price_groups),
 ]
 
 

@@ -143,6 +143,7 @@ def _promote(
     request: SalesRequest,
     products: dict[int, Product],
     by_hand: set[int],
+    customer_group: str | None,
     cur: str,
 ) -> None:
     """Price the lines at catalog price with the shared engine (price lists, promotions).
@@ -167,6 +168,7 @@ def _promote(
             channel=PriceChannel.WHOLESALE,
             branch_id=request.branch_id,
             customer_id=request.customer_id,
+            customer_group=customer_group,
         ),
         currency=cur,
     )
@@ -231,6 +233,7 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
         request=request,
         products=products,
         by_hand={x.product_id for x in data.lines if x.unit_price is not None},
+        customer_group=customer.price_group,
         cur=currency(session, actor.tenant_id),
     )
     _price(request, currency(session, actor.tenant_id))

@@ -167,7 +167,30 @@ def test_a_customer_group_price_list(store):
     cart = priced_cart(store)
     cart.add(biscuits)
     assert cart.totals().total == D("30.00")
-    cart.customer_group = "staff"
-    cart.set_customer(None)
+    # The customer's group comes with the customer, as the server's feed sent it.
+    with store.transaction() as session:
+        replica.apply_changes(
+            session,
+            [
+                PulledChange(
+                    entity="customer",
+                    key="77",
+                    op=ChangeOp.UPSERT,
+                    data={"id": 77, "name": "Ravi (staff)", "credit_limit": "0", "balance": "0"},
+                ),
+                PulledChange(
+                    entity="customer_price_group",
+                    key="77",
+                    op=ChangeOp.UPSERT,
+                    data={"price_group": "staff"},
+                ),
+            ],
+        )
+    with store.session() as session:
+        (ravi,) = queries.find_customers(session, "Ravi")
+    assert ravi.price_group == "staff"
+    cart.set_customer(ravi)
     assert cart.lines[0].unit_price == D("24.00") and not cart.lines[0].price_overridden
     assert cart.savings() == [("Staff prices", D("6.00"))]
+    cart.set_customer(None)
+    assert cart.lines[0].unit_price == D("30.00")

@@ -165,3 +165,35 @@ def test_a_coupon_code_is_live_on_one_promotion_at_a_time(world):
     assert _preview(admin, [(tea, "2")], coupon_codes=["SAVE5"])["total"] == "15.00"
     admin.post(f"promotions/{first.json()['id']}/end")
     assert admin.post("promotions", json=body).status_code == 201
+
+
+def test_a_customers_price_group_prices_their_sales_request(world):
+    tea = world.a.product_ids[0]
+    admin, sales = world.api("admin"), world.api("sales_admin")
+    trade = {
+        "name": "Trade",
+        "window": {"customer_groups": ["trade"]},
+        "items": [{"mode": "list_minus", "value": "20"}],
+    }
+    assert admin.post("price-lists", json=trade).status_code == 201
+    hotel = sales.post("customers", json={"name": "Hotel", "price_group": "trade"}).json()
+    walk_in = sales.post("customers", json={"name": "Walk-in"}).json()
+    assert hotel["price_group"] == "trade" and walk_in["price_group"] is None
+    prices = {}
+    for customer in (hotel, walk_in):
+        body = {
+            "customer_id": customer["id"],
+            "branch_id": world.a.branch_ids[0],
+            "payment_terms": "cash",
+            "lines": [{"product_id": tea, "quantity": "2"}],
+        }
+        answer = sales.post("sales-requests", json=body)
+        assert answer.status_code == 201, answer.text
+        prices[customer["name"]] = answer.json()["lines"][0]["unit_price"]
+    assert prices == {"Hotel": "8.00", "Walk-in": "10.00"}
+    # Tills learn each customer's group through the feed, beside the customer.
+    with world.sessions()() as session:
+        groups = session.execute(
+            select(Change.entity_key, Change.data).where(Change.entity == "customer_price_group")
+        ).all()
+    assert groups == [(str(hotel["id"]), {"price_group": "trade"}), (str(walk_in["id"]), None)]

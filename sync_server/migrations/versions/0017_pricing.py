@@ -84,6 +84,8 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_coupon_redemptions_promotion_id"), ["promotion_id"], unique=False
         )
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("price_group", sa.String(length=40), nullable=True))
     # Lines written before the engine had no promotions: their discount is zero.
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.add_column(
@@ -96,6 +98,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("price_group")
     with op.batch_alter_table("sales_request_lines", schema=None) as batch_op:
         batch_op.drop_column("promo_discount")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
