@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from common.schemas.pricing import PromotionIn
@@ -87,3 +88,40 @@ def test_scans_get_the_promotions_and_the_receipt_says_what_was_saved(
     assert "YOU SAVED" in text and "175.00" in text
     printed = printer_file.read_bytes()
     assert b"YOU SAVED" in printed and b"Tea 2+1" in printed
+
+
+def test_a_coupon_typed_at_the_till(qtbot: QtBot, till: Till, sign_in, scan, settle) -> None:
+    coupon = PromotionIn(
+        name="Save ₹20", kind="basket_amount", amount=Decimal("20"), coupon_code="SAVE20"
+    )
+    with till.store.transaction() as session:
+        replica.apply_changes(
+            session,
+            [
+                PulledChange(
+                    entity="promotion",
+                    key="9",
+                    op=ChangeOp.UPSERT,
+                    data={
+                        "id": 9,
+                        "name": coupon.name,
+                        "spec": coupon.model_dump(mode="json", exclude={"name"}),
+                    },
+                )
+            ],
+        )
+    sign_in()
+    window = till.window
+    qtbot.waitUntil(lambda: window.cart.pricing is not None, timeout=5000)
+    scan(TEA.barcode)
+    window.run_action("coupon")
+    dialog = window.dialog
+    dialog.value.setText("NOPE1")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "OkButton"), Qt.MouseButton.LeftButton)
+    assert "not valid" in dialog.error.text() and dialog.isVisible()
+    dialog.value.setText("save20")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "OkButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2000)
+    assert window.screen.totals.total.text() == "₹145.00"
+    assert "Coupon SAVE20 applied" in window.screen.notice.text()
+    assert window.cart.used_coupons() == ["SAVE20"]

@@ -312,6 +312,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             "void_line": self.void_line,
             "void_sale": self.void_sale,
             "customer": self.choose_customer,
+            "coupon": self.enter_coupon,
             "returns": self.start_return,
             "shift": self._shift_menu,
             "reprint": self.reprint,
