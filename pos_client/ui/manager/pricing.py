@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -104,16 +105,23 @@ class PromotionsPage(QWidget):
         self.ends.setPlaceholderText("empty: until ended")
         self.hours = QLineEdit(objectName="PromotionHours")
         self.hours.setPlaceholderText("17:00-19:00 (empty: all day)")
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Kind", self.kind)
-        form.addRow("Value", self.value)
-        form.addRow("Products", self.products)
-        form.addRow("Buy / get (or bundle size)", self.buy)
-        form.addRow("Get", self.get)
-        form.addRow("Starts", self.starts)
-        form.addRow("Ends", self.ends)
-        form.addRow("Hours", self.hours)
+        # Two short columns, so the screen still fits a laptop's 768 pixels.
+        left, right = QFormLayout(), QFormLayout()
+        left.addRow("Name", self.name)
+        left.addRow("Kind", self.kind)
+        left.addRow("Value", self.value)
+        left.addRow("Products", self.products)
+        buy_get = QHBoxLayout()
+        buy_get.addWidget(self.buy)
+        buy_get.addWidget(QLabel("get"))
+        buy_get.addWidget(self.get)
+        right.addRow("Buy (or bundle of)", buy_get)
+        right.addRow("Starts", self.starts)
+        right.addRow("Ends", self.ends)
+        right.addRow("Hours", self.hours)
+        form = QHBoxLayout()
+        form.addLayout(left, 1)
+        form.addLayout(right, 1)
         self.create_button = button("Create", role="primary", name="CreatePromotion")
         self.create_button.clicked.connect(self.create)
         self.create_button.setVisible(writer)
@@ -135,8 +143,10 @@ class PromotionsPage(QWidget):
         if writer:
             layout.addLayout(form)
             layout.addWidget(self.create_button)
-        layout.addWidget(self.preview_cart)
-        layout.addWidget(self.preview_button)
+        preview = QHBoxLayout()
+        preview.addWidget(self.preview_cart, 1)
+        preview.addWidget(self.preview_button)
+        layout.addLayout(preview)
         layout.addWidget(self.preview_result)
 
     def refresh(self) -> None:
