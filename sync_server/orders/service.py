@@ -39,6 +39,7 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
+from sync_server.pricing import coupons
 from sync_server.pricing import service as pricing
 
 REFERENCE = "order"
@@ -127,6 +128,9 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         reserved_until=utcnow() + timedelta(minutes=minutes),
         returns=[],
     )
+    codes = coupons.check_online(
+        session, tenant_id=tenant_id, codes=data.coupon_codes, customer_id=customer.id
+    )
     # The same engine and rules as the tills: the same cart costs the same online.
     priced = pricing.price_lines(
         session,
@@ -142,6 +146,7 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
             branch_id=branch.id,
             customer_group=customer.price_group,
             customer_id=customer.id,
+            coupon_codes=frozenset(codes),
         ),
         currency=currency,
     )
@@ -165,6 +170,14 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     order.total = total
     session.add(order)
     session.flush()
+    coupons.record_online(
+        session,
+        tenant_id=tenant_id,
+        codes=codes,
+        applied={a.coupon_code: a.promotion_id for a in priced.applied if a.coupon_code},
+        document=f"order:{order.id}",
+        customer_id=customer.id,
+    )
     # Built before the reservation: from there on this transaction holds the level locks,
     # so the less it does after, the less other orders of these products wait.
     body = OrderRead.model_validate(order).model_dump(mode="json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from common.errors import Conflict
 from common.sync.protocol import Event, SaleCompleted
 from sync_server.pricing.models import CouponRedemption, PricingRule
 from sync_server.sync.models import DeadLetter, Device
@@ -92,3 +93,51 @@ def redeem(
                 )
             )
     session.flush()
+
+
+def check_online(
+    session: Session, *, tenant_id: int, codes: list[str], customer_id: int | None
+) -> list[str]:
+    """Refuse (409) a code that is not live or is used up; return the codes, cleaned.
+
+    Online the customer is present, so a code beyond its limit is refused up front rather
+    than left for a manager.
+    """
+    cleaned = sorted({code.strip().upper() for code in codes})
+    for code in cleaned:
+        rule = session.scalar(
+            select(PricingRule).where(
+                PricingRule.tenant_id == tenant_id,
+                PricingRule.coupon_code == code,
+                PricingRule.active.is_(True),
+            )
+        )
+        if rule is None:
+            raise Conflict(f"Coupon {code} is not valid (unknown or ended).")
+        reason = _over_limit(session, rule=rule, code=code, customer_id=customer_id)
+        if reason is not None:
+            raise Conflict(f"Coupon {code} cannot be used: {reason}.")
+    return cleaned
+
+
+def record_online(
+    session: Session,
+    *,
+    tenant_id: int,
+    codes: list[str],
+    applied: dict[str, int],
+    document: str,
+    customer_id: int | None,
+) -> None:
+    """Record the uses of coupons whose promotions priced an online order or sales request."""
+    for code in codes:
+        if code in applied:
+            session.add(
+                CouponRedemption(
+                    tenant_id=tenant_id,
+                    promotion_id=applied[code],
+                    code=code,
+                    sale_uuid=document,
+                    customer_id=customer_id,
+                )
+            )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from sync_server.sync.models import Change
+from tests.factories import Api
 
 HAPPY_HOUR = {"weekdays": [0, 1, 2, 3, 4], "time_from": "17:00:00", "time_to": "19:00:00"}
 WEDNESDAY_1730 = "2026-12-02T17:30:00+05:30"
@@ -197,3 +201,47 @@ def test_a_customers_price_group_prices_their_sales_request(world):
             select(Change.entity_key, Change.data).where(Change.entity == "customer_price_group")
         ).all()
     assert groups == [(str(hotel["id"]), {"price_group": "trade"}), (str(walk_in["id"]), None)]
+
+
+def test_an_online_order_with_a_single_use_coupon(world):
+    from common.codes import MovementCode
+    from common.ids import new_id
+    from sync_server.db import transaction
+    from sync_server.inventory import service as inventory
+
+    tea = world.a.product_ids[0]
+    with transaction(world.sessions()) as session:
+        inventory.record_movement(
+            session,
+            actor=world.principal("admin").actor,
+            branch_id=world.a.branch_ids[0],
+            product_id=tea,
+            code=MovementCode.RECEIPT,
+            quantity=Decimal("10"),
+            reference_type="test",
+            reference_id=new_id(),
+        )
+    admin = world.api("admin")
+    coupon = {"name": "Take 3", "kind": "basket_amount", "amount": "3", "coupon_code": "TAKE3"}
+    assert admin.post("promotions", json={**coupon, "max_uses": 1}).status_code == 201
+    key = admin.post("api-keys", json={"name": "web", "scopes": ["orders:write"]}).json()["key"]
+    shop = Api(world.client, key)
+
+    def order(number: str, codes: list[str]):
+        body = {
+            "external_number": number,
+            "customer": {"name": "Asha", "email": "asha@example.com"},
+            "lines": [{"product_id": tea, "quantity": "2"}],
+            "branch_code": "MAIN",
+            "coupon_codes": codes,
+        }
+        return shop.post("orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+    first = order("W-1", ["take3"])
+    assert first.status_code == 201, first.text
+    assert first.json()["total"] == "17.00" and first.json()["lines"][0]["discount"] == "3.00"
+    for codes, words in ((["TAKE3"], "already used 1 time"), (["NOPE"], "not valid")):
+        refused = order("W-2", codes)
+        assert refused.status_code == 409 and words in refused.json()["detail"], refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert order("W-2", []).json()["total"] == "20.00"
