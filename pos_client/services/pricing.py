@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from common.errors import ValidationFailed
 from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_cart
 from common.pricing.wire import price_list_from_data, promotion_from_data
-from pos_client.store import documents
-from pos_client.store.models import ReplicaRow, Setting
+from pos_client.store.models import ReplicaRow, Setting, SyncState
 
 PRICE_LIST = "price_list"
 PROMOTION = "promotion"
@@ -116,7 +115,9 @@ def count_coupon_uses(session: Session, codes: Sequence[str]) -> None:
 
 def till_pricing(session: Session) -> TillPricing:
     """Build the pricing of this till (its branch, the rules it holds, the shop's clock)."""
-    pricing = load_pricing(session, branch_id=documents.get_state(session).branch_id)
+    # The sync state row, read directly: the sync protocol (pydantic) loads at first sale.
+    state = session.get(SyncState, 1)
+    pricing = load_pricing(session, branch_id=state.branch_id if state else None)
     zone = session.scalar(select(Setting.value).where(Setting.key == "time_zone"))
     if isinstance(zone, str):
         try:
