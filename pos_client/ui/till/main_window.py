@@ -271,7 +271,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
     def new_cart(self) -> Cart:
         """Return an empty cart under the current rules."""
         cart = Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
-        cart.pricing = getattr(self, "pricing", None)
+        cart.pricing = self.pricing
         return cart
 
     def lock(self) -> None:
