@@ -31,6 +31,7 @@ from sync_server.documents.numbering import next_number
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
+from sync_server.pricing import coupons
 from sync_server.pricing import service as pricing
 from sync_server.purchasing import notify
 from sync_server.purchasing.service import currency
@@ -144,15 +145,16 @@ def _promote(
     products: dict[int, Product],
     by_hand: set[int],
     customer_group: str | None,
+    codes: list[str],
     cur: str,
-) -> None:
+) -> dict[str, int]:
     """Price the lines at catalog price with the shared engine (price lists, promotions).
 
     A line the seller priced by hand is the seller's: the engine leaves it alone.
     """
     engine = [x for x in request.lines if x.product_id not in by_hand]
     if not engine:
-        return
+        return {}
     priced = pricing.price_lines(
         session,
         tenant_id=request.tenant_id,
@@ -169,12 +171,14 @@ def _promote(
             branch_id=request.branch_id,
             customer_id=request.customer_id,
             customer_group=customer_group,
+            coupon_codes=frozenset(codes),
         ),
         currency=cur,
     )
     for line, result in zip(engine, priced.lines, strict=True):
         line.unit_price = result.unit_price
         line.promo_discount = result.discount
+    return {a.coupon_code: a.promotion_id for a in priced.applied if a.coupon_code}
 
 
 def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> SalesRequest:
@@ -201,6 +205,9 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
     missing = [i for i in ids if i not in products]
     if missing:
         raise NotFound(f"There is no product with id {missing[0]}.")
+    codes = coupons.check_online(
+        session, tenant_id=actor.tenant_id, codes=data.coupon_codes, customer_id=customer.id
+    )
     number = next_number(session, tenant_id=actor.tenant_id, scope="sales_request")
     request = SalesRequest(
         tenant_id=actor.tenant_id,
@@ -228,17 +235,26 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
                 tax_rate=product.tax_rate,
             )
         )
-    _promote(
+    applied = _promote(
         session,
         request=request,
         products=products,
         by_hand={x.product_id for x in data.lines if x.unit_price is not None},
         customer_group=customer.price_group,
+        codes=codes,
         cur=currency(session, actor.tenant_id),
     )
     _price(request, currency(session, actor.tenant_id))
     session.add(request)
     session.flush()
+    coupons.record_online(
+        session,
+        tenant_id=actor.tenant_id,
+        codes=codes,
+        applied=applied,
+        document=f"sales_request:{request.id}",
+        customer_id=customer.id,
+    )
     audit.record(
         session,
         actor=actor.actor,

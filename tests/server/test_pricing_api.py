@@ -245,3 +245,31 @@ def test_an_online_order_with_a_single_use_coupon(world):
         assert refused.status_code == 409 and words in refused.json()["detail"], refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
     assert order("W-2", []).json()["total"] == "20.00"
+
+
+def test_a_sales_request_coupon_once_per_customer(world):
+    tea = world.a.product_ids[0]
+    admin, sales = world.api("admin"), world.api("sales_admin")
+    body = {"name": "Trade ₹5", "kind": "basket_amount", "amount": "5", "coupon_code": "TRADE5"}
+    assert admin.post("promotions", json={**body, "max_uses_per_customer": 1}).status_code == 201
+    hotel = sales.post("customers", json={"name": "Hotel"}).json()["id"]
+    cafe = sales.post("customers", json={"name": "Cafe"}).json()["id"]
+
+    def request(customer_id: int):
+        return sales.post(
+            "sales-requests",
+            json={
+                "customer_id": customer_id,
+                "branch_id": world.a.branch_ids[0],
+                "payment_terms": "cash",
+                "lines": [{"product_id": tea, "quantity": "3"}],
+                "coupon_codes": ["trade5"],
+            },
+        )
+
+    first = request(hotel)
+    assert first.status_code == 201 and first.json()["total"] == "25.00", first.text
+    again = request(hotel)
+    assert again.status_code == 409 and "by this customer" in again.json()["detail"]
+    assert request(cafe).json()["total"] == "25.00"
+    assert sales.get("sales-requests").json()["total"] == 2
