@@ -34,8 +34,16 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
 
 def round_money(amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> Decimal:
     """Round half-up to the currency's minor unit: the only rounding money ever gets."""
-    exponent = Decimal(1).scaleb(-minor_units(currency))
-    return to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+    exponent = _EXPONENTS.get(currency)
+    if exponent is None:
+        exponent = _EXPONENTS[currency] = Decimal(1).scaleb(-minor_units(currency))
+    # Pricing rounds thousands of Decimals per cart: skip the conversion they do not need.
+    value = amount if type(amount) is Decimal and amount.is_finite() else to_decimal(amount)
+    return value.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+# The quantum of each currency's minor unit, worked out once per currency.
+_EXPONENTS: dict[str, Decimal] = {}
 
 
 # The smallest coin or note a drawer pays out, where it is above the minor unit.

@@ -51,6 +51,7 @@ class CustomerCreate(Schema):
     address: str = Field(default="", max_length=500)
     tax_number: str = Field(default="", max_length=40)
     credit_limit: NonNegativeAmount = Decimal("0")
+    price_group: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 class CustomerUpdate(Schema):
@@ -61,6 +62,7 @@ class CustomerUpdate(Schema):
     tax_number: str | None = Field(default=None, max_length=40)
     credit_limit: NonNegativeAmount | None = None
     active: bool | None = None
+    price_group: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 class CustomerRead(ReadSchema):
@@ -73,4 +75,5 @@ class CustomerRead(ReadSchema):
     credit_limit: Amount
     balance: Amount = Decimal("0")
     active: bool
+    price_group: str | None = None
     created_at: datetime

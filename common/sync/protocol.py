@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -99,6 +99,10 @@ class SaleCompleted(Payload):
     # A business buyer's GSTIN and state code: the place of supply of a tax invoice.
     buyer_gstin: str = Field(default="", max_length=15)
     buyer_state: str = Field(default="", max_length=2)
+    # Coupon codes whose promotions priced this sale (the server counts their uses).
+    coupon_codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=10
+    )
 
 
 class SaleVoided(Payload):

@@ -486,6 +486,26 @@ class ApiClient:
         """Acknowledge an alert."""
         return self.post(f"/alerts/{alert_id}/acknowledge", {})
 
+    def promotions(self, **filters: Any) -> Page[Row]:
+        """List promotions (active=true: only the live ones)."""
+        return Page[Row].model_validate(self.get("/promotions", **filters))
+
+    def create_promotion(self, body: Row) -> Row:
+        """Create or schedule a promotion."""
+        return self.post("/promotions", body)
+
+    def end_promotion(self, promotion_id: int) -> Row:
+        """End a promotion now."""
+        return self.post(f"/promotions/{promotion_id}/end", {})
+
+    def price_lists(self, **filters: Any) -> Page[Row]:
+        """List price lists (active=true: only the live ones)."""
+        return Page[Row].model_validate(self.get("/price-lists", **filters))
+
+    def preview_prices(self, body: Row) -> Row:
+        """Price a cart without selling it ("what would this cart cost")."""
+        return self.post("/pricing/preview", body)
+
     def notifications(self, **filters: Any) -> Page[Row]:
         """List my notifications."""
         return Page[Row].model_validate(self.get("/notifications", **filters))

@@ -93,9 +93,12 @@ class Receipt:
     title: str = ""
     buyer_lines: tuple[str, ...] = ()
     tax_rows: tuple[tuple[str, Decimal], ...] = ()
+    # What the customer saved and why: (promotion or price list, amount), from the engine.
+    savings: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
         _require_decimal(self, "subtotal", "discount_total", "tax_total", "total", "change_due")
+        object.__setattr__(self, "savings", tuple(self.savings))
         # Lists passed by callers become tuples so a receipt cannot change after it is printed.
         object.__setattr__(self, "address_lines", tuple(self.address_lines))
         object.__setattr__(self, "lines", tuple(self.lines))
@@ -245,6 +248,12 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
                 add(_wrap(f"  Ref {payment.reference}", width))
     if receipt.change_due:
         add(_pair("Change", money(receipt.change_due), width), bold=True)
+    if receipt.savings:
+        out.append(_rule(width))
+        saved = sum((amount for _, amount in receipt.savings), Decimal(0))
+        add(_pair("YOU SAVED", money(saved), width), bold=True)
+        for why, amount in receipt.savings:
+            add(_pair(f"  {_clean(why)}", money(amount), width, indent=4))
 
     footer = [t for part in receipt.footer.splitlines() for t in _wrap(part, width)]
     if footer or markers:

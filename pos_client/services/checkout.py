@@ -19,6 +19,7 @@ from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
+from pos_client.services.pricing import count_coupon_uses
 from pos_client.services.queries import customer_credit
 from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import Cart, Payment, check_payments
@@ -109,6 +110,7 @@ def sale_event(
             for o in cart.overrides
         ],
         completed_at=completed_at,
+        coupon_codes=cart.used_coupons(),
     )
 
 
@@ -135,6 +137,7 @@ def build_receipt(
     payments: list[Payment],
     units: Mapping[int, str],
     is_copy: bool = False,
+    savings: tuple[tuple[str, Decimal], ...] = (),
 ) -> Receipt:
     """Lay the recorded sale out as the receipt the customer takes home."""
     return Receipt(
@@ -172,6 +175,7 @@ def build_receipt(
         footer=shop.footer,
         currency=shop.currency,
         is_copy=is_copy,
+        savings=savings,
     )
 
 
@@ -220,6 +224,7 @@ def complete_sale(
         buyer_name=cart.customer.name if cart.customer else "",
         seller_state=shop.state_code,
     )
+    count_coupon_uses(session, event.coupon_codes)
     receipt = build_receipt(
         event,
         shop=shop,
@@ -228,6 +233,7 @@ def complete_sale(
         payments=payments,
         # The unit comes from the product, never from whether the weight happens to be whole.
         units={line.item.product_id: line.item.unit.value for line in cart.lines},
+        savings=tuple(cart.savings()),
     )
     receipt = tax_invoice.decorate(
         session, receipt, document_id=event.sale_id, line_ids=[x.line_id for x in event.lines]

@@ -106,6 +106,7 @@ def _item(product: Product, *, barcode: str | None, on_hand: Decimal | None) -> 
         barcode=barcode,
         on_hand=on_hand,
         low_stock_threshold=product.low_stock_threshold,
+        category_id=product.category_id,
     )
 
 
@@ -235,7 +236,22 @@ def _credit(customer: Customer) -> CreditInfo:
         balance=customer.balance,
         phone=customer.phone,
         tax_number=customer.tax_number or "",
+        price_group=_price_group(customer),
     )
+
+
+def _price_group(customer: Customer) -> str | None:
+    """Return the customer's price group as the server sent it (kept beside the customer)."""
+    session = object_session(customer)
+    if session is None or customer.server_id is None:
+        return None
+    data = session.scalar(
+        select(ReplicaRow.data).where(
+            ReplicaRow.entity == "customer_price_group",
+            ReplicaRow.key == str(customer.server_id),
+        )
+    )
+    return data.get("price_group") if isinstance(data, dict) else None
 
 
 def find_customers(session: Session, query: str, *, limit: int = 20) -> list[CreditInfo]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from common.codes import QUANTITY_PLACES, Tender, Unit
 from common.errors import CreditLimitExceeded, DomainError, ValidationFailed
@@ -20,7 +21,11 @@ from common.money import (
     format_money,
     round_money,
 )
+from common.pricing import LineIn, PricedCart, Reason
 from common.tax import Component, Supply, TaxClass, components_for, tax_inclusive
+
+if TYPE_CHECKING:
+    from pos_client.services.pricing import TillPricing
 
 HUNDRED = Decimal(100)
 
@@ -56,6 +61,8 @@ class CatalogItem:
             tax_class=self.tax_class, tax_rate=self.tax_rate, day=date.today(), supply=supply
         )
 
+    category_id: int | None = None  # promotions on a category need it
+
     @property
     def is_low(self) -> bool:
         """Say whether local stock is at or under the product's low-stock threshold."""
@@ -88,6 +95,16 @@ class CartLine:
     order_discount_share: Decimal = ZERO
     # What the label said about this very piece (lot, expiry, serial, weight from GS1).
     attributes: dict[str, str] = field(default_factory=dict)
+    # The pricing engine's share of discount (inside discount, which also holds the manual
+    # one) and why; a manager's price override takes the line out of the engine's hands.
+    promo_discount: Decimal = ZERO
+    reasons: tuple[Reason, ...] = ()
+    price_locked: bool = False
+
+    @property
+    def manual_discount(self) -> Decimal:
+        """Return the discount the cashier gave by hand (after the engine's)."""
+        return self.discount - self.promo_discount
 
     @property
     def gross(self) -> Decimal:
@@ -111,8 +128,8 @@ class CartLine:
 
     @property
     def price_overridden(self) -> bool:
-        """Say whether the unit price differs from the catalog price."""
-        return self.unit_price != self.item.price
+        """Say whether someone set the price by hand (a price list's price is not that)."""
+        return self.price_locked or (self.unit_price != self.item.price and not self.reasons)
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,11 @@ class Cart:
         self.customer: CreditInfo | None = None
         self.overrides: list[Override] = []
         self.sale_id = new_id()
+        # Set by the till when it holds pricing rules; None prices at catalog prices.
+        self.pricing: TillPricing | None = None
+        self.customer_group: str | None = None
+        self.priced: PricedCart | None = None
+        self.coupon_codes: set[str] = set()
 
     # -- lines -------------------------------------------------------------------
 
@@ -180,11 +202,15 @@ class Cart:
         for line in self.lines:
             # Weighed items each keep their own line: every label is its own piece of cheese.
             # So does each lot or serial: a recall or a warranty names the piece.
+            # A line the engine repriced still takes more of the same item at catalog price.
+            same_price = line.unit_price == price or (
+                self.pricing is not None and not line.price_locked and price == item.price
+            )
             if (
                 line.item.product_id == item.product_id
-                and line.unit_price == price
+                and same_price
                 and item.unit == Unit.PIECE
-                and not line.discount
+                and not line.manual_discount
                 and line.attributes == attributes
                 and "serial" not in attributes
             ):
@@ -192,7 +218,13 @@ class Cart:
                 self._spread_order_discount()
                 return line
         line = CartLine(
-            line_id=new_id(), item=item, quantity=quantity, unit_price=price, attributes=attributes
+            line_id=new_id(),
+            item=item,
+            quantity=quantity,
+            unit_price=price,
+            attributes=attributes,
+            # A price given with the item (a price-embedded label) is not the engine's to change.
+            price_locked=price != item.price,
         )
         self.lines.append(line)
         self._spread_order_discount()
@@ -227,8 +259,9 @@ class Cart:
 
     def clear(self) -> None:
         """Void the whole sale and start a fresh one."""
-        limit = self.max_discount_percent
-        self.__init__(max_discount_percent=limit)  # type: ignore[misc]
+        limit, pricing = self.max_discount_percent, self.pricing
+        self.__init__(max_discount_percent=limit, currency=self.currency)  # type: ignore[misc]
+        self.pricing = pricing
 
     # -- discounts and prices ----------------------------------------------------
 
@@ -242,15 +275,16 @@ class Cart:
     ) -> CartLine:
         """Discount one line by an amount or a percent; beyond the limit a manager approves."""
         line = self.line(line_id)
-        discount = self._discount(base=line.gross, amount=amount, percent=percent)
+        base = line.gross - line.promo_discount
+        discount = self._discount(base=base, amount=amount, percent=percent)
         self._check_limit(
-            base=line.gross,
+            base=base,
             discount=discount,
             override=override,
             action="line_discount",
             what=line.item.name,
         )
-        line.discount = discount
+        line.discount = line.promo_discount + discount
         self._spread_order_discount()
         return line
 
@@ -294,6 +328,7 @@ class Cart:
             )
         )
         line.unit_price = price
+        line.price_locked = True
         line.discount = min(line.discount, line.gross)
         self._spread_order_discount()
         return line
@@ -332,8 +367,42 @@ class Cart:
             replace(override, action=action, detail=f"{what}: {discount} of {base}")
         )
 
+    def _reprice(self) -> None:
+        """Let the pricing engine price the lines; manual discounts stay on top, within reach."""
+        if self.pricing is None:
+            return
+        engine = [line for line in self.lines if not line.price_locked]
+        for line in self.lines:
+            if line.price_locked and line.promo_discount:
+                manual = max(line.manual_discount, ZERO)
+                line.promo_discount, line.reasons = ZERO, ()
+                line.discount = min(manual, line.gross)
+        priced = self.pricing.price(
+            [
+                LineIn(
+                    line_id=line.line_id,
+                    product_id=line.item.product_id,
+                    quantity=line.quantity,
+                    base_price=line.item.price,
+                    category_id=line.item.category_id,
+                    tax_rate=line.item.tax_rate,
+                )
+                for line in engine
+            ],
+            customer_group=self.customer_group,
+            coupon_codes=frozenset(self.coupon_codes),
+        )
+        self.priced = priced
+        for line, result in zip(engine, priced.lines, strict=True):
+            manual = max(line.manual_discount, ZERO)
+            line.unit_price = result.unit_price
+            line.promo_discount = result.discount
+            line.reasons = result.reasons
+            line.discount = result.discount + min(manual, line.gross - result.discount)
+
     def _spread_order_discount(self) -> None:
         """Share the order discount over the lines in proportion to their amounts."""
+        self._reprice()
         if not self.lines:
             self.order_discount = ZERO
             return
@@ -346,8 +415,10 @@ class Cart:
     # -- customer and totals -----------------------------------------------------
 
     def set_customer(self, customer: CreditInfo | None) -> None:
-        """Attach the sale to a customer (or detach it)."""
+        """Attach the sale to a customer (or detach it); the customer's price group applies."""
         self.customer = customer
+        self.customer_group = customer.price_group if customer else None
+        self._spread_order_discount()
 
     def totals(self) -> Totals:
         """Return the cart's figures."""
@@ -363,6 +434,30 @@ class Cart:
             item_count=sum((line.quantity for line in self.lines), ZERO),
             line_count=len(self.lines),
         )
+
+    def add_coupon(self, code: str) -> str:
+        """Take a coupon the customer hands over; its promotion prices the cart from now on."""
+        if self.pricing is None:
+            raise ValidationFailed("This till has no promotions yet; try again after it syncs")
+        code = self.pricing.check_coupon(code)
+        self.coupon_codes.add(code)
+        self._spread_order_discount()
+        return code
+
+    def used_coupons(self) -> list[str]:
+        """Return the coupon codes whose promotions took money off this sale."""
+        if self.priced is None:
+            return []
+        return sorted({a.coupon_code for a in self.priced.applied if a.coupon_code})
+
+    def savings(self) -> list[tuple[str, Decimal]]:
+        """Return what the customer saved and why (price lists, promotions), for the receipt."""
+        saved: dict[str, Decimal] = {}
+        for line in self.lines:
+            for reason in line.reasons:
+                if reason.source != "catalog" and reason.amount > 0:
+                    saved[reason.text] = saved.get(reason.text, ZERO) + reason.amount
+        return sorted(saved.items())
 
     @property
     def is_empty(self) -> bool:
@@ -401,6 +496,7 @@ class CreditInfo:
     balance: Decimal
     phone: str = ""
     tax_number: str = ""
+    price_group: str | None = None  # whose price lists and promotions apply
 
     @property
     def available(self) -> Decimal:

@@ -89,6 +89,8 @@ class OrderLine(TenantScoped, Base):
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_price: Mapped[Decimal]
+    # What promotions took off this line (line_total is after it).
+    discount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     line_total: Mapped[Decimal]
     # The tax inside line_total (online prices include tax) and its components (common.tax).
     tax: Mapped[Decimal] = mapped_column(default=Decimal("0"), server_default="0")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -57,6 +58,9 @@ class OrderCreate(Schema):
     branch_id: Id | None = None
     shipping_address: str = Field(default="", max_length=500)
     notes: str = Field(default="", max_length=1000)
+    coupon_codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=5, description="Coupon codes the customer gave"
+    )
 
 
 class PaymentCreate(Schema):
@@ -109,6 +113,7 @@ class OrderLineRead(ReadSchema):
     unit: str
     quantity: Quantity
     unit_price: Amount
+    discount: Amount = Decimal("0")
     line_total: Amount
     returned_quantity: Quantity
 

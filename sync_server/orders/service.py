@@ -18,7 +18,7 @@ from common.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from common.money import round_money
+from common.pricing import Channel as PriceChannel
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -39,6 +39,8 @@ from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
 from sync_server.partners.models import Customer
+from sync_server.pricing import coupons
+from sync_server.pricing import service as pricing
 from sync_server.tax import service as tax
 
 REFERENCE = "order"
@@ -127,10 +129,32 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         reserved_until=utcnow() + timedelta(minutes=minutes),
         returns=[],
     )
+    codes = coupons.check_online(
+        session, tenant_id=tenant_id, codes=data.coupon_codes, customer_id=customer.id
+    )
+    # The same engine and rules as the tills: the same cart costs the same online.
+    priced = pricing.price_lines(
+        session,
+        tenant_id=tenant_id,
+        lines=[
+            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
+            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=tenant_id,
+            channel=PriceChannel.ONLINE,
+            branch_id=branch.id,
+            customer_group=customer.price_group,
+            customer_id=customer.id,
+            coupon_codes=frozenset(codes),
+        ),
+        currency=currency,
+    )
     total = Decimal("0")
     supply = tax.order_supply(branch=branch, customer=customer)
-    for line, product in zip(data.lines, products, strict=True):
-        line_total = round_money(product.price * line.quantity, currency)
+    for line, product, result in zip(data.lines, products, priced.lines, strict=True):
+        line_total = result.total
         total += line_total
         line_tax = tax.line_tax(
             session, product=product, amount=line_total, supply=supply, currency=currency
@@ -143,7 +167,8 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
                 name=product.name,
                 unit=product.unit,
                 quantity=line.quantity,
-                unit_price=product.price,
+                unit_price=result.unit_price,
+                discount=result.discount,
                 line_total=line_total,
                 tax=line_tax.tax,
                 tax_detail=line_tax.to_wire(),
@@ -152,6 +177,14 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     order.total = total
     session.add(order)
     session.flush()
+    coupons.record_online(
+        session,
+        tenant_id=tenant_id,
+        codes=codes,
+        applied={a.coupon_code: a.promotion_id for a in priced.applied if a.coupon_code},
+        document=f"order:{order.id}",
+        customer_id=customer.id,
+    )
     # Built before the reservation: from there on this transaction holds the level locks,
     # so the less it does after, the less other orders of these products wait.
     body = OrderRead.model_validate(order).model_dump(mode="json")

@@ -43,3 +43,5 @@ class Customer(TenantScoped, Timestamps, Base):
     # Kept in step with the credit ledger in the same transaction; the ledger is the truth.
     balance: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     active: Mapped[bool] = mapped_column(default=True)
+    # The customer group whose price lists and promotions apply (retail, wholesale, staff…).
+    price_group: Mapped[str | None] = mapped_column(String(40), nullable=True)

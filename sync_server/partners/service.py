@@ -31,11 +31,15 @@ _CUSTOMER_FIELDS = (
     "credit_limit",
     "balance",
     "active",
+    "price_group",
 )
 
 
 def _snapshot(row: Supplier | Customer, fields: tuple[str, ...]) -> dict[str, Any]:
     return {"id": row.id, **{f: getattr(row, f) for f in fields}}
+
+
+PRICE_GROUP_ENTITY = "customer_price_group"
 
 
 def customer_feed_data(customer: Customer) -> dict[str, Any]:
@@ -52,6 +56,14 @@ def publish_customer(session: Session, customer: Customer) -> None:
         entity="customer",
         key=customer.id,
         data=customer_feed_data(customer),
+    )
+    # Tills keep the group beside the customer (their customer table has no column for it).
+    feed.publish(
+        session,
+        tenant_id=customer.tenant_id,
+        entity=PRICE_GROUP_ENTITY,
+        key=customer.id,
+        data={"price_group": customer.price_group} if customer.price_group else None,
     )
 
 
@@ -112,7 +124,7 @@ def update_customer(
 ) -> Customer:
     """Change a customer; credit limit changes are audited as their own action."""
     before = _snapshot(customer, _CUSTOMER_FIELDS)
-    _apply(customer, data.model_dump(exclude_unset=True), nullable={"email"})
+    _apply(customer, data.model_dump(exclude_unset=True), nullable={"email", "price_group"})
     session.flush()
     after = _snapshot(customer, _CUSTOMER_FIELDS)
     if after["credit_limit"] != before["credit_limit"]:

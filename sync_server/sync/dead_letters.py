@@ -12,6 +12,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
 from sync_server.paging import in_caller_branches
+from sync_server.pricing.coupons import OVER_LIMIT
 from sync_server.sync import push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 
@@ -47,6 +48,11 @@ def resolve(
     """Close a dead letter; with retry, apply the event now (after fixing its cause)."""
     if letter.resolved_at is not None:
         raise Conflict("This dead letter is already resolved.")
+    if retry and letter.type == OVER_LIMIT:
+        raise Conflict(
+            "The sale is already recorded; only the coupon's use needs a decision. "
+            "Resolve it without retrying, with a note on what was done."
+        )
     if retry:
         device = session.get(Device, letter.device_id)
         if device is None:

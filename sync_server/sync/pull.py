@@ -19,7 +19,8 @@ from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
-from sync_server.partners.service import customer_feed_data
+from sync_server.partners.service import PRICE_GROUP_ENTITY, customer_feed_data
+from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
 from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
 from sync_server.tax.models import TaxClassRow
@@ -204,7 +205,32 @@ def _tax_classes(session: Session, tenant_id: int, branch_id: int, after: int, l
     return [_change("tax_class", row.id, tax_feed_data(row)) for row in rows]
 
 
+def _price_groups(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    rows = session.execute(
+        select(Customer.id, Customer.price_group)
+        .where(
+            Customer.tenant_id == tenant_id,
+            Customer.id > after,
+            Customer.price_group.is_not(None),
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return [_change(PRICE_GROUP_ENTITY, i, {"price_group": g}) for i, g in rows]
+
+
+def _pricing(rule_type: str) -> Fetch:
+    def fetch(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+        rows = live_rule_rows(
+            session, tenant_id=tenant_id, rule_type=rule_type, after=after, limit=limit
+        )
+        return [_change(rule_type, row["id"], row) for row in rows]
+
+    return fetch
+
+
 # Order matters only for readability of a snapshot; each stage pages by its own key.
+# New stages go at the end, so a cursor given out before they existed still parses.
 STAGES: list[tuple[str, Fetch]] = [
     ("setting", _settings),
     ("branch", _branches),
@@ -213,8 +239,11 @@ STAGES: list[tuple[str, Fetch]] = [
     ("customer", _customers),
     ("product", _products),
     ("stock", _stock),
-    # Added last so cursors of snapshots already under way keep their stage numbers.
+    # Appended in release order so cursors of snapshots under way keep their stage numbers.
     ("tax_class", _tax_classes),
+    (PRICE_LIST, _pricing(PRICE_LIST)),
+    (PROMOTION, _pricing(PROMOTION)),
+    (PRICE_GROUP_ENTITY, _price_groups),
 ]
 
 

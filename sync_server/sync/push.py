@@ -38,6 +38,7 @@ from sync_server.db import is_lock_conflict, utcnow
 from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
+from sync_server.pricing import coupons
 from sync_server.sales import service as sales
 from sync_server.sales.models import Return, Sale, SaleLine
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
@@ -376,6 +377,8 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
             customer_id=cid,
             occurred_at=at,
         )
+        if payload.coupon_codes:
+            coupons.redeem(session, device=device, event=event, payload=payload, customer_id=cid)
     elif isinstance(payload, SaleVoided):
         sales.void_sale(session, actor=actor, branch_id=branch_id, payload=payload)
     elif isinstance(payload, ReturnRecorded):

@@ -65,6 +65,8 @@ class SalesRequestLine(TenantScoped, Base):
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_price: Mapped[Decimal]
     discount_percent: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    # What the pricing engine's promotions took off (before discount_percent, which is manual).
+    promo_discount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     # gross = quantity x price; net = gross less line and (its share of) order discount.
     gross: Mapped[Decimal] = mapped_column(default=Decimal("0"))

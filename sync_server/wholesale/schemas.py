@@ -37,6 +37,9 @@ class SalesRequestCreate(Schema):
     order_discount_percent: Percent = Decimal("0")
     notes: str = Field(default="", max_length=2000)
     lines: list[RequestLineIn] = Field(min_length=1, max_length=500)
+    coupon_codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=5, description="Coupon codes the customer gave"
+    )
 
 
 class Decision(Schema):
@@ -55,6 +58,7 @@ class RequestLineRead(ReadSchema):
     quantity: Quantity
     unit_price: Amount
     discount_percent: Amount
+    promo_discount: Amount = Decimal("0")
     tax_rate: Amount
     gross: Amount
     net: Amount

@@ -19,6 +19,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.money import allocate, format_money, percent_of, round_money
+from common.pricing import Channel as PriceChannel
 from common.roles import Permission
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -31,6 +32,8 @@ from sync_server.inventory import service as inventory
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
+from sync_server.pricing import coupons
+from sync_server.pricing import service as pricing
 from sync_server.purchasing import notify
 from sync_server.purchasing.service import currency
 from sync_server.tax import service as tax
@@ -119,7 +122,9 @@ def _price(request: SalesRequest, cur: str) -> None:
     after_line = []
     for line in request.lines:
         line.gross = round_money(line.quantity * line.unit_price, cur)
-        after_line.append(line.gross - percent_of(line.gross, line.discount_percent, cur))
+        # Manual discounts come after the pricing engine's, on what it left.
+        left = line.gross - (line.promo_discount or ZERO)
+        after_line.append(left - percent_of(left, line.discount_percent, cur))
     subtotal = sum(after_line, ZERO)
     order_discount = percent_of(subtotal, request.order_discount_percent, cur)
     shares = allocate(order_discount, after_line, cur)
@@ -139,6 +144,49 @@ def _price(request: SalesRequest, cur: str) -> None:
     request.total = sum((x.total for x in request.lines), ZERO)
     if request.gross_total > MAX_AMOUNT:
         raise ValidationFailed(f"A sales request may total at most {MAX_AMOUNT}.")
+
+
+def _promote(
+    session: Session,
+    *,
+    request: SalesRequest,
+    products: dict[int, Product],
+    by_hand: set[int],
+    customer_group: str | None,
+    codes: list[str],
+    cur: str,
+) -> dict[str, int]:
+    """Price the lines at catalog price with the shared engine (price lists, promotions).
+
+    A line the seller priced by hand is the seller's: the engine leaves it alone.
+    """
+    engine = [x for x in request.lines if x.product_id not in by_hand]
+    if not engine:
+        return {}
+    priced = pricing.price_lines(
+        session,
+        tenant_id=request.tenant_id,
+        lines=[
+            pricing.product_line(
+                line_id=str(n), product=products[x.product_id], quantity=x.quantity
+            )
+            for n, x in enumerate(engine)
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=request.tenant_id,
+            channel=PriceChannel.WHOLESALE,
+            branch_id=request.branch_id,
+            customer_id=request.customer_id,
+            customer_group=customer_group,
+            coupon_codes=frozenset(codes),
+        ),
+        currency=cur,
+    )
+    for line, result in zip(engine, priced.lines, strict=True):
+        line.unit_price = result.unit_price
+        line.promo_discount = result.discount
+    return {a.coupon_code: a.promotion_id for a in priced.applied if a.coupon_code}
 
 
 def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> SalesRequest:
@@ -165,6 +213,9 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
     missing = [i for i in ids if i not in products]
     if missing:
         raise NotFound(f"There is no product with id {missing[0]}.")
+    codes = coupons.check_online(
+        session, tenant_id=actor.tenant_id, codes=data.coupon_codes, customer_id=customer.id
+    )
     number = next_number(session, tenant_id=actor.tenant_id, scope="sales_request")
     request = SalesRequest(
         tenant_id=actor.tenant_id,
@@ -195,9 +246,26 @@ def create(session: Session, *, actor: Principal, data: SalesRequestCreate) -> S
                 hsn=product.hsn,
             )
         )
+    applied = _promote(
+        session,
+        request=request,
+        products=products,
+        by_hand={x.product_id for x in data.lines if x.unit_price is not None},
+        customer_group=customer.price_group,
+        codes=codes,
+        cur=currency(session, actor.tenant_id),
+    )
     _price(request, currency(session, actor.tenant_id))
     session.add(request)
     session.flush()
+    coupons.record_online(
+        session,
+        tenant_id=actor.tenant_id,
+        codes=codes,
+        applied=applied,
+        document=f"sales_request:{request.id}",
+        customer_id=customer.id,
+    )
     audit.record(
         session,
         actor=actor.actor,

@@ -48,6 +48,7 @@ def _screens() -> list[Screen]:
     from pos_client.ui.manager.audit import AuditPage
     from pos_client.ui.manager.customers import CustomersPage
     from pos_client.ui.manager.dashboard import DashboardPage
+    from pos_client.ui.manager.pricing import PromotionsPage
     from pos_client.ui.manager.products import ProductsPage
     from pos_client.ui.manager.purchasing import PurchasingPage
     from pos_client.ui.manager.reports import ReportsPage
@@ -63,6 +64,9 @@ def _screens() -> list[Screen]:
         ),
         Screen("sales", "Sales", Permission.SALES_REQUESTS_READ, lambda c: SalesPage(ctx=c)),
         Screen("customers", "Customers", Permission.CUSTOMERS_READ, lambda c: CustomersPage(ctx=c)),
+        Screen(
+            "promotions", "Promotions", Permission.CATALOG_READ, lambda c: PromotionsPage(ctx=c)
+        ),
         Screen("reports", "Reports", Permission.REPORTS_READ, lambda c: ReportsPage(ctx=c)),
         Screen("alerts", "Alerts", Permission.ALERTS_READ, lambda c: AlertsPage(ctx=c)),
         Screen("audit", "Audit log", Permission.AUDIT_READ, lambda c: AuditPage(ctx=c)),

@@ -26,6 +26,7 @@ from pos_client.config import ShopInfo
 from pos_client.scanners.pipeline import ScanPipeline
 from pos_client.services import queries
 from pos_client.services.login import Cashier, IdleClock
+from pos_client.services.pricing import TillPricing, till_pricing
 from pos_client.services.queries import ShiftInfo
 from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import Cart
@@ -60,6 +61,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.ctx = ctx
         self.setWindowTitle(f"StockPilot Till · {ctx.config.shop_name}")
         self.rules = queries.TillRules()
+        self.pricing: TillPricing | None = None
         self.cart = self.new_cart()
         self.cashier: Cashier | None = None
         self.shift: ShiftInfo | None = None
@@ -247,6 +249,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
                 self.screen.set_quick_keys
             ).run()
         self.ctx.query(queries.till_rules).success(self._rules_loaded).run()
+        self.refresh_pricing()
         self.ctx.query(queries.current_shift).success(self._shift_loaded).run()
         fallback = self.ctx.shop
         self.ctx.query(lambda s: shop_profile(s, fallback=fallback)).success(
@@ -263,6 +266,16 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
         self.rules = rules
         self.cart.max_discount_percent = self.discount_limit
 
+    def refresh_pricing(self) -> None:
+        """Reload the pricing rules from the replica (they arrive with every pull)."""
+        self.ctx.query(till_pricing).success(self._pricing_loaded).run()
+
+    def _pricing_loaded(self, pricing: TillPricing) -> None:
+        # A sale in progress keeps the rules it started with: prices do not jump mid-sale.
+        self.pricing = pricing
+        if self.cart.is_empty:
+            self.cart.pricing = pricing
+
     @property
     def discount_limit(self) -> Decimal:
         """Return the discount a cashier may give alone: the server's rule, else the config."""
@@ -271,7 +284,9 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
 
     def new_cart(self) -> Cart:
         """Return an empty cart under the current rules."""
-        return Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
+        cart = Cart(max_discount_percent=self.discount_limit, currency=self.ctx.config.currency)
+        cart.pricing = self.pricing
+        return cart
 
     def lock(self) -> None:
         """Lock the till: the sale in progress is kept for when someone signs in again."""
@@ -311,6 +326,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             "void_line": self.void_line,
             "void_sale": self.void_sale,
             "customer": self.choose_customer,
+            "coupon": self.enter_coupon,
             "returns": self.start_return,
             "shift": self._shift_menu,
             "reprint": self.reprint,

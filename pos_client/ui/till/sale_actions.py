@@ -239,6 +239,30 @@ class SaleActions:
         self.refresh_cart()
         self.screen.notice.notify("Sale voided", kind="info", seconds=3)
 
+    def enter_coupon(self) -> None:
+        """Take a coupon code the customer hands over (Ctrl+K); the cart reprices with it."""
+
+        def apply(text: str, dialog: ValueDialog) -> None:
+            try:
+                code = self.cart.add_coupon(text)
+            except DomainError as exc:
+                dialog.fail(exc)
+                return
+            dialog.accept()
+            self.refresh_cart()
+            used = code in self.cart.used_coupons()
+            self.screen.notice.notify(
+                f"Coupon {code} applied"
+                if used
+                else f"Coupon {code} noted: nothing in the cart qualifies yet",
+                kind="success" if used else "info",
+                seconds=6,
+            )
+
+        self._ask_value(
+            title="Coupon", prompt="Type or scan the coupon code", initial="", apply=apply
+        )
+
     def choose_customer(self) -> None:
         """Attach a customer to the sale (F9), or create one offline."""
         dialog = CustomerDialog(ctx=self.ctx, parent=self)
@@ -285,6 +309,7 @@ class SaleActions:
         self.last_sale = done
         pdf = self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
         self.cart = self.new_cart()
+        self.refresh_pricing()  # rules pulled during the last sale apply from the next one
         self.refresh_cart()
         money = self.screen.totals.money
         change = f"Change {money(done.change_due)} · " if done.change_due else ""

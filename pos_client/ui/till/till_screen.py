@@ -39,6 +39,7 @@ ACTIONS = (
     ("F8", "Void line", "void_line"),
     ("F7", "Void sale", "void_sale"),
     ("F9", "Customer", "customer"),
+    ("Ctrl+K", "Coupon", "coupon"),
     ("F3", "Return", "returns"),
     ("F11", "Shift", "shift"),
     ("Ctrl+P", "Reprint", "reprint"),

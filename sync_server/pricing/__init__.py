@@ -1,0 +1,1 @@
+"""Price lists and promotions: stored rules, their change feed and cart previews."""

@@ -1,0 +1,196 @@
+"""The till prices its cart offline with the engine, from rules its replica pulled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from common.money import tax_included
+from common.roles import Role
+from common.schemas.pricing import PriceListIn, PromotionIn
+from common.sync.protocol import ChangeOp, PulledChange
+from pos_client.printing.receipt import render_text
+from pos_client.services import queries, shifts
+from pos_client.services.checkout import ShopInfo, complete_sale
+from pos_client.services.demo import DEMO_PRODUCTS, seed_demo
+from pos_client.services.login import Cashier
+from pos_client.services.pricing import till_pricing
+from pos_client.services.till import Cart, Override, OverrideRequired, cash_payment
+from pos_client.store import replica
+from pos_client.store.db import LocalStore
+
+D = Decimal
+IST = timezone(timedelta(hours=5, minutes=30))
+WEDNESDAY_1730 = datetime(2026, 12, 2, 17, 30, tzinfo=IST)
+ASHA = Cashier(user_id=1, username="asha", full_name="Asha Verma", role=Role.CASHIER)
+MANAGER = Override(manager_id=2, manager_name="Ravi", action="", detail="")
+TEA, BISCUITS, COKE = 3, 8, 11  # positions in DEMO_PRODUCTS; the product id is one more
+TEA_2_1 = PromotionIn(
+    name="Tea 2+1", kind="buy_x_get_y", product_ids=[TEA + 1], buy_qty=2, get_qty=1
+)
+HAPPY_HOUR = PromotionIn(
+    name="Happy hour Coke",
+    kind="percent_off",
+    percent=D("25"),
+    product_ids=[COKE + 1],
+    window={"weekdays": [0, 1, 2, 3, 4], "time_from": "17:00", "time_to": "19:00"},
+)
+
+
+def pulled(entity: str, rule_id: int, rule: PromotionIn | PriceListIn | None) -> PulledChange:
+    """Return a change as the server's feed sends it (the spec is the schema's JSON)."""
+    if rule is None:
+        return PulledChange(entity=entity, key=str(rule_id), op=ChangeOp.DELETE)
+    spec = rule.model_dump(mode="json", exclude={"name"})
+    data = {"id": rule_id, "name": rule.name, "spec": spec}
+    return PulledChange(entity=entity, key=str(rule_id), op=ChangeOp.UPSERT, data=data)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LocalStore]:
+    store = LocalStore(tmp_path / "till.db")
+    with store.transaction() as session:
+        seed_demo(session)
+        replica.apply_changes(
+            session, [pulled("promotion", 1, TEA_2_1), pulled("promotion", 2, HAPPY_HOUR)]
+        )
+    yield store
+    store.close()
+
+
+def item(store: LocalStore, number: int):
+    with store.session() as session:
+        return queries.find_by_codes(session, (DEMO_PRODUCTS[number].barcode,))
+
+
+def priced_cart(store: LocalStore, at: datetime = WEDNESDAY_1730) -> Cart:
+    with store.session() as session:
+        pricing = till_pricing(session)
+    pricing.clock = lambda: at
+    cart = Cart()
+    cart.pricing = pricing
+    return cart
+
+
+def test_three_teas_scanned_one_free_on_one_line(store):
+    cart = priced_cart(store)
+    tea = item(store, TEA)
+    for _ in range(3):
+        cart.add(tea)
+    assert len(cart.lines) == 1
+    line = cart.lines[0]
+    assert (line.quantity, line.gross, line.discount, line.total) == (
+        D("3"),
+        D("495.00"),
+        D("165.00"),
+        D("330.00"),
+    )
+    assert line.tax == tax_included(D("330.00"), D("5")) == D("15.71")  # on what is paid
+    cart.set_quantity(line.line_id, D("2"))
+    assert cart.totals().total == D("330.00") and line.discount == 0
+    assert cart.savings() == []
+
+
+def test_happy_hour_only_in_its_hour(store):
+    coke = item(store, COKE)
+    in_hour = priced_cart(store)
+    in_hour.add(coke)
+    assert in_hour.totals().total == D("30.00")
+    after = priced_cart(store, at=WEDNESDAY_1730 + timedelta(hours=2))
+    after.add(coke)
+    assert after.totals().total == D("40.00")
+
+
+def test_manual_discounts_come_after_the_engine_within_the_limit(store):
+    cart = priced_cart(store)  # the cashier may give 10 % alone
+    line = cart.add(item(store, TEA), quantity=D("3"))
+    # 10 % of what the engine left (330), not of the shelf price (495).
+    with pytest.raises(OverrideRequired):
+        cart.set_line_discount(line.line_id, amount=D("34"))
+    cart.set_line_discount(line.line_id, amount=D("33"))
+    assert (line.promo_discount, line.manual_discount, line.total) == (
+        D("165.00"),
+        D("33.00"),
+        D("297.00"),
+    )
+    cart.set_order_discount(amount=D("10"))
+    assert cart.totals().total == D("287.00")
+    # A manager's price takes the line out of the engine's hands.
+    cart.override_price(line.line_id, unit_price=D("150"), override=MANAGER)
+    assert line.promo_discount == 0 and line.price_overridden
+    assert cart.totals().total == D("450.00") - D("33.00") - D("10.00")
+
+
+def test_the_receipt_says_what_was_saved_and_why(store):
+    with store.transaction() as session:
+        shift_id = shifts.open_shift(session, cashier=ASHA, opening_float=D("500")).shift_id
+    cart = priced_cart(store)
+    cart.add(item(store, TEA), quantity=D("3"))
+    cart.add(item(store, COKE))
+    total = cart.totals().total
+    assert total == D("360.00")
+    with store.transaction() as session:
+        done = complete_sale(
+            session,
+            cart=cart,
+            payments=[cash_payment(due=total, tendered=D("500"))],
+            cashier=ASHA,
+            shift_id=shift_id,
+            shop=ShopInfo(shop_name="Test Shop"),
+        )
+    assert done.receipt.savings == (("Happy hour Coke", D("10.00")), ("Tea 2+1", D("165.00")))
+    text = "\n".join(render_text(done.receipt))
+    assert "YOU SAVED" in text and "175.00" in text and "Tea 2+1" in text
+
+
+def test_an_ended_promotion_stops_at_the_next_load(store):
+    with store.transaction() as session:
+        replica.apply_changes(session, [pulled("promotion", 1, None)])
+    cart = priced_cart(store)
+    cart.add(item(store, TEA), quantity=D("3"))
+    assert cart.totals().total == D("495.00")
+
+
+def test_a_customer_group_price_list(store):
+    biscuits = item(store, BISCUITS)
+    staff = PriceListIn(
+        name="Staff prices",
+        window={"customer_groups": ["staff"]},
+        items=[{"mode": "list_minus", "value": "20"}],
+    )
+    with store.transaction() as session:
+        replica.apply_changes(session, [pulled("price_list", 5, staff)])
+    cart = priced_cart(store)
+    cart.add(biscuits)
+    assert cart.totals().total == D("30.00")
+    # The customer's group comes with the customer, as the server's feed sent it.
+    with store.transaction() as session:
+        replica.apply_changes(
+            session,
+            [
+                PulledChange(
+                    entity="customer",
+                    key="77",
+                    op=ChangeOp.UPSERT,
+                    data={"id": 77, "name": "Ravi (staff)", "credit_limit": "0", "balance": "0"},
+                ),
+                PulledChange(
+                    entity="customer_price_group",
+                    key="77",
+                    op=ChangeOp.UPSERT,
+                    data={"price_group": "staff"},
+                ),
+            ],
+        )
+    with store.session() as session:
+        (ravi,) = queries.find_customers(session, "Ravi")
+    assert ravi.price_group == "staff"
+    cart.set_customer(ravi)
+    assert cart.lines[0].unit_price == D("24.00") and not cart.lines[0].price_overridden
+    assert cart.savings() == [("Staff prices", D("6.00"))]
+    cart.set_customer(None)
+    assert cart.lines[0].unit_price == D("30.00")
