@@ -29,6 +29,15 @@ class LineIn(Schema):
     free: bool = Field(
         default=False, description="The supplier gives these free; only then may the cost be 0"
     )
+    purchase_unit: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="The unit quantity and cost are in (e.g. case); the product's by default",
+    )
+    units_per: PositiveQuantity | None = Field(
+        default=None, description="Base units in one purchase unit; the product's by default"
+    )
 
 
 class POCreate(Schema):
@@ -86,6 +95,10 @@ class IncomingRead(ReadSchema):
 class ReceiptLineIn(Schema):
     line_id: Id
     quantity: PositiveQuantity
+    unit: Literal["purchase", "base"] = Field(
+        default="purchase",
+        description="Whether quantity counts the line's purchase units or base units (pieces)",
+    )
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="Actual unit cost; the ordered cost when left out"
     )
@@ -105,6 +118,8 @@ class POLineRead(ReadSchema):
     line_total: Amount
     received_quantity: Quantity
     confirmed_quantity: Quantity | None = None
+    purchase_unit: str | None = None
+    units_per: Quantity = Decimal("1")
 
 
 class PORead(ReadSchema):
