@@ -30,6 +30,7 @@ from common.barcodes import (
 from common.codes import Unit
 from common.errors import DomainError
 from pos_client.qt.ops import OpRunner, QueryOp
+from pos_client.services.packs import find_pack
 from pos_client.services.queries import find_by_codes
 from pos_client.services.till import Cart, CartLine, CatalogItem
 
@@ -109,7 +110,13 @@ def resolve(
     session: Session, scan: ScannedCode, *, lookup: Lookup = find_by_codes
 ) -> ScanMatch | None:
     """Look a parsed scan up in the replica (DB thread)."""
-    item = lookup(session, lookup_candidates(scan))
+    candidates = lookup_candidates(scan)
+    item = lookup(session, candidates)
+    if item is None:
+        # Not a unit's code: perhaps a case's, which sells its pieces at the case's price.
+        pack = find_pack(session, candidates)
+        if pack is not None:
+            return ScanMatch(item=pack.item, quantity=pack.quantity, unit_price=None)
     return None if item is None else match_scan(scan, item)
 
 

@@ -20,8 +20,15 @@ def _v2(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE sync_state ADD COLUMN offline_since DATETIME")
 
 
+def _v3(conn: Connection) -> None:
+    # Pack barcodes (a case of 12); products pulled before have none until the next pull.
+    from pos_client.store.models import Pack
+
+    Pack.__table__.create(conn, checkfirst=True)
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(STEPS)
 
 

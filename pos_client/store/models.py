@@ -81,6 +81,18 @@ class Barcode(LocalBase):
     product_id: Mapped[int] = mapped_column(Integer, index=True)
 
 
+class Pack(LocalBase):
+    """A pack barcode: scanning it sells ``quantity`` of the product at the pack's price."""
+
+    __tablename__ = "packs"
+
+    code: Mapped[str] = mapped_column(String(48), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, index=True)
+    label: Mapped[str] = mapped_column(String(32), default="pack")
+    quantity: Mapped[Decimal]
+    price: Mapped[Decimal]
+
+
 class Category(LocalBase):
     __tablename__ = "categories"
 

@@ -177,3 +177,39 @@ def test_a_po_line_may_name_its_own_unit_and_receive_in_it(world):
     assert got.status_code == 201, got.text
     assert _on_hand(world, product["id"]) == 24
     assert Decimal(admin.get(f"products/{product['id']}").json()["cost"]) == Decimal("4.1667")
+
+
+def test_an_existing_database_migrates_with_every_product_in_its_unit_and_no_packs(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from sync_server.migrations.runner import alembic_config, upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0016_audit_keys")
+        connection.execute(
+            text(
+                "INSERT INTO tenants (id, name, currency, created_at) "
+                "VALUES (7, 'Old Shop', 'INR', '2026-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO products (id, tenant_id, sku, name, description, price, cost, "
+                "tax_rate, unit, low_stock_threshold, reorder_quantity, attributes, active, "
+                "created_at, updated_at) VALUES (1, 7, 'RICE', 'Rice', '', 60, 40, 0, 'kg', "
+                "0, 0, '{}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT unit, purchase_unit, purchase_units_per FROM products WHERE id = 1")
+        ).one()
+        packs = connection.execute(text("SELECT count(*) FROM product_packs")).scalar()
+    assert (row[0], row[1], Decimal(str(row[2]))) == ("kg", None, Decimal("1"))
+    assert packs == 0
+    engine.dispose()
