@@ -56,6 +56,8 @@ class SaleLine(Schema):
     tax_rate: Amount = Decimal("0")
     tax: Amount = Decimal("0")
     total: Amount
+    # The lot the label said (GS1 AI 10); the server takes stock from it, else FEFO.
+    lot: str | None = Field(default=None, min_length=1, max_length=20)
 
 
 class SalePayment(Schema):

@@ -19,6 +19,7 @@ from common.schemas.base import (
     Schema,
 )
 from sync_server.credit.schemas import MAX_AMOUNT
+from sync_server.inventory.schemas import LotFields
 
 
 class LineIn(Schema):
@@ -92,7 +93,7 @@ class IncomingRead(ReadSchema):
     first_due: date | None
 
 
-class ReceiptLineIn(Schema):
+class ReceiptLineIn(LotFields):
     line_id: Id
     quantity: PositiveQuantity
     unit: Literal["purchase", "base"] = Field(

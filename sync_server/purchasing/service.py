@@ -23,6 +23,7 @@ from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
+from sync_server.inventory import lots
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
@@ -457,7 +458,7 @@ def _receive(
     for x in lines:
         line = by_id[x.line_id]
         cost = line.unit_cost if x.unit_cost is None else x.unit_cost
-        inventory.receive(
+        movement = inventory.receive(
             session,
             actor=actor.actor,
             branch_id=po.branch_id,
@@ -467,6 +468,7 @@ def _receive(
             reference_type=REFERENCE_TYPE,
             reference_id=str(po.id),
         )
+        lots.book_labelled(session, movement=movement, line=x)
         value = line_value(base[x.line_id], cost / line.units_per, line.tax_rate, cur)
         receipt.lines.append(
             GoodsReceiptLine(

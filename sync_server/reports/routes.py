@@ -12,7 +12,7 @@ from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, purchasing, sales, shifts, stock
+from sync_server.reports import branches, credit, lots, purchasing, sales, shifts, stock
 from sync_server.reports.base import Filters, Grain, make_filters
 from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
 from sync_server.reports.schemas import ReportRead
@@ -75,6 +75,45 @@ def _today(value: date | None) -> date:
 def stock_shortages(session: SessionDep, filters: FiltersDep, fmt: FormatDep, head: HeadDep) -> Any:
     """List negative, out-of-stock and low levels with days of cover and what to reorder."""
     report = stock.stock_shortages(session, filters=filters, today=_today(None))
+    return render(report, fmt, head)
+
+
+@router.get("/lot-trace", response_model=ReportRead, responses=problem_responses(403, 404, 422))
+def lot_trace(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    product_id: Annotated[Id, Query()],
+    lot_number: Annotated[str, Query(min_length=1, max_length=20)],
+) -> Any:
+    """For a recall: every sale, online order and transfer that took the lot, with customers."""
+    report = lots.lot_trace(
+        session,
+        tenant_id=filters.tenant_id,
+        product_id=product_id,
+        lot_number=lot_number,
+        branch_ids=filters.branch_ids,
+    )
+    return render(report, fmt, head)
+
+
+@router.get("/lots-expiring", **SPEC)
+def lots_expiring(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    days: Annotated[int, Query(ge=0, le=3650)] = 30,
+) -> Any:
+    """Lots in stock that expire within days or have expired, with a markdown suggestion."""
+    report = lots.expiring(
+        session,
+        tenant_id=filters.tenant_id,
+        branch_ids=filters.branch_ids,
+        days=days,
+        today=_today(None),
+    )
     return render(report, fmt, head)
 
 

@@ -179,7 +179,7 @@ def test_a_po_line_may_name_its_own_unit_and_receive_in_it(world):
     assert Decimal(admin.get(f"products/{product['id']}").json()["cost"]) == Decimal("4.1667")
 
 
-def test_an_existing_database_migrates_with_every_product_in_its_unit_and_no_packs(tmp_path):
+def test_an_existing_database_migrates_with_every_product_in_its_unit_and_no_lots(tmp_path):
     from alembic import command
     from sqlalchemy import create_engine, text
 
@@ -210,6 +210,7 @@ def test_an_existing_database_migrates_with_every_product_in_its_unit_and_no_pac
             text("SELECT unit, purchase_unit, purchase_units_per FROM products WHERE id = 1")
         ).one()
         packs = connection.execute(text("SELECT count(*) FROM product_packs")).scalar()
+        lots = connection.execute(text("SELECT count(*) FROM stock_lots")).scalar()
     assert (row[0], row[1], Decimal(str(row[2]))) == ("kg", None, Decimal("1"))
-    assert packs == 0
+    assert packs == 0 and lots == 0  # no packs, no lots: all stock untracked, as before
     engine.dispose()

@@ -63,9 +63,7 @@ def _sell(store: LocalStore, scans: list[str]) -> tuple[str, Cart]:
     return event.sale_id, cart
 
 
-def test_a_scanned_case_adds_twelve_pieces_and_takes_twelve_off_the_shelf(
-    world, till, stock_in
-):
+def test_a_scanned_case_adds_twelve_pieces_and_takes_twelve_off_the_shelf(world, till, stock_in):
     admin = world.api("admin")
     created = admin.post(
         "products",

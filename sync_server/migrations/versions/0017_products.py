@@ -1,10 +1,11 @@
-"""products as shops stock them: pack barcodes, purchase units on products and PO lines
+"""products as shops stock them: pack barcodes, purchase units, lots with expiry
 
 Revision ID: 0017_products
 Revises: 0016_audit_keys
 
 Every existing product keeps its unit and is bought in it (purchase_units_per = 1); every
-existing PO line is in the product's base unit (units_per = 1); no product has packs.
+existing PO line is in the product's base unit (units_per = 1); no product has packs, and no
+stock has a lot (it is untracked: the product level minus what lots hold).
 """
 
 from __future__ import annotations
@@ -63,8 +64,94 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_product_packs_tenant_id"), ["tenant_id"], unique=False)
 
+    _lots()
+
+
+def _fk(table: str, column: str, target: str, *, ondelete: str | None = None):
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.id"], name=op.f(f"fk_{table}_{column}_{target}"), ondelete=ondelete
+    )
+
+
+def _lots() -> None:
+    op.create_table(
+        "stock_lots",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("product_id", BigId, nullable=False),
+        sa.Column("lot_number", sa.String(length=20), nullable=False),
+        sa.Column("expiry", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", BigId, nullable=False),
+        _fk("stock_lots", "product_id", "products"),
+        _fk("stock_lots", "tenant_id", "tenants", ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_lots")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "product_id",
+            "lot_number",
+            name=op.f("uq_stock_lots_tenant_id_product_id_lot_number"),
+        ),
+    )
+    with op.batch_alter_table("stock_lots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_stock_lots_product_id"), ["product_id"])
+        batch_op.create_index(batch_op.f("ix_stock_lots_tenant_id"), ["tenant_id"])
+    op.create_table(
+        "lot_levels",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("branch_id", BigId, nullable=False),
+        sa.Column("product_id", BigId, nullable=False),
+        sa.Column("lot_id", BigId, nullable=False),
+        sa.Column("on_hand", QTY, nullable=False),
+        sa.Column("reserved", QTY, nullable=False),
+        sa.Column("tenant_id", BigId, nullable=False),
+        _fk("lot_levels", "branch_id", "branches"),
+        _fk("lot_levels", "product_id", "products"),
+        _fk("lot_levels", "lot_id", "stock_lots"),
+        _fk("lot_levels", "tenant_id", "tenants", ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lot_levels")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "branch_id",
+            "lot_id",
+            name=op.f("uq_lot_levels_tenant_id_branch_id_lot_id"),
+        ),
+    )
+    with op.batch_alter_table("lot_levels", schema=None) as batch_op:
+        batch_op.create_index("ix_lot_levels_product", ["tenant_id", "branch_id", "product_id"])
+        batch_op.create_index(batch_op.f("ix_lot_levels_lot_id"), ["lot_id"])
+        batch_op.create_index(batch_op.f("ix_lot_levels_tenant_id"), ["tenant_id"])
+    op.create_table(
+        "lot_movements",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("movement_uuid", sa.String(length=36), nullable=False),
+        sa.Column("lot_id", BigId, nullable=False),
+        sa.Column("branch_id", BigId, nullable=False),
+        sa.Column("product_id", BigId, nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("quantity", QTY, nullable=False),
+        sa.Column("reference_type", sa.String(length=32), nullable=False),
+        sa.Column("reference_id", sa.String(length=64), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", BigId, nullable=False),
+        _fk("lot_movements", "lot_id", "stock_lots"),
+        _fk("lot_movements", "branch_id", "branches"),
+        _fk("lot_movements", "product_id", "products"),
+        _fk("lot_movements", "tenant_id", "tenants", ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lot_movements")),
+    )
+    with op.batch_alter_table("lot_movements", schema=None) as batch_op:
+        batch_op.create_index("ix_lot_movements_lot", ["tenant_id", "lot_id", "id"])
+        batch_op.create_index(
+            "ix_lot_movements_reference", ["tenant_id", "reference_type", "reference_id"]
+        )
+        batch_op.create_index(batch_op.f("ix_lot_movements_movement_uuid"), ["movement_uuid"])
+        batch_op.create_index(batch_op.f("ix_lot_movements_tenant_id"), ["tenant_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("lot_movements")
+    op.drop_table("lot_levels")
+    op.drop_table("stock_lots")
     op.drop_table("product_packs")
     with op.batch_alter_table("purchase_order_lines", schema=None) as batch_op:
         batch_op.drop_column("units_per")
