@@ -155,6 +155,8 @@ class ProductRead(ReadSchema):
     packs: list[PackRead] = []
     purchase_unit: str | None = None
     purchase_units_per: Quantity = Decimal("1")
+    template_id: int | None = None
+    variant: dict[str, str] | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -168,3 +170,58 @@ class BarcodeLookupRead(ReadSchema):
     quantity: Quantity | None = None
     embedded_price: Amount | None = None
     pack: PackRead | None = Field(default=None, description="Set when the code is a pack's")
+
+
+def _clean_attributes(values: dict[str, list[str]]) -> dict[str, list[str]]:
+    if not 1 <= len(values) <= 3:
+        raise ValueError("give one to three attributes (e.g. size, colour)")
+    count = 1
+    for name, options in values.items():
+        if not name.strip() or len(name) > 40:
+            raise ValueError("attribute names are 1 to 40 characters")
+        if not 1 <= len(options) <= 30 or len(set(options)) != len(options):
+            raise ValueError(f"'{name}' needs 1 to 30 different values")
+        if any(not option.strip() or len(option) > 40 for option in options):
+            raise ValueError(f"values of '{name}' are 1 to 40 characters")
+        count *= len(options)
+    if count > 200:
+        raise ValueError(f"{count} variants is too many; at most 200")
+    return values
+
+
+class TemplateCreate(Schema):
+    """A template and the attributes its variants vary by; every combination is created."""
+
+    sku: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    name: str = Field(min_length=1, max_length=150)
+    category_id: Id | None = None
+    price: NonNegativePrice
+    tax_rate: Percent = Decimal("0")
+    unit: Unit = Unit.PIECE
+    attributes: dict[str, list[str]]
+    prices: dict[str, NonNegativePrice] = Field(
+        default_factory=dict,
+        max_length=200,
+        description='Prices of single variants by label, e.g. {"XL / Red": "499"}',
+    )
+    generate_barcodes: bool = True
+
+    _attributes = field_validator("attributes")(_clean_attributes)
+
+
+class VariantRead(ReadSchema):
+    id: int
+    sku: str
+    name: str
+    variant: dict[str, str] | None
+    price: Amount
+    barcodes: list[str]
+    active: bool
+
+
+class TemplateRead(ReadSchema):
+    id: int
+    sku: str
+    name: str
+    attributes: dict[str, list[str]]
+    variants: list[VariantRead]

@@ -21,6 +21,19 @@ class Category(TenantScoped, Timestamps, Base):
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("categories.id"), nullable=True)
 
 
+class ProductTemplate(TenantScoped, Timestamps, Base):
+    """What variants share (a T-shirt), with the attributes they vary by (size, colour)."""
+
+    __tablename__ = "product_templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    # {"size": ["S", "M"], "colour": ["Red"]}: names in order, each with its values.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class Product(TenantScoped, Timestamps, Base):
     __tablename__ = "products"
     __table_args__ = (
@@ -52,11 +65,17 @@ class Product(TenantScoped, Timestamps, Base):
     purchase_units_per: Mapped[Decimal] = mapped_column(
         Qty(), default=Decimal("1"), server_default="1"
     )
+    # A variant (size M, colour red) of a template; None: a product of its own.
+    template_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("product_templates.id"), nullable=True, index=True
+    )
+    variant: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
     barcode_rows: Mapped[list[ProductBarcode]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ProductBarcode.id"
     )
     category: Mapped[Category | None] = relationship(lazy="joined")
+    template: Mapped[ProductTemplate | None] = relationship(lazy="select")
     pack_rows: Mapped[list[ProductPack]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ProductPack.id"
     )
@@ -68,6 +87,15 @@ class Product(TenantScoped, Timestamps, Base):
     @property
     def category_name(self) -> str | None:
         return self.category.name if self.category else None
+
+    @property
+    def template_name(self) -> str | None:
+        return self.template.name if self.template_id and self.template else None
+
+    @property
+    def variant_label(self) -> str | None:
+        """Return the variant's values as a cashier reads them: "M / Red"."""
+        return " / ".join(self.variant.values()) if self.variant else None
 
     @property
     def packs(self) -> list[dict[str, Any]]:

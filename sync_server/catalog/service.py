@@ -36,6 +36,9 @@ def product_feed_data(product: Product) -> dict[str, Any]:
         "active": product.active,
         "barcodes": product.barcodes,
         "packs": packs.wire_packs(product),
+        "template_id": product.template_id,
+        "template_name": product.template_name,
+        "variant": product.variant_label,
     }
 
 
@@ -103,8 +106,14 @@ def next_internal_barcode(session: Session, *, tenant_id: int) -> str:
             return code
 
 
-def create_product(session: Session, *, actor: Principal, data: ProductCreate) -> Product:
-    """Create a product with its barcodes."""
+def create_product(
+    session: Session,
+    *,
+    actor: Principal,
+    data: ProductCreate,
+    variant_of: tuple[int, dict[str, str]] | None = None,
+) -> Product:
+    """Create a product with its barcodes (a template's variant with variant_of)."""
     tenant_id = actor.tenant_id
     sku_taken = session.scalar(
         select(Product.id).where(Product.tenant_id == tenant_id, Product.sku == data.sku)
@@ -124,6 +133,8 @@ def create_product(session: Session, *, actor: Principal, data: ProductCreate) -
     product.barcode_rows = [ProductBarcode(tenant_id=tenant_id, code=c) for c in codes]
     packs.set_packs(session, product=product, packs=data.packs, barcodes=codes)
     session.add(product)
+    if variant_of is not None:
+        product.template_id, product.variant = variant_of
     _publish(session, product)
     audit.record(
         session,

@@ -14,7 +14,7 @@ from common.schemas.base import plain_str
 from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
 from sync_server.auth.service import staff_feed_data
-from sync_server.catalog.models import Category, Product, ProductBarcode
+from sync_server.catalog.models import Category, Product, ProductBarcode, ProductTemplate
 from sync_server.catalog.packs import pack_rows
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
@@ -108,8 +108,12 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
             Product.unit,
             Product.low_stock_threshold,
             Product.active,
+            Product.template_id,
+            ProductTemplate.name,
+            Product.variant,
         )
         .outerjoin(Category, Category.id == Product.category_id)
+        .outerjoin(ProductTemplate, ProductTemplate.id == Product.template_id)
         .where(Product.tenant_id == tenant_id, Product.id > after)
         .order_by(Product.id)
         .limit(limit)
@@ -145,9 +149,26 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
                 "active": active,
                 "barcodes": codes.get(pid, []),
                 "packs": packs.get(pid, []),
+                "template_id": template_id,
+                "template_name": template_name,
+                "variant": " / ".join(variant.values()) if variant else None,
             },
         )
-        for pid, sku, name, cat_id, cat_name, price, tax_rate, unit, low, active in rows
+        for (
+            pid,
+            sku,
+            name,
+            cat_id,
+            cat_name,
+            price,
+            tax_rate,
+            unit,
+            low,
+            active,
+            template_id,
+            template_name,
+            variant,
+        ) in rows  # fmt: skip
     ]
 
 

@@ -4,6 +4,7 @@ Revision ID: 0017_products
 Revises: 0016_audit_keys
 
 Every existing product keeps its unit and is bought in it (purchase_units_per = 1); every
+existing product is its own one-variant product (no template); every
 existing PO line is in the product's base unit (units_per = 1); no product has packs, and no
 stock has a lot (it is untracked: the product level minus what lots hold).
 """
@@ -26,6 +27,31 @@ MONEY = sa.Numeric(precision=14, scale=4)
 
 
 def upgrade() -> None:
+    op.create_table(
+        "product_templates",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", BigId, nullable=False),
+        _fk("product_templates", "tenant_id", "tenants", ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_product_templates")),
+        sa.UniqueConstraint("tenant_id", "sku", name=op.f("uq_product_templates_tenant_id_sku")),
+    )
+    with op.batch_alter_table("product_templates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_product_templates_tenant_id"), ["tenant_id"])
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("template_id", BigId, nullable=True))
+        batch_op.add_column(sa.Column("variant", sa.JSON(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_products_template_id"), ["template_id"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_products_template_id_product_templates"),
+            "product_templates",
+            ["template_id"],
+            ["id"],
+        )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.add_column(sa.Column("purchase_unit", sa.String(length=16), nullable=True))
         batch_op.add_column(
@@ -159,3 +185,10 @@ def downgrade() -> None:
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_column("purchase_units_per")
         batch_op.drop_column("purchase_unit")
+        batch_op.drop_constraint(
+            batch_op.f("fk_products_template_id_product_templates"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_products_template_id"))
+        batch_op.drop_column("variant")
+        batch_op.drop_column("template_id")
+    op.drop_table("product_templates")
