@@ -46,6 +46,10 @@ class CatalogItem:
     barcode: str | None = None
     on_hand: Decimal | None = None
     low_stock_threshold: Decimal | None = None
+    # A variant names its template and its values ("M / Red"); a template entry in search
+    # results has the template but no variant: choosing it asks which variant.
+    template_id: int | None = None
+    variant: str | None = None
 
     @property
     def is_low(self) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from pos_client.store.models import LocalBase
+from pos_client.store.models import LocalBase, Pack
 
 
 def _v1(conn: Connection) -> None:
@@ -21,10 +21,20 @@ def _v2(conn: Connection) -> None:
 
 
 def _v3(conn: Connection) -> None:
-    # Pack barcodes (a case of 12); products pulled before have none until the next pull.
-    from pos_client.store.models import Pack
-
+    # Pack barcodes (a case of 12) and variants' templates; products pulled before have
+    # none until the server sends them again.
     Pack.__table__.create(conn, checkfirst=True)
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(products)")}
+    for name, kind in (
+        ("template_id", "INTEGER"),
+        ("template_name", "VARCHAR(200)"),
+        ("variant", "VARCHAR(200)"),
+    ):
+        if name not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE products ADD COLUMN {name} {kind}")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_products_template_id ON products (template_id)"
+    )
 
 
 # Append a step for every schema change; never edit a step that has shipped.

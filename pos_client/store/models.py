@@ -72,6 +72,10 @@ class Product(LocalBase):
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     low_stock_threshold: Mapped[Decimal] = mapped_column(default=ZERO)
     active: Mapped[bool] = mapped_column(default=True)
+    # A variant's template (the search shows the template, a picker the variants).
+    template_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    template_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    variant: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Barcode(LocalBase):

@@ -162,6 +162,9 @@ def _product_row(data: dict[str, Any]) -> dict[str, Any]:
         "unit": data.get("unit") or "piece",
         "low_stock_threshold": _dec(data.get("low_stock_threshold")),
         "active": bool(data.get("active", True)),
+        "template_id": data.get("template_id"),
+        "template_name": data.get("template_name"),
+        "variant": data.get("variant"),
     }
 
 

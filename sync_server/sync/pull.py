@@ -168,7 +168,7 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
             template_id,
             template_name,
             variant,
-        ) in rows  # fmt: skip
+        ) in rows
     ]
 
 
