@@ -42,24 +42,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("product_templates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_product_templates_tenant_id"), ["tenant_id"])
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("template_id", BigId, nullable=True))
-        batch_op.add_column(sa.Column("variant", sa.JSON(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_products_template_id"), ["template_id"])
-        batch_op.create_foreign_key(
-            batch_op.f("fk_products_template_id_product_templates"),
+    # Plain ALTER TABLE ADD COLUMN on both engines: a batch copy of products on SQLite
+    # would drop a table every sale, movement and order line points at.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE products ADD COLUMN template_id INTEGER "
+            "CONSTRAINT fk_products_template_id_product_templates "
+            "REFERENCES product_templates (id)"
+        )
+    else:
+        op.add_column("products", sa.Column("template_id", BigId, nullable=True))
+        op.create_foreign_key(
+            op.f("fk_products_template_id_product_templates"),
+            "products",
             "product_templates",
             ["template_id"],
             ["id"],
         )
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("purchase_unit", sa.String(length=16), nullable=True))
-        batch_op.add_column(
-            sa.Column("purchase_units_per", QTY, nullable=False, server_default="1")
-        )
-    with op.batch_alter_table("purchase_order_lines", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("purchase_unit", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("units_per", QTY, nullable=False, server_default="1"))
+    op.add_column("products", sa.Column("variant", sa.JSON(), nullable=True))
+    op.create_index(op.f("ix_products_template_id"), "products", ["template_id"])
+    op.add_column("products", sa.Column("purchase_unit", sa.String(length=16), nullable=True))
+    op.add_column(
+        "products", sa.Column("purchase_units_per", QTY, nullable=False, server_default="1")
+    )
+    op.add_column(
+        "purchase_order_lines", sa.Column("purchase_unit", sa.String(length=16), nullable=True)
+    )
+    op.add_column(
+        "purchase_order_lines", sa.Column("units_per", QTY, nullable=False, server_default="1")
+    )
     op.create_table(
         "product_packs",
         sa.Column("id", BigId, nullable=False),
