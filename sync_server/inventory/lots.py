@@ -9,8 +9,8 @@ Every lot write happens inside ``record_movements`` (one hook call) while the pr
 level row is locked, so two writers of the same product's lots are already serialised.
 Which lot a movement takes:
 
-- receipts name their lot (``book_receipt``); other stock coming in is untracked, except a
-  transfer's arrival, which brings the lots its dispatch took;
+- receipts name their lot (``lot_receipts.book_receipt``); other stock coming in is
+  untracked, except a transfer's arrival, which brings the lots its dispatch took;
 - a sale, dispatch or write-off takes a lot the till scanned (a hint), else the lots
   first to expire (FEFO), fresh ones before expired ones, then untracked stock;
 - an online reservation takes FEFO from lots that have not expired, then untracked stock;
@@ -24,17 +24,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.barcodes import BarcodeError, lookup_candidates, parse_scan
 from common.codes import MovementCode
 from common.errors import Conflict, InsufficientStock, ValidationFailed
 from common.schemas.base import plain_str
 from common.units import format_quantity
-from sync_server.catalog.models import ProductBarcode
 from sync_server.inventory.models import LotLevel, LotMovement, StockLevel, StockLot, StockMovement
 
 ZERO = Decimal("0")
@@ -82,27 +80,6 @@ def _readable(lot_number: str) -> bool:
     return True
 
 
-def lot_from_label(
-    session: Session, *, tenant_id: int, product_id: int, label: str
-) -> tuple[str, date | None]:
-    """Read lot (AI 10) and expiry (AI 17) from a GS1 label scanned at receiving."""
-    try:
-        scan = parse_scan(label)
-    except BarcodeError as exc:
-        raise ValidationFailed(f"The GS1 label could not be read: {exc}") from exc
-    if scan.gs1 is None or not scan.gs1.lot:
-        raise ValidationFailed("The label carries no lot number (GS1 AI 10): type the lot in.")
-    owner = session.scalar(
-        select(ProductBarcode.product_id).where(
-            ProductBarcode.tenant_id == tenant_id,
-            ProductBarcode.code.in_(lookup_candidates(scan)),
-        )
-    )
-    if owner is not None and owner != product_id:
-        raise ValidationFailed(f"The label {scan.code} is another product's, not this line's.")
-    return scan.gs1.lot, scan.gs1.expiry
-
-
 def lot_for(
     session: Session, *, tenant_id: int, product_id: int, lot_number: str, expiry: date | None
 ) -> StockLot:
@@ -119,8 +96,19 @@ def lot_for(
         lot = StockLot(
             tenant_id=tenant_id, product_id=product_id, lot_number=lot_number, expiry=expiry
         )
-        session.add(lot)
-        session.flush()
+        try:
+            # Two branches may meet a new lot at once (each holds only its own level lock).
+            with session.begin_nested():
+                session.add(lot)
+                session.flush()
+        except IntegrityError:
+            return lot_for(
+                session,
+                tenant_id=tenant_id,
+                product_id=product_id,
+                lot_number=lot_number,
+                expiry=expiry,
+            )
     elif expiry is not None and lot.expiry is None:
         lot.expiry = expiry
     elif expiry is not None and lot.expiry != expiry:
@@ -131,7 +119,7 @@ def lot_for(
     return lot
 
 
-def _levels(
+def branch_lots(
     session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
 ) -> dict[int, list[tuple[LotLevel, StockLot]]]:
     """Return the branch's lot levels of the products, each with its lot, in FEFO order."""
@@ -149,12 +137,12 @@ def _levels(
         )
         .execution_options(populate_existing=True)
     ).all()
-    for level, lot in sorted(rows, key=lambda row: _fefo_key(row[1])):
+    for level, lot in sorted(rows, key=lambda row: fefo_key(row[1])):
         found[level.product_id].append((level, lot))
     return found
 
 
-def _fefo_key(lot: StockLot) -> tuple:
+def fefo_key(lot: StockLot) -> tuple:
     # First to expire first; lots without a date last; ties by age.
     return (lot.expiry is None, lot.expiry or date.max, lot.id)
 
@@ -164,7 +152,7 @@ def is_expired(lot: StockLot, today: date) -> bool:
     return lot.expiry is not None and lot.expiry < today
 
 
-def _level_of(
+def level_of(
     session: Session,
     *,
     tenant_id: int,
@@ -188,7 +176,7 @@ def _level_of(
     return level
 
 
-def _move(session: Session, *, level: LotLevel, movement: StockMovement, quantity: Decimal) -> None:
+def move(session: Session, *, level: LotLevel, movement: StockMovement, quantity: Decimal) -> None:
     d_on_hand, d_reserved = _effect(movement.code, quantity)
     level.on_hand += d_on_hand
     level.reserved += d_reserved
@@ -220,7 +208,7 @@ def follow(
 ) -> None:
     """Split a batch of movements over the product's lots (the hook in record_movements)."""
     hints = hints or {}
-    by_product = _levels(
+    by_product = branch_lots(
         session,
         tenant_id=tenant_id,
         branch_id=branch_id,
@@ -245,10 +233,10 @@ def follow(
                 lot_number=lot_number,
                 expiry=None,
             )
-            level = _level_of(
+            level = level_of(
                 session, tenant_id=tenant_id, branch_id=branch_id, lot=lot, known=known
             )
-            _move(session, level=level, movement=movement, quantity=sign * take)
+            move(session, level=level, movement=movement, quantity=sign * take)
             remaining -= sign * take
         if remaining == 0 or not known and movement.code != MovementCode.TRANSFER_IN.value:
             continue
@@ -285,7 +273,7 @@ def _take(
         available = level.on_hand - level.reserved
         take = min(available, need)
         if take > 0:
-            _move(session, level=level, movement=movement, quantity=-take)
+            move(session, level=level, movement=movement, quantity=-take)
             need -= take
     return need
 
@@ -309,7 +297,7 @@ def _reserve(
             continue
         take = min(lot_level.on_hand - lot_level.reserved, need)
         if take > 0:
-            _move(session, level=lot_level, movement=movement, quantity=take)
+            move(session, level=lot_level, movement=movement, quantity=take)
             need -= take
     if need > max(untracked, ZERO):
         fresh = movement.quantity - need + max(untracked, ZERO)
@@ -359,7 +347,7 @@ def _settle(
             break
         take = min(held.get(lot.id, ZERO), need)
         if take > 0:
-            _move(session, level=level, movement=movement, quantity=-take)
+            move(session, level=level, movement=movement, quantity=-take)
             need -= take
 
 
@@ -391,116 +379,18 @@ def _arrive(
     lots = {
         lot.id: lot for lot in session.scalars(select(StockLot).where(StockLot.id.in_(list(due))))
     }
-    for lot_id in sorted(due, key=lambda i: _fefo_key(lots[i])):
+    for lot_id in sorted(due, key=lambda i: fefo_key(lots[i])):
         take = min(due[lot_id], need)
         if take <= 0:
             continue
-        level = _level_of(
+        level = level_of(
             session,
             tenant_id=tenant_id,
             branch_id=movement.branch_id,
             lot=lots[lot_id],
             known=known,
         )
-        _move(session, level=level, movement=movement, quantity=take)
+        move(session, level=level, movement=movement, quantity=take)
         need -= take
         if need <= 0:
             break
-
-
-def book_receipt(
-    session: Session,
-    *,
-    movement: StockMovement,
-    lot_number: str,
-    expiry: date | None,
-) -> StockLot:
-    """Put a receipt's whole quantity into its lot (the receipt movement is already booked)."""
-    lot = lot_for(
-        session,
-        tenant_id=movement.tenant_id,
-        product_id=movement.product_id,
-        lot_number=lot_number,
-        expiry=expiry,
-    )
-    known = _levels(
-        session,
-        tenant_id=movement.tenant_id,
-        branch_id=movement.branch_id,
-        product_ids=[movement.product_id],
-    )[movement.product_id]
-    level = _level_of(
-        session, tenant_id=movement.tenant_id, branch_id=movement.branch_id, lot=lot, known=known
-    )
-    _move(session, level=level, movement=movement, quantity=movement.quantity)
-    session.flush()
-    return lot
-
-
-def lot_rows(
-    session: Session,
-    *,
-    tenant_id: int,
-    branch_id: int | None = None,
-    product_id: int | None = None,
-    expiring_by: date | None = None,
-    today: date | None = None,
-) -> list[dict[str, Any]]:
-    """Return lot levels with their lot and expiry state (only those holding stock)."""
-    today = today or today_utc()
-    stmt = (
-        select(LotLevel, StockLot)
-        .join(StockLot, StockLot.id == LotLevel.lot_id)
-        .where(LotLevel.tenant_id == tenant_id, LotLevel.on_hand != 0)
-    )
-    if branch_id is not None:
-        stmt = stmt.where(LotLevel.branch_id == branch_id)
-    if product_id is not None:
-        stmt = stmt.where(LotLevel.product_id == product_id)
-    if expiring_by is not None:
-        stmt = stmt.where(StockLot.expiry.is_not(None), StockLot.expiry <= expiring_by)
-    rows = []
-    for level, lot in sorted(
-        session.execute(stmt).all(), key=lambda r: (_fefo_key(r[1]), r[0].branch_id)
-    ):
-        days = (lot.expiry - today).days if lot.expiry else None
-        rows.append(
-            {
-                "lot_id": lot.id,
-                "product_id": lot.product_id,
-                "branch_id": level.branch_id,
-                "lot_number": lot.lot_number,
-                "expiry": lot.expiry,
-                "days_left": days,
-                "expired": is_expired(lot, today),
-                "on_hand": level.on_hand,
-                "reserved": level.reserved,
-                "suggested_markdown_percent": markdown(days),
-            }
-        )
-    return rows
-
-
-def markdown(days_left: int | None) -> Decimal | None:
-    """Suggest a markdown for a lot close to expiry (none when it is far off or gone)."""
-    if days_left is None or days_left < 0 or days_left > 14:
-        return None
-    if days_left <= 3:
-        return Decimal("50")
-    if days_left <= 7:
-        return Decimal("30")
-    return Decimal("10")
-
-
-def book_labelled(session: Session, *, movement: StockMovement, line: Any) -> None:
-    """Put a received line into the lot it names (typed, or read from its GS1 label)."""
-    lot_number, expiry = line.lot_number, line.expiry
-    if line.gs1:
-        lot_number, read_expiry = lot_from_label(
-            session, tenant_id=movement.tenant_id, product_id=movement.product_id, label=line.gs1
-        )
-        expiry = expiry or read_expiry
-    if lot_number:
-        book_receipt(session, movement=movement, lot_number=lot_number, expiry=expiry)
-    elif expiry is not None:
-        raise ValidationFailed("An expiry date needs the lot number it belongs to.")

@@ -15,7 +15,15 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.inventory import counts, incoming, lots, queries, service, transfers
+from sync_server.inventory import (
+    counts,
+    incoming,
+    lot_queries,
+    lot_receipts,
+    queries,
+    service,
+    transfers,
+)
 from sync_server.inventory.models import StockMovement, Transfer
 from sync_server.inventory.schemas import (
     AdjustmentCreate,
@@ -122,7 +130,7 @@ def post_receipt(
         reference_id=body.reference or new_id(),
     )
     for movement, line in zip(movements, body.lines, strict=True):
-        lots.book_labelled(session, movement=movement, line=line)
+        lot_receipts.book_labelled(session, movement=movement, line=line)
     return movements
 
 
@@ -136,7 +144,7 @@ def list_lots(
     """List what each branch holds per lot, first to expire first, expired ones flagged."""
     if branch_id is not None:
         _branch(principal, branch_id)
-    rows = lots.lot_rows(
+    rows = lot_queries.lot_rows(
         session, tenant_id=principal.tenant_id, branch_id=branch_id, product_id=product_id
     )
     return [row for row in rows if principal.may_use_branch(row["branch_id"])]

@@ -23,7 +23,7 @@ from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
-from sync_server.inventory import lots
+from sync_server.inventory import lot_receipts
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
@@ -468,7 +468,7 @@ def _receive(
             reference_type=REFERENCE_TYPE,
             reference_id=str(po.id),
         )
-        lots.book_labelled(session, movement=movement, line=x)
+        lot_receipts.book_labelled(session, movement=movement, line=x)
         value = line_value(base[x.line_id], cost / line.units_per, line.tax_rate, cur)
         receipt.lines.append(
             GoodsReceiptLine(

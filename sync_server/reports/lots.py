@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import NotFound
 from sync_server.catalog.models import Product
-from sync_server.inventory import lots
+from sync_server.inventory import lot_queries
 from sync_server.inventory.models import LotMovement, StockLot
 from sync_server.orders.models import Order
 from sync_server.org.models import Branch
@@ -181,7 +181,7 @@ def expiring(
     session: Session, *, tenant_id: int, branch_ids: frozenset[int] | None, days: int, today: date
 ) -> Report:
     """List lots in stock that expire within days (or have expired), with a markdown hint."""
-    rows = lots.lot_rows(
+    rows = lot_queries.lot_rows(
         session, tenant_id=tenant_id, expiring_by=today + timedelta(days=days), today=today
     )
     if branch_ids is not None:

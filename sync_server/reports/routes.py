@@ -12,7 +12,7 @@ from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, lots, purchasing, sales, shifts, stock
+from sync_server.reports import branches, credit, lots, purchasing, sales, shifts, stock, variants
 from sync_server.reports.base import Filters, Grain, make_filters
 from sync_server.reports.exports import Format, Letterhead, letterhead, negotiate, render
 from sync_server.reports.schemas import ReportRead
@@ -161,8 +161,16 @@ def best_sellers(
     head: HeadDep,
     by: Annotated[sales.Rank, Query()] = sales.Rank.QUANTITY,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    roll_up: Annotated[
+        bool, Query(description="Add each template's variants up into one row")
+    ] = False,
 ) -> Any:
-    """Rank products by quantity, revenue or margin."""
+    """Rank products by quantity, revenue or margin (or templates, with roll_up)."""
+    if roll_up:
+        # Every product first: a template's variants may each rank below the limit.
+        every = sales.best_sellers(session, filters=filters, by=by, limit=10**9)
+        report = variants.roll_up(session, report=every, tenant_id=filters.tenant_id, limit=limit)
+        return render(report, fmt, head)
     return render(sales.best_sellers(session, filters=filters, by=by, limit=limit), fmt, head)
 
 

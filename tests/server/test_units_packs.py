@@ -172,10 +172,18 @@ def test_a_po_line_may_name_its_own_unit_and_receive_in_it(world):
     [line] = po["lines"]
     got = buyer.post(
         f"purchase-orders/{po['id']}/receipts",
-        json={"lines": [{"line_id": line["id"], "quantity": "1"}]},
-    )
+        json={
+            "lines": [
+                {"line_id": line["id"], "quantity": "1", "lot_number": "B7",
+                 "expiry": "2031-01-31"}
+            ]
+        },
+    )  # fmt: skip
     assert got.status_code == 201, got.text
     assert _on_hand(world, product["id"]) == 24
+    # The box's 24 pieces went into its lot.
+    [lot] = admin.get("stock/lots", params={"product_id": product["id"]}).json()
+    assert (lot["lot_number"], lot["expiry"], Decimal(lot["on_hand"])) == ("B7", "2031-01-31", 24)
     assert Decimal(admin.get(f"products/{product['id']}").json()["cost"]) == Decimal("4.1667")
 
 

@@ -22,6 +22,7 @@ from pos_client.store.db import LocalStore
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.sales.models import Sale as ServerSale
+from tests.sync.sync_helpers import sale_payload
 
 MATRIX = {"size": ["S", "M", "L"], "colour": ["Red", "Blue"]}
 
@@ -135,3 +136,41 @@ def test_a_variant_matrix_is_searched_as_one_template_scanned_by_variant_and_sol
             product_id=medium_blue["id"],
         )
         assert level.on_hand == 3
+
+
+def test_best_sellers_split_by_variant_or_rolled_up_to_the_template(world, enrol, stock_in, wrap):
+    admin = world.api("admin")
+    made = _template(admin)
+    small_red, large_blue = made["variants"][0], made["variants"][5]
+    branch = world.a.branch_ids[0]
+    device, till = enrol()
+    sales = []
+    for receipt, (variant, quantity) in enumerate(
+        [(small_red, "2"), (large_blue, "3"), (small_red, "1")], start=1
+    ):
+        stock_in(product_id=variant["id"], branch_id=branch, quantity="5")
+        sales.append(
+            wrap(
+                sale_payload(
+                    branch_id=branch,
+                    product_id=variant["id"],
+                    receipt=f"V-{receipt}",
+                    quantity=quantity,
+                    price="399.00",
+                ),
+                device_id=device["device_id"],
+            )
+        )
+    pushed = till.post("sync/push", json={"events": sales})
+    assert [r["status"] for r in pushed.json()["results"]] == ["applied"] * 3
+    split = admin.get("reports/best-sellers").json()["rows"]
+    assert sorted((r["sku"], Decimal(r["quantity"])) for r in split) == [
+        ("TEE-L-BLUE", 3),
+        ("TEE-S-RED", 3),
+    ]
+    rolled = admin.get("reports/best-sellers", params={"roll_up": "true"}).json()
+    assert [(r["sku"], r["name"], Decimal(r["quantity"])) for r in rolled["rows"]] == [
+        ("TEE", "Cotton tee", 6)
+    ]
+    assert Decimal(rolled["rows"][0]["revenue"]) == Decimal("2394.00")
+    assert "per template" in rolled["title"]
