@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,10 +61,8 @@ def create_template(session: Session, *, actor: Principal, data: TemplateCreate)
     for variant in variants:
         label = " / ".join(variant.values())
         sku = "-".join([data.sku, *(_sku_part(value) for value in variant.values())])[:64]
-        catalog.create_product(
-            session,
-            actor=actor,
-            data=ProductCreate(
+        try:
+            product = ProductCreate(
                 sku=sku,
                 name=f"{data.name} ({', '.join(variant.values())})"[:200],
                 category_id=data.category_id,
@@ -72,8 +71,14 @@ def create_template(session: Session, *, actor: Principal, data: TemplateCreate)
                 unit=data.unit,
                 attributes=variant,
                 generate_barcode=data.generate_barcodes,
-            ),
-            variant_of=(template.id, variant),
+            )
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            raise ValidationFailed(
+                f"Variant '{label}' cannot be made: {first['msg']} ({first['loc'][0]})."
+            ) from exc
+        catalog.create_product(
+            session, actor=actor, data=product, variant_of=(template.id, variant)
         )
     audit.record(
         session,

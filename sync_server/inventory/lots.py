@@ -44,7 +44,9 @@ def today_utc() -> date:
 
 
 LotHints = dict[int, list[tuple[str, Decimal]]]
-"""Lots named for a batch's products: product id -> [(lot number, quantity)], quantities > 0."""
+"""Lots named for a batch's products: product id -> [(lot number, quantity)], quantities > 0.
+
+An empty list means the caller books that product's lots itself (a count by lot)."""
 
 _RESERVATION_ONLY = {MovementCode.RESERVATION.value, MovementCode.RELEASE.value}
 _RESERVING = {MovementCode.RESERVATION.value, MovementCode.RELEASE.value, MovementCode.COMMIT.value}
@@ -219,6 +221,8 @@ def follow(
         return  # no lot of these products here: the common case costs one query
     today = today or today_utc()
     for movement in movements:
+        if movement.product_id in hints and not hints[movement.product_id]:
+            continue  # an empty list: the caller sets this product's lots itself (a count)
         known = by_product[movement.product_id]
         remaining = movement.quantity
         sign = Decimal(1) if remaining > 0 else Decimal(-1)

@@ -188,3 +188,18 @@ class LotMovement(TenantScoped, Base):
     reference_type: Mapped[str] = mapped_column(String(32))
     reference_id: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockCountLot(TenantScoped, Base):
+    """What a count found of one lot; a product counted by lot has every lot counted."""
+
+    __tablename__ = "stock_count_lots"
+    __table_args__ = (UniqueConstraint("count_id", "lot_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    count_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("stock_counts.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_lots.id"))
+    counted: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))

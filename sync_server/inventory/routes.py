@@ -360,6 +360,7 @@ def add_count_line(
         barcode=body.barcode,
         product_id=body.product_id,
         replace=body.replace,
+        lot_number=body.lot_number,
     )
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)
 

@@ -183,6 +183,12 @@ class CountLineIn(Schema):
         default=None, ge=0, description="Default: 1, or the weight a scale label carries"
     )
     replace: bool = Field(default=False, description="Set the count instead of adding to it")
+    lot_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Count this lot of the product (a product counted by lot is counted whole)",
+    )
 
     @model_validator(mode="after")
     def _one_key(self) -> CountLineIn:

@@ -314,6 +314,7 @@ def record_movement(
     reason: str | None = None,
     occurred_at: datetime | None = None,
     allow_negative: bool = False,
+    lots: LotHints | None = None,
 ) -> StockMovement:
     """Append one movement and move the level with it, in the caller's transaction."""
     [movement] = record_movements(
@@ -325,6 +326,7 @@ def record_movement(
         reference_id=reference_id,
         occurred_at=occurred_at,
         allow_negative=allow_negative,
+        lots=lots,
     )
     # Single movements come from workflows that read what they wrote right away.
     session.flush()

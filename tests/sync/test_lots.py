@@ -305,3 +305,47 @@ def test_ledger_verify_finds_a_lot_level_out_of_step(world):
     assert "lot V1" in found[0]["where"]
     with world.engine.begin() as conn:  # put it back so the test's own invariant holds
         conn.execute(text("UPDATE lot_levels SET on_hand = 6"))
+
+
+def test_a_count_by_lot_sets_each_lot_to_what_was_found(world):
+    admin = world.api("admin")
+    branch, product = world.a.branch_ids[0], world.a.product_ids[1]
+    _receive(admin, branch, product, "6", lot_number="C1", expiry=str(TODAY + timedelta(5)))
+    _receive(admin, branch, product, "4", lot_number="C2", expiry=str(TODAY + timedelta(50)))
+    _receive(admin, branch, product, "2")  # untracked
+    count = admin.post("counts", json={"branch_id": branch})
+    assert count.status_code == 201, count.text
+    cid = count.json()["id"]
+    lines = f"counts/{cid}/lines"
+    # C1 has 5 left (one went missing), C2 is gone, a new lot C3 turned up; 1 without a label.
+    assert (
+        admin.post(
+            lines, json={"product_id": product, "quantity": "3", "lot_number": "C1"}
+        ).status_code
+        == 200
+    )
+    assert (
+        admin.post(
+            lines, json={"product_id": product, "quantity": "2", "lot_number": "C1"}
+        ).status_code
+        == 200
+    )
+    assert (
+        admin.post(
+            lines, json={"product_id": product, "quantity": "7", "lot_number": "C3"}
+        ).status_code
+        == 200
+    )
+    answer = admin.post(lines, json={"product_id": product, "quantity": "1"})
+    assert answer.status_code == 200, answer.text
+    [line] = [x for x in answer.json()["lines"] if x["product_id"] == product]
+    assert Decimal(line["counted"]) == 5 + 7 + 1
+    bad = admin.post(lines, json={"product_id": product, "quantity": "1", "lot_number": "a b"})
+    assert bad.status_code == 422
+    posted = admin.post(f"counts/{cid}/post")
+    assert posted.status_code == 200, posted.text
+    assert _lots(admin, product, branch) == {"C1": 5, "C3": 7}
+    levels = admin.get("stock/levels", params={"product_id": product, "branch_id": branch})
+    assert Decimal(levels.json()["items"][0]["on_hand"]) == 13
+    with transaction(world.sessions(), readonly=True) as session:
+        assert verify_ledgers(session, tenant_id=world.a.id) == []

@@ -183,9 +183,27 @@ def _lots() -> None:
         )
         batch_op.create_index(batch_op.f("ix_lot_movements_movement_uuid"), ["movement_uuid"])
         batch_op.create_index(batch_op.f("ix_lot_movements_tenant_id"), ["tenant_id"])
+    op.create_table(
+        "stock_count_lots",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("count_id", BigId, nullable=False),
+        sa.Column("product_id", BigId, nullable=False),
+        sa.Column("lot_id", BigId, nullable=False),
+        sa.Column("counted", QTY, nullable=False),
+        sa.Column("tenant_id", BigId, nullable=False),
+        _fk("stock_count_lots", "count_id", "stock_counts", ondelete="CASCADE"),
+        _fk("stock_count_lots", "product_id", "products"),
+        _fk("stock_count_lots", "lot_id", "stock_lots"),
+        _fk("stock_count_lots", "tenant_id", "tenants", ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_count_lots")),
+        sa.UniqueConstraint("count_id", "lot_id", name=op.f("uq_stock_count_lots_count_id_lot_id")),
+    )
+    op.create_index(op.f("ix_stock_count_lots_count_id"), "stock_count_lots", ["count_id"])
+    op.create_index(op.f("ix_stock_count_lots_tenant_id"), "stock_count_lots", ["tenant_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("stock_count_lots")
     op.drop_table("lot_movements")
     op.drop_table("lot_levels")
     op.drop_table("stock_lots")
