@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
@@ -21,6 +22,26 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product, ProductTemplate
 from sync_server.paging import get_owned
+
+NO_TEMPLATE: dict[str, Any] = {"template_id": None, "template_name": None, "variant": None}
+
+
+def template_rows(
+    session: Session, *, tenant_id: int, first: int, last: int
+) -> dict[int, dict[str, Any]]:
+    """Return what the tills keep of each variant in a range of product ids, one query."""
+    return {
+        product_id: {
+            "template_id": template_id,
+            "template_name": name,
+            "variant": " / ".join(variant.values()) if variant else None,
+        }
+        for product_id, template_id, name, variant in session.execute(
+            select(Product.id, ProductTemplate.id, ProductTemplate.name, Product.variant)
+            .join(ProductTemplate, ProductTemplate.id == Product.template_id)
+            .where(Product.tenant_id == tenant_id, Product.id >= first, Product.id <= last)
+        )
+    }
 
 
 def _sku_part(value: str) -> str:

@@ -14,8 +14,9 @@ from common.schemas.base import plain_str
 from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
 from sync_server.auth.service import staff_feed_data
-from sync_server.catalog.models import Category, Product, ProductBarcode, ProductTemplate
+from sync_server.catalog.models import Category, Product, ProductBarcode
 from sync_server.catalog.packs import pack_rows
+from sync_server.catalog.variants import NO_TEMPLATE, template_rows
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
@@ -108,12 +109,8 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
             Product.unit,
             Product.low_stock_threshold,
             Product.active,
-            Product.template_id,
-            ProductTemplate.name,
-            Product.variant,
         )
         .outerjoin(Category, Category.id == Product.category_id)
-        .outerjoin(ProductTemplate, ProductTemplate.id == Product.template_id)
         .where(Product.tenant_id == tenant_id, Product.id > after)
         .order_by(Product.id)
         .limit(limit)
@@ -132,6 +129,7 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
     ):
         codes.setdefault(product_id, []).append(code)
     packs = pack_rows(session, tenant_id=tenant_id, prices={row[0]: row[5] for row in rows})
+    templates = template_rows(session, tenant_id=tenant_id, first=rows[0][0], last=rows[-1][0])
     return [
         _change(
             "product",
@@ -149,26 +147,10 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
                 "active": active,
                 "barcodes": codes.get(pid, []),
                 "packs": packs.get(pid, []),
-                "template_id": template_id,
-                "template_name": template_name,
-                "variant": " / ".join(variant.values()) if variant else None,
+                **templates.get(pid, NO_TEMPLATE),
             },
         )
-        for (
-            pid,
-            sku,
-            name,
-            cat_id,
-            cat_name,
-            price,
-            tax_rate,
-            unit,
-            low,
-            active,
-            template_id,
-            template_name,
-            variant,
-        ) in rows
+        for pid, sku, name, cat_id, cat_name, price, tax_rate, unit, low, active in rows
     ]
 
 
