@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.codes import MovementCode
+from common.codes import AdjustReason, MovementCode
 from common.errors import Conflict, InsufficientStock, ValidationFailed
 from common.schemas.base import plain_str
 from common.units import format_quantity
@@ -260,7 +260,9 @@ def follow(
         elif movement.code in _TAKING and remaining < 0:
             fresh = [(lv, lot) for lv, lot in known if not is_expired(lot, today)]
             stale = [(lv, lot) for lv, lot in known if is_expired(lot, today)]
-            _take(session, movement=movement, candidates=fresh + stale, need=-remaining)
+            # Goods written off as expired are the expired lots; anything else leaves fresh.
+            order = stale + fresh if movement.reason == AdjustReason.EXPIRY.value else fresh + stale
+            _take(session, movement=movement, candidates=order, need=-remaining)
 
 
 def _take(

@@ -349,3 +349,17 @@ def test_a_count_by_lot_sets_each_lot_to_what_was_found(world):
     assert Decimal(levels.json()["items"][0]["on_hand"]) == 13
     with transaction(world.sessions(), readonly=True) as session:
         assert verify_ledgers(session, tenant_id=world.a.id) == []
+
+
+def test_an_expiry_write_off_takes_the_expired_lot_and_damage_the_fresh_one(world):
+    admin = world.api("admin")
+    branch, product = world.a.branch_ids[0], world.a.product_ids[2]
+    _receive(admin, branch, product, "3", lot_number="GONE", expiry=str(TODAY - timedelta(1)))
+    _receive(admin, branch, product, "3", lot_number="OK", expiry=str(TODAY + timedelta(9)))
+    for reason in ("expiry", "damage"):
+        answer = admin.post(
+            "stock/adjustments",
+            json={"branch_id": branch, "product_id": product, "quantity": "-1", "reason": reason},
+        )
+        assert answer.status_code == 201, answer.text
+    assert _lots(admin, product, branch) == {"GONE": 2, "OK": 2}
