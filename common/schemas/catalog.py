@@ -183,6 +183,8 @@ def _clean_attributes(values: dict[str, list[str]]) -> dict[str, list[str]]:
             raise ValueError(f"'{name}' needs 1 to 30 different values")
         if any(not option.strip() or len(option) > 40 for option in options):
             raise ValueError(f"values of '{name}' are 1 to 40 characters")
+        if not all(text.isprintable() for text in (name, *options)):
+            raise ValueError(f"'{name}' and its values must be printable text")
         count *= len(options)
     if count > 200:
         raise ValueError(f"{count} variants is too many; at most 200")

@@ -197,6 +197,10 @@ class ApiClient:
     def create_product(self, data: ProductCreate) -> ProductRead:
         """Create a product."""
         body = data.model_dump(mode="json", exclude_defaults=False)
+        for key in ("packs", "purchase_unit", "purchase_units_per"):
+            # Sent only when given: a server from before packs refuses fields it lacks.
+            if key not in data.model_fields_set:
+                body.pop(key, None)
         return ProductRead.model_validate(self.post("/products", body))
 
     def update_product(self, product_id: int, data: ProductUpdate) -> ProductRead:

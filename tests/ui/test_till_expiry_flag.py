@@ -68,3 +68,6 @@ def test_the_sale_tells_the_server_which_lot_the_label_named() -> None:
         completed_at=datetime.now(UTC),
     )
     assert [line.lot for line in event.lines] == ["OLD7", None]
+    # A line without a lot does not carry the field: servers from before lots refuse it.
+    wire = event.model_dump(mode="json")["lines"]
+    assert wire[0]["lot"] == "OLD7" and "lot" not in wire[1]
