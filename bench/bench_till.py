@@ -53,6 +53,34 @@ def build_store(path: Path, *, products: int) -> float:
     return time.perf_counter() - started
 
 
+def pack_code(index: int) -> str:
+    """Return the barcode of the index-th generated case."""
+    from common.barcodes import make_ean13
+
+    return make_ean13(f"77{index:010d}")
+
+
+def add_variants_and_packs(path: Path, *, variants: int, packs: int) -> None:
+    """Make the first generated products variants (4 per template) and give the next cases."""
+    from pos_client.services.demo import DEMO_PRODUCTS
+
+    first = len(DEMO_PRODUCTS) + 1
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE products SET template_id = 1000000 + (id - ?) / 4, "
+            "template_name = 'Template ' || ((id - ?) / 4), variant = 'V' || ((id - ?) % 4) "
+            "WHERE id >= ? AND id < ?",
+            (first, first, first, first, first + variants),
+        )
+        conn.executemany(
+            "INSERT INTO packs (code, product_id, label, quantity, price) "
+            "VALUES (?, ?, 'case', '12', '120.00')",
+            [(pack_code(i), first + variants + i) for i in range(packs)],
+        )
+    conn.close()
+
+
 def startup_child(data_dir: str, spawned_at: float) -> None:
     """Run in a fresh process: build the till and report when it is ready to scan."""
     from PySide6.QtWidgets import QApplication
@@ -99,7 +127,7 @@ def measure_startup(data_dir: Path, *, runs: int) -> list[float]:
 
 
 def measure_scans(
-    data_dir: Path, *, products: int, scans: int
+    data_dir: Path, *, products: int, scans: int, packs: int = 0
 ) -> tuple[list[float], list[float], list[float]]:
     """Scan random barcodes into a running till window.
 
@@ -128,6 +156,9 @@ def measure_scans(
     first = len(DEMO_PRODUCTS) + 1
     rng = random.Random(7)
     codes = [bulk_barcode(rng.randrange(first, first + products)) for _ in range(scans)]
+    # One scan in ten is a case's code, found only after the unit barcodes miss.
+    for i in range(0, len(codes), 10) if packs else ():
+        codes[i] = pack_code(rng.randrange(packs))
     lookups: list[float] = []
     resolve = pipeline.resolve
 
@@ -169,7 +200,8 @@ def measure_scans(
 
 def measure_search(data_dir: Path) -> list[float]:
     """Time product searches as a cashier types them, letter by letter (ms per query)."""
-    from pos_client.services.queries import read_only_sessions, search_products
+    from pos_client.services.queries import read_only_sessions
+    from pos_client.services.variants import search_with_templates
 
     sessions = read_only_sessions(data_dir / "till.db")
     words = ["masala chips", "organic coffee", "sku0012", "fresh ghee", "tata tea", "royal jam"]
@@ -178,7 +210,7 @@ def measure_search(data_dir: Path) -> list[float]:
         for word in words:
             for end in range(2, len(word) + 1):
                 started = time.perf_counter()
-                search_products(session, word[:end])
+                search_with_templates(session, word[:end])
                 times.append((time.perf_counter() - started) * 1000)
     sessions.kw["bind"].dispose()
     return times
@@ -305,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=1000)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--startups", type=int, default=3)
+    parser.add_argument(
+        "--variants", type=int, default=20_000, help="products made variants (4 per template)"
+    )
+    parser.add_argument("--packs", type=int, default=10_000, help="products given a case code")
     parser.add_argument("--data-dir", help="keep the generated store here and reuse it next time")
     parser.add_argument(
         "--nice", type=int, default=10, help="raise this process's priority by N (0: leave it)"
@@ -334,12 +370,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
             built = build_store(store_file, products=args.products)
+            add_variants_and_packs(store_file, variants=args.variants, packs=args.packs)
             print(
                 f"StockPilot till benchmark · {args.products:,} products "
-                f"(+ demo shop) · store built in {built:.1f} s\n"
+                f"({args.variants:,} of them variants, {args.packs:,} with a case code; "
+                f"+ demo shop) · store built in {built:.1f} s\n"
+                "(lots live on the server only: the till's scan and start-up paths do not "
+                "read them)\n"
             )
         startup = measure_startup(data_dir, runs=args.startups)
-        scans, painted, lookups = measure_scans(data_dir, products=args.products, scans=args.scans)
+        scans, painted, lookups = measure_scans(
+            data_dir, products=args.products, scans=args.scans, packs=args.packs
+        )
         till_ms, bare_ms = measure_commits(data_dir, products=args.products, sales=args.sales)
         searches = measure_search(data_dir)
 

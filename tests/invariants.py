@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, case, func, select
 
-from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.inventory.models import LotLevel, LotMovement, StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 
 
@@ -67,4 +67,47 @@ def check_ledger(engine: Engine) -> int:
         )
     negative = [row for row in per_document if Decimal(row[-1]) < 0]
     assert not negative, f"documents releasing more than they reserved: {negative}"
+    return len(levels) + check_lot_ledger(engine)
+
+
+def check_lot_ledger(engine: Engine) -> int:
+    """Assert that every lot level equals its lot movements; return how many were checked."""
+    shelf = func.sum(
+        case(
+            (LotMovement.code.in_([c.value for c in RESERVATION_ONLY]), 0),
+            else_=LotMovement.quantity,
+        )
+    )
+    held = func.sum(
+        case(
+            (LotMovement.code.in_([c.value for c in RESERVATION_CODES]), LotMovement.quantity),
+            else_=0,
+        )
+    )
+    key = (LotMovement.tenant_id, LotMovement.branch_id, LotMovement.lot_id)
+    with engine.connect() as conn:
+        sums = {
+            (t, b, lot): (Decimal(on_hand or 0), Decimal(reserved or 0))
+            for t, b, lot, on_hand, reserved in conn.execute(
+                select(*key, shelf, held).group_by(*key)
+            )
+        }
+        levels = {
+            (t, b, lot): (Decimal(on_hand), Decimal(reserved))
+            for t, b, lot, on_hand, reserved in conn.execute(
+                select(
+                    LotLevel.tenant_id,
+                    LotLevel.branch_id,
+                    LotLevel.lot_id,
+                    LotLevel.on_hand,
+                    LotLevel.reserved,
+                )
+            )
+        }
+    assert set(sums) <= set(levels), f"lot movements without a lot level: {set(sums) - set(levels)}"
+    for level_key, stored in levels.items():
+        expected = sums.get(level_key, (Decimal(0), Decimal(0)))
+        assert stored == expected, (
+            f"lot level {level_key} is {stored}, lot movements say {expected}"
+        )
     return len(levels)

@@ -7,7 +7,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from common.ids import new_id
 from common.schemas.base import Amount, Id, JsonObject, NonNegativeAmount, Quantity, Schema
@@ -59,6 +66,16 @@ class SaleLine(Schema):
     # Optional (newer tills): taxable value and components (common.tax.LineTax), HSN code.
     tax_detail: JsonObject | None = None
     hsn: str = Field(default="", max_length=8)
+    # The lot the label said (GS1 AI 10); the server takes stock from it, else FEFO.
+    lot: str | None = Field(default=None, min_length=1, max_length=20)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_lot(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Sent only when there is one: a server from before lots refuses fields it lacks.
+        data: dict[str, Any] = handler(self)
+        if data.get("lot") is None:
+            data.pop("lot", None)
+        return data
 
 
 class SalePayment(Schema):

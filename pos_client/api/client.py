@@ -13,7 +13,14 @@ from pydantic import BaseModel
 
 from common.schemas.auth import MeRead, UserRead
 from common.schemas.base import Page
-from common.schemas.catalog import CategoryRead, ProductCreate, ProductRead, ProductUpdate
+from common.schemas.catalog import (
+    CategoryRead,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+    TemplateCreate,
+    TemplateRead,
+)
 from common.schemas.org import BranchRead
 from common.schemas.partners import (
     CustomerCreate,
@@ -197,12 +204,21 @@ class ApiClient:
     def create_product(self, data: ProductCreate) -> ProductRead:
         """Create a product."""
         body = data.model_dump(mode="json", exclude_defaults=False)
+        for key in ("packs", "purchase_unit", "purchase_units_per"):
+            # Sent only when given: a server from before packs refuses fields it lacks.
+            if key not in data.model_fields_set:
+                body.pop(key, None)
         return ProductRead.model_validate(self.post("/products", body))
 
     def update_product(self, product_id: int, data: ProductUpdate) -> ProductRead:
         """Change a product (only the fields that were set)."""
         body = data.model_dump(mode="json", exclude_unset=True)
         return ProductRead.model_validate(self.patch(f"/products/{product_id}", body))
+
+    def create_template(self, data: TemplateCreate) -> TemplateRead:
+        """Create a product template and its variants."""
+        body = data.model_dump(mode="json")
+        return TemplateRead.model_validate(self.post("/product-templates", body))
 
     def create_category(self, *, name: str) -> CategoryRead:
         """Create a category."""

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from PySide6.QtCore import QObject, Signal
@@ -30,6 +31,8 @@ from common.barcodes import (
 from common.codes import Unit
 from common.errors import DomainError
 from pos_client.qt.ops import OpRunner, QueryOp
+from pos_client.services.expiry import expiry_warning
+from pos_client.services.packs import find_pack
 from pos_client.services.queries import find_by_codes
 from pos_client.services.till import Cart, CartLine, CatalogItem
 
@@ -109,7 +112,13 @@ def resolve(
     session: Session, scan: ScannedCode, *, lookup: Lookup = find_by_codes
 ) -> ScanMatch | None:
     """Look a parsed scan up in the replica (DB thread)."""
-    item = lookup(session, lookup_candidates(scan))
+    candidates = lookup_candidates(scan)
+    item = lookup(session, candidates)
+    if item is None:
+        # Not a unit's code: perhaps a case's, which sells its pieces at the case's price.
+        pack = find_pack(session, candidates)
+        if pack is not None:
+            return ScanMatch(item=pack.item, quantity=pack.quantity, unit_price=None)
     return None if item is None else match_scan(scan, item)
 
 
@@ -122,6 +131,7 @@ class ScanPipeline(QObject):
     diverted = Signal(str)
     queued = Signal(str)  # a message: the scan waits for the open dialog to close
     refused = Signal(str)  # a message: the scan was not taken (locked till, payment open)
+    flagged = Signal(str)  # a warning about the item added (its label says it has expired)
 
     def __init__(
         self,
@@ -145,6 +155,7 @@ class ScanPipeline(QObject):
         # Asked before each scan goes to the cart: None (go ahead), QUEUE, or why it is refused.
         self.blocker: Callable[[], str | None] = lambda: None
         self.waiting: list[ScannedCode] = []
+        self.today: Callable[[], date] = date.today  # what expiry dates are judged against
 
     def connect_source(self, signal: Signal) -> None:
         """Feed the pipeline from a scanner's scanned(str) signal."""
@@ -216,6 +227,11 @@ class ScanPipeline(QObject):
             self._reject(exc.detail)
             return
         self.added.emit(line)
+        warning = expiry_warning(match.attributes, today=self.today())
+        if warning is not None:
+            log.info("Scan %s flagged: %s", scan.code, warning)
+            self.beep()
+            self.flagged.emit(warning)
 
     def _reject(self, message: str) -> None:
         log.info("Scan rejected: %s", message)

@@ -81,6 +81,7 @@ def sale_event(
                 discount=line.discount + line.order_discount_share,
                 tax_rate=line.item.tax_rate,
                 tax=line.tax,
+                lot=line.attributes.get("lot"),
                 total=line.net,
             )
             for line in cart.lines

@@ -107,7 +107,14 @@ def _item(product: Product, *, barcode: str | None, on_hand: Decimal | None) -> 
         on_hand=on_hand,
         low_stock_threshold=product.low_stock_threshold,
         category_id=product.category_id,
+        template_id=product.template_id,
+        variant=product.variant,
     )
+
+
+def catalog_item(product: Product, *, on_hand: Decimal | None) -> CatalogItem:
+    """Return a replica product as the cart sells it (stock already read)."""
+    return _item(product, barcode=None, on_hand=on_hand)
 
 
 def _on_hand(session: Session, product_id: int) -> Decimal | None:

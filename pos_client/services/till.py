@@ -54,14 +54,17 @@ class CatalogItem:
     # The product's tax class (GST components) and HSN code, when the server sent them.
     tax_class: TaxClass | None = None
     hsn: str = ""
+    category_id: int | None = None  # promotions on a category need it
+    # A variant names its template and its values ("M / Red"); a template entry in search
+    # results has the template but no variant: choosing it asks which variant.
+    template_id: int | None = None
+    variant: str | None = None
 
     def tax_components(self, supply: Supply = Supply.INTRA) -> tuple[Component, ...]:
         """Return the tax components charged on this item today for a kind of supply."""
         return components_for(
             tax_class=self.tax_class, tax_rate=self.tax_rate, day=date.today(), supply=supply
         )
-
-    category_id: int | None = None  # promotions on a category need it
 
     @property
     def is_low(self) -> bool:

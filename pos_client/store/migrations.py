@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from pos_client.store import sent_log
-from pos_client.store.models import LineTaxRow, LocalBase, TaxDocument
+from pos_client.store.models import LineTaxRow, LocalBase, Pack, TaxDocument
 
 
 def _v1(conn: Connection) -> None:
@@ -39,8 +39,25 @@ def _v4(conn: Connection) -> None:
     LocalBase.metadata.create_all(conn, tables=[TaxDocument.__table__, LineTaxRow.__table__])
 
 
+def _v5(conn: Connection) -> None:
+    # Pack barcodes (a case of 12) and variants' templates; products pulled before have
+    # none until the server sends them again.
+    Pack.__table__.create(conn, checkfirst=True)
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(products)")}
+    for name, kind in (
+        ("template_id", "INTEGER"),
+        ("template_name", "VARCHAR(200)"),
+        ("variant", "VARCHAR(200)"),
+    ):
+        if name not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE products ADD COLUMN {name} {kind}")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_products_template_id ON products (template_id)"
+    )
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -74,6 +74,10 @@ class Product(LocalBase):
     active: Mapped[bool] = mapped_column(default=True)
     tax_class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     hsn: Mapped[str] = mapped_column(String(8), default="")
+    # A variant's template (the search shows the template, a picker the variants).
+    template_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    template_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    variant: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Barcode(LocalBase):
@@ -81,6 +85,18 @@ class Barcode(LocalBase):
 
     code: Mapped[str] = mapped_column(String(48), primary_key=True)
     product_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Pack(LocalBase):
+    """A pack barcode: scanning it sells ``quantity`` of the product at the pack's price."""
+
+    __tablename__ = "packs"
+
+    code: Mapped[str] = mapped_column(String(48), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, index=True)
+    label: Mapped[str] = mapped_column(String(32), default="pack")
+    quantity: Mapped[Decimal]
+    price: Mapped[Decimal]
 
 
 class Category(LocalBase):

@@ -16,6 +16,7 @@ from pos_client.store.models import (
     Barcode,
     Category,
     Customer,
+    Pack,
     Product,
     ReplicaRow,
     Setting,
@@ -25,7 +26,7 @@ from pos_client.store.models import (
 )
 
 # Tables a full snapshot replaces (the till's own documents are never touched).
-REPLICA_TABLES = (Product, Barcode, Category, StockLevel, Staff, Setting, ReplicaRow)
+REPLICA_TABLES = (Product, Barcode, Pack, Category, StockLevel, Staff, Setting, ReplicaRow)
 
 
 def _dec(value: Any, default: Decimal = ZERO) -> Decimal:
@@ -47,13 +48,16 @@ def apply_changes(session: Session, changes: list[PulledChange]) -> None:
     """
     products: list[dict[str, Any]] = []
     codes: list[dict[str, Any]] = []
+    packs: list[dict[str, Any]] = []
     levels: dict[int, dict[str, Any]] = {}
 
     def flush_bulk() -> None:
         if products:
             _upsert_products(session, products, codes)
+            _replace_packs(session, [row["id"] for row in products], packs)
             products.clear()
             codes.clear()
+            packs.clear()
         if levels:
             stmt = sqlite_insert(StockLevel.__table__)
             session.execute(
@@ -76,6 +80,7 @@ def apply_changes(session: Session, changes: list[PulledChange]) -> None:
             codes.extend(
                 {"code": c, "product_id": row["id"]} for c in change.data.get("barcodes", [])
             )
+            packs.extend(_pack_rows(row["id"], change.data))
             continue
         if upsert and change.entity in ("stock", "stock_level"):
             if products:
@@ -115,6 +120,36 @@ def _upsert_products(
         )
 
 
+def _pack_rows(product_id: int, data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": pack["code"],
+            "product_id": product_id,
+            "label": pack.get("label") or "pack",
+            "quantity": _dec(pack["quantity"]),
+            "price": _dec(pack["price"]),
+        }
+        for pack in data.get("packs") or []
+    ]
+
+
+def _replace_packs(session: Session, product_ids: list[int], packs: list[dict[str, Any]]) -> None:
+    # Packs are few: only products that have some carry rows, the rest cost one delete.
+    ids = list(dict.fromkeys(product_ids))
+    for start in range(0, len(ids), 500):
+        session.execute(delete(Pack).where(Pack.product_id.in_(ids[start : start + 500])))
+    if packs:
+        latest = {row["code"]: row for row in packs}
+        stmt = sqlite_insert(Pack.__table__)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["code"],
+                set_={c: stmt.excluded[c] for c in ("product_id", "label", "quantity", "price")},
+            ),
+            list(latest.values()),
+        )
+
+
 def _product_row(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": int(data["id"]),
@@ -129,6 +164,9 @@ def _product_row(data: dict[str, Any]) -> dict[str, Any]:
         "active": bool(data.get("active", True)),
         "tax_class_id": data.get("tax_class_id"),
         "hsn": data.get("hsn") or "",
+        "template_id": data.get("template_id"),
+        "template_name": data.get("template_name"),
+        "variant": data.get("variant"),
     }
 
 
@@ -139,6 +177,7 @@ def _apply_one(session: Session, change: PulledChange) -> None:
     if entity == "product":
         # Archived products arrive as upserts with active false; a delete removes the row.
         session.execute(delete(Barcode).where(Barcode.product_id == int(change.key)))
+        session.execute(delete(Pack).where(Pack.product_id == int(change.key)))
         session.execute(delete(Product).where(Product.id == int(change.key)))
     elif entity == "category":
         if deleting:

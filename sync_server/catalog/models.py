@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common.money import round_money
 from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps
 
 
@@ -18,6 +19,19 @@ class Category(TenantScoped, Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("categories.id"), nullable=True)
+
+
+class ProductTemplate(TenantScoped, Timestamps, Base):
+    """What variants share (a T-shirt), with the attributes they vary by (size, colour)."""
+
+    __tablename__ = "product_templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    # {"size": ["S", "M"], "colour": ["Red"]}: names in order, each with its values.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Product(TenantScoped, Timestamps, Base):
@@ -50,11 +64,26 @@ class Product(TenantScoped, Timestamps, Base):
     reorder_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    # How suppliers sell it (e.g. "case") and how many base units one holds: a PO line
+    # takes these as its default, and receiving turns them into base units.
+    purchase_unit: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    purchase_units_per: Mapped[Decimal] = mapped_column(
+        Qty(), default=Decimal("1"), server_default="1"
+    )
+    # A variant (size M, colour red) of a template; None: a product of its own.
+    template_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("product_templates.id"), nullable=True, index=True
+    )
+    variant: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
     barcode_rows: Mapped[list[ProductBarcode]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ProductBarcode.id"
     )
     category: Mapped[Category | None] = relationship(lazy="joined")
+    template: Mapped[ProductTemplate | None] = relationship(lazy="select")
+    pack_rows: Mapped[list[ProductPack]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ProductPack.id"
+    )
 
     @property
     def barcodes(self) -> list[str]:
@@ -63,6 +92,30 @@ class Product(TenantScoped, Timestamps, Base):
     @property
     def category_name(self) -> str | None:
         return self.category.name if self.category else None
+
+    @property
+    def template_name(self) -> str | None:
+        return self.template.name if self.template_id and self.template else None
+
+    @property
+    def variant_label(self) -> str | None:
+        """Return the variant's values as a cashier reads them: "M / Red"."""
+        return " / ".join(self.variant.values()) if self.variant else None
+
+    @property
+    def packs(self) -> list[dict[str, Any]]:
+        """Return the pack barcodes as the API and the tills read them (price per pack)."""
+        return [
+            {
+                "code": row.code,
+                "label": row.label,
+                "quantity": row.quantity,
+                "price": row.price
+                if row.price is not None
+                else round_money(row.quantity * self.price),
+            }
+            for row in self.pack_rows
+        ]
 
 
 class ProductBarcode(TenantScoped, Base):
@@ -75,6 +128,24 @@ class ProductBarcode(TenantScoped, Base):
         BigId, ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
     code: Mapped[str] = mapped_column(String(48))
+
+
+class ProductPack(TenantScoped, Base):
+    """A barcode on a pack of the product: scanning it sells ``quantity`` base units at once."""
+
+    __tablename__ = "product_packs"
+    # Pack codes share the product barcodes' namespace; the service refuses overlaps.
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(48))
+    label: Mapped[str] = mapped_column(String(32), default="pack")
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    # The pack's own price; None sells it at quantity x the product's price.
+    price: Mapped[Decimal | None] = mapped_column(nullable=True)
 
 
 class BarcodeSequence(TenantScoped, Base):

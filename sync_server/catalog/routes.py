@@ -17,9 +17,11 @@ from common.schemas.catalog import (
     ProductCreate,
     ProductRead,
     ProductUpdate,
+    TemplateCreate,
+    TemplateRead,
 )
 from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.catalog import search, service
+from sync_server.catalog import search, service, variants
 from sync_server.catalog.models import Category, Product
 from sync_server.paging import Sorted, UpdatedSince, get_owned, like_pattern, paginate
 
@@ -190,3 +192,29 @@ def update_category(
         session, Category, id=category_id, tenant_id=principal.tenant_id, what="category"
     )
     return service.update_category(session, actor=principal, category=category, data=body)
+
+
+@router.post(
+    "/product-templates",
+    response_model=TemplateRead,
+    status_code=201,
+    responses=problem_responses(404, 409, 422),
+)
+def create_template(
+    body: TemplateCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+) -> dict:
+    """Create a template and a variant (own SKU, barcode, price, stock) per combination."""
+    template = variants.create_template(session, actor=principal, data=body)
+    return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template.id)
+
+
+@router.get(
+    "/product-templates/{template_id}",
+    response_model=TemplateRead,
+    responses=problem_responses(404),
+)
+def get_template(
+    template_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+) -> dict:
+    """Return a template with its variants."""
+    return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template_id)

@@ -14,7 +14,7 @@ from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.catalog import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
-from sync_server.catalog import search
+from sync_server.catalog import packs, search
 from sync_server.catalog.models import BarcodeSequence, Category, Product, ProductBarcode
 from sync_server.db import lock_for_update
 from sync_server.paging import get_owned
@@ -39,6 +39,10 @@ def product_feed_data(product: Product) -> dict[str, Any]:
         "low_stock_threshold": product.low_stock_threshold,
         "active": product.active,
         "barcodes": product.barcodes,
+        "packs": packs.wire_packs(product),
+        "template_id": product.template_id,
+        "template_name": product.template_name,
+        "variant": product.variant_label,
     }
 
 
@@ -50,6 +54,8 @@ def _snapshot(product: Product) -> dict[str, Any]:
         "supplier_id": product.supplier_id,
         "reorder_quantity": product.reorder_quantity,
         "attributes": product.attributes,
+        "purchase_unit": product.purchase_unit,
+        "purchase_units_per": product.purchase_units_per,
     }
 
 
@@ -87,16 +93,7 @@ def _check_refs(
 def _claim_barcodes(
     session: Session, *, tenant_id: int, codes: list[str], product_id: int | None
 ) -> None:
-    if not codes:
-        return
-    taken = session.execute(
-        select(ProductBarcode.code, ProductBarcode.product_id).where(
-            ProductBarcode.tenant_id == tenant_id, ProductBarcode.code.in_(codes)
-        )
-    ).all()
-    clashes = [code for code, owner in taken if owner != product_id]
-    if clashes:
-        raise Conflict(f"Barcode {', '.join(clashes)} already belongs to another product.")
+    packs.check_codes_free(session, tenant_id=tenant_id, codes=codes, product_id=product_id)
 
 
 def next_internal_barcode(session: Session, *, tenant_id: int) -> str:
@@ -122,8 +119,14 @@ def next_internal_barcode(session: Session, *, tenant_id: int) -> str:
             return code
 
 
-def create_product(session: Session, *, actor: Principal, data: ProductCreate) -> Product:
-    """Create a product with its barcodes."""
+def create_product(
+    session: Session,
+    *,
+    actor: Principal,
+    data: ProductCreate,
+    variant_of: tuple[int, dict[str, str]] | None = None,
+) -> Product:
+    """Create a product with its barcodes (a template's variant with variant_of)."""
     tenant_id = actor.tenant_id
     sku_taken = session.scalar(
         select(Product.id).where(Product.tenant_id == tenant_id, Product.sku == data.sku)
@@ -137,11 +140,14 @@ def create_product(session: Session, *, actor: Principal, data: ProductCreate) -
     _claim_barcodes(session, tenant_id=tenant_id, codes=codes, product_id=None)
     if not codes and data.generate_barcode:
         codes.append(next_internal_barcode(session, tenant_id=tenant_id))
-    values = data.model_dump(exclude={"barcodes", "generate_barcode"})
+    values = data.model_dump(exclude={"barcodes", "generate_barcode", "packs"})
     values["unit"] = data.unit.value
     product = Product(tenant_id=tenant_id, **values)
     product.barcode_rows = [ProductBarcode(tenant_id=tenant_id, code=c) for c in codes]
+    packs.set_packs(session, product=product, packs=data.packs, barcodes=codes)
     session.add(product)
+    if variant_of is not None:
+        product.template_id, product.variant = variant_of
     _publish(session, product)
     audit.record(
         session,
@@ -175,6 +181,8 @@ def update_product(
         ]
     else:
         changes.pop("barcodes", None)
+    if changes.pop("packs", None) is not None:
+        packs.set_packs(session, product=product, packs=data.packs or [], barcodes=product.barcodes)
     for field, value in changes.items():
         if value is None and field not in ("category_id", "supplier_id"):
             continue
@@ -229,6 +237,17 @@ def find_by_barcode(session: Session, *, tenant_id: int, code: str) -> dict[str,
                     result, product=product, value=scan.variable.value, kind=scan.variable.kind
                 )
             return result
+    pack = packs.find_pack(session, tenant_id=tenant_id, codes=list(candidates))
+    if pack is not None:
+        product = session.get(Product, pack.product_id)
+        [read] = [p for p in product.packs if p["code"] == pack.code]
+        return {
+            "scanned": scan.raw,
+            "matched_code": pack.code,
+            "product": product,
+            "quantity": pack.quantity,
+            "pack": read,
+        }
     raise NotFound(f"No product has the barcode {scan.code}.")
 
 

@@ -1,6 +1,7 @@
 """Check the books against themselves: levels, reservations and balances against their ledgers.
 
-Every stock level must equal the sum of its movements (on hand and reserved), every online
+Every stock level must equal the sum of its movements (on hand and reserved), and every lot
+level the sum of its lot movements (sync_server/integrity/lots.py), every online
 order still waiting for payment must hold exactly its lines in reservations (and no other
 order any), no document may release more than it reserved, every customer balance must
 equal the customer's credit ledger, and every supplier's receipts and payments must be
@@ -10,7 +11,6 @@ booked once, at their value, on the supplier's ledger and on the purchase order.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from common.money import ZERO
 from sync_server.catalog.models import Product
 from sync_server.credit.models import CreditEntry
+from sync_server.integrity.difference import Difference
+from sync_server.integrity.lots import check_lots
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.orders.models import Order, OrderLine, OrderStatus
@@ -28,21 +30,6 @@ from sync_server.partners.models import Customer, Supplier
 from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
 
 CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """One place where a stored figure and its ledger disagree."""
-
-    kind: str  # stock_level | reservation | customer_balance | vendor_ledger
-    where: str
-    stored: str
-    ledger: str
-
-    @property
-    def text(self) -> str:
-        """Return the difference as one readable line."""
-        return f"{self.where}: stored {self.stored}, ledger says {self.ledger}"
 
 
 def _qty(value: object) -> Decimal:
@@ -288,6 +275,7 @@ def verify_ledgers(session: Session, *, tenant_id: int) -> list[Difference]:
     """Return every difference between the tenant's stored figures and their ledgers."""
     return (
         check_stock(session, tenant_id=tenant_id)
+        + check_lots(session, tenant_id=tenant_id)
         + check_customers(session, tenant_id=tenant_id)
         + check_vendors(session, tenant_id=tenant_id)
     )

@@ -14,6 +14,7 @@ from sync_server.audit.service import Actor
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
+from sync_server.inventory import lot_counts
 from sync_server.inventory.models import StockCount, StockCountLine
 from sync_server.inventory.service import (
     COST_PLACES,
@@ -85,6 +86,7 @@ def add_line(
     barcode: str | None = None,
     product_id: int | None = None,
     replace: bool = False,
+    lot_number: str | None = None,
 ) -> StockCountLine:
     """Add what was found of a product (by scan or id); replace sets it instead."""
     actor = as_actor(actor)
@@ -107,6 +109,17 @@ def add_line(
         raise ValidationFailed("A counted quantity cannot be negative.")
     if count.category_id is not None and product.category_id != count.category_id:
         raise ValidationFailed(f"'{product.name}' is not in the category this count covers.")
+    if lot_number is not None:
+        # The lot is counted; the product's line grows by what the lot's count changed.
+        quantity = lot_counts.add_lot(
+            session,
+            count=count,
+            product_id=product.id,
+            lot_number=lot_number,
+            quantity=quantity,
+            replace=replace,
+        )
+        replace = False
     line = next((row for row in count.lines if row.product_id == product.id), None)
     if line is None:
         line = StockCountLine(tenant_id=actor.tenant_id, product_id=product.id, counted=quantity)
@@ -127,6 +140,7 @@ def remove_line(session: Session, *, actor: Actor, count_id: int, product_id: in
     if line is None:
         raise NotFound(f"Product {product_id} is not on count {count_id}.")
     count.lines.remove(line)
+    lot_counts.forget(session, count=count, product_id=product_id)
     session.flush()
 
 
@@ -183,6 +197,8 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
     if not count.lines:
         raise ValidationFailed("Nothing was counted; add lines before posting.")
     differences = {}
+    by_lot = lot_counts.counted_products(session, count=count)
+    movements = {}
     levels = lock_levels(
         session,
         tenant_id=actor.tenant_id,
@@ -194,7 +210,7 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
         difference = line.counted - current.on_hand
         if difference != 0:
             # What is on the shelf is a fact, even when orders hold more than was found.
-            record_movement(
+            movements[line.product_id] = record_movement(
                 session,
                 actor=actor,
                 branch_id=count.branch_id,
@@ -204,8 +220,11 @@ def post_count(session: Session, *, actor: Actor, count_id: int) -> StockCount:
                 reference_type=REFERENCE,
                 reference_id=str(count.id),
                 allow_negative=True,
+                # Counted by lot: the lots are set to what was found, not split FEFO.
+                lots={line.product_id: []} if line.product_id in by_lot else None,
             )
             differences[line.product_id] = difference
+    lot_counts.post_lots(session, count=count, movements=movements)
     count.status = "posted"
     count.posted_at = utcnow()
     audit.record(

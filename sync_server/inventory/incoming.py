@@ -57,7 +57,8 @@ def on_order(
         select(
             po.branch_id,
             line.product_id,
-            func.sum(left),
+            # Lines bought in cases count what is due in the product's base unit.
+            func.sum(left * line.units_per),
             func.min(func.coalesce(po.expected_arrival, po.confirmed_date, po.expected_date)),
         )
         .join(po, po.id == line.purchase_order_id)

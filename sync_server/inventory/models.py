@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sync_server.db import Base, BigId, Money, Qty, TenantScoped, Timestamps, utcnow
@@ -137,3 +137,69 @@ class StockCountLine(TenantScoped, Base):
     counted: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     # What the ledger said when the count was posted; None while the count is open.
     expected: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)
+
+
+class StockLot(TenantScoped, Base):
+    """A lot (batch) of a product as its maker numbered it, with its expiry date."""
+
+    __tablename__ = "stock_lots"
+    __table_args__ = (UniqueConstraint("tenant_id", "product_id", "lot_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(20))
+    expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LotLevel(TenantScoped, Base):
+    """What a branch holds of one lot; the product's level is the sum of these plus untracked."""
+
+    __tablename__ = "lot_levels"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "branch_id", "lot_id"),
+        Index("ix_lot_levels_product", "tenant_id", "branch_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_lots.id"), index=True)
+    on_hand: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+    reserved: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
+
+
+class LotMovement(TenantScoped, Base):
+    """The share of one stock movement that moved one lot (a sale may take two lots)."""
+
+    __tablename__ = "lot_movements"
+    __table_args__ = (
+        Index("ix_lot_movements_lot", "tenant_id", "lot_id", "id"),
+        Index("ix_lot_movements_reference", "tenant_id", "reference_type", "reference_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    movement_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_lots.id"))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(Qty())
+    reference_type: Mapped[str] = mapped_column(String(32))
+    reference_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockCountLot(TenantScoped, Base):
+    """What a count found of one lot; a product counted by lot has every lot counted."""
+
+    __tablename__ = "stock_count_lots"
+    __table_args__ = (UniqueConstraint("count_id", "lot_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    count_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("stock_counts.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("stock_lots.id"))
+    counted: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))

@@ -15,13 +15,22 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.inventory import counts, incoming, queries, service, transfers
+from sync_server.inventory import (
+    counts,
+    incoming,
+    lot_queries,
+    lot_receipts,
+    queries,
+    service,
+    transfers,
+)
 from sync_server.inventory.models import StockMovement, Transfer
 from sync_server.inventory.schemas import (
     AdjustmentCreate,
     CountCreate,
     CountLineIn,
     CountRead,
+    LotLevelRead,
     MovementRead,
     ReceiptCreate,
     StockLevelRead,
@@ -112,7 +121,7 @@ def post_receipt(
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
-    return service.receive_lines(
+    movements = service.receive_lines(
         session,
         actor=principal.actor,
         branch_id=body.branch_id,
@@ -120,6 +129,25 @@ def post_receipt(
         reference_type="receipt",
         reference_id=body.reference or new_id(),
     )
+    for movement, line in zip(movements, body.lines, strict=True):
+        lot_receipts.book_labelled(session, movement=movement, line=line)
+    return movements
+
+
+@router.get("/stock/lots", response_model=list[LotLevelRead], responses=problem_responses(403))
+def list_lots(
+    session: SessionDep,
+    principal: Allowed(Permission.STOCK_READ),
+    product_id: Id | None = None,
+    branch_id: Id | None = None,
+) -> list[dict[str, Any]]:
+    """List what each branch holds per lot, first to expire first, expired ones flagged."""
+    if branch_id is not None:
+        _branch(principal, branch_id)
+    rows = lot_queries.lot_rows(
+        session, tenant_id=principal.tenant_id, branch_id=branch_id, product_id=product_id
+    )
+    return [row for row in rows if principal.may_use_branch(row["branch_id"])]
 
 
 @router.post(
@@ -332,6 +360,7 @@ def add_count_line(
         barcode=body.barcode,
         product_id=body.product_id,
         replace=body.replace,
+        lot_number=body.lot_number,
     )
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)
 

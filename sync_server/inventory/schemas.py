@@ -62,7 +62,19 @@ class MovementRead(ReadSchema):
     recorded_at: datetime
 
 
-class ReceiptLine(Schema):
+class LotFields(Schema):
+    """The lot of received goods: typed, or read from the GS1 label on them."""
+
+    lot_number: str | None = Field(default=None, min_length=1, max_length=20)
+    expiry: date | None = None
+    gs1: str | None = Field(
+        default=None,
+        max_length=120,
+        description="A GS1 label scanned off the goods: lot (AI 10) and expiry (AI 17) from it",
+    )
+
+
+class ReceiptLine(LotFields):
     product_id: Id
     quantity: PositiveQuantity
     unit_cost: NonNegativeAmount
@@ -171,6 +183,12 @@ class CountLineIn(Schema):
         default=None, ge=0, description="Default: 1, or the weight a scale label carries"
     )
     replace: bool = Field(default=False, description="Set the count instead of adding to it")
+    lot_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Count this lot of the product (a product counted by lot is counted whole)",
+    )
 
     @model_validator(mode="after")
     def _one_key(self) -> CountLineIn:
@@ -200,3 +218,16 @@ class CountRead(ReadSchema):
     posted_at: datetime | None
     lines: list[CountLineRead]
     difference_value: Amount
+
+
+class LotLevelRead(ReadSchema):
+    lot_id: int
+    product_id: int
+    branch_id: int
+    lot_number: str
+    expiry: date | None
+    days_left: int | None
+    expired: bool
+    on_hand: Quantity
+    reserved: Quantity
+    suggested_markdown_percent: Quantity | None = None

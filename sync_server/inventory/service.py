@@ -29,6 +29,8 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import is_sqlite, lock_for_update, utcnow
+from sync_server.inventory.lots import LotHints
+from sync_server.inventory.lots import follow as follow_lots
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
@@ -312,6 +314,7 @@ def record_movement(
     reason: str | None = None,
     occurred_at: datetime | None = None,
     allow_negative: bool = False,
+    lots: LotHints | None = None,
 ) -> StockMovement:
     """Append one movement and move the level with it, in the caller's transaction."""
     [movement] = record_movements(
@@ -323,6 +326,7 @@ def record_movement(
         reference_id=reference_id,
         occurred_at=occurred_at,
         allow_negative=allow_negative,
+        lots=lots,
     )
     # Single movements come from workflows that read what they wrote right away.
     session.flush()
@@ -339,6 +343,7 @@ def record_movements(
     reference_id: str,
     occurred_at: datetime | None = None,
     allow_negative: bool = False,
+    lots: LotHints | None = None,
 ) -> list[StockMovement]:
     """Append one movement per line (distinct products) and move the levels with them.
 
@@ -401,6 +406,15 @@ def record_movements(
         row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
         movements.append(movement)
         states.append((before, stock_data(row)))
+    # Split the movements over the products' lots (FEFO unless lots are named).
+    follow_lots(
+        session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        movements=movements,
+        levels=levels,
+        hints=lots,
+    )
     changed_alerts = _evaluate_alerts_many(
         session,
         items=[

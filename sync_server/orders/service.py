@@ -256,7 +256,12 @@ def _short_lines(exc: InsufficientStock, products: list[Product]) -> Insufficien
     for line in exc.extra.get("lines", []):
         product = by_id.get(line["product_id"])
         lines.append({**line, "sku": product.sku if product else None})
-    summary = ", ".join(f"{line['sku']}: {line['available']} available" for line in lines)
+    summary = ", ".join(
+        f"{line['sku']}: {line['available']} available"
+        # Expired lots are on the shelf but never promised: say why the figure is low.
+        + (", the rest past its expiry date" if line.get("reason") == "expired" else "")
+        for line in lines
+    )
     return InsufficientStock(
         f"Not enough stock for {len(lines)} line(s) ({summary}); nothing was reserved.",
         lines=lines,

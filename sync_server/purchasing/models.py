@@ -72,6 +72,10 @@ class PurchaseOrderLine(TenantScoped, Base):
     line_total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     received_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     confirmed_quantity: Mapped[Decimal | None] = mapped_column(Qty(), nullable=True)
+    # Quantity, cost and received quantity are in this unit (None: the product's base unit);
+    # each holds units_per base units, the stock and its cost per piece derive from it.
+    purchase_unit: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    units_per: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("1"), server_default="1")
 
 
 class GoodsReceipt(TenantScoped, Base):

@@ -169,7 +169,10 @@ def on_order(session: Session, *, tenant_id: int, branch_id: int) -> dict[int, D
     rows = session.execute(
         select(
             PurchaseOrderLine.product_id,
-            func.sum(PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity),
+            func.sum(
+                (PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity)
+                * PurchaseOrderLine.units_per  # in base units
+            ),
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
         .where(

@@ -19,6 +19,7 @@ from common.schemas.base import (
     Schema,
 )
 from sync_server.credit.schemas import MAX_AMOUNT
+from sync_server.inventory.schemas import LotFields
 
 
 class LineIn(Schema):
@@ -28,6 +29,15 @@ class LineIn(Schema):
     tax_rate: Percent = Decimal("0")
     free: bool = Field(
         default=False, description="The supplier gives these free; only then may the cost be 0"
+    )
+    purchase_unit: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="The unit quantity and cost are in (e.g. case); the product's by default",
+    )
+    units_per: PositiveQuantity | None = Field(
+        default=None, description="Base units in one purchase unit; the product's by default"
     )
 
 
@@ -83,9 +93,13 @@ class IncomingRead(ReadSchema):
     first_due: date | None
 
 
-class ReceiptLineIn(Schema):
+class ReceiptLineIn(LotFields):
     line_id: Id
     quantity: PositiveQuantity
+    unit: Literal["purchase", "base"] = Field(
+        default="purchase",
+        description="Whether quantity counts the line's purchase units or base units (pieces)",
+    )
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)] | None = Field(
         default=None, description="Actual unit cost; the ordered cost when left out"
     )
@@ -105,6 +119,8 @@ class POLineRead(ReadSchema):
     line_total: Amount
     received_quantity: Quantity
     confirmed_quantity: Quantity | None = None
+    purchase_unit: str | None = None
+    units_per: Quantity = Decimal("1")
 
 
 class PORead(ReadSchema):

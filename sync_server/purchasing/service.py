@@ -23,11 +23,12 @@ from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
+from sync_server.inventory import lot_receipts
 from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Supplier
-from sync_server.purchasing import notify, vendors
+from sync_server.purchasing import notify, units, vendors
 from sync_server.purchasing.models import (
     GoodsReceipt,
     GoodsReceiptLine,
@@ -176,11 +177,15 @@ def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: st
     ids = {line.product_id for line in lines}
     if len(ids) != len(lines):
         raise ValidationFailed("Each product may appear on one line only.")
-    found = set(
-        session.scalars(
-            select(Product.id).where(Product.tenant_id == po.tenant_id, Product.id.in_(ids))
+    defaults = {
+        row.id: (row.purchase_unit, row.purchase_units_per)
+        for row in session.execute(
+            select(Product.id, Product.purchase_unit, Product.purchase_units_per).where(
+                Product.tenant_id == po.tenant_id, Product.id.in_(ids)
+            )
         )
-    )
+    }
+    found = set(defaults)
     missing = sorted(ids - found)
     if missing:
         raise NotFound(f"There is no product with id {missing[0]}.")
@@ -197,6 +202,9 @@ def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: st
                 tax_rate=line.tax_rate,
                 line_total=line_value(line.quantity, line.unit_cost, line.tax_rate, cur),
                 received_quantity=Decimal("0"),
+                # A line in the product's usual purchase unit unless it names its own.
+                purchase_unit=line.purchase_unit or defaults[line.product_id][0],
+                units_per=line.units_per or defaults[line.product_id][1],
             )
         )
     subtotal = sum((round_money(x.quantity * x.unit_cost, cur) for x in po.lines), Decimal(0))
@@ -395,6 +403,9 @@ def _receive(
     unknown = [x.line_id for x in lines if x.line_id not in by_id]
     if unknown:
         raise ValidationFailed(f"Line {unknown[0]} is not on purchase order {po.number}.")
+    # From here quantities are in each line's purchase unit; stock moves in base units.
+    base = units.base_quantities(session, lines=lines, by_id=by_id)
+    lines = units.in_purchase_units(lines, by_id, base)
     # A zero actual cost on a line ordered at a price is the blank-cost slip again, at receipt.
     zeroed = [x for x in lines if x.unit_cost == 0 and by_id[x.line_id].unit_cost != 0]
     if zeroed:
@@ -447,17 +458,18 @@ def _receive(
     for x in lines:
         line = by_id[x.line_id]
         cost = line.unit_cost if x.unit_cost is None else x.unit_cost
-        inventory.receive(
+        movement = inventory.receive(
             session,
             actor=actor.actor,
             branch_id=po.branch_id,
             product_id=line.product_id,
-            quantity=x.quantity,
-            unit_cost=cost,
+            quantity=base[x.line_id],
+            unit_cost=units.base_cost(cost, line),
             reference_type=REFERENCE_TYPE,
             reference_id=str(po.id),
         )
-        value = line_value(x.quantity, cost, line.tax_rate, cur)
+        lot_receipts.book_labelled(session, movement=movement, line=x)
+        value = line_value(base[x.line_id], cost / line.units_per, line.tax_rate, cur)
         receipt.lines.append(
             GoodsReceiptLine(
                 tenant_id=po.tenant_id,

@@ -169,7 +169,8 @@ def incoming(session: Session, *, actor: Principal, branch_id: int | None) -> li
         select(
             PurchaseOrder.branch_id,
             PurchaseOrderLine.product_id,
-            func.sum(left),
+            # In base units: a line of cases brings units_per pieces each.
+            func.sum(left * PurchaseOrderLine.units_per),
             func.count(func.distinct(PurchaseOrder.id)),
             func.min(
                 func.coalesce(

@@ -13,7 +13,17 @@ from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.db import utcnow
-from sync_server.reports import branches, credit, purchasing, sales, shifts, stock, tax
+from sync_server.reports import (
+    branches,
+    credit,
+    lots,
+    purchasing,
+    sales,
+    shifts,
+    stock,
+    tax,
+    variants,
+)
 from sync_server.reports.base import Filters, Grain, make_filters
 from sync_server.reports.exports import (
     MEDIA_TYPES,
@@ -86,6 +96,45 @@ def stock_shortages(session: SessionDep, filters: FiltersDep, fmt: FormatDep, he
     return render(report, fmt, head)
 
 
+@router.get("/lot-trace", response_model=ReportRead, responses=problem_responses(403, 404, 422))
+def lot_trace(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    product_id: Annotated[Id, Query()],
+    lot_number: Annotated[str, Query(min_length=1, max_length=20)],
+) -> Any:
+    """For a recall: every sale, online order and transfer that took the lot, with customers."""
+    report = lots.lot_trace(
+        session,
+        tenant_id=filters.tenant_id,
+        product_id=product_id,
+        lot_number=lot_number,
+        branch_ids=filters.branch_ids,
+    )
+    return render(report, fmt, head)
+
+
+@router.get("/lots-expiring", **SPEC)
+def lots_expiring(
+    session: SessionDep,
+    filters: FiltersDep,
+    fmt: FormatDep,
+    head: HeadDep,
+    days: Annotated[int, Query(ge=0, le=3650)] = 30,
+) -> Any:
+    """Lots in stock that expire within days or have expired, with a markdown suggestion."""
+    report = lots.expiring(
+        session,
+        tenant_id=filters.tenant_id,
+        branch_ids=filters.branch_ids,
+        days=days,
+        today=_today(None),
+    )
+    return render(report, fmt, head)
+
+
 @router.get("/stock-valuation", **SPEC)
 def stock_valuation(
     session: SessionDep,
@@ -130,8 +179,16 @@ def best_sellers(
     head: HeadDep,
     by: Annotated[sales.Rank, Query()] = sales.Rank.QUANTITY,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    roll_up: Annotated[
+        bool, Query(description="Add each template's variants up into one row")
+    ] = False,
 ) -> Any:
-    """Rank products by quantity, revenue or margin."""
+    """Rank products by quantity, revenue or margin (or templates, with roll_up)."""
+    if roll_up:
+        # Every product first: a template's variants may each rank below the limit.
+        every = sales.best_sellers(session, filters=filters, by=by, limit=10**9)
+        report = variants.roll_up(session, report=every, tenant_id=filters.tenant_id, limit=limit)
+        return render(report, fmt, head)
     return render(sales.best_sellers(session, filters=filters, by=by, limit=limit), fmt, head)
 
 

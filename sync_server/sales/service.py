@@ -31,6 +31,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit import service as credit
 from sync_server.inventory import service as inventory
+from sync_server.inventory.lots import LotHints
 from sync_server.sales.models import (
     ZERO,
     CashMovement,
@@ -46,6 +47,15 @@ from sync_server.tax.service import credited_tax, legacy_line_tax
 
 def _account_total(methods_amounts: list[tuple[PaymentMethod, Decimal]]) -> Decimal:
     return sum((a for m, a in methods_amounts if m == PaymentMethod.ACCOUNT), ZERO)
+
+
+def lot_hints(lines: list) -> LotHints:
+    """Return the lots the till's labels named, per product (sold quantities only)."""
+    hints: LotHints = {}
+    for line in lines:
+        if line.lot and line.quantity > 0:
+            hints.setdefault(line.product_id, []).append((line.lot, line.quantity))
+    return hints
 
 
 def record_sale(
@@ -139,6 +149,7 @@ def record_sale(
             reference_id=payload.sale_id,
             occurred_at=sale.occurred_at,
             allow_negative=True,
+            lots=lot_hints(payload.lines),
         )
     if account:
         # Over the limit is flagged for managers, not refused: the goods already left.

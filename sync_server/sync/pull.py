@@ -15,6 +15,8 @@ from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
 from sync_server.auth.service import staff_feed_data
 from sync_server.catalog.models import Category, Product, ProductBarcode
+from sync_server.catalog.packs import pack_rows
+from sync_server.catalog.variants import NO_TEMPLATE, template_rows
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
@@ -131,6 +133,8 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
         .order_by(ProductBarcode.id)
     ):
         codes.setdefault(product_id, []).append(code)
+    packs = pack_rows(session, tenant_id=tenant_id, prices={row[0]: row[5] for row in rows})
+    templates = template_rows(session, tenant_id=tenant_id, first=rows[0][0], last=rows[-1][0])
     return [
         _change(
             "product",
@@ -149,6 +153,8 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
                 "low_stock_threshold": plain_str(low),
                 "active": active,
                 "barcodes": codes.get(pid, []),
+                "packs": packs.get(pid, []),
+                **templates.get(pid, NO_TEMPLATE),
             },
         )
         for (

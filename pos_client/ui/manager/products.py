@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from common.barcodes import BarcodeError, validate_gtin
 from common.roles import Permission
-from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
+from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate, TemplateRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -36,6 +36,7 @@ from pos_client.ui.manager.product_import import (
     read_sheet,
 )
 from pos_client.ui.manager.table import Column, as_money, as_quantity
+from pos_client.ui.manager.variant_matrix import VariantMatrixDialog
 from pos_client.ui.manager.widgets import (
     ActionBar,
     FormDialog,
@@ -311,6 +312,10 @@ class ProductsPage(QWidget):
             button("Archive", role="danger", name="ArchiveProduct"), allowed=can_write
         )
         self.import_button = bar.add(button("Import…", name="ImportProducts"), allowed=can_write)
+        self.variants_button = bar.add(
+            button("New with variants…", name="NewVariants"), allowed=can_write
+        )
+        self.variants_button.clicked.connect(self.new_variants)
         self.labels_button = bar.add(button("Print labels", name="PrintLabels"))
         self.new_button.clicked.connect(self.new_product)
         self.edit_button.clicked.connect(self.edit_product)
@@ -348,6 +353,17 @@ class ProductsPage(QWidget):
         """Open the new-product form."""
         dialog = ProductDialog(ctx=self.ctx, parent=self)
         self._open(dialog, lambda: self._saved(dialog.result_value))
+
+    def new_variants(self) -> None:
+        """Open the variant matrix: a template, its attributes, a price per variant."""
+        dialog = VariantMatrixDialog(ctx=self.ctx, parent=self)
+        self._open(dialog, lambda: self._made_variants(dialog.result_value))
+
+    def _made_variants(self, template: TemplateRead) -> None:
+        self.status.setText(
+            f"Created {template.sku} — {template.name} with {len(template.variants)} variants."
+        )
+        self.table.reload(keep_page=True)
 
     def edit_product(self) -> None:
         """Open the selected product for editing."""

@@ -16,11 +16,12 @@ from common.errors import DomainError, ValidationFailed
 from common.roles import Permission
 from common.units import format_quantity
 from pos_client.printing.receipt import Receipt
-from pos_client.services import queries
+from pos_client.services import variants
 from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
 from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import ValueDialog, ask_override
 from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.till.variant_picker import VariantPicker
 from pos_client.ui.widgets.messages import explain, show_error
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ class SaleActions:
     def add_item(self, item: CatalogItem) -> None:
         """Add a product chosen by search or quick key."""
         if not self.is_selling:
+            return
+        if item.template_id is not None and item.variant is None:
+            self._pick_variant(item)  # a template found by search: which size, which colour?
             return
         try:
             line = self.cart.add(item)
@@ -60,9 +64,27 @@ class SaleActions:
         if not text.strip():
             self.screen.show_results(text, [])
             return
-        self.ctx.query(lambda s: queries.search_products(s, text)).success(
+        self.ctx.query(lambda s: variants.search_with_templates(s, text)).success(
             lambda items: self.screen.show_results(text, items)
         ).run()
+
+    def _pick_variant(self, template: CatalogItem) -> None:
+        def show(choices: list[CatalogItem]) -> None:
+            if not choices:
+                self.screen.notice.notify(f"{template.name} has no variant on sale", kind="error")
+                return
+            picker = VariantPicker(
+                title=template.name,
+                variants=choices,
+                currency=self.ctx.config.currency,
+                parent=self,
+            )
+            picker.chosen.connect(self.add_item)
+            self.variant_picker = picker
+            self._open(picker)
+
+        template_id = template.template_id
+        self.ctx.query(lambda s: variants.variants_of(s, template_id)).success(show).run()
 
     def _escape(self) -> None:
         self.screen.search.clear()

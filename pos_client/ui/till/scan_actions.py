@@ -38,6 +38,7 @@ class ScanActions:
         pipeline.blocker = self.scan_blocker
         pipeline.rejected.connect(lambda text: self.tell(text, kind="error"))
         pipeline.refused.connect(lambda text: self.tell(text, kind="error"))
+        pipeline.flagged.connect(lambda text: self.tell(text, kind="warn"))
         pipeline.queued.connect(self._scan_queued)
         self.screen.typed_scan.connect(self._typed_scan)
         # Dialogs opened outside _open (approval, message boxes) close without telling us.
