@@ -46,6 +46,7 @@ class Tender(StrEnum):
     CARD = "card"
     ACCOUNT = "account"
     VOUCHER = "voucher"
+    GIFT_CARD = "gift_card"
 
 
 class Channel(StrEnum):

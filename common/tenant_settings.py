@@ -99,6 +99,18 @@ class TenantSettings(BaseModel):
         description="true: tills may sell on a customer's account while the server is "
         "unreachable (checked against the last known credit limit).",
     )
+    giftcard_offline_card_limit: NonNegativeAmount = Field(
+        default=Decimal("2000.00"),
+        description="Most a till may take from one gift card or store credit while it cannot "
+        "reach the server (a card may set its own); beyond the balance it is flagged on sync.",
+        json_schema_extra={"range": "0 or more (0: no offline redemption)"},
+    )
+    giftcard_offline_till_limit: NonNegativeAmount = Field(
+        default=Decimal("10000.00"),
+        description="Most a till may take in gift cards and store credit altogether while it "
+        "cannot reach the server.",
+        json_schema_extra={"range": "0 or more (0: no offline redemption)"},
+    )
     low_stock_sms_to: str = Field(
         default="",
         max_length=500,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
+from pos_client.store import programs
 from pos_client.store.models import LocalBase
 
 
@@ -20,8 +21,13 @@ def _v2(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE sync_state ADD COLUMN offline_since DATETIME")
 
 
+def _v3(conn: Connection) -> None:
+    # Customer programs: gift cards as last seen, held carts (new tables only).
+    programs.create_tables(conn)
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(STEPS)
 
 

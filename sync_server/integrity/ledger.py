@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from common.money import ZERO
 from sync_server.catalog.models import Product
 from sync_server.credit.models import CreditEntry
+from sync_server.giftcards import service as giftcards
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.orders.models import Order, OrderLine, OrderStatus
@@ -290,4 +291,18 @@ def verify_ledgers(session: Session, *, tenant_id: int) -> list[Difference]:
         check_stock(session, tenant_id=tenant_id)
         + check_customers(session, tenant_id=tenant_id)
         + check_vendors(session, tenant_id=tenant_id)
+        + check_gift_cards(session, tenant_id=tenant_id)
     )
+
+
+def check_gift_cards(session: Session, *, tenant_id: int) -> list[Difference]:
+    """Compare every gift card's and store credit's balance with the sum of its ledger."""
+    return [
+        Difference(
+            "gift_card_balance",
+            f"card {row['number']} balance",
+            str(_money(row["balance"])),
+            str(_money(row["ledger"])),
+        )
+        for row in giftcards.mismatched_balances(session, tenant_id=tenant_id)
+    ]

@@ -12,7 +12,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
 from sync_server.paging import in_caller_branches
-from sync_server.sync import push
+from sync_server.sync import programs_intake, push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 
 
@@ -47,6 +47,11 @@ def resolve(
     """Close a dead letter; with retry, apply the event now (after fixing its cause)."""
     if letter.resolved_at is not None:
         raise Conflict("This dead letter is already resolved.")
+    if retry and letter.type in programs_intake.NOT_RETRYABLE:
+        raise Conflict(
+            "This letter records a sale already booked (a card overdrawn offline): there is "
+            "nothing to apply again. Settle the card, then resolve the letter with a note."
+        )
     if retry:
         device = session.get(Device, letter.device_id)
         if device is None:
