@@ -156,11 +156,11 @@ def gift_card_payment(
     card_limit, till_limit = offline_limits(session)
     if known is not None and known.offline_limit is not None:
         card_limit = known.offline_limit
+    card_left = card_limit - local
     if known is not None:
         # What the server said minus what this till took since: a bound it knows for sure.
         left = known.balance - unsynced_uses(session, number=number, since=known.checked_at)
-        card_limit = min(card_limit, max(left, ZERO))
-    card_left = card_limit - local
+        card_left = min(card_left, left)
     till_left = till_limit - unsynced_uses(session)
     if amount > card_left:
         raise ValidationFailed(

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import giftcards as numbers
@@ -93,6 +92,19 @@ def _book(
 ) -> GiftCardEntry:
     """Write one ledger entry and move the locked card's balance with it."""
     reference_id = reference_id or new_id()
+    # The card row is locked, so this check cannot race another booking on the same card.
+    duplicate = session.scalar(
+        select(GiftCardEntry.id).where(
+            GiftCardEntry.tenant_id == card.tenant_id,
+            GiftCardEntry.card_id == card.id,
+            GiftCardEntry.kind == kind,
+            GiftCardEntry.reference_id == reference_id,
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"{reference_type} {reference_id} is already on card {numbers.masked(card.number)}."
+        )
     card.balance = exact(card.balance) + amount
     entry = GiftCardEntry(
         tenant_id=card.tenant_id,
@@ -111,13 +123,7 @@ def _book(
         actor=actor.label[:120],
     )
     session.add(entry)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(
-            f"{reference_type} {reference_id} is already on card {numbers.masked(card.number)}."
-        ) from None
+    session.flush()
     audit.record(
         session,
         actor=actor,
