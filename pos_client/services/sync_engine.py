@@ -362,7 +362,6 @@ class SyncEngine:
         response = self._request(method, path, json=json)
         return response.json() if response.content else None
 
-
     def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
         with self.store.transaction() as session:
             state = documents.get_state(session)
