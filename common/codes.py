@@ -47,6 +47,7 @@ class Tender(StrEnum):
     ACCOUNT = "account"
     VOUCHER = "voucher"
     GIFT_CARD = "gift_card"
+    UPI = "upi"
 
 
 class Channel(StrEnum):

@@ -111,6 +111,19 @@ class TenantSettings(BaseModel):
         "cannot reach the server.",
         json_schema_extra={"range": "0 or more (0: no offline redemption)"},
     )
+    upi_vpa: str = Field(
+        default="",
+        max_length=100,
+        description="The shop's UPI address (name@bank): the customer display shows a QR code "
+        "to pay each sale's amount to it; empty: no UPI QR.",
+        json_schema_extra={"range": "empty, or a UPI address such as shop@okbank"},
+    )
+    upi_payee_name: str = Field(
+        default="",
+        max_length=50,
+        description="The name UPI apps show for the shop when paying by QR code.",
+        json_schema_extra={"range": "up to 50 characters"},
+    )
     low_stock_sms_to: str = Field(
         default="",
         max_length=500,

@@ -44,6 +44,8 @@ class PaymentMethod(StrEnum):
     VOUCHER = "voucher"
     # A gift card or store credit held on the server; reference is the card number.
     GIFT_CARD = "gift_card"
+    # Paid by UPI (QR on the customer display); reference is the UPI transaction reference.
+    UPI = "upi"
 
 
 class Payload(Schema):

@@ -30,6 +30,7 @@ TENDER_NAMES = {
     Tender.ACCOUNT: "On account",
     Tender.VOUCHER: "Voucher",
     Tender.GIFT_CARD: "Gift card",
+    Tender.UPI: "UPI",
 }
 
 

@@ -142,7 +142,10 @@ def park(session: Session, *, cart: Cart, cashier: Cashier, label: str = "") -> 
     """Park the cart on this till and tell the server, so the branch's tills see it."""
     if cart.is_empty:
         raise ValidationFailed("There is nothing to hold: the cart is empty")
-    label = label.strip()[:80] or (cart.customer.name if cart.customer else "")
+    # Unnamed, a held sale is known by its customer or its first item.
+    first = cart.lines[0].item.name
+    more = f" +{len(cart.lines) - 1}" if len(cart.lines) > 1 else ""
+    label = (label.strip() or (cart.customer.name if cart.customer else f"{first}{more}"))[:80]
     state = documents.get_state(session)
     totals = cart.totals()
     row = HeldCart(

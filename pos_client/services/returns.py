@@ -35,6 +35,7 @@ METHOD_NAMES = {
     "account": "On account",
     "voucher": "Voucher",
     "gift_card": "Gift card",
+    "upi": "UPI",
 }
 
 
