@@ -193,7 +193,10 @@ def sell_card(
     number: str | None = None,
     customer_id: int | None = None,
 ) -> SoldCard:
-    """Sell (or top up) a card: the server issues it when the event arrives."""
+    """Sell (or top up) a card: the server issues it when the event arrives.
+
+    Paid in cash, the cash is booked into the shift's drawer as a cash-in.
+    """
     amount = round_money(amount)
     if amount <= 0:
         raise ValidationFailed("A gift card must be worth more than zero")
@@ -212,6 +215,16 @@ def sell_card(
     )
     event = Event.wrap(payload, device_id=state.device_id or "")
     outbox.enqueue(session, event=event, document_id=payload.issue_id)
+    if method == PaymentMethod.CASH:
+        # The card's cash goes in the drawer: count it, so the shift's expected cash is right.
+        documents.record_cash_movement(
+            session,
+            shift_id=shift_id,
+            direction="in",
+            amount=amount,
+            reason=f"Gift card {numbers.masked(number)} sold",
+            cashier_id=cashier.user_id,
+        )
     return SoldCard(number=number, amount=amount, event_id=event.id)
 
 

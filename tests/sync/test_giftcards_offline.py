@@ -20,6 +20,7 @@ from pos_client.services.checkout import ShopInfo, complete_sale
 from pos_client.services.login import Cashier
 from pos_client.services.sync_engine import SyncEngine, SyncFailed
 from pos_client.services.till import Cart, cash_payment
+from pos_client.store import documents
 from pos_client.store.db import LocalStore
 from sync_server.db import transaction
 from sync_server.integrity.ledger import verify_ledgers
@@ -233,6 +234,8 @@ def test_a_return_goes_back_as_store_credit_and_a_card_sold_at_the_till(
         sold = giftcards.sell_card(
             session, amount=D("250"), cashier=_cashier(world), shift_id=shift.shift_id
         )
+        # The card's cash is in the drawer: the shift expects it.
+        assert documents.shift_totals(session, shift_id=shift.shift_id)["cash_in"] == D("250")
     assert till_a.sync_once().pending == 0
     cashier = world.api("cashier")
     store_credit = cashier.post(f"giftcards/{credit}/balance", json={}).json()

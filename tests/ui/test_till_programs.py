@@ -20,12 +20,14 @@ from common import giftcards as numbers
 from common.upi import read_uri
 from pos_client.app import Till
 from pos_client.services.demo import DEMO_PRODUCTS
+from pos_client.store import documents
 from pos_client.store.models import OutboxEvent, Sale, SalePayment, Setting
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.till.program_dialogs import (
     EmailReceiptDialog,
     GiftCardDialog,
     HeldSalesDialog,
+    SellCardDialog,
     UpiDialog,
 )
 from tests.ui.test_till_keyboard import key, type_text
@@ -217,3 +219,32 @@ def test_hold_then_recall_and_email_the_receipt_by_keyboard(
     assert payload["email"] == "asha@example.com" and payload["consent"] is True
     assert payload["receipt_number"] == till.window.last_sale.receipt_number
     assert "Britannia Whole Wheat Bread" in payload["body"]
+
+
+def test_a_gift_card_sold_for_cash_is_counted_in_the_drawer(
+    qtbot: QtBot, till: Till, sign_in, settle
+) -> None:
+    sign_in()
+    _window_key(qtbot, till, Qt.Key.Key_G, CTRL)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, SellCardDialog), timeout=3000)
+    sell = till.window.dialog
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is sell.number, timeout=3000)
+    number = numbers.new_number()
+    type_text(qtbot, number)
+    key(qtbot, Qt.Key.Key_Tab)
+    type_text(qtbot, "500")
+    _shot(sell, "till-sell-gift-card")
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not sell.isVisible(), timeout=3000)
+    settle()
+    assert numbers.grouped(number) in till.window.screen.notice.text()
+    with till.store.session() as session:
+        sold = [
+            json.loads(row.body)["payload"]
+            for row in session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == "giftcard.sold")
+            )
+        ]
+        totals = documents.shift_totals(session, shift_id=till.window.shift.shift_id)
+    assert [(p["number"], p["amount"]) for p in sold] == [(number, "500.00")]
+    assert totals["cash_in"] == Decimal("500.00")

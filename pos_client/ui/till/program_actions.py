@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout
 
+from common import giftcards as card_numbers
 from common.codes import Tender
 from common.errors import ValidationFailed
+from common.money import format_money
 from pos_client.qt.device_calls import call_server
 from pos_client.services import display, ereceipts, giftcards, held_sales
 from pos_client.services.sync_engine import SyncEngine, SyncFailed
@@ -26,6 +28,7 @@ from pos_client.ui.till.program_dialogs import (
     EmailReceiptDialog,
     GiftCardDialog,
     HeldSalesDialog,
+    SellCardDialog,
     UpiDialog,
 )
 
@@ -37,6 +40,7 @@ PROGRAM_KEYS = (
     ("Ctrl+R", "Recall held sale", "recall"),
     ("Ctrl+E", "E-mail last receipt", "email_receipt"),
     ("Ctrl+Shift+D", "Customer display", "customer_display"),
+    ("Ctrl+G", "Sell a gift card", "sell_card"),
 )
 PAYMENT_KEYS = (("F4", "Gift card", "gift_card"), ("F6", "UPI", "upi"))
 
@@ -62,7 +66,45 @@ class ProgramActions:
             "recall": self.recall_sale,
             "email_receipt": self.email_last_receipt,
             "customer_display": self.toggle_customer_display,
+            "sell_card": self.sell_gift_card,
         }[name]()
+
+    # -- selling a gift card -------------------------------------------------------------
+
+    def sell_gift_card(self) -> None:
+        """Sell a gift card for cash (its cash goes in the drawer as a cash-in)."""
+        if self.shift is None:
+            self.screen.notice.notify("Open a shift before selling a gift card", kind="warn")
+            return
+        dialog = SellCardDialog(currency=self.ctx.config.currency, parent=self)
+        cashier, shift_id = self.cashier, self.shift.shift_id
+
+        def sold(card: giftcards.SoldCard) -> None:
+            dialog.accept()
+            self.screen.notice.notify(
+                f"Gift card {card_numbers.grouped(card.number)} sold for "
+                f"{format_money(card.amount, self.ctx.config.currency)}: take the cash. "
+                "It can be used once the till has synced.",
+                kind="info",
+                seconds=15,
+            )
+            if self.after_sale is not None:
+                self.after_sale()
+
+        dialog.submitted.connect(
+            lambda number, amount: (
+                self.ctx.command(
+                    lambda s: giftcards.sell_card(
+                        s, amount=amount, cashier=cashier, shift_id=shift_id, number=number or None
+                    )
+                )
+                .success(sold)
+                .failure(dialog.show_error)
+                .run()
+            )
+        )
+        self._open(dialog)
+        dialog.number.setFocus()
 
     # -- customer display ----------------------------------------------------------------
 

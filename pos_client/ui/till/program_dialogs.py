@@ -279,3 +279,52 @@ class EmailReceiptDialog(_KeyboardDialog):
         self.error.clear()
         self.busy(True)
         self.submitted.emit(self.email.text(), self.consent.isChecked())
+
+
+class SellCardDialog(_KeyboardDialog):
+    """Sell a gift card for cash: scan the pre-printed card (or leave it empty for a new
+    number) and type its value; the server issues it when the till syncs."""
+
+    submitted = Signal(str, object)  # number ("" for a new one), amount (Decimal)
+
+    def __init__(self, *, currency: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sell a gift card")
+        self.setModal(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title_label("Sell a gift card (cash)"))
+        form = QFormLayout()
+        self.number = QLineEdit(objectName="SellCardNumberEdit")
+        self.number.setPlaceholderText("Scan the card; empty makes a new number")
+        self.amount = QLineEdit(objectName="SellCardAmountEdit")
+        self.amount.setPlaceholderText(f"Value in {currency}")
+        form.addRow("Card number", self.number)
+        form.addRow("Value", self.amount)
+        layout.addLayout(form)
+        self.status = QLabel(objectName="SellCardStatus")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        row = QHBoxLayout()
+        back = button("Back (Esc)")
+        back.clicked.connect(self.reject)
+        self.ok = button("Sell (Enter)", role="pay", name="SellCardButton")
+        self.ok.clicked.connect(self.submit)
+        row.addWidget(back)
+        row.addWidget(self.ok)
+        layout.addLayout(row)
+        self._settle_buttons()
+        self.setMinimumWidth(480)
+
+    def submit(self) -> None:
+        """Sell the card for the value typed."""
+        try:
+            amount = parse_amount(self.amount.text())
+        except DomainError as exc:
+            self.show_error(exc)
+            return
+        self.error.clear()
+        self.busy(True)
+        self.submitted.emit(self.number.text().strip(), amount)
