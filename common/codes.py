@@ -48,6 +48,7 @@ class Tender(StrEnum):
     VOUCHER = "voucher"
     GIFT_CARD = "gift_card"
     UPI = "upi"
+    LOYALTY = "loyalty"
 
 
 class Channel(StrEnum):

@@ -46,6 +46,8 @@ class PaymentMethod(StrEnum):
     GIFT_CARD = "gift_card"
     # Paid by UPI (QR on the customer display); reference is the UPI transaction reference.
     UPI = "upi"
+    # Paid with loyalty points; reference is how many points.
+    LOYALTY = "loyalty"
 
 
 class Payload(Schema):

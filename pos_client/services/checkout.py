@@ -31,6 +31,7 @@ TENDER_NAMES = {
     Tender.VOUCHER: "Voucher",
     Tender.GIFT_CARD: "Gift card",
     Tender.UPI: "UPI",
+    Tender.LOYALTY: "Points",
 }
 
 

@@ -36,6 +36,7 @@ METHOD_NAMES = {
     "voucher": "Voucher",
     "gift_card": "Gift card",
     "upi": "UPI",
+    "loyalty": "Points",
 }
 
 

@@ -40,7 +40,17 @@ class HeldCart(LocalBase):
     parked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-TABLES = [KnownGiftCard.__table__, HeldCart.__table__]
+class KnownPoints(LocalBase):
+    """A customer's loyalty points as the server last said, to bound offline redemptions."""
+
+    __tablename__ = "loyalty_seen"
+
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+TABLES = [KnownGiftCard.__table__, HeldCart.__table__, KnownPoints.__table__]
 
 
 def create_tables(conn: Connection) -> None:

@@ -22,6 +22,7 @@ from sync_server.credit.models import CreditEntry
 from sync_server.giftcards import service as giftcards
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
+from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderLine, OrderStatus
 from sync_server.orders.service import REFERENCE as ORDER_REFERENCE
 from sync_server.org.models import Branch
@@ -296,7 +297,7 @@ def verify_ledgers(session: Session, *, tenant_id: int) -> list[Difference]:
 
 
 def check_gift_cards(session: Session, *, tenant_id: int) -> list[Difference]:
-    """Compare every gift card's and store credit's balance with the sum of its ledger."""
+    """Compare gift card, store credit and loyalty balances with the sums of their ledgers."""
     return [
         Difference(
             "gift_card_balance",
@@ -305,4 +306,12 @@ def check_gift_cards(session: Session, *, tenant_id: int) -> list[Difference]:
             str(_money(row["ledger"])),
         )
         for row in giftcards.mismatched_balances(session, tenant_id=tenant_id)
+    ] + [
+        Difference(
+            "loyalty_points",
+            f"customer #{row['customer_id']} loyalty points",
+            str(row["points"]),
+            str(row["ledger"]),
+        )
+        for row in loyalty.mismatched_accounts(session, tenant_id=tenant_id)
     ]

@@ -34,13 +34,15 @@ from sync_server.ereceipts import service as ereceipts
 from sync_server.giftcards import service as giftcards
 from sync_server.giftcards.models import GiftCard
 from sync_server.heldsales import service as heldsales
+from sync_server.loyalty import service as loyalty
 from sync_server.org.service import get_setting
 from sync_server.sales.models import Sale, SalePayment
 from sync_server.sync.models import DeadLetter, Device
 
 # Dead letters of this type record a fact already booked: they are resolved, never retried.
 OVERDRAWN = "giftcard.overdrawn"
-NOT_RETRYABLE = frozenset({OVERDRAWN})
+POINTS_OVERDRAWN = "loyalty.overdrawn"
+NOT_RETRYABLE = frozenset({OVERDRAWN, POINTS_OVERDRAWN})
 
 
 def apply(
@@ -67,6 +69,16 @@ def apply(
 def _sale_payments(
     session: Session, *, device: Device, actor: Actor, event: Event, payload: SaleCompleted
 ) -> None:
+    customer_id = _sale_customer(session, tenant_id=device.tenant_id, sale_id=payload.sale_id)
+    if customer_id is not None:
+        _loyalty(
+            session,
+            device=device,
+            actor=actor,
+            event=event,
+            payload=payload,
+            customer_id=customer_id,
+        )
     for payment in payload.payments:
         if payment.method != PaymentMethod.GIFT_CARD:
             continue
@@ -80,6 +92,87 @@ def _sale_payments(
         )
         if booked.overdrawn:
             _flag_overdrawn(session, device=device, event=event, payload=payload, booked=booked)
+
+
+def _sale_customer(session: Session, *, tenant_id: int, sale_id: str) -> int | None:
+    """Return the customer the booked sale names (a local id is resolved by then)."""
+    return session.scalar(
+        select(Sale.customer_id).where(Sale.tenant_id == tenant_id, Sale.uuid == sale_id)
+    )
+
+
+def _loyalty(
+    session: Session,
+    *,
+    device: Device,
+    actor: Actor,
+    event: Event,
+    payload: SaleCompleted,
+    customer_id: int,
+) -> None:
+    """Burn the points a till took as payment, then earn on the rest of the sale."""
+    for payment in payload.payments:
+        if payment.method != PaymentMethod.LOYALTY:
+            continue
+        points = int(payment.reference or "0")
+        burned = loyalty.burn_from_till(
+            session,
+            actor=actor,
+            customer_id=customer_id,
+            points=points,
+            payment_id=payment.payment_id,
+        )
+        if burned.overdrawn:
+            reason = (
+                f"Customer #{customer_id} paid {points} points at till {device.name} on sale "
+                f"{payload.receipt_number} and is now {-burned.balance_after} points short. "
+                "The sale is booked; adjust the points or collect the difference."
+            )
+            _alert_and_letter(
+                session,
+                device=device,
+                event=event,
+                kind="loyalty_overdrawn",
+                letter_type=POINTS_OVERDRAWN,
+                reason=reason,
+                details={
+                    "customer_id": customer_id,
+                    "receipt_number": payload.receipt_number,
+                    "points": points,
+                    "balance": burned.balance_after,
+                },
+            )
+    loyalty.earn_for_sale(session, actor=actor, customer_id=customer_id, payload=payload)
+
+
+def _alert_and_letter(
+    session: Session,
+    *,
+    device: Device,
+    event: Event,
+    kind: str,
+    letter_type: str,
+    reason: str,
+    details: dict,
+) -> None:
+    alerts.raise_alert(
+        session,
+        tenant_id=device.tenant_id,
+        kind=kind,
+        branch_id=device.branch_id,
+        details={**details, "device_name": device.name, "message": reason},
+    )
+    session.add(
+        DeadLetter(
+            tenant_id=device.tenant_id,
+            event_id=event.id,
+            device_id=device.id,
+            branch_id=device.branch_id,
+            type=letter_type,
+            payload=event.model_dump(mode="json"),
+            reason=reason[:500],
+        )
+    )
 
 
 def _flag_overdrawn(

@@ -293,6 +293,7 @@ class PaymentDialog(QDialog):
             Tender.ACCOUNT: "On account",
             Tender.GIFT_CARD: "Gift card",
             Tender.UPI: "UPI",
+            Tender.LOYALTY: "Points",
         }
         for p in self.payments:
             extra = f"  (received {money(p.tendered)})" if p.tendered and p.change else ""

@@ -1,4 +1,4 @@
-"""customer programs: gift cards and store credit with their ledger, held sales, e-receipt consents
+"""customer programs: gift cards and store credit, loyalty points (ledgers), held sales, e-receipt consents
 
 Revision ID: 0017_giftcards
 Revises: 0016_audit_keys
@@ -171,8 +171,94 @@ def upgrade() -> None:
             batch_op.f("ix_gift_card_entries_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "loyalty_accounts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_accounts_customer_id_customers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_loyalty_accounts_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_accounts")),
+        sa.UniqueConstraint(
+            "tenant_id", "customer_id", name=op.f("uq_loyalty_accounts_tenant_id_customer_id")
+        ),
+    )
+    with op.batch_alter_table("loyalty_accounts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_accounts_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "loyalty_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("balance_after", sa.BigInteger(), nullable=False),
+        sa.Column("reference_type", sa.String(length=32), nullable=False),
+        sa.Column("reference_id", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("device_id", sa.String(length=64), nullable=True),
+        sa.Column("overdrawn", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_loyalty_entries_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_loyalty_entries_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_entries")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "kind",
+            "reference_id",
+            name=op.f("uq_loyalty_entries_tenant_id_customer_id_kind_reference_id"),
+        ),
+    )
+    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_loyalty_entries_tenant_customer", ["tenant_id", "customer_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_loyalty_entries_tenant_id"), ["tenant_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_entries_tenant_id"))
+        batch_op.drop_index("ix_loyalty_entries_tenant_customer")
+
+    op.drop_table("loyalty_entries")
+    with op.batch_alter_table("loyalty_accounts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_accounts_tenant_id"))
+
+    op.drop_table("loyalty_accounts")
+
     with op.batch_alter_table("gift_card_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gift_card_entries_tenant_id"))
         batch_op.drop_index("ix_gift_card_entries_tenant_card")
