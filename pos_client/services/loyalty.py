@@ -106,3 +106,11 @@ def loyalty_payment(
             f"(worth {format_money(worth, currency)}), {needed} are needed"
         )
     return Payment(tender=Tender.LOYALTY, amount=amount, reference=str(needed))
+
+
+def known_points(session: Session, *, customer_id: int) -> tuple[int, Decimal] | None:
+    """Return (points, worth) as last heard from the server, or None if never."""
+    row = session.get(KnownPoints, customer_id)
+    if row is None:
+        return None
+    return row.points, value_of(row.points, rules=rules(session))

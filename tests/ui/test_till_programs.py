@@ -22,6 +22,7 @@ from pos_client.app import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store import documents
 from pos_client.store.models import OutboxEvent, Sale, SalePayment, Setting
+from pos_client.store.programs import KnownPoints
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.till.program_dialogs import (
     EmailReceiptDialog,
@@ -31,6 +32,7 @@ from pos_client.ui.till.program_dialogs import (
     UpiDialog,
 )
 from tests.ui.test_till_keyboard import key, type_text
+from tests.ui.test_till_window import choose_customer
 
 MILK, BREAD, RICE, TEA = (p.barcode for p in DEMO_PRODUCTS[:4])
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -248,3 +250,42 @@ def test_a_gift_card_sold_for_cash_is_counted_in_the_drawer(
         totals = documents.shift_totals(session, shift_id=till.window.shift.shift_id)
     assert [(p["number"], p["amount"]) for p in sold] == [(number, "500.00")]
     assert totals["cash_in"] == Decimal("500.00")
+
+
+def test_points_are_shown_when_the_customer_is_chosen_and_pay_offline(
+    qtbot: QtBot, till: Till, sign_in, scan, settle
+) -> None:
+    with till.store.transaction() as session:
+        session.add_all(
+            [
+                Setting(key="loyalty_point_value", value="0.50"),
+                KnownPoints(customer_id=501, points=40),  # Meera Stores, as last synced
+            ]
+        )
+    sign_in()
+    scan(MILK)  # 66.00
+    choose_customer(qtbot, till, "Meera Stores", settle)
+    qtbot.waitUntil(
+        lambda: (
+            "Meera Stores: 40 loyalty points (₹20.00) as last synced"
+            in till.window.screen.notice.text()
+        ),
+        timeout=3000,
+    )
+    payment = _payment(qtbot, till)
+    payment.amount.setText("30")
+    key(qtbot, Qt.Key.Key_F7)
+    qtbot.waitUntil(lambda: "has 40 points" in payment.error.text(), timeout=3000)
+    assert "60 are needed" in payment.error.text()
+    payment.amount.setText("15.25")
+    key(qtbot, Qt.Key.Key_F7)
+    qtbot.waitUntil(lambda: payment.remaining == Decimal("50.75"), timeout=3000)
+    key(qtbot, Qt.Key.Key_Return)  # the rest in cash
+    qtbot.waitUntil(lambda: payment.remaining == 0, timeout=3000)
+    before = till.window.last_sale
+    key(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: till.window.last_sale is not before, timeout=5000)
+    settle()
+    with till.store.session() as session:
+        paid = session.scalars(select(SalePayment).where(SalePayment.method == "loyalty")).all()
+    assert [(p.amount, p.reference) for p in paid] == [(Decimal("15.25"), "31")]

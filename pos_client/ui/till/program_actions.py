@@ -19,11 +19,12 @@ from common.codes import Tender
 from common.errors import ValidationFailed
 from common.money import format_money
 from pos_client.qt.device_calls import call_server
-from pos_client.services import display, ereceipts, giftcards, held_sales
+from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty
 from pos_client.services.sync_engine import SyncEngine, SyncFailed
 from pos_client.services.till import Payment
 from pos_client.ui.till.customer_display import CustomerDisplay
 from pos_client.ui.till.dialogs import button
+from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.till.program_dialogs import (
     EmailReceiptDialog,
     GiftCardDialog,
@@ -31,6 +32,7 @@ from pos_client.ui.till.program_dialogs import (
     SellCardDialog,
     UpiDialog,
 )
+from pos_client.ui.widgets.messages import explain
 
 if TYPE_CHECKING:
     from pos_client.ui.till.payment import PaymentDialog
@@ -42,7 +44,7 @@ PROGRAM_KEYS = (
     ("Ctrl+Shift+D", "Customer display", "customer_display"),
     ("Ctrl+G", "Sell a gift card", "sell_card"),
 )
-PAYMENT_KEYS = (("F4", "Gift card", "gift_card"), ("F6", "UPI", "upi"))
+PAYMENT_KEYS = (("F4", "Gift card", "gift_card"), ("F6", "UPI", "upi"), ("F7", "Points", "points"))
 
 
 class ProgramActions:
@@ -50,6 +52,7 @@ class ProgramActions:
 
     sync_engine: SyncEngine | None = None
     customer_display: CustomerDisplay | None = None
+    _points_shown_for: int | None = None
 
     def _program_shortcuts(self) -> None:
         for key, _, name in PROGRAM_KEYS:
@@ -129,6 +132,86 @@ class ProgramActions:
         """Show the cart as it is now on the customer display, if it is open."""
         if self.customer_display is not None:
             self.customer_display.show_cart(display.display_state(self.cart))
+        customer = self.cart.customer
+        customer_id = customer.customer_id if customer is not None else None
+        if customer_id is not None and customer_id != self._points_shown_for:
+            self.show_points(customer_id=customer_id, name=customer.name)
+        self._points_shown_for = customer_id
+
+    # -- loyalty -------------------------------------------------------------------------
+
+    def show_points(self, *, customer_id: int, name: str) -> None:
+        """Tell the cashier the customer's points: from the server, or as last known."""
+        currency = self.ctx.config.currency
+
+        def say(points: int | None, worth, *, known: str = "") -> None:
+            if points is None:
+                return
+            self.points_note = (
+                f"{name}: {points} loyalty points ({format_money(worth, currency)}){known}"
+            )
+            self.screen.notice.notify(self.points_note, kind="info", seconds=8)
+
+        def cached() -> None:
+            self.ctx.query(lambda s: loyalty.known_points(s, customer_id=customer_id)).success(
+                lambda found: say(*found, known=" as last synced") if found else None
+            ).run()
+
+        if self.sync_engine is None:
+            cached()
+            return
+
+        def heard(info: loyalty.PointsInfo) -> None:
+            self.ctx.command(lambda s: loyalty.remember(s, info)).run()
+            say(info.points, info.value)
+
+        call_server(
+            self.sync_engine,
+            lambda engine: loyalty.check_online(engine, customer_id=customer_id),
+            success=heard,
+            failure=lambda exc: cached(),
+            parent=self,
+        )
+
+    def take_points(self, payment: PaymentDialog) -> None:
+        """Pay the amount typed in the payment dialog with the customer's points."""
+        customer = self.cart.customer
+        try:
+            amount = min(parse_amount(payment.amount.text()), payment.remaining)
+        except ValidationFailed as exc:
+            payment.error.setText(str(exc.detail))
+            return
+
+        def take(seen: loyalty.PointsInfo | None) -> None:
+            def record(s) -> Payment:
+                if seen is not None:
+                    loyalty.remember(s, seen)
+                return loyalty.loyalty_payment(
+                    s,
+                    customer=customer,
+                    amount=amount,
+                    seen=seen,
+                    currency=self.ctx.config.currency,
+                )
+
+            self.ctx.command(record).success(payment.add_tender).failure(
+                lambda exc: payment.error.setText(explain(exc))
+            ).run()
+
+        if self.sync_engine is None or customer is None or customer.customer_id is None:
+            take(None)
+            return
+        call_server(
+            self.sync_engine,
+            lambda engine: loyalty.check_online(engine, customer_id=customer.customer_id),
+            success=take,
+            failure=lambda exc: (
+                take(None)
+                if isinstance(exc, SyncFailed) and exc.unreachable
+                else payment.error.setText(explain(exc))
+            ),
+            parent=payment,
+        )
 
     # -- held sales ----------------------------------------------------------------------
 
@@ -237,9 +320,13 @@ class ProgramActions:
     # -- tenders in the payment dialog ---------------------------------------------------
 
     def attach_program_tenders(self, payment: PaymentDialog) -> None:
-        """Give the payment dialog its gift card (F4) and UPI (F6) tenders, under the others."""
+        """Give the payment dialog its gift card (F4), UPI (F6) and points (F7) tenders."""
         row = QHBoxLayout()
-        actions = {"gift_card": self.take_gift_card, "upi": self.take_upi}
+        actions = {
+            "gift_card": self.take_gift_card,
+            "upi": self.take_upi,
+            "points": self.take_points,
+        }
         for key, label, name in PAYMENT_KEYS:
             b = button(f"{label}\n{key}", role="tender", name=f"Tender_{name}")
             b.setAutoDefault(False)
