@@ -1,4 +1,4 @@
-"""customer programs: gift cards and store credit, loyalty points (ledgers), held sales, e-receipt consents
+"""customer programs: gift cards and store credit, loyalty points (ledgers), held sales, e-receipt consents, order pickups
 
 Revision ID: 0017_giftcards
 Revises: 0016_audit_keys
@@ -247,8 +247,51 @@ def upgrade() -> None:
             batch_op.f("ix_loyalty_entries_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "order_pickups",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "branch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ready_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("collected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("collected_by", sa.String(length=120), nullable=True),
+        sa.Column("paid_at_till", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("payment_method", sa.String(length=16), nullable=False),
+        sa.Column("payment_reference", sa.String(length=120), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["branch_id"], ["branches.id"], name=op.f("fk_order_pickups_branch_id_branches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_order_pickups_order_id_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_order_pickups_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_pickups")),
+        sa.UniqueConstraint(
+            "tenant_id", "order_id", name=op.f("uq_order_pickups_tenant_id_order_id")
+        ),
+    )
+    with op.batch_alter_table("order_pickups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_order_pickups_tenant_id"), ["tenant_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("order_pickups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_pickups_tenant_id"))
+
+    op.drop_table("order_pickups")
+
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_loyalty_entries_tenant_id"))
         batch_op.drop_index("ix_loyalty_entries_tenant_customer")
