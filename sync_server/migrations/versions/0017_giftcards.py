@@ -1,4 +1,4 @@
-"""customer programs: gift cards and store credit, loyalty points (ledgers), held sales, e-receipt consents, order pickups
+"""customer programs: gift cards and store credit, loyalty points (ledgers), held sales, e-receipt consents, order pickups, layaways
 
 Revision ID: 0017_giftcards
 Revises: 0016_audit_keys
@@ -285,8 +285,94 @@ def upgrade() -> None:
     with op.batch_alter_table("order_pickups", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_order_pickups_tenant_id"), ["tenant_id"], unique=False)
 
+    op.create_table(
+        "layaways",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "branch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("device_id", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("total", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("paid", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("credit_number", sa.String(length=16), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["branch_id"], ["branches.id"], name=op.f("fk_layaways_branch_id_branches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_layaways_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_layaways_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_layaways")),
+        sa.UniqueConstraint("tenant_id", "uuid", name=op.f("uq_layaways_tenant_id_uuid")),
+    )
+    with op.batch_alter_table("layaways", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_layaways_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "layaway_payments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "layaway_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("payment_uuid", sa.String(length=36), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=120), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["layaway_id"], ["layaways.id"], name=op.f("fk_layaway_payments_layaway_id_layaways")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_layaway_payments_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_layaway_payments")),
+        sa.UniqueConstraint(
+            "tenant_id", "payment_uuid", name=op.f("uq_layaway_payments_tenant_id_payment_uuid")
+        ),
+    )
+    with op.batch_alter_table("layaway_payments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_layaway_payments_layaway_id"), ["layaway_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_layaway_payments_tenant_id"), ["tenant_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("layaway_payments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_layaway_payments_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_layaway_payments_layaway_id"))
+
+    op.drop_table("layaway_payments")
+    with op.batch_alter_table("layaways", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_layaways_tenant_id"))
+
+    op.drop_table("layaways")
+
     with op.batch_alter_table("order_pickups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_pickups_tenant_id"))
 
