@@ -3,6 +3,7 @@ pickup and ready (the customer is e-mailed), found and collected at a till, paid
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -125,6 +126,15 @@ def test_an_order_is_reserved_marked_ready_and_collected_at_the_till(
     listed = world.api("manager").get(f"orders/{order_id}").json()
     assert listed["status"] == "delivered" and listed["channel"] == "online"
     assert pickups.find(till, number="W-77").pickup_status == "collected"
+    # The sales report counts it as an online sale, on the day it was placed.
+    today = {"date_from": date.today().isoformat(), "date_to": date.today().isoformat()}
+    report = world.api("manager").get(
+        "reports/sales-summary", params={**today, "group_by": "channel"}
+    )
+    assert report.status_code == 200, report.text
+    assert [(r["channel"], r["sales"], r["revenue"]) for r in report.json()["rows"]] == [
+        ("online", 1, "20.00")
+    ]
     # Unknown numbers and other branches' tills get a clear 404.
     with pytest.raises(SyncFailed, match="no order W-404"):
         pickups.find(till, number="W-404")
