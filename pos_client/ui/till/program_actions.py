@@ -19,7 +19,7 @@ from common.codes import Tender
 from common.errors import ValidationFailed
 from common.money import format_money
 from pos_client.qt.device_calls import call_server
-from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty
+from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty, pickups
 from pos_client.services.sync_engine import SyncEngine, SyncFailed
 from pos_client.services.till import Payment
 from pos_client.ui.till.customer_display import CustomerDisplay
@@ -29,10 +29,11 @@ from pos_client.ui.till.program_dialogs import (
     EmailReceiptDialog,
     GiftCardDialog,
     HeldSalesDialog,
+    PickupDialog,
     SellCardDialog,
     UpiDialog,
+    words,
 )
-from pos_client.ui.widgets.messages import explain
 
 if TYPE_CHECKING:
     from pos_client.ui.till.payment import PaymentDialog
@@ -43,6 +44,7 @@ PROGRAM_KEYS = (
     ("Ctrl+E", "E-mail last receipt", "email_receipt"),
     ("Ctrl+Shift+D", "Customer display", "customer_display"),
     ("Ctrl+G", "Sell a gift card", "sell_card"),
+    ("Ctrl+O", "Collect an online order", "pickup"),
 )
 PAYMENT_KEYS = (("F4", "Gift card", "gift_card"), ("F6", "UPI", "upi"), ("F7", "Points", "points"))
 
@@ -70,7 +72,57 @@ class ProgramActions:
             "email_receipt": self.email_last_receipt,
             "customer_display": self.toggle_customer_display,
             "sell_card": self.sell_gift_card,
+            "pickup": self.collect_order,
         }[name]()
+
+    # -- click-and-collect ---------------------------------------------------------------
+
+    def collect_order(self) -> None:
+        """Find an online order by number and hand it over, taking what is due in cash."""
+        engine = self.sync_engine
+        if engine is None:
+            self.screen.notice.notify("Collecting orders needs the server", kind="warn")
+            return
+        if self.shift is None:
+            self.screen.notice.notify("Open a shift before collecting an order", kind="warn")
+            return
+        dialog = PickupDialog(currency=self.ctx.config.currency, parent=self)
+        cashier, shift_id = self.cashier, self.shift.shift_id
+
+        def collected(order) -> None:
+            dialog.accept()
+            self.screen.notice.notify(
+                f"Order {order.number} handed over to {order.customer}", kind="info"
+            )
+
+        dialog.find.connect(
+            lambda number: call_server(
+                engine,
+                lambda e: pickups.find(e, number=number),
+                success=dialog.show_order,
+                failure=dialog.show_error,
+                parent=dialog,
+            )
+        )
+        dialog.collect.connect(
+            lambda number, due: call_server(
+                engine,
+                lambda e: pickups.collect(
+                    e,
+                    number=number,
+                    amount=due,
+                    method="cash",
+                    reference="",
+                    cashier=cashier,
+                    shift_id=shift_id,
+                ),
+                success=collected,
+                failure=dialog.show_error,
+                parent=dialog,
+            )
+        )
+        self._open(dialog)
+        dialog.number.setFocus()
 
     # -- selling a gift card -------------------------------------------------------------
 
@@ -195,7 +247,7 @@ class ProgramActions:
                 )
 
             self.ctx.command(record).success(payment.add_tender).failure(
-                lambda exc: payment.error.setText(explain(exc))
+                lambda exc: payment.error.setText(words(exc))
             ).run()
 
         if self.sync_engine is None or customer is None or customer.customer_id is None:
@@ -208,7 +260,7 @@ class ProgramActions:
             failure=lambda exc: (
                 take(None)
                 if isinstance(exc, SyncFailed) and exc.unreachable
-                else payment.error.setText(explain(exc))
+                else payment.error.setText(words(exc))
             ),
             parent=payment,
         )

@@ -24,9 +24,19 @@ from common.errors import DomainError
 from common.money import format_money
 from pos_client.services.ereceipts import CONSENT_TEXT
 from pos_client.services.held_sales import HeldRow
+from pos_client.services.sync_engine import SyncFailed
 from pos_client.ui.till.dialogs import button, error_label, title_label
 from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.widgets.messages import explain
+
+
+def words(error: BaseException) -> str:
+    """Say what went wrong, including a server's refusal, in words a cashier can act on."""
+    if isinstance(error, SyncFailed):
+        if error.unreachable:
+            return "The server cannot be reached; try again when the till is back online."
+        return str(error)  # the server's own words (its problem detail)
+    return explain(error)
 
 
 class _KeyboardDialog(QDialog):
@@ -51,7 +61,7 @@ class _KeyboardDialog(QDialog):
 
     def show_error(self, error: BaseException | str) -> None:
         """Show why the step failed, in the dialog."""
-        self.error.setText(error if isinstance(error, str) else explain(error))
+        self.error.setText(error if isinstance(error, str) else words(error))
         self.busy(False)
 
     def busy(self, on: bool) -> None:
@@ -328,3 +338,76 @@ class SellCardDialog(_KeyboardDialog):
         self.error.clear()
         self.busy(True)
         self.submitted.emit(self.number.text().strip(), amount)
+
+
+class PickupDialog(_KeyboardDialog):
+    """Click-and-collect: type or scan the order number, Enter finds it; Enter again takes
+    what is due in cash and hands the order over."""
+
+    find = Signal(str)  # number
+    collect = Signal(str, object)  # number, amount due (Decimal)
+
+    def __init__(self, *, currency: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Collect an online order")
+        self.setModal(True)
+        self.currency = currency
+        self.found = None  # the PickupRead shown
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title_label("Collect an online order"))
+        self.number = QLineEdit(objectName="PickupNumberEdit")
+        self.number.setPlaceholderText("Order number (type or scan)")
+        self.number.textEdited.connect(self._changed)
+        layout.addWidget(self.number)
+        self.details = QLabel(objectName="PickupDetails")
+        self.details.setWordWrap(True)
+        layout.addWidget(self.details, 1)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        row = QHBoxLayout()
+        back = button("Back (Esc)")
+        back.clicked.connect(self.reject)
+        self.ok = button("Find (Enter)", role="pay", name="PickupButton")
+        self.ok.clicked.connect(self.submit)
+        row.addWidget(back)
+        row.addWidget(self.ok)
+        layout.addLayout(row)
+        self._settle_buttons()
+        self.setMinimumWidth(520)
+
+    def _changed(self, _text: str) -> None:
+        self.found = None
+        self.details.clear()
+        self.ok.setText("Find (Enter)")
+
+    def show_order(self, order) -> None:
+        """Show the order found: customer, lines, what is due; Enter then hands it over."""
+        self.busy(False)
+        self.found = order
+        money = lambda a: format_money(a, self.currency)  # noqa: E731
+        lines = "".join(
+            f"<br>{line.quantity.normalize():f} × {line.name}  {money(line.line_total)}"
+            for line in order.lines
+        )
+        state = {"awaiting": "not ready yet", "ready": "ready", "collected": "already collected"}
+        self.details.setText(
+            f"<b>{order.number}</b> · {order.customer} · {state.get(order.pickup_status, '')}"
+            f"{lines}<br><b>"
+            + (f"Take {money(order.due)} in cash, then" if order.due else "Paid online:")
+            + " hand the order over.</b>"
+        )
+        self.ok.setText("Hand over (Enter)")
+
+    def submit(self) -> None:
+        """Find the order, or collect the one shown."""
+        number = self.number.text().strip()
+        if not number:
+            self.show_error("Type or scan the order number")
+            return
+        self.error.clear()
+        self.busy(True)
+        if self.found is None:
+            self.find.emit(number)
+        else:
+            self.collect.emit(number, self.found.due)
