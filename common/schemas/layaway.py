@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,7 +44,7 @@ class LayawayRead(BaseModel):
     total: Amount
     paid: Amount
     due: Amount
-    lines: list[dict]
+    lines: list[dict[str, Any]]
     outcome: str
     credit_number: str | None
     created_at: datetime
