@@ -250,3 +250,38 @@ def test_a_return_goes_back_as_store_credit_and_a_card_sold_at_the_till(
             giftcards.gift_card_payment(
                 session, number=credit, amount=D("25"), seen=seen, currency="INR"
             )
+
+
+def test_a_voided_gift_card_sale_gives_the_money_back_to_the_card(
+    world, live_server, tills
+) -> None:
+    till_a, _ = tills
+    number = world.api("cashier").post("giftcards", json={"amount": "50.00"}).json()["number"]
+
+    # Asked before the sale's transaction: the till's engine reads its own store to call.
+    seen = giftcards.check_online(till_a, number=number)
+
+    def by_card(session, due):
+        return [
+            giftcards.gift_card_payment(
+                session, number=number, amount=due, seen=seen, currency="INR"
+            )
+        ]
+
+    receipt, paid = _sell(world, till_a, quantity="2", pay=by_card)  # 20.00
+    assert till_a.sync_once().pending == 0
+    assert (
+        world.api("cashier").post(f"giftcards/{number}/balance", json={}).json()["balance"]
+        == "30.00"
+    )
+    with till_a.store.transaction() as session:
+        sale = returns.find_sale(session, receipt_number=receipt)
+        documents.void_sale(session, sale_id=sale.sale_id, reason="wrong customer")
+    assert till_a.sync_once().pending == 0
+    entries = world.api("manager").get(f"giftcards/{number}/entries").json()
+    assert [(e["kind"], e["amount"]) for e in entries] == [
+        ("issue", "50.00"),
+        ("redeem", "-20.00"),
+        ("refund", "20.00"),
+    ]
+    assert entries[-1]["balance_after"] == "50.00"

@@ -77,18 +77,24 @@ def test_customer_display_shows_the_cart_and_a_upi_qr_for_the_amount_due(
     assert display.table.rowCount() == 2
     assert display.table.item(1, 0).text() == "Tata Tea Gold 250 g"
     assert display.table.item(1, 1).text() == "2" and "330.00" in display.table.item(1, 2).text()
-    assert display.total.text() == "Total ₹396.00"
+    assert display.total.text() == "Total ₹396.00" and display.savings.text() == ""
+    # A discount shows as what the customer saves, on the display at once.
+    till.window.cart.set_order_discount(amount=Decimal("6.00"))
+    till.window.refresh_cart()
+    assert display.total.text() == "Total ₹390.00"
+    assert display.savings.text() == "You save ₹6.00"
+    assert display.table.item(1, 0).text().startswith("Tata Tea Gold 250 g  (−₹")
 
     payment = _payment(qtbot, till)
     key(qtbot, Qt.Key.Key_F6)
     qtbot.waitUntil(lambda: isinstance(getattr(till.window, "upi_dialog", None), UpiDialog))
     upi = till.window.upi_dialog
     qtbot.waitUntil(lambda: display.upi_link is not None, timeout=3000)
-    assert display.qr_panel.isVisible() and "₹396.00" in display.prompt.text()
+    assert display.qr_panel.isVisible() and "₹390.00" in display.prompt.text()
     # Decode the QR exactly as drawn on the customer's screen.
     [code] = zxingcpp.read_barcodes(display.qr.pixmap().toImage())
     fields = read_uri(code.text)
-    assert fields["am"] == "396.00" and fields["pa"] == "sharma.store@okbank"
+    assert fields["am"] == "390.00" and fields["pa"] == "sharma.store@okbank"
     assert fields["pn"] == "Sharma General Store" and fields["cu"] == "INR"
     assert code.text == display.upi_link
     _shot(display, "customer-display-upi")
@@ -111,7 +117,7 @@ def test_customer_display_shows_the_cart_and_a_upi_qr_for_the_amount_due(
         sale = session.scalars(select(Sale).order_by(Sale.created_at.desc())).first()
         paid = session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id)).all()
     assert [(p.method, p.amount, p.reference) for p in paid] == [
-        ("upi", Decimal("396.00"), "412345678901")
+        ("upi", Decimal("390.00"), "412345678901")
     ]
     qtbot.waitUntil(lambda: display.total.text() == "Welcome!", timeout=3000)
 
