@@ -1,9 +1,11 @@
-"""Customer programs at the till: hold and recall sales, gift card and UPI tenders, the
-customer display, e-mailing the receipt.
+"""Customer programs at the till: hold and recall sales, gift card, UPI and points tenders,
+the customer display, e-mailing the receipt, selling gift cards, collecting online orders.
 
 A mixin of TillWindow (it uses the window's ctx, cart, screen and dialog plumbing). Keys:
-Ctrl+H hold, Ctrl+R recall, Ctrl+E e-mail the last receipt, Ctrl+Shift+D customer display;
-in the payment dialog F4 gift card, F6 UPI.
+Ctrl+H hold, Ctrl+R recall, Ctrl+E e-mail the last receipt, Ctrl+Shift+D customer display,
+Ctrl+G sell a gift card, Ctrl+O collect an order; in the payment dialog F4 gift card, F6 UPI,
+F7 points. The services are imported where they are used, like checkout in sale_actions: they
+load the sync protocol (pydantic, httpx), which starting the till does not need.
 """
 
 from __future__ import annotations
@@ -18,11 +20,6 @@ from common import giftcards as card_numbers
 from common.codes import Tender
 from common.errors import ValidationFailed
 from common.money import format_money
-from pos_client.qt.device_calls import call_server
-from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty, pickups
-from pos_client.services.sync_engine import SyncEngine, SyncFailed
-from pos_client.services.till import Payment
-from pos_client.ui.till.customer_display import CustomerDisplay
 from pos_client.ui.till.dialogs import button
 from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.till.program_dialogs import (
@@ -36,6 +33,9 @@ from pos_client.ui.till.program_dialogs import (
 )
 
 if TYPE_CHECKING:
+    from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty
+    from pos_client.services.sync_engine import SyncEngine
+    from pos_client.ui.till.customer_display import CustomerDisplay
     from pos_client.ui.till.payment import PaymentDialog
 
 PROGRAM_KEYS = (
@@ -79,6 +79,9 @@ class ProgramActions:
 
     def collect_order(self) -> None:
         """Find an online order by number and hand it over, taking what is due in cash."""
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import pickups
+
         engine = self.sync_engine
         if engine is None:
             self.screen.notice.notify("Collecting orders needs the server", kind="warn")
@@ -128,6 +131,8 @@ class ProgramActions:
 
     def sell_gift_card(self) -> None:
         """Sell a gift card for cash (its cash goes in the drawer as a cash-in)."""
+        from pos_client.services import giftcards
+
         if self.shift is None:
             self.screen.notice.notify("Open a shift before selling a gift card", kind="warn")
             return
@@ -165,6 +170,8 @@ class ProgramActions:
 
     def toggle_customer_display(self) -> None:
         """Open the customer display (on the second screen if there is one), or close it."""
+        from pos_client.ui.till.customer_display import CustomerDisplay
+
         if self.customer_display is not None and self.customer_display.isVisible():
             self.customer_display.close()
             return
@@ -183,6 +190,8 @@ class ProgramActions:
     def update_customer_display(self) -> None:
         """Show the cart as it is now on the customer display, if it is open."""
         if self.customer_display is not None:
+            from pos_client.services import display
+
             self.customer_display.show_cart(display.display_state(self.cart))
         customer = self.cart.customer
         customer_id = customer.customer_id if customer is not None else None
@@ -194,6 +203,9 @@ class ProgramActions:
 
     def show_points(self, *, customer_id: int, name: str) -> None:
         """Tell the cashier the customer's points: from the server, or as last known."""
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import loyalty
+
         currency = self.ctx.config.currency
 
         def say(points: int | None, worth, *, known: str = "") -> None:
@@ -227,6 +239,11 @@ class ProgramActions:
 
     def take_points(self, payment: PaymentDialog) -> None:
         """Pay the amount typed in the payment dialog with the customer's points."""
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import loyalty
+        from pos_client.services.sync_engine import SyncFailed
+        from pos_client.services.till import Payment
+
         customer = self.cart.customer
         try:
             amount = min(parse_amount(payment.amount.text()), payment.remaining)
@@ -269,6 +286,8 @@ class ProgramActions:
 
     def hold_sale(self) -> None:
         """Park the cart (it survives a restart) and start a new sale."""
+        from pos_client.services import held_sales
+
         if self.cart.is_empty:
             self.screen.notice.notify("Nothing to hold: the cart is empty", kind="warn")
             return
@@ -293,6 +312,9 @@ class ProgramActions:
 
     def recall_sale(self) -> None:
         """List held sales (this till's, and the branch's when online); Enter recalls one."""
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import held_sales
+
         if not self.cart.is_empty:
             self.screen.notice.notify(
                 "Finish or hold the current sale (Ctrl+H) before recalling another",
@@ -319,6 +341,9 @@ class ProgramActions:
         )
 
     def _recall(self, dialog: HeldSalesDialog, row: held_sales.HeldRow) -> None:
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import held_sales
+
         def recalled(cart) -> None:
             cart.max_discount_percent = self.discount_limit
             self.cart = cart
@@ -344,6 +369,8 @@ class ProgramActions:
 
     def email_last_receipt(self) -> None:
         """Send the last sale's receipt by e-mail, with the customer's consent."""
+        from pos_client.services import ereceipts
+
         last = self.last_sale
         if last is None:
             self.screen.notice.notify("No sale yet on this till to send", kind="warn")
@@ -395,6 +422,11 @@ class ProgramActions:
 
     def take_gift_card(self, payment: PaymentDialog) -> None:
         """Ask for a card; check it with the server, or bound it offline, then add it."""
+        from pos_client.qt.device_calls import call_server
+        from pos_client.services import giftcards
+        from pos_client.services.sync_engine import SyncFailed
+        from pos_client.services.till import Payment
+
         due = payment.remaining
         if due <= 0:
             return
@@ -451,6 +483,9 @@ class ProgramActions:
 
     def take_upi(self, payment: PaymentDialog) -> None:
         """Show the UPI QR for what is left to pay on the customer display; take the reference."""
+        from pos_client.services import display
+        from pos_client.services.till import Payment
+
         due = payment.remaining
         if due <= 0:
             return

@@ -4,6 +4,7 @@ gift card tender, UPI payment reference, held sales list, e-mail receipt."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -22,16 +23,19 @@ from PySide6.QtWidgets import (
 
 from common.errors import DomainError
 from common.money import format_money
-from pos_client.services.ereceipts import CONSENT_TEXT
-from pos_client.services.held_sales import HeldRow
-from pos_client.services.sync_engine import SyncFailed
 from pos_client.ui.till.dialogs import button, error_label, title_label
 from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.widgets.messages import explain
 
+if TYPE_CHECKING:
+    from pos_client.services.held_sales import HeldRow
+
 
 def words(error: BaseException) -> str:
     """Say what went wrong, including a server's refusal, in words a cashier can act on."""
+    # Loaded on use: it brings the sync protocol, which starting the till does not need.
+    from pos_client.services.sync_engine import SyncFailed
+
     if isinstance(error, SyncFailed):
         if error.unreachable:
             return "The server cannot be reached; try again when the till is back online."
@@ -264,6 +268,8 @@ class EmailReceiptDialog(_KeyboardDialog):
         self.consent = QCheckBox(
             "The customer agrees to get this receipt by e-mail", objectName="ReceiptConsent"
         )
+        from pos_client.services.ereceipts import CONSENT_TEXT
+
         self.consent.setToolTip(CONSENT_TEXT)
         self.consent.toggled.connect(lambda _: self.error.clear())
         layout.addWidget(self.consent)
