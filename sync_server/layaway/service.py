@@ -24,6 +24,8 @@ from sync_server.org.service import get_setting
 from sync_server.partners.models import Customer
 
 REFERENCE = "layaway"
+# Well inside NUMERIC(14,4): a total and its payments never overflow the columns.
+MAX_TOTAL = Decimal("1000000000")
 
 
 def _branch(principal: Principal, branch_id: int | None) -> int:
@@ -81,6 +83,11 @@ def start(session: Session, *, principal: Principal, data: LayawayCreate) -> Lay
             }
         )
     total = sum((Decimal(ln["line_total"]) for ln in lines), Decimal(0))
+    if total > MAX_TOTAL:
+        raise ValidationFailed(
+            f"A layaway of {_money(session, principal.tenant_id, total)} is more than this "
+            "server takes in one document."
+        )
     if not 0 < data.deposit.amount < total:
         raise ValidationFailed(
             f"A deposit is more than nothing and less than the total "
