@@ -52,14 +52,15 @@ class HeldSaleRecalled(Payload):
 
 
 class ReceiptEmailRequested(Payload):
-    """The cashier sends the receipt by e-mail; the customer agreed to receive it."""
+    """The cashier sends the receipt by e-mail (or, with phone, by SMS); the customer agreed."""
 
     TYPE: ClassVar[EventType] = EventType.RECEIPT_EMAIL_REQUESTED
 
     request_id: str
     receipt_number: str = Field(min_length=1, max_length=40)
     branch_id: int
-    email: str = Field(min_length=3, max_length=254)
+    email: str | None = Field(default=None, min_length=3, max_length=254)
+    phone: str | None = Field(default=None, min_length=5, max_length=40)
     consent: bool
     consent_text: str = Field(default="", max_length=300)
     customer_id: int | None = None

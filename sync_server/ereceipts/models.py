@@ -22,7 +22,9 @@ class ReceiptConsent(TenantScoped, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36))
     receipt_number: Mapped[str] = mapped_column(String(40))
-    email: Mapped[str] = mapped_column(String(254))
+    # One of the two: where the receipt went.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     consent_text: Mapped[str] = mapped_column(String(300), default="")
     branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -25,10 +25,13 @@ def _address(email: str) -> str:
 def request(
     session: Session, *, actor: Actor, branch_id: int, payload: ReceiptEmailRequested
 ) -> ReceiptConsent:
-    """Queue the receipt for e-mail and keep who agreed to it, when and at which till."""
+    """Queue the receipt (e-mail or SMS) and keep who agreed to it, when and at which till."""
     if not payload.consent:
-        raise ValidationFailed("The customer did not agree to get the receipt by e-mail.")
-    address = _address(payload.email)
+        raise ValidationFailed("The customer did not agree to get the receipt.")
+    if (payload.email is None) == (payload.phone is None):
+        raise ValidationFailed("An e-receipt goes to an e-mail address or a phone number.")
+    address = _address(payload.email) if payload.email else None
+    phone = notifications.normalize_phone(payload.phone) if payload.phone else None
     subject = payload.subject or f"Your receipt {payload.receipt_number}"
     rows = notifications.notify(
         session,
@@ -39,27 +42,30 @@ def request(
         payload={"receipt_number": payload.receipt_number},
         branch_id=branch_id,
         email=address,
+        sms=phone,
     )
     session.flush()
+    channel = "email" if address else "sms"
     consent = ReceiptConsent(
         tenant_id=actor.tenant_id,
         request_id=payload.request_id,
         receipt_number=payload.receipt_number,
         email=address,
+        phone=phone,
         customer_id=payload.customer_id,
         consent_text=payload.consent_text,
         branch_id=branch_id,
         device_id=actor.device_id,
-        notification_id=next((r.id for r in rows if r.channel == "email"), None),
+        notification_id=next((r.id for r in rows if r.channel == channel), None),
     )
     session.add(consent)
     session.flush()
     audit.record(
         session,
         actor=actor,
-        action="receipt.email_consent",
+        action="receipt.email_consent" if address else "receipt.sms_consent",
         entity_type="receipt",
         entity_id=payload.receipt_number,
-        after={"email": address, "consent_text": payload.consent_text},
+        after={"to": address or phone, "consent_text": payload.consent_text},
     )
     return consent

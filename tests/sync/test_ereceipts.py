@@ -3,9 +3,13 @@ loopback by the server's notification outbox, with the customer's consent record
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from decimal import Decimal
 from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -128,3 +132,56 @@ def test_a_receipt_emailed_offline_is_delivered_after_sync_with_consent_kept(
         assert consent.device_id is not None and consent.given_at is not None
         sent = session.get(Notification, consent.notification_id)
         assert (sent.channel, sent.status, sent.event) == ("email", "delivered", "receipt.email")
+
+
+@pytest.fixture
+def gateway():
+    """A real HTTP SMS gateway on loopback that accepts every message."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append(
+                {"query": parse_qs(urlparse(self.path).query), "body": self.rfile.read(length)}
+            )
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_receipt_sent_by_sms_reaches_the_gateway_with_consent_kept(
+    world, live_server, till, gateway, tmp_path
+) -> None:
+    url, seen = gateway
+    sale = _sale(world, till.store)
+    with till.store.transaction() as session:
+        with pytest.raises(ValidationFailed, match="phone number"):
+            ereceipts.sms_receipt(session, receipt=sale.receipt, phone="call me", consent=True)
+        ereceipts.sms_receipt(session, receipt=sale.receipt, phone="+91 98450 12345", consent=True)
+    assert till.sync_once().pending == 0
+    settings = Settings(
+        data_dir=tmp_path / "n",
+        secret_key="x" * 40,
+        sms_gateway_url=url + "/send?to={to}",
+        sms_gateway_body='{"to": "{to}", "message": "{text}"}',
+        notify_timeout=5,
+    )
+    assert dispatch_due(world.engine, settings=settings) == 1
+    [message] = seen
+    assert message["query"]["to"] == ["+919845012345"]
+    text = json.loads(message["body"])["message"]
+    assert sale.receipt_number in text and "20.00" in text
+    with transaction(world.sessions(), readonly=True) as session:
+        consent = session.scalar(select(ReceiptConsent))
+        assert (consent.phone, consent.email) == ("+919845012345", None)
+        assert consent.consent_text == ereceipts.SMS_CONSENT_TEXT

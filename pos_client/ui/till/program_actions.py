@@ -377,14 +377,18 @@ class ProgramActions:
             return
         dialog = EmailReceiptDialog(receipt_number=last.receipt_number, parent=self)
 
-        def send(email: str, consent: bool) -> None:
-            self.ctx.command(
-                lambda s: ereceipts.email_receipt(
-                    s, receipt=last.receipt, email=email, consent=consent
-                )
-            ).success(lambda queued: self._receipt_queued(dialog, queued)).failure(
-                dialog.show_error
-            ).run()
+        def send(to: str, consent: bool) -> None:
+            # An address with @ gets an e-mail; anything else is taken as a mobile number.
+            def queue(s):
+                if "@" in to:
+                    return ereceipts.email_receipt(
+                        s, receipt=last.receipt, email=to, consent=consent
+                    )
+                return ereceipts.sms_receipt(s, receipt=last.receipt, phone=to, consent=consent)
+
+            self.ctx.command(queue).success(
+                lambda queued: self._receipt_queued(dialog, queued)
+            ).failure(dialog.show_error).run()
 
         dialog.submitted.connect(send)
         self._open(dialog)
@@ -392,7 +396,7 @@ class ProgramActions:
 
     def _receipt_queued(self, dialog: EmailReceiptDialog, queued: ereceipts.QueuedEmail) -> None:
         dialog.accept()
-        self.screen.notice.notify(f"Receipt will be e-mailed to {queued.email}", kind="info")
+        self.screen.notice.notify(f"Receipt will be sent to {queued.email}", kind="info")
         if self.after_sale is not None:
             self.after_sale()
 

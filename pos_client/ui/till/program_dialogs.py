@@ -263,10 +263,10 @@ class EmailReceiptDialog(_KeyboardDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label(f"E-mail receipt {receipt_number}"))
         self.email = QLineEdit(email, objectName="ReceiptEmailEdit")
-        self.email.setPlaceholderText("customer@example.com")
+        self.email.setPlaceholderText("customer@example.com, or a mobile number for SMS")
         layout.addWidget(self.email)
         self.consent = QCheckBox(
-            "The customer agrees to get this receipt by e-mail", objectName="ReceiptConsent"
+            "The customer agrees to get this receipt (e-mail or SMS)", objectName="ReceiptConsent"
         )
         from pos_client.services.ereceipts import CONSENT_TEXT
 
