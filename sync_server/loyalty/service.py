@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound
@@ -31,13 +32,21 @@ def _account(session: Session, *, tenant_id: int, customer_id: int) -> LoyaltyAc
         LoyaltyAccount.tenant_id == tenant_id, LoyaltyAccount.customer_id == customer_id
     )
     account = session.scalar(lock_for_update(stmt, session))
-    if account is None:
-        account = LoyaltyAccount(tenant_id=tenant_id, customer_id=customer_id, points=0)
-        session.add(account)
-        session.flush()
-    else:
+    if account is not None:
         session.refresh(account)
-    return account
+        return account
+    try:
+        # Two first earns of one customer at once: one inserts, the other finds its row.
+        with session.begin_nested():
+            account = LoyaltyAccount(tenant_id=tenant_id, customer_id=customer_id, points=0)
+            session.add(account)
+            session.flush()
+        return account
+    except IntegrityError:
+        account = session.scalar(lock_for_update(stmt, session))
+        assert account is not None
+        session.refresh(account)
+        return account
 
 
 def _book(
@@ -105,6 +114,25 @@ def earn_for_sale(
         points=earned,
         reference_type="sale",
         reference_id=payload.sale_id,
+    )
+
+
+def earn_for_order(
+    session: Session, *, actor: Actor, order_id: int, customer_id: int, lines: list[EarningLine]
+) -> LoyaltyEntry | None:
+    """Give the customer the points a paid online order earns (channel "online")."""
+    earned = points_earned(lines, rules=rules(session, tenant_id=actor.tenant_id), channel="online")
+    if earned <= 0:
+        return None
+    return _book(
+        session,
+        actor=actor,
+        customer_id=customer_id,
+        kind="earn",
+        points=earned,
+        reference_type="order",
+        reference_id=str(order_id),
+        channel="online",
     )
 
 

@@ -21,6 +21,7 @@ from pos_client.store.db import LocalStore
 from pos_client.store.models import Customer
 from sync_server.db import transaction
 from sync_server.integrity.ledger import verify_ledgers
+from tests.server.test_orders import order_body, post, stock, store
 
 D = Decimal
 SHOP = ShopInfo(shop_name="Test Shop")
@@ -193,3 +194,24 @@ def test_points_earned_and_burned_online_and_offline_on_two_tills(
             seen=seen,
             currency="INR",
         )
+
+
+def test_a_paid_online_order_earns_points_unless_the_channel_is_left_out(world) -> None:
+    admin = world.api("admin")
+    assert admin.put("settings/loyalty_points_per_100", json={"value": "10"}).status_code == 200
+    stock(world, quantity="10")
+    shop = store(world)
+    placed = post(shop, order_body("W-1", ("ADMIN-0", "3"))).json()  # 30.00 -> 3 points
+    paid = shop.post(f"orders/{placed['id']}/payment", json={"amount": placed["total"]})
+    assert paid.status_code == 200, paid.text
+    customer_id = paid.json()["customer_id"]
+    statement = world.api("cashier").get(f"customers/{customer_id}/loyalty").json()
+    assert [(e["kind"], e["points"], e["channel"]) for e in statement["entries"]] == [
+        ("earn", 3, "online")
+    ]
+    # Online sales left out of the rules earn nothing.
+    assert admin.put("settings/loyalty_channels", json={"value": "in_store"}).status_code == 200
+    again = post(shop, order_body("W-2", ("ADMIN-0", "2"))).json()
+    paid_again = shop.post(f"orders/{again['id']}/payment", json={"amount": again["total"]})
+    assert paid_again.status_code == 200, paid_again.text
+    assert world.api("cashier").get(f"customers/{customer_id}/loyalty").json()["points"] == 3
