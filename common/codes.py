@@ -46,6 +46,9 @@ class Tender(StrEnum):
     CARD = "card"
     ACCOUNT = "account"
     VOUCHER = "voucher"
+    GIFT_CARD = "gift_card"
+    UPI = "upi"
+    LOYALTY = "loyalty"
 
 
 class Channel(StrEnum):

@@ -132,6 +132,59 @@ class TenantSettings(BaseModel):
         description="true: tills may sell on a customer's account while the server is "
         "unreachable (checked against the last known credit limit).",
     )
+    giftcard_offline_card_limit: NonNegativeAmount = Field(
+        default=Decimal("2000.00"),
+        description="Most a till may take from one gift card or store credit while it cannot "
+        "reach the server (a card may set its own); beyond the balance it is flagged on sync.",
+        json_schema_extra={"range": "0 or more (0: no offline redemption)"},
+    )
+    giftcard_offline_till_limit: NonNegativeAmount = Field(
+        default=Decimal("10000.00"),
+        description="Most a till may take in gift cards and store credit altogether while it "
+        "cannot reach the server.",
+        json_schema_extra={"range": "0 or more (0: no offline redemption)"},
+    )
+    loyalty_points_per_100: NonNegativeAmount = Field(
+        default=Decimal("1"),
+        description="Loyalty points a customer earns per 100 spent (0: no loyalty points).",
+        json_schema_extra={"range": "0 or more"},
+    )
+    loyalty_point_value: NonNegativeAmount = Field(
+        default=Decimal("0.25"),
+        description="What one loyalty point is worth when the customer pays with points.",
+        json_schema_extra={"range": "0 or more"},
+    )
+    loyalty_category_rates: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Points per 100 by category id, overriding the rate, e.g. {"7": 2, '
+        '"9": 0}; 0 excludes a category.',
+        json_schema_extra={"range": "category id: 0 or more"},
+    )
+    loyalty_excluded_skus: str = Field(
+        default="",
+        max_length=2000,
+        description="SKUs (comma-separated) that earn no points, e.g. tobacco or gift cards.",
+        json_schema_extra={"range": "up to 2000 characters"},
+    )
+    loyalty_channels: str = Field(
+        default="in_store,online",
+        max_length=100,
+        description="Channels whose sales earn points (in_store, online, wholesale).",
+        json_schema_extra={"range": "in_store, online, wholesale, comma-separated"},
+    )
+    upi_vpa: str = Field(
+        default="",
+        max_length=100,
+        description="The shop's UPI address (name@bank): the customer display shows a QR code "
+        "to pay each sale's amount to it; empty: no UPI QR.",
+        json_schema_extra={"range": "empty, or a UPI address such as shop@okbank"},
+    )
+    upi_payee_name: str = Field(
+        default="",
+        max_length=50,
+        description="The name UPI apps show for the shop when paying by QR code.",
+        json_schema_extra={"range": "up to 50 characters"},
+    )
     low_stock_sms_to: str = Field(
         default="",
         max_length=500,
@@ -157,6 +210,22 @@ class TenantSettings(BaseModel):
     @classmethod
     def _rate_limits(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _check_rate_limits(value)
+
+    @field_validator("loyalty_category_rates")
+    @classmethod
+    def _category_rates(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, rate in value.items():
+            if not str(key).isdigit():
+                raise SettingRefused(f"loyalty_category_rates: {key!r} is not a category id.")
+            try:
+                number = Decimal(str(rate))
+            except ArithmeticError:
+                raise SettingRefused(
+                    f"loyalty_category_rates.{key} must be a number, not {rate!r}."
+                ) from None
+            if isinstance(rate, bool) or not number.is_finite() or not 0 <= number <= 1000:
+                raise SettingRefused(f"loyalty_category_rates.{key} must be 0 to 1000.")
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -206,6 +206,7 @@ def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
     show_sync_status(window, sync.status)
     window.after_sale = sync.sync_now
     window.sync_now_handler = sync.sync_now
+    window.sync_engine = sync.engine  # gift card balances, held sales of the branch
     window.sync_now_button.setVisible(True)
 
 

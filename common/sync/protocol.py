@@ -37,6 +37,11 @@ class EventType(StrEnum):
     SHIFT_OPENED = "shift.opened"
     SHIFT_CLOSED = "shift.closed"
     STOCK_COUNT_ENTERED = "stock.count_entered"
+    # Customer programs (payloads in common/sync/programs.py).
+    GIFT_CARD_SOLD = "giftcard.sold"
+    HELD_SALE_PARKED = "held_sale.parked"
+    HELD_SALE_RECALLED = "held_sale.recalled"
+    RECEIPT_EMAIL_REQUESTED = "receipt.email_requested"
 
 
 class PaymentMethod(StrEnum):
@@ -44,6 +49,12 @@ class PaymentMethod(StrEnum):
     CARD = "card"
     ACCOUNT = "account"
     VOUCHER = "voucher"
+    # A gift card or store credit held on the server; reference is the card number.
+    GIFT_CARD = "gift_card"
+    # Paid by UPI (QR on the customer display); reference is the UPI transaction reference.
+    UPI = "upi"
+    # Paid with loyalty points; reference is how many points.
+    LOYALTY = "loyalty"
 
 
 class Payload(Schema):
@@ -418,3 +429,10 @@ class DeadLetterResolve(Schema):
     # Apply the event now (its cause was fixed, e.g. the product was created) instead of
     # just closing the letter.
     retry: bool = False
+
+
+# --- customer programs ----------------------------------------------------------------------
+# Their payloads live in their own module; it needs Payload and EventType defined above.
+from common.sync import programs as _programs  # noqa: E402
+
+PAYLOADS.update(_programs.PAYLOADS)

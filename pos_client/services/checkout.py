@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from common.codes import Tender, Unit
 from common.errors import CreditLimitExceeded, InvalidState, NotFound, ValidationFailed
+from common.giftcards import masked
 from common.ids import new_id
 from common.money import ZERO, format_money
 from common.sync import protocol
@@ -31,6 +32,9 @@ TENDER_NAMES = {
     Tender.CARD: "Card",
     Tender.ACCOUNT: "On account",
     Tender.VOUCHER: "Voucher",
+    Tender.GIFT_CARD: "Gift card",
+    Tender.UPI: "UPI",
+    Tender.LOYALTY: "Points",
 }
 
 
@@ -167,7 +171,10 @@ def build_receipt(
             ReceiptPayment(
                 method=TENDER_NAMES[p.tender],
                 amount=p.tendered if p.tendered is not None else p.amount,
-                reference=p.reference,
+                # A card number is money to whoever reads it: print its last digits only.
+                reference=masked(p.reference)
+                if p.tender == Tender.GIFT_CARD and p.reference
+                else p.reference,
             )
             for p in payments
         ),
@@ -292,7 +299,11 @@ def receipt_copy(session: Session, *, receipt_number: str, shop: ShopInfo) -> Re
         total=sale.total,
         payments=tuple(
             ReceiptPayment(
-                method=TENDER_NAMES[Tender(p.method)], amount=p.amount, reference=p.reference
+                method=TENDER_NAMES[Tender(p.method)],
+                amount=p.amount,
+                reference=masked(p.reference)
+                if p.method == Tender.GIFT_CARD and p.reference
+                else p.reference,
             )
             for p in payments
         ),

@@ -31,7 +31,15 @@ from pos_client.services.till import CatalogItem, Override
 from pos_client.store import documents
 from pos_client.store.models import Customer, Return, ReturnLine, Sale, SaleLine, SalePayment
 
-METHOD_NAMES = {"cash": "Cash", "card": "Card", "account": "On account", "voucher": "Voucher"}
+METHOD_NAMES = {
+    "cash": "Cash",
+    "card": "Card",
+    "account": "On account",
+    "voucher": "Voucher",
+    "gift_card": "Gift card",
+    "upi": "UPI",
+    "loyalty": "Points",
+}
 
 
 @dataclass(frozen=True)
@@ -312,12 +320,13 @@ def return_with_receipt(
     reason: str,
     shop: ShopInfo,
     non_cash: dict[str, Decimal] | None = None,
+    store_credit: str | None = None,
 ) -> RecordedReturn:
     """Take back some lines of a sale and refund them.
 
     With non_cash (method -> amount) the cashier chose how much goes back to each original
     card/account tender and the rest is paid in cash; without it the original tenders share
-    the refund in proportion.
+    the refund in proportion. With store_credit (a card number) all of it goes on that card.
     """
     _require(cashier)
     receipt_number = session.scalar(select(Sale.receipt_number).where(Sale.id == sale_id))
@@ -340,7 +349,16 @@ def return_with_receipt(
     if not lines:
         raise ValidationFailed("Choose what comes back")
     total = sum((line.refund_for(q) for line, q in lines), ZERO)
-    if non_cash is None:
+    if store_credit is not None:
+        refunds = [
+            protocol.Refund(
+                refund_id=new_id(),
+                method=protocol.PaymentMethod.GIFT_CARD,
+                amount=total,
+                reference=store_credit,
+            )
+        ]
+    elif non_cash is None:
         refunds = split_refund(total, sale.paid, currency=shop.currency)
     else:
         refunds = chosen_refund(total, sale, non_cash=non_cash, currency=shop.currency)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -407,6 +408,15 @@ class SyncEngine:
             self._wake.clear()
 
     # --- plumbing ----------------------------------------------------------------------
+
+    def call(self, method: str, path: str, *, json: Any = None) -> Any:
+        """Call the server with this till's credential; return the JSON answer.
+
+        For what the till asks the server while online (a gift card's balance, a cart held
+        at another till). Raises SyncFailed (unreachable=True when the server is not there).
+        """
+        response = self._request(method, path, json=json)
+        return response.json() if response.content else None
 
     def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
         with self.store.transaction() as session:

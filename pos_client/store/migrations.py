@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from pos_client.store import sent_log
+from pos_client.store import programs, sent_log
 from pos_client.store.models import LineTaxRow, LocalBase, Pack, TaxDocument
 
 
@@ -56,8 +56,13 @@ def _v5(conn: Connection) -> None:
     )
 
 
+def _v6(conn: Connection) -> None:
+    # Customer programs: gift cards as last seen, held carts (new tables only).
+    programs.create_tables(conn)
+
+
 # Append a step for every schema change; never edit a step that has shipped.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from common.money import ZERO
 from sync_server.catalog.models import Product
 from sync_server.credit.models import CreditEntry
+from sync_server.giftcards import service as giftcards
 from sync_server.integrity.difference import Difference
 from sync_server.integrity.lots import check_lots
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
+from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderLine, OrderStatus
 from sync_server.orders.service import REFERENCE as ORDER_REFERENCE
 from sync_server.org.models import Branch
@@ -278,4 +280,26 @@ def verify_ledgers(session: Session, *, tenant_id: int) -> list[Difference]:
         + check_lots(session, tenant_id=tenant_id)
         + check_customers(session, tenant_id=tenant_id)
         + check_vendors(session, tenant_id=tenant_id)
+        + check_gift_cards(session, tenant_id=tenant_id)
     )
+
+
+def check_gift_cards(session: Session, *, tenant_id: int) -> list[Difference]:
+    """Compare gift card, store credit and loyalty balances with the sums of their ledgers."""
+    return [
+        Difference(
+            "gift_card_balance",
+            f"card {row['number']} balance",
+            str(_money(row["balance"])),
+            str(_money(row["ledger"])),
+        )
+        for row in giftcards.mismatched_balances(session, tenant_id=tenant_id)
+    ] + [
+        Difference(
+            "loyalty_points",
+            f"customer #{row['customer_id']} loyalty points",
+            str(row["points"]),
+            str(row["ledger"]),
+        )
+        for row in loyalty.mismatched_accounts(session, tenant_id=tenant_id)
+    ]

@@ -95,6 +95,7 @@ def notify(
     email: str | None = None,
     customer_id: int | None = None,
     attachments: Sequence[Attachment] = (),
+    sms: str | None = None,
 ) -> list[Notification]:
     """Queue an event for its recipients: the roles in-app, an address, and the tenant's rules.
 
@@ -134,6 +135,9 @@ def notify(
         add("in_app", f"role:{Role(role).value}", role=Role(role).value)
     if email:
         add("email", email)
+    if sms:
+        # A number the person gave for this message (e.g. an e-receipt), already normalized.
+        add("sms", sms)
     rules = session.scalars(
         select(NotificationRule).where(
             NotificationRule.tenant_id == tenant_id,

@@ -6,15 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import InvalidState, ValidationFailed
+from common.loyalty import EarningLine
 from common.money import format_money
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
+from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.inventory import service as inventory
+from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderStatus
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import CancelCreate, PaymentCreate, ShipmentCreate
@@ -78,8 +82,33 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
     order.payment_reference = data.reference
     order.confirmed_at = utcnow()
     order.reserved_until = None
+    _earn_points(session, principal=principal, order=order)
     return _finish(
         session, principal=principal, order=order, before=before, event="order.confirmed"
+    )
+
+
+def _earn_points(session: Session, *, principal: Principal, order: Order) -> None:
+    """A paid order earns the customer loyalty points under the business's rules."""
+    categories = dict(
+        session.execute(
+            select(Product.id, Product.category_id).where(
+                Product.tenant_id == order.tenant_id,
+                Product.id.in_({line.product_id for line in order.lines}),
+            )
+        ).all()
+    )
+    loyalty.earn_for_order(
+        session,
+        actor=principal.actor,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        lines=[
+            EarningLine(
+                amount=line.line_total, sku=line.sku, category_id=categories.get(line.product_id)
+            )
+            for line in order.lines
+        ],
     )
 
 

@@ -28,6 +28,9 @@ _CUSTOMER_SUBJECTS = {
     "order.cancelled": "Your order {number} was cancelled",
     "order.expired": "Your order {number} expired unpaid",
     "order.refunded": "A refund for your order {number}",
+    # Click-and-collect (sync_server/pickup).
+    "order.ready_for_pickup": "Your order {number} is ready for pickup",
+    "order.collected": "You collected your order {number}",
 }
 
 

@@ -13,7 +13,7 @@ from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
 from sync_server.paging import in_caller_branches
 from sync_server.pricing.coupons import OVER_LIMIT
-from sync_server.sync import push
+from sync_server.sync import programs_intake, push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 
 
@@ -52,6 +52,11 @@ def resolve(
         raise Conflict(
             "The sale is already recorded; only the coupon's use needs a decision. "
             "Resolve it without retrying, with a note on what was done."
+        )
+    if retry and letter.type in programs_intake.NOT_RETRYABLE:
+        raise Conflict(
+            "This letter records a sale already booked (a card overdrawn offline): there is "
+            "nothing to apply again. Settle the card, then resolve the letter with a note."
         )
     if retry:
         device = session.get(Device, letter.device_id)

@@ -41,6 +41,7 @@ from sync_server.partners.service import publish_customer
 from sync_server.pricing import coupons
 from sync_server.sales import service as sales
 from sync_server.sales.models import Return, Sale, SaleLine
+from sync_server.sync import programs_intake
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
 # A batch that loses a deadlock is tried again here first (cheaper than rerunning the
@@ -427,6 +428,8 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
         sales.record_count(
             session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at
         )
+    # Gift card tenders and refunds, cards sold, held sales, e-receipts (one hook).
+    programs_intake.apply(session, device=device, actor=actor, event=event, payload=payload)
     return None
 
 

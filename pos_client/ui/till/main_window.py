@@ -34,6 +34,7 @@ from pos_client.ui.till.back_office import BackOfficeActions
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.dialogs import showing
 from pos_client.ui.till.login_screen import LoginScreen
+from pos_client.ui.till.program_actions import PROGRAM_KEYS, ProgramActions
 from pos_client.ui.till.sale_actions import SaleActions
 from pos_client.ui.till.scan_actions import ScanActions
 from pos_client.ui.till.shift_actions import ShiftActions
@@ -48,10 +49,14 @@ if TYPE_CHECKING:
 HELP = "\n".join(f"{key:>9}   {label}" for key, label, _ in ACTIONS) + (
     "\n      F2   Search\n F10/Enter   Pay\n     Esc   Cancel / clear search"
     "\n  Ctrl+B   Back office (managers)\n  Ctrl+D   Scanner and printer (managers)"
+    + "".join(f"\n{key:>12}   {label}" for key, label, _ in PROGRAM_KEYS)
+    + "\n  F4 / F6   Gift card / UPI (in the payment dialog)"
 )
 
 
-class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMainWindow):
+class TillWindow(
+    SaleActions, ShiftActions, BackOfficeActions, ScanActions, ProgramActions, QMainWindow
+):
     """The cashier's window; every store access goes through the context's ops."""
 
     devices_saved = Signal(object)  # TillConfig: the composition root applies and saves it
@@ -196,6 +201,7 @@ class TillWindow(SaleActions, ShiftActions, BackOfficeActions, ScanActions, QMai
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.activated.connect(lambda n=name: self.run_action(n))
             self.shortcuts.append(shortcut)
+        self._program_shortcuts()  # hold/recall, e-receipt, customer display
 
     def _tick(self) -> None:
         self.clock.setText(datetime.now().strftime("%a %d %b  %H:%M"))

@@ -245,6 +245,22 @@ class PaymentDialog(QDialog):
             )
         return account_payment(amount=amount, credit=credit, currency=self.currency)
 
+    def add_tender(self, payment: Payment) -> bool:
+        """Add a payment taken in its own dialog (gift card, UPI); False if it is too much."""
+        if payment.amount > self.remaining:
+            self.error.setText(f"Only {format_money(self.remaining, self.currency)} is left to pay")
+            return False
+        self.payments.append(payment)
+        self.error.clear()
+        self._refresh()
+        if self.remaining > 0:
+            self.choose(self.tender)
+        else:
+            self.amount.clear()
+            self.amount.setPlaceholderText("Press Enter to complete the sale")
+            self.amount.setFocus()
+        return True
+
     def clear_payments(self) -> None:
         """Start the payment over."""
         self.payments.clear()
@@ -271,7 +287,14 @@ class PaymentDialog(QDialog):
         change = sum((p.change for p in self.payments), ZERO)
         self.change.setText(f"Change due {money(change)}" if change else "")
         self.list.clear()
-        names = {Tender.CASH: "Cash", Tender.CARD: "Card", Tender.ACCOUNT: "On account"}
+        names = {
+            Tender.CASH: "Cash",
+            Tender.CARD: "Card",
+            Tender.ACCOUNT: "On account",
+            Tender.GIFT_CARD: "Gift card",
+            Tender.UPI: "UPI",
+            Tender.LOYALTY: "Points",
+        }
         for p in self.payments:
             extra = f"  (received {money(p.tendered)})" if p.tendered and p.change else ""
             ref = f"  ref {p.reference}" if p.reference else ""

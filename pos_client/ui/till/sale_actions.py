@@ -59,6 +59,7 @@ class SaleActions:
         self.screen.select_line(
             select or (self.cart.lines[-1].line_id if self.cart.lines else None)
         )
+        self.update_customer_display()
 
     def _search(self, text: str) -> None:
         if not text.strip():
@@ -312,6 +313,7 @@ class SaleActions:
             parent=self,
         )
         dialog.paid.connect(lambda payments: self._complete(dialog, payments))
+        self.attach_program_tenders(dialog)  # gift card F4, UPI F6
         self._open(dialog)
         dialog.amount.setFocus()
         dialog.amount.selectAll()

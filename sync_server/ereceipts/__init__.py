@@ -1,0 +1,1 @@
+"""E-receipts: a till receipt sent by e-mail through the notification outbox, with consent."""

@@ -1,0 +1,28 @@
+"""An online order the customer collects at its branch instead of having it shipped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sync_server.db import Base, BigId, TenantScoped, utcnow
+
+
+class OrderPickup(TenantScoped, Base):
+    __tablename__ = "order_pickups"
+    __table_args__ = (UniqueConstraint("tenant_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    status: Mapped[str] = mapped_column(String(12), default="awaiting")  # ready | collected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    collected_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    collected_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    paid_at_till: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    payment_method: Mapped[str] = mapped_column(String(16), default="")
+    payment_reference: Mapped[str] = mapped_column(String(120), default="")
