@@ -93,6 +93,8 @@ class Receipt:
     title: str = ""
     buyer_lines: tuple[str, ...] = ()
     tax_rows: tuple[tuple[str, Decimal], ...] = ()
+    # A tax invoice or credit note states its total in words too ("Rupees … Only").
+    amount_words: str = ""
     # What the customer saved and why: (promotion or price list, amount), from the engine.
     savings: tuple[tuple[str, Decimal], ...] = ()
 
@@ -239,6 +241,8 @@ def layout(receipt: Receipt, *, width: int = 42) -> list[PrintLine]:
         bold=True,
         large=True,
     )
+    if receipt.amount_words:
+        add(_wrap(receipt.amount_words, width))
 
     if receipt.payments:
         out.append(_rule(width))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from common import tax
 from common.money import ZERO, format_money
+from common.words import amount_in_words
 from pos_client.printing.receipt import Receipt
 from pos_client.services.shop_profile import branch_profile
 from pos_client.services.till import Cart
@@ -252,6 +253,7 @@ def decorate(
         buyer_lines=tuple(buyer),
         lines=tuple(lines),
         tax_rows=tax_rows,
+        amount_words=amount_in_words(receipt.total, receipt.currency),
     )
 
 

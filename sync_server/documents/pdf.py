@@ -27,6 +27,8 @@ class Document:
     totals: Sequence[tuple[str, str]] = ()
     # Columns (by index) that hold numbers and so align right.
     numeric: frozenset[int] = field(default_factory=frozenset)
+    # The total in words, under the totals (tax invoices state it).
+    words: str = ""
     footer: str = ""
 
 
@@ -73,6 +75,8 @@ def render(document: Document) -> bytes:
             )
         )
         story.append(totals)
+    if document.words:
+        story += [Spacer(1, 3 * mm), Paragraph(_escape(document.words), styles["Normal"])]
     if document.footer:
         story += [Spacer(1, 8 * mm), Paragraph(_escape(document.footer), styles["Normal"])]
     pdf.build(story)

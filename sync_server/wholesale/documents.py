@@ -7,6 +7,7 @@ from typing import Any
 
 from common.money import format_money
 from common.tax import LineTax, breakdown, state_of_gstin
+from common.words import amount_in_words
 from sync_server.documents.pdf import Document, render
 
 
@@ -81,6 +82,7 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
                 ("Tax", money(invoice["tax_total"])),
                 ("Total due", money(invoice["total"])),
             ],
+            words=amount_in_words(invoice["total"], cur),
             footer=f"Sales request #{invoice['sales_request_id']}",
         )
     )

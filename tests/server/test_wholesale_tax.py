@@ -86,7 +86,15 @@ def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world, tmp_
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf_file), "-"], capture_output=True, text=True, check=True
     ).stdout
-    for words in (SELLER, BUYER, "HSN 19059020", "IGST 12% 11.20", "IGST 12% on 93.31"):
+    for words in (
+        SELLER,
+        BUYER,
+        "HSN 19059020",
+        "IGST 12% 11.20",
+        "IGST 12% on 93.31",
+        # The total due (104.51) in words, as a tax invoice states it.
+        "Rupees One Hundred Four and Fifty-One Paise Only",
+    ):
         assert words in " ".join(text.split()), words
 
     # Report exports are headed with the shop's name and GSTIN.

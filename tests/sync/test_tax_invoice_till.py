@@ -104,6 +104,8 @@ def test_b2c_receipt_b2b_igst_invoice_and_a_credit_note_that_nets_it_to_zero(wor
     ):
         assert words in text, words
     assert "CGST" not in text and b2b.receipt.tax_total == D("36.00")
+    # The total in words under the figures (wrapped to the paper's width).
+    assert "Rupees Two Hundred Thirty-Six Only" in " ".join(text.split())
 
     # The whole B2B sale comes back: a credit note reversing exactly that tax.
     with store.transaction() as session:
@@ -126,6 +128,7 @@ def test_b2c_receipt_b2b_igst_invoice_and_a_credit_note_that_nets_it_to_zero(wor
         "Taxable -200.00",
     ):
         assert words in text, words
+    assert "Rupees Two Hundred Thirty-Six Only" in " ".join(text.split())
     assert done.receipt.tax_total == D("36.00")  # printed as the tax given back
 
     with store.transaction() as session:
