@@ -46,18 +46,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_tax_classes_tenant_id_code")),
     )
     op.create_index(op.f("ix_tax_classes_tenant_id"), "tax_classes", ["tenant_id"])
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("tax_class_id", BIG, nullable=True))
-        batch_op.add_column(
-            sa.Column("hsn", sa.String(length=8), nullable=False, server_default="")
+    # Plain ALTER TABLE ADD COLUMN on both engines: a batch copy of products on SQLite
+    # would drop a table every sale, movement and order line points at.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE products ADD COLUMN tax_class_id INTEGER "
+            "CONSTRAINT fk_products_tax_class_id_tax_classes REFERENCES tax_classes (id)"
         )
-        batch_op.create_index(batch_op.f("ix_products_tax_class_id"), ["tax_class_id"])
-        batch_op.create_foreign_key(
-            batch_op.f("fk_products_tax_class_id_tax_classes"),
+    else:
+        op.add_column("products", sa.Column("tax_class_id", BIG, nullable=True))
+        op.create_foreign_key(
+            op.f("fk_products_tax_class_id_tax_classes"),
+            "products",
             "tax_classes",
             ["tax_class_id"],
             ["id"],
         )
+    op.add_column(
+        "products", sa.Column("hsn", sa.String(length=8), nullable=False, server_default="")
+    )
+    op.create_index(op.f("ix_products_tax_class_id"), "products", ["tax_class_id"])
     with op.batch_alter_table("branches", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("email", sa.String(length=254), nullable=False, server_default="")
