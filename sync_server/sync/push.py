@@ -34,7 +34,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import is_lock_conflict, utcnow
+from sync_server.db import buffered_appends, is_lock_conflict, utcnow
 from sync_server.inventory.service import lock_levels
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
@@ -163,6 +163,7 @@ def _push(session: Session, *, principal: Principal, events: list[Event]) -> lis
         tenant_id=device.tenant_id,
         keys=[(device.branch_id, product_id) for product_id in products],
         create=False,
+        keep=True,
     )
     results: dict[int, PushResult] = {}
     for i in order:
@@ -193,8 +194,12 @@ def push_one(session: Session, *, device: Device, event: Event) -> PushResult:
             session.add(received)
             # Claim the event id first: a concurrent push of the same event waits here.
             session.flush()
-            extra = apply_event(session, device=device, event=event)
-            received.result = extra or None
+            # Its audit entries and feed changes go out set-based, inside the savepoint.
+            with buffered_appends(session):
+                extra = apply_event(session, device=device, event=event)
+            if extra:
+                # Only then: assigning None again would cost an UPDATE per event.
+                received.result = extra
     except IntegrityError as exc:
         seen = _received(session, tenant_id=device.tenant_id, event_id=event.id)
         if seen is not None:
@@ -429,7 +434,14 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
             session, actor=actor, branch_id=branch_id, payload=payload, occurred_at=at
         )
     # Gift card tenders and refunds, cards sold, held sales, e-receipts (one hook).
-    programs_intake.apply(session, device=device, actor=actor, event=event, payload=payload)
+    programs_intake.apply(
+        session,
+        device=device,
+        actor=actor,
+        event=event,
+        payload=payload,
+        sale_customer_id=cid if isinstance(payload, SaleCompleted) else None,
+    )
     return None
 
 

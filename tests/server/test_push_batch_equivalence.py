@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +14,12 @@ from common.errors import NotFound
 from common.ids import new_id
 from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server.alerts.models import Alert
+from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.sync import push
 from sync_server.sync.models import Change
 from tests.factories import Api, World
 
@@ -279,3 +282,49 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
             session.scalar(select(StockMovement.id).where(StockMovement.branch_id == branch))
             is None
         )
+
+
+def test_set_based_audit_and_feed_store_what_adding_each_row_stores(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Push's set-based appends and kept levels write the rows the ORM wrote one by one."""
+    first, second = world.a.branch_ids
+    _prepare(world, first)
+    _prepare(world, second)
+    fast_answers, fast = _push(world, first, "A")
+
+    # The reference: every audit entry and feed change added to the session on its own (one
+    # ORM insert each), and every movement batch reading its levels again.
+    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
+    monkeypatch.setattr(inventory, "_kept_levels", lambda session, **kw: None)
+    slow_answers, slow = _push(world, second, "B")
+
+    assert fast_answers == slow_answers
+    assert [status for status, _ in fast_answers] == ["applied", "rejected", "applied"]
+    for part in ("movements", "levels", "changes", "audit", "alerts"):
+        assert fast[part] == slow[part], part
+    assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
+    with transaction(world.sessions()) as session:
+        # The columns _stored leaves out: both paths signed as the till, by its device.
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.tenant_id == world.a.id, AuditEntry.action == "sale.recorded")
+            .order_by(AuditEntry.id.desc())
+            .limit(4)
+        ).all()
+        assert len(entries) == 4
+        assert len({e.device_id for e in entries} - {None}) == 2  # the two tills
+        assert len({(e.actor, e.actor_id, e.key_id) for e in entries}) == 1
+        assert all(e.record_mac and e.nonce and e.actor.startswith("device:") for e in entries)
+        changes = session.scalars(
+            select(Change)
+            .where(Change.tenant_id == world.a.id, Change.entity == "stock")
+            .order_by(Change.id.desc())
+            .limit(12)
+        ).all()
+        assert {c.branch_id for c in changes} == {first, second}
+        assert all(c.at is not None and c.op == "upsert" for c in changes)
+        # The chain holds across both pushes: each entry linked, the head signed.
+        report = audit.verify(session, tenant_id=world.a.id)
+        assert report.ok, report.reason
+        assert report.entries >= len(fast["audit"]) + len(slow["audit"])
