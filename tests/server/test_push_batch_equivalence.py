@@ -95,15 +95,20 @@ def _last_ids(world: World) -> dict[type, int]:
         }
 
 
-def _push(world: World, branch_id: int, tag: str) -> tuple[list, dict[str, Any]]:
-    """Push three sales from a new till at the branch; return the answers and what was stored."""
+def _push(
+    world: World, branch_id: int, tag: str, *, bad: bool = True
+) -> tuple[list, dict[str, Any]]:
+    """Push three sales from a new till at the branch; return the answers and what was stored.
+
+    Without `bad`, the second sale sells known products only and the batch has no failure.
+    """
     p0, p1, p2 = world.a.product_ids
     device_id, till = _enrol(world, branch_id)
     sales = [
         # Two lines of one product, a fall below the threshold, a sale into negative stock.
         _sale(branch_id, f"{tag}-1", [(p0, "2"), (p1, "3"), (p0, "1"), (p2, "1")]),
         # An unknown product: the whole event is rejected and nothing of it stays.
-        _sale(branch_id, f"{tag}-2", [(p1, "1"), (UNKNOWN_PRODUCT, "1")]),
+        _sale(branch_id, f"{tag}-2", [(p1, "1"), (UNKNOWN_PRODUCT if bad else p2, "1")]),
         # Goods handed back within a sale lift stock out of negative; p0 goes low.
         _sale(branch_id, f"{tag}-3", [(p2, "-2"), (p0, "4"), (p1, "0.5")]),
     ]
@@ -284,23 +289,38 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
         )
 
 
-def test_set_based_audit_and_feed_store_what_adding_each_row_stores(
-    world: World, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("bad", [True, False], ids=["one-rejected", "all-applied"])
+def test_events_applied_together_store_what_each_in_its_savepoint_stores(
+    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool
 ) -> None:
-    """Push's set-based appends and kept levels write the rows the ORM wrote one by one."""
+    """Events applied in one savepoint, with set-based audit and feed and kept levels, store
+    the rows each event in its own savepoint stored, its rows added one by one (a batch
+    with a rejected event falls back to that, and must store the same too)."""
     first, second = world.a.branch_ids
     _prepare(world, first)
     _prepare(world, second)
-    fast_answers, fast = _push(world, first, "A")
+    together = []
+    apply_together = push.apply_together
 
-    # The reference: every audit entry and feed change added to the session on its own (one
-    # ORM insert each), and every movement batch reading its levels again.
+    def spy(session, **kwargs):
+        together.append(answer := apply_together(session, **kwargs))
+        return answer
+
+    monkeypatch.setattr(push, "apply_together", spy)
+    fast_answers, fast = _push(world, first, "A", bad=bad)
+    assert (together[0] is None) == bad  # the path under test was taken
+
+    # The reference: each event in its own savepoint, every audit entry and feed change
+    # added to the session on its own (one ORM insert each), every movement batch reading
+    # its levels again.
+    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
     monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
     monkeypatch.setattr(inventory, "_kept_levels", lambda session, **kw: None)
-    slow_answers, slow = _push(world, second, "B")
+    slow_answers, slow = _push(world, second, "B", bad=bad)
 
     assert fast_answers == slow_answers
-    assert [status for status, _ in fast_answers] == ["applied", "rejected", "applied"]
+    expected = ["applied", "rejected" if bad else "applied", "applied"]
+    assert [status for status, _ in fast_answers] == expected
     for part in ("movements", "levels", "changes", "audit", "alerts"):
         assert fast[part] == slow[part], part
     assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
