@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,8 +20,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Table,
     create_engine,
     event,
+    insert,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -102,6 +105,61 @@ class TenantScoped:
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+_APPENDS = "buffered_appends"
+_UNSET = object()
+
+
+@contextmanager
+def buffered_appends(session: Session) -> Iterator[None]:
+    """Collect the append-only rows added in the block; insert them set-based at its end.
+
+    Audit entries and feed changes are written many per unit of work and never read back
+    in it. Added one by one, each is an ORM INSERT of its own (SQLite cannot match RETURNING
+    rows to objects); collected here, each table's rows go out as one executemany when the
+    block ends. An exception drops what was collected: the caller's savepoint or transaction
+    rolls back the rest. A nested block leaves the rows to the outer one.
+    """
+    if session.info.get(_APPENDS) is not None:
+        yield
+        return
+    runs: dict[Table, list[tuple[tuple[str, ...], list[dict[str, Any]]]]] = {}
+    session.info[_APPENDS] = runs
+    try:
+        yield
+        # Table by table; within a table, rows in the order they were added (ids follow it,
+        # as an ORM flush would number them).
+        for table, table_runs in runs.items():
+            for _keys, values in table_runs:
+                session.execute(insert(table), values)
+    finally:
+        session.info.pop(_APPENDS, None)
+
+
+def add_append_only(session: Session, obj: Any) -> None:
+    """Add an append-only row: collected by buffered_appends when in one, else session.add.
+
+    The row holds exactly the attributes the object was given, so the insert fills the
+    rest from the same column defaults an ORM flush would.
+    """
+    runs = session.info.get(_APPENDS)
+    if runs is None:
+        session.add(obj)
+        return
+    mapper = obj.__mapper__
+    state = obj.__dict__
+    row = {}
+    for prop in mapper.column_attrs:
+        value = state.get(prop.key, _UNSET)
+        if value is not _UNSET:
+            row[prop.columns[0].key] = value
+    keys = tuple(row)
+    table_runs = runs.setdefault(mapper.local_table, [])
+    if table_runs and table_runs[-1][0] == keys:
+        table_runs[-1][1].append(row)
+    else:
+        table_runs.append((keys, [row]))
 
 
 def is_sqlite(url_or_engine: str | Engine) -> bool:

@@ -22,7 +22,7 @@ from pos_client.services import tax_invoice
 from pos_client.services.login import Cashier
 from pos_client.services.pricing import count_coupon_uses
 from pos_client.services.queries import customer_credit
-from pos_client.services.shop_profile import shop_profile
+from pos_client.services.shop_profile import sale_profile, shop_profile
 from pos_client.services.till import Cart, Payment, check_payments
 from pos_client.store import documents
 from pos_client.store.models import Customer, Product, Sale, SaleLine, SalePayment, Staff
@@ -59,12 +59,22 @@ def sale_event(
     shift_id: str | None,
     cashier: Cashier,
     completed_at: datetime,
+    taxed: tax_invoice.SaleTax | None = None,
 ) -> protocol.SaleCompleted:
-    """Describe the cart as the SaleCompleted fact the server will receive."""
+    """Describe the cart as the SaleCompleted fact the server will receive.
+
+    With `taxed` (the cart taxed for its place of supply) the event is built once, taxed.
+    The models are constructed, not validated: every value is the till's own (the cart's
+    Decimals, the replica's names, ids made here), and validating a sale on the cashier's
+    critical path cost more than writing it. tests/client/test_sale_fast_path.py proves
+    the envelope is byte for byte what the validated models make.
+    """
     totals = cart.totals()
     change = check_payments(total=totals.total, payments=payments, currency=cart.currency)
     customer = cart.customer
-    return protocol.SaleCompleted(
+    line_taxes = taxed.lines if taxed is not None else (None,) * len(cart.lines)
+    build = protocol.SaleLine.model_construct
+    return protocol.SaleCompleted.model_construct(
         sale_id=cart.sale_id,
         receipt_number=receipt_number,
         branch_id=branch_id,
@@ -73,7 +83,7 @@ def sale_event(
         customer_id=customer.customer_id if customer else None,
         customer_local_id=customer.local_id if customer and not customer.customer_id else None,
         lines=[
-            protocol.SaleLine(
+            build(
                 line_id=line.line_id,
                 product_id=line.item.product_id,
                 sku=line.item.sku,
@@ -84,16 +94,18 @@ def sale_event(
                 # add up to the sale total and a refund of a line gives back what was paid.
                 discount=line.discount + line.order_discount_share,
                 tax_rate=line.item.tax_rate,
-                tax=line.tax,
+                tax=line.tax if line_tax is None else line_tax.tax,
                 lot=line.attributes.get("lot"),
                 total=line.net,
+                tax_detail=None if line_tax is None else line_tax.to_wire(),
+                hsn="" if line_tax is None else line.item.hsn,
             )
-            for line in cart.lines
+            for line, line_tax in zip(cart.lines, line_taxes, strict=True)
         ],
         payments=[
             # Cash is recorded as handed over, with the change beside it on the sale, so the
             # drawer's expected cash is payments minus change.
-            protocol.SalePayment(
+            protocol.SalePayment.model_construct(
                 payment_id=new_id(),
                 method=protocol.PaymentMethod(p.tender),
                 amount=p.tendered if p.tendered is not None else p.amount,
@@ -103,11 +115,11 @@ def sale_event(
         ],
         subtotal=totals.subtotal,
         discount_total=totals.discount_total,
-        tax_total=totals.tax,
+        tax_total=totals.tax if taxed is None else sum((t.tax for t in taxed.lines), ZERO),
         total=totals.total,
         change_due=change,
         overrides=[
-            protocol.Override(
+            protocol.Override.model_construct(
                 kind=o.action,
                 manager_id=o.manager_id,
                 detail=f"{o.detail} (approved by {o.manager_name})",
@@ -115,7 +127,9 @@ def sale_event(
             for o in cart.overrides
         ],
         completed_at=completed_at,
-        coupon_codes=cart.used_coupons(),
+        coupon_codes=list(cart.used_coupons()),
+        buyer_gstin="" if taxed is None else taxed.buyer_gstin,
+        buyer_state="" if taxed is None else taxed.buyer_state,
     )
 
 
@@ -196,12 +210,19 @@ def complete_sale(
     shift_id: str | None,
     shop: ShopInfo,
 ) -> CompletedSale:
-    """Record the sale, its payments, outbox event and stock change in the caller's transaction."""
+    """Record the sale, its payments, outbox event and stock change in the caller's transaction.
+
+    The sale's critical path (DESIGN: a durable sale within 3× a bare SQLite transaction):
+    the till's identity and receipt number come from one statement, the event is built and
+    validated once, already taxed, and the receipt is decorated from what was just written.
+    """
     if cart.is_empty:
         raise ValidationFailed("The cart is empty")
-    shop = shop_profile(session, fallback=shop)
     if shift_id is None:
         raise InvalidState("Open a shift before selling")
+    # Any error below ends the caller's transaction, and the receipt number with it.
+    till = documents.claim_receipt(session)
+    shop, branch = sale_profile(session, fallback=shop, branch_id=till.branch_id)
     on_account = sum((p.amount for p in payments if p.tender == Tender.ACCOUNT), ZERO)
     if on_account:
         # The cart's copy may be minutes old: check the limit against the balance as stored.
@@ -214,19 +235,18 @@ def complete_sale(
                 "more on account",
                 available=str(fresh.available),
             )
-    state = documents.get_state(session)
     event = sale_event(
         cart=cart,
         payments=payments,
-        receipt_number=documents.next_receipt_number(session),
-        branch_id=state.branch_id or 0,
+        receipt_number=till.receipt_number,
+        branch_id=till.branch_id,
         shift_id=shift_id,
         cashier=cashier,
         completed_at=datetime.now(UTC),
+        taxed=tax_invoice.tax_cart(cart, seller_state=str(branch.get("state_code") or "")),
     )
-    event = tax_invoice.tax_sale(session, event=event, cart=cart)
-    envelope = documents.record_sale(session, event)
-    tax_invoice.record_sale_tax(
+    envelope = documents.record_sale(session, event, till=till)
+    document = tax_invoice.record_sale_tax(
         session,
         event=event,
         buyer_name=cart.customer.name if cart.customer else "",
@@ -243,8 +263,15 @@ def complete_sale(
         units={line.item.product_id: line.item.unit.value for line in cart.lines},
         savings=tuple(cart.savings()),
     )
-    receipt = tax_invoice.decorate(
-        session, receipt, document_id=event.sale_id, line_ids=[x.line_id for x in event.lines]
+    receipt = tax_invoice.decorate_with(
+        receipt,
+        document=document,
+        rows={
+            line.line_id: (line.hsn, line.tax_detail)
+            for line in event.lines
+            if line.tax_detail is not None
+        },
+        line_ids=[x.line_id for x in event.lines],
     )
     return CompletedSale(
         sale_id=event.sale_id,

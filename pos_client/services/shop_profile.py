@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pos_client.config import ShopInfo
 from pos_client.store.models import ReplicaRow, Setting, SyncState
+from pos_client.store.plain_sql import run_sql
 
 
 def _text(value: Any) -> str:
@@ -35,7 +36,37 @@ def branch_profile(session: Session) -> dict[str, Any]:
 def shop_profile(session: Session, *, fallback: ShopInfo) -> ShopInfo:
     """Return what documents say about the shop: the synced profile over till.json's."""
     values: dict[str, Any] = dict(session.execute(select(Setting.key, Setting.value)).all())
-    branch = branch_profile(session)
+    return _compose(values=values, branch=branch_profile(session), fallback=fallback)
+
+
+# A sale reads the settings and its branch in one statement (see plain_sql for why).
+_SALE_PROFILE = (
+    "SELECT key, value FROM settings UNION ALL "
+    "SELECT NULL, data FROM replica_rows WHERE entity = 'branch' AND key = ?"
+)
+
+
+def sale_profile(
+    session: Session, *, fallback: ShopInfo, branch_id: int
+) -> tuple[ShopInfo, dict[str, Any]]:
+    """Return shop_profile's answer and the branch as synced, read as a sale needs them."""
+    connection = session.connection()
+    # Decoded as SQLAlchemy decodes the JSON columns (both are JSON; one processor serves).
+    load = Setting.__table__.c.value.type.dialect_impl(connection.dialect).result_processor(
+        connection.dialect, None
+    )
+    values: dict[str, Any] = {}
+    branch: dict[str, Any] = {}
+    for key, raw in run_sql(connection, _SALE_PROFILE, (str(branch_id),)):
+        value = load(raw) if load is not None else raw
+        if key is None:
+            branch = dict(value or {})
+        else:
+            values[key] = value
+    return _compose(values=values, branch=branch, fallback=fallback), branch
+
+
+def _compose(*, values: dict[str, Any], branch: dict[str, Any], fallback: ShopInfo) -> ShopInfo:
     if not values and not branch:
         return fallback
     name = _text(values.get("trade_name")) or fallback.shop_name

@@ -8,7 +8,7 @@ return nets the invoice to exactly zero.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from pos_client.store.models import (
     SaleLine,
     TaxDocument,
 )
+from pos_client.store.plain_sql import PreparedWrite
 
 if TYPE_CHECKING:  # the sync protocol loads pydantic: not at the till's start-up
     from common.sync import protocol
@@ -43,58 +44,105 @@ def buyer_gstin(cart: Cart) -> str:
     return number if number and tax.gstin_problem(number) is None else ""
 
 
+@dataclass(frozen=True)
+class SaleTax:
+    """A cart taxed for its place of supply: one LineTax per cart line, and the buyer."""
+
+    lines: tuple[tax.LineTax, ...]
+    buyer_gstin: str
+    buyer_state: str
+
+
+def tax_cart(cart: Cart, *, seller_state: str) -> SaleTax:
+    """Tax each cart line for the sale's place of supply (the buyer's GSTIN says where)."""
+    gstin = buyer_gstin(cart)
+    buyer_state = tax.state_of_gstin(gstin)
+    supply = tax.supply_kind(seller_state=seller_state, buyer_state=buyer_state)
+    return SaleTax(
+        lines=tuple(
+            tax.tax_inclusive(
+                line.net, components=line.item.tax_components(supply), currency=cart.currency
+            )
+            for line in cart.lines
+        ),
+        buyer_gstin=gstin,
+        buyer_state=buyer_state,
+    )
+
+
 def tax_sale(
     session: Session, *, event: protocol.SaleCompleted, cart: Cart
 ) -> protocol.SaleCompleted:
     """Return the sale event with each line taxed for the sale's place of supply."""
-    seller_state = str(branch_profile(session).get("state_code") or "")
-    gstin = buyer_gstin(cart)
-    supply = tax.supply_kind(seller_state=seller_state, buyer_state=tax.state_of_gstin(gstin))
-    lines = []
-    for wire, line in zip(event.lines, cart.lines, strict=True):
-        taxed = tax.tax_inclusive(
-            line.net, components=line.item.tax_components(supply), currency=cart.currency
+    taxed = tax_cart(cart, seller_state=str(branch_profile(session).get("state_code") or ""))
+    lines = [
+        wire.model_copy(
+            update={"tax": line_tax.tax, "tax_detail": line_tax.to_wire(), "hsn": line.item.hsn}
         )
-        lines.append(
-            wire.model_copy(
-                update={"tax": taxed.tax, "tax_detail": taxed.to_wire(), "hsn": line.item.hsn}
-            )
-        )
+        for wire, line, line_tax in zip(event.lines, cart.lines, taxed.lines, strict=True)
+    ]
     return event.model_copy(
         update={
             "lines": lines,
             "tax_total": sum((line.tax for line in lines), ZERO),
-            "buyer_gstin": gstin,
-            "buyer_state": tax.state_of_gstin(gstin),
+            "buyer_gstin": taxed.buyer_gstin,
+            "buyer_state": taxed.buyer_state,
         }
     )
 
 
+# A sale's tax rows are on its critical path: plain SQL, values bound by column type.
+_DOCUMENT_INSERT = PreparedWrite(
+    TaxDocument.__table__,
+    columns=(
+        "document_id",
+        "kind",
+        "supply",
+        "seller_state",
+        "buyer_name",
+        "buyer_gstin",
+        "buyer_state",
+        "original_document_id",
+    ),
+)
+_LINE_TAX_INSERT = PreparedWrite(
+    LineTaxRow.__table__, columns=("line_id", "document_id", "hsn", "detail")
+)
+
+
 def record_sale_tax(
     session: Session, *, event: protocol.SaleCompleted, buyer_name: str, seller_state: str
-) -> None:
-    """Keep the sale's tax document and line taxes beside it in the till's store."""
-    session.add(
-        TaxDocument(
-            document_id=event.sale_id,
-            kind=INVOICE,
-            supply=tax.supply_kind(seller_state=seller_state, buyer_state=event.buyer_state),
-            seller_state=seller_state,
-            buyer_name=buyer_name if event.buyer_gstin else "",
-            buyer_gstin=event.buyer_gstin,
-            buyer_state=event.buyer_state,
-        )
+) -> TaxDocument:
+    """Keep the sale's tax document and line taxes beside it in the till's store.
+
+    Return the document as written (not added to the session) for the receipt.
+    """
+    document = TaxDocument(
+        document_id=event.sale_id,
+        kind=INVOICE,
+        supply=tax.supply_kind(seller_state=seller_state, buyer_state=event.buyer_state),
+        seller_state=seller_state,
+        buyer_name=buyer_name if event.buyer_gstin else "",
+        buyer_gstin=event.buyer_gstin,
+        buyer_state=event.buyer_state,
+        original_document_id=None,
     )
-    for line in event.lines:
-        if line.tax_detail is not None:
-            session.add(
-                LineTaxRow(
-                    line_id=line.line_id,
-                    document_id=event.sale_id,
-                    hsn=line.hsn,
-                    detail=line.tax_detail,
-                )
-            )
+    connection = session.connection()
+    _DOCUMENT_INSERT.run(connection, [{c: getattr(document, c) for c in _DOCUMENT_INSERT.columns}])
+    _LINE_TAX_INSERT.run(
+        connection,
+        [
+            {
+                "line_id": line.line_id,
+                "document_id": event.sale_id,
+                "hsn": line.hsn,
+                "detail": line.tax_detail,
+            }
+            for line in event.lines
+            if line.tax_detail is not None
+        ],
+    )
+    return document
 
 
 def credit_for(
@@ -205,12 +253,30 @@ def decorate(
     """Return the receipt as a tax invoice or credit note: title, buyer, per-line tax, totals."""
     document = session.get(TaxDocument, document_id)
     rows = {
-        row.line_id: row
+        row.line_id: (row.hsn, row.detail)
         for row in session.scalars(select(LineTaxRow).where(LineTaxRow.document_id == document_id))
     }
+    return decorate_with(
+        receipt,
+        document=document,
+        rows=rows,
+        line_ids=line_ids,
+        original_receipt=original_receipt,
+    )
+
+
+def decorate_with(
+    receipt: Receipt,
+    *,
+    document: TaxDocument | None,
+    rows: dict[str, tuple[str, dict]],
+    line_ids: list[str],
+    original_receipt: str = "",
+) -> Receipt:
+    """Decorate a receipt from its tax document and line taxes ({line id: (hsn, detail)})."""
     if not rows:
         return receipt
-    taxes = [tax.LineTax.from_wire(rows[i].detail) for i in line_ids if i in rows]
+    taxes = [tax.LineTax.from_wire(rows[i][1]) for i in line_ids if i in rows]
     totals = tax.document_totals(taxes, currency=receipt.currency)
     tax_rows = tuple(
         (f"{_label(r.code, r.rate)} on {_money(abs(r.taxable), receipt.currency)}", r.amount)
@@ -228,8 +294,9 @@ def decorate(
         if row is None:
             lines.append(printed)
             continue
-        taxed = tax.LineTax.from_wire(row.detail)
-        parts = [f"HSN {row.hsn}"] if row.hsn else []
+        hsn, detail = row
+        taxed = tax.LineTax.from_wire(detail)
+        parts = [f"HSN {hsn}"] if hsn else []
         parts.append(f"Taxable {_money(taxed.taxable, receipt.currency)}")
         parts += [
             f"{_label(c.code, c.rate)} {_money(c.amount, receipt.currency)}"
@@ -283,12 +350,15 @@ def _money(amount: Decimal, currency: str) -> str:
 __all__ = [
     "CREDIT_NOTE",
     "INVOICE",
+    "SaleTax",
     "buyer_gstin",
     "credit_for",
     "credit_return",
     "credited_tax",
     "decorate",
+    "decorate_with",
     "record_return_tax",
     "record_sale_tax",
+    "tax_cart",
     "tax_sale",
 ]

@@ -6,6 +6,7 @@ Every function works in the caller's transaction (LocalStore.transaction()); non
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -43,7 +44,7 @@ from pos_client.store.models import (
     SyncState,
     utcnow,
 )
-from pos_client.store.plain_sql import PreparedWrite
+from pos_client.store.plain_sql import PreparedWrite, run_sql
 
 RECEIPT_DIGITS = 6
 
@@ -149,6 +150,39 @@ def next_receipt_number(session: Session) -> str:
     return f"{prefix}-{seq:0{RECEIPT_DIGITS}d}"
 
 
+_CLAIM_RECEIPT = (
+    "UPDATE sync_state SET last_receipt_seq = last_receipt_seq + 1 WHERE id = 1 "
+    "RETURNING receipt_prefix, last_receipt_seq, device_id, branch_id"
+)
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """A sale's receipt number, taken with the till's identity in one statement."""
+
+    receipt_number: str
+    device_id: str
+    branch_id: int
+
+
+def claim_receipt(session: Session) -> Numbered:
+    """Take the next receipt number and read who this till is (a sale's first write)."""
+    row = run_sql(session.connection(), _CLAIM_RECEIPT).fetchone()
+    if row is None or not row[2] or row[3] is None:
+        # Nothing is kept: the caller's transaction ends with this error.
+        raise InvalidState("This till is not enrolled yet; enrol it with a code from an admin.")
+    loaded = session.identity_map.get(SyncState.__mapper__.identity_key_from_primary_key((1,)))
+    if loaded is not None:
+        # The SQL moved the number on; a loaded state must not write its old one back.
+        session.expire(loaded, ["last_receipt_seq"])
+    prefix, seq, device_id, branch_id = row
+    return Numbered(
+        receipt_number=f"{prefix}-{seq:0{RECEIPT_DIGITS}d}",
+        device_id=device_id,
+        branch_id=branch_id,
+    )
+
+
 def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> None:
     """Move the till's stock of each (product, delta): one read and one write per document."""
     totals: dict[int, Decimal] = {}
@@ -162,7 +196,8 @@ def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> No
     # Plain rows, not entities: no StockLevel object is left stale in this session.
     held = {
         product_id: Decimal(on_hand)
-        for product_id, on_hand in connection.exec_driver_sql(
+        for product_id, on_hand in run_sql(
+            connection,
             f"SELECT product_id, on_hand FROM stock_levels WHERE product_id IN ({marks})",
             tuple(totals),
         )
@@ -191,10 +226,17 @@ def _emit(session: Session, *, state: SyncState, payload, document_id: str | Non
     return event
 
 
-def record_sale(session: Session, event: SaleCompleted) -> Event:
-    """Write a completed sale, its lines, payments, outbox event and stock decrement."""
-    state = _enrolled(session)
-    if event.branch_id != state.branch_id:
+def record_sale(session: Session, event: SaleCompleted, *, till: Numbered | None = None) -> Event:
+    """Write a completed sale, its lines, payments, outbox event and stock decrement.
+
+    `till` is what claim_receipt read in this transaction (saves reading the state again).
+    """
+    if till is None:
+        state = _enrolled(session)
+        device_id, branch_id = state.device_id or "", state.branch_id
+    else:
+        device_id, branch_id = till.device_id, till.branch_id
+    if event.branch_id != branch_id:
         raise ValidationFailed("The sale's branch is not this till's branch.")
     if event.customer_id is None and event.customer_local_id is not None:
         customer = session.get(Customer, event.customer_local_id)
@@ -202,7 +244,8 @@ def record_sale(session: Session, event: SaleCompleted) -> Event:
             raise NotFound("The sale's customer is not on this till.")
         if customer.server_id is not None:
             event = event.model_copy(update={"customer_id": customer.server_id})
-    envelope = _emit(session, state=state, payload=event, document_id=event.sale_id)
+    envelope = Event.wrap(event, device_id=device_id)
+    outbox.enqueue(session, event=envelope, document_id=event.sale_id)
     connection = session.connection()
     _SALE_INSERT.run(
         connection,

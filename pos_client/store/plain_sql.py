@@ -2,9 +2,12 @@
 
 A durable sale must cost little more than the disk's fsync (DESIGN: ≤ 3× a bare SQLite
 transaction). Building ORM objects or Core statements for every row costs more than writing
-them, so the few statements of a sale are prepared once as SQL text. Each value still goes
-through its column type's own bind processor (DecimalText, UtcDateTime, JSON), so what is
-stored is byte for byte what the ORM would have stored and reads back the same way.
+them, so the few statements of a sale are prepared once as SQL text and run on the driver's
+own connection, inside the transaction SQLAlchemy began (sqlite3 caches the prepared
+statement by its text). Each value still goes through its column type's own bind processor
+(DecimalText, UtcDateTime, JSON), so what is stored is byte for byte what the ORM would have
+stored and reads back the same way; a driver error is raised as SQLAlchemy's own exception
+(IntegrityError…), as if SQLAlchemy had run the statement.
 """
 
 from __future__ import annotations
@@ -13,8 +16,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 Processor = Callable[[Any], Any] | None
+
+
+def run_sql(
+    connection: Connection, sql: str, params: Sequence[Any] = (), *, many: bool = False
+) -> Any:
+    """Run SQL text on the driver's connection in the current transaction; return the cursor."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in a transaction is checked out and open
+    try:
+        if many:
+            return driver.executemany(sql, params)
+        return driver.execute(sql, params)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, params, exc, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+        ) from exc
 
 
 class PreparedWrite:
@@ -38,7 +58,13 @@ class PreparedWrite:
         dialect = connection.dialect
         found = self._processors.get(dialect.name)
         if found is None:
-            found = tuple(self.table.c[c].type.bind_processor(dialect) for c in self._bound)
+            # The dialect's own type (SQLite's DATETIME, not the generic DateTime) formats
+            # values as SQLAlchemy stores them; the generic one would leave the driver's
+            # deprecated default adapters to do it, differently.
+            found = tuple(
+                self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                for c in self._bound
+            )
             self._processors[dialect.name] = found
         return found
 
@@ -55,6 +81,6 @@ class PreparedWrite:
             for row in rows
         ]
         if len(params) == 1:
-            connection.exec_driver_sql(self.sql, params[0])
+            run_sql(connection, self.sql, params[0])
         else:
-            connection.exec_driver_sql(self.sql, params)
+            run_sql(connection, self.sql, params, many=True)

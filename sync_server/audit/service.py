@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from sync_server.audit.keys import Keyring, head_message, keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
-from sync_server.db import is_sqlite, utcnow
+from sync_server.db import add_append_only, is_sqlite, utcnow
 from sync_server.tenant_lock import lock_head
 
 __all__ = ["Actor", "ChainReport", "jsonable", "record", "seal_audit", "verify"]
@@ -206,7 +206,7 @@ def record(
             _link(entry, head, keyring)
         else:
             log.error("audit head of tenant %s fails its MAC; not chaining", actor.tenant_id)
-    session.add(entry)
+    add_append_only(session, entry)
     return entry
 
 

@@ -22,7 +22,10 @@ class StockMovement(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    # Made here for every movement and unique: SQLite cannot say which RETURNING row is
+    # which, so the ORM matches rows by this column and inserts a flush's movements in one
+    # statement (without it, one INSERT per movement).
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, insert_sentinel=True)
     branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
     code: Mapped[str] = mapped_column(String(16))

@@ -102,7 +102,12 @@ LevelKey = tuple[int, int]
 
 
 def lock_levels(
-    session: Session, *, tenant_id: int, keys: Iterable[LevelKey], create: bool = True
+    session: Session,
+    *,
+    tenant_id: int,
+    keys: Iterable[LevelKey],
+    create: bool = True,
+    keep: bool = False,
 ) -> dict[LevelKey, StockLevel]:
     """Lock every stock level a unit of work touches, in one statement, in the global order.
 
@@ -155,7 +160,25 @@ def lock_levels(
             ((row.branch_id, row.product_id), row)
             for row in session.scalars(stmt, {**params, "keys": missing})
         )
+    if keep and not session.in_nested_transaction():
+        # A batch that locked every level up front (a push) lets record_movements use these
+        # rows without reading them again: they exist outside any savepoint, so no rollback
+        # of one can remove them, and a rolled-back change to them expires and reloads.
+        session.info["kept_levels"] = (session.get_transaction(), tenant_id, rows)
     return rows
+
+
+def _kept_levels(
+    session: Session, *, tenant_id: int, keys: list[LevelKey]
+) -> dict[LevelKey, StockLevel] | None:
+    """Return the rows lock_levels(keep=True) locked in this transaction, if it has them all."""
+    kept = session.info.get("kept_levels")
+    if kept is None or kept[0] is not session.get_transaction() or kept[1] != tenant_id:
+        return None
+    rows = kept[2]
+    if not all(key in rows for key in keys):
+        return None
+    return {key: rows[key] for key in keys}
 
 
 def _note_lock_order(session: Session, keys: list[LevelKey]) -> None:
@@ -372,8 +395,9 @@ def record_movements(
             )
     # Locked here in the global order; a unit of work of several steps locked them all
     # already, before its first step, and this waits for nothing.
-    locked = lock_levels(
-        session, tenant_id=tenant_id, keys=[(branch_id, product_id) for product_id in product_ids]
+    keys = [(branch_id, product_id) for product_id in product_ids]
+    locked = _kept_levels(session, tenant_id=tenant_id, keys=keys) or lock_levels(
+        session, tenant_id=tenant_id, keys=keys
     )
     levels = {product_id: locked[(branch_id, product_id)] for product_id in product_ids}
     now = utcnow()

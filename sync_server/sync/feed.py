@@ -18,7 +18,7 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
-from sync_server.db import is_sqlite
+from sync_server.db import add_append_only, is_sqlite
 from sync_server.sync.models import Change, FeedHead
 from sync_server.tenant_lock import lock_head
 
@@ -86,7 +86,7 @@ def publish_locked(
         head = lock_head(session, FeedHead, tenant_id=tenant_id)
         head.last_seq += 1
         change.seq = head.last_seq
-    session.add(change)
+    add_append_only(session, change)
     return change
 
 

@@ -46,12 +46,28 @@ NOT_RETRYABLE = frozenset({OVERDRAWN, POINTS_OVERDRAWN})
 
 
 def apply(
-    session: Session, *, device: Device, actor: Actor, event: Event, payload: Payload
+    session: Session,
+    *,
+    device: Device,
+    actor: Actor,
+    event: Event,
+    payload: Payload,
+    sale_customer_id: int | None = None,
 ) -> None:
-    """Book what the event means for gift cards, held sales and e-receipts."""
+    """Book what the event means for gift cards, held sales and e-receipts.
+
+    For a sale, `sale_customer_id` is the customer it was booked with (saves reading it back).
+    """
     branch_id = device.branch_id
     if isinstance(payload, SaleCompleted):
-        _sale_payments(session, device=device, actor=actor, event=event, payload=payload)
+        _sale_payments(
+            session,
+            device=device,
+            actor=actor,
+            event=event,
+            payload=payload,
+            customer_id=sale_customer_id,
+        )
     elif isinstance(payload, SaleVoided):
         _void(session, actor=actor, payload=payload)
     elif isinstance(payload, ReturnRecorded):
@@ -67,9 +83,14 @@ def apply(
 
 
 def _sale_payments(
-    session: Session, *, device: Device, actor: Actor, event: Event, payload: SaleCompleted
+    session: Session,
+    *,
+    device: Device,
+    actor: Actor,
+    event: Event,
+    payload: SaleCompleted,
+    customer_id: int | None,
 ) -> None:
-    customer_id = _sale_customer(session, tenant_id=device.tenant_id, sale_id=payload.sale_id)
     if customer_id is not None:
         _loyalty(
             session,
@@ -92,13 +113,6 @@ def _sale_payments(
         )
         if booked.overdrawn:
             _flag_overdrawn(session, device=device, event=event, payload=payload, booked=booked)
-
-
-def _sale_customer(session: Session, *, tenant_id: int, sale_id: str) -> int | None:
-    """Return the customer the booked sale names (a local id is resolved by then)."""
-    return session.scalar(
-        select(Sale.customer_id).where(Sale.tenant_id == tenant_id, Sale.uuid == sale_id)
-    )
 
 
 def _loyalty(

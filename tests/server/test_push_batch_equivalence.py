@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +14,12 @@ from common.errors import NotFound
 from common.ids import new_id
 from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server.alerts.models import Alert
+from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.sync import push
 from sync_server.sync.models import Change
 from tests.factories import Api, World
 
@@ -92,15 +95,20 @@ def _last_ids(world: World) -> dict[type, int]:
         }
 
 
-def _push(world: World, branch_id: int, tag: str) -> tuple[list, dict[str, Any]]:
-    """Push three sales from a new till at the branch; return the answers and what was stored."""
+def _push(
+    world: World, branch_id: int, tag: str, *, bad: bool = True
+) -> tuple[list, dict[str, Any]]:
+    """Push three sales from a new till at the branch; return the answers and what was stored.
+
+    Without `bad`, the second sale sells known products only and the batch has no failure.
+    """
     p0, p1, p2 = world.a.product_ids
     device_id, till = _enrol(world, branch_id)
     sales = [
         # Two lines of one product, a fall below the threshold, a sale into negative stock.
         _sale(branch_id, f"{tag}-1", [(p0, "2"), (p1, "3"), (p0, "1"), (p2, "1")]),
         # An unknown product: the whole event is rejected and nothing of it stays.
-        _sale(branch_id, f"{tag}-2", [(p1, "1"), (UNKNOWN_PRODUCT, "1")]),
+        _sale(branch_id, f"{tag}-2", [(p1, "1"), (UNKNOWN_PRODUCT if bad else p2, "1")]),
         # Goods handed back within a sale lift stock out of negative; p0 goes low.
         _sale(branch_id, f"{tag}-3", [(p2, "-2"), (p0, "4"), (p1, "0.5")]),
     ]
@@ -279,3 +287,64 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
             session.scalar(select(StockMovement.id).where(StockMovement.branch_id == branch))
             is None
         )
+
+
+@pytest.mark.parametrize("bad", [True, False], ids=["one-rejected", "all-applied"])
+def test_events_applied_together_store_what_each_in_its_savepoint_stores(
+    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool
+) -> None:
+    """Events applied in one savepoint, with set-based audit and feed and kept levels, store
+    the rows each event in its own savepoint stored, its rows added one by one (a batch
+    with a rejected event falls back to that, and must store the same too)."""
+    first, second = world.a.branch_ids
+    _prepare(world, first)
+    _prepare(world, second)
+    together = []
+    apply_together = push.apply_together
+
+    def spy(session, **kwargs):
+        together.append(answer := apply_together(session, **kwargs))
+        return answer
+
+    monkeypatch.setattr(push, "apply_together", spy)
+    fast_answers, fast = _push(world, first, "A", bad=bad)
+    assert (together[0] is None) == bad  # the path under test was taken
+
+    # The reference: each event in its own savepoint, every audit entry and feed change
+    # added to the session on its own (one ORM insert each), every movement batch reading
+    # its levels again.
+    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
+    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
+    monkeypatch.setattr(inventory, "_kept_levels", lambda session, **kw: None)
+    slow_answers, slow = _push(world, second, "B", bad=bad)
+
+    assert fast_answers == slow_answers
+    expected = ["applied", "rejected" if bad else "applied", "applied"]
+    assert [status for status, _ in fast_answers] == expected
+    for part in ("movements", "levels", "changes", "audit", "alerts"):
+        assert fast[part] == slow[part], part
+    assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
+    with transaction(world.sessions()) as session:
+        # The columns _stored leaves out: both paths signed as the till, by its device.
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.tenant_id == world.a.id, AuditEntry.action == "sale.recorded")
+            .order_by(AuditEntry.id.desc())
+            .limit(4)
+        ).all()
+        assert len(entries) == 4
+        assert len({e.device_id for e in entries} - {None}) == 2  # the two tills
+        assert len({(e.actor, e.actor_id, e.key_id) for e in entries}) == 1
+        assert all(e.record_mac and e.nonce and e.actor.startswith("device:") for e in entries)
+        changes = session.scalars(
+            select(Change)
+            .where(Change.tenant_id == world.a.id, Change.entity == "stock")
+            .order_by(Change.id.desc())
+            .limit(12)
+        ).all()
+        assert {c.branch_id for c in changes} == {first, second}
+        assert all(c.at is not None and c.op == "upsert" for c in changes)
+        # The chain holds across both pushes: each entry linked, the head signed.
+        report = audit.verify(session, tenant_id=world.a.id)
+        assert report.ok, report.reason
+        assert report.entries >= len(fast["audit"]) + len(slow["audit"])
