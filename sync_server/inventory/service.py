@@ -127,6 +127,15 @@ def lock_levels(
     if not ordered:
         return {}
     _note_lock_order(session, ordered)
+    # Rows this very (sub)transaction locked already are held and current in the session
+    # (a rolled-back savepoint is another transaction, and its locks are gone): no re-read.
+    current = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_LOCKED_ROWS)
+    if memo is None or memo[0] is not current:
+        memo = (current, {}, tenant_id)
+        session.info[_LOCKED_ROWS] = memo
+    if memo[2] == tenant_id and all(key in memo[1] for key in ordered):
+        return {key: memo[1][key] for key in ordered}
     stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
     params = {"tenant_id": tenant_id}
     rows = {
@@ -160,6 +169,8 @@ def lock_levels(
             ((row.branch_id, row.product_id), row)
             for row in session.scalars(stmt, {**params, "keys": missing})
         )
+    if memo[2] == tenant_id:
+        memo[1].update(rows)
     if keep and not session.in_nested_transaction():
         # A batch that locked every level up front (a push) lets record_movements use these
         # rows without reading them again: they exist outside any savepoint, so no rollback
@@ -179,6 +190,10 @@ def _kept_levels(
     if not all(key in rows for key in keys):
         return None
     return {key: rows[key] for key in keys}
+
+
+# session.info key: (the transaction that locked, {level key: row}, tenant id).
+_LOCKED_ROWS = "stock_locked_rows"
 
 
 def _note_lock_order(session: Session, keys: list[LevelKey]) -> None:

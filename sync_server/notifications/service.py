@@ -82,6 +82,55 @@ def _role_emails(
     ]
 
 
+_RULES_MEMO = "notification_rules"
+
+
+def active_rules(
+    session: Session, *, tenant_id: int, branch_id: int | None
+) -> list[NotificationRule]:
+    """Return the tenant's live rules for a branch, read once per transaction.
+
+    One unit of work often queues several events (an order and the availability of each of
+    its products); they all see the rules as the first read found them. Adding or removing a
+    rule in the same transaction forgets what was read.
+    """
+    transaction = session.get_transaction()
+    memo = session.info.get(_RULES_MEMO)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        session.info[_RULES_MEMO] = memo
+    if any(isinstance(row, NotificationRule) for row in session.new):
+        memo[1].clear()  # a rule added but not flushed yet: read it with the others
+    key = (tenant_id, branch_id)
+    rules = memo[1].get(key)
+    if rules is None:
+        rules = memo[1][key] = list(
+            session.scalars(
+                select(NotificationRule).where(
+                    NotificationRule.tenant_id == tenant_id,
+                    NotificationRule.active.is_(True),
+                    or_(
+                        NotificationRule.branch_id.is_(None),
+                        NotificationRule.branch_id == branch_id,
+                    ),
+                )
+            )
+        )
+    return rules
+
+
+def _forget_rules(session: Session) -> None:
+    session.info.pop(_RULES_MEMO, None)
+
+
+def listens(session: Session, *, tenant_id: int, event: str, branch_id: int | None) -> bool:
+    """Say whether a rule of the tenant would send this event anywhere."""
+    return any(
+        _matches(rule.event, event)
+        for rule in active_rules(session, tenant_id=tenant_id, branch_id=branch_id)
+    )
+
+
 def notify(
     session: Session,
     *,
@@ -138,14 +187,7 @@ def notify(
     if sms:
         # A number the person gave for this message (e.g. an e-receipt), already normalized.
         add("sms", sms)
-    rules = session.scalars(
-        select(NotificationRule).where(
-            NotificationRule.tenant_id == tenant_id,
-            NotificationRule.active.is_(True),
-            or_(NotificationRule.branch_id.is_(None), NotificationRule.branch_id == branch_id),
-        )
-    ).all()
-    for rule in rules:
+    for rule in active_rules(session, tenant_id=tenant_id, branch_id=branch_id):
         if not _matches(rule.event, event):
             continue
         if rule.channel == "webhook" and rule.address:
@@ -230,6 +272,7 @@ def create_rule(
     )
     session.add(rule)
     session.flush()
+    _forget_rules(session)
     audit.record(
         session,
         actor=actor,
@@ -261,6 +304,7 @@ def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
         before={"event": rule.event, "channel": rule.channel, "address": rule.address},
     )
     session.delete(rule)
+    _forget_rules(session)
 
 
 def inbox_filter(

@@ -91,6 +91,18 @@ def order_event(session: Session, *, order: Order, event: str, availability: boo
     service = _notifications()
     if service is None:
         return
+    # Nobody to tell (no e-mail or SMS step for the customer, no rule): write nothing, as
+    # notify would, without building the message first.
+    if event in _CUSTOMER_SUBJECTS or service.listens(
+        session, tenant_id=order.tenant_id, event=event, branch_id=order.branch_id
+    ):
+        _queue(session, service=service, order=order, event=event)
+    if availability and event in _AVAILABILITY_EVENTS:
+        _availability(session, service=service, order=order)
+
+
+def _queue(session: Session, *, service, order: Order, event: str) -> None:
+    """Queue the e-mail, SMS and rule notifications of an order's step."""
     customer = session.get(Customer, order.customer_id)
     payload = order_payload(order, customer=customer)
     subject = _CUSTOMER_SUBJECTS.get(event, "Order {number} is now {status}").format(
@@ -113,8 +125,6 @@ def order_event(session: Session, *, order: Order, event: str, availability: boo
         # Customers who opted in also get the steps they care about by SMS.
         customer_id=order.customer_id if event in _CUSTOMER_SUBJECTS else None,
     )
-    if availability and event in _AVAILABILITY_EVENTS:
-        _availability(session, service=service, order=order)
 
 
 def stock_available(
@@ -132,6 +142,10 @@ def _availability(
     """Tell the store what it can now sell of each product the change touched."""
     from sync_server.inventory import service as inventory
 
+    if not service.listens(
+        session, tenant_id=order.tenant_id, event="stock.available", branch_id=order.branch_id
+    ):
+        return  # no rule takes availability: notify would write nothing
     for product_id in sorted({ln.product_id for ln in order.lines}):
         level = (levels or {}).get(product_id) or inventory.level(
             session, tenant_id=order.tenant_id, branch_id=order.branch_id, product_id=product_id

@@ -91,7 +91,7 @@ def place_order(
 def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dict[str, Any]:
     """Validate, create and reserve an order; return its JSON answer."""
     tenant_id = principal.tenant_id
-    branch = _branch(session, principal=principal, data=data)
+    branch, currency = _branch(session, principal=principal, data=data)
     products = _products(session, tenant_id=tenant_id, data=data)
     duplicate = session.scalar(
         select(Order.id).where(
@@ -113,8 +113,9 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     customer = _customer(session, principal=principal, ref=data.customer)
     if customer is None:
         customer = _new_customer(session, principal=principal, ref=data.customer)
-    currency = session.get(Tenant, tenant_id).currency
-    minutes = int(org.get_setting(session, tenant_id=tenant_id, key="order_reservation_minutes"))
+    # Every setting in one read (reservation minutes here, the time zone for pricing).
+    settings = org.get_settings(session, tenant_id=tenant_id)
+    minutes = int(settings["order_reservation_minutes"])
     order = Order(
         tenant_id=tenant_id,
         external_number=data.external_number,
@@ -143,6 +144,7 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         ctx=pricing.context(
             session,
             tenant_id=tenant_id,
+            at=pricing.shop_now(session, tenant_id=tenant_id, zone=settings["time_zone"]),
             channel=PriceChannel.ONLINE,
             branch_id=branch.id,
             customer_group=customer.price_group,
@@ -275,24 +277,30 @@ def _line_data(order: Order) -> list[dict[str, Any]]:
     ]
 
 
-def _branch(session: Session, *, principal: Principal, data: OrderCreate) -> Branch:
-    stmt = select(Branch).where(Branch.tenant_id == principal.tenant_id)
+def _branch(session: Session, *, principal: Principal, data: OrderCreate) -> tuple[Branch, str]:
+    """Return the fulfilment branch with the tenant's currency (one query for both)."""
+    stmt = (
+        select(Branch, Tenant.currency)
+        .join(Tenant, Tenant.id == Branch.tenant_id)
+        .where(Branch.tenant_id == principal.tenant_id)
+    )
     if data.branch_id is not None:
-        branch = session.scalar(stmt.where(Branch.id == data.branch_id))
+        row = session.execute(stmt.where(Branch.id == data.branch_id)).first()
         what = f"id {data.branch_id}"
     elif data.branch_code is not None:
-        branch = session.scalar(stmt.where(Branch.code == data.branch_code))
+        row = session.execute(stmt.where(Branch.code == data.branch_code)).first()
         what = f"code '{data.branch_code}'"
     elif len(principal.branch_ids) == 1:
-        branch = session.get(Branch, next(iter(principal.branch_ids)))
+        row = session.execute(stmt.where(Branch.id == next(iter(principal.branch_ids)))).first()
         what = "of this key"
     else:
         raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
+    branch, currency = row if row is not None else (None, "")
     if branch is None or not branch.active:
         raise ValidationFailed(f"There is no active fulfilment branch with {what}.")
     if not principal.may_use_branch(branch.id):
         raise PermissionDenied(f"This caller may not order from branch {branch.code}.")
-    return branch
+    return branch, currency
 
 
 def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Product]:
@@ -302,7 +310,12 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
     rows = session.scalars(
         select(Product)
         .where(Product.tenant_id == tenant_id, or_(Product.sku.in_(skus), Product.id.in_(ids)))
-        .options(lazyload(Product.barcode_rows), lazyload(Product.category))
+        # Orders read neither barcodes, category names nor packs: no eager loads for them.
+        .options(
+            lazyload(Product.barcode_rows),
+            lazyload(Product.category),
+            lazyload(Product.pack_rows),
+        )
     ).all()
     by_sku = {p.sku: p for p in rows}
     by_id = {p.id: p for p in rows}

@@ -255,9 +255,13 @@ def engine_lines(session: Session, *, tenant_id: int, lines: Sequence[CartLine])
     return out
 
 
-def shop_now(session: Session, *, tenant_id: int) -> datetime:
-    """Return now on the shop's wall clock (its time zone setting), as tills price in."""
-    zone = str(get_setting(session, tenant_id=tenant_id, key="time_zone"))
+def shop_now(session: Session, *, tenant_id: int, zone: str | None = None) -> datetime:
+    """Return now on the shop's wall clock (its time zone setting), as tills price in.
+
+    A caller that has read the tenant's settings already passes the zone from them.
+    """
+    if zone is None:
+        zone = str(get_setting(session, tenant_id=tenant_id, key="time_zone"))
     return utcnow().astimezone(ZoneInfo(zone))
 
 

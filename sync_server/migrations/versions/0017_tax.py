@@ -180,7 +180,9 @@ def downgrade() -> None:
     with op.batch_alter_table("products", schema=None) as batch_op:
         if op.get_bind().dialect.name != "sqlite":
             # SQLite's copy of the table drops the column's inline REFERENCES with it.
-            batch_op.drop_constraint(batch_op.f("fk_products_tax_class_id_tax_classes"), type_="foreignkey")
+            batch_op.drop_constraint(
+                batch_op.f("fk_products_tax_class_id_tax_classes"), type_="foreignkey"
+            )
         batch_op.drop_index(batch_op.f("ix_products_tax_class_id"))
         batch_op.drop_column("hsn")
         batch_op.drop_column("tax_class_id")

@@ -216,7 +216,9 @@ def downgrade() -> None:
         batch_op.drop_column("purchase_unit")
         if op.get_bind().dialect.name != "sqlite":
             # SQLite's copy of the table drops the column's inline REFERENCES with it.
-            batch_op.drop_constraint(batch_op.f("fk_products_template_id_product_templates"), type_="foreignkey")
+            batch_op.drop_constraint(
+                batch_op.f("fk_products_template_id_product_templates"), type_="foreignkey"
+            )
         batch_op.drop_index(batch_op.f("ix_products_template_id"))
         batch_op.drop_column("variant")
         batch_op.drop_column("template_id")
