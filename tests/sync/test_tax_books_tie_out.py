@@ -558,6 +558,34 @@ def _expected_channels(world) -> dict[str, dict[str, Decimal]]:
         }
 
 
+def _check_the_mix(world) -> None:
+    """The month holds what it claims to, so a change to the random draws cannot hollow it."""
+    tenant = world.a.id
+    with transaction(world.sessions(), readonly=True) as session:
+        sales = session.scalars(select(Sale).where(Sale.tenant_id == tenant)).all()
+        paid = {
+            sale.id: [
+                p.method
+                for p in session.scalars(select(SalePayment).where(SalePayment.sale_id == sale.id))
+            ]
+            for sale in sales
+        }
+        weighed = session.scalars(
+            select(SaleLine.quantity).join(Sale).where(Sale.tenant_id == tenant)
+        ).all()
+        refunds = [
+            r["method"]
+            for rs in session.scalars(select(Return.refunds).where(Return.tenant_id == tenant))
+            for r in rs
+        ]
+    assert len({sale.shift_uuid for sale in sales}) == 2
+    assert any(q != q.to_integral_value() for q in weighed)  # weighed by the gram
+    assert any(len(paid[s.id]) > 1 and s.change_due > 0 for s in sales)  # split, with change
+    assert any(paid[s.id] == ["account"] for s in sales)
+    assert any(s.status == "voided" and "account" in paid[s.id] for s in sales)
+    assert {"cash", "card", "account"} <= set(refunds)
+
+
 def _check_sales_summary(world) -> None:
     """Sales summary = Σ documents, per channel, and the same totals by day, branch, cashier."""
     expected = _expected_channels(world)
@@ -831,6 +859,7 @@ def _check_stock(world, costs: dict[int, Decimal]) -> None:
 def test_the_books_tie_out_on_both_engines(world, books, live_server):
     till, customer_id, costs = books
     month = _month(world, till, customer_id)
+    _check_the_mix(world)
     _check_tax(world)
     _check_sales_summary(world)
     _check_tenders(world)
