@@ -699,7 +699,15 @@ def _check_dashboard(world, live_server) -> None:
     assert D(day["revenue"]) == net
     charted = {r["channel"]: D(r["net_revenue"]) for r in data["charts"]["channel"]["rows"]}
     assert charted == {c: f["revenue"] - f["returned_amount"] for c, f in expected.items()}
-    (branch,) = [r for r in data["charts"]["branch"]["rows"] if D(str(r.get("revenue") or 0))]
+    branches = {r["branch_id"]: r for r in data["charts"]["branch"]["rows"]}
+    main, west = (branches[b] for b in world.a.branch_ids)  # everything sold at MAIN
+    assert D(main["sales"]) == _sum(f["sales"] for f in expected.values())
+    assert (D(main["revenue"]), D(main["returned_amount"]), D(main["net_revenue"])) == (
+        gross,
+        gross - net,
+        net,
+    )
+    assert D(west["revenue"]) == 0
     tenant = world.a.id
     with transaction(world.sessions(), readonly=True) as session:
         open_orders = session.scalar(
@@ -718,7 +726,6 @@ def _check_dashboard(world, live_server) -> None:
         )
     assert cards["Open orders"] == str(open_orders)
     assert cards["Pending approvals"] == str(waiting) == "1"
-    assert branch
 
 
 def _check_customer(world, customer_id: int, month: Month) -> None:
@@ -852,6 +859,10 @@ def _check_stock(world, costs: dict[int, Decimal]) -> None:
         value = _sum(q * cost[p] for (b, p), q in levels.items() if b == branch_id)
         reported = _sum(r["cost_value"] for r in rows if r["branch_id"] == branch_id)
         assert reported == round_money(value), branch_id
+    compared = world.api("admin").get("reports/branch-comparison").json()["rows"]
+    for row in compared:
+        value = _sum(q * cost[p] for (b, p), q in levels.items() if b == row["branch_id"])
+        assert D(row["stock_value"]) == round_money(value), row["branch"]
     verified = world.api("admin").get("ledger/verify").json()
     assert verified == {"ok": True, "differences": []}
 
