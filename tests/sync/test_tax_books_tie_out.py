@@ -728,7 +728,7 @@ def _check_dashboard(world, live_server) -> None:
     assert cards["Pending approvals"] == str(waiting) == "1"
 
 
-def _check_customer(world, customer_id: int, month: Month) -> None:
+def _check_customer(world, customer_id: int, month: Month, till: SyncEngine) -> None:
     """The customer's balance = on-account sales less refunds to account less payments."""
     tenant = world.a.id
     with transaction(world.sessions(), readonly=True) as session:
@@ -780,6 +780,11 @@ def _check_customer(world, customer_id: int, month: Month) -> None:
     ageing = world.api("manager").get("reports/customer-credit-ageing").json()["rows"]
     (row,) = [r for r in ageing if r["customer_id"] == customer_id]
     assert D(row["balance"]) == owed
+    # The till's copy, which checks the credit limit offline, says the same once synced.
+    assert till.sync_once().online
+    with till.store.session() as session:
+        (buyer,) = queries.find_customers(session, "Mysore")
+    assert buyer.balance == owed
 
 
 def _check_vendor(world, month: Month) -> None:
@@ -876,6 +881,6 @@ def test_the_books_tie_out_on_both_engines(world, books, live_server):
     _check_tenders(world)
     _check_shifts(world, month)
     _check_dashboard(world, live_server)
-    _check_customer(world, customer_id, month)
+    _check_customer(world, customer_id, month, till)
     _check_vendor(world, month)
     _check_stock(world, costs)
