@@ -10,6 +10,10 @@ from sync_server.inventory.models import LotLevel, LotMovement, StockLevel, Stoc
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 
 
+def _qty(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.001"))
+
+
 def check_ledger(engine: Engine) -> int:
     """Assert that levels equal their movements; return how many levels were checked.
 
@@ -32,7 +36,9 @@ def check_ledger(engine: Engine) -> int:
     key = (StockMovement.tenant_id, StockMovement.branch_id, StockMovement.product_id)
     with engine.connect() as conn:
         sums = {
-            (t, b, p): (Decimal(on_hand or 0), Decimal(reserved or 0))
+            # SQLite sums NUMERIC as floating point: weighed quantities come back as
+            # 975.6860000000004…, so read the sums at the quantities' scale (3 places).
+            (t, b, p): (_qty(on_hand), _qty(reserved))
             for t, b, p, on_hand, reserved in conn.execute(select(*key, shelf, held).group_by(*key))
         }
         levels = {
@@ -87,7 +93,7 @@ def check_lot_ledger(engine: Engine) -> int:
     key = (LotMovement.tenant_id, LotMovement.branch_id, LotMovement.lot_id)
     with engine.connect() as conn:
         sums = {
-            (t, b, lot): (Decimal(on_hand or 0), Decimal(reserved or 0))
+            (t, b, lot): (_qty(on_hand), _qty(reserved))
             for t, b, lot, on_hand, reserved in conn.execute(
                 select(*key, shelf, held).group_by(*key)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -40,7 +41,7 @@ from sync_server.reports.facts import (
     for_products,
     sales_facts,
 )
-from sync_server.sales.models import Sale, SalePayment
+from sync_server.sales.models import Return, Sale, SalePayment
 from sync_server.wholesale.models import SalesRequest
 
 
@@ -253,6 +254,16 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
             .order_by(pays.c.tender)
         )
         rows = [dict(r) for r in session.execute(stmt).mappings()]
+    if filters.channel in (None, Channel.IN_STORE.value):
+        by_tender = {row["tender"]: row for row in rows}
+        for tender, amount in _till_refunds(session, filters=filters).items():
+            row = by_tender.get(tender)
+            if row is None:
+                row = by_tender[tender] = {"tender": tender, "payments": 0, "amount": 0}
+                row["refunded"] = 0
+                rows.append(row)
+            row["refunded"] = to_dec(row["refunded"]) + amount
+        rows.sort(key=lambda row: row["tender"])
     for row in rows:
         row["net"] = to_dec(row["amount"]) - to_dec(row["refunded"])
     return Report(
@@ -268,10 +279,30 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         rows=rows,
         filters={**filters.describe(), "group_by": "tender"},
         notes=[
-            "Till cash is what the drawer kept (handed over minus change); till refunds "
-            "show in the returns of the other groupings."
+            "Till cash is what the drawer kept (handed over minus change); refunded is what "
+            "went back, at the till by the tender it was paid in and online to the card."
         ],
     )
+
+
+def _till_refunds(session: Session, *, filters: Filters) -> dict[str, Decimal]:
+    """Sum the till's refunds per tender (each return keeps its refunds as a list)."""
+    stmt = select(Return.refunds).where(
+        Return.tenant_id == filters.tenant_id,
+        Return.occurred_at >= filters.start,
+        Return.occurred_at < filters.end,
+    )
+    branch = in_branches(Return.branch_id, filters)
+    if branch is not None:
+        stmt = stmt.where(branch)
+    if filters.cashier_id is not None:
+        stmt = stmt.where(Return.cashier_id == filters.cashier_id)
+    sums: dict[str, Decimal] = {}
+    for refunds in session.scalars(stmt):
+        for refund in refunds or []:
+            method = str(refund.get("method"))
+            sums[method] = sums.get(method, Decimal(0)) + Decimal(str(refund.get("amount", "0")))
+    return sums
 
 
 def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report:

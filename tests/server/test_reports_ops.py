@@ -236,6 +236,8 @@ def test_till_sales_by_cashier_tender_channel_and_the_z_report(world, till_world
         ("card", 2, "30.00"),
         ("cash", 2, "38.00"),
     ]
+    # The return gave 6.00 back in cash and 4.00 to the card: net of refunds, by tender.
+    assert [(r["refunded"], r["net"]) for r in tender] == [("4.00", "26.00"), ("6.00", "32.00")]
     channel = rows(
         admin.get(
             "reports/sales-summary", params={**MARCH, "group_by": "channel", "cashier_id": cashier}
