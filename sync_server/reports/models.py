@@ -63,3 +63,66 @@ class SummaryState(TenantScoped, Base):
     sale_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     return_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductDaily(TenantScoped, Base):
+    """Sales and returns summed per UTC day, branch, product, channel and direction.
+
+    Why: best sellers and movers read product grain over weeks to a year; a row per day
+    holds each product's lines of that day at a branch, so a report reads one narrow table
+    instead of joining every line to its sale. Kept with the daily summary's watermark.
+    """
+
+    __tablename__ = "report_product_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "day",
+            "branch_id",
+            "product_id",
+            "channel",
+            "is_return",
+            name="uq_report_product_daily_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime]  # midnight UTC starting the day
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # 0 for sold lines, 1 for returned ones (their quantity and revenue negative).
+    is_return: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    revenue: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class TenderDaily(TenantScoped, Base):
+    """Till payments summed per UTC day, branch, channel, cashier and tender.
+
+    Cash change given back is a cash amount taken off (and no payment of its own), as the
+    tender report shows cash kept. Summed whatever the sale's status; voids come off when read.
+    """
+
+    __tablename__ = "report_tender_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "day",
+            "branch_id",
+            "channel",
+            "cashier_id",
+            "tender",
+            name="uq_report_tender_daily_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime]
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    cashier_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    tender: Mapped[str] = mapped_column(String(16))
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(default=ZERO)

@@ -16,15 +16,17 @@ from sync_server.reports.base import (
     ZERO,
     Column,
     Filters,
+    Grain,
     Kind,
     Report,
+    bucket,
     in_branches,
     money_sum,
     qty_sum,
     start_of,
     to_dec,
 )
-from sync_server.reports.facts import sales_facts
+from sync_server.reports.rollups import product_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
 COVER_WINDOW_DAYS = 28
@@ -47,10 +49,10 @@ def _product_scope(stmt, filters: Filters):
     return stmt
 
 
-def _sold_per_level(filters: Filters, *, today: date, days: int):
+def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int):
     """Return (branch_id, product_id, sold) over the last `days` days up to today."""
     end = start_of(today + timedelta(days=1))
-    facts = sales_facts(filters, start=end - timedelta(days=days), end=end)
+    facts = product_rows(session, filters=filters, start=end - timedelta(days=days), end=end)
     return (
         select(
             facts.c.branch_id,
@@ -64,7 +66,7 @@ def _sold_per_level(filters: Filters, *, today: date, days: int):
 
 def stock_shortages(session: Session, *, filters: Filters, today: date) -> Report:
     """List negative, out-of-stock and low levels per branch with a reorder suggestion."""
-    sold = _sold_per_level(filters, today=today, days=COVER_WINDOW_DAYS)
+    sold = _sold_per_level(session, filters, today=today, days=COVER_WINDOW_DAYS)
     # A branch's own threshold and reorder quantity beat the product's.
     threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
     reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
@@ -290,19 +292,36 @@ def movers(
     """
     end = start_of(today + timedelta(days=1))
     lookback = max(window_days, dead_days)
-    facts = sales_facts(filters, start=end - timedelta(days=lookback), end=end)
+    facts = product_rows(session, filters=filters, start=end - timedelta(days=lookback), end=end)
     window_start = end - timedelta(days=window_days)
     dead_start = end - timedelta(days=dead_days)
+    # Per product and day first: a day counts as a sale day when its sold lines are still
+    # there after voids come off (the summary holds days, a voided sale is a -1 line).
+    day = bucket(session, facts.c.occurred_at, Grain.DAY)
     sale = facts.c.is_return == 0
-    in_window = and_(sale, facts.c.occurred_at >= window_start)
-    sold = (
+    daily = (
         select(
             facts.c.product_id.label("product_id"),
-            qty_sum(case((in_window, facts.c.quantity))).label("sold"),
-            func.count(case((and_(sale, facts.c.occurred_at >= dead_start), 1))).label("recent"),
-            func.max(case((sale, facts.c.occurred_at))).label("last_sale_at"),
+            day.label("day"),
+            qty_sum(
+                case((and_(sale, facts.c.occurred_at >= window_start), facts.c.quantity))
+            ).label("sold"),
+            func.sum(
+                case((and_(sale, facts.c.occurred_at >= dead_start), facts.c.lines), else_=0)
+            ).label("recent"),
+            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
         )
-        .group_by(facts.c.product_id)
+        .group_by(facts.c.product_id, day)
+        .subquery("daily")
+    )
+    sold = (
+        select(
+            daily.c.product_id,
+            qty_sum(daily.c.sold).label("sold"),
+            func.sum(daily.c.recent).label("recent"),
+            func.max(case((daily.c.lines > 0, daily.c.day))).label("last_sale_at"),
+        )
+        .group_by(daily.c.product_id)
         .subquery("sold")
     )
     stock_q = select(
@@ -360,7 +379,9 @@ def movers(
         row = dict(r)
         row["velocity"] = to_dec(row["sold"]) / window_days
         last = row["last_sale_at"]
-        row["days_since_sale"] = (today - _as_date(last)).days if last is not None else None
+        # The day of the last sale (the summary keeps days, not times of day).
+        row["last_sale_at"] = _as_date(last) if last is not None else None
+        row["days_since_sale"] = (today - row["last_sale_at"]).days if last is not None else None
         rows.append(row)
     shown = filters.describe()
     shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())
