@@ -1,10 +1,11 @@
 """Keep the report summaries up to date in the background: no refresh step for anyone.
 
 Every few seconds each tenant's summaries take the till sales and returns recorded since,
-in steps of at most STEP sale ids per transaction, so a bulk load (an import, a restored
-backup, the benchmark's seeding) is backfilled in short transactions that never hold
-writers off for long. Reports never wait for it: they read the unsummarised tail live, so
-the keeper only bounds how long that tail grows.
+in steps of at most STEP sale ids per transaction, and its monthly stock snapshots take
+the movements recorded since and then the next month, one month per transaction. So a bulk
+load (an import, a restored backup, the benchmark's seeding) is backfilled in short
+transactions that never hold writers off for long. Reports never wait for it: they read
+the unsummarised tail live, so the keeper only bounds how long that tail grows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
-from sync_server.reports import summary
+from sync_server.reports import snapshots, summary
 
 log = logging.getLogger("stockpilot.reports")
 
@@ -37,6 +38,11 @@ def keep_once(factory: sessionmaker[Session], *, step: int = STEP) -> int:
         while behind:
             with transaction(factory) as session:
                 behind = bool(summary.refresh(session, tenant_id=tenant_id, limit=step)["behind"])
+            steps += 1
+        behind = True
+        while behind:
+            with transaction(factory) as session:
+                behind = bool(snapshots.refresh(session, tenant_id=tenant_id)["behind"])
             steps += 1
     return steps
 

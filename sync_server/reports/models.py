@@ -63,6 +63,11 @@ class SummaryState(TenantScoped, Base):
     sale_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     return_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Stock snapshots: one per month start from snapshot_from to snapshot_through (none
+    # while NULL), each holding the movements up to this id that happened before it.
+    movement_id_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    snapshot_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    snapshot_through: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ProductDaily(TenantScoped, Base):
@@ -126,3 +131,28 @@ class TenderDaily(TenantScoped, Base):
     tender: Mapped[str] = mapped_column(String(16))
     payments: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class StockSnapshot(TenantScoped, Base):
+    """Stock per branch and product at a month start, from the ledger (reports/snapshots.py).
+
+    Why: valuing stock as of a past date sums the ledger up to that date, millions of
+    movements a year; the month's snapshot plus the movements since answers instead.
+    """
+
+    __tablename__ = "report_stock_snapshots"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "as_of", "branch_id", "product_id", name="uq_report_stock_snapshots_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    as_of: Mapped[datetime]  # midnight UTC starting a month: movements before it
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    # On the shelf (reservations and releases left out, as the valuation does).
+    quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    # Costed receipts so far, for the quantity-weighted receipt cost.
+    receipt_quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    receipt_value: Mapped[Decimal] = mapped_column(default=ZERO)

@@ -37,7 +37,7 @@ def day_of(session: Session, column) -> Any:
     return func.timezone("UTC", func.date_trunc("day", func.timezone("UTC", column)))
 
 
-def _upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
+def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
     """Insert the statement's rows; where a key exists, add the sums to it."""
     names = [c.name for c in stmt.selected_columns]
     sums = [n for n in names if n not in keys]
@@ -73,7 +73,7 @@ def add_range(
             .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
             .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
         )
-        _upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
+        upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
         cashier = func.coalesce(Sale.cashier_id, zero)
         paid = (
             select(
@@ -90,7 +90,7 @@ def add_range(
             .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
             .group_by(day, Sale.branch_id, Sale.channel, cashier, SalePayment.method)
         )
-        _upsert(session, TenderDaily.__table__, paid, keys=TENDER_KEY)
+        upsert(session, TenderDaily.__table__, paid, keys=TENDER_KEY)
         change = (
             select(
                 literal(tenant_id).label("tenant_id"),
@@ -110,7 +110,7 @@ def add_range(
             )
             .group_by(day, Sale.branch_id, Sale.channel, cashier)
         )
-        _upsert(session, TenderDaily.__table__, change, keys=TENDER_KEY)
+        upsert(session, TenderDaily.__table__, change, keys=TENDER_KEY)
     if returns[1] > returns[0]:
         day_r = day_of(session, Return.occurred_at)
         back = (
@@ -129,7 +129,7 @@ def add_range(
             .where(Return.tenant_id == tenant_id, Return.id > returns[0], Return.id <= returns[1])
             .group_by(day_r, Return.branch_id, ReturnLine.product_id)
         )
-        _upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
+        upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
 
 
 PRODUCT_KEY = ["tenant_id", "day", "branch_id", "product_id", "channel", "is_return"]

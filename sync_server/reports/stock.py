@@ -8,9 +8,8 @@ from enum import StrEnum
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from common.codes import MovementCode
 from sync_server.catalog.models import Category, Product
-from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
+from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
     ZERO,
@@ -27,11 +26,10 @@ from sync_server.reports.base import (
     to_dec,
 )
 from sync_server.reports.rollups import product_rows
+from sync_server.reports.snapshots import ledger_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
 COVER_WINDOW_DAYS = 28
-# Reservation and release only move what is set aside, never what is on the shelf.
-SHELF_EXCLUDED = (MovementCode.RESERVATION.value, MovementCode.RELEASE.value)
 
 
 class MoverClass(StrEnum):
@@ -183,38 +181,27 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         )
         branch = in_branches(StockLevel.branch_id, filters)
     else:
-        end = start_of(as_of + timedelta(days=1))
+        # The month's stock snapshot plus the movements since (reports/snapshots.py).
+        rows = ledger_rows(
+            session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
+        )
         receipts = (
             select(
-                StockMovement.product_id.label("product_id"),
+                rows.c.product_id,
                 (
-                    func.sum(StockMovement.quantity * StockMovement.unit_cost)
-                    / func.nullif(func.sum(StockMovement.quantity), 0)
+                    func.sum(rows.c.receipt_value)
+                    / func.nullif(func.sum(rows.c.receipt_quantity), 0)
                 ).label("avg_cost"),
             )
-            .where(
-                StockMovement.tenant_id == filters.tenant_id,
-                StockMovement.code == MovementCode.RECEIPT.value,
-                StockMovement.unit_cost.is_not(None),
-                StockMovement.occurred_at < end,
-            )
-            .group_by(StockMovement.product_id)
+            .group_by(rows.c.product_id)
             .subquery("receipt_cost")
         )
-        ledger = (
-            select(
-                StockMovement.branch_id.label("branch_id"),
-                StockMovement.product_id.label("product_id"),
-                qty_sum(StockMovement.quantity).label("quantity"),
-            )
-            .where(
-                StockMovement.tenant_id == filters.tenant_id,
-                StockMovement.occurred_at < end,
-                StockMovement.code.not_in(SHELF_EXCLUDED),
-            )
-            .group_by(StockMovement.branch_id, StockMovement.product_id)
-        )
-        branch_cond = in_branches(StockMovement.branch_id, filters)
+        ledger = select(
+            rows.c.branch_id.label("branch_id"),
+            rows.c.product_id.label("product_id"),
+            qty_sum(rows.c.quantity).label("quantity"),
+        ).group_by(rows.c.branch_id, rows.c.product_id)
+        branch_cond = in_branches(rows.c.branch_id, filters)
         if branch_cond is not None:
             ledger = ledger.where(branch_cond)
         ledger = ledger.subquery("ledger")
@@ -350,7 +337,8 @@ def movers(
             or_(stock.c.on_hand > 0, sold.c.product_id.is_not(None)),
         )
     )
-    base = _product_scope(base, filters).subquery("base")
+    # A CTE used twice (ranks, then classes) is computed once on both engines.
+    base = _product_scope(base, filters).cte("base")
     sellers = (
         select(
             base.c.product_id,

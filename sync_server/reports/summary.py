@@ -75,7 +75,7 @@ def watermarks(session: Session, *, tenant_id: int) -> tuple[int, int]:
     return (state.sale_id_through, state.return_id_through) if state else (0, 0)
 
 
-def _locked_state(session: Session, *, tenant_id: int) -> SummaryState:
+def locked_state(session: Session, *, tenant_id: int) -> SummaryState:
     """Return the tenant's summary state, locked: one refresh at a time per tenant."""
     if is_sqlite(session.get_bind()):
         state = _state(session, tenant_id=tenant_id)
@@ -107,7 +107,7 @@ def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> di
     With a limit, at most that many sale ids (and return ids) are taken in this step, so a
     backfill of a bulk load goes in short transactions; "behind" says whether more wait.
     """
-    state = _locked_state(session, tenant_id=tenant_id)
+    state = locked_state(session, tenant_id=tenant_id)
     if not is_sqlite(session.get_bind()):
         # A sale inserted by a transaction still open now would get an id below the new
         # watermark and never be summed: wait for writers to finish and hold new ones off.

@@ -1,4 +1,4 @@
-"""reports: product and tender day summaries, kept by the server (backfilled from scratch)
+"""reports: product and tender day summaries and monthly stock snapshots, kept by the server
 
 Revision ID: 0021_report_rollups
 Revises: 0020_giftcards
@@ -100,12 +100,47 @@ def upgrade() -> None:
         ["tenant_id"],
         unique=False,
     )
+    op.create_table(
+        "report_stock_snapshots",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("branch_id", ID, nullable=False),
+        sa.Column("product_id", ID, nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=14, scale=3), nullable=False),
+        sa.Column("receipt_quantity", sa.Numeric(precision=14, scale=3), nullable=False),
+        sa.Column("receipt_value", sa.Numeric(precision=14, scale=4), nullable=False),
+        *_common("report_stock_snapshots"),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_report_stock_snapshots_product_id_products"),
+        ),
+        sa.UniqueConstraint(
+            "tenant_id", "as_of", "branch_id", "product_id", name="uq_report_stock_snapshots_key"
+        ),
+    )
+    op.create_index(
+        op.f("ix_report_stock_snapshots_tenant_id"),
+        "report_stock_snapshots",
+        ["tenant_id"],
+        unique=False,
+    )
+    with op.batch_alter_table("report_summary_state") as batch:
+        batch.add_column(
+            sa.Column("movement_id_through", sa.BigInteger(), server_default="0", nullable=False)
+        )
+        batch.add_column(sa.Column("snapshot_from", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("snapshot_through", sa.DateTime(timezone=True), nullable=True))
     # Start every tenant's summaries again from the first sale (see the module doc).
     op.execute("DELETE FROM report_sales_daily")
     op.execute("UPDATE report_summary_state SET sale_id_through = 0, return_id_through = 0")
 
 
 def downgrade() -> None:
-    for table in ("report_tender_daily", "report_product_daily"):
+    with op.batch_alter_table("report_summary_state") as batch:
+        batch.drop_column("snapshot_through")
+        batch.drop_column("snapshot_from")
+        batch.drop_column("movement_id_through")
+    for table in ("report_stock_snapshots", "report_tender_daily", "report_product_daily"):
         op.drop_index(op.f(f"ix_{table}_tenant_id"), table_name=table)
         op.drop_table(table)
