@@ -9,17 +9,21 @@ and through the summaries the keeper built in small steps, with an unsummarised 
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from fastapi.testclient import TestClient
 from sqlalchemy import case, delete, func, select, update
 
 from sync_server.auth.principal import Principal
 from sync_server.db import transaction
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
+from sync_server.main import create_app
 from sync_server.reports import branches, keeper, sales, stock, summary
 from sync_server.reports.base import Grain, make_filters
+from sync_server.reports.keeper import in_server_summaries
 from sync_server.reports.models import (
     ProductDaily,
     SalesDaily,
@@ -304,3 +308,22 @@ def test_the_keeper_backfills_a_bulk_load_and_then_takes_only_the_new_sales(worl
     with transaction(world.sessions(), readonly=True) as s:
         again = s.scalar(select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id))
     assert again == before
+
+
+def test_the_server_process_keeps_the_summaries_on_its_own(world, settings):
+    """The keeper thread the server starts (asgi.py) sums new sales with no command run."""
+    a = world.a
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=random.Random(9), count=15, prefix="S")
+        top = s.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == a.id))
+    app = create_app(settings, engine=world.engine, background=[in_server_summaries])
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with transaction(world.sessions(), readonly=True) as s:
+                if summary.watermarks(s, tenant_id=a.id)[0] == top:
+                    break
+            time.sleep(0.1)
+    with transaction(world.sessions(), readonly=True) as s:
+        assert summary.watermarks(s, tenant_id=a.id)[0] == top
+        assert s.scalar(select(func.sum(TenderDaily.payments)).where(TenderDaily.tenant_id == a.id))
