@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, Qty, TenantScoped, utcnow
@@ -79,19 +79,21 @@ class ProductDaily(TenantScoped, Base):
     """
 
     __tablename__ = "report_product_daily"
+    # The key is the primary key, and on SQLite the table is stored in its order (WITHOUT
+    # ROWID): a range of days is read in one sweep, with no lookup from an index per row.
     __table_args__ = (
-        UniqueConstraint(
+        PrimaryKeyConstraint(
             "tenant_id",
             "day",
             "branch_id",
             "product_id",
             "channel",
             "is_return",
-            name="uq_report_product_daily_key",
+            name="pk_report_product_daily",
         ),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[datetime]  # midnight UTC starting the day
     branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
@@ -141,13 +143,14 @@ class StockSnapshot(TenantScoped, Base):
     """
 
     __tablename__ = "report_stock_snapshots"
+    # Stored in key order on SQLite, like ProductDaily: one month is one sweep.
     __table_args__ = (
-        UniqueConstraint(
-            "tenant_id", "as_of", "branch_id", "product_id", name="uq_report_stock_snapshots_key"
+        PrimaryKeyConstraint(
+            "tenant_id", "as_of", "branch_id", "product_id", name="pk_report_stock_snapshots"
         ),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     as_of: Mapped[datetime]  # midnight UTC starting a month: movements before it
     branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))

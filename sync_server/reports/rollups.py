@@ -171,6 +171,9 @@ def product_facts(
     """Rows of (branch_id, product_id, occurred_at, is_return, lines, quantity, revenue)
     adding up to the sales facts of the range per product; without a cashier filter.
 
+    occurred_at is the day (midnight UTC) on every row, so a day's summed lines, its tail
+    and the voids taken off it group together.
+
     `through` is the summary's (sale id, return id) watermark; (0, 0) reads every line.
     """
     assert filters.cashier_id is None
@@ -203,7 +206,7 @@ def product_facts(
     live = select(
         facts.c.branch_id,
         facts.c.product_id,
-        facts.c.occurred_at,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
         facts.c.is_return,
         literal(1, Integer).label("lines"),
         facts.c.quantity,
@@ -216,7 +219,7 @@ def product_facts(
             select(
                 Sale.branch_id.label("branch_id"),
                 SaleLine.product_id.label("product_id"),
-                Sale.occurred_at.label("occurred_at"),
+                day_of(session, Sale.occurred_at).label("occurred_at"),
                 literal(0, Integer).label("is_return"),
                 literal(-1, Integer).label("lines"),
                 (-SaleLine.quantity).label("quantity"),
@@ -228,13 +231,15 @@ def product_facts(
     return union_all(*parts).subquery("product_facts")
 
 
-def detail_product_facts(*, filters: Filters, start: datetime, end: datetime) -> Subquery:
+def detail_product_facts(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> Subquery:
     """The same rows as product_facts read from the lines alone (any filters)."""
     facts = sales_facts(filters, start=start, end=end)
     return select(
         facts.c.branch_id,
         facts.c.product_id,
-        facts.c.occurred_at,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
         facts.c.is_return,
         literal(1, Integer).label("lines"),
         facts.c.quantity,
@@ -330,7 +335,7 @@ def product_rows(
     start = start or filters.start
     end = end or filters.end
     if filters.cashier_id is not None:
-        return detail_product_facts(filters=filters, start=start, end=end)
+        return detail_product_facts(session, filters=filters, start=start, end=end)
     return product_facts(
         session,
         filters=filters,

@@ -15,10 +15,8 @@ from sync_server.reports.base import (
     ZERO,
     Column,
     Filters,
-    Grain,
     Kind,
     Report,
-    bucket,
     in_branches,
     money_sum,
     qty_sum,
@@ -284,7 +282,7 @@ def movers(
     dead_start = end - timedelta(days=dead_days)
     # Per product and day first: a day counts as a sale day when its sold lines are still
     # there after voids come off (the summary holds days, a voided sale is a -1 line).
-    day = bucket(session, facts.c.occurred_at, Grain.DAY)
+    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
     sale = facts.c.is_return == 0
     daily = (
         select(

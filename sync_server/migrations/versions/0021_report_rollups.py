@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _common(table: str) -> list[sa.SchemaItem]:
+def _common(table: str, key: tuple[str, ...] = ("id",)) -> list[sa.SchemaItem]:
     return [
         sa.Column("tenant_id", ID, nullable=False),
         sa.ForeignKeyConstraint(
@@ -35,14 +35,14 @@ def _common(table: str) -> list[sa.SchemaItem]:
             name=op.f(f"fk_{table}_tenant_id_tenants"),
             ondelete="RESTRICT",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+        sa.PrimaryKeyConstraint(*key, name=op.f(f"pk_{table}")),
     ]
 
 
 def upgrade() -> None:
+    # Keyed (and on SQLite stored) in the order reports read them: see reports/models.py.
     op.create_table(
         "report_product_daily",
-        sa.Column("id", ID, nullable=False),
         sa.Column("day", sa.DateTime(timezone=True), nullable=False),
         sa.Column("branch_id", ID, nullable=False),
         sa.Column("product_id", ID, nullable=False),
@@ -51,21 +51,16 @@ def upgrade() -> None:
         sa.Column("lines", sa.BigInteger(), nullable=False),
         sa.Column("quantity", sa.Numeric(precision=14, scale=3), nullable=False),
         sa.Column("revenue", sa.Numeric(precision=14, scale=4), nullable=False),
-        *_common("report_product_daily"),
+        *_common(
+            "report_product_daily",
+            ("tenant_id", "day", "branch_id", "product_id", "channel", "is_return"),
+        ),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
             name=op.f("fk_report_product_daily_product_id_products"),
         ),
-        sa.UniqueConstraint(
-            "tenant_id",
-            "day",
-            "branch_id",
-            "product_id",
-            "channel",
-            "is_return",
-            name="uq_report_product_daily_key",
-        ),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         op.f("ix_report_product_daily_tenant_id"),
@@ -102,22 +97,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "report_stock_snapshots",
-        sa.Column("id", ID, nullable=False),
         sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
         sa.Column("branch_id", ID, nullable=False),
         sa.Column("product_id", ID, nullable=False),
         sa.Column("quantity", sa.Numeric(precision=14, scale=3), nullable=False),
         sa.Column("receipt_quantity", sa.Numeric(precision=14, scale=3), nullable=False),
         sa.Column("receipt_value", sa.Numeric(precision=14, scale=4), nullable=False),
-        *_common("report_stock_snapshots"),
+        *_common("report_stock_snapshots", ("tenant_id", "as_of", "branch_id", "product_id")),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
             name=op.f("fk_report_stock_snapshots_product_id_products"),
         ),
-        sa.UniqueConstraint(
-            "tenant_id", "as_of", "branch_id", "product_id", name="uq_report_stock_snapshots_key"
-        ),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         op.f("ix_report_stock_snapshots_tenant_id"),
