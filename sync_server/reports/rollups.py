@@ -21,7 +21,7 @@ from sqlalchemy.sql import Select, Subquery
 from common.codes import Channel, Tender
 from sync_server.db import Money, is_sqlite
 from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed
-from sync_server.reports.facts import sales_facts
+from sync_server.reports.facts import marked, sales_facts
 from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment
 
@@ -143,7 +143,7 @@ def _aligned(moment: datetime) -> None:
 
 
 def _voided(
-    filters: Filters, *, through: int, start: datetime, end: datetime, sqlite_db: bool
+    filters: Filters, *, through: Any, start: datetime, end: datetime, sqlite_db: bool
 ) -> list[Any]:
     """Return the conditions on Sale that find summed till sales voided since."""
     scan = sqlite_db and (end - start).days > LONG_RANGE_DAYS
@@ -166,7 +166,7 @@ def _voided(
 
 
 def product_facts(
-    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[int, int]
+    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
 ) -> Subquery:
     """Rows of (branch_id, product_id, occurred_at, is_return, lines, quantity, revenue)
     adding up to the sales facts of the range per product; without a cashier filter.
@@ -213,7 +213,7 @@ def product_facts(
         facts.c.revenue,
     )
     parts = [stored, live]
-    if through[0]:
+    if marked(through[0]):
         conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
         parts.append(
             select(
@@ -247,9 +247,7 @@ def detail_product_facts(
     ).subquery("product_facts")
 
 
-def till_tenders(
-    session: Session, *, filters: Filters, through: int
-) -> list[tuple[Select[Any], Any]]:
+def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any], Any]]:
     """(select of tender, amount, refunded, counted; its branch column) for till payments.
 
     Summed days from report_tender_daily, the payments after the watermark, and the summed
@@ -272,7 +270,8 @@ def till_tenders(
     if filters.cashier_id is not None:
         stored = stored.where(t.cashier_id == filters.cashier_id)
     out: list[tuple[Select[Any], Any]] = [(stored, t.branch_id)]
-    scan_tail = sqlite_db and bool(through)
+    through = read_marks(session, tenant_id=filters.tenant_id)[0]
+    scan_tail = sqlite_db and marked(through)
 
     def live(sign: int, conds: list[Any]) -> None:
         s = literal(sign, Integer)
@@ -313,14 +312,21 @@ def till_tenders(
     if filters.cashier_id is not None:
         tail.append(Sale.cashier_id == filters.cashier_id)
     live(1, tail)
-    if through:
+    if marked(through):
         live(-1, _voided(filters, through=through, start=start, end=end, sqlite_db=sqlite_db))
     return out
 
 
-def _through(session: Session, tenant_id: int) -> tuple[int, int]:
-    state = session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
-    return (state.sale_id_through, state.return_id_through) if state else (0, 0)
+def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
+    """The watermarks for a report's query (see summary.read_marks for why SQL)."""
+    s = SummaryState
+    mine = s.tenant_id == tenant_id
+    if session.scalar(select(s.id).where(mine)) is None:
+        return 0, 0
+    return (
+        select(s.sale_id_through).where(mine).scalar_subquery(),
+        select(s.return_id_through).where(mine).scalar_subquery(),
+    )
 
 
 def product_rows(
@@ -341,5 +347,5 @@ def product_rows(
         filters=filters,
         start=start,
         end=end,
-        through=_through(session, filters.tenant_id),
+        through=read_marks(session, tenant_id=filters.tenant_id),
     )

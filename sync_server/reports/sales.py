@@ -176,8 +176,7 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         # Till payments from the tender summary plus what it does not hold yet; cash is
         # recorded as handed over and the change given back leaves the drawer again, so
         # the cash row shows what was kept.
-        through = summary.watermarks(session, tenant_id=filters.tenant_id)[0]
-        parts.extend(rollups.till_tenders(session, filters=filters, through=through))
+        parts.extend(rollups.till_tenders(session, filters=filters))
     if filters.channel in (None, Channel.ONLINE.value) and filters.cashier_id is None:
         # The online store is paid through its card gateway, so online orders are card money.
         online = select(

@@ -170,5 +170,11 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> Subquery:
         m.tenant_id == tenant_id, m.occurred_at >= as_of, m.occurred_at < end
     )
     tenant, when = _tail_columns(session)
-    late = select(*cols).where(tenant == tenant_id, m.id > state.movement_id_through, when < as_of)
+    # The watermark read in the report's own statement, with the snapshot rows it covers.
+    through = (
+        select(SummaryState.movement_id_through)
+        .where(SummaryState.tenant_id == tenant_id)
+        .scalar_subquery()
+    )
+    late = select(*cols).where(tenant == tenant_id, m.id > through, when < as_of)
     return union_all(stored, since, late).subquery("ledger")

@@ -69,6 +69,17 @@ def _day(session: Session, column) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
+def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
+    """Return the sale and return watermarks for a report's query: (0, 0) before any
+    refresh, else SQL that reads them in the report's own statement.
+
+    Read in the same statement as the summary rows, the watermark and the rows it covers
+    come from one snapshot, even when the keeper commits a step in between (PostgreSQL
+    reads each statement of a READ COMMITTED transaction at its own moment).
+    """
+    return rollups.read_marks(session, tenant_id=tenant_id)
+
+
 def watermarks(session: Session, *, tenant_id: int) -> tuple[int, int]:
     """Return the last till sale id and return id the summaries hold (0, 0 before any)."""
     state = _state(session, tenant_id=tenant_id)
@@ -242,9 +253,7 @@ def daily_figures(session: Session, *, filters: Filters) -> Subquery:
     """Return rows of (occurred_at, branch_id, channel, cashier_id, sums…) that add up to the
     sales figures of the filters' range; only for filters without a product dimension."""
     assert filters.category_id is None and filters.supplier_id is None
-    state = _state(session, tenant_id=filters.tenant_id)
-    sale_through = state.sale_id_through if state else 0
-    return_through = state.return_id_through if state else 0
+    sale_through, return_through = read_marks(session, tenant_id=filters.tenant_id)
     d = SalesDaily
     stored = select(
         d.day.label("occurred_at"),
@@ -312,7 +321,7 @@ def _grouped(facts: Subquery, *, sign: int):
     )
 
 
-def _voided_facts(filters: Filters, *, through: int, scan: bool) -> Subquery:
+def _voided_facts(filters: Filters, *, through: Any, scan: bool) -> Subquery:
     """Lines of summed till sales that were voided since: the summary still counts them."""
     when = unindexed(Sale.occurred_at) if scan else Sale.occurred_at
     stmt = (
