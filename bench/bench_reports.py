@@ -4,9 +4,11 @@ Run: `.venv/bin/python -m bench.bench_reports [--lines N] [--products N] [--bran
 [--no-pg] [--no-sqlite]`. Generates a year of data for one tenant (till sales with ~3 lines each,
 2 % of lines online, returns, shifts, a stock ledger, purchase orders, customer credit) with
 raw bulk inserts (COPY on PostgreSQL, executemany in one transaction on SQLite), runs ANALYZE,
-then times each report's service call (the SQL and the shaping of its rows) beside the 2 s
-budget of DESIGN.md. Each report runs twice (once when far over budget) and the better time
-is shown: the first run warms the cache, as on a server that has been up a while.
+lets the server's summary keeper backfill the summaries as its background thread does (no
+manual step), then times each report's service call (the SQL and the shaping of its rows)
+beside the 2 s budget of DESIGN.md: the first request after the backfill and the better of
+two. The long-range reports are also timed once right after the load, before the backfill
+(`--no-live` skips that).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sync_server.auth.principal import Principal
 from sync_server.db import make_engine, make_sessionmaker, transaction
 from sync_server.migrations.runner import upgrade
 from sync_server.models import metadata
-from sync_server.reports import branches, credit, purchasing, sales, shifts, stock, summary
+from sync_server.reports import branches, credit, keeper, purchasing, sales, shifts, stock
 from sync_server.reports.base import Grain, make_filters
 
 BUDGET_S = 2.0
@@ -712,37 +714,45 @@ def reports(session_factory) -> list[tuple[str, Callable[[Any], Any]]]:
     ]
 
 
-# The reports the daily summary serves, timed also before it exists.
+# Long-range reports timed also right after the bulk load, before the server's keeper has
+# summed it: what a request during the backfill costs (it reads the unsummarised tail live).
 LONG_RANGE = (
     "sales-summary day, year",
-    "sales-summary cashier, year",
-    "revenue-trend month, year",
-    "branch-comparison, year",
+    "sales-summary tender, year",
+    "best-sellers margin, year",
+    "stock-valuation as_of −6 months",
 )
 
 
-def time_reports(engine: Engine, only: Sequence[str] = ()) -> list[tuple[str, float, int]]:
-    """Run each report twice in a read-only transaction; return (label, best s, rows)."""
+def time_reports(
+    engine: Engine, only: Sequence[str] = (), *, once: bool = False
+) -> list[tuple[str, float, float, int]]:
+    """Run each report twice in a read-only transaction; return (label, first s, best s, rows).
+
+    The first run is the first request after the load (cold caches); the second, a server
+    that has been up a while.
+    """
     factory = make_sessionmaker(engine)
     results = []
     for label, call in reports(factory):
         if only and label not in only:
             continue
-        best, rows = float("inf"), 0
-        for attempt in range(2):
-            if attempt and best > 3 * BUDGET_S:
-                break  # far over budget: a second run would tell nothing new
+        times, rows = [], 0
+        for _attempt in range(1 if once else 2):
             with transaction(factory, readonly=True) as session:
                 t0 = time.perf_counter()
                 report = call(session)
-                best = min(best, time.perf_counter() - t0)
+                times.append(time.perf_counter() - t0)
                 rows = len(report.rows)
-        results.append((label, best, rows))
-        print(f"    {label:34s} {best:7.3f} s  {rows:6d} rows", flush=True)
+        results.append((label, times[0], min(times), rows))
+        print(
+            f"    {label:34s} first {times[0]:7.3f} s  best {min(times):7.3f} s  {rows:6d} rows",
+            flush=True,
+        )
     return results
 
 
-def run_backend(name: str, engine: Engine, args) -> tuple[dict[str, int], float, list]:
+def run_backend(name: str, engine: Engine, args) -> tuple:
     print(f"[{name}] migrating and generating…", flush=True)
     upgrade(engine)
     t0 = time.perf_counter()
@@ -753,14 +763,16 @@ def run_backend(name: str, engine: Engine, args) -> tuple[dict[str, int], float,
         f"sale lines, {counts['stock_movements']} movements",
         flush=True,
     )
-    print(f"[{name}] live (no summary yet):", flush=True)
-    live = time_reports(engine, only=LONG_RANGE)
+    live: list = []
+    if not args.no_live:
+        print(f"[{name}] right after the load, before the keeper's backfill:", flush=True)
+        live = time_reports(engine, only=LONG_RANGE, once=True)
+    # The server's summary keeper, as its thread runs it (reports/keeper.py): no manual step.
     t0 = time.perf_counter()
-    with transaction(make_sessionmaker(engine)) as session:
-        summary.refresh(session, tenant_id=1)
-    refreshed = time.perf_counter() - t0
-    print(f"[{name}] first summary refresh {refreshed:.1f} s; with the summary:", flush=True)
-    return counts, took, refreshed, live, time_reports(engine)
+    steps = keeper.keep_once(make_sessionmaker(engine))
+    backfill = time.perf_counter() - t0
+    print(f"[{name}] the keeper's backfill took {backfill:.1f} s in {steps} steps", flush=True)
+    return counts, took, backfill, live, time_reports(engine)
 
 
 def main() -> None:
@@ -770,6 +782,9 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=20)
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--no-live", action="store_true", help="skip timing reports before the backfill"
+    )
     args = parser.parse_args()
     _fix_callable_defaults()
     results: dict[str, tuple] = {}
@@ -798,26 +813,36 @@ def main() -> None:
     )
     labels = [label for label, _fn in reports(None)]
     names = list(results)
-    print(f"  {'report':34s}" + "".join(f"{n:>14s}" for n in names))
+    over = 0
+    print(
+        "  first request after the keeper's backfill / best of two, per engine ('!' = over budget)"
+    )
+    print(f"  {'report':34s}" + "".join(f"{n:>26s}" for n in names))
     for i, label in enumerate(labels):
         cells = []
         for n in names:
-            seconds = results[n][4][i][1]
-            flag = "" if seconds <= BUDGET_S else " !"
-            cells.append(f"{seconds:11.3f} s{flag:2s}")
-        print(f"  {label:34s}" + "".join(f"{c:>14s}" for c in cells))
-    print("  without the daily summary (every line read live):")
-    for label in LONG_RANGE:
-        cells = []
-        for n in names:
-            seconds = next(t for lab, t, _r in results[n][3] if lab == label)
-            flag = "" if seconds <= BUDGET_S else " !"
-            cells.append(f"{seconds:11.3f} s{flag:2s}")
-        print(f"  {label:34s}" + "".join(f"{c:>14s}" for c in cells))
+            _label, first, best, _rows = results[n][4][i]
+            flag = "" if max(first, best) <= BUDGET_S else " !"
+            over += bool(flag)
+            cells.append(f"{first:8.3f} / {best:6.3f} s{flag:2s}")
+        print(f"  {label:34s}" + "".join(f"{c:>26s}" for c in cells))
+    if any(results[n][3] for n in names):
+        print(
+            "  right after the bulk load, before the backfill (the tail read live; not budgeted):"
+        )
+        for label in LONG_RANGE:
+            cells = []
+            for n in names:
+                hit = [t for lab, t, _b, _r in results[n][3] if lab == label]
+                cells.append(f"{hit[0]:8.3f} s" if hit else "-")
+            print(f"  {label:34s}" + "".join(f"{c:>26s}" for c in cells))
     for n in names:
         print(
-            f"  [{n}] generation {results[n][1]:.1f} s, first summary refresh {results[n][2]:.1f} s"
+            f"  [{n}] generation {results[n][1]:.1f} s, the keeper's backfill {results[n][2]:.1f} s"
         )
+    print(f"  budget: every report ≤ {BUDGET_S:.0f} s: {'within' if not over else f'{over} over'}")
+    if over:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

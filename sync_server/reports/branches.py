@@ -27,7 +27,11 @@ def branch_comparison(session: Session, *, filters: Filters) -> Report:
     """Return sales, margin, returns, basket and stock figures per branch (three queries)."""
     if summary.uses_summary(filters):
         daily = summary.daily_figures(session, filters=filters)
-        sales_q = select(daily.c.branch_id, *summary.summed(daily)).group_by(daily.c.branch_id)
+        sales_q = (
+            select(daily.c.branch_id, *summary.summed(daily))
+            .group_by(daily.c.branch_id)
+            .having(summary.present(daily))
+        )
     else:
         facts = sales_facts(filters)
         product = Product.__table__

@@ -1,4 +1,8 @@
-"""stockpilot-server reports …: keep the daily sales summary up to date (run it from cron)."""
+"""stockpilot-server reports …: bring the report summaries up to date now.
+
+The server's keeper (reports/keeper.py) does this on its own every few seconds; the command
+catches up at once, e.g. right after a bulk load and before the server starts.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sync_server.db import make_engine, make_sessionmaker, transaction
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.org.models import Tenant
+    from sync_server.reports import snapshots
     from sync_server.reports.summary import refresh
 
     factory = make_sessionmaker(make_engine(settings.resolved_database_url))
@@ -21,6 +26,10 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
         # One transaction per tenant: a big tenant never holds the others' refresh back.
         with transaction(factory) as session:
             done = refresh(session, tenant_id=tenant_id)
+        behind = True
+        while behind:
+            with transaction(factory) as session:
+                behind = bool(snapshots.refresh(session, tenant_id=tenant_id)["behind"])
         print(
             f"tenant {tenant_id}: {done['rows']} summary group(s) added, "
             f"sales through id {done['sale_id_through']}"
@@ -32,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the reports commands."""
     group = subparsers.add_parser("reports", help="report chores")
     sub = group.add_subparsers(dest="reports_command", required=True, metavar="ACTION")
-    p = sub.add_parser("refresh", help="add recent till sales to the daily sales summary")
+    p = sub.add_parser(
+        "refresh", help="add recent till sales and stock movements to the report summaries now"
+    )
     p.add_argument("--tenant", type=int, default=None, help="only this tenant id")
     p.set_defaults(handler=cmd_refresh)

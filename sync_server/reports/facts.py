@@ -69,12 +69,17 @@ def _where(
     return stmt if branch is None else stmt.where(branch)
 
 
+def marked(after: Any) -> bool:
+    """Say whether a watermark is set: a positive id, or the SQL that reads the stored one."""
+    return not isinstance(after, int) or after > 0
+
+
 def _cashier(stmt: Select[Any], column, filters: Filters) -> Select[Any]:
     return stmt if filters.cashier_id is None else stmt.where(column == filters.cashier_id)
 
 
 def _till_sales(
-    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
 ) -> Select[Any]:
     # Till prices are tax-inclusive: a line's total is what was paid, its tax a part of it.
     # Till lines carry no cost either (the till does not know it): products' average applies.
@@ -95,7 +100,7 @@ def _till_sales(
         null().cast(Money()).label("cost"),
     ).join(Sale, Sale.id == SaleLine.sale_id)
     stmt = stmt.where(Sale.status == "completed")
-    if after:
+    if marked(after):
         stmt = stmt.where(Sale.id > after)
     if filters.channel is not None:
         stmt = stmt.where(Sale.channel == filters.channel)
@@ -108,12 +113,12 @@ def _till_sales(
         filters=filters,
         start=start,
         end=end,
-        plain=plain and bool(after),
+        plain=plain and marked(after),
     )
 
 
 def _till_returns(
-    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
 ) -> Select[Any]:
     stmt = select(
         ReturnLine.tenant_id.label("tenant_id"),
@@ -131,7 +136,7 @@ def _till_returns(
         (-ReturnLine.tax).label("tax"),
         null().cast(Money()).label("cost"),
     ).join(Return, Return.id == ReturnLine.return_id)
-    if after:
+    if marked(after):
         stmt = stmt.where(Return.id > after)
     stmt = _cashier(stmt, Return.cashier_id, filters)
     return _where(
@@ -142,12 +147,12 @@ def _till_returns(
         filters=filters,
         start=start,
         end=end,
-        plain=plain and bool(after),
+        plain=plain and marked(after),
     )
 
 
 def _online_sales(
-    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
 ) -> Select[Any]:
     # Orders carry their tax (inside the line total) but no cost: cost falls back to the
     # product's average cost.
@@ -180,7 +185,7 @@ def _online_sales(
 
 
 def _online_returns(
-    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
 ) -> Select[Any]:
     # A return counts when the goods came back (received), at the price of its order line.
     stmt = (
@@ -217,7 +222,7 @@ def _online_returns(
 
 
 def _wholesale_sales(
-    filters: Filters, start: datetime, end: datetime, after: int, plain: bool = False
+    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
 ) -> Select[Any]:
     # An approved request is a sale at its approval (stock leaves then); line totals include
     # tax like till lines, the discount is gross less net.
@@ -287,8 +292,8 @@ def sales_facts(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-    till_sales_after: int = 0,
-    till_returns_after: int = 0,
+    till_sales_after: Any = 0,
+    till_returns_after: Any = 0,
     sqlite: bool = False,
 ) -> Subquery:
     """Return the sales facts of the filters' tenant, branches, channel, cashier and time.

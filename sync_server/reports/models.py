@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, Qty, TenantScoped, utcnow
@@ -63,3 +63,99 @@ class SummaryState(TenantScoped, Base):
     sale_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     return_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Stock snapshots: one per month start from snapshot_from to snapshot_through (none
+    # while NULL), each holding the movements up to this id that happened before it.
+    movement_id_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    snapshot_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    snapshot_through: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ProductDaily(TenantScoped, Base):
+    """Sales and returns summed per UTC day, branch, product, channel and direction.
+
+    Why: best sellers and movers read product grain over weeks to a year; a row per day
+    holds each product's lines of that day at a branch, so a report reads one narrow table
+    instead of joining every line to its sale. Kept with the daily summary's watermark.
+    """
+
+    __tablename__ = "report_product_daily"
+    # The key is the primary key, and on SQLite the table is stored in its order (WITHOUT
+    # ROWID): a range of days is read in one sweep, with no lookup from an index per row.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "day",
+            "branch_id",
+            "product_id",
+            "channel",
+            "is_return",
+            name="pk_report_product_daily",
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    day: Mapped[datetime]  # midnight UTC starting the day
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # 0 for sold lines, 1 for returned ones (their quantity and revenue negative).
+    is_return: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    revenue: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class TenderDaily(TenantScoped, Base):
+    """Till payments summed per UTC day, branch, channel, cashier and tender.
+
+    Cash change given back is a cash amount taken off (and no payment of its own), as the
+    tender report shows cash kept. Summed whatever the sale's status; voids come off when read.
+    """
+
+    __tablename__ = "report_tender_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "day",
+            "branch_id",
+            "channel",
+            "cashier_id",
+            "tender",
+            name="uq_report_tender_daily_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime]
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    cashier_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    tender: Mapped[str] = mapped_column(String(16))
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class StockSnapshot(TenantScoped, Base):
+    """Stock per branch and product at a month start, from the ledger (reports/snapshots.py).
+
+    Why: valuing stock as of a past date sums the ledger up to that date, millions of
+    movements a year; the month's snapshot plus the movements since answers instead.
+    """
+
+    __tablename__ = "report_stock_snapshots"
+    # Stored in key order on SQLite, like ProductDaily: one month is one sweep.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id", "as_of", "branch_id", "product_id", name="pk_report_stock_snapshots"
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    as_of: Mapped[datetime]  # midnight UTC starting a month: movements before it
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    # On the shelf (reservations and releases left out, as the valuation does).
+    quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    # Costed receipts so far, for the quantity-weighted receipt cost.
+    receipt_quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    receipt_value: Mapped[Decimal] = mapped_column(default=ZERO)

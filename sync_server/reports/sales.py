@@ -17,7 +17,7 @@ from sync_server.catalog.models import Product
 from sync_server.db import Money
 from sync_server.orders.models import Order
 from sync_server.org.models import Branch
-from sync_server.reports import summary
+from sync_server.reports import rollups, summary
 from sync_server.reports.base import (
     ZERO_SQL,
     Chart,
@@ -41,7 +41,7 @@ from sync_server.reports.facts import (
     for_products,
     sales_facts,
 )
-from sync_server.sales.models import Return, Sale, SalePayment
+from sync_server.sales.models import Return
 from sync_server.wholesale.models import SalesRequest
 
 
@@ -159,6 +159,8 @@ def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> R
         product = Product.__table__
         stmt = stmt.join(product, for_products(src, product, filters))
     stmt = stmt.group_by(*keys).order_by(*keys)
+    if not by_product:
+        stmt = stmt.having(summary.present(src))
     rows = [_finish(dict(r)) for r in session.execute(stmt).mappings()]
     return Report(
         name="sales-summary",
@@ -173,41 +175,10 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
     """Sum payments per tender (payments, not lines, carry the tender)."""
     parts = []
     if filters.channel in (None, Channel.IN_STORE.value):
-        till = (
-            select(
-                SalePayment.method.label("tender"),
-                SalePayment.amount.label("amount"),
-                literal(0, Money()).label("refunded"),
-                literal(1).label("counted"),
-            )
-            .join(Sale, Sale.id == SalePayment.sale_id)
-            .where(
-                Sale.tenant_id == filters.tenant_id,
-                Sale.status == "completed",
-                Sale.occurred_at >= filters.start,
-                Sale.occurred_at < filters.end,
-            )
-        )
-        # Cash is recorded as handed over; the change given back leaves the drawer again,
-        # so the cash row shows what was kept.
-        change = select(
-            literal(Tender.CASH.value, String(16)).label("tender"),
-            (-Sale.change_due).label("amount"),
-            literal(0, Money()).label("refunded"),
-            literal(0).label("counted"),
-        ).where(
-            Sale.tenant_id == filters.tenant_id,
-            Sale.status == "completed",
-            Sale.change_due != 0,
-            Sale.occurred_at >= filters.start,
-            Sale.occurred_at < filters.end,
-        )
-        for stmt in (till, change):
-            if filters.channel is not None:
-                stmt = stmt.where(Sale.channel == filters.channel)
-            if filters.cashier_id is not None:
-                stmt = stmt.where(Sale.cashier_id == filters.cashier_id)
-            parts.append((stmt, Sale.branch_id))
+        # Till payments from the tender summary plus what it does not hold yet; cash is
+        # recorded as handed over and the change given back leaves the drawer again, so
+        # the cash row shows what was kept.
+        parts.extend(rollups.till_tenders(session, filters=filters))
     if filters.channel in (None, Channel.ONLINE.value) and filters.cashier_id is None:
         # The online store is paid through its card gateway, so online orders are card money.
         online = select(
@@ -238,7 +209,8 @@ def _by_tender(session: Session, *, filters: Filters, title: str) -> Report:
         parts.append((wholesale, SalesRequest.branch_id))
     selects = []
     for stmt, branch_col in parts:
-        branch = in_branches(branch_col, filters)
+        # A None branch column: the part applied the branch condition itself.
+        branch = None if branch_col is None else in_branches(branch_col, filters)
         selects.append(stmt if branch is None else stmt.where(branch))
     rows = []
     if selects:
@@ -377,22 +349,22 @@ def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report
 
 def best_sellers(session: Session, *, filters: Filters, by: Rank, limit: int) -> Report:
     """Rank products by net quantity, net revenue or gross margin."""
-    facts = sales_facts(filters)
+    # The product day summary (plus the lines it does not hold yet) answers; no source
+    # knows the cost of what it sold, so every line takes the product's average cost.
+    facts = rollups.product_rows(session, filters=filters)
     # Sum per product first and join the catalogue to those sums only: far cheaper than a
-    # product lookup per line. Lines without a cost of their own take the product's average.
+    # product lookup per line.
     per_product = (
         select(
             facts.c.product_id,
             qty_sum(facts.c.quantity).label("quantity"),
             money_sum(facts.c.revenue).label("revenue"),
-            money_sum(facts.c.cost).label("known_cost"),
-            qty_sum(case((facts.c.cost.is_(None), facts.c.quantity))).label("uncosted"),
         )
         .group_by(facts.c.product_id)
         .subquery("per_product")
     )
     product = Product.__table__
-    cost = (per_product.c.known_cost + per_product.c.uncosted * product.c.cost).label("cost")
+    cost = (per_product.c.quantity * product.c.cost).label("cost")
     margin = (per_product.c.revenue - cost).label("margin")
     order = {
         Rank.QUANTITY: per_product.c.quantity,

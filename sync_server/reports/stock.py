@@ -8,9 +8,8 @@ from enum import StrEnum
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from common.codes import MovementCode
 from sync_server.catalog.models import Category, Product
-from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
+from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
     ZERO,
@@ -24,12 +23,11 @@ from sync_server.reports.base import (
     start_of,
     to_dec,
 )
-from sync_server.reports.facts import sales_facts
+from sync_server.reports.rollups import product_rows
+from sync_server.reports.snapshots import ledger_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
 COVER_WINDOW_DAYS = 28
-# Reservation and release only move what is set aside, never what is on the shelf.
-SHELF_EXCLUDED = (MovementCode.RESERVATION.value, MovementCode.RELEASE.value)
 
 
 class MoverClass(StrEnum):
@@ -47,10 +45,10 @@ def _product_scope(stmt, filters: Filters):
     return stmt
 
 
-def _sold_per_level(filters: Filters, *, today: date, days: int):
+def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int):
     """Return (branch_id, product_id, sold) over the last `days` days up to today."""
     end = start_of(today + timedelta(days=1))
-    facts = sales_facts(filters, start=end - timedelta(days=days), end=end)
+    facts = product_rows(session, filters=filters, start=end - timedelta(days=days), end=end)
     return (
         select(
             facts.c.branch_id,
@@ -64,7 +62,7 @@ def _sold_per_level(filters: Filters, *, today: date, days: int):
 
 def stock_shortages(session: Session, *, filters: Filters, today: date) -> Report:
     """List negative, out-of-stock and low levels per branch with a reorder suggestion."""
-    sold = _sold_per_level(filters, today=today, days=COVER_WINDOW_DAYS)
+    sold = _sold_per_level(session, filters, today=today, days=COVER_WINDOW_DAYS)
     # A branch's own threshold and reorder quantity beat the product's.
     threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
     reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
@@ -181,38 +179,27 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         )
         branch = in_branches(StockLevel.branch_id, filters)
     else:
-        end = start_of(as_of + timedelta(days=1))
+        # The month's stock snapshot plus the movements since (reports/snapshots.py).
+        rows = ledger_rows(
+            session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
+        )
         receipts = (
             select(
-                StockMovement.product_id.label("product_id"),
+                rows.c.product_id,
                 (
-                    func.sum(StockMovement.quantity * StockMovement.unit_cost)
-                    / func.nullif(func.sum(StockMovement.quantity), 0)
+                    func.sum(rows.c.receipt_value)
+                    / func.nullif(func.sum(rows.c.receipt_quantity), 0)
                 ).label("avg_cost"),
             )
-            .where(
-                StockMovement.tenant_id == filters.tenant_id,
-                StockMovement.code == MovementCode.RECEIPT.value,
-                StockMovement.unit_cost.is_not(None),
-                StockMovement.occurred_at < end,
-            )
-            .group_by(StockMovement.product_id)
+            .group_by(rows.c.product_id)
             .subquery("receipt_cost")
         )
-        ledger = (
-            select(
-                StockMovement.branch_id.label("branch_id"),
-                StockMovement.product_id.label("product_id"),
-                qty_sum(StockMovement.quantity).label("quantity"),
-            )
-            .where(
-                StockMovement.tenant_id == filters.tenant_id,
-                StockMovement.occurred_at < end,
-                StockMovement.code.not_in(SHELF_EXCLUDED),
-            )
-            .group_by(StockMovement.branch_id, StockMovement.product_id)
-        )
-        branch_cond = in_branches(StockMovement.branch_id, filters)
+        ledger = select(
+            rows.c.branch_id.label("branch_id"),
+            rows.c.product_id.label("product_id"),
+            qty_sum(rows.c.quantity).label("quantity"),
+        ).group_by(rows.c.branch_id, rows.c.product_id)
+        branch_cond = in_branches(rows.c.branch_id, filters)
         if branch_cond is not None:
             ledger = ledger.where(branch_cond)
         ledger = ledger.subquery("ledger")
@@ -290,19 +277,36 @@ def movers(
     """
     end = start_of(today + timedelta(days=1))
     lookback = max(window_days, dead_days)
-    facts = sales_facts(filters, start=end - timedelta(days=lookback), end=end)
+    facts = product_rows(session, filters=filters, start=end - timedelta(days=lookback), end=end)
     window_start = end - timedelta(days=window_days)
     dead_start = end - timedelta(days=dead_days)
+    # Per product and day first: a day counts as a sale day when its sold lines are still
+    # there after voids come off (the summary holds days, a voided sale is a -1 line).
+    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
     sale = facts.c.is_return == 0
-    in_window = and_(sale, facts.c.occurred_at >= window_start)
-    sold = (
+    daily = (
         select(
             facts.c.product_id.label("product_id"),
-            qty_sum(case((in_window, facts.c.quantity))).label("sold"),
-            func.count(case((and_(sale, facts.c.occurred_at >= dead_start), 1))).label("recent"),
-            func.max(case((sale, facts.c.occurred_at))).label("last_sale_at"),
+            day.label("day"),
+            qty_sum(
+                case((and_(sale, facts.c.occurred_at >= window_start), facts.c.quantity))
+            ).label("sold"),
+            func.sum(
+                case((and_(sale, facts.c.occurred_at >= dead_start), facts.c.lines), else_=0)
+            ).label("recent"),
+            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
         )
-        .group_by(facts.c.product_id)
+        .group_by(facts.c.product_id, day)
+        .subquery("daily")
+    )
+    sold = (
+        select(
+            daily.c.product_id,
+            qty_sum(daily.c.sold).label("sold"),
+            func.sum(daily.c.recent).label("recent"),
+            func.max(case((daily.c.lines > 0, daily.c.day))).label("last_sale_at"),
+        )
+        .group_by(daily.c.product_id)
         .subquery("sold")
     )
     stock_q = select(
@@ -331,7 +335,8 @@ def movers(
             or_(stock.c.on_hand > 0, sold.c.product_id.is_not(None)),
         )
     )
-    base = _product_scope(base, filters).subquery("base")
+    # A CTE used twice (ranks, then classes) is computed once on both engines.
+    base = _product_scope(base, filters).cte("base")
     sellers = (
         select(
             base.c.product_id,
@@ -360,7 +365,9 @@ def movers(
         row = dict(r)
         row["velocity"] = to_dec(row["sold"]) / window_days
         last = row["last_sale_at"]
-        row["days_since_sale"] = (today - _as_date(last)).days if last is not None else None
+        # The day of the last sale (the summary keeps days, not times of day).
+        row["last_sale_at"] = _as_date(last) if last is not None else None
+        row["days_since_sale"] = (today - row["last_sale_at"]).days if last is not None else None
         rows.append(row)
     shown = filters.describe()
     shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())

@@ -12,12 +12,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, case, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Product
 from sync_server.db import Money, Qty, is_sqlite, utcnow
+from sync_server.reports import rollups
 from sync_server.reports.base import (
     ZERO_SQL,
     Filters,
@@ -56,22 +69,69 @@ def _day(session: Session, column) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
-def refresh(session: Session, *, tenant_id: int) -> dict[str, int]:
-    """Add the till sales and returns recorded since the last refresh to the summary."""
+def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
+    """Return the sale and return watermarks for a report's query: (0, 0) before any
+    refresh, else SQL that reads them in the report's own statement.
+
+    Read in the same statement as the summary rows, the watermark and the rows it covers
+    come from one snapshot, even when the keeper commits a step in between (PostgreSQL
+    reads each statement of a READ COMMITTED transaction at its own moment).
+    """
+    return rollups.read_marks(session, tenant_id=tenant_id)
+
+
+def watermarks(session: Session, *, tenant_id: int) -> tuple[int, int]:
+    """Return the last till sale id and return id the summaries hold (0, 0 before any)."""
+    state = _state(session, tenant_id=tenant_id)
+    return (state.sale_id_through, state.return_id_through) if state else (0, 0)
+
+
+def locked_state(session: Session, *, tenant_id: int) -> SummaryState:
+    """Return the tenant's summary state, locked: one refresh at a time per tenant."""
+    if is_sqlite(session.get_bind()):
+        state = _state(session, tenant_id=tenant_id)
+    else:
+        table = SummaryState.__table__
+        session.execute(
+            postgresql.insert(table)
+            .values(
+                tenant_id=tenant_id, sale_id_through=0, return_id_through=0, refreshed_at=utcnow()
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        state = session.scalar(
+            select(SummaryState)
+            .where(SummaryState.tenant_id == tenant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    if state is None:
+        state = SummaryState(tenant_id=tenant_id, sale_id_through=0, return_id_through=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> dict[str, int]:
+    """Add the till sales and returns recorded since the last refresh to the summaries.
+
+    With a limit, at most that many sale ids (and return ids) are taken in this step, so a
+    backfill of a bulk load goes in short transactions; "behind" says whether more wait.
+    """
+    state = locked_state(session, tenant_id=tenant_id)
     if not is_sqlite(session.get_bind()):
         # A sale inserted by a transaction still open now would get an id below the new
         # watermark and never be summed: wait for writers to finish and hold new ones off.
         # (SQLite's write transaction already excludes every other writer.)
         session.connection().exec_driver_sql("LOCK TABLE sales, sale_returns IN SHARE MODE")
-    state = _state(session, tenant_id=tenant_id)
-    if state is None:
-        state = SummaryState(tenant_id=tenant_id, sale_id_through=0, return_id_through=0)
-        session.add(state)
-        session.flush()
-    sale_top = session.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == tenant_id)) or 0
-    return_top = (
+    sale_max = session.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == tenant_id)) or 0
+    return_max = (
         session.scalar(select(func.max(Return.id)).where(Return.tenant_id == tenant_id)) or 0
     )
+    sale_top, return_top = sale_max, return_max
+    if limit is not None:
+        sale_top = min(sale_max, max(state.sale_id_through, 0) + limit)
+        return_top = min(return_max, max(state.return_id_through, 0) + limit)
     zero_m, zero_q = literal(0, Money()), literal(0, Qty())
     day_s = _day(session, Sale.occurred_at)
     # Sales are summed whatever their status: voids come off at read time (see module doc).
@@ -139,10 +199,21 @@ def refresh(session: Session, *, tenant_id: int) -> dict[str, int]:
                 sums[name] += row[name]
     if groups:
         _merge(session, tenant_id=tenant_id, groups=groups)
+    rollups.add_range(
+        session,
+        tenant_id=tenant_id,
+        sales=(state.sale_id_through, sale_top),
+        returns=(state.return_id_through, return_top),
+    )
     state.sale_id_through, state.return_id_through = sale_top, return_top
     state.refreshed_at = utcnow()
     session.flush()
-    return {"rows": len(groups), "sale_id_through": sale_top, "return_id_through": return_top}
+    return {
+        "rows": len(groups),
+        "sale_id_through": sale_top,
+        "return_id_through": return_top,
+        "behind": int(sale_top < sale_max or return_top < return_max),
+    }
 
 
 def _merge(session: Session, *, tenant_id: int, groups: dict[tuple, dict[str, Any]]) -> None:
@@ -182,9 +253,7 @@ def daily_figures(session: Session, *, filters: Filters) -> Subquery:
     """Return rows of (occurred_at, branch_id, channel, cashier_id, sums…) that add up to the
     sales figures of the filters' range; only for filters without a product dimension."""
     assert filters.category_id is None and filters.supplier_id is None
-    state = _state(session, tenant_id=filters.tenant_id)
-    sale_through = state.sale_id_through if state else 0
-    return_through = state.return_id_through if state else 0
+    sale_through, return_through = read_marks(session, tenant_id=filters.tenant_id)
     d = SalesDaily
     stored = select(
         d.day.label("occurred_at"),
@@ -252,7 +321,7 @@ def _grouped(facts: Subquery, *, sign: int):
     )
 
 
-def _voided_facts(filters: Filters, *, through: int, scan: bool) -> Subquery:
+def _voided_facts(filters: Filters, *, through: Any, scan: bool) -> Subquery:
     """Lines of summed till sales that were voided since: the summary still counts them."""
     when = unindexed(Sale.occurred_at) if scan else Sale.occurred_at
     stmt = (
@@ -292,6 +361,12 @@ def _voided_facts(filters: Filters, *, through: int, scan: bool) -> Subquery:
 def uses_summary(filters: Filters) -> bool:
     """Say whether the summary can answer: it has no product dimension."""
     return filters.category_id is None and filters.supplier_id is None
+
+
+def present(daily: Subquery) -> Any:
+    """HAVING condition: the group still holds a sale or a return once voids came off
+    (the lines would not show a group whose only sale was voided)."""
+    return or_(func.sum(daily.c.sales) != 0, func.sum(daily.c.returns) != 0)
 
 
 def summed(daily: Subquery) -> list[Any]:

@@ -1,0 +1,351 @@
+"""Product and tender day summaries: kept beside the daily sales summary, read the same way.
+
+``add_range`` sums the till sales and returns of one watermark step (ids after the old
+watermark up to the new one) into ``report_product_daily`` and ``report_tender_daily`` with
+one INSERT … SELECT … ON CONFLICT per table, so a backfill of millions of lines never
+passes through Python. Reads add, like ``summary.daily_figures``, the lines after the
+watermark (and every online and wholesale line, whose status may still change) and take
+off the summed sales voided since.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, func, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select, Subquery
+
+from common.codes import Channel, Tender
+from sync_server.db import Money, is_sqlite
+from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed
+from sync_server.reports.facts import marked, sales_facts
+from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment
+
+# Ranges longer than this read sale headers in table order when looking for voids (SQLite).
+LONG_RANGE_DAYS = 62
+
+
+def day_of(session: Session, column) -> Any:
+    """Midnight UTC starting a timestamp column's day, stored as the column type stores it."""
+    if is_sqlite(session.get_bind()):
+        # SQLAlchemy keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+        return func.strftime("%Y-%m-%d 00:00:00.000000", column)
+    return func.timezone("UTC", func.date_trunc("day", func.timezone("UTC", column)))
+
+
+def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
+    """Insert the statement's rows; where a key exists, add the sums to it."""
+    names = [c.name for c in stmt.selected_columns]
+    sums = [n for n in names if n not in keys]
+    dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
+    ins = dialect.insert(table).from_select(names, stmt)
+    ins = ins.on_conflict_do_update(
+        index_elements=keys,
+        set_={n: table.c[n] + ins.excluded[n] for n in sums},
+    )
+    session.execute(ins)
+
+
+def add_range(
+    session: Session, *, tenant_id: int, sales: tuple[int, int], returns: tuple[int, int]
+) -> None:
+    """Sum till sales with ids in (sales[0], sales[1]] and returns likewise into the tables."""
+    zero = ZERO_SQL
+    if sales[1] > sales[0]:
+        day = day_of(session, Sale.occurred_at)
+        sold = (
+            select(
+                literal(tenant_id).label("tenant_id"),
+                day.label("day"),
+                Sale.branch_id.label("branch_id"),
+                SaleLine.product_id.label("product_id"),
+                Sale.channel.label("channel"),
+                literal(0, Integer).label("is_return"),
+                func.count().label("lines"),
+                func.sum(SaleLine.quantity).label("quantity"),
+                func.sum(SaleLine.total).label("revenue"),
+            )
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
+            .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
+        )
+        upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
+        cashier = func.coalesce(Sale.cashier_id, zero)
+        paid = (
+            select(
+                literal(tenant_id).label("tenant_id"),
+                day.label("day"),
+                Sale.branch_id.label("branch_id"),
+                Sale.channel.label("channel"),
+                cashier.label("cashier_id"),
+                SalePayment.method.label("tender"),
+                func.count().label("payments"),
+                func.sum(SalePayment.amount).label("amount"),
+            )
+            .join(Sale, Sale.id == SalePayment.sale_id)
+            .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
+            .group_by(day, Sale.branch_id, Sale.channel, cashier, SalePayment.method)
+        )
+        upsert(session, TenderDaily.__table__, paid, keys=TENDER_KEY)
+        change = (
+            select(
+                literal(tenant_id).label("tenant_id"),
+                day.label("day"),
+                Sale.branch_id.label("branch_id"),
+                Sale.channel.label("channel"),
+                cashier.label("cashier_id"),
+                literal(Tender.CASH.value, String(16)).label("tender"),
+                literal(0, Integer).label("payments"),
+                func.sum(-Sale.change_due).label("amount"),
+            )
+            .where(
+                Sale.tenant_id == tenant_id,
+                Sale.id > sales[0],
+                Sale.id <= sales[1],
+                Sale.change_due != 0,
+            )
+            .group_by(day, Sale.branch_id, Sale.channel, cashier)
+        )
+        upsert(session, TenderDaily.__table__, change, keys=TENDER_KEY)
+    if returns[1] > returns[0]:
+        day_r = day_of(session, Return.occurred_at)
+        back = (
+            select(
+                literal(tenant_id).label("tenant_id"),
+                day_r.label("day"),
+                Return.branch_id.label("branch_id"),
+                ReturnLine.product_id.label("product_id"),
+                literal(Channel.IN_STORE.value, String(16)).label("channel"),
+                literal(1, Integer).label("is_return"),
+                func.count().label("lines"),
+                func.sum(-ReturnLine.quantity).label("quantity"),
+                func.sum(-ReturnLine.amount).label("revenue"),
+            )
+            .join(Return, Return.id == ReturnLine.return_id)
+            .where(Return.tenant_id == tenant_id, Return.id > returns[0], Return.id <= returns[1])
+            .group_by(day_r, Return.branch_id, ReturnLine.product_id)
+        )
+        upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
+
+
+PRODUCT_KEY = ["tenant_id", "day", "branch_id", "product_id", "channel", "is_return"]
+TENDER_KEY = ["tenant_id", "day", "branch_id", "channel", "cashier_id", "tender"]
+
+
+def _aligned(moment: datetime) -> None:
+    # The stored rows are whole UTC days: a range must start and end at midnight UTC.
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
+        raise ValueError(f"summary ranges run midnight to midnight, not from {moment}")
+
+
+def _voided(
+    filters: Filters, *, through: Any, start: datetime, end: datetime, sqlite_db: bool
+) -> list[Any]:
+    """Return the conditions on Sale that find summed till sales voided since."""
+    scan = sqlite_db and (end - start).days > LONG_RANGE_DAYS
+    when = unindexed(Sale.occurred_at) if scan else Sale.occurred_at
+    conds = [
+        (unindexed(Sale.tenant_id) if scan else Sale.tenant_id) == filters.tenant_id,
+        Sale.status != "completed",
+        Sale.id <= through,
+        when >= start,
+        when < end,
+    ]
+    branch = in_branches(unindexed(Sale.branch_id) if scan else Sale.branch_id, filters)
+    if branch is not None:
+        conds.append(branch)
+    if filters.channel is not None:
+        conds.append(Sale.channel == filters.channel)
+    if filters.cashier_id is not None:
+        conds.append(Sale.cashier_id == filters.cashier_id)
+    return conds
+
+
+def product_facts(
+    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
+) -> Subquery:
+    """Rows of (branch_id, product_id, occurred_at, is_return, lines, quantity, revenue)
+    adding up to the sales facts of the range per product; without a cashier filter.
+
+    occurred_at is the day (midnight UTC) on every row, so a day's summed lines, its tail
+    and the voids taken off it group together.
+
+    `through` is the summary's (sale id, return id) watermark; (0, 0) reads every line.
+    """
+    assert filters.cashier_id is None
+    _aligned(start)
+    _aligned(end)
+    sqlite_db = is_sqlite(session.get_bind())
+    d = ProductDaily
+    stored = select(
+        d.branch_id.label("branch_id"),
+        d.product_id.label("product_id"),
+        d.day.label("occurred_at"),
+        d.is_return.label("is_return"),
+        d.lines.label("lines"),
+        d.quantity.label("quantity"),
+        d.revenue.label("revenue"),
+    ).where(d.tenant_id == filters.tenant_id, d.day >= start, d.day < end)
+    branch = in_branches(d.branch_id, filters)
+    if branch is not None:
+        stored = stored.where(branch)
+    if filters.channel is not None:
+        stored = stored.where(d.channel == filters.channel)
+    facts = sales_facts(
+        filters,
+        start=start,
+        end=end,
+        till_sales_after=through[0],
+        till_returns_after=through[1],
+        sqlite=sqlite_db,
+    )
+    live = select(
+        facts.c.branch_id,
+        facts.c.product_id,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
+        facts.c.is_return,
+        literal(1, Integer).label("lines"),
+        facts.c.quantity,
+        facts.c.revenue,
+    )
+    parts = [stored, live]
+    if marked(through[0]):
+        conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
+        parts.append(
+            select(
+                Sale.branch_id.label("branch_id"),
+                SaleLine.product_id.label("product_id"),
+                day_of(session, Sale.occurred_at).label("occurred_at"),
+                literal(0, Integer).label("is_return"),
+                literal(-1, Integer).label("lines"),
+                (-SaleLine.quantity).label("quantity"),
+                (-SaleLine.total).label("revenue"),
+            )
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(*conds)
+        )
+    return union_all(*parts).subquery("product_facts")
+
+
+def detail_product_facts(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> Subquery:
+    """The same rows as product_facts read from the lines alone (any filters)."""
+    facts = sales_facts(filters, start=start, end=end)
+    return select(
+        facts.c.branch_id,
+        facts.c.product_id,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
+        facts.c.is_return,
+        literal(1, Integer).label("lines"),
+        facts.c.quantity,
+        facts.c.revenue,
+    ).subquery("product_facts")
+
+
+def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any], Any]]:
+    """(select of tender, amount, refunded, counted; its branch column) for till payments.
+
+    Summed days from report_tender_daily, the payments after the watermark, and the summed
+    sales voided since taken off.
+    """
+    start, end = filters.start, filters.end
+    _aligned(start)
+    _aligned(end)
+    sqlite_db = is_sqlite(session.get_bind())
+    zero = literal(0, Money())
+    t = TenderDaily
+    stored = select(
+        t.tender.label("tender"),
+        t.amount.label("amount"),
+        zero.label("refunded"),
+        t.payments.label("counted"),
+    ).where(t.tenant_id == filters.tenant_id, t.day >= start, t.day < end)
+    if filters.channel is not None:
+        stored = stored.where(t.channel == filters.channel)
+    if filters.cashier_id is not None:
+        stored = stored.where(t.cashier_id == filters.cashier_id)
+    out: list[tuple[Select[Any], Any]] = [(stored, t.branch_id)]
+    through = read_marks(session, tenant_id=filters.tenant_id)[0]
+    scan_tail = sqlite_db and marked(through)
+
+    def live(sign: int, conds: list[Any]) -> None:
+        s = literal(sign, Integer)
+        paid = (
+            select(
+                SalePayment.method.label("tender"),
+                (s * SalePayment.amount).label("amount"),
+                zero.label("refunded"),
+                s.label("counted"),
+            )
+            .join(Sale, Sale.id == SalePayment.sale_id)
+            .where(*conds)
+        )
+        change = select(
+            literal(Tender.CASH.value, String(16)).label("tender"),
+            (s * -Sale.change_due).label("amount"),
+            zero.label("refunded"),
+            literal(0, Integer).label("counted"),
+        ).where(*conds, Sale.change_due != 0)
+        out.append((paid, None))
+        out.append((change, None))
+
+    tenant = unindexed(Sale.tenant_id) if scan_tail else Sale.tenant_id
+    when = unindexed(Sale.occurred_at) if scan_tail else Sale.occurred_at
+    branch_col = unindexed(Sale.branch_id) if scan_tail else Sale.branch_id
+    tail = [
+        tenant == filters.tenant_id,
+        Sale.status == "completed",
+        Sale.id > through,
+        when >= start,
+        when < end,
+    ]
+    branch = in_branches(branch_col, filters)
+    if branch is not None:
+        tail.append(branch)
+    if filters.channel is not None:
+        tail.append(Sale.channel == filters.channel)
+    if filters.cashier_id is not None:
+        tail.append(Sale.cashier_id == filters.cashier_id)
+    live(1, tail)
+    if marked(through):
+        live(-1, _voided(filters, through=through, start=start, end=end, sqlite_db=sqlite_db))
+    return out
+
+
+def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
+    """The watermarks for a report's query (see summary.read_marks for why SQL)."""
+    s = SummaryState
+    mine = s.tenant_id == tenant_id
+    if session.scalar(select(s.id).where(mine)) is None:
+        return 0, 0
+    return (
+        select(s.sale_id_through).where(mine).scalar_subquery(),
+        select(s.return_id_through).where(mine).scalar_subquery(),
+    )
+
+
+def product_rows(
+    session: Session,
+    *,
+    filters: Filters,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Subquery:
+    """Rows adding up to the range's sales per product: from the summary where it can answer
+    (no cashier filter), else from the lines. Columns as product_facts."""
+    start = start or filters.start
+    end = end or filters.end
+    if filters.cashier_id is not None:
+        return detail_product_facts(session, filters=filters, start=start, end=end)
+    return product_facts(
+        session,
+        filters=filters,
+        start=start,
+        end=end,
+        through=read_marks(session, tenant_id=filters.tenant_id),
+    )

@@ -1,0 +1,329 @@
+"""The report summaries answer exactly what the lines answer, on SQLite and PostgreSQL.
+
+A seeded month and a half of till business in two branches (sales with discounts, change
+and split tenders, returns, sales voided before and after they were summed) is reported
+twice: from the lines alone (summaries emptied inside a transaction that is rolled back)
+and through the summaries the keeper built in small steps, with an unsummarised tail.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from sqlalchemy import case, delete, func, select, update
+
+from sync_server.auth.principal import Principal
+from sync_server.db import transaction
+from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
+from sync_server.main import create_app
+from sync_server.reports import branches, keeper, sales, stock, summary
+from sync_server.reports.base import Grain, make_filters
+from sync_server.reports.keeper import in_server_summaries
+from sync_server.reports.models import (
+    ProductDaily,
+    SalesDaily,
+    StockSnapshot,
+    SummaryState,
+    TenderDaily,
+)
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment
+
+D = Decimal
+TODAY = date(2026, 3, 15)
+FIRST = date(2026, 2, 1)
+
+
+def _seed(session, *, a, rnd: random.Random, count: int, prefix: str) -> None:
+    """Insert `count` till sales (some voided) and a return for about one in five."""
+    cashiers = [a.users["cashier"], a.users["manager"], None]
+    for n in range(count):
+        day = FIRST + timedelta(days=rnd.randrange((TODAY - FIRST).days + 1))
+        when = datetime(day.year, day.month, day.day, rnd.randrange(24), rnd.randrange(60))
+        when = when.replace(tzinfo=UTC)
+        branch = rnd.choice(a.branch_ids)
+        cashier = rnd.choice(cashiers)
+        number = f"{prefix}{n}"
+        sale = Sale(
+            tenant_id=a.id,
+            uuid=f"u-{number}",
+            receipt_number=number,
+            status="voided" if rnd.random() < 0.1 else "completed",
+            branch_id=branch,
+            cashier_id=cashier,
+            channel=rnd.choice(("in_store", "in_store", "phone")),
+            subtotal=D(0),
+            total=D(0),
+            change_due=D(rnd.choice((0, 0, 1, 5))),
+            occurred_at=when,
+        )
+        total = D(0)
+        for i in range(rnd.randint(1, 4)):
+            qty = D(rnd.randint(1, 3))
+            price = D(rnd.randint(100, 2000)) / 100
+            discount = D(rnd.choice((0, 0, 1)))
+            line_total = qty * price - discount
+            total += line_total
+            sale.lines.append(
+                SaleLine(
+                    tenant_id=a.id,
+                    line_uuid=f"{number}-{i}",
+                    product_id=rnd.choice(a.product_ids),
+                    sku="x",
+                    name="x",
+                    quantity=qty,
+                    unit_price=price,
+                    discount=discount,
+                    tax=D("0.50"),
+                    total=line_total,
+                )
+            )
+        sale.subtotal = sale.total = total
+        card = (total / 2).quantize(D("0.01")) if rnd.random() < 0.3 else D(0)
+        for i, (method, amount) in enumerate(
+            (("card", card), ("cash", total - card + sale.change_due))
+        ):
+            if amount:
+                sale.payments.append(
+                    SalePayment(
+                        tenant_id=a.id,
+                        payment_uuid=f"{number}-p{i}",
+                        method=method,
+                        amount=amount,
+                    )
+                )
+        session.add(sale)
+        if rnd.random() < 0.2:
+            back = when + timedelta(days=rnd.randint(0, 3))
+            line = sale.lines[0]
+            session.add(
+                Return(
+                    tenant_id=a.id,
+                    uuid=f"r-{number}",
+                    receipt_number=f"R{number}",
+                    branch_id=branch,
+                    cashier_id=cashier,
+                    total=line.unit_price,
+                    occurred_at=back,
+                    lines=[
+                        ReturnLine(
+                            tenant_id=a.id,
+                            line_uuid=f"r-{number}-0",
+                            product_id=line.product_id,
+                            quantity=D(1),
+                            amount=line.unit_price,
+                            tax=D("0.10"),
+                        )
+                    ],
+                )
+            )
+
+
+def _moves(session, *, a, rnd: random.Random, count: int, prefix: str, first: date) -> None:
+    """Insert `count` stock movements of every kind from `first` to TODAY in both branches."""
+    codes = ("receipt", "receipt", "sale", "adjustment", "reservation", "return")
+    for n in range(count):
+        day = first + timedelta(days=rnd.randrange((TODAY - first).days + 1))
+        code = rnd.choice(codes)
+        qty = D(rnd.randint(1, 20))
+        session.add(
+            StockMovement(
+                tenant_id=a.id,
+                uuid=f"{prefix}{n}",
+                branch_id=rnd.choice(a.branch_ids),
+                product_id=rnd.choice(a.product_ids),
+                code=code,
+                quantity=-qty if code == "sale" else qty,
+                unit_cost=D(rnd.randint(100, 900)) / 100 if code == "receipt" else None,
+                reference_type="test",
+                reference_id=f"{prefix}{n}",
+                occurred_at=datetime(day.year, day.month, day.day, rnd.randrange(24), tzinfo=UTC),
+            )
+        )
+
+
+def _levels(session, *, a) -> None:
+    """Put the levels in step with the movements (the ledger invariant holds after the test)."""
+    held = [c.value for c in RESERVATION_CODES]
+    only = [c.value for c in RESERVATION_ONLY]
+    m = StockMovement
+    sums = session.execute(
+        select(
+            m.branch_id,
+            m.product_id,
+            func.sum(case((m.code.in_(only), 0), else_=m.quantity)),
+            func.sum(case((m.code.in_(held), m.quantity), else_=0)),
+        )
+        .where(m.tenant_id == a.id)
+        .group_by(m.branch_id, m.product_id)
+    ).all()
+    for branch_id, product_id, on_hand, reserved in sums:
+        level = session.scalar(
+            select(StockLevel).where(
+                StockLevel.tenant_id == a.id,
+                StockLevel.branch_id == branch_id,
+                StockLevel.product_id == product_id,
+            )
+        )
+        if level is None:
+            level = StockLevel(tenant_id=a.id, branch_id=branch_id, product_id=product_id)
+            session.add(level)
+        level.on_hand, level.reserved = D(on_hand), D(reserved)
+
+
+def _answers(session, *, a) -> dict[str, list]:
+    """Every summarised report, over filters that take each path, as typed rows."""
+    admin = Principal.for_user(
+        tenant_id=a.id, user_id=a.users["admin"], username="admin", role="admin", branch_ids=[]
+    )
+    year = {"date_from": date(2025, 9, 1), "date_to": TODAY}
+    variants = {
+        "all": make_filters(principal=admin, **year),
+        "month": make_filters(principal=admin, date_from=date(2026, 2, 10), date_to=TODAY),
+        "branch": make_filters(principal=admin, branch_id=a.branch_ids[1], **year),
+        "in_store": make_filters(principal=admin, channel="in_store", **year),
+        "cashier": make_filters(principal=admin, cashier_id=a.users["cashier"], **year),
+    }
+    out: dict[str, list] = {}
+    for name in ("all", "branch"):
+        for as_of in (
+            date(2025, 10, 20),
+            date(2025, 12, 31),
+            date(2026, 1, 1),
+            date(2026, 2, 14),
+            TODAY,
+            date(2026, 11, 30),
+        ):
+            report = stock.stock_valuation(session, filters=variants[name], as_of=as_of)
+            out[f"valuation {as_of} {name}"] = report.typed_rows()
+    for name, f in variants.items():
+        for group in sales.GroupBy:
+            report = sales.sales_summary(session, filters=f, group_by=group)
+            out[f"summary {group} {name}"] = report.typed_rows()
+        for rank in sales.Rank:
+            report = sales.best_sellers(session, filters=f, by=rank, limit=50)
+            out[f"best {rank} {name}"] = report.typed_rows()
+        trend = sales.revenue_trend(session, filters=f, grain=Grain.DAY)
+        out[f"trend {name}"] = trend.typed_rows()
+        out[f"branches {name}"] = branches.branch_comparison(session, filters=f).typed_rows()
+        for window, dead in ((7, 14), (28, 60)):
+            report = stock.movers(
+                session, filters=f, today=TODAY, window_days=window, dead_days=dead, only=None
+            )
+            out[f"movers {window} {name}"] = report.typed_rows()
+        report = stock.stock_shortages(session, filters=f, today=TODAY)
+        out[f"shortages {name}"] = report.typed_rows()
+    return out
+
+
+def _from_lines(world) -> dict[str, list]:
+    """The answers with every summary emptied: each report reads the lines alone."""
+    session = world.sessions()()
+    try:
+        with session.begin():
+            for model in (SalesDaily, ProductDaily, TenderDaily, StockSnapshot, SummaryState):
+                session.execute(delete(model).where(model.tenant_id == world.a.id))
+            answers = _answers(session, a=world.a)
+            session.rollback()
+    finally:
+        session.close()
+    return answers
+
+
+def _summarised(world) -> dict[str, list]:
+    with transaction(world.sessions(), readonly=True) as session:
+        return _answers(session, a=world.a)
+
+
+def _compare(world) -> int:
+    lines, summed = _from_lines(world), _summarised(world)
+    assert summed.keys() == lines.keys()
+    for key in lines:
+        assert summed[key] == lines[key], key
+    return sum(len(rows) for rows in lines.values())
+
+
+def test_every_summarised_report_gives_what_the_lines_give(world):
+    a = world.a
+    rnd = random.Random(24)
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=rnd, count=120, prefix="A")
+        _moves(s, a=a, rnd=rnd, count=300, prefix="MA", first=date(2025, 9, 10))
+        s.flush()
+        _levels(s, a=a)
+    # Built by the keeper in steps of 7 sale ids: many small transactions, one answer.
+    steps = keeper.keep_once(world.sessions(), step=7)
+    assert steps >= 120 // 7
+    with transaction(world.sessions(), readonly=True) as s:
+        assert summary.watermarks(s, tenant_id=a.id)[0] == s.scalar(
+            select(func.max(Sale.id)).where(Sale.tenant_id == a.id)
+        )
+        stored = s.scalar(select(func.count()).select_from(ProductDaily))
+        tenders = s.scalar(select(func.count()).select_from(TenderDaily))
+        snapped = s.scalar(select(func.count()).select_from(StockSnapshot))
+    assert stored and tenders and snapped  # the summaries hold rows: the reports read them
+    rows = _compare(world)
+    assert rows > 200  # the reports are not trivially empty
+
+    # Summed sales voided since, and a tail the keeper has not seen (sales, voids, returns).
+    with transaction(world.sessions()) as s:
+        summed = s.scalars(
+            select(Sale.id).where(Sale.tenant_id == a.id, Sale.status == "completed")
+        ).all()
+        voided = rnd.sample(list(summed), 12)
+        s.execute(update(Sale).where(Sale.id.in_(voided)).values(status="voided"))
+        _seed(s, a=a, rnd=rnd, count=30, prefix="B")
+        # Movements recorded now that happened months ago (an offline till catching up).
+        _moves(s, a=a, rnd=rnd, count=60, prefix="MB", first=date(2025, 10, 1))
+        s.flush()
+        _levels(s, a=a)
+    _compare(world)
+    keeper.keep_once(world.sessions())
+    _compare(world)
+
+
+def test_the_keeper_backfills_a_bulk_load_and_then_takes_only_the_new_sales(world):
+    a = world.a
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=random.Random(5), count=40, prefix="C")
+    keeper.keep_once(world.sessions(), step=1000)
+    with transaction(world.sessions(), readonly=True) as s:
+        before = s.scalar(
+            select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id)
+        )
+        count = s.scalar(
+            select(func.count())
+            .select_from(SaleLine)
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(Sale.tenant_id == a.id)
+        )
+        returned = s.scalar(select(func.count()).select_from(ReturnLine))
+    # Every line summed once, voided ones too (they come off when read).
+    assert before == count + returned
+    keeper.keep_once(world.sessions(), step=1000)  # nothing new: nothing added twice
+    with transaction(world.sessions(), readonly=True) as s:
+        again = s.scalar(select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id))
+    assert again == before
+
+
+def test_the_server_process_keeps_the_summaries_on_its_own(world, settings):
+    """The keeper thread the server starts (asgi.py) sums new sales with no command run."""
+    a = world.a
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=random.Random(9), count=15, prefix="S")
+        top = s.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == a.id))
+    app = create_app(settings, engine=world.engine, background=[in_server_summaries])
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with transaction(world.sessions(), readonly=True) as s:
+                if summary.watermarks(s, tenant_id=a.id)[0] == top:
+                    break
+            time.sleep(0.1)
+    with transaction(world.sessions(), readonly=True) as s:
+        assert summary.watermarks(s, tenant_id=a.id)[0] == top
+        assert s.scalar(select(func.sum(TenderDaily.payments)).where(TenderDaily.tenant_id == a.id))
