@@ -160,9 +160,10 @@ class Topology:
                 for name in files:
                     os.chown(Path(dirpath, name), user.pw_uid, user.pw_gid)
 
-    def _as_db_user(self, command: list[str]) -> list[str]:
+    def _as_db_user(self, command: list[str], env: dict[str, str]) -> list[str]:
+        settings = [f"{key}={value}" for key, value in env.items()]
         if not self.run_as:
-            return command
+            return ["env", *settings, *command]
         return [
             "setpriv",
             f"--reuid={self.run_as}",
@@ -170,15 +171,21 @@ class Topology:
             "--init-groups",
             "env",
             f"HOME={self.root}",
+            *settings,
             *command,
         ]
 
     def _spawn(
-        self, name: str, command: list[str], *, as_db_user: bool = False
+        self,
+        name: str,
+        command: list[str],
+        *,
+        as_db_user: bool = False,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen:
         log = (self.root / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            self._as_db_user(command) if as_db_user else command,
+            self._as_db_user(command, env or {}) if as_db_user else command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -229,6 +236,10 @@ class Topology:
             )
             for i in (1, 2)
         ]
+        # The callback the installers ship, copied where the database user may run it.
+        callback = self.root / "pgbouncer-on-role-change.sh"
+        shutil.copy(ROOT / "installers" / "server" / "chain" / callback.name, callback)
+        callback.chmod(0o755)
         for node in self.nodes:
             (self.root / node.name).mkdir(exist_ok=True)
             self._write_patroni(node)
@@ -243,6 +254,20 @@ class Topology:
             conn.execute("CREATE DATABASE stockpilot")
         self.start_node(self.nodes[1])
         _wait(lambda: self.streaming_standbys() >= 1, seconds=60, what="the streaming standby")
+        for node in self.nodes:
+            _wait(lambda node=node: self._bouncer_answers(node), seconds=30, what=node.name)
+
+    def _bouncer_answers(self, node: Node) -> bool:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=node.bouncer_port,
+            user="postgres",
+            dbname="stockpilot",
+            prepare_threshold=None,
+            connect_timeout=3,
+        ) as conn:
+            conn.execute("SELECT 1")
+        return True
 
     def _write_patroni(self, node: Node) -> None:
         bin_dir = _bin_dir()
@@ -293,6 +318,8 @@ postgresql:
       username: postgres
   basebackup:
     - checkpoint: fast
+  callbacks:
+    on_role_change: {self.root / "pgbouncer-on-role-change.sh"}
   parameters:
     unix_socket_directories: {self.root / node.name}
     fsync: "off"
@@ -333,6 +360,8 @@ pidfile = {folder / "pgbouncer.pid"}
             f"{node.name}-patroni",
             [_which("patroni"), str(folder / "patroni.yml")],
             as_db_user=True,
+            # The role-change callback tells this node's PgBouncer to reconnect.
+            env={"PGBOUNCER_PORT": str(node.bouncer_port)},
         )
         node.bouncer = self._spawn(
             f"{node.name}-pgbouncer",
