@@ -82,6 +82,24 @@ def _acknowledged(till) -> set[str]:
     return {receipt for sale_id, receipt in made.items() if sale_id not in waiting}
 
 
+def _rate_windows_are_shared(url: str) -> None:
+    """Both app servers count one caller's requests in the same Redis window."""
+    token = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=30,
+    ).json()["access_token"]
+    remaining = [
+        int(
+            httpx.get(
+                f"{url}/api/v1/branches", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ).headers["RateLimit-Remaining"]
+        )
+        for _ in range(6)  # nginx alternates between the two app servers
+    ]
+    assert remaining == list(range(remaining[0], remaining[0] - 6, -1)), remaining
+
+
 def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp_path):
     """Kill the primary while four tills push; every sale lands once, the ledger holds."""
     tills = [
@@ -89,6 +107,7 @@ def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp
         for n, branch in enumerate(["MAIN", "MAIN", "AND", "AND"])
     ]
     stock = products(tills[0])
+    _rate_windows_are_shared(chain.url)
     stop = threading.Event()
     refused = [0]
 
