@@ -282,9 +282,9 @@ etcd3:
   hosts: 127.0.0.1:{self.etcd_port}
 bootstrap:
   dcs:
-    ttl: 10
+    ttl: 6
     loop_wait: 1
-    retry_timeout: 3
+    retry_timeout: 2
     maximum_lag_on_failover: 1048576
     synchronous_mode: {mode}
     postgresql:

@@ -97,7 +97,11 @@ def _rate_windows_are_shared(url: str) -> None:
         )
         for _ in range(6)  # nginx alternates between the two app servers
     ]
-    assert remaining == list(range(remaining[0], remaining[0] - 6, -1)), remaining
+    # Each request takes one from the same count, whichever server answered; a minute's
+    # window may end between two of them (the count starts again, once).
+    steps = [b - a for a, b in zip(remaining, remaining[1:], strict=False)]
+    assert all(step == -1 or step > 0 for step in steps), remaining
+    assert sum(step > 0 for step in steps) <= 1, remaining
 
 
 def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp_path):
