@@ -1,15 +1,14 @@
 """Reads that tolerate lag, served by a streaming replica while it keeps up (PostgreSQL).
 
-What goes to the replica: GET requests under ``REPLICA_PATHS`` (reports, catalog, store
-catalog, search, dashboards, change-feed pulls), when a replica is configured
-(``STOCKPILOT_DATABASE_REPLICA_URL``) and its lag is within
+What goes to the replica: GET requests under ``REPLICA_PATHS`` (reports and dashboards,
+catalog with its search and the online store's catalog, change-feed pulls), when a replica
+is configured (``STOCKPILOT_DATABASE_REPLICA_URL``) and its lag is within
 ``STOCKPILOT_REPLICA_MAX_LAG_SECONDS``. Everything else, and everything while the replica
 lags or does not answer, reads the primary.
 
 Read-your-writes: every write answered while a replica is configured carries
 ``X-StockPilot-Read-After`` (the primary's WAL position after the commit); a client that sends
-it back on a read is served by the replica only once the replica has replayed that far. The
-till and the manager screens' API client echo it.
+it back on a read is served by the replica only once the replica has replayed that far.
 
 A page that turns out to need the primary (a read that writes, or a pull whose cursor is past
 what the replica has replayed) raises ``UseThePrimary``; the retry middleware runs the request
@@ -26,18 +25,19 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.sync.protocol import READ_AFTER_HEADER
+
 log = logging.getLogger("stockpilot.replica")
 
-READ_AFTER_HEADER = "X-StockPilot-Read-After"
+__all__ = ["READ_AFTER_HEADER", "ReadReplica", "UseThePrimary"]
+
 # Where a few seconds of lag are harmless (and the load is): GETs under these prefixes.
 REPLICA_PATHS = (
-    "/api/v1/reports",
-    "/api/v1/products",
+    "/api/v1/reports",  # reports and the dashboards built on them
+    "/api/v1/products",  # catalog, its search (?q=) and the online store's catalog
     "/api/v1/categories",
     "/api/v1/product-templates",
-    "/api/v1/store",
-    "/api/v1/search",
-    "/api/v1/dashboard",
+    "/api/v1/scan",
     "/api/v1/sync/pull",
     "/api/v1/stock/levels",
     "/api/v1/stock/valuation",
