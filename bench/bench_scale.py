@@ -76,6 +76,9 @@ class Figures:
 
 def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict], str]:
     """Create the stores and enrol two tills at each; return tills, products and an API key."""
+    from sync_server.models import metadata
+
+    assert metadata.tables  # every domain's tables, so foreign keys resolve
     from sqlalchemy import select
 
     from common.schemas.org import BranchCreate
@@ -354,6 +357,9 @@ async def drive(topology: Topology, tills, products, key, args, figures: Figures
 
 def check_database(topology: Topology, acknowledged: set[str]) -> tuple[int, int, int]:
     """Return (acknowledged sales present, missing, duplicated receipts) on the new primary."""
+    from sync_server.models import metadata
+
+    assert metadata.tables
     from sqlalchemy import func, select
 
     from sync_server.db import make_engine, make_sessionmaker, transaction
