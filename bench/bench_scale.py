@@ -86,6 +86,7 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
     from sync_server.apikeys.schemas import ApiKeyCreate
     from sync_server.audit.keys import Keyring, attach
     from sync_server.audit.service import Actor
+    from sync_server.auth.models import User
     from sync_server.auth.principal import Principal
     from sync_server.catalog.models import Product
     from sync_server.db import make_engine, make_sessionmaker, transaction
@@ -101,8 +102,10 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
         tenant_id = session.scalar(select(Tenant.id).order_by(Tenant.id))
         assert tenant_id is not None
         system = Actor(tenant_id=tenant_id, label="bench")
+        admin_id = session.scalar(select(User.id).where(User.username == "admin"))
+        assert admin_id is not None
         admin = Principal.for_user(
-            tenant_id=tenant_id, user_id=0, username="bench", role="admin", branch_ids=[]
+            tenant_id=tenant_id, user_id=admin_id, username="admin", role="admin", branch_ids=[]
         )
         rows = session.execute(
             select(Product.id, Product.sku, Product.price)

@@ -16,8 +16,9 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
 from sync_server.db import transaction
+from sync_server.org.service import create_tenant
 from sync_server.sync import feed
-from sync_server.sync.keeper import keep_once
+from sync_server.sync.keeper import keep_once, pending_tenants
 from sync_server.sync.models import Change, FeedHead
 from sync_server.sync.pull import pull
 
@@ -247,9 +248,6 @@ def test_a_pull_does_not_queue_behind_another_transaction_numbering(stock, backe
 
 @POSTGRES_ONLY  # SQLite numbers as it writes: the keeper has nothing to visit there
 def test_the_keeper_visits_only_tenants_with_waiting_work(stock, backend):
-    from sync_server.org.service import create_tenant
-    from sync_server.sync.keeper import pending_tenants
-
     with stock.tx() as session:
         idle = create_tenant(session, name="Idle Shop").id
     keep_once(stock.factory)
