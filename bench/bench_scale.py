@@ -213,9 +213,11 @@ async def push(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
         return
     figures.push_ms.append((time.perf_counter() - started) * 1000)
     figures.push_ok_at.append(time.monotonic())
-    done = {
-        r["event_id"] for r in answer.json()["results"] if r["status"] in ("applied", "duplicate")
-    }
+    results = answer.json()["results"]
+    done = {r["id"] for r in results if r["status"] in ("applied", "duplicate")}
+    for r in results:
+        if r["status"] == "rejected":
+            figures.error(f"rejected: {r.get('reason')}")
     for event in till.queue:
         if event["id"] in done:
             figures.acknowledged.add(event["payload"]["receipt_number"])

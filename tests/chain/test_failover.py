@@ -16,6 +16,7 @@ import time
 from collections import Counter
 
 import httpx
+import psycopg
 import pytest
 
 from tests.chaos.harness import make_till, sync_until_drained
@@ -108,6 +109,47 @@ def _rate_windows_are_shared(url: str) -> None:
     assert sum(step > 0 for step in steps) <= 1, remaining
 
 
+def _standby_reads(chain: Topology) -> int:
+    """Transactions the standby has served in the shop's database so far."""
+    standby = next(node for node in chain.nodes if node is not chain.primary())
+    with psycopg.connect(
+        host="127.0.0.1", port=standby.pg_port, user="postgres", autocommit=True
+    ) as conn:
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = 'stockpilot'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _reads_go_to_the_replica(chain: Topology) -> None:
+    """Reports read the standby; a write's Read-After header brings its own reads along."""
+    token = httpx.post(
+        f"{chain.url}/api/v1/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=30,
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    replica = httpx.get(f"{chain.url}/api/v1/health", timeout=10).json()["replica"]
+    assert replica["standby"] and replica["serving_reads"], replica
+    before = _standby_reads(chain)
+    for _ in range(30):
+        answer = httpx.get(f"{chain.url}/api/v1/reports/sales-summary", headers=headers)
+        assert answer.status_code == 200, answer.text
+    # Lag checks also read the standby, at most once a second per app server.
+    assert _standby_reads(chain) - before >= 30
+    created = httpx.post(
+        f"{chain.url}/api/v1/categories", json={"name": "Chain check"}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    read_after = created.headers["X-StockPilot-Read-After"]
+    listed = httpx.get(
+        f"{chain.url}/api/v1/categories",
+        params={"q": "Chain check"},
+        headers={**headers, "X-StockPilot-Read-After": read_after},
+    )
+    assert "Chain check" in listed.text
+
+
 def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp_path):
     """Kill the primary while four tills push; every sale lands once, the ledger holds."""
     tills = [
@@ -116,6 +158,7 @@ def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp
     ]
     stock = products(tills[0])
     _rate_windows_are_shared(chain.url)
+    _reads_go_to_the_replica(chain)
     stop = threading.Event()
     refused = [0]
 
