@@ -25,7 +25,7 @@ from sync_server.ratelimit.service import (
     RedisStore,
     Store,
 )
-from sync_server.replica import ReadReplica
+from sync_server.replica import ReadAfter, ReadReplica
 from sync_server.retry import Arrival, RetryOnConflict
 from sync_server.writer_turn import WriterTurn
 
@@ -83,11 +83,14 @@ def create_app(
         app.include_router(build_operator_router(settings))
     openapi.install(app)
     # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
-    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), RetryOnConflict, then FastAPI's
+    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), ReadAfter (with a replica),
+    # RetryOnConflict, then FastAPI's
     # routing. A replayed request is counted and size-checked once, a writer refused for a
     # busy SQLite file has done nothing, every answer (a 413, 429 or 500 too) carries the
     # security headers, and an error anywhere still leaves the client's connection open.
     app.add_middleware(RetryOnConflict)
+    if replica is not None:
+        app.add_middleware(ReadAfter)
     if is_sqlite(engine):
         app.add_middleware(WriterTurn, wait_s=settings.db_wait_seconds)
     app.add_middleware(CleanQuery)

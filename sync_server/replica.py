@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.sync.protocol import READ_AFTER_HEADER
 
@@ -45,6 +46,8 @@ REPLICA_PATHS = (
 # How long one measurement of the lag stands before the next request measures again.
 CHECK_EVERY_S = 1.0
 SESSION_FLAG = "stockpilot.on_replica"
+# Where the session dependency leaves a write's WAL position for ReadAfter to send.
+STATE_KEY = "stockpilot_read_after"
 
 
 class UseThePrimary(Exception):  # noqa: N818 - a signal, not an error the client sees
@@ -173,3 +176,31 @@ def primary_lsn(session: Session) -> str | None:
     except Exception:  # noqa: BLE001 - the header is a courtesy; the write committed
         log.debug("could not read the WAL position for read-your-writes", exc_info=True)
         return None
+
+
+class ReadAfter:
+    """Send a write's WAL position (left in the request state after commit) as a header.
+
+    A middleware because FastAPI builds the answer before the session dependency's commit
+    returns, so the dependency cannot add headers to it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # shared with every replay's copy of the scope
+
+        async def send_with_position(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                lsn = state.get(STATE_KEY)
+                if lsn:
+                    headers = list(message.get("headers", []))
+                    headers.append((READ_AFTER_HEADER.lower().encode(), str(lsn).encode()))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_position)

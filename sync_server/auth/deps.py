@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import AuthenticationFailed, PermissionDenied
@@ -16,6 +16,7 @@ from sync_server.db import is_sqlite
 from sync_server.replica import (
     READ_AFTER_HEADER,
     SESSION_FLAG,
+    STATE_KEY,
     ReadReplica,
     parse_lsn,
     primary_lsn,
@@ -50,7 +51,7 @@ def open_session(request: Request) -> Iterator[Session]:
 
 
 def get_session(
-    session: Annotated[Session, Depends(open_session)], request: Request, response: Response
+    session: Annotated[Session, Depends(open_session)], request: Request
 ) -> Iterator[Session]:
     """Run the route in one transaction and commit it before the answer is sent.
 
@@ -64,7 +65,7 @@ def get_session(
         # Read-your-writes: the client sends this back and its reads wait for the replica.
         lsn = primary_lsn(session)
         if lsn is not None:
-            response.headers[READ_AFTER_HEADER] = lsn
+            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
