@@ -77,7 +77,7 @@ class Figures:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict], str]:
+def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict], list[dict], str]:
     """Create the stores and enrol two tills at each; return tills, products and an API key."""
     from sync_server.models import metadata
 
@@ -93,8 +93,9 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
     from sync_server.auth.principal import Principal
     from sync_server.catalog.models import Product
     from sync_server.db import make_engine, make_sessionmaker, transaction
+    from sync_server.inventory.models import StockLevel
     from sync_server.org import service as org
-    from sync_server.org.models import Tenant
+    from sync_server.org.models import Branch, Tenant
     from sync_server.sync import devices
     from sync_server.sync.models import FeedHead
 
@@ -117,6 +118,18 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
             .limit(12)
         ).all()
         products = [{"id": r[0], "sku": r[1], "price": str(r[2])} for r in rows]
+        # The online store orders what MAIN has most of (demo stock), so orders are accepted.
+        main = session.scalar(
+            select(Branch.id).where(Branch.tenant_id == tenant_id, Branch.code == "MAIN")
+        )
+        stocked = session.execute(
+            select(Product.id, Product.sku, Product.price)
+            .join(StockLevel, StockLevel.product_id == Product.id)
+            .where(StockLevel.branch_id == main, Product.active.is_(True))
+            .order_by((StockLevel.on_hand - StockLevel.reserved).desc())
+            .limit(5)
+        ).all()
+        online = [{"id": r[0], "sku": r[1], "price": str(r[2])} for r in stocked]
         _key, secret = apikeys.create_key(
             session,
             actor=admin,
@@ -155,7 +168,7 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
     for till in tills:
         till.cursor = str(head or 0) if head else "f0"
     engine.dispose()
-    return tills, products, secret
+    return tills, products, online, secret
 
 
 def sale_event(till: Till, products: list[dict]) -> dict:
@@ -339,7 +352,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-async def drive(topology: Topology, tills, products, key, args, figures: Figures):
+async def drive(topology: Topology, tills, products, online, key, args, figures: Figures):
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
     async with httpx.AsyncClient(base_url=topology.url, timeout=30, limits=limits) as http:
         start = time.monotonic()
@@ -352,7 +365,7 @@ async def drive(topology: Topology, tills, products, key, args, figures: Figures
         ]
         tasks.append(
             asyncio.create_task(
-                run_store(http, key, products, figures, rate=args.orders, until=until)
+                run_store(http, key, online, figures, rate=args.orders, until=until)
             )
         )
         tasks.append(asyncio.create_task(watch_lag(http, figures, until=until)))
@@ -420,14 +433,14 @@ def main() -> int:
         topology.start_redis()
         topology.initialise()
         topology.start_apps(2, extra_env={"STOCKPILOT_DB_POOL_SIZE": "10"})
-        tills, products, key = provision(topology, stores=args.stores)
+        tills, products, online, key = provision(topology, stores=args.stores)
         print(f"topology up and {args.stores} stores x 2 tills enrolled in "
               f"{time.monotonic() - t0:.0f} s")  # fmt: skip
         app_pids = [p.pid for p in topology.apps]
         cpu_before = cpu_seconds(app_pids)
         figures = Figures()
         elapsed, promoted, promoted_in, window = asyncio.run(
-            drive(topology, tills, products, key, args, figures)
+            drive(topology, tills, products, online, key, args, figures)
         )
         cpu = cpu_seconds(app_pids) - cpu_before
         present, missing_sales, duplicated = check_database(topology, figures.acknowledged)
