@@ -118,18 +118,18 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
             .limit(12)
         ).all()
         products = [{"id": r[0], "sku": r[1], "price": str(r[2])} for r in rows]
-        # The online store orders what MAIN has most of (demo stock), so orders are accepted.
-        main = session.scalar(
-            select(Branch.id).where(Branch.tenant_id == tenant_id, Branch.code == "MAIN")
-        )
+        # The online store orders what the best-stocked branch has most of (demo stock).
         stocked = session.execute(
-            select(Product.id, Product.sku, Product.price)
+            select(Product.id, Product.sku, Product.price, Branch.code)
             .join(StockLevel, StockLevel.product_id == Product.id)
-            .where(StockLevel.branch_id == main, Product.active.is_(True))
+            .join(Branch, Branch.id == StockLevel.branch_id)
+            .where(Product.tenant_id == tenant_id, Product.active.is_(True))
             .order_by((StockLevel.on_hand - StockLevel.reserved).desc())
             .limit(5)
         ).all()
-        online = [{"id": r[0], "sku": r[1], "price": str(r[2])} for r in stocked]
+        online = [
+            {"id": r[0], "sku": r[1], "price": str(r[2]), "branch": r[3]} for r in stocked
+        ] or [{**p, "branch": "MAIN"} for p in products]
         _key, secret = apikeys.create_key(
             session,
             actor=admin,
@@ -284,11 +284,12 @@ async def run_till(
 async def place_order(
     http: httpx.AsyncClient, key: str, products: list[dict], figures: Figures, n: int
 ) -> None:
+    product = random.choice(products)
     body = {
         "external_number": f"W-{uuid.uuid4().hex[:12]}",
         "customer": {"name": f"Buyer {n % 97}", "email": f"buyer{n % 97}@example.com"},
-        "lines": [{"sku": random.choice(products)["sku"], "quantity": "1"}],
-        "branch_code": "MAIN",
+        "lines": [{"sku": product["sku"], "quantity": "1"}],
+        "branch_code": product["branch"],
     }
     started = time.perf_counter()
     try:
