@@ -8,6 +8,9 @@ PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-randr0 libxcb-xfixes0 libxcb-sync1
   libx11-xcb1
+  # The chain topology (tests/chain, bench/bench_scale.py): failover manager, pooler, shared
+  # state and the proxy, each started by the test run as a plain process.
+  pgbouncer patroni etcd-server etcd-client redis-server nginx-light
 )
 
 missing=()

@@ -34,7 +34,7 @@ def engine_for(settings: Settings, *, create: bool = False) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     from sync_server.audit.keys import Keyring, attach
 
-    engine = make_engine(url)
+    engine = make_engine(url, pgbouncer=settings.db_pgbouncer)
     # Every command signs and checks the audit chain with the keys the settings name.
     attach(engine, Keyring.from_settings(settings))
     return engine

@@ -21,6 +21,16 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
+    # A streaming replica for reads that tolerate lag (sync_server/replica.py); reads go back
+    # to the primary while its lag exceeds replica_max_lag_seconds or it does not answer.
+    database_replica_url: str | None = None
+    replica_max_lag_seconds: float = 5.0
+    # Connecting through PgBouncer in transaction pooling: no server-side prepared
+    # statements (psycopg 3 would prepare on a statement's 6th run, and PgBouncer 1.18 hands
+    # the next transaction another server connection that lacks it).
+    db_pgbouncer: bool = False
+    # Shared short-lived state (rate-limit windows) for several app servers: redis://host/0.
+    redis_url: str | None = None
     secret_key: str | None = None
     # The audit chain's HMAC key (kept outside the database, like secret_key); unset: a key
     # generated once into <data_dir>/audit.key. Retired keys still verify what they sealed.
@@ -45,9 +55,10 @@ class Settings(BaseSettings):
     db_wait_seconds: float = 1.5
     max_body_bytes: int = 1_000_000
     run_worker_in_server: bool = True
-    # Rate limits per caller and minute; "memory" suits one process, "database" shares the
-    # counters between several workers. Unset: memory on SQLite, database on PostgreSQL.
-    rate_limit_store: Literal["memory", "database", "off"] | None = None
+    # Rate limits per caller and minute; "memory" suits one process, "database" and "redis"
+    # share the windows between several workers and servers. Unset: redis when redis_url is
+    # set, else memory on SQLite and database on PostgreSQL.
+    rate_limit_store: Literal["memory", "database", "redis", "off"] | None = None
     rate_limit_login_per_minute: int = 20
     rate_limit_write_per_minute: int = 300
     rate_limit_read_per_minute: int = 1200

@@ -176,13 +176,20 @@ SQLITE_CONNECTIONS = 64
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, wait_s: float = 30
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    wait_s: float = 30,
+    pgbouncer: bool = False,
 ) -> Engine:
     """Create an engine with the pragmas and locking StockPilot relies on.
 
     ``wait_s`` bounds how long a caller waits for a pooled connection and, on SQLite, for
     the write lock. Commands keep the long default (they may wait for the server); the
     server passes Settings.db_wait_seconds so a burst is refused promptly instead.
+    ``pgbouncer`` turns off psycopg's server-side prepared statements, which PgBouncer's
+    transaction pooling (1.18, Debian 12) cannot carry from one transaction to the next.
     """
     if is_sqlite(url):
         engine = create_engine(
@@ -194,12 +201,16 @@ def make_engine(
         )
         _configure_sqlite(engine, wait_s=wait_s)
         return engine
+    connect_args: dict[str, object] = {"connect_timeout": max(2, int(wait_s) + 1)}
+    if pgbouncer:
+        connect_args["prepare_threshold"] = None
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=wait_s,
         pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 

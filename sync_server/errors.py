@@ -8,7 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InternalError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
@@ -16,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
 from sync_server.db import is_lock_conflict
-from sync_server.retry import mark_retryable
+from sync_server.replica import UseThePrimary
+from sync_server.retry import mark_retryable, mark_use_primary, must_use_primary
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +267,26 @@ def install(app: FastAPI) -> None:
             return _internal(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
         return _busy(request, detail="The database is busy or unreachable; try again shortly.")
+
+    @app.exception_handler(UseThePrimary)
+    async def use_the_primary(request: Request, exc: UseThePrimary) -> JSONResponse:
+        # The replica could not serve this read (sync_server/replica.py): run it again on the
+        # primary; this answer is dropped before a byte of it leaves.
+        mark_use_primary(request.scope)
+        return _busy(request, detail="The read replica is behind; try again shortly.")
+
+    @app.exception_handler(InternalError)
+    async def read_only(request: Request, exc: InternalError) -> JSONResponse:
+        # A read routed to the replica tried to write (25006): run it on the primary.
+        if getattr(exc.orig, "sqlstate", None) == "25006" and not must_use_primary(request.scope):
+            log.info("%s wrote on the replica; running it on the primary", request.url.path)
+            mark_use_primary(request.scope)
+            return _busy(request, detail="The database is read-only here; try again shortly.")
+        if getattr(exc.orig, "sqlstate", None) == "25006":
+            # A failover in progress: the node we reached is not (or no longer) the primary.
+            log.warning("database read-only on %s: %s", request.url.path, exc.orig)
+            return _busy(request, detail="The database is failing over; try again shortly.")
+        return _internal(request, exc)
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:

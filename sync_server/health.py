@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(request: Request) -> JSONResponse:
-    """Report the app version and whether the database answers and is migrated."""
+    """Report the app version, whether the database answers and is migrated, replica lag."""
     database: dict[str, object] = {"dialect": request.app.state.engine.dialect.name}
     status = 200
     try:
@@ -29,9 +29,13 @@ def health(request: Request) -> JSONResponse:
         database["ok"] = False
         database["error"] = exc.__class__.__name__
         status = 503
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if status == 200 else "degraded",
         "version": __version__,
         "database": database,
     }
+    replica = getattr(request.app.state, "replica", None)
+    if replica is not None:
+        # Lag is reported, never a reason for 503: reads fall back to the primary past the bound.
+        body["replica"] = replica.health()
     return JSONResponse(body, status_code=status)

@@ -17,7 +17,15 @@ from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 from sync_server.middleware import BodyLimit, CleanQuery, SecurityHeaders
 from sync_server.ratelimit.middleware import RateLimit
-from sync_server.ratelimit.service import DatabaseStore, Limit, MemoryStore, RateLimiter
+from sync_server.ratelimit.service import (
+    DatabaseStore,
+    Limit,
+    MemoryStore,
+    RateLimiter,
+    RedisStore,
+    Store,
+)
+from sync_server.replica import ReadAfter, ReadReplica
 from sync_server.retry import Arrival, RetryOnConflict
 from sync_server.writer_turn import WriterTurn
 
@@ -40,8 +48,10 @@ def create_app(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         wait_s=settings.db_wait_seconds,
+        pgbouncer=settings.db_pgbouncer,
     )
     attach(engine, Keyring.from_settings(settings))
+    replica = build_replica(settings, engine)
     starters = list(background or [])
 
     @asynccontextmanager
@@ -63,6 +73,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.replica = replica
     app.state.extra: dict[str, Any] = {}
     errors.install(app)
     app.include_router(build_api_router())
@@ -72,11 +83,14 @@ def create_app(
         app.include_router(build_operator_router(settings))
     openapi.install(app)
     # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
-    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), RetryOnConflict, then FastAPI's
+    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), ReadAfter (with a replica),
+    # RetryOnConflict, then FastAPI's
     # routing. A replayed request is counted and size-checked once, a writer refused for a
     # busy SQLite file has done nothing, every answer (a 413, 429 or 500 too) carries the
     # security headers, and an error anywhere still leaves the client's connection open.
     app.add_middleware(RetryOnConflict)
+    if replica is not None:
+        app.add_middleware(ReadAfter)
     if is_sqlite(engine):
         app.add_middleware(WriterTurn, wait_s=settings.db_wait_seconds)
     app.add_middleware(CleanQuery)
@@ -90,12 +104,38 @@ def create_app(
     return app
 
 
+def build_replica(settings: Settings, engine: Engine) -> ReadReplica | None:
+    """Return the read replica the settings name (None: every read goes to the primary)."""
+    if not settings.database_replica_url or is_sqlite(engine):
+        return None
+    replica_engine = make_engine(
+        settings.database_replica_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        wait_s=settings.db_wait_seconds,
+        pgbouncer=settings.db_pgbouncer,
+    )
+    attach(replica_engine, Keyring.from_settings(settings))
+    return ReadReplica(
+        primary=engine, replica=replica_engine, max_lag_seconds=settings.replica_max_lag_seconds
+    )
+
+
 def build_rate_limiter(settings: Settings, engine: Engine) -> RateLimiter | None:
     """Return the limiter the settings ask for (None when switched off)."""
-    store_kind = settings.rate_limit_store or ("memory" if is_sqlite(engine) else "database")
+    default = "memory" if is_sqlite(engine) else "database"
+    store_kind = settings.rate_limit_store or ("redis" if settings.redis_url else default)
     if store_kind == "off":
         return None
-    store = MemoryStore() if store_kind == "memory" else DatabaseStore(engine)
+    store: Store
+    if store_kind == "redis":
+        if not settings.redis_url:
+            raise ValueError("STOCKPILOT_RATE_LIMIT_STORE=redis needs STOCKPILOT_REDIS_URL")
+        store = RedisStore(settings.redis_url)
+    elif store_kind == "memory":
+        store = MemoryStore()
+    else:
+        store = DatabaseStore(engine)
     return RateLimiter(
         store=store,
         limits={

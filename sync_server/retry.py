@@ -15,7 +15,9 @@ Why a middleware, and why replaying is safe:
   request body (BodyLimit, outside it, bounds its size), runs the app, and when the error
   handler marks the answer as a retryable database failure (``mark_retryable``) it drops
   that answer before a byte of it is sent and runs the app again with the same body.
-* Only those two failures are replayed. A busy SQLite file ("database is locked"), a full
+* A read sent to the replica that turns out to need the primary (sync_server/replica.py's
+  ``UseThePrimary``) is replayed too, on the primary: it changed nothing.
+* Only those failures are replayed. A busy SQLite file ("database is locked"), a full
   connection pool or a lost database are answered at once with 503 and Retry-After: waiting
   longer inside the server would only turn a prompt refusal into a slow one.
 """
@@ -43,10 +45,11 @@ BASE_DELAY_S = 0.01
 class _Attempt:
     """What one run of the app learned about its failure (shared through the scope)."""
 
-    __slots__ = ("retryable",)
+    __slots__ = ("retryable", "use_primary")
 
     def __init__(self) -> None:
         self.retryable = False
+        self.use_primary = False
 
 
 def mark_retryable(scope: Scope) -> bool:
@@ -56,6 +59,19 @@ def mark_retryable(scope: Scope) -> bool:
         return False
     attempt.retryable = True
     return scope.get(_KEY + ".last") is False
+
+
+def mark_use_primary(scope: Scope) -> bool:
+    """Mark a replica read to be run again on the primary; say if a retry will follow."""
+    attempt = scope.get(_KEY)
+    if attempt is not None:
+        attempt.use_primary = True
+    return mark_retryable(scope)
+
+
+def must_use_primary(scope: Scope) -> bool:
+    """Say whether an earlier run of this request found that the replica cannot serve it."""
+    return bool(scope.get(_KEY + ".primary"))
 
 
 class RetryOnConflict:
@@ -72,14 +88,23 @@ class RetryOnConflict:
         body = await _read_body(receive)
         if body is None:
             return  # the client left before sending its body: nobody to answer
+        use_primary = False
         for number in range(1, self.attempts + 1):
             attempt = _Attempt()
             last = number == self.attempts
             # A fresh copy per run: routing writes into the scope and must start clean.
-            run_scope = {**scope, _KEY: attempt, _KEY + ".last": last}
+            run_scope = {
+                **scope,
+                _KEY: attempt,
+                _KEY + ".last": last,
+                _KEY + ".primary": use_primary,
+            }
             dropped = await self._run(run_scope, _replay(body, receive), send, attempt, last)
             if not dropped:
                 return
+            if attempt.use_primary:
+                use_primary = True
+                continue  # not a conflict: run it on the primary at once
             # A warning: rare by design (sync_server/inventory lock order); often means a
             # path that does not lock its stock up front.
             log.warning(

@@ -27,6 +27,11 @@ DEFAULT_PULL_LIMIT = 1000
 DEVICE_TOKEN_PREFIX = "spd_"
 
 
+# A write's answer names the primary's WAL position after it; a client that sends it back on
+# its next reads is served by a read replica only once the replica has replayed that far.
+READ_AFTER_HEADER = "X-StockPilot-Read-After"
+
+
 class EventType(StrEnum):
     SALE_COMPLETED = "sale.completed"
     SALE_VOIDED = "sale.voided"

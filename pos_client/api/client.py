@@ -30,6 +30,7 @@ from common.schemas.partners import (
     SupplierRead,
     SupplierUpdate,
 )
+from common.sync.protocol import READ_AFTER_HEADER
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -97,6 +98,8 @@ class ApiClient:
         )
         self._lock = threading.Lock()
         self._token: str | None = None
+        # The last write's WAL position: reads wait for a read replica to reach it.
+        self._read_after: str | None = None
         self.me: MeRead | None = None
 
     def close(self) -> None:
@@ -117,6 +120,8 @@ class ApiClient:
         headers = dict(headers or {})
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        if self._read_after:
+            headers[READ_AFTER_HEADER] = self._read_after
         try:
             response = self._http.request(
                 method,
@@ -133,6 +138,9 @@ class ApiClient:
             raise ServerUnreachable(
                 f"The server at {self.base_url} cannot be reached.", title="Server unreachable"
             ) from exc
+        written = response.headers.get(READ_AFTER_HEADER)
+        if written:
+            self._read_after = written  # a screen's next read sees what it just saved
         if response.status_code >= 400:
             raise self._problem(response)
         return response

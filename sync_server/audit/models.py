@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantScoped, utcnow
@@ -20,6 +20,13 @@ class AuditEntry(TenantScoped, Base):
         UniqueConstraint("tenant_id", "record_mac"),
         Index("ix_audit_tenant_entity", "tenant_id", "entity_type", "entity_id"),
         Index("ix_audit_tenant_at", "tenant_id", "at"),
+        # Only the entries waiting for a seal: the keeper finds its tenants here.
+        Index(
+            "ix_audit_entries_unsealed",
+            "tenant_id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

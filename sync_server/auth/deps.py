@@ -6,25 +6,53 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
 from sync_server.auth import credentials
 from sync_server.auth.principal import Principal
 from sync_server.db import is_sqlite
+from sync_server.replica import (
+    READ_AFTER_HEADER,
+    SESSION_FLAG,
+    STATE_KEY,
+    ReadReplica,
+    parse_lsn,
+    primary_lsn,
+    routes_to_replica,
+)
+from sync_server.retry import must_use_primary
+
+
+def _sessions_for(request: Request) -> tuple[sessionmaker[Session], bool]:
+    """Pick the replica for a lag-tolerant read while it keeps up, else the primary."""
+    replica: ReadReplica | None = getattr(request.app.state, "replica", None)
+    if (
+        replica is not None
+        and routes_to_replica(request.method, request.url.path)
+        and not must_use_primary(request.scope)
+        and replica.usable(read_after=parse_lsn(request.headers.get(READ_AFTER_HEADER)))
+    ):
+        return replica.sessions, True
+    return request.app.state.sessions, False
 
 
 def open_session(request: Request) -> Iterator[Session]:
     """Keep a session for the whole request; whatever was not committed is rolled back."""
-    with request.app.state.sessions() as session:
+    factory, from_replica = _sessions_for(request)
+    with factory() as session:
+        if from_replica:
+            session.info[SESSION_FLAG] = True
         if request.method in ("GET", "HEAD") and is_sqlite(session.get_bind()):
             # Reads need no write lock: they begin deferred (the first use begins here).
             session.connection(execution_options={"sqlite_begin": "DEFERRED"})
         yield session
 
 
-def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[Session]:
+def get_session(
+    session: Annotated[Session, Depends(open_session)], request: Request
+) -> Iterator[Session]:
     """Run the route in one transaction and commit it before the answer is sent.
 
     Function scope matters: with the default request scope FastAPI would run the commit
@@ -33,6 +61,11 @@ def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[
     """
     yield session
     session.commit()
+    if request.method not in ("GET", "HEAD") and getattr(request.app.state, "replica", None):
+        # Read-your-writes: the client sends this back and its reads wait for the replica.
+        lsn = primary_lsn(session)
+        if lsn is not None:
+            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -20,7 +20,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.audit.keys import Keyring, attach
     from sync_server.integrity import watch
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
     attach(engine, Keyring.from_settings(settings))
     factory = make_sessionmaker(engine)
     if args.once:

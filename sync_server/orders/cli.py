@@ -12,7 +12,9 @@ def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.orders.expiry import expire_due
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    factory = make_sessionmaker(
+        make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
+    )
     count = expire_due(factory)
     print(f"Expired {count} unpaid order(s); their reservations were released.")
     return 0

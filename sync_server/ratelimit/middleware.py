@@ -73,7 +73,12 @@ class RateLimit:
         # Only a credential the server issued earns its own budget; anything else (none, or
         # made up) counts against the address, so inventing tokens buys nothing.
         key = caller_key(credential=credential if tenant is not None else "", client=str(client[0]))
-        decision = self.limiter.check(key=key, klass=klass, limit=own)
+        try:
+            decision = self.limiter.check(key=key, klass=klass, limit=own)
+        except Exception:  # noqa: BLE001 - a lost counter store must not stop the shop
+            log.warning("rate-limit store unavailable; letting %s through", path, exc_info=True)
+            await self.app(scope, receive, send)
+            return
         limit_headers = {
             "RateLimit-Limit": str(decision.limit),
             "RateLimit-Remaining": str(decision.remaining),

@@ -109,6 +109,27 @@ class DatabaseStore:
         return count
 
 
+class RedisStore:
+    """Windows in Redis through the ``limits`` library: shared by every app server.
+
+    One round trip a request (``limits``' atomic increment with expiry); the key carries its
+    window, so a window's count expires by itself shortly after the window ends.
+    """
+
+    def __init__(self, url: str, *, window_s: int = WINDOW_S) -> None:
+        from limits.storage import RedisStorage
+
+        # Fail fast rather than hold requests when Redis is away (the middleware lets the
+        # request through, as with any store error).
+        self._storage = RedisStorage(
+            url, key_prefix="stockpilot", socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        self._window_s = window_s
+
+    def hit(self, key: str, *, window_start: int) -> int:
+        return int(self._storage.incr(f"{key}:{window_start}", self._window_s + 5))
+
+
 class RateLimiter:
     def __init__(self, *, store: Store, limits: dict[str, Limit]) -> None:
         self.store = store

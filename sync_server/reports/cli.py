@@ -19,7 +19,9 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.reports import snapshots
     from sync_server.reports.summary import refresh
 
-    factory = make_sessionmaker(make_engine(settings.resolved_database_url))
+    factory = make_sessionmaker(
+        make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
+    )
     with transaction(factory, readonly=True) as session:
         tenants = [args.tenant] if args.tenant else list(session.scalars(select(Tenant.id)))
     for tenant_id in tenants:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
 from sync_server.db import add_append_only, is_sqlite
+from sync_server.replica import on_replica
 from sync_server.sync.models import Change, FeedHead
 from sync_server.tenant_lock import lock_head
 
@@ -129,6 +130,8 @@ def catch_up(session: Session, *, tenant_id: int) -> int:
     reaches it on its next pull. Numbers a reader sees are committed before its answer
     leaves (the request commits first). On SQLite nothing ever waits.
     """
-    if is_sqlite(session.get_bind()) or not has_unsequenced(session, tenant_id=tenant_id):
+    if is_sqlite(session.get_bind()) or on_replica(session):
+        return 0  # a replica reads what the primary numbered (its keeper numbers the rest)
+    if not has_unsequenced(session, tenant_id=tenant_id):
         return 0
     return sequence_changes(session, tenant_id=tenant_id, wait=False)

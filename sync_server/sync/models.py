@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantScoped, utcnow
@@ -16,6 +16,13 @@ class Change(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "seq"),
         Index("ix_change_feed_tenant_branch_seq", "tenant_id", "branch_id", "seq"),
+        # Only the changes waiting for a number: the keeper finds its tenants here.
+        Index(
+            "ix_change_feed_unnumbered",
+            "tenant_id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -23,6 +23,7 @@ from sync_server.org.service import branch_feed_data, get_settings
 from sync_server.partners.models import Customer
 from sync_server.partners.service import PRICE_GROUP_ENTITY, customer_feed_data
 from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
+from sync_server.replica import UseThePrimary, on_replica
 from sync_server.sync.feed import catch_up
 from sync_server.sync.models import Change, FeedHead
 from sync_server.tax.models import TaxClassRow
@@ -304,6 +305,10 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
     # Changes committed but not yet numbered get their numbers first, so this page and the
     # snapshot's head include everything committed up to now.
     catch_up(session, tenant_id=tenant_id)
+    if on_replica(session) and seq > _head(session, tenant_id=tenant_id):
+        # The till's cursor (or its snapshot's head) is past what this replica has replayed:
+        # that is lag, not a restored server, and only the primary can tell them apart.
+        raise UseThePrimary
     if stage is None and seq == 0 and after == 0:
         head = session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id))
         # Everything committed up to here is in the snapshot; the feed takes over after it.

@@ -129,3 +129,26 @@ def test_make_tarball_packs_the_bundle_and_install_links_it(tmp_path):
 def test_shell_scripts_parse():
     for script in (ROOT / "scripts" / "bundle.sh", INSTALLERS / "linux" / "make-tarball.sh"):
         assert subprocess.run(["bash", "-n", str(script)], timeout=10).returncode == 0
+
+
+def test_chain_files_agree_with_the_server():
+    """The chain's env sets real settings; its unit runs serve; its pooler pools transactions."""
+    chain = INSTALLERS / "server" / "chain"
+    fields = {name.upper() for name in Settings.model_fields}
+    env = (chain / "stockpilot-chain.env").read_text("utf-8")
+    keys = set(re.findall(r"^STOCKPILOT_([A-Z_]+)=", env, flags=re.M))
+    assert {"DATABASE_URL", "DATABASE_REPLICA_URL", "DB_PGBOUNCER", "REDIS_URL"} <= keys
+    assert keys - {"WEB_WORKERS", "PORT"} <= fields, keys - fields
+    assert "target_session_attrs=read-write" in env and "STOCKPILOT_DB_PGBOUNCER=true" in env
+    unit = _ini(chain / "stockpilot-server@.service")
+    command = unit["Service"]["ExecStart"].replace("\\\n", " ").split()
+    args = [{"%i": "8766", "${STOCKPILOT_WEB_WORKERS}": "2"}.get(a, a) for a in command[1:]]
+    assert build_parser().parse_args(args).port == 8766
+    bouncer = _ini(chain / "pgbouncer.ini")
+    assert bouncer["pgbouncer"]["pool_mode"] == "transaction"
+    assert int(bouncer["pgbouncer"]["query_wait_timeout"]) <= 10
+    patroni = (chain / "patroni.yml").read_text("utf-8")
+    assert "synchronous_mode: true" in patroni and "pgbouncer-on-role-change.sh" in patroni
+    callback = chain / "pgbouncer-on-role-change.sh"
+    assert os.access(callback, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(callback)], timeout=10).returncode == 0

@@ -16,8 +16,9 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
 from sync_server.db import transaction
+from sync_server.org.service import create_tenant
 from sync_server.sync import feed
-from sync_server.sync.keeper import keep_once
+from sync_server.sync.keeper import keep_once, pending_tenants
 from sync_server.sync.models import Change, FeedHead
 from sync_server.sync.pull import pull
 
@@ -243,3 +244,19 @@ def test_a_pull_does_not_queue_behind_another_transaction_numbering(stock, backe
     holder.close()
     page = _pull(stock, cursor)
     assert [(c["key"], c["seq"]) for c in page["changes"]] == [("waiting", int(cursor) + 1)]
+
+
+@POSTGRES_ONLY  # SQLite numbers as it writes: the keeper has nothing to visit there
+def test_the_keeper_visits_only_tenants_with_waiting_work(stock, backend):
+    with stock.tx() as session:
+        idle = create_tenant(session, name="Idle Shop").id
+    keep_once(stock.factory)
+    with stock.tx() as session:
+        assert pending_tenants(session) == ([], [])
+    _publish(stock, "busy")
+    with stock.tx() as session:
+        to_number, _ = pending_tenants(session)
+    assert to_number == [stock.tenant_id] and idle not in to_number
+    assert keep_once(stock.factory)[0] == 1
+    with stock.tx() as session:
+        assert pending_tenants(session) == ([], [])

@@ -1,0 +1,505 @@
+"""A chain of stores syncing through the whole topology, and losing its primary mid-run.
+
+Run: `.venv/bin/python -m bench.bench_scale [--stores 1000] [--duration 120] [--interval 30]`.
+
+Starts the chain topology of tests/topology.py on loopback (etcd, two Patroni nodes with
+synchronous replication, a PgBouncer per node, Redis, two `stockpilot-server serve` processes
+and nginx), provisions N stores with 2 enrolled tills each (real device credentials, made by
+the server's own enrolment service), then a light asyncio client plays every till: a 3-line
+sale pushed every ~interval seconds and a pull every ~interval seconds, plus an online store
+placing orders. At --kill-at of the run the primary's host is SIGKILLed (Patroni, postmaster,
+PgBouncer); Patroni promotes the standby. A push the chain refuses stays in the till's queue
+and goes again, as the till does. It prints pushes and pulls per second, p50/p99 push and pull
+latency, the replica's lag, app-server CPU per event, the failover's unavailability window,
+and checks that every acknowledged sale is in the database exactly once.
+DESIGN.md §8: 1,000 stores x 2 tills, sustained, p99 push <= 500 ms, nothing lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.topology import AUDIT_KEY, Topology, missing_tools, new_root  # noqa: E402
+
+BUDGET_P99_PUSH_MS = 500.0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the pct-th percentile (nearest rank); nan when there is nothing."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Till:
+    token: str
+    device_id: str
+    branch_id: int
+    prefix: str
+    cursor: str
+    number: int = 0
+    queue: list[dict] = field(default_factory=list)  # events not yet acknowledged
+
+
+@dataclass
+class Figures:
+    push_ms: list[float] = field(default_factory=list)
+    pull_ms: list[float] = field(default_factory=list)
+    order_ms: list[float] = field(default_factory=list)
+    push_ok_at: list[float] = field(default_factory=list)
+    push_started_ok: list[float] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)
+    refused: int = 0
+    first_detail: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    acknowledged: set[str] = field(default_factory=set)
+    lag_bytes: list[int] = field(default_factory=list)
+    lag_s: list[float] = field(default_factory=list)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict], list[dict], str]:
+    """Create the stores and enrol two tills at each; return tills, products and an API key."""
+    from sync_server.models import metadata
+
+    assert metadata.tables  # every domain's tables, so foreign keys resolve
+    from sqlalchemy import select
+
+    from common.schemas.org import BranchCreate
+    from sync_server.apikeys import service as apikeys
+    from sync_server.apikeys.schemas import ApiKeyCreate
+    from sync_server.audit.keys import Keyring, attach
+    from sync_server.audit.service import Actor
+    from sync_server.auth.models import User
+    from sync_server.auth.principal import Principal
+    from sync_server.catalog.models import Product
+    from sync_server.db import make_engine, make_sessionmaker, transaction
+    from sync_server.inventory.models import StockLevel
+    from sync_server.org import service as org
+    from sync_server.org.models import Branch, Tenant
+    from sync_server.sync import devices
+    from sync_server.sync.models import FeedHead
+
+    engine = make_engine(topology.database_url, pgbouncer=True)
+    attach(engine, Keyring.from_keys(current=AUDIT_KEY))
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as session:
+        tenant_id = session.scalar(select(Tenant.id).order_by(Tenant.id))
+        assert tenant_id is not None
+        system = Actor(tenant_id=tenant_id, label="bench")
+        admin_id = session.scalar(select(User.id).where(User.username == "admin"))
+        assert admin_id is not None
+        admin = Principal.for_user(
+            tenant_id=tenant_id, user_id=admin_id, username="admin", role="admin", branch_ids=[]
+        )
+        rows = session.execute(
+            select(Product.id, Product.sku, Product.price)
+            .where(Product.tenant_id == tenant_id, Product.active.is_(True))
+            .order_by(Product.id)
+            .limit(12)
+        ).all()
+        products = [{"id": r[0], "sku": r[1], "price": str(r[2])} for r in rows]
+        # The online store orders what the best-stocked branch has most of (demo stock).
+        stocked = session.execute(
+            select(Product.id, Product.sku, Product.price, Branch.code)
+            .join(StockLevel, StockLevel.product_id == Product.id)
+            .join(Branch, Branch.id == StockLevel.branch_id)
+            .where(Product.tenant_id == tenant_id, Product.active.is_(True))
+            .order_by((StockLevel.on_hand - StockLevel.reserved).desc())
+            .limit(5)
+        ).all()
+        online = [
+            {"id": r[0], "sku": r[1], "price": str(r[2]), "branch": r[3]} for r in stocked
+        ] or [{**p, "branch": "MAIN"} for p in products]
+        _key, secret = apikeys.create_key(
+            session,
+            actor=admin,
+            tenant_id=tenant_id,
+            data=ApiKeyCreate(name="bench store", scopes=["orders:write", "catalog:read"]),
+        )
+    tills: list[Till] = []
+    for start in range(0, stores, 50):
+        with transaction(factory) as session:
+            for n in range(start, min(stores, start + 50)):
+                branch = org.create_branch(
+                    session,
+                    actor=admin,
+                    tenant_id=tenant_id,
+                    data=BranchCreate(name=f"Store {n}", code=f"S{n:05d}"),
+                )
+                for t in (1, 2):
+                    code, _ = devices.create_enrolment_code(
+                        session,
+                        actor=system,
+                        branch_id=branch.id,
+                    )
+                    device, token, _ = devices.enrol(session, code=code, name=f"S{n}-T{t}")
+                    tills.append(
+                        Till(
+                            token=token,
+                            device_id=device.id,
+                            branch_id=branch.id,
+                            prefix=device.receipt_prefix,
+                            cursor="f0",
+                        )
+                    )
+    # Tills that already hold their snapshot: they pull the feed from its head on.
+    with transaction(factory) as session:
+        head = session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id))
+    for till in tills:
+        till.cursor = str(head or 0) if head else "f0"
+    engine.dispose()
+    return tills, products, online, secret
+
+
+def sale_event(till: Till, products: list[dict]) -> dict:
+    """A 3-line cash sale as the till's outbox holds it."""
+    till.number += 1
+    picked = random.sample(products, 3)
+    lines, total = [], 0.0
+    for product in picked:
+        lines.append(
+            {
+                "line_id": str(uuid.uuid4()),
+                "product_id": product["id"],
+                "sku": product["sku"],
+                "name": product["sku"],
+                "quantity": "1",
+                "unit_price": product["price"],
+                "total": product["price"],
+            }
+        )
+        total += float(product["price"])
+    amount = f"{sum(float(p['price']) * 100 for p in picked) / 100:.2f}"
+    receipt = f"{till.prefix}-{till.number:06d}"
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "sale.completed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "device_id": till.device_id,
+        "payload": {
+            "sale_id": str(uuid.uuid4()),
+            "receipt_number": receipt,
+            "branch_id": till.branch_id,
+            "lines": lines,
+            "payments": [{"payment_id": str(uuid.uuid4()), "method": "cash", "amount": amount}],
+            "subtotal": amount,
+            "total": amount,
+        },
+    }
+
+
+async def push(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
+    """Send the till's queue; keep what the chain did not acknowledge for the next turn."""
+    if not till.queue:
+        return
+    started = time.perf_counter()
+    try:
+        answer = await http.post(
+            "/api/v1/sync/push",
+            json={"events": till.queue[:50], "sent_at": datetime.now(UTC).isoformat()},
+            headers={"Authorization": f"Bearer {till.token}"},
+        )
+    except httpx.HTTPError as exc:
+        figures.error(type(exc).__name__)
+        figures.refused += 1
+        figures.refused_at.append(time.monotonic())
+        return
+    if answer.status_code != 200:
+        figures.error(f"push {answer.status_code}")
+        figures.refused += 1
+        figures.refused_at.append(time.monotonic())
+        return
+    figures.push_ms.append((time.perf_counter() - started) * 1000)
+    figures.push_ok_at.append(time.monotonic())
+    figures.push_started_ok.append(time.monotonic() - (time.perf_counter() - started))
+    results = answer.json()["results"]
+    done = {r["id"] for r in results if r["status"] in ("applied", "duplicate")}
+    for r in results:
+        if r["status"] == "rejected":
+            figures.error(f"rejected: {r.get('reason')}")
+    for event in till.queue:
+        if event["id"] in done:
+            figures.acknowledged.add(event["payload"]["receipt_number"])
+    till.queue = [e for e in till.queue if e["id"] not in done]
+
+
+async def pull(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
+    started = time.perf_counter()
+    try:
+        answer = await http.get(
+            "/api/v1/sync/pull",
+            params={"cursor": till.cursor, "limit": 500},
+            headers={"Authorization": f"Bearer {till.token}"},
+        )
+    except httpx.HTTPError as exc:
+        figures.error(type(exc).__name__)
+        return
+    if answer.status_code != 200:
+        figures.error(f"pull {answer.status_code}")
+        return
+    figures.pull_ms.append((time.perf_counter() - started) * 1000)
+    till.cursor = answer.json()["cursor"]
+
+
+async def run_till(
+    http: httpx.AsyncClient,
+    till: Till,
+    products: list[dict],
+    figures: Figures,
+    *,
+    interval: float,
+    until: float,
+) -> None:
+    await asyncio.sleep(random.uniform(0, interval))
+    while time.monotonic() < until:
+        till.queue.append(sale_event(till, products))
+        await push(http, till, figures)
+        await asyncio.sleep(random.uniform(0.3, 0.7) * interval)
+        await pull(http, till, figures)
+        # A refused push is tried again sooner, with jitter, as the till's backoff does.
+        wait = random.uniform(1, 3) if till.queue else random.uniform(0.3, 0.7) * interval
+        await asyncio.sleep(wait)
+
+
+async def place_order(
+    http: httpx.AsyncClient, key: str, products: list[dict], figures: Figures, n: int
+) -> None:
+    product = random.choice(products)
+    body = {
+        "external_number": f"W-{uuid.uuid4().hex[:12]}",
+        "customer": {"name": f"Buyer {n % 97}", "email": f"buyer{n % 97}@example.com"},
+        "lines": [{"sku": product["sku"], "quantity": "1"}],
+        "branch_code": product["branch"],
+    }
+    started = time.perf_counter()
+    try:
+        answer = await http.post(
+            "/api/v1/orders",
+            json=body,
+            headers={"X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())},
+        )
+    except httpx.HTTPError as exc:
+        figures.error(type(exc).__name__)
+        return
+    if answer.status_code < 300:
+        figures.order_ms.append((time.perf_counter() - started) * 1000)
+    else:
+        figures.error(f"order {answer.status_code}")
+        figures.first_detail.setdefault(f"order {answer.status_code}", answer.text[:200])
+
+
+async def run_store(
+    http: httpx.AsyncClient,
+    key: str,
+    products: list[dict],
+    figures: Figures,
+    *,
+    rate: float,
+    until: float,
+) -> None:
+    """The online store: orders arrive at `rate` per second whatever the latency (open loop)."""
+    placed: list[asyncio.Task] = []
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        placed.append(asyncio.create_task(place_order(http, key, products, figures, n)))
+        await asyncio.sleep(random.expovariate(rate))
+    await asyncio.gather(*placed)
+
+
+async def watch_lag(http: httpx.AsyncClient, figures: Figures, *, until: float) -> None:
+    while time.monotonic() < until:
+        try:
+            body = (await http.get("/api/v1/health")).json()
+            replica = body.get("replica") or {}
+            if replica.get("standby") and replica.get("lag_bytes") is not None:
+                figures.lag_bytes.append(int(replica["lag_bytes"]))
+                figures.lag_s.append(float(replica.get("lag_seconds") or 0.0))
+        except (httpx.HTTPError, ValueError):
+            pass
+        await asyncio.sleep(1)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes and their children so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+async def drive(topology: Topology, tills, products, online, key, args, figures: Figures):
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=topology.url, timeout=30, limits=limits) as http:
+        start = time.monotonic()
+        until = start + args.duration
+        tasks = [
+            asyncio.create_task(
+                run_till(http, t, products, figures, interval=args.interval, until=until)
+            )
+            for t in tills
+        ]
+        tasks.append(
+            asyncio.create_task(
+                run_store(http, key, online, figures, rate=args.orders, until=until)
+            )
+        )
+        tasks.append(asyncio.create_task(watch_lag(http, figures, until=until)))
+        await asyncio.sleep(args.duration * args.kill_at)
+        old = topology.primary()
+        killed_at = time.monotonic()
+        topology.kill_node(old)
+        promoted = await asyncio.to_thread(topology.wait_promoted, old, seconds=90)
+        promoted_in = time.monotonic() - killed_at
+        await asyncio.gather(*tasks)
+        # Whatever is still queued goes now, as tills catch up.
+        for _ in range(20):
+            pending = [t for t in tills if t.queue]
+            if not pending:
+                break
+            await asyncio.gather(*(push(http, t, figures) for t in pending))
+        elapsed = time.monotonic() - start
+        # Unavailable: from the kill until the first push that was sent after the last
+        # refusal and acknowledged (pushes in flight at the kill may still have landed).
+        refused = [t for t in figures.refused_at if t >= killed_at]
+        last_refusal = max(refused) if refused else killed_at
+        recovered = [t for t in figures.push_started_ok if t >= last_refusal]
+        window = (min(recovered) - killed_at) if recovered else float("nan")
+        return elapsed, promoted.name, promoted_in, window
+
+
+def check_database(topology: Topology, acknowledged: set[str]) -> tuple[int, int, int]:
+    """Return (acknowledged sales present, missing, duplicated receipts) on the new primary."""
+    from sync_server.models import metadata
+
+    assert metadata.tables
+    from sqlalchemy import func, select
+
+    from sync_server.db import make_engine, make_sessionmaker, transaction
+    from sync_server.sales.models import Sale
+
+    engine = make_engine(topology.database_url, pgbouncer=True)
+    with transaction(make_sessionmaker(engine)) as session:
+        rows = session.execute(
+            select(Sale.receipt_number, func.count()).group_by(Sale.receipt_number)
+        ).all()
+    engine.dispose()
+    counts = dict(rows)
+    present = sum(1 for r in acknowledged if counts.get(r, 0) >= 1)
+    duplicated = sum(1 for n in counts.values() if n > 1)
+    return present, len(acknowledged) - present, duplicated
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=120, help="seconds of traffic")
+    parser.add_argument("--interval", type=float, default=30, help="seconds between a till's syncs")
+    parser.add_argument("--orders", type=float, default=2, help="online orders per second")
+    parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of the run")
+    args = parser.parse_args()
+    missing = missing_tools()
+    if missing:
+        print(f"bench_scale needs {', '.join(missing)}: bash scripts/system-deps.sh")
+        return 1
+    topology = Topology(root=new_root(), synchronous=True)
+    try:
+        t0 = time.monotonic()
+        topology.start_database()
+        topology.start_redis()
+        topology.initialise()
+        topology.start_apps(2, extra_env={"STOCKPILOT_DB_POOL_SIZE": "10"})
+        tills, products, online, key = provision(topology, stores=args.stores)
+        print(f"topology up and {args.stores} stores x 2 tills enrolled in "
+              f"{time.monotonic() - t0:.0f} s")  # fmt: skip
+        app_pids = [p.pid for p in topology.apps]
+        cpu_before = cpu_seconds(app_pids)
+        figures = Figures()
+        elapsed, promoted, promoted_in, window = asyncio.run(
+            drive(topology, tills, products, online, key, args, figures)
+        )
+        cpu = cpu_seconds(app_pids) - cpu_before
+        present, missing_sales, duplicated = check_database(topology, figures.acknowledged)
+        load = os.getloadavg()[0]
+    finally:
+        topology.stop()
+    events = len(figures.push_ms) + len(figures.pull_ms) + len(figures.order_ms)
+    push_ms, pull_ms, order_ms = figures.push_ms, figures.pull_ms, figures.order_ms
+    p99_push = percentile(push_ms, 99)
+    lost_ok = missing_sales == 0 and duplicated == 0
+    push_ok = "OK" if p99_push <= BUDGET_P99_PUSH_MS else "OVER"
+
+    def row(label: str, text: str) -> None:
+        print(f"  {label:<20}{text}")
+
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end")
+    print(
+        f"{args.stores} stores x 2 tills (a 3-line sale and a pull each every "
+        f"~{args.interval:g} s), {args.orders:g} online orders/s, {elapsed:.0f} s, through "
+        "nginx -> 2 app servers -> PgBouncer -> primary + synchronous standby"
+    )
+    row("pushes", f"{len(push_ms) / elapsed:8.1f} /s  ({figures.refused} refused, retried)")
+    row("pulls", f"{len(pull_ms) / elapsed:8.1f} /s")
+    row("online orders", f"{len(order_ms) / elapsed:8.1f} /s")
+    row(
+        "push p50 / p99",
+        f"{percentile(push_ms, 50):8.1f} / {p99_push:.1f} ms   "
+        f"budget p99 <= {BUDGET_P99_PUSH_MS:.0f} ms  {push_ok}",
+    )
+    row("pull p50 / p99", f"{percentile(pull_ms, 50):8.1f} / {percentile(pull_ms, 99):.1f} ms")
+    row("order p50 / p99", f"{percentile(order_ms, 50):8.1f} / {percentile(order_ms, 99):.1f} ms")
+    if figures.lag_bytes:
+        row(
+            "replica lag",
+            f"p50 {percentile(figures.lag_bytes, 50):.0f} B, max {max(figures.lag_bytes)} B, "
+            f"max {max(figures.lag_s):.2f} s (while a standby existed)",
+        )
+    row(
+        "app-server CPU",
+        f"{cpu:8.1f} s for {events} events = {cpu / max(events, 1) * 1000:.1f} ms per event",
+    )
+    row(
+        "failover",
+        f"standby {promoted} promoted {promoted_in:.1f} s after the kill; "
+        f"pushes refused until {window:.1f} s after the kill",
+    )
+    row(
+        "sales acknowledged",
+        f"{len(figures.acknowledged)}, in the database {present}, missing {missing_sales}, "
+        f"duplicated {duplicated}   budget: nothing lost  {'OK' if lost_ok else 'FAIL'}",
+    )
+    if figures.errors:
+        seen = ", ".join(f"{k} x{v}" for k, v in sorted(figures.errors.items()))
+        row("refusals seen", seen)
+    for what, detail in figures.first_detail.items():
+        row(f"first {what}", detail)
+    return 0 if lost_ok and p99_push <= BUDGET_P99_PUSH_MS else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
