@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import InvalidState
+from sync_server import background
 from sync_server.alerts import service as alerts
 from sync_server.audit.checkpoints import Checkpoint, make_checkpoint, parse
 from sync_server.config import Settings
@@ -154,27 +155,17 @@ def run_forever(
 ) -> None:
     """Watch until stopped; a failed round is logged and retried."""
     watch = Watch(settings)
-    while not stop.is_set():
-        try:
-            watch.run_once(factory, now=clock())
-        except Exception:  # noqa: BLE001 - the watch must outlive a lost connection
-            log.exception("integrity watch round failed; retrying")
-        stop.wait(interval)
+    background.repeat(
+        lambda: watch.run_once(factory, now=clock()),
+        stop=stop,
+        interval=interval,
+        log=log,
+        failure="integrity watch round failed; retrying",
+    )
 
 
 def in_server_watch(app) -> Callable[[], None]:
     """Start the watch in a thread of the server process; return its stop function."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever,
-        kwargs={"factory": app.state.sessions, "settings": app.state.settings, "stop": stop},
-        name="integrity-watch",
-        daemon=True,
+    return background.start(
+        "integrity-watch", run_forever, factory=app.state.sessions, settings=app.state.settings
     )
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    return halt

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common import webhooks
 from common.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
+from sync_server import background
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_sessionmaker, transaction, utcnow
 from sync_server.notifications.models import (
@@ -287,17 +288,9 @@ def run_forever(
 
 def in_server_worker(app) -> Callable[[], None]:
     """Start the dispatcher in a thread of the server process; return its stop function."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever,
-        kwargs={"factory": app.state.sessions, "settings": app.state.settings, "stop": stop},
-        name="notification-dispatcher",
-        daemon=True,
+    return background.start(
+        "notification-dispatcher",
+        run_forever,
+        factory=app.state.sessions,
+        settings=app.state.settings,
     )
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    return halt

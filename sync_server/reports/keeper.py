@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync_server import background
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
 from sync_server.reports import snapshots, summary
@@ -51,27 +52,15 @@ def run_forever(
     factory: sessionmaker[Session], *, stop: threading.Event, interval: float = INTERVAL_SECONDS
 ) -> None:
     """Keep the summaries until stop is set; a failed round is logged and retried."""
-    while not stop.is_set():
-        try:
-            keep_once(factory)
-        except Exception:  # noqa: BLE001 - the loop must outlive a lost connection
-            log.exception("keeping the report summaries failed; retrying")
-        stop.wait(interval)
+    background.repeat(
+        lambda: keep_once(factory),
+        stop=stop,
+        interval=interval,
+        log=log,
+        failure="keeping the report summaries failed; retrying",
+    )
 
 
 def in_server_summaries(app) -> Callable[[], None]:
     """Start the summary keeper in a thread of the server process; return its stop function."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever,
-        kwargs={"factory": app.state.sessions, "stop": stop},
-        name="report-summary-keeper",
-        daemon=True,
-    )
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    return halt
+    return background.start("report-summary-keeper", run_forever, factory=app.state.sessions)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync_server import background
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import is_sqlite, transaction
@@ -65,27 +66,15 @@ def run_forever(
     factory: sessionmaker[Session], *, stop: threading.Event, interval: float = INTERVAL_SECONDS
 ) -> None:
     """Keep numbering and sealing until stop is set; a failed round is logged and retried."""
-    while not stop.is_set():
-        try:
-            keep_once(factory)
-        except Exception:  # noqa: BLE001 - the loop must outlive a lost connection
-            log.exception("numbering the feed or sealing the audit log failed; retrying")
-        stop.wait(interval)
+    background.repeat(
+        lambda: keep_once(factory),
+        stop=stop,
+        interval=interval,
+        log=log,
+        failure="numbering the feed or sealing the audit log failed; retrying",
+    )
 
 
 def in_server_keeper(app) -> Callable[[], None]:
     """Start the keeper in a thread of the server process; return its stop function."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever,
-        kwargs={"factory": app.state.sessions, "stop": stop},
-        name="feed-and-audit-keeper",
-        daemon=True,
-    )
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=10)
-
-    return halt
+    return background.start("feed-and-audit-keeper", run_forever, factory=app.state.sessions)
