@@ -200,6 +200,8 @@ class Cart:
     ) -> CartLine:
         """Add an item, or bump the quantity of the same item already at its price."""
         _quantity(quantity, item.unit)
+        # A price given with the item is a price-embedded label's: the engine never changes it.
+        labelled = unit_price is not None
         price = item.price if unit_price is None else round_money(unit_price)
         attributes = dict(attributes or {})
         for line in self.lines:
@@ -207,7 +209,10 @@ class Cart:
             # So does each lot or serial: a recall or a warranty names the piece.
             # A line the engine repriced still takes more of the same item at catalog price.
             same_price = line.unit_price == price or (
-                self.pricing is not None and not line.price_locked and price == item.price
+                self.pricing is not None
+                and not line.price_locked
+                and not labelled
+                and price == item.price
             )
             if (
                 line.item.product_id == item.product_id
@@ -227,7 +232,7 @@ class Cart:
             unit_price=price,
             attributes=attributes,
             # A price given with the item (a price-embedded label) is not the engine's to change.
-            price_locked=price != item.price,
+            price_locked=labelled or price != item.price,
         )
         self.lines.append(line)
         self._spread_order_discount()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -93,6 +94,25 @@ def test_three_teas_scanned_one_free_on_one_line(store):
     cart.set_quantity(line.line_id, D("2"))
     assert cart.totals().total == D("330.00") and line.discount == 0
     assert cart.savings() == []
+
+
+def test_a_price_label_keeps_its_own_line_and_price_beside_catalog_priced_ones(store):
+    # A scale's label (a price-embedded EAN or GS1 AI 392x) names what this piece costs: it
+    # is not more of the catalog-priced line, and the engine never reprices it.
+    cart = priced_cart(store)
+    tea = item(store, TEA)
+    cart.add(tea)
+    labelled = replace(tea, price=D("75.00"))  # as the scan pipeline hands a label over
+    label_line = cart.add(labelled, unit_price=D("75.00"))
+    cart.add(tea)
+    cart.add(tea)  # three teas at catalog price: one free, never the labelled piece
+    assert len(cart.lines) == 2
+    assert (label_line.quantity, label_line.unit_price, label_line.total) == (
+        D("1"),
+        D("75.00"),
+        D("75.00"),
+    )
+    assert label_line.price_locked and label_line.discount == 0
 
 
 def test_happy_hour_only_in_its_hour(store):
