@@ -177,14 +177,16 @@ def downgrade() -> None:
     with op.batch_alter_table("branches", schema=None) as batch_op:
         for column in ("state_code", "state", "gstin", "email"):
             batch_op.drop_column(column)
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        if op.get_bind().dialect.name != "sqlite":
-            # SQLite's copy of the table drops the column's inline REFERENCES with it.
-            batch_op.drop_constraint(
-                batch_op.f("fk_products_tax_class_id_tax_classes"), type_="foreignkey"
-            )
-        batch_op.drop_index(batch_op.f("ix_products_tax_class_id"))
-        batch_op.drop_column("hsn")
-        batch_op.drop_column("tax_class_id")
+    op.drop_index(op.f("ix_products_tax_class_id"), table_name="products")
+    if op.get_bind().dialect.name == "sqlite":
+        # Native DROP COLUMN, as the upgrade added them (see 0019_products).
+        for column in ("hsn", "tax_class_id"):
+            op.execute(f"ALTER TABLE products DROP COLUMN {column}")
+    else:
+        op.drop_constraint(
+            op.f("fk_products_tax_class_id_tax_classes"), "products", type_="foreignkey"
+        )
+        for column in ("hsn", "tax_class_id"):
+            op.drop_column("products", column)
     op.drop_index(op.f("ix_tax_classes_tenant_id"), table_name="tax_classes")
     op.drop_table("tax_classes")

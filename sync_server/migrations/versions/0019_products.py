@@ -211,15 +211,16 @@ def downgrade() -> None:
     with op.batch_alter_table("purchase_order_lines", schema=None) as batch_op:
         batch_op.drop_column("units_per")
         batch_op.drop_column("purchase_unit")
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_column("purchase_units_per")
-        batch_op.drop_column("purchase_unit")
-        if op.get_bind().dialect.name != "sqlite":
-            # SQLite's copy of the table drops the column's inline REFERENCES with it.
-            batch_op.drop_constraint(
-                batch_op.f("fk_products_template_id_product_templates"), type_="foreignkey"
-            )
-        batch_op.drop_index(batch_op.f("ix_products_template_id"))
-        batch_op.drop_column("variant")
-        batch_op.drop_column("template_id")
+    op.drop_index(op.f("ix_products_template_id"), table_name="products")
+    if op.get_bind().dialect.name == "sqlite":
+        # Native DROP COLUMN, as the upgrade added them: a batch copy of products would drop
+        # a table that every sale, movement and search document points at.
+        for column in ("purchase_units_per", "purchase_unit", "variant", "template_id"):
+            op.execute(f"ALTER TABLE products DROP COLUMN {column}")
+    else:
+        op.drop_constraint(
+            op.f("fk_products_template_id_product_templates"), "products", type_="foreignkey"
+        )
+        for column in ("purchase_units_per", "purchase_unit", "variant", "template_id"):
+            op.drop_column("products", column)
     op.drop_table("product_templates")
