@@ -37,6 +37,7 @@ class _PrinterHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         self.request.settimeout(5)
+        place = self.server.places.pop(self.request)
         job = bytearray()
         while chunk := self.request.recv(65536):
             job += chunk
@@ -46,7 +47,7 @@ class _PrinterHandler(socketserver.BaseRequestHandler):
                 self.server.queries += 1
                 self.request.sendall(bytes([self.server.status]))
         with self.server.lock:
-            self.server.jobs.append(bytes(job))
+            self.server.arrivals[place] = bytes(job)
 
 
 class FakePrinter(socketserver.ThreadingTCPServer):
@@ -60,9 +61,25 @@ class FakePrinter(socketserver.ThreadingTCPServer):
         self.server_bind()
         self.status = status
         self.queries = 0
-        self.jobs: list[bytes] = []
+        self.arrivals: list[bytes | None] = []  # by connection, None while still arriving
+        self.places: dict[object, int] = {}
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        # A real printer takes one connection at a time; this one serves each in a thread, so
+        # a job keeps the place its connection was accepted in (here, in the accepting
+        # thread), not the place its handler thread happened to finish in.
+        with self.lock:
+            self.places[request] = len(self.arrivals)
+            self.arrivals.append(None)
+        super().process_request(request, client_address)
+
+    @property
+    def jobs(self) -> list[bytes]:
+        """The jobs received whole, in the order their connections arrived."""
+        with self.lock:
+            return [job for job in self.arrivals if job is not None]
 
     @property
     def target(self) -> str:
