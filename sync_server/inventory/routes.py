@@ -29,6 +29,7 @@ from sync_server.inventory.schemas import (
     AdjustmentCreate,
     CountCreate,
     CountLineIn,
+    CountPost,
     CountRead,
     LotLevelRead,
     MovementRead,
@@ -40,6 +41,7 @@ from sync_server.inventory.schemas import (
     TransferCreate,
     TransferRead,
     TransferReceive,
+    UncountedRead,
     ValuationRead,
 )
 from sync_server.paging import Sorted, paginate
@@ -391,13 +393,36 @@ def get_count(
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)
 
 
+@router.get(
+    "/counts/{count_id}/uncounted",
+    response_model=UncountedRead,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def get_uncounted(
+    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+) -> dict[str, Any]:
+    """What posting with zero_uncounted would set to zero (or why the scope is unclear)."""
+    _count_branch(session, principal, count_id)
+    return counts.review_uncounted(session, tenant_id=principal.tenant_id, count_id=count_id)
+
+
 @router.post(
-    "/counts/{count_id}/post", response_model=CountRead, responses=problem_responses(403, 404, 409)
+    "/counts/{count_id}/post",
+    response_model=CountRead,
+    responses=problem_responses(403, 404, 409, 422),
 )
 def post_count(
-    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
+    count_id: Id,
+    session: SessionDep,
+    principal: Allowed(Permission.STOCK_COUNT),
+    body: CountPost | None = None,
 ) -> dict[str, Any]:
-    """Post a count: each difference becomes a count movement."""
+    """Post a count: each difference becomes a count movement (optionally zeroing the rest)."""
     _count_branch(session, principal, count_id)
-    counts.post_count(session, actor=principal.actor, count_id=count_id)
+    counts.post_count(
+        session,
+        actor=principal.actor,
+        count_id=count_id,
+        zero_uncounted=body is not None and body.zero_uncounted,
+    )
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count_id)

@@ -220,6 +220,20 @@ class CountRead(ReadSchema):
     difference_value: Amount
 
 
+class CountPost(Schema):
+    zero_uncounted: bool = Field(
+        default=False,
+        description="Also set every product of the count's scope (its branch, and its category "
+        "if it has one) that has stock and was not counted to zero",
+    )
+
+
+class UncountedRead(ReadSchema):
+    scope: str
+    lines: list[CountLineRead]
+    difference_value: Amount
+
+
 class LotLevelRead(ReadSchema):
     lot_id: int
     product_id: int
