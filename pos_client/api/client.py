@@ -352,9 +352,13 @@ class ApiClient:
         """Review a count: counted, expected and difference per line."""
         return self.get(f"/counts/{count_id}")
 
-    def post_count(self, count_id: int) -> Row:
-        """Post a count: differences become count movements."""
-        return self.post(f"/counts/{count_id}/post", {})
+    def count_uncounted(self, count_id: int) -> Row:
+        """Return what posting with zero_uncounted would set to zero (scope, lines)."""
+        return self.get(f"/counts/{count_id}/uncounted")
+
+    def post_count(self, count_id: int, *, zero_uncounted: bool = False) -> Row:
+        """Post a count: differences become count movements (optionally zeroing the rest)."""
+        return self.post(f"/counts/{count_id}/post", {"zero_uncounted": zero_uncounted})
 
     def transfers(self, **filters: Any) -> Page[Row]:
         """List transfers between branches."""

@@ -20,8 +20,8 @@ from common.roles import Permission
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.stock_counts import CountDialog
 from pos_client.ui.manager.stock_documents import (
-    CountDialog,
     TransferDialog,
     TransferReceiveDialog,
     fetch_transfer,
