@@ -72,8 +72,9 @@ def test_count_with_quantities_zeroes_the_uncounted_after_review_and_posts(
     qtbot.waitUntil(lambda: "Posted" in count.status.text(), timeout=TIMEOUT)
     eventually(
         qtbot,
-        lambda: [_on_hand(admin, branch_id=main, product_id=p) for p in (p0, p1, p2)]
-        == [15, 20, 0],
+        lambda: (
+            [_on_hand(admin, branch_id=main, product_id=p) for p in (p0, p1, p2)] == [15, 20, 0]
+        ),
     )
     assert _on_hand(admin, branch_id=west, product_id=p2) == 7
     moves = admin.get(
