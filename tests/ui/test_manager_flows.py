@@ -75,10 +75,10 @@ def test_viewer_sees_no_editing_actions(open_window, qtbot: QtBot, live_server) 
     qtbot.mouseClick(admin.findChild(QPushButton, "IssueCode"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Enrolment code" in page.message.text(), timeout=TIMEOUT)
     page.tabs.setCurrentIndex(labels.index("Settings"))
-    qtbot.waitUntil(lambda: page.settings.rowCount() > 0, timeout=TIMEOUT)
-    page.settings.setCurrentCell(0, 1)
+    qtbot.waitUntil(lambda: page.settings.loaded, timeout=TIMEOUT)
+    page.settings.fields["receipt_footer"].editor.setText("Come again!")
     qtbot.mouseClick(admin.findChild(QPushButton, "SaveSetting"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.message.text().startswith("Saved"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.settings.message.text().startswith("Saved"), timeout=TIMEOUT)
 
 
 def test_create_product_and_print_label_pdf(

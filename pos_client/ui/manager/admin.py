@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -19,7 +16,6 @@ from PySide6.QtWidgets import (
 
 from common.roles import Permission
 from common.schemas.org import BranchRead
-from common.tenant_settings import TenantSettings
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.admin_dialogs import (
     ApiKeyDialog,
@@ -31,6 +27,7 @@ from pos_client.ui.manager.admin_dialogs import (
     enum_value,
 )
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.settings_form import SettingsForm
 from pos_client.ui.manager.table import Column, as_label, as_when
 from pos_client.ui.manager.widgets import (
     ActionBar,
@@ -39,11 +36,6 @@ from pos_client.ui.manager.widgets import (
     choice,
     heading,
 )
-
-# What each setting means, from the one settings model the server validates against.
-SETTING_HELP: dict[str, str] = {
-    key: field.description or "" for key, field in TenantSettings.model_fields.items()
-}
 
 
 class AdminPage(QWidget):
@@ -167,26 +159,9 @@ class AdminPage(QWidget):
         revoke_key.clicked.connect(self.revoke_api_key)
         self._add_tab("API keys", Permission.API_KEYS_ADMIN, self.api_keys, keys_bar)
 
-        self.settings = QTableWidget(0, 3)
-        self.settings.setHorizontalHeaderLabels(
-            ["Setting", "Value (double-click to change)", "What it does"]
-        )
-        self.settings.horizontalHeader().setStretchLastSection(True)
-        self.settings.verticalHeader().setVisible(False)
-        self.settings.setWordWrap(True)
-        self.settings_tab = QWidget()
+        self.settings = SettingsForm(ctx=ctx)
+        self.settings_tab = self.settings
         if ctx.can(Permission.SETTINGS_ADMIN):
-            save = button("Save setting", role="primary", name="SaveSetting")
-            save.clicked.connect(self.save_setting)
-            settings_layout = QVBoxLayout(self.settings_tab)
-            hint = QLabel(
-                "Values are JSON: true/false, numbers, or text in quotes. Plain text is saved "
-                "as text."
-            )
-            hint.setObjectName("KeyHint")
-            settings_layout.addWidget(hint)
-            settings_layout.addWidget(self.settings, 1)
-            settings_layout.addWidget(save, 0, Qt.AlignmentFlag.AlignRight)
             self.tabs.addTab(self.settings_tab, "Settings")
         self.tabs.currentChanged.connect(self._tab_changed)
         layout = QVBoxLayout(self)
@@ -218,9 +193,7 @@ class AdminPage(QWidget):
         if widget in self._tab_tables:
             self._tab_tables[widget].reload(keep_page=True)
         elif widget is self.settings_tab:
-            NetOp(lambda api: api.settings(), pool=self.ctx.pool, owner=self).success(
-                self._settings
-            ).run()
+            self.settings.load()
 
     def _open(self, dialog: QDialog, done: Callable[[Any], None]) -> None:
         dialog.accepted.connect(lambda: done(getattr(dialog, "result_value", None)))
@@ -309,41 +282,6 @@ class AdminPage(QWidget):
                 self.api_keys.reload(keep_page=True),
             ),
         )
-
-    # --- settings ---------------------------------------------------------------------
-    def _settings(self, values: dict[str, Any]) -> None:
-        items = values.get("items", values) if isinstance(values, dict) else {}
-        self.settings.setRowCount(len(items))
-        for row, (key, value) in enumerate(sorted(items.items())):
-            name = QTableWidgetItem(key)
-            name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.settings.setItem(row, 0, name)
-            self.settings.setItem(row, 1, QTableWidgetItem(json.dumps(value)))
-            help_item = QTableWidgetItem(SETTING_HELP.get(key, ""))
-            help_item.setToolTip(help_item.text())
-            help_item.setFlags(help_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.settings.setItem(row, 2, help_item)
-        self.settings.resizeColumnToContents(0)
-        self.settings.resizeColumnToContents(1)
-
-    def save_setting(self) -> None:
-        """Send the selected setting's new value (JSON, or plain text)."""
-        row = self.settings.currentRow()
-        if row < 0:
-            self.message.setText("Select a setting first.")
-            return
-        key, text = self.settings.item(row, 0).text(), self.settings.item(row, 1).text()
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        NetOp(
-            lambda api: api.put_setting(key, value),
-            pool=self.ctx.pool,
-            owner=self,
-        ).success(lambda _: self.message.setText(f"Saved {key}.")).failure(
-            lambda e: self.message.setText(describe(e))
-        ).run()
 
     # --- devices ----------------------------------------------------------------------
     def issue_code(self) -> None:
