@@ -324,6 +324,11 @@ class ApiClient:
         }
         return self.post("/stock/adjustments", body)
 
+    def receive_stock(self, *, branch_id: int, lines: list[Row], reference: str = "") -> Row:
+        """Receive goods without a purchase order (lines: product_id, quantity, unit_cost)."""
+        body = {"branch_id": branch_id, "reference": reference, "lines": lines}
+        return self.post("/stock/receipts", body)
+
     def incoming_stock(self, *, branch_id: int) -> list[Row]:
         """Return what is on order for a branch, per product."""
         return self.get("/stock/incoming", branch_id=branch_id)

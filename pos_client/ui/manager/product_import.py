@@ -1,7 +1,10 @@
 """Read a product sheet (CSV or XLSX), check every row, then create or update each by SKU.
 
-Each row is its own server call: the result lists what the server did with every row
-(created, updated or refused with its reason), never more and never less.
+The sheet's own headers are matched to our fields by name or synonym ("MRP" is the price,
+"Item code" the SKU); the person can change the matching before anything is read. Each row is
+its own server call: the result lists what the server did with every row (created, updated or
+refused with its reason), never more and never less. A new product's opening stock is received
+at the chosen branch at the row's cost.
 """
 
 from __future__ import annotations
@@ -15,11 +18,54 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from common.barcodes import BarcodeError, validate_gtin
+from common.barcodes import BarcodeError, make_ean13, validate_gtin
 from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
 from pos_client.api.client import ApiClient, ApiError, ServerUnreachable
 
 COLUMNS = ("sku", "name", "price", "cost", "tax_rate", "unit", "barcodes", "low_stock_threshold")
+# Every field a sheet's column may feed: the product's, its category, and its opening stock.
+FIELDS = (*COLUMNS, "category", "opening_stock")
+LABELS = {
+    "sku": "SKU",
+    "name": "Name",
+    "price": "Price",
+    "cost": "Cost",
+    "tax_rate": "Tax rate",
+    "unit": "Unit",
+    "barcodes": "Barcodes",
+    "low_stock_threshold": "Low stock threshold",
+    "category": "Category",
+    "opening_stock": "Opening stock",
+}
+# Headers shops use for each field, compared without case, spaces or punctuation.
+SYNONYMS = {
+    "sku": ("sku", "itemcode", "productcode", "code", "article", "articleno", "skucode"),
+    "name": ("name", "productname", "itemname", "product", "item", "description", "title"),
+    "price": ("price", "mrp", "sellingprice", "saleprice", "salesprice", "rate", "retailprice"),
+    "cost": ("cost", "costprice", "purchaseprice", "buyingprice", "landedcost", "unitcost"),
+    "tax_rate": ("taxrate", "tax", "gst", "gstrate", "taxpercent", "vat", "gstpercent"),
+    "unit": ("unit", "uom", "units", "unitofmeasure"),
+    "barcodes": ("barcodes", "barcode", "ean", "upc", "gtin", "ean13"),
+    "low_stock_threshold": (
+        "lowstockthreshold",
+        "lowstock",
+        "reorderlevel",
+        "minstock",
+        "minimumstock",
+        "reorderpoint",
+    ),
+    "category": ("category", "group", "department", "productcategory", "itemgroup"),
+    "opening_stock": (
+        "openingstock",
+        "openingqty",
+        "openingquantity",
+        "stock",
+        "qty",
+        "quantity",
+        "onhand",
+        "stockqty",
+    ),
+}
 REQUIRED = ("sku", "name", "price")
 AMOUNTS = ("price", "cost")
 # Currency marks a shop writes before or after an amount: "₹1,200.50", "Rs. 120", "120 INR".
@@ -44,6 +90,121 @@ def parse_amount(text: str) -> str:
     return cleaned
 
 
+def parse_quantity(text: str) -> Decimal:
+    """Return a count of units ("1,200" → 1200); ValueError says what is wrong."""
+    value = Decimal(parse_amount(text))
+    if value < 0:
+        raise ValueError(f"'{text}' is below zero")
+    return value
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.casefold())
+
+
+def guess_mapping(headers: list[str]) -> list[str | None]:
+    """Return, for each header, the field it feeds (or None); each field is taken once."""
+    taken: set[str] = set()
+    mapping: list[str | None] = []
+    lookup = {synonym: name for name, synonyms in SYNONYMS.items() for synonym in synonyms}
+    for header in headers:
+        name = lookup.get(_key(header))
+        if name is None or name in taken:
+            mapping.append(None)
+            continue
+        taken.add(name)
+        mapping.append(name)
+    return mapping
+
+
+def mapping_problems(mapping: list[str | None]) -> list[str]:
+    """Say what is wrong with a column mapping: a field chosen twice, a required one missing."""
+    problems = []
+    for name in FIELDS:
+        if mapping.count(name) > 1:
+            problems.append(f"{LABELS[name]} is chosen for {mapping.count(name)} columns")
+    for name in REQUIRED:
+        if name not in mapping:
+            problems.append(f"choose the column that holds {LABELS[name]}")
+    return problems
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Return a sheet's headers and its non-empty rows, every cell as trimmed text."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook  # only bulk import needs it
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            cells = [
+                ["" if v is None else str(v).strip() for v in row]
+                for row in book.active.iter_rows(values_only=True)
+            ]
+        finally:
+            book.close()
+    else:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            cells = [[(v or "").strip() for v in row] for row in csv.reader(handle)]
+    cells = [row for row in cells if any(row)]
+    if not cells:
+        return [], []
+    headers = cells[0]
+    width = len(headers)
+    return headers, [(row + [""] * width)[:width] for row in cells[1:]]
+
+
+def apply_mapping(rows: list[list[str]], mapping: list[str | None]) -> list[dict[str, str]]:
+    """Return each row as {field: text} by the chosen mapping."""
+    return [
+        {name: row[i] for i, name in enumerate(mapping) if name is not None and i < len(row)}
+        for row in rows
+    ]
+
+
+TEMPLATE_HEADERS = [LABELS[name] for name in FIELDS]
+
+
+def template_rows() -> list[list[str]]:
+    """Return the template's header and one example row (a valid EAN-13, Indian grouping)."""
+    example = {
+        "sku": "RICE-5",
+        "name": "Basmati Rice 5 kg",
+        "price": "₹1,200.50",
+        "cost": "₹950",
+        "tax_rate": "5",
+        "unit": "piece",
+        "barcodes": make_ean13("890100000091"),
+        "low_stock_threshold": "10",
+        "category": "Grains",
+        "opening_stock": "25",
+    }
+    return [TEMPLATE_HEADERS, [example[name] for name in FIELDS]]
+
+
+def write_template(path: Path) -> Path:
+    """Write the import template as CSV, or XLSX when the name ends in .xlsx."""
+    rows = template_rows()
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "Products"
+        for row in rows:
+            sheet.append(row)
+        for column in sheet.columns:  # every cell text: barcodes keep their digits
+            for cell in column:
+                cell.number_format = "@"
+            sheet.column_dimensions[column[0].column_letter].width = max(
+                12, len(str(column[0].value)) + 4
+            )
+        book.save(path)
+        return path
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
 @dataclass
 class ImportRow:
     """One row of the sheet: what it says, and what is wrong with it (empty when clean)."""
@@ -53,6 +214,7 @@ class ImportRow:
     product: ProductCreate | None = None
     errors: list[str] = field(default_factory=list)
     category: str = ""
+    opening_stock: Decimal | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,34 +223,9 @@ class ImportRow:
 
 
 def read_sheet(path: Path) -> list[dict[str, str]]:
-    """Return the sheet's rows as dicts keyed by lower-case header."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook  # only bulk import needs it
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            rows = list(book.active.iter_rows(values_only=True))
-        finally:
-            book.close()
-        if not rows:
-            return []
-        header = [str(h or "").strip().lower() for h in rows[0]]
-        return [
-            {
-                header[i]: "" if v is None else str(v).strip()
-                for i, v in enumerate(row)
-                if i < len(header)
-            }
-            for row in rows[1:]
-            if any(v not in (None, "") for v in row)
-        ]
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        return [
-            {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-            for row in reader
-            if any((v or "").strip() for v in row.values())
-        ]
+    """Return the sheet's rows as {field: text}, its headers matched by name or synonym."""
+    headers, rows = read_table(path)
+    return apply_mapping(rows, guess_mapping(headers))
 
 
 def _field_message(error: dict[str, Any]) -> str:
@@ -129,6 +266,17 @@ def check_rows(raw: list[dict[str, str]]) -> list[ImportRow]:
                 except ValueError as exc:
                     row.errors.append(f"{name}: {exc}")
         row.category = values.get("category", "").strip()
+        if values.get("opening_stock"):
+            try:
+                row.opening_stock = parse_quantity(values["opening_stock"])
+            except ValueError as exc:
+                row.errors.append(f"opening stock: {exc}")
+            else:
+                if row.opening_stock and not data.get("cost"):
+                    row.errors.append(
+                        "opening stock needs a cost (what one unit cost you), or it would be "
+                        "valued at zero"
+                    )
         if not row.errors:
             data["barcodes"] = codes
             try:
@@ -167,11 +315,15 @@ def _category_id(api: ApiClient, name: str, known: dict[str, int]) -> tuple[int,
     return created.id, True
 
 
-def import_rows(api: ApiClient, rows: list[ImportRow]) -> list[RowResult]:
+def import_rows(
+    api: ApiClient, rows: list[ImportRow], *, branch_id: int | None = None
+) -> list[RowResult]:
     """Create or update each clean row by SKU and say exactly what happened to every row.
 
     Runs on a network thread. A row the server refuses leaves the others as they were; once
-    the server stops answering, the rows left are reported as not sent.
+    the server stops answering, the rows left are reported as not sent. A created product's
+    opening stock is received at ``branch_id`` at the row's cost; an existing product's stock
+    is left alone (a stock count corrects it), and the row says so.
     """
     results: list[RowResult] = []
     categories: dict[str, int] = {}
@@ -200,7 +352,11 @@ def import_rows(api: ApiClient, rows: list[ImportRow]) -> list[RowResult]:
             if existing is None:
                 saved = api.create_product(product)
                 outcome = "created"
+                if row.opening_stock:
+                    notes.append(_opening_stock(api, saved, row.opening_stock, branch_id))
             else:
+                if row.opening_stock:
+                    notes.append("opening stock not applied: the product exists (count it)")
                 given = {k for k in COLUMNS if row.values.get(k)} | (
                     {"category_id"} if row.category else set()
                 )
@@ -216,3 +372,22 @@ def import_rows(api: ApiClient, rows: list[ImportRow]) -> list[RowResult]:
         except ApiError as exc:
             results.append(RowResult(row.line, sku, "refused", exc.detail))
     return results
+
+
+def _opening_stock(
+    api: ApiClient, product: ProductRead, quantity: Decimal, branch_id: int | None
+) -> str:
+    """Receive a new product's opening stock; say what happened (the product stays created)."""
+    if branch_id is None:
+        return "opening stock not applied: no branch was chosen"
+    try:
+        api.receive_stock(
+            branch_id=branch_id,
+            lines=[{"product_id": product.id, "quantity": quantity, "unit_cost": product.cost}],
+            reference="opening stock",
+        )
+    except ServerUnreachable as exc:
+        return f"opening stock not sent: {exc.detail}"
+    except ApiError as exc:
+        return f"opening stock refused: {exc.detail}"
+    return f"opening stock {quantity.normalize():f}"

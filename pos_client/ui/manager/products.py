@@ -11,12 +11,9 @@ from pydantic import ValidationError
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QLabel,
     QLineEdit,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,14 +24,9 @@ from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate, Te
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.import_dialog import ImportDialog
 from pos_client.ui.manager.labels import LabelDialog
-from pos_client.ui.manager.product_import import (
-    ImportRow,
-    RowResult,
-    check_rows,
-    import_rows,
-    read_sheet,
-)
+from pos_client.ui.manager.product_import import write_template
 from pos_client.ui.manager.table import Column, as_money, as_quantity
 from pos_client.ui.manager.variant_matrix import VariantMatrixDialog
 from pos_client.ui.manager.widgets import (
@@ -161,118 +153,6 @@ class ProductDialog(FormDialog):
         return lambda api: api.update_product(product_id, update)
 
 
-class ImportDialog(QDialog):
-    """Preview a product sheet row by row, then create or update each clean row by SKU.
-
-    Honest per row: rows with problems are refused and never sent, each clean row is its own
-    server call, and the result column says exactly what the server did with every row.
-    """
-
-    def __init__(self, *, ctx: ManagerContext, path: Path, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.setWindowTitle("Import products")
-        self.setMinimumSize(760, 420)
-        self.imported: list[ProductRead] = []
-        self.results: list[RowResult] | None = None
-        try:
-            self.rows: list[ImportRow] = check_rows(read_sheet(path))
-            problem = ""
-        except (OSError, ValueError, KeyError) as exc:
-            self.rows, problem = [], f"Cannot read {path.name}: {exc}"
-        bad = [r for r in self.rows if not r.ok]
-        clean = len(self.rows) - len(bad)
-        if problem:
-            text = problem
-        elif bad:
-            text = (
-                f"{len(self.rows)} rows: {clean} ready, {len(bad)} with problems that will be "
-                "refused (fix them and import the sheet again). Rows are matched by SKU: a "
-                "known SKU is updated, a new one created."
-            )
-        else:
-            text = (
-                f"{len(self.rows)} rows, all clean. Rows are matched by SKU: a known SKU is "
-                "updated, a new one created. Nothing is sent until Import."
-            )
-        self.summary = QLabel(text)
-        self.summary.setObjectName("ErrorText" if bad or problem else "ImportSummary")
-        self.summary.setWordWrap(True)
-        self.table = QTableWidget(len(self.rows), 6)
-        self.table.setHorizontalHeaderLabels(["Line", "SKU", "Name", "Price", "Problems", "Result"])
-        for r, row in enumerate(self.rows):
-            for c, text in enumerate(
-                (
-                    str(row.line),
-                    row.values.get("sku", ""),
-                    row.values.get("name", ""),
-                    row.values.get("price", ""),
-                    "; ".join(row.errors) or "OK",
-                    "",
-                )
-            ):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.import_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.import_button.setText("Import")
-        self.import_button.setEnabled(clean > 0 and not problem)
-        self.buttons.accepted.connect(self.start_import)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.buttons)
-
-    def start_import(self) -> None:
-        """Send the clean rows one by one off the UI thread; Close once the results are in."""
-        if self.results is not None:
-            self.accept()
-            return
-        rows = list(self.rows)
-        self.import_button.setEnabled(False)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
-        self.summary.setText(f"Importing {sum(r.ok for r in rows)} rows…")
-        NetOp(lambda api: import_rows(api, rows), pool=self.ctx.pool, owner=self).success(
-            self._done
-        ).failure(self._failed).run()
-
-    def _done(self, results: list[RowResult]) -> None:
-        self.results = results
-        self.imported = [r.product for r in results if r.product is not None]
-        by_line = {r.line: r for r in results}
-        for index, row in enumerate(self.rows):
-            result = by_line.get(row.line)
-            if result is None:
-                continue
-            text = result.outcome.capitalize() + (f": {result.detail}" if result.detail else "")
-            self.table.setItem(index, 5, QTableWidgetItem(text))
-        counts = {
-            name: sum(r.outcome == name for r in results)
-            for name in ("created", "updated", "refused", "not sent")
-        }
-        said = ", ".join(f"{n} {name}" for name, n in counts.items() if n or name != "not sent")
-        self.summary.setText(f"Import finished: {said}.")
-        failed = counts["refused"] or counts["not sent"]
-        self.summary.setObjectName("ErrorText" if failed else "ImportSummary")
-        self.summary.style().polish(self.summary)
-        self.import_button.setText("Close")
-        self.import_button.setEnabled(True)
-
-    def _failed(self, error: BaseException) -> None:
-        # Only an unexpected fault lands here: rows sent before it may have been saved.
-        self.summary.setObjectName("ErrorText")
-        self.summary.setText(
-            f"The import stopped: {describe(error)}. Rows sent before this may have been "
-            "saved: reload the product list to check."
-        )
-        self.summary.style().polish(self.summary)
-        self.import_button.setEnabled(True)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(True)
-
-
 class ProductsPage(QWidget):
     """The catalog, paged from the server."""
 
@@ -287,6 +167,7 @@ class ProductsPage(QWidget):
         # Where label sheets go; the file chooser by default (tests point it at a folder).
         self.ask_label_path: Callable[[], Path | None] = self._ask_label_path
         self.ask_import_path: Callable[[], Path | None] = self._ask_import_path
+        self.ask_template_path: Callable[[], Path | None] = self._ask_template_path
 
         self.search = SearchBox("Search by name, SKU or barcode…")
         self.search.search.connect(self._search)
@@ -312,6 +193,13 @@ class ProductsPage(QWidget):
             button("Archive", role="danger", name="ArchiveProduct"), allowed=can_write
         )
         self.import_button = bar.add(button("Import…", name="ImportProducts"), allowed=can_write)
+        self.template_button = bar.add(
+            button("Import template…", name="ImportTemplate"), allowed=can_write
+        )
+        self.template_button.setToolTip(
+            "Save an empty sheet with the columns Import reads and one example row"
+        )
+        self.template_button.clicked.connect(self.save_template)
         self.variants_button = bar.add(
             button("New with variants…", name="NewVariants"), allowed=can_write
         )
@@ -426,6 +314,33 @@ class ProductsPage(QWidget):
 
     def _ask_label_path(self) -> Path | None:
         return ask_pdf_path(self, title="Save label sheet", suggested="labels.pdf")
+
+    def save_template(self) -> None:
+        """Save the import template (CSV, or XLSX when the name ends in .xlsx)."""
+        path = self.ask_template_path()
+        if path is None:
+            return
+        try:
+            write_template(path)
+        except OSError as exc:
+            self.status.setObjectName("ErrorText")
+            self.status.setText(f"Cannot save the template to {path}: {exc.strerror or exc}")
+        else:
+            self.status.setObjectName("PageStatus")
+            self.status.setText(
+                f"Saved the import template to {path}: fill one row per product, then Import…"
+            )
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+
+    def _ask_template_path(self) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save import template",
+            str(Path.home() / "products-template.csv"),
+            "CSV (*.csv);;Excel workbook (*.xlsx)",
+        )
+        return Path(name) if name else None
 
     def _ask_import_path(self) -> Path | None:
         name, _ = QFileDialog.getOpenFileName(self, "Import products", "", "Sheets (*.csv *.xlsx)")
