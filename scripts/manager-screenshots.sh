@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Render each main back-office screen offscreen into screenshots/manager-*.png, against a real
+# Render each main back-office screen (and its documents, typed settings, count review and
+# product import) offscreen into screenshots/manager-*.png, against a real
 # sync server (SQLite in a temporary folder, uvicorn on 127.0.0.1) seeded over its own API.
 #   usage: scripts/manager-screenshots.sh [OUTPUT_DIR]      (default: screenshots/)
 set -euo pipefail
@@ -148,7 +149,7 @@ push(api, device=till, events=till_month(
 qt = QApplication([])
 qt.setStyleSheet(manager_stylesheet())
 window = open_back_office(client=client("admin"), username="admin", password=PASSWORD)
-window.resize(1366, 800)
+window.resize(1366, 768)
 window.show()
 
 
@@ -274,8 +275,43 @@ shoot("count", count)
 count.ask_post()
 settle()
 shoot("count-review", count.review)
+count.review.zero_box.setChecked(True)  # "set uncounted items in this scope to zero"
+settle()
+shoot("count-review-zero", count.review)
 count.review.close()
 count.close()
+# Admin → Settings as a typed form, and a value refused in red under its setting.
+admin_page = window.open_screen("admin")
+tab(admin_page, "Settings")
+settle()
+shoot("settings", window)
+admin_page.settings.fields["till_max_discount_percent"].editor.setText("150")
+admin_page.settings.save()
+settle(0.5)
+shoot("settings-refused", window)
+admin_page.settings.load()
+settle()
+# Products → Import: the template, a shop's own sheet with its own headers, mapped and previewed.
+products = window.open_screen("products")
+products.ask_template_path = lambda: data / "products-template.csv"
+products.save_template()
+shoot("products-template", window)
+sheet = data / "shop-items.csv"
+sheet.write_text(
+    "Item Code,Product Name,MRP,Cost Price,GST %,Group,Opening Qty,Remarks\n"
+    'GHEE-1L,Amul Ghee 1 L,"₹ 1,250.00","₹1,080",12,Dairy,24,\n'
+    "ATTA-5KG,Aashirvaad Atta 5 kg,Rs. 289,,5,Staples,,price change\n"
+    'JAGGERY-1,Organic Jaggery 1 kg,"1,20",95,0,Staples,10,\n'
+    'POHA-500,Poha 500 g,₹48,₹36,5,Staples,"1,200",\n',
+    encoding="utf-8",
+)
+products.ask_import_path = lambda: sheet
+products.import_sheet()
+shoot("import-preview", products.dialog)
+products.dialog.start_import()
+settle(3)
+shoot("import-results", products.dialog)
+products.dialog.close()
 window.ctx.pool.close()
 server.should_exit = True
 PY

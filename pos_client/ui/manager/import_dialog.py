@@ -103,9 +103,9 @@ class ImportDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(PROBLEMS, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(RESULT, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)  # problems and results are sentences: show them whole
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -182,6 +182,7 @@ class ImportDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(r, c, item)
+        self.table.resizeRowsToContents()
 
     def start_import(self) -> None:
         """Send the clean rows one by one off the UI thread; Close once the results are in."""
@@ -214,6 +215,7 @@ class ImportDialog(QDialog):
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             self.table.setItem(index, RESULT, item)
+        self.table.resizeRowsToContents()
         counts = {
             name: sum(r.outcome == name for r in results)
             for name in ("created", "updated", "refused", "not sent")

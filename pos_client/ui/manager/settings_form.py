@@ -81,6 +81,9 @@ class SettingField:
             spin = QSpinBox()
             spin.setRange(*_bounds(key))
             spin.setFixedWidth(160)
+            # The shop's style pads inputs for touch: the arrows would be squeezed to slivers.
+            # Up/Down keys and the wheel still step it; typing is bounded by the range.
+            spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
             self.editor = spin
         elif key in CHOICES:
             combo = QComboBox()

@@ -46,7 +46,7 @@ class CountReviewDialog(QDialog):
         self.count = count
         self.uncounted: list[dict[str, Any]] = []
         self.setWindowTitle("Review the count before posting")
-        self.setMinimumSize(720, 420)
+        self.setMinimumSize(860, 480)
         self.changes = [line for line in count["lines"] if Decimal(line["difference"]) != 0]
         self.intro = QLabel()
         self.intro.setWordWrap(True)
@@ -65,6 +65,7 @@ class CountReviewDialog(QDialog):
         self.model = RowsModel(
             [
                 Column("name", "Product"),
+                Column("how", "Counted how"),
                 Column("expected", "System", as_quantity, numeric=True),
                 Column("counted", "Counted", as_quantity, numeric=True),
                 Column("difference", "Difference", as_quantity, numeric=True),
@@ -76,6 +77,7 @@ class CountReviewDialog(QDialog):
         view.setObjectName("CountReviewLines")
         view.setModel(self.model)
         view.verticalHeader().setVisible(False)
+        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -114,7 +116,7 @@ class CountReviewDialog(QDialog):
             f"system. Posting sets stock to what was counted; the differences are worth "
             f"{as_money(value)} net. {rest}"
         )
-        shown = self.changes or count["lines"]
+        shown = [{**line, "how": "counted"} for line in self.changes or count["lines"]]
         self.model.set_rows(shown + (self.uncounted if zeroing else []))
         self.ok_button.setText(
             f"Post and zero {len(self.uncounted)} uncounted"
@@ -141,9 +143,7 @@ class CountReviewDialog(QDialog):
         self._say("Asking the server what is not counted…")
 
         def shown(answer: dict[str, Any]) -> None:
-            self.uncounted = [
-                {**line, "name": f"{line['name']} (not counted)"} for line in answer["lines"]
-            ]
+            self.uncounted = [{**line, "how": "not counted → 0"} for line in answer["lines"]]
             self._say(
                 f"Scope: {answer['scope']}. "
                 + (
