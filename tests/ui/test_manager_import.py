@@ -194,3 +194,27 @@ def test_header_synonyms_and_mapping_problems() -> None:
 def test_check_rows_reads_the_category_column() -> None:
     (row,) = check_rows([{"sku": "A-1", "name": "A", "price": "₹1,000", "category": " Tea "}])
     assert row.ok and row.category == "Tea" and row.product.price == Decimal("1000")
+
+
+def test_a_refused_row_says_the_category_it_left_behind(live_server, world: World) -> None:
+    """Honest per row: a category created for a row the server then refused is reported."""
+    from pos_client.api.client import ApiClient
+    from pos_client.ui.manager.product_import import import_rows
+    from tests.factories import PASSWORD
+
+    admin = world.api("admin")
+    taken = admin.get(f"products/{world.a.product_ids[1]}").json()["barcodes"][0]
+    (row,) = check_rows(
+        [{"sku": "NEW-9", "name": "Salt", "price": "28", "category": "Spices", "barcodes": taken}]
+    )
+    assert row.ok
+    client = ApiClient(live_server.url)
+    try:
+        client.login(username="admin", password=PASSWORD)
+        (result,) = import_rows(client, [row])
+    finally:
+        client.close()
+    assert result.outcome == "refused"
+    assert result.detail.endswith("(its category Spices was created and stays)"), result.detail
+    names = [c["name"] for c in admin.get("categories").json()["items"]]
+    assert "Spices" in names

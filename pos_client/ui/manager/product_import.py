@@ -368,10 +368,16 @@ def import_rows(
             results.append(RowResult(row.line, sku, outcome, ", ".join(notes), saved))
         except ServerUnreachable as exc:
             stopped = exc.detail
-            results.append(RowResult(row.line, sku, "not sent", exc.detail))
+            results.append(RowResult(row.line, sku, "not sent", exc.detail + _kept(notes)))
         except ApiError as exc:
-            results.append(RowResult(row.line, sku, "refused", exc.detail))
+            results.append(RowResult(row.line, sku, "refused", exc.detail + _kept(notes)))
     return results
+
+
+def _kept(notes: list[str]) -> str:
+    """Say what a refused row still left on the server (a category made for it)."""
+    made = [note.removeprefix("new ") for note in notes if note.startswith("new category ")]
+    return f" (its {made[0]} was created and stays)" if made else ""
 
 
 def _opening_stock(
