@@ -333,9 +333,9 @@ class ApiClient:
         """Return what is on order for a branch, per product."""
         return self.get("/stock/incoming", branch_id=branch_id)
 
-    def start_count(self, *, branch_id: int) -> Row:
-        """Open a stock count at a branch."""
-        return self.post("/counts", {"branch_id": branch_id})
+    def start_count(self, *, branch_id: int, category_id: int | None = None) -> Row:
+        """Open a stock count at a branch (of one category, or all)."""
+        return self.post("/counts", {"branch_id": branch_id, "category_id": category_id})
 
     def count_scan(self, count_id: int, *, barcode: str, quantity: Decimal | None = None) -> Row:
         """Count the product with this barcode: one, or the quantity given."""

@@ -83,3 +83,44 @@ def test_count_with_quantities_zeroes_the_uncounted_after_review_and_posts(
     assert [(m["code"], Decimal(m["quantity"])) for m in moves if m["code"] == "count"] == [
         ("count", Decimal(-20))
     ]
+
+
+def test_a_category_count_zeroes_only_its_category(open_window, qtbot: QtBot, world: World) -> None:
+    admin = world.api("admin")
+    main = world.a.branch_ids[0]
+    p0, p1, p2 = world.a.product_ids
+    dairy = admin.post("categories", json={"name": "Dairy"}).json()["id"]
+    for product_id in (p0, p1):
+        assert admin.patch(f"products/{product_id}", json={"category_id": dairy}).status_code == 200
+    for product_id in (p0, p1, p2):
+        _stock_in(admin, branch_id=main, product_id=product_id, quantity="20")
+    code = admin.get(f"products/{p0}").json()["barcodes"][0]
+    window = open_window("admin", start="stock")
+    _laptop(window)
+    page = window.open_screen("stock")
+    page.branch.setCurrentIndex(page.branch.findData(main))
+    wait_loaded(qtbot, page.levels)
+    qtbot.mouseClick(page.count_button, LEFT)
+    count = page.dialog
+    qtbot.waitUntil(lambda: count.count is not None and count.scope.count() > 1, timeout=TIMEOUT)
+    count.scope.setCurrentIndex(count.scope.findData(dairy))
+    qtbot.waitUntil(lambda: count.count["category_id"] == dairy, timeout=TIMEOUT)
+    count.quantity.setText("5")
+    count.scan.setText(code)
+    qtbot.keyClick(count.scan, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(count.entries) == 1, timeout=TIMEOUT)
+    assert not count.scope.isEnabled()  # the scope is fixed once something is counted
+
+    qtbot.mouseClick(count.post_button, LEFT)
+    qtbot.waitUntil(lambda: count.review is not None and count.review.isVisible(), timeout=TIMEOUT)
+    review = count.review
+    review.zero_box.setChecked(True)
+    qtbot.waitUntil(lambda: "Scope:" in review.zero_message.text(), timeout=TIMEOUT)
+    assert "category Dairy" in review.zero_message.text()
+    assert {r["product_id"] for r in review.model.rows} == {p0, p1}
+    qtbot.mouseClick(review.ok_button, LEFT)
+    qtbot.waitUntil(lambda: "Posted" in count.status.text(), timeout=TIMEOUT)
+    eventually(
+        qtbot,
+        lambda: [_on_hand(admin, branch_id=main, product_id=p) for p in (p0, p1, p2)] == [5, 0, 20],
+    )

@@ -24,7 +24,7 @@ from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.stock_documents import parse_quantity
 from pos_client.ui.manager.table import Column, RowsModel, as_money, as_quantity
-from pos_client.ui.manager.widgets import button
+from pos_client.ui.manager.widgets import button, choice
 
 
 class CountReviewDialog(QDialog):
@@ -192,7 +192,17 @@ class CountDialog(QDialog):
         self.scan.setObjectName("CountScan")
         self.scan.setPlaceholderText("Scan or type a barcode, then Enter")
         self.scan.returnPressed.connect(self.scanned)
+        self.branch_id = branch_id
+        # The count's scope: the branch, all of it or one category (chosen before counting).
+        self.scope = choice([("All categories", None)], name="CountScope")
+        self.scope.setToolTip(
+            "What this count covers; it decides what 'set uncounted items to zero' may zero. "
+            "Choose before the first line."
+        )
+        self.scope.currentIndexChanged.connect(self._scope_changed)
         entry = QHBoxLayout()
+        entry.addWidget(QLabel("Scope"))
+        entry.addWidget(self.scope)
         entry.addWidget(QLabel("Quantity"))
         entry.addWidget(self.quantity)
         entry.addWidget(self.scan, 1)
@@ -235,6 +245,26 @@ class CountDialog(QDialog):
         layout.addWidget(view, 1)
         layout.addLayout(actions)
         self._call(lambda api: api.start_count(branch_id=branch_id))
+        NetOp(lambda api: api.categories(), pool=ctx.pool, owner=self).success(
+            self._categories
+        ).run()
+
+    def _categories(self, categories: list[Any]) -> None:
+        self.scope.blockSignals(True)
+        for category in sorted(categories, key=lambda c: c.name.casefold()):
+            self.scope.addItem(f"Category: {category.name}", category.id)
+        self.scope.blockSignals(False)
+
+    def _scope_changed(self, _index: int) -> None:
+        """Open the count again over the chosen scope (only while nothing is counted)."""
+        if self.count is not None and self.count["lines"]:
+            return  # the box is disabled then; a count's scope never changes under its lines
+        category_id = self.scope.currentData()
+        branch_id = self.branch_id
+        self.entries.clear()
+        self.scope.setEnabled(False)
+        self._say("Starting the count…")
+        self._call(lambda api: api.start_count(branch_id=branch_id, category_id=category_id))
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setObjectName("ErrorText" if error else "PageStatus")
@@ -258,6 +288,7 @@ class CountDialog(QDialog):
         open_ = self.count is not None and self.count["status"] != "posted"
         self.post_button.setEnabled(open_ and bool(self.count and self.count["lines"]))
         self.undo_button.setEnabled(open_ and bool(self.entries))
+        self.scope.setEnabled(open_ and not (self.count and self.count["lines"]))
 
     def _show(self, count: dict[str, Any]) -> None:
         self.count = count
