@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -106,11 +107,14 @@ class ImportDialog(QDialog):
         header.setSectionResizeMode(PROBLEMS, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(RESULT, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)  # problems and results are sentences: show them whole
+        # Row heights follow the columns' widths, which settle only once the dialog is shown.
+        header.sectionResized.connect(lambda *_: self._fit_rows())
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.import_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.import_button.setText("Import")
+        self.import_button.setProperty("role", "primary")
         self.buttons.accepted.connect(self.start_import)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -121,6 +125,10 @@ class ImportDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.buttons)
         self.remap()
+
+    def _fit_rows(self) -> None:
+        if self.table.rowCount() <= 1000:  # beyond that, a fixed height keeps scrolling quick
+            QTimer.singleShot(0, self.table.resizeRowsToContents)
 
     @property
     def mapping(self) -> list[str | None]:
@@ -182,7 +190,7 @@ class ImportDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(r, c, item)
-        self.table.resizeRowsToContents()
+        self._fit_rows()
 
     def start_import(self) -> None:
         """Send the clean rows one by one off the UI thread; Close once the results are in."""
@@ -215,7 +223,7 @@ class ImportDialog(QDialog):
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             self.table.setItem(index, RESULT, item)
-        self.table.resizeRowsToContents()
+        self._fit_rows()
         counts = {
             name: sum(r.outcome == name for r in results)
             for name in ("created", "updated", "refused", "not sent")
