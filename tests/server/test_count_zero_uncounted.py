@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from sync_server.audit.models import AuditEntry
+from sync_server.db import transaction
+from sync_server.integrity.ledger import verify_ledgers
 from sync_server.inventory.models import StockMovement
 from tests.server.test_inventory_transfers import _on_hand, _stock_in
+from tests.sync.test_lots import _lots, _receive
 
 
 def test_zero_uncounted_sets_the_rest_of_the_scope_to_zero_with_count_movements(shop, engine):
@@ -105,3 +109,21 @@ def test_zero_uncounted_is_refused_in_words_when_the_scope_is_unclear(shop):
     # Without the option the count posts as before.
     assert api.post(f"counts/{mine}/post", json={}).status_code == 200
     assert [_on_hand(api, main, p) for p in (p0, p1)] == ["4", "5"]
+
+
+def test_zeroing_a_product_kept_by_lot_empties_its_lots_and_the_books_still_balance(world):
+    admin = world.api("admin")
+    branch = world.a.branch_ids[0]
+    counted, by_lot = world.a.product_ids[:2]
+    _receive(admin, branch, counted, "4")
+    soon, later = str(date.today() + timedelta(5)), str(date.today() + timedelta(40))
+    _receive(admin, branch, by_lot, "3", lot_number="L1", expiry=soon)
+    _receive(admin, branch, by_lot, "6", lot_number="L2", expiry=later)
+    cid = admin.post("counts", json={"branch_id": branch}).json()["id"]
+    admin.post(f"counts/{cid}/lines", json={"product_id": counted, "quantity": "4"})
+    posted = admin.post(f"counts/{cid}/post", json={"zero_uncounted": True})
+    assert posted.status_code == 200, posted.text
+    assert _on_hand(admin, branch, by_lot) == "0"
+    assert all(quantity == 0 for quantity in _lots(admin, by_lot, branch).values())
+    with transaction(world.sessions(), readonly=True) as session:
+        assert verify_ledgers(session, tenant_id=world.a.id) == []
