@@ -17,6 +17,12 @@ from sync_server.notifications.dispatcher import dispatch_due
 from sync_server.notifications.models import Notification, NotificationAttachment
 
 
+@pytest.fixture
+def settings(settings):
+    """A server that names a mail server: without one, sending a PO is refused."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
