@@ -217,22 +217,24 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     assert "queued" in page.message.text()
     eventually(qtbot, lambda: admin.get(status).json()["status"] == "sent")
     detail = _open_detail(qtbot, page, po["id"])
-    assert detail.emails.item(0, 1).text() == SUPPLIER_EMAIL
-    assert detail.emails.item(0, 2).text() == "Queued for delivery"
+    assert detail.emails.item(0, 2).text() == SUPPLIER_EMAIL
+    assert detail.emails.item(0, 3).text() == "Queued for delivery"
+    assert detail.tabs.tabText(1) == "E-mails (1 queued)"
     assert dispatch_due(world.sessions(), settings=settings) == 1
     [(recipients, message)] = inbox.messages
     assert recipients == [SUPPLIER_EMAIL] and po["number"] in message["Subject"]
     qtbot.mouseClick(detail.refresh_emails_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: detail.emails.item(0, 2).text().startswith("Sent "), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: detail.emails.item(0, 3).text().startswith("Sent "), timeout=TIMEOUT)
+    assert detail.tabs.tabText(1) == "E-mails (1 sent)"
     history = [detail.history.item(i).text() for i in range(detail.history.count())]
     assert any("Sent to supplier" in h for h in history)
     # The PDF the supplier got, saved where the user says.
     detail.ask_path = lambda: tmp_path / "po.pdf"
     qtbot.mouseClick(detail.save_pdf_button, Qt.MouseButton.LeftButton)
     assert (tmp_path / "po.pdf").read_bytes().startswith(b"%PDF")
-    detail.tabs.setCurrentIndex(1)
+    detail.tabs.setCurrentIndex(2)
     _shot(detail, "po-detail-pdf")
-    detail.tabs.setCurrentIndex(0)
+    detail.tabs.setCurrentIndex(1)
     _shot(detail, "po-detail-emails")
     detail.reject()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -68,6 +68,7 @@ EVENTS = {
     "purchase_order.goods_received": "Goods received",
 }
 FAILED = QColor("#b3261e")
+EMAILS_TAB, PDF_TAB = 1, 2
 PREVIEW_WIDTH = 860
 
 
@@ -121,9 +122,25 @@ def render_page(pdf: bytes, *, width: int) -> QPixmap:
         return QPixmap()
     size = document.pagePointSize(0)
     height = round(width * size.height() / max(size.width(), 1))
-    image = document.render(0, QSize(width, height))
+    rendered = document.render(0, QSize(width, height))
     document.close()
-    return QPixmap.fromImage(image)
+    # The page renders with a transparent background: lay it on white paper.
+    page = QImage(rendered.size(), QImage.Format.Format_RGB32)
+    page.fill(QColor("white"))
+    painter = QPainter(page)
+    painter.drawImage(0, 0, rendered)
+    painter.end()
+    return QPixmap.fromImage(page)
+
+
+def _wrapping_list(name: str) -> QListWidget:
+    """Make a list whose long entries wrap instead of hiding behind a scroll bar."""
+    widget = QListWidget()
+    widget.setObjectName(name)
+    widget.setWordWrap(True)
+    widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    widget.setResizeMode(QListWidget.ResizeMode.Adjust)
+    return widget
 
 
 class PoDetailDialog(QDialog):
@@ -165,58 +182,64 @@ class PoDetailDialog(QDialog):
             f"<b>Total {as_money(po['total'])}</b>   Received {as_money(po['received_value'])}"
         )
         self.totals.setObjectName("PoDetailTotals")
-        self.history = QListWidget()
-        self.history.setObjectName("PoHistory")
+        self.history = _wrapping_list("PoHistory")
         self._fill_history(po)
-        self.receipts = QListWidget()
-        self.receipts.setObjectName("PoReceipts")
+        self.receipts = _wrapping_list("PoReceipts")
         self._fill_receipts(document["receipts"], names)
-        self.emails = QTableWidget(0, 3)
+        self.emails = QTableWidget(0, 4)
         self.emails.setObjectName("PoEmails")
-        self.emails.setHorizontalHeaderLabels(["E-mail", "To", "Delivery"])
+        self.emails.setHorizontalHeaderLabels(["About", "Queued", "To", "Delivery"])
         self.emails.verticalHeader().setVisible(False)
         self.emails.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.emails.setWordWrap(True)
-        self.emails.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.emails.horizontalHeader()
+        for column in range(3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.email_note = QLabel("")
         self.email_note.setObjectName("PoEmailNote")
         self.email_note.setWordWrap(True)
         self.refresh_emails_button = button("Refresh", name="PoEmailsRefresh")
         self.refresh_emails_button.clicked.connect(self.refresh_emails)
-        self.show_emails(document.get("emails") or {"email_configured": True, "emails": []})
-        lists = QHBoxLayout()
-        email_box = QVBoxLayout()
+        emails_tab = QWidget()
+        email_box = QVBoxLayout(emails_tab)
         email_head = QHBoxLayout()
-        email_head.addWidget(QLabel("E-mails"))
+        email_head.addWidget(
+            QLabel("E-mails sent about this order, and whether each one has left.")
+        )
         email_head.addStretch(1)
         email_head.addWidget(self.refresh_emails_button)
         email_box.addLayout(email_head)
-        email_box.addWidget(self.emails)
+        email_box.addWidget(self.emails, 1)
         email_box.addWidget(self.email_note)
+        lists = QHBoxLayout()
         for caption, widget in (("Status history", self.history), ("Receipts", self.receipts)):
             box = QVBoxLayout()
             box.addWidget(QLabel(caption))
             box.addWidget(widget)
             lists.addLayout(box, 1)
-        lists.addLayout(email_box, 2)
         order_tab = QWidget()
         order_layout = QVBoxLayout(order_tab)
-        order_layout.addWidget(self.lines, 3)
+        order_layout.addWidget(self.lines, 1)
         order_layout.addWidget(self.totals)
-        order_layout.addLayout(lists, 2)
+        order_layout.addLayout(lists, 1)
         self.preview = QLabel("This purchase order's PDF could not be shown.")
         self.preview.setObjectName("PoPdfPreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         page = render_page(self.pdf, width=PREVIEW_WIDTH) if self.pdf else QPixmap()
         if not page.isNull():
             self.preview.setPixmap(page)
+        self.preview.setStyleSheet("background: #9e9e9e; padding: 12px;")
         scroll = QScrollArea()
         scroll.setWidget(self.preview)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("PoDetailTabs")
         self.tabs.addTab(order_tab, "Order")
+        self.tabs.addTab(emails_tab, "E-mails")
         self.tabs.addTab(scroll, "PDF preview")
+        self.show_emails(document.get("emails") or {"email_configured": True, "emails": []})
         self.error = QLabel("")
         self.error.setObjectName("ErrorText")
         self.error.setWordWrap(True)
@@ -310,17 +333,16 @@ class PoDetailDialog(QDialog):
         self.emails.setRowCount(len(mails))
         for row, mail in enumerate(mails):
             cells = (
-                f"{EVENTS.get(mail['event'], mail['subject'])}\n{as_when(mail['created_at'])}",
+                EVENTS.get(mail["event"], mail["subject"]),
+                as_when(mail["created_at"]),
                 mail["recipient"],
                 email_state(mail),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column == 2 and mail["state"] == "failed":
+                if column == 3 and mail["state"] == "failed":
                     item.setForeground(FAILED)
                 self.emails.setItem(row, column, item)
-        self.emails.resizeColumnToContents(0)
-        self.emails.resizeColumnToContents(1)
         self.emails.resizeRowsToContents()
         if not answer["email_configured"]:
             self.email_note.setText(
@@ -333,6 +355,16 @@ class PoDetailDialog(QDialog):
             self.email_note.setStyleSheet("")
         else:
             self.email_note.setText("")
+        # The tab says at a glance where the e-mails are: "E-mails (1 sent, 1 failed)".
+        counts = [
+            f"{sum(m['state'] == state for m in mails)} {state}"
+            for state in ("sent", "queued", "failed")
+            if any(m["state"] == state for m in mails)
+        ]
+        label = f"E-mails ({', '.join(counts)})" if counts else "E-mails"
+        if not answer["email_configured"]:
+            label = "E-mails (no mail server)"
+        self.tabs.setTabText(EMAILS_TAB, label)
 
     def refresh_emails(self) -> None:
         """Ask the server again where the PO's e-mails are."""

@@ -182,7 +182,9 @@ class PoLinesEditor(QWidget):
         self._filling = True
         self.table.insertRow(row)
         self.entries.append(entry)
-        self.table.setItem(row, 0, _fixed(f"{product.name} ({product.sku})"))
+        name = _fixed(f"{product.name} ({product.sku})")
+        name.setToolTip(name.text())
+        self.table.setItem(row, 0, name)
         self.table.setItem(row, QTY, QTableWidgetItem("1"))
         unit = choice(unit_choices(product))
         unit.setToolTip("Quantity and cost count in this unit; stock comes in as pieces")
@@ -198,6 +200,8 @@ class PoLinesEditor(QWidget):
         free.toggled.connect(lambda _: self._update_total())
         self.table.setCellWidget(row, FREE, free)
         self.table.setItem(row, TOTAL, _fixed(""))
+        # As tall as the choices it holds, so their text is never cut off at the bottom.
+        self.table.setRowHeight(row, max(unit.sizeHint().height(), tax.sizeHint().height()) + 4)
         self._filling = False
         self._show_cost(entry)
         self.table.selectRow(row)
@@ -363,8 +367,8 @@ class PurchaseOrderDialog(FormDialog):
         self, *, ctx: ManagerContext, suppliers: list[Any], parent: QWidget | None = None
     ) -> None:
         super().__init__(ctx=ctx, title="New purchase order", ok_text="Create draft", parent=parent)
-        self.setMinimumWidth(900)
-        self.setMinimumHeight(600)
+        self.setMinimumWidth(1080)
+        self.setMinimumHeight(620)
         self.supplier = choice([(s.name, s.id) for s in suppliers], name="PoSupplier")
         self.branch = choice([(b.name, b.id) for b in ctx.branches], name="PoBranch")
         self.notes = QLineEdit()
