@@ -12,13 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
-from sync_server.db import utcnow
+from sync_server.db import is_sqlite, utcnow
 from sync_server.purchasing import units, vendors
 from sync_server.purchasing.models import (
     GoodsReceipt,
@@ -144,14 +146,36 @@ def learn_from_receipt(
         for x in receipt.lines
         if x.unit_cost > 0  # free goods say nothing about the price
     }
-    known = _prices(session, tenant_id=po.tenant_id, supplier_id=po.supplier_id, product_ids=paid)
+    if not paid:
+        return
+    # One upsert: two receipts of one supplier's product at once must both land, not collide
+    # on the unique key (the later one's cost wins, as it would one after the other).
+    insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
     now = utcnow()
-    for product_id, cost in sorted(paid.items()):
-        row = known.get(product_id)
-        if row is None:
-            row = SupplierPrice(
-                tenant_id=po.tenant_id, supplier_id=po.supplier_id, product_id=product_id
-            )
-            session.add(row)
-        row.unit_cost, row.source, row.updated_at = cost, RECEIPT, now
-    session.flush()
+    stmt = insert(SupplierPrice).values(
+        [
+            {
+                "tenant_id": po.tenant_id,
+                "supplier_id": po.supplier_id,
+                "product_id": product_id,
+                "unit_cost": cost,
+                "source": RECEIPT,
+                "updated_at": now,
+            }
+            for product_id, cost in sorted(paid.items())
+        ]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "supplier_id", "product_id"],
+            set_={
+                "unit_cost": stmt.excluded.unit_cost,
+                "source": stmt.excluded.source,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )
+    # Rows this session holds are now stale: read them afresh when next asked.
+    for row in session.identity_map.values():
+        if isinstance(row, SupplierPrice):
+            session.expire(row)
