@@ -13,7 +13,7 @@ from sync_server.catalog.models import Product
 from sync_server.db import transaction
 from sync_server.notifications.models import Notification
 from sync_server.org.models import Branch
-from tests.server.test_reports_printed import needs_poppler, pdf_text
+from tests.server.test_reports_printed import assert_readable, needs_poppler, pdf_text
 
 D = Decimal
 
@@ -196,6 +196,9 @@ def test_the_po_pdf_prints_units_tax_per_line_and_totals_with_no_broken_words(wo
     pdf = buyer.get(f"purchase-orders/{po['id']}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     text = pdf_text(pdf.content, tmp_path)
+    assert_readable(
+        text, labels=["Product", "Qty", "Unit", "Unit cost", "Taxable", "Tax %", "Tax", "Total"]
+    )
     words = set(re.findall(r"\S+", text))
     for word in [*long_name.split(), "Taxable", "Tax", "Total", "Unit", "cost", "case", "piece"]:
         assert word in words, f"{word!r} is broken or missing:\n{text}"
