@@ -73,11 +73,13 @@ class ReceiveDialog(FormDialog):
         self.table.setObjectName("ReceiveLines")
         self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Still due", "Receive now"])
         for row, (line, due) in enumerate(self.due):
+            # Counted in the line's unit (bags of 25 are received as bags), so say which.
+            unit = f" {line['purchase_unit']}" if line.get("purchase_unit") else ""
             for column, text in enumerate(
                 (
                     names.get(line["product_id"], f"#{line['product_id']}"),
-                    as_quantity(line["quantity"]),
-                    as_quantity(due),
+                    as_quantity(line["quantity"]) + unit,
+                    as_quantity(due) + unit,
                 )
             ):
                 item = QTableWidgetItem(text)
