@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from aiosmtpd.controller import Controller
 from PySide6.QtWidgets import QApplication
 
 from sqlalchemy import text
@@ -28,6 +29,7 @@ from sqlalchemy import text
 from common.barcodes import make_ean13
 from common.money import round_money
 from pos_client.api.client import ApiClient
+from pos_client.ui.manager.purchasing_dialogs import SendDialog
 from pos_client.ui.manager.style import manager_stylesheet
 from pos_client.ui.manager.window import open_back_office
 from sync_server.config import Settings
@@ -35,7 +37,15 @@ from sync_server.db import make_engine
 from sync_server.demo_history import DemoApi, DemoProduct, enrol_till, push, till_month
 from sync_server.main import create_app
 from sync_server.migrations.runner import upgrade
+from sync_server.notifications.dispatcher import dispatch_due
 from tests.factories import PASSWORD, build_world
+
+class Sink:
+    """Accept every message (the supplier's inbox)."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        return "250 OK"
+
 
 out = Path(sys.argv[1])
 data = Path(tempfile.mkdtemp(prefix="manager-shots-"))
@@ -47,7 +57,16 @@ world = build_world(engine, None)
 with engine.begin() as connection:  # the test world's tenant, named like a real shop
     connection.execute(text("UPDATE tenants SET name = 'Sharma General Store' WHERE id = :id"),
                        {"id": world.a.id})
-app = create_app(Settings(database_url=url), engine=engine)
+# A real SMTP server on loopback, so a PO sent to its supplier shows its e-mail delivered.
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    mail_port = s.getsockname()[1]
+mailbox = Controller(Sink(), hostname="127.0.0.1", port=mail_port)
+mailbox.start()
+atexit.register(mailbox.stop)
+settings = Settings(database_url=url, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                    smtp_from="buying@sharma.example.in")
+app = create_app(settings, engine=engine)
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -72,7 +91,9 @@ admin.patch(f"/branches/{main}", {"name": "Indiranagar"})
 admin.patch(f"/branches/{west}", {"name": "Jayanagar"})
 admin.patch(f"/users/{world.a.users['admin']}", {"full_name": "Priya Sharma"})
 supplier = admin.post("/suppliers", {"name": "Hindustan Distributors", "contact_name": "R. Mehta",
-                                     "phone": "+91 80 4123 9876", "payment_terms_days": 30})
+                                     "phone": "+91 80 4123 9876", "payment_terms_days": 30,
+                                     "email": "orders@hindustan.example.in"})
+gst5 = admin.post("/tax-classes", {"code": "GST5", "name": "GST 5%", "rates": [{"gst_rate": "5"}]})
 admin.post("/suppliers", {"name": "Tata Consumer Products", "phone": "+91 22 6665 8282"})
 catalog = [
     ("TEA-GOLD-500", "Tata Tea Gold 500 g", "285.00", "5"),
@@ -114,14 +135,21 @@ for n, customer in enumerate(customers):
         if m == 0 or n == 0:
             manager.post(f"/sales-requests/{request['id']}/approve", {})
 manager.post(f"/customers/{customers[0]['id']}/payments", {"amount": "500.00", "method": "upi"})
+for sku in ("ATTA-5KG", "RICE-BAS-5"):
+    admin.patch(f"/products/{ids[sku]}", {"tax_class_id": gst5["id"]})
 po = manager.post("/purchase-orders", {"supplier_id": supplier["id"], "branch_id": main, "lines": [
-    {"product_id": ids["ATTA-5KG"], "quantity": "20", "unit_cost": "210.00"},
-    {"product_id": ids["RICE-BAS-5"], "quantity": "10", "unit_cost": "590.00"}]})
+    {"product_id": ids["ATTA-5KG"], "quantity": "20", "unit_cost": "210.00",
+     "tax_class_id": gst5["id"]},
+    {"product_id": ids["RICE-BAS-5"], "quantity": "10", "unit_cost": "590.00",
+     "tax_class_id": gst5["id"]}]})
 manager.post(f"/purchase-orders/{po['id']}/submit", {})
 po2 = manager.post("/purchase-orders", {"supplier_id": supplier["id"], "branch_id": main, "lines": [
     {"product_id": ids["SALT-1"], "quantity": "50", "unit_cost": "22.00"}]})
 manager.post(f"/purchase-orders/{po2['id']}/submit", {})
 admin.post(f"/purchase-orders/{po2['id']}/approve", {})
+# Salt is bought in bags of 25 from now on, at the supplier's price per kilo packet.
+admin.patch(f"/products/{ids['SALT-1']}", {"purchase_unit": "bag", "purchase_units_per": "25"})
+admin.set_supplier_price(supplier["id"], ids["SALT-1"], unit_cost=Decimal("21.50"))
 # Online orders, paid (so the dashboard's charts have sales to show).
 for n in range(12):
     branch = main if n % 3 else west
@@ -236,10 +264,39 @@ settle()
 shoot("po-detail", purchasing.dialog)
 purchasing.dialog.close()
 purchasing.new_po()
+settle()
 for sku in ("ATTA-5KG", "RICE-BAS-5", "SALT-1"):
     purchasing.dialog.lines.add(admin.product(ids[sku]))
 purchasing.dialog.lines.set_line(0, quantity="20", cost="210.00")
 shoot("po-new", purchasing.dialog)
+purchasing.dialog.close()
+# The approved PO sent to its supplier: the question, then the e-mail delivered and the PDF.
+purchasing.orders.reload()
+settle()
+purchasing.orders.view.selectRow(
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po2["id"]))
+purchasing.send_po()
+settle()
+shoot("po-send", purchasing.dialog)
+purchasing.dialog.submit()
+settle()
+dispatch_due(engine, settings=settings)
+purchasing.orders.view.selectRow(
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po2["id"]))
+purchasing.show_po()
+settle()
+shoot("po-detail-sent", purchasing.dialog)
+purchasing.dialog.tabs.setCurrentIndex(1)
+shoot("po-detail-emails", purchasing.dialog)
+purchasing.dialog.tabs.setCurrentIndex(2)
+shoot("po-detail-pdf", purchasing.dialog)
+purchasing.dialog.close()
+# A server with no mail server: the question says so, and there is no Send.
+purchasing.dialog = SendDialog(ctx=window.ctx, po={**po2, "status": "approved"},
+                               supplier=next(x for x in purchasing.suppliers if x.id == supplier["id"]),
+                               email_configured=False,
+                               parent=purchasing)
+shoot("po-send-no-mail", purchasing.dialog)
 purchasing.dialog.close()
 stock_page = window.open_screen("stock")
 moved = admin.create_transfer(source_branch_id=main, destination_branch_id=west, lines=[

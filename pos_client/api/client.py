@@ -426,6 +426,29 @@ class ApiClient:
         """Send an approved purchase order to its supplier (e-mailed with its PDF)."""
         return self.post(f"/purchase-orders/{po_id}/send", {})
 
+    def purchase_order_pdf(self, po_id: int) -> bytes:
+        """Return a purchase order as the PDF its supplier gets."""
+        return self.request("GET", f"/purchase-orders/{po_id}/pdf").content
+
+    def purchase_order_emails(self, po_id: int) -> Row:
+        """Return the e-mails about a purchase order with their delivery state, and whether
+        the server can send e-mail at all (email_configured)."""
+        return self.get(f"/purchase-orders/{po_id}/emails")
+
+    def tax_classes(self) -> list[Row]:
+        """List the business's tax classes."""
+        return self.get("/tax-classes")
+
+    def starting_costs(self, supplier_id: int, product_ids: list[int]) -> dict[int, Row]:
+        """Return, per product, the cost a new PO line starts from (per base unit) and why."""
+        rows = self.get(f"/suppliers/{supplier_id}/starting-costs", product_id=product_ids)
+        return {row["product_id"]: row for row in rows}
+
+    def set_supplier_price(self, supplier_id: int, product_id: int, *, unit_cost: Decimal) -> Row:
+        """Record what a supplier charges for one base unit of a product."""
+        body = {"unit_cost": str(unit_cost)}
+        return self.put(f"/suppliers/{supplier_id}/prices/{product_id}", body)
+
     def confirm_purchase_order(self, po_id: int, *, delivery_date: date, lines: list[Row]) -> Row:
         """Record what the supplier confirmed (quantities per line) and when it will deliver."""
         body = {"delivery_date": delivery_date.isoformat(), "lines": lines}

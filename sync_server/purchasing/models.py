@@ -76,6 +76,17 @@ class PurchaseOrderLine(TenantScoped, Base):
     # each holds units_per base units, the stock and its cost per piece derive from it.
     purchase_unit: Mapped[str | None] = mapped_column(String(16), nullable=True)
     units_per: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("1"), server_default="1")
+    # The tax class the line is taxed under (its rate is tax_rate, fixed when the line was
+    # written) and the tax it carries: line_total = taxable value + tax_amount.
+    tax_class_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tax_classes.id"), nullable=True
+    )
+    tax_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"), server_default="0")
+
+    @property
+    def taxable(self) -> Decimal:
+        """Return the line's value before tax."""
+        return self.line_total - self.tax_amount
 
 
 class GoodsReceipt(TenantScoped, Base):
@@ -139,3 +150,22 @@ class VendorEntry(TenantScoped, Base):
     actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     actor: Mapped[str] = mapped_column(String(120), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SupplierPrice(TenantScoped, Base):
+    """What a supplier charges for a product, per the product's base unit (piece, kg).
+
+    A new PO line starts from it; each goods receipt from that supplier updates it to the
+    cost actually paid.
+    """
+
+    __tablename__ = "supplier_prices"
+    __table_args__ = (UniqueConstraint("tenant_id", "supplier_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    unit_cost: Mapped[Decimal]
+    # "manual" when someone typed it, "receipt" when the last goods receipt set it.
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

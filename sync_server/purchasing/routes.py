@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from common.roles import Permission
@@ -14,23 +14,32 @@ from sync_server.auth.deps import Allowed, SessionDep
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.paging import Sorted, in_caller_branches, paginate
-from sync_server.purchasing import reorder, service, shipping, vendors
-from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
+from sync_server.purchasing import mail, prices, reorder, service, shipping, vendors
+from sync_server.purchasing.models import (
+    GoodsReceipt,
+    PurchaseOrder,
+    SupplierPrice,
+    VendorEntry,
+)
 from sync_server.purchasing.schemas import (
     Cancellation,
     Confirmation,
     Decision,
     IncomingRead,
     POCreate,
+    POEmailsRead,
     PORead,
     POUpdate,
     ReceiptCreate,
     ReceiptRead,
     Rejection,
     Shipment,
+    StartingCost,
     SuggestionsApply,
     SuggestionsRead,
     SupplierHistoryRead,
+    SupplierPriceIn,
+    SupplierPriceRead,
     VendorAccountRead,
     VendorEntryRead,
     VendorPaymentCreate,
@@ -153,10 +162,35 @@ def reject_po(
 
 @router.post(f"{PO}/send", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
 def send_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    request: Request,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
 ) -> PurchaseOrder:
-    """E-mail an approved purchase order to its supplier, its PDF attached."""
-    return shipping.send(session, actor=principal, po_id=po_id)
+    """E-mail an approved purchase order to its supplier, its PDF attached.
+
+    Refused (409, nothing changes) when the server has no mail server configured.
+    """
+    return shipping.send(
+        session, actor=principal, po_id=po_id, email_configured=_email_configured(request)
+    )
+
+
+def _email_configured(request: Request) -> bool:
+    return bool(request.app.state.settings.smtp_host)
+
+
+@router.get(f"{PO}/emails", response_model=POEmailsRead, responses=problem_responses(404))
+def po_emails(
+    po_id: Id,
+    request: Request,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+) -> dict:
+    """The e-mails sent about a purchase order and their delivery state (queued/sent/failed)."""
+    return mail.emails(
+        session, actor=principal, po_id=po_id, email_configured=_email_configured(request)
+    )
 
 
 @router.post(
@@ -393,6 +427,62 @@ def vendor_statement(
             headers={"Content-Disposition": f'inline; filename="supplier-{supplier_id}.pdf"'},
         )
     return data
+
+
+@router.get(
+    "/suppliers/{supplier_id}/prices",
+    response_model=list[SupplierPriceRead],
+    responses=problem_responses(404),
+)
+def supplier_prices(
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    product_id: Annotated[list[Id] | None, Query(max_length=500)] = None,
+) -> list:
+    """List what a supplier charges per base unit, for some products (product_id=…) or all."""
+    return prices.list_prices(
+        session, tenant_id=principal.tenant_id, supplier_id=supplier_id, product_ids=product_id
+    )
+
+
+@router.get(
+    "/suppliers/{supplier_id}/starting-costs",
+    response_model=list[StartingCost],
+    responses=problem_responses(404, 422),
+)
+def starting_costs(
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_READ),
+    product_id: Annotated[list[Id], Query(min_length=1, max_length=500)],
+) -> list:
+    """The cost a new PO line starts from, per base unit: the supplier's price, else last cost."""
+    return prices.starting_costs(
+        session, tenant_id=principal.tenant_id, supplier_id=supplier_id, product_ids=product_id
+    )
+
+
+@router.put(
+    "/suppliers/{supplier_id}/prices/{product_id}",
+    response_model=SupplierPriceRead,
+    responses=problem_responses(403, 404, 422),
+)
+def set_supplier_price(
+    supplier_id: Id,
+    product_id: Id,
+    body: SupplierPriceIn,
+    session: SessionDep,
+    principal: Allowed(Permission.PURCHASING_WRITE),
+) -> SupplierPrice:
+    """Record what a supplier charges for one base unit of a product."""
+    return prices.set_price(
+        session,
+        actor=principal,
+        supplier_id=supplier_id,
+        product_id=product_id,
+        unit_cost=body.unit_cost,
+    )
 
 
 @router.get(

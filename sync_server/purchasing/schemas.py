@@ -26,7 +26,13 @@ class LineIn(Schema):
     product_id: Id
     quantity: PositiveQuantity
     unit_cost: Annotated[NonNegativeAmount, Field(le=MAX_AMOUNT)]
-    tax_rate: Percent = Decimal("0")
+    tax_rate: Percent = Field(
+        default=Decimal("0"), description="Tax in percent; the class's rate when it names one"
+    )
+    tax_class_id: Id | None = Field(
+        default=None,
+        description="The tax class the line is taxed under (its components, e.g. CGST+SGST)",
+    )
     free: bool = Field(
         default=False, description="The supplier gives these free; only then may the cost be 0"
     )
@@ -121,6 +127,9 @@ class POLineRead(ReadSchema):
     confirmed_quantity: Quantity | None = None
     purchase_unit: str | None = None
     units_per: Quantity = Decimal("1")
+    tax_class_id: int | None = None
+    taxable: Amount = Field(description="Quantity x unit cost, rounded: the value before tax")
+    tax_amount: Amount = Field(description="The line's tax; line_total = taxable + tax_amount")
 
 
 class PORead(ReadSchema):
@@ -295,3 +304,46 @@ class SuggestionsApply(Schema):
     supplier_ids: list[Id] | None = Field(
         default=None, description="Make POs only for these suppliers; all when left out"
     )
+
+
+class SupplierPriceIn(Schema):
+    unit_cost: Annotated[Amount, Field(gt=0, le=MAX_AMOUNT)] = Field(
+        description="What the supplier charges for one base unit (piece, kg) of the product"
+    )
+
+
+class SupplierPriceRead(ReadSchema):
+    supplier_id: int
+    product_id: int
+    unit_cost: Amount
+    source: str = Field(description="manual, or receipt when the last goods receipt set it")
+    updated_at: datetime
+
+
+class StartingCost(ReadSchema):
+    product_id: int
+    unit_cost: Amount = Field(description="Per base unit (piece, kg)")
+    source: Literal["supplier_price", "last_cost", "none"]
+
+
+class POEmailRead(ReadSchema):
+    id: int
+    event: str
+    recipient: str
+    subject: str
+    state: Literal["queued", "sent", "failed"] = Field(
+        description="queued: waiting or being retried; sent: the mail server took it; "
+        "failed: given up after every retry (see error)"
+    )
+    attempts: int
+    error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class POEmailsRead(ReadSchema):
+    email_configured: bool = Field(
+        description="Whether this server has an SMTP server to send e-mail through"
+    )
+    emails: list[POEmailRead]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,16 @@ from common.errors import (
 )
 from common.money import format_money, percent_of, round_money
 from common.roles import Permission, Role
+from common.tax import (
+    Component,
+    LineTax,
+    Supply,
+    components_for,
+    gstin_problem,
+    state_of_gstin,
+    supply_kind,
+    tax_exclusive,
+)
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
@@ -28,7 +39,7 @@ from sync_server.inventory import service as inventory
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Supplier
-from sync_server.purchasing import notify, units, vendors
+from sync_server.purchasing import notify, prices, units, vendors
 from sync_server.purchasing.models import (
     GoodsReceipt,
     GoodsReceiptLine,
@@ -36,6 +47,8 @@ from sync_server.purchasing.models import (
     PurchaseOrderLine,
 )
 from sync_server.purchasing.schemas import LineIn, POCreate, POUpdate, ReceiptLineIn
+from sync_server.tax import service as tax_classes
+from sync_server.tax.models import TaxClassRow
 
 DRAFT = "draft"
 PENDING = "pending_approval"
@@ -90,6 +103,13 @@ def _past(action: str) -> str:
 def currency(session: Session, tenant_id: int) -> str:
     """Return the tenant's currency (it decides how money rounds)."""
     return str(get_setting(session, tenant_id=tenant_id, key="currency"))
+
+
+def line_tax(
+    quantity: Decimal, unit_cost: Decimal, components: tuple[Component, ...], cur: str
+) -> LineTax:
+    """Tax a PO line: costs are before tax, each component rounded on the rounded value."""
+    return tax_exclusive(quantity * unit_cost, components=components, currency=cur)
 
 
 def line_value(quantity: Decimal, unit_cost: Decimal, tax_rate: Decimal, cur: str) -> Decimal:
@@ -190,28 +210,73 @@ def _set_lines(session: Session, po: PurchaseOrder, lines: list[LineIn], cur: st
     if missing:
         raise NotFound(f"There is no product with id {missing[0]}.")
     _refuse_costless(session, lines)
+    classes = _tax_classes(session, po, lines)
     po.lines.clear()
     session.flush()
     for line in lines:
+        if line.tax_class_id is not None:
+            components = classes[line.tax_class_id]
+        else:
+            components = components_for(
+                tax_class=None, tax_rate=line.tax_rate, day=date.today(), supply=Supply.INTRA
+            )
+        taxed = line_tax(line.quantity, line.unit_cost, components, cur)
         po.lines.append(
             PurchaseOrderLine(
                 tenant_id=po.tenant_id,
                 product_id=line.product_id,
                 quantity=line.quantity,
                 unit_cost=line.unit_cost,
-                tax_rate=line.tax_rate,
-                line_total=line_value(line.quantity, line.unit_cost, line.tax_rate, cur),
+                tax_class_id=line.tax_class_id,
+                tax_rate=taxed.rate if line.tax_class_id is not None else line.tax_rate,
+                tax_amount=taxed.tax,
+                line_total=taxed.total,
                 received_quantity=Decimal("0"),
                 # A line in the product's usual purchase unit unless it names its own.
                 purchase_unit=line.purchase_unit or defaults[line.product_id][0],
                 units_per=line.units_per or defaults[line.product_id][1],
             )
         )
-    subtotal = sum((round_money(x.quantity * x.unit_cost, cur) for x in po.lines), Decimal(0))
     po.total = sum((x.line_total for x in po.lines), Decimal(0))
-    po.subtotal, po.tax_total = subtotal, po.total - subtotal
+    po.tax_total = sum((x.tax_amount for x in po.lines), Decimal(0))
+    po.subtotal = po.total - po.tax_total
     if po.total > MAX_AMOUNT:
         raise ValidationFailed(f"A purchase order may total at most {MAX_AMOUNT}.")
+
+
+def _tax_classes(
+    session: Session, po: PurchaseOrder, lines: list[LineIn]
+) -> dict[int, tuple[Component, ...]]:
+    """Return the components each named tax class charges today on this PO's supply.
+
+    The supply is inter-state when the supplier's GSTIN is of another state than the
+    receiving branch (IGST), intra-state otherwise (CGST + SGST).
+    """
+    ids = {x.tax_class_id for x in lines if x.tax_class_id is not None}
+    if not ids:
+        return {}
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(TaxClassRow).where(
+                TaxClassRow.tenant_id == po.tenant_id, TaxClassRow.id.in_(ids)
+            )
+        )
+    }
+    missing = sorted(ids - set(rows))
+    if missing:
+        raise NotFound(f"There is no tax class with id {missing[0]}.")
+    supplier = session.get(Supplier, po.supplier_id)
+    branch = session.get(Branch, po.branch_id)
+    gstin = (supplier.tax_number if supplier else "").strip().upper()
+    supply = supply_kind(
+        seller_state=state_of_gstin(gstin) if gstin and gstin_problem(gstin) is None else "",
+        buyer_state=branch.state_code if branch else "",
+    )
+    return {
+        class_id: tax_classes.class_of(row).components_on(day=date.today(), supply=supply)
+        for class_id, row in rows.items()
+    }
 
 
 def create(session: Session, *, actor: Principal, data: POCreate) -> PurchaseOrder:
@@ -484,6 +549,7 @@ def _receive(
         line.received_quantity += x.quantity
         receipt.value += value
     po.received_value += receipt.value
+    prices.learn_from_receipt(session, po=po, receipt=receipt, by_id=by_id)
     done = all(line.received_quantity >= line.quantity for line in po.lines)
     previous = po.status
     po.status = RECEIVED if done else PARTIAL

@@ -10,18 +10,21 @@ GET /stock/incoming when goods are due.
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.errors import ValidationFailed
+from common.errors import Conflict, ValidationFailed
 from common.money import format_money
+from common.units import format_quantity
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.documents.pdf import PDF_MEDIA_TYPE, Document, render
+from sync_server.org.models import Branch
 from sync_server.partners.models import Supplier
 from sync_server.purchasing import notify, service
 from sync_server.purchasing.models import PurchaseOrder, PurchaseOrderLine
@@ -33,21 +36,40 @@ def pdf_path(po_id: int) -> str:
     return f"/api/v1/purchase-orders/{po_id}/pdf"
 
 
+def unit_text(line: PurchaseOrderLine, base_unit: str) -> str:
+    """Return the unit a line counts in: "piece", "kg", or "case of 12 piece"."""
+    if not line.purchase_unit or line.purchase_unit == base_unit:
+        return base_unit
+    return f"{line.purchase_unit} of {format_quantity(line.units_per)} {base_unit}"
+
+
 def po_pdf(session: Session, *, actor: Principal, po_id: int) -> bytes:
-    """Render a purchase order as the PDF a supplier receives."""
+    """Render a purchase order as the PDF a supplier receives: units and tax on every line."""
     po = service.visible_po(session, actor=actor, po_id=po_id)
     supplier = session.get(Supplier, po.supplier_id)
+    branch = session.get(Branch, po.branch_id)
     cur = service.currency(session, po.tenant_id)
-    names = dict(
-        session.execute(
-            select(Product.id, Product.name).where(
+    products = {
+        row.id: row
+        for row in session.execute(
+            select(Product.id, Product.name, Product.sku, Product.unit).where(
                 Product.id.in_([line.product_id for line in po.lines])
             )
         ).all()
-    )
+    }
 
     def money(value) -> str:
         return format_money(value, cur, symbol=False)
+
+    def name(line: PurchaseOrderLine) -> str:
+        product = products.get(line.product_id)
+        text = f"{product.name} ({product.sku})" if product else str(line.product_id)
+        # Wrapped at word boundaries, never inside a word, to keep the table on the page.
+        return "\n".join(textwrap.wrap(text, width=30, break_long_words=False)) or text
+
+    def unit(line: PurchaseOrderLine) -> str:
+        product = products.get(line.product_id)
+        return "\n".join(textwrap.wrap(unit_text(line, product.unit if product else ""), 12))
 
     return render(
         Document(
@@ -55,33 +77,52 @@ def po_pdf(session: Session, *, actor: Principal, po_id: int) -> bytes:
             subtitle=supplier.name if supplier else "",
             facts=[
                 ("Supplier", supplier.name if supplier else str(po.supplier_id)),
-                ("Deliver to branch", str(po.branch_id)),
+                ("Supplier GSTIN", (supplier.tax_number if supplier else "") or "-"),
+                ("Deliver to", branch.name if branch else str(po.branch_id)),
                 ("Wanted by", po.expected_date.isoformat() if po.expected_date else "-"),
                 ("Currency", cur),
             ],
-            columns=("Product", "Quantity", "Unit cost", "Tax %", "Total"),
+            columns=("Product", "Qty", "Unit", "Unit cost", "Taxable", "Tax %", "Tax", "Total"),
             rows=[
                 (
-                    names.get(line.product_id, str(line.product_id)),
-                    format(line.quantity.normalize(), "f"),
+                    name(line),
+                    format_quantity(line.quantity),
+                    unit(line),
                     money(line.unit_cost),
+                    money(line.taxable),
                     format(line.tax_rate.normalize(), "f"),
+                    money(line.tax_amount),
                     money(line.line_total),
                 )
                 for line in po.lines
             ],
-            numeric=frozenset({1, 2, 3, 4}),
-            totals=[("Total", money(po.total))],
-            footer="Please confirm quantities and delivery date.",
+            numeric=frozenset({1, 3, 4, 5, 6, 7}),
+            totals=[
+                ("Taxable value", money(po.subtotal)),
+                ("Tax", money(po.tax_total)),
+                ("Total", money(po.total)),
+            ],
+            footer="Costs are before tax. Please confirm quantities and delivery date.",
         )
     )
 
 
-def send(session: Session, *, actor: Principal, po_id: int) -> PurchaseOrder:
-    """Send an approved PO to its supplier: an e-mail with the PDF attached, via the outbox."""
+def send(
+    session: Session, *, actor: Principal, po_id: int, email_configured: bool = True
+) -> PurchaseOrder:
+    """Send an approved PO to its supplier: an e-mail with the PDF attached, via the outbox.
+
+    Refused when the server has no mail server to send through: the PO would read "sent"
+    while the e-mail could never leave.
+    """
     po = service.lock_po(session, tenant_id=actor.tenant_id, po_id=po_id)
     service._check(po, "send")
     service._branch_allowed(actor, po.branch_id)
+    if not email_configured:
+        raise Conflict(
+            "This server has no mail server configured (STOCKPILOT_SMTP_HOST), so the "
+            f"purchase order cannot be e-mailed; {po.number} was not changed."
+        )
     supplier = session.get(Supplier, po.supplier_id)
     if supplier is None or not supplier.email:
         raise ValidationFailed(

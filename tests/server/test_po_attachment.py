@@ -17,6 +17,12 @@ from sync_server.notifications.dispatcher import dispatch_due
 from sync_server.notifications.models import Notification, NotificationAttachment
 
 
+@pytest.fixture
+def settings(settings):
+    """A server that names a mail server: without one, sending a PO is refused."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,3 +164,26 @@ def test_attachments_ride_only_on_emails_and_oversized_files_are_refused(world):
             )
             is None
         )
+
+
+def test_a_pos_emails_show_queued_then_failed_for_good_with_the_reason(world, settings):
+    po = _sent_po(world)
+    buyer = world.api("purchase_admin")
+    queued = buyer.get(f"purchase-orders/{po['id']}/emails")
+    assert queued.status_code == 200, queued.text
+    [mail] = queued.json()["emails"]
+    assert queued.json()["email_configured"] is True
+    assert (mail["state"], mail["recipient"], mail["attempts"], mail["error"]) == (
+        "queued",
+        "orders@acme.test",
+        0,
+        None,
+    )
+    # Nothing listens on the mail server's port, and one attempt is all it gets.
+    last_try = settings.model_copy(
+        update={"smtp_port": _free_port(), "notify_max_attempts": 1, "notify_timeout": 2}
+    )
+    assert dispatch_due(world.sessions(), settings=last_try) == 0
+    [mail] = buyer.get(f"purchase-orders/{po['id']}/emails").json()["emails"]
+    assert (mail["state"], mail["attempts"], mail["next_attempt_at"]) == ("failed", 1, None)
+    assert "Connection" in mail["error"]

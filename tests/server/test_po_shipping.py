@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.notifications.models import Notification
+
+
+@pytest.fixture
+def settings(settings):
+    """A server that names a mail server: without one, sending a PO is refused."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9})
 
 
 def _approved_po(world, *, email: str | None = "orders@acme.test", wanted: str) -> dict:

@@ -1,8 +1,11 @@
-"""Purchase orders as documents: a line editor with product search, and a detail view."""
+"""Purchase orders as documents: a line editor with product search, units, tax and costs
+that start from the supplier's price."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,46 +13,32 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QDialog,
-    QDialogButtonBox,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from common.money import round_money
-from common.roles import Permission
+from common.tax import Component, Supply, class_from_wire, components_for, tax_exclusive
 from pos_client.api.client import ApiClient
-from pos_client.qt.network import NetOp, describe
+from pos_client.qt.network import NetOp
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
-from pos_client.ui.manager.table import as_label, as_money, as_quantity, as_when
-from pos_client.ui.manager.widgets import (
-    CommentDialog,
-    FormDialog,
-    button,
-    choice,
-)
+from pos_client.ui.manager.table import as_money, as_quantity
+from pos_client.ui.manager.widgets import FormDialog, button, choice
 
-QTY, COST, FREE, TOTAL = 1, 2, 3, 4
-# The PO's timestamps, in the order a PO lives through them: its status history.
-HISTORY = [
-    ("created_at", "Created", "created_by_name"),
-    ("submitted_at", "Submitted for approval", None),
-    ("decided_at", "Decided", "decided_by_name"),
-    ("sent_at", "Sent to supplier", None),
-    ("confirmed_at", "Confirmed by supplier", None),
-    ("shipped_at", "Shipped", None),
-    ("received_at", "Received in full", None),
-    ("closed_at", "Closed", None),
-    ("cancelled_at", "Cancelled", None),
-]
+QTY, UNIT, COST, TAX, FREE, TOTAL = 1, 2, 3, 4, 5, 6
+HEADERS = ["Product", "Quantity", "Unit", "Unit cost", "Tax", "Free", "Total"]
+SOURCES = {
+    "supplier_price": "the supplier's price",
+    "last_cost": "the product's last cost",
+    "none": "nothing known: type it",
+}
 
 
 def _number(text: str, *, what: str) -> Decimal:
@@ -68,68 +57,203 @@ def _fixed(text: str) -> QTableWidgetItem:
     return item
 
 
-class PoLinesEditor(QWidget):
-    """Find products by name, SKU or barcode and add them as lines; any number of lines."""
+def unit_choices(product: Any) -> list[tuple[str, tuple[str, Decimal]]]:
+    """Return the units a product can be ordered in: its usual purchase unit first."""
+    base = (product.unit, (product.unit, Decimal(1)))
+    per = Decimal(product.purchase_units_per or 1)
+    if product.purchase_unit and product.purchase_unit != product.unit:
+        bought = (
+            f"{product.purchase_unit} of {as_quantity(per)} {product.unit}",
+            (product.purchase_unit, per),
+        )
+        return [bought, base]
+    return [base]
 
-    def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
+
+@dataclass
+class _Line:
+    product: Any
+    base_cost: Decimal  # per base unit, from the supplier's price or the last cost
+    source: str
+    typed: bool = False  # the buyer typed a cost: never overwrite it
+
+
+class PoLinesEditor(QWidget):
+    """Find products by name, SKU or barcode and add them as lines; any number of lines.
+
+    Each line has its unit (the product's purchase unit or its base unit), its tax (the
+    product's tax class by default) and a cost that starts from the supplier's price for the
+    product, else its last cost; a cost the buyer typed is kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        ctx: ManagerContext,
+        supplier_id: Callable[[], int | None] = lambda: None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.products: list[Any] = []  # one per line, in line order
+        self.supplier_id = supplier_id
+        self.entries: list[_Line] = []
+        self.tax_classes: list[dict[str, Any]] = []
+        self._filling = False
         self.picker = ProductPicker(ctx=ctx)
         self.picker.picked.connect(self.add)
         self.search, self.results = self.picker.search, self.picker.results
-        self.table = QTableWidget(0, 5)
+        self.table = QTableWidget(0, len(HEADERS))
         self.table.setObjectName("PoLines")
-        self.table.setHorizontalHeaderLabels(["Product", "Quantity", "Unit cost", "Free", "Total"])
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (QTY, COST, FREE, TOTAL):
+        for column in (QTY, UNIT, COST, TAX, FREE, TOTAL):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.itemChanged.connect(lambda _: self._update_total())
+        self.table.itemChanged.connect(self._item_changed)
         self.remove_button = button("Remove line", name="PoRemoveLine")
         self.remove_button.clicked.connect(self.remove_selected)
         self.total = QLabel("No lines yet: find a product above.")
         self.total.setObjectName("PoTotal")
+        self.total.setWordWrap(True)
         bottom = QHBoxLayout()
         bottom.addWidget(self.remove_button)
         bottom.addStretch(1)
-        bottom.addWidget(self.total)
+        bottom.addWidget(self.total, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.picker)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
+    @property
+    def products(self) -> list[Any]:
+        """Return the products on the lines, in line order."""
+        return [entry.product for entry in self.entries]
+
     def find(self, text: str) -> None:
         """Ask the server for products matching text."""
         self.picker.find(text)
 
+    def set_tax_classes(self, classes: list[dict[str, Any]]) -> None:
+        """Offer the business's tax classes on every line (keeping each line's choice)."""
+        self.tax_classes = classes
+        for row, entry in enumerate(self.entries):
+            combo = self.tax_box(row)
+            kept = combo.currentData()
+            self._fill_tax(combo, entry.product)
+            if kept is not None and combo.findData(kept) >= 0:
+                combo.setCurrentIndex(combo.findData(kept))
+        self._update_total()
+
+    def _fill_tax(self, combo: QComboBox, product: Any) -> None:
+        combo.blockSignals(True)
+        combo.clear()
+        # Keys are text ("class:7", "rate:18"): Qt compares them by value in findData.
+        combo.addItem("No tax", "rate:0")
+        for row in self.tax_classes:
+            combo.addItem(row["name"], f"class:{row['id']}")
+        rate = Decimal(product.tax_rate or 0)
+        if rate and product.tax_class_id is None:
+            combo.addItem(f"{as_quantity(rate)}%", f"rate:{rate}")
+        wanted = (
+            f"class:{product.tax_class_id}"
+            if product.tax_class_id is not None
+            else (f"rate:{rate}" if rate else "rate:0")
+        )
+        index = combo.findData(wanted)
+        combo.setCurrentIndex(max(index, 0))
+        combo.blockSignals(False)
+
     def add(self, product: Any) -> None:
-        """Add a product as a line (cost from its last cost), or one more of it if present."""
+        """Add a product as a line, or one more of it if present; then ask its starting cost."""
         if product is None:
             return
-        for row, existing in enumerate(self.products):
-            if existing.id == product.id:
+        for row, existing in enumerate(self.entries):
+            if existing.product.id == product.id:
                 quantity = _number(self.table.item(row, QTY).text() or "0", what="Quantity")
                 self.table.item(row, QTY).setText(as_quantity(quantity + 1))
                 self.table.selectRow(row)
                 return
         row = self.table.rowCount()
-        self.table.blockSignals(True)
+        cost = Decimal(product.cost or 0)
+        entry = _Line(product=product, base_cost=cost, source="last_cost" if cost else "none")
+        self._filling = True
         self.table.insertRow(row)
-        self.products.append(product)
-        self.table.setItem(row, 0, _fixed(f"{product.name} ({product.sku})"))
+        self.entries.append(entry)
+        name = _fixed(f"{product.name} ({product.sku})")
+        name.setToolTip(name.text())
+        self.table.setItem(row, 0, name)
         self.table.setItem(row, QTY, QTableWidgetItem("1"))
-        cost = Decimal(product.cost)
-        self.table.setItem(row, COST, QTableWidgetItem(f"{cost:.2f}" if cost else ""))
+        unit = choice(unit_choices(product))
+        unit.setToolTip("Quantity and cost count in this unit; stock comes in as pieces")
+        unit.currentIndexChanged.connect(lambda _, e=entry: self._unit_changed(e))
+        self.table.setCellWidget(row, UNIT, unit)
+        self.table.setItem(row, COST, QTableWidgetItem(""))
+        tax = QComboBox()
+        self._fill_tax(tax, product)
+        tax.currentIndexChanged.connect(lambda _: self._update_total())
+        self.table.setCellWidget(row, TAX, tax)
         free = QCheckBox()
         free.setToolTip("The supplier gives these free: only then may the cost be 0")
         free.toggled.connect(lambda _: self._update_total())
         self.table.setCellWidget(row, FREE, free)
         self.table.setItem(row, TOTAL, _fixed(""))
-        self.table.blockSignals(False)
+        # As tall as the choices it holds, so their text is never cut off at the bottom.
+        self.table.setRowHeight(row, max(unit.sizeHint().height(), tax.sizeHint().height()) + 4)
+        self._filling = False
+        self._show_cost(entry)
         self.table.selectRow(row)
+        self.refresh_costs([product.id])
+
+    def refresh_costs(self, product_ids: list[int] | None = None) -> None:
+        """Ask the supplier's prices (else last costs) for lines whose cost was not typed."""
+        supplier_id = self.supplier_id()
+        ids = product_ids or [e.product.id for e in self.entries if not e.typed]
+        if supplier_id is None or not ids:
+            return
+        NetOp(
+            lambda api: api.starting_costs(supplier_id, ids), pool=self.ctx.pool, owner=self
+        ).success(
+            lambda costs: self._costs_known(costs) if supplier_id == self.supplier_id() else None
+        ).run()
+
+    def _costs_known(self, costs: dict[int, dict[str, Any]]) -> None:
+        for entry in self.entries:
+            known = costs.get(entry.product.id)
+            if known is None or entry.typed:
+                continue
+            entry.base_cost, entry.source = Decimal(known["unit_cost"]), known["source"]
+            self._show_cost(entry)
+
+    def _row_of(self, entry: _Line) -> int:
+        return next(i for i, e in enumerate(self.entries) if e is entry)
+
+    def _unit_changed(self, entry: _Line) -> None:
+        if not entry.typed:
+            self._show_cost(entry)
+        self._update_total()
+
+    def _show_cost(self, entry: _Line) -> None:
+        """Show a line's starting cost in its unit (a case of 12 costs 12 pieces)."""
+        row = self._row_of(entry)
+        _, per = self.unit_box(row).currentData()
+        cost = entry.base_cost * per
+        item = self.table.item(row, COST)
+        self._filling = True
+        item.setText(f"{cost:.2f}" if cost else "")
+        item.setToolTip(f"Starts from {SOURCES.get(entry.source, entry.source)}")
+        self._filling = False
+        self._update_total()
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling:
+            return
+        if item.column() == COST and item.row() < len(self.entries):
+            entry = self.entries[item.row()]
+            entry.typed = True
+            item.setToolTip("Typed by you")
         self._update_total()
 
     def set_line(self, row: int, *, quantity: str, cost: str, free: bool = False) -> None:
@@ -142,37 +266,65 @@ class PoLinesEditor(QWidget):
         """Return a line's "free" tick box."""
         return self.table.cellWidget(row, FREE)
 
+    def unit_box(self, row: int) -> QComboBox:
+        """Return a line's unit choice."""
+        return self.table.cellWidget(row, UNIT)
+
+    def tax_box(self, row: int) -> QComboBox:
+        """Return a line's tax choice."""
+        return self.table.cellWidget(row, TAX)
+
     def remove_selected(self) -> None:
         """Remove the selected line."""
         row = self.table.currentRow()
-        if 0 <= row < len(self.products):
+        if 0 <= row < len(self.entries):
             self.table.removeRow(row)
-            del self.products[row]
+            del self.entries[row]
             self._update_total()
 
+    def _tax(self, row: int) -> tuple[str, str]:
+        kind, _, value = str(self.tax_box(row).currentData() or "rate:0").partition(":")
+        return kind, value
+
+    def _components(self, row: int) -> tuple[Component, ...]:
+        kind, value = self._tax(row)
+        if kind == "class":
+            found = next((c for c in self.tax_classes if str(c["id"]) == value), None)
+            if found is not None:
+                return class_from_wire(found).components_on(day=date.today())
+            return ()
+        return components_for(
+            tax_class=None, tax_rate=Decimal(value), day=date.today(), supply=Supply.INTRA
+        )
+
     def _update_total(self) -> None:
-        total = Decimal(0)
-        self.table.blockSignals(True)
-        for row in range(len(self.products)):
+        taxable = tax = Decimal(0)
+        self._filling = True
+        for row in range(len(self.entries)):
             try:
-                value = round_money(
+                line = tax_exclusive(
                     _number(self.table.item(row, QTY).text(), what="Quantity")
-                    * _number(self.table.item(row, COST).text() or "0", what="Unit cost")
+                    * _number(self.table.item(row, COST).text() or "0", what="Unit cost"),
+                    components=self._components(row),
                 )
             except ValueError:
                 self.table.item(row, TOTAL).setText("?")
                 continue
-            total += value
-            self.table.item(row, TOTAL).setText(as_money(value))
-        self.table.blockSignals(False)
-        count = len(self.products)
+            taxable += line.taxable
+            tax += line.tax
+            self.table.item(row, TOTAL).setText(as_money(line.total))
+        self._filling = False
+        count = len(self.entries)
         self.total.setText(
-            f"{count} line(s), {as_money(total)} before tax" if count else "No lines yet."
+            f"{count} line(s) · taxable value {as_money(taxable)} · tax {as_money(tax)} · "
+            f"<b>total {as_money(taxable + tax)}</b>"
+            if count
+            else "No lines yet."
         )
 
     def lines(self) -> list[dict[str, Any]]:
         """Return the lines for the server, or raise ValueError saying what to fix."""
-        if not self.products:
+        if not self.entries:
             raise ValueError("Add at least one line: find a product by name, SKU or barcode.")
         out = []
         for row, product in enumerate(self.products):
@@ -190,9 +342,21 @@ class PoLinesEditor(QWidget):
                 raise ValueError(
                     f"Give a cost for {product.name}, or tick Free if the supplier gives it free."
                 )
-            out.append(
-                {"product_id": product.id, "quantity": quantity, "unit_cost": cost, "free": free}
-            )
+            unit, per = self.unit_box(row).currentData()
+            line: dict[str, Any] = {
+                "product_id": product.id,
+                "quantity": quantity,
+                "unit_cost": cost,
+                "free": free,
+                "purchase_unit": unit,
+                "units_per": per,
+            }
+            kind, value = self._tax(row)
+            if kind == "class":
+                line["tax_class_id"] = int(value)
+            else:
+                line["tax_rate"] = Decimal(value)
+            out.append(line)
         return out
 
 
@@ -203,12 +367,13 @@ class PurchaseOrderDialog(FormDialog):
         self, *, ctx: ManagerContext, suppliers: list[Any], parent: QWidget | None = None
     ) -> None:
         super().__init__(ctx=ctx, title="New purchase order", ok_text="Create draft", parent=parent)
-        self.setMinimumWidth(760)
-        self.setMinimumHeight(600)
+        self.setMinimumWidth(1080)
+        self.setMinimumHeight(620)
         self.supplier = choice([(s.name, s.id) for s in suppliers], name="PoSupplier")
         self.branch = choice([(b.name, b.id) for b in ctx.branches], name="PoBranch")
         self.notes = QLineEdit()
-        self.lines = PoLinesEditor(ctx=ctx)
+        self.lines = PoLinesEditor(ctx=ctx, supplier_id=self.supplier.currentData)
+        self.supplier.currentIndexChanged.connect(lambda _: self.lines.refresh_costs())
         self.form.addRow("Supplier", self.supplier)
         self.form.addRow("Deliver to", self.branch)
         self.form.addRow("Notes", self.notes)
@@ -216,6 +381,9 @@ class PurchaseOrderDialog(FormDialog):
         # Enter in the search adds a product; it must not press "Create draft".
         self.ok_button.setAutoDefault(False)
         self.ok_button.setDefault(False)
+        NetOp(lambda api: api.tax_classes(), pool=ctx.pool, owner=self).success(
+            self.lines.set_tax_classes
+        ).run()
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         if self.supplier.currentData() is None:
@@ -229,163 +397,3 @@ class PurchaseOrderDialog(FormDialog):
         return lambda api: api.create_purchase_order(
             supplier_id=supplier_id, branch_id=branch_id, lines=lines, notes=notes
         )
-
-
-def fetch_document(api: ApiClient, po_id: int) -> dict[str, Any]:
-    """Fetch a PO with its receipts and its products' names (runs on a network thread)."""
-    po = api.purchase_order(po_id)
-    ids = {line["product_id"] for line in po["lines"]}
-    receipts = api.purchase_order_receipts(po_id)
-    return {
-        "po": po,
-        "receipts": receipts,
-        "names": {pid: api.product(pid).name for pid in sorted(ids)},
-    }
-
-
-class PoDetailDialog(QDialog):
-    """A purchase order as a document: lines, totals, history, receipts; approve or reject."""
-
-    def __init__(
-        self,
-        *,
-        ctx: ManagerContext,
-        document: dict[str, Any],
-        supplier_name: str,
-        changed: Callable[[str], None],
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.po = po = document["po"]
-        names: dict[int, str] = document["names"]
-        self._changed = changed
-        self.sub_dialog: QDialog | None = None
-        self.setWindowTitle(f"Purchase order {po['number']}")
-        self.setMinimumSize(820, 560)
-        title = QLabel(
-            f"{po['number']} · {supplier_name} → {ctx.branch_name(po['branch_id'])} · "
-            f"{as_label(po['status'])}"
-        )
-        title.setObjectName("DialogTitle")
-        title.setWordWrap(True)
-        self.lines = QTableWidget(len(po["lines"]), 7)
-        self.lines.setObjectName("PoDetailLines")
-        self.lines.setHorizontalHeaderLabels(
-            ["Product", "Ordered", "Received", "Unit cost", "Tax %", "Total", "Note"]
-        )
-        self.lines.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.lines.verticalHeader().setVisible(False)
-        for row, line in enumerate(po["lines"]):
-            free = Decimal(line["unit_cost"]) == 0
-            cells = (
-                names.get(line["product_id"], f"#{line['product_id']}"),
-                as_quantity(line["quantity"]),
-                as_quantity(line["received_quantity"]),
-                as_money(line["unit_cost"]),
-                as_quantity(line["tax_rate"]),
-                as_money(line["line_total"]),
-                "Free" if free else "",
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if 1 <= column <= 5:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                self.lines.setItem(row, column, item)
-        header = self.lines.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 7):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.totals = QLabel(
-            f"Subtotal {as_money(po['subtotal'])}   Tax {as_money(po['tax_total'])}   "
-            f"<b>Total {as_money(po['total'])}</b>   Received {as_money(po['received_value'])}"
-        )
-        self.totals.setObjectName("PoDetailTotals")
-        self.history = QListWidget()
-        self.history.setObjectName("PoHistory")
-        for key, label, who in HISTORY:
-            if po.get(key):
-                by = f" by {po[who]}" if who and po.get(who) else ""
-                if key == "decided_at":
-                    label = "Rejected" if po["status"] == "rejected" else "Approved"
-                comment = (
-                    f" — {po['decision_comment']}"
-                    if key == "decided_at" and po.get("decision_comment")
-                    else ""
-                )
-                self.history.addItem(f"{as_when(po[key])}  {label}{by}{comment}")
-        self.receipts = QListWidget()
-        self.receipts.setObjectName("PoReceipts")
-        for receipt in document["receipts"]:
-            items = ", ".join(
-                f"{as_quantity(x['quantity'])} × {names.get(x['product_id'], '#')}"
-                for x in receipt["lines"]
-            )
-            note = f" ({receipt['note']})" if receipt.get("note") else ""
-            self.receipts.addItem(
-                f"{as_when(receipt['received_at'])}  {receipt['actor']}: {items} — "
-                f"{as_money(receipt['value'])}{note}"
-            )
-        if not document["receipts"]:
-            self.receipts.addItem("Nothing received yet.")
-        lists = QHBoxLayout()
-        for caption, widget in (("Status history", self.history), ("Receipts", self.receipts)):
-            box = QVBoxLayout()
-            box.addWidget(QLabel(caption))
-            box.addWidget(widget)
-            lists.addLayout(box, 1)
-        self.error = QLabel("")
-        self.error.setObjectName("ErrorText")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.buttons.rejected.connect(self.reject)
-        decidable = po["status"] == "pending_approval" and ctx.can(Permission.PURCHASING_APPROVE)
-        self.approve_button = button("Approve", role="primary", name="DetailApprove")
-        self.reject_button = button("Reject…", role="danger", name="DetailReject")
-        for widget in (self.approve_button, self.reject_button):
-            self.buttons.addButton(widget, QDialogButtonBox.ButtonRole.ActionRole)
-            widget.setVisible(decidable)  # after adding: the box shows what it is given
-        self.approve_button.clicked.connect(self.approve)
-        self.reject_button.clicked.connect(self.reject_po)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(self.lines, 2)
-        layout.addWidget(self.totals)
-        layout.addLayout(lists, 1)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-
-    def approve(self) -> None:
-        """Approve the PO shown; the server checks who may."""
-        self.approve_button.setEnabled(False)
-        self.error.setVisible(False)
-        po_id = self.po["id"]
-        NetOp(lambda api: api.po_action(po_id, "approve"), pool=self.ctx.pool, owner=self).success(
-            lambda r: self._finished(f"{r['number']} is now {as_label(r['status']).lower()}.")
-        ).failure(self._failed).run()
-
-    def reject_po(self) -> None:
-        """Ask why, then reject the PO shown."""
-        po_id = self.po["id"]
-        dialog = CommentDialog(
-            ctx=self.ctx,
-            title=f"Reject {self.po['number']}",
-            ok_text="Reject",
-            call=lambda api, comment: api.po_action(po_id, "reject", comment=comment),
-            parent=self,
-        )
-        dialog.accepted.connect(lambda: self._finished(f"Rejected {self.po['number']}."))
-        self.sub_dialog = dialog
-        dialog.open()
-
-    def _failed(self, error: BaseException) -> None:
-        self.approve_button.setEnabled(True)
-        self.error.setText(describe(error))
-        self.error.setVisible(True)
-
-    def _finished(self, text: str) -> None:
-        self._changed(text)
-        self.accept()

@@ -21,7 +21,8 @@ from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import open_statement
-from pos_client.ui.manager.po_documents import PoDetailDialog, PurchaseOrderDialog, fetch_document
+from pos_client.ui.manager.po_detail import PoDetailDialog, fetch_document
+from pos_client.ui.manager.po_documents import PurchaseOrderDialog
 from pos_client.ui.manager.purchasing_dialogs import (
     ConfirmDialog,
     ReceiveDialog,
@@ -491,16 +492,33 @@ class PurchasingPage(QWidget):
         self.ship_button.setEnabled(status in SHIPPABLE)
 
     def send_po(self) -> None:
-        """Ask, then e-mail the selected approved PO to its supplier."""
+        """Ask, then e-mail the selected approved PO to its supplier.
+
+        The server is asked first whether it can send e-mail at all, so the question says
+        so before anything is sent.
+        """
         if (po := self._current()) is None:
             return
+        NetOp(
+            lambda api: api.purchase_order_emails(po["id"]), pool=self.ctx.pool, owner=self
+        ).success(lambda answer: self._open_send(po, answer["email_configured"])).failure(
+            lambda e: self.message.setText(describe(e))
+        ).run()
+
+    def _open_send(self, po: dict[str, Any], email_configured: bool) -> None:
         supplier = next((s for s in self.suppliers if s.id == po["supplier_id"]), None)
-        dialog = SendDialog(ctx=self.ctx, po=po, supplier=supplier, parent=self)
+        dialog = SendDialog(
+            ctx=self.ctx,
+            po=po,
+            supplier=supplier,
+            email_configured=email_configured,
+            parent=self,
+        )
         email = supplier.email if supplier else None
         dialog.accepted.connect(
             lambda: self._done(
-                f"{po['number']} is sent: the e-mail to {email or 'the supplier'} is queued "
-                "for delivery."
+                f"{po['number']} is sent: the e-mail to {email or 'the supplier'} is queued; "
+                "open the order to see when it leaves."
             )
         )
         self.dialog = dialog

@@ -73,11 +73,13 @@ class ReceiveDialog(FormDialog):
         self.table.setObjectName("ReceiveLines")
         self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Still due", "Receive now"])
         for row, (line, due) in enumerate(self.due):
+            # Counted in the line's unit (bags of 25 are received as bags), so say which.
+            unit = f" {line['purchase_unit']}" if line.get("purchase_unit") else ""
             for column, text in enumerate(
                 (
                     names.get(line["product_id"], f"#{line['product_id']}"),
-                    as_quantity(line["quantity"]),
-                    as_quantity(due),
+                    as_quantity(line["quantity"]) + unit,
+                    as_quantity(due) + unit,
                 )
             ):
                 item = QTableWidgetItem(text)
@@ -230,6 +232,7 @@ class SendDialog(FormDialog):
         ctx: ManagerContext,
         po: dict[str, Any],
         supplier: SupplierRead | None,
+        email_configured: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(
@@ -238,16 +241,26 @@ class SendDialog(FormDialog):
         self.po = po
         name = supplier.name if supplier else "the supplier"
         email = supplier.email if supplier else None
-        text = (
-            f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with "
-            "its PDF attached? They are asked to confirm quantities and the delivery date."
-            if email
-            else f"{name} has no e-mail address on file; add one on the Suppliers tab first."
-        )
+        if not email_configured:
+            text = (
+                f"{po['number']} cannot be e-mailed: this server has no mail server "
+                "configured, so nothing would leave it. Ask whoever runs the server to set "
+                "STOCKPILOT_SMTP_HOST, or send the PDF yourself (open the order, Save PDF…)."
+            )
+        elif email:
+            text = (
+                f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with "
+                "its PDF attached? They are asked to confirm quantities and the delivery date. "
+                "The order's detail view shows when the e-mail has left."
+            )
+        else:
+            text = f"{name} has no e-mail address on file; add one on the Suppliers tab first."
         self.summary = QLabel(text)
         self.summary.setObjectName("SendSummary")
         self.summary.setWordWrap(True)
         self.form.addRow(self.summary)
+        # Nothing to send through, or nobody to send to: say so instead of offering Send.
+        self.ok_button.setEnabled(bool(email_configured and email))
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         po_id = self.po["id"]
