@@ -1,7 +1,7 @@
 """reports: product totals at each month start; a partial index of sales not completed
 
-Revision ID: 0024_product_totals
-Revises: 0023_pending_work
+Revision ID: 0025_product_totals
+Revises: 0024_po_tax_supplier_prices
 
 The summary keeper builds the totals from the product day summary after the upgrade, one
 month per transaction; until then best sellers read the day summary as before. Reports find
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0024_product_totals"
-down_revision: str | Sequence[str] | None = "0023_pending_work"
+revision: str = "0025_product_totals"
+down_revision: str | Sequence[str] | None = "0024_po_tax_supplier_prices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
