@@ -1,7 +1,9 @@
 """Reports benchmark: every report over N sale lines (default 2 million) on SQLite and PostgreSQL.
 
 Run: `.venv/bin/python -m bench.bench_reports [--lines N] [--products N] [--branches N]
-[--no-pg] [--no-sqlite]`. Generates a year of data for one tenant (till sales with ~3 lines each,
+[--no-pg] [--no-sqlite] [--keep DIR] [--repeat N] [--only LABEL …]`.
+
+Generates a year of data for one tenant (till sales with ~3 lines each,
 2 % of lines online, returns, shifts, a stock ledger, purchase orders, customer credit) with
 raw bulk inserts (COPY on PostgreSQL, executemany in one transaction on SQLite), runs ANALYZE,
 lets the server's summary keeper backfill the summaries as its background thread does (no
@@ -9,12 +11,19 @@ manual step), then times each report's service call (the SQL and the shaping of 
 beside the 2 s budget of DESIGN.md: the first request after the backfill and the better of
 two. The long-range reports are also timed once right after the load, before the backfill
 (`--no-live` skips that).
+
+Generating 2M lines takes minutes on each engine: `--keep DIR` (e.g. `.benchdata`, which git
+ignores) builds the SQLite file and a PostgreSQL cluster there once and reuses them on later
+runs (the cluster is stopped, not deleted, after each run; the summaries the keeper made stay,
+and each run lets the keeper take what is new). A kept dataset is dated by the day it was
+made, so the reports' ranges stay the same on later days.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -725,11 +734,12 @@ LONG_RANGE = (
 
 
 def time_reports(
-    engine: Engine, only: Sequence[str] = (), *, once: bool = False
+    engine: Engine, only: Sequence[str] = (), *, once: bool = False, runs: int = 2
 ) -> list[tuple[str, float, float, int]]:
-    """Run each report twice in a read-only transaction; return (label, first s, best s, rows).
+    """Run each report `runs` times in a read-only transaction; return (label, first s,
+    best s, rows).
 
-    The first run is the first request after the load (cold caches); the second, a server
+    The first run is the first request after the load (cold caches); the rest, a server
     that has been up a while.
     """
     factory = make_sessionmaker(engine)
@@ -738,7 +748,7 @@ def time_reports(
         if only and label not in only:
             continue
         times, rows = [], 0
-        for _attempt in range(1 if once else 2):
+        for _attempt in range(1 if once else max(runs, 1)):
             with transaction(factory, readonly=True) as session:
                 t0 = time.perf_counter()
                 report = call(session)
@@ -746,33 +756,107 @@ def time_reports(
                 rows = len(report.rows)
         results.append((label, times[0], min(times), rows))
         print(
-            f"    {label:34s} first {times[0]:7.3f} s  best {min(times):7.3f} s  {rows:6d} rows",
+            f"    {label:34s} first {times[0]:7.3f} s  best {min(times):7.3f} s  {rows:6d} rows"
+            f"  (load {os.getloadavg()[0]:.2f})",
             flush=True,
         )
     return results
 
 
-def run_backend(name: str, engine: Engine, args) -> tuple:
-    print(f"[{name}] migrating and generating…", flush=True)
+def run_backend(name: str, engine: Engine, args, *, kept: bool = False) -> tuple:
+    """Load (unless `kept` holds a loaded dataset), let the keeper catch up, time the reports."""
+    print(f"[{name}] migrating" + ("" if kept else " and generating…"), flush=True)
     upgrade(engine)
-    t0 = time.perf_counter()
-    counts = generate(engine, lines=args.lines, products=args.products, branch_count=args.branches)
-    took = time.perf_counter() - t0
-    print(
-        f"[{name}] generated in {took:.1f} s: {counts['sale_lines'] + counts['order_lines']} "
-        f"sale lines, {counts['stock_movements']} movements",
-        flush=True,
-    )
+    counts: dict[str, int] = {}
+    took = 0.0
     live: list = []
-    if not args.no_live:
-        print(f"[{name}] right after the load, before the keeper's backfill:", flush=True)
-        live = time_reports(engine, only=LONG_RANGE, once=True)
+    if not kept:
+        t0 = time.perf_counter()
+        counts = generate(
+            engine, lines=args.lines, products=args.products, branch_count=args.branches
+        )
+        took = time.perf_counter() - t0
+        print(
+            f"[{name}] generated in {took:.1f} s: {counts['sale_lines'] + counts['order_lines']} "
+            f"sale lines, {counts['stock_movements']} movements",
+            flush=True,
+        )
+        if not args.no_live:
+            print(f"[{name}] right after the load, before the keeper's backfill:", flush=True)
+            live = time_reports(engine, only=LONG_RANGE, once=True)
     # The server's summary keeper, as its thread runs it (reports/keeper.py): no manual step.
     t0 = time.perf_counter()
     steps = keeper.keep_once(make_sessionmaker(engine))
     backfill = time.perf_counter() - t0
     print(f"[{name}] the keeper's backfill took {backfill:.1f} s in {steps} steps", flush=True)
-    return counts, took, backfill, live, time_reports(engine)
+    return counts, took, backfill, live, time_reports(engine, only=args.only, runs=args.repeat)
+
+
+def _kept_day(folder: Path, args) -> bool:
+    """Date the run by the kept dataset (made on an earlier day); say whether it is complete."""
+    global NOW, TODAY, YEAR_START
+    meta_file = folder / "meta.json"
+    shape = {"lines": args.lines, "products": args.products, "branches": args.branches}
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        if meta.get("shape") == shape:
+            NOW = datetime.fromisoformat(meta["now"])
+            TODAY = NOW.date()
+            YEAR_START = TODAY - timedelta(days=364)
+            return True
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in ("reports.db", "reports.db-wal", "reports.db-shm", "sqlite.done", "pg.done"):
+        (folder / old).unlink(missing_ok=True)
+    meta_file.write_text(json.dumps({"shape": shape, "now": NOW.isoformat()}))
+    return True
+
+
+def _kept_postgres(folder: Path):
+    """Start the kept PostgreSQL cluster under folder/pg (made on first use); stop() keeps it."""
+    import pwd
+    import shutil
+    import subprocess
+
+    from tests import pgserver
+
+    root = folder / "pg"
+    data_dir = root / "data"
+    run_as = "postgres" if os.geteuid() == 0 else None
+    server = pgserver.PostgresServer(
+        data_dir=data_dir, port=pgserver._free_port(), bin_dir=pgserver._bin_dir(), run_as=run_as
+    )
+    if not (data_dir / "PG_VERSION").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        if run_as:
+            user = pwd.getpwnam(run_as)
+            for path in (folder, root):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        server._run("initdb", "-D", str(data_dir), "-A", "trust", "-U", "postgres", "--no-sync")
+    options = (
+        f"-k {root} -p {server.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    log = str(root / "log")
+    server._run("pg_ctl", "-D", str(data_dir), "-o", options, "-l", log, "-w", "start")
+
+    def stop() -> None:
+        subprocess.run(
+            [
+                *(["runuser", "-u", run_as, "--"] if run_as else []),
+                str(server.bin_dir / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+        )
+
+    return server, stop
 
 
 def main() -> None:
@@ -785,33 +869,58 @@ def main() -> None:
     parser.add_argument(
         "--no-live", action="store_true", help="skip timing reports before the backfill"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the dataset in this folder once and reuse it on later runs",
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each report (≥ 1)")
+    parser.add_argument("--only", nargs="*", default=(), help="time only these reports")
     args = parser.parse_args()
     _fix_callable_defaults()
     results: dict[str, tuple] = {}
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
+        folder = args.keep.resolve() if args.keep else Path(tmp)
+        if args.keep:
+            _kept_day(folder, args)
         if not args.no_sqlite:
-            engine = make_engine(f"sqlite:///{Path(tmp) / 'reports.db'}")
-            results["sqlite"] = run_backend("sqlite", engine, args)
+            done = folder / "sqlite.done"
+            if not done.exists():  # a load that did not finish starts again
+                for old in ("reports.db", "reports.db-wal", "reports.db-shm"):
+                    (folder / old).unlink(missing_ok=True)
+            engine = make_engine(f"sqlite:///{folder / 'reports.db'}")
+            results["sqlite"] = run_backend("sqlite", engine, args, kept=done.exists())
             engine.dispose()
+            if args.keep:
+                done.touch()
         if not args.no_pg:
             from tests import pgserver
 
-            pg = pgserver.start()
+            done = folder / "pg.done"
+            if args.keep:
+                pg, stop = _kept_postgres(folder)
+            else:
+                pg = pgserver.start()
+                stop = pg.stop
             try:
                 admin = create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
                 with admin.connect() as conn:
-                    conn.execute(text("CREATE DATABASE bench"))
+                    if not done.exists():
+                        conn.execute(text("DROP DATABASE IF EXISTS bench"))
+                        conn.execute(text("CREATE DATABASE bench"))
                 admin.dispose()
                 engine = make_engine(f"{pg.url}/bench")
-                results["postgresql"] = run_backend("postgresql", engine, args)
+                results["postgresql"] = run_backend("postgresql", engine, args, kept=done.exists())
                 engine.dispose()
+                if args.keep:
+                    done.touch()
             finally:
-                pg.stop()
+                stop()
     print(
         f"\nReports benchmark: {args.lines} sale lines over 365 days, {args.branches} branches, "
         f"{args.products} products (budget ≤ {BUDGET_S:.0f} s per report)"
     )
-    labels = [label for label, _fn in reports(None)]
+    labels = [label for label, _fn in reports(None) if not args.only or label in args.only]
     names = list(results)
     over = 0
     print(

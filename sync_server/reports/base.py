@@ -10,8 +10,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, func, literal, literal_column, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import operators
+from sqlalchemy.sql import Select, operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from common.errors import PermissionDenied, ValidationFailed
@@ -160,6 +161,19 @@ def qty_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
 def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """SQLite's `+column`: the same value, which the planner may not look up by an index."""
     return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
+    """Insert the statement's rows; where a key exists, add the sums to it."""
+    names = [c.name for c in stmt.selected_columns]
+    sums = [n for n in names if n not in keys]
+    dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
+    ins = dialect.insert(table).from_select(names, stmt)
+    ins = ins.on_conflict_do_update(
+        index_elements=keys,
+        set_={n: table.c[n] + ins.excluded[n] for n in sums},
+    )
+    session.execute(ins)
 
 
 def num(value: Decimal | int) -> ColumnElement[Decimal]:

@@ -2,7 +2,8 @@
 
 Every few seconds each tenant's summaries take the till sales and returns recorded since,
 in steps of at most STEP sale ids per transaction, and its monthly stock snapshots take
-the movements recorded since and then the next month, one month per transaction. So a bulk
+the movements recorded since and then the next month, one month per transaction, and so do
+its month-start product totals (reports/totals.py). So a bulk
 load (an import, a restored backup, the benchmark's seeding) is backfilled in short
 transactions that never hold writers off for long. Reports never wait for it: they read
 the unsummarised tail live, so the keeper only bounds how long that tail grows.
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync_server import background
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
-from sync_server.reports import snapshots, summary
+from sync_server.reports import snapshots, summary, totals
 
 log = logging.getLogger("stockpilot.reports")
 
@@ -44,6 +45,12 @@ def keep_once(factory: sessionmaker[Session], *, step: int = STEP) -> int:
         while behind:
             with transaction(factory) as session:
                 behind = bool(snapshots.refresh(session, tenant_id=tenant_id)["behind"])
+            steps += 1
+        behind = True
+        while behind:
+            with transaction(factory) as session:
+                state = summary.locked_state(session, tenant_id=tenant_id)
+                behind = bool(totals.extend(session, state=state)["behind"])
             steps += 1
     return steps
 

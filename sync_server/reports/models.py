@@ -68,6 +68,10 @@ class SummaryState(TenantScoped, Base):
     movement_id_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     snapshot_from: Mapped[datetime | None] = mapped_column(nullable=True)
     snapshot_through: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Product totals: one per month start from totals_from to totals_through (none while
+    # NULL), each holding the summed sales (up to sale_id_through) that happened before it.
+    totals_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    totals_through: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ProductDaily(TenantScoped, Base):
@@ -99,6 +103,41 @@ class ProductDaily(TenantScoped, Base):
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
     channel: Mapped[str] = mapped_column(String(16))
     # 0 for sold lines, 1 for returned ones (their quantity and revenue negative).
+    is_return: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
+    revenue: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class ProductTotals(TenantScoped, Base):
+    """Sales and returns per product summed over every day before a month start.
+
+    Why: a year of product days is about as many rows as there are lines (a product sells at
+    a branch a few times a month), so ranking products over a year read millions of rows.
+    Two month-start totals give the whole months between them in one row per product; the
+    days at the ends come from ProductDaily (reports/totals.py). Kept with the daily
+    summary's watermark: a sale summed late is added to every total it happened before.
+    """
+
+    __tablename__ = "report_product_totals"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "as_of",
+            "product_id",
+            "channel",
+            "is_return",
+            name="pk_report_product_totals",
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    # The primary key leads with the tenant: an index of the tenant alone only tempts SQLite's
+    # planner into looking every row of a month up through it (see migration 0024).
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
+    as_of: Mapped[datetime]  # midnight UTC starting a month: the sales before it
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    channel: Mapped[str] = mapped_column(String(16))
     is_return: Mapped[int] = mapped_column(default=0)
     lines: Mapped[int] = mapped_column(BigInteger, default=0)
     quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
@@ -151,6 +190,9 @@ class StockSnapshot(TenantScoped, Base):
         {"sqlite_with_rowid": False},
     )
 
+    # The primary key leads with the tenant: an index of the tenant alone only tempts SQLite's
+    # planner into looking every row of a month up through it (see migration 0024).
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
     as_of: Mapped[datetime]  # midnight UTC starting a month: movements before it
     branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))

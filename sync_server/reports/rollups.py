@@ -14,19 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, func, literal, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, Subquery
 
 from common.codes import Channel, Tender
 from sync_server.db import Money, is_sqlite
-from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed
+from sync_server.reports import totals
+from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed, upsert
 from sync_server.reports.facts import marked, sales_facts
 from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
-from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment
-
-# Ranges longer than this read sale headers in table order when looking for voids (SQLite).
-LONG_RANGE_DAYS = 62
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
 
 def day_of(session: Session, column) -> Any:
@@ -35,19 +32,6 @@ def day_of(session: Session, column) -> Any:
         # SQLAlchemy keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
         return func.strftime("%Y-%m-%d 00:00:00.000000", column)
     return func.timezone("UTC", func.date_trunc("day", func.timezone("UTC", column)))
-
-
-def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
-    """Insert the statement's rows; where a key exists, add the sums to it."""
-    names = [c.name for c in stmt.selected_columns]
-    sums = [n for n in names if n not in keys]
-    dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
-    ins = dialect.insert(table).from_select(names, stmt)
-    ins = ins.on_conflict_do_update(
-        index_elements=keys,
-        set_={n: table.c[n] + ins.excluded[n] for n in sums},
-    )
-    session.execute(ins)
 
 
 def add_range(
@@ -145,17 +129,16 @@ def _aligned(moment: datetime) -> None:
 def _voided(
     filters: Filters, *, through: Any, start: datetime, end: datetime, sqlite_db: bool
 ) -> list[Any]:
-    """Return the conditions on Sale that find summed till sales voided since."""
-    scan = sqlite_db and (end - start).days > LONG_RANGE_DAYS
-    when = unindexed(Sale.occurred_at) if scan else Sale.occurred_at
+    """Return the conditions on Sale that find summed till sales voided since (through the
+    small partial index of sales that are not completed, ix_sales_not_completed)."""
     conds = [
-        (unindexed(Sale.tenant_id) if scan else Sale.tenant_id) == filters.tenant_id,
-        Sale.status != "completed",
+        Sale.tenant_id == filters.tenant_id,
+        not_completed(),
         Sale.id <= through,
-        when >= start,
-        when < end,
+        Sale.occurred_at >= start,
+        Sale.occurred_at < end,
     ]
-    branch = in_branches(unindexed(Sale.branch_id) if scan else Sale.branch_id, filters)
+    branch = in_branches(Sale.branch_id, filters)
     if branch is not None:
         conds.append(branch)
     if filters.channel is not None:
@@ -166,7 +149,13 @@ def _voided(
 
 
 def product_facts(
-    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
+    session: Session,
+    *,
+    filters: Filters,
+    start: datetime,
+    end: datetime,
+    through: tuple[Any, Any],
+    per_product: bool = False,
 ) -> Subquery:
     """Rows of (branch_id, product_id, occurred_at, is_return, lines, quantity, revenue)
     adding up to the sales facts of the range per product; without a cashier filter.
@@ -175,12 +164,19 @@ def product_facts(
     and the voids taken off it group together.
 
     `through` is the summary's (sale id, return id) watermark; (0, 0) reads every line.
+    With `per_product` the caller groups by product only: over a long range the summed part
+    then comes from the month-start product totals (branch_id NULL, occurred_at the start).
     """
     assert filters.cashier_id is None
     _aligned(start)
     _aligned(end)
     sqlite_db = is_sqlite(session.get_bind())
     d = ProductDaily
+    from_totals = (
+        totals.stored_rows(session, filters=filters, start=start, end=end)
+        if per_product and marked(through[0])
+        else None
+    )
     stored = select(
         d.branch_id.label("branch_id"),
         d.product_id.label("product_id"),
@@ -212,7 +208,7 @@ def product_facts(
         facts.c.quantity,
         facts.c.revenue,
     )
-    parts = [stored, live]
+    parts = [*(from_totals or [stored]), live]
     if marked(through[0]):
         conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
         parts.append(
@@ -335,9 +331,10 @@ def product_rows(
     filters: Filters,
     start: datetime | None = None,
     end: datetime | None = None,
+    per_product: bool = False,
 ) -> Subquery:
     """Rows adding up to the range's sales per product: from the summary where it can answer
-    (no cashier filter), else from the lines. Columns as product_facts."""
+    (no cashier filter), else from the lines. Columns as product_facts (see per_product)."""
     start = start or filters.start
     end = end or filters.end
     if filters.cashier_id is not None:
@@ -348,4 +345,5 @@ def product_rows(
         start=start,
         end=end,
         through=read_marks(session, tenant_id=filters.tenant_id),
+        per_product=per_product,
     )

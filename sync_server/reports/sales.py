@@ -351,7 +351,7 @@ def best_sellers(session: Session, *, filters: Filters, by: Rank, limit: int) ->
     """Rank products by net quantity, net revenue or gross margin."""
     # The product day summary (plus the lines it does not hold yet) answers; no source
     # knows the cost of what it sold, so every line takes the product's average cost.
-    facts = rollups.product_rows(session, filters=filters)
+    facts = rollups.product_rows(session, filters=filters, per_product=True)
     # Sum per product first and join the catalogue to those sums only: far cheaper than a
     # product lookup per line.
     per_product = (

@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import CTE, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Select
 
 from common.codes import MovementCode
 from sync_server.db import Money, Qty, is_sqlite, utcnow
@@ -150,7 +150,7 @@ def refresh(session: Session, *, tenant_id: int, now: datetime | None = None) ->
     return {"made": made, "behind": int(made and behind)}
 
 
-def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> Subquery:
+def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> CTE:
     """Rows of (branch_id, product_id, quantity, receipt_quantity, receipt_value) adding up
     to the ledger before `end`, every branch (callers narrow them)."""
     state = session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
@@ -159,7 +159,7 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> Subquery:
     m = StockMovement
     cols = [m.branch_id.label("branch_id"), m.product_id.label("product_id"), *_movement_sums()]
     if not taken:
-        return select(*cols).where(m.tenant_id == tenant_id, m.occurred_at < end).subquery("ledger")
+        return select(*cols).where(m.tenant_id == tenant_id, m.occurred_at < end).cte("ledger")
     assert state is not None
     as_of = taken[-1]
     s = StockSnapshot
@@ -177,4 +177,6 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> Subquery:
         .scalar_subquery()
     )
     late = select(*cols).where(tenant == tenant_id, m.id > through, when < as_of)
-    return union_all(stored, since, late).subquery("ledger")
+    # A CTE: the valuation reads it twice (quantities, and receipt costs), and both engines
+    # compute a CTE used twice once, where a subquery was computed twice.
+    return union_all(stored, since, late).cte("ledger")

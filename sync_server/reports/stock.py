@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Category, Product
@@ -45,8 +45,9 @@ def _product_scope(stmt, filters: Filters):
     return stmt
 
 
-def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int):
-    """Return (branch_id, product_id, sold) over the last `days` days up to today."""
+def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int, levels):
+    """Return (branch_id, product_id, sold) over the last `days` days up to today, for the
+    (branch_id, product_id) pairs the `levels` select gives."""
     end = start_of(today + timedelta(days=1))
     facts = product_rows(session, filters=filters, start=end - timedelta(days=days), end=end)
     return (
@@ -55,6 +56,8 @@ def _sold_per_level(session: Session, filters: Filters, *, today: date, days: in
             facts.c.product_id,
             qty_sum(case((facts.c.is_return == 0, facts.c.quantity))).label("sold"),
         )
+        # Only the short levels' sales are summed: a few thousand of a month's product days.
+        .where(tuple_(facts.c.branch_id, facts.c.product_id).in_(levels))
         .group_by(facts.c.branch_id, facts.c.product_id)
         .subquery("sold")
     )
@@ -62,7 +65,6 @@ def _sold_per_level(session: Session, filters: Filters, *, today: date, days: in
 
 def stock_shortages(session: Session, *, filters: Filters, today: date) -> Report:
     """List negative, out-of-stock and low levels per branch with a reorder suggestion."""
-    sold = _sold_per_level(session, filters, today=today, days=COVER_WINDOW_DAYS)
     # A branch's own threshold and reorder quantity beat the product's.
     threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
     reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
@@ -72,6 +74,24 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
         (available <= 0, literal("out")),
         else_=literal("low"),
     )
+    setting = and_(
+        BranchProductSetting.tenant_id == StockLevel.tenant_id,
+        BranchProductSetting.branch_id == StockLevel.branch_id,
+        BranchProductSetting.product_id == StockLevel.product_id,
+    )
+    short = (
+        StockLevel.tenant_id == filters.tenant_id,
+        Product.active.is_(True),
+        or_(available <= threshold, available <= 0, StockLevel.on_hand < 0),
+    )
+    levels = (
+        select(StockLevel.branch_id, StockLevel.product_id)
+        .join(Product, Product.id == StockLevel.product_id)
+        .outerjoin(BranchProductSetting, setting)
+        .where(*short)
+        .correlate(None)
+    )
+    sold = _sold_per_level(session, filters, today=today, days=COVER_WINDOW_DAYS, levels=levels)
     stmt = (
         select(
             Branch.id.label("branch_id"),
@@ -89,25 +109,14 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
         )
         .join(Product, Product.id == StockLevel.product_id)
         .join(Branch, Branch.id == StockLevel.branch_id)
-        .outerjoin(
-            BranchProductSetting,
-            and_(
-                BranchProductSetting.tenant_id == StockLevel.tenant_id,
-                BranchProductSetting.branch_id == StockLevel.branch_id,
-                BranchProductSetting.product_id == StockLevel.product_id,
-            ),
-        )
+        .outerjoin(BranchProductSetting, setting)
         .outerjoin(
             sold,
             and_(
                 sold.c.branch_id == StockLevel.branch_id, sold.c.product_id == StockLevel.product_id
             ),
         )
-        .where(
-            StockLevel.tenant_id == filters.tenant_id,
-            Product.active.is_(True),
-            or_(available <= threshold, available <= 0, StockLevel.on_hand < 0),
-        )
+        .where(*short)
         .order_by(Branch.name, available, Product.name)
     )
     branch = in_branches(StockLevel.branch_id, filters)

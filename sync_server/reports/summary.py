@@ -30,21 +30,18 @@ from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Product
 from sync_server.db import Money, Qty, is_sqlite, utcnow
-from sync_server.reports import rollups
+from sync_server.reports import rollups, totals
 from sync_server.reports.base import (
     ZERO_SQL,
     Filters,
     in_branches,
     money_sum,
     qty_sum,
-    unindexed,
 )
 from sync_server.reports.facts import sales_facts
 from sync_server.reports.models import SalesDaily, SummaryState
-from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, not_completed
 
-# Ranges longer than this read sale headers in table order when looking for voids.
-LONG_RANGE_DAYS = 62
 SUMS = (
     "sales",
     "quantity",
@@ -205,6 +202,12 @@ def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> di
         sales=(state.sale_id_through, sale_top),
         returns=(state.return_id_through, return_top),
     )
+    totals.add_range(
+        session,
+        state=state,
+        sales=(state.sale_id_through, sale_top),
+        returns=(state.return_id_through, return_top),
+    )
     state.sale_id_through, state.return_id_through = sale_top, return_top
     state.refreshed_at = utcnow()
     session.flush()
@@ -277,10 +280,8 @@ def daily_figures(session: Session, *, filters: Filters) -> Subquery:
         sqlite=sqlite,
     )
     live = _grouped(facts, sign=1)
-    # Over a long range, reading every sale header in order beats looking each one up
-    # through the time index on SQLite (there is no index on the status to find voids by).
-    scan = sqlite and filters.days > LONG_RANGE_DAYS
-    voided = _grouped(_voided_facts(filters, through=sale_through, scan=scan), sign=-1)
+    # Voided sales are few: the partial index of sales not completed finds them.
+    voided = _grouped(_voided_facts(filters, through=sale_through), sign=-1)
     return union_all(stored, live, voided).subquery("daily")
 
 
@@ -321,9 +322,9 @@ def _grouped(facts: Subquery, *, sign: int):
     )
 
 
-def _voided_facts(filters: Filters, *, through: Any, scan: bool) -> Subquery:
+def _voided_facts(filters: Filters, *, through: Any) -> Subquery:
     """Lines of summed till sales that were voided since: the summary still counts them."""
-    when = unindexed(Sale.occurred_at) if scan else Sale.occurred_at
+    when = Sale.occurred_at
     stmt = (
         select(
             Sale.branch_id.label("branch_id"),
@@ -341,14 +342,14 @@ def _voided_facts(filters: Filters, *, through: Any, scan: bool) -> Subquery:
         )
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where(
-            (unindexed(Sale.tenant_id) if scan else Sale.tenant_id) == filters.tenant_id,
-            Sale.status != "completed",
+            Sale.tenant_id == filters.tenant_id,
+            not_completed(),
             Sale.id <= through,
             when >= filters.start,
             when < filters.end,
         )
     )
-    branch = in_branches(unindexed(Sale.branch_id) if scan else Sale.branch_id, filters)
+    branch = in_branches(Sale.branch_id, filters)
     if branch is not None:
         stmt = stmt.where(branch)
     if filters.channel is not None:

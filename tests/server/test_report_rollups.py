@@ -21,11 +21,12 @@ from sync_server.db import transaction
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.main import create_app
-from sync_server.reports import branches, keeper, sales, stock, summary
+from sync_server.reports import branches, keeper, sales, stock, summary, totals
 from sync_server.reports.base import Grain, make_filters
 from sync_server.reports.keeper import in_server_summaries
 from sync_server.reports.models import (
     ProductDaily,
+    ProductTotals,
     SalesDaily,
     StockSnapshot,
     SummaryState,
@@ -38,11 +39,11 @@ TODAY = date(2026, 3, 15)
 FIRST = date(2026, 2, 1)
 
 
-def _seed(session, *, a, rnd: random.Random, count: int, prefix: str) -> None:
+def _seed(session, *, a, rnd: random.Random, count: int, prefix: str, first: date = FIRST) -> None:
     """Insert `count` till sales (some voided) and a return for about one in five."""
     cashiers = [a.users["cashier"], a.users["manager"], None]
     for n in range(count):
-        day = FIRST + timedelta(days=rnd.randrange((TODAY - FIRST).days + 1))
+        day = first + timedelta(days=rnd.randrange((TODAY - first).days + 1))
         when = datetime(day.year, day.month, day.day, rnd.randrange(24), rnd.randrange(60))
         when = when.replace(tzinfo=UTC)
         branch = rnd.choice(a.branch_ids)
@@ -225,7 +226,14 @@ def _from_lines(world) -> dict[str, list]:
     session = world.sessions()()
     try:
         with session.begin():
-            for model in (SalesDaily, ProductDaily, TenderDaily, StockSnapshot, SummaryState):
+            for model in (
+                SalesDaily,
+                ProductDaily,
+                ProductTotals,
+                TenderDaily,
+                StockSnapshot,
+                SummaryState,
+            ):
                 session.execute(delete(model).where(model.tenant_id == world.a.id))
             answers = _answers(session, a=world.a)
             session.rollback()
@@ -265,7 +273,14 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
         stored = s.scalar(select(func.count()).select_from(ProductDaily))
         tenders = s.scalar(select(func.count()).select_from(TenderDaily))
         snapped = s.scalar(select(func.count()).select_from(StockSnapshot))
-    assert stored and tenders and snapped  # the summaries hold rows: the reports read them
+        totalled = s.scalar(select(func.count()).select_from(ProductTotals))
+        # Best sellers over the long range read month-start totals (and days at the ends).
+        admin = Principal.for_user(
+            tenant_id=a.id, user_id=a.users["admin"], username="admin", role="admin", branch_ids=[]
+        )
+        long = make_filters(principal=admin, date_from=date(2025, 9, 1), date_to=TODAY)
+        assert totals.stored_rows(s, filters=long, start=long.start, end=long.end)
+    assert stored and tenders and snapped and totalled  # the reports read the summaries
     rows = _compare(world)
     assert rows > 200  # the reports are not trivially empty
 
@@ -277,6 +292,9 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
         voided = rnd.sample(list(summed), 12)
         s.execute(update(Sale).where(Sale.id.in_(voided)).values(status="voided"))
         _seed(s, a=a, rnd=rnd, count=30, prefix="B")
+        # Sales and returns recorded now from before the first summed day (and the first
+        # month-start product total): every total must take them.
+        _seed(s, a=a, rnd=rnd, count=12, prefix="L", first=date(2025, 10, 1))
         # Movements recorded now that happened months ago (an offline till catching up).
         _moves(s, a=a, rnd=rnd, count=60, prefix="MB", first=date(2025, 10, 1))
         s.flush()
