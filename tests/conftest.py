@@ -11,6 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-database")
 
 import copy
+import functools
 import itertools
 import shutil
 import socket
@@ -21,16 +22,60 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
+import common.hashing
+import sync_server.main
+from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import make_engine
-from sync_server.main import create_app
 from sync_server.migrations.runner import upgrade
 from tests import pgserver
 from tests.factories import Api, TenantData, World, build_world
+
+# Cheap Argon2id inside the test process: no test here is about the cost of hashing, and at
+# OWASP's profile (19 MiB, 2 passes; 30-70 ms a hash here) every login, new user and PIN paid
+# it again. Hashes still are real Argon2id, verified the same way (a hash carries its own
+# parameters). Servers and commands the tests start as processes keep the real profile.
+common.hashing._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+# One /api/v1 router per test process, included into each test's app: its routes are the
+# domains' module-level routers either way, and building it again for every app made FastAPI
+# work out all its routes' inclusion twice per test (about half of create_app's second).
+_api_router = functools.cache(build_api_router)
+sync_server.main.build_api_router = _api_router
+_api_inclusion: list[object] = []
+
+
+def _share_api_inclusion(app: FastAPI) -> FastAPI:
+    """Give the app the /api/v1 inclusion the first test app worked out (its routes' state).
+
+    FastAPI works out each route's dependencies and response models lazily, once per
+    inclusion, which cost every test about a second more. The inclusion holds the routes and
+    the defaults of a plain FastAPI(), the same for every app here; the one thing it keeps of
+    its first app is where dependency overrides are looked up, and no test overrides one.
+    Should FastAPI change this, nothing is shared and each app works its routes out again.
+    """
+    routes = app.router.routes
+    for i, route in enumerate(routes):
+        if getattr(route, "original_router", None) is _api_router():
+            if not _api_inclusion:
+                _api_inclusion.append(route)
+            routes[i] = _api_inclusion[0]  # type: ignore[call-overload]
+    return app
+
+
+def _create_app(*args, **kwargs) -> FastAPI:
+    return _share_api_inclusion(_plain_create_app(*args, **kwargs))
+
+
+_plain_create_app = sync_server.main.create_app
+sync_server.main.create_app = _create_app
+create_app = _create_app
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

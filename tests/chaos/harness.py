@@ -131,28 +131,22 @@ class ServerProcess:
 
 
 def demo_server(
-    tmp_path: Path, *, template: Path | None = None, database_url: str | None = None
+    tmp_path: Path, *, template: Path, database_url: str | None = None
 ) -> ServerProcess:
-    """Return a stopped server holding the demo shop.
+    """Return a stopped server holding the demo shop, on a copy of `template`'s data dir.
 
-    On SQLite the data dir is a copy of `template` (made once by `demo_template`); on
-    PostgreSQL the demo is loaded into the empty database at `database_url`.
+    On SQLite the copy holds the database file; on PostgreSQL `database_url` names a clone of
+    the demo database that `demo_template` filled once (CREATE DATABASE ... TEMPLATE).
     """
     data_dir = tmp_path / "server"
-    if database_url is None:
-        assert template is not None
-        shutil.copytree(template, data_dir)
-        return ServerProcess(data_dir)
-    data_dir.mkdir(parents=True)
-    server = ServerProcess(data_dir, database_url=database_url)
-    _initialise(server)
-    return server
+    shutil.copytree(template, data_dir)
+    return ServerProcess(data_dir, database_url=database_url)
 
 
-def demo_template(path: Path) -> Path:
-    """Initialise a SQLite data dir with the demo shop, to be copied per scenario."""
+def demo_template(path: Path, *, database_url: str | None = None) -> Path:
+    """Initialise a data dir (and its database) with the demo shop, to be copied per scenario."""
     path.mkdir(parents=True, exist_ok=True)
-    _initialise(ServerProcess(path))
+    _initialise(ServerProcess(path, database_url=database_url))
     return path
 
 
