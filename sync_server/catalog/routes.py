@@ -20,7 +20,8 @@ from common.schemas.catalog import (
     TemplateCreate,
     TemplateRead,
 )
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.catalog import search, service, variants
 from sync_server.catalog.models import Category, Product
 from sync_server.paging import Sorted, UpdatedSince, get_owned, like_pattern, paginate
@@ -31,7 +32,7 @@ router = APIRouter(tags=["catalog"])
 @router.get("/products", response_model=Page[ProductRead])
 def list_products(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
     page: Sorted("created_at", "name", "price", "sku", "updated_at", "relevance"),
     q: Annotated[
         str | None,
@@ -88,7 +89,9 @@ def list_products(
     responses=problem_responses(404, 409, 422),
 )
 def create_product(
-    body: ProductCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: ProductCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Product:
     """Create a product; set generate_barcode to get an in-store EAN-13."""
     return service.create_product(session, actor=principal, data=body)
@@ -102,7 +105,7 @@ def create_product(
 def product_by_barcode(
     code: Annotated[str, Path(max_length=64)],
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> dict:
     """Find a product by a scanned code (UPC-A, EAN-13, weight/price labels, Code 128)."""
     return service.find_by_barcode(session, tenant_id=principal.tenant_id, code=code)
@@ -110,7 +113,9 @@ def product_by_barcode(
 
 @router.get("/products/{product_id}", response_model=ProductRead, responses=problem_responses(404))
 def get_product(
-    product_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    product_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> Product:
     """Return one product."""
     return service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
@@ -123,7 +128,7 @@ def update_product(
     product_id: Id,
     body: ProductUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Product:
     """Change a product; send active=false to archive it."""
     product = service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
@@ -133,7 +138,7 @@ def update_product(
 @router.get("/categories", response_model=Page[CategoryRead])
 def list_categories(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
     page: Sorted("name"),
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict:
@@ -158,7 +163,9 @@ def list_categories(
     responses=problem_responses(404, 409, 422),
 )
 def create_category(
-    body: CategoryCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: CategoryCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Category:
     """Create a category."""
     return service.create_category(session, actor=principal, data=body)
@@ -168,7 +175,9 @@ def create_category(
     "/categories/{category_id}", response_model=CategoryRead, responses=problem_responses(404)
 )
 def get_category(
-    category_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    category_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> Category:
     """Return one category."""
     return get_owned(
@@ -185,7 +194,7 @@ def update_category(
     category_id: Id,
     body: CategoryUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Category:
     """Rename a category or move it under another."""
     category = get_owned(
@@ -201,7 +210,9 @@ def update_category(
     responses=problem_responses(404, 409, 422),
 )
 def create_template(
-    body: TemplateCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: TemplateCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> dict:
     """Create a template and a variant (own SKU, barcode, price, stock) per combination."""
     template = variants.create_template(session, actor=principal, data=body)
@@ -214,7 +225,9 @@ def create_template(
     responses=problem_responses(404),
 )
 def get_template(
-    template_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    template_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> dict:
     """Return a template with its variants."""
     return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template_id)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.credit import service
 from sync_server.credit.documents import statement_pdf
 from sync_server.credit.models import CreditEntry
@@ -33,7 +34,9 @@ router = APIRouter(tags=["credit"])
     responses=problem_responses(404),
 )
 def get_account(
-    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CREDIT_READ)
+    customer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
 ) -> dict:
     """Return a customer's credit limit, balance due, purchases, payments, last payment."""
     return service.account(session, tenant_id=principal.tenant_id, customer_id=customer_id)
@@ -47,7 +50,7 @@ def get_account(
 def credit_history(
     customer_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_READ),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
     page: Sorted("created_at", "amount"),
 ) -> dict:
     """List a customer's charges, payments and adjustments, newest first."""
@@ -72,7 +75,7 @@ def record_payment(
     customer_id: Id,
     body: PaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
 ) -> CreditEntry:
     """Record a customer's payment, settling the chosen invoice or the oldest open ones."""
     return service.record_payment(
@@ -96,7 +99,7 @@ def adjust_account(
     customer_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
 ) -> CreditEntry:
     """Correct a customer's account by a signed amount, with a note."""
     return service.adjust(
@@ -119,7 +122,7 @@ def adjust_account(
 def get_statement(
     customer_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_READ),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",

@@ -13,7 +13,7 @@ from common.errors import PermissionDenied
 from common.ids import new_id
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.inventory import (
     counts,
@@ -55,7 +55,7 @@ def _branch(principal: Principal, branch_id: Id) -> None:
 @router.get("/stock/levels", response_model=Page[StockLevelRead], responses=problem_responses(403))
 def list_levels(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     page: Sorted("available", "name", "on_hand", "sku", "updated_at"),
     branch_id: Id | None = None,
     product_id: Id | None = None,
@@ -81,7 +81,7 @@ def list_levels(
 @router.get("/stock/movements", response_model=Page[MovementRead], responses=problem_responses(403))
 def list_movements(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     page: Sorted("id", "occurred_at", "recorded_at"),
     branch_id: Id | None = None,
     product_id: Id | None = None,
@@ -117,7 +117,9 @@ def list_movements(
     responses=problem_responses(403, 404, 409, 422),
 )
 def post_receipt(
-    body: ReceiptCreate, session: SessionDep, principal: Allowed(Permission.STOCK_RECEIVE)
+    body: ReceiptCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_RECEIVE)],
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
@@ -137,7 +139,7 @@ def post_receipt(
 @router.get("/stock/lots", response_model=list[LotLevelRead], responses=problem_responses(403))
 def list_lots(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     product_id: Id | None = None,
     branch_id: Id | None = None,
 ) -> list[dict[str, Any]]:
@@ -157,7 +159,9 @@ def list_lots(
     responses=problem_responses(403, 404, 409, 422),
 )
 def post_adjustment(
-    body: AdjustmentCreate, session: SessionDep, principal: Allowed(Permission.STOCK_ADJUST)
+    body: AdjustmentCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_ADJUST)],
 ) -> StockMovement:
     """Adjust stock with a reason; refused (409) when it would go below zero."""
     _branch(principal, body.branch_id)
@@ -174,7 +178,9 @@ def post_adjustment(
 
 @router.get("/stock/valuation", response_model=ValuationRead, responses=problem_responses(403))
 def get_valuation(
-    session: SessionDep, principal: Allowed(Permission.STOCK_READ), branch_id: Id | None = None
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
+    branch_id: Id | None = None,
 ) -> dict[str, Any]:
     """Value stock on hand at moving-average cost (one branch, or the whole business)."""
     if branch_id is None and not principal.all_branches:
@@ -194,7 +200,7 @@ def put_thresholds(
     product_id: Id,
     body: ThresholdUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_ADJUST),
+    principal: Annotated[Principal, Requires(Permission.STOCK_ADJUST)],
 ) -> dict[str, Any]:
     """Set a branch's low-stock threshold and reorder quantity for a product."""
     _branch(principal, branch_id)
@@ -211,7 +217,7 @@ def put_thresholds(
 @router.get("/transfers", response_model=Page[TransferRead])
 def list_transfers(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     page: Sorted("created_at", "status"),
     status: Literal["created", "dispatched", "partially_received", "closed"] | None = None,
     branch_id: Id | None = None,
@@ -245,7 +251,9 @@ def list_transfers(
     responses=problem_responses(403, 404, 422),
 )
 def create_transfer(
-    body: TransferCreate, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
+    body: TransferCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Plan a transfer from one of the caller's branches."""
     _branch(principal, body.source_branch_id)
@@ -275,7 +283,9 @@ def _transfer(session, principal: Principal, transfer_id: Id) -> Transfer:
     "/transfers/{transfer_id}", response_model=TransferRead, responses=problem_responses(403, 404)
 )
 def get_transfer(
-    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    transfer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
 ) -> Transfer:
     """Return one transfer with its lines."""
     return _transfer(session, principal, transfer_id)
@@ -287,7 +297,9 @@ def get_transfer(
     responses=problem_responses(403, 404, 409),
 )
 def dispatch_transfer(
-    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
+    transfer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Send the goods: stock leaves the source branch (409 if any line is short)."""
     _branch(principal, _transfer(session, principal, transfer_id).source_branch_id)
@@ -303,7 +315,7 @@ def receive_transfer(
     transfer_id: Id,
     body: TransferReceive,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_TRANSFER),
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Book what arrived at the destination; partial receipts are allowed."""
     _branch(principal, _transfer(session, principal, transfer_id).destination_branch_id)
@@ -320,7 +332,9 @@ def receive_transfer(
     "/counts", response_model=CountRead, status_code=201, responses=problem_responses(403, 404)
 )
 def open_count(
-    body: CountCreate, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
+    body: CountCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Open a stock count for a branch (optionally one category)."""
     _branch(principal, body.branch_id)
@@ -348,7 +362,7 @@ def add_count_line(
     count_id: Id,
     body: CountLineIn,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_COUNT),
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Enter what was found: scan a barcode or give a product id, with a quantity."""
     _count_branch(session, principal, count_id)
@@ -374,7 +388,7 @@ def remove_count_line(
     count_id: Id,
     product_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_COUNT),
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Take a product off an open count (undo a line)."""
     _count_branch(session, principal, count_id)
@@ -384,7 +398,9 @@ def remove_count_line(
 
 @router.get("/counts/{count_id}", response_model=CountRead, responses=problem_responses(403, 404))
 def get_count(
-    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    count_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
 ) -> dict[str, Any]:
     """Review a count: counted, expected, difference and its value per line."""
     _count_branch(session, principal, count_id)
@@ -395,7 +411,9 @@ def get_count(
     "/counts/{count_id}/post", response_model=CountRead, responses=problem_responses(403, 404, 409)
 )
 def post_count(
-    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
+    count_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Post a count: each difference becomes a count movement."""
     _count_branch(session, principal, count_id)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.paging import Sorted, in_caller_branches, paginate
@@ -45,7 +46,7 @@ _TRANSITION = problem_responses(403, 404, 409)
 @router.get("/purchase-orders", response_model=Page[PORead])
 def list_pos(
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     page: Sorted("created_at", "expected_date", "number", "total"),
     status: Literal[
         "draft",
@@ -95,7 +96,9 @@ def list_pos(
     responses=problem_responses(403, 404, 409, 422),
 )
 def create_po(
-    body: POCreate, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    body: POCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Create a draft purchase order."""
     return service.create(session, actor=principal, data=body)
@@ -103,7 +106,9 @@ def create_po(
 
 @router.get(PO, response_model=PORead, responses=problem_responses(404))
 def get_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> PurchaseOrder:
     """Return one purchase order with its lines."""
     return service.visible_po(session, actor=principal, po_id=po_id)
@@ -114,7 +119,7 @@ def update_po(
     po_id: Id,
     body: POUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Change a draft purchase order."""
     return service.update(session, actor=principal, po_id=po_id, data=body)
@@ -122,7 +127,9 @@ def update_po(
 
 @router.post(f"{PO}/submit", response_model=PORead, responses=_TRANSITION)
 def submit_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Send a draft for approval."""
     return service.submit(session, actor=principal, po_id=po_id)
@@ -132,7 +139,7 @@ def submit_po(
 def approve_po(
     po_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_APPROVE)],
     body: Decision | None = None,
 ) -> PurchaseOrder:
     """Approve a pending purchase order (not your own; above the threshold, admins only)."""
@@ -145,7 +152,7 @@ def reject_po(
     po_id: Id,
     body: Rejection,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_APPROVE)],
 ) -> PurchaseOrder:
     """Reject a pending purchase order with a reason."""
     return service.reject(session, actor=principal, po_id=po_id, comment=body.comment)
@@ -153,7 +160,9 @@ def reject_po(
 
 @router.post(f"{PO}/send", response_model=PORead, responses=problem_responses(403, 404, 409, 422))
 def send_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """E-mail an approved purchase order to its supplier, its PDF attached."""
     return shipping.send(session, actor=principal, po_id=po_id)
@@ -166,7 +175,7 @@ def confirm_po(
     po_id: Id,
     body: Confirmation,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Record the supplier's confirmed quantities and delivery date."""
     return shipping.confirm(session, actor=principal, po_id=po_id, data=body)
@@ -177,7 +186,7 @@ def ship_po(
     po_id: Id,
     body: Shipment,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Record the supplier's shipment: carrier, tracking number, expected arrival."""
     return shipping.ship(session, actor=principal, po_id=po_id, data=body)
@@ -189,7 +198,9 @@ def ship_po(
     response_class=Response,
 )
 def po_pdf(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> Response:
     """Return the purchase order as the PDF its supplier gets."""
     pdf = shipping.po_pdf(session, actor=principal, po_id=po_id)
@@ -203,7 +214,7 @@ def po_pdf(
 @router.get("/stock/incoming", response_model=list[IncomingRead], responses=problem_responses(403))
 def stock_incoming(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     branch_id: Annotated[Id | None, Query(ge=1)] = None,
 ) -> list[dict]:
     """What open purchase orders still bring, per branch and product, and when it is due."""
@@ -214,7 +225,7 @@ def stock_incoming(
 def cancel_po(
     po_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
     body: Cancellation | None = None,
 ) -> PurchaseOrder:
     """Cancel a draft, pending or approved purchase order."""
@@ -224,7 +235,9 @@ def cancel_po(
 
 @router.post(f"{PO}/close", response_model=PORead, responses=_TRANSITION)
 def close_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Close a received (or short-close a partly received) purchase order."""
     return service.close(session, actor=principal, po_id=po_id)
@@ -240,7 +253,7 @@ def receive_goods(
     po_id: Id,
     body: ReceiptCreate,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_RECEIVE),
+    principal: Annotated[Principal, Requires(Permission.STOCK_RECEIVE)],
 ) -> GoodsReceipt:
     """Receive all or part of a purchase order's lines into its branch."""
     return service.receive(session, actor=principal, po_id=po_id, lines=body.lines, note=body.note)
@@ -248,7 +261,9 @@ def receive_goods(
 
 @router.get(f"{PO}/receipts", response_model=list[ReceiptRead], responses=problem_responses(404))
 def list_receipts(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> list[GoodsReceipt]:
     """List the goods receipts of a purchase order."""
     po = service.visible_po(session, actor=principal, po_id=po_id)
@@ -266,7 +281,7 @@ def list_receipts(
 )
 def reorder_suggestions(
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     branch_id: Id,
     days_of_sales: Annotated[int, Query(ge=1, le=365)] = 30,
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
@@ -292,7 +307,9 @@ def reorder_suggestions(
     responses=problem_responses(403, 404, 422),
 )
 def suggestions_to_drafts(
-    body: SuggestionsApply, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    body: SuggestionsApply,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> list[PurchaseOrder]:
     """Turn the reorder suggestions into draft purchase orders, one per supplier."""
     return reorder.create_drafts(session, actor=principal, data=body)
@@ -304,7 +321,9 @@ def suggestions_to_drafts(
     responses=problem_responses(404),
 )
 def vendor_account(
-    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> dict:
     """Return what was supplied, what was paid and the balance due to a supplier."""
     return vendors.account(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
@@ -318,7 +337,7 @@ def vendor_account(
 def vendor_payments(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     page: Sorted("occurred_at", "amount"),
 ) -> dict:
     """List payments made to a supplier, newest first."""
@@ -345,7 +364,7 @@ def pay_vendor(
     supplier_id: Id,
     body: VendorPaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.VENDOR_PAY),
+    principal: Annotated[Principal, Requires(Permission.VENDOR_PAY)],
 ) -> VendorEntry:
     """Record a payment to a supplier, against their account or one purchase order."""
     return vendors.record_payment(
@@ -371,7 +390,7 @@ def pay_vendor(
 def vendor_statement(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",
@@ -401,7 +420,9 @@ def vendor_statement(
     responses=problem_responses(404),
 )
 def supplier_history(
-    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> dict:
     """Return a supplier's POs with lead time and fill rate, and their price changes."""
     return vendors.history(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

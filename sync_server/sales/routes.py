@@ -13,7 +13,8 @@ from pydantic import AwareDatetime
 from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.paging import Sorted
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter
@@ -63,7 +64,7 @@ FilterDep = Annotated[JournalFilter, Depends(journal_filter)]
 @router.get("/sales", response_model=Page[SaleRead], responses=problem_responses(401, 403, 422))
 def list_sales(
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
     page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     channel: Channel | None = None,
@@ -86,7 +87,7 @@ def get_sale(
         Path(description="The sale's id, or its UUID (the sale_id a till or quick sale gives)"),
     ],
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
 ) -> SaleDetail:
     """Return one sale with its lines (returned and still returnable), payments and returns."""
     return journal.get_sale(session, principal=principal, sale_id=sale_id)
@@ -95,7 +96,7 @@ def get_sale(
 @router.get("/returns", response_model=Page[ReturnRead], responses=problem_responses(401, 403, 422))
 def list_returns(
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
     page: Sorted("occurred_at", "receipt_number", "total"),
     where: FilterDep,
     reason: Annotated[
@@ -117,7 +118,9 @@ def list_returns(
     responses=problem_responses(401, 403, 404),
 )
 def get_return(
-    return_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    return_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
 ) -> ReturnDetail:
     """Return one till return with its lines, refunds and the original receipt number."""
     return journal.get_return(session, principal=principal, return_id=return_id)
