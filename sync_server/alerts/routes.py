@@ -15,7 +15,7 @@ from sync_server.alerts import service
 from sync_server.alerts.models import Alert
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, get_owned, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, paginate
 
 router = APIRouter(tags=["alerts"])
 
@@ -37,7 +37,7 @@ class AlertRead(ReadSchema):
 def list_alerts(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ALERTS_READ)],
-    page: Sorted("kind", "opened_at"),
+    page: Annotated[PageParams, SortedBy("kind", "opened_at")],
     kind: Annotated[str | None, Query(max_length=32)] = None,
     status: Literal["open", "acknowledged", "cleared", "active"] | None = Query(
         default=None, description="'active' means open or acknowledged"

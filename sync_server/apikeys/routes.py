@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["api keys"])
 
@@ -43,8 +43,8 @@ def create_api_key(
 def list_api_keys(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.API_KEYS_ADMIN)],
-    page: Sorted("created_at", "name"),
-) -> dict:
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
+) -> dict[str, Any]:
     """List the tenant's keys (never their secrets)."""
     stmt = select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id)
     return paginate(

@@ -15,7 +15,7 @@ from sync_server.audit.models import AuditEntry
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["audit"])
 
@@ -56,14 +56,14 @@ class CheckpointRead(ReadSchema):
 def list_audit(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.AUDIT_READ)],
-    page: Sorted("seq"),
+    page: Annotated[PageParams, SortedBy("seq")],
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List audit entries, newest first, with filters."""
     service.seal_now(session, tenant_id=principal.tenant_id)
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == principal.tenant_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import or_, select
@@ -16,7 +16,7 @@ from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["auth"])
 
@@ -70,11 +70,11 @@ def me(principal: PrincipalDep, session: SessionDep) -> MeRead:
 def list_users(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.USERS_READ)],
-    page: Sorted("created_at", "role", "username"),
+    page: Annotated[PageParams, SortedBy("created_at", "role", "username")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Role | None = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List the business's users."""
     stmt = select(User).where(User.tenant_id == principal.tenant_id)
     if q:

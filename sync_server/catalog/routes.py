@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.catalog import search, service, variants
 from sync_server.catalog.models import Category, Product
-from sync_server.paging import Sorted, UpdatedSince, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, UpdatedSince, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])
 
@@ -33,7 +33,9 @@ router = APIRouter(tags=["catalog"])
 def list_products(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-    page: Sorted("created_at", "name", "price", "sku", "updated_at", "relevance"),
+    page: Annotated[
+        PageParams, SortedBy("created_at", "name", "price", "sku", "updated_at", "relevance")
+    ],
     q: Annotated[
         str | None,
         Query(
@@ -46,7 +48,7 @@ def list_products(
     supplier_id: Id | None = None,
     active: bool | None = True,
     updated_since: UpdatedSince = None,
-) -> dict:
+) -> dict[str, Any]:
     """List products with search, filters, sorting and paging."""
     sortable = {
         "name": Product.name,
@@ -106,7 +108,7 @@ def product_by_barcode(
     code: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """Find a product by a scanned code (UPC-A, EAN-13, weight/price labels, Code 128)."""
     return service.find_by_barcode(session, tenant_id=principal.tenant_id, code=code)
 
@@ -139,9 +141,9 @@ def update_product(
 def list_categories(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-    page: Sorted("name"),
+    page: Annotated[PageParams, SortedBy("name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict:
+) -> dict[str, Any]:
     """List product categories."""
     stmt = select(Category).where(Category.tenant_id == principal.tenant_id)
     if q:
@@ -213,7 +215,7 @@ def create_template(
     body: TemplateCreate,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
-) -> dict:
+) -> dict[str, Any]:
     """Create a template and a variant (own SKU, barcode, price, stock) per combination."""
     template = variants.create_template(session, actor=principal, data=body)
     return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template.id)
@@ -228,6 +230,6 @@ def get_template(
     template_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """Return a template with its variants."""
     return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template_id)

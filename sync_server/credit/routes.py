@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -23,7 +23,7 @@ from sync_server.credit.schemas import (
 )
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.org.service import get_setting
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["credit"])
 
@@ -37,7 +37,7 @@ def get_account(
     customer_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """Return a customer's credit limit, balance due, purchases, payments, last payment."""
     return service.account(session, tenant_id=principal.tenant_id, customer_id=customer_id)
 
@@ -51,8 +51,8 @@ def credit_history(
     customer_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
-    page: Sorted("created_at", "amount"),
-) -> dict:
+    page: Annotated[PageParams, SortedBy("created_at", "amount")],
+) -> dict[str, Any]:
     """List a customer's charges, payments and adjustments, newest first."""
     service.get_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id)
     return paginate(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -33,7 +33,7 @@ def issue_card(
     body: GiftCardIssue,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-) -> dict:
+) -> dict[str, Any]:
     """Sell a gift card or give store credit; the number is made here unless pre-printed."""
     card = service.issue(
         session,
@@ -59,7 +59,7 @@ def check_balance(
     body: GiftCardCheck,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-) -> dict:
+) -> dict[str, Any]:
     """Return a card's balance and offline limit (POST: the PIN travels in the body)."""
     card = service.balance(session, tenant_id=principal.tenant_id, number=number, pin=body.pin)
     return service.read(session, card)
@@ -137,7 +137,7 @@ def set_limits(
     body: GiftCardLimits,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
-) -> dict:
+) -> dict[str, Any]:
     """Set a card's own offline limit, or block or unblock it."""
     card = service.set_limits(
         session,

@@ -42,7 +42,7 @@ from sync_server.inventory.schemas import (
     TransferReceive,
     ValuationRead,
 )
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["stock"])
 
@@ -56,7 +56,7 @@ def _branch(principal: Principal, branch_id: Id) -> None:
 def list_levels(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
-    page: Sorted("available", "name", "on_hand", "sku", "updated_at"),
+    page: Annotated[PageParams, SortedBy("available", "name", "on_hand", "sku", "updated_at")],
     branch_id: Id | None = None,
     product_id: Id | None = None,
     category_id: Id | None = None,
@@ -82,7 +82,7 @@ def list_levels(
 def list_movements(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
-    page: Sorted("id", "occurred_at", "recorded_at"),
+    page: Annotated[PageParams, SortedBy("id", "occurred_at", "recorded_at")],
     branch_id: Id | None = None,
     product_id: Id | None = None,
     code: MovementCode | None = None,
@@ -218,7 +218,7 @@ def put_thresholds(
 def list_transfers(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
-    page: Sorted("created_at", "status"),
+    page: Annotated[PageParams, SortedBy("created_at", "status")],
     status: Literal["created", "dispatched", "partially_received", "closed"] | None = None,
     branch_id: Id | None = None,
 ) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.notifications import service
 from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["notifications"])
 
@@ -71,7 +71,7 @@ class RuleRead(ReadSchema):
 def list_notifications(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_READ)],
-    page: Sorted("created_at"),
+    page: Annotated[PageParams, SortedBy("created_at")],
     unread: Annotated[bool, Query(description="Only those not read yet")] = False,
 ) -> dict[str, Any]:
     """List the caller's in-app notifications (for their role and branches), newest first."""
@@ -114,7 +114,7 @@ def read_notification(
 def list_rules(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_ADMIN)],
-    page: Sorted("created_at", "event"),
+    page: Annotated[PageParams, SortedBy("created_at", "event")],
 ) -> dict[str, Any]:
     """List who is told about which events."""
     stmt = select(NotificationRule).where(NotificationRule.tenant_id == principal.tenant_id)

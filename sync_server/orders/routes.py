@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -27,7 +27,7 @@ from sync_server.orders.schemas import (
     ReturnReceive,
     ShipmentCreate,
 )
-from sync_server.paging import Sorted, UpdatedSince
+from sync_server.paging import PageParams, SortedBy, UpdatedSince
 
 router = APIRouter(tags=["online orders"])
 
@@ -58,7 +58,7 @@ def store_catalog(
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-    page: Sorted("name", "price", "sku", "updated_at"),
+    page: Annotated[PageParams, SortedBy("name", "price", "sku", "updated_at")],
     branch_code: Annotated[str | None, Query(max_length=16)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
     updated_since: UpdatedSince = None,
@@ -115,7 +115,7 @@ def create_order(
 def list_orders(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ORDERS_READ)],
-    page: Sorted("created_at", "status", "total", "updated_at"),
+    page: Annotated[PageParams, SortedBy("created_at", "status", "total", "updated_at")],
     status: OrderStatusName | None = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     customer_id: Id | None = None,
@@ -123,7 +123,7 @@ def list_orders(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     updated_since: UpdatedSince = None,
-) -> dict:
+) -> dict[str, Any]:
     """List orders by status, channel, customer, branch, creation date or last change."""
     return queries.list_orders(
         session,

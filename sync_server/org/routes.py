@@ -15,7 +15,7 @@ from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.org import service
 from sync_server.org.models import Branch
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["branches"])
 
@@ -24,11 +24,11 @@ router = APIRouter(tags=["branches"])
 def list_branches(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.BRANCHES_READ)],
-    page: Sorted("code", "created_at", "name"),
+    page: Annotated[PageParams, SortedBy("code", "created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     kind: BranchKind | None = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List stores and warehouses."""
     stmt = select(Branch).where(Branch.tenant_id == principal.tenant_id)
     if q:

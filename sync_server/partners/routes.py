@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
@@ -19,7 +19,7 @@ from common.schemas.partners import (
 )
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 from sync_server.partners import service
 from sync_server.partners.models import Customer, Supplier
 
@@ -30,10 +30,10 @@ router = APIRouter()
 def list_suppliers(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SUPPLIERS_READ)],
-    page: Sorted("created_at", "name"),
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List suppliers."""
     stmt = select(Supplier).where(Supplier.tenant_id == principal.tenant_id)
     if q:
@@ -112,11 +112,11 @@ def update_supplier(
 def list_customers(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CUSTOMERS_READ)],
-    page: Sorted("balance", "created_at", "name"),
+    page: Annotated[PageParams, SortedBy("balance", "created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
     with_balance: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """List customers; with_balance=true lists only those who owe money."""
     stmt = select(Customer).where(Customer.tenant_id == principal.tenant_id)
     if q:

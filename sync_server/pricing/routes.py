@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from common.schemas.pricing import (
 )
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.pricing import service
 from sync_server.pricing.models import PricingRule
 from sync_server.pricing.service import PRICE_LIST, PROMOTION
@@ -28,7 +28,7 @@ _PATHS = {PRICE_LIST: "/price-lists", PROMOTION: "/promotions"}
 _TAGS = ["pricing"]
 
 
-def _list(session, principal, page, rule_type: str, active: bool | None) -> dict:
+def _list(session, principal, page, rule_type: str, active: bool | None) -> dict[str, Any]:
     stmt = select(PricingRule).where(
         PricingRule.tenant_id == principal.tenant_id, PricingRule.rule_type == rule_type
     )
@@ -48,9 +48,9 @@ def _list(session, principal, page, rule_type: str, active: bool | None) -> dict
 def list_price_lists(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-    page: Sorted("created_at", "name"),
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List price lists (active=true: only the live ones)."""
     return _list(session, principal, page, PRICE_LIST, active)
 
@@ -59,9 +59,9 @@ def list_price_lists(
 def list_promotions(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
-    page: Sorted("created_at", "name"),
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List promotions (active=true: only the live ones)."""
     return _list(session, principal, page, PROMOTION, active)
 

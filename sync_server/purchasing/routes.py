@@ -14,7 +14,7 @@ from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import Sorted, in_caller_branches, paginate
+from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.purchasing import reorder, service, shipping, vendors
 from sync_server.purchasing.models import GoodsReceipt, PurchaseOrder, VendorEntry
 from sync_server.purchasing.schemas import (
@@ -47,7 +47,7 @@ _TRANSITION = problem_responses(403, 404, 409)
 def list_pos(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
-    page: Sorted("created_at", "expected_date", "number", "total"),
+    page: Annotated[PageParams, SortedBy("created_at", "expected_date", "number", "total")],
     status: Literal[
         "draft",
         "pending_approval",
@@ -338,7 +338,7 @@ def vendor_payments(
     supplier_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
-    page: Sorted("occurred_at", "amount"),
+    page: Annotated[PageParams, SortedBy("occurred_at", "amount")],
 ) -> dict:
     """List payments made to a supplier, newest first."""
     vendors.get_supplier(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,7 +15,7 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted
+from sync_server.paging import PageParams, SortedBy
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter
 from sync_server.sales.schemas import ReturnDetail, ReturnRead, SaleDetail, SaleRead
@@ -65,10 +65,10 @@ FilterDep = Annotated[JournalFilter, Depends(journal_filter)]
 def list_sales(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SALES_READ)],
-    page: Sorted("occurred_at", "receipt_number", "total"),
+    page: Annotated[PageParams, SortedBy("occurred_at", "receipt_number", "total")],
     where: FilterDep,
     channel: Channel | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List till sales of the caller's branches, newest first."""
     return journal.list_sales(
         session,
@@ -97,12 +97,12 @@ def get_sale(
 def list_returns(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SALES_READ)],
-    page: Sorted("occurred_at", "receipt_number", "total"),
+    page: Annotated[PageParams, SortedBy("occurred_at", "receipt_number", "total")],
     where: FilterDep,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Words in the reason")
     ] = None,
-) -> dict:
+) -> dict[str, Any]:
     """List till returns of the caller's branches, newest first (q finds the sale's too)."""
     return journal.list_returns(
         session,

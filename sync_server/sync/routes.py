@@ -29,7 +29,7 @@ from common.sync.protocol import (
 from common.sync.series import DeviceSeries
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
 from sync_server.sync.models import DeadLetter, Device
 
@@ -99,7 +99,7 @@ def enrol(body: EnrolRequest, session: SessionDep) -> EnrolResponse:
 def list_devices(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
-    page: Sorted("created_at", "name"),
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
 ) -> dict:
     """List the business's tills."""
     result = paginate(
@@ -196,7 +196,7 @@ def _letter_read(letter: DeadLetter) -> DeadLetterRead:
 def list_dead_letters(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SYNC_ADMIN)],
-    page: Sorted("received_at"),
+    page: Annotated[PageParams, SortedBy("received_at")],
     resolved: bool | None = None,
 ) -> dict:
     """List till events the server could not apply."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -21,7 +21,7 @@ router = APIRouter(tags=["tax"])
 @router.get("/tax-classes", response_model=list[TaxClassRead])
 def list_classes(
     session: SessionDep, principal: Annotated[Principal, Requires(Permission.CATALOG_READ)]
-) -> list:
+) -> list[Any]:
     """List the business's tax classes."""
     return list(
         session.scalars(

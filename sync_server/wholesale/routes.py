@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import Sorted, in_caller_branches, paginate
+from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.wholesale import service
 from sync_server.wholesale.documents import invoice_pdf
 from sync_server.wholesale.models import SalesRequest
@@ -33,11 +33,11 @@ _TRANSITION = problem_responses(403, 404, 409)
 def list_requests(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_READ)],
-    page: Sorted("created_at", "number", "total"),
+    page: Annotated[PageParams, SortedBy("created_at", "number", "total")],
     status: Literal["pending_approval", "approved", "rejected", "cancelled"] | None = None,
     customer_id: Id | None = None,
     branch_id: Id | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List sales requests, filtered by status, customer or branch."""
     stmt = select(SalesRequest).where(SalesRequest.tenant_id == principal.tenant_id)
     stmt = in_caller_branches(stmt, column=SalesRequest.branch_id, principal=principal)
