@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from common.errors import DomainError, ValidationFailed
 
@@ -48,6 +48,10 @@ class OneLineParser(argparse.ArgumentParser):
         root = self.prog.split()[0]
         sys.stderr.write(f"{root}: {message} (see '{self.prog} --help')\n")
         raise SystemExit(USAGE)
+
+
+# The subcommand table each part of a program adds its commands to.
+Subcommands: TypeAlias = "argparse._SubParsersAction[OneLineParser]"
 
 
 # What the input patterns of common.schemas mean, in words.

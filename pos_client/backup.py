@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.cli import Subcommands
 from common.sqlite_files import (
     DISK_FULL,
     LOCK_TIMEOUT,
@@ -244,7 +245,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
+def register_cli(subparsers: Subcommands) -> None:
     """Add the backup and restore subcommands to the till's command line."""
     p = subparsers.add_parser(
         "backup", help="copy the local store to FILE (safe while the till runs)"

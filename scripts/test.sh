@@ -9,8 +9,8 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== import contracts"
 .venv/bin/lint-imports --no-cache
-echo "== types (strict for common/)"
-.venv/bin/mypy common
+echo "== types (strict for common/ and the till's services, store and settings)"
+.venv/bin/mypy common pos_client sync_server
 echo "== pytest"
 # Two workers (one per core); a test file stays on one worker so its fixtures are shared.
 exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from common.cli import CliError, OneLineParser, run_guarded, usage_error, whole_number
+from common.cli import CliError, OneLineParser, Subcommands, run_guarded, usage_error, whole_number
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from sync_server.cli_support import (
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
+def _extensions() -> list[Callable[[Subcommands], None]]:
     """Return the subcommand registrars of the domains (their cli.py register())."""
     from sync_server.domains import domain_modules
 

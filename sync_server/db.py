@@ -10,16 +10,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
     Integer,
     MetaData,
     Numeric,
+    Select,
     Table,
     create_engine,
     event,
@@ -89,7 +91,14 @@ class Qty(Money):
     cache_ok = True
 
 
+# A SELECT of any columns (SQLAlchemy types each select by its column types).
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+SelectT = TypeVar("SelectT", bound=AnySelect)
+
+
 class Base(DeclarativeBase):
+    # Every model is mapped to one table: say so, so Core statements on it type-check.
+    __table__: ClassVar[Table]
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), Decimal: Money()}
 
@@ -162,10 +171,11 @@ def add_append_only(session: Session, obj: Any) -> None:
         table_runs.append((keys, [row]))
 
 
-def is_sqlite(url_or_engine: str | Engine) -> bool:
-    """Say whether the database is SQLite."""
-    url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)
-    return url.startswith("sqlite")
+def is_sqlite(url_or_engine: str | Engine | Connection) -> bool:
+    """Say whether the database is SQLite (a URL, an engine, or a session's bind)."""
+    if isinstance(url_or_engine, str):
+        return url_or_engine.startswith("sqlite")
+    return url_or_engine.dialect.name == "sqlite"
 
 
 # Connections a SQLite engine may open: one per request the server runs at once (the
@@ -315,7 +325,7 @@ def transaction(factory: sessionmaker[Session], *, readonly: bool = False) -> It
         yield session
 
 
-def lock_for_update(stmt, session: Session):
+def lock_for_update(stmt: SelectT, session: Session) -> SelectT:
     """Lock rows to change them: FOR NO KEY UPDATE on PostgreSQL; SQLite holds the write lock.
 
     NO KEY because we never change a key: rows inserted meanwhile that refer to the locked

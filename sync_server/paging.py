@@ -38,8 +38,10 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def Sorted(*fields: str) -> Any:  # noqa: N802 - reads like a type in signatures
-    """Return page_params whose sort may only name these fields ('-' to reverse).
+def SortedBy(*fields: str) -> Any:  # noqa: N802 - reads as a marker in signatures
+    """Mark a PageParams parameter whose sort may only name these fields ('-' to reverse).
+
+    Used as ``page: Annotated[PageParams, SortedBy("name", "created_at")]``.
 
     The choices become an enum in the OpenAPI document; paginate() still refuses anything
     its query cannot sort by.
@@ -61,7 +63,7 @@ def Sorted(*fields: str) -> Any:  # noqa: N802 - reads like a type in signatures
     sorted_page_params.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         list(parameters.values()), return_annotation=PageParams
     )
-    return Annotated[PageParams, Depends(sorted_page_params)]
+    return Depends(sorted_page_params)
 
 
 # A change query: what changed since the last look (use with sort=updated_at).

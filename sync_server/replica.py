@@ -172,7 +172,8 @@ def on_replica(session: Session) -> bool:
 def primary_lsn(session: Session) -> str | None:
     """Return the primary's WAL position now (after the caller's commit), or None."""
     try:
-        return session.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+        lsn: str = session.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+        return lsn
     except Exception:  # noqa: BLE001 - the header is a courtesy; the write committed
         log.debug("could not read the WAL position for read-your-writes", exc_info=True)
         return None

@@ -88,7 +88,8 @@ def bar_pattern(label: LabelSpec) -> str:
     if label.symbology == "ean13" and symbol.get_fullcode() != label.code:
         # python-barcode recomputes the check digit; a difference means validation was skipped.
         raise BarcodeError(f"EAN-13 {label.code} was changed to {symbol.get_fullcode()}")
-    return symbol.build()[0]
+    pattern: str = symbol.build()[0]
+    return pattern
 
 
 def _mm(value: float) -> float:

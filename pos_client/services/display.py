@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ def display_state(cart: Cart) -> DisplayState:
 
 def upi_payee(session: Session) -> UpiPayee | None:
     """Return the shop's UPI address as last synced, or None when it has none."""
-    values = dict(
+    values: dict[str, Any] = dict(
         session.execute(
             select(Setting.key, Setting.value).where(Setting.key.in_(["upi_vpa", "upi_payee_name"]))
         ).all()

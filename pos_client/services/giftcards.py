@@ -107,7 +107,7 @@ def unsynced_uses(
 
 def offline_limits(session: Session) -> tuple[Decimal, Decimal]:
     """Return (per card, per till) offline limits as last synced from the server."""
-    values = dict(
+    values: dict[str, Any] = dict(
         session.execute(
             select(Setting.key, Setting.value).where(
                 Setting.key.in_(["giftcard_offline_card_limit", "giftcard_offline_till_limit"])

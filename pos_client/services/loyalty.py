@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ class PointsInfo:
 
 def rules(session: Session) -> LoyaltyRules:
     """Return the business's loyalty rules as last synced."""
-    values = dict(
+    values: dict[str, Any] = dict(
         session.execute(
             select(Setting.key, Setting.value).where(Setting.key.like("loyalty_%"))
         ).all()

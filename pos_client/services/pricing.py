@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
-from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_cart
+from common.pricing import (
+    Channel,
+    Context,
+    LineIn,
+    PricedCart,
+    PriceList,
+    Promotion,
+    Rules,
+    price_cart,
+)
 from common.pricing.wire import price_list_from_data, promotion_from_data
 from pos_client.store.models import ReplicaRow, Setting, SyncState
 
@@ -32,11 +41,14 @@ def load_rules(session: Session) -> Rules:
         .where(ReplicaRow.entity.in_((PRICE_LIST, PROMOTION)))
         .order_by(ReplicaRow.entity, ReplicaRow.key)
     ).all()
-    lists, promos = [], []
+    lists: list[PriceList] = []
+    promos: list[Promotion] = []
     for entity, data in rows:
-        build = price_list_from_data if entity == PRICE_LIST else promotion_from_data
-        rule = build(rule_id=int(data["id"]), name=data["name"], spec=data["spec"])
-        (lists if entity == PRICE_LIST else promos).append(rule)
+        rule_id, name, spec = int(data["id"]), data["name"], data["spec"]
+        if entity == PRICE_LIST:
+            lists.append(price_list_from_data(rule_id=rule_id, name=name, spec=spec))
+        else:
+            promos.append(promotion_from_data(rule_id=rule_id, name=name, spec=spec))
     return Rules(price_lists=tuple(lists), promotions=tuple(promos))
 
 

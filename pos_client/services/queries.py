@@ -133,11 +133,11 @@ def find_by_codes(session: Session, codes: tuple[str, ...]) -> CatalogItem | Non
             product, barcode = row
             return _item(product, barcode=barcode, on_hand=_on_hand(session, product.id))
     for code in codes:
-        product = session.scalars(
+        by_sku = session.scalars(
             select(Product).where(Product.sku == code, Product.active.is_(True)).limit(1)
         ).first()
-        if product is not None:
-            return _item(product, barcode=None, on_hand=_on_hand(session, product.id))
+        if by_sku is not None:
+            return _item(by_sku, barcode=None, on_hand=_on_hand(session, by_sku.id))
     return None
 
 
@@ -182,9 +182,9 @@ def search_products(session: Session, query: str, *, limit: int = 25) -> list[Ca
             {"q": expression, "n": SEARCH_CANDIDATES},
         )
     ]
-    names = session.execute(
-        select(Product.id, Product.name).where(Product.id.in_(candidates))
-    ).all()
+    names = list(
+        session.execute(select(Product.id, Product.name).where(Product.id.in_(candidates))).all()
+    )
     lowered = query.lower()
     names.sort(key=lambda row: (not row[1].lower().startswith(lowered), len(row[1]), row[1]))
     ids = [row[0] for row in names[:limit]]
@@ -272,9 +272,9 @@ def find_customers(session: Session, query: str, *, limit: int = 20) -> list[Cre
     return [_credit(c) for c in session.scalars(stmt.order_by(Customer.name).limit(limit))]
 
 
-def customer_credit(session: Session, local_id: str) -> CreditInfo | None:
+def customer_credit(session: Session, local_id: str | None) -> CreditInfo | None:
     """Return a customer's cached credit position (fresh, for the payment check)."""
-    customer = session.get(Customer, local_id)
+    customer = None if local_id is None else session.get(Customer, local_id)
     return None if customer is None else _credit(customer)
 
 
@@ -289,7 +289,7 @@ class TillRules:
 
 def till_rules(session: Session) -> TillRules:
     """Return the tenant's till settings from the replica."""
-    values = dict(session.execute(select(Setting.key, Setting.value)).all())
+    values: dict[str, Any] = dict(session.execute(select(Setting.key, Setting.value)).all())
     limit = values.get("till_max_discount_percent")
     return TillRules(
         max_discount_percent=Decimal(str(limit)) if limit is not None else None,

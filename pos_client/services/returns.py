@@ -22,9 +22,10 @@ from common.money import (
 from common.roles import Permission
 from common.sync import protocol
 from common.units import format_quantity
+from pos_client.config import ShopInfo
 from pos_client.printing.receipt import Receipt, ReceiptLine, ReceiptPayment
 from pos_client.services import tax_invoice
-from pos_client.services.checkout import ShopInfo, printed_unit, product_units
+from pos_client.services.checkout import printed_unit, product_units
 from pos_client.services.login import Cashier
 from pos_client.services.shop_profile import shop_profile
 from pos_client.services.till import CatalogItem, Override
@@ -117,7 +118,7 @@ def find_sale(session: Session, *, receipt_number: str) -> SaleForReturn:
         raise NotFound(f"No sale with receipt number {receipt_number.strip()} on this till")
     if sale.status != "completed":
         raise ValidationFailed(f"Sale {sale.receipt_number} was voided; nothing to return")
-    returned = dict(
+    returned: dict[str, str] = dict(
         session.execute(
             select(ReturnLine.original_line_id, func.group_concat(ReturnLine.quantity, "|"))
             .join(Return, Return.id == ReturnLine.return_id)

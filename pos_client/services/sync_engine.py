@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from common.sqlite_files import DISK_FULL, disk_full
 from common.sync.protocol import (
@@ -283,7 +284,9 @@ class SyncEngine:
         return dropped
 
     @staticmethod
-    def _link_customers(session, *, bodies: list[tuple[str, str, str]], results) -> None:
+    def _link_customers(
+        session: Session, *, bodies: list[tuple[str, str, str]], results: list[PushResult]
+    ) -> None:
         """Give customers made offline the server ids the push answered with."""
         local_ids = {
             event_id: json.loads(body)["payload"]["local_id"]
@@ -418,7 +421,7 @@ class SyncEngine:
         response = self._request(method, path, json=json)
         return response.json() if response.content else None
 
-    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with self.store.transaction() as session:
             state = documents.get_state(session)
             token, url = state.device_token, self._server_url or state.server_url
@@ -448,7 +451,7 @@ class SyncEngine:
             raise SyncFailed(_problem_detail(response), status=response.status_code)
         return response
 
-    def _refresh_status(self, **changes) -> None:
+    def _refresh_status(self, **changes: Any) -> None:
         """Re-read the counts from the store and publish the status with changes applied."""
         with self.store.transaction() as session:
             state = documents.get_state(session)
@@ -470,7 +473,7 @@ class SyncEngine:
             )
         self._set_status(**changes)
 
-    def _set_status(self, **changes) -> None:
+    def _set_status(self, **changes: Any) -> None:
         with self._status_lock:
             self._status = replace(self._status, **changes)
             status = self._status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -269,7 +269,7 @@ def decorate_with(
     receipt: Receipt,
     *,
     document: TaxDocument | None,
-    rows: dict[str, tuple[str, dict]],
+    rows: dict[str, tuple[str, dict[str, Any]]],
     line_ids: list[str],
     original_receipt: str = "",
 ) -> Receipt:

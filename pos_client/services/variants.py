@@ -55,7 +55,7 @@ def template_names(session: Session, items: list[CatalogItem]) -> dict[int, str]
             .where(Product.template_id.in_(ids))
             .distinct()
         )
-        if name
+        if name and template_id is not None
     }
 
 

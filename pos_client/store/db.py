@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from pos_client.store.migrations import migrate
@@ -41,7 +42,7 @@ class LocalStore:
 
 def _configure(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the driver, say when transactions begin (see _on_begin).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -53,7 +54,7 @@ def _configure(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:
+    def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: the sync thread and the till never
         # deadlock upgrading a read lock to a write lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from common.sync.protocol import (
 from common.sync.protocol import (
     CustomerCreated,
     Event,
+    Payload,
     PaymentMethod,
     PaymentOnAccount,
     ReturnRecorded,
@@ -134,11 +136,21 @@ def configure_device(
     return state
 
 
+_NOT_ENROLLED = "This till is not enrolled yet; enrol it with a code from an admin."
+
+
 def _enrolled(session: Session) -> SyncState:
     state = get_state(session)
     if not state.device_id or state.branch_id is None:
-        raise InvalidState("This till is not enrolled yet; enrol it with a code from an admin.")
+        raise InvalidState(_NOT_ENROLLED)
     return state
+
+
+def _branch_of(state: SyncState) -> int:
+    """The enrolled till's branch (checked by _enrolled; said again for the type checker)."""
+    if state.branch_id is None:
+        raise InvalidState(_NOT_ENROLLED)
+    return state.branch_id
 
 
 def next_receipt_number(session: Session) -> str:
@@ -220,7 +232,9 @@ def _adjust_stock(session: Session, deltas: Iterable[tuple[int, Decimal]]) -> No
     )
 
 
-def _emit(session: Session, *, state: SyncState, payload, document_id: str | None) -> Event:
+def _emit(
+    session: Session, *, state: SyncState, payload: Payload, document_id: str | None
+) -> Event:
     event = Event.wrap(payload, device_id=state.device_id or "")
     outbox.enqueue(session, event=event, document_id=document_id)
     return event
@@ -400,7 +414,7 @@ def open_shift(session: Session, *, cashier_id: int | None, opening_float: Decim
     session.add(shift)
     payload = ShiftOpened(
         shift_id=shift.id,
-        branch_id=state.branch_id,
+        branch_id=_branch_of(state),
         cashier_id=cashier_id,
         opening_float=shift.opening_float,
         opened_at=shift.opened_at,
@@ -465,7 +479,7 @@ def close_shift(session: Session, *, shift_id: str, counted_cash: Decimal) -> Sh
     shift.totals = {k: str(v) for k, v in totals.items()}
     payload = ShiftClosed(
         shift_id=shift.id,
-        branch_id=state.branch_id,
+        branch_id=_branch_of(state),
         cashier_id=shift.cashier_id,
         counted_cash=shift.counted_cash,
         expected_cash=shift.expected_cash,
@@ -491,6 +505,7 @@ def record_cash_movement(
     state = _enrolled(session)
     if direction not in ("in", "out"):
         raise ValidationFailed("Cash moves 'in' or 'out'.")
+    way: Literal["in", "out"] = "in" if direction == "in" else "out"
     movement = CashMovement(
         id=new_id(),
         shift_id=shift_id,
@@ -503,9 +518,9 @@ def record_cash_movement(
     session.add(movement)
     payload = CashMovementPayload(
         movement_id=movement.id,
-        branch_id=state.branch_id,
+        branch_id=_branch_of(state),
         shift_id=shift_id,
-        direction=direction,
+        direction=way,
         amount=movement.amount,
         reason=reason,
         cashier_id=cashier_id,
@@ -545,7 +560,7 @@ def record_payment_on_account(
         payment_id=new_id(),
         customer_id=customer.server_id,
         customer_local_id=customer.local_id if customer.server_id is None else None,
-        branch_id=state.branch_id,
+        branch_id=_branch_of(state),
         shift_id=shift_id,
         method=method,
         amount=amount,

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ZERO = Decimal("0")
@@ -38,12 +48,16 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
+        given: datetime = value
+        if given.tzinfo is None:
             raise ValueError("datetimes must be timezone-aware")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return given.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+        if value is None:
+            return None
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -52,6 +66,8 @@ def utcnow() -> datetime:
 
 
 class LocalBase(DeclarativeBase):
+    # Every model here is mapped to one table: say so, so Core statements type-check.
+    __table__: ClassVar[Table]
     type_annotation_map = {Decimal: DecimalText, datetime: UtcDateTime, dict[str, Any]: JSON}
 
 

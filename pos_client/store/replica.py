@@ -71,24 +71,22 @@ def apply_changes(session: Session, changes: list[PulledChange]) -> None:
 
     now = utcnow()
     for change in changes:
-        upsert = change.op == ChangeOp.UPSERT and change.data
-        if upsert and change.entity == "product":
+        data = change.data if change.op == ChangeOp.UPSERT else None
+        if data and change.entity == "product":
             if levels:
                 flush_bulk()
-            row = _product_row(change.data)
+            row = _product_row(data)
             products.append(row)
-            codes.extend(
-                {"code": c, "product_id": row["id"]} for c in change.data.get("barcodes", [])
-            )
-            packs.extend(_pack_rows(row["id"], change.data))
+            codes.extend({"code": c, "product_id": row["id"]} for c in data.get("barcodes", []))
+            packs.extend(_pack_rows(row["id"], data))
             continue
-        if upsert and change.entity in ("stock", "stock_level"):
+        if data and change.entity in ("stock", "stock_level"):
             if products:
                 flush_bulk()
-            product_id = int(change.data.get("product_id", change.key))
+            product_id = int(data.get("product_id", change.key))
             levels[product_id] = {
                 "product_id": product_id,
-                "on_hand": _dec(change.data.get("on_hand")),
+                "on_hand": _dec(data.get("on_hand")),
                 "updated_at": now,
             }
             continue

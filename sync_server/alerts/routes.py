@@ -13,8 +13,9 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, ReadSchema, problem_responses
 from sync_server.alerts import service
 from sync_server.alerts.models import Alert
-from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import Sorted, get_owned, paginate
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.paging import PageParams, SortedBy, get_owned, paginate
 
 router = APIRouter(tags=["alerts"])
 
@@ -35,8 +36,8 @@ class AlertRead(ReadSchema):
 @router.get("/alerts", response_model=Page[AlertRead], responses=problem_responses(403))
 def list_alerts(
     session: SessionDep,
-    principal: Allowed(Permission.ALERTS_READ),
-    page: Sorted("kind", "opened_at"),
+    principal: Annotated[Principal, Requires(Permission.ALERTS_READ)],
+    page: Annotated[PageParams, SortedBy("kind", "opened_at")],
     kind: Annotated[str | None, Query(max_length=32)] = None,
     status: Literal["open", "acknowledged", "cleared", "active"] | None = Query(
         default=None, description="'active' means open or acknowledged"
@@ -78,7 +79,9 @@ def list_alerts(
     responses=problem_responses(403, 404, 409),
 )
 def acknowledge_alert(
-    alert_id: Id, session: SessionDep, principal: Allowed(Permission.ALERTS_WRITE)
+    alert_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ALERTS_WRITE)],
 ) -> Alert:
     """Acknowledge an open alert; it still clears by itself when the cause goes away."""
     alert = get_owned(session, Alert, id=alert_id, tenant_id=principal.tenant_id, what="alert")

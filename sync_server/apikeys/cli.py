@@ -6,7 +6,7 @@ import argparse
 
 from sqlalchemy import select
 
-from common.cli import usage_error
+from common.cli import Subcommands, usage_error
 from sync_server.cli_support import find_tenant, sessions
 from sync_server.config import Settings
 from sync_server.db import transaction
@@ -61,7 +61,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the api-key commands."""
     group = subparsers.add_parser("api-key", help="API keys for online stores")
     sub = group.add_subparsers(dest="api_key_command", required=True, metavar="ACTION")

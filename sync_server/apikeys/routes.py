@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
@@ -10,8 +12,9 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.apikeys import service
 from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import Sorted, paginate
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["api keys"])
 
@@ -23,7 +26,9 @@ router = APIRouter(tags=["api keys"])
     responses=problem_responses(403, 422),
 )
 def create_api_key(
-    body: ApiKeyCreate, session: SessionDep, principal: Allowed(Permission.API_KEYS_ADMIN)
+    body: ApiKeyCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.API_KEYS_ADMIN)],
 ) -> ApiKeyCreated:
     """Create a key for an online store; the key is in this answer and nowhere else."""
     key, secret = service.create_key(
@@ -37,9 +42,9 @@ def create_api_key(
 @router.get("/api-keys", response_model=Page[ApiKeyRead])
 def list_api_keys(
     session: SessionDep,
-    principal: Allowed(Permission.API_KEYS_ADMIN),
-    page: Sorted("created_at", "name"),
-) -> dict:
+    principal: Annotated[Principal, Requires(Permission.API_KEYS_ADMIN)],
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
+) -> dict[str, Any]:
     """List the tenant's keys (never their secrets)."""
     stmt = select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id)
     return paginate(
@@ -58,7 +63,9 @@ def list_api_keys(
     responses=problem_responses(403, 404, 409),
 )
 def revoke_api_key(
-    key_id: Id, session: SessionDep, principal: Allowed(Permission.API_KEYS_ADMIN)
+    key_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.API_KEYS_ADMIN)],
 ) -> ApiKey:
     """Revoke a key at once."""
     return service.revoke_key(

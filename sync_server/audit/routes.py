@@ -12,9 +12,10 @@ from common.roles import Permission
 from common.schemas.base import Page, ReadSchema
 from sync_server.audit import checkpoints, service
 from sync_server.audit.models import AuditEntry
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["audit"])
 
@@ -54,15 +55,15 @@ class CheckpointRead(ReadSchema):
 @router.get("/audit", response_model=Page[AuditEntryRead])
 def list_audit(
     session: SessionDep,
-    principal: Allowed(Permission.AUDIT_READ),
-    page: Sorted("seq"),
+    principal: Annotated[Principal, Requires(Permission.AUDIT_READ)],
+    page: Annotated[PageParams, SortedBy("seq")],
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List audit entries, newest first, with filters."""
     service.seal_now(session, tenant_id=principal.tenant_id)
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == principal.tenant_id)
@@ -96,7 +97,7 @@ def list_audit(
 @router.get("/audit/verify", response_model=ChainReportRead)
 def verify_audit(
     session: SessionDep,
-    principal: Allowed(Permission.AUDIT_READ),
+    principal: Annotated[Principal, Requires(Permission.AUDIT_READ)],
     checkpoint: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Any:
     """Check the keyed chain (and that it still holds a checkpoint's entry); list what is wrong."""
@@ -111,7 +112,9 @@ def verify_audit(
 
 
 @router.post("/audit/checkpoint", response_model=CheckpointRead | None)
-def sign_checkpoint(session: SessionDep, principal: Allowed(Permission.AUDIT_READ)) -> Any:
+def sign_checkpoint(
+    session: SessionDep, principal: Annotated[Principal, Requires(Permission.AUDIT_READ)]
+) -> Any:
     """Sign the chain head as it is now (null while the chain is empty) to keep off the box."""
     point = checkpoints.make_checkpoint(session, tenant_id=principal.tenant_id, now=utcnow())
     if point is None:

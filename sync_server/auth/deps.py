@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,6 +112,10 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
     return check
 
 
-def Allowed(permission: Permission):  # noqa: N802 - reads like a type in signatures
-    """Annotate a parameter as the caller, checked for a permission."""
-    return Annotated[Principal, Depends(require(permission))]
+def Requires(permission: Permission) -> Any:  # noqa: N802 - reads as a marker in signatures
+    """Mark a parameter as the caller, checked for a permission.
+
+    Used as ``principal: Annotated[Principal, Requires(Permission.X)]``: the annotation stays
+    a real type for the type checker, and FastAPI runs the check as a dependency.
+    """
+    return Depends(require(permission))

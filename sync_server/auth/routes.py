@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import or_, select
@@ -11,11 +11,12 @@ from common.roles import Permission, Role
 from common.schemas.auth import LoginRequest, MeRead, TokenRead, UserCreate, UserRead, UserUpdate
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth import service
-from sync_server.auth.deps import Allowed, PrincipalDep, SessionDep
+from sync_server.auth.deps import PrincipalDep, Requires, SessionDep
 from sync_server.auth.models import User
+from sync_server.auth.principal import Principal
 from sync_server.db import transaction
 from sync_server.org.models import Tenant
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["auth"])
 
@@ -68,12 +69,12 @@ def me(principal: PrincipalDep, session: SessionDep) -> MeRead:
 @router.get("/users", response_model=Page[UserRead])
 def list_users(
     session: SessionDep,
-    principal: Allowed(Permission.USERS_READ),
-    page: Sorted("created_at", "role", "username"),
+    principal: Annotated[Principal, Requires(Permission.USERS_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "role", "username")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Role | None = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List the business's users."""
     stmt = select(User).where(User.tenant_id == principal.tenant_id)
     if q:
@@ -102,14 +103,20 @@ def list_users(
     "/users", response_model=UserRead, status_code=201, responses=problem_responses(409, 422)
 )
 def create_user(
-    body: UserCreate, session: SessionDep, principal: Allowed(Permission.USERS_WRITE)
+    body: UserCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.USERS_WRITE)],
 ) -> User:
     """Create a user with a role and the branches they work in."""
     return service.create_user(session, actor=principal, tenant_id=principal.tenant_id, data=body)
 
 
 @router.get("/users/{user_id}", response_model=UserRead, responses=problem_responses(404))
-def get_user(user_id: Id, session: SessionDep, principal: Allowed(Permission.USERS_READ)) -> User:
+def get_user(
+    user_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.USERS_READ)],
+) -> User:
     """Return one user."""
     return get_owned(session, User, id=user_id, tenant_id=principal.tenant_id, what="user")
 
@@ -121,7 +128,7 @@ def update_user(
     user_id: Id,
     body: UserUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.USERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.USERS_WRITE)],
 ) -> User:
     """Change a user's details, role, branches, password, PIN, or deactivate them."""
     user = get_owned(session, User, id=user_id, tenant_id=principal.tenant_id, what="user")

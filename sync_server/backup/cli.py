@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from common.cli import CliError
+from common.cli import CliError, Subcommands
 from common.errors import DomainError
 from sync_server.backup import postgres
 from sync_server.backup import sqlite as sqlite_backup
@@ -82,7 +82,7 @@ def _refusals_fail(handler):
     return run
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the backup and restore subcommands."""
     for name, handler, help_text in (
         (

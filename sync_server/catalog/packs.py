@@ -23,18 +23,18 @@ def check_codes_free(
     """Refuse codes another product uses, as a barcode or as a pack's code."""
     if not codes:
         return
-    taken = (
-        session.execute(
+    taken = [
+        *session.execute(
             select(ProductBarcode.code, ProductBarcode.product_id).where(
                 ProductBarcode.tenant_id == tenant_id, ProductBarcode.code.in_(codes)
             )
-        ).all()
-        + session.execute(
+        ).all(),
+        *session.execute(
             select(ProductPack.code, ProductPack.product_id).where(
                 ProductPack.tenant_id == tenant_id, ProductPack.code.in_(codes)
             )
-        ).all()
-    )
+        ).all(),
+    ]
     clashes = sorted({code for code, owner in taken if owner != product_id})
     if clashes:
         raise Conflict(f"Barcode {', '.join(clashes)} already belongs to another product.")

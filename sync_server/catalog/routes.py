@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
@@ -20,10 +20,11 @@ from common.schemas.catalog import (
     TemplateCreate,
     TemplateRead,
 )
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.catalog import search, service, variants
 from sync_server.catalog.models import Category, Product
-from sync_server.paging import Sorted, UpdatedSince, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, UpdatedSince, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])
 
@@ -31,8 +32,10 @@ router = APIRouter(tags=["catalog"])
 @router.get("/products", response_model=Page[ProductRead])
 def list_products(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-    page: Sorted("created_at", "name", "price", "sku", "updated_at", "relevance"),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+    page: Annotated[
+        PageParams, SortedBy("created_at", "name", "price", "sku", "updated_at", "relevance")
+    ],
     q: Annotated[
         str | None,
         Query(
@@ -45,7 +48,7 @@ def list_products(
     supplier_id: Id | None = None,
     active: bool | None = True,
     updated_since: UpdatedSince = None,
-) -> dict:
+) -> dict[str, Any]:
     """List products with search, filters, sorting and paging."""
     sortable = {
         "name": Product.name,
@@ -88,7 +91,9 @@ def list_products(
     responses=problem_responses(404, 409, 422),
 )
 def create_product(
-    body: ProductCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: ProductCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Product:
     """Create a product; set generate_barcode to get an in-store EAN-13."""
     return service.create_product(session, actor=principal, data=body)
@@ -102,15 +107,17 @@ def create_product(
 def product_by_barcode(
     code: Annotated[str, Path(max_length=64)],
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-) -> dict:
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+) -> dict[str, Any]:
     """Find a product by a scanned code (UPC-A, EAN-13, weight/price labels, Code 128)."""
     return service.find_by_barcode(session, tenant_id=principal.tenant_id, code=code)
 
 
 @router.get("/products/{product_id}", response_model=ProductRead, responses=problem_responses(404))
 def get_product(
-    product_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    product_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> Product:
     """Return one product."""
     return service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
@@ -123,7 +130,7 @@ def update_product(
     product_id: Id,
     body: ProductUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Product:
     """Change a product; send active=false to archive it."""
     product = service.product_or_404(session, tenant_id=principal.tenant_id, product_id=product_id)
@@ -133,10 +140,10 @@ def update_product(
 @router.get("/categories", response_model=Page[CategoryRead])
 def list_categories(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-    page: Sorted("name"),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+    page: Annotated[PageParams, SortedBy("name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict:
+) -> dict[str, Any]:
     """List product categories."""
     stmt = select(Category).where(Category.tenant_id == principal.tenant_id)
     if q:
@@ -158,7 +165,9 @@ def list_categories(
     responses=problem_responses(404, 409, 422),
 )
 def create_category(
-    body: CategoryCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: CategoryCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Category:
     """Create a category."""
     return service.create_category(session, actor=principal, data=body)
@@ -168,7 +177,9 @@ def create_category(
     "/categories/{category_id}", response_model=CategoryRead, responses=problem_responses(404)
 )
 def get_category(
-    category_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    category_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> Category:
     """Return one category."""
     return get_owned(
@@ -185,7 +196,7 @@ def update_category(
     category_id: Id,
     body: CategoryUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> Category:
     """Rename a category or move it under another."""
     category = get_owned(
@@ -201,8 +212,10 @@ def update_category(
     responses=problem_responses(404, 409, 422),
 )
 def create_template(
-    body: TemplateCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
-) -> dict:
+    body: TemplateCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
+) -> dict[str, Any]:
     """Create a template and a variant (own SKU, barcode, price, stock) per combination."""
     template = variants.create_template(session, actor=principal, data=body)
     return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template.id)
@@ -214,7 +227,9 @@ def create_template(
     responses=problem_responses(404),
 )
 def get_template(
-    template_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
-) -> dict:
+    template_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+) -> dict[str, Any]:
     """Return a template with its variants."""
     return variants.template_read(session, tenant_id=principal.tenant_id, template_id=template_id)

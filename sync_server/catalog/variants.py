@@ -112,7 +112,7 @@ def create_template(session: Session, *, actor: Principal, data: TemplateCreate)
     return template
 
 
-def template_read(session: Session, *, tenant_id: int, template_id: int) -> dict:
+def template_read(session: Session, *, tenant_id: int, template_id: int) -> dict[str, Any]:
     """Return a template with its variants (the grid the manager screens show)."""
     template = get_owned(
         session, ProductTemplate, id=template_id, tenant_id=tenant_id, what="product template"

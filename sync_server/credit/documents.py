@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from common.money import format_money
@@ -17,7 +18,7 @@ def statement_pdf(
 ) -> bytes:
     """Render a statement of account (customer or supplier) to PDF."""
 
-    def money(value) -> str:
+    def money(value: Decimal) -> str:
         return format_money(value, currency, symbol=False)
 
     rows = [

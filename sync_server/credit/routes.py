@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.credit import service
 from sync_server.credit.documents import statement_pdf
 from sync_server.credit.models import CreditEntry
@@ -22,7 +23,7 @@ from sync_server.credit.schemas import (
 )
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
 from sync_server.org.service import get_setting
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["credit"])
 
@@ -33,8 +34,10 @@ router = APIRouter(tags=["credit"])
     responses=problem_responses(404),
 )
 def get_account(
-    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CREDIT_READ)
-) -> dict:
+    customer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
+) -> dict[str, Any]:
     """Return a customer's credit limit, balance due, purchases, payments, last payment."""
     return service.account(session, tenant_id=principal.tenant_id, customer_id=customer_id)
 
@@ -47,9 +50,9 @@ def get_account(
 def credit_history(
     customer_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_READ),
-    page: Sorted("created_at", "amount"),
-) -> dict:
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "amount")],
+) -> dict[str, Any]:
     """List a customer's charges, payments and adjustments, newest first."""
     service.get_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id)
     return paginate(
@@ -72,7 +75,7 @@ def record_payment(
     customer_id: Id,
     body: PaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
 ) -> CreditEntry:
     """Record a customer's payment, settling the chosen invoice or the oldest open ones."""
     return service.record_payment(
@@ -96,7 +99,7 @@ def adjust_account(
     customer_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
 ) -> CreditEntry:
     """Correct a customer's account by a signed amount, with a note."""
     return service.adjust(
@@ -119,7 +122,7 @@ def adjust_account(
 def get_statement(
     customer_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_READ),
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",

@@ -10,7 +10,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 PDF_MEDIA_TYPE = "application/pdf"
 
@@ -45,7 +45,7 @@ def render(document: Document) -> bytes:
         topMargin=15 * mm,
         bottomMargin=15 * mm,
     )
-    story: list = [Paragraph(_escape(document.title), styles["Title"])]
+    story: list[Flowable] = [Paragraph(_escape(document.title), styles["Title"])]
     if document.subtitle:
         story.append(Paragraph(_escape(document.subtitle), styles["Heading3"]))
     if document.facts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter
 
 from common.roles import Permission
@@ -14,7 +16,8 @@ from common.schemas.giftcards import (
     GiftCardLimits,
     GiftCardRead,
 )
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.giftcards import service
 
 router = APIRouter(tags=["gift cards"])
@@ -27,8 +30,10 @@ router = APIRouter(tags=["gift cards"])
     responses=problem_responses(404, 409, 422),
 )
 def issue_card(
-    body: GiftCardIssue, session: SessionDep, principal: Allowed(Permission.POS_SELL)
-) -> dict:
+    body: GiftCardIssue,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
+) -> dict[str, Any]:
     """Sell a gift card or give store credit; the number is made here unless pre-printed."""
     card = service.issue(
         session,
@@ -50,8 +55,11 @@ def issue_card(
     responses=problem_responses(403, 404, 422),
 )
 def check_balance(
-    number: str, body: GiftCardCheck, session: SessionDep, principal: Allowed(Permission.POS_SELL)
-) -> dict:
+    number: str,
+    body: GiftCardCheck,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
+) -> dict[str, Any]:
     """Return a card's balance and offline limit (POST: the PIN travels in the body)."""
     card = service.balance(session, tenant_id=principal.tenant_id, number=number, pin=body.pin)
     return service.read(session, card)
@@ -64,7 +72,10 @@ def check_balance(
     responses=problem_responses(404, 409, 422),
 )
 def top_up(
-    number: str, body: GiftCardAmount, session: SessionDep, principal: Allowed(Permission.POS_SELL)
+    number: str,
+    body: GiftCardAmount,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
 ):
     """Add money to a card."""
     return service.top_up(
@@ -83,7 +94,10 @@ def top_up(
     responses=problem_responses(403, 404, 409, 422),
 )
 def redeem(
-    number: str, body: GiftCardAmount, session: SessionDep, principal: Allowed(Permission.POS_SELL)
+    number: str,
+    body: GiftCardAmount,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
 ):
     """Take money from a card; refused beyond its balance."""
     return service.redeem(
@@ -101,7 +115,11 @@ def redeem(
     response_model=list[GiftCardEntryRead],
     responses=problem_responses(404, 422),
 )
-def ledger(number: str, session: SessionDep, principal: Allowed(Permission.CREDIT_READ)):
+def ledger(
+    number: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
+):
     """List a card's ledger, oldest first."""
     card = service.find(session, tenant_id=principal.tenant_id, number=service.clean_number(number))
     return list(
@@ -118,8 +136,8 @@ def set_limits(
     number: str,
     body: GiftCardLimits,
     session: SessionDep,
-    principal: Allowed(Permission.CREDIT_WRITE),
-) -> dict:
+    principal: Annotated[Principal, Requires(Permission.CREDIT_WRITE)],
+) -> dict[str, Any]:
     """Set a card's own offline limit, or block or unblock it."""
     card = service.set_limits(
         session,

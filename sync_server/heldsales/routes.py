@@ -10,7 +10,7 @@ from common.errors import PermissionDenied, ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.heldsales import HeldSaleRead
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.heldsales import service
 from sync_server.heldsales.models import HeldSale
@@ -32,7 +32,7 @@ def _branch(principal: Principal, branch_id: int | None) -> int:
 @router.get("/held-sales", response_model=list[HeldSaleRead], responses=problem_responses(403, 422))
 def list_held(
     session: SessionDep,
-    principal: Allowed(Permission.POS_SELL),
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
     branch_id: Annotated[Id | None, Query()] = None,
 ) -> list[HeldSale]:
     """List the carts parked at the branch and not yet recalled, oldest first."""
@@ -49,7 +49,7 @@ def list_held(
 def recall(
     hold_id: str,
     session: SessionDep,
-    principal: Allowed(Permission.POS_SELL),
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
     branch_id: Annotated[Id | None, Query()] = None,
 ) -> HeldSale:
     """Take a parked cart to this till; it leaves the branch's list (taken once)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.cli import Subcommands
 from sync_server.config import Settings
 
 
@@ -29,7 +30,7 @@ def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if differences else 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the ledger command."""
     ledger = subparsers.add_parser("ledger", help="stock and money ledger tools")
     sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
 from common.roles import Permission
 from common.schemas.base import ReadSchema
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.integrity.ledger import verify_ledgers
 
 router = APIRouter(tags=["integrity"])
@@ -28,7 +29,9 @@ class LedgerReportRead(ReadSchema):
 
 
 @router.get("/ledger/verify", response_model=LedgerReportRead)
-def verify_ledger(session: SessionDep, principal: Allowed(Permission.SETTINGS_ADMIN)) -> Any:
+def verify_ledger(
+    session: SessionDep, principal: Annotated[Principal, Requires(Permission.SETTINGS_ADMIN)]
+) -> Any:
     """Compare levels, reservations and balances with their ledgers; list every difference."""
     found = verify_ledgers(session, tenant_id=principal.tenant_id)
     return LedgerReportRead(

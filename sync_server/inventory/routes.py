@@ -13,7 +13,7 @@ from common.errors import PermissionDenied
 from common.ids import new_id
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.inventory import (
     counts,
@@ -44,7 +44,7 @@ from sync_server.inventory.schemas import (
     UncountedRead,
     ValuationRead,
 )
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["stock"])
 
@@ -57,8 +57,8 @@ def _branch(principal: Principal, branch_id: Id) -> None:
 @router.get("/stock/levels", response_model=Page[StockLevelRead], responses=problem_responses(403))
 def list_levels(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
-    page: Sorted("available", "name", "on_hand", "sku", "updated_at"),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
+    page: Annotated[PageParams, SortedBy("available", "name", "on_hand", "sku", "updated_at")],
     branch_id: Id | None = None,
     product_id: Id | None = None,
     category_id: Id | None = None,
@@ -83,8 +83,8 @@ def list_levels(
 @router.get("/stock/movements", response_model=Page[MovementRead], responses=problem_responses(403))
 def list_movements(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
-    page: Sorted("id", "occurred_at", "recorded_at"),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
+    page: Annotated[PageParams, SortedBy("id", "occurred_at", "recorded_at")],
     branch_id: Id | None = None,
     product_id: Id | None = None,
     code: MovementCode | None = None,
@@ -119,7 +119,9 @@ def list_movements(
     responses=problem_responses(403, 404, 409, 422),
 )
 def post_receipt(
-    body: ReceiptCreate, session: SessionDep, principal: Allowed(Permission.STOCK_RECEIVE)
+    body: ReceiptCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_RECEIVE)],
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
@@ -139,7 +141,7 @@ def post_receipt(
 @router.get("/stock/lots", response_model=list[LotLevelRead], responses=problem_responses(403))
 def list_lots(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     product_id: Id | None = None,
     branch_id: Id | None = None,
 ) -> list[dict[str, Any]]:
@@ -159,7 +161,9 @@ def list_lots(
     responses=problem_responses(403, 404, 409, 422),
 )
 def post_adjustment(
-    body: AdjustmentCreate, session: SessionDep, principal: Allowed(Permission.STOCK_ADJUST)
+    body: AdjustmentCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_ADJUST)],
 ) -> StockMovement:
     """Adjust stock with a reason; refused (409) when it would go below zero."""
     _branch(principal, body.branch_id)
@@ -176,7 +180,9 @@ def post_adjustment(
 
 @router.get("/stock/valuation", response_model=ValuationRead, responses=problem_responses(403))
 def get_valuation(
-    session: SessionDep, principal: Allowed(Permission.STOCK_READ), branch_id: Id | None = None
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
+    branch_id: Id | None = None,
 ) -> dict[str, Any]:
     """Value stock on hand at moving-average cost (one branch, or the whole business)."""
     if branch_id is None and not principal.all_branches:
@@ -196,7 +202,7 @@ def put_thresholds(
     product_id: Id,
     body: ThresholdUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_ADJUST),
+    principal: Annotated[Principal, Requires(Permission.STOCK_ADJUST)],
 ) -> dict[str, Any]:
     """Set a branch's low-stock threshold and reorder quantity for a product."""
     _branch(principal, branch_id)
@@ -213,8 +219,8 @@ def put_thresholds(
 @router.get("/transfers", response_model=Page[TransferRead])
 def list_transfers(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
-    page: Sorted("created_at", "status"),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "status")],
     status: Literal["created", "dispatched", "partially_received", "closed"] | None = None,
     branch_id: Id | None = None,
 ) -> dict[str, Any]:
@@ -247,7 +253,9 @@ def list_transfers(
     responses=problem_responses(403, 404, 422),
 )
 def create_transfer(
-    body: TransferCreate, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
+    body: TransferCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Plan a transfer from one of the caller's branches."""
     _branch(principal, body.source_branch_id)
@@ -277,7 +285,9 @@ def _transfer(session, principal: Principal, transfer_id: Id) -> Transfer:
     "/transfers/{transfer_id}", response_model=TransferRead, responses=problem_responses(403, 404)
 )
 def get_transfer(
-    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    transfer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
 ) -> Transfer:
     """Return one transfer with its lines."""
     return _transfer(session, principal, transfer_id)
@@ -289,7 +299,9 @@ def get_transfer(
     responses=problem_responses(403, 404, 409),
 )
 def dispatch_transfer(
-    transfer_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_TRANSFER)
+    transfer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Send the goods: stock leaves the source branch (409 if any line is short)."""
     _branch(principal, _transfer(session, principal, transfer_id).source_branch_id)
@@ -305,7 +317,7 @@ def receive_transfer(
     transfer_id: Id,
     body: TransferReceive,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_TRANSFER),
+    principal: Annotated[Principal, Requires(Permission.STOCK_TRANSFER)],
 ) -> Transfer:
     """Book what arrived at the destination; partial receipts are allowed."""
     _branch(principal, _transfer(session, principal, transfer_id).destination_branch_id)
@@ -322,7 +334,9 @@ def receive_transfer(
     "/counts", response_model=CountRead, status_code=201, responses=problem_responses(403, 404)
 )
 def open_count(
-    body: CountCreate, session: SessionDep, principal: Allowed(Permission.STOCK_COUNT)
+    body: CountCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Open a stock count for a branch (optionally one category)."""
     _branch(principal, body.branch_id)
@@ -350,7 +364,7 @@ def add_count_line(
     count_id: Id,
     body: CountLineIn,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_COUNT),
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Enter what was found: scan a barcode or give a product id, with a quantity."""
     _count_branch(session, principal, count_id)
@@ -376,7 +390,7 @@ def remove_count_line(
     count_id: Id,
     product_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_COUNT),
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
 ) -> dict[str, Any]:
     """Take a product off an open count (undo a line)."""
     _count_branch(session, principal, count_id)
@@ -386,7 +400,9 @@ def remove_count_line(
 
 @router.get("/counts/{count_id}", response_model=CountRead, responses=problem_responses(403, 404))
 def get_count(
-    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    count_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
 ) -> dict[str, Any]:
     """Review a count: counted, expected, difference and its value per line."""
     _count_branch(session, principal, count_id)
@@ -399,7 +415,9 @@ def get_count(
     responses=problem_responses(403, 404, 409, 422),
 )
 def get_uncounted(
-    count_id: Id, session: SessionDep, principal: Allowed(Permission.STOCK_READ)
+    count_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
 ) -> dict[str, Any]:
     """What posting with zero_uncounted would set to zero (or why the scope is unclear)."""
     _count_branch(session, principal, count_id)
@@ -414,7 +432,7 @@ def get_uncounted(
 def post_count(
     count_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_COUNT),
+    principal: Annotated[Principal, Requires(Permission.STOCK_COUNT)],
     body: CountPost | None = None,
 ) -> dict[str, Any]:
     """Post a count: each difference becomes a count movement (optionally zeroing the rest)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
 from common.roles import Permission
@@ -12,7 +14,8 @@ from common.schemas.layaway import (
     LayawayPaymentCreate,
     LayawayRead,
 )
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.layaway import service
 
 router = APIRouter(tags=["layaway"])
@@ -24,13 +27,21 @@ router = APIRouter(tags=["layaway"])
     status_code=201,
     responses=problem_responses(404, 409, 422),
 )
-def start(body: LayawayCreate, session: SessionDep, principal: Allowed(Permission.POS_SELL)):
+def start(
+    body: LayawayCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
+):
     """Reserve goods for a customer against a deposit."""
     return service.read(service.start(session, principal=principal, data=body))
 
 
 @router.get("/layaways/{layaway_id}", response_model=LayawayRead, responses=problem_responses(404))
-def get(layaway_id: str, session: SessionDep, principal: Allowed(Permission.POS_SELL)):
+def get(
+    layaway_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
+):
     """Return a layaway: what is held, paid and still due."""
     return service.read(service.get(session, principal=principal, layaway_id=layaway_id))
 
@@ -44,7 +55,7 @@ def pay(
     layaway_id: str,
     body: LayawayPaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.POS_SELL),
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
 ):
     """Take a part payment; the last one hands the goods over."""
     return service.read(service.pay(session, principal=principal, layaway_id=layaway_id, data=body))
@@ -59,7 +70,7 @@ def cancel(
     layaway_id: str,
     body: LayawayCancel,
     session: SessionDep,
-    principal: Allowed(Permission.POS_REFUND),
+    principal: Annotated[Principal, Requires(Permission.POS_REFUND)],
 ):
     """Release the goods; refund the payments, keep them as store credit, or keep them."""
     return service.read(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.loyalty import LoyaltyRead
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.loyalty import service
 
 router = APIRouter(tags=["loyalty"])
@@ -18,6 +21,10 @@ router = APIRouter(tags=["loyalty"])
     response_model=LoyaltyRead,
     responses=problem_responses(404),
 )
-def loyalty(customer_id: Id, session: SessionDep, principal: Allowed(Permission.POS_SELL)):
+def loyalty(
+    customer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
+):
     """Return a customer's points, what they are worth, and every earn and burn."""
     return service.summary(session, tenant_id=principal.tenant_id, customer_id=customer_id)

@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 
+from common.cli import Subcommands
 from sync_server.config import Settings
 
 
@@ -44,7 +45,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the worker command."""
     p = subparsers.add_parser(
         "worker",

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from common.roles import Permission, Role
 from common.schemas.base import Id, Page, ReadSchema, Schema, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.notifications import service
 from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["notifications"])
 
@@ -69,8 +70,8 @@ class RuleRead(ReadSchema):
 @router.get("/notifications", response_model=Page[NotificationRead])
 def list_notifications(
     session: SessionDep,
-    principal: Allowed(Permission.NOTIFICATIONS_READ),
-    page: Sorted("created_at"),
+    principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_READ)],
+    page: Annotated[PageParams, SortedBy("created_at")],
     unread: Annotated[bool, Query(description="Only those not read yet")] = False,
 ) -> dict[str, Any]:
     """List the caller's in-app notifications (for their role and branches), newest first."""
@@ -101,7 +102,9 @@ def list_notifications(
     responses=problem_responses(404),
 )
 def read_notification(
-    notification_id: Id, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_READ)
+    notification_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_READ)],
 ) -> Notification:
     """Mark an in-app notification read."""
     return service.mark_read(session, principal=principal, notification_id=notification_id)
@@ -110,8 +113,8 @@ def read_notification(
 @router.get("/notification-rules", response_model=Page[RuleRead])
 def list_rules(
     session: SessionDep,
-    principal: Allowed(Permission.NOTIFICATIONS_ADMIN),
-    page: Sorted("created_at", "event"),
+    principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_ADMIN)],
+    page: Annotated[PageParams, SortedBy("created_at", "event")],
 ) -> dict[str, Any]:
     """List who is told about which events."""
     stmt = select(NotificationRule).where(NotificationRule.tenant_id == principal.tenant_id)
@@ -132,7 +135,9 @@ def list_rules(
     responses=problem_responses(404, 422),
 )
 def create_rule(
-    body: RuleCreate, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_ADMIN)
+    body: RuleCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_ADMIN)],
 ) -> NotificationRule:
     """Tell a role (in-app or e-mail), an address or a webhook about an event."""
     return service.create_rule(
@@ -149,7 +154,9 @@ def create_rule(
 
 @router.delete("/notification-rules/{rule_id}", status_code=204, responses=problem_responses(404))
 def delete_rule(
-    rule_id: Id, session: SessionDep, principal: Allowed(Permission.NOTIFICATIONS_ADMIN)
+    rule_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.NOTIFICATIONS_ADMIN)],
 ) -> Response:
     """Stop a rule."""
     service.delete_rule(session, actor=principal.actor, rule_id=rule_id)
@@ -164,7 +171,7 @@ def delete_rule(
 def opt_in_sms(
     customer_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.CUSTOMERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_WRITE)],
     body: SmsOptInCreate | None = None,
 ) -> SmsOptIn:
     """Record that a customer agreed to get order updates by SMS."""
@@ -180,7 +187,9 @@ def opt_in_sms(
     "/customers/{customer_id}/sms-opt-in", status_code=204, responses=problem_responses(404)
 )
 def opt_out_sms(
-    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_WRITE)
+    customer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_WRITE)],
 ) -> Response:
     """Stop text messages to a customer."""
     service.opt_out_sms(session, actor=principal.actor, customer_id=customer_id)

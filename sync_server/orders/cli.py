@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.cli import Subcommands
 from sync_server.config import Settings
 from sync_server.db import make_engine, make_sessionmaker
 
@@ -20,7 +21,7 @@ def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the orders commands."""
     group = subparsers.add_parser("orders", help="online order chores")
     sub = group.add_subparsers(dest="orders_command", required=True, metavar="ACTION")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from sync_server.tax import service as tax
 REFERENCE = "order_return"
 
 
-def _return_data(ret: OrderReturn) -> dict:
+def _return_data(ret: OrderReturn) -> dict[str, Any]:
     return {
         "id": ret.id,
         "order_id": ret.order_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
 from sync_server.orders.models import Order, OrderStatusName
 from sync_server.orders.schemas import (
@@ -26,7 +27,7 @@ from sync_server.orders.schemas import (
     ReturnReceive,
     ShipmentCreate,
 )
-from sync_server.paging import Sorted, UpdatedSince
+from sync_server.paging import PageParams, SortedBy, UpdatedSince
 
 router = APIRouter(tags=["online orders"])
 
@@ -56,8 +57,8 @@ class MissingIdempotencyKey(DomainError):
 def store_catalog(
     request: Request,
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-    page: Sorted("name", "price", "sku", "updated_at"),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+    page: Annotated[PageParams, SortedBy("name", "price", "sku", "updated_at")],
     branch_code: Annotated[str | None, Query(max_length=16)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
     updated_since: UpdatedSince = None,
@@ -90,7 +91,7 @@ def create_order(
     body: OrderCreate,
     request: Request,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
@@ -113,8 +114,8 @@ def create_order(
 @router.get("/orders", response_model=Page[OrderRead], responses=problem_responses(422))
 def list_orders(
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_READ),
-    page: Sorted("created_at", "status", "total", "updated_at"),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "status", "total", "updated_at")],
     status: OrderStatusName | None = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     customer_id: Id | None = None,
@@ -122,7 +123,7 @@ def list_orders(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     updated_since: UpdatedSince = None,
-) -> dict:
+) -> dict[str, Any]:
     """List orders by status, channel, customer, branch, creation date or last change."""
     return queries.list_orders(
         session,
@@ -140,7 +141,9 @@ def list_orders(
 
 @router.get("/orders/{order_id}", response_model=OrderRead, responses=problem_responses(404))
 def get_order(
-    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_READ)],
 ) -> Order:
     """Return one order with its lines and returns."""
     return service.get_order(session, principal=principal, order_id=order_id)
@@ -154,7 +157,7 @@ def pay_order(
     order_id: Id,
     body: PaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Record the payment: the order is confirmed and its reservation becomes a sale."""
     return lifecycle.pay(session, principal=principal, order_id=order_id, data=body)
@@ -162,7 +165,9 @@ def pay_order(
 
 @router.post("/orders/{order_id}/picking", response_model=OrderRead, responses=_CHANGE)
 def start_picking(
-    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Start picking a confirmed order."""
     return lifecycle.start_picking(session, principal=principal, order_id=order_id)
@@ -170,7 +175,9 @@ def start_picking(
 
 @router.post("/orders/{order_id}/packed", response_model=OrderRead, responses=_CHANGE)
 def pack_order(
-    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Mark the order packed."""
     return lifecycle.pack(session, principal=principal, order_id=order_id)
@@ -181,7 +188,7 @@ def ship_order(
     order_id: Id,
     body: ShipmentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Hand the order to a carrier with its tracking number."""
     return lifecycle.ship(session, principal=principal, order_id=order_id, data=body)
@@ -189,7 +196,9 @@ def ship_order(
 
 @router.post("/orders/{order_id}/delivered", response_model=OrderRead, responses=_CHANGE)
 def deliver_order(
-    order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Record the delivery."""
     return lifecycle.deliver(session, principal=principal, order_id=order_id)
@@ -200,7 +209,7 @@ def cancel_order(
     order_id: Id,
     body: CancelCreate,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ) -> Order:
     """Cancel a pending or confirmed order; its stock is released or returned."""
     return lifecycle.cancel(session, principal=principal, order_id=order_id, data=body)
@@ -213,7 +222,7 @@ def request_return(
     order_id: Id,
     body: ReturnCreate,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ):
     """Ask to return delivered lines."""
     return returns.request_return(session, principal=principal, order_id=order_id, data=body)
@@ -227,7 +236,7 @@ def receive_return(
     return_id: Id,
     body: ReturnReceive,
     session: SessionDep,
-    principal: Allowed(Permission.ORDERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
 ):
     """Receive returned goods: restock what can be sold again, write off the rest, refund."""
     return returns.receive_return(
@@ -237,7 +246,9 @@ def receive_return(
 
 @router.get("/picking-lists/{branch_id}", response_model=PickingList, responses=_CHANGE)
 def picking_list(
-    branch_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    branch_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_READ)],
 ) -> PickingList:
     """What to pick in a branch: confirmed and picking orders, totalled per product."""
     return picking.picking_list(session, principal=principal, branch_id=branch_id)
@@ -249,7 +260,9 @@ def picking_list(
     responses={200: {"content": {"application/pdf": {}}}, **problem_responses(404)},
 )
 def picking_list_pdf(
-    branch_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_READ)
+    branch_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_READ)],
 ) -> Response:
     """The picking list as a printable PDF."""
     listing = picking.picking_list(session, principal=principal, branch_id=branch_id)

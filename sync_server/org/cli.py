@@ -6,6 +6,7 @@ import argparse
 
 from sqlalchemy import func, select
 
+from common.cli import Subcommands
 from common.codes import BranchKind
 from common.schemas.org import BranchCreate
 from sync_server.cli_support import (
@@ -100,7 +101,7 @@ def cmd_branch_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the tenant and branch commands."""
     group = subparsers.add_parser("tenant", help="businesses sharing this server (operator)")
     sub = group.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")

@@ -11,10 +11,11 @@ from common.codes import BranchKind
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.org import service
 from sync_server.org.models import Branch
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["branches"])
 
@@ -22,12 +23,12 @@ router = APIRouter(tags=["branches"])
 @router.get("/branches", response_model=Page[BranchRead])
 def list_branches(
     session: SessionDep,
-    principal: Allowed(Permission.BRANCHES_READ),
-    page: Sorted("code", "created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.BRANCHES_READ)],
+    page: Annotated[PageParams, SortedBy("code", "created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     kind: BranchKind | None = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List stores and warehouses."""
     stmt = select(Branch).where(Branch.tenant_id == principal.tenant_id)
     if q:
@@ -57,7 +58,9 @@ def list_branches(
     "/branches", response_model=BranchRead, status_code=201, responses=problem_responses(409, 422)
 )
 def create_branch(
-    body: BranchCreate, session: SessionDep, principal: Allowed(Permission.BRANCHES_WRITE)
+    body: BranchCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.BRANCHES_WRITE)],
 ) -> Branch:
     """Create a store or warehouse."""
     return service.create_branch(session, actor=principal, tenant_id=principal.tenant_id, data=body)
@@ -65,7 +68,9 @@ def create_branch(
 
 @router.get("/branches/{branch_id}", response_model=BranchRead, responses=problem_responses(404))
 def get_branch(
-    branch_id: Id, session: SessionDep, principal: Allowed(Permission.BRANCHES_READ)
+    branch_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.BRANCHES_READ)],
 ) -> Branch:
     """Return one branch."""
     return get_owned(session, Branch, id=branch_id, tenant_id=principal.tenant_id, what="branch")
@@ -78,7 +83,7 @@ def update_branch(
     branch_id: Id,
     body: BranchUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.BRANCHES_WRITE),
+    principal: Annotated[Principal, Requires(Permission.BRANCHES_WRITE)],
 ) -> Branch:
     """Change a branch or deactivate it."""
     branch = get_owned(session, Branch, id=branch_id, tenant_id=principal.tenant_id, what="branch")
@@ -87,7 +92,7 @@ def update_branch(
 
 @router.get("/settings", tags=["settings"])
 def list_settings(
-    session: SessionDep, principal: Allowed(Permission.SETTINGS_ADMIN)
+    session: SessionDep, principal: Annotated[Principal, Requires(Permission.SETTINGS_ADMIN)]
 ) -> dict[str, Any]:
     """Return the business's settings, defaults filled in."""
     return service.get_settings(session, tenant_id=principal.tenant_id)
@@ -97,7 +102,7 @@ def list_settings(
 def put_setting(
     key: str,
     session: SessionDep,
-    principal: Allowed(Permission.SETTINGS_ADMIN),
+    principal: Annotated[Principal, Requires(Permission.SETTINGS_ADMIN)],
     value: Annotated[Any, Body(embed=True)],
 ) -> dict[str, Any]:
     """Change one setting: body {"value": ...} of the setting's type."""

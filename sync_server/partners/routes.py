@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
@@ -17,8 +17,9 @@ from common.schemas.partners import (
     SupplierRead,
     SupplierUpdate,
 )
-from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import Sorted, get_owned, like_pattern, paginate
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 from sync_server.partners import service
 from sync_server.partners.models import Customer, Supplier
 
@@ -28,11 +29,11 @@ router = APIRouter()
 @router.get("/suppliers", response_model=Page[SupplierRead], tags=["suppliers"])
 def list_suppliers(
     session: SessionDep,
-    principal: Allowed(Permission.SUPPLIERS_READ),
-    page: Sorted("created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.SUPPLIERS_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List suppliers."""
     stmt = select(Supplier).where(Supplier.tenant_id == principal.tenant_id)
     if q:
@@ -63,7 +64,9 @@ def list_suppliers(
     responses=problem_responses(422),
 )
 def create_supplier(
-    body: SupplierCreate, session: SessionDep, principal: Allowed(Permission.SUPPLIERS_WRITE)
+    body: SupplierCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SUPPLIERS_WRITE)],
 ) -> Supplier:
     """Create a supplier."""
     return service.create_supplier(session, actor=principal, data=body)
@@ -76,7 +79,9 @@ def create_supplier(
     responses=problem_responses(404),
 )
 def get_supplier(
-    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.SUPPLIERS_READ)
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SUPPLIERS_READ)],
 ) -> Supplier:
     """Return one supplier."""
     return get_owned(
@@ -94,7 +99,7 @@ def update_supplier(
     supplier_id: Id,
     body: SupplierUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.SUPPLIERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.SUPPLIERS_WRITE)],
 ) -> Supplier:
     """Change a supplier or deactivate it."""
     supplier = get_owned(
@@ -106,12 +111,12 @@ def update_supplier(
 @router.get("/customers", response_model=Page[CustomerRead], tags=["customers"])
 def list_customers(
     session: SessionDep,
-    principal: Allowed(Permission.CUSTOMERS_READ),
-    page: Sorted("balance", "created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_READ)],
+    page: Annotated[PageParams, SortedBy("balance", "created_at", "name")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     active: bool | None = None,
     with_balance: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """List customers; with_balance=true lists only those who owe money."""
     stmt = select(Customer).where(Customer.tenant_id == principal.tenant_id)
     if q:
@@ -149,7 +154,9 @@ def list_customers(
     responses=problem_responses(422),
 )
 def create_customer(
-    body: CustomerCreate, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_WRITE)
+    body: CustomerCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_WRITE)],
 ) -> Customer:
     """Create a customer."""
     return service.create_customer(session, actor=principal, data=body)
@@ -162,7 +169,9 @@ def create_customer(
     responses=problem_responses(404),
 )
 def get_customer(
-    customer_id: Id, session: SessionDep, principal: Allowed(Permission.CUSTOMERS_READ)
+    customer_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_READ)],
 ) -> Customer:
     """Return one customer."""
     return get_owned(
@@ -180,7 +189,7 @@ def update_customer(
     customer_id: Id,
     body: CustomerUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.CUSTOMERS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.CUSTOMERS_WRITE)],
 ) -> Customer:
     """Change a customer, their credit limit, or deactivate them."""
     customer = get_owned(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.pickup import PickupCollect, PickupRead
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.orders.service import get_order
 from sync_server.pickup import service
 
@@ -17,7 +20,11 @@ router = APIRouter(tags=["click and collect"])
 @router.post(
     "/orders/{order_id}/pickup", response_model=PickupRead, responses=problem_responses(404, 409)
 )
-def mark_for_pickup(order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)):
+def mark_for_pickup(
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
+):
     """Collect the order at its branch instead of shipping it; its stock stays reserved there."""
     pickup = service.mark_for_pickup(session, principal=principal, order_id=order_id)
     order = get_order(session, principal=principal, order_id=order_id)
@@ -29,7 +36,11 @@ def mark_for_pickup(order_id: Id, session: SessionDep, principal: Allowed(Permis
     response_model=PickupRead,
     responses=problem_responses(404, 409),
 )
-def mark_ready(order_id: Id, session: SessionDep, principal: Allowed(Permission.ORDERS_WRITE)):
+def mark_ready(
+    order_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
+):
     """The goods are put aside: the customer is told the order is ready for pickup."""
     pickup = service.mark_ready(session, principal=principal, order_id=order_id)
     order = get_order(session, principal=principal, order_id=order_id)
@@ -37,7 +48,9 @@ def mark_ready(order_id: Id, session: SessionDep, principal: Allowed(Permission.
 
 
 @router.get("/pickups/{number}", response_model=PickupRead, responses=problem_responses(404, 409))
-def find(number: str, session: SessionDep, principal: Allowed(Permission.POS_SELL)):
+def find(
+    number: str, session: SessionDep, principal: Annotated[Principal, Requires(Permission.POS_SELL)]
+):
     """Find an order to collect at the caller's branch by its number (typed or scanned)."""
     return service.find(session, principal=principal, number=number[:64])
 
@@ -48,7 +61,10 @@ def find(number: str, session: SessionDep, principal: Allowed(Permission.POS_SEL
     responses=problem_responses(404, 409, 422),
 )
 def collect(
-    number: str, body: PickupCollect, session: SessionDep, principal: Allowed(Permission.POS_SELL)
+    number: str,
+    body: PickupCollect,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
 ):
     """Hand the order over: take what is due, commit its stock, close it."""
     return service.collect(

@@ -62,6 +62,7 @@ def redeem(
     """Record the coupon uses of an arriving sale; a use beyond a limit becomes a dead letter."""
     for code in sorted(set(payload.coupon_codes)):
         rule = _rule(session, tenant_id=device.tenant_id, code=code)
+        reason: str | None
         if rule is None:
             reason = f"coupon {code} is not one this business issued"
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
@@ -14,8 +16,9 @@ from common.schemas.pricing import (
     PromotionIn,
     RuleRead,
 )
-from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import Sorted, paginate
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.pricing import service
 from sync_server.pricing.models import PricingRule
 from sync_server.pricing.service import PRICE_LIST, PROMOTION
@@ -25,7 +28,7 @@ _PATHS = {PRICE_LIST: "/price-lists", PROMOTION: "/promotions"}
 _TAGS = ["pricing"]
 
 
-def _list(session, principal, page, rule_type: str, active: bool | None) -> dict:
+def _list(session, principal, page, rule_type: str, active: bool | None) -> dict[str, Any]:
     stmt = select(PricingRule).where(
         PricingRule.tenant_id == principal.tenant_id, PricingRule.rule_type == rule_type
     )
@@ -44,10 +47,10 @@ def _list(session, principal, page, rule_type: str, active: bool | None) -> dict
 @router.get("/price-lists", response_model=Page[RuleRead], tags=_TAGS)
 def list_price_lists(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-    page: Sorted("created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List price lists (active=true: only the live ones)."""
     return _list(session, principal, page, PRICE_LIST, active)
 
@@ -55,10 +58,10 @@ def list_price_lists(
 @router.get("/promotions", response_model=Page[RuleRead], tags=_TAGS)
 def list_promotions(
     session: SessionDep,
-    principal: Allowed(Permission.CATALOG_READ),
-    page: Sorted("created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
     active: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List promotions (active=true: only the live ones)."""
     return _list(session, principal, page, PROMOTION, active)
 
@@ -71,7 +74,9 @@ def list_promotions(
     responses=problem_responses(409, 422),
 )
 def create_price_list(
-    body: PriceListIn, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    body: PriceListIn,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """Create a price list; tills receive it with their next pull."""
     return service.create_rule(session, actor=principal, rule_type=PRICE_LIST, data=body)
@@ -85,7 +90,9 @@ def create_price_list(
     responses=problem_responses(409, 422),
 )
 def create_promotion(
-    body: PromotionIn, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    body: PromotionIn,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """Create (or schedule, with a window in the future) a promotion."""
     return service.create_rule(session, actor=principal, rule_type=PROMOTION, data=body)
@@ -95,7 +102,9 @@ def create_promotion(
     "/price-lists/{rule_id}", response_model=RuleRead, tags=_TAGS, responses=problem_responses(404)
 )
 def get_price_list(
-    rule_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    rule_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> PricingRule:
     """Return one price list."""
     return service.get_rule(
@@ -107,7 +116,9 @@ def get_price_list(
     "/promotions/{rule_id}", response_model=RuleRead, tags=_TAGS, responses=problem_responses(404)
 )
 def get_promotion(
-    rule_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    rule_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> PricingRule:
     """Return one promotion."""
     return service.get_rule(
@@ -122,7 +133,10 @@ def get_promotion(
     responses=problem_responses(404, 409, 422),
 )
 def replace_price_list(
-    rule_id: Id, body: PriceListIn, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    rule_id: Id,
+    body: PriceListIn,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """Replace a live price list's definition."""
     rule = service.get_rule(
@@ -138,7 +152,10 @@ def replace_price_list(
     responses=problem_responses(404, 409, 422),
 )
 def replace_promotion(
-    rule_id: Id, body: PromotionIn, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    rule_id: Id,
+    body: PromotionIn,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """Replace a live promotion's definition."""
     rule = service.get_rule(
@@ -154,7 +171,9 @@ def replace_promotion(
     responses=problem_responses(404, 409),
 )
 def end_price_list(
-    rule_id: Id, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    rule_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """End a price list now."""
     rule = service.get_rule(
@@ -170,7 +189,9 @@ def end_price_list(
     responses=problem_responses(404, 409),
 )
 def end_promotion(
-    rule_id: Id, session: SessionDep, principal: Allowed(Permission.PRICES_WRITE)
+    rule_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PRICES_WRITE)],
 ) -> PricingRule:
     """End a promotion now."""
     rule = service.get_rule(
@@ -183,7 +204,9 @@ def end_promotion(
     "/pricing/preview", response_model=PreviewRead, tags=_TAGS, responses=problem_responses(422)
 )
 def preview(
-    body: PreviewIn, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    body: PreviewIn,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> PreviewRead:
     """Price a cart as it would be priced at that moment, without selling it."""
     ctx = service.context(

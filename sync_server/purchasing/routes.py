@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import Sorted, in_caller_branches, paginate
+from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.purchasing import mail, prices, reorder, service, shipping, vendors
 from sync_server.purchasing.models import (
     GoodsReceipt,
@@ -54,8 +55,8 @@ _TRANSITION = problem_responses(403, 404, 409)
 @router.get("/purchase-orders", response_model=Page[PORead])
 def list_pos(
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
-    page: Sorted("created_at", "expected_date", "number", "total"),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "expected_date", "number", "total")],
     status: Literal[
         "draft",
         "pending_approval",
@@ -104,7 +105,9 @@ def list_pos(
     responses=problem_responses(403, 404, 409, 422),
 )
 def create_po(
-    body: POCreate, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    body: POCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Create a draft purchase order."""
     return service.create(session, actor=principal, data=body)
@@ -112,7 +115,9 @@ def create_po(
 
 @router.get(PO, response_model=PORead, responses=problem_responses(404))
 def get_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> PurchaseOrder:
     """Return one purchase order with its lines."""
     return service.visible_po(session, actor=principal, po_id=po_id)
@@ -123,7 +128,7 @@ def update_po(
     po_id: Id,
     body: POUpdate,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Change a draft purchase order."""
     return service.update(session, actor=principal, po_id=po_id, data=body)
@@ -131,7 +136,9 @@ def update_po(
 
 @router.post(f"{PO}/submit", response_model=PORead, responses=_TRANSITION)
 def submit_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Send a draft for approval."""
     return service.submit(session, actor=principal, po_id=po_id)
@@ -141,7 +148,7 @@ def submit_po(
 def approve_po(
     po_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_APPROVE)],
     body: Decision | None = None,
 ) -> PurchaseOrder:
     """Approve a pending purchase order (not your own; above the threshold, admins only)."""
@@ -154,7 +161,7 @@ def reject_po(
     po_id: Id,
     body: Rejection,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_APPROVE)],
 ) -> PurchaseOrder:
     """Reject a pending purchase order with a reason."""
     return service.reject(session, actor=principal, po_id=po_id, comment=body.comment)
@@ -165,7 +172,7 @@ def send_po(
     po_id: Id,
     request: Request,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """E-mail an approved purchase order to its supplier, its PDF attached.
 
@@ -185,7 +192,7 @@ def po_emails(
     po_id: Id,
     request: Request,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> dict:
     """The e-mails sent about a purchase order and their delivery state (queued/sent/failed)."""
     return mail.emails(
@@ -200,7 +207,7 @@ def confirm_po(
     po_id: Id,
     body: Confirmation,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Record the supplier's confirmed quantities and delivery date."""
     return shipping.confirm(session, actor=principal, po_id=po_id, data=body)
@@ -211,7 +218,7 @@ def ship_po(
     po_id: Id,
     body: Shipment,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Record the supplier's shipment: carrier, tracking number, expected arrival."""
     return shipping.ship(session, actor=principal, po_id=po_id, data=body)
@@ -223,7 +230,9 @@ def ship_po(
     response_class=Response,
 )
 def po_pdf(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> Response:
     """Return the purchase order as the PDF its supplier gets."""
     pdf = shipping.po_pdf(session, actor=principal, po_id=po_id)
@@ -237,7 +246,7 @@ def po_pdf(
 @router.get("/stock/incoming", response_model=list[IncomingRead], responses=problem_responses(403))
 def stock_incoming(
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_READ),
+    principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     branch_id: Annotated[Id | None, Query(ge=1)] = None,
 ) -> list[dict]:
     """What open purchase orders still bring, per branch and product, and when it is due."""
@@ -248,7 +257,7 @@ def stock_incoming(
 def cancel_po(
     po_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
     body: Cancellation | None = None,
 ) -> PurchaseOrder:
     """Cancel a draft, pending or approved purchase order."""
@@ -258,7 +267,9 @@ def cancel_po(
 
 @router.post(f"{PO}/close", response_model=PORead, responses=_TRANSITION)
 def close_po(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> PurchaseOrder:
     """Close a received (or short-close a partly received) purchase order."""
     return service.close(session, actor=principal, po_id=po_id)
@@ -274,7 +285,7 @@ def receive_goods(
     po_id: Id,
     body: ReceiptCreate,
     session: SessionDep,
-    principal: Allowed(Permission.STOCK_RECEIVE),
+    principal: Annotated[Principal, Requires(Permission.STOCK_RECEIVE)],
 ) -> GoodsReceipt:
     """Receive all or part of a purchase order's lines into its branch."""
     return service.receive(session, actor=principal, po_id=po_id, lines=body.lines, note=body.note)
@@ -282,7 +293,9 @@ def receive_goods(
 
 @router.get(f"{PO}/receipts", response_model=list[ReceiptRead], responses=problem_responses(404))
 def list_receipts(
-    po_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    po_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> list[GoodsReceipt]:
     """List the goods receipts of a purchase order."""
     po = service.visible_po(session, actor=principal, po_id=po_id)
@@ -300,7 +313,7 @@ def list_receipts(
 )
 def reorder_suggestions(
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     branch_id: Id,
     days_of_sales: Annotated[int, Query(ge=1, le=365)] = 30,
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
@@ -326,7 +339,9 @@ def reorder_suggestions(
     responses=problem_responses(403, 404, 422),
 )
 def suggestions_to_drafts(
-    body: SuggestionsApply, session: SessionDep, principal: Allowed(Permission.PURCHASING_WRITE)
+    body: SuggestionsApply,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> list[PurchaseOrder]:
     """Turn the reorder suggestions into draft purchase orders, one per supplier."""
     return reorder.create_drafts(session, actor=principal, data=body)
@@ -338,7 +353,9 @@ def suggestions_to_drafts(
     responses=problem_responses(404),
 )
 def vendor_account(
-    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> dict:
     """Return what was supplied, what was paid and the balance due to a supplier."""
     return vendors.account(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
@@ -352,8 +369,8 @@ def vendor_account(
 def vendor_payments(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
-    page: Sorted("occurred_at", "amount"),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
+    page: Annotated[PageParams, SortedBy("occurred_at", "amount")],
 ) -> dict:
     """List payments made to a supplier, newest first."""
     vendors.get_supplier(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
@@ -379,7 +396,7 @@ def pay_vendor(
     supplier_id: Id,
     body: VendorPaymentCreate,
     session: SessionDep,
-    principal: Allowed(Permission.VENDOR_PAY),
+    principal: Annotated[Principal, Requires(Permission.VENDOR_PAY)],
 ) -> VendorEntry:
     """Record a payment to a supplier, against their account or one purchase order."""
     return vendors.record_payment(
@@ -405,7 +422,7 @@ def pay_vendor(
 def vendor_statement(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",
@@ -437,7 +454,7 @@ def vendor_statement(
 def supplier_prices(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     product_id: Annotated[list[Id] | None, Query(max_length=500)] = None,
 ) -> list:
     """List what a supplier charges per base unit, for some products (product_id=…) or all."""
@@ -454,7 +471,7 @@ def supplier_prices(
 def starting_costs(
     supplier_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_READ),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     product_id: Annotated[list[Id], Query(min_length=1, max_length=500)],
 ) -> list:
     """The cost a new PO line starts from, per base unit: the supplier's price, else last cost."""
@@ -473,7 +490,7 @@ def set_supplier_price(
     product_id: Id,
     body: SupplierPriceIn,
     session: SessionDep,
-    principal: Allowed(Permission.PURCHASING_WRITE),
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_WRITE)],
 ) -> SupplierPrice:
     """Record what a supplier charges for one base unit of a product."""
     return prices.set_price(
@@ -491,7 +508,9 @@ def set_supplier_price(
     responses=problem_responses(404),
 )
 def supplier_history(
-    supplier_id: Id, session: SessionDep, principal: Allowed(Permission.PURCHASING_READ)
+    supplier_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
 ) -> dict:
     """Return a supplier's POs with lead time and fill rate, and their price changes."""
     return vendors.history(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

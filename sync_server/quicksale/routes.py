@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from common.roles import Permission
 from common.schemas.base import problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.orders.routes import MissingIdempotencyKey
 from sync_server.quicksale import service
 from sync_server.quicksale.schemas import QuickSaleCreate, QuickSaleRead, ScanRead
@@ -26,7 +27,7 @@ BranchParam = Annotated[
 def get_scan(
     barcode: Barcode,
     session: SessionDep,
-    principal: Allowed(Permission.POS_SELL),
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
     branch_id: BranchParam = None,
 ) -> ScanRead:
     """Return the product a code names, its price and the stock at the caller's branch."""
@@ -43,7 +44,7 @@ def post_sell(
     barcode: Barcode,
     request: Request,
     session: SessionDep,
-    principal: Allowed(Permission.POS_SELL),
+    principal: Annotated[Principal, Requires(Permission.POS_SELL)],
     body: Annotated[QuickSaleCreate | None, Body()] = None,
     branch_id: BranchParam = None,
     idempotency_key: Annotated[

@@ -10,6 +10,7 @@ import argparse
 
 from sqlalchemy import select
 
+from common.cli import Subcommands
 from sync_server.config import Settings
 from sync_server.db import make_engine, make_sessionmaker, transaction
 
@@ -39,7 +40,7 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the reports commands."""
     group = subparsers.add_parser("reports", help="report chores")
     sub = group.add_subparsers(dest="reports_command", required=True, metavar="ACTION")

@@ -11,7 +11,8 @@ from common.codes import Channel
 from common.errors import ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
 from sync_server.reports import (
     branches,
@@ -37,7 +38,7 @@ from sync_server.reports.schemas import ReportRead
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-Reader = Allowed(Permission.REPORTS_READ)
+Reader = Annotated[Principal, Requires(Permission.REPORTS_READ)]
 
 
 def report_filters(

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Subquery
 
 from common.codes import Channel
-from sync_server.db import utcnow
+from sync_server.db import AnySelect, utcnow
 from sync_server.reports.base import Filters, upsert
 from sync_server.reports.models import ProductDaily, ProductTotals, SummaryState
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
@@ -124,7 +124,7 @@ def add_range(
             upsert(session, ProductTotals.__table__, back, keys=KEY)
 
 
-def _days_summed(tenant_id: int, as_of: datetime, *conds: Any) -> Select[Any]:
+def _days_summed(tenant_id: int, as_of: datetime, *conds: Any) -> AnySelect:
     d = ProductDaily
     return (
         select(
@@ -189,7 +189,7 @@ def _nearest(covered: list[datetime], moment: datetime) -> datetime:
 
 def stored_rows(
     session: Session, *, filters: Filters, start: datetime, end: datetime
-) -> list[Select[Any]] | None:
+) -> list[AnySelect] | None:
     """Selects of (branch_id NULL, product_id, occurred_at = start, is_return, lines,
     quantity, revenue) adding up to the summed sales of [start, end) per product; None when
     the totals cannot answer (a branch or cashier filter, too short a range, none made)."""
@@ -206,7 +206,7 @@ def stored_rows(
         return None
     t, d = ProductTotals, ProductDaily
     moment = literal(start, d.day.type)
-    parts: list[Select[Any]] = []
+    parts: list[AnySelect] = []
 
     def totals(as_of: datetime, sign: int) -> None:
         s = literal(sign, Integer)

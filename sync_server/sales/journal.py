@@ -55,7 +55,7 @@ def _prefix(text: str) -> str:
     return like_pattern(text)[1:]  # drop the leading %: receipt numbers match from the start
 
 
-def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict:
+def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict[int, str]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
@@ -67,7 +67,9 @@ def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) 
     return {user_id: full or username for user_id, full, username in rows}
 
 
-def _customer_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict:
+def _customer_names(
+    session: Session, *, ids: Iterable[int | None], tenant_id: int
+) -> dict[int, str]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -13,8 +13,9 @@ from pydantic import AwareDatetime
 from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
-from sync_server.paging import Sorted
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.paging import PageParams, SortedBy
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter
 from sync_server.sales.schemas import ReturnDetail, ReturnRead, SaleDetail, SaleRead
@@ -63,11 +64,11 @@ FilterDep = Annotated[JournalFilter, Depends(journal_filter)]
 @router.get("/sales", response_model=Page[SaleRead], responses=problem_responses(401, 403, 422))
 def list_sales(
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
-    page: Sorted("occurred_at", "receipt_number", "total"),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
+    page: Annotated[PageParams, SortedBy("occurred_at", "receipt_number", "total")],
     where: FilterDep,
     channel: Channel | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List till sales of the caller's branches, newest first."""
     return journal.list_sales(
         session,
@@ -86,7 +87,7 @@ def get_sale(
         Path(description="The sale's id, or its UUID (the sale_id a till or quick sale gives)"),
     ],
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
 ) -> SaleDetail:
     """Return one sale with its lines (returned and still returnable), payments and returns."""
     return journal.get_sale(session, principal=principal, sale_id=sale_id)
@@ -95,13 +96,13 @@ def get_sale(
 @router.get("/returns", response_model=Page[ReturnRead], responses=problem_responses(401, 403, 422))
 def list_returns(
     session: SessionDep,
-    principal: Allowed(Permission.SALES_READ),
-    page: Sorted("occurred_at", "receipt_number", "total"),
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
+    page: Annotated[PageParams, SortedBy("occurred_at", "receipt_number", "total")],
     where: FilterDep,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Words in the reason")
     ] = None,
-) -> dict:
+) -> dict[str, Any]:
     """List till returns of the caller's branches, newest first (q finds the sale's too)."""
     return journal.list_returns(
         session,
@@ -117,7 +118,9 @@ def list_returns(
     responses=problem_responses(401, 403, 404),
 )
 def get_return(
-    return_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_READ)
+    return_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SALES_READ)],
 ) -> ReturnDetail:
     """Return one till return with its lines, refunds and the original receipt number."""
     return journal.get_return(session, principal=principal, return_id=return_id)

@@ -6,7 +6,7 @@ import argparse
 
 from sqlalchemy import select
 
-from common.cli import usage_error, whole_number
+from common.cli import Subcommands, usage_error, whole_number
 from sync_server.cli_support import require_initialised, sessions
 from sync_server.config import Settings
 from sync_server.db import transaction
@@ -49,7 +49,7 @@ def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subcommands) -> None:
     """Add the device subcommands."""
     device = subparsers.add_parser("device", help="till devices")
     sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")

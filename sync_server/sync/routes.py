@@ -27,16 +27,16 @@ from common.sync.protocol import (
     PushResponse,
 )
 from common.sync.series import DeviceSeries
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
-from sync_server.paging import Sorted, paginate
+from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
 from sync_server.sync.models import DeadLetter, Device
 
 router = APIRouter(tags=["sync"])
 
 
-def _device_only(principal: Allowed(Permission.POS_SELL)) -> Principal:
+def _device_only(principal: Annotated[Principal, Requires(Permission.POS_SELL)]) -> Principal:
     if principal.kind != "device":
         raise PermissionDenied("Only an enrolled till syncs; enrol it with a code from an admin.")
     return principal
@@ -64,7 +64,9 @@ def _device_read(device: Device) -> DeviceRead:
     responses=problem_responses(404, 409, 422),
 )
 def create_enrolment_code(
-    body: EnrolmentCodeCreate, session: SessionDep, principal: Allowed(Permission.DEVICES_ADMIN)
+    body: EnrolmentCodeCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
 ) -> EnrolmentCodeRead:
     """Issue a one-time code that enrols a till at a branch (shown once)."""
     code, row = devices.create_enrolment_code(
@@ -96,8 +98,8 @@ def enrol(body: EnrolRequest, session: SessionDep) -> EnrolResponse:
 @router.get("/devices", response_model=Page[DeviceRead])
 def list_devices(
     session: SessionDep,
-    principal: Allowed(Permission.DEVICES_ADMIN),
-    page: Sorted("created_at", "name"),
+    principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
+    page: Annotated[PageParams, SortedBy("created_at", "name")],
 ) -> dict:
     """List the business's tills."""
     result = paginate(
@@ -119,7 +121,7 @@ def rename_device(
     device_id: str,
     body: DeviceRename,
     session: SessionDep,
-    principal: Allowed(Permission.DEVICES_ADMIN),
+    principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
 ) -> DeviceRead:
     """Rename a till."""
     device = devices.get_device(session, tenant_id=principal.tenant_id, device_id=device_id)
@@ -130,7 +132,9 @@ def rename_device(
     "/devices/{device_id}/revoke", response_model=DeviceRead, responses=problem_responses(404, 409)
 )
 def revoke_device(
-    device_id: str, session: SessionDep, principal: Allowed(Permission.DEVICES_ADMIN)
+    device_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
 ) -> DeviceRead:
     """Revoke a till: its next push or pull is refused."""
     device = devices.get_device(session, tenant_id=principal.tenant_id, device_id=device_id)
@@ -191,8 +195,8 @@ def _letter_read(letter: DeadLetter) -> DeadLetterRead:
 @router.get("/sync/dead-letters", response_model=Page[DeadLetterRead])
 def list_dead_letters(
     session: SessionDep,
-    principal: Allowed(Permission.SYNC_ADMIN),
-    page: Sorted("received_at"),
+    principal: Annotated[Principal, Requires(Permission.SYNC_ADMIN)],
+    page: Annotated[PageParams, SortedBy("received_at")],
     resolved: bool | None = None,
 ) -> dict:
     """List till events the server could not apply."""
@@ -217,7 +221,7 @@ def resolve_dead_letter(
     letter_id: Id,
     body: DeadLetterResolve,
     session: SessionDep,
-    principal: Allowed(Permission.SYNC_ADMIN),
+    principal: Annotated[Principal, Requires(Permission.SYNC_ADMIN)],
 ) -> DeadLetterRead:
     """Close a dead letter, optionally applying its event now."""
     letter = dead_letters.get(session, principal=principal, letter_id=letter_id)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.tax import TaxClassCreate, TaxClassRead
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.tax import service
 from sync_server.tax.models import TaxClassRow
 
@@ -16,7 +19,9 @@ router = APIRouter(tags=["tax"])
 
 
 @router.get("/tax-classes", response_model=list[TaxClassRead])
-def list_classes(session: SessionDep, principal: Allowed(Permission.CATALOG_READ)) -> list:
+def list_classes(
+    session: SessionDep, principal: Annotated[Principal, Requires(Permission.CATALOG_READ)]
+) -> list[Any]:
     """List the business's tax classes."""
     return list(
         session.scalars(
@@ -34,7 +39,9 @@ def list_classes(session: SessionDep, principal: Allowed(Permission.CATALOG_READ
     responses=problem_responses(409, 422),
 )
 def create_class(
-    body: TaxClassCreate, session: SessionDep, principal: Allowed(Permission.CATALOG_WRITE)
+    body: TaxClassCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_WRITE)],
 ) -> TaxClassRow:
     """Create a tax class (a GST rate, or explicit components), with dated rate sets."""
     return service.create_class(session, actor=principal, data=body)
@@ -44,7 +51,9 @@ def create_class(
     "/tax-classes/{class_id}", response_model=TaxClassRead, responses=problem_responses(404)
 )
 def get_class(
-    class_id: Id, session: SessionDep, principal: Allowed(Permission.CATALOG_READ)
+    class_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.CATALOG_READ)],
 ) -> TaxClassRow:
     """Return one tax class."""
     return service.get_class(session, tenant_id=principal.tenant_id, class_id=class_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from common.money import format_money
@@ -33,7 +34,7 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
     """Render an invoice (as built by service.invoice) to PDF."""
     cur = invoice["currency"]
 
-    def money(value) -> str:
+    def money(value: Decimal) -> str:
         return format_money(value, cur, symbol=False)
 
     customer = invoice["customer"]

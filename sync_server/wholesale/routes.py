@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Allowed, SessionDep
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
-from sync_server.paging import Sorted, in_caller_branches, paginate
+from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.wholesale import service
 from sync_server.wholesale.documents import invoice_pdf
 from sync_server.wholesale.models import SalesRequest
@@ -31,12 +32,12 @@ _TRANSITION = problem_responses(403, 404, 409)
 @router.get("/sales-requests", response_model=Page[SalesRequestRead])
 def list_requests(
     session: SessionDep,
-    principal: Allowed(Permission.SALES_REQUESTS_READ),
-    page: Sorted("created_at", "number", "total"),
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_READ)],
+    page: Annotated[PageParams, SortedBy("created_at", "number", "total")],
     status: Literal["pending_approval", "approved", "rejected", "cancelled"] | None = None,
     customer_id: Id | None = None,
     branch_id: Id | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List sales requests, filtered by status, customer or branch."""
     stmt = select(SalesRequest).where(SalesRequest.tenant_id == principal.tenant_id)
     stmt = in_caller_branches(stmt, column=SalesRequest.branch_id, principal=principal)
@@ -69,7 +70,7 @@ def list_requests(
 def create_request(
     body: SalesRequestCreate,
     session: SessionDep,
-    principal: Allowed(Permission.SALES_REQUESTS_WRITE),
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_WRITE)],
 ) -> SalesRequest:
     """Record a wholesale request; it waits for approval."""
     return service.create(session, actor=principal, data=body)
@@ -77,7 +78,9 @@ def create_request(
 
 @router.get(SR, response_model=SalesRequestRead, responses=problem_responses(404))
 def get_request(
-    request_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_READ)
+    request_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_READ)],
 ) -> SalesRequest:
     """Return one sales request."""
     return service.visible_request(session, actor=principal, request_id=request_id)
@@ -87,7 +90,7 @@ def get_request(
 def approve_request(
     request_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.SALES_REQUESTS_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_APPROVE)],
     body: Decision | None = None,
 ) -> SalesRequest:
     """Approve: take the stock, charge the account if on credit, assign the invoice number."""
@@ -100,7 +103,7 @@ def reject_request(
     request_id: Id,
     body: Rejection,
     session: SessionDep,
-    principal: Allowed(Permission.SALES_REQUESTS_APPROVE),
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_APPROVE)],
 ) -> SalesRequest:
     """Reject a pending request with a reason."""
     return service.reject(session, actor=principal, request_id=request_id, comment=body.comment)
@@ -108,7 +111,9 @@ def reject_request(
 
 @router.post(f"{SR}/cancel", response_model=SalesRequestRead, responses=_TRANSITION)
 def cancel_request(
-    request_id: Id, session: SessionDep, principal: Allowed(Permission.SALES_REQUESTS_WRITE)
+    request_id: Id,
+    session: SessionDep,
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_WRITE)],
 ) -> SalesRequest:
     """Withdraw a pending request."""
     return service.cancel(session, actor=principal, request_id=request_id)
@@ -125,7 +130,7 @@ def cancel_request(
 def get_invoice(
     request_id: Id,
     session: SessionDep,
-    principal: Allowed(Permission.SALES_REQUESTS_READ),
+    principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_READ)],
     format: Literal["json", "pdf"] = "json",
 ):
     """Return the invoice of an approved request, as JSON or a printable PDF."""

@@ -102,13 +102,13 @@ class ImportDialog(QDialog):
         self.table = QTableWidget(0, RESULT + 1)
         self.table.setHorizontalHeaderLabels([*HEADERS, "Result"])
         self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(PROBLEMS, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(RESULT, QHeaderView.ResizeMode.Stretch)
+        columns = self.table.horizontalHeader()
+        columns.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        columns.setSectionResizeMode(PROBLEMS, QHeaderView.ResizeMode.Stretch)
+        columns.setSectionResizeMode(RESULT, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)  # problems and results are sentences: show them whole
         # Row heights follow the columns' widths, which settle only once the dialog is shown.
-        header.sectionResized.connect(lambda *_: self._fit_rows())
+        columns.sectionResized.connect(lambda *_: self._fit_rows())
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

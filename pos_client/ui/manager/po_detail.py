@@ -253,9 +253,9 @@ class PoDetailDialog(QDialog):
         decidable = po["status"] == "pending_approval" and ctx.can(Permission.PURCHASING_APPROVE)
         self.approve_button = button("Approve", role="primary", name="DetailApprove")
         self.reject_button = button("Reject…", role="danger", name="DetailReject")
-        for widget in (self.approve_button, self.reject_button):
-            self.buttons.addButton(widget, QDialogButtonBox.ButtonRole.ActionRole)
-            widget.setVisible(decidable)  # after adding: the box shows what it is given
+        for decision in (self.approve_button, self.reject_button):
+            self.buttons.addButton(decision, QDialogButtonBox.ButtonRole.ActionRole)
+            decision.setVisible(decidable)  # after adding: the box shows what it is given
         self.approve_button.clicked.connect(self.approve)
         self.reject_button.clicked.connect(self.reject_po)
         layout = QVBoxLayout(self)

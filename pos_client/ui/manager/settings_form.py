@@ -192,9 +192,9 @@ class SettingsForm(QWidget):
             grid.addWidget(item.error, row + 2, 1)
             grid.setRowMinimumHeight(row + 3, 10)
         grid.setRowStretch(len(self.fields) * 4, 1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(body)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(body)
         self.message = QLabel("")
         self.message.setObjectName("PageStatus")
         self.message.setWordWrap(True)
@@ -207,7 +207,7 @@ class SettingsForm(QWidget):
         bar.addWidget(self.reload_button)
         bar.addWidget(self.save_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         layout.addLayout(bar)
         self.loaded = False
 
@@ -264,9 +264,9 @@ class SettingsForm(QWidget):
     def _reveal(self, item: SettingField) -> None:
         """Scroll the first refused setting and its red words into view, and focus it."""
         item.editor.setFocus()
-        self.scroll.ensureWidgetVisible(item.editor)
+        self.scroll_area.ensureWidgetVisible(item.editor)
         # The red line is laid out on the next turn of the event loop.
-        QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(item.error, 50, 20))
+        QTimer.singleShot(0, lambda: self.scroll_area.ensureWidgetVisible(item.error, 50, 20))
 
     @staticmethod
     def _sender(changes: dict[str, Any]) -> Callable[[ApiClient], list[tuple[str, Any, str]]]:

@@ -280,9 +280,11 @@ class CountDialog(QDialog):
                 then(count)
             self._show(count)
 
-        NetOp(fn, pool=self.ctx.pool, owner=self).success(done).failure(
-            lambda e: (self._say(describe(e), error=True), self._enable())
-        ).run()
+        def failed(exc: BaseException) -> None:
+            self._say(describe(exc), error=True)
+            self._enable()
+
+        NetOp(fn, pool=self.ctx.pool, owner=self).success(done).failure(failed).run()
 
     def _enable(self) -> None:
         open_ = self.count is not None and self.count["status"] != "posted"

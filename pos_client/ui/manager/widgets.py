@@ -358,7 +358,7 @@ class ActionBar(QLayout):
         # Each item's widget, None for a stretch. Kept here because PySide 6.12 miscounts
         # references to None when QLayoutItem.widget()/spacerItem() return a null pointer.
         self._widgets: dict[int, QWidget | None] = {}
-        self._laid_out: tuple = ()
+        self._laid_out: tuple[object, ...] = ()
         self.setSpacing(8)
         self.setContentsMargins(0, 0, 0, 0)
 

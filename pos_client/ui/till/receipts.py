@@ -69,6 +69,7 @@ class ReceiptDesk(QObject):
             job_id,
             data=receipt_to_escpos(receipt, codepage=self.queue.config.codepage, width=self.width),
         )
+        return None
 
     def reprint(self, receipt: Receipt) -> bool:
         """Queue a copy of a receipt; say whether there is a printer to print it."""

@@ -44,7 +44,8 @@ class VariantPicker(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label(title))
-        self.list = QListWidget(objectName="VariantList")
+        self.list = QListWidget()
+        self.list.setObjectName("VariantList")
         for item in variants:
             row = QListWidgetItem(variant_text(item, currency=currency))
             row.setData(Qt.ItemDataRole.UserRole, item.product_id)

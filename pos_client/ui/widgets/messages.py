@@ -51,6 +51,11 @@ def show_error(parent: QWidget | None, error: BaseException) -> QMessageBox:
     box.activateWindow()
     if parent is not None:
         owner = parent.window()
+
         # Without a window manager (kiosk tills) nothing else gives the keyboard back.
-        box.finished.connect(lambda _: (owner.raise_(), owner.activateWindow()))
+        def give_back(_result: int) -> None:
+            owner.raise_()
+            owner.activateWindow()
+
+        box.finished.connect(give_back)
     return box

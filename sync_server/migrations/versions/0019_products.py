@@ -104,7 +104,9 @@ def upgrade() -> None:
     _lots()
 
 
-def _fk(table: str, column: str, target: str, *, ondelete: str | None = None):
+def _fk(
+    table: str, column: str, target: str, *, ondelete: str | None = None
+) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         [column], [f"{target}.id"], name=op.f(f"fk_{table}_{column}_{target}"), ondelete=ondelete
     )

@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _common(table: str, key: tuple[str, ...] = ("id",)) -> list[sa.SchemaItem]:
+def _common(table: str, key: tuple[str, ...] = ("id",)) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("tenant_id", ID, nullable=False),
         sa.ForeignKeyConstraint(
