@@ -137,6 +137,33 @@ def buffered_appends(session: Session) -> Iterator[None]:
         session.info.pop(_APPENDS, None)
 
 
+_ONE_FLUSH = "one_flush_at_end"
+
+
+@contextmanager
+def one_flush_at_end(session: Session) -> Iterator[None]:
+    """Mark a block of several documents that flushes once, at its end (a push's batch).
+
+    Inside it, flush_document does nothing: a document's rows wait in the session for the
+    block's one flush, where the ORM writes each table's rows together. Only a block that
+    is dropped whole when any of its documents fails may use it (a constraint then fires
+    at the end, not at the document that broke it).
+    """
+    outer = session.info.get(_ONE_FLUSH)
+    session.info[_ONE_FLUSH] = True
+    try:
+        yield
+        session.flush()
+    finally:
+        session.info[_ONE_FLUSH] = outer
+
+
+def flush_document(session: Session) -> None:
+    """Flush a document's rows now, so its constraints fire here, unless one_flush_at_end."""
+    if not session.info.get(_ONE_FLUSH):
+        session.flush()
+
+
 def add_append_only(session: Session, obj: Any) -> None:
     """Add an append-only row: collected by buffered_appends when in one, else session.add.
 
