@@ -181,8 +181,25 @@ def add_append_only(session: Session, obj: Any) -> None:
         value = state.get(prop.key, _UNSET)
         if value is not _UNSET:
             row[prop.columns[0].key] = value
+    _collect(runs, mapper.local_table, row)
+
+
+def append_row(session: Session, model: Any, values: dict[str, Any]) -> None:
+    """Add an append-only row given as its column values (named as the model's attributes).
+
+    In buffered_appends no ORM object is made for it at all (building one costs more than
+    inserting its row); outside, it is added as one, as add_append_only would.
+    """
+    runs = session.info.get(_APPENDS)
+    if runs is None:
+        session.add(model(**values))
+        return
+    _collect(runs, model.__table__, dict(values))
+
+
+def _collect(runs: dict, table: Table, row: dict[str, Any]) -> None:
     keys = tuple(row)
-    table_runs = runs.setdefault(mapper.local_table, [])
+    table_runs = runs.setdefault(table, [])
     if table_runs and table_runs[-1][0] == keys:
         table_runs[-1][1].append(row)
     else:
