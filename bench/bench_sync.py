@@ -4,7 +4,8 @@ Run: `.venv/bin/python -m bench.bench_sync [--products N] [--changes N] [--event
 The server runs in-process under uvicorn on loopback; the till is a real store on disk.
 Push ingest is compared with the raw insert rate of the same rows (event id, sale, lines,
 payment, stock movements and levels, audit entries, feed changes) written with plain
-executemany into the same database.
+executemany into the same database. The two alternate in rounds (push a part of the events,
+insert as many raw, again) so that load from other work on the machine weighs on both alike.
 """
 
 from __future__ import annotations
@@ -191,9 +192,11 @@ def change_prices(engine: Engine, *, tenant_id: int, count: int) -> None:
             )
 
 
-def ring_up(store: LocalStore, *, events: int, product_ids: list[int], lines: int) -> None:
+def ring_up(
+    store: LocalStore, *, events: int, product_ids: list[int], lines: int, seed: int = 7
+) -> None:
     """Record sale events in the till store (not timed: that is bench_till's job)."""
-    rng = random.Random(7)
+    rng = random.Random(seed)
     with store.transaction() as session:
         branch_id = documents.get_state(session).branch_id
         for _ in range(events):
@@ -210,7 +213,7 @@ def ring_up(store: LocalStore, *, events: int, product_ids: list[int], lines: in
             documents.record_sale(session, payload)
 
 
-def raw_insert_rate(
+def raw_insert_seconds(
     engine: Engine,
     *,
     tenant_id: int,
@@ -219,17 +222,18 @@ def raw_insert_rate(
     product_ids: list[int],
     lines: int,
     batch: int,
+    seed: int = 11,
 ) -> float:
-    """Insert the rows a pushed sale produces with plain executemany; return events/s.
+    """Insert the rows a pushed sale produces with plain executemany; return the seconds.
 
     Per event: the event id, the sale, its lines and payment, one stock movement and level
     update per line, one audit entry for the sale and one per movement, one feed change
     per movement. No locks, no hash chain, no alert checks: the physical floor.
     """
     now = datetime.now(UTC)
-    rng = random.Random(11)
+    rng = random.Random(seed)
     # Far above any sequence the pushes used, so the unique (tenant, seq) keys never clash.
-    seqs = itertools.count(10_000_000)
+    seqs = itertools.count(10_000_000 * seed)
     started = time.perf_counter()
     with engine.connect() as conn:
         for start in range(0, events, batch):
@@ -369,7 +373,7 @@ def raw_insert_rate(
                         )
                         .values(on_hand=StockLevel.on_hand - 1)
                     )
-    return events / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def run_backend(name: str, engine: Engine, work: Path, args) -> dict[str, float]:
@@ -396,19 +400,26 @@ def run_backend(name: str, engine: Engine, work: Path, args) -> dict[str, float]
 
         with engine.connect() as conn:
             product_ids = [r[0] for r in conn.execute(text("SELECT id FROM products LIMIT 1000"))]
-        ring_up(store, events=args.events, product_ids=product_ids, lines=args.lines)
-        started = time.perf_counter()
-        till.push()
-        figures["push_events_per_s"] = args.events / (time.perf_counter() - started)
-        figures["raw_events_per_s"] = raw_insert_rate(
-            engine,
-            tenant_id=tenant_id,
-            branch_id=branch_id,
-            events=args.events,
-            product_ids=product_ids,
-            lines=args.lines,
-            batch=200,
-        )
+        push_s = raw_s = 0.0
+        for part in range(args.rounds):
+            events = args.events // args.rounds
+            ring_up(store, events=events, product_ids=product_ids, lines=args.lines, seed=7 + part)
+            started = time.perf_counter()
+            till.push()
+            push_s += time.perf_counter() - started
+            raw_s += raw_insert_seconds(
+                engine,
+                tenant_id=tenant_id,
+                branch_id=branch_id,
+                events=events,
+                product_ids=product_ids,
+                lines=args.lines,
+                batch=200,
+                seed=11 + part,
+            )
+        pushed = args.events // args.rounds * args.rounds
+        figures["push_events_per_s"] = pushed / push_s
+        figures["raw_events_per_s"] = pushed / raw_s
         till.stop()
         store.close()
     finally:
@@ -422,6 +433,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="push and raw inserts alternate this many times"
+    )
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
@@ -446,7 +460,7 @@ def main() -> None:
                 pg.stop()
     print(
         f"\nSync benchmark ({args.products} products, {args.events} sale events of "
-        f"{args.lines} lines)"
+        f"{args.lines} lines, pushed and inserted raw in {args.rounds} alternating rounds)"
     )
     for name, f in results.items():
         ratio = f["push_events_per_s"] / f["raw_events_per_s"]

@@ -146,6 +146,33 @@ def buffered_appends(session: Session) -> Iterator[None]:
         session.info.pop(_APPENDS, None)
 
 
+_ONE_FLUSH = "one_flush_at_end"
+
+
+@contextmanager
+def one_flush_at_end(session: Session) -> Iterator[None]:
+    """Mark a block of several documents that flushes once, at its end (a push's batch).
+
+    Inside it, flush_document does nothing: a document's rows wait in the session for the
+    block's one flush, where the ORM writes each table's rows together. Only a block that
+    is dropped whole when any of its documents fails may use it (a constraint then fires
+    at the end, not at the document that broke it).
+    """
+    outer = session.info.get(_ONE_FLUSH)
+    session.info[_ONE_FLUSH] = True
+    try:
+        yield
+        session.flush()
+    finally:
+        session.info[_ONE_FLUSH] = outer
+
+
+def flush_document(session: Session) -> None:
+    """Flush a document's rows now, so its constraints fire here, unless one_flush_at_end."""
+    if not session.info.get(_ONE_FLUSH):
+        session.flush()
+
+
 def add_append_only(session: Session, obj: Any) -> None:
     """Add an append-only row: collected by buffered_appends when in one, else session.add.
 
@@ -163,8 +190,25 @@ def add_append_only(session: Session, obj: Any) -> None:
         value = state.get(prop.key, _UNSET)
         if value is not _UNSET:
             row[prop.columns[0].key] = value
+    _collect(runs, mapper.local_table, row)
+
+
+def append_row(session: Session, model: Any, values: dict[str, Any]) -> None:
+    """Add an append-only row given as its column values (named as the model's attributes).
+
+    In buffered_appends no ORM object is made for it at all (building one costs more than
+    inserting its row); outside, it is added as one, as add_append_only would.
+    """
+    runs = session.info.get(_APPENDS)
+    if runs is None:
+        session.add(model(**values))
+        return
+    _collect(runs, model.__table__, dict(values))
+
+
+def _collect(runs: dict, table: Table, row: dict[str, Any]) -> None:
     keys = tuple(row)
-    table_runs = runs.setdefault(mapper.local_table, [])
+    table_runs = runs.setdefault(table, [])
     if table_runs and table_runs[-1][0] == keys:
         table_runs[-1][1].append(row)
     else:

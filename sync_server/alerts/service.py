@@ -204,38 +204,80 @@ _LIVE_STOCK_ALERTS = (
 )
 
 
-def evaluate_stock_many(
-    session: Session, *, items: list[tuple[Any, StockLevel, Decimal]]
-) -> list[list[tuple[Alert, bool]]]:
-    """Judge several (product, level, threshold) of one tenant and branch; changes per item.
+# session.info key: a batch's live stock alerts, read once (note_batch):
+# (the transaction that read them, tenant id, branch id, {product id: [live alerts]}).
+_BATCH_LIVE = "stock_alerts_live"
 
-    One query reads the live stock alerts of every item's product: this runs on every
-    movement, so a sale of many lines must not pay a query per line. The products must
-    be distinct (a second item of a product would not see the first one's changes).
+
+def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> None:
+    """Read once the live stock alerts of the products a batch of one branch moves (a push).
+
+    Every document's movements are judged against these in memory, and the lists follow
+    what the judging opens and clears, so the batch asks the database nothing more. They
+    serve only while the transaction that read them is the innermost one: judging under
+    any other forgets them.
     """
-    if not items:
+    ids = sorted(set(product_ids))
+    live: dict[int, list[Alert]] = {product_id: [] for product_id in ids}
+    for alert in _read_live(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids):
+        live[alert.product_id].append(alert)
+    current = session.get_nested_transaction() or session.get_transaction()
+    session.info[_BATCH_LIVE] = (current, tenant_id, branch_id, live)
+
+
+def _read_live(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]
+) -> list[Alert]:
+    if not product_ids:
         return []
-    first_product, first_level, _ = items[0]
-    live: dict[int, list[Alert]] = {product.id: [] for product, _, _ in items}
     # The pending rows of a stock movement (movement, level) do not change this answer, so
     # they are not flushed for it; a pending change of an alert would, so that one is.
     if any(isinstance(obj, Alert) for obj in (*session.new, *session.dirty)):
         session.flush()
     with session.no_autoflush:
-        found = session.scalars(
-            _LIVE_STOCK_ALERTS,
-            {
-                "tenant_id": first_product.tenant_id,
-                "branch_id": first_level.branch_id,
-                "product_ids": list(live),
-            },
-        ).all()
-    for alert in found:
+        return list(
+            session.scalars(
+                _LIVE_STOCK_ALERTS,
+                {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": product_ids},
+            )
+        )
+
+
+def evaluate_stock_many(
+    session: Session, *, items: list[tuple[Any, StockLevel, Decimal]]
+) -> list[list[tuple[Alert, bool]]]:
+    """Judge several (product, level, threshold) of one tenant and branch; changes per item.
+
+    One query reads the live stock alerts of every item's product (none when a batch read
+    them already: note_batch): this runs on every movement, so a sale of many lines must
+    not pay a query per line. The products must be distinct (a second item of a product
+    would not see the first one's changes).
+    """
+    if not items:
+        return []
+    first_product, first_level, _ = items[0]
+    tenant_id, branch_id = first_product.tenant_id, first_level.branch_id
+    noted = session.info.get(_BATCH_LIVE)
+    current = session.get_nested_transaction() or session.get_transaction()
+    if noted is not None and (noted[0] is not current or noted[1:3] != (tenant_id, branch_id)):
+        session.info.pop(_BATCH_LIVE)
+        noted = None
+    known: dict[int, list[Alert]] = noted[3] if noted is not None else {}
+    live = {product.id: list(known.get(product.id, ())) for product, _, _ in items}
+    missing = [product_id for product_id in live if product_id not in known]
+    for alert in _read_live(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=missing):
         live[alert.product_id].append(alert)
-    return [
+    judged = [
         _judge(session, product=product, level=level, limit=limit, live=live[product.id])
         for product, level, limit in items
     ]
+    if noted is not None:
+        for (product, _, _), changes in zip(items, judged, strict=True):
+            known[product.id] = [
+                *(alert for alert in live[product.id] if alert.status != "cleared"),
+                *(alert for alert, opened in changes if opened),
+            ]
+    return judged
 
 
 def _judge(

@@ -27,6 +27,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 from sync_server.audit.keys import Keyring, head_message, keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
-from sync_server.db import add_append_only, is_sqlite, utcnow
+from sync_server.db import append_row, is_sqlite, utcnow
 from sync_server.tenant_lock import lock_head
 
 __all__ = ["Actor", "ChainReport", "jsonable", "record", "seal_audit", "verify"]
@@ -178,10 +179,12 @@ def record(
     entity_id: object,
     before: Any = None,
     after: Any = None,
-) -> AuditEntry:
+) -> None:
     """Append one signed entry in the caller's transaction (PostgreSQL seals it after commit)."""
     keyring = keyring_for(session)
-    entry = AuditEntry(
+    # Its columns, signed and (on SQLite) chained as the entry they become; the row itself
+    # goes out with the unit of work's other appends (no ORM object in a push's batch).
+    entry = SimpleNamespace(
         tenant_id=actor.tenant_id,
         seq=None,
         # One clock read; microseconds, which both engines store exactly, so the MAC re-computes.
@@ -197,17 +200,16 @@ def record(
         prev_hash=None,
         hash=None,
     )
-    _sign_record(entry, keyring)
+    _sign_record(entry, keyring)  # type: ignore[arg-type]  # the entry's columns, duck-typed
     if is_sqlite(session.get_bind()):
         head = lock_head(session, AuditHead, tenant_id=actor.tenant_id)
         # A head changed behind the server is never re-signed over: the entry waits unsealed
         # and verify reports the head, so the business keeps running meanwhile.
         if _head_trusted(session, head, keyring):
-            _link(entry, head, keyring)
+            _link(entry, head, keyring)  # type: ignore[arg-type]
         else:
             log.error("audit head of tenant %s fails its MAC; not chaining", actor.tenant_id)
-    add_append_only(session, entry)
-    return entry
+    append_row(session, AuditEntry, vars(entry))
 
 
 def unsealed(session: Session, *, tenant_id: int) -> int:

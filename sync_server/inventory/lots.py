@@ -121,6 +121,56 @@ def lot_for(
     return lot
 
 
+# session.info key: (root transaction, tenant id, branch id, products looked at, those with lots).
+_LOT_PRODUCTS = "stock_lot_products"
+
+
+def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> None:
+    """Find once which of a batch's products have lots at the branch, for follow to skip the rest.
+
+    A batch of many documents (a push) would otherwise read the branch's lots once per
+    document, and that read flushes every pending row first. Kept to the transaction;
+    a lot level made meanwhile (level_of) marks its product, so the answer stays true.
+    """
+    ids = sorted(set(product_ids))
+    with_lots = set(
+        session.scalars(
+            select(LotLevel.product_id)
+            .distinct()
+            .where(
+                LotLevel.tenant_id == tenant_id,
+                LotLevel.branch_id == branch_id,
+                LotLevel.product_id.in_(ids),
+            )
+        )
+    )
+    session.info[_LOT_PRODUCTS] = (
+        session.get_transaction(),
+        tenant_id,
+        branch_id,
+        set(ids),
+        with_lots,
+    )
+
+
+def _known_lotless(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: set[int]
+) -> bool:
+    """Say whether the batch noted these products have no lot at the branch."""
+    noted = session.info.get(_LOT_PRODUCTS)
+    if noted is None or noted[0] is not session.get_transaction():
+        return False
+    if (noted[1], noted[2]) != (tenant_id, branch_id) or not product_ids <= noted[3]:
+        return False
+    return not product_ids & noted[4]
+
+
+def _mark_lotted(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> None:
+    noted = session.info.get(_LOT_PRODUCTS)
+    if noted is not None and (noted[1], noted[2]) == (tenant_id, branch_id):
+        noted[4].add(product_id)
+
+
 def branch_lots(
     session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
 ) -> dict[int, list[tuple[LotLevel, StockLot]]]:
@@ -175,6 +225,7 @@ def level_of(
     )
     session.add(level)
     known.append((level, lot))
+    _mark_lotted(session, tenant_id=tenant_id, branch_id=branch_id, product_id=lot.product_id)
     return level
 
 
@@ -210,13 +261,24 @@ def follow(
 ) -> None:
     """Split a batch of movements over the product's lots (the hook in record_movements)."""
     hints = hints or {}
+    arriving = any(m.code == MovementCode.TRANSFER_IN.value for m in movements)
+    if (
+        not hints
+        and not arriving
+        and _known_lotless(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            product_ids={m.product_id for m in movements},
+        )
+    ):
+        return  # the batch found no lot of these products here, and none was made since
     by_product = branch_lots(
         session,
         tenant_id=tenant_id,
         branch_id=branch_id,
         product_ids=[m.product_id for m in movements],
     )
-    arriving = any(m.code == MovementCode.TRANSFER_IN.value for m in movements)
     if not by_product and not hints and not arriving:
         return  # no lot of these products here: the common case costs one query
     today = today or today_utc()

@@ -28,9 +28,10 @@ from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
-from sync_server.db import is_sqlite, lock_for_update, utcnow
+from sync_server.db import add_append_only, is_sqlite, lock_for_update, utcnow
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
+from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
@@ -107,13 +108,13 @@ def lock_levels(
     tenant_id: int,
     keys: Iterable[LevelKey],
     create: bool = True,
-    keep: bool = False,
 ) -> dict[LevelKey, StockLevel]:
     """Lock every stock level a unit of work touches, in one statement, in the global order.
 
     The order is (branch, product) within the tenant. A unit of work calls this once, with
     every level it will move, before it reads or moves any of them; later calls for the
-    same rows (record_movements does one) wait for nothing. Two writers then queue on the
+    same rows (record_movements does one) wait for nothing and read nothing (see
+    held_levels). Two writers then queue on the
     first row they share and can never hold one row each while waiting for the other's:
     deadlocks between stock writers cannot happen. Products, customers and suppliers are
     locked around this in their own fixed places (products before levels, accounts after).
@@ -127,15 +128,9 @@ def lock_levels(
     if not ordered:
         return {}
     _note_lock_order(session, ordered)
-    # Rows this very (sub)transaction locked already are held and current in the session
-    # (a rolled-back savepoint is another transaction, and its locks are gone): no re-read.
-    current = session.get_nested_transaction() or session.get_transaction()
-    memo = session.info.get(_LOCKED_ROWS)
-    if memo is None or memo[0] is not current:
-        memo = (current, {}, tenant_id)
-        session.info[_LOCKED_ROWS] = memo
-    if memo[2] == tenant_id and all(key in memo[1] for key in ordered):
-        return {key: memo[1][key] for key in ordered}
+    held = held_levels(session, tenant_id=tenant_id, keys=ordered)
+    if held is not None:
+        return held
     stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
     params = {"tenant_id": tenant_id}
     rows = {
@@ -169,31 +164,59 @@ def lock_levels(
             ((row.branch_id, row.product_id), row)
             for row in session.scalars(stmt, {**params, "keys": missing})
         )
-    if memo[2] == tenant_id:
-        memo[1].update(rows)
-    if keep and not session.in_nested_transaction():
-        # A batch that locked every level up front (a push) lets record_movements use these
-        # rows without reading them again: they exist outside any savepoint, so no rollback
-        # of one can remove them, and a rolled-back change to them expires and reloads.
-        session.info["kept_levels"] = (session.get_transaction(), tenant_id, rows)
+    _hold(session, tenant_id=tenant_id, rows=rows)
     return rows
 
 
-def _kept_levels(
-    session: Session, *, tenant_id: int, keys: list[LevelKey]
+# session.info key of the one record of the level rows a transaction holds locked:
+# (the root transaction, {(tenant, branch, product): (row, the (sub)transaction that locked it)}).
+_HELD_LEVELS = "stock_held_levels"
+
+
+def _open_transactions(session: Session) -> list[Any]:
+    """Return the (sub)transactions open now: the innermost savepoint up to the root."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    found = []
+    while current is not None:
+        found.append(current)
+        current = current.parent
+    return found
+
+
+def held_levels(
+    session: Session, *, tenant_id: int, keys: Iterable[LevelKey]
 ) -> dict[LevelKey, StockLevel] | None:
-    """Return the rows lock_levels(keep=True) locked in this transaction, if it has them all."""
-    kept = session.info.get("kept_levels")
-    if kept is None or kept[0] is not session.get_transaction() or kept[1] != tenant_id:
+    """Return the rows lock_levels locked already in this transaction, if it holds them all.
+
+    A row stays held, and current in the session, while the (sub)transaction that locked it
+    is open: a batch that locked every level up front (a push) moves them in every
+    event's savepoint without reading them again; a row locked inside a savepoint that is
+    gone (rolled back, its locks and any row it inserted with it) is read and locked again.
+    A rolled-back change to a row still held expires it, so it reloads on its next use.
+    """
+    record = session.info.get(_HELD_LEVELS)
+    if record is None or record[0] is not session.get_transaction():
         return None
-    rows = kept[2]
-    if not all(key in rows for key in keys):
-        return None
-    return {key: rows[key] for key in keys}
+    open_now = _open_transactions(session)
+    found = {}
+    for branch_id, product_id in keys:
+        entry = record[1].get((tenant_id, branch_id, product_id))
+        if entry is None or not any(entry[1] is txn for txn in open_now):
+            return None
+        found[(branch_id, product_id)] = entry[0]
+    return found
 
 
-# session.info key: (the transaction that locked, {level key: row}, tenant id).
-_LOCKED_ROWS = "stock_locked_rows"
+def _hold(session: Session, *, tenant_id: int, rows: dict[LevelKey, StockLevel]) -> None:
+    root = session.get_transaction()
+    record = session.info.get(_HELD_LEVELS)
+    if record is None or record[0] is not root:
+        record = (root, {})
+        session.info[_HELD_LEVELS] = record
+    # The transaction itself, not its id(): a later savepoint could reuse a freed id.
+    locker = session.get_nested_transaction() or root
+    for (branch_id, product_id), row in rows.items():
+        record[1][(tenant_id, branch_id, product_id)] = (row, locker)
 
 
 def _note_lock_order(session: Session, keys: list[LevelKey]) -> None:
@@ -297,13 +320,53 @@ def _facts(
 
     Loading the Product entity costs more (eager category, barcodes) than the rest of a
     movement; this runs on every one, so it reads plain columns. A product missing from the
-    answer is not the caller's, or the branch is not.
+    answer is not the caller's, or the branch is not. A batch (prepare_batch) read them all
+    once: its documents then ask nothing here.
     """
+    ids = sorted(set(product_ids))
+    noted = session.info.get(_BATCH_FACTS)
+    if noted is not None and noted[0] is session.get_transaction():
+        known = noted[2] if noted[1] == (tenant_id, branch_id) else {}
+        if all(product_id in known for product_id in ids):
+            return {product_id: known[product_id] for product_id in ids}
     rows = session.execute(
-        _FACTS,
-        {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": sorted(set(product_ids))},
+        _FACTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
     ).all()
     return {row.id: row for row in rows}
+
+
+# session.info key: (root transaction, (tenant id, branch id), {product id: facts row}).
+_BATCH_FACTS = "stock_batch_facts"
+
+
+def prepare_batch(
+    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
+) -> None:
+    """Lock, and read once, what a batch of documents of one branch will move (a push).
+
+    Locks the levels that exist in the global order (the batch holds them to its commit,
+    so each document's record_movements reads nothing again: see held_levels); reads the
+    products' facts and which of them have lots, so no document of the batch queries them.
+    A level that does not exist yet is made by the first movement of its product.
+    """
+    ids = sorted({int(product_id) for product_id in product_ids})
+    lock_levels(
+        session,
+        tenant_id=tenant_id,
+        keys=[(branch_id, product_id) for product_id in ids],
+        create=False,
+    )
+    if not ids:
+        return
+    facts = session.execute(
+        _FACTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
+    ).all()
+    session.info[_BATCH_FACTS] = (
+        session.get_transaction(),
+        (tenant_id, branch_id),
+        {row.id: row for row in facts},
+    )
+    note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
 
 
 def _not_found(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> None:
@@ -411,9 +474,7 @@ def record_movements(
     # Locked here in the global order; a unit of work of several steps locked them all
     # already, before its first step, and this waits for nothing.
     keys = [(branch_id, product_id) for product_id in product_ids]
-    locked = _kept_levels(session, tenant_id=tenant_id, keys=keys) or lock_levels(
-        session, tenant_id=tenant_id, keys=keys
-    )
+    locked = lock_levels(session, tenant_id=tenant_id, keys=keys)
     levels = {product_id: locked[(branch_id, product_id)] for product_id in product_ids}
     now = utcnow()
     movements: list[StockMovement] = []
@@ -441,7 +502,9 @@ def record_movements(
             occurred_at=occurred_at or now,
             recorded_at=now,
         )
-        session.add(movement)
+        # Append-only and never read back by id in the unit of work: in a push's batch the
+        # movements go out with its audit entries and feed changes, one insert per table.
+        add_append_only(session, movement)
         row.on_hand, row.reserved, row.updated_at = on_hand, reserved, now
         movements.append(movement)
         states.append((before, stock_data(row)))

@@ -30,6 +30,7 @@ from common.sync.protocol import (
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit import service as credit
+from sync_server.db import flush_document
 from sync_server.inventory import service as inventory
 from sync_server.inventory.lots import LotHints
 from sync_server.sales.models import (
@@ -122,8 +123,9 @@ def record_sale(
         for p in payload.payments
     ]
     session.add(sale)
-    # The receipt number's unique constraint fires here, before any stock moves.
-    session.flush()
+    # The receipt number's unique constraint fires here, before any stock moves (a push's
+    # batch flushes once at its end and falls back to this when any document fails).
+    flush_document(session)
     # One movement per product, in product order: fewer ledger rows, and two pushes that
     # touch the same products lock their levels in the same order.
     sold: dict[int, Decimal] = {}

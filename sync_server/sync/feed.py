@@ -18,7 +18,7 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
-from sync_server.db import add_append_only, is_sqlite
+from sync_server.db import append_row, is_sqlite
 from sync_server.replica import on_replica
 from sync_server.sync.models import Change, FeedHead
 from sync_server.tenant_lock import lock_head
@@ -44,7 +44,7 @@ def publish(
     key: object,
     data: dict[str, Any] | None,
     branch_id: int | None = None,
-) -> Change:
+) -> None:
     """Append a change in the caller's transaction; data None means the entity was deleted.
 
     On PostgreSQL its seq stays None until the sequencer numbers it after commit.
@@ -54,7 +54,7 @@ def publish(
         # change gets its id; otherwise the flush could insert the change first (mappers
         # flush in name order) and a later writer's change could get the smaller id.
         session.flush()
-    return publish_locked(
+    publish_locked(
         session, tenant_id=tenant_id, entity=entity, key=key, data=data, branch_id=branch_id
     )
 
@@ -67,28 +67,28 @@ def publish_locked(
     key: object,
     data: dict[str, Any] | None,
     branch_id: int | None = None,
-) -> Change:
+) -> None:
     """Append a change of an entity whose row the caller already holds locked.
 
     The lock (a SELECT ... FOR UPDATE earlier in the transaction) already orders this
     writer after any earlier one, so nothing needs flushing first: a batch of changes then
     goes out in the caller's one flush.
     """
-    change = Change(
-        tenant_id=tenant_id,
-        seq=None,
-        branch_id=branch_id,
-        entity=entity,
-        entity_key=str(key),
-        op="delete" if data is None else "upsert",
-        data=jsonable(data) if data is not None else None,
-    )
+    # Its column values only: in a push's batch no ORM object is made for it (append_row).
+    change = {
+        "tenant_id": tenant_id,
+        "seq": None,
+        "branch_id": branch_id,
+        "entity": entity,
+        "entity_key": str(key),
+        "op": "delete" if data is None else "upsert",
+        "data": jsonable(data) if data is not None else None,
+    }
     if is_sqlite(session.get_bind()):
         head = lock_head(session, FeedHead, tenant_id=tenant_id)
         head.last_seq += 1
-        change.seq = head.last_seq
-    add_append_only(session, change)
-    return change
+        change["seq"] = head.last_seq
+    append_row(session, Change, change)
 
 
 def has_unsequenced(session: Session, *, tenant_id: int) -> bool:

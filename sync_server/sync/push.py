@@ -34,8 +34,8 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import buffered_appends, is_lock_conflict, utcnow
-from sync_server.inventory.service import lock_levels
+from sync_server.db import buffered_appends, is_lock_conflict, one_flush_at_end, utcnow
+from sync_server.inventory.service import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.pricing import coupons
@@ -156,14 +156,11 @@ def _push(session: Session, *, principal: Principal, events: list[Event]) -> lis
     # and workflows meet without deadlocks.
     fresh = [event for event in events if event.id not in seen]
     products = _stock_products(session, tenant_id=device.tenant_id, events=fresh)
-    # Only rows that exist: the ids come from unchecked payloads, and a product's first
-    # movement creates its row (a rare race there is retried like any deadlock).
-    lock_levels(
-        session,
-        tenant_id=device.tenant_id,
-        keys=[(device.branch_id, product_id) for product_id in products],
-        create=False,
-        keep=True,
+    # Only rows that exist are locked: the ids come from unchecked payloads, and a product's
+    # first movement creates its row (a rare race there is retried like any deadlock).
+    # The products' facts and lots are read here once for the whole batch.
+    prepare_batch(
+        session, tenant_id=device.tenant_id, branch_id=device.branch_id, product_ids=products
     )
     results: dict[int, PushResult] = {}
     fresh_order = [i for i in order if events[i].id not in seen]
@@ -206,12 +203,18 @@ def apply_together(
         return None
     answers = []
     try:
-        with session.begin_nested(), buffered_appends(session):
+        # A constraint any of them breaks fires at the one flush, inside the savepoint.
+        with session.begin_nested(), buffered_appends(session), one_flush_at_end(session):
+            # Their stock alerts are read once, in this savepoint, and followed in memory.
+            alerts.note_batch(
+                session,
+                tenant_id=device.tenant_id,
+                branch_id=device.branch_id,
+                product_ids=_stock_products(session, tenant_id=device.tenant_id, events=events),
+            )
             for event in events:
                 extra = _claim_and_apply(session, device=device, event=event, flush=False)
                 answers.append(PushResult(id=event.id, status=PushStatus.APPLIED, **(extra or {})))
-            # A constraint any of them breaks fires here, inside the savepoint.
-            session.flush()
     except _EVENT_ERRORS:
         return None
     return answers

@@ -310,12 +310,23 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
     fast_answers, fast = _push(world, first, "A", bad=bad)
     assert (together[0] is None) == bad  # the path under test was taken
 
-    # The reference: each event in its own savepoint, every audit entry and feed change
-    # added to the session on its own (one ORM insert each), every movement batch reading
-    # its levels again.
+    # The reference: each event in its own savepoint, flushed on its own, every movement,
+    # audit entry and feed change added to the session on its own (one ORM insert each),
+    # every movement batch reading its levels again...
     monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
     monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
-    monkeypatch.setattr(inventory, "_kept_levels", lambda session, **kw: None)
+    monkeypatch.setattr(inventory, "held_levels", lambda session, **kw: None)
+    # ...and reading its products' facts and lots again: the batch reads them only once.
+    monkeypatch.setattr(
+        push,
+        "prepare_batch",
+        lambda session, *, tenant_id, branch_id, product_ids: inventory.lock_levels(
+            session,
+            tenant_id=tenant_id,
+            keys=[(branch_id, product_id) for product_id in product_ids],
+            create=False,
+        ),
+    )
     slow_answers, slow = _push(world, second, "B", bad=bad)
 
     assert fast_answers == slow_answers
