@@ -99,17 +99,22 @@ def test_levels_locked_in_the_same_transaction_are_not_read_again(world):
     branch = world.a.branch_ids[0]
     first, second = ((branch, p) for p in world.a.product_ids[:2])
     with transaction(world.sessions()) as session, Statements(engine) as sql:
-        rows = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
-        again = inventory.lock_levels(session, tenant_id=world.a.id, keys=[second])
-        assert again[second] is rows[second]
+        rows = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+        again = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+        assert again[first] is rows[first]
         assert sql.selects("stock_levels") == 1
-        # A savepoint is another transaction: it locks for itself, and once rolled back
-        # (its locks released) the outer one still holds only what it locked.
+        # Inside a savepoint the outer transaction's locks are still held: nothing is read
+        # again for them; a row not held yet is locked by the savepoint itself...
         with pytest.raises(RuntimeError), session.begin_nested():
-            inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+            inner = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+            assert inner[first] is rows[first] and sql.selects("stock_levels") == 1
+            inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
             assert sql.selects("stock_levels") == 2
             raise RuntimeError("refused")
-        inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
+        # ... and once it is rolled back (its locks released) that row is locked again.
+        rows = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
+        assert sql.selects("stock_levels") == 3
+        inventory.lock_levels(session, tenant_id=world.a.id, keys=[second])
         assert sql.selects("stock_levels") == 3
         inventory.record_movement(
             session,

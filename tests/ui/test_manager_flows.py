@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
+from pos_client.ui.manager.import_dialog import PROBLEMS
 from pos_client.ui.manager.window import LoginDialog
 from tests.factories import PASSWORD, World
 from tests.ui.manager_support import (
@@ -134,7 +135,7 @@ def test_create_product_and_print_label_pdf(
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     preview = page.dialog
     assert "1 ready, 2 with problems that will be refused" in preview.summary.text()
-    problems = [preview.table.item(r, 4).text() for r in range(preview.table.rowCount())]
+    problems = [preview.table.item(r, PROBLEMS).text() for r in range(preview.table.rowCount())]
     assert problems[0] == "OK" and "price" in problems[1] and "Check digit" in problems[2]
     preview.reject()
     sheet.write_text(

@@ -11,15 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QDate, Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from pos_client.ui.manager.purchasing_dialogs import ConfirmDialog, ShipDialog
+from pos_client.ui.manager.purchasing_dialogs import ConfirmDialog, SendDialog, ShipDialog
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.notifications.models import Notification, SmsOptIn
 from tests.factories import World
+from tests.server.test_po_attachment import smtp  # noqa: F401 - the loopback SMTP server
 from tests.ui.manager_support import (
     TIMEOUT,
     accept_dialog,
@@ -30,6 +32,15 @@ from tests.ui.manager_support import (
 )
 
 LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture
+def settings(settings, smtp):  # noqa: F811 - the loopback SMTP server, named by the server
+    """The server has a mail server (it refuses to send a PO by e-mail without one)."""
+    port, _ = smtp
+    return settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_from": "buying@shop.test"}
+    )
 
 
 def _sms_number(world: World, customer_id: int) -> str | None:
@@ -179,6 +190,8 @@ def test_supplier_created_and_po_sent_confirmed_shipped(
     assert not page.confirm_button.isEnabled() and not page.ship_button.isEnabled()
     qtbot.waitUntil(lambda: any(s.id == supplier.id for s in page.suppliers), timeout=TIMEOUT)
     qtbot.mouseClick(page.send_button, LEFT)
+    # The page asks the server whether it can send e-mail before it opens the question.
+    qtbot.waitUntil(lambda: isinstance(page.dialog, SendDialog), timeout=TIMEOUT)
     send = page.dialog
     assert "orders@tata.example" in send.summary.text()
     accept_dialog(qtbot, send)
