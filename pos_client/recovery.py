@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from common.sqlite_files import is_healthy
 
@@ -121,9 +122,9 @@ def recover_if_damaged(*, store: Path, backups: Path | None = None) -> Recovery 
     return Recovery(**{**recovery.__dict__, "report": report})
 
 
-def _rows(path: Path, query: str, *, key: int = 0) -> dict[str, tuple]:
+def _rows(path: Path, query: str, *, key: int = 0) -> dict[str, tuple[Any, ...]]:
     """Read what rows of a damaged file still can be read, keyed by a column."""
-    found: dict[str, tuple] = {}
+    found: dict[str, tuple[Any, ...]] = {}
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:

@@ -56,7 +56,7 @@ def SortedBy(*fields: str) -> Any:  # noqa: N802 - reads as a marker in signatur
     parameters = dict(inspect.signature(page_params).parameters)
     parameters["sort"] = parameters["sort"].replace(
         annotation=Annotated[
-            Literal[choices] | None,  # type: ignore[valid-type]
+            Literal[choices] | None,
             Query(description="Field to sort by; prefix '-' to reverse"),
         ]
     )

@@ -126,7 +126,7 @@ def _lines_to_pdf(lines: Sequence[PrintLine], *, path: Path, title: str, width: 
             y += line_height
     finally:
         painter.end()
-    write_whole(path, document.data().data())
+    write_whole(path, bytes(document.data().data()))
 
 
 def write_whole(path: Path, data: bytes) -> None:

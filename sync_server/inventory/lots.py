@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -115,7 +116,7 @@ def lot_for(
         lot.expiry = expiry
     elif expiry is not None and lot.expiry != expiry:
         raise Conflict(
-            f"Lot {lot_number} of this product expires on {lot.expiry.isoformat()}, "
+            f"Lot {lot_number} of this product expires on {lot.expiry}, "
             f"not {expiry.isoformat()}: check the label."
         )
     return lot
@@ -194,7 +195,7 @@ def branch_lots(
     return found
 
 
-def fefo_key(lot: StockLot) -> tuple:
+def fefo_key(lot: StockLot) -> tuple[Any, ...]:
     # First to expire first; lots without a date last; ties by age.
     return (lot.expiry is None, lot.expiry or date.max, lot.id)
 

@@ -40,7 +40,7 @@ def _move(*, order: Order, allowed: tuple[str, ...], to: str) -> dict[str, Any]:
 
 
 def _finish(
-    session: Session, *, principal: Principal, order: Order, before: dict, event: str
+    session: Session, *, principal: Principal, order: Order, before: dict[str, Any], event: str
 ) -> Order:
     """Audit the change and queue its notifications."""
     session.flush()

@@ -153,7 +153,8 @@ def receive_return(
             reference_type=REFERENCE,
             reference_id=reference_id,
         )
-        if received.write_off_quantity > 0:
+        if received.write_off_quantity > 0 and received.write_off_reason is not None:
+            # (the schema refuses a write-off without its reason)
             inventory.adjust(
                 session,
                 actor=principal.actor,

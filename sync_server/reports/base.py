@@ -9,7 +9,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, func, literal, literal_column, type_coerce
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Numeric,
+    func,
+    literal,
+    literal_column,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, operators
@@ -29,7 +37,7 @@ MAX_RANGE_DAYS = 3 * 366
 DEFAULT_RANGE_DAYS = 30
 # A literal 0 written into the SQL, not bound: PostgreSQL sees a GROUP BY expression and the
 # same expression in the SELECT as one only when no two bind parameters differ.
-ZERO_SQL = literal_column("0")
+ZERO_SQL: ColumnClause[Any] = literal_column("0")
 
 
 class Kind(StrEnum):

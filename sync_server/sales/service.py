@@ -50,7 +50,7 @@ def _account_total(methods_amounts: list[tuple[PaymentMethod, Decimal]]) -> Deci
     return sum((a for m, a in methods_amounts if m == PaymentMethod.ACCOUNT), ZERO)
 
 
-def lot_hints(lines: list) -> LotHints:
+def lot_hints(lines: list[Any]) -> LotHints:
     """Return the lots the till's labels named, per product (sold quantities only)."""
     hints: LotHints = {}
     for line in lines:

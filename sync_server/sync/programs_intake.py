@@ -8,6 +8,8 @@ card is booked overdrawn, and managers get an alert and a dead letter to resolve
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -167,7 +169,7 @@ def _alert_and_letter(
     kind: str,
     letter_type: str,
     reason: str,
-    details: dict,
+    details: dict[str, Any],
 ) -> None:
     alerts.raise_alert(
         session,
@@ -258,7 +260,7 @@ def _void(session: Session, *, actor: Actor, payload: SaleVoided) -> None:
                 GiftCard.tenant_id == actor.tenant_id, GiftCard.number == (reference or "")
             )
         )
-        if known is None:
+        if known is None or reference is None:
             continue  # never booked (an unknown card): nothing to give back
         giftcards.refund_to_card(
             session,

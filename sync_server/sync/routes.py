@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
@@ -100,7 +100,7 @@ def list_devices(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.DEVICES_ADMIN)],
     page: Annotated[PageParams, SortedBy("created_at", "name")],
-) -> dict:
+) -> dict[str, Any]:
     """List the business's tills."""
     result = paginate(
         session,
@@ -198,7 +198,7 @@ def list_dead_letters(
     principal: Annotated[Principal, Requires(Permission.SYNC_ADMIN)],
     page: Annotated[PageParams, SortedBy("received_at")],
     resolved: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List till events the server could not apply."""
     result = paginate(
         session,
