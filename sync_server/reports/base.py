@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    select,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -164,6 +165,27 @@ def money_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
 
 def qty_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
     return type_coerce(func.coalesce(func.sum(expr), literal(0)), Qty())
+
+
+def big_query(session: Session, *, work_mem: str = "64MB", nested_loops: bool = True) -> None:
+    """Ready this transaction on PostgreSQL for one large report query (nothing on SQLite).
+
+    JIT off: a report's estimates run to millions of rows, which makes PostgreSQL compile
+    the plan (seconds of LLVM) for queries that run in well under a second without.
+    work_mem raised for the transaction only: the grouped hash tables (a few hundred
+    thousand product-days) stay in memory instead of spilling in batches to disk.
+    Without `nested_loops`, joins go by hash: for a query whose grouped rows the planner
+    cannot count (it guesses a few thousand where there are 200k, then looks each one up).
+    """
+    if is_sqlite(session.get_bind()):
+        return
+    session.execute(
+        select(
+            func.set_config("jit", "off", True),
+            func.set_config("work_mem", work_mem, True),
+            func.set_config("enable_nestloop", "on" if nested_loops else "off", True),
+        )
+    )
 
 
 def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -227,6 +227,22 @@ def product_facts(
     return union_all(*parts).subquery("product_facts")
 
 
+def voided_products(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> Select[Any]:
+    """Products on summed till sales of the range voided since (the only products whose
+    product_facts rows include -1 lines), through the partial index of such sales."""
+    through = read_marks(session, tenant_id=filters.tenant_id)[0]
+    conds = _voided(
+        filters,
+        through=through,
+        start=start,
+        end=end,
+        sqlite_db=is_sqlite(session.get_bind()),
+    )
+    return select(SaleLine.product_id).join(Sale, Sale.id == SaleLine.sale_id).where(*conds)
+
+
 def detail_product_facts(
     session: Session, *, filters: Filters, start: datetime, end: datetime
 ) -> Subquery:

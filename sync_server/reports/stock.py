@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import and_, case, func, literal, null, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Category, Product
@@ -17,13 +17,14 @@ from sync_server.reports.base import (
     Filters,
     Kind,
     Report,
+    big_query,
     in_branches,
     money_sum,
     qty_sum,
     start_of,
     to_dec,
 )
-from sync_server.reports.rollups import product_rows
+from sync_server.reports.rollups import product_rows, voided_products
 from sync_server.reports.snapshots import ledger_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
@@ -176,16 +177,12 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
     """
     category_name = func.coalesce(Category.name, literal("(none)"))
     if as_of is None:
-        held = (
-            select(
-                StockLevel.branch_id.label("branch_id"),
-                StockLevel.product_id.label("product_id"),
-                StockLevel.on_hand.label("quantity"),
-                Product.cost.label("unit_cost"),
-            )
-            .join(Product, Product.id == StockLevel.product_id)
-            .where(StockLevel.tenant_id == filters.tenant_id)
-        )
+        held = select(
+            StockLevel.branch_id.label("branch_id"),
+            StockLevel.product_id.label("product_id"),
+            StockLevel.on_hand.label("quantity"),
+            null().label("unit_cost"),  # the product's moving-average cost
+        ).where(StockLevel.tenant_id == filters.tenant_id)
         branch = in_branches(StockLevel.branch_id, filters)
     else:
         # The month's stock snapshot plus the movements since (reports/snapshots.py).
@@ -212,16 +209,15 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         if branch_cond is not None:
             ledger = ledger.where(branch_cond)
         ledger = ledger.subquery("ledger")
-        held = (
-            select(
-                ledger.c.branch_id,
-                ledger.c.product_id,
-                ledger.c.quantity,
-                func.coalesce(receipts.c.avg_cost, Product.cost).label("unit_cost"),
-            )
-            .join(Product, Product.id == ledger.c.product_id)
-            .outerjoin(receipts, receipts.c.product_id == ledger.c.product_id)
-        )
+        # Products are joined once, after grouping, in the query below: the grouped
+        # ledger's size is not known to the planner (it guessed 4k of 200k rows and
+        # looked each product up one at a time, twice).
+        held = select(
+            ledger.c.branch_id,
+            ledger.c.product_id,
+            ledger.c.quantity,
+            receipts.c.avg_cost.label("unit_cost"),
+        ).outerjoin(receipts, receipts.c.product_id == ledger.c.product_id)
         branch = None
     if branch is not None:
         held = held.where(branch)
@@ -233,7 +229,9 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
             category_name.label("category"),
             func.count(held.c.product_id).label("products"),
             qty_sum(held.c.quantity).label("quantity"),
-            money_sum(held.c.quantity * held.c.unit_cost).label("cost_value"),
+            money_sum(held.c.quantity * func.coalesce(held.c.unit_cost, Product.cost)).label(
+                "cost_value"
+            ),
             money_sum(held.c.quantity * Product.price).label("retail_value"),
         )
         .select_from(held)
@@ -245,6 +243,8 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         .order_by(Branch.name, category_name)
     )
     stmt = _product_scope(stmt, filters)
+    if as_of is not None:
+        big_query(session, nested_loops=False)
     rows = []
     for r in session.execute(stmt).mappings():
         row = dict(r)
@@ -289,14 +289,20 @@ def movers(
     facts = product_rows(session, filters=filters, start=end - timedelta(days=lookback), end=end)
     window_start = end - timedelta(days=window_days)
     dead_start = end - timedelta(days=dead_days)
-    # Per product and day first: a day counts as a sale day when its sold lines are still
-    # there after voids come off (the summary holds days, a voided sale is a -1 line).
+    # A day counts as a sale day when its sold lines are still there after voids come off
+    # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
+    # can have such a day, so only they are grouped per day; every other product is one
+    # group whose last sale day is the latest day it has a sold line.
     day = facts.c.occurred_at  # already the day (see rollups.product_facts)
     sale = facts.c.is_return == 0
+    voided = voided_products(
+        session, filters=filters, start=end - timedelta(days=lookback), end=end
+    )
+    day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
     daily = (
         select(
             facts.c.product_id.label("product_id"),
-            day.label("day"),
+            day_key.label("day"),
             qty_sum(
                 case((and_(sale, facts.c.occurred_at >= window_start), facts.c.quantity))
             ).label("sold"),
@@ -304,8 +310,9 @@ def movers(
                 case((and_(sale, facts.c.occurred_at >= dead_start), facts.c.lines), else_=0)
             ).label("recent"),
             func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
+            func.max(case((and_(sale, facts.c.lines > 0), day))).label("last_sold"),
         )
-        .group_by(facts.c.product_id, day)
+        .group_by(facts.c.product_id, day_key)
         .subquery("daily")
     )
     sold = (
@@ -313,7 +320,12 @@ def movers(
             daily.c.product_id,
             qty_sum(daily.c.sold).label("sold"),
             func.sum(daily.c.recent).label("recent"),
-            func.max(case((daily.c.lines > 0, daily.c.day))).label("last_sale_at"),
+            func.max(
+                case(
+                    (daily.c.day.is_(None), daily.c.last_sold),
+                    (daily.c.lines > 0, daily.c.day),
+                )
+            ).label("last_sale_at"),
         )
         .group_by(daily.c.product_id)
         .subquery("sold")
@@ -369,14 +381,24 @@ def movers(
     stmt = select(classed).order_by(classed.c.sold.desc(), classed.c.product_id)
     if only is not None:
         stmt = stmt.where(classed.c["class"] == only.value)
+    big_query(session)
     rows = []
-    for r in session.execute(stmt).mappings():
-        row = dict(r)
+    result = session.execute(stmt)
+    names = list(result.keys())
+    days: dict[object, date] = {}  # one conversion per distinct day, not per product
+    for values in result.tuples():
+        row = dict(zip(names, values, strict=True))
         row["velocity"] = to_dec(row["sold"]) / window_days
         last = row["last_sale_at"]
-        # The day of the last sale (the summary keeps days, not times of day).
-        row["last_sale_at"] = _as_date(last) if last is not None else None
-        row["days_since_sale"] = (today - row["last_sale_at"]).days if last is not None else None
+        if last is None:
+            row["days_since_sale"] = None
+        else:
+            # The day of the last sale (the summary keeps days, not times of day).
+            seen = days.get(last)
+            if seen is None:
+                seen = days[last] = _as_date(last)
+            row["last_sale_at"] = seen
+            row["days_since_sale"] = (today - seen).days
         rows.append(row)
     shown = filters.describe()
     shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())
