@@ -291,6 +291,28 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
         ).all()
         voided = rnd.sample(list(summed), 12)
         s.execute(update(Sale).where(Sale.id.in_(voided)).values(status="voided"))
+        # Every sale of one product on its last summed sale day voided: movers must move
+        # its last sale day back (only such products are grouped per day there).
+        latest = s.scalars(
+            select(Sale)
+            .where(Sale.tenant_id == a.id, Sale.status == "completed")
+            .order_by(Sale.occurred_at.desc())
+            .limit(1)
+        ).one()
+        gone_product = latest.lines[0].product_id
+        gone_day = latest.occurred_at.date()
+        day_start = datetime(gone_day.year, gone_day.month, gone_day.day, tzinfo=UTC)
+        same_day = select(SaleLine.sale_id).where(
+            SaleLine.product_id == gone_product,
+            SaleLine.sale_id.in_(
+                select(Sale.id).where(
+                    Sale.tenant_id == a.id,
+                    Sale.occurred_at >= day_start,
+                    Sale.occurred_at < day_start + timedelta(days=1),
+                )
+            ),
+        )
+        s.execute(update(Sale).where(Sale.id.in_(same_day)).values(status="voided"))
         _seed(s, a=a, rnd=rnd, count=30, prefix="B")
         # Sales and returns recorded now from before the first summed day (and the first
         # month-start product total): every total must take them.
@@ -300,6 +322,26 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
         s.flush()
         _levels(s, a=a)
     _compare(world)
+    with transaction(world.sessions(), readonly=True) as s:
+        admin = Principal.for_user(
+            tenant_id=a.id, user_id=a.users["admin"], username="admin", role="admin", branch_ids=[]
+        )
+        f = make_filters(principal=admin, today=TODAY)
+        moved = stock.movers(s, filters=f, today=TODAY, window_days=28, dead_days=60, only=None)
+        mine = [r for r in moved.rows if r["product_id"] == gone_product]
+        tail_sale = s.scalar(
+            select(func.count())
+            .select_from(SaleLine)
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(
+                SaleLine.product_id == gone_product,
+                Sale.status == "completed",
+                Sale.occurred_at >= day_start,
+                Sale.occurred_at < day_start + timedelta(days=1),
+            )
+        )
+        if not tail_sale and mine:  # no new sale of it that day since
+            assert mine[0]["last_sale_at"] != gone_day
     keeper.keep_once(world.sessions())
     _compare(world)
 
