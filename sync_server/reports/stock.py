@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, literal, null, or_, select, tuple_
+from sqlalchemy import and_, case, cast, func, literal, null, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Category, Product
@@ -181,7 +181,7 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
             StockLevel.branch_id.label("branch_id"),
             StockLevel.product_id.label("product_id"),
             StockLevel.on_hand.label("quantity"),
-            null().label("unit_cost"),  # the product's moving-average cost
+            cast(null(), Product.cost.type).label("unit_cost"),  # Product.cost below
         ).where(StockLevel.tenant_id == filters.tenant_id)
         branch = in_branches(StockLevel.branch_id, filters)
     else:
