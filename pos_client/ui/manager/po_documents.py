@@ -132,9 +132,9 @@ class PoLinesEditor(QWidget):
         """Return the products on the lines, in line order."""
         return [entry.product for entry in self.entries]
 
-    def find(self, text: str) -> None:
+    def look_up(self, text: str) -> None:
         """Ask the server for products matching text."""
-        self.picker.find(text)
+        self.picker.look_up(text)
 
     def set_tax_classes(self, classes: list[dict[str, Any]]) -> None:
         """Offer the business's tax classes on every line (keeping each line's choice)."""

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QSpacerItem,
     QStackedWidget,
     QTableView,
+    QTableWidget,
     QVBoxLayout,
     QWidget,
     QWidgetItem,
@@ -53,6 +54,12 @@ def button(text: str, *, role: str = "", name: str = "") -> QPushButton:
         widget.setObjectName(name)
     widget.setCursor(Qt.CursorShape.PointingHandCursor)
     return widget
+
+
+def cell_text(table: QTableWidget, row: int, column: int) -> str:
+    """Return the text of a table cell; a cell never filled in reads as empty."""
+    item = table.item(row, column)
+    return item.text() if item is not None else ""
 
 
 def ask_pdf_path(parent: QWidget, *, title: str, suggested: str) -> Path | None:
