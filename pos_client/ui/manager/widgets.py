@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableView,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     QWidgetItem,
@@ -60,6 +61,15 @@ def cell_text(table: QTableWidget, row: int, column: int) -> str:
     """Return the text of a table cell; a cell never filled in reads as empty."""
     item = table.item(row, column)
     return item.text() if item is not None else ""
+
+
+def set_cell_text(table: QTableWidget, row: int, column: int, text: str) -> None:
+    """Type into a table cell, keeping the item (and its flags) when it has one."""
+    item = table.item(row, column)
+    if item is None:
+        table.setItem(row, column, QTableWidgetItem(text))
+    else:
+        item.setText(text)
 
 
 def ask_pdf_path(parent: QWidget, *, title: str, suggested: str) -> Path | None:
