@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from pos_client.services.queries import customer_credit, find_customers
 from pos_client.services.till import CreditInfo
@@ -58,7 +59,7 @@ class CustomerDialog(QDialog):
         walk_in = button("Walk-in (no customer)")
         walk_in.clicked.connect(lambda: self._done(None))
         create = button("Create customer", name="CreateCustomerButton")
-        create.clicked.connect(self.create)
+        create.clicked.connect(self.create_customer)
         choose = button("Choose (Enter)", role="primary", name="ChooseCustomerButton")
         choose.setDefault(True)
         choose.clicked.connect(self.pick)
@@ -90,7 +91,7 @@ class CustomerDialog(QDialog):
             return
         self._done(self.model.customers[index.row()])
 
-    def create(self) -> None:
+    def create_customer(self) -> None:
         """Create the customer in the local store (with its outbox event) and choose it."""
         name, phone = self.new_name.text().strip(), self.new_phone.text().strip()
         if not name:
@@ -101,7 +102,7 @@ class CustomerDialog(QDialog):
         # thread would race PySide's import hook.
         from pos_client.store import documents
 
-        def work(session):
+        def work(session: Session) -> CreditInfo | None:
             customer = documents.create_customer_offline(session, name=name, phone=phone)
             return customer_credit(session, customer.local_id)
 

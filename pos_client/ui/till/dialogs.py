@@ -156,7 +156,8 @@ def open_dialog(dialog: QDialog) -> None:
 
     Kiosk tills run without a window manager: nothing else activates a window.
     """
-    owner = dialog.parentWidget().window() if dialog.parentWidget() is not None else None
+    parent = dialog.parentWidget()
+    owner = parent.window() if parent is not None else None
     previous = QApplication.focusWidget()
 
     def give_back() -> None:

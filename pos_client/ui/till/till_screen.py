@@ -75,6 +75,8 @@ class _SearchKeys(QObject):
 class TillScreen(QWidget):
     """Lay out the sale; emit what the cashier asks for, the window decides what happens."""
 
+    _debounce: QTimer  # made below the search box that restarts it
+
     search_changed = Signal(str)
     product_chosen = Signal(object)  # CatalogItem
     action = Signal(str)
@@ -135,8 +137,8 @@ class TillScreen(QWidget):
             "<div style='font-size:26px; font-weight:bold; color:#243b53'>Ready to scan</div>"
             "<div style='font-size:16px; color:#627d98; margin-top:10px'>Scan an item, type a "
             "name or SKU above (F2), or tap a quick key</div>",
-            objectName="EmptyCart",
         )
+        self.empty_hint.setObjectName("EmptyCart")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
         left.addWidget(self.empty_hint, 1)
@@ -226,7 +228,8 @@ class TillScreen(QWidget):
     def set_quick_keys(self, items: list[CatalogItem]) -> None:
         """Show one-touch buttons for frequent items."""
         while self.quick_grid.count():
-            widget = self.quick_grid.takeAt(0).widget()
+            taken = self.quick_grid.takeAt(0)
+            widget = taken.widget() if taken is not None else None
             if widget is not None:
                 widget.deleteLater()
         for i, item in enumerate(items[:QUICK_KEYS]):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from pos_client.config import TillConfig, save_config
 from pos_client.printing.queue import PrinterConfig
+from pos_client.scanners.config import as_suffix
 from pos_client.scanners.serial import SerialScannerConfig, list_ports
 from pos_client.ui.widgets.messages import explain
 
@@ -166,8 +167,10 @@ class ScannerPage(QWizardPage):
         if not port:
             return None
         return SerialScannerConfig(
-            port=port, baudrate=int(self.baud.currentText()), suffix=self.suffix.currentText()
-        )  # type: ignore[arg-type]
+            port=port,
+            baudrate=int(self.baud.currentText()),
+            suffix=as_suffix(self.suffix.currentText()),
+        )
 
 
 class FirstRunWizard(QWizard):
