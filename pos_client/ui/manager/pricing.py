@@ -62,6 +62,7 @@ class PromotionsPage(QWidget):
     """Live and ended promotions; a form to create one and a cart preview."""
 
     title = "Promotions"
+    table: ServerTable  # made below the filter that reloads it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,7 +134,7 @@ class PromotionsPage(QWidget):
         form.addLayout(left, 1)
         form.addLayout(right, 1)
         self.create_button = button("Create", role="primary", name="CreatePromotion")
-        self.create_button.clicked.connect(self.create)
+        self.create_button.clicked.connect(self.create_promotion)
         self.create_button.setVisible(writer)
 
         self.preview_cart = QLineEdit()
@@ -204,18 +205,20 @@ class PromotionsPage(QWidget):
             body["window"] = window
         return body
 
-    def create(self) -> None:
+    def create_promotion(self) -> None:
         """Send the new promotion; the server's words come back if it refuses."""
         try:
             body = self.body()
         except ValueError as exc:
             self.message.setText(str(exc))
             return
+
+        def created(row: dict[str, Any]) -> None:
+            self.message.setText(f"Created {row['name']}; tills get it at their next sync.")
+            self.table.reload(keep_page=True)
+
         NetOp(lambda api: api.create_promotion(body), pool=self.ctx.pool, owner=self).success(
-            lambda row: (
-                self.message.setText(f"Created {row['name']}; tills get it at their next sync."),
-                self.table.reload(keep_page=True),
-            )
+            created
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def end_selected(self) -> None:
@@ -230,9 +233,13 @@ class PromotionsPage(QWidget):
                 api.end_promotion(row["id"])
             return len(rows)
 
-        NetOp(end, pool=self.ctx.pool, owner=self).success(
-            lambda n: (self.message.setText(f"Ended {n} promotion(s)."), self.table.reload())
-        ).failure(lambda e: self.message.setText(describe(e))).run()
+        def ended(n: int) -> None:
+            self.message.setText(f"Ended {n} promotion(s).")
+            self.table.reload()
+
+        NetOp(end, pool=self.ctx.pool, owner=self).success(ended).failure(
+            lambda e: self.message.setText(describe(e))
+        ).run()
 
     def preview(self) -> None:
         """Ask the server what a cart would cost now."""
