@@ -111,8 +111,8 @@ class DevicesDialog(QDialog):
 
         hid_box = QGroupBox("USB keyboard scanner")
         hid_form = QFormLayout(hid_box)
-        self.typical_gap = _milliseconds(objectName="DevicesTypicalGap")
-        self.stall_gap = _milliseconds(objectName="DevicesStallGap")
+        self.typical_gap = _milliseconds(name="DevicesTypicalGap")
+        self.stall_gap = _milliseconds(name="DevicesStallGap")
         self.adaptive = QCheckBox("Learn this scanner's speed")
         self.adaptive.setObjectName("DevicesAdaptive")
         hid_form.addRow("Typical gap between keys", self.typical_gap)
@@ -136,9 +136,9 @@ class DevicesDialog(QDialog):
         test_box = QGroupBox("Test scan")
         test_layout = QVBoxLayout(test_box)
         self.test_result = QLabel(
-            "Scan any barcode with either scanner: what the till reads shows here.",
-            objectName="DevicesTestResult",
+            "Scan any barcode with either scanner: what the till reads shows here."
         )
+        self.test_result.setObjectName("DevicesTestResult")
         self.test_result.setWordWrap(True)
         test_layout.addWidget(self.test_result, 1)
         columns.addWidget(test_box, 1, 1)
@@ -153,7 +153,7 @@ class DevicesDialog(QDialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save)
         layout.addLayout(buttons)
-        QShortcut(QKeySequence("Ctrl+S"), self, activated=self.submit)
+        QShortcut(QKeySequence("Ctrl+S"), self).activated.connect(self.submit)
         self.setMinimumWidth(980)
         self._load(config)
 
@@ -219,8 +219,9 @@ class DevicesDialog(QDialog):
         self.accept()
 
 
-def _milliseconds(*, objectName: str) -> QDoubleSpinBox:  # noqa: N803 - Qt's spelling
-    box = QDoubleSpinBox(objectName=objectName)
+def _milliseconds(*, name: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setObjectName(name)
     box.setRange(5, 500)
     box.setDecimals(0)
     box.setSuffix(" ms")
