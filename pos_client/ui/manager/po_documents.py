@@ -30,7 +30,15 @@ from pos_client.qt.network import NetOp
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_money, as_quantity
-from pos_client.ui.manager.widgets import FormDialog, button, choice
+from pos_client.ui.manager.widgets import (
+    FormDialog,
+    button,
+    cell_item,
+    cell_text,
+    cell_widget,
+    choice,
+    set_cell_text,
+)
 
 QTY, UNIT, COST, TAX, FREE, TOTAL = 1, 2, 3, 4, 5, 6
 HEADERS = ["Product", "Quantity", "Unit", "Unit cost", "Tax", "Free", "Total"]
@@ -172,8 +180,8 @@ class PoLinesEditor(QWidget):
             return
         for row, existing in enumerate(self.entries):
             if existing.product.id == product.id:
-                quantity = _number(self.table.item(row, QTY).text() or "0", what="Quantity")
-                self.table.item(row, QTY).setText(as_quantity(quantity + 1))
+                quantity = _number(cell_text(self.table, row, QTY) or "0", what="Quantity")
+                set_cell_text(self.table, row, QTY, as_quantity(quantity + 1))
                 self.table.selectRow(row)
                 return
         row = self.table.rowCount()
@@ -240,7 +248,7 @@ class PoLinesEditor(QWidget):
         row = self._row_of(entry)
         _, per = self.unit_box(row).currentData()
         cost = entry.base_cost * per
-        item = self.table.item(row, COST)
+        item = cell_item(self.table, row, COST)
         self._filling = True
         item.setText(f"{cost:.2f}" if cost else "")
         item.setToolTip(f"Starts from {SOURCES.get(entry.source, entry.source)}")
@@ -258,21 +266,21 @@ class PoLinesEditor(QWidget):
 
     def set_line(self, row: int, *, quantity: str, cost: str, free: bool = False) -> None:
         """Type a line's quantity and cost (used by the form and tests alike)."""
-        self.table.item(row, QTY).setText(quantity)
-        self.table.item(row, COST).setText(cost)
+        set_cell_text(self.table, row, QTY, quantity)
+        set_cell_text(self.table, row, COST, cost)
         self.free_box(row).setChecked(free)
 
     def free_box(self, row: int) -> QCheckBox:
         """Return a line's "free" tick box."""
-        return self.table.cellWidget(row, FREE)
+        return cell_widget(self.table, row, FREE, QCheckBox)
 
     def unit_box(self, row: int) -> QComboBox:
         """Return a line's unit choice."""
-        return self.table.cellWidget(row, UNIT)
+        return cell_widget(self.table, row, UNIT, QComboBox)
 
     def tax_box(self, row: int) -> QComboBox:
         """Return a line's tax choice."""
-        return self.table.cellWidget(row, TAX)
+        return cell_widget(self.table, row, TAX, QComboBox)
 
     def remove_selected(self) -> None:
         """Remove the selected line."""
@@ -303,16 +311,16 @@ class PoLinesEditor(QWidget):
         for row in range(len(self.entries)):
             try:
                 line = tax_exclusive(
-                    _number(self.table.item(row, QTY).text(), what="Quantity")
-                    * _number(self.table.item(row, COST).text() or "0", what="Unit cost"),
+                    _number(cell_text(self.table, row, QTY), what="Quantity")
+                    * _number(cell_text(self.table, row, COST) or "0", what="Unit cost"),
                     components=self._components(row),
                 )
             except ValueError:
-                self.table.item(row, TOTAL).setText("?")
+                set_cell_text(self.table, row, TOTAL, "?")
                 continue
             taxable += line.taxable
             tax += line.tax
-            self.table.item(row, TOTAL).setText(as_money(line.total))
+            set_cell_text(self.table, row, TOTAL, as_money(line.total))
         self._filling = False
         count = len(self.entries)
         self.total.setText(
@@ -329,11 +337,11 @@ class PoLinesEditor(QWidget):
         out = []
         for row, product in enumerate(self.products):
             quantity = _number(
-                self.table.item(row, QTY).text() or "", what=f"{product.name}: quantity"
+                cell_text(self.table, row, QTY) or "", what=f"{product.name}: quantity"
             )
             if quantity <= 0:
                 raise ValueError(f"{product.name}: the quantity must be more than 0.")
-            text = self.table.item(row, COST).text().strip()
+            text = cell_text(self.table, row, COST).strip()
             free = self.free_box(row).isChecked()
             cost = _number(text, what=f"{product.name}: unit cost") if text else Decimal(0)
             if cost < 0:
