@@ -30,15 +30,8 @@ from pos_client.qt.network import NetOp
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_money, as_quantity
-from pos_client.ui.manager.widgets import (
-    FormDialog,
-    button,
-    cell_item,
-    cell_text,
-    cell_widget,
-    choice,
-    set_cell_text,
-)
+from pos_client.ui.manager.widgets import FormDialog, button, choice
+from pos_client.ui.widgets.cells import cell_item, cell_text, cell_widget, set_cell_text
 
 QTY, UNIT, COST, TAX, FREE, TOTAL = 1, 2, 3, 4, 5, 6
 HEADERS = ["Product", "Quantity", "Unit", "Unit cost", "Tax", "Free", "Total"]

@@ -25,11 +25,8 @@ from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import date_edit, picked, schema_errors
 from pos_client.ui.manager.table import as_money, as_quantity
-from pos_client.ui.manager.widgets import (
-    FormDialog,
-    cell_text,
-    choice,
-)
+from pos_client.ui.manager.widgets import FormDialog, choice
+from pos_client.ui.widgets.cells import cell_text
 
 
 def typed_decimal(text: str, *, what: str) -> Decimal:

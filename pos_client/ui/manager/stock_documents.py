@@ -21,7 +21,8 @@ from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_quantity
-from pos_client.ui.manager.widgets import FormDialog, button, cell_text, choice, set_cell_text
+from pos_client.ui.manager.widgets import FormDialog, button, choice
+from pos_client.ui.widgets.cells import cell_text, set_cell_text
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
