@@ -109,7 +109,11 @@ def build_till(
         printer=config.printer, pdf_dir=config.receipts_dir, width=config.receipt_width
     )
     window = TillWindow(ctx=TillContext(config=config, runner=runner, receipts=receipts))
-    runner.on_error = lambda exc: show_error(window, exc)
+
+    def report_error(exc: BaseException) -> None:
+        show_error(window, exc)
+
+    runner.on_error = report_error
 
     hid = HidScannerFilter(detector=make_detector(config))
     hid.install(app)
@@ -424,11 +428,12 @@ def _run_store_till(app: QApplication, *, args: argparse.Namespace, config: Till
         from pos_client.ui.till.wizard import run_first_run_wizard
 
         app.setStyleSheet(stylesheet())
-        config = run_first_run_wizard(
+        made = run_first_run_wizard(
             config=config, store=store, code=args.enrol_code or "", notice=refused
         )
-        if config is None:
+        if made is None:
             return 1
+        config = made
     sync = None if args.demo else start_sync(config, store)
     till = build_till(app=app, config=config, store=store, sync=sync)
     till.window.show()

@@ -62,7 +62,8 @@ def _qt() -> str:
     families = QFontDatabase.families()
     if not families:
         raise RuntimeError("Qt finds no fonts: receipts and labels cannot be drawn")
-    return f"PySide6 {pyside_version}, platform {app.platformName()}, {len(families)} fonts"
+    platform = QGuiApplication.platformName()
+    return f"PySide6 {pyside_version}, platform {platform}, {len(families)} fonts"
 
 
 def _data_dir() -> str:

@@ -82,12 +82,14 @@ def tenant_form(
     branch_code: str = "MAIN",
 ) -> tuple[TenantCreate, str | None]:
     """Validate a new business's details; return them with the password generated, if any."""
-    generated = generate_password() if admin_password is None else None
+    generated: str | None = None
+    if admin_password is None:
+        admin_password = generated = generate_password()
     data = TenantCreate(
         name=name,
         currency=currency.upper(),
         admin_username=admin_username,
-        admin_password=admin_password if admin_password is not None else generated,
+        admin_password=admin_password,
         admin_pin=admin_pin,
         branch_name=branch_name,
         branch_code=branch_code.upper(),

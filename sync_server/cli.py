@@ -8,6 +8,7 @@ import logging
 import logging.config
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -28,6 +29,9 @@ from sync_server.cli_support import (
 )
 from sync_server.config import Settings
 from sync_server.db import transaction
+
+if TYPE_CHECKING:
+    from sync_server.audit.checkpoints import Checkpoint
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -125,8 +129,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _password(args: argparse.Namespace) -> str:
     """Return --password, or ask for it on the terminal (twice, so a typo is caught)."""
-    if args.password is not None:
-        return args.password
+    given: str | None = args.password
+    if given is not None:
+        return given
     if not sys.stdin.isatty():
         raise usage_error("give --password: there is no terminal to ask for it on")
     first = getpass.getpass(f"Password for {args.username}: ")
@@ -182,13 +187,13 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_checkpoints(values: list[str]):
+def _read_checkpoints(values: list[str]) -> list[Checkpoint]:
     """Return the checkpoints named on the command line (files or the text itself)."""
     from pathlib import Path
 
     from sync_server.audit.checkpoints import PREFIX, parse
 
-    found = []
+    found: list[Checkpoint] = []
     for value in values:
         if value.lstrip().startswith(PREFIX):
             found += parse(value)
@@ -363,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         settings.append(Settings())
         load_models()
-        return args.handler(args, settings[0])
+        handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+        return handler(args, settings[0])
 
     return run_guarded(
         prog=PROG,

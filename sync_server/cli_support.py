@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.cli import CliError, one_line, usage_error
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from sync_server.org.models import Branch, Tenant
 
 PROG = "stockpilot-server"
 NOT_INITIALISED = "The database is not initialised; run 'stockpilot-server init' first."
@@ -65,7 +69,7 @@ def require_initialised(session: Session) -> None:
         raise CliError(NOT_INITIALISED)
 
 
-def find_tenant(session: Session, name: str | None):
+def find_tenant(session: Session, name: str | None) -> Tenant:
     """Return the business named, or the only one; say what to do otherwise."""
     from sync_server.org.models import Tenant
 
@@ -118,7 +122,7 @@ def add_business_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def print_business(*, name: str, admin: str, password: str | None, branch) -> None:
+def print_business(*, name: str, admin: str, password: str | None, branch: Branch | None) -> None:
     """Print what was provisioned; a generated password is shown this once."""
     print(f"  business: {name}")
     print(f"  admin:    {admin}")

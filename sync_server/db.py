@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     insert,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -54,14 +55,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime refused: store UTC-aware datetimes")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -73,12 +74,16 @@ class Money(TypeDecorator[Decimal]):
     impl = Numeric(14, 4, asdecimal=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(
+        self, value: Decimal | int | str | float | None, dialect: Dialect
+    ) -> Decimal | None:
         if isinstance(value, float):
             raise TypeError("money must not be a float")
         return None if value is None else Decimal(value)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(
+        self, value: Decimal | float | str | None, dialect: Dialect
+    ) -> Decimal | None:
         if value is None:
             return None
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
@@ -206,7 +211,11 @@ def append_row(session: Session, model: Any, values: dict[str, Any]) -> None:
     _collect(runs, model.__table__, dict(values))
 
 
-def _collect(runs: dict, table: Table, row: dict[str, Any]) -> None:
+# A buffer of append-only rows: per table, runs of rows with the same columns, in order.
+_Runs: TypeAlias = dict[Table, list[tuple[tuple[str, ...], list[dict[str, Any]]]]]
+
+
+def _collect(runs: _Runs, table: Table, row: dict[str, Any]) -> None:
     keys = tuple(row)
     table_runs = runs.setdefault(table, [])
     if table_runs and table_runs[-1][0] == keys:
@@ -288,7 +297,7 @@ class _WriteGate:
         self.wait_s = wait_s
         self._turn = threading.Semaphore(1)
 
-    def enter(self, conn) -> None:
+    def enter(self, conn: Connection) -> None:
         arrived = ARRIVED_AT.get()
         wait = self.wait_s if arrived is None else self.wait_s - (time.monotonic() - arrived)
         if not self._turn.acquire(timeout=max(wait, 0.001)):
@@ -301,7 +310,7 @@ class _WriteGate:
             )
         conn.info["write_turn"] = True
 
-    def leave(self, conn) -> None:
+    def leave(self, conn: Connection) -> None:
         if conn.info.pop("write_turn", False):
             self._turn.release()
 
@@ -311,7 +320,7 @@ def _configure_sqlite(engine: Engine, *, wait_s: float) -> None:
     busy_ms = int(wait_s * 1000)
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record) -> None:
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Take transaction control from pysqlite so BEGIN IMMEDIATE and SAVEPOINT work.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -322,7 +331,7 @@ def _configure_sqlite(engine: Engine, *, wait_s: float) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(conn) -> None:
+    def on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: two read-then-write transactions can then
         # never deadlock or lose an update; read-only work asks for a deferred begin.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
@@ -337,11 +346,11 @@ def _configure_sqlite(engine: Engine, *, wait_s: float) -> None:
     # Fired as the transaction ends (a savepoint's end is another event): the next writer
     # may begin; should the COMMIT itself still be writing, the busy timeout covers it.
     @event.listens_for(engine, "commit")
-    def on_commit(conn) -> None:
+    def on_commit(conn: Connection) -> None:
         gate.leave(conn)
 
     @event.listens_for(engine, "rollback")
-    def on_rollback(conn) -> None:
+    def on_rollback(conn: Connection) -> None:
         gate.leave(conn)
 
 

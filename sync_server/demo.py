@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Engine, inspect, select
+from sqlalchemy.orm import Session
 
 from common.barcodes import make_ean13
-from common.codes import BranchKind
+from common.codes import BranchKind, Unit
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from common.schemas.catalog import CategoryCreate, ProductCreate
@@ -155,7 +156,7 @@ class _Loaded:
     staff: dict[str, int]
 
 
-def _holds_data(session, *, tenant_id: int) -> bool:
+def _holds_data(session: Session, *, tenant_id: int) -> bool:
     """Say whether a business has anything besides what `init` made (admin, one branch)."""
     for model in (Product, Customer, Supplier):
         if session.scalar(select(model.id).where(model.tenant_id == tenant_id).limit(1)):
@@ -259,7 +260,7 @@ def load_demo_data(
                         price=Decimal(price),
                         cost=Decimal(cost),
                         tax_rate=Decimal(tax),
-                        unit=unit,
+                        unit=Unit(unit),
                         low_stock_threshold=Decimal("10" if unit == "piece" else "5"),
                         reorder_quantity=Decimal("48" if unit == "piece" else "25"),
                         barcodes=[make_ean13(body)],
@@ -425,7 +426,9 @@ def _history(engine: Engine, *, settings: Settings, loaded: _Loaded) -> str:
     )
 
 
-def _stock(session, *, actor: Principal, branches: list[Branch], products: list[Product]) -> int:
+def _stock(
+    session: Session, *, actor: Principal, branches: list[Branch], products: list[Product]
+) -> int:
     """Receive opening stock."""
     from sync_server.inventory import service as inventory
 

@@ -22,6 +22,7 @@ from common.money import round_money
 from common.sync.protocol import (
     Event,
     Payload,
+    PaymentMethod,
     Refund,
     ReturnLine,
     ReturnRecorded,
@@ -54,13 +55,21 @@ class DemoApi:
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
 
-    def call(self, method: str, path: str, *, token: str, json: Any = None, **kw: Any) -> Any:
-        """Send one request; fail loudly on anything but success (the demo must be whole)."""
+    def call(
+        self, method: str, path: str, *, token: str, json: Any = None, **kw: Any
+    ) -> dict[str, Any]:
+        """Send one request; fail loudly on anything but success (the demo must be whole).
+
+        Return the JSON object answered ({} when the answer has no body).
+        """
         headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
         response = self.http.request(method, f"/api/v1{path}", json=json, headers=headers, **kw)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.json() if response.content else None
+        if not response.content:
+            return {}
+        data: dict[str, Any] = response.json()
+        return data
 
 
 def enrol_till(api: DemoApi, *, admin_token: str, branch_id: int, name: str) -> dict[str, Any]:
@@ -70,7 +79,8 @@ def enrol_till(api: DemoApi, *, admin_token: str, branch_id: int, name: str) -> 
     )["code"]
     response = api.http.post("/api/v1/devices/enrol", json={"code": code, "name": name})
     response.raise_for_status()
-    return response.json()
+    credential: dict[str, Any] = response.json()
+    return credential
 
 
 def _line(product: DemoProduct, quantity: Decimal) -> SaleLine:
@@ -135,7 +145,7 @@ def till_month(
                 for p in picks
             ]
             total = sum((line.total for line in lines), Decimal(0))
-            method = ("cash", "card", "cash")[n % 3]
+            method = (PaymentMethod.CASH, PaymentMethod.CARD, PaymentMethod.CASH)[n % 3]
             number += 1
             sale = SaleCompleted(
                 sale_id=new_id(),
@@ -197,7 +207,7 @@ def till_month(
                         restock=False,
                     )
                 ],
-                refunds=[Refund(refund_id=new_id(), method="cash", amount=line.total)],
+                refunds=[Refund(refund_id=new_id(), method=PaymentMethod.CASH, amount=line.total)],
             )
         )
     return events

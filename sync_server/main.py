@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -74,7 +73,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.replica = replica
-    app.state.extra: dict[str, Any] = {}
+    app.state.extra = {}
     errors.install(app)
     app.include_router(build_api_router())
     if settings.tenant_api:

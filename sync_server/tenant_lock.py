@@ -12,6 +12,8 @@ place, as they always did.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -20,6 +22,8 @@ from sync_server.audit.keys import head_message, keyring_for
 from sync_server.audit.models import AuditHead
 from sync_server.db import is_sqlite
 from sync_server.sync.models import FeedHead
+
+Head = TypeVar("Head", FeedHead, AuditHead)
 
 
 def create_heads(session: Session, *, tenant_id: int) -> None:
@@ -53,7 +57,9 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
     )
 
 
-def lock_head(session: Session, model: type, *, tenant_id: int, wait: bool = True):
+def lock_head(
+    session: Session, model: type[Head], *, tenant_id: int, wait: bool = True
+) -> Head | None:
     """Return the tenant's head row of a model locked to commit, creating it if missing.
 
     With wait=False it returns None at once when another transaction holds the head (it is
@@ -63,7 +69,7 @@ def lock_head(session: Session, model: type, *, tenant_id: int, wait: bool = Tru
     """
     key = ("head", model.__tablename__, tenant_id)
     transaction = session.get_transaction()
-    cached = session.info.get(key)
+    cached: tuple[object, Head] | None = session.info.get(key)
     if cached is not None and cached[0] is transaction and cached[1] in session:
         return cached[1]
     stmt = (

@@ -10,10 +10,18 @@ import serial
 Parity = Literal["N", "E", "O"]
 Suffix = Literal["CR", "LF", "CRLF", "NONE"]
 
-SUFFIXES: tuple[str, ...] = ("CR", "LF", "CRLF", "NONE")
+SUFFIXES: tuple[Suffix, ...] = ("CR", "LF", "CRLF", "NONE")
 PARITY: dict[str, str] = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 BYTESIZE = {5: serial.FIVEBITS, 6: serial.SIXBITS, 7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 STOPBITS = {1: serial.STOPBITS_ONE, 1.5: serial.STOPBITS_ONE_POINT_FIVE, 2: serial.STOPBITS_TWO}
+
+
+def as_suffix(text: str) -> Suffix:
+    """Return a suffix chosen by name (a settings screen's text); refuse any other."""
+    for suffix in SUFFIXES:
+        if suffix == text:
+            return suffix
+    raise ValueError(f"suffix must be CR, LF, CRLF or NONE, got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)

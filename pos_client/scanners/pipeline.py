@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 from PySide6.QtWidgets import QApplication
 from sqlalchemy.orm import Session
 
@@ -157,7 +157,7 @@ class ScanPipeline(QObject):
         self.waiting: list[ScannedCode] = []
         self.today: Callable[[], date] = date.today  # what expiry dates are judged against
 
-    def connect_source(self, signal: Signal) -> None:
+    def connect_source(self, signal: SignalInstance) -> None:
         """Feed the pipeline from a scanner's scanned(str) signal."""
         signal.connect(self.handle)
 

@@ -42,7 +42,7 @@ def _open_alert(
 
 def alert_data(alert: Alert) -> dict[str, Any]:
     """Return the feed/API form of an alert."""
-    return jsonable(
+    data: dict[str, Any] = jsonable(
         {
             "id": alert.id,
             "kind": alert.kind,
@@ -54,6 +54,7 @@ def alert_data(alert: Alert) -> dict[str, Any]:
             "details": alert.details,
         }
     )
+    return data
 
 
 def _publish(session: Session, alert: Alert) -> None:
@@ -220,7 +221,8 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
     ids = sorted(set(product_ids))
     live: dict[int, list[Alert]] = {product_id: [] for product_id in ids}
     for alert in _read_live(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids):
-        live[alert.product_id].append(alert)
+        if alert.product_id is not None:  # always: read by product
+            live[alert.product_id].append(alert)
     current = session.get_nested_transaction() or session.get_transaction()
     session.info[_BATCH_LIVE] = (current, tenant_id, branch_id, live)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from common.cli import Subcommands, usage_error
 from sync_server.cli_support import find_tenant, sessions
@@ -12,7 +13,7 @@ from sync_server.config import Settings
 from sync_server.db import transaction
 
 
-def _tenant_id(session, name: str | None) -> int:
+def _tenant_id(session: Session, name: str | None) -> int:
     return find_tenant(session, name).id
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import or_, select
 
+from common.errors import AuthenticationFailed
 from common.roles import Permission, Role
 from common.schemas.auth import LoginRequest, MeRead, TokenRead, UserCreate, UserRead, UserUpdate
 from common.schemas.base import Id, Page, problem_responses
@@ -40,6 +41,8 @@ def login(body: LoginRequest, request: Request) -> TokenRead:
         )
     if outcome.error is not None:
         raise outcome.error
+    if outcome.token is None:  # every outcome without an error carries a token
+        raise AuthenticationFailed("Wrong username or password.")
     return TokenRead(access_token=outcome.token, expires_in=settings.access_token_minutes * 60)
 
 

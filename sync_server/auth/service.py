@@ -122,7 +122,7 @@ def login(
 
 def slowdown(extra_failures: int, *, max_delay_s: float) -> float:
     """Return the pause before answering a login for an account that others keep guessing."""
-    return min(max_delay_s, 0.1 * 2 ** min(extra_failures, 10))
+    return min(max_delay_s, 0.1 * 2.0 ** min(extra_failures, 10))
 
 
 def logout(session: Session, *, principal: Principal) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -70,7 +71,10 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return postgres.run(command, env)
 
 
-def _refusals_fail(handler):
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _refusals_fail(handler: Handler) -> Handler:
     """A file that is no backup makes the command fail (exit 1), as the till's restore does."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:

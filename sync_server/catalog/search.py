@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, text, union
+from sqlalchemy import Case, ColumnElement, Select, and_, case, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Product, ProductBarcode, ProductSearchDoc
@@ -56,7 +56,7 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def candidate_filter(session: Session, *, terms: list[str]):
+def candidate_filter(session: Session, *, terms: list[str]) -> ColumnElement[bool]:
     """Return a WHERE clause: the product's document contains every term."""
     long_terms = [t for t in terms if len(t) >= 3]
     short_terms = [t for t in terms if len(t) < 3]
@@ -100,7 +100,9 @@ def exact_ids(session: Session, *, tenant_id: int, query: str) -> tuple[list[int
     return list(by_code), list(by_sku)
 
 
-def rank_expression(*, query: str, terms: list[str], barcode_ids: list[int], sku_ids: list[int]):
+def rank_expression(
+    *, query: str, terms: list[str], barcode_ids: list[int], sku_ids: list[int]
+) -> Case[int]:
     """Return the score: exact code > exact SKU > SKU prefix > name prefix > name > other."""
     lowered = query.strip().lower()
     name = func.lower(Product.name)

@@ -226,7 +226,7 @@ def find_by_barcode(session: Session, *, tenant_id: int, code: str) -> dict[str,
     by_code = dict(rows)
     for candidate in candidates:
         if candidate in by_code:
-            product = session.get(Product, by_code[candidate])
+            product = _product_of_code(session, by_code[candidate], candidate)
             result: dict[str, Any] = {
                 "scanned": scan.raw,
                 "matched_code": candidate,
@@ -239,7 +239,7 @@ def find_by_barcode(session: Session, *, tenant_id: int, code: str) -> dict[str,
             return result
     pack = packs.find_pack(session, tenant_id=tenant_id, codes=list(candidates))
     if pack is not None:
-        product = session.get(Product, pack.product_id)
+        product = _product_of_code(session, pack.product_id, pack.code)
         [read] = [p for p in product.packs if p["code"] == pack.code]
         return {
             "scanned": scan.raw,
@@ -249,6 +249,14 @@ def find_by_barcode(session: Session, *, tenant_id: int, code: str) -> dict[str,
             "pack": read,
         }
     raise NotFound(f"No product has the barcode {scan.code}.")
+
+
+def _product_of_code(session: Session, product_id: int, code: str) -> Product:
+    # The code's row names its product; a product removed meanwhile is not found either.
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"No product has the barcode {code}.")
+    return product
 
 
 def _apply_variable(result: dict[str, Any], *, product: Product, value: Decimal, kind: str) -> None:

@@ -126,7 +126,7 @@ def get_statement(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",
-):
+) -> Response | dict[str, Any]:
     """Return the statement of account for a date range (inclusive), as JSON or PDF."""
     data = service.statement(
         session, tenant_id=principal.tenant_id, customer_id=customer_id, start=start, end=end

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, CreditLimitExceeded, NotFound, ValidationFailed
@@ -381,7 +381,7 @@ def account(session: Session, *, tenant_id: int, customer_id: int) -> dict[str, 
     }
 
 
-def history_query(*, tenant_id: int, customer_id: int):
+def history_query(*, tenant_id: int, customer_id: int) -> Select[CreditEntry]:
     """Return the select of a customer's ledger entries (the route pages it)."""
     return select(CreditEntry).where(
         CreditEntry.tenant_id == tenant_id, CreditEntry.customer_id == customer_id

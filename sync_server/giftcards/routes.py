@@ -19,6 +19,7 @@ from common.schemas.giftcards import (
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.giftcards import service
+from sync_server.giftcards.models import GiftCardEntry
 
 router = APIRouter(tags=["gift cards"])
 
@@ -76,7 +77,7 @@ def top_up(
     body: GiftCardAmount,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> GiftCardEntry:
     """Add money to a card."""
     return service.top_up(
         session,
@@ -98,7 +99,7 @@ def redeem(
     body: GiftCardAmount,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> GiftCardEntry:
     """Take money from a card; refused beyond its balance."""
     return service.redeem(
         session,
@@ -119,7 +120,7 @@ def ledger(
     number: str,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.CREDIT_READ)],
-):
+) -> list[GiftCardEntry]:
     """List a card's ledger, oldest first."""
     card = service.find(session, tenant_id=principal.tenant_id, number=service.clean_number(number))
     return list(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from common import giftcards as numbers
@@ -383,7 +383,7 @@ def set_limits(
     return card
 
 
-def entries_query(*, tenant_id: int, card_id: int):
+def entries_query(*, tenant_id: int, card_id: int) -> Select[GiftCardEntry]:
     """Return the query of a card's ledger, oldest first."""
     return (
         select(GiftCardEntry)

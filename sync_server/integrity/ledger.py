@@ -11,6 +11,7 @@ booked once, at their value, on the supplier's ledger and on the purchase order.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -114,7 +115,9 @@ def check_stock(session: Session, *, tenant_id: int) -> list[Difference]:
     return found
 
 
-def _check_reservations(session: Session, *, tenant_id: int, place) -> list[Difference]:
+def _check_reservations(
+    session: Session, *, tenant_id: int, place: Callable[[int, int], str]
+) -> list[Difference]:
     doc = (
         StockMovement.branch_id,
         StockMovement.product_id,
@@ -159,11 +162,11 @@ def _check_reservations(session: Session, *, tenant_id: int, place) -> list[Diff
     for key in sorted(set(owed) | set(held)):
         have, want = held.get(key, ZERO), owed.get(key, ZERO)
         if have != want:
-            branch_id, product_id, order_id = key
+            at_branch, of_product, order_ref = key
             found.append(
                 Difference(
                     "reservation",
-                    f"{place(branch_id, product_id)}, order {order_id} reserved",
+                    f"{place(at_branch, of_product)}, order {order_ref} reserved",
                     str(_qty(have)),
                     str(_qty(want)),
                 )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,9 @@ from sync_server.integrity.ledger import verify_ledgers
 from sync_server.notifications import service as notifications
 from sync_server.org.models import Tenant
 from sync_server.sync import feed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("stockpilot.integrity")
 
@@ -164,7 +168,7 @@ def run_forever(
     )
 
 
-def in_server_watch(app) -> Callable[[], None]:
+def in_server_watch(app: FastAPI) -> Callable[[], None]:
     """Start the watch in a thread of the server process; return its stop function."""
     return background.start(
         "integrity-watch", run_forever, factory=app.state.sessions, settings=app.state.settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -31,7 +31,7 @@ def start(
     body: LayawayCreate,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> dict[str, Any]:
     """Reserve goods for a customer against a deposit."""
     return service.read(service.start(session, principal=principal, data=body))
 
@@ -41,7 +41,7 @@ def get(
     layaway_id: str,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> dict[str, Any]:
     """Return a layaway: what is held, paid and still due."""
     return service.read(service.get(session, principal=principal, layaway_id=layaway_id))
 
@@ -56,7 +56,7 @@ def pay(
     body: LayawayPaymentCreate,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> dict[str, Any]:
     """Take a part payment; the last one hands the goods over."""
     return service.read(service.pay(session, principal=principal, layaway_id=layaway_id, data=body))
 
@@ -71,7 +71,7 @@ def cancel(
     body: LayawayCancel,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_REFUND)],
-):
+) -> dict[str, Any]:
     """Release the goods; refund the payments, keep them as store credit, or keep them."""
     return service.read(
         service.cancel(session, principal=principal, layaway_id=layaway_id, outcome=body.outcome)

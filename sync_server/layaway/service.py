@@ -67,11 +67,14 @@ def start(session: Session, *, principal: Principal, data: LayawayCreate) -> Lay
             )
         )
     }
-    lines = []
+    lines: list[dict[str, object]] = []
+    total = Decimal(0)
     for ln in data.lines:
         product = products.get(ln.product_id)
         if product is None:
             raise NotFound(f"There is no product with id {ln.product_id}.")
+        line_total = round_money(ln.quantity * ln.unit_price)
+        total += line_total
         lines.append(
             {
                 "product_id": product.id,
@@ -79,10 +82,9 @@ def start(session: Session, *, principal: Principal, data: LayawayCreate) -> Lay
                 "name": product.name,
                 "quantity": str(ln.quantity),
                 "unit_price": str(ln.unit_price),
-                "line_total": str(round_money(ln.quantity * ln.unit_price)),
+                "line_total": str(line_total),
             }
         )
-    total = sum((Decimal(ln["line_total"]) for ln in lines), Decimal(0))
     if total > MAX_TOTAL:
         raise ValidationFailed(
             f"A layaway of {_money(session, principal.tenant_id, total)} is more than this "

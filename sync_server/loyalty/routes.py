@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -25,6 +25,6 @@ def loyalty(
     customer_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> dict[str, Any]:
     """Return a customer's points, what they are worth, and every earn and burn."""
     return service.summary(session, tenant_id=principal.tenant_id, customer_id=customer_id)

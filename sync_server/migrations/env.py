@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection, engine_from_config, pool
 from sqlalchemy.types import TypeDecorator
 
 from sync_server.migrations.runner import include_object
@@ -12,7 +15,7 @@ from sync_server.models import metadata
 config = context.config
 
 
-def render_item(type_, obj, autogen_context):
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render our column types as the plain SQL types they stand for."""
     if type_ == "type" and isinstance(obj, TypeDecorator):
         impl = obj.impl_instance if hasattr(obj, "impl_instance") else obj.impl
@@ -21,7 +24,7 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-def run(connection) -> None:
+def run(connection: Connection) -> None:
     context.configure(
         render_item=render_item,
         include_object=include_object,

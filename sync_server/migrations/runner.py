@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.schema import SchemaItem
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +22,13 @@ UNMODELLED_PREFIXES = (
 )
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_object(
+    obj: SchemaItem,
+    name: str | None,
+    type_: str,
+    reflected: bool,
+    compare_to: SchemaItem | None,
+) -> bool:
     """Tell Alembic's comparison to leave the hand-made search indexes alone."""
     return not (name or "").startswith(UNMODELLED_PREFIXES)
 
@@ -80,7 +87,7 @@ def _linear_position(recorded: tuple[str, ...], linear: list[str]) -> str:
     return linear[prefix - 1]
 
 
-def _unbranch(cfg: Config, connection) -> None:
+def _unbranch(cfg: Config, connection: Connection) -> None:
     """Record a database made on the branched history at its place on the linear one."""
     recorded = tuple(MigrationContext.configure(connection).get_current_heads())
     if len(recorded) <= 1 or not set(recorded) <= set(_BRANCHED_PARENTS):

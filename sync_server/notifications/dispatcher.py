@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +35,9 @@ from sync_server.notifications.models import (
     NotificationRule,
 )
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 log = logging.getLogger("stockpilot.notifications")
 
 DISPATCHED = ("email", "webhook", "sms")
@@ -48,7 +52,7 @@ class Job:
     event: str
     subject: str
     body: str
-    payload: dict
+    payload: dict[str, Any]
     attempts: int
     secret: str | None
     # (filename, content type, bytes) of the files an e-mail carries; the same on every retry.
@@ -87,7 +91,7 @@ def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -
     if not is_sqlite(session.get_bind()):
         stmt = stmt.with_for_update(skip_locked=True)
     rows = session.scalars(stmt).all()
-    secrets = {}
+    secrets: dict[int, str | None] = {}
     rule_ids = {row.rule_id for row in rows if row.rule_id is not None}
     if rule_ids:
         secrets = dict(
@@ -126,7 +130,7 @@ def _claim(session: Session, *, settings: Settings, now: datetime, limit: int) -
                 body=row.body,
                 payload=row.payload,
                 attempts=row.attempts,
-                secret=secrets.get(row.rule_id),
+                secret=secrets.get(row.rule_id) if row.rule_id is not None else None,
                 attachments=tuple(files.get(row.id, ())),
             )
         )
@@ -286,7 +290,7 @@ def run_forever(
             stop.wait(interval)
 
 
-def in_server_worker(app) -> Callable[[], None]:
+def in_server_worker(app: FastAPI) -> Callable[[], None]:
     """Start the dispatcher in a thread of the server process; return its stop function."""
     return background.start(
         "notification-dispatcher",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound, ValidationFailed
@@ -95,6 +95,7 @@ def active_rules(
     rule in the same transaction forgets what was read.
     """
     transaction = session.get_transaction()
+    memo: tuple[object, dict[tuple[int, int | None], list[NotificationRule]]] | None
     memo = session.info.get(_RULES_MEMO)
     if memo is None or memo[0] is not transaction:
         memo = (transaction, {})
@@ -314,7 +315,7 @@ def inbox_filter(
     role: str,
     branch_ids: frozenset[int],
     all_branches: bool,
-):
+) -> ColumnElement[bool]:
     """Return the WHERE clause of the in-app notifications a caller may read."""
     mine = [Notification.user_id == user_id] if user_id is not None else []
     clause = (Notification.role == role) & Notification.user_id.is_(None)

@@ -77,7 +77,8 @@ SIGNING = (
 
 def webhooks_section(schemas: dict[str, Any]) -> dict[str, Any]:
     """Return the OpenAPI 3.1 `webhooks` section (adding the payload schemas to `schemas`)."""
-    models = sorted({*EVENTS.values(), WebhookDelivery}, key=lambda m: m.__name__)
+    payloads: set[type[BaseModel]] = {*EVENTS.values(), WebhookDelivery}
+    models = sorted(payloads, key=lambda m: m.__name__)
     _, defs = models_json_schema(
         [(model, "serialization") for model in models],
         ref_template="#/components/schemas/{model}",

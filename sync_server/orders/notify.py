@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ _AVAILABILITY_EVENTS = {
 }
 
 
-def _notifications():
+def _notifications() -> ModuleType | None:
     """Return the notifications service, or None where that domain is not installed."""
     try:
         return importlib.import_module("sync_server.notifications.service")
@@ -101,7 +102,7 @@ def order_event(session: Session, *, order: Order, event: str, availability: boo
         _availability(session, service=service, order=order)
 
 
-def _queue(session: Session, *, service, order: Order, event: str) -> None:
+def _queue(session: Session, *, service: ModuleType, order: Order, event: str) -> None:
     """Queue the e-mail, SMS and rule notifications of an order's step."""
     customer = session.get(Customer, order.customer_id)
     payload = order_payload(order, customer=customer)
@@ -137,7 +138,11 @@ def stock_available(
 
 
 def _availability(
-    session: Session, *, service, order: Order, levels: dict[int, StockLevel] | None = None
+    session: Session,
+    *,
+    service: ModuleType,
+    order: Order,
+    levels: dict[int, StockLevel] | None = None,
 ) -> None:
     """Tell the store what it can now sell of each product the change touched."""
     from sync_server.inventory import service as inventory

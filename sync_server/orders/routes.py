@@ -14,7 +14,7 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
-from sync_server.orders.models import Order, OrderStatusName
+from sync_server.orders.models import Order, OrderReturn, OrderStatusName
 from sync_server.orders.schemas import (
     CancelCreate,
     CatalogItem,
@@ -223,7 +223,7 @@ def request_return(
     body: ReturnCreate,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
-):
+) -> OrderReturn:
     """Ask to return delivered lines."""
     return returns.request_return(session, principal=principal, order_id=order_id, data=body)
 
@@ -237,7 +237,7 @@ def receive_return(
     body: ReturnReceive,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
-):
+) -> OrderReturn:
     """Receive returned goods: restock what can be sold again, write off the rest, refund."""
     return returns.receive_return(
         session, principal=principal, order_id=order_id, return_id=return_id, data=body

@@ -322,7 +322,13 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
     problems: list[dict[str, Any]] = []
     found: list[Product] = []
     for index, line in enumerate(data.lines):
-        product = by_sku.get(line.sku) if line.sku is not None else by_id.get(line.product_id)
+        product = (
+            by_sku.get(line.sku)
+            if line.sku is not None
+            else by_id.get(line.product_id)
+            if line.product_id is not None
+            else None  # the schema demands one of the two
+        )
         name = line.sku if line.sku is not None else f"product {line.product_id}"
         if product is None or not product.active:
             problems.append({"line": index, "field": "sku", "message": f"unknown {name}"})

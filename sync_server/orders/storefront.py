@@ -15,7 +15,7 @@ from common.errors import ValidationFailed
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.inventory.models import StockLevel
-from sync_server.orders.schemas import CatalogItem
+from sync_server.orders.schemas import BranchAvailability, CatalogItem
 from sync_server.org.models import Branch
 from sync_server.paging import PageParams, paginate
 
@@ -89,12 +89,12 @@ def catalog_page(
             barcodes=p.barcodes,
             active=p.active,
             availability=[
-                {
-                    "branch_id": b.id,
-                    "branch_code": b.code,
+                BranchAvailability(
+                    branch_id=b.id,
+                    branch_code=b.code,
                     # A store cannot sell what a till already oversold: never below zero.
-                    "available": max(available[(p.id, b.id)], Decimal("0")),
-                }
+                    available=max(available[(p.id, b.id)], Decimal("0")),
+                )
                 for b in branches
             ],
         ).model_dump(mode="json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -24,7 +24,7 @@ def mark_for_pickup(
     order_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
-):
+) -> dict[str, Any]:
     """Collect the order at its branch instead of shipping it; its stock stays reserved there."""
     pickup = service.mark_for_pickup(session, principal=principal, order_id=order_id)
     order = get_order(session, principal=principal, order_id=order_id)
@@ -40,7 +40,7 @@ def mark_ready(
     order_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
-):
+) -> dict[str, Any]:
     """The goods are put aside: the customer is told the order is ready for pickup."""
     pickup = service.mark_ready(session, principal=principal, order_id=order_id)
     order = get_order(session, principal=principal, order_id=order_id)
@@ -50,7 +50,7 @@ def mark_ready(
 @router.get("/pickups/{number}", response_model=PickupRead, responses=problem_responses(404, 409))
 def find(
     number: str, session: SessionDep, principal: Annotated[Principal, Requires(Permission.POS_SELL)]
-):
+) -> dict[str, Any]:
     """Find an order to collect at the caller's branch by its number (typed or scanned)."""
     return service.find(session, principal=principal, number=number[:64])
 
@@ -65,7 +65,7 @@ def collect(
     body: PickupCollect,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.POS_SELL)],
-):
+) -> dict[str, Any]:
     """Hand the order over: take what is due, commit its stock, close it."""
     return service.collect(
         session,

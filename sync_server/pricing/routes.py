@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
@@ -25,10 +27,16 @@ from sync_server.pricing.service import PRICE_LIST, PROMOTION
 
 router = APIRouter()
 _PATHS = {PRICE_LIST: "/price-lists", PROMOTION: "/promotions"}
-_TAGS = ["pricing"]
+_TAGS: list[str | Enum] = ["pricing"]
 
 
-def _list(session, principal, page, rule_type: str, active: bool | None) -> dict[str, Any]:
+def _list(
+    session: Session,
+    principal: Principal,
+    page: PageParams,
+    rule_type: str,
+    active: bool | None,
+) -> dict[str, Any]:
     stmt = select(PricingRule).where(
         PricingRule.tenant_id == principal.tenant_id, PricingRule.rule_type == rule_type
     )

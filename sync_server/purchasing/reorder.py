@@ -81,7 +81,8 @@ def suggest(
             )
         )
     }
-    suppliers = dict(
+    # Keyed like the groups: None is "no preferred supplier" and has no name of its own.
+    suppliers: dict[int | None, str] = dict(
         session.execute(
             select(Supplier.id, Supplier.name).where(Supplier.tenant_id == tenant_id)
         ).all()
@@ -106,8 +107,14 @@ def suggest(
     )
     for product in products:
         override = overrides.get(product.id)
-        threshold = _pick(override and override.low_stock_threshold, product.low_stock_threshold)
-        reorder_qty = _pick(override and override.reorder_quantity, product.reorder_quantity)
+        threshold = _pick(
+            override.low_stock_threshold if override is not None else None,
+            product.low_stock_threshold,
+        )
+        reorder_qty = _pick(
+            override.reorder_quantity if override is not None else None,
+            product.reorder_quantity,
+        )
         have = Decimal(str(on_hand.get(product.id, 0)))
         daily = Decimal(str(sold.get(product.id) or 0)) / days_of_sales
         if threshold <= 0 and reorder_qty <= 0 and daily <= 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
@@ -73,7 +73,7 @@ def list_pos(
     | None = None,
     supplier_id: Id | None = None,
     branch_id: Id | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """List purchase orders, filtered by status, supplier or branch."""
     stmt = select(PurchaseOrder).where(PurchaseOrder.tenant_id == principal.tenant_id)
     stmt = in_caller_branches(stmt, column=PurchaseOrder.branch_id, principal=principal)
@@ -193,7 +193,7 @@ def po_emails(
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """The e-mails sent about a purchase order and their delivery state (queued/sent/failed)."""
     return mail.emails(
         session, actor=principal, po_id=po_id, email_configured=_email_configured(request)
@@ -248,7 +248,7 @@ def stock_incoming(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.STOCK_READ)],
     branch_id: Annotated[Id | None, Query(ge=1)] = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """What open purchase orders still bring, per branch and product, and when it is due."""
     return shipping.incoming(session, actor=principal, branch_id=branch_id)
 
@@ -319,7 +319,7 @@ def reorder_suggestions(
     cover_days: Annotated[int, Query(ge=0, le=365)] = 14,
     method: Literal["threshold", "forecast"] = "threshold",
     service_level: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
-) -> dict:
+) -> dict[str, Any]:
     """Propose what a branch should order, grouped by preferred supplier (forecast: with why)."""
     return reorder.suggest(
         session,
@@ -356,7 +356,7 @@ def vendor_account(
     supplier_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """Return what was supplied, what was paid and the balance due to a supplier."""
     return vendors.account(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
 
@@ -371,7 +371,7 @@ def vendor_payments(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     page: Annotated[PageParams, SortedBy("occurred_at", "amount")],
-) -> dict:
+) -> dict[str, Any]:
     """List payments made to a supplier, newest first."""
     vendors.get_supplier(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)
     return paginate(
@@ -426,7 +426,7 @@ def vendor_statement(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     format: Literal["json", "pdf"] = "json",
-):
+) -> Response | dict[str, Any]:
     """Return a supplier's statement of account for a date range, as JSON or PDF."""
     data = vendors.statement(
         session, tenant_id=principal.tenant_id, supplier_id=supplier_id, start=start, end=end
@@ -456,7 +456,7 @@ def supplier_prices(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     product_id: Annotated[list[Id] | None, Query(max_length=500)] = None,
-) -> list:
+) -> list[SupplierPrice]:
     """List what a supplier charges per base unit, for some products (product_id=…) or all."""
     return prices.list_prices(
         session, tenant_id=principal.tenant_id, supplier_id=supplier_id, product_ids=product_id
@@ -473,7 +473,7 @@ def starting_costs(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
     product_id: Annotated[list[Id], Query(min_length=1, max_length=500)],
-) -> list:
+) -> list[dict[str, Any]]:
     """The cost a new PO line starts from, per base unit: the supplier's price, else last cost."""
     return prices.starting_costs(
         session, tenant_id=principal.tenant_id, supplier_id=supplier_id, product_ids=product_id
@@ -511,6 +511,6 @@ def supplier_history(
     supplier_id: Id,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.PURCHASING_READ)],
-) -> dict:
+) -> dict[str, Any]:
     """Return a supplier's POs with lead time and fill rate, and their price changes."""
     return vendors.history(session, tenant_id=principal.tenant_id, supplier_id=supplier_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -58,7 +59,7 @@ def po_pdf(session: Session, *, actor: Principal, po_id: int) -> bytes:
         ).all()
     }
 
-    def money(value) -> str:
+    def money(value: Decimal) -> str:
         return format_money(value, cur, symbol=False)
 
     def name(line: PurchaseOrderLine) -> str:

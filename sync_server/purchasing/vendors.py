@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, NotFound
@@ -142,7 +142,7 @@ def _sum(session: Session, supplier: Supplier, *conditions: Any) -> Decimal:
     )
 
 
-def _aware(value: Any) -> datetime | None:
+def _aware(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):  # SQLite returns aggregates of datetimes as text
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
@@ -189,7 +189,9 @@ def account(session: Session, *, tenant_id: int, supplier_id: int) -> dict[str, 
     }
 
 
-def entries_query(*, tenant_id: int, supplier_id: int, kind: str | None = None):
+def entries_query(
+    *, tenant_id: int, supplier_id: int, kind: str | None = None
+) -> Select[VendorEntry]:
     """Return the select of a supplier's ledger entries (the route pages it)."""
     stmt = select(VendorEntry).where(
         VendorEntry.tenant_id == tenant_id, VendorEntry.supplier_id == supplier_id
@@ -219,7 +221,7 @@ def statement(
     running, lines = opening, []
     for row in rows:
         running += row.amount
-        po = numbers.get(row.purchase_order_id, "")
+        po = numbers.get(row.purchase_order_id, "") if row.purchase_order_id is not None else ""
         description = (
             f"Goods received {po}".strip()
             if row.kind == RECEIPT

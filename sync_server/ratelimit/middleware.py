@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import anyio.to_thread
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_server.errors import problem
 from sync_server.ratelimit.service import (
@@ -98,7 +98,7 @@ class RateLimit:
             return
         status: list[int] = []
 
-        async def send_with_headers(message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
                 message["headers"] = list(message.get("headers", [])) + [

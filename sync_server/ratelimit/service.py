@@ -14,15 +14,19 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from common.errors import DomainError
 from sync_server.auth.security import decode_access_token
 from sync_server.db import is_sqlite, make_sessionmaker, transaction
 from sync_server.ratelimit.models import RateLimitCounter
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Every limit, the server's and a tenant's, counts requests per minute.
 WINDOW_S = 60
@@ -102,7 +106,7 @@ class DatabaseStore:
             set_={"count": table.c.count + 1},
         ).returning(table.c.count)
         with transaction(self._sessions) as session:
-            count = session.execute(stmt).scalar_one()
+            count: int = session.execute(stmt).scalar_one()
             if window_start - self._last_prune > 3600:
                 session.execute(delete(table).where(table.c.window_start < window_start - 3600))
                 self._last_prune = window_start
@@ -223,7 +227,7 @@ class TenantLimits:
         except DomainError:
             return None
 
-    def _tenant_of_key(self, session, credential: str) -> int | None:
+    def _tenant_of_key(self, session: Session, credential: str) -> int | None:
         from sync_server.auth.credentials import resolve
 
         try:
@@ -231,7 +235,7 @@ class TenantLimits:
         except DomainError:
             return None  # not a credential of anyone: the server's limits apply
 
-    def _room(self, cache: dict) -> None:
+    def _room(self, cache: dict[K, V]) -> None:
         if len(cache) >= self.MAX_ENTRIES:
             cache.clear()
 

@@ -132,7 +132,7 @@ def get_invoice(
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SALES_REQUESTS_READ)],
     format: Literal["json", "pdf"] = "json",
-):
+) -> Response | dict[str, Any]:
     """Return the invoice of an approved request, as JSON or a printable PDF."""
     service.visible_request(session, actor=principal, request_id=request_id)
     data = service.invoice(session, tenant_id=principal.tenant_id, request_id=request_id)

@@ -40,7 +40,7 @@ def _find_and_add(qtbot: QtBot, form, text: str, product_id: int) -> None:
     """Type into a form's product search, wait for the answer and pick the matching product."""
     picker = form.picker
     picker.search.setText(text)
-    picker.find(text)  # the box also asks by itself after a pause; ask now
+    picker.look_up(text)  # the box also asks by itself after a pause; ask now
     qtbot.waitUntil(lambda: picker.item_for(product_id) is not None, timeout=TIMEOUT)
     picker.results.itemActivated.emit(picker.item_for(product_id))
 

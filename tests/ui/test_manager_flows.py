@@ -183,7 +183,7 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     dialog.supplier.setCurrentIndex(dialog.supplier.findData(supplier["id"]))
     dialog.branch.setCurrentIndex(dialog.branch.findData(branch_id))
     editor = dialog.lines
-    editor.find("ADMIN-0")
+    editor.look_up("ADMIN-0")
     qtbot.waitUntil(
         lambda: (
             editor.results.count() > 0

@@ -195,6 +195,15 @@ class AdminPage(QWidget):
         elif widget is self.settings_tab:
             self.settings.load()
 
+    def _reported(self, table: ServerTable, say: Callable[[Any], str]) -> Callable[[Any], None]:
+        """Return a success handler: say what was done, then reload the table it changed."""
+
+        def done(result: Any) -> None:
+            self.message.setText(say(result))
+            table.reload(keep_page=True)
+
+        return done
+
     def _open(self, dialog: QDialog, done: Callable[[Any], None]) -> None:
         dialog.accepted.connect(lambda: done(getattr(dialog, "result_value", None)))
         self.dialog = dialog
@@ -275,13 +284,7 @@ class AdminPage(QWidget):
             call=lambda api: api.revoke_api_key(key_id),
             parent=self,
         )
-        self._open(
-            dialog,
-            lambda k: (
-                self.message.setText(f"Revoked API key {k['name']}."),
-                self.api_keys.reload(keep_page=True),
-            ),
-        )
+        self._open(dialog, self._reported(self.api_keys, lambda k: f"Revoked API key {k['name']}."))
 
     # --- devices ----------------------------------------------------------------------
     def issue_code(self) -> None:
@@ -304,10 +307,7 @@ class AdminPage(QWidget):
             return
         self._open(
             RenameDialog(ctx=self.ctx, device=device, parent=self),
-            lambda d: (
-                self.message.setText(f"Renamed the till to {d['name']}."),
-                self.devices.reload(keep_page=True),
-            ),
+            self._reported(self.devices, lambda d: f"Renamed the till to {d['name']}."),
         )
 
     def revoke_device(self) -> None:
@@ -318,9 +318,6 @@ class AdminPage(QWidget):
             lambda api: api.revoke_device(device["id"]),
             pool=self.ctx.pool,
             owner=self,
-        ).success(
-            lambda d: (
-                self.message.setText(f"Revoked {d['name']}."),
-                self.devices.reload(keep_page=True),
-            )
-        ).failure(lambda e: self.message.setText(describe(e))).run()
+        ).success(self._reported(self.devices, lambda d: f"Revoked {d['name']}.")).failure(
+            lambda e: self.message.setText(describe(e))
+        ).run()

@@ -24,6 +24,7 @@ class AlertsPage(QWidget):
     """Open alerts first; acknowledge what has been seen."""
 
     title = "Alerts"
+    alerts: ServerTable  # made below the filter that reloads it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,9 +106,10 @@ class AlertsPage(QWidget):
                 api.acknowledge_alert(alert_id)
             return len(ids)
 
-        NetOp(ack, pool=self.ctx.pool, owner=self).success(
-            lambda n: (
-                self.message.setText(f"Acknowledged {n} alert(s)."),
-                self.alerts.reload(keep_page=True),
-            )
-        ).failure(lambda e: self.message.setText(describe(e))).run()
+        def acknowledged(n: int) -> None:
+            self.message.setText(f"Acknowledged {n} alert(s).")
+            self.alerts.reload(keep_page=True)
+
+        NetOp(ack, pool=self.ctx.pool, owner=self).success(acknowledged).failure(
+            lambda e: self.message.setText(describe(e))
+        ).run()

@@ -68,7 +68,8 @@ def date_edit(value: date, *, name: str = "") -> QDateEdit:
 
 def picked(edit: QDateEdit) -> date:
     """Return the date chosen in a date field."""
-    return edit.date().toPython()
+    chosen = edit.date()
+    return date(chosen.year(), chosen.month(), chosen.day())
 
 
 # Fetches a statement PDF for a period (first and last day), off the UI thread.
@@ -215,7 +216,8 @@ class CustomerDialog(FormDialog):
         """Return what to do about text messages: keep, on or off."""
         if self.customer is None:
             return SMS_ON if self.sms.isChecked() else SMS_KEEP
-        return self.sms_choice.currentData()
+        action: str = self.sms_choice.currentData()
+        return action
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         fields: dict[str, Any] = {
@@ -322,7 +324,8 @@ class PaymentDialog(FormDialog):
             amount = Decimal(self.amount.text().strip())
         except InvalidOperation:
             return Decimal(0)
-        return max(amount - max(self.customer.balance, Decimal(0)), Decimal(0))
+        due: Decimal = self.customer.balance
+        return max(amount - max(due, Decimal(0)), Decimal(0))
 
     def _amount_changed(self, _text: str) -> None:
         extra = self._extra()
@@ -390,10 +393,9 @@ class HistoryDialog(QDialog):
         ).failure(lambda e: self.status.setText(describe(e))).run()
 
     def _loaded(self, history: Any) -> None:
-        items = (
-            history.get("items", history.get("entries", []))
-            if isinstance(history, dict)
-            else history
+        found = (
+            history.get("items", history.get("entries")) if isinstance(history, dict) else history
         )
+        items: list[Any] = list(found or [])
         self.model.set_rows(items)
         self.status.setText(f"{len(items)} entries" if items else "No credit entries yet.")

@@ -39,6 +39,7 @@ class CustomersPage(QWidget):
     """Customers with their credit limits and balances."""
 
     title = "Customers"
+    table: ServerTable  # made below the filters that reload it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -44,21 +44,21 @@ def _number(value: Any) -> float:
 
 
 def _label_key(report: dict[str, Any]) -> str:
-    keys = [c["key"] for c in report["columns"]]
+    keys = [str(c["key"]) for c in report["columns"]]
     for preferred in ("name", "branch", "channel"):
         if preferred in keys:
             return preferred
     for column in report["columns"]:
         if column["kind"] in ("text", "date"):
-            return column["key"]
-    return report["columns"][0]["key"]
+            return str(column["key"])
+    return keys[0]
 
 
 def _value_key(report: dict[str, Any], preferred: str = "revenue") -> str:
-    keys = [c["key"] for c in report["columns"]]
+    keys = [str(c["key"]) for c in report["columns"]]
     if preferred in keys:
         return preferred
-    return next((c["key"] for c in report["columns"] if c["kind"] == "money"), keys[-1])
+    return next((str(c["key"]) for c in report["columns"] if c["kind"] == "money"), keys[-1])
 
 
 def load_dashboard(api: ApiClient, *, can: set[str], today: date) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from common.barcodes import BarcodeError, validate_gtin
 from common.money import DEFAULT_CURRENCY
 from common.schemas.catalog import ProductRead
-from pos_client.printing.labels import LabelSpec, render_label_sheet, render_label_zpl
+from pos_client.printing.labels import LabelSpec, Symbology, render_label_sheet, render_label_zpl
 from pos_client.printing.queue import PrinterConfig, PrinterError, transport_for
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.widgets import FormDialog, choice
@@ -64,6 +64,7 @@ PRINTER_KINDS = [
 def label_for(product: ProductRead) -> LabelSpec:
     """Make the label of a product's first barcode: EAN-13 when it is a GTIN, else Code 128."""
     code = product.barcodes[0]
+    symbology: Symbology
     try:
         gtin = validate_gtin(code)
         symbology = "ean13" if len(gtin) in (12, 13) else "code128"
@@ -195,7 +196,9 @@ class LabelDialog(FormDialog):
         # A stacked widget is as tall as its tallest page; let the hidden one take no room.
         for page in range(self.details.count()):
             policy = QSizePolicy.Policy.Preferred if page == index else QSizePolicy.Policy.Ignored
-            self.details.widget(page).setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+            widget = self.details.widget(page)
+            if widget is not None:  # every index below count() has its page
+                widget.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
         self.details.setCurrentIndex(index)
         self.adjustSize()
 

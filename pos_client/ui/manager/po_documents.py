@@ -31,6 +31,7 @@ from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_money, as_quantity
 from pos_client.ui.manager.widgets import FormDialog, button, choice
+from pos_client.ui.widgets.cells import cell_item, cell_text, cell_widget, set_cell_text
 
 QTY, UNIT, COST, TAX, FREE, TOTAL = 1, 2, 3, 4, 5, 6
 HEADERS = ["Product", "Quantity", "Unit", "Unit cost", "Tax", "Free", "Total"]
@@ -132,9 +133,9 @@ class PoLinesEditor(QWidget):
         """Return the products on the lines, in line order."""
         return [entry.product for entry in self.entries]
 
-    def find(self, text: str) -> None:
+    def look_up(self, text: str) -> None:
         """Ask the server for products matching text."""
-        self.picker.find(text)
+        self.picker.look_up(text)
 
     def set_tax_classes(self, classes: list[dict[str, Any]]) -> None:
         """Offer the business's tax classes on every line (keeping each line's choice)."""
@@ -172,8 +173,8 @@ class PoLinesEditor(QWidget):
             return
         for row, existing in enumerate(self.entries):
             if existing.product.id == product.id:
-                quantity = _number(self.table.item(row, QTY).text() or "0", what="Quantity")
-                self.table.item(row, QTY).setText(as_quantity(quantity + 1))
+                quantity = _number(cell_text(self.table, row, QTY) or "0", what="Quantity")
+                set_cell_text(self.table, row, QTY, as_quantity(quantity + 1))
                 self.table.selectRow(row)
                 return
         row = self.table.rowCount()
@@ -240,7 +241,7 @@ class PoLinesEditor(QWidget):
         row = self._row_of(entry)
         _, per = self.unit_box(row).currentData()
         cost = entry.base_cost * per
-        item = self.table.item(row, COST)
+        item = cell_item(self.table, row, COST)
         self._filling = True
         item.setText(f"{cost:.2f}" if cost else "")
         item.setToolTip(f"Starts from {SOURCES.get(entry.source, entry.source)}")
@@ -258,21 +259,21 @@ class PoLinesEditor(QWidget):
 
     def set_line(self, row: int, *, quantity: str, cost: str, free: bool = False) -> None:
         """Type a line's quantity and cost (used by the form and tests alike)."""
-        self.table.item(row, QTY).setText(quantity)
-        self.table.item(row, COST).setText(cost)
+        set_cell_text(self.table, row, QTY, quantity)
+        set_cell_text(self.table, row, COST, cost)
         self.free_box(row).setChecked(free)
 
     def free_box(self, row: int) -> QCheckBox:
         """Return a line's "free" tick box."""
-        return self.table.cellWidget(row, FREE)
+        return cell_widget(self.table, row, FREE, QCheckBox)
 
     def unit_box(self, row: int) -> QComboBox:
         """Return a line's unit choice."""
-        return self.table.cellWidget(row, UNIT)
+        return cell_widget(self.table, row, UNIT, QComboBox)
 
     def tax_box(self, row: int) -> QComboBox:
         """Return a line's tax choice."""
-        return self.table.cellWidget(row, TAX)
+        return cell_widget(self.table, row, TAX, QComboBox)
 
     def remove_selected(self) -> None:
         """Remove the selected line."""
@@ -303,16 +304,16 @@ class PoLinesEditor(QWidget):
         for row in range(len(self.entries)):
             try:
                 line = tax_exclusive(
-                    _number(self.table.item(row, QTY).text(), what="Quantity")
-                    * _number(self.table.item(row, COST).text() or "0", what="Unit cost"),
+                    _number(cell_text(self.table, row, QTY), what="Quantity")
+                    * _number(cell_text(self.table, row, COST) or "0", what="Unit cost"),
                     components=self._components(row),
                 )
             except ValueError:
-                self.table.item(row, TOTAL).setText("?")
+                set_cell_text(self.table, row, TOTAL, "?")
                 continue
             taxable += line.taxable
             tax += line.tax
-            self.table.item(row, TOTAL).setText(as_money(line.total))
+            set_cell_text(self.table, row, TOTAL, as_money(line.total))
         self._filling = False
         count = len(self.entries)
         self.total.setText(
@@ -329,11 +330,11 @@ class PoLinesEditor(QWidget):
         out = []
         for row, product in enumerate(self.products):
             quantity = _number(
-                self.table.item(row, QTY).text() or "", what=f"{product.name}: quantity"
+                cell_text(self.table, row, QTY) or "", what=f"{product.name}: quantity"
             )
             if quantity <= 0:
                 raise ValueError(f"{product.name}: the quantity must be more than 0.")
-            text = self.table.item(row, COST).text().strip()
+            text = cell_text(self.table, row, COST).strip()
             free = self.free_box(row).isChecked()
             cost = _number(text, what=f"{product.name}: unit cost") if text else Decimal(0)
             if cost < 0:

@@ -62,6 +62,7 @@ class PromotionsPage(QWidget):
     """Live and ended promotions; a form to create one and a cart preview."""
 
     title = "Promotions"
+    table: ServerTable  # made below the filter that reloads it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,21 +90,31 @@ class PromotionsPage(QWidget):
         self.end_button = bar.add(button("End now", name="EndPromotion"), allowed=writer)
         self.end_button.clicked.connect(self.end_selected)
 
-        self.name = QLineEdit(objectName="PromotionName")
-        self.kind = QComboBox(objectName="PromotionKind")
+        self.name = QLineEdit()
+
+        self.name.setObjectName("PromotionName")
+        self.kind = QComboBox()
+        self.kind.setObjectName("PromotionKind")
         for label, kind in KINDS:
             self.kind.addItem(label, kind.value)
-        self.value = QLineEdit(objectName="PromotionValue")
+        self.value = QLineEdit()
+        self.value.setObjectName("PromotionValue")
         self.value.setPlaceholderText("percent, amount or price")
-        self.products = QLineEdit(objectName="PromotionProducts")
+        self.products = QLineEdit()
+        self.products.setObjectName("PromotionProducts")
         self.products.setPlaceholderText("product ids, e.g. 12, 14 (empty: everything)")
-        self.buy = QSpinBox(objectName="PromotionBuy")
-        self.get = QSpinBox(objectName="PromotionGet")
-        self.starts = QLineEdit(objectName="PromotionStarts")
+        self.buy = QSpinBox()
+        self.buy.setObjectName("PromotionBuy")
+        self.get = QSpinBox()
+        self.get.setObjectName("PromotionGet")
+        self.starts = QLineEdit()
+        self.starts.setObjectName("PromotionStarts")
         self.starts.setPlaceholderText("2026-12-24T09:00+05:30 (empty: now)")
-        self.ends = QLineEdit(objectName="PromotionEnds")
+        self.ends = QLineEdit()
+        self.ends.setObjectName("PromotionEnds")
         self.ends.setPlaceholderText("empty: until ended")
-        self.hours = QLineEdit(objectName="PromotionHours")
+        self.hours = QLineEdit()
+        self.hours.setObjectName("PromotionHours")
         self.hours.setPlaceholderText("17:00-19:00 (empty: all day)")
         # Two short columns, so the screen still fits a laptop's 768 pixels.
         left, right = QFormLayout(), QFormLayout()
@@ -123,16 +134,20 @@ class PromotionsPage(QWidget):
         form.addLayout(left, 1)
         form.addLayout(right, 1)
         self.create_button = button("Create", role="primary", name="CreatePromotion")
-        self.create_button.clicked.connect(self.create)
+        self.create_button.clicked.connect(self.create_promotion)
         self.create_button.setVisible(writer)
 
-        self.preview_cart = QLineEdit(objectName="PreviewCart")
+        self.preview_cart = QLineEdit()
+
+        self.preview_cart.setObjectName("PreviewCart")
         self.preview_cart.setPlaceholderText("product id x quantity, e.g. 12x3, 14x1")
         self.preview_button = button("What would it cost?", name="PreviewCartButton")
         self.preview_button.clicked.connect(self.preview)
-        self.preview_result = QLabel("", objectName="PreviewResult")
+        self.preview_result = QLabel("")
+        self.preview_result.setObjectName("PreviewResult")
         self.preview_result.setWordWrap(True)
-        self.message = QLabel("", objectName="PageStatus")
+        self.message = QLabel("")
+        self.message.setObjectName("PageStatus")
         self.message.setWordWrap(True)
 
         layout = QVBoxLayout(self)
@@ -190,18 +205,20 @@ class PromotionsPage(QWidget):
             body["window"] = window
         return body
 
-    def create(self) -> None:
+    def create_promotion(self) -> None:
         """Send the new promotion; the server's words come back if it refuses."""
         try:
             body = self.body()
         except ValueError as exc:
             self.message.setText(str(exc))
             return
+
+        def created(row: dict[str, Any]) -> None:
+            self.message.setText(f"Created {row['name']}; tills get it at their next sync.")
+            self.table.reload(keep_page=True)
+
         NetOp(lambda api: api.create_promotion(body), pool=self.ctx.pool, owner=self).success(
-            lambda row: (
-                self.message.setText(f"Created {row['name']}; tills get it at their next sync."),
-                self.table.reload(keep_page=True),
-            )
+            created
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def end_selected(self) -> None:
@@ -216,9 +233,13 @@ class PromotionsPage(QWidget):
                 api.end_promotion(row["id"])
             return len(rows)
 
-        NetOp(end, pool=self.ctx.pool, owner=self).success(
-            lambda n: (self.message.setText(f"Ended {n} promotion(s)."), self.table.reload())
-        ).failure(lambda e: self.message.setText(describe(e))).run()
+        def ended(n: int) -> None:
+            self.message.setText(f"Ended {n} promotion(s).")
+            self.table.reload()
+
+        NetOp(end, pool=self.ctx.pool, owner=self).success(ended).failure(
+            lambda e: self.message.setText(describe(e))
+        ).run()
 
     def preview(self) -> None:
         """Ask the server what a cart would cost now."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from common.barcodes import BarcodeError, make_ean13, validate_gtin
 from common.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
@@ -228,7 +229,7 @@ def read_sheet(path: Path) -> list[dict[str, str]]:
     return apply_mapping(rows, guess_mapping(headers))
 
 
-def _field_message(error: dict[str, Any]) -> str:
+def _field_message(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error.get("loc", ()))
     return f"{where}: {error.get('msg', 'invalid')}"
 

@@ -24,7 +24,7 @@ class ProductPicker(QWidget):
         self._asked = 0
         self.search = SearchBox("Find a product: name, SKU or scan a barcode")
         self.search.setObjectName("ProductSearch")
-        self.search.search.connect(self.find)
+        self.search.search.connect(self.look_up)
         self.search.returnPressed.connect(self._pick_first)
         self.results = QListWidget()
         self.results.setObjectName("ProductResults")
@@ -36,7 +36,7 @@ class ProductPicker(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.results)
 
-    def find(self, text: str) -> None:
+    def look_up(self, text: str) -> None:
         """Ask the server for products matching what was typed or scanned."""
         self._asked += 1
         asked = self._asked

@@ -157,6 +157,7 @@ class ProductsPage(QWidget):
     """The catalog, paged from the server."""
 
     title = "Products"
+    table: ServerTable  # made below the filter that reloads it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -278,12 +279,13 @@ class ProductsPage(QWidget):
                 api.update_product(product_id, ProductUpdate(active=False))
             return len(ids)
 
-        NetOp(archive, pool=self.ctx.pool, owner=self).success(
-            lambda n: (
-                self.status.setText(f"Archived {n} product(s)."),
-                self.table.reload(keep_page=True),
-            )
-        ).failure(lambda e: self.status.setText(describe(e))).run()
+        def archived(n: int) -> None:
+            self.status.setText(f"Archived {n} product(s).")
+            self.table.reload(keep_page=True)
+
+        NetOp(archive, pool=self.ctx.pool, owner=self).success(archived).failure(
+            lambda e: self.status.setText(describe(e))
+        ).run()
 
     def print_labels(self) -> None:
         """Ask where the selected products' labels go: a PDF sheet or the label printer."""

@@ -68,6 +68,7 @@ class PurchasingPage(QWidget):
     """Purchase orders and suppliers."""
 
     title = "Purchasing"
+    orders: ServerTable  # made below the filter that reloads it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -305,20 +306,19 @@ class PurchasingPage(QWidget):
             self.reorder_message.setText("There are no suggestions to turn into orders.")
             return
         method = self.reorder_method.currentData()
+
+        def drafted(pos: list[dict[str, Any]]) -> None:
+            numbers = ", ".join(p["number"] for p in pos)
+            self.reorder_message.setText(f"Created {len(pos)} draft PO(s): {numbers}.")
+            self.orders.reload()
+
         NetOp(
             lambda api: api.draft_reorders(
                 branch_id=branch_id, supplier_ids=suppliers, method=method
             ),
             pool=self.ctx.pool,
             owner=self,
-        ).success(
-            lambda pos: (
-                self.reorder_message.setText(
-                    f"Created {len(pos)} draft PO(s): {', '.join(p['number'] for p in pos)}."
-                ),
-                self.orders.reload(),
-            )
-        ).failure(lambda e: self.reorder_message.setText(describe(e))).run()
+        ).success(drafted).failure(lambda e: self.reorder_message.setText(describe(e))).run()
 
     def _selected_supplier(self) -> SupplierRead | None:
         supplier = self.supplier_table.current()

@@ -25,10 +25,8 @@ from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import date_edit, picked, schema_errors
 from pos_client.ui.manager.table import as_money, as_quantity
-from pos_client.ui.manager.widgets import (
-    FormDialog,
-    choice,
-)
+from pos_client.ui.manager.widgets import FormDialog, choice
+from pos_client.ui.widgets.cells import cell_text
 
 
 def typed_decimal(text: str, *, what: str) -> Decimal:
@@ -93,7 +91,7 @@ class ReceiveDialog(FormDialog):
         self.table.ensurePolished()
         metrics = self.table.fontMetrics()
         longest = max(
-            (metrics.horizontalAdvance(self.table.item(r, 0).text()) for r in range(len(self.due))),
+            (metrics.horizontalAdvance(cell_text(self.table, r, 0)) for r in range(len(self.due))),
             default=0,
         )
         self.setMinimumWidth(min(1300, max(640, longest + 380)))
@@ -109,7 +107,7 @@ class ReceiveDialog(FormDialog):
     def build_call(self) -> Callable[[ApiClient], Any]:
         lines = []
         for row, (line, due) in enumerate(self.due):
-            text = self.table.item(row, 3).text() if self.table.item(row, 3) else ""
+            text = cell_text(self.table, row, 3)
             quantity = typed_decimal(text or "0", what="Receive now")
             if quantity < 0 or quantity > due:
                 raise ValueError(f"Line {row + 1}: receive between 0 and {as_quantity(due)}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ REPORTS: tuple[ReportKind, ...] = (
 )
 
 
-def _show(kind: str):
+def _show(kind: str) -> Callable[[Any], str]:
     if kind == "money":
         return as_money
     if kind == "qty":

@@ -46,6 +46,9 @@ class SalesPage(QWidget):
     """Sales requests waiting for a decision, and online orders."""
 
     title = "Sales"
+    # Made below the filters that reload them.
+    requests: ServerTable
+    orders: ServerTable
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -211,16 +214,16 @@ class SalesPage(QWidget):
         if order is None:
             self.order_message.setText("Select an order first.")
             return
+
+        def moved(r: dict[str, Any]) -> None:
+            self.order_message.setText(
+                f"{r['external_number']} is now {as_label(r['status']).lower()}."
+            )
+            self.orders.reload(keep_page=True)
+
         NetOp(
             lambda api: api.order_action(order["id"], action), pool=self.ctx.pool, owner=self
-        ).success(
-            lambda r: (
-                self.order_message.setText(
-                    f"{r['external_number']} is now {as_label(r['status']).lower()}."
-                ),
-                self.orders.reload(keep_page=True),
-            )
-        ).failure(lambda e: self.order_message.setText(describe(e))).run()
+        ).success(moved).failure(lambda e: self.order_message.setText(describe(e))).run()
 
     def cancel_order(self) -> None:
         """Cancel the selected order with a reason (stock is released or returned)."""
@@ -292,7 +295,8 @@ class SalesPage(QWidget):
             self._tables[tab] = tab.table
 
     def _tab_shown(self, index: int) -> None:
-        table = self._tables.get(self.tabs.widget(index))
+        tab = self.tabs.widget(index)
+        table = self._tables.get(tab) if tab is not None else None
         if table is not None:
             table.reload(keep_page=True)
 

@@ -128,6 +128,7 @@ class StockPage(QWidget):
     """Stock levels per branch, plus transfers."""
 
     title = "Stock"
+    levels: ServerTable  # made below the filters that reload it
 
     def __init__(self, *, ctx: ManagerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -22,6 +22,7 @@ from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
 from pos_client.ui.manager.table import as_quantity
 from pos_client.ui.manager.widgets import FormDialog, button, choice
+from pos_client.ui.widgets.cells import cell_text, set_cell_text
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -91,8 +92,8 @@ class TransferDialog(FormDialog):
         """Add a product as a line of 1, or one more if it is there already."""
         for row, existing in enumerate(self.products):
             if existing.id == product.id:
-                item = self.table.item(row, 1)
-                item.setText(as_quantity(parse_quantity(item.text() or "0", what="Quantity") + 1))
+                typed = parse_quantity(cell_text(self.table, row, 1) or "0", what="Quantity")
+                set_cell_text(self.table, row, 1, as_quantity(typed + 1))
                 return
         row = self.table.rowCount()
         self.table.insertRow(row)
@@ -103,7 +104,7 @@ class TransferDialog(FormDialog):
 
     def set_quantity(self, row: int, quantity: str) -> None:
         """Type a line's quantity."""
-        self.table.item(row, 1).setText(quantity)
+        set_cell_text(self.table, row, 1, quantity)
 
     def remove_selected(self) -> None:
         """Remove the selected line."""
@@ -120,7 +121,7 @@ class TransferDialog(FormDialog):
             raise ValueError("Add at least one product: find it by name, SKU or barcode.")
         lines = []
         for row, product in enumerate(self.products):
-            quantity = parse_quantity(self.table.item(row, 1).text(), what=product.name)
+            quantity = parse_quantity(cell_text(self.table, row, 1), what=product.name)
             if quantity <= 0:
                 raise ValueError(f"{product.name}: the quantity must be more than 0.")
             lines.append({"product_id": product.id, "quantity": quantity})
@@ -180,13 +181,13 @@ class TransferReceiveDialog(FormDialog):
 
     def set_arrived(self, row: int, quantity: str) -> None:
         """Type how many of a line arrived."""
-        self.table.item(row, 3).setText(quantity)
+        set_cell_text(self.table, row, 3, quantity)
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         lines = []
         for row, line in enumerate(self.transfer["lines"]):
-            name = self.table.item(row, 0).text()
-            quantity = parse_quantity(self.table.item(row, 3).text() or "0", what=name)
+            name = cell_text(self.table, row, 0)
+            quantity = parse_quantity(cell_text(self.table, row, 3) or "0", what=name)
             if quantity < 0 or quantity > self.outstanding[row]:
                 raise ValueError(
                     f"{name}: between 0 and {as_quantity(self.outstanding[row])} can arrive."

@@ -35,8 +35,10 @@ class VariantMatrixDialog(FormDialog):
         self.rows_values = QLineEdit(placeholderText="S, M, L")
         self.columns_name = QLineEdit("colour")
         self.columns_values = QLineEdit(placeholderText="Red, Blue (empty: no second attribute)")
-        self.show_grid = QPushButton("Show the grid", objectName="ShowVariantGrid")
-        self.grid = QTableWidget(objectName="VariantGrid")
+        self.show_grid = QPushButton("Show the grid")
+        self.show_grid.setObjectName("ShowVariantGrid")
+        self.grid = QTableWidget()
+        self.grid.setObjectName("VariantGrid")
         for label, widget in (
             ("SKU", self.sku),
             ("Name", self.name),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -40,6 +40,8 @@ from pos_client.ui.manager.table import Column, RowsModel
 
 PAGE_SIZE = 100
 MAX_COLUMN_WIDTH = 260
+
+AnyWidget = TypeVar("AnyWidget", bound=QWidget)
 
 
 def button(text: str, *, role: str = "", name: str = "") -> QPushButton:
@@ -362,7 +364,7 @@ class ActionBar(QLayout):
         self.setSpacing(8)
         self.setContentsMargins(0, 0, 0, 0)
 
-    def add(self, widget: QWidget, *, allowed: bool = True) -> QWidget:
+    def add(self, widget: AnyWidget, *, allowed: bool = True) -> AnyWidget:
         """Add a control when the user's permissions allow it."""
         if allowed:
             self.addWidget(widget)

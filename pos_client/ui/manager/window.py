@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.auth import MeRead
+from common.schemas.org import BranchRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, NetworkPool, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -199,7 +202,7 @@ class ManagerWindow(QMainWindow):
             if screen.key == "alerts":
                 self.nav.item(row).setText(f"Alerts  ({count})" if count else "Alerts")
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self._badge_timer.stop()
         super().closeEvent(event)
 
@@ -248,7 +251,7 @@ class LoginDialog(QDialog):
             owner=self,
         ).success(self._signed_in).failure(lambda e: self.error.setText(describe(e))).run()
 
-    def _signed_in(self, ctx_parts: tuple) -> None:
+    def _signed_in(self, ctx_parts: tuple[MeRead, list[BranchRead]]) -> None:
         me, branches = ctx_parts
         self.ctx = ManagerContext(pool=self.pool, me=me, branches=branches)
         self.accept()
@@ -269,7 +272,7 @@ def run_back_office(app: QApplication, *, server_url: str) -> int:
         login.client.close()
 
 
-def connect(api: ApiClient, *, username: str, password: str) -> tuple:
+def connect(api: ApiClient, *, username: str, password: str) -> tuple[MeRead, list[BranchRead]]:
     """Sign in and fetch what every screen needs (runs on a network thread)."""
     me = api.login(username=username, password=password)
     branches = (

@@ -137,7 +137,9 @@ class CartTableModel(QAbstractTableModel):
         return None
 
     def _text(self, row: CartRow, column: int) -> str:
-        money = lambda amount: format_money(amount, self.currency, symbol=False)  # noqa: E731
+        def money(amount: Decimal) -> str:
+            return format_money(amount, self.currency, symbol=False)
+
         if column == 0:
             name = f"{row.name}   ⚠ low stock" if row.low_stock else row.name
             # Rows are 48 px tall: room for the label's lot and expiry under the name.

@@ -9,7 +9,10 @@ from PySide6.QtWidgets import QDialog
 from common.roles import Permission
 
 if TYPE_CHECKING:
+    from pos_client.services.login import Cashier
     from pos_client.ui.manager.window import LoginDialog, ManagerWindow
+    from pos_client.ui.till.context import TillContext
+    from pos_client.ui.till.till_screen import TillScreen
 
 
 class BackOfficeActions:
@@ -18,13 +21,21 @@ class BackOfficeActions:
     back_office: ManagerWindow | None = None
     back_office_login: LoginDialog | None = None
 
+    if TYPE_CHECKING:  # what the till window this is mixed into provides
+        ctx: TillContext
+        cashier: Cashier | None
+        screen: TillScreen
+
+        def _dialog_closed(self) -> None: ...
+
     def back_office_allowed(self) -> bool:
         """Say whether the person at the till may see the back office (managers and up)."""
         return self.cashier is not None and self.cashier.can(Permission.REPORTS_READ)
 
     def open_back_office(self) -> None:
         """Sign in to the server for the back office; if it is already open, bring it up."""
-        if not self.back_office_allowed():
+        cashier = self.cashier
+        if cashier is None or not self.back_office_allowed():
             self.screen.notice.notify("The back office is for managers.", kind="warn")
             return
         if self.back_office is not None and self.back_office.isVisible():
@@ -44,7 +55,7 @@ class BackOfficeActions:
         login = LoginDialog(server_url=url)
         login.setStyleSheet(manager_stylesheet())
         # The person at the till is who signs in; their server password is asked, not the PIN.
-        login.username.setText(self.cashier.username)
+        login.username.setText(cashier.username)
         login.password.setFocus()
         login.finished.connect(self._back_office_signed_in)
         self.back_office_login = login

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from pos_client.services.queries import customer_credit, find_customers
 from pos_client.services.till import CreditInfo
@@ -34,17 +35,21 @@ class CustomerDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label("Customer"))
-        self.search = QLineEdit(objectName="CustomerSearch")
+        self.search = QLineEdit()
+        self.search.setObjectName("CustomerSearch")
         self.search.setPlaceholderText("Name or phone")
         layout.addWidget(self.search)
         self.model = CustomerListModel(currency=ctx.config.currency)
-        self.list = QListView(objectName="CustomerList")
+        self.list = QListView()
+        self.list.setObjectName("CustomerList")
         self.list.setModel(self.model)
         self.list.doubleClicked.connect(lambda _: self.pick())
         layout.addWidget(self.list)
         form = QFormLayout()
-        self.new_name = QLineEdit(objectName="NewCustomerName")
-        self.new_phone = QLineEdit(objectName="NewCustomerPhone")
+        self.new_name = QLineEdit()
+        self.new_name.setObjectName("NewCustomerName")
+        self.new_phone = QLineEdit()
+        self.new_phone.setObjectName("NewCustomerPhone")
         form.addRow("New customer", self.new_name)
         form.addRow("Phone", self.new_phone)
         layout.addLayout(form)
@@ -54,7 +59,7 @@ class CustomerDialog(QDialog):
         walk_in = button("Walk-in (no customer)")
         walk_in.clicked.connect(lambda: self._done(None))
         create = button("Create customer", name="CreateCustomerButton")
-        create.clicked.connect(self.create)
+        create.clicked.connect(self.create_customer)
         choose = button("Choose (Enter)", role="primary", name="ChooseCustomerButton")
         choose.setDefault(True)
         choose.clicked.connect(self.pick)
@@ -86,7 +91,7 @@ class CustomerDialog(QDialog):
             return
         self._done(self.model.customers[index.row()])
 
-    def create(self) -> None:
+    def create_customer(self) -> None:
         """Create the customer in the local store (with its outbox event) and choose it."""
         name, phone = self.new_name.text().strip(), self.new_phone.text().strip()
         if not name:
@@ -97,7 +102,7 @@ class CustomerDialog(QDialog):
         # thread would race PySide's import hook.
         from pos_client.store import documents
 
-        def work(session):
+        def work(session: Session) -> CreditInfo | None:
             customer = documents.create_customer_offline(session, name=name, phone=phone)
             return customer_credit(session, customer.local_id)
 

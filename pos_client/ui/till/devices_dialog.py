@@ -90,12 +90,15 @@ class DevicesDialog(QDialog):
 
         serial_box = QGroupBox("Serial scanner (no port: USB keyboard scanners only)")
         form = QFormLayout(serial_box)
-        self.port = QComboBox(objectName="DevicesPort")
+        self.port = QComboBox()
+        self.port.setObjectName("DevicesPort")
         self.port.setEditable(True)
         self.port.addItems(["", *list_ports()])
-        self.baud = QComboBox(objectName="DevicesBaud")
+        self.baud = QComboBox()
+        self.baud.setObjectName("DevicesBaud")
         self.baud.addItems(BAUD_RATES)
-        self.suffix = QComboBox(objectName="DevicesSuffix")
+        self.suffix = QComboBox()
+        self.suffix.setObjectName("DevicesSuffix")
         for label, value in SUFFIX_CHOICES:
             self.suffix.addItem(label, value)
         form.addRow("Port", self.port)
@@ -108,9 +111,10 @@ class DevicesDialog(QDialog):
 
         hid_box = QGroupBox("USB keyboard scanner")
         hid_form = QFormLayout(hid_box)
-        self.typical_gap = _milliseconds(objectName="DevicesTypicalGap")
-        self.stall_gap = _milliseconds(objectName="DevicesStallGap")
-        self.adaptive = QCheckBox("Learn this scanner's speed", objectName="DevicesAdaptive")
+        self.typical_gap = _milliseconds(name="DevicesTypicalGap")
+        self.stall_gap = _milliseconds(name="DevicesStallGap")
+        self.adaptive = QCheckBox("Learn this scanner's speed")
+        self.adaptive.setObjectName("DevicesAdaptive")
         hid_form.addRow("Typical gap between keys", self.typical_gap)
         hid_form.addRow("Longest pause inside a scan", self.stall_gap)
         hid_form.addRow(self.adaptive)
@@ -118,10 +122,12 @@ class DevicesDialog(QDialog):
 
         printer_box = QGroupBox("Receipt printer")
         printer_form = QFormLayout(printer_box)
-        self.printer_kind = QComboBox(objectName="DevicesPrinterKind")
+        self.printer_kind = QComboBox()
+        self.printer_kind.setObjectName("DevicesPrinterKind")
         for label, value in PRINTER_CHOICES:
             self.printer_kind.addItem(label, value)
-        self.printer_target = QLineEdit(objectName="DevicesPrinterTarget")
+        self.printer_target = QLineEdit()
+        self.printer_target.setObjectName("DevicesPrinterTarget")
         self.printer_target.setPlaceholderText("192.168.1.50:9100, /dev/ttyUSB1 or a file path")
         printer_form.addRow("Printer", self.printer_kind)
         printer_form.addRow("Address", self.printer_target)
@@ -130,9 +136,9 @@ class DevicesDialog(QDialog):
         test_box = QGroupBox("Test scan")
         test_layout = QVBoxLayout(test_box)
         self.test_result = QLabel(
-            "Scan any barcode with either scanner: what the till reads shows here.",
-            objectName="DevicesTestResult",
+            "Scan any barcode with either scanner: what the till reads shows here."
         )
+        self.test_result.setObjectName("DevicesTestResult")
         self.test_result.setWordWrap(True)
         test_layout.addWidget(self.test_result, 1)
         columns.addWidget(test_box, 1, 1)
@@ -147,7 +153,7 @@ class DevicesDialog(QDialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save)
         layout.addLayout(buttons)
-        QShortcut(QKeySequence("Ctrl+S"), self, activated=self.submit)
+        QShortcut(QKeySequence("Ctrl+S"), self).activated.connect(self.submit)
         self.setMinimumWidth(980)
         self._load(config)
 
@@ -213,8 +219,9 @@ class DevicesDialog(QDialog):
         self.accept()
 
 
-def _milliseconds(*, objectName: str) -> QDoubleSpinBox:  # noqa: N803 - Qt's spelling
-    box = QDoubleSpinBox(objectName=objectName)
+def _milliseconds(*, name: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setObjectName(name)
     box.setRange(5, 500)
     box.setDecimals(0)
     box.setSuffix(" ms")

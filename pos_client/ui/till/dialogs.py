@@ -71,8 +71,10 @@ class OverrideDialog(QDialog):
         why.setWordWrap(True)
         layout.addWidget(why)
         form = QFormLayout()
-        self.username = QLineEdit(objectName="OverrideUser")
-        self.pin = QLineEdit(objectName="OverridePin")
+        self.username = QLineEdit()
+        self.username.setObjectName("OverrideUser")
+        self.pin = QLineEdit()
+        self.pin.setObjectName("OverridePin")
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         form.addRow("Manager", self.username)
         form.addRow("PIN", self.pin)
@@ -154,7 +156,8 @@ def open_dialog(dialog: QDialog) -> None:
 
     Kiosk tills run without a window manager: nothing else activates a window.
     """
-    owner = dialog.parentWidget().window() if dialog.parentWidget() is not None else None
+    parent = dialog.parentWidget()
+    owner = parent.window() if parent is not None else None
     previous = QApplication.focusWidget()
 
     def give_back() -> None:
@@ -188,7 +191,8 @@ class ValueDialog(QDialog):
         hint = QLabel(prompt)
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.value = QLineEdit(initial, objectName="ValueEdit")
+        self.value = QLineEdit(initial)
+        self.value.setObjectName("ValueEdit")
         self.value.selectAll()
         layout.addWidget(self.value)
         self.error = error_label()

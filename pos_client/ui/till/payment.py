@@ -76,9 +76,11 @@ class PaymentDialog(QDialog):
         layout.setContentsMargins(26, 22, 26, 22)
         layout.setSpacing(12)
         layout.addWidget(title_label("Payment"))
-        self.due = QLabel(objectName="DueAmount")
+        self.due = QLabel()
+        self.due.setObjectName("DueAmount")
         layout.addWidget(self.due)
-        self.change = QLabel(objectName="ChangeAmount")
+        self.change = QLabel()
+        self.change.setObjectName("ChangeAmount")
         layout.addWidget(self.change)
 
         tenders = QHBoxLayout()
@@ -94,7 +96,7 @@ class PaymentDialog(QDialog):
             self.group.addButton(b)
             self.tender_buttons[tender] = b
             b.clicked.connect(lambda _=False, t=tender: self.choose(t))
-            QShortcut(QKeySequence(key), self, activated=lambda t=tender: self.choose(t))
+            QShortcut(QKeySequence(key), self).activated.connect(lambda t=tender: self.choose(t))
             tenders.addWidget(b)
         if customer is None:
             self.tender_buttons[Tender.ACCOUNT].setToolTip("Choose a customer first (F9)")
@@ -102,9 +104,11 @@ class PaymentDialog(QDialog):
 
         grid = QGridLayout()
         self.amount_label = QLabel("Cash received")
-        self.amount = QLineEdit(objectName="AmountEdit")
+        self.amount = QLineEdit()
+        self.amount.setObjectName("AmountEdit")
         self.amount.returnPressed.connect(self.add_payment)
-        self.reference = QLineEdit(objectName="ReferenceEdit")
+        self.reference = QLineEdit()
+        self.reference.setObjectName("ReferenceEdit")
         self.reference.setPlaceholderText("Reference from the card terminal")
         self.reference.returnPressed.connect(self.add_payment)
         self.reference_label = QLabel("Card reference")
@@ -132,7 +136,8 @@ class PaymentDialog(QDialog):
         self.add_button = button("Add payment (Enter)", name="AddPaymentButton")
         self.add_button.clicked.connect(self.add_payment)
         layout.addWidget(self.add_button)
-        self.list = QListWidget(objectName="PaymentList")
+        self.list = QListWidget()
+        self.list.setObjectName("PaymentList")
         self.list.setMaximumHeight(120)
         layout.addWidget(self.list)
         self.error = error_label()
@@ -184,8 +189,7 @@ class PaymentDialog(QDialog):
                 Tender.ACCOUNT: "On account",
             }[tender]
         )
-        for i in range(self.notes.count()):
-            self.notes.itemAt(i).widget().setVisible(tender == Tender.CASH)
+        self._show_notes(tender == Tender.CASH)
         self.amount.setText(f"{max(self.remaining, ZERO)}")
         self.amount.setFocus()
         self.amount.selectAll()
@@ -280,8 +284,15 @@ class PaymentDialog(QDialog):
         self.complete.setEnabled(True)
         self.error.setText(explain(error))
 
+    def _show_notes(self, visible: bool) -> None:
+        """Show or hide the quick-cash row (exact amount and the round notes above it)."""
+        for b in (self.exact, *self.note_buttons):
+            b.setVisible(visible)
+
     def _refresh(self) -> None:
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
+        def money(amount: Decimal) -> str:
+            return format_money(amount, self.currency)
+
         left = self.remaining
         self.due.setText(f"To pay {money(left)}" if left > 0 else f"Paid {money(self.total)}")
         change = sum((p.change for p in self.payments), ZERO)
@@ -309,8 +320,7 @@ class PaymentDialog(QDialog):
         self.note_amounts = quick_cash(due, self.currency) if due > 0 else []
         for b, amount in zip(self.note_buttons, self.note_amounts, strict=False):
             b.setText(_whole(format_money(amount, self.currency, symbol=False)))
-        for i in range(self.notes.count()):
-            self.notes.itemAt(i).widget().setVisible(left > 0 and self.tender == Tender.CASH)
+        self._show_notes(left > 0 and self.tender == Tender.CASH)
         self.complete.setText(
             f"Complete sale · {money(self.total)}" if left == 0 else "Complete sale"
         )

@@ -43,6 +43,7 @@ from pos_client.services.returns import (
 from pos_client.services.till import CatalogItem, Override
 from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.dialogs import ask_override, button, error_label, title_label
+from pos_client.ui.widgets.cells import cell_item, cell_text, set_cell_text
 from pos_client.ui.widgets.messages import explain
 
 QTY_COLUMN = 2
@@ -89,7 +90,7 @@ class _QuantityKeys(QObject):
         if row < 0 or table.state() == QAbstractItemView.State.EditingState:
             return False
         text = event.text()
-        current = table.item(row, QTY_COLUMN).text()
+        current = cell_text(table, row, QTY_COLUMN)
         if text and (text.isdigit() or text in ".,"):
             typed = self.typed.get(row, "") + ("." if text == "," else text)
             self.typed[row] = typed
@@ -127,8 +128,13 @@ class ReturnsDialog(QDialog):
     Tab to Refund and Enter. Enter never reloads the sale, so chosen quantities stay.
     """
 
+    _debounce: QTimer  # made below the code box that restarts it
+
     with_receipt = Signal(str, dict)
     without_receipt = Signal(list, object)  # [(CatalogItem, qty)], Override
+
+    def _money(self, amount: Decimal) -> str:
+        return format_money(amount, self.currency)
 
     def __init__(self, *, ctx: TillContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,7 +150,8 @@ class ReturnsDialog(QDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label("Return / refund"))
         row = QHBoxLayout()
-        self.code = QLineEdit(objectName="ReceiptEdit")
+        self.code = QLineEdit()
+        self.code.setObjectName("ReceiptEdit")
         self.code.setPlaceholderText("Receipt number, customer or amount — or scan the receipt")
         self.code.returnPressed.connect(self.lookup)
         self.code.textChanged.connect(lambda _: self._debounce.start())
@@ -156,13 +163,16 @@ class ReturnsDialog(QDialog):
         layout.addLayout(row)
         self.sales_label = QLabel("Today's sales")
         layout.addWidget(self.sales_label)
-        self.sales = QListWidget(objectName="SalesList")
+        self.sales = QListWidget()
+        self.sales.setObjectName("SalesList")
         self.sales.setMaximumHeight(150)
         self.sales.itemActivated.connect(lambda item: self.choose_sale(self.sales.row(item)))
         layout.addWidget(self.sales)
-        self.info = QLabel(objectName="SaleInfo")
+        self.info = QLabel()
+        self.info.setObjectName("SaleInfo")
         layout.addWidget(self.info)
-        self.table = QTableWidget(0, 4, objectName="ReturnTable")
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("ReturnTable")
         self.table.setHorizontalHeaderLabels(["Item", "Sold", "Return", "Refund"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
@@ -178,14 +188,17 @@ class ReturnsDialog(QDialog):
         self.table.installEventFilter(self.quantity_keys)
         self.table.itemChanged.connect(lambda _: self._update_total())
         layout.addWidget(self.table, 1)
-        self.total = QLabel(objectName="ChangeAmount")
+        self.total = QLabel()
+        self.total.setObjectName("ChangeAmount")
         layout.addWidget(self.total)
-        self.reason = QLineEdit(objectName="ReasonEdit")
+        self.reason = QLineEdit()
+        self.reason.setObjectName("ReasonEdit")
         self.reason.setPlaceholderText("Reason (damaged, wrong size, …)")
         layout.addWidget(self.reason)
         self.tender_form = QFormLayout()
         self.tender_edits: dict[str, QLineEdit] = {}
-        self.cash_label = QLabel(objectName="RefundCash")
+        self.cash_label = QLabel()
+        self.cash_label.setObjectName("RefundCash")
         layout.addLayout(self.tender_form)
         self.error = error_label()
         layout.addWidget(self.error)
@@ -249,7 +262,6 @@ class ReturnsDialog(QDialog):
     def _show_recent(self, text: str, rows: list[RecentSale]) -> None:
         if text != self.code.text().strip() or self.override is not None:
             return
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
         self.recent = rows
         self.sales.clear()
         for sale in rows:
@@ -258,7 +270,7 @@ class ReturnsDialog(QDialog):
             items = f"{sale.items} item" + ("s" if sale.items != 1 else "")
             self.sales.addItem(
                 QListWidgetItem(
-                    f"{sale.receipt_number}   {when:%d %b %H:%M}   {money(sale.total)}"
+                    f"{sale.receipt_number}   {when:%d %b %H:%M}   {self._money(sale.total)}"
                     f"   {items}{customer}"
                 )
             )
@@ -319,13 +331,14 @@ class ReturnsDialog(QDialog):
         self.sale = sale
         self.quantity_keys.typed.clear()
         self.error.clear()
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
         paid = ", ".join(
-            f"{METHOD_NAMES.get(method, method)} {money(amount)}" for method, amount, _ in sale.paid
+            f"{METHOD_NAMES.get(method, method)} {self._money(amount)}"
+            for method, amount, _ in sale.paid
         )
         self.info.setText(
             f"Receipt {sale.receipt_number} · "
-            f"{sale.created_at.astimezone():%d %b %Y %H:%M} · {money(sale.total)} · paid {paid}"
+            f"{sale.created_at.astimezone():%d %b %Y %H:%M} · "
+            f"{self._money(sale.total)} · paid {paid}"
             "\nType how many come back (+/- to change), Enter: next line, Tab: reason."
         )
         self.table.blockSignals(True)
@@ -359,12 +372,14 @@ class ReturnsDialog(QDialog):
             self.tender_form.removeRow(0)
         self.tender_edits = {}
         for method, most in refundable_tenders(sale).items():
-            edit = QLineEdit(objectName=f"Refund_{method}")
+            edit = QLineEdit()
+            edit.setObjectName(f"Refund_{method}")
             edit.setToolTip(f"At most {format_money(most, self.currency)}; 0 refunds it in cash")
             edit.textEdited.connect(lambda _: self._update_total(keep_choice=True))
             self.tender_edits[method] = edit
             self.tender_form.addRow(f"Back to {METHOD_NAMES.get(method, method)}", edit)
-        self.cash_label = QLabel(objectName="RefundCash")
+        self.cash_label = QLabel()
+        self.cash_label.setObjectName("RefundCash")
         self.cash_label.setStyleSheet("font-weight: bold; font-size: 17px;")
         self.tender_form.addRow("In cash", self.cash_label)
         self._chain_tabs()
@@ -375,15 +390,15 @@ class ReturnsDialog(QDialog):
 
     def set_text(self, row: int, text: str) -> None:
         """Show what was typed as the quantity of one line (the total follows)."""
-        self.table.item(row, QTY_COLUMN).setText(text)
+        set_cell_text(self.table, row, QTY_COLUMN, text)
 
     def quantities(self) -> dict[str, Decimal]:
         """Return the quantities chosen per original line."""
         chosen: dict[str, Decimal] = {}
         for row in range(self.table.rowCount()):
-            line_id = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+            line_id = cell_item(self.table, row, 0).data(Qt.ItemDataRole.UserRole)
             try:
-                quantity = Decimal(self.table.item(row, QTY_COLUMN).text().strip() or "0")
+                quantity = Decimal(cell_text(self.table, row, QTY_COLUMN).strip() or "0")
             except InvalidOperation:
                 quantity = ZERO
             if quantity and line_id:
@@ -415,7 +430,6 @@ class ReturnsDialog(QDialog):
         return total
 
     def _update_total(self, *, keep_choice: bool = False) -> None:
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
         total = ZERO
         valid = True
         if self.sale is not None:
@@ -423,28 +437,30 @@ class ReturnsDialog(QDialog):
             chosen = self.quantities()
             self.table.blockSignals(True)
             for row in range(self.table.rowCount()):
-                line_id = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+                line_id = cell_item(self.table, row, 0).data(Qt.ItemDataRole.UserRole)
                 q = chosen.get(line_id, ZERO)
                 ok = ZERO <= q <= lines[line_id].available
                 valid = valid and ok
                 amount = lines[line_id].refund_for(q) if q and ok else ZERO
-                self.table.item(row, 3).setText(
-                    money(amount)
+                set_cell_text(
+                    self.table,
+                    row,
+                    3,
+                    self._money(amount)
                     if amount
-                    else (f"only {lines[line_id].available.normalize():f}" if not ok else "")
+                    else (f"only {lines[line_id].available.normalize():f}" if not ok else ""),
                 )
                 total += amount
             self.table.blockSignals(False)
             valid = self._show_tenders(total, keep_choice=keep_choice) and valid
         else:
             total = sum((item.price * q for item, q in self.loose), ZERO)
-            self.cash_label.setText(money(round_cash(total, self.currency)) if total else "")
-        self.total.setText(f"Refund {money(total)}" if total else "")
+            self.cash_label.setText(self._money(round_cash(total, self.currency)) if total else "")
+        self.total.setText(f"Refund {self._money(total)}" if total else "")
         self.refund.setEnabled(total > 0 and valid)
 
     def _show_tenders(self, total: Decimal, *, keep_choice: bool) -> bool:
         """Fill the tender amounts as paid (unless the cashier typed them); show the cash."""
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
         assert self.sale is not None
         if not keep_choice:
             shares: dict[str, Decimal] = {}
@@ -462,7 +478,7 @@ class ReturnsDialog(QDialog):
         for method, amount in chosen.items():
             if amount < 0 or amount > limits[method]:
                 self.cash_label.setText(
-                    f"At most {money(limits[method])} can go back to "
+                    f"At most {self._money(limits[method])} can go back to "
                     f"{METHOD_NAMES.get(method, method)}"
                 )
                 return False
@@ -470,7 +486,7 @@ class ReturnsDialog(QDialog):
         if rest < 0:
             self.cash_label.setText("More than the refund is going back to the tenders above")
             return False
-        self.cash_label.setText(money(round_cash(rest, self.currency)))
+        self.cash_label.setText(self._money(round_cash(rest, self.currency)))
         return True
 
     # -- without a receipt -------------------------------------------------------------

@@ -55,22 +55,26 @@ class AmountDialog(QDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label(title))
         if warning:
-            note = QLabel(warning, objectName="Notice")
+            note = QLabel(warning)
+            note.setObjectName("Notice")
             note.setProperty("kind", "warn")
             note.setWordWrap(True)
             layout.addWidget(note)
         form = QFormLayout()
-        self.direction = QComboBox(objectName="CashDirection")
+        self.direction = QComboBox()
+        self.direction.setObjectName("CashDirection")
         self.direction.addItem("Cash in", "in")
         self.direction.addItem("Cash out", "out")
         if with_direction:
             form.addRow("Movement", self.direction)
         # The box starts empty with the suggestion greyed out, so typing 2000 gives 2000.
-        self.amount = QLineEdit(objectName="AmountEdit")
+        self.amount = QLineEdit()
+        self.amount.setObjectName("AmountEdit")
         self.amount.setPlaceholderText(initial)
         self.initial = initial
         form.addRow(prompt, self.amount)
-        self.reason = QLineEdit(objectName="ReasonEdit")
+        self.reason = QLineEdit()
+        self.reason.setObjectName("ReasonEdit")
         if with_reason:
             form.addRow("Reason", self.reason)
         layout.addLayout(form)
@@ -176,7 +180,8 @@ class DenominationDialog(QDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label("Close shift · count the drawer"))
         if warning:
-            note = QLabel(warning, objectName="Notice")
+            note = QLabel(warning)
+            note.setObjectName("Notice")
             note.setProperty("kind", "warn")
             note.setWordWrap(True)
             layout.addWidget(note)
@@ -211,9 +216,12 @@ class DenominationDialog(QDialog):
         grid.setColumnMinimumWidth(4, 36)
         layout.addLayout(grid)
         figures = QFormLayout()
-        self.counted = QLabel(objectName="CountedCash")
-        self.expected_label = QLabel(format_money(expected, currency), objectName="ExpectedCash")
-        self.difference = QLabel(objectName="CashDifference")
+        self.counted = QLabel()
+        self.counted.setObjectName("CountedCash")
+        self.expected_label = QLabel(format_money(expected, currency))
+        self.expected_label.setObjectName("ExpectedCash")
+        self.difference = QLabel()
+        self.difference.setObjectName("CashDifference")
         figures.addRow("Counted cash", self.counted)
         figures.addRow("Expected cash", self.expected_label)
         figures.addRow("Difference", self.difference)
@@ -298,11 +306,13 @@ class ZReportDialog(QDialog):
             verdict = "Cash matches"
         else:
             verdict = f"Cash {'over' if variance > 0 else 'short'} by {money(abs(variance))}"
-        summary = QLabel(verdict, objectName="Notice")
+        summary = QLabel(verdict)
+        summary.setObjectName("Notice")
         summary.setProperty("kind", "success" if variance == 0 else "warn")
         summary.setWordWrap(True)
         layout.addWidget(summary)
-        self.text = QPlainTextEdit(objectName="ReportText")
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("ReportText")
         self.text.setReadOnly(True)
         self.text.setPlainText(
             "\n".join(line.text for line in layout_report(self.title, rows=self.rows, width=width))

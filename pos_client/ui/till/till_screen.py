@@ -75,6 +75,8 @@ class _SearchKeys(QObject):
 class TillScreen(QWidget):
     """Lay out the sale; emit what the cashier asks for, the window decides what happens."""
 
+    _debounce: QTimer  # made below the search box that restarts it
+
     search_changed = Signal(str)
     product_chosen = Signal(object)  # CatalogItem
     action = Signal(str)
@@ -91,7 +93,8 @@ class TillScreen(QWidget):
 
         left = QVBoxLayout()
         left.setSpacing(10)
-        self.search = QLineEdit(objectName="SearchBox")
+        self.search = QLineEdit()
+        self.search.setObjectName("SearchBox")
         self.search.setPlaceholderText("Scan, or search by name / SKU / barcode  (F2)")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda _: self._debounce.start())
@@ -99,7 +102,8 @@ class TillScreen(QWidget):
         self.search.installEventFilter(_SearchKeys(self))
         left.addWidget(self.search)
         self.results_model = ProductResultsModel(currency=currency)
-        self.results = QListView(objectName="SearchResults")
+        self.results = QListView()
+        self.results.setObjectName("SearchResults")
         self.results.setModel(self.results_model)
         self.results.setMaximumHeight(260)
         self.results.setAlternatingRowColors(True)
@@ -112,7 +116,8 @@ class TillScreen(QWidget):
         left.addWidget(self.notice)
 
         self.cart_model = CartTableModel(currency=currency)
-        self.cart = QTableView(objectName="CartTable")
+        self.cart = QTableView()
+        self.cart.setObjectName("CartTable")
         self.cart.setModel(self.cart_model)
         self.cart.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.cart.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -132,8 +137,8 @@ class TillScreen(QWidget):
             "<div style='font-size:26px; font-weight:bold; color:#243b53'>Ready to scan</div>"
             "<div style='font-size:16px; color:#627d98; margin-top:10px'>Scan an item, type a "
             "name or SKU above (F2), or tap a quick key</div>",
-            objectName="EmptyCart",
         )
+        self.empty_hint.setObjectName("EmptyCart")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
         left.addWidget(self.empty_hint, 1)
@@ -143,7 +148,8 @@ class TillScreen(QWidget):
         right.setSpacing(10)
         self.totals = TotalsPanel(currency=currency)
         right.addWidget(self.totals)
-        self.quick = QFrame(objectName="QuickKeys")
+        self.quick = QFrame()
+        self.quick.setObjectName("QuickKeys")
         self.quick_grid = QGridLayout(self.quick)
         self.quick_grid.setContentsMargins(10, 10, 10, 10)
         self.quick_grid.setSpacing(8)
@@ -222,7 +228,8 @@ class TillScreen(QWidget):
     def set_quick_keys(self, items: list[CatalogItem]) -> None:
         """Show one-touch buttons for frequent items."""
         while self.quick_grid.count():
-            widget = self.quick_grid.takeAt(0).widget()
+            taken = self.quick_grid.takeAt(0)
+            widget = taken.widget() if taken is not None else None
             if widget is not None:
                 widget.deleteLater()
         for i, item in enumerate(items[:QUICK_KEYS]):

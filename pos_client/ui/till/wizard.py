@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from pos_client.config import TillConfig, save_config
 from pos_client.printing.queue import PrinterConfig
+from pos_client.scanners.config import as_suffix
 from pos_client.scanners.serial import SerialScannerConfig, list_ports
 from pos_client.ui.widgets.messages import explain
 
@@ -58,11 +59,15 @@ class ServerPage(QWizardPage):
         self.setTitle("Connect this till")
         self.setSubTitle("Ask an admin for an enrolment code for this branch.")
         form = QFormLayout(self)
-        self.url = QLineEdit(config.server_url, objectName="ServerUrl")
-        self.code = QLineEdit(code, objectName="EnrolCode")
-        self.name = QLineEdit("Till 1", objectName="TillName")
+        self.url = QLineEdit(config.server_url)
+        self.url.setObjectName("ServerUrl")
+        self.code = QLineEdit(code)
+        self.code.setObjectName("EnrolCode")
+        self.name = QLineEdit("Till 1")
+        self.name.setObjectName("TillName")
         # Why a code given on the command line was refused, so nobody wonders why they are here.
-        self.error = QLabel(notice, objectName="ErrorText")
+        self.error = QLabel(notice)
+        self.error.setObjectName("ErrorText")
         self.error.setWordWrap(True)
         form.addRow("Server address", self.url)
         form.addRow("Enrolment code", self.code)
@@ -93,7 +98,8 @@ class PrinterPage(QWizardPage):
         self.setTitle("Receipt printer")
         self.setSubTitle("Network printers listen on port 9100; serial ones on a COM port.")
         form = QFormLayout(self)
-        self.kind = QComboBox(objectName="PrinterKind")
+        self.kind = QComboBox()
+        self.kind.setObjectName("PrinterKind")
         for label, kind in (
             ("No printer (PDF receipts)", ""),
             ("Network", "network"),
@@ -101,9 +107,11 @@ class PrinterPage(QWizardPage):
             ("File or spooler", "file"),
         ):
             self.kind.addItem(label, kind)
-        self.target = QLineEdit(objectName="PrinterTarget")
+        self.target = QLineEdit()
+        self.target.setObjectName("PrinterTarget")
         self.target.setPlaceholderText("192.168.1.50:9100, /dev/ttyUSB0 or a file path")
-        self.codepage = QLineEdit("cp858", objectName="PrinterCodepage")
+        self.codepage = QLineEdit("cp858")
+        self.codepage.setObjectName("PrinterCodepage")
         form.addRow("Printer", self.kind)
         form.addRow("Address", self.target)
         form.addRow("Code page", self.codepage)
@@ -138,13 +146,16 @@ class ScannerPage(QWizardPage):
             "USB (keyboard) scanners work as they are. Choose a port only for a serial scanner."
         )
         form = QFormLayout(self)
-        self.port = QComboBox(objectName="ScannerPort")
+        self.port = QComboBox()
+        self.port.setObjectName("ScannerPort")
         self.port.setEditable(True)
         self.port.addItem("")
         self.port.addItems(list_ports())
-        self.suffix = QComboBox(objectName="ScannerSuffix")
+        self.suffix = QComboBox()
+        self.suffix.setObjectName("ScannerSuffix")
         self.suffix.addItems(["CR", "LF", "CRLF", "NONE"])
-        self.baud = QComboBox(objectName="ScannerBaud")
+        self.baud = QComboBox()
+        self.baud.setObjectName("ScannerBaud")
         self.baud.addItems(["9600", "19200", "38400", "115200"])
         form.addRow("Serial port", self.port)
         form.addRow("Ends with", self.suffix)
@@ -156,8 +167,10 @@ class ScannerPage(QWizardPage):
         if not port:
             return None
         return SerialScannerConfig(
-            port=port, baudrate=int(self.baud.currentText()), suffix=self.suffix.currentText()
-        )  # type: ignore[arg-type]
+            port=port,
+            baudrate=int(self.baud.currentText()),
+            suffix=as_suffix(self.suffix.currentText()),
+        )
 
 
 class FirstRunWizard(QWizard):
