@@ -117,8 +117,8 @@ def build_till(
 
     hid = HidScannerFilter(detector=make_detector(config))
     hid.install(app)
-    hid.scanned.connect(window.hid_scanned)
-    hid.partial.connect(window.scan_partial)
+    hid.scanned.connect(window.scans.hid_scanned)
+    hid.partial.connect(window.scans.scan_partial)
     serial = start_serial(window, config)
     if sync is not None:
         connect_sync(window, sync)
@@ -171,8 +171,8 @@ def start_serial(window: TillWindow, config: TillConfig) -> SerialScannerReader 
         return None
     serial = SerialScannerReader(config.serial_scanner)
     window.pipeline.connect_source(serial.scanned)
-    serial.status_changed.connect(window.set_scanner_status)
-    serial.discarded.connect(window.show_scanner_discard)
+    serial.status_changed.connect(window.scans.set_scanner_status)
+    serial.discarded.connect(window.scans.show_scanner_discard)
     serial.start()
     return serial
 
@@ -205,12 +205,14 @@ def prime(session: Session) -> None:
 
 
 def connect_sync(window: TillWindow, sync: SyncWorker) -> None:
-    """Show the sync worker's status and nudge it after every sale."""
+    """Show the sync worker's status and changes, and nudge it after every sale."""
     sync.status_changed.connect(lambda status: show_sync_status(window, status))
+    # What a cycle changed (outbox drained, catalog or stock pulled) refreshes the screens.
+    sync.changed.connect(window.ctx.changes.publish)
     show_sync_status(window, sync.status)
     window.after_sale = sync.sync_now
     window.sync_now_handler = sync.sync_now
-    window.sync_engine = sync.engine  # gift card balances, held sales of the branch
+    window.state.sync_engine = sync.engine  # gift card balances, held sales of the branch
     window.sync_now_button.setVisible(True)
 
 

@@ -87,13 +87,13 @@ window.cart.set_line_discount(window.cart.lines[1].line_id, amount=Decimal("5"))
 window.refresh_cart()
 window.pipeline.handle("4006381333931")  # not in the catalog: a notice and a beep
 pump()
-window.screen.search.setText("tata")
+window.sale_screen.search.setText("tata")
 pump(0.4)
 shot("03-mid-sale")
-window.screen.search.clear()
+window.sale_screen.search.clear()
 pump()
 
-window.pay()
+window.sales.pay()
 pay = window.dialog
 shot("04a-quick-tenders", pay)
 pay.tender_buttons[Tender.CARD].click()
@@ -109,7 +109,7 @@ pump(0.6)
 shot("05-sale-complete")
 
 number = window.last_sale.receipt_number
-window.start_return()
+window.shifts.start_return()
 returns = window.dialog
 pump(0.4)
 shot("06a-return-list", returns)
@@ -124,7 +124,7 @@ shot("06-return", returns)
 returns.reject()
 pump()
 
-window._shift_menu()
+window.shifts.shift_menu()
 shot("07a-shift-menu", window.dialog)
 window.dialog.buttons["x_report"].click()
 pump(0.6)
@@ -132,7 +132,7 @@ shot("07b-x-report", window.dialog)
 window.dialog.close()
 pump()
 
-window.start_close_shift()
+window.shifts.start_close_shift()
 pump(0.6)
 counting = window.dialog
 for value, count in ((Decimal(2000), 1), (Decimal(500), 1), (Decimal(50), 1), (Decimal(20), 2)):

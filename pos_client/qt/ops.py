@@ -28,7 +28,7 @@ SessionSource = Callable[[], Any]  # a LocalStore-like object with session() and
 class _Job:
     fn: Callable[[Session], Any]
     write: bool
-    success: Callable[[Any], None] | None
+    success: Callable[[Any], object] | None
     failure: Callable[[BaseException], None] | None
 
 
@@ -113,13 +113,21 @@ class OpRunner(QObject):
 class _Op(Generic[T]):
     _write = False
 
-    def __init__(self, fn: Callable[[Session], T], *, runner: OpRunner) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Session], T],
+        *,
+        runner: OpRunner,
+        then: Callable[[], None] | None = None,
+    ) -> None:
         self._fn = fn
         self._runner = runner
-        self._success: Callable[[T], None] | None = None
+        # Called after the success callback: how a command tells screens what it changed.
+        self._then = then
+        self._success: Callable[[T], object] | None = None
         self._failure: Callable[[BaseException], None] | None = None
 
-    def success(self, callback: Callable[[T], None]) -> _Op[T]:
+    def success(self, callback: Callable[[T], object]) -> _Op[T]:
         """Call back on the GUI thread with the function's result."""
         self._success = callback
         return self
@@ -131,8 +139,18 @@ class _Op(Generic[T]):
 
     def run(self) -> None:
         """Queue the op on the DB worker and return at once."""
+        first, then = self._success, self._then
+        success = first
+        if then is not None:
+
+            def succeeded(result: T) -> None:
+                if first is not None:
+                    first(result)
+                then()
+
+            success = succeeded
         self._runner.submit(
-            _Job(fn=self._fn, write=self._write, success=self._success, failure=self._failure)
+            _Job(fn=self._fn, write=self._write, success=success, failure=self._failure)
         )
 
 

@@ -11,15 +11,18 @@ class SyncWorker(QObject):
     """Owns the engine's background thread; status_changed is delivered on the GUI thread.
 
     The engine calls back from its own thread; emitting a signal from there is safe, and
-    Qt queues it to receivers living in the GUI thread.
+    Qt queues it to receivers living in the GUI thread. `changed` carries what a cycle
+    changed (outbox drained, catalog or stock pulled), so screens refresh without polling.
     """
 
     status_changed = Signal(object)  # SyncStatus
+    changed = Signal(object)  # OpChanges: what a push or a pulled page changed in the store
 
     def __init__(self, engine: SyncEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         engine.on_status = self.status_changed.emit
+        engine.on_changes = self.changed.emit
 
     @property
     def status(self) -> SyncStatus:

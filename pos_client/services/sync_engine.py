@@ -31,6 +31,7 @@ from common.sync.protocol import (
     PushStatus,
 )
 from common.sync.series import DeviceSeries
+from pos_client.services.changes import OpChanges, pulled
 from pos_client.store import documents, outbox, replica, sent_log
 from pos_client.store.db import LocalStore
 from pos_client.store.models import OutboxEvent, utcnow
@@ -92,6 +93,7 @@ class SyncEngine:
         backoff_max: float = 120.0,
         connect_retry_max: float = 5.0,
         on_status: Callable[[SyncStatus], None] | None = None,
+        on_changes: Callable[[OpChanges], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -106,6 +108,8 @@ class SyncEngine:
         self.connect_retry_max = connect_retry_max
         self._refused = False
         self.on_status = on_status
+        # Told, from the sync thread, what a push or a pulled page changed in the store.
+        self.on_changes = on_changes
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._transport = transport
         self._server_url = server_url
@@ -281,6 +285,8 @@ class SyncEngine:
             dropped = outbox.acknowledge(session, results=results)
             documents.get_state(session).last_push_at = utcnow()
         self._refresh_status()
+        if dropped:
+            self._changed(OpChanges(outbox=True))
         return dropped
 
     @staticmethod
@@ -329,6 +335,8 @@ class SyncEngine:
                 if page.snapshot and not page.has_more:
                     state.snapshot_complete = True
             applied += len(page.changes)
+            if page.changes or page.reset:
+                self._changed(pulled({c.entity for c in page.changes}, reset=page.reset))
             if not page.has_more:
                 return applied
 
@@ -472,6 +480,10 @@ class SyncEngine:
                 or 0
             )
         self._set_status(**changes)
+
+    def _changed(self, changes: OpChanges) -> None:
+        if changes and self.on_changes is not None:
+            self.on_changes(changes)
 
     def _set_status(self, **changes: Any) -> None:
         with self._status_lock:

@@ -24,18 +24,18 @@ def test_a_manager_opens_the_back_office_beside_the_till_and_locking_closes_it(
     assert window.back_office_button.isVisibleTo(window)
 
     qtbot.keyClick(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
-    login = window.back_office_login
+    login = window.office.login
     assert login is not None and login.username.text() == "ravi"
     assert login.server.text() == live_server.url
     login.username.setText("manager")
     login.password.setText("not the password")
     login.sign_in()
     qtbot.waitUntil(lambda: "password" in login.error.text().lower(), timeout=TIMEOUT)
-    assert window.back_office is None
+    assert window.office.window is None
     login.password.setText(PASSWORD)
     login.sign_in()
-    qtbot.waitUntil(lambda: window.back_office is not None, timeout=TIMEOUT)
-    office = window.back_office
+    qtbot.waitUntil(lambda: window.office.window is not None, timeout=TIMEOUT)
+    office = window.office.window
     assert office.isVisible() and office.ctx.me.username == "manager"
     assert "products" in [s.key for s in office.screens]
 
@@ -46,10 +46,10 @@ def test_a_manager_opens_the_back_office_beside_the_till_and_locking_closes_it(
 
     # Ctrl+B again brings the same window up rather than asking to sign in again.
     window.run_action("back_office")
-    assert window.back_office is office
+    assert window.office.window is office
 
     window.lock()
-    assert window.back_office is None and window.back_office_login is None
+    assert window.office.window is None and window.office.login is None
     assert not office.isVisible()
     assert not window.back_office_button.isVisibleTo(window)
 
@@ -62,8 +62,8 @@ def test_a_cashier_has_no_back_office(
     sign_in("asha")
     assert not window.back_office_button.isVisibleTo(window)
     window.run_action("back_office")
-    assert window.back_office_login is None
-    assert "managers" in window.screen.notice.text()
+    assert window.office.login is None
+    assert "managers" in window.sale_screen.notice.text()
 
 
 def test_the_next_person_at_the_till_does_not_see_the_last_ones_notice(
@@ -72,10 +72,10 @@ def test_the_next_person_at_the_till_does_not_see_the_last_ones_notice(
     till = make_till()
     window = till.window
     sign_in("asha")
-    window.screen.notice.notify("Change ₹29.00 · Sale complete", kind="success", seconds=60)
+    window.sale_screen.notice.notify("Change ₹29.00 · Sale complete", kind="success", seconds=60)
     window.lock()
     sign_in("asha")
-    assert window.screen.notice.text().startswith("Change")  # the same cashier, back again
+    assert window.sale_screen.notice.text().startswith("Change")  # the same cashier, back again
     window.lock()
     sign_in("ravi")
-    assert not window.screen.notice.isVisible() and window.screen.notice.text() == ""
+    assert not window.sale_screen.notice.isVisible() and window.sale_screen.notice.text() == ""

@@ -74,7 +74,7 @@ def test_wizard_enrols_then_a_sale_reaches_the_server(
         window.pipeline.handle(barcode)
         qtbot.waitUntil(lambda: len(window.cart.lines) == 1, timeout=5000)
         assert window.cart.lines[0].item.name == "Product 1 of admin"
-        window.pay()
+        window.sales.pay()
         dialog = window.dialog
         assert isinstance(dialog, PaymentDialog)
         dialog.amount.setText("20")

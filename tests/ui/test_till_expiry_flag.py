@@ -32,12 +32,12 @@ def test_an_expired_label_goes_into_the_cart_flagged_and_a_fresh_one_does_not(
     sign_in()
     scan(_label(TODAY + timedelta(days=20), "FRESH1"))
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 1, timeout=3000)
-    assert not heard and "Expired" not in till.window.screen.notice.text()
+    assert not heard and "Expired" not in till.window.sale_screen.notice.text()
 
     scan(_label(TODAY - timedelta(days=2), "OLD7"))
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 2, timeout=3000)
-    qtbot.waitUntil(lambda: "Expired" in till.window.screen.notice.text(), timeout=3000)
-    notice = till.window.screen.notice.text()
+    qtbot.waitUntil(lambda: "Expired" in till.window.sale_screen.notice.text(), timeout=3000)
+    notice = till.window.sale_screen.notice.text()
     assert "2 Dec 2026" in notice and "lot OLD7" in notice
     assert heard == [True]
     # The line keeps the label's lot, so the sale tells the server which lot left.

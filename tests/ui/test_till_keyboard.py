@@ -143,7 +143,7 @@ def test_return_chosen_from_the_list_by_keyboard_only(
         "Leaking",
     )
     assert [(r["method"], r["amount"]) for r in done.refunds] == [("cash", "132.00")]
-    assert "Refund ₹132.00 (Cash ₹132.00)" in till.window.screen.notice.text()
+    assert "Refund ₹132.00 (Cash ₹132.00)" in till.window.sale_screen.notice.text()
 
 
 def test_split_tender_refund_as_the_cashier_chooses_by_keyboard(
@@ -215,7 +215,7 @@ def test_f10_pays_right_after_a_manager_approves(
     qtbot.waitUntil(lambda: till.window.cart.lines[0].discount > 0, timeout=5000)
     # No click anywhere: the till window has the keyboard again and F10 opens the payment.
     qtbot.waitUntil(lambda: QApplication.activeWindow() is till.window, timeout=3000)
-    assert focused(qtbot) is till.window.screen.search
+    assert focused(qtbot) is till.window.sale_screen.search
     sale = sell(qtbot, till, settle, ("cash", "600"))
     assert (sale.total, sale.change_due) == (Decimal("519.20"), Decimal("80.80"))
 
@@ -281,10 +281,10 @@ def test_void_line_asks_then_says_what_it_removed(qtbot: QtBot, till: Till, sign
     window = till.window
     till_key(qtbot, till, Qt.Key.Key_F8)
     assert len(window.cart.lines) == 2  # nothing removed yet
-    assert window.screen.notice.text() == "Press F8 again to remove 1 × Tata Tea Gold 250 g"
+    assert window.sale_screen.notice.text() == "Press F8 again to remove 1 × Tata Tea Gold 250 g"
     till_key(qtbot, till, Qt.Key.Key_F8)
     assert [line.item.name for line in window.cart.lines] == ["Amul Taaza Toned Milk 1 L"]
-    assert window.screen.notice.text() == "Removed 1 × Tata Tea Gold 250 g (₹165.00)"
+    assert window.sale_screen.notice.text() == "Removed 1 × Tata Tea Gold 250 g (₹165.00)"
 
 
 def test_quick_tenders_follow_the_total(qtbot: QtBot, till: Till, sign_in, scan) -> None:
@@ -308,7 +308,7 @@ def test_selling_past_the_stock_count_is_said_plainly(
     qtbot: QtBot, till: Till, sign_in, scan
 ) -> None:
     sign_in()
-    notice = till.window.screen.notice
+    notice = till.window.sale_screen.notice
     scan(RICE)  # 3 on the shelf by the till's count, low from 5
     assert notice.text() == "Low stock: 2 India Gate Basmati Rice 5 kg left after this sale"
     scan(RICE)

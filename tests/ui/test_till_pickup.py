@@ -70,7 +70,7 @@ def test_an_order_is_collected_at_the_till_by_keyboard(
         _shot(dialog, "till-collect-order")
         key(qtbot, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
-        assert "W-9 handed over to Asha Rao" in window.screen.notice.text()
+        assert "W-9 handed over to Asha Rao" in window.sale_screen.notice.text()
         assert world.api("manager").get(f"orders/{order_id}").json()["status"] == "delivered"
         assert level(world) == (Decimal("2"), Decimal("0"))
         with local.transaction() as session:

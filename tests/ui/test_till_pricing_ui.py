@@ -59,15 +59,15 @@ def test_scans_get_the_promotions_and_the_receipt_says_what_was_saved(
     window.cart.pricing.clock = lambda: WEDNESDAY_1730  # in the happy hour, on the shop's clock
     for code in (TEA.barcode, TEA.barcode, TEA.barcode, COKE.barcode):
         scan(code)
-    assert [(r.name, r.quantity) for r in window.screen.cart_model.rows] == [
+    assert [(r.name, r.quantity) for r in window.sale_screen.cart_model.rows] == [
         (TEA.name, Decimal(3)),
         (COKE.name, Decimal(1)),
     ]
     # 3 teas, one free (330) + a Coke at 25 % off (30).
-    assert window.screen.totals.total.text() == "₹360.00"
+    assert window.sale_screen.totals.total.text() == "₹360.00"
 
     window.activateWindow()
-    qtbot.keyClick(window.screen.search, Qt.Key.Key_F10)
+    qtbot.keyClick(window.sale_screen.search, Qt.Key.Key_F10)
     qtbot.waitUntil(lambda: isinstance(window.dialog, PaymentDialog), timeout=2000)
     dialog = window.dialog
     dialog.amount.setText("500")
@@ -122,6 +122,6 @@ def test_a_coupon_typed_at_the_till(qtbot: QtBot, till: Till, sign_in, scan, set
     dialog.value.setText("save20")
     qtbot.mouseClick(dialog.findChild(QPushButton, "OkButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2000)
-    assert window.screen.totals.total.text() == "₹145.00"
-    assert "Coupon SAVE20 applied" in window.screen.notice.text()
+    assert window.sale_screen.totals.total.text() == "₹145.00"
+    assert "Coupon SAVE20 applied" in window.sale_screen.notice.text()
     assert window.cart.used_coupons() == ["SAVE20"]

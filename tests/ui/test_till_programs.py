@@ -72,7 +72,7 @@ def test_customer_display_shows_the_cart_and_a_upi_qr_for_the_amount_due(
     scan(TEA)
     scan(TEA)
     _window_key(qtbot, till, Qt.Key.Key_D, CTRL | Qt.KeyboardModifier.ShiftModifier)
-    display = till.window.customer_display
+    display = till.window.programs.customer_display
     qtbot.waitUntil(lambda: display is not None and display.isVisible(), timeout=3000)
     assert display.table.rowCount() == 2
     assert display.table.item(1, 0).text() == "Tata Tea Gold 250 g"
@@ -87,8 +87,8 @@ def test_customer_display_shows_the_cart_and_a_upi_qr_for_the_amount_due(
 
     payment = _payment(qtbot, till)
     key(qtbot, Qt.Key.Key_F6)
-    qtbot.waitUntil(lambda: isinstance(getattr(till.window, "upi_dialog", None), UpiDialog))
-    upi = till.window.upi_dialog
+    qtbot.waitUntil(lambda: isinstance(till.window.programs.upi_dialog, UpiDialog))
+    upi = till.window.programs.upi_dialog
     qtbot.waitUntil(lambda: display.upi_link is not None, timeout=3000)
     assert display.qr_panel.isVisible() and "₹390.00" in display.prompt.text()
     # Decode the QR exactly as drawn on the customer's screen.
@@ -173,11 +173,11 @@ def test_hold_then_recall_and_email_the_receipt_by_keyboard(
     held_cart = till.window.cart
     _window_key(qtbot, till, Qt.Key.Key_H, CTRL)
     qtbot.waitUntil(lambda: till.window.cart.is_empty, timeout=3000)
-    assert "Sale held" in till.window.screen.notice.text()
+    assert "Sale held" in till.window.sale_screen.notice.text()
     scan(TEA)
     # Another sale is on: recalling is refused until it is finished or held too.
     _window_key(qtbot, till, Qt.Key.Key_R, CTRL)
-    assert "before recalling" in till.window.screen.notice.text()
+    assert "before recalling" in till.window.sale_screen.notice.text()
     _window_key(qtbot, till, Qt.Key.Key_H, CTRL)
     qtbot.waitUntil(lambda: till.window.cart.is_empty, timeout=3000)
 
@@ -245,7 +245,7 @@ def test_a_gift_card_sold_for_cash_is_counted_in_the_drawer(
     key(qtbot, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not sell.isVisible(), timeout=3000)
     settle()
-    assert numbers.grouped(number) in till.window.screen.notice.text()
+    assert numbers.grouped(number) in till.window.sale_screen.notice.text()
     with till.store.session() as session:
         sold = [
             json.loads(row.body)["payload"]
@@ -274,7 +274,7 @@ def test_points_are_shown_when_the_customer_is_chosen_and_pay_offline(
     qtbot.waitUntil(
         lambda: (
             "Meera Stores: 40 loyalty points (₹20.00) as last synced"
-            in till.window.screen.notice.text()
+            in till.window.sale_screen.notice.text()
         ),
         timeout=3000,
     )

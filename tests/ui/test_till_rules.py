@@ -25,7 +25,7 @@ def test_synced_limits_apply_at_the_till(qtbot: QtBot, till: Till, sign_in, scan
     window = till.window
     assert window.cart.max_discount_percent == Decimal("5")
     scan(TEA)
-    window.discount(order=False)
+    window.sales.discount(order=False)
     window.dialog.value.setText("8%")  # within the config's 10%, beyond the server's 5%
     window.dialog.submitted.emit("8%")
     qtbot.waitUntil(lambda: window.findChild(OverrideDialog) is not None, timeout=2000)
@@ -34,7 +34,7 @@ def test_synced_limits_apply_at_the_till(qtbot: QtBot, till: Till, sign_in, scan
 
     with till.store.session() as session:
         window.cart.set_customer(find_customers(session, "Meera")[0])
-    window.pay()
+    window.sales.pay()
     dialog = window.dialog
     dialog.tender_buttons[Tender.ACCOUNT].click()
     dialog.add_payment()
@@ -48,7 +48,7 @@ def test_manager_at_the_till_approves_own_discount(
     sign_in("ravi")
     window = till.window
     scan(RICE)
-    window.discount(order=True)
+    window.sales.discount(order=True)
     window.dialog.submitted.emit("20%")
     assert window.findChild(OverrideDialog) is None
     assert window.cart.order_discount == Decimal("129.80")

@@ -37,7 +37,7 @@ def beeps(till: Till) -> list[bool]:
 def press(qtbot: QtBot, till: Till, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     till.window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is till.window, timeout=2000)
-    qtbot.keyClick(till.window.screen.search, key, modifier)
+    qtbot.keyClick(till.window.sale_screen.search, key, modifier)
 
 
 def dialog_notice(dialog: QWidget) -> str:
@@ -69,7 +69,7 @@ def test_scans_during_a_quantity_dialog_wait_and_go_into_the_cart_after(
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 3, timeout=3000)
     settle()
     assert skus(till) == [("MILK-1L", 3), ("BREAD-400", 1), ("TEA-250", 1)]
-    assert "Added 2 scans made while the window was open" in till.window.screen.notice.text()
+    assert "Added 2 scans made while the window was open" in till.window.sale_screen.notice.text()
     assert beeps == []
 
 
@@ -129,7 +129,7 @@ def test_barcode_typed_into_the_search_box_is_a_scan(
     qtbot: QtBot, till: Till, sign_in, settle, beeps: list[bool]
 ) -> None:
     sign_in()
-    search = till.window.screen.search
+    search = till.window.sale_screen.search
     search.setText(MILK)
     qtbot.keyClick(search, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 1, timeout=3000)
@@ -140,14 +140,14 @@ def test_barcode_typed_into_the_search_box_is_a_scan(
     qtbot.keyClick(search, Qt.Key.Key_Return)
     settle()
     assert "4007557 — it may have been read short: scan the item again" in (
-        till.window.screen.notice.text()
+        till.window.sale_screen.notice.text()
     )
     assert beeps == [True]
     search.setText("40075571")  # eight digits: the check digit says it is a misread
     qtbot.wait(200)
     qtbot.keyClick(search, Qt.Key.Key_Return)
     settle()
-    assert "40075571 was not read correctly" in till.window.screen.notice.text()
+    assert "40075571 was not read correctly" in till.window.sale_screen.notice.text()
     assert beeps == [True, True]
 
 
@@ -155,17 +155,17 @@ def test_stalled_scan_is_rejoined_when_its_check_digit_allows(
     qtbot: QtBot, till: Till, sign_in, settle
 ) -> None:
     sign_in()
-    search = till.window.screen.search
+    search = till.window.sale_screen.search
     search.setFocus()
     qtbot.waitUntil(search.hasFocus, timeout=2000)
     search.setText("tata" + MILK[:4])  # the head went out as typing before the stall
-    till.window.scan_partial(MILK[:4], MILK[4:])
+    till.window.scans.scan_partial(MILK[:4], MILK[4:])
     settle()
     assert search.text() == "tata"
     assert skus(till) == [("MILK-1L", 1)]
     # The same through a plain scan of the tail (the head was flushed on its own).
     search.setText(BREAD[:2])
-    till.window.hid_scanned(BREAD[2:])
+    till.window.scans.hid_scanned(BREAD[2:])
     settle()
     assert search.text() == ""
     assert skus(till) == [("MILK-1L", 1), ("BREAD-400", 1)]
@@ -177,14 +177,14 @@ def test_partial_scan_that_cannot_be_rejoined_is_shown_and_sounded(
     sign_in()
     sounded: list[bool] = []
     monkeypatch.setattr(QApplication, "beep", lambda: sounded.append(True))
-    search = till.window.screen.search
+    search = till.window.sale_screen.search
     search.setFocus()
     qtbot.waitUntil(search.hasFocus, timeout=2000)
     search.setText("tata12")
-    till.window.scan_partial("12", "34567")
+    till.window.scans.scan_partial("12", "34567")
     assert search.text() == "tata"
     assert "Scan not read in full (123456…) — scan the item again" in (
-        till.window.screen.notice.text()
+        till.window.sale_screen.notice.text()
     )
     assert sounded == [True]
     assert till.window.cart.lines == []
@@ -207,7 +207,7 @@ def test_gs1_label_puts_weight_lot_and_expiry_on_the_line(
     assert lines[0].attributes == {"lot": "LOT-9", "expiry": "2027-12-31"}
     assert lines[0].total == Decimal("315.00")
     assert lines[2].attributes == {"lot": "B2", "expiry": "2027-02-28"}
-    model = till.window.screen.cart_model
+    model = till.window.sale_screen.cart_model
     assert model.data(model.index(0, 0)).endswith("Lot LOT-9 · Exp 2027-12-31")
 
 
@@ -219,8 +219,10 @@ def open_devices_as(qtbot: QtBot, till: Till, *, approve_as: str | None) -> Devi
         approval.username.setText(approve_as)
         approval.pin.setText("1234")
         approval.approve.click()
-    qtbot.waitUntil(lambda: isinstance(till.window.devices_dialog, DevicesDialog), timeout=3000)
-    dialog = till.window.devices_dialog
+    qtbot.waitUntil(
+        lambda: isinstance(till.window.scans.devices_dialog, DevicesDialog), timeout=3000
+    )
+    dialog = till.window.scans.devices_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=2000)
     return dialog
 
@@ -238,12 +240,14 @@ def test_devices_screen_from_a_locked_till_saves_and_applies(
     approval.pin.setText("1234")
     approval.approve.click()
     qtbot.waitUntil(lambda: bool(approval.error.text()), timeout=3000)
-    assert till.window.devices_dialog is None
+    assert till.window.scans.devices_dialog is None
     approval.username.setText("ravi")
     approval.pin.setText("1234")
     approval.approve.click()
-    qtbot.waitUntil(lambda: isinstance(till.window.devices_dialog, DevicesDialog), timeout=3000)
-    dialog = till.window.devices_dialog
+    qtbot.waitUntil(
+        lambda: isinstance(till.window.scans.devices_dialog, DevicesDialog), timeout=3000
+    )
+    dialog = till.window.scans.devices_dialog
 
     # Test scan: what any scanner reads shows in the dialog, not in the cart.
     till.window.pipeline.handle(f"]C101{'0' + MILK}3103001250{GS}10L7")
@@ -302,7 +306,7 @@ def test_stalled_scan_during_payment_leaves_the_amount_box_as_it_was(
     qtbot.waitUntil(dialog.amount.hasFocus, timeout=2000)
     amount = dialog.amount.text()
     dialog.amount.setText(amount + BREAD[:6])  # the head went into the amount box as typing
-    till.window.scan_partial(BREAD[:6], BREAD[6:])
+    till.window.scans.scan_partial(BREAD[:6], BREAD[6:])
     assert dialog.amount.text() == amount
     assert "a payment is open" in dialog_notice(dialog)
     assert beeps == [True]

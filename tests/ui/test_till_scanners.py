@@ -45,7 +45,7 @@ def test_serial_scanner_feeds_the_cart(
     qtbot.waitUntil(lambda: len(till.window.cart.lines) == 1, timeout=5000)
     # Line noise with no terminator is dropped after the frame timeout, never glued to a code.
     os.write(master, b"\x02\xff#9")
-    qtbot.waitUntil(lambda: "part of a code" in till.window.screen.notice.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "part of a code" in till.window.sale_screen.notice.text(), timeout=5000)
     assert "discarding a frame" in caplog.text
     os.write(master, f"{BREAD}\r{MILK}\r".encode())
     expected = [("MILK-1L", 2), ("BREAD-400", 1)]

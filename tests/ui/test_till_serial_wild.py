@@ -102,13 +102,13 @@ def test_serial_scanners_from_the_wild_reach_the_cart(
     )
     window = till.window
     told: list[str] = []
-    original_tell = window.tell
+    original_tell = window.scans.tell
 
     def tell(text: str, *, kind: str) -> None:
         told.append(text)
         original_tell(text, kind=kind)
 
-    window.tell = tell  # type: ignore[method-assign]
+    window.scans.tell = tell  # type: ignore[method-assign]
     sign_in()
     qtbot.waitUntil(lambda: till.serial.status == "connected", timeout=5000)
     assert window.scanner_label.property("state") == "ok"
@@ -140,7 +140,7 @@ def test_serial_scanners_from_the_wild_reach_the_cart(
     assert "Check digit of 5901234123458 should be 7" in told[-1]
     send(b"4006381333931\r", told_now=3)
     assert told[-1].startswith("Unknown barcode 4006381333931")
-    assert window.screen.notice.text() == told[-1]  # shown on the till, not just logged
+    assert window.sale_screen.notice.text() == told[-1]  # shown on the till, not just logged
 
     # One frame in two pieces, a quarter second apart: still one code.
     soap = CODES["SOAP-4"].encode()

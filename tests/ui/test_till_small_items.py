@@ -31,7 +31,7 @@ def test_no_printer_writes_a_pdf_per_sale_into_a_folder_the_cashier_sees(
         sale = sell(qtbot, till, settle, ("cash", "100"))
         pdf = folder / f"receipt-{sale.receipt_number}.pdf"
         assert pdf.read_bytes().startswith(b"%PDF")
-        assert f"PDF saved: {pdf.name}" in window.screen.notice.text()
+        assert f"PDF saved: {pdf.name}" in window.sale_screen.notice.text()
     assert len(list(folder.glob("receipt-*.pdf"))) == 2
 
 

@@ -49,11 +49,11 @@ def test_search_shows_the_template_and_the_picker_adds_the_chosen_variant(
         )
     sign_in()
     window = till.window
-    window.screen.search.setText("linen kurta")
-    qtbot.waitUntil(lambda: window.screen.results_visible, timeout=5000)
-    items = window.screen.results_model.items
+    window.sale_screen.search.setText("linen kurta")
+    qtbot.waitUntil(lambda: window.sale_screen.results_visible, timeout=5000)
+    items = window.sale_screen.results_model.items
     assert [(i.name, i.template_id, i.variant) for i in items] == [("Linen kurta", TEMPLATE, None)]
-    qtbot.keyClick(window.screen.search, Qt.Key.Key_Return)
+    qtbot.keyClick(window.sale_screen.search, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: isinstance(window.dialog, VariantPicker), timeout=5000)
     picker = window.dialog
     rows = [picker.list.item(i).text() for i in range(picker.list.count())]

@@ -66,7 +66,7 @@ def press(
     """Press a key on the till window as a cashier would (shortcuts included)."""
     till.window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is till.window, timeout=2000)
-    qtbot.keyClick(till.window.screen.search, key, modifier)
+    qtbot.keyClick(till.window.sale_screen.search, key, modifier)
 
 
 def open_payment(qtbot: QtBot, till: Till) -> PaymentDialog:
@@ -93,11 +93,11 @@ def test_cash_sale_scan_to_receipt(
     scan(MILK)
     scan(MILK)
     scan(TEA)
-    assert [(r.name, r.quantity) for r in window.screen.cart_model.rows] == [
+    assert [(r.name, r.quantity) for r in window.sale_screen.cart_model.rows] == [
         ("Amul Taaza Toned Milk 1 L", Decimal(2)),
         ("Tata Tea Gold 250 g", Decimal(1)),
     ]
-    assert window.screen.totals.total.text() == "₹297.00"
+    assert window.sale_screen.totals.total.text() == "₹297.00"
 
     dialog = open_payment(qtbot, till)
     dialog.amount.setText("500")
@@ -121,8 +121,8 @@ def test_cash_sale_scan_to_receipt(
     assert on_hand(till, 1) == Decimal(38)
     printed = printer_file.read_bytes()
     assert b"BLR-T01-000001" in printed and b"297.00" in printed
-    assert window.cart.is_empty and window.screen.cart_model.rows == []
-    assert "Change ₹203.00" in window.screen.notice.text()
+    assert window.cart.is_empty and window.sale_screen.cart_model.rows == []
+    assert "Change ₹203.00" in window.sale_screen.notice.text()
 
 
 def test_split_card_and_cash(qtbot: QtBot, till: Till, sign_in, scan, settle) -> None:
@@ -262,7 +262,7 @@ def test_discount_beyond_limit_needs_a_manager_and_is_recorded(
     refused.approve.click()
     qtbot.waitUntil(lambda: till.window.cart.lines[0].discount > 0, timeout=5000)
     assert till.window.cart.lines[0].discount == Decimal("129.80")
-    assert till.window.screen.totals.total.text() == "₹519.20"
+    assert till.window.sale_screen.totals.total.text() == "₹519.20"
 
     dialog = open_payment(qtbot, till)
     dialog.findChild(type(dialog.complete), "ExactButton").click()
@@ -275,9 +275,9 @@ def test_discount_beyond_limit_needs_a_manager_and_is_recorded(
 def test_small_discount_needs_no_manager(qtbot: QtBot, till: Till, sign_in, scan) -> None:
     sign_in()
     scan(TEA)
-    till.window.discount(order=False)
+    till.window.sales.discount(order=False)
     till.window.dialog.value.setText("10")
-    till.window.dialog.findChild(type(till.window.screen.pay), "OkButton").click()
+    till.window.dialog.findChild(type(till.window.sale_screen.pay), "OkButton").click()
     assert till.window.cart.lines[0].discount == Decimal("10.00")
     assert till.window.findChild(OverrideDialog) is None
 
@@ -338,7 +338,7 @@ def test_close_shift_gives_z_report(
     text = report.text.toPlainText()
     assert "Expected cash" in text and "-11.00" in text and "500.00 x 1" in text
     with qtbot.waitSignal(till.receipts.queue.job_done, timeout=5000):
-        report.findChild(type(till.window.screen.pay), "SaveReportButton").click()
+        report.findChild(type(till.window.sale_screen.pay), "SaveReportButton").click()
     pdf = tmp_path / "receipts" / f"zreport-{z.shift_id}.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
     printed = printer_file.read_bytes()  # the receipt printer got the report too
@@ -356,19 +356,20 @@ def test_weighed_item_and_unknown_barcode(qtbot: QtBot, till: Till, sign_in, sca
     line = till.window.cart.lines[0]
     assert (line.quantity, line.total) == (Decimal("1.250"), Decimal("75.00"))
     assert (
-        till.window.screen.cart_model.data(till.window.screen.cart_model.index(0, 1)) == "1.250 kg"
+        till.window.sale_screen.cart_model.data(till.window.sale_screen.cart_model.index(0, 1))
+        == "1.250 kg"
     )
     scan("4006381333931")
-    assert "Unknown barcode 4006381333931" in till.window.screen.notice.text()
+    assert "Unknown barcode 4006381333931" in till.window.sale_screen.notice.text()
     scan("5901234123458")
-    assert "5901234123458 was not read correctly" in till.window.screen.notice.text()
+    assert "5901234123458 was not read correctly" in till.window.sale_screen.notice.text()
     assert beeps == [True, True]
     assert len(till.window.cart.lines) == 1
 
 
 def test_search_box_adds_by_name(qtbot: QtBot, till: Till, sign_in, settle) -> None:
     sign_in()
-    screen = till.window.screen
+    screen = till.window.sale_screen
     screen.search.setText("basmati ri")
     qtbot.waitUntil(
         lambda: [i.sku for i in screen.results_model.items] == ["RICE-5KG"], timeout=3000
@@ -383,7 +384,7 @@ def test_hid_scan_lands_in_cart_while_search_box_has_focus(
     qtbot: QtBot, till: Till, sign_in, settle
 ) -> None:
     sign_in()
-    search = till.window.screen.search
+    search = till.window.sale_screen.search
     search.setFocus()
     qtbot.waitUntil(search.hasFocus, timeout=2000)
     send_keys(search, MILK + "\r", start_ms=50_000, gap_ms=3)  # a scanner's burst
@@ -427,12 +428,12 @@ def test_customer_created_offline(qtbot: QtBot, till: Till, sign_in, settle) -> 
     dialog = till.window.dialog
     dialog.new_name.setText("Farah Khan")
     dialog.new_phone.setText("9812345678")
-    dialog.findChild(type(till.window.screen.pay), "CreateCustomerButton").click()
+    dialog.findChild(type(till.window.sale_screen.pay), "CreateCustomerButton").click()
     qtbot.waitUntil(lambda: till.window.cart.customer is not None, timeout=5000)
     settle()
     customer = till.window.cart.customer
     assert (customer.name, customer.customer_id) == ("Farah Khan", None)
-    assert "Farah Khan" in till.window.screen.totals.customer.text()
+    assert "Farah Khan" in till.window.sale_screen.totals.customer.text()
     assert outbox_types(till)[-1] == "customer.created"
 
 
@@ -491,7 +492,9 @@ def test_sale_completes_when_the_printer_fails_and_the_receipt_prints_on_retry(
     with qtbot.waitSignal(till.receipts.queue.job_failed, timeout=5000):
         sale = pay(qtbot, till, dialog, settle)
     assert sale.total == Decimal("165.00")  # the sale is recorded whatever the printer does
-    qtbot.waitUntil(lambda: "Receipt not printed" in till.window.screen.notice.text(), timeout=2000)
+    qtbot.waitUntil(
+        lambda: "Receipt not printed" in till.window.sale_screen.notice.text(), timeout=2000
+    )
     target.parent.mkdir()
     press(qtbot, till, Qt.Key.Key_F11)
     menu = till.window.dialog

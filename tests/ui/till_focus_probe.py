@@ -41,7 +41,7 @@ def main() -> int:
     with till.store.transaction() as session:
         shifts.open_shift(session, cashier=cashier, opening_float=Decimal(0))
     window = till.window
-    search = window.screen.search
+    search = window.sale_screen.search
 
     def focus_changed(_old: QWidget | None, new: QWidget | None) -> None:
         if new is not None:
@@ -49,14 +49,14 @@ def main() -> int:
 
     app.focusChanged.connect(focus_changed)
     window.after_sale = lambda: record("sale", receipt=window.last_sale.receipt_number)
-    refresh = window.refresh_cart
+    refresh = window.sales.refresh_cart
 
     def refreshed(**kwargs: Any) -> None:
         refresh(**kwargs)
         if window.cart.lines and window.cart.lines[0].discount:
             record("discount", amount=str(window.cart.lines[0].discount))
 
-    window.refresh_cart = refreshed
+    window.sales.refresh_cart = refreshed
     window.show()
     window._signed_in(cashier)
     rice = DEMO_PRODUCTS[2].barcode

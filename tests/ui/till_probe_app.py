@@ -47,8 +47,8 @@ def main() -> int:
             code, product_id = extra.split("=")
             session.add(Barcode(code=code, product_id=int(product_id)))
     window = till.window
-    search = window.screen.search
-    tell = window.tell
+    search = window.sale_screen.search
+    tell = window.scans.tell
 
     def told(text: str, *, kind: str) -> None:
         focus = QApplication.focusWidget()
@@ -56,11 +56,11 @@ def main() -> int:
         record("told", text=text, kind=kind, focus_text=focus_text)
         tell(text, kind=kind)
 
-    window.tell = told
+    window.scans.tell = told
     front: list[str | None] = [None]
 
     def watch_dialog() -> None:
-        dialog = window.front_dialog()
+        dialog = window.scans.front_dialog()
         name = type(dialog).__name__ if dialog is not None else None
         if name != front[0]:
             front[0] = name

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
+from pos_client.services.changes import OpChanges
 from pos_client.services.queries import customer_credit, find_customers
 from pos_client.services.till import CreditInfo
 from pos_client.ui.models.search_model import CustomerListModel
@@ -106,9 +107,9 @@ class CustomerDialog(QDialog):
             customer = documents.create_customer_offline(session, name=name, phone=phone)
             return customer_credit(session, customer.local_id)
 
-        self.ctx.command(work).success(self._done).failure(
-            lambda e: self.error.setText(explain(e))
-        ).run()
+        self.ctx.command(work, changes=OpChanges(customer=True, outbox=True)).success(
+            self._done
+        ).failure(lambda e: self.error.setText(explain(e))).run()
 
     def _done(self, customer: CreditInfo | None) -> None:
         self.chosen.emit(customer)

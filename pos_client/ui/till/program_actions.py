@@ -1,25 +1,32 @@
 """Customer programs at the till: hold and recall sales, gift card, UPI and points tenders,
 the customer display, e-mailing the receipt, selling gift cards, collecting online orders.
 
-A mixin of TillWindow (it uses the window's ctx, cart, screen and dialog plumbing). Keys:
-Ctrl+H hold, Ctrl+R recall, Ctrl+E e-mail the last receipt, Ctrl+Shift+D customer display,
-Ctrl+G sell a gift card, Ctrl+O collect an order; in the payment dialog F4 gift card, F6 UPI,
-F7 points. The services are imported where they are used, like checkout in sale_actions: they
-load the sync protocol (pydantic, httpx), which starting the till does not need.
+A controller the till window owns: it is given the window (as a `TillHost`), the shared
+state (the cart, the last sale, the sync engine), the till screen and a way to redraw the
+cart. Keys: Ctrl+H hold, Ctrl+R recall, Ctrl+E e-mail the last receipt, Ctrl+Shift+D
+customer display, Ctrl+G sell a gift card, Ctrl+O collect an order; in the payment dialog
+F4 gift card, F6 UPI, F7 points. The services are imported where they are used, like
+checkout in sale_actions: they load the sync protocol (pydantic, httpx), which starting the
+till does not need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout
+from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QWidget
+from sqlalchemy.orm import Session
 
 from common import giftcards as card_numbers
 from common.codes import Tender
 from common.errors import ValidationFailed
 from common.money import format_money
+from pos_client.services.changes import OpChanges
+from pos_client.services.till import Cart, Payment
+from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.dialogs import button
 from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.till.program_dialogs import (
@@ -31,8 +38,11 @@ from pos_client.ui.till.program_dialogs import (
     UpiDialog,
     words,
 )
+from pos_client.ui.till.shell import TillHost, TillState
+from pos_client.ui.till.till_screen import TillScreen
 
 if TYPE_CHECKING:
+    from common.schemas.pickup import PickupRead
     from pos_client.services import display, ereceipts, giftcards, held_sales, loyalty
     from pos_client.services.sync_engine import SyncEngine
     from pos_client.ui.till.customer_display import CustomerDisplay
@@ -49,22 +59,63 @@ PROGRAM_KEYS = (
 PAYMENT_KEYS = (("F4", "Gift card", "gift_card"), ("F6", "UPI", "upi"), ("F7", "Points", "points"))
 
 
-class ProgramActions:
+HELD = OpChanges(sale=True, outbox=True)  # a held sale is queued for the branch's tills
+CARD_SOLD = OpChanges(outbox=True, shift=True)  # its cash goes in the drawer
+QUEUED = OpChanges(outbox=True)
+POINTS = OpChanges(customer=True)  # the customer's points as last heard
+SEEN = OpChanges()  # a balance remembered for offline use: nothing a screen shows
+
+
+class ProgramController:
     """Hold/recall, gift card and UPI tenders, customer display, e-receipts."""
 
-    sync_engine: SyncEngine | None = None
-    customer_display: CustomerDisplay | None = None
-    _points_shown_for: int | None = None
+    def __init__(
+        self,
+        *,
+        ctx: TillContext,
+        host: TillHost,
+        state: TillState,
+        screen: TillScreen,
+        refresh_cart: Callable[[], None],
+    ) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.state = state
+        self.screen = screen
+        self.refresh_cart = refresh_cart
+        self.customer_display: CustomerDisplay | None = None
+        self.upi_dialog: UpiDialog | None = None
+        self.points_note = ""
+        self._points_shown_for: int | None = None
 
-    def _program_shortcuts(self) -> None:
+    @property
+    def cart(self) -> Cart:
+        """Return the sale in progress."""
+        return self.state.cart
+
+    @property
+    def sync_engine(self) -> SyncEngine | None:
+        """Return the sync engine, once sync runs (None: offline-only till)."""
+        return self.state.sync_engine
+
+    @property
+    def parent(self) -> QWidget:
+        """Return the window the programs' dialogs open over."""
+        return self.host.widget
+
+    def shortcuts(self) -> list[QShortcut]:
+        """Bind the programs' keys (Ctrl+H, Ctrl+R…) on the window."""
+        made = []
         for key, _, name in PROGRAM_KEYS:
-            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut = QShortcut(QKeySequence(key), self.parent)
             shortcut.activated.connect(lambda n=name: self.run_program_action(n))
-            self.shortcuts.append(shortcut)
+            made.append(shortcut)
+        return made
 
     def run_program_action(self, name: str) -> None:
         """Run a customer-program action by name (its shortcut)."""
-        if not self.is_selling or self.dialog is not None and self.dialog.isVisible():
+        dialog = self.host.dialog
+        if not self.host.is_selling or dialog is not None and dialog.isVisible():
             return
         {
             "hold": self.hold_sale,
@@ -86,19 +137,21 @@ class ProgramActions:
         if engine is None:
             self.screen.notice.notify("Collecting orders needs the server", kind="warn")
             return
-        if self.shift is None:
+        shift = self.state.shift
+        if shift is None:
             self.screen.notice.notify("Open a shift before collecting an order", kind="warn")
             return
-        dialog = PickupDialog(currency=self.ctx.config.currency, parent=self)
-        cashier, shift_id = self.cashier, self.shift.shift_id
+        dialog = PickupDialog(currency=self.ctx.config.currency, parent=self.parent)
+        cashier, shift_id = self.state.cashier, shift.shift_id
+        assert cashier is not None  # orders are collected while someone is signed in
 
-        def collected(order) -> None:
+        def collected(order: PickupRead) -> None:
             dialog.accept()
             self.screen.notice.notify(
                 f"Order {order.number} handed over to {order.customer}", kind="info"
             )
 
-        dialog.find.connect(
+        dialog.find_order.connect(
             lambda number: call_server(
                 engine,
                 lambda e: pickups.find(e, number=number),
@@ -124,7 +177,7 @@ class ProgramActions:
                 parent=dialog,
             )
         )
-        self._open(dialog)
+        self.host.open_dialog(dialog)
         dialog.number.setFocus()
 
     # -- selling a gift card -------------------------------------------------------------
@@ -133,11 +186,13 @@ class ProgramActions:
         """Sell a gift card for cash (its cash goes in the drawer as a cash-in)."""
         from pos_client.services import giftcards
 
-        if self.shift is None:
+        shift = self.state.shift
+        if shift is None:
             self.screen.notice.notify("Open a shift before selling a gift card", kind="warn")
             return
-        dialog = SellCardDialog(currency=self.ctx.config.currency, parent=self)
-        cashier, shift_id = self.cashier, self.shift.shift_id
+        dialog = SellCardDialog(currency=self.ctx.config.currency, parent=self.parent)
+        cashier, shift_id = self.state.cashier, shift.shift_id
+        assert cashier is not None  # cards are sold while someone is signed in
 
         def sold(card: giftcards.SoldCard) -> None:
             dialog.accept()
@@ -148,22 +203,18 @@ class ProgramActions:
                 kind="info",
                 seconds=15,
             )
-            if self.after_sale is not None:
-                self.after_sale()
+            self.host.nudge_sync()
 
-        dialog.submitted.connect(
-            lambda number, amount: (
-                self.ctx.command(
-                    lambda s: giftcards.sell_card(
-                        s, amount=amount, cashier=cashier, shift_id=shift_id, number=number or None
-                    )
-                )
-                .success(sold)
-                .failure(dialog.show_error)
-                .run()
-            )
-        )
-        self._open(dialog)
+        def submitted(number: str, amount: Decimal) -> None:
+            self.ctx.command(
+                lambda s: giftcards.sell_card(
+                    s, amount=amount, cashier=cashier, shift_id=shift_id, number=number or None
+                ),
+                changes=CARD_SOLD,
+            ).success(sold).failure(dialog.show_error).run()
+
+        dialog.submitted.connect(submitted)
+        self.host.open_dialog(dialog)
         dialog.number.setFocus()
 
     # -- customer display ----------------------------------------------------------------
@@ -179,13 +230,13 @@ class ProgramActions:
             self.customer_display = CustomerDisplay(
                 shop_name=self.ctx.config.shop_name,
                 currency=self.ctx.config.currency,
-                parent=self,  # closes with the till
+                parent=self.parent,  # closes with the till
             )
         self.customer_display.place_on_second_screen()
         self.update_customer_display()
         # The cashier's keyboard stays with the till window.
-        self.raise_()
-        self.activateWindow()
+        self.parent.raise_()
+        self.parent.activateWindow()
 
     def update_customer_display(self) -> None:
         """Show the cart as it is now on the customer display, if it is open."""
@@ -195,7 +246,11 @@ class ProgramActions:
             self.customer_display.show_cart(display.display_state(self.cart))
         customer = self.cart.customer
         customer_id = customer.customer_id if customer is not None else None
-        if customer_id is not None and customer_id != self._points_shown_for:
+        if (
+            customer is not None
+            and customer_id is not None
+            and customer_id != self._points_shown_for
+        ):
             self.show_points(customer_id=customer_id, name=customer.name)
         self._points_shown_for = customer_id
 
@@ -208,7 +263,7 @@ class ProgramActions:
 
         currency = self.ctx.config.currency
 
-        def say(points: int | None, worth, *, known: str = "") -> None:
+        def say(points: int | None, worth: Decimal, *, known: str = "") -> None:
             if points is None:
                 return
             self.points_note = (
@@ -226,7 +281,7 @@ class ProgramActions:
             return
 
         def heard(info: loyalty.PointsInfo) -> None:
-            self.ctx.command(lambda s: loyalty.remember(s, info)).run()
+            self.ctx.command(lambda s: loyalty.remember(s, info), changes=POINTS).run()
             say(info.points, info.value)
 
         call_server(
@@ -234,7 +289,7 @@ class ProgramActions:
             lambda engine: loyalty.check_online(engine, customer_id=customer_id),
             success=heard,
             failure=lambda exc: cached(),
-            parent=self,
+            parent=self.parent,
         )
 
     def take_points(self, payment: PaymentDialog) -> None:
@@ -242,7 +297,6 @@ class ProgramActions:
         from pos_client.qt.device_calls import call_server
         from pos_client.services import loyalty
         from pos_client.services.sync_engine import SyncFailed
-        from pos_client.services.till import Payment
 
         customer = self.cart.customer
         try:
@@ -252,7 +306,7 @@ class ProgramActions:
             return
 
         def take(seen: loyalty.PointsInfo | None) -> None:
-            def record(s) -> Payment:
+            def record(s: Session) -> Payment:
                 if seen is not None:
                     loyalty.remember(s, seen)
                 return loyalty.loyalty_payment(
@@ -263,16 +317,17 @@ class ProgramActions:
                     currency=self.ctx.config.currency,
                 )
 
-            self.ctx.command(record).success(payment.add_tender).failure(
+            self.ctx.command(record, changes=POINTS).success(payment.add_tender).failure(
                 lambda exc: payment.error.setText(words(exc))
             ).run()
 
-        if self.sync_engine is None or customer is None or customer.customer_id is None:
+        customer_id = customer.customer_id if customer is not None else None
+        if self.sync_engine is None or customer_id is None:
             take(None)
             return
         call_server(
             self.sync_engine,
-            lambda engine: loyalty.check_online(engine, customer_id=customer.customer_id),
+            lambda engine: loyalty.check_online(engine, customer_id=customer_id),
             success=take,
             failure=lambda exc: (
                 take(None)
@@ -291,21 +346,21 @@ class ProgramActions:
         if self.cart.is_empty:
             self.screen.notice.notify("Nothing to hold: the cart is empty", kind="warn")
             return
-        cart, cashier = self.cart, self.cashier
+        cart, cashier = self.cart, self.state.cashier
+        assert cashier is not None  # sales are held while someone is signed in
 
         def parked(row: held_sales.HeldRow) -> None:
-            self.cart = self.new_cart()
+            self.state.cart = self.state.new_cart(self.ctx.config)
             self.refresh_cart()
             self.update_customer_display()
             self.screen.notice.notify(
                 f"Sale held{f' ({row.label})' if row.label else ''}. Ctrl+R recalls it.",
                 kind="info",
             )
-            if self.after_sale is not None:
-                self.after_sale()  # the branch's other tills see it after the next sync
+            self.host.nudge_sync()  # the branch's other tills see it after the next sync
 
         self.ctx.command(
-            lambda s: held_sales.park(s, cart=cart, cashier=cashier, label="")
+            lambda s: held_sales.park(s, cart=cart, cashier=cashier, label=""), changes=HELD
         ).success(parked).failure(
             lambda exc: self.screen.notice.notify(str(exc), kind="error")
         ).run()
@@ -321,9 +376,9 @@ class ProgramActions:
                 kind="warn",
             )
             return
-        dialog = HeldSalesDialog(currency=self.ctx.config.currency, parent=self)
+        dialog = HeldSalesDialog(currency=self.ctx.config.currency, parent=self.parent)
         dialog.recall.connect(lambda row: self._recall(dialog, row))
-        self._open(dialog)
+        self.host.open_dialog(dialog)
         asking = "Asking the other tills…" if self.sync_engine is not None else ""
         self.ctx.query(held_sales.held_here).success(
             lambda rows: dialog.show_rows(rows, note=asking)
@@ -344,18 +399,18 @@ class ProgramActions:
         from pos_client.qt.device_calls import call_server
         from pos_client.services import held_sales
 
-        def recalled(cart) -> None:
-            cart.max_discount_percent = self.discount_limit
-            self.cart = cart
+        def recalled(cart: Cart) -> None:
+            cart.max_discount_percent = self.state.discount_limit(self.ctx.config)
+            self.state.cart = cart
             dialog.accept()
             self.refresh_cart()
             self.update_customer_display()
             self.screen.notice.notify("Held sale recalled", kind="info")
 
         if row.here:
-            self.ctx.command(lambda s: held_sales.recall_here(s, hold_id=row.hold_id)).success(
-                recalled
-            ).failure(dialog.show_error).run()
+            self.ctx.command(
+                lambda s: held_sales.recall_here(s, hold_id=row.hold_id), changes=HELD
+            ).success(recalled).failure(dialog.show_error).run()
         elif self.sync_engine is not None:
             call_server(
                 self.sync_engine,
@@ -371,41 +426,40 @@ class ProgramActions:
         """Send the last sale's receipt by e-mail, with the customer's consent."""
         from pos_client.services import ereceipts
 
-        last = self.last_sale
+        last = self.state.last_sale
         if last is None:
             self.screen.notice.notify("No sale yet on this till to send", kind="warn")
             return
-        dialog = EmailReceiptDialog(receipt_number=last.receipt_number, parent=self)
+        dialog = EmailReceiptDialog(receipt_number=last.receipt_number, parent=self.parent)
 
         def send(to: str, consent: bool) -> None:
             # An address with @ gets an e-mail; anything else is taken as a mobile number.
-            def queue(s):
+            def queue(s: Session) -> ereceipts.QueuedEmail:
                 if "@" in to:
                     return ereceipts.email_receipt(
                         s, receipt=last.receipt, email=to, consent=consent
                     )
                 return ereceipts.sms_receipt(s, receipt=last.receipt, phone=to, consent=consent)
 
-            self.ctx.command(queue).success(
+            self.ctx.command(queue, changes=QUEUED).success(
                 lambda queued: self._receipt_queued(dialog, queued)
             ).failure(dialog.show_error).run()
 
         dialog.submitted.connect(send)
-        self._open(dialog)
+        self.host.open_dialog(dialog)
         dialog.email.setFocus()
 
     def _receipt_queued(self, dialog: EmailReceiptDialog, queued: ereceipts.QueuedEmail) -> None:
         dialog.accept()
         self.screen.notice.notify(f"Receipt will be sent to {queued.email}", kind="info")
-        if self.after_sale is not None:
-            self.after_sale()
+        self.host.nudge_sync()
 
     # -- tenders in the payment dialog ---------------------------------------------------
 
     def attach_program_tenders(self, payment: PaymentDialog) -> None:
         """Give the payment dialog its gift card (F4), UPI (F6) and points (F7) tenders."""
         row = QHBoxLayout()
-        actions = {
+        actions: dict[str, Callable[[PaymentDialog], None]] = {
             "gift_card": self.take_gift_card,
             "upi": self.take_upi,
             "points": self.take_points,
@@ -414,10 +468,13 @@ class ProgramActions:
             b = button(f"{label}\n{key}", role="tender", name=f"Tender_{name}")
             b.setAutoDefault(False)
             b.clicked.connect(lambda _=False, n=name: actions[n](payment))
-            QShortcut(QKeySequence(key), payment, activated=lambda n=name: actions[n](payment))
+            shortcut = QShortcut(QKeySequence(key), payment)
+            shortcut.activated.connect(lambda n=name: actions[n](payment))
             row.addWidget(b)
         # Title, amount due, change, then the tender row: ours goes right below it.
-        payment.layout().insertLayout(4, row)
+        layout = payment.layout()
+        assert isinstance(layout, QBoxLayout)
+        layout.insertLayout(4, row)
         payment.finished.connect(lambda _: self._payment_closed())
 
     def _payment_closed(self) -> None:
@@ -429,7 +486,6 @@ class ProgramActions:
         from pos_client.qt.device_calls import call_server
         from pos_client.services import giftcards
         from pos_client.services.sync_engine import SyncFailed
-        from pos_client.services.till import Payment
 
         due = payment.remaining
         if due <= 0:
@@ -437,14 +493,14 @@ class ProgramActions:
         dialog = GiftCardDialog(due=due, currency=self.ctx.config.currency, parent=payment)
 
         def take(seen: giftcards.CardInfo | None, number: str, amount: Decimal) -> None:
-            def record(s) -> Payment:
+            def record(s: Session) -> Payment:
                 if seen is not None:
                     giftcards.remember(s, seen)
                 return giftcards.gift_card_payment(
                     s, number=number, amount=amount, seen=seen, currency=self.ctx.config.currency
                 )
 
-            self.ctx.command(record).success(
+            self.ctx.command(record, changes=SEEN).success(
                 lambda p: (
                     dialog.accept()
                     if payment.add_tender(p)
@@ -458,7 +514,8 @@ class ProgramActions:
             except ValidationFailed as exc:
                 dialog.show_error(exc)
                 return
-            if self.sync_engine is None:
+            engine = self.sync_engine
+            if engine is None:
                 take(None, number, amount)
                 return
 
@@ -471,8 +528,8 @@ class ProgramActions:
                     dialog.show_error(exc)
 
             call_server(
-                self.sync_engine,
-                lambda engine: giftcards.check_online(engine, number=number, pin=pin or None),
+                engine,
+                lambda e: giftcards.check_online(e, number=number, pin=pin or None),
                 success=lambda seen: take(seen, number, amount),
                 failure=failed,
                 parent=dialog,
@@ -488,7 +545,6 @@ class ProgramActions:
     def take_upi(self, payment: PaymentDialog) -> None:
         """Show the UPI QR for what is left to pay on the customer display; take the reference."""
         from pos_client.services import display
-        from pos_client.services.till import Payment
 
         due = payment.remaining
         if due <= 0:
@@ -501,7 +557,8 @@ class ProgramActions:
                 link = display.upi_link(payee=payee, amount=due, note=note)
                 if self.customer_display is None or not self.customer_display.isVisible():
                     self.toggle_customer_display()
-                self.customer_display.show_upi(link=link, amount=due)
+                if self.customer_display is not None:
+                    self.customer_display.show_upi(link=link, amount=due)
             dialog = UpiDialog(
                 amount=due, currency=self.ctx.config.currency, link=link, parent=payment
             )

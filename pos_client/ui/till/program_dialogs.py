@@ -28,6 +28,7 @@ from pos_client.ui.till.payment import parse_amount
 from pos_client.ui.widgets.messages import explain
 
 if TYPE_CHECKING:
+    from common.schemas.pickup import PickupRead
     from pos_client.services.held_sales import HeldRow
 
 
@@ -45,6 +46,9 @@ def words(error: BaseException) -> str:
 
 class _KeyboardDialog(QDialog):
     """A small modal dialog whose buttons never take Enter from the fields."""
+
+    error: QLabel  # every such dialog shows its errors in one label
+    _typing_in: QWidget | None = None
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         # Enter does the dialog's one thing from any field (line edits pass Enter up to us).
@@ -73,7 +77,7 @@ class _KeyboardDialog(QDialog):
         if on:
             self._typing_in = self.focusWidget()
         self.setEnabled(not on)
-        if not on and (field := getattr(self, "_typing_in", None)) is not None:
+        if not on and (field := self._typing_in) is not None:
             field.setFocus()
             self._typing_in = None
 
@@ -274,9 +278,8 @@ class EmailReceiptDialog(_KeyboardDialog):
         self.email.setObjectName("ReceiptEmailEdit")
         self.email.setPlaceholderText("customer@example.com, or a mobile number for SMS")
         layout.addWidget(self.email)
-        self.consent = QCheckBox(
-            "The customer agrees to get this receipt (e-mail or SMS)", objectName="ReceiptConsent"
-        )
+        self.consent = QCheckBox("The customer agrees to get this receipt (e-mail or SMS)")
+        self.consent.setObjectName("ReceiptConsent")
         from pos_client.services.ereceipts import CONSENT_TEXT
 
         self.consent.setToolTip(CONSENT_TEXT)
@@ -362,7 +365,7 @@ class PickupDialog(_KeyboardDialog):
     """Click-and-collect: type or scan the order number, Enter finds it; Enter again takes
     what is due in cash and hands the order over."""
 
-    find = Signal(str)  # number
+    find_order = Signal(str)  # number
     collect = Signal(str, object)  # number, amount due (Decimal)
 
     def __init__(self, *, currency: str, parent: QWidget | None = None) -> None:
@@ -370,7 +373,7 @@ class PickupDialog(_KeyboardDialog):
         self.setWindowTitle("Collect an online order")
         self.setModal(True)
         self.currency = currency
-        self.found = None  # the PickupRead shown
+        self.found: PickupRead | None = None  # the order shown
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label("Collect an online order"))
@@ -401,11 +404,14 @@ class PickupDialog(_KeyboardDialog):
         self.details.clear()
         self.ok.setText("Find (Enter)")
 
-    def show_order(self, order) -> None:
+    def show_order(self, order: PickupRead) -> None:
         """Show the order found: customer, lines, what is due; Enter then hands it over."""
         self.busy(False)
         self.found = order
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
+
+        def money(amount: Decimal) -> str:
+            return format_money(amount, self.currency)
+
         lines = "".join(
             f"<br>{line.quantity.normalize():f} × {line.name}  {money(line.line_total)}"
             for line in order.lines
@@ -428,6 +434,6 @@ class PickupDialog(_KeyboardDialog):
         self.error.clear()
         self.busy(True)
         if self.found is None:
-            self.find.emit(number)
+            self.find_order.emit(number)
         else:
             self.collect.emit(number, self.found.due)

@@ -1,7 +1,10 @@
 """What the cashier does to the sale: add, change, discount, void, customer, pay, reprint.
 
-A mixin of TillWindow: it uses the window's ctx, cart, screen and dialog plumbing. Checkout is
-imported where it is used: it loads the sync protocol, which is not needed to start scanning.
+A controller the till window owns: it is given the window (as a `TillHost`), the shared
+state (the cart), the widgets it draws on, and what it asks of the other controllers (open a
+shift, add the program tenders, show the cart to the customer). A completed sale says what it
+changed, and the screens that show those refresh. Checkout is imported where it is used: it
+loads the sync protocol, which is not needed to start scanning.
 """
 
 from __future__ import annotations
@@ -11,29 +14,93 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
 
-from common.errors import DomainError, ValidationFailed
+from common.errors import DomainError, InvalidState, ValidationFailed
 from common.roles import Permission
 from common.units import format_quantity
 from pos_client.printing.receipt import Receipt
+from pos_client.scanners.pipeline import ScanPipeline
 from pos_client.services import variants
-from pos_client.services.till import CartLine, CatalogItem, Override, OverrideRequired
+from pos_client.services.changes import OpChanges
+from pos_client.services.pricing import TillPricing, till_pricing
+from pos_client.services.till import (
+    Cart,
+    CartLine,
+    CatalogItem,
+    CreditInfo,
+    Override,
+    OverrideRequired,
+    Payment,
+)
+from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.customer_dialog import CustomerDialog
 from pos_client.ui.till.dialogs import ValueDialog, ask_override
 from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.till.shell import TillHost, TillState
+from pos_client.ui.till.till_screen import TillScreen
 from pos_client.ui.till.variant_picker import VariantPicker
 from pos_client.ui.widgets.messages import explain, show_error
+from pos_client.ui.widgets.sync_status import SyncStatusLabel
 
 if TYPE_CHECKING:
     from pos_client.services.checkout import CompletedSale
 
+# A sale writes its document and payments, queues its event, takes stock off the shelf and
+# puts its cash in the shift's drawer.
+SALE = OpChanges(sale=True, outbox=True, stock=True, shift=True)
 
-class SaleActions:
+
+class SaleController:
     """Cart and payment actions of the till window."""
+
+    def __init__(
+        self,
+        *,
+        ctx: TillContext,
+        host: TillHost,
+        state: TillState,
+        pipeline: ScanPipeline,
+        screen: TillScreen,
+        sync_status: SyncStatusLabel,
+        open_shift: Callable[[], None],
+        add_tenders: Callable[[PaymentDialog], None],
+        cart_shown: Callable[[], None],
+    ) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.state = state
+        self.pipeline = pipeline
+        self.screen = screen
+        self.sync_status = sync_status
+        self.open_shift = open_shift
+        self.add_tenders = add_tenders  # gift card, UPI and points (the programs' controller)
+        self.cart_shown = cart_shown  # the customer display follows the cart
+        self.variant_picker: VariantPicker | None = None
+        self._void_armed = False
+        self._void_line_armed: str | None = None
+        pipeline.added.connect(self.line_added)
+
+    @property
+    def cart(self) -> Cart:
+        """Return the sale in progress."""
+        return self.state.cart
+
+    @property
+    def parent(self) -> QWidget:
+        """Return the window the sale's dialogs open over."""
+        return self.host.widget
+
+    def disarm(self, *, keep: str) -> None:
+        """Forget a first F7/F8 press when another action comes between the two."""
+        if keep != "void_sale":
+            self._void_armed = False
+        if keep != "void_line":
+            self._void_line_armed = None
 
     def add_item(self, item: CatalogItem) -> None:
         """Add a product chosen by search or quick key."""
-        if not self.is_selling:
+        if not self.host.is_selling:
             return
         if item.template_id is not None and item.variant is None:
             self._pick_variant(item)  # a template found by search: which size, which colour?
@@ -43,9 +110,10 @@ class SaleActions:
         except DomainError as exc:
             self.screen.notice.notify(explain(exc), kind="error")
             return
-        self._line_added(line)
+        self.line_added(line)
 
-    def _line_added(self, line: CartLine) -> None:
+    def line_added(self, line: CartLine) -> None:
+        """Show a line just added (by search, quick key or scan) and warn about its stock."""
         self.refresh_cart(select=line.line_id)
         warning = stock_warning(line.item, in_cart=self.cart.quantity_of(line.item.product_id))
         if warning:
@@ -59,9 +127,10 @@ class SaleActions:
         self.screen.select_line(
             select or (self.cart.lines[-1].line_id if self.cart.lines else None)
         )
-        self.update_customer_display()
+        self.cart_shown()
 
-    def _search(self, text: str) -> None:
+    def search(self, text: str) -> None:
+        """Show the products matching what the cashier typed."""
         if not text.strip():
             self.screen.show_results(text, [])
             return
@@ -78,16 +147,18 @@ class SaleActions:
                 title=template.name,
                 variants=choices,
                 currency=self.ctx.config.currency,
-                parent=self,
+                parent=self.parent,
             )
             picker.chosen.connect(self.add_item)
             self.variant_picker = picker
-            self._open(picker)
+            self.host.open_dialog(picker)
 
         template_id = template.template_id
+        assert template_id is not None  # only templates are picked from
         self.ctx.query(lambda s: variants.variants_of(s, template_id)).success(show).run()
 
-    def _escape(self) -> None:
+    def escape(self) -> None:
+        """Clear the search and the selection (Esc)."""
         self.screen.search.clear()
         self.screen.results.setVisible(False)
         self.screen.cart.clearSelection()
@@ -95,7 +166,7 @@ class SaleActions:
 
     def _with_override(self, attempt: Callable[[Override | None], object], *, action: str) -> bool:
         """Try an action; if it needs a manager, ask for approval and try again."""
-        cashier = self.cashier
+        cashier = self.state.cashier
         try:
             attempt(None)
         except OverrideRequired as exc:
@@ -111,12 +182,12 @@ class SaleActions:
                 )
                 return True
             ask_override(
-                parent=self,
+                parent=self.parent,
                 ctx=self.ctx,
                 action=action,
                 reason=exc.detail,
                 then=lambda ov: self._retry(attempt, ov),
-                opener=self._open,
+                opener=self.host.open_dialog,
             )
             return False
         return True
@@ -125,7 +196,7 @@ class SaleActions:
         try:
             attempt(override)
         except DomainError as exc:
-            show_error(self, exc)
+            show_error(self.parent, exc)
             return
         self.screen.notice.notify(f"Approved by {override.manager_name}", kind="info")
         self.refresh_cart(select=self.screen.selected_line_id())
@@ -133,9 +204,9 @@ class SaleActions:
     def _ask_value(
         self, *, title: str, prompt: str, initial: str, apply: Callable[[str, ValueDialog], None]
     ) -> ValueDialog:
-        dialog = ValueDialog(title=title, prompt=prompt, initial=initial, parent=self)
+        dialog = ValueDialog(title=title, prompt=prompt, initial=initial, parent=self.parent)
         dialog.submitted.connect(lambda text: apply(text, dialog))
-        self._open(dialog)
+        self.host.open_dialog(dialog)
         dialog.value.setFocus()
         dialog.value.selectAll()
         return dialog
@@ -255,12 +326,15 @@ class SaleActions:
             self.screen.notice.notify(
                 "Press F7 again to void the whole sale", kind="warn", seconds=3
             )
-            QTimer.singleShot(3000, lambda: setattr(self, "_void_armed", False))
+            QTimer.singleShot(3000, self._disarm_void_sale)
             return
         self._void_armed = False
         self.cart.clear()
         self.refresh_cart()
         self.screen.notice.notify("Sale voided", kind="info", seconds=3)
+
+    def _disarm_void_sale(self) -> None:
+        self._void_armed = False
 
     def enter_coupon(self) -> None:
         """Take a coupon code the customer hands over (Ctrl+K); the cart reprices with it."""
@@ -288,51 +362,59 @@ class SaleActions:
 
     def choose_customer(self) -> None:
         """Attach a customer to the sale (F9), or create one offline."""
-        dialog = CustomerDialog(ctx=self.ctx, parent=self)
-        dialog.chosen.connect(
-            lambda c: (self.cart.set_customer(c), self.refresh_cart(), self.refresh_pending())
-        )
-        self._open(dialog)
+        dialog = CustomerDialog(ctx=self.ctx, parent=self.parent)
+
+        def chosen(customer: CreditInfo | None) -> None:
+            self.cart.set_customer(customer)
+            self.refresh_cart()
+
+        dialog.chosen.connect(chosen)
+        self.host.open_dialog(dialog)
         dialog.search.setFocus()
 
     def pay(self) -> None:
         """Open the payment dialog (F10 / Enter)."""
-        if not self.is_selling or self.cart.is_empty:
+        if not self.host.is_selling or self.cart.is_empty:
             return
-        if self.shift is None:
-            self.start_open_shift()
+        if self.state.shift is None:
+            self.open_shift()
             return
         account_refusal = None
-        if not self.rules.offline_credit_allowed and not self.sync_status.online:
+        if not self.state.rules.offline_credit_allowed and not self.sync_status.online:
             account_refusal = "Selling on account needs the server, and this till is offline"
         dialog = PaymentDialog(
             total=self.cart.totals().total,
             customer=self.cart.customer,
             currency=self.ctx.config.currency,
             account_refusal=account_refusal,
-            parent=self,
+            parent=self.parent,
         )
         dialog.paid.connect(lambda payments: self._complete(dialog, payments))
-        self.attach_program_tenders(dialog)  # gift card F4, UPI F6
-        self._open(dialog)
+        self.add_tenders(dialog)  # gift card F4, UPI F6, points F7
+        self.host.open_dialog(dialog)
         dialog.amount.setFocus()
         dialog.amount.selectAll()
 
-    def _complete(self, dialog: PaymentDialog, payments: list) -> None:
+    def _complete(self, dialog: PaymentDialog, payments: list[Payment]) -> None:
         from pos_client.services.checkout import complete_sale
 
-        cart, cashier, shift_id, shop = self.cart, self.cashier, self.shift.shift_id, self.ctx.shop
+        cart, cashier, shift, shop = self.cart, self.state.cashier, self.state.shift, self.ctx.shop
+        if cashier is None or shift is None:  # locked or closed under the dialog
+            dialog.fail(InvalidState("Sign in and open a shift to take this payment"))
+            return
+        shift_id = shift.shift_id
         self.ctx.command(
             lambda s: complete_sale(
                 s, cart=cart, payments=payments, cashier=cashier, shift_id=shift_id, shop=shop
-            )
+            ),
+            changes=SALE,
         ).success(lambda done: self._completed(dialog, done)).failure(dialog.fail).run()
 
     def _completed(self, dialog: PaymentDialog, done: CompletedSale) -> None:
         dialog.accept()
-        self.last_sale = done
+        self.state.last_sale = done
         pdf = self.ctx.receipts.print_receipt(done.receipt, job_id=done.sale_id)
-        self.cart = self.new_cart()
+        self.state.cart = self.state.new_cart(self.ctx.config)
         self.refresh_pricing()  # rules pulled during the last sale apply from the next one
         self.refresh_cart()
         money = self.screen.totals.money
@@ -344,9 +426,7 @@ class SaleActions:
             seconds=8,
         )
         self.screen.search.setFocus()
-        self.refresh_pending()
-        if self.after_sale is not None:
-            self.after_sale()
+        self.host.nudge_sync()
 
     def reprint(self) -> None:
         """Print a copy of the last receipt, or of any receipt by its number (Ctrl+P)."""
@@ -360,8 +440,13 @@ class SaleActions:
             if not number:
                 dialog.fail("Type the receipt number to reprint")
                 return
+
+            def found(receipt: Receipt) -> None:
+                dialog.accept()
+                self._print_copy(receipt)
+
             self.ctx.query(lambda s: receipt_copy(s, receipt_number=number, shop=shop)).success(
-                lambda receipt: (dialog.accept(), self._print_copy(receipt))
+                found
             ).failure(dialog.fail).run()
 
         dialog = self._ask_value(
@@ -372,6 +457,16 @@ class SaleActions:
         )
         self.pipeline.divert_to = dialog.value.setText
         dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
+
+    def refresh_pricing(self) -> None:
+        """Reload the pricing rules from the replica (they arrive with every pull)."""
+        self.ctx.query(till_pricing).success(self._pricing_loaded).run()
+
+    def _pricing_loaded(self, pricing: TillPricing) -> None:
+        # A sale in progress keeps the rules it started with: prices do not jump mid-sale.
+        self.state.pricing = pricing
+        if self.cart.is_empty:
+            self.cart.pricing = pricing
 
     def _print_copy(self, receipt: Receipt) -> None:
         if self.ctx.receipts.reprint(receipt):

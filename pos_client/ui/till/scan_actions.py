@@ -1,25 +1,31 @@
 """Where scans go when the till is busy, and how the cashier hears about every one.
 
-A mixin of TillWindow: it uses the window's pipeline, screen, login and dialog plumbing.
-A scan never vanishes: while a dialog is open it waits for the dialog to close (or, while a
-payment is being taken, is refused aloud); a scan cut short or misread is shown and sounded.
+A controller the till window owns: it is given the window (as a `TillHost`), the shared
+state, the scan pipeline and the widgets it speaks through. A scan never vanishes: while a
+dialog is open it waits for the dialog to close (or, while a payment is being taken, is
+refused aloud); a scan cut short or misread is shown and sounded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWidget
 
 from common.barcodes import is_product_code
 from common.roles import Permission
 from pos_client.config import TillConfig
-from pos_client.scanners.pipeline import QUEUE
+from pos_client.scanners.pipeline import QUEUE, ScanPipeline
 from pos_client.services.till import Override
+from pos_client.ui.till.context import TillContext
 from pos_client.ui.till.devices_dialog import DevicesDialog
 from pos_client.ui.till.dialogs import ask_override, showing
+from pos_client.ui.till.login_screen import LoginScreen
 from pos_client.ui.till.payment import PaymentDialog
+from pos_client.ui.till.shell import TillHost, TillState
+from pos_client.ui.till.till_screen import TillScreen
 from pos_client.ui.widgets.notice import notice_on
 
 log = logging.getLogger(__name__)
@@ -30,19 +36,38 @@ PAYMENT_OPEN = (
 PARTIAL = "Scan not read in full ({code}…) — scan the item again"
 
 
-class ScanActions:
+class ScanController:
     """Scan routing and scanner state of the till window."""
 
-    def _wire_scans(self) -> None:
-        pipeline = self.pipeline
+    def __init__(
+        self,
+        *,
+        ctx: TillContext,
+        host: TillHost,
+        state: TillState,
+        pipeline: ScanPipeline,
+        screen: TillScreen,
+        login: LoginScreen,
+        scanner_label: QLabel,
+        devices_saved: Callable[[TillConfig], None],
+    ) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.state = state
+        self.pipeline = pipeline
+        self.screen = screen
+        self.login = login
+        self.scanner_label = scanner_label
+        self.devices_saved = devices_saved
+        self.devices_dialog: DevicesDialog | None = None
         pipeline.blocker = self.scan_blocker
         pipeline.rejected.connect(lambda text: self.tell(text, kind="error"))
         pipeline.refused.connect(lambda text: self.tell(text, kind="error"))
         pipeline.flagged.connect(lambda text: self.tell(text, kind="warn"))
         pipeline.queued.connect(self._scan_queued)
-        self.screen.typed_scan.connect(self._typed_scan)
-        # Dialogs opened outside _open (approval, message boxes) close without telling us.
-        self._release_timer = QTimer(self, interval=150)
+        screen.typed_scan.connect(self._typed_scan)
+        # Dialogs opened outside open_dialog (approval, message boxes) close without telling.
+        self._release_timer = QTimer(host.widget, interval=150)
         self._release_timer.timeout.connect(self.release_scans)
 
     def front_dialog(self) -> QWidget | None:
@@ -50,14 +75,15 @@ class ScanActions:
         front = QApplication.activeModalWidget()
         if front is not None and front.isVisible() and self._owns(front):
             return front
-        if showing(self.dialog):
-            return self.dialog
+        dialog = self.host.dialog
+        if showing(dialog):
+            return dialog
         return None
 
     def _owns(self, widget: QWidget) -> bool:
         parent = widget.parentWidget()
         while parent is not None:
-            if parent is self:
+            if parent is self.host.widget:
                 return True
             parent = parent.parentWidget()
         return False
@@ -67,7 +93,8 @@ class ScanActions:
         front = self.front_dialog()
         if front is None:
             return None
-        paying = isinstance(self.dialog, PaymentDialog) and showing(self.dialog)
+        dialog = self.host.dialog
+        paying = isinstance(dialog, PaymentDialog) and showing(dialog)
         if paying or isinstance(front, PaymentDialog):
             # The cart behind it is being paid for (perhaps under an approval dialog): an item
             # added now would be given away, one added after it charged to the next customer.
@@ -80,11 +107,12 @@ class ScanActions:
         if front is not None:
             notice_on(front).notify(text, kind=kind, seconds=8)
             # Small dialogs (quantity, approval) grow to show the whole message.
-            if front.layout() is not None:
-                front.layout().activate()
+            layout = front.layout()
+            if layout is not None:
+                layout.activate()
             hint = front.sizeHint()
             front.resize(max(front.width(), hint.width()), max(front.height(), hint.height()))
-        if self.is_selling:
+        if self.host.is_selling:
             self.screen.notice.notify(text, kind=kind, seconds=8)
         else:
             self.login.error.setText(text)
@@ -98,7 +126,7 @@ class ScanActions:
         if not self.pipeline.waiting:
             self._release_timer.stop()
             return
-        if self.scan_blocker() is not None or not self.is_selling:
+        if self.scan_blocker() is not None or not self.host.is_selling:
             return
         count = self.pipeline.release()
         self._release_timer.stop()
@@ -159,8 +187,9 @@ class ScanActions:
         shown = "reconnecting…" if status == "reconnecting" else status
         self.scanner_label.setText(f"Scanner: {shown}")
         self.scanner_label.setProperty("state", "down" if down else "ok")
-        self.scanner_label.style().unpolish(self.scanner_label)
-        self.scanner_label.style().polish(self.scanner_label)
+        style = self.scanner_label.style()
+        style.unpolish(self.scanner_label)
+        style.polish(self.scanner_label)
 
     # -- scanner and printer settings ----------------------------------------------------
 
@@ -168,11 +197,12 @@ class ScanActions:
         """Open the scanner and printer settings (Ctrl+D): a manager's, at any time."""
         if self.front_dialog() is not None:
             return
-        if self.cashier is not None and self.cashier.can(Permission.POS_OVERRIDE):
+        cashier = self.state.cashier
+        if cashier is not None and cashier.can(Permission.POS_OVERRIDE):
             self._show_devices(None)
             return
         ask_override(
-            parent=self,
+            parent=self.host.widget,
             ctx=self.ctx,
             action="devices",
             reason="Changing the scanner or printer settings needs a manager.",
@@ -184,15 +214,15 @@ class ScanActions:
         QTimer.singleShot(0, self._open_devices_dialog)
 
     def _open_devices_dialog(self) -> None:
-        dialog = DevicesDialog(config=self.ctx.config, parent=self)
+        dialog = DevicesDialog(config=self.ctx.config, parent=self.host.widget)
         dialog.saved.connect(self._devices_saved)
         # Scans show in the dialog's test area instead of going into the cart.
         self.pipeline.divert_to = dialog.take_scan
         dialog.finished.connect(lambda _: setattr(self.pipeline, "divert_to", None))
         self.devices_dialog = dialog
-        self._open(dialog)
+        self.host.open_dialog(dialog)
 
     def _devices_saved(self, config: TillConfig) -> None:
         log.info("Scanner and printer settings changed")
-        self.devices_saved.emit(config)
+        self.devices_saved(config)
         self.tell("Scanner and printer settings saved", kind="info")

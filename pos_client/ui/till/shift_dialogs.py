@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIntValidator, QKeySequence, QShortcut
+from PySide6.QtGui import QIntValidator, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -133,7 +133,8 @@ class ShiftMenu(QDialog):
             b.setMinimumHeight(64)
             b.setAutoDefault(False)
             b.clicked.connect(lambda _=False, n=name: self._choose(n))
-            QShortcut(QKeySequence(number), self, activated=lambda n=name: self._choose(n))
+            shortcut = QShortcut(QKeySequence(number), self)
+            shortcut.activated.connect(lambda n=name: self._choose(n))
             grid.addWidget(b, i // 2, i % 2)
             self.buttons[name] = b
         layout.addLayout(grid)
@@ -143,7 +144,7 @@ class ShiftMenu(QDialog):
         layout.addWidget(cancel)
         self.setMinimumWidth(480)
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             focus = self.focusWidget()
             if isinstance(focus, QPushButton):
@@ -196,7 +197,8 @@ class DenominationDialog(QDialog):
         for row, value in enumerate(denominations):
             label = QLabel(format_money(value, currency))
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            edit = QLineEdit(objectName=f"Count_{value.normalize():f}")
+            edit = QLineEdit()
+            edit.setObjectName(f"Count_{value.normalize():f}")
             edit.setValidator(validator)
             edit.setPlaceholderText("0")
             edit.setMaximumWidth(110)
@@ -228,22 +230,22 @@ class DenominationDialog(QDialog):
         layout.addLayout(figures)
         self.error = error_label()
         layout.addWidget(self.error)
-        row = QHBoxLayout()
+        buttons = QHBoxLayout()
         cancel = button("Cancel (Esc)")
         cancel.setAutoDefault(False)
         cancel.clicked.connect(self.reject)
         self.ok = button("Close shift", role="primary", name="CloseShiftButton")
         self.ok.setAutoDefault(False)
         self.ok.clicked.connect(self._submit)
-        row.addWidget(cancel)
-        row.addWidget(self.ok)
-        layout.addLayout(row)
-        edits = list(self.counts.values())
-        for first, second in zip(edits, [*edits[1:], self.ok], strict=True):
-            QWidget.setTabOrder(first, second)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.ok)
+        layout.addLayout(buttons)
+        edits: list[QWidget] = list(self.counts.values())
+        for before, after in zip(edits, [*edits[1:], self.ok], strict=True):
+            QWidget.setTabOrder(before, after)
         self._update()
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             # Enter moves down the count (an empty box too); on the button it closes the shift.
             if self.focusWidget() is self.ok:
@@ -262,7 +264,9 @@ class DenominationDialog(QDialog):
         return sum((value * n for value, n in self.chosen_counts().items()), ZERO)
 
     def _update(self) -> None:
-        money = lambda a: format_money(a, self.currency)  # noqa: E731
+        def money(amount: Decimal) -> str:
+            return format_money(amount, self.currency)
+
         for value, n in self.chosen_counts().items():
             self.subtotals[value].setText(f"= {money(value * n)}" if n else "")
         total = self.total()
@@ -299,7 +303,10 @@ class ZReportDialog(QDialog):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title_label("Shift closed" if report.is_final else "X report"))
         variance = report.variance
-        money = lambda a: format_money(a, currency)  # noqa: E731
+
+        def money(amount: Decimal) -> str:
+            return format_money(amount, currency)
+
         if not report.is_final:
             verdict = f"Shift still open · expected cash {money(report.expected_cash)}"
         elif variance == 0:
