@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import queue
 import socket
-import threading
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +15,7 @@ import serial
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from pos_client.printing.config import DEFAULT_PORT, PrinterConfig, parse_address
+from pos_client.qt.threads import start_thread
 
 __all__ = [
     "DEFAULT_PORT",
@@ -226,8 +226,7 @@ class PrintQueue(QObject):
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._report.connect(self._on_report, Qt.ConnectionType.QueuedConnection)
-        self._worker = threading.Thread(target=self._run, name="print-queue", daemon=True)
-        self._worker.start()
+        self._worker = start_thread(self._run, name="print-queue")
 
     @property
     def config(self) -> PrinterConfig:

@@ -7,12 +7,12 @@ answer comes back on the GUI thread.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from pos_client.qt.threads import start_thread
 from pos_client.services.sync_engine import SyncEngine
 
 
@@ -46,4 +46,4 @@ def call_server(
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the screen
             relay.done.emit(None, exc)
 
-    threading.Thread(target=work, name="till-device-call", daemon=True).start()
+    start_thread(work, name="till-device-call")

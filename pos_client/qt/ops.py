@@ -18,6 +18,8 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from sqlalchemy.orm import Session
 
+from pos_client.qt.threads import start_thread
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -56,8 +58,7 @@ class OpRunner(QObject):
         self._pending = 0
         self._lock = threading.Lock()
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self._thread = threading.Thread(target=self._work, name="till-db", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._work, name="till-db")
 
     @property
     def pending(self) -> int:

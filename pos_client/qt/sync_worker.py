@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from pos_client.qt.threads import start_thread
 from pos_client.services.sync_engine import SyncEngine, SyncStatus
 
 
@@ -30,8 +31,8 @@ class SyncWorker(QObject):
         return self.engine.status
 
     def start(self) -> None:
-        """Start syncing in the background."""
-        self.engine.start()
+        """Start syncing on the till's sync thread."""
+        start_thread(self.engine.run, name="till-sync")
         self.engine.trigger()
         self.watch_network()
 

@@ -22,6 +22,7 @@ import serial
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from serial.tools import list_ports as _list_ports
 
+from pos_client.qt.threads import start_thread
 from pos_client.scanners.config import (
     BYTESIZE,
     PARITY,
@@ -197,13 +198,12 @@ class SerialScannerReader(QObject):
             return
         self._generation += 1
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run,
-            kwargs={"stop": self._stop, "generation": self._generation},
+        stop, generation = self._stop, self._generation
+        # A daemon thread: never keep a closing till alive for a scanner.
+        self._thread = start_thread(
+            lambda: self._run(stop=stop, generation=generation),
             name=f"serial-scanner {self.config.port}",
-            daemon=True,  # never keep a closing till alive for a scanner
         )
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop reading and close the port; wait up to about a second for the thread."""

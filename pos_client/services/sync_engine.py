@@ -117,7 +117,9 @@ class SyncEngine:
         self._again = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Set while no loop runs: stop() waits on it before closing the connection pool.
+        self._loop_done = threading.Event()
+        self._loop_done.set()
         self._failures = 0
         self._status = SyncStatus()
         self._status_lock = threading.Lock()
@@ -388,35 +390,30 @@ class SyncEngine:
         # Full jitter: tills of a chain that lost the network together do not retry together.
         return random.uniform(ceiling / 2, ceiling)
 
-    def start(self) -> None:
-        """Run cycles on a background thread until stop()."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="till-sync", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the background thread and close the connection pool."""
+        """End the loop (waiting for it up to timeout) and close the connection pool."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop_done.wait(timeout)
         if self._client is not None:
             self._client.close()
             self._client = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sync_once()
-            except Exception:  # a bug must not kill the loop; it shows in the log and status
-                log.exception("sync cycle crashed")
-                self._failures += 1
-                self._set_status(syncing=False, last_error="internal error; see the log")
-            self._wake.wait(self.next_delay())
-            self._wake.clear()
+    def run(self) -> None:
+        """Run cycles until stop(): the body of the sync thread `qt/sync_worker.py` starts."""
+        self._loop_done.clear()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.sync_once()
+                except Exception:  # a bug must not kill the loop; it shows in log and status
+                    log.exception("sync cycle crashed")
+                    self._failures += 1
+                    self._set_status(syncing=False, last_error="internal error; see the log")
+                self._wake.wait(self.next_delay())
+                self._wake.clear()
+        finally:
+            self._loop_done.set()
 
     # --- plumbing ----------------------------------------------------------------------
 

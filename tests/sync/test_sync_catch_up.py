@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from pos_client.qt.threads import start_thread
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
 from tests.sync.sync_helpers import sell_locally
@@ -24,7 +25,7 @@ def test_sync_catches_up_within_seconds_of_the_server_returning(world, live_serv
     assert engine.sync_once().online
     live_server.stop()
     try:
-        engine.start()
+        start_thread(engine.run, name="till-sync")  # what SyncWorker.start does
         sell_locally(store, product_id=world.a.product_ids[0])
         engine.trigger(reset_backoff=True)
         # Down long enough for the old backoff to have grown well past a minute.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from common.money import DEFAULT_CURRENCY
 from common.schemas.catalog import ProductRead
 from pos_client.printing.labels import LabelSpec, Symbology, render_label_sheet, render_label_zpl
 from pos_client.printing.queue import PrinterConfig, PrinterError, transport_for
+from pos_client.qt.threads import start_thread
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.widgets import FormDialog, choice
 
@@ -100,7 +100,7 @@ class PrintJob(QObject):
 
     def start(self) -> None:
         """Start sending and return at once."""
-        threading.Thread(target=self._run, name="label-printer", daemon=True).start()
+        start_thread(self._run, name="label-printer")
 
     def _run(self) -> None:
         try:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -18,34 +16,12 @@ from PySide6.QtWidgets import (
 
 from pos_client.config import TillConfig, save_config
 from pos_client.printing.queue import PrinterConfig
+from pos_client.qt.threads import wait_off_gui_thread
 from pos_client.scanners.config import as_suffix
 from pos_client.scanners.serial import SerialScannerConfig, list_ports
 from pos_client.ui.widgets.messages import explain
 
 Enrol = Callable[[str, str, str], Any]  # server URL, code, till name -> enrolment answer
-
-
-def off_ui_thread(fn: Callable[[], Any]) -> Any:
-    """Run a network call on a thread while the window stays responsive; return or raise."""
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the GUI thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=work, name="till-enrol", daemon=True)
-    thread.start()
-    loop = QEventLoop()
-    timer = QTimer(interval=20)
-    timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
-    timer.start()
-    loop.exec()
-    timer.stop()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 class ServerPage(QWizardPage):
@@ -82,7 +58,9 @@ class ServerPage(QWizardPage):
             return False
         self.error.setText("Enrolling…")
         try:
-            self.answer = off_ui_thread(lambda: self.enrol(url, code, name.strip() or "Till"))
+            self.answer = wait_off_gui_thread(
+                lambda: self.enrol(url, code, name.strip() or "Till"), name="till-enrol"
+            )
         except Exception as exc:  # noqa: BLE001 - shown to the person setting up
             self.error.setText(explain(exc) if not str(exc) else str(exc))
             return False
