@@ -194,7 +194,7 @@ class TillWindow(QMainWindow):
 
     def apply_changes(self, changes: OpChanges) -> None:
         """Refresh what shows the data a command or a sync cycle changed."""
-        if changes.outbox or changes.sale or changes.shift or changes.customer:
+        if changes.outbox:
             self.refresh_pending()
         if changes.catalog:
             self.sales.refresh_pricing()  # a sale in progress keeps its prices
