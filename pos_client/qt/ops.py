@@ -1,9 +1,11 @@
-"""The one place the till's threads live: database work runs on one worker thread.
+"""Database work off the GUI thread: every store access runs on one worker thread.
 
 Widgets describe work as a `QueryOp` (read) or `CommandOp` (one transaction that commits
 only if the function returns). The function gets a SQLAlchemy session, runs on the DB
 worker thread and never touches a widget; its success or failure callback runs on the GUI
 thread. One worker means writes are serial: no two till actions ever race in the store.
+A command may be given what to do once its success callback ran (`then`): the till's context
+uses it to publish what the command changed. (Every till thread starts in `qt/threads.py`.)
 """
 
 from __future__ import annotations
