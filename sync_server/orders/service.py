@@ -91,13 +91,8 @@ def place_order(
 def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dict[str, Any]:
     """Validate, create and reserve an order; return its JSON answer."""
     tenant_id = principal.tenant_id
-    branch, currency = _branch(session, principal=principal, data=data)
+    branch, currency, duplicate = _branch(session, principal=principal, data=data)
     products = _products(session, tenant_id=tenant_id, data=data)
-    duplicate = session.scalar(
-        select(Order.id).where(
-            Order.tenant_id == tenant_id, Order.external_number == data.external_number
-        )
-    )
     if duplicate is not None:
         raise Conflict(
             f"Order {data.external_number} already exists (id {duplicate}); "
@@ -277,10 +272,22 @@ def _line_data(order: Order) -> list[dict[str, Any]]:
     ]
 
 
-def _branch(session: Session, *, principal: Principal, data: OrderCreate) -> tuple[Branch, str]:
-    """Return the fulfilment branch with the tenant's currency (one query for both)."""
+def _branch(
+    session: Session, *, principal: Principal, data: OrderCreate
+) -> tuple[Branch, str, int | None]:
+    """Return the fulfilment branch, the tenant's currency and the id of an order already
+    placed under this external number (one query for the three; the caller decides when a
+    duplicate is refused, so unknown lines are still reported first)."""
+    duplicate = (
+        select(Order.id)
+        .where(
+            Order.tenant_id == principal.tenant_id,
+            Order.external_number == data.external_number,
+        )
+        .scalar_subquery()
+    )
     stmt = (
-        select(Branch, Tenant.currency)
+        select(Branch, Tenant.currency, duplicate)
         .join(Tenant, Tenant.id == Branch.tenant_id)
         .where(Branch.tenant_id == principal.tenant_id)
     )
@@ -295,12 +302,12 @@ def _branch(session: Session, *, principal: Principal, data: OrderCreate) -> tup
         what = "of this key"
     else:
         raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
-    branch, currency = row if row is not None else (None, "")
-    if branch is None or not branch.active:
+    if row is None or not row[0].active:
         raise ValidationFailed(f"There is no active fulfilment branch with {what}.")
+    branch, currency, duplicate_id = row
     if not principal.may_use_branch(branch.id):
         raise PermissionDenied(f"This caller may not order from branch {branch.code}.")
-    return branch, currency
+    return branch, currency, duplicate_id
 
 
 def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Product]:

@@ -18,7 +18,7 @@ from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.notifications import service as notifications
 from sync_server.notifications.models import Notification, NotificationRule
-from tests.server.test_orders import order_body, post, stock, store
+from tests.server.test_orders import level, order_body, post, stock, store
 
 
 class Statements:
@@ -165,3 +165,28 @@ def test_an_order_queues_the_same_notifications_as_the_long_way(world, monkeypat
     slow = _queued_since(world, last)
     assert fast == slow
     assert bool(fast) == ruled
+
+
+def test_the_duplicate_number_is_read_with_the_branch_and_still_refused_after_bad_lines(world):
+    """One read finds the branch, the currency and an order already under this number."""
+    stock(world, quantity="10")
+    shop = store(world)
+    with Statements(world.engine) as sql:
+        first = post(shop, order_body("DUP-1", ("ADMIN-0", "1")))
+    assert first.status_code == 201
+    # No statement of its own looks the number up: it is a subquery of the branch's read.
+    assert not [s for s in sql.seen if s.lstrip().startswith("SELECT orders.id")]
+    assert [s for s in sql.seen if "FROM orders" in s] == [
+        s for s in sql.seen if s.lstrip().startswith("SELECT branches.")
+    ]
+
+    duplicate = post(shop, order_body("DUP-1", ("ADMIN-0", "1")))
+    assert duplicate.status_code == 409
+    assert duplicate.json()["order_id"] == first.json()["id"]
+    # A line the shop does not sell is still reported before the duplicate number.
+    unknown = post(shop, order_body("DUP-1", ("NO-SUCH-SKU", "1")))
+    assert unknown.status_code == 422 and "NO-SUCH-SKU" in unknown.json()["detail"]
+    # An unknown branch is still the first complaint.
+    elsewhere = post(shop, order_body("DUP-1", branch_code="NOWHERE"))
+    assert elsewhere.status_code == 422 and "NOWHERE" in elsewhere.json()["detail"]
+    assert level(world) == (Decimal("10"), Decimal("1"))
