@@ -372,9 +372,7 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     assert page.levels.model.data(index, Qt.ItemDataRole.BackgroundRole).color().name() == "#fff4e0"
 
     alerts = window.open_screen("alerts")
-    reload_until(
-        qtbot, alerts.alerts, lambda rows: any(a.product_id == product_id for a in rows)
-    )
+    reload_until(qtbot, alerts.alerts, lambda rows: any(a.product_id == product_id for a in rows))
     opened = [a for a in alerts.alerts.model.rows if a.product_id == product_id]
     assert [a.kind for a in opened] == ["low_stock"]
     window.refresh_badges()
