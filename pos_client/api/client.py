@@ -24,6 +24,7 @@ from common.schemas.catalog import (
     TemplateCreate,
     TemplateRead,
 )
+from common.schemas.credit import AccountRead, CreditEntryRead
 from common.schemas.health import HealthRead
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.partners import (
@@ -363,20 +364,20 @@ class ApiClient:
         params = {"from": start.isoformat(), "to": end.isoformat(), "format": "pdf"}
         return self.request("GET", f"/{party}/{party_id}/statement", params=params).content
 
-    def customer_account(self, customer_id: int) -> Row:
+    def customer_account(self, customer_id: int) -> AccountRead:
         """Return a customer's credit account summary."""
-        return self._get_object(f"/customers/{customer_id}/account")
+        return self._get_as(AccountRead, f"/customers/{customer_id}/account")
 
-    def credit_history(self, customer_id: int) -> Page[Row]:
+    def credit_history(self, customer_id: int) -> Page[CreditEntryRead]:
         """Return a customer's credit ledger, newest first."""
-        return self._rows(f"/customers/{customer_id}/credit-history")
+        return self._page(CreditEntryRead, f"/customers/{customer_id}/credit-history")
 
     def record_payment(
         self, customer_id: int, *, amount: Decimal, method: str = "cash", reference: str = ""
-    ) -> Row:
+    ) -> CreditEntryRead:
         """Record a payment against a customer's account."""
         body = {"amount": amount, "method": method, "reference": reference}
-        return self._post_object(f"/customers/{customer_id}/payments", body)
+        return self._post_as(CreditEntryRead, f"/customers/{customer_id}/payments", body)
 
     # --- stock ----------------------------------------------------------------------
     def stock_levels(self, **filters: Any) -> Page[Row]:

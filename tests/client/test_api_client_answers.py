@@ -39,7 +39,10 @@ def test_credit_history_is_a_page_of_the_customers_entries(signed_in: ApiClient)
     history = signed_in.credit_history(customer.id)
 
     assert history.total == 1
-    assert [Decimal(row["amount"]) for row in history.items] == [Decimal("-12.50")]
+    assert [(entry.kind, entry.amount) for entry in history.items] == [
+        ("payment", Decimal("-12.50"))
+    ]
+    assert signed_in.customer_account(customer.id).amount_paid == Decimal("12.50")
 
 
 def test_starting_costs_are_keyed_by_product(signed_in: ApiClient, world: World) -> None:

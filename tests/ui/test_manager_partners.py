@@ -378,4 +378,4 @@ def test_credit_history_lists_the_customers_entries(
     qtbot.waitUntil(lambda: history.status.text() != "Loading…", timeout=TIMEOUT)
     assert history.status.text() == "1 entries"
     (entry,) = history.model.rows
-    assert entry["kind"] == "payment" and Decimal(entry["amount"]) == Decimal("-40")
+    assert entry.kind == "payment" and entry.amount == Decimal("-40")

@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.schemas.base import Page
+from common.schemas.credit import CreditEntryRead
 from common.schemas.partners import CustomerCreate, CustomerRead, CustomerUpdate
-from pos_client.api.client import ApiClient, Row
+from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import Column, RowsModel, as_label, as_money, as_when
@@ -393,7 +394,7 @@ class HistoryDialog(QDialog):
             self._loaded
         ).failure(lambda e: self.status.setText(describe(e))).run()
 
-    def _loaded(self, history: Page[Row]) -> None:
+    def _loaded(self, history: Page[CreditEntryRead]) -> None:
         items = history.items
         self.model.set_rows(items)
         self.status.setText(f"{len(items)} entries" if items else "No credit entries yet.")
