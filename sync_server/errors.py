@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +17,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import DomainError, TooManyRequests
@@ -139,12 +139,26 @@ def _message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "invalid"))
 
 
-def api_routes(app: FastAPI) -> list[BaseRoute]:
+class ServedRoute(Protocol):
+    """What is read of a route as served: FastAPI's route context, or a flat route."""
+
+    @property
+    def path_format(self) -> str | None: ...
+    @property
+    def methods(self) -> set[str] | None: ...
+    @property
+    def include_in_schema(self) -> bool: ...
+    def matches(self, scope: Scope) -> tuple[Match, Scope]: ...
+
+
+def api_routes(app: FastAPI) -> list[ServedRoute]:
     """Return the app's routes with included routers flattened (as the OpenAPI sees them)."""
     try:
         from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI before included routers kept their own context
-        return list(app.routes)
+    except ImportError:
+        # FastAPI before 0.137 copied included routes onto the app: they are flat already.
+        # Only routes (not mounts or websockets) serve methods or appear in the document.
+        return [route for route in app.routes if isinstance(route, Route)]
     return list(iter_route_contexts(app.routes))
 
 
@@ -155,7 +169,7 @@ def allowed_methods(request: Request) -> list[str]:
     for route in api_routes(request.app):
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+            methods |= route.methods or set()
     return sorted(methods)
 
 

@@ -128,7 +128,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for route in api_routes(app):
         if not isinstance(getattr(route, "original_route", route), APIRoute):
             continue
-        if not getattr(route, "include_in_schema", True):
+        if not route.include_in_schema:
             continue
         for method in route.methods or ():
             operation = document["paths"].get(route.path_format, {}).get(method.lower())

@@ -12,7 +12,7 @@ place, as they always did.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +57,14 @@ def create_heads(session: Session, *, tenant_id: int) -> None:
     )
 
 
+@overload
+def lock_head(
+    session: Session, model: type[Head], *, tenant_id: int, wait: Literal[True] = True
+) -> Head: ...
+@overload
+def lock_head(
+    session: Session, model: type[Head], *, tenant_id: int, wait: bool
+) -> Head | None: ...
 def lock_head(
     session: Session, model: type[Head], *, tenant_id: int, wait: bool = True
 ) -> Head | None:
@@ -84,6 +92,10 @@ def lock_head(
             return None  # skipped: another transaction holds it (inserting would wait)
         create_heads(session, tenant_id=tenant_id)
         head = session.scalar(stmt)
+    if head is None and wait:
+        # Waiting skips no locked row and the head was just created: only a broken
+        # database gets here.
+        raise RuntimeError(f"the {model.__tablename__} row of tenant {tenant_id} is missing")
     if head is not None:
         session.info[key] = (transaction, head)
     return head

@@ -9,9 +9,12 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from common.schemas.auth import MeRead, UserRead
+from common.schemas.alerts import AlertRead, NotificationRead
+from common.schemas.apikeys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from common.schemas.audit import AuditEntryRead, ChainReportRead
+from common.schemas.auth import MeRead, TokenRead, UserCreate, UserRead, UserUpdate
 from common.schemas.base import Page
 from common.schemas.catalog import (
     CategoryRead,
@@ -21,7 +24,9 @@ from common.schemas.catalog import (
     TemplateCreate,
     TemplateRead,
 )
-from common.schemas.org import BranchRead
+from common.schemas.credit import AccountRead, CreditEntryRead
+from common.schemas.health import HealthRead
+from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.partners import (
     CustomerCreate,
     CustomerRead,
@@ -30,7 +35,13 @@ from common.schemas.partners import (
     SupplierRead,
     SupplierUpdate,
 )
-from common.sync.protocol import READ_AFTER_HEADER
+from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
+from common.schemas.tax import TaxClassRead
+from common.sync.protocol import (
+    READ_AFTER_HEADER,
+    DeviceRead,
+    EnrolmentCodeRead,
+)
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -65,6 +76,17 @@ class ApiError(Exception):
 
 class ServerUnreachable(ApiError):
     """The server did not answer (down, no network, timed out)."""
+
+
+class UnexpectedAnswer(ApiError):
+    """The server answered, but not as this app expects (another program, another version)."""
+
+    def __init__(self, path: str, *, expected: str) -> None:
+        super().__init__(
+            f"The server's answer to {path} is not what this app expects ({expected}). "
+            "Check the server address, and that the server and this app are up to date.",
+            title="Unexpected answer from the server",
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -166,39 +188,100 @@ class ApiClient:
             problem=body,
         )
 
+    @staticmethod
+    def _json(response: httpx.Response, *, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:  # a proxy's or a captive portal's HTML page, or nothing
+            raise UnexpectedAnswer(path, expected="a JSON document") from exc
+
     def get(self, path: str, **params: Any) -> Any:
         """GET a JSON document."""
-        return self.request("GET", path, params=params).json()
+        return self._json(self.request("GET", path, params=params), path=path)
 
     def post(self, path: str, json: Any = None, *, headers: Mapping[str, str] | None = None) -> Any:
         """POST and return the JSON answer (None for an empty one)."""
         body = json if json is not None else {}
         response = self.request("POST", path, json=body, headers=headers)
-        return response.json() if response.content else None
+        return self._json(response, path=path) if response.content else None
 
     def patch(self, path: str, json: Any) -> Any:
         """PATCH and return the JSON answer."""
-        return self.request("PATCH", path, json=json).json()
+        return self._json(self.request("PATCH", path, json=json), path=path)
 
     def put(self, path: str, json: Any) -> Any:
         """PUT and return the JSON answer."""
-        return self.request("PUT", path, json=json).json()
+        return self._json(self.request("PUT", path, json=json), path=path)
+
+    def delete(self, path: str) -> Any:
+        """DELETE and return the JSON answer (None for an empty one)."""
+        response = self.request("DELETE", path)
+        return self._json(response, path=path) if response.content else None
+
+    # --- answers checked against their shape -----------------------------------------
+    @staticmethod
+    def _model(model: type[M], answer: Any, *, path: str) -> M:
+        try:
+            return model.model_validate(answer)
+        except ValidationError as exc:
+            raise UnexpectedAnswer(path, expected=f"a {model.__name__}") from exc
+
+    @staticmethod
+    def _object(answer: Any, *, path: str) -> Row:
+        if not isinstance(answer, dict):
+            raise UnexpectedAnswer(path, expected="a JSON object")
+        return answer
+
+    @staticmethod
+    def _objects(answer: Any, *, path: str) -> list[Row]:
+        if not isinstance(answer, list) or not all(isinstance(row, dict) for row in answer):
+            raise UnexpectedAnswer(path, expected="a list of JSON objects")
+        return answer
 
     def _page(self, model: type[M], path: str, **params: Any) -> Page[M]:
-        return Page[model].model_validate(self.get(path, **params))  # type: ignore[valid-type]
+        page_of = Page[model]  # type: ignore[valid-type]  # a runtime-parametrised generic
+        return self._get_as(page_of, path, **params)
+
+    def _get_as(self, model: type[M], path: str, **params: Any) -> M:
+        return self._model(model, self.get(path, **params), path=path)
+
+    def _post_as(self, model: type[M], path: str, json: Any = None) -> M:
+        return self._model(model, self.post(path, json), path=path)
+
+    def _patch_as(self, model: type[M], path: str, json: Any) -> M:
+        return self._model(model, self.patch(path, json), path=path)
+
+    def _rows(self, path: str, **params: Any) -> Page[Row]:
+        return self._get_as(Page[Row], path, **params)
+
+    def _get_object(self, path: str, **params: Any) -> Row:
+        return self._object(self.get(path, **params), path=path)
+
+    def _get_objects(self, path: str, **params: Any) -> list[Row]:
+        return self._objects(self.get(path, **params), path=path)
+
+    def _post_object(self, path: str, json: Any = None) -> Row:
+        return self._object(self.post(path, json), path=path)
+
+    def _patch_object(self, path: str, json: Any) -> Row:
+        return self._object(self.patch(path, json), path=path)
+
+    def _put_object(self, path: str, json: Any) -> Row:
+        return self._object(self.put(path, json), path=path)
 
     # --- auth -----------------------------------------------------------------------
     def login(self, *, username: str, password: str) -> MeRead:
         """Sign in and load who we are, with the permissions the screens are built from."""
-        token = self.post("/auth/login", {"username": username, "password": password})
+        body = {"username": username, "password": password}
+        token = self._post_as(TokenRead, "/auth/login", body)
         with self._lock:
-            self._token = token["access_token"]
-        self.me = MeRead.model_validate(self.get("/auth/me"))
+            self._token = token.access_token
+        self.me = self._get_as(MeRead, "/auth/me")
         return self.me
 
-    def health(self) -> Row:
+    def health(self) -> HealthRead:
         """Ask the server whether it is up."""
-        return self.get("/health")
+        return self._get_as(HealthRead, "/health")
 
     # --- catalog --------------------------------------------------------------------
     def products(self, **filters: Any) -> Page[ProductRead]:
@@ -207,7 +290,7 @@ class ApiClient:
 
     def product(self, product_id: int) -> ProductRead:
         """Fetch one product."""
-        return ProductRead.model_validate(self.get(f"/products/{product_id}"))
+        return self._get_as(ProductRead, f"/products/{product_id}")
 
     def create_product(self, data: ProductCreate) -> ProductRead:
         """Create a product."""
@@ -216,21 +299,21 @@ class ApiClient:
             # Sent only when given: a server from before packs refuses fields it lacks.
             if key not in data.model_fields_set:
                 body.pop(key, None)
-        return ProductRead.model_validate(self.post("/products", body))
+        return self._post_as(ProductRead, "/products", body)
 
     def update_product(self, product_id: int, data: ProductUpdate) -> ProductRead:
         """Change a product (only the fields that were set)."""
         body = data.model_dump(mode="json", exclude_unset=True)
-        return ProductRead.model_validate(self.patch(f"/products/{product_id}", body))
+        return self._patch_as(ProductRead, f"/products/{product_id}", body)
 
     def create_template(self, data: TemplateCreate) -> TemplateRead:
         """Create a product template and its variants."""
         body = data.model_dump(mode="json")
-        return TemplateRead.model_validate(self.post("/product-templates", body))
+        return self._post_as(TemplateRead, "/product-templates", body)
 
     def create_category(self, *, name: str) -> CategoryRead:
         """Create a category."""
-        return CategoryRead.model_validate(self.post("/categories", {"name": name}))
+        return self._post_as(CategoryRead, "/categories", {"name": name})
 
     def categories(self) -> list[CategoryRead]:
         """List all categories."""
@@ -244,12 +327,12 @@ class ApiClient:
 
     def create_supplier(self, data: SupplierCreate) -> SupplierRead:
         """Create a supplier."""
-        return SupplierRead.model_validate(self.post("/suppliers", data.model_dump(mode="json")))
+        return self._post_as(SupplierRead, "/suppliers", data.model_dump(mode="json"))
 
     def update_supplier(self, supplier_id: int, data: SupplierUpdate) -> SupplierRead:
         """Change a supplier (only the fields that were set)."""
         body = data.model_dump(mode="json", exclude_unset=True)
-        return SupplierRead.model_validate(self.patch(f"/suppliers/{supplier_id}", body))
+        return self._patch_as(SupplierRead, f"/suppliers/{supplier_id}", body)
 
     def customers(self, **filters: Any) -> Page[CustomerRead]:
         """List customers (q, with_balance, limit, offset)."""
@@ -257,16 +340,16 @@ class ApiClient:
 
     def customer(self, customer_id: int) -> CustomerRead:
         """Fetch one customer."""
-        return CustomerRead.model_validate(self.get(f"/customers/{customer_id}"))
+        return self._get_as(CustomerRead, f"/customers/{customer_id}")
 
     def create_customer(self, data: CustomerCreate) -> CustomerRead:
         """Create a customer."""
-        return CustomerRead.model_validate(self.post("/customers", data.model_dump(mode="json")))
+        return self._post_as(CustomerRead, "/customers", data.model_dump(mode="json"))
 
     def update_customer(self, customer_id: int, data: CustomerUpdate) -> CustomerRead:
         """Change a customer (only the fields that were set)."""
         body = data.model_dump(mode="json", exclude_unset=True)
-        return CustomerRead.model_validate(self.patch(f"/customers/{customer_id}", body))
+        return self._patch_as(CustomerRead, f"/customers/{customer_id}", body)
 
     def set_sms_opt_in(self, customer_id: int, *, agreed: bool) -> None:
         """Record (or withdraw) a customer's consent to text messages."""
@@ -274,36 +357,36 @@ class ApiClient:
         if agreed:
             self.put(path, {})
         else:
-            self.request("DELETE", path)
+            self.delete(path)
 
     def statement_pdf(self, party: Party, party_id: int, *, start: date, end: date) -> bytes:
         """Return a customer's or supplier's statement of account for a period as a PDF."""
         params = {"from": start.isoformat(), "to": end.isoformat(), "format": "pdf"}
         return self.request("GET", f"/{party}/{party_id}/statement", params=params).content
 
-    def customer_account(self, customer_id: int) -> Row:
+    def customer_account(self, customer_id: int) -> AccountRead:
         """Return a customer's credit account summary."""
-        return self.get(f"/customers/{customer_id}/account")
+        return self._get_as(AccountRead, f"/customers/{customer_id}/account")
 
-    def credit_history(self, customer_id: int) -> Any:
-        """Return a customer's credit ledger."""
-        return self.get(f"/customers/{customer_id}/credit-history")
+    def credit_history(self, customer_id: int) -> Page[CreditEntryRead]:
+        """Return a customer's credit ledger, newest first."""
+        return self._page(CreditEntryRead, f"/customers/{customer_id}/credit-history")
 
     def record_payment(
         self, customer_id: int, *, amount: Decimal, method: str = "cash", reference: str = ""
-    ) -> Row:
+    ) -> CreditEntryRead:
         """Record a payment against a customer's account."""
         body = {"amount": amount, "method": method, "reference": reference}
-        return self.post(f"/customers/{customer_id}/payments", body)
+        return self._post_as(CreditEntryRead, f"/customers/{customer_id}/payments", body)
 
     # --- stock ----------------------------------------------------------------------
     def stock_levels(self, **filters: Any) -> Page[Row]:
         """List stock levels (branch_id, status, q, limit, offset)."""
-        return Page[Row].model_validate(self.get("/stock/levels", **filters))
+        return self._rows("/stock/levels", **filters)
 
     def movements(self, **filters: Any) -> Page[Row]:
         """List stock movements (product_id, branch_id, limit, offset)."""
-        return Page[Row].model_validate(self.get("/stock/movements", **filters))
+        return self._rows("/stock/movements", **filters)
 
     def adjust_stock(
         self,
@@ -322,52 +405,53 @@ class ApiClient:
             "reason": reason,
             "reference": reference,
         }
-        return self.post("/stock/adjustments", body)
+        return self._post_object("/stock/adjustments", body)
 
     def receive_stock(self, *, branch_id: int, lines: list[Row], reference: str = "") -> Row:
         """Receive goods without a purchase order (lines: product_id, quantity, unit_cost)."""
         body = {"branch_id": branch_id, "reference": reference, "lines": lines}
-        return self.post("/stock/receipts", body)
+        return self._post_object("/stock/receipts", body)
 
     def incoming_stock(self, *, branch_id: int) -> list[Row]:
         """Return what is on order for a branch, per product."""
-        return self.get("/stock/incoming", branch_id=branch_id)
+        return self._get_objects("/stock/incoming", branch_id=branch_id)
 
     def start_count(self, *, branch_id: int, category_id: int | None = None) -> Row:
         """Open a stock count at a branch (of one category, or all)."""
-        return self.post("/counts", {"branch_id": branch_id, "category_id": category_id})
+        return self._post_object("/counts", {"branch_id": branch_id, "category_id": category_id})
 
     def count_scan(self, count_id: int, *, barcode: str, quantity: Decimal | None = None) -> Row:
         """Count the product with this barcode: one, or the quantity given."""
         body: Row = {"barcode": barcode}
         if quantity is not None:
             body["quantity"] = quantity
-        return self.post(f"/counts/{count_id}/lines", body)
+        return self._post_object(f"/counts/{count_id}/lines", body)
 
     def set_count_line(self, count_id: int, *, product_id: int, quantity: Decimal) -> Row:
         """Set how many of a product a count found (replacing what was entered)."""
         body = {"product_id": product_id, "quantity": quantity, "replace": True}
-        return self.post(f"/counts/{count_id}/lines", body)
+        return self._post_object(f"/counts/{count_id}/lines", body)
 
     def remove_count_line(self, count_id: int, *, product_id: int) -> Row:
         """Take a product off an open count, as if never counted."""
-        return self.request("DELETE", f"/counts/{count_id}/lines/{product_id}").json()
+        path = f"/counts/{count_id}/lines/{product_id}"
+        return self._object(self.delete(path), path=path)
 
     def stock_count(self, count_id: int) -> Row:
         """Review a count: counted, expected and difference per line."""
-        return self.get(f"/counts/{count_id}")
+        return self._get_object(f"/counts/{count_id}")
 
     def count_uncounted(self, count_id: int) -> Row:
         """Return what posting with zero_uncounted would set to zero (scope, lines)."""
-        return self.get(f"/counts/{count_id}/uncounted")
+        return self._get_object(f"/counts/{count_id}/uncounted")
 
     def post_count(self, count_id: int, *, zero_uncounted: bool = False) -> Row:
         """Post a count: differences become count movements (optionally zeroing the rest)."""
-        return self.post(f"/counts/{count_id}/post", {"zero_uncounted": zero_uncounted})
+        return self._post_object(f"/counts/{count_id}/post", {"zero_uncounted": zero_uncounted})
 
     def transfers(self, **filters: Any) -> Page[Row]:
         """List transfers between branches."""
-        return Page[Row].model_validate(self.get("/transfers", **filters))
+        return self._rows("/transfers", **filters)
 
     def create_transfer(
         self, *, source_branch_id: int, destination_branch_id: int, lines: list[Row], note: str = ""
@@ -379,52 +463,56 @@ class ApiClient:
             "lines": lines,
             "note": note,
         }
-        return self.post("/transfers", body)
+        return self._post_object("/transfers", body)
 
     def transfer(self, transfer_id: int) -> Row:
         """Fetch one transfer with its lines."""
-        return self.get(f"/transfers/{transfer_id}")
+        return self._get_object(f"/transfers/{transfer_id}")
 
     def receive_transfer(self, transfer_id: int, *, lines: list[Row], close: bool = False) -> Row:
         """Book what arrived of a transfer; close records what did not as a discrepancy."""
-        return self.post(f"/transfers/{transfer_id}/receive", {"lines": lines, "close": close})
+        return self._post_object(
+            f"/transfers/{transfer_id}/receive", {"lines": lines, "close": close}
+        )
 
     def transfer_action(self, transfer_id: int, action: str) -> Row:
         """Dispatch or receive a transfer."""
-        return self.post(f"/transfers/{transfer_id}/{action}", {})
+        return self._post_object(f"/transfers/{transfer_id}/{action}", {})
 
     # --- purchasing -----------------------------------------------------------------
     def purchase_orders(self, **filters: Any) -> Page[Row]:
         """List purchase orders (status, supplier_id, branch_id, limit, offset)."""
-        return Page[Row].model_validate(self.get("/purchase-orders", **filters))
+        return self._rows("/purchase-orders", **filters)
 
     def purchase_order(self, po_id: int) -> Row:
         """Fetch one purchase order with its lines."""
-        return self.get(f"/purchase-orders/{po_id}")
+        return self._get_object(f"/purchase-orders/{po_id}")
 
     def create_purchase_order(
         self, *, supplier_id: int, branch_id: int, lines: list[Row], notes: str = ""
     ) -> Row:
         """Create a draft purchase order."""
         body = {"supplier_id": supplier_id, "branch_id": branch_id, "lines": lines, "notes": notes}
-        return self.post("/purchase-orders", body)
+        return self._post_object("/purchase-orders", body)
 
     def po_action(self, po_id: int, action: str, *, comment: str | None = None) -> Row:
         """Submit, approve, reject (with a comment), cancel or close a purchase order."""
         body = {"comment": comment} if comment is not None else {}
-        return self.post(f"/purchase-orders/{po_id}/{action}", body)
+        return self._post_object(f"/purchase-orders/{po_id}/{action}", body)
 
     def receive_purchase_order(self, po_id: int, *, lines: list[Row], note: str = "") -> Row:
         """Receive goods against a purchase order (partial receipts allowed)."""
-        return self.post(f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note})
+        return self._post_object(
+            f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note}
+        )
 
     def purchase_order_receipts(self, po_id: int) -> list[Row]:
         """List the goods receipts of a purchase order, oldest first."""
-        return self.get(f"/purchase-orders/{po_id}/receipts")
+        return self._get_objects(f"/purchase-orders/{po_id}/receipts")
 
     def send_purchase_order(self, po_id: int) -> Row:
         """Send an approved purchase order to its supplier (e-mailed with its PDF)."""
-        return self.post(f"/purchase-orders/{po_id}/send", {})
+        return self._post_object(f"/purchase-orders/{po_id}/send", {})
 
     def purchase_order_pdf(self, po_id: int) -> bytes:
         """Return a purchase order as the PDF its supplier gets."""
@@ -433,26 +521,30 @@ class ApiClient:
     def purchase_order_emails(self, po_id: int) -> Row:
         """Return the e-mails about a purchase order with their delivery state, and whether
         the server can send e-mail at all (email_configured)."""
-        return self.get(f"/purchase-orders/{po_id}/emails")
+        return self._get_object(f"/purchase-orders/{po_id}/emails")
 
-    def tax_classes(self) -> list[Row]:
+    def tax_classes(self) -> list[TaxClassRead]:
         """List the business's tax classes."""
-        return self.get("/tax-classes")
+        answer = self._get_objects("/tax-classes")
+        return [self._model(TaxClassRead, row, path="/tax-classes") for row in answer]
 
     def starting_costs(self, supplier_id: int, product_ids: list[int]) -> dict[int, Row]:
         """Return, per product, the cost a new PO line starts from (per base unit) and why."""
-        rows = self.get(f"/suppliers/{supplier_id}/starting-costs", product_id=product_ids)
+        path = f"/suppliers/{supplier_id}/starting-costs"
+        rows = self._get_objects(path, product_id=product_ids)
+        if not all(isinstance(row.get("product_id"), int) for row in rows):
+            raise UnexpectedAnswer(path, expected="a cost per product id")
         return {row["product_id"]: row for row in rows}
 
     def set_supplier_price(self, supplier_id: int, product_id: int, *, unit_cost: Decimal) -> Row:
         """Record what a supplier charges for one base unit of a product."""
         body = {"unit_cost": str(unit_cost)}
-        return self.put(f"/suppliers/{supplier_id}/prices/{product_id}", body)
+        return self._put_object(f"/suppliers/{supplier_id}/prices/{product_id}", body)
 
     def confirm_purchase_order(self, po_id: int, *, delivery_date: date, lines: list[Row]) -> Row:
         """Record what the supplier confirmed (quantities per line) and when it will deliver."""
         body = {"delivery_date": delivery_date.isoformat(), "lines": lines}
-        return self.post(f"/purchase-orders/{po_id}/confirm", body)
+        return self._post_object(f"/purchase-orders/{po_id}/confirm", body)
 
     def ship_purchase_order(
         self, po_id: int, *, carrier: str, tracking_number: str, expected_arrival: date
@@ -463,14 +555,14 @@ class ApiClient:
             "tracking_number": tracking_number,
             "expected_arrival": expected_arrival.isoformat(),
         }
-        return self.post(f"/purchase-orders/{po_id}/ship", body)
+        return self._post_object(f"/purchase-orders/{po_id}/ship", body)
 
     def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> Row:
         """Suggest what to reorder at a branch, grouped by supplier."""
         params: dict[str, Any] = {"branch_id": branch_id}
         if method is not None:
             params["method"] = method
-        return self.get("/reorder-suggestions", **params)
+        return self._get_object("/reorder-suggestions", **params)
 
     def draft_reorders(
         self, *, branch_id: int, supplier_ids: list[int], method: str | None = None
@@ -479,47 +571,48 @@ class ApiClient:
         body: Row = {"branch_id": branch_id, "supplier_ids": supplier_ids}
         if method is not None:
             body["method"] = method
-        return self.post("/reorder-suggestions/purchase-orders", body)
+        path = "/reorder-suggestions/purchase-orders"
+        return self._objects(self.post(path, body), path=path)
 
     def supplier_account(self, supplier_id: int) -> Row:
         """Return what the shop owes a vendor."""
-        return self.get(f"/suppliers/{supplier_id}/account")
+        return self._get_object(f"/suppliers/{supplier_id}/account")
 
     def pay_supplier(
         self, supplier_id: int, *, amount: Decimal, method: str = "bank", reference: str = ""
     ) -> Row:
         """Record a payment made to a vendor."""
         body = {"amount": amount, "method": method, "reference": reference}
-        return self.post(f"/suppliers/{supplier_id}/payments", body)
+        return self._post_object(f"/suppliers/{supplier_id}/payments", body)
 
     # --- sales ----------------------------------------------------------------------
     def sales_requests(self, **filters: Any) -> Page[Row]:
         """List wholesale sales requests."""
-        return Page[Row].model_validate(self.get("/sales-requests", **filters))
+        return self._rows("/sales-requests", **filters)
 
     def sales_request_action(
         self, request_id: int, action: str, *, comment: str | None = None
     ) -> Row:
         """Approve, reject (with a comment) or cancel a sales request."""
         body = {"comment": comment} if comment is not None else {}
-        return self.post(f"/sales-requests/{request_id}/{action}", body)
+        return self._post_object(f"/sales-requests/{request_id}/{action}", body)
 
     def journal(self, kind: Journal, **filters: Any) -> Page[Row]:
         """List till sales or returns (q, branch_id, date_from, reason, limit, offset)."""
-        return Page[Row].model_validate(self.get(f"/{kind}", **filters))
+        return self._rows(f"/{kind}", **filters)
 
     def journal_entry(self, kind: Journal, document_id: int) -> Row:
         """Fetch one till sale or return with its lines and tenders."""
-        return self.get(f"/{kind}/{document_id}")
+        return self._get_object(f"/{kind}/{document_id}")
 
     def order(self, order_id: int) -> Row:
         """Fetch one online order with its lines and steps."""
-        return self.get(f"/orders/{order_id}")
+        return self._get_object(f"/orders/{order_id}")
 
     def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> Row:
         """Record an online order's shipment."""
         body = {"carrier": carrier, "tracking_number": tracking_number}
-        return self.post(f"/orders/{order_id}/shipment", body)
+        return self._post_object(f"/orders/{order_id}/shipment", body)
 
     def picking_list_pdf(self, *, branch_id: int) -> bytes:
         """Return a branch's picking list of open online orders as a PDF."""
@@ -527,56 +620,60 @@ class ApiClient:
 
     def orders(self, **filters: Any) -> Page[Row]:
         """List online orders."""
-        return Page[Row].model_validate(self.get("/orders", **filters))
+        return self._rows("/orders", **filters)
 
     def order_action(self, order_id: int, action: str, body: Row | None = None) -> Row:
         """Move an online order on: picking, packed, shipment, delivered or cancel."""
-        return self.post(f"/orders/{order_id}/{action}", body or {})
+        return self._post_object(f"/orders/{order_id}/{action}", body or {})
 
     # --- alerts, audit, reports -----------------------------------------------------
-    def alerts(self, **filters: Any) -> Page[Row]:
+    def alerts(self, **filters: Any) -> Page[AlertRead]:
         """List alerts (kind, status, branch_id)."""
-        return Page[Row].model_validate(self.get("/alerts", **filters))
+        return self._page(AlertRead, "/alerts", **filters)
 
-    def acknowledge_alert(self, alert_id: int) -> Row:
+    def acknowledge_alert(self, alert_id: int) -> AlertRead:
         """Acknowledge an alert."""
-        return self.post(f"/alerts/{alert_id}/acknowledge", {})
+        path = f"/alerts/{alert_id}/acknowledge"
+        return self._post_as(AlertRead, path, {})
 
-    def promotions(self, **filters: Any) -> Page[Row]:
+    def promotions(self, **filters: Any) -> Page[RuleRead]:
         """List promotions (active=true: only the live ones)."""
-        return Page[Row].model_validate(self.get("/promotions", **filters))
+        return self._page(RuleRead, "/promotions", **filters)
 
-    def create_promotion(self, body: Row) -> Row:
-        """Create or schedule a promotion."""
-        return self.post("/promotions", body)
+    def create_promotion(self, body: Row) -> RuleRead:
+        """Create or schedule a promotion (body: a PromotionIn, checked by the server)."""
+        return self._post_as(RuleRead, "/promotions", body)
 
-    def end_promotion(self, promotion_id: int) -> Row:
+    def end_promotion(self, promotion_id: int) -> RuleRead:
         """End a promotion now."""
-        return self.post(f"/promotions/{promotion_id}/end", {})
+        path = f"/promotions/{promotion_id}/end"
+        return self._post_as(RuleRead, path, {})
 
-    def price_lists(self, **filters: Any) -> Page[Row]:
+    def price_lists(self, **filters: Any) -> Page[RuleRead]:
         """List price lists (active=true: only the live ones)."""
-        return Page[Row].model_validate(self.get("/price-lists", **filters))
+        return self._page(RuleRead, "/price-lists", **filters)
 
-    def preview_prices(self, body: Row) -> Row:
+    def preview_prices(self, data: PreviewIn) -> PreviewRead:
         """Price a cart without selling it ("what would this cart cost")."""
-        return self.post("/pricing/preview", body)
+        path = "/pricing/preview"
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._post_as(PreviewRead, path, body)
 
-    def notifications(self, **filters: Any) -> Page[Row]:
+    def notifications(self, **filters: Any) -> Page[NotificationRead]:
         """List my notifications."""
-        return Page[Row].model_validate(self.get("/notifications", **filters))
+        return self._page(NotificationRead, "/notifications", **filters)
 
-    def audit(self, **filters: Any) -> Page[Row]:
+    def audit(self, **filters: Any) -> Page[AuditEntryRead]:
         """List audit entries (action, actor, entity_type, since, until)."""
-        return Page[Row].model_validate(self.get("/audit", **filters))
+        return self._page(AuditEntryRead, "/audit", **filters)
 
-    def verify_audit(self) -> Row:
+    def verify_audit(self) -> ChainReportRead:
         """Verify the tenant's audit hash chain."""
-        return self.get("/audit/verify")
+        return self._get_as(ChainReportRead, "/audit/verify")
 
     def report(self, name: str, **filters: Any) -> Row:
         """Run a report (rows + columns) from /reports/<name>."""
-        return self.get(f"/reports/{name}", **filters)
+        return self._get_object(f"/reports/{name}", **filters)
 
     def report_file(self, name: str, *, fmt: ReportFormat, **filters: Any) -> bytes:
         """Return a report exported by the server as CSV, XLSX or PDF bytes."""
@@ -592,55 +689,65 @@ class ApiClient:
         """List users."""
         return self._page(UserRead, "/users", **filters)
 
-    def devices(self, **filters: Any) -> Page[Row]:
+    def devices(self, **filters: Any) -> Page[DeviceRead]:
         """List enrolled tills."""
-        return Page[Row].model_validate(self.get("/devices", **filters))
+        return self._page(DeviceRead, "/devices", **filters)
 
-    def api_keys(self, **filters: Any) -> Page[Row]:
+    def api_keys(self, **filters: Any) -> Page[ApiKeyRead]:
         """List API keys."""
-        return Page[Row].model_validate(self.get("/api-keys", **filters))
+        return self._page(ApiKeyRead, "/api-keys", **filters)
 
-    def create_user(self, body: Row) -> Row:
+    def create_user(self, data: UserCreate) -> UserRead:
         """Create a user (username, role, branches, password, optional PIN)."""
-        return self.post("/users", body)
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._post_as(UserRead, "/users", body)
 
-    def update_user(self, user_id: int, changes: Row) -> Row:
-        """Change a user: only the fields given."""
-        return self.patch(f"/users/{user_id}", changes)
+    def update_user(self, user_id: int, data: UserUpdate) -> UserRead:
+        """Change a user: only the fields that were set."""
+        path = f"/users/{user_id}"
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._patch_as(UserRead, path, body)
 
-    def create_branch(self, body: Row) -> Row:
+    def create_branch(self, data: BranchCreate) -> BranchRead:
         """Create a branch."""
-        return self.post("/branches", body)
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._post_as(BranchRead, "/branches", body)
 
-    def update_branch(self, branch_id: int, changes: Row) -> Row:
-        """Change a branch: only the fields given."""
-        return self.patch(f"/branches/{branch_id}", changes)
+    def update_branch(self, branch_id: int, data: BranchUpdate) -> BranchRead:
+        """Change a branch: only the fields that were set."""
+        path = f"/branches/{branch_id}"
+        body = data.model_dump(mode="json", exclude_unset=True)
+        return self._patch_as(BranchRead, path, body)
 
-    def create_api_key(self, *, name: str, scopes: list[str], branch_ids: list[int]) -> Row:
+    def create_api_key(self, data: ApiKeyCreate) -> ApiKeyCreated:
         """Create an API key; the answer carries its secret, shown once."""
-        body = {"name": name, "scopes": scopes, "branch_ids": branch_ids}
-        return self.post("/api-keys", body)
+        body = data.model_dump(mode="json")
+        return self._post_as(ApiKeyCreated, "/api-keys", body)
 
-    def revoke_api_key(self, key_id: int) -> Row:
+    def revoke_api_key(self, key_id: int) -> ApiKeyRead:
         """Revoke an API key at once."""
-        return self.post(f"/api-keys/{key_id}/revoke", {})
+        path = f"/api-keys/{key_id}/revoke"
+        return self._post_as(ApiKeyRead, path, {})
 
-    def enrolment_code(self, *, branch_id: int) -> Row:
+    def enrolment_code(self, *, branch_id: int) -> EnrolmentCodeRead:
         """Issue a one-time code that enrols a new till at a branch."""
-        return self.post("/devices/enrolment-codes", {"branch_id": branch_id})
+        path = "/devices/enrolment-codes"
+        return self._post_as(EnrolmentCodeRead, path, {"branch_id": branch_id})
 
-    def rename_device(self, device_id: int, *, name: str) -> Row:
+    def rename_device(self, device_id: str, *, name: str) -> DeviceRead:
         """Rename an enrolled till."""
-        return self.patch(f"/devices/{device_id}", {"name": name})
+        path = f"/devices/{device_id}"
+        return self._patch_as(DeviceRead, path, {"name": name})
 
-    def revoke_device(self, device_id: int) -> Row:
+    def revoke_device(self, device_id: str) -> DeviceRead:
         """Revoke a till: its sync stops at once."""
-        return self.post(f"/devices/{device_id}/revoke", {})
+        path = f"/devices/{device_id}/revoke"
+        return self._post_as(DeviceRead, path, {})
 
     def settings(self) -> Row:
         """Return the tenant's settings."""
-        return self.get("/settings")
+        return self._get_object("/settings")
 
     def put_setting(self, key: str, value: Any) -> Row:
         """Change one tenant setting."""
-        return self.put(f"/settings/{key}", {"value": value})
+        return self._put_object(f"/settings/{key}", {"value": value})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,8 @@ from sqlalchemy import or_, select
 
 from common.errors import PermissionDenied
 from common.roles import Permission
-from common.schemas.base import Id, Page, ReadSchema, problem_responses
+from common.schemas.alerts import AlertRead
+from common.schemas.base import Id, Page, problem_responses
 from sync_server.alerts import service
 from sync_server.alerts.models import Alert
 from sync_server.auth.deps import Requires, SessionDep
@@ -18,19 +18,6 @@ from sync_server.auth.principal import Principal
 from sync_server.paging import PageParams, SortedBy, get_owned, paginate
 
 router = APIRouter(tags=["alerts"])
-
-
-class AlertRead(ReadSchema):
-    id: int
-    kind: str
-    branch_id: int | None
-    product_id: int | None
-    status: str
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: int | None
-    cleared_at: datetime | None
-    details: dict[str, Any]
 
 
 @router.get("/alerts", response_model=Page[AlertRead], responses=problem_responses(403))

@@ -99,6 +99,9 @@ def make_checkpoint(session: Session, *, tenant_id: int, now: datetime) -> Check
     keyring = keyring_for(session)
     at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     seq, full_hash = report.entries, _hash_at(session, tenant_id=tenant_id, seq=report.entries)
+    if full_hash is None:
+        # verify() has just walked this entry: only a row deleted since then gets here.
+        raise InvalidState(f"Audit entry {seq} vanished while its checkpoint was being signed.")
     return Checkpoint(
         tenant_id=tenant_id,
         seq=seq,
@@ -109,10 +112,12 @@ def make_checkpoint(session: Session, *, tenant_id: int, now: datetime) -> Check
     )
 
 
-def _hash_at(session: Session, *, tenant_id: int, seq: int) -> str:
-    return session.scalar(
+def _hash_at(session: Session, *, tenant_id: int, seq: int) -> str | None:
+    """Return the hash of the chain's entry at seq (None: there is no such entry)."""
+    found: str | None = session.scalar(
         select(AuditEntry.hash).where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq == seq)
     )
+    return found
 
 
 def verify_against(

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from common.roles import Permission
-from common.schemas.base import Page, ReadSchema
+from common.schemas.audit import AuditEntryRead, ChainReportRead, CheckpointRead
+from common.schemas.base import Page
 from sync_server.audit import checkpoints, service
 from sync_server.audit.models import AuditEntry
 from sync_server.auth.deps import Requires, SessionDep
@@ -18,38 +19,6 @@ from sync_server.db import utcnow
 from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["audit"])
-
-
-class AuditEntryRead(ReadSchema):
-    id: int
-    # None for an entry committed after the sealing this request ran (sealed within a second).
-    seq: int | None
-    at: datetime
-    actor_id: int | None
-    actor: str
-    device_id: str | None
-    action: str
-    entity_type: str
-    entity_id: str
-    before: Any
-    after: Any
-    hash: str | None
-
-
-class ChainReportRead(ReadSchema):
-    entries: int
-    ok: bool
-    broken_at_seq: int | None
-    reason: str
-    pending: int
-    problems: list[str]
-
-
-class CheckpointRead(ReadSchema):
-    tenant_id: int
-    seq: int
-    at: str
-    text: str
 
 
 @router.get("/audit", response_model=Page[AuditEntryRead])

@@ -214,10 +214,13 @@ def record(
 
 def unsealed(session: Session, *, tenant_id: int) -> int:
     """Return how many committed entries of the tenant wait to be chained."""
-    return session.scalar(
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.tenant_id == tenant_id, AuditEntry.seq.is_(None))
+        )
+        or 0
     )
 
 
@@ -297,10 +300,9 @@ def _relinked(seq: int) -> str:
 
 
 def _check_entry(
-    entry: AuditEntry, *, prev_hash: str, keyed_from_seq: int, keyring: Keyring
+    entry: AuditEntry, *, seq: int, prev_hash: str, keyed_from_seq: int, keyring: Keyring
 ) -> str | None:
-    """Return what is wrong with the entry at this position of the chain, if anything."""
-    seq = entry.seq
+    """Return what is wrong with the entry at this position (seq) of the chain, if anything."""
     if entry.key_id is None:
         if seq >= keyed_from_seq:
             return f"entry {seq} was inserted or rewritten: it carries no MAC of the audit key"
@@ -354,14 +356,20 @@ def verify(session: Session, *, tenant_id: int, batch: int = 5000) -> ChainRepor
         if not rows:
             break
         for entry in rows:
-            if entry.seq != expected_seq:
-                problems.append((expected_seq, _removed(expected_seq, entry.seq - 1)))
-                expected_seq = entry.seq
+            seq = entry.seq
+            assert seq is not None  # the query selects seq >= expected_seq
+            if seq != expected_seq:
+                problems.append((expected_seq, _removed(expected_seq, seq - 1)))
+                expected_seq = seq
             problem = _check_entry(
-                entry, prev_hash=prev_hash, keyed_from_seq=keyed_from_seq, keyring=keyring
+                entry,
+                seq=seq,
+                prev_hash=prev_hash,
+                keyed_from_seq=keyed_from_seq,
+                keyring=keyring,
             )
             if problem:
-                problems.append((entry.seq, problem))
+                problems.append((seq, problem))
             prev_hash = entry.hash or ""
             expected_seq += 1
             count += 1

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from pydantic import Field
 
 from common.schemas.base import Amount, Price, ReadSchema, Schema
+from common.schemas.credit import AccountRead, CreditEntryRead
 
 # Well inside NUMERIC(14,4), so a balance plus one payment can never overflow the column.
 MAX_AMOUNT = Decimal("1000000000")
+
+
+# The account and its entries are read by the back office too, so they live in common/.
+__all__ = [
+    "MAX_AMOUNT",
+    "AccountRead",
+    "AdjustmentCreate",
+    "CreditEntryRead",
+    "PaymentCreate",
+    "StatementLine",
+    "StatementRead",
+]
 
 
 class PaymentCreate(Schema):
@@ -30,33 +42,6 @@ class AdjustmentCreate(Schema):
         ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Positive raises what the customer owes"
     )
     note: str = Field(min_length=1, max_length=200)
-
-
-class CreditEntryRead(ReadSchema):
-    id: int
-    customer_id: int
-    kind: str
-    amount: Amount
-    open_amount: Amount
-    reference_type: str
-    reference_id: str
-    method: str
-    note: str
-    due_date: date | None
-    allocations: list[dict[str, Any]]
-    actor: str
-    created_at: datetime
-
-
-class AccountRead(ReadSchema):
-    customer_id: int
-    name: str
-    credit_limit: Amount
-    balance_due: Amount
-    available_credit: Amount
-    total_purchases: Amount
-    amount_paid: Amount
-    last_payment_at: datetime | None
 
 
 class StatementLine(ReadSchema):

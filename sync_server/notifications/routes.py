@@ -10,6 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from common.roles import Permission, Role
+from common.schemas.alerts import NotificationRead
 from common.schemas.base import Id, Page, ReadSchema, Schema, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
@@ -18,17 +19,6 @@ from sync_server.notifications.models import Notification, NotificationRule, Sms
 from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["notifications"])
-
-
-class NotificationRead(ReadSchema):
-    id: int
-    event: str
-    subject: str
-    body: str
-    payload: dict[str, Any]
-    branch_id: int | None
-    created_at: datetime
-    read_at: datetime | None
 
 
 class RuleCreate(Schema):

@@ -55,7 +55,11 @@ def _prefix(text: str) -> str:
     return like_pattern(text)[1:]  # drop the leading %: receipt numbers match from the start
 
 
-def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> dict[int, str]:
+# Keyed by id, looked up by a possibly missing id (a sale without a customer finds "").
+Names = dict[int | None, str]
+
+
+def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> Names:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
@@ -67,9 +71,7 @@ def _user_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) 
     return {user_id: full or username for user_id, full, username in rows}
 
 
-def _customer_names(
-    session: Session, *, ids: Iterable[int | None], tenant_id: int
-) -> dict[int, str]:
+def _customer_names(session: Session, *, ids: Iterable[int | None], tenant_id: int) -> Names:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
@@ -81,7 +83,7 @@ def _customer_names(
     return {customer_id: name for customer_id, name in rows}
 
 
-def _sale_row(sale: Sale, *, cashiers: dict, customers: dict) -> dict[str, Any]:
+def _sale_row(sale: Sale, *, cashiers: Names, customers: Names) -> dict[str, Any]:
     return {
         **{k: getattr(sale, k) for k in SaleRead.model_fields if hasattr(sale, k)},
         "cashier_name": cashiers.get(sale.cashier_id, ""),
@@ -177,9 +179,9 @@ def get_sale(session: Session, *, principal: Principal, sale_id: int | UUID) -> 
         .order_by(Return.occurred_at, Return.id)
     ).all()
     back: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in returns:
-        for line in row.lines:
-            back[line.product_id] += line.quantity
+    for ret in returns:
+        for returned_line in ret.lines:
+            back[returned_line.product_id] += returned_line.quantity
     lines = []
     for line in sale.lines:
         returned = min(back[line.product_id], max(line.quantity, ZERO))
@@ -194,14 +196,14 @@ def get_sale(session: Session, *, principal: Principal, sale_id: int | UUID) -> 
             )
         )
     tenant = principal.tenant_id
-    row = _sale_row(
+    sale_row = _sale_row(
         sale,
         cashiers=_user_names(session, ids=[sale.cashier_id], tenant_id=tenant),
         customers=_customer_names(session, ids=[sale.customer_id], tenant_id=tenant),
     )
     return SaleDetail.model_validate(
         {
-            **row,
+            **sale_row,
             "lines": lines,
             "returns": [ReturnBrief.model_validate(r) for r in returns],
             "returned_total": sum((r.total for r in returns), ZERO),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -17,7 +17,7 @@ from sync_server.sync import programs_intake, push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent
 
 
-def list_query(*, principal: Principal, resolved: bool | None):
+def list_query(*, principal: Principal, resolved: bool | None) -> Select[DeadLetter]:
     """Return the query of the caller's dead letters (branches they may see)."""
     stmt = select(DeadLetter).where(DeadLetter.tenant_id == principal.tenant_id)
     stmt = in_caller_branches(stmt, column=DeadLetter.branch_id, principal=principal)

@@ -12,9 +12,9 @@ there publish numbers the change at once, as before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import CursorResult, exists, select, text
 from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
@@ -111,9 +111,11 @@ def sequence_changes(
         return 0
     done = 0
     while True:
-        count = session.execute(
+        # An UPDATE's result is a cursor result: it knows how many rows it numbered.
+        result = session.execute(
             _NUMBER, {"base": head.last_seq, "tenant_id": tenant_id, "batch": batch}
-        ).rowcount
+        )
+        count = cast("CursorResult[Any]", result).rowcount
         head.last_seq += count
         done += count
         session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,9 @@ from sync_server.audit.models import AuditEntry
 from sync_server.db import is_sqlite, transaction
 from sync_server.sync import feed
 from sync_server.sync.models import Change
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("stockpilot.keeper")
 
@@ -75,6 +79,6 @@ def run_forever(
     )
 
 
-def in_server_keeper(app) -> Callable[[], None]:
+def in_server_keeper(app: FastAPI) -> Callable[[], None]:
     """Start the keeper in a thread of the server process; return its stop function."""
     return background.start("feed-and-audit-keeper", run_forever, factory=app.state.sessions)

@@ -44,7 +44,9 @@ def staff_at_branch(data: Row, branch_id: int) -> bool:
     return data.get("role") == "admin" or not branches or branch_id in branches
 
 
-def _settings(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _settings(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     if after:
         return []
     values = get_settings(session, tenant_id=tenant_id)
@@ -54,7 +56,9 @@ def _settings(session: Session, tenant_id: int, branch_id: int, after: int, limi
     ]
 
 
-def _branches(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _branches(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     rows = session.scalars(
         select(Branch)
         .where(Branch.tenant_id == tenant_id, Branch.id > after)
@@ -64,7 +68,9 @@ def _branches(session: Session, tenant_id: int, branch_id: int, after: int, limi
     return [_change("branch", b.id, jsonable(branch_feed_data(b))) for b in rows]
 
 
-def _categories(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _categories(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     rows = session.execute(
         select(Category.id, Category.name, Category.parent_id)
         .where(Category.tenant_id == tenant_id, Category.id > after)
@@ -74,7 +80,7 @@ def _categories(session: Session, tenant_id: int, branch_id: int, after: int, li
     return [_change("category", i, {"id": i, "name": n, "parent_id": p}) for i, n, p in rows]
 
 
-def _staff(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _staff(session: Session, tenant_id: int, branch_id: int, after: int, limit: int) -> list[Row]:
     users = session.scalars(
         select(User)
         .where(User.tenant_id == tenant_id, User.id > after)
@@ -89,7 +95,9 @@ def _staff(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
     return out
 
 
-def _customers(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _customers(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     rows = session.scalars(
         select(Customer)
         .where(Customer.tenant_id == tenant_id, Customer.id > after)
@@ -99,7 +107,9 @@ def _customers(session: Session, tenant_id: int, branch_id: int, after: int, lim
     return [_change("customer", c.id, jsonable(customer_feed_data(c))) for c in rows]
 
 
-def _products(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _products(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     # Plain column reads: a 200k-product first sync must not build 200k ORM objects.
     rows = session.execute(
         select(
@@ -175,7 +185,7 @@ def _products(session: Session, tenant_id: int, branch_id: int, after: int, limi
     ]
 
 
-def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: int) -> list[Row]:
     rows = session.execute(
         select(StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved)
         .where(
@@ -202,7 +212,9 @@ def _stock(session: Session, tenant_id: int, branch_id: int, after: int, limit: 
     ]
 
 
-def _tax_classes(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _tax_classes(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     rows = session.scalars(
         select(TaxClassRow)
         .where(TaxClassRow.tenant_id == tenant_id, TaxClassRow.id > after)
@@ -212,7 +224,9 @@ def _tax_classes(session: Session, tenant_id: int, branch_id: int, after: int, l
     return [_change("tax_class", row.id, tax_feed_data(row)) for row in rows]
 
 
-def _price_groups(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+def _price_groups(
+    session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+) -> list[Row]:
     rows = session.execute(
         select(Customer.id, Customer.price_group)
         .where(
@@ -227,7 +241,9 @@ def _price_groups(session: Session, tenant_id: int, branch_id: int, after: int, 
 
 
 def _pricing(rule_type: str) -> Fetch:
-    def fetch(session: Session, tenant_id: int, branch_id: int, after: int, limit: int):
+    def fetch(
+        session: Session, tenant_id: int, branch_id: int, after: int, limit: int
+    ) -> list[Row]:
         rows = live_rule_rows(
             session, tenant_id=tenant_id, rule_type=rule_type, after=after, limit=limit
         )

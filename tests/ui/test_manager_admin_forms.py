@@ -110,7 +110,7 @@ def test_admin_creates_then_disables_a_user(
 
     dialog.username.setText("priya")
     accept_dialog(qtbot, dialog)
-    assert dialog.result_value["username"] == "priya"
+    assert dialog.result_value.username == "priya"
     reload_until(qtbot, page.users, lambda rows: any(r.username == "priya" for r in rows))
     me = _login(live_server.url, "priya", NEW_PASSWORD)
     assert me.role == Role.SALES_ADMIN and me.branch_ids == [branch_id]
@@ -197,8 +197,8 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     ).json()["code"]
     assert admin_api.post("devices/enrol", json={"code": code, "name": "Till 1"}).status_code == 201
     page.tabs.setCurrentIndex(labels.index("Devices"))
-    reload_until(qtbot, page.devices, lambda rows: any(r["name"] == "Till 1" for r in rows))
-    select_row(page.devices, lambda r: r["name"] == "Till 1")
+    reload_until(qtbot, page.devices, lambda rows: any(r.name == "Till 1" for r in rows))
+    select_row(page.devices, lambda r: r.name == "Till 1")
     _click(qtbot, window.findChild(QPushButton, "RenameDevice"))
     rename = page.dialog
     assert isinstance(rename, RenameDialog)
@@ -207,7 +207,7 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     assert "new name" in rename.error.text()
     rename.name.setText("Front counter")
     accept_dialog(qtbot, rename)
-    reload_until(qtbot, page.devices, lambda rows: [r["name"] for r in rows] == ["Front counter"])
+    reload_until(qtbot, page.devices, lambda rows: [r.name for r in rows] == ["Front counter"])
 
     # An API key: the secret is shown once, works with X-API-Key, and stops after revoking.
     page.tabs.setCurrentIndex(labels.index("API keys"))
@@ -228,7 +228,7 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
     assert QGuiApplication.clipboard().text() == secret
     shown.accept()
     assert shown.secret.text() == ""  # not kept on screen once closed
-    reload_until(qtbot, page.api_keys, lambda rows: any(r["name"] == "Web shop" for r in rows))
+    reload_until(qtbot, page.api_keys, lambda rows: any(r.name == "Web shop" for r in rows))
     assert all(secret not in str(r) for r in page.api_keys.model.rows)  # listed without it
 
     store = ApiClient(live_server.url)
@@ -239,7 +239,7 @@ def test_admin_adds_a_branch_and_an_api_key_then_revokes_the_key(
             store.request("POST", "/customers", json={"name": "X"}, headers={"X-API-Key": secret})
         assert forbidden.value.status == 403
 
-        select_row(page.api_keys, lambda r: r["name"] == "Web shop")
+        select_row(page.api_keys, lambda r: r.name == "Web shop")
         _click(qtbot, window.findChild(QPushButton, "RevokeApiKey"))
         confirm = page.dialog
         assert isinstance(confirm, ConfirmDialog)

@@ -372,11 +372,9 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     assert page.levels.model.data(index, Qt.ItemDataRole.BackgroundRole).color().name() == "#fff4e0"
 
     alerts = window.open_screen("alerts")
-    reload_until(
-        qtbot, alerts.alerts, lambda rows: any(a["product_id"] == product_id for a in rows)
-    )
-    opened = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
-    assert [a["kind"] for a in opened] == ["low_stock"]
+    reload_until(qtbot, alerts.alerts, lambda rows: any(a.product_id == product_id for a in rows))
+    opened = [a for a in alerts.alerts.model.rows if a.product_id == product_id]
+    assert [a.kind for a in opened] == ["low_stock"]
     window.refresh_badges()
     qtbot.waitUntil(lambda: window.alert_count >= 1, timeout=TIMEOUT)
 
@@ -384,12 +382,12 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     adjust("12", "correction")
     alerts = window.open_screen("alerts")
     reload_until(
-        qtbot, alerts.alerts, lambda rows: not any(a["product_id"] == product_id for a in rows)
+        qtbot, alerts.alerts, lambda rows: not any(a.product_id == product_id for a in rows)
     )
     alerts.status_filter.setCurrentIndex(alerts.status_filter.findData("cleared"))
     wait_loaded(qtbot, alerts.alerts)
-    cleared = [a for a in alerts.alerts.model.rows if a["product_id"] == product_id]
-    assert cleared and cleared[0]["cleared_at"] is not None
+    cleared = [a for a in alerts.alerts.model.rows if a.product_id == product_id]
+    assert cleared and cleared[0].cleared_at is not None
 
     # A stock count: three scans of the product, post, and on hand becomes what was counted.
     barcode = admin.get(f"products/{product_id}").json()["barcodes"][0]

@@ -358,3 +358,24 @@ def test_reorder_suggestions_explain_themselves_and_a_viewer_cannot_edit(
             assert not getattr(screen, name).isVisibleTo(viewer), f"{key}.{name} shown"
     # Reading statements is not editing: the viewer keeps those.
     assert viewer.open_screen("customers").statement_button.isVisibleTo(viewer)
+
+
+def test_credit_history_lists_the_customers_entries(
+    open_window, qtbot: QtBot, world: World
+) -> None:
+    admin = world.api("admin")
+    customer = admin.post("customers", json={"name": "Iyer Traders", "credit_limit": "1000"}).json()
+    paid = admin.post(f"customers/{customer['id']}/payments", json={"amount": "40"})
+    assert paid.status_code == 201, paid.text
+    window = open_window("manager", start="customers")
+    page = window.open_screen("customers")
+    reload_until(qtbot, page.table, lambda rows: any(c.id == customer["id"] for c in rows))
+    select_row(page.table, lambda c: c.id == customer["id"])
+
+    qtbot.mouseClick(page.history_button, LEFT)
+
+    history = page.dialog
+    qtbot.waitUntil(lambda: history.status.text() != "Loading…", timeout=TIMEOUT)
+    assert history.status.text() == "1 entries"
+    (entry,) = history.model.rows
+    assert entry.kind == "payment" and entry.amount == Decimal("-40")

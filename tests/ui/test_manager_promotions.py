@@ -41,16 +41,16 @@ def test_manager_creates_previews_and_ends_a_promotion(
     page.get.setValue(1)
     qtbot.mouseClick(page.create_button, LEFT)
     qtbot.waitUntil(lambda: page.message.text().startswith("Created Tea 2+1"), timeout=TIMEOUT)
-    reload_until(qtbot, page.table, lambda rows: any(r["name"] == "Tea 2+1" for r in rows))
+    reload_until(qtbot, page.table, lambda rows: any(r.name == "Tea 2+1" for r in rows))
 
     page.preview_cart.setText(f"{tea}x3")
     qtbot.mouseClick(page.preview_button, LEFT)
     qtbot.waitUntil(lambda: page.preview_result.text() != "", timeout=TIMEOUT)
     assert page.preview_result.text() == "Total 20.00 (saved 10.00): Tea 2+1 −10.00"
 
-    row = select_row(page.table, lambda r: r["name"] == "Tea 2+1")
+    row = select_row(page.table, lambda r: r.name == "Tea 2+1")
     qtbot.mouseClick(page.end_button, LEFT)
-    eventually(qtbot, lambda: admin.get(f"promotions/{row['id']}").json()["active"] is False)
+    eventually(qtbot, lambda: admin.get(f"promotions/{row.id}").json()["active"] is False)
     qtbot.waitUntil(lambda: page.message.text() == "Ended 1 promotion(s).", timeout=TIMEOUT)
 
 

@@ -15,7 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.apikeys import ApiKeyCreated, ApiKeyRead
+from common.schemas.auth import UserRead
 from common.schemas.org import BranchRead
+from common.sync.protocol import DeviceRead
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.admin_dialogs import (
     ApiKeyDialog,
@@ -226,9 +229,9 @@ class AdminPage(QWidget):
             return
         self._open(UserDialog(ctx=self.ctx, user=user, parent=self), self._user_saved)
 
-    def _user_saved(self, user: dict[str, Any]) -> None:
-        state = "" if user["active"] else " (disabled)"
-        self.message.setText(f"Saved user {user['username']}{state}.")
+    def _user_saved(self, user: UserRead) -> None:
+        state = "" if user.active else " (disabled)"
+        self.message.setText(f"Saved user {user.username}{state}.")
         self.users.reload(keep_page=True)
 
     # --- branches ---------------------------------------------------------------------
@@ -242,8 +245,7 @@ class AdminPage(QWidget):
             return
         self._open(BranchDialog(ctx=self.ctx, branch=branch, parent=self), self._branch_saved)
 
-    def _branch_saved(self, data: dict[str, Any]) -> None:
-        branch = BranchRead.model_validate(data)
+    def _branch_saved(self, branch: BranchRead) -> None:
         # Every screen names and offers branches from the context: keep it current.
         known = [b for b in self.ctx.branches if b.id != branch.id]
         self.ctx.branches[:] = sorted([*known, branch], key=lambda b: b.name)
@@ -258,25 +260,26 @@ class AdminPage(QWidget):
         """Open the form for a new API key; its secret is shown once afterwards."""
         self._open(ApiKeyDialog(ctx=self.ctx, parent=self), self._key_created)
 
-    def _key_created(self, key: dict[str, Any]) -> None:
-        self.message.setText(f"Created API key {key['name']} ({key['prefix']}…).")
+    def _key_created(self, key: ApiKeyCreated) -> None:
+        self.message.setText(f"Created API key {key.name} ({key.prefix}…).")
         self.api_keys.reload(keep_page=True)
-        self.dialog = SecretDialog(name=key["name"], secret=key["key"], parent=self)
+        self.dialog = SecretDialog(name=key.name, secret=key.key, parent=self)
         self.dialog.open()
 
     def revoke_api_key(self) -> None:
         """Ask, then revoke the selected key: the store's next request is refused."""
-        if (key := self._selected(self.api_keys, "an API key")) is None:
+        key: ApiKeyRead | None = self._selected(self.api_keys, "an API key")
+        if key is None:
             return
-        if key.get("revoked_at"):
-            self.message.setText(f"{key['name']} is already revoked.")
+        if key.revoked_at:
+            self.message.setText(f"{key.name} is already revoked.")
             return
-        key_id = key["id"]
+        key_id = key.id
         dialog = ConfirmDialog(
             ctx=self.ctx,
-            title=f"Revoke {key['name']}?",
+            title=f"Revoke {key.name}?",
             text=(
-                f"The key {key['prefix']}… stops working at once: the store using it can no "
+                f"The key {key.prefix}… stops working at once: the store using it can no "
                 "longer read products or place orders until it gets a new key. This cannot be "
                 "undone."
             ),
@@ -284,7 +287,7 @@ class AdminPage(QWidget):
             call=lambda api: api.revoke_api_key(key_id),
             parent=self,
         )
-        self._open(dialog, self._reported(self.api_keys, lambda k: f"Revoked API key {k['name']}."))
+        self._open(dialog, self._reported(self.api_keys, lambda k: f"Revoked API key {k.name}."))
 
     # --- devices ----------------------------------------------------------------------
     def issue_code(self) -> None:
@@ -296,28 +299,31 @@ class AdminPage(QWidget):
             owner=self,
         ).success(
             lambda c: self.message.setText(
-                f"Enrolment code for {self.ctx.branch_name(c['branch_id'])}: {c['code']} "
-                f"(valid until {as_when(c['expires_at'])}). Type it into the new till."
+                f"Enrolment code for {self.ctx.branch_name(c.branch_id)}: {c.code} "
+                f"(valid until {as_when(c.expires_at)}). Type it into the new till."
             )
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def rename_device(self) -> None:
         """Open the rename form for the selected till."""
-        if (device := self._selected(self.devices, "a till")) is None:
+        device: DeviceRead | None = self._selected(self.devices, "a till")
+        if device is None:
             return
         self._open(
             RenameDialog(ctx=self.ctx, device=device, parent=self),
-            self._reported(self.devices, lambda d: f"Renamed the till to {d['name']}."),
+            self._reported(self.devices, lambda d: f"Renamed the till to {d.name}."),
         )
 
     def revoke_device(self) -> None:
         """Revoke the selected till: its sync stops at once."""
-        if (device := self._selected(self.devices, "a till")) is None:
+        device: DeviceRead | None = self._selected(self.devices, "a till")
+        if device is None:
             return
+        device_id = device.id
         NetOp(
-            lambda api: api.revoke_device(device["id"]),
+            lambda api: api.revoke_device(device_id),
             pool=self.ctx.pool,
             owner=self,
-        ).success(self._reported(self.devices, lambda d: f"Revoked {d['name']}.")).failure(
+        ).success(self._reported(self.devices, lambda d: f"Revoked {d.name}.")).failure(
             lambda e: self.message.setText(describe(e))
         ).run()

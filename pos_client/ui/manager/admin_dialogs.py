@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -23,11 +24,15 @@ from PySide6.QtWidgets import (
 
 from common.codes import BranchKind
 from common.roles import API_KEY_SCOPES, Role
-from common.schemas.auth import UserRead
-from common.schemas.org import BranchRead
+from common.schemas.apikeys import ApiKeyCreate
+from common.schemas.auth import UserCreate, UserRead, UserUpdate
+from common.schemas.base import Schema
+from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
+from common.sync.protocol import DeviceRead
 from common.tax import gstin_problem
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.customer_dialogs import schema_errors
 from pos_client.ui.manager.table import as_label
 from pos_client.ui.manager.widgets import FormDialog, button, choice
 
@@ -46,6 +51,8 @@ SCOPE_LABELS: dict[str, str] = {
     "orders:read": "Read orders",
     "orders:write": "Place and update orders",
 }
+
+S = TypeVar("S", bound=Schema)
 
 
 def enum_value(value: Any) -> Any:
@@ -165,7 +172,8 @@ class UserDialog(FormDialog):
             body = {"username": self.username.text().strip(), **values, "password": password}
             if pin:
                 body["pin"] = pin
-            return lambda api: api.create_user(body)
+            new_user = _checked(UserCreate, body)
+            return lambda api: api.create_user(new_user)
         user = self.user
         current = {
             "full_name": user.full_name,
@@ -185,7 +193,16 @@ class UserDialog(FormDialog):
             changes["pin"] = pin
         if not changes:
             raise ValueError("Nothing changed.")
-        return lambda api: api.update_user(user.id, changes)
+        update = _checked(UserUpdate, changes)
+        return lambda api: api.update_user(user.id, update)
+
+
+def _checked(schema: type[S], values: dict[str, Any]) -> S:
+    """Build a request body, turning what the schema refuses into the form's error line."""
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        raise ValueError(schema_errors(exc)) from exc
 
 
 def _optional_decimal(text: str, *, what: str) -> Decimal | None:
@@ -284,10 +301,11 @@ class BranchDialog(FormDialog):
         }
         if self.branch is None:
             body["code"] = self.code.text().strip().upper()
-            return lambda api: api.create_branch(body)
+            new_branch = _checked(BranchCreate, body)
+            return lambda api: api.create_branch(new_branch)
         body["active"] = self.active.isChecked()
-        branch_id = self.branch.id
-        return lambda api: api.update_branch(branch_id, body)
+        branch_id, update = self.branch.id, _checked(BranchUpdate, body)
+        return lambda api: api.update_branch(branch_id, update)
 
 
 class ApiKeyDialog(FormDialog):
@@ -316,7 +334,8 @@ class ApiKeyDialog(FormDialog):
         if not scopes:
             raise ValueError("Tick at least one thing the key may do.")
         name, branch_ids = self.name.text().strip(), self.branches.checked()
-        return lambda api: api.create_api_key(name=name, scopes=scopes, branch_ids=branch_ids)
+        key = _checked(ApiKeyCreate, {"name": name, "scopes": scopes, "branch_ids": branch_ids})
+        return lambda api: api.create_api_key(key)
 
 
 class SecretDialog(QDialog):
@@ -389,11 +408,11 @@ class RenameDialog(FormDialog):
     """Give a till a new name."""
 
     def __init__(
-        self, *, ctx: ManagerContext, device: dict[str, Any], parent: QWidget | None = None
+        self, *, ctx: ManagerContext, device: DeviceRead, parent: QWidget | None = None
     ) -> None:
-        super().__init__(ctx=ctx, title=f"Rename {device['name']}", ok_text="Rename", parent=parent)
-        self.device_id = device["id"]
-        self.name = QLineEdit(device["name"])
+        super().__init__(ctx=ctx, title=f"Rename {device.name}", ok_text="Rename", parent=parent)
+        self.device_id = device.id
+        self.name = QLineEdit(device.name)
         self.name.setObjectName("DeviceName")
         self.form.addRow("Name", self.name)
 

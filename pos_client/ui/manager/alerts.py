@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
+from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import Column, as_label, as_when
@@ -96,12 +97,12 @@ class AlertsPage(QWidget):
 
     def acknowledge(self) -> None:
         """Acknowledge the selected alerts."""
-        ids = [a["id"] for a in self.alerts.selected_rows()]
+        ids = [alert.id for alert in self.alerts.selected_rows()]
         if not ids:
             self.message.setText("Select an alert first.")
             return
 
-        def ack(api: Any) -> int:
+        def ack(api: ApiClient) -> int:
             for alert_id in ids:
                 api.acknowledge_alert(alert_id)
             return len(ids)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QCheckBox, QDateEdit, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from common.schemas.audit import AuditEntryRead, ChainReportRead
+from common.schemas.base import Page
+from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.table import Column, as_when
 from pos_client.ui.manager.widgets import ActionBar, ServerTable, button, heading
 
 
-def _change(row: dict[str, Any]) -> str:
-    after = row.get("after")
+def _change(entry: AuditEntryRead) -> str:
+    after = entry.after
     if not after:
         return ""
     text = json.dumps(after, default=str, separators=(", ", ": "))
@@ -85,7 +87,7 @@ class AuditPage(QWidget):
         """Reload the entries."""
         self.table.reload(keep_page=True)
 
-    def _fetch(self, api: Any, offset: int, limit: int) -> Any:
+    def _fetch(self, api: ApiClient, offset: int, limit: int) -> Page[AuditEntryRead]:
         dates = {}
         if self.use_dates.isChecked():
             dates = {
@@ -109,17 +111,17 @@ class AuditPage(QWidget):
             self._verified
         ).failure(lambda e: self.verify_result.setText(describe(e))).run()
 
-    def _verified(self, report: dict[str, Any]) -> None:
-        if report["ok"]:
+    def _verified(self, report: ChainReportRead) -> None:
+        if report.ok:
             self.verify_result.setObjectName("VerifyOk")
-            waiting = report.get("pending") or 0
+            waiting = report.pending
             # Entries of the last moments are chained a moment after they are written.
             later = f" {waiting:,} just written will be chained in a moment." if waiting else ""
             self.verify_result.setText(
-                f"✓ Chain intact: {report['entries']:,} entries verified.{later}"
+                f"✓ Chain intact: {report.entries:,} entries verified.{later}"
             )
         else:
             self.verify_result.setObjectName("VerifyBroken")
             # The reason says what was found and where ("entry 7 was edited ...").
-            self.verify_result.setText(f"✗ Chain broken: {report['reason']}")
+            self.verify_result.setText(f"✗ Chain broken: {report.reason}")
         self.verify_result.style().polish(self.verify_result)

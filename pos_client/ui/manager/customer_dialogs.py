@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.schemas.base import Page
+from common.schemas.credit import CreditEntryRead
 from common.schemas.partners import CustomerCreate, CustomerRead, CustomerUpdate
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
@@ -392,10 +394,7 @@ class HistoryDialog(QDialog):
             self._loaded
         ).failure(lambda e: self.status.setText(describe(e))).run()
 
-    def _loaded(self, history: Any) -> None:
-        found = (
-            history.get("items", history.get("entries")) if isinstance(history, dict) else history
-        )
-        items: list[Any] = list(found or [])
+    def _loaded(self, history: Page[CreditEntryRead]) -> None:
+        items = history.items
         self.model.set_rows(items)
         self.status.setText(f"{len(items)} entries" if items else "No credit entries yet.")

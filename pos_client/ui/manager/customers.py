@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.credit import CreditEntryRead
 from common.schemas.partners import CustomerRead
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import (
@@ -126,8 +126,8 @@ class CustomersPage(QWidget):
         self.dialog = dialog
         dialog.open()
 
-    def _paid(self, customer: CustomerRead, entry: dict[str, Any]) -> None:
-        self.message.setText(f"Recorded {as_money(entry['amount'])} from {customer.name}.")
+    def _paid(self, customer: CustomerRead, entry: CreditEntryRead) -> None:
+        self.message.setText(f"Recorded {as_money(entry.amount)} from {customer.name}.")
         self.table.reload(keep_page=True)
 
     def history(self) -> None:

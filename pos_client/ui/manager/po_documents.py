@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.schemas.tax import TaxClassRead
 from common.tax import Component, Supply, class_from_wire, components_for, tax_exclusive
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp
@@ -98,7 +99,7 @@ class PoLinesEditor(QWidget):
         self.ctx = ctx
         self.supplier_id = supplier_id
         self.entries: list[_Line] = []
-        self.tax_classes: list[dict[str, Any]] = []
+        self.tax_classes: list[TaxClassRead] = []
         self._filling = False
         self.picker = ProductPicker(ctx=ctx)
         self.picker.picked.connect(self.add)
@@ -137,7 +138,7 @@ class PoLinesEditor(QWidget):
         """Ask the server for products matching text."""
         self.picker.look_up(text)
 
-    def set_tax_classes(self, classes: list[dict[str, Any]]) -> None:
+    def set_tax_classes(self, classes: list[TaxClassRead]) -> None:
         """Offer the business's tax classes on every line (keeping each line's choice)."""
         self.tax_classes = classes
         for row, entry in enumerate(self.entries):
@@ -153,8 +154,8 @@ class PoLinesEditor(QWidget):
         combo.clear()
         # Keys are text ("class:7", "rate:18"): Qt compares them by value in findData.
         combo.addItem("No tax", "rate:0")
-        for row in self.tax_classes:
-            combo.addItem(row["name"], f"class:{row['id']}")
+        for tax_class in self.tax_classes:
+            combo.addItem(tax_class.name, f"class:{tax_class.id}")
         rate = Decimal(product.tax_rate or 0)
         if rate and product.tax_class_id is None:
             combo.addItem(f"{as_quantity(rate)}%", f"rate:{rate}")
@@ -290,9 +291,10 @@ class PoLinesEditor(QWidget):
     def _components(self, row: int) -> tuple[Component, ...]:
         kind, value = self._tax(row)
         if kind == "class":
-            found = next((c for c in self.tax_classes if str(c["id"]) == value), None)
+            found = next((c for c in self.tax_classes if str(c.id) == value), None)
             if found is not None:
-                return class_from_wire(found).components_on(day=date.today())
+                wire = found.model_dump(mode="json")
+                return class_from_wire(wire).components_on(day=date.today())
             return ()
         return components_for(
             tax_class=None, tax_rate=Decimal(value), day=date.today(), supply=Supply.INTRA

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -17,8 +18,11 @@ from PySide6.QtWidgets import (
 
 from common.pricing.rules import PromoKind
 from common.roles import Permission
+from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
+from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
+from pos_client.ui.manager.customer_dialogs import schema_errors
 from pos_client.ui.manager.table import Column, as_when
 from pos_client.ui.manager.widgets import ActionBar, ServerTable, button, choice, heading
 
@@ -213,8 +217,8 @@ class PromotionsPage(QWidget):
             self.message.setText(str(exc))
             return
 
-        def created(row: dict[str, Any]) -> None:
-            self.message.setText(f"Created {row['name']}; tills get it at their next sync.")
+        def created(rule: RuleRead) -> None:
+            self.message.setText(f"Created {rule.name}; tills get it at their next sync.")
             self.table.reload(keep_page=True)
 
         NetOp(lambda api: api.create_promotion(body), pool=self.ctx.pool, owner=self).success(
@@ -228,10 +232,12 @@ class PromotionsPage(QWidget):
             self.message.setText("Select a promotion first.")
             return
 
-        def end(api: Any) -> int:
-            for row in rows:
-                api.end_promotion(row["id"])
-            return len(rows)
+        ids = [row.id for row in rows]
+
+        def end(api: ApiClient) -> int:
+            for rule_id in ids:
+                api.end_promotion(rule_id)
+            return len(ids)
 
         def ended(n: int) -> None:
             self.message.setText(f"Ended {n} promotion(s).")
@@ -255,12 +261,17 @@ class PromotionsPage(QWidget):
         if not lines:
             self.preview_result.setText("Write the cart as product id x quantity: 12x3, 14x1")
             return
-        NetOp(
-            lambda api: api.preview_prices({"lines": lines}), pool=self.ctx.pool, owner=self
-        ).success(self._previewed).failure(lambda e: self.preview_result.setText(describe(e))).run()
+        try:
+            cart = PreviewIn.model_validate({"lines": lines})
+        except ValidationError as exc:
+            self.preview_result.setText(schema_errors(exc))
+            return
+        NetOp(lambda api: api.preview_prices(cart), pool=self.ctx.pool, owner=self).success(
+            self._previewed
+        ).failure(lambda e: self.preview_result.setText(describe(e))).run()
 
-    def _previewed(self, answer: dict[str, Any]) -> None:
-        why = "; ".join(f"{a['name']} −{a['amount']}" for a in answer["applied"])
+    def _previewed(self, answer: PreviewRead) -> None:
+        why = "; ".join(f"{a.name} −{a.amount}" for a in answer.applied)
         self.preview_result.setText(
-            f"Total {answer['total']} (saved {answer['saved']})" + (f": {why}" if why else "")
+            f"Total {answer.total} (saved {answer.saved})" + (f": {why}" if why else "")
         )

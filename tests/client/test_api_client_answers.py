@@ -1,0 +1,160 @@
+"""ApiClient reads typed answers from the real server, and turns an answer of the wrong shape
+(another program at the address, another version) into one ApiError a manager can act on."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from common.schemas.partners import CustomerCreate, SupplierCreate
+from pos_client.api.client import ApiClient, ApiError, UnexpectedAnswer
+from tests.factories import PASSWORD, World
+
+
+@pytest.fixture
+def signed_in(world: World, live_server) -> Iterator[ApiClient]:
+    """An ApiClient signed in as the first tenant's admin over real HTTP."""
+    client = ApiClient(live_server.url)
+    client.login(username="admin", password=PASSWORD)
+    yield client
+    client.close()
+
+
+def test_credit_history_is_a_page_of_the_customers_entries(signed_in: ApiClient) -> None:
+    customer = signed_in.create_customer(
+        CustomerCreate(name="Credit Customer", phone="5550100", credit_limit=Decimal("500"))
+    )
+    signed_in.record_payment(customer.id, amount=Decimal("12.50"), reference="r-1")
+
+    history = signed_in.credit_history(customer.id)
+
+    assert history.total == 1
+    assert [(entry.kind, entry.amount) for entry in history.items] == [
+        ("payment", Decimal("-12.50"))
+    ]
+    assert signed_in.customer_account(customer.id).amount_paid == Decimal("12.50")
+
+
+def test_starting_costs_are_keyed_by_product(signed_in: ApiClient, world: World) -> None:
+    supplier = signed_in.create_supplier(SupplierCreate(name="Acme Wholesale"))
+    wanted = world.a.product_ids[:2]
+
+    costs = signed_in.starting_costs(supplier.id, wanted)
+
+    assert sorted(costs) == sorted(wanted)
+    assert all(costs[pid]["product_id"] == pid for pid in wanted)
+
+
+def test_typed_reads_of_a_real_server(signed_in: ApiClient, world: World) -> None:
+    assert signed_in.health().status == "ok"
+    report = signed_in.verify_audit()
+    assert report.ok and report.reason == ""
+    code = signed_in.enrolment_code(branch_id=world.a.branch_ids[0])
+    assert code.branch_id == world.a.branch_ids[0] and code.code
+    assert signed_in.devices().total == 0
+    assert signed_in.api_keys().items == []
+
+
+# --- a server that is not a StockPilot server (a captive portal, a proxy's page, an old build)
+
+
+def _answer(request: Request) -> Response:
+    """Answer 200 with what the path names: HTML, nothing, a list, or an object."""
+    path = request.url.path
+    if path.endswith("/auth/login"):
+        return JSONResponse({"access_token": "t", "token_type": "bearer", "expires_in": 60})
+    if path.endswith("/auth/me"):
+        return JSONResponse({"id": 1})  # an old server's me: no username, role, permissions
+    if path.endswith("/settings"):
+        return JSONResponse(["not", "an", "object"])
+    if path.endswith("/alerts/7/acknowledge"):
+        return Response(status_code=200)  # empty
+    if path.endswith("/stock/incoming"):
+        return JSONResponse({"rows": []})  # an object where a list belongs
+    if path.endswith("/products"):
+        return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    return HTMLResponse("<html><body>Sign in to the hotel Wi-Fi</body></html>")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def stranger_url() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 that answers 200 with the wrong things."""
+    app = Starlette(
+        routes=[Route("/{path:path}", _answer, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def stranger(stranger_url: str) -> Iterator[ApiClient]:
+    client = ApiClient(stranger_url)
+    yield client
+    client.close()
+
+
+def _refusal(call: Callable[[], object]) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        call()
+    assert isinstance(caught.value, UnexpectedAnswer)
+    assert "not what this app expects" in caught.value.detail
+    assert "up to date" in caught.value.detail
+    return caught.value
+
+
+def test_an_html_page_is_an_unexpected_answer(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.health())
+    assert "/health" in error.detail and "a JSON document" in error.detail
+
+
+def test_a_me_without_its_fields_fails_sign_in_with_words(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.login(username="admin", password=PASSWORD))
+    assert "/auth/me" in error.detail and "MeRead" in error.detail
+    assert stranger.me is None
+
+
+def test_a_list_where_an_object_belongs(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.settings())
+    assert "a JSON object" in error.detail
+
+
+def test_an_empty_answer_where_an_object_belongs(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.acknowledge_alert(7))
+    assert "/alerts/7/acknowledge" in error.detail
+
+
+def test_an_object_where_a_list_belongs(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.incoming_stock(branch_id=1))
+    assert "a list of JSON objects" in error.detail
+
+
+def test_a_page_of_malformed_rows(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.products())
+    assert "/products" in error.detail
