@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,6 +69,6 @@ def run_forever(
     )
 
 
-def in_server_summaries(app) -> Callable[[], None]:
+def in_server_summaries(app: Any) -> Callable[[], None]:
     """Start the summary keeper in a thread of the server process; return its stop function."""
     return background.start("report-summary-keeper", run_forever, factory=app.state.sessions)

@@ -15,18 +15,18 @@ from typing import Any
 
 from sqlalchemy import Integer, String, func, literal, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Subquery
 
 from common.codes import Channel, Tender
-from sync_server.db import Money, is_sqlite
+from sync_server.db import AnySelect, Money, is_sqlite
 from sync_server.reports import totals
-from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed, upsert
+from sync_server.reports.base import ZERO_SQL, Filters, SqlColumn, in_branches, unindexed, upsert
 from sync_server.reports.facts import marked, sales_facts
 from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
 
-def day_of(session: Session, column) -> Any:
+def day_of(session: Session, column: SqlColumn) -> Any:
     """Midnight UTC starting a timestamp column's day, stored as the column type stores it."""
     if is_sqlite(session.get_bind()):
         # SQLAlchemy keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
@@ -229,7 +229,7 @@ def product_facts(
 
 def voided_products(
     session: Session, *, filters: Filters, start: datetime, end: datetime
-) -> Select[Any]:
+) -> AnySelect:
     """Products on summed till sales of the range voided since (the only products whose
     product_facts rows include -1 lines), through the partial index of such sales."""
     through = read_marks(session, tenant_id=filters.tenant_id)[0]
@@ -259,7 +259,7 @@ def detail_product_facts(
     ).subquery("product_facts")
 
 
-def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any], Any]]:
+def till_tenders(session: Session, *, filters: Filters) -> list[tuple[AnySelect, Any]]:
     """(select of tender, amount, refunded, counted; its branch column) for till payments.
 
     Summed days from report_tender_daily, the payments after the watermark, and the summed
@@ -281,7 +281,7 @@ def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any
         stored = stored.where(t.channel == filters.channel)
     if filters.cashier_id is not None:
         stored = stored.where(t.cashier_id == filters.cashier_id)
-    out: list[tuple[Select[Any], Any]] = [(stored, t.branch_id)]
+    out: list[tuple[AnySelect, Any]] = [(stored, t.branch_id)]
     through = read_marks(session, tenant_id=filters.tenant_id)[0]
     scan_tail = sqlite_db and marked(through)
 

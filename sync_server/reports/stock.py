@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, case, cast, func, literal, null, or_, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Category, Product
+from sync_server.db import AnySelect
 from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
@@ -38,7 +41,7 @@ class MoverClass(StrEnum):
     DEAD = "dead"
 
 
-def _product_scope(stmt, filters: Filters):
+def _product_scope(stmt: AnySelect, filters: Filters) -> AnySelect:
     if filters.category_id is not None:
         stmt = stmt.where(Product.category_id == filters.category_id)
     if filters.supplier_id is not None:
@@ -46,7 +49,9 @@ def _product_scope(stmt, filters: Filters):
     return stmt
 
 
-def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int, levels):
+def _sold_per_level(
+    session: Session, filters: Filters, *, today: date, days: int, levels: AnySelect
+) -> Subquery:
     """Return (branch_id, product_id, sold) over the last `days` days up to today, for the
     (branch_id, product_id) pairs the `levels` select gives."""
     end = start_of(today + timedelta(days=1))
@@ -133,8 +138,8 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
         # Below zero there is nothing to cover with; with no sales the cover is unbounded.
         row["days_of_cover"] = max(avail, ZERO) / per_day if per_day > 0 else None
         # Order enough to get back to the threshold, and never less than the usual order.
-        usual, threshold = to_dec(row["reorder_quantity"]), to_dec(row["threshold"])
-        row["suggested_order"] = max(usual, threshold - avail)
+        usual, floor = to_dec(row["reorder_quantity"]), to_dec(row["threshold"])
+        row["suggested_order"] = max(usual, floor - avail)
         rows.append(row)
     return Report(
         name="stock-shortages",
@@ -160,7 +165,7 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
     )
 
 
-def _stock_filters(filters: Filters) -> dict:
+def _stock_filters(filters: Filters) -> dict[str, Any]:
     shown = filters.describe()
     for key in ("date_from", "date_to"):
         shown.pop(key, None)
@@ -177,7 +182,7 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
     """
     category_name = func.coalesce(Category.name, literal("(none)"))
     if as_of is None:
-        held = select(
+        held_q = select(
             StockLevel.branch_id.label("branch_id"),
             StockLevel.product_id.label("product_id"),
             StockLevel.on_hand.label("quantity"),
@@ -186,33 +191,33 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         branch = in_branches(StockLevel.branch_id, filters)
     else:
         # The month's stock snapshot plus the movements since (reports/snapshots.py).
-        rows = ledger_rows(
+        moved = ledger_rows(
             session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
         )
         receipts = (
             select(
-                rows.c.product_id,
+                moved.c.product_id,
                 (
-                    func.sum(rows.c.receipt_value)
-                    / func.nullif(func.sum(rows.c.receipt_quantity), 0)
+                    func.sum(moved.c.receipt_value)
+                    / func.nullif(func.sum(moved.c.receipt_quantity), 0)
                 ).label("avg_cost"),
             )
-            .group_by(rows.c.product_id)
+            .group_by(moved.c.product_id)
             .subquery("receipt_cost")
         )
-        ledger = select(
-            rows.c.branch_id.label("branch_id"),
-            rows.c.product_id.label("product_id"),
-            qty_sum(rows.c.quantity).label("quantity"),
-        ).group_by(rows.c.branch_id, rows.c.product_id)
-        branch_cond = in_branches(rows.c.branch_id, filters)
+        ledger_q = select(
+            moved.c.branch_id.label("branch_id"),
+            moved.c.product_id.label("product_id"),
+            qty_sum(moved.c.quantity).label("quantity"),
+        ).group_by(moved.c.branch_id, moved.c.product_id)
+        branch_cond = in_branches(moved.c.branch_id, filters)
         if branch_cond is not None:
-            ledger = ledger.where(branch_cond)
-        ledger = ledger.subquery("ledger")
+            ledger_q = ledger_q.where(branch_cond)
+        ledger = ledger_q.subquery("ledger")
         # Products are joined once, after grouping, in the query below: the grouped
         # ledger's size is not known to the planner (it guessed 4k of 200k rows and
         # looked each product up one at a time, twice).
-        held = select(
+        held_q = select(
             ledger.c.branch_id,
             ledger.c.product_id,
             ledger.c.quantity,
@@ -220,8 +225,8 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         ).outerjoin(receipts, receipts.c.product_id == ledger.c.product_id)
         branch = None
     if branch is not None:
-        held = held.where(branch)
-    held = held.subquery("held")
+        held_q = held_q.where(branch)
+    held = held_q.subquery("held")
     stmt = (
         select(
             Branch.id.label("branch_id"),
@@ -338,7 +343,7 @@ def movers(
         stock_q = stock_q.where(branch)
     stock = stock_q.group_by(StockLevel.product_id).subquery("stock")
     sold_qty = func.coalesce(sold.c.sold, 0)
-    base = (
+    base_q = (
         select(
             Product.id.label("product_id"),
             Product.sku.label("sku"),
@@ -357,7 +362,7 @@ def movers(
         )
     )
     # A CTE used twice (ranks, then classes) is computed once on both engines.
-    base = _product_scope(base, filters).cte("base")
+    base = _product_scope(base_q, filters).cte("base")
     sellers = (
         select(
             base.c.product_id,
@@ -423,7 +428,8 @@ def movers(
     )
 
 
-def _as_date(value) -> date:
+def _as_date(value: Any) -> date:
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
-    return value.date() if hasattr(value, "date") else value
+    day: date = value.date() if isinstance(value, datetime) else value
+    return day
