@@ -210,6 +210,21 @@ def upsert(session: Session, table: Table, stmt: AnySelect, *, keys: list[str]) 
     session.execute(ins)
 
 
+def upsert_latest(
+    session: Session, table: Table, stmt: AnySelect, *, keys: list[str], column: str
+) -> None:
+    """Insert the statement's rows; where a key exists, keep the later of the two `column`s."""
+    names = [c.name for c in stmt.selected_columns]
+    sqlite_db = is_sqlite(session.get_bind())
+    dialect = sqlite if sqlite_db else postgresql
+    ins = dialect.insert(table).from_select(names, stmt)
+    later = func.max if sqlite_db else func.greatest  # SQLite's max(a, b) is a scalar max
+    ins = ins.on_conflict_do_update(
+        index_elements=keys, set_={column: later(table.c[column], ins.excluded[column])}
+    )
+    session.execute(ins)
+
+
 def num(value: Decimal | int) -> ColumnElement[Decimal]:
     """A numeric literal bound as NUMERIC (never a float)."""
     return literal(Decimal(value), Numeric(14, 4))

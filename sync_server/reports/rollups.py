@@ -20,9 +20,17 @@ from sqlalchemy.sql import Subquery
 from common.codes import Channel, Tender
 from sync_server.db import AnySelect, Money, is_sqlite
 from sync_server.reports import totals
-from sync_server.reports.base import ZERO_SQL, Filters, SqlColumn, in_branches, unindexed, upsert
+from sync_server.reports.base import (
+    ZERO_SQL,
+    Filters,
+    SqlColumn,
+    in_branches,
+    unindexed,
+    upsert,
+    upsert_latest,
+)
 from sync_server.reports.facts import marked, sales_facts
-from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
+from sync_server.reports.models import ProductDaily, ProductLastDay, SummaryState, TenderDaily
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
 
@@ -58,6 +66,7 @@ def add_range(
             .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
         )
         upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
+        _latest(session, sold)
         cashier = func.coalesce(Sale.cashier_id, zero)
         paid = (
             select(
@@ -114,10 +123,25 @@ def add_range(
             .group_by(day_r, Return.branch_id, ReturnLine.product_id)
         )
         upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
+        _latest(session, back)
+
+
+def _latest(session: Session, days: AnySelect) -> None:
+    """Move each product's last summed day (per channel and direction) up to the step's."""
+    step = days.subquery("step")
+    latest = select(
+        step.c.tenant_id,
+        step.c.product_id,
+        step.c.channel,
+        step.c.is_return,
+        func.max(step.c.day).label("day"),
+    ).group_by(step.c.tenant_id, step.c.product_id, step.c.channel, step.c.is_return)
+    upsert_latest(session, ProductLastDay.__table__, latest, keys=LAST_DAY_KEY, column="day")
 
 
 PRODUCT_KEY = ["tenant_id", "day", "branch_id", "product_id", "channel", "is_return"]
 TENDER_KEY = ["tenant_id", "day", "branch_id", "channel", "cashier_id", "tender"]
+LAST_DAY_KEY = ["tenant_id", "product_id", "channel", "is_return"]
 
 
 def _aligned(moment: datetime) -> None:
@@ -191,23 +215,7 @@ def product_facts(
         stored = stored.where(branch)
     if filters.channel is not None:
         stored = stored.where(d.channel == filters.channel)
-    facts = sales_facts(
-        filters,
-        start=start,
-        end=end,
-        till_sales_after=through[0],
-        till_returns_after=through[1],
-        sqlite=sqlite_db,
-    )
-    live = select(
-        facts.c.branch_id,
-        facts.c.product_id,
-        day_of(session, facts.c.occurred_at).label("occurred_at"),
-        facts.c.is_return,
-        literal(1, Integer).label("lines"),
-        facts.c.quantity,
-        facts.c.revenue,
-    )
+    live = _tail(session, filters=filters, start=start, end=end, through=through)
     parts = [*(from_totals or [stored]), live]
     if marked(through[0]):
         conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
@@ -225,6 +233,69 @@ def product_facts(
             .where(*conds)
         )
     return union_all(*parts).subquery("product_facts")
+
+
+def _tail(
+    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
+) -> AnySelect:
+    """The product_facts rows the summary does not hold: lines after the watermark, every
+    online and wholesale line."""
+    facts = sales_facts(
+        filters,
+        start=start,
+        end=end,
+        till_sales_after=through[0],
+        till_returns_after=through[1],
+        sqlite=is_sqlite(session.get_bind()),
+    )
+    return select(
+        facts.c.branch_id,
+        facts.c.product_id,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
+        facts.c.is_return,
+        literal(1, Integer).label("lines"),
+        facts.c.quantity,
+        facts.c.revenue,
+    )
+
+
+def last_days(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> tuple[Subquery, Subquery] | None:
+    """Each product's last sale day in [start, end) from the last-day summary and the tail.
+
+    Returns (rows of product_id, is_return, occurred_at: one or more per product with a sale
+    or return in the range, whose latest sale row is its last sale day; products that need
+    their days grouped: product_id) or None when the summary cannot answer (a branch or
+    cashier filter, nothing summed yet). The products to group per day are those on summed
+    sales voided since (a voided sale may have been their last) and those with a summed day
+    at or after `end` (their last day before it is not stored); callers group them from
+    product_facts and leave them out of these rows.
+    """
+    if filters.branch_ids is not None or filters.cashier_id is not None:
+        return None
+    through = read_marks(session, tenant_id=filters.tenant_id)
+    if not marked(through[0]):
+        return None
+    _aligned(start)
+    _aligned(end)
+    last = ProductLastDay
+    mine = [last.tenant_id == filters.tenant_id]
+    if filters.channel is not None:
+        mine.append(last.channel == filters.channel)
+    later = select(last.product_id).where(*mine, last.day >= end)
+    grouped = union_all(
+        voided_products(session, filters=filters, start=start, end=end), later
+    ).subquery("per_day")
+    stored = select(
+        last.product_id.label("product_id"),
+        last.is_return.label("is_return"),
+        last.day.label("occurred_at"),
+    ).where(*mine, last.day >= start, last.day < end)
+    tail = _tail(session, filters=filters, start=start, end=end, through=through).subquery("tail")
+    live = select(tail.c.product_id, tail.c.is_return, tail.c.occurred_at)
+    rows = union_all(stored, live).subquery("last_days")
+    return rows, grouped
 
 
 def voided_products(

@@ -6,12 +6,24 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, cast, func, literal, null, or_, select, tuple_
+from sqlalchemy import (
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Category, Product
-from sync_server.db import AnySelect
+from sync_server.db import AnySelect, Qty
 from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
@@ -27,7 +39,7 @@ from sync_server.reports.base import (
     start_of,
     to_dec,
 )
-from sync_server.reports.rollups import product_rows, voided_products
+from sync_server.reports.rollups import last_days, product_rows, voided_products
 from sync_server.reports.snapshots import ledger_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
@@ -290,51 +302,18 @@ def movers(
     window, percent_rank of velocity ≥ 0.8 is fast and < 0.2 is slow.
     """
     end = start_of(today + timedelta(days=1))
-    lookback = max(window_days, dead_days)
-    facts = product_rows(session, filters=filters, start=end - timedelta(days=lookback), end=end)
+    look_start = end - timedelta(days=max(window_days, dead_days))
     window_start = end - timedelta(days=window_days)
     dead_start = end - timedelta(days=dead_days)
-    # A day counts as a sale day when its sold lines are still there after voids come off
-    # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
-    # can have such a day, so only they are grouped per day; every other product is one
-    # group whose last sale day is the latest day it has a sold line.
-    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
-    sale = facts.c.is_return == 0
-    voided = voided_products(
-        session, filters=filters, start=end - timedelta(days=lookback), end=end
-    )
-    day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
-    daily = (
-        select(
-            facts.c.product_id.label("product_id"),
-            day_key.label("day"),
-            qty_sum(
-                case((and_(sale, facts.c.occurred_at >= window_start), facts.c.quantity))
-            ).label("sold"),
-            func.sum(
-                case((and_(sale, facts.c.occurred_at >= dead_start), facts.c.lines), else_=0)
-            ).label("recent"),
-            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
-            func.max(case((and_(sale, facts.c.lines > 0), day))).label("last_sold"),
+    last = last_days(session, filters=filters, start=look_start, end=end)
+    if last is None:
+        sold = _sold_by_day(
+            session, filters, start=look_start, end=end, window=window_start, dead=dead_start
         )
-        .group_by(facts.c.product_id, day_key)
-        .subquery("daily")
-    )
-    sold = (
-        select(
-            daily.c.product_id,
-            qty_sum(daily.c.sold).label("sold"),
-            func.sum(daily.c.recent).label("recent"),
-            func.max(
-                case(
-                    (daily.c.day.is_(None), daily.c.last_sold),
-                    (daily.c.lines > 0, daily.c.day),
-                )
-            ).label("last_sale_at"),
+    else:
+        sold = _sold_by_last_day(
+            session, filters, last, start=look_start, end=end, window=window_start, dead=dead_start
         )
-        .group_by(daily.c.product_id)
-        .subquery("sold")
-    )
     stock_q = select(
         StockLevel.product_id.label("product_id"), qty_sum(StockLevel.on_hand).label("on_hand")
     ).where(StockLevel.tenant_id == filters.tenant_id)
@@ -425,6 +404,121 @@ def movers(
         ],
         rows=rows,
         filters=shown,
+    )
+
+
+def _sold_by_day(
+    session: Session,
+    filters: Filters,
+    *,
+    start: datetime,
+    end: datetime,
+    window: datetime,
+    dead: datetime,
+) -> Subquery:
+    """Per product that has sales facts in [start, end): sold since `window`, sale lines since
+    `dead` (recent) and the last sale day, grouping the facts (any filters)."""
+    facts = product_rows(session, filters=filters, start=start, end=end)
+    # A day counts as a sale day when its sold lines are still there after voids come off
+    # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
+    # can have such a day, so only they are grouped per day; every other product is one
+    # group whose last sale day is the latest day it has a sold line.
+    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
+    sale = facts.c.is_return == 0
+    voided = voided_products(session, filters=filters, start=start, end=end)
+    day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
+    daily = (
+        select(
+            facts.c.product_id.label("product_id"),
+            day_key.label("day"),
+            qty_sum(case((and_(sale, facts.c.occurred_at >= window), facts.c.quantity))).label(
+                "sold"
+            ),
+            func.sum(case((and_(sale, facts.c.occurred_at >= dead), facts.c.lines), else_=0)).label(
+                "recent"
+            ),
+            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
+            func.max(case((and_(sale, facts.c.lines > 0), day))).label("last_sold"),
+        )
+        .group_by(facts.c.product_id, day_key)
+        .subquery("daily")
+    )
+    return (
+        select(
+            daily.c.product_id,
+            qty_sum(daily.c.sold).label("sold"),
+            func.sum(daily.c.recent).label("recent"),
+            func.max(
+                case(
+                    (daily.c.day.is_(None), daily.c.last_sold),
+                    (daily.c.lines > 0, daily.c.day),
+                )
+            ).label("last_sale_at"),
+        )
+        .group_by(daily.c.product_id)
+        .subquery("sold")
+    )
+
+
+def _sold_by_last_day(
+    session: Session,
+    filters: Filters,
+    last: tuple[Subquery, Subquery],
+    *,
+    start: datetime,
+    end: datetime,
+    window: datetime,
+    dead: datetime,
+) -> Subquery:
+    """The same rows as _sold_by_day, with the last sale days from the last-day summary.
+
+    Only the window's product days are summed (sold); the last sale day of most products is
+    one stored row (rollups.last_days), and only the few products that summary cannot
+    answer for are grouped per day over the whole look-back. A product has sale lines since
+    `dead` exactly when its last sale day is on or after it (a day's net lines are never
+    below zero), so `recent` is 1 or 0 here.
+    """
+    rows, grouped = last
+    per_day = select(grouped.c.product_id)
+    no_qty = type_coerce(null(), Qty())
+    no_day = type_coerce(null(), rows.c.occurred_at.type)
+    facts_w = product_rows(session, filters=filters, start=window, end=end)
+    in_window = select(
+        facts_w.c.product_id.label("product_id"),
+        case((facts_w.c.is_return == 0, facts_w.c.quantity)).label("sold"),
+        no_day.label("last_sold"),
+    )
+    stored = select(
+        rows.c.product_id,
+        no_qty.label("sold"),
+        case((rows.c.is_return == 0, rows.c.occurred_at)).label("last_sold"),
+    ).where(rows.c.product_id.not_in(per_day))
+    facts = product_rows(session, filters=filters, start=start, end=end)
+    daily = (
+        select(
+            facts.c.product_id.label("product_id"),
+            facts.c.occurred_at.label("day"),
+            func.sum(case((facts.c.is_return == 0, facts.c.lines), else_=0)).label("lines"),
+        )
+        .where(facts.c.product_id.in_(per_day))
+        .group_by(facts.c.product_id, facts.c.occurred_at)
+        .subquery("daily")
+    )
+    by_day = select(
+        daily.c.product_id,
+        no_qty.label("sold"),
+        case((daily.c.lines > 0, daily.c.day)).label("last_sold"),
+    )
+    parts = union_all(stored, in_window, by_day).subquery("parts")
+    return (
+        select(
+            parts.c.product_id,
+            qty_sum(parts.c.sold).label("sold"),
+            func.max(case((parts.c.last_sold >= dead, 1), else_=0)).label("recent"),
+            func.max(parts.c.last_sold).label("last_sale_at"),
+        )
+        .group_by(parts.c.product_id)
+        .subquery("sold")
     )
 
 
