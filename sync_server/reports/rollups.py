@@ -194,13 +194,19 @@ def product_facts(
     assert filters.cashier_id is None
     _aligned(start)
     _aligned(end)
-    sqlite_db = is_sqlite(session.get_bind())
-    d = ProductDaily
     from_totals = (
         totals.stored_rows(session, filters=filters, start=start, end=end)
         if per_product and marked(through[0])
         else None
     )
+    stored = stored_days(filters, start=start, end=end)
+    parts = [*(from_totals or [stored]), *unsummed(session, filters=filters, start=start, end=end)]
+    return union_all(*parts).subquery("product_facts")
+
+
+def stored_days(filters: Filters, *, start: datetime, end: datetime) -> AnySelect:
+    """The product_facts rows of the day summary in [start, end) (what the watermark covers)."""
+    d = ProductDaily
     stored = select(
         d.branch_id.label("branch_id"),
         d.product_id.label("product_id"),
@@ -215,9 +221,18 @@ def product_facts(
         stored = stored.where(branch)
     if filters.channel is not None:
         stored = stored.where(d.channel == filters.channel)
-    live = _tail(session, filters=filters, start=start, end=end, through=through)
-    parts = [*(from_totals or [stored]), live]
+    return stored
+
+
+def unsummed(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> list[AnySelect]:
+    """The product_facts rows beside the day summary's: the lines after the watermark (and
+    every online and wholesale line), and the summed sales voided since as -1 lines."""
+    through = read_marks(session, tenant_id=filters.tenant_id)
+    parts = [_tail(session, filters=filters, start=start, end=end, through=through)]
     if marked(through[0]):
+        sqlite_db = is_sqlite(session.get_bind())
         conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
         parts.append(
             select(
@@ -232,7 +247,7 @@ def product_facts(
             .join(Sale, Sale.id == SaleLine.sale_id)
             .where(*conds)
         )
-    return union_all(*parts).subquery("product_facts")
+    return parts
 
 
 def _tail(
@@ -261,21 +276,20 @@ def _tail(
 
 def last_days(
     session: Session, *, filters: Filters, start: datetime, end: datetime
-) -> tuple[Subquery, Subquery] | None:
-    """Each product's last sale day in [start, end) from the last-day summary and the tail.
+) -> tuple[AnySelect, AnySelect] | None:
+    """Each product's last summed sale and return day in [start, end), from the last-day
+    summary: (rows of product_id, is_return, occurred_at; products whose last sale day
+    before `end` those rows cannot give: product_id), or None when the summary cannot
+    answer (a branch or cashier filter, nothing summed yet).
 
-    Returns (rows of product_id, is_return, occurred_at: one or more per product with a sale
-    or return in the range, whose latest sale row is its last sale day; products that need
-    their days grouped: product_id) or None when the summary cannot answer (a branch or
-    cashier filter, nothing summed yet). The products to group per day are those on summed
-    sales voided since (a voided sale may have been their last) and those with a summed day
-    at or after `end` (their last day before it is not stored); callers group them from
-    product_facts and leave them out of these rows.
+    The rows leave out the second set: products on summed sales voided since (a voided
+    sale may have been their last) and those with a summed day at or after `end` (their
+    last day before it is not stored). Callers group those from their product days, and
+    add the lines the summary does not hold (unsummed).
     """
     if filters.branch_ids is not None or filters.cashier_id is not None:
         return None
-    through = read_marks(session, tenant_id=filters.tenant_id)
-    if not marked(through[0]):
+    if not marked(read_marks(session, tenant_id=filters.tenant_id)[0]):
         return None
     _aligned(start)
     _aligned(end)
@@ -287,15 +301,13 @@ def last_days(
     grouped = union_all(
         voided_products(session, filters=filters, start=start, end=end), later
     ).subquery("per_day")
-    stored = select(
+    per_day = select(grouped.c.product_id)
+    rows = select(
         last.product_id.label("product_id"),
         last.is_return.label("is_return"),
         last.day.label("occurred_at"),
-    ).where(*mine, last.day >= start, last.day < end)
-    tail = _tail(session, filters=filters, start=start, end=end, through=through).subquery("tail")
-    live = select(tail.c.product_id, tail.c.is_return, tail.c.occurred_at)
-    rows = union_all(stored, live).subquery("last_days")
-    return rows, grouped
+    ).where(*mine, last.day >= start, last.day < end, last.product_id.not_in(per_day))
+    return rows, per_day
 
 
 def voided_products(
