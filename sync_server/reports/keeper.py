@@ -77,10 +77,9 @@ def analyze_summaries(factory: sessionmaker[Session]) -> None:
     """Refresh PostgreSQL's statistics of the summary tables after a backfill.
 
     Without it the first reports after a bulk load are planned from the statistics of
-    (nearly) empty tables until autovacuum comes round: the stock valuation as of a date
-    expected 50 times fewer grouped snapshot rows than it read and chose its joins for
-    that. A sample of each table: well under a second. SQLite plans these queries by
-    their keys and needs none.
+    (nearly) empty tables until autovacuum comes round to them (a minute or more after
+    the backfill ends). A sample of each table, in a second or two. SQLite plans these
+    queries by their keys and is left alone.
     """
     with transaction(factory) as session:
         if is_sqlite(session.get_bind()):
