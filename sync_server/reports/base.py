@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Numeric,
+    Table,
     func,
     literal,
     literal_column,
@@ -20,14 +21,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select, operators
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from common.errors import PermissionDenied, ValidationFailed
 from common.schemas.base import money_str, plain_str
 from sync_server.auth.principal import Principal
-from sync_server.db import Money, Qty, is_sqlite, utcnow
+from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
 
 ZERO = Decimal("0")
 MONEY_PLACES = Decimal("0.01")
@@ -39,6 +40,8 @@ DEFAULT_RANGE_DAYS = 30
 # A literal 0 written into the SQL, not bound: PostgreSQL sees a GROUP BY expression and the
 # same expression in the SELECT as one only when no two bind parameters differ.
 ZERO_SQL: ColumnClause[Any] = literal_column("0")
+# A column of a table or select, or a mapped attribute of a model.
+SqlColumn: TypeAlias = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 class Kind(StrEnum):
@@ -158,12 +161,12 @@ def ratio(numerator: Any, denominator: Any, *, scale: int = 100) -> Decimal | No
 # SQL helpers -------------------------------------------------------------------------------
 
 
-def money_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
+def money_sum(expr: SqlColumn) -> ColumnElement[Decimal]:
     """SUM that is never NULL and comes back as Decimal on both engines."""
     return type_coerce(func.coalesce(func.sum(expr), literal(0)), Money())
 
 
-def qty_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
+def qty_sum(expr: SqlColumn) -> ColumnElement[Decimal]:
     return type_coerce(func.coalesce(func.sum(expr), literal(0)), Qty())
 
 
@@ -188,12 +191,13 @@ def big_query(session: Session, *, work_mem: str = "64MB", nested_loops: bool = 
     )
 
 
-def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+def unindexed(column: SqlColumn) -> ColumnElement[Any]:
     """SQLite's `+column`: the same value, which the planner may not look up by an index."""
-    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+    element = column.expression if isinstance(column, InstrumentedAttribute) else column
+    return UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)
 
 
-def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> None:
+def upsert(session: Session, table: Table, stmt: AnySelect, *, keys: list[str]) -> None:
     """Insert the statement's rows; where a key exists, add the sums to it."""
     names = [c.name for c in stmt.selected_columns]
     sums = [n for n in names if n not in keys]
@@ -202,6 +206,21 @@ def upsert(session: Session, table, stmt: Select[Any], *, keys: list[str]) -> No
     ins = ins.on_conflict_do_update(
         index_elements=keys,
         set_={n: table.c[n] + ins.excluded[n] for n in sums},
+    )
+    session.execute(ins)
+
+
+def upsert_latest(
+    session: Session, table: Table, stmt: AnySelect, *, keys: list[str], column: str
+) -> None:
+    """Insert the statement's rows; where a key exists, keep the later of the two `column`s."""
+    names = [c.name for c in stmt.selected_columns]
+    sqlite_db = is_sqlite(session.get_bind())
+    dialect = sqlite if sqlite_db else postgresql
+    ins = dialect.insert(table).from_select(names, stmt)
+    later = func.max if sqlite_db else func.greatest  # SQLite's max(a, b) is a scalar max
+    ins = ins.on_conflict_do_update(
+        index_elements=keys, set_={column: later(table.c[column], ins.excluded[column])}
     )
     session.execute(ins)
 
@@ -335,7 +354,7 @@ def make_filters(
     )
 
 
-def in_branches(column: ColumnElement[Any], filters: Filters) -> ColumnElement[bool] | None:
+def in_branches(column: SqlColumn, filters: Filters) -> ColumnElement[bool] | None:
     """Return the branch condition of the filters, or None when every branch is allowed."""
     if filters.branch_ids is None:
         return None

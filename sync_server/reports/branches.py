@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -67,8 +70,8 @@ def branch_comparison(session: Session, *, filters: Filters) -> Report:
         branches_q = branches_q.where(cond)
     rows = []
     for branch in session.execute(branches_q.order_by(Branch.name, Branch.id)):
-        s = sales.get(branch.id) or {}
-        k = stock.get(branch.id) or {}
+        s: Mapping[Any, Any] = sales.get(branch.id) or {}
+        k: Mapping[Any, Any] = stock.get(branch.id) or {}
         revenue = to_dec(s.get("revenue", 0))
         cost = to_dec(s.get("cost", 0))
         count = s.get("sales", 0)

@@ -265,7 +265,7 @@ def xlsx_bytes(report: Report, head: Letterhead | None = None) -> bytes:
 # PDF ---------------------------------------------------------------------------------------
 
 
-def _pdf_chart(report: Report, width: float):
+def _pdf_chart(report: Report, width: float) -> Any:
     """Draw the report's line chart (e.g. revenue against the previous period)."""
     from reportlab.graphics.charts.legends import Legend
     from reportlab.graphics.charts.linecharts import HorizontalLineChart

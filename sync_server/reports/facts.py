@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, and_, false, literal, null, select, union_all
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import FromClause, Subquery
 
 from common.codes import Channel
-from sync_server.db import Money, Qty, UTCDateTime
+from sync_server.db import AnySelect, Money, Qty, UTCDateTime
 from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
-from sync_server.reports.base import Filters, in_branches, unindexed
+from sync_server.reports.base import Filters, SqlColumn, in_branches, unindexed
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 
@@ -50,16 +50,16 @@ FACT_COLUMNS = (
 
 
 def _where(
-    stmt: Select[Any],
+    stmt: AnySelect,
     *,
-    tenant_col,
-    time_col,
-    branch_col,
+    tenant_col: SqlColumn,
+    time_col: SqlColumn,
+    branch_col: SqlColumn,
     filters: Filters,
     start: datetime,
     end: datetime,
     plain: bool = False,
-) -> Select[Any]:
+) -> AnySelect:
     if plain:
         tenant_col, time_col, branch_col = (
             unindexed(c) for c in (tenant_col, time_col, branch_col)
@@ -74,13 +74,13 @@ def marked(after: Any) -> bool:
     return not isinstance(after, int) or after > 0
 
 
-def _cashier(stmt: Select[Any], column, filters: Filters) -> Select[Any]:
+def _cashier(stmt: AnySelect, column: SqlColumn, filters: Filters) -> AnySelect:
     return stmt if filters.cashier_id is None else stmt.where(column == filters.cashier_id)
 
 
 def _till_sales(
     filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     # Till prices are tax-inclusive: a line's total is what was paid, its tax a part of it.
     # Till lines carry no cost either (the till does not know it): products' average applies.
     stmt = select(
@@ -119,7 +119,7 @@ def _till_sales(
 
 def _till_returns(
     filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     stmt = select(
         ReturnLine.tenant_id.label("tenant_id"),
         Return.branch_id.label("branch_id"),
@@ -153,7 +153,7 @@ def _till_returns(
 
 def _online_sales(
     filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     # Orders carry their tax (inside the line total) but no cost: cost falls back to the
     # product's average cost.
     stmt = select(
@@ -186,7 +186,7 @@ def _online_sales(
 
 def _online_returns(
     filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     # A return counts when the goods came back (received), at the price of its order line.
     stmt = (
         select(
@@ -223,7 +223,7 @@ def _online_returns(
 
 def _wholesale_sales(
     filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     # An approved request is a sale at its approval (stock leaves then); line totals include
     # tax like till lines, the discount is gross less net.
     stmt = select(
@@ -268,7 +268,7 @@ SOURCES = (
 )
 
 
-def _empty() -> Select[Any]:
+def _empty() -> AnySelect:
     return select(
         literal(0, BigInteger).label("tenant_id"),
         literal(0, BigInteger).label("branch_id"),
@@ -318,7 +318,7 @@ def sales_facts(
     return union_all(*parts).subquery("facts")
 
 
-def for_products(facts: Subquery, product, filters: Filters) -> Any:
+def for_products(facts: Subquery, product: FromClause, filters: Filters) -> Any:
     """Return the join condition of facts to products, narrowed by category and supplier."""
     cond = and_(product.c.id == facts.c.product_id)
     if filters.category_id is not None:

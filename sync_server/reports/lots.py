@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import NotFound
 from sync_server.catalog.models import Product
+from sync_server.db import AnySelect
 from sync_server.inventory import lot_queries
 from sync_server.inventory.models import LotMovement, StockLot
 from sync_server.orders.models import Order
@@ -52,7 +53,7 @@ def lot_trace(
 ) -> Report:
     """List every sale, order and transfer that took stock of the lot, with its customer."""
     lot = _find_lot(session, tenant_id=tenant_id, product_id=product_id, lot_number=lot_number)
-    product = session.get(Product, product_id)
+    product = session.get_one(Product, product_id)  # the lot's product is there
     # Stock that left the shelf (sales, commits, dispatches), and what orders still hold.
     left = func.sum(
         case(
@@ -173,7 +174,7 @@ def lot_trace(
     )
 
 
-def _by_key(session: Session, stmt) -> dict[Any, tuple[str, int | None]]:
+def _by_key(session: Session, stmt: AnySelect) -> dict[Any, tuple[str, int | None]]:
     return {key: (number, customer) for key, number, customer in session.execute(stmt)}
 
 

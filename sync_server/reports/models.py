@@ -144,6 +144,32 @@ class ProductTotals(TenantScoped, Base):
     revenue: Mapped[Decimal] = mapped_column(default=ZERO)
 
 
+class ProductLastDay(TenantScoped, Base):
+    """The last day each product has a summed sale (or return), per channel and direction.
+
+    Why: movers wants each product's last sale day over its look-back (60 days by default):
+    grouping that many product days (hundreds of thousands) per request was most of the
+    report. One row per product answers for every product whose summed sales were not
+    voided since (reports/stock.py groups the few others per day). Kept with the daily
+    summary's watermark; a day only ever moves later (a late sale of an older day leaves it).
+    """
+
+    __tablename__ = "report_product_last_day"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id", "product_id", "channel", "is_return", name="pk_report_product_last_day"
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    # The primary key leads with the tenant (no index of the tenant alone; see ProductTotals).
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    is_return: Mapped[int] = mapped_column(default=0)
+    day: Mapped[datetime]  # midnight UTC starting the latest summed day
+
+
 class TenderDaily(TenantScoped, Base):
     """Till payments summed per UTC day, branch, channel, cashier and tender.
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
-from sync_server.db import Money, is_sqlite
+from sync_server.db import AnySelect, Money, is_sqlite
 from sync_server.partners.models import Supplier
 from sync_server.purchasing.models import (
     GoodsReceipt,
@@ -22,6 +34,7 @@ from sync_server.reports.base import (
     Grain,
     Kind,
     Report,
+    SqlColumn,
     bucket,
     in_branches,
     money_sum,
@@ -43,14 +56,16 @@ COMMITTED = (
 OPEN = ("approved", "sent", "confirmed", "shipped", "partially_received")
 
 
-def _ordered_at():
+def _ordered_at() -> ColumnElement[datetime | None]:
     # An order is placed with the supplier when it is approved; older rows fall back.
     return func.coalesce(
         PurchaseOrder.decided_at, PurchaseOrder.submitted_at, PurchaseOrder.created_at
     )
 
 
-def _scope(stmt, filters: Filters, *, supplier_col, branch_col):
+def _scope(
+    stmt: AnySelect, filters: Filters, *, supplier_col: SqlColumn, branch_col: SqlColumn
+) -> AnySelect:
     stmt = stmt.where(supplier_col.is_not(None))
     if filters.supplier_id is not None:
         stmt = stmt.where(supplier_col == filters.supplier_id)
@@ -162,7 +177,7 @@ def purchase_summary(session: Session, *, filters: Filters, grain: Grain | None)
     )
 
 
-def _days_between(session: Session, later, earlier):
+def _days_between(session: Session, later: SqlColumn, earlier: SqlColumn) -> ColumnElement[Any]:
     """Return later − earlier in days (fractional) on either engine."""
     if is_sqlite(session.get_bind()):
         return func.julianday(later) - func.julianday(earlier)

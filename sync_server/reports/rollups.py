@@ -15,18 +15,26 @@ from typing import Any
 
 from sqlalchemy import Integer, String, func, literal, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Subquery
 
 from common.codes import Channel, Tender
-from sync_server.db import Money, is_sqlite
+from sync_server.db import AnySelect, Money, is_sqlite
 from sync_server.reports import totals
-from sync_server.reports.base import ZERO_SQL, Filters, in_branches, unindexed, upsert
+from sync_server.reports.base import (
+    ZERO_SQL,
+    Filters,
+    SqlColumn,
+    in_branches,
+    unindexed,
+    upsert,
+    upsert_latest,
+)
 from sync_server.reports.facts import marked, sales_facts
-from sync_server.reports.models import ProductDaily, SummaryState, TenderDaily
+from sync_server.reports.models import ProductDaily, ProductLastDay, SummaryState, TenderDaily
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
 
-def day_of(session: Session, column) -> Any:
+def day_of(session: Session, column: SqlColumn) -> Any:
     """Midnight UTC starting a timestamp column's day, stored as the column type stores it."""
     if is_sqlite(session.get_bind()):
         # SQLAlchemy keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
@@ -58,6 +66,7 @@ def add_range(
             .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
         )
         upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
+        _latest(session, sold)
         cashier = func.coalesce(Sale.cashier_id, zero)
         paid = (
             select(
@@ -114,10 +123,25 @@ def add_range(
             .group_by(day_r, Return.branch_id, ReturnLine.product_id)
         )
         upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
+        _latest(session, back)
+
+
+def _latest(session: Session, days: AnySelect) -> None:
+    """Move each product's last summed day (per channel and direction) up to the step's."""
+    step = days.subquery("step")
+    latest = select(
+        step.c.tenant_id,
+        step.c.product_id,
+        step.c.channel,
+        step.c.is_return,
+        func.max(step.c.day).label("day"),
+    ).group_by(step.c.tenant_id, step.c.product_id, step.c.channel, step.c.is_return)
+    upsert_latest(session, ProductLastDay.__table__, latest, keys=LAST_DAY_KEY, column="day")
 
 
 PRODUCT_KEY = ["tenant_id", "day", "branch_id", "product_id", "channel", "is_return"]
 TENDER_KEY = ["tenant_id", "day", "branch_id", "channel", "cashier_id", "tender"]
+LAST_DAY_KEY = ["tenant_id", "product_id", "channel", "is_return"]
 
 
 def _aligned(moment: datetime) -> None:
@@ -170,13 +194,19 @@ def product_facts(
     assert filters.cashier_id is None
     _aligned(start)
     _aligned(end)
-    sqlite_db = is_sqlite(session.get_bind())
-    d = ProductDaily
     from_totals = (
         totals.stored_rows(session, filters=filters, start=start, end=end)
         if per_product and marked(through[0])
         else None
     )
+    stored = stored_days(filters, start=start, end=end)
+    parts = [*(from_totals or [stored]), *unsummed(session, filters=filters, start=start, end=end)]
+    return union_all(*parts).subquery("product_facts")
+
+
+def stored_days(filters: Filters, *, start: datetime, end: datetime) -> AnySelect:
+    """The product_facts rows of the day summary in [start, end) (what the watermark covers)."""
+    d = ProductDaily
     stored = select(
         d.branch_id.label("branch_id"),
         d.product_id.label("product_id"),
@@ -191,25 +221,18 @@ def product_facts(
         stored = stored.where(branch)
     if filters.channel is not None:
         stored = stored.where(d.channel == filters.channel)
-    facts = sales_facts(
-        filters,
-        start=start,
-        end=end,
-        till_sales_after=through[0],
-        till_returns_after=through[1],
-        sqlite=sqlite_db,
-    )
-    live = select(
-        facts.c.branch_id,
-        facts.c.product_id,
-        day_of(session, facts.c.occurred_at).label("occurred_at"),
-        facts.c.is_return,
-        literal(1, Integer).label("lines"),
-        facts.c.quantity,
-        facts.c.revenue,
-    )
-    parts = [*(from_totals or [stored]), live]
+    return stored
+
+
+def unsummed(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> list[AnySelect]:
+    """The product_facts rows beside the day summary's: the lines after the watermark (and
+    every online and wholesale line), and the summed sales voided since as -1 lines."""
+    through = read_marks(session, tenant_id=filters.tenant_id)
+    parts = [_tail(session, filters=filters, start=start, end=end, through=through)]
     if marked(through[0]):
+        sqlite_db = is_sqlite(session.get_bind())
         conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
         parts.append(
             select(
@@ -224,12 +247,72 @@ def product_facts(
             .join(Sale, Sale.id == SaleLine.sale_id)
             .where(*conds)
         )
-    return union_all(*parts).subquery("product_facts")
+    return parts
+
+
+def _tail(
+    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
+) -> AnySelect:
+    """The product_facts rows the summary does not hold: lines after the watermark, every
+    online and wholesale line."""
+    facts = sales_facts(
+        filters,
+        start=start,
+        end=end,
+        till_sales_after=through[0],
+        till_returns_after=through[1],
+        sqlite=is_sqlite(session.get_bind()),
+    )
+    return select(
+        facts.c.branch_id,
+        facts.c.product_id,
+        day_of(session, facts.c.occurred_at).label("occurred_at"),
+        facts.c.is_return,
+        literal(1, Integer).label("lines"),
+        facts.c.quantity,
+        facts.c.revenue,
+    )
+
+
+def last_days(
+    session: Session, *, filters: Filters, start: datetime, end: datetime
+) -> tuple[AnySelect, AnySelect] | None:
+    """Each product's last summed sale and return day in [start, end), from the last-day
+    summary: (rows of product_id, is_return, occurred_at; products whose last sale day
+    before `end` those rows cannot give: product_id), or None when the summary cannot
+    answer (a branch or cashier filter, nothing summed yet).
+
+    The rows leave out the second set: products on summed sales voided since (a voided
+    sale may have been their last) and those with a summed day at or after `end` (their
+    last day before it is not stored). Callers group those from their product days, and
+    add the lines the summary does not hold (unsummed).
+    """
+    if filters.branch_ids is not None or filters.cashier_id is not None:
+        return None
+    if not marked(read_marks(session, tenant_id=filters.tenant_id)[0]):
+        return None
+    _aligned(start)
+    _aligned(end)
+    last = ProductLastDay
+    mine = [last.tenant_id == filters.tenant_id]
+    if filters.channel is not None:
+        mine.append(last.channel == filters.channel)
+    later = select(last.product_id).where(*mine, last.day >= end)
+    grouped = union_all(
+        voided_products(session, filters=filters, start=start, end=end), later
+    ).subquery("per_day")
+    per_day = select(grouped.c.product_id)
+    rows = select(
+        last.product_id.label("product_id"),
+        last.is_return.label("is_return"),
+        last.day.label("occurred_at"),
+    ).where(*mine, last.day >= start, last.day < end, last.product_id.not_in(per_day))
+    return rows, per_day
 
 
 def voided_products(
     session: Session, *, filters: Filters, start: datetime, end: datetime
-) -> Select[Any]:
+) -> AnySelect:
     """Products on summed till sales of the range voided since (the only products whose
     product_facts rows include -1 lines), through the partial index of such sales."""
     through = read_marks(session, tenant_id=filters.tenant_id)[0]
@@ -259,7 +342,7 @@ def detail_product_facts(
     ).subquery("product_facts")
 
 
-def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any], Any]]:
+def till_tenders(session: Session, *, filters: Filters) -> list[tuple[AnySelect, Any]]:
     """(select of tender, amount, refunded, counted; its branch column) for till payments.
 
     Summed days from report_tender_daily, the payments after the watermark, and the summed
@@ -281,7 +364,7 @@ def till_tenders(session: Session, *, filters: Filters) -> list[tuple[Select[Any
         stored = stored.where(t.channel == filters.channel)
     if filters.cashier_id is not None:
         stored = stored.where(t.cashier_id == filters.cashier_id)
-    out: list[tuple[Select[Any], Any]] = [(stored, t.branch_id)]
+    out: list[tuple[AnySelect, Any]] = [(stored, t.branch_id)]
     through = read_marks(session, tenant_id=filters.tenant_id)[0]
     scan_tail = sqlite_db and marked(through)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import FromClause, Subquery
 
 from common.codes import Channel, Tender
 from sync_server.auth.models import User
@@ -77,7 +78,7 @@ FIGURES = (
 )
 
 
-def figures(facts, product) -> list[Any]:
+def figures(facts: FromClause, product: FromClause) -> list[Any]:
     """Return the aggregate columns every sales grouping shows, sales and returns apart."""
     sale = facts.c.is_return == 0
     back = facts.c.is_return == 1
@@ -106,7 +107,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _source(session: Session, filters: Filters):
+def _source(session: Session, filters: Filters) -> tuple[Subquery, list[Any], bool]:
     """Return (rows, aggregate columns, needs a product join) for sales figures.
 
     Without a category or supplier filter the daily summary answers (plus the lines it does
@@ -127,7 +128,8 @@ def sales_summary(session: Session, *, filters: Filters, group_by: GroupBy) -> R
     src, aggregates, by_product = _source(session, filters)
     if group_by in (GroupBy.DAY, GroupBy.WEEK, GroupBy.MONTH):
         key = bucket(session, src.c.occurred_at, Grain(group_by.value)).label("period")
-        keys, label_cols = [key], [Column("period", group_by.value.title(), Kind.DATE)]
+        keys: list[Any] = [key]
+        label_cols = [Column("period", group_by.value.title(), Kind.DATE)]
         stmt = select(key, *aggregates)
     elif group_by == GroupBy.BRANCH:
         keys = [src.c.branch_id, Branch.name]
@@ -304,7 +306,7 @@ def revenue_trend(session: Session, *, filters: Filters, grain: Grain) -> Report
         ).group_by(key)
     found = {str(r.period): r for r in session.execute(stmt)}
 
-    def series(first, last) -> list:
+    def series(first: date, last: date) -> list[date]:
         out, day = [], bucket_of(first, grain)
         while day <= last:
             out.append(day)

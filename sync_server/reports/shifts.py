@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from sync_server.auth.models import User
 from sync_server.org.models import Branch
-from sync_server.reports.base import Column, Filters, Kind, Report, in_branches, money_sum, to_dec
+from sync_server.reports.base import (
+    Column,
+    Filters,
+    Kind,
+    Report,
+    SqlColumn,
+    in_branches,
+    money_sum,
+    to_dec,
+)
 from sync_server.sales.models import CashMovement, Return, Sale, SalePayment, Shift
 
 TENDERS = ("cash", "card", "account", "voucher")
@@ -24,7 +33,7 @@ def shift_reports(session: Session, *, filters: Filters) -> Report:
     # latest, so the sums read only that stretch of time, never the whole history.
     until = filters.end + timedelta(days=1)
 
-    def during(column):
+    def during(column: SqlColumn) -> ColumnElement[bool]:
         return and_(column >= filters.start, column < until)
 
     sales = (

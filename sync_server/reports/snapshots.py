@@ -19,15 +19,13 @@ from typing import Any
 
 from sqlalchemy import CTE, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 
 from common.codes import MovementCode
-from sync_server.db import Money, Qty, is_sqlite, utcnow
+from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
 from sync_server.inventory.models import StockMovement
 from sync_server.reports import summary
-from sync_server.reports.base import unindexed
+from sync_server.reports.base import unindexed, upsert
 from sync_server.reports.models import StockSnapshot, SummaryState
-from sync_server.reports.rollups import upsert
 
 # Reservation and release only move what is set aside, never what is on the shelf.
 SHELF_EXCLUDED = (MovementCode.RESERVATION.value, MovementCode.RELEASE.value)
@@ -53,7 +51,7 @@ def _months(first: datetime | None, last: datetime | None) -> list[datetime]:
     return out
 
 
-def _movement_sums(m=StockMovement) -> list[Any]:
+def _movement_sums(m: type[StockMovement] = StockMovement) -> list[Any]:
     """Shelf quantity and costed receipts of movement rows (to be summed)."""
     costed = and_(m.code == MovementCode.RECEIPT.value, m.unit_cost.is_not(None))
     return [
@@ -76,7 +74,7 @@ def _tail_columns(session: Session) -> tuple[Any, Any]:
 
 def _grouped_movements(
     tenant_id: int, as_of: datetime, *conds: Any, tenant: Any = None
-) -> Select[Any]:
+) -> AnySelect:
     m = StockMovement
     sums = _movement_sums()
     inner = (

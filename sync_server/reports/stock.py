@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import and_, case, cast, func, literal, null, or_, select, tuple_
+from sqlalchemy import (
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+from sqlalchemy.types import NullType
 
 from sync_server.catalog.models import Category, Product
+from sync_server.db import AnySelect, Qty, is_sqlite
 from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
@@ -23,8 +39,15 @@ from sync_server.reports.base import (
     qty_sum,
     start_of,
     to_dec,
+    unindexed,
 )
-from sync_server.reports.rollups import product_rows, voided_products
+from sync_server.reports.rollups import (
+    last_days,
+    product_rows,
+    stored_days,
+    unsummed,
+    voided_products,
+)
 from sync_server.reports.snapshots import ledger_rows
 
 # Average daily sales for days of cover are taken over the last four weeks.
@@ -38,7 +61,7 @@ class MoverClass(StrEnum):
     DEAD = "dead"
 
 
-def _product_scope(stmt, filters: Filters):
+def _product_scope(stmt: AnySelect, filters: Filters) -> AnySelect:
     if filters.category_id is not None:
         stmt = stmt.where(Product.category_id == filters.category_id)
     if filters.supplier_id is not None:
@@ -46,7 +69,9 @@ def _product_scope(stmt, filters: Filters):
     return stmt
 
 
-def _sold_per_level(session: Session, filters: Filters, *, today: date, days: int, levels):
+def _sold_per_level(
+    session: Session, filters: Filters, *, today: date, days: int, levels: AnySelect
+) -> Subquery:
     """Return (branch_id, product_id, sold) over the last `days` days up to today, for the
     (branch_id, product_id) pairs the `levels` select gives."""
     end = start_of(today + timedelta(days=1))
@@ -133,8 +158,8 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
         # Below zero there is nothing to cover with; with no sales the cover is unbounded.
         row["days_of_cover"] = max(avail, ZERO) / per_day if per_day > 0 else None
         # Order enough to get back to the threshold, and never less than the usual order.
-        usual, threshold = to_dec(row["reorder_quantity"]), to_dec(row["threshold"])
-        row["suggested_order"] = max(usual, threshold - avail)
+        usual, floor = to_dec(row["reorder_quantity"]), to_dec(row["threshold"])
+        row["suggested_order"] = max(usual, floor - avail)
         rows.append(row)
     return Report(
         name="stock-shortages",
@@ -160,7 +185,7 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
     )
 
 
-def _stock_filters(filters: Filters) -> dict:
+def _stock_filters(filters: Filters) -> dict[str, Any]:
     shown = filters.describe()
     for key in ("date_from", "date_to"):
         shown.pop(key, None)
@@ -177,7 +202,7 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
     """
     category_name = func.coalesce(Category.name, literal("(none)"))
     if as_of is None:
-        held = select(
+        held_q = select(
             StockLevel.branch_id.label("branch_id"),
             StockLevel.product_id.label("product_id"),
             StockLevel.on_hand.label("quantity"),
@@ -186,33 +211,33 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         branch = in_branches(StockLevel.branch_id, filters)
     else:
         # The month's stock snapshot plus the movements since (reports/snapshots.py).
-        rows = ledger_rows(
+        moved = ledger_rows(
             session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
         )
         receipts = (
             select(
-                rows.c.product_id,
+                moved.c.product_id,
                 (
-                    func.sum(rows.c.receipt_value)
-                    / func.nullif(func.sum(rows.c.receipt_quantity), 0)
+                    func.sum(moved.c.receipt_value)
+                    / func.nullif(func.sum(moved.c.receipt_quantity), 0)
                 ).label("avg_cost"),
             )
-            .group_by(rows.c.product_id)
+            .group_by(moved.c.product_id)
             .subquery("receipt_cost")
         )
-        ledger = select(
-            rows.c.branch_id.label("branch_id"),
-            rows.c.product_id.label("product_id"),
-            qty_sum(rows.c.quantity).label("quantity"),
-        ).group_by(rows.c.branch_id, rows.c.product_id)
-        branch_cond = in_branches(rows.c.branch_id, filters)
+        ledger_q = select(
+            moved.c.branch_id.label("branch_id"),
+            moved.c.product_id.label("product_id"),
+            qty_sum(moved.c.quantity).label("quantity"),
+        ).group_by(moved.c.branch_id, moved.c.product_id)
+        branch_cond = in_branches(moved.c.branch_id, filters)
         if branch_cond is not None:
-            ledger = ledger.where(branch_cond)
-        ledger = ledger.subquery("ledger")
+            ledger_q = ledger_q.where(branch_cond)
+        ledger = ledger_q.subquery("ledger")
         # Products are joined once, after grouping, in the query below: the grouped
         # ledger's size is not known to the planner (it guessed 4k of 200k rows and
         # looked each product up one at a time, twice).
-        held = select(
+        held_q = select(
             ledger.c.branch_id,
             ledger.c.product_id,
             ledger.c.quantity,
@@ -220,8 +245,8 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         ).outerjoin(receipts, receipts.c.product_id == ledger.c.product_id)
         branch = None
     if branch is not None:
-        held = held.where(branch)
-    held = held.subquery("held")
+        held_q = held_q.where(branch)
+    held = held_q.subquery("held")
     stmt = (
         select(
             Branch.id.label("branch_id"),
@@ -285,60 +310,32 @@ def movers(
     window, percent_rank of velocity ≥ 0.8 is fast and < 0.2 is slow.
     """
     end = start_of(today + timedelta(days=1))
-    lookback = max(window_days, dead_days)
-    facts = product_rows(session, filters=filters, start=end - timedelta(days=lookback), end=end)
+    look_start = end - timedelta(days=max(window_days, dead_days))
     window_start = end - timedelta(days=window_days)
     dead_start = end - timedelta(days=dead_days)
-    # A day counts as a sale day when its sold lines are still there after voids come off
-    # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
-    # can have such a day, so only they are grouped per day; every other product is one
-    # group whose last sale day is the latest day it has a sold line.
-    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
-    sale = facts.c.is_return == 0
-    voided = voided_products(
-        session, filters=filters, start=end - timedelta(days=lookback), end=end
-    )
-    day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
-    daily = (
-        select(
-            facts.c.product_id.label("product_id"),
-            day_key.label("day"),
-            qty_sum(
-                case((and_(sale, facts.c.occurred_at >= window_start), facts.c.quantity))
-            ).label("sold"),
-            func.sum(
-                case((and_(sale, facts.c.occurred_at >= dead_start), facts.c.lines), else_=0)
-            ).label("recent"),
-            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
-            func.max(case((and_(sale, facts.c.lines > 0), day))).label("last_sold"),
+    last = last_days(session, filters=filters, start=look_start, end=end)
+    if last is None:
+        sold = _sold_by_day(
+            session, filters, start=look_start, end=end, window=window_start, dead=dead_start
         )
-        .group_by(facts.c.product_id, day_key)
-        .subquery("daily")
-    )
-    sold = (
-        select(
-            daily.c.product_id,
-            qty_sum(daily.c.sold).label("sold"),
-            func.sum(daily.c.recent).label("recent"),
-            func.max(
-                case(
-                    (daily.c.day.is_(None), daily.c.last_sold),
-                    (daily.c.lines > 0, daily.c.day),
-                )
-            ).label("last_sale_at"),
+    else:
+        sold = _sold_by_last_day(
+            session, filters, last, start=look_start, end=end, window=window_start, dead=dead_start
         )
-        .group_by(daily.c.product_id)
-        .subquery("sold")
-    )
     stock_q = select(
         StockLevel.product_id.label("product_id"), qty_sum(StockLevel.on_hand).label("on_hand")
     ).where(StockLevel.tenant_id == filters.tenant_id)
     branch = in_branches(StockLevel.branch_id, filters)
     if branch is not None:
         stock_q = stock_q.where(branch)
-    stock = stock_q.group_by(StockLevel.product_id).subquery("stock")
+    # SQLite walked the levels in product order through their product index, one table
+    # lookup per level; a sweep of the table and a sort of its 200k levels is half the time.
+    by_product = (
+        unindexed(StockLevel.product_id) if is_sqlite(session.get_bind()) else StockLevel.product_id
+    )
+    stock = stock_q.group_by(by_product).subquery("stock")
     sold_qty = func.coalesce(sold.c.sold, 0)
-    base = (
+    base_q = (
         select(
             Product.id.label("product_id"),
             Product.sku.label("sku"),
@@ -357,7 +354,7 @@ def movers(
         )
     )
     # A CTE used twice (ranks, then classes) is computed once on both engines.
-    base = _product_scope(base, filters).cte("base")
+    base = _product_scope(base_q, filters).cte("base")
     sellers = (
         select(
             base.c.product_id,
@@ -378,15 +375,20 @@ def movers(
         .outerjoin(sellers, sellers.c.product_id == base.c.product_id)
         .subquery("classed")
     )
-    stmt = select(classed).order_by(classed.c.sold.desc(), classed.c.product_id)
+    # The last sale day comes back as the driver gives it (text on SQLite), unconverted:
+    # the loop below converts each distinct day once, not once per product.
+    columns = [
+        type_coerce(c, NullType()).label(c.key) if c.key == "last_sale_at" else c for c in classed.c
+    ]
+    stmt = select(*columns).order_by(classed.c.sold.desc(), classed.c.product_id)
     if only is not None:
         stmt = stmt.where(classed.c["class"] == only.value)
     big_query(session)
     rows = []
     result = session.execute(stmt)
     names = list(result.keys())
-    days: dict[object, date] = {}  # one conversion per distinct day, not per product
-    for values in result.tuples():
+    days: dict[object, date] = {}
+    for values in result:
         row = dict(zip(names, values, strict=True))
         row["velocity"] = to_dec(row["sold"]) / window_days
         last = row["last_sale_at"]
@@ -423,7 +425,141 @@ def movers(
     )
 
 
-def _as_date(value) -> date:
+def _sold_by_day(
+    session: Session,
+    filters: Filters,
+    *,
+    start: datetime,
+    end: datetime,
+    window: datetime,
+    dead: datetime,
+) -> Subquery:
+    """Per product that has sales facts in [start, end): sold since `window`, sale lines since
+    `dead` (recent) and the last sale day, grouping the facts (any filters)."""
+    facts = product_rows(session, filters=filters, start=start, end=end)
+    # A day counts as a sale day when its sold lines are still there after voids come off
+    # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
+    # can have such a day, so only they are grouped per day; every other product is one
+    # group whose last sale day is the latest day it has a sold line.
+    day = facts.c.occurred_at  # already the day (see rollups.product_facts)
+    sale = facts.c.is_return == 0
+    voided = voided_products(session, filters=filters, start=start, end=end)
+    day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
+    daily = (
+        select(
+            facts.c.product_id.label("product_id"),
+            day_key.label("day"),
+            qty_sum(case((and_(sale, facts.c.occurred_at >= window), facts.c.quantity))).label(
+                "sold"
+            ),
+            func.sum(case((and_(sale, facts.c.occurred_at >= dead), facts.c.lines), else_=0)).label(
+                "recent"
+            ),
+            func.sum(case((sale, facts.c.lines), else_=0)).label("lines"),
+            func.max(case((and_(sale, facts.c.lines > 0), day))).label("last_sold"),
+        )
+        .group_by(facts.c.product_id, day_key)
+        .subquery("daily")
+    )
+    return (
+        select(
+            daily.c.product_id,
+            qty_sum(daily.c.sold).label("sold"),
+            func.sum(daily.c.recent).label("recent"),
+            func.max(
+                case(
+                    (daily.c.day.is_(None), daily.c.last_sold),
+                    (daily.c.lines > 0, daily.c.day),
+                )
+            ).label("last_sale_at"),
+        )
+        .group_by(daily.c.product_id)
+        .subquery("sold")
+    )
+
+
+def _sold_by_last_day(
+    session: Session,
+    filters: Filters,
+    last: tuple[AnySelect, AnySelect],
+    *,
+    start: datetime,
+    end: datetime,
+    window: datetime,
+    dead: datetime,
+) -> Subquery:
+    """The same rows as _sold_by_day, with the last sale days from the last-day summary.
+
+    Only the window's product days are summed (sold); the last sale day of most products is
+    one stored row (rollups.last_days), and only the few products that summary cannot
+    answer for have their days grouped. The unsummed lines are read once. A day with an
+    unsummed sale line is a sale day (its voided lines never outnumber its summed ones),
+    and a product has sale lines since `dead` exactly when its last sale day is on or
+    after it, so `recent` is 1 or 0 here.
+    """
+    stored_last, per_day = last
+    no_qty = type_coerce(null(), Qty())
+    extra = union_all(*unsummed(session, filters=filters, start=start, end=end)).cte("unsummed")
+    sale = extra.c.is_return == 0
+    days_w = stored_days(filters, start=window, end=end).subquery("window_days")
+    in_window = select(
+        days_w.c.product_id.label("product_id"),
+        case((days_w.c.is_return == 0, days_w.c.quantity)).label("sold"),
+        type_coerce(null(), days_w.c.occurred_at.type).label("last_sold"),
+    )
+    live = select(
+        extra.c.product_id,
+        case((and_(sale, extra.c.occurred_at >= window), extra.c.quantity)).label("sold"),
+        case((and_(sale, extra.c.lines > 0), extra.c.occurred_at)).label("last_sold"),
+    )
+    known = stored_last.subquery("last_days")
+    from_last = select(
+        known.c.product_id,
+        no_qty.label("sold"),
+        case((known.c.is_return == 0, known.c.occurred_at)).label("last_sold"),
+    )
+    # The others' stored days net of their voided lines: a sale day keeps a line.
+    days_l = stored_days(filters, start=start, end=end).subquery("look_days")
+    netted = union_all(
+        select(days_l.c.product_id, days_l.c.occurred_at, days_l.c.is_return, days_l.c.lines).where(
+            days_l.c.product_id.in_(per_day)
+        ),
+        select(extra.c.product_id, extra.c.occurred_at, extra.c.is_return, extra.c.lines).where(
+            extra.c.lines < 0
+        ),
+    ).subquery("netted")
+    daily = (
+        select(
+            netted.c.product_id.label("product_id"),
+            netted.c.occurred_at.label("day"),
+            func.sum(case((netted.c.is_return == 0, netted.c.lines), else_=0)).label("lines"),
+        )
+        .group_by(netted.c.product_id, netted.c.occurred_at)
+        .subquery("daily")
+    )
+    by_day = select(
+        daily.c.product_id,
+        no_qty.label("sold"),
+        case((daily.c.lines > 0, daily.c.day)).label("last_sold"),
+    )
+    parts = union_all(in_window, live, from_last, by_day).subquery("parts")
+    return (
+        select(
+            parts.c.product_id,
+            qty_sum(parts.c.sold).label("sold"),
+            func.max(case((parts.c.last_sold >= dead, 1), else_=0)).label("recent"),
+            func.max(parts.c.last_sold).label("last_sale_at"),
+        )
+        .group_by(parts.c.product_id)
+        .subquery("sold")
+    )
+
+
+def _as_date(value: Any) -> date:
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
-    return value.date() if hasattr(value, "date") else value
+    if isinstance(value, datetime):
+        # PostgreSQL gives the day's midnight UTC in the session's time zone.
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    day: date = value
+    return day

@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Product
-from sync_server.db import Money, Qty, is_sqlite, utcnow
+from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
 from sync_server.reports import rollups, totals
 from sync_server.reports.base import (
     ZERO_SQL,
     Filters,
+    SqlColumn,
     in_branches,
     money_sum,
     qty_sum,
@@ -59,7 +60,7 @@ def _state(session: Session, *, tenant_id: int) -> SummaryState | None:
     return session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
 
 
-def _day(session: Session, column) -> Any:
+def _day(session: Session, column: SqlColumn) -> Any:
     """The UTC day of a timestamp column as 'YYYY-MM-DD' text."""
     if is_sqlite(session.get_bind()):
         return func.strftime("%Y-%m-%d", column)
@@ -182,7 +183,7 @@ def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> di
         )
         .group_by(day_r, Return.branch_id, func.coalesce(Return.cashier_id, ZERO_SQL))
     )
-    groups: dict[tuple, dict[str, Any]] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for stmt in (sold, back):
         for row in session.execute(stmt).mappings():
             key = (
@@ -219,7 +220,9 @@ def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> di
     }
 
 
-def _merge(session: Session, *, tenant_id: int, groups: dict[tuple, dict[str, Any]]) -> None:
+def _merge(
+    session: Session, *, tenant_id: int, groups: dict[tuple[Any, ...], dict[str, Any]]
+) -> None:
     """Add the groups' sums into their summary rows, creating the rows not there yet."""
     days = [key[0] for key in groups]
     existing = {
@@ -285,7 +288,7 @@ def daily_figures(session: Session, *, filters: Filters) -> Subquery:
     return union_all(stored, live, voided).subquery("daily")
 
 
-def _grouped(facts: Subquery, *, sign: int):
+def _grouped(facts: Subquery, *, sign: int) -> AnySelect:
     """Sum facts per exact time, branch, channel and cashier into the summary's columns.
 
     A document has one time, branch, channel and cashier, so counting distinct documents

@@ -26,6 +26,7 @@ from sync_server.reports.base import Grain, make_filters
 from sync_server.reports.keeper import in_server_summaries
 from sync_server.reports.models import (
     ProductDaily,
+    ProductLastDay,
     ProductTotals,
     SalesDaily,
     StockSnapshot,
@@ -216,6 +217,16 @@ def _answers(session, *, a) -> dict[str, list]:
                 session, filters=f, today=TODAY, window_days=window, dead_days=dead, only=None
             )
             out[f"movers {window} {name}"] = report.typed_rows()
+        # Ten days back: products sold since have summed days after the report's end.
+        report = stock.movers(
+            session,
+            filters=f,
+            today=TODAY - timedelta(days=10),
+            window_days=28,
+            dead_days=60,
+            only=None,
+        )
+        out[f"movers earlier {name}"] = report.typed_rows()
         report = stock.stock_shortages(session, filters=f, today=TODAY)
         out[f"shortages {name}"] = report.typed_rows()
     return out
@@ -230,6 +241,7 @@ def _from_lines(world) -> dict[str, list]:
                 SalesDaily,
                 ProductDaily,
                 ProductTotals,
+                ProductLastDay,
                 TenderDaily,
                 StockSnapshot,
                 SummaryState,
@@ -274,6 +286,25 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
         tenders = s.scalar(select(func.count()).select_from(TenderDaily))
         snapped = s.scalar(select(func.count()).select_from(StockSnapshot))
         totalled = s.scalar(select(func.count()).select_from(ProductTotals))
+        # One last day per product, channel and direction summed: the latest summed day.
+        last = s.execute(
+            select(ProductLastDay.product_id, ProductLastDay.channel, ProductLastDay.is_return)
+            .where(ProductLastDay.tenant_id == a.id)
+            .order_by(ProductLastDay.product_id, ProductLastDay.channel, ProductLastDay.is_return)
+        ).all()
+        keyed = s.execute(
+            select(ProductDaily.product_id, ProductDaily.channel, ProductDaily.is_return)
+            .where(ProductDaily.tenant_id == a.id)
+            .distinct()
+            .order_by(ProductDaily.product_id, ProductDaily.channel, ProductDaily.is_return)
+        ).all()
+        assert last == keyed
+        newest = s.scalar(
+            select(func.max(ProductLastDay.day)).where(ProductLastDay.tenant_id == a.id)
+        )
+        assert newest == s.scalar(
+            select(func.max(ProductDaily.day)).where(ProductDaily.tenant_id == a.id)
+        )
         # Best sellers over the long range read month-start totals (and days at the ends).
         admin = Principal.for_user(
             tenant_id=a.id, user_id=a.users["admin"], username="admin", role="admin", branch_ids=[]
