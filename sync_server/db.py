@@ -178,6 +178,28 @@ def flush_document(session: Session) -> None:
         session.flush()
 
 
+def in_one_flush(session: Session) -> bool:
+    """Say whether the session is in a one_flush_at_end block (a push's batch)."""
+    return bool(session.info.get(_ONE_FLUSH))
+
+
+def insert_now(session: Session, model: Any, values: dict[str, Any]) -> int:
+    """Insert one row as plain SQL at once, in the session's transaction; return its id.
+
+    Values are named as the model's attributes; the insert fills the rest from the same
+    column defaults an ORM flush would. No ORM object is made and nothing is flushed, so
+    the session's pending rows still wait for their one flush.
+    """
+    table = model.__table__
+    return int(session.execute(insert(table).returning(table.c.id), values).scalar_one())
+
+
+def insert_rows_now(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with the same columns as one plain executemany, at once."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
 def add_append_only(session: Session, obj: Any) -> None:
     """Add an append-only row: collected by buffered_appends when in one, else session.add.
 

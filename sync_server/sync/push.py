@@ -34,7 +34,13 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import buffered_appends, is_lock_conflict, one_flush_at_end, utcnow
+from sync_server.db import (
+    append_row,
+    buffered_appends,
+    is_lock_conflict,
+    one_flush_at_end,
+    utcnow,
+)
 from sync_server.inventory.service import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
@@ -224,6 +230,23 @@ def _claim_and_apply(
     session: Session, *, device: Device, event: Event, flush: bool
 ) -> dict[str, Any] | None:
     """Record the event as received and apply it (in the caller's savepoint)."""
+    if not flush:
+        # In a batch the claim is an append like its audit entries and feed changes: its
+        # unique event id fires when the batch's appends go out, inside the savepoint.
+        with buffered_appends(session):
+            extra = apply_event(session, device=device, event=event)
+        claim: dict[str, Any] = {
+            "tenant_id": device.tenant_id,
+            "event_id": event.id,
+            "device_id": device.id,
+            "type": str(event.type),
+            "status": "applied",
+            "occurred_at": event.occurred_at,
+        }
+        if extra:
+            claim["result"] = extra
+        append_row(session, ReceivedEvent, claim)
+        return extra
     received = ReceivedEvent(
         tenant_id=device.tenant_id,
         event_id=event.id,
@@ -233,9 +256,8 @@ def _claim_and_apply(
         occurred_at=event.occurred_at,
     )
     session.add(received)
-    if flush:
-        # Claim the event id first: a concurrent push of the same event waits here.
-        session.flush()
+    # Claim the event id first: a concurrent push of the same event waits here.
+    session.flush()
     # Its audit entries and feed changes go out set-based (one insert per table).
     with buffered_appends(session):
         extra = apply_event(session, device=device, event=event)

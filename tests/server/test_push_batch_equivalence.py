@@ -19,11 +19,26 @@ from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.sales.models import Sale
+from sync_server.sales.models import SaleLine as StoredLine
+from sync_server.sales.models import SalePayment as StoredPayment
 from sync_server.sync import push
-from sync_server.sync.models import Change
+from sync_server.sync.models import Change, ReceivedEvent
 from tests.factories import Api, World
 
 UNKNOWN_PRODUCT = 987_654_321
+# What _stored reads back, compared part by part.
+STORED = (
+    "movements",
+    "levels",
+    "changes",
+    "audit",
+    "alerts",
+    "sales",
+    "sale_lines",
+    "payments",
+    "received",
+)
 
 
 def _sale(branch_id: int, receipt: str, lines: list[tuple[int, str]]) -> SaleCompleted:
@@ -91,7 +106,16 @@ def _last_ids(world: World) -> dict[type, int]:
     with transaction(world.sessions(), readonly=True) as session:
         return {
             model: session.scalar(select(model.id).order_by(model.id.desc()).limit(1)) or 0
-            for model in (StockMovement, Change, AuditEntry, Alert)
+            for model in (
+                StockMovement,
+                Change,
+                AuditEntry,
+                Alert,
+                Sale,
+                StoredLine,
+                StoredPayment,
+                ReceivedEvent,
+            )
         }
 
 
@@ -195,6 +219,44 @@ def _stored(
                 for a in session.scalars(select(Alert).where(Alert.branch_id == branch_id))
             ),
         }
+        # The documents themselves: a batch writes them as plain inserts, an event alone
+        # through the ORM. Every column but ids, the till's names and the two tills' clocks.
+        sales = session.scalars(select(Sale).where(Sale.id > start[Sale]).order_by(Sale.id)).all()
+        sale_names = {sale.id: names[sale.uuid] for sale in sales}
+        skip = {
+            *("id", "sale_id", "uuid", "line_uuid", "payment_uuid", "receipt_number"),
+            *("device_id", "recorded_at", "occurred_at"),
+        }
+
+        def columns(row: Any) -> dict[str, Any]:
+            values = {
+                c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip
+            }
+            return {k: "BRANCH" if k == "branch_id" else norm(v) for k, v in values.items()}
+
+        stored["sales"] = [(names[sale.uuid], columns(sale)) for sale in sales]
+        for part, model in (("sale_lines", StoredLine), ("payments", StoredPayment)):
+            stored[part] = [
+                (sale_names[row.sale_id], columns(row))
+                for row in session.scalars(
+                    select(model).where(model.id > start[model]).order_by(model.id)
+                )
+            ]
+        stored["received"] = [
+            (names[r.event_id], r.type, r.status, r.reason and "REASON", r.result)
+            for r in session.scalars(
+                select(ReceivedEvent)
+                .where(ReceivedEvent.id > start[ReceivedEvent])
+                .order_by(ReceivedEvent.id)
+            )
+        ]
+        # The sales keep the till's own ids and names.
+        assert {sale.device_id for sale in sales} == {
+            r.device_id
+            for r in session.scalars(
+                select(ReceivedEvent).where(ReceivedEvent.id > start[ReceivedEvent])
+            )
+        }
     return stored
 
 
@@ -219,7 +281,7 @@ def test_a_pushed_sale_stores_the_same_rows_as_booking_it_line_by_line(
     assert [status for status, _ in batch_answers] == ["applied", "rejected", "applied"]
     assert batch_answers == single_answers
     assert batch_answers[1][1]  # the sale line's product key refuses it, before any stock
-    for part in ("movements", "levels", "changes", "audit", "alerts"):
+    for part in STORED:
         assert batch[part] == single[part], part
 
     # The scenario did what it claims: merged lines, negative stock, low stock, and nothing
@@ -332,8 +394,12 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
     assert fast_answers == slow_answers
     expected = ["applied", "rejected" if bad else "applied", "applied"]
     assert [status for status, _ in fast_answers] == expected
-    for part in ("movements", "levels", "changes", "audit", "alerts"):
+    for part in STORED:
         assert fast[part] == slow[part], part
+    if not bad:
+        # Sales, their lines and payments, and the claims, all three of each.
+        assert [len(fast[part]) for part in ("sales", "received", "payments")] == [3, 3, 3]
+        assert len(fast["sale_lines"]) == 9
     assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
     with transaction(world.sessions()) as session:
         # The columns _stored leaves out: both paths signed as the till, by its device.
