@@ -187,17 +187,19 @@ def insert_now(session: Session, model: Any, values: dict[str, Any]) -> int:
     """Insert one row as plain SQL at once, in the session's transaction; return its id.
 
     Values are named as the model's attributes; the insert fills the rest from the same
-    column defaults an ORM flush would. No ORM object is made and nothing is flushed, so
-    the session's pending rows still wait for their one flush.
+    column defaults an ORM flush would. No ORM object is made and nothing is flushed (it
+    runs on the session's connection, past autoflush), so the session's pending rows still
+    wait for their one flush.
     """
     table = model.__table__
-    return int(session.execute(insert(table).returning(table.c.id), values).scalar_one())
+    statement = insert(table).returning(table.c.id)
+    return int(session.connection().execute(statement, values).scalar_one())
 
 
 def insert_rows_now(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows with the same columns as one plain executemany, at once."""
+    """Insert rows with the same columns as one plain executemany, at once (no autoflush)."""
     if rows:
-        session.execute(insert(model.__table__), rows)
+        session.connection().execute(insert(model.__table__), rows)
 
 
 def add_append_only(session: Session, obj: Any) -> None:
