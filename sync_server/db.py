@@ -183,17 +183,21 @@ def in_one_flush(session: Session) -> bool:
     return bool(session.info.get(_ONE_FLUSH))
 
 
-def insert_now(session: Session, model: Any, values: dict[str, Any]) -> int:
-    """Insert one row as plain SQL at once, in the session's transaction; return its id.
+def insert_returning_ids(
+    session: Session, model: Any, rows: list[dict[str, Any]], *, key: str
+) -> dict[Any, int]:
+    """Insert rows as one plain statement at once; return their ids by the column `key`.
 
     Values are named as the model's attributes; the insert fills the rest from the same
     column defaults an ORM flush would. No ORM object is made and nothing is flushed (it
     runs on the session's connection, past autoflush), so the session's pending rows still
-    wait for their one flush.
+    wait for their one flush. `key` must be unique among the rows.
     """
+    if not rows:
+        return {}
     table = model.__table__
-    statement = insert(table).returning(table.c.id)
-    return int(session.connection().execute(statement, values).scalar_one())
+    statement = insert(table).returning(table.c[key], table.c.id)
+    return {k: int(i) for k, i in session.connection().execute(statement, rows).all()}
 
 
 def insert_rows_now(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:

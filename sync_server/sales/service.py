@@ -6,6 +6,8 @@ and the price charged is the price on the sale, whatever the catalog says now.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,7 +32,7 @@ from common.sync.protocol import (
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit import service as credit
-from sync_server.db import flush_document, in_one_flush, insert_now, insert_rows_now
+from sync_server.db import flush_document, in_one_flush, insert_returning_ids, insert_rows_now
 from sync_server.inventory import service as inventory
 from sync_server.inventory.lots import LotHints
 from sync_server.sales.models import (
@@ -57,6 +59,66 @@ def lot_hints(lines: list[Any]) -> LotHints:
         if line.lot and line.quantity > 0:
             hints.setdefault(line.product_id, []).append((line.lot, line.quantity))
     return hints
+
+
+# A sale's rows as plain column values: the sale, its lines and its payments.
+SaleRows = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+_WAITING = "sales_waiting"
+
+
+@contextmanager
+def sales_written_together(session: Session) -> Iterator[None]:
+    """Let the rows of plain sales booked in the block wait and go out together at its end.
+
+    For a push's batch (in one_flush_at_end): three inserts for all its sales instead of
+    three per sale. Whoever may read sales first writes what waits (write_waiting_sales):
+    push does before any event but a plain sale, and a sale that is not plain does itself.
+    An exception drops what waits; the caller's savepoint drops the rest.
+    """
+    session.info[_WAITING] = []
+    try:
+        yield
+        write_waiting_sales(session)
+    finally:
+        session.info.pop(_WAITING, None)
+
+
+def may_wait(payload: SaleCompleted) -> bool:
+    """Say whether booking this sale reads no sale (no customer, coupon, card or points)."""
+    return (
+        payload.customer_id is None
+        and payload.customer_local_id is None
+        and not payload.coupon_codes
+        and all(p.method not in _READS_SALES for p in payload.payments)
+    )
+
+
+# Tenders whose booking reaches other programs (accounts, gift cards, points).
+_READS_SALES = frozenset({PaymentMethod.ACCOUNT, PaymentMethod.GIFT_CARD, PaymentMethod.LOYALTY})
+
+
+def write_waiting_sales(session: Session) -> None:
+    """Write the sales waiting in sales_written_together now, so a query can find them."""
+    waiting = session.info.get(_WAITING)
+    if waiting:
+        rows = list(waiting)
+        waiting.clear()
+        _insert_sales(session, rows)
+
+
+def _insert_sales(session: Session, sales: list[SaleRows]) -> None:
+    """Insert sales, then their lines and payments, one statement per table."""
+    ids = insert_returning_ids(session, Sale, [sale for sale, _, _ in sales], key="uuid")
+    insert_rows_now(
+        session,
+        SaleLine,
+        [{**line, "sale_id": ids[sale["uuid"]]} for sale, lines, _ in sales for line in lines],
+    )
+    insert_rows_now(
+        session,
+        SalePayment,
+        [{**pay, "sale_id": ids[sale["uuid"]]} for sale, _, pays in sales for pay in pays],
+    )
 
 
 def record_sale(
@@ -125,15 +187,17 @@ def record_sale(
         for p in payload.payments
     ]
     if in_one_flush(session):
-        # A push's batch: the rows go out as plain inserts now (three statements instead
-        # of a share of the unit of work's flush, which costs several times more), so any
-        # later event of the batch that reads the sale (a void, a shift's close) finds it.
-        # The receipt number's unique constraint fires here; the batch is then dropped
-        # whole and each event applied alone (tests/server/test_push_batch_equivalence.py
-        # proves both store the same rows).
-        sale_id = insert_now(session, Sale, sale_row)
-        insert_rows_now(session, SaleLine, [{**row, "sale_id": sale_id} for row in line_rows])
-        insert_rows_now(session, SalePayment, [{**row, "sale_id": sale_id} for row in payment_rows])
+        # A push's batch: the rows go out as plain inserts, not through the unit of work's
+        # flush (which costs several times more). A constraint they break (the receipt
+        # number) fires in the batch's savepoint, which is then dropped whole and each
+        # event applied alone (tests/server/test_push_batch_equivalence.py proves both
+        # store the same rows).
+        waiting = session.info.get(_WAITING)
+        if waiting is not None and may_wait(payload):
+            waiting.append((sale_row, line_rows, payment_rows))
+        else:
+            write_waiting_sales(session)
+            _insert_sales(session, [(sale_row, line_rows, payment_rows)])
     else:
         sale = Sale(**sale_row)
         sale.lines = [SaleLine(**row) for row in line_rows]

@@ -210,7 +210,12 @@ def apply_together(
     answers = []
     try:
         # A constraint any of them breaks fires at the one flush, inside the savepoint.
-        with session.begin_nested(), buffered_appends(session), one_flush_at_end(session):
+        with (
+            session.begin_nested(),
+            buffered_appends(session),
+            one_flush_at_end(session),
+            sales.sales_written_together(session),
+        ):
             # Their stock alerts are read once, in this savepoint, and followed in memory.
             alerts.note_batch(
                 session,
@@ -438,6 +443,9 @@ def _customer_id(
 def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, Any] | None:
     """Apply one event's payload; return extra fields for the push answer."""
     payload = event.parsed()
+    if not (isinstance(payload, SaleCompleted) and sales.may_wait(payload)):
+        # Anything but a plain sale may read the sales a batch has not written yet.
+        sales.write_waiting_sales(session)
     branch_id = device.branch_id
     at = event.occurred_at
     if isinstance(payload, CustomerCreated):

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from common.codes import MovementCode
 from common.errors import NotFound
 from common.ids import new_id
-from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
+from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment, SaleVoided
 from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.partners.models import Customer
 from sync_server.sales.models import Sale
 from sync_server.sales.models import SaleLine as StoredLine
 from sync_server.sales.models import SalePayment as StoredPayment
@@ -120,12 +121,15 @@ def _last_ids(world: World) -> dict[type, int]:
 
 
 def _push(
-    world: World, branch_id: int, tag: str, *, bad: bool = True
+    world: World, branch_id: int, tag: str, *, bad: bool = True, customer_id: int | None = None
 ) -> tuple[list, dict[str, Any]]:
     """Push three sales from a new till at the branch; return the answers and what was stored.
 
     Without `bad`, the second sale sells known products only and the batch has no failure.
+    With `customer_id`, the batch voids its first sale before the third, and the third is
+    that customer's (neither may be booked before the sales ahead of it are written).
     """
+    void = customer_id is not None
     p0, p1, p2 = world.a.product_ids
     device_id, till = _enrol(world, branch_id)
     sales = [
@@ -136,7 +140,12 @@ def _push(
         # Goods handed back within a sale lift stock out of negative; p0 goes low.
         _sale(branch_id, f"{tag}-3", [(p2, "-2"), (p0, "4"), (p1, "0.5")]),
     ]
-    events = [Event.wrap(sale, device_id=device_id).model_dump(mode="json") for sale in sales]
+    if void:
+        sales[2] = sales[2].model_copy(update={"customer_id": customer_id})
+    payloads: list[Any] = list(sales)
+    if void:
+        payloads.insert(2, SaleVoided(sale_id=sales[0].sale_id, reason="wrong till"))
+    events = [Event.wrap(p, device_id=device_id).model_dump(mode="json") for p in payloads]
     start = _last_ids(world)
     answer = till.post("sync/push", json={"events": events})
     assert answer.status_code == 200, answer.text
@@ -225,7 +234,7 @@ def _stored(
         sale_names = {sale.id: names[sale.uuid] for sale in sales}
         skip = {
             *("id", "sale_id", "uuid", "line_uuid", "payment_uuid", "receipt_number"),
-            *("device_id", "recorded_at", "occurred_at"),
+            *("device_id", "recorded_at", "occurred_at", "voided_at"),
         }
 
         def columns(row: Any) -> dict[str, Any]:
@@ -351,9 +360,13 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
         )
 
 
-@pytest.mark.parametrize("bad", [True, False], ids=["one-rejected", "all-applied"])
+@pytest.mark.parametrize(
+    ("bad", "void"),
+    [(True, False), (False, False), (False, True)],
+    ids=["one-rejected", "all-applied", "void-and-customer-sale"],
+)
 def test_events_applied_together_store_what_each_in_its_savepoint_stores(
-    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool
+    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool, void: bool
 ) -> None:
     """Events applied in one savepoint, with set-based audit and feed and kept levels, store
     the rows each event in its own savepoint stored, its rows added one by one (a batch
@@ -369,7 +382,14 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
         return answer
 
     monkeypatch.setattr(push, "apply_together", spy)
-    fast_answers, fast = _push(world, first, "A", bad=bad)
+    customer_id = None
+    if void:
+        with transaction(world.sessions()) as session:
+            customer = Customer(tenant_id=world.a.id, name="Regular")
+            session.add(customer)
+            session.flush()
+            customer_id = customer.id
+    fast_answers, fast = _push(world, first, "A", bad=bad, customer_id=customer_id)
     assert (together[0] is None) == bad  # the path under test was taken
 
     # The reference: each event in its own savepoint, flushed on its own, every movement,
@@ -389,17 +409,22 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
             create=False,
         ),
     )
-    slow_answers, slow = _push(world, second, "B", bad=bad)
+    slow_answers, slow = _push(world, second, "B", bad=bad, customer_id=customer_id)
 
     assert fast_answers == slow_answers
-    expected = ["applied", "rejected" if bad else "applied", "applied"]
+    expected = ["applied", "rejected" if bad else "applied", "applied"] + ["applied"] * void
     assert [status for status, _ in fast_answers] == expected
     for part in STORED:
         assert fast[part] == slow[part], part
     if not bad:
-        # Sales, their lines and payments, and the claims, all three of each.
-        assert [len(fast[part]) for part in ("sales", "received", "payments")] == [3, 3, 3]
+        # Sales, their lines and payments, and the claims (and the void's), three of each.
+        assert [len(fast[part]) for part in ("sales", "received", "payments")] == [3, 3 + void, 3]
         assert len(fast["sale_lines"]) == 9
+    if void:
+        # The void found the sale the batch had booked, and the last sale its customer.
+        assert [sale["status"] for _, sale in fast["sales"]] == ["voided", "completed", "completed"]
+        assert fast["sales"][2][1]["customer_id"] == customer_id
+        assert [a[0] for a in fast["audit"]].count("sale.voided") == 1
     assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
     with transaction(world.sessions()) as session:
         # The columns _stored leaves out: both paths signed as the till, by its device.
@@ -417,7 +442,7 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
             select(Change)
             .where(Change.tenant_id == world.a.id, Change.entity == "stock")
             .order_by(Change.id.desc())
-            .limit(12)
+            .limit(2 * sum(1 for c in fast["changes"] if c[0] == "stock"))
         ).all()
         assert {c.branch_id for c in changes} == {first, second}
         assert all(c.at is not None and c.op == "upsert" for c in changes)
