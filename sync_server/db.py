@@ -178,6 +178,34 @@ def flush_document(session: Session) -> None:
         session.flush()
 
 
+def in_one_flush(session: Session) -> bool:
+    """Say whether the session is in a one_flush_at_end block (a push's batch)."""
+    return bool(session.info.get(_ONE_FLUSH))
+
+
+def insert_returning_ids(
+    session: Session, model: Any, rows: list[dict[str, Any]], *, key: str
+) -> dict[Any, int]:
+    """Insert rows as one plain statement at once; return their ids by the column `key`.
+
+    Values are named as the model's attributes; the insert fills the rest from the same
+    column defaults an ORM flush would. No ORM object is made and nothing is flushed (it
+    runs on the session's connection, past autoflush), so the session's pending rows still
+    wait for their one flush. `key` must be unique among the rows.
+    """
+    if not rows:
+        return {}
+    table = model.__table__
+    statement = insert(table).returning(table.c[key], table.c.id)
+    return {k: int(i) for k, i in session.connection().execute(statement, rows).all()}
+
+
+def insert_rows_now(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with the same columns as one plain executemany, at once (no autoflush)."""
+    if rows:
+        session.connection().execute(insert(model.__table__), rows)
+
+
 def add_append_only(session: Session, obj: Any) -> None:
     """Add an append-only row: collected by buffered_appends when in one, else session.add.
 

@@ -137,6 +137,11 @@ Percent = _decimal(places=2, low=ZERO, high=Decimal(100), text=_as_plain)
 JsonObject = Annotated[dict[str, Any], AfterValidator(bounded_json)]
 
 
+# Validation context key: every string of the data was checked already, by the model that
+# holds it as a plain JSON object (a sync event's payload), so the text is not walked again.
+STRINGS_CHECKED = "strings_checked"
+
+
 class Schema(BaseModel):
     """Base for request bodies: unknown fields are an error, not silently dropped."""
 
@@ -150,7 +155,8 @@ class Schema(BaseModel):
         is_bool = field is not None and field.annotation in _BOOLS
         if is_bool and value is not None and not isinstance(value, bool):
             raise ValueError("must be true or false")
-        _check_strings(value, depth=0)
+        if not (info.context and info.context.get(STRINGS_CHECKED)):
+            _check_strings(value, depth=0)
         return value
 
 

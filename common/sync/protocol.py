@@ -11,13 +11,23 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from common.ids import new_id
-from common.schemas.base import Amount, Id, JsonObject, NonNegativeAmount, Quantity, Schema
+from common.schemas.base import (
+    STRINGS_CHECKED,
+    Amount,
+    Id,
+    JsonObject,
+    NonNegativeAmount,
+    Quantity,
+    Schema,
+)
 
 # A push larger than this is refused; the till sends its outbox in batches below it.
 MAX_PUSH_BATCH = 500
@@ -281,6 +291,9 @@ class Event(Schema):
     occurred_at: AwareDatetime
     device_id: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any]
+    # The payload object whose every string validating this envelope checked (none when
+    # the envelope was constructed, not validated).
+    _checked_payload: dict[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("id")
     @classmethod
@@ -288,6 +301,11 @@ class Event(Schema):
         import uuid
 
         return str(uuid.UUID(value))
+
+    @model_validator(mode="after")
+    def _note_checked(self) -> Event:
+        self._checked_payload = self.payload
+        return self
 
     @classmethod
     def wrap(
@@ -312,7 +330,13 @@ class Event(Schema):
         )
 
     def parsed(self) -> Payload:
-        """Return the payload validated as its type's model (raises pydantic.ValidationError)."""
+        """Return the payload validated as its type's model (raises pydantic.ValidationError).
+
+        Text the envelope's own validation checked is not walked again (a push's events
+        were checked as the request body arrived): the rest of the validation is the same.
+        """
+        if self._checked_payload is self.payload:
+            return PAYLOADS[self.type].model_validate(self.payload, context={STRINGS_CHECKED: True})
         return PAYLOADS[self.type].model_validate(self.payload)
 
 

@@ -100,6 +100,22 @@ def _chain_message(entry: AuditEntry) -> bytes:
     return b"entry|" + _dump(body)
 
 
+_LAST_KEY = b',"tenant_id":'
+
+
+def _chain_message_from(record_message: bytes, entry: AuditEntry) -> bytes:
+    """Return _chain_message(entry), byte for byte, from its record message.
+
+    Both are the entry's sorted JSON; the chain's prev_hash, record_mac and seq sort between
+    nonce and tenant_id (the last key, an integer), so they are spliced in before it rather
+    than the whole content encoded again (tests/server/test_audit_messages.py).
+    """
+    body = record_message.removeprefix(b"record|")
+    cut = body.rindex(_LAST_KEY)
+    links = _dump({"prev_hash": entry.prev_hash, "record_mac": entry.record_mac, "seq": entry.seq})
+    return b"entry|" + body[:cut] + b"," + links[1:-1] + body[cut:]
+
+
 def entry_hash(entry: AuditEntry, *, keyring: Keyring) -> str:
     """Return the link an entry must carry: its HMAC (keyed) or SHA-256 (before the key)."""
     if entry.key_id is None:
@@ -107,10 +123,13 @@ def entry_hash(entry: AuditEntry, *, keyring: Keyring) -> str:
     return keyring.mac(_chain_message(entry), kid=entry.key_id)
 
 
-def _sign_record(entry: AuditEntry, keyring: Keyring) -> None:
+def _sign_record(entry: AuditEntry, keyring: Keyring) -> bytes:
+    """Sign the entry's content; return the record message (its chain message reuses it)."""
     entry.nonce = secrets.token_hex(16)
     entry.key_id = keyring.current_id
-    entry.record_mac = keyring.mac(_record_message(entry))
+    message = _record_message(entry)
+    entry.record_mac = keyring.mac(message)
+    return message
 
 
 def _head_message(head: AuditHead) -> bytes:
@@ -157,14 +176,19 @@ def recorded_by_server(entry: AuditEntry, *, keyring: Keyring, head: AuditHead) 
     return keyring.check(_record_message(entry), entry.record_mac, kid=entry.key_id)
 
 
-def _link(entry: AuditEntry, head: AuditHead, keyring: Keyring) -> None:
+def _link(
+    entry: AuditEntry, head: AuditHead, keyring: Keyring, *, record_message: bytes | None = None
+) -> None:
     """Chain an entry after the head and move (and re-sign) the head to it."""
     if entry.key_id is None:
         # Written before the key but sealed after it: the sealer vouches for it now.
-        _sign_record(entry, keyring)
+        record_message = _sign_record(entry, keyring)
     entry.seq = head.last_seq + 1
     entry.prev_hash = head.last_hash
-    entry.hash = entry_hash(entry, keyring=keyring)
+    if record_message is None:
+        entry.hash = entry_hash(entry, keyring=keyring)
+    else:
+        entry.hash = keyring.mac(_chain_message_from(record_message, entry), kid=entry.key_id)
     head.last_seq = entry.seq
     head.last_hash = entry.hash
     _sign_head(head, keyring)
@@ -200,13 +224,13 @@ def record(
         prev_hash=None,
         hash=None,
     )
-    _sign_record(entry, keyring)  # type: ignore[arg-type]  # the entry's columns, duck-typed
+    message = _sign_record(entry, keyring)  # type: ignore[arg-type]  # the columns, duck-typed
     if is_sqlite(session.get_bind()):
         head = lock_head(session, AuditHead, tenant_id=actor.tenant_id)
         # A head changed behind the server is never re-signed over: the entry waits unsealed
         # and verify reports the head, so the business keeps running meanwhile.
         if _head_trusted(session, head, keyring):
-            _link(entry, head, keyring)  # type: ignore[arg-type]
+            _link(entry, head, keyring, record_message=message)  # type: ignore[arg-type]
         else:
             log.error("audit head of tenant %s fails its MAC; not chaining", actor.tenant_id)
     append_row(session, AuditEntry, vars(entry))

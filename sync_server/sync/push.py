@@ -34,7 +34,13 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
-from sync_server.db import buffered_appends, is_lock_conflict, one_flush_at_end, utcnow
+from sync_server.db import (
+    append_row,
+    buffered_appends,
+    is_lock_conflict,
+    one_flush_at_end,
+    utcnow,
+)
 from sync_server.inventory.service import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
@@ -204,7 +210,12 @@ def apply_together(
     answers = []
     try:
         # A constraint any of them breaks fires at the one flush, inside the savepoint.
-        with session.begin_nested(), buffered_appends(session), one_flush_at_end(session):
+        with (
+            session.begin_nested(),
+            buffered_appends(session),
+            one_flush_at_end(session),
+            sales.sales_written_together(session),
+        ):
             # Their stock alerts are read once, in this savepoint, and followed in memory.
             alerts.note_batch(
                 session,
@@ -224,6 +235,23 @@ def _claim_and_apply(
     session: Session, *, device: Device, event: Event, flush: bool
 ) -> dict[str, Any] | None:
     """Record the event as received and apply it (in the caller's savepoint)."""
+    if not flush:
+        # In a batch the claim is an append like its audit entries and feed changes: its
+        # unique event id fires when the batch's appends go out, inside the savepoint.
+        with buffered_appends(session):
+            extra = apply_event(session, device=device, event=event)
+        claim: dict[str, Any] = {
+            "tenant_id": device.tenant_id,
+            "event_id": event.id,
+            "device_id": device.id,
+            "type": str(event.type),
+            "status": "applied",
+            "occurred_at": event.occurred_at,
+        }
+        if extra:
+            claim["result"] = extra
+        append_row(session, ReceivedEvent, claim)
+        return extra
     received = ReceivedEvent(
         tenant_id=device.tenant_id,
         event_id=event.id,
@@ -233,9 +261,8 @@ def _claim_and_apply(
         occurred_at=event.occurred_at,
     )
     session.add(received)
-    if flush:
-        # Claim the event id first: a concurrent push of the same event waits here.
-        session.flush()
+    # Claim the event id first: a concurrent push of the same event waits here.
+    session.flush()
     # Its audit entries and feed changes go out set-based (one insert per table).
     with buffered_appends(session):
         extra = apply_event(session, device=device, event=event)
@@ -416,6 +443,9 @@ def _customer_id(
 def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, Any] | None:
     """Apply one event's payload; return extra fields for the push answer."""
     payload = event.parsed()
+    if not (isinstance(payload, SaleCompleted) and sales.may_wait(payload)):
+        # Anything but a plain sale may read the sales a batch has not written yet.
+        sales.write_waiting_sales(session)
     branch_id = device.branch_id
     at = event.occurred_at
     if isinstance(payload, CustomerCreated):

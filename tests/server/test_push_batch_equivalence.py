@@ -12,18 +12,34 @@ from sqlalchemy import select
 from common.codes import MovementCode
 from common.errors import NotFound
 from common.ids import new_id
-from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
+from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment, SaleVoided
 from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
 from sync_server.inventory import service as inventory
 from sync_server.inventory.models import StockLevel, StockMovement
+from sync_server.partners.models import Customer
+from sync_server.sales.models import Sale
+from sync_server.sales.models import SaleLine as StoredLine
+from sync_server.sales.models import SalePayment as StoredPayment
 from sync_server.sync import push
-from sync_server.sync.models import Change
+from sync_server.sync.models import Change, ReceivedEvent
 from tests.factories import Api, World
 
 UNKNOWN_PRODUCT = 987_654_321
+# What _stored reads back, compared part by part.
+STORED = (
+    "movements",
+    "levels",
+    "changes",
+    "audit",
+    "alerts",
+    "sales",
+    "sale_lines",
+    "payments",
+    "received",
+)
 
 
 def _sale(branch_id: int, receipt: str, lines: list[tuple[int, str]]) -> SaleCompleted:
@@ -91,17 +107,29 @@ def _last_ids(world: World) -> dict[type, int]:
     with transaction(world.sessions(), readonly=True) as session:
         return {
             model: session.scalar(select(model.id).order_by(model.id.desc()).limit(1)) or 0
-            for model in (StockMovement, Change, AuditEntry, Alert)
+            for model in (
+                StockMovement,
+                Change,
+                AuditEntry,
+                Alert,
+                Sale,
+                StoredLine,
+                StoredPayment,
+                ReceivedEvent,
+            )
         }
 
 
 def _push(
-    world: World, branch_id: int, tag: str, *, bad: bool = True
+    world: World, branch_id: int, tag: str, *, bad: bool = True, customer_id: int | None = None
 ) -> tuple[list, dict[str, Any]]:
     """Push three sales from a new till at the branch; return the answers and what was stored.
 
     Without `bad`, the second sale sells known products only and the batch has no failure.
+    With `customer_id`, the batch voids its first sale before the third, and the third is
+    that customer's (neither may be booked before the sales ahead of it are written).
     """
+    void = customer_id is not None
     p0, p1, p2 = world.a.product_ids
     device_id, till = _enrol(world, branch_id)
     sales = [
@@ -112,7 +140,12 @@ def _push(
         # Goods handed back within a sale lift stock out of negative; p0 goes low.
         _sale(branch_id, f"{tag}-3", [(p2, "-2"), (p0, "4"), (p1, "0.5")]),
     ]
-    events = [Event.wrap(sale, device_id=device_id).model_dump(mode="json") for sale in sales]
+    if void:
+        sales[2] = sales[2].model_copy(update={"customer_id": customer_id})
+    payloads: list[Any] = list(sales)
+    if void:
+        payloads.insert(2, SaleVoided(sale_id=sales[0].sale_id, reason="wrong till"))
+    events = [Event.wrap(p, device_id=device_id).model_dump(mode="json") for p in payloads]
     start = _last_ids(world)
     answer = till.post("sync/push", json={"events": events})
     assert answer.status_code == 200, answer.text
@@ -195,6 +228,44 @@ def _stored(
                 for a in session.scalars(select(Alert).where(Alert.branch_id == branch_id))
             ),
         }
+        # The documents themselves: a batch writes them as plain inserts, an event alone
+        # through the ORM. Every column but ids, the till's names and the two tills' clocks.
+        sales = session.scalars(select(Sale).where(Sale.id > start[Sale]).order_by(Sale.id)).all()
+        sale_names = {sale.id: names[sale.uuid] for sale in sales}
+        skip = {
+            *("id", "sale_id", "uuid", "line_uuid", "payment_uuid", "receipt_number"),
+            *("device_id", "recorded_at", "occurred_at", "voided_at"),
+        }
+
+        def columns(row: Any) -> dict[str, Any]:
+            values = {
+                c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip
+            }
+            return {k: "BRANCH" if k == "branch_id" else norm(v) for k, v in values.items()}
+
+        stored["sales"] = [(names[sale.uuid], columns(sale)) for sale in sales]
+        for part, model in (("sale_lines", StoredLine), ("payments", StoredPayment)):
+            stored[part] = [
+                (sale_names[row.sale_id], columns(row))
+                for row in session.scalars(
+                    select(model).where(model.id > start[model]).order_by(model.id)
+                )
+            ]
+        stored["received"] = [
+            (names[r.event_id], r.type, r.status, r.reason and "REASON", r.result)
+            for r in session.scalars(
+                select(ReceivedEvent)
+                .where(ReceivedEvent.id > start[ReceivedEvent])
+                .order_by(ReceivedEvent.id)
+            )
+        ]
+        # The sales keep the till's own ids and names.
+        assert {sale.device_id for sale in sales} == {
+            r.device_id
+            for r in session.scalars(
+                select(ReceivedEvent).where(ReceivedEvent.id > start[ReceivedEvent])
+            )
+        }
     return stored
 
 
@@ -219,7 +290,7 @@ def test_a_pushed_sale_stores_the_same_rows_as_booking_it_line_by_line(
     assert [status for status, _ in batch_answers] == ["applied", "rejected", "applied"]
     assert batch_answers == single_answers
     assert batch_answers[1][1]  # the sale line's product key refuses it, before any stock
-    for part in ("movements", "levels", "changes", "audit", "alerts"):
+    for part in STORED:
         assert batch[part] == single[part], part
 
     # The scenario did what it claims: merged lines, negative stock, low stock, and nothing
@@ -289,9 +360,13 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
         )
 
 
-@pytest.mark.parametrize("bad", [True, False], ids=["one-rejected", "all-applied"])
+@pytest.mark.parametrize(
+    ("bad", "void"),
+    [(True, False), (False, False), (False, True)],
+    ids=["one-rejected", "all-applied", "void-and-customer-sale"],
+)
 def test_events_applied_together_store_what_each_in_its_savepoint_stores(
-    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool
+    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool, void: bool
 ) -> None:
     """Events applied in one savepoint, with set-based audit and feed and kept levels, store
     the rows each event in its own savepoint stored, its rows added one by one (a batch
@@ -307,7 +382,14 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
         return answer
 
     monkeypatch.setattr(push, "apply_together", spy)
-    fast_answers, fast = _push(world, first, "A", bad=bad)
+    customer_id = None
+    if void:
+        with transaction(world.sessions()) as session:
+            customer = Customer(tenant_id=world.a.id, name="Regular")
+            session.add(customer)
+            session.flush()
+            customer_id = customer.id
+    fast_answers, fast = _push(world, first, "A", bad=bad, customer_id=customer_id)
     assert (together[0] is None) == bad  # the path under test was taken
 
     # The reference: each event in its own savepoint, flushed on its own, every movement,
@@ -327,13 +409,22 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
             create=False,
         ),
     )
-    slow_answers, slow = _push(world, second, "B", bad=bad)
+    slow_answers, slow = _push(world, second, "B", bad=bad, customer_id=customer_id)
 
     assert fast_answers == slow_answers
-    expected = ["applied", "rejected" if bad else "applied", "applied"]
+    expected = ["applied", "rejected" if bad else "applied", "applied"] + ["applied"] * void
     assert [status for status, _ in fast_answers] == expected
-    for part in ("movements", "levels", "changes", "audit", "alerts"):
+    for part in STORED:
         assert fast[part] == slow[part], part
+    if not bad:
+        # Sales, their lines and payments, and the claims (and the void's), three of each.
+        assert [len(fast[part]) for part in ("sales", "received", "payments")] == [3, 3 + void, 3]
+        assert len(fast["sale_lines"]) == 9
+    if void:
+        # The void found the sale the batch had booked, and the last sale its customer.
+        assert [sale["status"] for _, sale in fast["sales"]] == ["voided", "completed", "completed"]
+        assert fast["sales"][2][1]["customer_id"] == customer_id
+        assert [a[0] for a in fast["audit"]].count("sale.voided") == 1
     assert len(fast["audit"]) > 6 and len(fast["changes"]) > 6
     with transaction(world.sessions()) as session:
         # The columns _stored leaves out: both paths signed as the till, by its device.
@@ -351,7 +442,7 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
             select(Change)
             .where(Change.tenant_id == world.a.id, Change.entity == "stock")
             .order_by(Change.id.desc())
-            .limit(12)
+            .limit(2 * sum(1 for c in fast["changes"] if c[0] == "stock"))
         ).all()
         assert {c.branch_id for c in changes} == {first, second}
         assert all(c.at is not None and c.op == "upsert" for c in changes)
