@@ -16,15 +16,9 @@ from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
 from sync_server.inventory import lot_counts
+from sync_server.inventory.costing import COST_PLACES
+from sync_server.inventory.ledger import ZERO, as_actor, level, lock_levels, record_movement
 from sync_server.inventory.models import StockCount, StockCountLine, StockLevel
-from sync_server.inventory.service import (
-    COST_PLACES,
-    ZERO,
-    as_actor,
-    level,
-    lock_levels,
-    record_movement,
-)
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 

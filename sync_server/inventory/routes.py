@@ -16,12 +16,14 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.inventory import (
+    costing,
     counts,
     incoming,
+    ledger,
     lot_queries,
     lot_receipts,
     queries,
-    service,
+    thresholds,
     transfers,
 )
 from sync_server.inventory.models import StockMovement, Transfer
@@ -125,7 +127,7 @@ def post_receipt(
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
-    movements = service.receive_lines(
+    movements = costing.receive_lines(
         session,
         actor=principal.actor,
         branch_id=body.branch_id,
@@ -167,7 +169,7 @@ def post_adjustment(
 ) -> StockMovement:
     """Adjust stock with a reason; refused (409) when it would go below zero."""
     _branch(principal, body.branch_id)
-    return service.adjust(
+    return ledger.adjust(
         session,
         actor=principal.actor,
         branch_id=body.branch_id,
@@ -189,7 +191,7 @@ def get_valuation(
         raise PermissionDenied("Choose one of your branches: you may not value the whole business.")
     if branch_id is not None:
         _branch(principal, branch_id)
-    return service.valuation(session, tenant_id=principal.tenant_id, branch_id=branch_id)
+    return costing.valuation(session, tenant_id=principal.tenant_id, branch_id=branch_id)
 
 
 @router.put(
@@ -206,7 +208,7 @@ def put_thresholds(
 ) -> dict[str, Any]:
     """Set a branch's low-stock threshold and reorder quantity for a product."""
     _branch(principal, branch_id)
-    return service.set_thresholds(
+    return thresholds.set_thresholds(
         session,
         actor=principal.actor,
         branch_id=branch_id,

@@ -19,8 +19,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.inventory.models import Transfer, TransferLine
-from sync_server.inventory.service import (
+from sync_server.inventory.ledger import (
     ZERO,
     _merged,
     as_actor,
@@ -28,6 +27,7 @@ from sync_server.inventory.service import (
     record_movement,
     shortage,
 )
+from sync_server.inventory.models import Transfer, TransferLine
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 

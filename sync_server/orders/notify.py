@@ -145,14 +145,14 @@ def _availability(
     levels: dict[int, StockLevel] | None = None,
 ) -> None:
     """Tell the store what it can now sell of each product the change touched."""
-    from sync_server.inventory import service as inventory
+    from sync_server.inventory import ledger
 
     if not service.listens(
         session, tenant_id=order.tenant_id, event="stock.available", branch_id=order.branch_id
     ):
         return  # no rule takes availability: notify would write nothing
     for product_id in sorted({ln.product_id for ln in order.lines}):
-        level = (levels or {}).get(product_id) or inventory.level(
+        level = (levels or {}).get(product_id) or ledger.level(
             session, tenant_id=order.tenant_id, branch_id=order.branch_id, product_id=product_id
         )
         service.notify(

@@ -35,7 +35,7 @@ from sync_server.audit.service import Actor
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
 from sync_server.db import buffered_appends, is_lock_conflict, one_flush_at_end, utcnow
-from sync_server.inventory.service import prepare_batch
+from sync_server.inventory.ledger import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.pricing import coupons
