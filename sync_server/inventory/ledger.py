@@ -25,10 +25,12 @@ from common.errors import Conflict, InsufficientStock, ValidationFailed
 from common.ids import new_id
 from common.schemas.base import plain_str
 from common.units import format_quantity
+from sync_server import events
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import add_append_only, is_sqlite, utcnow
+from sync_server.inventory.events import LevelChange, StockChanged
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
 from sync_server.inventory.lots import note_batch as note_lots
@@ -516,15 +518,23 @@ def record_movements(
         levels=levels,
         hints=lots,
     )
-    changed_alerts = _evaluate_alerts_many(
-        session,
-        items=[
-            (facts[line.product_id], levels[line.product_id], facts[line.product_id].threshold)
+    # One event for the batch: alerts judge every moved level at once (see events.py).
+    changed = StockChanged(
+        session=session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        changes=[
+            LevelChange(
+                facts[line.product_id],
+                levels[line.product_id],
+                facts[line.product_id].threshold,
+            )
             for line in lines
         ],
     )
-    for line, movement, (before, after), changes in zip(
-        lines, movements, states, changed_alerts, strict=True
+    events.publish(changed)
+    for line, movement, (before, after), change in zip(
+        lines, movements, states, changed.changes, strict=True
     ):
         # The level row is locked since lock_levels: its change needs no flush first.
         feed.publish_locked(
@@ -535,7 +545,8 @@ def record_movements(
             branch_id=branch_id,
             data=after,
         )
-        _announce_alerts(session, changes)
+        for follow_up in change.follow_ups:
+            follow_up()
         audit.record(
             session,
             actor=actor,
@@ -579,27 +590,6 @@ def _moved(
             ],
         )
     return on_hand, reserved
-
-
-def _evaluate_alerts(
-    session: Session, *, product: Any, level: StockLevel, limit: Decimal | None = None
-) -> list:
-    """Open or clear the level's stock alerts; return the changes to announce."""
-    from sync_server.alerts import service as alerts
-
-    return alerts.evaluate_stock(session, product=product, level=level, limit=limit)
-
-
-def _evaluate_alerts_many(session: Session, *, items: list) -> list[list]:
-    from sync_server.alerts import service as alerts
-
-    return alerts.evaluate_stock_many(session, items=items)
-
-
-def _announce_alerts(session: Session, changes: list) -> None:
-    from sync_server.alerts import service as alerts
-
-    alerts.announce(session, changes)
 
 
 def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:

@@ -8,14 +8,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync_server import events
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.inventory.ledger import _announce_alerts, _evaluate_alerts, _level_query, as_actor
+from sync_server.inventory.events import ThresholdChanged
+from sync_server.inventory.ledger import _level_query, as_actor
 from sync_server.inventory.models import BranchProductSetting
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
+
+
+def threshold(session: Session, *, product: Product, branch_id: int) -> Decimal:
+    """Return the low-stock threshold: the branch's override, else the product's default."""
+    override = session.scalar(
+        select(BranchProductSetting.low_stock_threshold).where(
+            BranchProductSetting.tenant_id == product.tenant_id,
+            BranchProductSetting.branch_id == branch_id,
+            BranchProductSetting.product_id == product.id,
+        )
+    )
+    return override if override is not None else product.low_stock_threshold
 
 
 def set_thresholds(
@@ -58,7 +72,7 @@ def set_thresholds(
         _level_query(tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
     )
     if current is not None:
-        _announce_alerts(session, _evaluate_alerts(session, product=product, level=current))
+        events.publish(ThresholdChanged(session=session, product=product, level=current))
     audit.record(
         session,
         actor=actor,
@@ -72,8 +86,6 @@ def set_thresholds(
             "reorder_quantity": reorder_quantity,
         },
     )
-    from sync_server.alerts.service import threshold
-
     return {
         "branch_id": branch_id,
         "product_id": product_id,
