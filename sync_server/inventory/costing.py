@@ -15,7 +15,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import is_sqlite, lock_for_update
-from sync_server.inventory.ledger import ZERO, as_actor, lock_levels, record_movement
+from sync_server.inventory.ledger import ZERO, lock_levels, record_movement
 from sync_server.inventory.models import StockLevel, StockMovement
 
 COST_PLACES = Decimal("0.0001")
@@ -33,7 +33,6 @@ def receive(
     reference_id: str,
 ) -> StockMovement:
     """Receive goods into a branch and fold their cost into the moving-average cost."""
-    actor = as_actor(actor)
     unit_cost = Decimal(unit_cost)
     if not unit_cost.is_finite() or unit_cost < 0:
         raise ValidationFailed("A unit cost must be zero or more.")
@@ -48,7 +47,7 @@ def receive(
     )
     if locked is None:
         raise NotFound(f"There is no product with id {product_id}.")
-    product = session.get(Product, product_id, populate_existing=True)
+    product = session.get_one(Product, product_id, populate_existing=True)
     # The average is weighted by what the whole business holds (every branch), because
     # Product.cost is one figure per product. Stock below zero counts as none: it was sold
     # before it arrived, so it carries no old cost into the average.
@@ -59,7 +58,7 @@ def receive(
             StockLevel.on_hand > 0,
         )
     )
-    held = Decimal(held)
+    held = Decimal(held or 0)
     movement = record_movement(
         session,
         actor=actor,
@@ -118,7 +117,6 @@ def receive_lines(
     reference_id: str,
 ) -> list[StockMovement]:
     """Receive several (product, quantity, unit cost) lines: products, then levels, locked first."""
-    actor = as_actor(actor)
     lock_products(session, tenant_id=actor.tenant_id, product_ids=[p for p, _, _ in lines])
     owned = set(
         session.scalars(

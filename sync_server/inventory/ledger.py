@@ -15,10 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from common.codes import AdjustReason, MovementCode
 from common.errors import Conflict, InsufficientStock, ValidationFailed
@@ -29,7 +29,7 @@ from sync_server import events
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
-from sync_server.db import add_append_only, is_sqlite, utcnow
+from sync_server.db import AnySelect, add_append_only, is_sqlite, utcnow
 from sync_server.inventory.events import LevelChange, StockChanged
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
@@ -63,11 +63,6 @@ _SIGN: dict[MovementCode, int | None] = {
 }
 
 
-def as_actor(actor: Actor | Any) -> Actor:
-    """Accept an audit Actor or anything that carries one (a Principal)."""
-    return actor if isinstance(actor, Actor) else actor.actor
-
-
 def effect(code: MovementCode, quantity: Decimal) -> tuple[Decimal, Decimal]:
     """Return how a movement changes (on_hand, reserved)."""
     if code in RESERVATION_ONLY:
@@ -87,7 +82,7 @@ def stock_data(level: StockLevel) -> dict[str, Any]:
     }
 
 
-def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
+def _level_query(*, tenant_id: int, branch_id: int, product_id: int) -> Select[StockLevel]:
     return (
         select(StockLevel)
         .where(
@@ -172,6 +167,10 @@ def lock_levels(
 # session.info key of the one record of the level rows a transaction holds locked:
 # (the root transaction, {(tenant, branch, product): (row, the (sub)transaction that locked it)}).
 _HELD_LEVELS = "stock_held_levels"
+_HeldRecord = tuple[
+    SessionTransaction | None,
+    dict[tuple[int, int, int], tuple[StockLevel, SessionTransaction | None]],
+]
 
 
 def _open_transactions(session: Session) -> list[Any]:
@@ -210,7 +209,7 @@ def held_levels(
 
 def _hold(session: Session, *, tenant_id: int, rows: dict[LevelKey, StockLevel]) -> None:
     root = session.get_transaction()
-    record = session.info.get(_HELD_LEVELS)
+    record: _HeldRecord | None = session.info.get(_HELD_LEVELS)
     if record is None or record[0] is not root:
         record = (root, {})
         session.info[_HELD_LEVELS] = record
@@ -280,9 +279,10 @@ def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict
     }
 
 
-def _facts_statement():
+def _facts_statement() -> AnySelect:
     setting = BranchProductSetting
-    tenant_id, branch_id = bindparam("tenant_id"), bindparam("branch_id")
+    tenant_id: BindParameter[int] = bindparam("tenant_id")
+    branch_id: BindParameter[int] = bindparam("branch_id")
     return (
         select(
             Product.id,
@@ -454,7 +454,6 @@ def record_movements(
     with the caller's next flush or commit. Any refused line refuses the batch (the
     caller's transaction or savepoint drops what was added).
     """
-    actor = as_actor(actor)
     tenant_id = actor.tenant_id
     lines = [
         MovementLine(

@@ -19,7 +19,6 @@ from sync_server.inventory.ledger import (
     RESERVATION_CODES,
     MovementLine,
     _merged,
-    as_actor,
     lock_levels,
     record_movements,
     shortage,
@@ -38,7 +37,6 @@ def reserve(
     reference_id: str,
 ) -> None:
     """Set stock aside for a document: every line or none (InsufficientStock lists the short)."""
-    actor = as_actor(actor)
     merged = _merged(lines)
     short = []
     for product_id, _ in merged:
@@ -94,7 +92,7 @@ def open_reservation(
             StockMovement.code.in_([code.value for code in RESERVATION_CODES]),
         )
     )
-    return Decimal(total)
+    return Decimal(total or 0)
 
 
 def _settle(
@@ -107,7 +105,6 @@ def _settle(
     reference_id: str,
     code: MovementCode,
 ) -> None:
-    actor = as_actor(actor)
     merged = _merged(lines)
     lock_levels(
         session,

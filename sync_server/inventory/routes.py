@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import PermissionDenied
@@ -271,7 +272,7 @@ def create_transfer(
     )
 
 
-def _transfer(session, principal: Principal, transfer_id: Id) -> Transfer:
+def _transfer(session: Session, principal: Principal, transfer_id: Id) -> Transfer:
     transfer = transfers.get_transfer(
         session, tenant_id=principal.tenant_id, transfer_id=transfer_id
     )
@@ -352,7 +353,7 @@ def open_count(
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count.id)
 
 
-def _count_branch(session, principal: Principal, count_id: Id) -> None:
+def _count_branch(session: Session, principal: Principal, count_id: Id) -> None:
     count = counts.get_count(session, tenant_id=principal.tenant_id, count_id=count_id)
     _branch(principal, count.branch_id)
 

@@ -14,7 +14,7 @@ from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.inventory.events import ThresholdChanged
-from sync_server.inventory.ledger import _level_query, as_actor
+from sync_server.inventory.ledger import _level_query
 from sync_server.inventory.models import BranchProductSetting
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
@@ -42,7 +42,6 @@ def set_thresholds(
     reorder_quantity: Decimal | None,
 ) -> dict[str, Any]:
     """Set a branch's own threshold and reorder quantity for a product (None: the default)."""
-    actor = as_actor(actor)
     product = get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
     get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
     row = session.scalar(
