@@ -28,7 +28,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import make_engine, make_sessionmaker, transaction, utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.migrations.runner import upgrade
 from sync_server.org.models import Branch, Tenant
@@ -105,7 +105,7 @@ def bench_ledger(
         for i in range(each):
             t0 = time.perf_counter()
             with transaction(factory) as session:
-                inventory.record_movement(
+                ledger.record_movement(
                     session,
                     actor=actor,
                     branch_id=branch_id,

@@ -124,7 +124,7 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
     from sync_server.audit.service import Actor
     from sync_server.catalog import service as catalog
     from sync_server.db import make_engine, make_sessionmaker, transaction
-    from sync_server.inventory import service as inventory
+    from sync_server.inventory import ledger
     from sync_server.migrations.runner import upgrade
     from sync_server.org import service as org
 
@@ -147,7 +147,7 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
                 actor=_admin(tenant.id),
                 data=ProductCreate(sku=sku, name=f"Bench product {i}", price=Decimal("99.50")),
             )
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch.id,

@@ -10,12 +10,13 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from common.barcodes import make_ean13
-from common.codes import BranchKind, Unit
+from common.codes import AdjustReason, BranchKind, Unit
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from common.schemas.catalog import CategoryCreate, ProductCreate
 from common.schemas.org import BranchCreate
 from common.schemas.partners import CustomerCreate, SupplierCreate
+from sync_server.audit.service import Actor
 from sync_server.auth import service as auth_service
 from sync_server.auth.models import User
 from sync_server.auth.principal import Principal
@@ -35,6 +36,9 @@ from sync_server.demo_history import (
     till_month,
     transfer,
 )
+from sync_server.inventory.costing import COST_PLACES, receive
+from sync_server.inventory.ledger import adjust
+from sync_server.inventory.models import StockMovement
 from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
@@ -311,7 +315,9 @@ def load_demo_data(
         for user in staff:
             if session.scalar(select(User.id).where(User.username == user.username)) is None:
                 auth_service.create_user(session, actor=actor, tenant_id=tenant.id, data=user)
-        stocked = _stock(session, actor=actor, branches=branches, products=products)
+        stocked = demo_opening_stock(
+            session, actor=actor.actor, branches=branches, products=products
+        )
         staff_ids = dict(
             session.execute(select(User.username, User.id).where(User.tenant_id == tenant.id)).all()
         )
@@ -426,10 +432,47 @@ def _history(engine: Engine, *, settings: Settings, loaded: _Loaded) -> str:
     )
 
 
-def _stock(
-    session: Session, *, actor: Principal, branches: list[Branch], products: list[Product]
+def demo_opening_stock(
+    session: Session, *, actor: Actor, branches: list[Branch], products: list[Product]
 ) -> int:
-    """Receive opening stock."""
-    from sync_server.inventory import service as inventory
-
-    return inventory.demo_opening_stock(session, actor=actor, branches=branches, products=products)
+    """Receive realistic opening stock; leave a few products low or out in the first branch."""
+    count = 0
+    for b_index, branch in enumerate(branches):
+        for p_index, product in enumerate(products):
+            if session.scalar(
+                select(StockMovement.id).where(
+                    StockMovement.tenant_id == actor.tenant_id,
+                    StockMovement.branch_id == branch.id,
+                    StockMovement.product_id == product.id,
+                )
+            ):
+                continue  # already stocked: loading the demo twice changes nothing
+            threshold = product.low_stock_threshold or Decimal("5")
+            quantity = Decimal(30 + (p_index * 7 + b_index * 11) % 90)
+            if b_index == 0 and p_index in (0, 1, 2):
+                # One out of stock, two running low: the alerts screen has something to show.
+                quantity = threshold + 5 if p_index == 0 else max(threshold - 2, Decimal("1"))
+            cost = product.cost if product.cost > 0 else (product.price * Decimal("0.7"))
+            receive(
+                session,
+                actor=actor,
+                branch_id=branch.id,
+                product_id=product.id,
+                quantity=quantity,
+                unit_cost=cost.quantize(COST_PLACES),
+                reference_type="opening",
+                reference_id=f"demo-{branch.code}",
+            )
+            count += 1
+            if b_index == 0 and p_index == 0:
+                adjust(
+                    session,
+                    actor=actor,
+                    branch_id=branch.id,
+                    product_id=product.id,
+                    quantity=-quantity,
+                    reason=AdjustReason.DAMAGE,
+                    reference_type="opening",
+                    reference_id=f"demo-{branch.code}",
+                )
+    return count

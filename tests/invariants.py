@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, case, func, select
 
+from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import LotLevel, LotMovement, StockLevel, StockMovement
-from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 
 
 def _qty(value) -> Decimal:

@@ -9,13 +9,15 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, ValidationFailed
+from common.roles import Role
 from common.schemas.base import plain_str
 from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor, jsonable
-from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.inventory.models import BranchProductSetting, StockLevel
+from sync_server.inventory.models import StockLevel
+from sync_server.inventory.thresholds import threshold
+from sync_server.notifications import service as notifications
 from sync_server.paging import get_owned
 from sync_server.sync import feed
 
@@ -130,9 +132,6 @@ def announce(session: Session, changes: list[tuple[Alert, bool]]) -> None:
 
 
 def _notify(session: Session, alert: Alert) -> None:
-    from common.roles import Role
-    from sync_server.notifications import service as notifications
-
     what = alert.details.get("product_name") or alert.details.get("message") or ""
     notifications.notify(
         session,
@@ -164,18 +163,6 @@ def clear_alert(
     alert.cleared_at = utcnow()
     _publish(session, alert)
     return alert
-
-
-def threshold(session: Session, *, product: Product, branch_id: int) -> Decimal:
-    """Return the low-stock threshold: the branch's override, else the product's default."""
-    override = session.scalar(
-        select(BranchProductSetting.low_stock_threshold).where(
-            BranchProductSetting.tenant_id == product.tenant_id,
-            BranchProductSetting.branch_id == branch_id,
-            BranchProductSetting.product_id == product.id,
-        )
-    )
-    return override if override is not None else product.low_stock_threshold
 
 
 def evaluate_stock(

@@ -1,15 +1,39 @@
-"""Resolve a bearer credential to a Principal, whatever kind of caller sent it."""
+"""Resolve a bearer credential to a Principal, whatever kind of caller sent it.
+
+Access tokens (JWTs) are auth's own. The other kinds belong to the domains that issue
+them, above auth: each registers its resolver for its prefix in its receivers.py (an API
+key "spk_…" in apikeys, a till's device credential in sync), which domains.load_receivers
+imports before the first credential is resolved.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed
-from common.sync.protocol import DEVICE_TOKEN_PREFIX
 from sync_server.auth.models import RevokedToken, User
 from sync_server.auth.principal import Principal
 from sync_server.auth.security import decode_access_token
+from sync_server.domains import load_receivers
+
+
+class Resolver(Protocol):
+    """Return the principal behind a credential; raise AuthenticationFailed when it is no good."""
+
+    def __call__(self, session: Session, *, token: str) -> Principal: ...
+
+
+_RESOLVERS: dict[str, Resolver] = {}
+
+
+def register_resolver(prefix: str, resolver: Resolver) -> None:
+    """Resolve the credentials that start with ``prefix`` with ``resolver`` (one per prefix)."""
+    known = _RESOLVERS.setdefault(prefix, resolver)
+    if known is not resolver:
+        raise ValueError(f"Credentials starting {prefix!r} already have a resolver: {known}.")
 
 
 def resolve_user_token(session: Session, *, token: str, secret: str) -> Principal:
@@ -36,16 +60,10 @@ def resolve_user_token(session: Session, *, token: str, secret: str) -> Principa
 
 def resolve(session: Session, *, token: str, secret: str) -> Principal:
     """Return the principal for any credential the server issues."""
-    if token.startswith("spk_"):
-        # Online-store API key; imported here so auth does not depend on the apikeys domain.
-        from sync_server.apikeys.service import resolve_api_key
-
-        return resolve_api_key(session, token=token)
-    if token.startswith(DEVICE_TOKEN_PREFIX):
-        # A till's device credential; imported here so auth does not depend on sync.
-        from sync_server.sync.devices import resolve_device_token
-
-        return resolve_device_token(session, token=token)
+    load_receivers()
+    for prefix, resolver in _RESOLVERS.items():
+        if token.startswith(prefix):
+            return resolver(session, token=token)
     if token.count(".") == 2:
         return resolve_user_token(session, token=token, secret=secret)
     raise AuthenticationFailed("The credential is not recognised.")

@@ -23,8 +23,8 @@ from sync_server.credit.models import CreditEntry
 from sync_server.giftcards import service as giftcards
 from sync_server.integrity.difference import Difference
 from sync_server.integrity.lots import check_lots
+from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import StockLevel, StockMovement
-from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderLine, OrderStatus
 from sync_server.orders.service import REFERENCE as ORDER_REFERENCE

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Product
 from sync_server.integrity.difference import Difference
+from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import LotLevel, LotMovement, StockLevel, StockLot
-from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.org.models import Branch
 
 ZERO = Decimal("0")

@@ -16,15 +16,9 @@ from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
 from sync_server.inventory import lot_counts
+from sync_server.inventory.costing import COST_PLACES
+from sync_server.inventory.ledger import ZERO, level, lock_levels, record_movement
 from sync_server.inventory.models import StockCount, StockCountLine, StockLevel
-from sync_server.inventory.service import (
-    COST_PLACES,
-    ZERO,
-    as_actor,
-    level,
-    lock_levels,
-    record_movement,
-)
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 
@@ -34,7 +28,7 @@ REFERENCE = "count"
 _NO_KEY = {"key_share": True}
 
 
-def get_count(session: Session, *, tenant_id: int, count_id: int, lock: bool = False):
+def get_count(session: Session, *, tenant_id: int, count_id: int, lock: bool = False) -> StockCount:
     """Return a count of the tenant (locked for this transaction when asked)."""
     count = session.get(
         StockCount, count_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
@@ -53,7 +47,6 @@ def open_count(
     note: str = "",
 ) -> StockCount:
     """Open a count of a branch, or of one category in it."""
-    actor = as_actor(actor)
     get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
     if category_id is not None:
         get_owned(session, Category, id=category_id, tenant_id=actor.tenant_id, what="category")
@@ -90,7 +83,6 @@ def add_line(
     lot_number: str | None = None,
 ) -> StockCountLine:
     """Add what was found of a product (by scan or id); replace sets it instead."""
-    actor = as_actor(actor)
     count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
     if count.status != "open":
         raise InvalidState(f"Count {count_id} is {count.status}; it takes no more lines.")
@@ -133,7 +125,6 @@ def add_line(
 
 def remove_line(session: Session, *, actor: Actor, count_id: int, product_id: int) -> None:
     """Take a product off an open count, as if it had never been counted (undo)."""
-    actor = as_actor(actor)
     count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
     if count.status != "open":
         raise InvalidState(f"Count {count_id} is {count.status}; its lines are final.")
@@ -230,7 +221,7 @@ def review_uncounted(session: Session, *, tenant_id: int, count_id: int) -> dict
         raise InvalidState(f"Count {count_id} is {count.status}; it was posted already.")
     _check_zero_scope(session, count)
     lines = [
-        _line(session.get(Product, row.product_id), counted=ZERO, expected=row.on_hand)
+        _line(session.get_one(Product, row.product_id), counted=ZERO, expected=row.on_hand)
         for row in _uncounted(session, count)
     ]
     return {
@@ -246,7 +237,7 @@ def review(session: Session, *, tenant_id: int, count_id: int) -> dict[str, Any]
     lines = []
     total = ZERO
     for line in count.lines:
-        product = session.get(Product, line.product_id)
+        product = session.get_one(Product, line.product_id)
         expected = line.expected
         if expected is None:
             expected = level(
@@ -290,7 +281,6 @@ def post_count(
     product of the count's scope (its branch, and its category if it has one) with stock and
     no line gets a line counted at zero and a count movement to zero, in the same transaction.
     """
-    actor = as_actor(actor)
     count = get_count(session, tenant_id=actor.tenant_id, count_id=count_id, lock=True)
     if count.status != "open":
         raise InvalidState(f"Count {count_id} is {count.status}; it was posted already.")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sync_server.domains import load_receivers
 from sync_server.inventory import queries
 from sync_server.paging import PageParams
 
@@ -17,7 +16,12 @@ ZERO = Decimal("0")
 
 
 def levels_with_on_order(
-    session: Session, *, tenant_id: int, branches: list[int] | None, params: PageParams, **filters
+    session: Session,
+    *,
+    tenant_id: int,
+    branches: list[int] | None,
+    params: PageParams,
+    **filters: Any,
 ) -> dict[str, Any]:
     """Return one page of stock levels, each with on_order and the first expected date."""
     page = queries.levels_page(
@@ -35,50 +39,36 @@ def levels_with_on_order(
     return page
 
 
+class OnOrder(Protocol):
+    """Return (due, earliest expected date) per (branch, product) among those asked for."""
+
+    def __call__(
+        self, session: Session, *, tenant_id: int, branch_ids: set[int], product_ids: set[int]
+    ) -> dict[tuple[int, int], tuple[Decimal, date | None]]: ...
+
+
+# Purchasing builds on inventory, not the other way round: it registers what is on order
+# (its receivers.py); with no source registered nothing is.
+_SOURCES: list[OnOrder] = []
+
+
+def register_on_order(source: OnOrder) -> None:
+    """Count what ``source`` says is on its way in every level's on_order."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
 def on_order(
     session: Session, *, tenant_id: int, branch_ids: set[int], product_ids: set[int]
 ) -> dict[tuple[int, int], tuple[Decimal, date | None]]:
-    """Return (ordered - received, earliest expected date) per (branch, product), one query.
-
-    Open means approved, sent, confirmed, shipped or partly received (purchasing.INCOMING),
-    the same orders GET /stock/incoming and the reorder suggestions count.
-    """
-    if not branch_ids or not product_ids:
-        return {}
-    try:
-        # Purchasing builds on inventory, not the other way round: looked up, not imported.
-        models = importlib.import_module("sync_server.purchasing.models")
-        purchasing = importlib.import_module("sync_server.purchasing.service")
-    except ModuleNotFoundError:
-        return {}
-    po, line = models.PurchaseOrder, models.PurchaseOrderLine
-    left = line.quantity - line.received_quantity
-    stmt = (
-        select(
-            po.branch_id,
-            line.product_id,
-            # Lines bought in cases count what is due in the product's base unit.
-            func.sum(left * line.units_per),
-            func.min(func.coalesce(po.expected_arrival, po.confirmed_date, po.expected_date)),
-        )
-        .join(po, po.id == line.purchase_order_id)
-        .where(
-            po.tenant_id == tenant_id,
-            po.status.in_(purchasing.INCOMING),
-            po.branch_id.in_(branch_ids),
-            line.product_id.in_(product_ids),
-            left > 0,
-        )
-        .group_by(po.branch_id, line.product_id)
-    )
-    return {
-        (branch_id, product_id): (Decimal(quantity), _as_date(first))
-        for branch_id, product_id, quantity, first in session.execute(stmt)
-    }
-
-
-def _as_date(value: Any) -> date | None:
-    # MIN() over a date column comes back as text on SQLite.
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    """Return (due, earliest expected date) per (branch, product), from every source."""
+    load_receivers()
+    found: dict[tuple[int, int], tuple[Decimal, date | None]] = {}
+    for source in _SOURCES:
+        for key, (quantity, expected) in source(
+            session, tenant_id=tenant_id, branch_ids=branch_ids, product_ids=product_ids
+        ).items():
+            have, first = found.get(key, (ZERO, None))
+            dates = [d for d in (first, expected) if d is not None]
+            found[key] = (have + quantity, min(dates) if dates else None)
+    return found

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import PermissionDenied
@@ -16,12 +17,14 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.inventory import (
+    costing,
     counts,
     incoming,
+    ledger,
     lot_queries,
     lot_receipts,
     queries,
-    service,
+    thresholds,
     transfers,
 )
 from sync_server.inventory.models import StockMovement, Transfer
@@ -125,7 +128,7 @@ def post_receipt(
 ) -> list[StockMovement]:
     """Receive goods into a branch (outside a purchase order) at their unit cost."""
     _branch(principal, body.branch_id)
-    movements = service.receive_lines(
+    movements = costing.receive_lines(
         session,
         actor=principal.actor,
         branch_id=body.branch_id,
@@ -167,7 +170,7 @@ def post_adjustment(
 ) -> StockMovement:
     """Adjust stock with a reason; refused (409) when it would go below zero."""
     _branch(principal, body.branch_id)
-    return service.adjust(
+    return ledger.adjust(
         session,
         actor=principal.actor,
         branch_id=body.branch_id,
@@ -189,7 +192,7 @@ def get_valuation(
         raise PermissionDenied("Choose one of your branches: you may not value the whole business.")
     if branch_id is not None:
         _branch(principal, branch_id)
-    return service.valuation(session, tenant_id=principal.tenant_id, branch_id=branch_id)
+    return costing.valuation(session, tenant_id=principal.tenant_id, branch_id=branch_id)
 
 
 @router.put(
@@ -206,7 +209,7 @@ def put_thresholds(
 ) -> dict[str, Any]:
     """Set a branch's low-stock threshold and reorder quantity for a product."""
     _branch(principal, branch_id)
-    return service.set_thresholds(
+    return thresholds.set_thresholds(
         session,
         actor=principal.actor,
         branch_id=branch_id,
@@ -269,7 +272,7 @@ def create_transfer(
     )
 
 
-def _transfer(session, principal: Principal, transfer_id: Id) -> Transfer:
+def _transfer(session: Session, principal: Principal, transfer_id: Id) -> Transfer:
     transfer = transfers.get_transfer(
         session, tenant_id=principal.tenant_id, transfer_id=transfer_id
     )
@@ -350,7 +353,7 @@ def open_count(
     return counts.review(session, tenant_id=principal.tenant_id, count_id=count.id)
 
 
-def _count_branch(session, principal: Principal, count_id: Id) -> None:
+def _count_branch(session: Session, principal: Principal, count_id: Id) -> None:
     count = counts.get_count(session, tenant_id=principal.tenant_id, count_id=count_id)
     _branch(principal, count.branch_id)
 

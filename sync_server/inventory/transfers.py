@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,15 +20,14 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.inventory.models import Transfer, TransferLine
-from sync_server.inventory.service import (
+from sync_server.inventory.ledger import (
     ZERO,
     _merged,
-    as_actor,
     lock_levels,
     record_movement,
     shortage,
 )
+from sync_server.inventory.models import Transfer, TransferLine
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 
@@ -37,7 +37,7 @@ REFERENCE = "transfer"
 _NO_KEY = {"key_share": True}
 
 
-def _snapshot(transfer: Transfer) -> dict:
+def _snapshot(transfer: Transfer) -> dict[str, Any]:
     return {
         "status": transfer.status,
         "lines": [
@@ -52,7 +52,9 @@ def _snapshot(transfer: Transfer) -> dict:
     }
 
 
-def get_transfer(session: Session, *, tenant_id: int, transfer_id: int, lock: bool = False):
+def get_transfer(
+    session: Session, *, tenant_id: int, transfer_id: int, lock: bool = False
+) -> Transfer:
     """Return a transfer of the tenant (locked for this transaction when asked)."""
     transfer = session.get(
         Transfer, transfer_id, with_for_update=_NO_KEY if lock else None, populate_existing=lock
@@ -72,7 +74,6 @@ def create_transfer(
     note: str = "",
 ) -> Transfer:
     """Plan a transfer; nothing moves until it is dispatched."""
-    actor = as_actor(actor)
     if source_branch_id == destination_branch_id:
         raise ValidationFailed("A transfer goes between two different branches.")
     for branch_id in (source_branch_id, destination_branch_id):
@@ -117,7 +118,6 @@ def create_transfer(
 
 def dispatch(session: Session, *, actor: Actor, transfer_id: int) -> Transfer:
     """Take every line out of the source branch, or nothing if any line is short."""
-    actor = as_actor(actor)
     transfer = get_transfer(session, tenant_id=actor.tenant_id, transfer_id=transfer_id, lock=True)
     if transfer.status != "created":
         raise InvalidState(
@@ -177,7 +177,6 @@ def receive(
     close: bool = False,
 ) -> Transfer:
     """Book what arrived at the destination; close records the rest as discrepancy."""
-    actor = as_actor(actor)
     transfer = get_transfer(session, tenant_id=actor.tenant_id, transfer_id=transfer_id, lock=True)
     if transfer.status not in ("dispatched", "partially_received"):
         raise InvalidState(

@@ -18,7 +18,7 @@ from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
 from sync_server.giftcards import service as giftcards
-from sync_server.inventory import service as inventory
+from sync_server.inventory import reservations
 from sync_server.layaway.models import Layaway, LayawayPayment
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Customer
@@ -107,7 +107,7 @@ def start(session: Session, *, principal: Principal, data: LayawayCreate) -> Lay
     )
     session.add(layaway)
     session.flush()
-    inventory.reserve(
+    reservations.reserve(
         session,
         actor=principal.actor,
         branch_id=branch_id,
@@ -169,7 +169,7 @@ def pay(
         raise InvalidState(f"This layaway is {layaway.status}.")
     _pay(session, principal=principal, layaway=layaway, data=data)
     if layaway.paid == layaway.total:
-        inventory.commit_reservation(
+        reservations.commit_reservation(
             session,
             actor=principal.actor,
             branch_id=layaway.branch_id,
@@ -188,7 +188,7 @@ def cancel(session: Session, *, principal: Principal, layaway_id: str, outcome: 
     layaway = get(session, principal=principal, layaway_id=layaway_id, lock=True)
     if layaway.status != "open":
         raise InvalidState(f"This layaway is {layaway.status}.")
-    inventory.release(
+    reservations.release(
         session,
         actor=principal.actor,
         branch_id=layaway.branch_id,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.db import is_sqlite, transaction, utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.orders import lifecycle
 from sync_server.orders.models import Order, OrderStatus
 
@@ -40,7 +40,7 @@ def expire_due(
                 )
             # One statement per tenant (no lock ever spans tenants), tenants in id order.
             for tenant_id, keys in sorted(levels.items()):
-                inventory.lock_levels(session, tenant_id=tenant_id, keys=keys)
+                ledger.lock_levels(session, tenant_id=tenant_id, keys=keys)
             for order in orders:
                 # A payment may have won the race for this row; expire re-checks the status.
                 expired += lifecycle.expire(session, order=order, now=now)

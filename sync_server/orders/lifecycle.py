@@ -17,7 +17,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, reservations
 from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderStatus
 from sync_server.orders.notify import order_event
@@ -70,7 +70,7 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
             f"not {format_money(data.amount, order.currency)}."
         )
     before = _move(order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED)
-    inventory.commit_reservation(
+    reservations.commit_reservation(
         session,
         actor=principal.actor,
         branch_id=order.branch_id,
@@ -156,7 +156,7 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
         to=S.CANCELLED,
     )
     if was == S.PENDING_PAYMENT:
-        inventory.release(
+        reservations.release(
             session,
             actor=principal.actor,
             branch_id=order.branch_id,
@@ -167,13 +167,13 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
     else:
         # The sale was committed at payment, so the goods come back as a return. Every
         # level first, in one statement: the lines may name the products in any order.
-        inventory.lock_levels(
+        ledger.lock_levels(
             session,
             tenant_id=order.tenant_id,
             keys=[(order.branch_id, line.product_id) for line in order.lines],
         )
         for line in order.lines:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=principal.actor,
                 branch_id=order.branch_id,
@@ -199,7 +199,7 @@ def expire(session: Session, *, order: Order, now: datetime) -> bool:
     if order.reserved_until > now:
         return False
     actor = audit.Actor(tenant_id=order.tenant_id, label="reservation-expiry")
-    inventory.release(
+    reservations.release(
         session,
         actor=actor,
         branch_id=order.branch_id,

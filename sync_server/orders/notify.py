@@ -7,9 +7,7 @@ and every availability change through the tenant's webhook rules (e.g. event "or
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,7 +16,9 @@ from common.money import format_money
 from common.schemas.base import plain_str
 from common.schemas.webhooks import OrderEventPayload, WebhookCustomer, WebhookOrderLine
 from common.units import format_quantity
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockLevel
+from sync_server.notifications import service as notifications
 from sync_server.orders.models import Order
 from sync_server.partners.models import Customer
 
@@ -42,14 +42,6 @@ _AVAILABILITY_EVENTS = {
     "order.expired",
     "order.return_received",
 }
-
-
-def _notifications() -> ModuleType | None:
-    """Return the notifications service, or None where that domain is not installed."""
-    try:
-        return importlib.import_module("sync_server.notifications.service")
-    except ModuleNotFoundError:
-        return None
 
 
 def order_payload(order: Order, *, customer: Customer | None) -> dict[str, Any]:
@@ -89,20 +81,17 @@ def order_payload(order: Order, *, customer: Customer | None) -> dict[str, Any]:
 
 def order_event(session: Session, *, order: Order, event: str, availability: bool = True) -> None:
     """Queue the notifications of an order's state change, in the caller's transaction."""
-    service = _notifications()
-    if service is None:
-        return
     # Nobody to tell (no e-mail or SMS step for the customer, no rule): write nothing, as
     # notify would, without building the message first.
-    if event in _CUSTOMER_SUBJECTS or service.listens(
+    if event in _CUSTOMER_SUBJECTS or notifications.listens(
         session, tenant_id=order.tenant_id, event=event, branch_id=order.branch_id
     ):
-        _queue(session, service=service, order=order, event=event)
+        _queue(session, order=order, event=event)
     if availability and event in _AVAILABILITY_EVENTS:
-        _availability(session, service=service, order=order)
+        _availability(session, order=order)
 
 
-def _queue(session: Session, *, service: ModuleType, order: Order, event: str) -> None:
+def _queue(session: Session, *, order: Order, event: str) -> None:
     """Queue the e-mail, SMS and rule notifications of an order's step."""
     customer = session.get(Customer, order.customer_id)
     payload = order_payload(order, customer=customer)
@@ -114,7 +103,7 @@ def _queue(session: Session, *, service: ModuleType, order: Order, event: str) -
     body = f"{subject}.\n\n{lines}\n\nTotal: {format_money(order.total, order.currency)}"
     if order.tracking_number:
         body += f"\nCarrier: {order.carrier}, tracking number {order.tracking_number}"
-    service.notify(
+    notifications.notify(
         session,
         tenant_id=order.tenant_id,
         event=event,
@@ -132,30 +121,25 @@ def stock_available(
     session: Session, *, order: Order, levels: dict[int, StockLevel] | None = None
 ) -> None:
     """Tell the store what it can now sell of the order's products (levels already read)."""
-    service = _notifications()
-    if service is not None:
-        _availability(session, service=service, order=order, levels=levels)
+    _availability(session, order=order, levels=levels)
 
 
 def _availability(
     session: Session,
     *,
-    service: ModuleType,
     order: Order,
     levels: dict[int, StockLevel] | None = None,
 ) -> None:
     """Tell the store what it can now sell of each product the change touched."""
-    from sync_server.inventory import service as inventory
-
-    if not service.listens(
+    if not notifications.listens(
         session, tenant_id=order.tenant_id, event="stock.available", branch_id=order.branch_id
     ):
         return  # no rule takes availability: notify would write nothing
     for product_id in sorted({ln.product_id for ln in order.lines}):
-        level = (levels or {}).get(product_id) or inventory.level(
+        level = (levels or {}).get(product_id) or ledger.level(
             session, tenant_id=order.tenant_id, branch_id=order.branch_id, product_id=product_id
         )
-        service.notify(
+        notifications.notify(
             session,
             tenant_id=order.tenant_id,
             event="stock.available",

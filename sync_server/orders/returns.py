@@ -14,7 +14,7 @@ from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.orders.models import Order, OrderReturn, OrderReturnLine, OrderStatus
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import ReturnCreate, ReturnReceive
@@ -134,7 +134,7 @@ def receive_return(
             "on this order."
         )
     reference_id = str(ret.id)
-    inventory.lock_levels(
+    ledger.lock_levels(
         session,
         tenant_id=order.tenant_id,
         keys=[(order.branch_id, row.product_id) for row in ret.lines],
@@ -143,7 +143,7 @@ def receive_return(
         row = by_line[line_id]
         # Every unit comes back through the door first, so the ledger shows the return;
         # what cannot be sold again then leaves as an adjustment with its reason.
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=principal.actor,
             branch_id=order.branch_id,
@@ -155,7 +155,7 @@ def receive_return(
         )
         if received.write_off_quantity > 0 and received.write_off_reason is not None:
             # (the schema refuses a write-off without its reason)
-            inventory.adjust(
+            ledger.adjust(
                 session,
                 actor=principal.actor,
                 branch_id=order.branch_id,

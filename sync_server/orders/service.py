@@ -24,7 +24,7 @@ from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import StockLevel
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
@@ -187,7 +187,7 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
     body = OrderRead.model_validate(order).model_dump(mode="json")
     order_event(session, order=order, event="order.created", availability=False)
     try:
-        inventory.reserve(
+        reservations.reserve(
             session,
             actor=principal.actor,
             branch_id=branch.id,
@@ -234,7 +234,7 @@ def _refuse_if_short(
     }
     levels = {product_id: row.on_hand - row.reserved for product_id, row in rows.items()}
     short = [
-        inventory.shortage(
+        ledger.shortage(
             product_id=product_id, requested=quantity, available=levels.get(product_id, ZERO)
         )
         for product_id, quantity in sorted(needed.items())

@@ -34,8 +34,7 @@ from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
-from sync_server.inventory import lot_receipts
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger, lot_receipts
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Supplier
@@ -512,10 +511,10 @@ def _receive(
     session.add(receipt)
     session.flush()
     # Products, then their levels, each in product order: the order every stock writer
-    # keeps (inventory.lock_levels), so a receipt and a till sale never deadlock.
+    # keeps (ledger.lock_levels), so a receipt and a till sale never deadlock.
     product_ids = sorted({by_id[x.line_id].product_id for x in lines})
-    inventory.lock_products(session, tenant_id=po.tenant_id, product_ids=product_ids)
-    inventory.lock_levels(
+    costing.lock_products(session, tenant_id=po.tenant_id, product_ids=product_ids)
+    ledger.lock_levels(
         session,
         tenant_id=po.tenant_id,
         keys=[(po.branch_id, product_id) for product_id in product_ids],
@@ -523,7 +522,7 @@ def _receive(
     for x in lines:
         line = by_id[x.line_id]
         cost = line.unit_cost if x.unit_cost is None else x.unit_cost
-        movement = inventory.receive(
+        movement = costing.receive(
             session,
             actor=actor.actor,
             branch_id=po.branch_id,

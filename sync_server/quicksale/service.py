@@ -24,7 +24,7 @@ from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.documents.numbering import next_number
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.org.models import Branch
@@ -76,7 +76,7 @@ def scan(
     found = catalog.find_by_barcode(session, tenant_id=principal.tenant_id, code=barcode)
     product: Product = found["product"]
     quantity, amount = _line(found, quantity=None)
-    level = inventory.level(
+    level = ledger.level(
         session, tenant_id=principal.tenant_id, branch_id=branch.id, product_id=product.id
     )
     return ScanRead(
@@ -182,7 +182,7 @@ def _sell(
     ]
     session.add(sale)
     session.flush()
-    inventory.record_movement(
+    ledger.record_movement(
         session,
         actor=principal.actor,
         branch_id=branch.id,
@@ -211,9 +211,7 @@ def _sell(
             "tender": data.tender,
         },
     )
-    level = inventory.level(
-        session, tenant_id=tenant_id, branch_id=branch.id, product_id=product.id
-    )
+    level = ledger.level(session, tenant_id=tenant_id, branch_id=branch.id, product_id=product.id)
     return QuickSaleRead(
         sale_id=sale.uuid,
         receipt_number=sale.receipt_number,

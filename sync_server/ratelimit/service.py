@@ -21,8 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError
+from sync_server.auth.credentials import resolve
 from sync_server.auth.security import decode_access_token
 from sync_server.db import is_sqlite, make_sessionmaker, transaction
+from sync_server.org.service import get_setting
 from sync_server.ratelimit.models import RateLimitCounter
 
 K = TypeVar("K")
@@ -200,9 +202,6 @@ class TenantLimits:
                     self._tenants[_digest(credential)] = (expires, tenant)
             if tenant is None:
                 return None, None
-            # Imported here: org (and through it auth) is a domain the limiter sits in front of.
-            from sync_server.org.service import get_setting
-
             own = get_setting(session, tenant_id=tenant, key="rate_limits") or {}
         with self._lock:
             self._room(self._limits)
@@ -228,8 +227,6 @@ class TenantLimits:
             return None
 
     def _tenant_of_key(self, session: Session, credential: str) -> int | None:
-        from sync_server.auth.credentials import resolve
-
         try:
             return resolve(session, token=credential, secret=self._secret).tenant_id
         except DomainError:

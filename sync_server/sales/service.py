@@ -33,7 +33,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.credit import service as credit
 from sync_server.db import flush_document, in_one_flush, insert_returning_ids, insert_rows_now
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.lots import LotHints
 from sync_server.sales.models import (
     ZERO,
@@ -214,14 +214,14 @@ def record_sale(
     # is a return. One batch books every product: one query each for products, levels and
     # alerts instead of one per line.
     lines = [
-        inventory.MovementLine(
+        ledger.MovementLine(
             product_id, MovementCode.SALE if quantity > 0 else MovementCode.RETURN, -quantity
         )
         for product_id, quantity in sorted(sold.items())
         if quantity != 0
     ]
     if lines:
-        inventory.record_movements(
+        ledger.record_movements(
             session,
             actor=actor,
             branch_id=branch_id,
@@ -276,7 +276,7 @@ def void_sale(session: Session, *, actor: Actor, branch_id: int, payload: SaleVo
         raise InvalidState(f"Sale {sale.receipt_number} is already voided.")
     sale.status = "voided"
     for line in sale.lines:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=actor,
             branch_id=sale.branch_id,
@@ -352,7 +352,7 @@ def record_return(
     session.flush()
     for line in payload.lines:
         if line.restock:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch_id,
@@ -511,13 +511,13 @@ def record_count(
     """Bring levels to what was counted on the till, one count movement per difference."""
     moved = []
     for line in payload.lines:
-        level = inventory.level(
+        level = ledger.level(
             session, tenant_id=actor.tenant_id, branch_id=branch_id, product_id=line.product_id
         )
         delta = line.counted - level.on_hand
         if delta == 0:
             continue
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=actor,
             branch_id=branch_id,

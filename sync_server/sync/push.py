@@ -41,7 +41,7 @@ from sync_server.db import (
     one_flush_at_end,
     utcnow,
 )
-from sync_server.inventory.service import prepare_batch
+from sync_server.inventory.ledger import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
 from sync_server.pricing import coupons

@@ -28,7 +28,7 @@ from sync_server.credit import service as credit
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners.models import Customer
@@ -302,7 +302,7 @@ def _take_stock(session: Session, *, actor: Principal, request: SalesRequest) ->
         wanted[line.product_id] += line.quantity
     short = []
     # Every level in one statement, in the global order: approvals never deadlock.
-    levels = inventory.lock_levels(
+    levels = ledger.lock_levels(
         session,
         tenant_id=request.tenant_id,
         keys=[(request.branch_id, product_id) for product_id in wanted],
@@ -311,7 +311,7 @@ def _take_stock(session: Session, *, actor: Principal, request: SalesRequest) ->
         level = levels[(request.branch_id, product_id)]
         if level.available < wanted[product_id]:
             short.append(
-                inventory.shortage(
+                ledger.shortage(
                     product_id=product_id, requested=wanted[product_id], available=level.available
                 )
             )
@@ -321,7 +321,7 @@ def _take_stock(session: Session, *, actor: Principal, request: SalesRequest) ->
             lines=short,
         )
     for line in request.lines:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=actor.actor,
             branch_id=request.branch_id,

@@ -21,7 +21,7 @@ from sync_server.auth.security import issue_access_token
 from sync_server.catalog import service as catalog
 from sync_server.config import Settings
 from sync_server.db import make_sessionmaker, transaction
-from sync_server.inventory.service import LOCK_ORDER_WARNINGS
+from sync_server.inventory.ledger import LOCK_ORDER_WARNINGS
 from sync_server.org import service as org
 from tests.factories import Api, make_product
 from tests.invariants import check_ledger

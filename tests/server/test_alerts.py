@@ -9,13 +9,13 @@ from sqlalchemy import select
 from common.codes import MovementCode
 from sync_server.alerts import service as alerts
 from sync_server.alerts.models import Alert
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, reservations, thresholds
 from sync_server.sync.models import Change
 
 
 def _move(stock, code, qty, *, allow_negative=False, product=0):
     with stock.tx() as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],
@@ -36,7 +36,7 @@ def _alerts(stock):
 
 def test_stock_alerts_follow_the_level_without_duplicates(stock):
     with stock.tx() as session:
-        inventory.set_thresholds(
+        thresholds.set_thresholds(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],
@@ -70,7 +70,7 @@ def test_stock_alerts_follow_the_level_without_duplicates(stock):
 def test_reservations_count_against_the_threshold(stock):
     _move(stock, MovementCode.RECEIPT, "5")
     with stock.tx() as session:
-        inventory.reserve(
+        reservations.reserve(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],

@@ -9,13 +9,13 @@ from sqlalchemy import delete, select, update
 from common.codes import MovementCode
 from sync_server.audit.models import AuditEntry
 from sync_server.cli import main as cli
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 
 
 def _movements(stock, count: int) -> None:
     with stock.tx() as session:
         for i in range(count):
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=stock.actor,
                 branch_id=stock.branch_ids[0],

@@ -24,7 +24,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.orders.models import Order
 from tests.invariants import check_ledger
 from tests.serverproc import uvicorn_server
@@ -41,7 +41,7 @@ def _stock_everything(world) -> None:
     with transaction(world.sessions()) as session:
         for branch_id in world.a.branch_ids:
             for product_id in world.a.product_ids:
-                inventory.record_movement(
+                ledger.record_movement(
                     session,
                     actor=world.principal("admin").actor,
                     branch_id=branch_id,
@@ -287,7 +287,7 @@ def test_mixed_writers_on_the_same_products_never_see_a_deadlock(
             select(func.count()).select_from(Order).where(Order.status == "pending_payment")
         )
         reserved = sum(
-            inventory.level(session, tenant_id=world.a.id, branch_id=main, product_id=p).reserved
+            ledger.level(session, tenant_id=world.a.id, branch_id=main, product_id=p).reserved
             for p in products
         )
     assert (pending > 0) == (reserved > 0)
@@ -353,7 +353,7 @@ def test_embedded_server_answers_a_burst_of_50_orders_promptly(
     # What was refused left nothing behind; what was accepted is reserved exactly once.
     with transaction(world.sessions(), readonly=True) as session:
         placed = session.scalar(select(func.count()).select_from(Order))
-        level = inventory.level(
+        level = ledger.level(
             session,
             tenant_id=world.a.id,
             branch_id=world.a.branch_ids[0],

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger
 from sync_server.purchasing import forecast
 from sync_server.purchasing.models import PurchaseOrder
 
@@ -67,7 +67,7 @@ def test_forecast_suggestions_use_ledger_sales_measured_lead_time_and_stock_on_o
     series = weekly_series(8)
     with transaction(world.sessions()) as session:
         actor = world.principal("admin").actor
-        inventory.receive(
+        costing.receive(
             session,
             actor=actor,
             branch_id=branch,
@@ -78,7 +78,7 @@ def test_forecast_suggestions_use_ledger_sales_measured_lead_time_and_stock_on_o
             reference_id="opening",
         )
         for age, sold in enumerate(reversed(series)):
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch,
@@ -119,7 +119,7 @@ def test_forecast_suggestions_use_ledger_sales_measured_lead_time_and_stock_on_o
     assert p[0] not in lines  # 71 + 20 is above the ~48 reorder point
 
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=branch,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sync_server.alerts.models import Alert
 from sync_server.catalog.models import Product
-from sync_server.inventory import service as inventory
+from sync_server.demo import demo_opening_stock
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 
@@ -25,7 +25,7 @@ def test_demo_opening_stock_leaves_alerts_to_show_and_runs_once(stock):
             products = session.scalars(
                 select(Product).where(Product.tenant_id == stock.tenant_id).order_by(Product.id)
             ).all()
-            received = inventory.demo_opening_stock(
+            received = demo_opening_stock(
                 session, actor=stock.actor, branches=branches, products=products
             )
         assert received == expected

@@ -16,7 +16,7 @@ from sync_server.alerts.models import Alert
 from sync_server.audit.models import AuditEntry
 from sync_server.catalog.models import Product
 from sync_server.db import make_sessionmaker, transaction
-from sync_server.inventory import service as inv
+from sync_server.inventory import costing, ledger, reservations
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.models import metadata
 from sync_server.sync.models import Change
@@ -26,7 +26,7 @@ D = Decimal
 
 
 def _move(session, world, *, code, qty, branch=0, product=0, **kw):
-    return inv.record_movement(
+    return ledger.record_movement(
         session,
         actor=world.actor,
         branch_id=world.branch_ids[branch],
@@ -40,7 +40,7 @@ def _move(session, world, *, code, qty, branch=0, product=0, **kw):
 
 
 def _level(session, world, *, branch=0, product=0):
-    return inv.level(
+    return ledger.level(
         session,
         tenant_id=world.tenant_id,
         branch_id=world.branch_ids[branch],
@@ -112,7 +112,7 @@ def test_reserve_is_all_or_nothing_and_lists_every_short_line(stock):
         _move(s, world, code=MovementCode.RECEIPT, qty="5", product=0)
         _move(s, world, code=MovementCode.RECEIPT, qty="1", product=1)
     with pytest.raises(InsufficientStock) as caught, world.tx() as s:
-        inv.reserve(
+        reservations.reserve(
             s,
             actor=world.actor,
             branch_id=world.branch_ids[0],
@@ -137,7 +137,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
     with world.tx() as s:
         _move(s, world, code=MovementCode.RECEIPT, qty="10", product=0)
         _move(s, world, code=MovementCode.RECEIPT, qty="4", product=1)
-        inv.reserve(
+        reservations.reserve(
             s,
             actor=actor,
             branch_id=branch,
@@ -153,7 +153,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
         _move(s, world, code=MovementCode.ADJUSTMENT, qty="-5", reason="damage")
     # A document cannot release more than it holds, nor another document's units.
     with pytest.raises(Conflict), world.tx() as s:
-        inv.release(
+        reservations.release(
             s,
             actor=actor,
             branch_id=branch,
@@ -162,7 +162,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
             reference_id="o-1",
         )
     with pytest.raises(Conflict), world.tx() as s:
-        inv.release(
+        reservations.release(
             s,
             actor=actor,
             branch_id=branch,
@@ -171,7 +171,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
             reference_id="o-2",
         )
     with world.tx() as s:
-        inv.commit_reservation(
+        reservations.commit_reservation(
             s,
             actor=actor,
             branch_id=branch,
@@ -179,7 +179,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
             reference_type="order",
             reference_id="o-1",
         )
-        inv.release(
+        reservations.release(
             s,
             actor=actor,
             branch_id=branch,
@@ -191,7 +191,7 @@ def test_reserve_release_and_commit_keep_reserved_equal_to_open_reservations(sto
         level = _level(s, world, product=0)
         assert (level.on_hand, level.reserved) == (6, 0)
         assert _level(s, world, product=1).reserved == 0
-        held = inv.open_reservation(
+        held = reservations.open_reservation(
             s,
             tenant_id=world.tenant_id,
             branch_id=branch,
@@ -208,7 +208,7 @@ def test_receipts_keep_a_moving_average_cost_over_all_branches(stock):
     actor = world.actor
     pid = world.product_ids[0]
     with world.tx() as s:
-        inv.receive(
+        costing.receive(
             s,
             actor=actor,
             branch_id=world.branch_ids[0],
@@ -218,7 +218,7 @@ def test_receipts_keep_a_moving_average_cost_over_all_branches(stock):
             reference_type="po",
             reference_id="1",
         )
-        inv.receive(
+        costing.receive(
             s,
             actor=actor,
             branch_id=world.branch_ids[1],
@@ -231,9 +231,9 @@ def test_receipts_keep_a_moving_average_cost_over_all_branches(stock):
     with world.tx() as s:
         # (10 x 5 + 30 x 7) / 40 = 6.5
         assert s.get(Product, pid).cost == D("6.5")
-        value = inv.valuation(s, tenant_id=world.tenant_id)
+        value = costing.valuation(s, tenant_id=world.tenant_id)
         assert value["total_value"] == D("260")
-        only_west = inv.valuation(s, tenant_id=world.tenant_id, branch_id=world.branch_ids[1])
+        only_west = costing.valuation(s, tenant_id=world.tenant_id, branch_id=world.branch_ids[1])
         assert only_west["total_value"] == D("195")
         cost_audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "product.cost")).all()
         assert [e.after["cost"] for e in cost_audit] == ["5", "6.5"]
@@ -253,7 +253,7 @@ def test_concurrent_writers_lose_no_update(stock):
             start.wait()
             for i in range(25):
                 with transaction(factory) as s:
-                    inv.record_movement(
+                    ledger.record_movement(
                         s,
                         actor=actor,
                         branch_id=branch,
@@ -326,7 +326,7 @@ def test_racing_reservations_never_oversell(stock):
         start.wait()
         try:
             with world.tx() as s:
-                inv.reserve(
+                reservations.reserve(
                     s,
                     actor=world.actor,
                     branch_id=world.branch_ids[0],
@@ -365,7 +365,7 @@ def test_documents_with_many_lines_in_any_order_do_not_deadlock(stock):
             for i in range(10):
                 with world.tx() as s:
                     # As every document does: its levels first, in product order.
-                    inv.lock_levels(
+                    ledger.lock_levels(
                         s,
                         tenant_id=world.tenant_id,
                         keys=[(world.branch_ids[0], world.product_ids[p]) for p in order],

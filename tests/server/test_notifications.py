@@ -22,7 +22,7 @@ from common.webhooks import verify
 from sync_server.cli import main as cli
 from sync_server.config import Settings
 from sync_server.db import utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, thresholds
 from sync_server.main import create_app
 from sync_server.notifications import service as notifications
 from sync_server.notifications.dispatcher import dispatch_due, in_server_worker
@@ -97,7 +97,7 @@ def _settings(tmp_path, smtp_port: int, **extra) -> Settings:
 def _low_stock(stock, *, threshold="5", on_hand="3") -> None:
     """Put product 0 of MAIN below a threshold, which opens a low-stock alert."""
     with stock.tx() as session:
-        inventory.set_thresholds(
+        thresholds.set_thresholds(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],
@@ -105,7 +105,7 @@ def _low_stock(stock, *, threshold="5", on_hand="3") -> None:
             low_stock_threshold=Decimal(threshold),
             reorder_quantity=None,
         )
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],
@@ -135,7 +135,7 @@ def _rules(stock, url: str) -> None:
 def test_the_outbox_is_written_in_the_events_transaction(stock, engine, receiver):
     _rules(stock, receiver[0])
     with pytest.raises(RuntimeError), stock.tx() as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=stock.actor,
             branch_id=stock.branch_ids[0],

@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 from common.codes import MovementCode
 from common.ids import new_id
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.notifications import service as notifications
 from sync_server.notifications.models import Notification, NotificationRule
 from tests.server.test_orders import level, order_body, post, stock, store
@@ -99,24 +99,24 @@ def test_levels_locked_in_the_same_transaction_are_not_read_again(world):
     branch = world.a.branch_ids[0]
     first, second = ((branch, p) for p in world.a.product_ids[:2])
     with transaction(world.sessions()) as session, Statements(engine) as sql:
-        rows = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
-        again = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+        rows = ledger.lock_levels(session, tenant_id=world.a.id, keys=[first])
+        again = ledger.lock_levels(session, tenant_id=world.a.id, keys=[first])
         assert again[first] is rows[first]
         assert sql.selects("stock_levels") == 1
         # Inside a savepoint the outer transaction's locks are still held: nothing is read
         # again for them; a row not held yet is locked by the savepoint itself...
         with pytest.raises(RuntimeError), session.begin_nested():
-            inner = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first])
+            inner = ledger.lock_levels(session, tenant_id=world.a.id, keys=[first])
             assert inner[first] is rows[first] and sql.selects("stock_levels") == 1
-            inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
+            ledger.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
             assert sql.selects("stock_levels") == 2
             raise RuntimeError("refused")
         # ... and once it is rolled back (its locks released) that row is locked again.
-        rows = inventory.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
+        rows = ledger.lock_levels(session, tenant_id=world.a.id, keys=[first, second])
         assert sql.selects("stock_levels") == 3
-        inventory.lock_levels(session, tenant_id=world.a.id, keys=[second])
+        ledger.lock_levels(session, tenant_id=world.a.id, keys=[second])
         assert sql.selects("stock_levels") == 3
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=branch,

@@ -15,7 +15,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from sync_server.audit.models import AuditEntry
 from sync_server.db import make_sessionmaker, transaction, utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
 from sync_server.notifications.models import Notification
 from sync_server.orders.expiry import expire_due
@@ -27,7 +27,7 @@ from tests.factories import Api
 def stock(world, *, product: int = 0, quantity: str = "10", branch: int = 0) -> None:
     """Receive stock of one of tenant A's products into one of its branches."""
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[branch],
@@ -42,7 +42,7 @@ def stock(world, *, product: int = 0, quantity: str = "10", branch: int = 0) -> 
 def level(world, *, product: int = 0, branch: int = 0) -> tuple[Decimal, Decimal]:
     """Return (on_hand, reserved) of a product in a branch."""
     with transaction(world.sessions(), readonly=True) as session:
-        row = inventory.level(
+        row = ledger.level(
             session,
             tenant_id=world.a.id,
             branch_id=world.a.branch_ids[branch],

@@ -15,7 +15,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from common.schemas.partners import CustomerCreate
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
 from sync_server.orders.models import Order
 from sync_server.partners import service as partners
@@ -30,7 +30,7 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
     admin = world.principal("admin")
     branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=admin.actor,
             branch_id=branch_id,
@@ -77,7 +77,7 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
         # A till's sale is a fact from the shop floor: it is recorded even below zero.
         start.wait()
         with transaction(world.sessions()) as session:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=cashier,
                 branch_id=branch_id,
@@ -129,7 +129,7 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
     assert online + till_before_sellout == LAST_UNITS
     assert on_hand == LAST_UNITS - TILL_SALES and reserved == online
     with transaction(world.sessions(), readonly=True) as session:
-        level = inventory.level(
+        level = ledger.level(
             session, tenant_id=world.a.id, branch_id=branch_id, product_id=product_id
         )
         assert (level.on_hand, level.reserved) == (on_hand, reserved)
@@ -152,7 +152,7 @@ def test_plenty_of_stock_every_concurrent_order_succeeds_without_deadlocks(world
     branch_id = world.a.branch_ids[0]
     with transaction(world.sessions()) as session:
         for product_id in world.a.product_ids[:2]:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=admin.actor,
                 branch_id=branch_id,
@@ -189,7 +189,7 @@ def test_plenty_of_stock_every_concurrent_order_succeeds_without_deadlocks(world
         # Lines in product order: every ledger writer locks levels in the same order.
         with transaction(world.sessions()) as session:
             for product_id in sorted(world.a.product_ids[:2]):
-                inventory.record_movement(
+                ledger.record_movement(
                     session,
                     actor=world.principal("cashier").actor,
                     branch_id=branch_id,
@@ -209,7 +209,7 @@ def test_plenty_of_stock_every_concurrent_order_succeeds_without_deadlocks(world
     assert statuses == [201] * CLIENTS
     with transaction(world.sessions(), readonly=True) as session:
         for product_id, per_order in zip(world.a.product_ids[:2], (1, 2), strict=True):
-            level = inventory.level(
+            level = ledger.level(
                 session, tenant_id=world.a.id, branch_id=branch_id, product_id=product_id
             )
             assert level.reserved == CLIENTS * per_order

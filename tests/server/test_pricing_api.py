@@ -207,11 +207,11 @@ def test_an_online_order_with_a_single_use_coupon(world):
     from common.codes import MovementCode
     from common.ids import new_id
     from sync_server.db import transaction
-    from sync_server.inventory import service as inventory
+    from sync_server.inventory import ledger
 
     tea = world.a.product_ids[0]
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[0],

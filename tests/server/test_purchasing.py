@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from common.errors import DomainError, InvalidState
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger
 from sync_server.notifications.models import Notification
 from sync_server.org import service as org
 from sync_server.purchasing import service as purchasing
@@ -60,7 +60,7 @@ def _submitted(world, supplier_id: int, **kwargs) -> dict:
 
 def _on_hand(world, product_id: int, branch: int = 0) -> Decimal:
     with transaction(world.sessions(), readonly=True) as session:
-        level = inventory.level(
+        level = ledger.level(
             session,
             tenant_id=world.a.id,
             branch_id=world.a.branch_ids[branch],
@@ -440,7 +440,7 @@ def test_reorder_suggestions_become_draft_pos_per_supplier(world):
     with transaction(world.sessions()) as session:
         actor = world.principal("admin").actor
         for pid, qty in ((p[0], "8"), (p[1], "30"), (p[2], "100")):
-            inventory.receive(
+            costing.receive(
                 session,
                 actor=actor,
                 branch_id=branch,
@@ -451,7 +451,7 @@ def test_reorder_suggestions_become_draft_pos_per_supplier(world):
                 reference_id="opening",
             )
         # 30 sold of product 1 over the last 30 days: 1 a day.
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=actor,
             branch_id=branch,
@@ -473,7 +473,7 @@ def test_reorder_suggestions_become_draft_pos_per_supplier(world):
     # threshold 2 + 14 days x 0.933 - 2 on hand = 13.07 -> 14
     assert Decimal(line["quantity"]) == 14
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=branch,

@@ -17,7 +17,7 @@ from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, thresholds
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.partners.models import Customer
 from sync_server.sales.models import Sale
@@ -82,7 +82,7 @@ def _prepare(world: World, branch_id: int) -> None:
     actor = world.principal("admin").actor
     with transaction(world.sessions()) as session:
         for product_id in (p0, p1, p2):
-            inventory.set_thresholds(
+            thresholds.set_thresholds(
                 session,
                 actor=actor,
                 branch_id=branch_id,
@@ -91,7 +91,7 @@ def _prepare(world: World, branch_id: int) -> None:
                 reorder_quantity=None,
             )
         for product_id, quantity in ((p0, "10"), (p1, "6")):
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch_id,
@@ -279,12 +279,12 @@ def test_a_pushed_sale_stores_the_same_rows_as_booking_it_line_by_line(
     batch_answers, batch = _push(world, first, "A")
 
     # The reference: every line of a sale booked by its own call, as before batching.
-    one_batch = inventory.record_movements
+    one_batch = ledger.record_movements
 
     def line_by_line(session, *, lines, **kwargs):
         return [one_batch(session, lines=[line], **kwargs)[0] for line in lines]
 
-    monkeypatch.setattr(inventory, "record_movements", line_by_line)
+    monkeypatch.setattr(ledger, "record_movements", line_by_line)
     single_answers, single = _push(world, second, "B")
 
     assert [status for status, _ in batch_answers] == ["applied", "rejected", "applied"]
@@ -330,7 +330,7 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
     kwargs = {"reference_type": "test", "reference_id": "x", "allow_negative": True}
     with transaction(world.sessions()) as session:
         with pytest.raises(NotFound) as single:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch,
@@ -340,13 +340,13 @@ def test_a_batch_with_an_unknown_product_is_refused_as_one_movement_of_it_is(
                 **kwargs,
             )
         with pytest.raises(NotFound) as batch:
-            inventory.record_movements(
+            ledger.record_movements(
                 session,
                 actor=actor,
                 branch_id=branch,
                 lines=[
-                    inventory.MovementLine(known, MovementCode.SALE, Decimal("-1")),
-                    inventory.MovementLine(UNKNOWN_PRODUCT, MovementCode.SALE, Decimal("-1")),
+                    ledger.MovementLine(known, MovementCode.SALE, Decimal("-1")),
+                    ledger.MovementLine(UNKNOWN_PRODUCT, MovementCode.SALE, Decimal("-1")),
                 ],
                 **kwargs,
             )
@@ -397,12 +397,12 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
     # every movement batch reading its levels again...
     monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
     monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
-    monkeypatch.setattr(inventory, "held_levels", lambda session, **kw: None)
+    monkeypatch.setattr(ledger, "held_levels", lambda session, **kw: None)
     # ...and reading its products' facts and lots again: the batch reads them only once.
     monkeypatch.setattr(
         push,
         "prepare_batch",
-        lambda session, *, tenant_id, branch_id, product_ids: inventory.lock_levels(
+        lambda session, *, tenant_id, branch_id, product_ids: ledger.lock_levels(
             session,
             tenant_id=tenant_id,
             keys=[(branch_id, product_id) for product_id in product_ids],

@@ -11,7 +11,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
 from sync_server.sales.models import Sale
 from tests.factories import Api
@@ -20,7 +20,7 @@ from tests.factories import Api
 def stock(world, *, product_id: int, quantity: str, branch: int = 0) -> None:
     """Receive stock of a product into one of tenant A's branches."""
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[branch],
@@ -134,7 +134,7 @@ def test_sell_is_a_numbered_sale_with_movement_audit_replay_and_refusal(world):
             )
         )
         assert audited is not None
-        level = inventory.level(
+        level = ledger.level(
             session, tenant_id=world.a.id, branch_id=world.a.branch_ids[0], product_id=product_id
         )
         assert level.on_hand == Decimal("2")

@@ -18,8 +18,8 @@ from sqlalchemy import case, delete, func, select, update
 
 from sync_server.auth.principal import Principal
 from sync_server.db import transaction
+from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import StockLevel, StockMovement
-from sync_server.inventory.service import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.main import create_app
 from sync_server.reports import branches, keeper, sales, stock, summary, totals
 from sync_server.reports.base import Grain, make_filters

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from common.codes import MovementCode
 from sync_server.catalog.models import Category, Product
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger
 from sync_server.inventory.models import BranchProductSetting
 from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
 from sync_server.partners.models import Customer, Supplier
@@ -345,7 +345,7 @@ def _branch_comparison_sets_branches_side_by_side(world):
     p0 = world.a.product_ids[0]
     with transaction(world.sessions()) as s:
         # MAIN holds 10 of p0 at cost 6.00 → stock at cost 60.00.
-        inventory.receive(
+        costing.receive(
             s,
             actor=world.principal("admin").actor,
             branch_id=b0,
@@ -423,7 +423,7 @@ def stock_world(world):
         who = actor.actor
 
         def receive(branch, product, qty):
-            inventory.receive(
+            costing.receive(
                 s,
                 actor=who,
                 branch_id=branch,
@@ -435,7 +435,7 @@ def stock_world(world):
             )
 
         def out(branch, product, qty):
-            inventory.record_movement(
+            ledger.record_movement(
                 s,
                 actor=who,
                 branch_id=branch,
@@ -559,7 +559,7 @@ def test_stock_valuation_now_and_as_of_past_dates(world):
             (b0, p0, MovementCode.SALE, -4, None, "2026-02-15"),
             (b1, p1, MovementCode.RECEIPT, 6, "2", "2026-01-20"),
         ):
-            inventory.record_movement(
+            ledger.record_movement(
                 s,
                 actor=who,
                 branch_id=branch,

@@ -16,7 +16,7 @@ from common.codes import MovementCode
 from sync_server.audit.models import AuditEntry
 from sync_server.config import Settings
 from sync_server.db import utcnow
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger, thresholds
 from sync_server.notifications import service as notifications
 from sync_server.notifications.dispatcher import dispatch_due
 from sync_server.notifications.models import Notification
@@ -84,7 +84,7 @@ def test_low_stock_sms_to_the_managers_numbers_with_retry(shop, gateway, tmp_pat
     r = admin.put("settings/low_stock_sms_to", json={"value": "+919800000001, +919800000002"})
     assert r.status_code == 200, r.text
     with shop.tx() as session:
-        inventory.set_thresholds(
+        thresholds.set_thresholds(
             session,
             actor=shop.actor,
             branch_id=shop.branch_ids[0],
@@ -92,7 +92,7 @@ def test_low_stock_sms_to_the_managers_numbers_with_retry(shop, gateway, tmp_pat
             low_stock_threshold=Decimal("5"),
             reorder_quantity=None,
         )
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=shop.actor,
             branch_id=shop.branch_ids[0],

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from common.barcodes import make_ean13
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
 
 CASE = make_ean13("590000000012")
@@ -24,7 +24,7 @@ def _product(api, *, sku: str = "TEA-1", **extra) -> dict:
 
 def _on_hand(world, product_id: int) -> Decimal:
     with transaction(world.sessions(), readonly=True) as session:
-        return inventory.level(
+        return ledger.level(
             session, tenant_id=world.a.id, branch_id=world.a.branch_ids[0], product_id=product_id
         ).on_hand
 

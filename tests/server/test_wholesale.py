@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from common.errors import DomainError
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger
 from sync_server.notifications.models import Notification
 from sync_server.wholesale import service as wholesale
 from sync_server.wholesale.schemas import SalesRequestCreate
@@ -19,7 +19,7 @@ from tests.ledgers import check_customer_ledgers
 
 def _stock(world, product_id: int, qty: str) -> None:
     with transaction(world.sessions()) as session:
-        inventory.receive(
+        costing.receive(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[0],
@@ -33,7 +33,7 @@ def _stock(world, product_id: int, qty: str) -> None:
 
 def _on_hand(world, product_id: int) -> Decimal:
     with transaction(world.sessions(), readonly=True) as session:
-        return inventory.level(
+        return ledger.level(
             session, tenant_id=world.a.id, branch_id=world.a.branch_ids[0], product_id=product_id
         ).on_hand
 
@@ -267,7 +267,7 @@ def test_racing_approvals_one_effect_and_invoice_numbers_without_gaps(world):
     # Each branch has its own series.
     west = world.a.branch_ids[1]
     with transaction(world.sessions()) as session:
-        inventory.receive(
+        costing.receive(
             session,
             actor=world.principal("admin").actor,
             branch_id=west,

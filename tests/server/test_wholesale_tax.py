@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from common.tax import LineTax, gstin_check_char
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing
 from sync_server.wholesale.models import SalesRequestLine
 
 SELLER = "27AAPFU0939F1Z" + gstin_check_char("27AAPFU0939F1Z")
@@ -27,7 +27,7 @@ def test_a_wholesale_invoice_across_states_charges_igst_and_is_filed(world, tmp_
         f"products/{product_id}", json={"tax_class_id": gst["id"], "hsn": "19059020"}
     ).is_success
     with transaction(world.sessions()) as session:
-        inventory.receive(
+        costing.receive(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[0],

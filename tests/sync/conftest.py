@@ -12,7 +12,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from common.sync.protocol import Event
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from tests.factories import Api, World
 from tests.invariants import check_ledger
 
@@ -53,7 +53,7 @@ def stock_in(world: World) -> Callable[..., None]:
 
     def _stock_in(*, product_id: int, branch_id: int, quantity: str) -> None:
         with transaction(world.sessions()) as session:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=world.principal("admin").actor,
                 branch_id=branch_id,

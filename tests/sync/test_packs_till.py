@@ -20,7 +20,7 @@ from pos_client.store import documents
 from pos_client.store.db import LocalStore
 from pos_client.store.models import Pack, StockLevel
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.sales.models import Sale as ServerSale
 
 CASE = make_ean13("590000000112")
@@ -99,7 +99,7 @@ def test_a_scanned_case_adds_twelve_pieces_and_takes_twelve_off_the_shelf(world,
         sale = session.scalars(select(ServerSale).where(ServerSale.uuid == sale_id)).one()
         assert sorted(line.quantity for line in sale.lines) == [1, 12]
         assert sale.total == Decimal("110.00")
-        level = inventory.level(
+        level = ledger.level(
             session, tenant_id=world.a.id, branch_id=world.a.branch_ids[0], product_id=product_id
         )
         assert level.on_hand == 30 - 13

@@ -60,11 +60,11 @@ def _stock(world) -> None:
     from common.codes import MovementCode
     from common.ids import new_id
     from sync_server.db import transaction
-    from sync_server.inventory import service as inventory
+    from sync_server.inventory import ledger
 
     with transaction(world.sessions()) as session:
         for product_id in world.a.product_ids:
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=world.principal("admin").actor,
                 branch_id=world.a.branch_ids[0],

@@ -23,7 +23,7 @@ from common.sync.protocol import (
 from sync_server.audit.service import verify
 from sync_server.cli import main
 from sync_server.db import make_engine, make_sessionmaker, transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.org import service as org
 from sync_server.partners.models import Customer
 from sync_server.sales.models import CashMovement as ServerCash
@@ -108,7 +108,7 @@ def test_a_day_of_till_events_lands_with_its_effects(world, enrol, stock_in, wra
     with transaction(world.sessions(), readonly=True) as session:
 
         def on_hand(product_id: int) -> Decimal:
-            return inventory.level(
+            return ledger.level(
                 session, tenant_id=world.a.id, branch_id=branch, product_id=product_id
             ).on_hand
 

@@ -16,7 +16,7 @@ from pos_client.store.db import LocalStore
 from pos_client.store.models import OutboxEvent, Product, Sale, StockLevel
 from sync_server.alerts.models import Alert
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.sales.models import Sale as ServerSale
 from tests.sync.lossy_proxy import LossyProxy
 from tests.sync.sync_helpers import sell_locally
@@ -45,7 +45,7 @@ def make_till(world, tmp_path):
 
 def _server_on_hand(world, product_id: int) -> Decimal:
     with transaction(world.sessions(), readonly=True) as session:
-        return inventory.level(
+        return ledger.level(
             session, tenant_id=world.a.id, branch_id=world.a.branch_ids[0], product_id=product_id
         ).on_hand
 

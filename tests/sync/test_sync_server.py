@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from common.ids import new_id
 from common.sync.protocol import CustomerCreated, Event
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.partners.models import Customer
 from sync_server.sales.models import Sale
 from tests.factories import Api
@@ -23,7 +23,7 @@ def _count_sales(world) -> int:
 
 def _on_hand(world, *, branch_id: int, product_id: int) -> Decimal:
     with transaction(world.sessions(), readonly=True) as session:
-        return inventory.level(
+        return ledger.level(
             session, tenant_id=world.a.id, branch_id=branch_id, product_id=product_id
         ).on_hand
 

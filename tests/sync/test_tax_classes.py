@@ -11,7 +11,7 @@ from common.codes import MovementCode
 from common.ids import new_id
 from common.tax import LineTax, document_totals, gstin_check_char
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.orders.models import OrderLine, OrderReturnLine
 from tests.factories import Api
 
@@ -93,7 +93,7 @@ def test_a_product_in_a_gst_class_is_taxed_by_component_online_and_reaches_the_t
 
     # An online order: 2 x 10.00 with tax in, split into value and CGST + SGST.
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=branch_id,
@@ -155,7 +155,7 @@ def test_online_returns_credit_the_order_lines_own_tax_until_it_nets_to_zero(wor
         f"products/{product_id}", json={"tax_class_id": gst["id"], "price": "3.78"}
     ).is_success
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=world.a.branch_ids[0],

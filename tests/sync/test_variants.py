@@ -20,7 +20,7 @@ from pos_client.services.till import Cart, cash_payment
 from pos_client.store import documents
 from pos_client.store.db import LocalStore
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from sync_server.sales.models import Sale as ServerSale
 from tests.sync.sync_helpers import sale_payload
 
@@ -129,7 +129,7 @@ def test_a_variant_matrix_is_searched_as_one_template_scanned_by_variant_and_sol
     with transaction(world.sessions(), readonly=True) as session:
         sale = session.scalars(select(ServerSale).where(ServerSale.uuid == event.sale_id)).one()
         assert [(line.product_id, line.quantity) for line in sale.lines] == [(medium_blue["id"], 2)]
-        level = inventory.level(
+        level = ledger.level(
             session,
             tenant_id=world.a.id,
             branch_id=world.a.branch_ids[0],

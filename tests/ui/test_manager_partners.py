@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from pos_client.ui.manager.purchasing_dialogs import ConfirmDialog, SendDialog, ShipDialog
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import costing, ledger
 from sync_server.notifications.models import Notification, SmsOptIn
 from tests.factories import World
 from tests.server.test_po_attachment import smtp  # noqa: F401 - the loopback SMTP server
@@ -281,7 +281,7 @@ def test_reorder_suggestions_explain_themselves_and_a_viewer_cannot_edit(
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     with transaction(world.sessions()) as session:
         actor = world.principal("admin").actor
-        inventory.receive(
+        costing.receive(
             session,
             actor=actor,
             branch_id=branch_id,
@@ -292,7 +292,7 @@ def test_reorder_suggestions_explain_themselves_and_a_viewer_cannot_edit(
             reference_id="opening",
         )
         for age, quantity in enumerate(reversed(sold)):
-            inventory.record_movement(
+            ledger.record_movement(
                 session,
                 actor=actor,
                 branch_id=branch_id,

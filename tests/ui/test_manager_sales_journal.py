@@ -15,7 +15,7 @@ from common.ids import new_id
 from common.sync.protocol import Event, Refund, ReturnLine, ReturnRecorded
 from pos_client.ui.manager.sales_dialogs import OrderDialog, ReturnDialog, SaleDialog
 from sync_server.db import transaction
-from sync_server.inventory import service as inventory
+from sync_server.inventory import ledger
 from tests.factories import Api, World
 from tests.sync.sync_helpers import sale_payload
 from tests.ui.manager_support import TIMEOUT, accept_dialog, eventually, reload_until, select_row
@@ -115,7 +115,7 @@ def test_order_detail_ships_and_saves_the_picking_list(
     main, soap = world.a.branch_ids[0], world.a.product_ids[0]
     admin = world.api("admin")
     with transaction(world.sessions()) as session:
-        inventory.record_movement(
+        ledger.record_movement(
             session,
             actor=world.principal("admin").actor,
             branch_id=main,

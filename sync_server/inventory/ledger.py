@@ -12,23 +12,25 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from common.codes import AdjustReason, MovementCode
-from common.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from common.errors import Conflict, InsufficientStock, ValidationFailed
 from common.ids import new_id
 from common.schemas.base import plain_str
 from common.units import format_quantity
+from sync_server import events
 from sync_server.audit import service as audit
 from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
-from sync_server.db import add_append_only, is_sqlite, lock_for_update, utcnow
+from sync_server.db import AnySelect, add_append_only, is_sqlite, utcnow
+from sync_server.inventory.events import LevelChange, StockChanged
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
 from sync_server.inventory.lots import note_batch as note_lots
@@ -40,7 +42,6 @@ from sync_server.sync import feed
 log = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
-COST_PLACES = Decimal("0.0001")
 
 # Codes that only move the reservation, not the shelf.
 RESERVATION_ONLY = frozenset({MovementCode.RESERVATION, MovementCode.RELEASE})
@@ -62,11 +63,6 @@ _SIGN: dict[MovementCode, int | None] = {
 }
 
 
-def as_actor(actor: Actor | Any) -> Actor:
-    """Accept an audit Actor or anything that carries one (a Principal)."""
-    return actor if isinstance(actor, Actor) else actor.actor
-
-
 def effect(code: MovementCode, quantity: Decimal) -> tuple[Decimal, Decimal]:
     """Return how a movement changes (on_hand, reserved)."""
     if code in RESERVATION_ONLY:
@@ -86,7 +82,7 @@ def stock_data(level: StockLevel) -> dict[str, Any]:
     }
 
 
-def _level_query(*, tenant_id: int, branch_id: int, product_id: int):
+def _level_query(*, tenant_id: int, branch_id: int, product_id: int) -> Select[StockLevel]:
     return (
         select(StockLevel)
         .where(
@@ -171,6 +167,10 @@ def lock_levels(
 # session.info key of the one record of the level rows a transaction holds locked:
 # (the root transaction, {(tenant, branch, product): (row, the (sub)transaction that locked it)}).
 _HELD_LEVELS = "stock_held_levels"
+_HeldRecord = tuple[
+    SessionTransaction | None,
+    dict[tuple[int, int, int], tuple[StockLevel, SessionTransaction | None]],
+]
 
 
 def _open_transactions(session: Session) -> list[Any]:
@@ -209,7 +209,7 @@ def held_levels(
 
 def _hold(session: Session, *, tenant_id: int, rows: dict[LevelKey, StockLevel]) -> None:
     root = session.get_transaction()
-    record = session.info.get(_HELD_LEVELS)
+    record: _HeldRecord | None = session.info.get(_HELD_LEVELS)
     if record is None or record[0] is not root:
         record = (root, {})
         session.info[_HELD_LEVELS] = record
@@ -279,9 +279,10 @@ def shortage(*, product_id: int, requested: Decimal, available: Decimal) -> dict
     }
 
 
-def _facts_statement():
+def _facts_statement() -> AnySelect:
     setting = BranchProductSetting
-    tenant_id, branch_id = bindparam("tenant_id"), bindparam("branch_id")
+    tenant_id: BindParameter[int] = bindparam("tenant_id")
+    branch_id: BindParameter[int] = bindparam("branch_id")
     return (
         select(
             Product.id,
@@ -453,7 +454,6 @@ def record_movements(
     with the caller's next flush or commit. Any refused line refuses the batch (the
     caller's transaction or savepoint drops what was added).
     """
-    actor = as_actor(actor)
     tenant_id = actor.tenant_id
     lines = [
         MovementLine(
@@ -517,15 +517,23 @@ def record_movements(
         levels=levels,
         hints=lots,
     )
-    changed_alerts = _evaluate_alerts_many(
-        session,
-        items=[
-            (facts[line.product_id], levels[line.product_id], facts[line.product_id].threshold)
+    # One event for the batch: alerts judge every moved level at once (see events.py).
+    changed = StockChanged(
+        session=session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        changes=[
+            LevelChange(
+                facts[line.product_id],
+                levels[line.product_id],
+                facts[line.product_id].threshold,
+            )
             for line in lines
         ],
     )
-    for line, movement, (before, after), changes in zip(
-        lines, movements, states, changed_alerts, strict=True
+    events.publish(changed)
+    for line, movement, (before, after), change in zip(
+        lines, movements, states, changed.changes, strict=True
     ):
         # The level row is locked since lock_levels: its change needs no flush first.
         feed.publish_locked(
@@ -536,7 +544,8 @@ def record_movements(
             branch_id=branch_id,
             data=after,
         )
-        _announce_alerts(session, changes)
+        for follow_up in change.follow_ups:
+            follow_up()
         audit.record(
             session,
             actor=actor,
@@ -582,154 +591,6 @@ def _moved(
     return on_hand, reserved
 
 
-def _evaluate_alerts(
-    session: Session, *, product: Any, level: StockLevel, limit: Decimal | None = None
-) -> list:
-    """Open or clear the level's stock alerts; return the changes to announce."""
-    from sync_server.alerts import service as alerts
-
-    return alerts.evaluate_stock(session, product=product, level=level, limit=limit)
-
-
-def _evaluate_alerts_many(session: Session, *, items: list) -> list[list]:
-    from sync_server.alerts import service as alerts
-
-    return alerts.evaluate_stock_many(session, items=items)
-
-
-def _announce_alerts(session: Session, changes: list) -> None:
-    from sync_server.alerts import service as alerts
-
-    alerts.announce(session, changes)
-
-
-def receive(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    product_id: int,
-    quantity: Decimal,
-    unit_cost: Decimal,
-    reference_type: str,
-    reference_id: str,
-) -> StockMovement:
-    """Receive goods into a branch and fold their cost into the moving-average cost."""
-    actor = as_actor(actor)
-    unit_cost = Decimal(unit_cost)
-    if not unit_cost.is_finite() or unit_cost < 0:
-        raise ValidationFailed("A unit cost must be zero or more.")
-    # Lock the product: receipts of it in two branches must not both read the old cost.
-    locked = session.scalar(
-        lock_for_update(
-            select(Product.id).where(
-                Product.id == product_id, Product.tenant_id == actor.tenant_id
-            ),
-            session,
-        )
-    )
-    if locked is None:
-        raise NotFound(f"There is no product with id {product_id}.")
-    product = session.get(Product, product_id, populate_existing=True)
-    # The average is weighted by what the whole business holds (every branch), because
-    # Product.cost is one figure per product. Stock below zero counts as none: it was sold
-    # before it arrived, so it carries no old cost into the average.
-    held = session.scalar(
-        select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
-            StockLevel.tenant_id == actor.tenant_id,
-            StockLevel.product_id == product_id,
-            StockLevel.on_hand > 0,
-        )
-    )
-    held = Decimal(held)
-    movement = record_movement(
-        session,
-        actor=actor,
-        branch_id=branch_id,
-        product_id=product_id,
-        code=MovementCode.RECEIPT,
-        quantity=quantity,
-        unit_cost=unit_cost,
-        reference_type=reference_type,
-        reference_id=reference_id,
-    )
-    old_cost = product.cost
-    quantity = Decimal(quantity)
-    new_cost = (held * old_cost + quantity * unit_cost) / (held + quantity)
-    new_cost = new_cost.quantize(COST_PLACES, rounding=ROUND_HALF_UP)
-    if new_cost != old_cost:
-        product.cost = new_cost
-        audit.record(
-            session,
-            actor=actor,
-            action="product.cost",
-            entity_type="product",
-            entity_id=product_id,
-            before={"cost": old_cost},
-            after={"cost": new_cost, "receipt": movement.uuid},
-        )
-    return movement
-
-
-def lock_products(session: Session, *, tenant_id: int, product_ids: Iterable[int]) -> None:
-    """Lock products (their moving-average cost) in id order, in one statement.
-
-    Receiving locks products before their levels; every receipt of several products takes
-    them all here first so two receipts listing them in different orders never deadlock.
-    """
-    ids = sorted({int(product_id) for product_id in product_ids})
-    if ids and not is_sqlite(session.get_bind()):
-        session.execute(
-            select(Product.id)
-            .where(Product.tenant_id == tenant_id, Product.id.in_(ids))
-            .order_by(Product.id)
-            # NO KEY: a movement, order line or sale line inserted for the product takes a
-            # key-share lock on it (its foreign key); FOR UPDATE would make every writer
-            # that holds a level wait here, and a receipt that holds this wait for levels.
-            .with_for_update(key_share=True)
-        ).all()
-
-
-def receive_lines(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    lines: list[tuple[int, Decimal, Decimal]],
-    reference_type: str,
-    reference_id: str,
-) -> list[StockMovement]:
-    """Receive several (product, quantity, unit cost) lines: products, then levels, locked first."""
-    actor = as_actor(actor)
-    lock_products(session, tenant_id=actor.tenant_id, product_ids=[p for p, _, _ in lines])
-    owned = set(
-        session.scalars(
-            select(Product.id).where(
-                Product.tenant_id == actor.tenant_id,
-                Product.id.in_({int(p) for p, _, _ in lines}),
-            )
-        )
-    )
-    lock_levels(
-        session,
-        tenant_id=actor.tenant_id,
-        keys=[(branch_id, int(p)) for p, _, _ in lines if int(p) in owned],
-    )
-    return [
-        receive(
-            session,
-            actor=actor,
-            branch_id=branch_id,
-            product_id=product_id,
-            quantity=quantity,
-            unit_cost=unit_cost,
-            reference_type=reference_type,
-            reference_id=reference_id,
-        )
-        for product_id, quantity, unit_cost in lines
-    ]
-
-
 def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
     """Sum repeated products and sort by product id (a fixed lock order avoids deadlocks)."""
     totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -741,159 +602,6 @@ def _merged(lines: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
     if not totals:
         raise ValidationFailed("Give at least one line.")
     return sorted(totals.items())
-
-
-def reserve(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    lines: list[tuple[int, Decimal]],
-    reference_type: str,
-    reference_id: str,
-) -> None:
-    """Set stock aside for a document: every line or none (InsufficientStock lists the short)."""
-    actor = as_actor(actor)
-    merged = _merged(lines)
-    short = []
-    for product_id, _ in merged:
-        get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
-    rows = lock_levels(
-        session,
-        tenant_id=actor.tenant_id,
-        keys=[(branch_id, product_id) for product_id, _ in merged],
-    )
-    for product_id, quantity in merged:
-        row = rows[(branch_id, product_id)]
-        if row.available < quantity:
-            short.append(
-                shortage(product_id=product_id, requested=quantity, available=row.available)
-            )
-    if short:
-        raise InsufficientStock(
-            f"Not enough stock to reserve {len(short)} of {len(merged)} line(s); "
-            "nothing was reserved.",
-            lines=short,
-        )
-    record_movements(
-        session,
-        actor=actor,
-        branch_id=branch_id,
-        lines=[
-            MovementLine(product_id, MovementCode.RESERVATION, quantity)
-            for product_id, quantity in merged
-        ],
-        reference_type=reference_type,
-        reference_id=reference_id,
-    )
-    session.flush()
-
-
-def open_reservation(
-    session: Session,
-    *,
-    tenant_id: int,
-    branch_id: int,
-    product_id: int,
-    reference_type: str,
-    reference_id: str,
-) -> Decimal:
-    """Return what a document still holds reserved of a product in a branch."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
-            StockMovement.tenant_id == tenant_id,
-            StockMovement.branch_id == branch_id,
-            StockMovement.product_id == product_id,
-            StockMovement.reference_type == reference_type,
-            StockMovement.reference_id == str(reference_id),
-            StockMovement.code.in_([code.value for code in RESERVATION_CODES]),
-        )
-    )
-    return Decimal(total)
-
-
-def _settle(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    lines: list[tuple[int, Decimal]],
-    reference_type: str,
-    reference_id: str,
-    code: MovementCode,
-) -> None:
-    actor = as_actor(actor)
-    merged = _merged(lines)
-    lock_levels(
-        session,
-        tenant_id=actor.tenant_id,
-        keys=[(branch_id, product_id) for product_id, _ in merged],
-    )
-    for product_id, quantity in merged:
-        held = open_reservation(
-            session,
-            tenant_id=actor.tenant_id,
-            branch_id=branch_id,
-            product_id=product_id,
-            reference_type=reference_type,
-            reference_id=reference_id,
-        )
-        if held < quantity:
-            raise Conflict(
-                f"{reference_type} {reference_id} holds {format_quantity(held)} of product "
-                f"{product_id} reserved; cannot {code.value} {format_quantity(quantity)}."
-            )
-    record_movements(
-        session,
-        actor=actor,
-        branch_id=branch_id,
-        lines=[MovementLine(product_id, code, -quantity) for product_id, quantity in merged],
-        reference_type=reference_type,
-        reference_id=reference_id,
-    )
-    session.flush()
-
-
-def release(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    lines: list[tuple[int, Decimal]],
-    reference_type: str,
-    reference_id: str,
-) -> None:
-    """Give back stock a document had reserved (no more than it holds)."""
-    _settle(
-        session,
-        actor=actor,
-        branch_id=branch_id,
-        lines=lines,
-        reference_type=reference_type,
-        reference_id=reference_id,
-        code=MovementCode.RELEASE,
-    )
-
-
-def commit_reservation(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    lines: list[tuple[int, Decimal]],
-    reference_type: str,
-    reference_id: str,
-) -> None:
-    """Turn reserved stock into a sale: one ``commit`` movement lowers reserved and on_hand."""
-    _settle(
-        session,
-        actor=actor,
-        branch_id=branch_id,
-        lines=lines,
-        reference_type=reference_type,
-        reference_id=reference_id,
-        code=MovementCode.COMMIT,
-    )
 
 
 def adjust(
@@ -925,147 +633,3 @@ def adjust(
         reference_type=reference_type,
         reference_id=reference_id or new_id(),
     )
-
-
-def valuation(session: Session, *, tenant_id: int, branch_id: int | None = None) -> dict[str, Any]:
-    """Value the stock on hand at moving-average cost, per product and in total."""
-    on_hand = func.sum(StockLevel.on_hand)
-    stmt = (
-        select(Product.id, Product.sku, Product.name, Product.cost, on_hand)
-        .join(StockLevel, StockLevel.product_id == Product.id)
-        .where(StockLevel.tenant_id == tenant_id, Product.tenant_id == tenant_id)
-        .group_by(Product.id, Product.sku, Product.name, Product.cost)
-        .order_by(Product.name, Product.id)
-    )
-    if branch_id is not None:
-        stmt = stmt.where(StockLevel.branch_id == branch_id)
-    items = []
-    total = ZERO
-    for product_id, sku, name, cost, quantity in session.execute(stmt):
-        quantity = Decimal(quantity)
-        cost = Decimal(cost)
-        value = (quantity * cost).quantize(COST_PLACES, rounding=ROUND_HALF_UP)
-        total += value
-        items.append(
-            {
-                "product_id": product_id,
-                "sku": sku,
-                "name": name,
-                "on_hand": quantity,
-                "unit_cost": cost,
-                "value": value,
-            }
-        )
-    return {"branch_id": branch_id, "total_value": total, "items": items}
-
-
-def demo_opening_stock(
-    session: Session, *, actor: Actor | Any, branches: list[Branch], products: list[Product]
-) -> int:
-    """Receive realistic opening stock; leave a few products low or out in the first branch."""
-    actor = as_actor(actor)
-    count = 0
-    for b_index, branch in enumerate(branches):
-        for p_index, product in enumerate(products):
-            if session.scalar(
-                select(StockMovement.id).where(
-                    StockMovement.tenant_id == actor.tenant_id,
-                    StockMovement.branch_id == branch.id,
-                    StockMovement.product_id == product.id,
-                )
-            ):
-                continue  # already stocked: loading the demo twice changes nothing
-            threshold = product.low_stock_threshold or Decimal("5")
-            quantity = Decimal(30 + (p_index * 7 + b_index * 11) % 90)
-            if b_index == 0 and p_index in (0, 1, 2):
-                # One out of stock, two running low: the alerts screen has something to show.
-                quantity = threshold + 5 if p_index == 0 else max(threshold - 2, Decimal("1"))
-            cost = product.cost if product.cost > 0 else (product.price * Decimal("0.7"))
-            receive(
-                session,
-                actor=actor,
-                branch_id=branch.id,
-                product_id=product.id,
-                quantity=quantity,
-                unit_cost=cost.quantize(COST_PLACES),
-                reference_type="opening",
-                reference_id=f"demo-{branch.code}",
-            )
-            count += 1
-            if b_index == 0 and p_index == 0:
-                adjust(
-                    session,
-                    actor=actor,
-                    branch_id=branch.id,
-                    product_id=product.id,
-                    quantity=-quantity,
-                    reason=AdjustReason.DAMAGE,
-                    reference_type="opening",
-                    reference_id=f"demo-{branch.code}",
-                )
-    return count
-
-
-def set_thresholds(
-    session: Session,
-    *,
-    actor: Actor,
-    branch_id: int,
-    product_id: int,
-    low_stock_threshold: Decimal | None,
-    reorder_quantity: Decimal | None,
-) -> dict[str, Any]:
-    """Set a branch's own threshold and reorder quantity for a product (None: the default)."""
-    actor = as_actor(actor)
-    product = get_owned(session, Product, id=product_id, tenant_id=actor.tenant_id, what="product")
-    get_owned(session, Branch, id=branch_id, tenant_id=actor.tenant_id, what="branch")
-    row = session.scalar(
-        select(BranchProductSetting).where(
-            BranchProductSetting.tenant_id == actor.tenant_id,
-            BranchProductSetting.branch_id == branch_id,
-            BranchProductSetting.product_id == product_id,
-        )
-    )
-    before = None
-    if row is None:
-        row = BranchProductSetting(
-            tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id
-        )
-        session.add(row)
-    else:
-        before = {
-            "low_stock_threshold": row.low_stock_threshold,
-            "reorder_quantity": row.reorder_quantity,
-        }
-    row.low_stock_threshold = low_stock_threshold
-    row.reorder_quantity = reorder_quantity
-    row.updated_at = utcnow()
-    session.flush()
-    # A new threshold may put the level below it (or lift it above): re-judge the alerts.
-    current = session.scalar(
-        _level_query(tenant_id=actor.tenant_id, branch_id=branch_id, product_id=product_id)
-    )
-    if current is not None:
-        _announce_alerts(session, _evaluate_alerts(session, product=product, level=current))
-    audit.record(
-        session,
-        actor=actor,
-        action="stock.thresholds",
-        entity_type="product",
-        entity_id=product_id,
-        before=before,
-        after={
-            "branch_id": branch_id,
-            "low_stock_threshold": low_stock_threshold,
-            "reorder_quantity": reorder_quantity,
-        },
-    )
-    from sync_server.alerts.service import threshold
-
-    return {
-        "branch_id": branch_id,
-        "product_id": product_id,
-        "low_stock_threshold": low_stock_threshold,
-        "reorder_quantity": reorder_quantity,
-        "effective_threshold": threshold(session, product=product, branch_id=branch_id),
-    }

@@ -1,0 +1,8 @@
+"""What the API keys domain takes from below: the credentials that start like its keys."""
+
+from __future__ import annotations
+
+from sync_server.apikeys.service import KEY_PREFIX, resolve_api_key
+from sync_server.auth.credentials import register_resolver
+
+register_resolver(KEY_PREFIX, resolve_api_key)
