@@ -9,7 +9,7 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== import contracts"
 .venv/bin/lint-imports --no-cache
-echo "== types (strict for common/ and the till's services, store and settings)"
+echo "== types (strict for common/, the till's services, store and settings, and the server's services)"
 .venv/bin/mypy common pos_client sync_server
 echo "== pytest"
 # Two workers (one per core); a test file stays on one worker so its fixtures are shared.

@@ -232,7 +232,7 @@ def record_sale(
             allow_negative=True,
             lots=lot_hints(payload.lines),
         )
-    if account:
+    if account and customer_id is not None:  # checked above: account needs a customer
         # Over the limit is flagged for managers, not refused: the goods already left.
         credit.charge(
             session,
