@@ -44,12 +44,14 @@ from common.schemas.partners import (
     SupplierUpdate,
 )
 from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
+from common.schemas.settings import SettingRead
 from common.schemas.tax import TaxClassRead
 from common.sync.protocol import (
     READ_AFTER_HEADER,
     DeviceRead,
     EnrolmentCodeRead,
 )
+from common.tenant_settings import TenantSettings
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -765,10 +767,11 @@ class ApiClient:
         path = f"/devices/{device_id}/revoke"
         return self._post_as(DeviceRead, path, {})
 
-    def settings(self) -> Row:
+    def settings(self) -> TenantSettings:
         """Return the tenant's settings."""
-        return self._get_object("/settings")
+        return self._get_as(TenantSettings, "/settings")
 
-    def put_setting(self, key: str, value: Any) -> Row:
+    def put_setting(self, key: str, value: Any) -> SettingRead:
         """Change one tenant setting."""
-        return self._put_object(f"/settings/{key}", {"value": value})
+        path = f"/settings/{key}"
+        return self._model(SettingRead, self.put(path, {"value": value}), path=path)

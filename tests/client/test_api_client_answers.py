@@ -121,6 +121,13 @@ def test_a_transfer_is_typed_from_creation_to_receipt(signed_in: ApiClient, worl
     assert [t.id for t in signed_in.transfers().items] == [made.id]
 
 
+def test_settings_are_typed(signed_in: ApiClient) -> None:
+    assert signed_in.settings().currency == "INR"
+    changed = signed_in.put_setting("receipt_footer", "Come again")
+    assert (changed.key, changed.value) == ("receipt_footer", "Come again")
+    assert signed_in.settings().receipt_footer == "Come again"
+
+
 # --- a server that is not a StockPilot server (a captive portal, a proxy's page, an old build)
 
 
@@ -131,6 +138,8 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"access_token": "t", "token_type": "bearer", "expires_in": 60})
     if path.endswith("/auth/me"):
         return JSONResponse({"id": 1})  # an old server's me: no username, role, permissions
+    if path.endswith("/settings/currency"):
+        return JSONResponse({"key": "currency"})  # no value
     if path.endswith("/settings"):
         return JSONResponse(["not", "an", "object"])
     if path.endswith("/alerts/7/acknowledge"):
@@ -204,7 +213,7 @@ def test_a_me_without_its_fields_fails_sign_in_with_words(stranger: ApiClient) -
 
 def test_a_list_where_an_object_belongs(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.settings())
-    assert "a JSON object" in error.detail
+    assert "/settings" in error.detail and "TenantSettings" in error.detail
 
 
 def test_an_empty_answer_where_an_object_belongs(stranger: ApiClient) -> None:
@@ -235,3 +244,8 @@ def test_a_count_without_its_lines(stranger: ApiClient) -> None:
 def test_a_transfer_with_malformed_lines(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.transfer(9))
     assert "/transfers/9" in error.detail and "TransferRead" in error.detail
+
+
+def test_a_changed_setting_without_its_value(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.put_setting("currency", "EUR"))
+    assert "/settings/currency" in error.detail and "SettingRead" in error.detail
