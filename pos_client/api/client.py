@@ -410,7 +410,7 @@ class ApiClient:
         quantity: Decimal,
         reason: str,
         reference: str = "",
-    ) -> Row:
+    ) -> MovementRead:
         """Record a manual adjustment with a reason."""
         body = {
             "branch_id": branch_id,
@@ -419,7 +419,7 @@ class ApiClient:
             "reason": reason,
             "reference": reference,
         }
-        return self._post_object("/stock/adjustments", body)
+        return self._post_as(MovementRead, "/stock/adjustments", body)
 
     def receive_stock(
         self, *, branch_id: int, lines: list[Row], reference: str = ""

@@ -81,6 +81,14 @@ def test_stock_reads_are_typed(signed_in: ApiClient, world: World) -> None:
     assert level.on_hand == Decimal("4") and level.unit_cost == Decimal("2.50")
     history = signed_in.movements(branch_id=branch_id, product_id=product_id)
     assert [m.quantity for m in history.items] == [Decimal("4")]
+    adjusted = signed_in.adjust_stock(
+        branch_id=branch_id, product_id=product_id, quantity=Decimal("-1"), reason="damage"
+    )
+    assert (adjusted.code, adjusted.quantity, adjusted.reason) == (
+        "adjustment",
+        Decimal("-1"),
+        "damage",
+    )
     assert signed_in.incoming_stock(branch_id=branch_id) == []
 
 
