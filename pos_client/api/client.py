@@ -26,6 +26,14 @@ from common.schemas.catalog import (
 )
 from common.schemas.credit import AccountRead, CreditEntryRead
 from common.schemas.health import HealthRead
+from common.schemas.inventory import (
+    CountRead,
+    IncomingRead,
+    MovementRead,
+    StockLevelRead,
+    TransferRead,
+    UncountedRead,
+)
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.partners import (
     CustomerCreate,
@@ -36,12 +44,14 @@ from common.schemas.partners import (
     SupplierUpdate,
 )
 from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
+from common.schemas.settings import SettingRead
 from common.schemas.tax import TaxClassRead
 from common.sync.protocol import (
     READ_AFTER_HEADER,
     DeviceRead,
     EnrolmentCodeRead,
 )
+from common.tenant_settings import TenantSettings
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -238,6 +248,10 @@ class ApiClient:
             raise UnexpectedAnswer(path, expected="a list of JSON objects")
         return answer
 
+    @classmethod
+    def _models(cls, model: type[M], answer: Any, *, path: str) -> list[M]:
+        return [cls._model(model, row, path=path) for row in cls._objects(answer, path=path)]
+
     def _page(self, model: type[M], path: str, **params: Any) -> Page[M]:
         page_of = Page[model]  # type: ignore[valid-type]  # a runtime-parametrised generic
         return self._get_as(page_of, path, **params)
@@ -380,13 +394,13 @@ class ApiClient:
         return self._post_as(CreditEntryRead, f"/customers/{customer_id}/payments", body)
 
     # --- stock ----------------------------------------------------------------------
-    def stock_levels(self, **filters: Any) -> Page[Row]:
+    def stock_levels(self, **filters: Any) -> Page[StockLevelRead]:
         """List stock levels (branch_id, status, q, limit, offset)."""
-        return self._rows("/stock/levels", **filters)
+        return self._page(StockLevelRead, "/stock/levels", **filters)
 
-    def movements(self, **filters: Any) -> Page[Row]:
+    def movements(self, **filters: Any) -> Page[MovementRead]:
         """List stock movements (product_id, branch_id, limit, offset)."""
-        return self._rows("/stock/movements", **filters)
+        return self._page(MovementRead, "/stock/movements", **filters)
 
     def adjust_stock(
         self,
@@ -396,7 +410,7 @@ class ApiClient:
         quantity: Decimal,
         reason: str,
         reference: str = "",
-    ) -> Row:
+    ) -> MovementRead:
         """Record a manual adjustment with a reason."""
         body = {
             "branch_id": branch_id,
@@ -405,57 +419,65 @@ class ApiClient:
             "reason": reason,
             "reference": reference,
         }
-        return self._post_object("/stock/adjustments", body)
+        return self._post_as(MovementRead, "/stock/adjustments", body)
 
-    def receive_stock(self, *, branch_id: int, lines: list[Row], reference: str = "") -> Row:
+    def receive_stock(
+        self, *, branch_id: int, lines: list[Row], reference: str = ""
+    ) -> list[MovementRead]:
         """Receive goods without a purchase order (lines: product_id, quantity, unit_cost)."""
         body = {"branch_id": branch_id, "reference": reference, "lines": lines}
-        return self._post_object("/stock/receipts", body)
+        path = "/stock/receipts"
+        return self._models(MovementRead, self.post(path, body), path=path)
 
-    def incoming_stock(self, *, branch_id: int) -> list[Row]:
+    def incoming_stock(self, *, branch_id: int) -> list[IncomingRead]:
         """Return what is on order for a branch, per product."""
-        return self._get_objects("/stock/incoming", branch_id=branch_id)
+        path = "/stock/incoming"
+        return self._models(IncomingRead, self.get(path, branch_id=branch_id), path=path)
 
-    def start_count(self, *, branch_id: int, category_id: int | None = None) -> Row:
+    def start_count(self, *, branch_id: int, category_id: int | None = None) -> CountRead:
         """Open a stock count at a branch (of one category, or all)."""
-        return self._post_object("/counts", {"branch_id": branch_id, "category_id": category_id})
+        body = {"branch_id": branch_id, "category_id": category_id}
+        return self._post_as(CountRead, "/counts", body)
 
-    def count_scan(self, count_id: int, *, barcode: str, quantity: Decimal | None = None) -> Row:
+    def count_scan(
+        self, count_id: int, *, barcode: str, quantity: Decimal | None = None
+    ) -> CountRead:
         """Count the product with this barcode: one, or the quantity given."""
         body: Row = {"barcode": barcode}
         if quantity is not None:
             body["quantity"] = quantity
-        return self._post_object(f"/counts/{count_id}/lines", body)
+        return self._post_as(CountRead, f"/counts/{count_id}/lines", body)
 
-    def set_count_line(self, count_id: int, *, product_id: int, quantity: Decimal) -> Row:
+    def set_count_line(self, count_id: int, *, product_id: int, quantity: Decimal) -> CountRead:
         """Set how many of a product a count found (replacing what was entered)."""
         body = {"product_id": product_id, "quantity": quantity, "replace": True}
-        return self._post_object(f"/counts/{count_id}/lines", body)
+        return self._post_as(CountRead, f"/counts/{count_id}/lines", body)
 
-    def remove_count_line(self, count_id: int, *, product_id: int) -> Row:
+    def remove_count_line(self, count_id: int, *, product_id: int) -> CountRead:
         """Take a product off an open count, as if never counted."""
         path = f"/counts/{count_id}/lines/{product_id}"
-        return self._object(self.delete(path), path=path)
+        return self._model(CountRead, self.delete(path), path=path)
 
-    def stock_count(self, count_id: int) -> Row:
+    def stock_count(self, count_id: int) -> CountRead:
         """Review a count: counted, expected and difference per line."""
-        return self._get_object(f"/counts/{count_id}")
+        return self._get_as(CountRead, f"/counts/{count_id}")
 
-    def count_uncounted(self, count_id: int) -> Row:
+    def count_uncounted(self, count_id: int) -> UncountedRead:
         """Return what posting with zero_uncounted would set to zero (scope, lines)."""
-        return self._get_object(f"/counts/{count_id}/uncounted")
+        return self._get_as(UncountedRead, f"/counts/{count_id}/uncounted")
 
-    def post_count(self, count_id: int, *, zero_uncounted: bool = False) -> Row:
+    def post_count(self, count_id: int, *, zero_uncounted: bool = False) -> CountRead:
         """Post a count: differences become count movements (optionally zeroing the rest)."""
-        return self._post_object(f"/counts/{count_id}/post", {"zero_uncounted": zero_uncounted})
+        body = {"zero_uncounted": zero_uncounted}
+        return self._post_as(CountRead, f"/counts/{count_id}/post", body)
 
-    def transfers(self, **filters: Any) -> Page[Row]:
+    def transfers(self, **filters: Any) -> Page[TransferRead]:
         """List transfers between branches."""
-        return self._rows("/transfers", **filters)
+        return self._page(TransferRead, "/transfers", **filters)
 
     def create_transfer(
         self, *, source_branch_id: int, destination_branch_id: int, lines: list[Row], note: str = ""
-    ) -> Row:
+    ) -> TransferRead:
         """Create a transfer."""
         body = {
             "source_branch_id": source_branch_id,
@@ -463,21 +485,22 @@ class ApiClient:
             "lines": lines,
             "note": note,
         }
-        return self._post_object("/transfers", body)
+        return self._post_as(TransferRead, "/transfers", body)
 
-    def transfer(self, transfer_id: int) -> Row:
+    def transfer(self, transfer_id: int) -> TransferRead:
         """Fetch one transfer with its lines."""
-        return self._get_object(f"/transfers/{transfer_id}")
+        return self._get_as(TransferRead, f"/transfers/{transfer_id}")
 
-    def receive_transfer(self, transfer_id: int, *, lines: list[Row], close: bool = False) -> Row:
+    def receive_transfer(
+        self, transfer_id: int, *, lines: list[Row], close: bool = False
+    ) -> TransferRead:
         """Book what arrived of a transfer; close records what did not as a discrepancy."""
-        return self._post_object(
-            f"/transfers/{transfer_id}/receive", {"lines": lines, "close": close}
-        )
+        body = {"lines": lines, "close": close}
+        return self._post_as(TransferRead, f"/transfers/{transfer_id}/receive", body)
 
-    def transfer_action(self, transfer_id: int, action: str) -> Row:
+    def transfer_action(self, transfer_id: int, action: str) -> TransferRead:
         """Dispatch or receive a transfer."""
-        return self._post_object(f"/transfers/{transfer_id}/{action}", {})
+        return self._post_as(TransferRead, f"/transfers/{transfer_id}/{action}", {})
 
     # --- purchasing -----------------------------------------------------------------
     def purchase_orders(self, **filters: Any) -> Page[Row]:
@@ -744,10 +767,11 @@ class ApiClient:
         path = f"/devices/{device_id}/revoke"
         return self._post_as(DeviceRead, path, {})
 
-    def settings(self) -> Row:
+    def settings(self) -> TenantSettings:
         """Return the tenant's settings."""
-        return self._get_object("/settings")
+        return self._get_as(TenantSettings, "/settings")
 
-    def put_setting(self, key: str, value: Any) -> Row:
+    def put_setting(self, key: str, value: Any) -> SettingRead:
         """Change one tenant setting."""
-        return self._put_object(f"/settings/{key}", {"value": value})
+        path = f"/settings/{key}"
+        return self._model(SettingRead, self.put(path, {"value": value}), path=path)

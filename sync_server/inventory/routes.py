@@ -14,21 +14,7 @@ from common.errors import PermissionDenied
 from common.ids import new_id
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
-from sync_server.inventory import (
-    costing,
-    counts,
-    incoming,
-    ledger,
-    lot_queries,
-    lot_receipts,
-    queries,
-    thresholds,
-    transfers,
-)
-from sync_server.inventory.models import StockMovement, Transfer
-from sync_server.inventory.schemas import (
+from common.schemas.inventory import (
     AdjustmentCreate,
     CountCreate,
     CountLineIn,
@@ -47,6 +33,20 @@ from sync_server.inventory.schemas import (
     UncountedRead,
     ValuationRead,
 )
+from sync_server.auth.deps import Requires, SessionDep
+from sync_server.auth.principal import Principal
+from sync_server.inventory import (
+    costing,
+    counts,
+    incoming,
+    ledger,
+    lot_queries,
+    lot_receipts,
+    queries,
+    thresholds,
+    transfers,
+)
+from sync_server.inventory.models import StockMovement, Transfer
 from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["stock"])

@@ -11,6 +11,7 @@ from common.codes import BranchKind
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
+from common.schemas.settings import SettingRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.org import service
@@ -98,15 +99,18 @@ def list_settings(
     return service.get_settings(session, tenant_id=principal.tenant_id)
 
 
-@router.put("/settings/{key}", tags=["settings"], responses=problem_responses(404, 422))
+@router.put(
+    "/settings/{key}",
+    tags=["settings"],
+    response_model=SettingRead,
+    responses=problem_responses(404, 422),
+)
 def put_setting(
     key: str,
     session: SessionDep,
     principal: Annotated[Principal, Requires(Permission.SETTINGS_ADMIN)],
     value: Annotated[Any, Body(embed=True)],
-) -> dict[str, Any]:
+) -> SettingRead:
     """Change one setting: body {"value": ...} of the setting's type."""
-    return {
-        "key": key,
-        "value": service.put_setting(session, actor=principal, key=key, value=value),
-    }
+    stored = service.put_setting(session, actor=principal, key=key, value=value)
+    return SettingRead(key=key, value=stored)

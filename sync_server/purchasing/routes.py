@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
+from common.schemas.inventory import IncomingRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
@@ -26,7 +27,6 @@ from sync_server.purchasing.schemas import (
     Cancellation,
     Confirmation,
     Decision,
-    IncomingRead,
     POCreate,
     POEmailsRead,
     PORead,

@@ -18,8 +18,8 @@ from common.schemas.base import (
     ReadSchema,
     Schema,
 )
+from common.schemas.inventory import LotFields
 from sync_server.credit.schemas import MAX_AMOUNT
-from sync_server.inventory.schemas import LotFields
 
 
 class LineIn(Schema):
@@ -89,14 +89,6 @@ class Shipment(Schema):
     carrier: str = Field(min_length=1, max_length=80)
     tracking_number: str = Field(min_length=1, max_length=120)
     expected_arrival: date
-
-
-class IncomingRead(ReadSchema):
-    branch_id: int
-    product_id: int
-    on_order: Quantity
-    purchase_orders: int
-    first_due: date | None
 
 
 class ReceiptLineIn(LotFields):

@@ -65,6 +65,77 @@ def test_typed_reads_of_a_real_server(signed_in: ApiClient, world: World) -> Non
     assert signed_in.api_keys().items == []
 
 
+def test_stock_reads_are_typed(signed_in: ApiClient, world: World) -> None:
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
+    moved = signed_in.receive_stock(
+        branch_id=branch_id,
+        lines=[{"product_id": product_id, "quantity": Decimal("4"), "unit_cost": Decimal("2.50")}],
+        reference="inv-1",
+    )
+    assert [(m.code, m.quantity, m.unit_cost) for m in moved] == [
+        ("receipt", Decimal("4"), Decimal("2.50"))
+    ]
+
+    levels = signed_in.stock_levels(branch_id=branch_id)
+    level = next(x for x in levels.items if x.product_id == product_id)
+    assert level.on_hand == Decimal("4") and level.unit_cost == Decimal("2.50")
+    history = signed_in.movements(branch_id=branch_id, product_id=product_id)
+    assert [m.quantity for m in history.items] == [Decimal("4")]
+    adjusted = signed_in.adjust_stock(
+        branch_id=branch_id, product_id=product_id, quantity=Decimal("-1"), reason="damage"
+    )
+    assert (adjusted.code, adjusted.quantity, adjusted.reason) == (
+        "adjustment",
+        Decimal("-1"),
+        "damage",
+    )
+    assert signed_in.incoming_stock(branch_id=branch_id) == []
+
+
+def test_a_count_is_typed_from_start_to_post(signed_in: ApiClient, world: World) -> None:
+    branch_id, product_id = world.a.branch_ids[0], world.a.product_ids[0]
+    count = signed_in.start_count(branch_id=branch_id)
+    assert count.status == "open" and count.lines == []
+
+    count = signed_in.set_count_line(count.id, product_id=product_id, quantity=Decimal("3"))
+    assert [(x.product_id, x.counted, x.difference) for x in count.lines] == [
+        (product_id, Decimal("3"), Decimal("3"))
+    ]
+    assert signed_in.stock_count(count.id).difference_value == count.difference_value
+    assert signed_in.count_uncounted(count.id).lines == []
+    assert signed_in.remove_count_line(count.id, product_id=product_id).lines == []
+    count = signed_in.set_count_line(count.id, product_id=product_id, quantity=Decimal("3"))
+    assert signed_in.post_count(count.id).status == "posted"
+
+
+def test_a_transfer_is_typed_from_creation_to_receipt(signed_in: ApiClient, world: World) -> None:
+    source, destination = world.a.branch_ids[:2]
+    product_id = world.a.product_ids[0]
+    signed_in.receive_stock(
+        branch_id=source,
+        lines=[{"product_id": product_id, "quantity": Decimal("5"), "unit_cost": Decimal("1")}],
+    )
+    made = signed_in.create_transfer(
+        source_branch_id=source,
+        destination_branch_id=destination,
+        lines=[{"product_id": product_id, "quantity": Decimal("5")}],
+    )
+    assert signed_in.transfer_action(made.id, "dispatch").status == "dispatched"
+    got = signed_in.receive_transfer(
+        made.id, lines=[{"product_id": product_id, "quantity": Decimal("3")}], close=True
+    )
+    assert (got.status, [x.discrepancy for x in got.lines]) == ("closed", [Decimal("2")])
+    assert signed_in.transfer(made.id).lines == got.lines
+    assert [t.id for t in signed_in.transfers().items] == [made.id]
+
+
+def test_settings_are_typed(signed_in: ApiClient) -> None:
+    assert signed_in.settings().currency == "INR"
+    changed = signed_in.put_setting("receipt_footer", "Come again")
+    assert (changed.key, changed.value) == ("receipt_footer", "Come again")
+    assert signed_in.settings().receipt_footer == "Come again"
+
+
 # --- a server that is not a StockPilot server (a captive portal, a proxy's page, an old build)
 
 
@@ -75,12 +146,20 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"access_token": "t", "token_type": "bearer", "expires_in": 60})
     if path.endswith("/auth/me"):
         return JSONResponse({"id": 1})  # an old server's me: no username, role, permissions
+    if path.endswith("/settings/currency"):
+        return JSONResponse({"key": "currency"})  # no value
     if path.endswith("/settings"):
         return JSONResponse(["not", "an", "object"])
     if path.endswith("/alerts/7/acknowledge"):
         return Response(status_code=200)  # empty
     if path.endswith("/stock/incoming"):
         return JSONResponse({"rows": []})  # an object where a list belongs
+    if path.endswith("/stock/levels"):
+        return JSONResponse({"items": [{"product_id": 1}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/counts/5"):
+        return JSONResponse({"id": 5, "status": "open"})  # no lines, no difference_value
+    if path.endswith("/transfers/9"):
+        return JSONResponse({"id": 9, "status": "dispatched", "lines": [{"product_id": 1}]})
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
     return HTMLResponse("<html><body>Sign in to the hotel Wi-Fi</body></html>")
@@ -142,7 +221,7 @@ def test_a_me_without_its_fields_fails_sign_in_with_words(stranger: ApiClient) -
 
 def test_a_list_where_an_object_belongs(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.settings())
-    assert "a JSON object" in error.detail
+    assert "/settings" in error.detail and "TenantSettings" in error.detail
 
 
 def test_an_empty_answer_where_an_object_belongs(stranger: ApiClient) -> None:
@@ -158,3 +237,23 @@ def test_an_object_where_a_list_belongs(stranger: ApiClient) -> None:
 def test_a_page_of_malformed_rows(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.products())
     assert "/products" in error.detail
+
+
+def test_a_page_of_stock_levels_without_their_fields(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.stock_levels(branch_id=1))
+    assert "/stock/levels" in error.detail and "StockLevelRead" in error.detail
+
+
+def test_a_count_without_its_lines(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.stock_count(5))
+    assert "/counts/5" in error.detail and "CountRead" in error.detail
+
+
+def test_a_transfer_with_malformed_lines(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.transfer(9))
+    assert "/transfers/9" in error.detail and "TransferRead" in error.detail
+
+
+def test_a_changed_setting_without_its_value(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.put_setting("currency", "EUR"))
+    assert "/settings/currency" in error.detail and "SettingRead" in error.detail

@@ -62,7 +62,7 @@ def test_count_with_quantities_zeroes_the_uncounted_after_review_and_posts(
     qtbot.waitUntil(lambda: "Scope:" in review.zero_message.text(), timeout=TIMEOUT)
     assert review.zero_message.objectName() == "PageStatus"
     assert "all categories" in review.zero_message.text()
-    rows = {r["product_id"]: Decimal(r["difference"]) for r in review.model.rows}
+    rows = {r.line.product_id: r.line.difference for r in review.model.rows}
     assert rows == {p0: -5, p2: -20}
     assert "1 product(s) not counted will be set to zero" in review.intro.text()
     assert review.ok_button.text() == "Post and zero 1 uncounted"
@@ -104,7 +104,7 @@ def test_a_category_count_zeroes_only_its_category(open_window, qtbot: QtBot, wo
     count = page.dialog
     qtbot.waitUntil(lambda: count.count is not None and count.scope.count() > 1, timeout=TIMEOUT)
     count.scope.setCurrentIndex(count.scope.findData(dairy))
-    qtbot.waitUntil(lambda: count.count["category_id"] == dairy, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: count.count.category_id == dairy, timeout=TIMEOUT)
     count.quantity.setText("5")
     count.scan.setText(code)
     qtbot.keyClick(count.scan, Qt.Key.Key_Return)
@@ -117,7 +117,7 @@ def test_a_category_count_zeroes_only_its_category(open_window, qtbot: QtBot, wo
     review.zero_box.setChecked(True)
     qtbot.waitUntil(lambda: "Scope:" in review.zero_message.text(), timeout=TIMEOUT)
     assert "category Dairy" in review.zero_message.text()
-    assert {r["product_id"] for r in review.model.rows} == {p0, p1}
+    assert {r.line.product_id for r in review.model.rows} == {p0, p1}
     qtbot.mouseClick(review.ok_button, LEFT)
     qtbot.waitUntil(lambda: "Posted" in count.status.text(), timeout=TIMEOUT)
     eventually(

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from common.schemas.inventory import StockLevelRead
 from tests.factories import World
 from tests.ui.manager_support import (
     TIMEOUT,
@@ -56,8 +57,8 @@ def _stock_in(api, *, branch_id: int, product_id: int, quantity: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def _level_row(page, product_id: int) -> dict | None:
-    return next((r for r in page.levels.model.rows if r["product_id"] == product_id), None)
+def _level_row(page, product_id: int) -> StockLevelRead | None:
+    return next((r for r in page.levels.model.rows if r.product_id == product_id), None)
 
 
 def test_multi_line_transfer_dispatched_and_received_with_a_discrepancy(
@@ -91,23 +92,21 @@ def test_multi_line_transfer_dispatched_and_received_with_a_discrepancy(
     _shot(dialog, "transfer-new")
     accept_dialog(qtbot, dialog)
     transfer = dialog.result_value
-    assert len(transfer["lines"]) == 3
+    assert len(transfer.lines) == 3
 
-    reload_until(qtbot, page.transfers, lambda rows: any(r["id"] == transfer["id"] for r in rows))
-    select_row(page.transfers, lambda r: r["id"] == transfer["id"])
+    reload_until(qtbot, page.transfers, lambda rows: any(r.id == transfer.id for r in rows))
+    select_row(page.transfers, lambda r: r.id == transfer.id)
     qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "dispatched" in page.transfer_message.text(), timeout=TIMEOUT)
     # The levels follow the dispatch without being asked.
-    reload_until(
-        qtbot, page.levels, lambda rows: Decimal(_level_row(page, p0)["on_hand"]) == Decimal(84)
-    )
+    reload_until(qtbot, page.levels, lambda rows: _level_row(page, p0).on_hand == Decimal(84))
 
     reload_until(
         qtbot,
         page.transfers,
-        lambda rows: any(r["id"] == transfer["id"] and r["status"] == "dispatched" for r in rows),
+        lambda rows: any(r.id == transfer.id and r.status == "dispatched" for r in rows),
     )
-    select_row(page.transfers, lambda r: r["id"] == transfer["id"])
+    select_row(page.transfers, lambda r: r.id == transfer.id)
     page.dialog = None
     qtbot.mouseClick(page.receive_transfer_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=TIMEOUT)
@@ -123,10 +122,10 @@ def test_multi_line_transfer_dispatched_and_received_with_a_discrepancy(
     receive.close_box.setChecked(True)
     _shot(receive, "transfer-receive")
     accept_dialog(qtbot, receive)
-    assert receive.result_value["status"] == "closed"
+    assert receive.result_value.status == "closed"
     qtbot.waitUntil(lambda: "never arrived" in page.transfer_message.text(), timeout=TIMEOUT)
     assert page.tabs.currentIndex() == 1  # said where the user is looking
-    got = admin.get(f"transfers/{transfer['id']}").json()
+    got = admin.get(f"transfers/{transfer.id}").json()
     assert [Decimal(x["discrepancy"]) for x in got["lines"]] == [0, 1, 0]
     eventually(
         qtbot,
@@ -138,9 +137,9 @@ def test_multi_line_transfer_dispatched_and_received_with_a_discrepancy(
     reload_until(
         qtbot,
         page.transfers,
-        lambda rows: any(r["id"] == transfer["id"] and r["status"] == "closed" for r in rows),
+        lambda rows: any(r.id == transfer.id and r.status == "closed" for r in rows),
     )
-    select_row(page.transfers, lambda r: r["id"] == transfer["id"])
+    select_row(page.transfers, lambda r: r.id == transfer.id)
     qtbot.mouseClick(page.dispatch_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.transfer_message.objectName() == "ErrorText", timeout=TIMEOUT)
     assert "dispatched already" in page.transfer_message.text()
@@ -173,7 +172,7 @@ def test_count_with_quantities_undo_and_a_reviewed_post(
         qtbot.waitUntil(lambda: len(count.entries) == entries + 1, timeout=TIMEOUT)
 
     def counted() -> dict[int, Decimal]:
-        return {r["product_id"]: Decimal(r["counted"]) for r in count.model.rows}
+        return {r.product_id: r.counted for r in count.model.rows}
 
     enter(codes[0], "18")
     assert count.quantity.text() == "1"  # back to one for the next scan
@@ -202,7 +201,7 @@ def test_count_with_quantities_undo_and_a_reviewed_post(
     qtbot.mouseClick(count.post_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: count.review is not None and count.review.isVisible(), timeout=TIMEOUT)
     review = count.review
-    rows = {r["product_id"]: Decimal(r["difference"]) for r in review.model.rows}
+    rows = {r.line.product_id: r.line.difference for r in review.model.rows}
     assert rows == {p0: -2, p1: 2}
     _shot(review, "count-review")
     review.reject()
@@ -219,6 +218,4 @@ def test_count_with_quantities_undo_and_a_reviewed_post(
         ),
     )
     count.accept()
-    reload_until(
-        qtbot, page.levels, lambda rows: Decimal(_level_row(page, p0)["on_hand"]) == Decimal(18)
-    )
+    reload_until(qtbot, page.levels, lambda rows: _level_row(page, p0).on_hand == Decimal(18))

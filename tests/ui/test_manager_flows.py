@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
+from common.schemas.inventory import CountLineRead
 from pos_client.ui.manager.import_dialog import PROBLEMS
 from pos_client.ui.manager.window import LoginDialog
 from tests.factories import PASSWORD, World
@@ -350,7 +351,7 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
 
     def adjust(quantity: str, reason: str) -> None:
         wait_loaded(qtbot, page.levels)
-        select_row(page.levels, lambda r: r["product_id"] == product_id)
+        select_row(page.levels, lambda r: r.product_id == product_id)
         qtbot.mouseClick(page.adjust_button, Qt.MouseButton.LeftButton)
         dialog = page.dialog
         dialog.quantity.setText(quantity)
@@ -361,12 +362,10 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     reload_until(
         qtbot,
         page.levels,
-        lambda rows: any(
-            r["product_id"] == product_id and Decimal(r["on_hand"]) == 2 for r in rows
-        ),
+        lambda rows: any(r.product_id == product_id and r.on_hand == 2 for r in rows),
     )
-    row = select_row(page.levels, lambda r: r["product_id"] == product_id)
-    assert row["status"] == "low" and Decimal(row["on_hand"]) == 2
+    row = select_row(page.levels, lambda r: r.product_id == product_id)
+    assert row.status == "low" and row.on_hand == 2
     status_column = [c.key for c in page.levels.model.columns].index("status")
     index = page.levels.model.index(page.levels.model.rows.index(row), status_column)
     assert page.levels.model.data(index, Qt.ItemDataRole.BackgroundRole).color().name() == "#fff4e0"
@@ -396,18 +395,18 @@ def test_adjust_stock_raises_and_clears_a_low_stock_alert(
     count = page.dialog
     qtbot.waitUntil(lambda: count.count is not None, timeout=TIMEOUT)
 
-    def counted_line() -> dict | None:
-        return next((r for r in count.model.rows if r["product_id"] == product_id), None)
+    def counted_line() -> CountLineRead | None:
+        return next((r for r in count.model.rows if r.product_id == product_id), None)
 
     for scans in (1, 2, 3):
         count.scan.setText(barcode)
         qtbot.keyClick(count.scan, Qt.Key.Key_Return)
         qtbot.waitUntil(
-            lambda n=scans: counted_line() is not None and Decimal(counted_line()["counted"]) == n,
+            lambda n=scans: counted_line() is not None and counted_line().counted == n,
             timeout=TIMEOUT,
         )
     line = counted_line()
-    assert Decimal(line["expected"]) == 14 and Decimal(line["difference"]) == -11
+    assert line.expected == 14 and line.difference == -11
     qtbot.mouseClick(count.post_button, Qt.MouseButton.LeftButton)
     # Posting asks first, showing the differences it will make.
     qtbot.waitUntil(lambda: count.review is not None and count.review.isVisible(), timeout=TIMEOUT)

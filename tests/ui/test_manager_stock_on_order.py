@@ -43,14 +43,14 @@ def test_levels_show_on_order_and_due_date(open_window, qtbot: QtBot, world: Wor
     page = window.open_screen("stock")
     page.branch.setCurrentIndex(page.branch.findData(branch_id))
     wait_loaded(qtbot, page.levels)
-    reload_until(qtbot, page.levels, lambda rows: any(r["product_id"] == stocked for r in rows))
+    reload_until(qtbot, page.levels, lambda rows: any(r.product_id == stocked for r in rows))
     model = page.levels.model
     keys = [c.key for c in model.columns]
     headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(len(keys))]
     assert headers[keys.index("on_order")] == "On order"
 
     def cell(product_id: int, key: str) -> str:
-        row = next(i for i, r in enumerate(model.rows) if r["product_id"] == product_id)
+        row = next(i for i, r in enumerate(model.rows) if r.product_id == product_id)
         return model.data(model.index(row, keys.index(key)), Qt.ItemDataRole.DisplayRole)
 
     assert (cell(stocked, "on_hand"), cell(stocked, "on_order")) == ("4", "12")

@@ -259,7 +259,7 @@ class PurchasingPage(QWidget):
             if with_incoming:
                 # Only the forecast method reports on-order stock per line; ask for the rest.
                 incoming = api.incoming_stock(branch_id=branch_id)
-                result["incoming"] = {row["product_id"]: row["on_order"] for row in incoming}
+                result["incoming"] = {row.product_id: row.on_order for row in incoming}
             return result
 
         # Only the latest question's answer is shown: an older one may arrive after it.

@@ -223,8 +223,9 @@ class SettingsForm(QWidget):
             self.show_values
         ).failure(lambda e: self._say(describe(e), error=True)).run()
 
-    def show_values(self, values: dict[str, Any]) -> None:
-        """Fill every editor from the server's values."""
+    def show_values(self, settings: TenantSettings) -> None:
+        """Fill every editor from the server's values, as they travel in JSON."""
+        values = settings.model_dump(mode="json")
         for key, item in self.fields.items():
             if key in values:
                 item.show(values[key])
@@ -275,7 +276,7 @@ class SettingsForm(QWidget):
             for key, value in changes.items():
                 try:
                     answer = api.put_setting(key, value)
-                    done.append((key, answer["value"], ""))
+                    done.append((key, answer.value, ""))
                 except ApiError as exc:
                     done.append((key, None, exc.detail))
             return done

@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
 
 from common.codes import AdjustReason
 from common.roles import Permission
+from common.schemas.inventory import StockLevelRead, TransferRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.stock_counts import CountDialog
 from pos_client.ui.manager.stock_documents import (
     TransferDialog,
+    TransferDocument,
     TransferReceiveDialog,
     fetch_transfer,
 )
@@ -56,13 +58,13 @@ class AdjustDialog(FormDialog):
     """Adjust one product's stock at one branch, with a reason."""
 
     def __init__(
-        self, *, ctx: ManagerContext, level: dict[str, Any], parent: QWidget | None = None
+        self, *, ctx: ManagerContext, level: StockLevelRead, parent: QWidget | None = None
     ) -> None:
         super().__init__(
-            ctx=ctx, title=f"Adjust {level['name']}", ok_text="Record adjustment", parent=parent
+            ctx=ctx, title=f"Adjust {level.name}", ok_text="Record adjustment", parent=parent
         )
         self.level = level
-        self.form.addRow("On hand", QLabel(as_quantity(level["on_hand"])))
+        self.form.addRow("On hand", QLabel(as_quantity(level.on_hand)))
         self.quantity = QLineEdit()
         self.quantity.setObjectName("AdjustQuantity")
         self.quantity.setPlaceholderText("e.g. -2 to take out, 5 to add")
@@ -81,7 +83,7 @@ class AdjustDialog(FormDialog):
             raise ValueError("Type how much to add (positive) or take out (negative).") from exc
         if quantity == 0:
             raise ValueError("A zero adjustment changes nothing.")
-        branch_id, product_id = self.level["branch_id"], self.level["product_id"]
+        branch_id, product_id = self.level.branch_id, self.level.product_id
         reason, reference = self.reason.currentData(), self.reference.text().strip()
         return lambda api: api.adjust_stock(
             branch_id=branch_id,
@@ -96,10 +98,10 @@ class MovementsDialog(QDialog):
     """The movement history of one product at one branch."""
 
     def __init__(
-        self, *, ctx: ManagerContext, level: dict[str, Any], parent: QWidget | None = None
+        self, *, ctx: ManagerContext, level: StockLevelRead, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Movements — {level['name']}")
+        self.setWindowTitle(f"Movements — {level.name}")
         self.resize(820, 480)
         columns = [
             Column("occurred_at", "When", as_when),
@@ -110,7 +112,7 @@ class MovementsDialog(QDialog):
             Column("actor", "By"),
             Column("reference_type", "Document", as_label),
         ]
-        branch_id, product_id = level["branch_id"], level["product_id"]
+        branch_id, product_id = level.branch_id, level.product_id
         self.table = ServerTable(
             ctx=ctx,
             columns=columns,
@@ -253,7 +255,7 @@ class StockPage(QWidget):
             limit=limit,
         )
 
-    def _selected(self) -> dict[str, Any] | None:
+    def _selected(self) -> StockLevelRead | None:
         level = self.levels.current()
         if level is None:
             self.message.setText("Select a product first.")
@@ -264,7 +266,7 @@ class StockPage(QWidget):
         if (level := self._selected()) is None:
             return
         dialog = AdjustDialog(ctx=self.ctx, level=level, parent=self)
-        dialog.accepted.connect(lambda: self._changed(f"Adjusted {level['name']}."))
+        dialog.accepted.connect(lambda: self._changed(f"Adjusted {level.name}."))
         self.dialog = dialog
         dialog.open()
 
@@ -273,7 +275,7 @@ class StockPage(QWidget):
         level = self.levels.current()
         dialog = TransferDialog(
             ctx=self.ctx,
-            source_id=level["branch_id"] if level else self.branch.currentData(),
+            source_id=level.branch_id if level else self.branch.currentData(),
             parent=self,
         )
         if level is not None:
@@ -281,7 +283,7 @@ class StockPage(QWidget):
             dialog.add(_LevelProduct(level))
         dialog.accepted.connect(
             lambda: self._transfer_done(
-                f"Transfer {dialog.result_value['id']} created; dispatch it when it leaves."
+                f"Transfer {dialog.result_value.id} created; dispatch it when it leaves."
             )
         )
         self.dialog = dialog
@@ -292,7 +294,7 @@ class StockPage(QWidget):
         dialog = TransferDialog(ctx=self.ctx, source_id=self.branch.currentData(), parent=self)
         dialog.accepted.connect(
             lambda: self._transfer_done(
-                f"Transfer {dialog.result_value['id']} created; dispatch it when it leaves."
+                f"Transfer {dialog.result_value.id} created; dispatch it when it leaves."
             )
         )
         self.dialog = dialog
@@ -332,7 +334,7 @@ class StockPage(QWidget):
         self.transfers.reload(keep_page=True)
         self.levels.reload(keep_page=True)
 
-    def _selected_transfer(self) -> dict[str, Any] | None:
+    def _selected_transfer(self) -> TransferRead | None:
         transfer = self.transfers.current()
         if transfer is None:
             self._say_transfer("Select a transfer first.", error=True)
@@ -343,12 +345,12 @@ class StockPage(QWidget):
         if (transfer := self._selected_transfer()) is None:
             return
         NetOp(
-            lambda api: api.transfer_action(transfer["id"], "dispatch"),
+            lambda api: api.transfer_action(transfer.id, "dispatch"),
             pool=self.ctx.pool,
             owner=self,
         ).success(
             lambda t: self._transfer_done(
-                f"Transfer {t['id']} dispatched from {self.ctx.branch_name(t['source_branch_id'])}."
+                f"Transfer {t.id} dispatched from {self.ctx.branch_name(t.source_branch_id)}."
             )
         ).failure(lambda e: self._say_transfer(describe(e), error=True)).run()
 
@@ -356,17 +358,16 @@ class StockPage(QWidget):
         """Open the receive form for the selected transfer (lines and names fetched first)."""
         if (transfer := self._selected_transfer()) is None:
             return
-        NetOp(
-            lambda api: fetch_transfer(api, transfer["id"]), pool=self.ctx.pool, owner=self
-        ).success(self._open_receive).failure(
-            lambda e: self._say_transfer(describe(e), error=True)
-        ).run()
+        NetOp(lambda api: fetch_transfer(api, transfer.id), pool=self.ctx.pool, owner=self).success(
+            self._open_receive
+        ).failure(lambda e: self._say_transfer(describe(e), error=True)).run()
 
-    def _open_receive(self, document: dict[str, Any]) -> None:
-        if document["transfer"]["status"] not in ("dispatched", "partially_received"):
+    def _open_receive(self, document: TransferDocument) -> None:
+        transfer = document.transfer
+        if transfer.status not in ("dispatched", "partially_received"):
             self._say_transfer(
-                f"Transfer {document['transfer']['id']} is "
-                f"{as_label(document['transfer']['status']).lower()}: only a dispatched "
+                f"Transfer {transfer.id} is "
+                f"{as_label(transfer.status).lower()}: only a dispatched "
                 "transfer can be received.",
                 error=True,
             )
@@ -376,9 +377,9 @@ class StockPage(QWidget):
         self.dialog = dialog
         dialog.open()
 
-    def _received(self, transfer: dict[str, Any]) -> None:
-        missing = sum((Decimal(x["discrepancy"]) for x in transfer["lines"]), Decimal(0))
-        text = f"Transfer {transfer['id']} is {as_label(transfer['status']).lower()}."
+    def _received(self, transfer: TransferRead) -> None:
+        missing = sum((x.discrepancy for x in transfer.lines), Decimal(0))
+        text = f"Transfer {transfer.id} is {as_label(transfer.status).lower()}."
         if missing:
             text += f" {as_quantity(missing)} unit(s) never arrived and are recorded as missing."
         self._transfer_done(text)
@@ -387,5 +388,5 @@ class StockPage(QWidget):
 class _LevelProduct:
     """The product fields a transfer line shows, read from a stock-levels row."""
 
-    def __init__(self, level: dict[str, Any]) -> None:
-        self.id, self.name, self.sku = level["product_id"], level["name"], level["sku"]
+    def __init__(self, level: StockLevelRead) -> None:
+        self.id, self.name, self.sku = level.product_id, level.name, level.sku

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.schemas.inventory import CountLineRead, CountRead, UncountedRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.stock_documents import parse_quantity
 from pos_client.ui.manager.table import Column, RowsModel, as_money, as_quantity
 from pos_client.ui.manager.widgets import button, choice
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One line of the review: a count line, and how its figure came about."""
+
+    line: CountLineRead
+    how: str
+
+
+def _of_line(key: str) -> Callable[[ReviewRow], Any]:
+    return lambda row: getattr(row.line, key)
 
 
 class CountReviewDialog(QDialog):
@@ -37,17 +51,17 @@ class CountReviewDialog(QDialog):
     def __init__(
         self,
         *,
-        count: dict[str, Any],
+        count: CountRead,
         ctx: ManagerContext | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.count = count
-        self.uncounted: list[dict[str, Any]] = []
+        self.uncounted: list[ReviewRow] = []
         self.setWindowTitle("Review the count before posting")
         self.setMinimumSize(860, 480)
-        self.changes = [line for line in count["lines"] if Decimal(line["difference"]) != 0]
+        self.changes = [line for line in count.lines if line.difference != 0]
         self.intro = QLabel()
         self.intro.setWordWrap(True)
         self.intro.setObjectName("CountReviewSummary")
@@ -64,12 +78,22 @@ class CountReviewDialog(QDialog):
         self.zero_message.setObjectName("PageStatus")
         self.model = RowsModel(
             [
-                Column("name", "Product"),
+                Column("name", "Product", compute=_of_line("name")),
                 Column("how", "Counted how"),
-                Column("expected", "System", as_quantity, numeric=True),
-                Column("counted", "Counted", as_quantity, numeric=True),
-                Column("difference", "Difference", as_quantity, numeric=True),
-                Column("value", "Value", as_money, numeric=True),
+                Column(
+                    "expected", "System", as_quantity, numeric=True, compute=_of_line("expected")
+                ),
+                Column(
+                    "counted", "Counted", as_quantity, numeric=True, compute=_of_line("counted")
+                ),
+                Column(
+                    "difference",
+                    "Difference",
+                    as_quantity,
+                    numeric=True,
+                    compute=_of_line("difference"),
+                ),
+                Column("value", "Value", as_money, numeric=True, compute=_of_line("value")),
             ],
             self,
         )
@@ -103,20 +127,18 @@ class CountReviewDialog(QDialog):
     def _refresh(self) -> None:
         count = self.count
         zeroing = self.zero_box.isChecked()
-        value = Decimal(count["difference_value"]) + sum(
-            (Decimal(line["value"]) for line in self.uncounted), Decimal(0)
-        )
+        value = count.difference_value + sum((row.line.value for row in self.uncounted), Decimal(0))
         rest = (
             f"{len(self.uncounted)} product(s) not counted will be set to zero."
             if zeroing
             else "Products not counted keep their stock."
         )
         self.intro.setText(
-            f"{len(count['lines'])} product(s) counted; {len(self.changes)} differ from the "
+            f"{len(count.lines)} product(s) counted; {len(self.changes)} differ from the "
             f"system. Posting sets stock to what was counted; the differences are worth "
             f"{as_money(value)} net. {rest}"
         )
-        shown = [{**line, "how": "counted"} for line in self.changes or count["lines"]]
+        shown = [ReviewRow(line, "counted") for line in self.changes or count.lines]
         self.model.set_rows(shown + (self.uncounted if zeroing else []))
         self.ok_button.setText(
             f"Post and zero {len(self.uncounted)} uncounted"
@@ -138,14 +160,14 @@ class CountReviewDialog(QDialog):
             return
         if self.ctx is None:
             return
-        count_id = self.count["id"]
+        count_id = self.count.id
         self.ok_button.setEnabled(False)
         self._say("Asking the server what is not counted…")
 
-        def shown(answer: dict[str, Any]) -> None:
-            self.uncounted = [{**line, "how": "not counted → 0"} for line in answer["lines"]]
+        def shown(answer: UncountedRead) -> None:
+            self.uncounted = [ReviewRow(line, "not counted → 0") for line in answer.lines]
             self._say(
-                f"Scope: {answer['scope']}. "
+                f"Scope: {answer.scope}. "
                 + (
                     f"{len(self.uncounted)} product(s) with stock were not counted and will "
                     "be set to zero (listed below)."
@@ -178,7 +200,7 @@ class CountDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.count: dict[str, Any] | None = None
+        self.count: CountRead | None = None
         self.review: CountReviewDialog | None = None
         # What each entry changed, newest last: (product_id, counted before or None if new).
         self.entries: list[tuple[int, Decimal | None]] = []
@@ -257,7 +279,7 @@ class CountDialog(QDialog):
 
     def _scope_changed(self, _index: int) -> None:
         """Open the count again over the chosen scope (only while nothing is counted)."""
-        if self.count is not None and self.count["lines"]:
+        if self.count is not None and self.count.lines:
             return  # the box is disabled then; a count's scope never changes under its lines
         category_id = self.scope.currentData()
         branch_id = self.branch_id
@@ -273,9 +295,9 @@ class CountDialog(QDialog):
         self.status.setText(text)
 
     def _call(
-        self, fn: Callable[[ApiClient], Any], then: Callable[[dict[str, Any]], None] | None = None
+        self, fn: Callable[[ApiClient], Any], then: Callable[[CountRead], None] | None = None
     ) -> None:
-        def done(count: dict[str, Any]) -> None:
+        def done(count: CountRead) -> None:
             if then is not None:
                 then(count)
             self._show(count)
@@ -287,29 +309,27 @@ class CountDialog(QDialog):
         NetOp(fn, pool=self.ctx.pool, owner=self).success(done).failure(failed).run()
 
     def _enable(self) -> None:
-        open_ = self.count is not None and self.count["status"] != "posted"
-        self.post_button.setEnabled(open_ and bool(self.count and self.count["lines"]))
+        open_ = self.count is not None and self.count.status != "posted"
+        self.post_button.setEnabled(open_ and bool(self.count and self.count.lines))
         self.undo_button.setEnabled(open_ and bool(self.entries))
-        self.scope.setEnabled(open_ and not (self.count and self.count["lines"]))
+        self.scope.setEnabled(open_ and not (self.count and self.count.lines))
 
-    def _show(self, count: dict[str, Any]) -> None:
+    def _show(self, count: CountRead) -> None:
         self.count = count
-        self.model.set_rows(count["lines"])
+        self.model.set_rows(count.lines)
         self._enable()
-        if count["status"] == "posted":
-            self._say(
-                f"Posted: stock now matches the count ({as_money(count['difference_value'])})."
-            )
+        if count.status == "posted":
+            self._say(f"Posted: stock now matches the count ({as_money(count.difference_value)}).")
         else:
             self._say(
-                f"{len(count['lines'])} product(s) counted; "
-                f"difference {as_money(count['difference_value'])}."
+                f"{len(count.lines)} product(s) counted; "
+                f"difference {as_money(count.difference_value)}."
             )
 
     def _counted(self, product_id: int) -> Decimal | None:
-        lines = self.count["lines"] if self.count else []
-        line = next((x for x in lines if x["product_id"] == product_id), None)
-        return Decimal(line["counted"]) if line else None
+        lines = self.count.lines if self.count else []
+        line = next((x for x in lines if x.product_id == product_id), None)
+        return line.counted if line else None
 
     def scanned(self) -> None:
         """Count the scanned product: the quantity typed (1 by default)."""
@@ -326,14 +346,14 @@ class CountDialog(QDialog):
             self._say("Quantity: type how many were found, more than 0.", error=True)
             return
         self.quantity.setText("1")
-        count_id = self.count["id"]
-        before = {x["product_id"]: Decimal(x["counted"]) for x in self.count["lines"]}
+        count_id = self.count.id
+        before = {x.product_id: x.counted for x in self.count.lines}
 
-        def remember(count: dict[str, Any]) -> None:
+        def remember(count: CountRead) -> None:
             # The line that changed is the one whose counted figure moved.
-            for line in count["lines"]:
-                if before.get(line["product_id"]) != Decimal(line["counted"]):
-                    self.entries.append((line["product_id"], before.get(line["product_id"])))
+            for line in count.lines:
+                if before.get(line.product_id) != line.counted:
+                    self.entries.append((line.product_id, before.get(line.product_id)))
                     return
 
         self._call(lambda api: api.count_scan(count_id, barcode=code, quantity=quantity), remember)
@@ -343,7 +363,7 @@ class CountDialog(QDialog):
         if not self.entries or self.count is None:
             return
         product_id, previous = self.entries.pop()
-        count_id = self.count["id"]
+        count_id = self.count.id
         self.undo_button.setEnabled(False)
         if previous is None:
             self._call(lambda api: api.remove_count_line(count_id, product_id=product_id))
@@ -356,9 +376,9 @@ class CountDialog(QDialog):
         """Show the differences and post only when confirmed."""
         if self.count is None:
             return
-        count_id = self.count["id"]
+        count_id = self.count.id
 
-        def reviewed(count: dict[str, Any]) -> None:
+        def reviewed(count: CountRead) -> None:
             self._show(count)
             dialog = CountReviewDialog(count=count, ctx=self.ctx, parent=self)
             dialog.accepted.connect(lambda: self.post(zero_uncounted=dialog.zero_uncounted))
@@ -373,7 +393,7 @@ class CountDialog(QDialog):
         """Post the count: differences become count movements (and the rest zero if asked)."""
         if self.count is None:
             return
-        count_id = self.count["id"]
+        count_id = self.count.id
         self.post_button.setEnabled(False)
         self.undo_button.setEnabled(False)
         self.entries.clear()

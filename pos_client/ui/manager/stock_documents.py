@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.schemas.inventory import TransferRead
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.product_picker import ProductPicker
@@ -131,42 +133,50 @@ class TransferDialog(FormDialog):
         )
 
 
-def fetch_transfer(api: ApiClient, transfer_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TransferDocument:
+    """A transfer with the names of its products, as the receive form shows it."""
+
+    transfer: TransferRead
+    names: dict[int, str]
+
+
+def fetch_transfer(api: ApiClient, transfer_id: int) -> TransferDocument:
     """Fetch a transfer and its products' names (runs on a network thread)."""
     transfer = api.transfer(transfer_id)
-    ids = sorted({line["product_id"] for line in transfer["lines"]})
-    return {"transfer": transfer, "names": {pid: api.product(pid).name for pid in ids}}
+    ids = sorted({line.product_id for line in transfer.lines})
+    return TransferDocument(transfer, {pid: api.product(pid).name for pid in ids})
 
 
 class TransferReceiveDialog(FormDialog):
     """Book what arrived, line by line; optionally close with the rest as a discrepancy."""
 
     def __init__(
-        self, *, ctx: ManagerContext, document: dict[str, Any], parent: QWidget | None = None
+        self, *, ctx: ManagerContext, document: TransferDocument, parent: QWidget | None = None
     ) -> None:
-        transfer = document["transfer"]
+        transfer = document.transfer
         route = (
-            f"{ctx.branch_name(transfer['source_branch_id'])} → "
-            f"{ctx.branch_name(transfer['destination_branch_id'])}"
+            f"{ctx.branch_name(transfer.source_branch_id)} → "
+            f"{ctx.branch_name(transfer.destination_branch_id)}"
         )
         super().__init__(
             ctx=ctx,
-            title=f"Receive transfer {transfer['id']}: {route}",
+            title=f"Receive transfer {transfer.id}: {route}",
             ok_text="Receive",
             parent=parent,
         )
         self.setMinimumSize(720, 420)
         self.transfer = transfer
-        names = document["names"]
-        self.table = QTableWidget(len(transfer["lines"]), 4)
+        names = document.names
+        self.table = QTableWidget(len(transfer.lines), 4)
         self.table.setObjectName("TransferReceiveLines")
         self.table.setHorizontalHeaderLabels(["Product", "Sent", "Still in transit", "Arrived"])
         self.outstanding: list[Decimal] = []
-        for row, line in enumerate(transfer["lines"]):
-            due = Decimal(line["quantity"]) - Decimal(line["received_quantity"])
+        for row, line in enumerate(transfer.lines):
+            due = line.quantity - line.received_quantity
             self.outstanding.append(due)
-            self.table.setItem(row, 0, _fixed(names.get(line["product_id"], "?")))
-            self.table.setItem(row, 1, _fixed(as_quantity(line["quantity"]), numeric=True))
+            self.table.setItem(row, 0, _fixed(names.get(line.product_id, "?")))
+            self.table.setItem(row, 1, _fixed(as_quantity(line.quantity), numeric=True))
             self.table.setItem(row, 2, _fixed(as_quantity(due), numeric=True))
             arrived = QTableWidgetItem(as_quantity(due))
             arrived.setTextAlignment(RIGHT)
@@ -185,7 +195,7 @@ class TransferReceiveDialog(FormDialog):
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         lines = []
-        for row, line in enumerate(self.transfer["lines"]):
+        for row, line in enumerate(self.transfer.lines):
             name = cell_text(self.table, row, 0)
             quantity = parse_quantity(cell_text(self.table, row, 3) or "0", what=name)
             if quantity < 0 or quantity > self.outstanding[row]:
@@ -193,9 +203,9 @@ class TransferReceiveDialog(FormDialog):
                     f"{name}: between 0 and {as_quantity(self.outstanding[row])} can arrive."
                 )
             if quantity:
-                lines.append({"product_id": line["product_id"], "quantity": quantity})
+                lines.append({"product_id": line.product_id, "quantity": quantity})
         close = self.close_box.isChecked()
         if not lines and not close:
             raise ValueError("Nothing arrived? Type what did, or tick “Close with discrepancy”.")
-        transfer_id = self.transfer["id"]
+        transfer_id = self.transfer.id
         return lambda api: api.receive_transfer(transfer_id, lines=lines, close=close)

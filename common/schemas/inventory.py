@@ -1,4 +1,5 @@
-"""Wire schemas of the stock API (requests are strict, quantities and money are strings)."""
+"""Wire schemas of the stock API, shared by the server and the back office (requests are strict,
+quantities and money are strings)."""
 
 from __future__ import annotations
 
@@ -232,6 +233,16 @@ class UncountedRead(ReadSchema):
     scope: str
     lines: list[CountLineRead]
     difference_value: Amount
+
+
+class IncomingRead(ReadSchema):
+    """What is on order for a branch, per product (GET /stock/incoming)."""
+
+    branch_id: int
+    product_id: int
+    on_order: Quantity
+    purchase_orders: int
+    first_due: date | None
 
 
 class LotLevelRead(ReadSchema):
