@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
+from common.schemas.purchasing import POEmailsRead, PORead, ReceiptRead, SupplierPriceRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
@@ -28,11 +29,8 @@ from sync_server.purchasing.schemas import (
     Decision,
     IncomingRead,
     POCreate,
-    POEmailsRead,
-    PORead,
     POUpdate,
     ReceiptCreate,
-    ReceiptRead,
     Rejection,
     Shipment,
     StartingCost,
@@ -40,7 +38,6 @@ from sync_server.purchasing.schemas import (
     SuggestionsRead,
     SupplierHistoryRead,
     SupplierPriceIn,
-    SupplierPriceRead,
     VendorAccountRead,
     VendorEntryRead,
     VendorPaymentCreate,

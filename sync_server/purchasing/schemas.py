@@ -116,78 +116,6 @@ class ReceiptCreate(Schema):
     note: str = Field(default="", max_length=500)
 
 
-class POLineRead(ReadSchema):
-    id: int
-    product_id: int
-    quantity: Quantity
-    unit_cost: Amount
-    tax_rate: Amount
-    line_total: Amount
-    received_quantity: Quantity
-    confirmed_quantity: Quantity | None = None
-    purchase_unit: str | None = None
-    units_per: Quantity = Decimal("1")
-    tax_class_id: int | None = None
-    taxable: Amount = Field(description="Quantity x unit cost, rounded: the value before tax")
-    tax_amount: Amount = Field(description="The line's tax; line_total = taxable + tax_amount")
-
-
-class PORead(ReadSchema):
-    id: int
-    number: str
-    supplier_id: int
-    branch_id: int
-    status: str
-    expected_date: date | None
-    notes: str
-    subtotal: Amount
-    tax_total: Amount
-    total: Amount
-    received_value: Amount
-    paid_amount: Amount
-    created_by: int | None
-    created_by_name: str
-    submitted_at: datetime | None
-    decided_by: int | None
-    decided_by_name: str
-    decided_at: datetime | None
-    decision_comment: str
-    received_at: datetime | None
-    closed_at: datetime | None
-    cancelled_at: datetime | None
-    sent_at: datetime | None = None
-    confirmed_at: datetime | None = None
-    confirmed_date: date | None = None
-    shipped_at: datetime | None = None
-    carrier: str | None = None
-    tracking_number: str | None = None
-    expected_arrival: date | None = None
-    created_at: datetime
-    lines: list[POLineRead]
-
-
-class ReceiptLineRead(ReadSchema):
-    id: int
-    po_line_id: int
-    product_id: int
-    quantity: Quantity
-    unit_cost: Amount
-    tax_rate: Amount
-    value: Amount
-
-
-class ReceiptRead(ReadSchema):
-    id: int
-    purchase_order_id: int
-    supplier_id: int
-    branch_id: int
-    value: Amount
-    note: str
-    actor: str
-    received_at: datetime
-    lines: list[ReceiptLineRead]
-
-
 class VendorPaymentCreate(Schema):
     amount: Amount = Field(gt=0, le=MAX_AMOUNT)
     method: str = Field(default="bank", min_length=1, max_length=32)
@@ -312,38 +240,7 @@ class SupplierPriceIn(Schema):
     )
 
 
-class SupplierPriceRead(ReadSchema):
-    supplier_id: int
-    product_id: int
-    unit_cost: Amount
-    source: str = Field(description="manual, or receipt when the last goods receipt set it")
-    updated_at: datetime
-
-
 class StartingCost(ReadSchema):
     product_id: int
     unit_cost: Amount = Field(description="Per base unit (piece, kg)")
     source: Literal["supplier_price", "last_cost", "none"]
-
-
-class POEmailRead(ReadSchema):
-    id: int
-    event: str
-    recipient: str
-    subject: str
-    state: Literal["queued", "sent", "failed"] = Field(
-        description="queued: waiting or being retried; sent: the mail server took it; "
-        "failed: given up after every retry (see error)"
-    )
-    attempts: int
-    error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None
-
-
-class POEmailsRead(ReadSchema):
-    email_configured: bool = Field(
-        description="Whether this server has an SMTP server to send e-mail through"
-    )
-    emails: list[POEmailRead]

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from common.schemas.partners import CustomerCreate, SupplierCreate
+from common.schemas.purchasing import PORead
 from pos_client.api.client import ApiClient, ApiError, UnexpectedAnswer
 from tests.factories import PASSWORD, World
 
@@ -55,6 +56,26 @@ def test_starting_costs_are_keyed_by_product(signed_in: ApiClient, world: World)
     assert all(costs[pid]["product_id"] == pid for pid in wanted)
 
 
+def test_a_purchase_order_is_read_as_its_schema(signed_in: ApiClient, world: World) -> None:
+    supplier = signed_in.create_supplier(SupplierCreate(name="Typed Supplier"))
+    line = {"product_id": world.a.product_ids[0], "quantity": "4", "unit_cost": "2.50"}
+    created = signed_in.create_purchase_order(
+        supplier_id=supplier.id, branch_id=world.a.branch_ids[0], lines=[line]
+    )
+
+    submitted = signed_in.po_action(created.id, "submit")
+    read = signed_in.purchase_order(created.id)
+
+    assert isinstance(read, PORead) and submitted.status == read.status == "pending_approval"
+    assert [(x.quantity, x.unit_cost) for x in read.lines] == [(Decimal(4), Decimal("2.50"))]
+    assert read.subtotal == Decimal("10.00")
+    assert [po.id for po in signed_in.purchase_orders(status="pending_approval").items] == [
+        created.id
+    ]
+    assert signed_in.purchase_order_receipts(created.id) == []
+    assert signed_in.purchase_order_emails(created.id).emails == []
+
+
 def test_typed_reads_of_a_real_server(signed_in: ApiClient, world: World) -> None:
     assert signed_in.health().status == "ok"
     report = signed_in.verify_audit()
@@ -83,6 +104,8 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"rows": []})  # an object where a list belongs
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/purchase-orders/5"):
+        return JSONResponse({"id": 5, "number": "PO-5", "status": "draft"})  # no lines, totals
     return HTMLResponse("<html><body>Sign in to the hotel Wi-Fi</body></html>")
 
 
@@ -158,3 +181,8 @@ def test_an_object_where_a_list_belongs(stranger: ApiClient) -> None:
 def test_a_page_of_malformed_rows(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.products())
     assert "/products" in error.detail
+
+
+def test_a_purchase_order_without_its_lines_and_totals(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.purchase_order(5))
+    assert "/purchase-orders/5" in error.detail and "PORead" in error.detail
