@@ -1,5 +1,6 @@
-"""Wire shapes of purchase orders, their goods receipts and e-mails, and supplier prices,
-as the server answers with them and the back office reads them."""
+"""Wire shapes of purchase orders, their goods receipts and e-mails, supplier prices, vendor
+accounts and reorder suggestions, as the server answers with them and the back office reads
+them."""
 
 from __future__ import annotations
 
@@ -113,3 +114,43 @@ class POEmailsRead(ReadSchema):
         description="Whether this server has an SMTP server to send e-mail through"
     )
     emails: list[POEmailRead]
+
+
+class VendorAccountRead(ReadSchema):
+    supplier_id: int
+    name: str
+    total_supplied: Amount
+    total_paid: Amount
+    balance_due: Amount
+    last_payment_at: datetime | None
+    open_purchase_orders: int
+
+
+class SuggestionLine(ReadSchema):
+    product_id: int
+    sku: str
+    name: str
+    on_hand: Quantity
+    threshold: Quantity
+    daily_sales: Quantity
+    quantity: Quantity
+    unit_cost: Amount
+    # Filled by the forecast method only.
+    on_order: Quantity | None = None
+    reorder_point: Quantity | None = None
+    order_up_to: Quantity | None = None
+    reasoning: str | None = None
+
+
+class SupplierSuggestion(ReadSchema):
+    supplier_id: int | None
+    supplier_name: str
+    lines: list[SuggestionLine]
+
+
+class SuggestionsRead(ReadSchema):
+    branch_id: int
+    days_of_sales: int
+    cover_days: int
+    method: str = "threshold"
+    suppliers: list[SupplierSuggestion]

@@ -36,7 +36,14 @@ from common.schemas.partners import (
     SupplierUpdate,
 )
 from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
-from common.schemas.purchasing import POEmailsRead, PORead, ReceiptRead, SupplierPriceRead
+from common.schemas.purchasing import (
+    POEmailsRead,
+    PORead,
+    ReceiptRead,
+    SuggestionsRead,
+    SupplierPriceRead,
+    VendorAccountRead,
+)
 from common.schemas.tax import TaxClassRead
 from common.sync.protocol import (
     READ_AFTER_HEADER,
@@ -565,26 +572,27 @@ class ApiClient:
         }
         return self._post_as(PORead, f"/purchase-orders/{po_id}/ship", body)
 
-    def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> Row:
+    def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> SuggestionsRead:
         """Suggest what to reorder at a branch, grouped by supplier."""
         params: dict[str, Any] = {"branch_id": branch_id}
         if method is not None:
             params["method"] = method
-        return self._get_object("/reorder-suggestions", **params)
+        return self._get_as(SuggestionsRead, "/reorder-suggestions", **params)
 
     def draft_reorders(
         self, *, branch_id: int, supplier_ids: list[int], method: str | None = None
-    ) -> list[Row]:
+    ) -> list[PORead]:
         """Turn reorder suggestions into draft purchase orders, one per supplier."""
         body: Row = {"branch_id": branch_id, "supplier_ids": supplier_ids}
         if method is not None:
             body["method"] = method
         path = "/reorder-suggestions/purchase-orders"
-        return self._objects(self.post(path, body), path=path)
+        answer = self._objects(self.post(path, body), path=path)
+        return [self._model(PORead, row, path=path) for row in answer]
 
-    def supplier_account(self, supplier_id: int) -> Row:
+    def supplier_account(self, supplier_id: int) -> VendorAccountRead:
         """Return what the shop owes a vendor."""
-        return self._get_object(f"/suppliers/{supplier_id}/account")
+        return self._get_as(VendorAccountRead, f"/suppliers/{supplier_id}/account")
 
     def pay_supplier(
         self, supplier_id: int, *, amount: Decimal, method: str = "bank", reference: str = ""

@@ -10,7 +10,14 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from common.schemas.purchasing import POEmailsRead, PORead, ReceiptRead, SupplierPriceRead
+from common.schemas.purchasing import (
+    POEmailsRead,
+    PORead,
+    ReceiptRead,
+    SuggestionsRead,
+    SupplierPriceRead,
+    VendorAccountRead,
+)
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
@@ -35,10 +42,8 @@ from sync_server.purchasing.schemas import (
     Shipment,
     StartingCost,
     SuggestionsApply,
-    SuggestionsRead,
     SupplierHistoryRead,
     SupplierPriceIn,
-    VendorAccountRead,
     VendorEntryRead,
     VendorPaymentCreate,
     VendorStatementRead,

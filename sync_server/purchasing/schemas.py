@@ -137,16 +137,6 @@ class VendorEntryRead(ReadSchema):
     actor: str
 
 
-class VendorAccountRead(ReadSchema):
-    supplier_id: int
-    name: str
-    total_supplied: Amount
-    total_paid: Amount
-    balance_due: Amount
-    last_payment_at: datetime | None
-    open_purchase_orders: int
-
-
 class VendorStatementLine(ReadSchema):
     at: datetime
     kind: str
@@ -191,36 +181,6 @@ class SupplierHistoryRead(ReadSchema):
     average_lead_time_days: float | None
     overall_fill_rate: Decimal | None
     price_changes: list[PriceChange]
-
-
-class SuggestionLine(ReadSchema):
-    product_id: int
-    sku: str
-    name: str
-    on_hand: Quantity
-    threshold: Quantity
-    daily_sales: Quantity
-    quantity: Quantity
-    unit_cost: Amount
-    # Filled by the forecast method only.
-    on_order: Quantity | None = None
-    reorder_point: Quantity | None = None
-    order_up_to: Quantity | None = None
-    reasoning: str | None = None
-
-
-class SupplierSuggestion(ReadSchema):
-    supplier_id: int | None
-    supplier_name: str
-    lines: list[SuggestionLine]
-
-
-class SuggestionsRead(ReadSchema):
-    branch_id: int
-    days_of_sales: int
-    cover_days: int
-    method: str = "threshold"
-    suppliers: list[SupplierSuggestion]
 
 
 class SuggestionsApply(Schema):

@@ -74,6 +74,12 @@ def test_a_purchase_order_is_read_as_its_schema(signed_in: ApiClient, world: Wor
     ]
     assert signed_in.purchase_order_receipts(created.id) == []
     assert signed_in.purchase_order_emails(created.id).emails == []
+    account = signed_in.supplier_account(supplier.id)
+    assert (account.name, account.open_purchase_orders) == ("Typed Supplier", 1)
+    assert (
+        signed_in.reorder_suggestions(branch_id=world.a.branch_ids[0]).branch_id
+        == (world.a.branch_ids[0])
+    )
 
 
 def test_typed_reads_of_a_real_server(signed_in: ApiClient, world: World) -> None:
@@ -104,6 +110,8 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"rows": []})  # an object where a list belongs
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/suppliers/5/account"):
+        return JSONResponse({"supplier_id": 5, "balance_due": "lots"})  # not an amount
     if path.endswith("/purchase-orders/5"):
         return JSONResponse({"id": 5, "number": "PO-5", "status": "draft"})  # no lines, totals
     return HTMLResponse("<html><body>Sign in to the hotel Wi-Fi</body></html>")
@@ -186,3 +194,8 @@ def test_a_page_of_malformed_rows(stranger: ApiClient) -> None:
 def test_a_purchase_order_without_its_lines_and_totals(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.purchase_order(5))
     assert "/purchase-orders/5" in error.detail and "PORead" in error.detail
+
+
+def test_a_vendor_account_with_words_for_money(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.supplier_account(5))
+    assert "/suppliers/5/account" in error.detail and "VendorAccountRead" in error.detail

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from common.roles import Permission
 from common.schemas.partners import SupplierRead
-from common.schemas.purchasing import PORead
+from common.schemas.purchasing import PORead, SuggestionsRead
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -255,20 +255,20 @@ class PurchasingPage(QWidget):
         method = self.reorder_method.currentData()
         with_incoming = method == "threshold" and self.ctx.can(Permission.STOCK_READ)
 
-        def fetch(api: ApiClient) -> dict[str, Any]:
+        def fetch(api: ApiClient) -> tuple[SuggestionsRead, dict[int, Any]]:
             result = api.reorder_suggestions(branch_id=branch_id, method=method)
-            if with_incoming:
-                # Only the forecast method reports on-order stock per line; ask for the rest.
-                incoming = api.incoming_stock(branch_id=branch_id)
-                result["incoming"] = {row["product_id"]: row["on_order"] for row in incoming}
-            return result
+            if not with_incoming:
+                return result, {}
+            # Only the forecast method reports on-order stock per line; ask for the rest.
+            incoming = api.incoming_stock(branch_id=branch_id)
+            return result, {row["product_id"]: row["on_order"] for row in incoming}
 
         # Only the latest question's answer is shown: an older one may arrive after it.
         self._suggestion_asked += 1
         asked = self._suggestion_asked
         self.reorder_message.setText("Working out suggestions…")
         NetOp(fetch, pool=self.ctx.pool, owner=self).success(
-            lambda result: self._suggested(result) if asked == self._suggestion_asked else None
+            lambda answer: self._suggested(*answer) if asked == self._suggestion_asked else None
         ).failure(
             lambda e: (
                 self.reorder_message.setText(describe(e))
@@ -277,22 +277,25 @@ class PurchasingPage(QWidget):
             )
         ).run()
 
-    def _suggested(self, result: dict[str, Any]) -> None:
-        incoming = result.get("incoming", {})
+    def _suggested(self, result: SuggestionsRead, incoming: dict[int, Any]) -> None:
         rows = [
             {
-                **line,
-                "on_order": line.get("on_order") or incoming.get(line["product_id"], "0"),
-                "supplier_name": group["supplier_name"],
-                "supplier_id": group["supplier_id"],
+                **line.model_dump(),
+                "on_order": (
+                    line.on_order
+                    if line.on_order is not None
+                    else incoming.get(line.product_id, "0")
+                ),
+                "supplier_name": group.supplier_name,
+                "supplier_id": group.supplier_id,
             }
-            for group in result["suppliers"]
-            for line in group["lines"]
+            for group in result.suppliers
+            for line in group.lines
         ]
         self.reorder_model.set_rows(rows)
         self.reorder_view.resizeColumnsToContents()
         self.reorder_message.setText(
-            f"{len(rows)} product(s) to reorder from {len(result['suppliers'])} supplier(s)."
+            f"{len(rows)} product(s) to reorder from {len(result.suppliers)} supplier(s)."
             if rows
             else "Nothing needs reordering here."
         )
@@ -308,8 +311,8 @@ class PurchasingPage(QWidget):
             return
         method = self.reorder_method.currentData()
 
-        def drafted(pos: list[dict[str, Any]]) -> None:
-            numbers = ", ".join(p["number"] for p in pos)
+        def drafted(pos: list[PORead]) -> None:
+            numbers = ", ".join(p.number for p in pos)
             self.reorder_message.setText(f"Created {len(pos)} draft PO(s): {numbers}.")
             self.orders.reload()
 
@@ -383,8 +386,8 @@ class PurchasingPage(QWidget):
             lambda api: api.supplier_account(supplier.id), pool=self.ctx.pool, owner=self
         ).success(
             lambda a: self.vendor_message.setText(
-                f"{a['name']}: supplied {as_money(a['total_supplied'])}, paid "
-                f"{as_money(a['total_paid'])}, due {as_money(a['balance_due'])}."
+                f"{a.name}: supplied {as_money(a.total_supplied)}, paid "
+                f"{as_money(a.total_paid)}, due {as_money(a.balance_due)}."
             )
         ).failure(lambda e: self.vendor_message.setText(describe(e))).run()
 
