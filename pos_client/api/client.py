@@ -26,6 +26,7 @@ from common.schemas.catalog import (
 )
 from common.schemas.credit import AccountRead, CreditEntryRead
 from common.schemas.health import HealthRead
+from common.schemas.orders import OrderRead
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.partners import (
     CustomerCreate,
@@ -621,26 +622,26 @@ class ApiClient:
         """Fetch one till sale or return with its lines and tenders."""
         return self._get_object(f"/{kind}/{document_id}")
 
-    def order(self, order_id: int) -> Row:
+    def order(self, order_id: int) -> OrderRead:
         """Fetch one online order with its lines and steps."""
-        return self._get_object(f"/orders/{order_id}")
+        return self._get_as(OrderRead, f"/orders/{order_id}")
 
-    def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> Row:
+    def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> OrderRead:
         """Record an online order's shipment."""
         body = {"carrier": carrier, "tracking_number": tracking_number}
-        return self._post_object(f"/orders/{order_id}/shipment", body)
+        return self._post_as(OrderRead, f"/orders/{order_id}/shipment", body)
 
     def picking_list_pdf(self, *, branch_id: int) -> bytes:
         """Return a branch's picking list of open online orders as a PDF."""
         return self.request("GET", f"/picking-lists/{branch_id}/pdf").content
 
-    def orders(self, **filters: Any) -> Page[Row]:
+    def orders(self, **filters: Any) -> Page[OrderRead]:
         """List online orders."""
-        return self._rows("/orders", **filters)
+        return self._page(OrderRead, "/orders", **filters)
 
-    def order_action(self, order_id: int, action: str, body: Row | None = None) -> Row:
+    def order_action(self, order_id: int, action: str, body: Row | None = None) -> OrderRead:
         """Move an online order on: picking, packed, shipment, delivered or cancel."""
-        return self._post_object(f"/orders/{order_id}/{action}", body or {})
+        return self._post_as(OrderRead, f"/orders/{order_id}/{action}", body or {})
 
     # --- alerts, audit, reports -----------------------------------------------------
     def alerts(self, **filters: Any) -> Page[AlertRead]:

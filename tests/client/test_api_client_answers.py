@@ -110,6 +110,10 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"rows": []})  # an object where a list belongs
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/orders"):
+        return JSONResponse(
+            {"items": [{"id": 3, "status": "paid"}], "total": 1, "limit": 50, "offset": 0}
+        )
     if path.endswith("/suppliers/5/account"):
         return JSONResponse({"supplier_id": 5, "balance_due": "lots"})  # not an amount
     if path.endswith("/purchase-orders/5"):
@@ -199,3 +203,8 @@ def test_a_purchase_order_without_its_lines_and_totals(stranger: ApiClient) -> N
 def test_a_vendor_account_with_words_for_money(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.supplier_account(5))
     assert "/suppliers/5/account" in error.detail and "VendorAccountRead" in error.detail
+
+
+def test_a_page_of_orders_without_their_lines(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.orders())
+    assert "/orders" in error.detail and "OrderRead" in error.detail
