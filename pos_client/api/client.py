@@ -46,6 +46,7 @@ from common.schemas.purchasing import (
     VendorAccountRead,
 )
 from common.schemas.tax import TaxClassRead
+from common.schemas.wholesale import SalesRequestRead
 from common.sync.protocol import (
     READ_AFTER_HEADER,
     DeviceRead,
@@ -603,16 +604,16 @@ class ApiClient:
         return self._post_object(f"/suppliers/{supplier_id}/payments", body)
 
     # --- sales ----------------------------------------------------------------------
-    def sales_requests(self, **filters: Any) -> Page[Row]:
+    def sales_requests(self, **filters: Any) -> Page[SalesRequestRead]:
         """List wholesale sales requests."""
-        return self._rows("/sales-requests", **filters)
+        return self._page(SalesRequestRead, "/sales-requests", **filters)
 
     def sales_request_action(
         self, request_id: int, action: str, *, comment: str | None = None
-    ) -> Row:
+    ) -> SalesRequestRead:
         """Approve, reject (with a comment) or cancel a sales request."""
         body = {"comment": comment} if comment is not None else {}
-        return self._post_object(f"/sales-requests/{request_id}/{action}", body)
+        return self._post_as(SalesRequestRead, f"/sales-requests/{request_id}/{action}", body)
 
     def journal(self, kind: Journal, **filters: Any) -> Page[Row]:
         """List till sales or returns (q, branch_id, date_from, reason, limit, offset)."""

@@ -110,6 +110,8 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"rows": []})  # an object where a list belongs
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/sales-requests/4/approve"):
+        return JSONResponse({"id": 4, "number": "SR-4", "total": "a lot"})
     if path.endswith("/orders"):
         return JSONResponse(
             {"items": [{"id": 3, "status": "paid"}], "total": 1, "limit": 50, "offset": 0}
@@ -208,3 +210,8 @@ def test_a_vendor_account_with_words_for_money(stranger: ApiClient) -> None:
 def test_a_page_of_orders_without_their_lines(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.orders())
     assert "/orders" in error.detail and "OrderRead" in error.detail
+
+
+def test_an_approved_sales_request_of_the_wrong_shape(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.sales_request_action(4, "approve"))
+    assert "/sales-requests/4/approve" in error.detail and "SalesRequestRead" in error.detail

@@ -291,7 +291,7 @@ def test_approve_sales_request_and_record_customer_payment(
     window = open_window("manager", start="sales")
     page = window.open_screen("sales")
     wait_loaded(qtbot, page.requests)
-    select_row(page.requests, lambda r: r["id"] == request["id"])
+    select_row(page.requests, lambda r: r.id == request["id"])
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.message.text().startswith("Approved"), timeout=TIMEOUT)
     eventually(

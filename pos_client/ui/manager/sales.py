@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
 from common.schemas.orders import OrderRead
+from common.schemas.wholesale import SalesRequestRead
 from pos_client.api.client import ApiClient, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -172,7 +172,7 @@ class SalesPage(QWidget):
         self.requests.model.layoutChanged.emit()
         self.requests.fit_columns()
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> SalesRequestRead | None:
         request = self.requests.current()
         if request is None:
             self.message.setText("Select a sales request first.")
@@ -183,13 +183,11 @@ class SalesPage(QWidget):
         if (request := self._current()) is None:
             return
         NetOp(
-            lambda api: api.sales_request_action(request["id"], "approve"),
+            lambda api: api.sales_request_action(request.id, "approve"),
             pool=self.ctx.pool,
             owner=self,
         ).success(
-            lambda r: self._done(
-                f"Approved {r['number']}; invoice {r.get('invoice_number') or '—'}."
-            )
+            lambda r: self._done(f"Approved {r.number}; invoice {r.invoice_number or '—'}.")
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def reject(self) -> None:
@@ -198,14 +196,14 @@ class SalesPage(QWidget):
             return
         dialog = CommentDialog(
             ctx=self.ctx,
-            title=f"Reject {request['number']}",
+            title=f"Reject {request.number}",
             ok_text="Reject",
             call=lambda api, comment: api.sales_request_action(
-                request["id"], "reject", comment=comment
+                request.id, "reject", comment=comment
             ),
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._done(f"Rejected {request['number']}."))
+        dialog.accepted.connect(lambda: self._done(f"Rejected {request.number}."))
         self.dialog = dialog
         dialog.open()
 
