@@ -12,6 +12,34 @@ from pydantic import Field
 
 from common.schemas.base import Amount, Quantity, ReadSchema
 
+# A purchase order's statuses, and which of them each step may start from; the server
+# refuses any other (409, nothing changed) and the back office offers only these.
+DRAFT = "draft"
+PENDING = "pending_approval"
+APPROVED = "approved"
+SENT = "sent"
+CONFIRMED = "confirmed"
+SHIPPED = "shipped"
+REJECTED = "rejected"
+PARTIAL = "partially_received"
+RECEIVED = "received"
+CLOSED = "closed"
+CANCELLED = "cancelled"
+
+# What each action may start from; anything else is a 409 that changes nothing.
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    "edit": frozenset({DRAFT}),
+    "submit": frozenset({DRAFT}),
+    "approve": frozenset({PENDING}),
+    "reject": frozenset({PENDING}),
+    "send": frozenset({APPROVED}),
+    "confirm": frozenset({SENT, CONFIRMED}),
+    "ship": frozenset({SENT, CONFIRMED}),
+    "receive": frozenset({APPROVED, SENT, CONFIRMED, SHIPPED, PARTIAL}),
+    "close": frozenset({PARTIAL, RECEIVED}),
+    "cancel": frozenset({DRAFT, PENDING, APPROVED, SENT, CONFIRMED}),
+}
+
 
 class POLineRead(ReadSchema):
     id: int

@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
-from common.schemas.purchasing import POEmailRead, POEmailsRead, POLineRead, PORead, ReceiptRead
+from common.schemas.purchasing import (
+    ALLOWED_FROM,
+    POEmailRead,
+    POEmailsRead,
+    POLineRead,
+    PORead,
+    ReceiptRead,
+)
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -251,7 +258,7 @@ class PoDetailDialog(QDialog):
         self.save_pdf_button.setEnabled(bool(self.pdf))
         self.save_pdf_button.clicked.connect(self.save_pdf)
         self.buttons.addButton(self.save_pdf_button, QDialogButtonBox.ButtonRole.ActionRole)
-        decidable = po.status == "pending_approval" and ctx.can(Permission.PURCHASING_APPROVE)
+        decidable = po.status in ALLOWED_FROM["approve"] and ctx.can(Permission.PURCHASING_APPROVE)
         self.approve_button = button("Approve", role="primary", name="DetailApprove")
         self.reject_button = button("Reject…", role="danger", name="DetailReject")
         for decision in (self.approve_button, self.reject_button):

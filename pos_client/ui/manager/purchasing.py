@@ -17,7 +17,20 @@ from PySide6.QtWidgets import (
 
 from common.roles import Permission
 from common.schemas.partners import SupplierRead
-from common.schemas.purchasing import PORead, SuggestionsRead
+from common.schemas.purchasing import (
+    ALLOWED_FROM,
+    APPROVED,
+    CONFIRMED,
+    DRAFT,
+    PARTIAL,
+    PENDING,
+    RECEIVED,
+    REJECTED,
+    SENT,
+    SHIPPED,
+    PORead,
+    SuggestionsRead,
+)
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -48,20 +61,20 @@ from pos_client.ui.manager.widgets import (
 
 PO_STATUSES = [
     ("All", None),
-    ("Draft", "draft"),
-    ("Waiting approval", "pending_approval"),
-    ("Approved", "approved"),
-    ("Sent to supplier", "sent"),
-    ("Confirmed by supplier", "confirmed"),
-    ("Shipped", "shipped"),
-    ("Partially received", "partially_received"),
-    ("Received", "received"),
-    ("Rejected", "rejected"),
+    ("Draft", DRAFT),
+    ("Waiting approval", PENDING),
+    ("Approved", APPROVED),
+    ("Sent to supplier", SENT),
+    ("Confirmed by supplier", CONFIRMED),
+    ("Shipped", SHIPPED),
+    ("Partially received", PARTIAL),
+    ("Received", RECEIVED),
+    ("Rejected", REJECTED),
 ]
-# Which statuses each supplier-side step may start from (sync_server.purchasing.service).
-SENDABLE = frozenset({"approved"})
-CONFIRMABLE = frozenset({"sent", "confirmed"})
-SHIPPABLE = frozenset({"sent", "confirmed"})
+# Which statuses each supplier-side step may start from: the server's own rule.
+SENDABLE = ALLOWED_FROM["send"]
+CONFIRMABLE = ALLOWED_FROM["confirm"]
+SHIPPABLE = ALLOWED_FROM["ship"]
 REORDER_METHODS = [("Low-stock levels", "threshold"), ("Sales forecast", "forecast")]
 
 
