@@ -144,6 +144,19 @@ class POEmailsRead(ReadSchema):
     emails: list[POEmailRead]
 
 
+class VendorEntryRead(ReadSchema):
+    id: int
+    supplier_id: int
+    kind: str
+    amount: Amount
+    purchase_order_id: int | None
+    receipt_id: int | None
+    method: str
+    reference: str
+    occurred_at: datetime
+    actor: str
+
+
 class VendorAccountRead(ReadSchema):
     supplier_id: int
     name: str

@@ -44,6 +44,7 @@ from common.schemas.purchasing import (
     SuggestionsRead,
     SupplierPriceRead,
     VendorAccountRead,
+    VendorEntryRead,
 )
 from common.schemas.tax import TaxClassRead
 from common.schemas.wholesale import SalesRequestRead
@@ -598,10 +599,10 @@ class ApiClient:
 
     def pay_supplier(
         self, supplier_id: int, *, amount: Decimal, method: str = "bank", reference: str = ""
-    ) -> Row:
+    ) -> VendorEntryRead:
         """Record a payment made to a vendor."""
         body = {"amount": amount, "method": method, "reference": reference}
-        return self._post_object(f"/suppliers/{supplier_id}/payments", body)
+        return self._post_as(VendorEntryRead, f"/suppliers/{supplier_id}/payments", body)
 
     # --- sales ----------------------------------------------------------------------
     def sales_requests(self, **filters: Any) -> Page[SalesRequestRead]:

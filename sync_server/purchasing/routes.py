@@ -17,6 +17,7 @@ from common.schemas.purchasing import (
     SuggestionsRead,
     SupplierPriceRead,
     VendorAccountRead,
+    VendorEntryRead,
 )
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
@@ -44,7 +45,6 @@ from sync_server.purchasing.schemas import (
     SuggestionsApply,
     SupplierHistoryRead,
     SupplierPriceIn,
-    VendorEntryRead,
     VendorPaymentCreate,
     VendorStatementRead,
 )

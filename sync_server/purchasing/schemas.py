@@ -124,19 +124,6 @@ class VendorPaymentCreate(Schema):
     purchase_order_id: Id | None = None
 
 
-class VendorEntryRead(ReadSchema):
-    id: int
-    supplier_id: int
-    kind: str
-    amount: Amount
-    purchase_order_id: int | None
-    receipt_id: int | None
-    method: str
-    reference: str
-    occurred_at: datetime
-    actor: str
-
-
 class VendorStatementLine(ReadSchema):
     at: datetime
     kind: str
