@@ -34,6 +34,7 @@ from common.schemas.inventory import (
     TransferRead,
     UncountedRead,
 )
+from common.schemas.orders import OrderRead
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.partners import (
     CustomerCreate,
@@ -44,8 +45,18 @@ from common.schemas.partners import (
     SupplierUpdate,
 )
 from common.schemas.pricing import PreviewIn, PreviewRead, RuleRead
+from common.schemas.purchasing import (
+    POEmailsRead,
+    PORead,
+    ReceiptRead,
+    SuggestionsRead,
+    SupplierPriceRead,
+    VendorAccountRead,
+    VendorEntryRead,
+)
 from common.schemas.settings import SettingRead
 from common.schemas.tax import TaxClassRead
+from common.schemas.wholesale import SalesRequestRead
 from common.sync.protocol import (
     READ_AFTER_HEADER,
     DeviceRead,
@@ -503,48 +514,50 @@ class ApiClient:
         return self._post_as(TransferRead, f"/transfers/{transfer_id}/{action}", {})
 
     # --- purchasing -----------------------------------------------------------------
-    def purchase_orders(self, **filters: Any) -> Page[Row]:
+    def purchase_orders(self, **filters: Any) -> Page[PORead]:
         """List purchase orders (status, supplier_id, branch_id, limit, offset)."""
-        return self._rows("/purchase-orders", **filters)
+        return self._page(PORead, "/purchase-orders", **filters)
 
-    def purchase_order(self, po_id: int) -> Row:
+    def purchase_order(self, po_id: int) -> PORead:
         """Fetch one purchase order with its lines."""
-        return self._get_object(f"/purchase-orders/{po_id}")
+        return self._get_as(PORead, f"/purchase-orders/{po_id}")
 
     def create_purchase_order(
         self, *, supplier_id: int, branch_id: int, lines: list[Row], notes: str = ""
-    ) -> Row:
+    ) -> PORead:
         """Create a draft purchase order."""
         body = {"supplier_id": supplier_id, "branch_id": branch_id, "lines": lines, "notes": notes}
-        return self._post_object("/purchase-orders", body)
+        return self._post_as(PORead, "/purchase-orders", body)
 
-    def po_action(self, po_id: int, action: str, *, comment: str | None = None) -> Row:
+    def po_action(self, po_id: int, action: str, *, comment: str | None = None) -> PORead:
         """Submit, approve, reject (with a comment), cancel or close a purchase order."""
         body = {"comment": comment} if comment is not None else {}
-        return self._post_object(f"/purchase-orders/{po_id}/{action}", body)
+        return self._post_as(PORead, f"/purchase-orders/{po_id}/{action}", body)
 
-    def receive_purchase_order(self, po_id: int, *, lines: list[Row], note: str = "") -> Row:
+    def receive_purchase_order(
+        self, po_id: int, *, lines: list[Row], note: str = ""
+    ) -> ReceiptRead:
         """Receive goods against a purchase order (partial receipts allowed)."""
-        return self._post_object(
-            f"/purchase-orders/{po_id}/receipts", {"lines": lines, "note": note}
-        )
+        body = {"lines": lines, "note": note}
+        return self._post_as(ReceiptRead, f"/purchase-orders/{po_id}/receipts", body)
 
-    def purchase_order_receipts(self, po_id: int) -> list[Row]:
+    def purchase_order_receipts(self, po_id: int) -> list[ReceiptRead]:
         """List the goods receipts of a purchase order, oldest first."""
-        return self._get_objects(f"/purchase-orders/{po_id}/receipts")
+        path = f"/purchase-orders/{po_id}/receipts"
+        return [self._model(ReceiptRead, row, path=path) for row in self._get_objects(path)]
 
-    def send_purchase_order(self, po_id: int) -> Row:
+    def send_purchase_order(self, po_id: int) -> PORead:
         """Send an approved purchase order to its supplier (e-mailed with its PDF)."""
-        return self._post_object(f"/purchase-orders/{po_id}/send", {})
+        return self._post_as(PORead, f"/purchase-orders/{po_id}/send", {})
 
     def purchase_order_pdf(self, po_id: int) -> bytes:
         """Return a purchase order as the PDF its supplier gets."""
         return self.request("GET", f"/purchase-orders/{po_id}/pdf").content
 
-    def purchase_order_emails(self, po_id: int) -> Row:
+    def purchase_order_emails(self, po_id: int) -> POEmailsRead:
         """Return the e-mails about a purchase order with their delivery state, and whether
         the server can send e-mail at all (email_configured)."""
-        return self._get_object(f"/purchase-orders/{po_id}/emails")
+        return self._get_as(POEmailsRead, f"/purchase-orders/{po_id}/emails")
 
     def tax_classes(self) -> list[TaxClassRead]:
         """List the business's tax classes."""
@@ -559,66 +572,72 @@ class ApiClient:
             raise UnexpectedAnswer(path, expected="a cost per product id")
         return {row["product_id"]: row for row in rows}
 
-    def set_supplier_price(self, supplier_id: int, product_id: int, *, unit_cost: Decimal) -> Row:
+    def set_supplier_price(
+        self, supplier_id: int, product_id: int, *, unit_cost: Decimal
+    ) -> SupplierPriceRead:
         """Record what a supplier charges for one base unit of a product."""
+        path = f"/suppliers/{supplier_id}/prices/{product_id}"
         body = {"unit_cost": str(unit_cost)}
-        return self._put_object(f"/suppliers/{supplier_id}/prices/{product_id}", body)
+        return self._model(SupplierPriceRead, self.put(path, body), path=path)
 
-    def confirm_purchase_order(self, po_id: int, *, delivery_date: date, lines: list[Row]) -> Row:
+    def confirm_purchase_order(
+        self, po_id: int, *, delivery_date: date, lines: list[Row]
+    ) -> PORead:
         """Record what the supplier confirmed (quantities per line) and when it will deliver."""
         body = {"delivery_date": delivery_date.isoformat(), "lines": lines}
-        return self._post_object(f"/purchase-orders/{po_id}/confirm", body)
+        return self._post_as(PORead, f"/purchase-orders/{po_id}/confirm", body)
 
     def ship_purchase_order(
         self, po_id: int, *, carrier: str, tracking_number: str, expected_arrival: date
-    ) -> Row:
+    ) -> PORead:
         """Record the supplier's shipment of a purchase order."""
         body = {
             "carrier": carrier,
             "tracking_number": tracking_number,
             "expected_arrival": expected_arrival.isoformat(),
         }
-        return self._post_object(f"/purchase-orders/{po_id}/ship", body)
+        return self._post_as(PORead, f"/purchase-orders/{po_id}/ship", body)
 
-    def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> Row:
+    def reorder_suggestions(self, *, branch_id: int, method: str | None = None) -> SuggestionsRead:
         """Suggest what to reorder at a branch, grouped by supplier."""
         params: dict[str, Any] = {"branch_id": branch_id}
         if method is not None:
             params["method"] = method
-        return self._get_object("/reorder-suggestions", **params)
+        return self._get_as(SuggestionsRead, "/reorder-suggestions", **params)
 
     def draft_reorders(
         self, *, branch_id: int, supplier_ids: list[int], method: str | None = None
-    ) -> list[Row]:
+    ) -> list[PORead]:
         """Turn reorder suggestions into draft purchase orders, one per supplier."""
         body: Row = {"branch_id": branch_id, "supplier_ids": supplier_ids}
         if method is not None:
             body["method"] = method
         path = "/reorder-suggestions/purchase-orders"
-        return self._objects(self.post(path, body), path=path)
+        answer = self._objects(self.post(path, body), path=path)
+        return [self._model(PORead, row, path=path) for row in answer]
 
-    def supplier_account(self, supplier_id: int) -> Row:
+    def supplier_account(self, supplier_id: int) -> VendorAccountRead:
         """Return what the shop owes a vendor."""
-        return self._get_object(f"/suppliers/{supplier_id}/account")
+        return self._get_as(VendorAccountRead, f"/suppliers/{supplier_id}/account")
 
     def pay_supplier(
         self, supplier_id: int, *, amount: Decimal, method: str = "bank", reference: str = ""
-    ) -> Row:
+    ) -> VendorEntryRead:
         """Record a payment made to a vendor."""
         body = {"amount": amount, "method": method, "reference": reference}
-        return self._post_object(f"/suppliers/{supplier_id}/payments", body)
+        return self._post_as(VendorEntryRead, f"/suppliers/{supplier_id}/payments", body)
 
     # --- sales ----------------------------------------------------------------------
-    def sales_requests(self, **filters: Any) -> Page[Row]:
+    def sales_requests(self, **filters: Any) -> Page[SalesRequestRead]:
         """List wholesale sales requests."""
-        return self._rows("/sales-requests", **filters)
+        return self._page(SalesRequestRead, "/sales-requests", **filters)
 
     def sales_request_action(
         self, request_id: int, action: str, *, comment: str | None = None
-    ) -> Row:
+    ) -> SalesRequestRead:
         """Approve, reject (with a comment) or cancel a sales request."""
         body = {"comment": comment} if comment is not None else {}
-        return self._post_object(f"/sales-requests/{request_id}/{action}", body)
+        return self._post_as(SalesRequestRead, f"/sales-requests/{request_id}/{action}", body)
 
     def journal(self, kind: Journal, **filters: Any) -> Page[Row]:
         """List till sales or returns (q, branch_id, date_from, reason, limit, offset)."""
@@ -628,26 +647,26 @@ class ApiClient:
         """Fetch one till sale or return with its lines and tenders."""
         return self._get_object(f"/{kind}/{document_id}")
 
-    def order(self, order_id: int) -> Row:
+    def order(self, order_id: int) -> OrderRead:
         """Fetch one online order with its lines and steps."""
-        return self._get_object(f"/orders/{order_id}")
+        return self._get_as(OrderRead, f"/orders/{order_id}")
 
-    def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> Row:
+    def ship_order(self, order_id: int, *, carrier: str, tracking_number: str) -> OrderRead:
         """Record an online order's shipment."""
         body = {"carrier": carrier, "tracking_number": tracking_number}
-        return self._post_object(f"/orders/{order_id}/shipment", body)
+        return self._post_as(OrderRead, f"/orders/{order_id}/shipment", body)
 
     def picking_list_pdf(self, *, branch_id: int) -> bytes:
         """Return a branch's picking list of open online orders as a PDF."""
         return self.request("GET", f"/picking-lists/{branch_id}/pdf").content
 
-    def orders(self, **filters: Any) -> Page[Row]:
+    def orders(self, **filters: Any) -> Page[OrderRead]:
         """List online orders."""
-        return self._rows("/orders", **filters)
+        return self._page(OrderRead, "/orders", **filters)
 
-    def order_action(self, order_id: int, action: str, body: Row | None = None) -> Row:
+    def order_action(self, order_id: int, action: str, body: Row | None = None) -> OrderRead:
         """Move an online order on: picking, packed, shipment, delivered or cancel."""
-        return self._post_object(f"/orders/{order_id}/{action}", body or {})
+        return self._post_as(OrderRead, f"/orders/{order_id}/{action}", body or {})
 
     # --- alerts, audit, reports -----------------------------------------------------
     def alerts(self, **filters: Any) -> Page[AlertRead]:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
+from common.schemas.orders import OrderRead, ReturnRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
@@ -19,11 +20,9 @@ from sync_server.orders.schemas import (
     CancelCreate,
     CatalogItem,
     OrderCreate,
-    OrderRead,
     PaymentCreate,
     PickingList,
     ReturnCreate,
-    ReturnRead,
     ReturnReceive,
     ShipmentCreate,
 )

@@ -19,6 +19,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.pricing import Channel as PriceChannel
+from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
@@ -30,11 +31,7 @@ from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.orders.models import Order, OrderLine, OrderStatus
 from sync_server.orders.notify import order_event, stock_available
-from sync_server.orders.schemas import (
-    CustomerRef,
-    OrderCreate,
-    OrderRead,
-)
+from sync_server.orders.schemas import CustomerRef, OrderCreate
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners

@@ -11,6 +11,15 @@ from sqlalchemy import select
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.inventory import IncomingRead
+from common.schemas.purchasing import (
+    POEmailsRead,
+    PORead,
+    ReceiptRead,
+    SuggestionsRead,
+    SupplierPriceRead,
+    VendorAccountRead,
+    VendorEntryRead,
+)
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
@@ -28,21 +37,14 @@ from sync_server.purchasing.schemas import (
     Confirmation,
     Decision,
     POCreate,
-    POEmailsRead,
-    PORead,
     POUpdate,
     ReceiptCreate,
-    ReceiptRead,
     Rejection,
     Shipment,
     StartingCost,
     SuggestionsApply,
-    SuggestionsRead,
     SupplierHistoryRead,
     SupplierPriceIn,
-    SupplierPriceRead,
-    VendorAccountRead,
-    VendorEntryRead,
     VendorPaymentCreate,
     VendorStatementRead,
 )

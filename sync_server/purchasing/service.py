@@ -18,6 +18,42 @@ from common.errors import (
 )
 from common.money import format_money, percent_of, round_money
 from common.roles import Permission, Role
+from common.schemas.purchasing import (
+    ALLOWED_FROM as ALLOWED_FROM,
+)
+from common.schemas.purchasing import (
+    APPROVED as APPROVED,
+)
+from common.schemas.purchasing import (
+    CANCELLED as CANCELLED,
+)
+from common.schemas.purchasing import (
+    CLOSED as CLOSED,
+)
+from common.schemas.purchasing import (
+    CONFIRMED as CONFIRMED,
+)
+from common.schemas.purchasing import (
+    DRAFT as DRAFT,
+)
+from common.schemas.purchasing import (
+    PARTIAL as PARTIAL,
+)
+from common.schemas.purchasing import (
+    PENDING as PENDING,
+)
+from common.schemas.purchasing import (
+    RECEIVED as RECEIVED,
+)
+from common.schemas.purchasing import (
+    REJECTED as REJECTED,
+)
+from common.schemas.purchasing import (
+    SENT as SENT,
+)
+from common.schemas.purchasing import (
+    SHIPPED as SHIPPED,
+)
 from common.tax import (
     Component,
     LineTax,
@@ -49,31 +85,6 @@ from sync_server.purchasing.schemas import LineIn, POCreate, POUpdate, ReceiptLi
 from sync_server.tax import service as tax_classes
 from sync_server.tax.models import TaxClassRow
 
-DRAFT = "draft"
-PENDING = "pending_approval"
-APPROVED = "approved"
-SENT = "sent"
-CONFIRMED = "confirmed"
-SHIPPED = "shipped"
-REJECTED = "rejected"
-PARTIAL = "partially_received"
-RECEIVED = "received"
-CLOSED = "closed"
-CANCELLED = "cancelled"
-
-# What each action may start from; anything else is a 409 that changes nothing.
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "edit": frozenset({DRAFT}),
-    "submit": frozenset({DRAFT}),
-    "approve": frozenset({PENDING}),
-    "reject": frozenset({PENDING}),
-    "send": frozenset({APPROVED}),
-    "confirm": frozenset({SENT, CONFIRMED}),
-    "ship": frozenset({SENT, CONFIRMED}),
-    "receive": frozenset({APPROVED, SENT, CONFIRMED, SHIPPED, PARTIAL}),
-    "close": frozenset({PARTIAL, RECEIVED}),
-    "cancel": frozenset({DRAFT, PENDING, APPROVED, SENT, CONFIRMED}),
-}
 # Goods of these orders are still to come (what is left of their lines).
 INCOMING = (APPROVED, SENT, CONFIRMED, SHIPPED, PARTIAL)
 REFERENCE_TYPE = "purchase_order"

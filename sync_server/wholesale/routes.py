@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
+from common.schemas.wholesale import SalesRequestRead
 from sync_server.auth.deps import Requires, SessionDep
 from sync_server.auth.principal import Principal
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
@@ -21,7 +22,6 @@ from sync_server.wholesale.schemas import (
     InvoiceRead,
     Rejection,
     SalesRequestCreate,
-    SalesRequestRead,
 )
 
 router = APIRouter(tags=["wholesale"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -14,10 +14,10 @@ from common.schemas.base import (
     NonNegativePrice,
     Percent,
     PositiveQuantity,
-    Quantity,
     ReadSchema,
     Schema,
 )
+from common.schemas.wholesale import RequestLineRead
 from sync_server.credit.schemas import MAX_AMOUNT
 
 
@@ -48,50 +48,6 @@ class Decision(Schema):
 
 class Rejection(Schema):
     comment: str = Field(min_length=1, max_length=1000)
-
-
-class RequestLineRead(ReadSchema):
-    id: int
-    product_id: int
-    sku: str
-    name: str
-    quantity: Quantity
-    unit_price: Amount
-    discount_percent: Amount
-    promo_discount: Amount = Decimal("0")
-    tax_rate: Amount
-    gross: Amount
-    net: Amount
-    tax: Amount
-    total: Amount
-    # The line's HSN code and its taxable value and components (common.tax), when known.
-    hsn: str = ""
-    tax_detail: dict[str, Any] | None = None
-
-
-class SalesRequestRead(ReadSchema):
-    id: int
-    number: str
-    customer_id: int
-    branch_id: int
-    status: str
-    payment_terms: str
-    order_discount_percent: Amount
-    notes: str
-    gross_total: Amount
-    discount_total: Amount
-    tax_total: Amount
-    total: Amount
-    created_by: int | None
-    created_by_name: str
-    decided_by: int | None
-    decided_by_name: str
-    decided_at: datetime | None
-    decision_comment: str
-    invoice_number: str | None
-    invoiced_at: datetime | None
-    created_at: datetime
-    lines: list[RequestLineRead]
 
 
 class Party(ReadSchema):

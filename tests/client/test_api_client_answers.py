@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from common.schemas.partners import CustomerCreate, SupplierCreate
+from common.schemas.purchasing import PORead
 from pos_client.api.client import ApiClient, ApiError, UnexpectedAnswer
 from tests.factories import PASSWORD, World
 
@@ -53,6 +54,32 @@ def test_starting_costs_are_keyed_by_product(signed_in: ApiClient, world: World)
 
     assert sorted(costs) == sorted(wanted)
     assert all(costs[pid]["product_id"] == pid for pid in wanted)
+
+
+def test_a_purchase_order_is_read_as_its_schema(signed_in: ApiClient, world: World) -> None:
+    supplier = signed_in.create_supplier(SupplierCreate(name="Typed Supplier"))
+    line = {"product_id": world.a.product_ids[0], "quantity": "4", "unit_cost": "2.50"}
+    created = signed_in.create_purchase_order(
+        supplier_id=supplier.id, branch_id=world.a.branch_ids[0], lines=[line]
+    )
+
+    submitted = signed_in.po_action(created.id, "submit")
+    read = signed_in.purchase_order(created.id)
+
+    assert isinstance(read, PORead) and submitted.status == read.status == "pending_approval"
+    assert [(x.quantity, x.unit_cost) for x in read.lines] == [(Decimal(4), Decimal("2.50"))]
+    assert read.subtotal == Decimal("10.00")
+    assert [po.id for po in signed_in.purchase_orders(status="pending_approval").items] == [
+        created.id
+    ]
+    assert signed_in.purchase_order_receipts(created.id) == []
+    assert signed_in.purchase_order_emails(created.id).emails == []
+    account = signed_in.supplier_account(supplier.id)
+    assert (account.name, account.open_purchase_orders) == ("Typed Supplier", 1)
+    assert (
+        signed_in.reorder_suggestions(branch_id=world.a.branch_ids[0]).branch_id
+        == (world.a.branch_ids[0])
+    )
 
 
 def test_typed_reads_of_a_real_server(signed_in: ApiClient, world: World) -> None:
@@ -162,6 +189,16 @@ def _answer(request: Request) -> Response:
         return JSONResponse({"id": 9, "status": "dispatched", "lines": [{"product_id": 1}]})
     if path.endswith("/products"):
         return JSONResponse({"items": [{"id": "x"}], "total": 1, "limit": 50, "offset": 0})
+    if path.endswith("/sales-requests/4/approve"):
+        return JSONResponse({"id": 4, "number": "SR-4", "total": "a lot"})
+    if path.endswith("/orders"):
+        return JSONResponse(
+            {"items": [{"id": 3, "status": "paid"}], "total": 1, "limit": 50, "offset": 0}
+        )
+    if path.endswith("/suppliers/5/account"):
+        return JSONResponse({"supplier_id": 5, "balance_due": "lots"})  # not an amount
+    if path.endswith("/purchase-orders/5"):
+        return JSONResponse({"id": 5, "number": "PO-5", "status": "draft"})  # no lines, totals
     return HTMLResponse("<html><body>Sign in to the hotel Wi-Fi</body></html>")
 
 
@@ -257,3 +294,23 @@ def test_a_transfer_with_malformed_lines(stranger: ApiClient) -> None:
 def test_a_changed_setting_without_its_value(stranger: ApiClient) -> None:
     error = _refusal(lambda: stranger.put_setting("currency", "EUR"))
     assert "/settings/currency" in error.detail and "SettingRead" in error.detail
+
+
+def test_a_purchase_order_without_its_lines_and_totals(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.purchase_order(5))
+    assert "/purchase-orders/5" in error.detail and "PORead" in error.detail
+
+
+def test_a_vendor_account_with_words_for_money(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.supplier_account(5))
+    assert "/suppliers/5/account" in error.detail and "VendorAccountRead" in error.detail
+
+
+def test_a_page_of_orders_without_their_lines(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.orders())
+    assert "/orders" in error.detail and "OrderRead" in error.detail
+
+
+def test_an_approved_sales_request_of_the_wrong_shape(stranger: ApiClient) -> None:
+    error = _refusal(lambda: stranger.sales_request_action(4, "approve"))
+    assert "/sales-requests/4/approve" in error.detail and "SalesRequestRead" in error.detail

@@ -196,28 +196,28 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
     editor.set_line(0, quantity="10", cost="6.50")
     accept_dialog(qtbot, dialog)
     po = dialog.result_value
-    assert po["status"] == "draft" and po["lines"][0]["product_id"] == product_id
-    reload_until(qtbot, page.orders, lambda rows: any(r["id"] == po["id"] for r in rows))
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    assert po.status == "draft" and po.lines[0].product_id == product_id
+    reload_until(qtbot, page.orders, lambda rows: any(r.id == po.id for r in rows))
+    select_row(page.orders, lambda r: r.id == po.id)
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "approval" in page.message.text(), timeout=TIMEOUT)
-    status = f"purchase-orders/{po['id']}"
+    status = f"purchase-orders/{po.id}"
     eventually(qtbot, lambda: admin.get(status).json()["status"] == "pending_approval")
     # The buyer may approve POs, but not their own.
     wait_loaded(qtbot, page.orders)
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    select_row(page.orders, lambda r: r.id == po.id)
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "someone else" in page.message.text().lower(), timeout=TIMEOUT)
 
     manager = open_window("manager", start="purchasing")
     page = manager.open_screen("purchasing")
     wait_loaded(qtbot, page.orders)
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    select_row(page.orders, lambda r: r.id == po.id)
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "approved" in page.message.text(), timeout=TIMEOUT)
     eventually(qtbot, lambda: admin.get(status).json()["status"] == "approved")
     wait_loaded(qtbot, page.orders)
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    select_row(page.orders, lambda r: r.id == po.id)
     before = Decimal(_level(admin, branch_id=branch_id, product_id=product_id)["on_hand"])
     qtbot.mouseClick(page.receive_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=TIMEOUT)
@@ -235,7 +235,7 @@ def test_purchase_order_approved_by_another_user_and_received_partially(
             == before + 4
         ),
     )
-    assert admin.get(f"purchase-orders/{po['id']}").json()["status"] == "partially_received"
+    assert admin.get(f"purchase-orders/{po.id}").json()["status"] == "partially_received"
 
     # What was received is owed to the vendor; a payment brings it down.
     page.tabs.setCurrentIndex(1)
@@ -292,7 +292,7 @@ def test_approve_sales_request_and_record_customer_payment(
     window = open_window("manager", start="sales")
     page = window.open_screen("sales")
     wait_loaded(qtbot, page.requests)
-    select_row(page.requests, lambda r: r["id"] == request["id"])
+    select_row(page.requests, lambda r: r.id == request["id"])
     qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.message.text().startswith("Approved"), timeout=TIMEOUT)
     eventually(

@@ -180,9 +180,9 @@ def test_supplier_created_and_po_sent_confirmed_shipped(
         reload_until(
             qtbot,
             page.orders,
-            lambda rows: any(r["id"] == po["id"] and r["status"] == status for r in rows),
+            lambda rows: any(r.id == po["id"] and r.status == status for r in rows),
         )
-        select_row(page.orders, lambda r: r["id"] == po["id"])
+        select_row(page.orders, lambda r: r.id == po["id"])
 
     page.tabs.setCurrentIndex(0)
     show("approved")
@@ -246,9 +246,7 @@ def test_supplier_created_and_po_sent_confirmed_shipped(
         arrival.isoformat(),
     )
     show("shipped")
-    row = page.orders.model.rows.index(
-        next(r for r in page.orders.model.rows if r["id"] == po["id"])
-    )
+    row = page.orders.model.rows.index(next(r for r in page.orders.model.rows if r.id == po["id"]))
     shown = {
         column.label: page.orders.model.index(row, i).data()
         for i, column in enumerate(page.orders.model.columns)

@@ -46,8 +46,8 @@ def settings(settings, smtp):  # noqa: F811 - the loopback SMTP server, named by
 
 def _open_detail(qtbot: QtBot, page, po_id: int):
     """Double-click the PO's row, as a person would, and wait for its detail view."""
-    reload_until(qtbot, page.orders, lambda rows: any(r["id"] == po_id for r in rows))
-    row = next(i for i, r in enumerate(page.orders.model.rows) if r["id"] == po_id)
+    reload_until(qtbot, page.orders, lambda rows: any(r.id == po_id for r in rows))
+    row = next(i for i, r in enumerate(page.orders.model.rows) if r.id == po_id)
     index = page.orders.view.model().index(row, 0)
     page.orders.view.selectRow(row)
     page.dialog = None
@@ -153,29 +153,29 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     po = dialog.result_value
     assert [
         (
-            x["product_id"],
-            Decimal(x["quantity"]),
-            x["purchase_unit"],
-            Decimal(x["unit_cost"]),
-            x["tax_class_id"],
-            Decimal(x["tax_amount"]),
+            x.product_id,
+            x.quantity,
+            x.purchase_unit,
+            x.unit_cost,
+            x.tax_class_id,
+            x.tax_amount,
         )
-        for x in po["lines"]
+        for x in po.lines
     ] == [
         (rice["id"], Decimal(20), "piece", Decimal(520), gst5["id"], Decimal(520)),
         (plain_id, Decimal(5), "piece", Decimal("12.5"), None, Decimal(0)),
     ]
-    reload_until(qtbot, page.orders, lambda rows: any(r["id"] == po["id"] for r in rows))
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    reload_until(qtbot, page.orders, lambda rows: any(r.id == po.id for r in rows))
+    select_row(page.orders, lambda r: r.id == po.id)
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
-    status = f"purchase-orders/{po['id']}"
+    status = f"purchase-orders/{po.id}"
     eventually(qtbot, lambda: admin.get(status).json()["status"] == "pending_approval")
 
     # A second user opens it by double-click, sees what they approve, and approves it there.
     manager = open_window("manager", start="purchasing")
     _laptop(manager)
     approver = manager.open_screen("purchasing")
-    detail = _open_detail(qtbot, approver, po["id"])
+    detail = _open_detail(qtbot, approver, po.id)
     lines = detail.lines
     assert [lines.item(r, 0).text() for r in range(lines.rowCount())] == [
         LONG_NAME,
@@ -203,9 +203,9 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     reload_until(
         qtbot,
         page.orders,
-        lambda rows: any(r["id"] == po["id"] and r["status"] == "approved" for r in rows),
+        lambda rows: any(r.id == po.id and r.status == "approved" for r in rows),
     )
-    select_row(page.orders, lambda r: r["id"] == po["id"])
+    select_row(page.orders, lambda r: r.id == po.id)
     assert page.send_button.isEnabled()
     page.dialog = None
     qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
@@ -216,13 +216,13 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     accept_dialog(qtbot, send)
     assert "queued" in page.message.text()
     eventually(qtbot, lambda: admin.get(status).json()["status"] == "sent")
-    detail = _open_detail(qtbot, page, po["id"])
+    detail = _open_detail(qtbot, page, po.id)
     assert detail.emails.item(0, 2).text() == SUPPLIER_EMAIL
     assert detail.emails.item(0, 3).text() == "Queued for delivery"
     assert detail.tabs.tabText(1) == "E-mails (1 queued)"
     assert dispatch_due(world.sessions(), settings=settings) == 1
     [(recipients, message)] = inbox.messages
-    assert recipients == [SUPPLIER_EMAIL] and po["number"] in message["Subject"]
+    assert recipients == [SUPPLIER_EMAIL] and po.number in message["Subject"]
     qtbot.mouseClick(detail.refresh_emails_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: detail.emails.item(0, 3).text().startswith("Sent "), timeout=TIMEOUT)
     assert detail.tabs.tabText(1) == "E-mails (1 sent)"
@@ -245,10 +245,10 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
             qtbot,
             page.orders,
             lambda rows: any(
-                r["id"] == po["id"] and r["status"] in ("sent", "partially_received") for r in rows
+                r.id == po.id and r.status in ("sent", "partially_received") for r in rows
             ),
         )
-        select_row(page.orders, lambda r: r["id"] == po["id"])
+        select_row(page.orders, lambda r: r.id == po.id)
         page.dialog = None
         qtbot.mouseClick(page.receive_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
@@ -272,7 +272,7 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     assert {p["product_id"]: p["unit_cost"] for p in prices}[rice["id"]] == "520.00"
 
     # The detail view lists both receipts and offers no approval.
-    detail = _open_detail(qtbot, page, po["id"])
+    detail = _open_detail(qtbot, page, po.id)
     assert detail.receipts.count() == 2
     assert "8 × " + LONG_NAME in detail.receipts.item(0).text()
     assert not detail.approve_button.isVisible()
@@ -281,7 +281,7 @@ def test_po_by_search_with_units_tax_and_supplier_price_approved_sent_and_receiv
     # Had the server no mail server, the question would say so and offer no Send.
     unconfigured = SendDialog(
         ctx=page.ctx,
-        po={**po, "status": "approved"},
+        po=po.model_copy(update={"status": "approved"}),
         supplier=next(s for s in page.suppliers if s.id == supplier["id"]),
         email_configured=False,
         parent=page,

@@ -150,8 +150,8 @@ def test_order_detail_ships_and_saves_the_picking_list(
     saved = tmp_path / "picking.pdf"
     page.ask_path = lambda suggested: saved
     show_tab(page, "Online orders")
-    reload_until(qtbot, page.orders, lambda rows: any(r["id"] == order["id"] for r in rows))
-    select_row(page.orders, lambda r: r["id"] == order["id"])
+    reload_until(qtbot, page.orders, lambda rows: any(r.id == order["id"] for r in rows))
+    select_row(page.orders, lambda r: r.id == order["id"])
     page.show_order()
     qtbot.waitUntil(lambda: isinstance(page.dialog, OrderDialog), timeout=TIMEOUT)
     detail = page.dialog
@@ -178,9 +178,9 @@ def test_order_detail_ships_and_saves_the_picking_list(
     reload_until(
         qtbot,
         page.orders,
-        lambda rows: any(r["id"] == order["id"] and r["status"] == "packed" for r in rows),
+        lambda rows: any(r.id == order["id"] and r.status == "packed" for r in rows),
     )
-    select_row(page.orders, lambda r: r["id"] == order["id"])
+    select_row(page.orders, lambda r: r.id == order["id"])
     qtbot.mouseClick(page.order_details_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: isinstance(page.dialog, OrderDialog) and page.dialog is not detail,
@@ -200,5 +200,5 @@ def test_order_detail_ships_and_saves_the_picking_list(
     reload_until(
         qtbot,
         page.orders,
-        lambda rows: any(r["id"] == order["id"] and r["status"] == "shipped" for r in rows),
+        lambda rows: any(r.id == order["id"] and r.status == "shipped" for r in rows),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.purchasing import (
+    ALLOWED_FROM,
+    POEmailRead,
+    POEmailsRead,
+    POLineRead,
+    PORead,
+    ReceiptRead,
+)
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -75,7 +82,7 @@ PREVIEW_WIDTH = 860
 def fetch_document(api: ApiClient, po_id: int) -> dict[str, Any]:
     """Fetch a PO with its receipts, products, e-mails and PDF (runs on a network thread)."""
     po = api.purchase_order(po_id)
-    ids = sorted({line["product_id"] for line in po["lines"]})
+    ids = sorted({line.product_id for line in po.lines})
     products = {pid: api.product(pid) for pid in ids}
     return {
         "po": po,
@@ -87,22 +94,22 @@ def fetch_document(api: ApiClient, po_id: int) -> dict[str, Any]:
     }
 
 
-def line_unit(line: dict[str, Any], base: str) -> str:
+def line_unit(line: POLineRead, base: str) -> str:
     """Return the unit a line counts in: "piece", or "case of 12 piece"."""
-    unit = line.get("purchase_unit")
+    unit = line.purchase_unit
     if not unit or unit == base:
         return base
-    return f"{unit} of {as_quantity(line.get('units_per') or 1)} {base}"
+    return f"{unit} of {as_quantity(line.units_per or 1)} {base}"
 
 
-def email_state(mail: dict[str, Any]) -> str:
+def email_state(mail: POEmailRead) -> str:
     """Say where an e-mail is: sent (when), queued (and why it is waiting), failed (why)."""
-    if mail["state"] == "sent":
-        return f"Sent {as_when(mail['delivered_at'])}"
-    if mail["state"] == "failed":
-        return f"Failed for good: {mail.get('error') or 'no reason given'}"
-    if mail.get("error"):
-        return f"Queued, retrying (attempt {mail['attempts']}: {mail['error']})"
+    if mail.state == "sent":
+        return f"Sent {as_when(mail.delivered_at)}"
+    if mail.state == "failed":
+        return f"Failed for good: {mail.error or 'no reason given'}"
+    if mail.error:
+        return f"Queued, retrying (attempt {mail.attempts}: {mail.error})"
     return "Queued for delivery"
 
 
@@ -157,7 +164,8 @@ class PoDetailDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.po = po = document["po"]
+        self.po: PORead = document["po"]
+        po = self.po
         self.pdf: bytes = document.get("pdf") or b""
         names: dict[int, str] = document["names"]
         units: dict[int, str] = document.get("units", {})
@@ -165,21 +173,21 @@ class PoDetailDialog(QDialog):
         self.sub_dialog: QDialog | None = None
         # Where the PDF is saved; the file chooser by default (tests point it at a folder).
         self.ask_path: Callable[[], Path | None] = lambda: ask_pdf_path(
-            self, title="Save purchase order", suggested=pdf_file_name(po["number"])
+            self, title="Save purchase order", suggested=pdf_file_name(po.number)
         )
         self.saved_to: Path | None = None
-        self.setWindowTitle(f"Purchase order {po['number']}")
+        self.setWindowTitle(f"Purchase order {po.number}")
         self.setMinimumSize(1100, 660)
         title = QLabel(
-            f"{po['number']} · {supplier_name} → {ctx.branch_name(po['branch_id'])} · "
-            f"{as_label(po['status'])}"
+            f"{po.number} · {supplier_name} → {ctx.branch_name(po.branch_id)} · "
+            f"{as_label(po.status)}"
         )
         title.setObjectName("DialogTitle")
         title.setWordWrap(True)
         self.lines = self._lines_table(po, names, units)
         self.totals = QLabel(
-            f"Taxable value {as_money(po['subtotal'])}   Tax {as_money(po['tax_total'])}   "
-            f"<b>Total {as_money(po['total'])}</b>   Received {as_money(po['received_value'])}"
+            f"Taxable value {as_money(po.subtotal)}   Tax {as_money(po.tax_total)}   "
+            f"<b>Total {as_money(po.total)}</b>   Received {as_money(po.received_value)}"
         )
         self.totals.setObjectName("PoDetailTotals")
         self.history = _wrapping_list("PoHistory")
@@ -239,7 +247,7 @@ class PoDetailDialog(QDialog):
         self.tabs.addTab(order_tab, "Order")
         self.tabs.addTab(emails_tab, "E-mails")
         self.tabs.addTab(scroll, "PDF preview")
-        self.show_emails(document.get("emails") or {"email_configured": True, "emails": []})
+        self.show_emails(document.get("emails") or POEmailsRead(email_configured=True, emails=[]))
         self.error = QLabel("")
         self.error.setObjectName("ErrorText")
         self.error.setWordWrap(True)
@@ -250,7 +258,7 @@ class PoDetailDialog(QDialog):
         self.save_pdf_button.setEnabled(bool(self.pdf))
         self.save_pdf_button.clicked.connect(self.save_pdf)
         self.buttons.addButton(self.save_pdf_button, QDialogButtonBox.ButtonRole.ActionRole)
-        decidable = po["status"] == "pending_approval" and ctx.can(Permission.PURCHASING_APPROVE)
+        decidable = po.status in ALLOWED_FROM["approve"] and ctx.can(Permission.PURCHASING_APPROVE)
         self.approve_button = button("Approve", role="primary", name="DetailApprove")
         self.reject_button = button("Reject…", role="danger", name="DetailReject")
         for decision in (self.approve_button, self.reject_button):
@@ -265,26 +273,24 @@ class PoDetailDialog(QDialog):
         layout.addWidget(self.buttons)
 
     @staticmethod
-    def _lines_table(
-        po: dict[str, Any], names: dict[int, str], units: dict[int, str]
-    ) -> QTableWidget:
-        table = QTableWidget(len(po["lines"]), len(LINE_HEADERS))
+    def _lines_table(po: PORead, names: dict[int, str], units: dict[int, str]) -> QTableWidget:
+        table = QTableWidget(len(po.lines), len(LINE_HEADERS))
         table.setObjectName("PoDetailLines")
         table.setHorizontalHeaderLabels(LINE_HEADERS)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().setVisible(False)
-        for row, line in enumerate(po["lines"]):
-            free = Decimal(line["unit_cost"]) == 0
+        for row, line in enumerate(po.lines):
+            free = line.unit_cost == 0
             cells = (
-                names.get(line["product_id"], f"#{line['product_id']}"),
-                as_quantity(line["quantity"]),
-                line_unit(line, units.get(line["product_id"], "")),
-                as_quantity(line["received_quantity"]),
-                as_money(line["unit_cost"]),
-                as_money(line.get("taxable")),
-                as_quantity(line["tax_rate"]),
-                as_money(line.get("tax_amount")),
-                as_money(line["line_total"]),
+                names.get(line.product_id, f"#{line.product_id}"),
+                as_quantity(line.quantity),
+                line_unit(line, units.get(line.product_id, "")),
+                as_quantity(line.received_quantity),
+                as_money(line.unit_cost),
+                as_money(line.taxable),
+                as_quantity(line.tax_rate),
+                as_money(line.tax_amount),
+                as_money(line.line_total),
                 "Free" if free else "",
             )
             for column, text in enumerate(cells):
@@ -300,51 +306,51 @@ class PoDetailDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         return table
 
-    def _fill_history(self, po: dict[str, Any]) -> None:
+    def _fill_history(self, po: PORead) -> None:
         for key, label, who in HISTORY:
-            if po.get(key):
-                by = f" by {po[who]}" if who and po.get(who) else ""
+            when = getattr(po, key)
+            if when:
+                by = f" by {getattr(po, who)}" if who and getattr(po, who) else ""
                 if key == "decided_at":
-                    label = "Rejected" if po["status"] == "rejected" else "Approved"
+                    label = "Rejected" if po.status == "rejected" else "Approved"
                 comment = (
-                    f" — {po['decision_comment']}"
-                    if key == "decided_at" and po.get("decision_comment")
+                    f" — {po.decision_comment}"
+                    if key == "decided_at" and po.decision_comment
                     else ""
                 )
-                self.history.addItem(f"{as_when(po[key])}  {label}{by}{comment}")
+                self.history.addItem(f"{as_when(when)}  {label}{by}{comment}")
 
-    def _fill_receipts(self, receipts: list[dict[str, Any]], names: dict[int, str]) -> None:
+    def _fill_receipts(self, receipts: list[ReceiptRead], names: dict[int, str]) -> None:
         for receipt in receipts:
             items = ", ".join(
-                f"{as_quantity(x['quantity'])} × {names.get(x['product_id'], '#')}"
-                for x in receipt["lines"]
+                f"{as_quantity(x.quantity)} × {names.get(x.product_id, '#')}" for x in receipt.lines
             )
-            note = f" ({receipt['note']})" if receipt.get("note") else ""
+            note = f" ({receipt.note})" if receipt.note else ""
             self.receipts.addItem(
-                f"{as_when(receipt['received_at'])}  {receipt['actor']}: {items} — "
-                f"{as_money(receipt['value'])}{note}"
+                f"{as_when(receipt.received_at)}  {receipt.actor}: {items} — "
+                f"{as_money(receipt.value)}{note}"
             )
         if not receipts:
             self.receipts.addItem("Nothing received yet.")
 
-    def show_emails(self, answer: dict[str, Any]) -> None:
+    def show_emails(self, answer: POEmailsRead) -> None:
         """Show the PO's e-mails and where each one is."""
-        mails = answer["emails"]
+        mails = answer.emails
         self.emails.setRowCount(len(mails))
         for row, mail in enumerate(mails):
             cells = (
-                EVENTS.get(mail["event"], mail["subject"]),
-                as_when(mail["created_at"]),
-                mail["recipient"],
+                EVENTS.get(mail.event, mail.subject),
+                as_when(mail.created_at),
+                mail.recipient,
                 email_state(mail),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column == 3 and mail["state"] == "failed":
+                if column == 3 and mail.state == "failed":
                     item.setForeground(FAILED)
                 self.emails.setItem(row, column, item)
         self.emails.resizeRowsToContents()
-        if not answer["email_configured"]:
+        if not answer.email_configured:
             self.email_note.setText(
                 "This server has no mail server configured: no e-mail can leave it. "
                 "Ask whoever runs the server to set STOCKPILOT_SMTP_HOST."
@@ -357,18 +363,18 @@ class PoDetailDialog(QDialog):
             self.email_note.setText("")
         # The tab says at a glance where the e-mails are: "E-mails (1 sent, 1 failed)".
         counts = [
-            f"{sum(m['state'] == state for m in mails)} {state}"
+            f"{sum(m.state == state for m in mails)} {state}"
             for state in ("sent", "queued", "failed")
-            if any(m["state"] == state for m in mails)
+            if any(m.state == state for m in mails)
         ]
         label = f"E-mails ({', '.join(counts)})" if counts else "E-mails"
-        if not answer["email_configured"]:
+        if not answer.email_configured:
             label = "E-mails (no mail server)"
         self.tabs.setTabText(EMAILS_TAB, label)
 
     def refresh_emails(self) -> None:
         """Ask the server again where the PO's e-mails are."""
-        po_id = self.po["id"]
+        po_id = self.po.id
         NetOp(lambda api: api.purchase_order_emails(po_id), pool=self.ctx.pool, owner=self).success(
             self.show_emails
         ).failure(self._failed).run()
@@ -391,22 +397,22 @@ class PoDetailDialog(QDialog):
         """Approve the PO shown; the server checks who may."""
         self.approve_button.setEnabled(False)
         self.error.setVisible(False)
-        po_id = self.po["id"]
+        po_id = self.po.id
         NetOp(lambda api: api.po_action(po_id, "approve"), pool=self.ctx.pool, owner=self).success(
-            lambda r: self._finished(f"{r['number']} is now {as_label(r['status']).lower()}.")
+            lambda r: self._finished(f"{r.number} is now {as_label(r.status).lower()}.")
         ).failure(self._failed).run()
 
     def reject_po(self) -> None:
         """Ask why, then reject the PO shown."""
-        po_id = self.po["id"]
+        po_id = self.po.id
         dialog = CommentDialog(
             ctx=self.ctx,
-            title=f"Reject {self.po['number']}",
+            title=f"Reject {self.po.number}",
             ok_text="Reject",
             call=lambda api, comment: api.po_action(po_id, "reject", comment=comment),
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._finished(f"Rejected {self.po['number']}."))
+        dialog.accepted.connect(lambda: self._finished(f"Rejected {self.po.number}."))
         self.sub_dialog = dialog
         dialog.open()
 

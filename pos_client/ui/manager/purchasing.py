@@ -17,6 +17,20 @@ from PySide6.QtWidgets import (
 
 from common.roles import Permission
 from common.schemas.partners import SupplierRead
+from common.schemas.purchasing import (
+    ALLOWED_FROM,
+    APPROVED,
+    CONFIRMED,
+    DRAFT,
+    PARTIAL,
+    PENDING,
+    RECEIVED,
+    REJECTED,
+    SENT,
+    SHIPPED,
+    PORead,
+    SuggestionsRead,
+)
 from pos_client.api.client import ApiClient
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -47,20 +61,20 @@ from pos_client.ui.manager.widgets import (
 
 PO_STATUSES = [
     ("All", None),
-    ("Draft", "draft"),
-    ("Waiting approval", "pending_approval"),
-    ("Approved", "approved"),
-    ("Sent to supplier", "sent"),
-    ("Confirmed by supplier", "confirmed"),
-    ("Shipped", "shipped"),
-    ("Partially received", "partially_received"),
-    ("Received", "received"),
-    ("Rejected", "rejected"),
+    ("Draft", DRAFT),
+    ("Waiting approval", PENDING),
+    ("Approved", APPROVED),
+    ("Sent to supplier", SENT),
+    ("Confirmed by supplier", CONFIRMED),
+    ("Shipped", SHIPPED),
+    ("Partially received", PARTIAL),
+    ("Received", RECEIVED),
+    ("Rejected", REJECTED),
 ]
-# Which statuses each supplier-side step may start from (sync_server.purchasing.service).
-SENDABLE = frozenset({"approved"})
-CONFIRMABLE = frozenset({"sent", "confirmed"})
-SHIPPABLE = frozenset({"sent", "confirmed"})
+# Which statuses each supplier-side step may start from: the server's own rule.
+SENDABLE = ALLOWED_FROM["send"]
+CONFIRMABLE = ALLOWED_FROM["confirm"]
+SHIPPABLE = ALLOWED_FROM["ship"]
 REORDER_METHODS = [("Low-stock levels", "threshold"), ("Sales forecast", "forecast")]
 
 
@@ -254,20 +268,20 @@ class PurchasingPage(QWidget):
         method = self.reorder_method.currentData()
         with_incoming = method == "threshold" and self.ctx.can(Permission.STOCK_READ)
 
-        def fetch(api: ApiClient) -> dict[str, Any]:
+        def fetch(api: ApiClient) -> tuple[SuggestionsRead, dict[int, Any]]:
             result = api.reorder_suggestions(branch_id=branch_id, method=method)
-            if with_incoming:
-                # Only the forecast method reports on-order stock per line; ask for the rest.
-                incoming = api.incoming_stock(branch_id=branch_id)
-                result["incoming"] = {row.product_id: row.on_order for row in incoming}
-            return result
+            if not with_incoming:
+                return result, {}
+            # Only the forecast method reports on-order stock per line; ask for the rest.
+            incoming = api.incoming_stock(branch_id=branch_id)
+            return result, {row.product_id: row.on_order for row in incoming}
 
         # Only the latest question's answer is shown: an older one may arrive after it.
         self._suggestion_asked += 1
         asked = self._suggestion_asked
         self.reorder_message.setText("Working out suggestions…")
         NetOp(fetch, pool=self.ctx.pool, owner=self).success(
-            lambda result: self._suggested(result) if asked == self._suggestion_asked else None
+            lambda answer: self._suggested(*answer) if asked == self._suggestion_asked else None
         ).failure(
             lambda e: (
                 self.reorder_message.setText(describe(e))
@@ -276,22 +290,25 @@ class PurchasingPage(QWidget):
             )
         ).run()
 
-    def _suggested(self, result: dict[str, Any]) -> None:
-        incoming = result.get("incoming", {})
+    def _suggested(self, result: SuggestionsRead, incoming: dict[int, Any]) -> None:
         rows = [
             {
-                **line,
-                "on_order": line.get("on_order") or incoming.get(line["product_id"], "0"),
-                "supplier_name": group["supplier_name"],
-                "supplier_id": group["supplier_id"],
+                **line.model_dump(),
+                "on_order": (
+                    line.on_order
+                    if line.on_order is not None
+                    else incoming.get(line.product_id, "0")
+                ),
+                "supplier_name": group.supplier_name,
+                "supplier_id": group.supplier_id,
             }
-            for group in result["suppliers"]
-            for line in group["lines"]
+            for group in result.suppliers
+            for line in group.lines
         ]
         self.reorder_model.set_rows(rows)
         self.reorder_view.resizeColumnsToContents()
         self.reorder_message.setText(
-            f"{len(rows)} product(s) to reorder from {len(result['suppliers'])} supplier(s)."
+            f"{len(rows)} product(s) to reorder from {len(result.suppliers)} supplier(s)."
             if rows
             else "Nothing needs reordering here."
         )
@@ -307,8 +324,8 @@ class PurchasingPage(QWidget):
             return
         method = self.reorder_method.currentData()
 
-        def drafted(pos: list[dict[str, Any]]) -> None:
-            numbers = ", ".join(p["number"] for p in pos)
+        def drafted(pos: list[PORead]) -> None:
+            numbers = ", ".join(p.number for p in pos)
             self.reorder_message.setText(f"Created {len(pos)} draft PO(s): {numbers}.")
             self.orders.reload()
 
@@ -382,8 +399,8 @@ class PurchasingPage(QWidget):
             lambda api: api.supplier_account(supplier.id), pool=self.ctx.pool, owner=self
         ).success(
             lambda a: self.vendor_message.setText(
-                f"{a['name']}: supplied {as_money(a['total_supplied'])}, paid "
-                f"{as_money(a['total_paid'])}, due {as_money(a['balance_due'])}."
+                f"{a.name}: supplied {as_money(a.total_supplied)}, paid "
+                f"{as_money(a.total_paid)}, due {as_money(a.balance_due)}."
             )
         ).failure(lambda e: self.vendor_message.setText(describe(e))).run()
 
@@ -413,7 +430,7 @@ class PurchasingPage(QWidget):
     def _supplier_name(self, supplier_id: int) -> str:
         return next((s.name for s in self.suppliers if s.id == supplier_id), f"#{supplier_id}")
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> PORead | None:
         po = self.orders.current()
         if po is None:
             self.message.setText("Select a purchase order first.")
@@ -423,7 +440,7 @@ class PurchasingPage(QWidget):
         """Open the new-PO form."""
         dialog = PurchaseOrderDialog(ctx=self.ctx, suppliers=self.suppliers, parent=self)
         dialog.accepted.connect(
-            lambda: self._done(f"Created {dialog.result_value['number']} as a draft.")
+            lambda: self._done(f"Created {dialog.result_value.number} as a draft.")
         )
         self.dialog = dialog
         dialog.open()
@@ -431,15 +448,15 @@ class PurchasingPage(QWidget):
     def _action(self, action: str) -> None:
         if (po := self._current()) is None:
             return
-        NetOp(lambda api: api.po_action(po["id"], action), pool=self.ctx.pool, owner=self).success(
-            lambda r: self._done(f"{r['number']} is now {as_label(r['status']).lower()}.")
+        NetOp(lambda api: api.po_action(po.id, action), pool=self.ctx.pool, owner=self).success(
+            lambda r: self._done(f"{r.number} is now {as_label(r.status).lower()}.")
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def show_po(self) -> None:
         """Open the selected PO as a document: lines, totals, history, receipts."""
         if (po := self._current()) is None:
             return
-        NetOp(lambda api: fetch_document(api, po["id"]), pool=self.ctx.pool, owner=self).success(
+        NetOp(lambda api: fetch_document(api, po.id), pool=self.ctx.pool, owner=self).success(
             self._open_detail
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
@@ -447,7 +464,7 @@ class PurchasingPage(QWidget):
         dialog = PoDetailDialog(
             ctx=self.ctx,
             document=document,
-            supplier_name=self._supplier_name(document["po"]["supplier_id"]),
+            supplier_name=self._supplier_name(document["po"].supplier_id),
             changed=self._done,
             parent=self,
         )
@@ -460,12 +477,12 @@ class PurchasingPage(QWidget):
             return
         dialog = CommentDialog(
             ctx=self.ctx,
-            title=f"Reject {po['number']}",
+            title=f"Reject {po.number}",
             ok_text="Reject",
-            call=lambda api, comment: api.po_action(po["id"], "reject", comment=comment),
+            call=lambda api, comment: api.po_action(po.id, "reject", comment=comment),
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._done(f"Rejected {po['number']}."))
+        dialog.accepted.connect(lambda: self._done(f"Rejected {po.number}."))
         self.dialog = dialog
         dialog.open()
 
@@ -478,15 +495,15 @@ class PurchasingPage(QWidget):
             lambda n: self._open_receive(po, n)
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
-    def _open_receive(self, po: dict[str, Any], names: dict[int, str]) -> None:
+    def _open_receive(self, po: PORead, names: dict[int, str]) -> None:
         dialog = ReceiveDialog(ctx=self.ctx, po=po, names=names, parent=self)
-        dialog.accepted.connect(lambda: self._done(f"Received goods for {po['number']}."))
+        dialog.accepted.connect(lambda: self._done(f"Received goods for {po.number}."))
         self.dialog = dialog
         dialog.open()
 
     def _update_steps(self) -> None:
         po = self.orders.current()
-        status = po["status"] if po else None
+        status = po.status if po else None
         self.send_button.setEnabled(status in SENDABLE)
         self.confirm_button.setEnabled(status in CONFIRMABLE)
         self.ship_button.setEnabled(status in SHIPPABLE)
@@ -499,14 +516,12 @@ class PurchasingPage(QWidget):
         """
         if (po := self._current()) is None:
             return
-        NetOp(
-            lambda api: api.purchase_order_emails(po["id"]), pool=self.ctx.pool, owner=self
-        ).success(lambda answer: self._open_send(po, answer["email_configured"])).failure(
-            lambda e: self.message.setText(describe(e))
-        ).run()
+        NetOp(lambda api: api.purchase_order_emails(po.id), pool=self.ctx.pool, owner=self).success(
+            lambda answer: self._open_send(po, answer.email_configured)
+        ).failure(lambda e: self.message.setText(describe(e))).run()
 
-    def _open_send(self, po: dict[str, Any], email_configured: bool) -> None:
-        supplier = next((s for s in self.suppliers if s.id == po["supplier_id"]), None)
+    def _open_send(self, po: PORead, email_configured: bool) -> None:
+        supplier = next((s for s in self.suppliers if s.id == po.supplier_id), None)
         dialog = SendDialog(
             ctx=self.ctx,
             po=po,
@@ -517,7 +532,7 @@ class PurchasingPage(QWidget):
         email = supplier.email if supplier else None
         dialog.accepted.connect(
             lambda: self._done(
-                f"{po['number']} is sent: the e-mail to {email or 'the supplier'} is queued; "
+                f"{po.number} is sent: the e-mail to {email or 'the supplier'} is queued; "
                 "open the order to see when it leaves."
             )
         )
@@ -532,12 +547,11 @@ class PurchasingPage(QWidget):
             lambda names: self._open_confirm(po, names)
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
-    def _open_confirm(self, po: dict[str, Any], names: dict[int, str]) -> None:
+    def _open_confirm(self, po: PORead, names: dict[int, str]) -> None:
         dialog = ConfirmDialog(ctx=self.ctx, po=po, names=names, parent=self)
         dialog.accepted.connect(
             lambda: self._done(
-                f"{po['number']} confirmed by the supplier for "
-                f"{dialog.result_value['confirmed_date']}."
+                f"{po.number} confirmed by the supplier for {dialog.result_value.confirmed_date}."
             )
         )
         self.dialog = dialog
@@ -550,17 +564,17 @@ class PurchasingPage(QWidget):
         dialog = ShipDialog(ctx=self.ctx, po=po, parent=self)
         dialog.accepted.connect(
             lambda: self._done(
-                f"{po['number']} shipped with {dialog.result_value['carrier']}, arriving "
-                f"{dialog.result_value['expected_arrival']}."
+                f"{po.number} shipped with {dialog.result_value.carrier}, arriving "
+                f"{dialog.result_value.expected_arrival}."
             )
         )
         self.dialog = dialog
         dialog.open()
 
     @staticmethod
-    def _names(api: ApiClient, po: dict[str, Any]) -> dict[int, str]:
+    def _names(api: ApiClient, po: PORead) -> dict[int, str]:
         """Return the names of a PO's products (runs on a network thread)."""
-        return {line["product_id"]: api.product(line["product_id"]).name for line in po["lines"]}
+        return {line.product_id: api.product(line.product_id).name for line in po.lines}
 
     def _done(self, text: str) -> None:
         self.message.setText(text)

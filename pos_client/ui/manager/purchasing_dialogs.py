@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.schemas.partners import SupplierCreate, SupplierRead, SupplierUpdate
+from common.schemas.purchasing import PORead
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.context import ManagerContext
 from pos_client.ui.manager.customer_dialogs import date_edit, picked, schema_errors
@@ -39,14 +40,15 @@ def typed_decimal(text: str, *, what: str) -> Decimal:
     return value
 
 
-def due_date(po: dict[str, Any]) -> str:
+def due_date(po: PORead) -> str:
     """Return when the goods are due: shipment arrival, else confirmed, else wanted date."""
-    return po.get("expected_arrival") or po.get("confirmed_date") or po.get("expected_date") or ""
+    due = po.expected_arrival or po.confirmed_date or po.expected_date
+    return due.isoformat() if due else ""
 
 
-def shipment_text(po: dict[str, Any]) -> str:
+def shipment_text(po: PORead) -> str:
     """Return the carrier and tracking number of a shipped PO."""
-    return " ".join(filter(None, (po.get("carrier"), po.get("tracking_number"))))
+    return " ".join(filter(None, (po.carrier, po.tracking_number)))
 
 
 class ReceiveDialog(FormDialog):
@@ -56,27 +58,24 @@ class ReceiveDialog(FormDialog):
         self,
         *,
         ctx: ManagerContext,
-        po: dict[str, Any],
+        po: PORead,
         names: dict[int, str],
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(ctx=ctx, title=f"Receive {po['number']}", ok_text="Receive", parent=parent)
+        super().__init__(ctx=ctx, title=f"Receive {po.number}", ok_text="Receive", parent=parent)
         self.setMinimumWidth(640)
         self.po = po
-        self.due = [
-            (line, Decimal(line["quantity"]) - Decimal(line["received_quantity"]))
-            for line in po["lines"]
-        ]
+        self.due = [(line, line.quantity - line.received_quantity) for line in po.lines]
         self.table = QTableWidget(len(self.due), 4)
         self.table.setObjectName("ReceiveLines")
         self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Still due", "Receive now"])
         for row, (line, due) in enumerate(self.due):
             # Counted in the line's unit (bags of 25 are received as bags), so say which.
-            unit = f" {line['purchase_unit']}" if line.get("purchase_unit") else ""
+            unit = f" {line.purchase_unit}" if line.purchase_unit else ""
             for column, text in enumerate(
                 (
-                    names.get(line["product_id"], f"#{line['product_id']}"),
-                    as_quantity(line["quantity"]) + unit,
+                    names.get(line.product_id, f"#{line.product_id}"),
+                    as_quantity(line.quantity) + unit,
                     as_quantity(due) + unit,
                 )
             ):
@@ -112,10 +111,10 @@ class ReceiveDialog(FormDialog):
             if quantity < 0 or quantity > due:
                 raise ValueError(f"Line {row + 1}: receive between 0 and {as_quantity(due)}.")
             if quantity:
-                lines.append({"line_id": line["id"], "quantity": quantity})
+                lines.append({"line_id": line.id, "quantity": quantity})
         if not lines:
             raise ValueError("Nothing to receive: type a quantity on at least one line.")
-        po_id, note = self.po["id"], self.note.text()
+        po_id, note = self.po.id, self.note.text()
         return lambda api: api.receive_purchase_order(po_id, lines=lines, note=note)
 
 
@@ -228,26 +227,26 @@ class SendDialog(FormDialog):
         self,
         *,
         ctx: ManagerContext,
-        po: dict[str, Any],
+        po: PORead,
         supplier: SupplierRead | None,
         email_configured: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(
-            ctx=ctx, title=f"Send {po['number']} to the supplier", ok_text="Send", parent=parent
+            ctx=ctx, title=f"Send {po.number} to the supplier", ok_text="Send", parent=parent
         )
         self.po = po
         name = supplier.name if supplier else "the supplier"
         email = supplier.email if supplier else None
         if not email_configured:
             text = (
-                f"{po['number']} cannot be e-mailed: this server has no mail server "
+                f"{po.number} cannot be e-mailed: this server has no mail server "
                 "configured, so nothing would leave it. Ask whoever runs the server to set "
                 "STOCKPILOT_SMTP_HOST, or send the PDF yourself (open the order, Save PDF…)."
             )
         elif email:
             text = (
-                f"E-mail {po['number']} ({as_money(po['total'])}) to {name} at {email}, with "
+                f"E-mail {po.number} ({as_money(po.total)}) to {name} at {email}, with "
                 "its PDF attached? They are asked to confirm quantities and the delivery date. "
                 "The order's detail view shows when the e-mail has left."
             )
@@ -261,7 +260,7 @@ class SendDialog(FormDialog):
         self.ok_button.setEnabled(bool(email_configured and email))
 
     def build_call(self) -> Callable[[ApiClient], Any]:
-        po_id = self.po["id"]
+        po_id = self.po.id
         return lambda api: api.send_purchase_order(po_id)
 
 
@@ -272,26 +271,28 @@ class ConfirmDialog(FormDialog):
         self,
         *,
         ctx: ManagerContext,
-        po: dict[str, Any],
+        po: PORead,
         names: dict[int, str],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(
             ctx=ctx,
-            title=f"Supplier confirmed {po['number']}",
+            title=f"Supplier confirmed {po.number}",
             ok_text="Record confirmation",
             parent=parent,
         )
         self.setMinimumWidth(620)
         self.po = po
-        self.table = QTableWidget(len(po["lines"]), 3)
+        self.table = QTableWidget(len(po.lines), 3)
         self.table.setObjectName("ConfirmLines")
         self.table.setHorizontalHeaderLabels(["Product", "Ordered", "Confirmed"])
-        for row, line in enumerate(po["lines"]):
-            confirmed = line.get("confirmed_quantity") or line["quantity"]
+        for row, line in enumerate(po.lines):
+            confirmed = (
+                line.quantity if line.confirmed_quantity is None else line.confirmed_quantity
+            )
             cells = (
-                names.get(line["product_id"], f"#{line['product_id']}"),
-                as_quantity(line["quantity"]),
+                names.get(line.product_id, f"#{line.product_id}"),
+                as_quantity(line.quantity),
                 as_quantity(confirmed),
             )
             for column, text in enumerate(cells):
@@ -301,9 +302,9 @@ class ConfirmDialog(FormDialog):
                 self.table.setItem(row, column, item)
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setStretchLastSection(True)
-        planned = po.get("confirmed_date") or po.get("expected_date")
+        planned = po.confirmed_date or po.expected_date
         self.delivery = date_edit(
-            date.fromisoformat(planned) if planned else date.today() + timedelta(days=7),
+            planned or date.today() + timedelta(days=7),
             name="DeliveryDate",
         )
         self.form.addRow(self.table)
@@ -315,37 +316,35 @@ class ConfirmDialog(FormDialog):
 
     def build_call(self) -> Callable[[ApiClient], Any]:
         lines = []
-        for row, line in enumerate(self.po["lines"]):
+        for row, line in enumerate(self.po.lines):
             item = self.table.item(row, 2)
             quantity = typed_decimal(item.text() if item else "", what=f"Line {row + 1} confirmed")
-            ordered = Decimal(line["quantity"])
+            ordered = line.quantity
             if quantity < 0 or quantity > ordered:
                 raise ValueError(
                     f"Line {row + 1}: the supplier can confirm 0 to {as_quantity(ordered)}."
                 )
-            lines.append({"line_id": line["id"], "quantity": quantity})
-        delivery, po_id = picked(self.delivery), self.po["id"]
+            lines.append({"line_id": line.id, "quantity": quantity})
+        delivery, po_id = picked(self.delivery), self.po.id
         return lambda api: api.confirm_purchase_order(po_id, delivery_date=delivery, lines=lines)
 
 
 class ShipDialog(FormDialog):
     """Record the supplier's shipment: carrier, tracking number and expected arrival."""
 
-    def __init__(
-        self, *, ctx: ManagerContext, po: dict[str, Any], parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, *, ctx: ManagerContext, po: PORead, parent: QWidget | None = None) -> None:
         super().__init__(
-            ctx=ctx, title=f"{po['number']} shipped", ok_text="Record shipment", parent=parent
+            ctx=ctx, title=f"{po.number} shipped", ok_text="Record shipment", parent=parent
         )
         self.po = po
-        self.carrier = QLineEdit(po.get("carrier") or "")
+        self.carrier = QLineEdit(po.carrier or "")
         self.carrier.setObjectName("Carrier")
         self.carrier.setPlaceholderText("Blue Dart, own van…")
-        self.tracking = QLineEdit(po.get("tracking_number") or "")
+        self.tracking = QLineEdit(po.tracking_number or "")
         self.tracking.setObjectName("TrackingNumber")
-        due = po.get("expected_arrival") or po.get("confirmed_date")
+        due = po.expected_arrival or po.confirmed_date
         self.arrival = date_edit(
-            date.fromisoformat(due) if due else date.today() + timedelta(days=3),
+            due or date.today() + timedelta(days=3),
             name="ExpectedArrival",
         )
         self.form.addRow("Carrier", self.carrier)
@@ -356,7 +355,7 @@ class ShipDialog(FormDialog):
         carrier, tracking = self.carrier.text().strip(), self.tracking.text().strip()
         if not carrier or not tracking:
             raise ValueError("Type the carrier and the tracking number.")
-        arrival, po_id = picked(self.arrival), self.po["id"]
+        arrival, po_id = picked(self.arrival), self.po.id
         return lambda api: api.ship_purchase_order(
             po_id, carrier=carrier, tracking_number=tracking, expected_arrival=arrival
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
+from common.schemas.orders import OrderRead
+from common.schemas.wholesale import SalesRequestRead
 from pos_client.api.client import ApiClient, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -171,7 +172,7 @@ class SalesPage(QWidget):
         self.requests.model.layoutChanged.emit()
         self.requests.fit_columns()
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> SalesRequestRead | None:
         request = self.requests.current()
         if request is None:
             self.message.setText("Select a sales request first.")
@@ -182,13 +183,11 @@ class SalesPage(QWidget):
         if (request := self._current()) is None:
             return
         NetOp(
-            lambda api: api.sales_request_action(request["id"], "approve"),
+            lambda api: api.sales_request_action(request.id, "approve"),
             pool=self.ctx.pool,
             owner=self,
         ).success(
-            lambda r: self._done(
-                f"Approved {r['number']}; invoice {r.get('invoice_number') or '—'}."
-            )
+            lambda r: self._done(f"Approved {r.number}; invoice {r.invoice_number or '—'}.")
         ).failure(lambda e: self.message.setText(describe(e))).run()
 
     def reject(self) -> None:
@@ -197,14 +196,14 @@ class SalesPage(QWidget):
             return
         dialog = CommentDialog(
             ctx=self.ctx,
-            title=f"Reject {request['number']}",
+            title=f"Reject {request.number}",
             ok_text="Reject",
             call=lambda api, comment: api.sales_request_action(
-                request["id"], "reject", comment=comment
+                request.id, "reject", comment=comment
             ),
             parent=self,
         )
-        dialog.accepted.connect(lambda: self._done(f"Rejected {request['number']}."))
+        dialog.accepted.connect(lambda: self._done(f"Rejected {request.number}."))
         self.dialog = dialog
         dialog.open()
 
@@ -215,14 +214,12 @@ class SalesPage(QWidget):
             self.order_message.setText("Select an order first.")
             return
 
-        def moved(r: dict[str, Any]) -> None:
-            self.order_message.setText(
-                f"{r['external_number']} is now {as_label(r['status']).lower()}."
-            )
+        def moved(r: OrderRead) -> None:
+            self.order_message.setText(f"{r.external_number} is now {as_label(r.status).lower()}.")
             self.orders.reload(keep_page=True)
 
         NetOp(
-            lambda api: api.order_action(order["id"], action), pool=self.ctx.pool, owner=self
+            lambda api: api.order_action(order.id, action), pool=self.ctx.pool, owner=self
         ).success(moved).failure(lambda e: self.order_message.setText(describe(e))).run()
 
     def cancel_order(self) -> None:
@@ -233,9 +230,9 @@ class SalesPage(QWidget):
             return
         dialog = CommentDialog(
             ctx=self.ctx,
-            title=f"Cancel {order['external_number']}",
+            title=f"Cancel {order.external_number}",
             ok_text="Cancel order",
-            call=lambda api, reason: api.order_action(order["id"], "cancel", {"reason": reason}),
+            call=lambda api, reason: api.order_action(order.id, "cancel", {"reason": reason}),
             parent=self,
         )
         dialog.accepted.connect(lambda: self.orders.reload(keep_page=True))
@@ -304,11 +301,11 @@ class SalesPage(QWidget):
         """Open the selected online order: customer, lines, steps, shipment, picking list."""
         may_see_customers = self.ctx.can(Permission.CUSTOMERS_READ)
 
-        def fetch(api: ApiClient, row: Row) -> tuple[Row, Row | None]:
-            order = api.order(row["id"])
+        def fetch(api: ApiClient, row: OrderRead) -> tuple[OrderRead, Row | None]:
+            order = api.order(row.id)
             customer = None
             if may_see_customers:
-                customer = api.customer(order["customer_id"]).model_dump(mode="json")
+                customer = api.customer(order.customer_id).model_dump(mode="json")
             return order, customer
 
         row = self.orders.current()

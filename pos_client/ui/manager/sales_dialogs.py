@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
+from common.schemas.orders import OrderRead
 from pos_client.api.client import ApiClient, ApiError, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
-from pos_client.ui.manager.table import as_label, as_money, as_quantity, as_when
+from pos_client.ui.manager.table import as_label, as_money, as_quantity, as_when, value_of
 from pos_client.ui.manager.widgets import ActionBar, FormDialog, button
 
 # (heading, how to show a row) per column of a detail table.
-Cell = tuple[str, Callable[[Row], str]]
+Cell = tuple[str, Callable[[Any], str]]
 
 
 def tenders(payments: Sequence[Row]) -> str:
@@ -45,7 +46,7 @@ def tenders(payments: Sequence[Row]) -> str:
 MAX_TABLE_WIDTH = 1100
 
 
-def detail_table(cells: Sequence[Cell], rows: Sequence[Row], *, name: str) -> QTableWidget:
+def detail_table(cells: Sequence[Cell], rows: Sequence[Any], *, name: str) -> QTableWidget:
     """Make a read-only table of a document's lines."""
     table = QTableWidget(len(rows), len(cells))
     table.setObjectName(name)
@@ -70,8 +71,8 @@ def fit_width(table: QTableWidget) -> None:
     table.setMinimumWidth(min(columns + 2 * table.frameWidth() + 4, MAX_TABLE_WIDTH))
 
 
-def _field(key: str, show: Callable[[Any], str] = str) -> Callable[[Row], str]:
-    return lambda row: "" if row.get(key) is None else show(row.get(key))
+def _field(key: str, show: Callable[[Any], str] = str) -> Callable[[Any], str]:
+    return lambda row: "" if value_of(row, key) is None else show(value_of(row, key))
 
 
 def _section(text: str) -> QLabel:
@@ -109,7 +110,7 @@ class DetailDialog(QDialog):
         return shown
 
     def table(
-        self, title: str, cells: Sequence[Cell], rows: Sequence[Row], *, name: str, empty: str
+        self, title: str, cells: Sequence[Cell], rows: Sequence[Any], *, name: str, empty: str
     ) -> QTableWidget:
         """Add a titled table, or a line saying there is nothing."""
         self.body.addWidget(_section(title))
@@ -237,14 +238,16 @@ class ReturnDialog(DetailDialog):
 class ShipmentDialog(FormDialog):
     """Hand a packed order to a carrier with its tracking number."""
 
-    def __init__(self, *, ctx: ManagerContext, order: Row, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, *, ctx: ManagerContext, order: OrderRead, parent: QWidget | None = None
+    ) -> None:
         super().__init__(
             ctx=ctx,
-            title=f"Ship {order['external_number']}",
+            title=f"Ship {order.external_number}",
             ok_text="Record shipment",
             parent=parent,
         )
-        self.order_id = order["id"]
+        self.order_id = order.id
         self.carrier = QLineEdit()
         self.carrier.setObjectName("Carrier")
         self.carrier.setPlaceholderText("e.g. Blue Dart")
@@ -280,34 +283,34 @@ class OrderDialog(DetailDialog):
         self,
         *,
         ctx: ManagerContext,
-        order: Row,
+        order: OrderRead,
         customer: Row | None,
         ask_path: Callable[[str], Path | None],
-        on_change: Callable[[Row], None],
+        on_change: Callable[[OrderRead], None],
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(title=f"Order {order['external_number']}", parent=parent)
+        super().__init__(title=f"Order {order.external_number}", parent=parent)
         self.setObjectName("OrderDetail")
         self.ctx = ctx
         self.order = order
         self.ask_path = ask_path
         self.on_change = on_change
         self.shipment: ShipmentDialog | None = None
-        self.status = self.fact("Status", as_label(order["status"]), name="OrderStatusText")
-        self.fact("Branch", ctx.branch_name(order["branch_id"]))
+        self.status = self.fact("Status", as_label(order.status), name="OrderStatusText")
+        self.fact("Branch", ctx.branch_name(order.branch_id))
         customer = customer or {}
-        self.fact("Customer", customer.get("name") or f"#{order['customer_id']}")
+        self.fact("Customer", customer.get("name") or f"#{order.customer_id}")
         self.fact("Phone", customer.get("phone") or "")
         self.fact("Email", customer.get("email") or "")
-        self.fact("Ship to", order.get("shipping_address") or customer.get("address") or "")
-        self.fact("Notes", order.get("notes") or "")
-        self.fact("Total", as_money(order["total"]))
-        paid = as_money(order["paid_amount"])
-        if order.get("payment_reference"):
-            paid = f"{paid} (ref. {order['payment_reference']})"
+        self.fact("Ship to", order.shipping_address or customer.get("address") or "")
+        self.fact("Notes", order.notes or "")
+        self.fact("Total", as_money(order.total))
+        paid = as_money(order.paid_amount)
+        if order.payment_reference:
+            paid = f"{paid} (ref. {order.payment_reference})"
         self.fact("Paid", paid, name="OrderPaid")
-        if order.get("refunded_amount") not in (None, "0", "0.00"):
-            self.fact("Refunded", as_money(order["refunded_amount"]))
+        if order.refunded_amount:
+            self.fact("Refunded", as_money(order.refunded_amount))
         self.tracking = self.fact("Shipment", self._shipment_text(order), name="OrderShipment")
         self.lines = self.table(
             "Items",
@@ -319,7 +322,7 @@ class OrderDialog(DetailDialog):
                 ("Total", _field("line_total", as_money)),
                 ("Returned", _field("returned_quantity", as_quantity)),
             ],
-            order["lines"],
+            order.lines,
             name="OrderLines",
             empty="No items.",
         )
@@ -348,28 +351,28 @@ class OrderDialog(DetailDialog):
         self.finish()
 
     @staticmethod
-    def _shipment_text(order: Row) -> str:
-        if not order.get("carrier"):
+    def _shipment_text(order: OrderRead) -> str:
+        if not order.carrier:
             return ""
-        return f"{order['carrier']}, tracking {order['tracking_number']}"
+        return f"{order.carrier}, tracking {order.tracking_number}"
 
     @staticmethod
-    def _history(order: Row) -> list[Row]:
+    def _history(order: OrderRead) -> list[Row]:
         steps = [
-            ("Placed", order.get("created_at")),
-            ("Paid and confirmed", order.get("confirmed_at")),
-            ("Shipped", order.get("shipped_at")),
-            ("Delivered", order.get("delivered_at")),
+            ("Placed", order.created_at),
+            ("Paid and confirmed", order.confirmed_at),
+            ("Shipped", order.shipped_at),
+            ("Delivered", order.delivered_at),
         ]
-        rows = [{"step": step, "when": when} for step, when in steps if when]
-        if order["status"] in ("cancelled", "expired"):
-            reason = order.get("cancel_reason")
-            step = as_label(order["status"]) + (f": {reason}" if reason else "")
-            rows.append({"step": step, "when": order.get("updated_at")})
+        rows: list[Row] = [{"step": step, "when": when} for step, when in steps if when]
+        if order.status in ("cancelled", "expired"):
+            reason = order.cancel_reason
+            step = as_label(order.status) + (f": {reason}" if reason else "")
+            rows.append({"step": step, "when": order.updated_at})
         return rows
 
     def _enable(self) -> None:
-        packed = self.order["status"] == "packed"
+        packed = self.order.status == "packed"
         self.ship_button.setEnabled(packed)
         self.ship_button.setToolTip("" if packed else "Only a packed order can be shipped.")
 
@@ -380,17 +383,17 @@ class OrderDialog(DetailDialog):
         self.shipment = dialog
         dialog.open()
 
-    def _shipped(self, order: Row) -> None:
+    def _shipped(self, order: OrderRead) -> None:
         self.order = order
-        self.status.setText(as_label(order["status"]))
+        self.status.setText(as_label(order.status))
         self.tracking.setText(self._shipment_text(order))
-        self.message.setText(f"{order['external_number']} is shipped.")
+        self.message.setText(f"{order.external_number} is shipped.")
         self._enable()
         self.on_change(order)
 
     def save_picking(self) -> None:
         """Save the order's branch picking list as a PDF where the user chooses."""
-        branch_id = self.order["branch_id"]
+        branch_id = self.order.branch_id
         path = self.ask_path(f"picking-{self.ctx.branch_name(branch_id)}.pdf")
         if path is None:
             return
