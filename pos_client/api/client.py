@@ -787,8 +787,14 @@ class ApiClient:
         return self._post_as(DeviceRead, path, {})
 
     def settings(self) -> TenantSettings:
-        """Return the tenant's settings."""
-        return self._get_as(TenantSettings, "/settings")
+        """Return the tenant's settings (a setting this version does not know is left out, so
+        a manager's app keeps working against a newer server)."""
+        path = "/settings"
+        answer = self.get(path)
+        if isinstance(answer, dict):
+            fields = TenantSettings.model_fields
+            answer = {key: value for key, value in answer.items() if key in fields}
+        return self._model(TenantSettings, answer, path=path)
 
     def put_setting(self, key: str, value: Any) -> SettingRead:
         """Change one tenant setting."""

@@ -13,6 +13,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -153,7 +154,8 @@ def test_a_full_disk_refuses_sales_plainly_and_the_till_heals(server, small_disk
     full_backup = _till_cli("backup", str(backups / "tonight.db"), "--data-dir", str(data))
 
     ballast.unlink()  # someone frees space: the till carries on by itself
-    till.start()  # the till's own sync loop, retrying on its backoff
+    # The till's own sync loop, retrying on its backoff (the till's sync thread runs exactly this).
+    threading.Thread(target=till.run, name="sync", daemon=True).start()
     sell_locally(store, product_id=stock[0])
     till.trigger()  # as the till does after every sale
     deadline = time.monotonic() + 60

@@ -158,9 +158,20 @@ def test_a_transfer_is_typed_from_creation_to_receipt(signed_in: ApiClient, worl
 
 def test_settings_are_typed(signed_in: ApiClient) -> None:
     assert signed_in.settings().currency == "INR"
+
     changed = signed_in.put_setting("receipt_footer", "Come again")
     assert (changed.key, changed.value) == ("receipt_footer", "Come again")
     assert signed_in.settings().receipt_footer == "Come again"
+
+
+def test_a_setting_only_a_newer_server_knows_is_left_out(
+    signed_in: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager's app older than its server still opens the settings it knows."""
+    answer = {**signed_in.settings().model_dump(mode="json"), "tomorrows_setting": True}
+    monkeypatch.setattr(signed_in, "get", lambda path, **params: answer)
+    settings = signed_in.settings()
+    assert settings.currency == "INR" and not hasattr(settings, "tomorrows_setting")
 
 
 # --- a server that is not a StockPilot server (a captive portal, a proxy's page, an old build)
