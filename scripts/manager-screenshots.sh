@@ -258,7 +258,7 @@ admin_page.dialog.close()
 tab(purchasing, "Purchase orders")
 settle()
 purchasing.orders.view.selectRow(
-    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po["id"]))
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r.id == po["id"]))
 purchasing.show_po()
 settle()
 shoot("po-detail", purchasing.dialog)
@@ -274,7 +274,7 @@ purchasing.dialog.close()
 purchasing.orders.reload()
 settle()
 purchasing.orders.view.selectRow(
-    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po2["id"]))
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r.id == po2["id"]))
 purchasing.send_po()
 settle()
 shoot("po-send", purchasing.dialog)
@@ -282,7 +282,7 @@ purchasing.dialog.submit()
 settle()
 dispatch_due(engine, settings=settings)
 purchasing.orders.view.selectRow(
-    next(i for i, r in enumerate(purchasing.orders.model.rows) if r["id"] == po2["id"]))
+    next(i for i, r in enumerate(purchasing.orders.model.rows) if r.id == po2["id"]))
 purchasing.show_po()
 settle()
 shoot("po-detail-sent", purchasing.dialog)
@@ -292,7 +292,7 @@ purchasing.dialog.tabs.setCurrentIndex(2)
 shoot("po-detail-pdf", purchasing.dialog)
 purchasing.dialog.close()
 # A server with no mail server: the question says so, and there is no Send.
-purchasing.dialog = SendDialog(ctx=window.ctx, po={**po2, "status": "approved"},
+purchasing.dialog = SendDialog(ctx=window.ctx, po=admin.purchase_order(po2["id"]).model_copy(update={"status": "approved"}),
                                supplier=next(x for x in purchasing.suppliers if x.id == supplier["id"]),
                                email_configured=False,
                                parent=purchasing)
@@ -303,7 +303,7 @@ moved = admin.create_transfer(source_branch_id=main, destination_branch_id=west,
     {"product_id": ids["TEA-GOLD-500"], "quantity": "6"},
     {"product_id": ids["OIL-SUN-1"], "quantity": "12"},
     {"product_id": ids["BISC-PARLE"], "quantity": "10"}])
-admin.transfer_action(moved["id"], "dispatch")
+admin.transfer_action(moved.id, "dispatch")
 stock_page.new_transfer()
 for sku in ("TEA-GOLD-500", "OIL-SUN-1"):
     stock_page.dialog.add(admin.product(ids[sku]))
@@ -312,7 +312,7 @@ stock_page.dialog.close()
 tab(stock_page, "Transfers")
 settle()
 stock_page.transfers.view.selectRow(
-    next(i for i, r in enumerate(stock_page.transfers.model.rows) if r["id"] == moved["id"]))
+    next(i for i, r in enumerate(stock_page.transfers.model.rows) if r.id == moved.id))
 stock_page.receive_transfer()
 settle()
 stock_page.dialog.set_arrived(1, "11")
