@@ -23,6 +23,7 @@ from common.sqlite_files import (
     LOCK_TIMEOUT,
     disk_full,
     fsync_file,
+    integrity_problems,
     is_healthy,
     move_aside,
 )
@@ -77,7 +78,7 @@ def _connect_existing(path: Path, *, readonly: bool) -> sqlite3.Connection:
 def _check(conn: sqlite3.Connection, *, what: Path) -> dict[str, int]:
     """Verify a database is intact and return its tables with their row counts."""
     try:
-        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        problems = integrity_problems(conn)
         names = [
             row[0]
             for row in conn.execute(
@@ -93,8 +94,8 @@ def _check(conn: sqlite3.Connection, *, what: Path) -> dict[str, int]:
         }
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{what} is not a readable SQLite database: {exc}") from exc
-    if verdict != "ok":
-        raise BackupError(f"{what} failed its integrity check: {verdict}")
+    if problems:
+        raise BackupError(f"{what} failed its integrity check: {'; '.join(problems[:3])}")
     return counts
 
 

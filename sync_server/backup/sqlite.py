@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import InvalidState, ValidationFailed
-from common.sqlite_files import LOCK_TIMEOUT, fsync_file, is_healthy, move_aside
+from common.sqlite_files import (
+    LOCK_TIMEOUT,
+    fsync_file,
+    integrity_problems,
+    is_healthy,
+    move_aside,
+)
 
 # How long to wait for the server's write lock before giving up (seconds).
 
@@ -44,7 +50,7 @@ def _open(path: Path, *, readonly: bool) -> sqlite3.Connection:
 def inspect(conn: sqlite3.Connection, *, what: Path) -> dict[str, int]:
     """Verify a StockPilot server database and return its tables with their row counts."""
     try:
-        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        problems = integrity_problems(conn)
         names = [
             row[0]
             for row in conn.execute(
@@ -55,8 +61,8 @@ def inspect(conn: sqlite3.Connection, *, what: Path) -> dict[str, int]:
         counts = {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
     except sqlite3.DatabaseError as exc:
         raise ValidationFailed(f"{what} is not a readable SQLite database: {exc}") from exc
-    if verdict != "ok":
-        raise InvalidState(f"{what} failed its integrity check: {verdict}")
+    if problems:
+        raise InvalidState(f"{what} failed its integrity check: {'; '.join(problems[:3])}")
     if "alembic_version" not in counts:
         raise ValidationFailed(f"{what} is not a StockPilot server database (no alembic_version)")
     return counts
