@@ -12,18 +12,15 @@ from sync_server.config import Settings
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from sync_server.db import make_engine, make_sessionmaker
+    from sync_server.cli_support import migrated_sessions
+    from sync_server.integrity import watch
     from sync_server.notifications.dispatcher import dispatch_due, run_forever
 
+    # An initialised database at this version's schema, its audit keys attached.
+    factory = migrated_sessions(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from sync_server.audit.keys import Keyring, attach
-    from sync_server.integrity import watch
-
-    engine = make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
-    attach(engine, Keyring.from_settings(settings))
-    factory = make_sessionmaker(engine)
     if args.once:
         delivered = dispatch_due(factory, settings=settings, limit=args.limit)
         print(f"Delivered {delivered} notification(s).")

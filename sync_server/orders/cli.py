@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 
 from common.cli import Subcommands
+from sync_server.cli_support import migrated_sessions
 from sync_server.config import Settings
-from sync_server.db import make_engine, make_sessionmaker
 
 
 def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.orders.expiry import expire_due
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    factory = make_sessionmaker(
-        make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
-    )
+    factory = migrated_sessions(settings)
     count = expire_due(factory)
     print(f"Expired {count} unpaid order(s); their reservations were released.")
     return 0

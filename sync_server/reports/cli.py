@@ -11,8 +11,9 @@ import argparse
 from sqlalchemy import select
 
 from common.cli import Subcommands
+from sync_server.cli_support import migrated_sessions
 from sync_server.config import Settings
-from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.db import transaction
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,9 +21,7 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.reports import snapshots
     from sync_server.reports.summary import refresh
 
-    factory = make_sessionmaker(
-        make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
-    )
+    factory = migrated_sessions(settings)
     with transaction(factory, readonly=True) as session:
         tenants = [args.tenant] if args.tenant else list(session.scalars(select(Tenant.id)))
     for tenant_id in tenants:

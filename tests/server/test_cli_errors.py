@@ -139,6 +139,10 @@ BEFORE_INIT = [
     (["tenant", "list"], 1, "not initialised"),
     (["device", "enrol-code", "--branch", "AND"], 1, "not initialised"),
     (["demo-data"], 1, "not initialised"),
+    (["reports", "refresh"], 1, "not initialised"),
+    (["orders", "expire"], 1, "not initialised"),
+    (["worker", "--once"], 1, "not initialised"),
+    (["ledger", "verify"], 1, "not initialised"),
 ]
 
 
@@ -147,6 +151,7 @@ def test_bad_input_before_init_is_one_line_and_makes_no_database(tmp_path, args,
     data = tmp_path / "fresh"
     refused(run(SERVER, *args, data_dir=data), code=code, says=says, prog=PROG)
     assert not (data / "stockpilot.db").exists()
+    assert not (data / "audit.key").exists()
 
 
 def test_a_bad_setting_or_an_unreachable_database_is_one_line(tmp_path):
