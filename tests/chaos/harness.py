@@ -160,7 +160,13 @@ def make_till(tmp_path: Path, server_url: str, code: str, *, name: str) -> SyncE
     store = LocalStore(tmp_path / f"{name}.db")
     engine = SyncEngine(store, timeout=5, batch_size=50, pull_limit=500, backoff_base=0.05)
     engine.enrol(server_url=server_url, code=code, name=name)
-    engine.sync_once()  # the catalog and stock the till sells from
+    # The catalog and stock the till sells from. A loaded machine can time the first pull
+    # out (5 s); a till retries, and the scenario must not start on half a catalog.
+    deadline = time.monotonic() + 60
+    while (status := engine.sync_once()).last_error:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} never finished its first sync: {status.last_error}")
+        time.sleep(0.1)
     return engine
 
 
