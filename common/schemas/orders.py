@@ -5,8 +5,63 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from common.schemas.base import Amount, Quantity, ReadSchema
+
+# An online order's statuses in the order of its life, and which of them each step may
+# start from; the server refuses any other (409, nothing changed) and the back office
+# offers only these.
+PENDING_PAYMENT = "pending_payment"
+CONFIRMED = "confirmed"
+PICKING = "picking"
+PACKED = "packed"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+ORDER_STATUSES: tuple[str, ...] = (
+    PENDING_PAYMENT,
+    CONFIRMED,
+    PICKING,
+    PACKED,
+    SHIPPED,
+    DELIVERED,
+    CANCELLED,
+    EXPIRED,
+)
+# The statuses a client may filter orders by (anything else is a 422, not an empty page).
+OrderStatusName = Literal[
+    "pending_payment",
+    "confirmed",
+    "picking",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "expired",
+]
+# Not yet shipped or ended: what the shop still has to do something about.
+OPEN_STATUSES: tuple[str, ...] = (PENDING_PAYMENT, CONFIRMED, PICKING, PACKED)
+# Ended without a sale.
+ENDED_UNSOLD: frozenset[str] = frozenset({CANCELLED, EXPIRED})
+
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    "pay": frozenset({PENDING_PAYMENT}),
+    "pick": frozenset({CONFIRMED}),
+    "pack": frozenset({PICKING}),
+    "ship": frozenset({PACKED}),
+    "deliver": frozenset({SHIPPED}),
+    "cancel": frozenset({PENDING_PAYMENT, CONFIRMED}),
+    "expire": frozenset({PENDING_PAYMENT}),
+    "collect": frozenset(OPEN_STATUSES),
+    "return": frozenset({DELIVERED}),
+}
+
+
+def in_life_order(statuses: frozenset[str]) -> list[str]:
+    """Return statuses in the order an order lives through them (for messages and menus)."""
+    return [status for status in ORDER_STATUSES if status in statuses]
 
 
 class OrderLineRead(ReadSchema):

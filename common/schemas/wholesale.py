@@ -9,6 +9,20 @@ from typing import Any
 
 from common.schemas.base import Amount, Quantity, ReadSchema
 
+# A sales request's statuses, and which of them each step may start from; the server
+# refuses any other (409, nothing changed) and the back office offers only these.
+PENDING = "pending_approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+REQUEST_STATUSES: tuple[str, ...] = (PENDING, APPROVED, REJECTED, CANCELLED)
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    "approve": frozenset({PENDING}),
+    "reject": frozenset({PENDING}),
+    "cancel": frozenset({PENDING}),
+    "invoice": frozenset({APPROVED}),
+}
+
 
 class RequestLineRead(ReadSchema):
     id: int

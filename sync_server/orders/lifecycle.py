@@ -13,6 +13,7 @@ from common.codes import MovementCode
 from common.errors import InvalidState, ValidationFailed
 from common.loyalty import EarningLine
 from common.money import format_money
+from common.schemas.orders import ALLOWED_FROM, in_life_order
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
@@ -27,12 +28,12 @@ from sync_server.orders.service import REFERENCE, get_order, snapshot
 S = OrderStatus
 
 
-def _move(*, order: Order, allowed: tuple[str, ...], to: str) -> dict[str, Any]:
-    """Change the status if the order is in an allowed one; return its state before."""
-    if order.status not in allowed:
+def _move(*, order: Order, step: str, to: str) -> dict[str, Any]:
+    """Change the status if the step may start from it; return the order's state before."""
+    if order.status not in ALLOWED_FROM[step]:
         raise InvalidState(
             f"Order {order.external_number} is {order.status}; it must be "
-            f"{' or '.join(allowed)} to become {to}."
+            f"{' or '.join(in_life_order(ALLOWED_FROM[step]))} to become {to}."
         )
     before = snapshot(order)
     order.status = to
@@ -69,7 +70,7 @@ def pay(session: Session, *, principal: Principal, order_id: int, data: PaymentC
             f"The payment must be the order total {format_money(order.total, order.currency)}, "
             f"not {format_money(data.amount, order.currency)}."
         )
-    before = _move(order=order, allowed=(S.PENDING_PAYMENT,), to=S.CONFIRMED)
+    before = _move(order=order, step="pay", to=S.CONFIRMED)
     reservations.commit_reservation(
         session,
         actor=principal.actor,
@@ -115,21 +116,21 @@ def _earn_points(session: Session, *, principal: Principal, order: Order) -> Non
 def start_picking(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Start picking a confirmed order."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(order=order, allowed=(S.CONFIRMED,), to=S.PICKING)
+    before = _move(order=order, step="pick", to=S.PICKING)
     return _finish(session, principal=principal, order=order, before=before, event="order.picking")
 
 
 def pack(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Mark a picked order packed."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(order=order, allowed=(S.PICKING,), to=S.PACKED)
+    before = _move(order=order, step="pack", to=S.PACKED)
     return _finish(session, principal=principal, order=order, before=before, event="order.packed")
 
 
 def ship(session: Session, *, principal: Principal, order_id: int, data: ShipmentCreate) -> Order:
     """Hand a packed order to a carrier."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(order=order, allowed=(S.PACKED,), to=S.SHIPPED)
+    before = _move(order=order, step="ship", to=S.SHIPPED)
     order.carrier = data.carrier
     order.tracking_number = data.tracking_number
     order.shipped_at = utcnow()
@@ -139,7 +140,7 @@ def ship(session: Session, *, principal: Principal, order_id: int, data: Shipmen
 def deliver(session: Session, *, principal: Principal, order_id: int) -> Order:
     """Record that the customer received a shipped order."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    before = _move(order=order, allowed=(S.SHIPPED,), to=S.DELIVERED)
+    before = _move(order=order, step="deliver", to=S.DELIVERED)
     order.delivered_at = utcnow()
     return _finish(
         session, principal=principal, order=order, before=before, event="order.delivered"
@@ -150,11 +151,7 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
     """Cancel a pending order (release its reservation) or a confirmed one (stock comes back)."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
     was = order.status
-    before = _move(
-        order=order,
-        allowed=(S.PENDING_PAYMENT, S.CONFIRMED),
-        to=S.CANCELLED,
-    )
+    before = _move(order=order, step="cancel", to=S.CANCELLED)
     if was == S.PENDING_PAYMENT:
         reservations.release(
             session,
@@ -194,7 +191,7 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
 
 def expire(session: Session, *, order: Order, now: datetime) -> bool:
     """Expire one unpaid order whose reservation ran out; False if it is no longer due."""
-    if order.status != S.PENDING_PAYMENT or order.reserved_until is None:
+    if order.status not in ALLOWED_FROM["expire"] or order.reserved_until is None:
         return False
     if order.reserved_until > now:
         return False

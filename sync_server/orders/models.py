@@ -4,36 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common.schemas import orders as statuses
+from common.schemas.orders import OrderStatusName as OrderStatusName
 from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps, utcnow
 
 
 class OrderStatus:
-    PENDING_PAYMENT = "pending_payment"
-    CONFIRMED = "confirmed"
-    PICKING = "picking"
-    PACKED = "packed"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
+    """An order's statuses (common.schemas.orders holds them and the allowed steps)."""
 
-
-# The statuses a client may filter orders by (anything else is a 422, not an empty page).
-OrderStatusName = Literal[
-    "pending_payment",
-    "confirmed",
-    "picking",
-    "packed",
-    "shipped",
-    "delivered",
-    "cancelled",
-    "expired",
-]
+    PENDING_PAYMENT = statuses.PENDING_PAYMENT
+    CONFIRMED = statuses.CONFIRMED
+    PICKING = statuses.PICKING
+    PACKED = statuses.PACKED
+    SHIPPED = statuses.SHIPPED
+    DELIVERED = statuses.DELIVERED
+    CANCELLED = statuses.CANCELLED
+    EXPIRED = statuses.EXPIRED
 
 
 class Order(TenantScoped, Timestamps, Base):

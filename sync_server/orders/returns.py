@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import InvalidState, NotFound, ValidationFailed
 from common.money import format_money
+from common.schemas.orders import ALLOWED_FROM
 from common.units import format_quantity
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
 from sync_server.inventory import ledger
-from sync_server.orders.models import Order, OrderReturn, OrderReturnLine, OrderStatus
+from sync_server.orders.models import Order, OrderReturn, OrderReturnLine
 from sync_server.orders.notify import order_event
 from sync_server.orders.schemas import ReturnCreate, ReturnReceive
 from sync_server.orders.service import get_order
@@ -48,7 +49,7 @@ def request_return(
 ) -> OrderReturn:
     """Open a return for delivered lines, up to what was not returned already."""
     order = get_order(session, principal=principal, order_id=order_id, lock=True)
-    if order.status != OrderStatus.DELIVERED:
+    if order.status not in ALLOWED_FROM["return"]:
         raise InvalidState(
             f"Order {order.external_number} is {order.status}; only delivered orders take returns."
         )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, NotFound, ValidationFailed
 from common.money import format_money
+from common.schemas.orders import ALLOWED_FROM
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
@@ -27,7 +28,7 @@ from sync_server.orders.service import get_order
 from sync_server.partners.models import Customer
 from sync_server.pickup.models import OrderPickup
 
-OPEN = (OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PICKING, OrderStatus.PACKED)
+OPEN = ALLOWED_FROM["collect"]
 
 
 def _pickup(session: Session, *, order: Order) -> OrderPickup:

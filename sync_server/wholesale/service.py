@@ -21,6 +21,8 @@ from common.errors import (
 from common.money import allocate, format_money, percent_of, round_money
 from common.pricing import Channel as PriceChannel
 from common.roles import Permission
+from common.schemas.wholesale import ALLOWED_FROM as ALLOWED_FROM
+from common.schemas.wholesale import APPROVED, CANCELLED, PENDING, REJECTED
 from sync_server.audit import service as audit
 from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
@@ -40,16 +42,6 @@ from sync_server.tax import service as tax
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 from sync_server.wholesale.schemas import SalesRequestCreate
 
-PENDING = "pending_approval"
-APPROVED = "approved"
-REJECTED = "rejected"
-CANCELLED = "cancelled"
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "approve": frozenset({PENDING}),
-    "reject": frozenset({PENDING}),
-    "cancel": frozenset({PENDING}),
-    "invoice": frozenset({APPROVED}),
-}
 REFERENCE_TYPE = "sales_request"
 ZERO = Decimal("0")
 

@@ -152,6 +152,12 @@ def test_order_detail_ships_and_saves_the_picking_list(
     show_tab(page, "Online orders")
     reload_until(qtbot, page.orders, lambda rows: any(r.id == order["id"] for r in rows))
     select_row(page.orders, lambda r: r.id == order["id"])
+    # A picking order may only be packed: the other steps are not offered (the server would
+    # refuse them with a 409), and neither is cancelling once it is paid and being picked.
+    assert enabled_steps(page) == {"packed"}
+    page.orders.view.clearSelection()
+    assert enabled_steps(page) == set()
+    select_row(page.orders, lambda r: r.id == order["id"])
     page.show_order()
     qtbot.waitUntil(lambda: isinstance(page.dialog, OrderDialog), timeout=TIMEOUT)
     detail = page.dialog
@@ -181,6 +187,7 @@ def test_order_detail_ships_and_saves_the_picking_list(
         lambda rows: any(r.id == order["id"] and r.status == "packed" for r in rows),
     )
     select_row(page.orders, lambda r: r.id == order["id"])
+    assert enabled_steps(page) == set()  # packed: shipping is recorded in the detail
     qtbot.mouseClick(page.order_details_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: isinstance(page.dialog, OrderDialog) and page.dialog is not detail,
@@ -202,3 +209,14 @@ def test_order_detail_ships_and_saves_the_picking_list(
         page.orders,
         lambda rows: any(r.id == order["id"] and r.status == "shipped" for r in rows),
     )
+    select_row(page.orders, lambda r: r.id == order["id"])
+    assert enabled_steps(page) == {"delivered"}
+    qtbot.mouseClick(page.order_buttons["delivered"], Qt.MouseButton.LeftButton)
+    eventually(qtbot, lambda: admin.get(f"orders/{order['id']}").json()["status"] == "delivered")
+    qtbot.waitUntil(lambda: "delivered" in page.order_message.text(), timeout=TIMEOUT)
+
+
+def enabled_steps(page) -> set[str]:
+    """Return the order steps (and cancel) the sales screen offers for the selection."""
+    offered = {a for a, b in page.order_buttons.items() if b.isEnabled()}
+    return offered | ({"cancel"} if page.cancel_order_button.isEnabled() else set())

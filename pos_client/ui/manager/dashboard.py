@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from common.roles import Permission
+from common.schemas.orders import OPEN_STATUSES
 from pos_client.api.client import ApiClient, ApiError
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -32,7 +33,7 @@ from pos_client.ui.manager.widgets import button, heading
 ACCENT = "#0f9d8f"
 PALETTE = ["#0f9d8f", "#12263a", "#f2a541", "#5b8def", "#d64545", "#7b8794"]
 TODAY = "Today's sales (net)"
-OPEN_ORDER_STATUSES = ("pending_payment", "confirmed", "picking", "packed")
+OPEN_ORDER_STATUSES = OPEN_STATUSES
 
 
 def _number(value: Any) -> float:

@@ -8,6 +8,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from common.roles import Permission
+from common.schemas import orders
+from common.schemas import wholesale as requests
 from common.schemas.orders import OrderRead
 from common.schemas.wholesale import SalesRequestRead
 from pos_client.api.client import ApiClient, Row
@@ -26,21 +28,38 @@ from pos_client.ui.manager.widgets import (
     heading,
 )
 
-REQUEST_STATUSES = [
-    ("Waiting approval", "pending_approval"),
-    ("Approved", "approved"),
-    ("Rejected", "rejected"),
+# What the filters call each status; every status the server knows is here (a test holds
+# these against common/), so no document can be out of reach of a filter.
+REQUEST_LABELS = {
+    requests.PENDING: "Waiting approval",
+    requests.APPROVED: "Approved",
+    requests.REJECTED: "Rejected",
+    requests.CANCELLED: "Cancelled",
+}
+ORDER_LABELS = {
+    orders.PENDING_PAYMENT: "Awaiting payment",
+    orders.CONFIRMED: "Confirmed",
+    orders.PICKING: "Picking",
+    orders.PACKED: "Packed",
+    orders.SHIPPED: "Shipped",
+    orders.DELIVERED: "Delivered",
+    orders.CANCELLED: "Cancelled",
+    orders.EXPIRED: "Expired",
+}
+REQUEST_STATUSES: list[tuple[str, str | None]] = [
+    *((REQUEST_LABELS[s], s) for s in requests.REQUEST_STATUSES),
     ("All", None),
 ]
-ORDER_STATUSES = [
+ORDER_STATUSES: list[tuple[str, str | None]] = [
     ("All", None),
-    ("Awaiting payment", "pending_payment"),
-    ("Confirmed", "confirmed"),
-    ("Picking", "picking"),
-    ("Shipped", "shipped"),
-    ("Delivered", "delivered"),
-    ("Cancelled", "cancelled"),
+    *((ORDER_LABELS[s], s) for s in orders.ORDER_STATUSES),
 ]
+# Each order button, the server step it asks for, and the step's name in common/.
+ORDER_STEPS = (
+    ("picking", "Start picking", "pick"),
+    ("packed", "Packed", "pack"),
+    ("delivered", "Delivered", "deliver"),
+)
 
 
 class SalesPage(QWidget):
@@ -124,11 +143,7 @@ class SalesPage(QWidget):
         order_bar.addStretch(1)
         write = ctx.can(Permission.ORDERS_WRITE)
         self.order_buttons = {}
-        for action, text in (
-            ("picking", "Start picking"),
-            ("packed", "Packed"),
-            ("delivered", "Delivered"),
-        ):
+        for action, text, _step in ORDER_STEPS:
             widget = order_bar.add(button(text, name=f"Order-{action}"), allowed=write)
             widget.clicked.connect(lambda _=False, a=action: self.order_action(a))
             self.order_buttons[action] = widget
@@ -139,6 +154,13 @@ class SalesPage(QWidget):
         self.order_details_button = order_bar.add(button("Details…", name="OrderDetails"))
         self.order_details_button.clicked.connect(self.show_order)
         self.orders.view.activated.connect(lambda _: self.show_order())
+        # The rows may change under a kept selection when a page reloads: look again then too.
+        for signal in (self.orders.selection_changed, self.orders.loaded):
+            signal.connect(lambda *_: self._update_order_steps())
+        for signal in (self.requests.selection_changed, self.requests.loaded):
+            signal.connect(lambda *_: self._update_request_steps())
+        self._update_order_steps()
+        self._update_request_steps()
         self.order_message = QLabel("")
         self.order_message.setObjectName("PageStatus")
         orders_layout.addLayout(order_bar)
@@ -157,6 +179,20 @@ class SalesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.title))
         layout.addWidget(self.tabs, 1)
+
+    def _update_order_steps(self) -> None:
+        """Offer only the steps the selected order's status allows (as the server will)."""
+        order = self.orders.current()
+        status = order.status if order else None
+        for action, _text, step in ORDER_STEPS:
+            self.order_buttons[action].setEnabled(status in orders.ALLOWED_FROM[step])
+        self.cancel_order_button.setEnabled(status in orders.ALLOWED_FROM["cancel"])
+
+    def _update_request_steps(self) -> None:
+        request = self.requests.current()
+        status = request.status if request else None
+        self.approve_button.setEnabled(status in requests.ALLOWED_FROM["approve"])
+        self.reject_button.setEnabled(status in requests.ALLOWED_FROM["reject"])
 
     def refresh(self) -> None:
         """Reload the requests (and customer names for them)."""

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.roles import Permission
-from common.schemas.orders import OrderRead
+from common.schemas.orders import ALLOWED_FROM, ENDED_UNSOLD, OrderRead
 from pos_client.api.client import ApiClient, ApiError, Row
 from pos_client.qt.network import NetOp, describe
 from pos_client.ui.manager.context import ManagerContext
@@ -365,14 +365,14 @@ class OrderDialog(DetailDialog):
             ("Delivered", order.delivered_at),
         ]
         rows: list[Row] = [{"step": step, "when": when} for step, when in steps if when]
-        if order.status in ("cancelled", "expired"):
+        if order.status in ENDED_UNSOLD:
             reason = order.cancel_reason
             step = as_label(order.status) + (f": {reason}" if reason else "")
             rows.append({"step": step, "when": order.updated_at})
         return rows
 
     def _enable(self) -> None:
-        packed = self.order.status == "packed"
+        packed = self.order.status in ALLOWED_FROM["ship"]
         self.ship_button.setEnabled(packed)
         self.ship_button.setToolTip("" if packed else "Only a packed order can be shipped.")
 
