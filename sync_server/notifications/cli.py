@@ -19,7 +19,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from sync_server.audit.keys import Keyring, attach
-    from sync_server.integrity import watch
+    from sync_server.foundation import jobs
 
     engine = make_engine(settings.resolved_database_url, pgbouncer=settings.db_pgbouncer)
     attach(engine, Keyring.from_settings(settings))
@@ -31,17 +31,24 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    # The same worker signs audit checkpoints and runs the nightly ledger check.
-    watcher = threading.Thread(
-        target=watch.run_forever,
-        kwargs={"factory": factory, "settings": settings, "stop": stop},
-        name="integrity-watch",
-        daemon=True,
-    )
-    watcher.start()
+    # The same worker runs the domains' loops (integrity signs audit checkpoints and runs the
+    # nightly ledger check), registered in their receivers.py.
+    threads = [
+        threading.Thread(
+            target=loop,
+            args=(factory,),
+            kwargs={"settings": settings, "stop": stop},
+            name=name,
+            daemon=True,
+        )
+        for name, loop in jobs.loops().items()
+    ]
+    for thread in threads:
+        thread.start()
     print("Notification worker running; Ctrl+C stops it.", flush=True)
     run_forever(factory, settings=settings, stop=stop, interval=args.interval)
-    watcher.join(timeout=10)
+    for thread in threads:
+        thread.join(timeout=10)
     return 0
 
 

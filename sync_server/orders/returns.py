@@ -12,8 +12,8 @@ from common.errors import InvalidState, NotFound, ValidationFailed
 from common.money import format_money
 from common.units import format_quantity
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger
 from sync_server.orders.models import Order, OrderReturn, OrderReturnLine, OrderStatus
 from sync_server.orders.notify import order_event
