@@ -439,6 +439,38 @@ def _customer_id(
     return link.customer_id
 
 
+def _redeem_coupons(
+    session: Session,
+    *,
+    device: Device,
+    event: Event,
+    payload: SaleCompleted,
+    customer_id: int | None,
+) -> None:
+    """Record the sale's coupon uses; keep each use beyond a limit as a dead letter."""
+    over_limit = coupons.redeem(
+        session,
+        tenant_id=device.tenant_id,
+        device_id=device.id,
+        payload=payload,
+        customer_id=customer_id,
+    )
+    for reason in over_limit:
+        session.add(
+            DeadLetter(
+                tenant_id=device.tenant_id,
+                event_id=event.id,
+                device_id=device.id,
+                branch_id=device.branch_id,
+                type=coupons.OVER_LIMIT,
+                payload=event.model_dump(mode="json"),
+                reason=reason[:500],
+            )
+        )
+    if over_limit:
+        session.flush()
+
+
 def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, Any] | None:
     """Apply one event's payload; return extra fields for the push answer."""
     payload = event.parsed()
@@ -467,27 +499,7 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
             occurred_at=at,
         )
         if payload.coupon_codes:
-            over_limit = coupons.redeem(
-                session,
-                tenant_id=device.tenant_id,
-                device_id=device.id,
-                payload=payload,
-                customer_id=cid,
-            )
-            for reason in over_limit:
-                session.add(
-                    DeadLetter(
-                        tenant_id=device.tenant_id,
-                        event_id=event.id,
-                        device_id=device.id,
-                        branch_id=device.branch_id,
-                        type=coupons.OVER_LIMIT,
-                        payload=event.model_dump(mode="json"),
-                        reason=reason[:500],
-                    )
-                )
-            if over_limit:
-                session.flush()
+            _redeem_coupons(session, device=device, event=event, payload=payload, customer_id=cid)
     elif isinstance(payload, SaleVoided):
         sales.void_sale(session, actor=actor, branch_id=branch_id, payload=payload)
     elif isinstance(payload, ReturnRecorded):
