@@ -25,14 +25,14 @@ from sqlalchemy import Engine, MetaData, create_engine, event, func, insert, sel
 from common.codes import MovementCode
 from common.ids import new_id
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import make_engine, make_sessionmaker, transaction, utcnow
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Actor
 from sync_server.inventory import ledger
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.migrations.runner import upgrade
 from sync_server.org.models import Branch, Tenant
-from sync_server.sync import feed
 from tests import pgserver
 
 

@@ -121,9 +121,9 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
     from sync_server.apikeys import service as apikeys
     from sync_server.apikeys.schemas import ApiKeyCreate
     from sync_server.audit.keys import Keyring, attach
-    from sync_server.audit.service import Actor
     from sync_server.catalog import service as catalog
     from sync_server.db import make_engine, make_sessionmaker, transaction
+    from sync_server.foundation.principal import Actor
     from sync_server.inventory import ledger
     from sync_server.migrations.runner import upgrade
     from sync_server.org import service as org
@@ -170,7 +170,7 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
 
 
 def _admin(tenant_id: int):
-    from sync_server.auth.principal import Principal
+    from sync_server.foundation.principal import Principal
 
     return Principal.for_user(
         tenant_id=tenant_id, user_id=0, username="bench", role="admin", branch_ids=[]

@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from sync_server.auth.principal import Principal
 from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.foundation.principal import Principal
 from sync_server.migrations.runner import upgrade
 from sync_server.models import metadata
 from sync_server.reports import branches, credit, keeper, purchasing, sales, shifts, stock

@@ -88,16 +88,15 @@ def provision(topology: Topology, *, stores: int) -> tuple[list[Till], list[dict
     from sync_server.apikeys import service as apikeys
     from sync_server.apikeys.schemas import ApiKeyCreate
     from sync_server.audit.keys import Keyring, attach
-    from sync_server.audit.service import Actor
     from sync_server.auth.models import User
-    from sync_server.auth.principal import Principal
     from sync_server.catalog.models import Product
     from sync_server.db import make_engine, make_sessionmaker, transaction
+    from sync_server.foundation.models import FeedHead
+    from sync_server.foundation.principal import Actor, Principal
     from sync_server.inventory.models import StockLevel
     from sync_server.org import service as org
     from sync_server.org.models import Branch, Tenant
     from sync_server.sync import devices
-    from sync_server.sync.models import FeedHead
 
     engine = make_engine(topology.database_url, pgbouncer=True)
     attach(engine, Keyring.from_keys(current=AUDIT_KEY))

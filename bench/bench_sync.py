@@ -31,18 +31,20 @@ from pos_client.store import documents
 from pos_client.store.db import LocalStore
 from pos_client.store.models import Product as LocalProduct
 from sync_server.audit.models import AuditEntry
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product, ProductBarcode
 from sync_server.catalog.service import product_feed_data
 from sync_server.config import Settings
 from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.main import create_app
 from sync_server.migrations.runner import upgrade
 from sync_server.org.models import Branch, Tenant
 from sync_server.sales.models import Sale, SaleLine, SalePayment
-from sync_server.sync import devices, feed
-from sync_server.sync.models import Change, ReceivedEvent
+from sync_server.sync import devices
+from sync_server.sync.models import ReceivedEvent
 from tests.sync.sync_helpers import sale_payload
 
 BUDGET_FULL_SYNC_S = 20.0

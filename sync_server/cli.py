@@ -53,7 +53,7 @@ LABELS = {
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from sync_server.bootstrap import init, tenant_form
+    from sync_server.provisioning.service import init, tenant_form
 
     # Refuse bad input before the database file or its schema is made.
     tenant_form(

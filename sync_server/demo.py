@@ -16,10 +16,8 @@ from common.schemas.auth import UserCreate
 from common.schemas.catalog import CategoryCreate, ProductCreate
 from common.schemas.org import BranchCreate
 from common.schemas.partners import CustomerCreate, SupplierCreate
-from sync_server.audit.service import Actor
 from sync_server.auth import service as auth_service
 from sync_server.auth.models import User
-from sync_server.auth.principal import Principal
 from sync_server.auth.security import issue_access_token
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
@@ -36,6 +34,7 @@ from sync_server.demo_history import (
     till_month,
     transfer,
 )
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory.costing import COST_PLACES, receive
 from sync_server.inventory.ledger import adjust
 from sync_server.inventory.models import StockMovement

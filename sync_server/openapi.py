@@ -19,8 +19,8 @@ from fastapi.routing import APIRoute
 
 from common.roles import API_KEY_SCOPES, Permission, roles_with
 from common.sync.protocol import DEVICE_TOKEN_PREFIX
-from sync_server.auth.deps import get_principal
 from sync_server.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, api_routes
+from sync_server.foundation.deps import get_principal
 from sync_server.notifications.webhooks import webhooks_section
 from sync_server.sync.devices import DEVICE_PERMISSIONS
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from common.errors import AuthenticationFailed
 from common.schemas.base import problem_responses
 from common.schemas.org import TenantCreate, TenantProvisioned, TenantRead
-from sync_server.auth.deps import SessionDep
-from sync_server.bootstrap import provision_tenant
 from sync_server.config import Settings
+from sync_server.foundation.deps import SessionDep
 from sync_server.org.models import Tenant
+from sync_server.provisioning.service import provision_tenant
 
 MIN_KEY_LENGTH = 32
 

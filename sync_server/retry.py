@@ -2,7 +2,7 @@
 
 Why a middleware, and why replaying is safe:
 
-* A request is one unit of work: the session dependency (auth/deps.py) opens one transaction
+* A request is one unit of work: the session dependency (foundation/deps.py) opens one transaction
   and commits it before the answer is sent. When PostgreSQL picks that transaction as a
   deadlock victim (40P01) or fails it for serialisation (40001), it is rolled back whole:
   nothing of the request exists. Running the request again from the start is exactly what a

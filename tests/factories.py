@@ -16,9 +16,9 @@ from common.schemas.auth import UserCreate
 from common.schemas.catalog import ProductCreate
 from common.schemas.org import BranchCreate
 from sync_server.auth import service as auth_service
-from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.foundation.principal import Principal
 from sync_server.org import service as org
 
 PASSWORD = "correct horse battery"

@@ -13,8 +13,8 @@ from common.schemas.alerts import AlertRead
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.alerts import service
 from sync_server.alerts.models import Alert
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, get_owned, paginate
 
 router = APIRouter(tags=["alerts"])

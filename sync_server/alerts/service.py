@@ -13,13 +13,14 @@ from common.roles import Role
 from common.schemas.base import plain_str
 from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor, jsonable
+from sync_server.audit.service import jsonable
 from sync_server.db import utcnow
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.models import StockLevel
 from sync_server.inventory.thresholds import threshold
 from sync_server.notifications import service as notifications
 from sync_server.paging import get_owned
-from sync_server.sync import feed
 
 LOW_STOCK = "low_stock"
 OUT_OF_STOCK = "out_of_stock"

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from sync_server.apikeys.service import KEY_PREFIX, resolve_api_key
-from sync_server.auth.credentials import register_resolver
+from sync_server.foundation.credentials import register_resolver
 
 register_resolver(KEY_PREFIX, resolve_api_key)

@@ -12,8 +12,8 @@ from common.schemas.base import Id, Page, problem_responses
 from sync_server.apikeys import service
 from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["api keys"])

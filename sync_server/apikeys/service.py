@@ -15,8 +15,8 @@ from sync_server.apikeys.models import ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate
 from sync_server.apikeys.scopes import permissions_for
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 
@@ -71,7 +71,7 @@ def create_key(
     session.flush()
     audit.record(
         session,
-        actor=actor.actor if actor else audit.Actor(tenant_id=tenant_id),
+        actor=actor.actor if actor else Actor(tenant_id=tenant_id),
         action="api_key.created",
         entity_type="api_key",
         entity_id=key.id,
@@ -90,7 +90,7 @@ def revoke_key(session: Session, *, actor: Principal | None, tenant_id: int, key
     session.flush()
     audit.record(
         session,
-        actor=actor.actor if actor else audit.Actor(tenant_id=tenant_id),
+        actor=actor.actor if actor else Actor(tenant_id=tenant_id),
         action="api_key.revoked",
         entity_type="api_key",
         entity_id=key.id,

@@ -13,9 +13,9 @@ from common.schemas.audit import AuditEntryRead, ChainReportRead, CheckpointRead
 from common.schemas.base import Page
 from sync_server.audit import checkpoints, service
 from sync_server.audit.models import AuditEntry
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 
 router = APIRouter(tags=["audit"])

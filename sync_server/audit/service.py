@@ -30,16 +30,17 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.audit.keys import Keyring, head_message, keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
 from sync_server.db import append_row, is_sqlite, utcnow
-from sync_server.tenant_lock import lock_head
+from sync_server.foundation.principal import Actor
+from sync_server.foundation.tenant_lock import insert_head, lock_head
 
-__all__ = ["Actor", "ChainReport", "jsonable", "record", "seal_audit", "verify"]
+__all__ = ["ChainReport", "create_head", "jsonable", "record", "seal_audit", "verify"]
 
 log = logging.getLogger("stockpilot.audit")
 
@@ -47,14 +48,33 @@ GENESIS = "0" * 64
 _REPORTED_HEADS: set[str | None] = set()
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: a user, a device, an API key, or the system itself."""
+def create_head(session: Session, *, tenant_id: int) -> None:
+    """Make the tenant's chain head exist, signed from birth (so a head reset to empty is caught).
 
-    tenant_id: int
-    user_id: int | None = None
-    label: str = "system"
-    device_id: str | None = None
+    tenant_lock.create_heads calls it (registered in receivers.py) with the feed's head.
+    """
+    insert_head(
+        session,
+        AuditHead,
+        tenant_id=tenant_id,
+        values={"last_seq": 0, "last_hash": GENESIS, "keyed_from_seq": 1},
+    )
+    keyring = keyring_for(session)
+    empty = head_message(
+        tenant_id=tenant_id, last_seq=0, last_hash=GENESIS, keyed_from_seq=1, legacy_max_id=0
+    )
+    session.execute(
+        update(AuditHead)
+        .where(
+            AuditHead.tenant_id == tenant_id,
+            AuditHead.head_mac.is_(None),
+            AuditHead.last_seq == 0,
+            AuditHead.keyed_from_seq == 1,
+            AuditHead.legacy_max_id == 0,
+        )
+        .values(key_id=keyring.current_id, head_mac=keyring.mac(empty))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _content(entry: AuditEntry) -> dict[str, Any]:

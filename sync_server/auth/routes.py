@@ -12,10 +12,10 @@ from common.roles import Permission, Role
 from common.schemas.auth import LoginRequest, MeRead, TokenRead, UserCreate, UserRead, UserUpdate
 from common.schemas.base import Id, Page, problem_responses
 from sync_server.auth import service
-from sync_server.auth.deps import PrincipalDep, Requires, SessionDep
 from sync_server.auth.models import User
-from sync_server.auth.principal import Principal
 from sync_server.db import transaction
+from sync_server.foundation.deps import PrincipalDep, Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.org.models import Tenant
 from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 

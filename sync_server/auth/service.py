@@ -22,11 +22,11 @@ from common.roles import Role
 from common.schemas.auth import UserCreate, UserUpdate
 from sync_server.audit import service as audit
 from sync_server.auth.models import LoginFailure, RevokedToken, User, UserBranch
-from sync_server.auth.principal import Principal
 from sync_server.auth.security import AccessClaims, issue_access_token
 from sync_server.db import utcnow
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
-from sync_server.sync import feed
 
 # Verifying against a real hash even for unknown users keeps timing from revealing names.
 _DUMMY_HASH = hash_secret("stockpilot-dummy-password")
@@ -87,7 +87,7 @@ def login(
         if user is not None:
             audit.record(
                 session,
-                actor=audit.Actor(tenant_id=user.tenant_id, label=username),
+                actor=Actor(tenant_id=user.tenant_id, label=username),
                 action="auth.login_failed",
                 entity_type="user",
                 entity_id=user.id,
@@ -111,7 +111,7 @@ def login(
     )
     audit.record(
         session,
-        actor=audit.Actor(tenant_id=user.tenant_id, user_id=user.id, label=user.username),
+        actor=Actor(tenant_id=user.tenant_id, user_id=user.id, label=user.username),
         action="auth.login",
         entity_type="user",
         entity_id=user.id,
@@ -220,7 +220,7 @@ def create_user(
     session.flush()
     audit.record(
         session,
-        actor=actor.actor if actor else audit.Actor(tenant_id=tenant_id),
+        actor=actor.actor if actor else Actor(tenant_id=tenant_id),
         action="user.created",
         entity_type="user",
         entity_id=user.id,

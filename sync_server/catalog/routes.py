@@ -20,10 +20,10 @@ from common.schemas.catalog import (
     TemplateCreate,
     TemplateRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.catalog import search, service, variants
 from sync_server.catalog.models import Category, Product
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, UpdatedSince, get_owned, like_pattern, paginate
 
 router = APIRouter(tags=["catalog"])

@@ -13,13 +13,13 @@ from common.barcodes import BarcodeError, internal_ean13, lookup_candidates, par
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.catalog import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog import packs, search
 from sync_server.catalog.models import BarcodeSequence, Category, Product, ProductBarcode
 from sync_server.db import lock_for_update
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Principal
 from sync_server.paging import get_owned
 from sync_server.partners.models import Supplier
-from sync_server.sync import feed
 from sync_server.tax import service as tax
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from common.errors import Conflict, ValidationFailed
 from common.schemas.catalog import ProductCreate, TemplateCreate
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product, ProductTemplate
+from sync_server.foundation.principal import Principal
 from sync_server.paging import get_owned
 
 NO_TEMPLATE: dict[str, Any] = {"template_id": None, "template_name": None, "variant": None}

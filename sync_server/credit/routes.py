@@ -9,8 +9,6 @@ from fastapi import APIRouter, Query, Response
 
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.credit import service
 from sync_server.credit.documents import statement_pdf
 from sync_server.credit.models import CreditEntry
@@ -22,6 +20,8 @@ from sync_server.credit.schemas import (
     StatementRead,
 )
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.org.service import get_setting
 from sync_server.paging import PageParams, SortedBy, paginate
 

@@ -14,9 +14,9 @@ from common.errors import Conflict, CreditLimitExceeded, NotFound, ValidationFai
 from common.ids import new_id
 from common.money import format_money
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.credit.models import CreditEntry
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer

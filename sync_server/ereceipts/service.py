@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from common.errors import ValidationFailed
 from common.sync.programs import ReceiptEmailRequested
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.ereceipts.models import ReceiptConsent
+from sync_server.foundation.principal import Actor
 from sync_server.notifications import service as notifications
 
 EVENT = "receipt.email"

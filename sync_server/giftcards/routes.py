@@ -16,8 +16,8 @@ from common.schemas.giftcards import (
     GiftCardLimits,
     GiftCardRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.giftcards import service
 from sync_server.giftcards.models import GiftCardEntry
 

@@ -21,8 +21,8 @@ from common.hashing import hash_secret, verify_secret
 from common.ids import new_id
 from common.money import format_money
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.db import lock_for_update
+from sync_server.foundation.principal import Actor
 from sync_server.giftcards.models import GiftCard, GiftCardEntry
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Customer

@@ -10,8 +10,8 @@ from common.errors import PermissionDenied, ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.heldsales import HeldSaleRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.heldsales import service
 from sync_server.heldsales.models import HeldSale
 

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.sync.programs import HeldSaleParked
-from sync_server.audit.service import Actor
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.heldsales.models import HeldSale
 
 

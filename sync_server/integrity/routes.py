@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from common.roles import Permission
 from common.schemas.base import ReadSchema
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.integrity.ledger import verify_ledgers
 
 router = APIRouter(tags=["integrity"])

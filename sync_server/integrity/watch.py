@@ -25,10 +25,10 @@ from sync_server.alerts import service as alerts
 from sync_server.audit.checkpoints import Checkpoint, make_checkpoint, parse
 from sync_server.config import Settings
 from sync_server.db import transaction, utcnow
+from sync_server.foundation import feed
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.notifications import service as notifications
 from sync_server.org.models import Tenant
-from sync_server.sync import feed
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

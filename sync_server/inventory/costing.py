@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import NotFound, ValidationFailed
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import is_sqlite, lock_for_update
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import ZERO, lock_levels, record_movement
 from sync_server.inventory.models import StockLevel, StockMovement
 

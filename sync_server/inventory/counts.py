@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import InvalidState, NotFound, ValidationFailed
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.inventory import lot_counts
 from sync_server.inventory.costing import COST_PLACES
 from sync_server.inventory.ledger import ZERO, level, lock_levels, record_movement

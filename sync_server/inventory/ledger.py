@@ -27,9 +27,10 @@ from common.schemas.base import plain_str
 from common.units import format_quantity
 from sync_server import events
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import AnySelect, add_append_only, is_sqlite, utcnow
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.events import LevelChange, StockChanged
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
@@ -37,7 +38,6 @@ from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
-from sync_server.sync import feed
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from common.codes import MovementCode
 from common.errors import Conflict, InsufficientStock
 from common.units import format_quantity
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     RESERVATION_CODES,
     MovementLine,

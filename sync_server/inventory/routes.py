@@ -33,8 +33,8 @@ from common.schemas.inventory import (
     UncountedRead,
     ValuationRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import (
     costing,
     counts,

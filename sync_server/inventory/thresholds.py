@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from sync_server import events
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.events import ThresholdChanged
 from sync_server.inventory.ledger import _level_query
 from sync_server.inventory.models import BranchProductSetting

@@ -17,9 +17,9 @@ from common.errors import (
 )
 from common.units import format_quantity
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     ZERO,
     _merged,

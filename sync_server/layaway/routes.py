@@ -14,8 +14,8 @@ from common.schemas.layaway import (
     LayawayPaymentCreate,
     LayawayRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.layaway import service
 
 router = APIRouter(tags=["layaway"])

@@ -14,9 +14,9 @@ from common.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from common.money import format_money, round_money
 from common.schemas.layaway import LayawayCreate, LayawayPaymentCreate
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.giftcards import service as giftcards
 from sync_server.inventory import reservations
 from sync_server.layaway.models import Layaway, LayawayPayment

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.loyalty import LoyaltyRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.loyalty import service
 
 router = APIRouter(tags=["loyalty"])

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from common.errors import NotFound
 from common.loyalty import EarningLine, LoyaltyRules, points_earned, value_of
 from common.sync.protocol import SaleCompleted
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update
+from sync_server.foundation.principal import Actor
 from sync_server.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from sync_server.org.service import get_settings
 from sync_server.partners.models import Customer

@@ -13,7 +13,7 @@ from sync_server.config import Settings
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.cli_support import migrated_sessions
-    from sync_server.integrity import watch
+    from sync_server.foundation import jobs
     from sync_server.notifications.dispatcher import dispatch_due, run_forever
 
     # An initialised database at this version's schema, its audit keys attached.
@@ -28,17 +28,24 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    # The same worker signs audit checkpoints and runs the nightly ledger check.
-    watcher = threading.Thread(
-        target=watch.run_forever,
-        kwargs={"factory": factory, "settings": settings, "stop": stop},
-        name="integrity-watch",
-        daemon=True,
-    )
-    watcher.start()
+    # The same worker runs the domains' loops (integrity signs audit checkpoints and runs the
+    # nightly ledger check), registered in their receivers.py.
+    threads = [
+        threading.Thread(
+            target=loop,
+            args=(factory,),
+            kwargs={"settings": settings, "stop": stop},
+            name=name,
+            daemon=True,
+        )
+        for name, loop in jobs.loops().items()
+    ]
+    for thread in threads:
+        thread.start()
     print("Notification worker running; Ctrl+C stops it.", flush=True)
     run_forever(factory, settings=settings, stop=stop, interval=args.interval)
-    watcher.join(timeout=10)
+    for thread in threads:
+        thread.join(timeout=10)
     return 0
 
 

@@ -29,6 +29,7 @@ from common.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from sync_server import background
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_sessionmaker, transaction, utcnow
+from sync_server.foundation import jobs
 from sync_server.notifications.models import (
     Notification,
     NotificationAttachment,
@@ -279,10 +280,9 @@ def run_forever(
     while not stop.is_set():
         try:
             busy = dispatch_due(factory, settings=settings)
-            # The same worker releases the stock of unpaid online orders (SKIP LOCKED too).
-            from sync_server.orders.expiry import expire_due
-
-            busy += expire_due(factory)
+            # The same worker runs the domains' chores (orders releases the stock of unpaid
+            # online orders, SKIP LOCKED too), registered in their receivers.py.
+            busy += jobs.run_rounds(factory)
         except Exception:  # noqa: BLE001 - a bad round must not kill the worker
             log.exception("notification dispatch round failed")
             busy = 0

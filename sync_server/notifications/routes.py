@@ -12,8 +12,8 @@ from sqlalchemy import select
 from common.roles import Permission, Role
 from common.schemas.alerts import NotificationRead
 from common.schemas.base import Id, Page, ReadSchema, Schema, problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.notifications import service
 from sync_server.notifications.models import Notification, NotificationRule, SmsOptIn
 from sync_server.paging import PageParams, SortedBy, paginate

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from common.errors import NotFound, ValidationFailed
 from common.roles import Role
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor, jsonable
+from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor
 from sync_server.notifications.models import (
     Notification,
     NotificationAttachment,

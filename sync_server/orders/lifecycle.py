@@ -15,9 +15,9 @@ from common.loyalty import EarningLine
 from common.money import format_money
 from common.schemas.orders import ALLOWED_FROM, in_life_order
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.loyalty import service as loyalty
 from sync_server.orders.models import Order, OrderStatus
@@ -195,7 +195,7 @@ def expire(session: Session, *, order: Order, now: datetime) -> bool:
         return False
     if order.reserved_until > now:
         return False
-    actor = audit.Actor(tenant_id=order.tenant_id, label="reservation-expiry")
+    actor = Actor(tenant_id=order.tenant_id, label="reservation-expiry")
     reservations.release(
         session,
         actor=actor,

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.orders.models import Order, OrderStatus
 from sync_server.orders.schemas import PickingItem, PickingLine, PickingList
 from sync_server.org.models import Branch

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync_server.auth.principal import Principal
+from sync_server.foundation.principal import Principal
 from sync_server.orders.models import Order
 from sync_server.paging import PageParams, in_caller_branches, paginate
 

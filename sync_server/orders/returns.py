@@ -13,8 +13,8 @@ from common.money import format_money
 from common.schemas.orders import ALLOWED_FROM
 from common.units import format_quantity
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger
 from sync_server.orders.models import Order, OrderReturn, OrderReturnLine
 from sync_server.orders.notify import order_event

@@ -12,8 +12,8 @@ from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.orders import OrderRead, ReturnRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
 from sync_server.orders.models import Order, OrderReturn, OrderStatusName
 from sync_server.orders.schemas import (

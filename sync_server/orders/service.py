@@ -22,9 +22,9 @@ from common.pricing import Channel as PriceChannel
 from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import StockLevel
 from sync_server.orders import idempotency

@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
+from sync_server.foundation.principal import Principal
 from sync_server.inventory.models import StockLevel
 from sync_server.orders.schemas import BranchAvailability, CatalogItem
 from sync_server.org.models import Branch

@@ -12,8 +12,8 @@ from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.org import BranchCreate, BranchRead, BranchUpdate
 from common.schemas.settings import SettingRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.org import service
 from sync_server.org.models import Branch
 from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate

@@ -12,10 +12,10 @@ from common.errors import Conflict, NotFound, ValidationFailed
 from common.schemas.org import BranchCreate, BranchUpdate
 from common.tax import STATE_CODES
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Actor, Principal
+from sync_server.foundation.tenant_lock import create_heads
 from sync_server.org.models import Branch, Tenant, TenantSetting
-from sync_server.sync import feed
-from sync_server.tenant_lock import create_heads
 
 # Every tenant setting with its default (meaning, type and range: common/tenant_settings.py);
 # a key not listed there is refused.
@@ -84,7 +84,7 @@ def create_branch(
     session.flush()
     audit.record(
         session,
-        actor=actor.actor if actor else audit.Actor(tenant_id=tenant_id),
+        actor=actor.actor if actor else Actor(tenant_id=tenant_id),
         action="branch.created",
         entity_type="branch",
         entity_id=branch.id,

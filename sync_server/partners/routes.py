@@ -17,8 +17,8 @@ from common.schemas.partners import (
     SupplierRead,
     SupplierUpdate,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, get_owned, like_pattern, paginate
 from sync_server.partners import service
 from sync_server.partners.models import Customer, Supplier

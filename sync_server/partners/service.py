@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from common.schemas.partners import CustomerCreate, CustomerUpdate, SupplierCreate, SupplierUpdate
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Principal
 from sync_server.partners.models import Customer, Supplier
-from sync_server.sync import feed
 
 _SUPPLIER_FIELDS = (
     "name",

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.pickup import PickupCollect, PickupRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.orders.service import get_order
 from sync_server.pickup import service
 

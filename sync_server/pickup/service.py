@@ -18,8 +18,8 @@ from common.errors import InvalidState, NotFound, ValidationFailed
 from common.money import format_money
 from common.schemas.orders import ALLOWED_FROM
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.orders import lifecycle
 from sync_server.orders.models import Order, OrderStatus
 from sync_server.orders.notify import order_event

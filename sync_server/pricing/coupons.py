@@ -1,9 +1,10 @@
 """Coupon redemptions: count every use when sales arrive, and flag uses beyond the limits.
 
 A till may redeem a coupon offline, so two tills can both redeem a single-use code before
-either is heard from. The sale is a fact and is always kept; the use beyond the limit becomes
-a dead letter (type "coupon.over_limit") that a manager resolves (recover it from the
-customer, or accept the loss), so nothing is lost and nothing is silently over-given.
+either is heard from. The sale is a fact and is always kept; redeem says which uses went
+beyond a limit, and sync (which received the sale) keeps each as a dead letter (type
+"coupon.over_limit") that a manager resolves (recover it from the customer, or accept the
+loss), so nothing is lost and nothing is silently over-given.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict
-from common.sync.protocol import Event, SaleCompleted
+from common.sync.protocol import SaleCompleted
 from sync_server.pricing.models import CouponRedemption, PricingRule
-from sync_server.sync.models import DeadLetter, Device
 
 OVER_LIMIT = "coupon.over_limit"
 
@@ -54,14 +54,18 @@ def _over_limit(
 def redeem(
     session: Session,
     *,
-    device: Device,
-    event: Event,
+    tenant_id: int,
+    device_id: str,
     payload: SaleCompleted,
     customer_id: int | None,
-) -> None:
-    """Record the coupon uses of an arriving sale; a use beyond a limit becomes a dead letter."""
+) -> list[str]:
+    """Record the coupon uses of an arriving sale; return why each use beyond a limit is one.
+
+    The caller keeps each returned reason as an OVER_LIMIT dead letter for a manager.
+    """
+    over: list[str] = []
     for code in sorted(set(payload.coupon_codes)):
-        rule = _rule(session, tenant_id=device.tenant_id, code=code)
+        rule = _rule(session, tenant_id=tenant_id, code=code)
         reason: str | None
         if rule is None:
             reason = f"coupon {code} is not one this business issued"
@@ -69,31 +73,22 @@ def redeem(
             reason = _over_limit(session, rule=rule, code=code, customer_id=customer_id)
         session.add(
             CouponRedemption(
-                tenant_id=device.tenant_id,
+                tenant_id=tenant_id,
                 promotion_id=rule.id if rule else None,
                 code=code,
                 sale_uuid=payload.sale_id,
-                device_id=device.id,
+                device_id=device_id,
                 customer_id=customer_id,
                 within_limit=reason is None,
             )
         )
         if reason is not None:
-            session.add(
-                DeadLetter(
-                    tenant_id=device.tenant_id,
-                    event_id=event.id,
-                    device_id=device.id,
-                    branch_id=device.branch_id,
-                    type=OVER_LIMIT,
-                    payload=event.model_dump(mode="json"),
-                    reason=(
-                        f"Sale {payload.receipt_number} was kept, but {reason}: recover the "
-                        "discount from the customer or accept it, then resolve this."
-                    )[:500],
-                )
+            over.append(
+                f"Sale {payload.receipt_number} was kept, but {reason}: recover the "
+                "discount from the customer or accept it, then resolve this."
             )
     session.flush()
+    return over
 
 
 def check_online(

@@ -18,8 +18,8 @@ from common.schemas.pricing import (
     PromotionIn,
     RuleRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.pricing import service
 from sync_server.pricing.models import PricingRule

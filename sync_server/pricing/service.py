@@ -22,14 +22,14 @@ from common.pricing import Channel, Context, LineIn, PricedCart, Rules, price_ca
 from common.pricing.wire import price_list_from_data, promotion_from_data
 from common.schemas.pricing import PriceListIn, PromotionIn
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Principal
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
 from sync_server.paging import get_owned
 from sync_server.pricing.models import PricingRule
-from sync_server.sync import feed
 
 PRICE_LIST = "price_list"
 PROMOTION = "promotion"

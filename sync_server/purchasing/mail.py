@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync_server.auth.principal import Principal
+from sync_server.foundation.principal import Principal
 from sync_server.notifications.models import Notification
 from sync_server.purchasing import service
 

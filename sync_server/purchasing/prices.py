@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from common.errors import NotFound
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import is_sqlite, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.purchasing import units, vendors
 from sync_server.purchasing.models import (
     GoodsReceipt,

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from common.codes import MovementCode
 from common.errors import NotFound
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.partners.models import Supplier

@@ -20,10 +20,10 @@ from common.schemas.purchasing import (
     VendorAccountRead,
     VendorEntryRead,
 )
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.credit.documents import statement_pdf
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.purchasing import mail, prices, reorder, service, shipping, vendors
 from sync_server.purchasing.models import (

@@ -65,11 +65,11 @@ from common.tax import (
     tax_exclusive,
 )
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import costing, ledger, lot_receipts
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting

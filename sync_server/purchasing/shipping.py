@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from common.errors import Conflict, ValidationFailed
 from common.money import format_money
 from common.units import format_quantity
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.documents.pdf import PDF_MEDIA_TYPE, Document, render
+from sync_server.foundation.principal import Principal
 from sync_server.org.models import Branch
 from sync_server.partners.models import Supplier
 from sync_server.purchasing import notify, service

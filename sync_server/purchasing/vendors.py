@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from common.errors import Conflict, NotFound
 from common.money import format_money
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.credit.service import day_bounds, exact
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.org.service import get_setting
 from sync_server.partners.models import Supplier
 from sync_server.purchasing.models import (

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from common.roles import Permission
 from common.schemas.base import problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.orders.routes import MissingIdempotencyKey
 from sync_server.quicksale import service
 from sync_server.quicksale.schemas import QuickSaleCreate, QuickSaleRead, ScanRead

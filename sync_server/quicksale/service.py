@@ -19,11 +19,11 @@ from common.errors import DomainError, PermissionDenied, ValidationFailed
 from common.ids import new_id
 from common.money import round_money, tax_included
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
 from sync_server.db import utcnow
 from sync_server.documents.numbering import next_number
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome

@@ -21,9 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError
-from sync_server.auth.credentials import resolve
 from sync_server.auth.security import decode_access_token
 from sync_server.db import is_sqlite, make_sessionmaker, transaction
+from sync_server.foundation.credentials import resolve
 from sync_server.org.service import get_setting
 from sync_server.ratelimit.models import RateLimitCounter
 

@@ -27,8 +27,8 @@ from sqlalchemy.sql.expression import UnaryExpression
 
 from common.errors import PermissionDenied, ValidationFailed
 from common.schemas.base import money_str, plain_str
-from sync_server.auth.principal import Principal
 from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
+from sync_server.foundation.principal import Principal
 
 ZERO = Decimal("0")
 MONEY_PLACES = Decimal("0.01")

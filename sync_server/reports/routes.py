@@ -11,9 +11,9 @@ from common.codes import Channel
 from common.errors import ValidationFailed
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.db import utcnow
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.reports import (
     branches,
     credit,

@@ -13,8 +13,8 @@ from pydantic import AwareDatetime
 from common.codes import Channel
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy
 from sync_server.sales import journal
 from sync_server.sales.journal import JournalFilter

@@ -30,9 +30,9 @@ from common.sync.protocol import (
     StockCountEntered,
 )
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.credit import service as credit
 from sync_server.db import flush_document, in_one_flush, insert_returning_ids, insert_rows_now
+from sync_server.foundation.principal import Actor
 from sync_server.inventory import ledger
 from sync_server.inventory.lots import LotHints
 from sync_server.sales.models import (

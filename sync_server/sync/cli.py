@@ -14,7 +14,7 @@ from sync_server.db import transaction
 
 def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time enrolment code for a branch given by its code."""
-    from sync_server.audit.service import Actor
+    from sync_server.foundation.principal import Actor
     from sync_server.org.models import Branch, Tenant
     from sync_server.sync import devices
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from common.sync.protocol import Event
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Principal
 from sync_server.paging import in_caller_branches
 from sync_server.pricing.coupons import OVER_LIMIT
 from sync_server.sync import programs_intake, push

@@ -14,9 +14,8 @@ from common.ids import new_id
 from common.roles import Permission
 from common.sync.protocol import DEVICE_TOKEN_PREFIX
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
-from sync_server.auth.principal import Principal
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
 from sync_server.sync.models import Device, EnrolmentCode
@@ -118,7 +117,7 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
     session.flush()
     audit.record(
         session,
-        actor=audit.Actor(tenant_id=row.tenant_id, label=f"device:{name}", device_id=device.id),
+        actor=Actor(tenant_id=row.tenant_id, label=f"device:{name}", device_id=device.id),
         action="device.enrolled",
         entity_type="device",
         entity_id=device.id,

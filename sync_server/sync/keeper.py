@@ -18,8 +18,8 @@ from sync_server import background
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import is_sqlite, transaction
-from sync_server.sync import feed
-from sync_server.sync.models import Change
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -31,8 +31,8 @@ from common.sync.protocol import (
     SaleVoided,
 )
 from sync_server.alerts import service as alerts
-from sync_server.audit.service import Actor
 from sync_server.ereceipts import service as ereceipts
+from sync_server.foundation.principal import Actor
 from sync_server.giftcards import service as giftcards
 from sync_server.giftcards.models import GiftCard
 from sync_server.heldsales import service as heldsales

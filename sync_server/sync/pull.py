@@ -17,6 +17,8 @@ from sync_server.auth.service import staff_feed_data
 from sync_server.catalog.models import Category, Product, ProductBarcode
 from sync_server.catalog.packs import pack_rows
 from sync_server.catalog.variants import NO_TEMPLATE, template_rows
+from sync_server.foundation.feed import catch_up
+from sync_server.foundation.models import Change, FeedHead
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.org.service import branch_feed_data, get_settings
@@ -24,8 +26,6 @@ from sync_server.partners.models import Customer
 from sync_server.partners.service import PRICE_GROUP_ENTITY, customer_feed_data
 from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
 from sync_server.replica import UseThePrimary, on_replica
-from sync_server.sync.feed import catch_up
-from sync_server.sync.models import Change, FeedHead
 from sync_server.tax.models import TaxClassRow
 from sync_server.tax.service import feed_data as tax_feed_data
 

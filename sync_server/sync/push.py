@@ -31,9 +31,7 @@ from common.sync.protocol import (
 )
 from sync_server.alerts import service as alerts
 from sync_server.audit import service as audit
-from sync_server.audit.service import Actor
 from sync_server.auth.models import User
-from sync_server.auth.principal import Principal
 from sync_server.db import (
     append_row,
     buffered_appends,
@@ -41,6 +39,7 @@ from sync_server.db import (
     one_flush_at_end,
     utcnow,
 )
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory.ledger import prepare_batch
 from sync_server.partners.models import Customer
 from sync_server.partners.service import publish_customer
@@ -440,6 +439,38 @@ def _customer_id(
     return link.customer_id
 
 
+def _redeem_coupons(
+    session: Session,
+    *,
+    device: Device,
+    event: Event,
+    payload: SaleCompleted,
+    customer_id: int | None,
+) -> None:
+    """Record the sale's coupon uses; keep each use beyond a limit as a dead letter."""
+    over_limit = coupons.redeem(
+        session,
+        tenant_id=device.tenant_id,
+        device_id=device.id,
+        payload=payload,
+        customer_id=customer_id,
+    )
+    for reason in over_limit:
+        session.add(
+            DeadLetter(
+                tenant_id=device.tenant_id,
+                event_id=event.id,
+                device_id=device.id,
+                branch_id=device.branch_id,
+                type=coupons.OVER_LIMIT,
+                payload=event.model_dump(mode="json"),
+                reason=reason[:500],
+            )
+        )
+    if over_limit:
+        session.flush()
+
+
 def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, Any] | None:
     """Apply one event's payload; return extra fields for the push answer."""
     payload = event.parsed()
@@ -468,7 +499,7 @@ def apply_event(session: Session, *, device: Device, event: Event) -> dict[str, 
             occurred_at=at,
         )
         if payload.coupon_codes:
-            coupons.redeem(session, device=device, event=event, payload=payload, customer_id=cid)
+            _redeem_coupons(session, device=device, event=event, payload=payload, customer_id=cid)
     elif isinstance(payload, SaleVoided):
         sales.void_sale(session, actor=actor, branch_id=branch_id, payload=payload)
     elif isinstance(payload, ReturnRecorded):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.sync.protocol import DEVICE_TOKEN_PREFIX
-from sync_server.auth.credentials import register_resolver
+from sync_server.foundation.credentials import register_resolver
 from sync_server.sync.devices import resolve_device_token
 
 register_resolver(DEVICE_TOKEN_PREFIX, resolve_device_token)

@@ -27,8 +27,8 @@ from common.sync.protocol import (
     PushResponse,
 )
 from common.sync.series import DeviceSeries
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
 from sync_server.sync.models import DeadLetter, Device

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from common.roles import Permission
 from common.schemas.base import Id, problem_responses
 from common.schemas.tax import TaxClassCreate, TaxClassRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.tax import service
 from sync_server.tax.models import TaxClassRow
 

@@ -31,9 +31,9 @@ from common.tax import (
     tax_line,
 )
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
+from sync_server.foundation import feed
+from sync_server.foundation.principal import Principal
 from sync_server.paging import get_owned
-from sync_server.sync import feed
 from sync_server.tax.models import TaxClassRow
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.wholesale import SalesRequestRead
-from sync_server.auth.deps import Requires, SessionDep
-from sync_server.auth.principal import Principal
 from sync_server.documents.pdf import PDF_MEDIA_TYPE
+from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, in_caller_branches, paginate
 from sync_server.wholesale import service
 from sync_server.wholesale.documents import invoice_pdf

@@ -24,12 +24,12 @@ from common.roles import Permission
 from common.schemas.wholesale import ALLOWED_FROM as ALLOWED_FROM
 from common.schemas.wholesale import APPROVED, CANCELLED, PENDING, REJECTED
 from sync_server.audit import service as audit
-from sync_server.auth.principal import Principal
 from sync_server.catalog.models import Product
 from sync_server.credit import service as credit
 from sync_server.credit.schemas import MAX_AMOUNT
 from sync_server.db import lock_for_update, utcnow
 from sync_server.documents.numbering import next_number
+from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from sync_server import cli
-from sync_server.bootstrap import init
 from sync_server.db import make_engine
+from sync_server.provisioning.service import init
 from tests.clitools import SERVER, ok, run
 from tests.factories import login
 

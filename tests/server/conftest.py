@@ -14,13 +14,12 @@ from common.barcodes import make_ean13
 from common.ids import new_id
 from common.roles import Permission
 from common.schemas.org import BranchCreate
-from sync_server.audit.service import Actor
 from sync_server.auth.models import User, UserBranch
-from sync_server.auth.principal import Principal
 from sync_server.auth.security import issue_access_token
 from sync_server.catalog import service as catalog
 from sync_server.config import Settings
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory.ledger import LOCK_ORDER_WARNINGS
 from sync_server.org import service as org
 from tests.factories import Api, make_product

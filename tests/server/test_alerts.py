@@ -9,8 +9,8 @@ from sqlalchemy import select
 from common.codes import MovementCode
 from sync_server.alerts import service as alerts
 from sync_server.alerts.models import Alert
+from sync_server.foundation.models import Change
 from sync_server.inventory import ledger, reservations, thresholds
-from sync_server.sync.models import Change
 
 
 def _move(stock, code, qty, *, allow_negative=False, product=0):

@@ -15,6 +15,7 @@ from sync_server.audit import service as audit
 from sync_server.audit.keys import Keyring, attach
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.foundation.principal import Actor
 from sync_server.migrations.runner import alembic_config, upgrade
 
 GENESIS = "0" * 64
@@ -112,7 +113,7 @@ def test_a_chain_made_before_the_key_upgrades_verifies_and_continues_keyed(
     with transaction(factory) as session:
         audit.record(
             session,
-            actor=audit.Actor(tenant_id=tenant_id),
+            actor=Actor(tenant_id=tenant_id),
             action="test.after_upgrade",
             entity_type="t",
             entity_id=1,
@@ -152,7 +153,7 @@ def test_a_keyed_entry_cannot_pass_as_one_from_before_the_key(engine, database_u
         for n in range(2):
             audit.record(
                 session,
-                actor=audit.Actor(tenant_id=tenant_id),
+                actor=Actor(tenant_id=tenant_id),
                 action="test.keyed",
                 entity_type="t",
                 entity_id=n,

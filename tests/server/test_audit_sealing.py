@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 from sync_server.audit import service as audit
 from sync_server.audit.keys import keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
-from sync_server.sync import feed
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change
 from sync_server.sync.keeper import keep_once
-from sync_server.sync.models import Change
 
 
 def _record(stock, n: int, *, hold: float = 0.0) -> None:

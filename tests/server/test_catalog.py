@@ -77,7 +77,7 @@ def test_generated_internal_barcode_is_valid_and_unique(api):
 def test_price_change_is_audited_and_published_to_tills(api, engine):
     from sqlalchemy import select
 
-    from sync_server.sync.models import Change
+    from sync_server.foundation.models import Change
 
     product = _new(api).json()
     updated = api.patch(f"products/{product['id']}", json={"price": "599.00"})

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from common.errors import AuthenticationFailed
 from common.sync.protocol import DEVICE_TOKEN_PREFIX
 from sync_server.apikeys.service import KEY_PREFIX, resolve_api_key
-from sync_server.auth import credentials
+from sync_server.auth.tokens import resolve_user_token
+from sync_server.foundation import credentials
+from sync_server.foundation.principal import Principal
 from sync_server.sync.devices import resolve_device_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,20 +38,30 @@ def test_a_prefix_has_one_resolver() -> None:
         credentials.register_resolver(KEY_PREFIX, resolve_device_token)
 
 
-def test_a_process_that_imported_only_auth_resolves_every_kind(tmp_path: Path) -> None:
-    """Nothing imports apikeys or sync first: the resolvers still answer."""
+def test_access_tokens_have_one_resolver() -> None:
+    def another(session: Session, *, token: str, secret: str) -> Principal:
+        raise AuthenticationFailed("never asked")
+
+    credentials.load_receivers()
+    credentials.register_signed_token_resolver(resolve_user_token)  # the same again: no change
+    with pytest.raises(ValueError, match="already have a resolver"):
+        credentials.register_signed_token_resolver(another)
+
+
+def test_a_process_that_imported_only_the_registry_resolves_every_kind(tmp_path: Path) -> None:
+    """Nothing imports auth, apikeys or sync first: the resolvers still answer."""
     script = """
     import sys
     from sqlalchemy.orm import Session
     from common.errors import AuthenticationFailed
-    from sync_server.auth.credentials import resolve
+    from sync_server.foundation.credentials import resolve
     from sync_server.db import make_engine
     from sync_server.migrations.runner import upgrade
 
     engine = make_engine(sys.argv[1])
     upgrade(engine)
     with Session(engine) as session:
-        for token in ("spk_nothing", "spd_nothing"):
+        for token in ("spk_nothing", "spd_nothing", "not.a.jwt"):
             try:
                 resolve(session, token=token, secret="s")
             except AuthenticationFailed as exc:
@@ -65,3 +77,4 @@ def test_a_process_that_imported_only_auth_resolves_every_kind(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "API key is not recognised" in done.stdout
     assert "device credential is not recognised" in done.stdout
+    assert "The access token is not valid." in done.stdout  # auth's resolver, registered

@@ -14,7 +14,7 @@ from sync_server.audit.models import AuditEntry
 from sync_server.credit import service as credit
 from sync_server.credit.models import CreditEntry
 from sync_server.db import transaction
-from sync_server.sync.models import Change
+from sync_server.foundation.models import Change
 from tests.ledgers import check_customer_ledgers
 
 

@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from common.roles import Permission
 from common.schemas.catalog import ProductUpdate
-from sync_server.auth.principal import Principal
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product
 from sync_server.db import transaction
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change, FeedHead
+from sync_server.foundation.principal import Principal
 from sync_server.org.service import create_tenant
-from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once, pending_tenants
-from sync_server.sync.models import Change, FeedHead
 from sync_server.sync.pull import pull
 
 # Run only on PostgreSQL (not skipped on SQLite: these interleavings cannot exist there).

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change
 from sync_server.migrations.runner import alembic_config, current_heads, expected_heads, upgrade
-from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once
-from sync_server.sync.models import Change
 
 
 def _chain(stock) -> list[tuple]:

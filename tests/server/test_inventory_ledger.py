@@ -16,10 +16,10 @@ from sync_server.alerts.models import Alert
 from sync_server.audit.models import AuditEntry
 from sync_server.catalog.models import Product
 from sync_server.db import make_sessionmaker, transaction
+from sync_server.foundation.models import Change
 from sync_server.inventory import costing, ledger, reservations
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.models import metadata
-from sync_server.sync.models import Change
 from tests.invariants import check_ledger
 
 D = Decimal

@@ -21,6 +21,8 @@ from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.config import Settings
 from sync_server.db import transaction
+from sync_server.foundation import feed
+from sync_server.foundation.models import Change
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.integrity.watch import CHECKPOINT_ENTITY, LEDGER_MISMATCH, Watch, checkpoint_file
 from sync_server.inventory.models import StockLevel, StockMovement
@@ -28,8 +30,6 @@ from sync_server.notifications.models import Notification
 from sync_server.orders.models import Order
 from sync_server.partners.models import Customer
 from sync_server.purchasing.models import VendorEntry
-from sync_server.sync import feed
-from sync_server.sync.models import Change
 from tests.server.test_credit import _charge, _customer
 from tests.server.test_orders import order_body, post, store
 from tests.server.test_orders import stock as receive

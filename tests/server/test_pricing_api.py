@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from sync_server.sync.models import Change
+from sync_server.foundation.models import Change
 from tests.factories import Api
 
 HAPPY_HOUR = {"weekdays": [0, 1, 2, 3, 4], "time_from": "17:00:00", "time_to": "19:00:00"}

@@ -17,6 +17,7 @@ from sync_server.alerts.models import Alert
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
 from sync_server.db import transaction
+from sync_server.foundation.models import Change
 from sync_server.inventory import ledger, thresholds
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.partners.models import Customer
@@ -24,7 +25,7 @@ from sync_server.sales.models import Sale
 from sync_server.sales.models import SaleLine as StoredLine
 from sync_server.sales.models import SalePayment as StoredPayment
 from sync_server.sync import push
-from sync_server.sync.models import Change, ReceivedEvent
+from sync_server.sync.models import ReceivedEvent
 from tests.factories import Api, World
 
 UNKNOWN_PRODUCT = 987_654_321

@@ -16,8 +16,8 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlalchemy import case, delete, func, select, update
 
-from sync_server.auth.principal import Principal
 from sync_server.db import transaction
+from sync_server.foundation.principal import Principal
 from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.main import create_app

@@ -111,9 +111,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from common.codes import MovementCode
-from sync_server.audit.service import Actor
 from sync_server.catalog.models import Product
 from sync_server.db import make_engine, make_sessionmaker, transaction
+from sync_server.foundation.principal import Actor
 from sync_server.inventory import ledger
 from sync_server.migrations.runner import upgrade
 from sync_server.org.models import Branch, Tenant

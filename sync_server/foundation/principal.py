@@ -1,4 +1,4 @@
-"""Who is calling: a user, a till device or an online-store API key."""
+"""Who is calling (a user, a till device or an online-store API key) and who did something."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.roles import Permission, permissions_of
-from sync_server.audit.service import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: a user, a device, an API key, or the system itself."""
+
+    tenant_id: int
+    user_id: int | None = None
+    label: str = "system"
+    device_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

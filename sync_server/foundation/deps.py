@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
-from sync_server.auth import credentials
-from sync_server.auth.principal import Principal
 from sync_server.db import is_sqlite
+from sync_server.foundation import credentials
+from sync_server.foundation.principal import Principal
 from sync_server.replica import (
     READ_AFTER_HEADER,
     SESSION_FLAG,

@@ -1,8 +1,8 @@
-"""The tenant's two heads (change feed, audit chain) and how their keepers take them.
+"""The tenant's heads (change feed here, audit chain in audit/) and how their keepers take them.
 
 Writers never lock these rows: they append changes without a sequence number and audit
 entries without a link, so till pushes, orders and workflows of one tenant run side by
-side. Only the feed sequencer (sync/feed.py) and the audit sealer (audit/service.py) lock
+side. Only the feed sequencer (foundation/feed.py) and the audit sealer (audit/service.py) lock
 a head, and they touch nothing else but rows already committed, so the heads cannot take
 part in a deadlock. Readers (pulls, audit reads) number and seal in their own transaction
 when the head is free and skip it when another is at work, never waiting in line. SQLite
@@ -12,49 +12,54 @@ place, as they always did.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar, overload
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, TypeVar, overload
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sync_server.audit.keys import head_message, keyring_for
-from sync_server.audit.models import AuditHead
-from sync_server.db import is_sqlite
-from sync_server.sync.models import FeedHead
+from sync_server.db import TenantScoped, is_sqlite
+from sync_server.domains import load_receivers
+from sync_server.foundation.models import FeedHead
 
-Head = TypeVar("Head", FeedHead, AuditHead)
+Head = TypeVar("Head", bound=TenantScoped)
+
+
+class HeadMaker(Protocol):
+    """Make a tenant's head row of one kind exist (safe when two writers race)."""
+
+    def __call__(self, session: Session, *, tenant_id: int) -> None: ...
+
+
+_MAKERS: dict[str, HeadMaker] = {}
+
+
+def register_head(name: str, maker: HeadMaker) -> None:
+    """Have create_heads make a head of another kind too (the audit chain registers its own)."""
+    known = _MAKERS.setdefault(name, maker)
+    if known is not maker:
+        raise ValueError(f"The head {name!r} already has a maker: {known}.")
+
+
+def insert_head(
+    session: Session, model: type[TenantScoped], *, tenant_id: int, values: Mapping[str, Any]
+) -> None:
+    """Insert the tenant's head row of a model unless it exists (one statement, race-safe)."""
+    dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
+    session.execute(
+        dialect.insert(model)
+        .values(tenant_id=tenant_id, **values)
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
 
 
 def create_heads(session: Session, *, tenant_id: int) -> None:
-    """Make the tenant's feed and audit heads exist (safe when two writers race to do it)."""
-    dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
-    for model, values in (
-        (FeedHead, {"last_seq": 0}),
-        (AuditHead, {"last_seq": 0, "last_hash": "0" * 64, "keyed_from_seq": 1}),
-    ):
-        session.execute(
-            dialect.insert(model)
-            .values(tenant_id=tenant_id, **values)
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-    # A new chain head is signed from birth, so a head reset to empty later is caught.
-    keyring = keyring_for(session)
-    empty = head_message(
-        tenant_id=tenant_id, last_seq=0, last_hash="0" * 64, keyed_from_seq=1, legacy_max_id=0
-    )
-    session.execute(
-        update(AuditHead)
-        .where(
-            AuditHead.tenant_id == tenant_id,
-            AuditHead.head_mac.is_(None),
-            AuditHead.last_seq == 0,
-            AuditHead.keyed_from_seq == 1,
-            AuditHead.legacy_max_id == 0,
-        )
-        .values(key_id=keyring.current_id, head_mac=keyring.mac(empty))
-        .execution_options(synchronize_session=False)
-    )
+    """Make every head of the tenant exist: the feed's here, the others' their owners' makers."""
+    load_receivers()  # the owners of the other heads register their makers there
+    insert_head(session, FeedHead, tenant_id=tenant_id, values={"last_seq": 0})
+    for maker in _MAKERS.values():
+        maker(session, tenant_id=tenant_id)
 
 
 @overload
@@ -75,7 +80,7 @@ def lock_head(
     transaction: the lock (SQLite: the write lock) keeps it current until commit, and a
     rolled-back savepoint expires it, so its next use reloads it.
     """
-    key = ("head", model.__tablename__, tenant_id)
+    key = ("head", model.__name__, tenant_id)
     transaction = session.get_transaction()
     cached: tuple[object, Head] | None = session.info.get(key)
     if cached is not None and cached[0] is transaction and cached[1] in session:
@@ -87,7 +92,7 @@ def lock_head(
         stmt = stmt.with_for_update(skip_locked=not wait)
     head = session.scalar(stmt)
     if head is None:
-        exists_ = session.scalar(select(model.id).where(model.tenant_id == tenant_id))
+        exists_ = session.scalar(select(model.tenant_id).where(model.tenant_id == tenant_id))
         if exists_ is not None:
             return None  # skipped: another transaction holds it (inserting would wait)
         create_heads(session, tenant_id=tenant_id)
@@ -95,7 +100,7 @@ def lock_head(
     if head is None and wait:
         # Waiting skips no locked row and the head was just created: only a broken
         # database gets here.
-        raise RuntimeError(f"the {model.__tablename__} row of tenant {tenant_id} is missing")
+        raise RuntimeError(f"the {model.__name__} head of tenant {tenant_id} is missing")
     if head is not None:
         session.info[key] = (transaction, head)
     return head

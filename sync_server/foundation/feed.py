@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
 from sync_server.db import append_row, is_sqlite
+from sync_server.foundation.models import Change, FeedHead
+from sync_server.foundation.tenant_lock import lock_head
 from sync_server.replica import on_replica
-from sync_server.sync.models import Change, FeedHead
-from sync_server.tenant_lock import lock_head
 
 # One statement numbers a batch in id order (PostgreSQL and SQLite both run it).
 _NUMBER = text(

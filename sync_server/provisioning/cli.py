@@ -22,8 +22,8 @@ from sync_server.db import make_sessionmaker, transaction
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
-    from sync_server.bootstrap import provision_tenant, tenant_form
     from sync_server.migrations.runner import upgrade
+    from sync_server.provisioning.service import provision_tenant, tenant_form
 
     data, generated = tenant_form(
         name=args.name,

@@ -1,0 +1,33 @@
+"""Resolve a user's access token (a JWT) to the Principal behind it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import AuthenticationFailed
+from sync_server.auth.models import RevokedToken, User
+from sync_server.auth.security import decode_access_token
+from sync_server.foundation.principal import Principal
+
+
+def resolve_user_token(session: Session, *, token: str, secret: str) -> Principal:
+    """Return the user behind a JWT; deactivated users and revoked tokens are refused."""
+    claims = decode_access_token(token, secret=secret)
+    revoked = session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == claims.token_id))
+    if revoked is not None:
+        raise AuthenticationFailed("This session was logged out; log in again.")
+    user = session.get(User, claims.user_id)
+    if user is None or user.tenant_id != claims.tenant_id or not user.active:
+        raise AuthenticationFailed("This account is not active.")
+    if claims.version != (user.token_version or 0):
+        raise AuthenticationFailed("Your password was reset or your sessions ended; log in again.")
+    # The role is read from the database, so a demotion takes effect on the next request.
+    return Principal.for_user(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        branch_ids=user.branch_ids,
+        token_id=claims.token_id,
+    )

@@ -1,0 +1,60 @@
+"""Resolve a bearer credential to a Principal, whatever kind of caller sent it.
+
+Every kind belongs to the domain that issues it, and each registers its resolver in its
+receivers.py: access tokens (JWTs) in auth, an API key "spk_…" by its prefix in apikeys, a
+till's device credential by its prefix in sync. domains.load_receivers imports them all
+before the first credential is resolved.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from common.errors import AuthenticationFailed
+from sync_server.domains import load_receivers
+from sync_server.foundation.principal import Principal
+
+
+class Resolver(Protocol):
+    """Return the principal behind a credential; raise AuthenticationFailed when it is no good."""
+
+    def __call__(self, session: Session, *, token: str) -> Principal: ...
+
+
+_RESOLVERS: dict[str, Resolver] = {}
+
+
+def register_resolver(prefix: str, resolver: Resolver) -> None:
+    """Resolve the credentials that start with ``prefix`` with ``resolver`` (one per prefix)."""
+    known = _RESOLVERS.setdefault(prefix, resolver)
+    if known is not resolver:
+        raise ValueError(f"Credentials starting {prefix!r} already have a resolver: {known}.")
+
+
+class SignedTokenResolver(Protocol):
+    """Return the user behind a signed access token (a JWT), checked with the server's secret."""
+
+    def __call__(self, session: Session, *, token: str, secret: str) -> Principal: ...
+
+
+_SIGNED: list[SignedTokenResolver] = []
+
+
+def register_signed_token_resolver(resolver: SignedTokenResolver) -> None:
+    """Resolve access tokens (JWTs, no prefix) with ``resolver``; auth registers the one."""
+    if _SIGNED and _SIGNED[0] is not resolver:
+        raise ValueError(f"Access tokens already have a resolver: {_SIGNED[0]}.")
+    _SIGNED[:] = [resolver]
+
+
+def resolve(session: Session, *, token: str, secret: str) -> Principal:
+    """Return the principal for any credential the server issues."""
+    load_receivers()
+    for prefix, resolver in _RESOLVERS.items():
+        if token.startswith(prefix):
+            return resolver(session, token=token)
+    if token.count(".") == 2 and _SIGNED:
+        return _SIGNED[0](session, token=token, secret=secret)
+    raise AuthenticationFailed("The credential is not recognised.")
