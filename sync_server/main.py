@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from sync_server import __version__, errors, openapi
+from sync_server import __version__, errors, openapi, routing
 from sync_server.api import build_api_router
 from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
@@ -81,6 +81,8 @@ def create_app(
 
         app.include_router(build_operator_router(settings))
     openapi.install(app)
+    # Requests find their route through an index of path prefixes (sync_server/routing.py).
+    routing.install(app)
     # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
     # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), ReadAfter (with a replica),
     # RetryOnConflict, then FastAPI's
