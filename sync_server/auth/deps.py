@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
+from sync_server import admission
 from sync_server.auth import credentials
 from sync_server.auth.principal import Principal
 from sync_server.db import is_sqlite
@@ -40,6 +41,7 @@ def _sessions_for(request: Request) -> tuple[sessionmaker[Session], bool]:
 
 def open_session(request: Request) -> Iterator[Session]:
     """Keep a session for the whole request; whatever was not committed is rolled back."""
+    admission.started(request.scope)  # its wait at the door is over (sync_server/admission.py)
     factory, from_replica = _sessions_for(request)
     with factory() as session:
         if from_replica:
