@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from sync_server import __version__, errors, openapi
+from sync_server import __version__, errors, openapi, routing
+from sync_server.admission import Admission, WaitingRequests
 from sync_server.api import build_api_router
 from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
@@ -81,12 +82,15 @@ def create_app(
 
         app.include_router(build_operator_router(settings))
     openapi.install(app)
+    # Requests find their route through an index of path prefixes (sync_server/routing.py).
+    routing.install(app)
     # Each add wraps the app so far; from the outside in: Arrival, SecurityHeaders, LastResort,
-    # RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), ReadAfter (with a replica),
-    # RetryOnConflict, then FastAPI's
-    # routing. A replayed request is counted and size-checked once, a writer refused for a
-    # busy SQLite file has done nothing, every answer (a 413, 429 or 500 too) carries the
-    # security headers, and an error anywhere still leaves the client's connection open.
+    # Admission (PostgreSQL), RateLimit, BodyLimit, CleanQuery, WriterTurn (SQLite), ReadAfter
+    # (with a replica), RetryOnConflict, then FastAPI's routing (through the route index). A
+    # request refused at the door has cost next to nothing, a replayed request is counted and
+    # size-checked once, a writer refused for a busy SQLite file has done nothing, every answer
+    # (a 413, 429, 500 or 503 too) carries the security headers, and an error anywhere still
+    # leaves the client's connection open.
     app.add_middleware(RetryOnConflict)
     if replica is not None:
         app.add_middleware(ReadAfter)
@@ -97,6 +101,11 @@ def create_app(
     limiter = build_rate_limiter(settings, engine)
     if limiter is not None:
         app.add_middleware(RateLimit, limiter=limiter)
+    # Past capacity a request is refused at the door, before anything reads its body (on
+    # SQLite, WriterTurn already refuses writers while they queue on the event loop).
+    app.state.waiting = WaitingRequests()
+    if not is_sqlite(engine):
+        app.add_middleware(Admission, waiting=app.state.waiting, wait_s=settings.db_wait_seconds)
     app.add_middleware(errors.LastResort)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Arrival)

@@ -23,6 +23,7 @@ from sync_server.inventory.ledger import (
     record_movements,
     shortage,
 )
+from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import StockMovement
 from sync_server.paging import get_owned
 
@@ -45,6 +46,14 @@ def reserve(
         session,
         tenant_id=actor.tenant_id,
         keys=[(branch_id, product_id) for product_id, _ in merged],
+    )
+    # Which of them keep lots here, read under the locks as a push's batch does, with no
+    # pending change to flush yet: lotless products then skip the lot read (most do).
+    note_lots(
+        session,
+        tenant_id=actor.tenant_id,
+        branch_id=branch_id,
+        product_ids=[product_id for product_id, _ in merged],
     )
     for product_id, quantity in merged:
         row = rows[(branch_id, product_id)]

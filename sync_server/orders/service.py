@@ -23,7 +23,7 @@ from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.catalog.models import Product
-from sync_server.db import lock_for_update, utcnow
+from sync_server.db import buffered_appends, lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import StockLevel
@@ -76,7 +76,9 @@ def place_order(
     if previous is not None:
         return previous
     try:
-        with session.begin_nested():
+        # Its movements, audit entries and feed changes are append-only and never read back
+        # here: they go out set-based, one insert per table, as a push's do (db.py).
+        with session.begin_nested(), buffered_appends(session):
             body = _create(session, principal=principal, data=data)
         outcome = Outcome(status=201, body=body)
     except DomainError as exc:

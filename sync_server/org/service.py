@@ -136,10 +136,11 @@ def update_branch(
 
 def get_settings(session: Session, *, tenant_id: int) -> dict[str, Any]:
     """Return every setting of a tenant, defaults filled in."""
-    stored = {
-        row.key: row.value
-        for row in session.scalars(
-            select(TenantSetting).where(
+    # Plain (key, value) rows: every online order reads them, and no object is needed.
+    stored: dict[str, Any] = {
+        key: value
+        for key, value in session.execute(
+            select(TenantSetting.key, TenantSetting.value).where(
                 TenantSetting.tenant_id == tenant_id, TenantSetting.branch_id.is_(None)
             )
         )
