@@ -95,9 +95,7 @@ def add_partition(session: Session, table: str, *, low: int, high: int) -> str:
     )
     if not caught:
         session.execute(
-            text(
-                f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({high})"
-            )
+            text(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({high})")
         )
     else:
         session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))

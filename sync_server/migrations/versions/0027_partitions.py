@@ -109,7 +109,7 @@ def _rebuild(table: str, *, partitioned: bool) -> None:
         op.execute(f"ALTER SEQUENCE {sequence} OWNED BY {new}.id")
     op.execute(f"DROP TABLE {table}")
     op.execute(f"ALTER TABLE {new} RENAME TO {table}")
-    for name, kind, definition in constraints:
+    for name, _kind, definition in constraints:
         if partitioned and name in PER_RANGE:
             continue  # per range, below
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
