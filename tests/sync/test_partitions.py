@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from common.ids import new_id
 from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
+from pos_client.services.sync_engine import SyncEngine
+from pos_client.store.db import LocalStore
+from pos_client.store.models import Category as LocalCategory
 from sync_server import partitions
 from sync_server.audit import service as audit
 from sync_server.db import transaction
@@ -22,6 +25,7 @@ from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once
 from sync_server.sync.retention import maintain
 from tests.factories import Api, World
+from tests.sync.sync_helpers import sell_locally
 
 POSTGRES_ONLY = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -229,3 +233,33 @@ def test_a_range_with_a_change_waiting_for_its_number_is_kept(world):
     keep_once(world.sessions())
     assert maintain(world.sessions(), retention_days=90).dropped == ["change_feed_from_0"]
     assert maintain(world.sessions(), retention_days=0).dropped == []  # 0 keeps everything
+
+
+def test_a_real_till_behind_the_floor_rebuilds_its_replica_and_resends_nothing(
+    world, live_server, tmp_path
+):
+    store = LocalStore(tmp_path / "till.db")
+    till = SyncEngine(store, timeout=30, backoff_base=0.05)
+    code = world.api("admin").post(
+        "devices/enrolment-codes", json={"branch_id": world.a.branch_ids[0]}
+    )
+    till.enrol(server_url=live_server.url, code=code.json()["code"], name="Till")
+    try:
+        assert till.sync_once().online
+        sell_locally(store, product_id=world.a.product_ids[0])
+        assert till.sync_once().pending == 0  # pushed, acknowledged, kept in the sent log
+        dropped = _category(world, "Dropped while away")
+        _sql(world, "UPDATE change_feed_from_0 SET at = now() - interval '100 days'")
+        _jump(world, "change_feed", BIG + 1)
+        kept = _category(world, "Kept")
+        assert maintain(world.sessions(), retention_days=90).dropped == ["change_feed_from_0"]
+        status = till.sync_once()
+        assert status.online and status.last_error is None
+        with store.session() as session:
+            names = dict(session.execute(select(LocalCategory.id, LocalCategory.name)).all())
+        assert names[int(dropped)] == "Dropped while away" and names[int(kept)] == "Kept"
+        assert till.resent_after_restore == 0  # the server lost nothing: nothing goes again
+        assert till.sync_once().pending == 0
+    finally:
+        till.stop()
+        store.close()
