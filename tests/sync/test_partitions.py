@@ -24,7 +24,7 @@ from sync_server.db import transaction
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.migrations.runner import alembic_config, upgrade
 from sync_server.sync import feed
-from sync_server.sync.keeper import keep_once
+from sync_server.sync.keeper import keep_once, run_forever
 from sync_server.sync.retention import maintain
 from tests.factories import Api, World
 from tests.sync.sync_helpers import sell_locally
@@ -293,3 +293,34 @@ def test_upgrading_a_database_with_rows_moves_them_into_ranges_and_ids_go_on(
     with transaction(world.sessions()) as session:
         assert verify_ledgers(session, tenant_id=world.a.id) == []
         assert audit.verify(session, tenant_id=world.a.id).ok
+
+
+def test_the_keeper_loop_adds_the_next_range_before_the_ids_reach_it(world, settings):
+    with transaction(world.sessions()) as session:
+        high = partitions.partitions(session, "sale_lines")[-1].high
+    # The ids reached the last range: the keeper adds two empty ranges beyond it.
+    _jump(world, "sale_lines", high - BIG + 1)
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=run_forever,
+        kwargs={
+            "factory": world.sessions(),
+            "stop": stop,
+            "interval": 0.05,
+            "settings": settings.model_copy(update={"partition_check_seconds": 0.05}),
+        },
+    )
+    loop.start()
+    try:
+        for _ in range(200):
+            with transaction(world.sessions()) as session:
+                if partitions.partitions(session, "sale_lines")[-1].high > high:
+                    break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    with transaction(world.sessions()) as session:
+        ranges = partitions.partitions(session, "sale_lines")
+    assert [p.low for p in ranges[-3:]] == [high - BIG, high, high + BIG]
+    assert ranges[-1].high == high + 2 * BIG
