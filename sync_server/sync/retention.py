@@ -56,7 +56,7 @@ def drop_expired_feed(session: Session, *, before: datetime) -> list[str]:
             text(f"SELECT count(*) FILTER (WHERE seq IS NULL), max(at) FROM {part.name}")
         ).one()
         if waiting or (latest is not None and latest >= before):
-            break  # a change still waits for its number, or one came in since the look
+            break  # a change waits for its number, or one in the range is newer after all
         session.execute(
             text(
                 "INSERT INTO feed_floors (tenant_id, dropped_through, dropped_at) "
