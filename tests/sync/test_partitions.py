@@ -122,6 +122,15 @@ def test_the_large_tables_are_partitioned_by_id_and_a_sale_lands_in_the_first_ra
             ranges = partitions.partitions(session, table)
             assert ranges[0].low == 0 and all(p.high - p.low == BIG for p in ranges)
             assert len(ranges) >= 3  # the used one and two ahead
+    # Every range and default has its own primary key on id (the parent has none, so that
+    # pg_restore --clean can replace the database: tests/installers/test_backup_server.py).
+    keys = _sql(
+        world,
+        "SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid "
+        "AND k.contype = 'p')",
+    )
+    assert keys == []
     main = world.a.branch_ids[0]
     _push_sale(_till(world, enrol), branch_id=main, product_id=world.a.product_ids[0],
                receipt="MAIN-T01-000001")  # fmt: skip

@@ -11,6 +11,12 @@ Ranges cover the ids already used plus two empty ones ahead, and a DEFAULT parti
 catches an id past the last range. The upgrade rewrites those tables, under their locks:
 on a large database it takes as long as copying them.
 
+Each range (and the default) has its own primary key on id, and the partitioned table none:
+ranges never overlap, so an id is still unique in the whole table, and pg_restore --clean
+(PostgreSQL 15) cannot drop a partition's primary key inherited from its parent's, so a
+backup of a parent with a primary key could not be restored over a live database. Nothing
+refers to these tables by foreign key (the upgrade refuses if something does).
+
 A unique key of a partitioned table must hold the partition column (id), so the change
 feed's UNIQUE (tenant_id, seq) and the movements' UNIQUE (uuid) become one unique index per
 range: the sequencer, which hands out seq under the feed head's lock, keeps seq unique
@@ -109,10 +115,15 @@ def _rebuild(table: str, *, partitioned: bool) -> None:
         op.execute(f"ALTER SEQUENCE {sequence} OWNED BY {new}.id")
     op.execute(f"DROP TABLE {table}")
     op.execute(f"ALTER TABLE {new} RENAME TO {table}")
-    for name, _kind, definition in constraints:
-        if partitioned and name in PER_RANGE:
+    for name, kind, definition in constraints:
+        if partitioned and (name in PER_RANGE or kind == "p"):
             continue  # per range, below
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+    if partitioned:
+        for name, _low in ranges:
+            op.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (id)")
+    else:
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id)")
     for definition in indexes:
         op.execute(definition)
     for unique, (owner, suffix, columns) in PER_RANGE.items():
