@@ -86,21 +86,27 @@ def _last_id(session: Session, table: str) -> int:
 
 
 def add_partition(session: Session, table: str, *, low: int, high: int) -> str:
-    """Add the range [low, high), moving into it any row the default partition caught."""
+    """Add the range [low, high), moving into it any row the default partition caught.
+
+    The range is made as a table of its own and then attached: ATTACH takes only a SHARE
+    UPDATE EXCLUSIVE lock on the partitioned table (CREATE TABLE ... PARTITION OF would take
+    ACCESS EXCLUSIVE), so reads and writes of the other ranges go on meanwhile.
+    """
     name = partition_name(table, low)
     default = f"{table}_default"
-    # Blocks inserts into the default for the rest of this short transaction only.
-    session.execute(text(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE"))
+    session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    # Each range's own primary key (the parent has none: see migration 0027_partitions).
+    session.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (id)"))
+    if table in PER_RANGE_UNIQUE:
+        suffix, columns = PER_RANGE_UNIQUE[table]
+        session.execute(text(f"CREATE UNIQUE INDEX {name}_{suffix} ON {name} ({columns})"))
     caught = session.scalar(
-        text(f"SELECT count(*) FROM {default} WHERE id >= :lo AND id < :hi"),
+        text(f"SELECT EXISTS (SELECT 1 FROM {default} WHERE id >= :lo AND id < :hi)"),
         {"lo": low, "hi": high},
     )
-    if not caught:
-        session.execute(
-            text(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({high})")
-        )
-    else:
-        session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    if caught:
+        # Inserts into the default wait for this short transaction; the rows move over.
+        session.execute(text(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE"))
         session.execute(
             text(
                 f"WITH moved AS (DELETE FROM {default} WHERE id >= :lo AND id < :hi "
@@ -108,14 +114,11 @@ def add_partition(session: Session, table: str, *, low: int, high: int) -> str:
             ),
             {"lo": low, "hi": high},
         )
-        session.execute(
-            text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})")
-        )
-    # Each range's own primary key (the parent has none: see migration 0027_partitions).
-    session.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (id)"))
-    if table in PER_RANGE_UNIQUE:
-        suffix, columns = PER_RANGE_UNIQUE[table]
-        session.execute(text(f"CREATE UNIQUE INDEX {name}_{suffix} ON {name} ({columns})"))
+    # Checks the default holds no row of the range (a row that landed since the look makes
+    # this fail, and the next round moves it).
+    session.execute(
+        text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})")
+    )
     return name
 
 

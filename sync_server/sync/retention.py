@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server import partitions
@@ -24,6 +25,7 @@ from sync_server.sync.models import FeedFloor
 log = logging.getLogger("stockpilot.partitions")
 
 FEED = "change_feed"
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout that ran out
 
 
 @dataclass
@@ -45,10 +47,13 @@ def floor(session: Session, *, tenant_id: int) -> int:
     )
 
 
+def _wait_briefly(session: Session) -> None:
+    """Give up on a lock after 2 s: waiting DDL would queue every reader of the table behind it."""
+    session.execute(text("SET LOCAL lock_timeout = '2s'"))
+
+
 def drop_expired_feed(session: Session, *, before: datetime) -> list[str]:
     """Drop the feed's oldest ranges whose changes are all older than before; return them."""
-    # Waiting for a busy range would queue every pull behind this lock: give up, retry later.
-    session.execute(text("SET LOCAL lock_timeout = '2s'"))
     dropped = []
     for part in partitions.expired_prefix(session, FEED, before=before):
         session.execute(text(f"LOCK TABLE {part.name} IN ACCESS EXCLUSIVE MODE"))
@@ -85,22 +90,32 @@ def maintain(
     and a caller that does not get it skips the round. retention_days 0 keeps the feed whole.
     """
     done = Maintenance()
-    with transaction(factory) as session:
-        if is_sqlite(session.get_bind()):
-            return done
-        if not partitions.lock_maintenance(session):
-            done.skipped = True
-            return done
-        for table, width in partitions.PARTITIONED.items():
-            width = (widths or {}).get(table, width)
-            done.added += partitions.ensure_ahead(session, table, width=width)
-    if retention_days > 0:
-        before = (now or utcnow()) - timedelta(days=retention_days)
+    try:
         with transaction(factory) as session:
+            if is_sqlite(session.get_bind()):
+                return done
             if not partitions.lock_maintenance(session):
                 done.skipped = True
                 return done
-            done.dropped = drop_expired_feed(session, before=before)
+            _wait_briefly(session)
+            for table, width in partitions.PARTITIONED.items():
+                width = (widths or {}).get(table, width)
+                done.added += partitions.ensure_ahead(session, table, width=width)
+        if retention_days > 0:
+            before = (now or utcnow()) - timedelta(days=retention_days)
+            with transaction(factory) as session:
+                if not partitions.lock_maintenance(session):
+                    done.skipped = True
+                    return done
+                _wait_briefly(session)
+                done.dropped = drop_expired_feed(session, before=before)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        # A long reader held a table: the ranges ahead leave time to try again next round.
+        log.info("partition maintenance waited too long for a lock; it runs again next round")
+        done.skipped = True
+        return done
     if done.added or done.dropped:
         log.info("partitions added %s, feed ranges dropped %s", done.added, done.dropped)
     return done

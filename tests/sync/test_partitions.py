@@ -333,3 +333,19 @@ def test_the_keeper_loop_adds_the_next_range_before_the_ids_reach_it(world, sett
         ranges = partitions.partitions(session, "sale_lines")
     assert [p.low for p in ranges[-3:]] == [high - BIG, high, high + BIG]
     assert ranges[-1].high == high + 2 * BIG
+
+
+def test_retention_gives_up_on_a_range_a_long_reader_holds_and_drops_it_next_round(world):
+    _sql(world, "UPDATE change_feed_from_0 SET at = now() - interval '100 days'")
+    _jump(world, "change_feed", BIG + 1)
+    keep_once(world.sessions())
+    reader = world.sessions()()
+    try:
+        # A long report-like read of the feed holds its ranges until it ends.
+        reader.execute(text("SELECT count(*) FROM change_feed")).scalar()
+        done = maintain(world.sessions(), retention_days=90)
+        assert done.skipped and done.dropped == []
+    finally:
+        reader.rollback()
+        reader.close()
+    assert maintain(world.sessions(), retention_days=90).dropped == ["change_feed_from_0"]
