@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # The worker checks levels, reservations and balances against their ledgers once a day
     # at this UTC hour and raises an alert on a difference; -1 switches it off.
     ledger_verify_hour: int = 2
+    # PostgreSQL's partitioned tables (sync_server/partitions.py): the keeper checks every
+    # partition_check_seconds that ranges exist ahead of the newest ids, and drops change-feed
+    # ranges whose every change is older than feed_retention_days (0 keeps the feed whole).
+    # A till whose cursor is older than what is kept starts again from a full snapshot.
+    feed_retention_days: int = Field(default=90, ge=0)
+    partition_check_seconds: float = Field(default=300, gt=0)
     access_token_minutes: int = 15
     login_max_failures: int = 5
     login_lockout_minutes: int = 15

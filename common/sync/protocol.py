@@ -394,7 +394,9 @@ class PullResponse(BaseModel):
 
     A plain integer is a position in the change feed; "0" asks for a full snapshot, whose
     pages carry snapshot cursors until the snapshot is done. reset tells the till to drop its
-    replica before applying this page (first page of a snapshot).
+    replica before applying this page (first page of a snapshot). expired says why: the
+    till's cursor was older than the change feed keeps (retention), so the server lost
+    nothing and the till need not send again what it already sent.
     """
 
     changes: list[PulledChange]
@@ -402,6 +404,7 @@ class PullResponse(BaseModel):
     has_more: bool
     reset: bool = False
     snapshot: bool = False
+    expired: bool = False
 
 
 # --- devices ------------------------------------------------------------------------------

@@ -322,9 +322,10 @@ class SyncEngine:
                 if state.cursor != cursor:
                     # Someone reset the store underneath us; start the page over.
                     continue
-                if page.reset and _past_snapshot(cursor):
-                    # Only a server restored from an older backup sends a till back to a
-                    # snapshot: it lost what was pushed since, so everything kept goes again.
+                if page.reset and _past_snapshot(cursor) and not page.expired:
+                    # A server restored from an older backup sends a till back to a snapshot:
+                    # it lost what was pushed since, so everything kept goes again. (A cursor
+                    # older than the feed's retention is sent back too, with nothing lost.)
                     requeued = sent_log.requeue(session)
                     self.resent_after_restore += requeued
                     log.warning("the server went back in time; sending %s events again", requeued)

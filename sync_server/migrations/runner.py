@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.schema import SchemaItem
 
+from sync_server.partitions import PARTITION_NAME, PER_RANGE_CONSTRAINTS
+
 HERE = Path(__file__).resolve().parent
 
 # Indexes made by hand in migrations, unknown to the models: engine-specific search indexes,
@@ -29,7 +31,16 @@ def include_object(
     reflected: bool,
     compare_to: SchemaItem | None,
 ) -> bool:
-    """Tell Alembic's comparison to leave the hand-made search indexes alone."""
+    """Tell Alembic's comparison to leave the hand-made search indexes alone.
+
+    On PostgreSQL the unique keys without id of the range-partitioned tables are one unique
+    index per range (sync_server/partitions.py), so the models' constraints are absent there;
+    the ranges themselves are not modelled tables.
+    """
+    if type_ == "table" and PARTITION_NAME.match(name or ""):
+        return False
+    if type_ == "unique_constraint" and compare_to is None and not reflected:
+        return name not in PER_RANGE_CONSTRAINTS
     return not (name or "").startswith(UNMODELLED_PREFIXES)
 
 

@@ -2,12 +2,15 @@
 
 Pulls number what they need and audit reads seal first, so this loop only bounds how
 long a change waits for its number and an entry for its seal when nobody reads them.
+Every partition_check_seconds it also keeps the partitioned tables' ranges ahead of use
+and drops the feed's expired ranges (sync/retention.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync_server import background
 from sync_server.audit import service as audit
 from sync_server.audit.models import AuditEntry
+from sync_server.config import Settings
 from sync_server.db import is_sqlite, transaction
 from sync_server.foundation import feed
 from sync_server.foundation.models import Change
+from sync_server.sync import retention
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -67,11 +72,27 @@ def keep_once(factory: sessionmaker[Session]) -> tuple[int, int]:
 
 
 def run_forever(
-    factory: sessionmaker[Session], *, stop: threading.Event, interval: float = INTERVAL_SECONDS
+    factory: sessionmaker[Session],
+    *,
+    stop: threading.Event,
+    interval: float = INTERVAL_SECONDS,
+    settings: Settings | None = None,
 ) -> None:
-    """Keep numbering and sealing until stop is set; a failed round is logged and retried."""
+    """Keep numbering and sealing until stop is set; a failed round is logged and retried.
+
+    Given settings, it also runs partition maintenance every partition_check_seconds.
+    """
+    due = 0.0
+
+    def step() -> None:
+        nonlocal due
+        keep_once(factory)
+        if settings is not None and time.monotonic() >= due:
+            due = time.monotonic() + settings.partition_check_seconds
+            retention.maintain(factory, retention_days=settings.feed_retention_days)
+
     background.repeat(
-        lambda: keep_once(factory),
+        step,
         stop=stop,
         interval=interval,
         log=log,
@@ -81,4 +102,9 @@ def run_forever(
 
 def in_server_keeper(app: FastAPI) -> Callable[[], None]:
     """Start the keeper in a thread of the server process; return its stop function."""
-    return background.start("feed-and-audit-keeper", run_forever, factory=app.state.sessions)
+    return background.start(
+        "feed-and-audit-keeper",
+        run_forever,
+        factory=app.state.sessions,
+        settings=app.state.settings,
+    )

@@ -92,3 +92,19 @@ class CustomerLink(TenantScoped, Base):
     device_id: Mapped[str] = mapped_column(String(36))
     merged: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedFloor(TenantScoped, Base):
+    """The highest seq of the tenant's changes that feed retention dropped (PostgreSQL).
+
+    A till whose cursor is below it missed changes that no longer exist, so its pull starts
+    it over from a snapshot (sync/retention.py). Kept apart from the feed head, which the
+    sequencer holds locked while it numbers.
+    """
+
+    __tablename__ = "feed_floors"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dropped_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    dropped_at: Mapped[datetime | None] = mapped_column(nullable=True)

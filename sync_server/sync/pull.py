@@ -26,6 +26,7 @@ from sync_server.partners.models import Customer
 from sync_server.partners.service import PRICE_GROUP_ENTITY, customer_feed_data
 from sync_server.pricing.service import PRICE_LIST, PROMOTION, live_rule_rows
 from sync_server.replica import UseThePrimary, on_replica
+from sync_server.sync.retention import floor
 from sync_server.tax.models import TaxClassRow
 from sync_server.tax.service import feed_data as tax_feed_data
 
@@ -365,7 +366,25 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
             limit=limit,
             reset=False,
         )
-    return _feed_page(session, tenant_id=tenant_id, branch_id=branch_id, seq=seq, limit=limit)
+    page = _feed_page(session, tenant_id=tenant_id, branch_id=branch_id, seq=seq, limit=limit)
+    # Read after the page: a range that retention drops meanwhile raises the floor first.
+    if seq < floor(session, tenant_id=tenant_id):
+        # Retention dropped changes after this cursor that the till never saw: it starts
+        # over from a snapshot. Nothing was lost on the server, so it sends nothing again.
+        return {
+            **_snapshot_page(
+                session,
+                tenant_id=tenant_id,
+                branch_id=branch_id,
+                head=_head(session, tenant_id=tenant_id),
+                stage=0,
+                after=0,
+                limit=limit,
+                reset=True,
+            ),
+            "expired": True,
+        }
+    return page
 
 
 def _head(session: Session, *, tenant_id: int) -> int:
