@@ -24,9 +24,9 @@ from pos_client.store.models import Category as LocalCategory
 from sync_server import partitions
 from sync_server.audit import service as audit
 from sync_server.db import transaction
+from sync_server.foundation import feed
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.migrations.runner import alembic_config, upgrade
-from sync_server.sync import feed
 from sync_server.sync.keeper import keep_once, run_forever
 from sync_server.sync.retention import maintain
 from tests.factories import Api, World
