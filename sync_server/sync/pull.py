@@ -327,34 +327,15 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
         # that is lag, not a restored server, and only the primary can tell them apart.
         raise UseThePrimary
     if stage is None and seq == 0 and after == 0:
-        head = session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id))
         # Everything committed up to here is in the snapshot; the feed takes over after it.
-        return _snapshot_page(
-            session,
-            tenant_id=tenant_id,
-            branch_id=branch_id,
-            head=head or 0,
-            stage=0,
-            after=0,
-            limit=limit,
-            reset=True,
-        )
+        return _start_over(session, tenant_id=tenant_id, branch_id=branch_id, limit=limit)
     if stage is None and seq > 0 and seq > _head(session, tenant_id=tenant_id):
         # The till has seen changes this feed never numbered: the server went back in time
         # (restored from a backup). Numbers after the head will be handed out again for
         # other changes, so the till starts over from a snapshot instead of skipping them,
         # and the reset tells it to send again what the server lost. (Pulls read the primary;
         # one served by a lagging replica must compare with the primary's head, not its own.)
-        return _snapshot_page(
-            session,
-            tenant_id=tenant_id,
-            branch_id=branch_id,
-            head=_head(session, tenant_id=tenant_id),
-            stage=0,
-            after=0,
-            limit=limit,
-            reset=True,
-        )
+        return _start_over(session, tenant_id=tenant_id, branch_id=branch_id, limit=limit)
     if stage is not None:
         return _snapshot_page(
             session,
@@ -371,24 +352,28 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
     if seq < floor(session, tenant_id=tenant_id):
         # Retention dropped changes after this cursor that the till never saw: it starts
         # over from a snapshot. Nothing was lost on the server, so it sends nothing again.
-        return {
-            **_snapshot_page(
-                session,
-                tenant_id=tenant_id,
-                branch_id=branch_id,
-                head=_head(session, tenant_id=tenant_id),
-                stage=0,
-                after=0,
-                limit=limit,
-                reset=True,
-            ),
-            "expired": True,
-        }
+        start = _start_over(session, tenant_id=tenant_id, branch_id=branch_id, limit=limit)
+        return {**start, "expired": True}
     return page
 
 
 def _head(session: Session, *, tenant_id: int) -> int:
     return session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id)) or 0
+
+
+def _start_over(session: Session, *, tenant_id: int, branch_id: int, limit: int) -> Row:
+    """Return the first page of a snapshot up to the feed's head, telling the till to reset."""
+    head = _head(session, tenant_id=tenant_id)
+    return _snapshot_page(
+        session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        head=head,
+        stage=0,
+        after=0,
+        limit=limit,
+        reset=True,
+    )
 
 
 def _snapshot_page(
