@@ -181,14 +181,21 @@ window.resize(1366, 768)
 window.show()
 
 
-def settle(seconds: float = 1.5) -> None:
-    """Let the screen's server calls answer and paint."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end or window.ctx.pool.pending:
+def settle(quiet: float = 0.5) -> None:
+    """Let the screen's server calls answer and paint: until no call has been out for `quiet` s.
+
+    Half a second outlasts the search boxes' pause (250 ms) before they ask the server.
+    """
+    give_up = time.monotonic() + 15
+    idle_since = time.monotonic()
+    while time.monotonic() < give_up:
         qt.processEvents()
+        now = time.monotonic()
+        if window.ctx.pool.pending:
+            idle_since = now
+        elif now - idle_since >= quiet:
+            return
         time.sleep(0.02)
-        if time.monotonic() > end + 10:
-            break
 
 
 for key in ("dashboard", "products", "stock", "purchasing", "sales", "customers", "reports",
@@ -327,7 +334,7 @@ for i, found in ((0, "52"), (2, "70"), (6, "40")):
     count.quantity.setText(found)
     count.scan.setText(make_ean13(f"890{1000000 + i:09d}"))
     count.scanned()
-    settle(0.5)
+    settle()
 shoot("count", count)
 count.ask_post()
 settle()
@@ -344,7 +351,7 @@ settle()
 shoot("settings", window)
 admin_page.settings.fields["till_max_discount_percent"].editor.setText("150")
 admin_page.settings.save()
-settle(0.5)
+settle()
 shoot("settings-refused", window)
 admin_page.settings.load()
 settle()
@@ -366,7 +373,7 @@ products.ask_import_path = lambda: sheet
 products.import_sheet()
 shoot("import-preview", products.dialog)
 products.dialog.start_import()
-settle(3)
+settle()
 shoot("import-results", products.dialog)
 products.dialog.close()
 window.ctx.pool.close()

@@ -13,4 +13,6 @@ echo "== types (strict for common/, the till's services, store and settings, and
 .venv/bin/mypy common pos_client sync_server
 echo "== pytest"
 # Two workers (one per core); a test file stays on one worker so its fixtures are shared.
-exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile "$@"
+# Files go to the workers in the order tests/conftest.py gives them (long ones first), not
+# re-sorted by their number of tests.
+exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"

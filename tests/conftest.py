@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 
+from tests.ramtemp import ram_temp_dir
+
 # Qt aborts the whole run without a display unless a platform is chosen first.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # One audit key for every engine the tests open (no ./var/audit.key written by a test run);
 # CLI tests that need the key generated in a fresh data dir drop it from the child's env.
 os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-database")
+# Temporary files in /dev/shm when there is room (tests/ramtemp.py says why).
+os.environ.update(ram_temp_dir())
 
 import copy
 import functools
@@ -84,6 +88,25 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 hypothesis_settings.register_profile("stockpilot", deadline=None)
 hypothesis_settings.load_profile("stockpilot")
 _db_counter = itertools.count()
+
+# Files whose tests run for tens of seconds (bundles, wheels, process trees, fuzzing, faults,
+# X servers). scripts/test.sh runs files on two workers in collection order: these go first,
+# so that no worker is left alone with one of them while the other has finished.
+LONG_FIRST = ({"chain", "fuzz", "slow"}, {"chaos", "xvfb"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the files: long kinds first, then by number of tests; a file's own order kept."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(tests: list[pytest.Item]) -> tuple[int, int]:
+        marks = {mark.name for test in tests for mark in test.iter_markers()}
+        kind = next((i for i, kinds in enumerate(LONG_FIRST) if marks & kinds), len(LONG_FIRST))
+        return kind, -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=rank) for item in tests]
 
 
 @pytest.fixture(scope="session")
