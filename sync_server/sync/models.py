@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.sync.protocol import Event
 from sync_server.db import Base, BigId, TenantScoped, utcnow
 
 
@@ -78,6 +79,19 @@ class DeadLetter(TenantScoped, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     resolved_note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+    @classmethod
+    def of(cls, *, device: Device, event: Event, kind: str, reason: str) -> DeadLetter:
+        """Keep an event a device sent, refused for reason, under kind (its type or a rule's)."""
+        return cls(
+            tenant_id=device.tenant_id,
+            event_id=event.id,
+            device_id=device.id,
+            branch_id=device.branch_id,
+            type=kind,
+            payload=event.model_dump(mode="json"),
+            reason=reason[:500],
+        )
 
 
 class CustomerLink(TenantScoped, Base):

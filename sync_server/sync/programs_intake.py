@@ -178,17 +178,7 @@ def _alert_and_letter(
         branch_id=device.branch_id,
         details={**details, "device_name": device.name, "message": reason},
     )
-    session.add(
-        DeadLetter(
-            tenant_id=device.tenant_id,
-            event_id=event.id,
-            device_id=device.id,
-            branch_id=device.branch_id,
-            type=letter_type,
-            payload=event.model_dump(mode="json"),
-            reason=reason[:500],
-        )
-    )
+    session.add(DeadLetter.of(device=device, event=event, kind=letter_type, reason=reason))
 
 
 def _flag_overdrawn(
@@ -230,17 +220,7 @@ def _flag_overdrawn(
             "message": reason,
         },
     )
-    session.add(
-        DeadLetter(
-            tenant_id=device.tenant_id,
-            event_id=event.id,
-            device_id=device.id,
-            branch_id=device.branch_id,
-            type=OVERDRAWN,
-            payload=event.model_dump(mode="json"),
-            reason=reason[:500],
-        )
-    )
+    session.add(DeadLetter.of(device=device, event=event, kind=OVERDRAWN, reason=reason))
 
 
 def _void(session: Session, *, actor: Actor, payload: SaleVoided) -> None:

@@ -382,15 +382,7 @@ def _reject(session: Session, *, device: Device, event: Event, reason: str) -> P
             occurred_at=event.occurred_at,
         )
     )
-    letter = DeadLetter(
-        tenant_id=device.tenant_id,
-        event_id=event.id,
-        device_id=device.id,
-        branch_id=device.branch_id,
-        type=str(event.type),
-        payload=event.model_dump(mode="json"),
-        reason=reason,
-    )
+    letter = DeadLetter.of(device=device, event=event, kind=str(event.type), reason=reason)
     session.add(letter)
     session.flush()
     audit.record(
@@ -457,15 +449,7 @@ def _redeem_coupons(
     )
     for reason in over_limit:
         session.add(
-            DeadLetter(
-                tenant_id=device.tenant_id,
-                event_id=event.id,
-                device_id=device.id,
-                branch_id=device.branch_id,
-                type=coupons.OVER_LIMIT,
-                payload=event.model_dump(mode="json"),
-                reason=reason[:500],
-            )
+            DeadLetter.of(device=device, event=event, kind=coupons.OVER_LIMIT, reason=reason)
         )
     if over_limit:
         session.flush()
