@@ -60,38 +60,41 @@ def test_server_killed_while_numbering_the_feed_and_sealing_audit(server, tmp_pa
 
     pulling = threading.Thread(target=keep_pulling, daemon=True)
     pulling.start()
-    pushing = threading.Thread(target=seller.sync_once, daemon=True)
-    pushing.start()
-    deadline = time.monotonic() + 120
-    # Kill mid-push: about half the sales acknowledged, the next batch being applied.
-    while pending(seller) > count // 2 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    if holder is not None:
-        # The waiting push and the keeper now number and seal the backlog, and are killed at
-        # it: at once, since a batch numbers and seals a backlog of this size in a few ms.
-        holder.rollback()
-    server.kill()
-    if holder is not None:
-        holder.close()
-        database.dispose()
-    killed_with = pending(seller)
-    _, unnumbered_at_kill, unsealed_at_kill = feed_state(server)
-    pushing.join(timeout=60)
-    assert 0 < killed_with < count, "the kill did not land mid-push"
-    if postgres:
-        assert unnumbered_at_kill > 0 and unsealed_at_kill > 0, "the kill found no backlog"
-    told = seller.sync_once()
-    server.start()
-    sync_until_drained(seller)
-    # PostgreSQL's keeper numbers and seals what the killed one left; wait for it.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        seqs, unnumbered, unsealed = feed_state(server)
-        if not unnumbered and not unsealed:
-            break
-        time.sleep(0.2)
-    stop.set()
-    pulling.join(timeout=60)
+    # A failed assertion must not leave the thread pulling into the worker's next tests.
+    try:
+        pushing = threading.Thread(target=seller.sync_once, daemon=True)
+        pushing.start()
+        deadline = time.monotonic() + 120
+        # Kill mid-push: about half the sales acknowledged, the next batch being applied.
+        while pending(seller) > count // 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if holder is not None:
+            # The waiting push and the keeper now number and seal the backlog, and are killed at
+            # it: at once, since a batch numbers and seals a backlog of this size in a few ms.
+            holder.rollback()
+        server.kill()
+        if holder is not None:
+            holder.close()
+            database.dispose()
+        killed_with = pending(seller)
+        _, unnumbered_at_kill, unsealed_at_kill = feed_state(server)
+        pushing.join(timeout=60)
+        assert 0 < killed_with < count, "the kill did not land mid-push"
+        if postgres:
+            assert unnumbered_at_kill > 0 and unsealed_at_kill > 0, "the kill found no backlog"
+        told = seller.sync_once()
+        server.start()
+        sync_until_drained(seller)
+        # PostgreSQL's keeper numbers and seals what the killed one left; wait for it.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seqs, unnumbered, unsealed = feed_state(server)
+            if not unnumbered and not unsealed:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        pulling.join(timeout=60)
     reader.sync_once()
     fresh = make_till(tmp_path, server.url, server.enrol_code(), name="Till-Fresh")
     verify = server.cli("audit", "verify")

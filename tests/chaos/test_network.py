@@ -37,14 +37,17 @@ def test_flapping_network_drains_the_outbox_exactly_once(server, tmp_path):
     threads = [threading.Thread(target=sync_loop, args=(t,), daemon=True) for t in tills]
     for thread in threads:
         thread.start()
-    for n in range(sales_per_till):
-        for till in tills:
-            started = time.perf_counter()
-            sell_locally(till.store, product_id=stock[n % len(stock)])
-            slowest_sale[0] = max(slowest_sale[0], time.perf_counter() - started)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
+    try:
+        for n in range(sales_per_till):
+            for till in tills:
+                started = time.perf_counter()
+                sell_locally(till.store, product_id=stock[n % len(stock)])
+                slowest_sale[0] = max(slowest_sale[0], time.perf_counter() - started)
+    finally:
+        # Stopped whatever happens, so no thread syncs on into the worker's next tests.
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
     proxy.enabled = False  # the network settles; whatever is queued goes now
     for till in tills:
         sync_until_drained(till)
