@@ -26,16 +26,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
-from sync_server.db import Base, BigId, TenantScoped, Timestamps, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, TenantScoped, Timestamps, tenant_fk, utcnow
 
 
-class User(TenantScoped, Timestamps, Base):
+class User(TenantKeyed, Timestamps, Base):
     __tablename__ = "users"
     # Unique across the server too, so login needs no tenant name: the directory's key
     # (Username) holds that; here the key is the tenant's own.
     __table_args__ = (UniqueConstraint("tenant_id", "username"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
 
     username: Mapped[str] = mapped_column(String(64))
     full_name: Mapped[str] = mapped_column(String(120), default="")
@@ -49,7 +47,7 @@ class User(TenantScoped, Timestamps, Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     branch_links: Mapped[list[UserBranch]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
+        foreign_keys="UserBranch.user_id", cascade="all, delete-orphan", lazy="selectin"
     )
 
     @property
@@ -59,11 +57,14 @@ class User(TenantScoped, Timestamps, Base):
 
 class UserBranch(TenantScoped, Base):
     __tablename__ = "user_branches"
-
-    user_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "branch_id", "tenant_id"),
+        tenant_fk("user_id", "users", ondelete="CASCADE"),
+        tenant_fk("branch_id", "branches"),
     )
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), primary_key=True)
+
+    user_id: Mapped[int] = mapped_column(BigId)
+    branch_id: Mapped[int] = mapped_column(BigId)
 
 
 class Username(Base):
@@ -105,13 +106,11 @@ class RevokedToken(TenantScoped, Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class LoginFailure(TenantScoped, Base):
+class LoginFailure(TenantKeyed, Base):
     """A failed login for a username the directory knows: the tenant's row."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
 
     username: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64), default="")

@@ -1,10 +1,12 @@
-"""auth: tenant-scoped revocations and failed logins, a global directory of usernames
+"""tenant-scoped keys: every tenant row keyed with its tenant, foreign keys within a tenant
 
 Revision ID: 0028_tenant_keys
 Revises: 0027_partitions
 
-A distributed database keeps each tenant's rows together by tenant_id, so every row that
-belongs to a tenant must carry it:
+A distributed database keeps each tenant's rows together by tenant_id: every tenant row must
+carry it, in its key, and a foreign key must stay within one tenant.
+
+Auth:
 
 * revoked_tokens gets tenant_id (a token names its tenant); its key becomes
   (tenant_id, jti). A revocation made before the upgrade does not say whose token it was,
@@ -14,13 +16,31 @@ belongs to a tenant must carry it:
   users are unique on (tenant_id, username). Filled from users.
 * login_failures gets tenant_id (found through the directory); failures for names in no
   tenant move to unknown_login_failures (new, global), counted the same way.
+
+Keys (every table with tenant_id but the usernames directory):
+
+* PostgreSQL: tenant_id joins each primary key at its end: (id, tenant_id) for rows with an
+  id (id first, so the key's index still serves a lookup by id), and on each range of the
+  partitioned tables; the single-column foreign keys between tenant tables are made again
+  as (x_id, tenant_id) -> (id, tenant_id), under the same names. Re-making a key rebuilds
+  its index and checks every row: the upgrade takes about as long as reindexing the tables.
+* SQLite: id stays the rowid primary key (SQLite numbers no other column), and
+  (id, tenant_id) is a unique index beside it (tk_<table>); the foreign keys are rewritten
+  in the stored schema (they do not change how rows are stored) and every row is checked.
+  No table is copied.
+* notifications.rule_id was ON DELETE SET NULL; with tenant_id in the key that would null
+  tenant_id too, so it has no action now and the service clears it before deleting a rule.
+
+A row that already points at another tenant's row (only a bug could have written it) stops
+the upgrade, which then changes nothing: mend the row and upgrade again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 
 import sqlalchemy as sa
 from alembic import op
@@ -228,9 +248,251 @@ def _auth_downgrade() -> None:
     op.drop_table("usernames")
 
 
+# --- Tenant-scoped keys -------------------------------------------------------------------
+
+# Tables with a tenant_id that are global all the same: the directory is read before any
+# tenant is known, and its key (the username) is what keeps usernames unique server-wide.
+GLOBAL = ("usernames",)
+# The one foreign key that set itself to NULL when its row went: with tenant_id in the key
+# it would null tenant_id too (SQLite has no column list for SET NULL), so the service
+# clears it before it deletes a rule.
+SET_NULL = ("notifications", "rule_id")
+_SQLITE_FK = re.compile(r"FOREIGN KEY\((\w+)\) REFERENCES (\w+) \(id\)( ON DELETE SET NULL)?")
+# A key added with a column (ALTER TABLE ADD COLUMN) sits in the column's definition.
+_SQLITE_INLINE_FK = re.compile(
+    r"(\w+) (INTEGER|BIGINT) CONSTRAINT (\w+) REFERENCES (\w+) \(id\)"
+    r"(?= *[,)]| ON DELETE| DEFAULT| NOT NULL)( ON DELETE (?:CASCADE|RESTRICT))?"
+)
+# The keys earlier migrations added with their columns: the downgrade puts them back in the
+# column's definition, where those migrations' own downgrades (DROP COLUMN) expect them.
+_ADDED_WITH_COLUMN = (
+    ("products", "tax_class_id"),
+    ("products", "template_id"),
+    ("purchase_order_lines", "tax_class_id"),
+)
+_SQLITE_TENANT_FK = re.compile(
+    r"FOREIGN KEY\((\w+), tenant_id\) REFERENCES (\w+) \(id, tenant_id\)"
+)
+
+
+def _pg_tenant_tables(bind: sa.Connection) -> dict[str, tuple[str, str, list[str]]]:
+    """Return each tenant table (not a partition): its kind, primary key name and columns."""
+    rows = bind.execute(
+        sa.text(
+            "SELECT c.relname, c.relkind, k.conname, "
+            "array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i) "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.i) "
+            "FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p' "
+            "WHERE s.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+            "AND NOT c.relispartition AND EXISTS (SELECT 1 FROM pg_attribute t "
+            "WHERE t.attrelid = c.oid AND t.attname = 'tenant_id' AND NOT t.attisdropped)"
+        )
+    ).all()
+    return {
+        name: (kind, pk or f"pk_{name}", list(columns or []))
+        for name, kind, pk, columns in rows
+        if name not in GLOBAL
+    }
+
+
+def _pg_partitions(bind: sa.Connection, table: str) -> list[tuple[str, str, list[str]]]:
+    """Return a partitioned table's partitions: name, primary key name and columns."""
+    rows = bind.execute(
+        sa.text(
+            "SELECT c.relname, k.conname, "
+            "array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i) "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.n ORDER BY u.i) "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p' "
+            "WHERE i.inhparent = CAST(:t AS regclass) ORDER BY 1"
+        ),
+        {"t": table},
+    ).all()
+    return [(name, pk, list(columns)) for name, pk, columns in rows]
+
+
+def _pg_fks(bind: sa.Connection, tables: Iterable[str], *, width: int) -> list[tuple[str, ...]]:
+    """Return the foreign keys of `width` columns between tenant tables (not to tenants)."""
+    names = sorted(tables)
+    rows = bind.execute(
+        sa.text(
+            "SELECT k.conname, f.relname, a.attname, t.relname, k.confdeltype "
+            "FROM pg_constraint k JOIN pg_class f ON f.oid = k.conrelid "
+            "JOIN pg_class t ON t.oid = k.confrelid "
+            "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+            "WHERE k.contype = 'f' AND k.conparentid = 0 AND cardinality(k.conkey) = :w "
+            "AND f.relname = ANY(:names) AND t.relname = ANY(:names) ORDER BY 2, 1"
+        ),
+        {"w": width, "names": names},
+    ).all()
+    return [tuple(row) for row in rows]
+
+
+def _pg_set_pk(table: str, name: str, columns: list[str]) -> None:
+    op.execute(
+        f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
+        f"ADD CONSTRAINT {name} PRIMARY KEY ({', '.join(columns)})"
+    )
+
+
+def _pg_rekey(bind: sa.Connection, *, up: bool) -> None:
+    """Move tenant_id into (up) or out of (down) every tenant table's primary key."""
+    for table, (kind, pk, columns) in sorted(_pg_tenant_tables(bind).items()):
+        # Each range of a partitioned table has its own key (migration 0027_partitions).
+        keys = _pg_partitions(bind, table) if kind == "p" else [(table, pk, columns)]
+        for owner, name, cols in keys:
+            if up and "tenant_id" not in cols:
+                _pg_set_pk(owner, name, [*cols, "tenant_id"])
+            elif not up and len(cols) > 1 and cols[-1] == "tenant_id":
+                _pg_set_pk(owner, name, cols[:-1])
+
+
+def _pg_upgrade_keys() -> None:
+    bind = op.get_bind()
+    tables = _pg_tenant_tables(bind)
+    fks = _pg_fks(bind, tables, width=1)
+    for name, table, *_ in fks:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    _pg_rekey(bind, up=True)
+    for name, table, column, target, deletes in fks:
+        action = " ON DELETE CASCADE" if deletes == "c" else ""
+        action = " ON DELETE RESTRICT" if deletes == "r" else action
+        # Adding the key checks every row: one pointing at another tenant's row stops the
+        # upgrade here (it is a bug to mend by hand, not to carry into the new schema).
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}, tenant_id) "
+            f"REFERENCES {target} (id, tenant_id){action}"
+        )
+
+
+def _pg_downgrade_keys() -> None:
+    bind = op.get_bind()
+    tables = _pg_tenant_tables(bind)
+    fks = _pg_fks(bind, tables, width=2)
+    for name, table, *_ in fks:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    _pg_rekey(bind, up=False)
+    for name, table, column, target, deletes in fks:
+        action = " ON DELETE CASCADE" if deletes == "c" else ""
+        action = " ON DELETE RESTRICT" if deletes == "r" else action
+        action = " ON DELETE SET NULL" if (table, column) == SET_NULL else action
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
+            f"REFERENCES {target} (id){action}"
+        )
+
+
+def _sqlite_tables(bind: sa.Connection) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Return every table's CREATE statement, columns and primary key columns."""
+    out = {}
+    for name, sql in bind.execute(
+        sa.text(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND name <> 'alembic_version'"
+        )
+    ):
+        info = bind.execute(sa.text(f'PRAGMA table_info("{name}")')).all()
+        pk = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
+        out[name] = (sql, [row[1] for row in info], pk)
+    return out
+
+
+def _sqlite_upgrade_keys() -> None:
+    bind = op.get_bind()
+    tables = _sqlite_tables(bind)
+    tenant = {n for n, (_, cols, _) in tables.items() if "tenant_id" in cols} - set(GLOBAL)
+    keyed = {n for n in tenant if tables[n][2] == ["id"]}
+    for table in sorted(keyed):
+        # id stays the rowid (SQLite numbers nothing else); the tenant key sits beside it.
+        op.execute(f"CREATE UNIQUE INDEX tk_{table} ON {table} (id, tenant_id)")
+
+    def composite(table: str, match: re.Match[str]) -> str:
+        column, target, set_null = match.groups()
+        if target not in keyed:
+            return match.group(0)
+        if set_null and (table, column) != SET_NULL:
+            raise RuntimeError(f"{table}.{column}: ON DELETE SET NULL is not expected here")
+        return f"FOREIGN KEY({column}, tenant_id) REFERENCES {target} (id, tenant_id)"
+
+    def table_level(sql: str) -> str:
+        """Move column-level foreign keys to the table's constraints (they may then grow)."""
+        moved: list[str] = []
+
+        def strip(match: re.Match[str]) -> str:
+            column, kind, name, target, deletes = match.groups()
+            moved.append(
+                f"CONSTRAINT {name} FOREIGN KEY({column}) REFERENCES {target} (id){deletes or ''}"
+            )
+            return f"{column} {kind}"
+
+        sql = _SQLITE_INLINE_FK.sub(strip, sql)
+        if not moved:
+            return sql
+        head, _, tail = sql.rstrip().rpartition(")")
+        return f"{head.rstrip()}, \n\t{', '.join(moved)}\n){tail}"
+
+    changed = {}
+    for table in sorted(tenant):
+        sql = tables[table][0]
+        new = _SQLITE_FK.sub(partial(composite, table), table_level(sql))
+        if new != sql:
+            changed[table] = new
+    _sqlite_rewrite(bind, changed)
+
+
+def _sqlite_downgrade_keys() -> None:
+    bind = op.get_bind()
+    tables = _sqlite_tables(bind)
+
+    def single(table: str, match: re.Match[str]) -> str:
+        column, target = match.groups()
+        tail = " ON DELETE SET NULL" if (table, column) == SET_NULL else ""
+        return f"FOREIGN KEY({column}) REFERENCES {target} (id){tail}"
+
+    def inline(table: str, sql: str) -> str:
+        for owner, column in _ADDED_WITH_COLUMN:
+            if owner != table:
+                continue
+            key = re.search(
+                rf",\s*CONSTRAINT (\w+) FOREIGN KEY\({column}\) REFERENCES (\w+) \(id\)", sql
+            )
+            if key is None:
+                continue
+            sql = sql[: key.start()] + sql[key.end() :]
+            sql = re.sub(
+                rf"\b{column} (INTEGER|BIGINT)\b",
+                rf"{column} \1 CONSTRAINT {key.group(1)} REFERENCES {key.group(2)} (id)",
+                sql,
+                count=1,
+            )
+        return sql
+
+    changed = {}
+    for table, (sql, _, _) in sorted(tables.items()):
+        new = inline(table, _SQLITE_TENANT_FK.sub(partial(single, table), sql))
+        if new != sql:
+            changed[table] = new
+    _sqlite_rewrite(bind, changed)
+    for (name,) in bind.execute(
+        sa.text(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'tk\\_%' ESCAPE '\\'"
+        )
+    ).all():
+        op.execute(f"DROP INDEX {name}")
+
+
 def upgrade() -> None:
     _auth_upgrade()
+    if op.get_bind().dialect.name == "postgresql":
+        _pg_upgrade_keys()
+    else:
+        _sqlite_upgrade_keys()
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _pg_downgrade_keys()
+    else:
+        _sqlite_downgrade_keys()
     _auth_downgrade()
