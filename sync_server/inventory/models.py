@@ -118,7 +118,7 @@ class Transfer(TenantKeyed, Timestamps, Base):
 class TransferLine(TenantKeyed, Base):
     __tablename__ = "stock_transfer_lines"
     __table_args__ = (
-        UniqueConstraint("transfer_id", "product_id"),
+        UniqueConstraint("transfer_id", "product_id", "tenant_id"),
         tenant_fk("transfer_id", "stock_transfers", ondelete="CASCADE"),
         tenant_fk("product_id", "products"),
     )
@@ -158,7 +158,7 @@ class StockCount(TenantKeyed, Timestamps, Base):
 class StockCountLine(TenantKeyed, Base):
     __tablename__ = "stock_count_lines"
     __table_args__ = (
-        UniqueConstraint("count_id", "product_id"),
+        UniqueConstraint("count_id", "product_id", "tenant_id"),
         tenant_fk("count_id", "stock_counts", ondelete="CASCADE"),
         tenant_fk("product_id", "products"),
     )
@@ -232,7 +232,7 @@ class StockCountLot(TenantKeyed, Base):
 
     __tablename__ = "stock_count_lots"
     __table_args__ = (
-        UniqueConstraint("count_id", "lot_id"),
+        UniqueConstraint("count_id", "lot_id", "tenant_id"),
         tenant_fk("count_id", "stock_counts", ondelete="CASCADE"),
         tenant_fk("product_id", "products"),
         tenant_fk("lot_id", "stock_lots"),

@@ -28,6 +28,8 @@ Keys (every table with tenant_id but the usernames directory):
   (id, tenant_id) is a unique index beside it (tk_<table>); the foreign keys are rewritten
   in the stored schema (they do not change how rows are stored) and every row is checked.
   No table is copied.
+* The document lines' unique keys gain tenant_id (stock_transfer_lines, stock_count_lines,
+  stock_count_lots; on SQLite these unreferenced tables are rebuilt).
 * notifications.rule_id was ON DELETE SET NULL; with tenant_id in the key that would null
   tenant_id too, so it has no action now and the service clears it before deleting a rule.
 
@@ -482,15 +484,39 @@ def _sqlite_downgrade_keys() -> None:
         op.execute(f"DROP INDEX {name}")
 
 
+# Unique keys of document lines, which a distributed table needs to hold tenant_id.
+LINE_KEYS = (
+    ("stock_transfer_lines", ("transfer_id", "product_id")),
+    ("stock_count_lines", ("count_id", "product_id")),
+    ("stock_count_lots", ("count_id", "lot_id")),
+)
+
+
+def _line_keys(*, up: bool) -> None:
+    """Add tenant_id to (or take it out of) the document lines' unique keys.
+
+    Nothing refers to these tables, so SQLite's batch rebuild of them drops no other rows.
+    """
+    for table, columns in LINE_KEYS:
+        old, new = list(columns), [*columns, "tenant_id"]
+        if not up:
+            old, new = new, old
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f"uq_{table}_{'_'.join(old)}", type_="unique")
+            batch.create_unique_constraint(f"uq_{table}_{'_'.join(new)}", new)
+
+
 def upgrade() -> None:
     _auth_upgrade()
     if op.get_bind().dialect.name == "postgresql":
         _pg_upgrade_keys()
     else:
         _sqlite_upgrade_keys()
+    _line_keys(up=True)
 
 
 def downgrade() -> None:
+    _line_keys(up=False)
     if op.get_bind().dialect.name == "postgresql":
         _pg_downgrade_keys()
     else:
