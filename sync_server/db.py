@@ -18,9 +18,11 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     Select,
     Table,
     create_engine,
@@ -29,7 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -113,6 +122,42 @@ class TenantScoped:
 
     tenant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("tenants.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class TenantKeyed(TenantScoped):
+    """A tenant's row with an id of its own: keyed (id, tenant_id) in the table, id in the ORM.
+
+    The table's primary key holds tenant_id, as a database distributed by tenant_id needs,
+    and foreign keys between tenant tables (tenant_fk) name both columns, so a row can never
+    point at another tenant's row. id leads the key so that its index still serves a
+    lookup by id. The ORM's identity stays id alone (ids come from one sequence per table),
+    so session.get(Model, id) and relationships work as before. On SQLite id stays the rowid
+    (the only key SQLite numbers by itself) and (id, tenant_id) is a unique index beside it:
+    see migration 0028_tenant_keys.
+    """
+
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
+
+    @classmethod
+    def __table_cls__(cls, name: str, metadata: MetaData, *args: Any, **kw: Any) -> Table:
+        return Table(name, metadata, *args, PrimaryKeyConstraint("id", "tenant_id"), **kw)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Declarative reads this once the class's table is made.
+        table: Table = cls.__table__  # type: ignore[attr-defined]
+        return {"primary_key": [table.c.id]}
+
+
+def tenant_fk(column: str, target: str, *, ondelete: str | None = None) -> ForeignKeyConstraint:
+    """Refer to a row of `target` in the same tenant: (column, tenant_id) -> (id, tenant_id).
+
+    The referring column comes first so the constraint keeps the name a plain foreign key
+    on it had (fk_<table>_<column>_<target>).
+    """
+    return ForeignKeyConstraint(
+        [column, "tenant_id"], [f"{target}.id", f"{target}.tenant_id"], ondelete=ondelete
     )
 
 

@@ -5,7 +5,7 @@ partitioned by RANGE (id). Their ids come from one sequence each and only grow, 
 range is a time range (pg_partman's id-based mode), and neither their primary keys nor the
 foreign keys and queries that use them had to change. Each table also has a DEFAULT
 partition, so a row whose id is past the last range is still stored. Each range has its own
-primary key on id (ranges never overlap, so ids stay unique; the parent has none, so that
+primary key, (id, tenant_id) (ranges never overlap, so ids stay unique; the parent has none, so that
 pg_restore --clean can replace a database). The keeper keeps
 `ahead` empty ranges beyond the newest id, and moves any row the default caught into a
 proper range before it attaches one over it. SQLite keeps plain tables.
@@ -95,8 +95,11 @@ def add_partition(session: Session, table: str, *, low: int, high: int) -> str:
     name = partition_name(table, low)
     default = f"{table}_default"
     session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
-    # Each range's own primary key (the parent has none: see migration 0027_partitions).
-    session.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (id)"))
+    # Each range's own primary key (the parent has none: see migration 0027_partitions),
+    # with the tenant in it like every tenant row's (migration 0028_tenant_keys).
+    session.execute(
+        text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (id, tenant_id)")
+    )
     if table in PER_RANGE_UNIQUE:
         suffix, columns = PER_RANGE_UNIQUE[table]
         session.execute(text(f"CREATE UNIQUE INDEX {name}_{suffix} ON {name} ({columns})"))

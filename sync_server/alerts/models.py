@@ -5,23 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class Alert(TenantScoped, Base):
+class Alert(TenantKeyed, Base):
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_tenant_kind_status", "tenant_id", "kind", "status"),
         Index("ix_alerts_subject", "tenant_id", "branch_id", "product_id", "status"),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("product_id", "products"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"), nullable=True)
-    product_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("products.id"), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    product_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, Timestamps
+from sync_server.db import Base, BigId, TenantKeyed, Timestamps, tenant_fk
 
 
-class ApiKey(TenantScoped, Timestamps, Base):
+class ApiKey(TenantKeyed, Timestamps, Base):
     """A scoped key; only its SHA-256 is stored, the key itself is shown once."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (tenant_fk("created_by", "users"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     # The first characters of the key, so an admin can tell keys apart in a list.
     prefix: Mapped[str] = mapped_column(String(16))
@@ -23,5 +23,5 @@ class ApiKey(TenantScoped, Timestamps, Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Branches the store may fulfil from; empty means every branch of the tenant.
     branch_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(BigId, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, TenantKeyed, utcnow
 
 
-class AuditEntry(TenantScoped, Base):
+class AuditEntry(TenantKeyed, Base):
     __tablename__ = "audit_entries"
     __table_args__ = (
         # One entry per position in a tenant's chain: a fork cannot be committed.
@@ -29,7 +29,6 @@ class AuditEntry(TenantScoped, Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # seq, prev_hash and hash stay None until the sealer chains the entry (PostgreSQL).
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -51,13 +50,12 @@ class AuditEntry(TenantScoped, Base):
     record_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class AuditHead(TenantScoped, Base):
+class AuditHead(TenantKeyed, Base):
     """The end of a tenant's sealed chain; only the sealer locks it."""
 
     __tablename__ = "audit_heads"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
     # Entries from this seq on are keyed; before it, the unkeyed chain of an upgraded database.

@@ -21,7 +21,14 @@ from common.hashing import hash_secret, needs_rehash, verify_secret
 from common.roles import Role
 from common.schemas.auth import UserCreate, UserUpdate
 from sync_server.audit import service as audit
-from sync_server.auth.models import LoginFailure, RevokedToken, User, UserBranch
+from sync_server.auth.models import (
+    LoginFailure,
+    RevokedToken,
+    UnknownLoginFailure,
+    User,
+    UserBranch,
+    Username,
+)
 from sync_server.auth.security import AccessClaims, issue_access_token
 from sync_server.db import utcnow
 from sync_server.foundation import feed
@@ -60,12 +67,20 @@ def login(
     """
     since = utcnow() - timedelta(minutes=lockout_minutes)
     client = client[:64]
+    # The directory names the tenant; a name in no tenant has its failures kept apart
+    # (UnknownLoginFailure), counted the same way, so throttling tells nothing.
+    entry = session.get(Username, username)
+    failures: type[LoginFailure] | type[UnknownLoginFailure] = (
+        LoginFailure if entry is not None else UnknownLoginFailure
+    )
     recent = (
         select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.username == username, LoginFailure.at >= since)
+        .select_from(failures)
+        .where(failures.username == username, failures.at >= since)
     )
-    from_here = session.scalar(recent.where(LoginFailure.client == client)) or 0
+    if entry is not None:
+        recent = recent.where(LoginFailure.tenant_id == entry.tenant_id)
+    from_here = session.scalar(recent.where(failures.client == client)) or 0
     if from_here >= max_failures:
         return LoginOutcome(
             None,
@@ -80,10 +95,16 @@ def login(
     if everywhere >= max_failures:
         # Many addresses guessing one account: each guess costs time, a lockout it is not.
         sleep(slowdown(everywhere - max_failures, max_delay_s=max_delay_s))
-    user = session.scalar(select(User).where(User.username == username))
+    user = None
+    if entry is not None:
+        found = session.get(User, entry.user_id)
+        user = found if found is not None and found.tenant_id == entry.tenant_id else None
     ok = verify_secret(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
-        session.add(LoginFailure(username=username, client=client))
+        if entry is not None:
+            session.add(LoginFailure(tenant_id=entry.tenant_id, username=username, client=client))
+        else:
+            session.add(UnknownLoginFailure(username=username, client=client))
         if user is not None:
             audit.record(
                 session,
@@ -99,7 +120,11 @@ def login(
     # Only this address's failures are forgiven: a right password elsewhere must not
     # reset the count of someone guessing from another address.
     session.execute(
-        delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
+        delete(LoginFailure).where(
+            LoginFailure.tenant_id == user.tenant_id,
+            LoginFailure.username == username,
+            LoginFailure.client == client,
+        )
     )
     user.last_login_at = utcnow()
     token, claims = issue_access_token(
@@ -129,8 +154,18 @@ def logout(session: Session, *, principal: Principal) -> None:
     """Revoke the caller's current token."""
     if principal.token_id is None:
         raise ValidationFailed("Only user sessions can log out.")
-    session.add(RevokedToken(jti=principal.token_id, expires_at=utcnow() + timedelta(days=1)))
-    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    tenant_id = principal.tenant_id
+    session.add(
+        RevokedToken(
+            tenant_id=tenant_id, jti=principal.token_id, expires_at=utcnow() + timedelta(days=1)
+        )
+    )
+    # The tenant's own expired revocations go (each tenant's rows stay with the tenant).
+    session.execute(
+        delete(RevokedToken).where(
+            RevokedToken.tenant_id == tenant_id, RevokedToken.expires_at < utcnow()
+        )
+    )
     audit.record(
         session,
         actor=principal.actor,
@@ -202,7 +237,7 @@ def create_user(
     session: Session, *, actor: Principal | None, tenant_id: int, data: UserCreate
 ) -> User:
     """Create a user; usernames are unique across the server (see username_unavailable)."""
-    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+    if session.get(Username, data.username) is not None:
         raise username_unavailable(data.username)
     _check_branches(session, tenant_id=tenant_id, branch_ids=data.branch_ids)
     user = User(

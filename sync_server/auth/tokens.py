@@ -14,7 +14,11 @@ from sync_server.foundation.principal import Principal
 def resolve_user_token(session: Session, *, token: str, secret: str) -> Principal:
     """Return the user behind a JWT; deactivated users and revoked tokens are refused."""
     claims = decode_access_token(token, secret=secret)
-    revoked = session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == claims.token_id))
+    revoked = session.scalar(
+        select(RevokedToken.jti).where(
+            RevokedToken.tenant_id == claims.tenant_id, RevokedToken.jti == claims.token_id
+        )
+    )
     if revoked is not None:
         raise AuthenticationFailed("This session was logged out; log in again.")
     user = session.get(User, claims.user_id)

@@ -5,59 +5,57 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Index, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.money import round_money
-from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps
+from sync_server.db import Base, BigId, Qty, TenantKeyed, TenantScoped, Timestamps, tenant_fk
 
 
-class Category(TenantScoped, Timestamps, Base):
+class Category(TenantKeyed, Timestamps, Base):
     __tablename__ = "categories"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        tenant_fk("parent_id", "categories"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("categories.id"), nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
-class ProductTemplate(TenantScoped, Timestamps, Base):
+class ProductTemplate(TenantKeyed, Timestamps, Base):
     """What variants share (a T-shirt), with the attributes they vary by (size, colour)."""
 
     __tablename__ = "product_templates"
     __table_args__ = (UniqueConstraint("tenant_id", "sku"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     # {"size": ["S", "M"], "colour": ["Red"]}: names in order, each with its values.
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Product(TenantScoped, Timestamps, Base):
+class Product(TenantKeyed, Timestamps, Base):
     __tablename__ = "products"
     __table_args__ = (
         UniqueConstraint("tenant_id", "sku"),
         Index("ix_products_tenant_name", "tenant_id", "name"),
+        tenant_fk("category_id", "categories"),
+        tenant_fk("supplier_id", "suppliers"),
+        tenant_fk("tax_class_id", "tax_classes"),
+        tenant_fk("template_id", "product_templates"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(4000), default="")
-    category_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("categories.id"), nullable=True, index=True
-    )
-    supplier_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("suppliers.id"), nullable=True, index=True
-    )
+    category_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
+    supplier_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     price: Mapped[Decimal]
     cost: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     # The class decides the components (CGST/SGST/IGST/cess...); tax_rate is its rate today.
-    tax_class_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("tax_classes.id"), nullable=True, index=True
-    )
+    tax_class_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     hsn: Mapped[str] = mapped_column(String(8), default="", server_default="")
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     low_stock_threshold: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
@@ -71,18 +69,26 @@ class Product(TenantScoped, Timestamps, Base):
         Qty(), default=Decimal("1"), server_default="1"
     )
     # A variant (size M, colour red) of a template; None: a product of its own.
-    template_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("product_templates.id"), nullable=True, index=True
-    )
+    template_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     variant: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
     barcode_rows: Mapped[list[ProductBarcode]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="ProductBarcode.id"
+        foreign_keys="ProductBarcode.product_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ProductBarcode.id",
     )
-    category: Mapped[Category | None] = relationship(lazy="joined")
-    template: Mapped[ProductTemplate | None] = relationship(lazy="select")
+    category: Mapped[Category | None] = relationship(
+        foreign_keys="Product.category_id", lazy="joined"
+    )
+    template: Mapped[ProductTemplate | None] = relationship(
+        foreign_keys="Product.template_id", lazy="select"
+    )
     pack_rows: Mapped[list[ProductPack]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="ProductPack.id"
+        foreign_keys="ProductPack.product_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ProductPack.id",
     )
 
     @property
@@ -118,29 +124,29 @@ class Product(TenantScoped, Timestamps, Base):
         ]
 
 
-class ProductBarcode(TenantScoped, Base):
+class ProductBarcode(TenantKeyed, Base):
     __tablename__ = "product_barcodes"
     # A code names one product per tenant: the constraint, not a search, keeps it so.
-    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    product_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("products.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        tenant_fk("product_id", "products", ondelete="CASCADE"),
     )
+
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     code: Mapped[str] = mapped_column(String(48))
 
 
-class ProductPack(TenantScoped, Base):
+class ProductPack(TenantKeyed, Base):
     """A barcode on a pack of the product: scanning it sells ``quantity`` base units at once."""
 
     __tablename__ = "product_packs"
     # Pack codes share the product barcodes' namespace; the service refuses overlaps.
-    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    product_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("products.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        tenant_fk("product_id", "products", ondelete="CASCADE"),
     )
+
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     code: Mapped[str] = mapped_column(String(48))
     label: Mapped[str] = mapped_column(String(32), default="pack")
     quantity: Mapped[Decimal] = mapped_column(Qty())
@@ -148,12 +154,11 @@ class ProductPack(TenantScoped, Base):
     price: Mapped[Decimal | None] = mapped_column(nullable=True)
 
 
-class BarcodeSequence(TenantScoped, Base):
+class BarcodeSequence(TenantKeyed, Base):
     """The next number for generated in-store EAN-13 codes, one row per tenant."""
 
     __tablename__ = "barcode_sequences"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     next_value: Mapped[int] = mapped_column(default=1)
 
 
@@ -165,8 +170,12 @@ class ProductSearchDoc(TenantScoped, Base):
     """
 
     __tablename__ = "product_search_docs"
-
-    product_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("product_id", "tenant_id"),
+        tenant_fk("product_id", "products", ondelete="CASCADE"),
     )
+
+    product_id: Mapped[int] = mapped_column(BigId)
     document: Mapped[str] = mapped_column(String(8000))
+
+    __mapper_args__ = {"primary_key": [product_id]}

@@ -6,13 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class CreditEntry(TenantScoped, Base):
+class CreditEntry(TenantKeyed, Base):
     """One line of a customer's account; the sum of amounts is what the customer owes.
 
     Charges are positive, payments negative, adjustments either. ``open_amount`` is the part
@@ -26,10 +26,10 @@ class CreditEntry(TenantScoped, Base):
             "ix_credit_entries_tenant_customer_created", "tenant_id", "customer_id", "created_at"
         ),
         Index("ix_credit_entries_tenant_reference", "tenant_id", "reference_type", "reference_id"),
+        tenant_fk("customer_id", "customers"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigId, index=True)
     kind: Mapped[str] = mapped_column(String(16))  # charge | payment | adjustment
     amount: Mapped[Decimal]
     open_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, TenantKeyed, utcnow
 
 
-class ReceiptConsent(TenantScoped, Base):
+class ReceiptConsent(TenantKeyed, Base):
     """One e-receipt request: who agreed, to what words, at which till, for which receipt."""
 
     __tablename__ = "receipt_consents"
@@ -19,7 +19,6 @@ class ReceiptConsent(TenantScoped, Base):
         Index("ix_receipt_consents_tenant_email", "tenant_id", "email"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36))
     receipt_number: Mapped[str] = mapped_column(String(40))
     # One of the two: where the receipt went.

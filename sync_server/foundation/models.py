@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, TenantKeyed, utcnow
 
 
-class Change(TenantScoped, Base):
+class Change(TenantKeyed, Base):
     __tablename__ = "change_feed"
     __table_args__ = (
         UniqueConstraint("tenant_id", "seq"),
@@ -25,7 +25,6 @@ class Change(TenantScoped, Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # None until the sequencer numbers the committed change (PostgreSQL; see feed.py).
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # None: every branch of the tenant receives it (catalog); else only that branch (stock).
@@ -37,7 +36,7 @@ class Change(TenantScoped, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FeedHead(TenantScoped, Base):
+class FeedHead(TenantKeyed, Base):
     """The last sequence handed out per tenant.
 
     Only the sequencer locks it, and it numbers committed changes only, so a till that
@@ -47,5 +46,4 @@ class FeedHead(TenantScoped, Base):
     __tablename__ = "feed_heads"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

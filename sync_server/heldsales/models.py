@@ -6,22 +6,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class HeldSale(TenantScoped, Base):
+class HeldSale(TenantKeyed, Base):
     __tablename__ = "held_sales"
     __table_args__ = (
         UniqueConstraint("tenant_id", "hold_id"),
         Index("ix_held_sales_tenant_branch_status", "tenant_id", "branch_id", "status"),
+        tenant_fk("branch_id", "branches"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hold_id: Mapped[str] = mapped_column(String(36))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(80), default="")
     total: Mapped[Decimal] = mapped_column(default=Decimal("0"))

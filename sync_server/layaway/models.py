@@ -6,20 +6,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class Layaway(TenantScoped, Base):
+class Layaway(TenantKeyed, Base):
     __tablename__ = "layaways"
-    __table_args__ = (UniqueConstraint("tenant_id", "uuid"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "uuid"),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("customer_id", "customers"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="open")  # completed | cancelled
     total: Mapped[Decimal]
@@ -33,12 +36,14 @@ class Layaway(TenantScoped, Base):
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class LayawayPayment(TenantScoped, Base):
+class LayawayPayment(TenantKeyed, Base):
     __tablename__ = "layaway_payments"
-    __table_args__ = (UniqueConstraint("tenant_id", "payment_uuid"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "payment_uuid"),
+        tenant_fk("layaway_id", "layaways"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    layaway_id: Mapped[int] = mapped_column(BigId, ForeignKey("layaways.id"), index=True)
+    layaway_id: Mapped[int] = mapped_column(BigId, index=True)
     payment_uuid: Mapped[str] = mapped_column(String(36))
     amount: Mapped[Decimal]
     method: Mapped[str] = mapped_column(String(16))

@@ -4,32 +4,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class LoyaltyAccount(TenantScoped, Base):
+class LoyaltyAccount(TenantKeyed, Base):
     __tablename__ = "loyalty_accounts"
-    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id"),
+        tenant_fk("customer_id", "customers"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class LoyaltyEntry(TenantScoped, Base):
+class LoyaltyEntry(TenantKeyed, Base):
     """Points earned (positive) or burned (negative) on one document."""
 
     __tablename__ = "loyalty_entries"
     __table_args__ = (
         Index("ix_loyalty_entries_tenant_customer", "tenant_id", "customer_id", "id"),
         UniqueConstraint("tenant_id", "customer_id", "kind", "reference_id"),
+        tenant_fk("customer_id", "customers"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(String(16))  # earn | burn | adjust
     points: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)

@@ -22,6 +22,9 @@ UNMODELLED_PREFIXES = (
     "ix_product_search_trgm",
     "ix_customers_tenant_lower_email",
 )
+# On SQLite a tenant row's key (id, tenant_id) is a unique index named tk_<table> (id stays
+# the rowid primary key); the models declare it as the primary key, as PostgreSQL has it.
+SQLITE_TENANT_KEY_PREFIX = "tk_"
 
 
 def include_object(
@@ -33,12 +36,16 @@ def include_object(
 ) -> bool:
     """Tell Alembic's comparison to leave the hand-made search indexes alone.
 
+    On SQLite the tenant key of a row is a unique index beside the rowid (migration
+    0028_tenant_keys), where the models and PostgreSQL have a primary key.
     On PostgreSQL the unique keys without id of the range-partitioned tables are one unique
     index per range (sync_server/partitions.py), so the models' constraints are absent there;
     the ranges themselves are not modelled tables.
     """
     if type_ == "table" and PARTITION_NAME.match(name or ""):
         return False
+    if type_ == "index" and (name or "").startswith(SQLITE_TENANT_KEY_PREFIX):
+        return False  # SQLite's (id, tenant_id) key beside the rowid: the models' primary key
     if type_ == "unique_constraint" and compare_to is None and not reflected:
         return name not in PER_RANGE_CONSTRAINTS
     return not (name or "").startswith(UNMODELLED_PREFIXES)

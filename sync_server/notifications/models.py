@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    ForeignKey,
     Index,
     LargeBinary,
     String,
@@ -17,43 +16,41 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class NotificationRule(TenantScoped, Base):
+class NotificationRule(TenantKeyed, Base):
     """Who hears about an event: a role (in-app or e-mail to its users), an address or a URL."""
 
     __tablename__ = "notification_rules"
+    __table_args__ = (tenant_fk("branch_id", "branches"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # An event name ("alert.low_stock"), a prefix with a star ("alert.*") or "*".
     event: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     role: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     address: Mapped[str | None] = mapped_column(String(500), nullable=True)
     secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Notification(TenantScoped, Base):
+class Notification(TenantKeyed, Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_inbox", "tenant_id", "channel", "role", "user_id"),
+        tenant_fk("rule_id", "notification_rules"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(500))
     role: Mapped[str | None] = mapped_column(String(32), nullable=True)
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    rule_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("notification_rules.id", ondelete="SET NULL"), nullable=True
-    )
+    rule_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -66,7 +63,7 @@ class Notification(TenantScoped, Base):
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class NotificationAttachment(TenantScoped, Base):
+class NotificationAttachment(TenantKeyed, Base):
     """A file sent with an e-mail notification, stored as the bytes that were rendered.
 
     Bytes rather than a reference to re-render: the supplier gets exactly the document as it
@@ -75,23 +72,23 @@ class NotificationAttachment(TenantScoped, Base):
     """
 
     __tablename__ = "notification_attachments"
+    __table_args__ = (tenant_fk("notification_id", "notifications", ondelete="CASCADE"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
-    )
+    notification_id: Mapped[int] = mapped_column(BigId, index=True)
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class SmsOptIn(TenantScoped, Base):
+class SmsOptIn(TenantKeyed, Base):
     """A customer who agreed to get text messages, and the number they gave for them."""
 
     __tablename__ = "sms_opt_ins"
-    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id"),
+        tenant_fk("customer_id", "customers"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     phone: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound, ValidationFailed
@@ -304,6 +304,13 @@ def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
         entity_type="notification_rule",
         entity_id=rule.id,
         before={"event": rule.event, "channel": rule.channel, "address": rule.address},
+    )
+    # The notifications it made stay, no longer tied to a rule (the key to the rule holds
+    # tenant_id too, so the database cannot set it to NULL by itself).
+    session.execute(
+        update(Notification)
+        .where(Notification.tenant_id == rule.tenant_id, Notification.rule_id == rule.id)
+        .values(rule_id=None)
     )
     session.delete(rule)
     _forget_rules(session)

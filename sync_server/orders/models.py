@@ -6,12 +6,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.schemas import orders as statuses
 from common.schemas.orders import OrderStatusName as OrderStatusName
-from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps, utcnow
+from sync_server.db import (
+    Base,
+    BigId,
+    Qty,
+    TenantKeyed,
+    Timestamps,
+    tenant_fk,
+    utcnow,
+)
 
 
 class OrderStatus:
@@ -27,21 +35,23 @@ class OrderStatus:
     EXPIRED = statuses.EXPIRED
 
 
-class Order(TenantScoped, Timestamps, Base):
+class Order(TenantKeyed, Timestamps, Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_number"),
         Index("ix_orders_tenant_status_reserved", "tenant_id", "status", "reserved_until"),
         Index("ix_orders_tenant_created", "tenant_id", "created_at"),
+        tenant_fk("customer_id", "customers"),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("api_key_id", "api_keys"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     external_number: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16), default="online")
     status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
-    api_key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id"), nullable=True)
+    customer_id: Mapped[int] = mapped_column(BigId, index=True)
+    branch_id: Mapped[int] = mapped_column(BigId, index=True)
+    api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     paid_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
@@ -60,21 +70,28 @@ class Order(TenantScoped, Timestamps, Base):
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     lines: Mapped[list[OrderLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OrderLine.id"
+        foreign_keys="OrderLine.order_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrderLine.id",
     )
     returns: Mapped[list[OrderReturn]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OrderReturn.id"
+        foreign_keys="OrderReturn.order_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrderReturn.id",
     )
 
 
-class OrderLine(TenantScoped, Base):
+class OrderLine(TenantKeyed, Base):
     __tablename__ = "order_lines"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        tenant_fk("order_id", "orders", ondelete="CASCADE"),
+        tenant_fk("product_id", "products"),
     )
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+
+    order_id: Mapped[int] = mapped_column(BigId, index=True)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(8), default="piece")
@@ -89,15 +106,13 @@ class OrderLine(TenantScoped, Base):
     returned_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
 
 
-class OrderReturn(TenantScoped, Base):
+class OrderReturn(TenantKeyed, Base):
     """A customer's return of delivered lines: requested, then received."""
 
     __tablename__ = "order_returns"
+    __table_args__ = (tenant_fk("order_id", "orders", ondelete="CASCADE"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
-    )
+    order_id: Mapped[int] = mapped_column(BigId, index=True)
     status: Mapped[str] = mapped_column(String(16), default="requested")
     reason: Mapped[str] = mapped_column(String(500), default="")
     refund_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
@@ -105,19 +120,24 @@ class OrderReturn(TenantScoped, Base):
     received_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     lines: Mapped[list[OrderReturnLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OrderReturnLine.id"
+        foreign_keys="OrderReturnLine.return_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrderReturnLine.id",
     )
 
 
-class OrderReturnLine(TenantScoped, Base):
+class OrderReturnLine(TenantKeyed, Base):
     __tablename__ = "order_return_lines"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    return_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("order_returns.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        tenant_fk("return_id", "order_returns", ondelete="CASCADE"),
+        tenant_fk("order_line_id", "order_lines"),
+        tenant_fk("product_id", "products"),
     )
-    order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_lines.id"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+
+    return_id: Mapped[int] = mapped_column(BigId, index=True)
+    order_line_id: Mapped[int] = mapped_column(BigId)
+    product_id: Mapped[int] = mapped_column(BigId)
     quantity: Mapped[Decimal] = mapped_column(Qty())
     restocked_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
     written_off_quantity: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("0"))
@@ -127,13 +147,12 @@ class OrderReturnLine(TenantScoped, Base):
     tax_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
-class IdempotencyRecord(TenantScoped, Base):
+class IdempotencyRecord(TenantKeyed, Base):
     """The answer given to one Idempotency-Key, replayed when the same request comes again."""
 
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("tenant_id", "key"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer, default=0)

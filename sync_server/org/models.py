@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
 class Tenant(Base):
@@ -21,11 +21,10 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Branch(TenantScoped, Base):
+class Branch(TenantKeyed, Base):
     __tablename__ = "branches"
     __table_args__ = (UniqueConstraint("tenant_id", "code"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     code: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16), default="store")
@@ -44,14 +43,16 @@ class Branch(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TenantSetting(TenantScoped, Base):
+class TenantSetting(TenantKeyed, Base):
     """A per-tenant setting (e.g. PO approval threshold); values are JSON."""
 
     __tablename__ = "tenant_settings"
-    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(80))
     value: Mapped[Any] = mapped_column(JSON)
-    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

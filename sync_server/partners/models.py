@@ -7,14 +7,13 @@ from decimal import Decimal
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, Timestamps
+from sync_server.db import Base, TenantKeyed, Timestamps
 
 
-class Supplier(TenantScoped, Timestamps, Base):
+class Supplier(TenantKeyed, Timestamps, Base):
     __tablename__ = "suppliers"
     __table_args__ = (Index("ix_suppliers_tenant_name", "tenant_id", "name"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
@@ -25,7 +24,7 @@ class Supplier(TenantScoped, Timestamps, Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Customer(TenantScoped, Timestamps, Base):
+class Customer(TenantKeyed, Timestamps, Base):
     __tablename__ = "customers"
     __table_args__ = (
         Index("ix_customers_tenant_name", "tenant_id", "name"),
@@ -33,7 +32,6 @@ class Customer(TenantScoped, Timestamps, Base):
         Index("ix_customers_tenant_email", "tenant_id", "email"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     phone: Mapped[str] = mapped_column(String(40), default="")

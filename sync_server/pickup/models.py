@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, tenant_fk, utcnow
 
 
-class OrderPickup(TenantScoped, Base):
+class OrderPickup(TenantKeyed, Base):
     __tablename__ = "order_pickups"
-    __table_args__ = (UniqueConstraint("tenant_id", "order_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "order_id"),
+        tenant_fk("order_id", "orders"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    order_id: Mapped[int] = mapped_column(BigId)
+    branch_id: Mapped[int] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(String(12), default="awaiting")  # ready | collected
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(nullable=True)

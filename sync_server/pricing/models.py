@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, Timestamps, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, Timestamps, tenant_fk, utcnow
 
 
-class PricingRule(TenantScoped, Timestamps, Base):
+class PricingRule(TenantKeyed, Timestamps, Base):
     """A price list or a promotion; spec is its schema's JSON, the same the tills receive."""
 
     __tablename__ = "pricing_rules"
@@ -19,7 +19,6 @@ class PricingRule(TenantScoped, Timestamps, Base):
         Index("ix_pricing_rules_tenant_type_active", "tenant_id", "rule_type", "active"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     rule_type: Mapped[str] = mapped_column(String(16))  # "price_list" or "promotion"
     name: Mapped[str] = mapped_column(String(120))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -29,16 +28,16 @@ class PricingRule(TenantScoped, Timestamps, Base):
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class CouponRedemption(TenantScoped, Base):
+class CouponRedemption(TenantKeyed, Base):
     """One use of a coupon code on one sale, as the server learned of it."""
 
     __tablename__ = "coupon_redemptions"
-    __table_args__ = (UniqueConstraint("tenant_id", "sale_uuid", "code"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    promotion_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("pricing_rules.id"), nullable=True, index=True
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sale_uuid", "code"),
+        tenant_fk("promotion_id", "pricing_rules"),
     )
+
+    promotion_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     code: Mapped[str] = mapped_column(String(40))
     sale_uuid: Mapped[str] = mapped_column(String(36))
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

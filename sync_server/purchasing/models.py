@@ -5,24 +5,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps, utcnow
+from sync_server.db import (
+    Base,
+    BigId,
+    Qty,
+    TenantKeyed,
+    Timestamps,
+    tenant_fk,
+    utcnow,
+)
 
 
-class PurchaseOrder(TenantScoped, Timestamps, Base):
+class PurchaseOrder(TenantKeyed, Timestamps, Base):
     __tablename__ = "purchase_orders"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         Index("ix_purchase_orders_tenant_status", "tenant_id", "status"),
         Index("ix_purchase_orders_tenant_supplier", "tenant_id", "supplier_id"),
+        tenant_fk("supplier_id", "suppliers"),
+        tenant_fk("branch_id", "branches"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(32))
-    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    supplier_id: Mapped[int] = mapped_column(BigId)
+    branch_id: Mapped[int] = mapped_column(BigId)
     # draft | pending_approval | approved | rejected | partially_received | received
     # | closed | cancelled
     status: Mapped[str] = mapped_column(String(24), default="draft")
@@ -54,18 +63,23 @@ class PurchaseOrder(TenantScoped, Timestamps, Base):
     expected_arrival: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     lines: Mapped[list[PurchaseOrderLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="PurchaseOrderLine.id"
+        foreign_keys="PurchaseOrderLine.purchase_order_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="PurchaseOrderLine.id",
     )
 
 
-class PurchaseOrderLine(TenantScoped, Base):
+class PurchaseOrderLine(TenantKeyed, Base):
     __tablename__ = "purchase_order_lines"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        tenant_fk("purchase_order_id", "purchase_orders", ondelete="CASCADE"),
+        tenant_fk("product_id", "products"),
+        tenant_fk("tax_class_id", "tax_classes"),
     )
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+
+    purchase_order_id: Mapped[int] = mapped_column(BigId, index=True)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_cost: Mapped[Decimal]
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
@@ -78,9 +92,7 @@ class PurchaseOrderLine(TenantScoped, Base):
     units_per: Mapped[Decimal] = mapped_column(Qty(), default=Decimal("1"), server_default="1")
     # The tax class the line is taxed under (its rate is tax_rate, fixed when the line was
     # written) and the tax it carries: line_total = taxable value + tax_amount.
-    tax_class_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("tax_classes.id"), nullable=True
-    )
+    tax_class_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     tax_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"), server_default="0")
 
     @property
@@ -89,17 +101,19 @@ class PurchaseOrderLine(TenantScoped, Base):
         return self.line_total - self.tax_amount
 
 
-class GoodsReceipt(TenantScoped, Base):
+class GoodsReceipt(TenantKeyed, Base):
     """One delivery against a PO; its value is what the vendor is owed for it."""
 
     __tablename__ = "goods_receipts"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("purchase_orders.id"), index=True
+    __table_args__ = (
+        tenant_fk("purchase_order_id", "purchase_orders"),
+        tenant_fk("supplier_id", "suppliers"),
+        tenant_fk("branch_id", "branches"),
     )
-    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+
+    purchase_order_id: Mapped[int] = mapped_column(BigId, index=True)
+    supplier_id: Mapped[int] = mapped_column(BigId, index=True)
+    branch_id: Mapped[int] = mapped_column(BigId)
     value: Mapped[Decimal]
     note: Mapped[str] = mapped_column(String(500), default="")
     actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -107,43 +121,46 @@ class GoodsReceipt(TenantScoped, Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[GoodsReceiptLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="GoodsReceiptLine.id"
+        foreign_keys="GoodsReceiptLine.receipt_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="GoodsReceiptLine.id",
     )
 
 
-class GoodsReceiptLine(TenantScoped, Base):
+class GoodsReceiptLine(TenantKeyed, Base):
     __tablename__ = "goods_receipt_lines"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    receipt_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("goods_receipts.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        tenant_fk("receipt_id", "goods_receipts", ondelete="CASCADE"),
+        tenant_fk("po_line_id", "purchase_order_lines"),
+        tenant_fk("product_id", "products"),
     )
-    po_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_order_lines.id"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+
+    receipt_id: Mapped[int] = mapped_column(BigId, index=True)
+    po_line_id: Mapped[int] = mapped_column(BigId)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     quantity: Mapped[Decimal] = mapped_column(Qty())
     unit_cost: Mapped[Decimal]
     tax_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     value: Mapped[Decimal]
 
 
-class VendorEntry(TenantScoped, Base):
+class VendorEntry(TenantKeyed, Base):
     """One line of what the business owes a supplier: receipts add, payments subtract."""
 
     __tablename__ = "vendor_entries"
     __table_args__ = (
         Index("ix_vendor_entries_tenant_supplier_at", "tenant_id", "supplier_id", "occurred_at"),
+        tenant_fk("supplier_id", "suppliers"),
+        tenant_fk("purchase_order_id", "purchase_orders"),
+        tenant_fk("receipt_id", "goods_receipts"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(BigId, index=True)
     kind: Mapped[str] = mapped_column(String(16))  # receipt | payment
     amount: Mapped[Decimal]
-    purchase_order_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("purchase_orders.id"), nullable=True, index=True
-    )
-    receipt_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("goods_receipts.id"), nullable=True
-    )
+    purchase_order_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
+    receipt_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     method: Mapped[str] = mapped_column(String(32), default="")
     reference: Mapped[str] = mapped_column(String(200), default="")
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -152,7 +169,7 @@ class VendorEntry(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SupplierPrice(TenantScoped, Base):
+class SupplierPrice(TenantKeyed, Base):
     """What a supplier charges for a product, per the product's base unit (piece, kg).
 
     A new PO line starts from it; each goods receipt from that supplier updates it to the
@@ -160,11 +177,14 @@ class SupplierPrice(TenantScoped, Base):
     """
 
     __tablename__ = "supplier_prices"
-    __table_args__ = (UniqueConstraint("tenant_id", "supplier_id", "product_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "supplier_id", "product_id"),
+        tenant_fk("supplier_id", "suppliers"),
+        tenant_fk("product_id", "products"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(BigId)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     unit_cost: Mapped[Decimal]
     # "manual" when someone typed it, "receipt" when the last goods receipt set it.
     source: Mapped[str] = mapped_column(String(16), default="manual")

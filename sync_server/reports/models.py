@@ -8,12 +8,12 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, Qty, TenantScoped, utcnow
+from sync_server.db import Base, BigId, Qty, TenantKeyed, TenantScoped, tenant_fk, utcnow
 
 ZERO = Decimal("0")
 
 
-class SalesDaily(TenantScoped, Base):
+class SalesDaily(TenantKeyed, Base):
     """Till sales and returns summed per UTC day, branch, channel and cashier.
 
     Why: a year of sales is millions of lines; scanning them for every report blows the 2 s
@@ -33,11 +33,11 @@ class SalesDaily(TenantScoped, Base):
             "cashier_id",
             name="uq_report_sales_daily_key",
         ),
+        tenant_fk("branch_id", "branches"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[datetime]  # midnight UTC starting the day
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     # 0 when no cashier is known, so the unique key never holds a NULL.
     cashier_id: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -53,13 +53,12 @@ class SalesDaily(TenantScoped, Base):
     returned_amount: Mapped[Decimal] = mapped_column(default=ZERO)
 
 
-class SummaryState(TenantScoped, Base):
+class SummaryState(TenantKeyed, Base):
     """How far the summary goes: the last till sale and return id it has summed."""
 
     __tablename__ = "report_summary_state"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sale_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     return_id_through: Mapped[int] = mapped_column(BigInteger, default=0)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -95,12 +94,14 @@ class ProductDaily(TenantScoped, Base):
             "is_return",
             name="pk_report_product_daily",
         ),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("product_id", "products"),
         {"sqlite_with_rowid": False},
     )
 
     day: Mapped[datetime]  # midnight UTC starting the day
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
+    product_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     # 0 for sold lines, 1 for returned ones (their quantity and revenue negative).
     is_return: Mapped[int] = mapped_column(default=0)
@@ -129,6 +130,7 @@ class ProductTotals(TenantScoped, Base):
             "is_return",
             name="pk_report_product_totals",
         ),
+        tenant_fk("product_id", "products"),
         {"sqlite_with_rowid": False},
     )
 
@@ -136,7 +138,7 @@ class ProductTotals(TenantScoped, Base):
     # planner into looking every row of a month up through it (see migration 0024).
     tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
     as_of: Mapped[datetime]  # midnight UTC starting a month: the sales before it
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    product_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     is_return: Mapped[int] = mapped_column(default=0)
     lines: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -159,18 +161,19 @@ class ProductLastDay(TenantScoped, Base):
         PrimaryKeyConstraint(
             "tenant_id", "product_id", "channel", "is_return", name="pk_report_product_last_day"
         ),
+        tenant_fk("product_id", "products"),
         {"sqlite_with_rowid": False},
     )
 
     # The primary key leads with the tenant (no index of the tenant alone; see ProductTotals).
     tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    product_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     is_return: Mapped[int] = mapped_column(default=0)
     day: Mapped[datetime]  # midnight UTC starting the latest summed day
 
 
-class TenderDaily(TenantScoped, Base):
+class TenderDaily(TenantKeyed, Base):
     """Till payments summed per UTC day, branch, channel, cashier and tender.
 
     Cash change given back is a cash amount taken off (and no payment of its own), as the
@@ -188,11 +191,11 @@ class TenderDaily(TenantScoped, Base):
             "tender",
             name="uq_report_tender_daily_key",
         ),
+        tenant_fk("branch_id", "branches"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[datetime]
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     cashier_id: Mapped[int] = mapped_column(BigInteger, default=0)
     tender: Mapped[str] = mapped_column(String(16))
@@ -213,6 +216,8 @@ class StockSnapshot(TenantScoped, Base):
         PrimaryKeyConstraint(
             "tenant_id", "as_of", "branch_id", "product_id", name="pk_report_stock_snapshots"
         ),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("product_id", "products"),
         {"sqlite_with_rowid": False},
     )
 
@@ -220,8 +225,8 @@ class StockSnapshot(TenantScoped, Base):
     # planner into looking every row of a month up through it (see migration 0024).
     tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="RESTRICT"))
     as_of: Mapped[datetime]  # midnight UTC starting a month: movements before it
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
+    product_id: Mapped[int] = mapped_column(BigId)
     # On the shelf (reservations and releases left out, as the valuation does).
     quantity: Mapped[Decimal] = mapped_column(Qty(), default=ZERO)
     # Costed receipts so far, for the quantity-weighted receipt cost.

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     ColumnElement,
-    ForeignKey,
     Index,
     String,
     UniqueConstraint,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sync_server.db import Base, BigId, Qty, TenantScoped, utcnow
+from sync_server.db import Base, BigId, Qty, TenantKeyed, tenant_fk, utcnow
 
 ZERO = Decimal("0")
 
@@ -33,7 +32,7 @@ def not_completed() -> ColumnElement[bool]:
     return Sale.status != literal_column("'completed'")
 
 
-class Sale(TenantScoped, Base):
+class Sale(TenantKeyed, Base):
     __tablename__ = "sales"
     __table_args__ = (
         UniqueConstraint("tenant_id", "uuid"),
@@ -49,20 +48,19 @@ class Sale(TenantScoped, Base):
             sqlite_where=text(NOT_COMPLETED),
             postgresql_where=text(NOT_COMPLETED),
         ),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("customer_id", "customers"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
     receipt_number: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(16), default="in_store")
     status: Mapped[str] = mapped_column(String(12), default="completed")
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    customer_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("customers.id"), nullable=True, index=True
-    )
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     subtotal: Mapped[Decimal]
     discount_total: Mapped[Decimal] = mapped_column(default=ZERO)
     tax_total: Mapped[Decimal] = mapped_column(default=ZERO)
@@ -77,20 +75,29 @@ class Sale(TenantScoped, Base):
     voided_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     lines: Mapped[list[SaleLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="SaleLine.id"
+        foreign_keys="SaleLine.sale_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SaleLine.id",
     )
     payments: Mapped[list[SalePayment]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="SalePayment.id"
+        foreign_keys="SalePayment.sale_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SalePayment.id",
     )
 
 
-class SaleLine(TenantScoped, Base):
+class SaleLine(TenantKeyed, Base):
     __tablename__ = "sale_lines"
+    __table_args__ = (
+        tenant_fk("sale_id", "sales"),
+        tenant_fk("product_id", "products"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sale_id: Mapped[int] = mapped_column(BigId, ForeignKey("sales.id"), index=True)
+    sale_id: Mapped[int] = mapped_column(BigId, index=True)
     line_uuid: Mapped[str] = mapped_column(String(36))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[Decimal] = mapped_column(Qty())
@@ -104,36 +111,35 @@ class SaleLine(TenantScoped, Base):
     hsn: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
-class SalePayment(TenantScoped, Base):
+class SalePayment(TenantKeyed, Base):
     __tablename__ = "sale_payments"
+    __table_args__ = (tenant_fk("sale_id", "sales"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sale_id: Mapped[int] = mapped_column(BigId, ForeignKey("sales.id"), index=True)
+    sale_id: Mapped[int] = mapped_column(BigId, index=True)
     payment_uuid: Mapped[str] = mapped_column(String(36))
     method: Mapped[str] = mapped_column(String(12))
     amount: Mapped[Decimal]
     reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
-class Return(TenantScoped, Base):
+class Return(TenantKeyed, Base):
     __tablename__ = "sale_returns"
     __table_args__ = (
         UniqueConstraint("tenant_id", "uuid"),
         UniqueConstraint("tenant_id", "receipt_number"),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("customer_id", "customers"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
     receipt_number: Mapped[str] = mapped_column(String(40))
     # The sale may come from another till that has not synced yet: kept as its uuid.
     original_sale_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    customer_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("customers.id"), nullable=True
-    )
+    customer_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     total: Mapped[Decimal]
     reason: Mapped[str] = mapped_column(String(200), default="")
     refunds: Mapped[Any] = mapped_column(JSON, default=list)
@@ -141,17 +147,23 @@ class Return(TenantScoped, Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[ReturnLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="ReturnLine.id"
+        foreign_keys="ReturnLine.return_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ReturnLine.id",
     )
 
 
-class ReturnLine(TenantScoped, Base):
+class ReturnLine(TenantKeyed, Base):
     __tablename__ = "sale_return_lines"
+    __table_args__ = (
+        tenant_fk("return_id", "sale_returns"),
+        tenant_fk("product_id", "products"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    return_id: Mapped[int] = mapped_column(BigId, ForeignKey("sale_returns.id"), index=True)
+    return_id: Mapped[int] = mapped_column(BigId, index=True)
     line_uuid: Mapped[str] = mapped_column(String(36))
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"))
+    product_id: Mapped[int] = mapped_column(BigId)
     quantity: Mapped[Decimal] = mapped_column(Qty())
     amount: Mapped[Decimal]
     restock: Mapped[bool] = mapped_column(default=True)
@@ -161,13 +173,15 @@ class ReturnLine(TenantScoped, Base):
     tax: Mapped[Decimal] = mapped_column(default=ZERO, server_default="0")
 
 
-class Shift(TenantScoped, Base):
+class Shift(TenantKeyed, Base):
     __tablename__ = "till_shifts"
-    __table_args__ = (UniqueConstraint("tenant_id", "uuid"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "uuid"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cashier_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     opened_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -179,13 +193,15 @@ class Shift(TenantScoped, Base):
     totals: Mapped[Any] = mapped_column(JSON, default=dict)
 
 
-class CashMovement(TenantScoped, Base):
+class CashMovement(TenantKeyed, Base):
     __tablename__ = "till_cash_movements"
-    __table_args__ = (UniqueConstraint("tenant_id", "uuid"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "uuid"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     shift_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     direction: Mapped[str] = mapped_column(String(3))

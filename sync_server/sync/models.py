@@ -5,21 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.sync.protocol import Event
-from sync_server.db import Base, BigId, TenantScoped, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, TenantScoped, tenant_fk, utcnow
 
 
 class Device(TenantScoped, Base):
     """A till enrolled at a branch; it authenticates with a token stored only as a hash."""
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("tenant_id", "receipt_prefix"),)
+    # Keyed with its tenant like every tenant row (see TenantKeyed); the ORM's key is id.
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
+        UniqueConstraint("tenant_id", "receipt_prefix"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    id: Mapped[str] = mapped_column(String(36))
+    branch_id: Mapped[int] = mapped_column(BigId, index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Receipts made offline never collide: each device numbers in its own series.
@@ -29,15 +41,17 @@ class Device(TenantScoped, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
+    __mapper_args__ = {"primary_key": [id]}
 
-class EnrolmentCode(TenantScoped, Base):
+
+class EnrolmentCode(TenantKeyed, Base):
     """A one-time code an admin hands to whoever sets up a till."""
 
     __tablename__ = "device_enrolment_codes"
+    __table_args__ = (tenant_fk("branch_id", "branches"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     expires_at: Mapped[datetime] = mapped_column()
@@ -45,13 +59,12 @@ class EnrolmentCode(TenantScoped, Base):
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
-class ReceivedEvent(TenantScoped, Base):
+class ReceivedEvent(TenantKeyed, Base):
     """Every event a device pushed; the unique event id makes applying it twice impossible."""
 
     __tablename__ = "sync_events"
     __table_args__ = (UniqueConstraint("tenant_id", "event_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36))
     device_id: Mapped[str] = mapped_column(String(36), index=True)
     type: Mapped[str] = mapped_column(String(32))
@@ -62,13 +75,12 @@ class ReceivedEvent(TenantScoped, Base):
     result: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
-class DeadLetter(TenantScoped, Base):
+class DeadLetter(TenantKeyed, Base):
     """A rejected event kept for managers to look at and resolve."""
 
     __tablename__ = "sync_dead_letters"
     __table_args__ = (Index("ix_sync_dead_letters_tenant_resolved", "tenant_id", "resolved_at"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36))
     device_id: Mapped[str] = mapped_column(String(36))
     branch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -94,21 +106,23 @@ class DeadLetter(TenantScoped, Base):
         )
 
 
-class CustomerLink(TenantScoped, Base):
+class CustomerLink(TenantKeyed, Base):
     """Which server customer a customer created offline on a till became."""
 
     __tablename__ = "sync_customer_links"
-    __table_args__ = (UniqueConstraint("tenant_id", "local_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "local_id"),
+        tenant_fk("customer_id", "customers"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     local_id: Mapped[str] = mapped_column(String(36))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
     device_id: Mapped[str] = mapped_column(String(36))
     merged: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FeedFloor(TenantScoped, Base):
+class FeedFloor(TenantKeyed, Base):
     """The highest seq of the tenant's changes that feed retention dropped (PostgreSQL).
 
     A till whose cursor is below it missed changes that no longer exist, so its pull starts
@@ -119,6 +133,5 @@ class FeedFloor(TenantScoped, Base):
     __tablename__ = "feed_floors"
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dropped_through: Mapped[int] = mapped_column(BigInteger, default=0)
     dropped_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -7,16 +7,15 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db import Base, BigId, TenantScoped, Timestamps
+from sync_server.db import Base, TenantKeyed, Timestamps
 
 
-class TaxClassRow(TenantScoped, Timestamps, Base):
+class TaxClassRow(TenantKeyed, Timestamps, Base):
     """A tax class: its rate sets (effective date + components) as common.tax reads them."""
 
     __tablename__ = "tax_classes"
     __table_args__ = (UniqueConstraint("tenant_id", "code"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(120))
     # [{"effective_from": "2017-07-01", "components": [{"code", "rate", "scope"}]}]

@@ -6,13 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sync_server.db import Base, BigId, Qty, TenantScoped, Timestamps
+from sync_server.db import Base, BigId, Qty, TenantKeyed, Timestamps, tenant_fk
 
 
-class SalesRequest(TenantScoped, Timestamps, Base):
+class SalesRequest(TenantKeyed, Timestamps, Base):
     __tablename__ = "sales_requests"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
@@ -20,12 +20,14 @@ class SalesRequest(TenantScoped, Timestamps, Base):
         UniqueConstraint("tenant_id", "invoice_number"),
         Index("ix_sales_requests_tenant_status", "tenant_id", "status"),
         Index("ix_sales_requests_tenant_customer", "tenant_id", "customer_id"),
+        tenant_fk("customer_id", "customers"),
+        tenant_fk("branch_id", "branches"),
+        tenant_fk("credit_entry_id", "credit_entries"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(32))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    customer_id: Mapped[int] = mapped_column(BigId)
+    branch_id: Mapped[int] = mapped_column(BigId)
     # pending_approval | approved | rejected | cancelled
     status: Mapped[str] = mapped_column(String(24), default="pending_approval")
     payment_terms: Mapped[str] = mapped_column(String(16), default="cash")  # cash | account
@@ -43,23 +45,25 @@ class SalesRequest(TenantScoped, Timestamps, Base):
     decision_comment: Mapped[str] = mapped_column(String(1000), default="")
     invoice_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
     invoiced_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    credit_entry_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("credit_entries.id"), nullable=True
-    )
+    credit_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
     lines: Mapped[list[SalesRequestLine]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="SalesRequestLine.id"
+        foreign_keys="SalesRequestLine.sales_request_id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SalesRequestLine.id",
     )
 
 
-class SalesRequestLine(TenantScoped, Base):
+class SalesRequestLine(TenantKeyed, Base):
     __tablename__ = "sales_request_lines"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sales_request_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("sales_requests.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        tenant_fk("sales_request_id", "sales_requests", ondelete="CASCADE"),
+        tenant_fk("product_id", "products"),
     )
-    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id"), index=True)
+
+    sales_request_id: Mapped[int] = mapped_column(BigId, index=True)
+    product_id: Mapped[int] = mapped_column(BigId, index=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[Decimal] = mapped_column(Qty())
