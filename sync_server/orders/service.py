@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from common.codes import QUANTITY_PLACES, Channel, Unit
@@ -27,6 +27,7 @@ from sync_server.db import buffered_appends, lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import StockLevel
+from sync_server.notifications import service as notifications
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.orders.models import Order, OrderLine, OrderStatus
@@ -78,13 +79,190 @@ def place_order(
     try:
         # Its movements, audit entries and feed changes are append-only and never read back
         # here: they go out set-based, one insert per table, as a push's do (db.py).
-        with session.begin_nested(), buffered_appends(session):
-            body = _create(session, principal=principal, data=data)
-        outcome = Outcome(status=201, body=body)
+        placed = None
+        if SET_BASED:
+            with buffered_appends(session):
+                placed = _create_set_based(session, principal=principal, data=data)
+        if placed is None:
+            with session.begin_nested(), buffered_appends(session):
+                placed = _create(session, principal=principal, data=data)
+        outcome = Outcome(status=201, body=placed)
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
     idempotency.settle(session, record_id=record_id, outcome=outcome)
     return outcome
+
+
+# The set-based way first (tests switch it off to compare the two ways' rows).
+SET_BASED = True
+_ORDERS = Order.__table__
+_LINES = OrderLine.__table__
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id, _ORDERS.c.created_at, _ORDERS.c.updated_at)
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
+_ORDER_DEFAULTS: dict[str, Any] = {
+    "paid_amount": ZERO,
+    "payment_reference": "",
+    "refunded_amount": ZERO,
+    "carrier": "",
+    "tracking_number": "",
+    "cancel_reason": "",
+    "confirmed_at": None,
+    "shipped_at": None,
+    "delivered_at": None,
+    "closed_at": None,
+    "returns": [],
+}
+
+
+def _create_set_based(
+    session: Session, *, principal: Principal, data: OrderCreate
+) -> dict[str, Any] | None:
+    """Place an order as _create does, with plain statements; None when it must take the long way.
+
+    Every refusal is decided before the first write (the levels are locked and checked
+    first), so no savepoint is needed: a refused order leaves nothing behind. The order and
+    its lines are two plain inserts (no ORM objects, no unit-of-work flush); the stock
+    levels, products' facts and lots are read once under the locks and not again by the
+    reservation. The rows are the ones _create writes (tests/server/test_order_paths.py).
+    The long way keeps what is rare online and writes before it can be refused: coupons,
+    a new customer, notification rules listening to orders or availability, lots.
+    """
+    if data.coupon_codes:
+        return None
+    tenant_id = principal.tenant_id
+    branch, currency, duplicate = _branch(session, principal=principal, data=data)
+    products = _products(session, tenant_id=tenant_id, data=data)
+    if duplicate is not None:
+        raise Conflict(
+            f"Order {data.external_number} already exists (id {duplicate}); "
+            "send it with its original Idempotency-Key to read it back.",
+            order_id=duplicate,
+        )
+    needed: dict[int, Decimal] = {}
+    for line, product in zip(data.lines, products, strict=True):
+        needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
+    _refuse_if_short(
+        session, tenant_id=tenant_id, branch_id=branch.id, needed=needed, products=products
+    )
+    customer = _customer(session, principal=principal, ref=data.customer)
+    if customer is None or any(
+        notifications.listens(session, tenant_id=tenant_id, event=event, branch_id=branch.id)
+        for event in ("order.created", "stock.available")
+    ):
+        return None
+    settings = org.get_settings(session, tenant_id=tenant_id)
+    minutes = int(settings["order_reservation_minutes"])
+    priced = pricing.price_lines(
+        session,
+        tenant_id=tenant_id,
+        lines=[
+            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
+            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=tenant_id,
+            at=pricing.shop_now(session, tenant_id=tenant_id, zone=settings["time_zone"]),
+            channel=PriceChannel.ONLINE,
+            branch_id=branch.id,
+            customer_group=customer.price_group,
+            customer_id=customer.id,
+            coupon_codes=frozenset(),
+        ),
+        currency=currency,
+    )
+    total = Decimal("0")
+    supply = tax.order_supply(branch=branch, customer=customer)
+    lines: list[dict[str, Any]] = []
+    for line, product, result in zip(data.lines, products, priced.lines, strict=True):
+        total += result.total
+        line_tax = tax.line_tax(
+            session, product=product, amount=result.total, supply=supply, currency=currency
+        )
+        lines.append(
+            {
+                "tenant_id": tenant_id,
+                "product_id": product.id,
+                "sku": product.sku,
+                "name": product.name,
+                "unit": product.unit,
+                "quantity": line.quantity,
+                "unit_price": result.unit_price,
+                "discount": result.discount,
+                "line_total": result.total,
+                "tax": line_tax.tax,
+                "tax_detail": line_tax.to_wire(),
+            }
+        )
+    # Locked and checked before anything is written: a refusal here leaves nothing behind.
+    try:
+        lotless = reservations.lock_for_reserve(
+            session, tenant_id=tenant_id, branch_id=branch.id, lines=list(needed.items())
+        )
+    except InsufficientStock as exc:
+        raise _short_lines(exc, products) from exc
+    if not lotless:
+        return None
+    order: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "external_number": data.external_number,
+        "channel": Channel.ONLINE.value,
+        "status": S.PENDING_PAYMENT,
+        "customer_id": customer.id,
+        "branch_id": branch.id,
+        "api_key_id": principal.api_key_id,
+        "currency": currency,
+        "shipping_address": data.shipping_address or customer.address,
+        "notes": data.notes,
+        "reserved_until": utcnow() + timedelta(minutes=minutes),
+        "total": total,
+    }
+    made = session.execute(_INSERT_ORDER, order).one()
+    order.update(
+        _ORDER_DEFAULTS, id=made.id, created_at=made.created_at, updated_at=made.updated_at
+    )
+    for row in lines:
+        row["order_id"] = made.id
+    ids = session.execute(_INSERT_LINES, lines).scalars().all()
+    for row, line_id in zip(lines, ids, strict=True):
+        row.update(id=line_id, returned_quantity=ZERO)
+    order["lines"] = lines
+    body = OrderRead.model_validate(order).model_dump(mode="json")
+    reservations.reserve_locked(
+        session,
+        actor=principal.actor,
+        branch_id=branch.id,
+        lines=[(row["product_id"], row["quantity"]) for row in lines],
+        reference_type=REFERENCE,
+        reference_id=str(made.id),
+    )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="order.created",
+        entity_type="order",
+        entity_id=made.id,
+        after={
+            **{key: order[key] for key in _SNAPSHOT},
+            "lines": [{key: row[key] for key in _LINE_DATA} for row in lines],
+        },
+    )
+    return body
+
+
+_SNAPSHOT = (
+    "id",
+    "external_number",
+    "status",
+    "branch_id",
+    "customer_id",
+    "total",
+    "paid_amount",
+    "refunded_amount",
+    "carrier",
+    "tracking_number",
+)
+_LINE_DATA = ("product_id", "quantity", "unit_price")
 
 
 def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dict[str, Any]:
