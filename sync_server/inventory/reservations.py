@@ -17,6 +17,7 @@ from sync_server.catalog.models import Product
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     RESERVATION_CODES,
+    Facts,
     MovementLine,
     _merged,
     held_levels,
@@ -90,10 +91,11 @@ def lock_for_reserve(
     tenant_id: int,
     branch_id: int,
     lines: list[tuple[int, Decimal]],
+    facts: list[Facts] | None = None,
 ) -> bool:
     """Lock and check what reserve() would move, writing nothing; say if reserve needs no lots.
 
-    For a caller that must refuse before it writes anything (the set-based order path):
+    For a caller that writes its own document rows first (the set-based order path):
     the levels are locked in the global order and read once with the products' facts and
     lots (ledger.prepare_batch), so the reserve() that follows reads none of them again.
     Raises InsufficientStock as reserve() would. False: some product keeps lots at the
@@ -102,7 +104,7 @@ def lock_for_reserve(
     """
     merged = _merged(lines)
     ids = [product_id for product_id, _ in merged]
-    prepare_batch(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
+    prepare_batch(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, facts=facts)
     rows = held_levels(session, tenant_id=tenant_id, keys=[(branch_id, p) for p in ids]) or {}
     short = []
     for product_id, quantity in merged:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from common.codes import QUANTITY_PLACES, Channel, Unit
@@ -26,7 +26,7 @@ from sync_server.catalog.models import Product
 from sync_server.db import buffered_appends, lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
-from sync_server.inventory.models import StockLevel
+from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.notifications import service as notifications
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
@@ -81,8 +81,11 @@ def place_order(
         # here: they go out set-based, one insert per table, as a push's do (db.py).
         placed = None
         if SET_BASED:
-            with buffered_appends(session):
-                placed = _create_set_based(session, principal=principal, data=data)
+            try:
+                with session.begin_nested(), buffered_appends(session):
+                    placed = _create_set_based(session, principal=principal, data=data)
+            except _LongWay:
+                placed = None  # its savepoint is rolled back: nothing of it stays
         if placed is None:
             with session.begin_nested(), buffered_appends(session):
                 placed = _create(session, principal=principal, data=data)
@@ -114,24 +117,79 @@ _ORDER_DEFAULTS: dict[str, Any] = {
 }
 
 
+# What _products and _refuse_if_short read, and the ledger's facts (ledger._FACTS), at once.
+_PRODUCTS_HERE = (
+    select(
+        Product,
+        StockLevel.on_hand,
+        StockLevel.reserved,
+        func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold).label(
+            "threshold"
+        ),
+    )
+    .outerjoin(
+        StockLevel,
+        and_(
+            StockLevel.tenant_id == bindparam("tenant_id"),
+            StockLevel.branch_id == bindparam("branch_id"),
+            StockLevel.product_id == Product.id,
+        ),
+    )
+    .outerjoin(
+        BranchProductSetting,
+        and_(
+            BranchProductSetting.tenant_id == bindparam("tenant_id"),
+            BranchProductSetting.branch_id == bindparam("branch_id"),
+            BranchProductSetting.product_id == Product.id,
+        ),
+    )
+    .where(
+        Product.tenant_id == bindparam("tenant_id"),
+        or_(
+            Product.sku.in_(bindparam("skus", expanding=True)),
+            Product.id.in_(bindparam("ids", expanding=True)),
+        ),
+    )
+    .options(
+        lazyload(Product.barcode_rows),
+        lazyload(Product.category),
+        lazyload(Product.pack_rows),
+    )
+)
+
+
+class _LongWay(Exception):
+    """The set-based way does not place this order: _create does, after a rollback."""
+
+
 def _create_set_based(
     session: Session, *, principal: Principal, data: OrderCreate
-) -> dict[str, Any] | None:
-    """Place an order as _create does, with plain statements; None when it must take the long way.
+) -> dict[str, Any]:
+    """Place an order as _create does, with fewer and plainer statements (in its savepoint).
 
-    Every refusal is decided before the first write (the levels are locked and checked
-    first), so no savepoint is needed: a refused order leaves nothing behind. The order and
-    its lines are two plain inserts (no ORM objects, no unit-of-work flush); the stock
-    levels, products' facts and lots are read once under the locks and not again by the
-    reservation. The rows are the ones _create writes (tests/server/test_order_paths.py).
-    The long way keeps what is rare online and writes before it can be refused: coupons,
-    a new customer, notification rules listening to orders or availability, lots.
+    The products, their levels here and the ledger's facts of them are one read; the order
+    and its lines are two plain inserts (no ORM objects, no unit-of-work flush); the levels
+    are locked and checked once, and the reservation reads none of them again. Refusals
+    are the same, and a refusal rolls back the savepoint, releasing the level locks at
+    once. The rows are the ones _create writes (tests/server/test_order_paths.py). Raises
+    _LongWay for what it leaves to _create: coupons, notification rules listening to orders
+    or availability, and products that keep lots at the branch.
     """
     if data.coupon_codes:
-        return None
+        raise _LongWay
     tenant_id = principal.tenant_id
     branch, currency, duplicate = _branch(session, principal=principal, data=data)
-    products = _products(session, tenant_id=tenant_id, data=data)
+    # The products with their level here and the ledger's facts of them, in one read.
+    found = session.execute(
+        _PRODUCTS_HERE,
+        {
+            "tenant_id": tenant_id,
+            "branch_id": branch.id,
+            "skus": sorted({line.sku for line in data.lines if line.sku is not None}),
+            "ids": sorted({line.product_id for line in data.lines if line.product_id is not None}),
+        },
+    ).all()
+    products = _matched([row.Product for row in found], data)
     if duplicate is not None:
         raise Conflict(
             f"Order {data.external_number} already exists (id {duplicate}); "
@@ -141,15 +199,29 @@ def _create_set_based(
     needed: dict[int, Decimal] = {}
     for line, product in zip(data.lines, products, strict=True):
         needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
-    _refuse_if_short(
-        session, tenant_id=tenant_id, branch_id=branch.id, needed=needed, products=products
+    _refuse_short(
+        {
+            row.Product.id: row.on_hand - row.reserved
+            for row in found
+            if row.on_hand is not None and row.reserved is not None
+        },
+        needed=needed,
+        products=products,
     )
+    facts = [
+        ledger.Facts(p.id, p.tenant_id, p.name, p.sku, row.threshold)
+        for row in found
+        for p in (row.Product,)
+        if p.id in needed
+    ]
     customer = _customer(session, principal=principal, ref=data.customer)
-    if customer is None or any(
+    if any(
         notifications.listens(session, tenant_id=tenant_id, event=event, branch_id=branch.id)
         for event in ("order.created", "stock.available")
     ):
-        return None
+        raise _LongWay
+    if customer is None:
+        customer = _new_customer(session, principal=principal, ref=data.customer)
     settings = org.get_settings(session, tenant_id=tenant_id)
     minutes = int(settings["order_reservation_minutes"])
     priced = pricing.price_lines(
@@ -194,15 +266,6 @@ def _create_set_based(
                 "tax_detail": line_tax.to_wire(),
             }
         )
-    # Locked and checked before anything is written: a refusal here leaves nothing behind.
-    try:
-        lotless = reservations.lock_for_reserve(
-            session, tenant_id=tenant_id, branch_id=branch.id, lines=list(needed.items())
-        )
-    except InsufficientStock as exc:
-        raise _short_lines(exc, products) from exc
-    if not lotless:
-        return None
     order: dict[str, Any] = {
         "tenant_id": tenant_id,
         "external_number": data.external_number,
@@ -218,16 +281,28 @@ def _create_set_based(
         "total": total,
     }
     made = session.execute(_INSERT_ORDER, order).one()
-    order.update(
-        _ORDER_DEFAULTS, id=made.id, created_at=made.created_at, updated_at=made.updated_at
-    )
+    order.update(_ORDER_DEFAULTS, id=made.id)
+    order.update(created_at=made.created_at, updated_at=made.updated_at)
     for row in lines:
         row["order_id"] = made.id
     ids = session.execute(_INSERT_LINES, lines).scalars().all()
     for row, line_id in zip(lines, ids, strict=True):
         row.update(id=line_id, returned_quantity=ZERO)
     order["lines"] = lines
+    # Built before the levels are locked, as _create does: the less after, the shorter the wait.
     body = OrderRead.model_validate(order).model_dump(mode="json")
+    try:
+        lotless = reservations.lock_for_reserve(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch.id,
+            lines=list(needed.items()),
+            facts=facts,
+        )
+    except InsufficientStock as exc:
+        raise _short_lines(exc, products) from exc
+    if not lotless:
+        raise _LongWay
     reservations.reserve_locked(
         session,
         actor=principal.actor,
@@ -409,7 +484,19 @@ def _refuse_if_short(
             )
         )
     }
-    levels = {product_id: row.on_hand - row.reserved for product_id, row in rows.items()}
+    _refuse_short(
+        {product_id: row.on_hand - row.reserved for product_id, row in rows.items()},
+        needed=needed,
+        products=products,
+    )
+    # The identity map keeps these rows; the reservation's locked reads refresh them.
+    return rows
+
+
+def _refuse_short(
+    levels: dict[int, Decimal], *, needed: dict[int, Decimal], products: list[Product]
+) -> None:
+    """Refuse the order when a product's available stock (levels) is below what it needs."""
     short = [
         ledger.shortage(
             product_id=product_id, requested=quantity, available=levels.get(product_id, ZERO)
@@ -419,8 +506,6 @@ def _refuse_if_short(
     ]
     if short:
         raise _short_lines(InsufficientStock("short", lines=short), products)
-    # The identity map keeps these rows; the reservation's locked reads refresh them.
-    return rows
 
 
 def _short_lines(exc: InsufficientStock, products: list[Product]) -> InsufficientStock:
@@ -501,6 +586,11 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
             lazyload(Product.pack_rows),
         )
     ).all()
+    return _matched(list(rows), data)
+
+
+def _matched(rows: list[Product], data: OrderCreate) -> list[Product]:
+    """Return the product of each line among rows; refuse unknown or badly counted lines."""
     by_sku = {p.sku: p for p in rows}
     by_id = {p.id: p for p in rows}
     problems: list[dict[str, Any]] = []
