@@ -534,33 +534,45 @@ def _line_data(order: Order) -> list[dict[str, Any]]:
     ]
 
 
+# Built once (every order runs one): the branch, the tenant's currency and an order already
+# placed under the external number.
+_BRANCH = (
+    select(
+        Branch,
+        Tenant.currency,
+        select(Order.id)
+        .where(
+            Order.tenant_id == bindparam("tenant_id"),
+            Order.external_number == bindparam("external_number"),
+        )
+        .scalar_subquery(),
+    )
+    .join(Tenant, Tenant.id == Branch.tenant_id)
+    .where(Branch.tenant_id == bindparam("tenant_id"))
+)
+_BRANCH_BY_ID = _BRANCH.where(Branch.id == bindparam("branch"))
+_BRANCH_BY_CODE = _BRANCH.where(Branch.code == bindparam("branch"))
+
+
 def _branch(
     session: Session, *, principal: Principal, data: OrderCreate
 ) -> tuple[Branch, str, int | None]:
     """Return the fulfilment branch, the tenant's currency and the id of an order already
     placed under this external number (one query for the three; the caller decides when a
     duplicate is refused, so unknown lines are still reported first)."""
-    duplicate = (
-        select(Order.id)
-        .where(
-            Order.tenant_id == principal.tenant_id,
-            Order.external_number == data.external_number,
-        )
-        .scalar_subquery()
-    )
-    stmt = (
-        select(Branch, Tenant.currency, duplicate)
-        .join(Tenant, Tenant.id == Branch.tenant_id)
-        .where(Branch.tenant_id == principal.tenant_id)
-    )
+    params: dict[str, Any] = {
+        "tenant_id": principal.tenant_id,
+        "external_number": data.external_number,
+    }
     if data.branch_id is not None:
-        row = session.execute(stmt.where(Branch.id == data.branch_id)).first()
+        row = session.execute(_BRANCH_BY_ID, {**params, "branch": data.branch_id}).first()
         what = f"id {data.branch_id}"
     elif data.branch_code is not None:
-        row = session.execute(stmt.where(Branch.code == data.branch_code)).first()
+        row = session.execute(_BRANCH_BY_CODE, {**params, "branch": data.branch_code}).first()
         what = f"code '{data.branch_code}'"
     elif len(principal.branch_ids) == 1:
-        row = session.execute(stmt.where(Branch.id == next(iter(principal.branch_ids)))).first()
+        only = next(iter(principal.branch_ids))
+        row = session.execute(_BRANCH_BY_ID, {**params, "branch": only}).first()
         what = "of this key"
     else:
         raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
