@@ -101,7 +101,12 @@ def claim(
 def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
     """Store the answer given under a key."""
     session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(status_code=outcome.status, response=outcome.body)
+        _SETTLE, {"record_id": record_id, "answer_status": outcome.status, "answer": outcome.body}
     )
+
+
+_SETTLE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(status_code=bindparam("answer_status"), response=bindparam("answer"))
+)

@@ -651,15 +651,25 @@ def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Cu
         if customer is None or customer.tenant_id != tenant_id or not customer.active:
             raise ValidationFailed(f"There is no customer with id {ref.id}.")
         return customer
-    base = select(Customer).where(Customer.tenant_id == tenant_id, Customer.active.is_(True))
     match = None
     if ref.email:
         match = session.scalar(
-            base.where(func.lower(Customer.email) == ref.email.lower()).order_by(Customer.id)
+            _CUSTOMER_BY_EMAIL, {"tenant_id": tenant_id, "email": ref.email.lower()}
         )
     if match is None and ref.phone:
-        match = session.scalar(base.where(Customer.phone == ref.phone).order_by(Customer.id))
+        match = session.scalar(_CUSTOMER_BY_PHONE, {"tenant_id": tenant_id, "phone": ref.phone})
     return match
+
+
+# Built once: most orders name their customer by e-mail.
+_ACTIVE_CUSTOMERS = (
+    select(Customer)
+    .where(Customer.tenant_id == bindparam("tenant_id"), Customer.active.is_(True))
+    .order_by(Customer.id)
+    .limit(1)
+)
+_CUSTOMER_BY_EMAIL = _ACTIVE_CUSTOMERS.where(func.lower(Customer.email) == bindparam("email"))
+_CUSTOMER_BY_PHONE = _ACTIVE_CUSTOMERS.where(Customer.phone == bindparam("phone"))
 
 
 def _new_customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:
