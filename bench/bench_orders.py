@@ -2,7 +2,8 @@
 random arrivals at a fixed rate (open loop), saturation throughput, and the race for the last
 units (zero oversell).
 
-Run: `.venv/bin/python -m bench.bench_orders [--rate 100] [--seconds 20] [--workers 2]`
+Run: `.venv/bin/python -m bench.bench_orders [--rate 100] [--seconds 20] [--workers 2]
+[--races 3] [--http h11 --loop asyncio]`
 (`--profile DIR` also records a py-spy flame graph of the server during the open-loop phase).
 
 CPU is read from the operating system (/proc: user + system time) for every process of the
@@ -112,7 +113,7 @@ class Meter:
 # ---- the shop and the server -------------------------------------------------------------
 
 
-def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
+def prepare(url: str, *, products: int, races: int = 1) -> tuple[str, list[str]]:
     """Migrate, create a shop with stocked products and the last-units product; return a key."""
     from common.codes import MovementCode
     from common.ids import new_id
@@ -140,8 +141,8 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
         )
         actor = Actor(tenant_id=tenant.id, label="bench")
         skus = []
-        for i in range(products + 1):
-            sku = "LAST-1" if i == products else f"BENCH-{i}"
+        for i in range(products + races):
+            sku = f"LAST-{i - products + 1}" if i >= products else f"BENCH-{i}"
             product = catalog.create_product(
                 session,
                 actor=_admin(tenant.id),
@@ -153,11 +154,11 @@ def prepare(url: str, *, products: int) -> tuple[str, list[str]]:
                 branch_id=branch.id,
                 product_id=product.id,
                 code=MovementCode.RECEIPT,
-                quantity=Decimal(10 if sku == "LAST-1" else 1_000_000),
+                quantity=Decimal(10 if sku.startswith("LAST-") else 1_000_000),
                 reference_type="bench",
                 reference_id=new_id(),
             )
-            if sku != "LAST-1":
+            if not sku.startswith("LAST-"):
                 skus.append(sku)
         _, key = apikeys.create_key(
             session,
@@ -177,7 +178,9 @@ def _admin(tenant_id: int):
     )
 
 
-def start_server(url: str, *, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    url: str, *, workers: int, log: Path, http: str = "auto", loop: str = "auto"
+) -> tuple[subprocess.Popen, str]:
     """Start uvicorn with the real app; its output goes to a file, never an unread pipe."""
     import socket
 
@@ -201,7 +204,7 @@ def start_server(url: str, *, workers: int, log: Path) -> tuple[subprocess.Popen
     cmd = [
         sys.executable, "-m", "uvicorn", "sync_server.asgi:app", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level",
-        "warning",
+        "warning", "--http", http, "--loop", loop,
     ]  # fmt: skip
     process = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
@@ -440,6 +443,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="offered orders/s (open loop)")
     parser.add_argument("--seconds", type=float, default=20.0, help="open-loop duration")
     parser.add_argument("--clients", type=int, default=50, help="closed-loop clients and racers")
+    parser.add_argument("--races", type=int, default=3, help="races for the last 10 units")
+    # uvicorn picks httptools and uvloop when installed (the server extra installs them).
+    parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
+    parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
     parser.add_argument("--orders", type=int, default=1000, help="closed-loop orders")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--products", type=int, default=200)
@@ -459,9 +466,11 @@ def main() -> int:
             conn.execute(text("CREATE DATABASE bench_orders"))
         admin.dispose()
         url = f"{pg.url}/bench_orders"
-        key, skus = prepare(url, products=args.products)
+        key, skus = prepare(url, products=args.products, races=args.races)
         log = Path(tempfile.mkdtemp(prefix="bench-orders-")) / "uvicorn.log"
-        process, base = start_server(url, workers=args.workers, log=log)
+        process, base = start_server(
+            url, workers=args.workers, log=log, http=args.http, loop=args.loop
+        )
         postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
         meter = Meter(server_pid=process.pid, postgres_pid=postmaster)
         n = 0
@@ -497,10 +506,19 @@ def main() -> int:
             meter, url, lambda: closed_loop(base, key, saturated, clients=args.clients)
         )
 
-        race_bodies = bodies(args.clients, "LAST-1")
-        race_results, _, _ = measure(
-            meter, url, lambda: closed_loop(base, key, race_bodies, clients=args.clients)
-        )
+        # Each race for its own last 10 units, one after the other (a race is short and
+        # its figure moves with what else the machine does at that moment).
+        races = []
+        for r in range(1, args.races + 1):
+            race_bodies = bodies(args.clients, f"LAST-{r}")
+            results, _, _ = measure(
+                meter,
+                url,
+                lambda race_bodies=race_bodies: closed_loop(
+                    base, key, race_bodies, clients=args.clients
+                ),
+            )
+            races.append((f"LAST-{r}", results))
         load_after = os.getloadavg()[0]
 
         from sync_server.catalog.models import Product
@@ -508,11 +526,14 @@ def main() -> int:
 
         engine = create_engine(url)
         with engine.connect() as conn:
-            reserved = conn.scalar(
-                select(func.sum(StockLevel.reserved))
-                .join(Product, Product.id == StockLevel.product_id)
-                .where(Product.sku == "LAST-1")
-            )
+            reserved = {
+                sku: conn.scalar(
+                    select(func.sum(StockLevel.reserved))
+                    .join(Product, Product.id == StockLevel.product_id)
+                    .where(Product.sku == sku)
+                )
+                for sku, _ in races
+            }
         engine.dispose()
 
         print(
@@ -538,29 +559,28 @@ def main() -> int:
             cpu=closed_cpu,
             budgets=False,
         )
-        race_ms = [t * 1000 for _, t in race_results]
-        won = sum(1 for s, _ in race_results if s == 201)
-        refused = sum(1 for s, _ in race_results if s == 409)
-        race_bad = sum(1 for s, _ in race_results if s >= 500 or s == 0)
-        exact = won == 10 and reserved == 10
-        slowest = max(race_ms)
-        print(f"last 10 units, {args.clients} clients at once:")
-        print(
-            f"  accepted {won}, refused 409 {refused}, 5xx/failed {race_bad}, reserved "
-            f"{Decimal(reserved or 0):f}   budget: zero oversell  {'OK' if exact else 'FAIL'}"
-        )
-        print(
-            f"  all answered within {slowest:8.1f} ms   budget <= {BUDGET_RACE_MS:.0f} ms  "
-            f"{verdict(slowest <= BUDGET_RACE_MS)}   (p50 {percentile(race_ms, 50):.1f} ms)"
-        )
+        races_ok = True
+        print(f"last 10 units, {args.clients} clients at once, {len(races)} race(s):")
+        for sku, race_results in races:
+            race_ms = [t * 1000 for _, t in race_results]
+            won = sum(1 for s, _ in race_results if s == 201)
+            refused = sum(1 for s, _ in race_results if s == 409)
+            race_bad = sum(1 for s, _ in race_results if s >= 500 or s == 0)
+            exact = won == 10 and reserved[sku] == 10
+            slowest = max(race_ms)
+            print(
+                f"  {sku}: accepted {won}, refused 409 {refused}, 5xx/failed {race_bad}, "
+                f"reserved {Decimal(reserved[sku] or 0):f}   budget: zero oversell, no 5xx  "
+                f"{'OK' if exact and race_bad == 0 else 'FAIL'}"
+            )
+            print(
+                f"  {sku}: all answered within {slowest:8.1f} ms   budget <= "
+                f"{BUDGET_RACE_MS:.0f} ms  {verdict(slowest <= BUDGET_RACE_MS)}   "
+                f"(p50 {percentile(race_ms, 50):.1f} ms)"
+            )
+            races_ok = races_ok and race_bad == 0 and exact and slowest <= BUDGET_RACE_MS
         within = (
-            ok_open
-            and ok_closed
-            and race_bad == 0
-            and exact
-            and cpu_ms <= BUDGET_CPU_MS
-            and p99 <= BUDGET_P99_MS
-            and slowest <= BUDGET_RACE_MS
+            ok_open and ok_closed and races_ok and cpu_ms <= BUDGET_CPU_MS and p99 <= BUDGET_P99_MS
         )
         if args.profile is not None:
             print(f"py-spy profile of the open-loop phase: {args.profile}")

@@ -340,8 +340,23 @@ def _facts(
 _BATCH_FACTS = "stock_batch_facts"
 
 
+class Facts(NamedTuple):
+    """What movements need of a product (a row of _FACTS): threshold is the branch's."""
+
+    id: int
+    tenant_id: int
+    name: str
+    sku: str
+    threshold: Any
+
+
 def prepare_batch(
-    session: Session, *, tenant_id: int, branch_id: int, product_ids: Iterable[int]
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    product_ids: Iterable[int],
+    facts: Iterable[Facts] | None = None,
 ) -> None:
     """Lock, and read once, what a batch of documents of one branch will move (a push).
 
@@ -359,13 +374,19 @@ def prepare_batch(
     )
     if not ids:
         return
-    facts = session.execute(
-        _FACTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
-    ).all()
+    # Facts the caller read (with the products, before the locks, as they are no less
+    # current here: a threshold changes without the level's lock) are not read again.
+    rows = (
+        list(facts)
+        if facts is not None
+        else session.execute(
+            _FACTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
+        ).all()
+    )
     session.info[_BATCH_FACTS] = (
         session.get_transaction(),
         (tenant_id, branch_id),
-        {row.id: row for row in facts},
+        {row.id: row for row in rows},
     )
     note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
 

@@ -166,6 +166,13 @@ def _known_lotless(
     return not product_ids & noted[4]
 
 
+def lotless(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> bool:
+    """Say whether note_batch, in this transaction, found none of these products' lots here."""
+    return _known_lotless(
+        session, tenant_id=tenant_id, branch_id=branch_id, product_ids=set(product_ids)
+    )
+
+
 def _mark_lotted(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> None:
     noted = session.info.get(_LOT_PRODUCTS)
     if noted is not None and (noted[1], noted[2]) == (tenant_id, branch_id):

@@ -17,12 +17,16 @@ from sync_server.catalog.models import Product
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     RESERVATION_CODES,
+    Facts,
     MovementLine,
     _merged,
+    held_levels,
     lock_levels,
+    prepare_batch,
     record_movements,
     shortage,
 )
+from sync_server.inventory.lots import lotless
 from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import StockMovement
 from sync_server.paging import get_owned
@@ -74,6 +78,66 @@ def reserve(
         lines=[
             MovementLine(product_id, MovementCode.RESERVATION, quantity)
             for product_id, quantity in merged
+        ],
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
+    session.flush()
+
+
+def lock_for_reserve(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    facts: list[Facts] | None = None,
+) -> bool:
+    """Lock and check what reserve() would move, writing nothing; say if reserve needs no lots.
+
+    For a caller that writes its own document rows first (the set-based order path):
+    the levels are locked in the global order and read once with the products' facts and
+    lots (ledger.prepare_batch), so the reserve() that follows reads none of them again.
+    Raises InsufficientStock as reserve() would. False: some product keeps lots at the
+    branch (reserve() then splits the reservation over them, and may refuse an expired
+    lot), so the caller takes its long way.
+    """
+    merged = _merged(lines)
+    ids = [product_id for product_id, _ in merged]
+    prepare_batch(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, facts=facts)
+    rows = held_levels(session, tenant_id=tenant_id, keys=[(branch_id, p) for p in ids]) or {}
+    short = []
+    for product_id, quantity in merged:
+        row = rows.get((branch_id, product_id))
+        available = row.available if row is not None else Decimal("0")
+        if available < quantity:
+            short.append(shortage(product_id=product_id, requested=quantity, available=available))
+    if short:
+        raise InsufficientStock(
+            f"Not enough stock to reserve {len(short)} of {len(merged)} line(s); "
+            "nothing was reserved.",
+            lines=short,
+        )
+    return lotless(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
+
+
+def reserve_locked(
+    session: Session,
+    *,
+    actor: Actor,
+    branch_id: int,
+    lines: list[tuple[int, Decimal]],
+    reference_type: str,
+    reference_id: str,
+) -> None:
+    """reserve() after lock_for_reserve() said yes: the same movements, nothing read again."""
+    record_movements(
+        session,
+        actor=actor,
+        branch_id=branch_id,
+        lines=[
+            MovementLine(product_id, MovementCode.RESERVATION, quantity)
+            for product_id, quantity in _merged(lines)
         ],
         reference_type=reference_type,
         reference_id=reference_id,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound, ValidationFailed
@@ -107,18 +107,20 @@ def active_rules(
     rules = memo[1].get(key)
     if rules is None:
         rules = memo[1][key] = list(
-            session.scalars(
-                select(NotificationRule).where(
-                    NotificationRule.tenant_id == tenant_id,
-                    NotificationRule.active.is_(True),
-                    or_(
-                        NotificationRule.branch_id.is_(None),
-                        NotificationRule.branch_id == branch_id,
-                    ),
-                )
-            )
+            session.scalars(_ACTIVE_RULES, {"tenant_id": tenant_id, "branch_id": branch_id})
         )
     return rules
+
+
+# Built once: every online order asks (building a statement costs more than running it).
+_ACTIVE_RULES = select(NotificationRule).where(
+    NotificationRule.tenant_id == bindparam("tenant_id"),
+    NotificationRule.active.is_(True),
+    or_(
+        NotificationRule.branch_id.is_(None),
+        NotificationRule.branch_id == bindparam("branch_id"),
+    ),
+)
 
 
 def _forget_rules(session: Session) -> None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -47,6 +47,22 @@ def problem_body(exc: DomainError, *, instance: str) -> dict[str, Any]:
     return body
 
 
+# Built once per engine (every order runs one): take the key unless it is taken.
+_CLAIM_SQLITE, _CLAIM_PG = (
+    insert(IdempotencyRecord)
+    .values(
+        tenant_id=bindparam("tenant_id"),
+        key=bindparam("key"),
+        request_hash=bindparam("request_hash"),
+        status_code=bindparam("status_code"),
+        created_at=bindparam("created_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
+    .returning(IdempotencyRecord.id)
+    for insert in (sqlite_insert, pg_insert)
+)
+
+
 def claim(
     session: Session, *, tenant_id: int, key: str, fingerprint: str
 ) -> tuple[int, Outcome | None]:
@@ -55,18 +71,16 @@ def claim(
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a concurrent request with the same key
     waits on the unique index until the first one commits, then reads its stored answer.
     """
-    insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
+    claim_stmt = _CLAIM_SQLITE if is_sqlite(session.get_bind()) else _CLAIM_PG
     taken = session.scalar(
-        insert(IdempotencyRecord)
-        .values(
-            tenant_id=tenant_id,
-            key=key,
-            request_hash=fingerprint,
-            status_code=0,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-        .returning(IdempotencyRecord.id)
+        claim_stmt,
+        {
+            "tenant_id": tenant_id,
+            "key": key,
+            "request_hash": fingerprint,
+            "status_code": 0,
+            "created_at": utcnow(),
+        },
     )
     if taken is not None:
         return taken, None
@@ -87,7 +101,12 @@ def claim(
 def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
     """Store the answer given under a key."""
     session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(status_code=outcome.status, response=outcome.body)
+        _SETTLE, {"record_id": record_id, "answer_status": outcome.status, "answer": outcome.body}
     )
+
+
+_SETTLE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("record_id"))
+    .values(status_code=bindparam("answer_status"), response=bindparam("answer"))
+)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from common.codes import QUANTITY_PLACES, Channel, Unit
@@ -26,7 +26,8 @@ from sync_server.catalog.models import Product
 from sync_server.db import buffered_appends, lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
-from sync_server.inventory.models import StockLevel
+from sync_server.inventory.models import BranchProductSetting, StockLevel
+from sync_server.notifications import service as notifications
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.orders.models import Order, OrderLine, OrderStatus
@@ -78,13 +79,265 @@ def place_order(
     try:
         # Its movements, audit entries and feed changes are append-only and never read back
         # here: they go out set-based, one insert per table, as a push's do (db.py).
-        with session.begin_nested(), buffered_appends(session):
-            body = _create(session, principal=principal, data=data)
-        outcome = Outcome(status=201, body=body)
+        placed = None
+        if SET_BASED:
+            try:
+                with session.begin_nested(), buffered_appends(session):
+                    placed = _create_set_based(session, principal=principal, data=data)
+            except _LongWay:
+                placed = None  # its savepoint is rolled back: nothing of it stays
+        if placed is None:
+            with session.begin_nested(), buffered_appends(session):
+                placed = _create(session, principal=principal, data=data)
+        outcome = Outcome(status=201, body=placed)
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
     idempotency.settle(session, record_id=record_id, outcome=outcome)
     return outcome
+
+
+# The set-based way first (tests switch it off to compare the two ways' rows).
+SET_BASED = True
+_ORDERS = Order.__table__
+_LINES = OrderLine.__table__
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id, _ORDERS.c.created_at, _ORDERS.c.updated_at)
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
+_ORDER_DEFAULTS: dict[str, Any] = {
+    "paid_amount": ZERO,
+    "payment_reference": "",
+    "refunded_amount": ZERO,
+    "carrier": "",
+    "tracking_number": "",
+    "cancel_reason": "",
+    "confirmed_at": None,
+    "shipped_at": None,
+    "delivered_at": None,
+    "closed_at": None,
+    "returns": [],
+}
+
+
+# What _products and _refuse_if_short read, and the ledger's facts (ledger._FACTS), at once.
+_PRODUCTS_HERE = (
+    select(
+        Product,
+        StockLevel.on_hand,
+        StockLevel.reserved,
+        func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold).label(
+            "threshold"
+        ),
+    )
+    .outerjoin(
+        StockLevel,
+        and_(
+            StockLevel.tenant_id == bindparam("tenant_id"),
+            StockLevel.branch_id == bindparam("branch_id"),
+            StockLevel.product_id == Product.id,
+        ),
+    )
+    .outerjoin(
+        BranchProductSetting,
+        and_(
+            BranchProductSetting.tenant_id == bindparam("tenant_id"),
+            BranchProductSetting.branch_id == bindparam("branch_id"),
+            BranchProductSetting.product_id == Product.id,
+        ),
+    )
+    .where(
+        Product.tenant_id == bindparam("tenant_id"),
+        or_(
+            Product.sku.in_(bindparam("skus", expanding=True)),
+            Product.id.in_(bindparam("ids", expanding=True)),
+        ),
+    )
+    .options(
+        lazyload(Product.barcode_rows),
+        lazyload(Product.category),
+        lazyload(Product.pack_rows),
+    )
+)
+
+
+class _LongWay(Exception):
+    """The set-based way does not place this order: _create does, after a rollback."""
+
+
+def _create_set_based(
+    session: Session, *, principal: Principal, data: OrderCreate
+) -> dict[str, Any]:
+    """Place an order as _create does, with fewer and plainer statements (in its savepoint).
+
+    The products, their levels here and the ledger's facts of them are one read; the order
+    and its lines are two plain inserts (no ORM objects, no unit-of-work flush); the levels
+    are locked and checked once, and the reservation reads none of them again. Refusals
+    are the same, and a refusal rolls back the savepoint, releasing the level locks at
+    once. The rows are the ones _create writes (tests/server/test_order_paths.py). Raises
+    _LongWay for what it leaves to _create: coupons, notification rules listening to orders
+    or availability, and products that keep lots at the branch.
+    """
+    if data.coupon_codes:
+        raise _LongWay
+    tenant_id = principal.tenant_id
+    branch, currency, duplicate = _branch(session, principal=principal, data=data)
+    # The products with their level here and the ledger's facts of them, in one read.
+    found = session.execute(
+        _PRODUCTS_HERE,
+        {
+            "tenant_id": tenant_id,
+            "branch_id": branch.id,
+            "skus": sorted({line.sku for line in data.lines if line.sku is not None}),
+            "ids": sorted({line.product_id for line in data.lines if line.product_id is not None}),
+        },
+    ).all()
+    products = _matched([row.Product for row in found], data)
+    if duplicate is not None:
+        raise Conflict(
+            f"Order {data.external_number} already exists (id {duplicate}); "
+            "send it with its original Idempotency-Key to read it back.",
+            order_id=duplicate,
+        )
+    needed: dict[int, Decimal] = {}
+    for line, product in zip(data.lines, products, strict=True):
+        needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
+    _refuse_short(
+        {
+            row.Product.id: row.on_hand - row.reserved
+            for row in found
+            if row.on_hand is not None and row.reserved is not None
+        },
+        needed=needed,
+        products=products,
+    )
+    facts = [
+        ledger.Facts(p.id, p.tenant_id, p.name, p.sku, row.threshold)
+        for row in found
+        for p in (row.Product,)
+        if p.id in needed
+    ]
+    customer = _customer(session, principal=principal, ref=data.customer)
+    if any(
+        notifications.listens(session, tenant_id=tenant_id, event=event, branch_id=branch.id)
+        for event in ("order.created", "stock.available")
+    ):
+        raise _LongWay
+    if customer is None:
+        customer = _new_customer(session, principal=principal, ref=data.customer)
+    settings = org.get_settings(session, tenant_id=tenant_id)
+    minutes = int(settings["order_reservation_minutes"])
+    priced = pricing.price_lines(
+        session,
+        tenant_id=tenant_id,
+        lines=[
+            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
+            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=tenant_id,
+            at=pricing.shop_now(session, tenant_id=tenant_id, zone=settings["time_zone"]),
+            channel=PriceChannel.ONLINE,
+            branch_id=branch.id,
+            customer_group=customer.price_group,
+            customer_id=customer.id,
+            coupon_codes=frozenset(),
+        ),
+        currency=currency,
+    )
+    total = Decimal("0")
+    supply = tax.order_supply(branch=branch, customer=customer)
+    lines: list[dict[str, Any]] = []
+    for line, product, result in zip(data.lines, products, priced.lines, strict=True):
+        total += result.total
+        line_tax = tax.line_tax(
+            session, product=product, amount=result.total, supply=supply, currency=currency
+        )
+        lines.append(
+            {
+                "tenant_id": tenant_id,
+                "product_id": product.id,
+                "sku": product.sku,
+                "name": product.name,
+                "unit": product.unit,
+                "quantity": line.quantity,
+                "unit_price": result.unit_price,
+                "discount": result.discount,
+                "line_total": result.total,
+                "tax": line_tax.tax,
+                "tax_detail": line_tax.to_wire(),
+            }
+        )
+    order: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "external_number": data.external_number,
+        "channel": Channel.ONLINE.value,
+        "status": S.PENDING_PAYMENT,
+        "customer_id": customer.id,
+        "branch_id": branch.id,
+        "api_key_id": principal.api_key_id,
+        "currency": currency,
+        "shipping_address": data.shipping_address or customer.address,
+        "notes": data.notes,
+        "reserved_until": utcnow() + timedelta(minutes=minutes),
+        "total": total,
+    }
+    made = session.execute(_INSERT_ORDER, order).one()
+    order.update(_ORDER_DEFAULTS, id=made.id)
+    order.update(created_at=made.created_at, updated_at=made.updated_at)
+    for row in lines:
+        row["order_id"] = made.id
+    ids = session.execute(_INSERT_LINES, lines).scalars().all()
+    for row, line_id in zip(lines, ids, strict=True):
+        row.update(id=line_id, returned_quantity=ZERO)
+    order["lines"] = lines
+    # Built before the levels are locked, as _create does: the less after, the shorter the wait.
+    body = OrderRead.model_validate(order).model_dump(mode="json")
+    try:
+        lotless = reservations.lock_for_reserve(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch.id,
+            lines=list(needed.items()),
+            facts=facts,
+        )
+    except InsufficientStock as exc:
+        raise _short_lines(exc, products) from exc
+    if not lotless:
+        raise _LongWay
+    reservations.reserve_locked(
+        session,
+        actor=principal.actor,
+        branch_id=branch.id,
+        lines=[(row["product_id"], row["quantity"]) for row in lines],
+        reference_type=REFERENCE,
+        reference_id=str(made.id),
+    )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="order.created",
+        entity_type="order",
+        entity_id=made.id,
+        after={
+            **{key: order[key] for key in _SNAPSHOT},
+            "lines": [{key: row[key] for key in _LINE_DATA} for row in lines],
+        },
+    )
+    return body
+
+
+_SNAPSHOT = (
+    "id",
+    "external_number",
+    "status",
+    "branch_id",
+    "customer_id",
+    "total",
+    "paid_amount",
+    "refunded_amount",
+    "carrier",
+    "tracking_number",
+)
+_LINE_DATA = ("product_id", "quantity", "unit_price")
 
 
 def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dict[str, Any]:
@@ -231,7 +484,19 @@ def _refuse_if_short(
             )
         )
     }
-    levels = {product_id: row.on_hand - row.reserved for product_id, row in rows.items()}
+    _refuse_short(
+        {product_id: row.on_hand - row.reserved for product_id, row in rows.items()},
+        needed=needed,
+        products=products,
+    )
+    # The identity map keeps these rows; the reservation's locked reads refresh them.
+    return rows
+
+
+def _refuse_short(
+    levels: dict[int, Decimal], *, needed: dict[int, Decimal], products: list[Product]
+) -> None:
+    """Refuse the order when a product's available stock (levels) is below what it needs."""
     short = [
         ledger.shortage(
             product_id=product_id, requested=quantity, available=levels.get(product_id, ZERO)
@@ -241,8 +506,6 @@ def _refuse_if_short(
     ]
     if short:
         raise _short_lines(InsufficientStock("short", lines=short), products)
-    # The identity map keeps these rows; the reservation's locked reads refresh them.
-    return rows
 
 
 def _short_lines(exc: InsufficientStock, products: list[Product]) -> InsufficientStock:
@@ -271,33 +534,45 @@ def _line_data(order: Order) -> list[dict[str, Any]]:
     ]
 
 
+# Built once (every order runs one): the branch, the tenant's currency and an order already
+# placed under the external number.
+_BRANCH = (
+    select(
+        Branch,
+        Tenant.currency,
+        select(Order.id)
+        .where(
+            Order.tenant_id == bindparam("tenant_id"),
+            Order.external_number == bindparam("external_number"),
+        )
+        .scalar_subquery(),
+    )
+    .join(Tenant, Tenant.id == Branch.tenant_id)
+    .where(Branch.tenant_id == bindparam("tenant_id"))
+)
+_BRANCH_BY_ID = _BRANCH.where(Branch.id == bindparam("branch"))
+_BRANCH_BY_CODE = _BRANCH.where(Branch.code == bindparam("branch"))
+
+
 def _branch(
     session: Session, *, principal: Principal, data: OrderCreate
 ) -> tuple[Branch, str, int | None]:
     """Return the fulfilment branch, the tenant's currency and the id of an order already
     placed under this external number (one query for the three; the caller decides when a
     duplicate is refused, so unknown lines are still reported first)."""
-    duplicate = (
-        select(Order.id)
-        .where(
-            Order.tenant_id == principal.tenant_id,
-            Order.external_number == data.external_number,
-        )
-        .scalar_subquery()
-    )
-    stmt = (
-        select(Branch, Tenant.currency, duplicate)
-        .join(Tenant, Tenant.id == Branch.tenant_id)
-        .where(Branch.tenant_id == principal.tenant_id)
-    )
+    params: dict[str, Any] = {
+        "tenant_id": principal.tenant_id,
+        "external_number": data.external_number,
+    }
     if data.branch_id is not None:
-        row = session.execute(stmt.where(Branch.id == data.branch_id)).first()
+        row = session.execute(_BRANCH_BY_ID, {**params, "branch": data.branch_id}).first()
         what = f"id {data.branch_id}"
     elif data.branch_code is not None:
-        row = session.execute(stmt.where(Branch.code == data.branch_code)).first()
+        row = session.execute(_BRANCH_BY_CODE, {**params, "branch": data.branch_code}).first()
         what = f"code '{data.branch_code}'"
     elif len(principal.branch_ids) == 1:
-        row = session.execute(stmt.where(Branch.id == next(iter(principal.branch_ids)))).first()
+        only = next(iter(principal.branch_ids))
+        row = session.execute(_BRANCH_BY_ID, {**params, "branch": only}).first()
         what = "of this key"
     else:
         raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
@@ -323,6 +598,11 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
             lazyload(Product.pack_rows),
         )
     ).all()
+    return _matched(list(rows), data)
+
+
+def _matched(rows: list[Product], data: OrderCreate) -> list[Product]:
+    """Return the product of each line among rows; refuse unknown or badly counted lines."""
     by_sku = {p.sku: p for p in rows}
     by_id = {p.id: p for p in rows}
     problems: list[dict[str, Any]] = []
@@ -371,15 +651,25 @@ def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Cu
         if customer is None or customer.tenant_id != tenant_id or not customer.active:
             raise ValidationFailed(f"There is no customer with id {ref.id}.")
         return customer
-    base = select(Customer).where(Customer.tenant_id == tenant_id, Customer.active.is_(True))
     match = None
     if ref.email:
         match = session.scalar(
-            base.where(func.lower(Customer.email) == ref.email.lower()).order_by(Customer.id)
+            _CUSTOMER_BY_EMAIL, {"tenant_id": tenant_id, "email": ref.email.lower()}
         )
     if match is None and ref.phone:
-        match = session.scalar(base.where(Customer.phone == ref.phone).order_by(Customer.id))
+        match = session.scalar(_CUSTOMER_BY_PHONE, {"tenant_id": tenant_id, "phone": ref.phone})
     return match
+
+
+# Built once: most orders name their customer by e-mail.
+_ACTIVE_CUSTOMERS = (
+    select(Customer)
+    .where(Customer.tenant_id == bindparam("tenant_id"), Customer.active.is_(True))
+    .order_by(Customer.id)
+    .limit(1)
+)
+_CUSTOMER_BY_EMAIL = _ACTIVE_CUSTOMERS.where(func.lower(Customer.email) == bindparam("email"))
+_CUSTOMER_BY_PHONE = _ACTIVE_CUSTOMERS.where(Customer.phone == bindparam("phone"))
 
 
 def _new_customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common import tenant_settings
@@ -134,16 +134,17 @@ def update_branch(
     return branch
 
 
+# Built once: every online order reads them.
+_SETTINGS = select(TenantSetting.key, TenantSetting.value).where(
+    TenantSetting.tenant_id == bindparam("tenant_id"), TenantSetting.branch_id.is_(None)
+)
+
+
 def get_settings(session: Session, *, tenant_id: int) -> dict[str, Any]:
     """Return every setting of a tenant, defaults filled in."""
     # Plain (key, value) rows: every online order reads them, and no object is needed.
     stored: dict[str, Any] = {
-        key: value
-        for key, value in session.execute(
-            select(TenantSetting.key, TenantSetting.value).where(
-                TenantSetting.tenant_id == tenant_id, TenantSetting.branch_id.is_(None)
-            )
-        )
+        key: value for key, value in session.execute(_SETTINGS, {"tenant_id": tenant_id})
     }
     return {**SETTING_DEFAULTS, **{k: v for k, v in stored.items() if k in SETTING_DEFAULTS}}
 

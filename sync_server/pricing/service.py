@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, InvalidState, ValidationFailed
@@ -196,13 +196,17 @@ def live_rule_rows(
     return [rule_feed_data(rule) for rule in rows]
 
 
+# Built once: every sale and online order prices with these.
+_ACTIVE_RULES = (
+    select(PricingRule.id, PricingRule.rule_type, PricingRule.name, PricingRule.spec)
+    .where(PricingRule.tenant_id == bindparam("tenant_id"), PricingRule.active.is_(True))
+    .order_by(PricingRule.id)
+)
+
+
 def active_rules(session: Session, *, tenant_id: int) -> Rules:
     """Return the tenant's live rules as the engine reads them."""
-    rows = session.execute(
-        select(PricingRule.id, PricingRule.rule_type, PricingRule.name, PricingRule.spec)
-        .where(PricingRule.tenant_id == tenant_id, PricingRule.active.is_(True))
-        .order_by(PricingRule.id)
-    ).all()
+    rows = session.execute(_ACTIVE_RULES, {"tenant_id": tenant_id}).all()
     return Rules(
         price_lists=tuple(
             price_list_from_data(rule_id=i, name=n, spec=s)

@@ -1,0 +1,182 @@
+"""The set-based way of placing an order writes exactly the rows the ORM way writes.
+
+place_order tries _create_set_based first (one read for products, levels and facts, plain
+inserts for the order and its lines, the levels locked and read once) and takes the long way
+(_create) where that one declines; each runs in its own savepoint. Both place the same
+orders from the same state, on both engines (each in a transaction rolled back afterwards);
+every row either writes, and every answer, is compared with ids, times and signatures left
+out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from common.schemas.partners import CustomerCreate
+from sync_server.catalog.models import Product
+from sync_server.db import Base, transaction
+from sync_server.notifications import service as notifications
+from sync_server.orders import service
+from sync_server.orders.schemas import OrderCreate
+from sync_server.partners import service as partners
+from tests.server.test_order_appends import TABLES, VOLATILE, _rows
+from tests.server.test_orders import order_body, stock
+
+# A new customer's id comes from a sequence PostgreSQL does not roll back; the stored
+# answer (idempotency_records.response) is compared with its ids renumbered by _rows.
+_RENUMBERED = VOLATILE | {"customer_id"}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k not in _RENUMBERED}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _place(world, monkeypatch, body: dict, *, set_based: bool) -> tuple[Any, dict, int]:
+    """Place one order one way; return (its answer, the rows it wrote, long-way runs)."""
+    long_way = 0
+    create = service._create
+
+    def counted(*args, **kwargs):
+        nonlocal long_way
+        long_way += 1
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(service, "SET_BASED", set_based)
+    monkeypatch.setattr(service, "_create", counted)
+    data = OrderCreate.model_validate(body)
+    with world.sessions()() as session:
+        start = {
+            name: session.scalar(
+                select(Base.metadata.tables[name].c.id)
+                .order_by(Base.metadata.tables[name].c.id.desc())
+                .limit(1)
+            )
+            or 0
+            for name in TABLES
+        }
+        outcome = service.place_order(
+            session,
+            principal=world.principal("admin"),
+            key="ORDER-KEY-1",
+            data=data,
+            instance="/api/v1/orders",
+        )
+        session.flush()
+        rows = _rows(session, start)
+        session.rollback()
+    monkeypatch.undo()
+    return outcome, rows, long_way
+
+
+def _both(world, monkeypatch, body: dict) -> tuple[Any, dict, int]:
+    fast, fast_rows, fast_long = _place(world, monkeypatch, body, set_based=True)
+    slow, slow_rows, _ = _place(world, monkeypatch, body, set_based=False)
+    assert (fast.status, _clean(fast.body)) == (slow.status, _clean(slow.body))
+    for name in TABLES:
+        assert fast_rows[name] == slow_rows[name], name
+    return fast, fast_rows, fast_long
+
+
+@pytest.fixture
+def shop(world):
+    """Tenant A with stock of two products, a low-stock threshold, and a known customer."""
+    stock(world, quantity="10")
+    stock(world, product=1, quantity="10")
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Product)
+            .where(Product.id == world.a.product_ids[0])
+            .values(low_stock_threshold=Decimal("5"))
+        )
+        partners.create_customer(
+            session,
+            actor=world.principal("admin"),
+            data=CustomerCreate(
+                name="Asha Rao", email="asha@example.com", phone="+91 98450 00001", address="Pune"
+            ),
+        )
+    return world
+
+
+def test_an_order_and_its_alert_are_the_same_rows_either_way(shop, monkeypatch):
+    # Reserving 8 of 10 crosses the threshold of 5: a low-stock alert opens as well.
+    body = order_body("SET-1", ("ADMIN-0", "8"), ("ADMIN-1", "1"), ("ADMIN-1", "2"))
+    outcome, rows, long_way = _both(shop, monkeypatch, body)
+    assert outcome.status == 201, outcome.body
+    assert long_way == 0  # the set-based way placed it
+    assert len(rows["orders"]) == 1 and len(rows["order_lines"]) == 3
+    assert len(rows["stock_movements"]) == 2 and len(rows["alerts"]) == 1
+    assert rows["orders"][0]["shipping_address"] == "Pune"
+    assert [r["status_code"] for r in rows["idempotency_records"]] == [201]
+
+
+def test_refusals_are_the_same_answer_and_write_only_the_answer(shop, monkeypatch):
+    short = order_body("SET-2", ("ADMIN-0", "11"))
+    unknown = order_body("SET-3", ("NOPE-1", "1"))
+    for body, status in ((short, 409), (unknown, 422)):
+        outcome, rows, _ = _both(shop, monkeypatch, body)
+        assert outcome.status == status, outcome.body
+        assert not rows["orders"] and not rows["stock_movements"] and not rows["audit_entries"]
+        assert [r["status_code"] for r in rows["idempotency_records"]] == [status]
+
+
+def test_a_duplicate_external_number_is_refused_the_same_way(shop, monkeypatch):
+    with shop.sessions()() as session:
+        first = service.place_order(
+            session,
+            principal=shop.principal("admin"),
+            key="FIRST",
+            data=OrderCreate.model_validate(order_body("SET-4", ("ADMIN-1", "1"))),
+            instance="/api/v1/orders",
+        )
+        session.commit()
+    assert first.status == 201, first.body
+    outcome, rows, _ = _both(shop, monkeypatch, order_body("SET-4", ("ADMIN-1", "1")))
+    assert outcome.status == 409 and outcome.body["order_id"] == first.body["id"]
+    assert not rows["orders"] and not rows["stock_movements"]
+
+
+def test_new_customers_and_listening_rules_are_the_same_rows_either_way(shop, monkeypatch):
+    # A new customer is made on the way; rules that listen to orders take the long way.
+    new = order_body("SET-5", ("ADMIN-0", "1"), customer={"name": "New", "email": "n@e.com"})
+    outcome, rows, long_way = _both(shop, monkeypatch, new)
+    assert outcome.status == 201 and long_way == 0 and len(rows["customers"]) == 1
+    with transaction(shop.sessions()) as session:
+        for name in ("order.*", "stock.available"):
+            notifications.create_rule(
+                session,
+                actor=shop.principal("admin").actor,
+                event=name,
+                channel="in_app",
+                role="manager",
+            )
+    outcome, rows, long_way = _both(shop, monkeypatch, order_body("SET-6", ("ADMIN-1", "1")))
+    assert outcome.status == 201 and long_way == 1
+    assert any(n["event"] == "order.created" for n in rows["notifications"])
+
+
+def test_the_set_based_way_sends_fewer_statements(shop, monkeypatch):
+    """Two reads fewer (products with levels and facts; the facts again under the lock) and
+    no flush of ORM objects: the same order costs fewer round trips to the database."""
+    counts = {}
+    for set_based in (True, False):
+        seen: list[str] = []
+
+        def note(conn, cursor, statement, *args, seen=seen) -> None:
+            seen.append(statement)
+
+        event.listen(shop.engine, "before_cursor_execute", note)
+        try:
+            _place(shop, monkeypatch, order_body("SET-7", ("ADMIN-1", "1")), set_based=set_based)
+        finally:
+            event.remove(shop.engine, "before_cursor_execute", note)
+        counts[set_based] = len(seen)
+    assert counts[True] <= counts[False] - 2, counts
