@@ -40,13 +40,27 @@ def run_sql(
 class PreparedWrite:
     """One INSERT or UPDATE of chosen columns, its SQL built once, its values bound by type."""
 
-    def __init__(self, table: Table, *, columns: Sequence[str], key: str | None = None) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        columns: Sequence[str],
+        key: str | None = None,
+        conflict: Sequence[str] = (),
+        update: Sequence[str] = (),
+    ) -> None:
+        """Prepare an INSERT (an upsert on `conflict` setting `update`), or an UPDATE by key."""
         self.table = table
         self.columns = tuple(columns)
         self.key = key
         if key is None:
             marks = ", ".join("?" for _ in self.columns)
             self.sql = f"INSERT INTO {table.name} ({', '.join(self.columns)}) VALUES ({marks})"
+            if conflict:
+                sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+                self.sql += f" ON CONFLICT ({', '.join(conflict)}) DO " + (
+                    f"UPDATE SET {sets}" if update else "NOTHING"
+                )
             self._bound = self.columns
         else:
             sets = ", ".join(f"{c} = ?" for c in self.columns)

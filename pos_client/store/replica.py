@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from common.ids import new_id
@@ -24,9 +24,36 @@ from pos_client.store.models import (
     StockLevel,
     utcnow,
 )
+from pos_client.store.plain_sql import PreparedWrite, run_sql
 
 # Tables a full snapshot replaces (the till's own documents are never touched).
 REPLICA_TABLES = (Product, Barcode, Pack, Category, StockLevel, Staff, Setting, ReplicaRow)
+
+# The bulk writes of a page, prepared once as plain SQL run with the driver's executemany,
+# values bound by column type (see plain_sql): a 200k-product snapshot is 400k rows, and
+# compiling Core statements and their parameters per page cost more than writing them.
+_PRODUCT_COLUMNS = tuple(c.name for c in Product.__table__.columns)
+_UPSERT_PRODUCT = PreparedWrite(
+    Product.__table__,
+    columns=_PRODUCT_COLUMNS,
+    conflict=("id",),
+    update=tuple(c for c in _PRODUCT_COLUMNS if c != "id"),
+)
+_UPSERT_BARCODE = PreparedWrite(
+    Barcode.__table__, columns=("code", "product_id"), conflict=("code",), update=("product_id",)
+)
+_UPSERT_PACK = PreparedWrite(
+    Pack.__table__,
+    columns=("code", "product_id", "label", "quantity", "price"),
+    conflict=("code",),
+    update=("product_id", "label", "quantity", "price"),
+)
+_UPSERT_LEVEL = PreparedWrite(
+    StockLevel.__table__,
+    columns=("product_id", "on_hand", "updated_at"),
+    conflict=("product_id",),
+    update=("on_hand", "updated_at"),
+)
 
 
 def _dec(value: Any, default: Decimal = ZERO) -> Decimal:
@@ -59,14 +86,7 @@ def apply_changes(session: Session, changes: list[PulledChange]) -> None:
             codes.clear()
             packs.clear()
         if levels:
-            stmt = sqlite_insert(StockLevel.__table__)
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["product_id"],
-                    set_={"on_hand": stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
-                ),
-                list(levels.values()),
-            )
+            _UPSERT_LEVEL.run(session.connection(), list(levels.values()))
             levels.clear()
 
     now = utcnow()
@@ -100,22 +120,16 @@ def _upsert_products(
 ) -> None:
     # The last change of a product in the page wins, as if applied one by one.
     latest = {row["id"]: row for row in products}
-    stmt = sqlite_insert(Product.__table__)
-    update_cols = {c.name: stmt.excluded[c.name] for c in Product.__table__.columns}
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=["id"], set_=update_cols), list(latest.values())
-    )
-    ids = list(latest)
-    for start in range(0, len(ids), 500):
-        session.execute(delete(Barcode).where(Barcode.product_id.in_(ids[start : start + 500])))
-    if codes:
-        stmt = sqlite_insert(Barcode.__table__)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["code"], set_={"product_id": stmt.excluded.product_id}
-            ),
-            codes,
-        )
+    connection = session.connection()
+    _UPSERT_PRODUCT.run(connection, list(latest.values()))
+    _delete_by_product(connection, "barcodes", latest)
+    _UPSERT_BARCODE.run(connection, codes)
+
+
+def _delete_by_product(connection: Connection, table: str, product_ids: Iterable[int]) -> None:
+    params = [(product_id,) for product_id in product_ids]
+    if params:
+        run_sql(connection, f"DELETE FROM {table} WHERE product_id = ?", params, many=True)
 
 
 def _pack_rows(product_id: int, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -133,19 +147,11 @@ def _pack_rows(product_id: int, data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _replace_packs(session: Session, product_ids: list[int], packs: list[dict[str, Any]]) -> None:
     # Packs are few: only products that have some carry rows, the rest cost one delete.
-    ids = list(dict.fromkeys(product_ids))
-    for start in range(0, len(ids), 500):
-        session.execute(delete(Pack).where(Pack.product_id.in_(ids[start : start + 500])))
+    connection = session.connection()
+    _delete_by_product(connection, "packs", dict.fromkeys(product_ids))
     if packs:
         latest = {row["code"]: row for row in packs}
-        stmt = sqlite_insert(Pack.__table__)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["code"],
-                set_={c: stmt.excluded[c] for c in ("product_id", "label", "quantity", "price")},
-            ),
-            list(latest.values()),
-        )
+        _UPSERT_PACK.run(connection, list(latest.values()))
 
 
 def _product_row(data: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CTE, and_, case, func, literal, select, union_all
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from common.codes import MovementCode
 from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
@@ -148,22 +149,37 @@ def refresh(session: Session, *, tenant_id: int, now: datetime | None = None) ->
     return {"made": made, "behind": int(made and behind)}
 
 
-def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> CTE:
-    """Rows of (branch_id, product_id, quantity, receipt_quantity, receipt_value) adding up
-    to the ledger before `end`, every branch (callers narrow them)."""
+def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> tuple[Subquery, Subquery]:
+    """The ledger before `end`, every branch (callers narrow): (held, receipts).
+
+    held has one row per branch and product, (branch_id, product_id, quantity); receipts has
+    rows of (product_id, receipt_quantity, receipt_value) to be summed per product.
+
+    With a snapshot at or before `end`, its rows (already one per branch and product) are
+    joined with the movements since, grouped (a few weeks of movements, not the year), and
+    the pairs the snapshot does not hold yet are added; receipts are the snapshot's and the
+    movements' rows side by side. Nothing groups the snapshot's hundreds of thousands of
+    rows per branch and product, and the planner, which counts a snapshot's rows from its
+    statistics but could not count the groups of a union, no longer plans for a few
+    thousand rows and sorts them.
+    """
     state = session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
     months = _months(state.snapshot_from, state.snapshot_through) if state else []
     taken = [month for month in months if month <= end]
     m = StockMovement
     cols = [m.branch_id.label("branch_id"), m.product_id.label("product_id"), *_movement_sums()]
     if not taken:
-        return select(*cols).where(m.tenant_id == tenant_id, m.occurred_at < end).cte("ledger")
+        ledger = _grouped(select(*cols).where(m.tenant_id == tenant_id, m.occurred_at < end)).cte(
+            "ledger"
+        )
+        return (
+            select(ledger.c.branch_id, ledger.c.product_id, ledger.c.quantity).subquery("holding"),
+            select(ledger.c.product_id, ledger.c.receipt_quantity, ledger.c.receipt_value).subquery(
+                "receipts"
+            ),
+        )
     assert state is not None
     as_of = taken[-1]
-    s = StockSnapshot
-    stored = select(
-        s.branch_id, s.product_id, s.quantity, s.receipt_quantity, s.receipt_value
-    ).where(s.tenant_id == tenant_id, s.as_of == as_of)
     since = select(*cols).where(
         m.tenant_id == tenant_id, m.occurred_at >= as_of, m.occurred_at < end
     )
@@ -175,6 +191,37 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> CTE:
         .scalar_subquery()
     )
     late = select(*cols).where(tenant == tenant_id, m.id > through, when < as_of)
-    # A CTE: the valuation reads it twice (quantities, and receipt costs), and both engines
-    # compute a CTE used twice once, where a subquery was computed twice.
-    return union_all(stored, since, late).cte("ledger")
+    # A CTE: read three times below, computed once on both engines.
+    moved = _grouped(union_all(since, late)).cte("moved")
+    s = StockSnapshot
+    snapshot = (s.tenant_id == tenant_id, s.as_of == as_of)
+    pair = and_(moved.c.branch_id == s.branch_id, moved.c.product_id == s.product_id)
+    stored = (
+        select(
+            s.branch_id,
+            s.product_id,
+            (s.quantity + func.coalesce(moved.c.quantity, 0)).label("quantity"),
+        )
+        .outerjoin(moved, pair)
+        .where(*snapshot)
+    )
+    unstored = select(moved.c.branch_id, moved.c.product_id, moved.c.quantity).where(
+        ~select(s.product_id).where(*snapshot, pair).exists()
+    )
+    receipts = union_all(
+        select(s.product_id, s.receipt_quantity, s.receipt_value).where(*snapshot),
+        select(moved.c.product_id, moved.c.receipt_quantity, moved.c.receipt_value),
+    )
+    return union_all(stored, unstored).subquery("holding"), receipts.subquery("receipts")
+
+
+def _grouped(rows: Any) -> AnySelect:
+    """Sum movement rows (or a union of them) per branch and product."""
+    sub = rows.subquery("rows")
+    return select(
+        sub.c.branch_id,
+        sub.c.product_id,
+        func.sum(sub.c.quantity).label("quantity"),
+        func.sum(sub.c.receipt_quantity).label("receipt_quantity"),
+        func.sum(sub.c.receipt_value).label("receipt_value"),
+    ).group_by(sub.c.branch_id, sub.c.product_id)

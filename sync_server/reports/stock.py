@@ -211,32 +211,32 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         branch = in_branches(StockLevel.branch_id, filters)
     else:
         # The month's stock snapshot plus the movements since (reports/snapshots.py).
-        moved = ledger_rows(
+        moved, receipt_rows = ledger_rows(
             session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
         )
         receipts = (
             select(
-                moved.c.product_id,
+                receipt_rows.c.product_id,
                 (
-                    func.sum(moved.c.receipt_value)
-                    / func.nullif(func.sum(moved.c.receipt_quantity), 0)
+                    func.sum(receipt_rows.c.receipt_value)
+                    / func.nullif(func.sum(receipt_rows.c.receipt_quantity), 0)
                 ).label("avg_cost"),
             )
-            .group_by(moved.c.product_id)
+            .group_by(receipt_rows.c.product_id)
             .subquery("receipt_cost")
         )
+        # One row per branch and product already (snapshots.ledger_rows).
         ledger_q = select(
             moved.c.branch_id.label("branch_id"),
             moved.c.product_id.label("product_id"),
-            qty_sum(moved.c.quantity).label("quantity"),
-        ).group_by(moved.c.branch_id, moved.c.product_id)
+            type_coerce(func.coalesce(moved.c.quantity, 0), Qty()).label("quantity"),
+        )
         branch_cond = in_branches(moved.c.branch_id, filters)
         if branch_cond is not None:
             ledger_q = ledger_q.where(branch_cond)
         ledger = ledger_q.subquery("ledger")
-        # Products are joined once, after grouping, in the query below: the grouped
-        # ledger's size is not known to the planner (it guessed 4k of 200k rows and
-        # looked each product up one at a time, twice).
+        # Products are joined once, in the query below, and by hash (big_query): a lookup
+        # per row of 200k is what the planner picks when it underestimates them.
         held_q = select(
             ledger.c.branch_id,
             ledger.c.product_id,

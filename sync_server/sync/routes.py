@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic_core import to_json
 from sqlalchemy import select
 
 from common.errors import PermissionDenied
@@ -174,8 +174,9 @@ def pull_changes(
     page = pull.pull(
         session, tenant_id=principal.tenant_id, branch_id=branch_id, cursor=cursor, limit=limit
     )
-    # Serialised by hand: a snapshot page holds thousands of rows already in wire form.
-    return Response(json.dumps(page, separators=(",", ":")), media_type="application/json")
+    # Serialised by hand: a snapshot page holds thousands of rows already in wire form, and
+    # pydantic-core's encoder writes them several times faster than the json module's.
+    return Response(to_json(page), media_type="application/json")
 
 
 def _letter_read(letter: DeadLetter) -> DeadLetterRead:
