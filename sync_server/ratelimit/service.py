@@ -159,15 +159,26 @@ class RateLimiter:
 
 
 class TenantLimits:
-    """A credential's tenant and that tenant's own limits, each cached for ttl_s seconds."""
+    """A credential's tenant and that tenant's own limits, cached in memory.
+
+    A tenant's limits are kept ttl_s seconds (an admin's change reaches every worker within
+    it). Which tenant a credential belongs to never changes, so that is kept credential_ttl_s:
+    a till syncs every ~30 s and each app server behind the balancer sees it half as often,
+    so a 30 s expiry made nearly every till request pay a transaction of its own here. A
+    revoked credential may still be counted under its tenant meanwhile; authentication
+    refuses it all the same.
+    """
 
     # Enough for every live credential of a big installation; past it the cache starts over.
     MAX_ENTRIES = 50_000
 
-    def __init__(self, *, engine: Engine, secret: str, ttl_s: float = 30.0) -> None:
+    def __init__(
+        self, *, engine: Engine, secret: str, ttl_s: float = 30.0, credential_ttl_s: float = 900.0
+    ) -> None:
         self._sessions = make_sessionmaker(engine)
         self._secret = secret
         self.ttl_s = ttl_s
+        self.credential_ttl_s = max(ttl_s, credential_ttl_s)
         self._lock = threading.Lock()
         self._tenants: dict[str, tuple[float, int | None]] = {}
         self._limits: dict[int, tuple[float, dict[str, int]]] = {}
@@ -192,14 +203,22 @@ class TenantLimits:
 
     def load(self, credential: str, klass: str) -> tuple[int | None, Limit | None]:
         """Look up what cached() lacked in the database; return (tenant, its limit or None)."""
-        expires = time.monotonic() + self.ttl_s
+        now = time.monotonic()
+        expires = now + self.ttl_s
         tenant = self._tenant_from_token(credential)
+        known = False
+        if tenant is None:
+            # Only the tenant's limits may have expired: the credential's tenant still holds.
+            with self._lock:
+                entry = self._tenants.get(_digest(credential))
+            if entry is not None and entry[0] >= now:
+                known, tenant = True, entry[1]
         with transaction(self._sessions, readonly=True) as session:
-            if tenant is None:
+            if tenant is None and not known:
                 tenant = self._tenant_of_key(session, credential)
                 with self._lock:
                     self._room(self._tenants)
-                    self._tenants[_digest(credential)] = (expires, tenant)
+                    self._tenants[_digest(credential)] = (now + self.credential_ttl_s, tenant)
             if tenant is None:
                 return None, None
             own = get_setting(session, tenant_id=tenant, key="rate_limits") or {}

@@ -322,14 +322,23 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
     # Changes committed but not yet numbered get their numbers first, so this page and the
     # snapshot's head include everything committed up to now.
     catch_up(session, tenant_id=tenant_id)
-    if on_replica(session) and seq > _head(session, tenant_id=tenant_id):
+    # The head is read once, after catch_up numbered what was waiting (a cursor at 0 asks
+    # for a snapshot, which reads its own).
+    replica = on_replica(session)
+    wants_head = seq > 0 and (stage is None or replica)
+    head = _head(session, tenant_id=tenant_id) if wants_head else None
+    if replica and head is not None and seq > head:
         # The till's cursor (or its snapshot's head) is past what this replica has replayed:
         # that is lag, not a restored server, and only the primary can tell them apart.
         raise UseThePrimary
     if stage is None and seq == 0 and after == 0:
         # Everything committed up to here is in the snapshot; the feed takes over after it.
         return _start_over(session, tenant_id=tenant_id, branch_id=branch_id, limit=limit)
-    if stage is None and seq > 0 and seq > _head(session, tenant_id=tenant_id):
+    if stage is None and head is not None and seq == head:
+        # Nothing numbered after the cursor: the empty page, without reading the feed. The
+        # floor never passes the head, so the cursor cannot have expired either.
+        return _empty_page(seq)
+    if stage is None and head is not None and seq > head:
         # The till has seen changes this feed never numbered: the server went back in time
         # (restored from a backup). Numbers after the head will be handed out again for
         # other changes, so the till starts over from a snapshot instead of skipping them,
@@ -411,6 +420,17 @@ def _snapshot_page(
         "has_more": _has_changes_after(session, tenant_id=tenant_id, branch_id=branch_id, seq=head),
         "reset": reset,
         "snapshot": True,
+    }
+
+
+def _empty_page(seq: int) -> Row:
+    """Return the page _feed_page gives when no change is numbered after seq."""
+    return {
+        "changes": [],
+        "cursor": _feed_cursor(seq),
+        "has_more": False,
+        "reset": False,
+        "snapshot": False,
     }
 
 

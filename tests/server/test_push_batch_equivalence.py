@@ -122,13 +122,21 @@ def _last_ids(world: World) -> dict[type, int]:
 
 
 def _push(
-    world: World, branch_id: int, tag: str, *, bad: bool = True, customer_id: int | None = None
+    world: World,
+    branch_id: int,
+    tag: str,
+    *,
+    bad: bool = True,
+    customer_id: int | None = None,
+    one_at_a_time: bool = False,
 ) -> tuple[list, dict[str, Any]]:
     """Push three sales from a new till at the branch; return the answers and what was stored.
 
     Without `bad`, the second sale sells known products only and the batch has no failure.
     With `customer_id`, the batch voids its first sale before the third, and the third is
     that customer's (neither may be booked before the sales ahead of it are written).
+    With `one_at_a_time`, each event goes in a push of its own, as a till syncing after
+    every sale sends them.
     """
     void = customer_id is not None
     p0, p1, p2 = world.a.product_ids
@@ -148,11 +156,14 @@ def _push(
         payloads.insert(2, SaleVoided(sale_id=sales[0].sale_id, reason="wrong till"))
     events = [Event.wrap(p, device_id=device_id).model_dump(mode="json") for p in payloads]
     start = _last_ids(world)
-    answer = till.post("sync/push", json={"events": events})
-    assert answer.status_code == 200, answer.text
+    results = []
+    for batch in [[e] for e in events] if one_at_a_time else [events]:
+        answer = till.post("sync/push", json={"events": batch})
+        assert answer.status_code == 200, answer.text
+        results.extend(answer.json()["results"])
     names = {sale.sale_id: f"sale-{i}" for i, sale in enumerate(sales)}
     names.update((event["id"], f"event-{i}") for i, event in enumerate(events))
-    return [(r["status"], r.get("reason")) for r in answer.json()["results"]], _stored(
+    return [(r["status"], r.get("reason")) for r in results], _stored(
         world, branch_id=branch_id, start=start, names=names
     )
 
@@ -451,3 +462,56 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
         report = audit.verify(session, tenant_id=world.a.id)
         assert report.ok, report.reason
         assert report.entries >= len(fast["audit"]) + len(slow["audit"])
+
+
+@pytest.mark.parametrize("bad", [True, False], ids=["one-rejected", "all-applied"])
+def test_a_push_of_one_event_applied_together_stores_what_its_own_savepoint_stores(
+    world: World, monkeypatch: pytest.MonkeyPatch, bad: bool
+) -> None:
+    """A till pushes after each sale: a push of one event takes the path of a batch (one
+    savepoint, set-based appends, one flush), and stores what the event in its own
+    savepoint stored; an event that fails there falls back and is rejected as before."""
+    first, second = world.a.branch_ids
+    _prepare(world, first)
+    _prepare(world, second)
+    together = []
+    apply_together = push.apply_together
+
+    def spy(session, **kwargs):
+        together.append(answer := apply_together(session, **kwargs))
+        return answer
+
+    monkeypatch.setattr(push, "apply_together", spy)
+    fast_answers, fast = _push(world, first, "A", bad=bad, one_at_a_time=True)
+    # Each push of one took the batch's path; the bad one fell back to its own savepoint.
+    assert [answer is None for answer in together] == [False, bad, False]
+
+    # The reference, as in the test above: each event in its own savepoint, rows one by one.
+    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
+    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
+    monkeypatch.setattr(ledger, "held_levels", lambda session, **kw: None)
+    monkeypatch.setattr(
+        push,
+        "prepare_batch",
+        lambda session, *, tenant_id, branch_id, product_ids: ledger.lock_levels(
+            session,
+            tenant_id=tenant_id,
+            keys=[(branch_id, product_id) for product_id in product_ids],
+            create=False,
+        ),
+    )
+    slow_answers, slow = _push(world, second, "B", bad=bad, one_at_a_time=True)
+
+    assert fast_answers == slow_answers
+    assert [status for status, _ in fast_answers] == [
+        "applied",
+        "rejected" if bad else "applied",
+        "applied",
+    ]
+    for part in STORED:
+        assert fast[part] == slow[part], part
+    assert len(fast["sales"]) == (2 if bad else 3)
+    assert len(fast["audit"]) > 4 and len(fast["changes"]) > 4
+    with transaction(world.sessions()) as session:
+        report = audit.verify(session, tenant_id=world.a.id)
+        assert report.ok, report.reason

@@ -136,3 +136,34 @@ def test_a_generated_signing_key_is_the_one_tenant_limits_check_tokens_with(sett
         assert _put(admin, {"read": 2}).status_code == 200
         _fresh_window()
         assert [admin.get("branches").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_credentials_business_outlives_its_limits_in_the_cache(world, engine, settings):
+    # A till's credential: its business is looked up once, its limits again as they expire.
+    code = world.api("admin").post(
+        "devices/enrolment-codes", json={"branch_id": world.a.branch_ids[0]}
+    )
+    enrolled = Api(world.client, None).post(
+        "devices/enrol", json={"code": code.json()["code"], "name": "Till"}
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    token = enrolled.json()["token"]
+    other = TenantLimits(engine=engine, secret=settings.secret_key, ttl_s=0.2, credential_ttl_s=60)
+    assert other.load(token, "read") == (world.a.id, None)
+    time.sleep(0.25)
+    assert other.cached(token, "read") == (False, world.a.id, None)  # only the limits expired
+    with transaction(make_sessionmaker(engine)) as session:
+        org.put_setting(
+            session, actor=world.principal("admin"), key="rate_limits", value={"read": 7}
+        )
+    looked_up = []
+    real = other._tenant_of_key
+
+    def counted(session, credential):
+        looked_up.append(credential)
+        return real(session, credential)
+
+    other._tenant_of_key = counted  # type: ignore[method-assign]
+    assert other.load(token, "read") == (world.a.id, Limit(7, 60))
+    assert looked_up == []  # the business came from memory; the limits from the database
+    assert other.cached(token, "write") == (True, world.a.id, None)
