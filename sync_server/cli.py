@@ -20,7 +20,6 @@ from sync_server.cli_support import (
     add_business_options,
     engine_for,
     find_tenant,
-    load_models,
     log_dirs,
     migrated_sessions,
     print_business,
@@ -367,7 +366,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         settings.append(Settings())
-        load_models()
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings[0])
 

@@ -38,6 +38,10 @@ def engine_for(settings: Settings, *, create: bool = False) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     from sync_server.audit.keys import Keyring, attach
 
+    # Every model before the first query (foreign keys resolve in a fresh process); loaded
+    # here, not at start-up, so a command that is refused first, or needs no database
+    # (backup, restore), does not pay for it.
+    load_models()
     engine = make_engine(url, pgbouncer=settings.db_pgbouncer)
     # Every command signs and checks the audit chain with the keys the settings name.
     attach(engine, Keyring.from_settings(settings))

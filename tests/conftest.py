@@ -34,6 +34,7 @@ from sqlalchemy import Engine, create_engine, text
 
 import common.hashing
 import sync_server.main
+import sync_server.openapi
 from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import make_engine
@@ -80,6 +81,38 @@ def _create_app(*args, **kwargs) -> FastAPI:
 _plain_create_app = sync_server.main.create_app
 sync_server.main.create_app = _create_app
 create_app = _create_app
+
+# An app's OpenAPI document is worked out from its routes (half a second to a second and a
+# half each). Test apps share the /api/v1 inclusion (above), so an app whose documented routes
+# are the very same objects, with the same title and version, gets a copy of the document the
+# first such app built; an app with other routes (the operator API) builds its own. The key
+# keeps those route objects alive, so their ids cannot be reused by another app's routes.
+_documents: dict[tuple[object, ...], tuple[list[object], dict]] = {}
+_plain_openapi_build = sync_server.openapi.build
+
+
+def _openapi_build_once(app: FastAPI) -> dict:
+    routes = list(app.routes)
+    key = (
+        app.title,
+        app.version,
+        app.description,
+        app.openapi_version,
+        repr(app.servers),
+        repr(app.openapi_tags),
+        tuple(
+            id(route)
+            if getattr(route, "include_in_schema", True)
+            else (type(route).__name__, getattr(route, "path", None))
+            for route in routes
+        ),
+    )
+    if key not in _documents:
+        _documents[key] = (routes, _plain_openapi_build(app))
+    return copy.deepcopy(_documents[key][1])
+
+
+sync_server.openapi.build = _openapi_build_once
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
