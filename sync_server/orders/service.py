@@ -19,6 +19,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.pricing import Channel as PriceChannel
+from common.pricing import PricedCart
 from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
@@ -224,24 +225,15 @@ def _create_set_based(
         customer = _new_customer(session, principal=principal, ref=data.customer)
     settings = org.get_settings(session, tenant_id=tenant_id)
     minutes = int(settings["order_reservation_minutes"])
-    priced = pricing.price_lines(
+    priced = _price_online(
         session,
-        tenant_id=tenant_id,
-        lines=[
-            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
-            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
-        ],
-        ctx=pricing.context(
-            session,
-            tenant_id=tenant_id,
-            at=pricing.shop_now(session, tenant_id=tenant_id, zone=settings["time_zone"]),
-            channel=PriceChannel.ONLINE,
-            branch_id=branch.id,
-            customer_group=customer.price_group,
-            customer_id=customer.id,
-            coupon_codes=frozenset(),
-        ),
+        data=data,
+        products=products,
+        branch_id=branch.id,
+        customer=customer,
+        zone=settings["time_zone"],
         currency=currency,
+        coupon_codes=frozenset(),
     )
     total = Decimal("0")
     supply = tax.order_supply(branch=branch, customer=customer)
@@ -337,6 +329,42 @@ _SNAPSHOT = (
     "carrier",
     "tracking_number",
 )
+
+
+def _price_online(
+    session: Session,
+    *,
+    data: OrderCreate,
+    products: list[Product],
+    branch_id: int,
+    customer: Customer,
+    zone: str,
+    currency: str,
+    coupon_codes: frozenset[str],
+) -> PricedCart:
+    """Price an order's lines with the same engine and rules as the tills (channel online)."""
+    tenant_id = customer.tenant_id  # the order's business: its customer is found within it
+    return pricing.price_lines(
+        session,
+        tenant_id=tenant_id,
+        lines=[
+            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
+            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
+        ],
+        ctx=pricing.context(
+            session,
+            tenant_id=tenant_id,
+            at=pricing.shop_now(session, tenant_id=tenant_id, zone=zone),
+            channel=PriceChannel.ONLINE,
+            branch_id=branch_id,
+            customer_group=customer.price_group,
+            customer_id=customer.id,
+            coupon_codes=coupon_codes,
+        ),
+        currency=currency,
+    )
+
+
 _LINE_DATA = ("product_id", "quantity", "unit_price")
 
 
@@ -381,24 +409,15 @@ def _create(session: Session, *, principal: Principal, data: OrderCreate) -> dic
         session, tenant_id=tenant_id, codes=data.coupon_codes, customer_id=customer.id
     )
     # The same engine and rules as the tills: the same cart costs the same online.
-    priced = pricing.price_lines(
+    priced = _price_online(
         session,
-        tenant_id=tenant_id,
-        lines=[
-            pricing.product_line(line_id=str(n), product=product, quantity=line.quantity)
-            for n, (line, product) in enumerate(zip(data.lines, products, strict=True))
-        ],
-        ctx=pricing.context(
-            session,
-            tenant_id=tenant_id,
-            at=pricing.shop_now(session, tenant_id=tenant_id, zone=settings["time_zone"]),
-            channel=PriceChannel.ONLINE,
-            branch_id=branch.id,
-            customer_group=customer.price_group,
-            customer_id=customer.id,
-            coupon_codes=frozenset(codes),
-        ),
+        data=data,
+        products=products,
+        branch_id=branch.id,
+        customer=customer,
+        zone=settings["time_zone"],
         currency=currency,
+        coupon_codes=frozenset(codes),
     )
     total = Decimal("0")
     supply = tax.order_supply(branch=branch, customer=customer)
