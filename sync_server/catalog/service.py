@@ -63,7 +63,10 @@ def _apply_tax_class(session: Session, product: Product) -> None:
     """Keep a classed product's one-figure rate at its class's rate today (intra-state)."""
     if product.tax_class_id is None:
         return
-    row = tax.get_class(session, tenant_id=product.tenant_id, class_id=product.tax_class_id)
+    # Looked up before the product is flushed: another business's class is "not found", not
+    # a foreign-key refusal at the flush.
+    with session.no_autoflush:
+        row = tax.get_class(session, tenant_id=product.tenant_id, class_id=product.tax_class_id)
     product.tax_rate = tax.class_of(row).rate_on(day=date.today())
 
 

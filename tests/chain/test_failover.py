@@ -135,7 +135,12 @@ def _reads_go_to_the_replica(chain: Topology) -> None:
     for _ in range(30):
         answer = httpx.get(f"{chain.url}/api/v1/reports/sales-summary", headers=headers)
         assert answer.status_code == 200, answer.text
-    # Lag checks also read the standby, at most once a second per app server.
+    # Lag checks also read the standby, at most once a second per app server. A backend
+    # reports its counts to pg_stat_database a moment after its transactions (PostgreSQL 15
+    # flushes them at most once a second, or later when idle), so wait for them to show.
+    deadline = time.monotonic() + 20
+    while _standby_reads(chain) - before < 30 and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _standby_reads(chain) - before >= 30
     created = httpx.post(
         f"{chain.url}/api/v1/categories", json={"name": "Chain check"}, headers=headers
