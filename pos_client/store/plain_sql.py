@@ -8,8 +8,9 @@ statement by its text). Each value still goes through its column type's own bind
 (DecimalText, UtcDateTime, JSON), so what is stored is byte for byte what the ORM would have
 stored and reads back the same way; a driver error is raised as SQLAlchemy's own exception
 (IntegrityError…), as if SQLAlchemy had run the statement. A scan's lookup is read the
-same way (`PreparedRead`): an ORM query, compiled, loaded into objects and followed by two
-more for stock and tax class, cost ~200 times the indexed lookup itself.
+same way (`PreparedRead`): building, cache-keying and running ORM queries (the product,
+then its stock, five of them for a case's code) cost ~380 µs a scan over 200k products,
+against ~8 µs for the indexed lookup itself; one prepared statement, ~45 µs.
 """
 
 from __future__ import annotations
