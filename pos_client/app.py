@@ -27,6 +27,7 @@ from pos_client.paths import default_data_dir, set_app_identity
 from pos_client.qt.ops import OpRunner
 from pos_client.scanners.hid import HidScannerFilter, ScanDetector
 from pos_client.scanners.serial import SerialScannerReader
+from pos_client.services.packs import find_pack
 from pos_client.services.queries import (
     current_shift,
     customer_credit,
@@ -195,6 +196,7 @@ def prime(session: Session) -> None:
     import hook is not safe to enter from a second thread while Qt runs, so that happens here.
     """
     find_by_codes(session, ("0",))
+    find_pack(session, ("0",))
     search_products(session, "a")
     product_item(session, 0)
     customer_credit(session, "")

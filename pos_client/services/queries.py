@@ -21,7 +21,6 @@ from common.codes import Unit
 from common.tax import TaxClass, class_from_wire
 from pos_client.services.till import CatalogItem, CreditInfo
 from pos_client.store.models import (
-    Barcode,
     Customer,
     OutboxEvent,
     Product,
@@ -31,6 +30,7 @@ from pos_client.store.models import (
     Shift,
     StockLevel,
 )
+from pos_client.store.plain_sql import PreparedRead
 
 SEARCH_TABLE = "product_search"
 # One letter matches a tenth of the catalog: the list starts at two.
@@ -121,23 +121,97 @@ def _on_hand(session: Session, product_id: int) -> Decimal | None:
     return session.scalar(select(StockLevel.on_hand).where(StockLevel.product_id == product_id))
 
 
+# A scan's lookup: the product, its stock and its tax class in one indexed statement, read
+# by column type (see store/plain_sql for why the scan's path is plain SQL).
+ITEM_SELECT = (
+    "p.id, p.sku, p.name, p.price, p.unit, p.tax_rate, p.low_stock_threshold, p.hsn, "
+    "p.category_id, p.template_id, p.variant, s.on_hand, t.data"
+)
+ITEM_JOINS = (
+    "LEFT JOIN stock_levels s ON s.product_id = p.id "
+    "LEFT JOIN replica_rows t ON t.entity = 'tax_class' AND t.key = CAST(p.tax_class_id AS TEXT)"
+)
+ITEM_COLUMNS = (
+    Product.__table__.c.id,
+    Product.__table__.c.sku,
+    Product.__table__.c.name,
+    Product.__table__.c.price,
+    Product.__table__.c.unit,
+    Product.__table__.c.tax_rate,
+    Product.__table__.c.low_stock_threshold,
+    Product.__table__.c.hsn,
+    Product.__table__.c.category_id,
+    Product.__table__.c.template_id,
+    Product.__table__.c.variant,
+    StockLevel.__table__.c.on_hand,
+    ReplicaRow.__table__.c.data,
+)
+_BY_BARCODE = PreparedRead(
+    f"SELECT {ITEM_SELECT} FROM barcodes b JOIN products p ON p.id = b.product_id "
+    f"{ITEM_JOINS} WHERE b.code = ? AND p.active IS 1",
+    columns=ITEM_COLUMNS,
+)
+# Several products may share a SKU: the first by id, as the index on sku gives them.
+_BY_SKU = PreparedRead(
+    f"SELECT {ITEM_SELECT} FROM products p {ITEM_JOINS} "
+    "WHERE p.sku = ? AND p.active IS 1 ORDER BY p.id LIMIT 1",
+    columns=ITEM_COLUMNS,
+)
+
+
+def item_from_row(row: tuple[Any, ...], *, barcode: str | None) -> CatalogItem:
+    """Return a row of ITEM_SELECT (read by ITEM_COLUMNS) as the cart sells it."""
+    (
+        product_id,
+        sku,
+        name,
+        price,
+        unit,
+        tax_rate,
+        low,
+        hsn,
+        category_id,
+        template_id,
+        variant,
+        on_hand,
+        tax_data,
+    ) = row
+    return CatalogItem(
+        tax_class=class_from_wire(tax_data) if tax_data else None,
+        hsn=hsn or "",
+        product_id=product_id,
+        sku=sku,
+        name=name,
+        price=price,
+        unit=Unit(unit) if unit in Unit.__members__.values() else Unit.PIECE,
+        tax_rate=tax_rate,
+        barcode=barcode,
+        on_hand=on_hand,
+        low_stock_threshold=low,
+        category_id=category_id,
+        template_id=template_id,
+        variant=variant,
+    )
+
+
+def plain_reads(session: Session) -> Connection:
+    """Return the session's connection for plain reads, with its pending changes flushed."""
+    if session.autoflush:
+        session.flush()  # what an ORM query would have done first
+    return session.connection()
+
+
 def find_by_codes(session: Session, codes: tuple[str, ...]) -> CatalogItem | None:
     """Return the active product with the first of codes as barcode (or SKU), else None."""
+    connection = plain_reads(session)
     for code in codes:
-        row = session.execute(
-            select(Product, Barcode.code)
-            .join(Barcode, Barcode.product_id == Product.id)
-            .where(Barcode.code == code, Product.active.is_(True))
-        ).first()
+        row = _BY_BARCODE.first(connection, (code,))
         if row is not None:
-            product, barcode = row
-            return _item(product, barcode=barcode, on_hand=_on_hand(session, product.id))
+            return item_from_row(row, barcode=code)
     for code in codes:
-        by_sku = session.scalars(
-            select(Product).where(Product.sku == code, Product.active.is_(True)).limit(1)
-        ).first()
-        if by_sku is not None:
-            return _item(by_sku, barcode=None, on_hand=_on_hand(session, by_sku.id))
+        row = _BY_SKU.first(connection, (code,))
+        if row is not None:
+            return item_from_row(row, barcode=None)
     return None
 
 
