@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
-import logging.config
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -90,6 +88,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging.config
+
     import uvicorn
 
     from sync_server.logs import log_config
