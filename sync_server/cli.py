@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
-import logging.config
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from common.cli import CliError, OneLineParser, Subcommands, run_guarded, usage_error, whole_number
 from common.roles import Role
-from common.schemas.auth import UserCreate
 from sync_server.cli_support import (
     PROG,
     add_business_options,
@@ -26,13 +21,15 @@ from sync_server.cli_support import (
     sessions,
     translate_db_error,
 )
-from sync_server.config import Settings
-from sync_server.db import transaction
 
 if TYPE_CHECKING:
     from sync_server.audit.checkpoints import Checkpoint
+    from sync_server.config import Settings
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+# A command imports SQLAlchemy, the settings and the schemas when it runs, not at start-up:
+# --help and bad usage answer without them.
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 # How the fields of the user and business forms are called on the command line.
 LABELS = {
@@ -91,6 +88,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging.config
+
     import uvicorn
 
     from sync_server.logs import log_config
@@ -140,7 +139,11 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from common.schemas.auth import UserCreate
     from sync_server.auth import service
+    from sync_server.db import transaction
     from sync_server.org.models import Branch
 
     factory = sessions(settings)
@@ -208,8 +211,11 @@ def _read_checkpoints(values: list[str]) -> list[Checkpoint]:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
     from sync_server.audit.checkpoints import verify_against
     from sync_server.audit.service import verify
+    from sync_server.db import transaction
     from sync_server.org.models import Tenant
 
     points = _read_checkpoints(args.checkpoint or [])
@@ -243,9 +249,11 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
     from common.errors import InvalidState
     from sync_server.audit.checkpoints import make_checkpoint
-    from sync_server.db import utcnow
+    from sync_server.db import transaction, utcnow
     from sync_server.org.models import Tenant
 
     lines = []
@@ -365,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     settings: list[Settings] = []
 
     def body() -> int:
+        from sync_server.config import Settings
+
         settings.append(Settings())
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings[0])

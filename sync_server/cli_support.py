@@ -6,17 +6,17 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, sessionmaker
-
 from common.cli import CliError, one_line, usage_error
-from sync_server.config import Settings
-from sync_server.db import is_sqlite, make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from sync_server.config import Settings
     from sync_server.org.models import Branch, Tenant
+
+# SQLAlchemy and the database code are imported by the functions that use them, so a command
+# (and the parser every command builds) starts without them until it opens the database.
 
 PROG = "stockpilot-server"
 NOT_INITIALISED = "The database is not initialised; run 'stockpilot-server init' first."
@@ -29,6 +29,11 @@ def load_models() -> None:
 
 def engine_for(settings: Settings, *, create: bool = False) -> Engine:
     """Return an engine; without create, a missing SQLite file is an error, not a new file."""
+    from sqlalchemy.engine import make_url
+
+    from sync_server.audit.keys import Keyring, attach
+    from sync_server.db import is_sqlite, make_engine
+
     url = settings.resolved_database_url
     if is_sqlite(url):
         database = make_url(url).database
@@ -36,8 +41,6 @@ def engine_for(settings: Settings, *, create: bool = False) -> Engine:
             if not create:
                 raise CliError(f"{NOT_INITIALISED} (no database at {database})")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    from sync_server.audit.keys import Keyring, attach
-
     # Every model before the first query (foreign keys resolve in a fresh process); loaded
     # here, not at start-up, so a command that is refused first, or needs no database
     # (backup, restore), does not pay for it.
@@ -50,11 +53,14 @@ def engine_for(settings: Settings, *, create: bool = False) -> Engine:
 
 def sessions(settings: Settings) -> sessionmaker[Session]:
     """Return a session factory over an initialised database."""
+    from sync_server.db import make_sessionmaker
+
     return make_sessionmaker(engine_for(settings))
 
 
 def migrated_sessions(settings: Settings) -> sessionmaker[Session]:
     """Return a session factory over a database at this version's schema, or say what to run."""
+    from sync_server.db import make_sessionmaker
     from sync_server.migrations.runner import is_up_to_date
 
     engine = engine_for(settings)
@@ -69,12 +75,16 @@ def migrated_sessions(settings: Settings) -> sessionmaker[Session]:
 
 def require_initialised(session: Session) -> None:
     """Refuse to go on when init never ran on this database."""
+    from sqlalchemy import inspect
+
     if not inspect(session.connection()).has_table("tenants"):
         raise CliError(NOT_INITIALISED)
 
 
 def find_tenant(session: Session, name: str | None) -> Tenant:
     """Return the business named, or the only one; say what to do otherwise."""
+    from sqlalchemy import select
+
     from sync_server.org.models import Tenant
 
     require_initialised(session)
@@ -94,6 +104,8 @@ def find_tenant(session: Session, name: str | None) -> Tenant:
 
 def translate_db_error(exc: BaseException) -> CliError | None:
     """Turn a database error that escaped a command into a message, or None if unknown."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
     if not isinstance(exc, DBAPIError):
         return None
     text = one_line(str(exc.orig) if exc.orig is not None else str(exc))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands, usage_error
 from sync_server.cli_support import find_tenant, sessions
-from sync_server.config import Settings
-from sync_server.db import transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from sync_server.config import Settings
 
 
 def _tenant_id(session: Session, name: str | None) -> int:
@@ -20,6 +21,7 @@ def _tenant_id(session: Session, name: str | None) -> int:
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.apikeys import service
     from sync_server.apikeys.schemas import ApiKeyCreate
+    from sync_server.db import transaction
 
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     try:
@@ -41,6 +43,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.apikeys import service
+    from sync_server.db import transaction
 
     with transaction(sessions(settings)) as session:
         tenant_id = _tenant_id(session, args.tenant)
@@ -50,7 +53,10 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
     from sync_server.apikeys.models import ApiKey
+    from sync_server.db import transaction
 
     with transaction(sessions(settings), readonly=True) as session:
         tenant_id = _tenant_id(session, args.tenant)

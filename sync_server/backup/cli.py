@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING
 
 from common.cli import CliError, Subcommands
 from common.errors import DomainError
-from sync_server.backup import postgres
-from sync_server.backup import sqlite as sqlite_backup
-from sync_server.config import Settings
-from sync_server.db import is_sqlite
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
+
+# SQLAlchemy (behind the URL helpers and pg_dump's command line) is imported when a command runs.
 
 
 def _sqlite_file(settings: Settings) -> Path:
     """Return the file of the embedded database."""
+    from sqlalchemy.engine import make_url
+
     database = make_url(settings.resolved_database_url).database
     if not database or database == ":memory:":
         raise DomainError("an in-memory database cannot be backed up")
@@ -25,6 +27,10 @@ def _sqlite_file(settings: Settings) -> Path:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.backup import postgres
+    from sync_server.backup import sqlite as sqlite_backup
+    from sync_server.db import is_sqlite
+
     target = Path(args.file)
     url = settings.resolved_database_url
     if is_sqlite(url):
@@ -48,6 +54,10 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.backup import postgres
+    from sync_server.backup import sqlite as sqlite_backup
+    from sync_server.db import is_sqlite
+
     source = Path(args.file)
     url = settings.resolved_database_url
     if is_sqlite(url):
@@ -71,7 +81,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return postgres.run(command, env)
 
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
 def _refusals_fail(handler: Handler) -> Handler:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
-from sync_server.config import Settings
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,9 +6,12 @@ import argparse
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
-from sync_server.config import Settings
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

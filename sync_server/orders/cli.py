@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
 from sync_server.cli_support import migrated_sessions
-from sync_server.config import Settings
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:

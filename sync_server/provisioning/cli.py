@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
 from common.codes import BranchKind
-from common.schemas.org import BranchCreate
 from sync_server.cli_support import (
     add_business_options,
     engine_for,
@@ -17,11 +15,13 @@ from sync_server.cli_support import (
     require_initialised,
     sessions,
 )
-from sync_server.config import Settings
-from sync_server.db import make_sessionmaker, transaction
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_server.db import make_sessionmaker, transaction
     from sync_server.migrations.runner import upgrade
     from sync_server.provisioning.service import provision_tenant, tenant_form
 
@@ -46,7 +46,10 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
     from sync_server.auth.models import User
+    from sync_server.db import transaction
     from sync_server.org.models import Branch, Tenant
 
     with transaction(sessions(settings), readonly=True) as session:
@@ -67,6 +70,8 @@ def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_branch_add(args: argparse.Namespace, settings: Settings) -> int:
+    from common.schemas.org import BranchCreate
+    from sync_server.db import transaction
     from sync_server.org import service
 
     data = BranchCreate(
@@ -88,6 +93,9 @@ def cmd_branch_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_branch_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from sync_server.db import transaction
     from sync_server.org.models import Branch
 
     with transaction(sessions(settings), readonly=True) as session:

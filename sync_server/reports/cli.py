@@ -7,16 +7,19 @@ catches up at once, e.g. right after a bulk load and before the server starts.
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
 from sync_server.cli_support import migrated_sessions
-from sync_server.config import Settings
-from sync_server.db import transaction
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from sync_server.db import transaction
     from sync_server.org.models import Tenant
     from sync_server.reports import snapshots
     from sync_server.reports.summary import refresh

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from common.cli import Subcommands, usage_error, whole_number
 from sync_server.cli_support import require_initialised, sessions
-from sync_server.config import Settings
-from sync_server.db import transaction
+
+if TYPE_CHECKING:
+    from sync_server.config import Settings
 
 
 def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time enrolment code for a branch given by its code."""
+    from sqlalchemy import select
+
+    from sync_server.db import transaction
     from sync_server.foundation.principal import Actor
     from sync_server.org.models import Branch, Tenant
     from sync_server.sync import devices

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -15,8 +15,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.sync.protocol import Event
 from sync_server.db import Base, BigId, TenantKeyed, TenantScoped, tenant_fk, utcnow
+
+if TYPE_CHECKING:
+    # Only named by DeadLetter.of: every command that opens the database loads these models,
+    # and the push protocol's schemas (pydantic) load when a push is handled.
+    from common.sync.protocol import Event
 
 
 class Device(TenantScoped, Base):

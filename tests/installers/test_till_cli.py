@@ -5,6 +5,7 @@ till backup and a till that is running; help lists the maintenance commands; err
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -173,3 +174,41 @@ def test_a_second_till_on_the_same_folder_is_refused(tmp_path, till_dir):
     finally:
         first.terminate()
         first.wait(timeout=20)
+
+
+# Runs stockpilot-till's main() in a fresh process, then says which heavy packages it loaded.
+# After the command, the probe loads the window's module too: the same check must then see
+# Qt's widgets, or it could not have failed above.
+_LOADED_PROBE = """
+import json, runpy, sys
+sys.argv = ["stockpilot-till", *sys.argv[1:]]
+try:
+    runpy.run_module("pos_client.app", run_name="__main__")
+except SystemExit as done:
+    code = done.code
+heavy = ("PySide6", "PySide6.QtWidgets", "sqlalchemy", "pydantic")
+loaded = [name for name in heavy if name in sys.modules]
+import pos_client.launch  # noqa: E402
+print(json.dumps({"code": code, "loaded": loaded, "window": "PySide6.QtWidgets" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [["backup", "--help"], ["--help"], ["--version"], ["backup", "FILE"]]
+)
+def test_maintenance_commands_start_without_qt_or_the_database_code(tmp_path, till_dir, command):
+    if command == ["backup", "FILE"]:
+        command = ["backup", str(tmp_path / "b.db"), "--data-dir", str(till_dir)]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_PROBE, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["code"] == 0, done.stdout
+    assert found["loaded"] == [], f"{command[0]} loaded {found['loaded']}"
+    assert found["window"], "the probe would not see Qt's widgets loaded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -174,3 +175,27 @@ def test_help_explains_every_command():
     assert result.returncode == 0
     for command in ("init", "serve", "create-user", "demo-data", "audit", "tenant", "branch"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tenant", "list", "--help"], ["bogus"]])
+def test_help_and_bad_usage_start_without_the_database_code(args):
+    """The parser every command builds loads no SQLAlchemy and no settings (pydantic)."""
+    probe = (
+        "import json, runpy, sys\n"
+        "sys.argv = ['stockpilot-server', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('sync_server.cli', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = ('sqlalchemy', 'pydantic', 'sync_server.models')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "import sync_server.db  # the check sees SQLAlchemy once it is loaded\n"
+        "print(json.dumps([code, loaded, 'sqlalchemy' in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    code, loaded, seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == (2 if args == ["bogus"] else 0), result.stderr
+    assert loaded == [] and seen, loaded
