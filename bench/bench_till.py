@@ -85,8 +85,8 @@ def startup_child(data_dir: str, spawned_at: float) -> None:
     """Run in a fresh process: build the till and report when it is ready to scan."""
     from PySide6.QtWidgets import QApplication
 
-    from pos_client.app import build_till
     from pos_client.config import TillConfig
+    from pos_client.launch import build_till
 
     app = QApplication([])
     till = build_till(app=app, config=TillConfig(data_dir=Path(data_dir)))
@@ -139,8 +139,8 @@ def measure_scans(
 
     import pos_client.scanners.pipeline as pipeline
     from common.roles import Role
-    from pos_client.app import build_till
     from pos_client.config import TillConfig
+    from pos_client.launch import build_till
     from pos_client.services.demo import DEMO_PRODUCTS, bulk_barcode
     from pos_client.services.login import Cashier
 

@@ -13,41 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from common.cli import CliError, OneLineParser, run_guarded
 from pos_client.instance import TillRunning
 
 __version__ = "0.1.0"
-
-# What launch.py defines and code written against this module imports from here: loaded on
-# first use (PEP 562), so importing pos_client.app stays free of Qt.
-_FROM_LAUNCH = frozenset(
-    {
-        "Till",
-        "apply_devices",
-        "build_till",
-        "connect_sync",
-        "demo_logins",
-        "enrol_with_code",
-        "make_detector",
-        "prime",
-        "run_till",
-        "show_sync_status",
-        "start_serial",
-        "start_sync",
-        "stylesheet",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_LAUNCH:
-        from pos_client import launch
-
-        return getattr(launch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 MAINTENANCE_HELP = """\
 maintenance commands:

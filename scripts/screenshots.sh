@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 
 from common.barcodes import make_ean13
 from common.codes import Tender
-from pos_client.app import build_till
+from pos_client.launch import build_till
 from pos_client.config import TillConfig
 from pos_client.services.demo import DEMO_PRODUCTS, seed_demo
 from pos_client.store.db import LocalStore

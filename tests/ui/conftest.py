@@ -16,8 +16,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from pos_client.app import Till, build_till
 from pos_client.config import TillConfig
+from pos_client.launch import Till, build_till
 from pos_client.printing.queue import PrinterConfig
 from pos_client.services.demo import seed_demo
 from pos_client.store.db import LocalStore

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from common.barcodes import make_ean13
-from pos_client.app import Till
+from pos_client.launch import Till
 from tests.factories import PASSWORD
 from tests.ui.manager_support import TIMEOUT
 

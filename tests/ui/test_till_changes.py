@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
 from common import giftcards as numbers
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.changes import OpChanges, pulled
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store import outbox

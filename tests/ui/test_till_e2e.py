@@ -11,8 +11,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.barcodes import make_ean13
-from pos_client.app import build_till, connect_sync
 from pos_client.config import TillConfig, load_config
+from pos_client.launch import build_till, connect_sync
 from pos_client.qt.sync_worker import SyncWorker
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore

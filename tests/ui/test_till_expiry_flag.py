@@ -8,7 +8,7 @@ from decimal import Decimal
 from pytestqt.qtbot import QtBot
 
 from common.roles import Role
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.checkout import sale_event
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.services.expiry import expiry_warning

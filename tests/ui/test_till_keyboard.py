@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store.models import Return, Sale
 from pos_client.ui.till.payment import PaymentDialog

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from pos_client.app import build_till, connect_sync
 from pos_client.config import TillConfig
+from pos_client.launch import build_till, connect_sync
 from pos_client.qt.sync_worker import SyncWorker
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store import documents

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from common.schemas.pricing import PromotionIn
 from common.sync.protocol import ChangeOp, PulledChange
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.printing.receipt import render_text
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store import replica

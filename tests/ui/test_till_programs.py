@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from common import giftcards as numbers
 from common.upi import read_uri
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store import documents
 from pos_client.store.models import OutboxEvent, Sale, SalePayment, Setting

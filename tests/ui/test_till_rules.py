@@ -7,7 +7,7 @@ from decimal import Decimal
 from pytestqt.qtbot import QtBot
 
 from common.codes import Tender
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.services.queries import find_customers
 from pos_client.store import documents

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from common.barcodes import GS
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.scanners.serial import SerialScannerConfig
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.ui.till.devices_dialog import DevicesDialog

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from pos_client.app import Till, connect_sync
+from pos_client.launch import Till, connect_sync
 from pos_client.scanners.serial import SerialScannerConfig
 from pos_client.services.demo import DEMO_PRODUCTS
 

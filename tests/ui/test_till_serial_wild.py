@@ -24,7 +24,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from common.barcodes import GS
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.scanners.serial import SerialScannerConfig
 from pos_client.services.demo import DEMO_PRODUCTS
 from tests.xvfb import stop

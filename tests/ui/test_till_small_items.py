@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from pos_client.app import connect_sync
+from pos_client.launch import connect_sync
 from pos_client.qt.sync_worker import SyncWorker
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.services.sync_engine import SyncEngine

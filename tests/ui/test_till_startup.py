@@ -16,7 +16,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from PySide6.QtWidgets import QApplication
-from pos_client.app import build_till
+from pos_client.launch import build_till
 from pos_client.config import TillConfig
 
 app = QApplication([])

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from common.sync.protocol import ChangeOp, PulledChange
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.store.replica import apply_changes
 from pos_client.ui.till.variant_picker import VariantPicker
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from common.barcodes import make_ean13
 from common.codes import Tender
-from pos_client.app import Till
+from pos_client.launch import Till
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.store.models import (
     Customer,

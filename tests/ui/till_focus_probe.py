@@ -21,8 +21,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from common.roles import Role
-from pos_client.app import build_till
 from pos_client.config import TillConfig
+from pos_client.launch import build_till
 from pos_client.services import shifts
 from pos_client.services.demo import DEMO_PRODUCTS
 from pos_client.services.login import Cashier

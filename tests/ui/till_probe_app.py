@@ -24,8 +24,8 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from common.roles import Role
-from pos_client.app import build_till
 from pos_client.config import TillConfig
+from pos_client.launch import build_till
 from pos_client.services import shifts
 from pos_client.services.login import Cashier
 from pos_client.store.models import Barcode
