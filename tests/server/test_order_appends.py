@@ -55,6 +55,19 @@ VOLATILE = {
 }
 
 
+def last_ids(session) -> dict[str, int]:
+    """Return each compared table's highest id now (0 when empty): where new rows begin."""
+    return {
+        name: session.scalar(
+            select(Base.metadata.tables[name].c.id)
+            .order_by(Base.metadata.tables[name].c.id.desc())
+            .limit(1)
+        )
+        or 0
+        for name in TABLES
+    }
+
+
 def _rows(session, start: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     """Return the rows of each table past `start` (stock levels whole), ids replaced."""
     tables: dict[str, Table] = {name: Base.metadata.tables[name] for name in TABLES}
@@ -105,15 +118,7 @@ def _place(world, *, number: str, buffered: bool, monkeypatch) -> dict[str, Any]
         monkeypatch.setattr(service, "buffered_appends", lambda session: contextlib.nullcontext())
     data = OrderCreate.model_validate(order_body(number, ("ADMIN-0", "8"), ("ADMIN-1", "1")))
     with world.sessions()() as session:
-        start = {
-            name: session.scalar(
-                select(Base.metadata.tables[name].c.id)
-                .order_by(Base.metadata.tables[name].c.id.desc())
-                .limit(1)
-            )
-            or 0
-            for name in TABLES
-        }
+        start = last_ids(session)
         outcome = service.place_order(
             session,
             principal=world.principal("admin"),

@@ -14,16 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, update
 
 from common.schemas.partners import CustomerCreate
 from sync_server.catalog.models import Product
-from sync_server.db import Base, transaction
+from sync_server.db import transaction
 from sync_server.notifications import service as notifications
 from sync_server.orders import service
 from sync_server.orders.schemas import OrderCreate
 from sync_server.partners import service as partners
-from tests.server.test_order_appends import TABLES, VOLATILE, _rows
+from tests.server.test_order_appends import TABLES, VOLATILE, _rows, last_ids
 from tests.server.test_orders import order_body, stock
 
 # A new customer's id comes from a sequence PostgreSQL does not roll back; the stored
@@ -53,15 +53,7 @@ def _place(world, monkeypatch, body: dict, *, set_based: bool) -> tuple[Any, dic
     monkeypatch.setattr(service, "_create", counted)
     data = OrderCreate.model_validate(body)
     with world.sessions()() as session:
-        start = {
-            name: session.scalar(
-                select(Base.metadata.tables[name].c.id)
-                .order_by(Base.metadata.tables[name].c.id.desc())
-                .limit(1)
-            )
-            or 0
-            for name in TABLES
-        }
+        start = last_ids(session)
         outcome = service.place_order(
             session,
             principal=world.principal("admin"),
