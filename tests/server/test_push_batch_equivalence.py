@@ -281,6 +281,28 @@ def _stored(
     return stored
 
 
+def _take_the_reference_path(monkeypatch) -> None:
+    """Push the reference way: each event in its own savepoint, flushed on its own.
+
+    Every movement, audit entry and feed change is added to the session on its own (one ORM
+    insert each), every movement batch reads its levels again, and its products' facts and
+    lots again: the batch path reads them only once.
+    """
+    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
+    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
+    monkeypatch.setattr(ledger, "held_levels", lambda session, **kw: None)
+    monkeypatch.setattr(
+        push,
+        "prepare_batch",
+        lambda session, *, tenant_id, branch_id, product_ids: ledger.lock_levels(
+            session,
+            tenant_id=tenant_id,
+            keys=[(branch_id, product_id) for product_id in product_ids],
+            create=False,
+        ),
+    )
+
+
 def test_a_pushed_sale_stores_the_same_rows_as_booking_it_line_by_line(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -404,23 +426,7 @@ def test_events_applied_together_store_what_each_in_its_savepoint_stores(
     fast_answers, fast = _push(world, first, "A", bad=bad, customer_id=customer_id)
     assert (together[0] is None) == bad  # the path under test was taken
 
-    # The reference: each event in its own savepoint, flushed on its own, every movement,
-    # audit entry and feed change added to the session on its own (one ORM insert each),
-    # every movement batch reading its levels again...
-    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
-    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
-    monkeypatch.setattr(ledger, "held_levels", lambda session, **kw: None)
-    # ...and reading its products' facts and lots again: the batch reads them only once.
-    monkeypatch.setattr(
-        push,
-        "prepare_batch",
-        lambda session, *, tenant_id, branch_id, product_ids: ledger.lock_levels(
-            session,
-            tenant_id=tenant_id,
-            keys=[(branch_id, product_id) for product_id in product_ids],
-            create=False,
-        ),
-    )
+    _take_the_reference_path(monkeypatch)
     slow_answers, slow = _push(world, second, "B", bad=bad, customer_id=customer_id)
 
     assert fast_answers == slow_answers
@@ -487,19 +493,7 @@ def test_a_push_of_one_event_applied_together_stores_what_its_own_savepoint_stor
     assert [answer is None for answer in together] == [False, bad, False]
 
     # The reference, as in the test above: each event in its own savepoint, rows one by one.
-    monkeypatch.setattr(push, "apply_together", lambda session, **kw: None)
-    monkeypatch.setattr(push, "buffered_appends", lambda session: nullcontext())
-    monkeypatch.setattr(ledger, "held_levels", lambda session, **kw: None)
-    monkeypatch.setattr(
-        push,
-        "prepare_batch",
-        lambda session, *, tenant_id, branch_id, product_ids: ledger.lock_levels(
-            session,
-            tenant_id=tenant_id,
-            keys=[(branch_id, product_id) for product_id in product_ids],
-            create=False,
-        ),
-    )
+    _take_the_reference_path(monkeypatch)
     slow_answers, slow = _push(world, second, "B", bad=bad, one_at_a_time=True)
 
     assert fast_answers == slow_answers
