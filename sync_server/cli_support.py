@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,11 @@ def translate_db_error(exc: BaseException) -> CliError | None:
     """Turn a database error that escaped a command into a message, or None if unknown."""
     from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+    runner = sys.modules.get("sync_server.migrations.runner")  # loaded if an upgrade ran
+    if runner is not None and isinstance(
+        exc, runner.ForeignKeyCheckError | runner.BranchedHistoryError
+    ):
+        return CliError(str(exc))
     if not isinstance(exc, DBAPIError):
         return None
     text = one_line(str(exc.orig) if exc.orig is not None else str(exc))

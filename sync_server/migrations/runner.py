@@ -115,13 +115,51 @@ def _unbranch(cfg: Config, connection: Connection) -> None:
     command.stamp(cfg, _linear_position(recorded, linear), purge=True)
 
 
+class ForeignKeyCheckError(RuntimeError):
+    """An upgrade would leave rows pointing at rows that do not exist; nothing was changed."""
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    # The pragma is a no-op inside a transaction, so it goes to the driver's connection
+    # (autocommit: the engine takes transaction control from pysqlite) before BEGIN.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise ForeignKeyCheckError(
+            f"the upgrade would leave {len(broken)} row(s) in {', '.join(tables)} pointing at "
+            "rows that do not exist; the database was left as it was"
+        )
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema (one linear history, one head)."""
+    """Bring the database to the newest schema (one linear history, one head).
+
+    On SQLite the migrations run with foreign keys off, SQLite's own procedure for schema
+    changes: a batch migration rebuilds a table by copying it and dropping the old one, and
+    with foreign keys on that drop would delete the rows of its ON DELETE CASCADE children.
+    Every foreign key is checked before the upgrade commits; a dangling one rolls it back.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        _unbranch(cfg, connection)
-        command.upgrade(cfg, "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                _unbranch(cfg, connection)
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
 
 
 def expected_heads() -> tuple[str, ...]:
