@@ -11,11 +11,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed, InvalidState, ValidationFailed
-from sync_server.apikeys.models import ApiKey
+from sync_server.apikeys.models import API_KEY, ApiKey
 from sync_server.apikeys.schemas import ApiKeyCreate
 from sync_server.apikeys.scopes import permissions_for
 from sync_server.audit import service as audit
 from sync_server.db import utcnow
+from sync_server.foundation.credentials import tenant_of
 from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
@@ -110,17 +111,23 @@ _KEY_BY_HASH = select(
     ApiKey.scopes,
     ApiKey.branch_ids,
     ApiKey.revoked_at,
-).where(ApiKey.key_hash == bindparam("digest"))
+).where(ApiKey.tenant_id == bindparam("tenant_id"), ApiKey.key_hash == bindparam("digest"))
 
 
 def resolve_api_key(session: Session, *, token: str) -> Principal:
     """Return the principal of a store calling with an API key.
 
     Read from the database on every request, so a revoked key stops at once on every
-    worker and server.
+    worker and server. The credential directory names the key's tenant; the key is then
+    read from that tenant's rows only.
     """
     digest = hash_key(token)
-    key = session.execute(_KEY_BY_HASH, {"digest": digest}).first()
+    tenant_id = tenant_of(session, kind=API_KEY, digest=digest)
+    key = (
+        None
+        if tenant_id is None
+        else session.execute(_KEY_BY_HASH, {"tenant_id": tenant_id, "digest": digest}).first()
+    )
     # compare_digest keeps the check constant-time even though the lookup found a row.
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         raise AuthenticationFailed("The API key is not recognised.")

@@ -4,17 +4,32 @@ Every kind belongs to the domain that issues it, and each registers its resolver
 receivers.py: access tokens (JWTs) in auth, an API key "spk_…" by its prefix in apikeys, a
 till's device credential by its prefix in sync. domains.load_receivers imports them all
 before the first credential is resolved.
+
+A key, a till's credential or an enrolment code names no tenant: its resolver reads the
+credential directory (tenant_of) for the tenant, then the credential's row by
+(tenant_id, hash), so every look-up of a tenant table names its tenant.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed
 from sync_server.domains import load_receivers
+from sync_server.foundation.models import CredentialEntry
 from sync_server.foundation.principal import Principal
+
+_TENANT_OF = select(CredentialEntry.tenant_id).where(
+    CredentialEntry.kind == bindparam("kind"), CredentialEntry.digest == bindparam("digest")
+)
+
+
+def tenant_of(session: Session, *, kind: str, digest: str) -> int | None:
+    """Return the tenant whose credential of `kind` has this hash, or None if none has."""
+    return session.execute(_TENANT_OF, {"kind": kind, "digest": digest}).scalar()
 
 
 class Resolver(Protocol):

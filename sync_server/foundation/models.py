@@ -1,14 +1,26 @@
-"""The change feed that tills pull, one sequence per tenant, and its head."""
+"""The change feed that tills pull, one sequence per tenant, and its head; the directory of
+credentials presented before any tenant is known."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+    insert,
+    text,
+)
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from sync_server.db import Base, TenantKeyed, utcnow
+from sync_server.db import Base, BigId, TenantKeyed, TenantScoped, utcnow
 
 
 class Change(TenantKeyed, Base):
@@ -47,3 +59,41 @@ class FeedHead(TenantKeyed, Base):
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CredentialEntry(Base):
+    """The server-wide directory of credential hashes: whose a presented secret is.
+
+    An API key, a till's credential and an enrolment code arrive with no tenant named; the
+    directory, read first, names it, and the credential's own row is then found by
+    (tenant_id, hash), the unique key of its tenant table. Global and small (one row per
+    credential issued, written only when one is issued), it holds the server-wide
+    uniqueness of the hashes, like `usernames` for logins. It has no foreign key to the
+    credentials' tables: in a distributed database it is a reference table, and those cannot
+    point at a distributed table; the row is written in the same flush as its credential
+    (see keep_in_directory).
+    """
+
+    __tablename__ = "credential_directory"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="RESTRICT"), index=True
+    )
+
+
+def keep_in_directory(model: type[TenantScoped], *, kind: str, column: str) -> None:
+    """Enter each new `model` row's hash (its `column`) in the directory, in the same flush.
+
+    A hash already there (of any tenant) is refused by the directory's key, and the
+    credential's insert with it.
+    """
+
+    @event.listens_for(model, "after_insert")
+    def _enter(mapper: Mapper[Any], connection: Connection, row: TenantScoped) -> None:
+        connection.execute(
+            insert(CredentialEntry.__table__).values(
+                kind=kind, digest=getattr(row, column), tenant_id=row.tenant_id
+            )
+        )

@@ -15,10 +15,11 @@ from common.roles import Permission
 from common.sync.protocol import DEVICE_TOKEN_PREFIX
 from sync_server.audit import service as audit
 from sync_server.db import lock_for_update, utcnow
+from sync_server.foundation.credentials import tenant_of
 from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
-from sync_server.sync.models import Device, EnrolmentCode
+from sync_server.sync.models import DEVICE_TOKEN, ENROLMENT_CODE, Device, EnrolmentCode
 
 # What a till may do with its own credential (the cashier's PIN is checked on the till).
 DEVICE_PERMISSIONS = frozenset(
@@ -68,10 +69,19 @@ def create_enrolment_code(
 
 def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branch]:
     """Exchange a one-time code for a device and its credential (shown once)."""
-    row = session.scalar(
-        lock_for_update(
-            select(EnrolmentCode).where(EnrolmentCode.code_hash == digest(_normal_code(code))),
-            session,
+    code_hash = digest(_normal_code(code))
+    # The credential directory names the code's tenant; its row is locked within that tenant.
+    tenant_id = tenant_of(session, kind=ENROLMENT_CODE, digest=code_hash)
+    row = (
+        None
+        if tenant_id is None
+        else session.scalar(
+            lock_for_update(
+                select(EnrolmentCode).where(
+                    EnrolmentCode.tenant_id == tenant_id, EnrolmentCode.code_hash == code_hash
+                ),
+                session,
+            )
         )
     )
     # Say which: the person at the till acts differently on a typo, a reused or an old code.
@@ -93,11 +103,16 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
         )
     # Lock the branch: two tills enrolling at once must not get the same receipt series.
     branch = session.scalars(
-        lock_for_update(select(Branch).where(Branch.id == row.branch_id), session)
+        lock_for_update(
+            select(Branch).where(Branch.tenant_id == row.tenant_id, Branch.id == row.branch_id),
+            session,
+        )
     ).one()
     number = (
         session.scalar(
-            select(func.count()).select_from(Device).where(Device.branch_id == branch.id)
+            select(func.count())
+            .select_from(Device)
+            .where(Device.tenant_id == row.tenant_id, Device.branch_id == branch.id)
         )
         or 0
     ) + 1
@@ -128,7 +143,16 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
 
 def resolve_device_token(session: Session, *, token: str) -> Principal:
     """Return the principal of a till credential; a revoked device is refused at once."""
-    device = session.scalar(select(Device).where(Device.token_hash == digest(token)))
+    token_hash = digest(token)
+    # The credential directory names the device's tenant; the device is read within it.
+    tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
+    device = (
+        None
+        if tenant_id is None
+        else session.scalar(
+            select(Device).where(Device.tenant_id == tenant_id, Device.token_hash == token_hash)
+        )
+    )
     if device is None:
         raise AuthenticationFailed("The device credential is not recognised.")
     if device.revoked_at is not None:

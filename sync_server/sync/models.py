@@ -16,11 +16,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db import Base, BigId, TenantKeyed, TenantScoped, tenant_fk, utcnow
+from sync_server.foundation.models import keep_in_directory
 
 if TYPE_CHECKING:
     # Only named by DeadLetter.of: every command that opens the database loads these models,
     # and the push protocol's schemas (pydantic) load when a push is handled.
     from common.sync.protocol import Event
+
+# The kinds of a till's credential and of an enrolment code in the credential directory
+# (foundation.models.CredentialEntry): both are presented with no tenant named.
+DEVICE_TOKEN = "device"
+ENROLMENT_CODE = "enrolment_code"
 
 
 class Device(TenantScoped, Base):
@@ -31,13 +37,15 @@ class Device(TenantScoped, Base):
     __table_args__ = (
         PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "receipt_prefix"),
+        # Found by (tenant_id, token_hash) once the credential directory named the tenant.
+        UniqueConstraint("tenant_id", "token_hash"),
         tenant_fk("branch_id", "branches"),
     )
 
     id: Mapped[str] = mapped_column(String(36))
     branch_id: Mapped[int] = mapped_column(BigId, index=True)
     name: Mapped[str] = mapped_column(String(80))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     # Receipts made offline never collide: each device numbers in its own series.
     receipt_prefix: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -52,15 +60,22 @@ class EnrolmentCode(TenantKeyed, Base):
     """A one-time code an admin hands to whoever sets up a till."""
 
     __tablename__ = "device_enrolment_codes"
-    __table_args__ = (tenant_fk("branch_id", "branches"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code_hash"),
+        tenant_fk("branch_id", "branches"),
+    )
 
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
     branch_id: Mapped[int] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+keep_in_directory(Device, kind=DEVICE_TOKEN, column="token_hash")
+keep_in_directory(EnrolmentCode, kind=ENROLMENT_CODE, column="code_hash")
 
 
 class ReceivedEvent(TenantKeyed, Base):

@@ -3,6 +3,9 @@
 Users log in by username alone; a global directory (usernames) finds the tenant and holds
 the server-wide uniqueness, users are unique per tenant, revocations and the failed logins
 of known names are the tenant's rows, failures for names in no tenant are kept apart.
+API keys, till credentials and enrolment codes name no tenant either: another global
+directory (credential_directory) maps their hashes to the tenant, and each is then read by
+(tenant_id, hash), the unique key of its tenant table.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from common.ids import new_id
+from sync_server.apikeys.models import ApiKey
+from sync_server.apikeys.service import hash_key
 from sync_server.audit import service as audit
 from sync_server.db import transaction
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.migrations.runner import alembic_config, current_heads, expected_heads, upgrade
 from sync_server.partitions import PARTITION_NAME
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, Api, World
 
 
 def _sql(world: World, sql: str, **params: object) -> list[tuple]:
@@ -149,7 +154,8 @@ def test_upgrading_keeps_revocations_failures_and_usernames(world, engine, datab
 
 # --- Tenant-scoped keys ---------------------------------------------------------------------
 
-GLOBAL_WITH_TENANT = {"usernames"}  # the directory: global, though each row names a tenant
+# The directories: global, though each row names a tenant.
+GLOBAL_WITH_TENANT = {"usernames", "credential_directory"}
 
 
 def _tenant_tables(inspector) -> list[str]:
@@ -197,8 +203,8 @@ def test_every_tenant_row_is_keyed_with_its_tenant_and_refers_within_it(engine):
                 loose.append((table, fk["name"], fk["constrained_columns"]))
     assert unkeyed == []
     assert loose == []
-    # A distributed table enforces a unique key only if it holds tenant_id. Left: the
-    # credentials found by their hash before the tenant is known (installers/README.md).
+    # A distributed table enforces a unique key only if it holds tenant_id. The credentials
+    # found by their hash hold it too: the credential directory names the tenant first.
     tenantless = {
         (table, tuple(uq["column_names"]))
         for table in tables
@@ -206,9 +212,6 @@ def test_every_tenant_row_is_keyed_with_its_tenant_and_refers_within_it(engine):
         if "tenant_id" not in uq["column_names"]
     }
     assert tenantless <= {
-        ("api_keys", ("key_hash",)),
-        ("devices", ("token_hash",)),
-        ("device_enrolment_codes", ("code_hash",)),
         # SQLite only: on PostgreSQL it is one unique index per range (migration 0027).
         ("stock_movements", ("uuid",)),
     }
@@ -308,3 +311,191 @@ def test_upgrading_rekeys_in_place_keeps_every_row_and_stops_at_a_cross_tenant_o
     _sql(world, "DELETE FROM product_barcodes WHERE code = 'CROSS'")
     upgrade(engine)
     assert current_heads(engine) == expected_heads()
+
+
+# --- Credentials presented with no tenant named ----------------------------------------------
+
+# (kind in the directory, table, hash column)
+CREDENTIALS = (
+    ("api_key", "api_keys", "key_hash"),
+    ("device", "devices", "token_hash"),
+    ("enrolment_code", "device_enrolment_codes", "code_hash"),
+)
+
+
+def _code(world: World, admin: str) -> str:
+    tenant = world.b if admin.startswith("b_") else world.a
+    made = world.api(admin).post(
+        "devices/enrolment-codes", json={"branch_id": tenant.branch_ids[0]}
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["code"]
+
+
+def _enrol(world: World, code: str):
+    return Api(world.client, None).post("devices/enrol", json={"code": code, "name": "Till"})
+
+
+def _issue(world: World, admin: str) -> dict[str, str]:
+    """Issue an API key, a till credential and an unused enrolment code in admin's business."""
+    key = world.api(admin).post("api-keys", json={"name": "web", "scopes": ["catalog:read"]})
+    assert key.status_code == 201, key.text
+    till = _enrol(world, _code(world, admin))
+    assert till.status_code == 201, till.text
+    return {"key": key.json()["key"], "token": till.json()["token"], "code": _code(world, admin)}
+
+
+def _key_says(world: World, key: str):
+    return world.client.get("/api/v1/products", headers={"X-API-Key": key})
+
+
+def _till_says(world: World, token: str):
+    return Api(world.client, token).get("sync/pull", params={"limit": 1})
+
+
+def _directory_matches_the_tables(world: World) -> None:
+    for kind, table, column in CREDENTIALS:
+        rows = set(_sql(world, f"SELECT {column}, tenant_id FROM {table}"))
+        assert {tenant for _, tenant in rows} == {world.a.id, world.b.id}, table
+        entries = _sql(
+            world, "SELECT digest, tenant_id FROM credential_directory WHERE kind = :k", k=kind
+        )
+        assert set(entries) == rows, table
+
+
+def _credential_keys(engine) -> dict[str, list[list[str]]]:
+    inspector = inspect(engine)
+    return {
+        table: sorted(
+            uq["column_names"]
+            for uq in inspector.get_unique_constraints(table)
+            if column in uq["column_names"]
+        )
+        for _, table, column in CREDENTIALS
+    }
+
+
+def test_every_credential_is_in_the_directory_and_keyed_with_its_tenant(world, engine):
+    for admin in ("admin", "b_admin"):
+        _issue(world, admin)
+    _directory_matches_the_tables(world)
+    # Read back from the database: the tenant tables' keys hold tenant_id, the directory's
+    # key is the hash (per kind), which keeps hashes unique across the server.
+    assert _credential_keys(engine) == {
+        "api_keys": [["tenant_id", "key_hash"]],
+        "devices": [["tenant_id", "token_hash"]],
+        "device_enrolment_codes": [["tenant_id", "code_hash"]],
+    }
+    assert inspect(engine).get_pk_constraint("credential_directory")["constrained_columns"] == [
+        "kind",
+        "digest",
+    ]
+    (taken,) = _sql(world, "SELECT key_hash FROM api_keys WHERE tenant_id = :t", t=world.a.id)[0]
+    with pytest.raises(IntegrityError), transaction(world.sessions()) as session:
+        session.execute(
+            text(
+                "INSERT INTO credential_directory (kind, digest, tenant_id) "
+                "VALUES ('api_key', :d, :t)"
+            ),
+            {"d": taken, "t": world.b.id},
+        )
+    # A key issued in another business with a hash already in use is refused in the same
+    # flush, by the directory (the table alone would take it: its key is per tenant).
+    with pytest.raises(IntegrityError), transaction(world.sessions()) as session:
+        session.add(
+            ApiKey(
+                tenant_id=world.b.id,
+                name="copy",
+                prefix="spk_copy",
+                key_hash=taken,
+                scopes=[],
+                branch_ids=[],
+            )
+        )
+        session.flush()
+    assert _sql(world, "SELECT count(*) FROM api_keys WHERE key_hash = :d", d=taken) == [(1,)]
+
+
+def test_a_credential_is_read_within_the_business_the_directory_names(world):
+    """A directory entry naming another business opens nothing, and says no more than an
+    unknown credential does."""
+    mine, theirs = _issue(world, "admin"), _issue(world, "b_admin")
+    listed = _key_says(world, theirs["key"])
+    assert listed.status_code == 200
+    assert not {p["id"] for p in listed.json()["items"]} & set(world.a.product_ids)
+    unknown_key = _key_says(world, "spk_" + "x" * 43)
+    unknown_till = _till_says(world, "spd_" + "x" * 43)
+    unknown_code = _enrol(world, "ABCDE-FGHJK")
+    assert unknown_key.status_code == unknown_till.status_code == unknown_code.status_code == 401
+    # Point the other business's entries at this one (as a bug or a tampered row might).
+    for digest in (hash_key(theirs["key"]), hash_key(theirs["token"])):
+        _sql(
+            world,
+            "UPDATE credential_directory SET tenant_id = :t WHERE digest = :d",
+            t=world.a.id,
+            d=digest,
+        )
+    _sql(
+        world,
+        "UPDATE credential_directory SET tenant_id = :t "
+        "WHERE kind = 'enrolment_code' AND digest = :d",
+        t=world.a.id,
+        d=hash_key(theirs["code"].replace("-", "")),
+    )
+    for refused, unknown in (
+        (_key_says(world, theirs["key"]), unknown_key),
+        (_till_says(world, theirs["token"]), unknown_till),
+        (_enrol(world, theirs["code"]), unknown_code),
+    ):
+        assert refused.status_code == 401
+        assert refused.json() == unknown.json()
+    # This business's own credentials are untouched.
+    assert _key_says(world, mine["key"]).status_code == 200
+    assert _till_says(world, mine["token"]).status_code == 200
+    assert _enrol(world, mine["code"]).status_code == 201
+
+
+def test_upgrading_keeps_issued_keys_tills_and_codes_working(world, engine, database_url):
+    """0028 -> 0029 on a database with credentials: each one issued before still works."""
+    issued = {admin: _issue(world, admin) for admin in ("admin", "b_admin")}
+    revoked = world.api("admin").post("api-keys", json={"name": "old", "scopes": ["catalog:read"]})
+    assert world.api("admin").post(f"api-keys/{revoked.json()['id']}/revoke").status_code == 200
+    cfg = alembic_config(database_url)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0028_tenant_keys")
+    assert "credential_directory" not in inspect(engine).get_table_names()
+    assert _credential_keys(engine) == {
+        "api_keys": [["key_hash"]],
+        "devices": [["token_hash"]],
+        "device_enrolment_codes": [["code_hash"]],
+    }
+    # A till enrolled by the previous release, which knew no directory.
+    old_token = "spd_" + new_id().replace("-", "")
+    _sql(
+        world,
+        "INSERT INTO devices (id, tenant_id, branch_id, name, token_hash, receipt_prefix, "
+        "created_at) VALUES (:id, :t, :b, 'Old till', :h, 'OLD-T01', '2026-01-01 00:00:00+00')",
+        id=new_id(),
+        t=world.b.id,
+        b=world.b.branch_ids[0],
+        h=hash_key(old_token),
+    )
+    upgrade(engine)
+    assert current_heads(engine) == expected_heads()
+    _directory_matches_the_tables(world)
+    assert _credential_keys(engine) == {
+        "api_keys": [["tenant_id", "key_hash"]],
+        "devices": [["tenant_id", "token_hash"]],
+        "device_enrolment_codes": [["tenant_id", "code_hash"]],
+    }
+    for admin, credentials in issued.items():
+        assert _key_says(world, credentials["key"]).status_code == 200, admin
+        assert _till_says(world, credentials["token"]).status_code == 200, admin
+        assert _enrol(world, credentials["code"]).status_code == 201, admin
+    assert _till_says(world, old_token).status_code == 200
+    refused = _key_says(world, revoked.json()["key"])
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    # Credentials issued after the upgrade enter the directory as before.
+    _issue(world, "b_admin")
+    _directory_matches_the_tables(world)
