@@ -93,8 +93,30 @@ class CartTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def show_cart(self, cart: Cart) -> None:
-        """Show the cart's lines."""
-        self.set_rows([CartRow.of(line) for line in cart.lines])
+        """Show the cart's lines, telling the view only what changed.
+
+        A scan appends a line or bumps one (and repricing may change others): those rows are
+        inserted or updated in place, so the view repaints them alone instead of resetting
+        (which dropped its selection and layout and repainted every row on every scan).
+        Any other change of the lines (a void, a new sale) resets the model.
+        """
+        rows = [CartRow.of(line) for line in cart.lines]
+        old = self.rows
+        kept = len(old)
+        if kept > len(rows) or any(
+            a.line_id != b.line_id for a, b in zip(old, rows[:kept], strict=True)
+        ):
+            self.set_rows(rows)
+            return
+        last = len(self.HEADERS) - 1
+        for i in range(kept):
+            if old[i] != rows[i]:
+                old[i] = rows[i]
+                self.dataChanged.emit(self.index(i, 0), self.index(i, last))
+        if len(rows) > kept:
+            self.beginInsertRows(QModelIndex(), kept, len(rows) - 1)
+            old.extend(rows[kept:])
+            self.endInsertRows()
 
     def row_of(self, line_id: str) -> int:
         """Return the row index of a line, or -1."""
