@@ -15,6 +15,15 @@ from pos_client.services.till import Cart, CartLine
 
 Index = QModelIndex | QPersistentModelIndex
 
+DISPLAY = Qt.ItemDataRole.DisplayRole
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
+USER = Qt.ItemDataRole.UserRole
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+DISCOUNT_COLOUR = QColor("#ba2525")
+OVERRIDE_COLOUR = QColor("#8d5a00")
+
 
 @dataclass(frozen=True)
 class CartRow:
@@ -85,11 +94,15 @@ class CartTableModel(QAbstractTableModel):
         super().__init__()
         self.currency = currency
         self.rows: list[CartRow] = []
+        # Each row's cell texts, with the row they were made from (rows are replaced, never
+        # changed, so a row that is not the one cached has new texts to make).
+        self._texts: dict[int, tuple[CartRow, tuple[str, ...]]] = {}
 
     def set_rows(self, rows: list[CartRow]) -> None:
         """Replace every row."""
         self.beginResetModel()
         self.rows = list(rows)
+        self._texts.clear()
         self.endResetModel()
 
     def show_cart(self, cart: Cart) -> None:
@@ -134,27 +147,34 @@ class CartTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section > 0:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == ALIGNMENT and section > 0:
+                return RIGHT
         return None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
+        # The view asks for every role of every visible cell on each repaint: answer from the
+        # row's texts, made once per row, and from constants, not from enum arithmetic.
         if not index.isValid():
             return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        r, column = index.row(), index.column()
+        if role == DISPLAY:
+            texts = self._texts.get(r)
+            if texts is None or texts[0] is not self.rows[r]:
+                row = self.rows[r]
+                texts = (row, tuple(self._text(row, c) for c in range(len(self.HEADERS))))
+                self._texts[r] = texts
+            return texts[1][column]
+        if role == ALIGNMENT:
+            return RIGHT if column > 0 else None
+        row = self.rows[r]
+        if role == FOREGROUND:
             if column == 3 and row.discount:
-                return QColor("#ba2525")
+                return DISCOUNT_COLOUR
             if column == 2 and row.price_overridden:
-                return QColor("#8d5a00")
-        if role == Qt.ItemDataRole.ToolTipRole and row.low_stock:
-            return "Low stock at this branch"
-        if role == Qt.ItemDataRole.UserRole:
+                return OVERRIDE_COLOUR
+        elif role == TOOLTIP:
+            return "Low stock at this branch" if row.low_stock else None
+        elif role == USER:
             return row.line_id
         return None
 
