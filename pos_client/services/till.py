@@ -124,10 +124,26 @@ class CartLine:
         """Return what the customer pays for this line after every discount."""
         return self.total - self.order_discount_share
 
+    # The last tax worked out and what it came from: every scan re-totals the whole cart,
+    # and an unchanged line's inclusive split is the same answer (it was most of a scan's work).
+    _tax_memo: tuple[tuple[object, ...], Decimal] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
     @property
     def tax(self) -> Decimal:
         """Return the tax contained in what is paid for this line (common.tax's rule)."""
-        return tax_inclusive(self.net, components=self.item.tax_components()).tax
+        net, item, day = self.net, self.item, date.today()
+        key = (net, item.tax_class, item.tax_rate, day)
+        memo = self._tax_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        components = components_for(
+            tax_class=item.tax_class, tax_rate=item.tax_rate, day=day, supply=Supply.INTRA
+        )
+        tax = tax_inclusive(net, components=components).tax
+        self._tax_memo = (key, tax)
+        return tax
 
     @property
     def price_overridden(self) -> bool:

@@ -11,6 +11,7 @@ requests (``sales_requests``/``sales_request_lines``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,23 @@ def _where(
     return stmt if branch is None else stmt.where(branch)
 
 
+@dataclass(frozen=True)
+class Watermark:
+    """A summary watermark read in the report's own statement (`sql`, so the watermark and
+    the rows it covers come from one snapshot), and `floor`, its value when the report began.
+
+    Watermarks only rise, so `id > floor` holds for every row `id > sql` keeps. PostgreSQL
+    cannot estimate `id > (SELECT …)` (it guesses a third of the table) and scanned every
+    sale for the few after the watermark; the literal floor lets it walk the id index.
+    """
+
+    sql: Any
+    floor: int
+
+    def __clause_element__(self) -> Any:
+        return self.sql
+
+
 def marked(after: Any) -> bool:
     """Say whether a watermark is set: a positive id, or the SQL that reads the stored one."""
     return not isinstance(after, int) or after > 0
@@ -102,6 +120,8 @@ def _till_sales(
     stmt = stmt.where(Sale.status == "completed")
     if marked(after):
         stmt = stmt.where(Sale.id > after)
+        if isinstance(after, Watermark):
+            stmt = stmt.where(Sale.id > after.floor)
     if filters.channel is not None:
         stmt = stmt.where(Sale.channel == filters.channel)
     stmt = _cashier(stmt, Sale.cashier_id, filters)
@@ -138,6 +158,8 @@ def _till_returns(
     ).join(Return, Return.id == ReturnLine.return_id)
     if marked(after):
         stmt = stmt.where(Return.id > after)
+        if isinstance(after, Watermark):
+            stmt = stmt.where(Return.id > after.floor)
     stmt = _cashier(stmt, Return.cashier_id, filters)
     return _where(
         stmt,

@@ -29,7 +29,7 @@ from sync_server.reports.base import (
     upsert,
     upsert_latest,
 )
-from sync_server.reports.facts import marked, sales_facts
+from sync_server.reports.facts import Watermark, marked, sales_facts
 from sync_server.reports.models import ProductDaily, ProductLastDay, SummaryState, TenderDaily
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
@@ -416,11 +416,12 @@ def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
     """The watermarks for a report's query (see summary.read_marks for why SQL)."""
     s = SummaryState
     mine = s.tenant_id == tenant_id
-    if session.scalar(select(s.id).where(mine)) is None:
+    now = session.execute(select(s.sale_id_through, s.return_id_through).where(mine)).first()
+    if now is None:
         return 0, 0
     return (
-        select(s.sale_id_through).where(mine).scalar_subquery(),
-        select(s.return_id_through).where(mine).scalar_subquery(),
+        Watermark(select(s.sale_id_through).where(mine).scalar_subquery(), int(now[0])),
+        Watermark(select(s.return_id_through).where(mine).scalar_subquery(), int(now[1])),
     )
 
 

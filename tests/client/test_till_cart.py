@@ -139,6 +139,64 @@ def test_cart_table_model_shows_plain_rows() -> None:
     assert model.row_of(line.line_id) == 1
 
 
+def test_line_tax_follows_every_change_of_what_is_paid() -> None:
+    # A line's tax is remembered between totals; each change of its amount is a new answer.
+    cart = Cart(max_discount_percent=D("50"))
+    milk = cart.add(MILK)
+    soap = cart.add(SOAP)
+    assert (milk.tax, soap.tax) == (D("3.14"), D("36.00"))
+    cart.add(MILK)  # 132.00 incl. 5%
+    assert milk.tax == D("6.29")
+    cart.set_order_discount(amount=D("36.80"))  # shares 13.20 and 23.60
+    assert (milk.net, soap.net) == (D("118.80"), D("212.40"))
+    assert (milk.tax, soap.tax) == (D("5.66"), D("32.40"))
+    assert cart.totals().tax == D("38.06")
+    cart.set_order_discount(amount=D("0"))
+    assert cart.totals().tax == D("6.29") + D("36.00")
+
+
+def test_cart_model_inserts_and_updates_rows_in_place() -> None:
+    # A scan appends or bumps a line: the view is told about those rows, and is reset only
+    # when lines go away or the sale changes.
+    cart = Cart()
+    model = CartTableModel()
+    events: list[tuple] = []
+    model.modelReset.connect(lambda: events.append(("reset",)))
+    model.rowsInserted.connect(lambda _p, first, last: events.append(("insert", first, last)))
+    model.dataChanged.connect(
+        lambda top, bottom, _roles: events.append(("changed", top.row(), bottom.row()))
+    )
+
+    def shown() -> list[list[object]]:
+        return [[model.data(model.index(r, c)) for c in range(5)] for r in range(model.rowCount())]
+
+    def expected() -> list[list[object]]:
+        fresh = CartTableModel()
+        fresh.set_rows([CartRow.of(line) for line in cart.lines])
+        return [[fresh.data(fresh.index(r, c)) for c in range(5)] for r in range(fresh.rowCount())]
+
+    cart.add(MILK)
+    model.show_cart(cart)
+    cart.add(SOAP)
+    model.show_cart(cart)
+    cart.add(MILK)
+    model.show_cart(cart)
+    model.show_cart(cart)  # nothing changed: nothing said
+    assert events == [("insert", 0, 0), ("insert", 1, 1), ("changed", 0, 0)]
+    assert shown() == expected()
+    events.clear()
+    cart.remove(cart.lines[0].line_id)
+    model.show_cart(cart)
+    assert events == [("reset",)] and shown() == expected() == [
+        ["Soap", "1", "236.00", "", "236.00"]
+    ]
+    events.clear()
+    cart.clear()
+    cart.add(SOAP)
+    model.show_cart(cart)  # a new sale's first line has another id: reset
+    assert events == [("reset",)] and model.rows[0].line_id == cart.lines[0].line_id
+
+
 def test_payment_messages_print_money_in_the_tills_currency() -> None:
     from common.errors import CreditLimitExceeded, ValidationFailed
     from pos_client.services.till import (

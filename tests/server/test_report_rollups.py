@@ -21,7 +21,7 @@ from sync_server.foundation.principal import Principal
 from sync_server.inventory.ledger import RESERVATION_CODES, RESERVATION_ONLY
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.main import create_app
-from sync_server.reports import branches, keeper, sales, stock, summary, totals
+from sync_server.reports import branches, keeper, rollups, sales, stock, summary, totals
 from sync_server.reports.base import Grain, make_filters
 from sync_server.reports.keeper import in_server_summaries
 from sync_server.reports.models import (
@@ -399,6 +399,31 @@ def test_the_keeper_backfills_a_bulk_load_and_then_takes_only_the_new_sales(worl
     with transaction(world.sessions(), readonly=True) as s:
         again = s.scalar(select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id))
     assert again == before
+
+
+def test_a_report_that_read_its_watermarks_before_the_keeper_moved_gives_the_same_answer(
+    world, monkeypatch
+):
+    # A report reads the watermarks' values first (the floor its tail's id ranges start
+    # from) and the watermarks themselves inside its statement. The keeper may step on in
+    # between: the floor is then below the stored watermark, and the answer must not change.
+    a = world.a
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=random.Random(31), count=60, prefix="W")
+        s.flush()
+        _levels(s, a=a)
+    with transaction(world.sessions()) as s:
+        summary.refresh(s, tenant_id=a.id, limit=15)
+    with transaction(world.sessions(), readonly=True) as s:
+        early = rollups.read_marks(s, tenant_id=a.id)
+        assert (early[0].floor, early[1].floor) == summary.watermarks(s, tenant_id=a.id)
+    keeper.keep_once(world.sessions(), step=7)
+    with transaction(world.sessions(), readonly=True) as s:
+        assert summary.watermarks(s, tenant_id=a.id)[0] > early[0].floor > 0
+    fresh = _summarised(world)
+    monkeypatch.setattr(rollups, "read_marks", lambda session, *, tenant_id: early)
+    late = _summarised(world)
+    assert late == fresh and sum(len(rows) for rows in fresh.values()) > 0
 
 
 def test_the_server_process_keeps_the_summaries_on_its_own(world, settings):

@@ -15,6 +15,15 @@ from pos_client.services.till import Cart, CartLine
 
 Index = QModelIndex | QPersistentModelIndex
 
+DISPLAY = Qt.ItemDataRole.DisplayRole
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
+USER = Qt.ItemDataRole.UserRole
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+DISCOUNT_COLOUR = QColor("#ba2525")
+OVERRIDE_COLOUR = QColor("#8d5a00")
+
 
 @dataclass(frozen=True)
 class CartRow:
@@ -85,16 +94,42 @@ class CartTableModel(QAbstractTableModel):
         super().__init__()
         self.currency = currency
         self.rows: list[CartRow] = []
+        # Each row's cell texts, with the row they were made from (rows are replaced, never
+        # changed, so a row that is not the one cached has new texts to make).
+        self._texts: dict[int, tuple[CartRow, tuple[str, ...]]] = {}
 
     def set_rows(self, rows: list[CartRow]) -> None:
         """Replace every row."""
         self.beginResetModel()
         self.rows = list(rows)
+        self._texts.clear()
         self.endResetModel()
 
     def show_cart(self, cart: Cart) -> None:
-        """Show the cart's lines."""
-        self.set_rows([CartRow.of(line) for line in cart.lines])
+        """Show the cart's lines, telling the view only what changed.
+
+        A scan appends a line or bumps one (and repricing may change others): those rows are
+        inserted or updated in place, so the view repaints them alone instead of resetting
+        (which dropped its selection and layout and repainted every row on every scan).
+        Any other change of the lines (a void, a new sale) resets the model.
+        """
+        rows = [CartRow.of(line) for line in cart.lines]
+        old = self.rows
+        kept = len(old)
+        if kept > len(rows) or any(
+            a.line_id != b.line_id for a, b in zip(old, rows[:kept], strict=True)
+        ):
+            self.set_rows(rows)
+            return
+        last = len(self.HEADERS) - 1
+        for i in range(kept):
+            if old[i] != rows[i]:
+                old[i] = rows[i]
+                self.dataChanged.emit(self.index(i, 0), self.index(i, last))
+        if len(rows) > kept:
+            self.beginInsertRows(QModelIndex(), kept, len(rows) - 1)
+            old.extend(rows[kept:])
+            self.endInsertRows()
 
     def row_of(self, line_id: str) -> int:
         """Return the row index of a line, or -1."""
@@ -112,27 +147,34 @@ class CartTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section > 0:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == ALIGNMENT and section > 0:
+                return RIGHT
         return None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
+        # The view asks for every role of every visible cell on each repaint: answer from the
+        # row's texts, made once per row, and from constants, not from enum arithmetic.
         if not index.isValid():
             return None
-        row = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        r, column = index.row(), index.column()
+        if role == DISPLAY:
+            texts = self._texts.get(r)
+            if texts is None or texts[0] is not self.rows[r]:
+                row = self.rows[r]
+                texts = (row, tuple(self._text(row, c) for c in range(len(self.HEADERS))))
+                self._texts[r] = texts
+            return texts[1][column]
+        if role == ALIGNMENT:
+            return RIGHT if column > 0 else None
+        row = self.rows[r]
+        if role == FOREGROUND:
             if column == 3 and row.discount:
-                return QColor("#ba2525")
+                return DISCOUNT_COLOUR
             if column == 2 and row.price_overridden:
-                return QColor("#8d5a00")
-        if role == Qt.ItemDataRole.ToolTipRole and row.low_stock:
-            return "Low stock at this branch"
-        if role == Qt.ItemDataRole.UserRole:
+                return OVERRIDE_COLOUR
+        elif role == TOOLTIP:
+            return "Low stock at this branch" if row.low_stock else None
+        elif role == USER:
             return row.line_id
         return None
 
