@@ -71,8 +71,10 @@ def place_order(
 ) -> Outcome:
     """Create and reserve an order once per Idempotency-Key; a retry gets the first answer.
 
-    A refusal (short stock, unknown SKU…) is an answer too: it is stored, and the savepoint
-    makes sure nothing of the refused order stays behind.
+    A refusal (short stock, unknown SKU…) is an answer too: it is stored, and nothing of the
+    refused order stays behind. The order is its unit of work's only writer (the route's
+    transaction holds nothing else): a refusal under the level locks rolls the transaction
+    back whole, which lets the other orders for those products go on at once.
     """
     fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
     record_id, previous = idempotency.claim(
@@ -92,6 +94,17 @@ def place_order(
                     placed = _create_set_based(session, principal=principal, data=data)
             except _LongWay:
                 placed = None  # declined before writing anything: the long way from here
+            except _ShortUnderLock as short:
+                # The levels it locked are released now, not after the answer is stored
+                # (in a race for the last units, the next order waits on them): the claim
+                # goes with the rollback, and is taken again.
+                session.rollback()
+                record_id, previous = idempotency.claim(
+                    session, tenant_id=principal.tenant_id, key=key, fingerprint=fingerprint
+                )
+                if previous is not None:
+                    return previous
+                raise short.refusal from short
         if placed is None:
             with session.begin_nested(), buffered_appends(session):
                 placed = _create(session, principal=principal, data=data)
@@ -165,7 +178,15 @@ _PRODUCTS_HERE = (
 
 
 class _LongWay(Exception):
-    """The set-based way does not place this order: _create does, after a rollback."""
+    """The set-based way does not place this order: _create does, in the same transaction."""
+
+
+class _ShortUnderLock(Exception):
+    """The set-based way found the stock short under the level locks (it wrote nothing)."""
+
+    def __init__(self, refusal: InsufficientStock) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 def _create_set_based(
@@ -248,7 +269,7 @@ def _create_set_based(
             facts=facts,
         )
     except InsufficientStock as exc:
-        raise _short_lines(exc, products) from exc
+        raise _ShortUnderLock(_short_lines(exc, products)) from exc
     if not lotless:
         raise _LongWay
     if customer is not None:

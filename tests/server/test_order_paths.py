@@ -125,6 +125,26 @@ def test_refusals_are_the_same_answer_and_write_only_the_answer(shop, monkeypatc
         assert [r["status_code"] for r in rows["idempotency_records"]] == [status]
 
 
+def test_a_shortage_found_under_the_locks_is_the_same_refusal_and_writes_only_it(shop, monkeypatch):
+    """Stock that looked enough unlocked but is short under the level locks (an order took
+    it in between): the set-based way rolls back and stores the refusal in a new transaction,
+    the ORM way rolls back its savepoint; the same answer, and only the answer is written."""
+    placed = []
+    for set_based in (True, False):
+        # As if another order had taken the stock between the unlocked read and the locks.
+        monkeypatch.setattr(service, "_refuse_short", lambda levels, **kwargs: None)
+        placed.append(
+            _place(shop, monkeypatch, order_body("SET-9", ("ADMIN-0", "11")), set_based=set_based)
+        )
+    (fast, fast_rows, long_way), (slow, slow_rows, _) = placed
+    assert fast.status == slow.status == 409 and long_way == 0, fast.body
+    assert _clean(fast.body) == _clean(slow.body)
+    for name in TABLES:
+        assert fast_rows[name] == slow_rows[name], name
+    assert not fast_rows["orders"] and not fast_rows["stock_movements"]
+    assert [r["status_code"] for r in fast_rows["idempotency_records"]] == [409]
+
+
 def test_a_duplicate_external_number_is_refused_the_same_way(shop, monkeypatch):
     with shop.sessions()() as session:
         first = service.place_order(
