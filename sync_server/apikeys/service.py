@@ -140,7 +140,7 @@ def resolve_api_key(session: Session, *, token: str) -> Principal:
     kept = _resolved.get(digest)
     if kept is not None and kept[0] > now:
         return kept[1]
-    key = session.execute(_KEY_BY_HASH, {"digest": digest}).first()
+    key = session.connection().execute(_KEY_BY_HASH, {"digest": digest}).first()
     # compare_digest keeps the check constant-time even though the lookup found a row.
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         raise AuthenticationFailed("The API key is not recognised.")

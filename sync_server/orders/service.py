@@ -351,12 +351,14 @@ def _write_set_based(
         "reserved_until": utcnow() + timedelta(minutes=minutes),
         "total": total,
     }
-    made = session.execute(_INSERT_ORDER, order).one()
+    # Plain inserts on the session's connection (no ORM execution: nothing is pending).
+    conn = session.connection()
+    made = conn.execute(_INSERT_ORDER, order).one()
     order.update(_ORDER_DEFAULTS, id=made.id)
     order.update(created_at=made.created_at, updated_at=made.updated_at)
     for row in lines:
         row["order_id"] = made.id
-    ids = session.execute(_INSERT_LINES, lines).scalars().all()
+    ids = conn.execute(_INSERT_LINES, lines).scalars().all()
     for row, line_id in zip(lines, ids, strict=True):
         row.update(id=line_id, returned_quantity=ZERO)
     order["lines"] = lines
