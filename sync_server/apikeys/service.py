@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -89,6 +90,7 @@ def revoke_key(session: Session, *, actor: Principal | None, tenant_id: int, key
     before = _snapshot(key)
     key.revoked_at = utcnow()
     session.flush()
+    forget_resolved_keys()  # here at once; other processes within KEY_CACHE_SECONDS
     audit.record(
         session,
         actor=actor.actor if actor else Actor(tenant_id=tenant_id),
@@ -114,26 +116,47 @@ _KEY_BY_HASH = select(
 ).where(ApiKey.tenant_id == bindparam("tenant_id"), ApiKey.key_hash == bindparam("digest"))
 
 
+# A good key's principal is kept this long by each process: a store sends its key with every
+# request, and this saves the read of it on all but one request in this span. A revoked key
+# stops at once in the process that revoked it, and within this span on every other worker
+# and server. Keys that are unknown or revoked are never kept: each try is read again.
+KEY_CACHE_SECONDS = 2.0
+_KEY_CACHE_SIZE = 10_000
+_resolved: dict[str, tuple[float, Principal]] = {}
+
+
+def forget_resolved_keys() -> None:
+    """Drop every key's kept principal (a key was revoked here)."""
+    _resolved.clear()
+
+
 def resolve_api_key(session: Session, *, token: str) -> Principal:
     """Return the principal of a store calling with an API key.
 
-    Read from the database on every request, so a revoked key stops at once on every
-    worker and server. The credential directory names the key's tenant; the key is then
-    read from that tenant's rows only.
+    Read from the database, then kept for KEY_CACHE_SECONDS: a revoked key stops at once on
+    the worker that revoked it and within that span on every other worker and server. The
+    credential directory names the key's tenant; the key is then read from that tenant's
+    rows only.
     """
     digest = hash_key(token)
+    now = time.monotonic()
+    kept = _resolved.get(digest)
+    if kept is not None and kept[0] > now:
+        return kept[1]
     tenant_id = tenant_of(session, kind=API_KEY, digest=digest)
     key = (
         None
         if tenant_id is None
-        else session.execute(_KEY_BY_HASH, {"tenant_id": tenant_id, "digest": digest}).first()
+        else session.connection()
+        .execute(_KEY_BY_HASH, {"tenant_id": tenant_id, "digest": digest})
+        .first()
     )
     # compare_digest keeps the check constant-time even though the lookup found a row.
     if key is None or not hmac.compare_digest(key.key_hash, digest):
         raise AuthenticationFailed("The API key is not recognised.")
     if key.revoked_at is not None:
         raise AuthenticationFailed("This API key was revoked.")
-    return Principal(
+    principal = Principal(
         tenant_id=key.tenant_id,
         kind="api_key",
         label=f"api-key:{key.prefix}",
@@ -143,3 +166,7 @@ def resolve_api_key(session: Session, *, token: str) -> Principal:
         all_branches=not key.branch_ids,
         permissions=permissions_for(key.scopes),
     )
+    if len(_resolved) >= _KEY_CACHE_SIZE:
+        _resolved.clear()  # many keys in a short span: start again rather than grow
+    _resolved[digest] = (now + KEY_CACHE_SECONDS, principal)
+    return principal

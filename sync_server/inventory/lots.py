@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,6 +125,17 @@ def lot_for(
 # session.info key: (root transaction, tenant id, branch id, products looked at, those with lots).
 _LOT_PRODUCTS = "stock_lot_products"
 
+# Built once: every order and every push batch runs it.
+_PRODUCTS_WITH_LOTS = (
+    select(LotLevel.product_id)
+    .distinct()
+    .where(
+        LotLevel.tenant_id == bindparam("tenant_id"),
+        LotLevel.branch_id == bindparam("branch_id"),
+        LotLevel.product_id.in_(bindparam("ids", expanding=True)),
+    )
+)
+
 
 def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> None:
     """Find once which of a batch's products have lots at the branch, for follow to skip the rest.
@@ -136,13 +147,7 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
     ids = sorted(set(product_ids))
     with_lots = set(
         session.scalars(
-            select(LotLevel.product_id)
-            .distinct()
-            .where(
-                LotLevel.tenant_id == tenant_id,
-                LotLevel.branch_id == branch_id,
-                LotLevel.product_id.in_(ids),
-            )
+            _PRODUCTS_WITH_LOTS, {"tenant_id": tenant_id, "branch_id": branch_id, "ids": ids}
         )
     )
     session.info[_LOT_PRODUCTS] = (

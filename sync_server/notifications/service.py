@@ -52,7 +52,8 @@ def normalize_phone(raw: str) -> str:
     return phone
 
 
-def _matches(pattern: str, event: str) -> bool:
+def matches(pattern: str, event: str) -> bool:
+    """Say whether a rule's event pattern ("order.created", "order.*", "*") takes an event."""
     if pattern in ("*", event):
         return True
     return pattern.endswith(".*") and event.startswith(pattern[:-1])
@@ -130,7 +131,7 @@ def _forget_rules(session: Session) -> None:
 def listens(session: Session, *, tenant_id: int, event: str, branch_id: int | None) -> bool:
     """Say whether a rule of the tenant would send this event anywhere."""
     return any(
-        _matches(rule.event, event)
+        matches(rule.event, event)
         for rule in active_rules(session, tenant_id=tenant_id, branch_id=branch_id)
     )
 
@@ -192,7 +193,7 @@ def notify(
         # A number the person gave for this message (e.g. an e-receipt), already normalized.
         add("sms", sms)
     for rule in active_rules(session, tenant_id=tenant_id, branch_id=branch_id):
-        if not _matches(rule.event, event):
+        if not matches(rule.event, event):
             continue
         if rule.channel == "webhook" and rule.address:
             add("webhook", rule.address, rule_id=rule.id)

@@ -47,9 +47,12 @@ def problem_body(exc: DomainError, *, instance: str) -> dict[str, Any]:
     return body
 
 
-# Built once per engine (every order runs one): take the key unless it is taken.
+# Built once per engine (every order runs one): take the key unless it is taken. Plain
+# statements on the table, run on the session's connection: nothing of the ORM's execution
+# (no entity, nothing pending to flush at these two points) is needed for them.
+_RECORDS = IdempotencyRecord.__table__
 _CLAIM_SQLITE, _CLAIM_PG = (
-    insert(IdempotencyRecord)
+    insert(_RECORDS)
     .values(
         tenant_id=bindparam("tenant_id"),
         key=bindparam("key"),
@@ -58,7 +61,7 @@ _CLAIM_SQLITE, _CLAIM_PG = (
         created_at=bindparam("created_at"),
     )
     .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-    .returning(IdempotencyRecord.id)
+    .returning(_RECORDS.c.id)
     for insert in (sqlite_insert, pg_insert)
 )
 
@@ -72,7 +75,7 @@ def claim(
     waits on the unique index until the first one commits, then reads its stored answer.
     """
     claim_stmt = _CLAIM_SQLITE if is_sqlite(session.get_bind()) else _CLAIM_PG
-    taken = session.scalar(
+    taken = session.connection().scalar(
         claim_stmt,
         {
             "tenant_id": tenant_id,
@@ -100,13 +103,13 @@ def claim(
 
 def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
     """Store the answer given under a key."""
-    session.execute(
+    session.connection().execute(
         _SETTLE, {"record_id": record_id, "answer_status": outcome.status, "answer": outcome.body}
     )
 
 
 _SETTLE = (
-    update(IdempotencyRecord)
-    .where(IdempotencyRecord.id == bindparam("record_id"))
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("record_id"))
     .values(status_code=bindparam("answer_status"), response=bindparam("answer"))
 )

@@ -143,9 +143,11 @@ _SETTINGS = select(TenantSetting.key, TenantSetting.value).where(
 def get_settings(session: Session, *, tenant_id: int) -> dict[str, Any]:
     """Return every setting of a tenant, defaults filled in."""
     # Plain (key, value) rows: every online order reads them, and no object is needed.
-    stored: dict[str, Any] = {
-        key: value for key, value in session.execute(_SETTINGS, {"tenant_id": tenant_id})
-    }
+    return settings_from(dict(session.execute(_SETTINGS, {"tenant_id": tenant_id}).all()))
+
+
+def settings_from(stored: dict[str, Any]) -> dict[str, Any]:
+    """Return every setting, defaults filled in, from a tenant's stored (key: value) pairs."""
     return {**SETTING_DEFAULTS, **{k: v for k, v in stored.items() if k in SETTING_DEFAULTS}}
 
 

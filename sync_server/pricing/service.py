@@ -6,7 +6,7 @@ Every change of a rule goes to the tills through the change feed (entity "price_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -206,15 +206,22 @@ _ACTIVE_RULES = (
 
 def active_rules(session: Session, *, tenant_id: int) -> Rules:
     """Return the tenant's live rules as the engine reads them."""
-    rows = session.execute(_ACTIVE_RULES, {"tenant_id": tenant_id}).all()
+    return rules_from_rows(session.execute(_ACTIVE_RULES, {"tenant_id": tenant_id}))
+
+
+def rules_from_rows(rows: Iterable[Sequence[Any]]) -> Rules:
+    """Return the rules from (id, rule_type, name, spec) rows of live rules, in id order."""
+    listed = list(rows)
     return Rules(
         price_lists=tuple(
             price_list_from_data(rule_id=i, name=n, spec=s)
-            for i, t, n, s in rows
+            for i, t, n, s in listed
             if t == PRICE_LIST
         ),
         promotions=tuple(
-            promotion_from_data(rule_id=i, name=n, spec=s) for i, t, n, s in rows if t == PROMOTION
+            promotion_from_data(rule_id=i, name=n, spec=s)
+            for i, t, n, s in listed
+            if t == PROMOTION
         ),
     )
 
@@ -298,9 +305,11 @@ def price_lines(
     lines: Sequence[LineIn],
     ctx: Context,
     currency: str = DEFAULT_CURRENCY,
+    rules: Rules | None = None,
 ) -> PricedCart:
-    """Price engine lines against the tenant's live rules."""
-    rules = active_rules(session, tenant_id=tenant_id)
+    """Price engine lines against the tenant's live rules (read here unless given)."""
+    if rules is None:
+        rules = active_rules(session, tenant_id=tenant_id)
     return price_cart(lines=lines, ctx=ctx, rules=rules, currency=currency)
 
 

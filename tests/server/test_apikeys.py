@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from unittest.mock import patch
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from sync_server.apikeys import service as apikeys
 from sync_server.apikeys.models import ApiKey
 from sync_server.audit.models import AuditEntry
 from sync_server.cli import main as cli_main
-from sync_server.db import make_sessionmaker, transaction
+from sync_server.db import make_sessionmaker, transaction, utcnow
 
 
 def _create(api, scopes, **extra):
@@ -102,3 +105,20 @@ def test_cli_creates_a_working_key_and_revokes_it(world, client, settings, monke
     assert "orders:fly" in capsys.readouterr().err
     assert cli_main(["api-key", "revoke", str(key_id), *tenant]) == 0
     assert client.get("/api/v1/products", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_cache_span(api, client, engine):
+    """Each process keeps a good key's principal for KEY_CACHE_SECONDS; a revocation it did
+    not make itself (another worker, another server: here a plain UPDATE) takes effect once
+    that span has passed."""
+    created = _create(api, ["catalog:read"])
+    headers = {"X-API-Key": created["key"]}
+    assert client.get("/api/v1/products", headers=headers).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(update(ApiKey).where(ApiKey.id == created["id"]).values(revoked_at=utcnow()))
+    # Within the span this process still knows the key as good (no read was made for it).
+    assert client.get("/api/v1/products", headers=headers).status_code == 200
+    later = time.monotonic() + apikeys.KEY_CACHE_SECONDS + 0.01
+    with patch.object(apikeys.time, "monotonic", return_value=later):
+        refused = client.get("/api/v1/products", headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]

@@ -10,6 +10,7 @@ out.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +18,16 @@ import pytest
 from sqlalchemy import event, update
 
 from common.schemas.partners import CustomerCreate
+from common.schemas.pricing import PriceListIn, PromotionIn
 from sync_server.catalog.models import Product
 from sync_server.db import transaction
 from sync_server.notifications import service as notifications
 from sync_server.orders import service
 from sync_server.orders.schemas import OrderCreate
+from sync_server.org import service as org
 from sync_server.partners import service as partners
+from sync_server.pricing import service as pricing
+from sync_server.pricing.service import PRICE_LIST, PROMOTION
 from tests.server.test_order_appends import TABLES, VOLATILE, _rows, last_ids
 from tests.server.test_orders import order_body, stock
 
@@ -120,6 +125,26 @@ def test_refusals_are_the_same_answer_and_write_only_the_answer(shop, monkeypatc
         assert [r["status_code"] for r in rows["idempotency_records"]] == [status]
 
 
+def test_a_shortage_found_under_the_locks_is_the_same_refusal_and_writes_only_it(shop, monkeypatch):
+    """Stock that looked enough unlocked but is short under the level locks (an order took
+    it in between): the set-based way rolls back and stores the refusal in a new transaction,
+    the ORM way rolls back its savepoint; the same answer, and only the answer is written."""
+    placed = []
+    for set_based in (True, False):
+        # As if another order had taken the stock between the unlocked read and the locks.
+        monkeypatch.setattr(service, "_refuse_short", lambda levels, **kwargs: None)
+        placed.append(
+            _place(shop, monkeypatch, order_body("SET-9", ("ADMIN-0", "11")), set_based=set_based)
+        )
+    (fast, fast_rows, long_way), (slow, slow_rows, _) = placed
+    assert fast.status == slow.status == 409 and long_way == 0, fast.body
+    assert _clean(fast.body) == _clean(slow.body)
+    for name in TABLES:
+        assert fast_rows[name] == slow_rows[name], name
+    assert not fast_rows["orders"] and not fast_rows["stock_movements"]
+    assert [r["status_code"] for r in fast_rows["idempotency_records"]] == [409]
+
+
 def test_a_duplicate_external_number_is_refused_the_same_way(shop, monkeypatch):
     with shop.sessions()() as session:
         first = service.place_order(
@@ -155,9 +180,55 @@ def test_new_customers_and_listening_rules_are_the_same_rows_either_way(shop, mo
     assert any(n["event"] == "order.created" for n in rows["notifications"])
 
 
+def test_settings_pricing_rules_and_other_rules_read_at_once_price_the_same(shop, monkeypatch):
+    """On PostgreSQL the set-based way reads the settings, the live pricing rules and the
+    notification rules' events with the branch, in one statement: the same prices, the
+    same reservation time and the same way taken as reading them one by one."""
+    tea, coffee = shop.a.product_ids[:2]
+    admin = shop.principal("admin")
+    with transaction(shop.sessions()) as session:
+        org.put_setting(session, actor=admin, key="order_reservation_minutes", value=90)
+        for data in (
+            PromotionIn(name="Ten off tea", kind="percent_off", percent="10", product_ids=[tea]),
+            PromotionIn(name="Five off", kind="amount_off", amount="0.50", product_ids=[coffee]),
+        ):
+            pricing.create_rule(session, actor=admin, rule_type=PROMOTION, data=data)
+        pricing.create_rule(
+            session,
+            actor=admin,
+            rule_type=PRICE_LIST,
+            data=PriceListIn(
+                name="List", items=[{"mode": "fixed", "value": "7.00", "product_id": coffee}]
+            ),
+        )
+        # Rules for other events, and one for another branch's orders, do not listen here.
+        west = shop.a.branch_ids[1]
+        notifications.create_rule(
+            session, actor=admin.actor, event="purchase.*", channel="in_app", role="manager"
+        )
+        notifications.create_rule(
+            session,
+            actor=admin.actor,
+            event="order.created",
+            channel="in_app",
+            role="manager",
+            branch_id=west,
+        )
+    body = order_body("SET-8", ("ADMIN-0", "2"), ("ADMIN-1", "3"))
+    outcome, rows, long_way = _both(shop, monkeypatch, body)
+    assert outcome.status == 201 and long_way == 0, outcome.body
+    lines = {line["sku"]: line for line in outcome.body["lines"]}
+    assert Decimal(lines["ADMIN-0"]["discount"]) > 0 and Decimal(lines["ADMIN-1"]["discount"]) > 0
+    held = datetime.fromisoformat(outcome.body["reserved_until"]) - datetime.fromisoformat(
+        outcome.body["created_at"]
+    )
+    assert timedelta(minutes=89) < held < timedelta(minutes=91)
+
+
 def test_the_set_based_way_sends_fewer_statements(shop, monkeypatch):
-    """Two reads fewer (products with levels and facts; the facts again under the lock) and
-    no flush of ORM objects: the same order costs fewer round trips to the database."""
+    """Two reads fewer (products with levels and facts; the facts again under the lock), no
+    savepoint and no flush of ORM objects, and on PostgreSQL the settings, pricing rules and
+    notification rules read with the branch: the same order costs fewer round trips."""
     counts = {}
     for set_based in (True, False):
         seen: list[str] = []
@@ -171,4 +242,5 @@ def test_the_set_based_way_sends_fewer_statements(shop, monkeypatch):
         finally:
             event.remove(shop.engine, "before_cursor_execute", note)
         counts[set_based] = len(seen)
-    assert counts[True] <= counts[False] - 2, counts
+    fewer = 4 if shop.engine.dialect.name == "sqlite" else 7
+    assert counts[True] <= counts[False] - fewer, counts
