@@ -126,11 +126,18 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
     return device, token, branch
 
 
+# session.info key: the device whose credential the request presented.
+RESOLVED_DEVICE = "sync_resolved_device"
+
+
 def resolve_device_token(session: Session, *, token: str) -> Principal:
     """Return the principal of a till credential; a revoked device is refused at once."""
     device = session.scalar(select(Device).where(Device.token_hash == digest(token)))
     if device is None:
         raise AuthenticationFailed("The device credential is not recognised.")
+    # Held for the request: the session's identity map keeps only weak references, and a
+    # push reads the device again by id (session.get then finds it without a query).
+    session.info[RESOLVED_DEVICE] = device
     if device.revoked_at is not None:
         raise AuthenticationFailed(
             "device revoked: this till's credential was revoked; enrol it again with a new code."
