@@ -97,8 +97,49 @@ class Redis:
         self.process.wait(10)
 
 
-def measure(args: argparse.Namespace) -> dict[str, float]:
-    """Set up the database and server, then time the pushes and the pulls; return figures."""
+class Server:
+    """One `stockpilot-server serve` process from a source tree, over its own database."""
+
+    def __init__(self, *, name: str, root: Path, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sync_server.cli", "serve", "--port", str(self.port)],
+            env={**env, "PYTHONPATH": str(root)},
+            cwd=root,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        self.cursors: dict[str, str] = {}
+        self.cpu = self.wall = 0.0
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if self.http.get("/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the server did not start: see {log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Set up the database and server(s), then time the pushes and the pulls; return figures.
+
+    With --compare-with, a second server runs the other source tree over a copy of the same
+    database, and every push and pull goes to both in turn, so that whatever else loads the
+    machine weighs on both alike.
+    """
     from sqlalchemy import create_engine, text
 
     from bench.bench_scale import provision, sale_event
@@ -108,16 +149,14 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="bench-sync-cpu-"))
     pg = pgserver.start()
     redis = Redis(work) if args.redis and shutil.which("redis-server") else None
-    server = None
+    servers: list[Server] = []
     try:
         admin = create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("CREATE DATABASE bench"))
-        admin.dispose()
         url = f"{pg.url}/bench"
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
             "STOCKPILOT_DATA_DIR": str(work / "app"),
             "STOCKPILOT_SECRET_KEY": SECRET,
             "STOCKPILOT_AUDIT_KEY": AUDIT_KEY,
@@ -125,8 +164,6 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
             "STOCKPILOT_DB_PGBOUNCER": "true" if args.pgbouncer else "false",
             "STOCKPILOT_RUN_WORKER_IN_SERVER": "true",
         }
-        if args.replica:
-            env["STOCKPILOT_DATABASE_REPLICA_URL"] = url
         if redis is not None:
             env["STOCKPILOT_REDIS_URL"] = redis.url
         (work / "app").mkdir()
@@ -135,103 +172,114 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
             ["init", "--tenant", "Demo Kirana", "--admin-password", "bench-admin-pw"],
             ["demo-data", "--no-history"],
         ):
-            subprocess.run(cli + command, env=env, cwd=ROOT, check=True, capture_output=True)
+            subprocess.run(
+                cli + command,
+                env={**env, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
         tills, products, _online, _key = provision(
             SimpleNamespace(database_url=url), stores=args.stores
         )
-        port = _free_port()
-        log = (work / "server.log").open("ab")
-        server = subprocess.Popen(
-            [*cli, "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the server did not start: see {work / 'server.log'}")
-            time.sleep(0.2)
-        figures: dict[str, float] = {}
-        with httpx.Client(base_url=base, timeout=30) as http:
+        trees = [("this tree", ROOT, url)]
+        if args.compare_with:
+            with admin.connect() as conn:
+                conn.execute(text("CREATE DATABASE bench_other TEMPLATE bench"))
+            trees.append(
+                (str(args.compare_with), Path(args.compare_with).resolve(), f"{pg.url}/bench_other")
+            )
+        admin.dispose()
+        for name, root, db in trees:
+            tree_env = {**env, "STOCKPILOT_DATABASE_URL": db}
+            if args.replica:
+                tree_env["STOCKPILOT_DATABASE_REPLICA_URL"] = db
+            servers.append(
+                Server(name=name, root=root, env=tree_env, log=work / f"server{len(servers)}.log")
+            )
 
-            def push_all(count: int) -> None:
-                for n in range(count):
-                    till = tills[n % len(tills)]
-                    event = sale_event(till, products)
-                    answer = http.post(
+        def push_all(count: int, timed: bool = False) -> None:
+            for n in range(count):
+                till = tills[n % len(tills)]
+                event = sale_event(till, products)
+                for server in servers:
+                    cpu, wall = cpu_seconds(server.process.pid), time.perf_counter()
+                    answer = server.http.post(
                         "/api/v1/sync/push",
                         json={"events": [event], "sent_at": datetime.now(UTC).isoformat()},
                         headers={"Authorization": f"Bearer {till.token}"},
                     )
+                    if timed:
+                        server.wall += time.perf_counter() - wall
+                        server.cpu += cpu_seconds(server.process.pid) - cpu
                     answer.raise_for_status()
-                    status = answer.json()["results"][0]["status"]
-                    if status != "applied":
+                    if answer.json()["results"][0]["status"] != "applied":
                         raise RuntimeError(f"push answered {answer.text[:300]}")
 
-            def pull_all(count: int) -> None:
-                for n in range(count):
-                    till = tills[n % len(tills)]
-                    answer = http.get(
-                        "/api/v1/sync/pull",
-                        params={"cursor": till.cursor, "limit": 500},
-                        headers={"Authorization": f"Bearer {till.token}"},
-                    )
-                    answer.raise_for_status()
-                    body = answer.json()
+        def pull(server: Server, till: Any) -> dict[str, Any]:
+            answer = server.http.get(
+                "/api/v1/sync/pull",
+                params={"cursor": server.cursors.get(till.device_id, till.cursor), "limit": 500},
+                headers={"Authorization": f"Bearer {till.token}"},
+            )
+            answer.raise_for_status()
+            body: dict[str, Any] = answer.json()
+            server.cursors[till.device_id] = body["cursor"]
+            return body
+
+        def pull_all(count: int, timed: bool = False) -> None:
+            for n in range(count):
+                till = tills[n % len(tills)]
+                for server in servers:
+                    cpu, wall = cpu_seconds(server.process.pid), time.perf_counter()
+                    body = pull(server, till)
+                    if timed:
+                        server.wall += time.perf_counter() - wall
+                        server.cpu += cpu_seconds(server.process.pid) - cpu
                     if body["changes"] or body["has_more"]:
                         raise RuntimeError("a pull at the head brought changes")
 
-            def heads() -> None:
-                # Every till at the feed head (their pushes moved it): a pull pages to it.
-                time.sleep(1.5)  # the keeper numbers what the pushes appended
-                for till in tills:
-                    while True:
-                        answer = http.get(
-                            "/api/v1/sync/pull",
-                            params={"cursor": till.cursor, "limit": 500},
-                            headers={"Authorization": f"Bearer {till.token}"},
-                        )
-                        answer.raise_for_status()
-                        body = answer.json()
-                        till.cursor = body["cursor"]
-                        if not body["has_more"]:
-                            break
+        def heads() -> None:
+            # Every till at the feed head (their pushes moved it): a pull pages to it.
+            time.sleep(1.5)  # the keeper numbers what the pushes appended
+            for till in tills:
+                for server in servers:
+                    while pull(server, till)["has_more"]:
+                        pass
 
-            # Warm up: every till once (credential caches, statement caches, pools).
-            push_all(len(tills))
-            heads()
-            pull_all(len(tills))
-            if args.log_statements:
-                _log_statements(args, url, pg, lambda: (push_all(3), heads(), pull_all(3)))
-            for phase, run in (("push", push_all), ("pull", pull_all)):
-                if phase == "pull":
-                    heads()
-                spy = _profile(args, server.pid, phase)
-                cpu, wall = cpu_seconds(server.pid), time.perf_counter()
-                run(args.requests)
-                figures[f"{phase}_cpu_ms"] = (cpu_seconds(server.pid) - cpu) * 1000 / args.requests
-                figures[f"{phase}_wall_ms"] = (time.perf_counter() - wall) * 1000 / args.requests
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(60)
-        figures["load"] = os.getloadavg()[0]
-        figures["tills"] = len(tills)
+        # Warm up: every till once (credential caches, statement caches, pools).
+        push_all(len(tills))
+        heads()
+        pull_all(len(tills))
+        if args.log_statements:
+            _log_statements(args, url, pg, lambda: (push_all(3), heads(), pull_all(3)))
+        figures: dict[str, dict[str, float]] = {server.name: {} for server in servers}
+        for phase, run in (("push", push_all), ("pull", pull_all)):
+            if phase == "pull":
+                heads()
+            spy = _profile(args, servers[0].process.pid, phase)
+            for server in servers:
+                server.cpu = server.wall = 0.0
+            # The keeper and the summaries run in the server's own threads between requests:
+            # their CPU counts too, so the whole process is read around the phase as well.
+            whole = [cpu_seconds(server.process.pid) for server in servers]
+            run(args.requests, True)
+            for server, before in zip(servers, whole, strict=True):
+                f = figures[server.name]
+                f[f"{phase}_cpu_ms"] = (cpu_seconds(server.process.pid) - before) * 1000
+                f[f"{phase}_cpu_ms"] /= args.requests
+                f[f"{phase}_request_cpu_ms"] = server.cpu * 1000 / args.requests
+                f[f"{phase}_wall_ms"] = server.wall * 1000 / args.requests
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
+        for f in figures.values():
+            f["load"] = os.getloadavg()[0]
+            f["tills"] = len(tills)
         return figures
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        for server in servers:
+            server.stop()
         if redis is not None:
             redis.stop()
         pg.stop()
@@ -305,6 +353,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-redis", dest="redis", action="store_false", help="server-cpu: no Redis windows"
     )
     group.add_argument(
+        "--compare-with",
+        metavar="DIR",
+        help="server-cpu: also run the server of another source tree (A/B, interleaved)",
+    )
+    group.add_argument(
         "--log-statements", metavar="FILE", help="server-cpu: what PostgreSQL ran for 3 of each"
     )
     group.add_argument(
@@ -312,7 +365,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report(args: argparse.Namespace, f: dict[str, float]) -> None:
+def report(args: argparse.Namespace, figures: dict[str, dict[str, float]]) -> None:
     setup = ", ".join(
         what
         for what, on in (
@@ -322,20 +375,25 @@ def report(args: argparse.Namespace, f: dict[str, float]) -> None:
         )
         if on
     )
+    some = next(iter(figures.values()))
     print(
         f"\nApp-server CPU per request: one server process on PostgreSQL ({setup or 'plain'}), "
-        f"{int(f['tills'])} tills, {args.requests} requests each way; "
-        f"load average {f['load']:.2f}"
+        f"{int(some['tills'])} tills, {args.requests} requests each way; "
+        f"load average {some['load']:.2f} at the end"
     )
-    for phase, label, budget in (
-        ("push", "push (one 3-line sale)", BUDGET_PUSH_MS),
-        ("pull", "pull at the feed head", BUDGET_PULL_MS),
-    ):
-        cpu = f[f"{phase}_cpu_ms"]
-        print(
-            f"  {label:<24}{cpu:6.2f} ms CPU  (wall {f[f'{phase}_wall_ms']:5.1f} ms; "
-            f"budget <= {budget:g} ms  {'OK' if cpu <= budget else 'OVER'})"
-        )
+    for name, f in figures.items():
+        if len(figures) > 1:
+            print(f"[{name}]")
+        for phase, label, budget in (
+            ("push", "push (one 3-line sale)", BUDGET_PUSH_MS),
+            ("pull", "pull at the feed head", BUDGET_PULL_MS),
+        ):
+            cpu = f[f"{phase}_cpu_ms"]
+            print(
+                f"  {label:<24}{cpu:6.2f} ms CPU  (during the request "
+                f"{f[f'{phase}_request_cpu_ms']:5.2f} ms; wall {f[f'{phase}_wall_ms']:5.1f} ms; "
+                f"budget <= {budget:g} ms  {'OK' if cpu <= budget else 'OVER'})"
+            )
 
 
 def main() -> None:
