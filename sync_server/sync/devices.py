@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed, Conflict, NotFound
@@ -126,13 +126,15 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
     return device, token, branch
 
 
+# Built once (every push and pull resolves a device): building costs more than running it.
+_BY_TOKEN = select(Device).where(Device.token_hash == bindparam("token_hash"))
 # session.info key: the device whose credential the request presented.
 RESOLVED_DEVICE = "sync_resolved_device"
 
 
 def resolve_device_token(session: Session, *, token: str) -> Principal:
     """Return the principal of a till credential; a revoked device is refused at once."""
-    device = session.scalar(select(Device).where(Device.token_hash == digest(token)))
+    device = session.scalar(_BY_TOKEN, {"token_hash": digest(token)})
     if device is None:
         raise AuthenticationFailed("The device credential is not recognised.")
     # Held for the request: the session's identity map keeps only weak references, and a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
@@ -372,8 +372,12 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
     return page
 
 
+# Built once: every pull reads it.
+_HEAD = select(FeedHead.last_seq).where(FeedHead.tenant_id == bindparam("tenant_id"))
+
+
 def _head(session: Session, *, tenant_id: int) -> int:
-    return session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id)) or 0
+    return session.scalar(_HEAD, {"tenant_id": tenant_id}) or 0
 
 
 def _start_over(session: Session, *, tenant_id: int, branch_id: int, limit: int) -> Row:

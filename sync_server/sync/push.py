@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,12 @@ from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEv
 
 # How stale a device's last_seen_at may get before a push writes it again.
 LAST_SEEN_STEP = timedelta(seconds=60)
+
+# Built once, as every push asks it: the batch's events the server received already.
+_RECEIVED = select(ReceivedEvent).where(
+    ReceivedEvent.tenant_id == bindparam("tenant_id"),
+    ReceivedEvent.event_id.in_(bindparam("event_ids", expanding=True)),
+)
 
 # A batch that loses a deadlock is tried again here first (cheaper than rerunning the
 # request, which the retry middleware would do next).
@@ -157,10 +163,7 @@ def _push(session: Session, *, principal: Principal, events: list[Event]) -> lis
     seen = {
         row.event_id: row
         for row in session.scalars(
-            select(ReceivedEvent).where(
-                ReceivedEvent.tenant_id == device.tenant_id,
-                ReceivedEvent.event_id.in_([e.id for e in events]),
-            )
+            _RECEIVED, {"tenant_id": device.tenant_id, "event_ids": [e.id for e in events]}
         )
     }
     # Events lock levels in device order, and the batch holds them to commit: lock them all
