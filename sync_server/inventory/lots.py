@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,6 +126,18 @@ def lot_for(
 _LOT_PRODUCTS = "stock_lot_products"
 
 
+# Built once: every push asks it.
+_WITH_LOTS = (
+    select(LotLevel.product_id)
+    .distinct()
+    .where(
+        LotLevel.tenant_id == bindparam("tenant_id"),
+        LotLevel.branch_id == bindparam("branch_id"),
+        LotLevel.product_id.in_(bindparam("product_ids", expanding=True)),
+    )
+)
+
+
 def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> None:
     """Find once which of a batch's products have lots at the branch, for follow to skip the rest.
 
@@ -136,13 +148,7 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
     ids = sorted(set(product_ids))
     with_lots = set(
         session.scalars(
-            select(LotLevel.product_id)
-            .distinct()
-            .where(
-                LotLevel.tenant_id == tenant_id,
-                LotLevel.branch_id == branch_id,
-                LotLevel.product_id.in_(ids),
-            )
+            _WITH_LOTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
         )
     )
     session.info[_LOT_PRODUCTS] = (
