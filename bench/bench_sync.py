@@ -1,7 +1,10 @@
 """Sync benchmark: first full sync of 200k products, delta pull, push ingest vs raw inserts.
 
 Run: `.venv/bin/python -m bench.bench_sync [--products N] [--changes N] [--events N] [--no-pg]`;
-`--only full-sync` times the first full sync alone (for A/B runs between commits).
+`--only full-sync` times the first full sync alone (for A/B runs between commits);
+`--only server-cpu` measures the app server's CPU per push and per pull instead
+(bench/sync_cpu.py: a server process of its own on PostgreSQL, `--compare-with DIR` for an
+interleaved A/B against another source tree).
 The server runs in-process under uvicorn on loopback; the till is a real store on disk.
 Push ingest is compared with the raw insert rate of the same rows (event id, sale, lines,
 payment, stock movements and levels, audit entries, feed changes) written with plain
@@ -25,6 +28,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
+from bench import sync_cpu
 from common.barcodes import make_ean13
 from common.ids import new_id
 from pos_client.services.sync_engine import SyncEngine
@@ -448,9 +452,16 @@ def main() -> None:
     )
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument(
-        "--only", choices=["full-sync"], help="time only this part (default: all of them)"
+        "--only",
+        choices=["full-sync", "server-cpu"],
+        help="time only this part (default: all of them); server-cpu: the app server's CPU "
+        "per push and per pull on PostgreSQL (bench/sync_cpu.py)",
     )
+    sync_cpu.add_arguments(parser)
     args = parser.parse_args()
+    if args.only == "server-cpu":
+        sync_cpu.report(args, sync_cpu.measure(args))
+        return
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         work = Path(tmp)

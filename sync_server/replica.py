@@ -23,10 +23,12 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.sync.protocol import READ_AFTER_HEADER
+from sync_server.db import is_sqlite
 
 log = logging.getLogger("stockpilot.replica")
 
@@ -177,6 +179,42 @@ def primary_lsn(session: Session) -> str | None:
     except Exception:  # noqa: BLE001 - the header is a courtesy; the write committed
         log.debug("could not read the WAL position for read-your-writes", exc_info=True)
         return None
+
+
+# COMMIT and the read of the WAL position after it, as one simple-protocol query.
+_COMMIT_THEN_POSITION = "COMMIT; SELECT pg_current_wal_lsn()::text"
+
+
+def commit_reading_position(session: Session) -> str | None:
+    """Commit the session's transaction; return the primary's WAL position just after it.
+
+    One round trip on the transaction's own connection: the COMMIT and the read go out
+    together as one query (PostgreSQL runs the read after the commit, so the position
+    covers the commit record a replica must replay). A read after session.commit() costs a
+    pool checkout, a BEGIN, the read and the pool's ROLLBACK. Then session.commit() ends
+    the session's transaction, which the driver finds already committed.
+    """
+    session.flush()
+    if not session.in_transaction() or is_sqlite(session.get_bind()):
+        session.commit()
+        return primary_lsn(session)
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(_COMMIT_THEN_POSITION)
+            cursor.nextset()
+            row = cursor.fetchone()
+    except dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, driver, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            _COMMIT_THEN_POSITION, None, exc, dbapi.Error, connection_invalidated=lost
+        ) from exc
+    session.commit()
+    return str(row[0]) if row and row[0] else None
 
 
 class ReadAfter:

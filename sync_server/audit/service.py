@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.audit.keys import Keyring, head_message, keyring_for
@@ -197,9 +197,14 @@ def recorded_by_server(entry: AuditEntry, *, keyring: Keyring, head: AuditHead) 
 
 
 def _link(
-    entry: AuditEntry, head: AuditHead, keyring: Keyring, *, record_message: bytes | None = None
+    entry: AuditEntry,
+    head: AuditHead,
+    keyring: Keyring,
+    *,
+    record_message: bytes | None = None,
+    sign_head: bool = True,
 ) -> None:
-    """Chain an entry after the head and move (and re-sign) the head to it."""
+    """Chain an entry after the head and move (and re-sign, unless told not to) the head to it."""
     if entry.key_id is None:
         # Written before the key but sealed after it: the sealer vouches for it now.
         record_message = _sign_record(entry, keyring)
@@ -211,7 +216,8 @@ def _link(
         entry.hash = keyring.mac(_chain_message_from(record_message, entry), kid=entry.key_id)
     head.last_seq = entry.seq
     head.last_hash = entry.hash
-    _sign_head(head, keyring)
+    if sign_head:
+        _sign_head(head, keyring)
 
 
 def record(
@@ -289,26 +295,78 @@ def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: boo
     done = 0
     after_id = 0
     while True:
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(
-                AuditEntry.tenant_id == tenant_id,
-                AuditEntry.seq.is_(None),
-                AuditEntry.id > after_id,
-            )
-            .order_by(AuditEntry.id)
-            .limit(batch)
+        # Plain rows, not ORM objects: the sealer reads each entry once and writes back
+        # only its links (one executemany), so the unit of work would be pure overhead.
+        rows = session.execute(
+            _UNSEALED, {"tenant_id": tenant_id, "after_id": after_id, "batch": batch}
         ).all()
-        for entry in entries:
+        links = []
+        for row in rows:
+            entry = SimpleNamespace(**row._mapping)
             after_id = entry.id
-            if recorded_by_server(entry, keyring=keyring, head=head):
-                _link(entry, head, keyring)
-                done += 1
-            else:
+            message = _server_record_message(entry, keyring=keyring, head=head)
+            if message is None:
                 log.error("audit entry id %s was not written by the server; not sealing", entry.id)
+                continue
+            # The head is signed once for the batch below: the MAC of where it ends.
+            _link(
+                entry,  # type: ignore[arg-type]  # the columns, duck-typed (as in record())
+                head,
+                keyring,
+                record_message=message or None,
+                sign_head=False,
+            )
+            links.append({f"b_{name}": getattr(entry, name) for name in _LINKS})
+        if links:
+            _sign_head(head, keyring)
+            session.execute(_SET_LINKS, links)
+            _expire_loaded(session, ids={link["b_id"] for link in links})
+            done += len(links)
         session.flush()
-        if len(entries) < batch:
+        if len(rows) < batch:
             return done
+
+
+_ENTRIES = AuditEntry.__table__
+# What sealing writes into an entry (nonce, key_id and record_mac change only for an entry
+# written before the audit key, which the sealer signs as it chains it).
+_LINKS = ("id", "tenant_id", "seq", "prev_hash", "hash", "key_id", "nonce", "record_mac")
+_UNSEALED = (
+    select(_ENTRIES)
+    .where(
+        _ENTRIES.c.tenant_id == bindparam("tenant_id"),
+        _ENTRIES.c.seq.is_(None),
+        _ENTRIES.c.id > bindparam("after_id"),
+    )
+    .order_by(_ENTRIES.c.id)
+    .limit(bindparam("batch"))
+)
+_SET_LINKS = (
+    update(_ENTRIES)
+    .where(_ENTRIES.c.id == bindparam("b_id"), _ENTRIES.c.tenant_id == bindparam("b_tenant_id"))
+    .values({name: bindparam(f"b_{name}") for name in _LINKS[2:]})
+)
+
+
+def _server_record_message(entry: Any, *, keyring: Keyring, head: AuditHead) -> bytes | None:
+    """Return the record message of an entry record() wrote (b"" for one before the key).
+
+    None when the server did not write it: what recorded_by_server() says, with the
+    message kept so that chaining the entry does not encode its content again.
+    """
+    if entry.key_id is None and entry.record_mac is None and entry.nonce is None:
+        return b"" if entry.id is not None and entry.id <= head.legacy_max_id else None
+    message = _record_message(entry)
+    if keyring.check(message, entry.record_mac, kid=entry.key_id):
+        return message
+    return None
+
+
+def _expire_loaded(session: Session, *, ids: set[int]) -> None:
+    """Expire the sealed entries this session holds as objects, so they reload their links."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, AuditEntry) and obj.id in ids:
+            session.expire(obj)
 
 
 def seal_now(session: Session, *, tenant_id: int) -> int:

@@ -19,8 +19,8 @@ from sync_server.replica import (
     SESSION_FLAG,
     STATE_KEY,
     ReadReplica,
+    commit_reading_position,
     parse_lsn,
-    primary_lsn,
     routes_to_replica,
 )
 from sync_server.retry import must_use_primary
@@ -62,12 +62,13 @@ def get_session(
     failed to commit, and its next read could still miss it.
     """
     yield session
-    session.commit()
-    if request.method not in ("GET", "HEAD") and getattr(request.app.state, "replica", None):
-        # Read-your-writes: the client sends this back and its reads wait for the replica.
-        lsn = primary_lsn(session)
-        if lsn is not None:
-            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
+    if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
+        session.commit()
+        return
+    # Read-your-writes: the client sends this back and its reads wait for the replica.
+    lsn = commit_reading_position(session)
+    if lsn is not None:
+        setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

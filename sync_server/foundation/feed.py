@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, exists, select, text
+from sqlalchemy import CursorResult, bindparam, exists, select, text
 from sqlalchemy.orm import Session
 
 from sync_server.canonical import jsonable
@@ -93,9 +93,13 @@ def publish_locked(
 
 def has_unsequenced(session: Session, *, tenant_id: int) -> bool:
     """Say whether committed changes of the tenant wait for a number."""
-    return bool(
-        session.scalar(select(exists().where(Change.tenant_id == tenant_id, Change.seq.is_(None))))
-    )
+    return bool(session.scalar(_UNSEQUENCED, {"tenant_id": tenant_id}))
+
+
+# Built once: every pull on the primary asks it first.
+_UNSEQUENCED = select(
+    exists().where(Change.tenant_id == bindparam("tenant_id"), Change.seq.is_(None))
+)
 
 
 def sequence_changes(

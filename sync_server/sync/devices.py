@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed, Conflict, NotFound
@@ -141,6 +141,14 @@ def enrol(session: Session, *, code: str, name: str) -> tuple[Device, str, Branc
     return device, token, branch
 
 
+# Built once (every push and pull resolves a device): building costs more than running it.
+_BY_TOKEN = select(Device).where(
+    Device.tenant_id == bindparam("tenant_id"), Device.token_hash == bindparam("token_hash")
+)
+# session.info key: the device whose credential the request presented.
+RESOLVED_DEVICE = "sync_resolved_device"
+
+
 def resolve_device_token(session: Session, *, token: str) -> Principal:
     """Return the principal of a till credential; a revoked device is refused at once."""
     token_hash = digest(token)
@@ -149,12 +157,13 @@ def resolve_device_token(session: Session, *, token: str) -> Principal:
     device = (
         None
         if tenant_id is None
-        else session.scalar(
-            select(Device).where(Device.tenant_id == tenant_id, Device.token_hash == token_hash)
-        )
+        else session.scalar(_BY_TOKEN, {"tenant_id": tenant_id, "token_hash": token_hash})
     )
     if device is None:
         raise AuthenticationFailed("The device credential is not recognised.")
+    # Held for the request: the session's identity map keeps only weak references, and a
+    # push reads the device again by id (session.get then finds it without a query).
+    session.info[RESOLVED_DEVICE] = device
     if device.revoked_at is not None:
         raise AuthenticationFailed(
             "device revoked: this till's credential was revoked; enrol it again with a new code."

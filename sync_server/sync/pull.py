@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
@@ -357,6 +357,12 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
             reset=False,
         )
     page = _feed_page(session, tenant_id=tenant_id, branch_id=branch_id, seq=seq, limit=limit)
+    if head is not None and not page["has_more"] and int(page["cursor"]) < head:
+        # Every change numbered up to the head was committed before the head was read, so
+        # the page (read after it) holds all of this branch's: the rest were other
+        # branches'. The cursor moves to the head, so the next pull is answered from the
+        # head alone instead of reading those other branches' changes again.
+        page["cursor"] = _feed_cursor(head)
     # Read after the page: a range that retention drops meanwhile raises the floor first.
     if seq < floor(session, tenant_id=tenant_id):
         # Retention dropped changes after this cursor that the till never saw: it starts
@@ -366,8 +372,12 @@ def pull(session: Session, *, tenant_id: int, branch_id: int, cursor: str, limit
     return page
 
 
+# Built once: every pull reads it.
+_HEAD = select(FeedHead.last_seq).where(FeedHead.tenant_id == bindparam("tenant_id"))
+
+
 def _head(session: Session, *, tenant_id: int) -> int:
-    return session.scalar(select(FeedHead.last_seq).where(FeedHead.tenant_id == tenant_id)) or 0
+    return session.scalar(_HEAD, {"tenant_id": tenant_id}) or 0
 
 
 def _start_over(session: Session, *, tenant_id: int, branch_id: int, limit: int) -> Row:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync_server.db import transaction
+from sync_server.foundation import feed
 from sync_server.sync import pull
 from sync_server.sync.retention import floor
 from tests.factories import World
@@ -62,3 +63,46 @@ def test_a_cursor_at_the_head_gets_the_feeds_empty_page_without_reading_the_feed
             session, tenant_id=tenant_id, branch_id=branch_id, cursor=str(head + 1), limit=100
         )
         assert past["reset"] is True and past["snapshot"] is True
+
+
+def test_a_page_that_ends_the_feed_moves_the_cursor_past_other_branches_changes(
+    world: World,
+) -> None:
+    tenant_id = world.a.id
+    branch_id, other_branch = world.a.branch_ids[:2]
+
+    def change(branch: int, key: int) -> None:
+        with transaction(world.sessions()) as session:
+            feed.publish(
+                session,
+                tenant_id=tenant_id,
+                entity="stock",
+                key=key,
+                branch_id=branch,
+                data={"product_id": key, "on_hand": "1", "reserved": "0", "available": "1"},
+            )
+
+    change(branch_id, 1)
+    with transaction(world.sessions()) as session:
+        pull.catch_up(session, tenant_id=tenant_id)
+        mine = pull._head(session, tenant_id=tenant_id)
+    for key in (2, 3, 4):
+        change(other_branch, key)
+    with transaction(world.sessions()) as session:
+        page = pull.pull(
+            session, tenant_id=tenant_id, branch_id=branch_id, cursor=str(mine), limit=100
+        )
+        head = pull._head(session, tenant_id=tenant_id)
+        assert head >= mine + 3
+        # The page the feed gives (nothing of this branch), with the cursor at the head.
+        slow = _slow(session, tenant_id=tenant_id, branch_id=branch_id, seq=mine, limit=100)
+        assert slow["cursor"] == str(mine)
+        assert page == {**slow, "cursor": str(head)}
+    # This branch's next change still reaches the till, from the head on.
+    change(branch_id, 5)
+    with transaction(world.sessions()) as session:
+        later = pull.pull(
+            session, tenant_id=tenant_id, branch_id=branch_id, cursor=str(head), limit=100
+        )
+    assert [(c["key"], c["seq"]) for c in later["changes"]] == [("5", head + 1)]
+    assert later["cursor"] == str(head + 1)

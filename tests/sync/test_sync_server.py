@@ -211,10 +211,14 @@ def test_pull_snapshot_in_pages_then_feed(world, enrol, stock_in):
     changed = [c for c in page["changes"] if c["entity"] == "product" and c["key"] == str(product)]
     assert changed and Decimal(changed[-1]["data"]["price"]) == Decimal("12.50")
     assert int(page["cursor"]) > int(cursor)
-    # Stock of the other branch never reaches this till.
+    # Stock of the other branch never reaches this till; its cursor moves past that change
+    # to the feed's head, where the next pull is the empty page.
     stock_in(product_id=world.a.product_ids[0], branch_id=other_branch, quantity="1")
     after = till.get("sync/pull", params={"cursor": page["cursor"]}).json()
-    assert after["changes"] == [] and after["cursor"] == page["cursor"]
+    assert after["changes"] == [] and int(after["cursor"]) > int(page["cursor"])
+    assert not after["has_more"]
+    again = till.get("sync/pull", params={"cursor": after["cursor"]}).json()
+    assert again["changes"] == [] and again["cursor"] == after["cursor"]
 
 
 def test_bad_cursor_is_a_problem(world, enrol):
