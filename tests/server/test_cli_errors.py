@@ -1,6 +1,7 @@
 """stockpilot-server with bad input, and its tenant, branch and user commands, as separate
 processes on real data dirs: one-line messages, exit 2 for bad usage, 1 for a failure, never a
-traceback, nothing half made.
+traceback, nothing half made. Of the many refusals of one command, the first runs as a process
+and the others run its main() in the test process, with the same environment (run_here).
 
 One initialised data dir is made per module and copied for each test (hashing passwords with
 Argon2 again and again would make these slow).
@@ -423,7 +424,7 @@ def test_a_username_used_in_another_business_is_refused_with_the_same_words(data
     )
 
 
-def test_every_other_command_works_in_a_fresh_process(data, demo_shop, tmp_path):
+def test_every_other_command_works_in_a_fresh_process(data, demo_shop):
     """The commands the READMEs do not show, each in its own process (all models loaded)."""
     key = ok(
         run(SERVER, "api-key", "create", "--scopes", "orders:write", "--name", "web", data_dir=data)
