@@ -154,3 +154,96 @@ def copy_dir(source: Path, target: Path) -> Path:
     """Copy an initialised data dir (cheaper than hashing its passwords again)."""
     shutil.copytree(source, target)
     return target
+
+
+@dataclass
+class DemoShop:
+    """A data dir made the documented way, by real processes: init, then the demo month.
+
+    `init` and `demo` are those two commands' answers, for tests that check them; `copy()`
+    gives a test its own data dir (database and key files) to change.
+    """
+
+    data_dir: Path
+    init: subprocess.CompletedProcess[str]
+    demo: subprocess.CompletedProcess[str]
+
+    def copy(self, target: Path) -> Path:
+        """Return a copy of the shop's data dir at target, after checking it was made."""
+        ok(self.init)
+        assert "Demo data loaded" in ok(self.demo)
+        return copy_dir(self.data_dir, target)
+
+
+# The demo shop's business and admin password (init's other options are its defaults, and
+# --no-branch: the demo brings its own branches).
+DEMO_SHOP_INIT = ("init", "--tenant", "Corner Shop", "--admin-password", "demo-password")
+
+
+def _answer(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+
+
+def _result(args: list[str], answer: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.CompletedProcess(
+        args, answer["returncode"], stdout=answer["stdout"], stderr=answer["stderr"]
+    )
+
+
+def demo_shop(root: Path) -> DemoShop:
+    """Make the demo shop under root once; later callers (other test workers too) reuse it.
+
+    `demo-data` lives a month of sales, shifts and documents (several seconds of CPU) after
+    an `init` that hashes a password at its real cost: made once per test run, not per file.
+    A file lock lets the first worker build it while another waits for it.
+    """
+    import fcntl
+    import json
+
+    home = root / "demo-shop"
+    home.mkdir(parents=True, exist_ok=True)
+    data_dir, answers = home / "data", home / "answers.json"
+    init_args = [SERVER, *DEMO_SHOP_INIT, "--no-branch"]
+    demo_args = [SERVER, "demo-data"]
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not answers.exists():
+            if data_dir.exists():  # a build that did not finish
+                shutil.rmtree(data_dir)
+            made = run(*init_args, data_dir=data_dir)
+            loaded = run(*demo_args, data_dir=data_dir, timeout=300)
+            answers.write_text(json.dumps([_answer(made), _answer(loaded)]))
+        made_answer, loaded_answer = json.loads(answers.read_text())
+    return DemoShop(data_dir, _result(init_args, made_answer), _result(demo_args, loaded_answer))
+
+
+def run_here(
+    main: Callable[[list[str]], int], *args: str, data_dir: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a command's main() in this process, as run() would start it: same environment (only
+    this data dir), stdin not a terminal, stdout and stderr captured, the exit code returned.
+
+    For the many refusals of one command: a test of each command still runs it as a process
+    of its own (a fresh process has loaded nothing; this one has every model already).
+    """
+    import contextlib
+    import io
+
+    saved_env, saved_stdin = dict(os.environ), sys.stdin
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env_for(data_dir, **env))
+    sys.stdin = io.StringIO("")  # like /dev/null: not a terminal, nothing to read
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        sys.stdin = saved_stdin
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(
+        [Path(main.__module__).name, *args], code, out.getvalue(), err.getvalue()
+    )

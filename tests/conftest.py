@@ -39,7 +39,7 @@ from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import make_engine
 from sync_server.migrations.runner import upgrade
-from tests import pgserver
+from tests import clitools, pgserver
 from tests.factories import Api, TenantData, World, build_world
 
 # Cheap Argon2id inside the test process: no test here is about the cost of hashing, and at
@@ -140,6 +140,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return kind, -len(tests)
 
     items[:] = [item for tests in sorted(files.values(), key=rank) for item in tests]
+
+
+@pytest.fixture(scope="session")
+def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> clitools.DemoShop:
+    """The demo shop's data dir (init + demo-data as processes), made once per test run.
+
+    Under xdist the workers' temporary folders share a parent: the first worker to ask makes
+    the shop there, the other reuses it. Tests take a copy (DemoShop.copy) to use.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return clitools.demo_shop(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
 
 
 @pytest.fixture(scope="session")

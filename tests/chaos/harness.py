@@ -109,10 +109,25 @@ class ServerProcess:
         self.process = None
 
     def enrol_code(self, branch: str = "AND") -> str:
-        out = self.cli("device", "enrol-code", "--branch", branch)
-        match = re.search(r"Enrolment code for branch [^:]*: (\S+)", out)
-        assert match, out
-        return match.group(1)
+        """Return a one-time code for a till at that branch, issued by the running server.
+
+        Asked over its API as a manager's screen does: a `device enrol-code` process for every
+        till cost a second of CPU more (that command is run as a process by the CLI tests).
+        """
+        headers = {"Authorization": f"Bearer {self.admin_token()}"}
+        branches = httpx.get(
+            f"{self.url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30
+        )
+        branches.raise_for_status()
+        (branch_id,) = [b["id"] for b in branches.json()["items"] if b["code"] == branch]
+        answer = httpx.post(
+            f"{self.url}/api/v1/devices/enrolment-codes",
+            json={"branch_id": branch_id},
+            headers=headers,
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()["code"]
 
     def admin_token(self) -> str:
         answer = httpx.post(

@@ -278,15 +278,14 @@ def test_restore_replaces_a_damaged_database_and_keeps_it_aside(
     assert cli.main(["audit", "verify"]) == 0
 
 
-def test_a_shop_that_has_sold_backs_up_and_restores_from_the_command_line(tmp_path):
+def test_a_shop_that_has_sold_backs_up_and_restores_from_the_command_line(demo_shop, tmp_path):
     """The kept report summaries of a selling shop pass the backup's integrity check.
 
     Debian 12's SQLite (3.40.1) reports a NULL in every NOT NULL column of those tables
     although none exists, so every backup of a shop with sales used to be refused.
+    The shop: a copy of the run's demo shop (`init`, then `demo-data`: tests/conftest.py).
     """
-    data = tmp_path / "data"
-    ok(run(SERVER, "init", "--tenant", "Selling Shop", data_dir=data))
-    ok(run(SERVER, "demo-data", data_dir=data, timeout=300))
+    data = demo_shop.copy(tmp_path / "data")
     ok(run(SERVER, "reports", "refresh", data_dir=data))
     db_file = data / "stockpilot.db"
     with sqlite3.connect(db_file) as conn:

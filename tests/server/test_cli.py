@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, text
 from common.barcodes import is_valid_gtin
 from sync_server.cli import main
 from sync_server.db import make_engine
+from tests.clitools import SERVER, copy_dir, run
 from tests.invariants import check_ledger
 
 
@@ -53,14 +55,17 @@ def _cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(300)
 @pytest.mark.slow
-def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
-    made = _cli("init", "--admin-password", "demo-password", "--no-branch", data_dir=tmp_path)
+def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(demo_shop, tmp_path):
+    # `init --no-branch` then `demo-data`, each a process of its own on a fresh data dir: the
+    # run's one demo shop (tests/conftest.py), whose answers are checked here.
+    made, loaded = demo_shop.init, demo_shop.demo
+    assert "--no-branch" in made.args
     assert made.returncode == 0, made.stderr
-    loaded = _cli("demo-data", data_dir=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     assert "Demo data loaded" in loaded.stdout and "a month of history" in loaded.stdout
     assert loaded.stderr == ""  # no warnings or notices from the machinery that lives the month
-    again = _cli("demo-data", data_dir=tmp_path)
+    data = demo_shop.copy(tmp_path / "data")  # this test's own copy (database and audit key)
+    again = run(SERVER, "demo-data", data_dir=data)
     assert again.returncode == 1 and again.stdout == ""
     assert len(again.stderr.strip().splitlines()) == 1 and "--force" in again.stderr
 
@@ -68,7 +73,7 @@ def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
     from sync_server.org.models import Branch
     from sync_server.partners.models import Customer, Supplier
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'stockpilot.db'}")
+    engine = make_engine(f"sqlite:///{data / 'stockpilot.db'}")
     with engine.connect() as conn:
         codes = conn.scalars(select(ProductBarcode.code)).all()
         assert len(codes) >= 30 and all(is_valid_gtin(c) for c in codes)
@@ -101,11 +106,20 @@ def test_demo_data_is_a_realistic_month_and_a_second_run_refuses(tmp_path):
         )
     assert check_ledger(engine) > 0  # every stock level is the sum of its movements
     engine.dispose()
-    assert _cli("audit", "verify", data_dir=tmp_path).returncode == 0
+    assert run(SERVER, "audit", "verify", data_dir=data).returncode == 0
 
 
-def test_demo_data_refuses_a_business_with_data_unless_forced(tmp_path):
-    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory) -> Path:
+    """A data dir after a default `init` (one branch), made once and copied per test."""
+    data = tmp_path_factory.mktemp("initialised") / "data"
+    made = _cli("init", "--admin-password", "demo-password", data_dir=data)
+    assert made.returncode == 0, made.stderr
+    return data
+
+
+def test_demo_data_refuses_a_business_with_data_unless_forced(initialised, tmp_path):
+    data = copy_dir(initialised, tmp_path / "data")
     made = _cli(
         "create-user",
         "meena",
@@ -113,26 +127,26 @@ def test_demo_data_refuses_a_business_with_data_unless_forced(tmp_path):
         "cashier",
         "--password",
         "long-password",
-        data_dir=tmp_path,
+        data_dir=data,
     )
     assert made.returncode == 0, made.stderr
-    refused = _cli("demo-data", "--no-history", data_dir=tmp_path)
+    refused = _cli("demo-data", "--no-history", data_dir=data)
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1 and "already holds data" in refused.stderr
     assert "Traceback" not in refused.stderr
-    engine = make_engine(f"sqlite:///{tmp_path / 'stockpilot.db'}")
+    engine = make_engine(f"sqlite:///{data / 'stockpilot.db'}")
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM products")) == 0  # nothing half-written
         assert conn.scalar(text("SELECT count(*) FROM users")) == 2
     engine.dispose()
-    forced = _cli("demo-data", "--no-history", "--force", data_dir=tmp_path)
+    forced = _cli("demo-data", "--no-history", "--force", data_dir=data)
     assert forced.returncode == 0, forced.stderr
     assert "Demo data loaded" in forced.stdout and "history" not in forced.stdout
 
 
-def test_demo_data_loads_after_a_default_init_with_its_one_branch(tmp_path):
-    assert _cli("init", "--admin-password", "demo-password", data_dir=tmp_path).returncode == 0
-    loaded = _cli("demo-data", "--no-history", data_dir=tmp_path)
+def test_demo_data_loads_after_a_default_init_with_its_one_branch(initialised, tmp_path):
+    data = copy_dir(initialised, tmp_path / "data")
+    loaded = _cli("demo-data", "--no-history", data_dir=data)
     assert loaded.returncode == 0, loaded.stderr
     assert "Demo data loaded" in loaded.stdout
 

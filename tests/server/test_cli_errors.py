@@ -1,6 +1,7 @@
 """stockpilot-server with bad input, and its tenant, branch and user commands, as separate
 processes on real data dirs: one-line messages, exit 2 for bad usage, 1 for a failure, never a
-traceback, nothing half made.
+traceback, nothing half made. Of the many refusals of one command, the first runs as a process
+and the others run its main() in the test process, with the same environment (run_here).
 
 One initialised data dir is made per module and copied for each test (hashing passwords with
 Argon2 again and again would make these slow).
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import SERVER, copy_dir, free_port, ok, refused, run
+from sync_server.cli import main
+from tests.clitools import SERVER, copy_dir, free_port, ok, refused, run, run_here
 
 PROG = "stockpilot-server"
 
@@ -118,10 +120,31 @@ ON_AN_INITIALISED_DIR = [
 ]
 
 
+def _command(args: list[str]) -> tuple[str, ...]:
+    """The command a case runs: `create-user`, `tenant create`, `api-key revoke`, ..."""
+    groups = ("tenant", "branch", "api-key", "device")
+    return tuple(args[:2]) if args and args[0] in groups else tuple(args[:1])
+
+
+def _in_a_process(cases: list[tuple[list[str], int, str]], args: list[str]) -> bool:
+    """Whether this case is its command's first in cases: that one runs as a process of its
+    own; the command's other refusals run its main() in the test process (run_here)."""
+    firsts = {}
+    for case_args, _, _ in cases:
+        firsts.setdefault(_command(case_args), case_args)
+    return firsts[_command(args)] == args
+
+
+def _run(cases, args: list[str], *, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    if _in_a_process(cases, args):
+        return run(SERVER, *args, data_dir=data_dir)
+    return run_here(main, *args, data_dir=data_dir)
+
+
 @pytest.mark.parametrize(("args", "code", "says"), ON_AN_INITIALISED_DIR)
 def test_bad_input_on_an_initialised_server_is_one_line_and_changes_nothing(data, args, code, says):
     before = _rows(data, "SELECT count(*) FROM audit_entries")
-    refused(run(SERVER, *args, data_dir=data), code=code, says=says, prog=PROG)
+    refused(_run(ON_AN_INITIALISED_DIR, args, data_dir=data), code=code, says=says, prog=PROG)
     assert _rows(data, "SELECT count(*) FROM audit_entries") == before
     assert _rows(data, "SELECT name FROM tenants") == [("My Shop",)]
     assert _rows(data, "SELECT count(*) FROM users") == [(1,)]
@@ -149,7 +172,7 @@ BEFORE_INIT = [
 @pytest.mark.parametrize(("args", "code", "says"), BEFORE_INIT)
 def test_bad_input_before_init_is_one_line_and_makes_no_database(tmp_path, args, code, says):
     data = tmp_path / "fresh"
-    refused(run(SERVER, *args, data_dir=data), code=code, says=says, prog=PROG)
+    refused(_run(BEFORE_INIT, args, data_dir=data), code=code, says=says, prog=PROG)
     assert not (data / "stockpilot.db").exists()
     assert not (data / "audit.key").exists()
 
@@ -401,7 +424,7 @@ def test_a_username_used_in_another_business_is_refused_with_the_same_words(data
     )
 
 
-def test_every_other_command_works_in_a_fresh_process(data, tmp_path):
+def test_every_other_command_works_in_a_fresh_process(data, demo_shop):
     """The commands the READMEs do not show, each in its own process (all models loaded)."""
     key = ok(
         run(SERVER, "api-key", "create", "--scopes", "orders:write", "--name", "web", data_dir=data)
@@ -413,10 +436,9 @@ def test_every_other_command_works_in_a_fresh_process(data, tmp_path):
     ok(run(SERVER, "reports", "refresh", data_dir=data))
     assert "Delivered" in ok(run(SERVER, "worker", "--once", data_dir=data))
     assert "chain intact" in ok(run(SERVER, "audit", "verify", data_dir=data))
-    # The demo brings its own branches (AND among them): on a plain init, not the copy above.
-    demo = tmp_path / "demo"
-    ok(run(SERVER, "init", "--admin-password", "admin-password-1", data_dir=demo))
-    assert "Demo data loaded" in ok(run(SERVER, "demo-data", data_dir=demo))
+    # The demo brings its own branches (AND among them): on a plain init (the run's demo shop,
+    # made by `init` and `demo-data` processes: tests/conftest.py), not the copy above.
+    assert "Demo data loaded" in ok(demo_shop.demo)
     refused(
         run(SERVER, "demo-data", data_dir=data),
         code=1,

@@ -44,12 +44,13 @@ def _refused(result: subprocess.CompletedProcess[str], code: int, words: str) ->
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    """A data dir set up the documented way: init, then the demo shop."""
-    data_dir = tmp_path_factory.mktemp("shop")
-    _ok(_cli(data_dir, "init", "--tenant", "Corner Shop", "--admin-password", "a-long-password"))
-    _ok(_cli(data_dir, "demo-data"))
-    return data_dir
+def demo_dir(demo_shop, tmp_path_factory) -> Path:
+    """A data dir set up the documented way: init (business Corner Shop), then the demo shop.
+
+    A copy of the run's demo shop (tests/conftest.py), made by those two commands as processes.
+    """
+    assert "Corner Shop" in demo_shop.init.args
+    return demo_shop.copy(tmp_path_factory.mktemp("shop") / "data")
 
 
 def _copy(demo_dir: Path, tmp_path: Path) -> Path:
