@@ -352,6 +352,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """The whole machine's busy and total CPU time so far, in clock ticks (Linux /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 async def drive(topology: Topology, tills, products, online, key, args, figures: Figures):
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
     async with httpx.AsyncClient(base_url=topology.url, timeout=30, limits=limits) as http:
@@ -438,11 +445,16 @@ def main() -> int:
               f"{time.monotonic() - t0:.0f} s")  # fmt: skip
         app_pids = [p.pid for p in topology.apps]
         cpu_before = cpu_seconds(app_pids)
+        busy_before, total_before = machine_jiffies()
+        own_before = sum(os.times()[:2])
         figures = Figures()
         elapsed, promoted, promoted_in, window = asyncio.run(
             drive(topology, tills, products, online, key, args, figures)
         )
         cpu = cpu_seconds(app_pids) - cpu_before
+        own = sum(os.times()[:2]) - own_before
+        busy_after, total_after = machine_jiffies()
+        busy = (busy_after - busy_before) / max(total_after - total_before, 1)
         present, missing_sales, duplicated = check_database(topology, figures.acknowledged)
         load = os.getloadavg()[0]
     finally:
@@ -481,6 +493,13 @@ def main() -> int:
     row(
         "app-server CPU",
         f"{cpu:8.1f} s for {events} events = {cpu / max(events, 1) * 1000:.1f} ms per event",
+    )
+    # What else the machine did: the load generator shares these cores with the topology.
+    row(
+        "machine busy",
+        f"{busy * 100:8.0f} % of {os.cpu_count()} cores while driven; app servers "
+        f"{cpu / elapsed:.2f} cores, this load generator {own / elapsed:.2f} cores "
+        f"({own / max(events, 1) * 1000:.1f} ms per request)",
     )
     row(
         "failover",
