@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
+
+from bench.lean_http import HttpError, LeanClient
 
 BUDGET_CPU_MS = 5.0
 BUDGET_P99_MS = 100.0
@@ -233,64 +234,17 @@ def body(n: int, sku: str) -> dict:
 # ---- the load generator: one asyncio process ---------------------------------------------
 
 
-class Http:
-    """A minimal HTTP/1.1 keep-alive client over asyncio streams, for POST /orders only.
-
-    httpx spends several milliseconds of CPU per request, which on a 2-core machine is CPU
-    the server does not get; this spends a tenth of that. A connection the server closed
-    (keep-alive timeout) is replaced and the request sent again: the same Idempotency-Key
-    makes the retry safe.
-    """
-
-    def __init__(self, base: str, key: str) -> None:
-        host, _, port = base.removeprefix("http://").partition(":")
-        self.host, self.port, self.key = host, int(port), key
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def post_order(self, order: dict) -> int:
-        payload = json.dumps(order).encode()
-        head = (
-            f"POST /api/v1/orders HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"X-API-Key: {self.key}\r\nIdempotency-Key: {uuid.uuid4()}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-        ).encode()
-        for attempt in range(3):
-            fresh = not self.idle
-            try:
-                conn = (
-                    self.idle.pop()
-                    if self.idle
-                    else await asyncio.open_connection(self.host, self.port)
-                )
-                status = await asyncio.wait_for(self._exchange(conn, head + payload), 60)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-                if fresh or attempt == 2:
-                    return 0  # the connection failed: counted, never hidden
-                continue
-            self.idle.append(conn)
-            return status
+async def post_order(http: LeanClient, key: str, order: dict) -> int:
+    """POST one order; its status, or 0 when the connection failed (counted, never hidden)."""
+    try:
+        answer = await http.post(
+            "/api/v1/orders",
+            json=order,
+            headers={"X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())},
+        )
+    except HttpError:
         return 0
-
-    @staticmethod
-    async def _exchange(conn, request: bytes) -> int:
-        reader, writer = conn
-        writer.write(request)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        for _, writer in self.idle:
-            writer.close()
-        self.idle.clear()
+    return answer.status_code
 
 
 async def closed_loop(
@@ -303,11 +257,11 @@ async def closed_loop(
     results: list[tuple[int, float]] = []
 
     async def client() -> None:
-        http = Http(base, key)
+        http = LeanClient(base, max_connections=1, timeout=60)
         while not queue.empty():
             order = queue.get_nowait()
             started = time.perf_counter()
-            status = await http.post_order(order)
+            status = await post_order(http, key, order)
             results.append((status, time.perf_counter() - started))
         http.close()
 
@@ -326,10 +280,10 @@ async def open_loop(
     """
     gaps = random.Random(seed)
     results: list[tuple[int, float]] = []
-    http = Http(base, key)
+    http = LeanClient(base, max_connections=100_000, timeout=60)
 
     async def one(order: dict, due: float) -> None:
-        status = await http.post_order(order)
+        status = await post_order(http, key, order)
         results.append((status, time.perf_counter() - due))
 
     tasks = []

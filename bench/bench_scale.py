@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.lean_http import HttpError, LeanClient  # noqa: E402
 from tests.topology import AUDIT_KEY, Topology, missing_tools, new_root  # noqa: E402
 
 BUDGET_P99_PUSH_MS = 500.0
@@ -207,7 +206,7 @@ def sale_event(till: Till, products: list[dict]) -> dict:
     }
 
 
-async def push(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
+async def push(http: LeanClient, till: Till, figures: Figures) -> None:
     """Send the till's queue; keep what the chain did not acknowledge for the next turn."""
     if not till.queue:
         return
@@ -218,8 +217,8 @@ async def push(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
             json={"events": till.queue[:50], "sent_at": datetime.now(UTC).isoformat()},
             headers={"Authorization": f"Bearer {till.token}"},
         )
-    except httpx.HTTPError as exc:
-        figures.error(type(exc).__name__)
+    except HttpError as exc:
+        figures.error(exc.kind)
         figures.refused += 1
         figures.refused_at.append(time.monotonic())
         return
@@ -242,7 +241,7 @@ async def push(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
     till.queue = [e for e in till.queue if e["id"] not in done]
 
 
-async def pull(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
+async def pull(http: LeanClient, till: Till, figures: Figures) -> None:
     started = time.perf_counter()
     try:
         answer = await http.get(
@@ -250,8 +249,8 @@ async def pull(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
             params={"cursor": till.cursor, "limit": 500},
             headers={"Authorization": f"Bearer {till.token}"},
         )
-    except httpx.HTTPError as exc:
-        figures.error(type(exc).__name__)
+    except HttpError as exc:
+        figures.error(exc.kind)
         return
     if answer.status_code != 200:
         figures.error(f"pull {answer.status_code}")
@@ -261,7 +260,7 @@ async def pull(http: httpx.AsyncClient, till: Till, figures: Figures) -> None:
 
 
 async def run_till(
-    http: httpx.AsyncClient,
+    http: LeanClient,
     till: Till,
     products: list[dict],
     figures: Figures,
@@ -281,7 +280,7 @@ async def run_till(
 
 
 async def place_order(
-    http: httpx.AsyncClient, key: str, products: list[dict], figures: Figures, n: int
+    http: LeanClient, key: str, products: list[dict], figures: Figures, n: int
 ) -> None:
     product = random.choice(products)
     body = {
@@ -297,8 +296,8 @@ async def place_order(
             json=body,
             headers={"X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())},
         )
-    except httpx.HTTPError as exc:
-        figures.error(type(exc).__name__)
+    except HttpError as exc:
+        figures.error(exc.kind)
         return
     if answer.status_code < 300:
         figures.order_ms.append((time.perf_counter() - started) * 1000)
@@ -308,7 +307,7 @@ async def place_order(
 
 
 async def run_store(
-    http: httpx.AsyncClient,
+    http: LeanClient,
     key: str,
     products: list[dict],
     figures: Figures,
@@ -326,7 +325,7 @@ async def run_store(
     await asyncio.gather(*placed)
 
 
-async def watch_lag(http: httpx.AsyncClient, figures: Figures, *, until: float) -> None:
+async def watch_lag(http: LeanClient, figures: Figures, *, until: float) -> None:
     while time.monotonic() < until:
         try:
             body = (await http.get("/api/v1/health")).json()
@@ -334,7 +333,7 @@ async def watch_lag(http: httpx.AsyncClient, figures: Figures, *, until: float) 
             if replica.get("standby") and replica.get("lag_bytes") is not None:
                 figures.lag_bytes.append(int(replica["lag_bytes"]))
                 figures.lag_s.append(float(replica.get("lag_seconds") or 0.0))
-        except (httpx.HTTPError, ValueError):
+        except (HttpError, ValueError):
             pass
         await asyncio.sleep(1)
 
@@ -360,8 +359,7 @@ def machine_jiffies() -> tuple[int, int]:
 
 
 async def drive(topology: Topology, tills, products, online, key, args, figures: Figures):
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(base_url=topology.url, timeout=30, limits=limits) as http:
+    async with LeanClient(topology.url, max_connections=400, timeout=30) as http:
         start = time.monotonic()
         until = start + args.duration
         tasks = [
