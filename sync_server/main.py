@@ -16,6 +16,7 @@ from sync_server.api import build_api_router
 from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
+from sync_server.foundation.deps import make_turns
 from sync_server.middleware import BodyLimit, CleanQuery, SecurityHeaders
 from sync_server.ratelimit.middleware import RateLimit
 from sync_server.ratelimit.service import (
@@ -82,6 +83,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        make_turns(app.state, engine, replica)  # per event loop: see foundation/deps.py
         stops = [start(app) for start in starters]
         log.info("StockPilot server %s on %s", __version__, engine.dialect.name)
         settle_heap()

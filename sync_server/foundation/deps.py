@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import AuthenticationFailed, PermissionDenied
@@ -39,7 +42,65 @@ def _sessions_for(request: Request) -> tuple[sessionmaker[Session], bool]:
     return request.app.state.sessions, False
 
 
-def open_session(request: Request) -> Iterator[Session]:
+# app.state keys: the turns of the primary's and the replica's connection pools.
+PRIMARY_TURNS = "db_turns"
+REPLICA_TURNS = "db_replica_turns"
+
+
+def make_turns(app_state: Any, engine: Engine, replica: ReadReplica | None) -> None:
+    """Give each PostgreSQL pool as many turns as it has connections (called on start-up).
+
+    Made per event loop (each start-up), as asyncio's semaphores belong to one loop.
+    """
+    if is_sqlite(engine):
+        return  # one writer at a time already waits on the event loop (WriterTurn)
+    setattr(app_state, PRIMARY_TURNS, asyncio.Semaphore(_capacity(engine)))
+    if replica is not None:
+        setattr(app_state, REPLICA_TURNS, asyncio.Semaphore(_capacity(replica.engine)))
+
+
+def _capacity(engine: Engine) -> int:
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    return max(1, (size() if callable(size) else 1) + max(overflow, 0))
+
+
+async def database_turn(request: Request) -> AsyncIterator[None]:
+    """Wait for a turn at the connection pool on the event loop, not in a worker thread.
+
+    A route's work runs in the thread pool in several hops (open the session, resolve the
+    caller, run the route, commit), holding its connection between them. When more requests
+    than connections waited for a connection inside worker threads, they took the threads
+    that the requests holding connections needed for their next hop: past a burst the server
+    sat nearly idle, its connections idle in transaction, answering 503 after each pool wait.
+    Here a request waits for a free connection's turn before it takes any thread, and gives
+    the turn back when its session is closed; the wait is bounded by the pool's own.
+    """
+    state = request.app.state
+    routed = getattr(state, "replica", None) is not None and (
+        routes_to_replica(request.method, request.url.path) and not must_use_primary(request.scope)
+    )
+    turns: asyncio.Semaphore | None = getattr(
+        state, REPLICA_TURNS if routed else PRIMARY_TURNS, None
+    )
+    if turns is None:
+        yield
+        return
+    wait_s = state.settings.db_wait_seconds
+    try:
+        await asyncio.wait_for(turns.acquire(), timeout=wait_s)
+    except TimeoutError:
+        raise PoolTimeout(f"no connection's turn came within {wait_s:g} s") from None
+    try:
+        yield
+    finally:
+        turns.release()
+
+
+def open_session(
+    request: Request, _turn: Annotated[None, Depends(database_turn)]
+) -> Iterator[Session]:
     """Keep a session for the whole request; whatever was not committed is rolled back."""
     admission.started(request.scope)  # its wait at the door is over (sync_server/admission.py)
     factory, from_replica = _sessions_for(request)
