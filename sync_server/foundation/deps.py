@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
@@ -75,7 +76,8 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     that the requests holding connections needed for their next hop: past a burst the server
     sat nearly idle, its connections idle in transaction, answering 503 after each pool wait.
     Here a request waits for a free connection's turn before it takes any thread, and gives
-    the turn back when its session is closed; the wait is bounded by the pool's own.
+    it back once its transaction has ended (get_session), so a slow client reading a long
+    answer does not hold a turn; the wait is bounded by the pool's own.
     """
     state = request.app.state
     routed = getattr(state, "replica", None) is not None and (
@@ -92,10 +94,21 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
         await asyncio.wait_for(turns.acquire(), timeout=wait_s)
     except TimeoutError:
         raise PoolTimeout(f"no connection's turn came within {wait_s:g} s") from None
+    loop = asyncio.get_running_loop()
+    given_back = threading.Event()
+
+    def give_back() -> None:  # from the worker thread that ends the transaction
+        if not given_back.is_set():
+            given_back.set()
+            loop.call_soon_threadsafe(turns.release)
+
+    request.state.give_back_turn = give_back
     try:
         yield
     finally:
-        turns.release()
+        if not given_back.is_set():
+            given_back.set()
+            turns.release()
 
 
 def open_session(
@@ -123,13 +136,19 @@ def get_session(
     failed to commit, and its next read could still miss it.
     """
     yield session
-    if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
-        session.commit()
-        return
-    # Read-your-writes: the client sends this back and its reads wait for the replica.
-    lsn = commit_reading_position(session)
-    if lsn is not None:
-        setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
+    try:
+        if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
+            session.commit()
+            return
+        # Read-your-writes: the client sends this back and its reads wait for the replica.
+        lsn = commit_reading_position(session)
+        if lsn is not None:
+            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
+    finally:
+        # The connection went back to the pool with the commit: so does the request's turn.
+        give_back = getattr(request.state, "give_back_turn", None)
+        if give_back is not None:
+            give_back()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
