@@ -30,13 +30,19 @@ from sync_server.replica import (
 from sync_server.retry import must_use_primary
 
 
+def _for_the_replica(request: Request) -> bool:
+    """Say whether the request is a lag-tolerant read, which a replica may serve."""
+    return routes_to_replica(request.method, request.url.path) and not must_use_primary(
+        request.scope
+    )
+
+
 def _sessions_for(request: Request) -> tuple[sessionmaker[Session], bool]:
     """Pick the replica for a lag-tolerant read while it keeps up, else the primary."""
     replica: ReadReplica | None = getattr(request.app.state, "replica", None)
     if (
         replica is not None
-        and routes_to_replica(request.method, request.url.path)
-        and not must_use_primary(request.scope)
+        and _for_the_replica(request)
         and replica.usable(read_after=parse_lsn(request.headers.get(READ_AFTER_HEADER)))
     ):
         return replica.sessions, True
@@ -80,9 +86,7 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     answer does not hold a turn; the wait is bounded by the pool's own.
     """
     state = request.app.state
-    routed = getattr(state, "replica", None) is not None and (
-        routes_to_replica(request.method, request.url.path) and not must_use_primary(request.scope)
-    )
+    routed = getattr(state, "replica", None) is not None and _for_the_replica(request)
     turns: asyncio.Semaphore | None = getattr(
         state, REPLICA_TURNS if routed else PRIMARY_TURNS, None
     )
