@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -140,6 +141,12 @@ def get_session(
     failed to commit, and its next read could still miss it.
     """
     yield session
+    _end_transaction(request, session)
+
+
+def _end_transaction(request: Request, session: Session) -> None:
+    """Commit the request's transaction (reading the WAL position after a write), give back
+    the request's connection turn whatever happens."""
     try:
         if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
             session.commit()
@@ -150,9 +157,13 @@ def get_session(
             setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
     finally:
         # The connection went back to the pool with the commit: so does the request's turn.
-        give_back = getattr(request.state, "give_back_turn", None)
-        if give_back is not None:
-            give_back()
+        _give_back_turn(request)
+
+
+def _give_back_turn(request: Request) -> None:
+    give_back = getattr(request.state, "give_back_turn", None)
+    if give_back is not None:
+        give_back()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -170,6 +181,10 @@ def bearer_token(request: Request) -> str | None:
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
     """Authenticate the caller or answer 401."""
+    return _authenticate(request, session)
+
+
+def _authenticate(request: Request, session: Session) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
@@ -183,17 +198,21 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def _check(principal: Principal, permission: Permission) -> None:
+    if not principal.can(permission):
+        raise PermissionDenied(
+            f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
+            required_permission=permission.value,
+        )
+
+
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """Return a dependency that lets through only callers holding the permission."""
 
     # A coroutine: the check is plain CPU, so it runs on the event loop instead of taking
     # a trip through the thread pool (each costs more than the check itself).
     async def check(principal: PrincipalDep) -> Principal:
-        if not principal.can(permission):
-            raise PermissionDenied(
-                f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
-                required_permission=permission.value,
-            )
+        _check(principal, permission)
         return principal
 
     # The route x role test reads this to know what each route demands.
@@ -208,3 +227,92 @@ def Requires(permission: Permission) -> Any:  # noqa: N802 - reads as a marker i
     a real type for the type checker, and FastAPI runs the check as a dependency.
     """
     return Depends(require(permission))
+
+
+T = TypeVar("T")
+
+
+class OneHop:
+    """A request's session and checked caller, made in one worker-thread trip (in_one_hop)."""
+
+    def __init__(self, request: Request, session: Session, principal: Principal) -> None:
+        self.request = request
+        self.session = session
+        self.principal = principal
+        self.closed = False
+
+    @classmethod
+    def open(
+        cls,
+        request: Request,
+        permission: Permission,
+        check: Callable[[Principal], None] | None,
+    ) -> OneHop:
+        """Open the session and authenticate and check the caller, as open_session,
+        get_principal and Requires do, in the same order (in a worker thread)."""
+        admission.started(request.scope)
+        factory, from_replica = _sessions_for(request)
+        session = factory()
+        try:
+            if from_replica:
+                session.info[SESSION_FLAG] = True
+            if request.method in ("GET", "HEAD") and is_sqlite(session.get_bind()):
+                session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            principal = _authenticate(request, session)
+            _check(principal, permission)
+            if check is not None:
+                check(principal)
+        except BaseException:
+            session.close()
+            _give_back_turn(request)
+            raise
+        return cls(request, session, principal)
+
+    async def run(self, work: Callable[[Session, Principal], T]) -> T:
+        """Run the route's work, commit as get_session does and close, in one worker trip."""
+        return await run_in_threadpool(self._run, work)
+
+    def _run(self, work: Callable[[Session, Principal], T]) -> T:
+        try:
+            result = work(self.session, self.principal)
+            _end_transaction(self.request, self.session)
+            return result
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the session (what was not committed is rolled back) and give back the turn."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.session.close()
+            finally:
+                _give_back_turn(self.request)
+
+
+def in_one_hop(permission: Permission, check: Callable[[Principal], None] | None = None) -> Any:
+    """Mark a parameter as the request's OneHop, for a caller holding `permission`.
+
+    Each dependency and route that is a plain function costs a trip through the thread
+    pool: open the session, resolve the caller, run the route, commit and close made six
+    per request, more CPU than the check or the commit themselves on a till's push or
+    pull. A route declared ``hop: Annotated[OneHop, in_one_hop(Permission.X)]`` is a
+    coroutine that awaits ``hop.run(work)``: the connection's turn is waited for on the
+    event loop as before, the session is opened and the caller checked (and `check`ed) in
+    one trip before the body is read, as the dependencies did, and the work, the commit
+    and the close run in a second.
+    """
+
+    async def one_hop(
+        request: Request, _turn: Annotated[None, Depends(database_turn)]
+    ) -> AsyncIterator[OneHop]:
+        hop = await run_in_threadpool(OneHop.open, request, permission, check)
+        try:
+            yield hop
+        finally:
+            if not hop.closed:  # the route failed before its work ran (a bad body)
+                await run_in_threadpool(hop.close)
+
+    # The route x role test reads this to know what each route demands.
+    one_hop.permission = permission  # type: ignore[attr-defined]
+    return Depends(one_hop, scope="function")
