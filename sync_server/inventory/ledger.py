@@ -35,6 +35,8 @@ from sync_server.inventory.events import LevelChange, StockChanged
 from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
 from sync_server.inventory.lots import note_batch as note_lots
+from sync_server.inventory.lots import note_batch_found as note_lots_found
+from sync_server.inventory.lots import products_with_lots_at as lots_at
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
 from sync_server.org.models import Branch
 from sync_server.paging import get_owned
@@ -312,6 +314,10 @@ def _facts_statement() -> AnySelect:
 
 # Built once: building a statement costs more than running it from the compiled cache.
 _FACTS = _facts_statement()
+# A batch's facts, with whether each product has lots at the branch (one query for both).
+_FACTS_AND_LOTS = _FACTS.add_columns(
+    lots_at(bindparam("tenant_id"), bindparam("branch_id"), Product.id).label("has_lots")
+)
 
 
 def _facts(
@@ -376,19 +382,30 @@ def prepare_batch(
         return
     # Facts the caller read (with the products, before the locks, as they are no less
     # current here: a threshold changes without the level's lock) are not read again.
-    rows = (
-        list(facts)
-        if facts is not None
-        else session.execute(
-            _FACTS, {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids}
-        ).all()
-    )
+    rows: list[Any]
+    if facts is not None:
+        rows = list(facts)
+        note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
+    else:
+        # Which of them have lots comes with the facts (one query instead of two).
+        rows = list(
+            session.execute(
+                _FACTS_AND_LOTS,
+                {"tenant_id": tenant_id, "branch_id": branch_id, "product_ids": ids},
+            )
+        )
+        note_lots_found(
+            session,
+            tenant_id=tenant_id,
+            branch_id=branch_id,
+            product_ids=ids,
+            with_lots={row.id for row in rows if row.has_lots},
+        )
     session.info[_BATCH_FACTS] = (
         session.get_transaction(),
         (tenant_id, branch_id),
         {row.id: row for row in rows},
     )
-    note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
 
 
 def _not_found(session: Session, *, tenant_id: int, branch_id: int, product_id: int) -> None:

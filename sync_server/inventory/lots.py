@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -156,6 +156,35 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
         branch_id,
         set(ids),
         with_lots,
+    )
+
+
+def note_batch_found(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    product_ids: list[int],
+    with_lots: set[int],
+) -> None:
+    """Note what note_batch would find, read by the caller with its own query
+    (ledger.prepare_batch reads it with the products' facts): `with_lots` are the products
+    among `product_ids` that have a lot level at the branch."""
+    session.info[_LOT_PRODUCTS] = (
+        session.get_transaction(),
+        tenant_id,
+        branch_id,
+        set(product_ids),
+        set(with_lots),
+    )
+
+
+def products_with_lots_at(tenant_id: Any, branch_id: Any, product_id: Any) -> Any:
+    """Return an EXISTS saying whether a product has a lot level at a branch (for a select)."""
+    return exists().where(
+        LotLevel.tenant_id == tenant_id,
+        LotLevel.branch_id == branch_id,
+        LotLevel.product_id == product_id,
     )
 
 

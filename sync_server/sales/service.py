@@ -31,7 +31,7 @@ from common.sync.protocol import (
 )
 from sync_server.audit import service as audit
 from sync_server.credit import service as credit
-from sync_server.db import flush_document, in_one_flush, insert_returning_ids, insert_rows_now
+from sync_server.db import flush_document, in_one_flush, insert_with_children
 from sync_server.foundation.principal import Actor
 from sync_server.inventory import ledger
 from sync_server.inventory.lots import LotHints
@@ -107,17 +107,24 @@ def write_waiting_sales(session: Session) -> None:
 
 
 def _insert_sales(session: Session, sales: list[SaleRows]) -> None:
-    """Insert sales, then their lines and payments, one statement per table."""
-    ids = insert_returning_ids(session, Sale, [sale for sale, _, _ in sales], key="uuid")
-    insert_rows_now(
+    """Insert sales with their lines and payments (one statement on PostgreSQL, else three)."""
+    insert_with_children(
         session,
-        SaleLine,
-        [{**line, "sale_id": ids[sale["uuid"]]} for sale, lines, _ in sales for line in lines],
-    )
-    insert_rows_now(
-        session,
-        SalePayment,
-        [{**pay, "sale_id": ids[sale["uuid"]]} for sale, _, pays in sales for pay in pays],
+        Sale,
+        [sale for sale, _, _ in sales],
+        key="uuid",
+        children=[
+            (
+                SaleLine,
+                "sale_id",
+                [(sale["uuid"], line) for sale, lines, _ in sales for line in lines],
+            ),
+            (
+                SalePayment,
+                "sale_id",
+                [(sale["uuid"], pay) for sale, _, pays in sales for pay in pays],
+            ),
+        ],
     )
 
 
