@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -39,6 +40,8 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -296,9 +299,6 @@ def insert_with_children(
         for parent_key, row in child_rows:
             params.append(parent_key)
             params.extend(child_make(row))
-    if len(parts) == 1:
-        connection.exec_driver_sql(parts[0], tuple(params))
-        return
     _run_appends(connection, parts, params)
 
 
@@ -311,7 +311,42 @@ def _run_appends(connection: Connection, parts: list[str], params: list[Any]) ->
     if first:
         clauses = ", ".join(f"a{n} AS ({part})" for n, part in enumerate(first))
         last = f"WITH {clauses} {last}"
-    connection.exec_driver_sql(last, tuple(params))
+    _execute_numbered(connection, last, params)
+
+
+# Statement texts with %s placeholders -> the same with $1, $2, ... (bounded).
+_NUMBERED: dict[str, str] = {}
+
+
+def _execute_numbered(connection: Connection, statement: str, params: list[Any]) -> Any:
+    """Run a statement written with %s placeholders on PostgreSQL, numbered as $1, $2, ...
+
+    psycopg parses a statement for its placeholders on every run, and caches the parse only
+    for short statements with few parameters: for a push's appends that parse cost more
+    than all the rest of the statement's way. Numbered once here, the statement goes out
+    through a raw cursor, which sends it as it is (the connection's events and its errors'
+    translation still apply: it runs through exec_driver_sql).
+    """
+    numbered = _NUMBERED.get(statement)
+    if numbered is None:
+        pieces = statement.split("%s")
+        out = [pieces[0]]
+        for n, piece in enumerate(pieces[1:], start=1):
+            out.append(f"${n}")
+            out.append(piece)
+        numbered = "".join(out)
+        if len(_NUMBERED) > 2_000:
+            _NUMBERED.clear()
+        _NUMBERED[statement] = numbered
+    from psycopg import RawCursor  # PostgreSQL only: not loaded for SQLite
+
+    driver = connection.connection.driver_connection
+    factory = driver.cursor_factory  # type: ignore[union-attr]
+    driver.cursor_factory = RawCursor  # type: ignore[union-attr]
+    try:
+        return connection.exec_driver_sql(numbered, tuple(params))
+    finally:
+        driver.cursor_factory = factory  # type: ignore[union-attr]
 
 
 class _AppendShape:
@@ -409,9 +444,107 @@ def one_flush_at_end(session: Session) -> Iterator[None]:
     session.info[_ONE_FLUSH] = True
     try:
         yield
+        if not is_sqlite(session.get_bind()):
+            write_changes_plainly(session)
         session.flush()
     finally:
         session.info[_ONE_FLUSH] = outer
+
+
+# session.info key: [(the (sub)transaction, objects it wrote with write_changes_plainly)].
+_PLAINLY_WRITTEN = "plainly_written"
+
+
+def write_changes_plainly(session: Session) -> None:
+    """Write the pending changes of loaded rows of opted-in models as one UPDATE per table.
+
+    A model opts in with ``plain_updates = True`` (stock levels, alerts: a push's batch
+    changes several of each). The ORM's flush would send one UPDATE per row through
+    psycopg's pipeline; here each table's changed rows go out in one UPDATE ... FROM
+    (VALUES ...) (rows changing other sets of columns in one more each), their values
+    through each column's own bind processing, a column with an onupdate default given it
+    as the flush would. The rows are then clean for the ORM, as after a flush, and a
+    rollback of the (sub)transaction that wrote them expires them, as the ORM expires
+    the rows it flushed there (tests/server/test_plain_updates.py). PostgreSQL only.
+    """
+    groups: dict[tuple[Table, tuple[str, ...]], list[Any]] = {}
+    for obj in session.dirty:
+        if not getattr(type(obj), "plain_updates", False):
+            continue
+        state = inspect(obj)
+        changed = tuple(sorted(state.committed_state))
+        mapper = state.mapper
+        table = mapper.local_table
+        if not changed or any(
+            key not in mapper.columns or mapper.columns[key] is not table.c.get(key)
+            for key in changed
+        ):
+            continue  # a relationship or anything else: the flush writes it
+        groups.setdefault((table, changed), []).append(obj)
+    if not groups:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer
+    written = session.info.setdefault(_PLAINLY_WRITTEN, [])
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    for (table, changed), objects in groups.items():
+        onupdate = [
+            column.key
+            for column in table.columns
+            if column.onupdate is not None and column.key not in changed
+        ]
+        keys = ["id", "tenant_id", *changed, *onupdate]
+        columns = [table.c[key] for key in keys]
+        casts = [column.type.compile(dialect=dialect) for column in columns]
+        processors = [column.type._cached_bind_processor(dialect) for column in columns]
+        row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+        names = ", ".join(quote.quote(key) for key in keys)
+        sets = ", ".join(f"{quote.quote(key)} = v.{quote.quote(key)}" for key in keys[2:])
+        statement = (
+            f"UPDATE {quote.format_table(table)} AS t SET {sets} "
+            f"FROM (VALUES {', '.join([row] * len(objects))}) AS v({names}) "
+            "WHERE t.id = v.id AND t.tenant_id = v.tenant_id"
+        )
+        params: list[Any] = []
+        values_by_object = []
+        for obj in objects:
+            values = [getattr(obj, key) for key in keys[: 2 + len(changed)]]
+            for key in onupdate:
+                default: Any = table.c[key].onupdate
+                values.append(default.arg(None) if default.is_callable else default.arg)
+            values_by_object.append(values)
+            params.extend(
+                value if process is None else process(value)
+                for value, process in zip(values, processors, strict=True)
+            )
+        result = _execute_numbered(connection, statement, params)
+        if result.rowcount != len(objects):
+            raise StaleDataError(
+                f"UPDATE of {table.name} expected {len(objects)} rows, matched {result.rowcount}"
+            )
+        for obj, values in zip(objects, values_by_object, strict=True):
+            for key, value in zip(keys[2:], values[2:], strict=True):
+                set_committed_value(obj, key, value)
+            written.append((transaction, obj))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _expire_plainly_written(session: Session, previous_transaction: Any) -> None:
+    """Expire what write_changes_plainly wrote in a (sub)transaction now rolled back."""
+    written = session.info.get(_PLAINLY_WRITTEN)
+    if not written:
+        return
+    kept = []
+    for transaction, obj in written:
+        current = transaction
+        while current is not None and current is not previous_transaction:
+            current = current.parent
+        if current is None:
+            kept.append((transaction, obj))
+        elif obj in session:
+            session.expire(obj)
+    written[:] = kept
 
 
 def flush_document(session: Session) -> None:

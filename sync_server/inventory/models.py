@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy import BigInteger, Date, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,6 +56,8 @@ class StockLevel(TenantKeyed, Base):
     """What a branch holds of a product, kept in step with the movements."""
 
     __tablename__ = "stock_levels"
+    # A push's batch writes its changed rows in one UPDATE (db.write_changes_plainly).
+    plain_updates: ClassVar[bool] = True
     __table_args__ = (
         UniqueConstraint("tenant_id", "branch_id", "product_id"),
         tenant_fk("branch_id", "branches"),
