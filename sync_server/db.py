@@ -25,10 +25,12 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Select,
     Table,
+    bindparam,
     create_engine,
     event,
     insert,
     inspect,
+    update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -484,8 +486,6 @@ def write_changes_plainly(session: Session) -> None:
     if not groups:
         return
     connection = session.connection()
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer
     written = session.info.setdefault(_PLAINLY_WRITTEN, [])
     transaction = session.get_nested_transaction() or session.get_transaction()
     for (table, changed), objects in groups.items():
@@ -495,18 +495,6 @@ def write_changes_plainly(session: Session) -> None:
             if column.onupdate is not None and column.key not in changed
         ]
         keys = ["id", "tenant_id", *changed, *onupdate]
-        columns = [table.c[key] for key in keys]
-        casts = [column.type.compile(dialect=dialect) for column in columns]
-        processors = [column.type._cached_bind_processor(dialect) for column in columns]
-        row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-        names = ", ".join(quote.quote(key) for key in keys)
-        sets = ", ".join(f"{quote.quote(key)} = v.{quote.quote(key)}" for key in keys[2:])
-        statement = (
-            f"UPDATE {quote.format_table(table)} AS t SET {sets} "
-            f"FROM (VALUES {', '.join([row] * len(objects))}) AS v({names}) "
-            "WHERE t.id = v.id AND t.tenant_id = v.tenant_id"
-        )
-        params: list[Any] = []
         values_by_object = []
         for obj in objects:
             values = [getattr(obj, key) for key in keys[: 2 + len(changed)]]
@@ -514,19 +502,62 @@ def write_changes_plainly(session: Session) -> None:
                 default: Any = table.c[key].onupdate
                 values.append(default.arg(None) if default.is_callable else default.arg)
             values_by_object.append(values)
-            params.extend(
-                value if process is None else process(value)
-                for value, process in zip(values, processors, strict=True)
-            )
-        result = _execute_numbered(connection, statement, params)
-        if result.rowcount != len(objects):
-            raise StaleDataError(
-                f"UPDATE of {table.name} expected {len(objects)} rows, matched {result.rowcount}"
-            )
+        _update_by_key(connection, table, keys, values_by_object)
         for obj, values in zip(objects, values_by_object, strict=True):
             for key, value in zip(keys[2:], values[2:], strict=True):
                 set_committed_value(obj, key, value)
             written.append((transaction, obj))
+
+
+def update_rows(
+    session: Session, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Set columns of rows found by (id, tenant_id): `keys` starts with those two, the rest
+    are the columns set; each row gives every key. One UPDATE ... FROM (VALUES ...) on
+    PostgreSQL (as write_changes_plainly sends), one executemany elsewhere."""
+    if not rows:
+        return
+    if is_sqlite(session.get_bind()):
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant_id"))
+            .values({key: bindparam(f"b_{key}") for key in keys[2:]})
+        )
+        session.execute(statement, [{f"b_{k}": row[k] for k in keys} for row in rows])
+        return
+    _update_by_key(
+        session.connection(), table, list(keys), [[row[k] for k in keys] for row in rows]
+    )
+
+
+def _update_by_key(
+    connection: Connection, table: Table, keys: list[str], rows: list[list[Any]]
+) -> None:
+    """One UPDATE ... FROM (VALUES ...) of rows by (id, tenant_id), the first two keys."""
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer
+    columns = [table.c[key] for key in keys]
+    casts = [column.type.compile(dialect=dialect) for column in columns]
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    names = ", ".join(quote.quote(key) for key in keys)
+    sets = ", ".join(f"{quote.quote(key)} = v.{quote.quote(key)}" for key in keys[2:])
+    statement = (
+        f"UPDATE {quote.format_table(table)} AS t SET {sets} "
+        f"FROM (VALUES {', '.join([row] * len(rows))}) AS v({names}) "
+        "WHERE t.id = v.id AND t.tenant_id = v.tenant_id"
+    )
+    params: list[Any] = []
+    for values in rows:
+        params.extend(
+            value if process is None else process(value)
+            for value, process in zip(values, processors, strict=True)
+        )
+    result = _execute_numbered(connection, statement, params)
+    if result.rowcount != len(rows):
+        raise StaleDataError(
+            f"UPDATE of {table.name} expected {len(rows)} rows, matched {result.rowcount}"
+        )
 
 
 @event.listens_for(Session, "after_soft_rollback")

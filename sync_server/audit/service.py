@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from sync_server.audit.keys import Keyring, head_message, keyring_for
 from sync_server.audit.models import AuditEntry, AuditHead
 from sync_server.canonical import json_default, jsonable
-from sync_server.db import append_row, is_sqlite, utcnow
+from sync_server.db import append_row, is_sqlite, update_rows, utcnow
 from sync_server.foundation.principal import Actor
 from sync_server.foundation.tenant_lock import insert_head, lock_head
 
@@ -316,11 +316,11 @@ def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: boo
                 record_message=message or None,
                 sign_head=False,
             )
-            links.append({f"b_{name}": getattr(entry, name) for name in _LINKS})
+            links.append({name: getattr(entry, name) for name in _LINKS})
         if links:
             _sign_head(head, keyring)
-            session.execute(_SET_LINKS, links)
-            _expire_loaded(session, ids={link["b_id"] for link in links})
+            update_rows(session, _ENTRIES, _LINKS, links)
+            _expire_loaded(session, ids={link["id"] for link in links})
             done += len(links)
         session.flush()
         if len(rows) < batch:
@@ -340,11 +340,6 @@ _UNSEALED = (
     )
     .order_by(_ENTRIES.c.id)
     .limit(bindparam("batch"))
-)
-_SET_LINKS = (
-    update(_ENTRIES)
-    .where(_ENTRIES.c.id == bindparam("b_id"), _ENTRIES.c.tenant_id == bindparam("b_tenant_id"))
-    .values({name: bindparam(f"b_{name}") for name in _LINKS[2:]})
 )
 
 
