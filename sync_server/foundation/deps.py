@@ -313,6 +313,8 @@ def in_one_hop(permission: Permission, check: Callable[[Principal], None] | None
             if not hop.closed:  # the route failed before its work ran (a bad body)
                 await run_in_threadpool(hop.close)
 
-    # The route x role test reads this to know what each route demands.
+    # The route x role test reads this to know what each route demands, and the OpenAPI
+    # document both this and that the caller is authenticated (as by get_principal).
     one_hop.permission = permission  # type: ignore[attr-defined]
+    one_hop.authenticates = True  # type: ignore[attr-defined]
     return Depends(one_hop, scope="function")
