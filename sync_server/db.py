@@ -25,7 +25,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Select,
     Table,
-    bindparam,
     create_engine,
     event,
     insert,
@@ -188,9 +187,6 @@ def buffered_appends(session: Session) -> Iterator[None]:
     session.info[_APPENDS] = runs
     try:
         yield
-        if session.info.get(_TOGETHER) and runs and not is_sqlite(session.get_bind()):
-            _insert_together(session, runs)
-            return
         # Table by table; within a table, rows in the order they were added (ids follow it,
         # as an ORM flush would number them).
         for table, table_runs in runs.items():
@@ -198,45 +194,6 @@ def buffered_appends(session: Session) -> Iterator[None]:
                 session.execute(insert(table), values)
     finally:
         session.info.pop(_APPENDS, None)
-
-
-_TOGETHER = "appends_together"
-
-
-@contextmanager
-def appends_together(session: Session) -> Iterator[None]:
-    """Let a buffered_appends block inside send every table's rows in one statement.
-
-    On PostgreSQL, each run of rows is a multi-row INSERT and all but the last go out as
-    data-modifying CTEs of the last: one round trip instead of one per table. For a unit of
-    work adding a few rows to each table (an online order); SQLite inserts table by table.
-    """
-    outer = session.info.get(_TOGETHER)
-    session.info[_TOGETHER] = True
-    try:
-        yield
-    finally:
-        session.info[_TOGETHER] = outer
-
-
-def _insert_together(session: Session, runs: _Runs) -> None:
-    """Insert every run in one statement (PostgreSQL runs every CTE; none reads another's
-    rows, and within a run the rows keep their order, so their ids follow it)."""
-    # Every value its own anonymous parameter: the inserts' own would share column names.
-    inserts = [
-        insert(table).values(
-            [
-                {key: bindparam(None, value, type_=table.c[key].type) for key, value in row.items()}
-                for row in values
-            ]
-        )
-        for table, table_runs in runs.items()
-        for _k, values in table_runs
-    ]
-    statement = inserts[-1]
-    for n, earlier in enumerate(inserts[:-1]):
-        statement = statement.add_cte(earlier.cte(f"append_{n}"))
-    session.connection().execute(statement)
 
 
 _ONE_FLUSH = "one_flush_at_end"

@@ -25,13 +25,7 @@ from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.catalog.models import Product
-from sync_server.db import (
-    appends_together,
-    buffered_appends,
-    is_sqlite,
-    lock_for_update,
-    utcnow,
-)
+from sync_server.db import buffered_appends, is_sqlite, lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import BranchProductSetting, StockLevel
@@ -96,8 +90,7 @@ def place_order(
             # No savepoint: it refuses (or declines) before its first write, or inside a
             # savepoint of its own when it must create the customer first.
             try:
-                # Its movements, audit entry and feed changes in one statement (PostgreSQL).
-                with appends_together(session), buffered_appends(session):
+                with buffered_appends(session):
                     placed = _create_set_based(session, principal=principal, data=data)
             except _LongWay:
                 placed = None  # declined before writing anything: the long way from here
