@@ -227,7 +227,9 @@ def _security(permissions: list[Permission]) -> list[dict[str, list[str]]]:
 
 def _complete(operation: dict[str, Any], *, route: Any, method: str) -> None:
     calls = _calls(route)
-    authenticated = get_principal in calls
+    authenticated = get_principal in calls or any(
+        getattr(call, "authenticates", False) for call in calls
+    )
     permissions = _permissions(calls)
     dependant = route.dependant
     has_input = bool(
