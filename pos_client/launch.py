@@ -118,6 +118,8 @@ def build_till(
     hid.install(app)
     hid.scanned.connect(window.scans.hid_scanned)
     hid.partial.connect(window.scans.scan_partial)
+    hid.typing_starts.connect(window.scans.typing_starts)
+    hid.typing_ended.connect(window.scans.typing_ended)
     serial = start_serial(window, config)
     if sync is not None:
         connect_sync(window, sync)

@@ -227,7 +227,6 @@ def _security(permissions: list[Permission]) -> list[dict[str, list[str]]]:
 
 def _complete(operation: dict[str, Any], *, route: Any, method: str) -> None:
     calls = _calls(route)
-    # A route's one hop (deps.in_one_hop) authenticates the caller inside it.
     authenticated = get_principal in calls or any(
         getattr(call, "authenticates", False) for call in calls
     )

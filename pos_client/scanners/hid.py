@@ -95,6 +95,11 @@ class HidScannerFilter(QObject):
     # A scan that stalled mid-way: (head that already went out as typing, the rest). The
     # receiver rejoins them if the check digit allows, or asks for the scan again.
     partial = Signal(str, str)
+    # Held keys are about to go out to this receiver as typing (`typing_starts`), and have
+    # gone (`typing_ended`). A receiver told later that they were a stalled scan's head can
+    # put its text back as it was before them, selection included.
+    typing_starts = Signal(QObject)
+    typing_ended = Signal(QObject)
 
     def __init__(
         self,
@@ -268,8 +273,18 @@ class HidScannerFilter(QObject):
         self._timer.stop()
         self._confirm.stop()
         held, self._held = self._held, []
+        receiver = next(
+            (i.receiver for i in held if i.event.type() == QEvent.Type.KeyPress),
+            None,
+        )
+        if receiver is not None and not shiboken6.isValid(receiver):
+            receiver = None
+        if receiver is not None:
+            self.typing_starts.emit(receiver)
         for item in held:
             self._replay(item)
+        if receiver is not None and shiboken6.isValid(receiver):
+            self.typing_ended.emit(receiver)
 
     def _drop_held_for_scan(self, *, terminator: QKeyEvent) -> None:
         self._timer.stop()

@@ -130,6 +130,14 @@ def forget_resolved_keys() -> None:
     _resolved.clear()
 
 
+def kept_api_key(token: str) -> Principal | None:
+    """Return the principal resolve_api_key keeps for this key, or None (no database read)."""
+    kept = _resolved.get(hash_key(token))
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    return None
+
+
 def resolve_api_key(session: Session, *, token: str) -> Principal:
     """Return the principal of a store calling with an API key.
 

@@ -12,6 +12,7 @@ credential directory (tenant_of) for the tenant, then the credential's row by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import bindparam, select
@@ -62,6 +63,34 @@ def register_signed_token_resolver(resolver: SignedTokenResolver) -> None:
     if _SIGNED and _SIGNED[0] is not resolver:
         raise ValueError(f"Access tokens already have a resolver: {_SIGNED[0]}.")
     _SIGNED[:] = [resolver]
+
+
+KeptLookup = Callable[[str], Principal | None]
+_KEPT: dict[str, KeptLookup] = {}
+
+
+def register_kept_lookup(prefix: str, lookup: KeptLookup) -> None:
+    """Let ``lookup`` answer, without the database, for credentials starting with ``prefix``.
+
+    It returns the principal its resolver found a short while ago and still keeps, else None
+    (the resolver is then asked, with a session). One per prefix.
+    """
+    known = _KEPT.setdefault(prefix, lookup)
+    if known is not lookup:
+        raise ValueError(f"Credentials starting {prefix!r} already have a kept lookup: {known}.")
+
+
+def kept(token: str) -> Principal | None:
+    """Return the principal a resolver still keeps for this credential, or None.
+
+    None says nothing about the credential (unknown, revoked or just not kept): the caller
+    resolves it with a session. Reads no database, so it may run on the event loop.
+    """
+    load_receivers()
+    for prefix, lookup in _KEPT.items():
+        if token.startswith(prefix):
+            return lookup(token)
+    return None
 
 
 def resolve(session: Session, *, token: str, secret: str) -> Principal:

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
@@ -116,18 +116,45 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
             turns.release()
 
 
-def open_session(
-    request: Request, _turn: Annotated[None, Depends(database_turn)]
-) -> Iterator[Session]:
-    """Keep a session for the whole request; whatever was not committed is rolled back."""
-    admission.started(request.scope)  # its wait at the door is over (sync_server/admission.py)
+def _new_session(request: Request) -> Session:
+    """Open the request's session: the replica's for a lag-tolerant read, else the primary's."""
     factory, from_replica = _sessions_for(request)
-    with factory() as session:
+    session = factory()
+    try:
         if from_replica:
             session.info[SESSION_FLAG] = True
         if request.method in ("GET", "HEAD") and is_sqlite(session.get_bind()):
             # Reads need no write lock: they begin deferred (the first use begins here).
             session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _end(session: Session, request: Request) -> None:
+    """Commit the request's transaction (noting the replica position) and give back its turn."""
+    try:
+        if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
+            session.commit()
+            return
+        # Read-your-writes: the client sends this back and its reads wait for the replica.
+        lsn = commit_reading_position(session)
+        if lsn is not None:
+            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
+    finally:
+        # The connection went back to the pool with the commit: so does the request's turn.
+        give_back = getattr(request.state, "give_back_turn", None)
+        if give_back is not None:
+            give_back()
+
+
+def open_session(
+    request: Request, _turn: Annotated[None, Depends(database_turn)]
+) -> Iterator[Session]:
+    """Keep a session for the whole request; whatever was not committed is rolled back."""
+    admission.started(request.scope)  # its wait at the door is over (sync_server/admission.py)
+    with _new_session(request) as session:
         yield session
 
 
@@ -141,29 +168,7 @@ def get_session(
     failed to commit, and its next read could still miss it.
     """
     yield session
-    _end_transaction(request, session)
-
-
-def _end_transaction(request: Request, session: Session) -> None:
-    """Commit the request's transaction (reading the WAL position after a write), give back
-    the request's connection turn whatever happens."""
-    try:
-        if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
-            session.commit()
-            return
-        # Read-your-writes: the client sends this back and its reads wait for the replica.
-        lsn = commit_reading_position(session)
-        if lsn is not None:
-            setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
-    finally:
-        # The connection went back to the pool with the commit: so does the request's turn.
-        _give_back_turn(request)
-
-
-def _give_back_turn(request: Request) -> None:
-    give_back = getattr(request.state, "give_back_turn", None)
-    if give_back is not None:
-        give_back()
+    _end(session, request)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -181,10 +186,6 @@ def bearer_token(request: Request) -> str | None:
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
     """Authenticate the caller or answer 401."""
-    return _authenticate(request, session)
-
-
-def _authenticate(request: Request, session: Session) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
@@ -198,26 +199,26 @@ def _authenticate(request: Request, session: Session) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _check(principal: Principal, permission: Permission) -> None:
-    if not principal.can(permission):
-        raise PermissionDenied(
-            f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
-            required_permission=permission.value,
-        )
-
-
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """Return a dependency that lets through only callers holding the permission."""
 
     # A coroutine: the check is plain CPU, so it runs on the event loop instead of taking
     # a trip through the thread pool (each costs more than the check itself).
     async def check(principal: PrincipalDep) -> Principal:
-        _check(principal, permission)
+        if not principal.can(permission):
+            raise _denied(principal, permission)
         return principal
 
     # The route x role test reads this to know what each route demands.
     check.permission = permission  # type: ignore[attr-defined]
     return check
+
+
+def _denied(principal: Principal, permission: Permission) -> PermissionDenied:
+    return PermissionDenied(
+        f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
+        required_permission=permission.value,
+    )
 
 
 def Requires(permission: Permission) -> Any:  # noqa: N802 - reads as a marker in signatures
@@ -233,88 +234,91 @@ T = TypeVar("T")
 
 
 class OneHop:
-    """A request's session and checked caller, made in one worker-thread trip (in_one_hop)."""
+    """A route's whole unit of work, run in one trip through the thread pool.
 
-    def __init__(self, request: Request, session: Session, principal: Principal) -> None:
+    With SessionDep and Requires a request takes about six trips through the thread pool
+    (open the session, begin it, resolve the caller, run the route, commit, close), and each
+    trip (a queue put, a thread woken, its answer handed back to the event loop) costs about
+    as much CPU as a short statement. A route taking OneHop instead gets its caller checked
+    before its body is read, as Requires does (on the event loop when the credential's
+    resolver still keeps it, otherwise in a trip of its own with the session it opens), and
+    then runs its work, the commit and the close in one trip: ``await hop.run(work)``, where
+    work(session, principal) runs in a worker thread. The work's transaction is the
+    request's, committed before the answer is sent, as with SessionDep.
+    """
+
+    __slots__ = ("principal", "request", "session")
+
+    def __init__(self, request: Request, principal: Principal, session: Session | None) -> None:
         self.request = request
-        self.session = session
         self.principal = principal
-        self.closed = False
-
-    @classmethod
-    def open(
-        cls,
-        request: Request,
-        permission: Permission,
-        check: Callable[[Principal], None] | None,
-    ) -> OneHop:
-        """Open the session and authenticate and check the caller, as open_session,
-        get_principal and Requires do, in the same order (in a worker thread)."""
-        admission.started(request.scope)
-        factory, from_replica = _sessions_for(request)
-        session = factory()
-        try:
-            if from_replica:
-                session.info[SESSION_FLAG] = True
-            if request.method in ("GET", "HEAD") and is_sqlite(session.get_bind()):
-                session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            principal = _authenticate(request, session)
-            _check(principal, permission)
-            if check is not None:
-                check(principal)
-        except BaseException:
-            session.close()
-            _give_back_turn(request)
-            raise
-        return cls(request, session, principal)
+        self.session = session  # opened while resolving the caller, else None
 
     async def run(self, work: Callable[[Session, Principal], T]) -> T:
-        """Run the route's work, commit as get_session does and close, in one worker trip."""
+        """Run work(session, principal) in one transaction, in one worker thread trip."""
         return await run_in_threadpool(self._run, work)
 
     def _run(self, work: Callable[[Session, Principal], T]) -> T:
-        try:
-            result = work(self.session, self.principal)
-            _end_transaction(self.request, self.session)
-            return result
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """End the session (what was not committed is rolled back) and give back the turn."""
-        if not self.closed:
-            self.closed = True
-            try:
-                self.session.close()
-            finally:
-                _give_back_turn(self.request)
+        session, self.session = self.session, None
+        if session is None:
+            session = _new_session(self.request)
+        with session:
+            result = work(session, self.principal)
+            _end(session, self.request)
+        return result
 
 
-def in_one_hop(permission: Permission, check: Callable[[Principal], None] | None = None) -> Any:
-    """Mark a parameter as the request's OneHop, for a caller holding `permission`.
+def _resolve_opening(request: Request, token: str) -> tuple[Session, Principal]:
+    """Open the request's session and resolve its caller with it (one worker thread trip)."""
+    session = _new_session(request)
+    try:
+        principal = credentials.resolve(
+            session, token=token, secret=request.app.state.settings.resolved_secret_key
+        )
+    except BaseException:
+        session.close()
+        raise
+    return session, principal
 
-    Each dependency and route that is a plain function costs a trip through the thread
-    pool: open the session, resolve the caller, run the route, commit and close made six
-    per request, more CPU than the check or the commit themselves on a till's push or
-    pull. A route declared ``hop: Annotated[OneHop, in_one_hop(Permission.X)]`` is a
-    coroutine that awaits ``hop.run(work)``: the connection's turn is waited for on the
-    event loop as before, the session is opened and the caller checked (and `check`ed) in
-    one trip before the body is read, as the dependencies did, and the work, the commit
-    and the close run in a second.
-    """
+
+def in_one_hop(permission: Permission) -> Callable[..., AsyncIterator[OneHop]]:
+    """Return a dependency that checks the caller for a permission and gives a OneHop."""
 
     async def one_hop(
         request: Request, _turn: Annotated[None, Depends(database_turn)]
     ) -> AsyncIterator[OneHop]:
-        hop = await run_in_threadpool(OneHop.open, request, permission, check)
+        # Its turn came: its wait at the door is over (as when SessionDep opens its session).
+        admission.started(request.scope)
+        token = bearer_token(request)
+        if token is None:
+            raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+        session: Session | None = None
+        kept = credentials.kept(token)
+        if kept is not None:
+            principal = kept
+        else:
+            session, principal = await run_in_threadpool(_resolve_opening, request, token)
+        request.state.principal = principal
+        hop = OneHop(request, principal, session)
         try:
+            if not principal.can(permission):
+                raise _denied(principal, permission)
             yield hop
         finally:
-            if not hop.closed:  # the route failed before its work ran (a bad body)
-                await run_in_threadpool(hop.close)
+            if hop.session is not None:  # opened, and the route never ran its work
+                await run_in_threadpool(hop.session.close)
 
-    # The route x role test reads this to know what each route demands, and the OpenAPI
-    # document both this and that the caller is authenticated (as by get_principal).
+    # As require()'s check: what the route demands (the route x role test, the OpenAPI
+    # document), and that it authenticates its caller.
     one_hop.permission = permission  # type: ignore[attr-defined]
     one_hop.authenticates = True  # type: ignore[attr-defined]
-    return Depends(one_hop, scope="function")
+    return one_hop
+
+
+def InOneHop(permission: Permission) -> Any:  # noqa: N802 - reads as a marker in signatures
+    """Mark a parameter as the route's OneHop, its caller checked for a permission.
+
+    Used as ``hop: Annotated[OneHop, InOneHop(Permission.X)]`` instead of SessionDep and
+    Requires; function scope, so the commit comes before the answer is sent.
+    """
+    return Depends(in_one_hop(permission), scope="function")

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.orders import OrderRead, ReturnRead
-from sync_server.foundation.deps import Requires, SessionDep
+from sync_server.foundation.deps import InOneHop, OneHop, Requires, SessionDep
 from sync_server.foundation.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
 from sync_server.orders.models import Order, OrderReturn, OrderStatusName
@@ -86,11 +87,10 @@ def store_catalog(
     status_code=201,
     responses=problem_responses(400, 403, 409, 422),
 )
-def create_order(
+async def create_order(
     body: OrderCreate,
     request: Request,
-    session: SessionDep,
-    principal: Annotated[Principal, Requires(Permission.ORDERS_WRITE)],
+    hop: Annotated[OneHop, InOneHop(Permission.ORDERS_WRITE)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
@@ -98,16 +98,20 @@ def create_order(
         raise MissingIdempotencyKey(
             "Send an Idempotency-Key header (e.g. a UUID per order) so a retry cannot order twice."
         )
-    outcome = service.place_order(
-        session,
-        principal=principal,
-        key=idempotency_key,
-        data=body,
-        instance=request.url.path,
-    )
-    media = "application/json" if outcome.status < 400 else "application/problem+json"
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status, media_type=media, headers=headers)
+    key, instance = idempotency_key, request.url.path
+
+    # The whole order (session, order, commit) in one trip through the thread pool.
+    def place(session: Session, principal: Principal) -> JSONResponse:
+        outcome = service.place_order(
+            session, principal=principal, key=key, data=body, instance=instance
+        )
+        media = "application/json" if outcome.status < 400 else "application/problem+json"
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return JSONResponse(
+            outcome.body, status_code=outcome.status, media_type=media, headers=headers
+        )
+
+    return await hop.run(place)
 
 
 @router.get("/orders", response_model=Page[OrderRead], responses=problem_responses(422))

@@ -216,11 +216,13 @@ def _create_set_based(
             for event in _LISTENED
         )
     else:
-        branch, currency, duplicate, stored, rule_rows, patterns = _branch_row(
-            session, principal=principal, data=data, by_id=_CONFIGURED_BY_ID,
-            by_code=_CONFIGURED_BY_CODE,
+        by_id, by_code = _CONFIGURED_WITH[_customer_key(data.customer)]
+        branch, currency, duplicate, stored, rule_rows, patterns, *named = _branch_row(
+            session, principal=principal, data=data, by_id=by_id, by_code=by_code,
+            customer=data.customer,
         )  # fmt: skip
         config = (org.settings_from(stored or {}), pricing.rules_from_rows(rule_rows or ()))
+        found_customer = named[0] if named else None
         listening = any(notifications.matches(p, e) for p in patterns or () for e in _LISTENED)
     # The products with their level here and the ledger's facts of them, in one read.
     found = session.execute(
@@ -257,7 +259,12 @@ def _create_set_based(
         for p in (row.Product,)
         if p.id in needed
     ]
-    customer = _customer(session, principal=principal, ref=data.customer)
+    if config is None:
+        customer = _customer(session, principal=principal, ref=data.customer)
+    else:  # read with the branch, as _customer would have read it
+        customer = _customer_read(
+            session, principal=principal, ref=data.customer, found=found_customer
+        )
     if listening:
         raise _LongWay
     try:
@@ -697,12 +704,17 @@ def _branch_row(
     data: OrderCreate,
     by_id: Select[Any],
     by_code: Select[Any],
+    customer: CustomerRef | None = None,
 ) -> tuple[Any, ...]:
-    """Return the fulfilment branch's row (the branch first) read with by_id or by_code."""
+    """Return the fulfilment branch's row (the branch first) read with by_id or by_code
+    (customer: the order's customer reference, for statements that read it too)."""
     params: dict[str, Any] = {
         "tenant_id": principal.tenant_id,
         "external_number": data.external_number,
     }
+    if customer is not None:
+        params["customer_id"] = customer.id
+        params["email"] = customer.email.lower() if customer.email else None
     if data.branch_id is not None:
         row = session.execute(by_id, {**params, "branch": data.branch_id}).first()
         what = f"id {data.branch_id}"
@@ -800,6 +812,22 @@ def _customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Cu
     return match
 
 
+def _customer_read(
+    session: Session, *, principal: Principal, ref: CustomerRef, found: Customer | None
+) -> Customer | None:
+    """_customer with what the branch read found already (by id, or by e-mail): the same
+    answer and refusal; by phone (no e-mail, or no match for it) it is read here."""
+    if ref.id is not None:
+        if found is None or found.tenant_id != principal.tenant_id or not found.active:
+            raise ValidationFailed(f"There is no customer with id {ref.id}.")
+        return found
+    if found is None and ref.phone:
+        found = session.scalar(
+            _CUSTOMER_BY_PHONE, {"tenant_id": principal.tenant_id, "phone": ref.phone}
+        )
+    return found
+
+
 # Built once: most orders name their customer by e-mail.
 _ACTIVE_CUSTOMERS = (
     select(Customer)
@@ -809,6 +837,35 @@ _ACTIVE_CUSTOMERS = (
 )
 _CUSTOMER_BY_EMAIL = _ACTIVE_CUSTOMERS.where(func.lower(Customer.email) == bindparam("email"))
 _CUSTOMER_BY_PHONE = _ACTIVE_CUSTOMERS.where(Customer.phone == bindparam("phone"))
+
+
+def _customer_key(ref: CustomerRef) -> str:
+    """Say how the order names its customer: by id, by e-mail, or only by phone."""
+    return "id" if ref.id is not None else "email" if ref.email else "phone"
+
+
+def _with_customer(statement: Select[Any], key: str) -> Select[Any]:
+    """Add the customer the order names (by id, or the first active one with its e-mail) to
+    the branch read, as one more entity (None when there is none); by phone only, nothing."""
+    if key == "phone":
+        return statement
+    if key == "id":
+        match = and_(
+            Customer.id == bindparam("customer_id"), Customer.tenant_id == bindparam("tenant_id")
+        )
+    else:
+        # Not correlated with the outer read's customers: a read of its own, in the join.
+        first = _CUSTOMER_BY_EMAIL.with_only_columns(Customer.id).correlate(None).scalar_subquery()
+        match = Customer.id == first
+    return statement.add_columns(Customer).outerjoin(Customer, match)
+
+
+# PostgreSQL, the set-based way: the branch read above with the order's customer as well
+# (by how the order names it), for a branch given by id or by code.
+_CONFIGURED_WITH = {
+    key: (_with_customer(_CONFIGURED_BY_ID, key), _with_customer(_CONFIGURED_BY_CODE, key))
+    for key in ("id", "email", "phone")
+}
 
 
 def _new_customer(session: Session, *, principal: Principal, ref: CustomerRef) -> Customer:

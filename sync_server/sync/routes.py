@@ -28,7 +28,7 @@ from common.sync.protocol import (
     PushResponse,
 )
 from common.sync.series import DeviceSeries
-from sync_server.foundation.deps import OneHop, Requires, SessionDep, in_one_hop
+from sync_server.foundation.deps import InOneHop, OneHop, Requires, SessionDep
 from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
@@ -150,9 +150,16 @@ def revoke_device(
     return _device_read(devices.revoke(session, actor=principal, device=device))
 
 
-# Pushes and pulls are most of a server's requests: each runs its session, caller, work and
-# commit in two trips through the thread pool (OneHop), not six.
-TillHop = Annotated[OneHop, in_one_hop(Permission.POS_SELL, _till)]
+async def _till_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> OneHop:
+    """The request's OneHop, for an enrolled till only (checked before the body is read)."""
+    _till(hop.principal)
+    return hop
+
+
+# Pushes and pulls are most of a server's requests: each opens its session and resolves its
+# caller in one trip through the thread pool and runs its work and commit in a second
+# (OneHop), instead of six trips.
+TillHop = Annotated[OneHop, Depends(_till_hop, scope="function")]
 
 
 @router.post("/sync/push", response_model=PushResponse, responses=problem_responses(401, 403, 422))

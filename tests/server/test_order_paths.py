@@ -244,3 +244,53 @@ def test_the_set_based_way_sends_fewer_statements(shop, monkeypatch):
         counts[set_based] = len(seen)
     fewer = 4 if shop.engine.dialect.name == "sqlite" else 7
     assert counts[True] <= counts[False] - fewer, counts
+
+
+def test_customers_named_every_way_are_the_same_customer_either_way(shop, monkeypatch):
+    """On PostgreSQL the set-based way reads the named customer (by id, or the first active
+    one by e-mail in any case) with the branch; by phone, or an e-mail with no match, it
+    reads by phone after. The same customer, refusal or new customer as one by one."""
+    with transaction(shop.sessions()) as session:
+        # An inactive customer with the same e-mail is never matched; another tenant's
+        # customer is no customer here.
+        gone = partners.create_customer(
+            session,
+            actor=shop.principal("admin"),
+            data=CustomerCreate(name="Gone", email="gone@example.com", phone="+91 1"),
+        )
+        gone.active = False
+        stranger = partners.create_customer(
+            session,
+            actor=shop.principal("b_admin"),
+            data=CustomerCreate(name="Stranger", email="s@example.com"),
+        )
+        asha_id = partners.create_customer(
+            session,
+            actor=shop.principal("admin"),
+            data=CustomerCreate(name="Asha Two", email="ASHA@example.com", phone="+91 2"),
+        ).id
+    refs = [
+        ({"id": asha_id}, 201),
+        ({"name": "A", "email": "Asha@Example.com"}, 201),  # the first active one: Asha Rao
+        ({"name": "A", "phone": "+91 98450 00001"}, 201),  # by phone only
+        ({"name": "A", "email": "none@example.com", "phone": "+91 2"}, 201),  # phone after
+        ({"name": "New", "email": "gone@example.com"}, 201),  # inactive: a new customer
+        ({"id": gone.id}, 422),
+        ({"id": stranger.id}, 422),
+        ({"id": 999_999}, 422),
+    ]
+    picked = []
+    for n, (ref, status) in enumerate(refs):
+        body = order_body(f"CUST-{n}", ("ADMIN-1", "1"), customer=ref)
+        outcome, rows, long_way = _both(shop, monkeypatch, body)
+        assert outcome.status == status, (ref, outcome.body)
+        assert long_way == 0, ref
+        if status == 422:
+            assert "no customer with id" in outcome.body["detail"]
+            assert not rows["orders"]
+        picked.append(rows["orders"][0]["customer_id"] if rows["orders"] else None)
+    # By id the one named; by e-mail the first active one (the shop's Asha Rao, made first),
+    # by phone the one with it; the inactive one's e-mail made a new customer.
+    asha_rao = picked[1]
+    assert picked[:4] == [asha_id, asha_rao, asha_rao, asha_id] and asha_rao < asha_id
+    assert picked[4] not in (gone.id, asha_rao, asha_id)

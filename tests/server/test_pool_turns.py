@@ -30,7 +30,9 @@ def test_a_burst_beyond_the_pool_is_served_not_refused(world, settings: Settings
         update={
             "db_pool_size": 2,
             "db_max_overflow": 0,
-            "db_wait_seconds": 1.5,
+            # Long enough for 80 reads on a busy machine. Waiting in worker threads, the
+            # waiters held every thread until their wait ran out, however long it was.
+            "db_wait_seconds": 6,
             "rate_limit_store": "memory",  # as with Redis: no pool connection of its own
         }
     )

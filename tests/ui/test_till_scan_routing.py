@@ -22,6 +22,7 @@ from pos_client.ui.till.devices_dialog import DevicesDialog
 from pos_client.ui.till.dialogs import OverrideDialog, ValueDialog
 from pos_client.ui.till.payment import PaymentDialog
 from pos_client.ui.widgets.notice import NoticeBar
+from tests.client.test_hid_filter import send_scan, send_text
 
 MILK, BREAD, TEA = (DEMO_PRODUCTS[i].barcode for i in (0, 1, 3))
 PANEER = DEMO_PRODUCTS[10].barcode
@@ -309,5 +310,30 @@ def test_stalled_scan_during_payment_leaves_the_amount_box_as_it_was(
     till.window.scans.scan_partial(BREAD[:6], BREAD[6:])
     assert dialog.amount.text() == amount
     assert "a payment is open" in dialog_notice(dialog)
+    assert beeps == [True]
+    assert skus(till) == [("MILK-1L", 1)]
+
+
+def test_stalled_scan_typed_over_the_selected_amount_puts_the_amount_back(
+    qtbot: QtBot, till: Till, sign_in, scan, beeps: list[bool]
+) -> None:
+    # Real key events through the till's own scanner filter. On a busy machine a scan stalls
+    # after its first keys; they go out as typing into the payment's amount box, over the
+    # amount it offers (selected), before the rest of the burst shows they were a scan.
+    sign_in()
+    scan(MILK)
+    press(qtbot, till, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
+    box = till.window.dialog.amount
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    amount = box.text()
+    assert box.selectedText() == amount != ""
+    send_text(box, BREAD[:5], start_ms=90_000_000, gap_ms=2)
+    qtbot.wait(250)  # the stall: longer than the filter's pause
+    assert box.text() == BREAD[:5]  # the head went in over the selected amount
+    send_scan(box, BREAD[5:], start_ms=90_000_200, gap_ms=2)
+    qtbot.waitUntil(lambda: "a payment is open" in dialog_notice(till.window.dialog))
+    assert box.text() == amount
+    assert box.selectedText() == amount  # typing a new amount still replaces it
     assert beeps == [True]
     assert skus(till) == [("MILK-1L", 1)]

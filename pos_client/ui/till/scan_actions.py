@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWidget
@@ -36,6 +37,30 @@ PAYMENT_OPEN = (
 PARTIAL = "Scan not read in full ({code}…) — scan the item again"
 
 
+@dataclass(slots=True)
+class _BoxBefore:
+    """A text box as it was before keys held by the scanner filter went into it as typing."""
+
+    box: QLineEdit
+    text: str
+    selection: tuple[int, int] | None  # (start, length) of the selected text, if any
+    after: str | None = None  # the box's text once those keys had gone in
+
+    @classmethod
+    def of(cls, box: QLineEdit) -> _BoxBefore:
+        selected = (
+            (box.selectionStart(), len(box.selectedText())) if box.hasSelectedText() else None
+        )
+        return cls(box=box, text=box.text(), selection=selected)
+
+    def unselected(self) -> str:
+        """Return the text with its selection taken out, as typing over it leaves it."""
+        if self.selection is None:
+            return self.text
+        start, length = self.selection
+        return self.text[:start] + self.text[start + length :]
+
+
 class ScanController:
     """Scan routing and scanner state of the till window."""
 
@@ -60,6 +85,9 @@ class ScanController:
         self.scanner_label = scanner_label
         self.devices_saved = devices_saved
         self.devices_dialog: DevicesDialog | None = None
+        # The box the scanner filter last sent typing into, as it was before: a stalled
+        # scan's head that went there (over a selected amount, say) is taken back exactly.
+        self._typed_into: _BoxBefore | None = None
         pipeline.blocker = self.scan_blocker
         pipeline.rejected.connect(lambda text: self.tell(text, kind="error"))
         pipeline.refused.connect(lambda text: self.tell(text, kind="error"))
@@ -139,6 +167,41 @@ class ScanController:
         focus = QApplication.focusWidget()
         return focus if isinstance(focus, QLineEdit) else self.screen.search
 
+    def typing_starts(self, receiver: object) -> None:
+        """Held keys are about to go into `receiver` as typing: remember the box as it is."""
+        if not isinstance(receiver, QLineEdit):
+            return
+        last = self._typed_into
+        # Runs cut by pauses in quick succession may be pieces of one stalled scan: keep the
+        # box as it was before the first of them.
+        if last is None or last.box is not receiver or receiver.text() != last.after:
+            self._typed_into = _BoxBefore.of(receiver)
+
+    def typing_ended(self, receiver: object) -> None:
+        """Held keys went into `receiver` as typing."""
+        last = self._typed_into
+        if last is not None and last.box is receiver and isinstance(receiver, QLineEdit):
+            last.after = receiver.text()
+
+    def _take_back(self, box: QLineEdit, size: int) -> None:
+        """Take a stalled scan's first `size` keys back out of the box they went into."""
+        typed = box.text()
+        before = self._typed_into
+        self._typed_into = None
+        if (
+            before is not None
+            and before.box is box
+            and before.selection is not None
+            and typed == before.after
+            and typed[:-size] == before.unselected()
+        ):
+            # They were typed over selected text (the amount a payment offers, say): put
+            # that text back, selected as it was, instead of leaving the box empty.
+            box.setText(before.text)
+            box.setSelection(*before.selection)
+            return
+        box.setText(typed[:-size])
+
     def hid_scanned(self, code: str) -> None:
         """Take a keyboard-scanner scan, rejoining a head that stalled into a text box."""
         box = self._typing_target()
@@ -149,8 +212,8 @@ class ScanController:
             for size in range(min(len(typed), 48), 0, -1):
                 if is_product_code(typed[-size:] + code):
                     log.info("Scan rejoined with %r that reached a text box", typed[-size:])
-                    box.setText(typed[:-size])
                     code = typed[-size:] + code
+                    self._take_back(box, size)
                     break
         self.pipeline.handle(code)
 
@@ -161,7 +224,7 @@ class ScanController:
         in_box = bool(head) and box.hasFocus() and typed.endswith(head)
         if in_box:
             # Its first keys are not what the cashier typed: take them back out of the box.
-            box.setText(typed[: -len(head)])
+            self._take_back(box, len(head))
         if in_box and is_product_code(head + tail):
             log.info("Stalled scan rejoined: %r + %r", head, tail)
             self.pipeline.handle(head + tail)
