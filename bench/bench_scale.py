@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import random
 import sys
@@ -40,7 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.lean_http import Answer, HttpError, LeanClient  # noqa: E402
-from tests.topology import AUDIT_KEY, Topology, missing_tools, new_root  # noqa: E402
+from pos_client.services.sync_engine import SyncEngine  # noqa: E402
+from tests.topology import (  # noqa: E402
+    AUDIT_KEY,
+    Topology,
+    missing_tools,
+    new_root,
+    shipped_app_pool,
+)
 
 BUDGET_P99_PUSH_MS = 500.0
 BATCH = 100  # events per push, as pos_client's SyncEngine(batch_size=100)
@@ -295,33 +303,43 @@ async def pull(http: LeanClient, till: Till, figures: Figures) -> bool | None:
             return True
 
 
+def _till_default(name: str) -> float:
+    """Return a default of pos_client's SyncEngine (the till's own retry settings)."""
+    return float(inspect.signature(SyncEngine.__init__).parameters[name].default)
+
+
 @dataclass
 class Backoff:
-    """pos_client's SyncEngine.next_delay: the poll interval after a good cycle, else
-    exponential backoff with jitter (uniform between half the ceiling and the ceiling;
-    1 s doubling to 120 s, at most 5 s while nothing answers at all), started over by
-    every sale (the till triggers a sync after each sale with reset_backoff)."""
+    """The till's retry policy, computed by pos_client's own SyncEngine.next_delay.
 
-    poll: float
-    base: float = 1.0
-    ceiling_max: float = 120.0
-    refused_max: float = 5.0
-    failures: int = 0
-    refused: bool = False
+    The poll interval after a good cycle, else exponential backoff with jitter (between
+    half the ceiling and the ceiling; 1 s doubling to 120 s, at most 5 s while nothing
+    answers at all), started over by every sale (the till syncs after each sale with
+    reset_backoff).
+    """
+
+    poll_interval: float
+    backoff_base: float = field(default_factory=lambda: _till_default("backoff_base"))
+    backoff_max: float = field(default_factory=lambda: _till_default("backoff_max"))
+    connect_retry_max: float = field(default_factory=lambda: _till_default("connect_retry_max"))
+    _failures: int = 0
+    _refused: bool = False
     fixed: bool = False  # --till-retry fixed: every 1-3 s, however long it fails
 
     def after(self, ok: bool | None) -> float:
+        """Count a cycle's outcome (None: nothing answered) and return the wait to the next."""
         if ok:
-            self.failures, self.refused = 0, False
-            return self.poll
-        if self.fixed:
-            return random.uniform(1, 3)
-        self.failures += 1
-        self.refused = ok is None
-        ceiling = min(self.ceiling_max, self.base * 2 ** (self.failures - 1))
-        if self.refused:
-            ceiling = min(ceiling, self.refused_max)
-        return random.uniform(ceiling / 2, ceiling)
+            self._failures, self._refused = 0, False
+        else:
+            if self.fixed:
+                return random.uniform(1, 3)
+            self._failures += 1
+            self._refused = ok is None
+        return float(SyncEngine.next_delay(self))  # type: ignore[arg-type]
+
+    def reset(self) -> None:
+        """A sale: SyncEngine.trigger(reset_backoff=True)."""
+        self._failures = 0
 
 
 async def run_till(
@@ -342,7 +360,7 @@ async def run_till(
     backoff after a failed one. Sales stop at `until`; the till keeps syncing (by its
     backoff) until its queue is empty or `drain_until`.
     """
-    backoff = Backoff(poll=interval, fixed=fixed_retry)
+    backoff = Backoff(poll_interval=interval, fixed=fixed_retry)
     now = time.monotonic()
     next_sale = now + random.uniform(0, interval)
     next_cycle = float("inf")
@@ -360,7 +378,7 @@ async def run_till(
             till.queue.append(event)
             figures.rung_at[event["id"]] = now
             next_sale = now + random.uniform(0.5, 1.5) * interval
-            backoff.failures = 0  # trigger(reset_backoff=True)
+            backoff.reset()
         ok = await push(http, till, figures)
         if ok:
             ok = await pull(http, till, figures)
@@ -453,6 +471,9 @@ class Failover:
     accepted_in: float  # s from the kill to the first acknowledged push sent after it
     last_refusal: float  # s from the kill to the last refused push (drain included)
     caught_up_in: float  # s from the kill until every sale rung up before `accepted_in` is in
+    # Earlier runs' measure: the first acknowledged push sent after the last refusal (on an
+    # overloaded chain, refusals of load go on until the load ends, whatever the failover).
+    after_last_refusal: float
 
 
 async def drive(topology: Topology, tills, products, online, key, args, figures: Figures):
@@ -504,29 +525,37 @@ async def drive(topology: Topology, tills, products, online, key, args, figures:
         if killed_at <= rung <= accepted_at
     ]
     caught_up = max(outage, default=accepted_at)
+    after_last = [
+        sent for sent, _done, outcome in figures.pushes if outcome == "ok" and sent >= last_refusal
+    ]
     failover = Failover(
         promoted=promoted.name,
         promoted_in=promoted_in,
         accepted_in=accepted_at - killed_at,
         last_refusal=last_refusal - killed_at,
         caught_up_in=caught_up - killed_at,
+        after_last_refusal=(min(after_last) if after_last else float("nan")) - killed_at,
     )
     return until - start, drained, failover
 
 
 def timeline(figures: Figures, *, step: float = 5.0) -> list[str]:
-    """Push outcomes by when they were answered, in steps from just before the kill on."""
+    """Push outcomes and sales acknowledged, by when they were answered, from before the kill."""
     rows: dict[int, dict[str, int]] = {}
+    sales: dict[int, int] = {}
     for _sent, answered, outcome in figures.pushes:
         bucket = int((answered - figures.killed_at) // step)
         if bucket >= -2:
             counts = rows.setdefault(bucket, {})
             counts[outcome] = counts.get(outcome, 0) + 1
+    for acked in figures.acked_at.values():
+        bucket = int((acked - figures.killed_at) // step)
+        sales[bucket] = sales.get(bucket, 0) + 1
     lines = []
     for bucket in sorted(rows):
         counts = rows[bucket]
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-        lines.append(f"{bucket * step:+6.0f} s: {shown}")
+        lines.append(f"{bucket * step:+6.0f} s: {sales.get(bucket, 0):5d} sales in; pushes {shown}")
     return lines
 
 
@@ -576,7 +605,8 @@ def main() -> int:
         topology.start_database()
         topology.start_redis()
         topology.initialise()
-        topology.start_apps(2, extra_env={"STOCKPILOT_DB_POOL_SIZE": "10"})
+        # Pools sized as the shipped chain configuration sizes them (installers/server/chain).
+        topology.start_apps(2, extra_env=shipped_app_pool())
         tills, products, online, key = provision(topology, stores=args.stores)
         print(f"topology up and {args.stores} stores x 2 tills enrolled in "
               f"{time.monotonic() - t0:.0f} s")  # fmt: skip
@@ -649,7 +679,8 @@ def main() -> int:
     row(
         "",
         f"sales rung up during the outage all acknowledged {failover.caught_up_in:.1f} s "
-        f"after the kill; last refused push {failover.last_refusal:.1f} s after it",
+        f"after the kill; last refused push {failover.last_refusal:.1f} s after it (first "
+        f"acknowledged push sent after that: {failover.after_last_refusal:.1f} s)",
     )
     row(
         "sales acknowledged",
