@@ -266,10 +266,6 @@ class TenantLimits:
         with self._lock:
             self._limits.pop(tenant_id, None)
 
-    def signed_tenant(self, credential: str) -> int | None:
-        """Return the tenant a validly signed access token names (None for anything else)."""
-        return self._tenant_from_token(credential)
-
     def _tenant_from_token(self, credential: str) -> int | None:
         # A signed access token names its tenant: no database needed.
         if credential.count(".") != 2:
