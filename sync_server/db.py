@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -715,7 +716,25 @@ def make_engine(
     # request writes.
     engine.dialect.use_insertmanyvalues_wo_returning = True
     _ping_when_idle(engine)
+    _CAPACITY[engine] = pool_size + max(max_overflow, 0)
     return engine
+
+
+# How many connections each engine's pool may hold at once, as make_engine configured it.
+_CAPACITY: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+def pool_capacity(engine: Engine) -> int:
+    """Return how many connections the engine's pool may open at once (its size + overflow).
+
+    Known for the PostgreSQL engines make_engine builds; for another engine, the pool's own
+    size (its public size(); 1 for a pool without one).
+    """
+    known = _CAPACITY.get(engine)
+    if known is not None:
+        return known
+    size = getattr(engine.pool, "size", None)
+    return int(size()) if callable(size) else 1
 
 
 # A pooled connection that rested longer than this is pinged before it is handed out.

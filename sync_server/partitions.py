@@ -36,10 +36,10 @@ LOCK_KEY = 0x5350_5041_5254  # "SPPART"
 # partitioned table only when it holds the partition column): table -> (suffix, columns).
 PER_RANGE_UNIQUE: dict[str, tuple[str, str]] = {
     "change_feed": ("tenant_seq", "tenant_id, seq"),
-    "stock_movements": ("uuid", "uuid"),
+    "stock_movements": ("tenant_uuid", "tenant_id, uuid"),
 }
 # Their names in the models: the schema comparison expects them on SQLite only.
-PER_RANGE_CONSTRAINTS = ("uq_change_feed_tenant_id_seq", "uq_stock_movements_uuid")
+PER_RANGE_CONSTRAINTS = ("uq_change_feed_tenant_id_seq", "uq_stock_movements_tenant_id_uuid")
 
 # A range or default partition of one of the tables (they are not in the models).
 PARTITION_NAME = re.compile(rf"^({'|'.join(PARTITIONED)})_(from_\d+|default)$")

@@ -15,6 +15,7 @@ by ``bench/bench_scale.py``.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import os
 import pwd
@@ -37,6 +38,29 @@ TOOLS = ("etcd", "patroni", "pgbouncer", "redis-server", "nginx")
 SECRET = "topology-secret-key-that-is-long-enough-for-hs256"
 AUDIT_KEY = "topology-audit-key-that-is-long-enough-too"
 ADMIN_PASSWORD = "topology-admin-password"
+
+
+# The chain's configuration as installers/ ships it: the harness sizes its pools the same.
+SHIPPED = ROOT / "installers" / "server" / "chain"
+
+
+def shipped_bouncer_pool() -> tuple[int, int]:
+    """Return (default_pool_size, reserve_pool_size) of the shipped pgbouncer.ini."""
+    parser = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    parser.read(SHIPPED / "pgbouncer.ini")
+    section = parser["pgbouncer"]
+    return int(section["default_pool_size"]), int(section["reserve_pool_size"])
+
+
+def shipped_app_pool() -> dict[str, str]:
+    """Return the shipped app servers' connection-pool settings (stockpilot-chain.env)."""
+    wanted = ("STOCKPILOT_DB_POOL_SIZE", "STOCKPILOT_DB_MAX_OVERFLOW")
+    found = {}
+    for line in (SHIPPED / "stockpilot-chain.env").read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() in wanted:
+            found[name.strip()] = value.strip()
+    return found
 
 
 class TopologyUnavailable(RuntimeError):
@@ -329,6 +353,9 @@ postgresql:
 
     def _write_bouncer(self, node: Node) -> None:
         folder = self.root / node.name
+        # As shipped: after a failover one node's pool serves every app server's writes and
+        # lag-tolerant reads alike.
+        pool, reserve = shipped_bouncer_pool()
         (folder / "userlist.txt").write_text('"postgres" ""\n')
         (folder / "pgbouncer.ini").write_text(
             f"""\
@@ -344,8 +371,8 @@ auth_file = {folder / "userlist.txt"}
 admin_users = postgres
 pool_mode = transaction
 max_client_conn = 4000
-default_pool_size = 20
-reserve_pool_size = 5
+default_pool_size = {pool}
+reserve_pool_size = {reserve}
 query_wait_timeout = 5
 server_connect_timeout = 2
 server_login_retry = 1

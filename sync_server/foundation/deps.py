@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
 from sync_server import admission
-from sync_server.db import is_sqlite
+from sync_server.db import is_sqlite, pool_capacity
 from sync_server.foundation import credentials
 from sync_server.foundation.principal import Principal
 from sync_server.replica import (
@@ -68,10 +69,37 @@ def make_turns(app_state: Any, engine: Engine, replica: ReadReplica | None) -> N
 
 
 def _capacity(engine: Engine) -> int:
-    pool = engine.pool
-    size = getattr(pool, "size", None)
-    overflow = getattr(pool, "_max_overflow", 0)
-    return max(1, (size() if callable(size) else 1) + max(overflow, 0))
+    # As configured when the engine was made (sync_server.db.make_engine), not read back
+    # from SQLAlchemy's pool internals.
+    return max(1, pool_capacity(engine))
+
+
+async def _take_turn(turns: asyncio.Semaphore, wait_s: float) -> None:
+    try:
+        await asyncio.wait_for(turns.acquire(), timeout=wait_s)
+    except TimeoutError:
+        raise PoolTimeout(f"no connection's turn came within {wait_s:g} s") from None
+
+
+@asynccontextmanager
+async def primary_turn(app_state: Any) -> AsyncIterator[None]:
+    """Hold a turn at the primary's pool for database work done outside a request's session.
+
+    The rate limiter's look-ups (and its counters, when they are kept in the database) take
+    a pooled connection of their own before the request's session exists; taking a turn for
+    them keeps them from starving the requests that hold turns. Raises the pool's timeout
+    when no turn comes within the pool's wait. Never held together with the request's own
+    turn, so the two cannot wait for each other.
+    """
+    turns: asyncio.Semaphore | None = getattr(app_state, PRIMARY_TURNS, None)
+    if turns is None:
+        yield
+        return
+    await _take_turn(turns, app_state.settings.db_wait_seconds)
+    try:
+        yield
+    finally:
+        turns.release()
 
 
 async def database_turn(request: Request) -> AsyncIterator[None]:
@@ -94,11 +122,7 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     if turns is None:
         yield
         return
-    wait_s = state.settings.db_wait_seconds
-    try:
-        await asyncio.wait_for(turns.acquire(), timeout=wait_s)
-    except TimeoutError:
-        raise PoolTimeout(f"no connection's turn came within {wait_s:g} s") from None
+    await _take_turn(turns, state.settings.db_wait_seconds)
     loop = asyncio.get_running_loop()
     given_back = threading.Event()
 

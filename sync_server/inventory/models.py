@@ -29,14 +29,18 @@ class StockMovement(TenantKeyed, Base):
         Index("ix_stock_movements_level", "tenant_id", "branch_id", "product_id", "id"),
         Index("ix_stock_movements_tenant_occurred", "tenant_id", "occurred_at"),
         Index("ix_stock_movements_reference", "tenant_id", "reference_type", "reference_id"),
+        # Unique within the business (migration 0030_movement_uuid_key), like every other
+        # uuid; on PostgreSQL one unique index per range (sync_server/partitions.py).
+        UniqueConstraint("tenant_id", "uuid"),
         tenant_fk("branch_id", "branches"),
         tenant_fk("product_id", "products"),
     )
 
-    # Made here for every movement and unique: SQLite cannot say which RETURNING row is
-    # which, so the ORM matches rows by this column and inserts a flush's movements in one
-    # statement (without it, one INSERT per movement).
-    uuid: Mapped[str] = mapped_column(String(36), unique=True, insert_sentinel=True)
+    # Made here for every movement: SQLite cannot say which RETURNING row is which, so the
+    # ORM matches rows by this column (fresh in every flush, so distinct within one
+    # statement) and inserts a flush's movements in one statement (without it, one INSERT
+    # per movement).
+    uuid: Mapped[str] = mapped_column(String(36), insert_sentinel=True)
     branch_id: Mapped[int] = mapped_column(BigId)
     product_id: Mapped[int] = mapped_column(BigId)
     code: Mapped[str] = mapped_column(String(16))

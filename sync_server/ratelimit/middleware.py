@@ -8,7 +8,9 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_server.errors import problem
+from sync_server.foundation.deps import primary_turn
 from sync_server.ratelimit.service import (
+    Decision,
     Limit,
     RateLimiter,
     TenantLimits,
@@ -21,6 +23,10 @@ log = logging.getLogger("stockpilot.ratelimit")
 
 # Saving this setting makes the saving worker forget its cached copy at once.
 _SETTING_PATH = "/settings/rate_limits"
+
+
+def _state(scope: Scope) -> object:
+    return getattr(scope.get("app"), "state", None)
 
 
 class RateLimit:
@@ -52,12 +58,26 @@ class RateLimit:
             known, tenant, limit = tenants.cached(credential, klass)
             if known:
                 return tenant, limit
-            # A cache miss reads the database: off the event loop, as request handlers do.
-            return await anyio.to_thread.run_sync(tenants.load, credential, klass)
-        except Exception:  # noqa: BLE001 - a failed lookup must not fail the request
-            log.exception("could not find the caller's own rate limits; using the server's")
-            # A signed token is still verified without the database: keep its own budget.
-            return tenants.signed_tenant(credential), None
+            # A cache miss reads the database: off the event loop, as request handlers do,
+            # and within a turn at the pool, so look-ups never starve the requests' sessions.
+            async with primary_turn(_state(scope)):
+                return await anyio.to_thread.run_sync(tenants.load, credential, klass)
+        except Exception as exc:  # noqa: BLE001 - a failed lookup must not fail the request
+            log.warning(
+                "could not look up the caller's own rate limits (%s); using the last known",
+                exc.__class__.__name__,
+            )
+            # A credential's tenant never changes: it keeps its own budget meanwhile.
+            return tenants.last_known(credential, klass)
+
+    async def _check(self, scope: Scope, *, key: str, klass: str, limit: Limit | None) -> Decision:
+        """Count the request; counters kept in the database are counted as requests work."""
+        if not self.limiter.in_database:
+            return self.limiter.check(key=key, klass=klass, limit=limit)
+        async with primary_turn(_state(scope)):
+            return await anyio.to_thread.run_sync(
+                lambda: self.limiter.check(key=key, klass=klass, limit=limit)
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -74,7 +94,7 @@ class RateLimit:
         # made up) counts against the address, so inventing tokens buys nothing.
         key = caller_key(credential=credential if tenant is not None else "", client=str(client[0]))
         try:
-            decision = self.limiter.check(key=key, klass=klass, limit=own)
+            decision = await self._check(scope, key=key, klass=klass, limit=own)
         except Exception:  # noqa: BLE001 - a lost counter store must not stop the shop
             log.warning("rate-limit store unavailable; letting %s through", path, exc_info=True)
             await self.app(scope, receive, send)

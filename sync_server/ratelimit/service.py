@@ -93,7 +93,14 @@ class MemoryStore:
 
 
 class DatabaseStore:
-    """Counters in the database, shared by every worker (one upsert per request)."""
+    """Counters in the database, shared by every worker (one upsert per request).
+
+    Each hit is a transaction on a pooled connection: the middleware runs it in a worker
+    thread and within a turn at the pool (sync_server/foundation/deps.py), as a request's
+    own database work is.
+    """
+
+    in_database = True
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = make_sessionmaker(engine)
@@ -140,6 +147,8 @@ class RateLimiter:
     def __init__(self, *, store: Store, limits: dict[str, Limit]) -> None:
         self.store = store
         self.limits = limits
+        # Counting takes a database transaction (not a quick in-memory or Redis step).
+        self.in_database = bool(getattr(store, "in_database", False))
 
     def check(
         self, *, key: str, klass: str, now: float | None = None, limit: Limit | None = None
@@ -171,6 +180,10 @@ class TenantLimits:
 
     # Enough for every live credential of a big installation; past it the cache starts over.
     MAX_ENTRIES = 50_000
+    # While one request looks up a business's expired limits again, the business's other
+    # requests go on with the last ones for this long; after a failed look-up (the database
+    # away, failing over) the next try waits as long.
+    REFRESH_GRACE_S = 5.0
 
     def __init__(
         self, *, engine: Engine, secret: str, ttl_s: float = 30.0, credential_ttl_s: float = 900.0
@@ -197,9 +210,30 @@ class TenantLimits:
             return True, None, None
         with self._lock:
             limits = self._limits.get(tenant)
-        if limits is None or limits[0] < now:
+            if limits is not None and limits[0] < now:
+                # Expired: this request looks them up; the business's others go on with the
+                # last ones meanwhile, so one look-up runs instead of one per request (and
+                # none per request while the database is away).
+                self._limits[tenant] = (now + self.REFRESH_GRACE_S, limits[1])
+                return False, tenant, None
+        if limits is None:
             return False, tenant, None
         return True, tenant, _limit(limits[1], klass)
+
+    def last_known(self, credential: str, klass: str) -> tuple[int | None, Limit | None]:
+        """Return the credential's tenant and limits as last seen, however old (or None).
+
+        What a failed look-up falls back on: a credential's tenant never changes, so a till
+        keeps its own budget while the database is away, rather than joining the budget of
+        its address (behind a balancer, the address every till shares).
+        """
+        tenant = self._tenant_from_token(credential)
+        with self._lock:
+            if tenant is None:
+                entry = self._tenants.get(_digest(credential))
+                tenant = entry[1] if entry is not None else None
+            limits = self._limits.get(tenant) if tenant is not None else None
+        return tenant, (_limit(limits[1], klass) if limits is not None else None)
 
     def load(self, credential: str, klass: str) -> tuple[int | None, Limit | None]:
         """Look up what cached() lacked in the database; return (tenant, its limit or None)."""
@@ -231,10 +265,6 @@ class TenantLimits:
         """Drop a tenant's cached limits (this worker just changed them)."""
         with self._lock:
             self._limits.pop(tenant_id, None)
-
-    def signed_tenant(self, credential: str) -> int | None:
-        """Return the tenant a validly signed access token names (None for anything else)."""
-        return self._tenant_from_token(credential)
 
     def _tenant_from_token(self, credential: str) -> int | None:
         # A signed access token names its tenant: no database needed.
