@@ -32,6 +32,18 @@ def trips(monkeypatch) -> list[str]:
     return sent
 
 
+# Rate-limit counters kept in the database (PostgreSQL's default without Redis) are counted
+# in a trip of their own, in the middleware, before the route: one per request.
+COUNTER = "RateLimit._check.<locals>.<lambda>"
+
+
+def _route_trips(world, trips: list[str], requests: int) -> list[str]:
+    """Return the trips other than the rate-limit counter's, checking those were one each."""
+    in_database = world.engine.dialect.name != "sqlite"
+    assert trips.count(COUNTER) == (requests if in_database else 0), trips
+    return [trip for trip in trips if trip != COUNTER]
+
+
 def _checked_out(world) -> int | None:
     checkedout = getattr(world.engine.pool, "checkedout", None)
     return checkedout() if checkedout is not None else None
@@ -43,11 +55,12 @@ def test_an_order_takes_one_trip_once_the_key_is_kept(world, trips):
     trips.clear()
     first = post(shop, order_body("HOP-1", ("ADMIN-0", "2")))
     assert first.status_code == 201, first.text
-    assert len(trips) == 2, trips  # the key read with the session, then the order
+    # The rate limiter's look-up of the key's business, then the order.
+    assert len(_route_trips(world, trips, 1)) == 2, trips
     trips.clear()
     second = post(shop, order_body("HOP-2", ("ADMIN-0", "3")))
     assert second.status_code == 201, second.text
-    assert len(trips) == 1, trips
+    assert len(_route_trips(world, trips, 1)) == 1, trips
     # Both committed before their answers: the stock is reserved and the orders read back.
     assert level(world) == (10, 5)
     for answer in (first, second):
@@ -70,7 +83,7 @@ def test_the_caller_is_checked_before_the_body(world, trips):
     trips.clear()
     bad = post(shop, {"lines": []})
     assert bad.status_code == 422, bad.text
-    assert trips == []
+    assert _route_trips(world, trips, 1) == []
     # A key revoked here stops at once, kept or not.
     made = world.api("admin").post("api-keys", json={"name": "w2", "scopes": ["orders:write"]})
     revocable = Api(world.client, made.json()["key"])
@@ -93,7 +106,7 @@ def test_a_session_opened_for_the_caller_is_given_back_when_the_route_never_runs
         assert post(reader, order_body("HOP-7")).status_code == 403
     assert _checked_out(world) == before
     # The session was closed in a trip of its own (its connection went back to the pool).
-    assert trips == ["_resolve_opening", "Session.close"] * 2, trips
+    assert _route_trips(world, trips, 2) == ["_resolve_opening", "Session.close"] * 2, trips
     # The answer stored under a key is still the one a retry reads back.
     stock(world, quantity="5")
     key = "HOP-KEY"
