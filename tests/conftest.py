@@ -21,9 +21,12 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
@@ -355,6 +358,24 @@ class LiveServer:
             assert self._thread is not None
             self._thread.join(timeout=10)
             self._server = None
+
+
+def burst_of_reads(server: LiveServer, token: str, count: int) -> Counter[int]:
+    """Send `count` reads of the products at once (each its own connection); return the
+    answers' status codes, counted. The server is stopped afterwards."""
+    start = threading.Barrier(count)
+
+    def read(_: int) -> int:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            start.wait()
+            answer = http.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return Counter(pool.map(read, range(count)))
+    finally:
+        server.stop()
 
 
 @pytest.fixture

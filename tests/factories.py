@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +12,12 @@ from httpx import Response
 from sqlalchemy import Engine
 
 from common.barcodes import make_ean13
+from common.ids import new_id
 from common.roles import Role
 from common.schemas.auth import UserCreate
 from common.schemas.catalog import ProductCreate
 from common.schemas.org import BranchCreate
+from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server.auth import service as auth_service
 from sync_server.catalog import service as catalog
 from sync_server.db import make_sessionmaker, transaction
@@ -173,3 +176,29 @@ def make_product(
     return ProductCreate(
         sku=sku, name=name, price=Decimal(price), barcodes=[barcode] if barcode else [], **extra
     )
+
+
+def one_line_sale_event(
+    *, device_id: str, branch_id: int, product_id: int, receipt: str
+) -> dict[str, Any]:
+    """Return a till's push event for a sale of one soap at 10.00 paid in cash (JSON form)."""
+    line = SaleLine(
+        line_id=new_id(),
+        product_id=product_id,
+        sku="S",
+        name="Soap",
+        quantity=Decimal("1"),
+        unit_price=Decimal("10.00"),
+        total=Decimal("10.00"),
+    )
+    sale = SaleCompleted(
+        sale_id=new_id(),
+        receipt_number=receipt,
+        branch_id=branch_id,
+        lines=[line],
+        payments=[SalePayment(payment_id=new_id(), method="cash", amount=line.total)],
+        subtotal=line.total,
+        total=line.total,
+        completed_at=datetime.now(UTC),
+    )
+    return Event.wrap(sale, device_id=device_id).model_dump(mode="json")

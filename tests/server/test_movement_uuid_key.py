@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,14 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from common.codes import MovementCode
 from common.ids import new_id
-from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server import partitions
 from sync_server.audit import service as audit
 from sync_server.db import transaction
 from sync_server.integrity.ledger import verify_ledgers
 from sync_server.inventory import ledger
 from sync_server.migrations.runner import alembic_config, current_heads, expected_heads, upgrade
-from tests.factories import Api, World
+from tests.factories import Api, World, one_line_sale_event
 
 SHARED = "01900000-0000-7000-8000-00000000c0de"
 
@@ -177,26 +175,9 @@ def _till(world: World, admin: str) -> tuple[str, Api, int, int]:
 
 def _sale_event(till: tuple[str, Api, int, int], receipt: str) -> dict:
     device, _api, branch_id, product_id = till
-    line = SaleLine(
-        line_id=new_id(),
-        product_id=product_id,
-        sku="S",
-        name="Soap",
-        quantity=Decimal("1"),
-        unit_price=Decimal("10.00"),
-        total=Decimal("10.00"),
+    return one_line_sale_event(
+        device_id=device, branch_id=branch_id, product_id=product_id, receipt=receipt
     )
-    sale = SaleCompleted(
-        sale_id=new_id(),
-        receipt_number=receipt,
-        branch_id=branch_id,
-        lines=[line],
-        payments=[SalePayment(payment_id=new_id(), method="cash", amount=line.total)],
-        subtotal=line.total,
-        total=line.total,
-        completed_at=datetime.now(UTC),
-    )
-    return Event.wrap(sale, device_id=device).model_dump(mode="json")
 
 
 def _push(till: tuple[str, Api, int, int], event: dict) -> list[str]:

@@ -9,16 +9,11 @@ connections takes a burst of 80 reads at once here: each is answered, none refus
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-
-import httpx
 import pytest
 
 from sync_server.config import Settings
 from sync_server.main import create_app
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, burst_of_reads
 
 BURST = 80
 
@@ -38,17 +33,5 @@ def test_a_burst_beyond_the_pool_is_served_not_refused(world, settings: Settings
     )
     server = LiveServer(create_app(small))
     server.start()
-    start = threading.Barrier(BURST)
-
-    def read(_: int) -> int:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            start.wait()
-            answer = http.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
-            return answer.status_code
-
-    try:
-        with ThreadPoolExecutor(max_workers=BURST) as pool:
-            statuses = Counter(pool.map(read, range(BURST)))
-    finally:
-        server.stop()
+    statuses = burst_of_reads(server, token, BURST)
     assert statuses == {200: BURST}, statuses

@@ -11,12 +11,8 @@ look-up (the database away) keeps the caller's own business and limits, not its 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -25,7 +21,7 @@ from sync_server.db import make_sessionmaker, pool_capacity, transaction
 from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.ratelimit.service import Limit, TenantLimits
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, burst_of_reads
 from tests.factories import Api
 
 BURST = 80
@@ -50,19 +46,7 @@ def test_counters_in_the_database_take_turns_and_count_every_request_of_a_burst(
     assert pool_capacity(app.state.engine) == 2
     server = LiveServer(app)
     server.start()
-    start = threading.Barrier(BURST)
-
-    def read(_: int) -> int:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            start.wait()
-            answer = http.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
-            return answer.status_code
-
-    try:
-        with ThreadPoolExecutor(max_workers=BURST) as pool:
-            statuses = Counter(pool.map(read, range(BURST)))
-    finally:
-        server.stop()
+    statuses = burst_of_reads(server, token, BURST)
     assert statuses == {200: BURST}, statuses
     # Every request of the burst was counted (none let through uncounted for want of a
     # connection).

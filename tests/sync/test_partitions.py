@@ -9,15 +9,11 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from alembic import command
 from sqlalchemy import select, text
 
-from common.ids import new_id
-from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
 from pos_client.store.models import Category as LocalCategory
@@ -29,7 +25,7 @@ from sync_server.integrity.ledger import verify_ledgers
 from sync_server.migrations.runner import alembic_config, upgrade
 from sync_server.sync.keeper import keep_once, run_forever
 from sync_server.sync.retention import maintain
-from tests.factories import Api, World
+from tests.factories import Api, World, one_line_sale_event
 from tests.sync.sync_helpers import sell_locally
 
 POSTGRES_ONLY = pytest.mark.parametrize(
@@ -59,26 +55,9 @@ def _jump(world: World, table: str, to: int) -> None:
 
 def _push_sale(till: tuple[str, Api], *, branch_id: int, product_id: int, receipt: str) -> None:
     device, api = till
-    line = SaleLine(
-        line_id=new_id(),
-        product_id=product_id,
-        sku="S",
-        name="Soap",
-        quantity=Decimal("1"),
-        unit_price=Decimal("10.00"),
-        total=Decimal("10.00"),
+    event = one_line_sale_event(
+        device_id=device, branch_id=branch_id, product_id=product_id, receipt=receipt
     )
-    sale = SaleCompleted(
-        sale_id=new_id(),
-        receipt_number=receipt,
-        branch_id=branch_id,
-        lines=[line],
-        payments=[SalePayment(payment_id=new_id(), method="cash", amount=line.total)],
-        subtotal=line.total,
-        total=line.total,
-        completed_at=datetime.now(UTC),
-    )
-    event = Event.wrap(sale, device_id=device).model_dump(mode="json")
     results = api.post("sync/push", json={"events": [event]}).json()["results"]
     assert [r["status"] for r in results] == ["applied"], results
 

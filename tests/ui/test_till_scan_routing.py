@@ -46,6 +46,18 @@ def dialog_notice(dialog: QWidget) -> str:
     return bar.text() if bar is not None and bar.isVisible() else ""
 
 
+def paying_for_milk(qtbot: QtBot, till: Till, sign_in, scan) -> PaymentDialog:
+    """Sign in, scan a milk and open the payment (F10); return it, its amount box focused."""
+    sign_in()
+    scan(MILK)
+    press(qtbot, till, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
+    dialog = till.window.dialog
+    assert isinstance(dialog, PaymentDialog)
+    qtbot.waitUntil(dialog.amount.hasFocus, timeout=2000)
+    return dialog
+
+
 def skus(till: Till) -> list[tuple[str, Decimal]]:
     return [(line.item.sku, line.quantity) for line in till.window.cart.lines]
 
@@ -299,12 +311,7 @@ def test_devices_screen_opens_straight_for_a_signed_in_manager(
 def test_stalled_scan_during_payment_leaves_the_amount_box_as_it_was(
     qtbot: QtBot, till: Till, sign_in, scan, beeps: list[bool]
 ) -> None:
-    sign_in()
-    scan(MILK)
-    press(qtbot, till, Qt.Key.Key_F10)
-    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
-    dialog = till.window.dialog
-    qtbot.waitUntil(dialog.amount.hasFocus, timeout=2000)
+    dialog = paying_for_milk(qtbot, till, sign_in, scan)
     amount = dialog.amount.text()
     dialog.amount.setText(amount + BREAD[:6])  # the head went into the amount box as typing
     till.window.scans.scan_partial(BREAD[:6], BREAD[6:])
@@ -320,12 +327,7 @@ def test_stalled_scan_typed_over_the_selected_amount_puts_the_amount_back(
     # Real key events through the till's own scanner filter. On a busy machine a scan stalls
     # after its first keys; they go out as typing into the payment's amount box, over the
     # amount it offers (selected), before the rest of the burst shows they were a scan.
-    sign_in()
-    scan(MILK)
-    press(qtbot, till, Qt.Key.Key_F10)
-    qtbot.waitUntil(lambda: isinstance(till.window.dialog, PaymentDialog), timeout=2000)
-    box = till.window.dialog.amount
-    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    box = paying_for_milk(qtbot, till, sign_in, scan).amount
     amount = box.text()
     assert box.selectedText() == amount != ""
     send_text(box, BREAD[:5], start_ms=90_000_000, gap_ms=2)
