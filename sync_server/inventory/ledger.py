@@ -36,8 +36,8 @@ from sync_server.inventory.lots import LotHints
 from sync_server.inventory.lots import follow as follow_lots
 from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 log = logging.getLogger(__name__)
 
