@@ -1,27 +1,37 @@
-"""Paging, sorting and tenant-scoped lookups shared by every list endpoint."""
+"""The list endpoints' paging parameters (FastAPI), and the lookups they share with services.
+
+PageParams, paginate, get_owned, in_caller_branches and like_pattern live in lookups.py
+(no FastAPI there, for the services and commands); they are named here too for the routes.
+"""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from common.errors import NotFound, ValidationFailed
 from common.schemas.base import Offset
+from sync_server.lookups import (
+    PageParams,
+    get_owned,
+    in_caller_branches,
+    like_pattern,
+    paginate,
+)
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    limit: int
-    offset: int
-    sort: str | None
+__all__ = [
+    "PageDep",
+    "PageParams",
+    "SortedBy",
+    "UpdatedSince",
+    "get_owned",
+    "in_caller_branches",
+    "like_pattern",
+    "page_params",
+    "paginate",
+]
 
 
 def page_params(
@@ -75,48 +85,3 @@ UpdatedSince = Annotated[
         "time; rows changed in that very instant come again, so apply them idempotently."
     ),
 ]
-
-
-def paginate(
-    session: Session,
-    stmt: Select[Any],
-    *,
-    params: PageParams,
-    sortable: dict[str, Any],
-    default_sort: str,
-    tiebreak: InstrumentedAttribute[Any] | tuple[Any, ...],
-) -> dict[str, Any]:
-    """Run stmt as one page: items, total, limit, offset."""
-    sort = params.sort or default_sort
-    descending = sort.startswith("-")
-    column = sortable.get(sort.lstrip("-"))
-    if column is None:
-        raise ValidationFailed(
-            f"Cannot sort by '{sort.lstrip('-')}'; choose one of {', '.join(sorted(sortable))}."
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    ties = tiebreak if isinstance(tiebreak, tuple) else (tiebreak,)
-    ordered = stmt.order_by(column.desc() if descending else column.asc(), *(t.asc() for t in ties))
-    items = session.scalars(ordered.limit(params.limit).offset(params.offset)).unique().all()
-    return {"items": items, "total": total or 0, "limit": params.limit, "offset": params.offset}
-
-
-def get_owned(session: Session, model: type[T], *, id: int, tenant_id: int, what: str) -> T:
-    """Return a row of the caller's tenant, or NotFound (never another tenant's row)."""
-    row = session.get(model, id)
-    if row is None or row.tenant_id != tenant_id:  # type: ignore[attr-defined]
-        raise NotFound(f"There is no {what} with id {id}.")
-    return row
-
-
-def in_caller_branches(stmt: Select[Any], *, column: Any, principal: Any) -> Select[Any]:
-    """Narrow stmt to the branches a branch-bound caller works in (admins see every branch)."""
-    if principal.all_branches:
-        return stmt
-    return stmt.where(column.in_(sorted(principal.branch_ids)))
-
-
-def like_pattern(text: str) -> str:
-    """Return a LIKE pattern matching text anywhere, with wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"

@@ -19,8 +19,8 @@ from sync_server.foundation import feed
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.models import StockLevel
 from sync_server.inventory.thresholds import threshold
+from sync_server.lookups import get_owned
 from sync_server.notifications import service as notifications
-from sync_server.paging import get_owned
 
 LOW_STOCK = "low_stock"
 OUT_OF_STOCK = "out_of_stock"

@@ -19,8 +19,8 @@ from sync_server.audit import service as audit
 from sync_server.db import utcnow
 from sync_server.foundation.credentials import tenant_of
 from sync_server.foundation.principal import Actor, Principal
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 KEY_PREFIX = "spk_"
 

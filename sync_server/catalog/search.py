@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Product, ProductBarcode, ProductSearchDoc
 from sync_server.db import is_sqlite
-from sync_server.paging import like_pattern
+from sync_server.lookups import like_pattern
 
 MAX_TERMS = 8
 

@@ -18,7 +18,7 @@ from sync_server.catalog.models import BarcodeSequence, Category, Product, Produ
 from sync_server.db import lock_for_update
 from sync_server.foundation import feed
 from sync_server.foundation.principal import Principal
-from sync_server.paging import get_owned
+from sync_server.lookups import get_owned
 from sync_server.partners.models import Supplier
 from sync_server.tax import service as tax
 

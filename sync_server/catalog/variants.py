@@ -21,7 +21,7 @@ from sync_server.audit import service as audit
 from sync_server.catalog import service as catalog
 from sync_server.catalog.models import Product, ProductTemplate
 from sync_server.foundation.principal import Principal
-from sync_server.paging import get_owned
+from sync_server.lookups import get_owned
 
 NO_TEMPLATE: dict[str, Any] = {"template_id": None, "template_name": None, "variant": None}
 

@@ -19,8 +19,8 @@ from sync_server.inventory import lot_counts
 from sync_server.inventory.costing import COST_PLACES
 from sync_server.inventory.ledger import ZERO, level, lock_levels, record_movement
 from sync_server.inventory.models import StockCount, StockCountLine, StockLevel
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 REFERENCE = "count"
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.domains import load_receivers
 from sync_server.inventory import queries
-from sync_server.paging import PageParams
+from sync_server.lookups import PageParams
 
 ZERO = Decimal("0")
 

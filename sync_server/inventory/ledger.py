@@ -38,8 +38,8 @@ from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.lots import note_batch_found as note_lots_found
 from sync_server.inventory.lots import products_with_lots_at as lots_at
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from common.errors import PermissionDenied
 from sync_server.catalog.models import Product, ProductBarcode
 from sync_server.inventory.models import BranchProductSetting, StockLevel, StockMovement
-from sync_server.paging import PageParams, like_pattern, paginate
+from sync_server.lookups import PageParams, like_pattern, paginate
 
 _AVAILABLE = StockLevel.on_hand - StockLevel.reserved
 _THRESHOLD = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)

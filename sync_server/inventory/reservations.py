@@ -29,7 +29,7 @@ from sync_server.inventory.ledger import (
 from sync_server.inventory.lots import lotless
 from sync_server.inventory.lots import note_batch as note_lots
 from sync_server.inventory.models import StockMovement
-from sync_server.paging import get_owned
+from sync_server.lookups import get_owned
 
 
 def reserve(

@@ -16,8 +16,8 @@ from sync_server.foundation.principal import Actor
 from sync_server.inventory.events import ThresholdChanged
 from sync_server.inventory.ledger import _level_query
 from sync_server.inventory.models import BranchProductSetting
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 
 def threshold(session: Session, *, product: Product, branch_id: int) -> Decimal:

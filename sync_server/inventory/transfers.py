@@ -28,8 +28,8 @@ from sync_server.inventory.ledger import (
     shortage,
 )
 from sync_server.inventory.models import Transfer, TransferLine
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 
 REFERENCE = "transfer"
 

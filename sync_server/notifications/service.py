@@ -17,6 +17,7 @@ from sync_server.audit.service import jsonable
 from sync_server.auth.models import User
 from sync_server.db import utcnow
 from sync_server.foundation.principal import Actor
+from sync_server.lookups import get_owned
 from sync_server.notifications.models import (
     Notification,
     NotificationAttachment,
@@ -25,7 +26,6 @@ from sync_server.notifications.models import (
 )
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
-from sync_server.paging import get_owned
 from sync_server.partners.models import Customer
 
 CHANNELS = ("email", "webhook", "in_app", "sms")

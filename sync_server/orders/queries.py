@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync_server.foundation.principal import Principal
+from sync_server.lookups import PageParams, in_caller_branches, paginate
 from sync_server.orders.models import Order
-from sync_server.paging import PageParams, in_caller_branches, paginate
 
 
 def list_orders(

@@ -15,9 +15,9 @@ from common.errors import ValidationFailed
 from sync_server.catalog.models import Product
 from sync_server.foundation.principal import Principal
 from sync_server.inventory.models import StockLevel
+from sync_server.lookups import PageParams, paginate
 from sync_server.orders.schemas import BranchAvailability, CatalogItem
 from sync_server.org.models import Branch
-from sync_server.paging import PageParams, paginate
 
 
 def _branches(session: Session, *, principal: Principal, branch_code: str | None) -> list[Branch]:

@@ -26,9 +26,9 @@ from sync_server.catalog.models import Category, Product
 from sync_server.db import utcnow
 from sync_server.foundation import feed
 from sync_server.foundation.principal import Principal
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
 from sync_server.org.service import get_setting
-from sync_server.paging import get_owned
 from sync_server.pricing.models import PricingRule
 
 PRICE_LIST = "price_list"

@@ -25,10 +25,10 @@ from sync_server.db import utcnow
 from sync_server.documents.numbering import next_number
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger
+from sync_server.lookups import get_owned
 from sync_server.orders import idempotency
 from sync_server.orders.idempotency import Outcome
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 from sync_server.quicksale.schemas import QuickSaleCreate, QuickSaleRead, ScanRead
 from sync_server.sales.models import Sale, SaleLine, SalePayment
 

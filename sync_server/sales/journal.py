@@ -17,7 +17,7 @@ from common.errors import NotFound, ValidationFailed
 from sync_server.auth.models import User
 from sync_server.catalog.models import Product
 from sync_server.foundation.principal import Principal
-from sync_server.paging import PageParams, in_caller_branches, like_pattern, paginate
+from sync_server.lookups import PageParams, in_caller_branches, like_pattern, paginate
 from sync_server.partners.models import Customer
 from sync_server.sales.models import ZERO, Return, Sale
 from sync_server.sales.schemas import (

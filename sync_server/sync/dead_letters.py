@@ -11,7 +11,7 @@ from common.sync.protocol import Event
 from sync_server.audit import service as audit
 from sync_server.db import lock_for_update, utcnow
 from sync_server.foundation.principal import Principal
-from sync_server.paging import in_caller_branches
+from sync_server.lookups import in_caller_branches
 from sync_server.pricing.coupons import OVER_LIMIT
 from sync_server.sync import programs_intake, push
 from sync_server.sync.models import DeadLetter, Device, ReceivedEvent

@@ -17,8 +17,8 @@ from sync_server.audit import service as audit
 from sync_server.db import lock_for_update, utcnow
 from sync_server.foundation.credentials import tenant_of
 from sync_server.foundation.principal import Actor, Principal
+from sync_server.lookups import get_owned
 from sync_server.org.models import Branch
-from sync_server.paging import get_owned
 from sync_server.sync.models import DEVICE_TOKEN, ENROLMENT_CODE, Device, EnrolmentCode
 
 # What a till may do with its own credential (the cashier's PIN is checked on the till).

@@ -33,7 +33,7 @@ from common.tax import (
 from sync_server.audit import service as audit
 from sync_server.foundation import feed
 from sync_server.foundation.principal import Principal
-from sync_server.paging import get_owned
+from sync_server.lookups import get_owned
 from sync_server.tax.models import TaxClassRow
 
 

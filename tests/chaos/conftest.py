@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +18,24 @@ _count = iter(range(10**6))
 
 @pytest.fixture(scope="session")
 def sqlite_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A server data dir with the demo shop on SQLite, made once and copied per scenario."""
-    return demo_template(tmp_path_factory.mktemp("chaos-demo") / "server")
+    """A server data dir with the demo shop on SQLite, made once per run, copied per scenario.
+
+    Under xdist the workers' temporary folders share a parent: the first worker to ask makes
+    it there (an `init` and a `demo-data` process, about 5 s of CPU), the other one waits for
+    it and copies the same, as with the run's demo shop (tests/conftest.py).
+    """
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "chaos-demo"
+    home.mkdir(parents=True, exist_ok=True)
+    path, made = home / "server", home / "made"
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            if path.exists():  # a build that did not finish
+                shutil.rmtree(path)
+            demo_template(path)
+            made.touch()
+    return path
 
 
 @pytest.fixture(scope="session")

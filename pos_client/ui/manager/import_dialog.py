@@ -128,7 +128,7 @@ class ImportDialog(QDialog):
 
     def _fit_rows(self) -> None:
         if self.table.rowCount() <= 1000:  # beyond that, a fixed height keeps scrolling quick
-            QTimer.singleShot(0, self.table.resizeRowsToContents)
+            QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
 
     @property
     def mapping(self) -> list[str | None]:

@@ -267,7 +267,9 @@ class SettingsForm(QWidget):
         item.editor.setFocus()
         self.scroll_area.ensureWidgetVisible(item.editor)
         # The red line is laid out on the next turn of the event loop.
-        QTimer.singleShot(0, lambda: self.scroll_area.ensureWidgetVisible(item.error, 50, 20))
+        QTimer.singleShot(
+            0, self.scroll_area, lambda: self.scroll_area.ensureWidgetVisible(item.error, 50, 20)
+        )
 
     @staticmethod
     def _sender(changes: dict[str, Any]) -> Callable[[ApiClient], list[tuple[str, Any, str]]]:

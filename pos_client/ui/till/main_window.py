@@ -437,7 +437,7 @@ class TillWindow(QMainWindow):
         if self.is_selling:
             self.sale_screen.search.setFocus()
             # After this pass of the loop: the dialog leaves the modal stack once it is hidden.
-            QTimer.singleShot(0, self.scans.release_scans)
+            QTimer.singleShot(0, self, self.scans.release_scans)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         app = QApplication.instance()

@@ -305,7 +305,7 @@ class SaleController:
         if self._void_line_armed != line_id:
             self._void_line_armed = line_id
             self.screen.notice.notify(f"Press F8 again to remove {what}", kind="warn", seconds=3)
-            QTimer.singleShot(3000, lambda: self._disarm_void_line(line_id))
+            QTimer.singleShot(3000, self.host.widget, lambda: self._disarm_void_line(line_id))
             return
         self._void_line_armed = None
         amount = self.screen.totals.money(line.total)
@@ -326,7 +326,7 @@ class SaleController:
             self.screen.notice.notify(
                 "Press F7 again to void the whole sale", kind="warn", seconds=3
             )
-            QTimer.singleShot(3000, self._disarm_void_sale)
+            QTimer.singleShot(3000, self.host.widget, self._disarm_void_sale)
             return
         self._void_armed = False
         self.cart.clear()

@@ -274,7 +274,7 @@ class ScanController:
 
     def _show_devices(self, _override: Override | None) -> None:
         # The approval dialog is still closing: open once it is gone from the modal stack.
-        QTimer.singleShot(0, self._open_devices_dialog)
+        QTimer.singleShot(0, self.host.widget, self._open_devices_dialog)
 
     def _open_devices_dialog(self) -> None:
         dialog = DevicesDialog(config=self.ctx.config, parent=self.host.widget)
