@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.sql import Subquery
 
 from sync_server.catalog.models import Product
@@ -253,6 +254,9 @@ def _merge(
                 continue
             for name in SUMS:
                 setattr(target, name, getattr(target, name) + sums[name])
+                # Every sum is written, changed or not: one UPDATE statement (compiled
+                # once) instead of one per combination of the sums a step happened to move.
+                flag_modified(target, name)
 
 
 def daily_figures(session: Session, *, filters: Filters) -> Subquery:

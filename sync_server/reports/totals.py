@@ -56,8 +56,15 @@ def months(state: SummaryState | None) -> list[datetime]:
 
 
 def _as_of_rows(as_ofs: list[datetime]) -> Subquery:
+    """The months as rows, padded with NULL months (which join nothing) to a power of two.
+
+    The statement's shape, and so its compiled form, depends only on how many rows there
+    are: padded, the months of a few years share a handful of compiled statements instead
+    of one per count (a late sale's step reaches back any number of months)."""
     kind = ProductTotals.as_of.type
-    parts = [select(literal(m, kind).label("as_of")) for m in as_ofs]
+    size = 1 << (len(as_ofs) - 1).bit_length()
+    padded: list[datetime | None] = [*as_ofs, *[None] * (size - len(as_ofs))]
+    parts = [select(literal(m, kind).label("as_of")) for m in padded]
     return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("months")
 
 
