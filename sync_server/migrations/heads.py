@@ -21,9 +21,11 @@ VERSIONS = Path(__file__).resolve().parent / "versions"
 VERSION_TABLE = "alembic_version"
 
 # A module-level assignment of one of Alembic's revision identifiers, as every migration
-# file writes it: `name: <annotation> = "<text>"` or `= None`, at the start of a line.
+# file writes it: `name: <annotation> = "<text>"` (or 'text', as script.py.mako writes it
+# before formatting) or `= None`, at the start of a line.
 _ASSIGNMENT = re.compile(
-    r'^(revision|down_revision|branch_labels|depends_on)\b[^=\n]*=\s*(?:"([^"\\\n]*)"|(None))\s*$',
+    r"^(revision|down_revision|branch_labels|depends_on)\b[^=\n]*="
+    r"""\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)'|None)\s*$""",
     re.MULTILINE,
 )
 _NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
@@ -41,7 +43,7 @@ def _read(path: Path) -> tuple[str, str | None] | None:
         name = match.group(1)
         if name in found:
             return None
-        found[name] = match.group(2)
+        found[name] = match.group(2) if match.group(2) is not None else match.group(3)
     # Any other top-level line naming an identifier (a tuple, a second assignment in
     # another form) means the file is not as plain as this reading needs.
     mentions = re.findall(rf"^({'|'.join(_NAMES)})\b", source, re.MULTILINE)

@@ -168,6 +168,16 @@ def test_the_cheap_head_answers_only_for_one_plain_line(tmp_path, files, head):
     assert linear_head(tmp_path) == head
 
 
+def test_a_migration_as_the_template_writes_it_is_read(tmp_path):
+    from sync_server.migrations.heads import linear_head
+
+    (tmp_path / "a.py").write_text(_migration("a", None), encoding="utf-8")
+    unformatted = _migration("b", "a").replace('"b"', "'b'").replace('"a"', "'a'")
+    assert "revision: str = 'b'" in unformatted
+    (tmp_path / "b.py").write_text(unformatted, encoding="utf-8")
+    assert linear_head(tmp_path) == "b"
+
+
 @pytest.mark.parametrize(
     "extra",
     [
