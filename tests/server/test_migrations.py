@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+import textwrap
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from sync_server.migrations.runner import (
+    alembic_config,
     current_heads,
     expected_heads,
     include_object,
@@ -87,3 +93,121 @@ def test_a_branched_database_missing_a_middle_migration_is_refused():
 
     with pytest.raises(BranchedHistoryError):
         _linear_position(("0014_feed_sequencer", "0002_inventory"), linear)
+
+
+def test_the_cheap_head_is_alembics_head():
+    from sync_server.migrations.heads import linear_head
+
+    assert (linear_head(),) == expected_heads()
+
+
+def test_a_database_at_the_head_is_known_so_without_alembic(engine):
+    from sync_server.migrations.heads import database_heads, is_at_head
+
+    assert database_heads(engine) == current_heads(engine)
+    assert is_at_head(engine)
+
+
+def test_a_database_behind_the_head_is_not_at_it_and_upgrades_as_before(tmp_path):
+    from sqlalchemy import create_engine
+
+    from sync_server.migrations.heads import database_heads, is_at_head, linear_head
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'behind.db'}")
+    assert database_heads(engine) == ()  # no version table yet
+    assert not is_at_head(engine)
+    assert not is_up_to_date(engine)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0029_credential_directory")
+    assert database_heads(engine) == ("0029_credential_directory",) == current_heads(engine)
+    assert not is_at_head(engine)
+    assert not is_up_to_date(engine)
+    upgrade(engine)
+    assert database_heads(engine) == (linear_head(),) == current_heads(engine)
+    assert is_at_head(engine)
+    assert is_up_to_date(engine)
+
+
+def _migration(revision: str, down: str | None, *, extra: str = "") -> str:
+    down_text = "None" if down is None else f'"{down}"'
+    return textwrap.dedent(
+        f'''\
+        """{revision}
+
+        Revision ID: {revision}
+        """
+
+        revision: str = "{revision}"
+        down_revision: str | Sequence[str] | None = {down_text}
+        branch_labels: str | Sequence[str] | None = None
+        depends_on: str | Sequence[str] | None = None
+        {extra}
+        '''
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "head"),
+    [
+        ({"a": ("a", None), "b": ("b", "a"), "c": ("c", "b")}, "c"),
+        ({"a": ("a", None), "b": ("b", "a"), "c": ("c", "a")}, None),  # a fork: two heads
+        ({"a": ("a", None), "b": ("b", None)}, None),  # two roots
+        ({"a": ("a", None), "b": ("b", "x")}, None),  # an unknown parent
+        ({"a": ("a", None), "b": ("b", "a"), "c": ("c", "d"), "d": ("d", "c")}, None),  # a loop
+        ({"a": ("a", None), "b": ("b", "a"), "b2": ("b", "a")}, None),  # one revision twice
+    ],
+)
+def test_the_cheap_head_answers_only_for_one_plain_line(tmp_path, files, head):
+    from sync_server.migrations.heads import linear_head
+
+    for name, (revision, down) in files.items():
+        (tmp_path / f"{name}.py").write_text(_migration(revision, down), encoding="utf-8")
+    (tmp_path / "__init__.py").write_text("", encoding="utf-8")
+    assert linear_head(tmp_path) == head
+
+
+def test_a_migration_as_the_template_writes_it_is_read(tmp_path):
+    from sync_server.migrations.heads import linear_head
+
+    (tmp_path / "a.py").write_text(_migration("a", None), encoding="utf-8")
+    unformatted = _migration("b", "a").replace('"b"', "'b'").replace('"a"', "'a'")
+    assert "revision: str = 'b'" in unformatted
+    (tmp_path / "b.py").write_text(unformatted, encoding="utf-8")
+    assert linear_head(tmp_path) == "b"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        'depends_on = "a"',  # a second assignment
+        'revision = "z"',
+        "down_revision = ('a', 'b')",  # a merge, written as a tuple
+    ],
+)
+def test_a_migration_not_plainly_written_leaves_the_answer_to_alembic(tmp_path, extra):
+    from sync_server.migrations.heads import linear_head
+
+    (tmp_path / "a.py").write_text(_migration("a", None), encoding="utf-8")
+    (tmp_path / "b.py").write_text(_migration("b", "a", extra=extra), encoding="utf-8")
+    assert linear_head(tmp_path) is None
+
+
+def test_a_command_on_a_current_database_does_not_import_alembic(tmp_path):
+    """The schema check of the commands (audit, ledger, reports, worker) is the cheap one."""
+    from tests.clitools import SERVER, ok, run
+
+    data = tmp_path / "data"
+    ok(run(SERVER, "init", "--admin-password", "Secret-pass-123", data_dir=data))
+    code = textwrap.dedent(
+        """\
+        import sys
+        from sync_server.cli import main
+        assert main(["audit", "verify"]) == 0
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"alembic", "mako"})
+        assert not loaded, loaded
+        """
+    )
+    out = ok(run(sys.executable, "-c", code, data_dir=data))
+    assert out == "My Shop: chain intact (2 entries)\n"
