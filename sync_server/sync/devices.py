@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed, Conflict, NotFound
@@ -149,9 +150,56 @@ _BY_TOKEN = select(Device).where(
 RESOLVED_DEVICE = "sync_resolved_device"
 
 
+# A good till's principal is kept this long by each process, as an API key's is: a till
+# pushes and pulls every few seconds, and this saves the credential directory's and the
+# device's reads (and, for a push or a pull, a trip through the thread pool) on all but one
+# request in this span. A revoked till stops at once in the process that revoked it; on
+# every other worker and server its pushes stop at once too (a push reads its device row
+# by id and refuses a revoked one: refuse_revoked), its other requests within this span.
+# Unknown or revoked credentials are never kept: each try is read again.
+DEVICE_CACHE_SECONDS = 2.0
+_DEVICE_CACHE_SIZE = 10_000
+_resolved: dict[str, tuple[float, Principal]] = {}
+
+
+def forget_resolved_devices() -> None:
+    """Drop every till's kept principal (a till was revoked or renamed here)."""
+    _resolved.clear()
+
+
+def _forget_after_commit(session: Session) -> None:
+    """Forget now and again once the session commits.
+
+    A request of this process that read the device between the change's flush and its
+    commit saw it unchanged and may have kept it: the commit's forget drops that too.
+    """
+    forget_resolved_devices()
+    event.listen(session, "after_commit", lambda _session: forget_resolved_devices(), once=True)
+
+
+def kept_device(token: str) -> Principal | None:
+    """Return the principal resolve_device_token keeps for this credential, or None.
+
+    Reads no database, so it may run on the event loop (deps.in_one_hop).
+    """
+    kept = _resolved.get(digest(token))
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    return None
+
+
 def resolve_device_token(session: Session, *, token: str) -> Principal:
-    """Return the principal of a till credential; a revoked device is refused at once."""
+    """Return the principal of a till credential; a revoked device is refused.
+
+    Read from the database, then kept for DEVICE_CACHE_SECONDS (see there). When it was
+    read, the device row is held in session.info[RESOLVED_DEVICE]; when it was kept, code
+    that needs the row reads it by id (session.get), as the push does.
+    """
     token_hash = digest(token)
+    now = time.monotonic()
+    kept = _resolved.get(token_hash)
+    if kept is not None and kept[0] > now:
+        return kept[1]
     # The credential directory names the device's tenant; the device is read within it.
     tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
     device = (
@@ -164,11 +212,8 @@ def resolve_device_token(session: Session, *, token: str) -> Principal:
     # Held for the request: the session's identity map keeps only weak references, and a
     # push reads the device again by id (session.get then finds it without a query).
     session.info[RESOLVED_DEVICE] = device
-    if device.revoked_at is not None:
-        raise AuthenticationFailed(
-            "device revoked: this till's credential was revoked; enrol it again with a new code."
-        )
-    return Principal(
+    refuse_revoked(device)
+    principal = Principal(
         tenant_id=device.tenant_id,
         kind="device",
         label=f"device:{device.name}",
@@ -177,6 +222,18 @@ def resolve_device_token(session: Session, *, token: str) -> Principal:
         branch_ids=frozenset({device.branch_id}),
         permissions=DEVICE_PERMISSIONS,
     )
+    if len(_resolved) >= _DEVICE_CACHE_SIZE:
+        _resolved.clear()  # many tills in a short span: start again rather than grow
+    _resolved[token_hash] = (now + DEVICE_CACHE_SECONDS, principal)
+    return principal
+
+
+def refuse_revoked(device: Device) -> None:
+    """Refuse a request whose till was revoked (read by id after a kept principal)."""
+    if device.revoked_at is not None:
+        raise AuthenticationFailed(
+            "device revoked: this till's credential was revoked; enrol it again with a new code."
+        )
 
 
 def get_device(session: Session, *, tenant_id: int, device_id: str) -> Device:
@@ -192,6 +249,7 @@ def rename(session: Session, *, actor: Principal, device: Device, name: str) -> 
     before = device.name
     device.name = name
     session.flush()
+    _forget_after_commit(session)  # its principal's label; other processes within the span
     audit.record(
         session,
         actor=actor.actor,
@@ -210,6 +268,8 @@ def revoke(session: Session, *, actor: Principal, device: Device) -> Device:
         raise Conflict("This device is already revoked.")
     device.revoked_at = utcnow()
     session.flush()
+    # Here at once; elsewhere a push at once, other requests within DEVICE_CACHE_SECONDS.
+    _forget_after_commit(session)
     audit.record(
         session,
         actor=actor.actor,
