@@ -162,6 +162,24 @@ _DEVICE_CACHE_SIZE = 10_000
 _resolved: dict[str, tuple[float, Principal]] = {}
 
 
+# Which device (tenant, id) a credential found: a device's credential and tenant never
+# change, so this is kept as long as the process runs (bounded). A till whose principal is
+# no longer kept is read by id from it (session.get, the read its push makes anyway),
+# without the credential directory's read; the row is still checked, revoked or not.
+_where: dict[str, tuple[int, str]] = {}
+
+
+def _by_known_id(session: Session, token_hash: str) -> Device | None:
+    """Return the device this credential found before, read by id, or None."""
+    where = _where.get(token_hash)
+    if where is None:
+        return None
+    device = session.get(Device, where[1])
+    if device is None or device.tenant_id != where[0] or device.token_hash != token_hash:
+        return None  # not as found before (cannot happen): read it the directory's way
+    return device
+
+
 def forget_resolved_devices() -> None:
     """Drop every till's kept principal (a till was revoked or renamed here)."""
     _resolved.clear()
@@ -200,15 +218,20 @@ def resolve_device_token(session: Session, *, token: str) -> Principal:
     kept = _resolved.get(token_hash)
     if kept is not None and kept[0] > now:
         return kept[1]
-    # The credential directory names the device's tenant; the device is read within it.
-    tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
-    device = (
-        None
-        if tenant_id is None
-        else session.scalar(_BY_TOKEN, {"tenant_id": tenant_id, "token_hash": token_hash})
-    )
+    device = _by_known_id(session, token_hash)
     if device is None:
-        raise AuthenticationFailed("The device credential is not recognised.")
+        # The credential directory names the device's tenant; the device is read within it.
+        tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
+        device = (
+            None
+            if tenant_id is None
+            else session.scalar(_BY_TOKEN, {"tenant_id": tenant_id, "token_hash": token_hash})
+        )
+        if device is None:
+            raise AuthenticationFailed("The device credential is not recognised.")
+        if len(_where) >= _DEVICE_CACHE_SIZE:
+            _where.clear()
+        _where[token_hash] = (device.tenant_id, device.id)
     # Held for the request: the session's identity map keeps only weak references, and a
     # push reads the device again by id (session.get then finds it without a query).
     session.info[RESOLVED_DEVICE] = device

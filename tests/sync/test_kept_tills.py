@@ -122,3 +122,27 @@ def test_a_rename_here_is_signed_with_the_new_name_at_once(world, enrol):
     assert devices.kept_device(body["token"]) is None
     assert till.get("sync/pull", params={"limit": 1}).status_code == 200
     assert devices.kept_device(body["token"]).label == "device:New"
+
+
+def test_a_till_no_longer_kept_is_read_by_id_without_the_directory(world, enrol):
+    """Which device a credential names never changes: once found, a till whose principal has
+    expired is read by its id (the read its push needs anyway), and still refused if revoked."""
+    body, till = enrol()
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    seen, stop = _statements(world.engine)
+    try:
+        with patch.object(devices.time, "monotonic", return_value=later):
+            assert _push(world, till, body, 1).json()["results"][0]["status"] == "applied"
+    finally:
+        stop()
+    assert not [s for s in seen if "credential_directory" in s], seen
+    assert len([s for s in seen if "FROM devices" in s]) == 1, seen
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(revoked_at=utcnow())
+        )
+    later += devices.DEVICE_CACHE_SECONDS + 0.01
+    with patch.object(devices.time, "monotonic", return_value=later):
+        refused = till.get("sync/pull", params={"limit": 1})
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
