@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import AuthenticationFailed, Conflict, NotFound
@@ -149,26 +150,93 @@ _BY_TOKEN = select(Device).where(
 RESOLVED_DEVICE = "sync_resolved_device"
 
 
+# A good till's principal is kept this long by each process, as an API key's is: a till
+# pushes and pulls every few seconds, and this saves the credential directory's and the
+# device's reads (and, for a push or a pull, a trip through the thread pool) on all but one
+# request in this span. A revoked till stops at once in the process that revoked it; on
+# every other worker and server its pushes stop at once too (a push reads its device row
+# by id and refuses a revoked one: refuse_revoked), its other requests within this span.
+# Unknown or revoked credentials are never kept: each try is read again.
+DEVICE_CACHE_SECONDS = 2.0
+_DEVICE_CACHE_SIZE = 10_000
+_resolved: dict[str, tuple[float, Principal]] = {}
+
+
+# Which device (tenant, id) a credential found: a device's credential and tenant never
+# change, so this is kept as long as the process runs (bounded). A till whose principal is
+# no longer kept is read by id from it (session.get, the read its push makes anyway),
+# without the credential directory's read; the row is still checked, revoked or not.
+_where: dict[str, tuple[int, str]] = {}
+
+
+def _by_known_id(session: Session, token_hash: str) -> Device | None:
+    """Return the device this credential found before, read by id, or None."""
+    where = _where.get(token_hash)
+    if where is None:
+        return None
+    device = session.get(Device, where[1])
+    if device is None or device.tenant_id != where[0] or device.token_hash != token_hash:
+        return None  # not as found before (cannot happen): read it the directory's way
+    return device
+
+
+def forget_resolved_devices() -> None:
+    """Drop every till's kept principal (a till was revoked or renamed here)."""
+    _resolved.clear()
+
+
+def _forget_after_commit(session: Session) -> None:
+    """Forget now and again once the session commits.
+
+    A request of this process that read the device between the change's flush and its
+    commit saw it unchanged and may have kept it: the commit's forget drops that too.
+    """
+    forget_resolved_devices()
+    event.listen(session, "after_commit", lambda _session: forget_resolved_devices(), once=True)
+
+
+def kept_device(token: str) -> Principal | None:
+    """Return the principal resolve_device_token keeps for this credential, or None.
+
+    Reads no database, so it may run on the event loop (deps.in_one_hop).
+    """
+    kept = _resolved.get(digest(token))
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    return None
+
+
 def resolve_device_token(session: Session, *, token: str) -> Principal:
-    """Return the principal of a till credential; a revoked device is refused at once."""
+    """Return the principal of a till credential; a revoked device is refused.
+
+    Read from the database, then kept for DEVICE_CACHE_SECONDS (see there). When it was
+    read, the device row is held in session.info[RESOLVED_DEVICE]; when it was kept, code
+    that needs the row reads it by id (session.get), as the push does.
+    """
     token_hash = digest(token)
-    # The credential directory names the device's tenant; the device is read within it.
-    tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
-    device = (
-        None
-        if tenant_id is None
-        else session.scalar(_BY_TOKEN, {"tenant_id": tenant_id, "token_hash": token_hash})
-    )
+    now = time.monotonic()
+    kept = _resolved.get(token_hash)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    device = _by_known_id(session, token_hash)
     if device is None:
-        raise AuthenticationFailed("The device credential is not recognised.")
+        # The credential directory names the device's tenant; the device is read within it.
+        tenant_id = tenant_of(session, kind=DEVICE_TOKEN, digest=token_hash)
+        device = (
+            None
+            if tenant_id is None
+            else session.scalar(_BY_TOKEN, {"tenant_id": tenant_id, "token_hash": token_hash})
+        )
+        if device is None:
+            raise AuthenticationFailed("The device credential is not recognised.")
+        if len(_where) >= _DEVICE_CACHE_SIZE:
+            _where.clear()
+        _where[token_hash] = (device.tenant_id, device.id)
     # Held for the request: the session's identity map keeps only weak references, and a
     # push reads the device again by id (session.get then finds it without a query).
     session.info[RESOLVED_DEVICE] = device
-    if device.revoked_at is not None:
-        raise AuthenticationFailed(
-            "device revoked: this till's credential was revoked; enrol it again with a new code."
-        )
-    return Principal(
+    refuse_revoked(device)
+    principal = Principal(
         tenant_id=device.tenant_id,
         kind="device",
         label=f"device:{device.name}",
@@ -177,6 +245,18 @@ def resolve_device_token(session: Session, *, token: str) -> Principal:
         branch_ids=frozenset({device.branch_id}),
         permissions=DEVICE_PERMISSIONS,
     )
+    if len(_resolved) >= _DEVICE_CACHE_SIZE:
+        _resolved.clear()  # many tills in a short span: start again rather than grow
+    _resolved[token_hash] = (now + DEVICE_CACHE_SECONDS, principal)
+    return principal
+
+
+def refuse_revoked(device: Device) -> None:
+    """Refuse a request whose till was revoked (read by id after a kept principal)."""
+    if device.revoked_at is not None:
+        raise AuthenticationFailed(
+            "device revoked: this till's credential was revoked; enrol it again with a new code."
+        )
 
 
 def get_device(session: Session, *, tenant_id: int, device_id: str) -> Device:
@@ -192,6 +272,7 @@ def rename(session: Session, *, actor: Principal, device: Device, name: str) -> 
     before = device.name
     device.name = name
     session.flush()
+    _forget_after_commit(session)  # its principal's label; other processes within the span
     audit.record(
         session,
         actor=actor.actor,
@@ -210,6 +291,8 @@ def revoke(session: Session, *, actor: Principal, device: Device) -> Device:
         raise Conflict("This device is already revoked.")
     device.revoked_at = utcnow()
     session.flush()
+    # Here at once; elsewhere a push at once, other requests within DEVICE_CACHE_SECONDS.
+    _forget_after_commit(session)
     audit.record(
         session,
         actor=actor.actor,

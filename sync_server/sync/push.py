@@ -46,7 +46,7 @@ from sync_server.partners.service import publish_customer
 from sync_server.pricing import coupons
 from sync_server.sales import service as sales
 from sync_server.sales.models import Return, Sale, SaleLine
-from sync_server.sync import programs_intake
+from sync_server.sync import devices, programs_intake
 from sync_server.sync.models import CustomerLink, DeadLetter, Device, ReceivedEvent
 
 # How stale a device's last_seen_at may get before a push writes it again.
@@ -152,6 +152,8 @@ def _stock_products(session: Session, *, tenant_id: int, events: list[Event]) ->
 def _push(session: Session, *, principal: Principal, events: list[Event]) -> list[PushResult]:
     device = session.get(Device, principal.device_id)
     assert device is not None  # the credential resolved to it in this request
+    # A kept principal (devices.DEVICE_CACHE_SECONDS) was not read now: its row just was.
+    devices.refuse_revoked(device)
     now = utcnow()
     if device.last_seen_at is None or now - device.last_seen_at >= LAST_SEEN_STEP:
         # To the minute: a till pushing every few seconds need not write its device row

@@ -1,0 +1,148 @@
+"""A till's resolved principal is kept a short while per process, as an API key's is.
+
+A revocation made in this process stops the till at once; one made elsewhere (another
+worker, another server: here a plain UPDATE) stops its pushes at once, as a push reads its
+device row by id, and its pulls once DEVICE_CACHE_SECONDS have passed.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from unittest.mock import patch
+
+from sqlalchemy import event, update
+
+from sync_server.db import transaction, utcnow
+from sync_server.sync import devices
+from sync_server.sync.models import Device
+from tests.factories import one_line_sale_event
+
+
+def _last_seen(world, device_id: str):
+    with transaction(world.sessions(), readonly=True) as session:
+        device = session.get(Device, device_id)
+        assert device is not None
+        return device.last_seen_at
+
+
+def _push(world, till, body, number: int):
+    """Push one sale (a push needs at least one event) and return the answer."""
+    event = one_line_sale_event(
+        device_id=body["device_id"],
+        branch_id=world.a.branch_ids[0],
+        product_id=world.a.product_ids[0],
+        receipt=f"{body['receipt_prefix']}-{number:06d}",
+    )
+    return till.post("sync/push", json={"events": [event]})
+
+
+def _statements(engine):
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_kept_till_is_not_read_again_and_a_revocation_here_stops_it_at_once(world, enrol):
+    body, till = enrol()
+    assert devices.kept_device(body["token"]) is None
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    kept = devices.kept_device(body["token"])
+    assert kept is not None and kept.device_id == body["device_id"]
+
+    # Kept: the pull reads neither the credential directory nor the device.
+    seen, stop = _statements(world.engine)
+    try:
+        assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    finally:
+        stop()
+    assert not [s for s in seen if "credential_directory" in s or "FROM devices" in s], seen
+
+    assert world.api("admin").post(f"devices/{body['device_id']}/revoke").status_code == 200
+    assert devices.kept_device(body["token"]) is None
+    refused = till.get("sync/pull", params={"limit": 1})
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+    refused = _push(world, till, body, 1)
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+    # A refused till is never kept: each try is read again.
+    assert devices.kept_device(body["token"]) is None
+
+
+def test_a_till_revoked_by_another_process_stops_pushing_at_once_and_pulling_within_the_span(
+    world, enrol
+):
+    body, till = enrol()
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    assert devices.kept_device(body["token"]) is not None
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(revoked_at=utcnow())
+        )
+    # This process still keeps the till: a push reads its device row by id and refuses it...
+    refused = _push(world, till, body, 1)
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+    # ...a pull (which needs no device row) passes until the span has gone by.
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    with patch.object(devices.time, "monotonic", return_value=later):
+        refused = till.get("sync/pull", params={"limit": 1})
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+
+
+def test_a_kept_till_push_still_marks_it_seen_at_most_once_a_minute(world, enrol):
+    body, till = enrol()
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    assert devices.kept_device(body["token"]) is not None
+    assert _last_seen(world, body["device_id"]) is None
+    assert _push(world, till, body, 1).status_code == 200  # a kept principal
+    first = _last_seen(world, body["device_id"])
+    assert first is not None
+    assert _push(world, till, body, 2).status_code == 200
+    assert _last_seen(world, body["device_id"]) == first  # within the minute: not written
+    stale = first - timedelta(minutes=2)
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(last_seen_at=stale)
+        )
+    assert devices.kept_device(body["token"]) is not None
+    assert _push(world, till, body, 3).status_code == 200
+    assert _last_seen(world, body["device_id"]) > stale
+
+
+def test_a_rename_here_is_signed_with_the_new_name_at_once(world, enrol):
+    body, till = enrol(name="Old name")
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    assert devices.kept_device(body["token"]).label == "device:Old name"
+    renamed = world.api("admin").patch(f"devices/{body['device_id']}", json={"name": "New"})
+    assert renamed.status_code == 200
+    assert devices.kept_device(body["token"]) is None
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    assert devices.kept_device(body["token"]).label == "device:New"
+
+
+def test_a_till_no_longer_kept_is_read_by_id_without_the_directory(world, enrol):
+    """Which device a credential names never changes: once found, a till whose principal has
+    expired is read by its id (the read its push needs anyway), and still refused if revoked."""
+    body, till = enrol()
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    seen, stop = _statements(world.engine)
+    try:
+        with patch.object(devices.time, "monotonic", return_value=later):
+            assert _push(world, till, body, 1).json()["results"][0]["status"] == "applied"
+    finally:
+        stop()
+    assert not [s for s in seen if "credential_directory" in s], seen
+    assert len([s for s in seen if "FROM devices" in s]) == 1, seen
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(revoked_at=utcnow())
+        )
+    later += devices.DEVICE_CACHE_SECONDS + 0.01
+    with patch.object(devices.time, "monotonic", return_value=later):
+        refused = till.get("sync/pull", params={"limit": 1})
+    assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
