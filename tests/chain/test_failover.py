@@ -19,7 +19,12 @@ import httpx
 import psycopg
 import pytest
 
-from tests.chaos.harness import make_till, sync_until_drained
+from tests.chaos.harness import (
+    admin_token_over_api,
+    enrol_code_over_api,
+    make_till,
+    sync_until_drained,
+)
 from tests.chaos.scenario import pending, products, till_receipts
 from tests.sync.sync_helpers import sell_locally
 from tests.topology import ADMIN_PASSWORD, Topology, missing_tools, new_root
@@ -56,33 +61,11 @@ def _enrol_code(chain: Topology, branch: str) -> str:
 
 def _enrol_code_over_api(chain: Topology, branch: str) -> str:
     """A code asked for through nginx as a manager's screen does (a process costs a second)."""
-    token = httpx.post(
-        f"{chain.url}/api/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-        timeout=30,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    branches = httpx.get(
-        f"{chain.url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30
-    )
-    assert branches.status_code == 200, branches.text
-    (branch_id,) = [b["id"] for b in branches.json()["items"] if b["code"] == branch]
-    answer = httpx.post(
-        f"{chain.url}/api/v1/devices/enrolment-codes",
-        json={"branch_id": branch_id},
-        headers=headers,
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["code"]
+    return enrol_code_over_api(chain.url, admin_token_over_api(chain.url, ADMIN_PASSWORD), branch)
 
 
 def _server_receipts(url: str) -> list[str]:
-    token = httpx.post(
-        f"{url}/api/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-        timeout=30,
-    ).json()["access_token"]
+    token = admin_token_over_api(url, ADMIN_PASSWORD)
     headers = {"Authorization": f"Bearer {token}"}
     receipts: list[str] = []
     offset = 0
@@ -113,11 +96,7 @@ def _acknowledged(till) -> set[str]:
 
 def _rate_windows_are_shared(url: str) -> None:
     """Both app servers count one caller's requests in the same Redis window."""
-    token = httpx.post(
-        f"{url}/api/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-        timeout=30,
-    ).json()["access_token"]
+    token = admin_token_over_api(url, ADMIN_PASSWORD)
     remaining = [
         int(
             httpx.get(

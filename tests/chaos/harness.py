@@ -44,6 +44,36 @@ def _server_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "sync_server.cli", *args]
 
 
+def admin_token_over_api(url: str, password: str) -> str:
+    """Sign the admin in at a running server; return the access token."""
+    answer = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"username": "admin", "password": password},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
+def enrol_code_over_api(url: str, token: str, branch: str) -> str:
+    """Return a one-time till code for the branch (by its code), asked as a manager's screen
+    asks: over the API (a `device enrol-code` process costs a second of CPU more)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    branches = httpx.get(
+        f"{url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30
+    )
+    branches.raise_for_status()
+    (branch_id,) = [b["id"] for b in branches.json()["items"] if b["code"] == branch]
+    answer = httpx.post(
+        f"{url}/api/v1/devices/enrolment-codes",
+        json={"branch_id": branch_id},
+        headers=headers,
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["code"]
+
+
 @dataclass
 class ServerProcess:
     """A `stockpilot-server serve` process on a data dir, which a scenario may kill."""
@@ -114,29 +144,10 @@ class ServerProcess:
         Asked over its API as a manager's screen does: a `device enrol-code` process for every
         till cost a second of CPU more (that command is run as a process by the CLI tests).
         """
-        headers = {"Authorization": f"Bearer {self.admin_token()}"}
-        branches = httpx.get(
-            f"{self.url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30
-        )
-        branches.raise_for_status()
-        (branch_id,) = [b["id"] for b in branches.json()["items"] if b["code"] == branch]
-        answer = httpx.post(
-            f"{self.url}/api/v1/devices/enrolment-codes",
-            json={"branch_id": branch_id},
-            headers=headers,
-            timeout=30,
-        )
-        assert answer.status_code == 201, answer.text
-        return answer.json()["code"]
+        return enrol_code_over_api(self.url, self.admin_token(), branch)
 
     def admin_token(self) -> str:
-        answer = httpx.post(
-            f"{self.url}/api/v1/auth/login",
-            json={"username": "admin", "password": "chaos-admin-password"},
-            timeout=30,
-        )
-        answer.raise_for_status()
-        return answer.json()["access_token"]
+        return admin_token_over_api(self.url, "chaos-admin-password")
 
     def get(self, path: str, **params) -> dict:
         headers = {"Authorization": f"Bearer {self.admin_token()}"}
