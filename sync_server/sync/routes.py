@@ -156,9 +156,9 @@ async def _till_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> On
     return hop
 
 
-# Pushes and pulls are most of a server's requests: each opens its session and resolves its
-# caller in one trip through the thread pool and runs its work and commit in a second
-# (OneHop), instead of six trips.
+# Pushes and pulls are most of a server's requests: each runs its work and commit in one trip
+# through the thread pool (OneHop), after one more that opens its session and resolves its
+# caller unless the till's principal is still kept (sync/devices.py), instead of six trips.
 TillHop = Annotated[OneHop, Depends(_till_hop, scope="function")]
 
 
