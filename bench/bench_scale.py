@@ -123,6 +123,7 @@ def provision(
     assert metadata.tables  # every domain's tables, so foreign keys resolve
     from sqlalchemy import select
 
+    from common.codes import MovementCode
     from common.schemas.org import BranchCreate
     from sync_server.apikeys import service as apikeys
     from sync_server.apikeys.schemas import ApiKeyCreate
@@ -132,7 +133,7 @@ def provision(
     from sync_server.db import make_engine, make_sessionmaker, transaction
     from sync_server.foundation.models import FeedHead
     from sync_server.foundation.principal import Actor, Principal
-    from sync_server.inventory.costing import COST_PLACES, receive_lines
+    from sync_server.inventory.ledger import MovementLine, record_movements
     from sync_server.inventory.models import StockLevel
     from sync_server.org import service as org
     from sync_server.org.models import Branch, Tenant
@@ -186,15 +187,15 @@ def provision(
                     data=BranchCreate(name=f"Store {n}", code=f"S{n:05d}"),
                 )
                 if stocked:
-                    receive_lines(
+                    # One batch of movements, as a push's sale moves its lines (a costed
+                    # receipt per product locks each product: 12,000 of them take minutes).
+                    record_movements(
                         session,
                         actor=system,
                         branch_id=branch.id,
                         lines=[
-                            (
-                                p["id"],
-                                OPENING_STOCK,
-                                (Decimal(p["price"]) * Decimal("0.7")).quantize(COST_PLACES),
+                            MovementLine(
+                                p["id"], MovementCode.ADJUSTMENT, OPENING_STOCK, None, "correction"
                             )
                             for p in products
                         ],
@@ -683,6 +684,31 @@ def timeline(figures: Figures, *, step: float = 5.0) -> list[str]:
     return lines
 
 
+async def address_seen(topology: Topology, source: str | None) -> str:
+    """Fail a login from `source` through nginx; return the address the server recorded.
+
+    The per-address budgets count by what the server takes for the caller's address: behind
+    the proxy, X-Forwarded-For's, trusted from the proxy alone (uvicorn's forwarded-allow-ips).
+    """
+    from sqlalchemy import select
+
+    from sync_server.auth.models import LoginFailure
+    from sync_server.db import make_engine, make_sessionmaker, transaction
+
+    async with LeanClient(topology.url, max_connections=1) as http:
+        answer = await http.post(
+            "/api/v1/auth/login",
+            json={"username": "admin", "password": "not-the-password"},
+            source=source,
+        )
+    assert answer.status_code == 401, answer.text
+    engine = make_engine(topology.database_url, pgbouncer=True)
+    with transaction(make_sessionmaker(engine), readonly=True) as session:
+        seen = session.scalar(select(LoginFailure.client).order_by(LoginFailure.id.desc()).limit(1))
+    engine.dispose()
+    return seen or "?"
+
+
 def check_database(topology: Topology, acknowledged: set[str]) -> tuple[int, int, int]:
     """Return (acknowledged sales present, missing, duplicated receipts) on the new primary."""
     from sync_server.models import metadata
@@ -755,6 +781,8 @@ def main() -> int:
                 till.source = None
         print(f"topology up and {args.stores} stores x 2 tills enrolled in "
               f"{time.monotonic() - t0:.0f} s")  # fmt: skip
+        seen = asyncio.run(address_seen(topology, tills[0].source))
+        print(f"store 0 calls from {tills[0].source or '127.0.0.1'}; the server sees {seen}")
         app_pids = [p.pid for p in topology.apps]
         meter = CpuMeter(topology.parts)
         meter.start()

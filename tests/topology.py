@@ -174,6 +174,8 @@ class Topology:
             "STOCKPILOT_DATABASE_REPLICA_URL": self.replica_url,
             "STOCKPILOT_DB_PGBOUNCER": "true",
             "STOCKPILOT_REDIS_URL": self.redis_url,
+            # nginx's address, as installers/server/chain/stockpilot-chain.env sets it.
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
             "STOCKPILOT_DB_WAIT_SECONDS": "3",
             # One worker process per app server; the keeper and jobs run in it.
             "STOCKPILOT_RUN_WORKER_IN_SERVER": "true",
@@ -569,7 +571,11 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
+            # As installers/server/nginx.conf: the app servers (trusting 127.0.0.1, uvicorn's
+            # default forwarded-allow-ips) take the caller's address from X-Forwarded-For.
+            proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_next_upstream error timeout;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
