@@ -33,7 +33,14 @@ from common.sync.protocol import (
 from common.sync.series import DeviceSeries
 from sync_server import admission
 from sync_server.foundation import credentials
-from sync_server.foundation.deps import OneHop, Requires, SessionDep, bearer_token, database_turn
+from sync_server.foundation.deps import (
+    InOneHop,
+    OneHop,
+    Requires,
+    SessionDep,
+    bearer_token,
+    database_turn,
+)
 from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
@@ -175,7 +182,7 @@ class _ResolvedInItsTrip(OneHop):
     Its credential is read with the session its work then uses, and checked before the work
     runs, in that one trip through the thread pool (InOneHop would take a trip of its own
     for it). Each till syncs every ~30 s and a process keeps a principal 2 s, so on a busy
-    chain this is nearly every push and pull.
+    chain this is nearly every pull.
     """
 
     __slots__ = ("token",)
@@ -196,13 +203,23 @@ class _ResolvedInItsTrip(OneHop):
         return await super().run(resolved)
 
 
-async def _till_hop(
+async def _push_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> OneHop:
+    """The push's OneHop, for an enrolled till only, checked before the body is validated.
+
+    A revoked or unknown till is refused 401 whatever it sent, so its caller is resolved in a
+    trip of its own when its principal is not kept (the body is validated after this).
+    """
+    _till(hop.principal)
+    return hop
+
+
+async def _pull_hop(
     request: Request, _turn: Annotated[None, Depends(database_turn)]
 ) -> AsyncIterator[OneHop]:
-    """The request's OneHop, for an enrolled till only.
+    """The pull's OneHop, for an enrolled till only (a pull has no body).
 
-    A kept principal is checked here, on the event loop; any other is read and checked in the
-    work's trip (_ResolvedInItsTrip), before the work runs.
+    A kept principal is checked here, on the event loop; a till's credential that is not kept
+    is read and checked in the work's trip (_ResolvedInItsTrip), before the work runs.
     """
     admission.started(request.scope)  # its turn came: its wait at the door is over
     token = bearer_token(request)
@@ -232,17 +249,19 @@ def _resolve_apart(request: Request, token: str) -> Principal:
 
 # As InOneHop's: what the route demands (the route x role test, the OpenAPI document), and
 # that it authenticates its caller.
-_till_hop.permission = Permission.POS_SELL  # type: ignore[attr-defined]
-_till_hop.authenticates = True  # type: ignore[attr-defined]
+_pull_hop.permission = Permission.POS_SELL  # type: ignore[attr-defined]
+_pull_hop.authenticates = True  # type: ignore[attr-defined]
 
-# Pushes and pulls are most of a server's requests: each runs its caller check (unless the
-# till's principal is still kept: sync/devices.py), its work and its commit in one trip
-# through the thread pool (OneHop), instead of six trips.
-TillHop = Annotated[OneHop, Depends(_till_hop, scope="function")]
+# Pushes and pulls are most of a server's requests: each runs its work and commit in one
+# trip through the thread pool (OneHop), instead of six. A push whose till's principal is not
+# kept (sync/devices.py) takes one more before it, to resolve its caller; a pull resolves it
+# in that one trip.
+PushHop = Annotated[OneHop, Depends(_push_hop, scope="function")]
+PullHop = Annotated[OneHop, Depends(_pull_hop, scope="function")]
 
 
 @router.post("/sync/push", response_model=PushResponse, responses=problem_responses(401, 403, 422))
-async def push_events(body: PushRequest, hop: TillHop) -> Response:
+async def push_events(body: PushRequest, hop: PushHop) -> Response:
     """Apply a batch of till events in order, each exactly once."""
 
     def work(session: Session, principal: Principal) -> PushResponse:
@@ -270,7 +289,7 @@ def receipt_series(session: SessionDep, principal: DeviceCaller) -> DeviceSeries
     responses=problem_responses(401, 403, 422),
 )
 async def pull_changes(
-    hop: TillHop,
+    hop: PullHop,
     cursor: Annotated[str, Query(max_length=100)] = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> Response:
