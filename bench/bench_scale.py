@@ -20,6 +20,14 @@ rung up during the outage was acknowledged, the last refused push, and the pushe
 in 5-second steps (a refusal says whether the server shed load, "503 busy", or the
 database did not answer, "503 database"). It checks that every acknowledged sale is in the
 database exactly once.
+
+Each store calls from its own loopback address (127.10.x.y; --one-address: all from
+127.0.0.1), as stores behind their own lines do, so per-address budgets count a store, not the
+chain; the bench checks with one failed login that the server records that address (taken
+through nginx from X-Forwarded-For). Each store opens with stock of what its tills sell
+(--empty-stores: none, and every sale drives stock negative). It reports the CPU of each part
+of the topology and of itself; --profile DIR records both app servers with py-spy (collapsed
+stacks), --statements prints the primary's costliest statements at the kill.
 DESIGN.md §8: 1,000 stores x 2 tills, sustained, p99 push <= 500 ms, nothing lost.
 """
 
