@@ -1,8 +1,10 @@
-"""The cart table as scans fill it: driven by scanner bursts through the till's own key filter."""
+"""The cart and totals as scans fill them: scanner bursts through the till's own key filter."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from decimal import Decimal
+
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -65,3 +67,48 @@ def test_a_long_sale_scrolls_the_cart_without_narrowing_it(
     assert cart.isVisible()
     assert cart.viewport().width() == widths[0]
     assert bar.isEnabled() is False
+
+
+class LayoutRequests(QObject):
+    """Count the layout requests delivered anywhere in the application."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.seen.append(type(watched).__name__)
+        return False
+
+
+def test_a_scan_relays_out_nothing_and_every_figure_is_shown_whole(
+    qtbot: QtBot, till: Till, sign_in
+) -> None:
+    sign_in()
+    # Products in stock (no low-stock notice comes up), each a new line of the sale.
+    plenty = [p.barcode for p in DEMO_PRODUCTS if p.unit == "piece" and p.on_hand == "40"]
+    scan_burst(qtbot, till, plenty[0], at_ms=300_000)  # the first line shows the table
+    qtbot.wait(50)
+    requests = LayoutRequests()
+    QApplication.instance().installEventFilter(requests)
+    try:
+        for n, code in enumerate(plenty[1:], start=1):
+            scan_burst(qtbot, till, code, at_ms=300_000 + n * 1_000)
+            qtbot.wait(20)
+    finally:
+        QApplication.instance().removeEventFilter(requests)
+    assert len(till.window.cart.lines) == len(plenty) == 8
+    # New totals do not make the panel, the side column and the window lay themselves out.
+    assert requests.seen == []
+
+    # The figures keep the places the panel's layout gave them, and a large sale still fits.
+    till.window.cart.set_quantity(till.window.cart.lines[0].line_id, Decimal("99999"))
+    till.window.sales.refresh_cart()
+    panel = till.window.sale_screen.totals
+    assert panel.total.text() == "₹6,600,907.00"  # 99,999 milks and one of seven others
+    inside = panel.layout().contentsRect()
+    for label in (panel.total, *panel.figures.values()):
+        assert label.geometry().right() == inside.right()
+        assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
+    assert panel.total.geometry().left() == inside.left()
