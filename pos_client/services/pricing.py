@@ -21,6 +21,7 @@ from common.pricing import (
     Context,
     LineIn,
     PricedCart,
+    PricedLine,
     PriceList,
     Promotion,
     Rules,
@@ -68,6 +69,10 @@ class TillPricing:
     coupon_codes: frozenset[str] = frozenset()
     # Per code: how many times this till may still redeem it offline (None: no limit).
     coupon_room: dict[str, int | None] = field(default_factory=dict)
+    # With no rules, the engine's answer for each line of the last cart priced (see `price`).
+    _alone: dict[tuple[object, ...], PricedLine] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def check_coupon(self, code: str) -> str:
         """Return the code as the rules know it, or say in a cashier's words why not."""
@@ -96,7 +101,38 @@ class TillPricing:
             customer_group=customer_group,
             coupon_codes=self.coupon_codes | coupon_codes,
         )
-        return price_cart(lines=lines, ctx=ctx, rules=self.rules)
+        if self.rules.price_lists or self.rules.promotions:
+            return price_cart(lines=lines, ctx=ctx, rules=self.rules)
+        return self._price_alone(lines, ctx=ctx)
+
+    def _price_alone(self, lines: Sequence[LineIn], *, ctx: Context) -> PricedCart:
+        """Price lines with no rules: each line is the engine's answer for that line alone.
+
+        With no price list and no promotion no line's price depends on another line, so a
+        scan prices only the line it added or changed, not the whole cart again; the engine
+        still prices every line (and refuses what it refuses), one line at a time.
+        """
+        if len({line.line_id for line in lines}) != len(lines):
+            return price_cart(lines=lines, ctx=ctx, rules=self.rules)  # it says which one
+        known = self._alone
+        priced: dict[tuple[object, ...], PricedLine] = {}
+        for line in lines:
+            # Digit for digit: 1 and 1.0 are equal Decimals but not the same answer's digits.
+            key: tuple[object, ...] = (
+                line.line_id,
+                line.product_id,
+                str(line.quantity),
+                str(line.base_price),
+                line.category_id,
+                None if line.cost is None else str(line.cost),
+                str(line.tax_rate),
+            )
+            hit = known.get(key)
+            if hit is None:
+                hit = price_cart(lines=[line], ctx=ctx, rules=self.rules).lines[0]
+            priced[key] = hit
+        self._alone = priced  # only the cart's lines are kept
+        return PricedCart(lines=tuple(priced.values()), applied=())
 
 
 def load_pricing(session: Session, *, branch_id: int | None) -> TillPricing:

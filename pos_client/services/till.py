@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pos_client.services.pricing import TillPricing
 
 HUNDRED = Decimal(100)
+NO_SHARE = allocate(ZERO, [ZERO])[0]  # a line's share of no order discount, as allocate says
 
 
 class OverrideRequired(DomainError):
@@ -112,7 +113,13 @@ class CartLine:
     @property
     def gross(self) -> Decimal:
         """Return quantity x unit price, rounded."""
-        return round_money(self.quantity * self.unit_price)
+        quantity, price, memo = self.quantity, self.unit_price, self._gross_memo
+        # Asked several times per line on every scan: kept while the same two values stand.
+        if memo is not None and memo[0] is quantity and memo[1] is price:
+            return memo[2]
+        gross = round_money(quantity * price)
+        self._gross_memo = (quantity, price, gross)
+        return gross
 
     @property
     def total(self) -> Decimal:
@@ -129,11 +136,19 @@ class CartLine:
     _tax_memo: tuple[tuple[object, ...], Decimal] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # The last gross and the quantity and unit price (the very objects) it came from.
+    _gross_memo: tuple[Decimal, Decimal, Decimal] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def tax(self) -> Decimal:
         """Return the tax contained in what is paid for this line (common.tax's rule)."""
-        net, item, day = self.net, self.item, date.today()
+        return self.tax_on(date.today())
+
+    def tax_on(self, day: date) -> Decimal:
+        """Return the line's tax at the rates of a day (the cart's totals ask once a day)."""
+        net, item = self.net, self.item
         key = (net, item.tax_class, item.tax_rate, day)
         memo = self._tax_memo
         if memo is not None and memo[0] == key:
@@ -430,9 +445,14 @@ class Cart:
         if not self.lines:
             self.order_discount = ZERO
             return
-        base = sum((line.total for line in self.lines), ZERO)
-        self.order_discount = min(self.order_discount, base)
-        shares = allocate(self.order_discount, [line.total for line in self.lines])
+        totals = [line.total for line in self.lines]
+        self.order_discount = min(self.order_discount, sum(totals, ZERO))
+        if not self.order_discount:
+            # Nothing to share (most sales): every line's share is allocate's zero.
+            for line in self.lines:
+                line.order_discount_share = NO_SHARE
+            return
+        shares = allocate(self.order_discount, totals)
         for line, share in zip(self.lines, shares, strict=True):
             line.order_discount_share = share
 
@@ -449,11 +469,12 @@ class Cart:
         subtotal = sum((line.gross for line in self.lines), ZERO)
         line_discounts = sum((line.discount for line in self.lines), ZERO)
         total = subtotal - line_discounts - self.order_discount
+        today = date.today()
         return Totals(
             subtotal=subtotal,
             line_discounts=line_discounts,
             order_discount=self.order_discount,
-            tax=sum((line.tax for line in self.lines), ZERO),
+            tax=sum((line.tax_on(today) for line in self.lines), ZERO),
             total=total,
             item_count=sum((line.quantity for line in self.lines), ZERO),
             line_count=len(self.lines),

@@ -155,6 +155,21 @@ def test_line_tax_follows_every_change_of_what_is_paid() -> None:
     assert cart.totals().tax == D("6.29") + D("36.00")
 
 
+def test_line_gross_follows_every_change_of_quantity_or_price() -> None:
+    # A line's gross is remembered between the many times a scan asks for it; any new
+    # quantity or price, however it is set, is a new answer.
+    cart = Cart()
+    cheese = cart.add(CHEESE, quantity=D("0.250"))
+    assert cheese.gross == D("105.00")
+    cart.set_quantity(cheese.line_id, D("0.333"))
+    assert cheese.gross == D("139.86")
+    cart.override_price(cheese.line_id, unit_price=D("400"), override=MANAGER)
+    assert cheese.gross == D("133.20")
+    cheese.quantity = D("1.000")
+    assert cheese.gross == D("400.00")
+    assert cart.totals().subtotal == D("400.00")
+
+
 def test_cart_model_inserts_and_updates_rows_in_place() -> None:
     # A scan appends or bumps a line: the view is told about those rows, and is reset only
     # when lines go away or the sale changes.

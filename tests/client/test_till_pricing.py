@@ -9,8 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from common.errors import ValidationFailed
 from common.money import tax_included
+from common.pricing import Channel, Context, LineIn, Rules, price_cart
 from common.roles import Role
 from common.schemas.pricing import PriceListIn, PromotionIn
 from common.sync.protocol import ChangeOp, PulledChange
@@ -19,8 +23,14 @@ from pos_client.services import queries, shifts
 from pos_client.services.checkout import ShopInfo, complete_sale
 from pos_client.services.demo import DEMO_PRODUCTS, seed_demo
 from pos_client.services.login import Cashier
-from pos_client.services.pricing import till_pricing
-from pos_client.services.till import Cart, Override, OverrideRequired, cash_payment
+from pos_client.services.pricing import TillPricing, till_pricing
+from pos_client.services.till import (
+    Cart,
+    CatalogItem,
+    Override,
+    OverrideRequired,
+    cash_payment,
+)
 from pos_client.store import replica
 from pos_client.store.db import LocalStore
 
@@ -214,3 +224,109 @@ def test_a_customer_group_price_list(store):
     assert cart.savings() == [("Staff prices", D("6.00"))]
     cart.set_customer(None)
     assert cart.lines[0].unit_price == D("30.00")
+
+
+class WholeCartEveryTime:
+    """The engine over the whole cart on every change: what a till with no rules once did."""
+
+    def __init__(self) -> None:
+        self.pricing = TillPricing(clock=lambda: WEDNESDAY_1730)
+
+    def price(self, lines, *, customer_group=None, coupon_codes=frozenset()):
+        ctx = Context(at=WEDNESDAY_1730, channel=Channel.TILL, customer_group=customer_group)
+        return price_cart(lines=lines, ctx=ctx, rules=Rules())
+
+
+def cart_state(cart: Cart) -> list[tuple[str, ...]]:
+    """Every figure of every line and of the totals, digit for digit."""
+    rows = [
+        tuple(
+            str(v)
+            for v in (
+                line.item.product_id,
+                line.quantity,
+                line.unit_price,
+                line.gross,
+                line.discount,
+                line.promo_discount,
+                line.order_discount_share,
+                line.net,
+                line.tax,
+                line.reasons,
+            )
+        )
+        for line in cart.lines
+    ]
+    totals = cart.totals()
+    priced = cart.priced
+    assert priced is not None
+    # Line ids are each cart's own; the lines come back in the cart's order.
+    lines = [replace(line, line_id="") for line in priced.lines]
+    rows.append(tuple(str(v) for v in (totals, lines, priced.applied)))
+    return rows
+
+
+ITEMS = [
+    CatalogItem(product_id=n, sku=f"P{n}", name=f"Item {n}", price=price, tax_rate=rate)
+    for n, (price, rate) in enumerate(
+        [(D("66.00"), D("5")), (D("0.00"), D("0")), (D("199.99"), D("18")), (D("10"), D("12"))],
+        start=1,
+    )
+]
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "quantity", "remove", "order", "line_discount", "price"]),
+        st.integers(min_value=0, max_value=len(ITEMS) - 1),
+        # 1 and 1.0 are one quantity with two spellings: the engine keeps the digits given.
+        st.sampled_from([D("1"), D("2"), D("1.0"), D("3"), D("2.00"), D("5.5")]),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=STEPS)
+def test_with_no_rules_each_line_priced_alone_is_the_whole_carts_answer(steps) -> None:
+    # With no price list or promotion, a scan prices only the lines it added or changed; every
+    # figure of the cart must be what the engine over the whole cart gives after each step.
+    alone, whole = Cart(max_discount_percent=D("100")), Cart(max_discount_percent=D("100"))
+    alone.pricing = TillPricing(clock=lambda: WEDNESDAY_1730)
+    whole.pricing = WholeCartEveryTime()  # type: ignore[assignment]
+    for action, n, amount in steps:
+        for cart in (alone, whole):
+            try:
+                if action == "add" or not cart.lines:
+                    cart.add(ITEMS[n], quantity=amount)
+                    continue
+                line = cart.lines[n % len(cart.lines)]
+                if action == "quantity":
+                    cart.set_quantity(line.line_id, amount)
+                elif action == "remove":
+                    cart.remove(line.line_id)
+                elif action == "order":
+                    cart.set_order_discount(percent=amount)
+                elif action == "line_discount":
+                    cart.set_line_discount(line.line_id, percent=amount)
+                else:
+                    cart.override_price(line.line_id, unit_price=amount, override=MANAGER)
+            except ValidationFailed:
+                pass  # refused alike (compared below)
+        assert len(alone.lines) == len(whole.lines)
+        if alone.lines:
+            assert cart_state(alone) == cart_state(whole)
+
+
+def test_with_no_rules_the_engine_still_refuses_what_it_refuses() -> None:
+    pricing = TillPricing(clock=lambda: WEDNESDAY_1730)
+    good = LineIn(line_id="a", product_id=1, quantity=D("1"), base_price=D("5.00"))
+    assert pricing.price([good]).lines[0].total == D("5.00")
+    for bad in (
+        [good, replace(good, product_id=2)],  # the same line twice
+        [good, replace(good, line_id="b", quantity=D("0"))],
+        [replace(good, line_id="c", base_price=D("-1"))],
+    ):
+        with pytest.raises(ValidationFailed) as alone:
+            pricing.price(bad)
+        with pytest.raises(ValidationFailed) as whole:
+            WholeCartEveryTime().price(bad)
+        assert str(alone.value) == str(whole.value)

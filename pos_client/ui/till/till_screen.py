@@ -127,6 +127,13 @@ class TillScreen(QWidget):
         self.cart.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cart.verticalHeader().setVisible(False)
         self.cart.verticalHeader().setDefaultSectionSize(48)
+        # The scroll bar keeps its place, so the cart does not narrow when a sale first
+        # outgrows it (which laid out and repainted every visible row again); it is enabled,
+        # and its handle drawn, only while there is something to scroll.
+        self.cart.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        bar = self.cart.verticalScrollBar()
+        bar.setEnabled(False)
+        bar.rangeChanged.connect(lambda low, high: bar.setEnabled(high > low))
         header = self.cart.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col, width in ((1, 110), (2, 120), (3, 120), (4, 140)):

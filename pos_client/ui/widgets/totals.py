@@ -18,6 +18,7 @@ class TotalsPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("TotalsPanel")
         self.currency = currency
+        self._held = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 12, 18, 12)
         layout.setSpacing(4)
@@ -47,6 +48,9 @@ class TotalsPanel(QFrame):
             grid.addWidget(label, row, 0)
             grid.addWidget(value, row, 1)
             self.figures[key] = value
+        # The figures take what the names leave, so their width is set once the panel is laid
+        # out (see _hold_sizes).
+        grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
         self.customer = QLabel()
         self.customer.setObjectName("CustomerBadge")
@@ -61,6 +65,7 @@ class TotalsPanel(QFrame):
 
     def show_totals(self, totals: Totals | None) -> None:
         """Show the figures of the cart (None: an empty cart)."""
+        self._hold_sizes()
         zero = Decimal(0)
         self.total.setText(self.money(totals.total if totals else zero))
         self.figures["items"].setText(str(totals.line_count if totals else 0))
@@ -68,6 +73,20 @@ class TotalsPanel(QFrame):
         discount = totals.discount_total if totals else zero
         self.figures["discount"].setText(f"−{self.money(discount)}" if discount else "—")
         self.figures["tax"].setText(self.money(totals.tax if totals else zero))
+
+    def _hold_sizes(self) -> None:
+        """Keep each figure at the size the panel's layout gave it, once it has one.
+
+        A label's new text otherwise makes every layout up to the window's run again (about
+        a third of a millisecond on each scan): a widget of fixed size tells no one. The
+        panel's width is fixed by the till's side column and each figure is one line, so the
+        sizes never need to change; a figure too wide is cut as it was before.
+        """
+        if self._held or not self.isVisible():
+            return
+        for label in (self.total, *self.figures.values()):
+            label.setFixedSize(label.size())
+        self._held = True
 
     def show_customer(self, customer: CreditInfo | None) -> None:
         """Show the customer attached to the sale and what they may still buy on account."""
