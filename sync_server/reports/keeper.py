@@ -39,21 +39,24 @@ def keep_once(factory: sessionmaker[Session], *, step: int = STEP) -> int:
     backfilled = False
     for tenant_id in tenant_ids:
         taken = steps
+        # Each server process runs a keeper: a tenant another one is refreshing is left to
+        # it (wait=False) instead of queued behind it on a pooled connection.
         behind = True
         while behind:
             with transaction(factory) as session:
-                behind = bool(summary.refresh(session, tenant_id=tenant_id, limit=step)["behind"])
+                done = summary.refresh(session, tenant_id=tenant_id, limit=step, wait=False)
+            behind = bool(done["behind"])
             steps += 1
         behind = True
         while behind:
             with transaction(factory) as session:
-                behind = bool(snapshots.refresh(session, tenant_id=tenant_id)["behind"])
+                behind = bool(snapshots.refresh(session, tenant_id=tenant_id, wait=False)["behind"])
             steps += 1
         behind = True
         while behind:
             with transaction(factory) as session:
-                state = summary.locked_state(session, tenant_id=tenant_id)
-                behind = bool(totals.extend(session, state=state)["behind"])
+                state = summary.claimed_state(session, tenant_id=tenant_id, wait=False)
+                behind = state is not None and bool(totals.extend(session, state=state)["behind"])
             steps += 1
         backfilled = backfilled or steps - taken > 3
     if backfilled:

@@ -94,12 +94,22 @@ def _grouped_movements(
     ).group_by(inner.c.branch_id, inner.c.product_id)
 
 
-def refresh(session: Session, *, tenant_id: int, now: datetime | None = None) -> dict[str, int]:
-    """Bring the snapshots up to the newest movement and make the next month's; one step."""
-    state = summary.locked_state(session, tenant_id=tenant_id)
+def refresh(
+    session: Session, *, tenant_id: int, now: datetime | None = None, wait: bool = True
+) -> dict[str, int]:
+    """Bring the snapshots up to the newest movement and make the next month's; one step.
+
+    Without `wait`, a tenant another transaction is refreshing is skipped ("skipped": 1).
+    """
+    state = summary.claimed_state(session, tenant_id=tenant_id, wait=wait)
+    if state is None:
+        return {"behind": 0, "skipped": 1}
     m = StockMovement
     top = session.scalar(select(func.max(m.id)).where(m.tenant_id == tenant_id)) or 0
     through = state.movement_id_through or 0
+    if top > through:
+        # A movement still being written may hold an id below the newest committed one.
+        (top,) = summary.settled_tops(session, tenant_id=tenant_id, ids=(m.id,))
     months = _months(state.snapshot_from, state.snapshot_through)
     if top > through:
         tenant, when = _tail_columns(session)

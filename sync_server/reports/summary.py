@@ -87,23 +87,46 @@ def watermarks(session: Session, *, tenant_id: int) -> tuple[int, int]:
 
 def locked_state(session: Session, *, tenant_id: int) -> SummaryState:
     """Return the tenant's summary state, locked: one refresh at a time per tenant."""
+    state = claimed_state(session, tenant_id=tenant_id, wait=True)
+    assert state is not None  # waited for
+    return state
+
+
+def claimed_state(session: Session, *, tenant_id: int, wait: bool) -> SummaryState | None:
+    """Return the tenant's summary state, locked; None (not waited for) when another
+    transaction holds it and `wait` is false.
+
+    The keeper runs in every server process: when one is refreshing a tenant, the others
+    go on to the next rather than queue behind it holding a pooled connection.
+    """
     if is_sqlite(session.get_bind()):
         state = _state(session, tenant_id=tenant_id)
     else:
-        table = SummaryState.__table__
-        session.execute(
-            postgresql.insert(table)
-            .values(
-                tenant_id=tenant_id, sale_id_through=0, return_id_through=0, refreshed_at=utcnow()
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-        state = session.scalar(
+        locked = (
             select(SummaryState)
             .where(SummaryState.tenant_id == tenant_id)
-            .with_for_update()
+            .with_for_update(skip_locked=not wait)
             .execution_options(populate_existing=True)
         )
+        state = session.scalar(locked)
+        if state is None:
+            if not wait and _state(session, tenant_id=tenant_id) is not None:
+                return None  # there, and another transaction holds it
+            # The first refresh of a tenant. (Not tried first: an INSERT ... ON CONFLICT
+            # waits for a transaction that is updating the row it conflicts with.)
+            session.execute(
+                postgresql.insert(SummaryState.__table__)
+                .values(
+                    tenant_id=tenant_id,
+                    sale_id_through=0,
+                    return_id_through=0,
+                    refreshed_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["tenant_id"])
+            )
+            state = session.scalar(locked)
+            if state is None:
+                return None  # made by another transaction just now, which holds it
     if state is None:
         state = SummaryState(tenant_id=tenant_id, sale_id_through=0, return_id_through=0)
         session.add(state)
@@ -111,22 +134,67 @@ def locked_state(session: Session, *, tenant_id: int) -> SummaryState:
     return state
 
 
-def refresh(session: Session, *, tenant_id: int, limit: int | None = None) -> dict[str, int]:
+def settled_tops(session: Session, *, tenant_id: int, ids: tuple[Any, ...]) -> list[int]:
+    """Return the tenant's highest id in each of `ids` (id columns of tenant-keyed tables)
+    below which no transaction still open can add a row.
+
+    Rows take their ids from a sequence as they are inserted, so a transaction still open
+    may hold an id below one already committed; a watermark set past it would never take
+    that row. On PostgreSQL the tables are locked in SHARE mode inside a savepoint: the
+    lock waits for the transactions writing them (an INSERT holds its table lock before it
+    draws its id), the tops are read, and rolling back to the savepoint releases the lock
+    at once. Writers are held off only while those already writing finish, never while the
+    keeper sums. (SQLite's write transaction already excludes every other writer.)
+    """
+    reads = [select(func.max(column)).where(column.class_.tenant_id == tenant_id) for column in ids]
+    connection = session.connection()
+    if is_sqlite(connection):
+        return [connection.scalar(read) or 0 for read in reads]
+    tables = ", ".join(column.class_.__table__.name for column in ids)
+    session.flush()  # nothing of the session's own may be rolled back with the savepoint
+    connection.exec_driver_sql("SAVEPOINT settled_tops")
+    try:
+        connection.exec_driver_sql(f"LOCK TABLE {tables} IN SHARE MODE")
+        return [connection.scalar(read) or 0 for read in reads]
+    finally:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT settled_tops")
+        connection.exec_driver_sql("RELEASE SAVEPOINT settled_tops")
+
+
+def _visible_tops(session: Session, *, tenant_id: int, ids: tuple[Any, ...]) -> list[int]:
+    """The tenant's highest committed id in each of `ids`, read without a lock.
+
+    When none is past the state's watermarks nothing new is to be summed: every id drawn
+    after the last settled read is above the tops it gave, and so above the watermarks.
+    """
+    return [
+        session.scalar(select(func.max(column)).where(column.class_.tenant_id == tenant_id)) or 0
+        for column in ids
+    ]
+
+
+def refresh(
+    session: Session, *, tenant_id: int, limit: int | None = None, wait: bool = True
+) -> dict[str, int]:
     """Add the till sales and returns recorded since the last refresh to the summaries.
 
     With a limit, at most that many sale ids (and return ids) are taken in this step, so a
     backfill of a bulk load goes in short transactions; "behind" says whether more wait.
+    Without `wait`, a tenant another transaction is refreshing is skipped ("skipped": 1).
     """
-    state = locked_state(session, tenant_id=tenant_id)
-    if not is_sqlite(session.get_bind()):
-        # A sale inserted by a transaction still open now would get an id below the new
-        # watermark and never be summed: wait for writers to finish and hold new ones off.
-        # (SQLite's write transaction already excludes every other writer.)
-        session.connection().exec_driver_sql("LOCK TABLE sales, sale_returns IN SHARE MODE")
-    sale_max = session.scalar(select(func.max(Sale.id)).where(Sale.tenant_id == tenant_id)) or 0
-    return_max = (
-        session.scalar(select(func.max(Return.id)).where(Return.tenant_id == tenant_id)) or 0
-    )
+    state = claimed_state(session, tenant_id=tenant_id, wait=wait)
+    if state is None:
+        return {"rows": 0, "sale_id_through": 0, "return_id_through": 0, "behind": 0, "skipped": 1}
+    ids = (Sale.id, Return.id)
+    sale_max, return_max = _visible_tops(session, tenant_id=tenant_id, ids=ids)
+    if sale_max <= state.sale_id_through and return_max <= state.return_id_through:
+        return {
+            "rows": 0,
+            "sale_id_through": state.sale_id_through,
+            "return_id_through": state.return_id_through,
+            "behind": 0,
+        }
+    sale_max, return_max = settled_tops(session, tenant_id=tenant_id, ids=ids)
     sale_top, return_top = sale_max, return_max
     if limit is not None:
         sale_top = min(sale_max, max(state.sale_id_through, 0) + limit)
