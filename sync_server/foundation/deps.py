@@ -131,7 +131,13 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
             given_back.set()
             loop.call_soon_threadsafe(turns.release)
 
+    def give_back_here() -> None:  # on the event loop, once the work's thread trip is over
+        if not given_back.is_set():
+            given_back.set()
+            turns.release()
+
     request.state.give_back_turn = give_back
+    request.state.give_back_turn_here = give_back_here
     try:
         yield
     finally:
@@ -156,8 +162,9 @@ def _new_session(request: Request) -> Session:
     return session
 
 
-def _end(session: Session, request: Request) -> None:
-    """Commit the request's transaction (noting the replica position) and give back its turn."""
+def _end(session: Session, request: Request, *, give_back_turn: bool = True) -> None:
+    """Commit the request's transaction (noting the replica position) and give back its turn
+    (give_back_turn False: the caller gives it back on the event loop, as OneHop does)."""
     try:
         if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
             session.commit()
@@ -168,7 +175,7 @@ def _end(session: Session, request: Request) -> None:
             setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
     finally:
         # The connection went back to the pool with the commit: so does the request's turn.
-        give_back = getattr(request.state, "give_back_turn", None)
+        give_back = getattr(request.state, "give_back_turn", None) if give_back_turn else None
         if give_back is not None:
             give_back()
 
@@ -280,7 +287,15 @@ class OneHop:
 
     async def run(self, work: Callable[[Session, Principal], T]) -> T:
         """Run work(session, principal) in one transaction, in one worker thread trip."""
-        return await run_in_threadpool(self._run, work)
+        try:
+            return await run_in_threadpool(self._run, work)
+        finally:
+            # The transaction ended in the trip: its turn is given back here, on the event
+            # loop as the trip's answer arrives, rather than from the worker thread (which
+            # would wake the loop once more, for the turn alone).
+            give_back = getattr(self.request.state, "give_back_turn_here", None)
+            if give_back is not None:
+                give_back()
 
     def _run(self, work: Callable[[Session, Principal], T]) -> T:
         session, self.session = self.session, None
@@ -288,7 +303,7 @@ class OneHop:
             session = _new_session(self.request)
         with session:
             result = work(session, self.principal)
-            _end(session, self.request)
+            _end(session, self.request, give_back_turn=False)
         return result
 
 

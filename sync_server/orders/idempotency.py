@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,13 +18,48 @@ from sync_server.orders.models import IdempotencyRecord
 PROBLEM_BASE = "https://stockpilot.dev/problems/"
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    """The answer to an idempotent request: HTTP status, JSON body, and whether it is a replay."""
+    """The answer to an idempotent request: HTTP status, JSON body, and whether it is a replay.
 
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
+    Given as the body (a dict) or as its JSON text already made (text: what the route sends
+    and settle() stores, so an order's answer is serialised once); each is made from the
+    other only when asked for. The text of a body is what Starlette's JSONResponse renders.
+    """
+
+    __slots__ = ("_body", "_text", "replayed", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, Any] | None = None,
+        replayed: bool = False,
+        *,
+        text: bytes | None = None,
+    ) -> None:
+        if (body is None) == (text is None):
+            raise TypeError("an outcome is given by its body or by its JSON text")
+        self.status = status
+        self.replayed = replayed
+        self._body = body
+        self._text = text
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is None:
+            assert self._text is not None
+            self._body = json.loads(self._text)
+        return self._body
+
+    @property
+    def text(self) -> bytes:
+        if self._text is None:
+            self._text = json.dumps(
+                self._body, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode()
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Outcome(status={self.status}, replayed={self.replayed})"
 
 
 def request_hash(payload: Any) -> str:
@@ -102,14 +136,20 @@ def claim(
 
 
 def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
-    """Store the answer given under a key."""
+    """Store the answer given under a key (its JSON text as made once: outcome.text)."""
+    stmt = _SETTLE_SQLITE if is_sqlite(session.get_bind()) else _SETTLE_PG
     session.connection().execute(
-        _SETTLE, {"record_id": record_id, "answer_status": outcome.status, "answer": outcome.body}
+        stmt,
+        {"record_id": record_id, "answer_status": outcome.status, "answer": outcome.text.decode()},
     )
 
 
-_SETTLE = (
+# The answer goes in as the JSON text already made (the column's own type would serialise
+# the body again): cast to json on PostgreSQL; SQLite keeps JSON as text, as given.
+_ANSWER = bindparam("answer", type_=Text)
+_SETTLE_SQLITE, _SETTLE_PG = (
     update(_RECORDS)
     .where(_RECORDS.c.id == bindparam("record_id"))
-    .values(status_code=bindparam("answer_status"), response=bindparam("answer"))
+    .values(status_code=bindparam("answer_status"), response=answer)
+    for answer in (_ANSWER, cast(_ANSWER, JSON))
 )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import ARRAY, JSON, Select, String, and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, lazyload
@@ -85,7 +86,7 @@ def place_order(
     try:
         # Its movements, audit entries and feed changes are append-only and never read back
         # here: they go out set-based, one insert per table, as a push's do (db.py).
-        placed = None
+        placed: bytes | dict[str, Any] | None = None
         if SET_BASED:
             # No savepoint: it refuses (or declines) before its first write, or inside a
             # savepoint of its own when it must create the customer first.
@@ -108,7 +109,9 @@ def place_order(
         if placed is None:
             with session.begin_nested(), buffered_appends(session):
                 placed = _create(session, principal=principal, data=data)
-        outcome = Outcome(status=201, body=placed)
+        outcome = (
+            Outcome(201, text=placed) if isinstance(placed, bytes) else Outcome(201, body=placed)
+        )
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
     idempotency.settle(session, record_id=record_id, outcome=outcome)
@@ -120,6 +123,7 @@ SET_BASED = True
 _ORDERS = Order.__table__
 _LINES = OrderLine.__table__
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id, _ORDERS.c.created_at, _ORDERS.c.updated_at)
+_ORDER_READ: TypeAdapter[OrderRead] = TypeAdapter(OrderRead)
 _INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 _ORDER_DEFAULTS: dict[str, Any] = {
     "paid_amount": ZERO,
@@ -189,9 +193,7 @@ class _ShortUnderLock(Exception):
         self.refusal = refusal
 
 
-def _create_set_based(
-    session: Session, *, principal: Principal, data: OrderCreate
-) -> dict[str, Any]:
+def _create_set_based(session: Session, *, principal: Principal, data: OrderCreate) -> bytes:
     """Place an order as _create does, with fewer and plainer statements.
 
     The products, their levels here and the ledger's facts of them are one read; the levels
@@ -302,8 +304,9 @@ def _write_set_based(
     products: list[Product],
     customer: Customer,
     config: tuple[dict[str, Any], Rules] | None,
-) -> dict[str, Any]:
-    """Price the order, write it with its lines and reserve its locked levels (set-based).
+) -> bytes:
+    """Price the order, write it with its lines and reserve its locked levels (set-based);
+    return the answer's JSON text.
 
     config: the tenant's settings and live pricing rules when already read, else None.
     """
@@ -369,7 +372,8 @@ def _write_set_based(
     for row, line_id in zip(lines, ids, strict=True):
         row.update(id=line_id, returned_quantity=ZERO)
     order["lines"] = lines
-    body = OrderRead.model_validate(order).model_dump(mode="json")
+    # The answer's JSON text, made once: the route sends it and the key's record keeps it.
+    body = _ORDER_READ.dump_json(OrderRead.model_validate(order))
     reservations.reserve_locked(
         session,
         actor=principal.actor,
