@@ -14,6 +14,7 @@ from common.codes import MovementCode
 from common.errors import Conflict, InsufficientStock
 from common.units import format_quantity
 from sync_server.catalog.models import Product
+from sync_server.db import changes_with_appends
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     RESERVATION_CODES,
@@ -142,6 +143,9 @@ def reserve_locked(
         reference_type=reference_type,
         reference_id=reference_id,
     )
+    # The levels' (and any cleared alert's) updates go out with the appended rows, in their
+    # one statement, inside a buffered_appends block on PostgreSQL; the flush writes the rest.
+    changes_with_appends(session)
     session.flush()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError, ValidationFailed
-from sync_server.db import is_sqlite, utcnow
+from sync_server.db import in_appends_block, is_sqlite, update_with_appends, utcnow
 from sync_server.orders.models import IdempotencyRecord
 
 PROBLEM_BASE = "https://stockpilot.dev/problems/"
@@ -135,8 +135,23 @@ def claim(
     return record.id, Outcome(status=record.status_code, body=record.response or {}, replayed=True)
 
 
-def settle(session: Session, *, record_id: int, outcome: Outcome) -> None:
-    """Store the answer given under a key (its JSON text as made once: outcome.text)."""
+def settle(
+    session: Session, *, record_id: int, outcome: Outcome, tenant_id: int | None = None
+) -> None:
+    """Store the answer given under a key (its JSON text as made once: outcome.text).
+
+    Given the key's tenant, inside a buffered_appends block on PostgreSQL, the record's
+    update goes out with the block's rows, in their one statement (db.update_with_appends).
+    """
+    if tenant_id is not None and in_appends_block(session) and not is_sqlite(session.get_bind()):
+        update_with_appends(
+            session,
+            _RECORDS,
+            ("id", "tenant_id", "status_code", "response"),
+            [[record_id, tenant_id, outcome.status, outcome.text.decode()]],
+            as_given=frozenset({"response"}),
+        )
+        return
     stmt = _SETTLE_SQLITE if is_sqlite(session.get_bind()) else _SETTLE_PG
     session.connection().execute(
         stmt,
