@@ -105,7 +105,14 @@ def lock_for_reserve(
     """
     merged = _merged(lines)
     ids = [product_id for product_id, _ in merged]
-    prepare_batch(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, facts=facts)
+    prepare_batch(
+        session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        product_ids=ids,
+        facts=facts,
+        with_companions=True,
+    )
     rows = held_levels(session, tenant_id=tenant_id, keys=[(branch_id, p) for p in ids]) or {}
     short = []
     for product_id, quantity in merged:
