@@ -662,6 +662,11 @@ def _write_plain_changes(session: Session, *, queue: bool) -> None:
         for obj, values in zip(objects, values_by_object, strict=True):
             for key, value in zip(keys[2:], values[2:], strict=True):
                 set_committed_value(obj, key, value)
+            state = inspect(obj)
+            if not state.committed_state:
+                # Nothing of it is left to write: clean for the ORM, as a flush leaves what
+                # it wrote (else the next flush still walks it, to find nothing to send).
+                state._commit_all(state.dict, session.identity_map)
             written.append((transaction, obj))
 
 
