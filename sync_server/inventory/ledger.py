@@ -404,7 +404,7 @@ def prepare_batch(
     rows: list[Any]
     if facts is not None:
         rows = list(facts)
-        note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
+        note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, plain=True)
     else:
         # Which of them have lots comes with the facts (one query instead of two).
         rows = list(
