@@ -114,6 +114,13 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     it back once its transaction has ended (get_session), so a slow client reading a long
     answer does not hold a turn; the wait is bounded by the pool's own.
     """
+    async with _turn_held(request):
+        yield
+
+
+@asynccontextmanager
+async def _turn_held(request: Request) -> AsyncIterator[None]:
+    """database_turn's work, for a dependency that takes the turn itself (in_one_hop)."""
     state = request.app.state
     routed = getattr(state, "replica", None) is not None and _for_the_replica(request)
     turns: asyncio.Semaphore | None = getattr(
@@ -323,29 +330,32 @@ def _resolve_opening(request: Request, token: str) -> tuple[Session, Principal]:
 def in_one_hop(permission: Permission) -> Callable[..., AsyncIterator[OneHop]]:
     """Return a dependency that checks the caller for a permission and gives a OneHop."""
 
-    async def one_hop(
-        request: Request, _turn: Annotated[None, Depends(database_turn)]
-    ) -> AsyncIterator[OneHop]:
-        # Its turn came: its wait at the door is over (as when SessionDep opens its session).
-        admission.started(request.scope)
-        token = bearer_token(request)
-        if token is None:
-            raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
-        session: Session | None = None
-        kept = credentials.kept(token)
-        if kept is not None:
-            principal = kept
-        else:
-            session, principal = await run_in_threadpool(_resolve_opening, request, token)
-        request.state.principal = principal
-        hop = OneHop(request, principal, session)
-        try:
-            if not principal.can(permission):
-                raise _denied(principal, permission)
-            yield hop
-        finally:
-            if hop.session is not None:  # opened, and the route never ran its work
-                await run_in_threadpool(hop.session.close)
+    async def one_hop(request: Request) -> AsyncIterator[OneHop]:
+        # The connection's turn is taken here, as database_turn takes and gives it back,
+        # rather than by a dependency of its own: one dependency less for FastAPI to solve
+        # and unwind per request.
+        async with _turn_held(request):
+            # Its turn came: its wait at the door is over (as when SessionDep opens its
+            # session).
+            admission.started(request.scope)
+            token = bearer_token(request)
+            if token is None:
+                raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+            session: Session | None = None
+            kept = credentials.kept(token)
+            if kept is not None:
+                principal = kept
+            else:
+                session, principal = await run_in_threadpool(_resolve_opening, request, token)
+            request.state.principal = principal
+            hop = OneHop(request, principal, session)
+            try:
+                if not principal.can(permission):
+                    raise _denied(principal, permission)
+                yield hop
+            finally:
+                if hop.session is not None:  # opened, and the route never ran its work
+                    await run_in_threadpool(hop.session.close)
 
     # As require()'s check: what the route demands (the route x role test, the OpenAPI
     # document), and that it authenticates its caller.
