@@ -8,6 +8,11 @@ kept and reused, at most `max_connections` open (a request beyond waits for one,
 pool limit makes it). A connection the server closed while idle (keep-alive timeout) is
 replaced and the request sent once more: every request the benchmarks send is safe to
 repeat (pushes carry event ids, orders an Idempotency-Key, the rest are reads).
+
+A request may name the local address it comes from (`source`): on Linux every address of
+127.0.0.0/8 is the loopback's, so a simulation can give each store its own address, as
+stores behind their own lines have, and the server (through its proxy) tells them apart.
+Connections are kept per source address.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class LeanClient:
     def __init__(self, base_url: str, *, max_connections: int = 400, timeout: float = 30) -> None:
         host, _, port = base_url.removeprefix("http://").rstrip("/").partition(":")
         self.host, self.port, self.timeout = host, int(port or 80), timeout
-        self._idle: list[Connection] = []
+        self._idle: dict[str | None, list[Connection]] = {}
         self._slots = asyncio.Semaphore(max_connections)
 
     async def __aenter__(self) -> LeanClient:
@@ -64,20 +69,32 @@ class LeanClient:
         *,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        source: str | None = None,
     ) -> Answer:
         if params:
             path = f"{path}?{urlencode(params)}"
-        return await self.request("GET", path, headers=headers)
+        return await self.request("GET", path, headers=headers, source=source)
 
     async def post(
-        self, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        source: str | None = None,
     ) -> Answer:
         body = jsonlib.dumps(json).encode()
         wanted = {"Content-Type": "application/json", **(headers or {})}
-        return await self.request("POST", path, headers=wanted, body=body)
+        return await self.request("POST", path, headers=wanted, body=body, source=source)
 
     async def request(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b""
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        source: str | None = None,
     ) -> Answer:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
@@ -85,10 +102,11 @@ class LeanClient:
             lines.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         async with self._slots:
+            idle = self._idle.setdefault(source, [])
             for attempt in range(2):
-                reused = bool(self._idle)
+                reused = bool(idle)
                 try:
-                    conn = self._idle.pop() if reused else await self._open()
+                    conn = idle.pop() if reused else await self._open(source)
                     answer, keep = await asyncio.wait_for(
                         self._exchange(conn, request, method), self.timeout
                     )
@@ -97,14 +115,15 @@ class LeanClient:
                         continue  # the server closed it while idle: once more on a new one
                     raise HttpError(exc) from exc
                 if keep:
-                    self._idle.append(conn)
+                    idle.append(conn)
                 else:
                     conn[1].close()
                 return answer
         raise AssertionError("unreachable")
 
-    async def _open(self) -> Connection:
-        return await asyncio.open_connection(self.host, self.port)
+    async def _open(self, source: str | None) -> Connection:
+        local = (source, 0) if source else None
+        return await asyncio.open_connection(self.host, self.port, local_addr=local)
 
     @staticmethod
     async def _exchange(conn: Connection, request: bytes, method: str) -> tuple[Answer, bool]:
@@ -132,6 +151,7 @@ class LeanClient:
         return Answer(status, headers, content), keep
 
     def close(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
+        for idle in self._idle.values():
+            for _, writer in idle:
+                writer.close()
         self._idle.clear()

@@ -136,6 +136,10 @@ class Topology:
     processes: list[subprocess.Popen] = field(default_factory=list)
     apps: list[subprocess.Popen] = field(default_factory=list)
     run_as: str | None = None
+    # Load pg_stat_statements on both nodes (the benchmark's statement profile).
+    statements: bool = False
+    # What each part started with _spawn is ("etcd", "node1-patroni", "nginx", ...), by PID.
+    names: dict[int, str] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- URLs
     def _multi_host(self, attrs: str) -> str:
@@ -170,6 +174,8 @@ class Topology:
             "STOCKPILOT_DATABASE_REPLICA_URL": self.replica_url,
             "STOCKPILOT_DB_PGBOUNCER": "true",
             "STOCKPILOT_REDIS_URL": self.redis_url,
+            # nginx's address, as installers/server/chain/stockpilot-chain.env sets it.
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
             "STOCKPILOT_DB_WAIT_SECONDS": "3",
             # One worker process per app server; the keeper and jobs run in it.
             "STOCKPILOT_RUN_WORKER_IN_SERVER": "true",
@@ -217,7 +223,21 @@ class Topology:
             start_new_session=True,
         )
         self.processes.append(process)
+        self.names[process.pid] = name
         return process
+
+    def parts(self) -> dict[str, list[int]]:
+        """Return the PIDs at the root of each kind of part (their children belong to it).
+
+        PostgreSQL is counted from each live postmaster (Patroni detaches it), so after a
+        failover the promoted node's postmaster counts; the app servers by their own PIDs.
+        """
+        found: dict[str, list[int]] = {"app servers": [p.pid for p in self.apps]}
+        for pid, name in self.names.items():
+            kind = name.split("-")[-1]  # node1-patroni -> patroni
+            found.setdefault(kind, []).append(pid)
+        found["postgres"] = [pid for n in self.nodes if (pid := n.postmaster_pid()) is not None]
+        return found
 
     def start_database(self) -> None:
         """Start etcd, two Patroni nodes and their bouncers, and wait for a streaming standby."""
@@ -276,6 +296,15 @@ class Topology:
             host="127.0.0.1", port=self.nodes[0].pg_port, user="postgres", autocommit=True
         ) as conn:
             conn.execute("CREATE DATABASE stockpilot")
+        if self.statements:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=self.nodes[0].pg_port,
+                user="postgres",
+                dbname="stockpilot",
+                autocommit=True,
+            ) as conn:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
         self.start_node(self.nodes[1])
         _wait(lambda: self.streaming_standbys() >= 1, seconds=60, what="the streaming standby")
         for node in self.nodes:
@@ -296,6 +325,7 @@ class Topology:
     def _write_patroni(self, node: Node) -> None:
         bin_dir = _bin_dir()
         mode = "true" if self.synchronous else "false"
+        preload = "    shared_preload_libraries: pg_stat_statements\n" if self.statements else ""
         config = f"""\
 scope: stockpilot
 name: {node.name}
@@ -346,7 +376,7 @@ postgresql:
     on_role_change: {self.root / "pgbouncer-on-role-change.sh"}
   parameters:
     unix_socket_directories: {self.root / node.name}
-    fsync: "off"
+{preload}    fsync: "off"
     full_page_writes: "off"
 """
         (self.root / node.name / "patroni.yml").write_text(config)
@@ -410,6 +440,22 @@ pidfile = {folder / "pgbouncer.pid"}
                 "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def top_statements(self, node: Node, *, count: int = 15) -> list[str]:
+        """Return a node's costliest statements by total time (needs statements=True)."""
+        with psycopg.connect(
+            host="127.0.0.1", port=node.pg_port, user="postgres", dbname="stockpilot"
+        ) as conn:
+            rows = conn.execute(
+                "SELECT total_exec_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', "
+                "'g'), 150) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s",
+                (count,),
+            ).fetchall()
+            whole = conn.execute("SELECT sum(total_exec_time) FROM pg_stat_statements").fetchone()
+        return [f"all statements {float((whole or [0])[0] or 0) / 1000:.1f} s"] + [
+            f"{ms / 1000:6.1f} s {calls:7d} calls {ms / max(calls, 1):6.2f} ms  {query}"
+            for ms, calls, _rows, query in rows
+        ]
 
     def primary(self) -> Node | None:
         for node in self.nodes:
@@ -525,7 +571,11 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
+            # As installers/server/nginx.conf: the app servers (trusting 127.0.0.1, uvicorn's
+            # default forwarded-allow-ips) take the caller's address from X-Forwarded-For.
+            proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_next_upstream error timeout;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import Integer, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from common.errors import ValidationFailed
@@ -444,16 +444,22 @@ def _empty_page(seq: int) -> Row:
     }
 
 
+# Built once, as _HEAD: every pull past a snapshot reads it.
+_PAGE = (
+    select(Change.seq, Change.entity, Change.entity_key, Change.op, Change.data)
+    .where(
+        Change.tenant_id == bindparam("tenant_id"),
+        Change.seq > bindparam("seq"),
+        or_(Change.branch_id.is_(None), Change.branch_id == bindparam("branch_id")),
+    )
+    .order_by(Change.seq)
+    .limit(bindparam("rows", type_=Integer))
+)
+
+
 def _feed_page(session: Session, *, tenant_id: int, branch_id: int, seq: int, limit: int) -> Row:
     rows = session.execute(
-        select(Change.seq, Change.entity, Change.entity_key, Change.op, Change.data)
-        .where(
-            Change.tenant_id == tenant_id,
-            Change.seq > seq,
-            or_(Change.branch_id.is_(None), Change.branch_id == branch_id),
-        )
-        .order_by(Change.seq)
-        .limit(limit + 1)
+        _PAGE, {"tenant_id": tenant_id, "seq": seq, "branch_id": branch_id, "rows": limit + 1}
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]

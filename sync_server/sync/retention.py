@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,14 +37,15 @@ class Maintenance:
     skipped: bool = False
 
 
+# Built once: every pull past a snapshot reads it.
+_FLOOR = select(FeedFloor.dropped_through).where(FeedFloor.tenant_id == bindparam("tenant_id"))
+
+
 def floor(session: Session, *, tenant_id: int) -> int:
     """Return the highest seq of the tenant's changes that retention dropped (0: none)."""
     if is_sqlite(session.get_bind()):
         return 0
-    return (
-        session.scalar(select(FeedFloor.dropped_through).where(FeedFloor.tenant_id == tenant_id))
-        or 0
-    )
+    return session.scalar(_FLOOR, {"tenant_id": tenant_id}) or 0
 
 
 def _wait_briefly(session: Session) -> None:

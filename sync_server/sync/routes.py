@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from common.errors import PermissionDenied
+from common.errors import AuthenticationFailed, PermissionDenied
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.sync.protocol import (
     DEFAULT_PULL_LIMIT,
+    DEVICE_TOKEN_PREFIX,
     MAX_PULL_LIMIT,
     DeadLetterRead,
     DeadLetterResolve,
@@ -28,7 +31,16 @@ from common.sync.protocol import (
     PushResponse,
 )
 from common.sync.series import DeviceSeries
-from sync_server.foundation.deps import InOneHop, OneHop, Requires, SessionDep
+from sync_server import admission
+from sync_server.foundation import credentials
+from sync_server.foundation.deps import (
+    InOneHop,
+    OneHop,
+    Requires,
+    SessionDep,
+    bearer_token,
+    database_turn,
+)
 from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
 from sync_server.sync import dead_letters, devices, pull, push, series
@@ -150,20 +162,106 @@ def revoke_device(
     return _device_read(devices.revoke(session, actor=principal, device=device))
 
 
-async def _till_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> OneHop:
-    """The request's OneHop, for an enrolled till only (checked before the body is read)."""
+def _check_till(principal: Principal) -> None:
+    if not principal.can(Permission.POS_SELL):
+        raise PermissionDenied(
+            f"Your role ({principal.role}) may not do this; it needs '{Permission.POS_SELL}'.",
+            required_permission=Permission.POS_SELL.value,
+        )
+    _till(principal)
+
+
+T = TypeVar("T")
+# Stands for the caller until its trip resolves it: a principal that may do nothing.
+_UNRESOLVED = Principal(tenant_id=0, kind="device", label="unresolved", role="none")
+
+
+class _ResolvedInItsTrip(OneHop):
+    """A till whose principal this process no longer keeps: resolved in the work's own trip.
+
+    Its credential is read with the session its work then uses, and checked before the work
+    runs, in that one trip through the thread pool (InOneHop would take a trip of its own
+    for it). Each till syncs every ~30 s and a process keeps a principal 2 s, so on a busy
+    chain this is nearly every pull.
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, request: Request, token: str) -> None:
+        super().__init__(request, _UNRESOLVED, None)
+        self.token = token
+
+    async def run(self, work: Callable[[Session, Principal], T]) -> T:
+        secret = self.request.app.state.settings.resolved_secret_key
+
+        def resolved(session: Session, _unresolved: Principal) -> T:
+            principal = credentials.resolve(session, token=self.token, secret=secret)
+            _check_till(principal)
+            self.principal = self.request.state.principal = principal
+            return work(session, principal)
+
+        return await super().run(resolved)
+
+
+async def _push_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> OneHop:
+    """The push's OneHop, for an enrolled till only, checked before the body is validated.
+
+    A revoked or unknown till is refused 401 whatever it sent, so its caller is resolved in a
+    trip of its own when its principal is not kept (the body is validated after this).
+    """
     _till(hop.principal)
     return hop
 
 
-# Pushes and pulls are most of a server's requests: each runs its work and commit in one trip
-# through the thread pool (OneHop), after one more that opens its session and resolves its
-# caller unless the till's principal is still kept (sync/devices.py), instead of six trips.
-TillHop = Annotated[OneHop, Depends(_till_hop, scope="function")]
+async def _pull_hop(
+    request: Request, _turn: Annotated[None, Depends(database_turn)]
+) -> AsyncIterator[OneHop]:
+    """The pull's OneHop, for an enrolled till only (a pull has no body).
+
+    A kept principal is checked here, on the event loop; a till's credential that is not kept
+    is read and checked in the work's trip (_ResolvedInItsTrip), before the work runs.
+    """
+    admission.started(request.scope)  # its turn came: its wait at the door is over
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+    kept = credentials.kept(token)
+    if kept is None and token.startswith(DEVICE_TOKEN_PREFIX):
+        # A till's credential: it may do what a push or pull needs, unless it is unknown or
+        # revoked (401, found in the trip).
+        yield _ResolvedInItsTrip(request, token)
+        return
+    if kept is None:
+        # Not a till's credential: refused here, before the body is looked at, 401 when it
+        # is no good and 403 when it is (a user or an API key never syncs).
+        kept = await run_in_threadpool(_resolve_apart, request, token)
+    _check_till(kept)
+    request.state.principal = kept
+    yield OneHop(request, kept, None)
+
+
+def _resolve_apart(request: Request, token: str) -> Principal:
+    with request.app.state.sessions() as session:
+        return credentials.resolve(
+            session, token=token, secret=request.app.state.settings.resolved_secret_key
+        )
+
+
+# As InOneHop's: what the route demands (the route x role test, the OpenAPI document), and
+# that it authenticates its caller.
+_pull_hop.permission = Permission.POS_SELL  # type: ignore[attr-defined]
+_pull_hop.authenticates = True  # type: ignore[attr-defined]
+
+# Pushes and pulls are most of a server's requests: each runs its work and commit in one
+# trip through the thread pool (OneHop), instead of six. A push whose till's principal is not
+# kept (sync/devices.py) takes one more before it, to resolve its caller; a pull resolves it
+# in that one trip.
+PushHop = Annotated[OneHop, Depends(_push_hop, scope="function")]
+PullHop = Annotated[OneHop, Depends(_pull_hop, scope="function")]
 
 
 @router.post("/sync/push", response_model=PushResponse, responses=problem_responses(401, 403, 422))
-async def push_events(body: PushRequest, hop: TillHop) -> Response:
+async def push_events(body: PushRequest, hop: PushHop) -> Response:
     """Apply a batch of till events in order, each exactly once."""
 
     def work(session: Session, principal: Principal) -> PushResponse:
@@ -191,7 +289,7 @@ def receipt_series(session: SessionDep, principal: DeviceCaller) -> DeviceSeries
     responses=problem_responses(401, 403, 422),
 )
 async def pull_changes(
-    hop: TillHop,
+    hop: PullHop,
     cursor: Annotated[str, Query(max_length=100)] = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> Response:

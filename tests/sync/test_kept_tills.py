@@ -11,6 +11,8 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
+import anyio.to_thread
+import pytest
 from sqlalchemy import event, update
 
 from sync_server.db import transaction, utcnow
@@ -146,3 +148,62 @@ def test_a_till_no_longer_kept_is_read_by_id_without_the_directory(world, enrol)
     with patch.object(devices.time, "monotonic", return_value=later):
         refused = till.get("sync/pull", params={"limit": 1})
     assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+
+
+@pytest.fixture
+def trips(monkeypatch) -> list[str]:
+    """Count the trips through the thread pool (the name of each function sent)."""
+    sent: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        inner = getattr(func, "func", func)  # run_in_threadpool sends a partial
+        sent.append(getattr(inner, "__qualname__", repr(inner)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent
+
+
+# Rate-limit counters kept in the database are counted in a trip of their own, before the
+# route (tests/server/test_order_hops.py): not the route's.
+COUNTER = "RateLimit._check.<locals>.<lambda>"
+
+
+def test_a_till_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
+    """A till not kept any more is read and checked in its pull's own trip, not one more.
+
+    A push takes one more then: a revoked till is refused 401 before its body is validated.
+    """
+    body, till = enrol()
+    # The first request: the rate limiter learns the till's business (a trip of its own).
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    with patch.object(devices.time, "monotonic", return_value=later):
+        for number, state in enumerate(("not kept", "kept"), start=1):
+            assert (devices.kept_device(body["token"]) is not None) == (state == "kept")
+            trips.clear()
+            pushed = _push(world, till, body, number)
+            assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+            assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+            route_trips = [trip for trip in trips if trip != COUNTER]
+            # The push: one trip, and one more to resolve its caller when not kept; the pull:
+            # one trip either way.
+            assert len(route_trips) == (2 if state == "kept" else 3), (state, trips)
+    # Revoked elsewhere and no longer kept: refused from that one trip.
+    with transaction(world.sessions()) as session:
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(revoked_at=utcnow())
+        )
+    later += devices.DEVICE_CACHE_SECONDS + 0.01
+    with patch.object(devices.time, "monotonic", return_value=later):
+        trips.clear()
+        refused = till.get("sync/pull", params={"limit": 1})
+        assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
+        assert len([trip for trip in trips if trip != COUNTER]) == 1, trips
+        # Refused before its body is validated.
+        assert till.post("sync/push", json={"events": []}).status_code == 401
+    # Not a till's credential: 403 before the body or the query is validated.
+    denied = world.api("admin").post("sync/push", json={})
+    assert denied.status_code == 403, denied.text
+    assert world.api("admin").get("sync/pull", params={"limit": 0}).status_code == 403
