@@ -432,6 +432,19 @@ def insert_parent_with_children(
     return found[: len(returning)], list(found[-1])
 
 
+def insert_row_plainly(
+    session: Session, table: Table, row: dict[str, Any], *, then: str = ""
+) -> Any:
+    """Insert one row as plain SQL on PostgreSQL, built as write_appends builds its rows (the
+    text once per shape, values through each column's bind processing, Python-side defaults
+    as the Core insert gives them); `then` follows the VALUES (ON CONFLICT, RETURNING).
+    Returns the driver's result (its rows are what RETURNING gives)."""
+    connection = session.connection()
+    shape = _append_shape(connection.dialect, table, (tuple(row),))
+    sql_row, make = shape.row(tuple(row))
+    return _execute_numbered(connection, f"{shape.head}{sql_row}{then}", make(row))
+
+
 # psycopg sends at most 65,535 parameters with a statement; a statement closes past this.
 _MAX_PARAMS = 30_000
 

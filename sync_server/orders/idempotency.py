@@ -7,12 +7,17 @@ import json
 from typing import Any
 
 from sqlalchemy import JSON, Text, bindparam, cast, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError, ValidationFailed
-from sync_server.db import in_appends_block, is_sqlite, update_with_appends, utcnow
+from sync_server.db import (
+    in_appends_block,
+    insert_row_plainly,
+    is_sqlite,
+    update_with_appends,
+    utcnow,
+)
 from sync_server.orders.models import IdempotencyRecord
 
 PROBLEM_BASE = "https://stockpilot.dev/problems/"
@@ -85,8 +90,8 @@ def problem_body(exc: DomainError, *, instance: str) -> dict[str, Any]:
 # statements on the table, run on the session's connection: nothing of the ORM's execution
 # (no entity, nothing pending to flush at these two points) is needed for them.
 _RECORDS = IdempotencyRecord.__table__
-_CLAIM_SQLITE, _CLAIM_PG = (
-    insert(_RECORDS)
+_CLAIM_SQLITE = (
+    sqlite_insert(_RECORDS)
     .values(
         tenant_id=bindparam("tenant_id"),
         key=bindparam("key"),
@@ -96,8 +101,9 @@ _CLAIM_SQLITE, _CLAIM_PG = (
     )
     .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
     .returning(_RECORDS.c.id)
-    for insert in (sqlite_insert, pg_insert)
 )
+# What PostgreSQL's claim adds to its plain INSERT (the Core statement's own clauses).
+_CLAIM_THEN = " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id"
 
 
 def claim(
@@ -108,17 +114,17 @@ def claim(
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a concurrent request with the same key
     waits on the unique index until the first one commits, then reads its stored answer.
     """
-    claim_stmt = _CLAIM_SQLITE if is_sqlite(session.get_bind()) else _CLAIM_PG
-    taken = session.connection().scalar(
-        claim_stmt,
-        {
-            "tenant_id": tenant_id,
-            "key": key,
-            "request_hash": fingerprint,
-            "status_code": 0,
-            "created_at": utcnow(),
-        },
-    )
+    row = {
+        "tenant_id": tenant_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": 0,
+        "created_at": utcnow(),
+    }
+    if is_sqlite(session.get_bind()):
+        taken = session.connection().scalar(_CLAIM_SQLITE, row)
+    else:  # the same statement as plain SQL, its text made once (db.insert_row_plainly)
+        taken = insert_row_plainly(session, _RECORDS, row, then=_CLAIM_THEN).scalar()
     if taken is not None:
         return taken, None
     record = session.scalar(
