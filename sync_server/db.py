@@ -26,6 +26,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Select,
     Table,
+    Text,
     bindparam,
     create_engine,
     event,
@@ -191,14 +192,90 @@ def buffered_appends(session: Session) -> Iterator[None]:
         return
     runs: dict[Table, list[tuple[tuple[str, ...], list[dict[str, Any]]]]] = {}
     session.info[_APPENDS] = runs
+    also: _Also = []
+    session.info[_ALSO] = also
     try:
         yield
-        write_appends(session, runs)
+        write_appends(session, runs, also=also)
     finally:
         session.info.pop(_APPENDS, None)
+        session.info.pop(_ALSO, None)
 
 
-def write_appends(session: Session, runs: _Runs, *, combined: bool | None = None) -> None:
+# session.info key: the updates that go out with the open buffered_appends block's rows,
+# as (statement with %s placeholders, its parameters, the rows it must match).
+_ALSO = "appends_also"
+_Also = list[tuple[str, list[Any], int]]
+
+
+def in_appends_block(session: Session) -> bool:
+    """Say whether a buffered_appends block is open on the session."""
+    return session.info.get(_ALSO) is not None
+
+
+def update_with_appends(
+    session: Session,
+    table: Table,
+    keys: tuple[str, ...],
+    rows: list[list[Any]],
+    *,
+    as_given: frozenset[str] = frozenset(),
+) -> None:
+    """Update rows by (id, tenant_id) with the rows of the open buffered_appends block.
+
+    `keys` starts with those two, the rest are the columns set; each row gives a value per
+    key, passed through its column's bind processing unless the column is named in
+    `as_given` (a value already as the driver takes it: JSON text made once). On PostgreSQL,
+    inside a block, the UPDATE ... FROM (VALUES ...) goes out as one more clause of the
+    block's one statement (a round trip less), and its match is checked there as
+    update_rows checks it; anywhere else it runs now (update_rows).
+    """
+    if not rows:
+        return
+    also: _Also | None = session.info.get(_ALSO)
+    if is_sqlite(session.get_bind()):
+        # One row at a time, each checked (rows are few here: a key's answer).
+        one_row = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant_id"))
+            .values(
+                {
+                    key: bindparam(f"b_{key}", type_=Text)
+                    if key in as_given
+                    else bindparam(f"b_{key}")
+                    for key in keys[2:]
+                }
+            )
+        )
+        for row in rows:
+            named = {f"b_{key}": value for key, value in zip(keys, row, strict=True)}
+            _check_matched(session.execute(one_row, named), 1, f"UPDATE {table.name} AS t")
+        return
+    if also is None:
+        _update_by_key(session.connection(), table, list(keys), rows)
+        return
+    statement, params = _update_by_key_sql(
+        session.connection().dialect, table, list(keys), rows, as_given=as_given
+    )
+    also.append((statement, params, len(rows)))
+
+
+def changes_with_appends(session: Session) -> None:
+    """Write the pending changes of loaded rows of opted-in models (as write_changes_plainly
+    does) with the rows of the open buffered_appends block, in its one statement.
+
+    The rows are clean for the ORM from here, as after a flush; a rollback of the
+    (sub)transaction that changed them expires them. Without a block, or on SQLite, the
+    session's next flush writes them, as before.
+    """
+    if session.info.get(_ALSO) is None or is_sqlite(session.get_bind()):
+        return
+    _write_plain_changes(session, queue=True)
+
+
+def write_appends(
+    session: Session, runs: _Runs, *, combined: bool | None = None, also: _Also | None = None
+) -> None:
     """Insert collected append-only rows: table by table, each table's rows in the order
     they were added (ids follow it, as an ORM flush would number them).
 
@@ -212,9 +289,10 @@ def write_appends(session: Session, runs: _Runs, *, combined: bool | None = None
     Values pass through each column's own bind processing, and a column a row does not
     give gets the Python-side default the Core insert would give it
     (tests/server/test_append_statement.py compares both ways). ``combined=False`` forces
-    the Core way (what that test compares against); SQLite always takes it.
+    the Core way (what that test compares against); SQLite always takes it. ``also``: the
+    updates queued with the rows (update_with_appends), run in the same statement.
     """
-    if not runs:
+    if not runs and not also:
         return
     if combined is None:
         combined = not is_sqlite(session.get_bind())
@@ -222,6 +300,9 @@ def write_appends(session: Session, runs: _Runs, *, combined: bool | None = None
         for table, table_runs in runs.items():
             for _keys, values in table_runs:
                 session.execute(insert(table), values)
+        for statement, update_params, matched in also or ():
+            result = _execute_numbered(session.connection(), statement, update_params)
+            _check_matched(result, matched, statement)
         return
     connection = session.connection()
     dialect = connection.dialect
@@ -241,7 +322,7 @@ def write_appends(session: Session, runs: _Runs, *, combined: bool | None = None
                 rows.append(sql_row)
                 params.extend(make(row))
         parts.append(shape.head + ", ".join(rows))
-    _run_appends(connection, parts, params)
+    _run_appends(connection, parts, params, also=also)
 
 
 def insert_with_children(
@@ -305,14 +386,90 @@ def insert_with_children(
     _run_appends(connection, parts, params)
 
 
+def insert_parent_with_children(
+    session: Session,
+    table: Table,
+    row: dict[str, Any],
+    *,
+    returning: tuple[str, ...],
+    child_table: Table,
+    column: str,
+    child_rows: list[dict[str, Any]],
+) -> tuple[Any, list[int]]:
+    """Insert one parent row and its children (each given the parent's id in `column`) as
+    one statement on PostgreSQL; return the parent's `returning` columns and the children's
+    ids in the order the rows were given.
+
+    Built as write_appends builds its statement (the text once per shape, values through
+    each column's bind processing, Python-side defaults as the Core insert gives them):
+    the parent's INSERT ... RETURNING as a WITH clause, each child naming its id from it.
+    A multi-row VALUES inserts its rows in their order, so the children's ids, sorted, are
+    theirs in that order. Rows of one shape only (each child gives the same keys).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer
+    keys = tuple(row)
+    parent = _append_shape(dialect, table, (keys,))
+    sql_row, make = parent.row(keys)
+    params = make(row)
+    answer = ", ".join(f"a0.{quote.quote(name)}" for name in returning)
+    parts = [f"{parent.head}{sql_row} RETURNING {', '.join(quote.quote(n) for n in returning)}"]
+    if child_rows:
+        child_keys = tuple(child_rows[0])
+        shape = _append_shape(dialect, child_table, (child_keys,))
+        child_row, child_make = shape.row(child_keys)
+        head = shape.head.replace(" (", f" ({quote.format_column(child_table.c[column])}, ", 1)
+        child_row = f"((SELECT id FROM a0), {child_row[1:]}"
+        parts.append(f"{head}{', '.join([child_row] * len(child_rows))} RETURNING id")
+        for child in child_rows:
+            params.extend(child_make(child))
+        answer += ", ARRAY(SELECT id FROM a1 ORDER BY id)"
+    else:
+        answer += ", ARRAY[]::BIGINT[]"
+    clauses = ", ".join(f"a{n} AS ({part})" for n, part in enumerate(parts))
+    found = _execute_numbered(connection, f"WITH {clauses} SELECT {answer} FROM a0", params).one()
+    return found[: len(returning)], list(found[-1])
+
+
+def insert_row_plainly(
+    session: Session, table: Table, row: dict[str, Any], *, then: str = ""
+) -> Any:
+    """Insert one row as plain SQL on PostgreSQL, built as write_appends builds its rows (the
+    text once per shape, values through each column's bind processing, Python-side defaults
+    as the Core insert gives them); `then` follows the VALUES (ON CONFLICT, RETURNING).
+    Returns the driver's result (its rows are what RETURNING gives)."""
+    connection = session.connection()
+    shape = _append_shape(connection.dialect, table, (tuple(row),))
+    sql_row, make = shape.row(tuple(row))
+    return _execute_numbered(connection, f"{shape.head}{sql_row}{then}", make(row))
+
+
 # psycopg sends at most 65,535 parameters with a statement; a statement closes past this.
 _MAX_PARAMS = 30_000
 
 
-def _run_appends(connection: Connection, parts: list[str], params: list[Any]) -> None:
-    *first, last = parts
-    if first:
-        clauses = ", ".join(f"a{n} AS ({part})" for n, part in enumerate(first))
+def _run_appends(
+    connection: Connection, parts: list[str], params: list[Any], *, also: _Also | None = None
+) -> None:
+    if also:
+        # Every part a WITH clause (PostgreSQL runs each data-modifying one, read or not);
+        # the statement answers how many rows each update matched.
+        first = len(parts)
+        parts = [*parts, *(f"{statement} RETURNING 1" for statement, _, _ in also)]
+        params = [*params, *(param for _, update_params, _ in also for param in update_params)]
+        clauses = ", ".join(f"a{n} AS ({part})" for n, part in enumerate(parts))
+        counts = ", ".join(f"(SELECT count(*) FROM a{first + n})" for n in range(len(also)))
+        matched = _execute_numbered(connection, f"WITH {clauses} SELECT {counts}", params).one()
+        for found, (statement, _, expected) in zip(matched, also, strict=True):
+            if found != expected:
+                raise StaleDataError(
+                    f"{_updated(statement)} expected {expected} rows, matched {found}"
+                )
+        return
+    *first_parts, last = parts
+    if first_parts:
+        clauses = ", ".join(f"a{n} AS ({part})" for n, part in enumerate(first_parts))
         last = f"WITH {clauses} {last}"
     _execute_numbered(connection, last, params)
 
@@ -470,6 +627,11 @@ def write_changes_plainly(session: Session) -> None:
     rollback of the (sub)transaction that wrote them expires them, as the ORM expires
     the rows it flushed there (tests/server/test_plain_updates.py). PostgreSQL only.
     """
+    _write_plain_changes(session, queue=False)
+
+
+def _write_plain_changes(session: Session, *, queue: bool) -> None:
+    """write_changes_plainly; queue: as clauses of the open buffered_appends block's statement."""
     groups: dict[tuple[Table, tuple[str, ...]], list[Any]] = {}
     for obj in session.dirty:
         if not getattr(type(obj), "plain_updates", False):
@@ -503,10 +665,21 @@ def write_changes_plainly(session: Session) -> None:
                 default: Any = table.c[key].onupdate
                 values.append(default.arg(None) if default.is_callable else default.arg)
             values_by_object.append(values)
-        _update_by_key(connection, table, keys, values_by_object)
+        if queue:
+            statement, params = _update_by_key_sql(
+                connection.dialect, table, keys, values_by_object
+            )
+            session.info[_ALSO].append((statement, params, len(values_by_object)))
+        else:
+            _update_by_key(connection, table, keys, values_by_object)
         for obj, values in zip(objects, values_by_object, strict=True):
             for key, value in zip(keys[2:], values[2:], strict=True):
                 set_committed_value(obj, key, value)
+            state = inspect(obj)
+            if not state.committed_state:
+                # Nothing of it is left to write: clean for the ORM, as a flush leaves what
+                # it wrote (else the next flush still walks it, to find nothing to send).
+                state._commit_all(state.dict, session.identity_map)
             written.append((transaction, obj))
 
 
@@ -535,11 +708,38 @@ def _update_by_key(
     connection: Connection, table: Table, keys: list[str], rows: list[list[Any]]
 ) -> None:
     """One UPDATE ... FROM (VALUES ...) of rows by (id, tenant_id), the first two keys."""
-    dialect = connection.dialect
+    statement, params = _update_by_key_sql(connection.dialect, table, keys, rows)
+    _check_matched(_execute_numbered(connection, statement, params), len(rows), statement)
+
+
+def _check_matched(result: Any, expected: int, statement: str) -> None:
+    if result.rowcount != expected:
+        raise StaleDataError(
+            f"{_updated(statement)} expected {expected} rows, matched {result.rowcount}"
+        )
+
+
+def _updated(statement: str) -> str:
+    """'UPDATE of <table>' from an UPDATE ... AS t statement (for its error)."""
+    return "UPDATE of " + statement.split(" AS t", 1)[0].removeprefix("UPDATE ")
+
+
+def _update_by_key_sql(
+    dialect: Dialect,
+    table: Table,
+    keys: list[str],
+    rows: list[list[Any]],
+    *,
+    as_given: frozenset[str] = frozenset(),
+) -> tuple[str, list[Any]]:
+    """The UPDATE ... FROM (VALUES ...) of rows by (id, tenant_id), with its parameters."""
     quote = dialect.identifier_preparer
     columns = [table.c[key] for key in keys]
     casts = [column.type.compile(dialect=dialect) for column in columns]
-    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    processors = [
+        None if key in as_given else column.type._cached_bind_processor(dialect)
+        for key, column in zip(keys, columns, strict=True)
+    ]
     row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
     names = ", ".join(quote.quote(key) for key in keys)
     sets = ", ".join(f"{quote.quote(key)} = v.{quote.quote(key)}" for key in keys[2:])
@@ -554,11 +754,7 @@ def _update_by_key(
             value if process is None else process(value)
             for value, process in zip(values, processors, strict=True)
         )
-    result = _execute_numbered(connection, statement, params)
-    if result.rowcount != len(rows):
-        raise StaleDataError(
-            f"UPDATE of {table.name} expected {len(rows)} rows, matched {result.rowcount}"
-        )
+    return statement, params
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from functools import partial
 
-from sync_server.alerts.service import announce, evaluate_stock, evaluate_stock_many
+from sync_server.alerts.service import (
+    LIVE_AT_LEVEL,
+    announce,
+    evaluate_stock,
+    evaluate_stock_many,
+    note_none_live,
+)
 from sync_server.events import subscribe
 from sync_server.inventory.events import StockChanged, ThresholdChanged
+from sync_server.inventory.ledger import LockCompanion, lock_companion
+
+# An order's reservation counts its products' live stock alerts with the levels' locks:
+# when there are none (most products), judging its movements reads none.
+lock_companion(LockCompanion(column=LIVE_AT_LEVEL, note=note_none_live))
 
 
 @subscribe(StockChanged)

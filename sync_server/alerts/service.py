@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, ValidationFailed
@@ -213,6 +213,36 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
             live[alert.product_id].append(alert)
     current = session.get_nested_transaction() or session.get_transaction()
     session.info[_BATCH_LIVE] = (current, tenant_id, branch_id, live)
+
+
+# How many live stock alerts a level's product has at its branch (read with the level's lock).
+LIVE_AT_LEVEL = (
+    select(func.count())
+    .where(
+        Alert.tenant_id == StockLevel.tenant_id,
+        Alert.branch_id == StockLevel.branch_id,
+        Alert.product_id == StockLevel.product_id,
+        Alert.kind.in_(STOCK_KINDS),
+        Alert.status != "cleared",
+    )
+    .correlate(StockLevel)
+    .scalar_subquery()
+)
+
+
+def note_none_live(
+    session: Session, tenant_id: int, branch_id: int, counts: dict[int, int]
+) -> None:
+    """Note, as note_batch would find, that the products counted 0 have no live stock alert
+    at the branch (counted with their levels' locks, current: ledger.lock_companion), so
+    judging their movements reads nothing. Only in the transaction that holds the locks,
+    and only when no batch has noted this transaction's alerts already."""
+    none = [product_id for product_id, count in counts.items() if count == 0]
+    current = session.get_nested_transaction() or session.get_transaction()
+    noted = session.info.get(_BATCH_LIVE)
+    if not none or (noted is not None and noted[0] is current):
+        return
+    session.info[_BATCH_LIVE] = (current, tenant_id, branch_id, {pid: [] for pid in none})
 
 
 def _read_live(

@@ -114,6 +114,13 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     it back once its transaction has ended (get_session), so a slow client reading a long
     answer does not hold a turn; the wait is bounded by the pool's own.
     """
+    async with _turn_held(request):
+        yield
+
+
+@asynccontextmanager
+async def _turn_held(request: Request) -> AsyncIterator[None]:
+    """database_turn's work, for a dependency that takes the turn itself (in_one_hop)."""
     state = request.app.state
     routed = getattr(state, "replica", None) is not None and _for_the_replica(request)
     turns: asyncio.Semaphore | None = getattr(
@@ -131,7 +138,13 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
             given_back.set()
             loop.call_soon_threadsafe(turns.release)
 
+    def give_back_here() -> None:  # on the event loop, once the work's thread trip is over
+        if not given_back.is_set():
+            given_back.set()
+            turns.release()
+
     request.state.give_back_turn = give_back
+    request.state.give_back_turn_here = give_back_here
     try:
         yield
     finally:
@@ -156,8 +169,9 @@ def _new_session(request: Request) -> Session:
     return session
 
 
-def _end(session: Session, request: Request) -> None:
-    """Commit the request's transaction (noting the replica position) and give back its turn."""
+def _end(session: Session, request: Request, *, give_back_turn: bool = True) -> None:
+    """Commit the request's transaction (noting the replica position) and give back its turn
+    (give_back_turn False: the caller gives it back on the event loop, as OneHop does)."""
     try:
         if request.method in ("GET", "HEAD") or not getattr(request.app.state, "replica", None):
             session.commit()
@@ -168,7 +182,7 @@ def _end(session: Session, request: Request) -> None:
             setattr(request.state, STATE_KEY, lsn)  # sent by replica.ReadAfter
     finally:
         # The connection went back to the pool with the commit: so does the request's turn.
-        give_back = getattr(request.state, "give_back_turn", None)
+        give_back = getattr(request.state, "give_back_turn", None) if give_back_turn else None
         if give_back is not None:
             give_back()
 
@@ -280,7 +294,15 @@ class OneHop:
 
     async def run(self, work: Callable[[Session, Principal], T]) -> T:
         """Run work(session, principal) in one transaction, in one worker thread trip."""
-        return await run_in_threadpool(self._run, work)
+        try:
+            return await run_in_threadpool(self._run, work)
+        finally:
+            # The transaction ended in the trip: its turn is given back here, on the event
+            # loop as the trip's answer arrives, rather than from the worker thread (which
+            # would wake the loop once more, for the turn alone).
+            give_back = getattr(self.request.state, "give_back_turn_here", None)
+            if give_back is not None:
+                give_back()
 
     def _run(self, work: Callable[[Session, Principal], T]) -> T:
         session, self.session = self.session, None
@@ -288,7 +310,7 @@ class OneHop:
             session = _new_session(self.request)
         with session:
             result = work(session, self.principal)
-            _end(session, self.request)
+            _end(session, self.request, give_back_turn=False)
         return result
 
 
@@ -308,29 +330,32 @@ def _resolve_opening(request: Request, token: str) -> tuple[Session, Principal]:
 def in_one_hop(permission: Permission) -> Callable[..., AsyncIterator[OneHop]]:
     """Return a dependency that checks the caller for a permission and gives a OneHop."""
 
-    async def one_hop(
-        request: Request, _turn: Annotated[None, Depends(database_turn)]
-    ) -> AsyncIterator[OneHop]:
-        # Its turn came: its wait at the door is over (as when SessionDep opens its session).
-        admission.started(request.scope)
-        token = bearer_token(request)
-        if token is None:
-            raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
-        session: Session | None = None
-        kept = credentials.kept(token)
-        if kept is not None:
-            principal = kept
-        else:
-            session, principal = await run_in_threadpool(_resolve_opening, request, token)
-        request.state.principal = principal
-        hop = OneHop(request, principal, session)
-        try:
-            if not principal.can(permission):
-                raise _denied(principal, permission)
-            yield hop
-        finally:
-            if hop.session is not None:  # opened, and the route never ran its work
-                await run_in_threadpool(hop.session.close)
+    async def one_hop(request: Request) -> AsyncIterator[OneHop]:
+        # The connection's turn is taken here, as database_turn takes and gives it back,
+        # rather than by a dependency of its own: one dependency less for FastAPI to solve
+        # and unwind per request.
+        async with _turn_held(request):
+            # Its turn came: its wait at the door is over (as when SessionDep opens its
+            # session).
+            admission.started(request.scope)
+            token = bearer_token(request)
+            if token is None:
+                raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+            session: Session | None = None
+            kept = credentials.kept(token)
+            if kept is not None:
+                principal = kept
+            else:
+                session, principal = await run_in_threadpool(_resolve_opening, request, token)
+            request.state.principal = principal
+            hop = OneHop(request, principal, session)
+            try:
+                if not principal.can(permission):
+                    raise _denied(principal, permission)
+                yield hop
+            finally:
+                if hop.session is not None:  # opened, and the route never ran its work
+                    await run_in_threadpool(hop.session.close)
 
     # As require()'s check: what the route demands (the route x role test, the OpenAPI
     # document), and that it authenticates its caller.

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, func, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -29,6 +39,7 @@ from sync_server import events
 from sync_server.audit import service as audit
 from sync_server.catalog.models import Product
 from sync_server.db import AnySelect, add_append_only, is_sqlite, utcnow
+from sync_server.domains import load_receivers
 from sync_server.foundation import feed
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.events import LevelChange, StockChanged
@@ -106,6 +117,7 @@ def lock_levels(
     tenant_id: int,
     keys: Iterable[LevelKey],
     create: bool = True,
+    with_companions: bool = False,
 ) -> dict[LevelKey, StockLevel]:
     """Lock every stock level a unit of work touches, in one statement, in the global order.
 
@@ -131,10 +143,13 @@ def lock_levels(
         return held
     stmt = _LEVELS if is_sqlite(session.get_bind()) else _LEVELS_FOR_UPDATE
     params = {"tenant_id": tenant_id}
-    rows = {
-        (row.branch_id, row.product_id): row
-        for row in session.scalars(stmt, {**params, "keys": ordered})
-    }
+    if with_companions and stmt is _LEVELS_FOR_UPDATE and _companions():
+        rows = _lock_with_companions(session, tenant_id=tenant_id, keys=ordered)
+    else:
+        rows = {
+            (row.branch_id, row.product_id): row
+            for row in session.scalars(stmt, {**params, "keys": ordered})
+        }
     missing = [key for key in ordered if key not in rows]
     if missing and create:
         # A brand-new row is locked by its insert; only a concurrent first movement of the
@@ -363,6 +378,7 @@ def prepare_batch(
     branch_id: int,
     product_ids: Iterable[int],
     facts: Iterable[Facts] | None = None,
+    with_companions: bool = False,
 ) -> None:
     """Lock, and read once, what a batch of documents of one branch will move (a push).
 
@@ -370,6 +386,8 @@ def prepare_batch(
     so each document's record_movements reads nothing again: see held_levels); reads the
     products' facts and which of them have lots, so no document of the batch queries them.
     A level that does not exist yet is made by the first movement of its product.
+    with_companions: what the domains above registered (lock_companion) is read with the
+    locks, on PostgreSQL (an order's reservation).
     """
     ids = sorted({int(product_id) for product_id in product_ids})
     lock_levels(
@@ -377,6 +395,7 @@ def prepare_batch(
         tenant_id=tenant_id,
         keys=[(branch_id, product_id) for product_id in ids],
         create=False,
+        with_companions=with_companions,
     )
     if not ids:
         return
@@ -385,7 +404,7 @@ def prepare_batch(
     rows: list[Any]
     if facts is not None:
         rows = list(facts)
-        note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids)
+        note_lots(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, plain=True)
     else:
         # Which of them have lots comes with the facts (one query instead of two).
         rows = list(
@@ -428,6 +447,77 @@ _LEVELS = (
 # also block the key-share locks that inserts referencing the row take for their foreign
 # keys, turning every such insert into one more lock to order.
 _LEVELS_FOR_UPDATE = _LEVELS.with_for_update(key_share=True)
+
+
+class LockCompanion(NamedTuple):
+    """What a domain above the ledger reads with the levels' locks (an order's reservation).
+
+    column: a scalar expression correlated with StockLevel (its tenant, branch, product);
+    note(session, tenant_id, branch_id, {product id: value}) is told the values, once the
+    locks are held, only when they are current: see _lock_with_companions.
+    """
+
+    column: Any
+    note: Callable[[Session, int, int, dict[int, Any]], None]
+
+
+_COMPANIONS: list[LockCompanion] = []
+_WITH_COMPANIONS: dict[int, AnySelect] = {}
+
+
+def lock_companion(companion: LockCompanion) -> None:
+    """Register what is read with the levels' locks (from a domain's receivers.py)."""
+    if companion not in _COMPANIONS:
+        _COMPANIONS.append(companion)
+        _WITH_COMPANIONS.clear()
+
+
+def _companions() -> list[LockCompanion]:
+    load_receivers()  # the domains above register theirs there
+    return _COMPANIONS
+
+
+# The row locked is the newest version of the level; a subquery of the same statement reads
+# the version its snapshot (taken before any wait for the lock) sees. The same xmin: no
+# writer of the level committed between the two, so the snapshot's reads are current.
+_LEVEL_CURRENT = literal_column(
+    "(stock_levels.xmin = (SELECT seen.xmin FROM stock_levels AS seen "
+    "WHERE seen.id = stock_levels.id AND seen.tenant_id = stock_levels.tenant_id))",
+    Boolean,
+)
+
+
+def _lock_with_companions(
+    session: Session, *, tenant_id: int, keys: list[LevelKey]
+) -> dict[LevelKey, StockLevel]:
+    """Lock the levels as _LEVELS_FOR_UPDATE does, reading the companions' columns with them.
+
+    PostgreSQL takes the statement's snapshot before it waits for a lock: a row locked after
+    a wait is its newest version, but the statement's subqueries still see the snapshot, so
+    what a writer of the level committed while this one waited is not in them. Every writer
+    of a level's stock (a movement) updates the level, so the companions' values are told
+    (note) only for levels whose locked version is the one the snapshot sees; for the rest
+    the domain reads them itself later, as it would without this.
+    """
+    companions = _COMPANIONS
+    stmt = _WITH_COMPANIONS.get(len(companions))
+    if stmt is None:
+        stmt = _WITH_COMPANIONS[len(companions)] = _LEVELS.add_columns(
+            _LEVEL_CURRENT, *(c.column for c in companions)
+        ).with_for_update(of=StockLevel, key_share=True)
+    rows: dict[LevelKey, StockLevel] = {}
+    values: list[dict[int, Any]] = [{} for _ in companions]
+    for level, current, *found in session.execute(stmt, {"tenant_id": tenant_id, "keys": keys}):
+        rows[(level.branch_id, level.product_id)] = level
+        if current:
+            for value, by_product in zip(found, values, strict=True):
+                by_product[level.product_id] = value
+    branches = {branch_id for branch_id, _ in keys}
+    if len(branches) == 1:
+        for companion, by_product in zip(companions, values, strict=True):
+            if by_product:
+                companion.note(session, tenant_id, next(iter(branches)), by_product)
+    return rows
 
 
 class MovementLine(NamedTuple):

@@ -137,19 +137,43 @@ _PRODUCTS_WITH_LOTS = (
 )
 
 
-def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids: list[int]) -> None:
+_LOT_LEVELS = LotLevel.__table__
+# The same read in plain Core (the table's columns): no ORM execution for one column.
+_PLAIN_PRODUCTS_WITH_LOTS = (
+    select(_LOT_LEVELS.c.product_id)
+    .distinct()
+    .where(
+        _LOT_LEVELS.c.tenant_id == bindparam("tenant_id"),
+        _LOT_LEVELS.c.branch_id == bindparam("branch_id"),
+        _LOT_LEVELS.c.product_id.in_(bindparam("ids", expanding=True)),
+    )
+)
+
+
+def note_batch(
+    session: Session,
+    *,
+    tenant_id: int,
+    branch_id: int,
+    product_ids: list[int],
+    plain: bool = False,
+) -> None:
     """Find once which of a batch's products have lots at the branch, for follow to skip the rest.
 
     A batch of many documents (a push) would otherwise read the branch's lots once per
     document, and that read flushes every pending row first. Kept to the transaction;
     a lot level made meanwhile (level_of) marks its product, so the answer stays true.
+    plain: read on the session's connection, past the ORM's execution (an order's
+    reservation, which has written nothing yet); a pending lot level is flushed first.
     """
     ids = sorted(set(product_ids))
-    with_lots = set(
-        session.scalars(
-            _PRODUCTS_WITH_LOTS, {"tenant_id": tenant_id, "branch_id": branch_id, "ids": ids}
-        )
-    )
+    params = {"tenant_id": tenant_id, "branch_id": branch_id, "ids": ids}
+    if plain:
+        if any(isinstance(obj, LotLevel) for obj in (*session.new, *session.dirty)):
+            session.flush()
+        with_lots = set(session.connection().scalars(_PLAIN_PRODUCTS_WITH_LOTS, params))
+    else:
+        with_lots = set(session.scalars(_PRODUCTS_WITH_LOTS, params))
     session.info[_LOT_PRODUCTS] = (
         session.get_transaction(),
         tenant_id,

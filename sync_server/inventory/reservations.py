@@ -14,6 +14,7 @@ from common.codes import MovementCode
 from common.errors import Conflict, InsufficientStock
 from common.units import format_quantity
 from sync_server.catalog.models import Product
+from sync_server.db import changes_with_appends
 from sync_server.foundation.principal import Actor
 from sync_server.inventory.ledger import (
     RESERVATION_CODES,
@@ -104,7 +105,14 @@ def lock_for_reserve(
     """
     merged = _merged(lines)
     ids = [product_id for product_id, _ in merged]
-    prepare_batch(session, tenant_id=tenant_id, branch_id=branch_id, product_ids=ids, facts=facts)
+    prepare_batch(
+        session,
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        product_ids=ids,
+        facts=facts,
+        with_companions=True,
+    )
     rows = held_levels(session, tenant_id=tenant_id, keys=[(branch_id, p) for p in ids]) or {}
     short = []
     for product_id, quantity in merged:
@@ -142,6 +150,9 @@ def reserve_locked(
         reference_type=reference_type,
         reference_id=reference_id,
     )
+    # The levels' (and any cleared alert's) updates go out with the appended rows, in their
+    # one statement, inside a buffered_appends block on PostgreSQL; the flush writes the rest.
+    changes_with_appends(session)
     session.flush()
 
 

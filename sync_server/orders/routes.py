@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError
@@ -92,7 +91,7 @@ async def create_order(
     request: Request,
     hop: Annotated[OneHop, InOneHop(Permission.ORDERS_WRITE)],
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
     if idempotency_key is None:
         raise MissingIdempotencyKey(
@@ -101,15 +100,14 @@ async def create_order(
     key, instance = idempotency_key, request.url.path
 
     # The whole order (session, order, commit) in one trip through the thread pool.
-    def place(session: Session, principal: Principal) -> JSONResponse:
+    def place(session: Session, principal: Principal) -> Response:
         outcome = service.place_order(
             session, principal=principal, key=key, data=body, instance=instance
         )
         media = "application/json" if outcome.status < 400 else "application/problem+json"
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-        return JSONResponse(
-            outcome.body, status_code=outcome.status, media_type=media, headers=headers
-        )
+        # The answer's JSON text as made once (what JSONResponse would render of its body).
+        return Response(outcome.text, status_code=outcome.status, media_type=media, headers=headers)
 
     return await hop.run(place)
 

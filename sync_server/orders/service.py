@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import ARRAY, JSON, Select, String, and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, lazyload
@@ -25,7 +26,13 @@ from common.schemas.orders import OrderRead
 from common.schemas.partners import CustomerCreate
 from sync_server.audit import service as audit
 from sync_server.catalog.models import Product
-from sync_server.db import buffered_appends, is_sqlite, lock_for_update, utcnow
+from sync_server.db import (
+    buffered_appends,
+    insert_parent_with_children,
+    is_sqlite,
+    lock_for_update,
+    utcnow,
+)
 from sync_server.foundation.principal import Principal
 from sync_server.inventory import ledger, reservations
 from sync_server.inventory.models import BranchProductSetting, StockLevel
@@ -85,15 +92,22 @@ def place_order(
     try:
         # Its movements, audit entries and feed changes are append-only and never read back
         # here: they go out set-based, one insert per table, as a push's do (db.py).
-        placed = None
         if SET_BASED:
             # No savepoint: it refuses (or declines) before its first write, or inside a
             # savepoint of its own when it must create the customer first.
             try:
                 with buffered_appends(session):
-                    placed = _create_set_based(session, principal=principal, data=data)
+                    placed = Outcome(
+                        201, text=_create_set_based(session, principal=principal, data=data)
+                    )
+                    # The answer is known: the key's record takes it in the statement that
+                    # writes the appended rows and the levels' updates (db.update_with_appends).
+                    idempotency.settle(
+                        session, record_id=record_id, outcome=placed, tenant_id=principal.tenant_id
+                    )
+                return placed
             except _LongWay:
-                placed = None  # declined before writing anything: the long way from here
+                pass  # declined before writing anything: the long way from here
             except _ShortUnderLock as short:
                 # The levels it locked are released now, not after the answer is stored
                 # (in a race for the last units, the next order waits on them): the claim
@@ -105,10 +119,8 @@ def place_order(
                 if previous is not None:
                     return previous
                 raise short.refusal from short
-        if placed is None:
-            with session.begin_nested(), buffered_appends(session):
-                placed = _create(session, principal=principal, data=data)
-        outcome = Outcome(status=201, body=placed)
+        with session.begin_nested(), buffered_appends(session):
+            outcome = Outcome(201, body=_create(session, principal=principal, data=data))
     except DomainError as exc:
         outcome = Outcome(status=exc.status, body=idempotency.problem_body(exc, instance=instance))
     idempotency.settle(session, record_id=record_id, outcome=outcome)
@@ -120,6 +132,7 @@ SET_BASED = True
 _ORDERS = Order.__table__
 _LINES = OrderLine.__table__
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id, _ORDERS.c.created_at, _ORDERS.c.updated_at)
+_ORDER_READ: TypeAdapter[OrderRead] = TypeAdapter(OrderRead)
 _INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 _ORDER_DEFAULTS: dict[str, Any] = {
     "paid_amount": ZERO,
@@ -189,9 +202,7 @@ class _ShortUnderLock(Exception):
         self.refusal = refusal
 
 
-def _create_set_based(
-    session: Session, *, principal: Principal, data: OrderCreate
-) -> dict[str, Any]:
+def _create_set_based(session: Session, *, principal: Principal, data: OrderCreate) -> bytes:
     """Place an order as _create does, with fewer and plainer statements.
 
     The products, their levels here and the ledger's facts of them are one read; the levels
@@ -302,8 +313,9 @@ def _write_set_based(
     products: list[Product],
     customer: Customer,
     config: tuple[dict[str, Any], Rules] | None,
-) -> dict[str, Any]:
-    """Price the order, write it with its lines and reserve its locked levels (set-based).
+) -> bytes:
+    """Price the order, write it with its lines and reserve its locked levels (set-based);
+    return the answer's JSON text.
 
     config: the tenant's settings and live pricing rules when already read, else None.
     """
@@ -359,31 +371,40 @@ def _write_set_based(
         "total": total,
     }
     # Plain inserts on the session's connection (no ORM execution: nothing is pending).
-    conn = session.connection()
-    made = conn.execute(_INSERT_ORDER, order).one()
-    order.update(_ORDER_DEFAULTS, id=made.id)
-    order.update(created_at=made.created_at, updated_at=made.updated_at)
-    for row in lines:
-        row["order_id"] = made.id
-    ids = conn.execute(_INSERT_LINES, lines).scalars().all()
+    if is_sqlite(session.get_bind()):
+        conn = session.connection()
+        made = conn.execute(_INSERT_ORDER, order).one()
+        order_id, created_at, updated_at = made.id, made.created_at, made.updated_at
+        for row in lines:
+            row["order_id"] = order_id
+        ids = list(conn.execute(_INSERT_LINES, lines).scalars().all())
+    else:  # the order and its lines in one statement
+        (order_id, created_at, updated_at), ids = insert_parent_with_children(
+            session, _ORDERS, order, returning=("id", "created_at", "updated_at"),
+            child_table=_LINES, column="order_id", child_rows=lines,
+        )  # fmt: skip
+        for row in lines:
+            row["order_id"] = order_id
+    order.update(_ORDER_DEFAULTS, id=order_id, created_at=created_at, updated_at=updated_at)
     for row, line_id in zip(lines, ids, strict=True):
         row.update(id=line_id, returned_quantity=ZERO)
     order["lines"] = lines
-    body = OrderRead.model_validate(order).model_dump(mode="json")
+    # The answer's JSON text, made once: the route sends it and the key's record keeps it.
+    body = _ORDER_READ.dump_json(OrderRead.model_validate(order))
     reservations.reserve_locked(
         session,
         actor=principal.actor,
         branch_id=branch.id,
         lines=[(row["product_id"], row["quantity"]) for row in lines],
         reference_type=REFERENCE,
-        reference_id=str(made.id),
+        reference_id=str(order_id),
     )
     audit.record(
         session,
         actor=principal.actor,
         action="order.created",
         entity_type="order",
-        entity_id=made.id,
+        entity_id=order_id,
         after={
             **{key: order[key] for key in _SNAPSHOT},
             "lines": [{key: row[key] for key in _LINE_DATA} for row in lines],

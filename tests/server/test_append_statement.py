@@ -5,8 +5,9 @@ hand (sync_server/db.write_appends); the Core way (one compiled insert per table
 replaces. Both are run here on the same rows and read back column by column: values through
 each column's type (money, quantities, JSON, times), the defaults of the columns not given,
 the order of the ids within a table, and several runs of one table with different columns.
-A sale with its lines and payments (insert_with_children) is compared the same way. On
-SQLite the default is the Core way itself.
+A sale with its lines and payments (insert_with_children) is compared the same way, and one
+row inserted plainly (insert_row_plainly: an order's key claim). On SQLite the default is the
+Core way itself.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, insert, select
 
 from sync_server.audit.models import AuditEntry
 from sync_server.db import (
     append_row,
     buffered_appends,
+    insert_row_plainly,
     insert_with_children,
     is_sqlite,
     transaction,
@@ -29,6 +32,7 @@ from sync_server.db import (
 from sync_server.foundation.models import Change
 from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
+from sync_server.orders.models import IdempotencyRecord
 from sync_server.sales.models import Sale, SaleLine, SalePayment
 from sync_server.sync.models import ReceivedEvent
 from tests.factories import World
@@ -372,3 +376,35 @@ def test_a_sale_with_its_lines_in_one_statement_stores_what_three_inserts_store(
     assert core["lines"][0]["sale_id"] == "TAG-sale-0"
     assert core["sales"][1]["overrides"] == [{"kind": "price", "line": 1}]
     assert core["lines"][1]["quantity"] == Decimal("1.5")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_one_row_inserted_plainly_stores_what_the_core_insert_stores(world: World) -> None:
+    """An order's Idempotency-Key claim (PostgreSQL: insert_row_plainly, its text made once)."""
+    table = IdempotencyRecord.__table__
+    at = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+    def row(key: str) -> dict[str, Any]:
+        return {"tenant_id": world.a.id, "key": key, "request_hash": "f" * 64, "created_at": at}
+
+    with transaction(world.sessions()) as session:
+        core = session.execute(insert(table).values(row("core-claim")).returning(table.c.id))
+        core_id = core.scalar()
+        plain_id = insert_row_plainly(
+            session, table, row("plain-claim"), then=" RETURNING id"
+        ).scalar()
+        # A key taken already: nothing inserted, nothing returned (the claim's conflict).
+        again = insert_row_plainly(
+            session,
+            table,
+            row("plain-claim"),
+            then=" ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id",
+        ).scalar()
+    assert again is None and plain_id > core_id
+    with transaction(world.sessions(), readonly=True) as session:
+        stored = {
+            r.key: {k: v for k, v in r._mapping.items() if k not in ("id", "key")}
+            for r in session.execute(select(table).where(table.c.key.like("%-claim")))
+        }
+    assert stored["plain-claim"] == stored["core-claim"]
+    assert stored["core-claim"]["status_code"] == 0 and stored["core-claim"]["response"] is None

@@ -1,4 +1,5 @@
-"""A push's batch writes changed levels and alerts in one UPDATE each (db.write_changes_plainly).
+"""A push's batch writes changed levels and alerts in one UPDATE each (db.write_changes_plainly);
+an order sends them with its appended rows, in their one statement (db.changes_with_appends).
 
 Compared with the ORM's flush of the same changes, row for row; and a savepoint rolled back
 after the plain UPDATE leaves the session's rows as the ORM leaves rows it flushed there:
@@ -15,9 +16,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from sync_server.alerts.models import Alert
-from sync_server.db import is_sqlite, one_flush_at_end, transaction
+from sync_server.db import (
+    buffered_appends,
+    changes_with_appends,
+    is_sqlite,
+    one_flush_at_end,
+    transaction,
+    update_with_appends,
+)
 from sync_server.inventory import ledger
 from sync_server.inventory.models import StockLevel
 from tests.factories import World
@@ -149,3 +158,57 @@ def test_plain_update_rolled_back_with_its_savepoint_reads_the_database_again(
     with transaction(world.sessions()) as session:
         level = session.get(StockLevel, row.id)
         level.on_hand = start
+
+
+def test_changes_with_the_appends_write_what_the_flush_writes(world: World) -> None:
+    """An order's level (and alert) updates go out in its appends' one statement."""
+    orm_ids, plain_ids = _setup(world)
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        sent.append(statement)
+
+    with transaction(world.sessions()) as session:
+        _change(session, orm_ids)
+        session.flush()
+    event.listen(world.engine, "before_cursor_execute", count)
+    try:
+        with transaction(world.sessions()) as session:
+            _change(session, plain_ids)
+            sent.clear()
+            with buffered_appends(session):
+                changes_with_appends(session)
+                sqlite = is_sqlite(session.get_bind())
+                # Nothing sent yet on PostgreSQL (the block's statement takes them), and the
+                # rows are clean for the ORM already (no flush walks them); SQLite's flush
+                # writes them, as before.
+                assert sqlite or (not sent and not session.dirty)
+            session.flush()
+            assert not session.dirty
+    finally:
+        event.remove(world.engine, "before_cursor_execute", count)
+    if not sqlite:
+        assert len(sent) == 1 and sent[0].startswith("WITH "), sent
+        assert sent[0].count("UPDATE ") == 4 and "FROM (VALUES" in sent[0]
+    assert _read(world, plain_ids) == _read(world, orm_ids)
+    _restore_levels(world, orm_ids)
+    _restore_levels(world, plain_ids)
+
+
+def test_an_update_with_the_appends_that_matches_no_row_fails(world: World) -> None:
+    """As the ORM's flush does (StaleDataError), and the transaction rolls back whole."""
+    _, plain_ids = _setup(world)
+    table = StockLevel.__table__
+    with (
+        pytest.raises(StaleDataError, match="UPDATE of stock_levels expected 1 rows"),
+        transaction(world.sessions()) as session,
+        buffered_appends(session),
+    ):
+        update_with_appends(
+            session,
+            table,
+            ("id", "tenant_id", "on_hand"),
+            [[plain_ids[0], world.a.id + 1_000, Decimal("9")]],  # no such tenant's row
+        )
+    with transaction(world.sessions(), readonly=True) as session:
+        assert session.scalar(select(table.c.on_hand).where(table.c.id == plain_ids[0])) != 9
