@@ -20,7 +20,11 @@ echo "== import contracts"
 echo "== types (strict for common/, the till's services, store and settings, and the server's services)"
 .venv/bin/mypy common pos_client sync_server
 echo "== pytest"
-# Two workers (one per core); a test file stays on one worker so its fixtures are shared.
-# Files go to the workers in the order tests/conftest.py gives them (long ones first), not
-# re-sorted by their number of tests.
-exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"
+# Three workers on a 2-core machine: much of a worker's time is spent waiting (for the
+# commands, servers and tills it started as processes, for Qt, for PostgreSQL), and a third
+# worker fills it (the UI tests took a third less time, the CPU hardly more: each worker
+# builds its own templates and route tables once, a few seconds). A test file stays on one
+# worker so its fixtures are shared. Files go to the workers in the order tests/conftest.py
+# gives them (long ones first), not re-sorted by their number of tests.
+# scripts/suite-cpu.sh measures where a run's CPU goes (by kind of process and by file).
+exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"

@@ -16,6 +16,7 @@ os.environ.update(ram_temp_dir())
 
 import copy
 import functools
+import gc
 import itertools
 import shutil
 import socket
@@ -35,8 +36,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.util import LRUCache
 
 import common.hashing
+import sync_server.db
 import sync_server.main
 import sync_server.openapi
 from sync_server.api import build_api_router
@@ -118,6 +122,53 @@ def _openapi_build_once(app: FastAPI) -> dict:
 
 sync_server.openapi.build = _openapi_build_once
 
+# SQLAlchemy compiles a statement once per engine: its compiled cache is the engine's, keyed
+# by the engine's dialect object. Every test opens its own engine on its own database, so
+# each test compiled again every statement it ran (a few hundred for a report test). The
+# engines make_engine opens in a test process take the first such engine's dialect and a
+# shared compiled cache instead (per kind of database and dialect options): the same
+# database server, the same options, the same SQL. The test's engine, pool, connections and
+# event listeners stay its own. A test about compiling itself (test_report_compile_cache)
+# asks for an engine of its own with the `own_sql_cache` marker.
+_plain_create_engine = sync_server.db.create_engine
+_shared_sql: dict[tuple[object, ...], tuple[Dialect, LRUCache]] = {}
+_share_sql = [True]
+_DIALECT_NEUTRAL = {"connect_args", "pool_size", "max_overflow", "pool_timeout"}
+
+
+def _create_engine_sharing_sql(url, **kwargs) -> Engine:
+    engine = _plain_create_engine(url, **kwargs)
+    if not _share_sql[0]:
+        return engine
+    key = (
+        engine.url.drivername,
+        repr(sorted((k, v) for k, v in kwargs.items() if k not in _DIALECT_NEUTRAL)),
+    )
+    if key not in _shared_sql:
+        _shared_sql[key] = (engine.dialect, LRUCache(20000))
+    dialect, cache = _shared_sql[key]
+    engine.dialect = dialect
+    engine.pool._dialect = dialect
+    engine._compiled_cache = cache
+    return engine
+
+
+sync_server.db.create_engine = _create_engine_sharing_sql
+
+
+@pytest.fixture(autouse=True)
+def _own_sql_cache(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Engines of a test marked own_sql_cache have their own dialect and compiled cache."""
+    if request.node.get_closest_marker("own_sql_cache") is None:
+        yield
+        return
+    _share_sql[0] = False
+    try:
+        yield
+    finally:
+        _share_sql[0] = True
+
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Property tests check behaviour, not speed: a machine busy with other work must not fail
@@ -127,8 +178,8 @@ hypothesis_settings.load_profile("stockpilot")
 _db_counter = itertools.count()
 
 # Files whose tests run for tens of seconds (bundles, wheels, process trees, fuzzing, faults,
-# X servers). scripts/test.sh runs files on two workers in collection order: these go first,
-# so that no worker is left alone with one of them while the other has finished.
+# X servers). scripts/test.sh runs files on three workers in collection order: these go
+# first, so that no worker is left alone with one of them while the others have finished.
 LONG_FIRST = ({"chain", "fuzz", "slow"}, {"chaos", "xvfb"})
 
 
@@ -144,6 +195,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return kind, -len(tests)
 
     items[:] = [item for tests in sorted(files.values(), key=rank) for item in tests]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave what importing and collecting made (modules, classes, routes, mappers, some
+    200,000 objects) out of the garbage collector's full passes, which otherwise walk all of
+    it again every few hundred thousand allocations for the whole run (gc.freeze)."""
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

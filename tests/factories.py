@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
@@ -23,6 +25,7 @@ from sync_server.catalog import service as catalog
 from sync_server.db import make_sessionmaker, transaction
 from sync_server.foundation.principal import Principal
 from sync_server.org import service as org
+from sync_server.ratelimit.middleware import RateLimit
 
 PASSWORD = "correct horse battery"
 
@@ -202,3 +205,16 @@ def one_line_sale_event(
         completed_at=datetime.now(UTC),
     )
     return Event.wrap(sale, device_id=device_id).model_dump(mode="json")
+
+
+def hold_rate_limit_window(app: FastAPI) -> float:
+    """Stop the app's rate-limit clock a second into the current minute's window; return it.
+
+    A burst then counts in one window however long it takes and whenever it starts (the
+    tests used to wait out the end of a minute first: up to 15 s).
+    """
+    limiter = next(m.kwargs["limiter"] for m in app.user_middleware if m.cls is RateLimit)
+    now = time.time()
+    held = now - now % 60 + 1
+    limiter.clock = lambda: held
+    return held

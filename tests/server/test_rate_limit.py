@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sync_server.main import create_app
-from tests.factories import Api, build_world
+from tests.factories import Api, build_world, hold_rate_limit_window
 
 
 @pytest.fixture(params=["memory", "database"])
@@ -19,20 +19,12 @@ def limited(request, settings, engine):
             "rate_limit_login_per_minute": 50,
         }
     )
-    with TestClient(create_app(tight, engine=engine), raise_server_exceptions=False) as client:
+    app = create_app(tight, engine=engine)
+    hold_rate_limit_window(app)  # bursts must not straddle two windows
+    with TestClient(app, raise_server_exceptions=False) as client:
         world = build_world(engine, client)
         admin = world.api("admin")
-        _clear_of_a_window_edge()
         yield world, admin
-
-
-def _clear_of_a_window_edge(margin_s: float = 15.0) -> None:
-    """Wait until a fixed one-minute window has room for a burst (bursts must not straddle)."""
-    import time
-
-    left = 60 - time.time() % 60
-    if left < margin_s:
-        time.sleep(left + 0.1)
 
 
 def test_write_burst_is_refused_and_has_no_effect(limited):
@@ -97,8 +89,9 @@ def test_made_up_bearers_do_not_unlock_more_login_attempts(settings, engine):
     tight = settings.model_copy(
         update={"rate_limit_store": "database", "rate_limit_login_per_minute": 3}
     )
-    with TestClient(create_app(tight, engine=engine), raise_server_exceptions=False) as client:
-        _clear_of_a_window_edge()
+    app = create_app(tight, engine=engine)
+    hold_rate_limit_window(app)
+    with TestClient(app, raise_server_exceptions=False) as client:
         statuses = [
             client.post(
                 "/api/v1/auth/login",

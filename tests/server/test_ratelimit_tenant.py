@@ -13,14 +13,7 @@ from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.partners.models import Supplier
 from sync_server.ratelimit.service import Limit, TenantLimits
-from tests.factories import Api, build_world
-
-
-def _fresh_window() -> None:
-    """Wait out the last seconds of a minute, so a burst is counted in one window."""
-    left = 60 - time.time() % 60
-    if left < 4:
-        time.sleep(left + 0.05)
+from tests.factories import Api, build_world, hold_rate_limit_window
 
 
 def _put(api: Api, value):
@@ -34,7 +27,7 @@ def test_a_tenants_lower_read_limit_holds_its_callers_and_not_other_tenants(worl
     assert saved.json()["value"] == {"read": 5, "write": 3}
     assert admin.get("settings").json()["rate_limits"] == {"read": 5, "write": 3}
 
-    _fresh_window()
+    hold_rate_limit_window(client.app)  # the burst counts in one window
     viewer = world.api("viewer")
     statuses = [viewer.get("branches").status_code for _ in range(7)]
     assert statuses == [200] * 5 + [429] * 2
@@ -64,7 +57,7 @@ def test_a_tenants_lower_read_limit_holds_its_callers_and_not_other_tenants(worl
 
 def test_a_refused_write_burst_changes_nothing(world, engine):
     assert _put(world.api("admin"), {"write": 3}).status_code == 200
-    _fresh_window()
+    hold_rate_limit_window(world.client.app)
     buyer = world.api("purchase_admin")
     answers = [buyer.post("suppliers", json={"name": f"Burst {i}"}) for i in range(6)]
     assert [a.status_code for a in answers] == [201, 201, 201, 429, 429, 429]
@@ -134,7 +127,7 @@ def test_a_generated_signing_key_is_the_one_tenant_limits_check_tokens_with(sett
         world = build_world(engine, client)
         admin = world.api("admin")
         assert _put(admin, {"read": 2}).status_code == 200
-        _fresh_window()
+        hold_rate_limit_window(client.app)
         assert [admin.get("branches").status_code for _ in range(3)] == [200, 200, 429]
 
 

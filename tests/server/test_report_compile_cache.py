@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.engine.interfaces import CacheStats
 
@@ -49,6 +50,7 @@ def compiles(engine: Engine) -> Iterator[Compiles]:
         event.remove(engine, "before_cursor_execute", spy)
 
 
+@pytest.mark.own_sql_cache
 def test_a_second_run_of_every_report_and_a_repeated_step_compile_nothing_new(world):
     a = world.a
     rnd = random.Random(15)
