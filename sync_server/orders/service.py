@@ -9,7 +9,20 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, JSON, Select, String, and_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, lazyload
 
@@ -168,7 +181,7 @@ _PRODUCT_COLUMNS = (
     "tax_rate",
     "tax_class_id",
 )
-_PRODUCTS_HERE = (
+_PRODUCTS_AT = (
     select(
         *(_PRODUCT_TABLE.c[name] for name in _PRODUCT_COLUMNS),
         StockLevel.on_hand,
@@ -194,13 +207,22 @@ _PRODUCTS_HERE = (
             BranchProductSetting.product_id == Product.id,
         ),
     )
-    .where(
-        Product.tenant_id == bindparam("tenant_id"),
-        or_(
-            Product.sku.in_(bindparam("skus", expanding=True)),
-            Product.id.in_(bindparam("ids", expanding=True)),
-        ),
-    )
+)
+_PRODUCTS_HERE = _PRODUCTS_AT.where(
+    Product.tenant_id == bindparam("tenant_id"),
+    or_(
+        Product.sku.in_(bindparam("skus", expanding=True)),
+        Product.id.in_(bindparam("ids", expanding=True)),
+    ),
+)
+# PostgreSQL: the SKUs and ids as two array parameters (= ANY), so the statement's text is
+# the same for every order (an expanding IN is rendered again for each one).
+_PRODUCTS_HERE_PG = _PRODUCTS_AT.where(
+    Product.tenant_id == bindparam("tenant_id"),
+    or_(
+        Product.sku == any_(bindparam("skus", type_=ARRAY(String))),
+        Product.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    ),
 )
 
 

@@ -316,16 +316,17 @@ def test_the_plain_reads_answer_as_the_orm_reads_do(shop, monkeypatch):
             data = OrderCreate.model_validate(body)
             # The products: every column the plain read brings, of every product it finds.
             skus = sorted({line.sku for line in data.lines if line.sku})
-            plain = session.connection().execute(
-                service._PRODUCTS_HERE,
-                {
-                    "tenant_id": principal.tenant_id,
-                    "branch_id": world.a.branch_ids[0],
-                    "skus": skus,
-                    "ids": [],
-                },
-            )
+            sqlite = shop.engine.dialect.name == "sqlite"
+            statement = service._PRODUCTS_HERE if sqlite else service._PRODUCTS_HERE_PG
+            params = {"tenant_id": principal.tenant_id, "branch_id": world.a.branch_ids[0]}
+            plain = session.connection().execute(statement, {**params, "skus": skus, "ids": []})
             found = {row.sku: row for row in plain}
+            # By id as well (and by nothing: no product).
+            ids = [row.id for row in found.values()]
+            by_id = session.connection().execute(statement, {**params, "skus": [], "ids": ids})
+            assert sorted(row.id for row in by_id) == sorted(ids)
+            none = {**params, "skus": [], "ids": []}
+            assert session.connection().execute(statement, none).all() == []
             orm = {
                 p.sku: p
                 for p in session.scalars(
@@ -338,7 +339,7 @@ def test_the_plain_reads_answer_as_the_orm_reads_do(shop, monkeypatch):
             for sku, product in orm.items():
                 for name in service._PRODUCT_COLUMNS:
                     assert getattr(found[sku], name) == getattr(product, name), (sku, name)
-            if shop.engine.dialect.name == "sqlite":
+            if sqlite:
                 continue  # the branch read there is the ORM's own (_branch)
             by_id, by_code = service._CONFIGURED_WITH[service._customer_key(data.customer)]
             branch, currency, duplicate, *_, named = service._branch_row(
