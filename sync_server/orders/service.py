@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,6 +47,7 @@ from sync_server.db import (
     insert_parent_with_children,
     is_sqlite,
     lock_for_update,
+    select_plainly,
     utcnow,
 )
 from sync_server.foundation.principal import Principal
@@ -740,7 +742,7 @@ def _branch_row(
     """Return the fulfilment branch's row (the branch first) read with by_id or by_code
     (customer: the order's customer reference, for statements that read it too; plain: a
     Core statement of _CONFIGURED_WITH, its branch and customer made namespaces here)."""
-    execute = session.connection().execute if plain else session.execute
+    execute = partial(select_plainly, session) if plain else session.execute
     params: dict[str, Any] = {
         "tenant_id": principal.tenant_id,
         "external_number": data.external_number,
