@@ -228,6 +228,14 @@ _PRODUCTS_HERE_PG = _PRODUCTS_AT.where(
 )
 
 
+def _products_here(session: Session, params: dict[str, Any]) -> Sequence[Any]:
+    """Return the rows of _PRODUCTS_HERE (params: tenant_id, branch_id, skus, ids): on
+    PostgreSQL its array form, as its text compiled once (db.select_plainly)."""
+    if is_sqlite(session.get_bind()):
+        return session.connection().execute(_PRODUCTS_HERE, params).all()
+    return select_plainly(session, _PRODUCTS_HERE_PG, params).all()  # type: ignore[no-any-return]
+
+
 class _LongWay(Exception):
     """The set-based way does not place this order: _create does, in the same transaction."""
 
@@ -274,20 +282,14 @@ def _create_set_based(session: Session, *, principal: Principal, data: OrderCrea
         found_customer = named[0] if named else None
         listening = any(notifications.matches(p, e) for p in patterns or () for e in _LISTENED)
     # The products with their level here and the ledger's facts of them, in one read.
-    found = (
-        session.connection()
-        .execute(
-            _PRODUCTS_HERE,
-            {
-                "tenant_id": tenant_id,
-                "branch_id": branch.id,
-                "skus": sorted({line.sku for line in data.lines if line.sku is not None}),
-                "ids": sorted(
-                    {line.product_id for line in data.lines if line.product_id is not None}
-                ),
-            },
-        )
-        .all()
+    found = _products_here(
+        session,
+        {
+            "tenant_id": tenant_id,
+            "branch_id": branch.id,
+            "skus": sorted({line.sku for line in data.lines if line.sku is not None}),
+            "ids": sorted({line.product_id for line in data.lines if line.product_id is not None}),
+        },
     )
     products = _matched(found, data)
     if duplicate is not None:

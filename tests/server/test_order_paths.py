@@ -317,16 +317,15 @@ def test_the_plain_reads_answer_as_the_orm_reads_do(shop, monkeypatch):
             # The products: every column the plain read brings, of every product it finds.
             skus = sorted({line.sku for line in data.lines if line.sku})
             sqlite = shop.engine.dialect.name == "sqlite"
-            statement = service._PRODUCTS_HERE if sqlite else service._PRODUCTS_HERE_PG
             params = {"tenant_id": principal.tenant_id, "branch_id": world.a.branch_ids[0]}
-            plain = session.connection().execute(statement, {**params, "skus": skus, "ids": []})
+            plain = service._products_here(session, {**params, "skus": skus, "ids": []})
             found = {row.sku: row for row in plain}
             # By id as well (and by nothing: no product).
             ids = [row.id for row in found.values()]
-            by_id = session.connection().execute(statement, {**params, "skus": [], "ids": ids})
+            by_id = service._products_here(session, {**params, "skus": [], "ids": ids})
             assert sorted(row.id for row in by_id) == sorted(ids)
             none = {**params, "skus": [], "ids": []}
-            assert session.connection().execute(statement, none).all() == []
+            assert list(service._products_here(session, none)) == []
             orm = {
                 p.sku: p
                 for p in session.scalars(
