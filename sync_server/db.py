@@ -432,6 +432,39 @@ def insert_parent_with_children(
     return found[: len(returning)], list(found[-1])
 
 
+def select_plainly(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """Run a Core SELECT built once (PostgreSQL) as its SQL text, compiled once, positional.
+
+    Connection.execute() looks a statement up in its compiled cache on every run by its
+    cache key, whose hashing, for a read with several subqueries, costs more than the rest
+    of its way in Python; compiled once here, it goes out through _execute_numbered (the
+    connection's events and its errors' translation still apply). The values come back as
+    the driver gives them: for columns with no result processing of their own (integers,
+    text, booleans, JSON, arrays; not UTCDateTime), and parameters the driver takes as they
+    are (tests/server/test_order_paths.py compares a read's answers with the ORM's).
+    """
+    connection = session.connection()
+    plain = _PLAIN_SELECTS.get(id(statement))
+    if plain is None or plain[0] is not statement:
+        # The dialect's own class, positional: %s placeholders in the order of positiontup.
+        positional: Any = type(connection.dialect)
+        compiled = statement.compile(dialect=positional(paramstyle="format"))
+        text = compiled.string
+        if "%%" in text or compiled.positiontup is None:
+            raise ValueError("select_plainly takes no literal % and needs positional binds")
+        plain = (statement, text, tuple(compiled.positiontup), compiled)
+        if len(_PLAIN_SELECTS) > 200:
+            _PLAIN_SELECTS.clear()
+        _PLAIN_SELECTS[id(statement)] = plain
+    _, text, names, compiled = plain
+    values = compiled.construct_params(params)
+    return _execute_numbered(connection, text, [values[name] for name in names])
+
+
+# id(statement) -> (the statement, its text, its positional names, its compiled form).
+_PLAIN_SELECTS: dict[int, tuple[Any, str, tuple[str, ...], Any]] = {}
+
+
 def insert_row_plainly(
     session: Session, table: Table, row: dict[str, Any], *, then: str = ""
 ) -> Any:

@@ -94,8 +94,12 @@ def _content(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+# json.dumps with these options makes this encoder on every call: made once, the same bytes.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=json_default).encode
+
+
 def _dump(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=json_default).encode()
+    return _ENCODE(body).encode()
 
 
 def legacy_hash(entry: AuditEntry) -> str:
@@ -130,9 +134,18 @@ def _chain_message_from(record_message: bytes, entry: AuditEntry) -> bytes:
     nonce and tenant_id (the last key, an integer), so they are spliced in before it rather
     than the whole content encoded again (tests/server/test_audit_messages.py).
     """
+    return _chain_message_from_links(
+        record_message, prev_hash=entry.prev_hash, record_mac=entry.record_mac, seq=entry.seq
+    )
+
+
+def _chain_message_from_links(
+    record_message: bytes, *, prev_hash: str | None, record_mac: str | None, seq: int | None
+) -> bytes:
+    """_chain_message_from() given the links themselves (the sealer's rows are not entries)."""
     body = record_message.removeprefix(b"record|")
     cut = body.rindex(_LAST_KEY)
-    links = _dump({"prev_hash": entry.prev_hash, "record_mac": entry.record_mac, "seq": entry.seq})
+    links = _dump({"prev_hash": prev_hash, "record_mac": record_mac, "seq": seq})
     return b"entry|" + body[:cut] + b"," + links[1:-1] + body[cut:]
 
 
@@ -302,21 +315,39 @@ def seal_audit(session: Session, *, tenant_id: int, batch: int = 1000, wait: boo
         ).all()
         links = []
         for row in rows:
-            entry = SimpleNamespace(**row._mapping)
-            after_id = entry.id
-            message = _server_record_message(entry, keyring=keyring, head=head)
+            after_id = row.id
+            message = _server_record_message(row, keyring=keyring, head=head)
             if message is None:
-                log.error("audit entry id %s was not written by the server; not sealing", entry.id)
+                log.error("audit entry id %s was not written by the server; not sealing", row.id)
                 continue
-            # The head is signed once for the batch below: the MAC of where it ends.
-            _link(
-                entry,  # type: ignore[arg-type]  # the columns, duck-typed (as in record())
-                head,
-                keyring,
-                record_message=message or None,
-                sign_head=False,
+            if not message:  # written before the key: signed as it is chained (rare)
+                entry = SimpleNamespace(**row._mapping)
+                _link(entry, head, keyring, sign_head=False)  # type: ignore[arg-type]
+                links.append({name: getattr(entry, name) for name in _LINKS})
+                continue
+            # _link() for an entry record() signed, from the row as read: its content is
+            # encoded once (checked and chained from the same message); the head is signed
+            # once for the batch below (the MAC of where it ends).
+            seq = head.last_seq + 1
+            prev_hash = head.last_hash
+            chained = _chain_message_from_links(
+                message, prev_hash=prev_hash, record_mac=row.record_mac, seq=seq
             )
-            links.append({name: getattr(entry, name) for name in _LINKS})
+            link = keyring.mac(chained, kid=row.key_id)
+            head.last_seq = seq
+            head.last_hash = link
+            links.append(
+                {
+                    "id": row.id,
+                    "tenant_id": row.tenant_id,
+                    "seq": seq,
+                    "prev_hash": prev_hash,
+                    "hash": link,
+                    "key_id": row.key_id,
+                    "nonce": row.nonce,
+                    "record_mac": row.record_mac,
+                }
+            )
         if links:
             _sign_head(head, keyring)
             update_rows(session, _ENTRIES, _LINKS, links)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, JSON, Select, String, and_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, lazyload
 
@@ -31,6 +47,7 @@ from sync_server.db import (
     insert_parent_with_children,
     is_sqlite,
     lock_for_update,
+    select_plainly,
     utcnow,
 )
 from sync_server.foundation.principal import Principal
@@ -149,16 +166,33 @@ _ORDER_DEFAULTS: dict[str, Any] = {
 }
 
 
-# What _products and _refuse_if_short read, and the ledger's facts (ledger._FACTS), at once.
-_PRODUCTS_HERE = (
+# What _products and _refuse_if_short read, and the ledger's facts (ledger._FACTS), at once:
+# plain Core rows (no ORM entities), with only the product columns an order reads, named as
+# Product's attributes (tests/server/test_order_paths.py compares them with the ORM's).
+_PRODUCT_TABLE = Product.__table__
+_PRODUCT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "sku",
+    "name",
+    "unit",
+    "active",
+    "category_id",
+    "price",
+    "cost",
+    "tax_rate",
+    "tax_class_id",
+)
+_PRODUCTS_AT = (
     select(
-        Product,
+        *(_PRODUCT_TABLE.c[name] for name in _PRODUCT_COLUMNS),
         StockLevel.on_hand,
         StockLevel.reserved,
         func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold).label(
             "threshold"
         ),
     )
+    .select_from(_PRODUCT_TABLE)
     .outerjoin(
         StockLevel,
         and_(
@@ -175,19 +209,31 @@ _PRODUCTS_HERE = (
             BranchProductSetting.product_id == Product.id,
         ),
     )
-    .where(
-        Product.tenant_id == bindparam("tenant_id"),
-        or_(
-            Product.sku.in_(bindparam("skus", expanding=True)),
-            Product.id.in_(bindparam("ids", expanding=True)),
-        ),
-    )
-    .options(
-        lazyload(Product.barcode_rows),
-        lazyload(Product.category),
-        lazyload(Product.pack_rows),
-    )
 )
+_PRODUCTS_HERE = _PRODUCTS_AT.where(
+    Product.tenant_id == bindparam("tenant_id"),
+    or_(
+        Product.sku.in_(bindparam("skus", expanding=True)),
+        Product.id.in_(bindparam("ids", expanding=True)),
+    ),
+)
+# PostgreSQL: the SKUs and ids as two array parameters (= ANY), so the statement's text is
+# the same for every order (an expanding IN is rendered again for each one).
+_PRODUCTS_HERE_PG = _PRODUCTS_AT.where(
+    Product.tenant_id == bindparam("tenant_id"),
+    or_(
+        Product.sku == any_(bindparam("skus", type_=ARRAY(String))),
+        Product.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+    ),
+)
+
+
+def _products_here(session: Session, params: dict[str, Any]) -> Sequence[Any]:
+    """Return the rows of _PRODUCTS_HERE (params: tenant_id, branch_id, skus, ids): on
+    PostgreSQL its array form, as its text compiled once (db.select_plainly)."""
+    if is_sqlite(session.get_bind()):
+        return session.connection().execute(_PRODUCTS_HERE, params).all()
+    return select_plainly(session, _PRODUCTS_HERE_PG, params).all()  # type: ignore[no-any-return]
 
 
 class _LongWay(Exception):
@@ -230,22 +276,22 @@ def _create_set_based(session: Session, *, principal: Principal, data: OrderCrea
         by_id, by_code = _CONFIGURED_WITH[_customer_key(data.customer)]
         branch, currency, duplicate, stored, rule_rows, patterns, *named = _branch_row(
             session, principal=principal, data=data, by_id=by_id, by_code=by_code,
-            customer=data.customer,
+            customer=data.customer, plain=True,
         )  # fmt: skip
         config = (org.settings_from(stored or {}), pricing.rules_from_rows(rule_rows or ()))
         found_customer = named[0] if named else None
         listening = any(notifications.matches(p, e) for p in patterns or () for e in _LISTENED)
     # The products with their level here and the ledger's facts of them, in one read.
-    found = session.execute(
-        _PRODUCTS_HERE,
+    found = _products_here(
+        session,
         {
             "tenant_id": tenant_id,
             "branch_id": branch.id,
             "skus": sorted({line.sku for line in data.lines if line.sku is not None}),
             "ids": sorted({line.product_id for line in data.lines if line.product_id is not None}),
         },
-    ).all()
-    products = _matched([row.Product for row in found], data)
+    )
+    products = _matched(found, data)
     if duplicate is not None:
         raise Conflict(
             f"Order {data.external_number} already exists (id {duplicate}); "
@@ -257,7 +303,7 @@ def _create_set_based(session: Session, *, principal: Principal, data: OrderCrea
         needed[product.id] = needed.get(product.id, Decimal("0")) + line.quantity
     _refuse_short(
         {
-            row.Product.id: row.on_hand - row.reserved
+            row.id: row.on_hand - row.reserved
             for row in found
             if row.on_hand is not None and row.reserved is not None
         },
@@ -265,10 +311,9 @@ def _create_set_based(session: Session, *, principal: Principal, data: OrderCrea
         products=products,
     )
     facts = [
-        ledger.Facts(p.id, p.tenant_id, p.name, p.sku, row.threshold)
+        ledger.Facts(row.id, row.tenant_id, row.name, row.sku, row.threshold)
         for row in found
-        for p in (row.Product,)
-        if p.id in needed
+        if row.id in needed
     ]
     if config is None:
         customer = _customer(session, principal=principal, ref=data.customer)
@@ -673,38 +718,6 @@ _BRANCH = (
 _BRANCH_BY_ID = _BRANCH.where(Branch.id == bindparam("branch"))
 _BRANCH_BY_CODE = _BRANCH.where(Branch.code == bindparam("branch"))
 
-# PostgreSQL, the set-based way: the same read also brings what org.get_settings,
-# pricing.active_rules and notifications.listens would read (the tenant's stored settings,
-# its live pricing rules in id order, the event patterns of its live notification rules for
-# the branch), as three more columns: one round trip instead of four.
-_CONFIGURED = _BRANCH.add_columns(
-    select(func.json_object_agg(TenantSetting.key, TenantSetting.value, type_=JSON))
-    .where(TenantSetting.tenant_id == bindparam("tenant_id"), TenantSetting.branch_id.is_(None))
-    .scalar_subquery(),
-    select(
-        func.json_agg(
-            aggregate_order_by(
-                func.json_build_array(
-                    PricingRule.id, PricingRule.rule_type, PricingRule.name, PricingRule.spec
-                ),
-                PricingRule.id,
-            ),
-            type_=JSON,
-        )
-    )
-    .where(PricingRule.tenant_id == bindparam("tenant_id"), PricingRule.active.is_(True))
-    .scalar_subquery(),
-    select(func.array_agg(NotificationRule.event, type_=ARRAY(String)))
-    .where(
-        NotificationRule.tenant_id == bindparam("tenant_id"),
-        NotificationRule.active.is_(True),
-        or_(NotificationRule.branch_id.is_(None), NotificationRule.branch_id == Branch.id),
-    )
-    .scalar_subquery(),
-)
-_CONFIGURED_BY_ID = _CONFIGURED.where(Branch.id == bindparam("branch"))
-_CONFIGURED_BY_CODE = _CONFIGURED.where(Branch.code == bindparam("branch"))
-
 
 def _branch(
     session: Session, *, principal: Principal, data: OrderCreate
@@ -726,9 +739,12 @@ def _branch_row(
     by_id: Select[Any],
     by_code: Select[Any],
     customer: CustomerRef | None = None,
+    plain: bool = False,
 ) -> tuple[Any, ...]:
     """Return the fulfilment branch's row (the branch first) read with by_id or by_code
-    (customer: the order's customer reference, for statements that read it too)."""
+    (customer: the order's customer reference, for statements that read it too; plain: a
+    Core statement of _CONFIGURED_WITH, its branch and customer made namespaces here)."""
+    execute = partial(select_plainly, session) if plain else session.execute
     params: dict[str, Any] = {
         "tenant_id": principal.tenant_id,
         "external_number": data.external_number,
@@ -736,24 +752,42 @@ def _branch_row(
     if customer is not None:
         params["customer_id"] = customer.id
         params["email"] = customer.email.lower() if customer.email else None
+    row: Any
     if data.branch_id is not None:
-        row = session.execute(by_id, {**params, "branch": data.branch_id}).first()
+        row = execute(by_id, {**params, "branch": data.branch_id}).first()
         what = f"id {data.branch_id}"
     elif data.branch_code is not None:
-        row = session.execute(by_code, {**params, "branch": data.branch_code}).first()
+        row = execute(by_code, {**params, "branch": data.branch_code}).first()
         what = f"code '{data.branch_code}'"
     elif len(principal.branch_ids) == 1:
         only = next(iter(principal.branch_ids))
-        row = session.execute(by_id, {**params, "branch": only}).first()
+        row = execute(by_id, {**params, "branch": only}).first()
         what = "of this key"
     else:
         raise ValidationFailed("Say which branch fulfils the order: branch_code or branch_id.")
+    if plain and row is not None:
+        row = _unpack_plain(tuple(row))
     if row is None or not row[0].active:
         raise ValidationFailed(f"There is no active fulfilment branch with {what}.")
     branch = row[0]
     if not principal.may_use_branch(branch.id):
         raise PermissionDenied(f"This caller may not order from branch {branch.code}.")
     return tuple(row)
+
+
+def _unpack_plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return a plain branch read's row as _branch_row's: the branch as a namespace of its
+    columns first, then the other columns, then the customer as a namespace (or None)."""
+    width = len(_BRANCH_COLUMNS)
+    branch = SimpleNamespace(**dict(zip(_BRANCH_COLUMNS, row[:width], strict=True)))
+    rest = row[width : width + _CONFIGURED_EXTRA]
+    named = row[width + _CONFIGURED_EXTRA :]
+    if not named:
+        return (branch, *rest)
+    found = None
+    if named[0] is not None:  # the outer join found the customer
+        found = SimpleNamespace(**dict(zip(_CUSTOMER_COLUMNS, named, strict=True)))
+    return (branch, *rest, found)
 
 
 def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Product]:
@@ -773,12 +807,12 @@ def _products(session: Session, *, tenant_id: int, data: OrderCreate) -> list[Pr
     return _matched(list(rows), data)
 
 
-def _matched(rows: list[Product], data: OrderCreate) -> list[Product]:
+def _matched(rows: Sequence[Any], data: OrderCreate) -> list[Any]:
     """Return the product of each line among rows; refuse unknown or badly counted lines."""
     by_sku = {p.sku: p for p in rows}
     by_id = {p.id: p for p in rows}
     problems: list[dict[str, Any]] = []
-    found: list[Product] = []
+    found: list[Any] = []
     for index, line in enumerate(data.lines):
         product = (
             by_sku.get(line.sku)
@@ -867,7 +901,7 @@ def _customer_key(ref: CustomerRef) -> str:
 
 def _with_customer(statement: Select[Any], key: str) -> Select[Any]:
     """Add the customer the order names (by id, or the first active one with its e-mail) to
-    the branch read, as one more entity (None when there is none); by phone only, nothing."""
+    the branch read, as its columns (NULL when there is none); by phone only, nothing."""
     if key == "phone":
         return statement
     if key == "id":
@@ -878,7 +912,79 @@ def _with_customer(statement: Select[Any], key: str) -> Select[Any]:
         # Not correlated with the outer read's customers: a read of its own, in the join.
         first = _CUSTOMER_BY_EMAIL.with_only_columns(Customer.id).correlate(None).scalar_subquery()
         match = Customer.id == first
-    return statement.add_columns(Customer).outerjoin(Customer, match)
+    columns = (_CUSTOMER_TABLE.c[name].label(f"customer_{name}") for name in _CUSTOMER_COLUMNS)
+    return statement.add_columns(*columns).outerjoin(Customer, match)
+
+
+# The branch's and the customer's columns an order reads, named as their attributes.
+_BRANCH_TABLE = Branch.__table__
+_CUSTOMER_TABLE = Customer.__table__
+_BRANCH_COLUMNS = ("id", "tenant_id", "code", "active", "state_code")
+_CUSTOMER_COLUMNS = (
+    "id",
+    "tenant_id",
+    "name",
+    "email",
+    "phone",
+    "address",
+    "tax_number",
+    "price_group",
+    "active",
+)
+_PLAIN_BRANCH = (
+    select(
+        *(_BRANCH_TABLE.c[name] for name in _BRANCH_COLUMNS),
+        Tenant.currency,
+        select(Order.id)
+        .where(
+            Order.tenant_id == bindparam("tenant_id"),
+            Order.external_number == bindparam("external_number"),
+        )
+        .scalar_subquery()
+        .label("duplicate"),
+    )
+    .select_from(_BRANCH_TABLE)
+    .join(Tenant, Tenant.id == Branch.tenant_id)
+    .where(Branch.tenant_id == bindparam("tenant_id"))
+)
+
+# PostgreSQL, the set-based way: the same read also brings what org.get_settings,
+# pricing.active_rules and notifications.listens would read (the tenant's stored settings,
+# its live pricing rules in id order, the event patterns of its live notification rules for
+# the branch), as three more columns: one round trip instead of four. Plain Core columns, no
+# ORM entities: the branch (and the customer, below) come back as namespaces of the columns
+# an order reads (tests/server/test_order_paths.py compares them with the ORM's).
+_CONFIGURED = _PLAIN_BRANCH.add_columns(
+    select(func.json_object_agg(TenantSetting.key, TenantSetting.value, type_=JSON))
+    .where(TenantSetting.tenant_id == bindparam("tenant_id"), TenantSetting.branch_id.is_(None))
+    .scalar_subquery(),
+    select(
+        func.json_agg(
+            aggregate_order_by(
+                func.json_build_array(
+                    PricingRule.id, PricingRule.rule_type, PricingRule.name, PricingRule.spec
+                ),
+                PricingRule.id,
+            ),
+            type_=JSON,
+        )
+    )
+    .where(PricingRule.tenant_id == bindparam("tenant_id"), PricingRule.active.is_(True))
+    .scalar_subquery(),
+    select(func.array_agg(NotificationRule.event, type_=ARRAY(String)))
+    .where(
+        NotificationRule.tenant_id == bindparam("tenant_id"),
+        NotificationRule.active.is_(True),
+        or_(NotificationRule.branch_id.is_(None), NotificationRule.branch_id == Branch.id),
+    )
+    .scalar_subquery(),
+)
+
+
+# The columns after the branch's: currency, duplicate, settings, rules, rule patterns.
+_CONFIGURED_EXTRA = 5
+_CONFIGURED_BY_ID = _CONFIGURED.where(Branch.id == bindparam("branch"))
+_CONFIGURED_BY_CODE = _CONFIGURED.where(Branch.code == bindparam("branch"))
 
 
 # PostgreSQL, the set-based way: the branch read above with the order's customer as well

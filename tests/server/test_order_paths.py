@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from common.schemas.partners import CustomerCreate
 from common.schemas.pricing import PriceListIn, PromotionIn
@@ -294,3 +294,67 @@ def test_customers_named_every_way_are_the_same_customer_either_way(shop, monkey
     asha_rao = picked[1]
     assert picked[:4] == [asha_id, asha_rao, asha_rao, asha_id] and asha_rao < asha_id
     assert picked[4] not in (gone.id, asha_rao, asha_id)
+
+
+def test_the_plain_reads_answer_as_the_orm_reads_do(shop, monkeypatch):
+    """The set-based way reads the products, and on PostgreSQL the branch and the named
+    customer, as plain Core columns: each attribute an order reads is the ORM object's."""
+    world = shop
+    principal = world.principal("admin")
+    with world.sessions()() as session:
+        asha = service._customer(
+            session, principal=principal, ref=OrderCreate.model_validate(order_body()).customer
+        )
+        assert asha is not None
+        bodies = [
+            order_body("PLAIN-1", ("ADMIN-0", "1"), ("ADMIN-1", "2"), ("NOPE", "1")),
+            order_body("PLAIN-2", ("ADMIN-1", "1"), customer={"id": asha.id}),
+            order_body("PLAIN-3", customer={"name": "N", "email": "new@example.com"}),
+            {**order_body("PLAIN-4"), "branch_code": None, "branch_id": world.a.branch_ids[0]},
+        ]
+        for body in bodies:
+            data = OrderCreate.model_validate(body)
+            # The products: every column the plain read brings, of every product it finds.
+            skus = sorted({line.sku for line in data.lines if line.sku})
+            sqlite = shop.engine.dialect.name == "sqlite"
+            params = {"tenant_id": principal.tenant_id, "branch_id": world.a.branch_ids[0]}
+            plain = service._products_here(session, {**params, "skus": skus, "ids": []})
+            found = {row.sku: row for row in plain}
+            # By id as well (and by nothing: no product).
+            ids = [row.id for row in found.values()]
+            by_id = service._products_here(session, {**params, "skus": [], "ids": ids})
+            assert sorted(row.id for row in by_id) == sorted(ids)
+            none = {**params, "skus": [], "ids": []}
+            assert list(service._products_here(session, none)) == []
+            orm = {
+                p.sku: p
+                for p in session.scalars(
+                    select(Product).where(
+                        Product.tenant_id == principal.tenant_id, Product.sku.in_(skus)
+                    )
+                )
+            }
+            assert sorted(found) == sorted(orm) == [s for s in skus if s != "NOPE"]
+            for sku, product in orm.items():
+                for name in service._PRODUCT_COLUMNS:
+                    assert getattr(found[sku], name) == getattr(product, name), (sku, name)
+            if sqlite:
+                continue  # the branch read there is the ORM's own (_branch)
+            by_id, by_code = service._CONFIGURED_WITH[service._customer_key(data.customer)]
+            branch, currency, duplicate, *_, named = service._branch_row(
+                session, principal=principal, data=data, by_id=by_id, by_code=by_code,
+                customer=data.customer, plain=True,
+            )  # fmt: skip
+            orm_branch, orm_currency, orm_duplicate = service._branch(
+                session, principal=principal, data=data
+            )
+            assert (currency, duplicate) == (orm_currency, orm_duplicate)
+            for name in service._BRANCH_COLUMNS:
+                assert getattr(branch, name) == getattr(orm_branch, name), name
+            orm_customer = service._customer(session, principal=principal, ref=data.customer)
+            if orm_customer is None:
+                assert named is None
+                continue
+            for name in service._CUSTOMER_COLUMNS:
+                assert getattr(named, name) == getattr(orm_customer, name), name
+        session.rollback()
