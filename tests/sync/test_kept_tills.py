@@ -233,3 +233,25 @@ def test_a_till_push_or_pull_takes_one_trip_whether_kept_or_not(world, enrol, tr
     assert denied.status_code == 403, denied.text
     assert world.api("admin").post("sync/push", json={"events": []}).status_code == 403
     assert world.api("admin").get("sync/pull", params={"limit": 0}).status_code == 403
+
+
+def test_a_pull_of_a_till_no_longer_kept_reads_its_row_by_id_as_it_is_now(world, enrol):
+    """A pull needs no device object: the columns of the till's principal, read by id."""
+    body, till = enrol(name="Counter 1")
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    with transaction(world.sessions()) as session:  # renamed by another process
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(name="Counter 9")
+        )
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    seen, stop = _statements(world.engine)
+    try:
+        with patch.object(devices.time, "monotonic", return_value=later):
+            assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+            kept = devices.kept_device(body["token"])
+    finally:
+        stop()
+    assert not [s for s in seen if "credential_directory" in s], seen
+    assert len([s for s in seen if "FROM devices" in s]) == 1, seen
+    assert kept is not None and kept.label == "device:Counter 9"
+    assert kept.device_id == body["device_id"] and kept.branch_ids == {world.a.branch_ids[0]}
