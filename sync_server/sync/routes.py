@@ -40,8 +40,8 @@ from sync_server.foundation.deps import (
     Requires,
     SessionDep,
     bearer_token,
-    database_turn,
     primary_turn,
+    turn_held,
 )
 from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
@@ -211,32 +211,32 @@ class _ResolvedInItsTrip(OneHop):
         return await super().run(resolved)
 
 
-async def _till_hop(
-    request: Request, _turn: Annotated[None, Depends(database_turn)]
-) -> AsyncIterator[OneHop]:
+async def _till_hop(request: Request) -> AsyncIterator[OneHop]:
     """The push's or pull's OneHop, for an enrolled till only.
 
     A kept principal is checked here, on the event loop; a till's credential that is not kept
     is read and checked in the work's trip (_ResolvedInItsTrip), before the work runs. A push
-    whose body turns out invalid is refused 401 or 403 first all the same (_TillFirst).
+    whose body turns out invalid is refused 401 or 403 first all the same (_TillFirst). The
+    connection's turn is taken here, as in_one_hop takes it.
     """
-    admission.started(request.scope)  # its turn came: its wait at the door is over
-    token = bearer_token(request)
-    if token is None:
-        raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
-    kept = credentials.kept(token)
-    if kept is None and token.startswith(DEVICE_TOKEN_PREFIX):
-        # A till's credential: it may do what a push or pull needs, unless it is unknown or
-        # revoked (401, found in the trip).
-        yield _ResolvedInItsTrip(request, token)
-        return
-    if kept is None:
-        # Not a till's credential: refused here, before the body is looked at, 401 when it
-        # is no good and 403 when it is (a user or an API key never syncs).
-        kept = await run_in_threadpool(_resolve_apart, request, token)
-    _check_till(kept)
-    request.state.principal = kept
-    yield OneHop(request, kept, None)
+    async with turn_held(request):
+        admission.started(request.scope)  # its turn came: its wait at the door is over
+        token = bearer_token(request)
+        if token is None:
+            raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+        kept = credentials.kept(token)
+        if kept is None and token.startswith(DEVICE_TOKEN_PREFIX):
+            # A till's credential: it may do what a push or pull needs, unless it is unknown
+            # or revoked (401, found in the trip).
+            yield _ResolvedInItsTrip(request, token)
+            return
+        if kept is None:
+            # Not a till's credential: refused here, before the body is looked at, 401 when
+            # it is no good and 403 when it is (a user or an API key never syncs).
+            kept = await run_in_threadpool(_resolve_apart, request, token)
+        _check_till(kept)
+        request.state.principal = kept
+        yield OneHop(request, kept, None)
 
 
 def _resolve_apart(request: Request, token: str) -> Principal:
