@@ -98,6 +98,9 @@ def create_app(
         "customer credit, online orders, audit and reports. Errors are RFC 9457 "
         "problem documents (application/problem+json).",
         lifespan=lifespan,
+        # The server exports no OpenTelemetry: off, FastAPI skips its telemetry layer, which
+        # otherwise asks the (unconfigured) providers, reading the environment, per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine

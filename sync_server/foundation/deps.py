@@ -114,13 +114,14 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     it back once its transaction has ended (get_session), so a slow client reading a long
     answer does not hold a turn; the wait is bounded by the pool's own.
     """
-    async with _turn_held(request):
+    async with turn_held(request):
         yield
 
 
 @asynccontextmanager
-async def _turn_held(request: Request) -> AsyncIterator[None]:
-    """database_turn's work, for a dependency that takes the turn itself (in_one_hop)."""
+async def turn_held(request: Request) -> AsyncIterator[None]:
+    """database_turn's work, for a dependency that takes the turn itself (in_one_hop): one
+    dependency less for FastAPI to solve and unwind per request."""
     state = request.app.state
     routed = getattr(state, "replica", None) is not None and _for_the_replica(request)
     turns: asyncio.Semaphore | None = getattr(
@@ -334,7 +335,7 @@ def in_one_hop(permission: Permission) -> Callable[..., AsyncIterator[OneHop]]:
         # The connection's turn is taken here, as database_turn takes and gives it back,
         # rather than by a dependency of its own: one dependency less for FastAPI to solve
         # and unwind per request.
-        async with _turn_held(request):
+        async with turn_held(request):
             # Its turn came: its wait at the door is over (as when SessionDep opens its
             # session).
             admission.started(request.scope)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,12 +36,12 @@ from common.sync.series import DeviceSeries
 from sync_server import admission
 from sync_server.foundation import credentials
 from sync_server.foundation.deps import (
-    InOneHop,
     OneHop,
     Requires,
     SessionDep,
     bearer_token,
-    database_turn,
+    primary_turn,
+    turn_held,
 )
 from sync_server.foundation.principal import Principal
 from sync_server.paging import PageParams, SortedBy, paginate
@@ -192,10 +194,16 @@ class _ResolvedInItsTrip(OneHop):
         self.token = token
 
     async def run(self, work: Callable[[Session, Principal], T]) -> T:
-        secret = self.request.app.state.settings.resolved_secret_key
+        # A push's work needs the device row (read here, found again without a query); a
+        # pull's does not, so only the columns its principal needs are read.
+        resolve = (
+            devices.resolve_device_token_rowless
+            if self.request.method == "GET"
+            else devices.resolve_device_token
+        )
 
         def resolved(session: Session, _unresolved: Principal) -> T:
-            principal = credentials.resolve(session, token=self.token, secret=secret)
+            principal = resolve(session, token=self.token)
             _check_till(principal)
             self.principal = self.request.state.principal = principal
             return work(session, principal)
@@ -203,41 +211,32 @@ class _ResolvedInItsTrip(OneHop):
         return await super().run(resolved)
 
 
-async def _push_hop(hop: Annotated[OneHop, InOneHop(Permission.POS_SELL)]) -> OneHop:
-    """The push's OneHop, for an enrolled till only, checked before the body is validated.
-
-    A revoked or unknown till is refused 401 whatever it sent, so its caller is resolved in a
-    trip of its own when its principal is not kept (the body is validated after this).
-    """
-    _till(hop.principal)
-    return hop
-
-
-async def _pull_hop(
-    request: Request, _turn: Annotated[None, Depends(database_turn)]
-) -> AsyncIterator[OneHop]:
-    """The pull's OneHop, for an enrolled till only (a pull has no body).
+async def _till_hop(request: Request) -> AsyncIterator[OneHop]:
+    """The push's or pull's OneHop, for an enrolled till only.
 
     A kept principal is checked here, on the event loop; a till's credential that is not kept
-    is read and checked in the work's trip (_ResolvedInItsTrip), before the work runs.
+    is read and checked in the work's trip (_ResolvedInItsTrip), before the work runs. A push
+    whose body turns out invalid is refused 401 or 403 first all the same (_TillFirst). The
+    connection's turn is taken here, as in_one_hop takes it.
     """
-    admission.started(request.scope)  # its turn came: its wait at the door is over
-    token = bearer_token(request)
-    if token is None:
-        raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
-    kept = credentials.kept(token)
-    if kept is None and token.startswith(DEVICE_TOKEN_PREFIX):
-        # A till's credential: it may do what a push or pull needs, unless it is unknown or
-        # revoked (401, found in the trip).
-        yield _ResolvedInItsTrip(request, token)
-        return
-    if kept is None:
-        # Not a till's credential: refused here, before the body is looked at, 401 when it
-        # is no good and 403 when it is (a user or an API key never syncs).
-        kept = await run_in_threadpool(_resolve_apart, request, token)
-    _check_till(kept)
-    request.state.principal = kept
-    yield OneHop(request, kept, None)
+    async with turn_held(request):
+        admission.started(request.scope)  # its turn came: its wait at the door is over
+        token = bearer_token(request)
+        if token is None:
+            raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+        kept = credentials.kept(token)
+        if kept is None and token.startswith(DEVICE_TOKEN_PREFIX):
+            # A till's credential: it may do what a push or pull needs, unless it is unknown
+            # or revoked (401, found in the trip).
+            yield _ResolvedInItsTrip(request, token)
+            return
+        if kept is None:
+            # Not a till's credential: refused here, before the body is looked at, 401 when
+            # it is no good and 403 when it is (a user or an API key never syncs).
+            kept = await run_in_threadpool(_resolve_apart, request, token)
+        _check_till(kept)
+        request.state.principal = kept
+        yield OneHop(request, kept, None)
 
 
 def _resolve_apart(request: Request, token: str) -> Principal:
@@ -249,19 +248,55 @@ def _resolve_apart(request: Request, token: str) -> Principal:
 
 # As InOneHop's: what the route demands (the route x role test, the OpenAPI document), and
 # that it authenticates its caller.
-_pull_hop.permission = Permission.POS_SELL  # type: ignore[attr-defined]
-_pull_hop.authenticates = True  # type: ignore[attr-defined]
+_till_hop.permission = Permission.POS_SELL  # type: ignore[attr-defined]
+_till_hop.authenticates = True  # type: ignore[attr-defined]
 
 # Pushes and pulls are most of a server's requests: each runs its work and commit in one
-# trip through the thread pool (OneHop), instead of six. A push whose till's principal is not
-# kept (sync/devices.py) takes one more before it, to resolve its caller; a pull resolves it
-# in that one trip.
-PushHop = Annotated[OneHop, Depends(_push_hop, scope="function")]
-PullHop = Annotated[OneHop, Depends(_pull_hop, scope="function")]
+# trip through the thread pool (OneHop), instead of six, and a till whose principal is not
+# kept (sync/devices.py) is resolved in that one trip.
+TillHop = Annotated[OneHop, Depends(_till_hop, scope="function")]
 
 
-@router.post("/sync/push", response_model=PushResponse, responses=problem_responses(401, 403, 422))
-async def push_events(body: PushRequest, hop: PushHop) -> Response:
+async def _refuse_the_caller_first(request: Request) -> None:
+    """Raise the 401 or 403 a push's caller earns, if any, before its body's 422.
+
+    Only a push whose body is invalid gets here (the error path): its caller was not resolved
+    yet when its principal was not kept, so it is resolved now, in a trip of its own.
+    """
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationFailed("Log in first: send 'Authorization: Bearer <token>'.")
+    principal = credentials.kept(token)
+    if principal is None:
+        async with primary_turn(request.app.state):
+            principal = await run_in_threadpool(_resolve_apart, request, token)
+    _check_till(principal)
+
+
+class _TillFirst(APIRoute):
+    """A route whose unknown, revoked or wrong caller is refused before its body is judged.
+
+    FastAPI validates a body before the route runs, and a till not kept is resolved only in
+    the route's trip (one trip instead of two): when the body is invalid, the caller is
+    resolved first, so a revoked till is refused 401 (a user 403) whatever it sent, and a
+    till in good standing gets FastAPI's own 422. The route's signature, and so the OpenAPI
+    document, are FastAPI's as ever.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError:
+                await _refuse_the_caller_first(request)
+                raise
+
+        return handler
+
+
+async def push_events(body: PushRequest, hop: TillHop) -> Response:
     """Apply a batch of till events in order, each exactly once."""
 
     def work(session: Session, principal: Principal) -> PushResponse:
@@ -272,6 +307,16 @@ async def push_events(body: PushRequest, hop: PushHop) -> Response:
         return PushResponse(results=results, clock_skew_seconds=skew)
 
     return Response(to_json(await hop.run(work)), media_type="application/json")
+
+
+router.add_api_route(
+    "/sync/push",
+    push_events,
+    methods=["POST"],
+    response_model=PushResponse,
+    responses=problem_responses(401, 403, 422),
+    route_class_override=_TillFirst,
+)
 
 
 @router.get("/sync/series", response_model=DeviceSeries, responses=problem_responses(401, 403))
@@ -289,7 +334,7 @@ def receipt_series(session: SessionDep, principal: DeviceCaller) -> DeviceSeries
     responses=problem_responses(401, 403, 422),
 )
 async def pull_changes(
-    hop: PullHop,
+    hop: TillHop,
     cursor: Annotated[str, Query(max_length=100)] = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> Response:

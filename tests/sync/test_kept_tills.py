@@ -126,6 +126,26 @@ def test_a_rename_here_is_signed_with_the_new_name_at_once(world, enrol):
     assert devices.kept_device(body["token"]).label == "device:New"
 
 
+_JSON = {"content-type": "application/json"}
+
+
+def test_a_till_in_good_standing_gets_fastapis_own_422_for_a_bad_push(world, enrol):
+    """Kept or not, a till's invalid push is answered as any invalid body is (problem+json)."""
+    body, till = enrol()
+    for state in ("not kept", "kept"):
+        assert (devices.kept_device(body["token"]) is not None) == (state == "kept")
+        bad = till.post("sync/push", json={"events": "many"})
+        assert bad.status_code == 422, (state, bad.text)
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert bad.json()["type"].endswith("validation-error"), bad.json()
+        assert [e["field"] for e in bad.json()["errors"]] == ["events"], bad.json()
+        garbled = till.post("sync/push", content=b"{not json", headers=_JSON)
+        assert garbled.status_code == 400, (state, garbled.text)
+        assert garbled.json()["type"].endswith("malformed-json"), garbled.json()
+        # The 422 after resolving keeps the till: its next request is not read again.
+        assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+
+
 def test_a_till_no_longer_kept_is_read_by_id_without_the_directory(world, enrol):
     """Which device a credential names never changes: once found, a till whose principal has
     expired is read by its id (the read its push needs anyway), and still refused if revoked."""
@@ -170,10 +190,11 @@ def trips(monkeypatch) -> list[str]:
 COUNTER = "RateLimit._check.<locals>.<lambda>"
 
 
-def test_a_till_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
-    """A till not kept any more is read and checked in its pull's own trip, not one more.
+def test_a_till_push_or_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
+    """A till not kept any more is read and checked in its push's or pull's own trip.
 
-    A push takes one more then: a revoked till is refused 401 before its body is validated.
+    A revoked till is refused 401 all the same before its body's 422 (an invalid body alone
+    takes a trip more, to resolve the caller first).
     """
     body, till = enrol()
     # The first request: the rate limiter learns the till's business (a trip of its own).
@@ -187,9 +208,8 @@ def test_a_till_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
             assert pushed.json()["results"][0]["status"] == "applied", pushed.text
             assert till.get("sync/pull", params={"limit": 1}).status_code == 200
             route_trips = [trip for trip in trips if trip != COUNTER]
-            # The push: one trip, and one more to resolve its caller when not kept; the pull:
-            # one trip either way.
-            assert len(route_trips) == (2 if state == "kept" else 3), (state, trips)
+            # The push: one trip, the pull: one trip, kept or not.
+            assert len(route_trips) == 2, (state, trips)
     # Revoked elsewhere and no longer kept: refused from that one trip.
     with transaction(world.sessions()) as session:
         session.execute(
@@ -201,9 +221,37 @@ def test_a_till_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
         refused = till.get("sync/pull", params={"limit": 1})
         assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
         assert len([trip for trip in trips if trip != COUNTER]) == 1, trips
-        # Refused before its body is validated.
-        assert till.post("sync/push", json={"events": []}).status_code == 401
+        # Refused before its body is validated, whatever it sent.
+        for sent in ({"events": []}, {}):
+            refused = till.post("sync/push", json=sent)
+            assert refused.status_code == 401, refused.text
+            assert "device revoked" in refused.json()["detail"]
+        refused = till.post("sync/push", content=b"{not json", headers=_JSON)
+        assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
     # Not a till's credential: 403 before the body or the query is validated.
     denied = world.api("admin").post("sync/push", json={})
     assert denied.status_code == 403, denied.text
+    assert world.api("admin").post("sync/push", json={"events": []}).status_code == 403
     assert world.api("admin").get("sync/pull", params={"limit": 0}).status_code == 403
+
+
+def test_a_pull_of_a_till_no_longer_kept_reads_its_row_by_id_as_it_is_now(world, enrol):
+    """A pull needs no device object: the columns of the till's principal, read by id."""
+    body, till = enrol(name="Counter 1")
+    assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+    with transaction(world.sessions()) as session:  # renamed by another process
+        session.execute(
+            update(Device).where(Device.id == body["device_id"]).values(name="Counter 9")
+        )
+    later = time.monotonic() + devices.DEVICE_CACHE_SECONDS + 0.01
+    seen, stop = _statements(world.engine)
+    try:
+        with patch.object(devices.time, "monotonic", return_value=later):
+            assert till.get("sync/pull", params={"limit": 1}).status_code == 200
+            kept = devices.kept_device(body["token"])
+    finally:
+        stop()
+    assert not [s for s in seen if "credential_directory" in s], seen
+    assert len([s for s in seen if "FROM devices" in s]) == 1, seen
+    assert kept is not None and kept.label == "device:Counter 9"
+    assert kept.device_id == body["device_id"] and kept.branch_ids == {world.a.branch_ids[0]}
