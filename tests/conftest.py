@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 import uvicorn
@@ -467,3 +468,22 @@ def live_server(app) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def trips(monkeypatch) -> list[str]:
+    """Count the trips through the thread pool (the name of each function sent).
+
+    Rate-limit counters kept in the database take a trip of their own, before the route:
+    `tests.factories.RATE_COUNTER_TRIP`.
+    """
+    sent: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        inner = getattr(func, "func", func)  # run_in_threadpool sends a partial
+        sent.append(getattr(inner, "__qualname__", repr(inner)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent

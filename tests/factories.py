@@ -30,6 +30,12 @@ from sync_server.ratelimit.middleware import RateLimit
 PASSWORD = "correct horse battery"
 
 
+# The trip through the thread pool a rate-limit counter kept in the database takes, in the
+# middleware before the route, one per request (PostgreSQL's default without Redis); the
+# `trips` fixture (tests/conftest.py) names each trip so.
+RATE_COUNTER_TRIP = "RateLimit._check.<locals>.<lambda>"
+
+
 class Api:
     """An HTTP client that sends one user's token with every request."""
 

@@ -9,39 +9,16 @@ a session opened for that check is given back when the route never runs.
 
 from __future__ import annotations
 
-import anyio.to_thread
-import pytest
-
 from sync_server.apikeys import service as apikeys
-from tests.factories import Api
+from tests.factories import RATE_COUNTER_TRIP, Api
 from tests.server.test_orders import level, order_body, post, stock, store
-
-
-@pytest.fixture
-def trips(monkeypatch) -> list[str]:
-    """Count the trips through the thread pool (the name of each function sent)."""
-    sent: list[str] = []
-    real = anyio.to_thread.run_sync
-
-    async def counted(func, *args, **kwargs):
-        inner = getattr(func, "func", func)  # run_in_threadpool sends a partial
-        sent.append(getattr(inner, "__qualname__", repr(inner)))
-        return await real(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    return sent
-
-
-# Rate-limit counters kept in the database (PostgreSQL's default without Redis) are counted
-# in a trip of their own, in the middleware, before the route: one per request.
-COUNTER = "RateLimit._check.<locals>.<lambda>"
 
 
 def _route_trips(world, trips: list[str], requests: int) -> list[str]:
     """Return the trips other than the rate-limit counter's, checking those were one each."""
     in_database = world.engine.dialect.name != "sqlite"
-    assert trips.count(COUNTER) == (requests if in_database else 0), trips
-    return [trip for trip in trips if trip != COUNTER]
+    assert trips.count(RATE_COUNTER_TRIP) == (requests if in_database else 0), trips
+    return [trip for trip in trips if trip != RATE_COUNTER_TRIP]
 
 
 def _checked_out(world) -> int | None:

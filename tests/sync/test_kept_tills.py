@@ -11,14 +11,12 @@ import time
 from datetime import timedelta
 from unittest.mock import patch
 
-import anyio.to_thread
-import pytest
 from sqlalchemy import event, update
 
 from sync_server.db import transaction, utcnow
 from sync_server.sync import devices
 from sync_server.sync.models import Device
-from tests.factories import one_line_sale_event
+from tests.factories import RATE_COUNTER_TRIP, one_line_sale_event
 
 
 def _last_seen(world, device_id: str):
@@ -170,26 +168,6 @@ def test_a_till_no_longer_kept_is_read_by_id_without_the_directory(world, enrol)
     assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
 
 
-@pytest.fixture
-def trips(monkeypatch) -> list[str]:
-    """Count the trips through the thread pool (the name of each function sent)."""
-    sent: list[str] = []
-    real = anyio.to_thread.run_sync
-
-    async def counted(func, *args, **kwargs):
-        inner = getattr(func, "func", func)  # run_in_threadpool sends a partial
-        sent.append(getattr(inner, "__qualname__", repr(inner)))
-        return await real(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    return sent
-
-
-# Rate-limit counters kept in the database are counted in a trip of their own, before the
-# route (tests/server/test_order_hops.py): not the route's.
-COUNTER = "RateLimit._check.<locals>.<lambda>"
-
-
 def test_a_till_push_or_pull_takes_one_trip_whether_kept_or_not(world, enrol, trips):
     """A till not kept any more is read and checked in its push's or pull's own trip.
 
@@ -207,7 +185,7 @@ def test_a_till_push_or_pull_takes_one_trip_whether_kept_or_not(world, enrol, tr
             pushed = _push(world, till, body, number)
             assert pushed.json()["results"][0]["status"] == "applied", pushed.text
             assert till.get("sync/pull", params={"limit": 1}).status_code == 200
-            route_trips = [trip for trip in trips if trip != COUNTER]
+            route_trips = [trip for trip in trips if trip != RATE_COUNTER_TRIP]
             # The push: one trip, the pull: one trip, kept or not.
             assert len(route_trips) == 2, (state, trips)
     # Revoked elsewhere and no longer kept: refused from that one trip.
@@ -220,7 +198,7 @@ def test_a_till_push_or_pull_takes_one_trip_whether_kept_or_not(world, enrol, tr
         trips.clear()
         refused = till.get("sync/pull", params={"limit": 1})
         assert refused.status_code == 401 and "device revoked" in refused.json()["detail"]
-        assert len([trip for trip in trips if trip != COUNTER]) == 1, trips
+        assert len([trip for trip in trips if trip != RATE_COUNTER_TRIP]) == 1, trips
         # Refused before its body is validated, whatever it sent.
         for sent in ({"events": []}, {}):
             refused = till.post("sync/push", json=sent)
