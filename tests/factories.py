@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from common.barcodes import make_ean13
 from common.ids import new_id
@@ -224,3 +226,18 @@ def hold_rate_limit_window(app: FastAPI) -> float:
     held = now - now % 60 + 1
     limiter.clock = lambda: held
     return held
+
+
+@contextmanager
+def sent_statements(engine: Engine) -> Iterator[list[str]]:
+    """Record the SQL text of every statement sent on `engine` within the block."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

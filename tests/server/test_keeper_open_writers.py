@@ -105,18 +105,23 @@ def _keeper_in_a_thread(world) -> tuple[threading.Thread, list[BaseException]]:
     return thread, failures
 
 
+def _keeper_waits_for(world, early: Session, waited: str) -> None:
+    """Run the keeper while `early` is still open: it must wait, then finish once it commits."""
+    thread, failures = _keeper_in_a_thread(world)
+    thread.join(WAITING_S)
+    assert thread.is_alive(), waited
+    early.commit()
+    early.close()
+    thread.join(60)
+    assert not thread.is_alive() and not failures
+
+
 def test_a_sale_still_being_written_below_a_committed_one_is_summed_once(world):
     early = world.sessions()()
     _sale(early, world, "EARLY", 3)  # the lower id, not committed yet
     with transaction(world.sessions()) as s:
         _sale(s, world, "LATE", 5)
-    thread, failures = _keeper_in_a_thread(world)
-    thread.join(WAITING_S)
-    assert thread.is_alive(), "the keeper summed while a sale below its top was being written"
-    early.commit()
-    early.close()
-    thread.join(30)
-    assert not thread.is_alive() and not failures
+    _keeper_waits_for(world, early, "the keeper summed while a sale below its top was open")
     assert _summed_quantity(world) == 8
     keeper.keep_once(world.sessions())  # nothing new: nothing summed twice
     assert _summed_quantity(world) == 8
@@ -139,13 +144,7 @@ def test_a_movement_still_being_written_below_a_committed_one_reaches_the_snapsh
             )
         )
     assert early_id < late_id
-    thread, failures = _keeper_in_a_thread(world)
-    thread.join(WAITING_S)
-    assert thread.is_alive(), "the keeper took its top while a movement below it was open"
-    early.commit()
-    early.close()
-    thread.join(60)
-    assert not thread.is_alive() and not failures
+    _keeper_waits_for(world, early, "the keeper took its top while a movement below it was open")
     with transaction(world.sessions(), readonly=True) as s:
         state = s.scalar(select(SummaryState).where(SummaryState.tenant_id == world.a.id))
         assert state is not None and state.snapshot_through is not None

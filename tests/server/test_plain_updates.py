@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from sync_server.alerts.models import Alert
@@ -29,7 +29,7 @@ from sync_server.db import (
 )
 from sync_server.inventory import ledger
 from sync_server.inventory.models import StockLevel
-from tests.factories import World
+from tests.factories import World, sent_statements
 
 AT = datetime(2026, 4, 2, 8, 15, 30, 250000, tzinfo=UTC)
 
@@ -92,25 +92,16 @@ def _read(world: World, ids: list[int]) -> list[dict[str, Any]]:
 
 def test_plain_update_writes_what_the_flush_writes(world: World) -> None:
     orm_ids, plain_ids = _setup(world)
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        sent.append(statement)
-
     with transaction(world.sessions()) as session:
         _change(session, orm_ids)
         session.flush()
-    event.listen(world.engine, "before_cursor_execute", count)
-    try:
-        with transaction(world.sessions()) as session:
-            _change(session, plain_ids)
-            sent.clear()
-            with one_flush_at_end(session):
-                pass
-            sqlite = is_sqlite(session.get_bind())
-            assert not session.dirty
-    finally:
-        event.remove(world.engine, "before_cursor_execute", count)
+    with sent_statements(world.engine) as sent, transaction(world.sessions()) as session:
+        _change(session, plain_ids)
+        sent.clear()
+        with one_flush_at_end(session):
+            pass
+        sqlite = is_sqlite(session.get_bind())
+        assert not session.dirty
     updates = [s for s in sent if s.lstrip().startswith("UPDATE")]
     if not sqlite:
         # One per table and set of changed columns (here each row changes a set of its own).
@@ -163,30 +154,21 @@ def test_plain_update_rolled_back_with_its_savepoint_reads_the_database_again(
 def test_changes_with_the_appends_write_what_the_flush_writes(world: World) -> None:
     """An order's level (and alert) updates go out in its appends' one statement."""
     orm_ids, plain_ids = _setup(world)
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        sent.append(statement)
-
     with transaction(world.sessions()) as session:
         _change(session, orm_ids)
         session.flush()
-    event.listen(world.engine, "before_cursor_execute", count)
-    try:
-        with transaction(world.sessions()) as session:
-            _change(session, plain_ids)
-            sent.clear()
-            with buffered_appends(session):
-                changes_with_appends(session)
-                sqlite = is_sqlite(session.get_bind())
-                # Nothing sent yet on PostgreSQL (the block's statement takes them), and the
-                # rows are clean for the ORM already (no flush walks them); SQLite's flush
-                # writes them, as before.
-                assert sqlite or (not sent and not session.dirty)
-            session.flush()
-            assert not session.dirty
-    finally:
-        event.remove(world.engine, "before_cursor_execute", count)
+    with sent_statements(world.engine) as sent, transaction(world.sessions()) as session:
+        _change(session, plain_ids)
+        sent.clear()
+        with buffered_appends(session):
+            changes_with_appends(session)
+            sqlite = is_sqlite(session.get_bind())
+            # Nothing sent yet on PostgreSQL (the block's statement takes them), and the
+            # rows are clean for the ORM already (no flush walks them); SQLite's flush
+            # writes them, as before.
+            assert sqlite or (not sent and not session.dirty)
+        session.flush()
+        assert not session.dirty
     if not sqlite:
         assert len(sent) == 1 and sent[0].startswith("WITH "), sent
         assert sent[0].count("UPDATE ") == 4 and "FROM (VALUES" in sent[0]
