@@ -245,7 +245,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     # a trip through the thread pool (each costs more than the check itself).
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
-            raise _denied(principal, permission)
+            raise denied(principal, permission)
         return principal
 
     # The route x role test reads this to know what each route demands.
@@ -253,7 +253,8 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
-def _denied(principal: Principal, permission: Permission) -> PermissionDenied:
+def denied(principal: Principal, permission: Permission) -> PermissionDenied:
+    """The 403 a caller whose role lacks `permission` gets."""
     return PermissionDenied(
         f"Your role ({principal.role}) may not do this; it needs '{permission}'.",
         required_permission=permission.value,
@@ -352,7 +353,7 @@ def in_one_hop(permission: Permission) -> Callable[..., AsyncIterator[OneHop]]:
             hop = OneHop(request, principal, session)
             try:
                 if not principal.can(permission):
-                    raise _denied(principal, permission)
+                    raise denied(principal, permission)
                 yield hop
             finally:
                 if hop.session is not None:  # opened, and the route never ran its work

@@ -40,6 +40,7 @@ from sync_server.foundation.deps import (
     Requires,
     SessionDep,
     bearer_token,
+    denied,
     primary_turn,
     turn_held,
 )
@@ -166,10 +167,7 @@ def revoke_device(
 
 def _check_till(principal: Principal) -> None:
     if not principal.can(Permission.POS_SELL):
-        raise PermissionDenied(
-            f"Your role ({principal.role}) may not do this; it needs '{Permission.POS_SELL}'.",
-            required_permission=Permission.POS_SELL.value,
-        )
+        raise denied(principal, Permission.POS_SELL)
     _till(principal)
 
 
