@@ -14,10 +14,13 @@ os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-d
 # Temporary files in /dev/shm when there is room (tests/ramtemp.py says why).
 os.environ.update(ram_temp_dir())
 
+import contextlib
 import copy
+import dataclasses
 import functools
 import gc
 import itertools
+import json
 import shutil
 import socket
 import sys
@@ -270,14 +273,43 @@ def pg_template(pg: pgserver.PostgresServer) -> str:
     return "sp_template"
 
 
+def _run_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder shared by the run's workers (their temporary folders' parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@contextlib.contextmanager
+def _first_worker_makes(home: Path) -> Iterator[bool]:
+    """Hold the folder's lock; say whether it is still to be made (a `made` file marks it done).
+
+    The first worker to ask makes a run-wide template while the others wait for it, then they
+    all use the same file (as the demo shop, tests/clitools.demo_shop): each worker migrating
+    and filling its own copy cost a few seconds of CPU more per worker.
+    """
+    import fcntl
+
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = home / "made"
+        yield not made.exists()
+        made.touch()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Create and migrate a template SQLite file once; each test copies it."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    # Closing the last connection checkpoints the WAL into the file, so a copy is complete.
-    engine.dispose()
+    """Create and migrate a template SQLite file once per run; each test copies it."""
+    home = _run_home(tmp_path_factory, "sqlite-template")
+    path = home / "template.db"
+    with _first_worker_makes(home) as to_make:
+        if to_make:
+            path.unlink(missing_ok=True)  # a build that did not finish
+            engine = make_engine(f"sqlite:///{path}")
+            upgrade(engine)
+            # Closing the last connection checkpoints the WAL into the file: a copy is complete.
+            engine.dispose()
     return path
 
 
@@ -305,12 +337,20 @@ def pg_world_template(
 
 
 @pytest.fixture(scope="session")
-def sqlite_world_template(sqlite_template: Path) -> tuple[Path, TenantData, TenantData]:
-    """A template SQLite file holding the migrated schema and the test world."""
-    path = sqlite_template.with_name("template-world.db")
-    shutil.copyfile(sqlite_template, path)
-    a, b = _build_world_into(f"sqlite:///{path}")
-    return path, a, b
+def sqlite_world_template(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, TenantData, TenantData]:
+    """A template SQLite file holding the migrated schema and the test world, made once per
+    run (the world's ids kept beside it for the other workers)."""
+    home = _run_home(tmp_path_factory, "sqlite-world-template")
+    path, ids = home / "template-world.db", home / "world.json"
+    with _first_worker_makes(home) as to_make:
+        if to_make:
+            shutil.copyfile(sqlite_template, path)
+            a, b = _build_world_into(f"sqlite:///{path}")
+            ids.write_text(json.dumps([dataclasses.asdict(a), dataclasses.asdict(b)]))
+    a_ids, b_ids = json.loads(ids.read_text())
+    return path, TenantData(**a_ids), TenantData(**b_ids)
 
 
 def _wants_world(request: pytest.FixtureRequest) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -31,6 +32,15 @@ def _bin_dir() -> Path:
     )
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name ([0] is the state); [] if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text.rsplit(")", 1)[1].split()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +67,41 @@ class PostgresServer:
         if result.returncode != 0:
             raise PostgresUnavailable(f"{args[0]} failed: {result.stderr or result.stdout}")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU the cluster used so far: the postmaster, the backends it reaped, and its live
+        children (checkpointer, writer, backends still connected). None if not readable."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            tick = os.sysconf("SC_CLK_TCK")
+            fields = _stat(pid)
+            total = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit() and entry.name != str(pid):
+                    child = _stat(int(entry.name))
+                    if child and int(child[1]) == pid:
+                        total += int(child[11]) + int(child[12])
+            return total / tick
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def record_cpu(self) -> None:
+        """Measurement only (scripts/suite-cpu.sh): add the cluster's CPU to $CPUPROF_LOG."""
+        log = os.environ.get("CPUPROF_LOG")
+        cpu = self.cpu_seconds() if log else None
+        if log and cpu is not None:
+            row = {
+                "argv": ["postgres", "(a test cluster)"],
+                "cpu": round(cpu, 3),
+                "wall": 0.0,
+                "pid": 0,
+                "ppid": os.getpid(),
+                "worker": os.environ.get("PYTEST_XDIST_WORKER", ""),
+            }
+            with open(log, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
     def stop(self) -> None:
+        self.record_cpu()
         try:
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         finally:
