@@ -253,11 +253,28 @@ def pg() -> Iterator[pgserver.PostgresServer]:
             pytest.fail(f"PostgreSQL is required in CI: {exc}")
         pytest.skip(f"PostgreSQL not available here: {exc}")
     yield server
+    admin = _test_db_admins.pop(server.url, None)
+    if admin is not None:
+        admin.dispose()
     server.stop()
 
 
 def _admin_engine(pg: pgserver.PostgresServer) -> Engine:
     return create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
+
+
+# The engine each test's database is created and dropped through, one per cluster for the
+# test process: a new engine per test opened (and forked in the server) a new connection to
+# make its database and another to drop it.
+_test_db_admins: dict[str, Engine] = {}
+
+
+def _test_db_admin(pg: pgserver.PostgresServer) -> Engine:
+    if pg.url not in _test_db_admins:
+        _test_db_admins[pg.url] = create_engine(
+            f"{pg.url}/postgres", isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        )
+    return _test_db_admins[pg.url]
 
 
 @pytest.fixture(scope="session")
@@ -384,13 +401,12 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         else request.getfixturevalue("pg_template")
     )
     name = f"sp_test_{os.getpid()}_{next(_db_counter)}"
-    admin = _admin_engine(server)
+    admin = _test_db_admin(server)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
     yield f"{server.url}/{name}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture
