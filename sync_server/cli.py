@@ -93,7 +93,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from sync_server.logs import log_config
-    from sync_server.migrations.runner import upgrade
+    from sync_server.migrations.heads import upgrade_if_behind
 
     if settings.tenant_api:
         from sync_server.operator_api import OperatorApiMisconfigured, operator_key
@@ -103,7 +103,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         except OperatorApiMisconfigured as exc:
             # Said here, once, rather than as a traceback from every worker that imports the app.
             raise usage_error(str(exc)) from None
-    upgrade(engine_for(settings, create=True))
+    upgrade_if_behind(engine_for(settings, create=True))
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     print(

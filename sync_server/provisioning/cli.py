@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.db import make_sessionmaker, transaction
-    from sync_server.migrations.runner import upgrade
+    from sync_server.migrations.heads import upgrade_if_behind
     from sync_server.provisioning.service import provision_tenant, tenant_form
 
     data, generated = tenant_form(
@@ -35,7 +35,7 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
         branch_code=args.branch_code,
     )
     engine = engine_for(settings, create=True)
-    upgrade(engine)
+    upgrade_if_behind(engine)
     with transaction(make_sessionmaker(engine)) as session:
         made = provision_tenant(session, data=data)
         print(f"Created business '{made.tenant.name}' (id {made.tenant.id}, {data.currency})")
