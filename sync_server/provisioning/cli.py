@@ -12,6 +12,7 @@ from sync_server.cli_support import (
     engine_for,
     find_tenant,
     print_business,
+    refuse_missing_database,
     require_initialised,
     sessions,
 )
@@ -46,6 +47,7 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import func, select
 
     from sync_server.auth.models import User
@@ -93,6 +95,7 @@ def cmd_branch_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_branch_list(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.db import transaction
