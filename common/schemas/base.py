@@ -145,9 +145,7 @@ STRINGS_CHECKED = "strings_checked"
 class Schema(BaseModel):
     """Base for request bodies: unknown fields are an error, not silently dropped."""
 
-    # defer_build: a model's validator is built at its first use, not at import, so a process
-    # that uses a few of the schemas (a command, a till) does not pay for all of them.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -180,7 +178,7 @@ def _check_strings(value: Any, *, depth: int) -> None:
 class ReadSchema(BaseModel):
     """Base for responses, built from ORM rows."""
 
-    model_config = ConfigDict(from_attributes=True, defer_build=True)  # as Schema
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Page(BaseModel, Generic[T]):
