@@ -18,6 +18,7 @@ from sync_server.cli_support import (
     log_dirs,
     migrated_sessions,
     print_business,
+    refuse_missing_database,
     sessions,
     translate_db_error,
 )
@@ -93,7 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from sync_server.logs import log_config
-    from sync_server.migrations.runner import upgrade
+    from sync_server.migrations.heads import upgrade_if_behind
 
     if settings.tenant_api:
         from sync_server.operator_api import OperatorApiMisconfigured, operator_key
@@ -103,7 +104,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         except OperatorApiMisconfigured as exc:
             # Said here, once, rather than as a traceback from every worker that imports the app.
             raise usage_error(str(exc)) from None
-    upgrade(engine_for(settings, create=True))
+    upgrade_if_behind(engine_for(settings, create=True))
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     print(
@@ -139,6 +140,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from common.schemas.auth import UserCreate
@@ -177,6 +179,7 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sync_server.demo import DemoRefused, load_demo_data
 
     try:
@@ -191,6 +194,8 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
 
 def _read_checkpoints(values: list[str]) -> list[Checkpoint]:
     """Return the checkpoints named on the command line (files or the text itself)."""
+    if not values:
+        return []
     from pathlib import Path
 
     from sync_server.audit.checkpoints import PREFIX, parse
@@ -211,6 +216,8 @@ def _read_checkpoints(values: list[str]) -> list[Checkpoint]:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    points = _read_checkpoints(args.checkpoint or [])
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.audit.checkpoints import verify_against
@@ -218,7 +225,6 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.db import transaction
     from sync_server.org.models import Tenant
 
-    points = _read_checkpoints(args.checkpoint or [])
     broken = 0
     with transaction(migrated_sessions(settings), readonly=True) as session:
         tenants = session.scalars(select(Tenant).order_by(Tenant.id)).all()
@@ -249,6 +255,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from common.errors import InvalidState

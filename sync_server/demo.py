@@ -38,7 +38,6 @@ from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory.costing import COST_PLACES, receive
 from sync_server.inventory.ledger import adjust
 from sync_server.inventory.models import StockMovement
-from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.org.models import Branch, Tenant
 from sync_server.partners import service as partners
@@ -357,6 +356,9 @@ def _history(engine: Engine, *, settings: Settings, loaded: _Loaded) -> str:
         # Starlette's test client works with httpx as installed; its notice is not for users.
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
+    # The app (and the routes, schemas and Alembic it loads) only for the month lived over
+    # it: `demo-data --no-history` starts without them.
+    from sync_server.main import create_app
 
     def token(user_id: int) -> str:
         return issue_access_token(

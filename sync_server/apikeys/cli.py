@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from common.cli import Subcommands, usage_error
-from sync_server.cli_support import find_tenant, sessions
+from sync_server.cli_support import find_tenant, refuse_missing_database, sessions
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sync_server.apikeys import service
     from sync_server.db import transaction
 
@@ -53,6 +54,7 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.apikeys.models import ApiKey

@@ -6,12 +6,14 @@ import argparse
 from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
+from sync_server.cli_support import refuse_missing_database
 
 if TYPE_CHECKING:
     from sync_server.config import Settings
 
 
 def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.cli_support import migrated_sessions

@@ -111,3 +111,16 @@ def is_at_head(engine: Engine) -> bool:
     """
     head = linear_head()
     return head is not None and database_heads(engine) == (head,)
+
+
+def upgrade_if_behind(engine: Engine) -> None:
+    """Migrate the database to the head, importing Alembic only when it is not there already.
+
+    A command or server start on a database at the head (most of them) answers this with
+    one query; a new, older or unplainly recorded database goes to runner.upgrade.
+    """
+    if is_at_head(engine):
+        return
+    from sync_server.migrations.runner import upgrade
+
+    upgrade(engine)

@@ -9,12 +9,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from common.cli import Subcommands
+from sync_server.cli_support import refuse_missing_database
 
 if TYPE_CHECKING:
     from sync_server.config import Settings
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sync_server.cli_support import migrated_sessions
     from sync_server.foundation import jobs
     from sync_server.notifications.dispatcher import dispatch_due, run_forever

@@ -12,6 +12,7 @@ from sync_server.cli_support import (
     engine_for,
     find_tenant,
     print_business,
+    refuse_missing_database,
     require_initialised,
     sessions,
 )
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     from sync_server.db import make_sessionmaker, transaction
-    from sync_server.migrations.runner import upgrade
+    from sync_server.migrations.heads import upgrade_if_behind
     from sync_server.provisioning.service import provision_tenant, tenant_form
 
     data, generated = tenant_form(
@@ -35,7 +36,7 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
         branch_code=args.branch_code,
     )
     engine = engine_for(settings, create=True)
-    upgrade(engine)
+    upgrade_if_behind(engine)
     with transaction(make_sessionmaker(engine)) as session:
         made = provision_tenant(session, data=data)
         print(f"Created business '{made.tenant.name}' (id {made.tenant.id}, {data.currency})")
@@ -46,6 +47,7 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import func, select
 
     from sync_server.auth.models import User
@@ -93,6 +95,7 @@ def cmd_branch_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_branch_list(args: argparse.Namespace, settings: Settings) -> int:
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.db import transaction

@@ -14,7 +14,7 @@ from common.schemas.org import BranchCreate, TenantCreate
 from sync_server.auth import service as auth_service
 from sync_server.auth.models import User
 from sync_server.db import make_sessionmaker, transaction
-from sync_server.migrations.runner import upgrade
+from sync_server.migrations.heads import upgrade_if_behind
 from sync_server.org import service as org_service
 from sync_server.org.models import Branch, Tenant, TenantSetting
 
@@ -119,7 +119,7 @@ def init(
         branch_name=branch_name,
         branch_code=branch_code,
     )
-    upgrade(engine)
+    upgrade_if_behind(engine)
     factory = make_sessionmaker(engine)
     with transaction(factory) as session:
         existing = session.scalar(select(Tenant).order_by(Tenant.id))

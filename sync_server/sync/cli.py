@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from common.cli import Subcommands, usage_error, whole_number
-from sync_server.cli_support import require_initialised, sessions
+from sync_server.cli_support import refuse_missing_database, require_initialised, sessions
 
 if TYPE_CHECKING:
     from sync_server.config import Settings
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def cmd_enrol_code(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time enrolment code for a branch given by its code."""
+    refuse_missing_database(settings)
     from sqlalchemy import select
 
     from sync_server.db import transaction

@@ -81,7 +81,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
             staging.rename(CACHE / key)
         except OSError:  # another test run cached the same build meanwhile
             shutil.rmtree(staging, ignore_errors=True)
-        for old in CACHE.iterdir():  # keep one finished build: each is ~230 MB
+        for old in CACHE.iterdir():  # keep one finished build: each is ~260 MB
             if old.name != key and ".partial-" not in old.name:
                 shutil.rmtree(old, ignore_errors=True)
     return cached

@@ -213,3 +213,41 @@ def test_help_and_bad_usage_start_without_the_database_code(args):
     code, loaded, seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert code == (2 if args == ["bogus"] else 0), result.stderr
     assert loaded == [] and seen, loaded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "verify"],
+        ["ledger", "verify"],
+        ["create-user", "bob", "--password", "long-password"],
+        ["demo-data"],
+    ],
+)
+def test_a_command_on_a_data_dir_without_a_database_is_refused_before_the_database_code(
+    tmp_path, args
+):
+    """'Not initialised' is said before SQLAlchemy and the models load (they cost ~0.4 s)."""
+    probe = (
+        "import json, runpy, sys\n"
+        "sys.argv = ['stockpilot-server', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('sync_server.cli', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = ('sqlalchemy', 'sync_server.models', 'sync_server.db')\n"
+        "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPILOT_")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "STOCKPILOT_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "not initialised" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 1 and loaded == [], loaded
+    assert not (tmp_path / "data" / "stockpilot.db").exists()
