@@ -194,3 +194,20 @@ def test_one_branchs_levels_are_locked_as_the_pairs_form_locks_them(world):
     [lock] = [s for s in sent.seen if "FOR NO KEY UPDATE" in s]
     assert "stock_levels.product_id = ANY" in lock, lock
     assert "(stock_levels.branch_id, stock_levels.product_id) IN" not in lock, lock
+
+
+def test_the_lock_statement_expands_nothing_per_run():
+    """The live-alert count read with the locks binds its kinds one by one: the compiled lock
+    statement has no list to expand into its text on each run (on SQLite it is not sent)."""
+    from sqlalchemy.dialects import postgresql
+
+    from sync_server.alerts.service import LIVE_AT_LEVEL, STOCK_KINDS
+    from sync_server.inventory import ledger
+
+    compiled = (
+        select(ledger.StockLevel.id, LIVE_AT_LEVEL)
+        .with_for_update(key_share=True)
+        .compile(dialect=postgresql.dialect())
+    )
+    assert not compiled.literal_execute_params and not compiled.post_compile_params
+    assert sorted(v for v in compiled.params.values() if v in STOCK_KINDS) == sorted(STOCK_KINDS)
