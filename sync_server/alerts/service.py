@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidState, ValidationFailed
@@ -216,13 +216,15 @@ def note_batch(session: Session, *, tenant_id: int, branch_id: int, product_ids:
 
 
 # How many live stock alerts a level's product has at its branch (read with the level's lock).
+# The kinds are bound one by one (not a list, which SQLAlchemy expands into the statement's
+# text again on every run of the order's lock statement): the same IN, nothing per run.
 LIVE_AT_LEVEL = (
     select(func.count())
     .where(
         Alert.tenant_id == StockLevel.tenant_id,
         Alert.branch_id == StockLevel.branch_id,
         Alert.product_id == StockLevel.product_id,
-        Alert.kind.in_(STOCK_KINDS),
+        Alert.kind.in_([literal(kind, String) for kind in STOCK_KINDS]),
         Alert.status != "cleared",
     )
     .correlate(StockLevel)

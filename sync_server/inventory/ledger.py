@@ -16,10 +16,13 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     BindParameter,
     Boolean,
     Select,
     and_,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -443,6 +446,17 @@ _LEVELS = (
     .order_by(StockLevel.branch_id, StockLevel.product_id)
     .execution_options(populate_existing=True)
 )
+# The same rows of one branch, its products as one array (PostgreSQL: _lock_with_companions).
+_LEVELS_OF_BRANCH = (
+    select(StockLevel)
+    .where(
+        StockLevel.tenant_id == bindparam("tenant_id"),
+        StockLevel.branch_id == bindparam("branch_id"),
+        StockLevel.product_id == any_(bindparam("product_ids", type_=ARRAY(BigInteger))),
+    )
+    .order_by(StockLevel.branch_id, StockLevel.product_id)
+    .execution_options(populate_existing=True)
+)
 # FOR NO KEY UPDATE: what an UPDATE of non-key columns takes anyway. Plain FOR UPDATE would
 # also block the key-share locks that inserts referencing the row take for their foreign
 # keys, turning every such insert into one more lock to order.
@@ -462,7 +476,7 @@ class LockCompanion(NamedTuple):
 
 
 _COMPANIONS: list[LockCompanion] = []
-_WITH_COMPANIONS: dict[int, AnySelect] = {}
+_WITH_COMPANIONS: dict[tuple[int, bool], AnySelect] = {}
 
 
 def lock_companion(companion: LockCompanion) -> None:
@@ -500,20 +514,32 @@ def _lock_with_companions(
     the domain reads them itself later, as it would without this.
     """
     companions = _COMPANIONS
-    stmt = _WITH_COMPANIONS.get(len(companions))
+    branches = {branch_id for branch_id, _ in keys}
+    # One branch (every order): its products as one array, so the statement's text is the
+    # same whatever their number and nothing is expanded per run; else the (branch, product)
+    # pairs. The same rows either way, locked in the same order.
+    one_branch = len(branches) == 1
+    stmt = _WITH_COMPANIONS.get((len(companions), one_branch))
     if stmt is None:
-        stmt = _WITH_COMPANIONS[len(companions)] = _LEVELS.add_columns(
-            _LEVEL_CURRENT, *(c.column for c in companions)
-        ).with_for_update(of=StockLevel, key_share=True)
+        stmt = _WITH_COMPANIONS[(len(companions), one_branch)] = (
+            (_LEVELS_OF_BRANCH if one_branch else _LEVELS)
+            .add_columns(_LEVEL_CURRENT, *(c.column for c in companions))
+            .with_for_update(of=StockLevel, key_share=True)
+        )
+    params: dict[str, Any] = {"tenant_id": tenant_id}
+    if one_branch:
+        params["branch_id"] = next(iter(branches))
+        params["product_ids"] = [product_id for _, product_id in keys]
+    else:
+        params["keys"] = keys
     rows: dict[LevelKey, StockLevel] = {}
     values: list[dict[int, Any]] = [{} for _ in companions]
-    for level, current, *found in session.execute(stmt, {"tenant_id": tenant_id, "keys": keys}):
+    for level, current, *found in session.execute(stmt, params):
         rows[(level.branch_id, level.product_id)] = level
         if current:
             for value, by_product in zip(found, values, strict=True):
                 by_product[level.product_id] = value
-    branches = {branch_id for branch_id, _ in keys}
-    if len(branches) == 1:
+    if one_branch:
         for companion, by_product in zip(companions, values, strict=True):
             if by_product:
                 companion.note(session, tenant_id, next(iter(branches)), by_product)

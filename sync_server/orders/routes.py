@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from common.errors import DomainError
 from common.roles import Permission
 from common.schemas.base import Id, Page, problem_responses
 from common.schemas.orders import OrderRead, ReturnRead
-from sync_server.foundation.deps import InOneHop, OneHop, Requires, SessionDep
+from sync_server.foundation.deps import OneHop, Requires, SessionDep, in_one_hop
 from sync_server.foundation.principal import Principal
 from sync_server.orders import lifecycle, picking, queries, returns, service, storefront
 from sync_server.orders.models import Order, OrderReturn, OrderStatusName
@@ -36,7 +40,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=255,  # IDEMPOTENCY_KEY_MAX
         description="A unique key per order; a retry with the same key gets the first answer",
     ),
 ]
@@ -80,24 +84,68 @@ def store_catalog(
     return Response(content=body, media_type="application/json", headers=headers)
 
 
-@router.post(
-    "/orders",
-    response_model=OrderRead,
-    status_code=201,
-    responses=problem_responses(400, 403, 409, 422),
-)
-async def create_order(
-    body: OrderCreate,
-    request: Request,
-    hop: Annotated[OneHop, InOneHop(Permission.ORDERS_WRITE)],
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
-    if idempotency_key is None:
-        raise MissingIdempotencyKey(
-            "Send an Idempotency-Key header (e.g. a UUID per order) so a retry cannot order twice."
-        )
-    key, instance = idempotency_key, request.url.path
+class _OrderCourse(APIRoute):
+    """POST /orders with an ordinary request placed without FastAPI's dependency solving.
+
+    FastAPI reads the body, then solves the route's dependencies (the OneHop, the header, the
+    body) through its generic machinery, several coroutine and context layers per request.
+    An ordinary order (a JSON body, an Idempotency-Key within its bounds) is placed here
+    instead: the body parsed and validated by the route's own body field as FastAPI does
+    (the same model, the same mode), then the same OneHop dependency entered as FastAPI
+    enters it, then the same work. Anything else (no or odd content type, a missing or
+    out-of-bounds key, unparseable JSON, a body the model refuses, an error reading it) is
+    handed to FastAPI's own handler unchanged, so every refusal is FastAPI's as before: the
+    caller checked first (401/403), then the key and the body (400/422), problem+json. The
+    route's signature, and so the OpenAPI document, are FastAPI's as ever.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        standard = super().get_route_handler()
+        body_field = self.body_field
+        assert body_field is not None
+
+        async def handler(request: Request) -> Response:
+            data = await _ordinary_order(request, body_field)
+            if data is None:
+                return await standard(request)
+            async with _entered_hop(request) as hop:
+                return await _place(request, hop, data, request.headers["idempotency-key"])
+
+        return handler
+
+
+async def _ordinary_order(request: Request, body_field: Any) -> OrderCreate | None:
+    """Return the order an ordinary request carries, validated; None for anything else."""
+    headers = request.headers
+    key = headers.get("idempotency-key")
+    if key is None or not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        return None
+    content_type = headers.get("content-type")
+    if content_type is None or content_type.partition(";")[0].strip().lower() != JSON_TYPE:
+        return None
+    try:
+        raw = await request.body()
+        parsed = json.loads(raw) if raw else None
+    except Exception:  # noqa: BLE001 - FastAPI's handler reads it again and answers
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    # As FastAPI validates a body parameter (fastapi._compat ModelField.validate).
+    value, errors = body_field.validate(parsed, {}, loc=("body",))
+    if errors or not isinstance(value, OrderCreate):
+        return None
+    return value
+
+
+JSON_TYPE = "application/json"
+IDEMPOTENCY_KEY_MAX = 255
+_ORDER_HOP = in_one_hop(Permission.ORDERS_WRITE)
+_entered_hop = asynccontextmanager(_ORDER_HOP)
+
+
+async def _place(request: Request, hop: OneHop, body: OrderCreate, key: str) -> Response:
+    """Place the order in the hop's one trip; the answer's JSON text as made once."""
+    instance = request.url.path
 
     # The whole order (session, order, commit) in one trip through the thread pool.
     def place(session: Session, principal: Principal) -> Response:
@@ -110,6 +158,31 @@ async def create_order(
         return Response(outcome.text, status_code=outcome.status, media_type=media, headers=headers)
 
     return await hop.run(place)
+
+
+async def create_order(
+    body: OrderCreate,
+    request: Request,
+    hop: Annotated[OneHop, Depends(_ORDER_HOP, scope="function")],
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Place an order and reserve its stock, all or nothing; retries must reuse the key."""
+    if idempotency_key is None:
+        raise MissingIdempotencyKey(
+            "Send an Idempotency-Key header (e.g. a UUID per order) so a retry cannot order twice."
+        )
+    return await _place(request, hop, body, idempotency_key)
+
+
+router.add_api_route(
+    "/orders",
+    create_order,
+    methods=["POST"],
+    response_model=OrderRead,
+    status_code=201,
+    responses=problem_responses(400, 403, 409, 422),
+    route_class_override=_OrderCourse,
+)
 
 
 @router.get("/orders", response_model=Page[OrderRead], responses=problem_responses(422))

@@ -148,3 +148,66 @@ def test_an_order_that_waited_for_the_lock_reads_the_alerts_the_writer_opened(wo
             )
         )
     assert count == 1
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_one_branchs_levels_are_locked_as_the_pairs_form_locks_them(world):
+    """An order's levels (one branch) are locked by one array of products: the same rows, in
+    the same order, with the same companions' values as the (branch, product) pairs' form."""
+    from sync_server.inventory import ledger
+
+    _shop(world)
+    stock(world, product=1, quantity="7")
+    stock(world, product=1, quantity="3", branch=1)
+    tenant_id, (main, other) = world.a.id, world.a.branch_ids[:2]
+    products = world.a.product_ids[:3]  # the third has no level at either branch
+    ledger._companions()
+    for keys in (
+        [(main, p) for p in products],
+        [(main, products[1])],
+        [(other, products[1]), (other, products[0])],
+        [(main, products[1]), (other, products[1])],  # two branches: the pairs' form
+    ):
+        ordered = sorted(keys)
+        with world.sessions()() as session:
+            locked = ledger._lock_with_companions(session, tenant_id=tenant_id, keys=ordered)
+            got = {key: (row.id, row.on_hand, row.reserved) for key, row in locked.items()}
+            session.rollback()
+        with world.sessions()() as session:
+            stmt = ledger._LEVELS.add_columns(
+                ledger._LEVEL_CURRENT, *(c.column for c in ledger._COMPANIONS)
+            ).with_for_update(of=ledger.StockLevel, key_share=True)
+            pairs = session.execute(stmt, {"tenant_id": tenant_id, "keys": ordered}).all()
+            want = {
+                (level.branch_id, level.product_id): (level.id, level.on_hand, level.reserved)
+                for level, *_ in pairs
+            }
+            session.rollback()
+        assert got == want, keys
+        assert list(got) == [key for key in ordered if key in want]
+    # The one-branch statement takes the array (its text is the same for any number).
+    with world.sessions()() as session, Statements(world.engine) as sent:
+        ledger._lock_with_companions(
+            session, tenant_id=tenant_id, keys=[(main, p) for p in products[:2]]
+        )
+        session.rollback()
+    [lock] = [s for s in sent.seen if "FOR NO KEY UPDATE" in s]
+    assert "stock_levels.product_id = ANY" in lock, lock
+    assert "(stock_levels.branch_id, stock_levels.product_id) IN" not in lock, lock
+
+
+def test_the_lock_statement_expands_nothing_per_run():
+    """The live-alert count read with the locks binds its kinds one by one: the compiled lock
+    statement has no list to expand into its text on each run (on SQLite it is not sent)."""
+    from sqlalchemy.dialects import postgresql
+
+    from sync_server.alerts.service import LIVE_AT_LEVEL, STOCK_KINDS
+    from sync_server.inventory import ledger
+
+    compiled = (
+        select(ledger.StockLevel.id, LIVE_AT_LEVEL)
+        .with_for_update(key_share=True)
+        .compile(dialect=postgresql.dialect())
+    )
+    assert not compiled.literal_execute_params and not compiled.post_compile_params
+    assert sorted(v for v in compiled.params.values() if v in STOCK_KINDS) == sorted(STOCK_KINDS)

@@ -21,6 +21,8 @@ from common.schemas.partners import CustomerCreate
 from common.schemas.pricing import PriceListIn, PromotionIn
 from sync_server.catalog.models import Product
 from sync_server.db import transaction
+from sync_server.inventory import lots
+from sync_server.inventory.models import LotLevel, StockLot
 from sync_server.notifications import service as notifications
 from sync_server.orders import service
 from sync_server.orders.schemas import OrderCreate
@@ -357,4 +359,30 @@ def test_the_plain_reads_answer_as_the_orm_reads_do(shop, monkeypatch):
                 continue
             for name in service._CUSTOMER_COLUMNS:
                 assert getattr(named, name) == getattr(orm_customer, name), name
+        session.rollback()
+
+
+def test_the_plain_lot_check_finds_what_the_orm_read_finds(shop):
+    """An order's lot check (lots.products_with_lots: on PostgreSQL one array and its text
+    compiled once) finds the products with a lot level at the branch as the ORM read does."""
+    world = shop
+    tenant_id, branch_id = world.a.id, world.a.branch_ids[0]
+    with_lot, without = world.a.product_ids[0], world.a.product_ids[1]
+    with world.sessions()() as session:
+        lot = StockLot(tenant_id=tenant_id, product_id=with_lot, lot_number="L-1")
+        session.add(lot)
+        session.flush()
+        session.add(
+            LotLevel(tenant_id=tenant_id, branch_id=branch_id, product_id=with_lot, lot_id=lot.id)
+        )
+        session.flush()
+        other_branch = world.a.branch_ids[1]
+        for ids in ([with_lot, without], [without], [with_lot], [], [without, with_lot, 10**12]):
+            for branch in (branch_id, other_branch):
+                params = {"tenant_id": tenant_id, "branch_id": branch, "ids": ids}
+                orm = set(session.scalars(lots._PRODUCTS_WITH_LOTS, params)) if ids else set()
+                assert lots.products_with_lots(session, params) == orm, (ids, branch)
+        assert lots.products_with_lots(
+            session, {"tenant_id": tenant_id, "branch_id": branch_id, "ids": [with_lot]}
+        ) == {with_lot}
         session.rollback()
