@@ -1,22 +1,38 @@
 """Reports benchmark: every report over N sale lines (default 2 million) on SQLite and PostgreSQL.
 
 Run: `.venv/bin/python -m bench.bench_reports [--lines N] [--products N] [--branches N]
-[--no-pg] [--no-sqlite] [--keep DIR] [--repeat N] [--only LABEL …]`.
+[--no-pg] [--no-sqlite] [--keep DIR] [--repeat N] [--only LABEL …] [--tail N] [--batches N]`.
 
 Generates a year of data for one tenant (till sales with ~3 lines each,
 2 % of lines online, returns, shifts, a stock ledger, purchase orders, customer credit) with
-raw bulk inserts (COPY on PostgreSQL, executemany in one transaction on SQLite), runs ANALYZE,
-lets the server's summary keeper backfill the summaries as its background thread does (no
-manual step), then times each report's service call (the SQL and the shaping of its rows)
-beside the 2 s budget of DESIGN.md: the first request after the backfill and the better of
-two. The long-range reports are also timed once right after the load, before the backfill
-(`--no-live` skips that).
+raw bulk inserts (COPY on PostgreSQL, executemany in one transaction on SQLite) and runs
+ANALYZE. Then, on each engine, four cases:
 
-Generating 2M lines takes minutes on each engine: `--keep DIR` (e.g. `.benchdata`, which git
-ignores) builds the SQLite file and a PostgreSQL cluster there once and reuses them on later
-runs (the cluster is stopped, not deleted, after each run; the summaries the keeper made stay,
-and each run lets the keeper take what is new). A kept dataset is dated by the day it was
-made, so the reports' ranges stay the same on later days.
+* the restore case: a database loaded outside the server (a restored backup, an import)
+  before the keeper's first round. Every summary is emptied, the long-range reports are
+  timed once (they read every line live: not within the budget, and the summary says so),
+  then the keeper's backfill (`keeper.keep_once`, as its thread runs it) is timed;
+* after the backfill: each report's service call (the SQL and the shaping of its rows)
+  beside the 2 s budget of DESIGN.md, the first request and the best of `--repeat`;
+* the arrival case, what the issue's "first request after a bulk load" means for a server
+  taking pushes: the newest documents land (`--tail` sales, by default four keeper
+  intervals of pushes at bench_sync's top push-ingest rate, TOP_PUSH_RATE below) and every
+  report's first request is timed before the keeper's next step (their lines read live),
+  budgeted; then the keeper's step for them (budgeted at half its 5 s interval, so it keeps
+  up) and every report once more;
+* arrival while the keeper runs: the same number of sales land in `--batches` commits, one
+  a second, while keeper.run_forever runs in a thread as in the server; a long-range report
+  is timed after each commit, then how long the keeper took to have the last commit, and
+  whether every line was summed exactly once (the product days' line count is the lines').
+
+The tails land raw (one multi-row INSERT per table), not through the push endpoint: the
+keeper and the reports see the same rows either way, and the push path's own cost is
+bench_sync's. Generating 2M lines takes minutes on each engine: `--keep DIR` (e.g.
+`.benchdata`, which git ignores) builds the SQLite file and a PostgreSQL cluster there once
+and reuses them on later runs (the cluster is stopped, not deleted, after each run). Each run
+deletes what earlier runs landed (ids above the generated ones, kept in meta.json) before the
+restore case empties the summaries, so every run starts from the same rows. A kept dataset is
+dated by the day it was made, so the reports' ranges stay the same on later days.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -39,13 +56,24 @@ from sync_server.db import make_engine, make_sessionmaker, transaction
 from sync_server.foundation.principal import Principal
 from sync_server.migrations.runner import upgrade
 from sync_server.models import metadata
-from sync_server.reports import branches, credit, keeper, purchasing, sales, shifts, stock
+from sync_server.reports import (
+    branches,
+    credit,
+    keeper,
+    purchasing,
+    sales,
+    shifts,
+    stock,
+    summary,
+)
 from sync_server.reports.base import Grain, make_filters
 
 BUDGET_S = 2.0
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
 YEAR_START = TODAY - timedelta(days=364)
+# The dataset's shape (set from the arguments).
+_shape: dict[str, int] = {}
 
 
 class Writer:
@@ -763,33 +791,309 @@ def time_reports(
     return results
 
 
-def run_backend(name: str, engine: Engine, args, *, kept: bool = False) -> tuple:
-    """Load (unless `kept` holds a loaded dataset), let the keeper catch up, time the reports."""
+# The arrival case: what the server can ingest in one keeper interval at its top push rate,
+# several times over. bench_sync's push ingest peaked at 290 sale events/s (PostgreSQL; SQLite
+# 80-155), each a till sale of ~3 lines (README, "push ingest"): 290 × 5 s ≈ 1,450 sales
+# per interval, and the tail held back here is four times that.
+TOP_PUSH_RATE = 290
+TAIL_SALES = 4 * TOP_PUSH_RATE * int(keeper.INTERVAL_SECONDS)
+# The tables a tail lands in, children first (the order they are emptied in).
+TAIL_TABLES = (
+    "sale_payments",
+    "sale_lines",
+    "sale_return_lines",
+    "sale_returns",
+    "sales",
+    "stock_movements",
+)
+SUMMARY_TABLES = (*keeper.SUMMARY_TABLES, "report_summary_state")
+
+
+def _tops(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.scalar(text(f"SELECT coalesce(max(id), 0) FROM {t}")) for t in TAIL_TABLES}
+
+
+def drop_tail(engine: Engine, base: dict[str, int]) -> int:
+    """Delete what earlier runs landed on a kept dataset (ids above the generated ones)."""
+    gone = 0
+    with engine.begin() as conn:
+        for table in TAIL_TABLES:
+            gone += conn.execute(text(f"DELETE FROM {table} WHERE id > {base[table]}")).rowcount
+    return gone
+
+
+def reset_summaries(engine: Engine) -> None:
+    """Empty every summary: the database as restored from a backup (or imported) before the
+    keeper's first round. PostgreSQL gets the ANALYZE a restore is followed by."""
+    with engine.begin() as conn:
+        for table in SUMMARY_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in SUMMARY_TABLES:
+                conn.execute(text(f"VACUUM ANALYZE {table}"))
+
+
+def land(engine: Engine, *, sales_count: int, seed: int, within_s: int = 600) -> int:
+    """Land `sales_count` till sales (1-5 lines, a payment, their stock movements; a return
+    per 200 lines) dated in the last `within_s` seconds before NOW, in one transaction, as a
+    burst of pushes commits them; return the lines landed."""
+    rnd = random.Random(seed)
+    tops = _tops(engine)
+    sale_id, line_id, return_id = tops["sales"], tops["sale_lines"], tops["sale_returns"]
+    branch_count, products = _shape["branches"], _shape["products"]
+    per_branch = min(products, 10_000)
+    price = Decimal("12.50")
+    sales_rows, lines, pays, moves, rets, ret_lines = [], [], [], [], [], []
+    for _ in range(sales_count):
+        sale_id += 1
+        b = rnd.randint(1, branch_count)
+        when = NOW - timedelta(seconds=rnd.randrange(within_s))
+        total = Decimal(0)
+        for _n in range(rnd.randint(1, 5)):
+            line_id += 1
+            p = 1 + ((b * 7919 + rnd.randrange(per_branch)) % products)
+            qty = Decimal(rnd.randint(1, 3))
+            total += qty * price
+            lines.append(
+                {
+                    "id": line_id,
+                    "tenant_id": 1,
+                    "sale_id": sale_id,
+                    "line_uuid": f"tl{line_id}",
+                    "product_id": p,
+                    "sku": "s",
+                    "name": "n",
+                    "quantity": qty,
+                    "unit_price": price,
+                    "discount": Decimal(0),
+                    "tax_rate": Decimal(0),
+                    "tax": Decimal(0),
+                    "total": qty * price,
+                }
+            )
+            moves.append(
+                {
+                    "uuid": f"tm{line_id}",
+                    "tenant_id": 1,
+                    "branch_id": b,
+                    "product_id": p,
+                    "code": "sale",
+                    "quantity": -qty,
+                    "unit_cost": None,
+                    "reference_type": "sale",
+                    "reference_id": f"t{sale_id}",
+                    "occurred_at": when,
+                    "recorded_at": when,
+                }
+            )
+            if line_id % 200 == 0:
+                return_id += 1
+                rets.append(
+                    {
+                        "id": return_id,
+                        "tenant_id": 1,
+                        "uuid": f"tr{return_id}",
+                        "receipt_number": f"TR{return_id}",
+                        "branch_id": b,
+                        "cashier_id": 1 + b % 40,
+                        "total": qty * price,
+                        "occurred_at": when,
+                        "shift_uuid": None,
+                    }
+                )
+                ret_lines.append(
+                    {
+                        "id": return_id,
+                        "tenant_id": 1,
+                        "return_id": return_id,
+                        "line_uuid": f"trl{return_id}",
+                        "product_id": p,
+                        "quantity": qty,
+                        "amount": qty * price,
+                    }
+                )
+        sales_rows.append(
+            {
+                "id": sale_id,
+                "tenant_id": 1,
+                "uuid": f"tu{sale_id}",
+                "receipt_number": f"T{sale_id}",
+                "status": "completed",
+                "branch_id": b,
+                "shift_uuid": f"sh-{b}-364",
+                "cashier_id": 1 + b % 40,
+                "subtotal": total,
+                "total": total,
+                "occurred_at": when,
+            }
+        )
+        pays.append(
+            {
+                "id": sale_id,
+                "tenant_id": 1,
+                "sale_id": sale_id,
+                "payment_uuid": f"tp{sale_id}",
+                "method": "cash",
+                "amount": total,
+            }
+        )
+    with engine.begin() as conn:
+        for table, rows in (
+            ("sales", sales_rows),
+            ("sale_lines", lines),
+            ("sale_payments", pays),
+            ("sale_returns", rets),
+            ("sale_return_lines", ret_lines),
+            ("stock_movements", moves),
+        ):
+            if rows:
+                conn.execute(metadata.tables[table].insert(), rows)
+    return len(lines)
+
+
+def summed_exactly(engine: Engine) -> bool:
+    """Every till line and return line summed once: the product days' line count is theirs."""
+    with engine.connect() as conn:
+        summed = conn.scalar(text("SELECT coalesce(sum(lines), 0) FROM report_product_daily"))
+        lines = conn.scalar(
+            text("SELECT count(*) FROM sale_lines l JOIN sales s ON s.id = l.sale_id")
+        )
+        returned = conn.scalar(text("SELECT count(*) FROM sale_return_lines"))
+    return summed == lines + returned
+
+
+def arrive_while_keeping(engine: Engine, *, sales_count: int, batches: int) -> dict[str, Any]:
+    """Land `sales_count` sales in `batches` commits, one a second (the top push rate), from
+    a thread of their own while the keeper's thread runs as the server runs it (run_forever,
+    its 5 s interval), timing the long-range reports meanwhile; then wait for the keeper to
+    take the last commit and check every line was summed once."""
+    factory = make_sessionmaker(engine)
+    stop = threading.Event()
+    keeping = threading.Thread(
+        target=keeper.run_forever, args=(factory,), kwargs={"stop": stop}, daemon=True
+    )
+    landed: list[int] = []
+    failures: list[BaseException] = []
+
+    def arrive() -> None:
+        t0 = time.perf_counter()
+        try:
+            for n in range(batches):
+                landed.append(land(engine, sales_count=sales_count // batches, seed=1000 + n))
+                time.sleep(max(0.0, t0 + n + 1 - time.perf_counter()))
+        except BaseException as exc:  # reported below, not lost in the thread
+            failures.append(exc)
+
+    arriving = threading.Thread(target=arrive, daemon=True)
+    during: list[float] = []
+    keeping.start()
+    try:
+        t0 = time.perf_counter()
+        arriving.start()
+        n = 0
+        while arriving.is_alive():
+            label = LONG_RANGE[n % len(LONG_RANGE)]
+            during += [first for _l, first, _b, _r in time_reports(engine, (label,), once=True)]
+            n += 1
+        arriving.join()
+        last = time.perf_counter()
+        if failures:
+            raise failures[0]
+        top = _tops(engine)["sales"]
+        while time.perf_counter() - last < 60:
+            with transaction(factory, readonly=True) as session:
+                if summary.watermarks(session, tenant_id=1)[0] >= top:
+                    break
+            time.sleep(0.05)
+        lag = time.perf_counter() - last
+    finally:
+        stop.set()
+        keeping.join(60)
+    keeper.keep_once(factory)
+    return {
+        "lines": sum(landed),
+        "seconds": last - t0,
+        "lag": lag,
+        "during": max(during) if during else 0.0,
+        "reports": len(during),
+        "exact": summed_exactly(engine),
+    }
+
+
+def run_backend(name: str, engine: Engine, args, folder: Path, *, kept: bool = False) -> dict:
+    """Load (unless `kept` holds a loaded dataset), then time the reports in each case."""
     print(f"[{name}] migrating" + ("" if kept else " and generating…"), flush=True)
     upgrade(engine)
-    counts: dict[str, int] = {}
-    took = 0.0
-    live: list = []
+    out: dict[str, Any] = {"took": 0.0}
     if not kept:
         t0 = time.perf_counter()
         counts = generate(
             engine, lines=args.lines, products=args.products, branch_count=args.branches
         )
-        took = time.perf_counter() - t0
+        out["took"] = time.perf_counter() - t0
         print(
-            f"[{name}] generated in {took:.1f} s: {counts['sale_lines'] + counts['order_lines']} "
-            f"sale lines, {counts['stock_movements']} movements",
+            f"[{name}] generated in {out['took']:.1f} s: "
+            f"{counts['sale_lines'] + counts['order_lines']} sale lines, "
+            f"{counts['stock_movements']} movements",
             flush=True,
         )
-        if not args.no_live:
-            print(f"[{name}] right after the load, before the keeper's backfill:", flush=True)
-            live = time_reports(engine, only=LONG_RANGE, once=True)
-    # The server's summary keeper, as its thread runs it (reports/keeper.py): no manual step.
+    # The generated rows' tops, kept beside the dataset: what later runs landed is above them.
+    meta_file = folder / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    base = meta.setdefault("tops", {}).get(name)
+    if base is None or not kept:
+        base = meta["tops"][name] = _tops(engine)
+        meta_file.write_text(json.dumps(meta))
+    gone = drop_tail(engine, base)
+    if gone:
+        print(f"[{name}] deleted {gone} rows an earlier run landed", flush=True)
+
+    # The restore case: a database loaded outside the server (a restored backup, an import),
+    # before the keeper's first round. Every summary is emptied, so the reports read it live.
+    reset_summaries(engine)
+    if not args.no_live:
+        print(f"[{name}] restore case: no summaries yet, before the keeper's backfill:", flush=True)
+        out["restore"] = time_reports(engine, only=LONG_RANGE, once=True)
     t0 = time.perf_counter()
     steps = keeper.keep_once(make_sessionmaker(engine))
-    backfill = time.perf_counter() - t0
-    print(f"[{name}] the keeper's backfill took {backfill:.1f} s in {steps} steps", flush=True)
-    return counts, took, backfill, live, time_reports(engine, only=args.only, runs=args.repeat)
+    out["backfill"] = time.perf_counter() - t0
+    print(
+        f"[{name}] the keeper's backfill took {out['backfill']:.1f} s in {steps} steps", flush=True
+    )
+    print(f"[{name}] after the backfill:", flush=True)
+    out["steady"] = time_reports(engine, only=args.only, runs=args.repeat)
+
+    # The arrival case: the newest documents land at once (a burst of pushes: the tail
+    # held back), every report's first request before the keeper's next step, then its step.
+    t0 = time.perf_counter()
+    out["tail_lines"] = land(engine, sales_count=args.tail, seed=99)
+    print(
+        f"[{name}] landed {args.tail} sales ({out['tail_lines']} lines) in "
+        f"{time.perf_counter() - t0:.1f} s; reports before the keeper's next step:",
+        flush=True,
+    )
+    out["arrival"] = time_reports(engine, only=args.only, once=True)
+    t0 = time.perf_counter()
+    keeper.keep_once(make_sessionmaker(engine))
+    out["step"] = time.perf_counter() - t0
+    print(
+        f"[{name}] the keeper's step for the tail took {out['step']:.2f} s "
+        f"(its interval {keeper.INTERVAL_SECONDS:.0f} s); reports after it:",
+        flush=True,
+    )
+    out["after"] = time_reports(engine, only=args.only, once=True)
+    if args.batches:
+        print(
+            f"[{name}] {args.tail} sales landing in {args.batches} commits, one a second, "
+            "while the keeper's thread runs:",
+            flush=True,
+        )
+        out["concurrent"] = arrive_while_keeping(
+            engine, sales_count=args.tail, batches=args.batches
+        )
+    return out
 
 
 def _kept_day(folder: Path, args) -> bool:
@@ -867,7 +1171,7 @@ def main() -> None:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument(
-        "--no-live", action="store_true", help="skip timing reports before the backfill"
+        "--no-live", action="store_true", help="skip timing the restore case's reports"
     )
     parser.add_argument(
         "--keep",
@@ -876,9 +1180,19 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs of each report (≥ 1)")
     parser.add_argument("--only", nargs="*", default=(), help="time only these reports")
+    parser.add_argument(
+        "--tail", type=int, default=TAIL_SALES, help="sales landing in the arrival case"
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=20,
+        help="commits the tail lands in while the keeper's thread runs (0 skips that case)",
+    )
     args = parser.parse_args()
+    _shape.update(products=args.products, branches=args.branches)
     _fix_callable_defaults()
-    results: dict[str, tuple] = {}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         folder = args.keep.resolve() if args.keep else Path(tmp)
         if args.keep:
@@ -889,7 +1203,7 @@ def main() -> None:
                 for old in ("reports.db", "reports.db-wal", "reports.db-shm"):
                     (folder / old).unlink(missing_ok=True)
             engine = make_engine(f"sqlite:///{folder / 'reports.db'}")
-            results["sqlite"] = run_backend("sqlite", engine, args, kept=done.exists())
+            results["sqlite"] = run_backend("sqlite", engine, args, folder, kept=done.exists())
             engine.dispose()
             if args.keep:
                 done.touch()
@@ -910,7 +1224,9 @@ def main() -> None:
                         conn.execute(text("CREATE DATABASE bench"))
                 admin.dispose()
                 engine = make_engine(f"{pg.url}/bench")
-                results["postgresql"] = run_backend("postgresql", engine, args, kept=done.exists())
+                results["postgresql"] = run_backend(
+                    "postgresql", engine, args, folder, kept=done.exists()
+                )
                 engine.dispose()
                 if args.keep:
                     done.touch()
@@ -918,38 +1234,87 @@ def main() -> None:
                 stop()
     print(
         f"\nReports benchmark: {args.lines} sale lines over 365 days, {args.branches} branches, "
-        f"{args.products} products (budget ≤ {BUDGET_S:.0f} s per report)"
+        f"{args.products} products (budget ≤ {BUDGET_S:.0f} s per report; load "
+        f"{os.getloadavg()[0]:.2f} now, each figure's above)"
     )
     labels = [label for label, _fn in reports(None) if not args.only or label in args.only]
     names = list(results)
     over = 0
-    print(
-        "  first request after the keeper's backfill / best of two, per engine ('!' = over budget)"
+
+    def table(title: str, case: str, *, best: bool) -> None:
+        nonlocal over
+        print(f"  {title} ('!' = over budget)")
+        print(f"  {'report':34s}" + "".join(f"{n:>26s}" for n in names))
+        for i, label in enumerate(labels):
+            cells = []
+            for n in names:
+                _label, first, least, _rows = results[n][case][i]
+                flag = "" if max(first, least) <= BUDGET_S else " !"
+                over += bool(flag)
+                shown = f"{first:8.3f} / {least:6.3f} s" if best else f"{first:8.3f} s"
+                cells.append(f"{shown}{flag:2s}")
+            print(f"  {label:34s}" + "".join(f"{c:>26s}" for c in cells))
+
+    table("after the keeper's backfill: first request / best of the rest", "steady", best=True)
+    first = next(iter(results.values()), {})
+    table(
+        f"arrival case: the first request right after {args.tail} sales "
+        f"(~{first.get('tail_lines', 0)} lines, {args.tail / TOP_PUSH_RATE:.0f} s of pushes at "
+        f"the top rate {TOP_PUSH_RATE}/s, {args.tail / TOP_PUSH_RATE / keeper.INTERVAL_SECONDS:.0f}"
+        " keeper intervals) landed, before the keeper's next step (their lines read live)",
+        "arrival",
+        best=False,
     )
-    print(f"  {'report':34s}" + "".join(f"{n:>26s}" for n in names))
-    for i, label in enumerate(labels):
-        cells = []
-        for n in names:
-            _label, first, best, _rows = results[n][4][i]
-            flag = "" if max(first, best) <= BUDGET_S else " !"
-            over += bool(flag)
-            cells.append(f"{first:8.3f} / {best:6.3f} s{flag:2s}")
-        print(f"  {label:34s}" + "".join(f"{c:>26s}" for c in cells))
-    if any(results[n][3] for n in names):
+    for n in names:
+        step = results[n]["step"]
+        flag = "" if step <= keeper.INTERVAL_SECONDS / 2 else " !"
+        over += bool(flag)
         print(
-            "  right after the bulk load, before the backfill (the tail read live; not budgeted):"
+            f"  [{n}] the keeper's step for that tail: {step:.2f} s"
+            f" (≤ half its {keeper.INTERVAL_SECONDS:.0f} s interval){flag}"
+        )
+    table("arrival case: after the keeper's step", "after", best=False)
+    for n in names:
+        c = results[n].get("concurrent")
+        if not c:
+            continue
+        flag = "" if c["exact"] and c["during"] <= BUDGET_S else " !"
+        over += bool(flag)
+        print(
+            f"  [{n}] {c['lines']} lines landing in {args.batches} commits over "
+            f"{c['seconds']:.1f} s while the keeper's thread ran: {c['reports']} long-range "
+            f"reports meanwhile took ≤ {c['during']:.3f} s, the keeper had the last commit "
+            f"{c['lag']:.1f} s after it (interval {keeper.INTERVAL_SECONDS:.0f} s), every line "
+            f"summed once: {'yes' if c['exact'] else 'NO'}{flag}"
+        )
+    if any(results[n].get("restore") for n in names):
+        slow = sum(t > BUDGET_S for n in names for _lab, t, _b, _r in results[n].get("restore", ()))
+        print(
+            "  restore case (not budgeted): a database loaded outside the server (a restored "
+            "backup, an import) before the keeper's first backfill, every line read live: "
+            + (
+                f"{slow} over {BUDGET_S:.0f} s until the backfill below has run (or "
+                "`stockpilot-server reports refresh` before serving)"
+                if slow
+                else f"all within {BUDGET_S:.0f} s"
+            )
         )
         for label in LONG_RANGE:
             cells = []
             for n in names:
-                hit = [t for lab, t, _b, _r in results[n][3] if lab == label]
-                cells.append(f"{hit[0]:8.3f} s" if hit else "-")
+                hit = [t for lab, t, _b, _r in results[n]["restore"] if lab == label]
+                flag = " !" if hit and hit[0] > BUDGET_S else "  "
+                cells.append(f"{hit[0]:8.3f} s{flag}" if hit else "-")
             print(f"  {label:34s}" + "".join(f"{c:>26s}" for c in cells))
     for n in names:
         print(
-            f"  [{n}] generation {results[n][1]:.1f} s, the keeper's backfill {results[n][2]:.1f} s"
+            f"  [{n}] generation {results[n]['took']:.1f} s, the keeper's backfill (restore "
+            f"case) {results[n]['backfill']:.1f} s"
         )
-    print(f"  budget: every report ≤ {BUDGET_S:.0f} s: {'within' if not over else f'{over} over'}")
+    print(
+        f"  budget: every report ≤ {BUDGET_S:.0f} s after the backfill and as documents arrive: "
+        f"{'within' if not over else f'{over} over'}"
+    )
     if over:
         raise SystemExit(1)
 

@@ -1,7 +1,9 @@
 """stockpilot-server reports …: bring the report summaries up to date now.
 
 The server's keeper (reports/keeper.py) does this on its own every few seconds; the command
-catches up at once, e.g. right after a bulk load and before the server starts.
+runs the keeper's round at once, e.g. right after a restore or an import and before the
+server takes requests (reports over a long range read what is not summed yet live, so they
+are slow until the summaries have caught up).
 """
 
 from __future__ import annotations
@@ -17,28 +19,30 @@ if TYPE_CHECKING:
 
 
 def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
     from sqlalchemy import select
 
     from sync_server.db import transaction
-    from sync_server.org.models import Tenant
-    from sync_server.reports import snapshots
-    from sync_server.reports.summary import refresh
+    from sync_server.reports import keeper
+    from sync_server.reports.models import SummaryState
 
     factory = migrated_sessions(settings)
+    started = time.monotonic()
+    # The keeper's own round (sales and returns in steps of keeper.STEP ids, the monthly
+    # stock snapshots and product totals, then the planner's statistics after a backfill),
+    # waiting for a server's keeper that is refreshing the same tenant rather than skipping.
+    steps = keeper.keep_once(factory, tenants=[args.tenant] if args.tenant else None, wait=True)
     with transaction(factory, readonly=True) as session:
-        tenants = [args.tenant] if args.tenant else list(session.scalars(select(Tenant.id)))
-    for tenant_id in tenants:
-        # One transaction per tenant: a big tenant never holds the others' refresh back.
-        with transaction(factory) as session:
-            done = refresh(session, tenant_id=tenant_id)
-        behind = True
-        while behind:
-            with transaction(factory) as session:
-                behind = bool(snapshots.refresh(session, tenant_id=tenant_id)["behind"])
-        print(
-            f"tenant {tenant_id}: {done['rows']} summary group(s) added, "
-            f"sales through id {done['sale_id_through']}"
-        )
+        states = session.scalars(select(SummaryState).order_by(SummaryState.tenant_id))
+        for state in states:
+            if args.tenant and state.tenant_id != args.tenant:
+                continue
+            print(
+                f"tenant {state.tenant_id}: summaries up to date, sales through id "
+                f"{state.sale_id_through}, returns through id {state.return_id_through}"
+            )
+    print(f"{steps} step(s) in {time.monotonic() - started:.1f} s")
     return 0
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
@@ -31,11 +32,25 @@ INTERVAL_SECONDS = 5.0
 STEP = 50_000
 
 
-def keep_once(factory: sessionmaker[Session], *, step: int = STEP) -> int:
-    """Bring every tenant's summaries up to date; return the steps taken."""
-    with transaction(factory, readonly=True) as session:
-        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+def keep_once(
+    factory: sessionmaker[Session],
+    *,
+    step: int = STEP,
+    tenants: Sequence[int] | None = None,
+    wait: bool = False,
+) -> int:
+    """Bring every tenant's summaries (or `tenants`') up to date; return the steps taken.
+
+    The keeper's thread leaves a tenant another process is refreshing to it; with `wait`
+    (`stockpilot-server reports refresh`) each waits its turn instead.
+    """
+    if tenants is None:
+        with transaction(factory, readonly=True) as session:
+            tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    else:
+        tenant_ids = list(tenants)
     steps = 0
+    started = time.monotonic()
     backfilled = False
     for tenant_id in tenant_ids:
         taken = steps
@@ -44,23 +59,33 @@ def keep_once(factory: sessionmaker[Session], *, step: int = STEP) -> int:
         behind = True
         while behind:
             with transaction(factory) as session:
-                done = summary.refresh(session, tenant_id=tenant_id, limit=step, wait=False)
+                done = summary.refresh(session, tenant_id=tenant_id, limit=step, wait=wait)
             behind = bool(done["behind"])
             steps += 1
+            if behind:  # a backfill: its progress, a step (~1 s) at a time
+                log.info(
+                    "report summaries of tenant %s: sales through id %s, returns through id %s",
+                    tenant_id,
+                    done["sale_id_through"],
+                    done["return_id_through"],
+                )
         behind = True
         while behind:
             with transaction(factory) as session:
-                behind = bool(snapshots.refresh(session, tenant_id=tenant_id, wait=False)["behind"])
+                behind = bool(snapshots.refresh(session, tenant_id=tenant_id, wait=wait)["behind"])
             steps += 1
         behind = True
         while behind:
             with transaction(factory) as session:
-                state = summary.claimed_state(session, tenant_id=tenant_id, wait=False)
+                state = summary.claimed_state(session, tenant_id=tenant_id, wait=wait)
                 behind = state is not None and bool(totals.extend(session, state=state)["behind"])
             steps += 1
         backfilled = backfilled or steps - taken > 3
     if backfilled:
         analyze_summaries(factory)
+        log.info(
+            "report summaries backfilled in %d steps, %.1f s", steps, time.monotonic() - started
+        )
     return steps
 
 

@@ -9,10 +9,12 @@ and through the summaries the keeper built in small steps, with an unsummarised 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import case, delete, func, select, update
 
@@ -443,3 +445,72 @@ def test_the_server_process_keeps_the_summaries_on_its_own(world, settings):
     with transaction(world.sessions(), readonly=True) as s:
         assert summary.watermarks(s, tenant_id=a.id)[0] == top
         assert s.scalar(select(func.sum(TenderDaily.payments)).where(TenderDaily.tenant_id == a.id))
+
+
+def test_documents_arriving_while_the_keeper_runs_are_summed_once(world, caplog):
+    """The keeper's thread (run_forever, as the server runs it) and pushes landing at once:
+    every sale, return and movement committed between, during or after its rounds is summed
+    exactly once, and the reports still give what the lines give."""
+    a = world.a
+    rnd = random.Random(77)
+    with transaction(world.sessions()) as s:
+        _seed(s, a=a, rnd=rnd, count=40, prefix="P")
+        _moves(s, a=a, rnd=rnd, count=80, prefix="MP", first=date(2025, 10, 1))
+        s.flush()
+        _levels(s, a=a)
+    rounds: list[int] = []
+    real = keeper.keep_once
+
+    def counted(factory, **kwargs):
+        rounds.append(real(factory, **kwargs))
+        return rounds[-1]
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=lambda: keeper.run_forever(world.sessions(), stop=stop, interval=0.01),
+        daemon=True,
+    )
+    caplog.set_level("ERROR", logger="stockpilot.reports")
+    with pytest.MonkeyPatch.context() as patch:
+        # Small steps: a round takes several transactions, so arrivals land between them.
+        patch.setattr(keeper, "keep_once", lambda factory: counted(factory, step=3))
+        thread.start()
+        try:
+            for batch in range(12):
+                with transaction(world.sessions()) as s:
+                    _seed(s, a=a, rnd=rnd, count=4, prefix=f"Q{batch}-")
+                    _moves(s, a=a, rnd=rnd, count=6, prefix=f"MQ{batch}-", first=FIRST)
+                    s.flush()
+                    _levels(s, a=a)
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            thread.join(60)
+    assert not thread.is_alive()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert rounds and max(rounds) > 3  # it summed, in steps, while the batches landed
+    keeper.keep_once(world.sessions())  # whatever landed after its last round
+    with transaction(world.sessions(), readonly=True) as s:
+        summed = s.scalar(
+            select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id)
+        )
+        lines = s.scalar(
+            select(func.count())
+            .select_from(SaleLine)
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(Sale.tenant_id == a.id)
+        )
+        returned = s.scalar(
+            select(func.count())
+            .select_from(ReturnLine)
+            .join(Return, Return.id == ReturnLine.return_id)
+            .where(Return.tenant_id == a.id)
+        )
+        assert summed == lines + returned  # each line summed once: none left out, none twice
+        assert summary.watermarks(s, tenant_id=a.id)[0] == s.scalar(
+            select(func.max(Sale.id)).where(Sale.tenant_id == a.id)
+        )
+        moved = s.scalar(select(func.max(StockMovement.id)).where(StockMovement.tenant_id == a.id))
+        state = s.scalar(select(SummaryState).where(SummaryState.tenant_id == a.id))
+        assert state.movement_id_through == moved
+    _compare(world)
