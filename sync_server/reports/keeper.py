@@ -62,7 +62,7 @@ def keep_once(
                 done = summary.refresh(session, tenant_id=tenant_id, limit=step, wait=wait)
             behind = bool(done["behind"])
             steps += 1
-            if behind:  # a backfill: its progress, a step (~1 s) at a time
+            if behind:  # a backfill: its progress, one step at a time
                 log.info(
                     "report summaries of tenant %s: sales through id %s, returns through id %s",
                     tenant_id,
