@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -242,9 +243,14 @@ async def post_order(http: LeanClient, key: str, order: dict) -> int:
             json=order,
             headers={"X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())},
         )
-    except HttpError:
+    except HttpError as exc:
+        FAILURES[exc.kind] += 1
         return 0
     return answer.status_code
+
+
+# Why requests got no answer, by exception (printed beside the phase's failed count).
+FAILURES: Counter[str] = Counter()
 
 
 async def closed_loop(
@@ -344,7 +350,12 @@ def report_phase(
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(name)
     print(f"  answered            {n} ({accepted} accepted; statuses {statuses})")
-    print(f"  5xx / failed        {bad:8d}         budget 0        {verdict(bad == 0)}")
+    failures = ", ".join(f"{kind} {count}" for kind, count in sorted(FAILURES.items()))
+    FAILURES.clear()
+    print(
+        f"  5xx / failed        {bad:8d}         budget 0        {verdict(bad == 0)}"
+        + (f"   (no answer: {failures})" if failures else "")
+    )
     print(f"  throughput          {n / elapsed:8.1f} orders/s")
     if accepted != n:
         # Refusals (409, 503) cost CPU too; charged to the placed orders above, shown here.

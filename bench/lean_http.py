@@ -6,8 +6,10 @@ do not get. This speaks just enough HTTP/1.1 for our own API behind uvicorn or n
 request at a time per connection, bodies framed by Content-Length or chunked, connections
 kept and reused, at most `max_connections` open (a request beyond waits for one, as httpx's
 pool limit makes it). A connection the server closed while idle (keep-alive timeout) is
-replaced and the request sent once more: every request the benchmarks send is safe to
-repeat (pushes carry event ids, orders an Idempotency-Key, the rest are reads).
+not reused; one it closes as the request goes out is replaced by a new connection (not
+another idle one, which may be just as old) and the request sent once more: every request
+the benchmarks send is safe to repeat (pushes carry event ids, orders an
+Idempotency-Key, the rest are reads).
 
 A request may name the local address it comes from (`source`): on Linux every address of
 127.0.0.0/8 is the loopback's, so a simulation can give each store its own address, as
@@ -104,13 +106,17 @@ class LeanClient:
         async with self._slots:
             idle = self._idle.setdefault(source, [])
             for attempt in range(2):
-                reused = bool(idle)
+                conn = self._take_idle(idle) if attempt == 0 else None
+                reused = conn is not None
                 try:
-                    conn = idle.pop() if reused else await self._open(source)
+                    if conn is None:
+                        conn = await self._open(source)
                     answer, keep = await asyncio.wait_for(
                         self._exchange(conn, request, method), self.timeout
                     )
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    if conn is not None:
+                        conn[1].close()
                     if reused and attempt == 0 and not isinstance(exc, TimeoutError):
                         continue  # the server closed it while idle: once more on a new one
                     raise HttpError(exc) from exc
@@ -120,6 +126,21 @@ class LeanClient:
                     conn[1].close()
                 return answer
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _take_idle(idle: list[Connection]) -> Connection | None:
+        """The most recently used idle connection the server has not closed, or None.
+
+        A connection whose end of stream has arrived (the server's keep-alive timeout) is
+        dropped here, as HTTP clients check a pooled connection before reusing it; one closed
+        while the request is on its way fails, and the request goes once more on a new one.
+        """
+        while idle:
+            conn = idle.pop()
+            if not conn[0].at_eof():
+                return conn
+            conn[1].close()
+        return None
 
     async def _open(self, source: str | None) -> Connection:
         local = (source, 0) if source else None
