@@ -140,25 +140,30 @@ def settled_tops(session: Session, *, tenant_id: int, ids: tuple[Any, ...]) -> l
 
     Rows take their ids from a sequence as they are inserted, so a transaction still open
     may hold an id below one already committed; a watermark set past it would never take
-    that row. On PostgreSQL the tables are locked in SHARE mode inside a savepoint: the
-    lock waits for the transactions writing them (an INSERT holds its table lock before it
-    draws its id), the tops are read, and rolling back to the savepoint releases the lock
-    at once. Writers are held off only while those already writing finish, never while the
-    keeper sums. (SQLite's write transaction already excludes every other writer.)
+    that row. On PostgreSQL each table is locked in SHARE mode inside a savepoint: the lock
+    waits for the transactions writing it (an INSERT holds its table lock before it draws
+    its id), its top is read, and rolling back to the savepoint releases the lock at once.
+    Writers are held off only while those already writing finish, never while the keeper
+    sums. One table at a time: a writer may write the tables in either order (a push with a
+    return and then a sale), and a keeper holding one table's lock while it waited for the
+    other's would deadlock with it. (SQLite's write transaction already excludes every other
+    writer.)
     """
     reads = [select(func.max(column)).where(column.class_.tenant_id == tenant_id) for column in ids]
     connection = session.connection()
     if is_sqlite(connection):
         return [connection.scalar(read) or 0 for read in reads]
-    tables = ", ".join(column.class_.__table__.name for column in ids)
     session.flush()  # nothing of the session's own may be rolled back with the savepoint
-    connection.exec_driver_sql("SAVEPOINT settled_tops")
-    try:
-        connection.exec_driver_sql(f"LOCK TABLE {tables} IN SHARE MODE")
-        return [connection.scalar(read) or 0 for read in reads]
-    finally:
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT settled_tops")
-        connection.exec_driver_sql("RELEASE SAVEPOINT settled_tops")
+    tops = []
+    for column, read in zip(ids, reads, strict=True):
+        connection.exec_driver_sql("SAVEPOINT settled_tops")
+        try:
+            connection.exec_driver_sql(f"LOCK TABLE {column.class_.__table__.name} IN SHARE MODE")
+            tops.append(connection.scalar(read) or 0)
+        finally:
+            connection.exec_driver_sql("ROLLBACK TO SAVEPOINT settled_tops")
+            connection.exec_driver_sql("RELEASE SAVEPOINT settled_tops")
+    return tops
 
 
 def _visible_tops(session: Session, *, tenant_id: int, ids: tuple[Any, ...]) -> list[int]:

@@ -20,7 +20,7 @@ from sync_server.db import transaction
 from sync_server.inventory.models import StockLevel, StockMovement
 from sync_server.reports import keeper, summary
 from sync_server.reports.models import ProductDaily, StockSnapshot, SummaryState
-from sync_server.sales.models import Sale, SaleLine
+from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 
 pytestmark = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -62,6 +62,32 @@ def _sale(session: Session, world, number: str, quantity: int) -> None:
     )
     session.add(sale)
     session.flush()  # the INSERT draws the sale's id now
+
+
+def _return(session: Session, world, number: str, quantity: int) -> None:
+    a = world.a
+    session.add(
+        Return(
+            tenant_id=a.id,
+            uuid=f"r-{number}",
+            receipt_number=f"R{number}",
+            branch_id=a.branch_ids[0],
+            cashier_id=a.users["cashier"],
+            total=D(quantity),
+            occurred_at=datetime.now(UTC) - timedelta(hours=1),
+            lines=[
+                ReturnLine(
+                    tenant_id=a.id,
+                    line_uuid=f"r-{number}-0",
+                    product_id=a.product_ids[0],
+                    quantity=D(quantity),
+                    amount=D(quantity),
+                    tax=D(0),
+                )
+            ],
+        )
+    )
+    session.flush()
 
 
 def _movement(session: Session, world, name: str, quantity: int, when: datetime) -> int:
@@ -125,6 +151,34 @@ def test_a_sale_still_being_written_below_a_committed_one_is_summed_once(world):
     assert _summed_quantity(world) == 8
     keeper.keep_once(world.sessions())  # nothing new: nothing summed twice
     assert _summed_quantity(world) == 8
+
+
+def test_a_push_writing_a_return_then_a_sale_does_not_deadlock_with_the_keeper(world):
+    # A push's events in one transaction, a return first: it holds its write lock on the
+    # returns table while the keeper waits for it there. The keeper must hold no lock on the
+    # sales table meanwhile, or the push's sale would wait for the keeper and the keeper for
+    # the push (PostgreSQL would then abort one of them).
+    with transaction(world.sessions()) as s:
+        _sale(s, world, "BEFORE", 2)
+    push = world.sessions()()
+    _return(push, world, "BACK", 1)
+    thread, failures = _keeper_in_a_thread(world)
+    thread.join(WAITING_S)
+    assert thread.is_alive(), "the keeper summed while a return below its top was open"
+    try:
+        push.execute(text("SET LOCAL lock_timeout = '5s'"))
+        _sale(push, world, "AFTER", 4)  # waits for no one
+        push.commit()
+    finally:
+        push.close()
+    thread.join(60)
+    assert not thread.is_alive() and not failures, failures
+    keeper.keep_once(world.sessions())  # the sale drawn after the keeper's top: next round
+    assert _summed_quantity(world) == 2 + 4 - 1  # net of the return
+    with transaction(world.sessions(), readonly=True) as s:
+        state = s.scalars(select(SummaryState).where(SummaryState.tenant_id == world.a.id)).one()
+        top_return = s.scalar(select(func.max(Return.id)).where(Return.tenant_id == world.a.id))
+    assert state.return_id_through == top_return
 
 
 def test_a_movement_still_being_written_below_a_committed_one_reaches_the_snapshots(world):
