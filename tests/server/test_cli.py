@@ -191,16 +191,22 @@ def test_help_explains_every_command():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["tenant", "list", "--help"], ["bogus"]])
-def test_help_and_bad_usage_start_without_the_database_code(args):
-    """The parser every command builds loads no SQLAlchemy and no settings (pydantic)."""
-    probe = (
+def _cli_probe(then: str) -> str:
+    """A `python -c` script: run the CLI on its arguments, keep its exit code, then `then`."""
+    return (
         "import json, runpy, sys\n"
         "sys.argv = ['stockpilot-server', *sys.argv[1:]]\n"
         "try:\n"
         "    runpy.run_module('sync_server.cli', run_name='__main__')\n"
         "except SystemExit as done:\n"
-        "    code = done.code\n"
+        "    code = done.code\n" + then
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tenant", "list", "--help"], ["bogus"]])
+def test_help_and_bad_usage_start_without_the_database_code(args):
+    """The parser every command builds loads no SQLAlchemy and no settings (pydantic)."""
+    probe = _cli_probe(
         "heavy = ('sqlalchemy', 'pydantic', 'sync_server.models')\n"
         "loaded = [m for m in heavy if m in sys.modules]\n"
         "import sync_server.db  # the check sees SQLAlchemy once it is loaded\n"
@@ -228,13 +234,7 @@ def test_a_command_on_a_data_dir_without_a_database_is_refused_before_the_databa
     tmp_path, args
 ):
     """'Not initialised' is said before SQLAlchemy and the models load (they cost ~0.4 s)."""
-    probe = (
-        "import json, runpy, sys\n"
-        "sys.argv = ['stockpilot-server', *sys.argv[1:]]\n"
-        "try:\n"
-        "    runpy.run_module('sync_server.cli', run_name='__main__')\n"
-        "except SystemExit as done:\n"
-        "    code = done.code\n"
+    probe = _cli_probe(
         "heavy = ('sqlalchemy', 'sync_server.models', 'sync_server.db')\n"
         "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"
     )

@@ -379,22 +379,33 @@ def test_every_summarised_report_gives_what_the_lines_give(world):
     _compare(world)
 
 
+def _summed_sale_and_return_lines(s, *, tenant_id: int) -> tuple[int, int, int]:
+    """The lines the product days count, and the tenant's sale lines and return lines."""
+    summed = s.scalar(
+        select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == tenant_id)
+    )
+    lines = s.scalar(
+        select(func.count())
+        .select_from(SaleLine)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(Sale.tenant_id == tenant_id)
+    )
+    returned = s.scalar(
+        select(func.count())
+        .select_from(ReturnLine)
+        .join(Return, Return.id == ReturnLine.return_id)
+        .where(Return.tenant_id == tenant_id)
+    )
+    return summed, lines, returned
+
+
 def test_the_keeper_backfills_a_bulk_load_and_then_takes_only_the_new_sales(world):
     a = world.a
     with transaction(world.sessions()) as s:
         _seed(s, a=a, rnd=random.Random(5), count=40, prefix="C")
     keeper.keep_once(world.sessions(), step=1000)
     with transaction(world.sessions(), readonly=True) as s:
-        before = s.scalar(
-            select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id)
-        )
-        count = s.scalar(
-            select(func.count())
-            .select_from(SaleLine)
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(Sale.tenant_id == a.id)
-        )
-        returned = s.scalar(select(func.count()).select_from(ReturnLine))
+        before, count, returned = _summed_sale_and_return_lines(s, tenant_id=a.id)
     # Every line summed once, voided ones too (they come off when read).
     assert before == count + returned
     keeper.keep_once(world.sessions(), step=1000)  # nothing new: nothing added twice
@@ -491,21 +502,7 @@ def test_documents_arriving_while_the_keeper_runs_are_summed_once(world, caplog)
     assert rounds and max(rounds) > 3  # it summed, in steps, while the batches landed
     keeper.keep_once(world.sessions())  # whatever landed after its last round
     with transaction(world.sessions(), readonly=True) as s:
-        summed = s.scalar(
-            select(func.sum(ProductDaily.lines)).where(ProductDaily.tenant_id == a.id)
-        )
-        lines = s.scalar(
-            select(func.count())
-            .select_from(SaleLine)
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(Sale.tenant_id == a.id)
-        )
-        returned = s.scalar(
-            select(func.count())
-            .select_from(ReturnLine)
-            .join(Return, Return.id == ReturnLine.return_id)
-            .where(Return.tenant_id == a.id)
-        )
+        summed, lines, returned = _summed_sale_and_return_lines(s, tenant_id=a.id)
         assert summed == lines + returned  # each line summed once: none left out, none twice
         assert summary.watermarks(s, tenant_id=a.id)[0] == s.scalar(
             select(func.max(Sale.id)).where(Sale.tenant_id == a.id)
