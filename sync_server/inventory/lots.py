@@ -21,12 +21,12 @@ Which lot a movement takes:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, exists, func, select
+from sqlalchemy import ARRAY, BigInteger, Select, any_, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,39 +126,34 @@ def lot_for(
 # session.info key: (root transaction, tenant id, branch id, products looked at, those with lots).
 _LOT_PRODUCTS = "stock_lot_products"
 
-# Built once: every order and every push batch runs it.
-_PRODUCTS_WITH_LOTS = (
-    select(LotLevel.product_id)
-    .distinct()
-    .where(
-        LotLevel.tenant_id == bindparam("tenant_id"),
-        LotLevel.branch_id == bindparam("branch_id"),
-        LotLevel.product_id.in_(bindparam("ids", expanding=True)),
+
+def _products_with_lots_read(levels: Any, match: Callable[[Any], Any]) -> Select[Any]:
+    """The products of `ids` that have lot levels at a branch: `levels` the mapped class or
+    the table's columns, `match` how the product id is compared with the ids."""
+    return (
+        select(levels.product_id)
+        .distinct()
+        .where(
+            levels.tenant_id == bindparam("tenant_id"),
+            levels.branch_id == bindparam("branch_id"),
+            match(levels.product_id),
+        )
     )
-)
 
 
+def _expanding(product_id: Any) -> Any:
+    return product_id.in_(bindparam("ids", expanding=True))
+
+
+# Built once: every order and every push batch runs it.
+_PRODUCTS_WITH_LOTS = _products_with_lots_read(LotLevel, _expanding)
 _LOT_LEVELS = LotLevel.__table__
 # The same read in plain Core (the table's columns): no ORM execution for one column.
-_PLAIN_PRODUCTS_WITH_LOTS = (
-    select(_LOT_LEVELS.c.product_id)
-    .distinct()
-    .where(
-        _LOT_LEVELS.c.tenant_id == bindparam("tenant_id"),
-        _LOT_LEVELS.c.branch_id == bindparam("branch_id"),
-        _LOT_LEVELS.c.product_id.in_(bindparam("ids", expanding=True)),
-    )
-)
+_PLAIN_PRODUCTS_WITH_LOTS = _products_with_lots_read(_LOT_LEVELS.c, _expanding)
 # On PostgreSQL the ids go as one array (one statement text whatever their number), and the
 # text is compiled once (db.select_plainly): no cache-key lookup, no expanding IN per run.
-_PLAIN_PRODUCTS_WITH_LOTS_PG = (
-    select(_LOT_LEVELS.c.product_id)
-    .distinct()
-    .where(
-        _LOT_LEVELS.c.tenant_id == bindparam("tenant_id"),
-        _LOT_LEVELS.c.branch_id == bindparam("branch_id"),
-        _LOT_LEVELS.c.product_id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
-    )
+_PLAIN_PRODUCTS_WITH_LOTS_PG = _products_with_lots_read(
+    _LOT_LEVELS.c, lambda product_id: product_id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
 )
 
 
