@@ -32,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio.to_thread
-import httpx
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
@@ -51,7 +50,7 @@ from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import make_engine
 from sync_server.migrations.runner import upgrade
-from tests import clitools, pgserver
+from tests import clitools, pgserver, web
 from tests.factories import Api, TenantData, World, build_world
 
 # Cheap Argon2id inside the test process: no test here is about the cost of hashing, and at
@@ -506,7 +505,7 @@ def burst_of_reads(server: LiveServer, token: str, count: int) -> Counter[int]:
     start = threading.Barrier(count)
 
     def read(_: int) -> int:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with web.Client(base_url=server.url, timeout=30) as http:
             start.wait()
             answer = http.get("/api/v1/products", headers={"Authorization": f"Bearer {token}"})
             return answer.status_code

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests import web
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -50,7 +52,7 @@ def uvicorn_server(
                 raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
             try:
                 # Several answers in a row, so every worker has had time to start.
-                ready += httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+                ready += web.get(f"{url}/api/v1/health", timeout=2).status_code == 200
             except httpx.HTTPError:
                 ready = 0
             time.sleep(0.1)

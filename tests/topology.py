@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from tests import web
 from tests.pgserver import PostgresUnavailable, _bin_dir, _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ class Node:
     def role(self) -> str | None:
         """Return 'primary', 'replica' or None when the node does not answer."""
         try:
-            answer = httpx.get(f"http://127.0.0.1:{self.rest_port}/patroni", timeout=1)
+            answer = web.get(f"http://127.0.0.1:{self.rest_port}/patroni", timeout=1)
         except httpx.HTTPError:
             return None
         body = answer.json()
@@ -266,7 +267,7 @@ class Topology:
             ],
         )
         _wait(
-            lambda: httpx.get(f"http://127.0.0.1:{self.etcd_port}/health", timeout=1).is_success,
+            lambda: web.get(f"http://127.0.0.1:{self.etcd_port}/health", timeout=1).is_success,
             seconds=20,
             what="etcd",
         )
@@ -531,8 +532,7 @@ pidfile = {folder / "pgbouncer.pid"}
         for port in self.app_ports:
             _wait(
                 lambda port=port: (
-                    httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code
-                    == 200
+                    web.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200
                 ),
                 seconds=90,
                 what=f"app server on {port}",
@@ -586,7 +586,7 @@ http {{
         )
         self._spawn("nginx", [_which("nginx"), "-c", str(folder / "nginx.conf"), "-p", str(folder)])
         _wait(
-            lambda: httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200,
+            lambda: web.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200,
             seconds=20,
             what="nginx",
         )

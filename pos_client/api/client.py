@@ -63,6 +63,7 @@ from common.sync.protocol import (
     EnrolmentCodeRead,
 )
 from common.tenant_settings import TenantSettings
+from common.tls import client_context
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -137,7 +138,10 @@ class ApiClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+            base_url=self.base_url + API_PREFIX,
+            timeout=timeout,
+            transport=transport,
+            verify=client_context(),
         )
         self._lock = threading.Lock()
         self._token: str | None = None

@@ -33,6 +33,7 @@ from common.sync.protocol import (
     PushStatus,
 )
 from common.sync.series import DeviceSeries
+from common.tls import client_context
 from pos_client.services.changes import OpChanges, pulled
 from pos_client.store import documents, outbox, replica, sent_log
 from pos_client.store.db import LocalStore
@@ -138,7 +139,9 @@ class SyncEngine:
     def enrol(self, *, server_url: str, code: str, name: str) -> EnrolResponse:
         """Exchange a one-time code for this till's credential and remember it."""
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
+            with httpx.Client(
+                timeout=self._timeout, transport=self._transport, verify=client_context()
+            ) as client:
                 response = client.post(
                     f"{server_url.rstrip('/')}{API}/devices/enrol",
                     json={"code": code, "name": name},
@@ -440,7 +443,9 @@ class SyncEngine:
         if not token or not url:
             raise SyncFailed("This till is not enrolled.")
         if self._client is None:
-            self._client = httpx.Client(timeout=self._timeout, transport=self._transport)
+            self._client = httpx.Client(
+                timeout=self._timeout, transport=self._transport, verify=client_context()
+            )
         try:
             response = self._client.request(
                 method,

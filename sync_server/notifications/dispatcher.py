@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from common import webhooks
+from common.tls import client_context
 from common.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from sync_server import background
 from sync_server.config import Settings
@@ -211,7 +212,11 @@ def _send_webhook(job: Job, settings: Settings) -> None:
     # Signed at sending time (each retry afresh): receivers refuse old signatures as replays.
     headers = webhook_headers(job, body, timestamp=int(time.time()))
     response = httpx.post(
-        job.recipient, content=body, headers=headers, timeout=settings.notify_timeout
+        job.recipient,
+        content=body,
+        headers=headers,
+        timeout=settings.notify_timeout,
+        verify=client_context(),
     )
     if response.status_code >= 300:
         raise RuntimeError(f"webhook answered HTTP {response.status_code}")
@@ -243,7 +248,9 @@ def sms_request(job: Job, settings: Settings) -> tuple[str, dict[str, str], byte
 
 def _send_sms(job: Job, settings: Settings) -> None:
     url, headers, body = sms_request(job, settings)
-    response = httpx.post(url, content=body, headers=headers, timeout=settings.notify_timeout)
+    response = httpx.post(
+        url, content=body, headers=headers, timeout=settings.notify_timeout, verify=client_context()
+    )
     if response.status_code >= 300:
         raise RuntimeError(f"SMS gateway answered HTTP {response.status_code}")
 

@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests import web
 from tests.chaos.harness import (
     admin_token_over_api,
     enrol_code_over_api,
@@ -70,7 +71,7 @@ def _server_receipts(url: str) -> list[str]:
     receipts: list[str] = []
     offset = 0
     while True:
-        page = httpx.get(
+        page = web.get(
             f"{url}/api/v1/sales",
             params={"limit": 200, "offset": offset},
             headers=headers,
@@ -99,7 +100,7 @@ def _rate_windows_are_shared(url: str) -> None:
     token = admin_token_over_api(url, ADMIN_PASSWORD)
     remaining = [
         int(
-            httpx.get(
+            web.get(
                 f"{url}/api/v1/branches", headers={"Authorization": f"Bearer {token}"}, timeout=10
             ).headers["RateLimit-Remaining"]
         )
@@ -128,17 +129,17 @@ def _standby_reads(chain: Topology) -> int:
 
 def _reads_go_to_the_replica(chain: Topology) -> None:
     """Reports read the standby; a write's Read-After header brings its own reads along."""
-    token = httpx.post(
+    token = web.post(
         f"{chain.url}/api/v1/auth/login",
         json={"username": "admin", "password": ADMIN_PASSWORD},
         timeout=30,
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    replica = httpx.get(f"{chain.url}/api/v1/health", timeout=10).json()["replica"]
+    replica = web.get(f"{chain.url}/api/v1/health", timeout=10).json()["replica"]
     assert replica["standby"] and replica["serving_reads"], replica
     before = _standby_reads(chain)
     for _ in range(30):
-        answer = httpx.get(f"{chain.url}/api/v1/reports/sales-summary", headers=headers)
+        answer = web.get(f"{chain.url}/api/v1/reports/sales-summary", headers=headers)
         assert answer.status_code == 200, answer.text
     # Lag checks also read the standby, at most once a second per app server. A backend
     # reports its counts to pg_stat_database a moment after its transactions (PostgreSQL 15
@@ -147,12 +148,12 @@ def _reads_go_to_the_replica(chain: Topology) -> None:
     while _standby_reads(chain) - before < 30 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _standby_reads(chain) - before >= 30
-    created = httpx.post(
+    created = web.post(
         f"{chain.url}/api/v1/categories", json={"name": "Chain check"}, headers=headers
     )
     assert created.status_code == 201, created.text
     read_after = created.headers["X-StockPilot-Read-After"]
-    listed = httpx.get(
+    listed = web.get(
         f"{chain.url}/api/v1/categories",
         params={"q": "Chain check"},
         headers={**headers, "X-StockPilot-Read-After": read_after},
@@ -204,7 +205,7 @@ def test_primary_lost_mid_run_standby_promoted_nothing_lost(chain: Topology, tmp
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{chain.url}/api/v1/health", timeout=2).status_code == 200:
+            if web.get(f"{chain.url}/api/v1/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

@@ -27,6 +27,7 @@ import httpx
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
+from tests import web
 from tests.sync.lossy_proxy import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def _server_command(*args: str) -> list[str]:
 
 def admin_token_over_api(url: str, password: str) -> str:
     """Sign the admin in at a running server; return the access token."""
-    answer = httpx.post(
+    answer = web.post(
         f"{url}/api/v1/auth/login",
         json={"username": "admin", "password": password},
         timeout=30,
@@ -59,12 +60,10 @@ def enrol_code_over_api(url: str, token: str, branch: str) -> str:
     """Return a one-time till code for the branch (by its code), asked as a manager's screen
     asks: over the API (a `device enrol-code` process costs a second of CPU more)."""
     headers = {"Authorization": f"Bearer {token}"}
-    branches = httpx.get(
-        f"{url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30
-    )
+    branches = web.get(f"{url}/api/v1/branches", params={"limit": 500}, headers=headers, timeout=30)
     branches.raise_for_status()
     (branch_id,) = [b["id"] for b in branches.json()["items"] if b["code"] == branch]
-    answer = httpx.post(
+    answer = web.post(
         f"{url}/api/v1/devices/enrolment-codes",
         json={"branch_id": branch_id},
         headers=headers,
@@ -127,7 +126,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {(self.data_dir / 'server.log').read_text()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                if web.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError("server did not answer /health within 60 s")
@@ -167,7 +166,7 @@ class ServerProcess:
         def read(token: str) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"}
             url = f"{self.url}/api/v1{path}"
-            return httpx.get(url, params=params, headers=headers, timeout=30)
+            return web.get(url, params=params, headers=headers, timeout=30)
 
         answer = read(self.admin_token())
         if answer.status_code == 401:

@@ -7,7 +7,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -15,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sync_server import cli
 from sync_server.db import make_engine
 from sync_server.provisioning.service import init
+from tests import web
 from tests.clitools import SERVER, ok, run
 from tests.factories import login
 
@@ -88,7 +88,7 @@ def test_backup_while_serving_then_wipe_and_restore_finds_every_row(
 
     def write_categories() -> None:
         # A real client keeps selling-side writes coming through the real server meanwhile.
-        with httpx.Client(
+        with web.Client(
             base_url=live_server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
         ) as http:
             i = 0

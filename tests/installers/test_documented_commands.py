@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import web
 from tests.clitools import SERVER, TILL, background, free_port, ok, refused, run, run_in_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def test_the_docs_show_the_commands_this_file_runs():
 def _wait_healthy(url: str, server) -> None:
     def healthy() -> bool:
         try:
-            return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+            return web.get(f"{url}/api/v1/health", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -138,7 +139,7 @@ def test_every_documented_server_command_works_on_a_fresh_data_dir(tmp_path):
         ran.add(serve)
         with background(*argv(serve, subs), data_dir=data, logs=tmp_path / "serve") as server:
             _wait_healthy(f"http://127.0.0.1:{port}", server)
-            login = httpx.post(
+            login = web.post(
                 f"http://127.0.0.1:{port}/api/v1/auth/login",
                 json={"username": "priya", "password": "priya-long-password"},
                 timeout=10,

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import web
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "sync_server", "pos_client")
 
@@ -153,7 +155,7 @@ def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
         health = None
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                health = httpx.get(f"{url}/api/v1/health", timeout=2)
+                health = web.get(f"{url}/api/v1/health", timeout=2)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -162,7 +164,7 @@ def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
         body = health.json()
         assert body["status"] == "ok" and body["database"]["migrated"] is True
         assert body["database"]["dialect"] == "sqlite"
-        login = httpx.post(
+        login = web.post(
             f"{url}/api/v1/auth/login",
             timeout=10,
             json={"username": "admin", "password": "wheel-pass-123"},

@@ -26,6 +26,7 @@ from common.sync.protocol import Event, SaleCompleted, SaleLine, SalePayment
 from sync_server.db import transaction
 from sync_server.inventory import ledger
 from sync_server.orders.models import Order
+from tests import web
 from tests.invariants import check_ledger
 from tests.serverproc import uvicorn_server
 
@@ -257,7 +258,7 @@ def test_mixed_writers_on_the_same_products_never_see_a_deadlock(
 
         def run(job) -> None:
             (work, n), seed = job
-            with httpx.Client(base_url=url, timeout=60) as http:
+            with web.Client(base_url=url, timeout=60) as http:
                 start.wait()
                 work(n, http, random.Random(seed))
 
@@ -316,7 +317,7 @@ def test_embedded_server_answers_a_burst_of_50_orders_promptly(
             "branch_code": "MAIN",
         }
         headers = {"X-API-Key": key, "Idempotency-Key": f"burst-{i}"}
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with web.Client(base_url=url, timeout=60) as http:
             start.wait()
             began = time.monotonic()
             response = http.post("/api/v1/orders", json=body, headers=headers)
@@ -390,7 +391,7 @@ def test_a_deadlock_victim_is_run_again_inside_the_server(world, live_server, en
         other.execute(level_lock, {"b": main, "p": second})
 
         def place() -> None:
-            with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            with web.Client(base_url=live_server.url, timeout=60) as http:
                 answer.append(
                     http.post(
                         "/api/v1/orders",

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from common.sync.protocol import Event
+from tests import web
 from tests.factories import Api
 from tests.sync.sync_helpers import sale_payload
 
@@ -64,7 +65,7 @@ def test_every_kind_of_error_keeps_the_connection(app_with_a_bug, world, live_se
         ("POST", "/api/v1/auth/login", {}, b"x" * 2_000_000, 413),
         ("GET", "/api/v1/test-bug", {}, None, 500),
     ]
-    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+    with web.Client(base_url=live_server.url, timeout=30) as http:
         first = http.get("/api/v1/health")
         port = _local_port(first)
         for method, path, headers, content, status in errors:

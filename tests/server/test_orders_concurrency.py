@@ -19,6 +19,7 @@ from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
 from sync_server.orders.models import Order
 from sync_server.partners import service as partners
+from tests import web
 
 CLIENTS = 50
 LAST_UNITS = 10
@@ -67,7 +68,7 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
 
     def order(request: tuple[str, dict]) -> httpx.Response:
         idem, body = request
-        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        with web.Client(base_url=live_server.url, timeout=60) as http:
             start.wait()
             return http.post(
                 "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": idem}
@@ -135,7 +136,7 @@ def test_fifty_clients_and_tills_never_oversell_the_last_units(world, live_serve
         assert (level.on_hand, level.reserved) == (on_hand, reserved)
 
     # Every request replayed with its key: the same answers, and nothing moves.
-    with httpx.Client(base_url=live_server.url, timeout=60) as http:
+    with web.Client(base_url=live_server.url, timeout=60) as http:
         for (idem, body), first in zip(requests, responses, strict=True):
             again = http.post(
                 "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": idem}
@@ -177,7 +178,7 @@ def test_plenty_of_stock_every_concurrent_order_succeeds_without_deadlocks(world
             "lines": lines if i % 3 else lines[::-1],
             "branch_code": "MAIN",
         }
-        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+        with web.Client(base_url=live_server.url, timeout=60) as http:
             start.wait()
             response = http.post(
                 "/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"calm-{i}"}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests import web
+
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: "
 )
@@ -28,7 +30,7 @@ def _wait_for(url: str, *, seconds: float) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return httpx.get(url, timeout=2)
+            return web.get(url, timeout=2)
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
@@ -67,8 +69,8 @@ def test_two_workers_log_with_time_and_level_and_send_no_server_header(tmp_path:
     try:
         url = f"http://127.0.0.1:{port}/api/v1/health"
         first = _wait_for(url, seconds=60)
-        answers = [first] + [httpx.get(url, timeout=5) for _ in range(20)]
-        missing = httpx.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5)
+        answers = [first] + [web.get(url, timeout=5) for _ in range(20)]
+        missing = web.get(f"http://127.0.0.1:{port}/api/v1/products", timeout=5)
         for answer in [*answers, missing]:
             assert "server" not in answer.headers
             assert answer.headers["x-content-type-options"] == "nosniff"

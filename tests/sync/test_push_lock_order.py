@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-import httpx
 from sqlalchemy import func, select
 
 from sync_server.db import transaction
 from sync_server.inventory.models import StockLevel
 from sync_server.sales.models import Sale
+from tests import web
 from tests.sync.sync_helpers import sale_payload
 
 ROUNDS = 3
@@ -51,7 +51,7 @@ def test_opposite_order_batches_from_two_tills_all_apply(world, enrol, stock_in,
     def till(n: int) -> None:
         headers = {"Authorization": f"Bearer {tills[n][0]['token']}"}
         try:
-            with httpx.Client(base_url=live_server.url, headers=headers, timeout=60) as client:
+            with web.Client(base_url=live_server.url, headers=headers, timeout=60) as client:
                 for events in batches[n]:
                     start.wait()
                     response = client.post("/api/v1/sync/push", json={"events": events})

@@ -18,6 +18,7 @@ from sync_server.alerts.models import Alert
 from sync_server.db import transaction
 from sync_server.inventory import ledger
 from sync_server.sales.models import Sale as ServerSale
+from tests import web
 from tests.sync.lossy_proxy import LossyProxy
 from tests.sync.sync_helpers import sell_locally
 
@@ -261,7 +262,7 @@ def test_event_applied_from_dead_letters_leaves_the_till_outbox(world, live_serv
         session.delete(held)
     first = till.sync_once()
     assert first.rejected == 1 and first.pending == 1
-    pushed = httpx.post(
+    pushed = web.post(
         f"{live_server.url}/api/v1/sync/push",
         json={"events": [held_body]},
         headers={"Authorization": f"Bearer {token}"},
