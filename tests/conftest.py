@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -243,10 +243,12 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> clitools.DemoShop:
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[pgserver.PostgresServer]:
-    """Start a throwaway PostgreSQL cluster once per test run."""
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
+    """The run's throwaway PostgreSQL cluster, shared by the workers (pgserver.join says
+    how); each test still has a database of its own (database_url)."""
+    home = _run_home(tmp_path_factory, "postgres")
     try:
-        server = pgserver.start()
+        server = pgserver.join(home)
     except pgserver.PostgresUnavailable as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI: {exc}")
@@ -255,11 +257,7 @@ def pg() -> Iterator[pgserver.PostgresServer]:
     admin = _test_db_admins.pop(server.url, None)
     if admin is not None:
         admin.dispose()
-    server.stop()
-
-
-def _admin_engine(pg: pgserver.PostgresServer) -> Engine:
-    return create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
+    pgserver.leave(home, server)
 
 
 # The engine each test's database is created and dropped through, one per cluster for the
@@ -276,16 +274,48 @@ def _test_db_admin(pg: pgserver.PostgresServer) -> Engine:
     return _test_db_admins[pg.url]
 
 
+def _database_made(pg: pgserver.PostgresServer, name: str, make: Callable[[str], str]) -> str:
+    """Return the comment of the run-wide database `name`, made first if no worker has yet.
+
+    `make(name)` makes and fills it under a provisional name and returns what to remember
+    with it (its COMMENT); it gets its real name only once complete, so a worker that died
+    building it leaves nothing another could take for done.
+    """
+    admin = _test_db_admin(pg)
+    with pgserver.locked(pg.data_dir.parent / "templates" / name):
+        with admin.connect() as conn:
+            made = conn.execute(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                    " WHERE datname = :name"
+                ),
+                {"name": name},
+            ).one_or_none()
+            if made is not None:
+                return made[0] or ""
+            partial = f"{name}_partial"
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)'))
+        comment = make(partial)
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{partial}" RENAME TO "{name}"'))
+            quoted = comment.replace("'", "''")  # COMMENT takes a literal, not a parameter
+            conn.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{quoted}'"))
+        return comment
+
+
 @pytest.fixture(scope="session")
 def pg_template(pg: pgserver.PostgresServer) -> str:
-    """Create and migrate a template database once; each test clones it."""
-    admin = _admin_engine(pg)
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE sp_template"))
-    engine = make_engine(f"{pg.url}/sp_template")
-    upgrade(engine)
-    engine.dispose()
-    admin.dispose()
+    """Create and migrate a template database once per run; each test clones it."""
+
+    def make(name: str) -> str:
+        with _test_db_admin(pg).connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = make_engine(f"{pg.url}/{name}")
+        upgrade(engine)
+        engine.dispose()
+        return "migrated"
+
+    _database_made(pg, "sp_template", make)
     return "sp_template"
 
 
@@ -343,13 +373,17 @@ def _build_world_into(url: str) -> tuple[TenantData, TenantData]:
 def pg_world_template(
     pg: pgserver.PostgresServer, pg_template: str
 ) -> tuple[str, TenantData, TenantData]:
-    """A template database holding the migrated schema and the test world."""
-    admin = _admin_engine(pg)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE sp_template_world TEMPLATE {pg_template}"))
-    admin.dispose()
-    a, b = _build_world_into(f"{pg.url}/sp_template_world")
-    return "sp_template_world", a, b
+    """A template database holding the migrated schema and the test world, made once per
+    run (the world's ids kept in its COMMENT for the other workers)."""
+
+    def make(name: str) -> str:
+        with _test_db_admin(pg).connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {pg_template}'))
+        a, b = _build_world_into(f"{pg.url}/{name}")
+        return json.dumps([dataclasses.asdict(a), dataclasses.asdict(b)])
+
+    a_ids, b_ids = json.loads(_database_made(pg, "sp_template_world", make))
+    return "sp_template_world", TenantData(**a_ids), TenantData(**b_ids)
 
 
 @pytest.fixture(scope="session")
@@ -402,7 +436,8 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     name = f"sp_test_{os.getpid()}_{next(_db_counter)}"
     admin = _test_db_admin(server)
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+        # FILE_COPY: a fifth less of the cluster's CPU than WAL_LOG for a template this size.
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template} STRATEGY FILE_COPY'))
     yield f"{server.url}/{name}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -10,7 +10,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -127,9 +129,69 @@ def start() -> PostgresServer:
     )
     options = (
         f"-k {root} -p {server.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
     )
     server._run(
         "pg_ctl", "-D", str(data_dir), "-o", options, "-l", str(root / "log"), "-w", "start"
     )
     return server
+
+
+# One cluster for a whole test run, shared by its workers: the first to need it starts it, the
+# others attach, the last to leave stops it. A cluster per worker cost each worker an initdb,
+# a start, its own templates (migrated and filled) and its own background processes.
+
+
+@contextmanager
+def locked(home: Path) -> Iterator[Path]:
+    """Hold `home`'s lock (the workers' turn); yield where the cluster's state is kept."""
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield home / "cluster.json"
+
+
+def _running(server: PostgresServer) -> bool:
+    try:
+        pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def join(home: Path) -> PostgresServer:
+    """Return the run's cluster (kept under `home`), starting it if no worker has yet."""
+    with locked(home) as state_file:
+        state = json.loads(state_file.read_text()) if state_file.exists() else None
+        server = None
+        if state is not None:
+            fields = state["server"]
+            server = PostgresServer(
+                data_dir=Path(fields["data_dir"]),
+                port=fields["port"],
+                bin_dir=Path(fields["bin_dir"]),
+                run_as=fields["run_as"],
+            )
+            if not _running(server):
+                server, state = None, None
+        if server is None:
+            server = start()
+        users = (state["users"] if state else 0) + 1
+        fields = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(server).items()}
+        state_file.write_text(json.dumps({"server": fields, "users": users}))
+    return server
+
+
+def leave(home: Path, server: PostgresServer) -> None:
+    """Say this worker is done with the run's cluster; the last one out stops it."""
+    with locked(home) as state_file:
+        state = json.loads(state_file.read_text()) if state_file.exists() else {"users": 1}
+        if state["users"] <= 1:
+            state_file.unlink(missing_ok=True)
+            server.stop()
+        else:
+            state["users"] -= 1
+            state_file.write_text(json.dumps(state))

@@ -127,7 +127,10 @@ def test_an_order_that_waited_for_the_lock_reads_the_alerts_the_writer_opened(wo
         with world.engine.connect() as probe:
             while time.monotonic() < deadline:
                 blocked = probe.execute(
-                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                        " WHERE NOT l.granted AND a.datname = current_database()"
+                    )
                 ).scalar()
                 probe.rollback()
                 if blocked:
