@@ -240,6 +240,10 @@ class SearchBox(QLineEdit):
         self._timer.timeout.connect(lambda: self.search.emit(self.text().strip()))
         self.textChanged.connect(lambda _: self._timer.start())
 
+    def waiting(self) -> bool:
+        """Return whether it is waiting out the pause before it reports what was typed."""
+        return self._timer.isActive()
+
 
 def choice(options: Sequence[tuple[str, Any]], *, name: str = "") -> QComboBox:
     """Make a combo box of (label, value) pairs."""
