@@ -31,6 +31,7 @@ from common.money import round_money
 from pos_client.api.client import ApiClient
 from pos_client.ui.manager.purchasing_dialogs import SendDialog
 from pos_client.ui.manager.style import manager_stylesheet
+from pos_client.ui.manager.widgets import SearchBox
 from pos_client.ui.manager.window import open_back_office
 from sync_server.config import Settings
 from sync_server.db import make_engine
@@ -181,17 +182,17 @@ window.resize(1366, 768)
 window.show()
 
 
-def settle(quiet: float = 0.5) -> None:
-    """Let the screen's server calls answer and paint: until no call has been out for `quiet` s.
-
-    Half a second outlasts the search boxes' pause (250 ms) before they ask the server.
+def settle(quiet: float = 0.1) -> None:
+    """Let the screen's server calls answer and paint: until no call is out, no search box is
+    waiting out its pause (250 ms) before it asks the server, and neither changed for `quiet` s.
     """
+    boxes = [w for w in qt.allWidgets() if isinstance(w, SearchBox)]
     give_up = time.monotonic() + 15
     idle_since = time.monotonic()
     while time.monotonic() < give_up:
         qt.processEvents()
         now = time.monotonic()
-        if window.ctx.pool.pending:
+        if window.ctx.pool.pending or any(box.waiting() for box in boxes):
             idle_since = now
         elif now - idle_since >= quiet:
             return

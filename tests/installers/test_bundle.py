@@ -115,6 +115,7 @@ def test_the_bundle_carries_the_till_and_not_the_server(bundle):
     assert (internal / "barcode" / "fonts").is_dir()  # python-barcode's own font
     assert list(internal.rglob("libqoffscreen*")) and list(internal.rglob("libqxcb*"))
     assert not list(internal.rglob("fastapi")) and not list(internal.rglob("sync_server"))
+    assert not (internal / "PIL").exists()  # Pillow comes with the server's extras only
 
 
 @pytest.mark.slow

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
-from tests.installers.test_wheel import _copy_sources, _run
+from tests.installers.test_wheel import _copy_sources, new_venv, pip_into
 
 
 @pytest.mark.timeout(600)
@@ -15,23 +14,11 @@ from tests.installers.test_wheel import _copy_sources, _run
 def test_editable_install_prints_no_warning_box_and_imports_from_the_checkout(tmp_path):
     src = tmp_path / "src"
     _copy_sources(src)
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)])
-    python = str(venv / "bin" / "python")
-    # The same pip call as scripts/venv.sh, without the dependencies (the box comes from the build).
-    install = _run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "-e",
-            str(src),
-        ]
-    )
+    bin_dir = new_venv(tmp_path / "venv")
+    python = str(bin_dir / "python")
+    # The same pip install as scripts/venv.sh (with the pip it upgrades to), without the
+    # dependencies: the box would come from the build.
+    install = pip_into(bin_dir, "--no-deps", "-e", str(src))
     output = install.stdout + install.stderr
     assert "Editable install" not in output, output
     assert "*****" not in output, output

@@ -74,6 +74,35 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def new_venv(path: Path) -> Path:
+    """Make a new, empty virtualenv; return its bin folder.
+
+    It gets no pip of its own (ensurepip costs seconds of CPU and installs Python's bundled,
+    older pip): `pip_into` installs into it with this environment's pip, the up-to-date one
+    scripts/venv.sh upgrades to.
+    """
+    _run([sys.executable, "-m", "venv", "--without-pip", str(path)])
+    return path / ("Scripts" if os.name == "nt" else "bin")
+
+
+def pip_into(bin_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `pip install ARGS` for the virtualenv of bin_dir (pip --python: its interpreter)."""
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    return _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            *args,
+        ]
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
@@ -93,19 +122,11 @@ def test_wheel_installs_in_a_new_venv_and_init_serve_answer_health(tmp_path):
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)])
-    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
-    _run(
-        [
-            str(bin_dir / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-compile",  # byte-compiling every dependency is CPU the test does not need
-            "--disable-pip-version-check",
-            f"stockpilot[server] @ {wheel.resolve().as_uri()}",
-        ]
+    bin_dir = new_venv(venv)
+    pip_into(
+        bin_dir,
+        "--no-compile",  # byte-compiling every dependency is CPU the test does not need
+        f"stockpilot[server] @ {wheel.resolve().as_uri()}",
     )
 
     home = tmp_path / "operator"  # a working directory with no sources in sight

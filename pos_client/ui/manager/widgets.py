@@ -240,6 +240,10 @@ class SearchBox(QLineEdit):
         self._timer.timeout.connect(lambda: self.search.emit(self.text().strip()))
         self.textChanged.connect(lambda _: self._timer.start())
 
+    def waiting(self) -> bool:
+        """Return whether it is waiting out the pause before it reports what was typed."""
+        return self._timer.isActive()
+
 
 def choice(options: Sequence[tuple[str, Any]], *, name: str = "") -> QComboBox:
     """Make a combo box of (label, value) pairs."""
@@ -361,6 +365,9 @@ class ActionBar(QLayout):
         # references to None when QLayoutItem.widget()/spacerItem() return a null pointer.
         self._widgets: dict[int, QWidget | None] = {}
         self._laid_out: tuple[object, ...] = ()
+        # Height for each width asked since the last invalidate(), as QBoxLayout keeps it: Qt
+        # asks again on every layout pass of the page, thousands of times per screen.
+        self._heights: dict[int, int] = {}
         self.setSpacing(8)
         self.setContentsMargins(0, 0, 0, 0)
 
@@ -413,7 +420,16 @@ class ActionBar(QLayout):
         return True
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
-        return self._arrange(QRect(0, 0, width, 0), move=False)
+        height = self._heights.get(width)
+        if height is None:
+            height = self._heights[width] = self._arrange(QRect(0, 0, width, 0), move=False)
+        return height
+
+    def invalidate(self) -> None:
+        # Qt calls this when a control is added, shown or hidden or its size hint changes (and
+        # on every nested layout before a layout pass): the heights kept are stale then.
+        self._heights.clear()
+        super().invalidate()
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt API
         # Qt lays out again on every resize and repaint of the page; move controls only when
