@@ -44,14 +44,34 @@ def pg_demo(pg, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     Each scenario runs on its own clone of it (CREATE DATABASE ... TEMPLATE), as the SQLite
     scenarios run on a copy of `sqlite_demo`: initialising the shop anew took 10-14 s a test.
+    The run's workers share one cluster (tests/pgserver.join): the first to ask makes it,
+    the others wait and clone the same; a `made` mark left by an earlier cluster of the run
+    counts only if the database is there.
     """
-    name = f"chaos_demo_{os.getpid()}"
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "chaos-demo-pg"
+    home.mkdir(parents=True, exist_ok=True)
+    path, made, name = home / "server", home / "made", "chaos_demo"
     admin = create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    path = tmp_path_factory.mktemp("chaos-demo-pg") / "server"
-    return demo_template(path, database_url=f"{pg.url}/{name}"), name
+    try:
+        with (home / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with admin.connect() as conn:
+                there = conn.scalar(
+                    text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}
+                )
+                if made.exists() and there:
+                    return path, name
+                made.unlink(missing_ok=True)
+                if path.exists():  # a build that did not finish
+                    shutil.rmtree(path)
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            demo_template(path, database_url=f"{pg.url}/{name}")
+            made.touch()
+            return path, name
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
