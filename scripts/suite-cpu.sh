@@ -9,10 +9,7 @@ rm -f "$out/cpu.jsonl" "$out/files.jsonl"
 export QT_QPA_PLATFORM=offscreen
 export CPUPROF_LOG="$out/cpu.jsonl" CPUPROF_FILE_LOG="$out/files.jsonl"
 export PYTHONPATH="$PWD/scripts/cpuprof${PYTHONPATH:+:$PYTHONPATH}"
-if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
-    unset PYTHONDONTWRITEBYTECODE
-    export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
-fi
+unset PYTHONDONTWRITEBYTECODE  # as scripts/test.sh: bytecode kept beside the modules
 uptime > "$out/uptime.txt"
 start=$(date +%s.%N)
 set +e
