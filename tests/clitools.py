@@ -16,9 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import zygote
+
 BIN = Path(sys.executable).parent
 SERVER = str(BIN / "stockpilot-server")
 TILL = str(BIN / "stockpilot-till")
+
+# The installers' tests run the installed console scripts as a person's shell does: a real
+# exec every time. Elsewhere a server command is forked from the test worker's zygote
+# (tests/zygote.py: the same process set-up and entry point, without paying its imports
+# again); the till is always exec'd (Qt in a forked child is unsafe, and it starts cheaply).
+REAL_EXEC_UNDER = ("tests/installers/",)
+
+
+def _forked(program: str) -> bool:
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return program == SERVER and not current.startswith(REAL_EXEC_UNDER)
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -32,6 +45,8 @@ def run(
     program: str, *args: str, data_dir: Path, timeout: float = 120, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run a command to its end with no terminal (stdin is /dev/null)."""
+    if _forked(program):
+        return zygote.run([program, *args], env=env_for(data_dir, **env), timeout=timeout)
     return subprocess.run(
         [program, *args],
         env=env_for(data_dir, **env),
@@ -70,7 +85,7 @@ def free_port() -> int:
 class Background:
     """A long-running command (server, worker, till) with its output in files, not pipes."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | zygote.Popen
     out: Path
     err: Path
 
@@ -100,7 +115,8 @@ def background(
     name = Path(program).name
     out, err = logs / f"{name}.out", logs / f"{name}.err"
     with out.open("wb") as o, err.open("wb") as e:
-        process = subprocess.Popen(
+        start = zygote.popen if _forked(program) else subprocess.Popen
+        process = start(
             [program, *args],
             env=env_for(data_dir, **env),
             stdin=subprocess.DEVNULL,
