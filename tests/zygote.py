@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import io
 import json
 import locale
 import os
@@ -51,7 +52,11 @@ SERVER = str(Path(sys.executable).parent / SCRIPT)
 MODULE_ARGV = [sys.executable, "-m", "sync_server.cli"]
 UVICORN_ARGV = [sys.executable, "-m", "uvicorn"]
 # The modules `python -m NAME` may run here, and the function their __main__ calls.
-MODULES = {"sync_server.cli": "sync_server.cli:main", "uvicorn": "uvicorn.main:main"}
+MODULES = {
+    "sync_server.cli": "sync_server.cli:main",
+    "uvicorn": "uvicorn.main:main",
+    "tests.zygote_probe": "tests.zygote_probe:main",  # the zygote's own test
+}
 
 # What a server command or the server imports; the zygote imports these and nothing that makes
 # an engine, an app or a thread. Not sync_server.asgi: it reads the settings (the environment)
@@ -59,6 +64,7 @@ MODULES = {"sync_server.cli": "sync_server.cli:main", "uvicorn": "uvicorn.main:m
 PRELOAD = (
     "sync_server.cli",
     "sync_server.cli_support",
+    "tests.zygote_probe",
     "sync_server.config",
     "sync_server.db",
     "sync_server.models",
@@ -268,17 +274,25 @@ def _std_streams(env: Mapping[str, str]) -> None:
         encoding, errors = given or encoding, given_errors or errors
     unbuffered = bool(env.get("PYTHONUNBUFFERED"))
     streams = []
-    for fd, mode in ((0, "r"), (1, "w"), (2, "w")):
-        stream = open(  # noqa: SIM115 - they are the process's streams, never closed here
-            fd,
-            mode,
+    for fd in (0, 1, 2):
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        # As the interpreter opens them: stdin always buffered, stdout and stderr unless
+        # PYTHONUNBUFFERED (then every write goes through); line buffering on a terminal, and
+        # for stderr always, when buffered.
+        if fd == 0:
+            buffer: io.RawIOBase | io.BufferedIOBase = io.BufferedReader(raw)
+        elif unbuffered:
+            buffer = raw
+        else:
+            buffer = io.BufferedWriter(raw)
+        stream = io.TextIOWrapper(
+            buffer,  # type: ignore[arg-type]
             encoding=encoding,
             errors="backslashreplace" if fd == 2 else errors,
             newline="\n",
-            closefd=False,
+            line_buffering=not unbuffered and (fd == 2 or raw.isatty()),
+            write_through=unbuffered,
         )
-        if mode == "w":
-            stream.reconfigure(line_buffering=fd == 2 or os.isatty(fd), write_through=unbuffered)
         streams.append(stream)
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
