@@ -42,10 +42,16 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run(
-    program: str, *args: str, data_dir: Path, timeout: float = 120, **env: str
+    program: str,
+    *args: str,
+    data_dir: Path,
+    timeout: float = 120,
+    real_exec: bool = False,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command to its end with no terminal (stdin is /dev/null)."""
-    if _forked(program):
+    """Run a command to its end with no terminal (stdin is /dev/null); `real_exec` execs the
+    program even where a server command would be forked."""
+    if _forked(program) and not real_exec:
         return zygote.run([program, *args], env=env_for(data_dir, **env), timeout=timeout)
     return subprocess.run(
         [program, *args],
@@ -226,8 +232,10 @@ def demo_shop(root: Path) -> DemoShop:
         if not answers.exists():
             if data_dir.exists():  # a build that did not finish
                 shutil.rmtree(data_dir)
-            made = run(*init_args, data_dir=data_dir)
-            loaded = run(*demo_args, data_dir=data_dir, timeout=300)
+            # Real execs of the installed script: these two commands run as processes of their
+            # own nowhere else outside the installers' tests.
+            made = run(*init_args, data_dir=data_dir, real_exec=True)
+            loaded = run(*demo_args, data_dir=data_dir, timeout=300, real_exec=True)
             answers.write_text(json.dumps([_answer(made), _answer(loaded)]))
         made_answer, loaded_answer = json.loads(answers.read_text())
     return DemoShop(data_dir, _result(init_args, made_answer), _result(demo_args, loaded_answer))

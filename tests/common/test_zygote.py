@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import zygote
-from tests.clitools import SERVER
+from tests.clitools import SERVER, run
 
 PROBE = [sys.executable, "-m", "tests.zygote_probe"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,3 +203,15 @@ def test_an_environment_for_another_interpreter_set_up_is_exec_d():
     process = zygote.popen([*PROBE, "exit", "0"], env=_env(PYTHONHASHSEED="7"))
     assert isinstance(process, subprocess.Popen)
     assert process.wait(timeout=60) == 0
+
+
+def test_orders_expire_forked_and_exec_d_say_the_same(demo_shop, tmp_path):
+    """`orders expire` runs as a process only here and in the CLI tests (forked there): once
+    as a real exec of the installed script, compared with the forked one."""
+    answers = []
+    for real in (True, False):
+        data = demo_shop.copy(tmp_path / f"shop-{real}")
+        answers.append(run(SERVER, "orders", "expire", data_dir=data, real_exec=real))
+    assert answers[0].returncode == answers[1].returncode == 0, answers
+    assert answers[0].stdout == answers[1].stdout and "Expired" in answers[0].stdout
+    assert answers[0].stderr == answers[1].stderr == ""
