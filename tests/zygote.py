@@ -148,6 +148,8 @@ def serve(path: str) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the select through wake_w
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C at the terminal is for pytest; the zygote ends when its worker closes its stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     waiting: dict[int, socket.socket] = {}
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
@@ -341,6 +343,9 @@ def _finish(code: int, *, interrupted: bool = False) -> None:
 
 _lock = threading.Lock()
 _zygote: dict[str, object] = {}
+# The environment the zygote starts with: the test process's as it was when it loaded this
+# module (a test's monkeypatched variables are its own, not the zygote's).
+_START_ENV = dict(os.environ)
 children_cpu = 0.0  # CPU seconds of the children reaped so far (the zygote reaps them)
 
 
@@ -365,6 +370,7 @@ def _socket_path() -> str:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,
+            env=_START_ENV,
         )
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -402,7 +408,7 @@ def _fits(argv: Sequence[str], env: Mapping[str, str]) -> bool:
         return False
     if _module(argv) is None and argv[:1] != [SERVER]:
         return False
-    mine = os.environ
+    mine = _START_ENV
     for name in set(env) | set(mine):
         changed = env.get(name) != mine.get(name)
         if changed and name.startswith(_START_PREFIXES) and name not in _CHILD_SETS:
