@@ -468,6 +468,8 @@ class Popen:
     ) -> None:
         self.args = list(args)
         self.returncode: int | None = None
+        if cwd is not None and not os.path.isdir(cwd):  # as subprocess says it, in the caller
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(cwd))
         self._lock = threading.Lock()
         opened: list = []
         try:

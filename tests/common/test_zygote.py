@@ -215,3 +215,9 @@ def test_orders_expire_forked_and_exec_d_say_the_same(demo_shop, tmp_path):
     assert answers[0].returncode == answers[1].returncode == 0, answers
     assert answers[0].stdout == answers[1].stdout and "Expired" in answers[0].stdout
     assert answers[0].stderr == answers[1].stderr == ""
+
+
+def test_a_missing_working_directory_is_the_callers_error(tmp_path):
+    for start in (zygote.Popen, subprocess.Popen):
+        with pytest.raises(FileNotFoundError):
+            start([*PROBE, "exit", "0"], env=_env(), cwd=tmp_path / "missing")
