@@ -221,3 +221,11 @@ def test_a_missing_working_directory_is_the_callers_error(tmp_path):
     for start in (zygote.Popen, subprocess.Popen):
         with pytest.raises(FileNotFoundError):
             start([*PROBE, "exit", "0"], env=_env(), cwd=tmp_path / "missing")
+
+
+def test_the_installers_tests_exec_the_installed_script(monkeypatch):
+    from tests import clitools
+
+    assert clitools._forked(SERVER) and not clitools._forked(clitools.TILL)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/installers/test_wheel.py::test_x (call)")
+    assert not clitools._forked(SERVER)
