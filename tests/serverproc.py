@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import web
-from tests import zygote
+from tests import web, zygote
 
 
 def free_port() -> int:

@@ -31,8 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tests import web
-from tests import zygote
+from tests import web, zygote
 from tests.pgserver import PostgresUnavailable, _bin_dir, _free_port
 
 ROOT = Path(__file__).resolve().parents[1]

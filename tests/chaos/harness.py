@@ -27,8 +27,7 @@ import httpx
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
-from tests import web
-from tests import zygote
+from tests import web, zygote
 from tests.sync.lossy_proxy import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[2]
