@@ -16,9 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import zygote
+
 BIN = Path(sys.executable).parent
 SERVER = str(BIN / "stockpilot-server")
 TILL = str(BIN / "stockpilot-till")
+
+# The installers' tests run the installed console scripts as a person's shell does: a real
+# exec every time. Elsewhere a server command is forked from the test worker's zygote
+# (tests/zygote.py: the same process set-up and entry point, without paying its imports
+# again); the till is always exec'd (Qt in a forked child is unsafe, and it starts cheaply).
+REAL_EXEC_UNDER = ("tests/installers/",)
+
+
+def _forked(program: str) -> bool:
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return program == SERVER and not current.startswith(REAL_EXEC_UNDER)
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -29,9 +42,17 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run(
-    program: str, *args: str, data_dir: Path, timeout: float = 120, **env: str
+    program: str,
+    *args: str,
+    data_dir: Path,
+    timeout: float = 120,
+    real_exec: bool = False,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command to its end with no terminal (stdin is /dev/null)."""
+    """Run a command to its end with no terminal (stdin is /dev/null); `real_exec` execs the
+    program even where a server command would be forked."""
+    if _forked(program) and not real_exec:
+        return zygote.run([program, *args], env=env_for(data_dir, **env), timeout=timeout)
     return subprocess.run(
         [program, *args],
         env=env_for(data_dir, **env),
@@ -70,7 +91,7 @@ def free_port() -> int:
 class Background:
     """A long-running command (server, worker, till) with its output in files, not pipes."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | zygote.Popen
     out: Path
     err: Path
 
@@ -100,7 +121,8 @@ def background(
     name = Path(program).name
     out, err = logs / f"{name}.out", logs / f"{name}.err"
     with out.open("wb") as o, err.open("wb") as e:
-        process = subprocess.Popen(
+        start = zygote.popen if _forked(program) else subprocess.Popen
+        process = start(
             [program, *args],
             env=env_for(data_dir, **env),
             stdin=subprocess.DEVNULL,
@@ -210,8 +232,10 @@ def demo_shop(root: Path) -> DemoShop:
         if not answers.exists():
             if data_dir.exists():  # a build that did not finish
                 shutil.rmtree(data_dir)
-            made = run(*init_args, data_dir=data_dir)
-            loaded = run(*demo_args, data_dir=data_dir, timeout=300)
+            # Real execs of the installed script: these two commands run as processes of their
+            # own nowhere else outside the installers' tests.
+            made = run(*init_args, data_dir=data_dir, real_exec=True)
+            loaded = run(*demo_args, data_dir=data_dir, timeout=300, real_exec=True)
             answers.write_text(json.dumps([_answer(made), _answer(loaded)]))
         made_answer, loaded_answer = json.loads(answers.read_text())
     return DemoShop(data_dir, _result(init_args, made_answer), _result(demo_args, loaded_answer))

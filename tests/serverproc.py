@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import web
+from tests import web, zygote
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ def uvicorn_server(
     command += ["--no-access-log", "--log-level", "warning"]
     # Output goes to a file, never an unread pipe (a full pipe blocks the server).
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
+        process = zygote.popen(
             command,
             env={**os.environ, **env},
             stdout=log,

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tests import web
+from tests import web, zygote
 from tests.pgserver import PostgresUnavailable, _bin_dir, _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -493,12 +493,10 @@ pidfile = {folder / "pgbouncer.pid"}
 
     def cli(self, *args: str) -> str:
         """Run a stockpilot-server command against the chain; return what it printed."""
-        result = subprocess.run(
+        result = zygote.run(
             [sys.executable, "-m", "sync_server.cli", *args],
             env=self.app_env(),
             cwd=ROOT,
-            capture_output=True,
-            text=True,
             timeout=300,
         )
         if result.returncode != 0:
@@ -518,7 +516,7 @@ pidfile = {folder / "pgbouncer.pid"}
         for index in range(count):
             port = _free_port()
             log = (self.root / f"app{index}.log").open("ab")
-            process = subprocess.Popen(
+            process = zygote.popen(
                 [sys.executable, "-m", "sync_server.cli", "serve", "--port", str(port)],
                 env=env,
                 cwd=ROOT,

@@ -27,7 +27,7 @@ import httpx
 
 from pos_client.services.sync_engine import SyncEngine
 from pos_client.store.db import LocalStore
-from tests import web
+from tests import web, zygote
 from tests.sync.lossy_proxy import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ class ServerProcess:
     data_dir: Path
     database_url: str | None = None
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen | zygote.Popen | None = None
     _token: str | None = field(default=None, repr=False)
 
     @property
@@ -100,21 +100,14 @@ class ServerProcess:
 
     def cli(self, *args: str) -> str:
         """Run a stockpilot-server command on this data dir; return what it printed."""
-        result = subprocess.run(
-            _server_command(*args),
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        result = zygote.run(_server_command(*args), env=self.env(), cwd=ROOT, timeout=180)
         if result.returncode != 0:
             raise RuntimeError(f"stockpilot-server {' '.join(args)}: {result.stderr[-2000:]}")
         return result.stdout
 
     def start(self) -> None:
         log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = zygote.popen(
             _server_command("serve", "--port", str(self.port)),
             env=self.env(),
             cwd=ROOT,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from common.barcodes import is_valid_gtin
 from sync_server.cli import main
 from sync_server.db import make_engine
+from tests import zygote
 from tests.clitools import SERVER, copy_dir, run
 from tests.invariants import check_ledger
 
@@ -44,10 +45,8 @@ def _cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
     """Run stockpilot-server in a fresh process, as a user would."""
     env = {**os.environ, "STOCKPILOT_DATA_DIR": str(data_dir)}
     env.pop("STOCKPILOT_DATABASE_URL", None)
-    return subprocess.run(
+    return zygote.run(
         [sys.executable, "-m", "sync_server.cli", *args],
-        capture_output=True,
-        text=True,
         timeout=240,
         env=env,
     )

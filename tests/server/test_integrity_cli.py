@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import zygote
+
 ZONES = ("UTC", "Asia/Kolkata", "America/Los_Angeles", "Pacific/Chatham")
 
 
@@ -21,10 +23,8 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return zygote.run(
         [sys.executable, "-m", "sync_server.cli", *args],
-        capture_output=True,
-        text=True,
         timeout=180,
         env=_env(data_dir, **env),
         cwd=data_dir,

@@ -30,6 +30,7 @@ from sync_server.notifications.models import Notification
 from sync_server.orders.models import Order
 from sync_server.partners.models import Customer
 from sync_server.purchasing.models import VendorEntry
+from tests import zygote
 from tests.server.test_credit import _charge, _customer
 from tests.server.test_orders import order_body, post, store
 from tests.server.test_orders import stock as receive
@@ -90,10 +91,8 @@ def test_clean_books_agree_through_the_service_the_api_and_the_cli(
 
 def _cli(tmp_path, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k != "STOCKPILOT_DATA_DIR"}
-    return subprocess.run(
+    return zygote.run(
         [sys.executable, "-m", "sync_server.cli", *args],
-        capture_output=True,
-        text=True,
         timeout=180,
         env={
             **base,
