@@ -4,10 +4,15 @@ Each generated request is sent three times (viewer, cashier, admin) to the ASGI 
 database of each engine. Checks: no 5xx, status codes, content types, headers and bodies as the
 document says, and nothing a role lacks the permission for answered with success (so a viewer
 never writes). Bounded examples and a fixed seed keep the run repeatable and a few minutes long.
+
+The seed and the document are the same for both engines, so both would draw the same cases:
+the first engine's run draws them (hypothesis, through schemathesis) and keeps a copy, and the
+other engine's run sends those very cases again instead of drawing them a second time.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections import Counter
 from pathlib import Path
@@ -16,6 +21,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
+from schemathesis.generation.case import Case
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi import checks as openapi_checks
@@ -74,6 +80,30 @@ def _token(world, role: str) -> str:
     return token
 
 
+# The cases drawn for each operation and mode (and how drawing ended), in the order they were
+# sent: a test process draws them once and sends them to the database of each engine.
+_DRAWN: dict[tuple[str, GenerationMode], tuple[list[Case], str | None]] = {}
+
+
+def _kept(case: Case, operation=None) -> Case:
+    """A copy of a drawn case's request, taken before it is sent (or to be sent again as a case
+    of another run's operation: its app, its document)."""
+    body = case.body
+    return Case(
+        operation=operation if operation is not None else case.operation,
+        method=case.method,
+        path=case.path,
+        path_parameters=copy.deepcopy(case.path_parameters),
+        headers=copy.deepcopy(case.headers),
+        cookies=copy.deepcopy(case.cookies),
+        query=copy.deepcopy(case.query),
+        body=copy.deepcopy(body) if isinstance(body, (list, dict)) else body,
+        media_type=case.media_type,
+        multipart_content_types=case.multipart_content_types,
+        meta=case.meta,
+    )
+
+
 def _session(app) -> ASGIClient:
     """One in-process client for the whole run (schemathesis otherwise makes a new requests
     session, adapter and connection pools for every call), reading no proxy settings from the
@@ -124,24 +154,44 @@ def _fuzz_operation(
     ):
         if examples <= 0:
             continue
+        drawn = _DRAWN.get((label, mode))
+        if drawn is not None:
+            cases, ended = drawn
+            for case in cases:
+                send(_kept(case, operation))
+            if ended is not None:
+                failures.append(ended)
+            continue
+        kept, ended = _draw(operation, mode, examples, send)
+        if ended is not None:
+            failures.append(ended)
+        _DRAWN[(label, mode)] = (kept, ended)
 
-        @seed(SEED)
-        @hypothesis_settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def run(case) -> None:
-            send(case)
 
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - e.g. no negative case exists for the operation
-            if "Unsatisfiable" not in type(exc).__name__:
-                failures.append(f"{label}: generation failed: {type(exc).__name__}: {exc}"[:400])
+def _draw(operation, mode: GenerationMode, examples: int, send) -> tuple[list[Case], str | None]:
+    """Send `examples` cases drawn for the operation; return copies of them, in order, and
+    what ended the drawing if it failed."""
+    kept: list[Case] = []
+
+    @seed(SEED)
+    @hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case) -> None:
+        kept.append(_kept(case))
+        send(case)
+
+    try:
+        run()
+    except Exception as exc:  # noqa: BLE001 - e.g. no negative case exists for the operation
+        if "Unsatisfiable" not in type(exc).__name__:
+            return kept, f"{operation.label}: generation failed: {type(exc).__name__}: {exc}"[:400]
+    return kept, None
 
 
 def test_every_operation_as_admin_viewer_and_cashier(world) -> None:
