@@ -25,13 +25,12 @@ from schemathesis.generation.case import Case
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi import checks as openapi_checks
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from common.roles import Role, can
 from sync_server.auth.models import User
 from sync_server.auth.security import issue_access_token
 from sync_server.config import Settings
-from sync_server.db import transaction
 
 pytestmark = pytest.mark.fuzz
 
@@ -61,12 +60,20 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 def _reset_roles(world) -> None:
-    """Give the three callers back their role and access (the admin's fuzzing may change them)."""
-    with transaction(world.sessions()) as session:
-        for role in ROLES:
-            session.execute(
-                update(User).where(User.id == world.a.users[role]).values(role=role, active=True)
-            )
+    """Give the three callers back their role and access (the admin's fuzzing may change them).
+
+    Read first, on one connection: the callers are written back only if something changed them,
+    which few of the admin's writes do."""
+    wanted = {world.a.users[role]: role for role in ROLES}
+    with world.engine.begin() as connection:
+        now = connection.execute(
+            select(User.id, User.role, User.active).where(User.id.in_(list(wanted)))
+        ).all()
+        for user_id, role, active in now:
+            if role != wanted[user_id] or not active:
+                connection.execute(
+                    update(User).where(User.id == user_id).values(role=wanted[user_id], active=True)
+                )
 
 
 def _token(world, role: str) -> str:
@@ -85,19 +92,31 @@ def _token(world, role: str) -> str:
 _DRAWN: dict[tuple[str, GenerationMode], tuple[list[Case], str | None]] = {}
 
 
-def _kept(case: Case, operation=None) -> Case:
-    """A copy of a drawn case's request, taken before it is sent (or to be sent again as a case
-    of another run's operation: its app, its document)."""
+def _kept(case: Case) -> Case:
+    """A copy of a drawn case's request, taken before it is sent."""
     body = case.body
-    return Case(
-        operation=operation if operation is not None else case.operation,
-        method=case.method,
-        path=case.path,
+    return _as_case_of(
+        case.operation,
+        case,
         path_parameters=copy.deepcopy(case.path_parameters),
         headers=copy.deepcopy(case.headers),
         cookies=copy.deepcopy(case.cookies),
         query=copy.deepcopy(case.query),
         body=copy.deepcopy(body) if isinstance(body, (list, dict)) else body,
+    )
+
+
+def _as_case_of(operation, case: Case, **parts) -> Case:
+    """The kept request as a case of this run's operation (its app, its document)."""
+    return Case(
+        operation=operation,
+        method=case.method,
+        path=case.path,
+        path_parameters=parts.get("path_parameters", case.path_parameters),
+        headers=parts.get("headers", case.headers),
+        cookies=parts.get("cookies", case.cookies),
+        query=parts.get("query", case.query),
+        body=parts.get("body", case.body),
         media_type=case.media_type,
         multipart_content_types=case.multipart_content_types,
         meta=case.meta,
@@ -158,7 +177,7 @@ def _fuzz_operation(
         if drawn is not None:
             cases, ended = drawn
             for case in cases:
-                send(_kept(case, operation))
+                send(_as_case_of(operation, case))
             if ended is not None:
                 failures.append(ended)
             continue
