@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from common.errors import AuthenticationFailed
 from sync_server.auth.models import RevokedToken, User
@@ -21,7 +21,9 @@ def resolve_user_token(session: Session, *, token: str, secret: str) -> Principa
     )
     if revoked is not None:
         raise AuthenticationFailed("This session was logged out; log in again.")
-    user = session.get(User, claims.user_id)
+    # The user's branch links come in the same statement (a join): the relationship's own
+    # selectin load is a second SELECT on every authenticated request.
+    user = session.get(User, claims.user_id, options=[joinedload(User.branch_links)])
     if user is None or user.tenant_id != claims.tenant_id or not user.active:
         raise AuthenticationFailed("This account is not active.")
     if claims.version != (user.token_version or 0):
