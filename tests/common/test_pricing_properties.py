@@ -32,19 +32,28 @@ BASE = datetime(2026, 12, 1, tzinfo=UTC)
 MOMENTS = st.integers(min_value=0, max_value=14 * 24 * 60).map(
     lambda m: BASE + timedelta(minutes=m)
 )
+# The strategies the composites below draw from, built once: a strategy made inside a
+# composite is made (and validated by Hypothesis) again for every example.
+LINE_COUNTS = st.integers(min_value=1, max_value=8)
+WEIGHED_QTY = st.decimals(min_value="0.005", max_value=5, places=3)
+UNIT_QTY = st.integers(min_value=1, max_value=7)
+COSTS = st.none() | MONEY
+TAX_RATES = st.sampled_from([Decimal(0), Decimal(5), Decimal(18)])
+MAYBE_MOMENTS = st.none() | MOMENTS
+WEEKDAYS = st.frozensets(st.integers(0, 6), max_size=3)
+MAYBE_TIMES = st.none() | st.times().map(lambda t: t.replace(microsecond=0))
+BRANCH_SETS = st.frozensets(st.integers(1, 3), max_size=2)
+CHANNEL_SETS = st.frozensets(st.sampled_from(list(Channel)), max_size=2)
+GROUP_SETS = st.frozensets(st.sampled_from(["retail", "staff"]), max_size=1)
 
 
 @st.composite
 def carts(draw) -> list[LineIn]:
-    n = draw(st.integers(min_value=1, max_value=8))
+    n = draw(LINE_COUNTS)
     lines = []
     for i in range(n):
         weighed = draw(st.booleans())
-        qty = (
-            draw(st.decimals(min_value="0.005", max_value=5, places=3))
-            if weighed
-            else Decimal(draw(st.integers(min_value=1, max_value=7)))
-        )
+        qty = draw(WEIGHED_QTY) if weighed else Decimal(draw(UNIT_QTY))
         lines.append(
             LineIn(
                 line_id=f"l{i}",
@@ -52,8 +61,8 @@ def carts(draw) -> list[LineIn]:
                 category_id=draw(CATEGORIES),
                 quantity=qty,
                 base_price=draw(MONEY),
-                cost=draw(st.none() | MONEY),
-                tax_rate=draw(st.sampled_from([Decimal(0), Decimal(5), Decimal(18)])),
+                cost=draw(COSTS),
+                tax_rate=draw(TAX_RATES),
             )
         )
     return lines
@@ -61,17 +70,27 @@ def carts(draw) -> list[LineIn]:
 
 @st.composite
 def windows(draw) -> Window:
-    start = draw(st.none() | MOMENTS)
+    start = draw(MAYBE_MOMENTS)
     return Window(
         valid_from=start,
-        valid_to=draw(st.none() | MOMENTS),
-        weekdays=draw(st.frozensets(st.integers(0, 6), max_size=3)),
-        time_from=draw(st.none() | st.times().map(lambda t: t.replace(microsecond=0))),
-        time_to=draw(st.none() | st.times().map(lambda t: t.replace(microsecond=0))),
-        branch_ids=draw(st.frozensets(st.integers(1, 3), max_size=2)),
-        channels=draw(st.frozensets(st.sampled_from(list(Channel)), max_size=2)),
-        customer_groups=draw(st.frozensets(st.sampled_from(["retail", "staff"]), max_size=1)),
+        valid_to=draw(MAYBE_MOMENTS),
+        weekdays=draw(WEEKDAYS),
+        time_from=draw(MAYBE_TIMES),
+        time_to=draw(MAYBE_TIMES),
+        branch_ids=draw(BRANCH_SETS),
+        channels=draw(CHANNEL_SETS),
+        customer_groups=draw(GROUP_SETS),
     )
+
+
+WINDOWS = st.just(Window()) | windows()
+KINDS = st.sampled_from(list(PromoKind))
+STACKINGS = st.sampled_from(list(Stacking))
+PRODUCT_SETS = st.frozensets(PRODUCTS, max_size=3)
+GET_PRODUCT_SETS = st.frozensets(PRODUCTS, max_size=2)
+CATEGORY_SETS = st.frozensets(st.integers(1, 3), max_size=2)
+MIN_SPENDS = st.sampled_from([Decimal(0), Decimal(100), Decimal(1000)])
+COUPONS = st.none() | st.just("C1")
 
 
 @st.composite
@@ -79,33 +98,40 @@ def promotions(draw, pid: int) -> Promotion:
     return Promotion(
         id=pid,
         name=f"p{pid}",
-        kind=draw(st.sampled_from(list(PromoKind))),
-        window=draw(st.just(Window()) | windows()),
+        kind=draw(KINDS),
+        window=draw(WINDOWS),
         priority=draw(st.integers(0, 3)),
-        stacking=draw(st.sampled_from(list(Stacking))),
-        product_ids=draw(st.frozensets(PRODUCTS, max_size=3)),
-        category_ids=draw(st.frozensets(st.integers(1, 3), max_size=2)),
-        get_product_ids=draw(st.frozensets(PRODUCTS, max_size=2)),
+        stacking=draw(STACKINGS),
+        product_ids=draw(PRODUCT_SETS),
+        category_ids=draw(CATEGORY_SETS),
+        get_product_ids=draw(GET_PRODUCT_SETS),
         percent=draw(PERCENT),
         amount=draw(MONEY),
         price=draw(MONEY),
         buy_qty=draw(st.integers(0, 3)),
         get_qty=draw(st.integers(0, 2)),
         bundle_qty=draw(st.integers(0, 4)),
-        min_spend=draw(st.sampled_from([Decimal(0), Decimal(100), Decimal(1000)])),
-        coupon_code=draw(st.none() | st.just("C1")),
+        min_spend=draw(MIN_SPENDS),
+        coupon_code=draw(COUPONS),
     )
+
+
+PRICE_MODES = st.sampled_from(list(PriceMode))
+LIST_VALUES = st.decimals(min_value=0, max_value=100, places=2)
+MAYBE_PRODUCTS = st.none() | PRODUCTS
+MAYBE_CATEGORIES = st.none() | st.integers(1, 3)
+MIN_QUANTITIES = st.sampled_from([Decimal(1), Decimal(3)])
 
 
 @st.composite
 def price_lists(draw, pid: int) -> PriceList:
     items = tuple(
         PriceListItem(
-            mode=draw(st.sampled_from(list(PriceMode))),
-            value=draw(st.decimals(min_value=0, max_value=100, places=2)),
-            product_id=draw(st.none() | PRODUCTS),
-            category_id=draw(st.none() | st.integers(1, 3)),
-            min_quantity=draw(st.sampled_from([Decimal(1), Decimal(3)])),
+            mode=draw(PRICE_MODES),
+            value=draw(LIST_VALUES),
+            product_id=draw(MAYBE_PRODUCTS),
+            category_id=draw(MAYBE_CATEGORIES),
+            min_quantity=draw(MIN_QUANTITIES),
         )
         for _ in range(draw(st.integers(1, 3)))
     )
@@ -113,7 +139,7 @@ def price_lists(draw, pid: int) -> PriceList:
         id=pid,
         name=f"list{pid}",
         items=items,
-        window=draw(st.just(Window()) | windows()),
+        window=draw(WINDOWS),
         priority=draw(st.integers(0, 2)),
         tax_inclusive=draw(st.booleans()),
     )
@@ -129,14 +155,20 @@ def rule_sets(draw) -> Rules:
     )
 
 
+CHANNELS = st.sampled_from(list(Channel))
+MAYBE_BRANCHES = st.none() | st.integers(1, 3)
+MAYBE_GROUPS = st.none() | st.sampled_from(["retail", "staff"])
+COUPON_SETS = st.frozensets(st.just("C1"))
+
+
 @st.composite
 def contexts(draw) -> Context:
     return Context(
         at=draw(MOMENTS),
-        channel=draw(st.sampled_from(list(Channel))),
-        branch_id=draw(st.none() | st.integers(1, 3)),
-        customer_group=draw(st.none() | st.sampled_from(["retail", "staff"])),
-        coupon_codes=draw(st.frozensets(st.just("C1"))),
+        channel=draw(CHANNELS),
+        branch_id=draw(MAYBE_BRANCHES),
+        customer_group=draw(MAYBE_GROUPS),
+        coupon_codes=draw(COUPON_SETS),
     )
 
 

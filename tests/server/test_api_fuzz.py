@@ -4,10 +4,15 @@ Each generated request is sent three times (viewer, cashier, admin) to the ASGI 
 database of each engine. Checks: no 5xx, status codes, content types, headers and bodies as the
 document says, and nothing a role lacks the permission for answered with success (so a viewer
 never writes). Bounded examples and a fixed seed keep the run repeatable and a few minutes long.
+
+The seed and the document are the same for both engines, so both would draw the same cases:
+the first engine's run draws them (hypothesis, through schemathesis) and keeps a copy, and the
+other engine's run sends those very cases again instead of drawing them a second time.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections import Counter
 from pathlib import Path
@@ -16,16 +21,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
+from schemathesis.generation.case import Case
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi import checks as openapi_checks
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from common.roles import Role, can
 from sync_server.auth.models import User
 from sync_server.auth.security import issue_access_token
 from sync_server.config import Settings
-from sync_server.db import transaction
 
 pytestmark = pytest.mark.fuzz
 
@@ -55,12 +60,20 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 def _reset_roles(world) -> None:
-    """Give the three callers back their role and access (the admin's fuzzing may change them)."""
-    with transaction(world.sessions()) as session:
-        for role in ROLES:
-            session.execute(
-                update(User).where(User.id == world.a.users[role]).values(role=role, active=True)
-            )
+    """Give the three callers back their role and access (the admin's fuzzing may change them).
+
+    Read first, on one connection: the callers are written back only if something changed them,
+    which few of the admin's writes do."""
+    wanted = {world.a.users[role]: role for role in ROLES}
+    with world.engine.begin() as connection:
+        now = connection.execute(
+            select(User.id, User.role, User.active).where(User.id.in_(list(wanted)))
+        ).all()
+        for user_id, role, active in now:
+            if role != wanted[user_id] or not active:
+                connection.execute(
+                    update(User).where(User.id == user_id).values(role=wanted[user_id], active=True)
+                )
 
 
 def _token(world, role: str) -> str:
@@ -72,6 +85,42 @@ def _token(world, role: str) -> str:
         minutes=15,
     )
     return token
+
+
+# The cases drawn for each operation and mode (and how drawing ended), in the order they were
+# sent: a test process draws them once and sends them to the database of each engine.
+_DRAWN: dict[tuple[str, GenerationMode], tuple[list[Case], str | None]] = {}
+
+
+def _kept(case: Case) -> Case:
+    """A copy of a drawn case's request, taken before it is sent."""
+    body = case.body
+    return _as_case_of(
+        case.operation,
+        case,
+        path_parameters=copy.deepcopy(case.path_parameters),
+        headers=copy.deepcopy(case.headers),
+        cookies=copy.deepcopy(case.cookies),
+        query=copy.deepcopy(case.query),
+        body=copy.deepcopy(body) if isinstance(body, (list, dict)) else body,
+    )
+
+
+def _as_case_of(operation, case: Case, **parts) -> Case:
+    """The kept request as a case of this run's operation (its app, its document)."""
+    return Case(
+        operation=operation,
+        method=case.method,
+        path=case.path,
+        path_parameters=parts.get("path_parameters", case.path_parameters),
+        headers=parts.get("headers", case.headers),
+        cookies=parts.get("cookies", case.cookies),
+        query=parts.get("query", case.query),
+        body=parts.get("body", case.body),
+        media_type=case.media_type,
+        multipart_content_types=case.multipart_content_types,
+        meta=case.meta,
+    )
 
 
 def _session(app) -> ASGIClient:
@@ -124,24 +173,44 @@ def _fuzz_operation(
     ):
         if examples <= 0:
             continue
+        drawn = _DRAWN.get((label, mode))
+        if drawn is not None:
+            cases, ended = drawn
+            for case in cases:
+                send(_as_case_of(operation, case))
+            if ended is not None:
+                failures.append(ended)
+            continue
+        kept, ended = _draw(operation, mode, examples, send)
+        if ended is not None:
+            failures.append(ended)
+        _DRAWN[(label, mode)] = (kept, ended)
 
-        @seed(SEED)
-        @hypothesis_settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def run(case) -> None:
-            send(case)
 
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - e.g. no negative case exists for the operation
-            if "Unsatisfiable" not in type(exc).__name__:
-                failures.append(f"{label}: generation failed: {type(exc).__name__}: {exc}"[:400])
+def _draw(operation, mode: GenerationMode, examples: int, send) -> tuple[list[Case], str | None]:
+    """Send `examples` cases drawn for the operation; return copies of them, in order, and
+    what ended the drawing if it failed."""
+    kept: list[Case] = []
+
+    @seed(SEED)
+    @hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case) -> None:
+        kept.append(_kept(case))
+        send(case)
+
+    try:
+        run()
+    except Exception as exc:  # noqa: BLE001 - e.g. no negative case exists for the operation
+        if "Unsatisfiable" not in type(exc).__name__:
+            return kept, f"{operation.label}: generation failed: {type(exc).__name__}: {exc}"[:400]
+    return kept, None
 
 
 def test_every_operation_as_admin_viewer_and_cashier(world) -> None:
