@@ -167,8 +167,12 @@ class HidScannerFilter(QObject):
     # -- Qt hook ------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Every event of the app passes here: the cheap class check first (asking an event
+        # for its type makes a Python enum), and only key events are asked.
+        if not isinstance(event, QKeyEvent):
+            return False
         etype = event.type()
-        if etype not in _KEY_EVENTS or not isinstance(event, QKeyEvent):
+        if etype not in _KEY_EVENTS:
             return False
         if self._is_replay(event):
             return False

@@ -110,6 +110,19 @@ class Column:
         return self.compute(row) if self.compute is not None else value_of(row, self.key)
 
 
+# The roles RowsModel.data answers; it says None to every other one without reading the row.
+_SHOWN_ROLES = frozenset(
+    int(role)
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+    )
+)
+
+
 class RowsModel(QAbstractTableModel):
     """Rows for a QTableView; the screen replaces them wholesale after each server page."""
 
@@ -145,6 +158,10 @@ class RowsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         column = self.columns[index.column()]
+        if role not in _SHOWN_ROLES:
+            # A view asks each cell for a dozen roles (font, decoration, check state…) on
+            # every paint and column fit; read the row only for the ones answered here.
+            return None
         raw = column.raw(self.rows[index.row()])
         if role == Qt.ItemDataRole.DisplayRole:
             return column.show(raw)

@@ -368,6 +368,9 @@ class ActionBar(QLayout):
         # Height for each width asked since the last invalidate(), as QBoxLayout keeps it: Qt
         # asks again on every layout pass of the page, thousands of times per screen.
         self._heights: dict[int, int] = {}
+        # Each control's width (its size hint) since the last invalidate(), for the same
+        # reason: one layout pass asked every button's style for it dozens of times.
+        self._widths: dict[int, int] = {}
         self.setSpacing(8)
         self.setContentsMargins(0, 0, 0, 0)
 
@@ -388,6 +391,7 @@ class ActionBar(QLayout):
             self._stretched.add(id(item))
         self._widgets[id(item)] = widget
         self._items.append(item)
+        self._widths.pop(id(item), None)
 
     def addStretch(self, stretch: int = 1) -> None:  # noqa: N802 - QHBoxLayout's name
         """Push the controls that follow to the right of their row."""
@@ -398,6 +402,7 @@ class ActionBar(QLayout):
         # Only addWidget (which records its widget) and addStretch add items here.
         self._widgets.setdefault(id(item), None)
         self._items.append(item)
+        self._widths.pop(id(item), None)
 
     def count(self) -> int:
         return len(self._items)
@@ -410,6 +415,7 @@ class ActionBar(QLayout):
             return None
         item = self._items.pop(index)
         self._widgets.pop(id(item), None)
+        self._widths.pop(id(item), None)
         self._stretched.discard(id(item))
         return item
 
@@ -429,6 +435,7 @@ class ActionBar(QLayout):
         # Qt calls this when a control is added, shown or hidden or its size hint changes (and
         # on every nested layout before a layout pass): the heights kept are stale then.
         self._heights.clear()
+        self._widths.clear()
         super().invalidate()
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt API
@@ -468,7 +475,10 @@ class ActionBar(QLayout):
         return self._widgets.get(id(item)) is None
 
     def _width(self, item: QLayoutItem) -> int:
-        return 0 if self._spacer(item) else item.sizeHint().width()
+        width = self._widths.get(id(item))
+        if width is None:
+            width = self._widths[id(item)] = 0 if self._spacer(item) else item.sizeHint().width()
+        return width
 
     def _arrange(self, rect: QRect, *, move: bool) -> int:
         """Lay the controls out in rows that fit rect's width; return the height used."""
