@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from sync_server import __version__, errors, openapi, routing
 from sync_server.admission import Admission, WaitingRequests
-from sync_server.api import build_api_router
+from sync_server.api import API_PREFIX, build_api_router
 from sync_server.audit.keys import Keyring, attach
 from sync_server.config import Settings
 from sync_server.db import is_sqlite, make_engine, make_sessionmaker
@@ -108,7 +108,7 @@ def create_app(
     app.state.replica = replica
     app.state.extra = {}
     errors.install(app)
-    app.include_router(build_api_router())
+    app.include_router(build_api_router(), prefix=API_PREFIX)
     if settings.tenant_api:
         from sync_server.operator_api import build_operator_router
 
