@@ -11,6 +11,11 @@ import os
 import subprocess
 import sys
 
+from alembic import command
+from sqlalchemy import create_engine
+
+from sync_server.migrations import heads, runner
+
 # Imported where first used, not at start-up: Alembic (only for a database behind the
 # migrations' head), reportlab (printing), num2words (an invoice's amount in words), httpx
 # (delivering a webhook or an SMS).
@@ -61,3 +66,16 @@ def test_importing_the_app_loads_nothing_it_needs_only_later_and_builds_each_rou
     assert found["collector_enabled"] is True, found
     assert found["dummy_hash_made"] == 0, found
     assert found["routes"] > 100, found  # the app still has every domain's routes
+
+
+def test_health_asks_alembic_only_for_a_database_off_the_head(tmp_path):
+    """heads.is_up_to_date (what /health asks) answers as the runner does, on every side."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'behind.db'}")
+    assert heads.is_up_to_date(engine) is runner.is_up_to_date(engine) is False  # empty
+    cfg = runner.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0029_credential_directory")
+    assert heads.is_up_to_date(engine) is runner.is_up_to_date(engine) is False  # behind
+    runner.upgrade(engine)
+    assert heads.is_up_to_date(engine) is runner.is_up_to_date(engine) is True
