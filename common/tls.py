@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import ssl
 
-import httpx
-
 
 @functools.cache
 def client_context() -> ssl.SSLContext:
@@ -18,4 +16,8 @@ def client_context() -> ssl.SSLContext:
     till opened one per enrolment and per sync client, the server one per webhook). A
     context is meant to be shared by many connections and threads once it is configured.
     """
+    # Imported here, not at the top: the server imports this module at start and opens a
+    # client only to deliver a webhook; httpx costs ~50 ms of CPU to import.
+    import httpx
+
     return httpx.create_ssl_context()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from num2words import num2words
-
 from common.money import DEFAULT_CURRENCY, minor_units, round_money
 
 # The major and minor unit's names where a currency has names people write on invoices.
@@ -34,6 +32,10 @@ def number_in_words(number: int) -> str:
         crores, rest = divmod(number, _CRORE)
         tail = f" {number_in_words(rest)}" if rest else ""
         return f"{number_in_words(crores)} Crore{tail}"
+    # Imported here, not at the top: num2words loads every language it knows (~20 ms of
+    # CPU), and every start of the server imports this module; only invoices write words.
+    from num2words import num2words
+
     return _title(num2words(number, lang="en_IN"))
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from sync_server import __version__
 from sync_server.db import transaction
-from sync_server.migrations.runner import is_up_to_date
+from sync_server.migrations.heads import is_up_to_date
 
 router = APIRouter(tags=["health"])
 

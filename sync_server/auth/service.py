@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,16 @@ from sync_server.foundation import feed
 from sync_server.foundation.principal import Actor, Principal
 from sync_server.org.models import Branch
 
-# Verifying against a real hash even for unknown users keeps timing from revealing names.
-_DUMMY_HASH = hash_secret("stockpilot-dummy-password")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Return the real hash an unknown name's password is verified against.
+
+    Verifying against a real hash even for unknown users keeps timing from revealing names.
+    Made on a process's first login, known name or not, rather than at import: a hash costs
+    ~60 ms of CPU, and every start of the server and many commands import this module.
+    """
+    return hash_secret("stockpilot-dummy-password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +104,12 @@ def login(
     if everywhere >= max_failures:
         # Many addresses guessing one account: each guess costs time, a lockout it is not.
         sleep(slowdown(everywhere - max_failures, max_delay_s=max_delay_s))
+    dummy_hash = _dummy_hash()  # before the lookup: the first login pays it either way
     user = None
     if entry is not None:
         found = session.get(User, entry.user_id)
         user = found if found is not None and found.tenant_id == entry.tenant_id else None
-    ok = verify_secret(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_secret(user.password_hash if user else dummy_hash, password)
     if user is None or not ok or not user.active:
         if entry is not None:
             session.add(LoginFailure(tenant_id=entry.tenant_id, username=username, client=client))

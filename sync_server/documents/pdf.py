@@ -6,12 +6,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
 PDF_MEDIA_TYPE = "application/pdf"
 
 
@@ -34,6 +28,21 @@ class Document:
 
 def render(document: Document) -> bytes:
     """Return the document as PDF bytes (A4, paged, header row repeated on each page)."""
+    # Imported here, not at the top: every server start imports this module (the routes
+    # name its media type) and reportlab costs ~60 ms of CPU to import; few processes print.
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        Flowable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(

@@ -113,6 +113,20 @@ def is_at_head(engine: Engine) -> bool:
     return head is not None and database_heads(engine) == (head,)
 
 
+def is_up_to_date(engine: Engine) -> bool:
+    """Say whether every migration in the code has been applied, Alembic only if not at head.
+
+    The server's /health asks this; at the head (nearly always) one query answers it, and
+    the server process need not import Alembic at all (~0.3 s of CPU at every start).
+    """
+    if is_at_head(engine):
+        return True
+    # Imported here, not at the top: Alembic is the cost this module exists to avoid.
+    from sync_server.migrations import runner
+
+    return runner.is_up_to_date(engine)
+
+
 def upgrade_if_behind(engine: Engine) -> None:
     """Migrate the database to the head, importing Alembic only when it is not there already.
 

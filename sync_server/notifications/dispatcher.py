@@ -21,7 +21,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -211,15 +210,22 @@ def _send_webhook(job: Job, settings: Settings) -> None:
     body = webhook_body(job)
     # Signed at sending time (each retry afresh): receivers refuse old signatures as replays.
     headers = webhook_headers(job, body, timestamp=int(time.time()))
+    status = _post(job.recipient, content=body, headers=headers, timeout=settings.notify_timeout)
+    if status >= 300:
+        raise RuntimeError(f"webhook answered HTTP {status}")
+
+
+def _post(url: str, *, content: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST to a webhook or SMS gateway; return the answer's status."""
+    # Imported here, not at the top: httpx (with its command line's rich and click) costs
+    # ~50 ms of CPU to import, on every start of the server, which imports this module;
+    # only a worker that has something to deliver needs it.
+    import httpx
+
     response = httpx.post(
-        job.recipient,
-        content=body,
-        headers=headers,
-        timeout=settings.notify_timeout,
-        verify=client_context(),
+        url, content=content, headers=headers, timeout=timeout, verify=client_context()
     )
-    if response.status_code >= 300:
-        raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+    return response.status_code
 
 
 def sms_request(job: Job, settings: Settings) -> tuple[str, dict[str, str], bytes]:
@@ -248,11 +254,9 @@ def sms_request(job: Job, settings: Settings) -> tuple[str, dict[str, str], byte
 
 def _send_sms(job: Job, settings: Settings) -> None:
     url, headers, body = sms_request(job, settings)
-    response = httpx.post(
-        url, content=body, headers=headers, timeout=settings.notify_timeout, verify=client_context()
-    )
-    if response.status_code >= 300:
-        raise RuntimeError(f"SMS gateway answered HTTP {response.status_code}")
+    status = _post(url, content=body, headers=headers, timeout=settings.notify_timeout)
+    if status >= 300:
+        raise RuntimeError(f"SMS gateway answered HTTP {status}")
 
 
 def _deliver(job: Job, settings: Settings) -> str | None:
