@@ -538,6 +538,33 @@ pidfile = {folder / "pgbouncer.pid"}
         self._start_nginx()
 
     def _start_nginx(self) -> None:
+        """Start nginx in front of the app servers, on a port free at that moment.
+
+        Its port was picked when the topology was made, many seconds earlier; meanwhile any
+        process of the test run could take it (once the run's PostgreSQL cluster did: nginx
+        could not listen, and /health reached PostgreSQL, which hung up). Should nginx still
+        lose a port between the pick and its bind, it exits and starts again on another.
+        """
+        for attempt in range(3):
+            self.nginx_port = _free_port()
+            nginx = self._spawn_nginx()
+            try:
+                _wait(
+                    lambda nginx=nginx: (
+                        nginx.poll() is not None
+                        or web.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
+                    ),
+                    seconds=20,
+                    what="nginx",
+                )
+            except TopologyUnavailable:
+                if attempt == 2 or nginx.poll() is None:
+                    raise
+            if nginx.poll() is None:
+                return
+        raise TopologyUnavailable(f"nginx exited: {(self.root / 'nginx.log').read_text()[-500:]}")
+
+    def _spawn_nginx(self) -> subprocess.Popen:
         folder = self.root / "nginx"
         folder.mkdir(exist_ok=True)
         upstreams = "\n".join(
@@ -582,11 +609,8 @@ http {{
 }}
 """
         )
-        self._spawn("nginx", [_which("nginx"), "-c", str(folder / "nginx.conf"), "-p", str(folder)])
-        _wait(
-            lambda: web.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200,
-            seconds=20,
-            what="nginx",
+        return self._spawn(
+            "nginx", [_which("nginx"), "-c", str(folder / "nginx.conf"), "-p", str(folder)]
         )
 
     # ----------------------------------------------------------------- faults
