@@ -404,14 +404,16 @@ def test_a_deadlock_victim_is_run_again_inside_the_server(world, live_server, en
         placing.start()
         # Wait until the order's statement waits on this connection's row lock.
         deadline = time.monotonic() + 20
+        waiting = text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND l.locktype = 'transactionid'"
+            " AND a.datname = current_database()"  # the run's other tests share the cluster
+        )
         with engine.connect() as watcher:
-            while not watcher.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                    " WHERE NOT l.granted AND l.locktype = 'transactionid'"
-                    " AND a.datname = current_database()"  # the run's other tests share the cluster
-                )
-            ):
+            # pg_stat_activity is read once per transaction: each look ends its own, or a
+            # backend that connected after the first look would never be seen.
+            while not watcher.scalar(waiting):
+                watcher.rollback()
                 assert time.monotonic() < deadline, "the order never queued for the level"
                 time.sleep(0.05)
         other.execute(level_lock, {"b": main, "p": first})
