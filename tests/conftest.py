@@ -36,7 +36,6 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import Dialect
@@ -51,6 +50,7 @@ from sync_server.config import Settings
 from sync_server.db import make_engine
 from sync_server.migrations.runner import upgrade
 from tests import clitools, pgserver, web
+from tests.asgi import TestClient
 from tests.factories import Api, TenantData, World, build_world
 
 # Cheap Argon2id inside the test process: no test here is about the cost of hashing, and at

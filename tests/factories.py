@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, event
 
@@ -28,6 +27,7 @@ from sync_server.db import make_sessionmaker, transaction
 from sync_server.foundation.principal import Principal
 from sync_server.org import service as org
 from sync_server.ratelimit.middleware import RateLimit
+from tests.asgi import TestClient
 
 PASSWORD = "correct horse battery"
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +21,7 @@ from sync_server.db import make_sessionmaker, transaction
 from sync_server.foundation.principal import Actor, Principal
 from sync_server.inventory.ledger import LOCK_ORDER_WARNINGS
 from sync_server.org import service as org
+from tests.asgi import TestClient
 from tests.factories import Api, make_product
 from tests.invariants import check_ledger
 

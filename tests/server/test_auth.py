@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jwt
 
+from tests.asgi import TestClient
 from tests.factories import PASSWORD
 
 
@@ -141,8 +142,6 @@ def test_user_changes_are_audited(world):
 
 def _login_from(app, address: str, username: str, password: str):
     """Log in from a given client address (a second TestClient is a second machine)."""
-    from fastapi.testclient import TestClient
-
     with TestClient(app, raise_server_exceptions=False, client=(address, 40000)) as other:
         return other.post("/api/v1/auth/login", json={"username": username, "password": password})
 

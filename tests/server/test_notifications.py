@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from common.codes import MovementCode
@@ -27,6 +26,7 @@ from sync_server.main import create_app
 from sync_server.notifications import service as notifications
 from sync_server.notifications.dispatcher import dispatch_due, in_server_worker
 from sync_server.notifications.models import Notification
+from tests.asgi import TestClient
 
 SECRET = "webhook-secret-0123456789"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sync_server.main import create_app
 from sync_server.operator_api import OperatorApiMisconfigured
+from tests.asgi import TestClient
 
 KEY = "operator-key-" + "x" * 32
 NEW = {

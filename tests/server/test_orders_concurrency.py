@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from common.codes import MovementCode
 from common.ids import new_id
 from common.schemas.partners import CustomerCreate
+from sync_server.config import Settings
 from sync_server.db import transaction
 from sync_server.inventory import ledger
 from sync_server.inventory.models import StockMovement
@@ -24,6 +25,17 @@ from tests import web
 CLIENTS = 50
 LAST_UNITS = 10
 TILL_SALES = 4
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The server's settings, with time for every client of the rush to be served.
+
+    This test is about overselling, not admission (test_admission and test_contention check
+    that a burst beyond the pool is answered 503 promptly): on a machine busy with the whole
+    suite, 54 writers on one stock row can queue past the 1.5 s a request waits by default.
+    """
+    return settings.model_copy(update={"db_wait_seconds": 20})
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])

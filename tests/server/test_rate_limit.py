@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sync_server.main import create_app
+from tests.asgi import TestClient
 from tests.factories import Api, build_world, hold_rate_limit_window
 
 

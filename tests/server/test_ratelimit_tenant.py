@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sync_server.audit.models import AuditEntry
@@ -13,6 +12,7 @@ from sync_server.main import create_app
 from sync_server.org import service as org
 from sync_server.partners.models import Supplier
 from sync_server.ratelimit.service import Limit, TenantLimits
+from tests.asgi import TestClient
 from tests.factories import Api, build_world, hold_rate_limit_window
 
 

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import case, delete, func, select, update
 
 from sync_server.db import transaction
@@ -36,6 +35,7 @@ from sync_server.reports.models import (
     TenderDaily,
 )
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment
+from tests.asgi import TestClient
 
 D = Decimal
 TODAY = date(2026, 3, 15)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from starlette.routing import Match
 
 from sync_server.config import Settings
 from sync_server.errors import api_routes
 from sync_server.main import create_app
 from sync_server.routing import RouteIndex, literal_prefix
+from tests.asgi import TestClient
 
 OPERATOR_KEY = "k" * 40
 
