@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests import zygote
+from tests import runwide, zygote
 
 BIN = Path(sys.executable).parent
 SERVER = str(BIN / "stockpilot-server")
@@ -212,23 +213,18 @@ def _result(args: list[str], answer: dict) -> subprocess.CompletedProcess[str]:
     )
 
 
-def demo_shop(root: Path) -> DemoShop:
-    """Make the demo shop under root once; later callers (other test workers too) reuse it.
+def demo_shop(home: Path) -> DemoShop:
+    """Make the demo shop in home (a folder of the run: tests/runwide.py) once; later callers
+    (other test workers too) reuse it.
 
     `demo-data` lives a month of sales, shifts and documents (several seconds of CPU) after
     an `init` that hashes a password at its real cost: made once per test run, not per file.
-    A file lock lets the first worker build it while another waits for it.
+    The answers file marks it made; the first worker builds it while another waits its turn.
     """
-    import fcntl
-    import json
-
-    home = root / "demo-shop"
-    home.mkdir(parents=True, exist_ok=True)
     data_dir, answers = home / "data", home / "answers.json"
     init_args = [SERVER, *DEMO_SHOP_INIT, "--no-branch"]
     demo_args = [SERVER, "demo-data"]
-    with (home / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with runwide.turn(home):
         if not answers.exists():
             if data_dir.exists():  # a build that did not finish
                 shutil.rmtree(data_dir)

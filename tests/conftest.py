@@ -14,7 +14,6 @@ os.environ.setdefault("STOCKPILOT_AUDIT_KEY", "test-audit-key-kept-outside-the-d
 # Temporary files in /dev/shm when there is room (tests/ramtemp.py says why).
 os.environ.update(ram_temp_dir())
 
-import contextlib
 import copy
 import dataclasses
 import functools
@@ -49,7 +48,7 @@ from sync_server.api import build_api_router
 from sync_server.config import Settings
 from sync_server.db import make_engine
 from sync_server.migrations.runner import upgrade
-from tests import clitools, pgserver, web
+from tests import clitools, pgserver, runwide, web
 from tests.asgi import TestClient
 from tests.factories import Api, TenantData, World, build_world
 
@@ -238,15 +237,14 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> clitools.DemoShop:
     Under xdist the workers' temporary folders share a parent: the first worker to ask makes
     the shop there, the other reuses it. Tests take a copy (DemoShop.copy) to use.
     """
-    base = tmp_path_factory.getbasetemp()
-    return clitools.demo_shop(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    return clitools.demo_shop(runwide.run_home(tmp_path_factory, "demo-shop"))
 
 
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pgserver.PostgresServer]:
     """The run's throwaway PostgreSQL cluster, shared by the workers (pgserver.join says
     how); each test still has a database of its own (database_url)."""
-    home = _run_home(tmp_path_factory, "postgres")
+    home = runwide.run_home(tmp_path_factory, "postgres")
     try:
         server = pgserver.join(home)
     except pgserver.PostgresUnavailable as exc:
@@ -282,7 +280,7 @@ def _database_made(pg: pgserver.PostgresServer, name: str, make: Callable[[str],
     building it leaves nothing another could take for done.
     """
     admin = _test_db_admin(pg)
-    with pgserver.locked(pg.data_dir.parent / "templates" / name):
+    with runwide.turn(pg.data_dir.parent / "templates" / name):
         with admin.connect() as conn:
             made = conn.execute(
                 text(
@@ -319,37 +317,12 @@ def pg_template(pg: pgserver.PostgresServer) -> str:
     return "sp_template"
 
 
-def _run_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    """A folder shared by the run's workers (their temporary folders' parent under xdist)."""
-    base = tmp_path_factory.getbasetemp()
-    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
-    home.mkdir(parents=True, exist_ok=True)
-    return home
-
-
-@contextlib.contextmanager
-def _first_worker_makes(home: Path) -> Iterator[bool]:
-    """Hold the folder's lock; say whether it is still to be made (a `made` file marks it done).
-
-    The first worker to ask makes a run-wide template while the others wait for it, then they
-    all use the same file (as the demo shop, tests/clitools.demo_shop): each worker migrating
-    and filling its own copy cost a few seconds of CPU more per worker.
-    """
-    import fcntl
-
-    with (home / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        made = home / "made"
-        yield not made.exists()
-        made.touch()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Create and migrate a template SQLite file once per run; each test copies it."""
-    home = _run_home(tmp_path_factory, "sqlite-template")
+    home = runwide.run_home(tmp_path_factory, "sqlite-template")
     path = home / "template.db"
-    with _first_worker_makes(home) as to_make:
+    with runwide.made_once(home) as to_make:
         if to_make:
             path.unlink(missing_ok=True)  # a build that did not finish
             engine = make_engine(f"sqlite:///{path}")
@@ -392,9 +365,9 @@ def sqlite_world_template(
 ) -> tuple[Path, TenantData, TenantData]:
     """A template SQLite file holding the migrated schema and the test world, made once per
     run (the world's ids kept beside it for the other workers)."""
-    home = _run_home(tmp_path_factory, "sqlite-world-template")
+    home = runwide.run_home(tmp_path_factory, "sqlite-world-template")
     path, ids = home / "template-world.db", home / "world.json"
-    with _first_worker_makes(home) as to_make:
+    with runwide.made_once(home) as to_make:
         if to_make:
             shutil.copyfile(sqlite_template, path)
             a, b = _build_world_into(f"sqlite:///{path}")

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests import runwide
+
 
 class PostgresUnavailable(RuntimeError):
     pass
@@ -144,12 +146,8 @@ def start() -> PostgresServer:
 
 @contextmanager
 def locked(home: Path) -> Iterator[Path]:
-    """Hold `home`'s lock (the workers' turn); yield where the cluster's state is kept."""
-    import fcntl
-
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """Hold `home`'s turn (tests/runwide.py); yield where the cluster's state is kept."""
+    with runwide.turn(home):
         yield home / "cluster.json"
 
 

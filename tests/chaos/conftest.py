@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests import runwide
 from tests.chaos.harness import ServerProcess, demo_server, demo_template
 
 _count = iter(range(10**6))
@@ -20,21 +20,16 @@ _count = iter(range(10**6))
 def sqlite_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A server data dir with the demo shop on SQLite, made once per run, copied per scenario.
 
-    Under xdist the workers' temporary folders share a parent: the first worker to ask makes
-    it there (an `init` and a `demo-data` process, about 5 s of CPU), the other one waits for
-    it and copies the same, as with the run's demo shop (tests/conftest.py).
+    The first worker to ask makes it in a folder of the run (an `init` and a `demo-data`
+    process, about 5 s of CPU), the others wait for it and copy the same (tests/runwide.py).
     """
-    base = tmp_path_factory.getbasetemp()
-    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "chaos-demo"
-    home.mkdir(parents=True, exist_ok=True)
-    path, made = home / "server", home / "made"
-    with (home / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not made.exists():
+    home = runwide.run_home(tmp_path_factory, "chaos-demo")
+    path = home / "server"
+    with runwide.made_once(home) as to_make:
+        if to_make:
             if path.exists():  # a build that did not finish
                 shutil.rmtree(path)
             demo_template(path)
-            made.touch()
     return path
 
 
@@ -48,14 +43,11 @@ def pg_demo(pg, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     the others wait and clone the same; a `made` mark left by an earlier cluster of the run
     counts only if the database is there.
     """
-    base = tmp_path_factory.getbasetemp()
-    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "chaos-demo-pg"
-    home.mkdir(parents=True, exist_ok=True)
+    home = runwide.run_home(tmp_path_factory, "chaos-demo-pg")
     path, made, name = home / "server", home / "made", "chaos_demo"
     admin = create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
     try:
-        with (home / "lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with runwide.turn(home):
             with admin.connect() as conn:
                 there = conn.scalar(
                     text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}
