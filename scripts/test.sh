@@ -32,7 +32,8 @@ echo "== pytest"
 # fourth took the run from 5:47 to 4:59 (quiet machine) with less CPU in all, a fifth made
 # it longer again (5:10). Templates and the PostgreSQL cluster are made once per run. A test
 # file stays on one worker so its fixtures are shared. Files go to the workers in the order
-# tests/conftest.py gives them (long ones first), not re-sorted by their number of tests.
+# tests/conftest.py gives them (longest first: tests/durations.json), not re-sorted by their
+# number of tests.
 # scripts/suite-cpu.sh measures where a run's CPU goes (by kind of process and by file).
 if [ -n "$collecting" ]; then wait "$collecting" || true; fi
 exec .venv/bin/pytest -q -n "${STOCKPILOT_TEST_WORKERS:-4}" --dist loadfile --no-loadscope-reorder "$@"

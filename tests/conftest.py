@@ -179,24 +179,33 @@ hypothesis_settings.register_profile("stockpilot", deadline=None)
 hypothesis_settings.load_profile("stockpilot")
 _db_counter = itertools.count()
 
-# Files whose tests run for tens of seconds (bundles, wheels, process trees, fuzzing, faults,
-# X servers). scripts/test.sh runs files on three workers in collection order: these go
-# first, so that no worker is left alone with one of them while the others have finished.
-LONG_FIRST = ({"chain", "fuzz", "slow"}, {"chaos", "xvfb"})
+# How long each test file takes in a whole run on four workers (tests/durations.json, written
+# by scripts/cpuprof/durations.py from measured runs). scripts/test.sh runs whole files on
+# workers in the order given here, and a worker takes the next file when it is done: longest
+# first, so that no long file starts near the end while the other workers have finished (a
+# 17 s file dispatched last, ordered by its one test, kept one worker busy after the rest).
+# A file not measured yet is guessed from its tests, or as long as the longest if it is of
+# a long kind (bundles, wheels, process trees, fuzzing, faults, X servers).
+DURATIONS: dict[str, float] = json.loads((Path(__file__).parent / "durations.json").read_text())
+LONG_KINDS = {"chain", "fuzz", "slow", "chaos", "xvfb"}
+SECONDS_A_TEST = 0.15
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order the files: long kinds first, then by number of tests; a file's own order kept."""
+    """Order the files longest first (measured, else guessed); a file's own order kept."""
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    longest = max(DURATIONS.values(), default=0.0)
 
-    def rank(tests: list[pytest.Item]) -> tuple[int, int]:
-        marks = {mark.name for test in tests for mark in test.iter_markers()}
-        kind = next((i for i, kinds in enumerate(LONG_FIRST) if marks & kinds), len(LONG_FIRST))
-        return kind, -len(tests)
+    def expected(name: str) -> float:
+        if name in DURATIONS:
+            return DURATIONS[name]
+        marks = {mark.name for test in files[name] for mark in test.iter_markers()}
+        return longest if marks & LONG_KINDS else SECONDS_A_TEST * len(files[name])
 
-    items[:] = [item for tests in sorted(files.values(), key=rank) for item in tests]
+    order = sorted(files, key=expected, reverse=True)
+    items[:] = [item for name in order for item in files[name]]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
