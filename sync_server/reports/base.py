@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Table,
+    bindparam,
     func,
     literal,
     literal_column,
@@ -23,11 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.expression import BindParameter, UnaryExpression
 
 from common.errors import PermissionDenied, ValidationFailed
 from common.schemas.base import money_str, plain_str
-from sync_server.db import AnySelect, Money, Qty, is_sqlite, utcnow
+from sync_server.db import AnySelect, Money, Qty, UTCDateTime, is_sqlite, utcnow
 from sync_server.foundation.principal import Principal
 
 ZERO = Decimal("0")
@@ -300,6 +301,49 @@ class Filters:
     def days(self) -> int:
         return (self.date_to - self.date_from).days + 1
 
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """What gives a report statement its form: which filters are set (not their
+        values), and the channel, which picks the sources of the sales facts."""
+        return (
+            self.branch_ids is None,
+            self.channel,
+            self.cashier_id is None,
+            self.category_id is None,
+            self.supplier_id is None,
+        )
+
+    def sql(self) -> SqlFilters:
+        """Return the filters as bind parameters, for a statement kept by shape."""
+
+        def bound(name: str, value: Any) -> BindParameter[Any] | None:
+            return None if value is None else bindparam(name)
+
+        return SqlFilters(
+            tenant_id=bindparam("tenant_id"),
+            branch_ids=None if self.branch_ids is None else bindparam("branch_ids", expanding=True),
+            start=bindparam("start", type_=UTCDateTime()),
+            end=bindparam("end", type_=UTCDateTime()),
+            channel=bound("channel", self.channel),
+            channel_value=self.channel,
+            cashier_id=bound("cashier_id", self.cashier_id),
+            category_id=bound("category_id", self.category_id),
+            supplier_id=bound("supplier_id", self.supplier_id),
+        )
+
+    def params(self) -> dict[str, Any]:
+        """Return the values of the bind parameters of `sql()`."""
+        return {
+            "tenant_id": self.tenant_id,
+            "branch_ids": None if self.branch_ids is None else sorted(self.branch_ids),
+            "start": self.start,
+            "end": self.end,
+            "channel": self.channel,
+            "cashier_id": self.cashier_id,
+            "category_id": self.category_id,
+            "supplier_id": self.supplier_id,
+        }
+
     def describe(self) -> dict[str, Any]:
         """Return the filters as they are shown on a report."""
         shown: dict[str, Any] = {
@@ -311,6 +355,24 @@ class Filters:
             if value is not None:
                 shown[key] = value
         return shown
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFilters:
+    """Filters as bind parameters, None where a filter is not set: what a report statement
+    kept once per shape is built from (reports/statements.py). Filters.params() gives the
+    values; the tenant is always a parameter, never a value in a kept statement."""
+
+    tenant_id: BindParameter[Any]
+    branch_ids: BindParameter[Any] | None
+    start: BindParameter[Any]
+    end: BindParameter[Any]
+    channel: BindParameter[Any] | None
+    # The channel asked for: it picks the sources of the sales facts (part of the shape).
+    channel_value: str | None
+    cashier_id: BindParameter[Any] | None
+    category_id: BindParameter[Any] | None
+    supplier_id: BindParameter[Any] | None
 
 
 def make_filters(
@@ -354,8 +416,10 @@ def make_filters(
     )
 
 
-def in_branches(column: SqlColumn, filters: Filters) -> ColumnElement[bool] | None:
+def in_branches(column: SqlColumn, filters: Filters | SqlFilters) -> ColumnElement[bool] | None:
     """Return the branch condition of the filters, or None when every branch is allowed."""
     if filters.branch_ids is None:
         return None
+    if isinstance(filters.branch_ids, BindParameter):
+        return column.in_(filters.branch_ids)
     return column.in_(sorted(filters.branch_ids))

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from sync_server.catalog.models import Product
+from sync_server.db import AnySelect
 from sync_server.inventory.models import StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports import summary
@@ -17,59 +18,37 @@ from sync_server.reports.base import (
     Filters,
     Kind,
     Report,
+    SqlFilters,
     in_branches,
     money_sum,
     ratio,
     to_dec,
 )
-from sync_server.reports.facts import for_products, sales_facts
-from sync_server.reports.sales import figures
+from sync_server.reports.facts import for_products, marked, sales_facts
+from sync_server.reports.rollups import bound_marks, mark_params
+from sync_server.reports.sales import figures, read_marks
+from sync_server.reports.statements import once
 
 
 def branch_comparison(session: Session, *, filters: Filters) -> Report:
     """Return sales, margin, returns, basket and stock figures per branch (three queries)."""
-    if summary.uses_summary(filters):
-        daily = summary.daily_figures(session, filters=filters)
-        sales_q = (
-            select(daily.c.branch_id, *summary.summed(daily))
-            .group_by(daily.c.branch_id)
-            .having(summary.present(daily))
-        )
-    else:
-        facts = sales_facts(filters)
-        product = Product.__table__
-        sales_q = (
-            select(facts.c.branch_id, *figures(facts, product))
-            .join(product, for_products(facts, product, filters))
-            .group_by(facts.c.branch_id)
-        )
-    sales = {r["branch_id"]: r for r in session.execute(sales_q).mappings()}
-    available = StockLevel.on_hand - StockLevel.reserved
-    low = Product.low_stock_threshold
-    stock_q = (
-        select(
-            StockLevel.branch_id,
-            money_sum(StockLevel.on_hand * Product.cost).label("stock_value"),
-            func.count(case((available <= 0, 1))).label("out_of_stock"),
-            func.count(case((available <= low, 1))).label("at_or_below_low"),
-        )
-        .join(Product, Product.id == StockLevel.product_id)
-        .where(StockLevel.tenant_id == filters.tenant_id, Product.active.is_(True))
-        .group_by(StockLevel.branch_id)
+    marks = read_marks(session, filters)
+    values = {**filters.params(), **mark_params(marks)}
+    sales_q = once(
+        session,
+        ("branch_sales", filters.shape, marked(marks[0])),
+        lambda: _sales_statement(session, filters.sql(), bound_marks(marks)),
     )
-    if filters.category_id is not None:
-        stock_q = stock_q.where(Product.category_id == filters.category_id)
-    if filters.supplier_id is not None:
-        stock_q = stock_q.where(Product.supplier_id == filters.supplier_id)
-    stock = {r["branch_id"]: r for r in session.execute(stock_q).mappings()}
-    branches_q = select(Branch.id, Branch.name, Branch.code).where(
-        Branch.tenant_id == filters.tenant_id
+    sales = {r["branch_id"]: r for r in session.execute(sales_q, values).mappings()}
+    stock_q = once(
+        session, ("branch_stock", filters.shape), lambda: _stock_statement(filters.sql())
     )
-    cond = in_branches(Branch.id, filters)
-    if cond is not None:
-        branches_q = branches_q.where(cond)
+    stock = {r["branch_id"]: r for r in session.execute(stock_q, values).mappings()}
+    branches_q = once(
+        session, ("branch_names", filters.shape), lambda: _branches_statement(filters.sql())
+    )
     rows = []
-    for branch in session.execute(branches_q.order_by(Branch.name, Branch.id)):
+    for branch in session.execute(branches_q, values):
         s: Mapping[Any, Any] = sales.get(branch.id) or {}
         k: Mapping[Any, Any] = stock.get(branch.id) or {}
         revenue = to_dec(s.get("revenue", 0))
@@ -120,3 +99,51 @@ def branch_comparison(session: Session, *, filters: Filters) -> Report:
         rows=rows,
         filters=filters.describe(),
     )
+
+
+def _sales_statement(session: Session, filters: SqlFilters, marks: tuple[Any, Any]) -> AnySelect:
+    if summary.uses_summary(filters):
+        daily = summary.daily_figures(session, filters=filters, marks=marks)
+        return (
+            select(daily.c.branch_id, *summary.summed(daily))
+            .group_by(daily.c.branch_id)
+            .having(summary.present(daily))
+        )
+    facts = sales_facts(filters)
+    product = Product.__table__
+    return (
+        select(facts.c.branch_id, *figures(facts, product))
+        .join(product, for_products(facts, product, filters))
+        .group_by(facts.c.branch_id)
+    )
+
+
+def _stock_statement(filters: SqlFilters) -> AnySelect:
+    available = StockLevel.on_hand - StockLevel.reserved
+    low = Product.low_stock_threshold
+    stock_q = (
+        select(
+            StockLevel.branch_id,
+            money_sum(StockLevel.on_hand * Product.cost).label("stock_value"),
+            func.count(case((available <= 0, 1))).label("out_of_stock"),
+            func.count(case((available <= low, 1))).label("at_or_below_low"),
+        )
+        .join(Product, Product.id == StockLevel.product_id)
+        .where(StockLevel.tenant_id == filters.tenant_id, Product.active.is_(True))
+        .group_by(StockLevel.branch_id)
+    )
+    if filters.category_id is not None:
+        stock_q = stock_q.where(Product.category_id == filters.category_id)
+    if filters.supplier_id is not None:
+        stock_q = stock_q.where(Product.supplier_id == filters.supplier_id)
+    return stock_q
+
+
+def _branches_statement(filters: SqlFilters) -> AnySelect:
+    branches_q = select(Branch.id, Branch.name, Branch.code).where(
+        Branch.tenant_id == filters.tenant_id
+    )
+    cond = in_branches(Branch.id, filters)
+    if cond is not None:
+        branches_q = branches_q.where(cond)
+    return branches_q.order_by(Branch.name, Branch.id)

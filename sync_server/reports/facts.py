@@ -12,7 +12,6 @@ requests (``sales_requests``/``sales_request_lines``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, and_, false, literal, null, select, union_all
@@ -21,7 +20,7 @@ from sqlalchemy.sql import FromClause, Subquery
 from common.codes import Channel
 from sync_server.db import AnySelect, Money, Qty, UTCDateTime
 from sync_server.orders.models import Order, OrderLine, OrderReturn, OrderReturnLine
-from sync_server.reports.base import Filters, SqlColumn, in_branches, unindexed
+from sync_server.reports.base import SqlColumn, SqlFilters, in_branches, unindexed
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 from sync_server.wholesale.models import SalesRequest, SalesRequestLine
 
@@ -56,9 +55,9 @@ def _where(
     tenant_col: SqlColumn,
     time_col: SqlColumn,
     branch_col: SqlColumn,
-    filters: Filters,
-    start: datetime,
-    end: datetime,
+    filters: SqlFilters,
+    start: Any,
+    end: Any,
     plain: bool = False,
 ) -> AnySelect:
     if plain:
@@ -73,15 +72,16 @@ def _where(
 @dataclass(frozen=True)
 class Watermark:
     """A summary watermark read in the report's own statement (`sql`, so the watermark and
-    the rows it covers come from one snapshot), and `floor`, its value when the report began.
+    the rows it covers come from one snapshot), and `floor`, its value when the report began
+    (in a kept statement, the parameter bound to that value: rollups.bound_marks).
 
     Watermarks only rise, so `id > floor` holds for every row `id > sql` keeps. PostgreSQL
     cannot estimate `id > (SELECT …)` (it guesses a third of the table) and scanned every
-    sale for the few after the watermark; the literal floor lets it walk the id index.
+    sale for the few after the watermark; the floor's value lets it walk the id index.
     """
 
     sql: Any
-    floor: int
+    floor: Any
 
     def __clause_element__(self) -> Any:
         return self.sql
@@ -92,12 +92,12 @@ def marked(after: Any) -> bool:
     return not isinstance(after, int) or after > 0
 
 
-def _cashier(stmt: AnySelect, column: SqlColumn, filters: Filters) -> AnySelect:
+def _cashier(stmt: AnySelect, column: SqlColumn, filters: SqlFilters) -> AnySelect:
     return stmt if filters.cashier_id is None else stmt.where(column == filters.cashier_id)
 
 
 def _till_sales(
-    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
+    filters: SqlFilters, start: Any, end: Any, after: Any, plain: bool = False
 ) -> AnySelect:
     # Till prices are tax-inclusive: a line's total is what was paid, its tax a part of it.
     # Till lines carry no cost either (the till does not know it): products' average applies.
@@ -138,7 +138,7 @@ def _till_sales(
 
 
 def _till_returns(
-    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
+    filters: SqlFilters, start: Any, end: Any, after: Any, plain: bool = False
 ) -> AnySelect:
     stmt = select(
         ReturnLine.tenant_id.label("tenant_id"),
@@ -174,7 +174,7 @@ def _till_returns(
 
 
 def _online_sales(
-    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
+    filters: SqlFilters, start: Any, end: Any, after: Any, plain: bool = False
 ) -> AnySelect:
     # Orders carry their tax (inside the line total) but no cost: cost falls back to the
     # product's average cost.
@@ -207,7 +207,7 @@ def _online_sales(
 
 
 def _online_returns(
-    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
+    filters: SqlFilters, start: Any, end: Any, after: Any, plain: bool = False
 ) -> AnySelect:
     # A return counts when the goods came back (received), at the price of its order line.
     stmt = (
@@ -244,7 +244,7 @@ def _online_returns(
 
 
 def _wholesale_sales(
-    filters: Filters, start: datetime, end: datetime, after: Any, plain: bool = False
+    filters: SqlFilters, start: Any, end: Any, after: Any, plain: bool = False
 ) -> AnySelect:
     # An approved request is a sale at its approval (stock leaves then); line totals include
     # tax like till lines, the discount is gross less net.
@@ -310,27 +310,32 @@ def _empty() -> AnySelect:
 
 
 def sales_facts(
-    filters: Filters,
+    filters: SqlFilters,
     *,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Any = None,
+    end: Any = None,
     till_sales_after: Any = 0,
     till_returns_after: Any = 0,
     sqlite: bool = False,
 ) -> Subquery:
-    """Return the sales facts of the filters' tenant, branches, channel, cashier and time.
+    """Return the sales facts of the filters' tenant, branches, channel, cashier and time
+    (the filters' range, or `start` to `end`: SQL such as bind parameters).
 
     After a watermark only the few newest rows are wanted: on SQLite the tenant, time and
     branch conditions are then kept off their indexes, so the planner walks the id range
     instead of a whole year of the time index (PostgreSQL's estimates choose that alone).
     """
-    start = start or filters.start
-    end = end or filters.end
+    start = filters.start if start is None else start
+    end = filters.end if end is None else end
     after = {"till_sales_after": till_sales_after, "till_returns_after": till_returns_after}
     parts = [
         build(filters, start, end, after.get(mark, 0) if mark else 0, sqlite)
         for channel, has_cashier, mark, build in SOURCES
-        if (filters.channel is None or channel is None or filters.channel == channel.value)
+        if (
+            filters.channel_value is None
+            or channel is None
+            or filters.channel_value == channel.value
+        )
         and (filters.cashier_id is None or has_cashier)
     ]
     if not parts:
@@ -340,7 +345,7 @@ def sales_facts(
     return union_all(*parts).subquery("facts")
 
 
-def for_products(facts: Subquery, product: FromClause, filters: Filters) -> Any:
+def for_products(facts: Subquery, product: FromClause, filters: SqlFilters) -> Any:
     """Return the join condition of facts to products, narrowed by category and supplier."""
     cond = and_(product.c.id == facts.c.product_id)
     if filters.category_id is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, func, literal, select, union_all
+from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
@@ -22,8 +22,8 @@ from sync_server.db import AnySelect, Money, is_sqlite
 from sync_server.reports import totals
 from sync_server.reports.base import (
     ZERO_SQL,
-    Filters,
     SqlColumn,
+    SqlFilters,
     in_branches,
     unindexed,
     upsert,
@@ -144,15 +144,13 @@ TENDER_KEY = ["tenant_id", "day", "branch_id", "channel", "cashier_id", "tender"
 LAST_DAY_KEY = ["tenant_id", "product_id", "channel", "is_return"]
 
 
-def _aligned(moment: datetime) -> None:
-    # The stored rows are whole UTC days: a range must start and end at midnight UTC.
+def aligned(moment: datetime) -> None:
+    """Refuse a range end that is not midnight UTC: the stored rows are whole UTC days."""
     if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
         raise ValueError(f"summary ranges run midnight to midnight, not from {moment}")
 
 
-def _voided(
-    filters: Filters, *, through: Any, start: datetime, end: datetime, sqlite_db: bool
-) -> list[Any]:
+def _voided(filters: SqlFilters, *, through: Any, start: Any, end: Any) -> list[Any]:
     """Return the conditions on Sale that find summed till sales voided since (through the
     small partial index of sales that are not completed, ix_sales_not_completed)."""
     conds = [
@@ -175,11 +173,11 @@ def _voided(
 def product_facts(
     session: Session,
     *,
-    filters: Filters,
-    start: datetime,
-    end: datetime,
-    through: tuple[Any, Any],
-    per_product: bool = False,
+    filters: SqlFilters,
+    start: Any,
+    end: Any,
+    marks: tuple[Any, Any],
+    stored: totals.StoredRows | None = None,
 ) -> Subquery:
     """Rows of (branch_id, product_id, occurred_at, is_return, lines, quantity, revenue)
     adding up to the sales facts of the range per product; without a cashier filter.
@@ -187,24 +185,21 @@ def product_facts(
     occurred_at is the day (midnight UTC) on every row, so a day's summed lines, its tail
     and the voids taken off it group together.
 
-    `through` is the summary's (sale id, return id) watermark; (0, 0) reads every line.
-    With `per_product` the caller groups by product only: over a long range the summed part
-    then comes from the month-start product totals (branch_id NULL, occurred_at the start).
+    `marks` are the summary's (sale id, return id) watermarks (bound_marks); (0, 0) reads
+    every line. With `stored` (for callers that group by product only) the summed part
+    comes from the month-start product totals (branch_id NULL, occurred_at the start).
     """
     assert filters.cashier_id is None
-    _aligned(start)
-    _aligned(end)
-    from_totals = (
-        totals.stored_rows(session, filters=filters, start=start, end=end)
-        if per_product and marked(through[0])
-        else None
+    summed = (
+        stored.selects(filters, start=start, end=end)
+        if stored is not None
+        else [stored_days(filters, start=start, end=end)]
     )
-    stored = stored_days(filters, start=start, end=end)
-    parts = [*(from_totals or [stored]), *unsummed(session, filters=filters, start=start, end=end)]
+    parts = [*summed, *unsummed(session, filters=filters, start=start, end=end, marks=marks)]
     return union_all(*parts).subquery("product_facts")
 
 
-def stored_days(filters: Filters, *, start: datetime, end: datetime) -> AnySelect:
+def stored_days(filters: SqlFilters, *, start: Any, end: Any) -> AnySelect:
     """The product_facts rows of the day summary in [start, end) (what the watermark covers)."""
     d = ProductDaily
     stored = select(
@@ -225,15 +220,13 @@ def stored_days(filters: Filters, *, start: datetime, end: datetime) -> AnySelec
 
 
 def unsummed(
-    session: Session, *, filters: Filters, start: datetime, end: datetime
+    session: Session, *, filters: SqlFilters, start: Any, end: Any, marks: tuple[Any, Any]
 ) -> list[AnySelect]:
     """The product_facts rows beside the day summary's: the lines after the watermark (and
     every online and wholesale line), and the summed sales voided since as -1 lines."""
-    through = read_marks(session, tenant_id=filters.tenant_id)
-    parts = [_tail(session, filters=filters, start=start, end=end, through=through)]
-    if marked(through[0]):
-        sqlite_db = is_sqlite(session.get_bind())
-        conds = _voided(filters, through=through[0], start=start, end=end, sqlite_db=sqlite_db)
+    parts = [_tail(session, filters=filters, start=start, end=end, through=marks)]
+    if marked(marks[0]):
+        conds = _voided(filters, through=marks[0], start=start, end=end)
         parts.append(
             select(
                 Sale.branch_id.label("branch_id"),
@@ -251,7 +244,7 @@ def unsummed(
 
 
 def _tail(
-    session: Session, *, filters: Filters, start: datetime, end: datetime, through: tuple[Any, Any]
+    session: Session, *, filters: SqlFilters, start: Any, end: Any, through: tuple[Any, Any]
 ) -> AnySelect:
     """The product_facts rows the summary does not hold: lines after the watermark, every
     online and wholesale line."""
@@ -275,7 +268,7 @@ def _tail(
 
 
 def last_days(
-    session: Session, *, filters: Filters, start: datetime, end: datetime
+    filters: SqlFilters, *, start: Any, end: Any, marks: tuple[Any, Any]
 ) -> tuple[AnySelect, AnySelect] | None:
     """Each product's last summed sale and return day in [start, end), from the last-day
     summary: (rows of product_id, is_return, occurred_at; products whose last sale day
@@ -289,17 +282,15 @@ def last_days(
     """
     if filters.branch_ids is not None or filters.cashier_id is not None:
         return None
-    if not marked(read_marks(session, tenant_id=filters.tenant_id)[0]):
+    if not marked(marks[0]):
         return None
-    _aligned(start)
-    _aligned(end)
     last = ProductLastDay
     mine = [last.tenant_id == filters.tenant_id]
     if filters.channel is not None:
         mine.append(last.channel == filters.channel)
     later = select(last.product_id).where(*mine, last.day >= end)
     grouped = union_all(
-        voided_products(session, filters=filters, start=start, end=end), later
+        voided_products(filters, start=start, end=end, marks=marks), later
     ).subquery("per_day")
     per_day = select(grouped.c.product_id)
     rows = select(
@@ -311,23 +302,16 @@ def last_days(
 
 
 def voided_products(
-    session: Session, *, filters: Filters, start: datetime, end: datetime
+    filters: SqlFilters, *, start: Any, end: Any, marks: tuple[Any, Any]
 ) -> AnySelect:
     """Products on summed till sales of the range voided since (the only products whose
     product_facts rows include -1 lines), through the partial index of such sales."""
-    through = read_marks(session, tenant_id=filters.tenant_id)[0]
-    conds = _voided(
-        filters,
-        through=through,
-        start=start,
-        end=end,
-        sqlite_db=is_sqlite(session.get_bind()),
-    )
+    conds = _voided(filters, through=marks[0], start=start, end=end)
     return select(SaleLine.product_id).join(Sale, Sale.id == SaleLine.sale_id).where(*conds)
 
 
 def detail_product_facts(
-    session: Session, *, filters: Filters, start: datetime, end: datetime
+    session: Session, *, filters: SqlFilters, start: Any, end: Any
 ) -> Subquery:
     """The same rows as product_facts read from the lines alone (any filters)."""
     facts = sales_facts(filters, start=start, end=end)
@@ -342,15 +326,15 @@ def detail_product_facts(
     ).subquery("product_facts")
 
 
-def till_tenders(session: Session, *, filters: Filters) -> list[tuple[AnySelect, Any]]:
+def till_tenders(
+    session: Session, *, filters: SqlFilters, marks: tuple[Any, Any]
+) -> list[tuple[AnySelect, Any]]:
     """(select of tender, amount, refunded, counted; its branch column) for till payments.
 
     Summed days from report_tender_daily, the payments after the watermark, and the summed
     sales voided since taken off.
     """
     start, end = filters.start, filters.end
-    _aligned(start)
-    _aligned(end)
     sqlite_db = is_sqlite(session.get_bind())
     zero = literal(0, Money())
     t = TenderDaily
@@ -365,7 +349,7 @@ def till_tenders(session: Session, *, filters: Filters) -> list[tuple[AnySelect,
     if filters.cashier_id is not None:
         stored = stored.where(t.cashier_id == filters.cashier_id)
     out: list[tuple[AnySelect, Any]] = [(stored, t.branch_id)]
-    through = read_marks(session, tenant_id=filters.tenant_id)[0]
+    through = marks[0]
     scan_tail = sqlite_db and marked(through)
 
     def live(sign: int, conds: list[Any]) -> None:
@@ -408,42 +392,69 @@ def till_tenders(session: Session, *, filters: Filters) -> list[tuple[AnySelect,
         tail.append(Sale.cashier_id == filters.cashier_id)
     live(1, tail)
     if marked(through):
-        live(-1, _voided(filters, through=through, start=start, end=end, sqlite_db=sqlite_db))
+        live(-1, _voided(filters, through=through, start=start, end=end))
     return out
 
 
+# The stored watermarks, read inside a report's own statement (see summary.read_marks).
+SALE_MARK = (
+    select(SummaryState.sale_id_through)
+    .where(SummaryState.tenant_id == bindparam("tenant_id"))
+    .scalar_subquery()
+)
+RETURN_MARK = (
+    select(SummaryState.return_id_through)
+    .where(SummaryState.tenant_id == bindparam("tenant_id"))
+    .scalar_subquery()
+)
+_MARKS_NOW = select(SummaryState.sale_id_through, SummaryState.return_id_through).where(
+    SummaryState.tenant_id == bindparam("tenant_id")
+)
+
+
 def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
-    """The watermarks for a report's query (see summary.read_marks for why SQL)."""
-    s = SummaryState
-    mine = s.tenant_id == tenant_id
-    now = session.execute(select(s.sale_id_through, s.return_id_through).where(mine)).first()
+    """The watermarks for a report's query (see summary.read_marks for why SQL): their
+    values now as the floors, or (0, 0) before any refresh."""
+    now = session.execute(_MARKS_NOW, {"tenant_id": tenant_id}).first()
     if now is None:
         return 0, 0
+    return Watermark(SALE_MARK, int(now[0])), Watermark(RETURN_MARK, int(now[1]))
+
+
+def bound_marks(marks: tuple[Any, Any]) -> tuple[Any, Any]:
+    """The watermarks as a kept statement holds them: read in it, their floors bound
+    (mark_params gives the values)."""
+    if not marked(marks[0]):
+        return 0, 0
     return (
-        Watermark(select(s.sale_id_through).where(mine).scalar_subquery(), int(now[0])),
-        Watermark(select(s.return_id_through).where(mine).scalar_subquery(), int(now[1])),
+        Watermark(SALE_MARK, bindparam("sale_floor")),
+        Watermark(RETURN_MARK, bindparam("return_floor")),
     )
+
+
+def mark_params(marks: tuple[Any, Any]) -> dict[str, Any]:
+    """The values of bound_marks' parameters."""
+    if not marked(marks[0]):
+        return {}
+    return {"sale_floor": marks[0].floor, "return_floor": marks[1].floor}
 
 
 def product_rows(
     session: Session,
     *,
-    filters: Filters,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    per_product: bool = False,
+    filters: SqlFilters,
+    start: Any = None,
+    end: Any = None,
+    marks: tuple[Any, Any],
+    stored: totals.StoredRows | None = None,
 ) -> Subquery:
     """Rows adding up to the range's sales per product: from the summary where it can answer
-    (no cashier filter), else from the lines. Columns as product_facts (see per_product)."""
-    start = start or filters.start
-    end = end or filters.end
+    (no cashier filter), else from the lines. Columns as product_facts (see `stored`).
+
+    The range is the filters' unless `start` and `end` (SQL, midnight UTC) say otherwise;
+    `marks` are bound_marks of read_marks."""
+    start = filters.start if start is None else start
+    end = filters.end if end is None else end
     if filters.cashier_id is not None:
         return detail_product_facts(session, filters=filters, start=start, end=end)
-    return product_facts(
-        session,
-        filters=filters,
-        start=start,
-        end=end,
-        through=read_marks(session, tenant_id=filters.tenant_id),
-        per_product=per_product,
-    )
+    return product_facts(session, filters=filters, start=start, end=end, marks=marks, stored=stored)

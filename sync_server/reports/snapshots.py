@@ -159,8 +159,21 @@ def refresh(
     return {"made": made, "behind": int(made and behind)}
 
 
-def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> tuple[Subquery, Subquery]:
+def snapshot_before(session: Session, *, tenant_id: int, end: datetime) -> datetime | None:
+    """Return the latest snapshot's month start at or before `end`, None when there is none."""
+    state = session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
+    months = _months(state.snapshot_from, state.snapshot_through) if state else []
+    taken = [month for month in months if month <= end]
+    return taken[-1] if taken else None
+
+
+def ledger_rows(
+    session: Session, *, tenant_id: Any, end: Any, as_of: Any | None
+) -> tuple[Subquery, Subquery]:
     """The ledger before `end`, every branch (callers narrow): (held, receipts).
+
+    The tenant, `end` and `as_of` (snapshot_before's month, None without one) are SQL, such
+    as bind parameters: the statement is kept once per shape (reports/statements.py).
 
     held has one row per branch and product, (branch_id, product_id, quantity); receipts has
     rows of (product_id, receipt_quantity, receipt_value) to be summed per product.
@@ -173,12 +186,9 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> tuple[Sub
     statistics but could not count the groups of a union, no longer plans for a few
     thousand rows and sorts them.
     """
-    state = session.scalar(select(SummaryState).where(SummaryState.tenant_id == tenant_id))
-    months = _months(state.snapshot_from, state.snapshot_through) if state else []
-    taken = [month for month in months if month <= end]
     m = StockMovement
     cols = [m.branch_id.label("branch_id"), m.product_id.label("product_id"), *_movement_sums()]
-    if not taken:
+    if as_of is None:
         ledger = _grouped(select(*cols).where(m.tenant_id == tenant_id, m.occurred_at < end)).cte(
             "ledger"
         )
@@ -188,8 +198,6 @@ def ledger_rows(session: Session, *, tenant_id: int, end: datetime) -> tuple[Sub
                 "receipts"
             ),
         )
-    assert state is not None
-    as_of = taken[-1]
     since = select(*cols).where(
         m.tenant_id == tenant_id, m.occurred_at >= as_of, m.occurred_at < end
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -24,7 +25,7 @@ from sqlalchemy.sql import Subquery
 from sqlalchemy.types import NullType
 
 from sync_server.catalog.models import Category, Product
-from sync_server.db import AnySelect, Qty, is_sqlite
+from sync_server.db import AnySelect, Qty, UTCDateTime, is_sqlite
 from sync_server.inventory.models import BranchProductSetting, StockLevel
 from sync_server.org.models import Branch
 from sync_server.reports.base import (
@@ -33,6 +34,7 @@ from sync_server.reports.base import (
     Filters,
     Kind,
     Report,
+    SqlFilters,
     big_query,
     in_branches,
     money_sum,
@@ -41,14 +43,19 @@ from sync_server.reports.base import (
     to_dec,
     unindexed,
 )
+from sync_server.reports.facts import marked
 from sync_server.reports.rollups import (
+    bound_marks,
     last_days,
+    mark_params,
     product_rows,
+    read_marks,
     stored_days,
     unsummed,
     voided_products,
 )
-from sync_server.reports.snapshots import ledger_rows
+from sync_server.reports.snapshots import ledger_rows, snapshot_before
+from sync_server.reports.statements import once
 
 # Average daily sales for days of cover are taken over the last four weeks.
 COVER_WINDOW_DAYS = 28
@@ -61,7 +68,7 @@ class MoverClass(StrEnum):
     DEAD = "dead"
 
 
-def _product_scope(stmt: AnySelect, filters: Filters) -> AnySelect:
+def _product_scope(stmt: AnySelect, filters: SqlFilters) -> AnySelect:
     if filters.category_id is not None:
         stmt = stmt.where(Product.category_id == filters.category_id)
     if filters.supplier_id is not None:
@@ -70,12 +77,13 @@ def _product_scope(stmt: AnySelect, filters: Filters) -> AnySelect:
 
 
 def _sold_per_level(
-    session: Session, filters: Filters, *, today: date, days: int, levels: AnySelect
+    session: Session, filters: SqlFilters, *, marks: tuple[Any, Any], levels: AnySelect
 ) -> Subquery:
-    """Return (branch_id, product_id, sold) over the last `days` days up to today, for the
-    (branch_id, product_id) pairs the `levels` select gives."""
-    end = start_of(today + timedelta(days=1))
-    facts = product_rows(session, filters=filters, start=end - timedelta(days=days), end=end)
+    """Return (branch_id, product_id, sold) over the cover window (parameters cover_start
+    and cover_end), for the (branch_id, product_id) pairs the `levels` select gives."""
+    start = bindparam("cover_start", type_=UTCDateTime())
+    end = bindparam("cover_end", type_=UTCDateTime())
+    facts = product_rows(session, filters=filters, start=start, end=end, marks=marks)
     return (
         select(
             facts.c.branch_id,
@@ -89,75 +97,30 @@ def _sold_per_level(
     )
 
 
+def _read_marks(session: Session, filters: Filters) -> tuple[Any, Any]:
+    """The summary's watermarks where the product summaries answer (no cashier filter)."""
+    if filters.cashier_id is None:
+        return read_marks(session, tenant_id=filters.tenant_id)
+    return 0, 0
+
+
 def stock_shortages(session: Session, *, filters: Filters, today: date) -> Report:
     """List negative, out-of-stock and low levels per branch with a reorder suggestion."""
-    # A branch's own threshold and reorder quantity beat the product's.
-    threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
-    reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
-    available = StockLevel.on_hand - StockLevel.reserved
-    setting = and_(
-        BranchProductSetting.tenant_id == StockLevel.tenant_id,
-        BranchProductSetting.branch_id == StockLevel.branch_id,
-        BranchProductSetting.product_id == StockLevel.product_id,
+    marks = _read_marks(session, filters)
+    stmt = once(
+        session,
+        ("stock_shortages", filters.shape, marked(marks[0])),
+        lambda: _shortages_statement(session, filters.sql(), bound_marks(marks)),
     )
-    # The short levels are found once (a CTE read twice is computed once on both engines):
-    # their pairs pick the sales to sum, and they are the report's rows. Finding them joins
-    # every level to its product, which was half of the report's time when done twice.
-    found = (
-        select(
-            StockLevel.branch_id,
-            StockLevel.product_id,
-            StockLevel.on_hand,
-            StockLevel.reserved,
-            threshold.label("threshold"),
-            reorder.label("reorder_quantity"),
-        )
-        .join(Product, Product.id == StockLevel.product_id)
-        .outerjoin(BranchProductSetting, setting)
-        .where(
-            StockLevel.tenant_id == filters.tenant_id,
-            Product.active.is_(True),
-            or_(available <= threshold, available <= 0, StockLevel.on_hand < 0),
-        )
-    )
-    branch = in_branches(StockLevel.branch_id, filters)
-    if branch is not None:
-        found = found.where(branch)
-    short = _product_scope(found, filters).cte("short_levels")
-    levels = select(short.c.branch_id, short.c.product_id)
-    sold = _sold_per_level(session, filters, today=today, days=COVER_WINDOW_DAYS, levels=levels)
-    left = short.c.on_hand - short.c.reserved
-    status = case(
-        (short.c.on_hand < 0, literal("negative")),
-        (left <= 0, literal("out")),
-        else_=literal("low"),
-    )
-    stmt = (
-        select(
-            Branch.id.label("branch_id"),
-            Branch.name.label("branch"),
-            Product.id.label("product_id"),
-            Product.sku,
-            Product.name,
-            status.label("status"),
-            short.c.on_hand,
-            short.c.reserved,
-            left.label("available"),
-            short.c.threshold,
-            short.c.reorder_quantity,
-            func.coalesce(sold.c.sold, 0).label("sold_28d"),
-        )
-        .select_from(short)
-        .join(Product, Product.id == short.c.product_id)
-        .join(Branch, Branch.id == short.c.branch_id)
-        .outerjoin(
-            sold,
-            and_(sold.c.branch_id == short.c.branch_id, sold.c.product_id == short.c.product_id),
-        )
-        .order_by(Branch.name, left, Product.name)
-    )
+    end = start_of(today + timedelta(days=1))
+    values = {
+        **filters.params(),
+        **mark_params(marks),
+        "cover_start": end - timedelta(days=COVER_WINDOW_DAYS),
+        "cover_end": end,
+    }
     rows = []
-    for r in session.execute(stmt).mappings():
+    for r in session.execute(stmt, values).mappings():
         row = dict(r)
         avail, sold_qty = to_dec(row["available"]), to_dec(row["sold_28d"])
         per_day = sold_qty / COVER_WINDOW_DAYS
@@ -192,6 +155,77 @@ def stock_shortages(session: Session, *, filters: Filters, today: date) -> Repor
     )
 
 
+def _shortages_statement(
+    session: Session, filters: SqlFilters, marks: tuple[Any, Any]
+) -> AnySelect:
+    # A branch's own threshold and reorder quantity beat the product's.
+    threshold = func.coalesce(BranchProductSetting.low_stock_threshold, Product.low_stock_threshold)
+    reorder = func.coalesce(BranchProductSetting.reorder_quantity, Product.reorder_quantity)
+    available = StockLevel.on_hand - StockLevel.reserved
+    setting = and_(
+        BranchProductSetting.tenant_id == StockLevel.tenant_id,
+        BranchProductSetting.branch_id == StockLevel.branch_id,
+        BranchProductSetting.product_id == StockLevel.product_id,
+    )
+    # The short levels are found once (a CTE read twice is computed once on both engines):
+    # their pairs pick the sales to sum, and they are the report's rows. Finding them joins
+    # every level to its product, which was half of the report's time when done twice.
+    found = (
+        select(
+            StockLevel.branch_id,
+            StockLevel.product_id,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            threshold.label("threshold"),
+            reorder.label("reorder_quantity"),
+        )
+        .join(Product, Product.id == StockLevel.product_id)
+        .outerjoin(BranchProductSetting, setting)
+        .where(
+            StockLevel.tenant_id == filters.tenant_id,
+            Product.active.is_(True),
+            or_(available <= threshold, available <= 0, StockLevel.on_hand < 0),
+        )
+    )
+    branch = in_branches(StockLevel.branch_id, filters)
+    if branch is not None:
+        found = found.where(branch)
+    short = _product_scope(found, filters).cte("short_levels")
+    levels = select(short.c.branch_id, short.c.product_id)
+    sold = _sold_per_level(session, filters, marks=marks, levels=levels)
+    left = short.c.on_hand - short.c.reserved
+    status = case(
+        (short.c.on_hand < 0, literal("negative")),
+        (left <= 0, literal("out")),
+        else_=literal("low"),
+    )
+    stmt = (
+        select(
+            Branch.id.label("branch_id"),
+            Branch.name.label("branch"),
+            Product.id.label("product_id"),
+            Product.sku,
+            Product.name,
+            status.label("status"),
+            short.c.on_hand,
+            short.c.reserved,
+            left.label("available"),
+            short.c.threshold,
+            short.c.reorder_quantity,
+            func.coalesce(sold.c.sold, 0).label("sold_28d"),
+        )
+        .select_from(short)
+        .join(Product, Product.id == short.c.product_id)
+        .join(Branch, Branch.id == short.c.branch_id)
+        .outerjoin(
+            sold,
+            and_(sold.c.branch_id == short.c.branch_id, sold.c.product_id == short.c.product_id),
+        )
+        .order_by(Branch.name, left, Product.name)
+    )
+    return stmt
+
+
 def _stock_filters(filters: Filters) -> dict[str, Any]:
     shown = filters.describe()
     for key in ("date_from", "date_to"):
@@ -207,8 +241,55 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
     is the quantity-weighted average of the receipts up to then (the ledger does not keep
     the running average itself); retail is at today's price (prices keep no history).
     """
+    values = filters.params()
+    snapshot = None
+    if as_of is not None:
+        values["as_of_end"] = end = start_of(as_of + timedelta(days=1))
+        values["snapshot"] = snapshot = snapshot_before(
+            session, tenant_id=filters.tenant_id, end=end
+        )
+    past = as_of is not None
+    stmt = once(
+        session,
+        ("stock_valuation", filters.shape, past, snapshot is not None),
+        lambda: _valuation_statement(
+            session, filters.sql(), past=past, snapshot=snapshot is not None
+        ),
+    )
+    if past:
+        big_query(session, nested_loops=False)
+    rows = []
+    for r in session.execute(stmt, values).mappings():
+        row = dict(r)
+        row["potential_margin"] = to_dec(row["retail_value"]) - to_dec(row["cost_value"])
+        rows.append(row)
+    shown = _stock_filters(filters)
+    shown["as_of"] = as_of.isoformat() if as_of else "now"
+    return Report(
+        name="stock-valuation",
+        title="Stock valuation" + (f" as of {as_of.isoformat()}" if as_of else ""),
+        columns=[
+            Column("branch", "Branch"),
+            Column("category", "Category"),
+            Column("products", "Products", Kind.INT),
+            Column("quantity", "Quantity", Kind.QTY),
+            Column("cost_value", "Value at cost", Kind.MONEY),
+            Column("retail_value", "Value at retail", Kind.MONEY),
+            Column("potential_margin", "Potential margin", Kind.MONEY),
+            Column("branch_id", "Branch id", Kind.INT, internal=True),
+        ],
+        rows=rows,
+        filters=shown,
+    )
+
+
+def _valuation_statement(
+    session: Session, filters: SqlFilters, *, past: bool, snapshot: bool
+) -> AnySelect:
+    """Today's valuation, or (past) as of the day ending at parameter as_of_end, from the
+    snapshot at parameter `snapshot` when there is one."""
     category_name = func.coalesce(Category.name, literal("(none)"))
-    if as_of is None:
+    if not past:
         held_q = select(
             StockLevel.branch_id.label("branch_id"),
             StockLevel.product_id.label("product_id"),
@@ -219,7 +300,10 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
     else:
         # The month's stock snapshot plus the movements since (reports/snapshots.py).
         moved, receipt_rows = ledger_rows(
-            session, tenant_id=filters.tenant_id, end=start_of(as_of + timedelta(days=1))
+            session,
+            tenant_id=filters.tenant_id,
+            end=bindparam("as_of_end", type_=UTCDateTime()),
+            as_of=bindparam("snapshot", type_=UTCDateTime()) if snapshot else None,
         )
         receipts = (
             select(
@@ -274,32 +358,7 @@ def stock_valuation(session: Session, *, filters: Filters, as_of: date | None) -
         .group_by(Branch.id, Branch.name, category_name)
         .order_by(Branch.name, category_name)
     )
-    stmt = _product_scope(stmt, filters)
-    if as_of is not None:
-        big_query(session, nested_loops=False)
-    rows = []
-    for r in session.execute(stmt).mappings():
-        row = dict(r)
-        row["potential_margin"] = to_dec(row["retail_value"]) - to_dec(row["cost_value"])
-        rows.append(row)
-    shown = _stock_filters(filters)
-    shown["as_of"] = as_of.isoformat() if as_of else "now"
-    return Report(
-        name="stock-valuation",
-        title="Stock valuation" + (f" as of {as_of.isoformat()}" if as_of else ""),
-        columns=[
-            Column("branch", "Branch"),
-            Column("category", "Category"),
-            Column("products", "Products", Kind.INT),
-            Column("quantity", "Quantity", Kind.QTY),
-            Column("cost_value", "Value at cost", Kind.MONEY),
-            Column("retail_value", "Value at retail", Kind.MONEY),
-            Column("potential_margin", "Potential margin", Kind.MONEY),
-            Column("branch_id", "Branch id", Kind.INT, internal=True),
-        ],
-        rows=rows,
-        filters=shown,
-    )
+    return _product_scope(stmt, filters)
 
 
 def movers(
@@ -317,17 +376,93 @@ def movers(
     window, percent_rank of velocity ≥ 0.8 is fast and < 0.2 is slow.
     """
     end = start_of(today + timedelta(days=1))
-    look_start = end - timedelta(days=max(window_days, dead_days))
-    window_start = end - timedelta(days=window_days)
-    dead_start = end - timedelta(days=dead_days)
-    last = last_days(session, filters=filters, start=look_start, end=end)
+    marks = _read_marks(session, filters)
+    stmt = once(
+        session,
+        ("movers", filters.shape, marked(marks[0]), only is None),
+        lambda: _movers_statement(session, filters.sql(), bound_marks(marks), only=only),
+    )
+    params = {
+        **filters.params(),
+        **mark_params(marks),
+        "look_start": end - timedelta(days=max(window_days, dead_days)),
+        "look_end": end,
+        "window_start": end - timedelta(days=window_days),
+        "dead_start": end - timedelta(days=dead_days),
+        "mover_class": only and only.value,
+    }
+    big_query(session)
+    rows = []
+    result = session.execute(stmt, params)
+    names = list(result.keys())
+    days: dict[object, date] = {}
+    for values in result:
+        row = dict(zip(names, values, strict=True))
+        row["velocity"] = to_dec(row["sold"]) / window_days
+        last = row["last_sale_at"]
+        if last is None:
+            row["days_since_sale"] = None
+        else:
+            # The day of the last sale (the summary keeps days, not times of day).
+            seen = days.get(last)
+            if seen is None:
+                seen = days[last] = _as_date(last)
+            row["last_sale_at"] = seen
+            row["days_since_sale"] = (today - seen).days
+        rows.append(row)
+    shown = filters.describe()
+    shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())
+    if only is not None:
+        shown["class"] = only.value
+    return Report(
+        name="movers",
+        title="Fast, slow and dead movers",
+        columns=[
+            Column("class", "Class"),
+            Column("sku", "SKU"),
+            Column("name", "Product"),
+            Column("on_hand", "On hand", Kind.QTY),
+            Column("sold", f"Sold ({window_days} d)", Kind.QTY),
+            Column("velocity", "Per day", Kind.QTY, total=False),
+            Column("last_sale_at", "Last sale", Kind.DATE),
+            Column("days_since_sale", "Days since sale", Kind.INT, total=False),
+            Column("product_id", "Product id", Kind.INT, internal=True),
+        ],
+        rows=rows,
+        filters=shown,
+    )
+
+
+def _movers_statement(
+    session: Session, filters: SqlFilters, marks: tuple[Any, Any], *, only: MoverClass | None
+) -> AnySelect:
+    """The movers' rows over the look-back [look_start, look_end), sold since window_start,
+    sale lines since dead_start (all parameters)."""
+    end = bindparam("look_end", type_=UTCDateTime())
+    look_start = bindparam("look_start", type_=UTCDateTime())
+    window_start = bindparam("window_start", type_=UTCDateTime())
+    dead_start = bindparam("dead_start", type_=UTCDateTime())
+    last = last_days(filters, start=look_start, end=end, marks=marks)
     if last is None:
         sold = _sold_by_day(
-            session, filters, start=look_start, end=end, window=window_start, dead=dead_start
+            session,
+            filters,
+            marks,
+            start=look_start,
+            end=end,
+            window=window_start,
+            dead=dead_start,
         )
     else:
         sold = _sold_by_last_day(
-            session, filters, last, start=look_start, end=end, window=window_start, dead=dead_start
+            session,
+            filters,
+            marks,
+            last,
+            start=look_start,
+            end=end,
+            window=window_start,
+            dead=dead_start,
         )
     stock_q = select(
         StockLevel.product_id.label("product_id"), qty_sum(StockLevel.on_hand).label("on_hand")
@@ -389,68 +524,30 @@ def movers(
     ]
     stmt = select(*columns).order_by(classed.c.sold.desc(), classed.c.product_id)
     if only is not None:
-        stmt = stmt.where(classed.c["class"] == only.value)
-    big_query(session)
-    rows = []
-    result = session.execute(stmt)
-    names = list(result.keys())
-    days: dict[object, date] = {}
-    for values in result:
-        row = dict(zip(names, values, strict=True))
-        row["velocity"] = to_dec(row["sold"]) / window_days
-        last = row["last_sale_at"]
-        if last is None:
-            row["days_since_sale"] = None
-        else:
-            # The day of the last sale (the summary keeps days, not times of day).
-            seen = days.get(last)
-            if seen is None:
-                seen = days[last] = _as_date(last)
-            row["last_sale_at"] = seen
-            row["days_since_sale"] = (today - seen).days
-        rows.append(row)
-    shown = filters.describe()
-    shown.update(window_days=window_days, dead_days=dead_days, today=today.isoformat())
-    if only is not None:
-        shown["class"] = only.value
-    return Report(
-        name="movers",
-        title="Fast, slow and dead movers",
-        columns=[
-            Column("class", "Class"),
-            Column("sku", "SKU"),
-            Column("name", "Product"),
-            Column("on_hand", "On hand", Kind.QTY),
-            Column("sold", f"Sold ({window_days} d)", Kind.QTY),
-            Column("velocity", "Per day", Kind.QTY, total=False),
-            Column("last_sale_at", "Last sale", Kind.DATE),
-            Column("days_since_sale", "Days since sale", Kind.INT, total=False),
-            Column("product_id", "Product id", Kind.INT, internal=True),
-        ],
-        rows=rows,
-        filters=shown,
-    )
+        stmt = stmt.where(classed.c["class"] == bindparam("mover_class"))
+    return stmt
 
 
 def _sold_by_day(
     session: Session,
-    filters: Filters,
+    filters: SqlFilters,
+    marks: tuple[Any, Any],
     *,
-    start: datetime,
-    end: datetime,
-    window: datetime,
-    dead: datetime,
+    start: Any,
+    end: Any,
+    window: Any,
+    dead: Any,
 ) -> Subquery:
     """Per product that has sales facts in [start, end): sold since `window`, sale lines since
     `dead` (recent) and the last sale day, grouping the facts (any filters)."""
-    facts = product_rows(session, filters=filters, start=start, end=end)
+    facts = product_rows(session, filters=filters, start=start, end=end, marks=marks)
     # A day counts as a sale day when its sold lines are still there after voids come off
     # (the summary holds days, a voided sale is a -1 line). Only products on a voided sale
     # can have such a day, so only they are grouped per day; every other product is one
     # group whose last sale day is the latest day it has a sold line.
     day = facts.c.occurred_at  # already the day (see rollups.product_facts)
     sale = facts.c.is_return == 0
-    voided = voided_products(session, filters=filters, start=start, end=end)
+    voided = voided_products(filters, start=start, end=end, marks=marks)
     day_key = case((facts.c.product_id.in_(voided.scalar_subquery()), day))
     daily = (
         select(
@@ -487,13 +584,14 @@ def _sold_by_day(
 
 def _sold_by_last_day(
     session: Session,
-    filters: Filters,
+    filters: SqlFilters,
+    marks: tuple[Any, Any],
     last: tuple[AnySelect, AnySelect],
     *,
-    start: datetime,
-    end: datetime,
-    window: datetime,
-    dead: datetime,
+    start: Any,
+    end: Any,
+    window: Any,
+    dead: Any,
 ) -> Subquery:
     """The same rows as _sold_by_day, with the last sale days from the last-day summary.
 
@@ -506,7 +604,9 @@ def _sold_by_last_day(
     """
     stored_last, per_day = last
     no_qty = type_coerce(null(), Qty())
-    extra = union_all(*unsummed(session, filters=filters, start=start, end=end)).cte("unsummed")
+    extra = union_all(*unsummed(session, filters=filters, start=start, end=end, marks=marks)).cte(
+        "unsummed"
+    )
     sale = extra.c.is_return == 0
     days_w = stored_days(filters, start=window, end=end).subquery("window_days")
     in_window = select(

@@ -36,6 +36,7 @@ from sync_server.reports.base import (
     ZERO_SQL,
     Filters,
     SqlColumn,
+    SqlFilters,
     in_branches,
     money_sum,
     qty_sum,
@@ -332,11 +333,14 @@ def _merge(
                 flag_modified(target, name)
 
 
-def daily_figures(session: Session, *, filters: Filters) -> Subquery:
+def daily_figures(session: Session, *, filters: SqlFilters, marks: tuple[Any, Any]) -> Subquery:
     """Return rows of (occurred_at, branch_id, channel, cashier_id, sums…) that add up to the
-    sales figures of the filters' range; only for filters without a product dimension."""
+    sales figures of the filters' range; only for filters without a product dimension.
+
+    `marks` are the watermarks as rollups.bound_marks gives them.
+    """
     assert filters.category_id is None and filters.supplier_id is None
-    sale_through, return_through = read_marks(session, tenant_id=filters.tenant_id)
+    sale_through, return_through = marks
     d = SalesDaily
     stored = select(
         d.day.label("occurred_at"),
@@ -402,7 +406,7 @@ def _grouped(facts: Subquery, *, sign: int) -> AnySelect:
     )
 
 
-def _voided_facts(filters: Filters, *, through: Any) -> Subquery:
+def _voided_facts(filters: SqlFilters, *, through: Any) -> Subquery:
     """Lines of summed till sales that were voided since: the summary still counts them."""
     when = Sale.occurred_at
     stmt = (
@@ -439,7 +443,7 @@ def _voided_facts(filters: Filters, *, through: Any) -> Subquery:
     return stmt.subquery("voided")
 
 
-def uses_summary(filters: Filters) -> bool:
+def uses_summary(filters: Filters | SqlFilters) -> bool:
     """Say whether the summary can answer: it has no product dimension."""
     return filters.category_id is None and filters.supplier_id is None
 

@@ -15,16 +15,28 @@ plus that month's product days, one month per transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, func, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from common.codes import Channel
 from sync_server.db import AnySelect, utcnow
-from sync_server.reports.base import Filters, upsert
+from sync_server.reports.base import Filters, SqlFilters, upsert
 from sync_server.reports.models import ProductDaily, ProductTotals, SummaryState
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine
 
@@ -194,12 +206,84 @@ def _nearest(covered: list[datetime], moment: datetime) -> datetime:
     return min(covered, key=lambda m: (abs((m - moment).total_seconds()), m))
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRows:
+    """How the month-start totals give the summed sales of [start, end): T(hi) − T(lo),
+    plus or minus the product days between each end and its month start."""
+
+    lo: datetime
+    hi: datetime
+    start: datetime
+    end: datetime
+
+    @property
+    def shape(self) -> tuple[bool, ...]:
+        """Which stretches of product days there are: each end before or after its month."""
+        return (self.start < self.lo, self.lo < self.start, self.hi < self.end, self.end < self.hi)
+
+    def params(self) -> dict[str, datetime]:
+        """The values of the parameters `selects` adds."""
+        return {"totals_lo": self.lo, "totals_hi": self.hi}
+
+    def selects(self, filters: SqlFilters, *, start: Any, end: Any) -> list[AnySelect]:
+        """Selects of (branch_id NULL, product_id, occurred_at = start, is_return, lines,
+        quantity, revenue) adding up to the summed sales per product; `start` and `end` are
+        the range as SQL (bound to this range's values)."""
+        t, d = ProductTotals, ProductDaily
+        lo = bindparam("totals_lo", type_=t.as_of.type)
+        hi = bindparam("totals_hi", type_=t.as_of.type)
+        moment = type_coerce(start, d.day.type)
+        parts: list[AnySelect] = []
+
+        def totals(as_of: Any, sign: int) -> None:
+            s = literal(sign, Integer)
+            stmt = select(
+                null().cast(BigInteger).label("branch_id"),
+                t.product_id.label("product_id"),
+                moment.label("occurred_at"),
+                t.is_return.label("is_return"),
+                (s * t.lines).label("lines"),
+                (s * t.quantity).label("quantity"),
+                (s * t.revenue).label("revenue"),
+            ).where(t.tenant_id == filters.tenant_id, t.as_of == as_of)
+            if filters.channel is not None:
+                stmt = stmt.where(t.channel == filters.channel)
+            parts.append(stmt)
+
+        def days(there: bool, first: Any, last: Any, sign: int) -> None:
+            if not there:
+                return
+            s = literal(sign, Integer)
+            stmt = select(
+                null().cast(BigInteger).label("branch_id"),
+                d.product_id.label("product_id"),
+                moment.label("occurred_at"),
+                d.is_return.label("is_return"),
+                (s * d.lines).label("lines"),
+                (s * d.quantity).label("quantity"),
+                (s * d.revenue).label("revenue"),
+            ).where(d.tenant_id == filters.tenant_id, d.day >= first, d.day < last)
+            if filters.channel is not None:
+                stmt = stmt.where(d.channel == filters.channel)
+            parts.append(stmt)
+
+        totals(hi, 1)
+        totals(lo, -1)
+        # [start, lo) is in the range but not in T(hi) − T(lo); [lo, start) is there but
+        # not in it.
+        before_lo, after_lo, before_end, after_end = self.shape
+        days(before_lo, start, lo, 1)
+        days(after_lo, lo, start, -1)
+        days(before_end, hi, end, 1)
+        days(after_end, end, hi, -1)
+        return parts
+
+
 def stored_rows(
     session: Session, *, filters: Filters, start: datetime, end: datetime
-) -> list[AnySelect] | None:
-    """Selects of (branch_id NULL, product_id, occurred_at = start, is_return, lines,
-    quantity, revenue) adding up to the summed sales of [start, end) per product; None when
-    the totals cannot answer (a branch or cashier filter, too short a range, none made)."""
+) -> StoredRows | None:
+    """Return how the totals give the summed sales of [start, end) per product; None when
+    they cannot answer (a branch or cashier filter, too short a range, none made)."""
     if filters.branch_ids is not None or filters.cashier_id is not None:
         return None
     if (end - start).days < MIN_RANGE_DAYS:
@@ -211,47 +295,4 @@ def stored_rows(
     lo, hi = _nearest(covered, start), _nearest(covered, end)
     if hi <= lo:
         return None
-    t, d = ProductTotals, ProductDaily
-    moment = literal(start, d.day.type)
-    parts: list[AnySelect] = []
-
-    def totals(as_of: datetime, sign: int) -> None:
-        s = literal(sign, Integer)
-        stmt = select(
-            null().cast(BigInteger).label("branch_id"),
-            t.product_id.label("product_id"),
-            moment.label("occurred_at"),
-            t.is_return.label("is_return"),
-            (s * t.lines).label("lines"),
-            (s * t.quantity).label("quantity"),
-            (s * t.revenue).label("revenue"),
-        ).where(t.tenant_id == filters.tenant_id, t.as_of == as_of)
-        if filters.channel is not None:
-            stmt = stmt.where(t.channel == filters.channel)
-        parts.append(stmt)
-
-    def days(first: datetime, last: datetime, sign: int) -> None:
-        if first >= last:
-            return
-        s = literal(sign, Integer)
-        stmt = select(
-            null().cast(BigInteger).label("branch_id"),
-            d.product_id.label("product_id"),
-            moment.label("occurred_at"),
-            d.is_return.label("is_return"),
-            (s * d.lines).label("lines"),
-            (s * d.quantity).label("quantity"),
-            (s * d.revenue).label("revenue"),
-        ).where(d.tenant_id == filters.tenant_id, d.day >= first, d.day < last)
-        if filters.channel is not None:
-            stmt = stmt.where(d.channel == filters.channel)
-        parts.append(stmt)
-
-    totals(hi, 1)
-    totals(lo, -1)
-    # [start, lo) is in the range but not in T(hi) − T(lo); [lo, start) is there but not in it.
-    days(start, lo, 1)
-    days(lo, start, -1)
-    days(hi, end, 1)
-    days(end, hi, -1)
-    return parts
+    return StoredRows(lo=lo, hi=hi, start=start, end=end)
