@@ -22,7 +22,7 @@ T = TypeVar("T")
 # Shapes are few (a report's options × which filters are set × two engines); the bound is
 # a guard should a key ever carry a value by mistake, not a size ever expected.
 MAX_KEPT = 4096
-_kept: dict[Hashable, object] = {}
+_kept: dict[tuple[Hashable, ...], object] = {}
 
 
 def once(session: Session, key: tuple[Hashable, ...], build: Callable[[], T]) -> T:
@@ -38,3 +38,13 @@ def once(session: Session, key: tuple[Hashable, ...], build: Callable[[], T]) ->
         # Two threads may both build it; either statement is the same, one is kept.
         kept = _kept.setdefault(full, build())
     return kept  # type: ignore[return-value]
+
+
+def kept(dialect: str) -> list[object]:
+    """Return the statements kept for a dialect (for tests that inspect them)."""
+    return [stmt for key, stmt in _kept.items() if key[0] == dialect]
+
+
+def forget() -> None:
+    """Drop every kept statement: the next run of each report builds its own again."""
+    _kept.clear()

@@ -41,10 +41,10 @@ def test_kept_statements_hold_no_values_and_each_tenant_sees_its_own(world):
         _levels(s, a=b)
     keeper.keep_once(world.sessions(), step=7)
 
-    statements._kept.clear()
+    statements.forget()
     a_fresh = _run(world, a)
     dialect = world.engine.dialect
-    kept = [stmt for key, stmt in statements._kept.items() if key[0] == dialect.name]
+    kept = statements.kept(dialect.name)
     assert len(kept) > 20
     for stmt in kept:
         if stmt is None:
@@ -56,7 +56,7 @@ def test_kept_statements_hold_no_values_and_each_tenant_sees_its_own(world):
             assert not (VALUE_PARAM.match(name) and value is not None), name
 
     b_after_a = _run(world, b)
-    statements._kept.clear()
+    statements.forget()
     b_fresh = _run(world, b)
     a_after_b = _run(world, a)
     assert b_after_a == b_fresh
