@@ -200,30 +200,34 @@ def unindexed(column: SqlColumn) -> ColumnElement[Any]:
 
 def upsert(session: Session, table: Table, stmt: AnySelect, *, keys: list[str]) -> None:
     """Insert the statement's rows; where a key exists, add the sums to it."""
+    session.execute(upsert_statement(session, table, stmt, keys=keys))
+
+
+def upsert_statement(session: Session, table: Table, stmt: AnySelect, *, keys: list[str]) -> Any:
+    """Return upsert's statement (for the session's dialect), to be run or kept."""
     names = [c.name for c in stmt.selected_columns]
     sums = [n for n in names if n not in keys]
     dialect = sqlite if is_sqlite(session.get_bind()) else postgresql
     ins = dialect.insert(table).from_select(names, stmt)
-    ins = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=keys,
         set_={n: table.c[n] + ins.excluded[n] for n in sums},
     )
-    session.execute(ins)
 
 
-def upsert_latest(
+def upsert_latest_statement(
     session: Session, table: Table, stmt: AnySelect, *, keys: list[str], column: str
-) -> None:
-    """Insert the statement's rows; where a key exists, keep the later of the two `column`s."""
+) -> Any:
+    """Return the statement that inserts the rows; where a key exists, it keeps the later
+    of the two `column`s (for the session's dialect)."""
     names = [c.name for c in stmt.selected_columns]
     sqlite_db = is_sqlite(session.get_bind())
     dialect = sqlite if sqlite_db else postgresql
     ins = dialect.insert(table).from_select(names, stmt)
     later = func.max if sqlite_db else func.greatest  # SQLite's max(a, b) is a scalar max
-    ins = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=keys, set_={column: later(table.c[column], ins.excluded[column])}
     )
-    session.execute(ins)
 
 
 def num(value: Decimal | int) -> ColumnElement[Decimal]:

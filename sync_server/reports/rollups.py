@@ -11,6 +11,7 @@ off the summed sales voided since.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
@@ -26,11 +27,12 @@ from sync_server.reports.base import (
     SqlFilters,
     in_branches,
     unindexed,
-    upsert,
-    upsert_latest,
+    upsert_latest_statement,
+    upsert_statement,
 )
 from sync_server.reports.facts import Watermark, marked, sales_facts
 from sync_server.reports.models import ProductDaily, ProductLastDay, SummaryState, TenderDaily
+from sync_server.reports.statements import once
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, SalePayment, not_completed
 
 
@@ -46,88 +48,113 @@ def add_range(
     session: Session, *, tenant_id: int, sales: tuple[int, int], returns: tuple[int, int]
 ) -> None:
     """Sum till sales with ids in (sales[0], sales[1]] and returns likewise into the tables."""
-    zero = ZERO_SQL
-    if sales[1] > sales[0]:
-        day = day_of(session, Sale.occurred_at)
-        sold = (
-            select(
-                literal(tenant_id).label("tenant_id"),
-                day.label("day"),
-                Sale.branch_id.label("branch_id"),
-                SaleLine.product_id.label("product_id"),
-                Sale.channel.label("channel"),
-                literal(0, Integer).label("is_return"),
-                func.count().label("lines"),
-                func.sum(SaleLine.quantity).label("quantity"),
-                func.sum(SaleLine.total).label("revenue"),
-            )
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
-            .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
-        )
-        upsert(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY)
-        _latest(session, sold)
-        cashier = func.coalesce(Sale.cashier_id, zero)
-        paid = (
-            select(
-                literal(tenant_id).label("tenant_id"),
-                day.label("day"),
-                Sale.branch_id.label("branch_id"),
-                Sale.channel.label("channel"),
-                cashier.label("cashier_id"),
-                SalePayment.method.label("tender"),
-                func.count().label("payments"),
-                func.sum(SalePayment.amount).label("amount"),
-            )
-            .join(Sale, Sale.id == SalePayment.sale_id)
-            .where(Sale.tenant_id == tenant_id, Sale.id > sales[0], Sale.id <= sales[1])
-            .group_by(day, Sale.branch_id, Sale.channel, cashier, SalePayment.method)
-        )
-        upsert(session, TenderDaily.__table__, paid, keys=TENDER_KEY)
-        change = (
-            select(
-                literal(tenant_id).label("tenant_id"),
-                day.label("day"),
-                Sale.branch_id.label("branch_id"),
-                Sale.channel.label("channel"),
-                cashier.label("cashier_id"),
-                literal(Tender.CASH.value, String(16)).label("tender"),
-                literal(0, Integer).label("payments"),
-                func.sum(-Sale.change_due).label("amount"),
-            )
-            .where(
-                Sale.tenant_id == tenant_id,
-                Sale.id > sales[0],
-                Sale.id <= sales[1],
-                Sale.change_due != 0,
-            )
-            .group_by(day, Sale.branch_id, Sale.channel, cashier)
-        )
-        upsert(session, TenderDaily.__table__, change, keys=TENDER_KEY)
-    if returns[1] > returns[0]:
-        day_r = day_of(session, Return.occurred_at)
-        back = (
-            select(
-                literal(tenant_id).label("tenant_id"),
-                day_r.label("day"),
-                Return.branch_id.label("branch_id"),
-                ReturnLine.product_id.label("product_id"),
-                literal(Channel.IN_STORE.value, String(16)).label("channel"),
-                literal(1, Integer).label("is_return"),
-                func.count().label("lines"),
-                func.sum(-ReturnLine.quantity).label("quantity"),
-                func.sum(-ReturnLine.amount).label("revenue"),
-            )
-            .join(Return, Return.id == ReturnLine.return_id)
-            .where(Return.tenant_id == tenant_id, Return.id > returns[0], Return.id <= returns[1])
-            .group_by(day_r, Return.branch_id, ReturnLine.product_id)
-        )
-        upsert(session, ProductDaily.__table__, back, keys=PRODUCT_KEY)
-        _latest(session, back)
+    for (after, through), name, build in (
+        (sales, "sales", _sales_step),
+        (returns, "returns", _returns_step),
+    ):
+        if through > after:
+            values = {"tenant_id": tenant_id, "after": after, "through": through}
+            for stmt in once(session, ("rollups.add_range", name), partial(build, session)):
+                session.execute(stmt, values)
 
 
-def _latest(session: Session, days: AnySelect) -> None:
-    """Move each product's last summed day (per channel and direction) up to the step's."""
+def _sales_step(session: Session) -> list[Any]:
+    """The upserts of a step's till sales (ids in (after, through] of the tenant): product
+    days, their products' last days, tenders and the change given back."""
+    # The tenant as a selected value is typed as a plain integer, as literal() typed it.
+    tenant = bindparam("tenant_id", type_=Integer)
+    in_step = (
+        Sale.tenant_id == bindparam("tenant_id"),
+        Sale.id > bindparam("after"),
+        Sale.id <= bindparam("through"),
+    )
+    day = day_of(session, Sale.occurred_at)
+    sold = (
+        select(
+            tenant.label("tenant_id"),
+            day.label("day"),
+            Sale.branch_id.label("branch_id"),
+            SaleLine.product_id.label("product_id"),
+            Sale.channel.label("channel"),
+            literal(0, Integer).label("is_return"),
+            func.count().label("lines"),
+            func.sum(SaleLine.quantity).label("quantity"),
+            func.sum(SaleLine.total).label("revenue"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(*in_step)
+        .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
+    )
+    cashier = func.coalesce(Sale.cashier_id, ZERO_SQL)
+    paid = (
+        select(
+            tenant.label("tenant_id"),
+            day.label("day"),
+            Sale.branch_id.label("branch_id"),
+            Sale.channel.label("channel"),
+            cashier.label("cashier_id"),
+            SalePayment.method.label("tender"),
+            func.count().label("payments"),
+            func.sum(SalePayment.amount).label("amount"),
+        )
+        .join(Sale, Sale.id == SalePayment.sale_id)
+        .where(*in_step)
+        .group_by(day, Sale.branch_id, Sale.channel, cashier, SalePayment.method)
+    )
+    change = (
+        select(
+            tenant.label("tenant_id"),
+            day.label("day"),
+            Sale.branch_id.label("branch_id"),
+            Sale.channel.label("channel"),
+            cashier.label("cashier_id"),
+            literal(Tender.CASH.value, String(16)).label("tender"),
+            literal(0, Integer).label("payments"),
+            func.sum(-Sale.change_due).label("amount"),
+        )
+        .where(*in_step, Sale.change_due != 0)
+        .group_by(day, Sale.branch_id, Sale.channel, cashier)
+    )
+    return [
+        upsert_statement(session, ProductDaily.__table__, sold, keys=PRODUCT_KEY),
+        _latest(session, sold),
+        upsert_statement(session, TenderDaily.__table__, paid, keys=TENDER_KEY),
+        upsert_statement(session, TenderDaily.__table__, change, keys=TENDER_KEY),
+    ]
+
+
+def _returns_step(session: Session) -> list[Any]:
+    """The upserts of a step's till returns (ids in (after, through] of the tenant)."""
+    day_r = day_of(session, Return.occurred_at)
+    back = (
+        select(
+            bindparam("tenant_id", type_=Integer).label("tenant_id"),
+            day_r.label("day"),
+            Return.branch_id.label("branch_id"),
+            ReturnLine.product_id.label("product_id"),
+            literal(Channel.IN_STORE.value, String(16)).label("channel"),
+            literal(1, Integer).label("is_return"),
+            func.count().label("lines"),
+            func.sum(-ReturnLine.quantity).label("quantity"),
+            func.sum(-ReturnLine.amount).label("revenue"),
+        )
+        .join(Return, Return.id == ReturnLine.return_id)
+        .where(
+            Return.tenant_id == bindparam("tenant_id"),
+            Return.id > bindparam("after"),
+            Return.id <= bindparam("through"),
+        )
+        .group_by(day_r, Return.branch_id, ReturnLine.product_id)
+    )
+    return [
+        upsert_statement(session, ProductDaily.__table__, back, keys=PRODUCT_KEY),
+        _latest(session, back),
+    ]
+
+
+def _latest(session: Session, days: AnySelect) -> Any:
+    """The upsert that moves each product's last summed day (per channel and direction) up
+    to the step's."""
     step = days.subquery("step")
     latest = select(
         step.c.tenant_id,
@@ -136,7 +163,9 @@ def _latest(session: Session, days: AnySelect) -> None:
         step.c.is_return,
         func.max(step.c.day).label("day"),
     ).group_by(step.c.tenant_id, step.c.product_id, step.c.channel, step.c.is_return)
-    upsert_latest(session, ProductLastDay.__table__, latest, keys=LAST_DAY_KEY, column="day")
+    return upsert_latest_statement(
+        session, ProductLastDay.__table__, latest, keys=LAST_DAY_KEY, column="day"
+    )
 
 
 PRODUCT_KEY = ["tenant_id", "day", "branch_id", "product_id", "channel", "is_return"]

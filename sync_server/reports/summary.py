@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     String,
+    bindparam,
     case,
     func,
     literal,
@@ -43,6 +44,7 @@ from sync_server.reports.base import (
 )
 from sync_server.reports.facts import sales_facts
 from sync_server.reports.models import SalesDaily, SummaryState
+from sync_server.reports.statements import once
 from sync_server.sales.models import Return, ReturnLine, Sale, SaleLine, not_completed
 
 SUMS = (
@@ -205,62 +207,15 @@ def refresh(
     if limit is not None:
         sale_top = min(sale_max, max(state.sale_id_through, 0) + limit)
         return_top = min(return_max, max(state.return_id_through, 0) + limit)
-    zero_m, zero_q = literal(0, Money()), literal(0, Qty())
-    day_s = _day(session, Sale.occurred_at)
-    # Sales are summed whatever their status: voids come off at read time (see module doc).
-    sold = (
-        select(
-            day_s.label("day"),
-            Sale.branch_id.label("branch_id"),
-            Sale.channel.label("channel"),
-            func.coalesce(Sale.cashier_id, ZERO_SQL).label("cashier_id"),
-            func.count(func.distinct(Sale.id)).label("sales"),
-            qty_sum(SaleLine.quantity).label("quantity"),
-            money_sum(SaleLine.total).label("revenue"),
-            money_sum(SaleLine.discount).label("discounts"),
-            money_sum(SaleLine.tax).label("tax"),
-            money_sum(SaleLine.quantity * Product.cost).label("cost"),
-            literal(0, Integer).label("returns"),
-            zero_q.label("returned_quantity"),
-            zero_m.label("returned_amount"),
-        )
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .join(Product, Product.id == SaleLine.product_id)
-        .where(
-            Sale.tenant_id == tenant_id,
-            Sale.id > state.sale_id_through,
-            Sale.id <= sale_top,
-        )
-        .group_by(day_s, Sale.branch_id, Sale.channel, func.coalesce(Sale.cashier_id, ZERO_SQL))
-    )
-    day_r = _day(session, Return.occurred_at)
-    back = (
-        select(
-            day_r.label("day"),
-            Return.branch_id.label("branch_id"),
-            literal("in_store", String(16)).label("channel"),
-            func.coalesce(Return.cashier_id, ZERO_SQL).label("cashier_id"),
-            literal(0, Integer).label("sales"),
-            zero_q.label("quantity"),
-            zero_m.label("revenue"),
-            zero_m.label("discounts"),
-            zero_m.label("tax"),
-            zero_m.label("cost"),
-            func.count(func.distinct(Return.id)).label("returns"),
-            qty_sum(ReturnLine.quantity).label("returned_quantity"),
-            money_sum(ReturnLine.amount).label("returned_amount"),
-        )
-        .join(Return, Return.id == ReturnLine.return_id)
-        .where(
-            Return.tenant_id == tenant_id,
-            Return.id > state.return_id_through,
-            Return.id <= return_top,
-        )
-        .group_by(day_r, Return.branch_id, func.coalesce(Return.cashier_id, ZERO_SQL))
+    sold, back = once(session, ("summary.refresh",), lambda: _step_sums(session))
+    steps = (
+        (sold, state.sale_id_through, sale_top),
+        (back, state.return_id_through, return_top),
     )
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for stmt in (sold, back):
-        for row in session.execute(stmt).mappings():
+    for stmt, after, through in steps:
+        values = {"tenant_id": tenant_id, "after": after, "through": through}
+        for row in session.execute(stmt, values).mappings():
             key = (
                 datetime.fromisoformat(row["day"]).replace(tzinfo=UTC),
                 row["branch_id"],
@@ -293,6 +248,65 @@ def refresh(
         "return_id_through": return_top,
         "behind": int(sale_top < sale_max or return_top < return_max),
     }
+
+
+def _step_sums(session: Session) -> tuple[AnySelect, AnySelect]:
+    """The sums of a step's till sales and of its returns (ids in (after, through] of the
+    tenant) per day, branch, channel and cashier."""
+    zero_m, zero_q = literal(0, Money()), literal(0, Qty())
+    day_s = _day(session, Sale.occurred_at)
+    # Sales are summed whatever their status: voids come off at read time (see module doc).
+    sold = (
+        select(
+            day_s.label("day"),
+            Sale.branch_id.label("branch_id"),
+            Sale.channel.label("channel"),
+            func.coalesce(Sale.cashier_id, ZERO_SQL).label("cashier_id"),
+            func.count(func.distinct(Sale.id)).label("sales"),
+            qty_sum(SaleLine.quantity).label("quantity"),
+            money_sum(SaleLine.total).label("revenue"),
+            money_sum(SaleLine.discount).label("discounts"),
+            money_sum(SaleLine.tax).label("tax"),
+            money_sum(SaleLine.quantity * Product.cost).label("cost"),
+            literal(0, Integer).label("returns"),
+            zero_q.label("returned_quantity"),
+            zero_m.label("returned_amount"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(Product, Product.id == SaleLine.product_id)
+        .where(
+            Sale.tenant_id == bindparam("tenant_id"),
+            Sale.id > bindparam("after"),
+            Sale.id <= bindparam("through"),
+        )
+        .group_by(day_s, Sale.branch_id, Sale.channel, func.coalesce(Sale.cashier_id, ZERO_SQL))
+    )
+    day_r = _day(session, Return.occurred_at)
+    back = (
+        select(
+            day_r.label("day"),
+            Return.branch_id.label("branch_id"),
+            literal("in_store", String(16)).label("channel"),
+            func.coalesce(Return.cashier_id, ZERO_SQL).label("cashier_id"),
+            literal(0, Integer).label("sales"),
+            zero_q.label("quantity"),
+            zero_m.label("revenue"),
+            zero_m.label("discounts"),
+            zero_m.label("tax"),
+            zero_m.label("cost"),
+            func.count(func.distinct(Return.id)).label("returns"),
+            qty_sum(ReturnLine.quantity).label("returned_quantity"),
+            money_sum(ReturnLine.amount).label("returned_amount"),
+        )
+        .join(Return, Return.id == ReturnLine.return_id)
+        .where(
+            Return.tenant_id == bindparam("tenant_id"),
+            Return.id > bindparam("after"),
+            Return.id <= bindparam("through"),
+        )
+        .group_by(day_r, Return.branch_id, func.coalesce(Return.cashier_id, ZERO_SQL))
+    )
+    return sold, back
 
 
 def _merge(
