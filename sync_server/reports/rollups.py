@@ -86,13 +86,17 @@ def _sales_step(session: Session) -> list[Any]:
         .group_by(day, Sale.branch_id, SaleLine.product_id, Sale.channel)
     )
     cashier = func.coalesce(Sale.cashier_id, ZERO_SQL)
+    # A tender day's key but its tender: the payments' and the change given back's rows.
+    till_day = (
+        tenant.label("tenant_id"),
+        day.label("day"),
+        Sale.branch_id.label("branch_id"),
+        Sale.channel.label("channel"),
+        cashier.label("cashier_id"),
+    )
     paid = (
         select(
-            tenant.label("tenant_id"),
-            day.label("day"),
-            Sale.branch_id.label("branch_id"),
-            Sale.channel.label("channel"),
-            cashier.label("cashier_id"),
+            *till_day,
             SalePayment.method.label("tender"),
             func.count().label("payments"),
             func.sum(SalePayment.amount).label("amount"),
@@ -103,11 +107,7 @@ def _sales_step(session: Session) -> list[Any]:
     )
     change = (
         select(
-            tenant.label("tenant_id"),
-            day.label("day"),
-            Sale.branch_id.label("branch_id"),
-            Sale.channel.label("channel"),
-            cashier.label("cashier_id"),
+            *till_day,
             literal(Tender.CASH.value, String(16)).label("tender"),
             literal(0, Integer).label("payments"),
             func.sum(-Sale.change_due).label("amount"),
@@ -425,7 +425,7 @@ def till_tenders(
     return out
 
 
-# The stored watermarks, read inside a report's own statement (see summary.read_marks).
+# The stored watermarks, read inside a report's own statement (see read_marks).
 SALE_MARK = (
     select(SummaryState.sale_id_through)
     .where(SummaryState.tenant_id == bindparam("tenant_id"))
@@ -442,8 +442,13 @@ _MARKS_NOW = select(SummaryState.sale_id_through, SummaryState.return_id_through
 
 
 def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
-    """The watermarks for a report's query (see summary.read_marks for why SQL): their
-    values now as the floors, or (0, 0) before any refresh."""
+    """The sale and return watermarks for a report's query: (0, 0) before any refresh, else
+    SQL that reads them in the report's own statement, their values now as the floors.
+
+    Read in the same statement as the summary rows, the watermark and the rows it covers
+    come from one snapshot, even when the keeper commits a step in between (PostgreSQL
+    reads each statement of a READ COMMITTED transaction at its own moment).
+    """
     now = session.execute(_MARKS_NOW, {"tenant_id": tenant_id}).first()
     if now is None:
         return 0, 0

@@ -71,17 +71,6 @@ def _day(session: Session, column: SqlColumn) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
-def read_marks(session: Session, *, tenant_id: int) -> tuple[Any, Any]:
-    """Return the sale and return watermarks for a report's query: (0, 0) before any
-    refresh, else SQL that reads them in the report's own statement.
-
-    Read in the same statement as the summary rows, the watermark and the rows it covers
-    come from one snapshot, even when the keeper commits a step in between (PostgreSQL
-    reads each statement of a READ COMMITTED transaction at its own moment).
-    """
-    return rollups.read_marks(session, tenant_id=tenant_id)
-
-
 def watermarks(session: Session, *, tenant_id: int) -> tuple[int, int]:
     """Return the last till sale id and return id the summaries hold (0, 0 before any)."""
     state = _state(session, tenant_id=tenant_id)
